@@ -1,0 +1,74 @@
+"""`audit = Audit()`: every decision and state change, who made it, why, under which policy.
+
+Rows are written in the worker's transaction, so a decision and its audit row commit together;
+the table is append-only (a PostgreSQL trigger refuses UPDATE and DELETE, see migrations).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import insert
+
+from chassis.clock import clock_for
+from chassis.db import Database
+from chassis.regions import region_covers
+from chassis.tables import audit_log
+
+__all__ = ["Actor", "Audit", "SYSTEM"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: str
+    role: str
+    area: str | None = None  # division code the actor is scoped to
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Actor":
+        return cls(id=str(data["id"]), role=str(data["role"]), area=data.get("area"))
+
+    def covers(self, region_code: str) -> bool:
+        """Whether the actor may act in `region_code` (admins everywhere, staff in their area)."""
+        if self.role in ("admin", "system"):
+            return True
+        return self.role == "clerk" and bool(self.area) and region_covers(self.area, region_code)
+
+    def as_dict(self) -> dict:
+        return {"id": self.id, "role": self.role, "area": self.area}
+
+
+SYSTEM = Actor(id="system", role="system")
+
+
+class AuditTrail:
+    def __init__(self, session_getter, engine, clock):
+        self._session = session_getter
+        self._engine = engine
+        self._clock = clock
+
+    def _row(self, actor, action, subject, outcome, reason, policy_version, details):
+        return insert(audit_log).values(
+            at=self._clock.now(), actor_id=actor.id, actor_role=actor.role, actor_area=actor.area,
+            action=action, subject=subject, outcome=outcome, reason=reason,
+            policy_version=policy_version, details=details or None)
+
+    def record(self, actor: Actor, action: str, subject: str, outcome: str, reason: str | None = None,
+               policy_version: str | None = None, **details) -> None:
+        """In the worker's transaction: the row commits with the change it explains."""
+        self._session().execute(self._row(actor, action, subject, outcome, reason, policy_version, details))
+
+    def record_refusal(self, actor: Actor, action: str, subject: str, reason: str,
+                       policy_version: str | None = None, **details) -> None:
+        """In a transaction of its own: a refusal changes nothing, yet why it was refused is kept."""
+        with self._engine.begin() as conn:
+            conn.execute(self._row(actor, action, subject, "refused", reason, policy_version, details))
+
+
+class Audit(DependencyProvider):
+    def setup(self):
+        self.database = next(d for d in self.container.dependencies if isinstance(d, Database))
+        self.clock = clock_for(self.container.config)
+
+    def get_dependency(self, worker_ctx):
+        return AuditTrail(lambda: self.database.session_for(worker_ctx), self.database.engine, self.clock)

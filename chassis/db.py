@@ -1,0 +1,110 @@
+"""`db = Database()`: one SQLAlchemy session per worker, committed before the worker answers.
+
+nameko hands a worker's result to its entrypoint (which acks the message or sends the reply)
+*before* dependencies see it, so committing in `worker_result` would ack an event whose effects
+are not yet durable. The chassis entrypoints therefore call `Database.settle` first
+(chassis.entrypoints.CommitFirst); `worker_result` only settles workers nobody settled (timers).
+"""
+from __future__ import annotations
+
+import sys
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+__all__ = ["Database", "make_engine", "session_of", "dialect_insert"]
+
+
+def make_engine(url: str, pool_size: int = 10) -> Engine:
+    if url.startswith("postgresql"):
+        # psycopg2 is a C driver: without this every query would block the whole eventlet hub.
+        from psycogreen.eventlet import patch_psycopg
+        patch_psycopg()
+        # No pre-ping: it costs a round trip on every checkout. A connection the server dropped
+        # fails its worker once (events are retried, HTTP answers 503) and is then replaced.
+        return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_conn, _record):
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
+
+
+def dialect_insert(session: Session, table):
+    """An INSERT that knows ON CONFLICT, for the two databases we run on."""
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def session_of(service) -> Session:
+    """The worker's session, found on the service instance (used by chassis decorators)."""
+    for value in vars(service).values():
+        if isinstance(value, Session):
+            return value
+    raise LookupError(f"{type(service).__name__} declares no Database()")
+
+
+class Database(DependencyProvider):
+    def __init__(self, url_key: str = "DATABASE_URL"):
+        self.url_key = url_key
+        self.engine: Engine | None = None
+        self._sessions: dict = {}
+
+    def setup(self):
+        config = self.container.config
+        self.engine = make_engine(config[self.url_key],
+                                  pool_size=int(config.get("max_workers", 10)))
+
+    def stop(self):
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx):
+        return self.session_for(worker_ctx)
+
+    def session_for(self, worker_ctx) -> Session:
+        session = self._sessions.get(worker_ctx)
+        if session is None:
+            session = self._sessions[worker_ctx] = Session(self.engine, expire_on_commit=False)
+        return session
+
+    def settle(self, worker_ctx, exc_info):
+        """Commit the worker's session, or roll it back if the worker failed.
+
+        Returns the exc_info the entrypoint should act on: a failed commit is a failed worker.
+        """
+        session = self._sessions.pop(worker_ctx, None)
+        if session is None:
+            return exc_info
+        try:
+            if exc_info is None:
+                session.commit()
+            else:
+                session.rollback()
+        except Exception:
+            session.rollback()
+            exc_info = sys.exc_info()
+        finally:
+            session.close()
+        return exc_info
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        self.settle(worker_ctx, exc_info)
+
+    def worker_teardown(self, worker_ctx):
+        session = self._sessions.pop(worker_ctx, None)
+        if session is not None:
+            session.close()
+
+    def check_ready(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))

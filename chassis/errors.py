@@ -1,0 +1,73 @@
+"""Problems a client can act on (RFC 7807), raised anywhere and rendered once at the HTTP edge.
+
+A service raises a `Problem` subclass; the chassis RPC entrypoint sends it to the caller as a
+`Problem` (registered for deserialisation, so the gateway receives the same class back) and the
+chassis HTTP entrypoint renders it as `application/problem+json` with the field errors.
+"""
+from __future__ import annotations
+
+from nameko.exceptions import deserialize_to_instance
+
+__all__ = ["Problem", "InvalidInput", "Refused", "NotFound", "Conflict", "Forbidden",
+           "Unauthorized", "Unavailable"]
+
+
+@deserialize_to_instance
+class Problem(Exception):
+    status = 500
+    title = "Internal error"
+
+    def __init__(self, detail: str, errors: dict | None = None, status: int | None = None,
+                 title: str | None = None, code: str | None = None):
+        self.detail = detail
+        self.errors = errors or {}
+        self.status = int(status or type(self).status)  # nameko sends exception args as strings
+        self.title = title or type(self).title
+        self.code = code or type(self).__name__
+        # nameko serialises exc.args; keep them in the constructor's order so it can rebuild us.
+        super().__init__(detail, self.errors, self.status, self.title, self.code)
+
+    def canonical(self) -> "Problem":
+        """The base class with the same content: what travels over RPC."""
+        return Problem(self.detail, self.errors, self.status, self.title, self.code)
+
+    def as_json(self, instance: str | None = None) -> dict:
+        body = {"type": f"https://tongban.example/problems/{self.code}", "title": self.title,
+                "status": self.status, "detail": self.detail}
+        if self.errors:
+            body["errors"] = self.errors
+        if instance:
+            body["instance"] = instance
+        return body
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.title}: {self.detail}"
+
+
+class InvalidInput(Problem):
+    status, title = 400, "Invalid input"
+
+
+class Refused(Problem):
+    """Well-formed, but the rules say no (under age, already married …)."""
+    status, title = 422, "Refused by the rules"
+
+
+class NotFound(Problem):
+    status, title = 404, "Not found"
+
+
+class Conflict(Problem):
+    status, title = 409, "Conflict with the current state"
+
+
+class Forbidden(Problem):
+    status, title = 403, "Forbidden"
+
+
+class Unauthorized(Problem):
+    status, title = 401, "Unauthorized"
+
+
+class Unavailable(Problem):
+    status, title = 503, "Temporarily unavailable"

@@ -1,0 +1,153 @@
+"""`@handle_event("marriage.registered")`: an idempotent, retrying, dead-lettering event handler.
+
+For each delivery the entrypoint
+1. validates the envelope and its data against `contracts` (an invalid event goes straight to
+   `<queue>.dead` with the reason; it is never half-processed);
+2. runs the handler with the inbox claim `(consumer, event id)` in the handler's own transaction,
+   so a redelivered or duplicated event has its effect once;
+3. commits, then acks; if the handler raised, republishes the message to `<queue>.retry.<delay>`,
+   a queue per delay (so a long wait never holds up a short one), whence it flows back, and after the last attempt parks it in
+   `<queue>.dead` with the error. The original is acked only once its copy is confirmed, so a crash
+   in between duplicates (absorbed by the inbox) but never loses.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from datetime import datetime, timezone
+
+from nameko.amqp.publish import Publisher
+from nameko.messaging import Consumer, QueueConsumer
+
+from chassis.clock import clock_for
+from chassis.db import session_of
+from chassis.entrypoints import CommitFirst
+from chassis.inbox import claim
+from chassis.logs import get_logger, mask_resident_ids
+from chassis.metrics import DEAD_LETTERS, EVENT_RETRIES
+from chassis.topology import dead_queue_name, declare_consumer, retry_queue_name
+from contracts.envelope import EnvelopeSchema, InvalidEvent
+from contracts.events import validate_envelope
+from contracts.subscriptions import SUBSCRIPTIONS
+
+__all__ = ["EventHandler", "handle_event", "ATTEMPTS_HEADER", "REASON_HEADER", "ERROR_HEADER"]
+
+ATTEMPTS_HEADER = "x-tongban-attempts"
+REASON_HEADER = "x-tongban-reason"
+ERROR_HEADER = "x-tongban-error"
+FAILED_AT_HEADER = "x-tongban-failed-at"
+DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000)
+ENVELOPE = EnvelopeSchema()
+
+
+class EventQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, except that a message whose body cannot be decoded is parked in
+    the handler's dead-letter queue (kombu's default logs it and acks it: lost)."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = functools.partial(self._undecodable, provider)
+        return consumers
+
+    @staticmethod
+    def _undecodable(provider, message, exc):
+        provider._park(message, "undecodable", f"{type(exc).__name__}: {exc}")
+
+
+class EventHandler(CommitFirst, Consumer):
+    queue_consumer = EventQueueConsumer()
+
+    def __init__(self, *event_types: str, **kwargs):
+        self.event_types = tuple(event_types)
+        kwargs.setdefault("expected_exceptions", ())
+        super().__init__(queue=None, **kwargs)
+
+    @property
+    def consumer(self) -> str:
+        return f"{self.container.service_name}.{self.method_name}"
+
+    def setup(self):
+        declared = SUBSCRIPTIONS.get(self.consumer)
+        if declared is None or set(declared) != set(self.event_types):
+            raise RuntimeError(
+                f"{self.consumer} handles {sorted(self.event_types)} but contracts.subscriptions "
+                f"declares {declared}; add it there so the topology binds its queue up front")
+        config = self.container.config
+        self.retry_delays_ms = tuple(int(d) for d in config.get("EVENT_RETRY_DELAYS_MS", DEFAULT_RETRY_DELAYS_MS))
+        self.queue = declare_consumer(config["AMQP_URI"], self.consumer, self.event_types, self.retry_delays_ms)
+        self.publisher = Publisher(config["AMQP_URI"], use_confirms=True, mandatory=True)
+        self.clock = clock_for(config)
+        self.log = get_logger(service=self.container.service_name, consumer=self.consumer)
+        super().setup()
+
+    def handle_message(self, body, message):
+        try:
+            envelope = ENVELOPE.load_envelope(body)
+            if envelope.type not in self.event_types:
+                raise InvalidEvent({"type": [f"{self.consumer} does not handle {envelope.type!r}"]})
+            validate_envelope(envelope)
+        except InvalidEvent as exc:
+            self._park(message, "invalid_event", json.dumps(exc.errors, ensure_ascii=False))
+            return
+        context = {"correlation_id": envelope.correlation_id or envelope.id}
+        handle_result = functools.partial(self.handle_result, message)
+        try:
+            self.container.spawn_worker(self, (envelope,), {}, context_data=context,
+                                        handle_result=handle_result)
+        except Exception:  # container shutting down: let the broker give it to someone else
+            self.queue_consumer.requeue_message(message)
+
+    def handle_message_processed(self, message, result=None, exc_info=None):
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+            return
+        attempts = int((message.headers or {}).get(ATTEMPTS_HEADER, 0)) + 1
+        error = mask_resident_ids(f"{exc_info[0].__name__}: {exc_info[1]}")
+        if attempts <= len(self.retry_delays_ms):
+            delay = self.retry_delays_ms[attempts - 1]
+            self.log.warning("event.retry_scheduled", attempts=attempts, delay_ms=delay, error=error)
+            if self._republish(message, retry_queue_name(self.queue.name, delay),
+                               {ATTEMPTS_HEADER: attempts, ERROR_HEADER: error}):
+                EVENT_RETRIES.labels(self.queue.name).inc()
+        else:
+            self._park(message, "handler_failed", error, attempts)
+
+    def _park(self, message, reason: str, error: str, attempts: int | None = None):
+        self.log.error("event.dead_lettered", reason=reason, error=error)
+        headers = {REASON_HEADER: reason, ERROR_HEADER: mask_resident_ids(error)[:4000],
+                   FAILED_AT_HEADER: datetime.now(timezone.utc).isoformat()}
+        if attempts is not None:
+            headers[ATTEMPTS_HEADER] = attempts
+        if self._republish(message, dead_queue_name(self.queue.name), headers):
+            DEAD_LETTERS.labels(self.queue.name, reason).inc()
+
+    def _republish(self, message, queue_name: str, headers: dict) -> bool:
+        """Copy the message to one of our side queues, then ack it; on failure requeue it."""
+        try:
+            self.publisher.publish(
+                message.body, exchange="", routing_key=queue_name, serializer=None,
+                content_type=message.content_type or "application/json",
+                content_encoding=message.content_encoding or "utf-8",
+                headers={**(message.headers or {}), **headers},
+                message_id=message.properties.get("message_id"))
+        except Exception as exc:
+            self.log.error("event.republish_failed", queue=queue_name, error=repr(exc))
+            self.queue_consumer.requeue_message(message)
+            return False
+        self.queue_consumer.ack_message(message)
+        return True
+
+
+def handle_event(*event_types: str, **kwargs):
+    """Decorate `def on_x(self, event: Envelope)`; the body runs at most once per event id."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def once(service, event):
+            consumer = f"{service.name}.{fn.__name__}"
+            if not claim(session_of(service), consumer, event.id, datetime.now(timezone.utc)):
+                get_logger(consumer=consumer).info("event.duplicate_skipped", event_id=event.id)
+                return None
+            return fn(service, event)
+        return EventHandler.decorator(*event_types, **kwargs)(once)
+    return decorate

@@ -1,0 +1,68 @@
+"""Prometheus metrics every process exposes on `/metrics` (see chassis.ops).
+
+One registry per process; names are the operations team's vocabulary: calls by entrypoint and
+outcome, latency, outbox backlog and the age of its oldest unsent event, retries and dead letters.
+"""
+from __future__ import annotations
+
+import time
+
+from nameko.extensions import DependencyProvider
+from prometheus_client import Counter, Gauge, Histogram
+
+from chassis.errors import Problem
+
+__all__ = ["WorkerMetrics", "CALLS", "LATENCY", "OUTBOX_BACKLOG", "OUTBOX_OLDEST_AGE",
+           "EVENTS_PUBLISHED", "EVENT_RETRIES", "DEAD_LETTERS", "DEAD_LETTER_DEPTH"]
+
+CALLS = Counter("tongban_entrypoint_calls_total", "Requests and events handled",
+                ["service", "entrypoint", "kind", "outcome"])
+LATENCY = Histogram("tongban_entrypoint_latency_seconds", "Time to handle a request or event",
+                    ["service", "entrypoint", "kind"],
+                    buckets=(.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+OUTBOX_BACKLOG = Gauge("tongban_outbox_backlog", "Events committed but not yet published", ["service"])
+OUTBOX_OLDEST_AGE = Gauge("tongban_outbox_oldest_unsent_age_seconds",
+                          "Age of the oldest unpublished event (0 when none)", ["service"])
+EVENTS_PUBLISHED = Counter("tongban_events_published_total", "Events confirmed by the broker",
+                           ["service", "event_type"])
+EVENT_RETRIES = Counter("tongban_event_retries_total", "Handler failures sent back for a delayed retry",
+                        ["queue"])
+DEAD_LETTERS = Counter("tongban_dead_letters_total", "Events parked in a dead-letter queue",
+                       ["queue", "reason"])
+DEAD_LETTER_DEPTH = Gauge("tongban_dead_letter_queue_messages", "Messages waiting in a dead-letter queue",
+                          ["queue"])
+
+
+def entrypoint_kind(entrypoint) -> str:
+    name = type(entrypoint).__name__.lower()
+    for kind in ("event", "rpc", "http", "timer"):
+        if kind in name:
+            return kind
+    return name
+
+
+class WorkerMetrics(DependencyProvider):
+    """Observes every worker of the service: count by outcome, and latency."""
+
+    def __init__(self):
+        self._started: dict = {}
+
+    def worker_setup(self, worker_ctx):
+        self._started[worker_ctx] = time.perf_counter()
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        started = self._started.pop(worker_ctx, None)
+        labels = (worker_ctx.service_name, worker_ctx.entrypoint.method_name,
+                  entrypoint_kind(worker_ctx.entrypoint))
+        if exc_info is None:
+            outcome = "ok"
+        elif isinstance(exc_info[1], Problem) and exc_info[1].status < 500:
+            outcome = "refused"
+        else:
+            outcome = "error"
+        CALLS.labels(*labels, outcome).inc()
+        if started is not None:
+            LATENCY.labels(*labels).observe(time.perf_counter() - started)
+
+    def worker_teardown(self, worker_ctx):
+        self._started.pop(worker_ctx, None)

@@ -1,0 +1,74 @@
+"""Tables the chassis keeps in every service's own database (each service migrates them with alembic).
+
+- outbox: events written in the same transaction as the state change they report.
+- inbox: (consumer, event id) pairs already handled; the unique key makes handlers idempotent.
+- audit_log: who did what, when, why and under which policy version; append-only.
+- policy_parameters: amounts, ratios, thresholds and legal periods, versioned by region and date.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (JSON, BigInteger, Column, Date, Index, Integer, MetaData,
+                        String, Table, Text, UniqueConstraint, text)
+
+from chassis.types import UtcDateTime
+
+__all__ = ["chassis_metadata", "outbox", "inbox", "audit_log", "policy_parameters"]
+
+chassis_metadata = MetaData()
+
+# BigInteger primary keys become INTEGER on SQLite so they still auto-increment there.
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+
+outbox = Table(
+    "outbox", chassis_metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    # the AMQP message id: the event's id, or for a partner's filtered copy an id derived from it
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("event_type", String(120), nullable=False),
+    Column("exchange", String(80), nullable=False),
+    Column("routing_key", String(160), nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UtcDateTime),  # after a refusal (unroutable, nacked): not before this
+    Column("last_error", Text),
+    Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL"),
+          sqlite_where=text("sent_at IS NULL")),
+)
+
+inbox = Table(
+    "inbox", chassis_metadata,
+    Column("consumer", String(160), primary_key=True),
+    Column("event_id", String(36), primary_key=True),
+    Column("handled_at", UtcDateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log", chassis_metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor_id", String(80), nullable=False),
+    Column("actor_role", String(40), nullable=False),
+    Column("actor_area", String(12)),
+    Column("action", String(80), nullable=False),
+    Column("subject", String(120), nullable=False),
+    Column("outcome", String(40), nullable=False),
+    Column("reason", Text),
+    Column("policy_version", Text),
+    Column("details", JSON),
+    Index("ix_audit_subject", "subject"),
+)
+
+policy_parameters = Table(
+    "policy_parameters", chassis_metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("region_code", String(12), nullable=False),  # "000000" = national
+    Column("name", String(120), nullable=False),
+    Column("effective_from", Date, nullable=False),
+    Column("value", JSON, nullable=False),
+    Column("source", Text, nullable=False),  # the document the figure comes from
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("recorded_by", String(80), nullable=False),
+    UniqueConstraint("region_code", "name", "effective_from", name="uq_policy_version"),
+)

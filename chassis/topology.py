@@ -1,0 +1,116 @@
+"""The broker topology, declared from `contracts` before anything is published.
+
+- `tongban.events` (topic): every event, routing key = event type.
+- one quorum queue per consumer, `<service>.<handler>`, bound to its event types; beside it
+  `<queue>.retry.<delay>ms` (classic queues whose messages expire back into the consumer queue:
+  the backoff) and `<queue>.dead` (the dead-letter queue, with the reason in the headers).
+- `tongban.partners` (topic): filtered copies for partner departments, routing key
+  `<partner>.<event type>`, each partner on its own quorum queue `partner.<code>`.
+
+Quorum queues count redeliveries; `x-delivery-limit` parks a message that keeps crashing its
+consumer process in `.dead` instead of looping (at-least-once dead-lettering, RabbitMQ ≥ 3.10).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from kombu import Connection, Exchange, Queue, binding
+
+from contracts.partners import PARTNERS
+from contracts.subscriptions import PARTNER_EXCHANGE, SUBSCRIPTIONS, partner_queue
+
+__all__ = ["EVENTS_EXCHANGE", "events_exchange", "partners_exchange", "consumer_queue",
+           "retry_queue_name", "dead_queue_name", "declare_topology", "declare_consumer", "supports_quorum",
+           "partner_queues"]
+
+EVENTS_EXCHANGE = "tongban.events"
+events_exchange = Exchange(EVENTS_EXCHANGE, type="topic", durable=True)
+partners_exchange = Exchange(PARTNER_EXCHANGE, type="topic", durable=True)
+
+# Redeliveries (crashes, not handler errors: those are retried by the chassis) before parking.
+DELIVERY_LIMIT = 20
+
+
+def retry_queue_name(queue: str, delay_ms: int) -> str:
+    return f"{queue}.retry.{delay_ms}ms"
+
+
+def dead_queue_name(queue: str) -> str:
+    return f"{queue}.dead"
+
+
+@lru_cache(maxsize=8)
+def supports_quorum(amqp_uri: str) -> bool:
+    with Connection(amqp_uri) as conn:
+        conn.connect()
+        version = conn.connection.server_properties.get("version", "0")
+    major, minor = (int(p) for p in str(version).split(".")[:2])
+    return (major, minor) >= (3, 10)
+
+
+def _durable_arguments(queue: str, quorum: bool) -> dict:
+    if not quorum:
+        return {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": dead_queue_name(queue)}
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": DELIVERY_LIMIT,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": dead_queue_name(queue),
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+
+
+def consumer_queue(name: str, event_types, quorum: bool) -> Queue:
+    return Queue(name, bindings=[binding(events_exchange, routing_key=t) for t in event_types],
+                 durable=True, queue_arguments=_durable_arguments(name, quorum))
+
+
+def partner_queues(quorum: bool) -> list[Queue]:
+    return [Queue(partner_queue(code), bindings=[binding(partners_exchange, routing_key=f"{code}.#")],
+                  durable=True, queue_arguments=_durable_arguments(partner_queue(code), quorum))
+            for code in PARTNERS]
+
+
+def _dead_queue(name: str, quorum: bool) -> Queue:
+    return Queue(dead_queue_name(name), durable=True, queue_arguments={"x-queue-type": "quorum"} if quorum else {})
+
+
+def _retry_queues(name: str, delays_ms) -> list[Queue]:
+    """One classic queue per delay: everything in it waits the same time, then expires back into
+    the consumer queue (per-message TTLs in one queue only expire at its head)."""
+    return [Queue(retry_queue_name(name, delay), durable=True, queue_arguments={
+        "x-message-ttl": int(delay), "x-dead-letter-exchange": "", "x-dead-letter-routing-key": name})
+        for delay in delays_ms]
+
+
+def all_queues(quorum: bool) -> list[Queue]:
+    queues = [consumer_queue(name, types, quorum) for name, types in SUBSCRIPTIONS.items()]
+    queues += partner_queues(quorum)
+    # retry queues are declared by each consumer at start-up: their delays are its configuration
+    return queues + [_dead_queue(queue.name, quorum) for queue in queues]
+
+
+def declare_consumer(amqp_uri: str, name: str, event_types, retry_delays_ms) -> Queue:
+    """Declare one consumer's queue with its retry and dead-letter queues; return the queue."""
+    quorum = supports_quorum(amqp_uri)
+    queue = consumer_queue(name, event_types, quorum)
+    with Connection(amqp_uri) as conn:
+        channel = conn.channel()
+        events_exchange(channel).declare()
+        for q in [queue, _dead_queue(name, quorum), *_retry_queues(name, retry_delays_ms)]:
+            q(channel).declare()
+    return queue
+
+
+def declare_topology(amqp_uri: str) -> list[str]:
+    """Declare every exchange and queue the system uses (idempotent); return the queue names."""
+    quorum = supports_quorum(amqp_uri)
+    with Connection(amqp_uri) as conn:
+        channel = conn.channel()
+        for exchange in (events_exchange, partners_exchange):
+            exchange(channel).declare()
+        queues = all_queues(quorum)
+        for queue in queues:
+            queue(channel).declare()
+    return [q.name for q in queues]

@@ -1,0 +1,139 @@
+"""The events catalogue: every event type, who may publish it, and the schema of its data.
+
+Publishing and consuming both validate against this table (chassis.events), so a typo in a field
+or an event from the wrong source never reaches a consumer. The README's catalogue is generated
+from here (`python -m contracts.catalogue`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from contracts.assistance import AssistanceApprovedSchema, EntitlementEndedSchema
+from contracts.envelope import Envelope, InvalidEvent
+from contracts.marriage import (CertificateReissuedSchema, DivorceRegisteredSchema,
+                                MarriageRegisteredSchema, Strict)
+from contracts.matters import MATTER_TYPES, STEP_STATES, TERMINAL_STEP_STATES
+from contracts.person import ResidentIdField
+
+__all__ = ["EventType", "EVENTS", "event_type", "validate_data", "validate_envelope"]
+
+
+class StepSpecSchema(Strict):
+    name = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_]{1,59}$"))
+    owner = fields.String(required=True, validate=validate.Length(min=2, max=40))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    deadline_days = fields.Integer(required=True, validate=validate.Range(min=1, max=366))
+    starts_on = fields.String(load_default=None, allow_none=True)
+
+
+class MatterOpenedSchema(Strict):
+    matter_type = fields.String(required=True, validate=validate.OneOf(sorted(MATTER_TYPES)))
+    steps = fields.List(fields.Nested(StepSpecSchema), load_default=None, allow_none=True,
+                        metadata={"description": "the steps, for matter types whose steps are data"})
+    subjects = fields.List(ResidentIdField(), required=True, validate=validate.Length(min=1),
+                           metadata={"description": "the citizens the matter is about (who may see it)"})
+    region_code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}(\d{3}(\d{3})?)?$"),
+                                metadata={"description": "where the matter is handled (staff of that area see it)"})
+    opened_on_behalf_of = fields.String(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _steps_where_the_type_wants_them(self, data, **_):
+        wants = MATTER_TYPES[data["matter_type"]].steps_from_event
+        if wants and not data.get("steps"):
+            raise ValidationError("this matter type takes its steps from the event", field_name="steps")
+        if not wants and data.get("steps"):
+            raise ValidationError("this matter type has fixed steps", field_name="steps")
+
+
+class StepReportedSchema(Strict):
+    matter_type = fields.String(required=True, validate=validate.OneOf(sorted(MATTER_TYPES)))
+    step = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(sorted(TERMINAL_STEP_STATES)))
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    reported_by = fields.String(required=True, metadata={"description": "service or partner code"})
+
+
+class ChildSchema(Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    birth_date = fields.Date(required=True)
+    sex = fields.String(required=True, validate=validate.OneOf(["male", "female"]))
+    birth_certificate_number = fields.String(required=True, validate=validate.Length(min=4, max=40))
+
+
+class BirthFactsSchema(Strict):
+    child = fields.Nested(ChildSchema, required=True)
+    mother_resident_id = ResidentIdField(required=True)
+    father_resident_id = ResidentIdField(load_default=None, allow_none=True)
+    hospital = fields.String(required=True, validate=validate.Length(min=1, max=120))
+
+
+class BirthNotifiedSchema(BirthFactsSchema):
+    birth_id = fields.String(required=True)
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    publishers: frozenset[str]
+    schema: type[Schema]
+    description: str
+    version: int = 1
+
+    @property
+    def validator(self) -> Schema:
+        """One schema instance per event type: building a marshmallow schema costs more than
+        using it, and every publish and every delivery validates."""
+        instance = _VALIDATORS.get(self.name)
+        if instance is None or not isinstance(instance, self.schema):
+            instance = _VALIDATORS[self.name] = self.schema()
+        return instance
+
+
+_VALIDATORS: dict[str, Schema] = {}
+
+
+EVENTS: dict[str, EventType] = {e.name: e for e in (
+    EventType("matter.opened", frozenset({"marriage", "assistance"}), MatterOpenedSchema,
+              "A one-matter (一件事) was opened; its steps come from contracts.matters."),
+    EventType("matter.step_reported", frozenset({"marriage", "assistance", "gateway"}), StepReportedSchema,
+              "An owner reports the outcome of its step of a matter (gateway: on behalf of a partner)."),
+    EventType("marriage.registered", frozenset({"marriage"}), MarriageRegisteredSchema,
+              "A marriage was registered and its certificate (and e-certificate) issued."),
+    EventType("marriage.divorce_registered", frozenset({"marriage"}), DivorceRegisteredSchema,
+              "A divorce by agreement was registered after the cooling-off period (离婚冷静期)."),
+    EventType("marriage.certificate_reissued", frozenset({"marriage"}), CertificateReissuedSchema,
+              "A certificate was re-issued (补领); the old number is void."),
+    EventType("assistance.approved", frozenset({"assistance"}), AssistanceApprovedSchema,
+              "A household was approved for a programme; opens 救助一件事 with the linked subsidy items."),
+    EventType("assistance.entitlement_ended", frozenset({"assistance"}), EntitlementEndedSchema,
+              "A household's benefit under a programme ended (exit, death, re-check)."),
+    EventType("birth.notified", frozenset({"gateway"}), BirthNotifiedSchema,
+              "A hospital's birth certificate, reported by the health department (partner API)."),
+)}
+
+
+def event_type(name: str) -> EventType:
+    try:
+        return EVENTS[name]
+    except KeyError:
+        raise InvalidEvent({"type": [f"unknown event type {name!r}"]}) from None
+
+
+def validate_data(type_name: str, data: dict) -> dict:
+    """Validate and normalise an event's data against its schema; raise InvalidEvent."""
+    try:
+        return event_type(type_name).validator.load(data)
+    except ValidationError as exc:
+        raise InvalidEvent({"data": exc.messages}) from exc
+
+
+def validate_envelope(envelope: Envelope) -> None:
+    """The checks both publisher and consumer make beyond the envelope's own shape."""
+    spec = event_type(envelope.type)
+    if envelope.source not in spec.publishers:
+        raise InvalidEvent({"source": [f"{envelope.source!r} may not publish {envelope.type!r}"]})
+    if envelope.schema_version != spec.version:
+        raise InvalidEvent({"schema_version": [f"expected {spec.version}, got {envelope.schema_version}"]})
+    validate_data(envelope.type, envelope.data)

@@ -1,0 +1,25 @@
+"""Every consumer queue in the system and the event types bound to it.
+
+The broker topology is declared from this table before anything is published (`chassis.topology`),
+so no event is dropped for want of a bound queue even if a consumer has never started. A handler
+(`chassis.handle_event`) refuses to start unless its queue and event types are listed here.
+Queue names are `<service>.<handler method>`; partner queues are `partner.<code>`.
+"""
+from __future__ import annotations
+
+from contracts.partners import PARTNERS
+
+__all__ = ["SUBSCRIPTIONS", "partner_queue", "PARTNER_EXCHANGE"]
+
+# Partner deliveries are filtered copies published by the partner feed to this exchange with
+# routing key `<partner code>.<event type>`.
+PARTNER_EXCHANGE = "tongban.partners"
+
+SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
+    "progress.on_matter_event": ("matter.opened", "matter.step_reported", "birth.notified"),
+    "partner_feed.on_entitled_event": tuple(sorted({t for p in PARTNERS.values() for t in p.entitlements})),
+}
+
+
+def partner_queue(code: str) -> str:
+    return f"partner.{code}"

@@ -1,0 +1,111 @@
+"""A throwaway pair of services that exercise the chassis alone: a producer and a consumer.
+
+`python -m tests.integration.probe commit DB_URL AMQP_URI N` commits one event with the relay
+switched off, prints "committed" and waits to be killed (the crash test kills it with SIGKILL).
+"""
+from __future__ import annotations
+
+import sys
+
+from marshmallow import Schema, fields
+from sqlalchemy import Column, Integer, String, create_engine, text
+from sqlalchemy.orm import declarative_base
+
+from chassis import Database, Outbox, handle_event, rpc
+from chassis.migrations import chassis_triggers_sql
+from chassis.tables import chassis_metadata
+from contracts.events import EVENTS, EventType
+from contracts.subscriptions import SUBSCRIPTIONS
+
+Base = declarative_base()
+
+
+class Thing(Base):
+    __tablename__ = "thing"
+    id = Column(Integer, primary_key=True)
+    n = Column(Integer, nullable=False)
+
+
+class Effect(Base):
+    """No unique key on purpose: only the inbox stands between a duplicate and a second row."""
+    __tablename__ = "effect"
+    id = Column(Integer, primary_key=True)
+    event_id = Column(String(36), nullable=False)
+    n = Column(Integer, nullable=False)
+
+
+class ProbeData(Schema):
+    n = fields.Integer(required=True)
+    fail_times = fields.Integer(load_default=0, dump_default=0)
+
+
+def register_contract():
+    EVENTS["probe.happened"] = EventType("probe.happened", frozenset({"prober"}), ProbeData, "test")
+    EVENTS["probe.unheard"] = EventType("probe.unheard", frozenset({"prober"}), ProbeData, "test")
+    SUBSCRIPTIONS["probe_consumer.on_probe"] = ("probe.happened",)
+
+
+def unregister_contract():
+    for name in ("probe.happened", "probe.unheard"):
+        EVENTS.pop(name, None)
+    SUBSCRIPTIONS.pop("probe_consumer.on_probe", None)
+
+
+def create_schema(url: str):
+    engine = create_engine(url)
+    chassis_metadata.create_all(engine)
+    Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        for statement in chassis_triggers_sql():
+            conn.execute(text(statement))
+    engine.dispose()
+
+
+FAILURES: dict[int, int] = {}  # n -> failures so far (the consumer runs in the test process)
+
+
+class Prober:
+    name = "prober"
+    db = Database()
+    outbox = Outbox()
+
+    @rpc
+    def happen(self, n, fail_times=0, event_type="probe.happened", roll_back=False):
+        self.db.add(Thing(n=n))
+        self.outbox.record(event_type, f"thing-{n}", {"n": n, "fail_times": fail_times})
+        if roll_back:
+            raise RuntimeError("the state change failed after the event was recorded")
+        return n
+
+
+class ProbeConsumer:
+    name = "probe_consumer"
+    db = Database()
+
+    @handle_event("probe.happened")
+    def on_probe(self, event):
+        n = event.data["n"]
+        self.db.add(Effect(event_id=event.id, n=n))
+        if FAILURES.get(n, 0) < event.data["fail_times"]:
+            FAILURES[n] = FAILURES.get(n, 0) + 1
+            self.db.flush()  # the effect reached the database, and must be rolled back
+            raise RuntimeError(f"probe {n} fails (attempt {FAILURES[n]})")
+
+
+def _commit_then_wait(db_url: str, amqp_uri: str, n: int):
+    import eventlet
+    eventlet.monkey_patch()
+    from nameko.containers import ServiceContainer
+    from nameko.standalone.rpc import ClusterRpcProxy
+    register_contract()
+    container = ServiceContainer(Prober, {"AMQP_URI": amqp_uri, "DATABASE_URL": db_url,
+                                          "OUTBOX_RELAY": False})
+    container.start()
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as cluster:
+        cluster.prober.happen(n)
+    print("committed", flush=True)
+    eventlet.sleep(600)
+
+
+if __name__ == "__main__":
+    _commit_then_wait(sys.argv[2], sys.argv[3], int(sys.argv[4]))
