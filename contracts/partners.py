@@ -1,0 +1,84 @@
+"""Partner departments and what each is entitled to receive (minimal disclosure).
+
+A partner gets only the event types listed for it, and of each only the listed data fields; the
+partner feed (gateway.partner_feed) projects every event through this table before it reaches the
+partner's queue `partner.<code>`. Partners report their matter steps back through the gateway's
+partner API.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Partner", "PARTNERS", "partner", "entitled_fields", "project_for_partner"]
+
+
+@dataclass(frozen=True)
+class Partner:
+    code: str
+    title: str
+    entitlements: dict  # event type -> tuple of data fields (dotted paths) the partner may see
+    may_query_marital_status: bool = False
+
+
+# What a department needs to grant a 救助一件事 linked item: who, where, which programme, from when.
+_APPROVAL_FIELDS = ("application_id", "household_id", "programme", "starts_on", "region_code", "members")
+
+PARTNERS: dict[str, Partner] = {p.code: p for p in (
+    Partner("health", "卫健 health commission", {
+        "marriage.registered": ("registration_id", "registered_on", "party_a.resident_id",
+                                "party_a.name", "party_b.resident_id", "party_b.name"),
+    }),
+    Partner("police", "公安 police (hukou)", {
+        "marriage.registered": ("registration_id", "registered_on", "party_a.resident_id",
+                                "party_a.name", "party_b.resident_id", "party_b.name"),
+        "marriage.divorce_registered": ("divorce_id", "registered_on", "party_a.resident_id",
+                                        "party_b.resident_id"),
+        "birth.notified": ("birth_id", "child", "mother_resident_id", "father_resident_id"),
+        # household registers record the certificate in force
+        "marriage.certificate_reissued": ("registration_id", "old_certificate_number", "certificate_number"),
+    }, may_query_marital_status=True),
+    Partner("medical_insurance", "医保 medical insurance", {
+        "birth.notified": ("birth_id", "child", "mother_resident_id"),
+        "assistance.approved": _APPROVAL_FIELDS,
+        # 医疗救助 follows the household's assistance status
+        "assistance.entitlement_ended": ("household_id", "programme", "ends_on", "reason"),
+    }),
+    *(Partner(code, title, {"assistance.approved": _APPROVAL_FIELDS}) for code, title in (
+        ("education", "教育 education (教育救助)"),
+        ("housing", "住建 housing (住房救助)"),
+        ("human_resources", "人社 human resources and social security (就业救助)"),
+        ("water", "水务 water utility (水费减免)"),
+        ("electricity", "电力 power utility (电费减免)"),
+        ("gas", "燃气 gas utility (燃气补贴)"),
+        ("development_reform", "发改 development and reform (价格临时补贴)"),
+        ("justice", "司法 justice (法律援助)"),
+        ("telecom", "通信 telecom operators (资费优惠)"),
+        ("broadcasting", "广电 cable television (收视费减免)"),
+        ("transport", "交通 public transport (公交优惠)"),
+    )),
+)}
+
+
+def partner(code: str) -> Partner:
+    return PARTNERS[code]
+
+
+def entitled_fields(partner_code: str, event_type: str) -> tuple[str, ...] | None:
+    return PARTNERS[partner_code].entitlements.get(event_type)
+
+
+def project_for_partner(data: dict, paths: tuple[str, ...]) -> dict:
+    """Copy only the listed dotted paths of `data` (minimal disclosure); absent paths are skipped."""
+    out: dict = {}
+    for path in paths:
+        *parents, leaf = path.split(".")
+        source = data
+        for key in parents:
+            source = source.get(key) if isinstance(source, dict) else None
+        if not isinstance(source, dict) or leaf not in source:
+            continue
+        target = out
+        for key in parents:
+            target = target.setdefault(key, {})
+        target[leaf] = source[leaf]
+    return out

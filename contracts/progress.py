@@ -1,0 +1,62 @@
+"""The HTTP contract of matter progress and of partner reports (gateway API)."""
+from __future__ import annotations
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from contracts.events import BirthFactsSchema
+from contracts.marriage import Strict
+from contracts.matters import STEP_STATES, TERMINAL_STEP_STATES
+
+
+class StepViewSchema(Strict):
+    step = fields.String()
+    title = fields.String()
+    owner = fields.String()
+    state = fields.String(validate=validate.OneOf(STEP_STATES))
+    started_at = fields.AwareDateTime(allow_none=True)
+    deadline = fields.AwareDateTime(allow_none=True)
+    reported_at = fields.AwareDateTime(allow_none=True)
+    reason = fields.String(allow_none=True)
+    overdue = fields.Boolean()
+
+
+class MatterViewSchema(Strict):
+    matter_id = fields.String()
+    matter_type = fields.String()
+    title = fields.String()
+    state = fields.String(validate=validate.OneOf(["in_progress", "waiting", "needs_attention", "completed"]))
+    opened_at = fields.AwareDateTime()
+    completed_at = fields.AwareDateTime(allow_none=True)
+    steps = fields.List(fields.Nested(StepViewSchema))
+
+
+class MatterListSchema(Strict):
+    matters = fields.List(fields.Nested(MatterViewSchema))
+
+
+class StepReportRequestSchema(Strict):
+    state = fields.String(required=True, validate=validate.OneOf(sorted(TERMINAL_STEP_STATES)))
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+    @validates_schema
+    def _reason_for_rejection(self, data, **_):
+        if data["state"] == "rejected" and not data.get("reason"):
+            raise ValidationError("say why the step was rejected", field_name="reason")
+
+
+class StepReportAcceptedSchema(Strict):
+    matter_id = fields.String()
+    step = fields.String()
+    state = fields.String()
+    event_id = fields.String()
+
+
+class BirthNotificationRequestSchema(BirthFactsSchema):
+    matter_id = fields.String(load_default=None, allow_none=True,
+                              metadata={"description": "the parents' 结婚生育户口一件事, if known"})
+
+
+class BirthAcceptedSchema(Strict):
+    birth_id = fields.String()
+    matter_id = fields.String(allow_none=True)
+    event_id = fields.String()
