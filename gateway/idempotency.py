@@ -1,0 +1,102 @@
+"""Idempotency-Key on POSTs: a retried request gets the first answer instead of a second effect.
+
+The key is claimed in a transaction of its own (so a concurrent duplicate sees it at once); the
+answer is stored in the worker's transaction, so it commits together with whatever the request
+wrote; a failed request releases the key so the client can try again.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from chassis.clock import clock_for
+from chassis.db import Database
+from chassis.errors import Conflict, Problem, Refused
+from gateway.models import IdempotencyRecord
+
+# A claim older than this whose request never finished (the gateway died) may be taken over.
+ABANDONED_AFTER = timedelta(seconds=60)
+
+
+def request_hash(method: str, path: str, body) -> str:
+    canonical = json.dumps([method, path, body], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class IdempotencyKeys:
+    def __init__(self, engine, session_getter, clock):
+        self._engine, self._session, self._clock = engine, session_getter, clock
+
+    def run(self, principal: str, key: str, fingerprint: str, action):
+        """Run `action() -> (status, body)` once per (principal, key); replay its answer after."""
+        if not 1 <= len(key) <= 120:
+            raise Refused("Idempotency-Key must be 1-120 characters", errors={"Idempotency-Key": ["bad length"]})
+        replay = self._claim(principal, key, fingerprint)
+        if replay is not None:
+            return replay[0], replay[1], True
+        try:
+            status, body = action()
+        except Problem as problem:
+            if problem.status < 500:
+                self._release(principal, key)
+                self._store_separately(principal, key, fingerprint, problem.status, problem.as_json())
+            elif problem.status != 503:
+                self._release(principal, key)
+            # 503: the service did not answer in time and may still act; the claim stays, so a retry
+            # gets 409 until it is abandoned (ABANDONED_AFTER) rather than acting a second time
+            raise
+        except Exception:
+            self._release(principal, key)
+            raise
+        record = self._session().get(IdempotencyRecord, (principal, key))  # committed by _claim
+        record.status, record.response = status, body
+        return status, body, False
+
+    def _claim(self, principal, key, fingerprint):
+        now = self._clock.now()
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(IdempotencyRecord.__table__.insert().values(
+                    principal=principal, key=key, request_hash=fingerprint, created_at=now))
+            return None
+        except IntegrityError:
+            pass
+        with self._engine.begin() as conn:
+            row = conn.execute(select(IdempotencyRecord.__table__).where(
+                IdempotencyRecord.principal == principal, IdempotencyRecord.key == key).with_for_update()).one()
+            if row.request_hash != fingerprint:
+                raise Refused("this Idempotency-Key was used for a different request",
+                              errors={"Idempotency-Key": ["reused with another method, path or body"]})
+            if row.status is not None:
+                return row.status, row.response
+            if now - row.created_at < ABANDONED_AFTER:
+                raise Conflict("a request with this Idempotency-Key is still being handled; retry shortly")
+            conn.execute(IdempotencyRecord.__table__.update().where(
+                IdempotencyRecord.principal == principal, IdempotencyRecord.key == key).values(created_at=now))
+            return None
+
+    def _release(self, principal, key):
+        with self._engine.begin() as conn:
+            conn.execute(delete(IdempotencyRecord).where(IdempotencyRecord.principal == principal,
+                                                         IdempotencyRecord.key == key))
+
+    def _store_separately(self, principal, key, fingerprint, status, body):
+        """A refused request changed nothing; its answer is still the answer to a retry."""
+        with self._engine.begin() as conn:
+            conn.execute(IdempotencyRecord.__table__.insert().values(
+                principal=principal, key=key, request_hash=fingerprint, status=status, response=body,
+                created_at=self._clock.now()))
+
+
+class Idempotency(DependencyProvider):
+    def setup(self):
+        self.database = next(d for d in self.container.dependencies if isinstance(d, Database))
+        self.clock = clock_for(self.container.config)
+
+    def get_dependency(self, worker_ctx):
+        return IdempotencyKeys(self.database.engine, lambda: self.database.session_for(worker_ctx), self.clock)

@@ -1,0 +1,78 @@
+"""The gateway's own tables: idempotency records and the matter-progress projection."""
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import declarative_base
+
+from chassis.types import UtcDateTime
+
+Base = declarative_base()
+
+
+class IdempotencyRecord(Base):
+    """A POST's answer kept under its Idempotency-Key, so a retried request is answered, not redone."""
+    __tablename__ = "idempotency_record"
+    principal = Column(String(80), primary_key=True)
+    key = Column(String(120), primary_key=True)
+    request_hash = Column(String(64), nullable=False)
+    status = Column(Integer)  # None while the first request is still being handled
+    response = Column(JSON)
+    created_at = Column(UtcDateTime, nullable=False)
+
+
+class Matter(Base):
+    """Projection of a one-matter (一件事): folded from the steps' reports, never edited by hand."""
+    __tablename__ = "matter"
+    id = Column(String(36), primary_key=True)
+    matter_type = Column(String(60), nullable=False)
+    region_code = Column(String(12), nullable=False, index=True)
+    opened_at = Column(UtcDateTime, nullable=False)
+    opened_by = Column(String(40), nullable=False)
+    completed_at = Column(UtcDateTime)
+
+
+class MatterSubject(Base):
+    """Citizens a matter is about: the ones who may see it."""
+    __tablename__ = "matter_subject"
+    matter_id = Column(String(36), ForeignKey("matter.id"), primary_key=True)
+    resident_id = Column(String(18), primary_key=True, index=True)
+
+
+class MatterStep(Base):
+    __tablename__ = "matter_step"
+    matter_id = Column(String(36), ForeignKey("matter.id"), primary_key=True)
+    step = Column(String(60), primary_key=True)
+    position = Column(Integer, nullable=False)  # the step's place in the matter's list
+    owner = Column(String(40), nullable=False)
+    title = Column(String(200), nullable=False)
+    deadline_days = Column(Integer, nullable=False)
+    starts_on = Column(String(120))  # the event that starts the step's phase; None = at opening
+    state = Column(String(20), nullable=False)
+    started_at = Column(UtcDateTime)
+    deadline = Column(UtcDateTime)
+    reported_at = Column(UtcDateTime)
+    reason = Column(Text)
+
+
+class StepReport(Base):
+    """Every report received, kept even when it does not change the step (the matter's journal)."""
+    __tablename__ = "step_report"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    event_id = Column(String(36), nullable=False, unique=True)
+    matter_id = Column(String(36), ForeignKey("matter.id"), nullable=False, index=True)
+    step = Column(String(60), nullable=False)
+    state = Column(String(20), nullable=False)
+    reported_by = Column(String(40), nullable=False)
+    reported_at = Column(UtcDateTime, nullable=False)
+    reason = Column(Text)
+    applied = Column(String(10), nullable=False)  # yes | ignored (the step was already closed)
+
+
+class BirthNotice(Base):
+    """A hospital birth certificate seen once: a repeated notification answers with the first."""
+    __tablename__ = "birth_notice"
+    hospital = Column(String(120), primary_key=True)
+    birth_certificate_number = Column(String(40), primary_key=True)
+    birth_id = Column(String(36), nullable=False, unique=True)
+    matter_id = Column(String(36))
+    event_id = Column(String(36), nullable=False)

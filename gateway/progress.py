@@ -1,0 +1,117 @@
+"""The matter-progress projection (一件事进度): folds every step report into one view per matter.
+
+Not an orchestrator: it commands nobody, it only listens. The gateway reads its tables to answer
+"where is my matter"; a timer counts overdue steps for the operations team.
+"""
+from __future__ import annotations
+
+from nameko.timer import timer
+from prometheus_client import Gauge
+from sqlalchemy import func, select
+
+from chassis import Clock, Database, Logger, WorkerMetrics, handle_event
+from contracts.matters import MatterType, Step, matter_type
+from gateway import progress_rules as rules
+from gateway.models import Matter, MatterStep, MatterSubject, StepReport
+
+OVERDUE = Gauge("tongban_matter_steps_overdue", "Pending matter steps past their deadline", ["owner"])
+
+
+def step_state(row: MatterStep) -> rules.StepState:
+    return rules.StepState(row.step, row.owner, row.state, row.started_at, row.deadline, row.reported_at, row.reason)
+
+
+def kind_of(matter: Matter, rows: list[MatterStep]) -> MatterType:
+    """The matter's type with the steps it was opened with (fixed, or data from its event)."""
+    base = matter_type(matter.matter_type)
+    steps = tuple(Step(r.step, r.owner, r.title, r.deadline_days, r.starts_on)
+                  for r in sorted(rows, key=lambda r: r.position))
+    return MatterType(base.name, base.title, base.opened_by, steps)
+
+
+def save_step(row: MatterStep, state: rules.StepState) -> None:
+    row.state, row.started_at, row.deadline = state.state, state.started_at, state.deadline
+    row.reported_at, row.reason = state.reported_at, state.reason
+
+
+class MatterNotYetKnown(Exception):
+    """A report overtook the matter's opening; the chassis retries it after a delay."""
+
+
+class ProgressService:
+    name = "progress"
+
+    db = Database()
+    clock = Clock()
+    log = Logger()
+    metrics = WorkerMetrics()
+
+    @handle_event("matter.opened", "matter.step_reported", "birth.notified")
+    def on_matter_event(self, event):
+        if event.type == "matter.opened":
+            self._open(event)
+            return
+        if event.matter_id is None:
+            self.log.info("progress.event_without_matter", event_type=event.type)
+            return
+        matter = self.db.get(Matter, event.matter_id)
+        if matter is None:
+            raise MatterNotYetKnown(f"matter {event.matter_id} not opened yet")
+        rows = list(self.db.execute(select(MatterStep).where(MatterStep.matter_id == matter.id)
+                                    .order_by(MatterStep.position).with_for_update()).scalars())
+        kind = kind_of(matter, rows)
+        if event.type == "birth.notified":
+            started = rules.start_phase(kind, [step_state(r) for r in rows], event.type, event.time)
+            for row, state in zip(rows, started):
+                save_step(row, state)
+        else:
+            self._report(matter, rows, event)
+        if rules.matter_state([step_state(r) for r in rows]) == "completed" and matter.completed_at is None:
+            matter.completed_at = event.time
+
+    def _open(self, event):
+        if self.db.get(Matter, event.matter_id) is not None:
+            return
+        kind = matter_type(event.data["matter_type"])
+        if kind.steps_from_event:
+            kind = MatterType(kind.name, kind.title, kind.opened_by,
+                              tuple(Step(s["name"], s["owner"], s["title"], s["deadline_days"], s.get("starts_on"))
+                                    for s in event.data["steps"]))
+        self.db.add(Matter(id=event.matter_id, matter_type=kind.name, region_code=event.data["region_code"],
+                           opened_at=event.time, opened_by=event.source))
+        self.db.flush()
+        self.db.add_all([MatterSubject(matter_id=event.matter_id, resident_id=r) for r in set(event.data["subjects"])])
+        for position, (spec, state) in enumerate(zip(kind.steps, rules.opened_steps(kind, event.time))):
+            row = MatterStep(matter_id=event.matter_id, step=spec.name, position=position, owner=spec.owner,
+                             title=spec.title, deadline_days=spec.deadline_days, starts_on=spec.starts_on)
+            save_step(row, state)
+            self.db.add(row)
+
+    def _report(self, matter, rows, event):
+        data = event.data
+        row = next((r for r in rows if r.step == data["step"]), None)
+        if row is None:
+            self.log.warning("progress.unknown_step", step=data["step"])
+            return
+        # Only the step's owner closes it: a service for itself, the gateway for a partner.
+        entitled = data["reported_by"] == row.owner and event.source in (row.owner, "gateway")
+        if entitled:
+            # a report ahead of its phase raises StepNotStarted: the chassis retries it later
+            new_state, applied = rules.apply_report(step_state(row), data["state"], event.time, data.get("reason"))
+            save_step(row, new_state)
+        else:
+            applied = False
+            self.log.warning("progress.report_not_entitled", step=row.step, owner=row.owner,
+                             source=event.source, reported_by=data["reported_by"])
+        self.db.add(StepReport(event_id=event.id, matter_id=matter.id, step=data["step"], state=data["state"],
+                               reported_by=data["reported_by"], reported_at=event.time, reason=data.get("reason"),
+                               applied="yes" if applied else ("ignored" if entitled else "refused")))
+
+    @timer(interval=60)
+    def count_overdue(self):
+        now = self.clock.now()
+        counts = dict(self.db.execute(select(MatterStep.owner, func.count()).where(
+            MatterStep.state == "pending", MatterStep.deadline < now).group_by(MatterStep.owner)).all())
+        owners = {owner for (owner,) in self.db.execute(select(MatterStep.owner).distinct())}
+        for owner in owners:
+            OVERDUE.labels(owner).set(counts.get(owner, 0))

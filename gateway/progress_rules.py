@@ -1,0 +1,86 @@
+"""How a matter's progress folds out of its events: pure functions, table-tested.
+
+A step is `not_started` until its phase starts (at opening, or on the event named by the step's
+`starts_on`), then `pending` with a deadline, then closed by its owner's first report (`done`,
+`rejected`, `not_applicable`). Later reports for a closed step are journaled but change nothing:
+the first word of the owner stands, as in an append-only action log.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from contracts.matters import TERMINAL_STEP_STATES, MatterType
+
+
+@dataclass(frozen=True)
+class StepState:
+    step: str
+    owner: str
+    state: str
+    started_at: datetime | None = None
+    deadline: datetime | None = None
+    reported_at: datetime | None = None
+    reason: str | None = None
+
+
+class ReportRefused(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def opened_steps(matter_type: MatterType, at: datetime) -> list[StepState]:
+    return [StepState(s.name, s.owner, "pending", at, at + timedelta(days=s.deadline_days))
+            if s.starts_on is None else StepState(s.name, s.owner, "not_started")
+            for s in matter_type.steps]
+
+
+def start_phase(matter_type: MatterType, steps: list[StepState], event_type: str, at: datetime) -> list[StepState]:
+    starting = {s.name: s for s in matter_type.steps_started_by(event_type)}
+    return [replace(st, state="pending", started_at=at, deadline=at + timedelta(days=starting[st.step].deadline_days))
+            if st.step in starting and st.state == "not_started" else st
+            for st in steps]
+
+
+def check_report(step: StepState, reporter: str, state: str) -> bool:
+    """Whether `reporter` may report `state` now; False means 'already said exactly that'.
+
+    Raises ReportRefused for another owner's step or a closed step. A step not started yet is
+    accepted: the partner may have received the starting event before the progress view did.
+    """
+    if reporter != step.owner:
+        raise ReportRefused(f"step {step.step} belongs to {step.owner}")
+    if step.state in TERMINAL_STEP_STATES:
+        if step.state == state:
+            return False
+        raise ReportRefused(f"step {step.step} is already {step.state}")
+    return True
+
+
+class StepNotStarted(Exception):
+    """A report arrived before the event that starts its step; the consumer retries it later."""
+
+
+def apply_report(step: StepState, state: str, at: datetime, reason: str | None) -> tuple[StepState, bool]:
+    """The step after a report, and whether the report changed it."""
+    if step.state == "not_started":
+        raise StepNotStarted(f"step {step.step} has not started yet")
+    if step.state in TERMINAL_STEP_STATES:
+        return step, False
+    return replace(step, state=state, reported_at=at, reason=reason), True
+
+
+def matter_state(steps: list[StepState]) -> str:
+    states = {s.state for s in steps}
+    if "rejected" in states:
+        return "needs_attention"
+    if "pending" in states:
+        return "in_progress"
+    if "not_started" in states:
+        return "waiting"  # e.g. the marriage half is done and the birth has not happened yet
+    return "completed"
+
+
+def is_overdue(step: StepState, now: datetime) -> bool:
+    return step.state == "pending" and step.deadline is not None and now > step.deadline

@@ -1,0 +1,228 @@
+"""The gateway: the HTTP edge for citizens, caseworkers and partner departments (/api/v1)."""
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from chassis import (Clock, Database, Forbidden, InvalidInput, Logger, NotFound, Operable, Outbox,
+                     ServiceRpc, WorkerMetrics, http, json_response)
+from chassis.errors import Conflict
+from contracts import marriage as m
+from contracts.matters import matter_type
+from contracts.progress import (BirthAcceptedSchema, BirthNotificationRequestSchema, MatterListSchema,
+                                MatterViewSchema, StepReportAcceptedSchema, StepReportRequestSchema)
+from gateway import progress_rules as rules
+from gateway.api import route
+from gateway.auth import Authenticator
+from gateway.idempotency import Idempotency
+from gateway.models import BirthNotice, Matter, MatterStep, MatterSubject
+from gateway.openapi import openapi_document
+from gateway.progress import step_state
+
+CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
+ANYONE = (CITIZEN, CLERK, PARTNER, ADMIN)
+
+
+def wire(schema, data: dict) -> dict:
+    """Validated request data, back in JSON form for the RPC call (the service validates again)."""
+    return schema().dump(data)
+
+
+class GatewayService(Operable):
+    name = "gateway"
+
+    auth = Authenticator()
+    db = Database()
+    outbox = Outbox()
+    idempotency = Idempotency()
+    clock = Clock()
+    log = Logger()
+    metrics = WorkerMetrics()
+    marriage = ServiceRpc("marriage")
+
+    @http("GET", "/api/v1/openapi.json")
+    def openapi(self, request):
+        return json_response(200, openapi_document())
+
+    # --- 一件事: matters ------------------------------------------------------------------------
+
+    @route("POST", "/api/v1/matters/marriage-birth-hukou", roles=(CITIZEN, CLERK), tag="matters",
+           summary="Apply once for 结婚生育户口一件事 (books the registration, opens the matter)",
+           body=m.OneMatterApplicationSchema, status=201)
+    def apply_marriage_birth_hukou(self, actor, body):
+        return self.marriage.open_marriage_matter(actor.as_dict(), wire(m.OneMatterApplicationSchema, body))
+
+    @route("GET", "/api/v1/matters", roles=(CITIZEN,), tag="matters",
+           summary="The calling citizen's matters, each with every step", response=MatterListSchema)
+    def my_matters(self, actor, body):
+        ids = self.db.execute(select(MatterSubject.matter_id).where(MatterSubject.resident_id == actor.id)).scalars()
+        return {"matters": [self._matter_view(self.db.get(Matter, i)) for i in ids]}
+
+    @route("GET", "/api/v1/matters/<matter_id>", roles=(CITIZEN, CLERK, ADMIN), tag="matters",
+           summary="Where is my matter: every step, its owner, state, deadline and overdue flag",
+           response=MatterViewSchema)
+    def get_matter(self, actor, body, matter_id):
+        matter = self._matter(matter_id)
+        if actor.role == CITIZEN:
+            subject = self.db.get(MatterSubject, (matter_id, actor.id))
+            if subject is None:
+                raise NotFound(f"no matter {matter_id}")  # not 403: do not confirm it exists
+        elif not actor.covers(matter.region_code):
+            raise Forbidden(f"matter {matter_id} is outside your area")
+        return self._matter_view(matter)
+
+    def _matter(self, matter_id) -> Matter:
+        matter = self.db.get(Matter, matter_id)
+        if matter is None:
+            raise NotFound(f"no matter {matter_id}")
+        return matter
+
+    def _matter_view(self, matter: Matter, owner: str | None = None) -> dict:
+        # One statement, one snapshot: the matter row and its steps cannot disagree.
+        joined = self.db.execute(select(Matter.completed_at, MatterStep).join(MatterStep, MatterStep.matter_id == Matter.id)
+                                 .where(Matter.id == matter.id)).all()
+        completed_at = joined[0][0] if joined else None
+        rows = sorted((step for _, step in joined), key=lambda r: r.position)
+        kind = matter_type(matter.matter_type)
+        states = [step_state(row) for row in rows]
+        titles = {row.step: row.title for row in rows}
+        now = self.clock.now()
+        steps = [{"step": st.step, "title": titles[st.step], "owner": st.owner, "state": st.state,
+                  "started_at": st.started_at, "deadline": st.deadline, "reported_at": st.reported_at,
+                  "reason": st.reason, "overdue": rules.is_overdue(st, now)}
+                 for st in states if owner is None or st.owner == owner]
+        return MatterViewSchema().dump({
+            "matter_id": matter.id, "matter_type": kind.name, "title": kind.title,
+            "state": rules.matter_state(states), "opened_at": matter.opened_at,
+            "completed_at": completed_at, "steps": steps})
+
+    # --- partner departments ----------------------------------------------------------------
+
+    @route("GET", "/api/v1/partner/matters/<matter_id>", roles=(PARTNER,), tag="partners",
+           summary="A matter as a partner sees it: only the partner's own steps", response=MatterViewSchema)
+    def partner_matter(self, actor, body, matter_id):
+        view = self._matter_view(self._matter(matter_id), owner=actor.id)
+        if not view["steps"]:
+            raise NotFound(f"no step of yours in matter {matter_id}")
+        return view
+
+    @route("POST", "/api/v1/partner/matters/<matter_id>/steps/<step>", roles=(PARTNER,), tag="partners",
+           summary="Report the outcome of your step (done, rejected with a reason, not applicable)",
+           body=StepReportRequestSchema, response=StepReportAcceptedSchema, status=202)
+    def report_step(self, actor, body, matter_id, step):
+        matter = self._matter(matter_id)
+        row = self.db.get(MatterStep, (matter_id, step))
+        if row is None:
+            raise NotFound(f"matter {matter_id} has no step {step}")
+        try:
+            fresh = rules.check_report(step_state(row), actor.id, body["state"])
+        except rules.ReportRefused as exc:
+            raise (Forbidden if row.owner != actor.id else Conflict)(exc.reason) from None
+        event_id = None
+        if fresh:
+            event_id = self.outbox.record("matter.step_reported", f"matter-{matter_id}", {
+                "matter_type": matter.matter_type, "step": step, "state": body["state"],
+                "reason": body["reason"], "reported_by": actor.id}, matter_id=matter_id).id
+        return {"matter_id": matter_id, "step": step, "state": body["state"], "event_id": event_id}
+
+    @route("POST", "/api/v1/partner/births", roles=(PARTNER,), tag="partners",
+           summary="A hospital birth certificate (health department): starts the newborn steps",
+           body=BirthNotificationRequestSchema, response=BirthAcceptedSchema, status=202)
+    def notify_birth(self, actor, body):
+        if actor.id != "health":
+            raise Forbidden("births are notified by the health department")
+        certificate = body["child"]["birth_certificate_number"]
+        seen = self.db.get(BirthNotice, (body["hospital"], certificate))
+        if seen is not None:  # the same certificate again (another source, a retry): one birth
+            return {"birth_id": seen.birth_id, "matter_id": seen.matter_id, "event_id": seen.event_id}
+        mother = body["mother_resident_id"]
+        matter_id = body.pop("matter_id")
+        if matter_id is None:
+            matter_id = self._parents_matter(mother)
+        elif self.db.get(MatterSubject, (matter_id, mother)) is None or \
+                self._matter(matter_id).matter_type != "marriage_birth_hukou":
+            raise InvalidInput("the matter is not this mother's 结婚生育户口一件事",
+                               errors={"matter_id": ["no marriage-birth-hukou matter of this mother has this id"]})
+        birth_id = str(uuid.uuid4())
+        event = self.outbox.record("birth.notified", f"birth-{birth_id}", {**body, "birth_id": birth_id},
+                                   matter_id=matter_id)
+        self.db.add(BirthNotice(hospital=body["hospital"], birth_certificate_number=certificate,
+                                birth_id=birth_id, matter_id=matter_id, event_id=event.id))
+        return {"birth_id": birth_id, "matter_id": matter_id, "event_id": event.id}
+
+    def _parents_matter(self, mother_id: str) -> str | None:
+        """The mother's 结婚生育户口一件事 still waiting for its birth half, if she has one."""
+        return self.db.execute(
+            select(MatterStep.matter_id).join(MatterSubject, MatterSubject.matter_id == MatterStep.matter_id)
+            .where(MatterSubject.resident_id == mother_id, MatterStep.step == "newborn_hukou",
+                   MatterStep.state == "not_started")).scalars().first()
+
+    # --- marriage registry ------------------------------------------------------------------
+
+    @route("POST", "/api/v1/marriage/appointments", roles=(CITIZEN, CLERK, ADMIN), tag="marriage",
+           summary="Book a registration appointment at an office", body=m.AppointmentRequestSchema,
+           response=m.AppointmentSchema, status=201)
+    def book_appointment(self, actor, body):
+        return self.marriage.book_appointment(actor.as_dict(), wire(m.AppointmentRequestSchema, body))
+
+    @route("POST", "/api/v1/marriage/registrations", roles=(CLERK, ADMIN), tag="marriage",
+           summary="Register a marriage (registrar); refusals say which party and why",
+           body=m.RegistrationRequestSchema, response=m.RegistrationSchema, status=201)
+    def register_marriage(self, actor, body):
+        return self.marriage.register_marriage(actor.as_dict(), wire(m.RegistrationRequestSchema, body))
+
+    @route("GET", "/api/v1/marriage/registrations/<registration_id>", roles=(CITIZEN, CLERK, ADMIN),
+           tag="marriage", summary="A registration with its e-certificate", response=m.RegistrationSchema)
+    def get_registration(self, actor, body, registration_id):
+        return self.marriage.get_registration(actor.as_dict(), registration_id)
+
+    @route("POST", "/api/v1/marriage/divorces", roles=(CLERK, ADMIN), tag="marriage",
+           summary="Receive a divorce-by-agreement application; starts the 30-day cooling-off period",
+           body=m.DivorceRequestSchema, response=m.DivorceSchema, status=201)
+    def apply_divorce(self, actor, body):
+        return self.marriage.apply_divorce(actor.as_dict(), wire(m.DivorceRequestSchema, body))
+
+    @route("GET", "/api/v1/marriage/divorces/<divorce_id>", roles=(CLERK, ADMIN), tag="marriage",
+           summary="A divorce application and its deadlines", response=m.DivorceSchema)
+    def get_divorce(self, actor, body, divorce_id):
+        return self.marriage.get_divorce(actor.as_dict(), divorce_id)
+
+    @route("POST", "/api/v1/marriage/divorces/<divorce_id>/withdrawal", roles=(CLERK, ADMIN), tag="marriage",
+           summary="A party withdraws during the cooling-off period", body=m.DivorceDecisionSchema,
+           response=m.DivorceSchema)
+    def withdraw_divorce(self, actor, body, divorce_id):
+        return self.marriage.withdraw_divorce(actor.as_dict(), divorce_id, wire(m.DivorceDecisionSchema, body))
+
+    @route("POST", "/api/v1/marriage/divorces/<divorce_id>/registration", roles=(CLERK, ADMIN), tag="marriage",
+           summary="Both parties apply for the divorce certificate within the 30 days after cooling-off",
+           body=m.DivorceDecisionSchema, response=m.DivorceSchema)
+    def register_divorce(self, actor, body, divorce_id):
+        return self.marriage.register_divorce(actor.as_dict(), divorce_id, wire(m.DivorceDecisionSchema, body))
+
+    @route("POST", "/api/v1/marriage/certificate-reissues", roles=(CLERK, ADMIN), tag="marriage",
+           summary="Re-issue a lost certificate (补领); the old number becomes void",
+           body=m.ReissueRequestSchema, response=m.RegistrationSchema, status=201)
+    def reissue_certificate(self, actor, body):
+        return self.marriage.reissue_certificate(actor.as_dict(), wire(m.ReissueRequestSchema, body))
+
+    @route("GET", "/api/v1/marriage/certificates/<number>/verification", roles=ANYONE, tag="marriage",
+           summary="Is this certificate number valid?", response=m.CertificateVerificationSchema)
+    def verify_certificate(self, actor, body, number):
+        return self.marriage.verify_certificate(number)
+
+    @route("POST", "/api/v1/marriage/certificates/verification", roles=ANYONE, tag="marriage",
+           summary="Verify an electronic certificate's signature and current validity",
+           body=m.ECertificateSchema, response=m.CertificateVerificationSchema)
+    def verify_e_certificate(self, actor, body):
+        number = body["document"].get("certificate_number")
+        if not isinstance(number, str) or not 8 <= len(number) <= 40:
+            raise InvalidInput("the document has no certificate number",
+                               errors={"document": ["certificate_number missing"]})
+        return self.marriage.verify_certificate(number, wire(m.ECertificateSchema, body))
+
+    @route("GET", "/api/v1/marriage/marital-status/<resident_id>", roles=ANYONE, tag="marriage",
+           summary="Marital status (minimal disclosure): the person, registry staff, entitled partners",
+           response=m.MaritalStatusSchema)
+    def marital_status(self, actor, body, resident_id):
+        return self.marriage.marital_status(actor.as_dict(), resident_id)

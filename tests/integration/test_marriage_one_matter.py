@@ -1,0 +1,221 @@
+"""结婚生育户口一件事 end to end: gateway → marriage → broker → partners → progress view."""
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import create_engine, text
+
+from chassis.clock import LOCAL_ZONE
+from tests.helpers import get_messages, wait_for
+from tests.system import person, system  # noqa: F401  (fixture)
+
+OFFICE = "330602"
+CLERK = ("clerk", "registrar-01", OFFICE)
+TODAY = date(2026, 5, 11)
+
+
+def slot(day: date, hour=9) -> str:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=LOCAL_ZONE).isoformat()
+
+
+def couple():
+    return ({"resident_id": person(date(1996, 3, 1), "male"), "name": "张伟"},
+            {"resident_id": person(date(1998, 6, 15), "female"), "name": "李娜"})
+
+
+def matter_view(sys_, matter_id, who):
+    response = sys_.call("GET", f"/api/v1/matters/{matter_id}", who)
+    return response.json() if response.status_code == 200 else None
+
+
+def steps_of(view):
+    return {s["step"]: s["state"] for s in view["steps"]}
+
+
+def test_marriage_one_matter_reaches_all_steps_done(system, manual_clock):
+    manual_clock.set_local_date(TODAY)
+    sys_ = system(simulator=True)
+    husband, wife = couple()
+    citizen = ("citizen", husband["resident_id"])
+
+    applied = sys_.call("POST", "/api/v1/matters/marriage-birth-hukou", citizen, json={
+        "office_code": OFFICE, "slot_start": slot(TODAY + timedelta(days=1)), "party_a": husband, "party_b": wife})
+    assert applied.status_code == 201, applied.text
+    matter_id = applied.json()["matter_id"]
+
+    opened = wait_for(lambda: matter_view(sys_, matter_id, citizen), what="the matter in the progress view")
+    assert steps_of(opened) == {"marriage_registration": "pending", "planned_birth_registration": "pending",
+                                "hukou_update": "pending", "newborn_hukou": "not_started",
+                                "newborn_medical_insurance": "not_started"}
+    assert opened["state"] == "in_progress"
+    assert all(s["deadline"] for s in opened["steps"] if s["state"] == "pending")
+
+    manual_clock.set_local_date(TODAY + timedelta(days=1))
+    registered = sys_.call("POST", "/api/v1/marriage/registrations", CLERK, json={
+        "office_code": OFFICE, "party_a": husband, "party_b": wife, "declared_not_close_relatives": True,
+        "matter_id": matter_id})
+    assert registered.status_code == 201, registered.text
+    certificate = registered.json()["certificate_number"]
+    assert certificate == "J330602-2026-000001"
+
+    # health and police (the simulator) receive marriage.registered and report their steps
+    first_half = wait_for(lambda: (v := matter_view(sys_, matter_id, citizen)) and v["state"] == "waiting" and v,
+                          timeout=20, what="the first half of the matter")
+    assert steps_of(first_half)["planned_birth_registration"] == "done"
+    assert steps_of(first_half)["hukou_update"] == "done"
+    assert steps_of(first_half)["marriage_registration"] == "done"
+
+    # the hospital's birth certificate starts the second half
+    born = sys_.call("POST", "/api/v1/partner/births", ("partner", "health"), json={
+        "child": {"name": "张小宝", "birth_date": "2027-03-02", "sex": "female", "birth_certificate_number": "O330602001"},
+        "mother_resident_id": wife["resident_id"], "father_resident_id": husband["resident_id"],
+        "hospital": "绍兴市妇幼保健院"})
+    assert born.status_code == 202, born.text
+    assert born.json()["matter_id"] == matter_id
+
+    done = wait_for(lambda: (v := matter_view(sys_, matter_id, citizen)) and v["state"] == "completed" and v,
+                    timeout=20, what="every step done")
+    assert set(steps_of(done).values()) == {"done"}
+    assert done["completed_at"] is not None, done
+    assert not any(s["overdue"] for s in done["steps"])
+    # each partner reported each of its steps exactly once
+    assert sorted(sys_.simulator.reported) == sorted([
+        ("health", matter_id, "planned_birth_registration"), ("police", matter_id, "hukou_update"),
+        ("police", matter_id, "newborn_hukou"), ("medical_insurance", matter_id, "newborn_medical_insurance")])
+
+    # the wife sees the same matter; a stranger does not even learn it exists
+    assert matter_view(sys_, matter_id, ("citizen", wife["resident_id"]))["state"] == "completed"
+    stranger = sys_.call("GET", f"/api/v1/matters/{matter_id}", ("citizen", person(date(1990, 1, 1), "male")))
+    assert stranger.status_code == 404
+    # a partner sees only its own steps
+    police_view = sys_.call("GET", f"/api/v1/partner/matters/{matter_id}", ("partner", "police")).json()
+    assert {s["owner"] for s in police_view["steps"]} == {"police"}
+
+
+def test_partner_queue_receives_only_its_entitled_events_and_fields(system, manual_clock):
+    manual_clock.set_local_date(TODAY)
+    sys_ = system()
+    husband, wife = couple()
+    registered = sys_.call("POST", "/api/v1/marriage/registrations", CLERK, json={
+        "office_code": OFFICE, "party_a": husband, "party_b": wife, "declared_not_close_relatives": True})
+    assert registered.status_code == 201, registered.text
+    born = sys_.call("POST", "/api/v1/partner/births", ("partner", "health"), json={
+        "child": {"name": "张小宝", "birth_date": "2026-05-10", "sex": "male", "birth_certificate_number": "O330602002"},
+        "mother_resident_id": wife["resident_id"], "father_resident_id": husband["resident_id"],
+        "hospital": "绍兴市人民医院"})
+    assert born.status_code == 202, born.text
+
+    def delivered(code, n):
+        return wait_for(lambda: (m := get_messages(sys_.amqp_uri, f"partner.{code}", ack=False)) and len(m) >= n and m,
+                        what=f"{n} message(s) on partner.{code}")
+
+    police = delivered("police", 2)
+    health = delivered("health", 1)
+    insurance = delivered("medical_insurance", 1)
+    eventlet_settle()
+    assert sorted(b["type"] for _, b in police) == ["birth.notified", "marriage.registered"]
+    assert [b["type"] for _, b in get_messages(sys_.amqp_uri, "partner.health")] == ["marriage.registered"]
+    assert [b["type"] for _, b in get_messages(sys_.amqp_uri, "partner.medical_insurance")] == ["birth.notified"]
+    # minimal disclosure: only the entitled fields travel
+    assert set(health[0][1]["data"]) == {"registration_id", "registered_on", "party_a", "party_b"}
+    assert "certificate_number" not in health[0][1]["data"]
+    assert set(insurance[0][1]["data"]) == {"birth_id", "child", "mother_resident_id"}
+
+
+def eventlet_settle(seconds=0.5):
+    """Give the relay time to publish anything still on its way, so 'only' is meaningful."""
+    import time
+    time.sleep(seconds)
+
+
+def test_registration_refusals_are_clear_and_change_nothing(system, manual_clock):
+    manual_clock.set_local_date(TODAY)
+    sys_ = system()
+    husband, wife = couple()
+
+    def register(a, b, **extra):
+        return sys_.call("POST", "/api/v1/marriage/registrations", CLERK, json={
+            "office_code": OFFICE, "party_a": a, "party_b": b, "declared_not_close_relatives": True, **extra})
+
+    bad_id = dict(husband, resident_id=husband["resident_id"][:-1] + ("0" if husband["resident_id"][-1] != "0" else "1"))
+    response = register(bad_id, wife)
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert "party_a" in response.json()["errors"]
+    assert "check" in str(response.json()["errors"]["party_a"]).lower()
+
+    # a woman one day short of 20 on the registration day
+    too_young = {"resident_id": person(date(2006, 5, 12), "female"), "name": "王芳"}
+    response = register(husband, too_young)
+    assert response.status_code == 422
+    body = response.json()
+    assert "party_b.resident_id" in body["errors"] and "20" in body["errors"]["party_b.resident_id"][0]
+    just_twenty = {"resident_id": person(date(2006, 5, 11), "female"), "name": "王芳"}
+    # (the legal boundary: exactly 20 today may marry, shown with a fresh man)
+    other_man = {"resident_id": person(date(1990, 1, 1), "male"), "name": "赵强"}
+    assert register(other_man, just_twenty).status_code == 201
+
+    assert register(husband, wife).status_code == 201
+    third = {"resident_id": person(date(1997, 9, 9), "female"), "name": "陈静"}
+    bigamy = register(husband, third)
+    assert bigamy.status_code == 422
+    assert bigamy.json()["type"].endswith("/already_married")
+    assert "party_a.resident_id" in bigamy.json()["errors"]
+
+    # refusals changed nothing: the third person is still unmarried, the refusals are audited
+    status = sys_.call("GET", f"/api/v1/marriage/marital-status/{third['resident_id']}", CLERK).json()
+    assert status == {"status": "unmarried", "since": None}
+    engine = create_engine(sys_.databases["marriage"])
+    with engine.connect() as conn:
+        marriages = conn.execute(text("SELECT count(*) FROM marriage")).scalar()
+        refused = conn.execute(text("SELECT count(*) FROM audit_log WHERE outcome = 'refused'")).scalar()
+    engine.dispose()
+    assert marriages == 2
+    assert refused == 2  # under age, bigamy (the bad ID never reached the rules)
+
+
+def test_divorce_cooling_off_boundaries_through_the_gateway(system, manual_clock):
+    received = date(2026, 3, 1)
+    manual_clock.set_local_date(received)
+    sys_ = system()
+    husband, wife = couple()
+    registered = sys_.call("POST", "/api/v1/marriage/registrations", CLERK, json={
+        "office_code": OFFICE, "party_a": husband, "party_b": wife, "declared_not_close_relatives": True}).json()
+
+    applied = sys_.call("POST", "/api/v1/marriage/divorces", CLERK, json={
+        "certificate_number": registered["certificate_number"], "office_code": OFFICE})
+    assert applied.status_code == 201, applied.text
+    divorce = applied.json()
+    assert divorce["cooling_off_ends"] == "2026-03-31"
+    assert divorce["certificate_window_ends"] == "2026-04-30"
+    path = f"/api/v1/marriage/divorces/{divorce['divorce_id']}"
+
+    manual_clock.set_local_date(date(2026, 3, 31))  # last day of the cooling-off period
+    too_early = sys_.call("POST", f"{path}/registration", CLERK, json={"both_present": True})
+    assert too_early.status_code == 409
+    assert "2026-04-01" in too_early.json()["detail"]
+
+    manual_clock.set_local_date(date(2026, 4, 1))
+    late_withdrawal = sys_.call("POST", f"{path}/withdrawal", CLERK, json={"withdrawn_by": wife["resident_id"]})
+    assert late_withdrawal.status_code == 409
+    done = sys_.call("POST", f"{path}/registration", CLERK, json={"both_present": True})
+    assert done.status_code == 200, done.text
+    assert done.json()["state"] == "registered"
+    assert done.json()["certificate_number"].startswith("L330602-2026-")
+    status = sys_.call("GET", f"/api/v1/marriage/marital-status/{husband['resident_id']}",
+                       ("citizen", husband["resident_id"])).json()
+    assert status == {"status": "divorced", "since": "2026-04-01"}
+
+
+def test_idempotency_key_replays_the_first_answer(system, manual_clock):
+    manual_clock.set_local_date(TODAY)
+    sys_ = system()
+    husband, wife = couple()
+    request = {"office_code": OFFICE, "party_a": husband, "party_b": wife, "declared_not_close_relatives": True}
+    first = sys_.call("POST", "/api/v1/marriage/registrations", CLERK, json=request, headers={"Idempotency-Key": "k-1"})
+    again = sys_.call("POST", "/api/v1/marriage/registrations", CLERK, json=request, headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    other = sys_.call("POST", "/api/v1/marriage/registrations", CLERK, json={**request, "declared_not_close_relatives": False},
+                      headers={"Idempotency-Key": "k-1"})
+    assert other.status_code == 422
+    assert "Idempotency-Key" in other.json()["errors"]

@@ -1,0 +1,77 @@
+"""The whole system in one test process: marriage, gateway (edge, progress, partner feed) and,
+when asked, the partner simulator, each on its own fresh database and the test's own vhost."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import eventlet
+import pytest
+import requests
+
+from chassis.migrations import upgrade
+from contracts.person import compose_resident_id
+from gateway.auth import issue_token
+from gateway.partner_feed import PartnerFeedService
+from gateway.progress import ProgressService
+from gateway.service import GatewayService
+from infra.partner_sim import PartnerSimulator
+from services.marriage.service import MarriageService
+from tests.conftest import free_port
+
+SECRET = "test-secret-for-tokens-only"
+
+
+@dataclass
+class System:
+    url: str
+    marriage_url: str
+    amqp_uri: str
+    databases: dict
+    simulator: PartnerSimulator | None = None
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def token(self, role: str, subject: str, area: str | None = None) -> str:
+        return issue_token(SECRET, subject, role, area)
+
+    def call(self, method: str, path: str, as_: tuple, json=None, headers=None) -> requests.Response:
+        role, subject, *area = as_
+        all_headers = {"Authorization": f"Bearer {self.token(role, subject, *area)}", **(headers or {})}
+        return self.session.request(method, self.url + path, json=json, headers=all_headers, timeout=20)
+
+
+def person(birth: date, sex: str, division: str = "330602", seq: int | None = None) -> str:
+    """A valid resident ID number for a person born on `birth`."""
+    import random
+    seq = seq if seq is not None else random.randrange(0, 499) * 2
+    seq = seq - (seq % 2) + (1 if sex == "male" else 0)
+    return compose_resident_id(division, birth, seq)
+
+
+@pytest.fixture
+def system(make_database, base_config, start_service, manual_clock):
+    def boot(simulator: bool = False, **overrides) -> System:
+        urls = {"marriage": make_database("marriage"), "gateway": make_database("gateway")}
+        upgrade("services/marriage", urls["marriage"])
+        upgrade("gateway", urls["gateway"])
+        port = free_port()
+        common = {**base_config, **overrides}
+        marriage_port = free_port()
+        start_service(MarriageService, {**common, "DATABASE_URL": urls["marriage"],
+                                        "WEB_SERVER_ADDRESS": f"127.0.0.1:{marriage_port}",
+                                        "E_CERTIFICATE_KEY": "test-e-certificate-signing-key"})
+        for cls in (ProgressService, PartnerFeedService):
+            start_service(cls, {**common, "DATABASE_URL": urls["gateway"]})
+        start_service(GatewayService, {**common, "DATABASE_URL": urls["gateway"], "AUTH_SECRET": SECRET,
+                                       "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"})
+        built = System(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{marriage_port}", common["AMQP_URI"], urls)
+        if simulator:
+            built.simulator = PartnerSimulator(common["AMQP_URI"], built.url, SECRET)
+            thread = eventlet.spawn(built.simulator.run)
+            stops.append(thread)
+        return built
+
+    stops: list = []
+    yield boot
+    for thread in stops:
+        thread.kill()
