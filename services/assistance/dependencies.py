@@ -1,0 +1,120 @@
+"""Dependencies of the assistance service beyond the chassis: the partner data sources of the
+household economic check (核对).
+
+Every partner department answers `GET {CHECK_SOURCES_URL}/sources/<source>/<resident id>` with
+what it holds about the person (JSON). A check asks every source about every member at once
+(a green thread per fetch), each fetch with its own hard deadline (`CHECK_TIMEOUT_SECONDS`), and
+returns one `Fetched` per subject per source: ok with the answer, or failed / timeout with the
+error. Nothing is ever turned into an empty answer: a source that did not answer is a failure.
+
+Config:
+- `CHECK_SOURCES_URL`: base URL of the data-sharing gateway (the partner simulator in tests).
+- `CHECK_TIMEOUT_SECONDS` (default 3): per fetch, connect and answer included.
+- `CHECK_FAILURE_POLICY` (default "fail" for every source): `{source: "fail" | "last_known"}`;
+  "last_known" lets a check count as complete with the subject's last successful fetch of that
+  source from an earlier check.
+- `CHECK_CONCURRENCY` (default 20): fetches in flight at once.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import eventlet
+import requests
+from eventlet.greenpool import GreenPool
+from nameko.extensions import DependencyProvider
+from requests.adapters import HTTPAdapter
+
+from chassis.clock import clock_for
+from chassis.logs import mask_resident_ids
+from contracts.assistance import CHECK_SOURCES
+
+FAILURE_MODES = ("fail", "last_known")
+OK, FAILED, TIMEOUT = "ok", "failed", "timeout"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    resident_id: str
+    source: str
+    status: str            # ok | failed | timeout
+    fetched_at: datetime
+    latency_ms: int
+    result: dict | None    # the source's answer, only when ok
+    error: str | None      # why not, when failed or timed out (resident IDs masked)
+
+
+class CheckSources:
+    """The worker's client for the partner data sources."""
+
+    def __init__(self, base_url: str, timeout: float, failure_policy: dict, clock, concurrency: int = 20):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.failure_policy = dict(failure_policy)
+        self.clock = clock
+        self.concurrency = concurrency
+
+    def policy_for(self, source: str) -> str:
+        return self.failure_policy.get(source, "fail")
+
+    def fetch_all(self, resident_ids, sources) -> list[Fetched]:
+        """Every subject × every source, concurrently; in the order subject by subject, source by source."""
+        jobs = [(resident_id, source) for resident_id in resident_ids for source in sources]
+        if not jobs:
+            return []
+        with requests.Session() as session:
+            session.mount(self.base_url, HTTPAdapter(pool_connections=1, pool_maxsize=self.concurrency))
+            pool = GreenPool(min(self.concurrency, len(jobs)))
+            return list(pool.imap(lambda job: self._fetch(session, *job), jobs))
+
+    def _fetch(self, session: requests.Session, resident_id: str, source: str) -> Fetched:
+        fetched_at, started = self.clock.now(), time.monotonic()
+        status, result, error = FAILED, None, None
+        deadline = eventlet.Timeout(self.timeout)  # the whole fetch, however the bytes trickle in
+        try:
+            response = session.get(f"{self.base_url}/sources/{source}/{resident_id}",
+                                   timeout=self.timeout, headers={"Accept": "application/json"})
+            if response.status_code != 200:
+                error = f"HTTP {response.status_code}: {response.text[:200]}"
+            else:
+                body = response.json()
+                if isinstance(body, dict):
+                    status, result = OK, body
+                else:
+                    error = f"the answer is not a JSON object but {type(body).__name__}"
+        except eventlet.Timeout as exc:
+            if exc is not deadline:
+                raise
+            status, error = TIMEOUT, f"no answer within {self.timeout:g} s"
+        except requests.Timeout:
+            status, error = TIMEOUT, f"no answer within {self.timeout:g} s"
+        except ValueError as exc:  # invalid JSON
+            error = f"the answer is not JSON: {exc}"
+        except requests.RequestException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            deadline.cancel()
+        return Fetched(resident_id=resident_id, source=source, status=status, fetched_at=fetched_at,
+                       latency_ms=int((time.monotonic() - started) * 1000), result=result,
+                       error=mask_resident_ids(error)[:1000] if error else None)
+
+
+class EconomicCheckSources(DependencyProvider):
+    def setup(self):
+        config = self.container.config
+        base_url = config.get("CHECK_SOURCES_URL")
+        if not base_url:
+            raise ValueError("config CHECK_SOURCES_URL is required: the partner data sources of 核对")
+        failure_policy = dict(config.get("CHECK_FAILURE_POLICY") or {})
+        unknown = set(failure_policy) - set(CHECK_SOURCES)
+        bad = {s: m for s, m in failure_policy.items() if m not in FAILURE_MODES}
+        if unknown or bad:
+            raise ValueError(f"CHECK_FAILURE_POLICY: unknown sources {sorted(unknown)}, "
+                             f"modes other than {FAILURE_MODES}: {bad}")
+        self.client = CheckSources(base_url, float(config.get("CHECK_TIMEOUT_SECONDS", 3)), failure_policy,
+                                   clock_for(config), int(config.get("CHECK_CONCURRENCY", 20)))
+
+    def get_dependency(self, worker_ctx):
+        return self.client

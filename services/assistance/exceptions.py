@@ -1,0 +1,29 @@
+"""How social assistance says no: each a chassis Problem, so the gateway renders RFC 7807."""
+from chassis.errors import Conflict, Forbidden, NotFound, Problem, Refused
+
+
+class StepRefused(Conflict):
+    """The application's state machine (rules.transition) does not allow the move."""
+    title = "Not allowed at this point of the application"
+
+
+class AlreadyApplying(Conflict):
+    title = "An application for this programme is already open"
+
+
+class ApprovalRefused(Refused):
+    """Well-formed, but the entitlement rules say the household does not qualify."""
+    title = "Approval refused by the entitlement rules"
+
+
+class UnknownApplication(NotFound):
+    title = "No such application"
+
+
+class OutsideArea(Forbidden):
+    title = "Outside your area"
+
+
+class PolicyUnusable(Problem):
+    """The policy parameters in force cannot be used by the rules: a data problem for the bureau."""
+    status, title = 500, "Policy parameters unusable"

@@ -1,0 +1,158 @@
+"""Social assistance (社会救助) tables: households and members, applications and their journal,
+household economic checks (核对) with one row per subject per source per fetch, entitlements,
+and monthly payment cycles. Money is integer fen."""
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import declarative_base
+
+from chassis.types import UtcDateTime
+
+Base = declarative_base()
+Fen = BigInteger
+
+
+class Household(Base):
+    """户: the unit of means-tested assistance (一户一档)."""
+    __tablename__ = "household"
+    id = Column(String(36), primary_key=True)
+    region_code = Column(String(12), nullable=False, index=True)  # village/community or township
+    address = Column(Text, nullable=False)
+    bank_account = Column(String(40))  # 社会化发放: paid through the household's bank account
+    created_at = Column(UtcDateTime, nullable=False)
+
+
+class Member(Base):
+    __tablename__ = "member"
+    id = Column(String(36), primary_key=True)
+    household_id = Column(String(36), ForeignKey("household.id"), nullable=False, index=True)
+    resident_id = Column(String(18), nullable=False, index=True)
+    name = Column(String(60), nullable=False)
+    relationship = Column(String(20), nullable=False)  # head | spouse | child | parent | other
+    monthly_income_fen = Column(Fen, nullable=False, default=0)
+    employment_cost_fen = Column(Fen, nullable=False, default=0)
+    seriously_ill = Column(Boolean, nullable=False, default=False)
+    severely_disabled = Column(Boolean, nullable=False, default=False)
+    pregnant = Column(Boolean, nullable=False, default=False)
+    single_person_listing = Column(Boolean, nullable=False, default=False)  # 单人户
+    joined_on = Column(Date, nullable=False)
+    left_on = Column(Date)
+    left_reason = Column(Text)
+
+
+class Application(Base):
+    __tablename__ = "application"
+    id = Column(String(36), primary_key=True)
+    household_id = Column(String(36), ForeignKey("household.id"), nullable=False, index=True)
+    programme = Column(String(30), nullable=False)
+    state = Column(String(20), nullable=False, index=True)
+    region_code = Column(String(12), nullable=False, index=True)  # the township that accepts it
+    channel = Column(String(20), nullable=False)  # online | caseworker
+    applied_at = Column(UtcDateTime, nullable=False)
+    applied_by = Column(String(80), nullable=False)
+    accepted_on = Column(Date)
+    decision_due = Column(Date)  # 20 working days from acceptance
+    approval_level = Column(String(10), nullable=False, default="district")
+    notice_ends = Column(Date)
+    decided_on = Column(Date)
+    decision_reason = Column(Text)
+    monthly_amount_fen = Column(Fen)
+    policy_version = Column(Text)
+    matter_id = Column(String(36))
+
+
+class ApplicationTransition(Base):
+    """The application's journal: every move, who made it, why (append-only)."""
+    __tablename__ = "application_transition"
+    id = Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
+    application_id = Column(String(36), ForeignKey("application.id"), nullable=False, index=True)
+    from_state = Column(String(20))
+    to_state = Column(String(20), nullable=False)
+    action = Column(String(30), nullable=False)
+    actor_id = Column(String(80), nullable=False)
+    actor_role = Column(String(20), nullable=False)
+    at = Column(UtcDateTime, nullable=False)
+    reason = Column(Text)
+
+
+class EconomicCheck(Base):
+    """核对: one run of queries to the partner data sources for every member of a household."""
+    __tablename__ = "economic_check"
+    id = Column(String(36), primary_key=True)
+    application_id = Column(String(36), ForeignKey("application.id"), nullable=False, index=True)
+    started_at = Column(UtcDateTime, nullable=False)
+    finished_at = Column(UtcDateTime)
+    complete = Column(Boolean, nullable=False, default=False)  # False if any source failed
+
+
+class CheckFetch(Base):
+    """One subject, one source, one fetch: what came back, or that it failed (never 'nothing')."""
+    __tablename__ = "check_fetch"
+    id = Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
+    check_id = Column(String(36), ForeignKey("economic_check.id"), nullable=False, index=True)
+    resident_id = Column(String(18), nullable=False)
+    source = Column(String(30), nullable=False)
+    status = Column(String(10), nullable=False)  # ok | failed | timeout
+    fetched_at = Column(UtcDateTime, nullable=False)
+    latency_ms = Column(Integer, nullable=False)
+    result = Column(JSON)
+    error = Column(Text)
+
+
+class Entitlement(Base):
+    """An active benefit of a household under a programme: what the monthly run pays."""
+    __tablename__ = "entitlement"
+    id = Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
+    household_id = Column(String(36), ForeignKey("household.id"), nullable=False, index=True)
+    programme = Column(String(30), nullable=False)
+    monthly_amount_fen = Column(Fen, nullable=False)
+    starts_on = Column(Date, nullable=False)
+    ends_on = Column(Date)  # None while active
+    gradual_exit_until = Column(Date)  # 渐退期
+    exit_reason = Column(Text)
+    policy_version = Column(Text, nullable=False)
+    application_id = Column(String(36), ForeignKey("application.id"))
+    __table_args__ = (Index("ix_entitlement_active", "starts_on", "ends_on"),)
+
+
+class PaymentCycle(Base):
+    """One month's payment run (社会化发放), frozen when created: re-running it pays nobody twice."""
+    __tablename__ = "payment_cycle"
+    id = Column(String(20), primary_key=True)  # e.g. "2026-05"
+    month = Column(Date, nullable=False, unique=True)  # first day of the month paid
+    state = Column(String(20), nullable=False)  # frozen | sent | reconciled
+    frozen_at = Column(UtcDateTime, nullable=False)
+    payments = Column(Integer, nullable=False)
+    total_fen = Column(Fen, nullable=False)
+
+
+class Payment(Base):
+    __tablename__ = "payment"
+    id = Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
+    cycle_id = Column(String(20), ForeignKey("payment_cycle.id"), nullable=False)
+    entitlement_id = Column(BigInteger().with_variant(Integer(), "sqlite"), ForeignKey("entitlement.id"), nullable=False)
+    household_id = Column(String(36), nullable=False)
+    kind = Column(String(10), nullable=False)  # regular | arrears (a failed payment paid again)
+    for_month = Column(Date, nullable=False)
+    amount_fen = Column(Fen, nullable=False)
+    bank_account = Column(String(40))
+    policy_version = Column(Text, nullable=False)  # frozen with the payment
+    state = Column(String(10), nullable=False)  # pending | paid | failed
+    failure_reason = Column(Text)
+    # Pays nobody twice: one live (pending or paid) payment per entitlement and month, whatever
+    # the cycle; a failed one may be paid again as arrears in a later cycle.
+    __table_args__ = (Index("uq_payment_once", "entitlement_id", "for_month", unique=True,
+                            postgresql_where=text("state <> 'failed'"), sqlite_where=text("state <> 'failed'")),
+                      Index("ix_payment_cycle_state", "cycle_id", "state"))
+
+
+class LinkedItem(Base):
+    """救助一件事: a subsidy item granted with an approval, and the department that grants it.
+    The catalogue is data: a region adds or retires items without a release."""
+    __tablename__ = "linked_item"
+    code = Column(String(40), primary_key=True)
+    title = Column(String(200), nullable=False)
+    owner = Column(String(40), nullable=False)  # a partner department, or "assistance" itself
+    deadline_days = Column(Integer, nullable=False)
+    programmes = Column(JSON, nullable=False)  # the programmes whose approval grants it
+    active = Column(Boolean, nullable=False, default=True)

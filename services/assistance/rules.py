@@ -1,0 +1,693 @@
+"""Social assistance rules (社会救助规则) as pure functions: no I/O, no clock, no database.
+
+Every amount, ratio, threshold and period arrives in an `AssistancePolicy` resolved from the
+versioned policy parameters (by region and effective date); every result names the figures it
+used and carries `policy.version`, so a decision can be explained and audited.
+
+Money is integer fen (1 yuan = 100 fen), never a float. Ratios are exact `Fraction`s: they arrive as
+an integer per mille (1500 = 1.5), or as a `Fraction`, a `Decimal` or a decimal string ("1.5").
+Multipliers of the standard (临时救助 grades and caps) arrive as a whole number of times (2 = 2×)
+or in the same exact forms. Eligibility compares exact values; an amount is rounded once, at the
+end, half up to the fen (`round_half_up_fen`), except the 特困 basic living standard, which is
+rounded up (it must be *at least* the ratio times the 低保 standard).
+
+Sources: Shaoxing (seed-000) 分类施保 groups, 特困 ≥ 1.3× 低保, 急难 under 2000 yuan by the township,
+two-level approval; Fuyang (seed-001) employment-cost deduction, 单人户, 临时救助 2–10× the monthly
+urban 低保 standard, 20 working days; Jiaxing (seed-002) 渐退期 one year; national rules 低保边缘
+≤ 1.5× the standard and 公示.
+"""
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from fractions import Fraction
+from types import MappingProxyType
+
+from contracts.person import ResidentId
+
+__all__ = [
+    "ACCEPTED", "APPROVED", "CHECKED", "IN_NOTICE", "OPEN_STATES", "REJECTED", "STATES", "SUBMITTED",
+    "WITHDRAWN", "ACTIONS", "APPROVAL_LEVELS", "INCREMENT_CATEGORIES", "SELF_CARE_LEVELS", "TRANSITIONS",
+    "AssistancePolicy", "DibaoBenefit", "DibaoUnit", "EdgeEligibility", "GradualExit", "HouseholdIncome",
+    "IllegalTransition", "InvalidInput", "Member", "TekunBenefit", "TemporaryAssistance",
+    "assets_within_limits", "as_multiplier", "as_ratio", "decision_due", "dibao_benefit",
+    "dibao_edge_eligible", "gradual_exit", "household_income", "monthly_from_yearly_fen", "notice_ends",
+    "round_half_up_fen", "split_single_person_households", "tekun_benefit", "temporary_assistance",
+    "transition",
+]
+
+SELF_CARE_LEVELS = ("full", "partial", "none")  # 全自理 / 半失能 / 全失能
+INCREMENT_CATEGORIES = ("aged_80_plus", "minor", "seriously_ill", "severely_disabled", "pregnant")
+APPROVAL_LEVELS = ("township", "district")      # 乡镇(街道) / 区(县)民政局
+
+
+class InvalidInput(ValueError):
+    """A policy, household or argument the rules cannot work with; `reason` says why, in a sentence."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class IllegalTransition(Exception):
+    """The requested move of an application is not allowed; `reason` says why, in a sentence."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --- exact numbers ---------------------------------------------------------------------------------
+
+Ratio = int | str | Decimal | Fraction
+
+
+def _exact(value: Ratio, what: str, int_scale: int) -> Fraction:
+    if isinstance(value, bool) or isinstance(value, float):
+        raise InvalidInput(f"{what} must be exact (an integer, a Fraction, a Decimal or a decimal "
+                           f"string), not {type(value).__name__} {value!r}")
+    try:
+        if isinstance(value, int):
+            return Fraction(value, int_scale)
+        if isinstance(value, (Fraction, Decimal, str)):
+            return Fraction(value)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        raise InvalidInput(f"{what} {value!r} is not a finite number") from None
+    raise InvalidInput(f"{what} must be an integer, a Fraction, a Decimal or a decimal string, "
+                       f"not {type(value).__name__}")
+
+
+def as_ratio(value: Ratio, what: str = "ratio") -> Fraction:
+    """An exact ratio: an int is per mille (1500 → 3/2); Fraction, Decimal or "1.5" as written."""
+    return _exact(value, what, 1000)
+
+
+def as_multiplier(value: Ratio, what: str = "multiplier") -> Fraction:
+    """An exact multiple of the standard: an int is whole times (2 → 2×); otherwise as `as_ratio`."""
+    return _exact(value, what, 1)
+
+
+def round_half_up_fen(amount: Fraction | int) -> int:
+    """Round an exact amount of fen to whole fen, halves away from zero (ROUND_HALF_UP: 0.5 → 1)."""
+    amount = Fraction(amount)
+    magnitude = abs(amount)
+    rounded = (magnitude.numerator * 2 + magnitude.denominator) // (magnitude.denominator * 2)
+    return rounded if amount >= 0 else -rounded
+
+
+def _ceil_fen(amount: Fraction) -> int:
+    return -(-amount.numerator // amount.denominator)
+
+
+def monthly_from_yearly_fen(yearly_fen: int) -> int:
+    """A yearly standard per person as a monthly one: yearly ÷ 12, rounded half up to the fen.
+
+    10200 yuan/year → 850.00 yuan/month; 13000 yuan/year → 1083.33 yuan/month (108333.33 fen → 108333).
+    """
+    return round_half_up_fen(Fraction(yearly_fen, 12))
+
+
+def _yuan(fen: int) -> str:
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d} yuan"
+
+
+def _number(value: Fraction) -> str:
+    """1.5, 2, 140834.2; 255001/3 when the value has no finite decimal form."""
+    denominator = value.denominator
+    for prime in (2, 5):
+        while denominator % prime == 0:
+            denominator //= prime
+    if denominator != 1:
+        return str(value)
+    text = f"{Decimal(value.numerator) / Decimal(value.denominator):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _times(ratio: Fraction) -> str:
+    return f"{_number(ratio)}×"
+
+
+def _exact_fen(amount: Fraction) -> str:
+    """Exact amount in yuan when whole fen, else rounded with the exact fen value alongside."""
+    if amount.denominator == 1:
+        return _yuan(amount.numerator)
+    return f"about {_yuan(round_half_up_fen(amount))} (exactly {_number(amount)} fen)"
+
+
+def _non_negative_int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{what} must be a whole number of fen or days, not {value!r}")
+    if value < 0:
+        raise InvalidInput(f"{what} must not be negative, got {value}")
+    return value
+
+
+# --- policy ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AssistancePolicy:
+    """One resolved version of the assistance parameters. Ratios and multipliers are normalised to
+    `Fraction`, mappings to read-only copies, when the policy is built; bad values raise `InvalidInput`."""
+
+    version: str
+    dibao_standard_monthly_fen: int              # 低保标准, per person per month
+    edge_ratio: Ratio                            # 低保边缘: income line as a ratio of the standard (1.5)
+    tekun_basic_ratio: Ratio                     # 特困基本生活标准 ≥ this × 低保标准 (1.3)
+    tekun_care_monthly_fen: Mapping[str, int]    # 照料护理标准 by self-care: full / partial / none
+    increments: Mapping[str, Ratio]              # 分类施保: monthly increment per member, share of standard
+    temporary_cap_multiplier_min: Ratio          # 临时救助: lowest cap, times the monthly standard (2)
+    temporary_cap_multiplier_max: Ratio          # highest cap (10)
+    temporary_grades: Mapping[str, Ratio]        # 分类分档: grade → cap as a multiple of the standard
+    township_direct_threshold_fen: int           # 急难 under this is decided by the township (2000 yuan)
+    gradual_exit_months: int                     # 渐退期 (12 in Jiaxing)
+    asset_limits: Mapping[str, int]              # per person, fen, by kind of asset (e.g. "deposits")
+    decision_working_days: int                   # 低保/特困 decision within this many working days (20)
+    notice_days: int                             # 公示期
+    approval_level: str                          # "district", or "township" where delegated (委托下放)
+    stack_increments: bool = False               # False: a member in several groups gets the highest (就高)
+    aged_from_age: int = 80                      # "aged_80_plus" from this birthday on
+    adult_from_age: int = 18                     # "minor" until this birthday (Civil Code art. 17)
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: object) -> None:  # normalise a field of this frozen instance
+            object.__setattr__(self, name, value)
+
+        if not self.version:
+            raise InvalidInput("a policy needs a version")
+        if _non_negative_int(self.dibao_standard_monthly_fen, "the 低保 standard") == 0:
+            raise InvalidInput("the 低保 standard must be positive")
+        put("edge_ratio", as_ratio(self.edge_ratio, "edge_ratio"))
+        put("tekun_basic_ratio", as_ratio(self.tekun_basic_ratio, "tekun_basic_ratio"))
+        if self.edge_ratio < 1:
+            raise InvalidInput(f"edge_ratio {self.edge_ratio} is below 1: the 低保边缘 line would be "
+                               f"under the standard")
+        if self.tekun_basic_ratio <= 0:
+            raise InvalidInput("tekun_basic_ratio must be positive")
+        if set(self.tekun_care_monthly_fen) != set(SELF_CARE_LEVELS):
+            raise InvalidInput(f"tekun_care_monthly_fen needs exactly {', '.join(SELF_CARE_LEVELS)}")
+        put("tekun_care_monthly_fen", MappingProxyType(
+            {k: _non_negative_int(v, f"care standard {k!r}") for k, v in self.tekun_care_monthly_fen.items()}))
+        unknown = set(self.increments) - set(INCREMENT_CATEGORIES)
+        if unknown:
+            raise InvalidInput(f"unknown increment categories: {', '.join(sorted(unknown))}")
+        increments = {k: as_ratio(v, f"increment {k!r}") for k, v in self.increments.items()}
+        if any(v < 0 for v in increments.values()):
+            raise InvalidInput("increments must not be negative")
+        put("increments", MappingProxyType(increments))
+        low = as_multiplier(self.temporary_cap_multiplier_min, "temporary_cap_multiplier_min")
+        high = as_multiplier(self.temporary_cap_multiplier_max, "temporary_cap_multiplier_max")
+        if not 0 < low <= high:
+            raise InvalidInput(f"temporary caps must satisfy 0 < min ({low}) ≤ max ({high})")
+        put("temporary_cap_multiplier_min", low)
+        put("temporary_cap_multiplier_max", high)
+        if not self.temporary_grades:
+            raise InvalidInput("temporary_grades needs at least one grade")
+        grades = {k: as_multiplier(v, f"grade {k!r}") for k, v in self.temporary_grades.items()}
+        for grade, times in grades.items():
+            if not low <= times <= high:
+                raise InvalidInput(f"grade {grade!r} caps at {times}× the standard, outside "
+                                   f"{low}×–{high}×")
+        put("temporary_grades", MappingProxyType(grades))
+        _non_negative_int(self.township_direct_threshold_fen, "township_direct_threshold_fen")
+        _non_negative_int(self.gradual_exit_months, "gradual_exit_months")
+        put("asset_limits", MappingProxyType(
+            {k: _non_negative_int(v, f"asset limit {k!r}") for k, v in self.asset_limits.items()}))
+        if _non_negative_int(self.decision_working_days, "decision_working_days") == 0:
+            raise InvalidInput("decision_working_days must be positive")
+        _non_negative_int(self.notice_days, "notice_days")
+        if self.approval_level not in APPROVAL_LEVELS:
+            raise InvalidInput(f"approval_level must be one of {', '.join(APPROVAL_LEVELS)}")
+        if not 0 < self.adult_from_age <= self.aged_from_age:
+            raise InvalidInput("ages must satisfy 0 < adult_from_age ≤ aged_from_age")
+
+
+# --- household income ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Member:
+    resident_id: ResidentId
+    monthly_income_fen: int
+    employment_cost_fen: int = 0       # 必要的就业成本, deducted from this member's income (Fuyang)
+    seriously_ill: bool = False        # 重病患者
+    severely_disabled: bool = False    # 重度残疾人
+    pregnant: bool = False             # 孕产妇
+    single_person_listing: bool = False  # 单人户: assessed and paid as a household of one
+
+
+@dataclass(frozen=True)
+class HouseholdIncome:
+    per_capita_fen: int            # rounded half up, for display; eligibility uses `per_capita_exact`
+    per_capita_exact: Fraction
+    total_net_fen: int             # Σ max(income − employment costs, 0)
+    members_counted: int
+    reasons: tuple[str, ...]
+    version: str
+
+
+def _who(index: int, member: Member) -> str:
+    return f"member {index} ({member.resident_id})"  # str() of a ResidentId is masked
+
+
+def _check_members(members: tuple[Member, ...]) -> None:
+    if not members:
+        raise InvalidInput("a household needs at least one member")
+    seen: set[str] = set()
+    for index, member in enumerate(members, 1):
+        if member.resident_id.number in seen:
+            raise InvalidInput(f"{_who(index, member)} appears twice in the household")
+        seen.add(member.resident_id.number)
+
+
+def split_single_person_households(members: Iterable[Member]) -> tuple[tuple[Member, ...], ...]:
+    """The units assessed separately: the household without its 单人户 members (when anyone is
+    left), then each 单人户 member alone, in the order given. Only a seriously ill or severely
+    disabled member may be listed alone; a person may appear only once."""
+    members = tuple(members)
+    return tuple(tuple(members[i - 1] for i in unit) for unit in _split(members))
+
+
+def _split(members: tuple[Member, ...]) -> list[list[int]]:
+    """`split_single_person_households` as lists of 1-based member numbers."""
+    _check_members(members)
+    for index, member in enumerate(members, 1):
+        if member.single_person_listing and not (member.seriously_ill or member.severely_disabled):
+            raise InvalidInput(f"{_who(index, member)} is listed as a single-person household (单人户) "
+                               f"but is neither seriously ill nor severely disabled")
+    rest = [i for i, m in enumerate(members, 1) if not m.single_person_listing]
+    alone = [[i] for i, m in enumerate(members, 1) if m.single_person_listing]
+    return ([rest] if rest else []) + alone
+
+
+def household_income(members: Iterable[Member], policy: AssistancePolicy) -> HouseholdIncome:
+    """Per-capita monthly income of exactly the members given (every one is counted):
+    Σ max(income − employment costs, 0) ÷ members. A cost larger than a member's income floors that
+    member at 0 and is not set against anyone else's income. `dibao_benefit` splits off 单人户
+    members first (`split_single_person_households`) and calls this once per unit."""
+    members = tuple(members)
+    _check_members(members)
+    return _income(members, range(1, len(members) + 1), policy)
+
+
+def _income(members: tuple[Member, ...], numbers: Iterable[int], policy: AssistancePolicy) -> HouseholdIncome:
+    """`household_income` with the members' numbers in the whole household, for the reasons."""
+    reasons: list[str] = []
+    total = 0
+    for index, member in zip(numbers, members):
+        income = _non_negative_int(member.monthly_income_fen, f"{_who(index, member)} monthly income")
+        cost = _non_negative_int(member.employment_cost_fen, f"{_who(index, member)} employment costs")
+        net = max(income - cost, 0)
+        total += net
+        if cost:
+            floored = " (floored at 0)" if cost > income else ""
+            reasons.append(f"{_who(index, member)}: income {_yuan(income)} − necessary employment costs "
+                           f"(就业成本) {_yuan(cost)} = {_yuan(net)}{floored}")
+        else:
+            reasons.append(f"{_who(index, member)}: income {_yuan(income)}")
+    exact = Fraction(total, len(members))
+    reasons.append(f"per-capita monthly income: {_yuan(total)} ÷ {len(members)} = {_exact_fen(exact)}")
+    return HouseholdIncome(per_capita_fen=round_half_up_fen(exact), per_capita_exact=exact,
+                           total_net_fen=total, members_counted=len(members), reasons=tuple(reasons),
+                           version=policy.version)
+
+
+# --- 低保 -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DibaoUnit:
+    """One assessed unit: the household, or a 单人户 member alone."""
+    members: tuple[Member, ...]
+    single_person_listing: bool
+    income: HouseholdIncome
+    eligible: bool
+    gap_fen: int         # (standard − per-capita income) × members = standard × members − Σ net income
+    increments_fen: int  # 分类施保, only when eligible
+    monthly_fen: int
+
+
+@dataclass(frozen=True)
+class DibaoBenefit:
+    eligible: bool       # any unit eligible
+    monthly_fen: int     # Σ over the units
+    units: tuple[DibaoUnit, ...]
+    reasons: tuple[str, ...]
+    version: str
+
+
+def _member_categories(member: Member, on: date, policy: AssistancePolicy) -> list[str]:
+    age = member.resident_id.age_on(on)
+    flags = {
+        "aged_80_plus": age >= policy.aged_from_age,
+        "minor": age < policy.adult_from_age,
+        "seriously_ill": member.seriously_ill,
+        "severely_disabled": member.severely_disabled,
+        "pregnant": member.pregnant,
+    }
+    return [c for c in INCREMENT_CATEGORIES if flags[c]]
+
+
+def _increments(unit: tuple[Member, ...], numbers: list[int], on: date,
+                policy: AssistancePolicy) -> tuple[int, list[str]]:
+    standard = policy.dibao_standard_monthly_fen
+    total, lines = 0, []
+    for index, member in zip(numbers, unit):
+        paid = [(c, round_half_up_fen(policy.increments[c] * standard))
+                for c in _member_categories(member, on, policy) if policy.increments.get(c)]
+        if not paid:
+            continue
+        if not policy.stack_increments and len(paid) > 1:
+            best = max(paid, key=lambda p: p[1])
+            lines.append(f"{_who(index, member)} is in {', '.join(c for c, _ in paid)}: the highest "
+                         f"increment applies (就高, not cumulative)")
+            paid = [best]
+        for category, amount in paid:
+            total += amount
+            lines.append(f"{_who(index, member)}: 分类施保 increment {category} "
+                         f"{_times(policy.increments[category])} standard = {_yuan(amount)}")
+    return total, lines
+
+
+def dibao_benefit(members: Iterable[Member], on: date, policy: AssistancePolicy) -> DibaoBenefit:
+    """低保 per month, with ages taken on `on`: each unit (see `split_single_person_households`) is eligible
+    when its per-capita income is below the standard (at the standard: not eligible, gap 0). An
+    eligible unit gets the gap, (standard − per-capita income) × members, plus 分类施保 increments
+    for its members aged 80+ or minors on `on` (from the ID's birth date), seriously ill, severely
+    disabled or pregnant. The gap is exact (standard × members − Σ net income): no rounding."""
+    members = tuple(members)
+    standard = policy.dibao_standard_monthly_fen
+    reasons = [f"低保 standard {_yuan(standard)} per person per month (policy {policy.version})"]
+    results: list[DibaoUnit] = []
+    for numbers in _split(members):
+        unit = tuple(members[i - 1] for i in numbers)
+        single = unit[0].single_person_listing
+        label = f"single-person household (单人户) of member {numbers[0]}" if single else \
+            f"household of {len(unit)}"
+        income = _income(unit, numbers, policy)
+        reasons.append(f"{label}:")
+        reasons.extend(f"  {line}" for line in income.reasons)
+        eligible = income.per_capita_exact < standard
+        if eligible:
+            gap = standard * len(unit) - income.total_net_fen
+            reasons.append(f"  eligible: per-capita income {_exact_fen(income.per_capita_exact)} is below "
+                           f"the standard {_yuan(standard)}; gap ({_yuan(standard)} − per-capita income) × "
+                           f"{len(unit)} = {_yuan(gap)}")
+            increments, lines = _increments(unit, numbers, on, policy)
+            reasons.extend(f"  {line}" for line in lines)
+        else:
+            gap, increments = 0, 0
+            reasons.append(f"  not eligible: per-capita income {_exact_fen(income.per_capita_exact)} is not "
+                           f"below the standard {_yuan(standard)}")
+        results.append(DibaoUnit(members=unit, single_person_listing=single, income=income,
+                                 eligible=eligible, gap_fen=gap, increments_fen=increments,
+                                 monthly_fen=gap + increments))
+    total = sum(u.monthly_fen for u in results)
+    reasons.append(f"monthly 低保 benefit: {_yuan(total)}")
+    return DibaoBenefit(eligible=any(u.eligible for u in results), monthly_fen=total,
+                        units=tuple(results), reasons=tuple(reasons), version=policy.version)
+
+
+@dataclass(frozen=True)
+class EdgeEligibility:
+    eligible: bool
+    per_capita_fen: int
+    line_fen: int        # edge_ratio × standard, rounded half up, for display; the test is exact
+    reasons: tuple[str, ...]
+    version: str
+
+
+def dibao_edge_eligible(members: Iterable[Member], policy: AssistancePolicy) -> EdgeEligibility:
+    """低保边缘: the whole household's per-capita income (every member counted, 单人户 or not) is at
+    least the 低保 standard (so not 低保-eligible) and at most edge_ratio × the standard."""
+    income = household_income(members, policy)
+    standard = policy.dibao_standard_monthly_fen
+    line = policy.edge_ratio * standard
+    per_capita = income.per_capita_exact
+    reasons = list(income.reasons)
+    if per_capita < standard:
+        eligible = False
+        reasons.append(f"not 低保边缘: per-capita income {_exact_fen(per_capita)} is below the 低保 "
+                       f"standard {_yuan(standard)} (低保-eligible instead)")
+    elif per_capita <= line:
+        eligible = True
+        reasons.append(f"低保边缘: per-capita income {_exact_fen(per_capita)} is at most "
+                       f"{_times(policy.edge_ratio)} the standard {_yuan(standard)} = {_exact_fen(line)}")
+    else:
+        eligible = False
+        reasons.append(f"not 低保边缘: per-capita income {_exact_fen(per_capita)} is above "
+                       f"{_times(policy.edge_ratio)} the standard {_yuan(standard)} = {_exact_fen(line)}")
+    reasons.append(f"policy {policy.version}")
+    return EdgeEligibility(eligible=eligible, per_capita_fen=income.per_capita_fen,
+                           line_fen=round_half_up_fen(line), reasons=tuple(reasons), version=policy.version)
+
+
+def assets_within_limits(holdings_fen: Mapping[str, int], members_counted: int,
+                         policy: AssistancePolicy) -> tuple[bool, tuple[str, ...]]:
+    """Household assets against the per-person limits: holding ≤ limit × members (at the limit is
+    within). A kind of asset without a limit in the policy is refused, not ignored."""
+    if members_counted < 1:
+        raise InvalidInput("a household needs at least one member")
+    within, reasons = True, []
+    for kind, held in holdings_fen.items():
+        if kind not in policy.asset_limits:
+            raise InvalidInput(f"the policy has no limit for assets of kind {kind!r}")
+        held = _non_negative_int(held, f"holding {kind!r}")
+        limit = policy.asset_limits[kind] * members_counted
+        ok = held <= limit
+        within = within and ok
+        reasons.append(f"{kind}: {_yuan(held)} {'within' if ok else 'above'} the limit "
+                       f"{_yuan(policy.asset_limits[kind])} × {members_counted} = {_yuan(limit)} "
+                       f"(policy {policy.version})")
+    return within, tuple(reasons)
+
+
+# --- 特困 ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TekunBenefit:
+    basic_fen: int   # 基本生活标准
+    care_fen: int    # 照料护理标准
+    monthly_fen: int
+    reasons: tuple[str, ...]
+    version: str
+
+
+def tekun_benefit(self_care: str, policy: AssistancePolicy) -> TekunBenefit:
+    """特困供养: basic living = tekun_basic_ratio × the 低保 standard, rounded *up* to the fen (it must
+    not fall below the ratio), plus the care standard for the person's self-care ability."""
+    if self_care not in SELF_CARE_LEVELS:
+        raise InvalidInput(f"self-care ability must be one of {', '.join(SELF_CARE_LEVELS)}, not {self_care!r}")
+    standard = policy.dibao_standard_monthly_fen
+    exact = policy.tekun_basic_ratio * standard
+    basic = _ceil_fen(exact)
+    care = policy.tekun_care_monthly_fen[self_care]
+    rounded = "" if exact.denominator == 1 else f" (rounded up from {_number(exact)} fen)"
+    reasons = (
+        f"basic living (基本生活标准): {_times(policy.tekun_basic_ratio)} the 低保 standard "
+        f"{_yuan(standard)} = {_yuan(basic)}{rounded}",
+        f"care (照料护理标准) for self-care ability {self_care!r}: {_yuan(care)}",
+        f"monthly 特困 support: {_yuan(basic + care)} (policy {policy.version})",
+    )
+    return TekunBenefit(basic_fen=basic, care_fen=care, monthly_fen=basic + care, reasons=reasons,
+                        version=policy.version)
+
+
+# --- 临时救助 --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TemporaryAssistance:
+    amount_fen: int
+    cap_fen: int
+    capped: bool
+    decided_by: str  # "township" | "district"
+    reasons: tuple[str, ...]
+    version: str
+
+
+def temporary_assistance(grade: str, requested_fen: int, urgent: bool,
+                         policy: AssistancePolicy) -> TemporaryAssistance:
+    """临时救助 (分类分档): the amount requested, capped at the grade's multiple of the monthly 低保
+    standard (and never above the maximum multiple). An urgent case (急难) whose amount is below the
+    township threshold is decided by the township directly; at the threshold or above, or when not
+    urgent, by the district. The standard is the policy's (urban) 低保 standard."""
+    if grade not in policy.temporary_grades:
+        raise InvalidInput(f"unknown temporary-assistance grade {grade!r}; the policy has "
+                           f"{', '.join(sorted(policy.temporary_grades))}")
+    if _non_negative_int(requested_fen, "the amount requested") == 0:
+        raise InvalidInput("the amount requested must be positive")
+    standard = policy.dibao_standard_monthly_fen
+    times = min(policy.temporary_grades[grade], policy.temporary_cap_multiplier_max)
+    cap = round_half_up_fen(times * standard)
+    amount = min(requested_fen, cap)
+    threshold = policy.township_direct_threshold_fen
+    township = urgent and amount < threshold
+    reasons = [f"grade {grade}: cap {_times(times)} the monthly 低保 standard {_yuan(standard)} = {_yuan(cap)} "
+               f"(caps range {_times(policy.temporary_cap_multiplier_min)}–"
+               f"{_times(policy.temporary_cap_multiplier_max)})"]
+    if requested_fen > cap:
+        reasons.append(f"requested {_yuan(requested_fen)} is above the cap: {_yuan(amount)} granted")
+    else:
+        reasons.append(f"requested {_yuan(requested_fen)} is within the cap: granted in full")
+    if township:
+        reasons.append(f"urgent (急难) and below {_yuan(threshold)}: decided by the township directly")
+    elif urgent:
+        reasons.append(f"urgent (急难) but not below {_yuan(threshold)}: decided by the district")
+    else:
+        reasons.append("not urgent: decided by the district")
+    reasons.append(f"policy {policy.version}")
+    return TemporaryAssistance(amount_fen=amount, cap_fen=cap, capped=requested_fen > cap,
+                               decided_by="township" if township else "district",
+                               reasons=tuple(reasons), version=policy.version)
+
+
+# --- 渐退期 ----------------------------------------------------------------------------------------
+
+def _months_later(start: date, months: int) -> date:
+    """The same day `months` later; the month's last day when that month is shorter."""
+    index = start.month - 1 + months
+    year, month = start.year + index // 12, index % 12 + 1
+    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class GradualExit:
+    applies: bool
+    monthly_fen: int        # the previous benefit, continued
+    months: int
+    starts: date | None     # first day of the period
+    ends: date | None       # last day of the period, inclusive
+    reasons: tuple[str, ...]
+    version: str
+
+    def is_in_gradual_exit(self, on: date) -> bool:
+        return self.applies and self.starts <= on <= self.ends
+
+
+def gradual_exit(previous_benefit_fen: int, income_now_above_standard: bool, exit_starts: date,
+                 policy: AssistancePolicy) -> GradualExit:
+    """渐退期: a household leaving 低保 because its income rose above the standard keeps its previous
+    benefit for `gradual_exit_months`, from `exit_starts` up to the day before the same day N months
+    later (the last day of that month when it has no such day). Leaving for any other reason, or a
+    policy of 0 months, gives no gradual exit."""
+    previous = _non_negative_int(previous_benefit_fen, "the previous benefit")
+    months = policy.gradual_exit_months
+    if not income_now_above_standard:
+        return GradualExit(False, 0, 0, None, None, (
+            "no gradual exit (渐退期): the household is not leaving because its income rose above the standard",
+            f"policy {policy.version}"), policy.version)
+    if months == 0:
+        return GradualExit(False, 0, 0, None, None, (
+            f"no gradual exit (渐退期): the policy {policy.version} sets 0 months",), policy.version)
+    later = _months_later(exit_starts, months)
+    ends = later - timedelta(days=1) if later.day == exit_starts.day else later
+    return GradualExit(True, previous, months, exit_starts, ends, (
+        f"income rose above the standard: the previous benefit {_yuan(previous)} continues for the "
+        f"gradual-exit period (渐退期) of {months} months, {exit_starts.isoformat()} to {ends.isoformat()}",
+        f"policy {policy.version}"), policy.version)
+
+
+# --- time limits ---------------------------------------------------------------------------------
+
+def decision_due(accepted_on: date, working_days: int, holidays: frozenset[date],
+                 makeup_workdays: frozenset[date]) -> date:
+    """The last day for the decision: the `working_days`-th working day after acceptance (the day
+    of acceptance is not counted). Working days are Monday to Friday, except listed public
+    holidays, plus listed make-up working weekend days (调休)."""
+    if isinstance(working_days, bool) or not isinstance(working_days, int) or working_days < 1:
+        raise InvalidInput(f"working_days must be a positive whole number, not {working_days!r}")
+    clash = holidays & makeup_workdays
+    if clash:
+        raise InvalidInput(f"{min(clash).isoformat()} is listed both as a holiday and as a make-up working day")
+    weekday_makeups = sorted(d for d in makeup_workdays if d.weekday() < 5)
+    if weekday_makeups:
+        raise InvalidInput(f"make-up working day {weekday_makeups[0].isoformat()} is not a Saturday or Sunday")
+    day, counted = accepted_on, 0
+    while counted < working_days:
+        day += timedelta(days=1)
+        if day in makeup_workdays or (day.weekday() < 5 and day not in holidays):
+            counted += 1
+    return day
+
+
+def notice_ends(published_on: date, notice_days: int) -> date:
+    """Last day of the public notice (公示), counted from the day after publication (Civil Code
+    art. 201): 7 days published on 1 March end on 8 March; a decision may follow from 9 March."""
+    return published_on + timedelta(days=_non_negative_int(notice_days, "notice_days"))
+
+
+# --- the application ------------------------------------------------------------------------------
+
+SUBMITTED = "submitted"  # 申请
+ACCEPTED = "accepted"    # 受理 by the township
+CHECKED = "checked"      # 审核: home visit done, household economic check (核对) report attached
+IN_NOTICE = "in_notice"  # 公示
+APPROVED = "approved"    # 审批/确认 granted (payment is the payment side's business)
+REJECTED = "rejected"    # 不予批准
+WITHDRAWN = "withdrawn"  # 撤回 by the applicant
+
+STATES = (SUBMITTED, ACCEPTED, CHECKED, IN_NOTICE, APPROVED, REJECTED, WITHDRAWN)
+OPEN_STATES = (SUBMITTED, ACCEPTED, CHECKED, IN_NOTICE)
+ACTIONS = ("accept", "attach_check", "publish_notice", "objection", "approve", "reject", "withdraw")
+
+TRANSITIONS: Mapping[tuple[str, str], str] = MappingProxyType({
+    (SUBMITTED, "accept"): ACCEPTED,
+    (ACCEPTED, "attach_check"): CHECKED,
+    (CHECKED, "attach_check"): CHECKED,       # re-review: a fresh check report replaces the old one
+    (CHECKED, "publish_notice"): IN_NOTICE,
+    (CHECKED, "reject"): REJECTED,            # review finds the household ineligible: no notice needed
+    (IN_NOTICE, "objection"): CHECKED,        # 异议: back to review
+    (IN_NOTICE, "approve"): APPROVED,
+    (IN_NOTICE, "reject"): REJECTED,
+    **{(state, "withdraw"): WITHDRAWN for state in OPEN_STATES},
+})
+
+_DECISIONS = ("approve", "reject")
+
+
+def transition(state: str, action: str, *, on: date | None = None, notice_ends_on: date | None = None,
+               acting_level: str | None = None, approval_level: str | None = None) -> str:
+    """The state after `action`, or `IllegalTransition` saying why not.
+
+    Besides the table: an objection needs `on` within the notice (on ≤ `notice_ends_on`); approving
+    or rejecting needs `acting_level` equal to the policy's `approval_level` (the township decides
+    only where approval is delegated to it, and then the district does not), and, from the notice,
+    `on` after the notice has ended. Unknown states or actions, and missing arguments, are
+    programming errors (`InvalidInput`)."""
+    if state not in STATES:
+        raise InvalidInput(f"unknown application state {state!r}")
+    if action not in ACTIONS:
+        raise InvalidInput(f"unknown action {action!r}")
+    if state not in OPEN_STATES:
+        raise IllegalTransition(f"the application is already {state}; it cannot be {_past(action)}")
+    new_state = TRANSITIONS.get((state, action))
+    if new_state is None:
+        allowed = sorted(a for (s, a) in TRANSITIONS if s == state)
+        raise IllegalTransition(f"an application that is {state.replace('_', ' ')} cannot be "
+                                f"{_past(action)}; allowed: {', '.join(allowed)}")
+    if action in _DECISIONS:
+        if acting_level not in APPROVAL_LEVELS or approval_level not in APPROVAL_LEVELS:
+            raise InvalidInput(f"{action} needs acting_level and approval_level, each one of "
+                               f"{', '.join(APPROVAL_LEVELS)}")
+        if acting_level != approval_level:
+            delegated = "is delegated to the township" if approval_level == "township" else \
+                "is not delegated to the township"
+            raise IllegalTransition(f"approval {delegated}: the {acting_level} cannot {action}; "
+                                    f"the {approval_level} decides")
+    if state == IN_NOTICE and action in _DECISIONS + ("objection",):
+        if on is None or notice_ends_on is None:
+            raise InvalidInput(f"{action} during or after the notice needs on and notice_ends_on")
+        if action == "objection" and on > notice_ends_on:
+            raise IllegalTransition(f"the notice (公示) ended on {notice_ends_on.isoformat()}; objections "
+                                    f"were possible until then")
+        if action in _DECISIONS and on <= notice_ends_on:
+            raise IllegalTransition(f"the notice (公示) runs until {notice_ends_on.isoformat()}; a decision "
+                                    f"can be made from {(notice_ends_on + timedelta(days=1)).isoformat()}")
+    return new_state
+
+
+def _past(action: str) -> str:
+    return {"accept": "accepted", "attach_check": "given a check report", "publish_notice": "put on notice",
+            "objection": "objected to", "approve": "approved", "reject": "rejected",
+            "withdraw": "withdrawn"}[action]

@@ -1,0 +1,640 @@
+"""Social assistance (社会救助): entrypoints only move data between the wire, the rules
+(`rules.py`), the partner data sources (`dependencies.py`) and the database; every change commits
+with its journal row, its events and its audit row.
+
+The process of BRIEF 3.1: apply → accept (受理; the 20-working-day clock starts) → household economic
+check (核对; only a complete check moves the application) → public notice (公示) with objections →
+decision at the approval level of the policy (district, or the township where delegated) → on
+approval an entitlement, `assistance.approved`, and 救助一件事 opened with the linked items.
+"""
+from __future__ import annotations
+
+import calendar
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+
+from chassis import (Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, Operable,
+                     Outbox, Policy, Problem, WorkerMetrics, rpc)
+from chassis.clock import LOCAL_ZONE
+from chassis.regions import region_prefix
+from chassis.tables import audit_log
+from contracts.assistance import CHECK_SOURCES
+from contracts.person import InvalidResidentId, ResidentId
+from services.assistance import rules
+from services.assistance.dependencies import OK, EconomicCheckSources, Fetched
+from services.assistance.exceptions import (AlreadyApplying, ApprovalRefused, OutsideArea,
+                                            PolicyUnusable, StepRefused, UnknownApplication)
+from services.assistance.models import (Application, ApplicationTransition, CheckFetch, EconomicCheck,
+                                        Entitlement, Household, LinkedItem, Member)
+from services.assistance.schemas import (SUMMARY_FIELDS, ApplicationRequestSchema, ApplicationViewSchema,
+                                         DecisionRequestSchema, ObjectionRequestSchema, dump, load)
+
+STAFF = ("clerk", "admin")
+MATTER_TYPE = "assistance_linked_items"
+MEANS_TESTED = ("dibao", "dibao_edge", "tekun")  # the household's assets are checked against the limits
+DISABILITY_PARAMETERS = {"disability_living": "assistance.disability_living_monthly_fen",  # 困难残疾人生活补贴
+                         "disability_care": "assistance.disability_care_monthly_fen"}      # 重度残疾人护理补贴
+# rules.AssistancePolicy field → policy parameter (chassis.policy); asset limits and the temporary
+# caps are derived below.
+POLICY_PARAMETERS = {
+    "dibao_standard_monthly_fen": "assistance.dibao_standard_monthly_fen",
+    "edge_ratio": "assistance.edge_ratio",
+    "tekun_basic_ratio": "assistance.tekun_basic_ratio",
+    "tekun_care_monthly_fen": "assistance.tekun_care_monthly_fen",
+    "increments": "assistance.increment_ratios",
+    "temporary_grades": "assistance.temporary_grades",
+    "township_direct_threshold_fen": "assistance.township_direct_threshold_fen",
+    "gradual_exit_months": "assistance.gradual_exit_months",
+    "asset_limit_per_person_fen": "assistance.asset_limit_per_person_fen",
+    "decision_working_days": "assistance.decision_working_days",
+    "notice_days": "assistance.notice_days",
+    "approval_level": "assistance.approval_level",
+}
+ACTION_AUDIT = {"accept": "accepted", "attach_check": "checked", "publish_notice": "in_notice",
+                "objection": "objected", "approve": "approved", "reject": "rejected"}
+
+
+@dataclass(frozen=True)
+class Benefit:
+    """What an approval would grant, and why (or why not)."""
+    eligible: bool
+    monthly_fen: int
+    reasons: tuple[str, ...]
+    version: str
+    ends_on: date | None = None        # a one-off (临时救助) ends in the month it starts
+    decided_by: str | None = None      # 临时救助: "township" for urgent cases under the threshold
+
+
+class AssistanceService(Operable):
+    name = "assistance"
+
+    db = Database()
+    outbox = Outbox()
+    audit = Audit()
+    policy = Policy()
+    clock = Clock()
+    log = Logger()
+    metrics = WorkerMetrics()
+    sources = EconomicCheckSources()
+
+    # --- application and acceptance ------------------------------------------------------------
+
+    @rpc
+    def apply(self, actor, request):
+        """申请: by a citizen of the household (online) or by a caseworker of the area for them."""
+        actor, data = Actor.from_dict(actor), load(ApplicationRequestSchema, request)
+        today, now = self.clock.today(), self.clock.now()
+        resident_ids = [m["resident_id"] for m in data["members"]]
+        if actor.role == "citizen":
+            if actor.id not in resident_ids:
+                raise Forbidden("a citizen can only apply for a household they are a member of")
+            channel = "online"
+        elif actor.role in STAFF:
+            self._require_staff_in(actor, data["region_code"])
+            channel = "caseworker"
+        else:
+            raise Forbidden("applications are made by citizens or by caseworkers for them")
+        self._rule_members(data["members"], today)  # 单人户 listing and duplicates, before anything is stored
+        self._refuse_if_already_applying(data["programme"], resident_ids)
+        household = Household(id=str(uuid.uuid4()), region_code=data["region_code"], address=data["address"],
+                              bank_account=data["bank_account"], created_at=now)
+        township = data["region_code"][:9]
+        application = Application(
+            id=str(uuid.uuid4()), household_id=household.id, programme=data["programme"],
+            state=rules.SUBMITTED, region_code=township, channel=channel, applied_at=now, applied_by=actor.id,
+            approval_level=self.policy.resolve("assistance.approval_level", township, today).value)
+        self.db.add(household)
+        self.db.flush()
+        self.db.add_all([Member(id=str(uuid.uuid4()), household_id=household.id, joined_on=today,
+                                **{k: m[k] for k in ("resident_id", "name", "relationship", "monthly_income_fen",
+                                                     "employment_cost_fen", "seriously_ill", "severely_disabled",
+                                                     "pregnant", "single_person_listing")})
+                         for m in data["members"]])
+        self.db.add(application)
+        self.db.flush()
+        self._journal(actor, application, None, rules.SUBMITTED, "apply", f"{channel} application")
+        self.audit.record(actor, "assistance.apply", _subject(application), rules.SUBMITTED,
+                          programme=application.programme, channel=channel, members=len(resident_ids))
+        self.log.info("assistance.applied", application_id=application.id, programme=application.programme)
+        return self._view(application)
+
+    @rpc
+    def accept(self, actor, application_id):
+        """受理: the decision is due within the policy's working days (20), on the region's calendar."""
+        actor = Actor.from_dict(actor)
+        application = self._application(application_id, for_update=True)
+        self._require_staff_in(actor, application.region_code)
+        today = self.clock.today()
+        new_state = self._next_state(actor, application, "accept")
+        days = self.policy.resolve("assistance.decision_working_days", application.region_code, today)
+        holidays, makeups, calendar_versions = self._calendar(application.region_code, today)
+        try:
+            due = rules.decision_due(today, int(days.value), holidays, makeups)
+        except rules.InvalidInput as exc:
+            raise PolicyUnusable(f"the working-day calendar in force is unusable: {exc.reason}") from None
+        application.accepted_on, application.decision_due = today, due
+        self._move(actor, application, "accept", new_state, f"decision due {due.isoformat()}",
+                   policy_version=";".join([days.version, *calendar_versions]), decision_due=due.isoformat())
+        return self._view(application)
+
+    # --- household economic check (核对) --------------------------------------------------------
+
+    @rpc
+    def run_economic_check(self, actor, application_id):
+        """Every current member × every partner source, fetched at once. A complete check moves the
+        application to checked; an incomplete one is kept (its report says what failed) and the
+        application stays where it is, for the caseworker to run the check again."""
+        actor = Actor.from_dict(actor)
+        application = self._application(application_id)
+        self._require_staff_in(actor, application.region_code)
+        self._next_state(actor, application, "attach_check")  # refuse before asking anyone anything
+        members = self._current_members(application.household_id)
+        started = self.clock.now()
+        fetched = self.sources.fetch_all([m.resident_id for m in members], list(CHECK_SOURCES))
+        application = self._application(application_id, for_update=True)  # the state may have moved meanwhile
+        new_state = self._next_state(actor, application, "attach_check")
+        check = self._record_check(application, started, fetched)
+        report = self._check_report(check, application)
+        failures = [f"{f.source}: {f.status}" for f in fetched if f.status != OK]
+        if check.complete:
+            note = "; ".join(report["notes"]) or "every source answered"
+            self._move(actor, application, "attach_check", new_state, f"economic check {check.id} complete: {note}",
+                       check_id=check.id, failures=failures)
+        else:
+            self.audit.record(actor, "assistance.check", _subject(application), "incomplete",
+                              reason="; ".join(report["notes"]), check_id=check.id, failures=failures)
+        self.log.info("assistance.checked", application_id=application.id, check_id=check.id,
+                      complete=check.complete, failures=len(failures))
+        return self._view(application, report)
+
+    def _record_check(self, application: Application, started, fetched: list[Fetched]) -> EconomicCheck:
+        """One row per subject per source per fetch; a failed fetch may count as answered only by
+        the subject's last successful fetch of that source, where the source's policy says so."""
+        check = EconomicCheck(id=str(uuid.uuid4()), application_id=application.id, started_at=started,
+                              finished_at=self.clock.now(), complete=False)
+        self.db.add(check)
+        self.db.flush()
+        complete = True
+        for f in fetched:
+            result = f.result
+            if f.status != OK:
+                known = self._last_known(f.resident_id, f.source) \
+                    if self.sources.policy_for(f.source) == "last_known" else None
+                complete = complete and known is not None
+                # not the source's answer: a pointer to the earlier answer this check relied on
+                result = {"last_known_fetch_id": known} if known is not None else None
+            self.db.add(CheckFetch(check_id=check.id, resident_id=f.resident_id, source=f.source, status=f.status,
+                                   fetched_at=f.fetched_at, latency_ms=f.latency_ms, result=result, error=f.error))
+        check.complete = complete
+        self.db.flush()
+        return check
+
+    def _last_known(self, resident_id: str, source: str) -> int | None:
+        return self.db.execute(select(CheckFetch.id).where(
+            CheckFetch.resident_id == resident_id, CheckFetch.source == source, CheckFetch.status == OK)
+            .order_by(CheckFetch.id.desc()).limit(1)).scalar()
+
+    def _latest_check(self, application_id: str, complete_only: bool = False) -> EconomicCheck | None:
+        last_fetch = (select(CheckFetch.check_id, func.max(CheckFetch.id).label("last"))
+                      .group_by(CheckFetch.check_id).subquery())
+        query = (select(EconomicCheck).outerjoin(last_fetch, last_fetch.c.check_id == EconomicCheck.id)
+                 .where(EconomicCheck.application_id == application_id))
+        if complete_only:
+            query = query.where(EconomicCheck.complete.is_(True))
+        return self.db.execute(query.order_by(EconomicCheck.started_at.desc(), last_fetch.c.last.desc())
+                               .limit(1)).scalar()
+
+    def _check_report(self, check: EconomicCheck, application: Application,
+                      policy: rules.AssistancePolicy | None = None) -> dict:
+        """Per member per source: status and findings (an earlier answer where one stood in, marked
+        as such), and the totals the rules use: deposits against the asset limits of `policy` (by
+        default the policy in force on the day of the check)."""
+        rows = self.db.execute(select(CheckFetch).where(CheckFetch.check_id == check.id)
+                               .order_by(CheckFetch.id)).scalars().all()
+        stand_in_ids = [r.result["last_known_fetch_id"] for r in rows
+                        if r.status != OK and isinstance(r.result, dict) and "last_known_fetch_id" in r.result]
+        stand_ins = {r.id: r for r in self.db.execute(
+            select(CheckFetch).where(CheckFetch.id.in_(stand_in_ids))).scalars()} if stand_in_ids else {}
+        names = dict(self.db.execute(select(Member.resident_id, Member.name).where(
+            Member.household_id == application.household_id)).all())
+        members: dict[str, dict] = {}
+        notes, deposits, deposits_known = [], 0, True
+        for row in rows:
+            entry = {"status": row.status, "department": CHECK_SOURCES.get(row.source),
+                     "latency_ms": row.latency_ms, "fetched_at": row.fetched_at.isoformat(),
+                     "findings": row.result if row.status == OK else None, "error": row.error, "last_known": None}
+            findings = entry["findings"]
+            if row.status != OK:
+                earlier = stand_ins.get((row.result or {}).get("last_known_fetch_id"))
+                if earlier is not None:
+                    findings = earlier.result
+                    entry["last_known"] = {"fetched_at": earlier.fetched_at.isoformat(), "check_id": earlier.check_id,
+                                           "findings": earlier.result}
+                    notes.append(f"{row.source} {row.status} for {_masked(row.resident_id)}: the last known answer "
+                                 f"of {earlier.fetched_at.astimezone(LOCAL_ZONE).date().isoformat()} was used "
+                                 f"(failure policy last_known)")
+                else:
+                    notes.append(f"{row.source} {row.status} for {_masked(row.resident_id)}: not answered, "
+                                 f"the check is incomplete")
+            if row.source == "bank_deposits":
+                if findings is not None and isinstance(findings.get("deposits_fen"), int):
+                    deposits += findings["deposits_fen"]
+                else:
+                    deposits_known = False
+            member = members.setdefault(row.resident_id, {"resident_id": row.resident_id,
+                                                          "name": names.get(row.resident_id), "sources": {}})
+            member["sources"][row.source] = entry
+        counted = len(members)
+        assets: dict = {"within_limits": None, "reasons": [], "policy_version": None}
+        if not deposits_known:
+            assets["reasons"] = ["bank deposits unknown: a bank_deposits fetch failed (not read as no deposits)"]
+        elif counted:
+            try:
+                policy = policy or self._assistance_policy(
+                    application.region_code, check.started_at.astimezone(LOCAL_ZONE).date())
+                within, reasons = rules.assets_within_limits({"deposits": deposits}, counted, policy)
+                assets = {"within_limits": within, "reasons": list(reasons), "policy_version": policy.version}
+            except (Problem, rules.InvalidInput) as exc:
+                assets["reasons"] = [getattr(exc, "detail", None) or getattr(exc, "reason", str(exc))]
+        all_answered = all(r.status == OK for r in rows)
+        return {
+            "check_id": check.id, "started_at": check.started_at.isoformat(),
+            "finished_at": check.finished_at.isoformat() if check.finished_at else None,
+            "complete": bool(check.complete), "all_sources_answered": all_answered,
+            "sources": list(CHECK_SOURCES), "members": list(members.values()),
+            "failed": [{"resident_id": r.resident_id, "source": r.source, "status": r.status,
+                        "covered_by_last_known": (r.result or {}).get("last_known_fetch_id") in stand_ins}
+                       for r in rows if r.status != OK],
+            "totals": {"members": counted, "deposits_fen": deposits if deposits_known else None},
+            "assets": assets, "notes": notes,
+        }
+
+    # --- public notice and objections ------------------------------------------------------------
+
+    @rpc
+    def publish_notice(self, actor, application_id):
+        """公示: objections are taken until `notice_ends`; a decision can follow the day after."""
+        actor = Actor.from_dict(actor)
+        application = self._application(application_id, for_update=True)
+        self._require_staff_in(actor, application.region_code)
+        today = self.clock.today()
+        new_state = self._next_state(actor, application, "publish_notice")
+        days = self.policy.resolve("assistance.notice_days", application.region_code, today)
+        application.notice_ends = rules.notice_ends(today, int(days.value))
+        self._move(actor, application, "publish_notice", new_state,
+                   f"public notice until {application.notice_ends.isoformat()}", policy_version=days.version,
+                   notice_ends=application.notice_ends.isoformat())
+        return self._view(application)
+
+    @rpc
+    def object(self, actor, application_id, request):
+        """异议: the township records an objection received during the notice; back to review."""
+        actor, data = Actor.from_dict(actor), load(ObjectionRequestSchema, request)
+        application = self._application(application_id, for_update=True)
+        self._require_staff_in(actor, application.region_code)
+        new_state = self._next_state(actor, application, "objection", on=self.clock.today(),
+                                     notice_ends_on=application.notice_ends)
+        application.notice_ends = None  # a new notice follows the new review
+        self._move(actor, application, "objection", new_state, data["reason"])
+        return self._view(application)
+
+    # --- decision -----------------------------------------------------------------------------
+
+    @rpc
+    def decide(self, actor, application_id, request):
+        """审批: at the policy's approval level, after the notice; an approval computes the benefit
+        with the policy in force today, creates the entitlement and opens 救助一件事."""
+        actor, data = Actor.from_dict(actor), load(DecisionRequestSchema, request)
+        application = self._application(application_id, for_update=True)
+        self._require_staff_in(actor, application.region_code)
+        acting_level = _acting_level(actor)
+        today = self.clock.today()
+        policy = self._assistance_policy(application.region_code, today)
+        members = self._current_members(application.household_id)
+        benefit = None
+        if data["decision"] == "approve" or (application.programme == "temporary" and data["grade"]):
+            benefit = self._benefit(application, members, policy, data, today)
+        approval_level = policy.approval_level
+        if benefit is not None and benefit.decided_by == "township":
+            approval_level = "township"  # 急难 under the threshold: the township decides directly
+        version = benefit.version if benefit is not None else policy.version
+        new_state = self._next_state(actor, application, data["decision"], on=today,
+                                     notice_ends_on=application.notice_ends, acting_level=acting_level,
+                                     approval_level=approval_level, policy_version=version)
+        if data["decision"] == "approve" and not benefit.eligible:
+            self.audit.record_refusal(actor, "assistance.approve", _subject(application), "; ".join(benefit.reasons),
+                                      policy_version=version)
+            raise ApprovalRefused("the household does not qualify for this programme",
+                                  errors={"decision": list(benefit.reasons)})
+        application.approval_level, application.decided_on = approval_level, today
+        application.decision_reason, application.policy_version = data["reason"], version
+        explanation = list(benefit.reasons) if benefit is not None and data["decision"] == "approve" else []
+        details = {"programme": application.programme, "acting_level": acting_level, "explanation": explanation}
+        if data["decision"] == "approve":
+            application.monthly_amount_fen = benefit.monthly_fen
+            application.matter_id = self._grant(application, members, benefit, today)
+            details.update(monthly_amount_fen=benefit.monthly_fen, matter_id=application.matter_id)
+        self._move(actor, application, data["decision"], new_state, data["reason"], policy_version=version, **details)
+        return self._view(application)
+
+    def _benefit(self, application: Application, members: list[Member], policy: rules.AssistancePolicy,
+                 data: dict, on: date) -> Benefit:
+        programme, version = application.programme, policy.version
+        try:
+            household = [_rule_member(m) for m in members]
+            if programme == "dibao":
+                result = rules.dibao_benefit(household, on, policy)
+                benefit = Benefit(result.eligible, result.monthly_fen, result.reasons, version)
+            elif programme == "dibao_edge":
+                result = rules.dibao_edge_eligible(household, policy)
+                benefit = Benefit(result.eligible, 0, result.reasons, version)
+            elif programme == "tekun":
+                _require(data, "self_care", "特困 support depends on the self-care ability")
+                result = rules.tekun_benefit(data["self_care"], policy)
+                benefit = Benefit(True, result.monthly_fen, result.reasons, version)
+            elif programme == "temporary":
+                _require(data, "grade", f"one of the policy's grades: {', '.join(sorted(policy.temporary_grades))}")
+                _require(data, "requested_fen", "the amount asked for, in fen")
+                result = rules.temporary_assistance(data["grade"], data["requested_fen"], data["urgent"], policy)
+                benefit = Benefit(True, result.amount_fen, result.reasons, version,
+                                  ends_on=on.replace(day=calendar.monthrange(on.year, on.month)[1]),
+                                  decided_by=result.decided_by)
+            else:
+                return self._disability_benefit(application, members, on, version)
+        except rules.InvalidInput as exc:
+            raise InvalidInput(exc.reason) from None
+        if programme in MEANS_TESTED and benefit.eligible:
+            benefit = self._with_assets(application, policy, benefit)
+        return benefit
+
+    def _disability_benefit(self, application: Application, members: list[Member], on: date,
+                            version: str) -> Benefit:
+        """困难残疾人生活补贴 / 重度残疾人护理补贴: the policy's monthly amount per member recorded as
+        severely disabled (the household model has no finer disability grade yet)."""
+        amount = self.policy.resolve(DISABILITY_PARAMETERS[application.programme], application.region_code, on)
+        disabled = [m for m in members if m.severely_disabled]
+        version = f"{version};{amount.version}"
+        if not disabled:
+            return Benefit(False, 0, ("no member of the household is recorded as severely disabled",
+                                      f"policy {version}"), version)
+        per_person = int(amount.value)
+        total = per_person * len(disabled)
+        return Benefit(True, total, (
+            f"{application.programme}: {_yuan(per_person)} per month × {len(disabled)} severely disabled "
+            f"member(s) = {_yuan(total)}", f"policy {amount.version}"), version)
+
+    def _with_assets(self, application: Application, policy: rules.AssistancePolicy, benefit: Benefit) -> Benefit:
+        """Means-tested programmes: the household's assets, from the attached (latest complete)
+        check, must be within the limits of the policy in force today."""
+        check = self._latest_check(application.id, complete_only=True)
+        if check is None:
+            return Benefit(False, 0, (*benefit.reasons, "no complete household economic check (核对) is attached"),
+                           benefit.version)
+        assets = self._check_report(check, application, policy)["assets"]
+        if assets["within_limits"] is None:
+            return Benefit(False, 0, (*benefit.reasons, *assets["reasons"]), benefit.version)
+        reasons = (*benefit.reasons, *(f"assets (核对 {check.id}): {r}" for r in assets["reasons"]))
+        if not assets["within_limits"]:
+            return Benefit(False, 0, reasons, benefit.version)
+        return Benefit(benefit.eligible, benefit.monthly_fen, reasons, benefit.version, benefit.ends_on,
+                       benefit.decided_by)
+
+    def _grant(self, application: Application, members: list[Member], benefit: Benefit, today: date) -> str | None:
+        """The entitlement, `assistance.approved`, and 救助一件事 with the linked items of the
+        programme (the items assistance grants itself are reported done at once)."""
+        self.db.add(Entitlement(household_id=application.household_id, programme=application.programme,
+                                monthly_amount_fen=benefit.monthly_fen, starts_on=today, ends_on=benefit.ends_on,
+                                policy_version=benefit.version, application_id=application.id))
+        items = [i for i in self.db.execute(select(LinkedItem).where(LinkedItem.active.is_(True))
+                                            .order_by(LinkedItem.code)).scalars()
+                 if application.programme in (i.programmes or [])]
+        matter_id = str(uuid.uuid4()) if items else None
+        subject = _subject(application)
+        self.outbox.record("assistance.approved", subject, {
+            "application_id": application.id, "household_id": application.household_id,
+            "programme": application.programme, "monthly_amount_fen": benefit.monthly_fen, "starts_on": today,
+            "region_code": application.region_code,
+            "members": [{"resident_id": m.resident_id, "name": m.name} for m in members],
+            "policy_version": benefit.version}, matter_id=matter_id)
+        if matter_id:
+            self.outbox.record("matter.opened", subject, {
+                "matter_type": MATTER_TYPE, "subjects": [m.resident_id for m in members],
+                "region_code": application.region_code,
+                "steps": [{"name": i.code, "owner": i.owner, "title": i.title, "deadline_days": i.deadline_days}
+                          for i in items]}, matter_id=matter_id)
+            for item in items:
+                if item.owner == self.name:
+                    self.outbox.record("matter.step_reported", subject, {
+                        "matter_type": MATTER_TYPE, "step": item.code, "state": "done",
+                        "reported_by": self.name}, matter_id=matter_id)
+        return matter_id
+
+    # --- reading --------------------------------------------------------------------------------
+
+    @rpc
+    def get_application(self, actor, application_id):
+        actor = Actor.from_dict(actor)
+        application = self._application(application_id)
+        if actor.role == "citizen":
+            member = self.db.execute(select(Member.id).where(
+                Member.household_id == application.household_id, Member.resident_id == actor.id)).first()
+            if member is None:
+                raise Forbidden("not your household's application")
+        elif actor.role in STAFF:
+            self._require_staff_in(actor, application.region_code)
+        else:
+            raise Forbidden("applications are shown to their household and to caseworkers of the area")
+        return self._view(application)
+
+    @rpc
+    def list_applications(self, actor, overdue_only=False):
+        """The caseworker's work queue: applications of their area, the most urgent first."""
+        actor = Actor.from_dict(actor)
+        if actor.role not in STAFF or (actor.role == "clerk" and not actor.area):
+            raise Forbidden("only caseworkers see work queues")
+        today = self.clock.today()
+        query = select(Application)
+        if actor.role == "clerk":
+            query = query.where(Application.region_code.startswith(region_prefix(actor.area), autoescape=True))
+        if overdue_only:
+            query = query.where(Application.state.in_(rules.OPEN_STATES), Application.decision_due < today)
+        query = query.order_by(Application.decision_due.asc().nulls_last(), Application.applied_at)
+        return [self._view(a, summary=True) for a in self.db.execute(query).scalars()]
+
+    def _view(self, application: Application, report: dict | None = None, summary: bool = False) -> dict:
+        today = self.clock.today()
+        view = {
+            "application_id": application.id, "household_id": application.household_id,
+            "programme": application.programme, "state": application.state, "region_code": application.region_code,
+            "accepted_on": application.accepted_on, "decision_due": application.decision_due,
+            "overdue": bool(application.state in rules.OPEN_STATES and application.decision_due
+                            and today > application.decision_due),
+            "notice_ends": application.notice_ends, "decided_on": application.decided_on,
+            "decision_reason": application.decision_reason, "monthly_amount_fen": application.monthly_amount_fen,
+            "policy_version": application.policy_version, "matter_id": application.matter_id,
+        }
+        if summary:
+            return dump(ApplicationViewSchema, view, only=SUMMARY_FIELDS)
+        if report is None:
+            check = self._latest_check(application.id)
+            report = self._check_report(check, application) if check is not None else None
+        view.update(economic_check=report, explanation=self._explanation(application), journal=[
+            {"from_state": t.from_state, "to_state": t.to_state, "action": t.action, "actor_id": t.actor_id,
+             "actor_role": t.actor_role, "at": t.at.isoformat(), "reason": t.reason}
+            for t in self.db.execute(select(ApplicationTransition).where(
+                ApplicationTransition.application_id == application.id)
+                .order_by(ApplicationTransition.id)).scalars()])
+        return dump(ApplicationViewSchema, view)
+
+    def _explanation(self, application: Application) -> list[str]:
+        """How the amount was computed: kept with the decision's audit row."""
+        if application.decided_on is None:
+            return []
+        details = self.db.execute(select(audit_log.c.details).where(
+            audit_log.c.subject == _subject(application), audit_log.c.action == "assistance.approve",
+            audit_log.c.outcome == "approved").order_by(audit_log.c.id.desc()).limit(1)).scalar()
+        return list((details or {}).get("explanation") or [])
+
+    # --- shared ---------------------------------------------------------------------------------
+
+    def _assistance_policy(self, region_code: str, on: date) -> rules.AssistancePolicy:
+        """The parameters in force on `on` for the region, as the rules take them; the version
+        names every parameter version used."""
+        values = {field: self.policy.resolve(name, region_code, on) for field, name in POLICY_PARAMETERS.items()}
+        raw = {field: v.value for field, v in values.items()}
+        grades = raw["temporary_grades"] or {}
+        try:
+            multipliers = [rules.as_multiplier(g, "grade") for g in grades.values()]
+            return rules.AssistancePolicy(
+                version=";".join(v.version for v in values.values()),
+                dibao_standard_monthly_fen=raw["dibao_standard_monthly_fen"], edge_ratio=raw["edge_ratio"],
+                tekun_basic_ratio=raw["tekun_basic_ratio"], tekun_care_monthly_fen=raw["tekun_care_monthly_fen"],
+                increments=raw["increments"],
+                # the grades span the cap range (2–10× the standard)
+                temporary_cap_multiplier_min=min(multipliers) if multipliers else 0,
+                temporary_cap_multiplier_max=max(multipliers) if multipliers else 0,
+                temporary_grades=grades, township_direct_threshold_fen=raw["township_direct_threshold_fen"],
+                gradual_exit_months=raw["gradual_exit_months"],
+                asset_limits={"deposits": raw["asset_limit_per_person_fen"]},
+                decision_working_days=raw["decision_working_days"], notice_days=raw["notice_days"],
+                approval_level=raw["approval_level"])
+        except rules.InvalidInput as exc:
+            raise PolicyUnusable(f"the assistance policy in force for {region_code} on {on} is unusable: "
+                                 f"{exc.reason}") from None
+
+    def _calendar(self, region_code: str, on: date) -> tuple[frozenset, frozenset, list[str]]:
+        """Public holidays and make-up working days (调休) in force on `on`, and those of the next
+        year, so a period running into January counts its holidays too."""
+        holidays, makeups, versions = set(), set(), []
+        for day in (on, date(on.year + 1, 1, 1)):
+            for name, into in (("calendar.holidays", holidays), ("calendar.makeup_workdays", makeups)):
+                value = self.policy.resolve(name, region_code, day)
+                if value.version not in versions:
+                    versions.append(value.version)
+                    into.update(date.fromisoformat(d) for d in value.value)
+        return frozenset(holidays), frozenset(makeups), versions
+
+    def _application(self, application_id, for_update: bool = False) -> Application:
+        query = select(Application).where(Application.id == str(application_id))
+        if for_update:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        application = self.db.execute(query).scalar_one_or_none()
+        if application is None:
+            raise UnknownApplication(f"no application {application_id}")
+        return application
+
+    def _current_members(self, household_id: str) -> list[Member]:
+        return list(self.db.execute(select(Member).where(
+            Member.household_id == household_id, Member.left_on.is_(None)).order_by(Member.joined_on, Member.id))
+            .scalars())
+
+    def _next_state(self, actor: Actor, application: Application, action: str, policy_version: str | None = None,
+                    **conditions) -> str:
+        """The state `action` leads to, or a 409 with the rules' reason (and the refusal audited)."""
+        try:
+            return rules.transition(application.state, action, **conditions)
+        except rules.IllegalTransition as exc:
+            self.audit.record_refusal(actor, f"assistance.{action}", _subject(application), exc.reason,
+                                      policy_version=policy_version, state=application.state)
+            raise StepRefused(exc.reason, code="illegal_transition") from None
+
+    def _move(self, actor: Actor, application: Application, action: str, new_state: str, reason: str | None,
+              policy_version: str | None = None, **details) -> None:
+        """The move, its journal row and its audit row, in the worker's transaction."""
+        old_state, application.state = application.state, new_state
+        self._journal(actor, application, old_state, new_state, action, reason)
+        self.audit.record(actor, f"assistance.{action}", _subject(application), ACTION_AUDIT[action],
+                          reason=reason, policy_version=policy_version, from_state=old_state, **details)
+
+    def _journal(self, actor: Actor, application: Application, from_state, to_state, action, reason) -> None:
+        self.db.add(ApplicationTransition(application_id=application.id, from_state=from_state, to_state=to_state,
+                                          action=action, actor_id=actor.id, actor_role=actor.role,
+                                          at=self.clock.now(), reason=reason))
+
+    def _rule_members(self, members: list[dict], today: date) -> None:
+        errors: dict = {}
+        for index, m in enumerate(members):
+            try:
+                ResidentId.parse(m["resident_id"], today)
+            except InvalidResidentId as exc:
+                errors[str(index)] = {"resident_id": [exc.reason]}
+        if errors:
+            raise InvalidInput("the request has invalid fields", errors={"members": errors})
+        try:
+            rules.split_single_person_households(_rule_member(m) for m in members)
+        except rules.InvalidInput as exc:
+            raise InvalidInput(exc.reason, errors={"members": [exc.reason]}) from None
+
+    def _refuse_if_already_applying(self, programme: str, resident_ids: list[str]) -> None:
+        open_one = self.db.execute(select(Application.id).join(Member, Member.household_id == Application.household_id)
+                                   .where(Member.resident_id.in_(resident_ids), Member.left_on.is_(None),
+                                          Application.programme == programme,
+                                          Application.state.in_(rules.OPEN_STATES)).limit(1)).scalar()
+        if open_one:
+            raise AlreadyApplying(f"a member is already in open {programme} application {open_one}")
+
+    def _require_staff_in(self, actor: Actor, region_code: str) -> None:
+        if actor.role not in STAFF:
+            raise Forbidden("only caseworkers can do this")
+        if not actor.covers(region_code):
+            raise OutsideArea(f"region {region_code} is outside your area {actor.area}")
+
+
+def _acting_level(actor: Actor) -> str:
+    """A district bureau (6-digit area) or a township (9-digit area) decides; nobody else."""
+    level = {6: "district", 9: "township"}.get(len(actor.area or ""))
+    if level is None:
+        raise Forbidden("decisions are made by a district bureau or a township, not by an actor with area "
+                        f"{actor.area}")
+    return level
+
+
+def _rule_member(member: Member | dict) -> rules.Member:
+    """A stored member, or one of a request, as the rules take it."""
+    get = member.get if isinstance(member, dict) else (lambda name: getattr(member, name))
+    return rules.Member(resident_id=ResidentId.parse(get("resident_id")),
+                        monthly_income_fen=get("monthly_income_fen"),
+                        employment_cost_fen=get("employment_cost_fen") or 0,
+                        seriously_ill=bool(get("seriously_ill")), severely_disabled=bool(get("severely_disabled")),
+                        pregnant=bool(get("pregnant")), single_person_listing=bool(get("single_person_listing")))
+
+
+def _require(data: dict, field: str, what: str) -> None:
+    if data.get(field) is None:
+        raise InvalidInput(f"{field} is needed to approve this programme",
+                           errors={field: [f"required to approve: {what}"]})
+
+
+def _subject(application: Application) -> str:
+    return f"application-{application.id}"
+
+
+def _masked(resident_id: str) -> str:
+    return str(ResidentId.parse(resident_id))
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d} yuan"

@@ -1,0 +1,437 @@
+"""The assistance service over RPC: a 低保 application in Shaoxing from submission to approval, with
+the household economic check (核对) against the partner data simulator (one source timing out),
+public notice and objection, approval levels and areas, 救助一件事 events, and the time limit."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
+from sqlalchemy import create_engine, insert, text
+
+from chassis.errors import Problem
+from chassis.migrations import upgrade
+from chassis.tables import policy_parameters
+from contracts.assistance import CHECK_SOURCES
+from contracts.person import ResidentId, compose_resident_id
+from infra.partner_data import PartnerData, serve
+from services.assistance import rules
+from services.assistance.service import AssistanceService
+from tests.conftest import free_port
+
+TOWNSHIP = "330602001"                      # a street of Yuecheng district, Shaoxing
+DISTRICT = "330602"
+TOWNSHIP_CLERK = {"id": "caseworker-01", "role": "clerk", "area": TOWNSHIP}
+DISTRICT_CLERK = {"id": "approver-01", "role": "clerk", "area": DISTRICT}
+OTHER_DISTRICT_CLERK = {"id": "approver-99", "role": "clerk", "area": "330603"}
+ACCEPTED_ON = date(2026, 4, 27)             # a Monday; 1, 4 and 5 May 2026 are public holidays
+STANDARD = 85000                            # 850 yuan per person per month, pinned for 2026 below
+DEPOSITS = 1_000_000                        # 10,000 yuan per member (the limit is 50,000 per person)
+DIBAO_ITEMS = {"medical_assistance", "education_assistance", "housing_assistance", "employment_assistance",
+               "water_discount", "electricity_discount", "gas_discount", "price_subsidy", "legal_aid",
+               "funeral_fee_waiver", "holiday_subsidy", "telecom_discount", "cable_tv_discount",
+               "public_transport_discount"}
+EDGE_ITEMS = {"medical_assistance", "education_assistance", "housing_assistance", "employment_assistance",
+              "legal_aid"}
+
+_sequence = iter(range(100, 998, 2))
+
+
+def person(birth: date, sex: str = "male") -> str:
+    return compose_resident_id(DISTRICT, birth, next(_sequence) + (1 if sex == "male" else 0))
+
+
+def household(incomes=(60000, 20000, 0)) -> list[dict]:
+    """Head, spouse (seriously ill) and a child (a minor), with the given monthly incomes in fen."""
+    head, spouse, child = person(date(1970, 3, 1)), person(date(1972, 5, 5), "female"), person(date(2012, 9, 1))
+    return [
+        {"resident_id": head, "name": "王建国", "relationship": "head", "monthly_income_fen": incomes[0]},
+        {"resident_id": spouse, "name": "李秀英", "relationship": "spouse", "monthly_income_fen": incomes[1],
+         "seriously_ill": True},
+        {"resident_id": child, "name": "王小明", "relationship": "child", "monthly_income_fen": incomes[2]},
+    ]
+
+
+def application(members, programme="dibao", region=TOWNSHIP) -> dict:
+    return {"programme": programme, "region_code": region, "address": "越城区府山街道 1 号",
+            "bank_account": "6228480000000001", "members": members}
+
+
+def citizen(members) -> dict:
+    return {"id": members[0]["resident_id"], "role": "citizen"}
+
+
+def policy_for_test() -> rules.AssistancePolicy:
+    """The figures the service resolves for 330602001 in 2026 (seeds + the test's pinned standard)."""
+    return rules.AssistancePolicy(
+        version="test", dibao_standard_monthly_fen=STANDARD, edge_ratio="1.5", tekun_basic_ratio="1.3",
+        tekun_care_monthly_fen={"full": 20000, "partial": 60000, "none": 120000},
+        increments={"aged_80_plus": "0.1", "minor": "0.1", "seriously_ill": "0.2", "severely_disabled": "0.2",
+                    "pregnant": "0.1"},
+        temporary_cap_multiplier_min=2, temporary_cap_multiplier_max=10,
+        temporary_grades={"A": 2, "B": 4, "C": 6, "D": 8, "E": 10}, township_direct_threshold_fen=200000,
+        gradual_exit_months=12, asset_limits={"deposits": 5000000}, decision_working_days=20, notice_days=7,
+        approval_level="district")
+
+
+@dataclass
+class Assistance:
+    rpc: object
+    engine: object
+    partner: PartnerData
+
+    def rows(self, sql: str, **params) -> list:
+        with self.engine.connect() as conn:
+            return conn.execute(text(sql), params).all()
+
+    def events(self, event_type: str) -> list[dict]:
+        return [row.body for row in self.rows(
+            "SELECT body FROM outbox WHERE event_type = :t ORDER BY id", t=event_type)]
+
+
+@pytest.fixture
+def assistance(make_database, base_config, start_service, manual_clock, amqp_uri):
+    """Boot AssistanceService on a fresh database; the partner data simulator answers the check
+    with `real_estate` slow (5 s against a 1 s timeout) unless the test heals it."""
+    servers, engines, proxies = [], [], []
+
+    def boot(**config) -> Assistance:
+        url = make_database("assistance")
+        upgrade("services/assistance", url)
+        engine = create_engine(url)
+        engines.append(engine)
+        now = datetime.now(timezone.utc)
+        with engine.begin() as conn:  # test fixtures beside the migration's seeds
+            conn.execute(insert(policy_parameters), [
+                {"region_code": DISTRICT, "name": "assistance.dibao_standard_monthly_fen",
+                 "effective_from": date(2026, 1, 1), "value": STANDARD,
+                 "source": "test: Yuecheng pinned at 850元/月 for 2026", "recorded_at": now, "recorded_by": "test"},
+                {"region_code": "330600", "name": "assistance.disability_living_monthly_fen",
+                 "effective_from": date(2026, 1, 1), "value": 33000, "source": "test", "recorded_at": now,
+                 "recorded_by": "test"},
+                {"region_code": "330600", "name": "assistance.disability_care_monthly_fen",
+                 "effective_from": date(2026, 1, 1), "value": 25000, "source": "test", "recorded_at": now,
+                 "recorded_by": "test"},
+            ])
+        partner = PartnerData(slow_sources={"real_estate"}, slow_seconds=5)
+        port = free_port()
+        servers.append(serve(partner, port))
+        start_service(AssistanceService, {
+            **base_config, "DATABASE_URL": url, "CHECK_SOURCES_URL": f"http://127.0.0.1:{port}",
+            "CHECK_TIMEOUT_SECONDS": 1, "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", **config})
+        proxy = ClusterRpcProxy({"AMQP_URI": amqp_uri})
+        proxies.append(proxy)
+        return Assistance(proxy.start().assistance, engine, partner)
+
+    yield boot
+    for proxy in proxies:
+        proxy.stop()
+    for server in servers:
+        server.shutdown()
+    for engine in engines:
+        engine.dispose()
+
+
+def refused(call, *args) -> Problem:
+    with pytest.raises(Problem) as caught:
+        call(*args)
+    return caught.value
+
+
+def pin_deposits(partner: PartnerData, members, fen=DEPOSITS):
+    for m in members:
+        partner.facts[("bank_deposits", m["resident_id"])] = {"deposits_fen": fen}
+
+
+def through_notice(svc: Assistance, clock, members, programme="dibao") -> dict:
+    """Apply, accept, check (every source healthy) and publish; the clock ends after the notice."""
+    svc.partner.slow_sources.clear()
+    pin_deposits(svc.partner, members)
+    clock.set_local_date(ACCEPTED_ON)
+    app = svc.rpc.apply(citizen(members), application(members, programme))
+    svc.rpc.accept(TOWNSHIP_CLERK, app["application_id"])
+    assert svc.rpc.run_economic_check(TOWNSHIP_CLERK, app["application_id"])["state"] == "checked"
+    clock.set_local_date(date(2026, 4, 28))
+    published = svc.rpc.publish_notice(TOWNSHIP_CLERK, app["application_id"])
+    assert published["notice_ends"] == "2026-05-05"
+    clock.set_local_date(date(2026, 5, 6))
+    return published
+
+
+# --- the whole 低保 application ------------------------------------------------------------------
+
+def test_dibao_application_from_submission_to_approval(assistance, manual_clock):
+    svc = assistance()
+    members = household()
+    pin_deposits(svc.partner, members)
+    manual_clock.set_local_date(ACCEPTED_ON)
+
+    submitted = svc.rpc.apply(citizen(members), application(members))
+    app_id = submitted["application_id"]
+    assert submitted["state"] == "submitted" and submitted["region_code"] == TOWNSHIP
+    assert [j["action"] for j in submitted["journal"]] == ["apply"]
+
+    accepted = svc.rpc.accept(TOWNSHIP_CLERK, app_id)
+    assert accepted["state"] == "accepted" and accepted["accepted_on"] == "2026-04-27"
+    # 20 working days, not counting 1, 4 and 5 May (public holidays): 28 May, not 25 May
+    assert accepted["decision_due"] == "2026-05-28"
+
+    # 核对, first with the real-estate registry too slow: the check is kept but incomplete
+    began = time.monotonic()
+    first = svc.rpc.run_economic_check(TOWNSHIP_CLERK, app_id)
+    elapsed = time.monotonic() - began
+    assert first["state"] == "accepted"
+    report = first["economic_check"]
+    assert report["complete"] is False and report["all_sources_answered"] is False
+    for member in report["members"]:
+        estate = member["sources"]["real_estate"]
+        assert estate["status"] == "timeout" and estate["findings"] is None and "1 s" in estate["error"]
+        assert member["sources"]["bank_deposits"] == {**member["sources"]["bank_deposits"], "status": "ok",
+                                                      "findings": {"deposits_fen": DEPOSITS}}
+    assert {f["source"] for f in report["failed"]} == {"real_estate"} and len(report["failed"]) == 3
+    assert elapsed < 2.9, f"27 fetches with 3 one-second timeouts took {elapsed:.1f} s: not concurrent"
+    rows = svc.rows("SELECT source, status, latency_ms, result, error FROM check_fetch")
+    assert len(rows) == 3 * len(CHECK_SOURCES)
+    timeouts = [r for r in rows if r.status == "timeout"]
+    assert len(timeouts) == 3 and all(r.source == "real_estate" and r.result is None and r.error for r in timeouts)
+    assert all(900 <= r.latency_ms < 4000 for r in timeouts)
+    assert svc.rows("SELECT complete FROM economic_check")[0].complete is False
+
+    # the registry is healthy again: the check is complete and the application checked
+    svc.partner.slow_sources.clear()
+    second = svc.rpc.run_economic_check(TOWNSHIP_CLERK, app_id)
+    assert second["state"] == "checked"
+    report = second["economic_check"]
+    assert report["complete"] is True and report["all_sources_answered"] is True and report["failed"] == []
+    assert report["totals"] == {"members": 3, "deposits_fen": 3 * DEPOSITS}
+    assert report["assets"]["within_limits"] is True
+    assert all(m["sources"]["real_estate"]["status"] == "ok" for m in report["members"])
+
+    # 公示, and an objection during it sends the application back to review
+    manual_clock.set_local_date(date(2026, 4, 28))
+    noticed = svc.rpc.publish_notice(TOWNSHIP_CLERK, app_id)
+    assert noticed["state"] == "in_notice" and noticed["notice_ends"] == "2026-05-05"
+    manual_clock.set_local_date(date(2026, 4, 30))
+    objected = svc.rpc.object(TOWNSHIP_CLERK, app_id, {"reason": "a neighbour reports a second flat"})
+    assert objected["state"] == "checked" and objected["notice_ends"] is None
+    assert objected["journal"][-1]["action"] == "objection"
+    assert objected["journal"][-1]["reason"] == "a neighbour reports a second flat"
+    manual_clock.set_local_date(date(2026, 5, 6))
+    noticed = svc.rpc.publish_notice(TOWNSHIP_CLERK, app_id)
+    assert noticed["notice_ends"] == "2026-05-13"
+
+    approve = {"decision": "approve", "reason": "income below the standard; the objection was unfounded"}
+    manual_clock.set_local_date(date(2026, 5, 13))
+    early = refused(svc.rpc.decide, DISTRICT_CLERK, app_id, approve)
+    assert early.status == 409 and "2026-05-14" in early.detail
+
+    manual_clock.set_local_date(date(2026, 5, 14))
+    township = refused(svc.rpc.decide, TOWNSHIP_CLERK, app_id, approve)
+    assert township.status == 409 and "not delegated" in township.detail
+    elsewhere = refused(svc.rpc.decide, OTHER_DISTRICT_CLERK, app_id, approve)
+    assert elsewhere.status == 403
+    assert svc.rows("SELECT count(*) AS n FROM entitlement")[0].n == 0
+    refusals = svc.rows("SELECT actor_id FROM audit_log WHERE action = 'assistance.approve' AND outcome = 'refused'")
+    assert {r.actor_id for r in refusals} == {"approver-01", "caseworker-01"}
+
+    approved = svc.rpc.decide(DISTRICT_CLERK, app_id, approve)
+    expected = rules.dibao_benefit([rules.Member(ResidentId.parse(m["resident_id"]), m["monthly_income_fen"],
+                                                 seriously_ill=m.get("seriously_ill", False)) for m in members],
+                                   date(2026, 5, 14), policy_for_test())
+    # (850 × 3 − 600 − 200) + 20% for the seriously ill spouse + 10% for the child = 2005.00 yuan
+    assert approved["monthly_amount_fen"] == expected.monthly_fen == 200500
+    assert approved["state"] == "approved" and approved["decided_on"] == "2026-05-14"
+    assert f"{DISTRICT}/assistance.dibao_standard_monthly_fen@2026-01-01" in approved["policy_version"]
+    assert "000000/calendar" not in approved["policy_version"]
+    assert any("2005.00 yuan" in line for line in approved["explanation"])
+    assert [j["action"] for j in approved["journal"]] == [
+        "apply", "accept", "attach_check", "publish_notice", "objection", "publish_notice", "approve"]
+
+    (entitlement,) = svc.rows("SELECT * FROM entitlement")
+    assert (entitlement.programme, entitlement.monthly_amount_fen, entitlement.starts_on, entitlement.ends_on,
+            entitlement.application_id) == ("dibao", 200500, date(2026, 5, 14), None, app_id)
+    assert entitlement.policy_version == approved["policy_version"]
+
+    (event,) = svc.events("assistance.approved")
+    assert event["subject"] == f"application-{app_id}" and event["matter_id"] == approved["matter_id"]
+    assert event["data"]["monthly_amount_fen"] == 200500 and event["data"]["starts_on"] == "2026-05-14"
+    assert {m["resident_id"] for m in event["data"]["members"]} == {m["resident_id"] for m in members}
+    (opened,) = svc.events("matter.opened")
+    assert opened["matter_id"] == approved["matter_id"]
+    assert opened["data"]["matter_type"] == "assistance_linked_items"
+    assert opened["data"]["region_code"] == TOWNSHIP
+    assert sorted(opened["data"]["subjects"]) == sorted(m["resident_id"] for m in members)
+    assert {s["name"] for s in opened["data"]["steps"]} == DIBAO_ITEMS
+    funeral = next(s for s in opened["data"]["steps"] if s["name"] == "funeral_fee_waiver")
+    assert (funeral["owner"], funeral["deadline_days"]) == ("assistance", 1)
+    reported = svc.events("matter.step_reported")
+    assert {r["data"]["step"] for r in reported} == {"funeral_fee_waiver", "holiday_subsidy"}
+    assert all(r["data"]["state"] == "done" and r["data"]["reported_by"] == "assistance"
+               and r["matter_id"] == approved["matter_id"] for r in reported)
+    (audit,) = svc.rows("SELECT policy_version, details FROM audit_log "
+                        "WHERE action = 'assistance.approve' AND outcome = 'approved'")
+    assert audit.policy_version == approved["policy_version"] and audit.details["monthly_amount_fen"] == 200500
+
+    # the household sees its application; a stranger does not
+    seen = svc.rpc.get_application(citizen(members), app_id)
+    assert seen["state"] == "approved" and seen["economic_check"]["complete"] is True
+    stranger = {"id": person(date(1990, 1, 1)), "role": "citizen"}
+    assert refused(svc.rpc.get_application, stranger, app_id).status == 403
+    again = refused(svc.rpc.decide, DISTRICT_CLERK, app_id, approve)
+    assert again.status == 409 and "already approved" in again.detail
+
+
+def test_citizen_applies_only_for_own_household_and_clerks_only_in_their_area(assistance, manual_clock):
+    svc = assistance()
+    members = household()
+    manual_clock.set_local_date(ACCEPTED_ON)
+    outsider = {"id": person(date(1985, 2, 2)), "role": "citizen"}
+    assert refused(svc.rpc.apply, outsider, application(members)).status == 403
+    assert refused(svc.rpc.apply, OTHER_DISTRICT_CLERK, application(members)).status == 403
+    on_behalf = svc.rpc.apply(TOWNSHIP_CLERK, application(members))
+    assert on_behalf["state"] == "submitted"
+    assert refused(svc.rpc.apply, citizen(members), application(members)).status == 409  # already applying
+    assert refused(svc.rpc.accept, OTHER_DISTRICT_CLERK, on_behalf["application_id"]).status == 403
+    not_yet = refused(svc.rpc.publish_notice, TOWNSHIP_CLERK, on_behalf["application_id"])
+    assert not_yet.status == 409 and "submitted" in not_yet.detail
+    bad = refused(svc.rpc.apply, citizen(members), {**application(members), "region_code": "3306"})
+    assert bad.status == 400 and "region_code" in bad.errors
+
+
+def test_decision_due_and_overdue_queue(assistance, manual_clock):
+    svc = assistance()
+    members = household()
+    manual_clock.set_local_date(ACCEPTED_ON)
+    app_id = svc.rpc.apply(citizen(members), application(members))["application_id"]
+    accepted = svc.rpc.accept(TOWNSHIP_CLERK, app_id)
+    holidays = {date.fromisoformat(d) for d in svc.rows(
+        "SELECT value FROM policy_parameters WHERE name = 'calendar.holidays'")[0].value}
+    makeups = {date.fromisoformat(d) for d in svc.rows(
+        "SELECT value FROM policy_parameters WHERE name = 'calendar.makeup_workdays'")[0].value}
+    due = rules.decision_due(ACCEPTED_ON, 20, frozenset(holidays), frozenset(makeups))
+    assert accepted["decision_due"] == due.isoformat() == "2026-05-28"
+    assert accepted["overdue"] is False
+
+    manual_clock.set_local_date(due)
+    assert svc.rpc.get_application(TOWNSHIP_CLERK, app_id)["overdue"] is False
+    assert svc.rpc.list_applications(DISTRICT_CLERK, True) == []
+    manual_clock.set_local_date(date(2026, 5, 29))
+    assert svc.rpc.get_application(TOWNSHIP_CLERK, app_id)["overdue"] is True
+    queue = svc.rpc.list_applications(DISTRICT_CLERK, True)
+    assert [a["application_id"] for a in queue] == [app_id] and queue[0]["overdue"] is True
+    assert "journal" not in queue[0]
+    assert svc.rpc.list_applications(OTHER_DISTRICT_CLERK, True) == []
+    assert [a["application_id"] for a in svc.rpc.list_applications(TOWNSHIP_CLERK, False)] == [app_id]
+    assert refused(svc.rpc.list_applications, citizen(members), False).status == 403
+
+
+# --- the check's failure policy ---------------------------------------------------------------------
+
+def test_last_known_answer_completes_a_check_and_the_report_says_so(assistance, manual_clock):
+    svc = assistance(CHECK_FAILURE_POLICY={"real_estate": "last_known"})
+    members = household()
+    manual_clock.set_local_date(ACCEPTED_ON)
+
+    # no earlier answer to fall back on: incomplete, even under "last_known"
+    app_id = svc.rpc.apply(citizen(members), application(members))["application_id"]
+    svc.rpc.accept(TOWNSHIP_CLERK, app_id)
+    first = svc.rpc.run_economic_check(TOWNSHIP_CLERK, app_id)
+    assert first["state"] == "accepted" and first["economic_check"]["complete"] is False
+    assert all(not f["covered_by_last_known"] for f in first["economic_check"]["failed"])
+
+    svc.partner.slow_sources.clear()
+    svc.partner.facts[("real_estate", members[0]["resident_id"])] = {"properties": 1}
+    healthy = svc.rpc.run_economic_check(TOWNSHIP_CLERK, app_id)
+    assert healthy["state"] == "checked"
+
+    # re-review with the registry slow again: its last answer stands in, marked as such
+    svc.partner.slow_sources.add("real_estate")
+    manual_clock.set_local_date(date(2026, 4, 28))
+    rechecked = svc.rpc.run_economic_check(TOWNSHIP_CLERK, app_id)
+    report = rechecked["economic_check"]
+    assert rechecked["state"] == "checked"
+    assert report["complete"] is True and report["all_sources_answered"] is False
+    assert report["check_id"] != healthy["economic_check"]["check_id"]
+    estate = report["members"][0]["sources"]["real_estate"]
+    assert estate["status"] == "timeout" and estate["findings"] is None
+    assert estate["last_known"]["findings"] == {"properties": 1}
+    assert estate["last_known"]["check_id"] == healthy["economic_check"]["check_id"]
+    assert all(f["covered_by_last_known"] for f in report["failed"]) and len(report["failed"]) == 3
+    assert any("last known answer of 2026-04-27" in note for note in report["notes"])
+    assert [j["action"] for j in rechecked["journal"]].count("attach_check") == 2
+    assert "last_known" in rechecked["journal"][-1]["reason"]
+    statuses = svc.rows("SELECT status, count(*) AS n FROM check_fetch GROUP BY status")
+    assert {r.status: r.n for r in statuses} == {"ok": 24 + 27 + 24, "timeout": 6}
+
+
+def test_a_failing_source_is_failed_not_nothing_found(assistance, manual_clock):
+    svc = assistance(CHECK_FAILURE_POLICY={"real_estate": "last_known"})
+    svc.partner.slow_sources.clear()
+    svc.partner.failing_sources.add("bank_deposits")
+    members = household()
+    manual_clock.set_local_date(ACCEPTED_ON)
+    app_id = svc.rpc.apply(citizen(members), application(members))["application_id"]
+    svc.rpc.accept(TOWNSHIP_CLERK, app_id)
+    checked = svc.rpc.run_economic_check(TOWNSHIP_CLERK, app_id)
+    report = checked["economic_check"]
+    assert checked["state"] == "accepted" and report["complete"] is False
+    deposits = report["members"][0]["sources"]["bank_deposits"]
+    assert deposits["status"] == "failed" and deposits["findings"] is None and "503" in deposits["error"]
+    assert report["totals"]["deposits_fen"] is None  # unknown, never 0
+    assert report["assets"]["within_limits"] is None
+    assert "bank deposits unknown" in report["assets"]["reasons"][0]
+
+
+# --- decisions by programme -------------------------------------------------------------------------
+
+def test_income_above_the_standard_is_refused_with_the_rules_reasons(assistance, manual_clock):
+    svc = assistance()
+    members = household(incomes=(200000, 70000, 0))  # 900 yuan per capita: above 850
+    app_id = through_notice(svc, manual_clock, members)["application_id"]
+    problem = refused(svc.rpc.decide, DISTRICT_CLERK, app_id, {"decision": "approve", "reason": "as checked"})
+    assert problem.status == 422
+    assert any("not eligible" in line for line in problem.errors["decision"])
+    assert svc.rpc.get_application(DISTRICT_CLERK, app_id)["state"] == "in_notice"
+    assert svc.events("assistance.approved") == []
+    rejected = svc.rpc.decide(DISTRICT_CLERK, app_id, {"decision": "reject", "reason": "income above the standard"})
+    assert rejected["state"] == "rejected" and rejected["monthly_amount_fen"] is None
+    assert svc.rows("SELECT count(*) AS n FROM entitlement")[0].n == 0
+
+
+def test_dibao_edge_opens_its_own_linked_items(assistance, manual_clock):
+    svc = assistance()
+    members = household(incomes=(200000, 70000, 0))  # 900 yuan per capita: between 1× and 1.5× the standard
+    app_id = through_notice(svc, manual_clock, members, programme="dibao_edge")["application_id"]
+    approved = svc.rpc.decide(DISTRICT_CLERK, app_id, {"decision": "approve", "reason": "低保边缘"})
+    assert approved["state"] == "approved" and approved["monthly_amount_fen"] == 0
+    (opened,) = svc.events("matter.opened")
+    assert {s["name"] for s in opened["data"]["steps"]} == EDGE_ITEMS
+    assert svc.events("matter.step_reported") == []  # no item of 低保边缘 is granted by assistance itself
+
+
+def test_disability_care_subsidy_uses_its_policy_amount(assistance, manual_clock):
+    svc = assistance()
+    members = household()
+    members[1]["severely_disabled"] = True
+    app_id = through_notice(svc, manual_clock, members, programme="disability_care")["application_id"]
+    approved = svc.rpc.decide(DISTRICT_CLERK, app_id, {"decision": "approve", "reason": "重度残疾"})
+    assert approved["monthly_amount_fen"] == 25000
+    assert "330600/assistance.disability_care_monthly_fen@2026-01-01" in approved["policy_version"]
+    assert approved["matter_id"] is None and svc.events("matter.opened") == []  # no linked items for it
+    (event,) = svc.events("assistance.approved")
+    assert event["data"]["programme"] == "disability_care" and event["data"]["monthly_amount_fen"] == 25000
+
+
+def test_temporary_assistance_is_a_capped_one_off(assistance, manual_clock):
+    svc = assistance()
+    members = household()
+    app_id = through_notice(svc, manual_clock, members, programme="temporary")["application_id"]
+    missing = refused(svc.rpc.decide, DISTRICT_CLERK, app_id, {"decision": "approve", "reason": "medical bill"})
+    assert missing.status == 400 and "grade" in missing.errors
+    approved = svc.rpc.decide(DISTRICT_CLERK, app_id, {"decision": "approve", "reason": "medical bill",
+                                                      "grade": "B", "requested_fen": 500000})
+    assert approved["monthly_amount_fen"] == 4 * STANDARD  # capped at 4× the standard
+    (entitlement,) = svc.rows("SELECT starts_on, ends_on FROM entitlement")
+    assert (entitlement.starts_on, entitlement.ends_on) == (date(2026, 5, 6), date(2026, 5, 31))
