@@ -1,0 +1,78 @@
+"""Partner data sources for the household economic check (核对), as the simulator serves them.
+
+Each department answers `GET /sources/<source>/<resident id>` with what it holds about the person
+(JSON), the way a real data-sharing gateway would. The answers are deterministic per person, can be
+pinned per person for tests (`facts`), and a source can be made slow to exercise timeouts.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from contracts.assistance import CHECK_SOURCES
+from contracts.person import InvalidResidentId, ResidentId
+
+
+def default_facts(source: str, resident_id: str) -> dict:
+    """Plausible, repeatable records: most people have little; a few have a car or a flat."""
+    roll = int(hashlib.sha256(f"{source}:{resident_id}".encode()).hexdigest()[:8], 16) % 100
+    return {
+        "social_insurance": {"pension_monthly_fen": 0 if roll < 70 else 180000, "employed": roll >= 85},
+        "vehicles": {"vehicles": [] if roll < 95 else [{"plate": "浙D·12345", "value_fen": 3500000}]},
+        "bank_deposits": {"deposits_fen": (roll % 10) * 50000},
+        "real_estate": {"properties": 1 if roll < 90 else 2},
+        "tax": {"annual_taxable_income_fen": 0 if roll < 90 else 9000000},
+        "deaths": {"deceased": False},
+        "hukou": {"registered": True},
+        "business": {"businesses": [] if roll < 97 else [{"name": "个体工商户", "capital_fen": 5000000}]},
+        "housing_fund": {"balance_fen": 0 if roll < 80 else 2500000},
+    }[source]
+
+
+class PartnerData:
+    def __init__(self, facts: dict | None = None, slow_sources=(), slow_seconds: float = 10.0,
+                 failing_sources=()):
+        self.facts = facts or {}  # (source, resident id) -> answer
+        self.slow_sources, self.slow_seconds = set(slow_sources), slow_seconds
+        self.failing_sources = set(failing_sources)
+        self.queries: list[tuple[str, str]] = []  # what was asked, for tests and demos
+        self.urls = Map([Rule("/sources/<source>/<resident_id>", endpoint="source")])
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        try:
+            _, args = self.urls.bind_to_environ(environ).match()
+        except Exception:
+            return Response("not found", status=404)(environ, start_response)
+        return self.answer(request, args["source"], args["resident_id"])(environ, start_response)
+
+    def answer(self, request, source: str, resident_id: str) -> Response:
+        if source not in CHECK_SOURCES:
+            return _json(404, {"error": f"no source {source}"})
+        try:
+            ResidentId.parse(resident_id)
+        except InvalidResidentId as exc:
+            return _json(400, {"error": exc.reason})
+        self.queries.append((source, resident_id))
+        if source in self.slow_sources:
+            time.sleep(self.slow_seconds)
+        if source in self.failing_sources:
+            return _json(503, {"error": "source unavailable"})
+        return _json(200, self.facts.get((source, resident_id), default_facts(source, resident_id)))
+
+
+def _json(status: int, body: dict) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
+
+
+def serve(app: PartnerData, port: int, host: str = "127.0.0.1"):
+    """Serve in a background thread (green under eventlet); `.shutdown()` stops it."""
+    server = make_server(host, port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

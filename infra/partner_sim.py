@@ -1,0 +1,146 @@
+"""A partner-department simulator: plays health (卫健), police (公安) and medical insurance (医保)
+over the same protocols a real department uses.
+
+It reads its entitled events from its own durable queue `partner.<code>` (AMQP, manual ack) and
+reports its step back through the gateway's partner API (HTTPS + bearer token, with the event id as
+Idempotency-Key), so a redelivered event is reported once. As the hospital, it can also notify a birth.
+
+    python -m infra.partner_sim run [--gateway URL] [--reject police:hukou_update]
+    python -m infra.partner_sim birth --mother ID --father ID --name 小明 --sex male
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from datetime import date
+
+import requests
+from kombu import Connection
+
+from chassis.topology import declare_topology
+from contracts.partners import PARTNERS
+from contracts.subscriptions import partner_queue
+from gateway.auth import DEV_SECRET, issue_token
+from infra.partner_data import PartnerData, serve
+
+# What each department does when it receives an event: which of its matter steps it completes.
+STEP_FOR = {
+    ("health", "marriage.registered"): "planned_birth_registration",
+    ("police", "marriage.registered"): "hukou_update",
+    ("police", "birth.notified"): "newborn_hukou",
+    ("medical_insurance", "birth.notified"): "newborn_medical_insurance",
+}
+
+
+class PartnerSimulator:
+    def __init__(self, amqp_uri: str, gateway: str, secret: str, rejections: set[str] = frozenset(),
+                 partners=tuple(PARTNERS)):
+        self.amqp_uri, self.gateway, self.rejections = amqp_uri, gateway.rstrip("/"), set(rejections)
+        self.partners = partners
+        self.tokens = {code: issue_token(secret, code, "partner", ttl_seconds=30 * 24 * 3600) for code in partners}
+        self.http = requests.Session()
+        self.reported: list[tuple[str, str, str]] = []  # (partner, matter, step), for demos and tests
+
+    def report(self, code: str, event: dict) -> bool:
+        """Report the step(s) this event asks of partner `code`; True when the message may be acked."""
+        if not event.get("matter_id"):
+            return True
+        step = STEP_FOR.get((code, event["type"]))
+        if step is not None:
+            return self.report_step(code, event, step)
+        # 救助一件事: the linked items are data, so ask the matter which steps are ours
+        view = self.http.get(f"{self.gateway}/api/v1/partner/matters/{event['matter_id']}", timeout=10,
+                             headers={"Authorization": f"Bearer {self.tokens[code]}"})
+        if view.status_code == 404:
+            return False  # the progress view has not seen the matter yet
+        pending = [s["step"] for s in view.json()["steps"] if s["state"] == "pending"]
+        return all([self.report_step(code, event, name) for name in pending])
+
+    def report_step(self, code: str, event: dict, step: str) -> bool:
+        rejected = f"{code}:{step}" in self.rejections
+        body = {"state": "rejected", "reason": "simulated rejection"} if rejected else {"state": "done"}
+        response = self.http.post(
+            f"{self.gateway}/api/v1/partner/matters/{event['matter_id']}/steps/{step}", json=body, timeout=10,
+            headers={"Authorization": f"Bearer {self.tokens[code]}", "Idempotency-Key": f"{event['id']}:{step}"})
+        if response.status_code in (200, 202) or (response.status_code == 409 and "already" in response.text):
+            self.reported.append((code, event["matter_id"], step))
+            return True
+        if response.status_code == 404:  # the projection has not seen the matter yet: try again later
+            return False
+        print(f"[{code}] report of {step} failed: {response.status_code} {response.text}", file=sys.stderr)
+        return response.status_code < 500  # a 4xx will not get better by retrying
+
+    def run(self, stop_after: float | None = None):
+        declare_topology(self.amqp_uri)
+        started = time.monotonic()
+        with Connection(self.amqp_uri) as conn:
+            channel = conn.channel()
+            channel.basic_qos(0, 10, False)
+            while stop_after is None or time.monotonic() - started < stop_after:
+                idle = True
+                for code in self.partners:
+                    message = channel.basic_get(partner_queue(code), no_ack=False)
+                    if message is None:
+                        continue
+                    idle = False
+                    event = json.loads(message.body)
+                    try:
+                        ok = self.report(code, event)
+                    except requests.RequestException as exc:
+                        print(f"[{code}] gateway unreachable: {exc}", file=sys.stderr)
+                        ok = False
+                    if ok:
+                        channel.basic_ack(message.delivery_tag)
+                    else:
+                        channel.basic_reject(message.delivery_tag, requeue=True)
+                        time.sleep(0.2)
+                if idle:
+                    time.sleep(0.05)
+
+
+def notify_birth(gateway: str, secret: str, mother: str, father: str | None, name: str, sex: str,
+                 born: date, matter_id: str | None = None) -> dict:
+    token = issue_token(secret, "health", "partner")
+    response = requests.post(f"{gateway.rstrip('/')}/api/v1/partner/births", timeout=10, json={
+        "child": {"name": name, "birth_date": born.isoformat(), "sex": sex,
+                  "birth_certificate_number": f"O{uuid.uuid4().hex[:10].upper()}"},
+        "mother_resident_id": mother, "father_resident_id": father, "hospital": "市妇幼保健院",
+        "matter_id": matter_id}, headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())})
+    response.raise_for_status()
+    return response.json()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gateway", default=os.environ.get("GATEWAY_URL", "http://127.0.0.1:8000"))
+    parser.add_argument("--amqp", default=os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run")
+    run.add_argument("--reject", action="append", default=[], help="partner:step to answer 'rejected'")
+    run.add_argument("--data-port", type=int, default=int(os.environ.get("PARTNER_DATA_PORT", "8200")),
+                     help="where the departments answer economic-check queries")
+    run.add_argument("--slow-source", action="append", default=[], help="a 核对 source that never answers in time")
+    birth = sub.add_parser("birth")
+    birth.add_argument("--mother", required=True)
+    birth.add_argument("--father")
+    birth.add_argument("--name", required=True)
+    birth.add_argument("--sex", choices=["male", "female"], required=True)
+    birth.add_argument("--born", type=date.fromisoformat, default=date.today())
+    birth.add_argument("--matter")
+    args = parser.parse_args(argv)
+    secret = os.environ.get("AUTH_SECRET", DEV_SECRET)
+    if args.command == "run":
+        serve(PartnerData(slow_sources=args.slow_source), args.data_port)
+        print(f"partner simulator: {', '.join(PARTNERS)}; data sources on :{args.data_port}", flush=True)
+        PartnerSimulator(args.amqp, args.gateway, secret, set(args.reject)).run()
+    else:
+        print(json.dumps(notify_birth(args.gateway, secret, args.mother, args.father, args.name, args.sex,
+                                      args.born, args.matter), ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

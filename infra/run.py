@@ -1,0 +1,254 @@
+"""Run the whole system on this machine: broker check, databases, migrations, topology, then the
+marriage service, the gateway (edge + progress + partner feed) and the partner simulator.
+
+    python -m infra.run            # until Ctrl-C
+    python -m infra.run --smoke    # start, walk one 结婚生育户口一件事 through the HTTP API, stop
+
+PostgreSQL (one database per service) is used when reachable at $TONGBAN_PG (default
+postgresql://postgres@127.0.0.1:5432/postgres); otherwise SQLite files under var/.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = {"marriage": "services/marriage", "gateway": "gateway"}
+
+
+def say(message: str) -> None:
+    print(f"[tongban] {message}", flush=True)
+
+
+def reachable(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_rabbitmq(amqp_uri: str) -> None:
+    url = urlparse(amqp_uri)
+    host, port = url.hostname or "127.0.0.1", url.port or 5672
+    if reachable(host, port):
+        return
+    server = shutil.which("rabbitmq-server") or ("/usr/sbin/rabbitmq-server" if Path("/usr/sbin/rabbitmq-server").exists() else None)
+    if server is None or host not in ("127.0.0.1", "localhost"):
+        sys.exit(f"RabbitMQ is not reachable at {host}:{port} and is not installed here.\n"
+                 "Install it and run this again:\n"
+                 "  Debian/Ubuntu: sudo apt-get install -y rabbitmq-server\n"
+                 "  macOS:         brew install rabbitmq && brew services start rabbitmq\n"
+                 "or point AMQP_URI at a running broker (RabbitMQ >= 3.10 for quorum queues).")
+    say("RabbitMQ is installed but stopped: starting it (rabbitmq-server -detached)")
+    subprocess.run([server, "-detached"], check=False)
+    for _ in range(120):
+        if reachable(host, port):
+            return
+        time.sleep(0.5)
+    sys.exit("RabbitMQ did not come up within 60 s; see its log under /var/log/rabbitmq/")
+
+
+def database_urls(prefix: str) -> dict[str, str]:
+    admin = os.environ.get("TONGBAN_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        import psycopg2
+        conn = psycopg2.connect(admin, connect_timeout=3)
+    except Exception as exc:
+        (ROOT / "var").mkdir(exist_ok=True)
+        say(f"PostgreSQL not reachable ({exc.__class__.__name__}); using SQLite files under var/")
+        return {name: f"sqlite:///{ROOT / 'var' / f'{prefix}_{name}.db'}" for name in SERVICES}
+    conn.autocommit = True
+    urls = {}
+    base = admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://")
+    for name in SERVICES:
+        db = f"{prefix}_{name}"
+        cur = conn.cursor()
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
+        if cur.fetchone() is None:
+            cur.execute(f'CREATE DATABASE "{db}"')
+        urls[name] = f"{base}/{db}"
+    conn.close()
+    return urls
+
+
+def drop_databases(urls: dict[str, str]) -> None:
+    conn = None
+    if any(url.startswith("postgresql") for url in urls.values()):
+        import psycopg2
+        conn = psycopg2.connect(os.environ.get("TONGBAN_PG", "postgresql://postgres@127.0.0.1:5432/postgres"))
+        conn.autocommit = True
+    for url in urls.values():
+        if url.startswith("sqlite:///"):
+            for suffix in ("", "-wal", "-shm"):
+                Path(url[len("sqlite:///"):] + suffix).unlink(missing_ok=True)
+        elif url.startswith("postgresql"):
+            conn.cursor().execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    if conn is not None:
+        conn.close()
+
+
+def wait_ready(url: str, timeout: float = 60.0) -> None:
+    import requests
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not become ready within {timeout:.0f} s")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Processes:
+    def __init__(self):
+        self.children: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, args: list[str], env: dict) -> None:
+        self.children.append((name, subprocess.Popen(args, cwd=ROOT, env=env)))
+        say(f"started {name} (pid {self.children[-1][1].pid})")
+
+    def exited(self):
+        return next(((n, p.returncode) for n, p in self.children if p.poll() is not None), None)
+
+    def stop(self) -> None:
+        for _, process in reversed(self.children):
+            if process.poll() is None:
+                process.terminate()
+        for name, process in reversed(self.children):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="walk one matter through, then stop")
+    args = parser.parse_args(argv)
+
+    env = dict(os.environ)
+    env.setdefault("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
+    env.setdefault("GATEWAY_HTTP", "127.0.0.1:8000")
+    env.setdefault("MARRIAGE_HTTP", "127.0.0.1:8101")
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("PYTHONWARNINGS", "ignore:Eventlet is deprecated")  # nameko issue #785
+    prefix = env.get("TONGBAN_DB_PREFIX", "tongban")
+    ensure_rabbitmq(env["AMQP_URI"])
+
+    sys.path.insert(0, str(ROOT))
+    from chassis.migrations import upgrade
+    from chassis.topology import declare_topology
+    from gateway.auth import DEV_SECRET
+
+    for name, dev_value in (("AUTH_SECRET", DEV_SECRET), ("E_CERTIFICATE_KEY", "dev-only-e-certificate-signing-key")):
+        if not env.get(name):
+            env[name] = dev_value
+            say(f"{name} not set: using a development value (never in production)")
+
+    urls = database_urls(prefix)
+    for name, path in SERVICES.items():
+        upgrade(ROOT / path, urls[name])
+        say(f"{name} database migrated: {urls[name].split('@')[-1]}")
+    env["MARRIAGE_DATABASE_URL"], env["GATEWAY_DATABASE_URL"] = urls["marriage"], urls["gateway"]
+    declare_topology(env["AMQP_URI"])
+    say("broker topology declared (exchanges, consumer, retry, dead-letter and partner queues)")
+
+    nameko = str(Path(sys.executable).parent / "nameko")
+    processes = Processes()
+
+    def shutdown(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, shutdown)
+    try:
+        processes.start("marriage", [nameko, "run", "--config", "infra/config/marriage.yaml",
+                                     "services.marriage.service:MarriageService"], env)
+        processes.start("gateway", [nameko, "run", "--config", "infra/config/gateway.yaml",
+                                    "gateway.service:GatewayService", "gateway.progress:ProgressService",
+                                    "gateway.partner_feed:PartnerFeedService"], env)
+        gateway_url = f"http://{env['GATEWAY_HTTP']}"
+        wait_ready(f"{gateway_url}/health/ready")
+        wait_ready(f"http://{env['MARRIAGE_HTTP']}/health/ready")
+        processes.start("partner-simulator", [sys.executable, "-m", "infra.partner_sim", "--gateway", gateway_url,
+                                              "--amqp", env["AMQP_URI"], "run"], env)
+        say(f"ready: API {gateway_url}/api/v1 (OpenAPI at /api/v1/openapi.json), "
+            f"metrics {gateway_url}/metrics and http://{env['MARRIAGE_HTTP']}/metrics")
+        if args.smoke:
+            smoke(gateway_url, env["AUTH_SECRET"])
+            return 0
+        while (gone := processes.exited()) is None:
+            time.sleep(1)
+        say(f"{gone[0]} exited with code {gone[1]}; stopping everything")
+        return 1
+    except KeyboardInterrupt:
+        say("stopping")
+        return 0
+    finally:
+        processes.stop()
+        if args.smoke and env.get("TONGBAN_SMOKE_DROP_DATABASES") == "1":
+            drop_databases(urls)
+
+
+def smoke(gateway_url: str, secret: str) -> None:
+    """The README walk-through, in Python: apply, register, partners answer, birth, all done."""
+    import requests
+
+    from chassis.clock import LOCAL_ZONE
+    from contracts.person import compose_resident_id
+    from gateway.auth import issue_token
+    from infra.partner_sim import notify_birth
+
+    seq = int(time.time()) % 400 * 2
+    husband = {"resident_id": compose_resident_id("330602", date(1995, 4, 1), seq + 1), "name": "王刚"}
+    wife = {"resident_id": compose_resident_id("330602", date(1997, 8, 8), seq + 2), "name": "周敏"}
+    citizen = {"Authorization": f"Bearer {issue_token(secret, husband['resident_id'], 'citizen')}"}
+    clerk = {"Authorization": f"Bearer {issue_token(secret, 'registrar-01', 'clerk', area='330602')}"}
+    day = datetime.now(LOCAL_ZONE).date() + timedelta(days=3 + seq % 20)
+    slot = datetime(day.year, day.month, day.day, 9 + seq % 8, 30 * (seq % 2), tzinfo=LOCAL_ZONE)
+    response = requests.post(f"{gateway_url}/api/v1/matters/marriage-birth-hukou", headers=citizen, timeout=10, json={
+        "office_code": "330602", "slot_start": slot.isoformat(), "party_a": husband, "party_b": wife})
+    response.raise_for_status()
+    matter_id = response.json()["matter_id"]
+    say(f"smoke: matter {matter_id} opened")
+    response = requests.post(f"{gateway_url}/api/v1/marriage/registrations", headers=clerk, timeout=10, json={
+        "office_code": "330602", "party_a": husband, "party_b": wife, "declared_not_close_relatives": True,
+        "matter_id": matter_id})
+    response.raise_for_status()
+    say(f"smoke: marriage registered, certificate {response.json()['certificate_number']}")
+
+    def state():
+        return requests.get(f"{gateway_url}/api/v1/matters/{matter_id}", headers=citizen, timeout=10).json().get("state")
+
+    wait_until(lambda: state() == "waiting", "the health and police steps")
+    notify_birth(gateway_url, secret, wife["resident_id"], husband["resident_id"], "王小满", "female", date.today())
+    wait_until(lambda: state() == "completed", "the newborn steps")
+    say("smoke: matter completed, every step done")
+
+
+def wait_until(predicate, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"smoke: timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
