@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from datetime import datetime, timedelta, timezone
 
 import amqp
@@ -101,13 +102,16 @@ class ConfirmingPublisher:
 
 class OutboxRelay:
     def __init__(self, engine_factory, amqp_uri: str, service: str, clock, batch_size: int = 200,
-                 poll_interval: float = 0.5):
+                 poll_interval: float = 0.5, linger: float = 0.01, gauge_interval: float = 1.0):
         self.engine_factory = engine_factory
         self.amqp_uri = amqp_uri
         self.service = service
         self.clock = clock
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.linger = linger
+        self.gauge_interval = gauge_interval
+        self._gauged_at = float("-inf")
         self.publisher = ConfirmingPublisher(amqp_uri)
         self.log = get_logger(service=service, component="outbox-relay")
         self._wake = Event()
@@ -144,6 +148,9 @@ class OutboxRelay:
                 continue
             if published < self.batch_size:
                 self._wake.wait(timeout=self.poll_interval)
+                # let a burst of commits gather into one batch: each pass costs a transaction and a
+                # confirm round trip however few rows it carries
+                eventlet.sleep(self.linger)
         self.publisher.close()
         self.engine_factory().dispose()
 
@@ -179,11 +186,13 @@ class OutboxRelay:
                         conn.execute(update(outbox).where(outbox.c.id == row.id).values(
                             attempts=outbox.c.attempts + 1, last_error=mask_resident_ids(error),
                             next_attempt_at=now + pause))
-            backlog, oldest = conn.execute(
-                select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.sent_at.is_(None))).one()
-        OUTBOX_BACKLOG.labels(self.service).set(backlog)
-        OUTBOX_OLDEST_AGE.labels(self.service).set(
-            max(0.0, (self.clock.now() - oldest).total_seconds()) if oldest else 0.0)
+            if time.monotonic() - self._gauged_at >= self.gauge_interval:  # not on every pass
+                self._gauged_at = time.monotonic()
+                backlog, oldest = conn.execute(select(func.count(), func.min(outbox.c.created_at))
+                                               .where(outbox.c.sent_at.is_(None))).one()
+                OUTBOX_BACKLOG.labels(self.service).set(backlog)
+                OUTBOX_OLDEST_AGE.labels(self.service).set(
+                    max(0.0, (self.clock.now() - oldest).total_seconds()) if oldest else 0.0)
         return len(rows)
 
     def _listen(self, engine):

@@ -7,7 +7,7 @@ catalogue (`contracts.events`) registers for the event type.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -42,10 +42,27 @@ class Envelope:
     extra: dict = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict:
-        body = asdict(self)
-        body.pop("extra")
-        body["time"] = self.time.astimezone(timezone.utc).isoformat()
-        return body
+        # by hand: dataclasses.asdict deep-copies `data` recursively, which costs more than the rest
+        return {"id": self.id, "type": self.type, "source": self.source,
+                "time": self.time.astimezone(timezone.utc).isoformat(), "subject": self.subject,
+                "data": self.data, "matter_id": self.matter_id, "correlation_id": self.correlation_id,
+                "causation_id": self.causation_id, "schema_version": self.schema_version}
+
+
+class _EventTime(fields.AwareDateTime):
+    """An ISO 8601 time with its zone, parsed by `datetime.fromisoformat` (C, several times faster
+    than marshmallow's regex, and this runs on every event consumed)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
+        if parsed.tzinfo is None:
+            raise self.make_error("invalid_awareness", awareness=self.AWARENESS, obj_type=self.OBJ_TYPE)
+        return parsed
 
 
 class EnvelopeSchema(Schema):
@@ -55,7 +72,7 @@ class EnvelopeSchema(Schema):
     id = fields.UUID(required=True)
     type = fields.String(required=True, validate=validate.Length(min=3, max=120))
     source = fields.String(required=True, validate=validate.Length(min=1, max=60))
-    time = fields.AwareDateTime(required=True)
+    time = _EventTime(required=True)
     # The subject is the thing the fact is about (a registration id, a case id); never a raw ID
     # number, so envelopes can be logged.
     subject = fields.String(required=True, validate=validate.Length(min=1, max=120))

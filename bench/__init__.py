@@ -1,0 +1,1 @@
+"""Benchmarks of the tongban chassis and system (`python -m bench.run`); not tests."""
