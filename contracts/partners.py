@@ -43,6 +43,9 @@ PARTNERS: dict[str, Partner] = {p.code: p for p in (
         # 医疗救助 follows the household's assistance status
         "assistance.entitlement_ended": ("household_id", "programme", "ends_on", "reason"),
     }),
+    # The paying bank (社会化发放) receives payment batches as files, not events, and reports each
+    # payment's outcome through the partner API.
+    Partner("banks", "代发银行 paying bank", {}),
     *(Partner(code, title, {"assistance.approved": _APPROVAL_FIELDS}) for code, title in (
         ("education", "教育 education (教育救助)"),
         ("housing", "住建 housing (住房救助)"),

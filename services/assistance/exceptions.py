@@ -27,3 +27,8 @@ class OutsideArea(Forbidden):
 class PolicyUnusable(Problem):
     """The policy parameters in force cannot be used by the rules: a data problem for the bureau."""
     status, title = 500, "Policy parameters unusable"
+
+
+class CycleNotReady(Conflict):
+    """A payment cycle that is missing, or not in the state the step needs (send before reconcile)."""
+    title = "Payment cycle not ready for this step"

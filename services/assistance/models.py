@@ -3,7 +3,8 @@ household economic checks (核对) with one row per subject per source per fetch
 and monthly payment cycles. Money is integer fen."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+                        text)
 from sqlalchemy.orm import declarative_base
 
 from chassis.types import UtcDateTime
@@ -129,8 +130,11 @@ class PaymentCycle(Base):
 class Payment(Base):
     __tablename__ = "payment"
     id = Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
-    cycle_id = Column(String(20), ForeignKey("payment_cycle.id"), nullable=False)
-    entitlement_id = Column(BigInteger().with_variant(Integer(), "sqlite"), ForeignKey("entitlement.id"), nullable=False)
+    # No foreign keys: only the freeze inserts payments, from a join with entitlement, after the
+    # cycle row, and nothing deletes either; checked row by row they cost half of a 1M-row run
+    # (bench/PAYMENT_RUN.md).
+    cycle_id = Column(String(20), nullable=False)
+    entitlement_id = Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=False)
     household_id = Column(String(36), nullable=False)
     kind = Column(String(10), nullable=False)  # regular | arrears (a failed payment paid again)
     for_month = Column(Date, nullable=False)
@@ -156,3 +160,23 @@ class LinkedItem(Base):
     deadline_days = Column(Integer, nullable=False)
     programmes = Column(JSON, nullable=False)  # the programmes whose approval grants it
     active = Column(Boolean, nullable=False, default=True)
+
+
+class Alert(Base):
+    """主动发现: a risk alert and visit task for the household's caseworkers, raised by a signal."""
+    __tablename__ = "alert"
+    id = Column(String(36), primary_key=True)
+    kind = Column(String(40), nullable=False)
+    household_id = Column(String(36), ForeignKey("household.id"), nullable=False, index=True)
+    region_code = Column(String(12), nullable=False, index=True)
+    reason = Column(Text, nullable=False)
+    state = Column(String(20), nullable=False, index=True)  # open | acknowledged | resolved
+    source_event_id = Column(String(36), nullable=False)  # the signal: one alert per event and household
+    raised_at = Column(UtcDateTime, nullable=False)
+    visit_due = Column(Date, nullable=False)
+    acknowledged_by = Column(String(80))
+    acknowledged_at = Column(UtcDateTime)
+    resolved_by = Column(String(80))
+    resolved_at = Column(UtcDateTime)
+    resolution = Column(Text)
+    __table_args__ = (UniqueConstraint("source_event_id", "household_id", name="uq_alert_signal"),)

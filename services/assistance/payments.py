@@ -39,7 +39,7 @@ nothing here reads the clock.
 
 PostgreSQL only (the production database): ON CONFLICT on a partial unique index, DISTINCT ON,
 COPY, temporary tables and `set_config` are used as they are. SQLite is not supported by this
-module; every function raises NotImplementedError on another dialect.
+module; every function raises UnsupportedDatabase on another dialect.
 """
 from __future__ import annotations
 
@@ -63,6 +63,10 @@ DEFAULT_WORK_MEM = "256MB"  # for the freeze and reconcile statements only (hash
 # JIT compiling these plans costs 0.5-1 s per statement at 1M rows and bought nothing measurable
 # (the time goes to inserting, updating and foreign-key checks, not to evaluating expressions).
 DEFAULT_JIT = "off"
+
+
+class UnsupportedDatabase(Exception):
+    """The payment run's set-based SQL needs PostgreSQL (the embedded SQLite default cannot run it)."""
 
 
 class CycleStateError(Exception):
@@ -100,7 +104,7 @@ class ReconcileSummary:
 
 def _require_postgresql(conn: Connection) -> None:
     if conn.dialect.name != "postgresql":
-        raise NotImplementedError(f"the payment run is PostgreSQL-only, not {conn.dialect.name}")
+        raise UnsupportedDatabase(f"the payment run is PostgreSQL-only, not {conn.dialect.name}")
 
 
 def cycle_id_of(month: date) -> str:

@@ -20,8 +20,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
 from chassis.migrations import upgrade
-from services.assistance.payments import (NO_BANK_ACCOUNT, CycleStateError, bank_batch, cycle_summary,
-                                          freeze_cycle, mark_sent, reconcile, write_bank_file)
+from services.assistance.payments import (NO_BANK_ACCOUNT, CycleStateError, UnsupportedDatabase, bank_batch,
+                                          cycle_summary, freeze_cycle, mark_sent, reconcile, write_bank_file)
 from tests.helpers import wait_for
 
 MAY, JUNE, JULY = date(2026, 5, 1), date(2026, 6, 1), date(2026, 7, 1)
@@ -236,7 +236,7 @@ def test_freeze_wants_an_aware_time_and_postgresql(engine, tmp_path):
     with engine.begin() as conn, pytest.raises(ValueError, match="aware"):
         freeze_cycle(conn, MAY, datetime(2026, 4, 28, 2, 0))
     sqlite = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
-    with sqlite.connect() as conn, pytest.raises(NotImplementedError, match="PostgreSQL-only"):
+    with sqlite.connect() as conn, pytest.raises(UnsupportedDatabase, match="PostgreSQL-only"):
         freeze_cycle(conn, MAY, NOW)
     sqlite.dispose()
 
