@@ -9,6 +9,7 @@ from contracts.person import ResidentIdField
 
 PROGRAMMES = ("dibao", "dibao_edge", "tekun", "temporary", "disability_living", "disability_care")
 REGION = validate.Regexp(r"^\d{9}(\d{3})?$", error="must be a 9-digit township or 12-digit village code")
+SELF_CARE_LEVELS = ("full", "partial", "none")  # 全自理 / 半失能 / 全失能: the 特困 care tiers
 RELATIONSHIPS = ("head", "spouse", "child", "parent", "sibling", "grandchild", "other")
 
 # 核对: what each source tells, and the department that holds it. A source that fails is reported
@@ -47,8 +48,17 @@ class ApplicationRequestSchema(Strict):
 
 
 class DecisionRequestSchema(Strict):
+    """The decision, with what some programmes need to compute the amount (the service says which
+    programme needs which): self-care ability for 特困; grade, amount asked for and urgency for 临时救助."""
     decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
     reason = fields.String(required=True, validate=validate.Length(min=2, max=1000))
+    self_care = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(SELF_CARE_LEVELS),
+                              metadata={"description": "特困: self-care ability (full 全自理 / partial 半失能 / none 全失能)"})
+    grade = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=10),
+                          metadata={"description": "临时救助: the grade (分档) of the policy"})
+    requested_fen = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1),
+                                   metadata={"description": "临时救助: the amount asked for, in fen"})
+    urgent = fields.Boolean(load_default=False, metadata={"description": "临时救助: 急难 case"})
 
 
 class ObjectionRequestSchema(Strict):
@@ -73,6 +83,88 @@ class ApplicationViewSchema(Strict):
     matter_id = fields.String(allow_none=True)
     economic_check = fields.Dict(allow_none=True)
     journal = fields.List(fields.Dict())
+
+
+# --- proactive discovery (主动发现) ----------------------------------------------------------------
+
+class AlertViewSchema(Strict):
+    alert_id = fields.String()
+    kind = fields.String(metadata={"description": "birth_in_household | household_changed"})
+    household_id = fields.String()
+    region_code = fields.String()
+    reason = fields.String()
+    state = fields.String(metadata={"description": "open | acknowledged | resolved"})
+    raised_at = fields.AwareDateTime()
+    visit_due = fields.Date()
+    overdue = fields.Boolean()
+    acknowledged_by = fields.String(allow_none=True)
+    resolved_by = fields.String(allow_none=True)
+    resolution = fields.String(allow_none=True)
+
+
+class AlertResolutionSchema(Strict):
+    resolution = fields.String(required=True, validate=validate.Length(min=2, max=1000))
+
+
+# --- the monthly payment run (社会化发放) -------------------------------------------------------
+
+class PaymentCycleRequestSchema(Strict):
+    month = fields.Date(required=True, metadata={"description": "any day of the month to pay"})
+
+
+class PaymentCycleViewSchema(Strict):
+    cycle_id = fields.String()
+    month = fields.Date()
+    state = fields.String(metadata={"description": "frozen | sent | reconciled"})
+    created = fields.Boolean(metadata={"description": "false when the month was already frozen"})
+    payments = fields.Integer()
+    total_fen = fields.Integer()
+    regular = fields.Integer()
+    arrears = fields.Integer(metadata={"description": "failed payments of earlier cycles paid again"})
+    arrears_fen = fields.Integer()
+    to_bank = fields.Integer()
+    to_bank_fen = fields.Integer()
+    without_account = fields.Integer()
+    without_account_fen = fields.Integer()
+
+
+class BankBatchViewSchema(Strict):
+    cycle_id = fields.String()
+    file = fields.String(metadata={"description": "the CSV handed to the bank (payment_id,bank_account,amount_fen)"})
+    rows = fields.Integer()
+    total_fen = fields.Integer()
+    state = fields.String()
+
+
+class BankResultSchema(Strict):
+    payment_id = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["paid", "failed"]))
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+
+
+class BankResultsRequestSchema(Strict):
+    results = fields.List(fields.Nested(BankResultSchema), required=True, validate=validate.Length(min=1))
+
+
+class ReconcileViewSchema(Strict):
+    cycle_id = fields.String()
+    paid = fields.Integer()
+    failed = fields.Integer()
+    unchanged = fields.Integer()
+    conflicts = fields.List(fields.Dict(), metadata={"description": "answers refused: payment_id, recorded, reported"})
+    unknown = fields.List(fields.Integer(), metadata={"description": "ids that are not payments of this cycle"})
+    pending = fields.Integer()
+    state = fields.String()
+
+
+class PaymentViewSchema(Strict):
+    payment_id = fields.Integer()
+    cycle_id = fields.String()
+    for_month = fields.Date()
+    kind = fields.String()
+    amount_fen = fields.Integer()
+    state = fields.String()
+    failure_reason = fields.String(allow_none=True)
 
 
 # --- events --------------------------------------------------------------------------------------

@@ -60,3 +60,13 @@ class BirthAcceptedSchema(Strict):
     birth_id = fields.String()
     matter_id = fields.String(allow_none=True)
     event_id = fields.String()
+
+
+class JointHandlingSchema(Strict):
+    matter_type = fields.String()
+    region_code = fields.String(allow_none=True, metadata={"description": "the caller's area; none for the whole city"})
+    matters = fields.Integer()
+    decided = fields.Integer(metadata={"description": "matters whose every step has an outcome"})
+    all_granted = fields.Integer(metadata={"description": "decided matters with no step rejected"})
+    in_progress = fields.Integer()
+    rate = fields.Float(allow_none=True, metadata={"description": "all_granted / decided"})

@@ -17,6 +17,8 @@ PARTNER_EXCHANGE = "tongban.partners"
 
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "progress.on_matter_event": ("matter.opened", "matter.step_reported", "birth.notified"),
+    "assistance.on_divorce": ("marriage.divorce_registered",),
+    "assistance.on_birth": ("birth.notified",),
     "partner_feed.on_entitled_event": tuple(sorted({t for p in PARTNERS.values() for t in p.entitlements})),
 }
 

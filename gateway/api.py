@@ -68,6 +68,11 @@ def route(method: str, path: str, *, roles, summary: str, tag: str, body=None, r
     return decorate
 
 
+def wire(schema, data: dict) -> dict:
+    """Validated request data, back in JSON form for the RPC call (the service validates again)."""
+    return schema().dump(data)
+
+
 def _load_body(request, schema: type[Schema]) -> dict:
     if not request.data:
         raise InvalidInput("a JSON body is required")

@@ -84,3 +84,24 @@ def matter_state(steps: list[StepState]) -> str:
 
 def is_overdue(step: StepState, now: datetime) -> bool:
     return step.state == "pending" and step.deadline is not None and now > step.deadline
+
+
+@dataclass(frozen=True)
+class JointHandling:
+    """联办率: of the matters whose every step has an outcome, the share granted entirely without a
+    second application (no step rejected). Matters still open are counted apart, not as failures."""
+    matters: int
+    decided: int
+    all_granted: int
+    in_progress: int
+
+    @property
+    def rate(self) -> float | None:
+        return round(self.all_granted / self.decided, 4) if self.decided else None
+
+
+def joint_handling(matters: list[list[str]]) -> JointHandling:
+    """`matters`: each matter's step states."""
+    decided = [states for states in matters if set(states) <= TERMINAL_STEP_STATES]
+    granted = sum(1 for states in decided if "rejected" not in states)
+    return JointHandling(len(matters), len(decided), granted, len(matters) - len(decided))

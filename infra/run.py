@@ -1,5 +1,6 @@
 """Run the whole system on this machine: broker check, databases, migrations, topology, then the
-marriage service, the gateway (edge + progress + partner feed) and the partner simulator.
+marriage and assistance services, the gateway (edge + progress + partner feed) and the partner
+simulator (which also answers the assistance service's economic-check queries).
 
     python -m infra.run            # until Ctrl-C
     python -m infra.run --smoke    # start, walk one 结婚生育户口一件事 through the HTTP API, stop
@@ -22,7 +23,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = {"marriage": "services/marriage", "gateway": "gateway"}
+SERVICES = {"marriage": "services/marriage", "assistance": "services/assistance", "gateway": "gateway"}
 
 
 def say(message: str) -> None:
@@ -147,6 +148,9 @@ def main(argv=None) -> int:
     env.setdefault("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
     env.setdefault("GATEWAY_HTTP", "127.0.0.1:8000")
     env.setdefault("MARRIAGE_HTTP", "127.0.0.1:8101")
+    env.setdefault("ASSISTANCE_HTTP", "127.0.0.1:8102")
+    env.setdefault("PARTNER_DATA_PORT", "8200")
+    env.setdefault("CHECK_SOURCES_URL", f"http://127.0.0.1:{env['PARTNER_DATA_PORT']}")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("PYTHONWARNINGS", "ignore:Eventlet is deprecated")  # nameko issue #785
     prefix = env.get("TONGBAN_DB_PREFIX", "tongban")
@@ -166,7 +170,8 @@ def main(argv=None) -> int:
     for name, path in SERVICES.items():
         upgrade(ROOT / path, urls[name])
         say(f"{name} database migrated: {urls[name].split('@')[-1]}")
-    env["MARRIAGE_DATABASE_URL"], env["GATEWAY_DATABASE_URL"] = urls["marriage"], urls["gateway"]
+    for name in SERVICES:
+        env[f"{name.upper()}_DATABASE_URL"] = urls[name]
     declare_topology(env["AMQP_URI"])
     say("broker topology declared (exchanges, consumer, retry, dead-letter and partner queues)")
 
@@ -180,16 +185,20 @@ def main(argv=None) -> int:
     try:
         processes.start("marriage", [nameko, "run", "--config", "infra/config/marriage.yaml",
                                      "services.marriage.service:MarriageService"], env)
+        processes.start("assistance", [nameko, "run", "--config", "infra/config/assistance.yaml",
+                                       "services.assistance.service:AssistanceService"], env)
         processes.start("gateway", [nameko, "run", "--config", "infra/config/gateway.yaml",
                                     "gateway.service:GatewayService", "gateway.progress:ProgressService",
                                     "gateway.partner_feed:PartnerFeedService"], env)
         gateway_url = f"http://{env['GATEWAY_HTTP']}"
         wait_ready(f"{gateway_url}/health/ready")
         wait_ready(f"http://{env['MARRIAGE_HTTP']}/health/ready")
+        wait_ready(f"http://{env['ASSISTANCE_HTTP']}/health/ready")
         processes.start("partner-simulator", [sys.executable, "-m", "infra.partner_sim", "--gateway", gateway_url,
                                               "--amqp", env["AMQP_URI"], "run"], env)
         say(f"ready: API {gateway_url}/api/v1 (OpenAPI at /api/v1/openapi.json), "
-            f"metrics {gateway_url}/metrics and http://{env['MARRIAGE_HTTP']}/metrics")
+            f"metrics {gateway_url}/metrics, http://{env['MARRIAGE_HTTP']}/metrics and "
+            f"http://{env['ASSISTANCE_HTTP']}/metrics")
         if args.smoke:
             smoke(gateway_url, env["AUTH_SECRET"])
             return 0

@@ -1,5 +1,5 @@
 """The whole system in one test process: marriage, gateway (edge, progress, partner feed) and,
-when asked, the partner simulator, each on its own fresh database and the test's own vhost."""
+when asked, assistance with its partner data sources and the partner simulator, each on its own fresh database and the test's own vhost."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,7 +15,9 @@ from gateway.auth import issue_token
 from gateway.partner_feed import PartnerFeedService
 from gateway.progress import ProgressService
 from gateway.service import GatewayService
+from infra.partner_data import PartnerData, serve
 from infra.partner_sim import PartnerSimulator
+from services.assistance.service import AssistanceService
 from services.marriage.service import MarriageService
 from tests.conftest import free_port
 
@@ -29,6 +31,7 @@ class System:
     amqp_uri: str
     databases: dict
     simulator: PartnerSimulator | None = None
+    partner_data: PartnerData | None = None  # the departments' 核对 sources, with assistance
     session: requests.Session = field(default_factory=requests.Session)
 
     def token(self, role: str, subject: str, area: str | None = None) -> str:
@@ -49,13 +52,24 @@ def person(birth: date, sex: str, division: str = "330602", seq: int | None = No
 
 
 @pytest.fixture
-def system(make_database, base_config, start_service, manual_clock):
-    def boot(simulator: bool = False, **overrides) -> System:
+def system(make_database, base_config, start_service, manual_clock, tmp_path):
+    def boot(simulator: bool = False, assistance: PartnerData | None = None, **overrides) -> System:
+        """`assistance`: also run the assistance service, its 核对 sources answered by this PartnerData
+        (one-second timeout per fetch)."""
         urls = {"marriage": make_database("marriage"), "gateway": make_database("gateway")}
         upgrade("services/marriage", urls["marriage"])
         upgrade("gateway", urls["gateway"])
         port = free_port()
         common = {**base_config, **overrides}
+        if assistance is not None:
+            urls["assistance"] = make_database("assistance")
+            upgrade("services/assistance", urls["assistance"])
+            data_port = free_port()
+            servers.append(serve(assistance, data_port))
+            start_service(AssistanceService, {
+                **common, "DATABASE_URL": urls["assistance"], "CHECK_SOURCES_URL": f"http://127.0.0.1:{data_port}",
+                "CHECK_TIMEOUT_SECONDS": 1, "BANK_FILES_DIR": str(tmp_path / "bank-files"),
+                "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"})
         marriage_port = free_port()
         start_service(MarriageService, {**common, "DATABASE_URL": urls["marriage"],
                                         "WEB_SERVER_ADDRESS": f"127.0.0.1:{marriage_port}",
@@ -64,7 +78,8 @@ def system(make_database, base_config, start_service, manual_clock):
             start_service(cls, {**common, "DATABASE_URL": urls["gateway"]})
         start_service(GatewayService, {**common, "DATABASE_URL": urls["gateway"], "AUTH_SECRET": SECRET,
                                        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"})
-        built = System(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{marriage_port}", common["AMQP_URI"], urls)
+        built = System(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{marriage_port}", common["AMQP_URI"], urls,
+                       partner_data=assistance)
         if simulator:
             built.simulator = PartnerSimulator(common["AMQP_URI"], built.url, SECRET)
             thread = eventlet.spawn(built.simulator.run)
@@ -72,6 +87,9 @@ def system(make_database, base_config, start_service, manual_clock):
         return built
 
     stops: list = []
+    servers: list = []
     yield boot
     for thread in stops:
         thread.kill()
+    for server in servers:
+        server.shutdown()

@@ -26,6 +26,7 @@ from decimal import Decimal
 from fractions import Fraction
 from types import MappingProxyType
 
+from contracts.assistance import SELF_CARE_LEVELS
 from contracts.person import ResidentId
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
     "transition",
 ]
 
-SELF_CARE_LEVELS = ("full", "partial", "none")  # 全自理 / 半失能 / 全失能
 INCREMENT_CATEGORIES = ("aged_80_plus", "minor", "seriously_ill", "severely_disabled", "pregnant")
 APPROVAL_LEVELS = ("township", "district")      # 乡镇(街道) / 区(县)民政局
 

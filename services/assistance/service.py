@@ -10,25 +10,29 @@ approval an entitlement, `assistance.approved`, and 救助一件事 opened with 
 from __future__ import annotations
 
 import calendar
+from contextlib import contextmanager
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 
 from sqlalchemy import func, select
 
-from chassis import (Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, Operable,
-                     Outbox, Policy, Problem, WorkerMetrics, rpc)
+from chassis import (SYSTEM, Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, NotFound, Operable,
+                     Outbox, Policy, Problem, WorkerMetrics, handle_event, rpc)
 from chassis.clock import LOCAL_ZONE
+from chassis.errors import Unavailable
 from chassis.regions import region_prefix
 from chassis.tables import audit_log
-from contracts.assistance import CHECK_SOURCES
+from contracts.assistance import (CHECK_SOURCES, AlertResolutionSchema, AlertViewSchema, BankBatchViewSchema, BankResultsRequestSchema,
+                                  PaymentCycleRequestSchema, PaymentCycleViewSchema, PaymentViewSchema,
+                                  ReconcileViewSchema)
 from contracts.person import InvalidResidentId, ResidentId
-from services.assistance import rules
-from services.assistance.dependencies import OK, EconomicCheckSources, Fetched
-from services.assistance.exceptions import (AlreadyApplying, ApprovalRefused, OutsideArea,
+from services.assistance import alerts, payments, rules
+from services.assistance.dependencies import OK, BankFiles, EconomicCheckSources, Fetched
+from services.assistance.exceptions import (AlreadyApplying, ApprovalRefused, CycleNotReady, OutsideArea,
                                             PolicyUnusable, StepRefused, UnknownApplication)
-from services.assistance.models import (Application, ApplicationTransition, CheckFetch, EconomicCheck,
-                                        Entitlement, Household, LinkedItem, Member)
+from services.assistance.models import (Alert, Application, ApplicationTransition, CheckFetch, EconomicCheck,
+                                        Entitlement, Household, LinkedItem, Member, Payment)
 from services.assistance.schemas import (SUMMARY_FIELDS, ApplicationRequestSchema, ApplicationViewSchema,
                                          DecisionRequestSchema, ObjectionRequestSchema, dump, load)
 
@@ -78,6 +82,7 @@ class AssistanceService(Operable):
     clock = Clock()
     log = Logger()
     metrics = WorkerMetrics()
+    bank_files = BankFiles()
     sources = EconomicCheckSources()
 
     # --- application and acceptance ------------------------------------------------------------
@@ -432,21 +437,215 @@ class AssistanceService(Operable):
                         "reported_by": self.name}, matter_id=matter_id)
         return matter_id
 
+    # --- reactions and proactive discovery (主动发现) ----------------------------------------------
+
+    @handle_event("marriage.divorce_registered")
+    def on_divorce(self, event):
+        """A recipient household holding both former spouses: the one who is not the head leaves,
+        and the household's 低保 is recomputed (the next payment run pays the new amount). Every
+        recipient household of either party gets a visit task."""
+        parties = {event.data["party_a"]["resident_id"], event.data["party_b"]["resident_id"]}
+        left_on = date.fromisoformat(str(event.data["registered_on"]))
+        for household in self._recipient_households(parties):
+            members = self._current_members(household.id)
+            in_household = [m for m in members if m.resident_id in parties]
+            outcome = ""
+            if len(in_household) == 2:
+                leaving = next((m for m in in_household if m.relationship != "head"), in_household[1])
+                leaving.left_on, leaving.left_reason = left_on, f"divorce ({event.data['certificate_number']})"
+                outcome = " " + self._recompute(household, [m for m in members if m is not leaving], event)
+            self._raise_alert(household, event, outcome)
+
+    @handle_event("birth.notified")
+    def on_birth(self, event):
+        """A child born to a member of a recipient household: a visit task to add the child (who has
+        no resident ID until the hukou is registered) and recompute."""
+        parents = {event.data["mother_resident_id"], event.data.get("father_resident_id")} - {None}
+        for household in self._recipient_households(parents):
+            self._raise_alert(household, event, "")
+
+    def _recipient_households(self, resident_ids: set[str]) -> list[Household]:
+        """Households with a current member among `resident_ids` and an entitlement not yet ended."""
+        today = self.clock.today()
+        return list(self.db.execute(
+            select(Household).where(Household.id.in_(
+                select(Member.household_id).where(Member.resident_id.in_(resident_ids), Member.left_on.is_(None))),
+                Household.id.in_(select(Entitlement.household_id).where(
+                    (Entitlement.ends_on.is_(None)) | (Entitlement.ends_on >= today))))
+            .order_by(Household.id).with_for_update()).scalars())
+
+    def _recompute(self, household: Household, members: list[Member], event) -> str:
+        """The household's open 低保 entitlement at today's policy; returns what happened, in words."""
+        today = self.clock.today()
+        said = []
+        for entitlement in self.db.execute(select(Entitlement).where(
+                Entitlement.household_id == household.id, Entitlement.programme == "dibao",
+                Entitlement.ends_on.is_(None))).scalars():
+            policy = self._assistance_policy(household.region_code, today)
+            result = rules.dibao_benefit([_rule_member(m) for m in members], today, policy)
+            if not result.eligible:
+                said.append("the household no longer qualifies for 低保 on its own figures: review it for exit")
+                continue
+            before, entitlement.monthly_amount_fen = entitlement.monthly_amount_fen, result.monthly_fen
+            entitlement.policy_version = policy.version
+            self.audit.record(SYSTEM, "entitlement.recompute", f"household-{household.id}", "recomputed",
+                              reason=f"{event.type} {event.id}", policy_version=policy.version,
+                              before_fen=before, after_fen=result.monthly_fen)
+            said.append(f"低保 recomputed from {_yuan(before)} to {_yuan(result.monthly_fen)} a month")
+        return "; ".join(said)
+
+    def _raise_alert(self, household: Household, event, outcome: str) -> None:
+        signal = alerts.SIGNALS[event.type]
+        today = self.clock.today()
+        visit_days = int(self.policy.resolve("assistance.alert_visit_days", household.region_code, today).value)
+        alert = Alert(id=str(uuid.uuid4()), kind=signal.kind, household_id=household.id,
+                      region_code=household.region_code, reason=f"{signal.what}.{outcome}".rstrip("."),
+                      state="open", source_event_id=event.id, raised_at=self.clock.now(),
+                      visit_due=alerts.visit_due(today, visit_days))
+        self.db.add(alert)
+        self.audit.record(SYSTEM, "alert.raise", f"alert-{alert.id}", "open", reason=f"{event.type} {event.id}",
+                          household_id=household.id, kind=signal.kind)
+
+    @rpc
+    def list_alerts(self, actor, include_resolved=False):
+        """The area's alerts, oldest visit first."""
+        actor = Actor.from_dict(actor)
+        if actor.role not in STAFF or (actor.role == "clerk" and not actor.area):
+            raise Forbidden("only caseworkers see alerts")
+        query = select(Alert)
+        if actor.role == "clerk":
+            query = query.where(Alert.region_code.startswith(region_prefix(actor.area), autoescape=True))
+        if not include_resolved:
+            query = query.where(Alert.state != "resolved")
+        return [self._alert_view(a) for a in self.db.execute(query.order_by(Alert.visit_due, Alert.raised_at)).scalars()]
+
+    @rpc
+    def acknowledge_alert(self, actor, alert_id):
+        actor = Actor.from_dict(actor)
+        alert = self._alert(actor, alert_id)
+        alert.state = self._alert_move(actor, alert, "acknowledge")
+        alert.acknowledged_by, alert.acknowledged_at = actor.id, self.clock.now()
+        self.audit.record(actor, "alert.acknowledge", f"alert-{alert.id}", alert.state)
+        return self._alert_view(alert)
+
+    @rpc
+    def resolve_alert(self, actor, alert_id, request):
+        actor, data = Actor.from_dict(actor), load(AlertResolutionSchema, request)
+        alert = self._alert(actor, alert_id)
+        alert.state = self._alert_move(actor, alert, "resolve")
+        alert.resolved_by, alert.resolved_at, alert.resolution = actor.id, self.clock.now(), data["resolution"]
+        self.audit.record(actor, "alert.resolve", f"alert-{alert.id}", alert.state, reason=data["resolution"])
+        return self._alert_view(alert)
+
+    def _alert(self, actor: Actor, alert_id: str) -> Alert:
+        alert = self.db.get(Alert, alert_id, with_for_update=True)
+        if alert is None:
+            raise NotFound(f"no alert {alert_id}")
+        self._require_staff_in(actor, alert.region_code)
+        return alert
+
+    def _alert_move(self, actor: Actor, alert: Alert, action: str) -> str:
+        try:
+            return alerts.alert_transition(alert.state, action)
+        except alerts.AlertRefused as exc:
+            self.audit.record_refusal(actor, f"alert.{action}", f"alert-{alert.id}", exc.reason)
+            raise StepRefused(exc.reason, code="illegal_transition") from None
+
+    def _alert_view(self, alert: Alert) -> dict:
+        return dump(AlertViewSchema, {
+            "alert_id": alert.id, "kind": alert.kind, "household_id": alert.household_id,
+            "region_code": alert.region_code, "reason": alert.reason, "state": alert.state,
+            "raised_at": alert.raised_at, "visit_due": alert.visit_due,
+            "overdue": alert.state != "resolved" and alert.visit_due < self.clock.today(),
+            "acknowledged_by": alert.acknowledged_by, "resolved_by": alert.resolved_by,
+            "resolution": alert.resolution})
+
+    # --- the monthly payment run (社会化发放) --------------------------------------------------
+    # Set-based SQL in payments.py; here only who may, the audit row, and moving data in and out.
+
+    @rpc
+    def freeze_payment_cycle(self, actor, request):
+        """Freeze the month's cycle: every active entitlement's payment with the amount, bank
+        account and policy version of today (the snapshot), plus failed payments as arrears.
+        Idempotent: a month already frozen is returned as it is."""
+        actor, data = Actor.from_dict(actor), load(PaymentCycleRequestSchema, request)
+        _require_payments_office(actor)
+        with _cycle_problems():
+            summary = payments.freeze_cycle(self.db.connection(), data["month"], self.clock.now())
+        self.audit.record(actor, "payment_cycle.freeze", f"payment-cycle-{summary.cycle_id}",
+                          "frozen" if summary.created else "already_frozen",
+                          payments=summary.payments, total_fen=summary.total_fen)
+        return dump(PaymentCycleViewSchema, asdict(summary))
+
+    @rpc
+    def get_payment_cycle(self, actor, cycle_id):
+        _require_payments_office(Actor.from_dict(actor))
+        with _cycle_problems():
+            return dump(PaymentCycleViewSchema, asdict(payments.cycle_summary(self.db.connection(), cycle_id)))
+
+    @rpc
+    def send_bank_batch(self, actor, cycle_id):
+        """Write the cycle's pending payments for the bank, with control totals; frozen -> sent."""
+        actor = Actor.from_dict(actor)
+        _require_payments_office(actor)
+        conn = self.db.connection()
+        with _cycle_problems():
+            path, (rows, total) = self.bank_files(f"{cycle_id}.csv",
+                                                  lambda out: payments.write_bank_file(conn, cycle_id, out))
+            state = payments.mark_sent(conn, cycle_id)
+        self.audit.record(actor, "payment_cycle.send", f"payment-cycle-{cycle_id}", state,
+                          rows=rows, total_fen=total, file=path.name)
+        return dump(BankBatchViewSchema, {"cycle_id": cycle_id, "file": str(path), "rows": rows,
+                                          "total_fen": total, "state": state})
+
+    @rpc
+    def reconcile_bank_results(self, actor, cycle_id, request):
+        """The bank's answers (paid / failed with reason), from the bank itself (partner `banks`)
+        or uploaded by the payments office. Re-applying an answer changes nothing; contradictions
+        are refused and listed; failed payments are paid again as arrears next cycle."""
+        actor, data = Actor.from_dict(actor), load(BankResultsRequestSchema, request)
+        if not (actor.role == "partner" and actor.id == "banks"):
+            _require_payments_office(actor)
+        with _cycle_problems():
+            summary = payments.reconcile(self.db.connection(), cycle_id, [
+                (r["payment_id"], r["status"], r["reason"]) for r in data["results"]])
+        self.audit.record(actor, "payment_cycle.reconcile", f"payment-cycle-{cycle_id}", summary.state,
+                          paid=summary.paid, failed=summary.failed, conflicts=len(summary.conflicts))
+        view = asdict(summary)
+        view["conflicts"] = [{"payment_id": i, "recorded": was, "reported": said}
+                             for i, was, said in summary.conflicts]
+        return dump(ReconcileViewSchema, view)
+
+    @rpc
+    def household_payments(self, actor, household_id):
+        """A household's payments, newest month first: for the household itself and its caseworkers."""
+        actor = Actor.from_dict(actor)
+        household = self.db.get(Household, household_id)
+        if household is None:
+            raise NotFound(f"no household {household_id}")
+        self._require_household_reader(actor, household.id, household.region_code)
+        rows = self.db.execute(select(Payment).where(Payment.household_id == household_id)
+                               .order_by(Payment.for_month.desc(), Payment.id.desc())).scalars()
+        return [dump(PaymentViewSchema, {
+            "payment_id": p.id, "cycle_id": p.cycle_id, "for_month": p.for_month, "kind": p.kind,
+            "amount_fen": p.amount_fen, "state": p.state, "failure_reason": p.failure_reason}) for p in rows]
+
+    def _require_household_reader(self, actor: Actor, household_id: str, region_code: str) -> None:
+        """A household's records are shown to its members and to the caseworkers of its area."""
+        if actor.role == "citizen":
+            if self.db.execute(select(Member.id).where(Member.household_id == household_id,
+                                                       Member.resident_id == actor.id)).first() is None:
+                raise Forbidden("not your household")
+        else:
+            self._require_staff_in(actor, region_code)
+
     # --- reading --------------------------------------------------------------------------------
 
     @rpc
     def get_application(self, actor, application_id):
         actor = Actor.from_dict(actor)
         application = self._application(application_id)
-        if actor.role == "citizen":
-            member = self.db.execute(select(Member.id).where(
-                Member.household_id == application.household_id, Member.resident_id == actor.id)).first()
-            if member is None:
-                raise Forbidden("not your household's application")
-        elif actor.role in STAFF:
-            self._require_staff_in(actor, application.region_code)
-        else:
-            raise Forbidden("applications are shown to their household and to caseworkers of the area")
+        self._require_household_reader(actor, application.household_id, application.region_code)
         return self._view(application)
 
     @rpc
@@ -601,6 +800,25 @@ class AssistanceService(Operable):
             raise Forbidden("only caseworkers can do this")
         if not actor.covers(region_code):
             raise OutsideArea(f"region {region_code} is outside your area {actor.area}")
+
+
+def _require_payments_office(actor: Actor) -> None:
+    """The payment run is city-wide: the bureau's payments office (admin) runs it, not a township."""
+    if actor.role != "admin":
+        raise Forbidden("only the bureau's payments office (admin) runs payment cycles")
+
+
+@contextmanager
+def _cycle_problems():
+    """payments.py says no with plain exceptions; the wire wants Problems."""
+    try:
+        yield
+    except payments.CycleStateError as exc:
+        raise CycleNotReady(str(exc)) from None
+    except payments.UnsupportedDatabase as exc:
+        raise Unavailable(str(exc)) from None
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 def _acting_level(actor: Actor) -> str:

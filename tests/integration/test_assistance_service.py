@@ -4,22 +4,26 @@ public notice and objection, approval levels and areas, 救助一件事 events, 
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 import pytest
+from kombu import Connection, Exchange, Producer
 from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import create_engine, insert, text
 
 from chassis.errors import Problem
 from chassis.migrations import upgrade
 from chassis.tables import policy_parameters
+from chassis.topology import EVENTS_EXCHANGE
 from contracts.assistance import CHECK_SOURCES
 from contracts.person import ResidentId, compose_resident_id
 from infra.partner_data import PartnerData, serve
 from services.assistance import rules
 from services.assistance.service import AssistanceService
 from tests.conftest import free_port
+from tests.helpers import queue_depth, wait_for
 
 TOWNSHIP = "330602001"                      # a street of Yuecheng district, Shaoxing
 DISTRICT = "330602"
@@ -435,3 +439,81 @@ def test_temporary_assistance_is_a_capped_one_off(assistance, manual_clock):
     assert approved["monthly_amount_fen"] == 4 * STANDARD  # capped at 4× the standard
     (entitlement,) = svc.rows("SELECT starts_on, ends_on FROM entitlement")
     assert (entitlement.starts_on, entitlement.ends_on) == (date(2026, 5, 6), date(2026, 5, 31))
+
+
+# --- reactions to other services' events, and proactive discovery --------------------------------
+
+def publish(amqp_uri: str, event_type: str, source: str, data: dict) -> dict:
+    """Another service's event, as its relay would publish it (the same envelope, twice if asked)."""
+    body = {"id": str(uuid.uuid4()), "type": event_type, "source": source,
+            "time": datetime.now(timezone.utc).isoformat(), "subject": f"{source}-test", "matter_id": None,
+            "correlation_id": None, "causation_id": None, "schema_version": 1, "data": data}
+    with Connection(amqp_uri) as conn:
+        Producer(conn.channel()).publish(body, exchange=Exchange(EVENTS_EXCHANGE, type="topic"),
+                                         routing_key=event_type, serializer="json")
+    return body
+
+
+def test_a_divorce_splits_the_household_recomputes_once_and_raises_a_visit_task(assistance, manual_clock,
+                                                                                 amqp_uri):
+    svc = assistance()
+    members = household()
+    app_id = through_notice(svc, manual_clock, members)["application_id"]
+    manual_clock.set_local_date(date(2026, 5, 14))
+    approved = svc.rpc.decide(DISTRICT_CLERK, app_id, {"decision": "approve", "reason": "below the standard"})
+    assert approved["monthly_amount_fen"] == 200500
+
+    manual_clock.set_local_date(date(2026, 7, 1))
+    divorce = {"divorce_id": "d-1", "registration_id": "r-1", "certificate_number": "L330602-2026-000001",
+               "registered_on": "2026-06-30", "party_a": {"resident_id": members[0]["resident_id"]},
+               "party_b": {"resident_id": members[1]["resident_id"]}}
+    event = publish(amqp_uri, "marriage.divorce_registered", "marriage", divorce)
+    wait_for(lambda: svc.rows("SELECT count(*) AS n FROM alert")[0].n == 1, what="the visit task")
+    # the ill spouse left: (850 × 2 − 600) + 10% of 850 for the child = 1185.00 yuan
+    expected = rules.dibao_benefit([rules.Member(ResidentId.parse(m["resident_id"]), m["monthly_income_fen"])
+                                    for m in (members[0], members[2])], date(2026, 7, 1), policy_for_test())
+    assert svc.rows("SELECT monthly_amount_fen AS fen FROM entitlement")[0].fen == expected.monthly_fen == 118500
+    (left,) = svc.rows("SELECT resident_id, left_on, left_reason FROM member WHERE left_on IS NOT NULL")
+    assert (left.resident_id, left.left_on) == (members[1]["resident_id"], date(2026, 6, 30))
+    assert "L330602-2026-000001" in left.left_reason
+
+    # the same event again (a redelivery): no second member change, no second alert
+    with Connection(amqp_uri) as conn:
+        Producer(conn.channel()).publish(event, exchange=Exchange(EVENTS_EXCHANGE, type="topic"),
+                                         routing_key=event["type"], serializer="json")
+    wait_for(lambda: queue_depth(amqp_uri, "assistance.on_divorce") == 0)
+    time.sleep(0.5)
+    assert svc.rows("SELECT count(*) AS n FROM alert")[0].n == 1
+    assert svc.rows("SELECT count(*) AS n FROM audit_log WHERE action = 'entitlement.recompute'")[0].n == 1
+
+    (alert,) = svc.rpc.list_alerts(TOWNSHIP_CLERK)
+    assert alert["kind"] == "household_changed" and alert["state"] == "open"
+    assert alert["visit_due"] == "2026-07-08" and "2005.00 yuan to 1185.00 yuan" in alert["reason"]
+    assert svc.rpc.list_alerts(OTHER_DISTRICT_CLERK) == []
+    assert refused(svc.rpc.acknowledge_alert, OTHER_DISTRICT_CLERK, alert["alert_id"]).status == 403
+    taken = svc.rpc.acknowledge_alert(TOWNSHIP_CLERK, alert["alert_id"])
+    assert taken["state"] == "acknowledged" and taken["acknowledged_by"] == "caseworker-01"
+    assert refused(svc.rpc.acknowledge_alert, TOWNSHIP_CLERK, alert["alert_id"]).status == 409
+    done = svc.rpc.resolve_alert(TOWNSHIP_CLERK, alert["alert_id"], {"resolution": "visited; amount confirmed"})
+    assert done["state"] == "resolved" and svc.rpc.list_alerts(TOWNSHIP_CLERK) == []
+    assert refused(svc.rpc.resolve_alert, TOWNSHIP_CLERK, alert["alert_id"], {"resolution": "again"}).status == 409
+
+
+def test_a_birth_to_a_recipient_raises_a_task_and_other_births_nothing(assistance, manual_clock, amqp_uri):
+    svc = assistance()
+    members = household()
+    app_id = through_notice(svc, manual_clock, members)["application_id"]
+    manual_clock.set_local_date(date(2026, 5, 14))
+    svc.rpc.decide(DISTRICT_CLERK, app_id, {"decision": "approve", "reason": "below the standard"})
+    child = {"name": "王小宝", "birth_date": "2026-06-02", "sex": "male", "birth_certificate_number": "O2026060201"}
+    publish(amqp_uri, "birth.notified", "gateway", {
+        "child": child, "mother_resident_id": person(date(1995, 1, 1), "female"), "hospital": "市妇幼保健院",
+        "birth_id": "b-0"})  # not a recipient: nothing happens
+    publish(amqp_uri, "birth.notified", "gateway", {
+        "child": child, "mother_resident_id": members[1]["resident_id"],
+        "father_resident_id": members[0]["resident_id"], "hospital": "市妇幼保健院", "birth_id": "b-1"})
+    wait_for(lambda: svc.rows("SELECT count(*) AS n FROM alert")[0].n == 1, what="the visit task")
+    wait_for(lambda: queue_depth(amqp_uri, "assistance.on_birth") == 0)
+    (alert,) = svc.rpc.list_alerts(DISTRICT_CLERK)
+    assert alert["kind"] == "birth_in_household" and "add the child" in alert["reason"]
+    assert svc.rows("SELECT monthly_amount_fen AS fen FROM entitlement")[0].fen == 200500  # until the child is added

@@ -605,7 +605,7 @@ def test_transition_table_is_read_only_and_never_activates():
 
 # --- purity ----------------------------------------------------------------------------------------
 
-def test_rules_import_only_the_standard_library_and_resident_id():
+def test_rules_import_only_the_standard_library_and_the_contracts():
     tree = ast.parse(Path(rules.__file__).read_text(encoding="utf-8"))
     imported = set()
     for node in ast.walk(tree):
@@ -614,4 +614,4 @@ def test_rules_import_only_the_standard_library_and_resident_id():
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module)
     assert imported <= {"__future__", "calendar", "collections.abc", "dataclasses", "datetime", "decimal",
-                        "fractions", "types", "contracts.person"}, imported
+                        "fractions", "types", "contracts.person", "contracts.assistance"}, imported

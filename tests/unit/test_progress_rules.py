@@ -6,7 +6,7 @@ import pytest
 
 from contracts.matters import MARRIAGE_BIRTH_HUKOU, TERMINAL_STEP_STATES
 from gateway.progress_rules import (ReportRefused, StepNotStarted, StepState, apply_report, check_report, is_overdue,
-                                    matter_state, opened_steps, start_phase)
+                                    joint_handling, matter_state, opened_steps, start_phase)
 
 MT = MARRIAGE_BIRTH_HUKOU
 OPENED = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
@@ -212,3 +212,15 @@ DEADLINE = OPENED + timedelta(days=10)
 ])
 def test_is_overdue(step, now, expected):
     assert is_overdue(step, now) is expected
+
+
+@pytest.mark.parametrize("matters, expected", [
+    ([], (0, 0, 0, 0, None)),
+    ([["done", "done"]], (1, 1, 1, 0, 1.0)),
+    ([["done", "not_applicable"], ["done", "rejected"]], (2, 2, 1, 0, 0.5)),
+    ([["done", "pending"], ["done", "done"], ["not_started", "done"]], (3, 1, 1, 2, 1.0)),
+    ([["rejected"], ["rejected"], ["done"]], (3, 3, 1, 0, 0.3333)),
+])
+def test_joint_handling_rate_counts_only_decided_matters(matters, expected):
+    result = joint_handling(matters)
+    assert (result.matters, result.decided, result.all_granted, result.in_progress, result.rate) == expected

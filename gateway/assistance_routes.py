@@ -1,0 +1,115 @@
+"""Social assistance (社会救助) over HTTP: applications through their process, and the monthly
+payment run. Area scoping and every rule live in the assistance service; these routes only check
+the role, validate the body against the contract and pass the caller along."""
+from __future__ import annotations
+
+from chassis import ServiceRpc
+from contracts import assistance as a
+from gateway.api import route, wire
+
+CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
+STAFF = (CLERK, ADMIN)
+APPLICATIONS = "/api/v1/assistance/applications"
+CYCLES = "/api/v1/assistance/payment-cycles"
+ALERTS = "/api/v1/assistance/alerts"
+
+
+class AssistanceRoutes:
+    """Mixed into the gateway service (nameko finds inherited entrypoints and dependencies)."""
+
+    assistance = ServiceRpc("assistance")
+
+    @route("POST", APPLICATIONS, roles=(CITIZEN, CLERK), tag="assistance", status=201,
+           summary="Apply for 低保 / 低保边缘 / 特困 / 临时救助 / a disability subsidy (a caseworker may apply on a "
+                   "household's behalf)", body=a.ApplicationRequestSchema, response=a.ApplicationViewSchema)
+    def apply_for_assistance(self, actor, body):
+        return self.assistance.apply(actor.as_dict(), wire(a.ApplicationRequestSchema, body))
+
+    @route("GET", APPLICATIONS, roles=STAFF, tag="assistance",
+           summary="The caseworker's queue: applications of their area, the most urgent first")
+    def assistance_queue(self, actor, body):
+        return {"applications": self.assistance.list_applications(actor.as_dict())}
+
+    @route("GET", APPLICATIONS + "/overdue", roles=STAFF, tag="assistance",
+           summary="Open applications of the area past their 20-working-day decision date")
+    def assistance_overdue(self, actor, body):
+        return {"applications": self.assistance.list_applications(actor.as_dict(), overdue_only=True)}
+
+    @route("GET", APPLICATIONS + "/<application_id>", roles=(CITIZEN, CLERK, ADMIN), tag="assistance",
+           summary="An application with its journal, economic-check report and explanation",
+           response=a.ApplicationViewSchema)
+    def get_assistance_application(self, actor, body, application_id):
+        return self.assistance.get_application(actor.as_dict(), application_id)
+
+    @route("POST", APPLICATIONS + "/<application_id>/acceptance", roles=STAFF, tag="assistance",
+           summary="受理: the township accepts; the 20-working-day limit starts", response=a.ApplicationViewSchema)
+    def accept_assistance_application(self, actor, body, application_id):
+        return self.assistance.accept(actor.as_dict(), application_id)
+
+    @route("POST", APPLICATIONS + "/<application_id>/economic-check", roles=STAFF, tag="assistance",
+           summary="核对: ask every partner data source about every member; a failed source is shown failed",
+           response=a.ApplicationViewSchema)
+    def run_economic_check(self, actor, body, application_id):
+        return self.assistance.run_economic_check(actor.as_dict(), application_id)
+
+    @route("POST", APPLICATIONS + "/<application_id>/notice", roles=STAFF, tag="assistance",
+           summary="公示: publish the public notice", response=a.ApplicationViewSchema)
+    def publish_assistance_notice(self, actor, body, application_id):
+        return self.assistance.publish_notice(actor.as_dict(), application_id)
+
+    @route("POST", APPLICATIONS + "/<application_id>/objections", roles=STAFF, tag="assistance",
+           summary="Record an objection raised during the notice; the case goes back for review",
+           body=a.ObjectionRequestSchema, response=a.ApplicationViewSchema)
+    def object_to_assistance(self, actor, body, application_id):
+        return self.assistance.object(actor.as_dict(), application_id, wire(a.ObjectionRequestSchema, body))
+
+    @route("POST", APPLICATIONS + "/<application_id>/decision", roles=STAFF, tag="assistance",
+           summary="审批: approve or reject at the policy's approval level, with the reason",
+           body=a.DecisionRequestSchema, response=a.ApplicationViewSchema)
+    def decide_assistance(self, actor, body, application_id):
+        return self.assistance.decide(actor.as_dict(), application_id, wire(a.DecisionRequestSchema, body))
+
+    @route("GET", ALERTS, roles=STAFF, tag="assistance",
+           summary="主动发现: the area's open risk alerts and visit tasks, the most urgent visit first")
+    def assistance_alerts(self, actor, body):
+        return {"alerts": self.assistance.list_alerts(actor.as_dict())}
+
+    @route("POST", ALERTS + "/<alert_id>/acknowledgement", roles=STAFF, tag="assistance",
+           summary="A caseworker takes the alert", response=a.AlertViewSchema)
+    def acknowledge_alert(self, actor, body, alert_id):
+        return self.assistance.acknowledge_alert(actor.as_dict(), alert_id)
+
+    @route("POST", ALERTS + "/<alert_id>/resolution", roles=STAFF, tag="assistance",
+           summary="Close the alert with what was done", body=a.AlertResolutionSchema, response=a.AlertViewSchema)
+    def resolve_alert(self, actor, body, alert_id):
+        return self.assistance.resolve_alert(actor.as_dict(), alert_id, wire(a.AlertResolutionSchema, body))
+
+    @route("GET", "/api/v1/assistance/households/<household_id>/payments", roles=(CITIZEN, CLERK, ADMIN),
+           tag="assistance", summary="A household's payments, newest month first")
+    def household_payments(self, actor, body, household_id):
+        return {"payments": self.assistance.household_payments(actor.as_dict(), household_id)}
+
+    @route("POST", CYCLES, roles=(ADMIN,), tag="assistance", status=201,
+           summary="Freeze a month's payment cycle (idempotent: a frozen month is returned as it is)",
+           body=a.PaymentCycleRequestSchema, response=a.PaymentCycleViewSchema)
+    def freeze_payment_cycle(self, actor, body):
+        return self.assistance.freeze_payment_cycle(actor.as_dict(), wire(a.PaymentCycleRequestSchema, body))
+
+    @route("GET", CYCLES + "/<cycle_id>", roles=(ADMIN,), tag="assistance",
+           summary="A payment cycle's totals as they stand", response=a.PaymentCycleViewSchema)
+    def get_payment_cycle(self, actor, body, cycle_id):
+        return self.assistance.get_payment_cycle(actor.as_dict(), cycle_id)
+
+    @route("POST", CYCLES + "/<cycle_id>/bank-batch", roles=(ADMIN,), tag="assistance",
+           summary="Hand the cycle's pending payments to the bank (CSV with control totals)",
+           response=a.BankBatchViewSchema)
+    def send_bank_batch(self, actor, body, cycle_id):
+        return self.assistance.send_bank_batch(actor.as_dict(), cycle_id)
+
+    @route("POST", CYCLES + "/<cycle_id>/bank-results", roles=(PARTNER, ADMIN), tag="assistance",
+           summary="The bank's answers: paid, or failed with the reason (re-sending changes nothing)",
+           body=a.BankResultsRequestSchema, response=a.ReconcileViewSchema)
+    def reconcile_bank_results(self, actor, body, cycle_id):
+        return self.assistance.reconcile_bank_results(actor.as_dict(), cycle_id,
+                                                      wire(a.BankResultsRequestSchema, body))
+
