@@ -103,6 +103,11 @@ def _commit_then_wait(db_url: str, amqp_uri: str, n: int):
     container.start()
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as cluster:
         cluster.prober.happen(n)
+    # The reply can arrive before the request's ack has reached the broker; a kill then would have
+    # the broker redeliver the request to the next prober, which runs the command again (a second
+    # event, as any redelivered non-idempotent RPC would). Stopping settles the ack; the relay is
+    # off, so the event is still unpublished when the kill comes.
+    container.stop()
     print("committed", flush=True)
     eventlet.sleep(600)
 
