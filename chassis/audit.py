@@ -6,6 +6,7 @@ the table is append-only (a PostgreSQL trigger refuses UPDATE and DELETE, see mi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy import insert
@@ -41,6 +42,17 @@ class Actor:
 SYSTEM = Actor(id="system", role="system")
 
 
+def _json_ready(value):
+    """Details as JSON keeps them: dates and times in ISO 8601, containers walked."""
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    return value
+
+
 class AuditTrail:
     def __init__(self, session_getter, engine, clock):
         self._session = session_getter
@@ -51,7 +63,7 @@ class AuditTrail:
         return insert(audit_log).values(
             at=self._clock.now(), actor_id=actor.id, actor_role=actor.role, actor_area=actor.area,
             action=action, subject=subject, outcome=outcome, reason=reason,
-            policy_version=policy_version, details=details or None)
+            policy_version=policy_version, details=_json_ready(details) or None)
 
     def record(self, actor: Actor, action: str, subject: str, outcome: str, reason: str | None = None,
                policy_version: str | None = None, **details) -> None:

@@ -85,6 +85,83 @@ class ApplicationViewSchema(Strict):
     journal = fields.List(fields.Dict())
 
 
+# --- households, exits, re-checks (复核) and policy versions --------------------------------------
+
+class MemberJoinsSchema(MemberSchema):
+    joined_on = fields.Date(required=True, metadata={"description": "e.g. the newborn's hukou registration"})
+
+
+class MemberLeavesSchema(Strict):
+    left_on = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+class MemberIdentificationSchema(Strict):
+    resident_id = ResidentIdField(required=True)
+
+
+class MemberViewSchema(Strict):
+    member_id = fields.String()
+    resident_id = fields.String(allow_none=True, metadata={"description": "none for a newborn until the hukou"})
+    birth_certificate_number = fields.String(allow_none=True)
+    name = fields.String()
+    relationship = fields.String()
+    monthly_income_fen = fields.Integer()
+    joined_on = fields.Date()
+    left_on = fields.Date(allow_none=True)
+    left_reason = fields.String(allow_none=True)
+
+
+class EntitlementViewSchema(Strict):
+    entitlement_id = fields.Integer()
+    programme = fields.String()
+    monthly_amount_fen = fields.Integer()
+    starts_on = fields.Date()
+    ends_on = fields.Date(allow_none=True)
+    gradual_exit_until = fields.Date(allow_none=True, metadata={"description": "渐退期: paid until this day"})
+    exit_reason = fields.String(allow_none=True)
+    next_review_on = fields.Date(allow_none=True, metadata={"description": "复核: the next periodic re-check"})
+    policy_version = fields.String()
+
+
+class HouseholdViewSchema(Strict):
+    household_id = fields.String()
+    region_code = fields.String()
+    address = fields.String()
+    members = fields.List(fields.Nested(MemberViewSchema))
+    entitlements = fields.List(fields.Nested(EntitlementViewSchema))
+    changes = fields.List(fields.String(), metadata={"description": "what this request changed, in words"})
+
+
+class ExitRequestSchema(Strict):
+    ends_on = fields.Date(required=True, metadata={"description": "the last day of the entitlement"})
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+    income_rose_above_standard = fields.Boolean(
+        load_default=False, metadata={"description": "leaving because income rose: the gradual exit (渐退期) applies"})
+
+
+class ReviewRequestSchema(Strict):
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500),
+                           metadata={"description": "what the re-check found; to end the benefit use the exit"})
+
+
+class PolicyVersionRequestSchema(Strict):
+    name = fields.String(required=True, validate=validate.Regexp(r"^(assistance|calendar)\.[a-z_]+$"))
+    region_code = fields.String(required=True, validate=validate.Regexp(r"^(\d{6}|\d{9}|\d{12})$"))
+    effective_from = fields.Date(required=True)
+    value = fields.Raw(required=True, metadata={"description": "number, ratio string, or mapping, as the parameter takes"})
+    source = fields.String(required=True, validate=validate.Length(min=3, max=500),
+                           metadata={"description": "the document the figure comes from"})
+
+
+class PolicyVersionViewSchema(Strict):
+    name = fields.String()
+    region_code = fields.String()
+    effective_from = fields.Date()
+    value = fields.Raw()
+    version = fields.String()
+
+
 # --- proactive discovery (主动发现) ----------------------------------------------------------------
 
 class AlertViewSchema(Strict):

@@ -82,16 +82,40 @@ class ResidentId:
 
     def age_on(self, day: date) -> int:
         """Full years of age on `day`."""
-        # Tuple comparison: someone born on 29 February is still short of the birthday on
-        # 28 February of a non-leap year and reaches the new age on 1 March.
-        before_birthday = (day.month, day.day) < (self.birth_date.month, self.birth_date.day)
-        return day.year - self.birth_date.year - int(before_birthday)
+        return age_on(self.birth_date, day)
 
     def __str__(self) -> str:
         return mask(self.number)
 
     def __repr__(self) -> str:
         return f"ResidentId({mask(self.number)!r})"
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Full years of age on `day` of someone born on `birth_date`."""
+    # Tuple comparison: someone born on 29 February is still short of the birthday on
+    # 28 February of a non-leap year and reaches the new age on 1 March.
+    before_birthday = (day.month, day.day) < (birth_date.month, birth_date.day)
+    return day.year - birth_date.year - int(before_birthday)
+
+
+@dataclass(frozen=True)
+class Newborn:
+    """A child known by the birth certificate (出生医学证明) until the hukou registration gives a
+    resident ID number. Answers what a household's rules ask of a person (`number` to tell people
+    apart, `age_on`), so a birth can count in a household before the ID exists."""
+    birth_certificate_number: str
+    birth_date: date
+
+    @property
+    def number(self) -> str:
+        return f"birth:{self.birth_certificate_number}"
+
+    def age_on(self, day: date) -> int:
+        return age_on(self.birth_date, day)
+
+    def __str__(self) -> str:
+        return f"newborn {self.birth_certificate_number[:2]}****"
 
 
 class ResidentIdField(fields.String):

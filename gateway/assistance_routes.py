@@ -12,6 +12,8 @@ STAFF = (CLERK, ADMIN)
 APPLICATIONS = "/api/v1/assistance/applications"
 CYCLES = "/api/v1/assistance/payment-cycles"
 ALERTS = "/api/v1/assistance/alerts"
+HOUSEHOLDS = "/api/v1/assistance/households"
+ENTITLEMENTS = "/api/v1/assistance/entitlements"
 
 
 class AssistanceRoutes:
@@ -69,6 +71,55 @@ class AssistanceRoutes:
     def decide_assistance(self, actor, body, application_id):
         return self.assistance.decide(actor.as_dict(), application_id, wire(a.DecisionRequestSchema, body))
 
+    @route("GET", HOUSEHOLDS + "/<household_id>", roles=(CITIZEN, CLERK, ADMIN), tag="assistance",
+           summary="A household: its members (current and former) and its entitlements",
+           response=a.HouseholdViewSchema)
+    def get_household(self, actor, body, household_id):
+        return self.assistance.get_household(actor.as_dict(), household_id)
+
+    @route("POST", HOUSEHOLDS + "/<household_id>/members", roles=STAFF, tag="assistance", status=201,
+           summary="A member joins (e.g. a newborn once registered); 低保 is recomputed",
+           body=a.MemberJoinsSchema, response=a.HouseholdViewSchema)
+    def add_household_member(self, actor, body, household_id):
+        return self.assistance.add_member(actor.as_dict(), household_id, wire(a.MemberJoinsSchema, body))
+
+    @route("POST", HOUSEHOLDS + "/<household_id>/members/<member_id>/departure", roles=STAFF, tag="assistance",
+           summary="A member leaves the household; 低保 is recomputed", body=a.MemberLeavesSchema,
+           response=a.HouseholdViewSchema)
+    def household_member_leaves(self, actor, body, household_id, member_id):
+        return self.assistance.member_leaves(actor.as_dict(), household_id, member_id,
+                                             wire(a.MemberLeavesSchema, body))
+
+    @route("POST", HOUSEHOLDS + "/<household_id>/members/<member_id>/identification", roles=STAFF,
+           tag="assistance", summary="Record a newborn member's resident ID once the hukou is registered",
+           body=a.MemberIdentificationSchema, response=a.HouseholdViewSchema)
+    def identify_household_member(self, actor, body, household_id, member_id):
+        return self.assistance.identify_member(actor.as_dict(), household_id, member_id,
+                                               wire(a.MemberIdentificationSchema, body))
+
+    @route("POST", ENTITLEMENTS + "/<entitlement_id>/exit", roles=STAFF, tag="assistance",
+           summary="退出: end an entitlement (with the gradual exit when income rose above the standard)",
+           body=a.ExitRequestSchema, response=a.HouseholdViewSchema)
+    def exit_entitlement(self, actor, body, entitlement_id):
+        return self.assistance.exit_entitlement(actor.as_dict(), entitlement_id, wire(a.ExitRequestSchema, body))
+
+    @route("GET", "/api/v1/assistance/reviews-due", roles=STAFF, tag="assistance",
+           summary="复核: the area's entitlements whose periodic re-check is due within 30 days")
+    def reviews_due(self, actor, body):
+        return {"entitlements": self.assistance.reviews_due(actor.as_dict())}
+
+    @route("POST", ENTITLEMENTS + "/<entitlement_id>/reviews", roles=STAFF, tag="assistance",
+           summary="Record a re-check that keeps the benefit; the next one is scheduled",
+           body=a.ReviewRequestSchema, response=a.HouseholdViewSchema)
+    def record_review(self, actor, body, entitlement_id):
+        return self.assistance.record_review(actor.as_dict(), entitlement_id, wire(a.ReviewRequestSchema, body))
+
+    @route("POST", "/api/v1/assistance/policy-versions", roles=(ADMIN,), tag="assistance", status=201,
+           summary="Add a version of a policy parameter for a region from a date (never an edit)",
+           body=a.PolicyVersionRequestSchema, response=a.PolicyVersionViewSchema)
+    def add_policy_version(self, actor, body):
+        return self.assistance.add_policy_version(actor.as_dict(), wire(a.PolicyVersionRequestSchema, body))
+
     @route("GET", ALERTS, roles=STAFF, tag="assistance",
            summary="主动发现: the area's open risk alerts and visit tasks, the most urgent visit first")
     def assistance_alerts(self, actor, body):
@@ -84,7 +135,7 @@ class AssistanceRoutes:
     def resolve_alert(self, actor, body, alert_id):
         return self.assistance.resolve_alert(actor.as_dict(), alert_id, wire(a.AlertResolutionSchema, body))
 
-    @route("GET", "/api/v1/assistance/households/<household_id>/payments", roles=(CITIZEN, CLERK, ADMIN),
+    @route("GET", HOUSEHOLDS + "/<household_id>/payments", roles=(CITIZEN, CLERK, ADMIN),
            tag="assistance", summary="A household's payments, newest month first")
     def household_payments(self, actor, body, household_id):
         return {"payments": self.assistance.household_payments(actor.as_dict(), household_id)}

@@ -48,8 +48,8 @@ class Signal:
 SIGNALS = MappingProxyType({
     "birth.notified": Signal(
         "birth_in_household",
-        "a child was born to a member: add the child once the hukou is registered; the entitlement is "
-        "recomputed from the next cycle"),
+        "a child was born to a member: visit, and record the child's resident ID once the hukou is "
+        "registered"),
     "marriage.divorce_registered": Signal(
         "household_changed",
         "a member's divorce changed the household: check the recomputed entitlement and the departing "

@@ -11,6 +11,10 @@ class AlreadyApplying(Conflict):
     title = "An application for this programme is already open"
 
 
+class AlreadyMember(Conflict):
+    title = "Already a member of the household"
+
+
 class ApprovalRefused(Refused):
     """Well-formed, but the entitlement rules say the household does not qualify."""
     title = "Approval refused by the entitlement rules"

@@ -27,7 +27,11 @@ class Member(Base):
     __tablename__ = "member"
     id = Column(String(36), primary_key=True)
     household_id = Column(String(36), ForeignKey("household.id"), nullable=False, index=True)
-    resident_id = Column(String(18), nullable=False, index=True)
+    # None for a newborn until the hukou registration gives an ID; known until then by the birth
+    # certificate (出生医学证明)
+    resident_id = Column(String(18), index=True)
+    birth_certificate_number = Column(String(40))
+    birth_date = Column(Date)
     name = Column(String(60), nullable=False)
     relationship = Column(String(20), nullable=False)  # head | spouse | child | parent | other
     monthly_income_fen = Column(Fen, nullable=False, default=0)
@@ -113,6 +117,7 @@ class Entitlement(Base):
     exit_reason = Column(Text)
     policy_version = Column(Text, nullable=False)
     application_id = Column(String(36), ForeignKey("application.id"))
+    next_review_on = Column(Date, index=True)  # 复核: the next periodic re-check (None for one-offs)
     __table_args__ = (Index("ix_entitlement_active", "starts_on", "ends_on"),)
 
 

@@ -27,14 +27,14 @@ from fractions import Fraction
 from types import MappingProxyType
 
 from contracts.assistance import SELF_CARE_LEVELS
-from contracts.person import ResidentId
+from contracts.person import Newborn, ResidentId
 
 __all__ = [
     "ACCEPTED", "APPROVED", "CHECKED", "IN_NOTICE", "OPEN_STATES", "REJECTED", "STATES", "SUBMITTED",
     "WITHDRAWN", "ACTIONS", "APPROVAL_LEVELS", "INCREMENT_CATEGORIES", "SELF_CARE_LEVELS", "TRANSITIONS",
     "AssistancePolicy", "DibaoBenefit", "DibaoUnit", "EdgeEligibility", "GradualExit", "HouseholdIncome",
     "IllegalTransition", "InvalidInput", "Member", "TekunBenefit", "TemporaryAssistance",
-    "assets_within_limits", "as_multiplier", "as_ratio", "decision_due", "dibao_benefit",
+    "assets_within_limits", "as_multiplier", "as_ratio", "decision_due", "dibao_benefit", "next_review",
     "dibao_edge_eligible", "gradual_exit", "household_income", "monthly_from_yearly_fen", "notice_ends",
     "round_half_up_fen", "split_single_person_households", "tekun_benefit", "temporary_assistance",
     "transition",
@@ -229,7 +229,7 @@ class AssistancePolicy:
 
 @dataclass(frozen=True)
 class Member:
-    resident_id: ResidentId
+    resident_id: ResidentId | Newborn  # a newborn counts from birth, before the hukou gives an ID
     monthly_income_fen: int
     employment_cost_fen: int = 0       # 必要的就业成本, deducted from this member's income (Fuyang)
     seriously_ill: bool = False        # 重病患者
@@ -549,6 +549,17 @@ def _months_later(start: date, months: int) -> date:
     index = start.month - 1 + months
     year, month = start.year + index // 12, index % 12 + 1
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def next_review(on: date, review_months: Mapping, programme: str) -> date | None:
+    """复核: when an entitlement granted or re-checked `on` is next re-checked, by the programme's
+    interval in months; None for a programme without periodic re-checks (temporary assistance)."""
+    months = review_months.get(programme)
+    if months is None:
+        return None
+    if not isinstance(months, int) or isinstance(months, bool) or months < 1:
+        raise InvalidInput(f"the re-check interval of {programme} must be a whole number of months ≥ 1")
+    return _months_later(on, months)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import calendar
 from contextlib import contextmanager
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
@@ -23,14 +23,18 @@ from chassis.clock import LOCAL_ZONE
 from chassis.errors import Unavailable
 from chassis.regions import region_prefix
 from chassis.tables import audit_log
-from contracts.assistance import (CHECK_SOURCES, AlertResolutionSchema, AlertViewSchema, BankBatchViewSchema, BankResultsRequestSchema,
+from contracts.assistance import (CHECK_SOURCES, AlertResolutionSchema, AlertViewSchema, BankBatchViewSchema,
+                                  EntitlementViewSchema, ExitRequestSchema, HouseholdViewSchema,
+                                  MemberIdentificationSchema,
+                                  MemberJoinsSchema, MemberLeavesSchema,
+                                  PolicyVersionRequestSchema, PolicyVersionViewSchema, ReviewRequestSchema, BankResultsRequestSchema,
                                   PaymentCycleRequestSchema, PaymentCycleViewSchema, PaymentViewSchema,
                                   ReconcileViewSchema)
-from contracts.person import InvalidResidentId, ResidentId
+from contracts.person import InvalidResidentId, Newborn, ResidentId
 from services.assistance import alerts, payments, rules
 from services.assistance.dependencies import OK, BankFiles, EconomicCheckSources, Fetched
-from services.assistance.exceptions import (AlreadyApplying, ApprovalRefused, CycleNotReady, OutsideArea,
-                                            PolicyUnusable, StepRefused, UnknownApplication)
+from services.assistance.exceptions import (AlreadyApplying, AlreadyMember, ApprovalRefused, CycleNotReady,
+                                            OutsideArea, PolicyUnusable, StepRefused, UnknownApplication)
 from services.assistance.models import (Alert, Application, ApplicationTransition, CheckFetch, EconomicCheck,
                                         Entitlement, Household, LinkedItem, Member, Payment)
 from services.assistance.schemas import (SUMMARY_FIELDS, ApplicationRequestSchema, ApplicationViewSchema,
@@ -158,7 +162,8 @@ class AssistanceService(Operable):
         self._next_state(actor, application, "attach_check")  # refuse before asking anyone anything
         members = self._current_members(application.household_id)
         started = self.clock.now()
-        fetched = self.sources.fetch_all([m.resident_id for m in members], list(CHECK_SOURCES))
+        # a newborn without a resident ID yet has no records anywhere to check
+        fetched = self.sources.fetch_all([m.resident_id for m in members if m.resident_id], list(CHECK_SOURCES))
         application = self._application(application_id, for_update=True)  # the state may have moved meanwhile
         new_state = self._next_state(actor, application, "attach_check")
         check = self._record_check(application, started, fetched)
@@ -410,9 +415,11 @@ class AssistanceService(Operable):
     def _grant(self, application: Application, members: list[Member], benefit: Benefit, today: date) -> str | None:
         """The entitlement, `assistance.approved`, and 救助一件事 with the linked items of the
         programme (the items assistance grants itself are reported done at once)."""
+        review = None if benefit.ends_on else self._next_review(application.region_code, today, application.programme)
         self.db.add(Entitlement(household_id=application.household_id, programme=application.programme,
                                 monthly_amount_fen=benefit.monthly_fen, starts_on=today, ends_on=benefit.ends_on,
-                                policy_version=benefit.version, application_id=application.id))
+                                policy_version=benefit.version, application_id=application.id,
+                                next_review_on=review))
         items = [i for i in self.db.execute(select(LinkedItem).where(LinkedItem.active.is_(True))
                                             .order_by(LinkedItem.code)).scalars()
                  if application.programme in (i.programmes or [])]
@@ -422,11 +429,11 @@ class AssistanceService(Operable):
             "application_id": application.id, "household_id": application.household_id,
             "programme": application.programme, "monthly_amount_fen": benefit.monthly_fen, "starts_on": today,
             "region_code": application.region_code,
-            "members": [{"resident_id": m.resident_id, "name": m.name} for m in members],
+            "members": [{"resident_id": m.resident_id, "name": m.name} for m in members if m.resident_id],
             "policy_version": benefit.version}, matter_id=matter_id)
         if matter_id:
             self.outbox.record("matter.opened", subject, {
-                "matter_type": MATTER_TYPE, "subjects": [m.resident_id for m in members],
+                "matter_type": MATTER_TYPE, "subjects": [m.resident_id for m in members if m.resident_id],
                 "region_code": application.region_code,
                 "steps": [{"name": i.code, "owner": i.owner, "title": i.title, "deadline_days": i.deadline_days}
                           for i in items]}, matter_id=matter_id)
@@ -436,6 +443,170 @@ class AssistanceService(Operable):
                         "matter_type": MATTER_TYPE, "step": item.code, "state": "done",
                         "reported_by": self.name}, matter_id=matter_id)
         return matter_id
+
+    # --- households, exits and re-checks (复核) --------------------------------------------------
+
+    @rpc
+    def get_household(self, actor, household_id):
+        actor = Actor.from_dict(actor)
+        household = self._household(household_id)
+        self._require_household_reader(actor, household.id, household.region_code)
+        return self._household_view(household)
+
+    @rpc
+    def add_member(self, actor, household_id, request):
+        """A member joins (a newborn once the hukou gives them an ID, a relative moving in); the
+        household's 低保 is recomputed at today's policy."""
+        actor, data = Actor.from_dict(actor), load(MemberJoinsSchema, request)
+        household = self._household(household_id, for_update=True)
+        self._require_staff_in(actor, household.region_code)
+        members = self._current_members(household.id)
+        if any(m.resident_id == data["resident_id"] for m in members):
+            raise AlreadyMember("this person is already a member of the household",
+                                errors={"resident_id": ["already a member"]})
+        joining = Member(id=str(uuid.uuid4()), household_id=household.id, **{
+            k: v for k, v in data.items() if k != "joined_on"}, joined_on=data["joined_on"])
+        self.db.add(joining)
+        change = self._recompute(household, [*members, joining], f"member joined ({actor.id})")
+        self.audit.record(actor, "household.member_joins", f"household-{household.id}", "joined",
+                          member_id=joining.id, change=change)
+        return self._household_view(household, [f"member {joining.name} joined", change])
+
+    @rpc
+    def member_leaves(self, actor, household_id, member_id, request):
+        actor, data = Actor.from_dict(actor), load(MemberLeavesSchema, request)
+        household = self._household(household_id, for_update=True)
+        self._require_staff_in(actor, household.region_code)
+        members = self._current_members(household.id)
+        leaving = next((m for m in members if m.id == member_id), None)
+        if leaving is None:
+            raise NotFound(f"no current member {member_id} in household {household_id}")
+        leaving.left_on, leaving.left_reason = data["left_on"], data["reason"]
+        change = self._recompute(household, [m for m in members if m is not leaving], f"member left ({actor.id})")
+        self.audit.record(actor, "household.member_leaves", f"household-{household.id}", "left",
+                          reason=data["reason"], member_id=leaving.id, change=change)
+        return self._household_view(household, [f"member {leaving.name} left", change])
+
+    @rpc
+    def exit_entitlement(self, actor, entitlement_id, request):
+        """退出: the entitlement ends; when the household leaves because its income rose above the
+        standard, the previous benefit continues through the gradual-exit period (渐退期)."""
+        actor, data = Actor.from_dict(actor), load(ExitRequestSchema, request)
+        entitlement = self._entitlement(entitlement_id)
+        household = self._household(entitlement.household_id)
+        self._require_staff_in(actor, household.region_code)
+        if entitlement.ends_on is not None:
+            raise StepRefused(f"the entitlement already ended on {entitlement.ends_on}")
+        if data["ends_on"] < entitlement.starts_on:
+            raise InvalidInput("an entitlement cannot end before it starts",
+                               errors={"ends_on": [f"before the start {entitlement.starts_on}"]})
+        policy = self._assistance_policy(household.region_code, data["ends_on"])
+        gradual = rules.gradual_exit(entitlement.monthly_amount_fen, data["income_rose_above_standard"],
+                                     data["ends_on"] + timedelta(days=1), policy)
+        entitlement.ends_on, entitlement.exit_reason = data["ends_on"], data["reason"]
+        entitlement.gradual_exit_until, entitlement.next_review_on = gradual.ends, None
+        self.outbox.record("assistance.entitlement_ended", f"household-{household.id}", {
+            "household_id": household.id, "programme": entitlement.programme, "ends_on": data["ends_on"],
+            "reason": data["reason"]})
+        self.audit.record(actor, "entitlement.exit", f"household-{household.id}", "ended", reason=data["reason"],
+                          policy_version=gradual.version, entitlement_id=entitlement.id,
+                          gradual_exit_until=gradual.ends, explanation=list(gradual.reasons))
+        return self._household_view(household, list(gradual.reasons))
+
+    @rpc
+    def reviews_due(self, actor, within_days=30):
+        """复核 work queue: the area's open entitlements whose re-check falls due within the days."""
+        actor = Actor.from_dict(actor)
+        if actor.role not in STAFF or (actor.role == "clerk" and not actor.area):
+            raise Forbidden("only caseworkers see re-checks")
+        until = self.clock.today() + timedelta(days=int(within_days))
+        query = (select(Entitlement, Household.region_code).join(Household, Household.id == Entitlement.household_id)
+                 .where(Entitlement.ends_on.is_(None), Entitlement.next_review_on <= until))
+        if actor.role == "clerk":
+            query = query.where(Household.region_code.startswith(region_prefix(actor.area), autoescape=True))
+        rows = self.db.execute(query.order_by(Entitlement.next_review_on, Entitlement.id)).all()
+        return [{**dump(EntitlementViewSchema, _entitlement_view(e)), "household_id": e.household_id,
+                 "region_code": region} for e, region in rows]
+
+    @rpc
+    def record_review(self, actor, entitlement_id, request):
+        """A re-check that keeps the benefit: recorded, and the next one scheduled."""
+        actor, data = Actor.from_dict(actor), load(ReviewRequestSchema, request)
+        entitlement = self._entitlement(entitlement_id)
+        household = self._household(entitlement.household_id)
+        self._require_staff_in(actor, household.region_code)
+        if entitlement.ends_on is not None:
+            raise StepRefused(f"the entitlement ended on {entitlement.ends_on}: nothing to re-check")
+        today = self.clock.today()
+        entitlement.next_review_on = self._next_review(household.region_code, today, entitlement.programme)
+        self.audit.record(actor, "entitlement.review", f"household-{household.id}", "continued",
+                          reason=data["reason"], entitlement_id=entitlement.id, next_review_on=entitlement.next_review_on)
+        return self._household_view(household, [f"re-checked on {today}; next re-check {entitlement.next_review_on}"])
+
+    def _next_review(self, region_code: str, on: date, programme: str) -> date | None:
+        try:
+            return rules.next_review(on, self.policy.resolve("assistance.review_months", region_code, on).value,
+                                     programme)
+        except rules.InvalidInput as exc:
+            raise PolicyUnusable(exc.reason) from None
+
+    def _household(self, household_id: str, for_update: bool = False) -> Household:
+        household = self.db.get(Household, household_id, with_for_update=for_update)
+        if household is None:
+            raise NotFound(f"no household {household_id}")
+        return household
+
+    def _entitlement(self, entitlement_id) -> Entitlement:
+        entitlement = self.db.get(Entitlement, int(entitlement_id), with_for_update=True)
+        if entitlement is None:
+            raise NotFound(f"no entitlement {entitlement_id}")
+        return entitlement
+
+    def _household_view(self, household: Household, changes=()) -> dict:
+        members = self.db.execute(select(Member).where(Member.household_id == household.id)
+                                  .order_by(Member.joined_on, Member.id)).scalars()
+        entitlements = self.db.execute(select(Entitlement).where(Entitlement.household_id == household.id)
+                                       .order_by(Entitlement.id)).scalars()
+        return dump(HouseholdViewSchema, {
+            "household_id": household.id, "region_code": household.region_code, "address": household.address,
+            "members": [{"member_id": m.id, "resident_id": m.resident_id,
+                         "birth_certificate_number": m.birth_certificate_number, "name": m.name,
+                         "relationship": m.relationship, "monthly_income_fen": m.monthly_income_fen,
+                         "joined_on": m.joined_on, "left_on": m.left_on, "left_reason": m.left_reason}
+                        for m in members],
+            "entitlements": [_entitlement_view(e) for e in entitlements],
+            "changes": [c for c in changes if c]})
+
+    # --- policy versions ------------------------------------------------------------------------
+
+    @rpc
+    def add_policy_version(self, actor, request):
+        """A new version of a parameter (never an edit). Refused, and nothing kept, when the policy
+        it makes for the region on its date would not be usable by the rules."""
+        actor, data = Actor.from_dict(actor), load(PolicyVersionRequestSchema, request)
+        if actor.role != "admin":
+            raise Forbidden("only the bureau's policy office (admin) adds policy versions")
+        known = {*POLICY_PARAMETERS.values(), *DISABILITY_PARAMETERS.values(), "assistance.alert_visit_days",
+                 "assistance.review_months", "calendar.holidays", "calendar.makeup_workdays"}
+        if data["name"] not in known:
+            raise InvalidInput("not a parameter of social assistance", errors={"name": sorted(known)})
+        whole = {*DISABILITY_PARAMETERS.values(), "assistance.alert_visit_days"}
+        value = data["value"]
+        if data["name"] in whole and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise InvalidInput(f"{data['name']} is a whole number ≥ 0", errors={"value": ["a whole number ≥ 0"]})
+        added = self.policy.add(data["name"], data["region_code"], data["effective_from"], data["value"],
+                                data["source"], actor.id)
+        self.db.flush()
+        try:  # the whole policy as the rules would take it, with the new version in place
+            self._assistance_policy(data["region_code"], data["effective_from"])
+            self._next_review(data["region_code"], data["effective_from"], "dibao")
+        except PolicyUnusable as exc:
+            raise InvalidInput(exc.detail, errors={"value": [exc.detail]}) from None
+        self.audit.record(actor, "policy.add_version", f"policy-{data['name']}", "added",
+                          policy_version=added.version, source=data["source"])
+        return dump(PolicyVersionViewSchema, {"name": added.name, "region_code": added.region_code,
+                                              "effective_from": added.effective_from, "value": added.value,
+                                              "version": added.version})
 
     # --- reactions and proactive discovery (主动发现) ----------------------------------------------
 
@@ -453,16 +624,50 @@ class AssistanceService(Operable):
             if len(in_household) == 2:
                 leaving = next((m for m in in_household if m.relationship != "head"), in_household[1])
                 leaving.left_on, leaving.left_reason = left_on, f"divorce ({event.data['certificate_number']})"
-                outcome = " " + self._recompute(household, [m for m in members if m is not leaving], event)
+                outcome = " " + self._recompute(household, [m for m in members if m is not leaving],
+                                                f"{event.type} {event.id}")
             self._raise_alert(household, event, outcome)
 
     @handle_event("birth.notified")
     def on_birth(self, event):
-        """A child born to a member of a recipient household: a visit task to add the child (who has
-        no resident ID until the hukou is registered) and recompute."""
+        """A child born to a member of a recipient household joins it from the birth date, known by
+        the birth certificate until the hukou gives a resident ID; the household's 低保 is recomputed
+        and a caseworker gets a visit task (to record the ID once registered)."""
+        child = event.data["child"]
         parents = {event.data["mother_resident_id"], event.data.get("father_resident_id")} - {None}
+        born = date.fromisoformat(str(child["birth_date"]))
         for household in self._recipient_households(parents):
-            self._raise_alert(household, event, "")
+            members = self._current_members(household.id)
+            if any(m.birth_certificate_number == child["birth_certificate_number"] for m in members):
+                continue  # the same birth reported again
+            newborn = Member(id=str(uuid.uuid4()), household_id=household.id, resident_id=None,
+                             birth_certificate_number=child["birth_certificate_number"], birth_date=born,
+                             name=child["name"], relationship="child", monthly_income_fen=0, employment_cost_fen=0,
+                             seriously_ill=False, severely_disabled=False, pregnant=False,
+                             single_person_listing=False, joined_on=born)
+            self.db.add(newborn)
+            change = self._recompute(household, [*members, newborn], f"{event.type} {event.id}")
+            self._raise_alert(household, event, f" The child joined the household on {born}. {change}".rstrip())
+
+    @rpc
+    def identify_member(self, actor, household_id, member_id, request):
+        """The newborn's resident ID, once the hukou registration gave one."""
+        actor, data = Actor.from_dict(actor), load(MemberIdentificationSchema, request)
+        household = self._household(household_id, for_update=True)
+        self._require_staff_in(actor, household.region_code)
+        member = self.db.get(Member, member_id)
+        if member is None or member.household_id != household.id:
+            raise NotFound(f"no member {member_id} in household {household_id}")
+        if member.resident_id is not None:
+            raise StepRefused("the member already has a resident ID")
+        person = ResidentId.parse(data["resident_id"])
+        if member.birth_date is not None and person.birth_date != member.birth_date:
+            raise InvalidInput("the ID's birth date is not the member's",
+                               errors={"resident_id": [f"born {person.birth_date}, not {member.birth_date}"]})
+        member.resident_id = person.number
+        self.audit.record(actor, "household.member_identified", f"household-{household.id}", "identified",
+                          member_id=member.id)
+        return self._household_view(household, [f"{member.name}'s resident ID recorded"])
 
     def _recipient_households(self, resident_ids: set[str]) -> list[Household]:
         """Households with a current member among `resident_ids` and an entitlement not yet ended."""
@@ -474,7 +679,7 @@ class AssistanceService(Operable):
                     (Entitlement.ends_on.is_(None)) | (Entitlement.ends_on >= today))))
             .order_by(Household.id).with_for_update()).scalars())
 
-    def _recompute(self, household: Household, members: list[Member], event) -> str:
+    def _recompute(self, household: Household, members: list[Member], cause: str) -> str:
         """The household's open 低保 entitlement at today's policy; returns what happened, in words."""
         today = self.clock.today()
         said = []
@@ -489,7 +694,7 @@ class AssistanceService(Operable):
             before, entitlement.monthly_amount_fen = entitlement.monthly_amount_fen, result.monthly_fen
             entitlement.policy_version = policy.version
             self.audit.record(SYSTEM, "entitlement.recompute", f"household-{household.id}", "recomputed",
-                              reason=f"{event.type} {event.id}", policy_version=policy.version,
+                              reason=cause, policy_version=policy.version,
                               before_fen=before, after_fen=result.monthly_fen)
             said.append(f"低保 recomputed from {_yuan(before)} to {_yuan(result.monthly_fen)} a month")
         return "; ".join(said)
@@ -620,9 +825,7 @@ class AssistanceService(Operable):
     def household_payments(self, actor, household_id):
         """A household's payments, newest month first: for the household itself and its caseworkers."""
         actor = Actor.from_dict(actor)
-        household = self.db.get(Household, household_id)
-        if household is None:
-            raise NotFound(f"no household {household_id}")
+        household = self._household(household_id)
         self._require_household_reader(actor, household.id, household.region_code)
         rows = self.db.execute(select(Payment).where(Payment.household_id == household_id)
                                .order_by(Payment.for_month.desc(), Payment.id.desc())).scalars()
@@ -802,6 +1005,14 @@ class AssistanceService(Operable):
             raise OutsideArea(f"region {region_code} is outside your area {actor.area}")
 
 
+def _entitlement_view(entitlement: Entitlement) -> dict:
+    return {"entitlement_id": entitlement.id, "programme": entitlement.programme,
+            "monthly_amount_fen": entitlement.monthly_amount_fen, "starts_on": entitlement.starts_on,
+            "ends_on": entitlement.ends_on, "gradual_exit_until": entitlement.gradual_exit_until,
+            "exit_reason": entitlement.exit_reason, "next_review_on": entitlement.next_review_on,
+            "policy_version": entitlement.policy_version}
+
+
 def _require_payments_office(actor: Actor) -> None:
     """The payment run is city-wide: the bureau's payments office (admin) runs it, not a township."""
     if actor.role != "admin":
@@ -833,7 +1044,9 @@ def _acting_level(actor: Actor) -> str:
 def _rule_member(member: Member | dict) -> rules.Member:
     """A stored member, or one of a request, as the rules take it."""
     get = member.get if isinstance(member, dict) else (lambda name: getattr(member, name))
-    return rules.Member(resident_id=ResidentId.parse(get("resident_id")),
+    person = (ResidentId.parse(get("resident_id")) if get("resident_id")
+              else Newborn(get("birth_certificate_number"), get("birth_date")))
+    return rules.Member(resident_id=person,
                         monthly_income_fen=get("monthly_income_fen"),
                         employment_cost_fen=get("employment_cost_fen") or 0,
                         seriously_ill=bool(get("seriously_ill")), severely_disabled=bool(get("severely_disabled")),

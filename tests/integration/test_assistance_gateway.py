@@ -134,5 +134,7 @@ def test_dibao_from_submission_to_first_payment_through_the_gateway(system, manu
 
     paid = sys_.call("GET", f"/api/v1/assistance/households/{household_id}/payments", citizen).json()["payments"]
     assert [(p["for_month"], p["amount_fen"], p["state"]) for p in paid] == [("2026-05-01", 200500, "paid")]
+    seen = sys_.call("GET", f"/api/v1/assistance/households/{household_id}", citizen).json()
+    assert len(seen["members"]) == 3 and seen["entitlements"][0]["next_review_on"] == "2027-05-06"
     stranger = ("citizen", compose_resident_id(DISTRICT, date(1990, 1, 1), 201))
     assert sys_.call("GET", f"/api/v1/assistance/households/{household_id}/payments", stranger).status_code == 403

@@ -18,7 +18,7 @@ from chassis.migrations import upgrade
 from chassis.tables import policy_parameters
 from chassis.topology import EVENTS_EXCHANGE
 from contracts.assistance import CHECK_SOURCES
-from contracts.person import ResidentId, compose_resident_id
+from contracts.person import Newborn, ResidentId, compose_resident_id
 from infra.partner_data import PartnerData, serve
 from services.assistance import rules
 from services.assistance.service import AssistanceService
@@ -499,21 +499,133 @@ def test_a_divorce_splits_the_household_recomputes_once_and_raises_a_visit_task(
     assert refused(svc.rpc.resolve_alert, TOWNSHIP_CLERK, alert["alert_id"], {"resolution": "again"}).status == 409
 
 
-def test_a_birth_to_a_recipient_raises_a_task_and_other_births_nothing(assistance, manual_clock, amqp_uri):
+def test_a_birth_to_a_recipient_adds_the_child_recomputes_and_raises_a_task(assistance, manual_clock, amqp_uri):
     svc = assistance()
     members = household()
-    app_id = through_notice(svc, manual_clock, members)["application_id"]
-    manual_clock.set_local_date(date(2026, 5, 14))
-    svc.rpc.decide(DISTRICT_CLERK, app_id, {"decision": "approve", "reason": "below the standard"})
+    approved = approved_household(svc, manual_clock, members)
+    manual_clock.set_local_date(date(2026, 6, 5))
     child = {"name": "王小宝", "birth_date": "2026-06-02", "sex": "male", "birth_certificate_number": "O2026060201"}
     publish(amqp_uri, "birth.notified", "gateway", {
-        "child": child, "mother_resident_id": person(date(1995, 1, 1), "female"), "hospital": "市妇幼保健院",
+        "child": {**child, "birth_certificate_number": "O2026060299"},
+        "mother_resident_id": person(date(1995, 1, 1), "female"), "hospital": "市妇幼保健院",
         "birth_id": "b-0"})  # not a recipient: nothing happens
-    publish(amqp_uri, "birth.notified", "gateway", {
-        "child": child, "mother_resident_id": members[1]["resident_id"],
-        "father_resident_id": members[0]["resident_id"], "hospital": "市妇幼保健院", "birth_id": "b-1"})
-    wait_for(lambda: svc.rows("SELECT count(*) AS n FROM alert")[0].n == 1, what="the visit task")
-    wait_for(lambda: queue_depth(amqp_uri, "assistance.on_birth") == 0)
+    birth = {"child": child, "mother_resident_id": members[1]["resident_id"],
+             "father_resident_id": members[0]["resident_id"], "hospital": "市妇幼保健院", "birth_id": "b-1"}
+    publish(amqp_uri, "birth.notified", "gateway", birth)
+    publish(amqp_uri, "birth.notified", "gateway", birth)  # the hospital reported it twice: one child
+    wait_for(lambda: queue_depth(amqp_uri, "assistance.on_birth") == 0
+             and svc.rows("SELECT count(*) AS n FROM alert")[0].n >= 1, what="the birth handled")
+    time.sleep(0.3)
+    view = svc.rpc.get_household(TOWNSHIP_CLERK, approved["household_id"])
+    (newborn,) = [m for m in view["members"] if m["resident_id"] is None]
+    assert (newborn["name"], newborn["birth_certificate_number"], newborn["joined_on"]) == (
+        "王小宝", "O2026060201", "2026-06-02")
+    expected = rules.dibao_benefit(
+        [*(rules.Member(ResidentId.parse(m["resident_id"]), m["monthly_income_fen"],
+                        seriously_ill=m.get("seriously_ill", False)) for m in members),
+         rules.Member(Newborn("O2026060201", date(2026, 6, 2)), 0)], date(2026, 6, 5), policy_for_test())
+    assert view["entitlements"][0]["monthly_amount_fen"] == expected.monthly_fen > 200500
     (alert,) = svc.rpc.list_alerts(DISTRICT_CLERK)
-    assert alert["kind"] == "birth_in_household" and "add the child" in alert["reason"]
-    assert svc.rows("SELECT monthly_amount_fen AS fen FROM entitlement")[0].fen == 200500  # until the child is added
+    assert alert["kind"] == "birth_in_household" and "joined the household on 2026-06-02" in alert["reason"]
+
+    # the hukou registration gives the child an ID; the caseworker records it
+    wrong = refused(svc.rpc.identify_member, TOWNSHIP_CLERK, approved["household_id"], newborn["member_id"],
+                    {"resident_id": person(date(2026, 6, 3))})
+    assert wrong.status == 400 and "resident_id" in wrong.errors
+    child_id = person(date(2026, 6, 2))
+    identified = svc.rpc.identify_member(TOWNSHIP_CLERK, approved["household_id"], newborn["member_id"],
+                                         {"resident_id": child_id})
+    assert next(m for m in identified["members"] if m["member_id"] == newborn["member_id"])["resident_id"] == child_id
+    assert refused(svc.rpc.identify_member, TOWNSHIP_CLERK, approved["household_id"], newborn["member_id"],
+                   {"resident_id": child_id}).status == 409
+
+
+# --- household changes, re-checks (复核), exit, policy versions ----------------------------------
+
+def approved_household(svc, clock, members) -> dict:
+    app_id = through_notice(svc, clock, members)["application_id"]
+    clock.set_local_date(date(2026, 5, 14))
+    return svc.rpc.decide(DISTRICT_CLERK, app_id, {"decision": "approve", "reason": "below the standard"})
+
+
+def test_members_join_and_leave_with_the_benefit_recomputed(assistance, manual_clock):
+    svc = assistance()
+    members = household()
+    approved = approved_household(svc, manual_clock, members)
+    household_id = approved["household_id"]
+    (entitlement,) = svc.rpc.get_household(TOWNSHIP_CLERK, household_id)["entitlements"]
+    assert entitlement["next_review_on"] == "2027-05-14"  # 复核 a year on (seeded interval)
+
+    manual_clock.set_local_date(date(2026, 6, 20))
+    baby = {"resident_id": person(date(2026, 6, 2)), "name": "王小宝", "relationship": "child",
+            "monthly_income_fen": 0, "joined_on": "2026-06-15"}
+    joined = svc.rpc.add_member(TOWNSHIP_CLERK, household_id, baby)
+    expected = rules.dibao_benefit(
+        [rules.Member(ResidentId.parse(m["resident_id"]), m["monthly_income_fen"],
+                      seriously_ill=m.get("seriously_ill", False)) for m in [*members, baby]],
+        date(2026, 6, 20), policy_for_test())
+    assert joined["entitlements"][0]["monthly_amount_fen"] == expected.monthly_fen
+    assert any("recomputed from 2005.00 yuan" in c for c in joined["changes"])
+    assert refused(svc.rpc.add_member, TOWNSHIP_CLERK, household_id, baby).status == 409
+    assert refused(svc.rpc.add_member, OTHER_DISTRICT_CLERK, household_id,
+                   {**baby, "resident_id": person(date(2026, 6, 3))}).status == 403
+    bad = refused(svc.rpc.add_member, TOWNSHIP_CLERK, household_id, {**baby, "resident_id": "330602202606020000"})
+    assert bad.status == 400 and "resident_id" in bad.errors
+
+    spouse = next(m for m in joined["members"] if m["relationship"] == "spouse")
+    left = svc.rpc.member_leaves(TOWNSHIP_CLERK, household_id, spouse["member_id"],
+                                 {"left_on": "2026-06-30", "reason": "moved to her parents' household"})
+    assert next(m for m in left["members"] if m["member_id"] == spouse["member_id"])["left_on"] == "2026-06-30"
+    assert left["entitlements"][0]["monthly_amount_fen"] < expected.monthly_fen
+    assert refused(svc.rpc.member_leaves, TOWNSHIP_CLERK, household_id, spouse["member_id"],
+                   {"left_on": "2026-07-01", "reason": "again"}).status == 404
+    assert svc.rows("SELECT count(*) AS n FROM audit_log WHERE action = 'entitlement.recompute'")[0].n == 2
+
+
+def test_re_checks_fall_due_and_are_rescheduled_and_an_exit_keeps_the_gradual_period(assistance, manual_clock):
+    svc = assistance()
+    approved = approved_household(svc, manual_clock, household())
+    household_id = approved["household_id"]
+    manual_clock.set_local_date(date(2027, 4, 20))
+    (due,) = svc.rpc.reviews_due(TOWNSHIP_CLERK)
+    assert (due["household_id"], due["next_review_on"]) == (household_id, "2027-05-14")
+    assert svc.rpc.reviews_due(OTHER_DISTRICT_CLERK) == []
+    reviewed = svc.rpc.record_review(TOWNSHIP_CLERK, due["entitlement_id"], {"reason": "visited; unchanged"})
+    assert reviewed["entitlements"][0]["next_review_on"] == "2028-04-20"
+    assert svc.rpc.reviews_due(TOWNSHIP_CLERK) == []
+
+    # income rose above the standard: the benefit ends, and continues through the 12-month 渐退期
+    ended = svc.rpc.exit_entitlement(TOWNSHIP_CLERK, due["entitlement_id"], {
+        "ends_on": "2027-05-31", "reason": "the head found work", "income_rose_above_standard": True})
+    (entitlement,) = ended["entitlements"]
+    assert (entitlement["ends_on"], entitlement["gradual_exit_until"]) == ("2027-05-31", "2028-05-31")
+    assert entitlement["next_review_on"] is None and any("渐退期" in c for c in ended["changes"])
+    (event,) = svc.events("assistance.entitlement_ended")
+    assert event["data"] == {"household_id": household_id, "programme": "dibao", "ends_on": "2027-05-31",
+                             "reason": "the head found work"}
+    assert refused(svc.rpc.exit_entitlement, TOWNSHIP_CLERK, due["entitlement_id"], {
+        "ends_on": "2027-06-30", "reason": "again"}).status == 409
+    assert refused(svc.rpc.record_review, TOWNSHIP_CLERK, due["entitlement_id"], {"reason": "x" * 3}).status == 409
+
+
+def test_policy_versions_are_added_never_edited_and_must_be_usable(assistance, manual_clock):
+    svc = assistance()
+    admin = {"id": "policy-office", "role": "admin"}
+    version = {"name": "assistance.review_months", "region_code": DISTRICT, "effective_from": "2027-01-01",
+               "value": {"dibao": 6, "dibao_edge": 12, "tekun": 12}, "source": "区民政局 2026-12 通知"}
+    added = svc.rpc.add_policy_version(admin, version)
+    assert added["version"] == f"{DISTRICT}/assistance.review_months@2027-01-01"
+    assert refused(svc.rpc.add_policy_version, admin, version).status == 409          # never an edit
+    assert refused(svc.rpc.add_policy_version, TOWNSHIP_CLERK, version).status == 403
+    unusable = refused(svc.rpc.add_policy_version, admin, {**version, "effective_from": "2027-02-01",
+                                                           "value": {"dibao": 0}})
+    assert unusable.status == 400 and "whole number of months" in unusable.detail
+    bad_ratio = refused(svc.rpc.add_policy_version, admin, {
+        "name": "assistance.edge_ratio", "region_code": DISTRICT, "effective_from": "2027-01-01",
+        "value": "one and a half", "source": "typo"})
+    assert bad_ratio.status == 400
+    unknown = refused(svc.rpc.add_policy_version, admin, {**version, "name": "assistance.free_money"})
+    assert unknown.status == 400
+    names = svc.rows("SELECT name, effective_from FROM policy_parameters WHERE region_code = :r AND "
+                     "effective_from >= '2027-01-01'", r=DISTRICT)
+    assert [(n.name, n.effective_from) for n in names] == [("assistance.review_months", date(2027, 1, 1))]

@@ -615,3 +615,25 @@ def test_rules_import_only_the_standard_library_and_the_contracts():
             imported.add(node.module)
     assert imported <= {"__future__", "calendar", "collections.abc", "dataclasses", "datetime", "decimal",
                         "fractions", "types", "contracts.person", "contracts.assistance"}, imported
+
+
+# --- re-checks (复核) ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("on, months, expected", [
+    (date(2026, 5, 14), 12, date(2027, 5, 14)),
+    (date(2026, 8, 31), 6, date(2027, 2, 28)),   # no 31 February: the month's last day
+    (date(2027, 8, 31), 6, date(2028, 2, 29)),   # a leap year
+    (date(2026, 12, 1), 1, date(2027, 1, 1)),
+])
+def test_next_review_is_the_interval_later(on, months, expected):
+    assert rules.next_review(on, {"dibao": months}, "dibao") == expected
+
+
+def test_a_programme_without_an_interval_has_no_review():
+    assert rules.next_review(date(2026, 5, 14), {"dibao": 12}, "temporary") is None
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "12", True])
+def test_a_bad_interval_is_refused(bad):
+    with pytest.raises(rules.InvalidInput, match="whole number of months"):
+        rules.next_review(date(2026, 5, 14), {"dibao": bad}, "dibao")
