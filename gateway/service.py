@@ -16,6 +16,7 @@ from contracts.progress import (BirthAcceptedSchema, BirthNotificationRequestSch
 from gateway import progress_rules as rules
 from gateway.api import route, wire
 from gateway.assistance_routes import AssistanceRoutes
+from gateway.care_routes import CareRoutes
 from gateway.auth import Authenticator
 from gateway.idempotency import Idempotency
 from gateway.models import BirthNotice, Matter, MatterStep, MatterSubject
@@ -26,7 +27,7 @@ CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
 ANYONE = (CITIZEN, CLERK, PARTNER, ADMIN)
 
 
-class GatewayService(AssistanceRoutes, Operable):
+class GatewayService(AssistanceRoutes, CareRoutes, Operable):
     name = "gateway"
 
     auth = Authenticator()

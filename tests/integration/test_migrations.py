@@ -9,9 +9,11 @@ from chassis.migrations import alembic_config, upgrade
 from chassis.tables import chassis_metadata
 from gateway.models import Base as GatewayBase
 from services.assistance.models import Base as AssistanceBase
+from services.care.models import Base as CareBase
 from services.marriage.models import Base as MarriageBase
 
-SERVICES = {"services/marriage": MarriageBase, "services/assistance": AssistanceBase, "gateway": GatewayBase}
+SERVICES = {"services/marriage": MarriageBase, "services/assistance": AssistanceBase, "services/care": CareBase,
+            "gateway": GatewayBase}
 
 
 @pytest.mark.parametrize("path", sorted(SERVICES))
