@@ -214,7 +214,7 @@ class BankBatchViewSchema(Strict):
 
 
 class BankResultSchema(Strict):
-    payment_id = fields.Integer(required=True)
+    payment_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2 ** 63 - 1))
     status = fields.String(required=True, validate=validate.OneOf(["paid", "failed"]))
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
 

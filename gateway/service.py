@@ -105,7 +105,9 @@ class GatewayService(AssistanceRoutes, CareRoutes, Operable):
         query = (select(MatterStep.matter_id, MatterStep.state).join(Matter, Matter.id == MatterStep.matter_id)
                  .where(Matter.matter_type == kind.name))
         if actor.role == CLERK:
-            query = query.where(Matter.region_code.startswith(region_prefix(actor.area or ""), autoescape=True))
+            if not actor.area:
+                raise Forbidden("a caseworker without an area sees no statistics")
+            query = query.where(Matter.region_code.startswith(region_prefix(actor.area), autoescape=True))
         by_matter: dict[str, list[str]] = {}
         for matter_id, state in self.db.execute(query):
             by_matter.setdefault(matter_id, []).append(state)

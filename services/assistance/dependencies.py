@@ -18,6 +18,7 @@ Config:
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -138,9 +139,11 @@ class BankFiles(DependencyProvider):
         """`produce(text_file)` writes the content; returns the final path and what produce returned."""
         self.directory.mkdir(parents=True, exist_ok=True)
         final = self.directory / name
-        partial = final.with_suffix(final.suffix + ".partial")
+        # a name of its own per writer: two writers never share a half-written file
+        handle, partial_name = tempfile.mkstemp(dir=self.directory, prefix=f".{name}.", suffix=".partial")
+        partial = Path(partial_name)
         try:
-            with open(partial, "w", encoding="utf-8", newline="") as out:
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
                 result = produce(out)
         except BaseException:
             partial.unlink(missing_ok=True)

@@ -324,6 +324,15 @@ def write_bank_file(conn: Connection, cycle_id: str, out: IO[str]) -> tuple[int,
     return count, total
 
 
+def claim_for_sending(conn: Connection, cycle_id: str) -> None:
+    """Lock the cycle for its batch and refuse one already sent: a second file of the same pending
+    payments could have the bank pay them twice. Take this before `write_bank_file`."""
+    _require_postgresql(conn)
+    state = _cycle_state(conn, cycle_id, lock="UPDATE")
+    if state != "frozen":
+        raise CycleStateError(f"cycle {cycle_id} is {state}: its batch went to the bank already")
+
+
 def mark_sent(conn: Connection, cycle_id: str) -> str:
     """frozen -> sent (the batch went to the bank). Idempotent; returns the cycle's state."""
     _require_postgresql(conn)

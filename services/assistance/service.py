@@ -23,7 +23,7 @@ from chassis.clock import LOCAL_ZONE
 from chassis.errors import Unavailable
 from chassis.regions import region_prefix
 from chassis.tables import audit_log
-from contracts.assistance import (CHECK_SOURCES, AlertResolutionSchema, AlertViewSchema, BankBatchViewSchema,
+from contracts.assistance import (CHECK_SOURCES, PROGRAMMES, AlertResolutionSchema, AlertViewSchema, BankBatchViewSchema,
                                   EntitlementViewSchema, ExitRequestSchema, HouseholdViewSchema,
                                   MemberIdentificationSchema,
                                   MemberJoinsSchema, MemberLeavesSchema,
@@ -464,6 +464,11 @@ class AssistanceService(Operable):
         if any(m.resident_id == data["resident_id"] for m in members):
             raise AlreadyMember("this person is already a member of the household",
                                 errors={"resident_id": ["already a member"]})
+        born = ResidentId.parse(data["resident_id"]).birth_date
+        newborn = next((m for m in members if m.resident_id is None and m.birth_date == born), None)
+        if newborn is not None:
+            raise AlreadyMember(f"{newborn.name}, born {born}, is already a member without an ID: record the ID "
+                                f"on member {newborn.id} instead", errors={"resident_id": ["record it on the newborn"]})
         joining = Member(id=str(uuid.uuid4()), household_id=household.id, **{
             k: v for k, v in data.items() if k != "joined_on"}, joined_on=data["joined_on"])
         self.db.add(joining)
@@ -493,7 +498,8 @@ class AssistanceService(Operable):
         standard, the previous benefit continues through the gradual-exit period (渐退期)."""
         actor, data = Actor.from_dict(actor), load(ExitRequestSchema, request)
         entitlement = self._entitlement(entitlement_id)
-        household = self._household(entitlement.household_id)
+        # the household's lock, as every change of its members or benefit takes first
+        household = self._household(entitlement.household_id, for_update=True)
         self._require_staff_in(actor, household.region_code)
         if entitlement.ends_on is not None:
             raise StepRefused(f"the entitlement already ended on {entitlement.ends_on}")
@@ -557,6 +563,8 @@ class AssistanceService(Operable):
         return household
 
     def _entitlement(self, entitlement_id) -> Entitlement:
+        if not str(entitlement_id).isdigit() or len(str(entitlement_id)) > 18:
+            raise NotFound(f"no entitlement {entitlement_id}")
         entitlement = self.db.get(Entitlement, int(entitlement_id), with_for_update=True)
         if entitlement is None:
             raise NotFound(f"no entitlement {entitlement_id}")
@@ -598,10 +606,16 @@ class AssistanceService(Operable):
                                 data["source"], actor.id)
         self.db.flush()
         try:  # the whole policy as the rules would take it, with the new version in place
-            self._assistance_policy(data["region_code"], data["effective_from"])
-            self._next_review(data["region_code"], data["effective_from"], "dibao")
+            on, region = data["effective_from"], data["region_code"]
+            self._assistance_policy(region, on)
+            for programme in PROGRAMMES:
+                self._next_review(region, on, programme)
+            self._calendar(region, on)
         except PolicyUnusable as exc:
             raise InvalidInput(exc.detail, errors={"value": [exc.detail]}) from None
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:  # a value of the wrong shape
+            raise InvalidInput(f"{data['name']} cannot take this value: {exc}",
+                               errors={"value": ["wrong shape for this parameter"]}) from None
         self.audit.record(actor, "policy.add_version", f"policy-{data['name']}", "added",
                           policy_version=added.version, source=data["source"])
         return dump(PolicyVersionViewSchema, {"name": added.name, "region_code": added.region_code,
@@ -661,6 +675,8 @@ class AssistanceService(Operable):
         if member.resident_id is not None:
             raise StepRefused("the member already has a resident ID")
         person = ResidentId.parse(data["resident_id"])
+        if any(m.resident_id == person.number for m in self._current_members(household.id)):
+            raise AlreadyMember("another member already has this ID", errors={"resident_id": ["already a member"]})
         if member.birth_date is not None and person.birth_date != member.birth_date:
             raise InvalidInput("the ID's birth date is not the member's",
                                errors={"resident_id": [f"born {person.birth_date}, not {member.birth_date}"]})
@@ -685,7 +701,7 @@ class AssistanceService(Operable):
         said = []
         for entitlement in self.db.execute(select(Entitlement).where(
                 Entitlement.household_id == household.id, Entitlement.programme == "dibao",
-                Entitlement.ends_on.is_(None))).scalars():
+                Entitlement.ends_on.is_(None)).with_for_update()).scalars():
             policy = self._assistance_policy(household.region_code, today)
             result = rules.dibao_benefit([_rule_member(m) for m in members], today, policy)
             if not result.eligible:
@@ -795,6 +811,7 @@ class AssistanceService(Operable):
         _require_payments_office(actor)
         conn = self.db.connection()
         with _cycle_problems():
+            payments.claim_for_sending(conn, cycle_id)
             path, (rows, total) = self.bank_files(f"{cycle_id}.csv",
                                                   lambda out: payments.write_bank_file(conn, cycle_id, out))
             state = payments.mark_sent(conn, cycle_id)
@@ -835,9 +852,9 @@ class AssistanceService(Operable):
 
     def _require_household_reader(self, actor: Actor, household_id: str, region_code: str) -> None:
         """A household's records are shown to its members and to the caseworkers of its area."""
-        if actor.role == "citizen":
-            if self.db.execute(select(Member.id).where(Member.household_id == household_id,
-                                                       Member.resident_id == actor.id)).first() is None:
+        if actor.role == "citizen":  # a current member: someone who left no longer reads the others' data
+            if self.db.execute(select(Member.id).where(Member.household_id == household_id, Member.resident_id == actor.id,
+                                                       Member.left_on.is_(None))).first() is None:
                 raise Forbidden("not your household")
         else:
             self._require_staff_in(actor, region_code)

@@ -106,6 +106,8 @@ def test_dibao_from_submission_to_first_payment_through_the_gateway(system, manu
     assert owners["medical_assistance"] == "medical_insurance" and owners["funeral_fee_waiver"] == "assistance"
     rate = sys_.call("GET", "/api/v1/statistics/joint-handling/assistance_linked_items", APPROVER).json()
     assert (rate["matters"], rate["all_granted"], rate["rate"]) == (1, 1, 1.0)
+    nowhere = sys_.call("GET", "/api/v1/statistics/joint-handling/assistance_linked_items", ("clerk", "no-area"))
+    assert nowhere.status_code == 403
 
     # the first payment: May's cycle, the bank batch, the bank's answer
     frozen = sys_.call("POST", "/api/v1/assistance/payment-cycles", PAYMENTS_OFFICE, json={"month": "2026-05-01"})
@@ -119,6 +121,8 @@ def test_dibao_from_submission_to_first_payment_through_the_gateway(system, manu
     assert early.status_code == 409  # nothing was sent to the bank yet
     batch = sys_.call("POST", f"/api/v1/assistance/payment-cycles/{cycle}/bank-batch", PAYMENTS_OFFICE).json()
     assert (batch["rows"], batch["total_fen"], batch["state"]) == (1, 200500, "sent")
+    resent = sys_.call("POST", f"/api/v1/assistance/payment-cycles/{cycle}/bank-batch", PAYMENTS_OFFICE)
+    assert resent.status_code == 409  # a second file could have the bank pay twice
     with open(batch["file"], newline="") as f:
         (line,) = list(csv.DictReader(f))
     assert (line["bank_account"], line["amount_fen"]) == ("6228480000000001", "200500")

@@ -486,6 +486,8 @@ def test_a_divorce_splits_the_household_recomputes_once_and_raises_a_visit_task(
     assert svc.rows("SELECT count(*) AS n FROM alert")[0].n == 1
     assert svc.rows("SELECT count(*) AS n FROM audit_log WHERE action = 'entitlement.recompute'")[0].n == 1
 
+    ex_spouse = {"id": members[1]["resident_id"], "role": "citizen"}  # no longer reads the household
+    assert refused(svc.rpc.get_household, ex_spouse, approved["household_id"]).status == 403
     (alert,) = svc.rpc.list_alerts(TOWNSHIP_CLERK)
     assert alert["kind"] == "household_changed" and alert["state"] == "open"
     assert alert["visit_due"] == "2026-07-08" and "2005.00 yuan to 1185.00 yuan" in alert["reason"]
@@ -528,11 +530,16 @@ def test_a_birth_to_a_recipient_adds_the_child_recomputes_and_raises_a_task(assi
     (alert,) = svc.rpc.list_alerts(DISTRICT_CLERK)
     assert alert["kind"] == "birth_in_household" and "joined the household on 2026-06-02" in alert["reason"]
 
-    # the hukou registration gives the child an ID; the caseworker records it
+    # the hukou registration gives the child an ID; the caseworker records it on the newborn,
+    # not as a second child
+    child_id = person(date(2026, 6, 2))
+    twice = refused(svc.rpc.add_member, TOWNSHIP_CLERK, approved["household_id"], {
+        "resident_id": child_id, "name": "王小宝", "relationship": "child", "monthly_income_fen": 0,
+        "joined_on": "2026-06-02"})
+    assert twice.status == 409 and newborn["member_id"] in twice.detail
     wrong = refused(svc.rpc.identify_member, TOWNSHIP_CLERK, approved["household_id"], newborn["member_id"],
                     {"resident_id": person(date(2026, 6, 3))})
     assert wrong.status == 400 and "resident_id" in wrong.errors
-    child_id = person(date(2026, 6, 2))
     identified = svc.rpc.identify_member(TOWNSHIP_CLERK, approved["household_id"], newborn["member_id"],
                                          {"resident_id": child_id})
     assert next(m for m in identified["members"] if m["member_id"] == newborn["member_id"])["resident_id"] == child_id
@@ -606,6 +613,7 @@ def test_re_checks_fall_due_and_are_rescheduled_and_an_exit_keeps_the_gradual_pe
     assert refused(svc.rpc.exit_entitlement, TOWNSHIP_CLERK, due["entitlement_id"], {
         "ends_on": "2027-06-30", "reason": "again"}).status == 409
     assert refused(svc.rpc.record_review, TOWNSHIP_CLERK, due["entitlement_id"], {"reason": "x" * 3}).status == 409
+    assert refused(svc.rpc.record_review, TOWNSHIP_CLERK, "abc", {"reason": "typo"}).status == 404
 
 
 def test_policy_versions_are_added_never_edited_and_must_be_usable(assistance, manual_clock):
@@ -626,6 +634,16 @@ def test_policy_versions_are_added_never_edited_and_must_be_usable(assistance, m
     assert bad_ratio.status == 400
     unknown = refused(svc.rpc.add_policy_version, admin, {**version, "name": "assistance.free_money"})
     assert unknown.status == 400
+    one_bad_programme = refused(svc.rpc.add_policy_version, admin, {**version, "effective_from": "2027-03-01",
+                                                                    "value": {"dibao": 6, "tekun": 0}})
+    assert one_bad_programme.status == 400
+    not_a_mapping = refused(svc.rpc.add_policy_version, admin, {**version, "effective_from": "2027-03-01",
+                                                                "value": 12})
+    assert not_a_mapping.status == 400
+    bad_day = refused(svc.rpc.add_policy_version, admin, {
+        "name": "calendar.holidays", "region_code": DISTRICT, "effective_from": "2027-01-01",
+        "value": ["2027-02-30"], "source": "typo"})
+    assert bad_day.status == 400
     names = svc.rows("SELECT name, effective_from FROM policy_parameters WHERE region_code = :r AND "
                      "effective_from >= '2027-01-01'", r=DISTRICT)
     assert [(n.name, n.effective_from) for n in names] == [("assistance.review_months", date(2027, 1, 1))]
