@@ -50,3 +50,114 @@ class AllowanceJobViewSchema(Strict):
     enrolled = fields.Integer(metadata={"description": "enrolled by this run"})
     enrolled_today = fields.Integer(metadata={"description": "enrolled by every run of the day"})
     runs_today = fields.Integer()
+
+
+# --- home and community care: service orders drawn on government vouchers ----------------------
+
+SERVICE_TYPES = ("meals", "cleaning", "emergency_help", "bathing", "mobility", "medical_help", "recreation")
+# 助餐, 助洁, 助急, 助浴, 助行, 助医, 文娱
+
+
+class OrderRequestSchema(Strict):
+    resident_id = ResidentIdField(required=True, metadata={"description": "the person served"})
+    service = fields.String(required=True, validate=validate.OneOf(SERVICE_TYPES))
+    provider = fields.String(required=True, validate=validate.Length(min=2, max=60),
+                             metadata={"description": "the provider's code"})
+    price_fen = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_00))
+
+
+class OrderCancellationSchema(Strict):
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+class OrderViewSchema(Strict):
+    order_id = fields.String()
+    resident_id = fields.String(allow_none=True, metadata={"description": "not shown to providers"})
+    service = fields.String()
+    provider = fields.String()
+    price_fen = fields.Integer()
+    state = fields.String(metadata={"description": "requested | accepted | delivered | confirmed | cancelled"})
+    for_month = fields.Date()
+    voucher_fen = fields.Integer(allow_none=True, metadata={"description": "drawn on the voucher budget"})
+    copay_fen = fields.Integer(allow_none=True, metadata={"description": "paid by the person"})
+
+
+class VoucherViewSchema(Strict):
+    resident_id = fields.String()
+    programme = fields.String()
+    monthly_fen = fields.Integer()
+    month = fields.Date()
+    used_fen = fields.Integer()
+    left_fen = fields.Integer()
+
+
+class OrderRequestedSchema(Strict):
+    """Event: what a provider needs to serve the order (minimal: no ID number)."""
+    order_id = fields.String(required=True)
+    service = fields.String(required=True, validate=validate.OneOf(SERVICE_TYPES))
+    provider = fields.String(required=True)
+    region_code = fields.String(required=True)
+    price_fen = fields.Integer(required=True)
+
+
+class OrderConfirmedSchema(Strict):
+    order_id = fields.String(required=True)
+    resident_id = ResidentIdField(required=True)
+    price_fen = fields.Integer(required=True, validate=validate.Range(min=1))
+    for_month = fields.Date(required=True)
+
+
+# --- ability assessments, institutions, indicators --------------------------------------------------
+
+ABILITY_LEVELS = ("intact", "mild", "moderate", "severe", "complete")
+# 能力完好 / 轻度失能 / 中度失能 / 重度失能 / 完全失能 (the national assessment standard's five levels)
+OWNERSHIPS = ("public", "public_private", "private")  # 公办 / 公建民营 / 民办
+
+
+class AssessmentRequestSchema(Strict):
+    resident_id = ResidentIdField(required=True)
+    level = fields.String(required=True, validate=validate.OneOf(ABILITY_LEVELS))
+    assessor = fields.String(required=True, validate=validate.Length(min=2, max=80),
+                             metadata={"description": "the certified assessor or assessing agency"})
+    assessed_on = fields.Date(required=True)
+
+
+class AssessmentViewSchema(Strict):
+    assessment_id = fields.String()
+    resident_id = fields.String()
+    level = fields.String()
+    assessor = fields.String()
+    assessed_on = fields.Date()
+    valid_until = fields.Date(metadata={"description": "re-assessment due after this day"})
+
+
+class BedsSchema(Strict):
+    ordinary = fields.Integer(required=True, validate=validate.Range(min=0))
+    nursing = fields.Integer(required=True, validate=validate.Range(min=0), metadata={"description": "护理型床位"})
+    dementia = fields.Integer(required=True, validate=validate.Range(min=0), metadata={"description": "认知障碍照护床位"})
+
+
+class InstitutionRequestSchema(Strict):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9-]{2,40}$"))
+    name = fields.String(required=True, validate=validate.Length(min=2, max=120))
+    ownership = fields.String(required=True, validate=validate.OneOf(OWNERSHIPS))
+    region_code = fields.String(required=True, validate=REGION)
+    beds = fields.Nested(BedsSchema, required=True)
+
+
+class InstitutionViewSchema(InstitutionRequestSchema):
+    pass
+
+
+class IndicatorsViewSchema(Strict):
+    region_code = fields.String()
+    on = fields.Date()
+    elderly = fields.Integer(metadata={"description": "people aged 60+ in the registry"})
+    aged_70_plus = fields.Integer()
+    assessed_70_plus = fields.Integer(metadata={"description": "aged 70+ with an assessment still valid"})
+    assessment_coverage_70_plus = fields.Float(allow_none=True)
+    beds = fields.Integer()
+    nursing_bed_ratio = fields.Float(allow_none=True, metadata={"description": "nursing beds / all beds"})
+    public_dementia_bed_ratio = fields.Float(
+        allow_none=True, metadata={"description": "dementia beds / all beds, in public institutions"})
+    beds_per_10k_elderly = fields.Float(allow_none=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from contracts.assistance import AssistanceApprovedSchema, EntitlementEndedSchema
+from contracts.care import OrderConfirmedSchema, OrderRequestedSchema
 from contracts.envelope import Envelope, InvalidEvent
 from contracts.marriage import (CertificateReissuedSchema, DivorceRegisteredSchema,
                                 MarriageRegisteredSchema, Strict)
@@ -109,6 +110,10 @@ EVENTS: dict[str, EventType] = {e.name: e for e in (
               "A household was approved for a programme; opens 救助一件事 with the linked subsidy items."),
     EventType("assistance.entitlement_ended", frozenset({"assistance"}), EntitlementEndedSchema,
               "A household's benefit under a programme ended (exit, death, re-check)."),
+    EventType("care.order_requested", frozenset({"care"}), OrderRequestedSchema,
+              "A home-care service was ordered for an elderly person; the provider accepts and delivers it."),
+    EventType("care.order_confirmed", frozenset({"care"}), OrderConfirmedSchema,
+              "The person served confirmed a delivered home-care service; the voucher budget pays for it."),
     EventType("birth.notified", frozenset({"gateway"}), BirthNotifiedSchema,
               "A hospital's birth certificate, reported by the health department (partner API)."),
 )}

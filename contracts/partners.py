@@ -46,6 +46,10 @@ PARTNERS: dict[str, Partner] = {p.code: p for p in (
     # The paying bank (社会化发放) receives payment batches as files, not events, and reports each
     # payment's outcome through the partner API.
     Partner("banks", "代发银行 paying bank", {}),
+    # The platform home-care providers (居家养老服务机构) take their orders from.
+    Partner("care_providers", "居家养老服务机构 home-care providers", {
+        "care.order_requested": ("order_id", "service", "provider", "region_code", "price_fen"),
+    }),
     *(Partner(code, title, {"assistance.approved": _APPROVAL_FIELDS}) for code, title in (
         ("education", "教育 education (教育救助)"),
         ("housing", "住建 housing (住房救助)"),

@@ -19,6 +19,9 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "progress.on_matter_event": ("matter.opened", "matter.step_reported", "birth.notified"),
     "assistance.on_divorce": ("marriage.divorce_registered",),
     "assistance.on_birth": ("birth.notified",),
+    "care.on_assistance_approved": ("assistance.approved",),
+    "care.on_entitlement_ended": ("assistance.entitlement_ended",),
+    "care.on_order_confirmed": ("care.order_confirmed",),
     "partner_feed.on_entitled_event": tuple(sorted({t for p in PARTNERS.values() for t in p.entitlements})),
 }
 

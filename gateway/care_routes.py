@@ -7,8 +7,9 @@ from chassis import ServiceRpc
 from contracts import care as c
 from gateway.api import route, wire
 
-CITIZEN, CLERK, ADMIN = "citizen", "clerk", "admin"
+CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
 ELDERS = "/api/v1/care/elders"
+ORDERS = "/api/v1/care/orders"
 
 
 class CareRoutes:
@@ -33,3 +34,40 @@ class CareRoutes:
            response=c.AllowanceJobViewSchema)
     def run_allowance_job(self, actor, body):
         return self.care.run_allowance_job(actor.as_dict())
+
+    @route("GET", "/api/v1/care/vouchers/<resident_id>", roles=(CITIZEN, CLERK, ADMIN), tag="care",
+           summary="The person's home-care voucher budget (养老服务补贴) this month: granted, used, left",
+           response=c.VoucherViewSchema)
+    def voucher_balance(self, actor, body, resident_id):
+        return self.care.voucher_balance(actor.as_dict(), resident_id)
+
+    @route("POST", ORDERS, roles=(CITIZEN, CLERK), tag="care", status=201,
+           summary="Order a home-care service (for oneself, or by a caseworker on the person's behalf)",
+           body=c.OrderRequestSchema, response=c.OrderViewSchema)
+    def request_care_order(self, actor, body):
+        return self.care.request_order(actor.as_dict(), wire(c.OrderRequestSchema, body))
+
+    @route("GET", ORDERS + "/<order_id>", roles=(CITIZEN, CLERK, PARTNER, ADMIN), tag="care",
+           summary="An order, with what the voucher paid and what the person paid", response=c.OrderViewSchema)
+    def get_care_order(self, actor, body, order_id):
+        return self.care.get_order(actor.as_dict(), order_id)
+
+    @route("POST", ORDERS + "/<order_id>/acceptance", roles=(PARTNER,), tag="care",
+           summary="The provider accepts the order", response=c.OrderViewSchema)
+    def accept_care_order(self, actor, body, order_id):
+        return self.care.accept_order(actor.as_dict(), order_id)
+
+    @route("POST", ORDERS + "/<order_id>/delivery", roles=(PARTNER,), tag="care",
+           summary="The provider reports the service delivered", response=c.OrderViewSchema)
+    def deliver_care_order(self, actor, body, order_id):
+        return self.care.deliver_order(actor.as_dict(), order_id)
+
+    @route("POST", ORDERS + "/<order_id>/confirmation", roles=(CITIZEN, CLERK), tag="care",
+           summary="The person served confirms; the voucher budget pays (once)", response=c.OrderViewSchema)
+    def confirm_care_order(self, actor, body, order_id):
+        return self.care.confirm_order(actor.as_dict(), order_id)
+
+    @route("POST", ORDERS + "/<order_id>/cancellation", roles=(CITIZEN, CLERK, PARTNER), tag="care",
+           summary="Cancel an order not yet delivered", body=c.OrderCancellationSchema, response=c.OrderViewSchema)
+    def cancel_care_order(self, actor, body, order_id):
+        return self.care.cancel_order(actor.as_dict(), order_id, wire(c.OrderCancellationSchema, body))

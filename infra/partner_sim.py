@@ -1,5 +1,6 @@
-"""A partner-department simulator: plays health (卫健), police (公安) and medical insurance (医保)
-over the same protocols a real department uses.
+"""A partner-department simulator: plays every partner department (health 卫健, police 公安,
+medical insurance 医保, the 救助一件事 departments, home-care providers) over the same protocols a
+real one uses.
 
 It reads its entitled events from its own durable queue `partner.<code>` (AMQP, manual ack) and
 reports its step back through the gateway's partner API (HTTPS + bearer token, with the event id as
@@ -47,6 +48,8 @@ class PartnerSimulator:
 
     def report(self, code: str, event: dict) -> bool:
         """Report the step(s) this event asks of partner `code`; True when the message may be acked."""
+        if (code, event["type"]) == ("care_providers", "care.order_requested"):
+            return self.serve_order(event["data"]["order_id"])
         if not event.get("matter_id"):
             return True
         step = STEP_FOR.get((code, event["type"]))
@@ -59,6 +62,19 @@ class PartnerSimulator:
             return False  # the progress view has not seen the matter yet
         pending = [s["step"] for s in view.json()["steps"] if s["state"] == "pending"]
         return all([self.report_step(code, event, name) for name in pending])
+
+    def serve_order(self, order_id: str) -> bool:
+        """As the home-care provider: accept the order and deliver it (the person then confirms)."""
+        for step in ("acceptance", "delivery"):
+            response = self.http.post(f"{self.gateway}/api/v1/care/orders/{order_id}/{step}", timeout=10,
+                                      headers={"Authorization": f"Bearer {self.tokens['care_providers']}"})
+            if response.status_code == 409:
+                continue  # done before this redelivery
+            if response.status_code != 200:
+                print(f"[care_providers] {step} of {order_id} failed: {response.status_code}", file=sys.stderr)
+                return response.status_code < 500
+        self.reported.append(("care_providers", order_id, "delivered"))
+        return True
 
     def report_step(self, code: str, event: dict, step: str) -> bool:
         rejected = f"{code}:{step}" in self.rejections

@@ -2,7 +2,7 @@
 enrolments granted without an application. Money is integer fen."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, Integer, String, Text
+from sqlalchemy import Column, Date, Index, Integer, String, Text
 from sqlalchemy.orm import declarative_base
 
 from chassis.types import UtcDateTime
@@ -18,7 +18,8 @@ class Elder(Base):
     region_code = Column(String(12), nullable=False, index=True)  # village/community of residence
     birth_date = Column(Date, nullable=False, index=True)
     sex = Column(String(6), nullable=False)
-    recorded_at = Column(UtcDateTime, nullable=False)
+    registered_on = Column(Date, nullable=False)  # first seen in the city's registry (never updated)
+    recorded_at = Column(UtcDateTime, nullable=False)  # last updated from the population registry
     deceased_on = Column(Date)  # set by the after-death flow (funeral issue)
 
 
@@ -40,3 +41,75 @@ class AllowanceJobRun(Base):
     runs = Column(Integer, nullable=False)        # how often it ran that day (it is idempotent)
     enrolled = Column(Integer, nullable=False)    # enrolments made that day
     last_run_at = Column(UtcDateTime, nullable=False)
+
+
+class VoucherEligibility(Base):
+    """养老服务补贴: a government-paid monthly home-care budget, from assistance's approval of the
+    person's household (特困, 低保), never re-entered by hand. One row per programme: a person
+    entitled through two gets the larger budget while either lasts."""
+    __tablename__ = "voucher_eligibility"
+    resident_id = Column(String(18), primary_key=True)
+    programme = Column(String(30), primary_key=True)
+    household_id = Column(String(36), nullable=False, index=True)  # assistance's, to end it with the household
+    region_code = Column(String(12), nullable=False)
+    monthly_fen = Column(Integer, nullable=False)
+    starts_on = Column(Date, nullable=False)
+    ends_on = Column(Date)
+    policy_version = Column(Text, nullable=False)
+
+
+class ServiceOrder(Base):
+    """A home-care service order: requested → accepted → delivered → confirmed (or cancelled)."""
+    __tablename__ = "service_order"
+    id = Column(String(36), primary_key=True)
+    resident_id = Column(String(18), nullable=False, index=True)
+    region_code = Column(String(12), nullable=False, index=True)
+    service = Column(String(20), nullable=False)
+    provider = Column(String(60), nullable=False, index=True)
+    price_fen = Column(Integer, nullable=False)
+    for_month = Column(Date, nullable=False)  # the budget month: the month it was requested
+    state = Column(String(12), nullable=False)
+    requested_by = Column(String(80), nullable=False)
+    requested_at = Column(UtcDateTime, nullable=False)
+    updated_at = Column(UtcDateTime, nullable=False)
+    cancel_reason = Column(Text)
+
+
+class VoucherDrawdown(Base):
+    """What a confirmed order drew on the budget: one row per order, however often the
+    confirmation event arrives."""
+    __tablename__ = "voucher_drawdown"
+    order_id = Column(String(36), primary_key=True)
+    resident_id = Column(String(18), nullable=False)
+    month = Column(Date, nullable=False)
+    voucher_fen = Column(Integer, nullable=False)
+    copay_fen = Column(Integer, nullable=False)
+    drawn_at = Column(UtcDateTime, nullable=False)
+    __table_args__ = (Index("ix_voucher_drawdown_person_month", "resident_id", "month"),)
+
+
+class Assessment(Base):
+    """能力评估: one assessment of a person's ability, valid until re-assessment is due."""
+    __tablename__ = "assessment"
+    id = Column(String(36), primary_key=True)
+    resident_id = Column(String(18), nullable=False, index=True)
+    region_code = Column(String(12), nullable=False, index=True)
+    level = Column(String(10), nullable=False)  # intact | mild | moderate | severe | complete
+    assessor = Column(String(80), nullable=False)
+    assessed_on = Column(Date, nullable=False)
+    valid_until = Column(Date, nullable=False)
+    recorded_by = Column(String(80), nullable=False)
+    policy_version = Column(Text, nullable=False)
+
+
+class Institution(Base):
+    """养老机构 with its beds by type (capacity; admissions are a later slice)."""
+    __tablename__ = "institution"
+    code = Column(String(40), primary_key=True)
+    name = Column(String(120), nullable=False)
+    ownership = Column(String(20), nullable=False)  # public | public_private | private
+    region_code = Column(String(12), nullable=False, index=True)
+    ordinary_beds = Column(Integer, nullable=False)
+    nursing_beds = Column(Integer, nullable=False)
+    dementia_beds = Column(Integer, nullable=False)
+    updated_at = Column(UtcDateTime, nullable=False)

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from types import MappingProxyType
 
 from contracts.person import age_on
 
-__all__ = ["AllowancePolicy", "InvalidInput", "birthday", "latest_birth_date_qualifying", "qualifies_on", "allowance_start_month",
+__all__ = ["Indicators", "indicators", "assessment_valid_until", "ORDER_TRANSITIONS", "OrderRefused", "order_transition", "VoucherSplit", "split_voucher",
+           "voucher_monthly_fen", "AllowancePolicy", "InvalidInput", "birthday", "latest_birth_date_qualifying", "qualifies_on", "allowance_start_month",
            "monthly_allowance_fen", "START_RULES", "birthday_sql"]
 
 START_RULES = ("birthday_month", "next_month")  # from the month of the birthday, or the month after
@@ -31,6 +33,7 @@ class AllowancePolicy:
     qualifying_age: int          # 80 everywhere in the source documents
     start: str                   # one of START_RULES
     bands_fen: Mapping[int, int]  # lowest age of the band -> monthly amount in fen
+    in_force_from: date | None = None  # when the scheme began: nobody is paid for months before it
 
     def __post_init__(self):
         if not isinstance(self.qualifying_age, int) or not 60 <= self.qualifying_age <= 120:
@@ -68,11 +71,14 @@ def qualifies_on(birth_date: date, day: date, policy: AllowancePolicy) -> bool:
 
 
 def allowance_start_month(birth_date: date, policy: AllowancePolicy) -> date:
-    """The first month paid: the qualifying birthday's month, or the month after."""
+    """The first month paid: the qualifying birthday's month, or the month after; never before
+    the scheme began. (The job also starts nobody before the month they joined the registry.)"""
     reached = birthday(birth_date, policy.qualifying_age)
     first = reached.replace(day=1)
     if policy.start == "next_month":
         first = (first + timedelta(days=32)).replace(day=1)
+    if policy.in_force_from is not None:
+        first = max(first, policy.in_force_from.replace(day=1))
     return first
 
 
@@ -88,3 +94,93 @@ def monthly_allowance_fen(birth_date: date, month: date, policy: AllowancePolicy
 def birthday_sql(birth_column: str, years_param: str) -> str:
     """The same birthday as `birthday`, in PostgreSQL (for set-based jobs)."""
     return (f"(({birth_column} - 1) + make_interval(years => {years_param}))::date + 1")
+
+
+# --- home-care orders and government vouchers -----------------------------------------------------
+
+ORDER_TRANSITIONS = MappingProxyType({
+    # (state, action) -> (new state, who may)
+    ("requested", "accept"): ("accepted", "provider"),
+    ("accepted", "deliver"): ("delivered", "provider"),
+    ("delivered", "confirm"): ("confirmed", "person"),   # the person served, family or caseworker
+    ("requested", "cancel"): ("cancelled", "either"),
+    ("accepted", "cancel"): ("cancelled", "either"),
+})
+
+
+class OrderRefused(ValueError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def order_transition(state: str, action: str, by: str) -> str:
+    """The order's state after `action` by `by` ("provider" or "person"), or OrderRefused."""
+    move = ORDER_TRANSITIONS.get((state, action))
+    if move is None:
+        raise OrderRefused(f"an order that is {state} cannot be {action}ed" if action != "cancel"
+                           else f"an order that is {state} can no longer be cancelled")
+    new_state, who = move
+    if who not in ("either", by):
+        raise OrderRefused(f"only the {who} may {action} an order")
+    return new_state
+
+
+@dataclass(frozen=True)
+class VoucherSplit:
+    voucher_fen: int  # drawn on the month's government voucher budget
+    copay_fen: int    # paid by the person
+
+
+def split_voucher(price_fen: int, left_fen: int) -> VoucherSplit:
+    """The budget pays what it still can; the rest is the person's."""
+    if price_fen < 1 or left_fen < 0:
+        raise InvalidInput("a price is at least 1 fen and a budget never below 0")
+    voucher = min(price_fen, left_fen)
+    return VoucherSplit(voucher, price_fen - voucher)
+
+
+def voucher_monthly_fen(programme: str, age: int, min_age: int, by_programme: Mapping[str, int]) -> int:
+    """The monthly voucher budget of a person of `age` whose household a programme supports; 0
+    when not eligible (too young, or a programme without vouchers)."""
+    if age < min_age:
+        return 0
+    amount = by_programme.get(programme, 0)
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+        raise InvalidInput(f"the voucher amount of {programme} must be whole fen ≥ 0")
+    return amount
+
+
+# --- ability assessments and indicators -------------------------------------------------------------
+
+def assessment_valid_until(assessed_on: date, valid_months: int) -> date:
+    """The last day an assessment counts: re-assessment is due the same day `valid_months` later."""
+    if not isinstance(valid_months, int) or isinstance(valid_months, bool) or valid_months < 1:
+        raise InvalidInput("an assessment's validity is a whole number of months ≥ 1")
+    index = assessed_on.month - 1 + valid_months
+    year, month = assessed_on.year + index // 12, index % 12 + 1
+    days_in_month = ((date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)).day
+    return date(year, month, min(assessed_on.day, days_in_month)) - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Indicators:
+    assessment_coverage_70_plus: float | None
+    nursing_bed_ratio: float | None
+    public_dementia_bed_ratio: float | None
+    beds_per_10k_elderly: float | None
+
+
+def _ratio(numerator: int, denominator: int, scale: int = 1) -> float | None:
+    """None when there is nothing to divide by: "no beds" is not a ratio of 0."""
+    return round(numerator * scale / denominator, 4) if denominator else None
+
+
+def indicators(*, aged_70_plus: int, assessed_70_plus: int, elderly: int, beds: int, nursing_beds: int,
+               public_beds: int, public_dementia_beds: int) -> Indicators:
+    counts = (aged_70_plus, assessed_70_plus, elderly, beds, nursing_beds, public_beds, public_dementia_beds)
+    if any(c < 0 for c in counts) or assessed_70_plus > aged_70_plus or nursing_beds > beds \
+            or public_dementia_beds > public_beds or public_beds > beds:
+        raise InvalidInput("the counts contradict each other")
+    return Indicators(_ratio(assessed_70_plus, aged_70_plus), _ratio(nursing_beds, beds),
+                      _ratio(public_dementia_beds, public_beds), _ratio(beds, elderly, 10_000))

@@ -4,8 +4,10 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError
 
 from chassis.errors import InvalidInput
-from contracts.care import (AllowanceJobViewSchema, ElderImportSchema, ElderViewSchema,  # noqa: F401
-                            ImportViewSchema)
+from contracts.care import (AllowanceJobViewSchema, AssessmentRequestSchema, AssessmentViewSchema,  # noqa: F401
+                            ElderImportSchema, ElderViewSchema, ImportViewSchema, IndicatorsViewSchema,
+                            InstitutionRequestSchema, InstitutionViewSchema, OrderCancellationSchema,
+                            OrderRequestSchema, OrderViewSchema, VoucherViewSchema)
 
 
 def load(schema: type[Schema], payload) -> dict:

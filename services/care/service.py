@@ -1,6 +1,11 @@
 """Elderly care (养老): entrypoints only move data between the wire, the rules (`rules.py`) and
 the database.
 
+Home-care vouchers (养老服务补贴) come from assistance's approvals (`assistance.approved`), never
+from re-entered data, and end with the household's benefit. A service order goes requested →
+accepted → delivered (the provider) → confirmed (the person served); the confirmation is an event,
+and the voucher ledger that consumes it draws the budget once per order however often it arrives.
+
 The old-age allowance (高龄津贴) needs no application: a daily job enrols everyone in the registry
 who has reached the qualifying age, from the month the rules say, once per person. The job is one
 set-based statement per region and does not depend on when it last ran, so a missed day (or a
@@ -10,28 +15,40 @@ enrols nobody twice.
 from __future__ import annotations
 
 from nameko.timer import timer
-from sqlalchemy import select, text
+import uuid
+from datetime import date
 
-from chassis import (SYSTEM, Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, Operable, Policy,
-                     WorkerMetrics, rpc)
+from sqlalchemy import func, select, text
+
+from chassis import (SYSTEM, Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, NotFound, Operable,
+                     Outbox, Policy, WorkerMetrics, handle_event, rpc)
 from chassis.db import dialect_insert
 from chassis.errors import Unavailable
+from chassis.regions import region_ancestors, region_prefix
+from chassis.tables import policy_parameters
 from contracts.person import InvalidResidentId, ResidentId, age_on
 from services.care import rules
-from services.care.exceptions import OutsideArea, PolicyUnusable, UnknownElder
-from services.care.models import AllowanceEnrolment, AllowanceJobRun, Elder
-from services.care.schemas import (AllowanceJobViewSchema, ElderImportSchema, ElderViewSchema, ImportViewSchema,
+from services.care.exceptions import OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
+from services.care.models import (AllowanceEnrolment, AllowanceJobRun, Assessment, Elder, Institution,
+                                  ServiceOrder, VoucherDrawdown, VoucherEligibility)
+from services.care.schemas import (AllowanceJobViewSchema, AssessmentRequestSchema, AssessmentViewSchema,
+                                   ElderImportSchema, ElderViewSchema, ImportViewSchema, IndicatorsViewSchema,
+                                   InstitutionRequestSchema, InstitutionViewSchema, OrderCancellationSchema, OrderRequestSchema, OrderViewSchema, VoucherViewSchema,
                                    dump, load)
 
 STAFF = ("clerk", "admin")
+PROVIDERS = "care_providers"  # the partner code of the home-care providers' platform
 
 # One statement per region: everyone of the region born on or before the cutoff (old enough
-# today) and not yet enrolled, from the month of their qualifying birthday (or the next).
+# today) and not yet enrolled, from the month of their qualifying birthday (or the next), but never
+# before the allowance's policy was in force nor before the person joined the city's registry (no
+# back pay for years lived elsewhere or before the scheme).
 _ENROL = text(f"""
 INSERT INTO allowance_enrolment (resident_id, region_code, starts_month, enrolled_on, policy_version)
 SELECT e.resident_id, e.region_code,
-       (date_trunc('month', {rules.birthday_sql('e.birth_date', ':age')})
-        + CASE WHEN :start = 'next_month' THEN interval '1 month' ELSE interval '0' END)::date,
+       GREATEST((date_trunc('month', {rules.birthday_sql('e.birth_date', ':age')})
+                 + CASE WHEN :start = 'next_month' THEN interval '1 month' ELSE interval '0' END)::date,
+                date_trunc('month', e.registered_on)::date, date_trunc('month', CAST(:policy_from AS date))::date),
        :today, :version
 FROM elder e
 WHERE e.region_code = :region AND e.birth_date <= :cutoff AND e.deceased_on IS NULL
@@ -43,6 +60,7 @@ class CareService(Operable):
     name = "care"
 
     db = Database()
+    outbox = Outbox()
     audit = Audit()
     policy = Policy()
     clock = Clock()
@@ -64,7 +82,7 @@ class CareService(Operable):
             parsed = ResidentId.parse(person["resident_id"])
             rows[parsed.number] = {"resident_id": parsed.number, "name": person["name"],
                                    "region_code": person["region_code"], "birth_date": parsed.birth_date,
-                                   "sex": parsed.sex, "recorded_at": now}
+                                   "sex": parsed.sex, "registered_on": self.clock.today(), "recorded_at": now}
         known = set(self.db.execute(select(Elder.resident_id).where(Elder.resident_id.in_(rows))).scalars())
         statement = dialect_insert(self.db, Elder.__table__)
         self.db.execute(statement.on_conflict_do_update(
@@ -79,20 +97,10 @@ class CareService(Operable):
     @rpc
     def get_elder(self, actor, resident_id):
         actor = Actor.from_dict(actor)
-        try:
-            number = ResidentId.parse(resident_id).number
-        except InvalidResidentId as exc:
-            raise InvalidInput("not a resident ID number", errors={"resident_id": [exc.reason]}) from None
-        elder = self.db.get(Elder, number)
+        elder = self.db.get(Elder, _resident(resident_id).number)
         if elder is None:
             raise UnknownElder("no such person in the elderly registry")
-        if actor.role == "citizen":
-            if actor.id != elder.resident_id:
-                raise Forbidden("a citizen sees only their own record")
-        elif actor.role not in STAFF:
-            raise Forbidden("the registry is shown to the person and to caseworkers of the area")
-        elif not actor.covers(elder.region_code):
-            raise OutsideArea(f"{elder.region_code} is outside your area {actor.area}")
+        self._require_reader(actor, elder.resident_id, elder.region_code)
         today = self.clock.today()
         enrolment = self.db.get(AllowanceEnrolment, elder.resident_id)
         allowance = None
@@ -135,18 +143,28 @@ class CareService(Operable):
             cutoff = rules.latest_birth_date_qualifying(today, policy.qualifying_age)
             enrolled += self.db.execute(_ENROL, {
                 "region": region, "cutoff": cutoff, "age": policy.qualifying_age, "start": policy.start,
-                "today": today, "version": policy.version}).rowcount
-        run = self.db.get(AllowanceJobRun, today, with_for_update=True)
-        if run is None:
-            run = AllowanceJobRun(run_on=today, runs=0, enrolled=0, last_run_at=self.clock.now())
-            self.db.add(run)
-        run.runs, run.enrolled, run.last_run_at = run.runs + 1, run.enrolled + enrolled, self.clock.now()
+                "today": today, "version": policy.version, "policy_from": policy.in_force_from}).rowcount
+        # an upsert: two processes running the job at once both count, neither fails
+        insert = dialect_insert(self.db, AllowanceJobRun.__table__)
+        runs, enrolled_today = self.db.execute(insert.values(
+            run_on=today, runs=1, enrolled=enrolled, last_run_at=self.clock.now()).on_conflict_do_update(
+            index_elements=["run_on"], set_={"runs": AllowanceJobRun.runs + 1,
+                                             "enrolled": AllowanceJobRun.enrolled + enrolled,
+                                             "last_run_at": insert.excluded.last_run_at})
+            .returning(AllowanceJobRun.runs, AllowanceJobRun.enrolled)).one()
         if enrolled:
             self.audit.record(actor, "allowance.enrol", "old-age-allowance", "enrolled", enrolled=enrolled,
                               run_on=today)
             self.log.info("allowance.enrolled", enrolled=enrolled)
         return dump(AllowanceJobViewSchema, {"run_on": today, "enrolled": enrolled,
-                                             "enrolled_today": run.enrolled, "runs_today": run.runs})
+                                             "enrolled_today": enrolled_today, "runs_today": runs})
+
+    def _scheme_start(self, region_code: str):
+        """When the allowance began for the region: the first version of its qualifying age."""
+        chain = region_ancestors(region_code)
+        return self.db.execute(select(func.min(policy_parameters.c.effective_from)).where(
+            policy_parameters.c.name == "care.allowance_qualifying_age",
+            policy_parameters.c.region_code.in_(chain))).scalar_one()
 
     def _allowance_policy(self, region_code: str, on) -> rules.AllowancePolicy:
         names = {"qualifying_age": "care.allowance_qualifying_age", "start": "care.allowance_start",
@@ -156,8 +174,313 @@ class CareService(Operable):
             bands = {int(age): fen for age, fen in values["bands_fen"].value.items()}
             return rules.AllowancePolicy(version=";".join(v.version for v in values.values()),
                                          qualifying_age=values["qualifying_age"].value,
-                                         start=values["start"].value, bands_fen=bands)
+                                         start=values["start"].value, bands_fen=bands,
+                                         in_force_from=self._scheme_start(region_code))
         except (rules.InvalidInput, AttributeError, ValueError) as exc:
             raise PolicyUnusable(f"the old-age allowance policy for {region_code} on {on} is unusable: "
                                  f"{getattr(exc, 'reason', exc)}") from None
 
+
+    # --- ability assessments, institutions and indicators ------------------------------------------
+
+    @rpc
+    def record_assessment(self, actor, request):
+        """能力评估: recorded by a caseworker of the person's area; valid for the policy's months."""
+        actor, data = Actor.from_dict(actor), load(AssessmentRequestSchema, request)
+        elder = self.db.get(Elder, ResidentId.parse(data["resident_id"]).number)
+        if elder is None:
+            raise UnknownElder("assess people of the elderly registry")
+        self._require_staff_in(actor, elder.region_code)
+        if data["assessed_on"] > self.clock.today():
+            raise InvalidInput("an assessment cannot be in the future", errors={"assessed_on": ["in the future"]})
+        months = self.policy.resolve("care.assessment_valid_months", elder.region_code, data["assessed_on"])
+        try:
+            valid_until = rules.assessment_valid_until(data["assessed_on"], months.value)
+        except rules.InvalidInput as exc:
+            raise PolicyUnusable(exc.reason) from None
+        assessment = Assessment(id=str(uuid.uuid4()), resident_id=elder.resident_id, region_code=elder.region_code,
+                                level=data["level"], assessor=data["assessor"], assessed_on=data["assessed_on"],
+                                valid_until=valid_until, recorded_by=actor.id, policy_version=months.version)
+        self.db.add(assessment)
+        self.audit.record(actor, "assessment.record", f"assessment-{assessment.id}", data["level"],
+                          policy_version=months.version)
+        return dump(AssessmentViewSchema, {
+            "assessment_id": assessment.id, "resident_id": assessment.resident_id, "level": assessment.level,
+            "assessor": assessment.assessor, "assessed_on": assessment.assessed_on,
+            "valid_until": assessment.valid_until})
+
+    @rpc
+    def register_institution(self, actor, request):
+        """An institution and its beds by type; registering the same code again updates it."""
+        actor, data = Actor.from_dict(actor), load(InstitutionRequestSchema, request)
+        self._require_staff_in(actor, data["region_code"])
+        institution = self.db.get(Institution, data["code"], with_for_update=True)
+        if institution is None:
+            institution = Institution(code=data["code"])
+            self.db.add(institution)
+        elif not actor.covers(institution.region_code):
+            raise OutsideArea(f"institution {data['code']} is registered outside your area")
+        institution.name, institution.ownership, institution.region_code = (
+            data["name"], data["ownership"], data["region_code"])
+        beds = data["beds"]
+        institution.ordinary_beds, institution.nursing_beds, institution.dementia_beds = (
+            beds["ordinary"], beds["nursing"], beds["dementia"])
+        institution.updated_at = self.clock.now()
+        self.audit.record(actor, "institution.register", f"institution-{institution.code}", "registered",
+                          beds=beds)
+        return dump(InstitutionViewSchema, {**data})
+
+    @rpc
+    def indicators(self, actor, region_code):
+        """The region's indicators today, from the registry, assessments and institutions."""
+        actor = Actor.from_dict(actor)
+        if not _is_region(region_code):
+            raise InvalidInput("not a division code", errors={"region_code": ["6, 9 or 12 digits"]})
+        self._require_staff_in(actor, region_code)
+        today = self.clock.today()
+        prefix = region_prefix(region_code)
+        born_60 = rules.latest_birth_date_qualifying(today, 60)
+        born_70 = rules.latest_birth_date_qualifying(today, 70)
+        living = (Elder.region_code.startswith(prefix, autoescape=True), Elder.deceased_on.is_(None))
+        elderly, aged_70 = self.db.execute(select(
+            func.count().filter(Elder.birth_date <= born_60), func.count().filter(Elder.birth_date <= born_70))
+            .where(*living)).one()
+        assessed_70 = self.db.execute(select(func.count(func.distinct(Assessment.resident_id)))
+                                      .join(Elder, Elder.resident_id == Assessment.resident_id)
+                                      .where(*living, Elder.birth_date <= born_70, Assessment.assessed_on <= today,
+                                             Assessment.valid_until >= today)).scalar_one()
+        all_beds = Institution.ordinary_beds + Institution.nursing_beds + Institution.dementia_beds
+        public = Institution.ownership == "public"
+        beds, nursing, public_beds, public_dementia = self.db.execute(select(
+            func.coalesce(func.sum(all_beds), 0), func.coalesce(func.sum(Institution.nursing_beds), 0),
+            func.coalesce(func.sum(all_beds).filter(public), 0),
+            func.coalesce(func.sum(Institution.dementia_beds).filter(public), 0))
+            .where(Institution.region_code.startswith(prefix, autoescape=True))).one()
+        result = rules.indicators(aged_70_plus=aged_70, assessed_70_plus=assessed_70, elderly=elderly, beds=beds,
+                                  nursing_beds=nursing, public_beds=public_beds, public_dementia_beds=public_dementia)
+        return dump(IndicatorsViewSchema, {
+            "region_code": region_code, "on": today, "elderly": elderly, "aged_70_plus": aged_70,
+            "assessed_70_plus": assessed_70, "assessment_coverage_70_plus": result.assessment_coverage_70_plus,
+            "beds": beds, "nursing_bed_ratio": result.nursing_bed_ratio,
+            "public_dementia_bed_ratio": result.public_dementia_bed_ratio,
+            "beds_per_10k_elderly": result.beds_per_10k_elderly})
+
+    # --- home-care vouchers, from assistance's decisions ----------------------------------------
+
+    @handle_event("assistance.approved")
+    def on_assistance_approved(self, event):
+        """Members old enough of a household approved for a programme with vouchers get the
+        monthly budget (the larger one, when two programmes give one)."""
+        data = event.data
+        on = date.fromisoformat(str(data["starts_on"]))
+        min_age = self.policy.resolve("care.voucher_min_age", data["region_code"], on)
+        amounts = self.policy.resolve("care.voucher_monthly_fen", data["region_code"], on)
+        version = f"{min_age.version};{amounts.version}"
+        for member in data["members"]:
+            person = ResidentId.parse(member["resident_id"])
+            try:
+                monthly = rules.voucher_monthly_fen(data["programme"], person.age_on(on), min_age.value, amounts.value)
+            except rules.InvalidInput as exc:
+                raise PolicyUnusable(exc.reason) from None
+            if monthly == 0:
+                continue
+            held = self.db.get(VoucherEligibility, (person.number, data["programme"]), with_for_update=True)
+            if held is None:
+                held = VoucherEligibility(resident_id=person.number, programme=data["programme"])
+                self.db.add(held)
+            held.household_id, held.region_code = data["household_id"], data["region_code"]
+            held.monthly_fen, held.starts_on, held.ends_on, held.policy_version = monthly, on, None, version
+            self.audit.record(SYSTEM, "voucher.grant", f"household-{data['household_id']}", "granted",
+                              reason=f"{event.type} {event.id}", policy_version=version, member=str(person),
+                              monthly_fen=monthly, programme=data["programme"])
+
+    @handle_event("assistance.entitlement_ended")
+    def on_entitlement_ended(self, event):
+        ends_on = date.fromisoformat(str(event.data["ends_on"]))
+        for held in self.db.execute(select(VoucherEligibility).where(
+                VoucherEligibility.household_id == event.data["household_id"],
+                VoucherEligibility.programme == event.data["programme"],
+                VoucherEligibility.ends_on.is_(None)).with_for_update()).scalars():
+            held.ends_on = ends_on
+            self.audit.record(SYSTEM, "voucher.end", f"household-{held.household_id}", "ended",
+                              reason=f"{event.type} {event.id}", ends_on=ends_on)
+
+    @rpc
+    def voucher_balance(self, actor, resident_id):
+        actor = Actor.from_dict(actor)
+        person = _resident(resident_id)
+        month = self.clock.today().replace(day=1)
+        grants = self._grants(person.number)
+        if not grants:
+            raise NotFound("no home-care voucher for this person")
+        self._require_reader(actor, person.number, grants[0].region_code)
+        best = _budget(grants, month)
+        used = self._used(person.number, month)
+        monthly = best.monthly_fen if best else 0
+        return dump(VoucherViewSchema, {"resident_id": person.number,
+                                        "programme": (best or grants[0]).programme, "monthly_fen": monthly,
+                                        "month": month, "used_fen": used, "left_fen": max(monthly - used, 0)})
+
+    def _grants(self, resident_id: str, for_update: bool = False) -> list[VoucherEligibility]:
+        query = select(VoucherEligibility).where(VoucherEligibility.resident_id == resident_id) \
+            .order_by(VoucherEligibility.programme)
+        return list(self.db.execute(query.with_for_update() if for_update else query).scalars())
+
+    # --- home-care service orders ------------------------------------------------------------------
+
+    @rpc
+    def request_order(self, actor, request):
+        actor, data = Actor.from_dict(actor), load(OrderRequestSchema, request)
+        person = ResidentId.parse(data["resident_id"])
+        region = self._region_of(person.number)
+        if actor.role == "citizen":
+            if actor.id != person.number:
+                raise Forbidden("a citizen orders for themselves (a caseworker may order on their behalf)")
+        else:
+            self._require_staff_in(actor, region)
+        now = self.clock.now()
+        order = ServiceOrder(id=str(uuid.uuid4()), resident_id=person.number, region_code=region,
+                             service=data["service"], provider=data["provider"], price_fen=data["price_fen"],
+                             for_month=self.clock.today().replace(day=1), state="requested",
+                             requested_by=actor.id, requested_at=now, updated_at=now)
+        self.db.add(order)
+        self.outbox.record("care.order_requested", f"order-{order.id}", {
+            "order_id": order.id, "service": order.service, "provider": order.provider,
+            "region_code": region, "price_fen": order.price_fen})
+        return self._order_view(order)
+
+    @rpc
+    def accept_order(self, actor, order_id):
+        return self._order_step(Actor.from_dict(actor), order_id, "accept")
+
+    @rpc
+    def deliver_order(self, actor, order_id):
+        return self._order_step(Actor.from_dict(actor), order_id, "deliver")
+
+    @rpc
+    def confirm_order(self, actor, order_id):
+        """The person served (or their caseworker) confirms; the voucher ledger then pays."""
+        actor = Actor.from_dict(actor)
+        view = self._order_step(actor, order_id, "confirm")
+        order = self.db.get(ServiceOrder, order_id)
+        self.outbox.record("care.order_confirmed", f"order-{order.id}", {
+            "order_id": order.id, "resident_id": order.resident_id, "price_fen": order.price_fen,
+            "for_month": order.for_month})
+        return view
+
+    @rpc
+    def cancel_order(self, actor, order_id, request):
+        actor, data = Actor.from_dict(actor), load(OrderCancellationSchema, request)
+        view = self._order_step(actor, order_id, "cancel")
+        self.db.get(ServiceOrder, order_id).cancel_reason = data["reason"]
+        return view
+
+    @rpc
+    def get_order(self, actor, order_id):
+        actor = Actor.from_dict(actor)
+        order = self._order(order_id, for_update=False)
+        if actor.role == "partner":
+            if actor.id != PROVIDERS:
+                raise Forbidden("orders are shown to providers, the person and caseworkers")
+            return {**self._order_view(order), "resident_id": None}  # minimal disclosure, as in the event
+        self._require_reader(actor, order.resident_id, order.region_code)
+        return self._order_view(order)
+
+    @handle_event("care.order_confirmed")
+    def on_order_confirmed(self, event):
+        """The voucher ledger: the month's budget pays what it still can, the person the rest. The
+        person's eligibility row is locked, so two confirmations of one person take turns."""
+        data = event.data
+        if self.db.get(VoucherDrawdown, data["order_id"]) is not None:
+            return  # drawn already (the inbox covers redelivery; this covers a re-confirmed copy)
+        month = date.fromisoformat(str(data["for_month"]))
+        best = _budget(self._grants(data["resident_id"], for_update=True), month)
+        left = max(best.monthly_fen - self._used(data["resident_id"], month), 0) if best else 0
+        split = rules.split_voucher(data["price_fen"], left)
+        self.db.add(VoucherDrawdown(order_id=data["order_id"], resident_id=data["resident_id"], month=month,
+                                    voucher_fen=split.voucher_fen, copay_fen=split.copay_fen,
+                                    drawn_at=self.clock.now()))
+
+    def _order_step(self, actor: Actor, order_id: str, action: str) -> dict:
+        order = self._order(order_id)
+        if actor.role == "partner":
+            if actor.id != PROVIDERS:
+                raise Forbidden("only home-care providers act on orders as a partner")
+            by = "provider"
+        elif actor.role == "citizen":
+            if actor.id != order.resident_id:
+                raise Forbidden("not your order")
+            by = "person"
+        else:
+            self._require_staff_in(actor, order.region_code)
+            by = "person"  # a caseworker acts for the person served
+        try:
+            order.state = rules.order_transition(order.state, action, by)
+        except rules.OrderRefused as exc:
+            self.audit.record_refusal(actor, f"order.{action}", f"order-{order.id}", exc.reason, state=order.state)
+            raise OrderStepRefused(exc.reason) from None
+        order.updated_at = self.clock.now()
+        self.audit.record(actor, f"order.{action}", f"order-{order.id}", order.state)
+        view = self._order_view(order)
+        return {**view, "resident_id": None} if by == "provider" else view
+
+    def _order(self, order_id: str, for_update: bool = True) -> ServiceOrder:
+        order = self.db.get(ServiceOrder, order_id, with_for_update=for_update)
+        if order is None:
+            raise NotFound(f"no order {order_id}")
+        return order
+
+    def _order_view(self, order: ServiceOrder) -> dict:
+        drawn = self.db.get(VoucherDrawdown, order.id)
+        return dump(OrderViewSchema, {
+            "order_id": order.id, "resident_id": order.resident_id, "service": order.service,
+            "provider": order.provider, "price_fen": order.price_fen, "state": order.state,
+            "for_month": order.for_month, "voucher_fen": drawn.voucher_fen if drawn else None,
+            "copay_fen": drawn.copay_fen if drawn else None})
+
+    def _used(self, resident_id: str, month: date) -> int:
+        return self.db.execute(select(func.coalesce(func.sum(VoucherDrawdown.voucher_fen), 0)).where(
+            VoucherDrawdown.resident_id == resident_id, VoucherDrawdown.month == month)).scalar_one()
+
+    def _region_of(self, resident_id: str) -> str:
+        grants = self._grants(resident_id)
+        if grants:
+            return grants[0].region_code
+        elder = self.db.get(Elder, resident_id)
+        if elder is not None:
+            return elder.region_code
+        raise UnknownElder("the person is neither in the elderly registry nor entitled to home-care vouchers")
+
+    def _require_reader(self, actor: Actor, resident_id: str, region_code: str) -> None:
+        if actor.role == "citizen":
+            if actor.id != resident_id:
+                raise Forbidden("a citizen sees only their own records")
+        else:
+            self._require_staff_in(actor, region_code)
+
+    def _require_staff_in(self, actor: Actor, region_code: str) -> None:
+        if actor.role not in STAFF:
+            raise Forbidden("only caseworkers can do this")
+        if not actor.covers(region_code):
+            raise OutsideArea(f"{region_code} is outside your area {actor.area}")
+
+
+def _active(held: VoucherEligibility, month: date) -> bool:
+    return held.starts_on.replace(day=1) <= month and (held.ends_on is None or held.ends_on >= month)
+
+
+def _budget(grants: list[VoucherEligibility], month: date) -> VoucherEligibility | None:
+    """The grant that sets the month's budget: the largest of those in force."""
+    active = [g for g in grants if _active(g, month)]
+    return max(active, key=lambda g: g.monthly_fen) if active else None
+
+
+def _is_region(code) -> bool:
+    return isinstance(code, str) and code.isdigit() and len(code) in (6, 9, 12)
+
+
+def _resident(resident_id: str) -> ResidentId:
+    try:
+        return ResidentId.parse(resident_id)
+    except InvalidResidentId as exc:
+        raise InvalidInput("not a resident ID number", errors={"resident_id": [exc.reason]}) from None

@@ -47,15 +47,17 @@ def test_the_80th_birthday_enrols_once_from_the_right_month_across_downtime(care
     rpc, engine = care
     june = someone(date(1946, 6, 15), 11)      # turns 80 on 15 June 2026
     july = someone(date(1946, 7, 10), 21)      # turns 80 during the downtime below
-    older = someone(date(1936, 3, 3), 31)      # 90 already: enrolled by the first run, from 2016
+    older = someone(date(1936, 3, 3), 31)      # 90 already: enrolled by the first run, from when it joined
     young = someone(date(1950, 1, 1), 41)      # 76: nothing
+    manual_clock.set_local_date(date(2026, 6, 1))  # the registry is fed
     assert rpc.import_people(ADMIN, {"people": [june, july, older, young]}) == {
         "received": 4, "added": 4, "updated": 0}
 
     manual_clock.set_local_date(date(2026, 6, 14))
     first = rpc.run_allowance_job(ADMIN)
     assert first["enrolled"] == 1 and set(enrolments(engine)) == {older["resident_id"]}
-    assert enrolments(engine)[older["resident_id"]] == (date(2016, 3, 1), date(2026, 6, 14))
+    # no back pay for the ten years before the city's registry knew this person
+    assert enrolments(engine)[older["resident_id"]] == (date(2026, 6, 1), date(2026, 6, 14))
 
     manual_clock.set_local_date(date(2026, 6, 15))  # the birthday
     assert rpc.run_allowance_job(ADMIN)["enrolled"] == 1
@@ -108,6 +110,7 @@ def test_a_leap_day_baby_qualifies_on_the_first_of_march_in_a_common_year(care, 
                           "'care.allowance_bands_fen', '2021-01-01', CAST(:b AS JSON), 'test', now(), 'test')"),
                      {"v": str(policy_age), "b": '{"81": 6000}'})
     leap = someone(date(1944, 2, 29), 51)
+    manual_clock.set_local_date(date(2025, 1, 10))
     rpc.import_people(ADMIN, {"people": [leap]})
     manual_clock.set_local_date(date(2025, 2, 28))
     assert rpc.run_allowance_job(ADMIN)["enrolled"] == 0
@@ -131,6 +134,7 @@ def test_only_admins_feed_the_registry_and_start_the_job(care):
 def test_the_registry_and_the_allowance_through_the_gateway(system, manual_clock):
     sys_ = system(care=True)
     admin, person = ("admin", "data-office"), someone(date(1946, 6, 15), 71)
+    manual_clock.set_local_date(date(2026, 6, 1))
     imported = sys_.call("POST", "/api/v1/care/elders/import", admin, json={"people": [person]})
     assert imported.status_code == 200 and imported.json()["added"] == 1
     bad = sys_.call("POST", "/api/v1/care/elders/import", admin, json={"people": [{**person, "region_code": "33"}]})

@@ -45,6 +45,12 @@ def test_start_month(born, start, first_month):
     assert rules.allowance_start_month(born, policy) == first_month
 
 
+def test_nobody_is_paid_for_months_before_the_scheme():
+    policy = rules.AllowancePolicy("test", 80, "birthday_month", {80: 5000}, in_force_from=date(2021, 1, 15))
+    assert rules.allowance_start_month(date(1930, 5, 5), policy) == date(2021, 1, 1)
+    assert rules.allowance_start_month(date(1946, 6, 15), policy) == date(2026, 6, 1)
+
+
 @pytest.mark.parametrize("born, month, fen", [
     (date(1946, 6, 15), date(2026, 5, 1), 0),        # 79 all May
     (date(1946, 6, 15), date(2026, 6, 1), 5000),     # turns 80 in June: June is paid
@@ -68,3 +74,78 @@ def test_unusable_policies_are_refused(kwargs, reason):
     values = {"version": "x", "qualifying_age": 80, "start": "birthday_month", "bands_fen": {80: 5000}, **kwargs}
     with pytest.raises(rules.InvalidInput, match=reason):
         rules.AllowancePolicy(**values)
+
+
+# --- orders and vouchers --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("state, action, by, expected", [
+    ("requested", "accept", "provider", "accepted"),
+    ("accepted", "deliver", "provider", "delivered"),
+    ("delivered", "confirm", "person", "confirmed"),
+    ("requested", "cancel", "person", "cancelled"),
+    ("accepted", "cancel", "provider", "cancelled"),
+])
+def test_order_moves(state, action, by, expected):
+    assert rules.order_transition(state, action, by) == expected
+
+
+@pytest.mark.parametrize("state, action, by, reason", [
+    ("requested", "accept", "person", "only the provider"),
+    ("delivered", "confirm", "provider", "only the person"),
+    ("accepted", "confirm", "person", "accepted cannot be confirmed"),
+    ("confirmed", "confirm", "person", "confirmed cannot be confirmed"),
+    ("delivered", "cancel", "person", "can no longer be cancelled"),
+    ("cancelled", "accept", "provider", "cancelled cannot be accepted"),
+])
+def test_order_refusals_say_why(state, action, by, reason):
+    with pytest.raises(rules.OrderRefused, match=reason):
+        rules.order_transition(state, action, by)
+
+
+@pytest.mark.parametrize("price, left, voucher, copay", [
+    (4000, 60000, 4000, 0),
+    (4000, 4000, 4000, 0),     # exactly the rest of the budget
+    (4000, 3999, 3999, 1),
+    (4000, 0, 0, 4000),
+])
+def test_split_voucher(price, left, voucher, copay):
+    assert rules.split_voucher(price, left) == rules.VoucherSplit(voucher, copay)
+
+
+@pytest.mark.parametrize("programme, age, expected", [
+    ("tekun", 60, 60000), ("tekun", 59, 0), ("dibao", 75, 30000), ("temporary", 80, 0),
+])
+def test_voucher_monthly_amount(programme, age, expected):
+    assert rules.voucher_monthly_fen(programme, age, 60, {"tekun": 60000, "dibao": 30000}) == expected
+
+
+# --- assessments and indicators -------------------------------------------------------------------
+
+@pytest.mark.parametrize("assessed, months, until", [
+    (date(2026, 3, 10), 12, date(2027, 3, 9)),
+    (date(2026, 8, 31), 6, date(2027, 2, 27)),   # due 28 February: valid to the day before
+    (date(2026, 1, 1), 1, date(2026, 1, 31)),
+])
+def test_assessment_validity(assessed, months, until):
+    assert rules.assessment_valid_until(assessed, months) == until
+
+
+def test_indicators_from_counts():
+    result = rules.indicators(aged_70_plus=8, assessed_70_plus=6, elderly=20_000, beds=300, nursing_beds=180,
+                              public_beds=200, public_dementia_beds=30)
+    assert result == rules.Indicators(0.75, 0.6, 0.15, 150.0)
+
+
+def test_nothing_to_divide_by_is_no_ratio_not_zero():
+    result = rules.indicators(aged_70_plus=0, assessed_70_plus=0, elderly=0, beds=0, nursing_beds=0,
+                              public_beds=0, public_dementia_beds=0)
+    assert result == rules.Indicators(None, None, None, None)
+
+
+@pytest.mark.parametrize("bad", [{"assessed_70_plus": 9}, {"nursing_beds": 301}, {"public_beds": 301},
+                                 {"public_dementia_beds": 201}, {"elderly": -1}])
+def test_contradicting_counts_are_refused(bad):
+    counts = {"aged_70_plus": 8, "assessed_70_plus": 6, "elderly": 20_000, "beds": 300, "nursing_beds": 180,
+              "public_beds": 200, "public_dementia_beds": 30, **bad}
+    with pytest.raises(rules.InvalidInput):
+        rules.indicators(**counts)

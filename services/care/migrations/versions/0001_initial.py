@@ -24,6 +24,7 @@ def upgrade():
         sa.Column("region_code", sa.String(length=12), nullable=False),
         sa.Column("birth_date", sa.Date(), nullable=False),
         sa.Column("sex", sa.String(length=6), nullable=False),
+        sa.Column("registered_on", sa.Date(), nullable=False),
         sa.Column("recorded_at", UtcDateTime(), nullable=False),
         sa.Column("deceased_on", sa.Date(), nullable=True),
         sa.PrimaryKeyConstraint("resident_id"),

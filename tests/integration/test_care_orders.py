@@ -1,0 +1,188 @@
+"""Home-care vouchers and service orders against the real broker and PostgreSQL: the budget comes
+from assistance's approval event, an order flows from request to confirmation, and the budget is
+drawn once per order even when the confirmation event is delivered again."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timezone
+
+import pytest
+from kombu import Connection, Exchange, Producer
+from nameko.standalone.rpc import ClusterRpcProxy
+from sqlalchemy import create_engine, text
+
+from chassis.errors import Problem
+from chassis.migrations import upgrade
+from chassis.topology import EVENTS_EXCHANGE
+from contracts.person import compose_resident_id
+from services.care.service import CareService
+from tests.helpers import queue_depth, wait_for
+from tests.system import system  # noqa: F401  (fixture)
+
+TOWNSHIP = "330602001"
+CLERK = {"id": "caseworker-01", "role": "clerk", "area": TOWNSHIP}
+PROVIDER = {"id": "care_providers", "role": "partner"}
+ELDER = compose_resident_id("330602", date(1950, 3, 3), 11)     # 76 in 2026
+YOUNG = compose_resident_id("330602", date(1980, 3, 3), 21)     # 46: no voucher
+CITIZEN = {"id": ELDER, "role": "citizen"}
+
+
+def publish(amqp_uri: str, event_type: str, source: str, data: dict, event_id: str | None = None) -> dict:
+    body = {"id": event_id or str(uuid.uuid4()), "type": event_type, "source": source,
+            "time": datetime.now(timezone.utc).isoformat(), "subject": f"{source}-test", "matter_id": None,
+            "correlation_id": None, "causation_id": None, "schema_version": 1, "data": data}
+    with Connection(amqp_uri) as conn:
+        Producer(conn.channel()).publish(body, exchange=Exchange(EVENTS_EXCHANGE, type="topic"),
+                                         routing_key=event_type, serializer="json")
+    return body
+
+
+@pytest.fixture
+def care(make_database, base_config, start_service, manual_clock, amqp_uri):
+    url = make_database("care")
+    upgrade("services/care", url)
+    start_service(CareService, {**base_config, "DATABASE_URL": url})
+    engine = create_engine(url)
+    manual_clock.set_local_date(date(2026, 6, 10))
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as proxy:
+        yield proxy.care, engine
+    engine.dispose()
+
+
+def rows(engine, sql: str) -> list:
+    with engine.connect() as conn:
+        return conn.execute(text(sql)).all()
+
+
+def approve_tekun(amqp_uri: str) -> None:
+    publish(amqp_uri, "assistance.approved", "assistance", {
+        "application_id": "a-1", "household_id": "h-1", "programme": "tekun", "monthly_amount_fen": 110500,
+        "starts_on": "2026-06-01", "region_code": TOWNSHIP, "policy_version": "test",
+        "members": [{"resident_id": ELDER, "name": "张大爷"}, {"resident_id": YOUNG, "name": "张小"}]})
+
+
+def test_an_order_draws_the_voucher_once_under_redelivery(care, amqp_uri):
+    rpc, engine = care
+    approve_tekun(amqp_uri)
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 1, what="the voucher")
+    assert rpc.voucher_balance(CITIZEN, ELDER) == {
+        "resident_id": ELDER, "programme": "tekun", "monthly_fen": 60000, "month": "2026-06-01",
+        "used_fen": 0, "left_fen": 60000}
+
+    order = rpc.request_order(CITIZEN, {"resident_id": ELDER, "service": "meals", "provider": "yuecheng-meals",
+                                        "price_fen": 45000})
+    order_id = order["order_id"]
+    (requested,) = rows(engine, "SELECT body FROM outbox WHERE event_type = 'care.order_requested'")
+    assert "resident_id" not in requested.body["data"]  # the provider learns the order, not the ID number
+    with pytest.raises(Problem) as early:
+        rpc.confirm_order(CITIZEN, order_id)           # nothing delivered yet
+    assert early.value.status == 409
+    with pytest.raises(Problem) as wrong_party:
+        rpc.accept_order(CITIZEN, order_id)            # accepting is the provider's
+    assert wrong_party.value.status == 409
+    assert rpc.accept_order(PROVIDER, order_id)["state"] == "accepted"
+    assert rpc.deliver_order(PROVIDER, order_id)["state"] == "delivered"
+    assert rpc.confirm_order(CITIZEN, order_id)["state"] == "confirmed"
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_drawdown")[0][0] == 1, what="the drawdown")
+
+    # the confirmation arrives again (a redelivery, a replayed dead letter): drawn once
+    (confirmed,) = rows(engine, "SELECT body FROM outbox WHERE event_type = 'care.order_confirmed'")
+    body = confirmed.body
+    for _ in range(3):
+        publish(amqp_uri, body["type"], body["source"], body["data"], event_id=body["id"])
+    wait_for(lambda: queue_depth(amqp_uri, "care.on_order_confirmed") == 0)
+    assert [tuple(r) for r in rows(engine, "SELECT voucher_fen, copay_fen FROM voucher_drawdown")] == [(45000, 0)]
+    assert rpc.voucher_balance(CITIZEN, ELDER)["left_fen"] == 15000
+    assert (rpc.get_order(CLERK, order_id)["voucher_fen"], rpc.get_order(CLERK, order_id)["copay_fen"]) == (45000, 0)
+
+    # the next order costs more than is left: the budget pays the rest of the month, the person the difference
+    second = rpc.request_order(CLERK, {"resident_id": ELDER, "service": "bathing", "provider": "yuecheng-care",
+                                       "price_fen": 20000})["order_id"]
+    for step in (rpc.accept_order, rpc.deliver_order):
+        step(PROVIDER, second)
+    rpc.confirm_order(CLERK, second)
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_drawdown")[0][0] == 2, what="the second drawdown")
+    assert rpc.get_order(CITIZEN, second)["voucher_fen"] == 15000 and rpc.get_order(CITIZEN, second)["copay_fen"] == 5000
+    assert rpc.voucher_balance(CITIZEN, ELDER)["left_fen"] == 0
+
+
+def test_vouchers_follow_the_households_benefit_and_orders_can_be_cancelled(care, amqp_uri):
+    rpc, engine = care
+    approve_tekun(amqp_uri)
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 1, what="the voucher")
+    assert rows(engine, "SELECT resident_id FROM voucher_eligibility")[0][0] == ELDER  # not the 46-year-old
+
+    order = rpc.request_order(CITIZEN, {"resident_id": ELDER, "service": "cleaning", "provider": "p-1",
+                                        "price_fen": 8000})["order_id"]
+    assert rpc.cancel_order(CITIZEN, order, {"reason": "my daughter came"})["state"] == "cancelled"
+    with pytest.raises(Problem) as again:
+        rpc.accept_order(PROVIDER, order)
+    assert again.value.status == 409
+    with pytest.raises(Problem) as other:
+        rpc.request_order({"id": YOUNG, "role": "citizen"}, {"resident_id": ELDER, "service": "meals",
+                                                             "provider": "p-1", "price_fen": 100})
+    assert other.value.status == 403
+
+    publish(amqp_uri, "assistance.entitlement_ended", "assistance", {
+        "household_id": "h-1", "programme": "tekun", "ends_on": "2026-06-30", "reason": "moved to an institution"})
+    wait_for(lambda: rows(engine, "SELECT ends_on FROM voucher_eligibility")[0][0] == date(2026, 6, 30),
+             what="the voucher ended")
+    assert rpc.voucher_balance(CITIZEN, ELDER)["monthly_fen"] == 60000  # June is still paid
+
+
+def test_an_order_through_the_gateway(system, manual_clock):
+    sys_ = system(care=True)
+    manual_clock.set_local_date(date(2026, 6, 10))
+    approve_tekun(sys_.amqp_uri)
+    citizen, provider = ("citizen", ELDER), ("partner", "care_providers")
+    wait_for(lambda: sys_.call("GET", f"/api/v1/care/vouchers/{ELDER}", citizen).status_code == 200,
+             what="the voucher")
+    bad = sys_.call("POST", "/api/v1/care/orders", citizen, json={"resident_id": ELDER, "service": "karaoke",
+                                                                   "provider": "p-1", "price_fen": 100})
+    assert bad.status_code == 400 and "service" in bad.json()["errors"]
+    made = sys_.call("POST", "/api/v1/care/orders", citizen, json={"resident_id": ELDER, "service": "meals",
+                                                                    "provider": "p-1", "price_fen": 1200})
+    assert made.status_code == 201
+    path = f"/api/v1/care/orders/{made.json()['order_id']}"
+    assert sys_.call("POST", path + "/confirmation", citizen).status_code == 409
+    assert sys_.call("POST", path + "/acceptance", citizen).status_code == 403  # a partner's route
+    for step in ("acceptance", "delivery"):
+        assert sys_.call("POST", f"{path}/{step}", provider).status_code == 200
+    assert sys_.call("POST", path + "/confirmation", citizen).json()["state"] == "confirmed"
+    wait_for(lambda: sys_.call("GET", path, citizen).json()["voucher_fen"] == 1200, what="the drawdown")
+    assert sys_.call("GET", f"/api/v1/care/vouchers/{ELDER}", citizen).json()["left_fen"] == 60000 - 1200
+
+
+def test_the_simulated_provider_serves_the_order_and_the_person_confirms(system, manual_clock):
+    sys_ = system(care=True, simulator=True)
+    manual_clock.set_local_date(date(2026, 6, 10))
+    approve_tekun(sys_.amqp_uri)
+    citizen = ("citizen", ELDER)
+    wait_for(lambda: sys_.call("GET", f"/api/v1/care/vouchers/{ELDER}", citizen).status_code == 200,
+             what="the voucher")
+    path = "/api/v1/care/orders/" + sys_.call("POST", "/api/v1/care/orders", citizen, json={
+        "resident_id": ELDER, "service": "mobility", "provider": "p-2", "price_fen": 3000}).json()["order_id"]
+    wait_for(lambda: sys_.call("GET", path, citizen).json()["state"] == "delivered", timeout=20,
+             what="the provider's delivery")
+    assert sys_.call("POST", path + "/confirmation", citizen).json()["state"] == "confirmed"
+
+
+def test_two_programmes_give_the_larger_budget_while_either_lasts(care, amqp_uri):
+    rpc, engine = care
+    approve_tekun(amqp_uri)
+    publish(amqp_uri, "assistance.approved", "assistance", {
+        "application_id": "a-2", "household_id": "h-2", "programme": "dibao", "monthly_amount_fen": 50000,
+        "starts_on": "2026-06-01", "region_code": TOWNSHIP, "policy_version": "test",
+        "members": [{"resident_id": ELDER, "name": "张大爷"}]})
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 2, what="both grants")
+    assert rpc.voucher_balance(CITIZEN, ELDER)["monthly_fen"] == 60000      # tekun's, the larger
+    publish(amqp_uri, "assistance.entitlement_ended", "assistance", {
+        "household_id": "h-1", "programme": "tekun", "ends_on": "2026-05-31", "reason": "moved"})
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility WHERE ends_on IS NOT NULL")[0][0] == 1,
+             what="tekun ended")
+    balance = rpc.voucher_balance(CITIZEN, ELDER)
+    assert (balance["programme"], balance["monthly_fen"]) == ("dibao", 30000)  # dibao's still stands
+    order = rpc.request_order(CITIZEN, {"resident_id": ELDER, "service": "meals", "provider": "p-1",
+                                        "price_fen": 1000})["order_id"]
+    assert rpc.accept_order(PROVIDER, order)["resident_id"] is None  # providers never see the ID number
+    assert rpc.get_order(PROVIDER, order)["resident_id"] is None
