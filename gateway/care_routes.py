@@ -71,3 +71,21 @@ class CareRoutes:
            summary="Cancel an order not yet delivered", body=c.OrderCancellationSchema, response=c.OrderViewSchema)
     def cancel_care_order(self, actor, body, order_id):
         return self.care.cancel_order(actor.as_dict(), order_id, wire(c.OrderCancellationSchema, body))
+
+    @route("POST", "/api/v1/care/assessments", roles=(CLERK, ADMIN), tag="care", status=201,
+           summary="Record an ability assessment (能力评估) of a person of the registry",
+           body=c.AssessmentRequestSchema, response=c.AssessmentViewSchema)
+    def record_assessment(self, actor, body):
+        return self.care.record_assessment(actor.as_dict(), wire(c.AssessmentRequestSchema, body))
+
+    @route("POST", "/api/v1/care/institutions", roles=(CLERK, ADMIN), tag="care",
+           summary="Register an institution (养老机构) and its beds by type, or update them",
+           body=c.InstitutionRequestSchema, response=c.InstitutionViewSchema)
+    def register_institution(self, actor, body):
+        return self.care.register_institution(actor.as_dict(), wire(c.InstitutionRequestSchema, body))
+
+    @route("GET", "/api/v1/care/statistics/<region_code>", roles=(CLERK, ADMIN), tag="care",
+           summary="The region's indicators: 70+ assessment coverage, nursing-bed and public dementia-bed "
+                   "ratios, beds per 10,000 elderly", response=c.IndicatorsViewSchema)
+    def care_indicators(self, actor, body, region_code):
+        return self.care.indicators(actor.as_dict(), region_code)

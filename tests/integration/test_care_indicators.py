@@ -11,6 +11,7 @@ from chassis.errors import Problem
 from chassis.migrations import upgrade
 from contracts.person import compose_resident_id
 from services.care.service import CareService
+from tests.system import system  # noqa: F401  (fixture)
 
 ADMIN = {"id": "ops", "role": "admin"}
 DISTRICT = "330602"
@@ -85,3 +86,22 @@ def test_assessments_are_validated(care):
         care.record_assessment(CLERK, {"resident_id": person(date(1951, 1, 1), 33)["resident_id"],
                                        "level": "severe", "assessor": "x1", "assessed_on": "2026-06-01"})
     assert unknown.value.status == 404
+
+
+def test_indicators_through_the_gateway(system, manual_clock):
+    sys_ = system(care=True)
+    manual_clock.set_local_date(date(2026, 6, 10))
+    admin, clerk = ("admin", "ops"), ("clerk", "district-01", DISTRICT)
+    sys_.call("POST", "/api/v1/care/elders/import", admin, json={"people": [person(date(1950, 1, 1), 41)]})
+    created = sys_.call("POST", "/api/v1/care/institutions", clerk, json={
+        "code": "inst-1", "name": "福利院", "ownership": "public", "region_code": "330602001",
+        "beds": {"ordinary": 30, "nursing": 60, "dementia": 10}})
+    assert created.status_code == 200
+    bad = sys_.call("POST", "/api/v1/care/institutions", clerk, json={
+        "code": "inst-2", "name": "福利院", "ownership": "state", "region_code": "330602001",
+        "beds": {"ordinary": -1, "nursing": 0, "dementia": 0}})
+    assert bad.status_code == 400 and {"ownership", "beds"} <= set(bad.json()["errors"])
+    stats = sys_.call("GET", f"/api/v1/care/statistics/{DISTRICT}", clerk).json()
+    assert (stats["elderly"], stats["beds"], stats["nursing_bed_ratio"], stats["public_dementia_bed_ratio"]) == (
+        1, 100, 0.6, 0.1)
+    assert stats["beds_per_10k_elderly"] == 1_000_000.0
