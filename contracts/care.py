@@ -161,3 +161,50 @@ class IndicatorsViewSchema(Strict):
     public_dementia_bed_ratio = fields.Float(
         allow_none=True, metadata={"description": "dementia beds / all beds, in public institutions"})
     beds_per_10k_elderly = fields.Float(allow_none=True)
+
+
+# --- child welfare (儿童福利) -------------------------------------------------------------------------
+
+CHILD_CATEGORIES = ("orphan", "de_facto_unsupported", "distressed", "left_behind")
+# 孤儿 / 事实无人抚养儿童 / 困境儿童 / 农村留守儿童; the first two get the basic living allowance
+PLACEMENTS = ("institution", "community")  # 福利机构养育 / 社会散居
+RISK_LEVELS = ("red", "orange", "yellow", "green")  # 四色管理, most urgent first
+VILLAGE = validate.Regexp(r"^\d{12}$", error="must be a 12-digit village (community) code")
+
+
+class ChildRequestSchema(Strict):
+    resident_id = ResidentIdField(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    category = fields.String(required=True, validate=validate.OneOf(CHILD_CATEGORIES))
+    placement = fields.String(required=True, validate=validate.OneOf(PLACEMENTS))
+    village_code = fields.String(required=True, validate=VILLAGE)
+    household = fields.String(required=True, validate=validate.Length(min=1, max=120),
+                              metadata={"description": "the household the child lives in (户): address or name"})
+    guardian = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=60))
+
+
+class ScreeningRequestSchema(Strict):
+    level = fields.String(required=True, validate=validate.OneOf(RISK_LEVELS))
+    findings = fields.String(required=True, validate=validate.Length(min=2, max=2000))
+    screened_on = fields.Date(required=True)
+
+
+class ChildViewSchema(Strict):
+    resident_id = fields.String()
+    name = fields.String()
+    age = fields.Integer()
+    category = fields.String()
+    placement = fields.String()
+    village_code = fields.String()
+    household = fields.String()
+    guardian = fields.String(allow_none=True)
+    monthly_allowance_fen = fields.Integer(metadata={"description": "basic living allowance this month (0: none)"})
+    risk_level = fields.String(allow_none=True)
+    follow_up_due = fields.Date(allow_none=True)
+    child_director = fields.String(allow_none=True, metadata={"description": "the village's 儿童主任"})
+
+
+class ChildDirectorRequestSchema(Strict):
+    village_code = fields.String(required=True, validate=VILLAGE)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    phone = fields.String(required=True, validate=validate.Regexp(r"^\d{7,13}$"))

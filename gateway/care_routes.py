@@ -10,6 +10,7 @@ from gateway.api import route, wire
 CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
 ELDERS = "/api/v1/care/elders"
 ORDERS = "/api/v1/care/orders"
+CHILDREN = "/api/v1/care/children"
 
 
 class CareRoutes:
@@ -89,3 +90,44 @@ class CareRoutes:
                    "ratios, beds per 10,000 elderly", response=c.IndicatorsViewSchema)
     def care_indicators(self, actor, body, region_code):
         return self.care.indicators(actor.as_dict(), region_code)
+
+    # --- child welfare (儿童福利) ---
+
+    @route("POST", CHILDREN, roles=(CLERK, ADMIN), tag="care",
+           summary="Follow a child (orphan, de-facto unsupported, distressed, left-behind), located to village "
+                   "and household", body=c.ChildRequestSchema, response=c.ChildViewSchema)
+    def register_child(self, actor, body):
+        return self.care.register_child(actor.as_dict(), wire(c.ChildRequestSchema, body))
+
+    @route("GET", CHILDREN + "/<resident_id>", roles=(CLERK, ADMIN), tag="care",
+           summary="A child: basic living allowance this month, latest risk colour, follow-up, child director",
+           response=c.ChildViewSchema)
+    def get_child(self, actor, body, resident_id):
+        return self.care.get_child(actor.as_dict(), resident_id)
+
+    @route("POST", CHILDREN + "/<resident_id>/screenings", roles=(CLERK, ADMIN), tag="care",
+           summary="Record a screening with its colour (四色管理); the follow-up falls due by policy",
+           body=c.ScreeningRequestSchema, response=c.ChildViewSchema)
+    def screen_child(self, actor, body, resident_id):
+        return self.care.screen_child(actor.as_dict(), resident_id, wire(c.ScreeningRequestSchema, body))
+
+    @route("GET", "/api/v1/care/follow-ups", roles=(CLERK, ADMIN), tag="care",
+           summary="The area's open follow-ups of screened children, the most overdue first")
+    def child_follow_ups(self, actor, body):
+        return {"follow_ups": self.care.follow_ups(actor.as_dict())}
+
+    @route("POST", "/api/v1/care/follow-ups/<screening_id>", roles=(CLERK, ADMIN), tag="care",
+           summary="Record that the follow-up took place")
+    def record_follow_up(self, actor, body, screening_id):
+        return self.care.record_follow_up(actor.as_dict(), screening_id)
+
+    @route("POST", "/api/v1/care/child-directors", roles=(CLERK, ADMIN), tag="care",
+           summary="Appoint a village's child director (儿童主任); one per village",
+           body=c.ChildDirectorRequestSchema)
+    def appoint_child_director(self, actor, body):
+        return self.care.appoint_child_director(actor.as_dict(), wire(c.ChildDirectorRequestSchema, body))
+
+    @route("GET", "/api/v1/care/villages/<village_code>/children", roles=(CLERK, ADMIN), tag="care",
+           summary="Every child followed in a village, by household")
+    def village_children(self, actor, body, village_code):
+        return {"children": self.care.village_children(actor.as_dict(), village_code)}

@@ -113,3 +113,41 @@ class Institution(Base):
     nursing_beds = Column(Integer, nullable=False)
     dementia_beds = Column(Integer, nullable=False)
     updated_at = Column(UtcDateTime, nullable=False)
+
+
+class Child(Base):
+    """儿童福利: a child the welfare system follows, located to village, household and child."""
+    __tablename__ = "child"
+    resident_id = Column(String(18), primary_key=True)
+    name = Column(String(60), nullable=False)
+    category = Column(String(24), nullable=False)   # orphan | de_facto_unsupported | distressed | left_behind
+    placement = Column(String(12), nullable=False)  # institution | community
+    village_code = Column(String(12), nullable=False, index=True)
+    household = Column(String(120), nullable=False)
+    guardian = Column(String(60))
+    birth_date = Column(Date, nullable=False)
+    registered_by = Column(String(80), nullable=False)
+    updated_at = Column(UtcDateTime, nullable=False)
+
+
+class Screening(Base):
+    """困境儿童 screening with its colour (四色管理) and the follow-up it calls for."""
+    __tablename__ = "screening"
+    id = Column(String(36), primary_key=True)
+    resident_id = Column(String(18), nullable=False, index=True)
+    village_code = Column(String(12), nullable=False, index=True)
+    level = Column(String(8), nullable=False)
+    findings = Column(Text, nullable=False)
+    screened_on = Column(Date, nullable=False)
+    follow_up_due = Column(Date, nullable=False)
+    followed_up_on = Column(Date)
+    screened_by = Column(String(80), nullable=False)
+
+
+class ChildDirector(Base):
+    """儿童主任: one per village (community)."""
+    __tablename__ = "child_director"
+    village_code = Column(String(12), primary_key=True)
+    name = Column(String(60), nullable=False)
+    phone = Column(String(13), nullable=False)
+    appointed_on = Column(Date, nullable=False)

@@ -14,7 +14,7 @@ from types import MappingProxyType
 
 from contracts.person import age_on
 
-__all__ = ["Indicators", "indicators", "assessment_valid_until", "ORDER_TRANSITIONS", "OrderRefused", "order_transition", "VoucherSplit", "split_voucher",
+__all__ = ["child_allowance_fen", "follow_up_due", "Indicators", "indicators", "assessment_valid_until", "ORDER_TRANSITIONS", "OrderRefused", "order_transition", "VoucherSplit", "split_voucher",
            "voucher_monthly_fen", "AllowancePolicy", "InvalidInput", "birthday", "latest_birth_date_qualifying", "qualifies_on", "allowance_start_month",
            "monthly_allowance_fen", "START_RULES", "birthday_sql"]
 
@@ -184,3 +184,28 @@ def indicators(*, aged_70_plus: int, assessed_70_plus: int, elderly: int, beds: 
         raise InvalidInput("the counts contradict each other")
     return Indicators(_ratio(assessed_70_plus, aged_70_plus), _ratio(nursing_beds, beds),
                       _ratio(public_dementia_beds, public_beds), _ratio(beds, elderly, 10_000))
+
+
+# --- child welfare ------------------------------------------------------------------------------------
+
+ALLOWANCE_CATEGORIES = ("orphan", "de_facto_unsupported")  # 基本生活保障: orphans and de-facto-unsupported
+ADULT_AGE = 18
+
+
+def child_allowance_fen(category: str, placement: str, age: int, by_placement: Mapping[str, int]) -> int:
+    """The monthly basic living allowance: by placement (institution / community) for orphans and
+    de-facto-unsupported children under 18; 0 for other children."""
+    if category not in ALLOWANCE_CATEGORIES or age >= ADULT_AGE:
+        return 0
+    amount = by_placement.get(placement)
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+        raise InvalidInput(f"the child allowance for {placement} must be whole fen ≥ 0")
+    return amount
+
+
+def follow_up_due(screened_on: date, level: str, days_by_level: Mapping[str, int]) -> date:
+    """四色管理: the more urgent the colour, the sooner someone follows up."""
+    days = days_by_level.get(level)
+    if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+        raise InvalidInput(f"the follow-up time of {level} must be whole days ≥ 0")
+    return screened_on + timedelta(days=days)

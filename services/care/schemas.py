@@ -5,6 +5,7 @@ from marshmallow import Schema, ValidationError
 
 from chassis.errors import InvalidInput
 from contracts.care import (AllowanceJobViewSchema, AssessmentRequestSchema, AssessmentViewSchema,  # noqa: F401
+                            ChildDirectorRequestSchema, ChildRequestSchema, ChildViewSchema, ScreeningRequestSchema,
                             ElderImportSchema, ElderViewSchema, ImportViewSchema, IndicatorsViewSchema,
                             InstitutionRequestSchema, InstitutionViewSchema, OrderCancellationSchema,
                             OrderRequestSchema, OrderViewSchema, VoucherViewSchema)

@@ -149,3 +149,34 @@ def test_contradicting_counts_are_refused(bad):
               "public_beds": 200, "public_dementia_beds": 30, **bad}
     with pytest.raises(rules.InvalidInput):
         rules.indicators(**counts)
+
+
+# --- child welfare --------------------------------------------------------------------------------
+
+SHAOXING = {"institution": 204000, "community": 163500}
+
+
+@pytest.mark.parametrize("category, placement, age, fen", [
+    ("orphan", "institution", 10, 204000),
+    ("orphan", "community", 17, 163500),
+    ("de_facto_unsupported", "community", 5, 163500),
+    ("orphan", "community", 18, 0),        # an adult
+    ("left_behind", "community", 8, 0),    # cared for, not allowance-entitled
+    ("distressed", "institution", 8, 0),
+])
+def test_child_allowance(category, placement, age, fen):
+    assert rules.child_allowance_fen(category, placement, age, SHAOXING) == fen
+
+
+@pytest.mark.parametrize("level, due", [("red", date(2026, 6, 11)), ("orange", date(2026, 6, 13)),
+                                        ("yellow", date(2026, 6, 17)), ("green", date(2026, 7, 10))])
+def test_follow_up_by_colour(level, due):
+    days = {"red": 1, "orange": 3, "yellow": 7, "green": 30}
+    assert rules.follow_up_due(date(2026, 6, 10), level, days) == due
+
+
+def test_unusable_child_policies_are_refused():
+    with pytest.raises(rules.InvalidInput):
+        rules.child_allowance_fen("orphan", "institution", 5, {"community": 1})
+    with pytest.raises(rules.InvalidInput):
+        rules.follow_up_due(date(2026, 6, 10), "red", {"red": -1})
