@@ -208,3 +208,31 @@ class ChildDirectorRequestSchema(Strict):
     village_code = fields.String(required=True, validate=VILLAGE)
     name = fields.String(required=True, validate=validate.Length(min=1, max=60))
     phone = fields.String(required=True, validate=validate.Regexp(r"^\d{7,13}$"))
+
+
+BED_TYPES = ("ordinary", "nursing", "dementia")
+
+
+class AdmissionRequestSchema(Strict):
+    resident_id = ResidentIdField(required=True)
+    institution = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9-]{2,40}$"))
+    bed_type = fields.String(required=True, validate=validate.OneOf(BED_TYPES))
+    admitted_on = fields.Date(required=True)
+    concentrated_support = fields.Boolean(
+        load_default=False, metadata={"description": "集中供养: a 特困 person placed at public expense"})
+
+
+class DischargeRequestSchema(Strict):
+    discharged_on = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+class AdmissionViewSchema(Strict):
+    admission_id = fields.String()
+    resident_id = fields.String()
+    institution = fields.String()
+    bed_type = fields.String()
+    admitted_on = fields.Date()
+    discharged_on = fields.Date(allow_none=True)
+    concentrated_support = fields.Boolean()
+    beds_free = fields.Integer(metadata={"description": "beds of this type still free at the institution"})

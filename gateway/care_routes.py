@@ -91,6 +91,17 @@ class CareRoutes:
     def care_indicators(self, actor, body, region_code):
         return self.care.indicators(actor.as_dict(), region_code)
 
+    @route("POST", "/api/v1/care/admissions", roles=(CLERK, ADMIN), tag="care", status=201,
+           summary="Admit a person to a free bed of an institution (集中供养 placements need 特困 support)",
+           body=c.AdmissionRequestSchema, response=c.AdmissionViewSchema)
+    def admit_to_institution(self, actor, body):
+        return self.care.admit(actor.as_dict(), wire(c.AdmissionRequestSchema, body))
+
+    @route("POST", "/api/v1/care/admissions/<admission_id>/discharge", roles=(CLERK, ADMIN), tag="care",
+           summary="Discharge: the bed is free again", body=c.DischargeRequestSchema, response=c.AdmissionViewSchema)
+    def discharge_from_institution(self, actor, body, admission_id):
+        return self.care.discharge(actor.as_dict(), admission_id, wire(c.DischargeRequestSchema, body))
+
     # --- child welfare (儿童福利) ---
 
     @route("POST", CHILDREN, roles=(CLERK, ADMIN), tag="care",

@@ -2,7 +2,7 @@
 enrolments granted without an application. Money is integer fen."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Date, Index, Integer, String, Text
+from sqlalchemy import Boolean, Column, Date, Index, Integer, String, Text
 from sqlalchemy.orm import declarative_base
 
 from chassis.types import UtcDateTime
@@ -151,3 +151,16 @@ class ChildDirector(Base):
     name = Column(String(60), nullable=False)
     phone = Column(String(13), nullable=False)
     appointed_on = Column(Date, nullable=False)
+
+
+class Admission(Base):
+    """A stay in an institution, on a bed of a type; 集中供养 placements are flagged."""
+    __tablename__ = "admission"
+    id = Column(String(36), primary_key=True)
+    resident_id = Column(String(18), nullable=False, index=True)
+    institution = Column(String(40), nullable=False, index=True)
+    bed_type = Column(String(10), nullable=False)
+    admitted_on = Column(Date, nullable=False)
+    discharged_on = Column(Date)
+    discharge_reason = Column(Text)
+    concentrated_support = Column(Boolean, nullable=False)

@@ -4,11 +4,12 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError
 
 from chassis.errors import InvalidInput
-from contracts.care import (AllowanceJobViewSchema, AssessmentRequestSchema, AssessmentViewSchema,  # noqa: F401
-                            ChildDirectorRequestSchema, ChildRequestSchema, ChildViewSchema, ScreeningRequestSchema,
-                            ElderImportSchema, ElderViewSchema, ImportViewSchema, IndicatorsViewSchema,
-                            InstitutionRequestSchema, InstitutionViewSchema, OrderCancellationSchema,
-                            OrderRequestSchema, OrderViewSchema, VoucherViewSchema)
+from contracts.care import (AdmissionRequestSchema, AdmissionViewSchema, AllowanceJobViewSchema,  # noqa: F401
+                            AssessmentRequestSchema, AssessmentViewSchema, ChildDirectorRequestSchema,
+                            ChildRequestSchema, ChildViewSchema, DischargeRequestSchema, ElderImportSchema,
+                            ElderViewSchema, ImportViewSchema, IndicatorsViewSchema, InstitutionRequestSchema,
+                            InstitutionViewSchema, OrderCancellationSchema, OrderRequestSchema, OrderViewSchema,
+                            ScreeningRequestSchema, VoucherViewSchema)
 
 
 def load(schema: type[Schema], payload) -> dict:

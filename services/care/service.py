@@ -29,9 +29,10 @@ from chassis.tables import policy_parameters
 from contracts.person import InvalidResidentId, ResidentId, age_on
 from services.care import rules
 from services.care.exceptions import OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
-from services.care.models import (AllowanceEnrolment, AllowanceJobRun, Assessment, Child, ChildDirector, Elder,
+from services.care.models import (Admission, AllowanceEnrolment, AllowanceJobRun, Assessment, Child, ChildDirector, Elder,
                                   Institution, Screening, ServiceOrder, VoucherDrawdown, VoucherEligibility)
-from services.care.schemas import (AllowanceJobViewSchema, AssessmentRequestSchema, AssessmentViewSchema,
+from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, AllowanceJobViewSchema,
+                                   DischargeRequestSchema, AssessmentRequestSchema, AssessmentViewSchema,
                                    ChildDirectorRequestSchema, ChildRequestSchema, ChildViewSchema,
                                    ElderImportSchema, ElderViewSchema, ImportViewSchema, IndicatorsViewSchema,
                                    InstitutionRequestSchema, InstitutionViewSchema, OrderCancellationSchema,
@@ -266,6 +267,72 @@ class CareService(Operable):
             "beds": beds, "nursing_bed_ratio": result.nursing_bed_ratio,
             "public_dementia_bed_ratio": result.public_dementia_bed_ratio,
             "beds_per_10k_elderly": result.beds_per_10k_elderly})
+
+    # --- admissions to institutions -------------------------------------------------------------
+
+    @rpc
+    def admit(self, actor, request):
+        """A stay on a free bed of the type; a 集中供养 placement needs the person's 特困 support
+        (from assistance's approval). The institution's row is locked, so two admissions cannot
+        both take its last bed."""
+        actor, data = Actor.from_dict(actor), load(AdmissionRequestSchema, request)
+        institution = self.db.get(Institution, data["institution"], with_for_update=True)
+        if institution is None:
+            raise NotFound(f"no institution {data['institution']}")
+        self._require_staff_in(actor, institution.region_code)
+        person = ResidentId.parse(data["resident_id"])
+        if self.db.execute(select(Admission.id).where(Admission.resident_id == person.number,
+                                                      Admission.discharged_on.is_(None))).first():
+            raise Conflict("the person is in an institution already: discharge them first")
+        if data["concentrated_support"] and not any(
+                g.programme == "tekun" and _active(g, data["admitted_on"].replace(day=1))
+                for g in self._grants(person.number)):
+            raise InvalidInput("集中供养 is for people with 特困 support", errors={
+                "concentrated_support": ["no 特困 support recorded for this person"]})
+        free = self._beds_free(institution, data["bed_type"])
+        if free < 1:
+            raise Conflict(f"no {data['bed_type']} bed is free at {institution.code}",
+                           errors={"bed_type": ["none free"]})
+        admission = Admission(id=str(uuid.uuid4()), resident_id=person.number, institution=institution.code,
+                              bed_type=data["bed_type"], admitted_on=data["admitted_on"],
+                              concentrated_support=data["concentrated_support"])
+        self.db.add(admission)
+        self.audit.record(actor, "institution.admit", f"institution-{institution.code}", "admitted",
+                          admission_id=admission.id, bed_type=admission.bed_type,
+                          concentrated_support=admission.concentrated_support)
+        return self._admission_view(admission, free - 1)
+
+    @rpc
+    def discharge(self, actor, admission_id, request):
+        actor, data = Actor.from_dict(actor), load(DischargeRequestSchema, request)
+        admission = self.db.get(Admission, admission_id, with_for_update=True)
+        if admission is None:
+            raise NotFound(f"no admission {admission_id}")
+        institution = self.db.get(Institution, admission.institution, with_for_update=True)
+        self._require_staff_in(actor, institution.region_code)
+        if admission.discharged_on is not None:
+            raise Conflict(f"discharged on {admission.discharged_on} already")
+        if data["discharged_on"] < admission.admitted_on:
+            raise InvalidInput("a discharge cannot come before the admission",
+                               errors={"discharged_on": [f"before {admission.admitted_on}"]})
+        admission.discharged_on, admission.discharge_reason = data["discharged_on"], data["reason"]
+        self.audit.record(actor, "institution.discharge", f"institution-{institution.code}", "discharged",
+                          reason=data["reason"], admission_id=admission.id)
+        return self._admission_view(admission, self._beds_free(institution, admission.bed_type))
+
+    def _beds_free(self, institution: Institution, bed_type: str) -> int:
+        taken = self.db.execute(select(func.count()).select_from(Admission).where(
+            Admission.institution == institution.code, Admission.bed_type == bed_type,
+            Admission.discharged_on.is_(None))).scalar_one()
+        return getattr(institution, f"{bed_type}_beds") - taken
+
+    @staticmethod
+    def _admission_view(admission: Admission, beds_free: int) -> dict:
+        return dump(AdmissionViewSchema, {
+            "admission_id": admission.id, "resident_id": admission.resident_id, "institution": admission.institution,
+            "bed_type": admission.bed_type, "admitted_on": admission.admitted_on,
+            "discharged_on": admission.discharged_on, "concentrated_support": admission.concentrated_support,
+            "beds_free": beds_free})
 
     # --- child welfare (儿童福利) --------------------------------------------------------------------
 

@@ -186,3 +186,28 @@ def test_two_programmes_give_the_larger_budget_while_either_lasts(care, amqp_uri
                                         "price_fen": 1000})["order_id"]
     assert rpc.accept_order(PROVIDER, order)["resident_id"] is None  # providers never see the ID number
     assert rpc.get_order(PROVIDER, order)["resident_id"] is None
+
+
+def test_admissions_take_free_beds_and_concentrated_support_needs_tekun(care, amqp_uri):
+    rpc, engine = care
+    approve_tekun(amqp_uri)
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 1, what="the tekun grant")
+    rpc.register_institution(CLERK, {"code": "home-1", "name": "敬老院", "ownership": "public",
+                                     "region_code": TOWNSHIP, "beds": {"ordinary": 0, "nursing": 1, "dementia": 0}})
+    other = compose_resident_id("330602", date(1940, 1, 1), 31)
+    refused = {"resident_id": other, "institution": "home-1", "bed_type": "nursing", "admitted_on": "2026-06-10",
+               "concentrated_support": True}
+    with pytest.raises(Problem) as no_tekun:
+        rpc.admit(CLERK, refused)
+    assert no_tekun.value.status == 400
+    placed = rpc.admit(CLERK, {**refused, "resident_id": ELDER})
+    assert (placed["concentrated_support"], placed["beds_free"]) == (True, 0)
+    with pytest.raises(Problem) as full:
+        rpc.admit(CLERK, {**refused, "concentrated_support": False})
+    assert full.value.status == 409 and "bed_type" in full.value.errors
+    with pytest.raises(Problem) as twice:
+        rpc.admit(CLERK, {**refused, "resident_id": ELDER, "bed_type": "ordinary"})
+    assert twice.value.status == 409
+    freed = rpc.discharge(CLERK, placed["admission_id"], {"discharged_on": "2026-06-20", "reason": "home again"})
+    assert freed["beds_free"] == 1
+    assert rpc.admit(CLERK, {**refused, "concentrated_support": False})["beds_free"] == 0
