@@ -236,3 +236,39 @@ class AdmissionViewSchema(Strict):
     discharged_on = fields.Date(allow_none=True)
     concentrated_support = fields.Boolean()
     beds_free = fields.Integer(metadata={"description": "beds of this type still free at the institution"})
+
+
+# --- emergency calls from wearable devices (紧急呼叫) -----------------------------------------------------
+
+CALL_KINDS = ("sos", "fall", "health_alarm")
+
+
+class EmergencyCallSchema(Strict):
+    """What the wearable-device platform reports; `call_id` is the device's own, so a resent call
+    is recognised."""
+    device_id = fields.String(required=True, validate=validate.Length(min=4, max=60))
+    call_id = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    resident_id = ResidentIdField(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(CALL_KINDS))
+    raised_at = fields.AwareDateTime(required=True)
+
+
+class DispatchSchema(Strict):
+    responder = fields.String(required=True, validate=validate.Length(min=2, max=80))
+
+
+class CallClosureSchema(Strict):
+    outcome = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+class EmergencyCallViewSchema(Strict):
+    emergency_call_id = fields.String()
+    kind = fields.String()
+    region_code = fields.String()
+    state = fields.String(metadata={"description": "received | dispatched | arrived | closed"})
+    raised_at = fields.AwareDateTime()
+    dispatched_at = fields.AwareDateTime(allow_none=True)
+    arrived_at = fields.AwareDateTime(allow_none=True)
+    responder = fields.String(allow_none=True)
+    response_seconds = fields.Integer(allow_none=True, metadata={"description": "from the call to arrival"})
+    outcome = fields.String(allow_none=True)

@@ -47,6 +47,8 @@ PARTNERS: dict[str, Partner] = {p.code: p for p in (
     # payment's outcome through the partner API.
     Partner("banks", "代发银行 paying bank", {}),
     # The platform home-care providers (居家养老服务机构) take their orders from.
+    # The wearable-device platform (智慧养老平台) reports emergency calls through the partner API.
+    Partner("care_devices", "智慧养老平台 wearable-device platform", {}),
     Partner("care_providers", "居家养老服务机构 home-care providers", {
         "care.order_requested": ("order_id", "service", "provider", "region_code", "price_fen"),
     }),

@@ -11,6 +11,7 @@ CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
 ELDERS = "/api/v1/care/elders"
 ORDERS = "/api/v1/care/orders"
 CHILDREN = "/api/v1/care/children"
+CALLS = "/api/v1/care/emergency-calls"
 
 
 class CareRoutes:
@@ -101,6 +102,32 @@ class CareRoutes:
            summary="Discharge: the bed is free again", body=c.DischargeRequestSchema, response=c.AdmissionViewSchema)
     def discharge_from_institution(self, actor, body, admission_id):
         return self.care.discharge(actor.as_dict(), admission_id, wire(c.DischargeRequestSchema, body))
+
+    @route("POST", CALLS, roles=(PARTNER,), tag="care", status=201,
+           summary="The wearable-device platform reports an emergency call (a resent call is the same call)",
+           body=c.EmergencyCallSchema, response=c.EmergencyCallViewSchema)
+    def receive_emergency_call(self, actor, body):
+        return self.care.receive_call(actor.as_dict(), wire(c.EmergencyCallSchema, body))
+
+    @route("GET", CALLS, roles=(CLERK, PARTNER, ADMIN), tag="care",
+           summary="Emergency calls not yet closed, oldest first (the area's, or all for the providers)")
+    def open_emergency_calls(self, actor, body):
+        return {"calls": self.care.open_calls(actor.as_dict())}
+
+    @route("POST", CALLS + "/<call_id>/dispatch", roles=(CLERK, PARTNER, ADMIN), tag="care",
+           summary="Send a responder", body=c.DispatchSchema, response=c.EmergencyCallViewSchema)
+    def dispatch_emergency_call(self, actor, body, call_id):
+        return self.care.dispatch_call(actor.as_dict(), call_id, wire(c.DispatchSchema, body))
+
+    @route("POST", CALLS + "/<call_id>/arrival", roles=(CLERK, PARTNER, ADMIN), tag="care",
+           summary="The responder arrived: the response time is measured", response=c.EmergencyCallViewSchema)
+    def arrive_emergency_call(self, actor, body, call_id):
+        return self.care.arrive_call(actor.as_dict(), call_id)
+
+    @route("POST", CALLS + "/<call_id>/closure", roles=(CLERK, PARTNER, ADMIN), tag="care",
+           summary="Close the call with its outcome", body=c.CallClosureSchema, response=c.EmergencyCallViewSchema)
+    def close_emergency_call(self, actor, body, call_id):
+        return self.care.close_call(actor.as_dict(), call_id, wire(c.CallClosureSchema, body))
 
     # --- child welfare (儿童福利) ---
 

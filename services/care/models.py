@@ -2,7 +2,7 @@
 enrolments granted without an application. Money is integer fen."""
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, Index, Integer, String, Text
+from sqlalchemy import Boolean, Column, Date, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base
 
 from chassis.types import UtcDateTime
@@ -164,3 +164,22 @@ class Admission(Base):
     discharged_on = Column(Date)
     discharge_reason = Column(Text)
     concentrated_support = Column(Boolean, nullable=False)
+
+
+class EmergencyCall(Base):
+    """紧急呼叫 from a wearable device: received → dispatched → arrived → closed."""
+    __tablename__ = "emergency_call"
+    id = Column(String(36), primary_key=True)
+    device_id = Column(String(60), nullable=False)
+    device_call_id = Column(String(60), nullable=False)
+    resident_id = Column(String(18), nullable=False, index=True)
+    region_code = Column(String(12), nullable=False, index=True)
+    kind = Column(String(16), nullable=False)
+    state = Column(String(12), nullable=False, index=True)
+    raised_at = Column(UtcDateTime, nullable=False)
+    dispatched_at = Column(UtcDateTime)
+    responder = Column(String(80))
+    arrived_at = Column(UtcDateTime)
+    closed_at = Column(UtcDateTime)
+    outcome = Column(Text)
+    __table_args__ = (UniqueConstraint("device_id", "device_call_id", name="uq_emergency_call_device"),)

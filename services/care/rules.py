@@ -14,7 +14,7 @@ from types import MappingProxyType
 
 from contracts.person import age_on
 
-__all__ = ["child_allowance_fen", "follow_up_due", "Indicators", "indicators", "assessment_valid_until", "ORDER_TRANSITIONS", "OrderRefused", "order_transition", "VoucherSplit", "split_voucher",
+__all__ = ["CALL_TRANSITIONS", "call_transition", "response_seconds", "child_allowance_fen", "follow_up_due", "Indicators", "indicators", "assessment_valid_until", "ORDER_TRANSITIONS", "OrderRefused", "order_transition", "VoucherSplit", "split_voucher",
            "voucher_monthly_fen", "AllowancePolicy", "InvalidInput", "birthday", "latest_birth_date_qualifying", "qualifies_on", "allowance_start_month",
            "monthly_allowance_fen", "START_RULES", "birthday_sql"]
 
@@ -209,3 +209,30 @@ def follow_up_due(screened_on: date, level: str, days_by_level: Mapping[str, int
     if not isinstance(days, int) or isinstance(days, bool) or days < 0:
         raise InvalidInput(f"the follow-up time of {level} must be whole days ≥ 0")
     return screened_on + timedelta(days=days)
+
+
+# --- emergency calls ---------------------------------------------------------------------------------
+
+CALL_TRANSITIONS = MappingProxyType({
+    ("received", "dispatch"): "dispatched",
+    ("dispatched", "arrive"): "arrived",
+    ("arrived", "close"): "closed",
+    ("received", "close"): "closed",   # a false alarm, cleared by phone
+})
+
+
+def call_transition(state: str, action: str) -> str:
+    try:
+        return CALL_TRANSITIONS[(state, action)]
+    except KeyError:
+        raise OrderRefused(f"a call that is {state} cannot take '{action}'") from None
+
+
+def response_seconds(raised_at, arrived_at) -> int | None:
+    """From the device's call to the responder's arrival, in whole seconds."""
+    if arrived_at is None:
+        return None
+    seconds = int((arrived_at - raised_at).total_seconds())
+    if seconds < 0:
+        raise InvalidInput("an arrival cannot come before the call")
+    return seconds

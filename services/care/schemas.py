@@ -5,8 +5,9 @@ from marshmallow import Schema, ValidationError
 
 from chassis.errors import InvalidInput
 from contracts.care import (AdmissionRequestSchema, AdmissionViewSchema, AllowanceJobViewSchema,  # noqa: F401
-                            AssessmentRequestSchema, AssessmentViewSchema, ChildDirectorRequestSchema,
-                            ChildRequestSchema, ChildViewSchema, DischargeRequestSchema, ElderImportSchema,
+                            AssessmentRequestSchema, AssessmentViewSchema, CallClosureSchema,
+                            ChildDirectorRequestSchema, ChildRequestSchema, ChildViewSchema, DischargeRequestSchema,
+                            DispatchSchema, ElderImportSchema, EmergencyCallSchema, EmergencyCallViewSchema,
                             ElderViewSchema, ImportViewSchema, IndicatorsViewSchema, InstitutionRequestSchema,
                             InstitutionViewSchema, OrderCancellationSchema, OrderRequestSchema, OrderViewSchema,
                             ScreeningRequestSchema, VoucherViewSchema)

@@ -29,10 +29,12 @@ from chassis.tables import policy_parameters
 from contracts.person import InvalidResidentId, ResidentId, age_on
 from services.care import rules
 from services.care.exceptions import OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
-from services.care.models import (Admission, AllowanceEnrolment, AllowanceJobRun, Assessment, Child, ChildDirector, Elder,
-                                  Institution, Screening, ServiceOrder, VoucherDrawdown, VoucherEligibility)
+from services.care.models import (Admission, AllowanceEnrolment, AllowanceJobRun, Assessment, Child, ChildDirector,
+                                  Elder, EmergencyCall, Institution, Screening, ServiceOrder, VoucherDrawdown,
+                                  VoucherEligibility)
 from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, AllowanceJobViewSchema,
-                                   DischargeRequestSchema, AssessmentRequestSchema, AssessmentViewSchema,
+                                   CallClosureSchema, DischargeRequestSchema, DispatchSchema, EmergencyCallSchema,
+                                   EmergencyCallViewSchema, AssessmentRequestSchema, AssessmentViewSchema,
                                    ChildDirectorRequestSchema, ChildRequestSchema, ChildViewSchema,
                                    ElderImportSchema, ElderViewSchema, ImportViewSchema, IndicatorsViewSchema,
                                    InstitutionRequestSchema, InstitutionViewSchema, OrderCancellationSchema,
@@ -41,6 +43,7 @@ from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, 
 
 STAFF = ("clerk", "admin")
 PROVIDERS = "care_providers"  # the partner code of the home-care providers' platform
+DEVICES = "care_devices"      # the wearable-device platform's
 
 # One statement per region: everyone of the region born on or before the cutoff (old enough
 # today) and not yet enrolled, from the month of their qualifying birthday (or the next), but never
@@ -333,6 +336,81 @@ class CareService(Operable):
             "bed_type": admission.bed_type, "admitted_on": admission.admitted_on,
             "discharged_on": admission.discharged_on, "concentrated_support": admission.concentrated_support,
             "beds_free": beds_free})
+
+    # --- emergency calls from wearable devices (紧急呼叫) -------------------------------------------
+
+    @rpc
+    def receive_call(self, actor, request):
+        """The device platform reports a call; the same call sent again is the same call."""
+        actor, data = Actor.from_dict(actor), load(EmergencyCallSchema, request)
+        if not (actor.role == "partner" and actor.id == DEVICES):
+            raise Forbidden("calls come from the wearable-device platform")
+        known = self.db.execute(select(EmergencyCall).where(
+            EmergencyCall.device_id == data["device_id"], EmergencyCall.device_call_id == data["call_id"])).scalar()
+        if known is not None:
+            return self._call_view(known)
+        person = ResidentId.parse(data["resident_id"])
+        call = EmergencyCall(id=str(uuid.uuid4()), device_id=data["device_id"], device_call_id=data["call_id"],
+                             resident_id=person.number, region_code=self._region_of(person.number),
+                             kind=data["kind"], state="received", raised_at=data["raised_at"])
+        # two copies of one call racing: the unique key lets one commit; the other worker fails and
+        # the platform's retry then finds the first
+        self.db.add(call)
+        self.log.warning("emergency.call_received", call_id=call.id, kind=call.kind)
+        return self._call_view(call)
+
+    @rpc
+    def open_calls(self, actor):
+        """The area's calls not yet closed, oldest first."""
+        actor = Actor.from_dict(actor)
+        query = select(EmergencyCall).where(EmergencyCall.state != "closed")
+        if not (actor.role == "partner" and actor.id == PROVIDERS):
+            if actor.role not in STAFF or (actor.role == "clerk" and not actor.area):
+                raise Forbidden("calls are shown to caseworkers and the providers who respond")
+            if actor.role == "clerk":
+                query = query.where(EmergencyCall.region_code.startswith(region_prefix(actor.area), autoescape=True))
+        return [self._call_view(c) for c in self.db.execute(query.order_by(EmergencyCall.raised_at)).scalars()]
+
+    @rpc
+    def dispatch_call(self, actor, call_id, request):
+        actor, data = Actor.from_dict(actor), load(DispatchSchema, request)
+        call = self._call_step(actor, call_id, "dispatch")
+        call.dispatched_at, call.responder = self.clock.now(), data["responder"]
+        return self._call_view(call)
+
+    @rpc
+    def arrive_call(self, actor, call_id):
+        call = self._call_step(Actor.from_dict(actor), call_id, "arrive")
+        call.arrived_at = self.clock.now()
+        return self._call_view(call)
+
+    @rpc
+    def close_call(self, actor, call_id, request):
+        actor, data = Actor.from_dict(actor), load(CallClosureSchema, request)
+        call = self._call_step(actor, call_id, "close")
+        call.closed_at, call.outcome = self.clock.now(), data["outcome"]
+        return self._call_view(call)
+
+    def _call_step(self, actor: Actor, call_id: str, action: str) -> EmergencyCall:
+        call = self.db.get(EmergencyCall, call_id, with_for_update=True)
+        if call is None:
+            raise NotFound(f"no emergency call {call_id}")
+        if not (actor.role == "partner" and actor.id == PROVIDERS):
+            self._require_staff_in(actor, call.region_code)
+        try:
+            call.state = rules.call_transition(call.state, action)
+        except rules.OrderRefused as exc:
+            raise Conflict(exc.reason) from None
+        self.audit.record(actor, f"emergency.{action}", f"emergency-call-{call.id}", call.state)
+        return call
+
+    @staticmethod
+    def _call_view(call: EmergencyCall) -> dict:
+        return dump(EmergencyCallViewSchema, {
+            "emergency_call_id": call.id, "kind": call.kind, "region_code": call.region_code, "state": call.state,
+            "raised_at": call.raised_at, "dispatched_at": call.dispatched_at, "arrived_at": call.arrived_at,
+            "responder": call.responder, "response_seconds": rules.response_seconds(call.raised_at, call.arrived_at),
+            "outcome": call.outcome})
 
     # --- child welfare (儿童福利) --------------------------------------------------------------------
 

@@ -211,3 +211,31 @@ def test_admissions_take_free_beds_and_concentrated_support_needs_tekun(care, am
     freed = rpc.discharge(CLERK, placed["admission_id"], {"discharged_on": "2026-06-20", "reason": "home again"})
     assert freed["beds_free"] == 1
     assert rpc.admit(CLERK, {**refused, "concentrated_support": False})["beds_free"] == 0
+
+
+def test_an_emergency_call_is_dispatched_and_its_response_time_measured(care, manual_clock):
+    rpc, engine = care
+    rpc.import_people({"id": "ops", "role": "admin"}, {"people": [{"resident_id": ELDER, "name": "张大爷",
+                                                                    "region_code": TOWNSHIP}]})
+    devices = {"id": "care_devices", "role": "partner"}
+    manual_clock.set(datetime(2026, 6, 10, 8, 0, tzinfo=timezone.utc))
+    call = {"device_id": "watch-0042", "call_id": "c-77", "resident_id": ELDER, "kind": "fall",
+            "raised_at": "2026-06-10T08:00:00+00:00"}
+    first = rpc.receive_call(devices, call)
+    assert rpc.receive_call(devices, call)["emergency_call_id"] == first["emergency_call_id"]  # resent: one call
+    with pytest.raises(Problem) as not_a_device:
+        rpc.receive_call(PROVIDER, call)
+    assert not_a_device.value.status == 403
+    (listed,) = rpc.open_calls(CLERK)
+    assert listed["state"] == "received" and rpc.open_calls({"id": "x", "role": "clerk", "area": "330603"}) == []
+    call_id = first["emergency_call_id"]
+    with pytest.raises(Problem) as early:
+        rpc.arrive_call(PROVIDER, call_id)
+    assert early.value.status == 409
+    manual_clock.set(datetime(2026, 6, 10, 8, 2, tzinfo=timezone.utc))
+    assert rpc.dispatch_call(CLERK, call_id, {"responder": "网格员 小陈"})["state"] == "dispatched"
+    manual_clock.set(datetime(2026, 6, 10, 8, 11, 30, tzinfo=timezone.utc))
+    arrived = rpc.arrive_call(PROVIDER, call_id)
+    assert (arrived["state"], arrived["response_seconds"]) == ("arrived", 690)
+    closed = rpc.close_call(CLERK, call_id, {"outcome": "bruised wrist; family informed"})
+    assert closed["state"] == "closed" and rpc.open_calls(CLERK) == []

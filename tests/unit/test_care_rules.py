@@ -180,3 +180,28 @@ def test_unusable_child_policies_are_refused():
         rules.child_allowance_fen("orphan", "institution", 5, {"community": 1})
     with pytest.raises(rules.InvalidInput):
         rules.follow_up_due(date(2026, 6, 10), "red", {"red": -1})
+
+
+# --- emergency calls ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("state, action, expected", [
+    ("received", "dispatch", "dispatched"), ("dispatched", "arrive", "arrived"), ("arrived", "close", "closed"),
+    ("received", "close", "closed"),
+])
+def test_call_moves(state, action, expected):
+    assert rules.call_transition(state, action) == expected
+
+
+@pytest.mark.parametrize("state, action", [("received", "arrive"), ("closed", "dispatch"), ("dispatched", "close")])
+def test_call_refusals(state, action):
+    with pytest.raises(rules.OrderRefused, match=f"{state} cannot take"):
+        rules.call_transition(state, action)
+
+
+def test_response_seconds():
+    from datetime import datetime, timezone
+    called = datetime(2026, 6, 10, 8, 0, tzinfo=timezone.utc)
+    assert rules.response_seconds(called, None) is None
+    assert rules.response_seconds(called, called + timedelta(minutes=12, seconds=5)) == 725
+    with pytest.raises(rules.InvalidInput):
+        rules.response_seconds(called, called - timedelta(seconds=1))
