@@ -262,6 +262,15 @@ class AssistanceApprovedSchema(Strict):
     policy_version = fields.String(required=True)
 
 
+class MemberLeftSchema(Strict):
+    """A member left a household that receives assistance (divorce, moving out): whatever followed
+    from the household's benefit for that person ends with it."""
+    household_id = fields.String(required=True)
+    resident_id = ResidentIdField(required=True)
+    left_on = fields.Date(required=True)
+    reason = fields.String(required=True)
+
+
 class EntitlementEndedSchema(Strict):
     household_id = fields.String(required=True)
     programme = fields.String(required=True, validate=validate.OneOf(PROGRAMMES))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from contracts.assistance import AssistanceApprovedSchema, EntitlementEndedSchema
+from contracts.assistance import AssistanceApprovedSchema, EntitlementEndedSchema, MemberLeftSchema
 from contracts.care import OrderConfirmedSchema, OrderRequestedSchema
 from contracts.envelope import Envelope, InvalidEvent
 from contracts.marriage import (CertificateReissuedSchema, DivorceRegisteredSchema,
@@ -108,6 +108,8 @@ EVENTS: dict[str, EventType] = {e.name: e for e in (
               "A certificate was re-issued (补领); the old number is void."),
     EventType("assistance.approved", frozenset({"assistance"}), AssistanceApprovedSchema,
               "A household was approved for a programme; opens 救助一件事 with the linked subsidy items."),
+    EventType("assistance.member_left", frozenset({"assistance"}), MemberLeftSchema,
+              "A member left a household that receives assistance; what followed from it for them ends."),
     EventType("assistance.entitlement_ended", frozenset({"assistance"}), EntitlementEndedSchema,
               "A household's benefit under a programme ended (exit, death, re-check)."),
     EventType("care.order_requested", frozenset({"care"}), OrderRequestedSchema,

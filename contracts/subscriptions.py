@@ -21,6 +21,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "assistance.on_birth": ("birth.notified",),
     "care.on_assistance_approved": ("assistance.approved",),
     "care.on_entitlement_ended": ("assistance.entitlement_ended",),
+    "care.on_member_left": ("assistance.member_left",),
     "care.on_order_confirmed": ("care.order_confirmed",),
     "partner_feed.on_entitled_event": tuple(sorted({t for p in PARTNERS.values() for t in p.entitlements})),
 }

@@ -487,6 +487,7 @@ class AssistanceService(Operable):
         if leaving is None:
             raise NotFound(f"no current member {member_id} in household {household_id}")
         leaving.left_on, leaving.left_reason = data["left_on"], data["reason"]
+        self._member_left(household, leaving)
         change = self._recompute(household, [m for m in members if m is not leaving], f"member left ({actor.id})")
         self.audit.record(actor, "household.member_leaves", f"household-{household.id}", "left",
                           reason=data["reason"], member_id=leaving.id, change=change)
@@ -638,6 +639,7 @@ class AssistanceService(Operable):
             if len(in_household) == 2:
                 leaving = next((m for m in in_household if m.relationship != "head"), in_household[1])
                 leaving.left_on, leaving.left_reason = left_on, f"divorce ({event.data['certificate_number']})"
+                self._member_left(household, leaving)
                 outcome = " " + self._recompute(household, [m for m in members if m is not leaving],
                                                 f"{event.type} {event.id}")
             self._raise_alert(household, event, outcome)
@@ -684,6 +686,12 @@ class AssistanceService(Operable):
         self.audit.record(actor, "household.member_identified", f"household-{household.id}", "identified",
                           member_id=member.id)
         return self._household_view(household, [f"{member.name}'s resident ID recorded"])
+
+    def _member_left(self, household: Household, member: Member) -> None:
+        if member.resident_id:  # a newborn without an ID was never known to anyone else
+            self.outbox.record("assistance.member_left", f"household-{household.id}", {
+                "household_id": household.id, "resident_id": member.resident_id, "left_on": member.left_on,
+                "reason": member.left_reason})
 
     def _recipient_households(self, resident_ids: set[str]) -> list[Household]:
         """Households with a current member among `resident_ids` and an entitlement not yet ended."""

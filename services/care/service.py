@@ -582,6 +582,18 @@ class CareService(Operable):
             self.audit.record(SYSTEM, "voucher.end", f"household-{held.household_id}", "ended",
                               reason=f"{event.type} {event.id}", ends_on=ends_on)
 
+    @handle_event("assistance.member_left")
+    def on_member_left(self, event):
+        """The voucher a person had through a household ends when they leave it."""
+        left_on = date.fromisoformat(str(event.data["left_on"]))
+        for held in self.db.execute(select(VoucherEligibility).where(
+                VoucherEligibility.resident_id == event.data["resident_id"],
+                VoucherEligibility.household_id == event.data["household_id"],
+                VoucherEligibility.ends_on.is_(None)).with_for_update()).scalars():
+            held.ends_on = left_on
+            self.audit.record(SYSTEM, "voucher.end", f"household-{held.household_id}", "ended",
+                              reason=f"{event.type} {event.id}", ends_on=left_on)
+
     @rpc
     def voucher_balance(self, actor, resident_id):
         actor = Actor.from_dict(actor)

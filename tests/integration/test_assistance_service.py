@@ -476,6 +476,8 @@ def test_a_divorce_splits_the_household_recomputes_once_and_raises_a_visit_task(
     (left,) = svc.rows("SELECT resident_id, left_on, left_reason FROM member WHERE left_on IS NOT NULL")
     assert (left.resident_id, left.left_on) == (members[1]["resident_id"], date(2026, 6, 30))
     assert "L330602-2026-000001" in left.left_reason
+    (gone,) = svc.events("assistance.member_left")  # care ends what followed from the household for her
+    assert (gone["data"]["resident_id"], gone["data"]["left_on"]) == (members[1]["resident_id"], "2026-06-30")
 
     # the same event again (a redelivery): no second member change, no second alert
     with Connection(amqp_uri) as conn:

@@ -239,3 +239,17 @@ def test_an_emergency_call_is_dispatched_and_its_response_time_measured(care, ma
     assert (arrived["state"], arrived["response_seconds"]) == ("arrived", 690)
     closed = rpc.close_call(CLERK, call_id, {"outcome": "bruised wrist; family informed"})
     assert closed["state"] == "closed" and rpc.open_calls(CLERK) == []
+
+
+def test_a_member_who_leaves_the_household_loses_its_voucher(care, amqp_uri):
+    rpc, engine = care
+    approve_tekun(amqp_uri)
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 1, what="the voucher")
+    publish(amqp_uri, "assistance.member_left", "assistance", {
+        "household_id": "h-other", "resident_id": ELDER, "left_on": "2026-06-15", "reason": "not this household"})
+    publish(amqp_uri, "assistance.member_left", "assistance", {
+        "household_id": "h-1", "resident_id": ELDER, "left_on": "2026-06-15", "reason": "moved to his son"})
+    wait_for(lambda: rows(engine, "SELECT ends_on FROM voucher_eligibility")[0][0] == date(2026, 6, 15),
+             what="the voucher ended")
+    wait_for(lambda: queue_depth(amqp_uri, "care.on_member_left") == 0)
+    assert rows(engine, "SELECT count(*) FROM audit_log WHERE action = 'voucher.end'")[0][0] == 1
