@@ -9,14 +9,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import insert
+from sqlalchemy import insert, true
 
 from chassis.clock import clock_for
 from chassis.db import Database
-from chassis.regions import region_covers
+from chassis.errors import Forbidden, OutsideArea
+from chassis.regions import region_covers, region_prefix
 from chassis.tables import audit_log
 
 __all__ = ["Actor", "Audit", "SYSTEM"]
+
+
+STAFF_ROLES = ("clerk", "admin")
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,20 @@ class Actor:
         if self.role in ("admin", "system"):
             return True
         return self.role == "clerk" and bool(self.area) and region_covers(self.area, region_code)
+
+    def require_staff_in(self, region_code: str) -> None:
+        """Refuse anyone but staff (clerks, admins) acting in `region_code`."""
+        if self.role not in STAFF_ROLES:
+            raise Forbidden("only staff (clerks and admins) can do this")
+        if not self.covers(region_code):
+            raise OutsideArea(f"{region_code} is outside your area {self.area}")
+
+    def in_area(self, column, what: str = "work queues"):
+        """A staff work queue's filter on a region column: clerks see their area, admins all.
+        Refuses anyone else, and a clerk without an area."""
+        if self.role not in STAFF_ROLES or (self.role == "clerk" and not self.area):
+            raise Forbidden(f"only staff with an area see {what}")
+        return column.startswith(region_prefix(self.area), autoescape=True) if self.role == "clerk" else true()
 
     def as_dict(self) -> dict:
         return {"id": self.id, "role": self.role, "area": self.area}

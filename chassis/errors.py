@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from nameko.exceptions import deserialize_to_instance
 
-__all__ = ["Problem", "InvalidInput", "Refused", "NotFound", "Conflict", "Forbidden",
+__all__ = ["Problem", "InvalidInput", "Refused", "NotFound", "Conflict", "Forbidden", "OutsideArea", "PolicyUnusable",
            "Unauthorized", "Unavailable"]
 
 
@@ -71,3 +71,13 @@ class Unauthorized(Problem):
 
 class Unavailable(Problem):
     status, title = 503, "Temporarily unavailable"
+
+
+class OutsideArea(Forbidden):
+    """Staff act only in the region they are scoped to (and below it)."""
+    title = "Outside your area"
+
+
+class PolicyUnusable(Problem):
+    """The policy parameters in force cannot be used by the rules: a data problem for the bureau."""
+    status, title = 500, "Policy parameters unusable"

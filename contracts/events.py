@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from contracts.assistance import AssistanceApprovedSchema, EntitlementEndedSchema, MemberLeftSchema
 from contracts.care import OrderConfirmedSchema, OrderRequestedSchema
 from contracts.envelope import Envelope, InvalidEvent
 from contracts.marriage import (CertificateReissuedSchema, DivorceRegisteredSchema,
                                 MarriageRegisteredSchema, Strict)
-from contracts.matters import MATTER_TYPES, STEP_STATES, TERMINAL_STEP_STATES
+from contracts.matters import MATTER_TYPES, TERMINAL_STEP_STATES
 from contracts.person import ResidentIdField
 
 __all__ = ["EventType", "EVENTS", "event_type", "validate_data", "validate_envelope"]

@@ -1,5 +1,5 @@
 """How social assistance says no: each a chassis Problem, so the gateway renders RFC 7807."""
-from chassis.errors import Conflict, Forbidden, NotFound, Problem, Refused
+from chassis.errors import Conflict, NotFound, OutsideArea, PolicyUnusable, Refused  # noqa: F401  (re-exported)
 
 
 class StepRefused(Conflict):
@@ -22,15 +22,6 @@ class ApprovalRefused(Refused):
 
 class UnknownApplication(NotFound):
     title = "No such application"
-
-
-class OutsideArea(Forbidden):
-    title = "Outside your area"
-
-
-class PolicyUnusable(Problem):
-    """The policy parameters in force cannot be used by the rules: a data problem for the bureau."""
-    status, title = 500, "Policy parameters unusable"
 
 
 class CycleNotReady(Conflict):

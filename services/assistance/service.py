@@ -21,7 +21,6 @@ from chassis import (SYSTEM, Actor, Audit, Clock, Database, Forbidden, InvalidIn
                      Outbox, Policy, Problem, WorkerMetrics, handle_event, rpc)
 from chassis.clock import LOCAL_ZONE
 from chassis.errors import Unavailable
-from chassis.regions import region_prefix
 from chassis.tables import audit_log
 from contracts.assistance import (CHECK_SOURCES, PROGRAMMES, AlertResolutionSchema, AlertViewSchema, BankBatchViewSchema,
                                   EntitlementViewSchema, ExitRequestSchema, HouseholdViewSchema,
@@ -34,7 +33,7 @@ from contracts.person import InvalidResidentId, Newborn, ResidentId
 from services.assistance import alerts, payments, rules
 from services.assistance.dependencies import OK, BankFiles, EconomicCheckSources, Fetched
 from services.assistance.exceptions import (AlreadyApplying, AlreadyMember, ApprovalRefused, CycleNotReady,
-                                            OutsideArea, PolicyUnusable, StepRefused, UnknownApplication)
+                                            PolicyUnusable, StepRefused, UnknownApplication)
 from services.assistance.models import (Alert, Application, ApplicationTransition, CheckFetch, EconomicCheck,
                                         Entitlement, Household, LinkedItem, Member, Payment)
 from services.assistance.schemas import (SUMMARY_FIELDS, ApplicationRequestSchema, ApplicationViewSchema,
@@ -102,7 +101,7 @@ class AssistanceService(Operable):
                 raise Forbidden("a citizen can only apply for a household they are a member of")
             channel = "online"
         elif actor.role in STAFF:
-            self._require_staff_in(actor, data["region_code"])
+            actor.require_staff_in(data["region_code"])
             channel = "caseworker"
         else:
             raise Forbidden("applications are made by citizens or by caseworkers for them")
@@ -135,7 +134,7 @@ class AssistanceService(Operable):
         """受理: the decision is due within the policy's working days (20), on the region's calendar."""
         actor = Actor.from_dict(actor)
         application = self._application(application_id, for_update=True)
-        self._require_staff_in(actor, application.region_code)
+        actor.require_staff_in(application.region_code)
         today = self.clock.today()
         new_state = self._next_state(actor, application, "accept")
         days = self.policy.resolve("assistance.decision_working_days", application.region_code, today)
@@ -158,7 +157,7 @@ class AssistanceService(Operable):
         application stays where it is, for the caseworker to run the check again."""
         actor = Actor.from_dict(actor)
         application = self._application(application_id)
-        self._require_staff_in(actor, application.region_code)
+        actor.require_staff_in(application.region_code)
         self._next_state(actor, application, "attach_check")  # refuse before asking anyone anything
         members = self._current_members(application.household_id)
         started = self.clock.now()
@@ -289,7 +288,7 @@ class AssistanceService(Operable):
         """公示: objections are taken until `notice_ends`; a decision can follow the day after."""
         actor = Actor.from_dict(actor)
         application = self._application(application_id, for_update=True)
-        self._require_staff_in(actor, application.region_code)
+        actor.require_staff_in(application.region_code)
         today = self.clock.today()
         new_state = self._next_state(actor, application, "publish_notice")
         days = self.policy.resolve("assistance.notice_days", application.region_code, today)
@@ -304,7 +303,7 @@ class AssistanceService(Operable):
         """异议: the township records an objection received during the notice; back to review."""
         actor, data = Actor.from_dict(actor), load(ObjectionRequestSchema, request)
         application = self._application(application_id, for_update=True)
-        self._require_staff_in(actor, application.region_code)
+        actor.require_staff_in(application.region_code)
         new_state = self._next_state(actor, application, "objection", on=self.clock.today(),
                                      notice_ends_on=application.notice_ends)
         application.notice_ends = None  # a new notice follows the new review
@@ -319,7 +318,7 @@ class AssistanceService(Operable):
         with the policy in force today, creates the entitlement and opens 救助一件事."""
         actor, data = Actor.from_dict(actor), load(DecisionRequestSchema, request)
         application = self._application(application_id, for_update=True)
-        self._require_staff_in(actor, application.region_code)
+        actor.require_staff_in(application.region_code)
         acting_level = _acting_level(actor)
         today = self.clock.today()
         policy = self._assistance_policy(application.region_code, today)
@@ -459,7 +458,7 @@ class AssistanceService(Operable):
         household's 低保 is recomputed at today's policy."""
         actor, data = Actor.from_dict(actor), load(MemberJoinsSchema, request)
         household = self._household(household_id, for_update=True)
-        self._require_staff_in(actor, household.region_code)
+        actor.require_staff_in(household.region_code)
         members = self._current_members(household.id)
         if any(m.resident_id == data["resident_id"] for m in members):
             raise AlreadyMember("this person is already a member of the household",
@@ -481,7 +480,7 @@ class AssistanceService(Operable):
     def member_leaves(self, actor, household_id, member_id, request):
         actor, data = Actor.from_dict(actor), load(MemberLeavesSchema, request)
         household = self._household(household_id, for_update=True)
-        self._require_staff_in(actor, household.region_code)
+        actor.require_staff_in(household.region_code)
         members = self._current_members(household.id)
         leaving = next((m for m in members if m.id == member_id), None)
         if leaving is None:
@@ -501,7 +500,7 @@ class AssistanceService(Operable):
         entitlement = self._entitlement(entitlement_id)
         # the household's lock, as every change of its members or benefit takes first
         household = self._household(entitlement.household_id, for_update=True)
-        self._require_staff_in(actor, household.region_code)
+        actor.require_staff_in(household.region_code)
         if entitlement.ends_on is not None:
             raise StepRefused(f"the entitlement already ended on {entitlement.ends_on}")
         if data["ends_on"] < entitlement.starts_on:
@@ -524,13 +523,10 @@ class AssistanceService(Operable):
     def reviews_due(self, actor, within_days=30):
         """复核 work queue: the area's open entitlements whose re-check falls due within the days."""
         actor = Actor.from_dict(actor)
-        if actor.role not in STAFF or (actor.role == "clerk" and not actor.area):
-            raise Forbidden("only caseworkers see re-checks")
         until = self.clock.today() + timedelta(days=int(within_days))
         query = (select(Entitlement, Household.region_code).join(Household, Household.id == Entitlement.household_id)
-                 .where(Entitlement.ends_on.is_(None), Entitlement.next_review_on <= until))
-        if actor.role == "clerk":
-            query = query.where(Household.region_code.startswith(region_prefix(actor.area), autoescape=True))
+                 .where(Entitlement.ends_on.is_(None), Entitlement.next_review_on <= until,
+                        actor.in_area(Household.region_code, "re-checks")))
         rows = self.db.execute(query.order_by(Entitlement.next_review_on, Entitlement.id)).all()
         return [{**dump(EntitlementViewSchema, _entitlement_view(e)), "household_id": e.household_id,
                  "region_code": region} for e, region in rows]
@@ -541,7 +537,7 @@ class AssistanceService(Operable):
         actor, data = Actor.from_dict(actor), load(ReviewRequestSchema, request)
         entitlement = self._entitlement(entitlement_id)
         household = self._household(entitlement.household_id)
-        self._require_staff_in(actor, household.region_code)
+        actor.require_staff_in(household.region_code)
         if entitlement.ends_on is not None:
             raise StepRefused(f"the entitlement ended on {entitlement.ends_on}: nothing to re-check")
         today = self.clock.today()
@@ -670,7 +666,7 @@ class AssistanceService(Operable):
         """The newborn's resident ID, once the hukou registration gave one."""
         actor, data = Actor.from_dict(actor), load(MemberIdentificationSchema, request)
         household = self._household(household_id, for_update=True)
-        self._require_staff_in(actor, household.region_code)
+        actor.require_staff_in(household.region_code)
         member = self.db.get(Member, member_id)
         if member is None or member.household_id != household.id:
             raise NotFound(f"no member {member_id} in household {household_id}")
@@ -739,11 +735,7 @@ class AssistanceService(Operable):
     def list_alerts(self, actor, include_resolved=False):
         """The area's alerts, oldest visit first."""
         actor = Actor.from_dict(actor)
-        if actor.role not in STAFF or (actor.role == "clerk" and not actor.area):
-            raise Forbidden("only caseworkers see alerts")
-        query = select(Alert)
-        if actor.role == "clerk":
-            query = query.where(Alert.region_code.startswith(region_prefix(actor.area), autoescape=True))
+        query = select(Alert).where(actor.in_area(Alert.region_code, "alerts"))
         if not include_resolved:
             query = query.where(Alert.state != "resolved")
         return [self._alert_view(a) for a in self.db.execute(query.order_by(Alert.visit_due, Alert.raised_at)).scalars()]
@@ -770,7 +762,7 @@ class AssistanceService(Operable):
         alert = self.db.get(Alert, alert_id, with_for_update=True)
         if alert is None:
             raise NotFound(f"no alert {alert_id}")
-        self._require_staff_in(actor, alert.region_code)
+        actor.require_staff_in(alert.region_code)
         return alert
 
     def _alert_move(self, actor: Actor, alert: Alert, action: str) -> str:
@@ -865,7 +857,7 @@ class AssistanceService(Operable):
                                                        Member.left_on.is_(None))).first() is None:
                 raise Forbidden("not your household")
         else:
-            self._require_staff_in(actor, region_code)
+            actor.require_staff_in(region_code)
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -880,12 +872,8 @@ class AssistanceService(Operable):
     def list_applications(self, actor, overdue_only=False):
         """The caseworker's work queue: applications of their area, the most urgent first."""
         actor = Actor.from_dict(actor)
-        if actor.role not in STAFF or (actor.role == "clerk" and not actor.area):
-            raise Forbidden("only caseworkers see work queues")
         today = self.clock.today()
-        query = select(Application)
-        if actor.role == "clerk":
-            query = query.where(Application.region_code.startswith(region_prefix(actor.area), autoescape=True))
+        query = select(Application).where(actor.in_area(Application.region_code))
         if overdue_only:
             query = query.where(Application.state.in_(rules.OPEN_STATES), Application.decision_due < today)
         query = query.order_by(Application.decision_due.asc().nulls_last(), Application.applied_at)
@@ -1022,12 +1010,6 @@ class AssistanceService(Operable):
                                           Application.state.in_(rules.OPEN_STATES)).limit(1)).scalar()
         if open_one:
             raise AlreadyApplying(f"a member is already in open {programme} application {open_one}")
-
-    def _require_staff_in(self, actor: Actor, region_code: str) -> None:
-        if actor.role not in STAFF:
-            raise Forbidden("only caseworkers can do this")
-        if not actor.covers(region_code):
-            raise OutsideArea(f"region {region_code} is outside your area {actor.area}")
 
 
 def _entitlement_view(entitlement: Entitlement) -> dict:

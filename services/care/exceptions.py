@@ -1,18 +1,9 @@
 """How care says no: chassis Problems, rendered by the gateway as RFC 7807."""
-from chassis.errors import Conflict, Forbidden, NotFound, Problem
+from chassis.errors import Conflict, NotFound, OutsideArea, PolicyUnusable  # noqa: F401  (re-exported)
 
 
 class UnknownElder(NotFound):
     title = "No such person in the elderly registry"
-
-
-class OutsideArea(Forbidden):
-    title = "Outside your area"
-
-
-class PolicyUnusable(Problem):
-    """The care policy in force cannot be used by the rules: a data problem for the bureau."""
-    status, title = 500, "Policy parameters unusable"
 
 
 class OrderStepRefused(Conflict):

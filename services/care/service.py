@@ -196,7 +196,7 @@ class CareService(Operable):
         elder = self.db.get(Elder, ResidentId.parse(data["resident_id"]).number)
         if elder is None:
             raise UnknownElder("assess people of the elderly registry")
-        self._require_staff_in(actor, elder.region_code)
+        actor.require_staff_in(elder.region_code)
         if data["assessed_on"] > self.clock.today():
             raise InvalidInput("an assessment cannot be in the future", errors={"assessed_on": ["in the future"]})
         months = self.policy.resolve("care.assessment_valid_months", elder.region_code, data["assessed_on"])
@@ -219,7 +219,7 @@ class CareService(Operable):
     def register_institution(self, actor, request):
         """An institution and its beds by type; registering the same code again updates it."""
         actor, data = Actor.from_dict(actor), load(InstitutionRequestSchema, request)
-        self._require_staff_in(actor, data["region_code"])
+        actor.require_staff_in(data["region_code"])
         institution = self.db.get(Institution, data["code"], with_for_update=True)
         if institution is None:
             institution = Institution(code=data["code"])
@@ -242,7 +242,7 @@ class CareService(Operable):
         actor = Actor.from_dict(actor)
         if not _is_region(region_code):
             raise InvalidInput("not a division code", errors={"region_code": ["6, 9 or 12 digits"]})
-        self._require_staff_in(actor, region_code)
+        actor.require_staff_in(region_code)
         today = self.clock.today()
         prefix = region_prefix(region_code)
         born_60 = rules.latest_birth_date_qualifying(today, 60)
@@ -282,7 +282,7 @@ class CareService(Operable):
         institution = self.db.get(Institution, data["institution"], with_for_update=True)
         if institution is None:
             raise NotFound(f"no institution {data['institution']}")
-        self._require_staff_in(actor, institution.region_code)
+        actor.require_staff_in(institution.region_code)
         person = ResidentId.parse(data["resident_id"])
         if self.db.execute(select(Admission.id).where(Admission.resident_id == person.number,
                                                       Admission.discharged_on.is_(None))).first():
@@ -312,7 +312,7 @@ class CareService(Operable):
         if admission is None:
             raise NotFound(f"no admission {admission_id}")
         institution = self.db.get(Institution, admission.institution, with_for_update=True)
-        self._require_staff_in(actor, institution.region_code)
+        actor.require_staff_in(institution.region_code)
         if admission.discharged_on is not None:
             raise Conflict(f"discharged on {admission.discharged_on} already")
         if data["discharged_on"] < admission.admitted_on:
@@ -364,11 +364,8 @@ class CareService(Operable):
         """The area's calls not yet closed, oldest first."""
         actor = Actor.from_dict(actor)
         query = select(EmergencyCall).where(EmergencyCall.state != "closed")
-        if not (actor.role == "partner" and actor.id == PROVIDERS):
-            if actor.role not in STAFF or (actor.role == "clerk" and not actor.area):
-                raise Forbidden("calls are shown to caseworkers and the providers who respond")
-            if actor.role == "clerk":
-                query = query.where(EmergencyCall.region_code.startswith(region_prefix(actor.area), autoescape=True))
+        if not (actor.role == "partner" and actor.id == PROVIDERS):  # the responding providers see every call
+            query = query.where(actor.in_area(EmergencyCall.region_code, "emergency calls"))
         return [self._call_view(c) for c in self.db.execute(query.order_by(EmergencyCall.raised_at)).scalars()]
 
     @rpc
@@ -396,7 +393,7 @@ class CareService(Operable):
         if call is None:
             raise NotFound(f"no emergency call {call_id}")
         if not (actor.role == "partner" and actor.id == PROVIDERS):
-            self._require_staff_in(actor, call.region_code)
+            actor.require_staff_in(call.region_code)
         try:
             call.state = rules.call_transition(call.state, action)
         except rules.OrderRefused as exc:
@@ -419,7 +416,7 @@ class CareService(Operable):
         """A child the system follows, located to village, household and child; registering again
         updates the record (a move, a new guardian, a change of placement)."""
         actor, data = Actor.from_dict(actor), load(ChildRequestSchema, request)
-        self._require_staff_in(actor, data["village_code"])
+        actor.require_staff_in(data["village_code"])
         person = ResidentId.parse(data["resident_id"])
         if person.age_on(self.clock.today()) >= rules.ADULT_AGE:
             raise InvalidInput("an adult is not followed by child welfare", errors={"resident_id": ["aged 18 or over"]})
@@ -465,12 +462,8 @@ class CareService(Operable):
     def follow_ups(self, actor):
         """The area's open follow-ups, the most overdue first."""
         actor = Actor.from_dict(actor)
-        if actor.role not in STAFF or (actor.role == "clerk" and not actor.area):
-            raise Forbidden("only caseworkers see follow-ups")
         query = select(Screening, Child.name).join(Child, Child.resident_id == Screening.resident_id) \
-            .where(Screening.followed_up_on.is_(None))
-        if actor.role == "clerk":
-            query = query.where(Screening.village_code.startswith(region_prefix(actor.area), autoescape=True))
+            .where(Screening.followed_up_on.is_(None), actor.in_area(Screening.village_code, "follow-ups"))
         today = self.clock.today()
         return [{"screening_id": s.id, "resident_id": s.resident_id, "name": name, "level": s.level,
                  "village_code": s.village_code, "follow_up_due": s.follow_up_due.isoformat(),
@@ -483,7 +476,7 @@ class CareService(Operable):
         screening = self.db.get(Screening, screening_id, with_for_update=True)
         if screening is None:
             raise NotFound(f"no screening {screening_id}")
-        self._require_staff_in(actor, screening.village_code)
+        actor.require_staff_in(screening.village_code)
         if screening.followed_up_on is not None:
             raise Conflict(f"followed up on {screening.followed_up_on} already")
         screening.followed_up_on = self.clock.today()
@@ -494,7 +487,7 @@ class CareService(Operable):
     def appoint_child_director(self, actor, request):
         """儿童主任: one per village; appointing another replaces the previous (audited)."""
         actor, data = Actor.from_dict(actor), load(ChildDirectorRequestSchema, request)
-        self._require_staff_in(actor, data["village_code"])
+        actor.require_staff_in(data["village_code"])
         director = self.db.get(ChildDirector, data["village_code"], with_for_update=True)
         previous = director.name if director else None
         if director is None:
@@ -511,7 +504,7 @@ class CareService(Operable):
         actor = Actor.from_dict(actor)
         if not _is_region(village_code) or len(village_code) != 12:
             raise InvalidInput("not a village code", errors={"village_code": ["12 digits"]})
-        self._require_staff_in(actor, village_code)
+        actor.require_staff_in(village_code)
         children = self.db.execute(select(Child).where(Child.village_code == village_code)
                                    .order_by(Child.household, Child.name)).scalars()
         return [self._child_view(c) for c in children]
@@ -520,7 +513,7 @@ class CareService(Operable):
         child = self.db.get(Child, _resident(resident_id).number, with_for_update=for_update)
         if child is None:
             raise NotFound("no such child followed by child welfare")
-        self._require_staff_in(actor, child.village_code)
+        actor.require_staff_in(child.village_code)
         return child
 
     def _child_view(self, child: Child) -> dict:
@@ -626,7 +619,7 @@ class CareService(Operable):
             if actor.id != person.number:
                 raise Forbidden("a citizen orders for themselves (a caseworker may order on their behalf)")
         else:
-            self._require_staff_in(actor, region)
+            actor.require_staff_in(region)
         now = self.clock.now()
         order = ServiceOrder(id=str(uuid.uuid4()), resident_id=person.number, region_code=region,
                              service=data["service"], provider=data["provider"], price_fen=data["price_fen"],
@@ -701,7 +694,7 @@ class CareService(Operable):
                 raise Forbidden("not your order")
             by = "person"
         else:
-            self._require_staff_in(actor, order.region_code)
+            actor.require_staff_in(order.region_code)
             by = "person"  # a caseworker acts for the person served
         try:
             order.state = rules.order_transition(order.state, action, by)
@@ -745,13 +738,7 @@ class CareService(Operable):
             if actor.id != resident_id:
                 raise Forbidden("a citizen sees only their own records")
         else:
-            self._require_staff_in(actor, region_code)
-
-    def _require_staff_in(self, actor: Actor, region_code: str) -> None:
-        if actor.role not in STAFF:
-            raise Forbidden("only caseworkers can do this")
-        if not actor.covers(region_code):
-            raise OutsideArea(f"{region_code} is outside your area {actor.area}")
+            actor.require_staff_in(region_code)
 
 
 def _active(held: VoucherEligibility, month: date) -> bool:

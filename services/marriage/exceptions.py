@@ -1,5 +1,5 @@
 """How the marriage registry says no: each a chassis Problem, so the gateway renders RFC 7807."""
-from chassis.errors import Conflict, Forbidden, NotFound, Refused
+from chassis.errors import Conflict, NotFound, OutsideArea, Refused  # noqa: F401  (re-exported)
 
 
 class RegistrationRefused(Refused):
@@ -20,7 +20,3 @@ class DivorceStepRefused(Conflict):
 
 class UnknownRecord(NotFound):
     title = "No such record"
-
-
-class OutsideArea(Forbidden):
-    title = "Outside your area"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date
 
 from nameko.timer import timer
 from sqlalchemy import func, select
@@ -18,8 +18,8 @@ from contracts.partners import PARTNERS
 from contracts.person import ResidentId, mask
 from services.marriage import rules
 from services.marriage.dependencies import ECertificates
-from services.marriage.exceptions import (AlreadyMarried, DivorceStepRefused, OutsideArea,
-                                          RegistrationRefused, SlotUnavailable, UnknownRecord)
+from services.marriage.exceptions import (AlreadyMarried, DivorceStepRefused, RegistrationRefused,
+                                          SlotUnavailable, UnknownRecord)
 from services.marriage.models import (Appointment, Certificate, CertificateSerial, Divorce,
                                       Marriage, Office, Spouse)
 from services.marriage.schemas import (AppointmentRequestSchema, AppointmentSchema,
@@ -80,7 +80,7 @@ class MarriageService(Operable):
         if actor.role == "citizen" and actor.id not in (a["resident_id"], b["resident_id"]):
             raise Forbidden("a citizen can only book for a couple they are part of")
         if actor.role != "citizen":
-            self._require_staff_in(actor, data["office_code"])
+            actor.require_staff_in(data["office_code"])
         office = self.db.execute(select(Office).where(Office.code == data["office_code"])
                                  .with_for_update()).scalar_one_or_none()  # serialises one office's bookings
         if office is None:
@@ -118,7 +118,7 @@ class MarriageService(Operable):
     @rpc
     def register_marriage(self, actor, request):
         actor, data = Actor.from_dict(actor), load(RegistrationRequestSchema, request)
-        self._require_staff_in(actor, data["office_code"])
+        actor.require_staff_in(data["office_code"])
         today = self.clock.today()
         law = self._refuse_if_ineligible(actor, data, data["declared_not_close_relatives"], today,
                                          action="marriage.register")
@@ -171,7 +171,7 @@ class MarriageService(Operable):
             if actor.id not in (marriage.party_a_id, marriage.party_b_id):
                 raise Forbidden("not your registration")
         else:
-            self._require_staff_in(actor, marriage.office_code)
+            actor.require_staff_in(marriage.office_code)
         certificate = self.db.execute(select(Certificate.number).where(
             Certificate.marriage_id == marriage.id, Certificate.state == "valid",
             Certificate.kind != "divorce")).scalar()
@@ -204,7 +204,7 @@ class MarriageService(Operable):
     @rpc
     def apply_divorce(self, actor, request):
         actor, data = Actor.from_dict(actor), load(DivorceRequestSchema, request)
-        self._require_staff_in(actor, data["office_code"])
+        actor.require_staff_in(data["office_code"])
         marriage = self._marriage_by_certificate(data["certificate_number"])
         # serialise applications for one marriage: two clerks double-submitting open one divorce
         self.db.execute(select(Marriage.id).where(Marriage.id == marriage.id).with_for_update())
@@ -261,7 +261,7 @@ class MarriageService(Operable):
         divorce = self.db.get(Divorce, divorce_id)
         if divorce is None:
             raise UnknownRecord(f"no divorce application {divorce_id}")
-        self._require_staff_in(actor, divorce.office_code)
+        actor.require_staff_in(divorce.office_code)
         number = self.db.execute(select(Certificate.number).where(Certificate.divorce_id == divorce.id)).scalar()
         return self._divorce_view(divorce, number)
 
@@ -280,7 +280,7 @@ class MarriageService(Operable):
         divorce = self.db.execute(select(Divorce).where(Divorce.id == divorce_id).with_for_update()).scalar_one_or_none()
         if divorce is None:
             raise UnknownRecord(f"no divorce application {divorce_id}")
-        self._require_staff_in(actor, divorce.office_code)
+        actor.require_staff_in(divorce.office_code)
         marriage = self.db.execute(select(Marriage).where(Marriage.id == divorce.marriage_id).with_for_update()).scalar_one()
         if marriage.state != "registered" and divorce.state == "cooling_off":
             raise DivorceStepRefused(f"the marriage is already {marriage.state}")
@@ -328,7 +328,7 @@ class MarriageService(Operable):
             raise UnknownRecord("no marriage certificate with that number",
                                 errors={"certificate_number": ["unknown"]})
         marriage = self.db.get(Marriage, old.marriage_id)
-        self._require_staff_in(actor, marriage.office_code)
+        actor.require_staff_in(marriage.office_code)
         if data["requested_by"] not in (marriage.party_a_id, marriage.party_b_id):
             raise InvalidInput("only a party can ask for a re-issue", errors={"requested_by": ["not a party"]})
         if old.state != "valid" or marriage.state != "registered":
@@ -424,11 +424,6 @@ class MarriageService(Operable):
                                       else "registration_refused")
         return law
 
-    def _require_staff_in(self, actor: Actor, office_code: str):
-        if actor.role not in STAFF:
-            raise Forbidden("only registry staff can do this")
-        if not actor.covers(office_code):
-            raise OutsideArea(f"office {office_code} is outside your area {actor.area}")
 
     def _marriage(self, registration_id) -> Marriage:
         marriage = self.db.get(Marriage, registration_id)

@@ -6,14 +6,12 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from nameko.standalone.rpc import ClusterRpcProxy
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from chassis.errors import Problem
-from chassis.migrations import upgrade
 from contracts.person import compose_resident_id
 from services.care import rules
-from services.care.service import CareService
+from tests.care import care  # noqa: F401  (fixture)
 from tests.system import system  # noqa: F401  (fixture)
 
 ADMIN = {"id": "ops", "role": "admin"}
@@ -24,17 +22,6 @@ ELSEWHERE = {"id": "caseworker-99", "role": "clerk", "area": "330603"}
 
 def someone(born: date, seq: int, region: str = TOWNSHIP) -> dict:
     return {"resident_id": compose_resident_id("330602", born, seq), "name": f"老人{seq}", "region_code": region}
-
-
-@pytest.fixture
-def care(make_database, base_config, start_service, manual_clock, amqp_uri):
-    url = make_database("care")
-    upgrade("services/care", url)
-    start_service(CareService, {**base_config, "DATABASE_URL": url})
-    engine = create_engine(url)
-    with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as proxy:
-        yield proxy.care, engine
-    engine.dispose()
 
 
 def enrolments(engine) -> dict:

@@ -6,12 +6,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from chassis.errors import Problem
-from chassis.migrations import upgrade
 from contracts.person import compose_resident_id
-from services.care.service import CareService
+from tests.care import care  # noqa: F401  (fixture)
 from tests.system import system  # noqa: F401  (fixture)
 
 YUECHENG_VILLAGE = "330602001001"   # Shaoxing, Yuecheng
@@ -20,22 +18,13 @@ SHAOXING_CLERK = {"id": "cw-sx", "role": "clerk", "area": "330602"}
 FUYANG_CLERK = {"id": "cw-fy", "role": "clerk", "area": "330111"}
 
 
-@pytest.fixture
-def care(make_database, base_config, start_service, manual_clock, amqp_uri):
-    url = make_database("care")
-    upgrade("services/care", url)
-    start_service(CareService, {**base_config, "DATABASE_URL": url})
-    manual_clock.set_local_date(date(2026, 6, 10))
-    with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as proxy:
-        yield proxy.care
-
-
 def child(division: str, born: date, seq: int, village: str, **fields) -> dict:
     return {"resident_id": compose_resident_id(division, born, seq), "name": f"孩子{seq}", "village_code": village,
             "household": "三组 12 号", "guardian": "祖母", **fields}
 
 
 def test_allowance_by_region_and_placement(care):
+    rpc, _ = care
     cases = [
         (SHAOXING_CLERK, child("330602", date(2015, 4, 1), 11, YUECHENG_VILLAGE, category="orphan",
                                placement="institution"), 204000),
@@ -49,56 +38,58 @@ def test_allowance_by_region_and_placement(care):
                              placement="community"), 0),
     ]
     for clerk, record, fen in cases:
-        assert care.register_child(clerk, record)["monthly_allowance_fen"] == fen, record["name"]
+        assert rpc.register_child(clerk, record)["monthly_allowance_fen"] == fen, record["name"]
     with pytest.raises(Problem) as outside:
-        care.register_child(FUYANG_CLERK, cases[0][1])      # a Shaoxing child, a Fuyang caseworker
+        rpc.register_child(FUYANG_CLERK, cases[0][1])      # a Shaoxing child, a Fuyang caseworker
     assert outside.value.status == 403
     with pytest.raises(Problem) as adult:
-        care.register_child(SHAOXING_CLERK, child("330602", date(2000, 1, 1), 21, YUECHENG_VILLAGE,
+        rpc.register_child(SHAOXING_CLERK, child("330602", date(2000, 1, 1), 21, YUECHENG_VILLAGE,
                                                   category="orphan", placement="community"))
     assert adult.value.status == 400
     # located to village, household and child
-    left_behind = care.village_children(FUYANG_CLERK, FUYANG_VILLAGE)
+    left_behind = rpc.village_children(FUYANG_CLERK, FUYANG_VILLAGE)
     assert [(c["household"], c["category"]) for c in left_behind].count(("三组 12 号", "left_behind")) == 1
 
 
 def test_screening_colours_set_the_follow_up_and_the_queue(care, manual_clock):
-    a = care.register_child(SHAOXING_CLERK, child("330602", date(2015, 4, 1), 31, YUECHENG_VILLAGE,
+    rpc, _ = care
+    a = rpc.register_child(SHAOXING_CLERK, child("330602", date(2015, 4, 1), 31, YUECHENG_VILLAGE,
                                                   category="distressed", placement="community"))
-    b = care.register_child(SHAOXING_CLERK, child("330602", date(2013, 4, 1), 33, YUECHENG_VILLAGE,
+    b = rpc.register_child(SHAOXING_CLERK, child("330602", date(2013, 4, 1), 33, YUECHENG_VILLAGE,
                                                   category="left_behind", placement="community"))
-    red = care.screen_child(SHAOXING_CLERK, a["resident_id"], {"level": "red", "findings": "no adult at home",
+    red = rpc.screen_child(SHAOXING_CLERK, a["resident_id"], {"level": "red", "findings": "no adult at home",
                                                                "screened_on": "2026-06-10"})
     assert (red["risk_level"], red["follow_up_due"]) == ("red", "2026-06-11")
-    care.screen_child(SHAOXING_CLERK, b["resident_id"], {"level": "yellow", "findings": "school absences",
+    rpc.screen_child(SHAOXING_CLERK, b["resident_id"], {"level": "yellow", "findings": "school absences",
                                                          "screened_on": "2026-06-09"})
     with pytest.raises(Problem) as bad:
-        care.screen_child(SHAOXING_CLERK, b["resident_id"], {"level": "purple", "findings": "x?",
+        rpc.screen_child(SHAOXING_CLERK, b["resident_id"], {"level": "purple", "findings": "x?",
                                                              "screened_on": "2026-06-09"})
     assert bad.value.status == 400
     manual_clock.set_local_date(date(2026, 6, 12))
-    queue = care.follow_ups(SHAOXING_CLERK)
+    queue = rpc.follow_ups(SHAOXING_CLERK)
     assert [(q["level"], q["overdue"]) for q in queue] == [("red", True), ("yellow", False)]
-    assert care.follow_ups(FUYANG_CLERK) == []
-    care.record_follow_up(SHAOXING_CLERK, red["screening_id"])
-    assert [q["level"] for q in care.follow_ups(SHAOXING_CLERK)] == ["yellow"]
+    assert rpc.follow_ups(FUYANG_CLERK) == []
+    rpc.record_follow_up(SHAOXING_CLERK, red["screening_id"])
+    assert [q["level"] for q in rpc.follow_ups(SHAOXING_CLERK)] == ["yellow"]
     with pytest.raises(Problem) as twice:
-        care.record_follow_up(SHAOXING_CLERK, red["screening_id"])
+        rpc.record_follow_up(SHAOXING_CLERK, red["screening_id"])
     assert twice.value.status == 409
 
 
 def test_one_child_director_per_village(care):
-    first = care.appoint_child_director(SHAOXING_CLERK, {"village_code": YUECHENG_VILLAGE, "name": "李主任",
+    rpc, _ = care
+    first = rpc.appoint_child_director(SHAOXING_CLERK, {"village_code": YUECHENG_VILLAGE, "name": "李主任",
                                                          "phone": "13800000001"})
     assert first["replaced"] is None
-    second = care.appoint_child_director(SHAOXING_CLERK, {"village_code": YUECHENG_VILLAGE, "name": "王主任",
+    second = rpc.appoint_child_director(SHAOXING_CLERK, {"village_code": YUECHENG_VILLAGE, "name": "王主任",
                                                           "phone": "13800000002"})
     assert second["replaced"] == "李主任"
-    record = care.register_child(SHAOXING_CLERK, child("330602", date(2015, 4, 1), 41, YUECHENG_VILLAGE,
+    record = rpc.register_child(SHAOXING_CLERK, child("330602", date(2015, 4, 1), 41, YUECHENG_VILLAGE,
                                                        category="orphan", placement="community"))
     assert record["child_director"] == "王主任"
     with pytest.raises(Problem) as outside:
-        care.appoint_child_director(FUYANG_CLERK, {"village_code": YUECHENG_VILLAGE, "name": "张", "phone": "1380000"})
+        rpc.appoint_child_director(FUYANG_CLERK, {"village_code": YUECHENG_VILLAGE, "name": "张", "phone": "1380000"})
     assert outside.value.status == 403
 
 

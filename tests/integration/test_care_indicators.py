@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from chassis.errors import Problem
-from chassis.migrations import upgrade
 from contracts.person import compose_resident_id
-from services.care.service import CareService
+from tests.care import care  # noqa: F401  (fixture)
 from tests.system import system  # noqa: F401  (fixture)
 
 ADMIN = {"id": "ops", "role": "admin"}
@@ -19,43 +17,34 @@ CLERK = {"id": "caseworker-01", "role": "clerk", "area": "330602001"}
 DISTRICT_CLERK = {"id": "district-01", "role": "clerk", "area": DISTRICT}
 
 
-@pytest.fixture
-def care(make_database, base_config, start_service, manual_clock, amqp_uri):
-    url = make_database("care")
-    upgrade("services/care", url)
-    start_service(CareService, {**base_config, "DATABASE_URL": url})
-    manual_clock.set_local_date(date(2026, 6, 10))
-    with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as proxy:
-        yield proxy.care
-
-
 def person(born: date, seq: int, region: str = "330602001") -> dict:
     return {"resident_id": compose_resident_id("330602", born, seq), "name": f"P{seq}", "region_code": region}
 
 
 def test_indicators_on_fixture_data(care):
+    rpc, _ = care
     # 60+: 6 people in the district (one of them elsewhere in the city is not counted); 70+: 4
     people = [person(date(1950, 1, 1), 11), person(date(1960, 6, 10), 13),      # 76, 66 (60 today)
               person(date(1956, 6, 11), 15), person(date(1940, 2, 2), 17),      # 69 (70 tomorrow), 86
               person(date(1930, 3, 3), 19), person(date(1956, 6, 10), 21),      # 96, 70 today
               person(date(1970, 1, 1), 23),                                     # 56: not elderly
               person(date(1945, 1, 1), 25, region="330603001")]                 # another district
-    care.import_people(ADMIN, {"people": people})
+    rpc.import_people(ADMIN, {"people": people})
     assess = {"level": "moderate", "assessor": "越城区评估中心"}
-    care.record_assessment(CLERK, {**assess, "resident_id": people[0]["resident_id"], "assessed_on": "2026-01-05"})
-    care.record_assessment(CLERK, {**assess, "resident_id": people[3]["resident_id"], "assessed_on": "2025-06-10"})
-    care.record_assessment(CLERK, {**assess, "resident_id": people[3]["resident_id"], "assessed_on": "2026-02-01"})
-    care.record_assessment(CLERK, {**assess, "resident_id": people[4]["resident_id"], "assessed_on": "2025-06-09"})
+    rpc.record_assessment(CLERK, {**assess, "resident_id": people[0]["resident_id"], "assessed_on": "2026-01-05"})
+    rpc.record_assessment(CLERK, {**assess, "resident_id": people[3]["resident_id"], "assessed_on": "2025-06-10"})
+    rpc.record_assessment(CLERK, {**assess, "resident_id": people[3]["resident_id"], "assessed_on": "2026-02-01"})
+    rpc.record_assessment(CLERK, {**assess, "resident_id": people[4]["resident_id"], "assessed_on": "2025-06-09"})
     # (the last expired on 2026-06-08: it does not count)
     for code, ownership, beds in (("inst-A", "public", (40, 50, 10)), ("inst-B", "public", (20, 20, 10)),
                                   ("inst-C", "private", (30, 10, 10))):
-        care.register_institution(DISTRICT_CLERK, {"code": code, "name": f"养老院 {code}", "ownership": ownership,
+        rpc.register_institution(DISTRICT_CLERK, {"code": code, "name": f"养老院 {code}", "ownership": ownership,
                                                    "region_code": "330602001", "beds": dict(zip(
                                                        ("ordinary", "nursing", "dementia"), beds))})
-    care.register_institution(ADMIN, {"code": "inst-D", "name": "养老院 D", "ownership": "public",
+    rpc.register_institution(ADMIN, {"code": "inst-D", "name": "养老院 D", "ownership": "public",
                                       "region_code": "330603001", "beds": {"ordinary": 99, "nursing": 0,
                                                                            "dementia": 0}})
-    result = care.indicators(DISTRICT_CLERK, DISTRICT)
+    result = rpc.indicators(DISTRICT_CLERK, DISTRICT)
     assert (result["elderly"], result["aged_70_plus"], result["assessed_70_plus"]) == (6, 4, 2)
     assert result["assessment_coverage_70_plus"] == 0.5
     assert result["beds"] == 200
@@ -64,26 +53,27 @@ def test_indicators_on_fixture_data(care):
     assert result["beds_per_10k_elderly"] == round(200 * 10_000 / 6, 4)
 
     with pytest.raises(Problem) as outside:
-        care.indicators(CLERK, DISTRICT)                   # a township clerk asks for the district
+        rpc.indicators(CLERK, DISTRICT)                   # a township clerk asks for the district
     assert outside.value.status == 403
     with pytest.raises(Problem) as bad:
-        care.indicators(DISTRICT_CLERK, "33")
+        rpc.indicators(DISTRICT_CLERK, "33")
     assert bad.value.status == 400
 
 
 def test_assessments_are_validated(care):
+    rpc, _ = care
     elder = person(date(1950, 1, 1), 31)
-    care.import_people(ADMIN, {"people": [elder]})
-    assessment = care.record_assessment(CLERK, {"resident_id": elder["resident_id"], "level": "severe",
+    rpc.import_people(ADMIN, {"people": [elder]})
+    assessment = rpc.record_assessment(CLERK, {"resident_id": elder["resident_id"], "level": "severe",
                                                 "assessor": "评估员 01", "assessed_on": "2026-06-01"})
     assert assessment["valid_until"] == "2027-05-31"
     for bad in ({"level": "tired"}, {"assessed_on": "2026-06-11"}):
         with pytest.raises(Problem) as refused:
-            care.record_assessment(CLERK, {"resident_id": elder["resident_id"], "level": "severe",
+            rpc.record_assessment(CLERK, {"resident_id": elder["resident_id"], "level": "severe",
                                            "assessor": "评估员 01", "assessed_on": "2026-06-01", **bad})
         assert refused.value.status == 400
     with pytest.raises(Problem) as unknown:
-        care.record_assessment(CLERK, {"resident_id": person(date(1951, 1, 1), 33)["resident_id"],
+        rpc.record_assessment(CLERK, {"resident_id": person(date(1951, 1, 1), 33)["resident_id"],
                                        "level": "severe", "assessor": "x1", "assessed_on": "2026-06-01"})
     assert unknown.value.status == 404
 

@@ -8,15 +8,13 @@ from datetime import date, datetime, timezone
 
 import pytest
 from kombu import Connection, Exchange, Producer
-from nameko.standalone.rpc import ClusterRpcProxy
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from chassis.errors import Problem
-from chassis.migrations import upgrade
 from chassis.topology import EVENTS_EXCHANGE
 from contracts.person import compose_resident_id
-from services.care.service import CareService
 from tests.helpers import queue_depth, wait_for
+from tests.care import care  # noqa: F401  (fixture)
 from tests.system import system  # noqa: F401  (fixture)
 
 TOWNSHIP = "330602001"
@@ -35,18 +33,6 @@ def publish(amqp_uri: str, event_type: str, source: str, data: dict, event_id: s
         Producer(conn.channel()).publish(body, exchange=Exchange(EVENTS_EXCHANGE, type="topic"),
                                          routing_key=event_type, serializer="json")
     return body
-
-
-@pytest.fixture
-def care(make_database, base_config, start_service, manual_clock, amqp_uri):
-    url = make_database("care")
-    upgrade("services/care", url)
-    start_service(CareService, {**base_config, "DATABASE_URL": url})
-    engine = create_engine(url)
-    manual_clock.set_local_date(date(2026, 6, 10))
-    with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as proxy:
-        yield proxy.care, engine
-    engine.dispose()
 
 
 def rows(engine, sql: str) -> list:
