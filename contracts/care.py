@@ -161,6 +161,7 @@ class IndicatorsViewSchema(Strict):
     public_dementia_bed_ratio = fields.Float(
         allow_none=True, metadata={"description": "dementia beds / all beds, in public institutions"})
     beds_per_10k_elderly = fields.Float(allow_none=True)
+    family_beds = fields.Integer(metadata={"description": "家庭养老床位 open in the region"})
 
 
 # --- child welfare (儿童福利) -------------------------------------------------------------------------
@@ -272,3 +273,19 @@ class EmergencyCallViewSchema(Strict):
     responder = fields.String(allow_none=True)
     response_seconds = fields.Integer(allow_none=True, metadata={"description": "from the call to arrival"})
     outcome = fields.String(allow_none=True)
+
+
+class FamilyBedRequestSchema(Strict):
+    """家庭养老床位: an institution's professional care brought into the home of a disabled person."""
+    resident_id = ResidentIdField(required=True)
+    institution = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9-]{2,40}$"),
+                                metadata={"description": "the institution that runs the bed"})
+    established_on = fields.Date(required=True)
+
+
+class FamilyBedViewSchema(Strict):
+    resident_id = fields.String()
+    institution = fields.String()
+    established_on = fields.Date()
+    closed_on = fields.Date(allow_none=True)
+    assessed_level = fields.String(metadata={"description": "the assessment that qualified the person"})

@@ -92,6 +92,12 @@ class CareRoutes:
     def care_indicators(self, actor, body, region_code):
         return self.care.indicators(actor.as_dict(), region_code)
 
+    @route("POST", "/api/v1/care/family-beds", roles=(CLERK, ADMIN), tag="care", status=201,
+           summary="Establish a family care bed (家庭养老床位) for an assessed, disabled person",
+           body=c.FamilyBedRequestSchema, response=c.FamilyBedViewSchema)
+    def establish_family_bed(self, actor, body):
+        return self.care.establish_family_bed(actor.as_dict(), wire(c.FamilyBedRequestSchema, body))
+
     @route("POST", "/api/v1/care/admissions", roles=(CLERK, ADMIN), tag="care", status=201,
            summary="Admit a person to a free bed of an institution (集中供养 placements need 特困 support)",
            body=c.AdmissionRequestSchema, response=c.AdmissionViewSchema)

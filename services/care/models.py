@@ -183,3 +183,14 @@ class EmergencyCall(Base):
     closed_at = Column(UtcDateTime)
     outcome = Column(Text)
     __table_args__ = (UniqueConstraint("device_id", "device_call_id", name="uq_emergency_call_device"),)
+
+
+class FamilyBed(Base):
+    """家庭养老床位: one per person, run by an institution, for someone assessed as disabled."""
+    __tablename__ = "family_bed"
+    resident_id = Column(String(18), primary_key=True)
+    institution = Column(String(40), nullable=False, index=True)
+    region_code = Column(String(12), nullable=False, index=True)
+    established_on = Column(Date, nullable=False)
+    closed_on = Column(Date)
+    assessed_level = Column(String(10), nullable=False)

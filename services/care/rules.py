@@ -14,7 +14,7 @@ from types import MappingProxyType
 
 from contracts.person import age_on
 
-__all__ = ["CALL_TRANSITIONS", "call_transition", "response_seconds", "child_allowance_fen", "follow_up_due", "Indicators", "indicators", "assessment_valid_until", "ORDER_TRANSITIONS", "OrderRefused", "order_transition", "VoucherSplit", "split_voucher",
+__all__ = ["DISABLED_LEVELS", "CALL_TRANSITIONS", "call_transition", "response_seconds", "child_allowance_fen", "follow_up_due", "Indicators", "indicators", "assessment_valid_until", "ORDER_TRANSITIONS", "OrderRefused", "order_transition", "VoucherSplit", "split_voucher",
            "voucher_monthly_fen", "AllowancePolicy", "InvalidInput", "birthday", "latest_birth_date_qualifying", "qualifies_on", "allowance_start_month",
            "monthly_allowance_fen", "START_RULES", "birthday_sql"]
 
@@ -152,6 +152,9 @@ def voucher_monthly_fen(programme: str, age: int, min_age: int, by_programme: Ma
 
 
 # --- ability assessments and indicators -------------------------------------------------------------
+
+DISABLED_LEVELS = ("moderate", "severe", "complete")  # 中度, 重度, 完全失能: who a family care bed is for
+
 
 def assessment_valid_until(assessed_on: date, valid_months: int) -> date:
     """The last day an assessment counts: re-assessment is due the same day `valid_months` later."""

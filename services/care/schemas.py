@@ -6,6 +6,7 @@ from contracts.care import (AdmissionRequestSchema, AdmissionViewSchema, Allowan
                             AssessmentRequestSchema, AssessmentViewSchema, CallClosureSchema,
                             ChildDirectorRequestSchema, ChildRequestSchema, ChildViewSchema, DischargeRequestSchema,
                             DispatchSchema, ElderImportSchema, EmergencyCallSchema, EmergencyCallViewSchema,
+                            FamilyBedRequestSchema, FamilyBedViewSchema,
                             ElderViewSchema, ImportViewSchema, IndicatorsViewSchema, InstitutionRequestSchema,
                             InstitutionViewSchema, OrderCancellationSchema, OrderRequestSchema, OrderViewSchema,
                             ScreeningRequestSchema, VoucherViewSchema)

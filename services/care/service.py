@@ -30,13 +30,14 @@ from contracts.person import InvalidResidentId, ResidentId, age_on
 from services.care import rules
 from services.care.exceptions import OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
 from services.care.models import (Admission, AllowanceEnrolment, AllowanceJobRun, Assessment, Child, ChildDirector,
-                                  Elder, EmergencyCall, Institution, Screening, ServiceOrder, VoucherDrawdown,
+                                  Elder, EmergencyCall, FamilyBed, Institution, Screening, ServiceOrder, VoucherDrawdown,
                                   VoucherEligibility)
 from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, AllowanceJobViewSchema,
-                                   CallClosureSchema, DischargeRequestSchema, DispatchSchema, EmergencyCallSchema,
-                                   EmergencyCallViewSchema, AssessmentRequestSchema, AssessmentViewSchema,
+                                   AssessmentRequestSchema, AssessmentViewSchema, CallClosureSchema,
                                    ChildDirectorRequestSchema, ChildRequestSchema, ChildViewSchema,
-                                   ElderImportSchema, ElderViewSchema, ImportViewSchema, IndicatorsViewSchema,
+                                   DischargeRequestSchema, DispatchSchema, ElderImportSchema, ElderViewSchema,
+                                   EmergencyCallSchema, EmergencyCallViewSchema, FamilyBedRequestSchema,
+                                   FamilyBedViewSchema, ImportViewSchema, IndicatorsViewSchema,
                                    InstitutionRequestSchema, InstitutionViewSchema, OrderCancellationSchema,
                                    OrderRequestSchema, OrderViewSchema, ScreeningRequestSchema, VoucherViewSchema,
                                    dump, load)
@@ -262,6 +263,8 @@ class CareService(Operable):
             func.coalesce(func.sum(all_beds).filter(public), 0),
             func.coalesce(func.sum(Institution.dementia_beds).filter(public), 0))
             .where(Institution.region_code.startswith(prefix, autoescape=True))).one()
+        family_beds = self.db.execute(select(func.count()).select_from(FamilyBed).where(
+            FamilyBed.region_code.startswith(prefix, autoescape=True), FamilyBed.closed_on.is_(None))).scalar_one()
         result = rules.indicators(aged_70_plus=aged_70, assessed_70_plus=assessed_70, elderly=elderly, beds=beds,
                                   nursing_beds=nursing, public_beds=public_beds, public_dementia_beds=public_dementia)
         return dump(IndicatorsViewSchema, {
@@ -269,7 +272,41 @@ class CareService(Operable):
             "assessed_70_plus": assessed_70, "assessment_coverage_70_plus": result.assessment_coverage_70_plus,
             "beds": beds, "nursing_bed_ratio": result.nursing_bed_ratio,
             "public_dementia_bed_ratio": result.public_dementia_bed_ratio,
-            "beds_per_10k_elderly": result.beds_per_10k_elderly})
+            "beds_per_10k_elderly": result.beds_per_10k_elderly, "family_beds": family_beds})
+
+    # --- family care beds (家庭养老床位) ---------------------------------------------------------------
+
+    @rpc
+    def establish_family_bed(self, actor, request):
+        """An institution's care brought home: for a person of the registry whose assessment, still
+        valid, finds them at least moderately disabled; one bed per person."""
+        actor, data = Actor.from_dict(actor), load(FamilyBedRequestSchema, request)
+        elder = self.db.get(Elder, ResidentId.parse(data["resident_id"]).number)
+        if elder is None:
+            raise UnknownElder("family care beds are for people of the elderly registry")
+        actor.require_staff_in(elder.region_code)
+        if self.db.get(Institution, data["institution"]) is None:
+            raise NotFound(f"no institution {data['institution']}", errors={"institution": ["unknown"]})
+        on = data["established_on"]
+        assessment = self.db.execute(select(Assessment).where(
+            Assessment.resident_id == elder.resident_id, Assessment.assessed_on <= on, Assessment.valid_until >= on)
+            .order_by(Assessment.assessed_on.desc()).limit(1)).scalar()
+        if assessment is None or assessment.level not in rules.DISABLED_LEVELS:
+            raise InvalidInput("a family care bed needs a valid assessment of moderate disability or more",
+                               errors={"resident_id": ["no qualifying assessment on that day"]})
+        bed = self.db.get(FamilyBed, elder.resident_id, with_for_update=True)
+        if bed is not None and bed.closed_on is None:
+            raise Conflict("the person has a family care bed already")
+        if bed is None:
+            bed = FamilyBed(resident_id=elder.resident_id)
+            self.db.add(bed)
+        bed.institution, bed.region_code, bed.established_on = data["institution"], elder.region_code, on
+        bed.closed_on, bed.assessed_level = None, assessment.level
+        self.audit.record(actor, "family_bed.establish", f"institution-{bed.institution}", "established",
+                          assessment_id=assessment.id)
+        return dump(FamilyBedViewSchema, {"resident_id": bed.resident_id, "institution": bed.institution,
+                                          "established_on": bed.established_on, "closed_on": None,
+                                          "assessed_level": bed.assessed_level})
 
     # --- admissions to institutions -------------------------------------------------------------
 

@@ -95,3 +95,25 @@ def test_indicators_through_the_gateway(system, manual_clock):
     assert (stats["elderly"], stats["beds"], stats["nursing_bed_ratio"], stats["public_dementia_bed_ratio"]) == (
         1, 100, 0.6, 0.1)
     assert stats["beds_per_10k_elderly"] == 1_000_000.0
+
+
+def test_a_family_care_bed_needs_a_disability_assessment(care):
+    rpc, _ = care
+    elder, fit = person(date(1940, 1, 1), 51), person(date(1941, 1, 1), 53)
+    rpc.import_people(ADMIN, {"people": [elder, fit]})
+    rpc.register_institution(DISTRICT_CLERK, {"code": "inst-F", "name": "颐养院", "ownership": "public_private",
+                                              "region_code": "330602001",
+                                              "beds": {"ordinary": 10, "nursing": 10, "dementia": 0}})
+    rpc.record_assessment(CLERK, {"resident_id": elder["resident_id"], "level": "severe", "assessor": "评估员",
+                                  "assessed_on": "2026-05-01"})
+    rpc.record_assessment(CLERK, {"resident_id": fit["resident_id"], "level": "mild", "assessor": "评估员",
+                                  "assessed_on": "2026-05-01"})
+    bed = {"resident_id": elder["resident_id"], "institution": "inst-F", "established_on": "2026-06-01"}
+    assert rpc.establish_family_bed(CLERK, bed)["assessed_level"] == "severe"
+    for refused, status in (({**bed, "resident_id": fit["resident_id"]}, 400),   # only mildly disabled
+                            (bed, 409),                                          # one bed per person
+                            ({**bed, "institution": "nowhere"}, 404)):
+        with pytest.raises(Problem) as caught:
+            rpc.establish_family_bed(CLERK, refused)
+        assert caught.value.status == status
+    assert rpc.indicators(DISTRICT_CLERK, DISTRICT)["family_beds"] == 1
