@@ -249,6 +249,8 @@ class PaymentViewSchema(Strict):
 class HouseholdMemberSchema(Strict):
     resident_id = ResidentIdField(required=True)
     name = fields.String(required=True)
+    severely_disabled = fields.Boolean(load_default=False, dump_default=False,
+                                       metadata={"description": "重度残疾: care's home-care vouchers follow it"})
 
 
 class AssistanceApprovedSchema(Strict):

@@ -428,7 +428,8 @@ class AssistanceService(Operable):
             "application_id": application.id, "household_id": application.household_id,
             "programme": application.programme, "monthly_amount_fen": benefit.monthly_fen, "starts_on": today,
             "region_code": application.region_code,
-            "members": [{"resident_id": m.resident_id, "name": m.name} for m in members if m.resident_id],
+            "members": [{"resident_id": m.resident_id, "name": m.name, "severely_disabled": m.severely_disabled}
+                        for m in members if m.resident_id],
             "policy_version": benefit.version}, matter_id=matter_id)
         if matter_id:
             self.outbox.record("matter.opened", subject, {

@@ -140,10 +140,12 @@ def split_voucher(price_fen: int, left_fen: int) -> VoucherSplit:
     return VoucherSplit(voucher, price_fen - voucher)
 
 
-def voucher_monthly_fen(programme: str, age: int, min_age: int, by_programme: Mapping[str, int]) -> int:
-    """The monthly voucher budget of a person of `age` whose household a programme supports; 0
-    when not eligible (too young, or a programme without vouchers)."""
-    if age < min_age:
+def voucher_monthly_fen(programme: str, age: int, min_age: int, by_programme: Mapping[str, int],
+                        severely_disabled: bool = False) -> int:
+    """The monthly voucher budget of a person whose household a programme supports: the elderly
+    (`min_age` and over) and the severely disabled of any age; 0 for anyone else, or a programme
+    without vouchers."""
+    if age < min_age and not severely_disabled:
         return 0
     amount = by_programme.get(programme, 0)
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:

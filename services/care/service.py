@@ -576,8 +576,8 @@ class CareService(Operable):
 
     @handle_event("assistance.approved")
     def on_assistance_approved(self, event):
-        """Members old enough of a household approved for a programme with vouchers get the
-        monthly budget (the larger one, when two programmes give one)."""
+        """Members of a household approved for a programme with vouchers, old enough or severely
+        disabled, get the monthly budget (the larger one, when two programmes give one)."""
         data = event.data
         on = date.fromisoformat(str(data["starts_on"]))
         min_age = self.policy.resolve("care.voucher_min_age", data["region_code"], on)
@@ -586,7 +586,8 @@ class CareService(Operable):
         for member in data["members"]:
             person = ResidentId.parse(member["resident_id"])
             try:
-                monthly = rules.voucher_monthly_fen(data["programme"], person.age_on(on), min_age.value, amounts.value)
+                monthly = rules.voucher_monthly_fen(data["programme"], person.age_on(on), min_age.value, amounts.value,
+                                                    member.get("severely_disabled", False))
             except rules.InvalidInput as exc:
                 raise PolicyUnusable(exc.reason) from None
             if monthly == 0:

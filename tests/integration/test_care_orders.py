@@ -22,6 +22,7 @@ CLERK = {"id": "caseworker-01", "role": "clerk", "area": TOWNSHIP}
 PROVIDER = {"id": "care_providers", "role": "partner"}
 ELDER = compose_resident_id("330602", date(1950, 3, 3), 11)     # 76 in 2026
 YOUNG = compose_resident_id("330602", date(1980, 3, 3), 21)     # 46: no voucher
+DISABLED = compose_resident_id("330602", date(1985, 3, 3), 23)  # 41, severely disabled: a voucher
 CITIZEN = {"id": ELDER, "role": "citizen"}
 
 
@@ -44,13 +45,14 @@ def approve_tekun(amqp_uri: str) -> None:
     publish(amqp_uri, "assistance.approved", "assistance", {
         "application_id": "a-1", "household_id": "h-1", "programme": "tekun", "monthly_amount_fen": 110500,
         "starts_on": "2026-06-01", "region_code": TOWNSHIP, "policy_version": "test",
-        "members": [{"resident_id": ELDER, "name": "张大爷"}, {"resident_id": YOUNG, "name": "张小"}]})
+        "members": [{"resident_id": ELDER, "name": "张大爷"}, {"resident_id": YOUNG, "name": "张小"},
+                    {"resident_id": DISABLED, "name": "张二", "severely_disabled": True}]})
 
 
 def test_an_order_draws_the_voucher_once_under_redelivery(care, amqp_uri):
     rpc, engine = care
     approve_tekun(amqp_uri)
-    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 1, what="the voucher")
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 2, what="the vouchers")
     assert rpc.voucher_balance(CITIZEN, ELDER) == {
         "resident_id": ELDER, "programme": "tekun", "monthly_fen": 60000, "month": "2026-06-01",
         "used_fen": 0, "left_fen": 60000}
@@ -95,8 +97,9 @@ def test_an_order_draws_the_voucher_once_under_redelivery(care, amqp_uri):
 def test_vouchers_follow_the_households_benefit_and_orders_can_be_cancelled(care, amqp_uri):
     rpc, engine = care
     approve_tekun(amqp_uri)
-    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 1, what="the voucher")
-    assert rows(engine, "SELECT resident_id FROM voucher_eligibility")[0][0] == ELDER  # not the 46-year-old
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 2, what="the vouchers")
+    # the 76-year-old and the severely disabled 41-year-old; not the 46-year-old
+    assert {r[0] for r in rows(engine, "SELECT resident_id FROM voucher_eligibility")} == {ELDER, DISABLED}
 
     order = rpc.request_order(CITIZEN, {"resident_id": ELDER, "service": "cleaning", "provider": "p-1",
                                         "price_fen": 8000})["order_id"]
@@ -111,7 +114,8 @@ def test_vouchers_follow_the_households_benefit_and_orders_can_be_cancelled(care
 
     publish(amqp_uri, "assistance.entitlement_ended", "assistance", {
         "household_id": "h-1", "programme": "tekun", "ends_on": "2026-06-30", "reason": "moved to an institution"})
-    wait_for(lambda: rows(engine, "SELECT ends_on FROM voucher_eligibility")[0][0] == date(2026, 6, 30),
+    wait_for(lambda: rows(engine, f"SELECT ends_on FROM voucher_eligibility WHERE resident_id = '{ELDER}'")[0][0]
+             == date(2026, 6, 30),
              what="the voucher ended")
     assert rpc.voucher_balance(CITIZEN, ELDER)["monthly_fen"] == 60000  # June is still paid
 
@@ -160,11 +164,11 @@ def test_two_programmes_give_the_larger_budget_while_either_lasts(care, amqp_uri
         "application_id": "a-2", "household_id": "h-2", "programme": "dibao", "monthly_amount_fen": 50000,
         "starts_on": "2026-06-01", "region_code": TOWNSHIP, "policy_version": "test",
         "members": [{"resident_id": ELDER, "name": "张大爷"}]})
-    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 2, what="both grants")
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 3, what="every grant")
     assert rpc.voucher_balance(CITIZEN, ELDER)["monthly_fen"] == 60000      # tekun's, the larger
     publish(amqp_uri, "assistance.entitlement_ended", "assistance", {
         "household_id": "h-1", "programme": "tekun", "ends_on": "2026-05-31", "reason": "moved"})
-    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility WHERE ends_on IS NOT NULL")[0][0] == 1,
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility WHERE ends_on IS NOT NULL")[0][0] == 2,
              what="tekun ended")
     balance = rpc.voucher_balance(CITIZEN, ELDER)
     assert (balance["programme"], balance["monthly_fen"]) == ("dibao", 30000)  # dibao's still stands
@@ -177,7 +181,7 @@ def test_two_programmes_give_the_larger_budget_while_either_lasts(care, amqp_uri
 def test_admissions_take_free_beds_and_concentrated_support_needs_tekun(care, amqp_uri):
     rpc, engine = care
     approve_tekun(amqp_uri)
-    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 1, what="the tekun grant")
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 2, what="the tekun grants")
     rpc.register_institution(CLERK, {"code": "home-1", "name": "敬老院", "ownership": "public",
                                      "region_code": TOWNSHIP, "beds": {"ordinary": 0, "nursing": 1, "dementia": 0}})
     other = compose_resident_id("330602", date(1940, 1, 1), 31)
@@ -230,12 +234,13 @@ def test_an_emergency_call_is_dispatched_and_its_response_time_measured(care, ma
 def test_a_member_who_leaves_the_household_loses_its_voucher(care, amqp_uri):
     rpc, engine = care
     approve_tekun(amqp_uri)
-    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 1, what="the voucher")
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 2, what="the vouchers")
     publish(amqp_uri, "assistance.member_left", "assistance", {
         "household_id": "h-other", "resident_id": ELDER, "left_on": "2026-06-15", "reason": "not this household"})
     publish(amqp_uri, "assistance.member_left", "assistance", {
         "household_id": "h-1", "resident_id": ELDER, "left_on": "2026-06-15", "reason": "moved to his son"})
-    wait_for(lambda: rows(engine, "SELECT ends_on FROM voucher_eligibility")[0][0] == date(2026, 6, 15),
+    wait_for(lambda: rows(engine, f"SELECT ends_on FROM voucher_eligibility WHERE resident_id = '{ELDER}'")[0][0]
+             == date(2026, 6, 15),
              what="the voucher ended")
     wait_for(lambda: queue_depth(amqp_uri, "care.on_member_left") == 0)
     assert rows(engine, "SELECT count(*) FROM audit_log WHERE action = 'voucher.end'")[0][0] == 1

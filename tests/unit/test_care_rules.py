@@ -205,3 +205,8 @@ def test_response_seconds():
     assert rules.response_seconds(called, called + timedelta(minutes=12, seconds=5)) == 725
     with pytest.raises(rules.InvalidInput):
         rules.response_seconds(called, called - timedelta(seconds=1))
+
+
+def test_the_severely_disabled_get_vouchers_at_any_age():
+    assert rules.voucher_monthly_fen("dibao", 35, 60, {"dibao": 30000}, severely_disabled=True) == 30000
+    assert rules.voucher_monthly_fen("dibao", 35, 60, {"dibao": 30000}) == 0
