@@ -91,6 +91,9 @@ class ResidentId:
         return f"ResidentId({mask(self.number)!r})"
 
 
+AGE_OF_MAJORITY = 18  # 民法典 第17条: eighteen and over is an adult (law, not regional policy)
+
+
 def age_on(birth_date: date, day: date) -> int:
     """Full years of age on `day` of someone born on `birth_date`."""
     # Tuple comparison: someone born on 29 February is still short of the birthday on

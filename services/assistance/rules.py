@@ -27,7 +27,7 @@ from fractions import Fraction
 from types import MappingProxyType
 
 from contracts.assistance import SELF_CARE_LEVELS
-from contracts.person import Newborn, ResidentId
+from contracts.person import AGE_OF_MAJORITY, Newborn, ResidentId
 
 __all__ = [
     "ACCEPTED", "APPROVED", "CHECKED", "IN_NOTICE", "OPEN_STATES", "REJECTED", "STATES", "SUBMITTED",
@@ -170,7 +170,7 @@ class AssistancePolicy:
     approval_level: str                          # "district", or "township" where delegated (委托下放)
     stack_increments: bool = False               # False: a member in several groups gets the highest (就高)
     aged_from_age: int = 80                      # "aged_80_plus" from this birthday on
-    adult_from_age: int = 18                     # "minor" until this birthday (Civil Code art. 17)
+    adult_from_age: int = AGE_OF_MAJORITY        # "minor" until this birthday
 
     def __post_init__(self) -> None:
         def put(name: str, value: object) -> None:  # normalise a field of this frozen instance

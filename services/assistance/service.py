@@ -524,7 +524,10 @@ class AssistanceService(Operable):
     def reviews_due(self, actor, within_days=30):
         """复核 work queue: the area's open entitlements whose re-check falls due within the days."""
         actor = Actor.from_dict(actor)
-        until = self.clock.today() + timedelta(days=int(within_days))
+        if not isinstance(within_days, int) or isinstance(within_days, bool) or not 0 <= within_days <= 366:
+            raise InvalidInput("within_days is a whole number of days from 0 to 366",
+                               errors={"within_days": ["0 to 366"]})
+        until = self.clock.today() + timedelta(days=within_days)
         query = (select(Entitlement, Household.region_code).join(Household, Household.id == Entitlement.household_id)
                  .where(Entitlement.ends_on.is_(None), Entitlement.next_review_on <= until,
                         actor.in_area(Household.region_code, "re-checks")))

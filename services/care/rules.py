@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from types import MappingProxyType
 
-from contracts.person import age_on
+from contracts.person import AGE_OF_MAJORITY, age_on
 
 __all__ = ["DISABLED_LEVELS", "CALL_TRANSITIONS", "call_transition", "response_seconds", "child_allowance_fen", "follow_up_due", "Indicators", "indicators", "assessment_valid_until", "ORDER_TRANSITIONS", "OrderRefused", "order_transition", "VoucherSplit", "split_voucher",
            "voucher_monthly_fen", "AllowancePolicy", "InvalidInput", "birthday", "latest_birth_date_qualifying", "qualifies_on", "allowance_start_month",
@@ -194,13 +194,12 @@ def indicators(*, aged_70_plus: int, assessed_70_plus: int, elderly: int, beds: 
 # --- child welfare ------------------------------------------------------------------------------------
 
 ALLOWANCE_CATEGORIES = ("orphan", "de_facto_unsupported")  # 基本生活保障: orphans and de-facto-unsupported
-ADULT_AGE = 18
 
 
 def child_allowance_fen(category: str, placement: str, age: int, by_placement: Mapping[str, int]) -> int:
     """The monthly basic living allowance: by placement (institution / community) for orphans and
     de-facto-unsupported children under 18; 0 for other children."""
-    if category not in ALLOWANCE_CATEGORIES or age >= ADULT_AGE:
+    if category not in ALLOWANCE_CATEGORIES or age >= AGE_OF_MAJORITY:
         return 0
     amount = by_placement.get(placement)
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:

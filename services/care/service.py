@@ -26,7 +26,7 @@ from chassis.db import dialect_insert
 from chassis.errors import Conflict, Unavailable
 from chassis.regions import region_ancestors, region_prefix
 from chassis.tables import policy_parameters
-from contracts.person import InvalidResidentId, ResidentId, age_on
+from contracts.person import AGE_OF_MAJORITY, InvalidResidentId, ResidentId, age_on
 from services.care import rules
 from services.care.exceptions import OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
 from services.care.models import (Admission, AllowanceEnrolment, AllowanceJobRun, Assessment, Child, ChildDirector,
@@ -455,7 +455,7 @@ class CareService(Operable):
         actor, data = Actor.from_dict(actor), load(ChildRequestSchema, request)
         actor.require_staff_in(data["village_code"])
         person = ResidentId.parse(data["resident_id"])
-        if person.age_on(self.clock.today()) >= rules.ADULT_AGE:
+        if person.age_on(self.clock.today()) >= AGE_OF_MAJORITY:
             raise InvalidInput("an adult is not followed by child welfare", errors={"resident_id": ["aged 18 or over"]})
         child = self.db.get(Child, person.number, with_for_update=True)
         if child is None:

@@ -599,6 +599,7 @@ def test_re_checks_fall_due_and_are_rescheduled_and_an_exit_keeps_the_gradual_pe
     (due,) = svc.rpc.reviews_due(TOWNSHIP_CLERK)
     assert (due["household_id"], due["next_review_on"]) == (household_id, "2027-05-14")
     assert svc.rpc.reviews_due(OTHER_DISTRICT_CLERK) == []
+    assert refused(svc.rpc.reviews_due, TOWNSHIP_CLERK, "soon").status == 400
     reviewed = svc.rpc.record_review(TOWNSHIP_CLERK, due["entitlement_id"], {"reason": "visited; unchanged"})
     assert reviewed["entitlements"][0]["next_review_on"] == "2028-04-20"
     assert svc.rpc.reviews_due(TOWNSHIP_CLERK) == []
