@@ -14,9 +14,12 @@ from types import MappingProxyType
 
 from contracts.person import AGE_OF_MAJORITY, age_on
 
-__all__ = ["DISABLED_LEVELS", "CALL_TRANSITIONS", "call_transition", "response_seconds", "child_allowance_fen", "follow_up_due", "Indicators", "indicators", "assessment_valid_until", "ORDER_TRANSITIONS", "OrderRefused", "order_transition", "VoucherSplit", "split_voucher",
-           "voucher_monthly_fen", "AllowancePolicy", "InvalidInput", "birthday", "latest_birth_date_qualifying", "qualifies_on", "allowance_start_month",
-           "monthly_allowance_fen", "START_RULES", "birthday_sql"]
+__all__ = ["DISABLED_LEVELS", "CALL_TRANSITIONS", "call_transition", "response_seconds",
+           "child_allowance_fen", "follow_up_due", "Indicators", "indicators", "assessment_valid_until",
+           "ORDER_TRANSITIONS", "OrderRefused", "order_transition", "VoucherSplit", "split_voucher",
+           "voucher_monthly_fen", "AllowancePolicy", "InvalidInput", "birthday",
+           "latest_birth_date_qualifying", "allowance_start_month", "monthly_allowance_fen", "START_RULES",
+           "birthday_sql"]
 
 START_RULES = ("birthday_month", "next_month")  # from the month of the birthday, or the month after
 
@@ -64,10 +67,6 @@ def latest_birth_date_qualifying(today: date, years: int) -> date:
     while birthday(guess, years) > today:
         guess -= timedelta(days=1)
     return guess
-
-
-def qualifies_on(birth_date: date, day: date, policy: AllowancePolicy) -> bool:
-    return age_on(birth_date, day) >= policy.qualifying_age
 
 
 def allowance_start_month(birth_date: date, policy: AllowancePolicy) -> date:
