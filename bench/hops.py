@@ -13,7 +13,8 @@ neither side pays for RPC or HTTP, and the two numbers differ only by what each 
     do); the chassis relay publishes committed rows with confirms and `mandatory`;
     `ChassisConsumer.on_fact`, a chassis `@handle_event` handler (quorum queue, envelope validated
     against the contract, inbox claim), writes one row to its own database and commits before the
-    ack.
+    ack. The chassis hands a worker every delivery that arrived together (up to `EVENT_BATCH_MAX`,
+    prefetch = max_workers × that), in one transaction; the results show how many that was.
     Both rows (the producer's fact and the consumer's effect) are written with a prebuilt Core
     INSERT, so (b) measures the chassis rather than the ORM: a service's `db.add(...)` flush costs
     about 1 ms more CPU per row on this machine (bench/PROFILE.md).
@@ -40,6 +41,7 @@ from bench.machine import CpuMeter, CpuUse, database_names
 from infra.scratch import PG_ADMIN_DSN
 from chassis import Database, Outbox, handle_event
 from chassis.entrypoints import CommitFirst
+from chassis.metrics import EVENT_BATCH_SIZE
 from chassis.migrations import chassis_triggers_sql
 from chassis.tables import chassis_metadata
 from contracts.events import EVENTS, EventType
@@ -219,6 +221,7 @@ class HopResult:
     produce_seconds: float | None = None  # first → last dispatch/commit returned
     lag_p50_ms: float | None = None
     lag_p99_ms: float | None = None
+    mean_batch: float | None = None  # events per consumer worker (chassis hop only)
     cpu: CpuUse | None = None  # over the measured window
     failures: list[str] = field(default_factory=list)
 
@@ -344,6 +347,12 @@ class ChassisRig:
             engine.dispose()
 
 
+def consumer_batches() -> float:
+    """How many workers the chassis consumer has run so far (its batch-size histogram's count)."""
+    return next(sample.value for metric in EVENT_BATCH_SIZE.collect() for sample in metric.samples
+                if sample.name.endswith("_count") and sample.labels["queue"] == CONSUMER_QUEUE)
+
+
 def measure_chassis(amqp_uri: str, producer_db: str, consumer_db: str, events: int, warmup: int,
                     concurrency: int, max_workers: int, timeout: float, containers: list) -> HopResult:
     result = HopResult("b: chassis", events)
@@ -357,6 +366,7 @@ def measure_chassis(amqp_uri: str, producer_db: str, consumer_db: str, events: i
             return result
 
         total = warmup + events
+        batches_before = consumer_batches()
         meter = CpuMeter(database_names(producer_db, consumer_db))
         started = time.perf_counter()
         failures = drive(producer, "record", range(warmup, total), concurrency)
@@ -368,6 +378,7 @@ def measure_chassis(amqp_uri: str, producer_db: str, consumer_db: str, events: i
             return result
         result.seconds = time.perf_counter() - started
         result.cpu = meter.stop()
+        result.mean_batch = events / (consumer_batches() - batches_before)
         result.failures += rig.check_exactly_once(total)
         lags = rig.lags_ms(warmup)
         result.lag_p50_ms, result.lag_p99_ms = percentile(lags, 50), percentile(lags, 99)

@@ -66,7 +66,7 @@ class Params:
     events: int  # N, for (a) and (b)
     warmup_events: int  # handled before each timed run of (a) and (b), not counted
     concurrency: int  # producer calls in flight
-    max_workers: int  # nameko worker pool of every service (and so the consumers' prefetch)
+    max_workers: int  # nameko worker pool of every service (and so bare nameko's prefetch)
     rounds: int
     stage_events: int  # facts in the staged re-run of (b)
     e2e_rate: float  # matters offered per second
@@ -248,14 +248,17 @@ def render(bench: Bench, facts: dict, started: datetime, elapsed: float) -> str:
 
     lines += ["", "## (a) and (b) by round", "",
               "| round | hop | events | events/s | produce phase events/s | event lag p50 / p99 ms "
+              "| events per consumer worker "
               "| bench process CPU busy | CPU ms/event: bench process | PostgreSQL | RabbitMQ | machine cores busy |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for k in range(p.rounds):
         for results in (bench.bare, bench.chassis):
             if k < len(results):
                 r = results[k]
                 lines.append(f"| {k + 1} | {r.name} | {r.events} | {_f(r.rate)} | {_f(r.produce_rate)} | "
-                             f"{_f(r.lag_p50_ms)} / {_f(r.lag_p99_ms)} | " + " | ".join(_cpu_cells(r.cpu, r.events))
+                             f"{_f(r.lag_p50_ms)} / {_f(r.lag_p99_ms)} | "
+                             f"{'1' if r.mean_batch is None else f'{r.mean_batch:.1f}'} | "
+                             + " | ".join(_cpu_cells(r.cpu, r.events))
                              + " |")
     lines += ["", "\"Produce phase\" is the time until the last dispatch (a) or commit (b) returned; event lag "
               "is from the event's creation to its handler. CPU ms/event divides each party's CPU seconds "

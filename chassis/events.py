@@ -9,12 +9,23 @@ For each delivery the entrypoint
    a queue per delay (so a long wait never holds up a short one), whence it flows back, and after the last attempt parks it in
    `<queue>.dead` with the error. The original is acked only once its copy is confirmed, so a crash
    in between duplicates (absorbed by the inbox) but never loses.
+
+Deliveries that arrive together are handled together: one worker, one transaction, one inbox
+statement and one COMMIT for up to `EVENT_BATCH_MAX` events (a commit and its round trips were
+most of a consumer's cost, bench/PROFILE.md). Nothing waits to fill a batch; a batch is whatever
+arrived while the previous worker was being dispatched. If any event of a batch fails, the batch
+is rolled back and each of its events is handled again alone, so one bad event is retried or
+parked by itself and never takes its neighbours with it.
 """
 from __future__ import annotations
 
 import functools
 import json
+from collections import deque
 from datetime import datetime, timezone
+
+import eventlet
+import structlog
 
 from nameko.amqp.publish import Publisher
 from nameko.messaging import Consumer, QueueConsumer
@@ -24,7 +35,8 @@ from chassis.db import session_of
 from chassis.entrypoints import CommitFirst
 from chassis.inbox import claim
 from chassis.logs import get_logger, mask_resident_ids
-from chassis.metrics import DEAD_LETTERS, EVENT_RETRIES
+from chassis.metrics import DEAD_LETTERS, EVENT_BATCH_SIZE, EVENT_RETRIES
+from chassis.outbox import caused_by
 from chassis.topology import dead_queue_name, declare_consumer, retry_queue_name
 from contracts.envelope import EnvelopeSchema, InvalidEvent
 from contracts.events import validate_envelope
@@ -37,12 +49,21 @@ REASON_HEADER = "x-tongban-reason"
 ERROR_HEADER = "x-tongban-error"
 FAILED_AT_HEADER = "x-tongban-failed-at"
 DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000)
+DEFAULT_BATCH_MAX = 50
 ENVELOPE = EnvelopeSchema()
 
 
 class EventQueueConsumer(QueueConsumer):
-    """nameko's queue consumer, except that a message whose body cannot be decoded is parked in
-    the handler's dead-letter queue (kombu's default logs it and acks it: lost)."""
+    """nameko's queue consumer, except that
+    - a message whose body cannot be decoded is parked in the handler's dead-letter queue
+      (kombu's default logs it and acks it: lost);
+    - each queue may have a batch in hand for every worker, not one message per worker."""
+
+    @property
+    def prefetch_count(self):
+        config = self.container.config
+        return int(config.get("EVENT_PREFETCH", self.container.max_workers
+                              * int(config.get("EVENT_BATCH_MAX", DEFAULT_BATCH_MAX))))
 
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)
@@ -79,6 +100,9 @@ class EventHandler(CommitFirst, Consumer):
         self.publisher = Publisher(config["AMQP_URI"], use_confirms=True, mandatory=True)
         self.clock = clock_for(config)
         self.log = get_logger(service=self.container.service_name, consumer=self.consumer)
+        self.batch_max = int(config.get("EVENT_BATCH_MAX", DEFAULT_BATCH_MAX))
+        self._waiting: deque = deque()  # (envelope, message, replay alone?)
+        self._dispatching = False
         super().setup()
 
     def handle_message(self, body, message):
@@ -90,18 +114,56 @@ class EventHandler(CommitFirst, Consumer):
         except InvalidEvent as exc:
             self._park(message, "invalid_event", json.dumps(exc.errors, ensure_ascii=False))
             return
-        context = {"correlation_id": envelope.correlation_id or envelope.id}
-        handle_result = functools.partial(self.handle_result, message)
-        try:
-            self.container.spawn_worker(self, (envelope,), {}, context_data=context,
-                                        handle_result=handle_result)
-        except Exception:  # container shutting down: let the broker give it to someone else
-            self.queue_consumer.requeue_message(message)
+        self._waiting.append((envelope, message, False))
+        self._dispatch()
 
-    def handle_message_processed(self, message, result=None, exc_info=None):
-        if exc_info is None:
-            self.queue_consumer.ack_message(message)
+    def _dispatch(self):
+        """Hand waiting deliveries to workers, a batch at a time; one dispatcher per handler.
+
+        The first delivery to arrive becomes the dispatcher. It yields once, so the deliveries
+        read from the socket with it join its batch, and keeps dispatching while deliveries wait
+        (while the worker pool is full they pile up and the next batch is larger)."""
+        if self._dispatching:
             return
+        self._dispatching = True
+        try:
+            eventlet.sleep(0)
+            while self._waiting:
+                batch = self._next_batch()
+                envelopes = [envelope for envelope, _, _ in batch]
+                context = {} if len(batch) > 1 else {
+                    "correlation_id": envelopes[0].correlation_id or envelopes[0].id}
+                EVENT_BATCH_SIZE.labels(self.queue.name).observe(len(batch))
+                try:
+                    self.container.spawn_worker(self, (envelopes,), {}, context_data=context,
+                                                handle_result=functools.partial(self.handle_result, batch))
+                except Exception:  # container shutting down: let the broker give them to someone else
+                    for _, message, _ in batch:
+                        self.queue_consumer.requeue_message(message)
+        finally:
+            self._dispatching = False
+
+    def _next_batch(self) -> list:
+        """The next delivery alone if it is being replayed alone, else up to `batch_max` others."""
+        batch = [self._waiting.popleft()]
+        if batch[0][2]:
+            return batch
+        while self._waiting and len(batch) < self.batch_max and not self._waiting[0][2]:
+            batch.append(self._waiting.popleft())
+        return batch
+
+    def handle_message_processed(self, batch, result=None, exc_info=None):
+        if exc_info is None:
+            for _, message, _ in batch:
+                self.queue_consumer.ack_message(message)
+            return
+        if len(batch) > 1:  # rolled back together; find the culprit by handling each alone
+            self.log.info("event.batch_replayed_alone", events=len(batch),
+                          error=mask_resident_ids(f"{exc_info[0].__name__}: {exc_info[1]}"))
+            self._waiting.extendleft((envelope, message, True) for envelope, message, _ in reversed(batch))
+            self.container.spawn_managed_thread(self._dispatch, identifier=f"{self.consumer}.dispatch")
+            return
+        message = batch[0][1]
         attempts = int((message.headers or {}).get(ATTEMPTS_HEADER, 0)) + 1
         error = mask_resident_ids(f"{exc_info[0].__name__}: {exc_info[1]}")
         if attempts <= len(self.retry_delays_ms):
@@ -140,14 +202,27 @@ class EventHandler(CommitFirst, Consumer):
 
 
 def handle_event(*event_types: str, **kwargs):
-    """Decorate `def on_x(self, event: Envelope)`; the body runs at most once per event id."""
+    """Decorate `def on_x(self, event: Envelope)`; the body runs at most once per event id.
+
+    The worker gets a batch; the body still sees one event at a time, with that event as the
+    cause of whatever it records in the outbox and its ids bound to its log lines."""
     def decorate(fn):
+        consumer_method = fn.__name__
+
         @functools.wraps(fn)
-        def once(service, event):
-            consumer = f"{service.name}.{fn.__name__}"
-            if not claim(session_of(service), consumer, event.id, datetime.now(timezone.utc)):
-                get_logger(consumer=consumer).info("event.duplicate_skipped", event_id=event.id)
-                return None
-            return fn(service, event)
-        return EventHandler.decorator(*event_types, **kwargs)(once)
+        def each_once(service, events):
+            consumer = f"{service.name}.{consumer_method}"
+            claimed = claim(session_of(service), consumer, [event.id for event in events],
+                            datetime.now(timezone.utc))
+            for event in events:
+                with structlog.contextvars.bound_contextvars(
+                        event_id=event.id, correlation_id=event.correlation_id or event.id,
+                        matter_id=event.matter_id):
+                    if event.id not in claimed:
+                        get_logger(consumer=consumer).info("event.duplicate_skipped")
+                        continue
+                    claimed.discard(event.id)  # the same event twice in one batch: once
+                    with caused_by(event):
+                        fn(service, event)
+        return EventHandler.decorator(*event_types, **kwargs)(each_once)
     return decorate

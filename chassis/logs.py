@@ -96,12 +96,11 @@ def worker_bindings(worker_ctx) -> dict:
         "service": worker_ctx.service_name,
         "entrypoint": worker_ctx.entrypoint.method_name,
         "call_id": worker_ctx.call_id,
-        "correlation_id": worker_ctx.context_data.get("correlation_id"),
     }
-    event = worker_ctx.args[0] if worker_ctx.args else None
-    matter_id = getattr(event, "matter_id", None)
-    if matter_id:
-        bound["matter_id"] = matter_id
+    # An event worker handles a batch: each event's ids are bound while it is handled
+    # (chassis.events, through structlog's context variables, which bound values would override).
+    if worker_ctx.context_data.get("correlation_id"):
+        bound["correlation_id"] = worker_ctx.context_data["correlation_id"]
     return bound
 
 

@@ -13,7 +13,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from chassis.errors import Problem
 
 __all__ = ["WorkerMetrics", "CALLS", "LATENCY", "OUTBOX_BACKLOG", "OUTBOX_OLDEST_AGE",
-           "EVENTS_PUBLISHED", "EVENT_RETRIES", "DEAD_LETTERS", "DEAD_LETTER_DEPTH"]
+           "EVENTS_PUBLISHED", "EVENT_RETRIES", "EVENT_BATCH_SIZE", "DEAD_LETTERS", "DEAD_LETTER_DEPTH"]
 
 CALLS = Counter("tongban_entrypoint_calls_total", "Requests and events handled",
                 ["service", "entrypoint", "kind", "outcome"])
@@ -27,6 +27,8 @@ EVENTS_PUBLISHED = Counter("tongban_events_published_total", "Events confirmed b
                            ["service", "event_type"])
 EVENT_RETRIES = Counter("tongban_event_retries_total", "Handler failures sent back for a delayed retry",
                         ["queue"])
+EVENT_BATCH_SIZE = Histogram("tongban_event_batch_size", "Events handled together by one worker",
+                             ["queue"], buckets=(1, 2, 5, 10, 20, 50, 100))
 DEAD_LETTERS = Counter("tongban_dead_letters_total", "Events parked in a dead-letter queue",
                        ["queue", "reason"])
 DEAD_LETTER_DEPTH = Gauge("tongban_dead_letter_queue_messages", "Messages waiting in a dead-letter queue",
@@ -54,15 +56,21 @@ class WorkerMetrics(DependencyProvider):
         started = self._started.pop(worker_ctx, None)
         labels = (worker_ctx.service_name, worker_ctx.entrypoint.method_name,
                   entrypoint_kind(worker_ctx.entrypoint))
+        # an event worker handles a batch: count each event, each having waited for all of it
+        handled = len(worker_ctx.args[0]) if labels[2] == "event" and worker_ctx.args else 1
         if exc_info is None:
             outcome = "ok"
+        elif handled > 1:
+            outcome = "replayed"  # the batch rolled back; each event is handled again alone
         elif isinstance(exc_info[1], Problem) and exc_info[1].status < 500:
             outcome = "refused"
         else:
             outcome = "error"
-        CALLS.labels(*labels, outcome).inc()
+        CALLS.labels(*labels, outcome).inc(handled)
         if started is not None:
-            LATENCY.labels(*labels).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            for _ in range(handled):
+                LATENCY.labels(*labels).observe(elapsed)
 
     def worker_teardown(self, worker_ctx):
         self._started.pop(worker_ctx, None)

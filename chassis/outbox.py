@@ -8,6 +8,8 @@ committed rows and marks them sent only after the broker confirms them.
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import Callable
 
@@ -25,25 +27,37 @@ from contracts.subscriptions import PARTNER_EXCHANGE
 from contracts.envelope import Envelope, InvalidEvent, new_event_id
 from contracts.events import event_type, validate_envelope
 
-__all__ = ["Outbox", "OutboxWriter"]
+__all__ = ["Outbox", "OutboxWriter", "caused_by"]
 
 # Built once: `insert(...).values(...)` per event spent a sixth of a producer's CPU building and
 # hashing the statement (bench/PROFILE.md); parameters passed at execution reuse the compiled form.
 _INSERT = insert(outbox)
 _RELAYS: dict = {}  # (broker, database) -> (relay, number of Outbox providers using it)
+# The event a handler is reacting to. A context variable rather than the worker's arguments: one
+# worker handles a batch of events (chassis.events), and each recorded event must name its own
+# cause. Every greenthread starts with an empty context, so one worker never sees another's.
+_CAUSE: ContextVar[Envelope | None] = ContextVar("tongban_cause", default=None)
+
+
+@contextmanager
+def caused_by(event: Envelope):
+    """Events recorded inside this block are caused by `event` (its matter and correlation)."""
+    token = _CAUSE.set(event)
+    try:
+        yield
+    finally:
+        _CAUSE.reset(token)
 
 
 class OutboxWriter:
-    def __init__(self, session: Callable[[], Session], source: str, clock, cause: Envelope | None,
-                 correlation_id: str | None):
+    def __init__(self, session: Callable[[], Session], source: str, clock, correlation_id: str | None):
         self._session = session  # resolved late: dependencies are injected in no fixed order
         self._source = source
         self._clock = clock
-        self._cause = cause
         self._correlation_id = correlation_id
 
     def record(self, type_name: str, subject: str, data: dict, matter_id: str | None = None) -> Envelope:
-        cause = self._cause
+        cause = _CAUSE.get()
         spec = event_type(type_name)
         unknown = set(data) - set(spec.validator.fields)
         if unknown:  # dump would drop them silently
@@ -121,9 +135,8 @@ class Outbox(DependencyProvider):
         return _RELAYS.get(self.relay_key, (None, 0))[0] if self.relay_key else None
 
     def get_dependency(self, worker_ctx):
-        cause = worker_ctx.args[0] if worker_ctx.args and isinstance(worker_ctx.args[0], Envelope) else None
         return OutboxWriter(lambda: self.database.session_for(worker_ctx), self.container.service_name, self.clock,
-                            cause, worker_ctx.context_data.get("correlation_id"))
+                            worker_ctx.context_data.get("correlation_id"))
 
     def check_ready(self) -> None:
         if self.relay and not self.relay.healthy:

@@ -11,7 +11,7 @@ from marshmallow import Schema, fields
 from sqlalchemy import Column, Integer, String, create_engine, text
 from sqlalchemy.orm import declarative_base
 
-from chassis import Database, Outbox, handle_event, rpc
+from chassis import Database, Outbox, WorkerMetrics, handle_event, rpc
 from chassis.migrations import chassis_triggers_sql
 from chassis.tables import chassis_metadata
 from contracts.events import EVENTS, EventType
@@ -37,11 +37,12 @@ class Effect(Base):
 class ProbeData(Schema):
     n = fields.Integer(required=True)
     fail_times = fields.Integer(load_default=0, dump_default=0)
+    echo = fields.Boolean(load_default=False, dump_default=False)  # the consumer records an event back
 
 
 def register_contract():
     EVENTS["probe.happened"] = EventType("probe.happened", frozenset({"prober"}), ProbeData, "test")
-    EVENTS["probe.unheard"] = EventType("probe.unheard", frozenset({"prober"}), ProbeData, "test")
+    EVENTS["probe.unheard"] = EventType("probe.unheard", frozenset({"prober", "probe_consumer"}), ProbeData, "test")
     SUBSCRIPTIONS["probe_consumer.on_probe"] = ("probe.happened",)
 
 
@@ -81,11 +82,15 @@ class Prober:
 class ProbeConsumer:
     name = "probe_consumer"
     db = Database()
+    outbox = Outbox()
+    metrics = WorkerMetrics()
 
     @handle_event("probe.happened")
     def on_probe(self, event):
         n = event.data["n"]
         self.db.add(Effect(event_id=event.id, n=n))
+        if event.data.get("echo"):
+            self.outbox.record("probe.unheard", f"echo-{n}", {"n": n})
         if FAILURES.get(n, 0) < event.data["fail_times"]:
             FAILURES[n] = FAILURES.get(n, 0) + 1
             self.db.flush()  # the effect reached the database, and must be rolled back

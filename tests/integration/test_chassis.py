@@ -158,6 +158,39 @@ def test_failing_handler_is_dead_lettered_after_bounded_retries(probes, amqp_uri
     assert queue_depth(amqp_uri, f"{QUEUE}.dead") == 0
 
 
+def test_a_batch_with_a_failing_event_is_handled_alone_each(probes, amqp_uri):
+    """Deliveries that arrive together share one worker and one transaction; a failure rolls the
+    batch back and each event is handled alone: the others take effect once, the bad one is
+    retried and parked by itself, and each recorded event names its own cause."""
+    from chassis.metrics import CALLS
+    from chassis.topology import declare_consumer
+    start, urls, engines = probes
+    declare_consumer(amqp_uri, QUEUE, ("probe.happened",), (50, 100))  # as the consumer will
+    good = [envelope(n, data={"n": n, "fail_times": 0, "echo": True}) for n in range(100, 130)]
+    bad = envelope(130, data={"n": 130, "fail_times": 99})
+    for body in good[:15] + [bad] + good[15:] + [good[3], good[20]]:  # two duplicates too
+        publish_raw(amqp_uri, body)
+    replayed = CALLS.labels("probe_consumer", "on_probe", "event", "replayed")
+    replayed_before = replayed._value.get()
+
+    start(prober=False, OUTBOX_RELAY=False)  # the queue is full: the first deliveries come together
+    wait_for(lambda: queue_depth(amqp_uri, f"{QUEUE}.dead") == 1, what="the bad event parked")
+    wait_for(lambda: count(engines["consumer"], "SELECT count(*) FROM effect") == 30, what="the good effects")
+    assert replayed._value.get() > replayed_before, "no batch was rolled back and replayed"
+    assert count(engines["consumer"], "SELECT count(DISTINCT n) FROM effect WHERE n < 130") == 30
+    assert effects(engines["consumer"], 130) == 0
+    assert count(engines["consumer"], inbox) == 30
+    # once in its batch, then alone: a first try and the two configured retries
+    assert probe.FAILURES[130] == 4
+    [(headers, dead)] = get_messages(amqp_uri, f"{QUEUE}.dead")
+    assert (dead["id"], headers["x-tongban-attempts"]) == (bad["id"], 3)
+    with engines["consumer"].connect() as conn:
+        echoes = [body for (body,) in conn.execute(select(outbox.c.body))]
+    assert len(echoes) == 30
+    assert {echo["data"]["n"]: echo["causation_id"] for echo in echoes} == {
+        cause["data"]["n"]: cause["id"] for cause in good}
+
+
 @pytest.mark.parametrize("bad, field", [
     ({"data": {"fail_times": 0}}, "n"),
     ({"source": "somebody-else"}, "source"),
