@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-__all__ = ["Database", "make_engine", "session_of", "dialect_insert"]
+__all__ = ["Database", "WorkerSession", "make_engine", "session_of", "dialect_insert"]
 
 
 def make_engine(url: str, pool_size: int = 10) -> Engine:
@@ -46,6 +46,26 @@ def dialect_insert(session: Session, table):
     return insert(table)
 
 
+class WorkerSession(Session):
+    """A worker's session, which knows whether the worker changed anything (`wrote`): a command
+    that did has its reply kept in the command log (chassis.entrypoints), a query has not."""
+
+    @property
+    def wrote(self) -> bool:
+        return self.info.get("wrote", False)
+
+
+@event.listens_for(WorkerSession, "after_flush")
+def _flushed(session, _flush_context):
+    session.info["wrote"] = True
+
+
+@event.listens_for(WorkerSession, "do_orm_execute")
+def _executed(state):
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info["wrote"] = True
+
+
 def session_of(service) -> Session:
     """The worker's session, found on the service instance (used by chassis decorators)."""
     for value in vars(service).values():
@@ -74,8 +94,12 @@ class Database(DependencyProvider):
     def session_for(self, worker_ctx) -> Session:
         session = self._sessions.get(worker_ctx)
         if session is None:
-            session = self._sessions[worker_ctx] = Session(self.engine, expire_on_commit=False)
+            session = self._sessions[worker_ctx] = WorkerSession(self.engine, expire_on_commit=False)
         return session
+
+    def open_session(self, worker_ctx) -> WorkerSession | None:
+        """The worker's session if it has one (nothing is opened for asking)."""
+        return self._sessions.get(worker_ctx)
 
     def settle(self, worker_ctx, exc_info):
         """Commit the worker's session, or roll it back if the worker failed.

@@ -3,14 +3,24 @@
 `rpc` and `http` behave like nameko's, except that the worker's database session is committed
 (chassis.db.Database.settle) before the reply is sent, so no caller ever sees an answer for work
 that is not durable, and `Problem`s travel and render as RFC 7807 problems.
+
+An RPC request is acked after its reply is sent, so a worker that dies between its commit and the
+ack has its request delivered again. `rpc` keeps the reply of every call that changed something in
+the command log, in the same transaction, keyed by the request's correlation id; a redelivered
+request whose id is there gets that reply and does not run again (nothing twice). Queries change
+nothing and leave no row.
 """
 from __future__ import annotations
 
 import json
+import sys
 import uuid
+from datetime import datetime, timedelta, timezone
 from functools import partial
 
 from eventlet.event import Event
+from kombu.utils import json as kombu_json
+from sqlalchemy import bindparam
 from nameko.rpc import Rpc as NamekoRpc
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.exceptions import HTTPException
@@ -19,6 +29,7 @@ from werkzeug.wrappers import Response
 from chassis.db import Database
 from chassis.errors import Problem
 from chassis.logs import get_logger
+from chassis.tables import command_log
 
 __all__ = ["CommitFirst", "rpc", "http", "problem_response", "json_response"]
 
@@ -37,15 +48,70 @@ class CommitFirst:
         return super().handle_result(carrier, worker_ctx, result, exc_info)
 
 
+_RECORD = command_log.insert()
+_RECORDED = command_log.select().with_only_columns(command_log.c.reply).where(
+    command_log.c.request_id == bindparam("request_id"))
+_FORGET = command_log.delete().where(command_log.c.handled_at < bindparam("before"))
+# A request comes back within minutes of its worker's death (when the broker notices the lost
+# connection), so a week of replies is ample; older rows are deleted at most once an hour.
+DEFAULT_COMMAND_LOG_DAYS = 7
+_NEXT_PURGE: dict = {}  # database url -> when the old replies are next deleted
+
+
 class Rpc(CommitFirst, NamekoRpc):
     def __init__(self, **kwargs):
         kwargs.setdefault("expected_exceptions", Problem)
         super().__init__(**kwargs)
 
+    @property
+    def databases(self) -> list[Database]:
+        return [provider for provider in self.container.dependencies if isinstance(provider, Database)]
+
+    def handle_message(self, body, message):
+        request_id = message.properties.get("correlation_id")
+        if request_id and message.delivery_info.get("redelivered"):
+            reply = self._recorded_reply(request_id)
+            if reply is not None:
+                get_logger(service=self.container.service_name, entrypoint=self.method_name).warning(
+                    "rpc.redelivered_command_answered_from_log", request_id=request_id)
+                self.rpc_consumer.handle_result(message, kombu_json.loads(reply), None)
+                return
+        super().handle_message(body, message)
+
+    def _recorded_reply(self, request_id: str) -> str | None:
+        for database in self.databases:
+            with database.engine.connect() as conn:
+                reply = conn.execute(_RECORDED, {"request_id": request_id}).scalar()
+            if reply is not None:
+                return reply
+        return None
+
     def handle_result(self, message, worker_ctx, result, exc_info):
         if exc_info is not None and isinstance(exc_info[1], Problem):
             exc_info = (Problem, exc_info[1].canonical(), exc_info[2])
+        request_id = message.properties.get("correlation_id")
+        if exc_info is None and request_id:
+            exc_info = self._record_reply(worker_ctx, request_id, result)
         return super().handle_result(message, worker_ctx, result, exc_info)
+
+    def _record_reply(self, worker_ctx, request_id: str, result):
+        """Keep the reply beside the change it reports (its commit is the worker's)."""
+        try:
+            for database in self.databases:
+                session = database.open_session(worker_ctx)
+                if session is not None and session.wrote:
+                    now = datetime.now(timezone.utc)
+                    session.execute(_RECORD, {
+                        "request_id": request_id, "entrypoint": f"{self.container.service_name}.{self.method_name}",
+                        "reply": kombu_json.dumps(result), "handled_at": now})
+                    if now >= _NEXT_PURGE.get(database.engine.url, now):
+                        days = float(self.container.config.get("COMMAND_LOG_DAYS", DEFAULT_COMMAND_LOG_DAYS))
+                        session.execute(_FORGET, {"before": now - timedelta(days=days)})
+                        _NEXT_PURGE[database.engine.url] = now + timedelta(hours=1)
+                    break
+        except Exception:
+            return sys.exc_info()  # a reply that cannot be kept is a failed command: roll it back
+        return None
 
 
 def json_response(status: int, body, headers: dict | None = None) -> Response:

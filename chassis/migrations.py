@@ -129,6 +129,26 @@ def create_chassis_tables() -> None:
             op.execute(statement)
 
 
+def create_chassis_tables_v2() -> None:
+    """Version 2: the command log (chassis.entrypoints.Rpc answers a redelivered command from it)."""
+    from alembic import op
+    import sqlalchemy as sa
+
+    op.create_table('command_log',
+    sa.Column('request_id', sa.String(length=64), nullable=False),
+    sa.Column('entrypoint', sa.String(length=160), nullable=False),
+    sa.Column('reply', sa.Text(), nullable=False),
+    sa.Column('handled_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('request_id')
+    )
+
+
+def drop_chassis_tables_v2() -> None:
+    from alembic import op
+
+    op.drop_table('command_log')
+
+
 def drop_chassis_tables() -> None:
     from alembic import op
     import sqlalchemy as sa

@@ -4,6 +4,9 @@
 - inbox: (consumer, event id) pairs already handled; the unique key makes handlers idempotent.
 - audit_log: who did what, when, why and under which policy version; append-only.
 - policy_parameters: amounts, ratios, thresholds and legal periods, versioned by region and date.
+- command_log: the reply to each RPC command that changed something, kept with the change, so a
+  request the broker delivers again (its worker died after the commit, before the ack) is
+  answered from here instead of running twice.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from sqlalchemy import (JSON, BigInteger, Column, Date, Index, Integer, MetaData
 
 from chassis.types import UtcDateTime
 
-__all__ = ["chassis_metadata", "outbox", "inbox", "audit_log", "policy_parameters"]
+__all__ = ["chassis_metadata", "outbox", "inbox", "audit_log", "policy_parameters", "command_log"]
 
 chassis_metadata = MetaData()
 
@@ -71,4 +74,12 @@ policy_parameters = Table(
     Column("recorded_at", UtcDateTime, nullable=False),
     Column("recorded_by", String(80), nullable=False),
     UniqueConstraint("region_code", "name", "effective_from", name="uq_policy_version"),
+)
+
+command_log = Table(
+    "command_log", chassis_metadata,
+    Column("request_id", String(64), primary_key=True),  # the RPC request's correlation id
+    Column("entrypoint", String(160), nullable=False),
+    Column("reply", Text, nullable=False),  # as nameko serialised it (JSON)
+    Column("handled_at", UtcDateTime, nullable=False),
 )

@@ -2,6 +2,9 @@
 
 `python -m tests.integration.probe commit DB_URL AMQP_URI N` commits one event with the relay
 switched off, prints "committed" and waits to be killed (the crash test kills it with SIGKILL).
+`python -m tests.integration.probe serve-and-die DB_URL AMQP_URI` serves the prober's RPC, but
+the first command it commits is never answered nor acked: it prints "committed" and waits to be
+killed, as a process dying between its commit and its ack would.
 """
 from __future__ import annotations
 
@@ -78,6 +81,10 @@ class Prober:
             raise RuntimeError("the state change failed after the event was recorded")
         return n
 
+    @rpc
+    def things(self):
+        return self.db.query(Thing).count()
+
 
 class ProbeConsumer:
     name = "probe_consumer"
@@ -117,5 +124,27 @@ def _commit_then_wait(db_url: str, amqp_uri: str, n: int):
     eventlet.sleep(600)
 
 
+def _serve_and_die_after_commit(db_url: str, amqp_uri: str):
+    import eventlet
+    eventlet.monkey_patch()
+    from nameko.containers import ServiceContainer
+    from nameko.rpc import RpcConsumer
+    register_contract()
+
+    def commit_then_hang(consumer, message, result, exc_info):  # called after the commit
+        print("committed", flush=True)
+        eventlet.sleep(600)
+
+    RpcConsumer.handle_result = commit_then_hang
+    container = ServiceContainer(Prober, {"AMQP_URI": amqp_uri, "DATABASE_URL": db_url,
+                                          "OUTBOX_RELAY": False})
+    container.start()
+    print("serving", flush=True)
+    eventlet.sleep(600)
+
+
 if __name__ == "__main__":
-    _commit_then_wait(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    if sys.argv[1] == "commit":
+        _commit_then_wait(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    else:
+        _serve_and_die_after_commit(sys.argv[2], sys.argv[3])

@@ -3,14 +3,14 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from kombu import Connection, Exchange, Producer
 from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import create_engine, func, select, text, update
 
-from chassis.tables import inbox, outbox
+from chassis.tables import command_log, inbox, outbox
 from chassis.topology import EVENTS_EXCHANGE
 from tests.helpers import get_messages, queue_depth, wait_for
 from tests.integration import probe
@@ -106,6 +106,46 @@ def test_event_survives_kill_9_between_commit_and_publish(probes, amqp_uri):
     wait_for(lambda: queue_depth(amqp_uri, QUEUE) == 0)
     assert effects(engines["consumer"], 7) == 1
     assert count(engines["consumer"], inbox) == 1
+
+
+def test_command_redelivered_after_a_crash_runs_once(probes, amqp_uri):
+    """The broker delivers an RPC request again when its worker died after committing but before
+    acking; the command log answers it with the first reply instead of running it twice."""
+    start, urls, engines = probes
+    proc = subprocess.Popen([sys.executable, "-m", "tests.integration.probe", "serve-and-die",
+                             urls["prober"], amqp_uri], stdout=subprocess.PIPE, text=True,
+                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=30) as cluster:
+        try:
+            assert proc.stdout.readline().strip() == "serving"
+            reply = cluster.prober.happen.call_async(9)
+            assert proc.stdout.readline().strip() == "committed"
+        finally:
+            proc.kill()  # SIGKILL: the request is unacked, the broker gives it to the next prober
+            proc.wait(timeout=10)
+        assert count(engines["prober"], "SELECT count(*) FROM thing WHERE n = 9") == 1
+        start(consumer=False)
+        assert reply.result() == 9  # answered, from the log
+    assert count(engines["prober"], "SELECT count(*) FROM thing WHERE n = 9") == 1
+    assert count(engines["prober"], outbox) == 1
+    assert count(engines["prober"], "SELECT count(*) FROM command_log WHERE entrypoint = 'prober.happen'") == 1
+
+
+def test_only_commands_are_logged_and_old_replies_are_forgotten(probes, amqp_uri):
+    start, urls, engines = probes
+    with engines["prober"].begin() as conn:  # a reply from long ago
+        conn.execute(command_log.insert().values(request_id="old", entrypoint="prober.happen", reply="1",
+                                                 handled_at=datetime.now(timezone.utc) - timedelta(days=8)))
+    start(consumer=False)
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as cluster:
+        assert cluster.prober.things() == 0
+        assert count(engines["prober"], command_log) == 1  # a query leaves no row
+        assert cluster.prober.happen(12) == 12
+        assert cluster.prober.things() == 1
+    with engines["prober"].connect() as conn:
+        assert conn.execute(select(command_log.c.entrypoint, command_log.c.reply)
+                            .where(command_log.c.request_id != "old")).all() == [("prober.happen", "12")]
+    assert count(engines["prober"], "SELECT count(*) FROM command_log WHERE request_id = 'old'") == 0
 
 
 def test_duplicated_event_has_one_effect(probes, amqp_uri):
