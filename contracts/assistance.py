@@ -300,7 +300,7 @@ class ReferralViewSchema(Strict):
     coverage = fields.String()
     requested_fen = fields.Integer()
     state = fields.String(metadata={"description": "referred | aided | declined"})
-    referred_on = fields.Date()
+    referred_at = fields.AwareDateTime()
     aid_fen = fields.Integer(allow_none=True, metadata={"description": "what charity gave"})
     campaign_id = fields.String(allow_none=True)
     organisation = fields.String(allow_none=True)

@@ -198,7 +198,7 @@ class CharityReferral(Base):
     requested_fen = Column(Fen, nullable=False)
     reason = Column(Text, nullable=False)
     state = Column(String(10), nullable=False)  # referred | aided | declined
-    referred_on = Column(Date, nullable=False)
+    referred_at = Column(UtcDateTime, nullable=False)
     referred_by = Column(String(80), nullable=False)
     aid_fen = Column(Fen)
     campaign_id = Column(String(36))

@@ -804,7 +804,7 @@ class AssistanceService(Operable):
             raise StepRefused("the household has no member with a resident ID to refer",
                               errors={"household_id": ["no identified member"]})
         referral = CharityReferral(id=str(uuid.uuid4()), household_id=household.id, state="referred",
-                                   referred_on=self.clock.today(), referred_by=actor.id, **data)
+                                   referred_at=self.clock.now(), referred_by=actor.id, **data)
         self.db.add(referral)
         self.outbox.record("assistance.household_referred", f"household-{household.id}", {
             "referral_id": referral.id, "household_id": household.id, "region_code": household.region_code,
@@ -821,7 +821,7 @@ class AssistanceService(Operable):
         household = self._household(household_id)
         self._require_household_reader(actor, household.id, household.region_code)
         return [_referral_view(r) for r in self.db.execute(select(CharityReferral).where(
-            CharityReferral.household_id == household.id).order_by(CharityReferral.referred_on,
+            CharityReferral.household_id == household.id).order_by(CharityReferral.referred_at,
                                                                    CharityReferral.id)).scalars()]
 
     @handle_event("charity.referral_answered")
@@ -1073,7 +1073,7 @@ def _referral_view(referral: CharityReferral) -> dict:
     return dump(ReferralViewSchema, {
         "referral_id": referral.id, "household_id": referral.household_id, "need": referral.need,
         "coverage": referral.coverage, "requested_fen": referral.requested_fen, "state": referral.state,
-        "referred_on": referral.referred_on, "aid_fen": referral.aid_fen, "campaign_id": referral.campaign_id,
+        "referred_at": referral.referred_at, "aid_fen": referral.aid_fen, "campaign_id": referral.campaign_id,
         "organisation": referral.organisation, "answer": referral.answer})
 
 

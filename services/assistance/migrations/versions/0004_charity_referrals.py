@@ -6,6 +6,8 @@ Revises: 0003
 import sqlalchemy as sa
 from alembic import op
 
+from chassis.types import UtcDateTime
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -22,7 +24,7 @@ def upgrade():
         sa.Column("requested_fen", sa.BigInteger(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("state", sa.String(length=10), nullable=False),
-        sa.Column("referred_on", sa.Date(), nullable=False),
+        sa.Column("referred_at", UtcDateTime(), nullable=False),
         sa.Column("referred_by", sa.String(length=80), nullable=False),
         sa.Column("aid_fen", sa.BigInteger(), nullable=True),
         sa.Column("campaign_id", sa.String(length=36), nullable=True),
