@@ -14,7 +14,7 @@ __all__ = ["InvalidInput", "GRADES", "grade_at_least", "grade_valid_until", "yea
            "OrganisationStatus", "organisation_status", "report_year_refusal", "QualificationFacts",
            "qualification_refusals", "filing_refusals", "donation_refusals", "spending_refusal",
            "Candidate", "Match", "match_referral", "redemption_refusal", "LotteryShare", "lottery_share",
-           "per_10k", "ratio", "ORGANISATION_TRANSITIONS"]
+           "per_10k", "ratio"]
 
 GRADES = ("1A", "2A", "3A", "4A", "5A")
 
@@ -57,9 +57,6 @@ def years_registered(registered_on: date, on: date) -> int:
 
 
 # --- annual reports, abnormal and dormant organisations (异常, 僵尸) -----------------------------------
-
-ORGANISATION_TRANSITIONS = {"active", "abnormal", "dormant"}  # the detection job moves between these only
-
 
 @dataclass(frozen=True)
 class OrganisationStatus:

@@ -1,6 +1,7 @@
 """Social organisations against the real broker and PostgreSQL: registration, changes, annual
 reports, grades, the daily abnormal / dormant detection moved across deadlines by the clock (and
-idempotent), cancellation, organisations per 10,000 residents and the lottery-fund rule."""
+idempotent), cancellation, organisations per 10,000 residents and the lottery-fund rule; the
+remaining charity routes through the gateway."""
 from __future__ import annotations
 
 from datetime import date
@@ -9,7 +10,10 @@ import pytest
 from sqlalchemy import text
 
 from chassis.errors import Problem
+from contracts.person import compose_resident_id
 from tests.charity import ADMIN, DISTRICT, DISTRICT_CLERK, TOWNSHIP, charity, count, org_request  # noqa: F401
+from tests.helpers import wait_for
+from tests.system import system  # noqa: F401  (fixture)
 
 TOWNSHIP_CLERK = {"id": "township-01", "role": "clerk", "area": TOWNSHIP}
 ELSEWHERE = {"id": "keqiao-01", "role": "clerk", "area": "330603"}
@@ -141,3 +145,45 @@ def test_organisations_per_10k_residents_and_the_lottery_rule(charity):
     with pytest.raises(Problem) as township:
         rpc.statistics(TOWNSHIP_CLERK, DISTRICT)
     assert township.value.status == 403
+
+
+def test_the_remaining_routes_through_the_gateway(system, manual_clock):
+    """Wiring of the routes the other gateway tests do not reach: changes, cancellation, the job,
+    populations, lottery funds, volunteers and the time bank."""
+    sys_ = system(charity=True)
+    manual_clock.set_local_date(date(2026, 6, 10))
+    clerk, admin = ("clerk", "social-org-office", DISTRICT), ("admin", "ops")
+    orgs = "/api/v1/charity/organisations"
+    org = sys_.call("POST", orgs, clerk, json=org_request(1, "2024-01-01")).json()["organisation_id"]
+    changed = sys_.call("POST", f"{orgs}/{org}/changes", clerk, json={"legal_representative": "李新", "reason": "换届"})
+    assert changed.status_code == 200 and changed.json()["legal_representative"] == "李新"
+    job = sys_.call("POST", "/api/v1/charity/detection-job", admin)
+    assert job.status_code == 200 and job.json()["changed"] == 1       # no report for 2024 or 2025: dormant
+    assert sys_.call("GET", f"{orgs}/{org}", clerk).json()["state"] == "dormant"
+    assert sys_.call("POST", "/api/v1/charity/detection-job", clerk).status_code == 403
+    cancelled = sys_.call("POST", f"{orgs}/{org}/cancellation", clerk, json={"cancelled_on": "2026-06-10",
+                                                                            "reason": "僵尸组织撤销登记"})
+    assert cancelled.json()["state"] == "cancelled"
+    assert sys_.call("POST", "/api/v1/charity/populations", admin, json={
+        "region_code": DISTRICT, "year": 2026, "residents": 900_000}).status_code == 200
+
+    allocated = sys_.call("POST", "/api/v1/charity/lottery-allocations", clerk, json={
+        "reference": "越民〔2026〕9号", "region_code": DISTRICT, "year": 2026, "purpose": "elderly_care",
+        "amount_fen": 2_000_000})
+    assert allocated.status_code == 201 and allocated.json()["met"] is True
+    report = sys_.call("GET", f"/api/v1/charity/lottery/{DISTRICT}/2026", clerk)
+    assert report.status_code == 200 and report.json()["by_purpose_fen"] == {"elderly_care": 2_000_000}
+
+    volunteer = compose_resident_id(DISTRICT, date(1960, 1, 1), 61)
+    assert sys_.call("POST", "/api/v1/charity/volunteers", clerk, json={
+        "resident_id": volunteer, "name": "孙志愿", "region_code": TOWNSHIP}).status_code == 201
+    served = sys_.call("POST", f"/api/v1/charity/volunteers/{volunteer}/service-records", clerk, json={
+        "request_id": "point-3-001", "activity": "陪伴高龄老人", "served_on": "2026-06-10", "minutes": 120})
+    assert served.status_code == 201 and served.json()["service_minutes"] == 120
+    mine = ("citizen", volunteer)
+    wait_for(lambda: sys_.call("GET", f"/api/v1/charity/volunteers/{volunteer}", mine).json()["credit_minutes"] == 120,
+             what="the credit")
+    redeemed = sys_.call("POST", "/api/v1/charity/time-bank/redemptions", ("partner", "care_providers"), json={
+        "redemption_key": "provider-order-5", "resident_id": volunteer, "minutes": 45, "purpose": "助洁"})
+    assert redeemed.status_code == 201 and redeemed.json()["credit_minutes"] == 75
+    assert sys_.call("GET", f"/api/v1/charity/statistics/{DISTRICT}", clerk).json()["volunteers"] == 1
