@@ -33,7 +33,8 @@ POLICY = [
      "documents name 僵尸 organisations without a threshold)"),
     (NATIONAL, "charity.grade_valid_years", PLAN, 5, "社会组织评估管理办法 (2010): an evaluation grade is valid for 5 years"),
     (NATIONAL, "charity.fundraising_min_registered_years", date(2016, 9, 1), 2,
-     "慈善法 (2016) art. 22: 依法登记满二年的慈善组织 may apply for the public-fundraising qualification"),
+     "慈善法 (2016) art. 22: 依法登记满二年的慈善组织 may apply for the public-fundraising qualification "
+     "(the 2023 amendment is reported to lower it to one year from 2024-09-05: add that version once verified)"),
     (NATIONAL, "charity.fundraising_min_grade", date(2016, 9, 1), "3A",
      "assumed: 慈善组织公开募捐管理办法 (2016) art. 5 read as an evaluation grade of 3A or better"),
     (NATIONAL, "charity.same_need_window_days", PLAN, 365,
