@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from contracts.charity import NEEDS
 from contracts.marriage import Strict
 from contracts.person import ResidentIdField
 
@@ -278,3 +279,45 @@ class EntitlementEndedSchema(Strict):
     programme = fields.String(required=True, validate=validate.OneOf(PROGRAMMES))
     ends_on = fields.Date(required=True)
     reason = fields.String(required=True)
+
+
+# --- the assistance–charity link (政府救助与慈善救助衔接) -------------------------------------------------
+
+class ReferralRequestSchema(Strict):
+    """A caseworker refers a household to charity for a need government aid leaves uncovered."""
+    need = fields.String(required=True, validate=validate.OneOf(NEEDS))
+    coverage = fields.String(required=True, validate=validate.OneOf(["none", "partial"]),
+                             metadata={"description": "government aid covers none or part of the need"})
+    requested_fen = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_000_000),
+                                   metadata={"description": "the gap left, in fen"})
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=1000))
+
+
+class ReferralViewSchema(Strict):
+    referral_id = fields.String()
+    household_id = fields.String()
+    need = fields.String()
+    coverage = fields.String()
+    requested_fen = fields.Integer()
+    state = fields.String(metadata={"description": "referred | aided | declined"})
+    referred_at = fields.AwareDateTime()
+    aid_fen = fields.Integer(allow_none=True, metadata={"description": "what charity gave"})
+    campaign_id = fields.String(allow_none=True)
+    organisation = fields.String(allow_none=True)
+    answer = fields.String(allow_none=True, metadata={"description": "charity's reason"})
+
+
+class ReferredMemberSchema(Strict):
+    resident_id = ResidentIdField(required=True)
+    name = fields.String(required=True)
+
+
+class HouseholdReferredSchema(Strict):
+    """Event: a household referred to charity; charity answers with `charity.referral_answered`."""
+    referral_id = fields.String(required=True)
+    household_id = fields.String(required=True)
+    region_code = fields.String(required=True, validate=REGION)
+    need = fields.String(required=True, validate=validate.OneOf(NEEDS))
+    coverage = fields.String(required=True, validate=validate.OneOf(["none", "partial"]))
+    requested_fen = fields.Integer(required=True, validate=validate.Range(min=1))
+    members = fields.List(fields.Nested(ReferredMemberSchema), required=True, validate=validate.Length(min=1))

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from contracts.assistance import AssistanceApprovedSchema, EntitlementEndedSchema, MemberLeftSchema
+from contracts.assistance import (AssistanceApprovedSchema, EntitlementEndedSchema, HouseholdReferredSchema,
+                                  MemberLeftSchema)
 from contracts.care import OrderConfirmedSchema, OrderRequestedSchema
+from contracts.charity import ReferralAnsweredSchema, ServiceRecordedSchema
 from contracts.envelope import Envelope, InvalidEvent
 from contracts.marriage import (CertificateReissuedSchema, DivorceRegisteredSchema,
                                 MarriageRegisteredSchema, Strict)
@@ -112,10 +114,18 @@ EVENTS: dict[str, EventType] = {e.name: e for e in (
               "A member left a household that receives assistance; what followed from it for them ends."),
     EventType("assistance.entitlement_ended", frozenset({"assistance"}), EntitlementEndedSchema,
               "A household's benefit under a programme ended (exit, death, re-check)."),
+    EventType("assistance.household_referred", frozenset({"assistance"}), HouseholdReferredSchema,
+              "A caseworker referred a household to charity for a need government aid does not cover, or "
+              "covers only in part (政府救助与慈善救助衔接)."),
     EventType("care.order_requested", frozenset({"care"}), OrderRequestedSchema,
               "A home-care service was ordered for an elderly person; the provider accepts and delivers it."),
     EventType("care.order_confirmed", frozenset({"care"}), OrderConfirmedSchema,
               "The person served confirmed a delivered home-care service; the voucher budget pays for it."),
+    EventType("charity.referral_answered", frozenset({"charity"}), ReferralAnsweredSchema,
+              "Charity matched a referred household to a campaign or fund and aided it, or declined with the "
+              "reason; assistance records it on the household (一户一条救助链)."),
+    EventType("charity.service_recorded", frozenset({"charity"}), ServiceRecordedSchema,
+              "A volunteer's service time was recorded; the time bank (时间银行) credits it once."),
     EventType("birth.notified", frozenset({"gateway"}), BirthNotifiedSchema,
               "A hospital's birth certificate, reported by the health department (partner API)."),
 )}

@@ -135,6 +135,17 @@ class AssistanceRoutes:
     def resolve_alert(self, actor, body, alert_id):
         return self.assistance.resolve_alert(actor.as_dict(), alert_id, wire(a.AlertResolutionSchema, body))
 
+    @route("POST", HOUSEHOLDS + "/<household_id>/charity-referrals", roles=STAFF, tag="assistance", status=201,
+           summary="Refer the household to charity for a need its aid does not cover, or covers in part",
+           body=a.ReferralRequestSchema, response=a.ReferralViewSchema)
+    def refer_household_to_charity(self, actor, body, household_id):
+        return self.assistance.refer_to_charity(actor.as_dict(), household_id, wire(a.ReferralRequestSchema, body))
+
+    @route("GET", HOUSEHOLDS + "/<household_id>/charity-referrals", roles=(CITIZEN, CLERK, ADMIN), tag="assistance",
+           summary="The household's referrals to charity, with charity's aid or reason (一户一条救助链)")
+    def household_charity_referrals(self, actor, body, household_id):
+        return {"referrals": self.assistance.household_referrals(actor.as_dict(), household_id)}
+
     @route("GET", HOUSEHOLDS + "/<household_id>/payments", roles=(CITIZEN, CLERK, ADMIN),
            tag="assistance", summary="A household's payments, newest month first")
     def household_payments(self, actor, body, household_id):

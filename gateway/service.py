@@ -17,6 +17,7 @@ from gateway import progress_rules as rules
 from gateway.api import route, wire
 from gateway.assistance_routes import AssistanceRoutes
 from gateway.care_routes import CareRoutes
+from gateway.charity_routes import CharityRoutes
 from gateway.auth import Authenticator
 from gateway.idempotency import Idempotency
 from gateway.models import BirthNotice, Matter, MatterStep, MatterSubject
@@ -27,7 +28,7 @@ CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
 ANYONE = (CITIZEN, CLERK, PARTNER, ADMIN)
 
 
-class GatewayService(AssistanceRoutes, CareRoutes, Operable):
+class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, Operable):
     name = "gateway"
 
     auth = Authenticator()

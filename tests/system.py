@@ -1,5 +1,5 @@
 """The whole system in one test process: marriage, gateway (edge, progress, partner feed) and,
-when asked, assistance with its partner data sources, care, and the partner simulator, each on its own fresh database and the test's own vhost."""
+when asked, assistance with its partner data sources, care, charity, and the partner simulator, each on its own fresh database and the test's own vhost."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,6 +19,7 @@ from infra.partner_data import PartnerData, serve
 from infra.partner_sim import PartnerSimulator
 from services.assistance.service import AssistanceService
 from services.care.service import CareService
+from services.charity.service import CharityService
 from services.marriage.service import MarriageService
 from tests.conftest import free_port
 
@@ -55,7 +56,7 @@ def person(birth: date, sex: str, division: str = "330602", seq: int | None = No
 @pytest.fixture
 def system(make_database, base_config, start_service, manual_clock, tmp_path):
     def boot(simulator: bool = False, assistance: PartnerData | None = None, care: bool = False,
-             **overrides) -> System:
+             charity: bool = False, **overrides) -> System:
         """`assistance`: also run the assistance service, its 核对 sources answered by this PartnerData
         (one-second timeout per fetch)."""
         urls = {"marriage": make_database("marriage"), "gateway": make_database("gateway")}
@@ -68,6 +69,11 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path):
             upgrade("services/care", urls["care"])
             start_service(CareService, {**common, "DATABASE_URL": urls["care"],
                                         "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"})
+        if charity:
+            urls["charity"] = make_database("charity")
+            upgrade("services/charity", urls["charity"])
+            start_service(CharityService, {**common, "DATABASE_URL": urls["charity"],
+                                           "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"})
         if assistance is not None:
             urls["assistance"] = make_database("assistance")
             upgrade("services/assistance", urls["assistance"])

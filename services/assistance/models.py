@@ -185,3 +185,22 @@ class Alert(Base):
     resolved_at = Column(UtcDateTime)
     resolution = Column(Text)
     __table_args__ = (UniqueConstraint("source_event_id", "household_id", name="uq_alert_signal"),)
+
+
+class CharityReferral(Base):
+    """A household referred to charity for a need its aid does not cover (or covers in part), and
+    charity's answer: with the entitlements, the household's one chain of assistance."""
+    __tablename__ = "charity_referral"
+    id = Column(String(36), primary_key=True)
+    household_id = Column(String(36), ForeignKey("household.id"), nullable=False, index=True)
+    need = Column(String(20), nullable=False)
+    coverage = Column(String(10), nullable=False)  # none | partial
+    requested_fen = Column(Fen, nullable=False)
+    reason = Column(Text, nullable=False)
+    state = Column(String(10), nullable=False)  # referred | aided | declined
+    referred_at = Column(UtcDateTime, nullable=False)
+    referred_by = Column(String(80), nullable=False)
+    aid_fen = Column(Fen)
+    campaign_id = Column(String(36))
+    organisation = Column(String(120))
+    answer = Column(Text)

@@ -28,14 +28,14 @@ from contracts.assistance import (CHECK_SOURCES, PROGRAMMES, AlertResolutionSche
                                   MemberJoinsSchema, MemberLeavesSchema,
                                   PolicyVersionRequestSchema, PolicyVersionViewSchema, ReviewRequestSchema, BankResultsRequestSchema,
                                   PaymentCycleRequestSchema, PaymentCycleViewSchema, PaymentViewSchema,
-                                  ReconcileViewSchema)
+                                  ReconcileViewSchema, ReferralRequestSchema, ReferralViewSchema)
 from contracts.person import InvalidResidentId, Newborn, ResidentId
 from services.assistance import alerts, payments, rules
 from services.assistance.dependencies import OK, BankFiles, EconomicCheckSources, Fetched
 from services.assistance.exceptions import (AlreadyApplying, AlreadyMember, ApprovalRefused, CycleNotReady,
                                             PolicyUnusable, StepRefused, UnknownApplication)
-from services.assistance.models import (Alert, Application, ApplicationTransition, CheckFetch, EconomicCheck,
-                                        Entitlement, Household, LinkedItem, Member, Payment)
+from services.assistance.models import (Alert, Application, ApplicationTransition, CharityReferral, CheckFetch,
+                                        EconomicCheck, Entitlement, Household, LinkedItem, Member, Payment)
 from services.assistance.schemas import (SUMMARY_FIELDS, ApplicationRequestSchema, ApplicationViewSchema,
                                          DecisionRequestSchema, ObjectionRequestSchema, dump, load)
 
@@ -785,6 +785,59 @@ class AssistanceService(Operable):
             "acknowledged_by": alert.acknowledged_by, "resolved_by": alert.resolved_by,
             "resolution": alert.resolution})
 
+    # --- referrals to charity (政府救助与慈善救助衔接) ------------------------------------------------
+
+    @rpc
+    def refer_to_charity(self, actor, household_id, request):
+        """A caseworker refers the household for a need its aid leaves uncovered; charity answers by
+        event (`charity.referral_answered`). One referral per need waits for its answer at a time."""
+        actor, data = Actor.from_dict(actor), load(ReferralRequestSchema, request)
+        household = self._household(household_id, for_update=True)
+        actor.require_staff_in(household.region_code)
+        if self.db.execute(select(CharityReferral.id).where(
+                CharityReferral.household_id == household.id, CharityReferral.need == data["need"],
+                CharityReferral.state == "referred")).first():
+            raise StepRefused(f"the household's referral for {data['need']} awaits charity's answer",
+                              errors={"need": ["referred already, not yet answered"]})
+        members = [m for m in self._current_members(household.id) if m.resident_id]
+        if not members:
+            raise StepRefused("the household has no member with a resident ID to refer",
+                              errors={"household_id": ["no identified member"]})
+        referral = CharityReferral(id=str(uuid.uuid4()), household_id=household.id, state="referred",
+                                   referred_at=self.clock.now(), referred_by=actor.id, **data)
+        self.db.add(referral)
+        self.outbox.record("assistance.household_referred", f"household-{household.id}", {
+            "referral_id": referral.id, "household_id": household.id, "region_code": household.region_code,
+            "need": referral.need, "coverage": referral.coverage, "requested_fen": referral.requested_fen,
+            "members": [{"resident_id": m.resident_id, "name": m.name} for m in members]})
+        self.audit.record(actor, "household.refer_to_charity", f"household-{household.id}", "referred",
+                          reason=data["reason"], need=referral.need, requested_fen=referral.requested_fen)
+        return _referral_view(referral)
+
+    @rpc
+    def household_referrals(self, actor, household_id):
+        """The household's referrals to charity with charity's answers, oldest first."""
+        actor = Actor.from_dict(actor)
+        household = self._household(household_id)
+        self._require_household_reader(actor, household.id, household.region_code)
+        return [_referral_view(r) for r in self.db.execute(select(CharityReferral).where(
+            CharityReferral.household_id == household.id).order_by(CharityReferral.referred_at,
+                                                                   CharityReferral.id)).scalars()]
+
+    @handle_event("charity.referral_answered")
+    def on_charity_answer(self, event):
+        """Charity's aid (or its refusal) recorded on the household's referral."""
+        data = event.data
+        referral = self.db.get(CharityReferral, data["referral_id"], with_for_update=True)
+        if referral is None or referral.state != "referred":
+            return  # not ours, or answered already
+        referral.state, referral.answer = data["outcome"], data["reason"]
+        referral.aid_fen, referral.campaign_id = data["amount_fen"], data["campaign_id"]
+        referral.organisation = data["organisation"]
+        self.audit.record(SYSTEM, "household.charity_answer", f"household-{referral.household_id}", data["outcome"],
+                          reason=data["reason"], referral_id=referral.id, aid_fen=data["amount_fen"],
+                          cause=f"{event.type} {event.id}")
+
     # --- the monthly payment run (社会化发放) --------------------------------------------------
     # Set-based SQL in payments.py; here only who may, the audit row, and moving data in and out.
 
@@ -1014,6 +1067,14 @@ class AssistanceService(Operable):
                                           Application.state.in_(rules.OPEN_STATES)).limit(1)).scalar()
         if open_one:
             raise AlreadyApplying(f"a member is already in open {programme} application {open_one}")
+
+
+def _referral_view(referral: CharityReferral) -> dict:
+    return dump(ReferralViewSchema, {
+        "referral_id": referral.id, "household_id": referral.household_id, "need": referral.need,
+        "coverage": referral.coverage, "requested_fen": referral.requested_fen, "state": referral.state,
+        "referred_at": referral.referred_at, "aid_fen": referral.aid_fen, "campaign_id": referral.campaign_id,
+        "organisation": referral.organisation, "answer": referral.answer})
 
 
 def _entitlement_view(entitlement: Entitlement) -> dict:

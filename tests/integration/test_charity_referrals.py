@@ -1,0 +1,124 @@
+"""The assistance–charity link end to end over the broker: a caseworker refers a household through
+the gateway, assistance publishes the referral through its outbox, charity matches it to a fund of
+the area, pays the aid and answers, and assistance records the answer on the household. The same
+need referred again is declined (helped once), and a redelivered referral has one effect."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timezone
+
+from kombu import Connection, Exchange, Producer
+from sqlalchemy import create_engine, text
+
+from chassis.topology import EVENTS_EXCHANGE
+from contracts.person import compose_resident_id
+from infra.partner_data import PartnerData
+from tests.charity import DISTRICT, TOWNSHIP, count, org_request
+from tests.helpers import queue_depth, wait_for
+from tests.system import system  # noqa: F401  (fixture)
+
+CLERK = ("clerk", "social-org-office", DISTRICT)
+CASEWORKER = ("clerk", "caseworker-01", TOWNSHIP)
+ORGS, CAMPAIGNS = "/api/v1/charity/organisations", "/api/v1/charity/campaigns"
+HEAD = compose_resident_id(DISTRICT, date(1968, 2, 2), 31)
+CHILD = compose_resident_id(DISTRICT, date(2010, 9, 9), 42)
+
+
+def charity_fund(sys_, raised_fen: int) -> str:
+    """A qualified charity of the district with a standing medical-aid fund holding `raised_fen`."""
+    org = sys_.call("POST", ORGS, CLERK, json=org_request(5, "2019-01-10")).json()["organisation_id"]
+    for year in range(2019, 2026):
+        sys_.call("POST", f"{ORGS}/{org}/annual-reports", CLERK, json={"year": year, "income_fen": 1, "expenditure_fen": 1})
+    sys_.call("POST", f"{ORGS}/{org}/grade", CLERK, json={"grade": "5A", "graded_on": "2024-05-01"})
+    sys_.call("POST", f"{ORGS}/{org}/charity-recognition", CLERK)
+    assert sys_.call("POST", f"{ORGS}/{org}/fundraising-qualification", CLERK).status_code == 200
+    fund = sys_.call("POST", CAMPAIGNS, CLERK, json={
+        "organisation_id": org, "title": "大病救助基金", "kind": "fund", "needs": ["medical"], "region_code": DISTRICT,
+        "target_fen": 100_000_000, "starts_on": "2026-06-10", "ends_on": None}).json()["campaign_id"]
+    assert sys_.call("POST", f"{CAMPAIGNS}/{fund}/filing", CLERK).status_code == 200
+    assert sys_.call("POST", f"{CAMPAIGNS}/{fund}/donations", CLERK, json={
+        "request_id": "bank-0001", "donor_name": "某企业", "donor_kind": "enterprise",
+        "amount_fen": raised_fen}).status_code == 201
+    return fund
+
+
+def household(sys_) -> str:
+    applied = sys_.call("POST", "/api/v1/assistance/applications", CASEWORKER, json={
+        "programme": "temporary", "region_code": TOWNSHIP, "address": "越城区府山街道 8 号", "members": [
+            {"resident_id": HEAD, "name": "赵大病", "relationship": "head", "monthly_income_fen": 90_000,
+             "seriously_ill": True},
+            {"resident_id": CHILD, "name": "赵小", "relationship": "child", "monthly_income_fen": 0}]})
+    assert applied.status_code == 201, applied.text
+    return applied.json()["household_id"]
+
+
+def test_a_referral_is_matched_aided_and_reported_back_over_the_broker(system, manual_clock):
+    manual_clock.set_local_date(date(2026, 6, 10))
+    sys_ = system(assistance=PartnerData(), charity=True)
+    fund = charity_fund(sys_, raised_fen=3_000_000)
+    household_id = household(sys_)
+    path = f"/api/v1/assistance/households/{household_id}/charity-referrals"
+
+    referred = sys_.call("POST", path, CASEWORKER, json={
+        "need": "medical", "coverage": "partial", "requested_fen": 2_000_000,
+        "reason": "医疗救助报销后自付部分仍有两万元"})
+    assert referred.status_code == 201, referred.text
+    assert referred.json()["state"] == "referred"
+    again = sys_.call("POST", path, CASEWORKER, json={"need": "medical", "coverage": "partial",
+                                                      "requested_fen": 1, "reason": "再次转介"})
+    assert again.status_code == 409 and "need" in again.json()["errors"]  # one referral per need awaits at a time
+
+    def answered(n: int):
+        rows = sys_.call("GET", path, CASEWORKER).json()["referrals"]
+        return rows if len(rows) == n and all(r["state"] != "referred" for r in rows) else None
+
+    (first,) = wait_for(lambda: answered(1), timeout=20, what="charity's answer recorded on the household")
+    assert (first["state"], first["aid_fen"], first["campaign_id"], first["organisation"]) == \
+        ("aided", 2_000_000, fund, "越城区慈善总会5")
+    assert "in full" in first["answer"]
+    disclosure = sys_.session.get(f"{sys_.url}{CAMPAIGNS}/{fund}/disclosure", timeout=10).json()
+    assert (disclosure["aid_fen"], disclosure["beneficiaries"], disclosure["balance_fen"]) == (2_000_000, 2, 1_000_000)
+    assert HEAD not in str(disclosure) and household_id not in str(disclosure)
+
+    # the same need again within the year: declined, however much the fund still holds
+    manual_clock.advance(minutes=5)
+    assert sys_.call("POST", path, CASEWORKER, json={"need": "medical", "coverage": "none", "requested_fen": 500_000,
+                                                      "reason": "新的住院费用"}).status_code == 201
+    first_again, second = wait_for(lambda: answered(2), timeout=20, what="the second answer")
+    assert (second["state"], second["aid_fen"]) == ("declined", 0) and "aided already for medical" in second["answer"]
+    # a need no fund serves: declined with the reason
+    manual_clock.advance(minutes=5)
+    assert sys_.call("POST", path, CASEWORKER, json={"need": "education", "coverage": "none", "requested_fen": 300_000,
+                                                      "reason": "学费"}).status_code == 201
+    *_, third = wait_for(lambda: answered(3), timeout=20, what="the third answer")
+    assert third["state"] == "declined" and "no open campaign or fund for education" in third["answer"]
+
+    # the referral event delivered again (a redelivery, a replayed dead letter): one aid, one answer
+    charity_db = create_engine(sys_.databases["charity"])
+    assistance_db = create_engine(sys_.databases["assistance"])
+    with assistance_db.connect() as conn:
+        body = conn.execute(text("SELECT body FROM outbox WHERE event_type = 'assistance.household_referred' "
+                                 "ORDER BY id LIMIT 1")).scalar_one()
+    with Connection(sys_.amqp_uri) as conn:
+        producer = Producer(conn.channel())
+        for event_id in (body["id"], body["id"], str(uuid.uuid4())):  # the same event twice, then a copy
+            producer.publish({**body, "id": event_id, "time": datetime.now(timezone.utc).isoformat()},
+                             exchange=Exchange(EVENTS_EXCHANGE, type="topic"), routing_key=body["type"],
+                             serializer="json")
+    wait_for(lambda: queue_depth(sys_.amqp_uri, "charity.on_household_referred") == 0, what="redeliveries consumed")
+    wait_for(lambda: queue_depth(sys_.amqp_uri, "assistance.on_charity_answer") == 0, what="answers consumed")
+    assert count(charity_db, "referral") == 3
+    with charity_db.connect() as conn:
+        assert conn.execute(text("SELECT count(*), sum(amount_fen) FROM spending WHERE kind = 'aid'")).one() == \
+            (1, 2_000_000)
+        answers = conn.execute(text("SELECT count(*) FROM outbox WHERE event_type = 'charity.referral_answered'"))
+        assert answers.scalar_one() == 3
+    assert [r["state"] for r in sys_.call("GET", path, CASEWORKER).json()["referrals"]] == \
+        ["aided", "declined", "declined"]
+    # the household's members and caseworkers see the chain; other areas do not
+    assert sys_.call("GET", path, ("citizen", HEAD)).status_code == 200
+    assert sys_.call("GET", path, ("clerk", "keqiao-01", "330603001")).status_code == 403
+    stats = sys_.call("GET", f"/api/v1/charity/statistics/{DISTRICT}", CLERK).json()
+    assert stats["referrals_aided"] == 1
+    charity_db.dispose()
+    assistance_db.dispose()
