@@ -22,6 +22,9 @@ creates the chassis tables.
   `uq_<ledger>_once` (one pending-or-paid payment per payee and month, whatever the cycle) is the
   backstop: arrears, which two cycles could race for, use it as their ON CONFLICT arbiter; a
   regular payment that collided with it would roll the whole freeze back. Nobody is paid twice.
+- A service whose payees can become entitled for months already frozen (care: an enrolment made
+  after the freeze, from the birthday's month) gives a `back_pay` SELECT: the next cycle pays
+  those months (kind `back_pay`), once.
 - A *scope* splits the run into independent cycles (care: one per paying district, "330602-2026-05");
   the empty scope is one city-wide cycle per month ("2026-05", assistance). Scopes must not overlap:
   if they did, the unique index would refuse the second cycle's overlapping payments.
@@ -119,16 +122,18 @@ class CycleSummary:
     month: date
     state: str
     created: bool  # False when the cycle already existed and nothing was inserted
-    payments: int  # every payment of the cycle (regular and arrears, whatever their state)
+    payments: int  # every payment of the cycle (regular, arrears, back pay, whatever their state)
     total_fen: int
     regular: int
     arrears: int
     arrears_fen: int
     to_bank: int  # pending at freeze: what the bank batch holds
     to_bank_fen: int
-    without_account: int  # regular payments recorded failed because the holder had no account
+    without_account: int  # regular (and back) payments recorded failed because the holder had no account
     without_account_fen: int
     scope: str = ""  # the paying region of the cycle; "" for a run with one cycle a month
+    back_pay: int = 0  # months before this one, frozen without the payee, paid now
+    back_pay_fen: int = 0
 
 
 @dataclass(frozen=True)
@@ -187,7 +192,8 @@ class PaymentTables:
             Column("id", _Id, primary_key=True, autoincrement=True),
             Column("cycle_id", String(20), nullable=False),
             payee, *carried,
-            Column("kind", String(10), nullable=False),  # regular | arrears (a failed payment paid again)
+            # regular | arrears (a failed payment paid again) | back_pay (a month frozen without the payee)
+            Column("kind", String(10), nullable=False),
             Column("for_month", Date, nullable=False),
             Column("amount_fen", BigInteger, nullable=False),
             Column("bank_account", String(40)),
@@ -276,8 +282,8 @@ def _local_settings(conn: Connection, **settings: str | None):
         conn.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
 
 
-# One statement, two inserts: the regular payments of the month, and the arrears of earlier failed
-# payments; the frozen values are copied here.
+# One statement, two (or three) inserts: the regular payments of the month, the arrears of earlier
+# failed payments (and the service's back pay); the frozen values are copied here.
 # - Regular payments need no ON CONFLICT: no payment for this month can exist before its cycle (a
 #   failed payment is only ever paid again for its own, earlier, month), and this statement only
 #   runs in the transaction that created the cycle row, which a concurrent run of the same month
@@ -315,11 +321,31 @@ WITH arrears AS (
     FROM ({payees}) AS s
     WHERE s.amount_fen > 0
     RETURNING kind, state, amount_fen
-)
+){back_pay}
 SELECT kind, state, count(*) AS n, coalesce(sum(amount_fen), 0)::bigint AS fen
-FROM (SELECT * FROM arrears UNION ALL SELECT * FROM regular) AS inserted
+FROM (SELECT * FROM arrears UNION ALL SELECT * FROM regular{back_pay_union}) AS inserted
 GROUP BY kind, state
 """
+
+# Back pay: months before this one whose cycle (same scope) was frozen without the payee, who
+# became entitled for them later (care: enrolled after that month's freeze). Only months that have
+# a cycle: a month not frozen yet pays the payee in its own regular run. Nothing for a month that
+# has any payment of the payee already, live or failed (a failed one is arrears' business); two
+# cycles frozen at once meet at uq_<ledger>_once (ON CONFLICT), as arrears do.
+_BACK_PAY = """, back_pay AS (
+    INSERT INTO {payment} (cycle_id, {payee}{carried}, kind, for_month, amount_fen,
+                           bank_account, policy_version, state, failure_reason)
+    SELECT :cycle_id, s.{payee}{s_carried}, 'back_pay', s.for_month, s.amount_fen,
+           s.bank_account, s.policy_version,
+           CASE WHEN s.bank_account IS NULL THEN 'failed' ELSE 'pending' END,
+           CASE WHEN s.bank_account IS NULL THEN CAST(:no_account AS text) END
+    FROM ({back_pay}) AS s
+    WHERE s.amount_fen > 0 AND s.for_month < :first
+      AND EXISTS (SELECT 1 FROM {cycle} c WHERE c.scope = :scope AND c.month = s.for_month)
+      AND NOT EXISTS (SELECT 1 FROM {payment} p WHERE p.{payee} = s.{payee} AND p.for_month = s.for_month)
+    ON CONFLICT ({payee}, for_month) WHERE state <> 'failed' DO NOTHING
+    RETURNING kind, state, amount_fen
+)"""
 
 _TALLY = """
 SELECT kind, state, failure_reason = :no_account AS no_account, count(*) AS n,
@@ -381,18 +407,18 @@ SELECT 'unknown', NULL, NULL, payment_id, 1 FROM bank_answer WHERE NOT known
 
 def _summary(cycle_row, created: bool, tally: Iterable) -> CycleSummary:
     """`tally`: (kind, state, recorded without a bank account, count, fen) groups of the cycle."""
-    counts = dict.fromkeys(("payments", "total_fen", "regular", "arrears", "arrears_fen", "to_bank",
-                            "to_bank_fen", "without_account", "without_account_fen"), 0)
+    counts = dict.fromkeys(("payments", "total_fen", "regular", "arrears", "arrears_fen", "back_pay", "back_pay_fen",
+                            "to_bank", "to_bank_fen", "without_account", "without_account_fen"), 0)
     for kind, state, no_account, n, fen in tally:
         counts["payments"] += n
         counts["total_fen"] += fen
         counts[kind] += n
-        if kind == "arrears":
-            counts["arrears_fen"] += fen
+        if kind != "regular":
+            counts[f"{kind}_fen"] += fen
         if state == "pending":
             counts["to_bank"] += n
             counts["to_bank_fen"] += fen
-        elif kind == "regular" and state == "failed" and no_account:
+        elif kind != "arrears" and state == "failed" and no_account:
             counts["without_account"] += n
             counts["without_account_fen"] += fen
     return CycleSummary(cycle_id=cycle_row.id, month=cycle_row.month, state=cycle_row.state,
@@ -428,7 +454,8 @@ class PaymentRun:
     there). `file_prefix` keeps two services' bank files in one folder apart.
     """
 
-    def __init__(self, tables: PaymentTables, *, payees: str, accounts: str, file_prefix: str = ""):
+    def __init__(self, tables: PaymentTables, *, payees: str, accounts: str, back_pay: str | None = None,
+                 file_prefix: str = ""):
         self.tables = tables
         self.file_prefix = file_prefix
         names = {"payment": tables.name, "cycle": tables.cycle_name, "payee": tables.payee,
@@ -436,7 +463,9 @@ class PaymentRun:
                  "f_carried": "".join(f", f.{c}" for c in tables.carried),
                  "s_carried": "".join(f", s.{c}" for c in tables.carried)}
         self._names = names
-        self._freeze = text(_FREEZE.format(**names, payees=payees, accounts=accounts))
+        back = _BACK_PAY.format(**names, back_pay=back_pay) if back_pay else ""
+        self._freeze = text(_FREEZE.format(**names, payees=payees, accounts=accounts, back_pay=back,
+                                           back_pay_union=" UNION ALL SELECT * FROM back_pay" if back_pay else ""))
         self._tally = text(_TALLY.format(**names))
         self._classify = text(_CLASSIFY.format(**names))
         self._repaid = text(_REPAID.format(**names))
@@ -469,7 +498,7 @@ class PaymentRun:
         with _local_settings(conn, work_mem=work_mem, jit=jit):
             rows = conn.execute(self._freeze, {**(params or {}), "cycle_id": cycle_id, "first": first, "last": last,
                                                "scope": scope, "no_account": NO_BANK_ACCOUNT}).all()
-        tally = [(kind, state, kind == "regular" and state == "failed", n, fen)
+        tally = [(kind, state, kind != "arrears" and state == "failed", n, fen)
                  for kind, state, n, fen in rows]
         payments, total = sum(r[3] for r in tally), sum(r[4] for r in tally)
         cycle = conn.execute(text(

@@ -67,6 +67,7 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path):
             urls["care"] = make_database("care")
             upgrade("services/care", urls["care"])
             start_service(CareService, {**common, "DATABASE_URL": urls["care"],
+                                        "BANK_FILES_DIR": str(tmp_path / "bank-files"),
                                         "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"})
         if assistance is not None:
             urls["assistance"] = make_database("assistance")

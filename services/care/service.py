@@ -14,25 +14,33 @@ enrols nobody twice.
 """
 from __future__ import annotations
 
-from nameko.timer import timer
 import uuid
+from dataclasses import asdict
 from datetime import date
+
+from nameko.timer import timer
 
 from sqlalchemy import func, select, text
 
 from chassis import (SYSTEM, Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, NotFound, Operable,
                      Outbox, Policy, WorkerMetrics, handle_event, rpc)
+from chassis.clock import LOCAL_ZONE
 from chassis.db import dialect_insert
 from chassis.errors import Conflict, Unavailable
+from chassis.payment_runs import BankFiles, as_problems
 from chassis.regions import region_ancestors, region_prefix
 from chassis.tables import policy_parameters
 from contracts.person import AGE_OF_MAJORITY, InvalidResidentId, ResidentId, age_on
-from services.care import rules
+from services.care import payments, rules
 from services.care.exceptions import OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
-from services.care.models import (Admission, AllowanceEnrolment, AllowanceJobRun, Assessment, Child, ChildDirector,
+from services.care.models import (Admission, AllowanceEnrolment, AllowanceJobRun, AllowancePayment, Assessment, Child,
+                                  ChildDirector,
                                   Elder, EmergencyCall, FamilyBed, Institution, Screening, ServiceOrder, VoucherDrawdown,
                                   VoucherEligibility)
-from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, AllowanceJobViewSchema,
+from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, AllowanceCycleRequestSchema,
+                                   AllowanceEndSchema, AllowanceJobViewSchema, BankBatchViewSchema,
+                                   BankResultsRequestSchema, PaymentCycleViewSchema, PaymentViewSchema,
+                                   ReconcileViewSchema,
                                    AssessmentRequestSchema, AssessmentViewSchema, CallClosureSchema,
                                    ChildDirectorRequestSchema, ChildRequestSchema, ChildViewSchema,
                                    DischargeRequestSchema, DispatchSchema, ElderImportSchema, ElderViewSchema,
@@ -45,6 +53,7 @@ from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, 
 STAFF = ("clerk", "admin")
 PROVIDERS = "care_providers"  # the partner code of the home-care providers' platform
 DEVICES = "care_devices"      # the wearable-device platform's
+BANKS = "banks"               # the paying bank reports each payment's outcome
 
 # One statement per region: everyone of the region born on or before the cutoff (old enough
 # today) and not yet enrolled, from the month of their qualifying birthday (or the next), but never
@@ -73,6 +82,7 @@ class CareService(Operable):
     clock = Clock()
     log = Logger()
     metrics = WorkerMetrics()
+    bank_files = BankFiles()
 
     # --- the elderly registry -------------------------------------------------------------------
 
@@ -89,13 +99,16 @@ class CareService(Operable):
             parsed = ResidentId.parse(person["resident_id"])
             rows[parsed.number] = {"resident_id": parsed.number, "name": person["name"],
                                    "region_code": person["region_code"], "birth_date": parsed.birth_date,
-                                   "sex": parsed.sex, "registered_on": self.clock.today(), "recorded_at": now}
+                                   "sex": parsed.sex, "registered_on": self.clock.today(), "recorded_at": now,
+                                   "bank_account": person.get("bank_account")}
         known = set(self.db.execute(select(Elder.resident_id).where(Elder.resident_id.in_(rows))).scalars())
         statement = dialect_insert(self.db, Elder.__table__)
         self.db.execute(statement.on_conflict_do_update(
             index_elements=["resident_id"],
             set_={"name": statement.excluded.name, "region_code": statement.excluded.region_code,
-                  "recorded_at": statement.excluded.recorded_at}), list(rows.values()))
+                  "recorded_at": statement.excluded.recorded_at,
+                  "bank_account": func.coalesce(statement.excluded.bank_account, Elder.bank_account)}),
+            list(rows.values()))
         self.audit.record(actor, "registry.import", "elder-registry", "imported", received=len(data["people"]),
                           added=len(rows) - len(known), updated=len(known))
         return dump(ImportViewSchema, {"received": len(data["people"]), "added": len(rows) - len(known),
@@ -113,9 +126,11 @@ class CareService(Operable):
         allowance = None
         if enrolment is not None:
             policy = self._allowance_policy(elder.region_code, today)
+            paid = rules.allowance_paid_in(enrolment.starts_month, enrolment.ended_on, today)
             allowance = {"starts_month": enrolment.starts_month, "enrolled_on": enrolment.enrolled_on,
-                         "policy_version": enrolment.policy_version,
-                         "monthly_fen": rules.monthly_allowance_fen(elder.birth_date, today, policy)}
+                         "policy_version": enrolment.policy_version, "ended_on": enrolment.ended_on,
+                         "end_reason": enrolment.end_reason,
+                         "monthly_fen": rules.monthly_allowance_fen(elder.birth_date, today, policy) if paid else 0}
         return dump(ElderViewSchema, {
             "resident_id": elder.resident_id, "name": elder.name, "region_code": elder.region_code,
             "birth_date": elder.birth_date, "sex": elder.sex, "age": age_on(elder.birth_date, today),
@@ -187,6 +202,134 @@ class CareService(Operable):
             raise PolicyUnusable(f"the old-age allowance policy for {region_code} on {on} is unusable: "
                                  f"{getattr(exc, 'reason', exc)}") from None
 
+    # --- the allowance's end ------------------------------------------------------------------------
+
+    @rpc
+    def end_allowance(self, actor, resident_id, request):
+        """End a person's old-age allowance as of a day (staff of the person's area): a move out of
+        the city, an enrolment found wrong. The after-death flow calls `_end_allowance` itself."""
+        actor, data = Actor.from_dict(actor), load(AllowanceEndSchema, request)
+        elder = self.db.get(Elder, _resident(resident_id).number)
+        if elder is None:
+            raise UnknownElder("no such person in the elderly registry")
+        actor.require_staff_in(elder.region_code)
+        ended = self._end_allowance(actor, elder.resident_id, data["ended_on"], data["reason"])
+        if ended is None:
+            raise NotFound("the person has no old-age allowance to end")
+        return ended
+
+    def _end_allowance(self, actor: Actor, resident_id: str, ended_on: date, reason: str) -> dict | None:
+        """THE way an enrolment ends: `allowance_enrolment.ended_on` = the last day of entitlement
+        (a date of death), `end_reason` = why. Payment cycles frozen afterwards pay through the
+        month of `ended_on` and no later (rules.allowance_paid_in); cycles frozen before keep their
+        snapshot, so what they already hold for later months is returned as `paid_after_end`
+        (live payments: to stop at the bank or recover). Ending again moves the end to the new day;
+        the same day again changes nothing. None when the person has no enrolment."""
+        enrolment = self.db.get(AllowanceEnrolment, resident_id, with_for_update=True)
+        if enrolment is None:
+            return None
+        if (enrolment.ended_on, enrolment.end_reason) != (ended_on, reason):
+            previous = enrolment.ended_on
+            enrolment.ended_on, enrolment.end_reason = ended_on, reason
+            self.audit.record(actor, "allowance.end", f"elder-{ResidentId.parse(resident_id)}", "ended",
+                              reason=reason, ended_on=ended_on, previously_ended_on=previous)
+        after = self.db.execute(select(AllowancePayment).where(
+            AllowancePayment.resident_id == resident_id, AllowancePayment.state != "failed",
+            AllowancePayment.for_month > ended_on).order_by(AllowancePayment.for_month)).scalars()
+        return {"resident_id": resident_id, "ended_on": ended_on.isoformat(), "reason": reason,
+                "paid_after_end": [_payment_view(p) for p in after]}
+
+    # --- the allowance's monthly payment run (社会化发放) -------------------------------------------
+    # One cycle per district and month, run by staff of the district (its bureau) or admins; the set-
+    # based SQL is chassis.payment_runs, what it pays services/care/payments.py.
+
+    @rpc
+    def freeze_allowance_cycle(self, actor, request):
+        """Freeze a district's month: every enrolment paid that month, with the amount of the
+        person's age band, their bank account and the policy version (the snapshot), plus failed
+        payments as arrears and back pay for earlier months frozen before the person was enrolled.
+        Idempotent: a frozen month is returned as it is."""
+        actor, data = Actor.from_dict(actor), load(AllowanceCycleRequestSchema, request)
+        district = self._paying_district(data["region_code"])
+        actor.require_staff_in(district)
+        first = data["month"].replace(day=1)
+        conn = self.db.connection()
+        where = {"prefix": region_prefix(district), "scope": district, "first": first, "zone": str(LOCAL_ZONE)}
+        if conn.dialect.name != "postgresql":
+            raise Unavailable(f"the payment run is set-based PostgreSQL; this process runs on {conn.dialect.name}")
+        pairs = conn.execute(text(payments.REGION_MONTHS), where).all()
+        with as_problems():
+            bands = payments.bands({(region, month): self._allowance_policy(region, month) for region, month in pairs})
+            summary = payments.RUN.freeze(conn, first, self.clock.now(), scope=district, params={**where, **bands})
+        self.audit.record(actor, "allowance_cycle.freeze", f"allowance-cycle-{summary.cycle_id}",
+                          "frozen" if summary.created else "already_frozen",
+                          payments=summary.payments, total_fen=summary.total_fen)
+        return dump(PaymentCycleViewSchema, asdict(summary))
+
+    @rpc
+    def get_allowance_cycle(self, actor, cycle_id):
+        conn = self.db.connection()
+        self._require_cycle_staff(Actor.from_dict(actor), cycle_id)
+        with as_problems():
+            return dump(PaymentCycleViewSchema, asdict(payments.RUN.summary(conn, cycle_id)))
+
+    @rpc
+    def send_allowance_batch(self, actor, cycle_id):
+        """Write the cycle's pending payments for the bank, with control totals; frozen -> sent."""
+        actor = Actor.from_dict(actor)
+        self._require_cycle_staff(actor, cycle_id)
+        conn = self.db.connection()
+        with as_problems():
+            payments.RUN.claim_for_sending(conn, cycle_id)
+            path, (rows, total) = self.bank_files(payments.RUN.file_name(cycle_id),
+                                                  lambda out: payments.RUN.write_bank_file(conn, cycle_id, out))
+            state = payments.RUN.mark_sent(conn, cycle_id)
+        self.audit.record(actor, "allowance_cycle.send", f"allowance-cycle-{cycle_id}", state,
+                          rows=rows, total_fen=total, file=path.name)
+        return dump(BankBatchViewSchema, {"cycle_id": cycle_id, "file": str(path), "rows": rows,
+                                          "total_fen": total, "state": state})
+
+    @rpc
+    def reconcile_allowance_results(self, actor, cycle_id, request):
+        """The bank's answers, from the bank (partner `banks`) or the district's staff. Re-applying
+        changes nothing; contradictions are refused and listed; failures are paid again as arrears."""
+        actor, data = Actor.from_dict(actor), load(BankResultsRequestSchema, request)
+        if not (actor.role == "partner" and actor.id == BANKS):
+            self._require_cycle_staff(actor, cycle_id)
+        with as_problems():
+            summary = payments.RUN.reconcile(self.db.connection(), cycle_id, [
+                (r["payment_id"], r["status"], r["reason"]) for r in data["results"]])
+        self.audit.record(actor, "allowance_cycle.reconcile", f"allowance-cycle-{cycle_id}", summary.state,
+                          paid=summary.paid, failed=summary.failed, conflicts=len(summary.conflicts))
+        view = asdict(summary)
+        view["conflicts"] = [{"payment_id": i, "recorded": was, "reported": said}
+                             for i, was, said in summary.conflicts]
+        return dump(ReconcileViewSchema, view)
+
+    @rpc
+    def allowance_payments(self, actor, resident_id):
+        """A person's allowance payments, newest month first: for the person and their caseworkers."""
+        actor = Actor.from_dict(actor)
+        elder = self.db.get(Elder, _resident(resident_id).number)
+        if elder is None:
+            raise UnknownElder("no such person in the elderly registry")
+        self._require_reader(actor, elder.resident_id, elder.region_code)
+        rows = self.db.execute(select(AllowancePayment).where(AllowancePayment.resident_id == elder.resident_id)
+                               .order_by(AllowancePayment.for_month.desc(), AllowancePayment.id.desc())).scalars()
+        return [_payment_view(p) for p in rows]
+
+    @staticmethod
+    def _paying_district(region_code: str) -> str:
+        try:
+            return rules.paying_district(region_code)
+        except rules.InvalidInput as exc:
+            raise InvalidInput(exc.reason, errors={"region_code": [exc.reason]}) from None
+
+    def _require_cycle_staff(self, actor: Actor, cycle_id: str) -> None:
+        """A cycle is its district's: staff whose area covers the district (or admins)."""
+        with as_problems():
+            scope = payments.RUN.scope_of(self.db.connection(), cycle_id)
+        actor.require_staff_in(scope)
 
     # --- ability assessments, institutions and indicators ------------------------------------------
 
@@ -777,6 +920,12 @@ class CareService(Operable):
                 raise Forbidden("a citizen sees only their own records")
         else:
             actor.require_staff_in(region_code)
+
+
+def _payment_view(payment: AllowancePayment) -> dict:
+    return dump(PaymentViewSchema, {
+        "payment_id": payment.id, "cycle_id": payment.cycle_id, "for_month": payment.for_month, "kind": payment.kind,
+        "amount_fen": payment.amount_fen, "state": payment.state, "failure_reason": payment.failure_reason})
 
 
 def _active(held: VoucherEligibility, month: date) -> bool:
