@@ -843,8 +843,7 @@ class CareService(Operable):
         actor = Actor.from_dict(actor)
         order = self._order(order_id, for_update=False)
         if actor.role == "partner":
-            if actor.id != PROVIDERS:
-                raise Forbidden("orders are shown to providers, the person and caseworkers")
+            _require_order_provider(actor, order)
             return {**self._order_view(order), "resident_id": None}  # minimal disclosure, as in the event
         self._require_reader(actor, order.resident_id, order.region_code)
         return self._order_view(order)
@@ -867,8 +866,7 @@ class CareService(Operable):
     def _order_step(self, actor: Actor, order_id: str, action: str) -> dict:
         order = self._order(order_id)
         if actor.role == "partner":
-            if actor.id != PROVIDERS:
-                raise Forbidden("only home-care providers act on orders as a partner")
+            _require_order_provider(actor, order)
             by = "provider"
         elif actor.role == "citizen":
             if actor.id != order.resident_id:
@@ -920,6 +918,17 @@ class CareService(Operable):
                 raise Forbidden("a citizen sees only their own records")
         else:
             actor.require_staff_in(region_code)
+
+
+def _require_order_provider(actor: Actor, order: ServiceOrder) -> None:
+    """A provider sees and acts on its own orders only: its token names it (`org`), and another
+    provider's order does not exist for it (404, not 403: that it exists is not its business)."""
+    if actor.id != PROVIDERS:
+        raise Forbidden("only home-care providers act on orders as a partner")
+    if not actor.org:
+        raise Forbidden("a home-care provider's token names the provider")
+    if actor.org != order.provider:
+        raise NotFound(f"no order {order.id}")
 
 
 def _payment_view(payment: AllowancePayment) -> dict:
