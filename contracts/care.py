@@ -69,6 +69,8 @@ class AllowanceJobViewSchema(Strict):
     enrolled = fields.Integer(metadata={"description": "enrolled by this run"})
     enrolled_today = fields.Integer(metadata={"description": "enrolled by every run of the day"})
     runs_today = fields.Integer()
+    vouchers_granted = fields.Integer(metadata={
+        "description": "home-care vouchers granted by this run to members of supported households who reached the age"})
 
 
 # --- home and community care: service orders drawn on government vouchers ----------------------

@@ -78,6 +78,21 @@ class VoucherEligibility(Base):
     policy_version = Column(Text, nullable=False)
 
 
+class SupportedMember(Base):
+    """A member of a household assistance supports (from its events), whatever their age: the daily
+    job grants the home-care voucher to those who reach the policy's age later, as approval would
+    have had they been old enough then. Ended with the household's benefit or the member's leaving."""
+    __tablename__ = "supported_member"
+    resident_id = Column(String(18), primary_key=True)
+    programme = Column(String(30), primary_key=True)
+    household_id = Column(String(36), nullable=False, index=True)
+    region_code = Column(String(12), nullable=False)
+    birth_date = Column(Date, nullable=False, index=True)
+    starts_on = Column(Date, nullable=False)
+    ends_on = Column(Date)
+    policy_version = Column(Text, nullable=False)  # the assistance decision's
+
+
 class ServiceOrder(Base):
     """A home-care service order: requested → accepted → delivered → confirmed (or cancelled)."""
     __tablename__ = "service_order"

@@ -20,7 +20,7 @@ from datetime import date
 
 from nameko.timer import timer
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from chassis import (SYSTEM, Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, NotFound, Operable,
                      Outbox, Policy, WorkerMetrics, handle_event, rpc)
@@ -34,9 +34,8 @@ from contracts.person import AGE_OF_MAJORITY, InvalidResidentId, ResidentId, age
 from services.care import payments, rules
 from services.care.exceptions import OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
 from services.care.models import (Admission, AllowanceEnrolment, AllowanceJobRun, AllowancePayment, Assessment, Child,
-                                  ChildDirector,
-                                  Elder, EmergencyCall, FamilyBed, Institution, Screening, ServiceOrder, VoucherDrawdown,
-                                  VoucherEligibility)
+                                  ChildDirector, Elder, EmergencyCall, FamilyBed, Institution, Screening, ServiceOrder,
+                                  SupportedMember, VoucherDrawdown, VoucherEligibility)
 from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, AllowanceCycleRequestSchema,
                                    AllowanceEndSchema, AllowanceJobViewSchema, BankBatchViewSchema,
                                    BankResultsRequestSchema, PaymentCycleViewSchema, PaymentViewSchema,
@@ -178,8 +177,53 @@ class CareService(Operable):
             self.audit.record(actor, "allowance.enrol", "old-age-allowance", "enrolled", enrolled=enrolled,
                               run_on=today)
             self.log.info("allowance.enrolled", enrolled=enrolled)
+        vouchers = self._grant_vouchers_at_age(actor, today)
         return dump(AllowanceJobViewSchema, {"run_on": today, "enrolled": enrolled,
-                                             "enrolled_today": enrolled_today, "runs_today": runs})
+                                             "enrolled_today": enrolled_today, "runs_today": runs,
+                                             "vouchers_granted": vouchers})
+
+    def _grant_vouchers_at_age(self, actor: Actor, today: date) -> int:
+        """养老服务补贴 for members of supported households who reached the voucher age after their
+        household's approval (which grants only those old enough then), if still supported on the
+        birthday: from the birthday (or the support's start, if later) to the support's end. Idempotent: a person with a voucher row under the
+        programme (granted, or ended since) gets nothing here, and two runs at once insert once."""
+        missing = (select(SupportedMember)
+                   .outerjoin(VoucherEligibility, (VoucherEligibility.resident_id == SupportedMember.resident_id)
+                              & (VoucherEligibility.programme == SupportedMember.programme))
+                   .where(VoucherEligibility.resident_id.is_(None)))
+        granted = 0
+        regions = self.db.execute(select(missing.subquery().c.region_code).distinct()).scalars().all()
+        for region in sorted(regions):
+            min_age = self.policy.resolve("care.voucher_min_age", region, today)
+            amounts = self.policy.resolve("care.voucher_monthly_fen", region, today)
+            version = f"{min_age.version};{amounts.version}"
+            cutoff = rules.latest_birth_date_qualifying(today, min_age.value)
+            # still supported on the birthday (the job may run days after it, after downtime)
+            supported_then = text(f"supported_member.ends_on >= "
+                                  f"{rules.birthday_sql('supported_member.birth_date', ':age')}").bindparams(
+                age=min_age.value)
+            for member in self.db.execute(missing.where(
+                    SupportedMember.region_code == region, SupportedMember.birth_date <= cutoff,
+                    SupportedMember.ends_on.is_(None) | supported_then)).scalars():
+                try:
+                    monthly = rules.voucher_monthly_fen(member.programme, age_on(member.birth_date, today),
+                                                        min_age.value, amounts.value)
+                except rules.InvalidInput as exc:
+                    raise PolicyUnusable(exc.reason) from None
+                if monthly == 0:
+                    continue
+                starts_on = max(member.starts_on, rules.birthday(member.birth_date, min_age.value))
+                inserted = self.db.execute(dialect_insert(self.db, VoucherEligibility.__table__).values(
+                    resident_id=member.resident_id, programme=member.programme, household_id=member.household_id,
+                    region_code=member.region_code, monthly_fen=monthly, starts_on=starts_on, ends_on=member.ends_on,
+                    policy_version=version).on_conflict_do_nothing()).rowcount
+                if inserted:
+                    granted += 1
+                    self.audit.record(actor, "voucher.grant", f"household-{member.household_id}", "granted",
+                                      reason=f"reached {min_age.value}", policy_version=version,
+                                      member=str(ResidentId.parse(member.resident_id)), monthly_fen=monthly,
+                                      programme=member.programme, starts_on=starts_on)
+        return granted
 
     def _scheme_start(self, region_code: str):
         """When the allowance began for the region: the first version of its qualifying age."""
@@ -728,6 +772,7 @@ class CareService(Operable):
         version = f"{min_age.version};{amounts.version}"
         for member in data["members"]:
             person = ResidentId.parse(member["resident_id"])
+            self._support(person, data, on)
             try:
                 monthly = rules.voucher_monthly_fen(data["programme"], person.age_on(on), min_age.value, amounts.value,
                                                     member.get("severely_disabled", False))
@@ -745,9 +790,23 @@ class CareService(Operable):
                               reason=f"{event.type} {event.id}", policy_version=version, member=str(person),
                               monthly_fen=monthly, programme=data["programme"])
 
+    def _support(self, person: ResidentId, data: dict, on: date) -> None:
+        """Remember the member, old enough or not: the daily job grants the voucher at the age."""
+        supported = self.db.get(SupportedMember, (person.number, data["programme"]), with_for_update=True)
+        if supported is None:
+            supported = SupportedMember(resident_id=person.number, programme=data["programme"])
+            self.db.add(supported)
+        supported.household_id, supported.region_code, supported.birth_date = (
+            data["household_id"], data["region_code"], person.birth_date)
+        supported.starts_on, supported.ends_on, supported.policy_version = on, None, data["policy_version"]
+
     @handle_event("assistance.entitlement_ended")
     def on_entitlement_ended(self, event):
         ends_on = date.fromisoformat(str(event.data["ends_on"]))
+        self.db.execute(update(SupportedMember).where(
+            SupportedMember.household_id == event.data["household_id"],
+            SupportedMember.programme == event.data["programme"], SupportedMember.ends_on.is_(None))
+            .values(ends_on=ends_on))
         for held in self.db.execute(select(VoucherEligibility).where(
                 VoucherEligibility.household_id == event.data["household_id"],
                 VoucherEligibility.programme == event.data["programme"],
@@ -760,6 +819,10 @@ class CareService(Operable):
     def on_member_left(self, event):
         """The voucher a person had through a household ends when they leave it."""
         left_on = date.fromisoformat(str(event.data["left_on"]))
+        self.db.execute(update(SupportedMember).where(
+            SupportedMember.resident_id == event.data["resident_id"],
+            SupportedMember.household_id == event.data["household_id"], SupportedMember.ends_on.is_(None))
+            .values(ends_on=left_on))
         for held in self.db.execute(select(VoucherEligibility).where(
                 VoucherEligibility.resident_id == event.data["resident_id"],
                 VoucherEligibility.household_id == event.data["household_id"],

@@ -293,3 +293,69 @@ def test_a_member_who_leaves_the_household_loses_its_voucher(care, amqp_uri):
              what="the voucher ended")
     wait_for(lambda: queue_depth(amqp_uri, "care.on_member_left") == 0)
     assert rows(engine, "SELECT count(*) FROM audit_log WHERE action = 'voucher.end'")[0][0] == 1
+
+
+def test_a_member_who_reaches_60_after_the_approval_gets_the_voucher_from_that_month(care, amqp_uri, manual_clock):
+    rpc, engine = care
+    admin = {"id": "ops", "role": "admin"}
+    nearly = compose_resident_id("330602", date(1966, 6, 20), 31)   # 60 on 20 June 2026
+    leaves = compose_resident_id("330602", date(1966, 7, 2), 41)    # 60 on 2 July, but leaves in June
+    later = compose_resident_id("330602", date(1966, 9, 9), 51)     # 60 on 9 September; the household's 低保 ends in August
+    publish(amqp_uri, "assistance.approved", "assistance", {
+        "application_id": "a-2", "household_id": "h-2", "programme": "tekun", "monthly_amount_fen": 110500,
+        "starts_on": "2026-06-01", "region_code": TOWNSHIP, "policy_version": "test",
+        "members": [{"resident_id": r, "name": "成员"} for r in (nearly, leaves)]})
+    publish(amqp_uri, "assistance.approved", "assistance", {
+        "application_id": "a-3", "household_id": "h-3", "programme": "dibao", "monthly_amount_fen": 80000,
+        "starts_on": "2026-06-01", "region_code": TOWNSHIP, "policy_version": "test",
+        "members": [{"resident_id": later, "name": "成员"}]})
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM supported_member")[0][0] == 3, what="the members")
+    assert rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 0  # all 59 at the approval
+
+    manual_clock.set_local_date(date(2026, 6, 19))
+    assert rpc.run_allowance_job(admin)["vouchers_granted"] == 0
+    publish(amqp_uri, "assistance.member_left", "assistance", {
+        "household_id": "h-2", "resident_id": leaves, "left_on": "2026-06-25", "reason": "moved out"})
+    publish(amqp_uri, "assistance.entitlement_ended", "assistance", {
+        "household_id": "h-3", "programme": "dibao", "ends_on": "2026-08-31", "reason": "income above the standard"})
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM supported_member WHERE ends_on IS NOT NULL")[0][0] == 2,
+             what="the leaving and the ending")
+
+    manual_clock.set_local_date(date(2026, 6, 20))  # the birthday
+    first = rpc.run_allowance_job(admin)
+    assert first["vouchers_granted"] == 1
+    assert rpc.run_allowance_job(admin)["vouchers_granted"] == 0  # twice the same day: once
+    balance = rpc.voucher_balance({"id": nearly, "role": "citizen"}, nearly)
+    assert (balance["programme"], balance["monthly_fen"], balance["month"]) == ("tekun", 60000, "2026-06-01")
+    assert [tuple(r) for r in rows(engine, "SELECT resident_id, starts_on, household_id FROM voucher_eligibility")] == [
+        (nearly, date(2026, 6, 20), "h-2")]
+
+    # after downtime over their birthdays: the one who left before 60 and the household that ended
+    # before get nothing; someone who was still supported on the birthday gets it, with the end
+    just = compose_resident_id("330602", date(1966, 8, 30), 61)  # 60 on 30 August, the day before h-3's end
+    publish(amqp_uri, "assistance.approved", "assistance", {
+        "application_id": "a-4", "household_id": "h-3", "programme": "dibao", "monthly_amount_fen": 80000,
+        "starts_on": "2026-06-01", "region_code": TOWNSHIP, "policy_version": "test",
+        "members": [{"resident_id": just, "name": "成员"}]})
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM supported_member")[0][0] == 4, what="the member")
+    publish(amqp_uri, "assistance.entitlement_ended", "assistance", {
+        "household_id": "h-3", "programme": "dibao", "ends_on": "2026-08-31", "reason": "income above the standard"})
+    wait_for(lambda: rows(engine, f"SELECT ends_on FROM supported_member WHERE resident_id = '{just}'")[0][0]
+             == date(2026, 8, 31), what="the end")
+    manual_clock.set_local_date(date(2026, 9, 15))
+    assert rpc.run_allowance_job(admin)["vouchers_granted"] == 1
+    assert [tuple(r) for r in rows(engine, "SELECT starts_on, ends_on, monthly_fen FROM voucher_eligibility "
+                                           f"WHERE resident_id = '{just}'")] == [
+        (date(2026, 8, 30), date(2026, 8, 31), 30000)]
+    with pytest.raises(Problem) as none:
+        rpc.voucher_balance({"id": later, "role": "citizen"}, later)
+    assert none.value.status == 404
+
+    # the household's benefit ends: the voucher granted at 60 ends with it, and is not granted again
+    publish(amqp_uri, "assistance.entitlement_ended", "assistance", {
+        "household_id": "h-2", "programme": "tekun", "ends_on": "2026-09-30", "reason": "re-check"})
+    wait_for(lambda: rows(engine, f"SELECT ends_on FROM voucher_eligibility WHERE resident_id = '{nearly}'")[0][0]
+             == date(2026, 9, 30), what="the voucher ended")
+    manual_clock.set_local_date(date(2026, 10, 2))
+    assert rpc.run_allowance_job(admin)["vouchers_granted"] == 0
+    assert rpc.voucher_balance({"id": nearly, "role": "citizen"}, nearly)["monthly_fen"] == 0
