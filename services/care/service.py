@@ -2,15 +2,18 @@
 the database.
 
 Home-care vouchers (养老服务补贴) come from assistance's approvals (`assistance.approved`), never
-from re-entered data, and end with the household's benefit. A service order goes requested →
-accepted → delivered (the provider) → confirmed (the person served); the confirmation is an event,
-and the voucher ledger that consumes it draws the budget once per order however often it arrives.
+from re-entered data, and end with the household's benefit; members who reach the voucher age
+after the approval get theirs from the daily job. A service order goes requested → accepted →
+delivered (the provider named by the token, only its own orders) → confirmed (the person served);
+the confirmation is an event, and the voucher ledger that consumes it draws the budget once per
+order however often it arrives.
 
 The old-age allowance (高龄津贴) needs no application: a daily job enrols everyone in the registry
 who has reached the qualifying age, from the month the rules say, once per person. The job is one
 set-based statement per region and does not depend on when it last ran, so a missed day (or a
 month of downtime) is caught up by the next run with the right start months, and running it twice
-enrols nobody twice.
+enrols nobody twice. The allowance is paid monthly by each district through the chassis payment
+run (services/care/payments.py says what it pays); an enrolment ends only through `_end_allowance`.
 """
 from __future__ import annotations
 
@@ -301,9 +304,10 @@ class CareService(Operable):
         where = {"prefix": region_prefix(district), "scope": district, "first": first, "zone": str(LOCAL_ZONE)}
         if conn.dialect.name != "postgresql":
             raise Unavailable(f"the payment run is set-based PostgreSQL; this process runs on {conn.dialect.name}")
+        # the bands in force for each region paid, in this month and in any month paid back
         pairs = conn.execute(text(payments.REGION_MONTHS), where).all()
+        bands = payments.bands({(region, month): self._allowance_policy(region, month) for region, month in pairs})
         with as_problems():
-            bands = payments.bands({(region, month): self._allowance_policy(region, month) for region, month in pairs})
             summary = payments.RUN.freeze(conn, first, self.clock.now(), scope=district, params={**where, **bands})
         self.audit.record(actor, "allowance_cycle.freeze", f"allowance-cycle-{summary.cycle_id}",
                           "frozen" if summary.created else "already_frozen",
