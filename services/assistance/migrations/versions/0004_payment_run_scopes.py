@@ -12,15 +12,26 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
+# 0001 left the month's unique constraint unnamed: PostgreSQL named it, SQLite (the dev default,
+# whose ALTERs alembic runs by copying the table) gets the name from this convention
+_SQLITE_NAMES = {"uq": "uq_%(table_name)s_%(column_0_name)s"}
+
+
+def _old_name() -> str:
+    return "payment_cycle_month_key" if op.get_bind().dialect.name == "postgresql" else "uq_payment_cycle_month"
+
 
 def upgrade():
-    op.add_column("payment_cycle", sa.Column("scope", sa.String(length=12), server_default=sa.text("''"),
-                                             nullable=False))
-    op.drop_constraint("payment_cycle_month_key", "payment_cycle", type_="unique")
-    op.create_unique_constraint("uq_payment_cycle_month", "payment_cycle", ["scope", "month"])
+    old = _old_name()
+    with op.batch_alter_table("payment_cycle", naming_convention=_SQLITE_NAMES) as batch:
+        batch.add_column(sa.Column("scope", sa.String(length=12), server_default=sa.text("''"), nullable=False))
+        batch.drop_constraint(old, type_="unique")
+        batch.create_unique_constraint("uq_payment_cycle_month", ["scope", "month"])
 
 
 def downgrade():
-    op.drop_constraint("uq_payment_cycle_month", "payment_cycle", type_="unique")
-    op.create_unique_constraint("payment_cycle_month_key", "payment_cycle", ["month"])
-    op.drop_column("payment_cycle", "scope")
+    old = _old_name()
+    with op.batch_alter_table("payment_cycle", naming_convention=_SQLITE_NAMES) as batch:
+        batch.drop_constraint("uq_payment_cycle_month", type_="unique")
+        batch.create_unique_constraint(old, ["month"])
+        batch.drop_column("scope")
