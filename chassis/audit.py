@@ -28,10 +28,18 @@ class Actor:
     id: str
     role: str
     area: str | None = None  # division code the actor is scoped to
+    # the organisation acting under a partner code whose members act apart (a home-care provider
+    # under `care_providers`): it may touch only what is its own
+    org: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict) -> "Actor":
-        return cls(id=str(data["id"]), role=str(data["role"]), area=data.get("area"))
+        return cls(id=str(data["id"]), role=str(data["role"]), area=data.get("area"), org=data.get("org"))
+
+    @property
+    def principal(self) -> str:
+        """Who this is, as one string: the id, with the organisation when there is one."""
+        return f"{self.id}/{self.org}" if self.org else self.id
 
     def covers(self, region_code: str) -> bool:
         """Whether the actor may act in `region_code` (admins everywhere, staff in their area)."""
@@ -54,7 +62,7 @@ class Actor:
         return column.startswith(region_prefix(self.area), autoescape=True) if self.role == "clerk" else true()
 
     def as_dict(self) -> dict:
-        return {"id": self.id, "role": self.role, "area": self.area}
+        return {"id": self.id, "role": self.role, "area": self.area, "org": self.org}
 
 
 SYSTEM = Actor(id="system", role="system")
@@ -78,6 +86,8 @@ class AuditTrail:
         self._clock = clock
 
     def _row(self, actor, action, subject, outcome, reason, policy_version, details):
+        if actor.org:  # which provider of a shared partner code acted
+            details = {**details, "actor_org": actor.org}
         return insert(audit_log).values(
             at=self._clock.now(), actor_id=actor.id, actor_role=actor.role, actor_area=actor.area,
             action=action, subject=subject, outcome=outcome, reason=reason,

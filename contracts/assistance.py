@@ -184,67 +184,6 @@ class AlertResolutionSchema(Strict):
     resolution = fields.String(required=True, validate=validate.Length(min=2, max=1000))
 
 
-# --- the monthly payment run (社会化发放) -------------------------------------------------------
-
-class PaymentCycleRequestSchema(Strict):
-    month = fields.Date(required=True, metadata={"description": "any day of the month to pay"})
-
-
-class PaymentCycleViewSchema(Strict):
-    cycle_id = fields.String()
-    month = fields.Date()
-    state = fields.String(metadata={"description": "frozen | sent | reconciled"})
-    created = fields.Boolean(metadata={"description": "false when the month was already frozen"})
-    payments = fields.Integer()
-    total_fen = fields.Integer()
-    regular = fields.Integer()
-    arrears = fields.Integer(metadata={"description": "failed payments of earlier cycles paid again"})
-    arrears_fen = fields.Integer()
-    to_bank = fields.Integer()
-    to_bank_fen = fields.Integer()
-    without_account = fields.Integer()
-    without_account_fen = fields.Integer()
-
-
-class BankBatchViewSchema(Strict):
-    cycle_id = fields.String()
-    file = fields.String(metadata={"description": "the CSV handed to the bank (payment_id,bank_account,amount_fen)"})
-    rows = fields.Integer()
-    total_fen = fields.Integer()
-    state = fields.String()
-
-
-class BankResultSchema(Strict):
-    payment_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2 ** 63 - 1))
-    status = fields.String(required=True, validate=validate.OneOf(["paid", "failed"]))
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-
-
-class BankResultsRequestSchema(Strict):
-    results = fields.List(fields.Nested(BankResultSchema), required=True, validate=validate.Length(min=1))
-
-
-class ReconcileViewSchema(Strict):
-    cycle_id = fields.String()
-    paid = fields.Integer()
-    failed = fields.Integer()
-    unchanged = fields.Integer()
-    conflicts = fields.List(fields.Dict(), metadata={"description": "answers refused: payment_id, recorded, reported"})
-    unknown = fields.List(fields.Integer(), metadata={"description": "ids that are not payments of this cycle"})
-    pending = fields.Integer()
-    state = fields.String()
-
-
-class PaymentViewSchema(Strict):
-    payment_id = fields.Integer()
-    cycle_id = fields.String()
-    for_month = fields.Date()
-    kind = fields.String()
-    amount_fen = fields.Integer()
-    state = fields.String()
-    failure_reason = fields.String(allow_none=True)
-
-
 # --- events --------------------------------------------------------------------------------------
 
 class HouseholdMemberSchema(Strict):

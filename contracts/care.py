@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from contracts.marriage import Strict
+from contracts.payments import PaymentCycleRequestSchema
 from contracts.person import ResidentIdField
 
 REGION = validate.Regexp(r"^\d{6}(\d{3}(\d{3})?)?$", error="must be a 6, 9 or 12-digit division code")
@@ -14,6 +15,9 @@ class PersonRecordSchema(Strict):
     resident_id = ResidentIdField(required=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=60))
     region_code = fields.String(required=True, validate=REGION)
+    bank_account = fields.String(validate=validate.Regexp(r"^\d{8,40}$", error="8 to 40 digits"),
+                                 metadata={"description": "the account (社保卡) the old-age allowance is paid to; "
+                                                          "left out: the one on record stays"})
 
 
 class ElderImportSchema(Strict):
@@ -26,7 +30,22 @@ class AllowanceViewSchema(Strict):
     starts_month = fields.Date()
     enrolled_on = fields.Date()
     policy_version = fields.String()
-    monthly_fen = fields.Integer(metadata={"description": "this month's amount by age band"})
+    monthly_fen = fields.Integer(metadata={"description": "this month's amount by age band (0 once ended)"})
+    ended_on = fields.Date(allow_none=True, metadata={"description": "the last day of entitlement; its month is paid"})
+    end_reason = fields.String(allow_none=True)
+
+
+class AllowanceEndSchema(Strict):
+    """End a person's old-age allowance as of a day (a move out of the city; the after-death flow
+    ends it with the date of death). Months after that day's month are no longer paid."""
+    ended_on = fields.Date(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+class AllowanceCycleRequestSchema(PaymentCycleRequestSchema):
+    """One district's cycle of the old-age allowance for a month (each district bureau pays its own)."""
+    region_code = fields.String(required=True, validate=validate.Regexp(
+        r"^\d{4}(?!00)\d{2}$", error="must be a district's 6-digit code (not a city's, ending in 00)"))
 
 
 class ElderViewSchema(Strict):
@@ -50,6 +69,8 @@ class AllowanceJobViewSchema(Strict):
     enrolled = fields.Integer(metadata={"description": "enrolled by this run"})
     enrolled_today = fields.Integer(metadata={"description": "enrolled by every run of the day"})
     runs_today = fields.Integer()
+    vouchers_granted = fields.Integer(metadata={
+        "description": "home-care vouchers granted by this run to members of supported households who reached the age"})
 
 
 # --- home and community care: service orders drawn on government vouchers ----------------------

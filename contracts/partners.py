@@ -18,6 +18,9 @@ class Partner:
     title: str
     entitlements: dict  # event type -> tuple of data fields (dotted paths) the partner may see
     may_query_marital_status: bool = False
+    # Several organisations act under this code, each only on what is its own: their tokens name
+    # the organisation (claim `org`), and a token without one is refused.
+    organisations: bool = False
 
 
 # What a department needs to grant a 救助一件事 linked item: who, where, which programme, from when.
@@ -46,12 +49,13 @@ PARTNERS: dict[str, Partner] = {p.code: p for p in (
     # The paying bank (社会化发放) receives payment batches as files, not events, and reports each
     # payment's outcome through the partner API.
     Partner("banks", "代发银行 paying bank", {}),
-    # The platform home-care providers (居家养老服务机构) take their orders from.
     # The wearable-device platform (智慧养老平台) reports emergency calls through the partner API.
     Partner("care_devices", "智慧养老平台 wearable-device platform", {}),
+    # The platform home-care providers (居家养老服务机构) take their orders from; each provider acts
+    # on its own orders only (its token's `org` is the order's `provider`).
     Partner("care_providers", "居家养老服务机构 home-care providers", {
         "care.order_requested": ("order_id", "service", "provider", "region_code", "price_fen"),
-    }),
+    }, organisations=True),
     *(Partner(code, title, {"assistance.approved": _APPROVAL_FIELDS}) for code, title in (
         ("education", "教育 education (教育救助)"),
         ("housing", "住建 housing (住房救助)"),

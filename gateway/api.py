@@ -53,7 +53,7 @@ def route(method: str, path: str, *, roles, summary: str, tag: str, body=None, r
             if method == "POST" and key and actor is not None:
                 raw = request.get_json(silent=True)
                 answer, result, replayed = self.idempotency.run(
-                    actor.id, key, request_hash(method, request.path, raw), call)
+                    actor.principal, key, request_hash(method, request.path, raw), call)
             else:
                 (answer, result), replayed = call(), False
             headers = {"Idempotent-Replayed": "true"} if replayed else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from chassis import ServiceRpc
 from contracts import assistance as a
+from contracts import payments as pay
 from gateway.api import route, wire
 
 CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
@@ -153,25 +154,25 @@ class AssistanceRoutes:
 
     @route("POST", CYCLES, roles=(ADMIN,), tag="assistance", status=201,
            summary="Freeze a month's payment cycle (idempotent: a frozen month is returned as it is)",
-           body=a.PaymentCycleRequestSchema, response=a.PaymentCycleViewSchema)
+           body=pay.PaymentCycleRequestSchema, response=pay.PaymentCycleViewSchema)
     def freeze_payment_cycle(self, actor, body):
-        return self.assistance.freeze_payment_cycle(actor.as_dict(), wire(a.PaymentCycleRequestSchema, body))
+        return self.assistance.freeze_payment_cycle(actor.as_dict(), wire(pay.PaymentCycleRequestSchema, body))
 
     @route("GET", CYCLES + "/<cycle_id>", roles=(ADMIN,), tag="assistance",
-           summary="A payment cycle's totals as they stand", response=a.PaymentCycleViewSchema)
+           summary="A payment cycle's totals as they stand", response=pay.PaymentCycleViewSchema)
     def get_payment_cycle(self, actor, body, cycle_id):
         return self.assistance.get_payment_cycle(actor.as_dict(), cycle_id)
 
     @route("POST", CYCLES + "/<cycle_id>/bank-batch", roles=(ADMIN,), tag="assistance",
            summary="Hand the cycle's pending payments to the bank (CSV with control totals)",
-           response=a.BankBatchViewSchema)
+           response=pay.BankBatchViewSchema)
     def send_bank_batch(self, actor, body, cycle_id):
         return self.assistance.send_bank_batch(actor.as_dict(), cycle_id)
 
     @route("POST", CYCLES + "/<cycle_id>/bank-results", roles=(PARTNER, ADMIN), tag="assistance",
            summary="The bank's answers: paid, or failed with the reason (re-sending changes nothing)",
-           body=a.BankResultsRequestSchema, response=a.ReconcileViewSchema)
+           body=pay.BankResultsRequestSchema, response=pay.ReconcileViewSchema)
     def reconcile_bank_results(self, actor, body, cycle_id):
         return self.assistance.reconcile_bank_results(actor.as_dict(), cycle_id,
-                                                      wire(a.BankResultsRequestSchema, body))
+                                                      wire(pay.BankResultsRequestSchema, body))
 

@@ -1,10 +1,11 @@
-"""Elderly care (养老) over HTTP: the elderly registry and the old-age allowance granted without
-an application. Rules and area scoping live in the care service; these routes check the role,
+"""Elderly care (养老) over HTTP: the elderly registry, the old-age allowance granted without an
+application and its monthly payment run, home care, institutions and child welfare. Rules and area scoping live in the care service; these routes check the role,
 validate the body against the contract and pass the caller along."""
 from __future__ import annotations
 
 from chassis import ServiceRpc
 from contracts import care as c
+from contracts import payments as pay
 from gateway.api import route, wire
 
 CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
@@ -12,6 +13,7 @@ ELDERS = "/api/v1/care/elders"
 ORDERS = "/api/v1/care/orders"
 CHILDREN = "/api/v1/care/children"
 CALLS = "/api/v1/care/emergency-calls"
+CYCLES = "/api/v1/care/allowance-payment-cycles"
 
 
 class CareRoutes:
@@ -36,6 +38,42 @@ class CareRoutes:
            response=c.AllowanceJobViewSchema)
     def run_allowance_job(self, actor, body):
         return self.care.run_allowance_job(actor.as_dict())
+
+    @route("POST", ELDERS + "/<resident_id>/allowance/end", roles=(CLERK, ADMIN), tag="care",
+           summary="End a person's old-age allowance as of a day (its month is still paid); lists what cycles "
+                   "frozen before already hold for later months", body=c.AllowanceEndSchema)
+    def end_allowance(self, actor, body, resident_id):
+        return self.care.end_allowance(actor.as_dict(), resident_id, wire(c.AllowanceEndSchema, body))
+
+    @route("GET", ELDERS + "/<resident_id>/allowance/payments", roles=(CITIZEN, CLERK, ADMIN), tag="care",
+           summary="A person's old-age allowance payments, newest month first")
+    def allowance_payments(self, actor, body, resident_id):
+        return {"payments": self.care.allowance_payments(actor.as_dict(), resident_id)}
+
+    @route("POST", CYCLES, roles=(CLERK, ADMIN), tag="care", status=201,
+           summary="Freeze a district's month of the old-age allowance (idempotent: a frozen month is returned "
+                   "as it is); for the district bureau's staff", body=c.AllowanceCycleRequestSchema,
+           response=pay.PaymentCycleViewSchema)
+    def freeze_allowance_cycle(self, actor, body):
+        return self.care.freeze_allowance_cycle(actor.as_dict(), wire(c.AllowanceCycleRequestSchema, body))
+
+    @route("GET", CYCLES + "/<cycle_id>", roles=(CLERK, ADMIN), tag="care",
+           summary="An allowance payment cycle's totals as they stand", response=pay.PaymentCycleViewSchema)
+    def get_allowance_cycle(self, actor, body, cycle_id):
+        return self.care.get_allowance_cycle(actor.as_dict(), cycle_id)
+
+    @route("POST", CYCLES + "/<cycle_id>/bank-batch", roles=(CLERK, ADMIN), tag="care",
+           summary="Hand the cycle's pending allowance payments to the bank (CSV with control totals), once",
+           response=pay.BankBatchViewSchema)
+    def send_allowance_batch(self, actor, body, cycle_id):
+        return self.care.send_allowance_batch(actor.as_dict(), cycle_id)
+
+    @route("POST", CYCLES + "/<cycle_id>/bank-results", roles=(PARTNER, CLERK, ADMIN), tag="care",
+           summary="The bank's answers: paid, or failed with the reason (re-sending changes nothing)",
+           body=pay.BankResultsRequestSchema, response=pay.ReconcileViewSchema)
+    def reconcile_allowance_results(self, actor, body, cycle_id):
+        return self.care.reconcile_allowance_results(actor.as_dict(), cycle_id,
+                                                     wire(pay.BankResultsRequestSchema, body))
 
     @route("GET", "/api/v1/care/vouchers/<resident_id>", roles=(CITIZEN, CLERK, ADMIN), tag="care",
            summary="The person's home-care voucher budget (养老服务补贴) this month: granted, used, left",

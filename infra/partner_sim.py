@@ -42,14 +42,17 @@ class PartnerSimulator:
                  partners=tuple(PARTNERS)):
         self.amqp_uri, self.gateway, self.rejections = amqp_uri, gateway.rstrip("/"), set(rejections)
         self.partners = partners
-        self.tokens = {code: issue_token(secret, code, "partner", ttl_seconds=30 * 24 * 3600) for code in partners}
+        self.secret = secret
+        # partners whose organisations act apart get a token per organisation (`provider_token`)
+        self.tokens = {code: issue_token(secret, code, "partner", ttl_seconds=30 * 24 * 3600) for code in partners
+                       if not PARTNERS[code].organisations}
         self.http = requests.Session()
         self.reported: list[tuple[str, str, str]] = []  # (partner, matter, step), for demos and tests
 
     def report(self, code: str, event: dict) -> bool:
         """Report the step(s) this event asks of partner `code`; True when the message may be acked."""
         if (code, event["type"]) == ("care_providers", "care.order_requested"):
-            return self.serve_order(event["data"]["order_id"])
+            return self.serve_order(event["data"]["order_id"], event["data"]["provider"])
         if not event.get("matter_id"):
             return True
         step = STEP_FOR.get((code, event["type"]))
@@ -63,11 +66,19 @@ class PartnerSimulator:
         pending = [s["step"] for s in view.json()["steps"] if s["state"] == "pending"]
         return all([self.report_step(code, event, name) for name in pending])
 
-    def serve_order(self, order_id: str) -> bool:
-        """As the home-care provider: accept the order and deliver it (the person then confirms)."""
+    def provider_token(self, provider: str) -> str:
+        """The token of one home-care provider: it acts on its own orders only."""
+        key = f"care_providers/{provider}"
+        if key not in self.tokens:
+            self.tokens[key] = issue_token(self.secret, "care_providers", "partner", ttl_seconds=30 * 24 * 3600,
+                                           org=provider)
+        return self.tokens[key]
+
+    def serve_order(self, order_id: str, provider: str) -> bool:
+        """As the order's home-care provider: accept it and deliver it (the person then confirms)."""
         for step in ("acceptance", "delivery"):
             response = self.http.post(f"{self.gateway}/api/v1/care/orders/{order_id}/{step}", timeout=10,
-                                      headers={"Authorization": f"Bearer {self.tokens['care_providers']}"})
+                                      headers={"Authorization": f"Bearer {self.provider_token(provider)}"})
             if response.status_code == 409:
                 continue  # done before this redelivery
             if response.status_code != 200:

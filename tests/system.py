@@ -36,12 +36,12 @@ class System:
     partner_data: PartnerData | None = None  # the departments' 核对 sources, with assistance
     session: requests.Session = field(default_factory=requests.Session)
 
-    def token(self, role: str, subject: str, area: str | None = None) -> str:
-        return issue_token(SECRET, subject, role, area)
+    def token(self, role: str, subject: str, area: str | None = None, org: str | None = None) -> str:
+        return issue_token(SECRET, subject, role, area, org=org)
 
     def call(self, method: str, path: str, as_: tuple, json=None, headers=None) -> requests.Response:
-        role, subject, *area = as_
-        all_headers = {"Authorization": f"Bearer {self.token(role, subject, *area)}", **(headers or {})}
+        role, subject, *area_and_org = as_  # (role, subject[, area[, org]])
+        all_headers = {"Authorization": f"Bearer {self.token(role, subject, *area_and_org)}", **(headers or {})}
         return self.session.request(method, self.url + path, json=json, headers=all_headers, timeout=20)
 
 
@@ -68,6 +68,7 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path):
             urls["care"] = make_database("care")
             upgrade("services/care", urls["care"])
             start_service(CareService, {**common, "DATABASE_URL": urls["care"],
+                                        "BANK_FILES_DIR": str(tmp_path / "bank-files"),
                                         "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"})
         if charity:
             urls["charity"] = make_database("charity")

@@ -1,5 +1,5 @@
 """Dependencies of the assistance service beyond the chassis: the partner data sources of the
-household economic check (核对), and the folder payment batches are handed to the bank through.
+household economic check (核对).
 
 Every partner department answers `GET {CHECK_SOURCES_URL}/sources/<source>/<resident id>` with
 what it holds about the person (JSON). A check asks every source about every member at once
@@ -17,12 +17,9 @@ Config:
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import eventlet
 import requests
@@ -121,32 +118,3 @@ class EconomicCheckSources(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.client
-
-
-class BankFiles(DependencyProvider):
-    """The folder the bank collects payment batches from (an SFTP drop in production).
-
-    Config `BANK_FILES_DIR` (default `var/bank-files`). Gives the worker a function that writes a
-    file there atomically: the bank never sees half a batch."""
-
-    def setup(self):
-        self.directory = Path(self.container.config.get("BANK_FILES_DIR", "var/bank-files"))
-
-    def get_dependency(self, worker_ctx):
-        return self.write
-
-    def write(self, name: str, produce) -> tuple[Path, object]:
-        """`produce(text_file)` writes the content; returns the final path and what produce returned."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        final = self.directory / name
-        # a name of its own per writer: two writers never share a half-written file
-        handle, partial_name = tempfile.mkstemp(dir=self.directory, prefix=f".{name}.", suffix=".partial")
-        partial = Path(partial_name)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-                result = produce(out)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        os.replace(partial, final)
-        return final, result

@@ -22,8 +22,3 @@ class ApprovalRefused(Refused):
 
 class UnknownApplication(NotFound):
     title = "No such application"
-
-
-class CycleNotReady(Conflict):
-    """A payment cycle that is missing, or not in the state the step needs (send before reconcile)."""
-    title = "Payment cycle not ready for this step"

@@ -3,10 +3,10 @@ household economic checks (核对) with one row per subject per source per fetch
 and monthly payment cycles. Money is integer fen."""
 from __future__ import annotations
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
-                        text)
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base
 
+from chassis.payment_runs import PaymentTables
 from chassis.types import UtcDateTime
 
 Base = declarative_base()
@@ -121,38 +121,21 @@ class Entitlement(Base):
     __table_args__ = (Index("ix_entitlement_active", "starts_on", "ends_on"),)
 
 
+# 社会化发放: the monthly payment run's ledger (chassis.payment_runs); what it pays is an entitlement,
+# to its household's bank account.
+PAYMENT_TABLES = PaymentTables(
+    Base.metadata, "payment",
+    payee=Column("entitlement_id", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
+    carried=[Column("household_id", String(36), nullable=False)], holder="household_id")
+
+
 class PaymentCycle(Base):
-    """One month's payment run (社会化发放), frozen when created: re-running it pays nobody twice."""
-    __tablename__ = "payment_cycle"
-    id = Column(String(20), primary_key=True)  # e.g. "2026-05"
-    month = Column(Date, nullable=False, unique=True)  # first day of the month paid
-    state = Column(String(20), nullable=False)  # frozen | sent | reconciled
-    frozen_at = Column(UtcDateTime, nullable=False)
-    payments = Column(Integer, nullable=False)
-    total_fen = Column(Fen, nullable=False)
+    """One month's payment run, frozen when created: re-running it pays nobody twice."""
+    __table__ = PAYMENT_TABLES.cycle
 
 
 class Payment(Base):
-    __tablename__ = "payment"
-    id = Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
-    # No foreign keys: only the freeze inserts payments, from a join with entitlement, after the
-    # cycle row, and nothing deletes either; checked row by row they cost half of a 1M-row run
-    # (bench/PAYMENT_RUN.md).
-    cycle_id = Column(String(20), nullable=False)
-    entitlement_id = Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=False)
-    household_id = Column(String(36), nullable=False)
-    kind = Column(String(10), nullable=False)  # regular | arrears (a failed payment paid again)
-    for_month = Column(Date, nullable=False)
-    amount_fen = Column(Fen, nullable=False)
-    bank_account = Column(String(40))
-    policy_version = Column(Text, nullable=False)  # frozen with the payment
-    state = Column(String(10), nullable=False)  # pending | paid | failed
-    failure_reason = Column(Text)
-    # Pays nobody twice: one live (pending or paid) payment per entitlement and month, whatever
-    # the cycle; a failed one may be paid again as arrears in a later cycle.
-    __table_args__ = (Index("uq_payment_once", "entitlement_id", "for_month", unique=True,
-                            postgresql_where=text("state <> 'failed'"), sqlite_where=text("state <> 'failed'")),
-                      Index("ix_payment_cycle_state", "cycle_id", "state"))
+    __table__ = PAYMENT_TABLES.payment
 
 
 class LinkedItem(Base):

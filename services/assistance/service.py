@@ -10,7 +10,6 @@ approval an entitlement, `assistance.approved`, and 救助一件事 opened with 
 from __future__ import annotations
 
 import calendar
-from contextlib import contextmanager
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
@@ -20,19 +19,19 @@ from sqlalchemy import func, select
 from chassis import (SYSTEM, Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, NotFound, Operable,
                      Outbox, Policy, Problem, WorkerMetrics, handle_event, rpc)
 from chassis.clock import LOCAL_ZONE
-from chassis.errors import Unavailable
+from chassis.payment_runs import BankFiles, as_problems
 from chassis.tables import audit_log
-from contracts.assistance import (CHECK_SOURCES, PROGRAMMES, AlertResolutionSchema, AlertViewSchema, BankBatchViewSchema,
+from contracts.assistance import (CHECK_SOURCES, PROGRAMMES, AlertResolutionSchema, AlertViewSchema,
                                   EntitlementViewSchema, ExitRequestSchema, HouseholdViewSchema,
-                                  MemberIdentificationSchema,
-                                  MemberJoinsSchema, MemberLeavesSchema,
-                                  PolicyVersionRequestSchema, PolicyVersionViewSchema, ReviewRequestSchema, BankResultsRequestSchema,
-                                  PaymentCycleRequestSchema, PaymentCycleViewSchema, PaymentViewSchema,
-                                  ReconcileViewSchema, ReferralRequestSchema, ReferralViewSchema)
+                                  MemberIdentificationSchema, MemberJoinsSchema, MemberLeavesSchema,
+                                  PolicyVersionRequestSchema, PolicyVersionViewSchema, ReferralRequestSchema,
+                                  ReferralViewSchema, ReviewRequestSchema)
+from contracts.payments import (BankBatchViewSchema, BankResultsRequestSchema, PaymentCycleRequestSchema,
+                                PaymentCycleViewSchema, PaymentViewSchema, ReconcileViewSchema)
 from contracts.person import InvalidResidentId, Newborn, ResidentId
 from services.assistance import alerts, payments, rules
-from services.assistance.dependencies import OK, BankFiles, EconomicCheckSources, Fetched
-from services.assistance.exceptions import (AlreadyApplying, AlreadyMember, ApprovalRefused, CycleNotReady,
+from services.assistance.dependencies import OK, EconomicCheckSources, Fetched
+from services.assistance.exceptions import (AlreadyApplying, AlreadyMember, ApprovalRefused,
                                             PolicyUnusable, StepRefused, UnknownApplication)
 from services.assistance.models import (Alert, Application, ApplicationTransition, CharityReferral, CheckFetch,
                                         EconomicCheck, Entitlement, Household, LinkedItem, Member, Payment)
@@ -839,7 +838,7 @@ class AssistanceService(Operable):
                           cause=f"{event.type} {event.id}")
 
     # --- the monthly payment run (社会化发放) --------------------------------------------------
-    # Set-based SQL in payments.py; here only who may, the audit row, and moving data in and out.
+    # Set-based SQL in chassis.payment_runs, what is paid in payments.py; here only who may, the audit row, and moving data in and out.
 
     @rpc
     def freeze_payment_cycle(self, actor, request):
@@ -848,7 +847,7 @@ class AssistanceService(Operable):
         Idempotent: a month already frozen is returned as it is."""
         actor, data = Actor.from_dict(actor), load(PaymentCycleRequestSchema, request)
         _require_payments_office(actor)
-        with _cycle_problems():
+        with as_problems():
             summary = payments.freeze_cycle(self.db.connection(), data["month"], self.clock.now())
         self.audit.record(actor, "payment_cycle.freeze", f"payment-cycle-{summary.cycle_id}",
                           "frozen" if summary.created else "already_frozen",
@@ -858,7 +857,7 @@ class AssistanceService(Operable):
     @rpc
     def get_payment_cycle(self, actor, cycle_id):
         _require_payments_office(Actor.from_dict(actor))
-        with _cycle_problems():
+        with as_problems():
             return dump(PaymentCycleViewSchema, asdict(payments.cycle_summary(self.db.connection(), cycle_id)))
 
     @rpc
@@ -867,9 +866,9 @@ class AssistanceService(Operable):
         actor = Actor.from_dict(actor)
         _require_payments_office(actor)
         conn = self.db.connection()
-        with _cycle_problems():
+        with as_problems():
             payments.claim_for_sending(conn, cycle_id)
-            path, (rows, total) = self.bank_files(f"{cycle_id}.csv",
+            path, (rows, total) = self.bank_files(payments.RUN.file_name(cycle_id),
                                                   lambda out: payments.write_bank_file(conn, cycle_id, out))
             state = payments.mark_sent(conn, cycle_id)
         self.audit.record(actor, "payment_cycle.send", f"payment-cycle-{cycle_id}", state,
@@ -885,7 +884,7 @@ class AssistanceService(Operable):
         actor, data = Actor.from_dict(actor), load(BankResultsRequestSchema, request)
         if not (actor.role == "partner" and actor.id == "banks"):
             _require_payments_office(actor)
-        with _cycle_problems():
+        with as_problems():
             summary = payments.reconcile(self.db.connection(), cycle_id, [
                 (r["payment_id"], r["status"], r["reason"]) for r in data["results"]])
         self.audit.record(actor, "payment_cycle.reconcile", f"payment-cycle-{cycle_id}", summary.state,
@@ -1089,19 +1088,6 @@ def _require_payments_office(actor: Actor) -> None:
     """The payment run is city-wide: the bureau's payments office (admin) runs it, not a township."""
     if actor.role != "admin":
         raise Forbidden("only the bureau's payments office (admin) runs payment cycles")
-
-
-@contextmanager
-def _cycle_problems():
-    """payments.py says no with plain exceptions; the wire wants Problems."""
-    try:
-        yield
-    except payments.CycleStateError as exc:
-        raise CycleNotReady(str(exc)) from None
-    except payments.UnsupportedDatabase as exc:
-        raise Unavailable(str(exc)) from None
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
 
 
 def _acting_level(actor: Actor) -> str:

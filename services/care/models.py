@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Column, Date, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base
 
+from chassis.payment_runs import PaymentTables
 from chassis.types import UtcDateTime
 
 Base = declarative_base()
@@ -21,17 +22,36 @@ class Elder(Base):
     registered_on = Column(Date, nullable=False)  # first seen in the city's registry (never updated)
     recorded_at = Column(UtcDateTime, nullable=False)  # last updated from the population registry
     deceased_on = Column(Date)  # set by the after-death flow (funeral issue)
+    bank_account = Column(String(40))  # 社保卡 / bank account the old-age allowance is paid to
 
 
 class AllowanceEnrolment(Base):
-    """高龄津贴: one enrolment per person, made by the daily job on the qualifying birthday."""
+    """高龄津贴: one enrolment per person, made by the daily job on the qualifying birthday, paid
+    every month from `starts_month` through the month of `ended_on` (rules.allowance_paid_in)."""
     __tablename__ = "allowance_enrolment"
     resident_id = Column(String(18), primary_key=True)  # once per person, however often the job runs
     region_code = Column(String(12), nullable=False, index=True)
     starts_month = Column(Date, nullable=False)  # the first month paid
     enrolled_on = Column(Date, nullable=False)   # the job's day (later than the birthday after downtime)
     policy_version = Column(Text, nullable=False)
+    # The last day of entitlement (a date of death, a move out of the city), set only through
+    # CareService.end_allowance; None while the enrolment lasts. Its month is still paid in full.
     ended_on = Column(Date)
+    end_reason = Column(Text)
+
+
+# The old-age allowance's monthly payment run (chassis.payment_runs): one cycle per paying district
+# and month; what is paid is a person's enrolment, to their own bank account.
+ALLOWANCE_PAYMENTS = PaymentTables(Base.metadata, "allowance_payment",
+                                   payee=Column("resident_id", String(18), nullable=False))
+
+
+class AllowancePaymentCycle(Base):
+    __table__ = ALLOWANCE_PAYMENTS.cycle
+
+
+class AllowancePayment(Base):
+    __table__ = ALLOWANCE_PAYMENTS.payment
 
 
 class AllowanceJobRun(Base):
@@ -56,6 +76,21 @@ class VoucherEligibility(Base):
     starts_on = Column(Date, nullable=False)
     ends_on = Column(Date)
     policy_version = Column(Text, nullable=False)
+
+
+class SupportedMember(Base):
+    """A member of a household assistance supports (from its events), whatever their age: the daily
+    job grants the home-care voucher to those who reach the policy's age later, as approval would
+    have had they been old enough then. Ended with the household's benefit or the member's leaving."""
+    __tablename__ = "supported_member"
+    resident_id = Column(String(18), primary_key=True)
+    programme = Column(String(30), primary_key=True)
+    household_id = Column(String(36), nullable=False, index=True)
+    region_code = Column(String(12), nullable=False)
+    birth_date = Column(Date, nullable=False, index=True)
+    starts_on = Column(Date, nullable=False)
+    ends_on = Column(Date)
+    policy_version = Column(Text, nullable=False)  # the assistance decision's
 
 
 class ServiceOrder(Base):

@@ -19,7 +19,7 @@ __all__ = ["DISABLED_LEVELS", "CALL_TRANSITIONS", "call_transition", "response_s
            "ORDER_TRANSITIONS", "OrderRefused", "order_transition", "VoucherSplit", "split_voucher",
            "voucher_monthly_fen", "AllowancePolicy", "InvalidInput", "birthday",
            "latest_birth_date_qualifying", "allowance_start_month", "monthly_allowance_fen", "START_RULES",
-           "birthday_sql"]
+           "birthday_sql", "allowance_paid_in", "paying_district"]
 
 START_RULES = ("birthday_month", "next_month")  # from the month of the birthday, or the month after
 
@@ -88,6 +88,23 @@ def monthly_allowance_fen(birth_date: date, month: date, policy: AllowancePolicy
     age = age_on(birth_date, month_end)
     bands = [low for low in policy.bands_fen if low <= age]
     return policy.bands_fen[max(bands)] if bands else 0
+
+
+def allowance_paid_in(starts_month: date, ended_on: date | None, month: date) -> bool:
+    """Whether an enrolment is paid for `month`: from its first month through the month of its
+    last day of entitlement (`ended_on`: a death on 3 May leaves May paid, June not). The payment
+    run's SQL (services/care/payments.py) says the same; a test holds the two together."""
+    first = month.replace(day=1)
+    return starts_month <= first and (ended_on is None or ended_on >= first)
+
+
+def paying_district(region_code: str) -> str:
+    """The district (county) whose bureau pays the allowance: payment cycles are per district, so
+    no two cycles of a month can pay the same person. A city or province is not one."""
+    if not (isinstance(region_code, str) and region_code.isdigit() and len(region_code) == 6) \
+            or region_code.endswith("00"):
+        raise InvalidInput("the allowance is paid by a district (6-digit code not ending in 00)")
+    return region_code
 
 
 def birthday_sql(birth_column: str, years_param: str) -> str:

@@ -1,8 +1,12 @@
-"""Loading requests and dumping answers: the shapes come from `contracts.care`."""
+"""Loading requests and dumping answers: the shapes come from `contracts.care` (and the payment
+run's from `contracts.payments`)."""
 from __future__ import annotations
 
 from chassis.schemas import dump, load  # noqa: F401  (the one way, re-exported for the service)
-from contracts.care import (AdmissionRequestSchema, AdmissionViewSchema, AllowanceJobViewSchema,  # noqa: F401
+from contracts.payments import (BankBatchViewSchema, BankResultsRequestSchema, PaymentCycleViewSchema,  # noqa: F401
+                                PaymentViewSchema, ReconcileViewSchema)
+from contracts.care import (AdmissionRequestSchema, AdmissionViewSchema, AllowanceCycleRequestSchema,  # noqa: F401
+                            AllowanceEndSchema, AllowanceJobViewSchema,
                             AssessmentRequestSchema, AssessmentViewSchema, CallClosureSchema,
                             ChildDirectorRequestSchema, ChildRequestSchema, ChildViewSchema, DischargeRequestSchema,
                             DispatchSchema, ElderImportSchema, EmergencyCallSchema, EmergencyCallViewSchema,

@@ -2,37 +2,47 @@
 the database.
 
 Home-care vouchers (养老服务补贴) come from assistance's approvals (`assistance.approved`), never
-from re-entered data, and end with the household's benefit. A service order goes requested →
-accepted → delivered (the provider) → confirmed (the person served); the confirmation is an event,
-and the voucher ledger that consumes it draws the budget once per order however often it arrives.
+from re-entered data, and end with the household's benefit; members who reach the voucher age
+after the approval get theirs from the daily job. A service order goes requested → accepted →
+delivered (the provider named by the token, only its own orders) → confirmed (the person served);
+the confirmation is an event, and the voucher ledger that consumes it draws the budget once per
+order however often it arrives.
 
 The old-age allowance (高龄津贴) needs no application: a daily job enrols everyone in the registry
 who has reached the qualifying age, from the month the rules say, once per person. The job is one
 set-based statement per region and does not depend on when it last ran, so a missed day (or a
 month of downtime) is caught up by the next run with the right start months, and running it twice
-enrols nobody twice.
+enrols nobody twice. The allowance is paid monthly by each district through the chassis payment
+run (services/care/payments.py says what it pays); an enrolment ends only through `_end_allowance`.
 """
 from __future__ import annotations
 
-from nameko.timer import timer
 import uuid
+from dataclasses import asdict
 from datetime import date
 
-from sqlalchemy import func, select, text
+from nameko.timer import timer
+
+from sqlalchemy import func, select, text, update
 
 from chassis import (SYSTEM, Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, NotFound, Operable,
                      Outbox, Policy, WorkerMetrics, handle_event, rpc)
+from chassis.clock import LOCAL_ZONE
 from chassis.db import dialect_insert
 from chassis.errors import Conflict, Unavailable
+from chassis.payment_runs import BankFiles, as_problems
 from chassis.regions import region_ancestors, region_prefix
 from chassis.tables import policy_parameters
 from contracts.person import AGE_OF_MAJORITY, InvalidResidentId, ResidentId, age_on
-from services.care import rules
+from services.care import payments, rules
 from services.care.exceptions import OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
-from services.care.models import (Admission, AllowanceEnrolment, AllowanceJobRun, Assessment, Child, ChildDirector,
-                                  Elder, EmergencyCall, FamilyBed, Institution, Screening, ServiceOrder, VoucherDrawdown,
-                                  VoucherEligibility)
-from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, AllowanceJobViewSchema,
+from services.care.models import (Admission, AllowanceEnrolment, AllowanceJobRun, AllowancePayment, Assessment, Child,
+                                  ChildDirector, Elder, EmergencyCall, FamilyBed, Institution, Screening, ServiceOrder,
+                                  SupportedMember, VoucherDrawdown, VoucherEligibility)
+from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, AllowanceCycleRequestSchema,
+                                   AllowanceEndSchema, AllowanceJobViewSchema, BankBatchViewSchema,
+                                   BankResultsRequestSchema, PaymentCycleViewSchema, PaymentViewSchema,
+                                   ReconcileViewSchema,
                                    AssessmentRequestSchema, AssessmentViewSchema, CallClosureSchema,
                                    ChildDirectorRequestSchema, ChildRequestSchema, ChildViewSchema,
                                    DischargeRequestSchema, DispatchSchema, ElderImportSchema, ElderViewSchema,
@@ -45,6 +55,7 @@ from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, 
 STAFF = ("clerk", "admin")
 PROVIDERS = "care_providers"  # the partner code of the home-care providers' platform
 DEVICES = "care_devices"      # the wearable-device platform's
+BANKS = "banks"               # the paying bank reports each payment's outcome
 
 # One statement per region: everyone of the region born on or before the cutoff (old enough
 # today) and not yet enrolled, from the month of their qualifying birthday (or the next), but never
@@ -73,6 +84,7 @@ class CareService(Operable):
     clock = Clock()
     log = Logger()
     metrics = WorkerMetrics()
+    bank_files = BankFiles()
 
     # --- the elderly registry -------------------------------------------------------------------
 
@@ -89,13 +101,16 @@ class CareService(Operable):
             parsed = ResidentId.parse(person["resident_id"])
             rows[parsed.number] = {"resident_id": parsed.number, "name": person["name"],
                                    "region_code": person["region_code"], "birth_date": parsed.birth_date,
-                                   "sex": parsed.sex, "registered_on": self.clock.today(), "recorded_at": now}
+                                   "sex": parsed.sex, "registered_on": self.clock.today(), "recorded_at": now,
+                                   "bank_account": person.get("bank_account")}
         known = set(self.db.execute(select(Elder.resident_id).where(Elder.resident_id.in_(rows))).scalars())
         statement = dialect_insert(self.db, Elder.__table__)
         self.db.execute(statement.on_conflict_do_update(
             index_elements=["resident_id"],
             set_={"name": statement.excluded.name, "region_code": statement.excluded.region_code,
-                  "recorded_at": statement.excluded.recorded_at}), list(rows.values()))
+                  "recorded_at": statement.excluded.recorded_at,
+                  "bank_account": func.coalesce(statement.excluded.bank_account, Elder.bank_account)}),
+            list(rows.values()))
         self.audit.record(actor, "registry.import", "elder-registry", "imported", received=len(data["people"]),
                           added=len(rows) - len(known), updated=len(known))
         return dump(ImportViewSchema, {"received": len(data["people"]), "added": len(rows) - len(known),
@@ -113,9 +128,11 @@ class CareService(Operable):
         allowance = None
         if enrolment is not None:
             policy = self._allowance_policy(elder.region_code, today)
+            paid = rules.allowance_paid_in(enrolment.starts_month, enrolment.ended_on, today)
             allowance = {"starts_month": enrolment.starts_month, "enrolled_on": enrolment.enrolled_on,
-                         "policy_version": enrolment.policy_version,
-                         "monthly_fen": rules.monthly_allowance_fen(elder.birth_date, today, policy)}
+                         "policy_version": enrolment.policy_version, "ended_on": enrolment.ended_on,
+                         "end_reason": enrolment.end_reason,
+                         "monthly_fen": rules.monthly_allowance_fen(elder.birth_date, today, policy) if paid else 0}
         return dump(ElderViewSchema, {
             "resident_id": elder.resident_id, "name": elder.name, "region_code": elder.region_code,
             "birth_date": elder.birth_date, "sex": elder.sex, "age": age_on(elder.birth_date, today),
@@ -163,8 +180,53 @@ class CareService(Operable):
             self.audit.record(actor, "allowance.enrol", "old-age-allowance", "enrolled", enrolled=enrolled,
                               run_on=today)
             self.log.info("allowance.enrolled", enrolled=enrolled)
+        vouchers = self._grant_vouchers_at_age(actor, today)
         return dump(AllowanceJobViewSchema, {"run_on": today, "enrolled": enrolled,
-                                             "enrolled_today": enrolled_today, "runs_today": runs})
+                                             "enrolled_today": enrolled_today, "runs_today": runs,
+                                             "vouchers_granted": vouchers})
+
+    def _grant_vouchers_at_age(self, actor: Actor, today: date) -> int:
+        """养老服务补贴 for members of supported households who reached the voucher age after their
+        household's approval (which grants only those old enough then), if still supported on the
+        birthday: from the birthday (or the support's start, if later) to the support's end. Idempotent: a person with a voucher row under the
+        programme (granted, or ended since) gets nothing here, and two runs at once insert once."""
+        missing = (select(SupportedMember)
+                   .outerjoin(VoucherEligibility, (VoucherEligibility.resident_id == SupportedMember.resident_id)
+                              & (VoucherEligibility.programme == SupportedMember.programme))
+                   .where(VoucherEligibility.resident_id.is_(None)))
+        granted = 0
+        regions = self.db.execute(select(missing.subquery().c.region_code).distinct()).scalars().all()
+        for region in sorted(regions):
+            min_age = self.policy.resolve("care.voucher_min_age", region, today)
+            amounts = self.policy.resolve("care.voucher_monthly_fen", region, today)
+            version = f"{min_age.version};{amounts.version}"
+            cutoff = rules.latest_birth_date_qualifying(today, min_age.value)
+            # still supported on the birthday (the job may run days after it, after downtime)
+            supported_then = text(f"supported_member.ends_on >= "
+                                  f"{rules.birthday_sql('supported_member.birth_date', ':age')}").bindparams(
+                age=min_age.value)
+            for member in self.db.execute(missing.where(
+                    SupportedMember.region_code == region, SupportedMember.birth_date <= cutoff,
+                    SupportedMember.ends_on.is_(None) | supported_then)).scalars():
+                try:
+                    monthly = rules.voucher_monthly_fen(member.programme, age_on(member.birth_date, today),
+                                                        min_age.value, amounts.value)
+                except rules.InvalidInput as exc:
+                    raise PolicyUnusable(exc.reason) from None
+                if monthly == 0:
+                    continue
+                starts_on = max(member.starts_on, rules.birthday(member.birth_date, min_age.value))
+                inserted = self.db.execute(dialect_insert(self.db, VoucherEligibility.__table__).values(
+                    resident_id=member.resident_id, programme=member.programme, household_id=member.household_id,
+                    region_code=member.region_code, monthly_fen=monthly, starts_on=starts_on, ends_on=member.ends_on,
+                    policy_version=version).on_conflict_do_nothing()).rowcount
+                if inserted:
+                    granted += 1
+                    self.audit.record(actor, "voucher.grant", f"household-{member.household_id}", "granted",
+                                      reason=f"reached {min_age.value}", policy_version=version,
+                                      member=str(ResidentId.parse(member.resident_id)), monthly_fen=monthly,
+                                      programme=member.programme, starts_on=starts_on)
+        return granted
 
     def _scheme_start(self, region_code: str):
         """When the allowance began for the region: the first version of its qualifying age."""
@@ -187,6 +249,135 @@ class CareService(Operable):
             raise PolicyUnusable(f"the old-age allowance policy for {region_code} on {on} is unusable: "
                                  f"{getattr(exc, 'reason', exc)}") from None
 
+    # --- the allowance's end ------------------------------------------------------------------------
+
+    @rpc
+    def end_allowance(self, actor, resident_id, request):
+        """End a person's old-age allowance as of a day (staff of the person's area): a move out of
+        the city, an enrolment found wrong. The after-death flow calls `_end_allowance` itself."""
+        actor, data = Actor.from_dict(actor), load(AllowanceEndSchema, request)
+        elder = self.db.get(Elder, _resident(resident_id).number)
+        if elder is None:
+            raise UnknownElder("no such person in the elderly registry")
+        actor.require_staff_in(elder.region_code)
+        ended = self._end_allowance(actor, elder.resident_id, data["ended_on"], data["reason"])
+        if ended is None:
+            raise NotFound("the person has no old-age allowance to end")
+        return ended
+
+    def _end_allowance(self, actor: Actor, resident_id: str, ended_on: date, reason: str) -> dict | None:
+        """THE way an enrolment ends: `allowance_enrolment.ended_on` = the last day of entitlement
+        (a date of death), `end_reason` = why. Payment cycles frozen afterwards pay through the
+        month of `ended_on` and no later (rules.allowance_paid_in); cycles frozen before keep their
+        snapshot, so what they already hold for later months is returned as `paid_after_end`
+        (live payments: to stop at the bank or recover). Ending again moves the end to the new day;
+        the same day again changes nothing. None when the person has no enrolment."""
+        enrolment = self.db.get(AllowanceEnrolment, resident_id, with_for_update=True)
+        if enrolment is None:
+            return None
+        if (enrolment.ended_on, enrolment.end_reason) != (ended_on, reason):
+            previous = enrolment.ended_on
+            enrolment.ended_on, enrolment.end_reason = ended_on, reason
+            self.audit.record(actor, "allowance.end", f"elder-{ResidentId.parse(resident_id)}", "ended",
+                              reason=reason, ended_on=ended_on, previously_ended_on=previous)
+        after = self.db.execute(select(AllowancePayment).where(
+            AllowancePayment.resident_id == resident_id, AllowancePayment.state != "failed",
+            AllowancePayment.for_month > ended_on).order_by(AllowancePayment.for_month)).scalars()
+        return {"resident_id": resident_id, "ended_on": ended_on.isoformat(), "reason": reason,
+                "paid_after_end": [_payment_view(p) for p in after]}
+
+    # --- the allowance's monthly payment run (社会化发放) -------------------------------------------
+    # One cycle per district and month, run by staff of the district (its bureau) or admins; the set-
+    # based SQL is chassis.payment_runs, what it pays services/care/payments.py.
+
+    @rpc
+    def freeze_allowance_cycle(self, actor, request):
+        """Freeze a district's month: every enrolment paid that month, with the amount of the
+        person's age band, their bank account and the policy version (the snapshot), plus failed
+        payments as arrears and back pay for earlier months frozen before the person was enrolled.
+        Idempotent: a frozen month is returned as it is."""
+        actor, data = Actor.from_dict(actor), load(AllowanceCycleRequestSchema, request)
+        district = self._paying_district(data["region_code"])
+        actor.require_staff_in(district)
+        first = data["month"].replace(day=1)
+        conn = self.db.connection()
+        where = {"prefix": region_prefix(district), "scope": district, "first": first, "zone": str(LOCAL_ZONE)}
+        if conn.dialect.name != "postgresql":
+            raise Unavailable(f"the payment run is set-based PostgreSQL; this process runs on {conn.dialect.name}")
+        # the bands in force for each region paid, in this month and in any month paid back
+        pairs = conn.execute(text(payments.REGION_MONTHS), where).all()
+        bands = payments.bands({(region, month): self._allowance_policy(region, month) for region, month in pairs})
+        with as_problems():
+            summary = payments.RUN.freeze(conn, first, self.clock.now(), scope=district, params={**where, **bands})
+        self.audit.record(actor, "allowance_cycle.freeze", f"allowance-cycle-{summary.cycle_id}",
+                          "frozen" if summary.created else "already_frozen",
+                          payments=summary.payments, total_fen=summary.total_fen)
+        return dump(PaymentCycleViewSchema, asdict(summary))
+
+    @rpc
+    def get_allowance_cycle(self, actor, cycle_id):
+        conn = self.db.connection()
+        self._require_cycle_staff(Actor.from_dict(actor), cycle_id)
+        with as_problems():
+            return dump(PaymentCycleViewSchema, asdict(payments.RUN.summary(conn, cycle_id)))
+
+    @rpc
+    def send_allowance_batch(self, actor, cycle_id):
+        """Write the cycle's pending payments for the bank, with control totals; frozen -> sent."""
+        actor = Actor.from_dict(actor)
+        self._require_cycle_staff(actor, cycle_id)
+        conn = self.db.connection()
+        with as_problems():
+            payments.RUN.claim_for_sending(conn, cycle_id)
+            path, (rows, total) = self.bank_files(payments.RUN.file_name(cycle_id),
+                                                  lambda out: payments.RUN.write_bank_file(conn, cycle_id, out))
+            state = payments.RUN.mark_sent(conn, cycle_id)
+        self.audit.record(actor, "allowance_cycle.send", f"allowance-cycle-{cycle_id}", state,
+                          rows=rows, total_fen=total, file=path.name)
+        return dump(BankBatchViewSchema, {"cycle_id": cycle_id, "file": str(path), "rows": rows,
+                                          "total_fen": total, "state": state})
+
+    @rpc
+    def reconcile_allowance_results(self, actor, cycle_id, request):
+        """The bank's answers, from the bank (partner `banks`) or the district's staff. Re-applying
+        changes nothing; contradictions are refused and listed; failures are paid again as arrears."""
+        actor, data = Actor.from_dict(actor), load(BankResultsRequestSchema, request)
+        if not (actor.role == "partner" and actor.id == BANKS):
+            self._require_cycle_staff(actor, cycle_id)
+        with as_problems():
+            summary = payments.RUN.reconcile(self.db.connection(), cycle_id, [
+                (r["payment_id"], r["status"], r["reason"]) for r in data["results"]])
+        self.audit.record(actor, "allowance_cycle.reconcile", f"allowance-cycle-{cycle_id}", summary.state,
+                          paid=summary.paid, failed=summary.failed, conflicts=len(summary.conflicts))
+        view = asdict(summary)
+        view["conflicts"] = [{"payment_id": i, "recorded": was, "reported": said}
+                             for i, was, said in summary.conflicts]
+        return dump(ReconcileViewSchema, view)
+
+    @rpc
+    def allowance_payments(self, actor, resident_id):
+        """A person's allowance payments, newest month first: for the person and their caseworkers."""
+        actor = Actor.from_dict(actor)
+        elder = self.db.get(Elder, _resident(resident_id).number)
+        if elder is None:
+            raise UnknownElder("no such person in the elderly registry")
+        self._require_reader(actor, elder.resident_id, elder.region_code)
+        rows = self.db.execute(select(AllowancePayment).where(AllowancePayment.resident_id == elder.resident_id)
+                               .order_by(AllowancePayment.for_month.desc(), AllowancePayment.id.desc())).scalars()
+        return [_payment_view(p) for p in rows]
+
+    @staticmethod
+    def _paying_district(region_code: str) -> str:
+        try:
+            return rules.paying_district(region_code)
+        except rules.InvalidInput as exc:
+            raise InvalidInput(exc.reason, errors={"region_code": [exc.reason]}) from None
+
+    def _require_cycle_staff(self, actor: Actor, cycle_id: str) -> None:
+        """A cycle is its district's: staff whose area covers the district (or admins)."""
+        with as_problems():
+            scope = payments.RUN.scope_of(self.db.connection(), cycle_id)
+        actor.require_staff_in(scope)
 
     # --- ability assessments, institutions and indicators ------------------------------------------
 
@@ -585,6 +776,7 @@ class CareService(Operable):
         version = f"{min_age.version};{amounts.version}"
         for member in data["members"]:
             person = ResidentId.parse(member["resident_id"])
+            self._support(person, data, on)
             try:
                 monthly = rules.voucher_monthly_fen(data["programme"], person.age_on(on), min_age.value, amounts.value,
                                                     member.get("severely_disabled", False))
@@ -602,9 +794,23 @@ class CareService(Operable):
                               reason=f"{event.type} {event.id}", policy_version=version, member=str(person),
                               monthly_fen=monthly, programme=data["programme"])
 
+    def _support(self, person: ResidentId, data: dict, on: date) -> None:
+        """Remember the member, old enough or not: the daily job grants the voucher at the age."""
+        supported = self.db.get(SupportedMember, (person.number, data["programme"]), with_for_update=True)
+        if supported is None:
+            supported = SupportedMember(resident_id=person.number, programme=data["programme"])
+            self.db.add(supported)
+        supported.household_id, supported.region_code, supported.birth_date = (
+            data["household_id"], data["region_code"], person.birth_date)
+        supported.starts_on, supported.ends_on, supported.policy_version = on, None, data["policy_version"]
+
     @handle_event("assistance.entitlement_ended")
     def on_entitlement_ended(self, event):
         ends_on = date.fromisoformat(str(event.data["ends_on"]))
+        self.db.execute(update(SupportedMember).where(
+            SupportedMember.household_id == event.data["household_id"],
+            SupportedMember.programme == event.data["programme"], SupportedMember.ends_on.is_(None))
+            .values(ends_on=ends_on))
         for held in self.db.execute(select(VoucherEligibility).where(
                 VoucherEligibility.household_id == event.data["household_id"],
                 VoucherEligibility.programme == event.data["programme"],
@@ -617,6 +823,10 @@ class CareService(Operable):
     def on_member_left(self, event):
         """The voucher a person had through a household ends when they leave it."""
         left_on = date.fromisoformat(str(event.data["left_on"]))
+        self.db.execute(update(SupportedMember).where(
+            SupportedMember.resident_id == event.data["resident_id"],
+            SupportedMember.household_id == event.data["household_id"], SupportedMember.ends_on.is_(None))
+            .values(ends_on=left_on))
         for held in self.db.execute(select(VoucherEligibility).where(
                 VoucherEligibility.resident_id == event.data["resident_id"],
                 VoucherEligibility.household_id == event.data["household_id"],
@@ -700,8 +910,7 @@ class CareService(Operable):
         actor = Actor.from_dict(actor)
         order = self._order(order_id, for_update=False)
         if actor.role == "partner":
-            if actor.id != PROVIDERS:
-                raise Forbidden("orders are shown to providers, the person and caseworkers")
+            _require_order_provider(actor, order)
             return {**self._order_view(order), "resident_id": None}  # minimal disclosure, as in the event
         self._require_reader(actor, order.resident_id, order.region_code)
         return self._order_view(order)
@@ -724,8 +933,7 @@ class CareService(Operable):
     def _order_step(self, actor: Actor, order_id: str, action: str) -> dict:
         order = self._order(order_id)
         if actor.role == "partner":
-            if actor.id != PROVIDERS:
-                raise Forbidden("only home-care providers act on orders as a partner")
+            _require_order_provider(actor, order)
             by = "provider"
         elif actor.role == "citizen":
             if actor.id != order.resident_id:
@@ -777,6 +985,23 @@ class CareService(Operable):
                 raise Forbidden("a citizen sees only their own records")
         else:
             actor.require_staff_in(region_code)
+
+
+def _require_order_provider(actor: Actor, order: ServiceOrder) -> None:
+    """A provider sees and acts on its own orders only: its token names it (`org`), and another
+    provider's order does not exist for it (404, not 403: that it exists is not its business)."""
+    if actor.id != PROVIDERS:
+        raise Forbidden("only home-care providers act on orders as a partner")
+    if not actor.org:
+        raise Forbidden("a home-care provider's token names the provider")
+    if actor.org != order.provider:
+        raise NotFound(f"no order {order.id}")
+
+
+def _payment_view(payment: AllowancePayment) -> dict:
+    return dump(PaymentViewSchema, {
+        "payment_id": payment.id, "cycle_id": payment.cycle_id, "for_month": payment.for_month, "kind": payment.kind,
+        "amount_fen": payment.amount_fen, "state": payment.state, "failure_reason": payment.failure_reason})
 
 
 def _active(held: VoucherEligibility, month: date) -> bool:

@@ -20,8 +20,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
 from chassis.migrations import upgrade
-from services.assistance.payments import (NO_BANK_ACCOUNT, CycleStateError, UnsupportedDatabase, bank_batch,
-                                          cycle_summary, freeze_cycle, mark_sent, reconcile, write_bank_file)
+from chassis.payment_runs import NO_BANK_ACCOUNT, CycleStateError, UnsupportedDatabase
+from services.assistance.payments import (bank_batch, cycle_summary, freeze_cycle, mark_sent, reconcile,
+                                          write_bank_file)
 from tests.helpers import wait_for
 
 MAY, JUNE, JULY = date(2026, 5, 1), date(2026, 6, 1), date(2026, 7, 1)

@@ -3,23 +3,33 @@ from assistance's approval event, an order flows from request to confirmation, a
 drawn once per order even when the confirmation event is delivered again."""
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import date, datetime, timezone
 
+import jwt
 import pytest
 from kombu import Connection, Exchange, Producer
-from sqlalchemy import text
+from nameko.standalone.rpc import ClusterRpcProxy
+from sqlalchemy import create_engine, text
 
 from chassis.errors import Problem
 from chassis.topology import EVENTS_EXCHANGE
 from contracts.person import compose_resident_id
 from tests.helpers import queue_depth, wait_for
 from tests.care import care  # noqa: F401  (fixture)
-from tests.system import system  # noqa: F401  (fixture)
+from tests.system import SECRET, system  # noqa: F401  (fixture)
 
 TOWNSHIP = "330602001"
 CLERK = {"id": "caseworker-01", "role": "clerk", "area": TOWNSHIP}
-PROVIDER = {"id": "care_providers", "role": "partner"}
+
+
+def as_provider(code: str) -> dict:
+    """A home-care provider: the platform's partner code, and which provider it is."""
+    return {"id": "care_providers", "role": "partner", "org": code}
+
+
+PROVIDER = as_provider("p-1")
 ELDER = compose_resident_id("330602", date(1950, 3, 3), 11)     # 76 in 2026
 YOUNG = compose_resident_id("330602", date(1980, 3, 3), 21)     # 46: no voucher
 DISABLED = compose_resident_id("330602", date(1985, 3, 3), 23)  # 41, severely disabled: a voucher
@@ -68,8 +78,8 @@ def test_an_order_draws_the_voucher_once_under_redelivery(care, amqp_uri):
     with pytest.raises(Problem) as wrong_party:
         rpc.accept_order(CITIZEN, order_id)            # accepting is the provider's
     assert wrong_party.value.status == 409
-    assert rpc.accept_order(PROVIDER, order_id)["state"] == "accepted"
-    assert rpc.deliver_order(PROVIDER, order_id)["state"] == "delivered"
+    assert rpc.accept_order(as_provider("yuecheng-meals"), order_id)["state"] == "accepted"
+    assert rpc.deliver_order(as_provider("yuecheng-meals"), order_id)["state"] == "delivered"
     assert rpc.confirm_order(CITIZEN, order_id)["state"] == "confirmed"
     wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_drawdown")[0][0] == 1, what="the drawdown")
 
@@ -87,7 +97,7 @@ def test_an_order_draws_the_voucher_once_under_redelivery(care, amqp_uri):
     second = rpc.request_order(CLERK, {"resident_id": ELDER, "service": "bathing", "provider": "yuecheng-care",
                                        "price_fen": 20000})["order_id"]
     for step in (rpc.accept_order, rpc.deliver_order):
-        step(PROVIDER, second)
+        step(as_provider("yuecheng-care"), second)
     rpc.confirm_order(CLERK, second)
     wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_drawdown")[0][0] == 2, what="the second drawdown")
     assert rpc.get_order(CITIZEN, second)["voucher_fen"] == 15000 and rpc.get_order(CITIZEN, second)["copay_fen"] == 5000
@@ -124,7 +134,7 @@ def test_an_order_through_the_gateway(system, manual_clock):
     sys_ = system(care=True)
     manual_clock.set_local_date(date(2026, 6, 10))
     approve_tekun(sys_.amqp_uri)
-    citizen, provider = ("citizen", ELDER), ("partner", "care_providers")
+    citizen, provider = ("citizen", ELDER), ("partner", "care_providers", None, "p-1")
     wait_for(lambda: sys_.call("GET", f"/api/v1/care/vouchers/{ELDER}", citizen).status_code == 200,
              what="the voucher")
     bad = sys_.call("POST", "/api/v1/care/orders", citizen, json={"resident_id": ELDER, "service": "karaoke",
@@ -141,6 +151,45 @@ def test_an_order_through_the_gateway(system, manual_clock):
     assert sys_.call("POST", path + "/confirmation", citizen).json()["state"] == "confirmed"
     wait_for(lambda: sys_.call("GET", path, citizen).json()["voucher_fen"] == 1200, what="the drawdown")
     assert sys_.call("GET", f"/api/v1/care/vouchers/{ELDER}", citizen).json()["left_fen"] == 60000 - 1200
+
+
+def test_a_provider_acts_only_on_its_own_orders(system, manual_clock):
+    sys_ = system(care=True)
+    manual_clock.set_local_date(date(2026, 6, 10))
+    approve_tekun(sys_.amqp_uri)
+    citizen = ("citizen", ELDER)
+    mine, theirs = ("partner", "care_providers", None, "p-1"), ("partner", "care_providers", None, "p-2")
+    wait_for(lambda: sys_.call("GET", f"/api/v1/care/vouchers/{ELDER}", citizen).status_code == 200,
+             what="the voucher")
+    order = sys_.call("POST", "/api/v1/care/orders", citizen, json={
+        "resident_id": ELDER, "service": "meals", "provider": "p-1", "price_fen": 1200}).json()
+    path = f"/api/v1/care/orders/{order['order_id']}"
+    # another provider neither sees the order nor moves it: for it, the order does not exist
+    for method, step in (("GET", ""), ("POST", "/acceptance"), ("POST", "/delivery"), ("POST", "/cancellation")):
+        answer = sys_.call(method, path + step, theirs, json={"reason": "not ours"} if "cancel" in step else None)
+        assert answer.status_code == 404, (step, answer.text)
+    assert sys_.call("GET", path, citizen).json()["state"] == "requested"  # nothing changed
+    # the same Idempotency-Key from two providers is two requests, not a replay of the other's answer
+    key = {"Idempotency-Key": "accept-1"}
+    assert sys_.call("POST", path + "/acceptance", theirs, headers=key).status_code == 404
+    accepted = sys_.call("POST", path + "/acceptance", mine, headers=key)
+    assert accepted.status_code == 200 and accepted.json()["state"] == "accepted"
+    assert sys_.call("GET", path, mine).json()["resident_id"] is None
+    # a provider's token must say which provider it is
+    unnamed = jwt.encode({"sub": "care_providers", "role": "partner", "exp": int(time.time()) + 60},
+                         SECRET, algorithm="HS256")
+    answer = sys_.session.get(sys_.url + path, headers={"Authorization": f"Bearer {unnamed}"}, timeout=10)
+    assert answer.status_code == 401 and "org" in answer.json()["detail"]
+    # the RPC behind the gateway refuses one as well (defence in depth)
+    with ClusterRpcProxy({"AMQP_URI": sys_.amqp_uri}) as proxy:
+        with pytest.raises(Problem) as refused:
+            proxy.care.get_order({"id": "care_providers", "role": "partner"}, order["order_id"])
+    assert refused.value.status == 403
+    engine = create_engine(sys_.databases["care"])
+    with engine.connect() as conn:  # the audit row says which provider acted
+        (org,) = conn.execute(text("SELECT details->>'actor_org' FROM audit_log WHERE action = 'order.accept'")).one()
+    engine.dispose()
+    assert org == "p-1"
 
 
 def test_the_simulated_provider_serves_the_order_and_the_person_confirms(system, manual_clock):
@@ -244,3 +293,69 @@ def test_a_member_who_leaves_the_household_loses_its_voucher(care, amqp_uri):
              what="the voucher ended")
     wait_for(lambda: queue_depth(amqp_uri, "care.on_member_left") == 0)
     assert rows(engine, "SELECT count(*) FROM audit_log WHERE action = 'voucher.end'")[0][0] == 1
+
+
+def test_a_member_who_reaches_60_after_the_approval_gets_the_voucher_from_that_month(care, amqp_uri, manual_clock):
+    rpc, engine = care
+    admin = {"id": "ops", "role": "admin"}
+    nearly = compose_resident_id("330602", date(1966, 6, 20), 31)   # 60 on 20 June 2026
+    leaves = compose_resident_id("330602", date(1966, 7, 2), 41)    # 60 on 2 July, but leaves in June
+    later = compose_resident_id("330602", date(1966, 9, 9), 51)     # 60 on 9 September; the household's 低保 ends in August
+    publish(amqp_uri, "assistance.approved", "assistance", {
+        "application_id": "a-2", "household_id": "h-2", "programme": "tekun", "monthly_amount_fen": 110500,
+        "starts_on": "2026-06-01", "region_code": TOWNSHIP, "policy_version": "test",
+        "members": [{"resident_id": r, "name": "成员"} for r in (nearly, leaves)]})
+    publish(amqp_uri, "assistance.approved", "assistance", {
+        "application_id": "a-3", "household_id": "h-3", "programme": "dibao", "monthly_amount_fen": 80000,
+        "starts_on": "2026-06-01", "region_code": TOWNSHIP, "policy_version": "test",
+        "members": [{"resident_id": later, "name": "成员"}]})
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM supported_member")[0][0] == 3, what="the members")
+    assert rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 0  # all 59 at the approval
+
+    manual_clock.set_local_date(date(2026, 6, 19))
+    assert rpc.run_allowance_job(admin)["vouchers_granted"] == 0
+    publish(amqp_uri, "assistance.member_left", "assistance", {
+        "household_id": "h-2", "resident_id": leaves, "left_on": "2026-06-25", "reason": "moved out"})
+    publish(amqp_uri, "assistance.entitlement_ended", "assistance", {
+        "household_id": "h-3", "programme": "dibao", "ends_on": "2026-08-31", "reason": "income above the standard"})
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM supported_member WHERE ends_on IS NOT NULL")[0][0] == 2,
+             what="the leaving and the ending")
+
+    manual_clock.set_local_date(date(2026, 6, 20))  # the birthday
+    first = rpc.run_allowance_job(admin)
+    assert first["vouchers_granted"] == 1
+    assert rpc.run_allowance_job(admin)["vouchers_granted"] == 0  # twice the same day: once
+    balance = rpc.voucher_balance({"id": nearly, "role": "citizen"}, nearly)
+    assert (balance["programme"], balance["monthly_fen"], balance["month"]) == ("tekun", 60000, "2026-06-01")
+    assert [tuple(r) for r in rows(engine, "SELECT resident_id, starts_on, household_id FROM voucher_eligibility")] == [
+        (nearly, date(2026, 6, 20), "h-2")]
+
+    # after downtime over their birthdays: the one who left before 60 and the household that ended
+    # before get nothing; someone who was still supported on the birthday gets it, with the end
+    just = compose_resident_id("330602", date(1966, 8, 30), 61)  # 60 on 30 August, the day before h-3's end
+    publish(amqp_uri, "assistance.approved", "assistance", {
+        "application_id": "a-4", "household_id": "h-3", "programme": "dibao", "monthly_amount_fen": 80000,
+        "starts_on": "2026-06-01", "region_code": TOWNSHIP, "policy_version": "test",
+        "members": [{"resident_id": just, "name": "成员"}]})
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM supported_member")[0][0] == 4, what="the member")
+    publish(amqp_uri, "assistance.entitlement_ended", "assistance", {
+        "household_id": "h-3", "programme": "dibao", "ends_on": "2026-08-31", "reason": "income above the standard"})
+    wait_for(lambda: rows(engine, f"SELECT ends_on FROM supported_member WHERE resident_id = '{just}'")[0][0]
+             == date(2026, 8, 31), what="the end")
+    manual_clock.set_local_date(date(2026, 9, 15))
+    assert rpc.run_allowance_job(admin)["vouchers_granted"] == 1
+    assert [tuple(r) for r in rows(engine, "SELECT starts_on, ends_on, monthly_fen FROM voucher_eligibility "
+                                           f"WHERE resident_id = '{just}'")] == [
+        (date(2026, 8, 30), date(2026, 8, 31), 30000)]
+    with pytest.raises(Problem) as none:
+        rpc.voucher_balance({"id": later, "role": "citizen"}, later)
+    assert none.value.status == 404
+
+    # the household's benefit ends: the voucher granted at 60 ends with it, and is not granted again
+    publish(amqp_uri, "assistance.entitlement_ended", "assistance", {
+        "household_id": "h-2", "programme": "tekun", "ends_on": "2026-09-30", "reason": "re-check"})
+    wait_for(lambda: rows(engine, f"SELECT ends_on FROM voucher_eligibility WHERE resident_id = '{nearly}'")[0][0]
+             == date(2026, 9, 30), what="the voucher ended")
+    manual_clock.set_local_date(date(2026, 10, 2))
+    assert rpc.run_allowance_job(admin)["vouchers_granted"] == 0
+    assert rpc.voucher_balance({"id": nearly, "role": "citizen"}, nearly)["monthly_fen"] == 0

@@ -63,6 +63,30 @@ def test_monthly_amount_by_age_band(born, month, fen):
     assert rules.monthly_allowance_fen(born, month, POLICY) == fen
 
 
+@pytest.mark.parametrize("starts, ended, month, paid", [
+    (date(2026, 6, 1), None, date(2026, 5, 1), False),            # before the first month
+    (date(2026, 6, 1), None, date(2026, 6, 1), True),
+    (date(2026, 6, 1), None, date(2026, 6, 20), True),            # any day names the month
+    (date(2026, 6, 1), date(2026, 8, 3), date(2026, 8, 1), True),  # the month of the end is paid
+    (date(2026, 6, 1), date(2026, 8, 3), date(2026, 9, 1), False),
+    (date(2026, 6, 1), date(2026, 8, 31), date(2026, 9, 1), False),
+    (date(2026, 6, 1), date(2026, 9, 1), date(2026, 9, 1), True),  # ended on the first: that month paid
+    (date(2026, 6, 1), date(2026, 6, 1), date(2026, 6, 1), True),
+])
+def test_the_months_an_enrolment_is_paid(starts, ended, month, paid):
+    assert rules.allowance_paid_in(starts, ended, month) is paid
+
+
+@pytest.mark.parametrize("code, ok", [("330602", True), ("330183", True), ("330600", False), ("330000", False),
+                                      ("330602001", False), ("33060", False), ("abcdef", False)])
+def test_the_allowance_is_paid_by_a_district(code, ok):
+    if ok:
+        assert rules.paying_district(code) == code
+    else:
+        with pytest.raises(rules.InvalidInput, match="district"):
+            rules.paying_district(code)
+
+
 @pytest.mark.parametrize("kwargs, reason", [
     ({"qualifying_age": 59}, "between 60 and 120"),
     ({"start": "whenever"}, "start rule"),

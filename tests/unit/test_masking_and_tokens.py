@@ -71,6 +71,28 @@ def test_token_round_trip(subject, role, area, expected):
     assert authenticate(f"Bearer {token}", SECRET) == expected
 
 
+def test_a_home_care_providers_token_names_the_provider():
+    token = issue_token(SECRET, "care_providers", "partner", org="yuecheng-meals")
+    actor = authenticate(f"Bearer {token}", SECRET)
+    assert actor == Actor("care_providers", "partner", org="yuecheng-meals")
+    assert actor.principal == "care_providers/yuecheng-meals" and Actor("police", "partner").principal == "police"
+    assert Actor.from_dict(actor.as_dict()) == actor  # what travels over RPC keeps the provider
+
+
+@pytest.mark.parametrize("subject, role, org", [
+    pytest.param("care_providers", "partner", None, id="provider-unnamed"),
+    pytest.param("care_providers", "partner", "x", id="provider-name-too-short"),
+    pytest.param("police", "partner", "station-1", id="org-for-a-partner-without-organisations"),
+    pytest.param("clerk-7", "clerk", "p-1", id="org-for-staff"),
+])
+def test_org_claims_are_refused_where_they_do_not_belong(subject, role, org):
+    with pytest.raises(ValueError, match="org"):
+        issue_token(SECRET, subject, role, org=org)
+    with pytest.raises(Unauthorized, match="org"):
+        authenticate(_forged({"sub": subject, "role": role, "exp": int(time.time()) + 600,
+                              **({"org": org} if org else {})}), SECRET)
+
+
 def test_every_role_round_trips():
     subjects = {"citizen": ID, "partner": "police"}
     for role in ROLES:

@@ -1,0 +1,697 @@
+"""The monthly payment run (社会化发放) every paying service shares: freeze a cycle, hand the bank its
+batch, reconcile the answer. No domain here: what is paid to whom comes from the service.
+
+A staged pipeline in the manner of OpenG2P (cycle frozen -> sent -> reconciled), every stage
+idempotent and safe to retry, and every stage one or a few set-based SQL statements: there is no
+Python loop per payee anywhere in this module.
+
+A service declares its ledger once (`PaymentTables`, in its models: the two tables, named after
+the ledger, with the column naming what is paid, the *payee*: assistance's entitlement, care's
+allowance enrolment) and its run (`PaymentRun`, with two SQL SELECTs of its own: the payees of a
+month with their amount, bank account and policy version; and each account holder's bank account
+now). Its own alembic revision creates the tables (`create_payment_run_tables`), as every service
+creates the chassis tables.
+
+- `run.freeze(conn, month, now, scope=...)` creates the cycle of (scope, month) and, in one SQL
+  statement, a `regular` payment for every payee the service's SELECT returns for that month and
+  an `arrears` payment for every earlier failed payment of the same scope not yet paid again.
+  Amount, bank account and policy version are copied into the payment rows: that copy *is* the
+  frozen snapshot, so later edits to what the payees are drawn from do not change a frozen cycle.
+  Freezing a month that already has a cycle inserts nothing and returns that cycle's summary; two
+  runs of the same month at once serialize on the cycle's primary key. The partial unique index
+  `uq_<ledger>_once` (one pending-or-paid payment per payee and month, whatever the cycle) is the
+  backstop: arrears, which two cycles could race for, use it as their ON CONFLICT arbiter; a
+  regular payment that collided with it would roll the whole freeze back. Nobody is paid twice.
+- A service whose payees can become entitled for months already frozen (care: an enrolment made
+  after the freeze, from the birthday's month) gives a `back_pay` SELECT: the next cycle pays
+  those months (kind `back_pay`), once.
+- A *scope* splits the run into independent cycles (care: one per paying district, "330602-2026-05");
+  the empty scope is one city-wide cycle per month ("2026-05", assistance). Scopes must not overlap:
+  if they did, the unique index would refuse the second cycle's overlapping payments.
+- `run.bank_batch(conn, cycle_id)` streams the pending payments (id, bank account, amount in fen);
+  `run.write_bank_file(conn, cycle_id, out)` writes them as CSV (COPY when the driver allows it);
+  `run.claim_for_sending` refuses a second batch; `run.mark_sent(conn, cycle_id)` moves the cycle
+  to "sent". `BankFiles` is the folder the bank collects batches from.
+- `run.reconcile(conn, cycle_id, results)` applies the bank's answers (payment id, "paid" |
+  "failed", reason) with one UPDATE ... FROM over a temporary table. Re-applying the same answers
+  changes nothing; a paid payment never becomes failed (reported as a conflict); once no payment
+  of the cycle is pending the cycle is "reconciled". A failed payment is paid again, as arrears,
+  by the next cycle of its scope that is frozen.
+
+Rules, stated once:
+- A payee the service's SELECT returns with 0 fen produces no payment.
+- A payee without a bank account gets its regular payment recorded as `failed` ("no bank
+  account") at freeze time, so the cycle still shows what it owed; it is not in the bank batch,
+  and it is paid as arrears by the first later cycle frozen once the holder has an account.
+- Arrears carry the amount and policy version of the payment that failed (what was owed for that
+  month) and the holder's bank account as of the new freeze (the old one may be why it failed).
+
+Every method takes a SQLAlchemy `Connection` and works inside the caller's transaction: the
+caller commits (the cycle row and its payments commit together or not at all). Time is passed in;
+nothing here reads the clock.
+
+PostgreSQL only (the production database): ON CONFLICT on a partial unique index, DISTINCT ON,
+COPY, temporary tables and `set_config` are used as they are. Every method raises
+UnsupportedDatabase on another dialect.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import IO, Iterable, Iterator
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import (BigInteger, Column, Date, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
+                        text)
+from sqlalchemy.engine import Connection
+
+from chassis.errors import Conflict, InvalidInput, Unavailable
+from chassis.types import UtcDateTime
+
+__all__ = ["PaymentTables", "PaymentRun", "CycleSummary", "ReconcileSummary", "CycleStateError",
+           "UnsupportedDatabase", "NO_BANK_ACCOUNT", "BANK_FILE_HEADER", "cycle_id_of", "BankFiles",
+           "create_payment_run_tables", "drop_payment_run_tables", "CycleNotReady", "as_problems"]
+
+NO_BANK_ACCOUNT = "no bank account"
+BANK_FILE_HEADER = ("payment_id", "bank_account", "amount_fen")
+DEFAULT_WORK_MEM = "256MB"  # for the freeze and reconcile statements only (hash joins of 1M rows)
+# JIT compiling these plans costs 0.5-1 s per statement at 1M rows and bought nothing measurable
+# (the time goes to inserting, updating and foreign-key checks, not to evaluating expressions).
+DEFAULT_JIT = "off"
+
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class UnsupportedDatabase(Exception):
+    """The payment run's set-based SQL needs PostgreSQL (the embedded SQLite default cannot run it)."""
+
+
+class CycleStateError(Exception):
+    """The cycle is missing, or not in a state that allows the step asked for."""
+
+
+class CycleNotReady(Conflict):
+    """A payment cycle that is missing, or not in the state the step needs (send before reconcile)."""
+    title = "Payment cycle not ready for this step"
+
+
+@contextmanager
+def as_problems():
+    """The run says no with plain exceptions; a service's entrypoints want Problems on the wire."""
+    try:
+        yield
+    except CycleStateError as exc:
+        raise CycleNotReady(str(exc)) from None
+    except UnsupportedDatabase as exc:
+        raise Unavailable(str(exc)) from None
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class CycleSummary:
+    cycle_id: str
+    month: date
+    state: str
+    created: bool  # False when the cycle already existed and nothing was inserted
+    payments: int  # every payment of the cycle (regular, arrears, back pay, whatever their state)
+    total_fen: int
+    regular: int
+    arrears: int
+    arrears_fen: int
+    to_bank: int  # pending at freeze: what the bank batch holds
+    to_bank_fen: int
+    without_account: int  # regular (and back) payments recorded failed because the holder had no account
+    without_account_fen: int
+    scope: str = ""  # the paying region of the cycle; "" for a run with one cycle a month
+    back_pay: int = 0  # months before this one, frozen without the payee, paid now
+    back_pay_fen: int = 0
+
+
+@dataclass(frozen=True)
+class ReconcileSummary:
+    cycle_id: str
+    paid: int  # payments moved to paid by this call
+    failed: int  # payments moved to failed by this call
+    unchanged: int  # answers that repeat what is already recorded (a re-applied file)
+    conflicts: list[tuple[int, str, str]] = field(default_factory=list)  # (id, recorded, reported)
+    unknown: list[int] = field(default_factory=list)  # ids that are not payments of this cycle
+    pending: int = 0  # payments of the cycle still waiting for an answer
+    state: str = ""  # the cycle's state afterwards
+
+
+def _identifier(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return name
+
+
+class PaymentTables:
+    """A service's payment ledger: `<name>_cycle` (one row per scope and month) and `<name>` (the
+    payments), declared on the service's own metadata so its models and migrations own them.
+
+    `payee`: the column naming what is paid (one live payment per payee and month); `carried`:
+    columns the service's payee SELECT fills and the payment keeps (assistance: the household);
+    `holder`: the payment column whose bank account arrears are paid to (default: the payee).
+    """
+
+    def __init__(self, metadata: MetaData, name: str, payee: Column, carried: Iterable[Column] = (),
+                 holder: str | None = None):
+        carried = list(carried)
+        self.name = _identifier(name)
+        self.cycle_name = f"{name}_cycle"
+        self.payee = _identifier(payee.name)
+        self.carried = tuple(_identifier(c.name) for c in carried)
+        self.holder = _identifier(holder or payee.name)
+        if self.holder not in (self.payee, *self.carried):
+            raise ValueError(f"the holder {self.holder!r} must be the payee or a carried column")
+        self.cycle = Table(
+            self.cycle_name, metadata,
+            Column("id", String(20), primary_key=True),  # "2026-05", or with a scope "330602-2026-05"
+            Column("month", Date, nullable=False),  # first day of the month paid
+            Column("state", String(20), nullable=False),  # frozen | sent | reconciled
+            Column("frozen_at", UtcDateTime, nullable=False),
+            Column("payments", Integer, nullable=False),
+            Column("total_fen", BigInteger, nullable=False),
+            Column("scope", String(12), nullable=False, server_default=text("''")),
+            UniqueConstraint("scope", "month", name=f"uq_{name}_cycle_month"),
+        )
+        # No foreign keys: only the freeze inserts payments, from the service's SELECT, after the
+        # cycle row, and nothing deletes either; checked row by row they cost half of a 1M-row run
+        # (bench/PAYMENT_RUN.md).
+        self.payment = Table(
+            name, metadata,
+            Column("id", _Id, primary_key=True, autoincrement=True),
+            Column("cycle_id", String(20), nullable=False),
+            payee, *carried,
+            # regular | arrears (a failed payment paid again) | back_pay (a month frozen without the payee)
+            Column("kind", String(10), nullable=False),
+            Column("for_month", Date, nullable=False),
+            Column("amount_fen", BigInteger, nullable=False),
+            Column("bank_account", String(40)),
+            Column("policy_version", Text, nullable=False),  # frozen with the payment
+            Column("state", String(10), nullable=False),  # pending | paid | failed
+            Column("failure_reason", Text),
+            # Pays nobody twice: one live (pending or paid) payment per payee and month, whatever
+            # the cycle; a failed one may be paid again as arrears in a later cycle.
+            Index(f"uq_{name}_once", self.payee, "for_month", unique=True,
+                  postgresql_where=text("state <> 'failed'"), sqlite_where=text("state <> 'failed'")),
+            Index(f"ix_{name}_cycle_state", "cycle_id", "state"),
+        )
+
+
+def create_payment_run_tables(name: str, payee, carried=()) -> None:
+    """Version 1 of a payment ledger's tables, from a service's alembic revision: `payee` and
+    `carried` are `sa.Column`s as the revision wants them. A later change to PaymentTables adds a
+    `create_payment_run_tables_v2` here, so old revisions keep meaning what they meant."""
+    from alembic import op
+    import sqlalchemy as sa
+
+    op.create_table(f"{name}_cycle",
+    sa.Column('id', sa.String(length=20), nullable=False),
+    sa.Column('month', sa.Date(), nullable=False),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('frozen_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('payments', sa.Integer(), nullable=False),
+    sa.Column('total_fen', sa.BigInteger(), nullable=False),
+    sa.Column('scope', sa.String(length=12), server_default=sa.text("''"), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('scope', 'month', name=f"uq_{name}_cycle_month")
+    )
+    op.create_table(name,
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('cycle_id', sa.String(length=20), nullable=False),
+    payee, *carried,
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('for_month', sa.Date(), nullable=False),
+    sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+    sa.Column('bank_account', sa.String(length=40), nullable=True),
+    sa.Column('policy_version', sa.Text(), nullable=False),
+    sa.Column('state', sa.String(length=10), nullable=False),
+    sa.Column('failure_reason', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_index(f"ix_{name}_cycle_state", name, ['cycle_id', 'state'], unique=False)
+    op.create_index(f"uq_{name}_once", name, [payee.name, 'for_month'], unique=True,
+                    postgresql_where=sa.text("state <> 'failed'"), sqlite_where=sa.text("state <> 'failed'"))
+
+
+def drop_payment_run_tables(name: str) -> None:
+    from alembic import op
+
+    op.drop_index(f"uq_{name}_once", table_name=name)
+    op.drop_index(f"ix_{name}_cycle_state", table_name=name)
+    op.drop_table(name)
+    op.drop_table(f"{name}_cycle")
+
+
+def _require_postgresql(conn: Connection) -> None:
+    if conn.dialect.name != "postgresql":
+        raise UnsupportedDatabase(f"the payment run is PostgreSQL-only, not {conn.dialect.name}")
+
+
+def cycle_id_of(month: date, scope: str = "") -> str:
+    return f"{scope + '-' if scope else ''}{month.year:04d}-{month.month:02d}"
+
+
+def _month_bounds(month: date) -> tuple[date, date]:
+    first = month.replace(day=1)
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return first, last
+
+
+@contextmanager
+def _local_settings(conn: Connection, **settings: str | None):
+    """Set PostgreSQL settings for the statements inside (SET LOCAL), then put back what they were
+    in the caller's transaction. A None value leaves that setting alone."""
+    previous = {}
+    for name, value in settings.items():
+        if value is not None:
+            previous[name] = conn.execute(text("SELECT current_setting(:n)"), {"n": name}).scalar_one()
+            conn.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
+    yield  # on an error the transaction is aborted and its rollback undoes the SET LOCAL anyway
+    for name, value in previous.items():
+        conn.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
+
+
+# One statement, two (or three) inserts: the regular payments of the month, the arrears of earlier
+# failed payments (and the service's back pay); the frozen values are copied here.
+# - Regular payments need no ON CONFLICT: no payment for this month can exist before its cycle (a
+#   failed payment is only ever paid again for its own, earlier, month), and this statement only
+#   runs in the transaction that created the cycle row, which a concurrent run of the same month
+#   waits for (primary key) and then leaves alone. Should a live payment for the month exist all
+#   the same, uq_<ledger>_once refuses the row and the whole freeze rolls back: nobody is paid twice.
+#   (ON CONFLICT's speculative insertion costs about 4-10 s more per million rows; bench/PAYMENT_RUN.md.)
+# - Arrears can race: two cycles frozen at once may both find the same failed payment. ON CONFLICT
+#   on the partial unique index skips the one that comes second.
+# - The service's SELECTs are inlined as subqueries; PostgreSQL flattens them into the same plan as
+#   the joins written out (measured: bench/payment_run.py is unchanged).
+_FREEZE = """
+WITH arrears AS (
+    INSERT INTO {payment} (cycle_id, {payee}{carried}, kind, for_month, amount_fen,
+                           bank_account, policy_version, state, failure_reason)
+    SELECT DISTINCT ON (f.{payee}, f.for_month)
+           :cycle_id, f.{payee}{f_carried}, 'arrears', f.for_month, f.amount_fen,
+           h.bank_account, f.policy_version, 'pending', NULL
+    FROM {cycle} c
+    JOIN {payment} f ON f.cycle_id = c.id AND f.state = 'failed'
+    JOIN ({accounts}) AS h ON h.{holder} = f.{holder} AND h.bank_account IS NOT NULL
+    WHERE c.month < :first AND c.scope = :scope
+      AND NOT EXISTS (SELECT 1 FROM {payment} live
+                      WHERE live.{payee} = f.{payee} AND live.for_month = f.for_month
+                        AND live.state <> 'failed')
+    ORDER BY f.{payee}, f.for_month, f.id DESC
+    ON CONFLICT ({payee}, for_month) WHERE state <> 'failed' DO NOTHING
+    RETURNING kind, state, amount_fen
+), regular AS (
+    INSERT INTO {payment} (cycle_id, {payee}{carried}, kind, for_month, amount_fen,
+                           bank_account, policy_version, state, failure_reason)
+    SELECT :cycle_id, s.{payee}{s_carried}, 'regular', CAST(:first AS date), s.amount_fen,
+           s.bank_account, s.policy_version,
+           CASE WHEN s.bank_account IS NULL THEN 'failed' ELSE 'pending' END,
+           CASE WHEN s.bank_account IS NULL THEN CAST(:no_account AS text) END
+    FROM ({payees}) AS s
+    WHERE s.amount_fen > 0
+    RETURNING kind, state, amount_fen
+){back_pay}
+SELECT kind, state, count(*) AS n, coalesce(sum(amount_fen), 0)::bigint AS fen
+FROM (SELECT * FROM arrears UNION ALL SELECT * FROM regular{back_pay_union}) AS inserted
+GROUP BY kind, state
+"""
+
+# Back pay: months before this one whose cycle (same scope) was frozen without the payee, who
+# became entitled for them later (care: enrolled after that month's freeze). Only months that have
+# a cycle: a month not frozen yet pays the payee in its own regular run. Nothing for a month that
+# has any payment of the payee already, live or failed (a failed one is arrears' business); two
+# cycles frozen at once meet at uq_<ledger>_once (ON CONFLICT), as arrears do.
+_BACK_PAY = """, back_pay AS (
+    INSERT INTO {payment} (cycle_id, {payee}{carried}, kind, for_month, amount_fen,
+                           bank_account, policy_version, state, failure_reason)
+    SELECT :cycle_id, s.{payee}{s_carried}, 'back_pay', s.for_month, s.amount_fen,
+           s.bank_account, s.policy_version,
+           CASE WHEN s.bank_account IS NULL THEN 'failed' ELSE 'pending' END,
+           CASE WHEN s.bank_account IS NULL THEN CAST(:no_account AS text) END
+    FROM ({back_pay}) AS s
+    WHERE s.amount_fen > 0 AND s.for_month < :first
+      AND EXISTS (SELECT 1 FROM {cycle} c WHERE c.scope = :scope AND c.month = s.for_month)
+      AND NOT EXISTS (SELECT 1 FROM {payment} p WHERE p.{payee} = s.{payee} AND p.for_month = s.for_month)
+    ON CONFLICT ({payee}, for_month) WHERE state <> 'failed' DO NOTHING
+    RETURNING kind, state, amount_fen
+)"""
+
+_TALLY = """
+SELECT kind, state, failure_reason = :no_account AS no_account, count(*) AS n,
+       coalesce(sum(amount_fen), 0)::bigint AS fen
+FROM {payment} WHERE cycle_id = :cycle_id GROUP BY 1, 2, 3
+"""
+
+_BATCH = "SELECT id AS payment_id, bank_account, amount_fen FROM {payment} WHERE cycle_id = {cycle_id} AND state = 'pending' ORDER BY id"
+
+# Each payment's one answer (two different answers for one payment in one call contradict each
+# other), next to what is recorded now; in payment id order, so that the UPDATE below walks the
+# payment table and its indexes in order instead of jumping around (measured on 1M answers: the
+# same UPDATE in hash order took twice as long).
+_CLASSIFY = """
+CREATE TEMPORARY TABLE bank_answer ON COMMIT DROP AS
+SELECT a.payment_id, a.status, a.contradicts, a.reason, p.id IS NOT NULL AS known, p.state,
+       p.{payee} AS payee, p.for_month, false AS repaid
+FROM (SELECT payment_id, min(status) AS status, min(status) <> max(status) AS contradicts,
+             max(reason) AS reason
+      FROM bank_result GROUP BY payment_id) AS a
+LEFT JOIN {payment} p ON p.id = a.payment_id AND p.cycle_id = :cycle_id
+ORDER BY a.payment_id
+"""
+
+# A failed payment the bank now says it paid, whose month was already paid again (arrears): a
+# double payment, for a person to sort out. Few rows, each probing uq_<ledger>_once.
+_REPAID = """
+UPDATE bank_answer a SET repaid = true
+WHERE a.status = 'paid' AND a.state = 'failed' AND NOT a.contradicts
+  AND EXISTS (SELECT 1 FROM {payment} live WHERE live.{payee} = a.payee
+                AND live.for_month = a.for_month AND live.state <> 'failed')
+"""
+
+# What may change: pending -> paid | failed; failed -> paid while the month has no other live
+# payment (the bank paid after all; if its arrears are live, that is a double payment: a conflict).
+_APPLY = """
+WITH changed AS (
+    UPDATE {payment} p SET state = a.status,
+                           failure_reason = CASE WHEN a.status = 'failed' THEN a.reason END
+    FROM bank_answer a
+    WHERE p.id = a.payment_id AND p.cycle_id = :cycle_id
+      AND a.known AND NOT a.contradicts AND NOT a.repaid
+      AND (p.state = 'pending' OR (p.state = 'failed' AND a.status = 'paid'))
+    RETURNING p.state
+)
+SELECT state, count(*) FROM changed GROUP BY state
+"""
+
+_OUTCOMES = text("""
+SELECT 'unchanged' AS what, NULL AS recorded, NULL AS reported, NULL::bigint AS payment_id, count(*) AS n
+FROM bank_answer WHERE known AND NOT contradicts AND state = status
+UNION ALL
+SELECT 'conflict', state, CASE WHEN contradicts THEN 'paid and failed' ELSE status END, payment_id, 1
+FROM bank_answer WHERE known AND (contradicts OR (state = 'paid' AND status = 'failed') OR repaid)
+UNION ALL
+SELECT 'unknown', NULL, NULL, payment_id, 1 FROM bank_answer WHERE NOT known
+""")
+
+
+def _summary(cycle_row, created: bool, tally: Iterable) -> CycleSummary:
+    """`tally`: (kind, state, recorded without a bank account, count, fen) groups of the cycle."""
+    counts = dict.fromkeys(("payments", "total_fen", "regular", "arrears", "arrears_fen", "back_pay", "back_pay_fen",
+                            "to_bank", "to_bank_fen", "without_account", "without_account_fen"), 0)
+    for kind, state, no_account, n, fen in tally:
+        counts["payments"] += n
+        counts["total_fen"] += fen
+        counts[kind] += n
+        if kind != "regular":
+            counts[f"{kind}_fen"] += fen
+        if state == "pending":
+            counts["to_bank"] += n
+            counts["to_bank_fen"] += fen
+        elif kind != "arrears" and state == "failed" and no_account:
+            counts["without_account"] += n
+            counts["without_account_fen"] += fen
+    return CycleSummary(cycle_id=cycle_row.id, month=cycle_row.month, state=cycle_row.state,
+                        created=created, scope=cycle_row.scope, **counts)
+
+
+class _TextSink:
+    def __init__(self, out: IO[str]):
+        self.out = out
+
+    def write(self, data) -> int:
+        return self.out.write(data.decode() if isinstance(data, bytes) else data)
+
+
+def _raw_cursor(conn: Connection):
+    """A psycopg2 cursor that can COPY, or None (another driver, or psycopg2 in green mode, where
+    psycogreen's wait callback makes COPY unavailable)."""
+    if conn.dialect.driver != "psycopg2":
+        return None
+    import psycopg2.extensions
+    if psycopg2.extensions.get_wait_callback() is not None:
+        return None
+    return conn.connection.dbapi_connection.cursor()
+
+
+class PaymentRun:
+    """One service's payment run over its `PaymentTables`.
+
+    `payees`: a SELECT of the month's payees, columns named `<payee>`, the carried columns,
+    `amount_fen`, `bank_account` (NULL: none) and `policy_version`; it may use `:first` and
+    `:last` (the month's first and last day), `:scope`, and any parameter the caller passes to
+    `freeze`. `accounts`: a SELECT of `<holder>` and `bank_account` as they are now (arrears go
+    there). `file_prefix` keeps two services' bank files in one folder apart.
+    """
+
+    def __init__(self, tables: PaymentTables, *, payees: str, accounts: str, back_pay: str | None = None,
+                 file_prefix: str = ""):
+        self.tables = tables
+        self.file_prefix = file_prefix
+        names = {"payment": tables.name, "cycle": tables.cycle_name, "payee": tables.payee,
+                 "holder": tables.holder, "carried": "".join(f", {c}" for c in tables.carried),
+                 "f_carried": "".join(f", f.{c}" for c in tables.carried),
+                 "s_carried": "".join(f", s.{c}" for c in tables.carried)}
+        self._names = names
+        back = _BACK_PAY.format(**names, back_pay=back_pay) if back_pay else ""
+        self._freeze = text(_FREEZE.format(**names, payees=payees, accounts=accounts, back_pay=back,
+                                           back_pay_union=" UNION ALL SELECT * FROM back_pay" if back_pay else ""))
+        self._tally = text(_TALLY.format(**names))
+        self._classify = text(_CLASSIFY.format(**names))
+        self._repaid = text(_REPAID.format(**names))
+        self._apply = text(_APPLY.format(**names))
+
+    def file_name(self, cycle_id: str) -> str:
+        return f"{self.file_prefix}{cycle_id}.csv"
+
+    def freeze(self, conn: Connection, month: date, now: datetime, *, scope: str = "", params: dict | None = None,
+               work_mem: str | None = DEFAULT_WORK_MEM, jit: str | None = DEFAULT_JIT) -> CycleSummary:
+        """Freeze the payment cycle of `month` (any day of it) and `scope` at `now`; idempotent.
+
+        Creates the cycle and its payments when the month has no cycle of that scope yet; otherwise
+        inserts nothing and returns the existing cycle's summary (`created=False`). Two concurrent
+        calls for the same cycle serialize on its primary key: the second waits for the first to
+        commit, then finds the cycle. `params` go to the service's payee SELECT. `work_mem` and
+        `jit` are set for this call only (SET LOCAL, then restored; None leaves the session's value).
+        """
+        _require_postgresql(conn)
+        if now.tzinfo is None:
+            raise ValueError("now must be an aware datetime")
+        first, last = _month_bounds(month)
+        cycle_id = cycle_id_of(first, scope)
+        created = conn.execute(text(
+            f"INSERT INTO {self.tables.cycle_name} (id, scope, month, state, frozen_at, payments, total_fen) "
+            "VALUES (:id, :scope, :month, 'frozen', :now, 0, 0) ON CONFLICT DO NOTHING RETURNING id"),
+            {"id": cycle_id, "scope": scope, "month": first, "now": now}).first() is not None
+        if not created:
+            return self.summary(conn, cycle_id)
+        with _local_settings(conn, work_mem=work_mem, jit=jit):
+            rows = conn.execute(self._freeze, {**(params or {}), "cycle_id": cycle_id, "first": first, "last": last,
+                                               "scope": scope, "no_account": NO_BANK_ACCOUNT}).all()
+        tally = [(kind, state, kind != "arrears" and state == "failed", n, fen)
+                 for kind, state, n, fen in rows]
+        payments, total = sum(r[3] for r in tally), sum(r[4] for r in tally)
+        cycle = conn.execute(text(
+            f"UPDATE {self.tables.cycle_name} SET payments = :n, total_fen = :fen WHERE id = :id "
+            "RETURNING id, month, state, scope"), {"n": payments, "fen": total, "id": cycle_id}).one()
+        return _summary(cycle, True, tally)
+
+    def summary(self, conn: Connection, cycle_id: str) -> CycleSummary:
+        """The cycle's payments as the payment table holds them now (`created` is False).
+
+        `to_bank` counts the payments still pending (after reconciliation: none)."""
+        _require_postgresql(conn)
+        cycle = conn.execute(text(f"SELECT id, month, state, scope FROM {self.tables.cycle_name} WHERE id = :id"),
+                             {"id": cycle_id}).first()
+        if cycle is None:
+            raise CycleStateError(f"no payment cycle {cycle_id}")
+        tally = conn.execute(self._tally, {"cycle_id": cycle_id, "no_account": NO_BANK_ACCOUNT}).all()
+        return _summary(cycle, False, tally)
+
+    def scope_of(self, conn: Connection, cycle_id: str) -> str:
+        """The cycle's scope (who may work on it is the service's business); CycleStateError if none."""
+        _require_postgresql(conn)
+        scope = conn.execute(text(f"SELECT scope FROM {self.tables.cycle_name} WHERE id = :id"),
+                             {"id": cycle_id}).scalar()
+        if scope is None:
+            raise CycleStateError(f"no payment cycle {cycle_id}")
+        return scope
+
+    def _cycle_state(self, conn: Connection, cycle_id: str, lock: str = "") -> str:
+        """The cycle's state; `lock` "UPDATE" or "SHARE" locks its row until the caller's commit."""
+        state = conn.execute(text(f"SELECT state FROM {self.tables.cycle_name} WHERE id = :id"
+                                  + (f" FOR {lock}" if lock else "")), {"id": cycle_id}).scalar()
+        if state is None:
+            raise CycleStateError(f"no payment cycle {cycle_id}")
+        return state
+
+    def _batch(self, cycle_id_sql: str) -> str:
+        return _BATCH.format(payment=self.tables.name, cycle_id=cycle_id_sql)
+
+    def bank_batch(self, conn: Connection, cycle_id: str, *, chunk: int = 10_000) -> Iterator[tuple[int, str, int]]:
+        """The cycle's pending payments for the bank, (payment id, bank account, amount in fen), in id
+        order, streamed from a server-side cursor `chunk` rows at a time (read them before the
+        transaction ends). Raises CycleStateError at once for a cycle that does not exist."""
+        _require_postgresql(conn)
+        self._cycle_state(conn, cycle_id)
+        # per statement: Connection.execution_options() would change the caller's connection for good
+        result = conn.execute(text(self._batch(":cycle_id")), {"cycle_id": cycle_id},
+                              execution_options={"stream_results": True, "yield_per": chunk})
+        return (tuple(row) for row in result)
+
+    def write_bank_file(self, conn: Connection, cycle_id: str, out: IO[str]) -> tuple[int, int]:
+        """Write the bank batch as CSV (header `payment_id,bank_account,amount_fen`) to the text file
+        `out`; returns (rows, total fen), the control totals the bank checks the file against.
+
+        Uses COPY when the driver allows it, else streams rows. The cycle row is locked FOR SHARE, so
+        a reconciliation cannot change the pending set between the totals and the file."""
+        _require_postgresql(conn)
+        self._cycle_state(conn, cycle_id, lock="SHARE")
+        count, total = conn.execute(text(
+            f"SELECT count(*), coalesce(sum(amount_fen), 0)::bigint FROM {self.tables.name} "
+            "WHERE cycle_id = :cycle_id AND state = 'pending'"), {"cycle_id": cycle_id}).one()
+        cursor = _raw_cursor(conn)
+        if cursor is not None:
+            sink = out if isinstance(out, io.TextIOBase) else _TextSink(out)  # psycopg2 writes bytes else
+            quoted = conn.execute(text("SELECT quote_literal(:v)"), {"v": cycle_id}).scalar_one()
+            with cursor:
+                cursor.copy_expert(f"COPY ({self._batch(quoted)}) TO STDOUT WITH (FORMAT csv, HEADER)", sink)
+                written = cursor.rowcount
+        else:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(BANK_FILE_HEADER)
+            written = 0
+            for chunk in conn.execute(text(self._batch(":cycle_id")), {"cycle_id": cycle_id},
+                                      execution_options={"stream_results": True, "yield_per": 10_000}).partitions():
+                writer.writerows(chunk)
+                written += len(chunk)
+        if written != count:
+            raise RuntimeError(f"bank file of {cycle_id} has {written} rows, the cycle {count} pending")
+        return count, total
+
+    def claim_for_sending(self, conn: Connection, cycle_id: str) -> None:
+        """Lock the cycle for its batch and refuse one already sent: a second file of the same pending
+        payments could have the bank pay them twice. Take this before `write_bank_file`."""
+        _require_postgresql(conn)
+        state = self._cycle_state(conn, cycle_id, lock="UPDATE")
+        if state != "frozen":
+            raise CycleStateError(f"cycle {cycle_id} is {state}: its batch went to the bank already")
+
+    def mark_sent(self, conn: Connection, cycle_id: str) -> str:
+        """frozen -> sent (the batch went to the bank). Idempotent; returns the cycle's state."""
+        _require_postgresql(conn)
+        state = self._cycle_state(conn, cycle_id, lock="UPDATE")
+        if state == "frozen":
+            conn.execute(text(f"UPDATE {self.tables.cycle_name} SET state = 'sent' WHERE id = :id"),
+                         {"id": cycle_id})
+            return "sent"
+        return state
+
+    def reconcile(self, conn: Connection, cycle_id: str, results: Iterable[tuple[int, str, str | None]], *,
+                  work_mem: str | None = DEFAULT_WORK_MEM, jit: str | None = DEFAULT_JIT) -> ReconcileSummary:
+        """Apply the bank's answers for a sent cycle: (payment id, "paid" | "failed", reason or None).
+
+        Idempotent: an answer that repeats what is recorded changes nothing (`unchanged`). Refused and
+        reported in `conflicts`, nothing changed: paid -> failed; two different answers for one payment
+        in the same call; failed -> paid when the month was already paid again (arrears). Ids that are
+        not payments of this cycle are reported in `unknown`. The cycle becomes "reconciled" once none
+        of its payments is pending. Holds the cycle row FOR UPDATE: reconciliations of one cycle take
+        turns. Raises ValueError (nothing changed) for a status other than "paid" or "failed".
+        """
+        _require_postgresql(conn)
+        state = self._cycle_state(conn, cycle_id, lock="UPDATE")
+        if state not in ("sent", "reconciled"):
+            raise CycleStateError(f"cycle {cycle_id} is {state}: send its batch before reconciling")
+        if not isinstance(results, (list, tuple)):
+            results = list(results)
+        with _local_settings(conn, work_mem=work_mem, jit=jit):
+            _load_results(conn, results)
+            conn.execute(self._classify, {"cycle_id": cycle_id})
+            conn.execute(text("ANALYZE bank_answer"))
+            conn.execute(self._repaid)
+            changed = dict(conn.execute(self._apply, {"cycle_id": cycle_id}).all())
+            outcomes = conn.execute(_OUTCOMES).all()
+        conn.execute(text("DROP TABLE IF EXISTS pg_temp.bank_result, pg_temp.bank_answer"))
+        unchanged = 0
+        conflicts, unknown = [], []
+        for what, recorded, reported, payment_id, n in outcomes:
+            if what == "unchanged":
+                unchanged += n
+            elif what == "conflict":
+                conflicts.append((payment_id, recorded, reported))
+            else:
+                unknown.append(payment_id)
+        pending = conn.execute(text(
+            f"SELECT count(*) FROM {self.tables.name} WHERE cycle_id = :id AND state = 'pending'"),
+            {"id": cycle_id}).scalar_one()
+        if pending == 0 and state != "reconciled":
+            conn.execute(text(f"UPDATE {self.tables.cycle_name} SET state = 'reconciled' WHERE id = :id"),
+                         {"id": cycle_id})
+            state = "reconciled"
+        return ReconcileSummary(cycle_id=cycle_id, paid=changed.get("paid", 0), failed=changed.get("failed", 0),
+                                unchanged=unchanged, conflicts=sorted(conflicts), unknown=sorted(unknown),
+                                pending=pending, state=state)
+
+
+def _load_results(conn: Connection, results: list[tuple[int, str, str | None]]) -> None:
+    """The answers into the temporary table bank_result (COPY when the driver allows it)."""
+    conn.execute(text("DROP TABLE IF EXISTS pg_temp.bank_result, pg_temp.bank_answer"))
+    conn.execute(text("CREATE TEMPORARY TABLE bank_result "
+                      "(payment_id bigint NOT NULL, status text NOT NULL, reason text) ON COMMIT DROP"))
+    cursor = _raw_cursor(conn)
+    if cursor is not None:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(results)
+        buffer.seek(0)
+        with cursor:
+            cursor.copy_expert("COPY bank_result FROM STDIN WITH (FORMAT csv)", buffer)
+    else:
+        ids, statuses, reasons = (list(column) for column in zip(*results)) if results else ([], [], [])
+        conn.execute(text(
+            "INSERT INTO bank_result SELECT * FROM unnest(CAST(:ids AS bigint[]), "
+            "CAST(:statuses AS text[]), CAST(:reasons AS text[]))"),
+            {"ids": ids, "statuses": statuses, "reasons": reasons})
+    bad = conn.execute(text("SELECT payment_id, status FROM bank_result "
+                            "WHERE status NOT IN ('paid', 'failed') LIMIT 5")).all()
+    if bad:
+        raise ValueError(f"bank results must be 'paid' or 'failed': {bad}")
+    conn.execute(text("ANALYZE bank_result"))  # temporary tables have no autovacuum: plan on facts
+
+
+class BankFiles(DependencyProvider):
+    """The folder the bank collects payment batches from (an SFTP drop in production).
+
+    Config `BANK_FILES_DIR` (default `var/bank-files`). Gives the worker a function that writes a
+    file there atomically: the bank never sees half a batch."""
+
+    def setup(self):
+        self.directory = Path(self.container.config.get("BANK_FILES_DIR", "var/bank-files"))
+
+    def get_dependency(self, worker_ctx):
+        return self.write
+
+    def write(self, name: str, produce) -> tuple[Path, object]:
+        """`produce(text_file)` writes the content; returns the final path and what produce returned."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        final = self.directory / name
+        # a name of its own per writer: two writers never share a half-written file
+        handle, partial_name = tempfile.mkstemp(dir=self.directory, prefix=f".{name}.", suffix=".partial")
+        partial = Path(partial_name)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+                result = produce(out)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        os.replace(partial, final)
+        return final, result

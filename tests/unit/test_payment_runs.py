@@ -1,0 +1,47 @@
+"""The chassis payment run's declarations, in memory: each service's ledger gets its own tables and
+index names, a cycle's id says its scope and month, and care's bands become the SELECT's arrays.
+(The run itself is proved on PostgreSQL: test_assistance_payments.py, test_care_allowance_payments.py.)"""
+from datetime import date
+
+import pytest
+from sqlalchemy import BigInteger, Column, MetaData, String
+
+from chassis.payment_runs import PaymentTables, cycle_id_of
+from services.care import payments as care_payments
+from services.care.rules import AllowancePolicy
+
+
+def test_a_ledger_is_two_tables_named_after_it():
+    tables = PaymentTables(MetaData(), "allowance_payment", payee=Column("resident_id", String(18), nullable=False))
+    assert (tables.cycle.name, tables.payment.name) == ("allowance_payment_cycle", "allowance_payment")
+    assert {i.name for i in tables.payment.indexes} == {"uq_allowance_payment_once", "ix_allowance_payment_cycle_state"}
+    once = next(i for i in tables.payment.indexes if i.unique)
+    assert [c.name for c in once.columns] == ["resident_id", "for_month"]
+    assert (tables.payee, tables.holder, tables.carried) == ("resident_id", "resident_id", ())
+
+
+def test_the_holder_is_the_payee_or_a_carried_column_and_names_are_plain():
+    payee = Column("entitlement_id", BigInteger, nullable=False)
+    with pytest.raises(ValueError, match="holder"):
+        PaymentTables(MetaData(), "payment", payee=payee, holder="household_id")
+    with pytest.raises(ValueError, match="identifier"):
+        PaymentTables(MetaData(), "payment; drop table x", payee=Column("e", BigInteger))
+
+
+@pytest.mark.parametrize("month, scope, cycle_id", [
+    (date(2026, 5, 1), "", "2026-05"), (date(2026, 5, 31), "", "2026-05"),
+    (date(2026, 12, 3), "330602", "330602-2026-12"),
+])
+def test_cycle_ids(month, scope, cycle_id):
+    assert cycle_id_of(month, scope) == cycle_id
+
+
+def test_care_bands_become_parallel_arrays_in_order():
+    june, july = date(2026, 6, 1), date(2026, 7, 1)
+    policy = AllowancePolicy("v1", 80, "birthday_month", {90: 10000, 80: 5000})
+    arrays = care_payments.bands({("330602001001", july): policy, ("330602001001", june): policy})
+    assert arrays == {"band_regions": ["330602001001"] * 4, "band_months": [june, june, july, july],
+                      "band_lows": [80, 90, 80, 90], "band_fen": [5000, 10000, 5000, 10000],
+                      "band_versions": ["v1"] * 4}
+    assert care_payments.bands({}) == {"band_regions": [], "band_months": [], "band_lows": [], "band_fen": [],
+                                       "band_versions": []}
