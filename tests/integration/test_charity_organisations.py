@@ -183,7 +183,8 @@ def test_the_remaining_routes_through_the_gateway(system, manual_clock):
     mine = ("citizen", volunteer)
     wait_for(lambda: sys_.call("GET", f"/api/v1/charity/volunteers/{volunteer}", mine).json()["credit_minutes"] == 120,
              what="the credit")
-    redeemed = sys_.call("POST", "/api/v1/charity/time-bank/redemptions", ("partner", "care_providers"), json={
+    provider = ("partner", "care_providers", None, "provider-yuecheng-01")  # a provider names itself (org)
+    redeemed = sys_.call("POST", "/api/v1/charity/time-bank/redemptions", provider, json={
         "redemption_key": "provider-order-5", "resident_id": volunteer, "minutes": 45, "purpose": "助洁"})
     assert redeemed.status_code == 201 and redeemed.json()["credit_minutes"] == 75
     assert sys_.call("GET", f"/api/v1/charity/statistics/{DISTRICT}", clerk).json()["volunteers"] == 1
