@@ -16,13 +16,17 @@ __all__ = ["SUBSCRIPTIONS", "partner_queue", "PARTNER_EXCHANGE"]
 PARTNER_EXCHANGE = "tongban.partners"
 
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "progress.on_matter_event": ("matter.opened", "matter.step_reported", "birth.notified"),
+    "progress.on_matter_event": ("matter.opened", "matter.step_reported", "birth.notified", "death.revoked"),
     "assistance.on_divorce": ("marriage.divorce_registered",),
     "assistance.on_birth": ("birth.notified",),
     "care.on_assistance_approved": ("assistance.approved",),
     "care.on_entitlement_ended": ("assistance.entitlement_ended",),
     "care.on_member_left": ("assistance.member_left",),
     "care.on_order_confirmed": ("care.order_confirmed",),
+    # 身后一件事: one queue per service for the notice and its revocation, so they arrive in order
+    "assistance.on_death": ("death.notified", "death.revoked"),
+    "care.on_death": ("death.notified", "death.revoked"),
+    "marriage.on_death": ("death.notified", "death.revoked"),
     "partner_feed.on_entitled_event": tuple(sorted({t for p in PARTNERS.values() for t in p.entitlements})),
 }
 

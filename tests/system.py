@@ -1,5 +1,5 @@
 """The whole system in one test process: marriage, gateway (edge, progress, partner feed) and,
-when asked, assistance with its partner data sources, care, and the partner simulator, each on its own fresh database and the test's own vhost."""
+when asked, assistance with its partner data sources, care, funeral, and the partner simulator, each on its own fresh database and the test's own vhost."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from chassis.migrations import upgrade
+from contracts.partners import PARTNERS
 from contracts.person import compose_resident_id
 from gateway.auth import issue_token
 from gateway.partner_feed import PartnerFeedService
@@ -19,6 +20,7 @@ from infra.partner_data import PartnerData, serve
 from infra.partner_sim import PartnerSimulator
 from services.assistance.service import AssistanceService
 from services.care.service import CareService
+from services.funeral.service import FuneralService
 from services.marriage.service import MarriageService
 from tests.conftest import free_port
 
@@ -55,9 +57,10 @@ def person(birth: date, sex: str, division: str = "330602", seq: int | None = No
 @pytest.fixture
 def system(make_database, base_config, start_service, manual_clock, tmp_path):
     def boot(simulator: bool = False, assistance: PartnerData | None = None, care: bool = False,
-             **overrides) -> System:
+             funeral: bool = False, simulated_partners: tuple | None = None, **overrides) -> System:
         """`assistance`: also run the assistance service, its 核对 sources answered by this PartnerData
-        (one-second timeout per fetch)."""
+        (one-second timeout per fetch). `simulated_partners`: the departments the simulator plays
+        (default every one)."""
         urls = {"marriage": make_database("marriage"), "gateway": make_database("gateway")}
         upgrade("services/marriage", urls["marriage"])
         upgrade("gateway", urls["gateway"])
@@ -68,6 +71,11 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path):
             upgrade("services/care", urls["care"])
             start_service(CareService, {**common, "DATABASE_URL": urls["care"],
                                         "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"})
+        if funeral:
+            urls["funeral"] = make_database("funeral")
+            upgrade("services/funeral", urls["funeral"])
+            start_service(FuneralService, {**common, "DATABASE_URL": urls["funeral"],
+                                           "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"})
         if assistance is not None:
             urls["assistance"] = make_database("assistance")
             upgrade("services/assistance", urls["assistance"])
@@ -88,7 +96,8 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path):
         built = System(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{marriage_port}", common["AMQP_URI"], urls,
                        partner_data=assistance)
         if simulator:
-            built.simulator = PartnerSimulator(common["AMQP_URI"], built.url, SECRET)
+            built.simulator = PartnerSimulator(common["AMQP_URI"], built.url, SECRET,
+                                               partners=simulated_partners or tuple(PARTNERS))
             thread = eventlet.spawn(built.simulator.run)
             stops.append(thread)
         return built

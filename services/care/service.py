@@ -28,6 +28,7 @@ from chassis.regions import region_ancestors, region_prefix
 from chassis.tables import policy_parameters
 from contracts.person import AGE_OF_MAJORITY, InvalidResidentId, ResidentId, age_on
 from services.care import rules
+from services.care.after_death import AfterDeath
 from services.care.exceptions import OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
 from services.care.models import (Admission, AllowanceEnrolment, AllowanceJobRun, Assessment, Child, ChildDirector,
                                   Elder, EmergencyCall, FamilyBed, Institution, Screening, ServiceOrder, VoucherDrawdown,
@@ -63,7 +64,7 @@ ON CONFLICT (resident_id) DO NOTHING
 """)
 
 
-class CareService(Operable):
+class CareService(AfterDeath, Operable):
     name = "care"
 
     db = Database()
@@ -463,7 +464,8 @@ class CareService(Operable):
             self.db.add(child)
         elif not actor.covers(child.village_code):
             raise OutsideArea("the child is followed outside your area")
-        for field in ("name", "category", "placement", "village_code", "household", "guardian"):
+        for field in ("name", "category", "placement", "village_code", "household", "guardian",
+                      "guardian_resident_id"):
             setattr(child, field, data[field])
         child.registered_by, child.updated_at = actor.id, self.clock.now()
         self.audit.record(actor, "child.register", f"child-{person}", data["category"])

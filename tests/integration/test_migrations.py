@@ -10,10 +10,11 @@ from chassis.tables import chassis_metadata
 from gateway.models import Base as GatewayBase
 from services.assistance.models import Base as AssistanceBase
 from services.care.models import Base as CareBase
+from services.funeral.models import Base as FuneralBase
 from services.marriage.models import Base as MarriageBase
 
 SERVICES = {"services/marriage": MarriageBase, "services/assistance": AssistanceBase, "services/care": CareBase,
-            "gateway": GatewayBase}
+            "services/funeral": FuneralBase, "gateway": GatewayBase}
 
 
 @pytest.mark.parametrize("path", sorted(SERVICES))
