@@ -84,10 +84,14 @@ class FuneralService(Operable):
         if not opened and case.state == "revoked":
             raise Conflict("this person's death was revoked as made in error; a clerk must look into the new notice",
                            errors={"deceased.resident_id": ["death revoked"]})
-        self.db.add(DeathNotice(id=str(uuid.uuid4()), case_id=case.id, source=source, reference=data["reference"],
-                                date_of_death=data["date_of_death"], place_of_death=data["place_of_death"],
-                                reported_by=actor.id, informant_relationship=data["informant_relationship"],
-                                received_at=now))
+        # the same certificate sent twice at once: the unique reference lets one in, the other is a repeat
+        added = self.db.execute(dialect_insert(self.db, DeathNotice.__table__).values(
+            id=str(uuid.uuid4()), case_id=case.id, source=source, reference=data["reference"],
+            date_of_death=data["date_of_death"], place_of_death=data["place_of_death"], reported_by=actor.id,
+            informant_relationship=data["informant_relationship"], received_at=now)
+            .on_conflict_do_nothing(index_elements=["source", "reference"])).rowcount
+        if not added:
+            return self._case_view(case, duplicate=True)
         subject = f"death-case-{case.id}"
         if opened:
             subjects = [person.number] + ([actor.id] if actor.role == "citizen" else [])
