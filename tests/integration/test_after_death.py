@@ -270,3 +270,24 @@ def test_revocation_restores_everything_with_back_pay(system, manual_clock):
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM outbox WHERE event_type = 'death.notified'")).scalar() == 1
     engine.dispose()
+
+
+def test_steps_past_their_deadline_are_flagged(system, manual_clock):
+    """No department answers (no simulator, no assistance or care running): after ten days the
+    partners' steps read overdue in the matter, for the operations gauge to count."""
+    manual_clock.set_local_date(date(2026, 6, 10))
+    sys_ = system(funeral=True)
+    elder = compose_resident_id(DISTRICT, date(1941, 3, 1), 11)
+    case = ok(sys_.call("POST", "/api/v1/partner/deaths", ("partner", "health"), json=notice(elder, DIED, "D-9")))
+    wait_for(lambda: matter(sys_, case["matter_id"]), timeout=20, what="the matter")
+    # marriage runs in every system: it has no marriage of this person and says so
+    view = wait_for(lambda: (v := matter(sys_, case["matter_id"])) and steps_of(v)["marriage_ended"] != "pending"
+                    and v, timeout=20, what="marriage's report")
+    assert steps_of(view)["marriage_ended"] == "not_applicable"
+    assert not any(s["overdue"] for s in view["steps"])
+    manual_clock.set_local_date(date(2026, 6, 21))
+    late = matter(sys_, case["matter_id"])
+    overdue = {s["step"] for s in late["steps"] if s["overdue"]}
+    assert overdue == {"benefits_stopped", "care_stopped", "hukou_cancellation", "pension_and_survivors",
+                       "medical_insurance_closure"}  # the funeral's 15 days are not over yet
+    assert late["state"] == "in_progress"
