@@ -32,6 +32,8 @@ Rules, stated once:
   and it is paid as arrears by the first later cycle frozen once the household has an account.
 - Arrears carry the amount and policy version of the payment that failed (what was owed for that
   month) and the household's bank account as of the new freeze (the old one may be why it failed).
+  They are paid only for a month the entitlement still covers (the regular rule): an entitlement
+  ended since, back to a date before that month (the recipient died), pays no arrears for it.
 
 Every function takes a SQLAlchemy `Connection` and works inside the caller's transaction: the
 caller commits (the cycle row and its payments commit together or not at all). Time is passed in;
@@ -151,7 +153,9 @@ WITH arrears AS (
     FROM payment_cycle c
     JOIN payment f ON f.cycle_id = c.id AND f.state = 'failed'
     JOIN household h ON h.id = f.household_id AND h.bank_account IS NOT NULL
+    JOIN entitlement e ON e.id = f.entitlement_id
     WHERE c.month < :first
+      AND (e.ends_on IS NULL OR e.ends_on >= f.for_month OR e.gradual_exit_until >= f.for_month)
       AND NOT EXISTS (SELECT 1 FROM payment live
                       WHERE live.entitlement_id = f.entitlement_id AND live.for_month = f.for_month
                         AND live.state <> 'failed')

@@ -885,12 +885,20 @@ class AssistanceService(Operable):
         # 特困 and 低保边缘 are the person's own standing: the survivors' is a re-check's to decide
         return entitlement.monthly_amount_fen, f"{entitlement.programme}: re-check the survivors"
 
-    def _paid_by_month(self, entitlement_id: int) -> dict:
-        """What each month's payments of the entitlement paid out (handed to the bank or paid)."""
-        return {month: int(fen) for month, fen in self.db.execute(
+    def _paid_by_month(self, entitlement_id: int, with_arrears_due: bool = False) -> dict:
+        """What each month's payments of the entitlement paid out (handed to the bank or paid).
+        `with_arrears_due`: a month whose only payment failed counts as paid too, since the next
+        cycle pays it again as arrears now that the entitlement covers the month again."""
+        paid = {month: int(fen) for month, fen in self.db.execute(
             select(Payment.for_month, func.sum(Payment.amount_fen)).where(
                 Payment.entitlement_id == entitlement_id, Payment.state.in_(("pending", "paid")))
             .group_by(Payment.for_month)).all()}
+        if with_arrears_due:
+            for month, fen in self.db.execute(select(Payment.for_month, func.max(Payment.amount_fen)).where(
+                    Payment.entitlement_id == entitlement_id, Payment.state == "failed")
+                    .group_by(Payment.for_month)).all():
+                paid.setdefault(month, int(fen))
+        return paid
 
     def _undo_death(self, event, record: DeathRecord | None) -> None:
         data = event.data
@@ -918,7 +926,7 @@ class AssistanceService(Operable):
                                                                    entitlement.programme)
                 months = rules.back_pay_after_revocation(
                     record.date_of_death, self.db.execute(select(PaymentCycle.month)).scalars(),
-                    self._paid_by_month(entitlement.id), benefit["before_fen"])
+                    self._paid_by_month(entitlement.id, with_arrears_due=True), benefit["before_fen"])
                 owed = sum(m.back_fen for m in months)
                 if owed:
                     self.db.add(BackPay(id=str(uuid.uuid4()), case_id=record.case_id, household_id=household.id,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timezone
 
+from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import create_engine, text
 
 from chassis.migrations import upgrade
@@ -77,18 +78,11 @@ def test_someone_care_never_knew_is_not_applicable(care, amqp_uri):
     assert report.body["data"]["state"] == "not_applicable"
 
 
-def test_a_one_person_household_overpaid_for_every_month_after_the_death(make_database, base_config, start_service,
-                                                                          manual_clock, amqp_uri, tmp_path):
-    url = make_database("assistance")
-    upgrade("services/assistance", url)
-    start_service(AssistanceService, {**base_config, "DATABASE_URL": url, "CHECK_SOURCES_URL": "http://127.0.0.1:9",
-                                      "BANK_FILES_DIR": str(tmp_path)})
-    manual_clock.set_local_date(date(2026, 8, 3))
-    engine = create_engine(url)
-    now = datetime.now(timezone.utc)
-    with engine.begin() as conn:  # a 特困 person living alone, paid May to August
+def one_person_household(engine, payments) -> None:
+    """Household h-1: the deceased alone, 特困 at 1105 yuan a month, with these (month, state) payments."""
+    with engine.begin() as conn:
         conn.execute(text("INSERT INTO household (id, region_code, address, bank_account, created_at) "
-                          "VALUES ('h-1', :r, '一号', '6228', :now)"), {"r": TOWNSHIP, "now": now})
+                          "VALUES ('h-1', :r, '一号', '6228', :now)"), {"r": TOWNSHIP, "now": datetime.now(timezone.utc)})
         conn.execute(text("INSERT INTO member (id, household_id, resident_id, name, relationship, monthly_income_fen, "
                           "employment_cost_fen, seriously_ill, severely_disabled, pregnant, single_person_listing, "
                           "joined_on) VALUES ('m-1', 'h-1', :p, '周老', 'head', 0, 0, false, false, false, false, "
@@ -96,19 +90,72 @@ def test_a_one_person_household_overpaid_for_every_month_after_the_death(make_da
         entitlement = conn.execute(text(
             "INSERT INTO entitlement (household_id, programme, monthly_amount_fen, starts_on, policy_version) "
             "VALUES ('h-1', 'tekun', 110500, '2026-01-01', 'test') RETURNING id")).scalar_one()
-        for month, state in (("2026-05-01", "paid"), ("2026-06-01", "paid"), ("2026-07-01", "paid"),
-                             ("2026-08-01", "pending")):
+        for month, state in payments:
             conn.execute(text("INSERT INTO payment (cycle_id, entitlement_id, household_id, kind, for_month, amount_fen, "
                               "bank_account, policy_version, state) VALUES (:c, :e, 'h-1', 'regular', :m, 110500, "
                               "'6228', 'test', :s)"), {"c": month[:7], "e": entitlement, "m": month, "s": state})
+        conn.execute(text("INSERT INTO payment_cycle (id, month, state, frozen_at, payments, total_fen) "
+                          "SELECT DISTINCT to_char(for_month, 'YYYY-MM'), for_month, 'reconciled', now(), 1, 110500 "
+                          "FROM payment"))
+
+
+def rpc_freeze(amqp_uri, month):
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as proxy:
+        return proxy.assistance.freeze_payment_cycle(ADMIN, {"month": month})
+
+
+def start_assistance(make_database, base_config, start_service, tmp_path):
+    url = make_database("assistance")
+    upgrade("services/assistance", url)
+    start_service(AssistanceService, {**base_config, "DATABASE_URL": url, "CHECK_SOURCES_URL": "http://127.0.0.1:9",
+                                      "BANK_FILES_DIR": str(tmp_path)})
+    return create_engine(url)
+
+
+def test_a_one_person_household_overpaid_for_every_month_after_the_death(make_database, base_config, start_service,
+                                                                          manual_clock, amqp_uri, tmp_path):
+    engine = start_assistance(make_database, base_config, start_service, tmp_path)
+    manual_clock.set_local_date(date(2026, 8, 3))
+    # a 特困 person living alone, paid May, June and August (handed to the bank); July failed
+    one_person_household(engine, (("2026-05-01", "paid"), ("2026-06-01", "paid"), ("2026-07-01", "failed"),
+                                  ("2026-08-01", "pending")))
     case_id = str(uuid.uuid4())
     publish(amqp_uri, "death.notified", "funeral", death(case_id))
     wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="assistance's reaction")
     (over,) = rows(engine, "SELECT months, amount_fen FROM overpayment")
-    # June's died-in month is due in full; July and August (handed to the bank) were paid for nobody
-    assert (over.months, over.amount_fen) == (["2026-07-01", "2026-08-01"], 2 * 110500)
-    assert rows(engine, "SELECT state, amount_fen FROM recovery") == [("open", 2 * 110500)]
+    # June, the month of death, is due in full; August was paid for nobody
+    assert (over.months, over.amount_fen) == (["2026-08-01"], 110500)
+    assert rows(engine, "SELECT state, amount_fen FROM recovery") == [("open", 110500)]
     assert rows(engine, "SELECT ends_on::text FROM entitlement") == [(DIED,)]
     types = sorted(r.event_type for r in rows(engine, "SELECT event_type FROM outbox"))
     assert types == ["assistance.entitlement_ended", "assistance.member_left", "matter.step_reported"]
+    # July's failed payment, for a month after the death, is not paid again as arrears
+    manual_clock.set_local_date(date(2026, 9, 1))
+    september = rpc_freeze(amqp_uri, "2026-09-01")
+    assert (september["arrears"], september["payments"]) == (0, 0)
+    engine.dispose()
+
+
+def test_revoked_death_owes_back_pay_once_for_a_failed_month(make_database, base_config, start_service, manual_clock,
+                                                              amqp_uri, tmp_path):
+    """The one-person household again, its death revoked: August was paid (nothing owed), July's
+    failed payment is paid as arrears by the next cycle (so not in the back pay too), and
+    September, frozen while the benefit was stopped, is owed in full."""
+    engine = start_assistance(make_database, base_config, start_service, tmp_path)
+    manual_clock.set_local_date(date(2026, 8, 3))
+    one_person_household(engine, (("2026-07-01", "failed"), ("2026-08-01", "paid")))
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="the stop")
+    manual_clock.set_local_date(date(2026, 9, 1))
+    assert rpc_freeze(amqp_uri, "2026-09-01")["payments"] == 0  # stopped: September pays nothing
+    publish(amqp_uri, "death.revoked", "funeral", {"case_id": case_id, "resident_id": DECEASED,
+                                                   "date_of_death": DIED, "reason": "another person"})
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("reversed",)], what="the revocation")
+    assert rows(engine, "SELECT amount_fen, months FROM back_pay") == [
+        (110500, [{"month": "2026-09-01", "owed_fen": 110500, "paid_fen": 0}])]
+    assert rows(engine, "SELECT state FROM recovery") == [("cancelled",)]  # August was due after all
+    assert rows(engine, "SELECT ends_on FROM entitlement") == [(None,)]
+    october = rpc_freeze(amqp_uri, "2026-10-01")
+    assert (october["regular"], october["arrears"], october["arrears_fen"]) == (1, 1, 110500)  # July, once
     engine.dispose()
