@@ -304,7 +304,7 @@ WITH arrears AS (
     FROM {cycle} c
     JOIN {payment} f ON f.cycle_id = c.id AND f.state = 'failed'
     JOIN ({accounts}) AS h ON h.{holder} = f.{holder} AND h.bank_account IS NOT NULL
-    WHERE c.month < :first AND c.scope = :scope
+    WHERE c.month < :first AND c.scope = :scope AND ({arrears_due})
       AND NOT EXISTS (SELECT 1 FROM {payment} live
                       WHERE live.{payee} = f.{payee} AND live.for_month = f.for_month
                         AND live.state <> 'failed')
@@ -451,11 +451,14 @@ class PaymentRun:
     `amount_fen`, `bank_account` (NULL: none) and `policy_version`; it may use `:first` and
     `:last` (the month's first and last day), `:scope`, and any parameter the caller passes to
     `freeze`. `accounts`: a SELECT of `<holder>` and `bank_account` as they are now (arrears go
-    there). `file_prefix` keeps two services' bank files in one folder apart.
+    there). `arrears_due`: a condition on the failed payment `f` that says its month is still owed
+    (an entitlement ended since, back to before that month, because the payee died, owes nothing
+    for it); every failed payment is owed by default. `file_prefix` keeps two services' bank files
+    in one folder apart.
     """
 
     def __init__(self, tables: PaymentTables, *, payees: str, accounts: str, back_pay: str | None = None,
-                 file_prefix: str = ""):
+                 arrears_due: str = "TRUE", file_prefix: str = ""):
         self.tables = tables
         self.file_prefix = file_prefix
         names = {"payment": tables.name, "cycle": tables.cycle_name, "payee": tables.payee,
@@ -465,6 +468,7 @@ class PaymentRun:
         self._names = names
         back = _BACK_PAY.format(**names, back_pay=back_pay) if back_pay else ""
         self._freeze = text(_FREEZE.format(**names, payees=payees, accounts=accounts, back_pay=back,
+                                           arrears_due=arrears_due,
                                            back_pay_union=" UNION ALL SELECT * FROM back_pay" if back_pay else ""))
         self._tally = text(_TALLY.format(**names))
         self._classify = text(_CLASSIFY.format(**names))

@@ -203,6 +203,8 @@ class ChildRequestSchema(Strict):
     household = fields.String(required=True, validate=validate.Length(min=1, max=120),
                               metadata={"description": "the household the child lives in (户): address or name"})
     guardian = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=60))
+    guardian_resident_id = ResidentIdField(load_default=None, allow_none=True,
+                                           metadata={"description": "the caregiver: their death raises a review"})
 
 
 class ScreeningRequestSchema(Strict):

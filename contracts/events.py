@@ -15,9 +15,10 @@ from contracts.assistance import (AssistanceApprovedSchema, EntitlementEndedSche
 from contracts.care import OrderConfirmedSchema, OrderRequestedSchema
 from contracts.charity import ReferralAnsweredSchema, ServiceRecordedSchema
 from contracts.envelope import Envelope, InvalidEvent
+from contracts.funeral import DeathNotifiedSchema, DeathRevokedSchema
 from contracts.marriage import (CertificateReissuedSchema, DivorceRegisteredSchema,
                                 MarriageRegisteredSchema, Strict)
-from contracts.matters import MATTER_TYPES, TERMINAL_STEP_STATES
+from contracts.matters import MATTER_TYPES, REPORTABLE_STEP_STATES
 from contracts.person import ResidentIdField
 
 __all__ = ["EventType", "EVENTS", "event_type", "validate_data", "validate_envelope"]
@@ -53,7 +54,7 @@ class MatterOpenedSchema(Strict):
 class StepReportedSchema(Strict):
     matter_type = fields.String(required=True, validate=validate.OneOf(sorted(MATTER_TYPES)))
     step = fields.String(required=True)
-    state = fields.String(required=True, validate=validate.OneOf(sorted(TERMINAL_STEP_STATES)))
+    state = fields.String(required=True, validate=validate.OneOf(sorted(REPORTABLE_STEP_STATES)))
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
     reported_by = fields.String(required=True, metadata={"description": "service or partner code"})
 
@@ -98,9 +99,10 @@ _VALIDATORS: dict[str, Schema] = {}
 
 
 EVENTS: dict[str, EventType] = {e.name: e for e in (
-    EventType("matter.opened", frozenset({"marriage", "assistance"}), MatterOpenedSchema,
+    EventType("matter.opened", frozenset({"marriage", "assistance", "funeral"}), MatterOpenedSchema,
               "A one-matter (一件事) was opened; its steps come from contracts.matters."),
-    EventType("matter.step_reported", frozenset({"marriage", "assistance", "gateway"}), StepReportedSchema,
+    EventType("matter.step_reported", frozenset({"marriage", "assistance", "care", "funeral", "gateway"}),
+              StepReportedSchema,
               "An owner reports the outcome of its step of a matter (gateway: on behalf of a partner)."),
     EventType("marriage.registered", frozenset({"marriage"}), MarriageRegisteredSchema,
               "A marriage was registered and its certificate (and e-certificate) issued."),
@@ -128,6 +130,10 @@ EVENTS: dict[str, EventType] = {e.name: e for e in (
               "A volunteer's service time was recorded; the time bank (时间银行) credits it once."),
     EventType("birth.notified", frozenset({"gateway"}), BirthNotifiedSchema,
               "A hospital's birth certificate, reported by the health department (partner API)."),
+    EventType("death.notified", frozenset({"funeral"}), DeathNotifiedSchema,
+              "A death registered as a funeral case (once per deceased); opens 身后一件事."),
+    EventType("death.revoked", frozenset({"funeral"}), DeathRevokedSchema,
+              "A death notification made in error was revoked; every step of 身后一件事 is reversed."),
 )}
 
 

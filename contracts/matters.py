@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Step", "MatterType", "MATTER_TYPES", "matter_type", "STEP_STATES", "TERMINAL_STEP_STATES"]
+__all__ = ["Step", "MatterType", "MATTER_TYPES", "matter_type", "STEP_STATES", "TERMINAL_STEP_STATES",
+           "REPORTABLE_STEP_STATES", "REVERSED"]
 
 # pending: started, waiting for its owner; the rest are reports an owner can make.
-STEP_STATES = ("not_started", "pending", "done", "rejected", "not_applicable")
+REVERSED = "reversed"  # the owner undid its step after the matter was revoked (身后一件事 made in error)
+STEP_STATES = ("not_started", "pending", "done", "rejected", "not_applicable", REVERSED)
 TERMINAL_STEP_STATES = frozenset({"done", "rejected", "not_applicable"})
+REPORTABLE_STEP_STATES = TERMINAL_STEP_STATES | {REVERSED}
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class MatterType:
     opened_by: str
     steps: tuple[Step, ...]
     steps_from_event: bool = False
+    # the event that revokes a matter of this type: afterwards owners report their steps reversed
+    revoked_on: str | None = None
 
     def step(self, name: str) -> Step:
         for step in self.steps:
@@ -70,7 +75,30 @@ ASSISTANCE_LINKED_ITEMS = MatterType(
     steps_from_event=True,
 )
 
-MATTER_TYPES: dict[str, MatterType] = {t.name: t for t in (MARRIAGE_BIRTH_HUKOU, ASSISTANCE_LINKED_ITEMS)}
+# 身后一件事: one death notification, from whatever source, is the whole application. The funeral
+# service opens it once per deceased; every owner reports its own step (not applicable where the
+# deceased had nothing of theirs). A revocation (notification made in error) has each owner undo
+# its step and report it reversed.
+AFTER_DEATH = MatterType(
+    name="after_death",
+    title="身后一件事 (after a death: every service and department, one notification)",
+    opened_by="funeral",
+    steps=(
+        Step("cremation_certificate", "funeral", "火化证明 cremation and its certificate", 15),
+        Step("benefits_stopped", "assistance",
+             "停发救助金 benefits stopped as of the date of death, household recomputed, overpayment recorded", 5),
+        Step("care_stopped", "care",
+             "停发高龄津贴和养老服务补贴 allowance and vouchers stopped, orders cancelled, bed freed", 5),
+        Step("marriage_ended", "marriage", "婚姻关系因死亡终止 marriage recorded as ended by death", 5),
+        Step("hukou_cancellation", "police", "户口注销 household registration cancelled", 10),
+        Step("pension_and_survivors", "human_resources", "停发养老金、发放遗属待遇 pension stopped, survivors' benefits", 10),
+        Step("medical_insurance_closure", "medical_insurance", "医保账户注销 medical-insurance account closed", 10),
+    ),
+    revoked_on="death.revoked",
+)
+
+MATTER_TYPES: dict[str, MatterType] = {t.name: t for t in (MARRIAGE_BIRTH_HUKOU, ASSISTANCE_LINKED_ITEMS,
+                                                           AFTER_DEATH)}
 
 
 def matter_type(name: str) -> MatterType:

@@ -25,6 +25,9 @@ class Partner:
 
 # What a department needs to grant a 救助一件事 linked item: who, where, which programme, from when.
 _APPROVAL_FIELDS = ("application_id", "household_id", "programme", "starts_on", "region_code", "members")
+# What a department needs to act on a death (身后一件事), and to undo it when the notice is revoked.
+_DEATH_FIELDS = ("case_id", "resident_id", "name", "date_of_death")
+_REVOKED_FIELDS = ("case_id", "resident_id", "date_of_death", "reason")
 
 PARTNERS: dict[str, Partner] = {p.code: p for p in (
     Partner("health", "卫健 health commission", {
@@ -39,12 +42,16 @@ PARTNERS: dict[str, Partner] = {p.code: p for p in (
         "birth.notified": ("birth_id", "child", "mother_resident_id", "father_resident_id"),
         # household registers record the certificate in force
         "marriage.certificate_reissued": ("registration_id", "old_certificate_number", "certificate_number"),
+        "death.notified": _DEATH_FIELDS,   # 户口注销
+        "death.revoked": _REVOKED_FIELDS,
     }, may_query_marital_status=True),
     Partner("medical_insurance", "医保 medical insurance", {
         "birth.notified": ("birth_id", "child", "mother_resident_id"),
         "assistance.approved": _APPROVAL_FIELDS,
         # 医疗救助 follows the household's assistance status
         "assistance.entitlement_ended": ("household_id", "programme", "ends_on", "reason"),
+        "death.notified": _DEATH_FIELDS,   # 医保账户注销
+        "death.revoked": _REVOKED_FIELDS,
     }),
     # The paying bank (社会化发放) receives payment batches as files, not events, and reports each
     # payment's outcome through the partner API.
@@ -56,10 +63,15 @@ PARTNERS: dict[str, Partner] = {p.code: p for p in (
     Partner("care_providers", "居家养老服务机构 home-care providers", {
         "care.order_requested": ("order_id", "service", "provider", "region_code", "price_fen"),
     }, organisations=True),
+    # 人社: employment help of 救助一件事; after a death the pension stops and survivors' benefits start
+    Partner("human_resources", "人社 human resources and social security (就业救助, 养老金, 遗属待遇)", {
+        "assistance.approved": _APPROVAL_FIELDS,
+        "death.notified": _DEATH_FIELDS,
+        "death.revoked": _REVOKED_FIELDS,
+    }),
     *(Partner(code, title, {"assistance.approved": _APPROVAL_FIELDS}) for code, title in (
         ("education", "教育 education (教育救助)"),
         ("housing", "住建 housing (住房救助)"),
-        ("human_resources", "人社 human resources and social security (就业救助)"),
         ("water", "水务 water utility (水费减免)"),
         ("electricity", "电力 power utility (电费减免)"),
         ("gas", "燃气 gas utility (燃气补贴)"),

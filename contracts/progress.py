@@ -5,7 +5,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from contracts.events import BirthFactsSchema
 from contracts.marriage import Strict
-from contracts.matters import STEP_STATES, TERMINAL_STEP_STATES
+from contracts.matters import REPORTABLE_STEP_STATES, STEP_STATES
 
 
 class StepViewSchema(Strict):
@@ -24,9 +24,12 @@ class MatterViewSchema(Strict):
     matter_id = fields.String()
     matter_type = fields.String()
     title = fields.String()
-    state = fields.String(validate=validate.OneOf(["in_progress", "waiting", "needs_attention", "completed"]))
+    state = fields.String(validate=validate.OneOf(["in_progress", "waiting", "needs_attention", "completed",
+                                                   "revoking", "revoked"]))
     opened_at = fields.AwareDateTime()
     completed_at = fields.AwareDateTime(allow_none=True)
+    revoked_at = fields.AwareDateTime(allow_none=True, metadata={"description": "the matter was revoked (made in "
+                                                                               "error); its steps are reversed"})
     steps = fields.List(fields.Nested(StepViewSchema))
 
 
@@ -35,7 +38,8 @@ class MatterListSchema(Strict):
 
 
 class StepReportRequestSchema(Strict):
-    state = fields.String(required=True, validate=validate.OneOf(sorted(TERMINAL_STEP_STATES)))
+    state = fields.String(required=True, validate=validate.OneOf(sorted(REPORTABLE_STEP_STATES)),
+                          metadata={"description": "reversed: undone after the matter was revoked"})
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
 
     @validates_schema

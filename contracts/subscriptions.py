@@ -16,7 +16,7 @@ __all__ = ["SUBSCRIPTIONS", "partner_queue", "PARTNER_EXCHANGE"]
 PARTNER_EXCHANGE = "tongban.partners"
 
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "progress.on_matter_event": ("matter.opened", "matter.step_reported", "birth.notified"),
+    "progress.on_matter_event": ("matter.opened", "matter.step_reported", "birth.notified", "death.revoked"),
     "assistance.on_divorce": ("marriage.divorce_registered",),
     "assistance.on_birth": ("birth.notified",),
     "care.on_assistance_approved": ("assistance.approved",),
@@ -26,6 +26,10 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "charity.on_household_referred": ("assistance.household_referred",),
     "charity.on_service_recorded": ("charity.service_recorded",),
     "assistance.on_charity_answer": ("charity.referral_answered",),
+    # 身后一件事: one queue per service for the notice and its revocation, so they arrive in order
+    "assistance.on_death": ("death.notified", "death.revoked"),
+    "care.on_death": ("death.notified", "death.revoked"),
+    "marriage.on_death": ("death.notified", "death.revoked"),
     "partner_feed.on_entitled_event": tuple(sorted({t for p in PARTNERS.values() for t in p.entitlements})),
 }
 

@@ -29,6 +29,7 @@ class Matter(Base):
     opened_at = Column(UtcDateTime, nullable=False)
     opened_by = Column(String(40), nullable=False)
     completed_at = Column(UtcDateTime)
+    revoked_at = Column(UtcDateTime)  # revoked (made in error): its owners reverse their steps
 
 
 class MatterSubject(Base):

@@ -46,7 +46,7 @@ class ProgressService:
     log = Logger()
     metrics = WorkerMetrics()
 
-    @handle_event("matter.opened", "matter.step_reported", "birth.notified")
+    @handle_event("matter.opened", "matter.step_reported", "birth.notified", "death.revoked")
     def on_matter_event(self, event):
         if event.type == "matter.opened":
             self._open(event)
@@ -60,13 +60,18 @@ class ProgressService:
         rows = list(self.db.execute(select(MatterStep).where(MatterStep.matter_id == matter.id)
                                     .order_by(MatterStep.position).with_for_update()).scalars())
         kind = kind_of(matter, rows)
+        if event.type == matter_type(matter.matter_type).revoked_on:
+            if matter.revoked_at is None:
+                matter.revoked_at = event.time
+            return
         if event.type == "birth.notified":
             started = rules.start_phase(kind, [step_state(r) for r in rows], event.type, event.time)
             for row, state in zip(rows, started):
                 save_step(row, state)
         else:
             self._report(matter, rows, event)
-        if rules.matter_state([step_state(r) for r in rows]) == "completed" and matter.completed_at is None:
+        if rules.matter_state([step_state(r) for r in rows], matter.revoked_at is not None) == "completed" \
+                and matter.completed_at is None:
             matter.completed_at = event.time
 
     def _open(self, event):
@@ -97,7 +102,9 @@ class ProgressService:
         entitled = data["reported_by"] == row.owner and event.source in (row.owner, "gateway")
         if entitled:
             # a report ahead of its phase raises StepNotStarted: the chassis retries it later
-            new_state, applied = rules.apply_report(step_state(row), data["state"], event.time, data.get("reason"))
+            # and a reversal ahead of the revocation raises MatterNotYetRevoked, retried likewise
+            new_state, applied = rules.apply_report(step_state(row), data["state"], event.time, data.get("reason"),
+                                                    revoked=matter.revoked_at is not None)
             save_step(row, new_state)
         else:
             applied = False

@@ -3,14 +3,16 @@
 A step is `not_started` until its phase starts (at opening, or on the event named by the step's
 `starts_on`), then `pending` with a deadline, then closed by its owner's first report (`done`,
 `rejected`, `not_applicable`). Later reports for a closed step are journaled but change nothing:
-the first word of the owner stands, as in an append-only action log.
+the first word of the owner stands, as in an append-only action log. The one exception is a
+revoked matter (a death notified in error): its owners then report their steps `reversed`, and the
+matter reads `revoking` until no step is left done or pending, then `revoked`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from contracts.matters import TERMINAL_STEP_STATES, MatterType
+from contracts.matters import REVERSED, TERMINAL_STEP_STATES, MatterType
 
 
 @dataclass(frozen=True)
@@ -43,14 +45,21 @@ def start_phase(matter_type: MatterType, steps: list[StepState], event_type: str
             for st in steps]
 
 
-def check_report(step: StepState, reporter: str, state: str) -> bool:
+def check_report(step: StepState, reporter: str, state: str, revoked: bool = False) -> bool:
     """Whether `reporter` may report `state` now; False means 'already said exactly that'.
 
     Raises ReportRefused for another owner's step or a closed step. A step not started yet is
     accepted: the partner may have received the starting event before the progress view did.
+    A reversal is accepted only once the matter is revoked, for a step not yet reversed.
     """
     if reporter != step.owner:
         raise ReportRefused(f"step {step.step} belongs to {step.owner}")
+    if state == REVERSED:
+        if not revoked:
+            raise ReportRefused(f"the matter is not revoked: step {step.step} has nothing to reverse")
+        return step.state != REVERSED
+    if step.state == REVERSED:
+        raise ReportRefused(f"step {step.step} is already reversed")
     if step.state in TERMINAL_STEP_STATES:
         if step.state == state:
             return False
@@ -62,8 +71,21 @@ class StepNotStarted(Exception):
     """A report arrived before the event that starts its step; the consumer retries it later."""
 
 
-def apply_report(step: StepState, state: str, at: datetime, reason: str | None) -> tuple[StepState, bool]:
+class MatterNotYetRevoked(Exception):
+    """A reversal arrived before the revocation that allows it; the consumer retries it later."""
+
+
+def apply_report(step: StepState, state: str, at: datetime, reason: str | None,
+                 revoked: bool = False) -> tuple[StepState, bool]:
     """The step after a report, and whether the report changed it."""
+    if state == REVERSED:
+        if not revoked:
+            raise MatterNotYetRevoked(f"step {step.step} reported reversed before its matter was revoked")
+        if step.state == REVERSED:
+            return step, False
+        return replace(step, state=REVERSED, reported_at=at, reason=reason), True
+    if step.state == REVERSED:
+        return step, False  # a late outcome of a step already undone changes nothing
     if step.state == "not_started":
         raise StepNotStarted(f"step {step.step} has not started yet")
     if step.state in TERMINAL_STEP_STATES:
@@ -71,8 +93,10 @@ def apply_report(step: StepState, state: str, at: datetime, reason: str | None) 
     return replace(step, state=state, reported_at=at, reason=reason), True
 
 
-def matter_state(steps: list[StepState]) -> str:
+def matter_state(steps: list[StepState], revoked: bool = False) -> str:
     states = {s.state for s in steps}
+    if revoked:  # every step that was done (or could still be) must be reversed
+        return "revoking" if states & {"done", "pending"} else "revoked"
     if "rejected" in states:
         return "needs_attention"
     if "pending" in states:

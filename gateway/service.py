@@ -18,6 +18,7 @@ from gateway.api import route, wire
 from gateway.assistance_routes import AssistanceRoutes
 from gateway.care_routes import CareRoutes
 from gateway.charity_routes import CharityRoutes
+from gateway.funeral_routes import FuneralRoutes
 from gateway.auth import Authenticator
 from gateway.idempotency import Idempotency
 from gateway.models import BirthNotice, Matter, MatterStep, MatterSubject
@@ -28,7 +29,7 @@ CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
 ANYONE = (CITIZEN, CLERK, PARTNER, ADMIN)
 
 
-class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, Operable):
+class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes, Operable):
     name = "gateway"
 
     auth = Authenticator()
@@ -79,10 +80,11 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, Operable):
 
     def _matter_view(self, matter: Matter, owner: str | None = None) -> dict:
         # One statement, one snapshot: the matter row and its steps cannot disagree.
-        joined = self.db.execute(select(Matter.completed_at, MatterStep).join(MatterStep, MatterStep.matter_id == Matter.id)
+        joined = self.db.execute(select(Matter.completed_at, Matter.revoked_at, MatterStep)
+                                 .join(MatterStep, MatterStep.matter_id == Matter.id)
                                  .where(Matter.id == matter.id)).all()
-        completed_at = joined[0][0] if joined else None
-        rows = sorted((step for _, step in joined), key=lambda r: r.position)
+        completed_at, revoked_at = (joined[0][0], joined[0][1]) if joined else (None, None)
+        rows = sorted((step for _, _, step in joined), key=lambda r: r.position)
         kind = matter_type(matter.matter_type)
         states = [step_state(row) for row in rows]
         titles = {row.step: row.title for row in rows}
@@ -93,8 +95,8 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, Operable):
                  for st in states if owner is None or st.owner == owner]
         return MatterViewSchema().dump({
             "matter_id": matter.id, "matter_type": kind.name, "title": kind.title,
-            "state": rules.matter_state(states), "opened_at": matter.opened_at,
-            "completed_at": completed_at, "steps": steps})
+            "state": rules.matter_state(states, revoked_at is not None), "opened_at": matter.opened_at,
+            "completed_at": completed_at, "revoked_at": revoked_at, "steps": steps})
 
     @route("GET", "/api/v1/statistics/joint-handling/<matter_type_name>", roles=(CLERK, ADMIN), tag="matters",
            summary="联办率: share of the area's decided matters of this type granted without a second application",
@@ -136,7 +138,7 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, Operable):
         if row is None:
             raise NotFound(f"matter {matter_id} has no step {step}")
         try:
-            fresh = rules.check_report(step_state(row), actor.id, body["state"])
+            fresh = rules.check_report(step_state(row), actor.id, body["state"], matter.revoked_at is not None)
         except rules.ReportRefused as exc:
             raise (Forbidden if row.owner != actor.id else Conflict)(exc.reason) from None
         event_id = None

@@ -34,7 +34,16 @@ STEP_FOR = {
     ("police", "marriage.registered"): "hukou_update",
     ("police", "birth.notified"): "newborn_hukou",
     ("medical_insurance", "birth.notified"): "newborn_medical_insurance",
+    # 身后一件事: cancel the hukou, stop the pension and pay survivors' benefits, close the account;
+    # on a revocation, undo it and report the step reversed
+    ("police", "death.notified"): "hukou_cancellation",
+    ("human_resources", "death.notified"): "pension_and_survivors",
+    ("medical_insurance", "death.notified"): "medical_insurance_closure",
+    ("police", "death.revoked"): "hukou_cancellation",
+    ("human_resources", "death.revoked"): "pension_and_survivors",
+    ("medical_insurance", "death.revoked"): "medical_insurance_closure",
 }
+REVERSING = frozenset({"death.revoked"})
 
 
 class PartnerSimulator:
@@ -48,6 +57,7 @@ class PartnerSimulator:
                        if not PARTNERS[code].organisations}
         self.http = requests.Session()
         self.reported: list[tuple[str, str, str]] = []  # (partner, matter, step), for demos and tests
+        self.received: list[tuple[str, str, str]] = []  # (partner, event type, event id) of every message acked
 
     def report(self, code: str, event: dict) -> bool:
         """Report the step(s) this event asks of partner `code`; True when the message may be acked."""
@@ -57,7 +67,7 @@ class PartnerSimulator:
             return True
         step = STEP_FOR.get((code, event["type"]))
         if step is not None:
-            return self.report_step(code, event, step)
+            return self.report_step(code, event, step, "reversed" if event["type"] in REVERSING else None)
         # 救助一件事: the linked items are data, so ask the matter which steps are ours
         view = self.http.get(f"{self.gateway}/api/v1/partner/matters/{event['matter_id']}", timeout=10,
                              headers={"Authorization": f"Bearer {self.tokens[code]}"})
@@ -87,17 +97,18 @@ class PartnerSimulator:
         self.reported.append(("care_providers", order_id, "delivered"))
         return True
 
-    def report_step(self, code: str, event: dict, step: str) -> bool:
+    def report_step(self, code: str, event: dict, step: str, state: str | None = None) -> bool:
         rejected = f"{code}:{step}" in self.rejections
-        body = {"state": "rejected", "reason": "simulated rejection"} if rejected else {"state": "done"}
+        body = {"state": "rejected", "reason": "simulated rejection"} if rejected else {"state": state or "done"}
         response = self.http.post(
             f"{self.gateway}/api/v1/partner/matters/{event['matter_id']}/steps/{step}", json=body, timeout=10,
             headers={"Authorization": f"Bearer {self.tokens[code]}", "Idempotency-Key": f"{event['id']}:{step}"})
         if response.status_code in (200, 202) or (response.status_code == 409 and "already" in response.text):
-            self.reported.append((code, event["matter_id"], step))
+            self.reported.append((code, event["matter_id"], step) if state is None
+                                 else (code, event["matter_id"], f"{step}:{state}"))
             return True
-        if response.status_code == 404:  # the projection has not seen the matter yet: try again later
-            return False
+        if response.status_code == 404 or (response.status_code == 409 and "not revoked" in response.text):
+            return False  # the projection has not seen the matter (or its revocation) yet: try again later
         print(f"[{code}] report of {step} failed: {response.status_code} {response.text}", file=sys.stderr)
         return response.status_code < 500  # a 4xx will not get better by retrying
 
@@ -121,6 +132,7 @@ class PartnerSimulator:
                         print(f"[{code}] gateway unreachable: {exc}", file=sys.stderr)
                         ok = False
                     if ok:
+                        self.received.append((code, event["type"], event["id"]))
                         channel.basic_ack(message.delivery_tag)
                     else:
                         channel.basic_reject(message.delivery_tag, requeue=True)

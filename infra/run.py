@@ -1,5 +1,5 @@
 """Run the whole system on this machine: broker check, databases, migrations, topology, then the
-marriage, assistance, care and charity services, the gateway (edge + progress + partner feed) and the partner
+marriage, assistance, care, charity and funeral services, the gateway (edge + progress + partner feed) and the partner
 simulator (which also answers the assistance service's economic-check queries).
 
     python -m infra.run            # until Ctrl-C
@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {"marriage": "services/marriage", "assistance": "services/assistance", "care": "services/care",
-            "charity": "services/charity", "gateway": "gateway"}
+            "charity": "services/charity", "funeral": "services/funeral", "gateway": "gateway"}
 
 
 def say(message: str) -> None:
@@ -152,6 +152,7 @@ def main(argv=None) -> int:
     env.setdefault("ASSISTANCE_HTTP", "127.0.0.1:8102")
     env.setdefault("CARE_HTTP", "127.0.0.1:8103")
     env.setdefault("CHARITY_HTTP", "127.0.0.1:8104")
+    env.setdefault("FUNERAL_HTTP", "127.0.0.1:8105")
     env.setdefault("PARTNER_DATA_PORT", "8200")
     env.setdefault("CHECK_SOURCES_URL", f"http://127.0.0.1:{env['PARTNER_DATA_PORT']}")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -194,6 +195,8 @@ def main(argv=None) -> int:
                                  "services.care.service:CareService"], env)
         processes.start("charity", [nameko, "run", "--config", "infra/config/charity.yaml",
                                     "services.charity.service:CharityService"], env)
+        processes.start("funeral", [nameko, "run", "--config", "infra/config/funeral.yaml",
+                                    "services.funeral.service:FuneralService"], env)
         processes.start("gateway", [nameko, "run", "--config", "infra/config/gateway.yaml",
                                     "gateway.service:GatewayService", "gateway.progress:ProgressService",
                                     "gateway.partner_feed:PartnerFeedService"], env)
@@ -203,11 +206,13 @@ def main(argv=None) -> int:
         wait_ready(f"http://{env['ASSISTANCE_HTTP']}/health/ready")
         wait_ready(f"http://{env['CARE_HTTP']}/health/ready")
         wait_ready(f"http://{env['CHARITY_HTTP']}/health/ready")
+        wait_ready(f"http://{env['FUNERAL_HTTP']}/health/ready")
         processes.start("partner-simulator", [sys.executable, "-m", "infra.partner_sim", "--gateway", gateway_url,
                                               "--amqp", env["AMQP_URI"], "run"], env)
         say(f"ready: API {gateway_url}/api/v1 (OpenAPI at /api/v1/openapi.json), "
             f"metrics {gateway_url}/metrics and /metrics of marriage {env['MARRIAGE_HTTP']}, "
-            f"assistance {env['ASSISTANCE_HTTP']}, care {env['CARE_HTTP']}, charity {env['CHARITY_HTTP']}")
+            f"assistance {env['ASSISTANCE_HTTP']}, care {env['CARE_HTTP']}, charity {env['CHARITY_HTTP']}, "
+            f"funeral {env['FUNERAL_HTTP']}")
         if args.smoke:
             smoke(gateway_url, env["AUTH_SECRET"])
             return 0

@@ -1,5 +1,5 @@
 """The whole system in one test process: marriage, gateway (edge, progress, partner feed) and,
-when asked, assistance with its partner data sources, care, charity, and the partner simulator, each on its own fresh database and the test's own vhost."""
+when asked, assistance with its partner data sources, care, charity, funeral, and the partner simulator, each on its own fresh database and the test's own vhost."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from chassis.migrations import upgrade
+from contracts.partners import PARTNERS
 from contracts.person import compose_resident_id
 from gateway.auth import issue_token
 from gateway.partner_feed import PartnerFeedService
@@ -20,6 +21,7 @@ from infra.partner_sim import PartnerSimulator
 from services.assistance.service import AssistanceService
 from services.care.service import CareService
 from services.charity.service import CharityService
+from services.funeral.service import FuneralService
 from services.marriage.service import MarriageService
 from tests.conftest import free_port
 
@@ -56,9 +58,11 @@ def person(birth: date, sex: str, division: str = "330602", seq: int | None = No
 @pytest.fixture
 def system(make_database, base_config, start_service, manual_clock, tmp_path):
     def boot(simulator: bool = False, assistance: PartnerData | None = None, care: bool = False,
-             charity: bool = False, **overrides) -> System:
+             charity: bool = False, funeral: bool = False, simulated_partners: tuple | None = None,
+             **overrides) -> System:
         """`assistance`: also run the assistance service, its 核对 sources answered by this PartnerData
-        (one-second timeout per fetch)."""
+        (one-second timeout per fetch). `simulated_partners`: the departments the simulator plays
+        (default every one)."""
         urls = {"marriage": make_database("marriage"), "gateway": make_database("gateway")}
         upgrade("services/marriage", urls["marriage"])
         upgrade("gateway", urls["gateway"])
@@ -74,6 +78,11 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path):
             urls["charity"] = make_database("charity")
             upgrade("services/charity", urls["charity"])
             start_service(CharityService, {**common, "DATABASE_URL": urls["charity"],
+                                           "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"})
+        if funeral:
+            urls["funeral"] = make_database("funeral")
+            upgrade("services/funeral", urls["funeral"])
+            start_service(FuneralService, {**common, "DATABASE_URL": urls["funeral"],
                                            "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"})
         if assistance is not None:
             urls["assistance"] = make_database("assistance")
@@ -95,7 +104,8 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path):
         built = System(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{marriage_port}", common["AMQP_URI"], urls,
                        partner_data=assistance)
         if simulator:
-            built.simulator = PartnerSimulator(common["AMQP_URI"], built.url, SECRET)
+            built.simulator = PartnerSimulator(common["AMQP_URI"], built.url, SECRET,
+                                               partners=simulated_partners or tuple(PARTNERS))
             thread = eventlet.spawn(built.simulator.run)
             stops.append(thread)
         return built

@@ -187,3 +187,56 @@ class CharityReferral(Base):
     campaign_id = Column(String(36))
     organisation = Column(String(120))
     answer = Column(Text)
+
+
+class DeathRecord(Base):
+    """身后一件事: what assistance did on a death (to report it, and to undo it on revocation). A
+    revocation that overtakes its notice leaves a `revoked` row, so the late notice is ignored."""
+    __tablename__ = "death_record"
+    case_id = Column(String(36), primary_key=True)
+    resident_id = Column(String(18), nullable=False, index=True)
+    date_of_death = Column(Date, nullable=False)
+    state = Column(String(20), nullable=False)  # applied | not_applicable | reversed | revoked
+    changes = Column(JSON, nullable=False)  # per household: the member who left, each benefit before/after
+    recorded_at = Column(UtcDateTime, nullable=False)
+    reversed_at = Column(UtcDateTime)
+
+
+class Overpayment(Base):
+    """Benefit paid for months after a death (Tell Us Once's lesson: payments made before the
+    notice arrived are recorded, never silently written off)."""
+    __tablename__ = "overpayment"
+    id = Column(String(36), primary_key=True)
+    case_id = Column(String(36), nullable=False, index=True)
+    household_id = Column(String(36), nullable=False, index=True)
+    entitlement_id = Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=False)
+    programme = Column(String(30), nullable=False)
+    months = Column(JSON, nullable=False)  # ["2026-06-01", ...]: the months paid after the death
+    amount_fen = Column(Fen, nullable=False)
+    recorded_at = Column(UtcDateTime, nullable=False)
+
+
+class Recovery(Base):
+    """追回: the recovery of an overpayment, for the payments office to pursue."""
+    __tablename__ = "recovery"
+    id = Column(String(36), primary_key=True)
+    overpayment_id = Column(String(36), ForeignKey("overpayment.id"), nullable=False, unique=True)
+    amount_fen = Column(Fen, nullable=False)
+    recovered_fen = Column(Fen, nullable=False, default=0)
+    state = Column(String(12), nullable=False)  # open | recovered | cancelled (the death was revoked)
+    opened_on = Column(Date, nullable=False)
+    closed_on = Column(Date)
+    note = Column(Text)
+
+
+class BackPay(Base):
+    """补发: what a revoked death stopped, owed back month by month."""
+    __tablename__ = "back_pay"
+    id = Column(String(36), primary_key=True)
+    case_id = Column(String(36), nullable=False, index=True)
+    household_id = Column(String(36), nullable=False, index=True)
+    entitlement_id = Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=False)
+    months = Column(JSON, nullable=False)  # [{"month": "2026-07-01", "owed_fen": .., "paid_fen": ..}]
+    amount_fen = Column(Fen, nullable=False)
+    state = Column(String(12), nullable=False)  # due | paid
+    recorded_at = Column(UtcDateTime, nullable=False)

@@ -6,6 +6,8 @@ are entitlements, paid to their household's bank account:
   first day, or gradual_exit_until >= the first day (渐退期: paid until the gradual exit ends).
   A month that is active for any part is paid in full; entitlements of 0 fen produce no payment.
 - The amount is the entitlement's monthly amount and its policy version, as they are at the freeze.
+- A failed payment is paid again as arrears only for a month the entitlement still covers: one
+  ended since, back to a date before that month (the recipient died), owes nothing for it.
 """
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ RUN = PaymentRun(PAYMENT_TABLES, payees="""
     WHERE e.starts_on <= :last
       AND (e.ends_on IS NULL OR e.ends_on >= :first OR e.gradual_exit_until >= :first)
       AND e.monthly_amount_fen > 0""",
-    accounts="SELECT id AS household_id, bank_account FROM household")
+    accounts="SELECT id AS household_id, bank_account FROM household",
+    arrears_due="""EXISTS (SELECT 1 FROM entitlement e WHERE e.id = f.entitlement_id
+        AND (e.ends_on IS NULL OR e.ends_on >= f.for_month OR e.gradual_exit_until >= f.for_month))""")
 
 freeze_cycle = RUN.freeze
 cycle_summary = RUN.summary

@@ -37,7 +37,7 @@ __all__ = [
     "assets_within_limits", "as_multiplier", "as_ratio", "decision_due", "dibao_benefit", "next_review",
     "dibao_edge_eligible", "gradual_exit", "household_income", "monthly_from_yearly_fen", "notice_ends",
     "round_half_up_fen", "split_single_person_households", "tekun_benefit", "temporary_assistance",
-    "transition",
+    "transition", "first_month_after", "Overpaid", "overpaid_after_death", "BackPayMonth", "back_pay_after_revocation",
 ]
 
 INCREMENT_CATEGORIES = ("aged_80_plus", "minor", "seriously_ill", "severely_disabled", "pregnant")
@@ -702,3 +702,50 @@ def _past(action: str) -> str:
     return {"accept": "accepted", "attach_check": "given a check report", "publish_notice": "put on notice",
             "objection": "objected to", "approve": "approved", "reject": "rejected",
             "withdraw": "withdrawn"}[action]
+
+
+# --- after a death (身后一件事) ----------------------------------------------------------------------
+# Benefits stop as of the date of death. The payment run pays a month active for any part in full,
+# so the month of death is the deceased's last; anything paid for a later month was paid too much.
+
+
+def first_month_after(day: date) -> date:
+    """The first day of the month after `day`'s month."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+@dataclass(frozen=True)
+class Overpaid:
+    months: tuple[date, ...]  # the months after the death paid beyond what was due
+    amount_fen: int
+
+
+def overpaid_after_death(died_on: date, paid_by_month: Mapping[date, int], due_after_fen: int) -> Overpaid:
+    """What was paid for months after the month of death beyond what the household was still due
+    (0 when the benefit ended with the death; the recomputed amount when others remain)."""
+    if due_after_fen < 0:
+        raise InvalidInput("the amount due after the death is whole fen ≥ 0")
+    first = first_month_after(died_on)
+    months = tuple(sorted(m for m, paid in paid_by_month.items() if m >= first and paid > due_after_fen))
+    return Overpaid(months, sum(paid_by_month[m] - due_after_fen for m in months))
+
+
+@dataclass(frozen=True)
+class BackPayMonth:
+    month: date
+    owed_fen: int
+    paid_fen: int
+
+    @property
+    def back_fen(self) -> int:
+        return self.owed_fen - self.paid_fen
+
+
+def back_pay_after_revocation(died_on: date, cycle_months: Iterable[date], paid_by_month: Mapping[date, int],
+                              owed_fen: int) -> tuple[BackPayMonth, ...]:
+    """A death revoked as made in error: for every month after the month of death whose payment
+    cycle ran, what the benefit would have paid (`owed_fen`, the amount before the death) less what
+    was paid; months paid in full (before the notice stopped them) owe nothing."""
+    first = first_month_after(died_on)
+    return tuple(BackPayMonth(m, owed_fen, paid_by_month.get(m, 0)) for m in sorted(set(cycle_months))
+                 if m >= first and paid_by_month.get(m, 0) < owed_fen)

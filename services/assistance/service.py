@@ -33,8 +33,9 @@ from services.assistance import alerts, payments, rules
 from services.assistance.dependencies import OK, EconomicCheckSources, Fetched
 from services.assistance.exceptions import (AlreadyApplying, AlreadyMember, ApprovalRefused,
                                             PolicyUnusable, StepRefused, UnknownApplication)
-from services.assistance.models import (Alert, Application, ApplicationTransition, CharityReferral, CheckFetch,
-                                        EconomicCheck, Entitlement, Household, LinkedItem, Member, Payment)
+from services.assistance.models import (Alert, Application, ApplicationTransition, BackPay, CharityReferral,
+                                        CheckFetch, DeathRecord, EconomicCheck, Entitlement, Household, LinkedItem,
+                                        Member, Overpayment, Payment, PaymentCycle, Recovery)
 from services.assistance.schemas import (SUMMARY_FIELDS, ApplicationRequestSchema, ApplicationViewSchema,
                                          DecisionRequestSchema, ObjectionRequestSchema, dump, load)
 
@@ -837,6 +838,201 @@ class AssistanceService(Operable):
                           reason=data["reason"], referral_id=referral.id, aid_fen=data["amount_fen"],
                           cause=f"{event.type} {event.id}")
 
+    # --- 身后一件事: a death stops every benefit of the deceased ---------------------------------------
+
+    @handle_event("death.notified", "death.revoked")
+    def on_death(self, event):
+        """death.notified: the deceased leaves every recipient household as of the date of death;
+        a benefit left with nobody (or no one it is for) ends that day, the others are recomputed
+        for the survivors from the next cycle; what was already paid for months after the death is
+        recorded as an overpayment with its recovery. death.revoked: all of it undone, with back
+        pay for what the stop withheld. Either way the step of 身后一件事 is reported."""
+        data = event.data
+        record = self.db.get(DeathRecord, data["case_id"], with_for_update=True)
+        if event.type == "death.revoked":
+            self._undo_death(event, record)
+            return
+        if record is not None:
+            return  # handled, or revoked before this notice arrived
+        died_on = date.fromisoformat(str(data["date_of_death"]))
+        changes, said = [], []
+        for household in self._recipient_households({data["resident_id"]}):
+            changes.append(self._stop_for_death(household, data["resident_id"], died_on, data["case_id"], said))
+        self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"], date_of_death=died_on,
+                                state="applied" if changes else "not_applicable", changes=changes,
+                                recorded_at=self.clock.now()))
+        self._report_death_step(data["case_id"], "done" if changes else "not_applicable",
+                                "; ".join(said) if changes else "the deceased received no assistance")
+
+    def _stop_for_death(self, household: Household, resident_id: str, died_on: date, case_id: str,
+                        said: list) -> dict:
+        members = self._current_members(household.id)
+        deceased = next(m for m in members if m.resident_id == resident_id)
+        survivors = [m for m in members if m is not deceased]
+        deceased.left_on, deceased.left_reason = died_on, f"death (funeral case {case_id})"
+        self._member_left(household, deceased)
+        today = self.clock.today()
+        benefits = []
+        for entitlement in self.db.execute(select(Entitlement).where(
+                Entitlement.household_id == household.id,
+                (Entitlement.ends_on.is_(None)) | (Entitlement.ends_on > died_on))
+                .order_by(Entitlement.id).with_for_update()).scalars():
+            before = entitlement.monthly_amount_fen
+            after, why = self._amount_without(entitlement, survivors, household.region_code, today)
+            ended = after == 0
+            change = {"entitlement_id": entitlement.id, "programme": entitlement.programme, "before_fen": before,
+                      "after_fen": after, "ended": ended, "ends_on_before": _iso(entitlement.ends_on),
+                      "policy_version_before": entitlement.policy_version}
+            if ended:
+                entitlement.ends_on, entitlement.exit_reason = died_on, f"death (funeral case {case_id})"
+                entitlement.next_review_on = None
+                self.outbox.record("assistance.entitlement_ended", f"household-{household.id}", {
+                    "household_id": household.id, "programme": entitlement.programme, "ends_on": died_on,
+                    "reason": "death of the recipient"})
+                said.append(f"{entitlement.programme} ended on {died_on}")
+            elif after != before:
+                entitlement.monthly_amount_fen = after
+                said.append(f"{entitlement.programme} recomputed from {_yuan(before)} to {_yuan(after)} a month "
+                            f"from the next cycle")
+            if why:
+                said.append(why)
+            paid = self._paid_by_month(entitlement.id)
+            over = rules.overpaid_after_death(died_on, paid, after)
+            if over.amount_fen:
+                overpayment = Overpayment(id=str(uuid.uuid4()), case_id=case_id, household_id=household.id,
+                                          entitlement_id=entitlement.id, programme=entitlement.programme,
+                                          months=[m.isoformat() for m in over.months], amount_fen=over.amount_fen,
+                                          recorded_at=self.clock.now())
+                self.db.add(overpayment)
+                self.db.flush()
+                self.db.add(Recovery(id=str(uuid.uuid4()), overpayment_id=overpayment.id, amount_fen=over.amount_fen,
+                                     recovered_fen=0, state="open", opened_on=today))
+                change["overpayment_fen"] = over.amount_fen
+                said.append(f"overpayment of {_yuan(over.amount_fen)} for "
+                            f"{', '.join(m.strftime('%Y-%m') for m in over.months)} recorded for recovery")
+            self.audit.record(SYSTEM, "entitlement.death", f"household-{household.id}",
+                              "ended" if ended else "recomputed", reason=f"death (funeral case {case_id})",
+                              entitlement_id=entitlement.id, before_fen=before, after_fen=after,
+                              overpayment_fen=over.amount_fen, months=[m.isoformat() for m in over.months])
+            benefits.append(change)
+        return {"household_id": household.id, "member_id": deceased.id, "benefits": benefits}
+
+    def _amount_without(self, entitlement: Entitlement, survivors: list[Member], region_code: str,
+                        today: date) -> tuple[int, str | None]:
+        """The benefit's monthly amount without the deceased (0: it ends), and a note when the
+        survivors' own eligibility needs a caseworker's re-check rather than a change here."""
+        if not survivors or entitlement.programme == "temporary":
+            return 0 if not survivors else entitlement.monthly_amount_fen, None
+        if entitlement.programme == "dibao":
+            policy = self._assistance_policy(region_code, today)
+            result = rules.dibao_benefit([_rule_member(m) for m in survivors], today, policy)
+            if not result.eligible:
+                return entitlement.monthly_amount_fen, "the survivors may no longer qualify for 低保: re-check them"
+            entitlement.policy_version = policy.version
+            return result.monthly_fen, None
+        if entitlement.programme in DISABILITY_PARAMETERS:
+            per_person = int(self.policy.resolve(DISABILITY_PARAMETERS[entitlement.programme], region_code,
+                                                 today).value)
+            return per_person * sum(1 for m in survivors if m.severely_disabled), None
+        # 特困 and 低保边缘 are the person's own standing: the survivors' is a re-check's to decide
+        return entitlement.monthly_amount_fen, f"{entitlement.programme}: re-check the survivors"
+
+    def _paid_by_month(self, entitlement_id: int, with_arrears_due: bool = False) -> dict:
+        """What each month's payments of the entitlement paid out (handed to the bank or paid).
+        `with_arrears_due`: a month whose only payment failed counts as paid too, since the next
+        cycle pays it again as arrears now that the entitlement covers the month again."""
+        paid = {month: int(fen) for month, fen in self.db.execute(
+            select(Payment.for_month, func.sum(Payment.amount_fen)).where(
+                Payment.entitlement_id == entitlement_id, Payment.state.in_(("pending", "paid")))
+            .group_by(Payment.for_month)).all()}
+        if with_arrears_due:
+            for month, fen in self.db.execute(select(Payment.for_month, func.max(Payment.amount_fen)).where(
+                    Payment.entitlement_id == entitlement_id, Payment.state == "failed")
+                    .group_by(Payment.for_month)).all():
+                paid.setdefault(month, int(fen))
+        return paid
+
+    def _undo_death(self, event, record: DeathRecord | None) -> None:
+        data = event.data
+        if record is None:  # the revocation overtook its notice: the notice will find this and stop
+            self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"],
+                                    date_of_death=date.fromisoformat(str(data["date_of_death"])), state="revoked",
+                                    changes=[], recorded_at=self.clock.now(), reversed_at=self.clock.now()))
+            return
+        if record.state != "applied":
+            record.state = "reversed" if record.state == "not_applicable" else record.state
+            return
+        said, today = [], self.clock.today()
+        for change in record.changes:
+            household = self._household(change["household_id"], for_update=True)
+            member = self.db.get(Member, change["member_id"])
+            member.left_on, member.left_reason = None, None
+            for benefit in change["benefits"]:
+                entitlement = self.db.get(Entitlement, benefit["entitlement_id"], with_for_update=True)
+                entitlement.monthly_amount_fen = benefit["before_fen"]
+                entitlement.policy_version = benefit["policy_version_before"]
+                if benefit["ended"]:
+                    entitlement.ends_on = _date(benefit["ends_on_before"])
+                    entitlement.exit_reason = None
+                    entitlement.next_review_on = self._next_review(household.region_code, today,
+                                                                   entitlement.programme)
+                months = rules.back_pay_after_revocation(
+                    record.date_of_death, self.db.execute(select(PaymentCycle.month)).scalars(),
+                    self._paid_by_month(entitlement.id, with_arrears_due=True), benefit["before_fen"])
+                owed = sum(m.back_fen for m in months)
+                if owed:
+                    self.db.add(BackPay(id=str(uuid.uuid4()), case_id=record.case_id, household_id=household.id,
+                                        entitlement_id=entitlement.id, amount_fen=owed, state="due",
+                                        months=[{"month": m.month.isoformat(), "owed_fen": m.owed_fen,
+                                                 "paid_fen": m.paid_fen} for m in months],
+                                        recorded_at=self.clock.now()))
+                    said.append(f"{entitlement.programme} resumed at {_yuan(benefit['before_fen'])} a month, back pay "
+                                f"{_yuan(owed)} for {', '.join(m.month.strftime('%Y-%m') for m in months)}")
+                else:
+                    said.append(f"{entitlement.programme} resumed at {_yuan(benefit['before_fen'])} a month")
+                self.audit.record(SYSTEM, "entitlement.death_revoked", f"household-{household.id}", "resumed",
+                                  reason=data["reason"], entitlement_id=entitlement.id, back_pay_fen=owed)
+        for recovery in self.db.execute(select(Recovery).join(Overpayment, Overpayment.id == Recovery.overpayment_id)
+                                        .where(Overpayment.case_id == record.case_id, Recovery.state == "open")
+                                        .with_for_update()).scalars():
+            recovery.state, recovery.closed_on = "cancelled", today
+            recovery.note = f"the death was revoked: {data['reason']}"
+            said.append(f"recovery of {_yuan(recovery.amount_fen)} cancelled")
+        record.state, record.reversed_at = "reversed", self.clock.now()
+        self._report_death_step(record.case_id, "reversed", "; ".join(said))
+
+    def _report_death_step(self, case_id: str, state: str, reason: str) -> None:
+        self.outbox.record("matter.step_reported", f"death-case-{case_id}", {
+            "matter_type": "after_death", "step": "benefits_stopped", "state": state, "reason": reason[:500],
+            "reported_by": self.name})
+
+    @rpc
+    def after_death(self, actor, case_id):
+        """What a death changed in assistance: benefits stopped or recomputed, overpayments with
+        their recovery, back pay after a revocation. For staff of the households' areas."""
+        actor = Actor.from_dict(actor)
+        record = self.db.get(DeathRecord, str(case_id))
+        if record is None:
+            raise NotFound(f"assistance has no record of funeral case {case_id}")
+        for change in record.changes:
+            actor.require_staff_in(self._household(change["household_id"]).region_code)
+        if not record.changes and actor.role not in STAFF:
+            raise Forbidden("for staff")
+        overpayments = self.db.execute(select(Overpayment, Recovery).join(
+            Recovery, Recovery.overpayment_id == Overpayment.id).where(Overpayment.case_id == record.case_id)
+            .order_by(Overpayment.recorded_at, Overpayment.id)).all()
+        back_pay = self.db.execute(select(BackPay).where(BackPay.case_id == record.case_id)
+                                   .order_by(BackPay.recorded_at, BackPay.id)).scalars()
+        return {"case_id": record.case_id, "state": record.state, "date_of_death": record.date_of_death.isoformat(),
+                "households": record.changes,
+                "overpayments": [{"household_id": o.household_id, "entitlement_id": o.entitlement_id,
+                                  "programme": o.programme, "months": o.months, "amount_fen": o.amount_fen,
+                                  "recovery": {"state": r.state, "amount_fen": r.amount_fen,
+                                               "recovered_fen": r.recovered_fen, "note": r.note}}
+                                 for o, r in overpayments],
+                "back_pay": [{"household_id": b.household_id, "entitlement_id": b.entitlement_id, "months": b.months,
+                              "amount_fen": b.amount_fen, "state": b.state} for b in back_pay]}
+
     # --- the monthly payment run (社会化发放) --------------------------------------------------
     # Set-based SQL in chassis.payment_runs, what is paid in payments.py; here only who may, the audit row, and moving data in and out.
 
@@ -1127,3 +1323,11 @@ def _masked(resident_id: str) -> str:
 
 def _yuan(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d} yuan"
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None

@@ -2,7 +2,7 @@
 enrolments granted without an application. Money is integer fen."""
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Date, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import declarative_base
 
 from chassis.payment_runs import PaymentTables
@@ -160,6 +160,7 @@ class Child(Base):
     village_code = Column(String(12), nullable=False, index=True)
     household = Column(String(120), nullable=False)
     guardian = Column(String(60))
+    guardian_resident_id = Column(String(18), index=True)  # so a guardian's death reaches the child
     birth_date = Column(Date, nullable=False)
     registered_by = Column(String(80), nullable=False)
     updated_at = Column(UtcDateTime, nullable=False)
@@ -229,3 +230,29 @@ class FamilyBed(Base):
     established_on = Column(Date, nullable=False)
     closed_on = Column(Date)
     assessed_level = Column(String(10), nullable=False)
+
+
+class DeathRecord(Base):
+    """身后一件事: what care stopped on a death, kept to report the step and to restore it all on a
+    revocation. A revocation that overtakes its notice leaves a `revoked` row."""
+    __tablename__ = "death_record"
+    case_id = Column(String(36), primary_key=True)
+    resident_id = Column(String(18), nullable=False, index=True)
+    date_of_death = Column(Date, nullable=False)
+    state = Column(String(20), nullable=False)  # applied | not_applicable | reversed | revoked
+    changes = Column(JSON, nullable=False)
+    recorded_at = Column(UtcDateTime, nullable=False)
+    reversed_at = Column(UtcDateTime)
+
+
+class ChildReview(Base):
+    """A child whose last caregiver died: child welfare reviews the child's care (监护评估)."""
+    __tablename__ = "child_review"
+    id = Column(String(36), primary_key=True)
+    child_resident_id = Column(String(18), nullable=False, index=True)
+    village_code = Column(String(12), nullable=False, index=True)
+    reason = Column(Text, nullable=False)
+    case_id = Column(String(36), nullable=False, index=True)
+    state = Column(String(12), nullable=False)  # open | done | withdrawn (the death was revoked)
+    raised_on = Column(Date, nullable=False)
+    due = Column(Date, nullable=False)

@@ -61,7 +61,10 @@ RUN = PaymentRun(ALLOWANCE_PAYMENTS, payees=f"""
          AND {_BIRTHDAY} <= CAST(c.month + interval '1 month' - interval '1 day' AS date)
     WHERE {_PAID_IN.format(m='c.month')}
     ORDER BY a.resident_id, c.month, b.low DESC""",
-    accounts="SELECT resident_id, bank_account FROM elder", file_prefix="care-allowance-")
+    accounts="SELECT resident_id, bank_account FROM elder", file_prefix="care-allowance-",
+    # a failed month is paid again only while the enrolment still covered it (not after a death)
+    arrears_due="""EXISTS (SELECT 1 FROM allowance_enrolment a WHERE a.resident_id = f.resident_id
+        AND (a.ended_on IS NULL OR a.ended_on >= f.for_month))""")
 
 # The (region, month) pairs whose bands the freeze needs: this month's payees', and back pay's.
 REGION_MONTHS = f"""

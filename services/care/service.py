@@ -35,6 +35,8 @@ from chassis.regions import region_ancestors, region_prefix
 from chassis.tables import policy_parameters
 from contracts.person import AGE_OF_MAJORITY, InvalidResidentId, ResidentId, age_on
 from services.care import payments, rules
+from services.care import rules
+from services.care.after_death import AfterDeath
 from services.care.exceptions import OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
 from services.care.models import (Admission, AllowanceEnrolment, AllowanceJobRun, AllowancePayment, Assessment, Child,
                                   ChildDirector, Elder, EmergencyCall, FamilyBed, Institution, Screening, ServiceOrder,
@@ -74,7 +76,7 @@ ON CONFLICT (resident_id) DO NOTHING
 """)
 
 
-class CareService(Operable):
+class CareService(AfterDeath, Operable):
     name = "care"
 
     db = Database()
@@ -285,6 +287,16 @@ class CareService(Operable):
             AllowancePayment.for_month > ended_on).order_by(AllowancePayment.for_month)).scalars()
         return {"resident_id": resident_id, "ended_on": ended_on.isoformat(), "reason": reason,
                 "paid_after_end": [_payment_view(p) for p in after]}
+
+    def _resume_allowance(self, actor: Actor, resident_id: str, reason: str) -> None:
+        """An ended enrolment runs on (the end was wrong: a revoked death). Months frozen while it
+        was ended are not paid back by the run (payments.py)."""
+        enrolment = self.db.get(AllowanceEnrolment, resident_id, with_for_update=True)
+        if enrolment is not None and enrolment.ended_on is not None:
+            previous = enrolment.ended_on
+            enrolment.ended_on, enrolment.end_reason = None, None
+            self.audit.record(actor, "allowance.resume", f"elder-{ResidentId.parse(resident_id)}", "resumed",
+                              reason=reason, previously_ended_on=previous)
 
     # --- the allowance's monthly payment run (社会化发放) -------------------------------------------
     # One cycle per district and month, run by staff of the district (its bureau) or admins; the set-
@@ -654,7 +666,8 @@ class CareService(Operable):
             self.db.add(child)
         elif not actor.covers(child.village_code):
             raise OutsideArea("the child is followed outside your area")
-        for field in ("name", "category", "placement", "village_code", "household", "guardian"):
+        for field in ("name", "category", "placement", "village_code", "household", "guardian",
+                      "guardian_resident_id"):
             setattr(child, field, data[field])
         child.registered_by, child.updated_at = actor.id, self.clock.now()
         self.audit.record(actor, "child.register", f"child-{person}", data["category"])

@@ -94,3 +94,15 @@ class CertificateSerial(Base):
     year = Column(Integer, primary_key=True)
     kind = Column(String(20), primary_key=True)
     last_serial = Column(Integer, nullable=False)
+
+
+class DeathRecord(Base):
+    """身后一件事: the marriage a death ended, kept to restore it if the death is revoked. A
+    revocation that overtakes its notice leaves a `revoked` row."""
+    __tablename__ = "death_record"
+    case_id = Column(String(36), primary_key=True)
+    resident_id = Column(String(18), nullable=False, index=True)
+    date_of_death = Column(Date, nullable=False)
+    marriage_id = Column(String(36), ForeignKey("marriage.id"))  # None: the deceased was not married
+    state = Column(String(20), nullable=False)  # applied | not_applicable | reversed | revoked
+    recorded_at = Column(UtcDateTime, nullable=False)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from chassis import (Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, Operable,
-                     Outbox, Policy, WorkerMetrics, rpc)
+                     Outbox, Policy, WorkerMetrics, handle_event, rpc)
 from chassis.audit import SYSTEM
 from chassis.clock import LOCAL_ZONE
 from chassis.db import dialect_insert
@@ -20,7 +20,7 @@ from services.marriage import rules
 from services.marriage.dependencies import ECertificates
 from services.marriage.exceptions import (AlreadyMarried, DivorceStepRefused, RegistrationRefused,
                                           SlotUnavailable, UnknownRecord)
-from services.marriage.models import (Appointment, Certificate, CertificateSerial, Divorce,
+from services.marriage.models import (Appointment, Certificate, CertificateSerial, DeathRecord, Divorce,
                                       Marriage, Office, Spouse)
 from services.marriage.schemas import (AppointmentRequestSchema, AppointmentSchema,
                                        CertificateVerificationSchema, DivorceDecisionSchema,
@@ -368,6 +368,62 @@ class MarriageService(Operable):
         self.db.add(Certificate(number=number, kind=kind, marriage_id=marriage.id, divorce_id=divorce_id,
                                 issued_on=on, state="valid"))
         return number
+
+    # --- 身后一件事: a marriage ended by death --------------------------------------------------
+
+    @handle_event("death.notified", "death.revoked")
+    def on_death(self, event):
+        """death.notified: the deceased's marriage ends by death that day, so the spouse reads
+        widowed (丧偶) and may marry again; death.revoked: the marriage is registered again, unless
+        the spouse has married meanwhile (then the step says so). Reports the matter's step."""
+        data = event.data
+        record = self.db.get(DeathRecord, data["case_id"], with_for_update=True)
+        died_on = date.fromisoformat(str(data["date_of_death"]))
+        subject = f"death-case-{data['case_id']}"
+        if event.type == "death.notified":
+            if record is not None:
+                return  # handled, or revoked before this notice arrived
+            spouse = self.db.get(Spouse, data["resident_id"], with_for_update=True)
+            marriage = self.db.get(Marriage, spouse.marriage_id, with_for_update=True) if spouse else None
+            self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"], date_of_death=died_on,
+                                    marriage_id=marriage.id if marriage else None,
+                                    state="applied" if marriage else "not_applicable", recorded_at=self.clock.now()))
+            if marriage is None:
+                self._report_death_step(subject, "not_applicable", "the deceased was not married")
+                return
+            marriage.state, marriage.ended_on = "ended_by_death", died_on
+            for row in self.db.execute(select(Spouse).where(Spouse.marriage_id == marriage.id)).scalars():
+                self.db.delete(row)
+            self.audit.record(SYSTEM, "marriage.end_by_death", f"marriage-{marriage.id}", "ended_by_death",
+                              reason=f"death.notified {event.id}", ended_on=died_on)
+            self._report_death_step(subject, "done", f"marriage {marriage.id} ended by death on {died_on}")
+            return
+        if record is None:
+            self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"], date_of_death=died_on,
+                                    state="revoked", recorded_at=self.clock.now()))
+            return
+        if record.state != "applied":
+            record.state = "reversed" if record.state == "not_applicable" else record.state
+            return
+        marriage = self.db.get(Marriage, record.marriage_id, with_for_update=True)
+        parties = (marriage.party_a_id, marriage.party_b_id)
+        if self.db.execute(select(Spouse.resident_id).where(Spouse.resident_id.in_(parties))).first():
+            reason = "the surviving spouse has married again: the earlier marriage cannot be restored"
+            self.audit.record(SYSTEM, "marriage.death_revoked", f"marriage-{marriage.id}", "not_restored", reason=reason)
+            record.state = "reversed"
+            self._report_death_step(subject, "reversed", reason)
+            return
+        marriage.state, marriage.ended_on = "registered", None
+        self.db.add_all([Spouse(resident_id=p, marriage_id=marriage.id) for p in parties])
+        record.state = "reversed"
+        self.audit.record(SYSTEM, "marriage.death_revoked", f"marriage-{marriage.id}", "registered",
+                          reason=data["reason"])
+        self._report_death_step(subject, "reversed", f"marriage {marriage.id} restored")
+
+    def _report_death_step(self, subject: str, state: str, reason: str) -> None:
+        self.outbox.record("matter.step_reported", subject, {
+            "matter_type": "after_death", "step": "marriage_ended", "state": state, "reason": reason,
+            "reported_by": self.name})
 
     # --- marital status (minimal disclosure) -------------------------------------------------
 

@@ -11,10 +11,11 @@ from gateway.models import Base as GatewayBase
 from services.assistance.models import Base as AssistanceBase
 from services.care.models import Base as CareBase
 from services.charity.models import Base as CharityBase
+from services.funeral.models import Base as FuneralBase
 from services.marriage.models import Base as MarriageBase
 
 SERVICES = {"services/marriage": MarriageBase, "services/assistance": AssistanceBase, "services/care": CareBase,
-            "services/charity": CharityBase, "gateway": GatewayBase}
+            "services/charity": CharityBase, "services/funeral": FuneralBase, "gateway": GatewayBase}
 
 
 @pytest.mark.parametrize("path", sorted(SERVICES))

@@ -1,5 +1,5 @@
 """The README's run command really starts the system: `python -m infra.run --smoke` boots every
-process (marriage, assistance, care, charity, gateway, partner simulator) and walks one matter through the HTTP API."""
+process (marriage, assistance, care, charity, funeral, gateway, partner simulator) and walks one matter through the HTTP API."""
 import os
 import re
 import subprocess
@@ -20,6 +20,7 @@ def test_run_command_boots_everything_and_completes_a_matter(amqp_uri, database)
     env = {**os.environ, "AMQP_URI": amqp_uri, "GATEWAY_HTTP": f"127.0.0.1:{free_port()}",
            "MARRIAGE_HTTP": f"127.0.0.1:{free_port()}", "ASSISTANCE_HTTP": f"127.0.0.1:{free_port()}",
            "CARE_HTTP": f"127.0.0.1:{free_port()}", "CHARITY_HTTP": f"127.0.0.1:{free_port()}",
+           "FUNERAL_HTTP": f"127.0.0.1:{free_port()}",
            "PARTNER_DATA_PORT": str(free_port()), "TONGBAN_DB_PREFIX": prefix,
            "TONGBAN_SMOKE_DROP_DATABASES": "1", "LOG_LEVEL": "INFO"}
     if database == "sqlite":  # no PostgreSQL reachable: the embedded default under var/

@@ -637,3 +637,53 @@ def test_a_programme_without_an_interval_has_no_review():
 def test_a_bad_interval_is_refused(bad):
     with pytest.raises(rules.InvalidInput, match="whole number of months"):
         rules.next_review(date(2026, 5, 14), {"dibao": bad}, "dibao")
+
+
+# --- after a death (身后一件事) -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("died, first", [
+    (date(2026, 5, 20), date(2026, 6, 1)),
+    (date(2026, 5, 1), date(2026, 6, 1)),
+    (date(2026, 12, 31), date(2027, 1, 1)),
+    (date(2028, 2, 29), date(2028, 3, 1)),
+])
+def test_first_month_after_the_death(died, first):
+    assert rules.first_month_after(died) == first
+
+
+MAY, JUNE, JULY = date(2026, 5, 1), date(2026, 6, 1), date(2026, 7, 1)
+
+
+@pytest.mark.parametrize("died, paid, due_after, months, amount", [
+    # the benefit ended with the death: every month after it was paid too much, the month of death not
+    (date(2026, 5, 20), {MAY: 80000, JUNE: 80000, JULY: 80000}, 0, (JUNE, JULY), 160000),
+    # the survivors are still due the recomputed amount: only the difference was paid too much
+    (date(2026, 5, 20), {MAY: 180000, JUNE: 180000}, 110000, (JUNE,), 70000),
+    # nothing paid after the month of death
+    (date(2026, 5, 20), {MAY: 80000}, 0, (), 0),
+    # already paid at the new amount (the cycle froze after the recompute)
+    (date(2026, 5, 20), {JUNE: 110000}, 110000, (), 0),
+    # died on the last day of a month: the next is already after
+    (date(2026, 5, 31), {JUNE: 50000}, 0, (JUNE,), 50000),
+])
+def test_overpaid_after_death(died, paid, due_after, months, amount):
+    assert rules.overpaid_after_death(died, paid, due_after) == rules.Overpaid(months, amount)
+
+
+def test_overpaid_refuses_a_negative_due():
+    with pytest.raises(rules.InvalidInput):
+        rules.overpaid_after_death(date(2026, 5, 20), {}, -1)
+
+
+@pytest.mark.parametrize("cycles, paid, owed, expected", [
+    # June paid in full before the notice, July at the survivor's amount: July's difference is owed
+    ([MAY, JUNE, JULY], {MAY: 180000, JUNE: 180000, JULY: 110000}, 180000, [(JULY, 180000, 110000)]),
+    # the benefit ended: July's cycle paid nothing, all of it is owed
+    ([MAY, JUNE, JULY], {MAY: 80000, JUNE: 80000}, 80000, [(JULY, 80000, 0)]),
+    # no cycle ran while it was stopped: nothing owed
+    ([MAY, JUNE], {MAY: 80000, JUNE: 80000}, 80000, []),
+])
+def test_back_pay_after_revocation(cycles, paid, owed, expected):
+    months = rules.back_pay_after_revocation(date(2026, 5, 20), cycles, paid, owed)
+    assert [(m.month, m.owed_fen, m.paid_fen) for m in months] == expected
+    assert sum(m.back_fen for m in months) == sum(o - p for _, o, p in expected)

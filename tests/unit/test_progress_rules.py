@@ -224,3 +224,67 @@ def test_is_overdue(step, now, expected):
 def test_joint_handling_rate_counts_only_decided_matters(matters, expected):
     result = joint_handling(matters)
     assert (result.matters, result.decided, result.all_granted, result.in_progress, result.rate) == expected
+
+
+# --- revocation (身后一件事 made in error): steps reported reversed --------------------------------
+
+from contracts.matters import AFTER_DEATH, REVERSED  # noqa: E402
+from gateway.progress_rules import MatterNotYetRevoked  # noqa: E402
+
+
+def test_after_death_opens_every_step_pending_and_names_its_revocation():
+    steps = opened_steps(AFTER_DEATH, OPENED)
+    assert {s.state for s in steps} == {"pending"} and len(steps) == 7
+    assert AFTER_DEATH.revoked_on == "death.revoked"
+    assert {s.owner for s in AFTER_DEATH.steps} == {"funeral", "assistance", "care", "marriage", "police",
+                                                     "human_resources", "medical_insurance"}
+
+
+@pytest.mark.parametrize("before", ["done", "pending", "not_applicable"])
+def test_a_revoked_matter_takes_reversals(before):
+    step, changed = apply_report(in_state(before), REVERSED, LATER, "undone", revoked=True)
+    assert (step.state, step.reason, changed) == (REVERSED, "undone", True)
+
+
+def test_a_reversal_before_the_revocation_waits():
+    with pytest.raises(MatterNotYetRevoked):
+        apply_report(in_state("done"), REVERSED, LATER, None, revoked=False)
+
+
+def test_a_second_reversal_or_a_late_outcome_changes_nothing():
+    reversed_ = in_state(REVERSED)
+    assert apply_report(reversed_, REVERSED, LATER + SECOND, "again", revoked=True) == (reversed_, False)
+    assert apply_report(reversed_, "done", LATER + SECOND, None, revoked=True) == (reversed_, False)
+
+
+@pytest.mark.parametrize("states, state", [
+    (["done", "done"], "revoking"),
+    (["reversed", "pending"], "revoking"),
+    (["reversed", "not_applicable"], "revoked"),
+    (["reversed", "reversed"], "revoked"),
+    (["rejected", "reversed"], "revoked"),
+])
+def test_matter_state_once_revoked(states, state):
+    assert matter_state([in_state(s, step=f"s{i}") for i, s in enumerate(states)], revoked=True) == state
+
+
+def test_matter_state_unrevoked_is_unchanged():
+    assert matter_state([in_state("done"), in_state("not_applicable", step="x")]) == "completed"
+
+
+@pytest.mark.parametrize("state, revoked, fresh, refused", [
+    ("done", True, True, False),
+    (REVERSED, True, False, False),      # said already
+    ("done", False, None, True),         # nothing to reverse before the revocation
+])
+def test_check_report_of_a_reversal(state, revoked, fresh, refused):
+    if refused:
+        with pytest.raises(ReportRefused):
+            check_report(in_state(state), "police", REVERSED, revoked)
+    else:
+        assert check_report(in_state(state), "police", REVERSED, revoked) is fresh
+
+
+def test_check_report_refuses_an_outcome_for_a_reversed_step():
+    with pytest.raises(ReportRefused):
+        check_report(in_state(REVERSED), "police", "done", True)

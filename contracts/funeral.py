@@ -1,0 +1,149 @@
+"""Funeral affairs' (殡葬) published language: death notices from every source, the funeral case
+(bookings, the basic-services fee waiver, eco-burial with its reward, niches, the cremation
+certificate), revocation, the region's indicators, and the after-death (身后一件事) events."""
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from contracts.marriage import Strict
+from contracts.person import ResidentIdField
+
+REGION = validate.Regexp(r"^\d{6}(\d{3}(\d{3})?)?$", error="must be a 6, 9 or 12-digit division code")
+SOURCES = ("hospital", "police", "funeral_home", "family")
+# 死亡医学证明 (hospital, via health), 公安 death report, 殡仪馆, the family's own application
+BOOKING_KINDS = ("transport", "cremation")  # 遗体接运, 遗体火化
+BURIAL_FORMS = ("tree", "lawn", "flower_bed", "sea", "niche", "traditional")
+# 树葬, 草坪葬, 花坛葬, 海葬, 骨灰堂格位 (the five eco-burial forms, 节地生态安葬) and a traditional grave
+
+
+class DeceasedSchema(Strict):
+    resident_id = ResidentIdField(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=60))
+
+
+class DeathNoticeSchema(Strict):
+    """One notification of a death; whoever sends it, several of one death make one case."""
+    deceased = fields.Nested(DeceasedSchema, required=True)
+    date_of_death = fields.Date(required=True)
+    region_code = fields.String(required=True, validate=REGION,
+                                metadata={"description": "where the deceased lived: the case is handled there"})
+    reference = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=2, max=60),
+                              metadata={"description": "the death certificate or report number (required from "
+                                                       "hospitals and police)"})
+    place_of_death = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    informant_relationship = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=30),
+                                           metadata={"description": "family applications: who the applicant was to "
+                                                                    "the deceased"})
+
+
+class NoticeViewSchema(Strict):
+    source = fields.String()
+    reference = fields.String(allow_none=True)
+    date_of_death = fields.Date()
+    received_at = fields.AwareDateTime()
+
+
+class BookingRequestSchema(Strict):
+    kind = fields.String(required=True, validate=validate.OneOf(BOOKING_KINDS))
+    scheduled_at = fields.AwareDateTime(required=True)
+    funeral_home = fields.String(required=True, validate=validate.Length(min=2, max=120))
+
+
+class BookingViewSchema(Strict):
+    booking_id = fields.String()
+    kind = fields.String()
+    scheduled_at = fields.AwareDateTime()
+    funeral_home = fields.String()
+    fee_fen = fields.Integer()
+    waived_fen = fields.Integer(metadata={"description": "惠民殡葬: the basic-services fee waived by region policy"})
+    policy_version = fields.String()
+
+
+class BurialRequestSchema(Strict):
+    form = fields.String(required=True, validate=validate.OneOf(BURIAL_FORMS))
+
+
+class BurialViewSchema(Strict):
+    form = fields.String()
+    eco = fields.Boolean(metadata={"description": "节地生态安葬"})
+    reward_fen = fields.Integer(metadata={"description": "生态安葬奖励, by region policy, capped per case"})
+    niche = fields.String(allow_none=True, metadata={"description": "the niche allocated (form niche)"})
+    policy_version = fields.String()
+
+
+class CremationRequestSchema(Strict):
+    cremated_on = fields.Date(required=True)
+
+
+class DateResolutionSchema(Strict):
+    date_of_death = fields.Date(required=True, metadata={"description": "the date the clerk confirmed"})
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+class RevocationRequestSchema(Strict):
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+class CaseViewSchema(Strict):
+    case_id = fields.String()
+    matter_id = fields.String()
+    resident_id = fields.String()
+    name = fields.String()
+    region_code = fields.String()
+    date_of_death = fields.Date()
+    state = fields.String(metadata={"description": "open | cremated | revoked"})
+    date_conflict = fields.Boolean(metadata={"description": "notices disagree on the date: a clerk decides"})
+    reported_dates = fields.List(fields.Date())
+    duplicate = fields.Boolean(metadata={"description": "this notice joined a case opened before"})
+    notices = fields.List(fields.Nested(NoticeViewSchema))
+    bookings = fields.List(fields.Nested(BookingViewSchema))
+    burial = fields.Nested(BurialViewSchema, allow_none=True)
+    fees_fen = fields.Integer()
+    waived_fen = fields.Integer()
+    cremation_certificate = fields.String(allow_none=True)
+    cremated_on = fields.Date(allow_none=True)
+    revoked_reason = fields.String(allow_none=True)
+
+
+class NicheBatchSchema(Strict):
+    facility = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9-]{2,40}$"),
+                             metadata={"description": "the columbarium (骨灰堂)"})
+    region_code = fields.String(required=True, validate=REGION)
+    count = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000))
+
+
+class NicheInventorySchema(Strict):
+    region_code = fields.String()
+    facilities = fields.List(fields.Dict(), metadata={"description": "facility, total, allocated, free"})
+    free = fields.Integer()
+
+
+class FuneralIndicatorsSchema(Strict):
+    region_code = fields.String()
+    deaths = fields.Integer(metadata={"description": "cases not revoked"})
+    cremated = fields.Integer()
+    cremation_rate = fields.Float(allow_none=True)
+    burials = fields.Integer(metadata={"description": "cases whose burial form is chosen"})
+    eco_burials = fields.Integer()
+    eco_burial_rate = fields.Float(allow_none=True, metadata={"description": "节地生态安葬率: eco / chosen"})
+    rewards_fen = fields.Integer()
+
+
+# --- events ----------------------------------------------------------------------------------------
+
+class DeathNotifiedSchema(Strict):
+    """A death registered as a funeral case: once per deceased, however many notices came."""
+    case_id = fields.String(required=True)
+    resident_id = ResidentIdField(required=True)
+    name = fields.String(required=True)
+    date_of_death = fields.Date(required=True)
+    region_code = fields.String(required=True, validate=REGION)
+    source = fields.String(required=True, validate=validate.OneOf(SOURCES))
+
+
+class DeathRevokedSchema(Strict):
+    """A death notification made in error, revoked by an authorised clerk: reverse every step."""
+    case_id = fields.String(required=True)
+    resident_id = ResidentIdField(required=True)
+    date_of_death = fields.Date(required=True, metadata={"description": "the date the steps were taken with"})
+    reason = fields.String(required=True)

@@ -1,0 +1,179 @@
+"""身后一件事 in care: what a death stops, and what a revocation restores. A mixin of the care
+service (nameko finds inherited entrypoints), kept apart from the allowance, voucher and order
+code it acts on."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from sqlalchemy import select
+
+from chassis import SYSTEM, Actor, Forbidden, NotFound, handle_event, rpc
+from services.care import rules
+from services.care.exceptions import UnknownElder
+from services.care.models import (Admission, AllowanceEnrolment, Child, ChildReview, DeathRecord, Elder, FamilyBed,
+                                  Institution, ServiceOrder, VoucherEligibility)
+
+
+class AfterDeath:
+    """身后一件事 in care, mixed into the service: on `death.notified` the old-age allowance ends as
+    of the date of death (the enrolment's `ended_on`: the monthly payment run pays no month after
+    it), home-care vouchers end, open service orders are cancelled, the institution or family bed
+    is freed, and a child whose last caregiver this was gets a review; on `death.revoked` all of it
+    is restored except the cancelled orders (the service is ordered again). The step of the
+    matter is reported either way."""
+
+    @handle_event("death.notified", "death.revoked")
+    def on_death(self, event):
+        data = event.data
+        record = self.db.get(DeathRecord, data["case_id"], with_for_update=True)
+        if event.type == "death.revoked":
+            self._restore_after_death(event, record)
+            return
+        if record is not None:
+            return  # handled, or revoked before this notice arrived
+        died_on = date.fromisoformat(str(data["date_of_death"]))
+        changes, said = self._stop_after_death(data["resident_id"], died_on, data["case_id"])
+        applied = any(changes[k] for k in ("allowance", "vouchers", "orders", "admission", "family_bed",
+                                           "child_reviews"))
+        self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"], date_of_death=died_on,
+                                state="applied" if applied or changes["elder"] else "not_applicable",
+                                changes=changes, recorded_at=self.clock.now()))
+        self._report_care_step(data["case_id"], "done" if applied else "not_applicable",
+                               "; ".join(said) if applied else "no allowance, voucher, order, bed or child in care's records")
+
+    def _stop_after_death(self, resident_id: str, died_on: date, case_id: str) -> tuple[dict, list]:
+        changes = {"elder": False, "allowance": False, "vouchers": [], "orders": [], "admission": None,
+                   "family_bed": False, "child_reviews": []}
+        said, why = [], f"death (funeral case {case_id})"
+        elder = self.db.get(Elder, resident_id, with_for_update=True)
+        if elder is not None and elder.deceased_on is None:
+            elder.deceased_on, changes["elder"] = died_on, True
+        enrolment = self.db.get(AllowanceEnrolment, resident_id)
+        if enrolment is not None and (enrolment.ended_on is None or enrolment.ended_on > died_on):
+            ended = self._end_allowance(SYSTEM, resident_id, died_on, why)
+            changes["allowance"] = True
+            said.append(f"old-age allowance ended on {died_on}")
+            if ended["paid_after_end"]:
+                said.append("allowance already paid for " + ", ".join(
+                    p["for_month"][:7] for p in ended["paid_after_end"]) + ": to stop at the bank or recover")
+        for held in self._grants(resident_id, for_update=True):
+            if held.ends_on is None or held.ends_on >= died_on:
+                # ended that very day already: by assistance's reaction to the same death
+                before = None if held.ends_on in (None, died_on) else held.ends_on.isoformat()
+                held.ends_on = died_on
+                changes["vouchers"].append({"programme": held.programme, "ends_on_before": before})
+                said.append(f"{held.programme} home-care voucher ended")
+        for order in self.db.execute(select(ServiceOrder).where(
+                ServiceOrder.resident_id == resident_id, ServiceOrder.state.in_(("requested", "accepted")))
+                .with_for_update()).scalars():
+            order.state = rules.order_transition(order.state, "cancel", "person")
+            order.cancel_reason, order.updated_at = why, self.clock.now()
+            changes["orders"].append(order.id)
+            self.audit.record(SYSTEM, "order.cancel", f"order-{order.id}", order.state, reason=why)
+        if changes["orders"]:
+            said.append(f"{len(changes['orders'])} open service order(s) cancelled")
+        admission = self.db.execute(select(Admission).where(
+            Admission.resident_id == resident_id, Admission.discharged_on.is_(None)).with_for_update()).scalar()
+        if admission is not None:
+            admission.discharged_on, admission.discharge_reason = max(died_on, admission.admitted_on), why
+            changes["admission"] = admission.id
+            said.append(f"bed at {admission.institution} freed")
+        bed = self.db.get(FamilyBed, resident_id, with_for_update=True)
+        if bed is not None and bed.closed_on is None:
+            bed.closed_on, changes["family_bed"] = died_on, True
+            said.append("family care bed closed")
+        today = self.clock.today()
+        for child in self.db.execute(select(Child).where(Child.guardian_resident_id == resident_id)).scalars():
+            days = self.policy.resolve("care.follow_up_days", child.village_code, today)
+            review = ChildReview(id=str(uuid.uuid4()), child_resident_id=child.resident_id,
+                                 village_code=child.village_code, case_id=case_id, state="open", raised_on=today,
+                                 reason=f"the child's caregiver died on {died_on}: review who cares for the child",
+                                 due=rules.follow_up_due(today, "red", days.value))
+            self.db.add(review)
+            changes["child_reviews"].append(review.id)
+            said.append(f"child-welfare review raised for {child.name}, due {review.due}")
+        self.audit.record(SYSTEM, "care.death", f"death-case-{case_id}", "stopped", reason=why, changes=changes)
+        return changes, said
+
+    def _restore_after_death(self, event, record: DeathRecord | None) -> None:
+        data = event.data
+        if record is None:  # the revocation overtook its notice
+            self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"],
+                                    date_of_death=date.fromisoformat(str(data["date_of_death"])), state="revoked",
+                                    changes={}, recorded_at=self.clock.now(), reversed_at=self.clock.now()))
+            return
+        if record.state != "applied":
+            record.state = "reversed" if record.state == "not_applicable" else record.state
+            return
+        changes, said = record.changes, []
+        if changes["elder"]:
+            self.db.get(Elder, record.resident_id, with_for_update=True).deceased_on = None
+        if changes["allowance"]:
+            self._resume_allowance(SYSTEM, record.resident_id, f"death revoked: {data['reason']}")
+            said.append("old-age allowance restored")
+        for voucher in changes["vouchers"]:
+            held = self.db.get(VoucherEligibility, (record.resident_id, voucher["programme"]), with_for_update=True)
+            held.ends_on = date.fromisoformat(voucher["ends_on_before"]) if voucher["ends_on_before"] else None
+            said.append(f"{voucher['programme']} home-care voucher restored")
+        if changes["admission"]:
+            admission = self.db.get(Admission, changes["admission"], with_for_update=True)
+            institution = self.db.get(Institution, admission.institution, with_for_update=True)
+            if self._beds_free(institution, admission.bed_type) > 0:
+                admission.discharged_on, admission.discharge_reason = None, None
+                said.append(f"bed at {admission.institution} given back")
+            else:
+                said.append(f"no {admission.bed_type} bed free at {admission.institution}: re-admit when one is")
+        if changes["family_bed"]:
+            self.db.get(FamilyBed, record.resident_id, with_for_update=True).closed_on = None
+            said.append("family care bed reopened")
+        for review_id in changes["child_reviews"]:
+            review = self.db.get(ChildReview, review_id, with_for_update=True)
+            if review.state == "open":
+                review.state = "withdrawn"
+        if changes["orders"]:
+            said.append(f"{len(changes['orders'])} cancelled order(s) stay cancelled: order the service again")
+        record.state, record.reversed_at = "reversed", self.clock.now()
+        self.audit.record(SYSTEM, "care.death_revoked", f"death-case-{record.case_id}", "restored",
+                          reason=data["reason"])
+        self._report_care_step(record.case_id, "reversed", "; ".join(said) or "nothing to restore")
+
+    def _report_care_step(self, case_id: str, state: str, reason: str) -> None:
+        # the outbox takes the matter id from the event being handled
+        self.outbox.record("matter.step_reported", f"death-case-{case_id}", {
+            "matter_type": "after_death", "step": "care_stopped", "state": state, "reason": reason[:500],
+            "reported_by": self.name})
+
+    @rpc
+    def after_death(self, actor, case_id):
+        """What a death stopped in care, and whether it was restored (staff)."""
+        actor = Actor.from_dict(actor)
+        record = self.db.get(DeathRecord, str(case_id))
+        if record is None:
+            raise NotFound(f"care has no record of funeral case {case_id}")
+        region = self._region_or_none(record.resident_id)
+        if region is None:
+            if actor.role != "admin":
+                raise Forbidden("only the city sees records of people care does not locate")
+        else:
+            actor.require_staff_in(region)
+        enrolment = self.db.get(AllowanceEnrolment, record.resident_id)
+        reviews = self.db.execute(select(ChildReview).where(ChildReview.case_id == record.case_id)
+                                  .order_by(ChildReview.raised_on, ChildReview.id)).scalars()
+        return {"case_id": record.case_id, "state": record.state, "date_of_death": record.date_of_death.isoformat(),
+                "changes": record.changes,
+                "allowance_ended_on": _iso(enrolment.ended_on) if enrolment else None,
+                "vouchers": [{"programme": g.programme, "ends_on": _iso(g.ends_on)}
+                             for g in self._grants(record.resident_id)],
+                "child_reviews": [{"child_resident_id": r.child_resident_id, "state": r.state, "due": _iso(r.due),
+                                   "reason": r.reason} for r in reviews]}
+
+    def _region_or_none(self, resident_id: str) -> str | None:
+        try:
+            return self._region_of(resident_id)
+        except UnknownElder:
+            return None
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None

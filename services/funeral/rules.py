@@ -1,0 +1,133 @@
+"""Funeral affairs (殡葬) rules: which source a notice comes from, whether notices of one death
+agree, the basic-services fee waiver (惠民殡葬), the eco-burial reward, the cremation certificate's
+number, revocation, and the region's indicators. Pure: no I/O, table-tested
+(tests/unit/test_funeral_rules.py).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+__all__ = ["InvalidInput", "Refused", "ECO_FORMS", "REQUIRES_REFERENCE", "source_of", "check_date_of_death",
+           "dates_agree", "FeeWaiver", "fee_waiver", "eco_burial_reward", "certificate_number", "may_revoke",
+           "may_cremate", "Indicators", "indicators"]
+
+ECO_FORMS = frozenset({"tree", "lawn", "flower_bed", "sea", "niche"})  # 节地生态安葬
+REQUIRES_REFERENCE = frozenset({"hospital", "police"})  # a certificate or report always has a number
+
+
+class InvalidInput(ValueError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Refused(ValueError):
+    """Well-formed, but not allowed in the case's state."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def source_of(role: str, subject: str) -> str:
+    """Who a notice comes from, by the caller: the health department reports hospitals' death
+    certificates (死亡医学证明), the police their death reports, staff (funeral homes, civil
+    affairs) what they learn, a citizen their family member's death."""
+    if role == "partner":
+        if subject == "health":
+            return "hospital"
+        if subject == "police":
+            return "police"
+        raise Refused(f"partner {subject} does not notify deaths")
+    if role in ("clerk", "admin"):
+        return "funeral_home"
+    if role == "citizen":
+        return "family"
+    raise Refused(f"role {role} does not notify deaths")
+
+
+def check_date_of_death(date_of_death: date, birth_date: date, today: date) -> None:
+    if date_of_death > today:
+        raise InvalidInput("the date of death is in the future")
+    if date_of_death < birth_date:
+        raise InvalidInput("the date of death is before the person's birth")
+
+
+def dates_agree(case_date: date, reported: date) -> bool:
+    """Notices of one death must agree on its date; if not, a clerk decides (never a guess)."""
+    return case_date == reported
+
+
+@dataclass(frozen=True)
+class FeeWaiver:
+    fee_fen: int
+    waived_fen: int
+
+    @property
+    def payable_fen(self) -> int:
+        return self.fee_fen - self.waived_fen
+
+
+def fee_waiver(kind: str, fees_fen: Mapping[str, int], waived_kinds) -> FeeWaiver:
+    """惠民殡葬: a basic service the region's policy lists is free; the rest is paid at its fee."""
+    if kind not in fees_fen:
+        raise InvalidInput(f"the region's policy has no fee for {kind}")
+    fee = fees_fen[kind]
+    if not isinstance(fee, int) or isinstance(fee, bool) or fee < 0:
+        raise InvalidInput(f"the fee for {kind} must be whole fen ≥ 0")
+    return FeeWaiver(fee, fee if kind in set(waived_kinds) else 0)
+
+
+def eco_burial_reward(form: str, rewards_fen: Mapping[str, int], cap_fen: int) -> int:
+    """生态安葬奖励: the region's amount for the form, never above the per-case cap (Shaoxing:
+    up to 10,000 yuan a case); a traditional grave earns nothing."""
+    if not isinstance(cap_fen, int) or isinstance(cap_fen, bool) or cap_fen < 0:
+        raise InvalidInput("the reward cap must be whole fen ≥ 0")
+    if form not in ECO_FORMS:
+        return 0
+    amount = rewards_fen.get(form, 0)
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+        raise InvalidInput(f"the reward for {form} must be whole fen ≥ 0")
+    return min(amount, cap_fen)
+
+
+def certificate_number(region_code: str, year: int, serial: int) -> str:
+    """火化证明 number: H<district>-<year>-<serial>."""
+    if serial < 1 or serial > 999_999:
+        raise InvalidInput("the serial must be between 1 and 999999")
+    return f"H{region_code[:6]}-{year:04d}-{serial:06d}"
+
+
+def may_cremate(state: str, has_cremation_booking: bool, date_conflict: bool, cremated_on: date,
+                date_of_death: date) -> None:
+    if state != "open":
+        raise Refused(f"the case is {state}")
+    if date_conflict:
+        raise Refused("the notices disagree on the date of death: a clerk must confirm it first")
+    if not has_cremation_booking:
+        raise Refused("book the cremation first")
+    if cremated_on < date_of_death:
+        raise InvalidInput("a cremation cannot come before the death")
+
+
+def may_revoke(state: str) -> None:
+    """A notification made in error can be revoked while nothing irreversible happened: not after
+    the cremation (the death was real), not twice."""
+    if state == "cremated":
+        raise Refused("the deceased was cremated: the death cannot be revoked")
+    if state == "revoked":
+        raise Refused("the case is revoked already")
+
+
+@dataclass(frozen=True)
+class Indicators:
+    cremation_rate: float | None
+    eco_burial_rate: float | None
+
+
+def indicators(deaths: int, cremated: int, burials: int, eco_burials: int) -> Indicators:
+    """火化率 = cremated / deaths; 节地生态安葬率 = eco-burials / burials chosen (None without data)."""
+    return Indicators(round(cremated / deaths, 4) if deaths else None,
+                      round(eco_burials / burials, 4) if burials else None)

@@ -1,0 +1,8 @@
+"""Loading requests and dumping answers: the shapes come from `contracts.funeral`."""
+from __future__ import annotations
+
+from chassis.schemas import dump, load  # noqa: F401  (the one way, re-exported for the service)
+from contracts.funeral import (BookingRequestSchema, BurialRequestSchema, CaseViewSchema,  # noqa: F401
+                               CremationRequestSchema, DateResolutionSchema, DeathNoticeSchema,
+                               FuneralIndicatorsSchema, NicheBatchSchema, NicheInventorySchema,
+                               RevocationRequestSchema)

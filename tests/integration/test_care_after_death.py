@@ -1,0 +1,161 @@
+"""身后一件事 in care and in assistance, each service on its own against the real broker and
+PostgreSQL, for what the end-to-end walk does not reach: an institution bed freed and given back,
+a family care bed, a child whose caregiver died; a one-person 低保 household whose benefit ends
+with the death, so everything paid for later months is the overpayment."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timezone
+
+from nameko.standalone.rpc import ClusterRpcProxy
+from sqlalchemy import create_engine, text
+
+from chassis.migrations import upgrade
+from contracts.person import compose_resident_id
+from services.assistance.service import AssistanceService
+from tests.care import care  # noqa: F401  (fixture)
+from tests.helpers import wait_for
+from tests.integration.test_care_orders import publish
+
+TOWNSHIP, VILLAGE = "330602001", "330602001001"
+CLERK = {"id": "caseworker-01", "role": "clerk", "area": TOWNSHIP}
+ADMIN = {"id": "ops", "role": "admin"}
+DECEASED = compose_resident_id("330602", date(1938, 2, 2), 71)   # 88
+GRANDCHILD = compose_resident_id("330602", date(2016, 8, 8), 72)
+DIED = "2026-06-02"
+
+
+def rows(engine, sql):
+    with engine.connect() as conn:
+        return conn.execute(text(sql)).all()
+
+
+def death(case_id, resident_id=DECEASED):
+    return {"case_id": case_id, "resident_id": resident_id, "name": "周老", "date_of_death": DIED,
+            "region_code": TOWNSHIP, "source": "hospital"}
+
+
+def test_a_death_frees_the_bed_and_raises_a_child_review_and_a_revocation_gives_it_back(care, amqp_uri):
+    rpc, engine = care
+    rpc.import_people(ADMIN, {"people": [{"resident_id": DECEASED, "name": "周老", "region_code": TOWNSHIP}]})
+    rpc.register_institution(CLERK, {"code": "YC-HOME", "name": "越城福利院", "ownership": "public",
+                                     "region_code": TOWNSHIP, "beds": {"ordinary": 0, "nursing": 1, "dementia": 0}})
+    admission = rpc.admit(CLERK, {"resident_id": DECEASED, "institution": "YC-HOME", "bed_type": "nursing",
+                                  "admitted_on": "2026-03-01"})
+    assert admission["beds_free"] == 0
+    rpc.register_child(CLERK, {"resident_id": GRANDCHILD, "name": "周小", "category": "de_facto_unsupported",
+                               "placement": "community", "village_code": VILLAGE, "household": "三组 2 号",
+                               "guardian": "祖父", "guardian_resident_id": DECEASED})
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="care's reaction")
+    stopped = rpc.after_death(CLERK, case_id)
+    assert stopped["changes"]["admission"] == admission["admission_id"]
+    (review,) = stopped["child_reviews"]
+    assert (review["child_resident_id"], review["state"], review["due"]) == (GRANDCHILD, "open", "2026-06-11")
+    assert rows(engine, "SELECT discharged_on::text FROM admission") == [(DIED,)]
+    assert rows(engine, "SELECT deceased_on::text FROM elder") == [(DIED,)]
+    (report,) = rows(engine, "SELECT body FROM outbox WHERE event_type = 'matter.step_reported'")
+    assert report.body["data"]["state"] == "done" and "freed" in report.body["data"]["reason"]
+
+    publish(amqp_uri, "death.revoked", "funeral", {"case_id": case_id, "resident_id": DECEASED,
+                                                   "date_of_death": DIED, "reason": "another person"})
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("reversed",)], what="the restoration")
+    assert rows(engine, "SELECT discharged_on FROM admission") == [(None,)]  # the bed was still free
+    assert rows(engine, "SELECT state FROM child_review") == [("withdrawn",)]
+    assert rows(engine, "SELECT deceased_on FROM elder") == [(None,)]
+    states = [r.body["data"]["state"] for r in rows(
+        engine, "SELECT body FROM outbox WHERE event_type = 'matter.step_reported' ORDER BY id")]
+    assert states == ["done", "reversed"]
+
+
+def test_someone_care_never_knew_is_not_applicable(care, amqp_uri):
+    rpc, engine = care
+    stranger = compose_resident_id("330602", date(1970, 1, 1), 81)
+    publish(amqp_uri, "death.notified", "funeral", death(str(uuid.uuid4()), stranger))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("not_applicable",)], what="care's answer")
+    (report,) = rows(engine, "SELECT body FROM outbox WHERE event_type = 'matter.step_reported'")
+    assert report.body["data"]["state"] == "not_applicable"
+
+
+def one_person_household(engine, payments) -> None:
+    """Household h-1: the deceased alone, 特困 at 1105 yuan a month, with these (month, state) payments."""
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO household (id, region_code, address, bank_account, created_at) "
+                          "VALUES ('h-1', :r, '一号', '6228', :now)"), {"r": TOWNSHIP, "now": datetime.now(timezone.utc)})
+        conn.execute(text("INSERT INTO member (id, household_id, resident_id, name, relationship, monthly_income_fen, "
+                          "employment_cost_fen, seriously_ill, severely_disabled, pregnant, single_person_listing, "
+                          "joined_on) VALUES ('m-1', 'h-1', :p, '周老', 'head', 0, 0, false, false, false, false, "
+                          "'2026-01-01')"), {"p": DECEASED})
+        entitlement = conn.execute(text(
+            "INSERT INTO entitlement (household_id, programme, monthly_amount_fen, starts_on, policy_version) "
+            "VALUES ('h-1', 'tekun', 110500, '2026-01-01', 'test') RETURNING id")).scalar_one()
+        for month, state in payments:
+            conn.execute(text("INSERT INTO payment (cycle_id, entitlement_id, household_id, kind, for_month, amount_fen, "
+                              "bank_account, policy_version, state) VALUES (:c, :e, 'h-1', 'regular', :m, 110500, "
+                              "'6228', 'test', :s)"), {"c": month[:7], "e": entitlement, "m": month, "s": state})
+        conn.execute(text("INSERT INTO payment_cycle (id, month, state, frozen_at, payments, total_fen) "
+                          "SELECT DISTINCT to_char(for_month, 'YYYY-MM'), for_month, 'reconciled', now(), 1, 110500 "
+                          "FROM payment"))
+
+
+def rpc_freeze(amqp_uri, month):
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as proxy:
+        return proxy.assistance.freeze_payment_cycle(ADMIN, {"month": month})
+
+
+def start_assistance(make_database, base_config, start_service, tmp_path):
+    url = make_database("assistance")
+    upgrade("services/assistance", url)
+    start_service(AssistanceService, {**base_config, "DATABASE_URL": url, "CHECK_SOURCES_URL": "http://127.0.0.1:9",
+                                      "BANK_FILES_DIR": str(tmp_path)})
+    return create_engine(url)
+
+
+def test_a_one_person_household_overpaid_for_every_month_after_the_death(make_database, base_config, start_service,
+                                                                          manual_clock, amqp_uri, tmp_path):
+    engine = start_assistance(make_database, base_config, start_service, tmp_path)
+    manual_clock.set_local_date(date(2026, 8, 3))
+    # a 特困 person living alone, paid May, June and August (handed to the bank); July failed
+    one_person_household(engine, (("2026-05-01", "paid"), ("2026-06-01", "paid"), ("2026-07-01", "failed"),
+                                  ("2026-08-01", "pending")))
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="assistance's reaction")
+    (over,) = rows(engine, "SELECT months, amount_fen FROM overpayment")
+    # June, the month of death, is due in full; August was paid for nobody
+    assert (over.months, over.amount_fen) == (["2026-08-01"], 110500)
+    assert rows(engine, "SELECT state, amount_fen FROM recovery") == [("open", 110500)]
+    assert rows(engine, "SELECT ends_on::text FROM entitlement") == [(DIED,)]
+    types = sorted(r.event_type for r in rows(engine, "SELECT event_type FROM outbox"))
+    assert types == ["assistance.entitlement_ended", "assistance.member_left", "matter.step_reported"]
+    # July's failed payment, for a month after the death, is not paid again as arrears
+    manual_clock.set_local_date(date(2026, 9, 1))
+    september = rpc_freeze(amqp_uri, "2026-09-01")
+    assert (september["arrears"], september["payments"]) == (0, 0)
+    engine.dispose()
+
+
+def test_revoked_death_owes_back_pay_once_for_a_failed_month(make_database, base_config, start_service, manual_clock,
+                                                              amqp_uri, tmp_path):
+    """The one-person household again, its death revoked: August was paid (nothing owed), July's
+    failed payment is paid as arrears by the next cycle (so not in the back pay too), and
+    September, frozen while the benefit was stopped, is owed in full."""
+    engine = start_assistance(make_database, base_config, start_service, tmp_path)
+    manual_clock.set_local_date(date(2026, 8, 3))
+    one_person_household(engine, (("2026-07-01", "failed"), ("2026-08-01", "paid")))
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="the stop")
+    manual_clock.set_local_date(date(2026, 9, 1))
+    assert rpc_freeze(amqp_uri, "2026-09-01")["payments"] == 0  # stopped: September pays nothing
+    publish(amqp_uri, "death.revoked", "funeral", {"case_id": case_id, "resident_id": DECEASED,
+                                                   "date_of_death": DIED, "reason": "another person"})
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("reversed",)], what="the revocation")
+    assert rows(engine, "SELECT amount_fen, months FROM back_pay") == [
+        (110500, [{"month": "2026-09-01", "owed_fen": 110500, "paid_fen": 0}])]
+    assert rows(engine, "SELECT state FROM recovery") == [("cancelled",)]  # August was due after all
+    assert rows(engine, "SELECT ends_on FROM entitlement") == [(None,)]
+    october = rpc_freeze(amqp_uri, "2026-10-01")
+    assert (october["regular"], october["arrears"], october["arrears_fen"]) == (1, 1, 110500)  # July, once
+    engine.dispose()

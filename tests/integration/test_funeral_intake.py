@@ -1,0 +1,110 @@
+"""Death intake and the order of events, against the real broker and PostgreSQL: two sources
+reporting one death at the same moment make one case, one matter and one `death.notified`; the
+intake refuses what it must; a revocation that overtakes its own notice leaves the marriage as it
+was; a deceased who had nothing in a service gets "not applicable"."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import eventlet
+import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
+from sqlalchemy import create_engine, text
+
+from chassis.errors import Problem
+from chassis.migrations import upgrade
+from contracts.person import compose_resident_id
+from services.funeral.service import FuneralService
+from services.marriage.service import MarriageService
+from tests.helpers import wait_for
+from tests.integration.test_care_orders import publish
+
+TOWNSHIP, DISTRICT = "330602001", "330602"
+HEALTH = {"id": "health", "role": "partner"}
+POLICE = {"id": "police", "role": "partner"}
+APPROVER = {"id": "approver-01", "role": "clerk", "area": DISTRICT}
+DECEASED = compose_resident_id(DISTRICT, date(1940, 7, 7), 31)
+
+
+def notice(reference, died="2026-05-20", resident_id=DECEASED):
+    return {"deceased": {"resident_id": resident_id, "name": "赵老"}, "date_of_death": died,
+            "region_code": TOWNSHIP, "reference": reference}
+
+
+def rows(engine, sql):
+    with engine.connect() as conn:
+        return conn.execute(text(sql)).all()
+
+
+@pytest.fixture
+def funeral(make_database, base_config, start_service, manual_clock, amqp_uri):
+    url = make_database("funeral")
+    upgrade("services/funeral", url)
+    start_service(FuneralService, {**base_config, "DATABASE_URL": url})
+    engine = create_engine(url)
+    manual_clock.set_local_date(date(2026, 6, 10))
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as proxy:
+        yield proxy, engine
+    engine.dispose()
+
+
+def test_two_sources_at_once_make_one_case_and_one_notification(funeral):
+    proxy, engine = funeral
+    # all three requests in flight before any answer: the service's workers take them at once
+    pending = [proxy.funeral.notify_death.call_async(actor, body)
+               for actor, body in ((HEALTH, notice("D-1")), (POLICE, notice("GA-1")), (HEALTH, notice("D-1")))]
+    answers = [reply.result() for reply in pending]
+    assert len({a["case_id"] for a in answers}) == 1 and len({a["matter_id"] for a in answers}) == 1
+    assert sorted(a["duplicate"] for a in answers) == [False, True, True]
+    assert rows(engine, "SELECT event_type, count(*) FROM outbox GROUP BY 1 ORDER BY 1") == [
+        ("death.notified", 1), ("matter.opened", 1)]
+    assert rows(engine, "SELECT count(*) FROM death_notice")[0][0] == 2  # the resent certificate is one notice
+
+
+def test_intake_refuses_what_it_must(funeral):
+    proxy, _ = funeral
+
+    def refused(actor, body):
+        with pytest.raises(Problem) as problem:
+            proxy.funeral.notify_death(actor, body)
+        return problem.value.status
+
+    assert refused({"id": DECEASED, "role": "citizen"}, notice(None)) == 403  # the deceased does not apply
+    assert refused({"id": "banks", "role": "partner"}, notice("B-1")) == 403
+    assert refused(HEALTH, notice("D-2", died="2026-06-11")) == 400          # in the future
+    assert refused({"id": "c", "role": "clerk", "area": "330603"}, notice(None)) == 403  # outside the area
+    case = proxy.funeral.notify_death(HEALTH, notice("D-3"))
+    proxy.funeral.revoke(APPROVER, case["case_id"], {"reason": "the wrong person"})
+    assert refused(POLICE, notice("GA-3")) == 409  # a revoked death is looked into by a clerk
+
+
+def test_a_revocation_overtaking_its_notice_leaves_the_marriage_alone(make_database, base_config, start_service,
+                                                                         manual_clock, amqp_uri):
+    url = make_database("marriage")
+    upgrade("services/marriage", url)
+    start_service(MarriageService, {**base_config, "DATABASE_URL": url, "E_CERTIFICATE_KEY": "test-e-certificate-signing-key"})
+    manual_clock.set_local_date(date(2026, 6, 10))
+    engine = create_engine(url)
+    wife = compose_resident_id(DISTRICT, date(1950, 1, 1), 42)
+    single = compose_resident_id(DISTRICT, date(1951, 1, 1), 53)
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as proxy:
+        proxy.marriage.register_marriage({"id": "r", "role": "clerk", "area": DISTRICT}, {
+            "office_code": DISTRICT, "declared_not_close_relatives": True,
+            "party_a": {"resident_id": DECEASED, "name": "赵老"}, "party_b": {"resident_id": wife, "name": "钱氏"}})
+        case_id = str(uuid.uuid4())
+        revoked = {"case_id": case_id, "resident_id": DECEASED, "date_of_death": "2026-05-20", "reason": "error"}
+        notified = {"case_id": case_id, "resident_id": DECEASED, "name": "赵老", "date_of_death": "2026-05-20",
+                    "region_code": TOWNSHIP, "source": "hospital"}
+        publish(amqp_uri, "death.revoked", "funeral", revoked)
+        wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("revoked",)], what="the tombstone")
+        publish(amqp_uri, "death.notified", "funeral", notified)
+        # and the death of someone never married: not applicable, reported as such
+        other = str(uuid.uuid4())
+        publish(amqp_uri, "death.notified", "funeral", {**notified, "case_id": other, "resident_id": single})
+        wait_for(lambda: len(rows(engine, "SELECT 1 FROM death_record")) == 2, what="the second death")
+        eventlet.sleep(0.5)  # let the late notice be handled (or not)
+        assert proxy.marriage.marital_status({"id": "r", "role": "clerk", "area": DISTRICT}, wife)["status"] == "married"
+    reports = rows(engine, "SELECT body FROM outbox WHERE event_type = 'matter.step_reported'")
+    assert [(r.body["data"]["step"], r.body["data"]["state"]) for r in reports] == [("marriage_ended", "not_applicable")]
+    engine.dispose()

@@ -1,0 +1,141 @@
+"""Funeral rules (services.funeral.rules), in memory, by tables of cases."""
+from datetime import date
+
+import pytest
+
+from services.funeral import rules
+
+REWARDS = {"tree": 500000, "lawn": 500000, "flower_bed": 500000, "sea": 1200000, "niche": 200000}
+FEES = {"transport": 30000, "cremation": 40000}
+
+
+@pytest.mark.parametrize("role, subject, source", [
+    ("partner", "health", "hospital"),
+    ("partner", "police", "police"),
+    ("clerk", "funeral-home-01", "funeral_home"),
+    ("admin", "bureau", "funeral_home"),
+    ("citizen", "330602194103010011", "family"),
+])
+def test_source_of_the_notice(role, subject, source):
+    assert rules.source_of(role, subject) == source
+
+
+@pytest.mark.parametrize("role, subject", [("partner", "banks"), ("partner", "medical_insurance"), ("system", "x")])
+def test_others_do_not_notify_deaths(role, subject):
+    with pytest.raises(rules.Refused):
+        rules.source_of(role, subject)
+
+
+@pytest.mark.parametrize("died, born, today, fine", [
+    (date(2026, 5, 20), date(1941, 3, 1), date(2026, 6, 10), True),
+    (date(2026, 6, 10), date(1941, 3, 1), date(2026, 6, 10), True),     # today
+    (date(2026, 6, 11), date(1941, 3, 1), date(2026, 6, 10), False),    # in the future
+    (date(1941, 3, 1), date(1941, 3, 1), date(2026, 6, 10), True),      # the day of birth
+    (date(1941, 2, 28), date(1941, 3, 1), date(2026, 6, 10), False),    # before birth
+])
+def test_date_of_death_is_plausible(died, born, today, fine):
+    if fine:
+        rules.check_date_of_death(died, born, today)
+    else:
+        with pytest.raises(rules.InvalidInput):
+            rules.check_date_of_death(died, born, today)
+
+
+@pytest.mark.parametrize("case, reported, agree", [
+    (date(2026, 5, 20), date(2026, 5, 20), True),
+    (date(2026, 5, 20), date(2026, 5, 21), False),  # a day apart is a conflict: a clerk decides
+])
+def test_dates_agree(case, reported, agree):
+    assert rules.dates_agree(case, reported) is agree
+
+
+@pytest.mark.parametrize("kind, waived_kinds, fee, waived, payable", [
+    ("cremation", ["transport", "cremation"], 40000, 40000, 0),
+    ("transport", ["cremation"], 30000, 0, 30000),
+    ("transport", [], 30000, 0, 30000),
+])
+def test_fee_waiver_by_policy(kind, waived_kinds, fee, waived, payable):
+    result = rules.fee_waiver(kind, FEES, waived_kinds)
+    assert (result.fee_fen, result.waived_fen, result.payable_fen) == (fee, waived, payable)
+
+
+@pytest.mark.parametrize("fees", [{"transport": 30000}, {"cremation": -1}, {"cremation": 1.5}, {"cremation": True}])
+def test_fee_waiver_refuses_unusable_policy(fees):
+    with pytest.raises(rules.InvalidInput):
+        rules.fee_waiver("cremation", fees, ["cremation"])
+
+
+@pytest.mark.parametrize("form, cap, reward", [
+    ("tree", 1000000, 500000),
+    ("sea", 1000000, 1000000),       # the policy's amount is above the cap: capped (最高每例1万元)
+    ("niche", 1000000, 200000),
+    ("flower_bed", 300000, 300000),
+    ("traditional", 1000000, 0),     # not an eco-burial
+    ("lawn", 0, 0),
+])
+def test_eco_burial_reward_is_capped_per_case(form, cap, reward):
+    assert rules.eco_burial_reward(form, REWARDS, cap) == reward
+
+
+def test_eco_forms_are_the_five_of_the_brief():
+    assert rules.ECO_FORMS == {"tree", "lawn", "flower_bed", "sea", "niche"}
+
+
+@pytest.mark.parametrize("rewards, cap", [({"tree": -5}, 100), ({"tree": 5}, -1), ({"tree": 5}, True)])
+def test_eco_burial_reward_refuses_unusable_policy(rewards, cap):
+    with pytest.raises(rules.InvalidInput):
+        rules.eco_burial_reward("tree", rewards, cap)
+
+
+@pytest.mark.parametrize("region, year, serial, number", [
+    ("330602001", 2026, 1, "H330602-2026-000001"),
+    ("330602", 2027, 123456, "H330602-2027-123456"),
+])
+def test_certificate_number(region, year, serial, number):
+    assert rules.certificate_number(region, year, serial) == number
+
+
+@pytest.mark.parametrize("serial", [0, 1_000_000])
+def test_certificate_serial_out_of_range(serial):
+    with pytest.raises(rules.InvalidInput):
+        rules.certificate_number("330602", 2026, serial)
+
+
+DIED = date(2026, 5, 20)
+
+
+@pytest.mark.parametrize("state, booked, conflict, on, error", [
+    ("open", True, False, date(2026, 5, 23), None),
+    ("open", True, False, DIED, None),
+    ("open", False, False, date(2026, 5, 23), rules.Refused),      # no cremation booked
+    ("open", True, True, date(2026, 5, 23), rules.Refused),        # the date is in dispute
+    ("cremated", True, False, date(2026, 5, 23), rules.Refused),
+    ("revoked", True, False, date(2026, 5, 23), rules.Refused),
+    ("open", True, False, date(2026, 5, 19), rules.InvalidInput),  # before the death
+])
+def test_may_cremate(state, booked, conflict, on, error):
+    if error is None:
+        rules.may_cremate(state, booked, conflict, on, DIED)
+    else:
+        with pytest.raises(error):
+            rules.may_cremate(state, booked, conflict, on, DIED)
+
+
+@pytest.mark.parametrize("state, allowed", [("open", True), ("cremated", False), ("revoked", False)])
+def test_may_revoke(state, allowed):
+    if allowed:
+        rules.may_revoke(state)
+    else:
+        with pytest.raises(rules.Refused):
+            rules.may_revoke(state)
+
+
+@pytest.mark.parametrize("deaths, cremated, burials, eco, cremation_rate, eco_rate", [
+    (0, 0, 0, 0, None, None),
+    (10, 8, 5, 4, 0.8, 0.8),
+    (3, 1, 3, 2, 0.3333, 0.6667),
+    (4, 4, 0, 0, 1.0, None),
+])
+def test_indicators(deaths, cremated, burials, eco, cremation_rate, eco_rate):
+    result = rules.indicators(deaths, cremated, burials, eco)
+    assert (result.cremation_rate, result.eco_burial_rate) == (cremation_rate, eco_rate)
