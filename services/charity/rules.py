@@ -199,7 +199,7 @@ class Candidate:
     organisation: str
     kind: str               # campaign | fund
     needs: tuple[str, ...]
-    region_code: str        # where it aids: the region and everything below it
+    region_code: str        # where it aids: the household's region or one above it
     balance_fen: int
 
 
@@ -211,25 +211,17 @@ class Match:
     reason: str
 
 
-def _covers(area: str, region: str) -> bool:
-    prefix = area
-    if len(area) == 6:
-        for _ in range(2):
-            if prefix.endswith("00"):
-                prefix = prefix[:-2]
-    return region.startswith(prefix)
-
-
 def match_referral(need: str, region_code: str, requested_fen: int, candidates: Iterable[Candidate],
                    aided_before: str | None = None) -> Match:
     """One household, one chain of assistance: a need already aided (`aided_before` says when and
     by whom) is declined; otherwise the most local campaign or fund for the need that can pay the
-    whole gap pays it, else the one holding most pays what it holds (partial aid)."""
+    whole gap pays it, else the one holding most pays what it holds (partial aid). The candidates
+    are the open campaigns and funds whose region covers the household's (the service knows regions)."""
     if requested_fen < 1:
         raise InvalidInput("a referral asks for at least 1 fen")
     if aided_before:
         return Match("declined", None, 0, f"aided already for {need}: {aided_before}")
-    usable = [c for c in candidates if need in c.needs and _covers(c.region_code, region_code) and c.balance_fen > 0]
+    usable = [c for c in candidates if need in c.needs and c.balance_fen > 0]
     if not usable:
         return Match("declined", None, 0, f"no open campaign or fund for {need} covers {region_code}")
     full = [c for c in usable if c.balance_fen >= requested_fen]

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from chassis import (SYSTEM, Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, NotFound, Operable,
                      Outbox, Policy, WorkerMetrics, handle_event, rpc)
 from chassis.db import dialect_insert
-from chassis.regions import region_prefix
+from chassis.regions import region_covers, region_prefix
 from contracts.person import InvalidResidentId, ResidentId
 from services.charity import rules
 from services.charity.exceptions import (Conflict, DonationRefused, KeyReused, NotQualified, PolicyUnusable,
@@ -380,6 +380,13 @@ class CharityService(Operable):
         if self.db.get(Referral, data["referral_id"]) is not None:
             return  # answered already (a copy of the event under another id)
         today = self.clock.today()
+        # every open campaign is locked first, so two referrals neither spend the same money nor
+        # both find the person not yet aided: what is read below is read after the other's commit
+        open_campaigns = list(self.db.execute(select(Campaign, Organisation.name).join(
+            Organisation, Organisation.id == Campaign.organisation_id).where(
+            Campaign.state == "filed", Organisation.state == "active", Campaign.starts_on <= today,
+            (Campaign.ends_on.is_(None)) | (Campaign.ends_on >= today)).order_by(Campaign.id)
+            .with_for_update(of=Campaign)).all())
         window = self.policy.resolve("charity.same_need_window_days", data["region_code"], today)
         since = today - timedelta(days=int(window.value))
         members = [m["resident_id"] for m in data["members"]]
@@ -387,15 +394,10 @@ class CharityService(Operable):
             AidRecipient.resident_id.in_(members), AidRecipient.need == data["need"],
             AidRecipient.aided_on >= since).order_by(AidRecipient.aided_on.desc()).limit(1)).first()
         aided_before = f"on {before.aided_on} (referral {before.referral_id})" if before else None
-        # every open campaign is locked while the balances are read, so two referrals cannot both
-        # spend the same money
-        open_campaigns = list(self.db.execute(select(Campaign, Organisation.name).join(
-            Organisation, Organisation.id == Campaign.organisation_id).where(
-            Campaign.state == "filed", Organisation.state == "active", Campaign.starts_on <= today,
-            (Campaign.ends_on.is_(None)) | (Campaign.ends_on >= today)).order_by(Campaign.id)
-            .with_for_update(of=Campaign)).all())
         candidates = []
         for campaign, org_name in open_campaigns:
+            if not region_covers(campaign.region_code, data["region_code"]):
+                continue
             raised, spent = self._totals(campaign.id)
             candidates.append(rules.Candidate(campaign.id, org_name, campaign.kind, tuple(campaign.needs),
                                               campaign.region_code, raised - spent))

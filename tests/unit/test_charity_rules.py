@@ -141,7 +141,7 @@ def candidate(cid, balance, region="330602", needs=("medical",), kind="campaign"
 @pytest.mark.parametrize("candidates, outcome, chosen, amount", [
     ([], "declined", None, 0),
     ([candidate("a", 10_000, needs=("education",))], "declined", None, 0),           # another need
-    ([candidate("a", 10_000, region="330603")], "declined", None, 0),                # another district
+    ([candidate("n", 90_000, region="000000"), candidate("d", 6_000)], "aided", "d", 5_000),  # national last
     ([candidate("a", 0)], "declined", None, 0),                                      # empty
     ([candidate("a", 10_000)], "aided", "a", 5_000),
     ([candidate("a", 3_000)], "aided", "a", 3_000),                                  # in part
