@@ -315,8 +315,10 @@ class CharityService(Operable):
         issued = self.db.execute(select(func.count()).select_from(Donation).join(
             Campaign, Campaign.id == Donation.campaign_id).where(
             Campaign.organisation_id == org.id, Donation.received_on >= date(today.year, 1, 1))).scalar_one()
+        # numbered per organisation and year under its whole credit code: a shorter prefix would let
+        # two organisations' receipts collide on the unique number
         donation = Donation(id=str(uuid.uuid4()), campaign_id=campaign.id, received_on=today,
-                            receipt_number=f"{org.credit_code[-8:]}-{today.year}-{issued + 1:06d}", **data)
+                            receipt_number=f"{org.credit_code}-{today.year}-{issued + 1:06d}", **data)
         self.db.add(donation)
         self.audit.record(actor, "campaign.donation", _campaign_subject(campaign), "received",
                           amount_fen=donation.amount_fen, receipt_number=donation.receipt_number)
