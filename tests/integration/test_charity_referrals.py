@@ -43,6 +43,12 @@ def charity_fund(sys_, raised_fen: int) -> str:
     return fund
 
 
+def handled(engine, consumer: str, event_id: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM inbox WHERE consumer = :c AND event_id = :e"),
+                            {"c": consumer, "e": event_id}).scalar_one() == 1
+
+
 def household(sys_) -> str:
     applied = sys_.call("POST", "/api/v1/assistance/applications", CASEWORKER, json={
         "programme": "temporary", "region_code": TOWNSHIP, "address": "越城区府山街道 8 号", "members": [
@@ -100,13 +106,16 @@ def test_a_referral_is_matched_aided_and_reported_back_over_the_broker(system, m
     with assistance_db.connect() as conn:
         body = conn.execute(text("SELECT body FROM outbox WHERE event_type = 'assistance.household_referred' "
                                  "ORDER BY id LIMIT 1")).scalar_one()
+    copy_id = str(uuid.uuid4())
     with Connection(sys_.amqp_uri) as conn:
         producer = Producer(conn.channel())
-        for event_id in (body["id"], body["id"], str(uuid.uuid4())):  # the same event twice, then a copy
+        for event_id in (body["id"], body["id"], copy_id):  # the same event twice, then a copy
             producer.publish({**body, "id": event_id, "time": datetime.now(timezone.utc).isoformat()},
                              exchange=Exchange(EVENTS_EXCHANGE, type="topic"), routing_key=body["type"],
                              serializer="json")
+    # an empty queue only says the deliveries were handed out; the copy's inbox row says it was handled
     wait_for(lambda: queue_depth(sys_.amqp_uri, "charity.on_household_referred") == 0, what="redeliveries consumed")
+    wait_for(lambda: handled(charity_db, "charity.on_household_referred", copy_id), what="the copy handled")
     wait_for(lambda: queue_depth(sys_.amqp_uri, "assistance.on_charity_answer") == 0, what="answers consumed")
     assert count(charity_db, "referral") == 3
     with charity_db.connect() as conn:
