@@ -10,13 +10,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-__all__ = ["InvalidInput", "GRADES", "grade_at_least", "grade_valid_until", "years_registered",
+from contracts.charity import GRADES
+
+__all__ = ["InvalidInput", "grade_at_least", "grade_valid_until", "years_registered",
            "OrganisationStatus", "organisation_status", "report_year_refusal", "QualificationFacts",
            "qualification_refusals", "filing_refusals", "donation_refusals", "spending_refusal",
            "Candidate", "Match", "match_referral", "redemption_refusal", "LotteryShare", "lottery_share",
            "per_10k", "ratio"]
-
-GRADES = ("1A", "2A", "3A", "4A", "5A")
 
 
 class InvalidInput(ValueError):
