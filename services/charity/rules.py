@@ -15,8 +15,8 @@ from contracts.charity import GRADES
 __all__ = ["InvalidInput", "grade_at_least", "grade_valid_until", "years_registered",
            "OrganisationStatus", "organisation_status", "report_year_refusal", "QualificationFacts",
            "qualification_refusals", "filing_refusals", "donation_refusals", "spending_refusal",
-           "Candidate", "Match", "match_referral", "redemption_refusal", "LotteryShare", "lottery_share",
-           "per_10k", "ratio"]
+           "Candidate", "Match", "match_referral", "time_credit_minutes", "redemption_refusal", "LotteryShare",
+           "lottery_share", "per_10k", "ratio"]
 
 
 class InvalidInput(ValueError):
@@ -236,6 +236,12 @@ def match_referral(need: str, region_code: str, requested_fen: int, candidates: 
 
 
 # --- volunteers and the time bank (时间银行) ---------------------------------------------------------
+
+def time_credit_minutes(served_minutes: int, credit_percent) -> int:
+    """时间银行: the minutes a service banks at the policy's whole percentage, rounded down."""
+    percent = _whole(credit_percent, "the time-bank credit rate (a whole percentage)")
+    return served_minutes * percent // 100
+
 
 def redemption_refusal(balance_minutes: int, minutes: int) -> str | None:
     if minutes < 1:

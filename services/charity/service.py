@@ -486,9 +486,11 @@ class CharityService(Operable):
         served_on = date.fromisoformat(str(data["served_on"]))
         volunteer = self.db.get(Volunteer, data["volunteer_id"], with_for_update=True)
         rate = self.policy.resolve("charity.time_bank_credit_percent", volunteer.region_code, served_on)
-        if not isinstance(rate.value, int) or isinstance(rate.value, bool) or rate.value < 0:
-            raise PolicyUnusable("the time-bank credit rate is a whole percentage ≥ 0")
-        self.db.add(TimeBankEntry(volunteer_id=volunteer.id, kind="credit", minutes=data["minutes"] * rate.value // 100,
+        try:
+            credit = rules.time_credit_minutes(data["minutes"], rate.value)
+        except rules.InvalidInput as exc:
+            raise PolicyUnusable(exc.reason) from None
+        self.db.add(TimeBankEntry(volunteer_id=volunteer.id, kind="credit", minutes=credit,
                                   key=key, by="time-bank", at=self.clock.now(),
                                   purpose=f"service on {served_on} ({rate.version})"))
 

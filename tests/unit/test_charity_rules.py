@@ -162,6 +162,18 @@ def test_a_need_aided_before_is_declined_whatever_money_there_is():
     assert (match.outcome, match.amount_fen) == ("declined", 0) and "aided already" in match.reason
 
 
+@pytest.mark.parametrize("served, percent, credit", [(150, 100, 150), (90, 50, 45), (7, 50, 3), (60, 0, 0),
+                                                     (60, 150, 90)])
+def test_time_credit_at_the_policy_rate(served, percent, credit):
+    assert rules.time_credit_minutes(served, percent) == credit
+
+
+@pytest.mark.parametrize("percent", [-1, 1.5, True, "100", None])
+def test_an_unusable_time_credit_rate_is_refused(percent):
+    with pytest.raises(rules.InvalidInput):
+        rules.time_credit_minutes(60, percent)
+
+
 @pytest.mark.parametrize("balance, minutes, refused", [(120, 60, False), (60, 60, False), (59, 60, True),
                                                        (0, 1, True), (10, 0, True)])
 def test_time_bank_redemption(balance, minutes, refused):
