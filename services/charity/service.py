@@ -625,6 +625,7 @@ class CharityService(Operable):
             "residents": residents, "organisations_per_10k": rules.per_10k(organisations, residents),
             "registered_per_10k": rules.per_10k(registered, residents),
             "target_per_10k": (target.value or {}).get("all") if target else None,
+            "registered_target_per_10k": (target.value or {}).get("registered") if target else None,
             "graded_ratio": rules.ratio(graded_count, organisations), "abnormal": abnormal, "dormant": dormant,
             "charities": charities, "fundraising_qualified": qualified, "raised_fen": int(raised),
             "spent_fen": int(spent), "referrals_aided": aided, "volunteers": volunteers,
