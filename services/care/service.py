@@ -26,6 +26,7 @@ from chassis.db import dialect_insert
 from chassis.errors import Conflict, Unavailable
 from chassis.regions import is_region_code, region_ancestors, region_prefix, require_region_code
 from chassis.tables import policy_parameters
+from contracts.partners import CARE_PROVIDERS
 from contracts.person import AGE_OF_MAJORITY, InvalidResidentId, ResidentId, age_on
 from services.care import rules
 from services.care.exceptions import OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
@@ -43,7 +44,6 @@ from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, 
                                    dump, load)
 
 STAFF = ("clerk", "admin")
-PROVIDERS = "care_providers"  # the partner code of the home-care providers' platform
 DEVICES = "care_devices"      # the wearable-device platform's
 
 # One statement per region: everyone of the region born on or before the cutoff (old enough
@@ -400,7 +400,7 @@ class CareService(Operable):
         """The area's calls not yet closed, oldest first."""
         actor = Actor.from_dict(actor)
         query = select(EmergencyCall).where(EmergencyCall.state != "closed")
-        if not (actor.role == "partner" and actor.id == PROVIDERS):  # the responding providers see every call
+        if not (actor.role == "partner" and actor.id == CARE_PROVIDERS):  # the responding providers see every call
             query = query.where(actor.in_area(EmergencyCall.region_code, "emergency calls"))
         return [self._call_view(c) for c in self.db.execute(query.order_by(EmergencyCall.raised_at)).scalars()]
 
@@ -428,7 +428,7 @@ class CareService(Operable):
         call = self.db.get(EmergencyCall, call_id, with_for_update=True)
         if call is None:
             raise NotFound(f"no emergency call {call_id}")
-        if not (actor.role == "partner" and actor.id == PROVIDERS):
+        if not (actor.role == "partner" and actor.id == CARE_PROVIDERS):
             actor.require_staff_in(call.region_code)
         try:
             call.state = rules.call_transition(call.state, action)
@@ -699,7 +699,7 @@ class CareService(Operable):
         actor = Actor.from_dict(actor)
         order = self._order(order_id, for_update=False)
         if actor.role == "partner":
-            if actor.id != PROVIDERS:
+            if actor.id != CARE_PROVIDERS:
                 raise Forbidden("orders are shown to providers, the person and caseworkers")
             return {**self._order_view(order), "resident_id": None}  # minimal disclosure, as in the event
         self._require_reader(actor, order.resident_id, order.region_code)
@@ -723,7 +723,7 @@ class CareService(Operable):
     def _order_step(self, actor: Actor, order_id: str, action: str) -> dict:
         order = self._order(order_id)
         if actor.role == "partner":
-            if actor.id != PROVIDERS:
+            if actor.id != CARE_PROVIDERS:
                 raise Forbidden("only home-care providers act on orders as a partner")
             by = "provider"
         elif actor.role == "citizen":

@@ -26,6 +26,7 @@ from chassis import (SYSTEM, Actor, Audit, Clock, Database, Forbidden, InvalidIn
                      Outbox, Policy, WorkerMetrics, handle_event, rpc)
 from chassis.db import dialect_insert
 from chassis.regions import region_covers, region_prefix, require_region_code
+from contracts.partners import CARE_PROVIDERS
 from contracts.person import InvalidResidentId, ResidentId
 from services.charity import rules
 from services.charity.exceptions import (Conflict, DonationRefused, KeyReused, NotQualified, PolicyUnusable,
@@ -42,8 +43,6 @@ from services.charity.schemas import (AnnualReportSchema, CampaignRequestSchema,
                                       RedemptionRequestSchema, RedemptionViewSchema, ServiceRecordRequestSchema,
                                       SpendingRequestSchema, StatisticsViewSchema, VolunteerRequestSchema,
                                       VolunteerViewSchema, dump, load)
-
-CARE_PROVIDERS = "care_providers"  # partner code of the home-care providers, who may redeem credits
 
 
 class CharityService(Operable):
