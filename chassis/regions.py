@@ -5,9 +5,22 @@ digits, a village three more. Staff are scoped to a region and see everything be
 """
 from __future__ import annotations
 
-__all__ = ["NATIONAL", "region_ancestors", "region_prefix", "region_covers"]
+from chassis.errors import InvalidInput
+
+__all__ = ["NATIONAL", "is_region_code", "require_region_code", "region_ancestors", "region_prefix", "region_covers"]
 
 NATIONAL = "000000"
+
+
+def is_region_code(code) -> bool:
+    return isinstance(code, str) and code.isdigit() and len(code) in (6, 9, 12)
+
+
+def require_region_code(code) -> str:
+    """A division code from a caller (a path, an argument), or a 400 naming region_code."""
+    if not is_region_code(code):
+        raise InvalidInput("not a division code", errors={"region_code": ["6, 9 or 12 digits"]})
+    return code
 
 
 def region_prefix(code: str) -> str:

@@ -247,8 +247,8 @@ class ReferralViewSchema(Strict):
 
 
 class ReferredMemberSchema(Strict):
+    """Who the household is, as much as charity needs to help each person once for a need: no name."""
     resident_id = ResidentIdField(required=True)
-    name = fields.String(required=True)
 
 
 class HouseholdReferredSchema(Strict):

@@ -245,7 +245,9 @@ class StatisticsViewSchema(Strict):
     residents = fields.Integer(allow_none=True)
     organisations_per_10k = fields.Float(allow_none=True)
     registered_per_10k = fields.Float(allow_none=True)
-    target_per_10k = fields.Float(allow_none=True)
+    target_per_10k = fields.Float(allow_none=True, metadata={"description": "registered and filed (policy)"})
+    registered_target_per_10k = fields.Float(allow_none=True, metadata={
+        "description": "registered only, where the plan sets one (policy)"})
     graded_ratio = fields.Float(allow_none=True, metadata={"description": "等级社会组织覆盖率"})
     abnormal = fields.Integer()
     dormant = fields.Integer()

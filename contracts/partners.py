@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Partner", "PARTNERS", "partner", "entitled_fields", "project_for_partner"]
+__all__ = ["Partner", "PARTNERS", "CARE_PROVIDERS", "partner", "entitled_fields", "project_for_partner"]
+
+CARE_PROVIDERS = "care_providers"  # the home-care providers' platform: care's orders, charity's time bank
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ PARTNERS: dict[str, Partner] = {p.code: p for p in (
     Partner("care_devices", "智慧养老平台 wearable-device platform", {}),
     # The platform home-care providers (居家养老服务机构) take their orders from; each provider acts
     # on its own orders only (its token's `org` is the order's `provider`).
-    Partner("care_providers", "居家养老服务机构 home-care providers", {
+    Partner(CARE_PROVIDERS, "居家养老服务机构 home-care providers", {
         "care.order_requested": ("order_id", "service", "provider", "region_code", "price_fen"),
     }, organisations=True),
     # 人社: employment help of 救助一件事; after a death the pension stops and survivors' benefits start

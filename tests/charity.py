@@ -33,9 +33,9 @@ def org_request(seq: int, registered_on: str = "2020-03-01", region: str = DISTR
             "region_code": region, "legal_representative": "陈慈", "registered_on": registered_on, **changes}
 
 
-def qualified_charity(rpc, seq: int = 1, actor: dict = DISTRICT_CLERK) -> str:
+def qualified_charity(rpc, seq: int = 1, actor: dict = DISTRICT_CLERK, **changes) -> str:
     """Registered in 2020, reports up to date, graded 4A, recognised and qualified."""
-    org = rpc.register_organisation(actor, org_request(seq))
+    org = rpc.register_organisation(actor, org_request(seq, **changes))
     for year in range(2020, 2026):
         rpc.submit_annual_report(actor, org["organisation_id"], {"year": year, "income_fen": 1_000_000,
                                                                  "expenditure_fen": 900_000})

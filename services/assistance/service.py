@@ -809,7 +809,7 @@ class AssistanceService(Operable):
         self.outbox.record("assistance.household_referred", f"household-{household.id}", {
             "referral_id": referral.id, "household_id": household.id, "region_code": household.region_code,
             "need": referral.need, "coverage": referral.coverage, "requested_fen": referral.requested_fen,
-            "members": [{"resident_id": m.resident_id, "name": m.name} for m in members]})
+            "members": [{"resident_id": m.resident_id} for m in members]})
         self.audit.record(actor, "household.refer_to_charity", f"household-{household.id}", "referred",
                           reason=data["reason"], need=referral.need, requested_fen=referral.requested_fen)
         return _referral_view(referral)

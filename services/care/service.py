@@ -31,8 +31,9 @@ from chassis.clock import LOCAL_ZONE
 from chassis.db import dialect_insert
 from chassis.errors import Conflict, Unavailable
 from chassis.payment_runs import BankFiles, as_problems
-from chassis.regions import region_ancestors, region_prefix
+from chassis.regions import is_region_code, region_ancestors, region_prefix, require_region_code
 from chassis.tables import policy_parameters
+from contracts.partners import CARE_PROVIDERS
 from contracts.person import AGE_OF_MAJORITY, InvalidResidentId, ResidentId, age_on
 from services.care import payments, rules
 from services.care import rules
@@ -55,7 +56,6 @@ from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, 
                                    dump, load)
 
 STAFF = ("clerk", "admin")
-PROVIDERS = "care_providers"  # the partner code of the home-care providers' platform
 DEVICES = "care_devices"      # the wearable-device platform's
 BANKS = "banks"               # the paying bank reports each payment's outcome
 
@@ -444,8 +444,7 @@ class CareService(AfterDeath, Operable):
     def indicators(self, actor, region_code):
         """The region's indicators today, from the registry, assessments and institutions."""
         actor = Actor.from_dict(actor)
-        if not _is_region(region_code):
-            raise InvalidInput("not a division code", errors={"region_code": ["6, 9 or 12 digits"]})
+        require_region_code(region_code)
         actor.require_staff_in(region_code)
         today = self.clock.today()
         prefix = region_prefix(region_code)
@@ -604,7 +603,7 @@ class CareService(AfterDeath, Operable):
         """The area's calls not yet closed, oldest first."""
         actor = Actor.from_dict(actor)
         query = select(EmergencyCall).where(EmergencyCall.state != "closed")
-        if not (actor.role == "partner" and actor.id == PROVIDERS):  # the responding providers see every call
+        if not (actor.role == "partner" and actor.id == CARE_PROVIDERS):  # the responding providers see every call
             query = query.where(actor.in_area(EmergencyCall.region_code, "emergency calls"))
         return [self._call_view(c) for c in self.db.execute(query.order_by(EmergencyCall.raised_at)).scalars()]
 
@@ -632,7 +631,7 @@ class CareService(AfterDeath, Operable):
         call = self.db.get(EmergencyCall, call_id, with_for_update=True)
         if call is None:
             raise NotFound(f"no emergency call {call_id}")
-        if not (actor.role == "partner" and actor.id == PROVIDERS):
+        if not (actor.role == "partner" and actor.id == CARE_PROVIDERS):
             actor.require_staff_in(call.region_code)
         try:
             call.state = rules.call_transition(call.state, action)
@@ -743,7 +742,7 @@ class CareService(AfterDeath, Operable):
     def village_children(self, actor, village_code):
         """Everyone followed in a village, by household: where each left-behind child lives."""
         actor = Actor.from_dict(actor)
-        if not _is_region(village_code) or len(village_code) != 12:
+        if not is_region_code(village_code) or len(village_code) != 12:
             raise InvalidInput("not a village code", errors={"village_code": ["12 digits"]})
         actor.require_staff_in(village_code)
         children = self.db.execute(select(Child).where(Child.village_code == village_code)
@@ -1003,7 +1002,7 @@ class CareService(AfterDeath, Operable):
 def _require_order_provider(actor: Actor, order: ServiceOrder) -> None:
     """A provider sees and acts on its own orders only: its token names it (`org`), and another
     provider's order does not exist for it (404, not 403: that it exists is not its business)."""
-    if actor.id != PROVIDERS:
+    if actor.id != CARE_PROVIDERS:
         raise Forbidden("only home-care providers act on orders as a partner")
     if not actor.org:
         raise Forbidden("a home-care provider's token names the provider")
@@ -1025,10 +1024,6 @@ def _budget(grants: list[VoucherEligibility], month: date) -> VoucherEligibility
     """The grant that sets the month's budget: the largest of those in force."""
     active = [g for g in grants if _active(g, month)]
     return max(active, key=lambda g: g.monthly_fen) if active else None
-
-
-def _is_region(code) -> bool:
-    return isinstance(code, str) and code.isdigit() and len(code) in (6, 9, 12)
 
 
 def _resident(resident_id: str) -> ResidentId:

@@ -10,13 +10,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-__all__ = ["InvalidInput", "GRADES", "grade_at_least", "grade_valid_until", "years_registered",
+from contracts.charity import GRADES
+
+__all__ = ["InvalidInput", "grade_at_least", "grade_valid_until", "years_registered",
            "OrganisationStatus", "organisation_status", "report_year_refusal", "QualificationFacts",
            "qualification_refusals", "filing_refusals", "donation_refusals", "spending_refusal",
-           "Candidate", "Match", "match_referral", "redemption_refusal", "LotteryShare", "lottery_share",
-           "per_10k", "ratio"]
-
-GRADES = ("1A", "2A", "3A", "4A", "5A")
+           "Candidate", "Match", "match_referral", "time_credit_minutes", "redemption_refusal", "LotteryShare",
+           "lottery_share", "per_10k", "ratio"]
 
 
 class InvalidInput(ValueError):
@@ -199,7 +199,7 @@ class Candidate:
     organisation: str
     kind: str               # campaign | fund
     needs: tuple[str, ...]
-    region_code: str        # where it aids: the region and everything below it
+    region_code: str        # where it aids: the household's region or one above it
     balance_fen: int
 
 
@@ -211,25 +211,17 @@ class Match:
     reason: str
 
 
-def _covers(area: str, region: str) -> bool:
-    prefix = area
-    if len(area) == 6:
-        for _ in range(2):
-            if prefix.endswith("00"):
-                prefix = prefix[:-2]
-    return region.startswith(prefix)
-
-
 def match_referral(need: str, region_code: str, requested_fen: int, candidates: Iterable[Candidate],
                    aided_before: str | None = None) -> Match:
     """One household, one chain of assistance: a need already aided (`aided_before` says when and
     by whom) is declined; otherwise the most local campaign or fund for the need that can pay the
-    whole gap pays it, else the one holding most pays what it holds (partial aid)."""
+    whole gap pays it, else the one holding most pays what it holds (partial aid). The candidates
+    are the open campaigns and funds whose region covers the household's (the service knows regions)."""
     if requested_fen < 1:
         raise InvalidInput("a referral asks for at least 1 fen")
     if aided_before:
         return Match("declined", None, 0, f"aided already for {need}: {aided_before}")
-    usable = [c for c in candidates if need in c.needs and _covers(c.region_code, region_code) and c.balance_fen > 0]
+    usable = [c for c in candidates if need in c.needs and c.balance_fen > 0]
     if not usable:
         return Match("declined", None, 0, f"no open campaign or fund for {need} covers {region_code}")
     full = [c for c in usable if c.balance_fen >= requested_fen]
@@ -244,6 +236,12 @@ def match_referral(need: str, region_code: str, requested_fen: int, candidates: 
 
 
 # --- volunteers and the time bank (时间银行) ---------------------------------------------------------
+
+def time_credit_minutes(served_minutes: int, credit_percent) -> int:
+    """时间银行: the minutes a service banks at the policy's whole percentage, rounded down."""
+    percent = _whole(credit_percent, "the time-bank credit rate (a whole percentage)")
+    return served_minutes * percent // 100
+
 
 def redemption_refusal(balance_minutes: int, minutes: int) -> str | None:
     if minutes < 1:

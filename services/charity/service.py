@@ -25,7 +25,8 @@ from sqlalchemy import func, select
 from chassis import (SYSTEM, Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, NotFound, Operable,
                      Outbox, Policy, WorkerMetrics, handle_event, rpc)
 from chassis.db import dialect_insert
-from chassis.regions import region_prefix
+from chassis.regions import region_covers, region_prefix, require_region_code
+from contracts.partners import CARE_PROVIDERS
 from contracts.person import InvalidResidentId, ResidentId
 from services.charity import rules
 from services.charity.exceptions import (Conflict, DonationRefused, KeyReused, NotQualified, PolicyUnusable,
@@ -42,8 +43,6 @@ from services.charity.schemas import (AnnualReportSchema, CampaignRequestSchema,
                                       RedemptionRequestSchema, RedemptionViewSchema, ServiceRecordRequestSchema,
                                       SpendingRequestSchema, StatisticsViewSchema, VolunteerRequestSchema,
                                       VolunteerViewSchema, dump, load)
-
-CARE_PROVIDERS = "care_providers"  # partner code of the home-care providers, who may redeem credits
 
 
 class CharityService(Operable):
@@ -315,8 +314,10 @@ class CharityService(Operable):
         issued = self.db.execute(select(func.count()).select_from(Donation).join(
             Campaign, Campaign.id == Donation.campaign_id).where(
             Campaign.organisation_id == org.id, Donation.received_on >= date(today.year, 1, 1))).scalar_one()
+        # numbered per organisation and year under its whole credit code: a shorter prefix would let
+        # two organisations' receipts collide on the unique number
         donation = Donation(id=str(uuid.uuid4()), campaign_id=campaign.id, received_on=today,
-                            receipt_number=f"{org.credit_code[-8:]}-{today.year}-{issued + 1:06d}", **data)
+                            receipt_number=f"{org.credit_code}-{today.year}-{issued + 1:06d}", **data)
         self.db.add(donation)
         self.audit.record(actor, "campaign.donation", _campaign_subject(campaign), "received",
                           amount_fen=donation.amount_fen, receipt_number=donation.receipt_number)
@@ -380,6 +381,13 @@ class CharityService(Operable):
         if self.db.get(Referral, data["referral_id"]) is not None:
             return  # answered already (a copy of the event under another id)
         today = self.clock.today()
+        # every open campaign is locked first, so two referrals neither spend the same money nor
+        # both find the person not yet aided: what is read below is read after the other's commit
+        open_campaigns = list(self.db.execute(select(Campaign, Organisation.name).join(
+            Organisation, Organisation.id == Campaign.organisation_id).where(
+            Campaign.state == "filed", Organisation.state == "active", Campaign.starts_on <= today,
+            (Campaign.ends_on.is_(None)) | (Campaign.ends_on >= today)).order_by(Campaign.id)
+            .with_for_update(of=Campaign)).all())
         window = self.policy.resolve("charity.same_need_window_days", data["region_code"], today)
         since = today - timedelta(days=int(window.value))
         members = [m["resident_id"] for m in data["members"]]
@@ -387,15 +395,10 @@ class CharityService(Operable):
             AidRecipient.resident_id.in_(members), AidRecipient.need == data["need"],
             AidRecipient.aided_on >= since).order_by(AidRecipient.aided_on.desc()).limit(1)).first()
         aided_before = f"on {before.aided_on} (referral {before.referral_id})" if before else None
-        # every open campaign is locked while the balances are read, so two referrals cannot both
-        # spend the same money
-        open_campaigns = list(self.db.execute(select(Campaign, Organisation.name).join(
-            Organisation, Organisation.id == Campaign.organisation_id).where(
-            Campaign.state == "filed", Organisation.state == "active", Campaign.starts_on <= today,
-            (Campaign.ends_on.is_(None)) | (Campaign.ends_on >= today)).order_by(Campaign.id)
-            .with_for_update(of=Campaign)).all())
         candidates = []
         for campaign, org_name in open_campaigns:
+            if not region_covers(campaign.region_code, data["region_code"]):
+                continue
             raised, spent = self._totals(campaign.id)
             candidates.append(rules.Candidate(campaign.id, org_name, campaign.kind, tuple(campaign.needs),
                                               campaign.region_code, raised - spent))
@@ -482,9 +485,11 @@ class CharityService(Operable):
         served_on = date.fromisoformat(str(data["served_on"]))
         volunteer = self.db.get(Volunteer, data["volunteer_id"], with_for_update=True)
         rate = self.policy.resolve("charity.time_bank_credit_percent", volunteer.region_code, served_on)
-        if not isinstance(rate.value, int) or isinstance(rate.value, bool) or rate.value < 0:
-            raise PolicyUnusable("the time-bank credit rate is a whole percentage ≥ 0")
-        self.db.add(TimeBankEntry(volunteer_id=volunteer.id, kind="credit", minutes=data["minutes"] * rate.value // 100,
+        try:
+            credit = rules.time_credit_minutes(data["minutes"], rate.value)
+        except rules.InvalidInput as exc:
+            raise PolicyUnusable(exc.reason) from None
+        self.db.add(TimeBankEntry(volunteer_id=volunteer.id, kind="credit", minutes=credit,
                                   key=key, by="time-bank", at=self.clock.now(),
                                   purpose=f"service on {served_on} ({rate.version})"))
 
@@ -542,7 +547,7 @@ class CharityService(Operable):
     @rpc
     def lottery_report(self, actor, region_code, year):
         actor = Actor.from_dict(actor)
-        _require_region(region_code)
+        require_region_code(region_code)
         if not isinstance(year, int) or not 1990 <= year <= 2100:
             raise InvalidInput("not a year", errors={"year": ["1990 to 2100"]})
         actor.require_staff_in(region_code)
@@ -586,7 +591,7 @@ class CharityService(Operable):
         """The region's indicators today: organisations per 10,000 residents against the target,
         graded share, abnormal and dormant, fundraising, referrals aided, volunteers, lottery."""
         actor = Actor.from_dict(actor)
-        _require_region(region_code)
+        require_region_code(region_code)
         actor.require_staff_in(region_code)
         today = self.clock.today()
         prefix = region_prefix(region_code)
@@ -619,6 +624,7 @@ class CharityService(Operable):
             "residents": residents, "organisations_per_10k": rules.per_10k(organisations, residents),
             "registered_per_10k": rules.per_10k(registered, residents),
             "target_per_10k": (target.value or {}).get("all") if target else None,
+            "registered_target_per_10k": (target.value or {}).get("registered") if target else None,
             "graded_ratio": rules.ratio(graded_count, organisations), "abnormal": abnormal, "dormant": dormant,
             "charities": charities, "fundraising_qualified": qualified, "raised_fen": int(raised),
             "spent_fen": int(spent), "referrals_aided": aided, "volunteers": volunteers,
@@ -725,8 +731,3 @@ def _org_subject(org: Organisation) -> str:
 
 def _campaign_subject(campaign: Campaign) -> str:
     return f"campaign-{campaign.id}"
-
-
-def _require_region(code) -> None:
-    if not (isinstance(code, str) and code.isdigit() and len(code) in (6, 9, 12)):
-        raise InvalidInput("not a division code", errors={"region_code": ["6, 9 or 12 digits"]})

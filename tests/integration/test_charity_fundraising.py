@@ -9,7 +9,8 @@ from datetime import date
 from sqlalchemy import create_engine
 
 from contracts.person import compose_resident_id
-from tests.charity import DISTRICT, count, org_request
+from tests.charity import (DISTRICT, DISTRICT_CLERK, charity, count, org_request,  # noqa: F401  (fixture)
+                           qualified_charity)
 from tests.system import system  # noqa: F401  (fixture)
 
 CLERK = ("clerk", "social-org-office", DISTRICT)
@@ -127,3 +128,19 @@ def test_a_qualified_charity_raises_spends_and_discloses(system, manual_clock):
     assert "/api/v1/charity/campaigns/{campaign_id}/donations" in \
         sys_.session.get(f"{sys_.url}/api/v1/openapi.json", timeout=10).json()["paths"]
     engine.dispose()
+
+
+def test_receipts_of_two_organisations_never_collide(charity):
+    """A receipt is numbered per organisation and year under the organisation's whole credit code:
+    two organisations whose codes end alike each issue their first receipt of the year."""
+    rpc, _engine = charity
+    receipts = []
+    for seq, credit_code in ((1, "53330602MJ0000001X"), (2, "52330602MA0000001X")):  # the same last 8
+        org = qualified_charity(rpc, seq, credit_code=credit_code)
+        campaign = rpc.create_campaign(DISTRICT_CLERK, {
+            "organisation_id": org, "title": "慈善一日捐", "needs": ["living"], "region_code": DISTRICT,
+            "target_fen": 1_000_000, "starts_on": "2026-06-10", "ends_on": "2026-12-31"})["campaign_id"]
+        rpc.file_plan(DISTRICT_CLERK, campaign)
+        receipts.append(rpc.donate(DISTRICT_CLERK, campaign, {"request_id": "bank-0001", "amount_fen": 100})[
+            "receipt_number"])
+    assert receipts == ["53330602MJ0000001X-2026-000001", "52330602MA0000001X-2026-000001"]

@@ -141,6 +141,7 @@ def test_organisations_per_10k_residents_and_the_lottery_rule(charity):
     stats = rpc.statistics(DISTRICT_CLERK, DISTRICT)
     assert (stats["organisations"], stats["registered"], stats["residents"]) == (5, 3, 20_000)
     assert (stats["organisations_per_10k"], stats["registered_per_10k"], stats["target_per_10k"]) == (2.5, 1.5, 46)
+    assert stats["registered_target_per_10k"] == 16  # 绍兴: 其中登记社会组织不低于16个
     assert stats["lottery"]["met"] is True
     with pytest.raises(Problem) as township:
         rpc.statistics(TOWNSHIP_CLERK, DISTRICT)

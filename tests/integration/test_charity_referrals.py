@@ -13,7 +13,8 @@ from sqlalchemy import create_engine, text
 from chassis.topology import EVENTS_EXCHANGE
 from contracts.person import compose_resident_id
 from infra.partner_data import PartnerData
-from tests.charity import DISTRICT, TOWNSHIP, count, org_request
+from tests.charity import (ADMIN, DISTRICT, TOWNSHIP, charity, count, org_request,  # noqa: F401  (fixture)
+                           qualified_charity)
 from tests.helpers import queue_depth, wait_for
 from tests.system import system  # noqa: F401  (fixture)
 
@@ -40,6 +41,12 @@ def charity_fund(sys_, raised_fen: int) -> str:
         "request_id": "bank-0001", "donor_name": "某企业", "donor_kind": "enterprise",
         "amount_fen": raised_fen}).status_code == 201
     return fund
+
+
+def handled(engine, consumer: str, event_id: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM inbox WHERE consumer = :c AND event_id = :e"),
+                            {"c": consumer, "e": event_id}).scalar_one() == 1
 
 
 def household(sys_) -> str:
@@ -99,13 +106,18 @@ def test_a_referral_is_matched_aided_and_reported_back_over_the_broker(system, m
     with assistance_db.connect() as conn:
         body = conn.execute(text("SELECT body FROM outbox WHERE event_type = 'assistance.household_referred' "
                                  "ORDER BY id LIMIT 1")).scalar_one()
+    # charity learns who to help once, not the household's names (minimum necessary)
+    assert sorted(body["data"]["members"], key=str) == sorted([{"resident_id": HEAD}, {"resident_id": CHILD}], key=str)
+    copy_id = str(uuid.uuid4())
     with Connection(sys_.amqp_uri) as conn:
         producer = Producer(conn.channel())
-        for event_id in (body["id"], body["id"], str(uuid.uuid4())):  # the same event twice, then a copy
+        for event_id in (body["id"], body["id"], copy_id):  # the same event twice, then a copy
             producer.publish({**body, "id": event_id, "time": datetime.now(timezone.utc).isoformat()},
                              exchange=Exchange(EVENTS_EXCHANGE, type="topic"), routing_key=body["type"],
                              serializer="json")
+    # an empty queue only says the deliveries were handed out; the copy's inbox row says it was handled
     wait_for(lambda: queue_depth(sys_.amqp_uri, "charity.on_household_referred") == 0, what="redeliveries consumed")
+    wait_for(lambda: handled(charity_db, "charity.on_household_referred", copy_id), what="the copy handled")
     wait_for(lambda: queue_depth(sys_.amqp_uri, "assistance.on_charity_answer") == 0, what="answers consumed")
     assert count(charity_db, "referral") == 3
     with charity_db.connect() as conn:
@@ -122,3 +134,56 @@ def test_a_referral_is_matched_aided_and_reported_back_over_the_broker(system, m
     assert stats["referrals_aided"] == 1
     charity_db.dispose()
     assistance_db.dispose()
+
+
+def referral_event(referral_id: str, household_id: str, resident_id: str, requested_fen: int) -> dict:
+    return {"id": str(uuid.uuid4()), "type": "assistance.household_referred", "source": "assistance",
+            "time": datetime.now(timezone.utc).isoformat(), "subject": f"household-{household_id}",
+            "matter_id": None, "correlation_id": None, "causation_id": None, "schema_version": 1,
+            "data": {"referral_id": referral_id, "household_id": household_id, "region_code": TOWNSHIP,
+                     "need": "medical", "coverage": "none", "requested_fen": requested_fen,
+                     "members": [{"resident_id": resident_id}]}}
+
+
+def test_two_referrals_of_one_person_at_once_are_aided_once(charity, amqp_uri):
+    """Two referrals of the same person for the same need, handled by two workers at the same
+    time: the second reads whether the person was aided only once it holds the campaigns, so it
+    sees the first's aid and declines. The fund that pays is a national one (区划 000000), which
+    covers every household; a fuller fund of another district covers none of this one's."""
+    rpc, engine = charity
+    org = qualified_charity(rpc)
+
+    def fund(region: str, fen: int) -> str:
+        campaign = rpc.create_campaign(ADMIN, {
+            "organisation_id": org, "title": f"大病救助基金 {region}", "kind": "fund", "needs": ["medical"],
+            "region_code": region, "target_fen": 100_000_000, "starts_on": "2026-06-10", "ends_on": None})
+        rpc.file_plan(ADMIN, campaign["campaign_id"])
+        rpc.donate(ADMIN, campaign["campaign_id"], {"request_id": f"bank-{region}", "amount_fen": fen})
+        return campaign["campaign_id"]
+
+    national, _elsewhere = fund("000000", 3_000_000), fund("330603", 9_000_000)
+
+    def waiting_on_locks() -> int:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND wait_event_type = 'Lock'")).scalar_one()
+
+    with engine.connect() as holder, Connection(amqp_uri) as broker:
+        holder.execute(text("SELECT id FROM campaign FOR UPDATE"))  # the campaigns are busy a moment
+        producer = Producer(broker.channel())
+        for n, referral_id in enumerate(("r-first", "r-second"), start=1):
+            producer.publish(referral_event(referral_id, f"household-{n}", HEAD, 1_000_000),
+                             exchange=Exchange(EVENTS_EXCHANGE, type="topic"),
+                             routing_key="assistance.household_referred", serializer="json")
+            wait_for(lambda: waiting_on_locks() == n, what=f"worker {n} waiting for the campaigns")
+        holder.rollback()
+
+    wait_for(lambda: count(engine, "referral") == 2, what="both referrals answered")
+    with engine.connect() as conn:
+        answers = conn.execute(text("SELECT outcome, campaign_id, amount_fen, reason FROM referral "
+                                    "ORDER BY outcome")).all()
+        aid = conn.execute(text("SELECT campaign_id, amount_fen FROM spending WHERE kind = 'aid'")).all()
+    assert [(a.outcome, a.campaign_id, a.amount_fen) for a in answers] == \
+        [("aided", national, 1_000_000), ("declined", None, 0)]
+    assert "aided already for medical" in answers[1].reason
+    assert aid == [(national, 1_000_000)]

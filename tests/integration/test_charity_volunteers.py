@@ -26,6 +26,12 @@ def credits(engine) -> list:
         return conn.execute(text("SELECT kind, minutes FROM time_bank_entry ORDER BY id")).all()
 
 
+def handled(engine, event_id: str) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM inbox WHERE consumer = 'charity.on_service_recorded' "
+                                 "AND event_id = :e"), {"e": event_id}).scalar_one() == 1
+
+
 def test_hours_are_credited_once_and_redeemed_once(charity, amqp_uri):
     rpc, engine = charity
     registered = rpc.register_volunteer(CLERK, {"resident_id": VOLUNTEER, "name": "钱志愿", "region_code": TOWNSHIP})
@@ -49,13 +55,16 @@ def test_hours_are_credited_once_and_redeemed_once(charity, amqp_uri):
         bodies = conn.execute(text("SELECT body FROM outbox WHERE event_type = 'charity.service_recorded' "
                                    "ORDER BY id")).scalars().all()
     assert len(bodies) == 2
+    copy_id = "00000000-0000-4000-8000-000000000001"
     with Connection(amqp_uri) as conn:
         producer = Producer(conn.channel())
-        for body in (*bodies, *bodies, {**bodies[0], "id": "00000000-0000-4000-8000-000000000001"}):
+        for body in (*bodies, *bodies, {**bodies[0], "id": copy_id}):
             producer.publish({**body, "time": datetime.now(timezone.utc).isoformat()},
                              exchange=Exchange(EVENTS_EXCHANGE, type="topic"), routing_key=body["type"],
                              serializer="json")
+    # an empty queue only says the deliveries were handed out; the copy's inbox row says it was handled
     wait_for(lambda: queue_depth(amqp_uri, "charity.on_service_recorded") == 0, what="redeliveries consumed")
+    wait_for(lambda: handled(engine, copy_id), what="the copy handled")
     assert credits(engine) == [("credit", 150), ("credit", 90)]
     view = rpc.get_volunteer({"id": VOLUNTEER, "role": "citizen"}, VOLUNTEER)
     assert (view["service_minutes"], view["credit_minutes"]) == (240, 240)

@@ -141,7 +141,7 @@ def candidate(cid, balance, region="330602", needs=("medical",), kind="campaign"
 @pytest.mark.parametrize("candidates, outcome, chosen, amount", [
     ([], "declined", None, 0),
     ([candidate("a", 10_000, needs=("education",))], "declined", None, 0),           # another need
-    ([candidate("a", 10_000, region="330603")], "declined", None, 0),                # another district
+    ([candidate("n", 90_000, region="000000"), candidate("d", 6_000)], "aided", "d", 5_000),  # national last
     ([candidate("a", 0)], "declined", None, 0),                                      # empty
     ([candidate("a", 10_000)], "aided", "a", 5_000),
     ([candidate("a", 3_000)], "aided", "a", 3_000),                                  # in part
@@ -160,6 +160,18 @@ def test_a_need_aided_before_is_declined_whatever_money_there_is():
     match = rules.match_referral("medical", "330602001", 5_000, [candidate("a", 10_000)],
                                  aided_before="on 2026-03-01 (referral r-1)")
     assert (match.outcome, match.amount_fen) == ("declined", 0) and "aided already" in match.reason
+
+
+@pytest.mark.parametrize("served, percent, credit", [(150, 100, 150), (90, 50, 45), (7, 50, 3), (60, 0, 0),
+                                                     (60, 150, 90)])
+def test_time_credit_at_the_policy_rate(served, percent, credit):
+    assert rules.time_credit_minutes(served, percent) == credit
+
+
+@pytest.mark.parametrize("percent", [-1, 1.5, True, "100", None])
+def test_an_unusable_time_credit_rate_is_refused(percent):
+    with pytest.raises(rules.InvalidInput):
+        rules.time_credit_minutes(60, percent)
 
 
 @pytest.mark.parametrize("balance, minutes, refused", [(120, 60, False), (60, 60, False), (59, 60, True),

@@ -1,7 +1,8 @@
 """Administrative division codes (chassis.regions): prefixes, coverage and the policy lookup chain."""
 import pytest
 
-from chassis.regions import NATIONAL, region_ancestors, region_covers, region_prefix
+from chassis.errors import InvalidInput
+from chassis.regions import NATIONAL, region_ancestors, region_covers, region_prefix, require_region_code
 
 
 @pytest.mark.parametrize("code, expected", [
@@ -15,6 +16,18 @@ from chassis.regions import NATIONAL, region_ancestors, region_covers, region_pr
 ])
 def test_region_prefix(code, expected):
     assert region_prefix(code) == expected
+
+
+@pytest.mark.parametrize("code, valid", [("330602", True), ("330602001", True), ("330602001001", True),
+                                         ("33060", False), ("3306020011", False), ("33060a", False),
+                                         (330602, False), (None, False)])
+def test_a_region_code_from_a_caller(code, valid):
+    if valid:
+        assert require_region_code(code) == code
+    else:
+        with pytest.raises(InvalidInput) as refused:
+            require_region_code(code)
+        assert refused.value.errors == {"region_code": ["6, 9 or 12 digits"]}
 
 
 @pytest.mark.parametrize("area, region, expected", [
