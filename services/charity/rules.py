@@ -256,27 +256,30 @@ def redemption_refusal(balance_minutes: int, minutes: int) -> str | None:
 
 @dataclass(frozen=True)
 class CreditsAnswer:
-    outcome: str | None  # "redeemed" | "refused" | None: answered already, nothing to do
+    outcome: str  # "redeemed" | "refused"
     reason: str
+    debit: bool   # whether to debit now (never twice for one order)
 
 
 def order_credits_answer(volunteer: bool, balance_minutes: int, minutes: int, redeemed_already: bool,
                          order_cancelled: bool) -> CreditsAnswer:
     """Care asks to pay an order with the person's own credits (care.credits_requested).
 
-    Once per order: an order redeemed already is not debited again (the request delivered twice).
-    An order whose cancellation arrived first is refused, so credits are never debited for an
-    order nobody will serve. Otherwise the person needs a time-bank account holding the minutes."""
+    Once per order: an order redeemed already is answered again but not debited again (the
+    request delivered twice; care ignores the second answer). An order whose cancellation arrived
+    first is refused, so credits are never debited for an order nobody will serve. Otherwise the
+    person needs a time-bank account holding the minutes."""
     if redeemed_already:
-        return CreditsAnswer(None, "redeemed already")
+        return CreditsAnswer("redeemed", "redeemed already", debit=False)
     if order_cancelled:
-        return CreditsAnswer("refused", "the order was cancelled before its credits were redeemed")
+        return CreditsAnswer("refused", "the order was cancelled before its credits were redeemed", debit=False)
     if not volunteer:
-        return CreditsAnswer("refused", "the person has no time-bank account (not a registered volunteer)")
+        return CreditsAnswer("refused", "the person has no time-bank account (not a registered volunteer)",
+                             debit=False)
     refusal = redemption_refusal(balance_minutes, minutes)
     if refusal:
-        return CreditsAnswer("refused", f"insufficient credits: {refusal}")
-    return CreditsAnswer("redeemed", f"{minutes} minutes redeemed")
+        return CreditsAnswer("refused", f"insufficient credits: {refusal}", debit=False)
+    return CreditsAnswer("redeemed", f"{minutes} minutes redeemed", debit=True)
 
 
 def order_credits_to_return(redeemed_minutes: int | None, returned_already: bool) -> int | None:

@@ -168,18 +168,18 @@ def test_time_bank_redemption(balance, minutes, refused):
     assert (rules.redemption_refusal(balance, minutes) is not None) == refused
 
 
-@pytest.mark.parametrize("volunteer, balance, minutes, redeemed, cancelled, outcome, reason", [
-    (True, 120, 60, False, False, "redeemed", "60 minutes redeemed"),
-    (True, 60, 60, False, False, "redeemed", "60 minutes redeemed"),
-    (True, 59, 60, False, False, "refused", "insufficient credits: the time bank holds 59 minutes"),
-    (False, 0, 60, False, False, "refused", "not a registered volunteer"),
-    (True, 120, 60, False, True, "refused", "cancelled before its credits were redeemed"),
-    (True, 0, 60, True, False, None, "redeemed already"),   # the request again: debited once
-    (True, 0, 60, True, True, None, "redeemed already"),    # redeemed, then returned on the cancellation
+@pytest.mark.parametrize("volunteer, balance, minutes, redeemed, cancelled, outcome, debit, reason", [
+    (True, 120, 60, False, False, "redeemed", True, "60 minutes redeemed"),
+    (True, 60, 60, False, False, "redeemed", True, "60 minutes redeemed"),
+    (True, 59, 60, False, False, "refused", False, "insufficient credits: the time bank holds 59 minutes"),
+    (False, 0, 60, False, False, "refused", False, "not a registered volunteer"),
+    (True, 120, 60, False, True, "refused", False, "cancelled before its credits were redeemed"),
+    (True, 0, 60, True, False, "redeemed", False, "redeemed already"),  # the request again: debited once
+    (True, 0, 60, True, True, "redeemed", False, "redeemed already"),   # redeemed, then returned on cancellation
 ])
-def test_order_credits_answer(volunteer, balance, minutes, redeemed, cancelled, outcome, reason):
+def test_order_credits_answer(volunteer, balance, minutes, redeemed, cancelled, outcome, debit, reason):
     answer = rules.order_credits_answer(volunteer, balance, minutes, redeemed, cancelled)
-    assert answer.outcome == outcome and reason in answer.reason
+    assert (answer.outcome, answer.debit) == (outcome, debit) and reason in answer.reason
 
 
 @pytest.mark.parametrize("redeemed, returned, back", [
