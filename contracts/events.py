@@ -119,7 +119,8 @@ EVENTS: dict[str, EventType] = {e.name: e for e in (
               "A caseworker referred a household to charity for a need government aid does not cover, or "
               "covers only in part (政府救助与慈善救助衔接)."),
     EventType("care.order_requested", frozenset({"care"}), OrderRequestedSchema,
-              "A home-care service was ordered for an elderly person; the provider accepts and delivers it."),
+              "A home-care service was ordered for an elderly person; the provider accepts and delivers it "
+              "(an order paid with time-bank credits: once the time bank has redeemed them)."),
     EventType("care.credits_requested", frozenset({"care"}), CreditsRequestedSchema,
               "An order is to be paid with the person's time-bank credits (时间银行); charity debits them once "
               "per order and answers."),

@@ -890,13 +890,19 @@ class CareService(Operable):
             self.outbox.record("care.credits_requested", f"order-{order.id}", {
                 "order_id": order.id, "resident_id": order.resident_id, "service": order.service,
                 "minutes": order.credit_minutes})
+        else:
+            self._offer(order)
         self.db.add(order)
-        self.outbox.record("care.order_requested", f"order-{order.id}", {
-            "order_id": order.id, "service": order.service, "provider": order.provider,
-            "region_code": region, "price_fen": order.price_fen})
         self.audit.record(actor, "order.request", f"order-{order.id}", "requested", policy_version=version,
                           payment=order.payment, credit_minutes=order.credit_minutes)
         return self._order_view(order)
+
+    def _offer(self, order: ServiceOrder) -> None:
+        """Tell the provider of an order it may serve: at once if the voucher pays, once funded
+        if credits pay (a provider never hears of an order it could not accept)."""
+        self.outbox.record("care.order_requested", f"order-{order.id}", {
+            "order_id": order.id, "service": order.service, "provider": order.provider,
+            "region_code": order.region_code, "price_fen": order.price_fen})
 
     @rpc
     def accept_order(self, actor, order_id):
@@ -934,8 +940,8 @@ class CareService(Operable):
 
     @handle_event("charity.credits_answered")
     def on_credits_answered(self, event):
-        """The time bank's answer: redeemed funds the order (the provider may accept it), refused
-        cancels it with the reason, returned closes the credits of a cancelled order."""
+        """The time bank's answer: redeemed funds the order (the provider is offered it now),
+        refused cancels it with the reason, returned closes the credits of a cancelled order."""
         data = event.data
         order = self.db.get(ServiceOrder, data["order_id"], with_for_update=True)
         if order is None or order.payment != "time_bank":
@@ -953,6 +959,8 @@ class CareService(Operable):
         if move.cancel_reason:
             order.cancel_reason = move.cancel_reason
             self._cancelled(order)
+        elif move.credits_state == "redeemed" and order.state == "requested":
+            self._offer(order)
 
     @rpc
     def get_order(self, actor, order_id):

@@ -84,6 +84,8 @@ def test_an_order_paid_with_credits_is_funded_and_debited_once_under_redelivery(
     assert requested[0]["data"] == {"order_id": path, "resident_id": ELDER, "service": "bathing", "minutes": 60}
     wait_for(lambda: rpc.get_order(CITIZEN, path)["credits_state"] == "redeemed", what="the order funded")
     assert ledger(charity_db) == [("credit", 150), ("redemption", -60)]
+    offered = "SELECT count(*) FROM outbox WHERE event_type = 'care.order_requested'"
+    assert rows(care_db, offered) == [(1,)]  # the provider hears of the order once it is funded
 
     # the request delivered again, and copied under a new id: debited once, answered again, ignored by care
     copies = redeliver(amqp_uri, care_db, "care.credits_requested")
@@ -95,6 +97,7 @@ def test_an_order_paid_with_credits_is_funded_and_debited_once_under_redelivery(
     wait_for(lambda: settled(amqp_uri, "charity.on_credits_requested", "care.on_credits_answered"))
     assert ledger(charity_db) == [("credit", 150), ("redemption", -60)]
     assert charity_rpc.get_volunteer(CITIZEN, ELDER)["credit_minutes"] == 90
+    assert rows(care_db, offered) == [(1,)]  # offered once, however often the answer came
     assert rows(charity_db, "SELECT details->>'order_id', outcome FROM audit_log "
                             "WHERE action = 'time_bank.redeem'") == [(path, "redeemed")]
 
@@ -126,6 +129,7 @@ def test_insufficient_credits_cancel_the_order_with_the_reason_and_debit_nothing
     with pytest.raises(Problem) as refused:
         rpc.accept_order(PROVIDER, order)
     assert refused.value.status == 409
+    assert rows(care_db, "SELECT count(*) FROM outbox WHERE event_type = 'care.order_requested'") == [(0,)]
     # care says the order was cancelled; charity records that nothing is to be returned
     wait_for(lambda: ledger(charity_db) == [("credit", 45), ("return", 0)], what="the cancellation seen")
     copies = redeliver(amqp_uri, care_db, "care.credits_requested")
@@ -207,7 +211,7 @@ def test_a_cancellation_that_overtakes_the_request_debits_nothing(charity, amqp_
 
 
 def test_an_order_paid_with_credits_through_the_gateway(system, manual_clock):
-    sys_ = system(care=True, charity=True)
+    sys_ = system(care=True, charity=True, simulator=True)
     manual_clock.set_local_date(date(2026, 6, 10))
     citizen, clerk = ("citizen", ELDER), ("clerk", "caseworker-01", TOWNSHIP)
     with ClusterRpcProxy({"AMQP_URI": sys_.amqp_uri}) as proxy:
@@ -224,9 +228,13 @@ def test_an_order_paid_with_credits_through_the_gateway(system, manual_clock):
     made = sys_.call("POST", "/api/v1/care/orders", citizen, json=BATHING)
     assert made.status_code == 201 and made.json()["credits_state"] == "pending"
     path = f"/api/v1/care/orders/{made.json()['order_id']}"
-    wait_for(lambda: sys_.call("GET", path, citizen).json()["credits_state"] == "redeemed", what="the order funded")
+    # funded, the order is offered to the (simulated) provider, who accepts and delivers it
+    wait_for(lambda: sys_.call("GET", path, citizen).json()["state"] == "delivered", timeout=20,
+             what="the provider's delivery")
     shown = sys_.call("GET", path, citizen).json()
-    assert (shown["payment"], shown["credit_minutes"], shown["state"]) == ("time_bank", 60, "requested")
+    assert (shown["payment"], shown["credit_minutes"], shown["credits_state"]) == ("time_bank", 60, "redeemed")
+    confirmed = sys_.call("POST", path + "/confirmation", citizen).json()
+    assert (confirmed["state"], confirmed["voucher_fen"], confirmed["copay_fen"]) == ("confirmed", None, None)
     assert sys_.call("GET", f"/api/v1/charity/volunteers/{ELDER}", citizen).json()["credit_minutes"] == 60
     spec = sys_.session.get(sys_.url + "/api/v1/openapi.json", timeout=10).json()
     assert "time_bank" in str(spec)  # the payment choice is in the published API
