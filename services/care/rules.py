@@ -154,6 +154,7 @@ class CreditsMove:
     credits_state: str        # what the order's credits are now
     order_state: str          # what the order is now
     cancel_reason: str | None  # set when the answer cancels the order
+    ask_return: bool = False  # credits redeemed for an order cancelled meanwhile: say the cancellation again
 
 
 def credits_answered(order_state: str, credits_state: str, outcome: str, reason: str) -> CreditsMove:
@@ -162,7 +163,7 @@ def credits_answered(order_state: str, credits_state: str, outcome: str, reason:
     Answers may arrive late, twice, or after the person cancelled: "redeemed" funds a pending
     order (the provider may then accept it); "refused" cancels a still-open order with the reason
     (nothing was debited); "returned" (the credits given back after a cancellation) is final. Any
-    other answer changes nothing."""
+    other answer changes nothing. Credits redeemed for an order cancelled meanwhile are asked back."""
     if outcome not in ("redeemed", "refused", "returned"):
         raise InvalidInput(f"unknown time-bank answer {outcome!r}")
     if outcome == "returned":
@@ -170,7 +171,9 @@ def credits_answered(order_state: str, credits_state: str, outcome: str, reason:
     if credits_state != "pending":
         return CreditsMove(credits_state, order_state, None)  # answered already (or returned since)
     if outcome == "redeemed":
-        return CreditsMove("redeemed", order_state, None)
+        # the time bank normally returns them on the cancellation it has seen; saying it again
+        # covers one it could not act on (no account yet then), and a second is returned once
+        return CreditsMove("redeemed", order_state, None, ask_return=order_state == "cancelled")
     if order_state in ("requested", "accepted"):
         return CreditsMove("refused", "cancelled", f"time-bank credits refused: {reason}")
     return CreditsMove("refused", order_state, None)  # cancelled already, by a party

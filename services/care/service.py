@@ -959,6 +959,8 @@ class CareService(Operable):
         if move.cancel_reason:
             order.cancel_reason = move.cancel_reason
             self._cancelled(order)
+        elif move.ask_return:
+            self._cancelled(order)
         elif move.credits_state == "redeemed" and order.state == "requested":
             self._offer(order)
 

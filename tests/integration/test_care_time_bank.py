@@ -241,3 +241,30 @@ def test_an_order_paid_with_credits_through_the_gateway(system, manual_clock):
     engine = create_engine(sys_.databases["charity"])
     assert ledger(engine) == [("credit", 120), ("redemption", -60)]
     engine.dispose()
+
+
+def test_care_waits_for_the_time_bank_and_asks_back_credits_redeemed_for_a_cancelled_order(care, amqp_uri):
+    """Care alone (the time bank has not answered yet): the provider cannot accept, the person can
+    cancel; an answer that the credits were redeemed after all has care say the cancellation again."""
+    rpc, care_db = care
+    rpc.import_people(ADMIN, {"people": [{"resident_id": ELDER, "name": "张大爷", "region_code": TOWNSHIP}]})
+    order = rpc.request_order(CITIZEN, BATHING)["order_id"]
+    with pytest.raises(Problem) as unfunded:
+        rpc.accept_order(PROVIDER, order)
+    assert unfunded.value.status == 409 and "not redeemed" in unfunded.value.detail + str(unfunded.value.errors)
+    assert rpc.cancel_order(CITIZEN, order, {"reason": "not needed"})["credits_state"] == "pending"
+    cancelled = "SELECT count(*) FROM outbox WHERE event_type = 'care.order_cancelled'"
+    assert rows(care_db, cancelled) == [(1,)]
+
+    answer = {"order_id": order, "outcome": "redeemed", "minutes": 60, "reason": "60 minutes redeemed"}
+    publish(amqp_uri, "charity.credits_answered", "charity", answer)
+    wait_for(lambda: rpc.get_order(CITIZEN, order)["credits_state"] == "redeemed", what="the late redemption")
+    assert rows(care_db, cancelled) == [(2,)]   # the time bank is told again: give them back
+    assert rpc.get_order(CITIZEN, order)["state"] == "cancelled"
+    publish(amqp_uri, "charity.credits_answered", "charity", {**answer, "outcome": "returned",
+                                                              "reason": "the order was cancelled"})
+    wait_for(lambda: rpc.get_order(CITIZEN, order)["credits_state"] == "returned", what="the return")
+    publish(amqp_uri, "charity.credits_answered", "charity", answer)  # a stray copy changes nothing
+    wait_for(lambda: rows(care_db, "SELECT count(*) FROM inbox WHERE consumer = 'care.on_credits_answered'")[0][0]
+             == 3, what="the copy handled")
+    assert rpc.get_order(CITIZEN, order)["credits_state"] == "returned" and rows(care_db, cancelled) == [(2,)]

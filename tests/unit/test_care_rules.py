@@ -150,7 +150,7 @@ def test_a_pending_credit_order_can_still_be_cancelled():
     ("requested", "pending", "redeemed", ("redeemed", "requested", None)),
     ("requested", "pending", "refused", ("refused", "cancelled", "time-bank credits refused: too few")),
     # the person cancelled while the time bank was answering
-    ("cancelled", "pending", "redeemed", ("redeemed", "cancelled", None)),
+    ("cancelled", "pending", "redeemed", ("redeemed", "cancelled", None, True)),  # asked back
     ("cancelled", "pending", "refused", ("refused", "cancelled", None)),
     ("cancelled", "redeemed", "returned", ("returned", "cancelled", None)),
     ("cancelled", "pending", "returned", ("returned", "cancelled", None)),  # the return overtook the redemption
