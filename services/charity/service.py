@@ -539,10 +539,8 @@ class CharityService(Operable):
             self.db.add(TimeBankEntry(volunteer_id=volunteer.id, kind="redemption", minutes=-minutes, key=key,
                                       purpose=f"home-care order {data['order_id']} ({data['service']})",
                                       by="care", at=self.clock.now()))
-            self.audit.record(SYSTEM, "time_bank.redeem", subject, "redeemed", reason=answer.reason,
-                              minutes=minutes, order_id=data["order_id"], cause=f"{event.type} {event.id}")
-        elif answer.outcome == "refused":
-            self.audit.record(SYSTEM, "time_bank.redeem", subject, "refused", reason=answer.reason,
+        if answer.debit or answer.outcome == "refused":  # a request seen before is not audited again
+            self.audit.record(SYSTEM, "time_bank.redeem", subject, answer.outcome, reason=answer.reason,
                               minutes=minutes, order_id=data["order_id"], cause=f"{event.type} {event.id}")
         self.outbox.record("charity.credits_answered", f"order-{data['order_id']}", {
             "order_id": data["order_id"], "outcome": answer.outcome,
@@ -797,5 +795,6 @@ def _require_region(code) -> None:
 
 
 def _order_key(order_id: str) -> str:
-    """The ledger key of care's order: the one care's RPC callers are told to use (care-order-<id>)."""
+    """The ledger key of care's order: the key the redemption command's callers were told to use
+    for care's orders, so the command and the events never debit one order twice."""
     return f"care-order-{order_id}"
