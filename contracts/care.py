@@ -77,6 +77,9 @@ class AllowanceJobViewSchema(Strict):
 
 SERVICE_TYPES = ("meals", "cleaning", "emergency_help", "bathing", "mobility", "medical_help", "recreation")
 # 助餐, 助洁, 助急, 助浴, 助行, 助医, 文娱
+PAYMENTS = ("voucher", "time_bank")  # the government voucher budget (and the person), or time-bank credits
+CREDITS_STATES = ("pending", "redeemed", "refused", "returned")
+CREDITS_OUTCOMES = ("redeemed", "refused", "returned")
 
 
 class OrderRequestSchema(Strict):
@@ -85,6 +88,9 @@ class OrderRequestSchema(Strict):
     provider = fields.String(required=True, validate=validate.Length(min=2, max=60),
                              metadata={"description": "the provider's code"})
     price_fen = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_00))
+    payment = fields.String(load_default="voucher", validate=validate.OneOf(PAYMENTS), metadata={
+        "description": "voucher: the month's voucher budget pays, the person the rest; time_bank: the person's "
+                       "time-bank credits (时间银行) pay the whole service, in the minutes policy sets for it"})
 
 
 class OrderCancellationSchema(Strict):
@@ -101,6 +107,12 @@ class OrderViewSchema(Strict):
     for_month = fields.Date()
     voucher_fen = fields.Integer(allow_none=True, metadata={"description": "drawn on the voucher budget"})
     copay_fen = fields.Integer(allow_none=True, metadata={"description": "paid by the person"})
+    payment = fields.String(metadata={"description": " | ".join(PAYMENTS)})
+    credit_minutes = fields.Integer(allow_none=True, metadata={"description": "time-bank minutes the order costs"})
+    credits_state = fields.String(allow_none=True, metadata={
+        "description": "time_bank only: pending (charity is asked) | redeemed (funded: the provider may accept) | "
+                       "refused (the order was cancelled) | returned (cancelled, the credits given back)"})
+    cancel_reason = fields.String(allow_none=True)
 
 
 class VoucherViewSchema(Strict):
@@ -119,6 +131,22 @@ class OrderRequestedSchema(Strict):
     provider = fields.String(required=True)
     region_code = fields.String(required=True)
     price_fen = fields.Integer(required=True)
+
+
+class CreditsRequestedSchema(Strict):
+    """Event: care asks the time bank to pay an order with the person's own credits."""
+    order_id = fields.String(required=True)
+    resident_id = ResidentIdField(required=True, metadata={"description": "the person served, whose credits pay"})
+    service = fields.String(required=True, validate=validate.OneOf(SERVICE_TYPES))
+    minutes = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class OrderCancelledSchema(Strict):
+    """Event: an order was cancelled before delivery (by a party, or because its credits were refused)."""
+    order_id = fields.String(required=True)
+    resident_id = ResidentIdField(required=True)
+    payment = fields.String(required=True, validate=validate.OneOf(PAYMENTS))
+    reason = fields.String(required=True)
 
 
 class OrderConfirmedSchema(Strict):

@@ -281,3 +281,12 @@ class ServiceRecordedSchema(Strict):
     volunteer_id = fields.String(required=True)
     minutes = fields.Integer(required=True, validate=validate.Range(min=1))
     served_on = fields.Date(required=True)
+
+
+class CreditsAnsweredSchema(Strict):
+    """The time bank's answer to care about an order's credits: redeemed (debited once per order),
+    refused with the reason (nothing debited), or returned (credited back on the order's cancellation)."""
+    order_id = fields.String(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(["redeemed", "refused", "returned"]))
+    minutes = fields.Integer(required=True, validate=validate.Range(min=0))
+    reason = fields.String(required=True)

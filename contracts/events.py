@@ -12,8 +12,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from contracts.assistance import (AssistanceApprovedSchema, EntitlementEndedSchema, HouseholdReferredSchema,
                                   MemberLeftSchema)
-from contracts.care import OrderConfirmedSchema, OrderRequestedSchema
-from contracts.charity import ReferralAnsweredSchema, ServiceRecordedSchema
+from contracts.care import (CreditsRequestedSchema, OrderCancelledSchema, OrderConfirmedSchema,
+                            OrderRequestedSchema)
+from contracts.charity import CreditsAnsweredSchema, ReferralAnsweredSchema, ServiceRecordedSchema
 from contracts.envelope import Envelope, InvalidEvent
 from contracts.funeral import DeathNotifiedSchema, DeathRevokedSchema
 from contracts.marriage import (CertificateReissuedSchema, DivorceRegisteredSchema,
@@ -120,7 +121,13 @@ EVENTS: dict[str, EventType] = {e.name: e for e in (
               "A caseworker referred a household to charity for a need government aid does not cover, or "
               "covers only in part (政府救助与慈善救助衔接)."),
     EventType("care.order_requested", frozenset({"care"}), OrderRequestedSchema,
-              "A home-care service was ordered for an elderly person; the provider accepts and delivers it."),
+              "A home-care service was ordered for an elderly person; the provider accepts and delivers it "
+              "(an order paid with time-bank credits: once the time bank has redeemed them)."),
+    EventType("care.credits_requested", frozenset({"care"}), CreditsRequestedSchema,
+              "An order is to be paid with the person's time-bank credits (时间银行); charity debits them once "
+              "per order and answers."),
+    EventType("care.order_cancelled", frozenset({"care"}), OrderCancelledSchema,
+              "A home-care order was cancelled before delivery; credits redeemed for it go back."),
     EventType("care.order_confirmed", frozenset({"care"}), OrderConfirmedSchema,
               "The person served confirmed a delivered home-care service; the voucher budget pays for it."),
     EventType("charity.referral_answered", frozenset({"charity"}), ReferralAnsweredSchema,
@@ -128,6 +135,9 @@ EVENTS: dict[str, EventType] = {e.name: e for e in (
               "reason; assistance records it on the household (一户一条救助链)."),
     EventType("charity.service_recorded", frozenset({"charity"}), ServiceRecordedSchema,
               "A volunteer's service time was recorded; the time bank (时间银行) credits it once."),
+    EventType("charity.credits_answered", frozenset({"charity"}), CreditsAnsweredSchema,
+              "The time bank redeemed an order's credits, refused them with the reason, or returned them "
+              "after the order's cancellation; care funds or cancels the order."),
     EventType("birth.notified", frozenset({"gateway"}), BirthNotifiedSchema,
               "A hospital's birth certificate, reported by the health department (partner API)."),
     EventType("death.notified", frozenset({"funeral"}), DeathNotifiedSchema,

@@ -23,8 +23,11 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "care.on_entitlement_ended": ("assistance.entitlement_ended",),
     "care.on_member_left": ("assistance.member_left",),
     "care.on_order_confirmed": ("care.order_confirmed",),
+    "care.on_credits_answered": ("charity.credits_answered",),
     "charity.on_household_referred": ("assistance.household_referred",),
     "charity.on_service_recorded": ("charity.service_recorded",),
+    "charity.on_credits_requested": ("care.credits_requested",),
+    "charity.on_order_cancelled": ("care.order_cancelled",),
     "assistance.on_charity_answer": ("charity.referral_answered",),
     # 身后一件事: one queue per service for the notice and its revocation, so they arrive in order
     "assistance.on_death": ("death.notified", "death.revoked"),

@@ -82,13 +82,15 @@ class CareRoutes:
         return self.care.voucher_balance(actor.as_dict(), resident_id)
 
     @route("POST", ORDERS, roles=(CITIZEN, CLERK), tag="care", status=201,
-           summary="Order a home-care service (for oneself, or by a caseworker on the person's behalf)",
+           summary="Order a home-care service (for oneself, or by a caseworker on the person's behalf), paid by "
+                   "the voucher budget or with the person's time-bank credits (payment: time_bank)",
            body=c.OrderRequestSchema, response=c.OrderViewSchema)
     def request_care_order(self, actor, body):
         return self.care.request_order(actor.as_dict(), wire(c.OrderRequestSchema, body))
 
     @route("GET", ORDERS + "/<order_id>", roles=(CITIZEN, CLERK, PARTNER, ADMIN), tag="care",
-           summary="An order, with what the voucher paid and what the person paid", response=c.OrderViewSchema)
+           summary="An order, with what the voucher paid and what the person paid, or its time-bank credits' state",
+           response=c.OrderViewSchema)
     def get_care_order(self, actor, body, order_id):
         return self.care.get_order(actor.as_dict(), order_id)
 

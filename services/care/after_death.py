@@ -69,6 +69,7 @@ class AfterDeath:
                 .with_for_update()).scalars():
             order.state = rules.order_transition(order.state, "cancel", "person")
             order.cancel_reason, order.updated_at = why, self.clock.now()
+            self._cancelled(order)  # credits redeemed for it go back to the time bank
             changes["orders"].append(order.id)
             self.audit.record(SYSTEM, "order.cancel", f"order-{order.id}", order.state, reason=why)
         if changes["orders"]:

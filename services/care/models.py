@@ -94,7 +94,9 @@ class SupportedMember(Base):
 
 
 class ServiceOrder(Base):
-    """A home-care service order: requested → accepted → delivered → confirmed (or cancelled)."""
+    """A home-care service order: requested → accepted → delivered → confirmed (or cancelled).
+    Paid by the voucher budget, or by the person's time-bank credits: then charity's answer moves
+    `credits_state` (pending → redeemed | refused, returned after a cancellation)."""
     __tablename__ = "service_order"
     id = Column(String(36), primary_key=True)
     resident_id = Column(String(18), nullable=False, index=True)
@@ -108,6 +110,9 @@ class ServiceOrder(Base):
     requested_at = Column(UtcDateTime, nullable=False)
     updated_at = Column(UtcDateTime, nullable=False)
     cancel_reason = Column(Text)
+    payment = Column(String(10), nullable=False, server_default="voucher")  # voucher | time_bank
+    credit_minutes = Column(Integer)  # time_bank: what the service costs, by policy
+    credits_state = Column(String(10))  # time_bank: pending | redeemed | refused | returned
 
 
 class VoucherDrawdown(Base):

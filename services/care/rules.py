@@ -17,6 +17,7 @@ from contracts.person import AGE_OF_MAJORITY, age_on
 __all__ = ["DISABLED_LEVELS", "CALL_TRANSITIONS", "call_transition", "response_seconds",
            "child_allowance_fen", "follow_up_due", "Indicators", "indicators", "assessment_valid_until",
            "ORDER_TRANSITIONS", "OrderRefused", "order_transition", "VoucherSplit", "split_voucher",
+           "CreditsMove", "credits_answered", "order_credit_minutes",
            "voucher_monthly_fen", "AllowancePolicy", "InvalidInput", "birthday",
            "latest_birth_date_qualifying", "allowance_start_month", "monthly_allowance_fen", "START_RULES",
            "birthday_sql", "allowance_paid_in", "paying_district"]
@@ -130,8 +131,11 @@ class OrderRefused(ValueError):
         self.reason = reason
 
 
-def order_transition(state: str, action: str, by: str) -> str:
-    """The order's state after `action` by `by` ("provider" or "person"), or OrderRefused."""
+def order_transition(state: str, action: str, by: str, credits_state: str | None = None) -> str:
+    """The order's state after `action` by `by` ("provider" or "person"), or OrderRefused.
+
+    An order paid with time-bank credits (`credits_state` not None) is accepted only once the
+    time bank has redeemed them: the provider serves funded orders only."""
     move = ORDER_TRANSITIONS.get((state, action))
     if move is None:
         raise OrderRefused(f"an order that is {state} cannot be {action}ed" if action != "cancel"
@@ -139,7 +143,50 @@ def order_transition(state: str, action: str, by: str) -> str:
     new_state, who = move
     if who not in ("either", by):
         raise OrderRefused(f"only the {who} may {action} an order")
+    if action == "accept" and credits_state not in (None, "redeemed"):
+        raise OrderRefused("the order is paid with time-bank credits, which the time bank has not redeemed "
+                           f"(credits {credits_state})")
     return new_state
+
+
+@dataclass(frozen=True)
+class CreditsMove:
+    credits_state: str        # what the order's credits are now
+    order_state: str          # what the order is now
+    cancel_reason: str | None  # set when the answer cancels the order
+    ask_return: bool = False  # credits redeemed for an order cancelled meanwhile: say the cancellation again
+
+
+def credits_answered(order_state: str, credits_state: str, outcome: str, reason: str) -> CreditsMove:
+    """What the time bank's answer does to an order paid with credits (charity.credits_answered).
+
+    Answers may arrive late, twice, or after the person cancelled: "redeemed" funds a pending
+    order (the provider may then accept it); "refused" cancels a still-open order with the reason
+    (nothing was debited); "returned" (the credits given back after a cancellation) is final. Any
+    other answer changes nothing. Credits redeemed for an order cancelled meanwhile are asked back."""
+    if outcome not in ("redeemed", "refused", "returned"):
+        raise InvalidInput(f"unknown time-bank answer {outcome!r}")
+    if outcome == "returned":
+        return CreditsMove("returned", order_state, None)
+    if credits_state != "pending":
+        return CreditsMove(credits_state, order_state, None)  # answered already (or returned since)
+    if outcome == "redeemed":
+        # the time bank normally returns them on the cancellation it has seen; saying it again
+        # covers one it could not act on (no account yet then), and a second is returned once
+        return CreditsMove("redeemed", order_state, None, ask_return=order_state == "cancelled")
+    if order_state in ("requested", "accepted"):
+        return CreditsMove("refused", "cancelled", f"time-bank credits refused: {reason}")
+    return CreditsMove("refused", order_state, None)  # cancelled already, by a party
+
+
+def order_credit_minutes(service: str, minutes_by_service: Mapping[str, int]) -> int:
+    """The time-bank minutes a service costs (policy: care.time_bank_minutes, by service type)."""
+    minutes = minutes_by_service.get(service)
+    if minutes is None:
+        raise InvalidInput(f"the policy sets no time-bank minutes for {service}")
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
+        raise InvalidInput("time-bank minutes are whole minutes ≥ 1")
+    return minutes
 
 
 @dataclass(frozen=True)

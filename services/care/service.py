@@ -6,7 +6,11 @@ from re-entered data, and end with the household's benefit; members who reach th
 after the approval get theirs from the daily job. A service order goes requested → accepted →
 delivered (the provider named by the token, only its own orders) → confirmed (the person served);
 the confirmation is an event, and the voucher ledger that consumes it draws the budget once per
-order however often it arrives.
+order however often it arrives. An order paid with the person's time-bank credits (时间银行) is
+choreographed with charity, which keeps the ledger: the order and `care.credits_requested` commit
+together, charity debits once per order and answers (`charity.credits_answered`), and only a
+funded order can be accepted; a refusal cancels the order with the reason, and a cancellation
+(`care.order_cancelled`) has charity give the credits back, once.
 
 The old-age allowance (高龄津贴) needs no application: a daily job enrols everyone in the registry
 who has reached the qualifying age, from the month the rules say, once per person. The job is one
@@ -884,12 +888,33 @@ class CareService(AfterDeath, Operable):
         order = ServiceOrder(id=str(uuid.uuid4()), resident_id=person.number, region_code=region,
                              service=data["service"], provider=data["provider"], price_fen=data["price_fen"],
                              for_month=self.clock.today().replace(day=1), state="requested",
-                             requested_by=actor.id, requested_at=now, updated_at=now)
+                             requested_by=actor.id, requested_at=now, updated_at=now, payment=data["payment"])
+        version = None
+        if order.payment == "time_bank":
+            # charity debits the credits from this event, after this transaction commits; the
+            # provider accepts only once its answer has funded the order (on_credits_answered)
+            minutes = self.policy.resolve("care.time_bank_minutes", region, self.clock.today())
+            try:
+                order.credit_minutes = rules.order_credit_minutes(order.service, minutes.value)
+            except rules.InvalidInput as exc:
+                raise PolicyUnusable(exc.reason) from None
+            order.credits_state, version = "pending", minutes.version
+            self.outbox.record("care.credits_requested", f"order-{order.id}", {
+                "order_id": order.id, "resident_id": order.resident_id, "service": order.service,
+                "minutes": order.credit_minutes})
+        else:
+            self._offer(order)
         self.db.add(order)
+        self.audit.record(actor, "order.request", f"order-{order.id}", "requested", policy_version=version,
+                          payment=order.payment, credit_minutes=order.credit_minutes)
+        return self._order_view(order)
+
+    def _offer(self, order: ServiceOrder) -> None:
+        """Tell the provider of an order it may serve: at once if the voucher pays, once funded
+        if credits pay (a provider never hears of an order it could not accept)."""
         self.outbox.record("care.order_requested", f"order-{order.id}", {
             "order_id": order.id, "service": order.service, "provider": order.provider,
-            "region_code": region, "price_fen": order.price_fen})
-        return self._order_view(order)
+            "region_code": order.region_code, "price_fen": order.price_fen})
 
     @rpc
     def accept_order(self, actor, order_id):
@@ -914,8 +939,42 @@ class CareService(AfterDeath, Operable):
     def cancel_order(self, actor, order_id, request):
         actor, data = Actor.from_dict(actor), load(OrderCancellationSchema, request)
         view = self._order_step(actor, order_id, "cancel")
-        self.db.get(ServiceOrder, order_id).cancel_reason = data["reason"]
-        return view
+        order = self.db.get(ServiceOrder, order_id)
+        order.cancel_reason = data["reason"]
+        self._cancelled(order)
+        return {**view, "cancel_reason": order.cancel_reason}
+
+    def _cancelled(self, order: ServiceOrder) -> None:
+        """Say so: the time bank gives back credits redeemed for the order (charity.on_order_cancelled)."""
+        self.outbox.record("care.order_cancelled", f"order-{order.id}", {
+            "order_id": order.id, "resident_id": order.resident_id, "payment": order.payment,
+            "reason": order.cancel_reason})
+
+    @handle_event("charity.credits_answered")
+    def on_credits_answered(self, event):
+        """The time bank's answer: redeemed funds the order (the provider is offered it now),
+        refused cancels it with the reason, returned closes the credits of a cancelled order."""
+        data = event.data
+        order = self.db.get(ServiceOrder, data["order_id"], with_for_update=True)
+        if order is None or order.payment != "time_bank":
+            raise NotFound(f"no order {data['order_id']} paid with time-bank credits")  # retried, then parked
+        try:
+            move = rules.credits_answered(order.state, order.credits_state, data["outcome"], data["reason"])
+        except rules.InvalidInput as exc:
+            raise PolicyUnusable(exc.reason) from None
+        if (move.credits_state, move.order_state) == (order.credits_state, order.state):
+            return
+        order.credits_state, order.state = move.credits_state, move.order_state
+        order.updated_at = self.clock.now()
+        self.audit.record(SYSTEM, f"order.credits_{data['outcome']}", f"order-{order.id}", order.state,
+                          reason=data["reason"], minutes=data["minutes"], cause=f"{event.type} {event.id}")
+        if move.cancel_reason:
+            order.cancel_reason = move.cancel_reason
+            self._cancelled(order)
+        elif move.ask_return:
+            self._cancelled(order)
+        elif move.credits_state == "redeemed" and order.state == "requested":
+            self._offer(order)
 
     @rpc
     def get_order(self, actor, order_id):
@@ -934,6 +993,9 @@ class CareService(AfterDeath, Operable):
         data = event.data
         if self.db.get(VoucherDrawdown, data["order_id"]) is not None:
             return  # drawn already (the inbox covers redelivery; this covers a re-confirmed copy)
+        order = self.db.get(ServiceOrder, data["order_id"])
+        if order is not None and order.payment == "time_bank":
+            return  # the time bank paid it: the voucher budget is not drawn
         month = date.fromisoformat(str(data["for_month"]))
         best = _budget(self._grants(data["resident_id"], for_update=True), month)
         left = max(best.monthly_fen - self._used(data["resident_id"], month), 0) if best else 0
@@ -955,7 +1017,7 @@ class CareService(AfterDeath, Operable):
             actor.require_staff_in(order.region_code)
             by = "person"  # a caseworker acts for the person served
         try:
-            order.state = rules.order_transition(order.state, action, by)
+            order.state = rules.order_transition(order.state, action, by, order.credits_state)
         except rules.OrderRefused as exc:
             self.audit.record_refusal(actor, f"order.{action}", f"order-{order.id}", exc.reason, state=order.state)
             raise OrderStepRefused(exc.reason) from None
@@ -976,7 +1038,9 @@ class CareService(AfterDeath, Operable):
             "order_id": order.id, "resident_id": order.resident_id, "service": order.service,
             "provider": order.provider, "price_fen": order.price_fen, "state": order.state,
             "for_month": order.for_month, "voucher_fen": drawn.voucher_fen if drawn else None,
-            "copay_fen": drawn.copay_fen if drawn else None})
+            "copay_fen": drawn.copay_fen if drawn else None, "payment": order.payment,
+            "credit_minutes": order.credit_minutes, "credits_state": order.credits_state,
+            "cancel_reason": order.cancel_reason})
 
     def _used(self, resident_id: str, month: date) -> int:
         return self.db.execute(select(func.coalesce(func.sum(VoucherDrawdown.voucher_fen), 0)).where(

@@ -174,13 +174,16 @@ class ServiceRecord(Base):
 
 
 class TimeBankEntry(Base):
-    """时间银行 ledger: a credit per service record, a debit per redemption, each once."""
+    """时间银行 ledger: a credit per service record, a debit per redemption, a return per cancelled
+    order paid with credits, each once."""
     __tablename__ = "time_bank_entry"
     id = Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
     volunteer_id = Column(String(36), nullable=False, index=True)
-    kind = Column(String(10), nullable=False)  # credit | redemption
-    minutes = Column(Integer, nullable=False)  # positive for a credit, negative for a redemption
-    key = Column(String(90), nullable=False, unique=True)  # record-<id> | the redemption key
+    kind = Column(String(10), nullable=False)  # credit | redemption | return
+    minutes = Column(Integer, nullable=False)  # positive for a credit or a return, negative for a redemption
+    # record-<id> | the redemption key (care-order-<id> for care's orders) | care-order-<id>-return
+    # (the minutes given back on the order's cancellation; 0 if none were redeemed, which bars a late one)
+    key = Column(String(90), nullable=False, unique=True)
     purpose = Column(Text)
     by = Column(String(80), nullable=False)
     at = Column(UtcDateTime, nullable=False)

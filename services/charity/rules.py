@@ -15,8 +15,8 @@ from contracts.charity import GRADES
 __all__ = ["InvalidInput", "grade_at_least", "grade_valid_until", "years_registered",
            "OrganisationStatus", "organisation_status", "report_year_refusal", "QualificationFacts",
            "qualification_refusals", "filing_refusals", "donation_refusals", "spending_refusal",
-           "Candidate", "Match", "match_referral", "time_credit_minutes", "redemption_refusal", "LotteryShare",
-           "lottery_share", "per_10k", "ratio"]
+           "Candidate", "Match", "match_referral", "time_credit_minutes", "redemption_refusal", "CreditsAnswer",
+           "order_credits_answer", "order_credits_to_return", "LotteryShare", "lottery_share", "per_10k", "ratio"]
 
 
 class InvalidInput(ValueError):
@@ -249,6 +249,45 @@ def redemption_refusal(balance_minutes: int, minutes: int) -> str | None:
     if minutes > balance_minutes:
         return f"the time bank holds {balance_minutes} minutes; {minutes} cannot be redeemed"
     return None
+
+
+@dataclass(frozen=True)
+class CreditsAnswer:
+    outcome: str  # "redeemed" | "refused"
+    reason: str
+    debit: bool   # whether to debit now (never twice for one order)
+
+
+def order_credits_answer(volunteer: bool, balance_minutes: int, minutes: int, redeemed_already: bool,
+                         order_cancelled: bool) -> CreditsAnswer:
+    """Care asks to pay an order with the person's own credits (care.credits_requested).
+
+    Once per order: an order redeemed already is answered again but not debited again (the
+    request delivered twice; care ignores the second answer). An order whose cancellation arrived
+    first is refused, so credits are never debited for an order nobody will serve. Otherwise the
+    person needs a time-bank account holding the minutes."""
+    if redeemed_already:
+        return CreditsAnswer("redeemed", "redeemed already", debit=False)
+    if order_cancelled:
+        return CreditsAnswer("refused", "the order was cancelled before its credits were redeemed", debit=False)
+    if not volunteer:
+        return CreditsAnswer("refused", "the person has no time-bank account (not a registered volunteer)",
+                             debit=False)
+    refusal = redemption_refusal(balance_minutes, minutes)
+    if refusal:
+        return CreditsAnswer("refused", f"insufficient credits: {refusal}", debit=False)
+    return CreditsAnswer("redeemed", f"{minutes} minutes redeemed", debit=True)
+
+
+def order_credits_to_return(redeemed_minutes: int | None, returned_already: bool) -> int | None:
+    """What an order's cancellation gives back (care.order_cancelled): the minutes redeemed for
+    it, once; 0 when nothing was redeemed (recorded all the same, so a redemption request that
+    arrives after the cancellation is refused); None once returned."""
+    if returned_already:
+        return None
+    if redeemed_minutes is not None and (not isinstance(redeemed_minutes, int) or redeemed_minutes < 1):
+        raise InvalidInput("a redemption is whole minutes ≥ 1")
+    return redeemed_minutes or 0
 
 
 # --- welfare-lottery funds and indicators -----------------------------------------------------------

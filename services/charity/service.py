@@ -12,7 +12,9 @@ Assistance refers households its aid leaves uncovered (`assistance.household_ref
 matches the need to a campaign or fund of the area, pays the aid from it and answers with
 `charity.referral_answered`, declining a need already aided, so one household has one chain of
 assistance. Volunteers' service is recorded once per service-point record and credited to the time
-bank once (`charity.service_recorded`); care redeems credits with an idempotent command.
+bank once (`charity.service_recorded`); care's orders paid with credits are debited once per order
+from `care.credits_requested` and given back on `care.order_cancelled`, answered by
+`charity.credits_answered`; the idempotent redemption command stays for providers and caseworkers.
 """
 from __future__ import annotations
 
@@ -523,6 +525,66 @@ class CharityService(Operable):
         return dump(RedemptionViewSchema, {"redemption_key": data["redemption_key"], "minutes": data["minutes"],
                                            "credit_minutes": balance - data["minutes"]})
 
+    @handle_event("care.credits_requested")
+    def on_credits_requested(self, event):
+        """Care pays an order with the person's own credits: debited once per order (the key
+        `care-order-<id>`, whatever event ids the request comes under; the events of one batch share
+        this transaction, and the session flushes the first debit before the second looks), refused
+        when the person holds too few or the order's cancellation came first; the answer goes back
+        to care (again for a request seen before: care ignores an answer it has)."""
+        data = event.data
+        key, minutes = _order_key(data["order_id"]), data["minutes"]
+        volunteer = self._volunteer_of(data["resident_id"])  # locked: a cancellation of the order waits
+        redeemed = self._entry(key)
+        answer = rules.order_credits_answer(
+            volunteer is not None, self._balance(volunteer.id) if volunteer else 0, minutes,
+            redeemed_already=redeemed is not None, order_cancelled=self._entry(f"{key}-return") is not None)
+        subject = f"volunteer-{volunteer.id}" if volunteer else f"order-{data['order_id']}"
+        if answer.debit:
+            self.db.add(TimeBankEntry(volunteer_id=volunteer.id, kind="redemption", minutes=-minutes, key=key,
+                                      purpose=f"home-care order {data['order_id']} ({data['service']})",
+                                      by="care", at=self.clock.now()))
+        if answer.debit or answer.outcome == "refused":  # a request seen before is not audited again
+            self.audit.record(SYSTEM, "time_bank.redeem", subject, answer.outcome, reason=answer.reason,
+                              minutes=minutes, order_id=data["order_id"], cause=f"{event.type} {event.id}")
+        self.outbox.record("charity.credits_answered", f"order-{data['order_id']}", {
+            "order_id": data["order_id"], "outcome": answer.outcome,
+            "minutes": -redeemed.minutes if redeemed else (minutes if answer.debit else 0), "reason": answer.reason})
+
+    @handle_event("care.order_cancelled")
+    def on_order_cancelled(self, event):
+        """An order cancelled before delivery: the credits redeemed for it go back, once. Nothing
+        redeemed yet still leaves a mark, so a request that arrives after it is refused."""
+        data = event.data
+        if data["payment"] != "time_bank":
+            return
+        volunteer = self._volunteer_of(data["resident_id"])
+        if volunteer is None:
+            return  # no account: nothing was or will be debited
+        key = _order_key(data["order_id"])
+        redeemed = self._entry(key)
+        back = rules.order_credits_to_return(-redeemed.minutes if redeemed else None,
+                                             returned_already=self._entry(f"{key}-return") is not None)
+        if back is None:
+            return
+        self.db.add(TimeBankEntry(volunteer_id=volunteer.id, kind="return", minutes=back, key=f"{key}-return",
+                                  purpose=f"home-care order {data['order_id']} cancelled: {data['reason']}",
+                                  by="care", at=self.clock.now()))
+        if back:
+            self.audit.record(SYSTEM, "time_bank.return", f"volunteer-{volunteer.id}", "returned", minutes=back,
+                              order_id=data["order_id"], cause=f"{event.type} {event.id}")
+            self.outbox.record("charity.credits_answered", f"order-{data['order_id']}", {
+                "order_id": data["order_id"], "outcome": "returned", "minutes": back,
+                "reason": f"the order was cancelled: {back} minutes credited back"})
+
+    def _volunteer_of(self, resident_id: str) -> Volunteer | None:
+        """The person's time-bank account, locked for the ledger's check-then-write."""
+        return self.db.execute(select(Volunteer).where(Volunteer.resident_id == resident_id)
+                               .with_for_update()).scalar()
+
+    def _entry(self, key: str) -> TimeBankEntry | None:
+        return self.db.execute(select(TimeBankEntry).where(TimeBankEntry.key == key)).scalar()
+
     # --- welfare-lottery funds (福彩公益金) --------------------------------------------------------------
 
     @rpc
@@ -731,3 +793,9 @@ def _org_subject(org: Organisation) -> str:
 
 def _campaign_subject(campaign: Campaign) -> str:
     return f"campaign-{campaign.id}"
+
+
+def _order_key(order_id: str) -> str:
+    """The ledger key of care's order: the key the redemption command's callers were told to use
+    for care's orders, so the command and the events never debit one order twice."""
+    return f"care-order-{order_id}"

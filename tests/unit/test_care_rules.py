@@ -126,6 +126,65 @@ def test_order_refusals_say_why(state, action, by, reason):
         rules.order_transition(state, action, by)
 
 
+@pytest.mark.parametrize("credits, accepted", [
+    (None, True),          # paid by voucher
+    ("redeemed", True),    # funded by time-bank credits
+    ("pending", False),    # the time bank has not answered
+    ("refused", False),
+    ("returned", False),
+])
+def test_a_provider_accepts_only_funded_credit_orders(credits, accepted):
+    if accepted:
+        assert rules.order_transition("requested", "accept", "provider", credits) == "accepted"
+    else:
+        with pytest.raises(rules.OrderRefused, match="not redeemed"):
+            rules.order_transition("requested", "accept", "provider", credits)
+
+
+def test_a_pending_credit_order_can_still_be_cancelled():
+    assert rules.order_transition("requested", "cancel", "person", "pending") == "cancelled"
+
+
+@pytest.mark.parametrize("order, credits, outcome, expected", [
+    # the answer funds or cancels an open order
+    ("requested", "pending", "redeemed", ("redeemed", "requested", None)),
+    ("requested", "pending", "refused", ("refused", "cancelled", "time-bank credits refused: too few")),
+    # the person cancelled while the time bank was answering
+    ("cancelled", "pending", "redeemed", ("redeemed", "cancelled", None, True)),  # asked back
+    ("cancelled", "pending", "refused", ("refused", "cancelled", None)),
+    ("cancelled", "redeemed", "returned", ("returned", "cancelled", None)),
+    ("cancelled", "pending", "returned", ("returned", "cancelled", None)),  # the return overtook the redemption
+    # answered already: a late copy changes nothing
+    ("requested", "redeemed", "redeemed", ("redeemed", "requested", None)),
+    ("accepted", "redeemed", "refused", ("redeemed", "accepted", None)),
+    ("cancelled", "returned", "redeemed", ("returned", "cancelled", None)),
+    ("cancelled", "refused", "refused", ("refused", "cancelled", None)),
+])
+def test_the_time_banks_answer(order, credits, outcome, expected):
+    assert rules.credits_answered(order, credits, outcome, "too few") == rules.CreditsMove(*expected)
+
+
+def test_an_unknown_answer_is_refused():
+    with pytest.raises(rules.InvalidInput):
+        rules.credits_answered("requested", "pending", "maybe", "")
+
+
+@pytest.mark.parametrize("service, table, minutes", [
+    ("bathing", {"bathing": 60, "meals": 30}, 60),
+    ("meals", {"bathing": 60, "meals": 30}, 30),
+    ("cleaning", {"bathing": 60}, "sets no time-bank minutes"),
+    ("bathing", {"bathing": 0}, "≥ 1"),
+    ("bathing", {"bathing": 1.5}, "whole minutes"),
+    ("bathing", {"bathing": True}, "whole minutes"),
+])
+def test_the_minutes_a_service_costs(service, table, minutes):
+    if isinstance(minutes, int):
+        assert rules.order_credit_minutes(service, table) == minutes
+    else:
+        with pytest.raises(rules.InvalidInput, match=minutes):
+            rules.order_credit_minutes(service, table)
+
+
 @pytest.mark.parametrize("price, left, voucher, copay", [
     (4000, 60000, 4000, 0),
     (4000, 4000, 4000, 0),     # exactly the rest of the budget

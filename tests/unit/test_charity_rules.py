@@ -180,6 +180,30 @@ def test_time_bank_redemption(balance, minutes, refused):
     assert (rules.redemption_refusal(balance, minutes) is not None) == refused
 
 
+@pytest.mark.parametrize("volunteer, balance, minutes, redeemed, cancelled, outcome, debit, reason", [
+    (True, 120, 60, False, False, "redeemed", True, "60 minutes redeemed"),
+    (True, 60, 60, False, False, "redeemed", True, "60 minutes redeemed"),
+    (True, 59, 60, False, False, "refused", False, "insufficient credits: the time bank holds 59 minutes"),
+    (False, 0, 60, False, False, "refused", False, "not a registered volunteer"),
+    (True, 120, 60, False, True, "refused", False, "cancelled before its credits were redeemed"),
+    (True, 0, 60, True, False, "redeemed", False, "redeemed already"),  # the request again: debited once
+    (True, 0, 60, True, True, "redeemed", False, "redeemed already"),   # redeemed, then returned on cancellation
+])
+def test_order_credits_answer(volunteer, balance, minutes, redeemed, cancelled, outcome, debit, reason):
+    answer = rules.order_credits_answer(volunteer, balance, minutes, redeemed, cancelled)
+    assert (answer.outcome, answer.debit) == (outcome, debit) and reason in answer.reason
+
+
+@pytest.mark.parametrize("redeemed, returned, back", [
+    (60, False, 60),      # the minutes redeemed go back
+    (None, False, 0),     # nothing redeemed (yet): a marker, so a late request is refused
+    (60, True, None),     # the cancellation again: once
+    (None, True, None),
+])
+def test_order_credits_to_return(redeemed, returned, back):
+    assert rules.order_credits_to_return(redeemed, returned) == back
+
+
 @pytest.mark.parametrize("by_purpose, minimum, ratio, met", [
     ({"elderly_care": 550_000, "orphans": 450_000}, 0.55, 0.55, True),       # exactly 55%
     ({"elderly_care": 549_999, "orphans": 450_001}, 0.55, 0.55, False),      # one fen short
