@@ -62,7 +62,7 @@ import os
 import re
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Iterable, Iterator
@@ -146,6 +146,13 @@ class ReconcileSummary:
     unknown: list[int] = field(default_factory=list)  # ids that are not payments of this cycle
     pending: int = 0  # payments of the cycle still waiting for an answer
     state: str = ""  # the cycle's state afterwards
+
+    def view(self) -> dict:
+        """As contracts.payments.ReconcileViewSchema shows it (conflicts named, not positional)."""
+        view = asdict(self)
+        view["conflicts"] = [{"payment_id": i, "recorded": was, "reported": said}
+                             for i, was, said in self.conflicts]
+        return view
 
 
 def _identifier(name: str) -> str:

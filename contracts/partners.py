@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Partner", "PARTNERS", "CARE_PROVIDERS", "partner", "entitled_fields", "project_for_partner"]
+__all__ = ["Partner", "PARTNERS", "BANKS", "CARE_PROVIDERS", "partner", "entitled_fields", "project_for_partner"]
 
+BANKS = "banks"  # the paying bank (社会化发放): payment files out, each payment's outcome back
 CARE_PROVIDERS = "care_providers"  # the home-care providers' platform: care's orders, charity's time bank
 
 
@@ -57,7 +58,7 @@ PARTNERS: dict[str, Partner] = {p.code: p for p in (
     }),
     # The paying bank (社会化发放) receives payment batches as files, not events, and reports each
     # payment's outcome through the partner API.
-    Partner("banks", "代发银行 paying bank", {}),
+    Partner(BANKS, "代发银行 paying bank", {}),
     # The wearable-device platform (智慧养老平台) reports emergency calls through the partner API.
     Partner("care_devices", "智慧养老平台 wearable-device platform", {}),
     # The platform home-care providers (居家养老服务机构) take their orders from; each provider acts

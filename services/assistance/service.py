@@ -28,6 +28,7 @@ from contracts.assistance import (CHECK_SOURCES, PROGRAMMES, AlertResolutionSche
                                   ReferralViewSchema, ReviewRequestSchema)
 from contracts.payments import (BankBatchViewSchema, BankResultsRequestSchema, PaymentCycleRequestSchema,
                                 PaymentCycleViewSchema, PaymentViewSchema, ReconcileViewSchema)
+from contracts.partners import BANKS
 from contracts.person import InvalidResidentId, Newborn, ResidentId
 from services.assistance import alerts, payments, rules
 from services.assistance.dependencies import OK, EconomicCheckSources, Fetched
@@ -1078,17 +1079,14 @@ class AssistanceService(Operable):
         or uploaded by the payments office. Re-applying an answer changes nothing; contradictions
         are refused and listed; failed payments are paid again as arrears next cycle."""
         actor, data = Actor.from_dict(actor), load(BankResultsRequestSchema, request)
-        if not (actor.role == "partner" and actor.id == "banks"):
+        if not (actor.role == "partner" and actor.id == BANKS):
             _require_payments_office(actor)
         with as_problems():
             summary = payments.reconcile(self.db.connection(), cycle_id, [
                 (r["payment_id"], r["status"], r["reason"]) for r in data["results"]])
         self.audit.record(actor, "payment_cycle.reconcile", f"payment-cycle-{cycle_id}", summary.state,
                           paid=summary.paid, failed=summary.failed, conflicts=len(summary.conflicts))
-        view = asdict(summary)
-        view["conflicts"] = [{"payment_id": i, "recorded": was, "reported": said}
-                             for i, was, said in summary.conflicts]
-        return dump(ReconcileViewSchema, view)
+        return dump(ReconcileViewSchema, summary.view())
 
     @rpc
     def household_payments(self, actor, household_id):

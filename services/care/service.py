@@ -37,7 +37,7 @@ from chassis.errors import Conflict, Unavailable
 from chassis.payment_runs import BankFiles, as_problems
 from chassis.regions import is_region_code, region_ancestors, region_prefix, require_region_code
 from chassis.tables import policy_parameters
-from contracts.partners import CARE_PROVIDERS
+from contracts.partners import BANKS, CARE_PROVIDERS
 from contracts.person import AGE_OF_MAJORITY, InvalidResidentId, ResidentId, age_on
 from services.care import payments, rules
 from services.care import rules
@@ -61,7 +61,6 @@ from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, 
 
 STAFF = ("clerk", "admin")
 DEVICES = "care_devices"      # the wearable-device platform's
-BANKS = "banks"               # the paying bank reports each payment's outcome
 
 # One statement per region: everyone of the region born on or before the cutoff (old enough
 # today) and not yet enrolled, from the month of their qualifying birthday (or the next), but never
@@ -365,10 +364,7 @@ class CareService(AfterDeath, Operable):
                 (r["payment_id"], r["status"], r["reason"]) for r in data["results"]])
         self.audit.record(actor, "allowance_cycle.reconcile", f"allowance-cycle-{cycle_id}", summary.state,
                           paid=summary.paid, failed=summary.failed, conflicts=len(summary.conflicts))
-        view = asdict(summary)
-        view["conflicts"] = [{"payment_id": i, "recorded": was, "reported": said}
-                             for i, was, said in summary.conflicts]
-        return dump(ReconcileViewSchema, view)
+        return dump(ReconcileViewSchema, summary.view())
 
     @rpc
     def allowance_payments(self, actor, resident_id):
