@@ -35,7 +35,6 @@ from chassis.regions import region_ancestors, region_prefix
 from chassis.tables import policy_parameters
 from contracts.person import AGE_OF_MAJORITY, InvalidResidentId, ResidentId, age_on
 from services.care import payments, rules
-from services.care import rules
 from services.care.after_death import AfterDeath
 from services.care.exceptions import OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
 from services.care.models import (Admission, AllowanceEnrolment, AllowanceJobRun, AllowancePayment, Assessment, Child,
