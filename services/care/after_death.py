@@ -102,6 +102,8 @@ class AfterDeath:
             self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"],
                                     date_of_death=date.fromisoformat(str(data["date_of_death"])), state="revoked",
                                     changes={}, recorded_at=self.clock.now(), reversed_at=self.clock.now()))
+            # the late notice will change nothing: say so, or the step stays pending and the matter revoking
+            self._report_care_step(data["case_id"], "not_applicable", "revoked before the notice was handled")
             return
         if record.state != "applied":
             record.state = "reversed" if record.state == "not_applicable" else record.state

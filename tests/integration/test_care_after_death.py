@@ -78,6 +78,22 @@ def test_someone_care_never_knew_is_not_applicable(care, amqp_uri):
     assert report.body["data"]["state"] == "not_applicable"
 
 
+def test_a_revocation_overtaking_its_notice_closes_the_step(care, amqp_uri):
+    """The notice failed and went to retry while its revocation went through: nothing is stopped,
+    and the step says not applicable so the revoked matter does not wait on it for ever."""
+    rpc, engine = care
+    rpc.import_people(ADMIN, {"people": [{"resident_id": DECEASED, "name": "周老", "region_code": TOWNSHIP}]})
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.revoked", "funeral", {"case_id": case_id, "resident_id": DECEASED,
+                                                   "date_of_death": DIED, "reason": "another person"})
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("revoked",)], what="the tombstone")
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM inbox WHERE consumer = 'care.on_death'")[0][0] == 2, what="the late notice")
+    assert rows(engine, "SELECT deceased_on FROM elder") == [(None,)]
+    reports = [r.body["data"] for r in rows(engine, "SELECT body FROM outbox WHERE event_type = 'matter.step_reported'")]
+    assert [(r["step"], r["state"]) for r in reports] == [("care_stopped", "not_applicable")]
+
+
 def one_person_household(engine, payments) -> None:
     """Household h-1: the deceased alone, 特困 at 1105 yuan a month, with these (month, state) payments."""
     with engine.begin() as conn:
@@ -158,4 +174,23 @@ def test_revoked_death_owes_back_pay_once_for_a_failed_month(make_database, base
     assert rows(engine, "SELECT ends_on FROM entitlement") == [(None,)]
     october = rpc_freeze(amqp_uri, "2026-10-01")
     assert (october["regular"], october["arrears"], october["arrears_fen"]) == (1, 1, 110500)  # July, once
+    engine.dispose()
+
+
+def test_assistance_closes_its_step_when_the_revocation_overtakes_the_notice(make_database, base_config,
+                                                                               start_service, manual_clock, amqp_uri,
+                                                                               tmp_path):
+    engine = start_assistance(make_database, base_config, start_service, tmp_path)
+    manual_clock.set_local_date(date(2026, 8, 3))
+    one_person_household(engine, (("2026-07-01", "paid"),))
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.revoked", "funeral", {"case_id": case_id, "resident_id": DECEASED,
+                                                   "date_of_death": DIED, "reason": "another person"})
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("revoked",)], what="the tombstone")
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM inbox WHERE consumer = 'assistance.on_death'")[0][0] == 2,
+             what="the late notice")
+    assert rows(engine, "SELECT ends_on FROM entitlement") == [(None,)] and not rows(engine, "SELECT 1 FROM overpayment")
+    reports = [r.body["data"] for r in rows(engine, "SELECT body FROM outbox WHERE event_type = 'matter.step_reported'")]
+    assert [(r["step"], r["state"]) for r in reports] == [("benefits_stopped", "not_applicable")]
     engine.dispose()
