@@ -194,3 +194,34 @@ def test_assistance_closes_its_step_when_the_revocation_overtakes_the_notice(mak
     reports = [r.body["data"] for r in rows(engine, "SELECT body FROM outbox WHERE event_type = 'matter.step_reported'")]
     assert [(r["step"], r["state"]) for r in reports] == [("benefits_stopped", "not_applicable")]
     engine.dispose()
+
+
+def test_a_death_during_gradual_exit_stops_it_and_a_revocation_owes_only_its_months(make_database, base_config,
+                                                                                     start_service, manual_clock,
+                                                                                     amqp_uri, tmp_path):
+    """特困 ended in May but paid on under 渐退 until September; the person dies on 2 June, heard
+    of in August. July and August were paid for nobody; September must not be paid. Revoked in
+    October: the 渐退 runs to September again, so September is owed and October is not."""
+    engine = start_assistance(make_database, base_config, start_service, tmp_path)
+    manual_clock.set_local_date(date(2026, 8, 3))
+    one_person_household(engine, (("2026-06-01", "paid"), ("2026-07-01", "paid"), ("2026-08-01", "pending")))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE entitlement SET ends_on = '2026-05-31', gradual_exit_until = '2026-09-30', "
+                          "exit_reason = 'income above the line'"))
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="assistance's reaction")
+    assert rows(engine, "SELECT months, amount_fen FROM overpayment") == [(["2026-07-01", "2026-08-01"], 221000)]
+    assert rows(engine, "SELECT ends_on::text, gradual_exit_until::text FROM entitlement") == [("2026-05-31", DIED)]
+    manual_clock.set_local_date(date(2026, 9, 1))
+    assert rpc_freeze(amqp_uri, "2026-09-01")["payments"] == 0  # 渐退 stopped with the death
+    manual_clock.set_local_date(date(2026, 10, 1))
+    assert rpc_freeze(amqp_uri, "2026-10-01")["payments"] == 0
+    publish(amqp_uri, "death.revoked", "funeral", {"case_id": case_id, "resident_id": DECEASED,
+                                                   "date_of_death": DIED, "reason": "another person"})
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("reversed",)], what="the revocation")
+    assert rows(engine, "SELECT ends_on::text, gradual_exit_until::text, exit_reason FROM entitlement") == [
+        ("2026-05-31", "2026-09-30", "income above the line")]
+    assert rows(engine, "SELECT amount_fen, months FROM back_pay") == [
+        (110500, [{"month": "2026-09-01", "owed_fen": 110500, "paid_fen": 0}])]
+    engine.dispose()
