@@ -113,7 +113,7 @@ class AfterDeath:
             self.db.get(Elder, record.resident_id, with_for_update=True).deceased_on = None
         if changes["allowance"]:
             self._resume_allowance(SYSTEM, record.resident_id, f"death revoked: {data['reason']}")
-            said.append("old-age allowance restored")
+            said.append("old-age allowance restored; the months it missed are paid back by the next cycle")
         for voucher in changes["vouchers"]:
             held = self.db.get(VoucherEligibility, (record.resident_id, voucher["programme"]), with_for_update=True)
             held.ends_on = date.fromisoformat(voucher["ends_on_before"]) if voucher["ends_on_before"] else None

@@ -225,3 +225,31 @@ def test_a_death_during_gradual_exit_stops_it_and_a_revocation_owes_only_its_mon
     assert rows(engine, "SELECT amount_fen, months FROM back_pay") == [
         (110500, [{"month": "2026-09-01", "owed_fen": 110500, "paid_fen": 0}])]
     engine.dispose()
+
+
+def test_a_revoked_death_pays_the_allowance_back_for_the_months_it_missed(care, manual_clock, amqp_uri):
+    """June paid, the death on 2 June stops July (frozen while ended); the revocation in July
+    has August's cycle pay July back once, at July's band, and August as usual."""
+    rpc, engine = care
+    bureau = {"id": "allowance-office", "role": "clerk", "area": "330602"}
+    manual_clock.set_local_date(date(2026, 6, 1))
+    rpc.import_people(ADMIN, {"people": [{"resident_id": DECEASED, "name": "周老", "region_code": TOWNSHIP,
+                                          "bank_account": "6217000000000000071"}]})
+    assert rpc.run_allowance_job(ADMIN)["enrolled"] == 1
+    june = rpc.freeze_allowance_cycle(bureau, {"region_code": "330602", "month": "2026-06-01"})
+    assert june["payments"] == 1
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="care's reaction")
+    manual_clock.set_local_date(date(2026, 7, 1))
+    assert rpc.freeze_allowance_cycle(bureau, {"region_code": "330602", "month": "2026-07-01"})["payments"] == 0
+    publish(amqp_uri, "death.revoked", "funeral", {"case_id": case_id, "resident_id": DECEASED,
+                                                   "date_of_death": DIED, "reason": "another person"})
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("reversed",)], what="the restoration")
+    manual_clock.set_local_date(date(2026, 8, 1))
+    august = rpc.freeze_allowance_cycle(bureau, {"region_code": "330602", "month": "2026-08-01"})
+    assert (august["regular"], august["back_pay"], august["back_pay_fen"]) == (1, 1, june["total_fen"])
+    assert rows(engine, "SELECT for_month::text, kind FROM allowance_payment ORDER BY for_month") == [
+        ("2026-06-01", "regular"), ("2026-07-01", "back_pay"), ("2026-08-01", "regular")]
+    manual_clock.set_local_date(date(2026, 9, 1))
+    assert rpc.freeze_allowance_cycle(bureau, {"region_code": "330602", "month": "2026-09-01"})["back_pay"] == 0
