@@ -253,3 +253,36 @@ def test_a_revoked_death_pays_the_allowance_back_for_the_months_it_missed(care, 
         ("2026-06-01", "regular"), ("2026-07-01", "back_pay"), ("2026-08-01", "regular")]
     manual_clock.set_local_date(date(2026, 9, 1))
     assert rpc.freeze_allowance_cycle(bureau, {"region_code": "330602", "month": "2026-09-01"})["back_pay"] == 0
+
+
+def test_a_death_and_its_revocation_waiting_together_end_as_if_nothing_happened(make_database, base_config,
+                                                                                 start_service, manual_clock,
+                                                                                 amqp_uri, tmp_path):
+    """Both events wait in the queue before assistance starts, so they are handled in one batch,
+    one transaction: the revocation must see what the notice did in it and undo all of it."""
+    from chassis.topology import declare_topology
+    url = make_database("assistance")
+    upgrade("services/assistance", url)
+    engine = create_engine(url)
+    manual_clock.set_local_date(date(2026, 8, 3))
+    one_person_household(engine, (("2026-06-01", "paid"), ("2026-07-01", "paid")))
+    declare_topology(amqp_uri)
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    publish(amqp_uri, "death.revoked", "funeral", {"case_id": case_id, "resident_id": DECEASED,
+                                                   "date_of_death": DIED, "reason": "another person"})
+    start_service(AssistanceService, {**base_config, "DATABASE_URL": url, "CHECK_SOURCES_URL": "http://127.0.0.1:9",
+                                      "BANK_FILES_DIR": str(tmp_path)})
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("reversed",)], what="both events")
+    assert rows(engine, "SELECT ends_on, exit_reason FROM entitlement") == [(None, None)]
+    assert rows(engine, "SELECT left_on FROM member") == [(None,)]
+    assert rows(engine, "SELECT months, amount_fen FROM overpayment") == [(["2026-07-01"], 110500)]
+    assert rows(engine, "SELECT state FROM recovery") == [("cancelled",)]
+    assert not rows(engine, "SELECT 1 FROM back_pay")  # no cycle ran while it was stopped
+    states = [r.body["data"]["state"] for r in rows(
+        engine, "SELECT body FROM outbox WHERE event_type = 'matter.step_reported' ORDER BY id")]
+    assert states == ["done", "reversed"]
+    # one claim, one transaction: the inbox stamps a batch's events with one time
+    (batches,) = rows(engine, "SELECT count(DISTINCT handled_at) FROM inbox WHERE consumer = 'assistance.on_death'")
+    assert batches == (1,)
+    engine.dispose()
