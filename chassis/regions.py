@@ -5,9 +5,22 @@ digits, a village three more. Staff are scoped to a region and see everything be
 """
 from __future__ import annotations
 
-__all__ = ["NATIONAL", "region_ancestors", "region_prefix", "region_covers"]
+from chassis.errors import InvalidInput
+
+__all__ = ["NATIONAL", "region_ancestors", "region_prefix", "region_covers", "is_division_code",
+           "require_division_code"]
 
 NATIONAL = "000000"
+
+
+def is_division_code(code) -> bool:
+    """A district (6 digits), township (9) or village (12) code, as a path parameter may carry."""
+    return isinstance(code, str) and code.isdigit() and len(code) in (6, 9, 12)
+
+
+def require_division_code(code) -> None:
+    if not is_division_code(code):
+        raise InvalidInput("not a division code", errors={"region_code": ["6, 9 or 12 digits"]})
 
 
 def region_prefix(code: str) -> str:

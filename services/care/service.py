@@ -31,7 +31,7 @@ from chassis.clock import LOCAL_ZONE
 from chassis.db import dialect_insert
 from chassis.errors import Conflict, Unavailable
 from chassis.payment_runs import BankFiles, as_problems
-from chassis.regions import region_ancestors, region_prefix
+from chassis.regions import is_division_code, region_ancestors, region_prefix
 from chassis.tables import policy_parameters
 from contracts.person import AGE_OF_MAJORITY, InvalidResidentId, ResidentId, age_on
 from services.care import payments, rules
@@ -444,7 +444,7 @@ class CareService(AfterDeath, Operable):
     def indicators(self, actor, region_code):
         """The region's indicators today, from the registry, assessments and institutions."""
         actor = Actor.from_dict(actor)
-        if not _is_region(region_code):
+        if not is_division_code(region_code):
             raise InvalidInput("not a division code", errors={"region_code": ["6, 9 or 12 digits"]})
         actor.require_staff_in(region_code)
         today = self.clock.today()
@@ -743,7 +743,7 @@ class CareService(AfterDeath, Operable):
     def village_children(self, actor, village_code):
         """Everyone followed in a village, by household: where each left-behind child lives."""
         actor = Actor.from_dict(actor)
-        if not _is_region(village_code) or len(village_code) != 12:
+        if not is_division_code(village_code) or len(village_code) != 12:
             raise InvalidInput("not a village code", errors={"village_code": ["12 digits"]})
         actor.require_staff_in(village_code)
         children = self.db.execute(select(Child).where(Child.village_code == village_code)
@@ -1025,10 +1025,6 @@ def _budget(grants: list[VoucherEligibility], month: date) -> VoucherEligibility
     """The grant that sets the month's budget: the largest of those in force."""
     active = [g for g in grants if _active(g, month)]
     return max(active, key=lambda g: g.monthly_fen) if active else None
-
-
-def _is_region(code) -> bool:
-    return isinstance(code, str) and code.isdigit() and len(code) in (6, 9, 12)
 
 
 def _resident(resident_id: str) -> ResidentId:

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from chassis import (SYSTEM, Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, NotFound, Operable,
                      Outbox, Policy, WorkerMetrics, handle_event, rpc)
 from chassis.db import dialect_insert
-from chassis.regions import region_prefix
+from chassis.regions import region_prefix, require_division_code
 from contracts.person import InvalidResidentId, ResidentId
 from services.charity import rules
 from services.charity.exceptions import (Conflict, DonationRefused, KeyReused, NotQualified, PolicyUnusable,
@@ -542,7 +542,7 @@ class CharityService(Operable):
     @rpc
     def lottery_report(self, actor, region_code, year):
         actor = Actor.from_dict(actor)
-        _require_region(region_code)
+        require_division_code(region_code)
         if not isinstance(year, int) or not 1990 <= year <= 2100:
             raise InvalidInput("not a year", errors={"year": ["1990 to 2100"]})
         actor.require_staff_in(region_code)
@@ -586,7 +586,7 @@ class CharityService(Operable):
         """The region's indicators today: organisations per 10,000 residents against the target,
         graded share, abnormal and dormant, fundraising, referrals aided, volunteers, lottery."""
         actor = Actor.from_dict(actor)
-        _require_region(region_code)
+        require_division_code(region_code)
         actor.require_staff_in(region_code)
         today = self.clock.today()
         prefix = region_prefix(region_code)
@@ -725,8 +725,3 @@ def _org_subject(org: Organisation) -> str:
 
 def _campaign_subject(campaign: Campaign) -> str:
     return f"campaign-{campaign.id}"
-
-
-def _require_region(code) -> None:
-    if not (isinstance(code, str) and code.isdigit() and len(code) in (6, 9, 12)):
-        raise InvalidInput("not a division code", errors={"region_code": ["6, 9 or 12 digits"]})

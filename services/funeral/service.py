@@ -19,7 +19,7 @@ from chassis import (Actor, Audit, Clock, Database, Forbidden, InvalidInput, Log
 from chassis.audit import STAFF_ROLES
 from chassis.db import dialect_insert
 from chassis.errors import Conflict
-from chassis.regions import region_prefix
+from chassis.regions import region_prefix, require_division_code
 from contracts.person import ResidentId
 from services.funeral import rules
 from services.funeral.exceptions import CaseStepRefused, PolicyUnusable, UnknownCase
@@ -293,7 +293,7 @@ class FuneralService(Operable):
     @rpc
     def niche_inventory(self, actor, region_code):
         actor = Actor.from_dict(actor)
-        _require_region(region_code)
+        require_division_code(region_code)
         actor.require_staff_in(region_code)
         return self._inventory(region_code)
 
@@ -311,7 +311,7 @@ class FuneralService(Operable):
     def indicators(self, actor, region_code):
         """火化率 and 节地生态安葬率 of the region's cases (revoked ones do not count)."""
         actor = Actor.from_dict(actor)
-        _require_region(region_code)
+        require_division_code(region_code)
         actor.require_staff_in(region_code)
         within = DeathCase.region_code.startswith(region_prefix(region_code), autoescape=True)
         deaths, cremated = self.db.execute(select(
@@ -381,9 +381,3 @@ class FuneralService(Operable):
             "fees_fen": sum(b.fee_fen for b in bookings), "waived_fen": sum(b.waived_fen for b in bookings),
             "cremation_certificate": case.cremation_certificate, "cremated_on": case.cremated_on,
             "revoked_reason": case.revoked_reason})
-
-
-def _require_region(code) -> None:
-    if not (isinstance(code, str) and code.isdigit() and len(code) in (6, 9, 12)):
-        raise InvalidInput("not a division code", errors={"region_code": ["6, 9 or 12 digits"]})
-

@@ -1,7 +1,9 @@
 """Administrative division codes (chassis.regions): prefixes, coverage and the policy lookup chain."""
 import pytest
 
-from chassis.regions import NATIONAL, region_ancestors, region_covers, region_prefix
+from chassis.errors import InvalidInput
+from chassis.regions import (NATIONAL, is_division_code, region_ancestors, region_covers, region_prefix,
+                             require_division_code)
 
 
 @pytest.mark.parametrize("code, expected", [
@@ -71,3 +73,15 @@ def test_every_ancestor_covers_the_code(code):
     assert len(chain) == len(set(chain))
     for ancestor in chain:
         assert region_covers(ancestor, code), ancestor
+
+
+@pytest.mark.parametrize("code, valid", [
+    ("330602", True), ("330602001", True), ("330602001001", True),
+    ("3306", False), ("3306020", False), ("33060200100a", False), (None, False), (330602, False)])
+def test_division_codes_a_path_may_carry(code, valid):
+    assert is_division_code(code) is valid
+    if valid:
+        require_division_code(code)
+    else:
+        with pytest.raises(InvalidInput):
+            require_division_code(code)
