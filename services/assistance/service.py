@@ -887,16 +887,18 @@ class AssistanceService(Operable):
                       "next_review_on_before": _iso(entitlement.next_review_on),
                       "policy_version_before": entitlement.policy_version}
             if ended:
-                # never later than it already ended; a 渐退 period stops with the death too
-                entitlement.ends_on = min(entitlement.ends_on or died_on, died_on)
+                if entitlement.ends_on is None or entitlement.ends_on > died_on:
+                    entitlement.ends_on = died_on
+                    self.outbox.record("assistance.entitlement_ended", f"household-{household.id}", {
+                        "household_id": household.id, "programme": entitlement.programme, "ends_on": died_on,
+                        "reason": "death of the recipient"})
+                    said.append(f"{entitlement.programme} ended on {died_on}")
+                else:  # ended before the death and paid on under 渐退: the departments know it ended
+                    said.append(f"{entitlement.programme}'s 渐退 stopped on {died_on}")
                 if entitlement.gradual_exit_until is not None and entitlement.gradual_exit_until > died_on:
                     entitlement.gradual_exit_until = died_on
                 entitlement.exit_reason = f"death (funeral case {case_id})"
                 entitlement.next_review_on = None
-                self.outbox.record("assistance.entitlement_ended", f"household-{household.id}", {
-                    "household_id": household.id, "programme": entitlement.programme, "ends_on": died_on,
-                    "reason": "death of the recipient"})
-                said.append(f"{entitlement.programme} ended on {died_on}")
             elif after != before:
                 entitlement.monthly_amount_fen = after
                 said.append(f"{entitlement.programme} recomputed from {_yuan(before)} to {_yuan(after)} a month "

@@ -213,6 +213,8 @@ def test_a_death_during_gradual_exit_stops_it_and_a_revocation_owes_only_its_mon
     wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="assistance's reaction")
     assert rows(engine, "SELECT months, amount_fen FROM overpayment") == [(["2026-07-01", "2026-08-01"], 221000)]
     assert rows(engine, "SELECT ends_on::text, gradual_exit_until::text FROM entitlement") == [("2026-05-31", DIED)]
+    # it ended in May and the departments were told then: no second entitlement_ended
+    assert not rows(engine, "SELECT 1 FROM outbox WHERE event_type = 'assistance.entitlement_ended'")
     manual_clock.set_local_date(date(2026, 9, 1))
     assert rpc_freeze(amqp_uri, "2026-09-01")["payments"] == 0  # 渐退 stopped with the death
     manual_clock.set_local_date(date(2026, 10, 1))
