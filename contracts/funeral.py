@@ -105,6 +105,17 @@ class CaseViewSchema(Strict):
     revoked_reason = fields.String(allow_none=True)
 
 
+class DeathNoticeReceiptSchema(Strict):
+    """What a partner or the family is told of its notice: the case and matter it opened or
+    joined. The case itself (other sources' notices, bookings, burial) is for staff."""
+    case_id = fields.String()
+    matter_id = fields.String()
+    state = fields.String(metadata={"description": "open | cremated | revoked"})
+    date_of_death = fields.Date(metadata={"description": "the date the steps are taken with"})
+    date_conflict = fields.Boolean(metadata={"description": "notices disagree on the date: a clerk decides"})
+    duplicate = fields.Boolean(metadata={"description": "this notice joined a case opened before"})
+
+
 class NicheBatchSchema(Strict):
     facility = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9-]{2,40}$"),
                              metadata={"description": "the columbarium (骨灰堂)"})

@@ -28,9 +28,10 @@ class Partner:
 
 # What a department needs to grant a 救助一件事 linked item: who, where, which programme, from when.
 _APPROVAL_FIELDS = ("application_id", "household_id", "programme", "starts_on", "region_code", "members")
-# What a department needs to act on a death (身后一件事), and to undo it when the notice is revoked.
+# What a department needs to act on a death (身后一件事), and to undo it when the notice is revoked;
+# not the clerk's free-text reason for the revocation, which may name other people.
 _DEATH_FIELDS = ("case_id", "resident_id", "name", "date_of_death")
-_REVOKED_FIELDS = ("case_id", "resident_id", "date_of_death", "reason")
+_REVOKED_FIELDS = ("case_id", "resident_id", "date_of_death")
 
 PARTNERS: dict[str, Partner] = {p.code: p for p in (
     Partner("health", "卫健 health commission", {

@@ -22,12 +22,13 @@ class FuneralRoutes:
 
     @route("POST", "/api/v1/partner/deaths", roles=(PARTNER,), tag="partners", status=202,
            summary="A death certificate (health, for the hospital) or a police death report: opens 身后一件事 "
-                   "once per deceased", body=f.DeathNoticeSchema, response=f.CaseViewSchema)
+                   "once per deceased", body=f.DeathNoticeSchema, response=f.DeathNoticeReceiptSchema)
     def partner_death_notice(self, actor, body):
         return self.funeral.notify_death(actor.as_dict(), wire(f.DeathNoticeSchema, body))
 
     @route("POST", "/api/v1/funeral/deaths", roles=(CITIZEN, CLERK, ADMIN), tag="funeral", status=202,
-           summary="A death notified by the family (身后一件事 applied for once) or by funeral-home staff",
+           summary="A death notified by the family (身后一件事 applied for once; answered with the receipt) or by "
+                   "funeral-home staff (answered with the case)",
            body=f.DeathNoticeSchema, response=f.CaseViewSchema)
     def death_notice(self, actor, body):
         return self.funeral.notify_death(actor.as_dict(), wire(f.DeathNoticeSchema, body))

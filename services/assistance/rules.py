@@ -742,10 +742,11 @@ class BackPayMonth:
 
 
 def back_pay_after_revocation(died_on: date, cycle_months: Iterable[date], paid_by_month: Mapping[date, int],
-                              owed_fen: int) -> tuple[BackPayMonth, ...]:
+                              owed_fen: int, paid_until: date | None = None) -> tuple[BackPayMonth, ...]:
     """A death revoked as made in error: for every month after the month of death whose payment
     cycle ran, what the benefit would have paid (`owed_fen`, the amount before the death) less what
-    was paid; months paid in full (before the notice stopped them) owe nothing."""
+    was paid; months paid in full (before the notice stopped them) owe nothing, nor months after
+    the benefit would have ended anyway (`paid_until`, its end or 渐退; None: open-ended)."""
     first = first_month_after(died_on)
     return tuple(BackPayMonth(m, owed_fen, paid_by_month.get(m, 0)) for m in sorted(set(cycle_months))
-                 if m >= first and paid_by_month.get(m, 0) < owed_fen)
+                 if m >= first and (paid_until is None or paid_until >= m) and paid_by_month.get(m, 0) < owed_fen)

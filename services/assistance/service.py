@@ -694,14 +694,15 @@ class AssistanceService(Operable):
                 "household_id": household.id, "resident_id": member.resident_id, "left_on": member.left_on,
                 "reason": member.left_reason})
 
-    def _recipient_households(self, resident_ids: set[str]) -> list[Household]:
-        """Households with a current member among `resident_ids` and an entitlement not yet ended."""
-        today = self.clock.today()
+    def _recipient_households(self, resident_ids: set[str], paying_after: date | None = None) -> list[Household]:
+        """Households with a current member among `resident_ids` and an entitlement not yet ended
+        (`paying_after`: one still paid for a day after it, 渐退 included, however it stands today)."""
+        covers = (_paid_after(paying_after) if paying_after is not None else
+                  (Entitlement.ends_on.is_(None)) | (Entitlement.ends_on >= self.clock.today()))
         return list(self.db.execute(
             select(Household).where(Household.id.in_(
                 select(Member.household_id).where(Member.resident_id.in_(resident_ids), Member.left_on.is_(None))),
-                Household.id.in_(select(Entitlement.household_id).where(
-                    (Entitlement.ends_on.is_(None)) | (Entitlement.ends_on >= today))))
+                Household.id.in_(select(Entitlement.household_id).where(covers)))
             .order_by(Household.id).with_for_update()).scalars())
 
     def _recompute(self, household: Household, members: list[Member], cause: str) -> str:
@@ -857,7 +858,7 @@ class AssistanceService(Operable):
             return  # handled, or revoked before this notice arrived
         died_on = date.fromisoformat(str(data["date_of_death"]))
         changes, said = [], []
-        for household in self._recipient_households({data["resident_id"]}):
+        for household in self._recipient_households({data["resident_id"]}, paying_after=died_on):
             changes.append(self._stop_for_death(household, data["resident_id"], died_on, data["case_id"], said))
         self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"], date_of_death=died_on,
                                 state="applied" if changes else "not_applicable", changes=changes,
@@ -875,22 +876,30 @@ class AssistanceService(Operable):
         today = self.clock.today()
         benefits = []
         for entitlement in self.db.execute(select(Entitlement).where(
-                Entitlement.household_id == household.id,
-                (Entitlement.ends_on.is_(None)) | (Entitlement.ends_on > died_on))
+                Entitlement.household_id == household.id, _paid_after(died_on))
                 .order_by(Entitlement.id).with_for_update()).scalars():
             before = entitlement.monthly_amount_fen
             after, why = self._amount_without(entitlement, survivors, household.region_code, today)
             ended = after == 0
             change = {"entitlement_id": entitlement.id, "programme": entitlement.programme, "before_fen": before,
                       "after_fen": after, "ended": ended, "ends_on_before": _iso(entitlement.ends_on),
+                      "gradual_exit_until_before": _iso(entitlement.gradual_exit_until),
+                      "exit_reason_before": entitlement.exit_reason,
+                      "next_review_on_before": _iso(entitlement.next_review_on),
                       "policy_version_before": entitlement.policy_version}
             if ended:
-                entitlement.ends_on, entitlement.exit_reason = died_on, f"death (funeral case {case_id})"
+                if entitlement.ends_on is None or entitlement.ends_on > died_on:
+                    entitlement.ends_on = died_on
+                    self.outbox.record("assistance.entitlement_ended", f"household-{household.id}", {
+                        "household_id": household.id, "programme": entitlement.programme, "ends_on": died_on,
+                        "reason": "death of the recipient"})
+                    said.append(f"{entitlement.programme} ended on {died_on}")
+                else:  # ended before the death and paid on under 渐退: the departments know it ended
+                    said.append(f"{entitlement.programme}'s 渐退 stopped on {died_on}")
+                if entitlement.gradual_exit_until is not None and entitlement.gradual_exit_until > died_on:
+                    entitlement.gradual_exit_until = died_on
+                entitlement.exit_reason = f"death (funeral case {case_id})"
                 entitlement.next_review_on = None
-                self.outbox.record("assistance.entitlement_ended", f"household-{household.id}", {
-                    "household_id": household.id, "programme": entitlement.programme, "ends_on": died_on,
-                    "reason": "death of the recipient"})
-                said.append(f"{entitlement.programme} ended on {died_on}")
             elif after != before:
                 entitlement.monthly_amount_fen = after
                 said.append(f"{entitlement.programme} recomputed from {_yuan(before)} to {_yuan(after)} a month "
@@ -959,6 +968,8 @@ class AssistanceService(Operable):
             self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"],
                                     date_of_death=date.fromisoformat(str(data["date_of_death"])), state="revoked",
                                     changes=[], recorded_at=self.clock.now(), reversed_at=self.clock.now()))
+            # the late notice will change nothing: say so, or the step stays pending and the matter revoking
+            self._report_death_step(data["case_id"], "not_applicable", "revoked before the notice was handled")
             return
         if record.state != "applied":
             record.state = "reversed" if record.state == "not_applicable" else record.state
@@ -972,14 +983,23 @@ class AssistanceService(Operable):
                 entitlement = self.db.get(Entitlement, benefit["entitlement_id"], with_for_update=True)
                 entitlement.monthly_amount_fen = benefit["before_fen"]
                 entitlement.policy_version = benefit["policy_version_before"]
-                if benefit["ended"]:
+                if benefit["ended"] and "gradual_exit_until_before" in benefit:
+                    entitlement.ends_on = _date(benefit["ends_on_before"])
+                    entitlement.gradual_exit_until = _date(benefit["gradual_exit_until_before"])
+                    entitlement.exit_reason = benefit["exit_reason_before"]
+                    entitlement.next_review_on = (_date(benefit["next_review_on_before"])
+                                                  if entitlement.ends_on is not None else
+                                                  self._next_review(household.region_code, today,
+                                                                    entitlement.programme))
+                elif benefit["ended"]:  # recorded before the death kept what it overwrote
                     entitlement.ends_on = _date(benefit["ends_on_before"])
                     entitlement.exit_reason = None
                     entitlement.next_review_on = self._next_review(household.region_code, today,
                                                                    entitlement.programme)
                 months = rules.back_pay_after_revocation(
                     record.date_of_death, self.db.execute(select(PaymentCycle.month)).scalars(),
-                    self._paid_by_month(entitlement.id, with_arrears_due=True), benefit["before_fen"])
+                    self._paid_by_month(entitlement.id, with_arrears_due=True), benefit["before_fen"],
+                    paid_until=_paid_until(entitlement))
                 owed = sum(m.back_fen for m in months)
                 if owed:
                     self.db.add(BackPay(id=str(uuid.uuid4()), case_id=record.case_id, household_id=household.id,
@@ -1321,6 +1341,18 @@ def _masked(resident_id: str) -> str:
 
 def _yuan(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d} yuan"
+
+
+def _paid_after(day: date):
+    """An entitlement the payment run still pays for some day after `day` (payments.py)."""
+    return (Entitlement.ends_on.is_(None)) | (Entitlement.ends_on > day) | (Entitlement.gradual_exit_until > day)
+
+
+def _paid_until(entitlement: Entitlement) -> date | None:
+    """The last day the payment run pays the entitlement for (None: open-ended)."""
+    if entitlement.ends_on is None:
+        return None
+    return max(entitlement.ends_on, entitlement.gradual_exit_until or entitlement.ends_on)
 
 
 def _iso(day: date | None) -> str | None:

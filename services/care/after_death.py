@@ -103,6 +103,8 @@ class AfterDeath:
             self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"],
                                     date_of_death=date.fromisoformat(str(data["date_of_death"])), state="revoked",
                                     changes={}, recorded_at=self.clock.now(), reversed_at=self.clock.now()))
+            # the late notice will change nothing: say so, or the step stays pending and the matter revoking
+            self._report_care_step(data["case_id"], "not_applicable", "revoked before the notice was handled")
             return
         if record.state != "applied":
             record.state = "reversed" if record.state == "not_applicable" else record.state
@@ -112,7 +114,7 @@ class AfterDeath:
             self.db.get(Elder, record.resident_id, with_for_update=True).deceased_on = None
         if changes["allowance"]:
             self._resume_allowance(SYSTEM, record.resident_id, f"death revoked: {data['reason']}")
-            said.append("old-age allowance restored")
+            said.append("old-age allowance restored; the months it missed are paid back by the next cycle")
         for voucher in changes["vouchers"]:
             held = self.db.get(VoucherEligibility, (record.resident_id, voucher["programme"]), with_for_update=True)
             held.ends_on = date.fromisoformat(voucher["ends_on_before"]) if voucher["ends_on_before"] else None

@@ -38,6 +38,8 @@ class AllowanceEnrolment(Base):
     # CareService.end_allowance; None while the enrolment lasts. Its month is still paid in full.
     ended_on = Column(Date)
     end_reason = Column(Text)
+    # An end undone (a revoked death): the months after this day frozen while it stood are paid back.
+    back_pay_after = Column(Date)
 
 
 # The old-age allowance's monthly payment run (chassis.payment_runs): one cycle per paying district

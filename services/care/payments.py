@@ -13,8 +13,9 @@ The payees are enrolments, paid to the person's own bank account (elder.bank_acc
   and passes the bands in as arrays (`bands`); the SQL only picks each person's band.
 - Back pay: an enrolment made after a month's cycle of the district was frozen (the job enrols
   from the birthday's month, and catches up after downtime) is paid for that month by the next
-  cycle, as `back_pay`, with that month's band and policy. (An enrolment ended and later resumed
-  is not paid back for the months in between: nothing here knows it was resumed.)
+  cycle, as `back_pay`, with that month's band and policy; so is an enrolment whose end was
+  undone (a revoked death), for the months after the end it missed (`back_pay_after`). A month
+  that has any payment of the person is never paid back (chassis.payment_runs).
 """
 from __future__ import annotations
 
@@ -36,9 +37,10 @@ _BANDS = """band AS (
 _PAID_IN = """e.region_code LIKE :prefix || '%' AND a.starts_month <= {m}
       AND (a.ended_on IS NULL OR a.ended_on >= {m}) AND (e.deceased_on IS NULL OR e.deceased_on >= {m})"""
 
-# the district's earlier cycles that were frozen before the person's enrolment was made
+# the district's earlier cycles that were frozen before the person's enrolment was made, or
+# after an end that was undone (the month of the end itself was paid)
 _MISSED = """JOIN allowance_payment_cycle c ON c.scope = :scope AND c.month < :first
-         AND a.enrolled_on >= CAST(c.frozen_at AT TIME ZONE :zone AS date)"""
+         AND (a.enrolled_on >= CAST(c.frozen_at AT TIME ZONE :zone AS date) OR c.month > a.back_pay_after)"""
 
 _BIRTHDAY = rules.birthday_sql("e.birth_date", "b.low")
 

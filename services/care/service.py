@@ -40,7 +40,6 @@ from chassis.tables import policy_parameters
 from contracts.partners import BANKS, CARE_PROVIDERS
 from contracts.person import AGE_OF_MAJORITY, InvalidResidentId, ResidentId, age_on
 from services.care import payments, rules
-from services.care import rules
 from services.care.after_death import AfterDeath
 from services.care.exceptions import OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
 from services.care.models import (Admission, AllowanceEnrolment, AllowanceJobRun, AllowancePayment, Assessment, Child,
@@ -292,12 +291,13 @@ class CareService(AfterDeath, Operable):
                 "paid_after_end": [_payment_view(p) for p in after]}
 
     def _resume_allowance(self, actor: Actor, resident_id: str, reason: str) -> None:
-        """An ended enrolment runs on (the end was wrong: a revoked death). Months frozen while it
-        was ended are not paid back by the run (payments.py)."""
+        """An ended enrolment runs on (the end was wrong: a revoked death); the next cycle pays back
+        the months after the end that were frozen without the person (payments.py)."""
         enrolment = self.db.get(AllowanceEnrolment, resident_id, with_for_update=True)
         if enrolment is not None and enrolment.ended_on is not None:
             previous = enrolment.ended_on
             enrolment.ended_on, enrolment.end_reason = None, None
+            enrolment.back_pay_after = min(previous, enrolment.back_pay_after or previous)
             self.audit.record(actor, "allowance.resume", f"elder-{ResidentId.parse(resident_id)}", "resumed",
                               reason=reason, previously_ended_on=previous)
 

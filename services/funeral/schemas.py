@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from chassis.schemas import dump, load  # noqa: F401  (the one way, re-exported for the service)
 from contracts.funeral import (BookingRequestSchema, BurialRequestSchema, CaseViewSchema,  # noqa: F401
-                               CremationRequestSchema, DateResolutionSchema, DeathNoticeSchema,
+                               CremationRequestSchema, DateResolutionSchema, DeathNoticeReceiptSchema,
+                               DeathNoticeSchema,
                                FuneralIndicatorsSchema, NicheBatchSchema, NicheInventorySchema,
                                RevocationRequestSchema)

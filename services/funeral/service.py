@@ -16,16 +16,18 @@ from sqlalchemy import func, select
 
 from chassis import (Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, Operable, Outbox, Policy,
                      WorkerMetrics, rpc)
+from chassis.audit import STAFF_ROLES
 from chassis.db import dialect_insert
 from chassis.errors import Conflict
-from chassis.regions import region_prefix
+from chassis.regions import region_prefix, require_region_code
 from contracts.person import ResidentId
 from services.funeral import rules
 from services.funeral.exceptions import CaseStepRefused, PolicyUnusable, UnknownCase
 from services.funeral.models import (Booking, Burial, CertificateSerial, DateReview, DeathCase, DeathNotice,
                                      Niche)
 from services.funeral.schemas import (BookingRequestSchema, BurialRequestSchema, CaseViewSchema,
-                                      CremationRequestSchema, DateResolutionSchema, DeathNoticeSchema,
+                                      CremationRequestSchema, DateResolutionSchema, DeathNoticeReceiptSchema,
+                                      DeathNoticeSchema,
                                       FuneralIndicatorsSchema, NicheBatchSchema, NicheInventorySchema,
                                       RevocationRequestSchema, dump, load)
 
@@ -71,7 +73,7 @@ class FuneralService(Operable):
             known = self.db.execute(select(DeathNotice).where(
                 DeathNotice.source == source, DeathNotice.reference == data["reference"])).scalar()
             if known is not None:  # the same certificate sent again: the same answer
-                return self._case_view(self._case_by_id(known.case_id), duplicate=True)
+                return self._notice_answer(actor, self._case_by_id(known.case_id), duplicate=True)
         now = self.clock.now()
         # two notices of one death racing: the primary key lets one insert, the other finds it
         opened = self.db.execute(dialect_insert(self.db, DeathCase.__table__).values(
@@ -91,7 +93,7 @@ class FuneralService(Operable):
             informant_relationship=data["informant_relationship"], received_at=now)
             .on_conflict_do_nothing(index_elements=["source", "reference"])).rowcount
         if not added:
-            return self._case_view(case, duplicate=True)
+            return self._notice_answer(actor, case, duplicate=True)
         subject = f"death-case-{case.id}"
         if opened:
             subjects = [person.number] + ([actor.id] if actor.role == "citizen" else [])
@@ -111,7 +113,7 @@ class FuneralService(Operable):
             self.log.warning("funeral.date_conflict", case_id=case.id, source=source)
         else:
             self.audit.record(actor, "death.notify", subject, "joined", source=source)
-        return self._case_view(case, duplicate=not opened)
+        return self._notice_answer(actor, case, duplicate=not opened)
 
     @rpc
     def date_conflicts(self, actor):
@@ -291,7 +293,7 @@ class FuneralService(Operable):
     @rpc
     def niche_inventory(self, actor, region_code):
         actor = Actor.from_dict(actor)
-        _require_region(region_code)
+        require_region_code(region_code)
         actor.require_staff_in(region_code)
         return self._inventory(region_code)
 
@@ -309,7 +311,7 @@ class FuneralService(Operable):
     def indicators(self, actor, region_code):
         """火化率 and 节地生态安葬率 of the region's cases (revoked ones do not count)."""
         actor = Actor.from_dict(actor)
-        _require_region(region_code)
+        require_region_code(region_code)
         actor.require_staff_in(region_code)
         within = DeathCase.region_code.startswith(region_prefix(region_code), autoescape=True)
         deaths, cremated = self.db.execute(select(
@@ -344,6 +346,16 @@ class FuneralService(Operable):
         return sorted(set(self.db.execute(select(DeathNotice.date_of_death)
                                           .where(DeathNotice.case_id == case.id)).scalars()))
 
+    def _notice_answer(self, actor: Actor, case: DeathCase, duplicate: bool) -> dict:
+        """Staff see the case; a partner or the family only the receipt of its notice, since the
+        case holds other sources' notices and the family's arrangements (minimal disclosure)."""
+        if actor.role in STAFF_ROLES:
+            return self._case_view(case, duplicate=duplicate)
+        self.db.flush()
+        return dump(DeathNoticeReceiptSchema, {
+            "case_id": case.id, "matter_id": case.matter_id, "state": case.state,
+            "date_of_death": case.date_of_death, "date_conflict": case.date_conflict, "duplicate": duplicate})
+
     def _case_view(self, case: DeathCase, duplicate: bool = False) -> dict:
         self.db.flush()
         notices = self.db.execute(select(DeathNotice).where(DeathNotice.case_id == case.id)
@@ -369,9 +381,3 @@ class FuneralService(Operable):
             "fees_fen": sum(b.fee_fen for b in bookings), "waived_fen": sum(b.waived_fen for b in bookings),
             "cremation_certificate": case.cremation_certificate, "cremated_on": case.cremated_on,
             "revoked_reason": case.revoked_reason})
-
-
-def _require_region(code) -> None:
-    if not (isinstance(code, str) and code.isdigit() and len(code) in (6, 9, 12)):
-        raise InvalidInput("not a division code", errors={"region_code": ["6, 9 or 12 digits"]})
-

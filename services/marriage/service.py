@@ -401,6 +401,8 @@ class MarriageService(Operable):
         if record is None:
             self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"], date_of_death=died_on,
                                     state="revoked", recorded_at=self.clock.now()))
+            # the late notice will change nothing: say so, or the step stays pending and the matter revoking
+            self._report_death_step(subject, "not_applicable", "revoked before the notice was handled")
             return
         if record.state != "applied":
             record.state = "reversed" if record.state == "not_applicable" else record.state

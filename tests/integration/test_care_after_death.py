@@ -78,6 +78,22 @@ def test_someone_care_never_knew_is_not_applicable(care, amqp_uri):
     assert report.body["data"]["state"] == "not_applicable"
 
 
+def test_a_revocation_overtaking_its_notice_closes_the_step(care, amqp_uri):
+    """The notice failed and went to retry while its revocation went through: nothing is stopped,
+    and the step says not applicable so the revoked matter does not wait on it for ever."""
+    rpc, engine = care
+    rpc.import_people(ADMIN, {"people": [{"resident_id": DECEASED, "name": "周老", "region_code": TOWNSHIP}]})
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.revoked", "funeral", {"case_id": case_id, "resident_id": DECEASED,
+                                                   "date_of_death": DIED, "reason": "another person"})
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("revoked",)], what="the tombstone")
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM inbox WHERE consumer = 'care.on_death'")[0][0] == 2, what="the late notice")
+    assert rows(engine, "SELECT deceased_on FROM elder") == [(None,)]
+    reports = [r.body["data"] for r in rows(engine, "SELECT body FROM outbox WHERE event_type = 'matter.step_reported'")]
+    assert [(r["step"], r["state"]) for r in reports] == [("care_stopped", "not_applicable")]
+
+
 def one_person_household(engine, payments) -> None:
     """Household h-1: the deceased alone, 特困 at 1105 yuan a month, with these (month, state) payments."""
     with engine.begin() as conn:
@@ -158,4 +174,117 @@ def test_revoked_death_owes_back_pay_once_for_a_failed_month(make_database, base
     assert rows(engine, "SELECT ends_on FROM entitlement") == [(None,)]
     october = rpc_freeze(amqp_uri, "2026-10-01")
     assert (october["regular"], october["arrears"], october["arrears_fen"]) == (1, 1, 110500)  # July, once
+    engine.dispose()
+
+
+def test_assistance_closes_its_step_when_the_revocation_overtakes_the_notice(make_database, base_config,
+                                                                               start_service, manual_clock, amqp_uri,
+                                                                               tmp_path):
+    engine = start_assistance(make_database, base_config, start_service, tmp_path)
+    manual_clock.set_local_date(date(2026, 8, 3))
+    one_person_household(engine, (("2026-07-01", "paid"),))
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.revoked", "funeral", {"case_id": case_id, "resident_id": DECEASED,
+                                                   "date_of_death": DIED, "reason": "another person"})
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("revoked",)], what="the tombstone")
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM inbox WHERE consumer = 'assistance.on_death'")[0][0] == 2,
+             what="the late notice")
+    assert rows(engine, "SELECT ends_on FROM entitlement") == [(None,)] and not rows(engine, "SELECT 1 FROM overpayment")
+    reports = [r.body["data"] for r in rows(engine, "SELECT body FROM outbox WHERE event_type = 'matter.step_reported'")]
+    assert [(r["step"], r["state"]) for r in reports] == [("benefits_stopped", "not_applicable")]
+    engine.dispose()
+
+
+def test_a_death_during_gradual_exit_stops_it_and_a_revocation_owes_only_its_months(make_database, base_config,
+                                                                                     start_service, manual_clock,
+                                                                                     amqp_uri, tmp_path):
+    """特困 ended in May but paid on under 渐退 until September; the person dies on 2 June, heard
+    of in August. July and August were paid for nobody; September must not be paid. Revoked in
+    October: the 渐退 runs to September again, so September is owed and October is not."""
+    engine = start_assistance(make_database, base_config, start_service, tmp_path)
+    manual_clock.set_local_date(date(2026, 8, 3))
+    one_person_household(engine, (("2026-06-01", "paid"), ("2026-07-01", "paid"), ("2026-08-01", "pending")))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE entitlement SET ends_on = '2026-05-31', gradual_exit_until = '2026-09-30', "
+                          "exit_reason = 'income above the line'"))
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="assistance's reaction")
+    assert rows(engine, "SELECT months, amount_fen FROM overpayment") == [(["2026-07-01", "2026-08-01"], 221000)]
+    assert rows(engine, "SELECT ends_on::text, gradual_exit_until::text FROM entitlement") == [("2026-05-31", DIED)]
+    # it ended in May and the departments were told then: no second entitlement_ended
+    assert not rows(engine, "SELECT 1 FROM outbox WHERE event_type = 'assistance.entitlement_ended'")
+    manual_clock.set_local_date(date(2026, 9, 1))
+    assert rpc_freeze(amqp_uri, "2026-09-01")["payments"] == 0  # 渐退 stopped with the death
+    manual_clock.set_local_date(date(2026, 10, 1))
+    assert rpc_freeze(amqp_uri, "2026-10-01")["payments"] == 0
+    publish(amqp_uri, "death.revoked", "funeral", {"case_id": case_id, "resident_id": DECEASED,
+                                                   "date_of_death": DIED, "reason": "another person"})
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("reversed",)], what="the revocation")
+    assert rows(engine, "SELECT ends_on::text, gradual_exit_until::text, exit_reason FROM entitlement") == [
+        ("2026-05-31", "2026-09-30", "income above the line")]
+    assert rows(engine, "SELECT amount_fen, months FROM back_pay") == [
+        (110500, [{"month": "2026-09-01", "owed_fen": 110500, "paid_fen": 0}])]
+    engine.dispose()
+
+
+def test_a_revoked_death_pays_the_allowance_back_for_the_months_it_missed(care, manual_clock, amqp_uri):
+    """June paid, the death on 2 June stops July (frozen while ended); the revocation in July
+    has August's cycle pay July back once, at July's band, and August as usual."""
+    rpc, engine = care
+    bureau = {"id": "allowance-office", "role": "clerk", "area": "330602"}
+    manual_clock.set_local_date(date(2026, 6, 1))
+    rpc.import_people(ADMIN, {"people": [{"resident_id": DECEASED, "name": "周老", "region_code": TOWNSHIP,
+                                          "bank_account": "6217000000000000071"}]})
+    assert rpc.run_allowance_job(ADMIN)["enrolled"] == 1
+    june = rpc.freeze_allowance_cycle(bureau, {"region_code": "330602", "month": "2026-06-01"})
+    assert june["payments"] == 1
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="care's reaction")
+    manual_clock.set_local_date(date(2026, 7, 1))
+    assert rpc.freeze_allowance_cycle(bureau, {"region_code": "330602", "month": "2026-07-01"})["payments"] == 0
+    publish(amqp_uri, "death.revoked", "funeral", {"case_id": case_id, "resident_id": DECEASED,
+                                                   "date_of_death": DIED, "reason": "another person"})
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("reversed",)], what="the restoration")
+    manual_clock.set_local_date(date(2026, 8, 1))
+    august = rpc.freeze_allowance_cycle(bureau, {"region_code": "330602", "month": "2026-08-01"})
+    assert (august["regular"], august["back_pay"], august["back_pay_fen"]) == (1, 1, june["total_fen"])
+    assert rows(engine, "SELECT for_month::text, kind FROM allowance_payment ORDER BY for_month") == [
+        ("2026-06-01", "regular"), ("2026-07-01", "back_pay"), ("2026-08-01", "regular")]
+    manual_clock.set_local_date(date(2026, 9, 1))
+    assert rpc.freeze_allowance_cycle(bureau, {"region_code": "330602", "month": "2026-09-01"})["back_pay"] == 0
+
+
+def test_a_death_and_its_revocation_waiting_together_end_as_if_nothing_happened(make_database, base_config,
+                                                                                 start_service, manual_clock,
+                                                                                 amqp_uri, tmp_path):
+    """Both events wait in the queue before assistance starts, so they are handled in one batch,
+    one transaction: the revocation must see what the notice did in it and undo all of it."""
+    from chassis.topology import declare_topology
+    url = make_database("assistance")
+    upgrade("services/assistance", url)
+    engine = create_engine(url)
+    manual_clock.set_local_date(date(2026, 8, 3))
+    one_person_household(engine, (("2026-06-01", "paid"), ("2026-07-01", "paid")))
+    declare_topology(amqp_uri)
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    publish(amqp_uri, "death.revoked", "funeral", {"case_id": case_id, "resident_id": DECEASED,
+                                                   "date_of_death": DIED, "reason": "another person"})
+    start_service(AssistanceService, {**base_config, "DATABASE_URL": url, "CHECK_SOURCES_URL": "http://127.0.0.1:9",
+                                      "BANK_FILES_DIR": str(tmp_path)})
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("reversed",)], what="both events")
+    assert rows(engine, "SELECT ends_on, exit_reason FROM entitlement") == [(None, None)]
+    assert rows(engine, "SELECT left_on FROM member") == [(None,)]
+    assert rows(engine, "SELECT months, amount_fen FROM overpayment") == [(["2026-07-01"], 110500)]
+    assert rows(engine, "SELECT state FROM recovery") == [("cancelled",)]
+    assert not rows(engine, "SELECT 1 FROM back_pay")  # no cycle ran while it was stopped
+    states = [r.body["data"]["state"] for r in rows(
+        engine, "SELECT body FROM outbox WHERE event_type = 'matter.step_reported' ORDER BY id")]
+    assert states == ["done", "reversed"]
+    # one claim, one transaction: the inbox stamps a batch's events with one time
+    (batches,) = rows(engine, "SELECT count(DISTINCT handled_at) FROM inbox WHERE consumer = 'assistance.on_death'")
+    assert batches == (1,)
     engine.dispose()

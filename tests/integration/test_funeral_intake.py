@@ -57,6 +57,9 @@ def test_two_sources_at_once_make_one_case_and_one_notification(funeral):
     answers = [reply.result() for reply in pending]
     assert len({a["case_id"] for a in answers}) == 1 and len({a["matter_id"] for a in answers}) == 1
     assert sorted(a["duplicate"] for a in answers) == [False, True, True]
+    # the partners are told the case and matter, not what the other source reported
+    assert {frozenset(a) for a in answers} == {frozenset({"case_id", "matter_id", "state", "date_of_death",
+                                                          "date_conflict", "duplicate"})}
     assert rows(engine, "SELECT event_type, count(*) FROM outbox GROUP BY 1 ORDER BY 1") == [
         ("death.notified", 1), ("matter.opened", 1)]
     assert rows(engine, "SELECT count(*) FROM death_notice")[0][0] == 2  # the resent certificate is one notice
@@ -106,5 +109,8 @@ def test_a_revocation_overtaking_its_notice_leaves_the_marriage_alone(make_datab
         eventlet.sleep(0.5)  # let the late notice be handled (or not)
         assert proxy.marriage.marital_status({"id": "r", "role": "clerk", "area": DISTRICT}, wife)["status"] == "married"
     reports = rows(engine, "SELECT body FROM outbox WHERE event_type = 'matter.step_reported'")
-    assert [(r.body["data"]["step"], r.body["data"]["state"]) for r in reports] == [("marriage_ended", "not_applicable")]
+    # both not applicable: the overtaken notice changed nothing, and saying so lets the revoked
+    # matter leave "revoking" (a step left pending would keep it there for ever)
+    assert sorted((r.body["subject"], r.body["data"]["state"]) for r in reports) == sorted(
+        [(f"death-case-{case_id}", "not_applicable"), (f"death-case-{other}", "not_applicable")])
     engine.dispose()

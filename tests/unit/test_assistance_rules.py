@@ -687,3 +687,19 @@ def test_back_pay_after_revocation(cycles, paid, owed, expected):
     months = rules.back_pay_after_revocation(date(2026, 5, 20), cycles, paid, owed)
     assert [(m.month, m.owed_fen, m.paid_fen) for m in months] == expected
     assert sum(m.back_fen for m in months) == sum(o - p for _, o, p in expected)
+
+
+AUGUST = date(2026, 8, 1)
+
+
+@pytest.mark.parametrize("paid_until, expected", [
+    (None, [(JULY, 80000, 0), (AUGUST, 80000, 0)]),
+    # it would have ended (or its 渐退 run out) in July anyway: August is not owed
+    (date(2026, 7, 31), [(JULY, 80000, 0)]),
+    (date(2026, 7, 1), [(JULY, 80000, 0)]),  # a month active for any part is paid in full
+    (date(2026, 6, 30), []),
+])
+def test_back_pay_stops_where_the_benefit_would_have_ended(paid_until, expected):
+    months = rules.back_pay_after_revocation(date(2026, 5, 20), [JUNE, JULY, AUGUST], {JUNE: 80000}, 80000,
+                                             paid_until=paid_until)
+    assert [(m.month, m.owed_fen, m.paid_fen) for m in months] == expected

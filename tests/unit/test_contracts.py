@@ -54,6 +54,14 @@ def test_project_for_partner(paths, expected):
     assert project_for_partner(DATA, paths) == expected
 
 
+def test_departments_get_a_revocation_without_the_clerks_reason():
+    revoked = {"case_id": "c-1", "resident_id": HUSBAND, "date_of_death": "2026-05-20",
+               "reason": "the hospital confused him with 王五 of the same ward"}
+    for code in ("police", "human_resources", "medical_insurance"):
+        assert project_for_partner(revoked, PARTNERS[code].entitlements["death.revoked"]) == {
+            "case_id": "c-1", "resident_id": HUSBAND, "date_of_death": "2026-05-20"}
+
+
 def test_projection_does_not_leak_siblings_and_does_not_alias_source():
     out = project_for_partner(DATA, ("party_a.resident_id",))
     assert "phone" not in out["party_a"] and "name" not in out["party_a"]

@@ -2,7 +2,8 @@
 import pytest
 
 from chassis.errors import InvalidInput
-from chassis.regions import NATIONAL, region_ancestors, region_covers, region_prefix, require_region_code
+from chassis.regions import (NATIONAL, is_region_code, region_ancestors, region_covers, region_prefix,
+                             require_region_code)
 
 
 @pytest.mark.parametrize("code, expected", [
@@ -22,6 +23,7 @@ def test_region_prefix(code, expected):
                                          ("33060", False), ("3306020011", False), ("33060a", False),
                                          (330602, False), (None, False)])
 def test_a_region_code_from_a_caller(code, valid):
+    assert is_region_code(code) is valid
     if valid:
         assert require_region_code(code) == code
     else:
