@@ -3,7 +3,7 @@ bookings with their fees and waivers, the burial choice and its reward, the nich
 cremation certificates. Money is integer fen."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import declarative_base
 
 from chassis.types import UtcDateTime
@@ -13,11 +13,14 @@ Fen = BigInteger
 
 
 class DeathCase(Base):
-    """One death, one case, one matter: the primary key on the deceased makes two notices that race
-    end in the same case."""
+    """One death, one case, one matter: the unique index on the deceased's standing case makes two
+    notices that race end in the same case. A case revoked as made in error stands aside, so the
+    person's real death, later, opens a case of its own."""
     __tablename__ = "death_case"
-    resident_id = Column(String(18), primary_key=True)
-    id = Column(String(36), nullable=False, unique=True)
+    __table_args__ = (Index("uq_death_case_standing", "resident_id", unique=True,
+                            postgresql_where=text("state <> 'revoked'"), sqlite_where=text("state <> 'revoked'")),)
+    id = Column(String(36), primary_key=True)
+    resident_id = Column(String(18), nullable=False)
     matter_id = Column(String(36), nullable=False, unique=True)
     name = Column(String(60), nullable=False)
     region_code = Column(String(12), nullable=False, index=True)

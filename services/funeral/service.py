@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from chassis import (Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, Operable, Outbox, Policy,
                      WorkerMetrics, rpc)
@@ -75,17 +75,16 @@ class FuneralService(Operable):
             if known is not None:  # the same certificate sent again: the same answer
                 return self._notice_answer(actor, self._case_by_id(known.case_id), duplicate=True)
         now = self.clock.now()
-        # two notices of one death racing: the primary key lets one insert, the other finds it
+        # two notices of one death racing: the unique standing case lets one insert, the other finds
+        # it; a case revoked as made in error does not stand, so a later real death opens its own
         opened = self.db.execute(dialect_insert(self.db, DeathCase.__table__).values(
             resident_id=person.number, id=str(uuid.uuid4()), matter_id=str(uuid.uuid4()),
             name=data["deceased"]["name"], region_code=data["region_code"], date_of_death=data["date_of_death"],
             date_conflict=False, state="open", opened_at=now)
-            .on_conflict_do_nothing(index_elements=["resident_id"])).rowcount
-        case = self.db.execute(select(DeathCase).where(DeathCase.resident_id == person.number)
+            .on_conflict_do_nothing(index_elements=["resident_id"], index_where=text("state <> 'revoked'"))).rowcount
+        case = self.db.execute(select(DeathCase).where(DeathCase.resident_id == person.number,
+                                                       DeathCase.state != "revoked")
                                .with_for_update().execution_options(populate_existing=True)).scalar_one()
-        if not opened and case.state == "revoked":
-            raise Conflict("this person's death was revoked as made in error; a clerk must look into the new notice",
-                           errors={"deceased.resident_id": ["death revoked"]})
         # the same certificate sent twice at once: the unique reference lets one in, the other is a repeat
         added = self.db.execute(dialect_insert(self.db, DeathNotice.__table__).values(
             id=str(uuid.uuid4()), case_id=case.id, source=source, reference=data["reference"],

@@ -77,9 +77,21 @@ def test_intake_refuses_what_it_must(funeral):
     assert refused({"id": "banks", "role": "partner"}, notice("B-1")) == 403
     assert refused(HEALTH, notice("D-2", died="2026-06-11")) == 400          # in the future
     assert refused({"id": "c", "role": "clerk", "area": "330603"}, notice(None)) == 403  # outside the area
-    case = proxy.funeral.notify_death(HEALTH, notice("D-3"))
-    proxy.funeral.revoke(APPROVER, case["case_id"], {"reason": "the wrong person"})
-    assert refused(POLICE, notice("GA-3")) == 409  # a revoked death is looked into by a clerk
+
+
+def test_a_death_revoked_in_error_can_be_notified_again(funeral):
+    """The revoked case stands aside: the person's real death, later, is a case and a matter of
+    its own; the revoked certificate sent again is still the revoked case."""
+    proxy, engine = funeral
+    wrong = proxy.funeral.notify_death(HEALTH, notice("D-3"))
+    proxy.funeral.revoke(APPROVER, wrong["case_id"], {"reason": "the wrong person"})
+    assert proxy.funeral.notify_death(HEALTH, notice("D-3"))["case_id"] == wrong["case_id"]
+    real = proxy.funeral.notify_death(POLICE, notice("GA-3", died="2026-06-08"))
+    assert real["duplicate"] is False
+    assert (real["case_id"], real["matter_id"]) != (wrong["case_id"], wrong["matter_id"])
+    assert rows(engine, f"SELECT state FROM death_case WHERE resident_id = '{DECEASED}' ORDER BY opened_at") == [
+        ("revoked",), ("open",)]
+    assert rows(engine, "SELECT count(*) FROM outbox WHERE event_type = 'death.notified'")[0][0] == 2
 
 
 def test_a_revocation_overtaking_its_notice_leaves_the_marriage_alone(make_database, base_config, start_service,

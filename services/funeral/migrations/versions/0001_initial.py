@@ -60,12 +60,13 @@ def upgrade():
         sa.Column("revoked_at", UtcDateTime(), nullable=True),
         sa.Column("revoked_by", sa.String(length=80), nullable=True),
         sa.Column("revoked_reason", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("resident_id"),
-        sa.UniqueConstraint("id"),
+        sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("matter_id"),
         sa.UniqueConstraint("cremation_certificate"),
     )
     op.create_index("ix_death_case_region_code", "death_case", ["region_code"])
+    op.create_index("uq_death_case_standing", "death_case", ["resident_id"], unique=True,
+                    postgresql_where=sa.text("state <> 'revoked'"), sqlite_where=sa.text("state <> 'revoked'"))
     op.create_table(
         "death_notice",
         sa.Column("id", sa.String(length=36), nullable=False),
