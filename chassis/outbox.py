@@ -75,6 +75,16 @@ class OutboxWriter:
         self._insert(envelope.id, envelope.type, EVENTS_EXCHANGE, envelope.type, envelope.to_json())
         return envelope
 
+    def report_step(self, subject: str, matter_type: str, step: str, state: str, reason: str | None = None,
+                    matter_id: str | None = None) -> Envelope:
+        """This service's step of a one-matter (一件事) reached `state`: the event the progress view
+        folds. The matter is the handled event's unless named; a long reason is cut to what the
+        contract keeps (500 characters)."""
+        data = {"matter_type": matter_type, "step": step, "state": state, "reported_by": self._source}
+        if reason is not None:
+            data["reason"] = reason[:500]
+        return self.record("matter.step_reported", subject, data, matter_id=matter_id)
+
     def forward_to_partner(self, partner_code: str, event: Envelope, data: dict) -> None:
         """Queue a filtered copy of `event` for one partner department (minimal disclosure).
 

@@ -440,9 +440,7 @@ class AssistanceService(Operable):
                           for i in items]}, matter_id=matter_id)
             for item in items:
                 if item.owner == self.name:
-                    self.outbox.record("matter.step_reported", subject, {
-                        "matter_type": MATTER_TYPE, "step": item.code, "state": "done",
-                        "reported_by": self.name}, matter_id=matter_id)
+                    self.outbox.report_step(subject, MATTER_TYPE, item.code, "done", matter_id=matter_id)
         return matter_id
 
     # --- households, exits and re-checks (复核) --------------------------------------------------
@@ -1023,9 +1021,7 @@ class AssistanceService(Operable):
         self._report_death_step(record.case_id, "reversed", "; ".join(said))
 
     def _report_death_step(self, case_id: str, state: str, reason: str) -> None:
-        self.outbox.record("matter.step_reported", f"death-case-{case_id}", {
-            "matter_type": "after_death", "step": "benefits_stopped", "state": state, "reason": reason[:500],
-            "reported_by": self.name})
+        self.outbox.report_step(f"death-case-{case_id}", "after_death", "benefits_stopped", state, reason)
 
     @rpc
     def after_death(self, actor, case_id):

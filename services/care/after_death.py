@@ -143,9 +143,7 @@ class AfterDeath:
 
     def _report_care_step(self, case_id: str, state: str, reason: str) -> None:
         # the outbox takes the matter id from the event being handled
-        self.outbox.record("matter.step_reported", f"death-case-{case_id}", {
-            "matter_type": "after_death", "step": "care_stopped", "state": state, "reason": reason[:500],
-            "reported_by": self.name})
+        self.outbox.report_step(f"death-case-{case_id}", "after_death", "care_stopped", state, reason)
 
     @rpc
     def after_death(self, actor, case_id):

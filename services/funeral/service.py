@@ -235,9 +235,8 @@ class FuneralService(Operable):
                                  .returning(table.c.last_serial)).scalar_one()
         case.state, case.cremated_on = "cremated", data["cremated_on"]
         case.cremation_certificate = rules.certificate_number(district, year, serial)
-        self.outbox.record("matter.step_reported", f"death-case-{case.id}", {
-            "matter_type": MATTER_TYPE, "step": STEP, "state": "done", "reported_by": self.name,
-            "reason": f"火化证明 {case.cremation_certificate}"}, matter_id=case.matter_id)
+        self.outbox.report_step(f"death-case-{case.id}", MATTER_TYPE, STEP, "done",
+                                f"火化证明 {case.cremation_certificate}", matter_id=case.matter_id)
         self.audit.record(actor, "funeral.cremation", f"death-case-{case.id}", "cremated",
                           certificate=case.cremation_certificate)
         return self._case_view(case)
@@ -268,9 +267,8 @@ class FuneralService(Operable):
             "case_id": case.id, "resident_id": case.resident_id, "date_of_death": case.date_of_death,
             "reason": data["reason"]}, matter_id=case.matter_id)
         # funeral's own step had not happened (no cremation): nothing of it remains to do
-        self.outbox.record("matter.step_reported", subject, {
-            "matter_type": MATTER_TYPE, "step": STEP, "state": "not_applicable", "reported_by": self.name,
-            "reason": f"revoked: {data['reason']}"}, matter_id=case.matter_id)
+        self.outbox.report_step(subject, MATTER_TYPE, STEP, "not_applicable", f"revoked: {data['reason']}",
+                                matter_id=case.matter_id)
         self.audit.record(actor, "death.revoke", subject, "revoked", reason=data["reason"])
         self.log.warning("funeral.revoked", case_id=case.id)
         return self._case_view(case)

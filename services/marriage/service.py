@@ -153,9 +153,8 @@ class MarriageService(Operable):
             "registration_id": marriage.id, "certificate_number": number, "registered_on": today,
             "office_code": marriage.office_code, "party_a": a, "party_b": b}, matter_id=matter_id)
         if matter_id:
-            self.outbox.record("matter.step_reported", f"marriage-{marriage.id}", {
-                "matter_type": "marriage_birth_hukou", "step": "marriage_registration",
-                "state": "done", "reported_by": self.name}, matter_id=matter_id)
+            self.outbox.report_step(f"marriage-{marriage.id}", "marriage_birth_hukou", "marriage_registration",
+                                    "done", matter_id=matter_id)
         self.audit.record(actor, "marriage.register", f"marriage-{marriage.id}", "registered",
                           policy_version=law.version, certificate_number=number)
         # the parties' numbers are masked by the chassis on the way out
@@ -423,9 +422,7 @@ class MarriageService(Operable):
         self._report_death_step(subject, "reversed", f"marriage {marriage.id} restored")
 
     def _report_death_step(self, subject: str, state: str, reason: str) -> None:
-        self.outbox.record("matter.step_reported", subject, {
-            "matter_type": "after_death", "step": "marriage_ended", "state": state, "reason": reason,
-            "reported_by": self.name})
+        self.outbox.report_step(subject, "after_death", "marriage_ended", state, reason)
 
     # --- marital status (minimal disclosure) -------------------------------------------------
 
