@@ -16,7 +16,9 @@ def test_a_ledger_is_two_tables_named_after_it():
     assert (tables.cycle.name, tables.payment.name) == ("allowance_payment_cycle", "allowance_payment")
     assert {i.name for i in tables.payment.indexes} == {"uq_allowance_payment_once", "ix_allowance_payment_cycle_state"}
     once = next(i for i in tables.payment.indexes if i.unique)
-    assert [c.name for c in once.columns] == ["resident_id", "for_month"]
+    # one live ordinary payment and at most one live top-up per payee and month
+    assert [c.name for c in once.columns] == ["resident_id", "for_month", "top_up"]
+    assert str(once.dialect_options["postgresql"]["where"]) == "state <> 'failed'"
     assert (tables.payee, tables.holder, tables.carried) == ("resident_id", "resident_id", ())
 
 
