@@ -76,8 +76,8 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import (BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        text)
+from sqlalchemy import (BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint, text)
 from sqlalchemy.engine import Connection
 
 from chassis.errors import Conflict, InvalidInput, Unavailable
@@ -85,7 +85,8 @@ from chassis.types import UtcDateTime
 
 __all__ = ["PaymentTables", "PaymentRun", "CycleSummary", "ReconcileSummary", "CycleStateError",
            "UnsupportedDatabase", "NO_BANK_ACCOUNT", "BANK_FILE_HEADER", "cycle_id_of", "BankFiles",
-           "create_payment_run_tables", "drop_payment_run_tables", "add_payment_top_ups", "drop_payment_top_ups", "CycleNotReady", "as_problems"]
+           "create_payment_run_tables", "drop_payment_run_tables", "add_payment_top_ups", "drop_payment_top_ups",
+           "CycleNotReady", "as_problems"]
 
 NO_BANK_ACCOUNT = "no bank account"
 BANK_FILE_HEADER = ("payment_id", "bank_account", "amount_fen")
@@ -475,7 +476,8 @@ SELECT 'unknown', NULL, NULL, payment_id, 1 FROM bank_answer WHERE NOT known
 def _summary(cycle_row, created: bool, tally: Iterable) -> CycleSummary:
     """`tally`: (kind, state, recorded without a bank account, count, fen) groups of the cycle."""
     counts = dict.fromkeys(("payments", "total_fen", "regular", "arrears", "arrears_fen", "back_pay", "back_pay_fen",
-                            "top_up", "top_up_fen", "to_bank", "to_bank_fen", "without_account", "without_account_fen"), 0)
+                            "top_up", "top_up_fen", "to_bank", "to_bank_fen", "without_account",
+                            "without_account_fen"), 0)
     for kind, state, no_account, n, fen in tally:
         counts["payments"] += n
         counts["total_fen"] += fen
@@ -521,8 +523,8 @@ class PaymentRun:
     there). `arrears_due`: a condition on the failed payment `f` that says its month is still owed
     (an entitlement ended since, back to before that month, because the payee died, owes nothing
     for it); every failed payment is owed by default. `back_pay` and `top_up`: optional SELECTs
-    of the same columns plus `for_month` (see the module's docstring). `file_prefix` keeps two services' bank files
-    in one folder apart.
+    of the same columns plus `for_month` (see the module's docstring). `file_prefix` keeps two
+    services' bank files in one folder apart.
     """
 
     def __init__(self, tables: PaymentTables, *, payees: str, accounts: str, back_pay: str | None = None,

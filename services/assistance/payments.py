@@ -22,8 +22,8 @@ from sqlalchemy import text
 from chassis.payment_runs import PaymentRun
 from services.assistance.models import PAYMENT_TABLES
 
-__all__ = ["RUN", "MARK_BACK_PAY_PAID", "freeze_cycle", "cycle_summary", "bank_batch", "write_bank_file", "claim_for_sending",
-           "mark_sent", "reconcile"]
+__all__ = ["RUN", "MARK_BACK_PAY_PAID", "freeze_cycle", "cycle_summary", "bank_batch", "write_bank_file",
+           "claim_for_sending", "mark_sent", "reconcile"]
 
 RUN = PaymentRun(PAYMENT_TABLES, payees="""
     SELECT e.id AS entitlement_id, e.household_id, e.monthly_amount_fen AS amount_fen, h.bank_account,

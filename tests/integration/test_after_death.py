@@ -293,7 +293,8 @@ def test_revocation_restores_everything_with_back_pay(system, manual_clock):
     # July is paid what the benefit owed for it, in two payments: the survivor's amount and the top-up
     payments = ok(sys_.call("GET", f"/api/v1/assistance/households/{story['household_id']}/payments",
                             CASEWORKER))["payments"]
-    july_paid = [(p["kind"], p["amount_fen"]) for p in payments if p["for_month"] == "2026-07-01" and p["state"] == "paid"]
+    july_paid = [(p["kind"], p["amount_fen"]) for p in payments
+                 if p["for_month"] == "2026-07-01" and p["state"] == "paid"]
     assert sorted(july_paid) == [("regular", after_fen), ("top_up", withheld)]
     assert sum(fen for _, fen in july_paid) == story["before_fen"]
 

@@ -509,7 +509,8 @@ def test_back_pay_is_paid_once_as_a_top_up_and_a_failed_one_as_arrears(engine):
     with engine.begin() as conn:
         owe_back_pay(conn, 5, [(MAY, amount_of(5) + 1000, amount_of(5))])
         owe_back_pay(conn, 7, [(MAY, amount_of(7) + 500, amount_of(7))])
-        owe_back_pay(conn, 7, [(MAY, amount_of(7) + 500, amount_of(7)), (date(2026, 4, 1), 100, 0)])  # again; April: no cycle
+        # 7's May again (a second record names it), and April, which had no cycle: nothing for it
+        owe_back_pay(conn, 7, [(MAY, amount_of(7) + 500, amount_of(7)), (date(2026, 4, 1), 100, 0)])
         owe_back_pay(conn, 8, [(MAY, amount_of(8) + 700, amount_of(8))], state="paid")  # settled already
         owe_back_pay(conn, 9, [(MAY, amount_of(9) + 200, amount_of(9))])  # the failed payment counts as paid
         owe_back_pay(conn, 291, [(MAY, amount_of(291) + 300, amount_of(291))])  # no bank account
