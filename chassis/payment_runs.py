@@ -19,12 +19,20 @@ creates the chassis tables.
   frozen snapshot, so later edits to what the payees are drawn from do not change a frozen cycle.
   Freezing a month that already has a cycle inserts nothing and returns that cycle's summary; two
   runs of the same month at once serialize on the cycle's primary key. The partial unique index
-  `uq_<ledger>_once` (one pending-or-paid payment per payee and month, whatever the cycle) is the
-  backstop: arrears, which two cycles could race for, use it as their ON CONFLICT arbiter; a
-  regular payment that collided with it would roll the whole freeze back. Nobody is paid twice.
+  `uq_<ledger>_once` (one pending-or-paid *ordinary* payment and at most one pending-or-paid
+  *top-up* per payee and month, whatever the cycle: unique on (payee, for_month, top_up)) is the
+  backstop: arrears, back pay and top-ups, which two cycles could race for, use it as their ON
+  CONFLICT arbiter; a regular payment that collided with it would roll the whole freeze back.
+  Nobody is paid twice.
 - A service whose payees can become entitled for months already frozen (care: an enrolment made
   after the freeze, from the birthday's month) gives a `back_pay` SELECT: the next cycle pays
   those months (kind `back_pay`), once.
+- A service that paid a month short and owes the difference (assistance: a revoked death had
+  reduced or stopped the benefit) gives a `top_up` SELECT of (payee, carried, for_month, amount
+  owed on top, bank account, policy version): the next cycle pays each such month once, as kind
+  `top_up`, a payment of its own beside the month's ordinary one (the `top_up` column is true). A
+  month that has any top-up already, live or failed, gets no second one: a failed top-up is paid
+  again as arrears (which keep `top_up` true), like any failed payment.
 - A *scope* splits the run into independent cycles (care: one per paying district, "330602-2026-05");
   the empty scope is one city-wide cycle per month ("2026-05", assistance). Scopes must not overlap:
   if they did, the unique index would refuse the second cycle's overlapping payments.
@@ -68,8 +76,8 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import (BigInteger, Column, Date, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        text)
+from sqlalchemy import (BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint, text)
 from sqlalchemy.engine import Connection
 
 from chassis.errors import Conflict, InvalidInput, Unavailable
@@ -77,7 +85,8 @@ from chassis.types import UtcDateTime
 
 __all__ = ["PaymentTables", "PaymentRun", "CycleSummary", "ReconcileSummary", "CycleStateError",
            "UnsupportedDatabase", "NO_BANK_ACCOUNT", "BANK_FILE_HEADER", "cycle_id_of", "BankFiles",
-           "create_payment_run_tables", "drop_payment_run_tables", "CycleNotReady", "as_problems"]
+           "create_payment_run_tables", "drop_payment_run_tables", "add_payment_top_ups", "drop_payment_top_ups",
+           "CycleNotReady", "as_problems"]
 
 NO_BANK_ACCOUNT = "no bank account"
 BANK_FILE_HEADER = ("payment_id", "bank_account", "amount_fen")
@@ -134,6 +143,8 @@ class CycleSummary:
     scope: str = ""  # the paying region of the cycle; "" for a run with one cycle a month
     back_pay: int = 0  # months before this one, frozen without the payee, paid now
     back_pay_fen: int = 0
+    top_up: int = 0  # months before this one paid short, their difference paid now
+    top_up_fen: int = 0
 
 
 @dataclass(frozen=True)
@@ -200,16 +211,20 @@ class PaymentTables:
             Column("cycle_id", String(20), nullable=False),
             payee, *carried,
             # regular | arrears (a failed payment paid again) | back_pay (a month frozen without the payee)
+            # | top_up (the difference owed for a month paid short)
             Column("kind", String(10), nullable=False),
+            # a top-up, or the arrears of one: a payment beside the month's ordinary one, not instead
+            Column("top_up", Boolean, nullable=False, server_default=text("false")),
             Column("for_month", Date, nullable=False),
             Column("amount_fen", BigInteger, nullable=False),
             Column("bank_account", String(40)),
             Column("policy_version", Text, nullable=False),  # frozen with the payment
             Column("state", String(10), nullable=False),  # pending | paid | failed
             Column("failure_reason", Text),
-            # Pays nobody twice: one live (pending or paid) payment per payee and month, whatever
-            # the cycle; a failed one may be paid again as arrears in a later cycle.
-            Index(f"uq_{name}_once", self.payee, "for_month", unique=True,
+            # Pays nobody twice: one live (pending or paid) ordinary payment and at most one live
+            # top-up per payee and month, whatever the cycle; a failed one may be paid again as
+            # arrears in a later cycle.
+            Index(f"uq_{name}_once", self.payee, "for_month", "top_up", unique=True,
                   postgresql_where=text("state <> 'failed'"), sqlite_where=text("state <> 'failed'")),
             Index(f"ix_{name}_cycle_state", "cycle_id", "state"),
         )
@@ -249,6 +264,31 @@ def create_payment_run_tables(name: str, payee, carried=()) -> None:
     op.create_index(f"ix_{name}_cycle_state", name, ['cycle_id', 'state'], unique=False)
     op.create_index(f"uq_{name}_once", name, [payee.name, 'for_month'], unique=True,
                     postgresql_where=sa.text("state <> 'failed'"), sqlite_where=sa.text("state <> 'failed'"))
+
+
+def add_payment_top_ups(name: str, payee: str) -> None:
+    """Version 2 of a payment ledger's tables, from a service's alembic revision: the `top_up`
+    column, and uq_<ledger>_once over (payee, for_month, top_up) so that a month paid short can
+    have its difference paid beside its ordinary payment."""
+    from alembic import op
+    import sqlalchemy as sa
+
+    op.add_column(name, sa.Column('top_up', sa.Boolean(), server_default=sa.text('false'), nullable=False))
+    op.drop_index(f"uq_{name}_once", table_name=name)
+    op.create_index(f"uq_{name}_once", name, [payee, 'for_month', 'top_up'], unique=True,
+                    postgresql_where=sa.text("state <> 'failed'"), sqlite_where=sa.text("state <> 'failed'"))
+
+
+def drop_payment_top_ups(name: str, payee: str) -> None:
+    """Back to version 1: top-ups are deleted first (version 1 has no room for them)."""
+    from alembic import op
+    import sqlalchemy as sa
+
+    op.execute(f"DELETE FROM {_identifier(name)} WHERE top_up")
+    op.drop_index(f"uq_{name}_once", table_name=name)
+    op.create_index(f"uq_{name}_once", name, [payee, 'for_month'], unique=True,
+                    postgresql_where=sa.text("state <> 'failed'"), sqlite_where=sa.text("state <> 'failed'"))
+    op.drop_column(name, 'top_up')
 
 
 def drop_payment_run_tables(name: str) -> None:
@@ -303,10 +343,10 @@ def _local_settings(conn: Connection, **settings: str | None):
 #   the joins written out (measured: bench/payment_run.py is unchanged).
 _FREEZE = """
 WITH arrears AS (
-    INSERT INTO {payment} (cycle_id, {payee}{carried}, kind, for_month, amount_fen,
+    INSERT INTO {payment} (cycle_id, {payee}{carried}, kind, top_up, for_month, amount_fen,
                            bank_account, policy_version, state, failure_reason)
-    SELECT DISTINCT ON (f.{payee}, f.for_month)
-           :cycle_id, f.{payee}{f_carried}, 'arrears', f.for_month, f.amount_fen,
+    SELECT DISTINCT ON (f.{payee}, f.for_month, f.top_up)
+           :cycle_id, f.{payee}{f_carried}, 'arrears', f.top_up, f.for_month, f.amount_fen,
            h.bank_account, f.policy_version, 'pending', NULL
     FROM {cycle} c
     JOIN {payment} f ON f.cycle_id = c.id AND f.state = 'failed'
@@ -314,9 +354,9 @@ WITH arrears AS (
     WHERE c.month < :first AND c.scope = :scope AND ({arrears_due})
       AND NOT EXISTS (SELECT 1 FROM {payment} live
                       WHERE live.{payee} = f.{payee} AND live.for_month = f.for_month
-                        AND live.state <> 'failed')
-    ORDER BY f.{payee}, f.for_month, f.id DESC
-    ON CONFLICT ({payee}, for_month) WHERE state <> 'failed' DO NOTHING
+                        AND live.top_up = f.top_up AND live.state <> 'failed')
+    ORDER BY f.{payee}, f.for_month, f.top_up, f.id DESC
+    ON CONFLICT ({payee}, for_month, top_up) WHERE state <> 'failed' DO NOTHING
     RETURNING kind, state, amount_fen
 ), regular AS (
     INSERT INTO {payment} (cycle_id, {payee}{carried}, kind, for_month, amount_fen,
@@ -328,9 +368,9 @@ WITH arrears AS (
     FROM ({payees}) AS s
     WHERE s.amount_fen > 0
     RETURNING kind, state, amount_fen
-){back_pay}
+){back_pay}{top_up}
 SELECT kind, state, count(*) AS n, coalesce(sum(amount_fen), 0)::bigint AS fen
-FROM (SELECT * FROM arrears UNION ALL SELECT * FROM regular{back_pay_union}) AS inserted
+FROM (SELECT * FROM arrears UNION ALL SELECT * FROM regular{back_pay_union}{top_up_union}) AS inserted
 GROUP BY kind, state
 """
 
@@ -350,7 +390,28 @@ _BACK_PAY = """, back_pay AS (
     WHERE s.amount_fen > 0 AND s.for_month < :first
       AND EXISTS (SELECT 1 FROM {cycle} c WHERE c.scope = :scope AND c.month = s.for_month)
       AND NOT EXISTS (SELECT 1 FROM {payment} p WHERE p.{payee} = s.{payee} AND p.for_month = s.for_month)
-    ON CONFLICT ({payee}, for_month) WHERE state <> 'failed' DO NOTHING
+    ON CONFLICT ({payee}, for_month, top_up) WHERE state <> 'failed' DO NOTHING
+    RETURNING kind, state, amount_fen
+)"""
+
+# Top-ups: months before this one, with a cycle of this scope, that the service paid short and
+# owes the difference for. Once per payee and month: nothing for a month that has a top-up
+# already, live or failed (a failed one is arrears' business); duplicates in the service's SELECT,
+# and two cycles frozen at once, meet at uq_<ledger>_once (ON CONFLICT) on the top-up side of it.
+# The month's ordinary payment is left alone: the top-up is paid beside it.
+_TOP_UP = """, top_up AS (
+    INSERT INTO {payment} (cycle_id, {payee}{carried}, kind, top_up, for_month, amount_fen,
+                           bank_account, policy_version, state, failure_reason)
+    SELECT :cycle_id, s.{payee}{s_carried}, 'top_up', true, s.for_month, s.amount_fen,
+           s.bank_account, s.policy_version,
+           CASE WHEN s.bank_account IS NULL THEN 'failed' ELSE 'pending' END,
+           CASE WHEN s.bank_account IS NULL THEN CAST(:no_account AS text) END
+    FROM ({top_up}) AS s
+    WHERE s.amount_fen > 0 AND s.for_month < :first
+      AND EXISTS (SELECT 1 FROM {cycle} c WHERE c.scope = :scope AND c.month = s.for_month)
+      AND NOT EXISTS (SELECT 1 FROM {payment} p WHERE p.{payee} = s.{payee} AND p.for_month = s.for_month
+                                                  AND p.top_up)
+    ON CONFLICT ({payee}, for_month, top_up) WHERE state <> 'failed' DO NOTHING
     RETURNING kind, state, amount_fen
 )"""
 
@@ -369,7 +430,7 @@ _BATCH = "SELECT id AS payment_id, bank_account, amount_fen FROM {payment} WHERE
 _CLASSIFY = """
 CREATE TEMPORARY TABLE bank_answer ON COMMIT DROP AS
 SELECT a.payment_id, a.status, a.contradicts, a.reason, p.id IS NOT NULL AS known, p.state,
-       p.{payee} AS payee, p.for_month, false AS repaid
+       p.{payee} AS payee, p.for_month, p.top_up, false AS repaid
 FROM (SELECT payment_id, min(status) AS status, min(status) <> max(status) AS contradicts,
              max(reason) AS reason
       FROM bank_result GROUP BY payment_id) AS a
@@ -383,7 +444,7 @@ _REPAID = """
 UPDATE bank_answer a SET repaid = true
 WHERE a.status = 'paid' AND a.state = 'failed' AND NOT a.contradicts
   AND EXISTS (SELECT 1 FROM {payment} live WHERE live.{payee} = a.payee
-                AND live.for_month = a.for_month AND live.state <> 'failed')
+                AND live.for_month = a.for_month AND live.top_up = a.top_up AND live.state <> 'failed')
 """
 
 # What may change: pending -> paid | failed; failed -> paid while the month has no other live
@@ -415,7 +476,8 @@ SELECT 'unknown', NULL, NULL, payment_id, 1 FROM bank_answer WHERE NOT known
 def _summary(cycle_row, created: bool, tally: Iterable) -> CycleSummary:
     """`tally`: (kind, state, recorded without a bank account, count, fen) groups of the cycle."""
     counts = dict.fromkeys(("payments", "total_fen", "regular", "arrears", "arrears_fen", "back_pay", "back_pay_fen",
-                            "to_bank", "to_bank_fen", "without_account", "without_account_fen"), 0)
+                            "top_up", "top_up_fen", "to_bank", "to_bank_fen", "without_account",
+                            "without_account_fen"), 0)
     for kind, state, no_account, n, fen in tally:
         counts["payments"] += n
         counts["total_fen"] += fen
@@ -460,12 +522,13 @@ class PaymentRun:
     `freeze`. `accounts`: a SELECT of `<holder>` and `bank_account` as they are now (arrears go
     there). `arrears_due`: a condition on the failed payment `f` that says its month is still owed
     (an entitlement ended since, back to before that month, because the payee died, owes nothing
-    for it); every failed payment is owed by default. `file_prefix` keeps two services' bank files
-    in one folder apart.
+    for it); every failed payment is owed by default. `back_pay` and `top_up`: optional SELECTs
+    of the same columns plus `for_month` (see the module's docstring). `file_prefix` keeps two
+    services' bank files in one folder apart.
     """
 
     def __init__(self, tables: PaymentTables, *, payees: str, accounts: str, back_pay: str | None = None,
-                 arrears_due: str = "TRUE", file_prefix: str = ""):
+                 top_up: str | None = None, arrears_due: str = "TRUE", file_prefix: str = ""):
         self.tables = tables
         self.file_prefix = file_prefix
         names = {"payment": tables.name, "cycle": tables.cycle_name, "payee": tables.payee,
@@ -474,9 +537,11 @@ class PaymentRun:
                  "s_carried": "".join(f", s.{c}" for c in tables.carried)}
         self._names = names
         back = _BACK_PAY.format(**names, back_pay=back_pay) if back_pay else ""
-        self._freeze = text(_FREEZE.format(**names, payees=payees, accounts=accounts, back_pay=back,
+        top = _TOP_UP.format(**names, top_up=top_up) if top_up else ""
+        self._freeze = text(_FREEZE.format(**names, payees=payees, accounts=accounts, back_pay=back, top_up=top,
                                            arrears_due=arrears_due,
-                                           back_pay_union=" UNION ALL SELECT * FROM back_pay" if back_pay else ""))
+                                           back_pay_union=" UNION ALL SELECT * FROM back_pay" if back_pay else "",
+                                           top_up_union=" UNION ALL SELECT * FROM top_up" if top_up else ""))
         self._tally = text(_TALLY.format(**names))
         self._classify = text(_CLASSIFY.format(**names))
         self._repaid = text(_REPAID.format(**names))

@@ -238,5 +238,7 @@ class BackPay(Base):
     entitlement_id = Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=False)
     months = Column(JSON, nullable=False)  # [{"month": "2026-07-01", "owed_fen": .., "paid_fen": ..}]
     amount_fen = Column(Fen, nullable=False)
-    state = Column(String(12), nullable=False)  # due | paid
+    # due | paid: the payment run pays each month's difference as a top-up (payments.py) and a
+    # reconciliation marks the record paid once every month's top-up is paid
+    state = Column(String(12), nullable=False)
     recorded_at = Column(UtcDateTime, nullable=False)

@@ -8,14 +8,22 @@ are entitlements, paid to their household's bank account:
 - The amount is the entitlement's monthly amount and its policy version, as they are at the freeze.
 - A failed payment is paid again as arrears only for a month the entitlement still covers: one
   ended since, back to a date before that month (the recipient died), owes nothing for it.
+- 补发: a death revoked as made in error leaves back pay (models.BackPay, state "due"), month by
+  month what was owed less what was paid. The next cycle pays each such month's difference as a
+  top-up beside the month's own payment, to the household's bank account now, with the
+  entitlement's policy version (restored with its amount); once per entitlement and month
+  (chassis.payment_runs), however many cycles are frozen or back-pay records name the month.
+  `MARK_BACK_PAY_PAID` closes a record once every month of it has a paid top-up.
 """
 from __future__ import annotations
+
+from sqlalchemy import text
 
 from chassis.payment_runs import PaymentRun
 from services.assistance.models import PAYMENT_TABLES
 
-__all__ = ["RUN", "freeze_cycle", "cycle_summary", "bank_batch", "write_bank_file", "claim_for_sending",
-           "mark_sent", "reconcile"]
+__all__ = ["RUN", "MARK_BACK_PAY_PAID", "freeze_cycle", "cycle_summary", "bank_batch", "write_bank_file",
+           "claim_for_sending", "mark_sent", "reconcile"]
 
 RUN = PaymentRun(PAYMENT_TABLES, payees="""
     SELECT e.id AS entitlement_id, e.household_id, e.monthly_amount_fen AS amount_fen, h.bank_account,
@@ -25,9 +33,28 @@ RUN = PaymentRun(PAYMENT_TABLES, payees="""
     WHERE e.starts_on <= :last
       AND (e.ends_on IS NULL OR e.ends_on >= :first OR e.gradual_exit_until >= :first)
       AND e.monthly_amount_fen > 0""",
+    top_up="""
+    SELECT b.entitlement_id, b.household_id, CAST(m ->> 'month' AS date) AS for_month,
+           CAST(m ->> 'owed_fen' AS bigint) - CAST(m ->> 'paid_fen' AS bigint) AS amount_fen,
+           h.bank_account, e.policy_version
+    FROM back_pay b
+    CROSS JOIN LATERAL json_array_elements(b.months) AS m
+    JOIN household h ON h.id = b.household_id
+    JOIN entitlement e ON e.id = b.entitlement_id
+    WHERE b.state = 'due'""",
     accounts="SELECT id AS household_id, bank_account FROM household",
     arrears_due="""EXISTS (SELECT 1 FROM entitlement e WHERE e.id = f.entitlement_id
         AND (e.ends_on IS NULL OR e.ends_on >= f.for_month OR e.gradual_exit_until >= f.for_month))""")
+
+# Back pay whose every month owing something has a paid top-up is paid (after a reconciliation).
+MARK_BACK_PAY_PAID = text("""
+UPDATE back_pay b SET state = 'paid'
+WHERE b.state = 'due' AND NOT EXISTS (
+    SELECT 1 FROM json_array_elements(b.months) AS m
+    WHERE CAST(m ->> 'owed_fen' AS bigint) > CAST(m ->> 'paid_fen' AS bigint)
+      AND NOT EXISTS (SELECT 1 FROM payment p WHERE p.entitlement_id = b.entitlement_id AND p.top_up
+                        AND p.for_month = CAST(m ->> 'month' AS date) AND p.state = 'paid'))
+""")
 
 freeze_cycle = RUN.freeze
 cycle_summary = RUN.summary

@@ -1026,7 +1026,8 @@ class AssistanceService(Operable):
     @rpc
     def after_death(self, actor, case_id):
         """What a death changed in assistance: benefits stopped or recomputed, overpayments with
-        their recovery, back pay after a revocation. For staff of the households' areas."""
+        their recovery, back pay after a revocation with the top-ups that pay it (payments.py).
+        For staff of the households' areas."""
         actor = Actor.from_dict(actor)
         record = self.db.get(DeathRecord, str(case_id))
         if record is None:
@@ -1039,7 +1040,11 @@ class AssistanceService(Operable):
             Recovery, Recovery.overpayment_id == Overpayment.id).where(Overpayment.case_id == record.case_id)
             .order_by(Overpayment.recorded_at, Overpayment.id)).all()
         back_pay = self.db.execute(select(BackPay).where(BackPay.case_id == record.case_id)
-                                   .order_by(BackPay.recorded_at, BackPay.id)).scalars()
+                                   .order_by(BackPay.recorded_at, BackPay.id)).scalars().all()
+        # the top-ups that pay it (or paid it): once per entitlement and month, whichever record named it
+        top_ups = self.db.execute(select(Payment).where(
+            Payment.top_up, Payment.entitlement_id.in_({b.entitlement_id for b in back_pay}))
+            .order_by(Payment.for_month, Payment.id)).scalars().all()
         return {"case_id": record.case_id, "state": record.state, "date_of_death": record.date_of_death.isoformat(),
                 "households": record.changes,
                 "overpayments": [{"household_id": o.household_id, "entitlement_id": o.entitlement_id,
@@ -1048,7 +1053,13 @@ class AssistanceService(Operable):
                                                "recovered_fen": r.recovered_fen, "note": r.note}}
                                  for o, r in overpayments],
                 "back_pay": [{"household_id": b.household_id, "entitlement_id": b.entitlement_id, "months": b.months,
-                              "amount_fen": b.amount_fen, "state": b.state} for b in back_pay]}
+                              "amount_fen": b.amount_fen, "state": b.state,
+                              "payments": [{"payment_id": p.id, "cycle_id": p.cycle_id, "kind": p.kind,
+                                            "for_month": p.for_month.isoformat(), "amount_fen": p.amount_fen,
+                                            "state": p.state, "failure_reason": p.failure_reason}
+                                           for p in top_ups if p.entitlement_id == b.entitlement_id
+                                           and p.for_month.isoformat() in {m["month"] for m in b.months}]}
+                             for b in back_pay]}
 
     # --- the monthly payment run (社会化发放) --------------------------------------------------
     # Set-based SQL in chassis.payment_runs, what is paid in payments.py; here only who may, the audit row, and moving data in and out.
@@ -1100,6 +1111,8 @@ class AssistanceService(Operable):
         with as_problems():
             summary = payments.reconcile(self.db.connection(), cycle_id, [
                 (r["payment_id"], r["status"], r["reason"]) for r in data["results"]])
+            if summary.paid:  # a paid top-up may settle a revoked death's back pay
+                self.db.connection().execute(payments.MARK_BACK_PAY_PAID)
         self.audit.record(actor, "payment_cycle.reconcile", f"payment-cycle-{cycle_id}", summary.state,
                           paid=summary.paid, failed=summary.failed, conflicts=len(summary.conflicts))
         return dump(ReconcileViewSchema, summary.view())

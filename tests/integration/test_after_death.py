@@ -4,7 +4,7 @@ dies on 20 May 2026, after May's payment; June is paid before anyone hears of it
 the police both report the death on 10 June (one case, one matter); a funeral home's notice with
 another date is flagged for a clerk. Every participant reports its step; assistance records June's
 overpayment for recovery. A second walk revokes a death notified in error and checks that every
-step is undone, with back pay equal to what the stop withheld."""
+step is undone, with back pay equal to what the stop withheld, paid once by the next cycle."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -259,6 +259,7 @@ def test_revocation_restores_everything_with_back_pay(system, manual_clock):
     withheld = story["before_fen"] - july["total_fen"]
     assert back["amount_fen"] == withheld and back["months"] == [
         {"month": "2026-07-01", "owed_fen": story["before_fen"], "paid_fen": after_fen}]
+    assert (back["state"], back["payments"]) == ("due", [])
     assert [o["recovery"]["state"] for o in settled["overpayments"]] == ["cancelled"]
     # marriage restored, allowance and voucher restored
     assert ok(sys_.call("GET", f"/api/v1/marriage/marital-status/{spouse}", REGISTRAR))["status"] == "married"
@@ -272,6 +273,30 @@ def test_revocation_restores_everything_with_back_pay(system, manual_clock):
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM outbox WHERE event_type = 'death.notified'")).scalar() == 1
     engine.dispose()
+
+    # 补发: August's cycle pays the back pay beside August's own payment, once however often it is
+    # frozen; September's pays none of it again
+    manual_clock.set_local_date(date(2026, 8, 1))
+    first = ok(sys_.call("POST", "/api/v1/assistance/payment-cycles", ADMIN, json={"month": "2026-08-01"}))
+    assert (first["top_up"], first["top_up_fen"]) == (1, withheld)
+    assert (first["regular"], first["total_fen"]) == (1, story["before_fen"] + withheld)
+    august = pay_month(sys_, manual_clock, date(2026, 8, 1))  # freezes again: nothing new
+    assert (august["created"], august["payments"], august["top_up"]) == (False, 2, 1)
+    september = pay_month(sys_, manual_clock, date(2026, 9, 1))
+    assert (september["top_up"], september["total_fen"]) == (0, story["before_fen"])
+    paid = ok(sys_.call("GET", f"/api/v1/after-death/{case_id}/assistance", APPROVER))
+    (back,) = paid["back_pay"]
+    (top_up,) = back["payments"]
+    assert back["state"] == "paid"
+    assert (top_up["cycle_id"], top_up["kind"], top_up["for_month"], top_up["amount_fen"], top_up["state"]) == (
+        "2026-08", "top_up", "2026-07-01", withheld, "paid")
+    # July is paid what the benefit owed for it, in two payments: the survivor's amount and the top-up
+    payments = ok(sys_.call("GET", f"/api/v1/assistance/households/{story['household_id']}/payments",
+                            CASEWORKER))["payments"]
+    july_paid = [(p["kind"], p["amount_fen"]) for p in payments
+                 if p["for_month"] == "2026-07-01" and p["state"] == "paid"]
+    assert sorted(july_paid) == [("regular", after_fen), ("top_up", withheld)]
+    assert sum(fen for _, fen in july_paid) == story["before_fen"]
 
 
 def test_steps_past_their_deadline_are_flagged(system, manual_clock):

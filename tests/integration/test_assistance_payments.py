@@ -1,5 +1,6 @@
 """The monthly payment run on real PostgreSQL: who is paid, idempotent freezes (also concurrent
-ones), the frozen snapshot, the bank file, reconciliation, and arrears paid exactly once.
+ones), the frozen snapshot, the bank file, reconciliation, arrears paid exactly once, and back pay
+(补发) paid once as a top-up beside the month's payment.
 
 The fixture households and entitlements are inserted set-based (generate_series), in groups whose
 expected treatment is written down next to them; the expectations are computed here in Python
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import tempfile
 from datetime import date, datetime, timezone
 
@@ -21,8 +23,8 @@ from sqlalchemy.exc import IntegrityError
 
 from chassis.migrations import upgrade
 from chassis.payment_runs import NO_BANK_ACCOUNT, CycleStateError, UnsupportedDatabase
-from services.assistance.payments import (bank_batch, cycle_summary, freeze_cycle, mark_sent, reconcile,
-                                          write_bank_file)
+from services.assistance.payments import (MARK_BACK_PAY_PAID, bank_batch, cycle_summary, freeze_cycle, mark_sent,
+                                          reconcile, write_bank_file)
 from tests.helpers import wait_for
 
 MAY, JUNE, JULY = date(2026, 5, 1), date(2026, 6, 1), date(2026, 7, 1)
@@ -466,3 +468,105 @@ def test_two_cycles_frozen_at_once_do_not_both_pay_the_same_arrears(green, engin
         stored = cycle_summary(conn, "2026-07")
     assert live == len(FAILING)
     assert (stored.arrears, stored.payments) == (0, in_july.payments)
+
+
+# --- back pay (补发): a revoked death's difference, paid as a top-up beside the month's payment ----------
+
+def owe_back_pay(conn, entitlement_id: int, months: list[tuple[date, int, int]], state: str = "due") -> None:
+    """A back-pay record as a revoked death leaves it: per month (month, owed, paid)."""
+    conn.execute(text(
+        "INSERT INTO back_pay (id, case_id, household_id, entitlement_id, months, amount_fen, state, recorded_at) "
+        "VALUES (:id, 'case-1', :h, :e, CAST(:months AS json), :fen, :state, :now)"),
+        {"id": f"bp-{entitlement_id}-{state}-{len(months)}-{months[0][0]}-{months[0][1]}", "h": f"h-{entitlement_id}",
+         "e": entitlement_id, "state": state, "now": NOW, "fen": sum(o - p for _, o, p in months),
+         "months": json.dumps([{"month": m.isoformat(), "owed_fen": o, "paid_fen": p} for m, o, p in months])})
+
+
+def live_per_month(conn) -> set[int]:
+    """How many live payments each (entitlement, month, top-up or not) has: never more than one."""
+    return set(conn.execute(text("SELECT count(*) FROM payment WHERE state <> 'failed' "
+                                 "GROUP BY entitlement_id, for_month, top_up")).scalars())
+
+
+def back_pay_states(conn) -> dict[int, str]:
+    """The records' states by entitlement (8's was settled before the test: left out)."""
+    return dict(conn.execute(text("SELECT entitlement_id, state FROM back_pay WHERE entitlement_id <> 8")).all())
+
+
+def answer(engine, cycle_id: str, failing: set[tuple[int, str]]):
+    """Every pending payment of the cycle paid, but those of (entitlement, kind) in `failing`."""
+    with engine.connect() as conn:
+        pending = conn.execute(text("SELECT id, entitlement_id, kind FROM payment "
+                                    "WHERE cycle_id = :c AND state = 'pending'"), {"c": cycle_id}).all()
+    with engine.begin() as conn:
+        return reconcile(conn, cycle_id, [(i, "failed", "account frozen") if (e, k) in failing else (i, "paid", None)
+                                          for i, e, k in pending])
+
+
+def test_back_pay_is_paid_once_as_a_top_up_and_a_failed_one_as_arrears(engine):
+    sent(engine)
+    answer(engine, "2026-05", {(9, "regular")})  # 9's May payment fails: arrears' business
+    with engine.begin() as conn:
+        owe_back_pay(conn, 5, [(MAY, amount_of(5) + 1000, amount_of(5))])
+        owe_back_pay(conn, 7, [(MAY, amount_of(7) + 500, amount_of(7))])
+        # 7's May again (a second record names it), and April, which had no cycle: nothing for it
+        owe_back_pay(conn, 7, [(MAY, amount_of(7) + 500, amount_of(7)), (date(2026, 4, 1), 100, 0)])
+        owe_back_pay(conn, 8, [(MAY, amount_of(8) + 700, amount_of(8))], state="paid")  # settled already
+        owe_back_pay(conn, 9, [(MAY, amount_of(9) + 200, amount_of(9))])  # the failed payment counts as paid
+        owe_back_pay(conn, 291, [(MAY, amount_of(291) + 300, amount_of(291))])  # no bank account
+
+    june = sent(engine, JUNE)
+    assert (june.top_up, june.top_up_fen) == (4, 1000 + 500 + 200 + 300)
+    assert (june.arrears, june.arrears_fen) == (1, amount_of(9))  # 9's May, beside 9's top-up for May
+    # 291's top-up is recorded failed, as the regular payments of the households without an account
+    assert (june.without_account, june.without_account_fen) == (11, sum(map(amount_of, NO_ACCOUNT)) + 300)
+    assert frozen(engine, JUNE, LATER).payments == june.payments  # freezing again pays nothing twice
+    with engine.connect() as conn:
+        top_ups = conn.execute(text("SELECT entitlement_id, for_month, amount_fen, bank_account, state FROM payment "
+                                    "WHERE cycle_id = '2026-06' AND kind = 'top_up' AND top_up "
+                                    "ORDER BY entitlement_id")).all()
+        assert top_ups == [(5, MAY, 1000, "6228" + "5".zfill(15), "pending"),
+                           (7, MAY, 500, "6228" + "7".zfill(15), "pending"),
+                           (9, MAY, 200, "6228" + "9".zfill(15), "pending"),
+                           (291, MAY, 300, None, "failed")]
+        assert live_per_month(conn) == {1}
+    # 5's top-up paid; 7's and 9's (and 9's arrears) fail at the bank
+    answer(engine, "2026-06", {(7, "top_up"), (9, "top_up"), (9, "arrears")})
+    with engine.begin() as conn:
+        conn.execute(MARK_BACK_PAY_PAID)
+        assert back_pay_states(conn) == {5: "paid", 7: "due", 9: "due", 291: "due"}
+        conn.execute(text("UPDATE household SET bank_account = '6217000000000000291' WHERE id = 'h-291'"))
+
+    july = sent(engine, JULY)
+    assert july.top_up == 0  # every month owed has its top-up: the failed ones come back as arrears
+    with engine.connect() as conn:
+        arrears = conn.execute(text("SELECT entitlement_id, for_month, amount_fen, top_up FROM payment "
+                                    "WHERE cycle_id = '2026-07' AND kind = 'arrears' "
+                                    "ORDER BY entitlement_id, for_month, top_up")).all()
+    assert arrears == [(7, MAY, 500, True), (9, MAY, amount_of(9), False), (9, MAY, 200, True),
+                       (291, MAY, amount_of(291), False), (291, MAY, 300, True), (291, JUNE, amount_of(291), False)]
+    answer(engine, "2026-07", set())
+    with engine.begin() as conn:
+        conn.execute(MARK_BACK_PAY_PAID)
+        assert set(back_pay_states(conn).values()) == {"paid"}
+        assert live_per_month(conn) == {1}
+        paid_for_may = dict(conn.execute(text(
+            "SELECT entitlement_id, sum(amount_fen) FROM payment WHERE for_month = '2026-05-01' AND state = 'paid' "
+            "AND entitlement_id IN (5, 7, 8, 9, 291) GROUP BY entitlement_id")).all())
+    # each month paid what was owed: the ordinary payment and the difference, once
+    assert paid_for_may == {5: amount_of(5) + 1000, 7: amount_of(7) + 500, 8: amount_of(8),
+                            9: amount_of(9) + 200, 291: amount_of(291) + 300}
+    assert frozen(engine, date(2026, 8, 1)).top_up == 0
+
+
+def test_a_second_live_top_up_for_a_month_is_refused(engine):
+    sent(engine)
+    answer(engine, "2026-05", set())
+    with engine.begin() as conn:
+        owe_back_pay(conn, 5, [(MAY, amount_of(5) + 1000, amount_of(5))])
+    frozen(engine, JUNE)
+    with pytest.raises(IntegrityError, match="uq_payment_once"):
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO payment (cycle_id, entitlement_id, household_id, kind, top_up, for_month, "
+                              "amount_fen, bank_account, policy_version, state) VALUES ('2026-06', 5, 'h-5', "
+                              "'top_up', true, '2026-05-01', 1000, 'x', 'v', 'pending')"))

@@ -1,12 +1,15 @@
 """The chassis payment run's declarations, in memory: each service's ledger gets its own tables and
-index names, a cycle's id says its scope and month, and care's bands become the SELECT's arrays.
+index names, a cycle's id says its scope and month, care's bands become the SELECT's arrays, and a
+cycle's summary counts top-ups (补发) apart.
 (The run itself is proved on PostgreSQL: test_assistance_payments.py, test_care_allowance_payments.py.)"""
 from datetime import date
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import BigInteger, Column, MetaData, String
 
-from chassis.payment_runs import PaymentTables, cycle_id_of
+from chassis.payment_runs import PaymentTables, _summary, cycle_id_of
+from services.assistance import payments as assistance_payments
 from services.care import payments as care_payments
 from services.care.rules import AllowancePolicy
 
@@ -16,7 +19,9 @@ def test_a_ledger_is_two_tables_named_after_it():
     assert (tables.cycle.name, tables.payment.name) == ("allowance_payment_cycle", "allowance_payment")
     assert {i.name for i in tables.payment.indexes} == {"uq_allowance_payment_once", "ix_allowance_payment_cycle_state"}
     once = next(i for i in tables.payment.indexes if i.unique)
-    assert [c.name for c in once.columns] == ["resident_id", "for_month"]
+    # one live ordinary payment and at most one live top-up per payee and month
+    assert [c.name for c in once.columns] == ["resident_id", "for_month", "top_up"]
+    assert str(once.dialect_options["postgresql"]["where"]) == "state <> 'failed'"
     assert (tables.payee, tables.holder, tables.carried) == ("resident_id", "resident_id", ())
 
 
@@ -45,3 +50,19 @@ def test_care_bands_become_parallel_arrays_in_order():
                       "band_versions": ["v1"] * 4}
     assert care_payments.bands({}) == {"band_regions": [], "band_months": [], "band_lows": [], "band_fen": [],
                                        "band_versions": []}
+
+
+def test_a_cycle_summary_counts_top_ups_apart_and_a_top_up_without_account_as_such():
+    cycle = SimpleNamespace(id="2026-08", month=date(2026, 8, 1), state="frozen", scope="")
+    summary = _summary(cycle, True, [("regular", "pending", False, 10, 100_000), ("top_up", "pending", False, 2, 900),
+                                     ("top_up", "failed", True, 1, 300), ("arrears", "pending", False, 1, 5_000)])
+    assert (summary.top_up, summary.top_up_fen) == (3, 1_200)
+    assert (summary.regular, summary.arrears, summary.payments, summary.total_fen) == (10, 1, 14, 106_200)
+    assert (summary.without_account, summary.without_account_fen) == (1, 300)
+    assert (summary.to_bank, summary.to_bank_fen) == (13, 105_900)
+
+
+def test_only_a_run_that_owes_top_ups_freezes_them():
+    assert "top_up AS (" in str(assistance_payments.RUN._freeze)  # a revoked death's back pay
+    assert "top_up AS (" not in str(care_payments.RUN._freeze)  # care pays back whole months (back_pay)
+    assert "back_pay AS (" in str(care_payments.RUN._freeze)
