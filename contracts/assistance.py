@@ -220,6 +220,13 @@ class EntitlementEndedSchema(Strict):
     reason = fields.String(required=True)
 
 
+class EntitlementResumedSchema(Strict):
+    household_id = fields.String(required=True)
+    programme = fields.String(required=True, validate=validate.OneOf(PROGRAMMES))
+    resumed_from = fields.Date(required=True, metadata={"description": "the day it had been ended on"})
+    reason = fields.String(required=True)
+
+
 # --- the assistance–charity link (政府救助与慈善救助衔接) -------------------------------------------------
 
 class ReferralRequestSchema(Strict):

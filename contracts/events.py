@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from contracts.assistance import (AssistanceApprovedSchema, EntitlementEndedSchema, HouseholdReferredSchema,
-                                  MemberLeftSchema)
+from contracts.assistance import (AssistanceApprovedSchema, EntitlementEndedSchema, EntitlementResumedSchema,
+                                  HouseholdReferredSchema, MemberLeftSchema)
 from contracts.care import (CreditsRequestedSchema, OrderCancelledSchema, OrderConfirmedSchema,
                             OrderRequestedSchema)
 from contracts.charity import CreditsAnsweredSchema, ReferralAnsweredSchema, ServiceRecordedSchema
@@ -117,6 +117,8 @@ EVENTS: dict[str, EventType] = {e.name: e for e in (
               "A member left a household that receives assistance; what followed from it for them ends."),
     EventType("assistance.entitlement_ended", frozenset({"assistance"}), EntitlementEndedSchema,
               "A household's benefit under a programme ended (exit, death, re-check)."),
+    EventType("assistance.entitlement_resumed", frozenset({"assistance"}), EntitlementResumedSchema,
+              "A benefit ended by a death runs on: the death was revoked as notified in error."),
     EventType("assistance.household_referred", frozenset({"assistance"}), HouseholdReferredSchema,
               "A caseworker referred a household to charity for a need government aid does not cover, or "
               "covers only in part (政府救助与慈善救助衔接)."),

@@ -54,6 +54,7 @@ PARTNERS: dict[str, Partner] = {p.code: p for p in (
         "assistance.approved": _APPROVAL_FIELDS,
         # 医疗救助 follows the household's assistance status
         "assistance.entitlement_ended": ("household_id", "programme", "ends_on", "reason"),
+        "assistance.entitlement_resumed": ("household_id", "programme", "resumed_from"),
         "death.notified": _DEATH_FIELDS,   # 医保账户注销
         "death.revoked": _REVOKED_FIELDS,
     }),

@@ -994,6 +994,12 @@ class AssistanceService(Operable):
                     entitlement.exit_reason = None
                     entitlement.next_review_on = self._next_review(household.region_code, today,
                                                                    entitlement.programme)
+                before = _date(benefit["ends_on_before"])
+                if benefit["ended"] and (before is None or before > record.date_of_death):
+                    # the death announced the end (assistance.entitlement_ended): announce it is undone
+                    self.outbox.record("assistance.entitlement_resumed", f"household-{household.id}", {
+                        "household_id": household.id, "programme": entitlement.programme,
+                        "resumed_from": record.date_of_death, "reason": "the death was revoked"})
                 months = rules.back_pay_after_revocation(
                     record.date_of_death, self.db.execute(select(PaymentCycle.month)).scalars(),
                     self._paid_by_month(entitlement.id, with_arrears_due=True), benefit["before_fen"],

@@ -172,6 +172,10 @@ def test_revoked_death_owes_back_pay_once_for_a_failed_month(make_database, base
         (110500, [{"month": "2026-09-01", "owed_fen": 110500, "paid_fen": 0}])]
     assert rows(engine, "SELECT state FROM recovery") == [("cancelled",)]  # August was due after all
     assert rows(engine, "SELECT ends_on FROM entitlement") == [(None,)]
+    # the departments were told it ended; they are told it runs on (医疗救助 follows it)
+    resumed = [r.body["data"] for r in rows(
+        engine, "SELECT body FROM outbox WHERE event_type = 'assistance.entitlement_resumed'")]
+    assert [(r["programme"], r["resumed_from"]) for r in resumed] == [("tekun", DIED)]
     october = rpc_freeze(amqp_uri, "2026-10-01")
     assert (october["regular"], october["arrears"], october["arrears_fen"]) == (1, 1, 110500)  # July, once
     engine.dispose()
@@ -224,6 +228,8 @@ def test_a_death_during_gradual_exit_stops_it_and_a_revocation_owes_only_its_mon
     wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("reversed",)], what="the revocation")
     assert rows(engine, "SELECT ends_on::text, gradual_exit_until::text, exit_reason FROM entitlement") == [
         ("2026-05-31", "2026-09-30", "income above the line")]
+    # nor, as its end was not the death's, that it resumed
+    assert not rows(engine, "SELECT 1 FROM outbox WHERE event_type = 'assistance.entitlement_resumed'")
     assert rows(engine, "SELECT amount_fen, months FROM back_pay") == [
         (110500, [{"month": "2026-09-01", "owed_fen": 110500, "paid_fen": 0}])]
     engine.dispose()
