@@ -117,7 +117,7 @@ def test_a_referral_is_matched_aided_and_reported_back_over_the_broker(system, m
                              serializer="json")
     # an empty queue only says the deliveries were handed out; the copy's inbox row says it was handled
     wait_for(lambda: queue_depth(sys_.amqp_uri, "charity.on_household_referred") == 0, what="redeliveries consumed")
-    wait_for(lambda: handled(charity_db, "charity.on_household_referred", copy_id), what="the copy handled")
+    wait_for(lambda: handled(charity_db, "charity.on_household_referred", copy_id), timeout=30, what="the copy handled")
     wait_for(lambda: queue_depth(sys_.amqp_uri, "assistance.on_charity_answer") == 0, what="answers consumed")
     assert count(charity_db, "referral") == 3
     with charity_db.connect() as conn:

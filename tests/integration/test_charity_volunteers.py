@@ -64,7 +64,7 @@ def test_hours_are_credited_once_and_redeemed_once(charity, amqp_uri):
                              serializer="json")
     # an empty queue only says the deliveries were handed out; the copy's inbox row says it was handled
     wait_for(lambda: queue_depth(amqp_uri, "charity.on_service_recorded") == 0, what="redeliveries consumed")
-    wait_for(lambda: handled(engine, copy_id), what="the copy handled")
+    wait_for(lambda: handled(engine, copy_id), timeout=30, what="the copy handled")
     assert sorted(credits(engine)) == [("credit", 90), ("credit", 150)]  # handled in either order
     view = rpc.get_volunteer({"id": VOLUNTEER, "role": "citizen"}, VOLUNTEER)
     assert (view["service_minutes"], view["credit_minutes"]) == (240, 240)
