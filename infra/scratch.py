@@ -7,13 +7,20 @@ Vhosts are made through RabbitMQ's management HTTP API, not `rabbitmqctl`: every
 Erlang node that takes one of about ten distribution ports, and closed ports linger in TIME_WAIT,
 so after a dozen calls a minute the CLI fails with "Distribution failed" (seen in CI). The plugin
 ships with RabbitMQ; `BrokerAdmin.ensure()` enables it once if it is not running.
+
+`ensure()` also starts the broker, with the machine's own start command, when nothing listens on its
+AMQP port: a broker restarted by hand in a working session dies with that session, and CI then
+found none (every test waited minutes for it, and the run timed out). If the broker still cannot be
+had, the first error is kept and every later test fails at once with it.
 """
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import shutil
+import socket
 import subprocess
 import time
 import urllib.error
@@ -26,6 +33,9 @@ import psycopg2
 PG_ADMIN_DSN = os.environ.get("TONGBAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_HOST = os.environ.get("TONGBAN_TEST_AMQP", "guest:guest@127.0.0.1:5672")
 BROKER_ADMIN_URL = os.environ.get("TONGBAN_TEST_BROKER_ADMIN", "http://127.0.0.1:15672")
+# How the machine starts its broker (the environment's documented command); tests may override it.
+BROKER_START = os.environ.get("TONGBAN_TEST_BROKER_START", "rabbitmq-server -detached").split()
+BROKER_START_WAIT = 120  # seconds: a cold RabbitMQ with quorum queues to recover takes tens of them
 
 
 def pg_admin():
@@ -61,7 +71,11 @@ class BrokerAdmin:
             return False
 
     def ensure(self) -> "BrokerAdmin":
-        """Enable the management plugin if its API does not answer (one CLI call, then never)."""
+        """Start the broker if nothing listens, then enable the management plugin if its API does
+        not answer (one CLI call each, then never)."""
+        if self.reachable():
+            return self
+        ensure_listening(amqp_address(), BROKER_START, BROKER_START_WAIT)
         if self.reachable():
             return self
         plugins = shutil.which("rabbitmq-plugins") or "/usr/sbin/rabbitmq-plugins"
@@ -88,13 +102,49 @@ class BrokerAdmin:
                 raise
 
 
+def amqp_address() -> tuple[str, int]:
+    host_port = AMQP_HOST.rsplit("@", 1)[-1]
+    host, _, port = host_port.partition(":")
+    return host, int(port or 5672)
+
+
+def listening(address: tuple[str, int], timeout: float = 3) -> bool:
+    try:
+        with socket.create_connection(address, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_listening(address: tuple[str, int], start: list[str], wait: float) -> None:
+    """Run `start` if nothing listens on `address`, then wait until something does."""
+    if listening(address):
+        return
+    logging.getLogger(__name__).warning("nothing listens on %s:%s; starting it with %s",
+                                        *address, " ".join(start))
+    subprocess.run(start, check=True, capture_output=True, timeout=wait)
+    deadline = time.monotonic() + wait
+    while not listening(address, timeout=1):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{' '.join(start)} ran, but nothing listens on {address} after {wait} s")
+        time.sleep(0.5)
+
+
 _admin: BrokerAdmin | None = None
+_admin_error: Exception | None = None
 
 
 def broker_admin() -> BrokerAdmin:
-    global _admin
+    """The broker's admin, made ready once; if that failed, the same failure at once."""
+    global _admin, _admin_error
     if _admin is None:
-        _admin = BrokerAdmin().ensure()
+        if _admin_error is not None:
+            raise RuntimeError(f"the test broker could not be had: {_admin_error!r}")
+        try:
+            _admin = BrokerAdmin().ensure()
+        except Exception as exc:
+            _admin_error = exc
+            raise
     return _admin
 
 
