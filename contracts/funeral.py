@@ -3,6 +3,8 @@
 certificate), revocation, the region's indicators, and the after-death (身后一件事) events."""
 from __future__ import annotations
 
+from enum import Enum
+
 from marshmallow import fields, validate
 
 from contracts.marriage import Strict
@@ -158,3 +160,28 @@ class DeathRevokedSchema(Strict):
     resident_id = ResidentIdField(required=True)
     date_of_death = fields.Date(required=True, metadata={"description": "the date the steps were taken with"})
     reason = fields.String(required=True)
+
+
+# --- how every participant takes the two events ------------------------------------------------
+
+class OnDeath(Enum):
+    """What a participant of 身后一件事 does with `death.notified` or `death.revoked`, given what it
+    recorded of the case. Each keeps its own record (state applied | not_applicable | reversed |
+    revoked); the protocol is the same for all, so it is decided here, once."""
+    STOP = "stop"              # the first notice: stop what the death stops, record applied or not_applicable
+    RESTORE = "restore"        # a revocation of what was applied: restore it, record reversed
+    CLOSE = "close"            # a revocation where nothing was applied: record reversed, nothing to report
+    TOMBSTONE = "tombstone"    # a revocation that overtook its notice: record revoked, report not_applicable
+    IGNORE = "ignore"          # a notice again, a notice after its revocation, a revocation again
+
+
+REVOKED_BEFORE_NOTICE = "revoked before the notice was handled"
+
+
+def after_death_action(event_type: str, recorded_state: str | None) -> OnDeath:
+    if event_type == "death.notified":
+        return OnDeath.STOP if recorded_state is None else OnDeath.IGNORE
+    if event_type != "death.revoked":
+        raise ValueError(f"not an after-death event: {event_type}")
+    return {None: OnDeath.TOMBSTONE, "applied": OnDeath.RESTORE,
+            "not_applicable": OnDeath.CLOSE}.get(recorded_state, OnDeath.IGNORE)

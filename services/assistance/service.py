@@ -28,6 +28,7 @@ from contracts.assistance import (CHECK_SOURCES, PROGRAMMES, AlertResolutionSche
                                   ReferralViewSchema, ReviewRequestSchema)
 from contracts.payments import (BankBatchViewSchema, BankResultsRequestSchema, PaymentCycleRequestSchema,
                                 PaymentCycleViewSchema, PaymentViewSchema, ReconcileViewSchema)
+from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action
 from contracts.partners import BANKS
 from contracts.person import InvalidResidentId, Newborn, ResidentId
 from services.assistance import alerts, payments, rules
@@ -849,11 +850,21 @@ class AssistanceService(Operable):
         pay for what the stop withheld. Either way the step of 身后一件事 is reported."""
         data = event.data
         record = self.db.get(DeathRecord, data["case_id"], with_for_update=True)
-        if event.type == "death.revoked":
+        action = after_death_action(event.type, record.state if record else None)
+        if action is OnDeath.STOP:
+            self._stop_benefits_for_death(data)
+        elif action is OnDeath.RESTORE:
             self._undo_death(event, record)
-            return
-        if record is not None:
-            return  # handled, or revoked before this notice arrived
+        elif action is OnDeath.CLOSE:
+            record.state = "reversed"
+        elif action is OnDeath.TOMBSTONE:  # the late notice will find this and change nothing
+            self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"],
+                                    date_of_death=date.fromisoformat(str(data["date_of_death"])), state="revoked",
+                                    changes=[], recorded_at=self.clock.now(), reversed_at=self.clock.now()))
+            # say so, or the step stays pending and the matter revoking
+            self._report_death_step(data["case_id"], "not_applicable", REVOKED_BEFORE_NOTICE)
+
+    def _stop_benefits_for_death(self, data: dict) -> None:
         died_on = date.fromisoformat(str(data["date_of_death"]))
         changes, said = [], []
         for household in self._recipient_households({data["resident_id"]}, paying_after=died_on):
@@ -960,18 +971,8 @@ class AssistanceService(Operable):
                 paid.setdefault(month, int(fen))
         return paid
 
-    def _undo_death(self, event, record: DeathRecord | None) -> None:
+    def _undo_death(self, event, record: DeathRecord) -> None:
         data = event.data
-        if record is None:  # the revocation overtook its notice: the notice will find this and stop
-            self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"],
-                                    date_of_death=date.fromisoformat(str(data["date_of_death"])), state="revoked",
-                                    changes=[], recorded_at=self.clock.now(), reversed_at=self.clock.now()))
-            # the late notice will change nothing: say so, or the step stays pending and the matter revoking
-            self._report_death_step(data["case_id"], "not_applicable", "revoked before the notice was handled")
-            return
-        if record.state != "applied":
-            record.state = "reversed" if record.state == "not_applicable" else record.state
-            return
         said, today = [], self.clock.today()
         for change in record.changes:
             household = self._household(change["household_id"], for_update=True)

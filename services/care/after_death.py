@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy import select
 
 from chassis import SYSTEM, Actor, Forbidden, NotFound, handle_event, rpc
+from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action
 from services.care import rules
 from services.care.exceptions import UnknownElder
 from services.care.models import (Admission, AllowanceEnrolment, Child, ChildReview, DeathRecord, Elder, FamilyBed,
@@ -27,11 +28,21 @@ class AfterDeath:
     def on_death(self, event):
         data = event.data
         record = self.db.get(DeathRecord, data["case_id"], with_for_update=True)
-        if event.type == "death.revoked":
+        action = after_death_action(event.type, record.state if record else None)
+        if action is OnDeath.STOP:
+            self._stop_care_for_death(data)
+        elif action is OnDeath.RESTORE:
             self._restore_after_death(event, record)
-            return
-        if record is not None:
-            return  # handled, or revoked before this notice arrived
+        elif action is OnDeath.CLOSE:
+            record.state = "reversed"
+        elif action is OnDeath.TOMBSTONE:  # the late notice will find this and change nothing
+            self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"],
+                                    date_of_death=date.fromisoformat(str(data["date_of_death"])), state="revoked",
+                                    changes={}, recorded_at=self.clock.now(), reversed_at=self.clock.now()))
+            # say so, or the step stays pending and the matter revoking
+            self._report_care_step(data["case_id"], "not_applicable", REVOKED_BEFORE_NOTICE)
+
+    def _stop_care_for_death(self, data: dict) -> None:
         died_on = date.fromisoformat(str(data["date_of_death"]))
         changes, said = self._stop_after_death(data["resident_id"], died_on, data["case_id"])
         applied = any(changes[k] for k in ("allowance", "vouchers", "orders", "admission", "family_bed",
@@ -97,18 +108,8 @@ class AfterDeath:
         self.audit.record(SYSTEM, "care.death", f"death-case-{case_id}", "stopped", reason=why, changes=changes)
         return changes, said
 
-    def _restore_after_death(self, event, record: DeathRecord | None) -> None:
+    def _restore_after_death(self, event, record: DeathRecord) -> None:
         data = event.data
-        if record is None:  # the revocation overtook its notice
-            self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"],
-                                    date_of_death=date.fromisoformat(str(data["date_of_death"])), state="revoked",
-                                    changes={}, recorded_at=self.clock.now(), reversed_at=self.clock.now()))
-            # the late notice will change nothing: say so, or the step stays pending and the matter revoking
-            self._report_care_step(data["case_id"], "not_applicable", "revoked before the notice was handled")
-            return
-        if record.state != "applied":
-            record.state = "reversed" if record.state == "not_applicable" else record.state
-            return
         changes, said = record.changes, []
         if changes["elder"]:
             self.db.get(Elder, record.resident_id, with_for_update=True).deceased_on = None

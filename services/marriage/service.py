@@ -14,6 +14,7 @@ from chassis import (Actor, Audit, Clock, Database, Forbidden, InvalidInput, Log
 from chassis.audit import SYSTEM
 from chassis.clock import LOCAL_ZONE
 from chassis.db import dialect_insert
+from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action
 from contracts.partners import PARTNERS
 from contracts.person import ResidentId, mask
 from services.marriage import rules
@@ -377,52 +378,56 @@ class MarriageService(Operable):
         the spouse has married meanwhile (then the step says so). Reports the matter's step."""
         data = event.data
         record = self.db.get(DeathRecord, data["case_id"], with_for_update=True)
-        died_on = date.fromisoformat(str(data["date_of_death"]))
-        subject = f"death-case-{data['case_id']}"
-        if event.type == "death.notified":
-            if record is not None:
-                return  # handled, or revoked before this notice arrived
-            spouse = self.db.get(Spouse, data["resident_id"], with_for_update=True)
-            marriage = self.db.get(Marriage, spouse.marriage_id, with_for_update=True) if spouse else None
-            self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"], date_of_death=died_on,
-                                    marriage_id=marriage.id if marriage else None,
-                                    state="applied" if marriage else "not_applicable", recorded_at=self.clock.now()))
-            if marriage is None:
-                self._report_death_step(subject, "not_applicable", "the deceased was not married")
-                return
-            marriage.state, marriage.ended_on = "ended_by_death", died_on
-            for row in self.db.execute(select(Spouse).where(Spouse.marriage_id == marriage.id)).scalars():
-                self.db.delete(row)
-            self.audit.record(SYSTEM, "marriage.end_by_death", f"marriage-{marriage.id}", "ended_by_death",
-                              reason=f"death.notified {event.id}", ended_on=died_on)
-            self._report_death_step(subject, "done", f"marriage {marriage.id} ended by death on {died_on}")
-            return
-        if record is None:
-            self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"], date_of_death=died_on,
+        action = after_death_action(event.type, record.state if record else None)
+        if action is OnDeath.STOP:
+            self._end_marriage_by_death(event)
+        elif action is OnDeath.RESTORE:
+            self._restore_marriage(event, record)
+        elif action is OnDeath.CLOSE:
+            record.state = "reversed"
+        elif action is OnDeath.TOMBSTONE:  # the late notice will find this and change nothing
+            self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"],
+                                    date_of_death=date.fromisoformat(str(data["date_of_death"])),
                                     state="revoked", recorded_at=self.clock.now()))
-            # the late notice will change nothing: say so, or the step stays pending and the matter revoking
-            self._report_death_step(subject, "not_applicable", "revoked before the notice was handled")
+            # say so, or the step stays pending and the matter revoking
+            self._report_death_step(data["case_id"], "not_applicable", REVOKED_BEFORE_NOTICE)
+
+    def _end_marriage_by_death(self, event) -> None:
+        data = event.data
+        died_on = date.fromisoformat(str(data["date_of_death"]))
+        spouse = self.db.get(Spouse, data["resident_id"], with_for_update=True)
+        marriage = self.db.get(Marriage, spouse.marriage_id, with_for_update=True) if spouse else None
+        self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"], date_of_death=died_on,
+                                marriage_id=marriage.id if marriage else None,
+                                state="applied" if marriage else "not_applicable", recorded_at=self.clock.now()))
+        if marriage is None:
+            self._report_death_step(data["case_id"], "not_applicable", "the deceased was not married")
             return
-        if record.state != "applied":
-            record.state = "reversed" if record.state == "not_applicable" else record.state
-            return
+        marriage.state, marriage.ended_on = "ended_by_death", died_on
+        for row in self.db.execute(select(Spouse).where(Spouse.marriage_id == marriage.id)).scalars():
+            self.db.delete(row)
+        self.audit.record(SYSTEM, "marriage.end_by_death", f"marriage-{marriage.id}", "ended_by_death",
+                          reason=f"death.notified {event.id}", ended_on=died_on)
+        self._report_death_step(data["case_id"], "done", f"marriage {marriage.id} ended by death on {died_on}")
+
+    def _restore_marriage(self, event, record: DeathRecord) -> None:
+        """The marriage is registered again, unless the spouse has married meanwhile."""
+        record.state = "reversed"
         marriage = self.db.get(Marriage, record.marriage_id, with_for_update=True)
         parties = (marriage.party_a_id, marriage.party_b_id)
         if self.db.execute(select(Spouse.resident_id).where(Spouse.resident_id.in_(parties))).first():
             reason = "the surviving spouse has married again: the earlier marriage cannot be restored"
             self.audit.record(SYSTEM, "marriage.death_revoked", f"marriage-{marriage.id}", "not_restored", reason=reason)
-            record.state = "reversed"
-            self._report_death_step(subject, "reversed", reason)
+            self._report_death_step(record.case_id, "reversed", reason)
             return
         marriage.state, marriage.ended_on = "registered", None
         self.db.add_all([Spouse(resident_id=p, marriage_id=marriage.id) for p in parties])
-        record.state = "reversed"
         self.audit.record(SYSTEM, "marriage.death_revoked", f"marriage-{marriage.id}", "registered",
-                          reason=data["reason"])
-        self._report_death_step(subject, "reversed", f"marriage {marriage.id} restored")
+                          reason=event.data["reason"])
+        self._report_death_step(record.case_id, "reversed", f"marriage {marriage.id} restored")
 
-    def _report_death_step(self, subject: str, state: str, reason: str) -> None:
-        self.outbox.report_step(subject, "after_death", "marriage_ended", state, reason)
+    def _report_death_step(self, case_id: str, state: str, reason: str) -> None:
+        self.outbox.report_step(f"death-case-{case_id}", "after_death", "marriage_ended", state, reason)
 
     # --- marital status (minimal disclosure) -------------------------------------------------
 

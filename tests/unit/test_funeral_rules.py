@@ -3,6 +3,7 @@ from datetime import date
 
 import pytest
 
+from contracts.funeral import OnDeath, after_death_action
 from services.funeral import rules
 
 REWARDS = {"tree": 500000, "lawn": 500000, "flower_bed": 500000, "sea": 1200000, "niche": 200000}
@@ -139,3 +140,24 @@ def test_may_revoke(state, allowed):
 def test_indicators(deaths, cremated, burials, eco, cremation_rate, eco_rate):
     result = rules.indicators(deaths, cremated, burials, eco)
     assert (result.cremation_rate, result.eco_burial_rate) == (cremation_rate, eco_rate)
+
+
+@pytest.mark.parametrize("event_type, recorded, action", [
+    ("death.notified", None, OnDeath.STOP),
+    ("death.notified", "applied", OnDeath.IGNORE),          # the same death notified twice
+    ("death.notified", "not_applicable", OnDeath.IGNORE),
+    ("death.notified", "revoked", OnDeath.IGNORE),          # the revocation overtook this notice
+    ("death.notified", "reversed", OnDeath.IGNORE),         # notice redelivered after its revocation
+    ("death.revoked", None, OnDeath.TOMBSTONE),
+    ("death.revoked", "applied", OnDeath.RESTORE),
+    ("death.revoked", "not_applicable", OnDeath.CLOSE),
+    ("death.revoked", "reversed", OnDeath.IGNORE),          # the revocation twice
+    ("death.revoked", "revoked", OnDeath.IGNORE),
+])
+def test_after_death_protocol(event_type, recorded, action):
+    assert after_death_action(event_type, recorded) is action
+
+
+def test_after_death_protocol_takes_only_its_events():
+    with pytest.raises(ValueError):
+        after_death_action("death.cremated", None)
