@@ -2,6 +2,8 @@
 when asked, assistance with its partner data sources, care, charity, funeral, and the partner simulator, each on its own fresh database and the test's own vhost."""
 from __future__ import annotations
 
+import itertools
+import random
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -47,10 +49,20 @@ class System:
         return self.session.request(method, self.url + path, json=json, headers=all_headers, timeout=20)
 
 
+_sequences: dict[tuple, itertools.cycle] = {}
+
+
 def person(birth: date, sex: str, division: str = "330602", seq: int | None = None) -> str:
-    """A valid resident ID number for a person born on `birth`."""
-    import random
-    seq = seq if seq is not None else random.randrange(0, 499) * 2
+    """A valid resident ID number for a person born on `birth`. Unnamed sequence numbers go round a
+    shuffled cycle per birth, sex and division, so no two of 500 people drawn alike are one person
+    (random draws were: two couples sharing a spouse made a test fail now and then)."""
+    if seq is None:
+        key = (division, birth, sex)
+        if key not in _sequences:
+            numbers = list(range(0, 999, 2))
+            random.shuffle(numbers)
+            _sequences[key] = itertools.cycle(numbers)
+        seq = next(_sequences[key])
     seq = seq - (seq % 2) + (1 if sex == "male" else 0)
     return compose_resident_id(division, birth, seq)
 
