@@ -13,6 +13,7 @@ nothing and leave no row.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -21,13 +22,14 @@ from functools import partial
 from eventlet.event import Event
 from kombu.utils import json as kombu_json
 from sqlalchemy import bindparam
+from sqlalchemy.exc import IntegrityError
 from nameko.rpc import Rpc as NamekoRpc
 from nameko.web.handlers import HttpRequestHandler
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from chassis.db import Database
-from chassis.errors import Problem
+from chassis.errors import Conflict, Problem
 from chassis.logs import get_logger
 from chassis.tables import command_log
 
@@ -45,7 +47,36 @@ class CommitFirst:
                 exc_info = provider.settle(worker_ctx, exc_info)
         if exc_info is not None:
             result = None
+            exc_info = self.settled_failure(exc_info)
         return super().handle_result(carrier, worker_ctx, result, exc_info)
+
+    def settled_failure(self, exc_info):
+        """What the caller is told of a failed, rolled-back worker (event handlers: the failure
+        itself, which the retry policy acts on)."""
+        return exc_info
+
+
+_KEY_COLUMNS = re.compile(r"Key \(([^)]*)\)=")
+
+
+def duplicate_as_conflict(exc_info):
+    """A unique key taken by another request a moment earlier (the same form sent twice at once,
+    both past the service's own check) is the caller's conflict, not a server fault: 409 naming
+    the fields, never their values (they may be ID numbers)."""
+    exc = exc_info[1]
+    if not isinstance(exc, IntegrityError):
+        return exc_info
+    orig = exc.orig
+    if getattr(orig, "pgcode", None) == "23505":
+        match = _KEY_COLUMNS.search(getattr(orig.diag, "message_detail", None) or "")
+        columns = [c.strip() for c in match.group(1).split(",")] if match else []
+    elif "UNIQUE constraint failed" in str(orig):  # the embedded SQLite default
+        columns = [c.split(".")[-1].strip() for c in str(orig).split(":", 1)[1].split(",")]
+    else:
+        return exc_info
+    conflict = Conflict("another request recorded the same thing a moment ago; read it before trying again",
+                        errors={column: ["already recorded"] for column in columns})
+    return Conflict, conflict, exc_info[2]
 
 
 _RECORD = command_log.insert()
@@ -87,12 +118,16 @@ class Rpc(CommitFirst, NamekoRpc):
         return None
 
     def handle_result(self, message, worker_ctx, result, exc_info):
-        if exc_info is not None and isinstance(exc_info[1], Problem):
-            exc_info = (Problem, exc_info[1].canonical(), exc_info[2])
         request_id = message.properties.get("correlation_id")
         if exc_info is None and request_id:
             exc_info = self._record_reply(worker_ctx, request_id, result)
         return super().handle_result(message, worker_ctx, result, exc_info)
+
+    def settled_failure(self, exc_info):
+        exc_info = duplicate_as_conflict(exc_info)
+        if isinstance(exc_info[1], Problem):  # the base class travels: the gateway knows no subclasses
+            exc_info = (Problem, exc_info[1].canonical(), exc_info[2])
+        return exc_info
 
     def _record_reply(self, worker_ctx, request_id: str, result):
         """Keep the reply beside the change it reports (its commit is the worker's)."""
@@ -143,6 +178,9 @@ class HttpEntrypoint(CommitFirst, HttpRequestHandler):
             response = self.response_from_exception(exc, request.path)
         response.headers["X-Correlation-Id"] = correlation_id
         return response
+
+    def settled_failure(self, exc_info):
+        return duplicate_as_conflict(exc_info)
 
     def response_from_exception(self, exc, path=None):
         if isinstance(exc, Problem):

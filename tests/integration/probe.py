@@ -37,6 +37,13 @@ class Effect(Base):
     n = Column(Integer, nullable=False)
 
 
+class Claim(Base):
+    """A unique key two requests may race for."""
+    __tablename__ = "claim"
+    id = Column(Integer, primary_key=True)
+    key = Column(String(40), nullable=False, unique=True)
+
+
 class ProbeData(Schema):
     n = fields.Integer(required=True)
     fail_times = fields.Integer(load_default=0, dump_default=0)
@@ -80,6 +87,15 @@ class Prober:
         if roll_back:
             raise RuntimeError("the state change failed after the event was recorded")
         return n
+
+    @rpc
+    def claim(self, key, linger=0.0):
+        """Insert the key, then hold the transaction open `linger` seconds before the commit."""
+        import eventlet
+        self.db.add(Claim(key=key))
+        self.db.flush()
+        eventlet.sleep(linger)
+        return key
 
     @rpc
     def things(self):

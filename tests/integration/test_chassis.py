@@ -148,6 +148,21 @@ def test_only_commands_are_logged_and_old_replies_are_forgotten(probes, amqp_uri
     assert count(engines["prober"], "SELECT count(*) FROM command_log WHERE request_id = 'old'") == 0
 
 
+def test_two_requests_racing_for_one_key_give_the_loser_409(probes, amqp_uri):
+    start, urls, engines = probes
+    start(consumer=False)
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as cluster:
+        first = cluster.prober.claim.call_async("11010519491231002X", linger=1.0)
+        second = cluster.prober.claim.call_async("11010519491231002X")  # waits on the first's key
+        assert first.result() == "11010519491231002X"
+        with pytest.raises(Exception) as lost:
+            second.result()
+    problem = lost.value
+    assert (problem.status, problem.errors) == (409, {"key": ["already recorded"]})
+    assert "11010519491231002X" not in str(problem)  # the value is not told back
+    assert count(engines["prober"], "SELECT count(*) FROM claim") == 1
+
+
 def test_duplicated_event_has_one_effect(probes, amqp_uri):
     start, urls, engines = probes
     start(prober=False)
