@@ -146,11 +146,16 @@ def test_detection_applies_each_regions_policy_resolved_once_per_region(charity,
     assert sum("UPDATE organisation" in s for s in statements) == 1  # the six in one statement
 
     with engine.connect() as conn:
-        audited = dict(conn.execute(text(
-            "SELECT subject, policy_version FROM audit_log WHERE action = 'organisation.state'")).all())
+        audited = {row.subject: row for row in conn.execute(text(
+            "SELECT subject, actor_id, outcome, reason, policy_version, details FROM audit_log "
+            "WHERE action = 'organisation.state'"))}
     assert len(audited) == 6
-    assert "330603/charity.dormant_after_missing_reports@2021-01-01" in audited[f"organisation-{orgs[4]}"]
-    assert "000000/charity.dormant_after_missing_reports@2021-01-01" in audited[f"organisation-{orgs[3]}"]
+    keqiao, township = audited[f"organisation-{orgs[4]}"], audited[f"organisation-{orgs[3]}"]
+    assert "330603/charity.dormant_after_missing_reports@2021-01-01" in keqiao.policy_version
+    assert "000000/charity.dormant_after_missing_reports@2021-01-01" in township.policy_version
+    assert (keqiao.actor_id, keqiao.outcome, keqiao.details) == (
+        "ops", "abnormal", {"before": "active", "missing_years": [2023, 2024, 2025]})
+    assert (township.outcome, township.reason) == ("dormant", "no annual report for 3 years (2023, 2024, 2025)")
     assert rpc.run_detection_job(ADMIN)["changed"] == 0
 
 
