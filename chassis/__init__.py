@@ -16,7 +16,7 @@
         @handle_event("death.notified")
         def on_death(self, event): ...
 """
-from chassis.audit import SYSTEM, Actor, Audit
+from chassis.audit import SYSTEM, Actor, Audit, AuditEntry
 from chassis.clock import Clock
 from chassis.db import Database
 from chassis.entrypoints import http, json_response, rpc
@@ -29,6 +29,6 @@ from chassis.outbox import Outbox
 from chassis.policy import Policy
 from chassis.remote import ServiceRpc
 
-__all__ = ["Actor", "Audit", "SYSTEM", "Clock", "Database", "http", "json_response", "rpc",
+__all__ = ["Actor", "Audit", "AuditEntry", "SYSTEM", "Clock", "Database", "http", "json_response", "rpc",
            "Conflict", "Forbidden", "InvalidInput", "NotFound", "Problem", "Refused", "Unauthorized",
            "handle_event", "Logger", "WorkerMetrics", "Operable", "Outbox", "Policy", "ServiceRpc"]

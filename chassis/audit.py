@@ -5,7 +5,8 @@ the table is append-only (a PostgreSQL trigger refuses UPDATE and DELETE, see mi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from nameko.extensions import DependencyProvider
@@ -17,7 +18,7 @@ from chassis.errors import Forbidden, OutsideArea
 from chassis.regions import region_covers, region_prefix
 from chassis.tables import audit_log
 
-__all__ = ["Actor", "Audit", "SYSTEM"]
+__all__ = ["Actor", "Audit", "AuditEntry", "SYSTEM"]
 
 
 STAFF_ROLES = ("clerk", "admin")
@@ -79,30 +80,51 @@ def _json_ready(value):
     return value
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """One row of `AuditTrail.record_many`: what `record` takes after the actor and the action."""
+    subject: str
+    outcome: str
+    reason: str | None = None
+    policy_version: str | None = None
+    details: dict = field(default_factory=dict)
+
+
 class AuditTrail:
     def __init__(self, session_getter, engine, clock):
         self._session = session_getter
         self._engine = engine
         self._clock = clock
 
-    def _row(self, actor, action, subject, outcome, reason, policy_version, details):
+    def _values(self, actor, action, entry: AuditEntry) -> dict:
+        """The audit_log row: the one place every way of recording builds it."""
+        details = entry.details
         if actor.org:  # which provider of a shared partner code acted
             details = {**details, "actor_org": actor.org}
-        return insert(audit_log).values(
-            at=self._clock.now(), actor_id=actor.id, actor_role=actor.role, actor_area=actor.area,
-            action=action, subject=subject, outcome=outcome, reason=reason,
-            policy_version=policy_version, details=_json_ready(details) or None)
+        return dict(at=self._clock.now(), actor_id=actor.id, actor_role=actor.role, actor_area=actor.area,
+                    action=action, subject=entry.subject, outcome=entry.outcome, reason=entry.reason,
+                    policy_version=entry.policy_version, details=_json_ready(details) or None)
 
     def record(self, actor: Actor, action: str, subject: str, outcome: str, reason: str | None = None,
                policy_version: str | None = None, **details) -> None:
         """In the worker's transaction: the row commits with the change it explains."""
-        self._session().execute(self._row(actor, action, subject, outcome, reason, policy_version, details))
+        self._session().execute(insert(audit_log).values(
+            self._values(actor, action, AuditEntry(subject, outcome, reason, policy_version, details))))
+
+    def record_many(self, actor: Actor, action: str, entries: Iterable[AuditEntry]) -> int:
+        """`record` for a set-based change: one row per entry, inserted together (an executemany
+        that SQLAlchemy sends as multi-row INSERTs), in the worker's transaction. Returns the rows."""
+        rows = [self._values(actor, action, entry) for entry in entries]
+        if rows:
+            self._session().execute(insert(audit_log), rows)
+        return len(rows)
 
     def record_refusal(self, actor: Actor, action: str, subject: str, reason: str,
                        policy_version: str | None = None, **details) -> None:
         """In a transaction of its own: a refusal changes nothing, yet why it was refused is kept."""
         with self._engine.begin() as conn:
-            conn.execute(self._row(actor, action, subject, "refused", reason, policy_version, details))
+            conn.execute(insert(audit_log).values(
+                self._values(actor, action, AuditEntry(subject, "refused", reason, policy_version, details))))
 
 
 class Audit(DependencyProvider):

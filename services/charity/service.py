@@ -22,10 +22,10 @@ import uuid
 from datetime import date, timedelta
 
 from nameko.timer import timer
-from sqlalchemy import func, select
+from sqlalchemy import String, Text, cast, column, func, select, update, values
 
-from chassis import (SYSTEM, Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, NotFound, Operable,
-                     Outbox, Policy, WorkerMetrics, handle_event, rpc)
+from chassis import (SYSTEM, Actor, Audit, AuditEntry, Clock, Database, Forbidden, InvalidInput, Logger, NotFound,
+                     Operable, Outbox, Policy, WorkerMetrics, handle_event, rpc)
 from chassis.db import dialect_insert
 from chassis.regions import region_covers, region_prefix, require_region_code
 from contracts.partners import CARE_PROVIDERS
@@ -132,7 +132,7 @@ class CharityService(Operable):
         self.db.add(AnnualReport(organisation_id=org.id, submitted_on=today, **data))
         self.db.flush()
         self.audit.record(actor, "organisation.annual_report", _org_subject(org), "submitted", year=data["year"])
-        self._settle_state(org, today, actor)
+        self._settle_states(actor, today, [org.id])
         return self._org_view(org)
 
     @rpc
@@ -171,10 +171,7 @@ class CharityService(Operable):
 
     def _detect(self, actor: Actor) -> dict:
         today = self.clock.today()
-        changed = 0
-        for org in self.db.execute(select(Organisation).where(Organisation.state != "cancelled")
-                                   .order_by(Organisation.id).with_for_update()).scalars():
-            changed += self._settle_state(org, today, actor)
+        changed = self._settle_states(actor, today)
         insert = dialect_insert(self.db, DetectionRun.__table__)
         runs, changed_today = self.db.execute(insert.values(
             run_on=today, runs=1, changed=changed, last_run_at=self.clock.now()).on_conflict_do_update(
@@ -187,26 +184,65 @@ class CharityService(Operable):
         return dump(DetectionJobViewSchema, {"run_on": today, "changed": changed, "changed_today": changed_today,
                                              "runs_today": runs})
 
-    def _settle_state(self, org: Organisation, today: date, actor: Actor) -> int:
-        """Set the state the annual reports give; 1 if it changed (audited), else 0."""
-        if org.state == "cancelled":
+    def _settle_states(self, actor: Actor, today: date, organisation_ids: list[str] | None = None) -> int:
+        """Set the state the annual reports give, for every organisation not cancelled (the job) or
+        for those given (one, after its annual report); returns how many changed (each audited).
+
+        Set-based: one read of the organisations with their report years, the policy resolved once
+        per region, the pure rule per organisation, then only those whose state changes are locked,
+        read again and written in one UPDATE. The second read, under the locks, is what makes it
+        safe to run beside the clerks: an annual report is only ever added under its organisation's
+        lock (`submit_annual_report`), so a report committed after the first read is seen, and
+        anything that changed the state in between is too. The UPDATE is guarded by the state read
+        as well, so a row changed since is never overwritten even where there are no row locks
+        (SQLite)."""
+        policies: dict[str, tuple] = {}  # region → its three detection parameters, for this run
+
+        def moves(rows) -> list:
+            found = []
+            for row in rows:
+                params = policies.get(row.region_code)
+                if params is None:
+                    params = policies[row.region_code] = tuple(
+                        self.policy.resolve(name, row.region_code, today) for name in _DETECTION_POLICY)
+                years = [int(year) for year in row.years.split(",")] if row.years else []
+                try:
+                    status = rules.organisation_status(row.registered_on, years, today, *(p.value for p in params))
+                except rules.InvalidInput as exc:
+                    raise PolicyUnusable(exc.reason) from None
+                if status.state != row.state:
+                    found.append((row, status, params))
+            return found
+
+        candidates = moves(self._standing(organisation_ids))
+        if not candidates:
             return 0
-        names = ("charity.annual_report_deadline", "charity.abnormal_after_missing_reports",
-                 "charity.dormant_after_missing_reports")
-        values = [self.policy.resolve(n, org.region_code, today) for n in names]
-        try:
-            status = rules.organisation_status(org.registered_on, self._report_years(org.id), today,
-                                               *(v.value for v in values))
-        except rules.InvalidInput as exc:
-            raise PolicyUnusable(exc.reason) from None
-        if status.state == org.state:
-            return 0
-        before, org.state, org.state_reason, org.state_since = org.state, status.state, status.reason, today
-        org.updated_at = self.clock.now()
-        self.audit.record(actor, "organisation.state", _org_subject(org), status.state, reason=status.reason,
-                          policy_version=";".join(v.version for v in values), before=before,
-                          missing_years=list(status.missing_years))
-        return 1
+        ids = [row.id for row, _, _ in candidates]
+        for chunk in _chunks(ids):
+            self.db.execute(select(Organisation.id).where(Organisation.id.in_(chunk))
+                            .order_by(Organisation.id).with_for_update()).all()
+        confirmed = moves(self._standing(ids))
+        now, written = self.clock.now(), set()
+        for chunk in _chunks(confirmed):
+            read = values(column("id", String), column("state_read", String), column("state", String),
+                          column("reason", Text), name="settled").data(
+                [(row.id, row.state, status.state, status.reason) for row, status, _ in chunk]).cte("settled")
+            written.update(self.db.execute(
+                update(Organisation).where(Organisation.id == read.c.id, Organisation.state == read.c.state_read)
+                .values(state=read.c.state, state_reason=read.c.reason, state_since=today, updated_at=now)
+                .returning(Organisation.id).execution_options(synchronize_session="fetch")).scalars())
+        return self.audit.record_many(actor, "organisation.state", [
+            AuditEntry(_org_subject(row), status.state, status.reason, ";".join(p.version for p in params),
+                       {"before": row.state, "missing_years": list(status.missing_years)})
+            for row, status, params in confirmed if row.id in written])
+
+    def _standing(self, organisation_ids: list[str] | None = None) -> list:
+        """Organisations not cancelled (all, or those given) with what their state is derived from:
+        region, registration date, state, and the years reported (comma-separated, or None): one
+        query (one per chunk of the ids given)."""
+        if organisation_ids is None:
+            return self.db.execute(_standing_query()).all()
+        return [row for chunk in _chunks(organisation_ids) for row in self.db.execute(_standing_query(chunk)).all()]
 
     # --- charity organisations and public fundraising ---------------------------------------------------
 
@@ -781,6 +817,29 @@ class CharityService(Operable):
             "volunteer_id": volunteer.id, "resident_id": volunteer.resident_id, "name": volunteer.name,
             "region_code": volunteer.region_code, "registered_on": volunteer.registered_on,
             "service_minutes": int(served), "credit_minutes": self._balance(volunteer.id)})
+
+
+_DETECTION_POLICY = ("charity.annual_report_deadline", "charity.abnormal_after_missing_reports",
+                     "charity.dormant_after_missing_reports")
+_CHUNK = 5000  # rows per statement: well under the bind-parameter limits of PostgreSQL and SQLite
+
+
+def _chunks(items: list) -> list[list]:
+    return [items[i:i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+
+
+def _standing_query(organisation_ids: list[str] | None = None):
+    """`CharityService._standing`'s query: the reports grouped per organisation (restricted to the
+    ids given, so one organisation's read does not group every report), joined to the organisations."""
+    reported = select(AnnualReport.organisation_id,
+                      func.aggregate_strings(cast(AnnualReport.year, String), ",").label("years"))
+    query = select(Organisation.id, Organisation.region_code, Organisation.registered_on, Organisation.state)
+    if organisation_ids is not None:
+        reported = reported.where(AnnualReport.organisation_id.in_(organisation_ids))
+        query = query.where(Organisation.id.in_(organisation_ids))
+    reported = reported.group_by(AnnualReport.organisation_id).subquery()
+    return (query.add_columns(reported.c.years).outerjoin(reported, reported.c.organisation_id == Organisation.id)
+            .where(Organisation.state != "cancelled").order_by(Organisation.id))
 
 
 def _grade_in_force(org: Organisation, today: date) -> str | None:

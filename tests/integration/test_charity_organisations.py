@@ -4,12 +4,14 @@ idempotent), cancellation, organisations per 10,000 residents and the lottery-fu
 remaining charity routes through the gateway."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, insert, text
+from sqlalchemy.engine import Engine
 
 from chassis.errors import Problem
+from chassis.tables import policy_parameters
 from contracts.person import compose_resident_id
 from tests.charity import ADMIN, DISTRICT, DISTRICT_CLERK, TOWNSHIP, charity, count, org_request  # noqa: F401
 from tests.helpers import wait_for
@@ -102,6 +104,99 @@ def test_daily_detection_flags_abnormal_and_dormant_and_is_idempotent(charity, m
     with pytest.raises(Problem) as dormant:
         rpc.recognise_charity(DISTRICT_CLERK, silent)
     assert dormant.value.status == 422 and "dormant" in dormant.value.errors["organisation_id"][0]
+
+
+KEQIAO = "330603"
+
+
+def test_detection_applies_each_regions_policy_resolved_once_per_region(charity, manual_clock):
+    """Keqiao counts an organisation dormant only after 4 missing reports (the nation: 2); the same
+    history is dormant in Yuecheng (and its township) and abnormal in Keqiao, in one run that looks
+    the policy up once per region and the reports up in one query, however many organisations."""
+    rpc, engine = charity
+    with engine.begin() as conn:
+        conn.execute(insert(policy_parameters).values(
+            region_code=KEQIAO, name="charity.dormant_after_missing_reports", effective_from=date(2021, 1, 1),
+            value=4, source="test", recorded_at=datetime.now(timezone.utc), recorded_by="test"))
+    manual_clock.set_local_date(date(2023, 6, 15))  # the 2022 reports are in: everybody is active
+    regions = {1: DISTRICT, 2: DISTRICT, 3: TOWNSHIP, 4: KEQIAO, 5: KEQIAO, 6: KEQIAO}
+    orgs = {}
+    for seq, region in regions.items():
+        orgs[seq] = rpc.register_organisation(ADMIN, org_request(seq, "2022-06-01", region=region))["organisation_id"]
+        assert rpc.submit_annual_report(ADMIN, orgs[seq], {"year": 2022, "income_fen": 1, "expenditure_fen": 1})[
+            "state"] == "active"
+
+    manual_clock.set_local_date(date(2026, 6, 10))  # 2023, 2024 and 2025 missing
+    statements = []
+
+    def seen(_conn, _cursor, statement, *_):
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        assert rpc.run_detection_job(ADMIN)["changed"] == 6
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    states = {seq: rpc.get_organisation(ADMIN, org)["state"] for seq, org in orgs.items()}
+    assert states == {1: "dormant", 2: "dormant", 3: "dormant", 4: "abnormal", 5: "abnormal", 6: "abnormal"}
+    # once per region: three parameters for each of 330602, 330602001 and 330603, not for each organisation
+    assert sum("FROM policy_parameters" in s for s in statements) == 3 * 3
+    # the reports of all of them in one read, and the changed ones' once more under their locks
+    assert sum("FROM annual_report" in s for s in statements) == 2
+    assert sum("UPDATE organisation" in s for s in statements) == 1  # the six in one statement
+
+    with engine.connect() as conn:
+        audited = {row.subject: row for row in conn.execute(text(
+            "SELECT subject, actor_id, outcome, reason, policy_version, details FROM audit_log "
+            "WHERE action = 'organisation.state'"))}
+    assert len(audited) == 6
+    keqiao, township = audited[f"organisation-{orgs[4]}"], audited[f"organisation-{orgs[3]}"]
+    assert "330603/charity.dormant_after_missing_reports@2021-01-01" in keqiao.policy_version
+    assert "000000/charity.dormant_after_missing_reports@2021-01-01" in township.policy_version
+    assert (keqiao.actor_id, keqiao.outcome, keqiao.details) == (
+        "ops", "abnormal", {"before": "active", "missing_years": [2023, 2024, 2025]})
+    assert (township.outcome, township.reason) == ("dormant", "no annual report for 3 years (2023, 2024, 2025)")
+    assert rpc.run_detection_job(ADMIN)["changed"] == 0
+
+
+def test_detection_leaves_what_clerks_changed_meanwhile(charity, manual_clock):
+    """A clerk holds two organisations while the job runs: a late report comes in for one (its state
+    does not change: it was still active), the other is cancelled. The job read them before, found
+    both due to become abnormal, and must not write over either; only the third changes."""
+    rpc, engine = charity
+    manual_clock.set_local_date(date(2025, 5, 31))
+    orgs = [rpc.register_organisation(DISTRICT_CLERK, org_request(seq, "2022-06-01"))["organisation_id"]
+            for seq in (1, 2, 3)]
+    for org in orgs:
+        for year in (2022, 2023):
+            rpc.submit_annual_report(DISTRICT_CLERK, org, {"year": year, "income_fen": 1, "expenditure_fen": 1})
+    reporting, cancelled, untouched = orgs
+    manual_clock.set_local_date(date(2025, 6, 1))  # the 2024 reports are late now
+
+    with engine.connect() as clerk:
+        clerk.execute(text("SELECT id FROM organisation WHERE id IN (:a, :b) FOR UPDATE"),
+                      {"a": reporting, "b": cancelled})
+        clerk.execute(text("INSERT INTO annual_report (organisation_id, year, income_fen, expenditure_fen, "
+                           "submitted_on) VALUES (:id, 2024, 1, 1, '2025-06-01')"), {"id": reporting})
+        clerk.execute(text("UPDATE organisation SET state = 'cancelled', cancelled_on = '2025-06-01' "
+                           "WHERE id = :id"), {"id": cancelled})
+        job = rpc.run_detection_job.call_async(ADMIN)
+        wait_for(lambda: count_lock_waits(engine), what="the job to wait for the clerk's organisations")
+        clerk.commit()
+        assert job.result()["changed"] == 1
+
+    states = {org: rpc.get_organisation(ADMIN, org)["state"] for org in orgs}
+    assert states == {reporting: "active", cancelled: "cancelled", untouched: "abnormal"}
+    with engine.connect() as conn:
+        audited = conn.execute(text("SELECT subject FROM audit_log WHERE action = 'organisation.state' "
+                                    "AND actor_id = 'ops'")).scalars()  # the job's, not the reports'
+        assert list(audited) == [f"organisation-{untouched}"]
+
+
+def count_lock_waits(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND wait_event_type = 'Lock'")).scalar_one()
 
 
 def test_organisations_per_10k_residents_and_the_lottery_rule(charity):
