@@ -78,6 +78,9 @@ class VoucherEligibility(Base):
     starts_on = Column(Date, nullable=False)
     ends_on = Column(Date)
     policy_version = Column(Text, nullable=False)
+    # What set `ends_on`: the event ("<type> <id>") or the death ("death (funeral case <id>)"); None
+    # while open. A resumption reopens only what its own end closed and nothing closed since.
+    ended_by = Column(Text)
 
 
 class SupportedMember(Base):
@@ -93,6 +96,23 @@ class SupportedMember(Base):
     starts_on = Column(Date, nullable=False)
     ends_on = Column(Date)
     policy_version = Column(Text, nullable=False)  # the assistance decision's
+    ended_by = Column(Text)  # as VoucherEligibility.ended_by
+
+
+class EntitlementEnd(Base):
+    """assistance's ends of a household's benefit on a day (`assistance.entitlement_ended`) paired
+    with their resumptions (`assistance.entitlement_resumed`, when the death that ended it is
+    revoked), counted per household, programme and day. The two come on separate queues, and an end
+    waiting in retry may be overtaken by its resumption: then `resumed` is ahead of `ended` and the
+    end, when it comes, closes nothing. The row is also the lock that makes an end and its
+    resumption take turns."""
+    __tablename__ = "entitlement_end"
+    household_id = Column(String(36), primary_key=True)
+    programme = Column(String(30), primary_key=True)
+    ends_on = Column(Date, primary_key=True)
+    ended = Column(Integer, nullable=False)
+    resumed = Column(Integer, nullable=False)
+    updated_at = Column(UtcDateTime, nullable=False)
 
 
 class ServiceOrder(Base):

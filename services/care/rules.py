@@ -18,7 +18,8 @@ __all__ = ["DISABLED_LEVELS", "CALL_TRANSITIONS", "call_transition", "response_s
            "child_allowance_fen", "follow_up_due", "Indicators", "indicators", "assessment_valid_until",
            "ORDER_TRANSITIONS", "OrderRefused", "order_transition", "VoucherSplit", "split_voucher",
            "CreditsMove", "credits_answered", "order_credit_minutes",
-           "voucher_monthly_fen", "AllowancePolicy", "InvalidInput", "birthday",
+           "voucher_monthly_fen", "ended_by", "closed_by", "end_stands",
+           "resumption_finds_its_end", "AllowancePolicy", "InvalidInput", "birthday",
            "latest_birth_date_qualifying", "allowance_start_month", "monthly_allowance_fen", "START_RULES",
            "birthday_sql", "allowance_paid_in", "paying_district"]
 
@@ -214,6 +215,38 @@ def voucher_monthly_fen(programme: str, age: int, min_age: int, by_programme: Ma
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
         raise InvalidInput(f"the voucher amount of {programme} must be whole fen ≥ 0")
     return amount
+
+
+def ended_by(event_type: str, event_id: str) -> str:
+    """What a voucher's or a support's end records as its cause: the event that ended it."""
+    return f"{event_type} {event_id}"
+
+
+def closed_by(cause: str | None, event_type: str) -> bool:
+    """Was this end made by an event of this type (`assistance.entitlement_ended`: the household's
+    benefit ended), and not by something since (a member leaving, the person's own death step, a
+    new approval reopening it)?"""
+    return bool(cause) and cause.split(" ", 1)[0] == event_type
+
+
+def end_stands(ended: int, resumed: int) -> bool:
+    """An end of a benefit on a day, counted with the others of that household, programme and day
+    (`ended`, itself included) and their resumptions so far (`resumed`): it closes what it ends
+    unless a resumption already came for it (it overtook the end, which waited in retry)."""
+    _counts(ended, resumed)
+    return ended > resumed
+
+
+def resumption_finds_its_end(ended: int, resumed: int) -> bool:
+    """A resumption (counted in `resumed`) reopens what its end closed when that end has come;
+    otherwise the end, when it comes, finds the resumption ahead of it and closes nothing."""
+    _counts(ended, resumed)
+    return resumed <= ended
+
+
+def _counts(ended: int, resumed: int) -> None:
+    if min(ended, resumed) < 0 or max(ended, resumed) < 1:
+        raise InvalidInput("ends and resumptions are counted from 0, and the one being handled is counted")
 
 
 # --- ability assessments and indicators -------------------------------------------------------------

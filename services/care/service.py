@@ -43,8 +43,8 @@ from services.care import payments, rules
 from services.care.after_death import AfterDeath
 from services.care.exceptions import OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
 from services.care.models import (Admission, AllowanceEnrolment, AllowanceJobRun, AllowancePayment, Assessment, Child,
-                                  ChildDirector, Elder, EmergencyCall, FamilyBed, Institution, Screening, ServiceOrder,
-                                  SupportedMember, VoucherDrawdown, VoucherEligibility)
+                                  ChildDirector, Elder, EmergencyCall, EntitlementEnd, FamilyBed, Institution,
+                                  Screening, ServiceOrder, SupportedMember, VoucherDrawdown, VoucherEligibility)
 from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, AllowanceCycleRequestSchema,
                                    AllowanceEndSchema, AllowanceJobViewSchema, BankBatchViewSchema,
                                    BankResultsRequestSchema, PaymentCycleViewSchema, PaymentViewSchema,
@@ -223,7 +223,7 @@ class CareService(AfterDeath, Operable):
                 inserted = self.db.execute(dialect_insert(self.db, VoucherEligibility.__table__).values(
                     resident_id=member.resident_id, programme=member.programme, household_id=member.household_id,
                     region_code=member.region_code, monthly_fen=monthly, starts_on=starts_on, ends_on=member.ends_on,
-                    policy_version=version).on_conflict_do_nothing()).rowcount
+                    ended_by=member.ended_by, policy_version=version).on_conflict_do_nothing()).rowcount
                 if inserted:
                     granted += 1
                     self.audit.record(actor, "voucher.grant", f"household-{member.household_id}", "granted",
@@ -802,6 +802,7 @@ class CareService(AfterDeath, Operable):
                 self.db.add(held)
             held.household_id, held.region_code = data["household_id"], data["region_code"]
             held.monthly_fen, held.starts_on, held.ends_on, held.policy_version = monthly, on, None, version
+            held.ended_by = None
             self.audit.record(SYSTEM, "voucher.grant", f"household-{data['household_id']}", "granted",
                               reason=f"{event.type} {event.id}", policy_version=version, member=str(person),
                               monthly_fen=monthly, programme=data["programme"])
@@ -815,37 +816,89 @@ class CareService(AfterDeath, Operable):
         supported.household_id, supported.region_code, supported.birth_date = (
             data["household_id"], data["region_code"], person.birth_date)
         supported.starts_on, supported.ends_on, supported.policy_version = on, None, data["policy_version"]
+        supported.ended_by = None
 
     @handle_event("assistance.entitlement_ended")
     def on_entitlement_ended(self, event):
-        ends_on = date.fromisoformat(str(event.data["ends_on"]))
+        """The household's benefit ended: its members' support and open vouchers end that day, each
+        marked with this end (`ended_by`) so that its resumption reopens them and nothing else."""
+        data, ends_on = event.data, date.fromisoformat(str(event.data["ends_on"]))
+        ended, resumed = self._count_benefit_end(data, ends_on, "ended")
+        if not rules.end_stands(ended, resumed):  # its resumption came first: the benefit runs on
+            self.audit.record(SYSTEM, "voucher.end", f"household-{data['household_id']}", "already_resumed",
+                              reason=f"{event.type} {event.id}", ends_on=ends_on, programme=data["programme"])
+            return
+        cause = rules.ended_by(event.type, event.id)
         self.db.execute(update(SupportedMember).where(
-            SupportedMember.household_id == event.data["household_id"],
-            SupportedMember.programme == event.data["programme"], SupportedMember.ends_on.is_(None))
-            .values(ends_on=ends_on))
+            SupportedMember.household_id == data["household_id"],
+            SupportedMember.programme == data["programme"], SupportedMember.ends_on.is_(None))
+            .values(ends_on=ends_on, ended_by=cause))
         for held in self.db.execute(select(VoucherEligibility).where(
-                VoucherEligibility.household_id == event.data["household_id"],
-                VoucherEligibility.programme == event.data["programme"],
+                VoucherEligibility.household_id == data["household_id"],
+                VoucherEligibility.programme == data["programme"],
                 VoucherEligibility.ends_on.is_(None)).with_for_update()).scalars():
-            held.ends_on = ends_on
+            held.ends_on, held.ended_by = ends_on, cause
             self.audit.record(SYSTEM, "voucher.end", f"household-{held.household_id}", "ended",
-                              reason=f"{event.type} {event.id}", ends_on=ends_on)
+                              reason=cause, ends_on=ends_on)
+
+    @handle_event("assistance.entitlement_resumed")
+    def on_entitlement_resumed(self, event):
+        """A benefit a death had ended runs on (the death was revoked): the vouchers and support its
+        end closed here open again, exactly those: a voucher closed since for another reason (the
+        person's own death step, a member leaving, a new approval) keeps what that reason made of
+        it. Paired with its end by household, programme and day (`entitlement_end`): a resumption
+        that overtakes its end is counted, and the end then closes nothing."""
+        data, day = event.data, date.fromisoformat(str(event.data["resumed_from"]))
+        ended, resumed = self._count_benefit_end(data, day, "resumed")
+        if not rules.resumption_finds_its_end(ended, resumed):
+            self.audit.record(SYSTEM, "voucher.resume", f"household-{data['household_id']}", "ahead_of_its_end",
+                              reason=f"{event.type} {event.id}", resumed_from=day, programme=data["programme"])
+            return
+        for table in (SupportedMember, VoucherEligibility):
+            for held in self.db.execute(select(table).where(
+                    table.household_id == data["household_id"], table.programme == data["programme"],
+                    table.ends_on == day).with_for_update()).scalars():
+                if not rules.closed_by(held.ended_by, "assistance.entitlement_ended"):
+                    continue  # closed since for another reason: that reason's to undo, if ever
+                held.ends_on, held.ended_by = None, None
+                if table is VoucherEligibility:
+                    self.audit.record(SYSTEM, "voucher.resume", f"household-{held.household_id}", "resumed",
+                                      reason=f"{event.type} {event.id}", programme=held.programme,
+                                      member=str(ResidentId.parse(held.resident_id)), was_ended_on=day,
+                                      cause=data["reason"])
+
+    def _count_benefit_end(self, data: dict, day: date, column: str) -> tuple[int, int]:
+        """Count an end or a resumption of the household's benefit on the day; the row's lock has an
+        end and its resumption take turns. Returns (ends, resumptions) of the day, this one included."""
+        insert = dialect_insert(self.db, EntitlementEnd.__table__)
+        return tuple(self.db.execute(insert.values(
+            household_id=data["household_id"], programme=data["programme"], ends_on=day,
+            ended=int(column == "ended"), resumed=int(column == "resumed"), updated_at=self.clock.now())
+            .on_conflict_do_update(index_elements=["household_id", "programme", "ends_on"],
+                                   set_={column: getattr(EntitlementEnd, column) + 1,
+                                         "updated_at": insert.excluded.updated_at})
+            .returning(EntitlementEnd.ended, EntitlementEnd.resumed)).one())
 
     @handle_event("assistance.member_left")
     def on_member_left(self, event):
-        """The voucher a person had through a household ends when they leave it."""
-        left_on = date.fromisoformat(str(event.data["left_on"]))
+        """The voucher a person had through a household ends when they leave it; not when the
+        leaving was a death care has seen revoked (assistance undid the leaving with it)."""
+        left_on, cause = date.fromisoformat(str(event.data["left_on"])), rules.ended_by(event.type, event.id)
+        if self._leaving_was_a_revoked_death(event.data["resident_id"], left_on):
+            self.audit.record(SYSTEM, "voucher.end", f"household-{event.data['household_id']}", "death_revoked",
+                              reason=cause, ends_on=left_on)
+            return
         self.db.execute(update(SupportedMember).where(
             SupportedMember.resident_id == event.data["resident_id"],
             SupportedMember.household_id == event.data["household_id"], SupportedMember.ends_on.is_(None))
-            .values(ends_on=left_on))
+            .values(ends_on=left_on, ended_by=cause))
         for held in self.db.execute(select(VoucherEligibility).where(
                 VoucherEligibility.resident_id == event.data["resident_id"],
                 VoucherEligibility.household_id == event.data["household_id"],
                 VoucherEligibility.ends_on.is_(None)).with_for_update()).scalars():
-            held.ends_on = left_on
+            held.ends_on, held.ended_by = left_on, cause
             self.audit.record(SYSTEM, "voucher.end", f"household-{held.household_id}", "ended",
-                              reason=f"{event.type} {event.id}", ends_on=left_on)
+                              reason=cause, ends_on=left_on)
 
     @rpc
     def voucher_balance(self, actor, resident_id):

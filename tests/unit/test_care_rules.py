@@ -202,6 +202,49 @@ def test_voucher_monthly_amount(programme, age, expected):
     assert rules.voucher_monthly_fen(programme, age, 60, {"tekun": 60000, "dibao": 30000}) == expected
 
 
+# --- a benefit's end and its resumption (a revoked death) ----------------------------------------------
+
+@pytest.mark.parametrize("ended, resumed, stands", [
+    (1, 0, True),    # the usual: the end comes first and closes what it ends
+    (1, 1, False),   # its resumption overtook it (the end waited in retry): it closes nothing
+    (2, 1, True),    # a second end of the same day after the first was resumed
+    (2, 2, False),
+])
+def test_an_end_stands_unless_its_resumption_came_first(ended, resumed, stands):
+    assert rules.end_stands(ended, resumed) is stands
+
+
+@pytest.mark.parametrize("ended, resumed, finds", [
+    (1, 1, True),    # the usual: the end came first
+    (0, 1, False),   # ahead of its end: counted, and the end will close nothing
+    (1, 2, False),   # a second resumption before the second end
+    (2, 1, True),
+])
+def test_a_resumption_finds_its_end_when_it_came(ended, resumed, finds):
+    assert rules.resumption_finds_its_end(ended, resumed) is finds
+
+
+@pytest.mark.parametrize("ended, resumed", [(0, 0), (-1, 1), (1, -1)])
+def test_counts_of_ends_include_the_one_handled(ended, resumed):
+    with pytest.raises(rules.InvalidInput):
+        rules.end_stands(ended, resumed)
+    with pytest.raises(rules.InvalidInput):
+        rules.resumption_finds_its_end(ended, resumed)
+
+
+@pytest.mark.parametrize("cause, event_type, closed", [
+    (rules.ended_by("assistance.entitlement_ended", "e-1"), "assistance.entitlement_ended", True),
+    (rules.ended_by("assistance.member_left", "e-2"), "assistance.entitlement_ended", False),
+    (rules.ended_by("assistance.member_left", "e-2"), "assistance.member_left", True),
+    ("death (funeral case c-1)", "assistance.entitlement_ended", False),
+    ("assistance.entitlement_ended_x e-3", "assistance.entitlement_ended", False),
+    (None, "assistance.entitlement_ended", False),
+    ("", "assistance.entitlement_ended", False),
+])
+def test_an_end_is_undone_only_by_what_undoes_its_own_cause(cause, event_type, closed):
+    assert rules.closed_by(cause, event_type) is closed
+
+
 # --- assessments and indicators -------------------------------------------------------------------
 
 @pytest.mark.parametrize("assessed, months, until", [
