@@ -2,7 +2,7 @@
 enrolments granted without an application. Money is integer fen."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Date, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Date, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import declarative_base
 
 from chassis.payment_runs import PaymentTables
@@ -227,6 +227,26 @@ class Admission(Base):
     discharged_on = Column(Date)
     discharge_reason = Column(Text)
     concentrated_support = Column(Boolean, nullable=False)
+
+
+class DeviceRegistration(Base):
+    """A wearable device (智能手环, 一键呼叫) registered to a person by the bureau's staff, operated
+    by one platform (`platform`: the `org` of that platform's tokens) from `registered_on` until
+    the day before `retired_on`. A device is registered to one person at a time (the partial unique
+    index) and again, to someone else, only from the day it was retired."""
+    __tablename__ = "device_registration"
+    id = Column(String(36), primary_key=True)
+    device_id = Column(String(60), nullable=False, index=True)
+    resident_id = Column(String(18), nullable=False, index=True)
+    region_code = Column(String(12), nullable=False, index=True)  # the person's, when registered
+    platform = Column(String(60), nullable=False)
+    registered_on = Column(Date, nullable=False)
+    retired_on = Column(Date)
+    retire_reason = Column(Text)
+    registered_by = Column(String(80), nullable=False)
+    recorded_at = Column(UtcDateTime, nullable=False)
+    __table_args__ = (Index("uq_device_registration_in_service", "device_id", unique=True,
+                            postgresql_where=text("retired_on IS NULL"), sqlite_where=text("retired_on IS NULL")),)
 
 
 class EmergencyCall(Base):

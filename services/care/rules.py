@@ -7,14 +7,15 @@ the same formula (`birthday_sql`), and a test holds the two together.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from types import MappingProxyType
 
 from contracts.person import AGE_OF_MAJORITY, age_on
 
-__all__ = ["DISABLED_LEVELS", "CALL_TRANSITIONS", "call_transition", "response_seconds",
+__all__ = ["DISABLED_LEVELS", "CALL_TRANSITIONS", "call_transition", "response_seconds", "Registration",
+           "CallRefusal", "call_refusal", "registration_conflict", "retirement_refusal",
            "child_allowance_fen", "follow_up_due", "Indicators", "indicators", "assessment_valid_until",
            "ORDER_TRANSITIONS", "OrderRefused", "order_transition", "VoucherSplit", "split_voucher",
            "CreditsMove", "credits_answered", "order_credit_minutes",
@@ -312,6 +313,75 @@ def follow_up_due(screened_on: date, level: str, days_by_level: Mapping[str, int
 
 
 # --- emergency calls ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Registration:
+    """A device registered to a person, operated by a platform, in service from `registered_on`
+    until the day before `retired_on`."""
+    platform: str
+    resident_id: str
+    registered_on: date
+    retired_on: date | None = None
+
+    def in_force_on(self, day: date) -> bool:
+        return self.registered_on <= day and (self.retired_on is None or day < self.retired_on)
+
+
+@dataclass(frozen=True)
+class CallRefusal:
+    """Why a device platform may not raise this call: the problem's detail, and the field at fault."""
+    detail: str
+    field: str
+    reason: str
+
+
+def call_refusal(registrations: Iterable[Registration], platform: str | None, resident_id: str,
+                 raised_on: date) -> CallRefusal | None:
+    """A call is taken only from the platform operating the device, for the person it is registered
+    to, on the day the call was raised; None when it is. Another platform learns no more than that
+    the device is not one of its own."""
+    if not platform:
+        return CallRefusal("a device platform's token names the platform (claim 'org')", "platform",
+                           "no platform named")
+    own = [r for r in registrations if r.platform == platform]
+    in_force = next((r for r in own if r.in_force_on(raised_on)), None)
+    if in_force is None:
+        if not own:
+            return CallRefusal("the device is not registered to your platform", "device_id",
+                               "not a registered device of your platform")
+        return CallRefusal(f"the device was not in service on {raised_on}", "device_id",
+                           f"not in service on {raised_on} (registered from, or retired on, another day)")
+    if in_force.resident_id != resident_id:
+        return CallRefusal("the device is registered to another person", "resident_id",
+                           "not the person the device is registered to")
+    return None
+
+
+def registration_conflict(registrations: Iterable[Registration], wanted: Registration) -> str | None:
+    """Whether a device may be registered as `wanted`: None, "same" (it is already, as wanted: the
+    registration sent again), or why not (a device serves one person at a time, and another only
+    from the day it was retired)."""
+    for existing in registrations:
+        if existing.retired_on is None:
+            if (existing.resident_id, existing.platform, existing.registered_on) == (
+                    wanted.resident_id, wanted.platform, wanted.registered_on):
+                return "same"
+            return "the device is registered and in service: retire it first"
+        if existing.retired_on > wanted.registered_on:
+            return f"the device was in service until {existing.retired_on}: register it from that day"
+    return None
+
+
+def retirement_refusal(registered_on: date, retired_on: date | None, retire_on: date, today: date) -> str | None:
+    """Whether a registration may be retired on `retire_on`: None, "same" (retired so already), or why not."""
+    if retired_on is not None:
+        return "same" if retired_on == retire_on else f"retired on {retired_on} already"
+    if retire_on < registered_on:
+        return f"before its registration on {registered_on}"
+    if retire_on > today:
+        return "in the future"
+    return None
+
 
 CALL_TRANSITIONS = MappingProxyType({
     ("received", "dispatch"): "dispatched",

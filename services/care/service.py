@@ -37,20 +37,22 @@ from chassis.errors import Conflict, Unavailable
 from chassis.payment_runs import BankFiles, as_problems
 from chassis.regions import is_region_code, region_ancestors, region_prefix, require_region_code
 from chassis.tables import policy_parameters
-from contracts.partners import BANKS, CARE_PROVIDERS
+from contracts.partners import BANKS, CARE_DEVICES, CARE_PROVIDERS
 from contracts.person import AGE_OF_MAJORITY, InvalidResidentId, ResidentId, age_on
 from services.care import payments, rules
 from services.care.after_death import AfterDeath
-from services.care.exceptions import OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
+from services.care.exceptions import CallRefused, OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
 from services.care.models import (Admission, AllowanceEnrolment, AllowanceJobRun, AllowancePayment, Assessment, Child,
-                                  ChildDirector, Elder, EmergencyCall, EntitlementEnd, FamilyBed, Institution,
-                                  Screening, ServiceOrder, SupportedMember, VoucherDrawdown, VoucherEligibility)
+                                  ChildDirector, DeviceRegistration, Elder, EmergencyCall, EntitlementEnd, FamilyBed,
+                                  Institution, Screening, ServiceOrder, SupportedMember, VoucherDrawdown,
+                                  VoucherEligibility)
 from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, AllowanceCycleRequestSchema,
                                    AllowanceEndSchema, AllowanceJobViewSchema, BankBatchViewSchema,
                                    BankResultsRequestSchema, PaymentCycleViewSchema, PaymentViewSchema,
                                    ReconcileViewSchema,
                                    AssessmentRequestSchema, AssessmentViewSchema, CallClosureSchema,
                                    ChildDirectorRequestSchema, ChildRequestSchema, ChildViewSchema,
+                                   DeviceRegistrationSchema, DeviceRetirementSchema, DeviceViewSchema,
                                    DischargeRequestSchema, DispatchSchema, ElderImportSchema, ElderViewSchema,
                                    EmergencyCallSchema, EmergencyCallViewSchema, FamilyBedRequestSchema,
                                    FamilyBedViewSchema, ImportViewSchema, IndicatorsViewSchema,
@@ -59,7 +61,6 @@ from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, 
                                    dump, load)
 
 STAFF = ("clerk", "admin")
-DEVICES = "care_devices"      # the wearable-device platform's
 
 # One statement per region: everyone of the region born on or before the cutoff (old enough
 # today) and not yet enrolled, from the month of their qualifying birthday (or the next), but never
@@ -579,16 +580,105 @@ class CareService(AfterDeath, Operable):
     # --- emergency calls from wearable devices (紧急呼叫) -------------------------------------------
 
     @rpc
+    def register_device(self, actor, request):
+        """A wearable device handed to a person, by staff of the person's area: from now on calls
+        from it are taken from the platform operating it, for this person. Sent again as it is, the
+        same registration; a device in service, or retired after the day, is refused (409)."""
+        actor, data = Actor.from_dict(actor), load(DeviceRegistrationSchema, request)
+        person = ResidentId.parse(data["resident_id"])
+        region = self._region_of(person.number)
+        actor.require_staff_in(region)
+        today = self.clock.today()
+        registered_on = data["registered_on"] or today
+        if registered_on > today:
+            raise InvalidInput("a device is registered once handed over",
+                               errors={"registered_on": ["in the future"]})
+        known = self._device_registrations(data["device_id"], for_update=True)
+        wanted = rules.Registration(data["platform"], person.number, registered_on)
+        conflict = rules.registration_conflict([_registration(r) for r in known], wanted)
+        if conflict == "same":
+            return self._device_view(next(r for r in known if r.retired_on is None))
+        if conflict:
+            raise Conflict(conflict, errors={"device_id": [conflict]})
+        registration = DeviceRegistration(
+            id=str(uuid.uuid4()), device_id=data["device_id"], resident_id=person.number, region_code=region,
+            platform=data["platform"], registered_on=registered_on, registered_by=actor.id,
+            recorded_at=self.clock.now())
+        # two registrations of one device racing: the partial unique index lets one commit (409)
+        self.db.add(registration)
+        self.audit.record(actor, "device.register", f"device-{registration.device_id}", "registered",
+                          member=str(person), platform=registration.platform, registered_on=registered_on)
+        return self._device_view(registration)
+
+    @rpc
+    def retire_device(self, actor, device_id, request):
+        """The device leaves service (returned, lost, broken, the person moved into a home): calls
+        raised from that day on are refused. Staff of the area it was registered in."""
+        actor, data = Actor.from_dict(actor), load(DeviceRetirementSchema, request)
+        registration = self._latest_registration(device_id, for_update=True)
+        actor.require_staff_in(registration.region_code)
+        refusal = rules.retirement_refusal(registration.registered_on, registration.retired_on, data["retired_on"],
+                                           self.clock.today())
+        if refusal == "same":
+            return self._device_view(registration)
+        if refusal:
+            problem = Conflict if registration.retired_on is not None else InvalidInput
+            raise problem(f"the device cannot be retired on {data['retired_on']}: {refusal}",
+                          errors={"retired_on": [refusal]})
+        registration.retired_on, registration.retire_reason = data["retired_on"], data["reason"]
+        self.audit.record(actor, "device.retire", f"device-{registration.device_id}", "retired",
+                          reason=data["reason"], retired_on=data["retired_on"])
+        return self._device_view(registration)
+
+    @rpc
+    def get_device(self, actor, device_id):
+        """The device's registration in service (or its last one): staff of its area."""
+        actor = Actor.from_dict(actor)
+        registration = self._latest_registration(device_id)
+        actor.require_staff_in(registration.region_code)
+        return self._device_view(registration)
+
+    def _device_registrations(self, device_id: str, for_update: bool = False) -> list[DeviceRegistration]:
+        query = select(DeviceRegistration).where(DeviceRegistration.device_id == device_id) \
+            .order_by(DeviceRegistration.registered_on.desc(), DeviceRegistration.recorded_at.desc())
+        return list(self.db.execute(query.with_for_update() if for_update else query).scalars())
+
+    def _latest_registration(self, device_id: str, for_update: bool = False) -> DeviceRegistration:
+        known = self._device_registrations(device_id, for_update)
+        if not known:
+            raise NotFound(f"no device {device_id} is registered")
+        return next((r for r in known if r.retired_on is None), known[0])
+
+    @staticmethod
+    def _device_view(registration: DeviceRegistration) -> dict:
+        return dump(DeviceViewSchema, {
+            "registration_id": registration.id, "device_id": registration.device_id,
+            "resident_id": registration.resident_id, "platform": registration.platform,
+            "region_code": registration.region_code, "registered_on": registration.registered_on,
+            "retired_on": registration.retired_on, "retire_reason": registration.retire_reason})
+
+    @rpc
     def receive_call(self, actor, request):
-        """The device platform reports a call; the same call sent again is the same call."""
+        """A device platform reports a call; the same call sent again is the same call. Taken only
+        from the platform operating the device (its token's `org`), for the person the device is
+        registered to on the day the call was raised: otherwise 403, nothing recorded but the
+        refusal in the audit trail."""
         actor, data = Actor.from_dict(actor), load(EmergencyCallSchema, request)
-        if not (actor.role == "partner" and actor.id == DEVICES):
-            raise Forbidden("calls come from the wearable-device platform")
+        if not (actor.role == "partner" and actor.id == CARE_DEVICES):
+            raise Forbidden("calls come from the wearable-device platforms")
+        person = ResidentId.parse(data["resident_id"])
+        raised_on = data["raised_at"].astimezone(LOCAL_ZONE).date()
+        refusal = rules.call_refusal([_registration(r) for r in self._device_registrations(data["device_id"])],
+                                     actor.org, person.number, raised_on)
+        if refusal is not None:
+            self.audit.record_refusal(actor, "emergency.call", f"device-{data['device_id']}", refusal.reason,
+                                      member=str(person), call_id=data["call_id"], raised_on=raised_on)
+            self.log.warning("emergency.call_refused", device_id=data["device_id"], reason=refusal.reason)
+            raise CallRefused(refusal.detail, errors={refusal.field: [refusal.reason]})
         known = self.db.execute(select(EmergencyCall).where(
             EmergencyCall.device_id == data["device_id"], EmergencyCall.device_call_id == data["call_id"])).scalar()
         if known is not None:
             return self._call_view(known)
-        person = ResidentId.parse(data["resident_id"])
         call = EmergencyCall(id=str(uuid.uuid4()), device_id=data["device_id"], device_call_id=data["call_id"],
                              resident_id=person.number, region_code=self._region_of(person.number),
                              kind=data["kind"], state="received", raised_at=data["raised_at"])
@@ -1121,6 +1211,10 @@ def _require_order_provider(actor: Actor, order: ServiceOrder) -> None:
         raise Forbidden("a home-care provider's token names the provider")
     if actor.org != order.provider:
         raise NotFound(f"no order {order.id}")
+
+
+def _registration(row: DeviceRegistration) -> rules.Registration:
+    return rules.Registration(row.platform, row.resident_id, row.registered_on, row.retired_on)
 
 
 def _payment_view(payment: AllowancePayment) -> dict:

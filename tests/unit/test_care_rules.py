@@ -324,6 +324,63 @@ def test_call_refusals(state, action):
         rules.call_transition(state, action)
 
 
+WATCH = rules.Registration("yc-watch", "A", date(2026, 6, 1), date(2026, 9, 1))  # June to August
+SINCE = rules.Registration("yc-watch", "B", date(2026, 9, 1))                       # then B's
+
+
+@pytest.mark.parametrize("registrations, platform, person, raised_on, refused_field", [
+    ([WATCH], "yc-watch", "A", date(2026, 6, 1), None),               # the day it was handed over
+    ([WATCH], "yc-watch", "A", date(2026, 8, 31), None),              # its last day in service
+    ([WATCH, SINCE], "yc-watch", "B", date(2026, 9, 1), None),        # the next holder, from the day
+    ([WATCH, SINCE], "yc-watch", "A", date(2026, 7, 1), None),        # a late call of A's, raised in time
+    ([WATCH], "yc-watch", "A", date(2026, 5, 31), "device_id"),       # before it was registered
+    ([WATCH], "yc-watch", "A", date(2026, 9, 1), "device_id"),        # retired
+    ([WATCH, SINCE], "yc-watch", "A", date(2026, 9, 2), "resident_id"),  # now B's device
+    ([WATCH], "yc-watch", "B", date(2026, 7, 1), "resident_id"),      # for someone else
+    ([WATCH], "other-platform", "A", date(2026, 7, 1), "device_id"),  # another platform's device
+    ([], "yc-watch", "A", date(2026, 7, 1), "device_id"),             # never registered
+    ([WATCH], None, "A", date(2026, 7, 1), "platform"),               # a token naming no platform
+])
+def test_a_call_is_taken_only_from_the_operating_platform_for_the_registered_person(
+        registrations, platform, person, raised_on, refused_field):
+    refusal = rules.call_refusal(registrations, platform, person, raised_on)
+    assert (refusal.field if refusal else None) == refused_field
+    if refusal:
+        assert refusal.detail and refusal.reason
+
+
+def test_another_platform_learns_only_that_the_device_is_not_its_own():
+    other = rules.call_refusal([WATCH], "other-platform", "A", date(2026, 7, 1))
+    never = rules.call_refusal([], "other-platform", "A", date(2026, 7, 1))
+    assert (other.detail, other.reason) == (never.detail, never.reason)
+
+
+@pytest.mark.parametrize("registrations, wanted, conflict", [
+    ([], rules.Registration("p", "A", date(2026, 6, 1)), None),
+    ([rules.Registration("p", "A", date(2026, 6, 1))], rules.Registration("p", "A", date(2026, 6, 1)), "same"),
+    ([rules.Registration("p", "A", date(2026, 6, 1))], rules.Registration("p", "B", date(2026, 6, 1)), "retire"),
+    ([rules.Registration("p", "A", date(2026, 6, 1))], rules.Registration("q", "A", date(2026, 6, 1)), "retire"),
+    ([WATCH], rules.Registration("p", "B", date(2026, 8, 31)), "until 2026-09-01"),
+    ([WATCH], rules.Registration("p", "B", date(2026, 9, 1)), None),
+])
+def test_a_device_serves_one_person_at_a_time(registrations, wanted, conflict):
+    found = rules.registration_conflict(registrations, wanted)
+    assert found == conflict if conflict in (None, "same") else conflict in found
+
+
+@pytest.mark.parametrize("registered, retired, retire_on, refusal", [
+    (date(2026, 6, 1), None, date(2026, 6, 10), None),
+    (date(2026, 6, 1), None, date(2026, 6, 1), None),            # returned the day it was handed over
+    (date(2026, 6, 1), None, date(2026, 5, 31), "before its registration"),
+    (date(2026, 6, 1), None, date(2026, 6, 11), "in the future"),
+    (date(2026, 6, 1), date(2026, 6, 5), date(2026, 6, 5), "same"),
+    (date(2026, 6, 1), date(2026, 6, 5), date(2026, 6, 6), "already"),
+])
+def test_retiring_a_device(registered, retired, retire_on, refusal):
+    found = rules.retirement_refusal(registered, retired, retire_on, today=date(2026, 6, 10))
+    assert found == refusal if refusal in (None, "same") else refusal in found
+
+
 def test_response_seconds():
     from datetime import datetime, timezone
     called = datetime(2026, 6, 10, 8, 0, tzinfo=timezone.utc)
