@@ -22,7 +22,10 @@ class AfterDeath:
     it), home-care vouchers end, open service orders are cancelled, the institution or family bed
     is freed, and a child whose last caregiver this was gets a review; on `death.revoked` all of it
     is restored except the cancelled orders (the service is ordered again). The step of the
-    matter is reported either way."""
+    matter is reported either way. What assistance's own reaction to the death closed here is
+    undone by its events: the benefit's end by `assistance.entitlement_resumed` (service.py), the
+    deceased's leaving of the household, which assistance undoes silently, with the revocation
+    (`_undo_leaving_by_death`)."""
 
     @handle_event("death.notified", "death.revoked")
     def on_death(self, event):
