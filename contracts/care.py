@@ -293,12 +293,46 @@ class AdmissionViewSchema(Strict):
 # --- emergency calls from wearable devices (紧急呼叫) -----------------------------------------------------
 
 CALL_KINDS = ("sos", "fall", "health_alarm")
+DEVICE_ID = validate.Length(min=4, max=60)
+PLATFORM = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{1,59}$",
+                           error="a platform code: 2 to 60 lower-case letters, digits, - or _")
+
+
+class DeviceRegistrationSchema(Strict):
+    """A wearable device (智能手环, 一键呼叫) handed to a person, registered by the bureau's staff of
+    the person's area: only calls from the platform that operates it, for this person, are taken."""
+    device_id = fields.String(required=True, validate=DEVICE_ID,
+                              metadata={"description": "the device's id as its platform reports it in calls"})
+    resident_id = ResidentIdField(required=True)
+    platform = fields.String(required=True, validate=PLATFORM, metadata={
+        "description": "the wearable-device platform operating the device: the `org` its tokens name"})
+    registered_on = fields.Date(load_default=None, allow_none=True, metadata={
+        "description": "the day it was handed over (default today): calls raised before it are refused"})
+
+
+class DeviceRetirementSchema(Strict):
+    retired_on = fields.Date(required=True, metadata={
+        "description": "the day it left service: calls raised on or after it are refused"})
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+class DeviceViewSchema(Strict):
+    registration_id = fields.String()
+    device_id = fields.String()
+    resident_id = fields.String()
+    platform = fields.String()
+    region_code = fields.String()
+    registered_on = fields.Date()
+    retired_on = fields.Date(allow_none=True)
+    retire_reason = fields.String(allow_none=True)
 
 
 class EmergencyCallSchema(Strict):
     """What the wearable-device platform reports; `call_id` is the device's own, so a resent call
-    is recognised."""
-    device_id = fields.String(required=True, validate=validate.Length(min=4, max=60))
+    is recognised. Taken only from the platform operating the device (its token's `org`), for the
+    person the device is registered to on the day the call was raised; anything else is refused
+    (403) and nothing is recorded."""
+    device_id = fields.String(required=True, validate=DEVICE_ID)
     call_id = fields.String(required=True, validate=validate.Length(min=1, max=60))
     resident_id = ResidentIdField(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(CALL_KINDS))

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Partner", "PARTNERS", "BANKS", "CARE_PROVIDERS", "partner", "entitled_fields", "project_for_partner"]
+__all__ = ["Partner", "PARTNERS", "BANKS", "CARE_DEVICES", "CARE_PROVIDERS", "partner", "entitled_fields", "project_for_partner"]
 
 BANKS = "banks"  # the paying bank (社会化发放): payment files out, each payment's outcome back
 CARE_PROVIDERS = "care_providers"  # the home-care providers' platform: care's orders, charity's time bank
+CARE_DEVICES = "care_devices"  # the wearable-device platforms: emergency calls from registered devices
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,10 @@ PARTNERS: dict[str, Partner] = {p.code: p for p in (
     # The paying bank (社会化发放) receives payment batches as files, not events, and reports each
     # payment's outcome through the partner API.
     Partner(BANKS, "代发银行 paying bank", {}),
-    # The wearable-device platform (智慧养老平台) reports emergency calls through the partner API.
-    Partner("care_devices", "智慧养老平台 wearable-device platform", {}),
+    # The wearable-device platforms (智慧养老平台) report emergency calls through the partner API;
+    # each platform raises calls only from the devices it operates (its token's `org` is the
+    # platform a device is registered with), for the person the device is registered to.
+    Partner(CARE_DEVICES, "智慧养老平台 wearable-device platforms", {}, organisations=True),
     # The platform home-care providers (居家养老服务机构) take their orders from; each provider acts
     # on its own orders only (its token's `org` is the order's `provider`).
     Partner(CARE_PROVIDERS, "居家养老服务机构 home-care providers", {

@@ -21,6 +21,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "assistance.on_birth": ("birth.notified",),
     "care.on_assistance_approved": ("assistance.approved",),
     "care.on_entitlement_ended": ("assistance.entitlement_ended",),
+    "care.on_entitlement_resumed": ("assistance.entitlement_resumed",),
     "care.on_member_left": ("assistance.member_left",),
     "care.on_order_confirmed": ("care.order_confirmed",),
     "care.on_credits_answered": ("charity.credits_answered",),

@@ -95,7 +95,8 @@ def main(argv=None):
     parser.add_argument("role", choices=ROLES)
     parser.add_argument("subject", help="resident ID number, staff id, or partner code")
     parser.add_argument("--area", help="division code a clerk serves")
-    parser.add_argument("--org", help="the organisation acting under a partner code (a home-care provider's code)")
+    parser.add_argument("--org", help="the organisation acting under a partner code (a home-care provider's or a "
+                                      "wearable-device platform's code)")
     parser.add_argument("--ttl", type=int, default=8 * 3600)
     args = parser.parse_args(argv)
     secret = os.environ.get("AUTH_SECRET", DEV_SECRET)

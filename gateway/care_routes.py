@@ -13,6 +13,7 @@ ELDERS = "/api/v1/care/elders"
 ORDERS = "/api/v1/care/orders"
 CHILDREN = "/api/v1/care/children"
 CALLS = "/api/v1/care/emergency-calls"
+DEVICES = "/api/v1/care/devices"
 CYCLES = "/api/v1/care/allowance-payment-cycles"
 
 
@@ -149,8 +150,27 @@ class CareRoutes:
     def discharge_from_institution(self, actor, body, admission_id):
         return self.care.discharge(actor.as_dict(), admission_id, wire(c.DischargeRequestSchema, body))
 
+    @route("POST", DEVICES, roles=(CLERK, ADMIN), tag="care", status=201,
+           summary="Register a wearable device to a person, with the platform operating it (staff of the "
+                   "person's area); only that platform's calls for this person are taken",
+           body=c.DeviceRegistrationSchema, response=c.DeviceViewSchema)
+    def register_device(self, actor, body):
+        return self.care.register_device(actor.as_dict(), wire(c.DeviceRegistrationSchema, body))
+
+    @route("GET", DEVICES + "/<device_id>", roles=(CLERK, ADMIN), tag="care",
+           summary="A device's registration in service (or its last one)", response=c.DeviceViewSchema)
+    def get_device(self, actor, body, device_id):
+        return self.care.get_device(actor.as_dict(), device_id)
+
+    @route("POST", DEVICES + "/<device_id>/retirement", roles=(CLERK, ADMIN), tag="care",
+           summary="Retire a device: calls raised from that day on are refused",
+           body=c.DeviceRetirementSchema, response=c.DeviceViewSchema)
+    def retire_device(self, actor, body, device_id):
+        return self.care.retire_device(actor.as_dict(), device_id, wire(c.DeviceRetirementSchema, body))
+
     @route("POST", CALLS, roles=(PARTNER,), tag="care", status=201,
-           summary="The wearable-device platform reports an emergency call (a resent call is the same call)",
+           summary="A wearable-device platform reports an emergency call from a device it operates, for the "
+                   "person it is registered to (otherwise 403; a resent call is the same call)",
            body=c.EmergencyCallSchema, response=c.EmergencyCallViewSchema)
     def receive_emergency_call(self, actor, body):
         return self.care.receive_call(actor.as_dict(), wire(c.EmergencyCallSchema, body))

@@ -13,7 +13,7 @@ from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action
 from services.care import rules
 from services.care.exceptions import UnknownElder
 from services.care.models import (Admission, AllowanceEnrolment, Child, ChildReview, DeathRecord, Elder, FamilyBed,
-                                  Institution, ServiceOrder, VoucherEligibility)
+                                  Institution, ServiceOrder, SupportedMember, VoucherEligibility)
 
 
 class AfterDeath:
@@ -22,7 +22,10 @@ class AfterDeath:
     it), home-care vouchers end, open service orders are cancelled, the institution or family bed
     is freed, and a child whose last caregiver this was gets a review; on `death.revoked` all of it
     is restored except the cancelled orders (the service is ordered again). The step of the
-    matter is reported either way."""
+    matter is reported either way. What assistance's own reaction to the death closed here is
+    undone by its events: the benefit's end by `assistance.entitlement_resumed` (service.py), the
+    deceased's leaving of the household, which assistance undoes silently, with the revocation
+    (`_undo_leaving_by_death`)."""
 
     @handle_event("death.notified", "death.revoked")
     def on_death(self, event):
@@ -35,7 +38,9 @@ class AfterDeath:
             self._restore_after_death(event, record)
         elif action is OnDeath.CLOSE:
             record.state = "reversed"
+            self._undo_leaving_by_death(record.resident_id, record.date_of_death)
         elif action is OnDeath.TOMBSTONE:  # the late notice will find this and change nothing
+            self._undo_leaving_by_death(data["resident_id"], date.fromisoformat(str(data["date_of_death"])))
             self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"],
                                     date_of_death=date.fromisoformat(str(data["date_of_death"])), state="revoked",
                                     changes={}, recorded_at=self.clock.now(), reversed_at=self.clock.now()))
@@ -72,8 +77,9 @@ class AfterDeath:
             if held.ends_on is None or held.ends_on >= died_on:
                 # ended that very day already: by assistance's reaction to the same death
                 before = None if held.ends_on in (None, died_on) else held.ends_on.isoformat()
-                held.ends_on = died_on
-                changes["vouchers"].append({"programme": held.programme, "ends_on_before": before})
+                changes["vouchers"].append({"programme": held.programme, "ends_on_before": before,
+                                            "ended_by_before": held.ended_by if before else None})
+                held.ends_on, held.ended_by = died_on, why
                 said.append(f"{held.programme} home-care voucher ended")
         for order in self.db.execute(select(ServiceOrder).where(
                 ServiceOrder.resident_id == resident_id, ServiceOrder.state.in_(("requested", "accepted")))
@@ -119,6 +125,7 @@ class AfterDeath:
         for voucher in changes["vouchers"]:
             held = self.db.get(VoucherEligibility, (record.resident_id, voucher["programme"]), with_for_update=True)
             held.ends_on = date.fromisoformat(voucher["ends_on_before"]) if voucher["ends_on_before"] else None
+            held.ended_by = voucher.get("ended_by_before")  # records from before it kept no cause
             said.append(f"{voucher['programme']} home-care voucher restored")
         if changes["admission"]:
             admission = self.db.get(Admission, changes["admission"], with_for_update=True)
@@ -135,12 +142,37 @@ class AfterDeath:
             review = self.db.get(ChildReview, review_id, with_for_update=True)
             if review.state == "open":
                 review.state = "withdrawn"
+        for programme in self._undo_leaving_by_death(record.resident_id, record.date_of_death):
+            said.append(f"{programme} home-care voucher restored")
         if changes["orders"]:
             said.append(f"{len(changes['orders'])} cancelled order(s) stay cancelled: order the service again")
         record.state, record.reversed_at = "reversed", self.clock.now()
         self.audit.record(SYSTEM, "care.death_revoked", f"death-case-{record.case_id}", "restored",
                           reason=data["reason"])
         self._report_care_step(record.case_id, "reversed", "; ".join(said) or "nothing to restore")
+
+    def _undo_leaving_by_death(self, resident_id: str, died_on: date) -> list[str]:
+        """assistance records the deceased leaving their household on the day of death
+        (`assistance.member_left`) and undoes it on the revocation without a word: what that
+        leaving closed here (the support, a voucher care's own step had not closed) opens again.
+        A leaving that comes after the revocation closes nothing (`_leaving_was_a_revoked_death`).
+        The programmes whose voucher opened again."""
+        reopened = []
+        for table in (SupportedMember, VoucherEligibility):
+            for held in self.db.execute(select(table).where(
+                    table.resident_id == resident_id, table.ends_on == died_on).with_for_update()).scalars():
+                if rules.closed_by(held.ended_by, "assistance.member_left"):
+                    held.ends_on, held.ended_by = None, None
+                    if table is VoucherEligibility:
+                        reopened.append(held.programme)
+        return reopened
+
+    def _leaving_was_a_revoked_death(self, resident_id: str, left_on: date) -> bool:
+        """A person leaving their household on the day of a death of theirs that care has seen
+        revoked: assistance's record of the death, which it has undone since."""
+        return self.db.execute(select(DeathRecord.case_id).where(
+            DeathRecord.resident_id == resident_id, DeathRecord.date_of_death == left_on,
+            DeathRecord.state.in_(("reversed", "revoked"))).limit(1)).first() is not None
 
     def _report_care_step(self, case_id: str, state: str, reason: str) -> None:
         # the outbox takes the matter id from the event being handled

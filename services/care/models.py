@@ -2,7 +2,7 @@
 enrolments granted without an application. Money is integer fen."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Date, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Date, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import declarative_base
 
 from chassis.payment_runs import PaymentTables
@@ -78,6 +78,9 @@ class VoucherEligibility(Base):
     starts_on = Column(Date, nullable=False)
     ends_on = Column(Date)
     policy_version = Column(Text, nullable=False)
+    # What set `ends_on`: the event ("<type> <id>") or the death ("death (funeral case <id>)"); None
+    # while open. A resumption reopens only what its own end closed and nothing closed since.
+    ended_by = Column(Text)
 
 
 class SupportedMember(Base):
@@ -93,6 +96,23 @@ class SupportedMember(Base):
     starts_on = Column(Date, nullable=False)
     ends_on = Column(Date)
     policy_version = Column(Text, nullable=False)  # the assistance decision's
+    ended_by = Column(Text)  # as VoucherEligibility.ended_by
+
+
+class EntitlementEnd(Base):
+    """assistance's ends of a household's benefit on a day (`assistance.entitlement_ended`) paired
+    with their resumptions (`assistance.entitlement_resumed`, when the death that ended it is
+    revoked), counted per household, programme and day. The two come on separate queues, and an end
+    waiting in retry may be overtaken by its resumption: then `resumed` is ahead of `ended` and the
+    end, when it comes, closes nothing. The row is also the lock that makes an end and its
+    resumption take turns."""
+    __tablename__ = "entitlement_end"
+    household_id = Column(String(36), primary_key=True)
+    programme = Column(String(30), primary_key=True)
+    ends_on = Column(Date, primary_key=True)
+    ended = Column(Integer, nullable=False)
+    resumed = Column(Integer, nullable=False)
+    updated_at = Column(UtcDateTime, nullable=False)
 
 
 class ServiceOrder(Base):
@@ -207,6 +227,26 @@ class Admission(Base):
     discharged_on = Column(Date)
     discharge_reason = Column(Text)
     concentrated_support = Column(Boolean, nullable=False)
+
+
+class DeviceRegistration(Base):
+    """A wearable device (智能手环, 一键呼叫) registered to a person by the bureau's staff, operated
+    by one platform (`platform`: the `org` of that platform's tokens) from `registered_on` until
+    the day before `retired_on`. A device is registered to one person at a time (the partial unique
+    index) and again, to someone else, only from the day it was retired."""
+    __tablename__ = "device_registration"
+    id = Column(String(36), primary_key=True)
+    device_id = Column(String(60), nullable=False, index=True)
+    resident_id = Column(String(18), nullable=False, index=True)
+    region_code = Column(String(12), nullable=False, index=True)  # the person's, when registered
+    platform = Column(String(60), nullable=False)
+    registered_on = Column(Date, nullable=False)
+    retired_on = Column(Date)
+    retire_reason = Column(Text)
+    registered_by = Column(String(80), nullable=False)
+    recorded_at = Column(UtcDateTime, nullable=False)
+    __table_args__ = (Index("uq_device_registration_in_service", "device_id", unique=True,
+                            postgresql_where=text("retired_on IS NULL"), sqlite_where=text("retired_on IS NULL")),)
 
 
 class EmergencyCall(Base):

@@ -7,18 +7,20 @@ the same formula (`birthday_sql`), and a test holds the two together.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from types import MappingProxyType
 
 from contracts.person import AGE_OF_MAJORITY, age_on
 
-__all__ = ["DISABLED_LEVELS", "CALL_TRANSITIONS", "call_transition", "response_seconds",
+__all__ = ["DISABLED_LEVELS", "CALL_TRANSITIONS", "call_transition", "response_seconds", "Registration",
+           "CallRefusal", "call_refusal", "registration_conflict", "retirement_refusal",
            "child_allowance_fen", "follow_up_due", "Indicators", "indicators", "assessment_valid_until",
            "ORDER_TRANSITIONS", "OrderRefused", "order_transition", "VoucherSplit", "split_voucher",
            "CreditsMove", "credits_answered", "order_credit_minutes",
-           "voucher_monthly_fen", "AllowancePolicy", "InvalidInput", "birthday",
+           "voucher_monthly_fen", "ended_by", "closed_by", "end_stands",
+           "resumption_finds_its_end", "AllowancePolicy", "InvalidInput", "birthday",
            "latest_birth_date_qualifying", "allowance_start_month", "monthly_allowance_fen", "START_RULES",
            "birthday_sql", "allowance_paid_in", "paying_district"]
 
@@ -216,6 +218,38 @@ def voucher_monthly_fen(programme: str, age: int, min_age: int, by_programme: Ma
     return amount
 
 
+def ended_by(event_type: str, event_id: str) -> str:
+    """What a voucher's or a support's end records as its cause: the event that ended it."""
+    return f"{event_type} {event_id}"
+
+
+def closed_by(cause: str | None, event_type: str) -> bool:
+    """Was this end made by an event of this type (`assistance.entitlement_ended`: the household's
+    benefit ended), and not by something since (a member leaving, the person's own death step, a
+    new approval reopening it)?"""
+    return bool(cause) and cause.split(" ", 1)[0] == event_type
+
+
+def end_stands(ended: int, resumed: int) -> bool:
+    """An end of a benefit on a day, counted with the others of that household, programme and day
+    (`ended`, itself included) and their resumptions so far (`resumed`): it closes what it ends
+    unless a resumption already came for it (it overtook the end, which waited in retry)."""
+    _counts(ended, resumed)
+    return ended > resumed
+
+
+def resumption_finds_its_end(ended: int, resumed: int) -> bool:
+    """A resumption (counted in `resumed`) reopens what its end closed when that end has come;
+    otherwise the end, when it comes, finds the resumption ahead of it and closes nothing."""
+    _counts(ended, resumed)
+    return resumed <= ended
+
+
+def _counts(ended: int, resumed: int) -> None:
+    if min(ended, resumed) < 0 or max(ended, resumed) < 1:
+        raise InvalidInput("ends and resumptions are counted from 0, and the one being handled is counted")
+
+
 # --- ability assessments and indicators -------------------------------------------------------------
 
 DISABLED_LEVELS = ("moderate", "severe", "complete")  # 中度, 重度, 完全失能: who a family care bed is for
@@ -279,6 +313,75 @@ def follow_up_due(screened_on: date, level: str, days_by_level: Mapping[str, int
 
 
 # --- emergency calls ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Registration:
+    """A device registered to a person, operated by a platform, in service from `registered_on`
+    until the day before `retired_on`."""
+    platform: str
+    resident_id: str
+    registered_on: date
+    retired_on: date | None = None
+
+    def in_force_on(self, day: date) -> bool:
+        return self.registered_on <= day and (self.retired_on is None or day < self.retired_on)
+
+
+@dataclass(frozen=True)
+class CallRefusal:
+    """Why a device platform may not raise this call: the problem's detail, and the field at fault."""
+    detail: str
+    field: str
+    reason: str
+
+
+def call_refusal(registrations: Iterable[Registration], platform: str | None, resident_id: str,
+                 raised_on: date) -> CallRefusal | None:
+    """A call is taken only from the platform operating the device, for the person it is registered
+    to, on the day the call was raised; None when it is. Another platform learns no more than that
+    the device is not one of its own."""
+    if not platform:
+        return CallRefusal("a device platform's token names the platform (claim 'org')", "platform",
+                           "no platform named")
+    own = [r for r in registrations if r.platform == platform]
+    in_force = next((r for r in own if r.in_force_on(raised_on)), None)
+    if in_force is None:
+        if not own:
+            return CallRefusal("the device is not registered to your platform", "device_id",
+                               "not a registered device of your platform")
+        return CallRefusal(f"the device was not in service on {raised_on}", "device_id",
+                           f"not in service on {raised_on} (registered from, or retired on, another day)")
+    if in_force.resident_id != resident_id:
+        return CallRefusal("the device is registered to another person", "resident_id",
+                           "not the person the device is registered to")
+    return None
+
+
+def registration_conflict(registrations: Iterable[Registration], wanted: Registration) -> str | None:
+    """Whether a device may be registered as `wanted`: None, "same" (it is already, as wanted: the
+    registration sent again), or why not (a device serves one person at a time, and another only
+    from the day it was retired)."""
+    for existing in registrations:
+        if existing.retired_on is None:
+            if (existing.resident_id, existing.platform, existing.registered_on) == (
+                    wanted.resident_id, wanted.platform, wanted.registered_on):
+                return "same"
+            return "the device is registered and in service: retire it first"
+        if existing.retired_on > wanted.registered_on:
+            return f"the device was in service until {existing.retired_on}: register it from that day"
+    return None
+
+
+def retirement_refusal(registered_on: date, retired_on: date | None, retire_on: date, today: date) -> str | None:
+    """Whether a registration may be retired on `retire_on`: None, "same" (retired so already), or why not."""
+    if retired_on is not None:
+        return "same" if retired_on == retire_on else f"retired on {retired_on} already"
+    if retire_on < registered_on:
+        return f"before its registration on {registered_on}"
+    if retire_on > today:
+        return "in the future"
+    return None
+
 
 CALL_TRANSITIONS = MappingProxyType({
     ("received", "dispatch"): "dispatched",

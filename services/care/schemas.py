@@ -8,7 +8,8 @@ from contracts.payments import (BankBatchViewSchema, BankResultsRequestSchema, P
 from contracts.care import (AdmissionRequestSchema, AdmissionViewSchema, AllowanceCycleRequestSchema,  # noqa: F401
                             AllowanceEndSchema, AllowanceJobViewSchema,
                             AssessmentRequestSchema, AssessmentViewSchema, CallClosureSchema,
-                            ChildDirectorRequestSchema, ChildRequestSchema, ChildViewSchema, DischargeRequestSchema,
+                            ChildDirectorRequestSchema, ChildRequestSchema, ChildViewSchema, DeviceRegistrationSchema,
+                            DeviceRetirementSchema, DeviceViewSchema, DischargeRequestSchema,
                             DispatchSchema, ElderImportSchema, EmergencyCallSchema, EmergencyCallViewSchema,
                             FamilyBedRequestSchema, FamilyBedViewSchema,
                             ElderViewSchema, ImportViewSchema, IndicatorsViewSchema, InstitutionRequestSchema,

@@ -37,20 +37,22 @@ from chassis.errors import Conflict, Unavailable
 from chassis.payment_runs import BankFiles, as_problems
 from chassis.regions import is_region_code, region_ancestors, region_prefix, require_region_code
 from chassis.tables import policy_parameters
-from contracts.partners import BANKS, CARE_PROVIDERS
+from contracts.partners import BANKS, CARE_DEVICES, CARE_PROVIDERS
 from contracts.person import AGE_OF_MAJORITY, InvalidResidentId, ResidentId, age_on
 from services.care import payments, rules
 from services.care.after_death import AfterDeath
-from services.care.exceptions import OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
+from services.care.exceptions import CallRefused, OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
 from services.care.models import (Admission, AllowanceEnrolment, AllowanceJobRun, AllowancePayment, Assessment, Child,
-                                  ChildDirector, Elder, EmergencyCall, FamilyBed, Institution, Screening, ServiceOrder,
-                                  SupportedMember, VoucherDrawdown, VoucherEligibility)
+                                  ChildDirector, DeviceRegistration, Elder, EmergencyCall, EntitlementEnd, FamilyBed,
+                                  Institution, Screening, ServiceOrder, SupportedMember, VoucherDrawdown,
+                                  VoucherEligibility)
 from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, AllowanceCycleRequestSchema,
                                    AllowanceEndSchema, AllowanceJobViewSchema, BankBatchViewSchema,
                                    BankResultsRequestSchema, PaymentCycleViewSchema, PaymentViewSchema,
                                    ReconcileViewSchema,
                                    AssessmentRequestSchema, AssessmentViewSchema, CallClosureSchema,
                                    ChildDirectorRequestSchema, ChildRequestSchema, ChildViewSchema,
+                                   DeviceRegistrationSchema, DeviceRetirementSchema, DeviceViewSchema,
                                    DischargeRequestSchema, DispatchSchema, ElderImportSchema, ElderViewSchema,
                                    EmergencyCallSchema, EmergencyCallViewSchema, FamilyBedRequestSchema,
                                    FamilyBedViewSchema, ImportViewSchema, IndicatorsViewSchema,
@@ -59,7 +61,6 @@ from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, 
                                    dump, load)
 
 STAFF = ("clerk", "admin")
-DEVICES = "care_devices"      # the wearable-device platform's
 
 # One statement per region: everyone of the region born on or before the cutoff (old enough
 # today) and not yet enrolled, from the month of their qualifying birthday (or the next), but never
@@ -223,7 +224,7 @@ class CareService(AfterDeath, Operable):
                 inserted = self.db.execute(dialect_insert(self.db, VoucherEligibility.__table__).values(
                     resident_id=member.resident_id, programme=member.programme, household_id=member.household_id,
                     region_code=member.region_code, monthly_fen=monthly, starts_on=starts_on, ends_on=member.ends_on,
-                    policy_version=version).on_conflict_do_nothing()).rowcount
+                    ended_by=member.ended_by, policy_version=version).on_conflict_do_nothing()).rowcount
                 if inserted:
                     granted += 1
                     self.audit.record(actor, "voucher.grant", f"household-{member.household_id}", "granted",
@@ -579,16 +580,105 @@ class CareService(AfterDeath, Operable):
     # --- emergency calls from wearable devices (紧急呼叫) -------------------------------------------
 
     @rpc
+    def register_device(self, actor, request):
+        """A wearable device handed to a person, by staff of the person's area: from now on calls
+        from it are taken from the platform operating it, for this person. Sent again as it is, the
+        same registration; a device in service, or retired after the day, is refused (409)."""
+        actor, data = Actor.from_dict(actor), load(DeviceRegistrationSchema, request)
+        person = ResidentId.parse(data["resident_id"])
+        region = self._region_of(person.number)
+        actor.require_staff_in(region)
+        today = self.clock.today()
+        registered_on = data["registered_on"] or today
+        if registered_on > today:
+            raise InvalidInput("a device is registered once handed over",
+                               errors={"registered_on": ["in the future"]})
+        known = self._device_registrations(data["device_id"], for_update=True)
+        wanted = rules.Registration(data["platform"], person.number, registered_on)
+        conflict = rules.registration_conflict([_registration(r) for r in known], wanted)
+        if conflict == "same":
+            return self._device_view(next(r for r in known if r.retired_on is None))
+        if conflict:
+            raise Conflict(conflict, errors={"device_id": [conflict]})
+        registration = DeviceRegistration(
+            id=str(uuid.uuid4()), device_id=data["device_id"], resident_id=person.number, region_code=region,
+            platform=data["platform"], registered_on=registered_on, registered_by=actor.id,
+            recorded_at=self.clock.now())
+        # two registrations of one device racing: the partial unique index lets one commit (409)
+        self.db.add(registration)
+        self.audit.record(actor, "device.register", f"device-{registration.device_id}", "registered",
+                          member=str(person), platform=registration.platform, registered_on=registered_on)
+        return self._device_view(registration)
+
+    @rpc
+    def retire_device(self, actor, device_id, request):
+        """The device leaves service (returned, lost, broken, the person moved into a home): calls
+        raised from that day on are refused. Staff of the area it was registered in."""
+        actor, data = Actor.from_dict(actor), load(DeviceRetirementSchema, request)
+        registration = self._latest_registration(device_id, for_update=True)
+        actor.require_staff_in(registration.region_code)
+        refusal = rules.retirement_refusal(registration.registered_on, registration.retired_on, data["retired_on"],
+                                           self.clock.today())
+        if refusal == "same":
+            return self._device_view(registration)
+        if refusal:
+            problem = Conflict if registration.retired_on is not None else InvalidInput
+            raise problem(f"the device cannot be retired on {data['retired_on']}: {refusal}",
+                          errors={"retired_on": [refusal]})
+        registration.retired_on, registration.retire_reason = data["retired_on"], data["reason"]
+        self.audit.record(actor, "device.retire", f"device-{registration.device_id}", "retired",
+                          reason=data["reason"], retired_on=data["retired_on"])
+        return self._device_view(registration)
+
+    @rpc
+    def get_device(self, actor, device_id):
+        """The device's registration in service (or its last one): staff of its area."""
+        actor = Actor.from_dict(actor)
+        registration = self._latest_registration(device_id)
+        actor.require_staff_in(registration.region_code)
+        return self._device_view(registration)
+
+    def _device_registrations(self, device_id: str, for_update: bool = False) -> list[DeviceRegistration]:
+        query = select(DeviceRegistration).where(DeviceRegistration.device_id == device_id) \
+            .order_by(DeviceRegistration.registered_on.desc(), DeviceRegistration.recorded_at.desc())
+        return list(self.db.execute(query.with_for_update() if for_update else query).scalars())
+
+    def _latest_registration(self, device_id: str, for_update: bool = False) -> DeviceRegistration:
+        known = self._device_registrations(device_id, for_update)
+        if not known:
+            raise NotFound(f"no device {device_id} is registered")
+        return next((r for r in known if r.retired_on is None), known[0])
+
+    @staticmethod
+    def _device_view(registration: DeviceRegistration) -> dict:
+        return dump(DeviceViewSchema, {
+            "registration_id": registration.id, "device_id": registration.device_id,
+            "resident_id": registration.resident_id, "platform": registration.platform,
+            "region_code": registration.region_code, "registered_on": registration.registered_on,
+            "retired_on": registration.retired_on, "retire_reason": registration.retire_reason})
+
+    @rpc
     def receive_call(self, actor, request):
-        """The device platform reports a call; the same call sent again is the same call."""
+        """A device platform reports a call; the same call sent again is the same call. Taken only
+        from the platform operating the device (its token's `org`), for the person the device is
+        registered to on the day the call was raised: otherwise 403, nothing recorded but the
+        refusal in the audit trail."""
         actor, data = Actor.from_dict(actor), load(EmergencyCallSchema, request)
-        if not (actor.role == "partner" and actor.id == DEVICES):
-            raise Forbidden("calls come from the wearable-device platform")
+        if not (actor.role == "partner" and actor.id == CARE_DEVICES):
+            raise Forbidden("calls come from the wearable-device platforms")
+        person = ResidentId.parse(data["resident_id"])
+        raised_on = data["raised_at"].astimezone(LOCAL_ZONE).date()
+        refusal = rules.call_refusal([_registration(r) for r in self._device_registrations(data["device_id"])],
+                                     actor.org, person.number, raised_on)
+        if refusal is not None:
+            self.audit.record_refusal(actor, "emergency.call", f"device-{data['device_id']}", refusal.reason,
+                                      member=str(person), call_id=data["call_id"], raised_on=raised_on)
+            self.log.warning("emergency.call_refused", device_id=data["device_id"], reason=refusal.reason)
+            raise CallRefused(refusal.detail, errors={refusal.field: [refusal.reason]})
         known = self.db.execute(select(EmergencyCall).where(
             EmergencyCall.device_id == data["device_id"], EmergencyCall.device_call_id == data["call_id"])).scalar()
         if known is not None:
             return self._call_view(known)
-        person = ResidentId.parse(data["resident_id"])
         call = EmergencyCall(id=str(uuid.uuid4()), device_id=data["device_id"], device_call_id=data["call_id"],
                              resident_id=person.number, region_code=self._region_of(person.number),
                              kind=data["kind"], state="received", raised_at=data["raised_at"])
@@ -802,6 +892,7 @@ class CareService(AfterDeath, Operable):
                 self.db.add(held)
             held.household_id, held.region_code = data["household_id"], data["region_code"]
             held.monthly_fen, held.starts_on, held.ends_on, held.policy_version = monthly, on, None, version
+            held.ended_by = None
             self.audit.record(SYSTEM, "voucher.grant", f"household-{data['household_id']}", "granted",
                               reason=f"{event.type} {event.id}", policy_version=version, member=str(person),
                               monthly_fen=monthly, programme=data["programme"])
@@ -815,37 +906,89 @@ class CareService(AfterDeath, Operable):
         supported.household_id, supported.region_code, supported.birth_date = (
             data["household_id"], data["region_code"], person.birth_date)
         supported.starts_on, supported.ends_on, supported.policy_version = on, None, data["policy_version"]
+        supported.ended_by = None
 
     @handle_event("assistance.entitlement_ended")
     def on_entitlement_ended(self, event):
-        ends_on = date.fromisoformat(str(event.data["ends_on"]))
+        """The household's benefit ended: its members' support and open vouchers end that day, each
+        marked with this end (`ended_by`) so that its resumption reopens them and nothing else."""
+        data, ends_on = event.data, date.fromisoformat(str(event.data["ends_on"]))
+        ended, resumed = self._count_benefit_end(data, ends_on, "ended")
+        if not rules.end_stands(ended, resumed):  # its resumption came first: the benefit runs on
+            self.audit.record(SYSTEM, "voucher.end", f"household-{data['household_id']}", "already_resumed",
+                              reason=f"{event.type} {event.id}", ends_on=ends_on, programme=data["programme"])
+            return
+        cause = rules.ended_by(event.type, event.id)
         self.db.execute(update(SupportedMember).where(
-            SupportedMember.household_id == event.data["household_id"],
-            SupportedMember.programme == event.data["programme"], SupportedMember.ends_on.is_(None))
-            .values(ends_on=ends_on))
+            SupportedMember.household_id == data["household_id"],
+            SupportedMember.programme == data["programme"], SupportedMember.ends_on.is_(None))
+            .values(ends_on=ends_on, ended_by=cause))
         for held in self.db.execute(select(VoucherEligibility).where(
-                VoucherEligibility.household_id == event.data["household_id"],
-                VoucherEligibility.programme == event.data["programme"],
+                VoucherEligibility.household_id == data["household_id"],
+                VoucherEligibility.programme == data["programme"],
                 VoucherEligibility.ends_on.is_(None)).with_for_update()).scalars():
-            held.ends_on = ends_on
+            held.ends_on, held.ended_by = ends_on, cause
             self.audit.record(SYSTEM, "voucher.end", f"household-{held.household_id}", "ended",
-                              reason=f"{event.type} {event.id}", ends_on=ends_on)
+                              reason=cause, ends_on=ends_on)
+
+    @handle_event("assistance.entitlement_resumed")
+    def on_entitlement_resumed(self, event):
+        """A benefit a death had ended runs on (the death was revoked): the vouchers and support its
+        end closed here open again, exactly those: a voucher closed since for another reason (the
+        person's own death step, a member leaving, a new approval) keeps what that reason made of
+        it. Paired with its end by household, programme and day (`entitlement_end`): a resumption
+        that overtakes its end is counted, and the end then closes nothing."""
+        data, day = event.data, date.fromisoformat(str(event.data["resumed_from"]))
+        ended, resumed = self._count_benefit_end(data, day, "resumed")
+        if not rules.resumption_finds_its_end(ended, resumed):
+            self.audit.record(SYSTEM, "voucher.resume", f"household-{data['household_id']}", "ahead_of_its_end",
+                              reason=f"{event.type} {event.id}", resumed_from=day, programme=data["programme"])
+            return
+        for table in (SupportedMember, VoucherEligibility):
+            for held in self.db.execute(select(table).where(
+                    table.household_id == data["household_id"], table.programme == data["programme"],
+                    table.ends_on == day).with_for_update()).scalars():
+                if not rules.closed_by(held.ended_by, "assistance.entitlement_ended"):
+                    continue  # closed since for another reason: that reason's to undo, if ever
+                held.ends_on, held.ended_by = None, None
+                if table is VoucherEligibility:
+                    self.audit.record(SYSTEM, "voucher.resume", f"household-{held.household_id}", "resumed",
+                                      reason=f"{event.type} {event.id}", programme=held.programme,
+                                      member=str(ResidentId.parse(held.resident_id)), was_ended_on=day,
+                                      cause=data["reason"])
+
+    def _count_benefit_end(self, data: dict, day: date, column: str) -> tuple[int, int]:
+        """Count an end or a resumption of the household's benefit on the day; the row's lock has an
+        end and its resumption take turns. Returns (ends, resumptions) of the day, this one included."""
+        insert = dialect_insert(self.db, EntitlementEnd.__table__)
+        return tuple(self.db.execute(insert.values(
+            household_id=data["household_id"], programme=data["programme"], ends_on=day,
+            ended=int(column == "ended"), resumed=int(column == "resumed"), updated_at=self.clock.now())
+            .on_conflict_do_update(index_elements=["household_id", "programme", "ends_on"],
+                                   set_={column: getattr(EntitlementEnd, column) + 1,
+                                         "updated_at": insert.excluded.updated_at})
+            .returning(EntitlementEnd.ended, EntitlementEnd.resumed)).one())
 
     @handle_event("assistance.member_left")
     def on_member_left(self, event):
-        """The voucher a person had through a household ends when they leave it."""
-        left_on = date.fromisoformat(str(event.data["left_on"]))
+        """The voucher a person had through a household ends when they leave it; not when the
+        leaving was a death care has seen revoked (assistance undid the leaving with it)."""
+        left_on, cause = date.fromisoformat(str(event.data["left_on"])), rules.ended_by(event.type, event.id)
+        if self._leaving_was_a_revoked_death(event.data["resident_id"], left_on):
+            self.audit.record(SYSTEM, "voucher.end", f"household-{event.data['household_id']}", "death_revoked",
+                              reason=cause, ends_on=left_on)
+            return
         self.db.execute(update(SupportedMember).where(
             SupportedMember.resident_id == event.data["resident_id"],
             SupportedMember.household_id == event.data["household_id"], SupportedMember.ends_on.is_(None))
-            .values(ends_on=left_on))
+            .values(ends_on=left_on, ended_by=cause))
         for held in self.db.execute(select(VoucherEligibility).where(
                 VoucherEligibility.resident_id == event.data["resident_id"],
                 VoucherEligibility.household_id == event.data["household_id"],
                 VoucherEligibility.ends_on.is_(None)).with_for_update()).scalars():
-            held.ends_on = left_on
+            held.ends_on, held.ended_by = left_on, cause
             self.audit.record(SYSTEM, "voucher.end", f"household-{held.household_id}", "ended",
-                              reason=f"{event.type} {event.id}", ends_on=left_on)
+                              reason=cause, ends_on=left_on)
 
     @rpc
     def voucher_balance(self, actor, resident_id):
@@ -1068,6 +1211,10 @@ def _require_order_provider(actor: Actor, order: ServiceOrder) -> None:
         raise Forbidden("a home-care provider's token names the provider")
     if actor.org != order.provider:
         raise NotFound(f"no order {order.id}")
+
+
+def _registration(row: DeviceRegistration) -> rules.Registration:
+    return rules.Registration(row.platform, row.resident_id, row.registered_on, row.retired_on)
 
 
 def _payment_view(payment: AllowancePayment) -> dict:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timezone
 
+import pytest
+from kombu import Connection, Producer
 from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import create_engine, text
 
@@ -14,8 +16,8 @@ from chassis.migrations import upgrade
 from contracts.person import compose_resident_id
 from services.assistance.service import AssistanceService
 from tests.care import care  # noqa: F401  (fixture)
-from tests.helpers import wait_for
-from tests.integration.test_care_orders import publish
+from tests.helpers import queue_depth, wait_for
+from tests.integration.test_care_orders import as_provider, publish
 
 TOWNSHIP, VILLAGE = "330602001", "330602001001"
 CLERK = {"id": "caseworker-01", "role": "clerk", "area": TOWNSHIP}
@@ -94,8 +96,9 @@ def test_a_revocation_overtaking_its_notice_closes_the_step(care, amqp_uri):
     assert [(r["step"], r["state"]) for r in reports] == [("care_stopped", "not_applicable")]
 
 
-def one_person_household(engine, payments) -> None:
-    """Household h-1: the deceased alone, 特困 at 1105 yuan a month, with these (month, state) payments."""
+def one_person_household(engine, payments, programme="tekun") -> None:
+    """Household h-1: the deceased alone, 特困 (or `programme`) at 1105 yuan a month, with these
+    (month, state) payments."""
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO household (id, region_code, address, bank_account, created_at) "
                           "VALUES ('h-1', :r, '一号', '6228', :now)"), {"r": TOWNSHIP, "now": datetime.now(timezone.utc)})
@@ -105,7 +108,8 @@ def one_person_household(engine, payments) -> None:
                           "'2026-01-01')"), {"p": DECEASED})
         entitlement = conn.execute(text(
             "INSERT INTO entitlement (household_id, programme, monthly_amount_fen, starts_on, policy_version) "
-            "VALUES ('h-1', 'tekun', 110500, '2026-01-01', 'test') RETURNING id")).scalar_one()
+            "VALUES ('h-1', :programme, 110500, '2026-01-01', 'test') RETURNING id"),
+            {"programme": programme}).scalar_one()
         for month, state in payments:
             conn.execute(text("INSERT INTO payment (cycle_id, entitlement_id, household_id, kind, for_month, amount_fen, "
                               "bank_account, policy_version, state) VALUES (:c, :e, 'h-1', 'regular', :m, 110500, "
@@ -294,3 +298,196 @@ def test_a_death_and_its_revocation_waiting_together_end_as_if_nothing_happened(
     (batches,) = rows(engine, "SELECT count(DISTINCT handled_at) FROM inbox WHERE consumer = 'assistance.on_death'")
     assert batches == (1,)
     engine.dispose()
+
+
+# --- home-care vouchers when a death is revoked --------------------------------------------------------
+
+def approve(amqp_uri, *members, programme="dibao", household="h-1"):
+    """assistance's approval, as care receives it: the members' vouchers (低保: 300 yuan a month)."""
+    publish(amqp_uri, "assistance.approved", "assistance", {
+        "application_id": f"a-{household}", "household_id": household, "programme": programme,
+        "monthly_amount_fen": 110500, "starts_on": "2026-01-01", "region_code": TOWNSHIP, "policy_version": "test",
+        "members": [{"resident_id": m, "name": "某"} for m in members]})
+
+
+def publish_to(amqp_uri, queue, event_type, source, data):
+    """One consumer's copy only: as if the others' copies were still waiting in retry."""
+    body = {"id": str(uuid.uuid4()), "type": event_type, "source": source,
+            "time": datetime.now(timezone.utc).isoformat(), "subject": f"{source}-test", "matter_id": None,
+            "correlation_id": None, "causation_id": None, "schema_version": 1, "data": data}
+    with Connection(amqp_uri) as conn:
+        Producer(conn.channel()).publish(body, exchange="", routing_key=queue, serializer="json")
+    return body
+
+
+def handled(engine, consumer):
+    return rows(engine, f"SELECT count(*) FROM inbox WHERE consumer = '{consumer}'")[0][0]
+
+
+def voucher_ends(engine, resident_id=DECEASED):
+    return rows(engine, f"SELECT ends_on::text FROM voucher_eligibility WHERE resident_id = '{resident_id}'")
+
+
+def use_the_voucher(rpc, engine, month):
+    """An order confirmed in `month`: the budget pays it (once), nothing is left to the person."""
+    order = rpc.request_order(CLERK, {"resident_id": DECEASED, "service": "meals", "provider": "yc-meals",
+                                      "price_fen": 12000})
+    provider = as_provider("yc-meals")
+    rpc.accept_order(provider, order["order_id"])
+    rpc.deliver_order(provider, order["order_id"])
+    rpc.confirm_order(CLERK, order["order_id"])
+    wait_for(lambda: rows(engine, "SELECT voucher_fen, copay_fen FROM voucher_drawdown "
+                                  f"WHERE order_id = '{order['order_id']}'"), what="the voucher ledger")
+    return rows(engine, f"SELECT voucher_fen, copay_fen, month::text FROM voucher_drawdown "
+                        f"WHERE order_id = '{order['order_id']}'")[0]
+
+
+@pytest.fixture
+def care_and_assistance(care, make_database, base_config, start_service, amqp_uri, tmp_path):
+    """Both services over the broker; a 低保 person of 88 living alone, with care's voucher."""
+    rpc, engine = care
+    assistance = start_assistance(make_database, base_config, start_service, tmp_path)
+    one_person_household(assistance, (), programme="dibao")
+    approve(amqp_uri, DECEASED)
+    wait_for(lambda: voucher_ends(engine) == [(None,)], what="the voucher")
+    yield rpc, engine, assistance
+    assistance.dispose()
+
+
+def test_a_voucher_is_usable_again_once_the_death_is_revoked(care_and_assistance, amqp_uri, manual_clock):
+    """The death stops the 低保 (assistance.entitlement_ended, with the member leaving) and care's own
+    step ends the voucher; the revocation undoes all of it: the voucher pays again, and only once."""
+    rpc, engine, assistance = care_and_assistance
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(assistance, "SELECT state FROM death_record") == [("applied",)], what="assistance's stop")
+    wait_for(lambda: handled(engine, "care.on_entitlement_ended") == handled(engine, "care.on_member_left") == 1
+             and rows(engine, "SELECT state FROM death_record") == [("applied",)], what="care's stop")
+    assert voucher_ends(engine) == [(DIED,)]
+    publish(amqp_uri, "death.revoked", "funeral", {"case_id": case_id, "resident_id": DECEASED,
+                                                   "date_of_death": DIED, "reason": "another person"})
+    wait_for(lambda: handled(engine, "care.on_entitlement_resumed") == 1
+             and rows(engine, "SELECT state FROM death_record") == [("reversed",)], what="care's restoration")
+    assert voucher_ends(engine) == [(None,)]
+    manual_clock.set_local_date(date(2026, 7, 6))  # a month after the death: the voucher pays again
+    balance = rpc.voucher_balance(CLERK, DECEASED)
+    assert (balance["programme"], balance["monthly_fen"], balance["left_fen"]) == ("dibao", 30000, 30000)
+    assert use_the_voucher(rpc, engine, "2026-07-01") == (12000, 0, "2026-07-01")
+    assert rpc.voucher_balance(CLERK, DECEASED)["left_fen"] == 18000  # one budget, not two
+    assert rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 1
+
+
+def test_a_voucher_the_benefit_end_closed_after_care_restored_it_is_reopened_by_the_resumption(
+        care_and_assistance, amqp_uri, manual_clock):
+    """care's copy of the notice waits in retry while assistance stops the 低保: the voucher is ended
+    by assistance's events alone, and care's own step, when the revocation overtakes its notice, has
+    nothing of its own to restore. Whichever of assistance's two events closed it (they come on two
+    queues: the benefit's end, or the member leaving by the death) is undone: entitlement_resumed
+    reopens what its end closed, the revocation what the leaving closed. A redelivery of the
+    resumption, or the late notice, changes nothing more."""
+    rpc, engine, assistance = care_and_assistance
+    case_id = str(uuid.uuid4())
+    publish_to(amqp_uri, "assistance.on_death", "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(assistance, "SELECT state FROM death_record") == [("applied",)], what="assistance's stop")
+    wait_for(lambda: handled(engine, "care.on_entitlement_ended") == handled(engine, "care.on_member_left") == 1,
+             what="care hearing of the end")
+    assert voucher_ends(engine) == [(DIED,)]
+    assert not rows(engine, "SELECT 1 FROM death_record")  # care's own notice has not come
+    (cause,) = rows(engine, "SELECT ended_by FROM voucher_eligibility")[0]
+    by_the_end = cause.startswith("assistance.entitlement_ended ")
+    assert by_the_end or cause.startswith("assistance.member_left ")
+    publish(amqp_uri, "death.revoked", "funeral", {"case_id": case_id, "resident_id": DECEASED,
+                                                   "date_of_death": DIED, "reason": "another person"})
+    wait_for(lambda: handled(engine, "care.on_entitlement_resumed") == 1
+             and rows(engine, "SELECT state FROM death_record") == [("revoked",)], what="the resumption")
+    wait_for(lambda: voucher_ends(engine) == [(None,)], what="the voucher reopened")
+    resumption = rows(assistance, "SELECT body FROM outbox WHERE event_type = 'assistance.entitlement_resumed'")
+    assert [r.body["data"]["resumed_from"] for r in resumption] == [DIED]
+    # the same event delivered again, and care's notice arriving at last: nothing moves
+    publish(amqp_uri, "assistance.entitlement_resumed", "assistance", resumption[0].body["data"],
+            event_id=resumption[0].body["id"])
+    publish_to(amqp_uri, "care.on_death", "death.notified", "funeral", death(case_id))
+    wait_for(lambda: handled(engine, "care.on_death") == 2, what="the late notice")
+    wait_for(lambda: queue_depth(amqp_uri, "care.on_entitlement_resumed") == 0, what="the copy")
+    assert voucher_ends(engine) == [(None,)]
+    assert rows(engine, "SELECT ended, resumed FROM entitlement_end") == [(1, 1)]
+    reopened = rows(engine, "SELECT outcome FROM audit_log WHERE action = 'voucher.resume'")
+    assert reopened == ([("resumed",)] if by_the_end else [])
+    assert rows(engine, "SELECT ends_on, ended_by FROM supported_member") == [(None, None)]
+    manual_clock.set_local_date(date(2026, 7, 6))
+    assert use_the_voucher(rpc, engine, "2026-07-01") == (12000, 0, "2026-07-01")
+    assert rpc.voucher_balance(CLERK, DECEASED)["left_fen"] == 18000
+
+
+SPOUSE = compose_resident_id("330602", date(1940, 5, 5), 73)   # 86
+
+
+def test_the_resumption_reopens_only_what_its_end_closed(care, amqp_uri):
+    """Two members' vouchers closed by the household's end; one reopened by a new approval and
+    closed since by her leaving: the resumption reopens the other's alone. A support closed by the
+    end opens again too."""
+    rpc, engine = care
+    young = compose_resident_id("330602", date(1970, 1, 1), 74)   # no voucher yet: supported only
+    approve(amqp_uri, DECEASED, SPOUSE, young)
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 2, what="the vouchers")
+    ended = {"household_id": "h-1", "programme": "dibao", "ends_on": DIED, "reason": "death of the recipient"}
+    publish(amqp_uri, "assistance.entitlement_ended", "assistance", ended)
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM supported_member WHERE ends_on IS NULL")[0][0] == 0,
+             what="the end")
+    assert voucher_ends(engine) == voucher_ends(engine, SPOUSE) == [(DIED,)]
+    approve(amqp_uri, SPOUSE, household="h-1")  # approved again for her alone: open
+    wait_for(lambda: voucher_ends(engine, SPOUSE) == [(None,)], what="her new approval")
+    publish(amqp_uri, "assistance.member_left", "assistance", {"household_id": "h-1", "resident_id": SPOUSE,
+                                                               "left_on": DIED, "reason": "moved to her son"})
+    wait_for(lambda: voucher_ends(engine, SPOUSE) == [(DIED,)], what="her leaving")
+    publish(amqp_uri, "assistance.entitlement_resumed", "assistance", {
+        "household_id": "h-1", "programme": "dibao", "resumed_from": DIED, "reason": "the death was revoked"})
+    wait_for(lambda: voucher_ends(engine) == [(None,)], what="the resumption")
+    assert voucher_ends(engine, SPOUSE) == [(DIED,)]  # her leaving stands
+    assert rows(engine, f"SELECT ends_on FROM supported_member WHERE resident_id = '{young}'") == [(None,)]
+    assert rows(engine, f"SELECT ended_by FROM voucher_eligibility WHERE resident_id = '{SPOUSE}'")[0][0] \
+        .startswith("assistance.member_left ")
+
+
+def test_a_resumption_overtaking_its_end_leaves_the_voucher_open(care, amqp_uri):
+    """The end waits in retry while its resumption goes through: counted, so the end, when it comes,
+    closes nothing; a later end of another day closes as usual."""
+    rpc, engine = care
+    approve(amqp_uri, DECEASED)
+    wait_for(lambda: voucher_ends(engine) == [(None,)], what="the voucher")
+    publish(amqp_uri, "assistance.entitlement_resumed", "assistance", {
+        "household_id": "h-1", "programme": "dibao", "resumed_from": DIED, "reason": "the death was revoked"})
+    wait_for(lambda: rows(engine, "SELECT ended, resumed FROM entitlement_end") == [(0, 1)], what="the resumption")
+    publish(amqp_uri, "assistance.entitlement_ended", "assistance", {
+        "household_id": "h-1", "programme": "dibao", "ends_on": DIED, "reason": "death of the recipient"})
+    wait_for(lambda: rows(engine, "SELECT ended, resumed FROM entitlement_end") == [(1, 1)], what="the late end")
+    assert voucher_ends(engine) == [(None,)]
+    assert rows(engine, "SELECT count(*) FROM supported_member WHERE ends_on IS NULL")[0][0] == 1
+    publish(amqp_uri, "assistance.entitlement_ended", "assistance", {
+        "household_id": "h-1", "programme": "dibao", "ends_on": "2026-09-30", "reason": "income above the line"})
+    wait_for(lambda: voucher_ends(engine) == [("2026-09-30",)], what="a real end")
+
+
+def test_a_leaving_by_a_revoked_death_is_undone_whenever_it_comes(care, amqp_uri):
+    """assistance records the deceased leaving the household on the day of death and undoes it on
+    the revocation without an event: what the leaving closed opens with the revocation, and a
+    leaving that arrives after it closes nothing. A leaving on another day stands."""
+    rpc, engine = care
+    approve(amqp_uri, DECEASED, SPOUSE)
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 2, what="the vouchers")
+    publish(amqp_uri, "assistance.member_left", "assistance", {
+        "household_id": "h-1", "resident_id": DECEASED, "left_on": DIED, "reason": "death (funeral case x)"})
+    wait_for(lambda: voucher_ends(engine) == [(DIED,)], what="the leaving")
+    case_id = str(uuid.uuid4())  # the revocation overtakes care's notice: a tombstone, and the leaving undone
+    publish(amqp_uri, "death.revoked", "funeral", {"case_id": case_id, "resident_id": DECEASED,
+                                                   "date_of_death": DIED, "reason": "another person"})
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("revoked",)], what="the tombstone")
+    assert voucher_ends(engine) == [(None,)]
+    assert rows(engine, f"SELECT ends_on FROM supported_member WHERE resident_id = '{DECEASED}'") == [(None,)]
+    # the same leaving again, late: nothing; her leaving on another day: hers ends
+    publish(amqp_uri, "assistance.member_left", "assistance", {
+        "household_id": "h-1", "resident_id": DECEASED, "left_on": DIED, "reason": "death (funeral case x)"})
+    publish(amqp_uri, "assistance.member_left", "assistance", {
+        "household_id": "h-1", "resident_id": SPOUSE, "left_on": "2026-06-20", "reason": "moved to her son"})
+    wait_for(lambda: handled(engine, "care.on_member_left") == 3, what="both leavings")
+    assert voucher_ends(engine) == [(None,)] and voucher_ends(engine, SPOUSE) == [("2026-06-20",)]

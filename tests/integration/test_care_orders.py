@@ -252,16 +252,27 @@ def test_admissions_take_free_beds_and_concentrated_support_needs_tekun(care, am
     assert rpc.admit(CLERK, {**refused, "concentrated_support": False})["beds_free"] == 0
 
 
+WATCHES = {"id": "care_devices", "role": "partner", "org": "yc-watch"}   # the platform operating the watch
+OTHER_PLATFORM = {"id": "care_devices", "role": "partner", "org": "other-platform"}
+NEIGHBOUR = compose_resident_id("330602", date(1949, 4, 4), 12)
+
+
+def register_people(rpc):
+    rpc.import_people({"id": "ops", "role": "admin"}, {"people": [
+        {"resident_id": ELDER, "name": "张大爷", "region_code": TOWNSHIP},
+        {"resident_id": NEIGHBOUR, "name": "李大妈", "region_code": TOWNSHIP}]})
+
+
 def test_an_emergency_call_is_dispatched_and_its_response_time_measured(care, manual_clock):
     rpc, engine = care
-    rpc.import_people({"id": "ops", "role": "admin"}, {"people": [{"resident_id": ELDER, "name": "张大爷",
-                                                                    "region_code": TOWNSHIP}]})
-    devices = {"id": "care_devices", "role": "partner"}
+    register_people(rpc)
+    rpc.register_device(CLERK, {"device_id": "watch-0042", "resident_id": ELDER, "platform": "yc-watch",
+                                "registered_on": "2026-06-01"})
     manual_clock.set(datetime(2026, 6, 10, 8, 0, tzinfo=timezone.utc))
     call = {"device_id": "watch-0042", "call_id": "c-77", "resident_id": ELDER, "kind": "fall",
             "raised_at": "2026-06-10T08:00:00+00:00"}
-    first = rpc.receive_call(devices, call)
-    assert rpc.receive_call(devices, call)["emergency_call_id"] == first["emergency_call_id"]  # resent: one call
+    first = rpc.receive_call(WATCHES, call)
+    assert rpc.receive_call(WATCHES, call)["emergency_call_id"] == first["emergency_call_id"]  # resent: one call
     with pytest.raises(Problem) as not_a_device:
         rpc.receive_call(PROVIDER, call)
     assert not_a_device.value.status == 403
@@ -278,6 +289,127 @@ def test_an_emergency_call_is_dispatched_and_its_response_time_measured(care, ma
     assert (arrived["state"], arrived["response_seconds"]) == ("arrived", 690)
     closed = rpc.close_call(CLERK, call_id, {"outcome": "bruised wrist; family informed"})
     assert closed["state"] == "closed" and rpc.open_calls(CLERK) == []
+
+
+def refused(rpc, actor, call) -> Problem:
+    with pytest.raises(Problem) as refusal:
+        rpc.receive_call(actor, call)
+    assert refusal.value.status == 403 and refusal.value.code == "CallRefused"
+    return refusal.value
+
+
+def test_a_call_is_refused_unless_the_operating_platform_raises_it_for_the_registered_person(care, manual_clock):
+    """Another platform, another person, a device never registered, one raised before it was handed
+    over or after it was retired: 403 naming the field, nothing recorded but the refusal in the
+    audit trail. Once retired, the watch is registered to the neighbour, and her calls are taken."""
+    rpc, engine = care
+    register_people(rpc)
+    rpc.register_device(CLERK, {"device_id": "watch-0042", "resident_id": ELDER, "platform": "yc-watch",
+                                "registered_on": "2026-06-01"})
+    call = {"device_id": "watch-0042", "call_id": "c-1", "resident_id": ELDER, "kind": "sos",
+            "raised_at": "2026-06-10T08:00:00+08:00"}
+    assert refused(rpc, OTHER_PLATFORM, call).errors == {"device_id": ["not a registered device of your platform"]}
+    assert refused(rpc, WATCHES, {**call, "resident_id": NEIGHBOUR}).errors == {
+        "resident_id": ["not the person the device is registered to"]}
+    assert "device_id" in refused(rpc, WATCHES, {**call, "device_id": "watch-9999"}).errors
+    early = refused(rpc, WATCHES, {**call, "raised_at": "2026-05-31T23:30:00+08:00"})  # the day before
+    assert "not in service on 2026-05-31" in early.errors["device_id"][0]
+    with pytest.raises(Problem) as no_platform:
+        rpc.receive_call({"id": "care_devices", "role": "partner"}, call)
+    assert no_platform.value.status == 403 and "platform" in no_platform.value.errors
+    assert rows(engine, "SELECT count(*) FROM emergency_call")[0][0] == 0
+    refusals = rows(engine, "SELECT actor_id, subject, outcome, details FROM audit_log "
+                            "WHERE action = 'emergency.call' ORDER BY id")
+    assert [(r.subject, r.outcome) for r in refusals][:2] == [("device-watch-0042", "refused")] * 2
+    assert refusals[0].details["actor_org"] == "other-platform"
+    assert ELDER not in str(refusals) and NEIGHBOUR not in str(refusals)  # ID numbers masked
+
+    # the watch goes back on 20 June and is given to the neighbour the same day
+    manual_clock.set_local_date(date(2026, 6, 20))
+    retired = rpc.retire_device(CLERK, "watch-0042", {"retired_on": "2026-06-20", "reason": "returned"})
+    assert retired["retired_on"] == "2026-06-20"
+    given = rpc.register_device(CLERK, {"device_id": "watch-0042", "resident_id": NEIGHBOUR, "platform": "yc-watch"})
+    assert given["registered_on"] == "2026-06-20" and rpc.get_device(CLERK, "watch-0042") == given
+    late = {**call, "call_id": "c-2", "raised_at": "2026-06-20T09:00:00+08:00"}
+    assert "resident_id" in refused(rpc, WATCHES, late).errors  # not his any more
+    assert rpc.receive_call(WATCHES, {**late, "resident_id": NEIGHBOUR})["state"] == "received"
+    # a call of his raised before the watch went back, sent late by the platform, is still his
+    assert rpc.receive_call(WATCHES, {**call, "call_id": "c-3"})["state"] == "received"
+    assert rows(engine, "SELECT count(*) FROM emergency_call")[0][0] == 2
+
+
+def test_devices_are_registered_by_staff_of_the_persons_area_one_person_at_a_time(care):
+    rpc, engine = care
+    register_people(rpc)
+    device = {"device_id": "watch-0042", "resident_id": ELDER, "platform": "yc-watch",
+              "registered_on": "2026-06-01"}
+    elsewhere = {"id": "x", "role": "clerk", "area": "330603"}
+    for actor in (elsewhere, WATCHES, PROVIDER):
+        with pytest.raises(Problem) as outside:
+            rpc.register_device(actor, device)
+        assert outside.value.status == 403
+    first = rpc.register_device(CLERK, device)
+    assert rpc.register_device(CLERK, device) == first  # sent again: the same registration
+    for other in ({**device, "resident_id": NEIGHBOUR}, {**device, "platform": "other-platform"}):
+        with pytest.raises(Problem) as in_service:
+            rpc.register_device(CLERK, other)
+        assert in_service.value.status == 409 and "device_id" in in_service.value.errors
+    with pytest.raises(Problem) as future:
+        rpc.register_device(CLERK, {**device, "device_id": "watch-0043", "registered_on": "2026-06-11"})
+    assert future.value.status == 400
+    with pytest.raises(Problem) as unknown:
+        rpc.register_device(CLERK, {**device, "device_id": "watch-0044",
+                                    "resident_id": compose_resident_id("330602", date(1950, 1, 1), 99)})
+    assert unknown.value.status == 404
+    with pytest.raises(Problem) as not_theirs:
+        rpc.retire_device(elsewhere, "watch-0042", {"retired_on": "2026-06-05", "reason": "lost"})
+    assert not_theirs.value.status == 403
+    rpc.retire_device(CLERK, "watch-0042", {"retired_on": "2026-06-05", "reason": "lost"})
+    with pytest.raises(Problem) as twice:
+        rpc.retire_device(CLERK, "watch-0042", {"retired_on": "2026-06-06", "reason": "lost"})
+    assert twice.value.status == 409
+    with pytest.raises(Problem) as overlapping:  # it served him until the 5th
+        rpc.register_device(CLERK, {**device, "resident_id": NEIGHBOUR, "registered_on": "2026-06-04"})
+    assert overlapping.value.status == 409
+    assert rows(engine, "SELECT count(*) FROM device_registration")[0][0] == 1
+
+
+def test_devices_and_refused_calls_through_the_gateway(system, manual_clock):
+    """Staff of the person's area register the watch over HTTP; another platform's call for it is a
+    403 problem document naming the field, the operating platform's is taken; the routes and their
+    schemas are in the OpenAPI document."""
+    sys_ = system(care=True)
+    manual_clock.set_local_date(date(2026, 6, 10))
+    with ClusterRpcProxy({"AMQP_URI": sys_.amqp_uri}) as proxy:
+        register_people(proxy.care)
+    clerk, outsider = ("clerk", "caseworker-01", TOWNSHIP), ("clerk", "caseworker-09", "330603")
+    device = {"device_id": "watch-0042", "resident_id": ELDER, "platform": "yc-watch"}
+    assert sys_.call("POST", "/api/v1/care/devices", outsider, json=device).status_code == 403
+    assert sys_.call("POST", "/api/v1/care/devices", ("partner", "care_devices", None, "yc-watch"),
+                     json=device).status_code == 403  # a platform does not register its own devices
+    registered = sys_.call("POST", "/api/v1/care/devices", clerk, json=device)
+    assert registered.status_code == 201 and registered.json()["registered_on"] == "2026-06-10"
+    assert sys_.call("GET", "/api/v1/care/devices/watch-0042", outsider).status_code == 403
+    assert sys_.call("GET", "/api/v1/care/devices/watch-0042", clerk).json()["platform"] == "yc-watch"
+    call = {"device_id": "watch-0042", "call_id": "c-1", "resident_id": ELDER, "kind": "fall",
+            "raised_at": "2026-06-10T08:00:00+08:00"}
+    other = sys_.call("POST", "/api/v1/care/emergency-calls", ("partner", "care_devices", None, "other-platform"),
+                      json=call)
+    assert other.status_code == 403 and other.headers["Content-Type"].startswith("application/problem+json")
+    problem = other.json()
+    assert problem["type"].endswith("/CallRefused") and problem["status"] == 403
+    assert problem["errors"] == {"device_id": ["not a registered device of your platform"]}
+    taken = sys_.call("POST", "/api/v1/care/emergency-calls", ("partner", "care_devices", None, "yc-watch"), json=call)
+    assert taken.status_code == 201 and taken.json()["state"] == "received"
+    retired = sys_.call("POST", "/api/v1/care/devices/watch-0042/retirement", clerk,
+                        json={"retired_on": "2026-06-10", "reason": "returned"})
+    assert retired.status_code == 200 and retired.json()["retired_on"] == "2026-06-10"
+    spec = sys_.session.get(sys_.url + "/api/v1/openapi.json", timeout=10).json()
+    assert {"/api/v1/care/devices", "/api/v1/care/devices/{device_id}",
+            "/api/v1/care/devices/{device_id}/retirement"} <= set(spec["paths"])
+    body = spec["paths"]["/api/v1/care/devices"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    schema = spec["components"]["schemas"][body["$ref"].rsplit("/", 1)[-1]]
+    assert {"device_id", "resident_id", "platform"} <= set(schema["required"])
 
 
 def test_a_member_who_leaves_the_household_loses_its_voucher(care, amqp_uri):

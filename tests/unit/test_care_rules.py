@@ -202,6 +202,49 @@ def test_voucher_monthly_amount(programme, age, expected):
     assert rules.voucher_monthly_fen(programme, age, 60, {"tekun": 60000, "dibao": 30000}) == expected
 
 
+# --- a benefit's end and its resumption (a revoked death) ----------------------------------------------
+
+@pytest.mark.parametrize("ended, resumed, stands", [
+    (1, 0, True),    # the usual: the end comes first and closes what it ends
+    (1, 1, False),   # its resumption overtook it (the end waited in retry): it closes nothing
+    (2, 1, True),    # a second end of the same day after the first was resumed
+    (2, 2, False),
+])
+def test_an_end_stands_unless_its_resumption_came_first(ended, resumed, stands):
+    assert rules.end_stands(ended, resumed) is stands
+
+
+@pytest.mark.parametrize("ended, resumed, finds", [
+    (1, 1, True),    # the usual: the end came first
+    (0, 1, False),   # ahead of its end: counted, and the end will close nothing
+    (1, 2, False),   # a second resumption before the second end
+    (2, 1, True),
+])
+def test_a_resumption_finds_its_end_when_it_came(ended, resumed, finds):
+    assert rules.resumption_finds_its_end(ended, resumed) is finds
+
+
+@pytest.mark.parametrize("ended, resumed", [(0, 0), (-1, 1), (1, -1)])
+def test_counts_of_ends_include_the_one_handled(ended, resumed):
+    with pytest.raises(rules.InvalidInput):
+        rules.end_stands(ended, resumed)
+    with pytest.raises(rules.InvalidInput):
+        rules.resumption_finds_its_end(ended, resumed)
+
+
+@pytest.mark.parametrize("cause, event_type, closed", [
+    (rules.ended_by("assistance.entitlement_ended", "e-1"), "assistance.entitlement_ended", True),
+    (rules.ended_by("assistance.member_left", "e-2"), "assistance.entitlement_ended", False),
+    (rules.ended_by("assistance.member_left", "e-2"), "assistance.member_left", True),
+    ("death (funeral case c-1)", "assistance.entitlement_ended", False),
+    ("assistance.entitlement_ended_x e-3", "assistance.entitlement_ended", False),
+    (None, "assistance.entitlement_ended", False),
+    ("", "assistance.entitlement_ended", False),
+])
+def test_an_end_is_undone_only_by_what_undoes_its_own_cause(cause, event_type, closed):
+    assert rules.closed_by(cause, event_type) is closed
+
+
 # --- assessments and indicators -------------------------------------------------------------------
 
 @pytest.mark.parametrize("assessed, months, until", [
@@ -279,6 +322,63 @@ def test_call_moves(state, action, expected):
 def test_call_refusals(state, action):
     with pytest.raises(rules.OrderRefused, match=f"{state} cannot take"):
         rules.call_transition(state, action)
+
+
+WATCH = rules.Registration("yc-watch", "A", date(2026, 6, 1), date(2026, 9, 1))  # June to August
+SINCE = rules.Registration("yc-watch", "B", date(2026, 9, 1))                       # then B's
+
+
+@pytest.mark.parametrize("registrations, platform, person, raised_on, refused_field", [
+    ([WATCH], "yc-watch", "A", date(2026, 6, 1), None),               # the day it was handed over
+    ([WATCH], "yc-watch", "A", date(2026, 8, 31), None),              # its last day in service
+    ([WATCH, SINCE], "yc-watch", "B", date(2026, 9, 1), None),        # the next holder, from the day
+    ([WATCH, SINCE], "yc-watch", "A", date(2026, 7, 1), None),        # a late call of A's, raised in time
+    ([WATCH], "yc-watch", "A", date(2026, 5, 31), "device_id"),       # before it was registered
+    ([WATCH], "yc-watch", "A", date(2026, 9, 1), "device_id"),        # retired
+    ([WATCH, SINCE], "yc-watch", "A", date(2026, 9, 2), "resident_id"),  # now B's device
+    ([WATCH], "yc-watch", "B", date(2026, 7, 1), "resident_id"),      # for someone else
+    ([WATCH], "other-platform", "A", date(2026, 7, 1), "device_id"),  # another platform's device
+    ([], "yc-watch", "A", date(2026, 7, 1), "device_id"),             # never registered
+    ([WATCH], None, "A", date(2026, 7, 1), "platform"),               # a token naming no platform
+])
+def test_a_call_is_taken_only_from_the_operating_platform_for_the_registered_person(
+        registrations, platform, person, raised_on, refused_field):
+    refusal = rules.call_refusal(registrations, platform, person, raised_on)
+    assert (refusal.field if refusal else None) == refused_field
+    if refusal:
+        assert refusal.detail and refusal.reason
+
+
+def test_another_platform_learns_only_that_the_device_is_not_its_own():
+    other = rules.call_refusal([WATCH], "other-platform", "A", date(2026, 7, 1))
+    never = rules.call_refusal([], "other-platform", "A", date(2026, 7, 1))
+    assert (other.detail, other.reason) == (never.detail, never.reason)
+
+
+@pytest.mark.parametrize("registrations, wanted, conflict", [
+    ([], rules.Registration("p", "A", date(2026, 6, 1)), None),
+    ([rules.Registration("p", "A", date(2026, 6, 1))], rules.Registration("p", "A", date(2026, 6, 1)), "same"),
+    ([rules.Registration("p", "A", date(2026, 6, 1))], rules.Registration("p", "B", date(2026, 6, 1)), "retire"),
+    ([rules.Registration("p", "A", date(2026, 6, 1))], rules.Registration("q", "A", date(2026, 6, 1)), "retire"),
+    ([WATCH], rules.Registration("p", "B", date(2026, 8, 31)), "until 2026-09-01"),
+    ([WATCH], rules.Registration("p", "B", date(2026, 9, 1)), None),
+])
+def test_a_device_serves_one_person_at_a_time(registrations, wanted, conflict):
+    found = rules.registration_conflict(registrations, wanted)
+    assert found == conflict if conflict in (None, "same") else conflict in found
+
+
+@pytest.mark.parametrize("registered, retired, retire_on, refusal", [
+    (date(2026, 6, 1), None, date(2026, 6, 10), None),
+    (date(2026, 6, 1), None, date(2026, 6, 1), None),            # returned the day it was handed over
+    (date(2026, 6, 1), None, date(2026, 5, 31), "before its registration"),
+    (date(2026, 6, 1), None, date(2026, 6, 11), "in the future"),
+    (date(2026, 6, 1), date(2026, 6, 5), date(2026, 6, 5), "same"),
+    (date(2026, 6, 1), date(2026, 6, 5), date(2026, 6, 6), "already"),
+])
+def test_retiring_a_device(registered, retired, retire_on, refusal):
+    found = rules.retirement_refusal(registered, retired, retire_on, today=date(2026, 6, 10))
+    assert found == refusal if refusal in (None, "same") else refusal in found
 
 
 def test_response_seconds():
