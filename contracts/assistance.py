@@ -211,6 +211,9 @@ class MemberLeftSchema(Strict):
     resident_id = ResidentIdField(required=True)
     left_on = fields.Date(required=True)
     reason = fields.String(required=True)
+    case_id = fields.String(load_default=None, allow_none=True,
+                            metadata={"description": "the funeral case, when the member left by death (身后一件事): "
+                                                     "a revocation of that case undoes the leaving"})
 
 
 class EntitlementEndedSchema(Strict):

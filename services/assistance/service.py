@@ -687,11 +687,12 @@ class AssistanceService(Operable):
                           member_id=member.id)
         return self._household_view(household, [f"{member.name}'s resident ID recorded"])
 
-    def _member_left(self, household: Household, member: Member) -> None:
+    def _member_left(self, household: Household, member: Member, case_id: str | None = None) -> None:
+        """`case_id`: the funeral case, when the member left by death."""
         if member.resident_id:  # a newborn without an ID was never known to anyone else
             self.outbox.record("assistance.member_left", f"household-{household.id}", {
                 "household_id": household.id, "resident_id": member.resident_id, "left_on": member.left_on,
-                "reason": member.left_reason})
+                "reason": member.left_reason, "case_id": case_id})
 
     def _recipient_households(self, resident_ids: set[str], paying_after: date | None = None) -> list[Household]:
         """Households with a current member among `resident_ids` and an entitlement not yet ended
@@ -881,7 +882,7 @@ class AssistanceService(Operable):
         deceased = next(m for m in members if m.resident_id == resident_id)
         survivors = [m for m in members if m is not deceased]
         deceased.left_on, deceased.left_reason = died_on, f"death (funeral case {case_id})"
-        self._member_left(household, deceased)
+        self._member_left(household, deceased, case_id)
         today = self.clock.today()
         benefits = []
         for entitlement in self.db.execute(select(Entitlement).where(

@@ -38,9 +38,9 @@ class AfterDeath:
             self._restore_after_death(event, record)
         elif action is OnDeath.CLOSE:
             record.state = "reversed"
-            self._undo_leaving_by_death(record.resident_id, record.date_of_death)
+            self._undo_leaving_by_death(record.resident_id, record.case_id)
         elif action is OnDeath.TOMBSTONE:  # the late notice will find this and change nothing
-            self._undo_leaving_by_death(data["resident_id"], date.fromisoformat(str(data["date_of_death"])))
+            self._undo_leaving_by_death(data["resident_id"], data["case_id"])
             self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"],
                                     date_of_death=date.fromisoformat(str(data["date_of_death"])), state="revoked",
                                     changes={}, recorded_at=self.clock.now(), reversed_at=self.clock.now()))
@@ -142,7 +142,7 @@ class AfterDeath:
             review = self.db.get(ChildReview, review_id, with_for_update=True)
             if review.state == "open":
                 review.state = "withdrawn"
-        for programme in self._undo_leaving_by_death(record.resident_id, record.date_of_death):
+        for programme in self._undo_leaving_by_death(record.resident_id, record.case_id):
             said.append(f"{programme} home-care voucher restored")
         if changes["orders"]:
             said.append(f"{len(changes['orders'])} cancelled order(s) stay cancelled: order the service again")
@@ -151,28 +151,27 @@ class AfterDeath:
                           reason=data["reason"])
         self._report_care_step(record.case_id, "reversed", "; ".join(said) or "nothing to restore")
 
-    def _undo_leaving_by_death(self, resident_id: str, died_on: date) -> list[str]:
+    def _undo_leaving_by_death(self, resident_id: str, case_id: str) -> list[str]:
         """assistance records the deceased leaving their household on the day of death
-        (`assistance.member_left`) and undoes it on the revocation without a word: what that
-        leaving closed here (the support, a voucher care's own step had not closed) opens again.
-        A leaving that comes after the revocation closes nothing (`_leaving_was_a_revoked_death`).
-        The programmes whose voucher opened again."""
+        (`assistance.member_left`, naming the case) and undoes it on the revocation without a
+        word: what that leaving closed here (the support, a voucher care's own step had not closed)
+        opens again. A leaving that comes after the revocation closes nothing
+        (`_leaving_was_a_revoked_death`). The programmes whose voucher opened again."""
         reopened = []
         for table in (SupportedMember, VoucherEligibility):
             for held in self.db.execute(select(table).where(
-                    table.resident_id == resident_id, table.ends_on == died_on).with_for_update()).scalars():
-                if rules.closed_by(held.ended_by, "assistance.member_left"):
+                    table.resident_id == resident_id, table.ended_by.is_not(None)).with_for_update()).scalars():
+                if rules.closed_by(held.ended_by, "assistance.member_left") and \
+                        rules.ended_by_death_case(held.ended_by, case_id):
                     held.ends_on, held.ended_by = None, None
                     if table is VoucherEligibility:
                         reopened.append(held.programme)
         return reopened
 
-    def _leaving_was_a_revoked_death(self, resident_id: str, left_on: date) -> bool:
-        """A person leaving their household on the day of a death of theirs that care has seen
-        revoked: assistance's record of the death, which it has undone since."""
-        return self.db.execute(select(DeathRecord.case_id).where(
-            DeathRecord.resident_id == resident_id, DeathRecord.date_of_death == left_on,
-            DeathRecord.state.in_(("reversed", "revoked"))).limit(1)).first() is not None
+    def _leaving_was_a_revoked_death(self, case_id: str) -> bool:
+        """A leaving by a death that care has seen revoked (assistance has undone it since)."""
+        record = self.db.get(DeathRecord, case_id)
+        return record is not None and record.state in ("reversed", "revoked")
 
     def _report_care_step(self, case_id: str, state: str, reason: str) -> None:
         # the outbox takes the matter id from the event being handled

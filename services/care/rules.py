@@ -218,9 +218,14 @@ def voucher_monthly_fen(programme: str, age: int, min_age: int, by_programme: Ma
     return amount
 
 
-def ended_by(event_type: str, event_id: str) -> str:
-    """What a voucher's or a support's end records as its cause: the event that ended it."""
-    return f"{event_type} {event_id}"
+def ended_by(event_type: str, event_id: str, case_id: str | None = None) -> str:
+    """What a voucher's or a support's end records as its cause: the event that ended it, and the
+    funeral case when it ended by a death (so that case's revocation, and only it, undoes it)."""
+    return f"{event_type} {event_id}" + (f" death-case-{case_id}" if case_id else "")
+
+
+def ended_by_death_case(cause: str | None, case_id: str) -> bool:
+    return bool(cause) and cause.endswith(f" death-case-{case_id}")
 
 
 def closed_by(cause: str | None, event_type: str) -> bool:

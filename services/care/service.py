@@ -973,8 +973,9 @@ class CareService(AfterDeath, Operable):
     def on_member_left(self, event):
         """The voucher a person had through a household ends when they leave it; not when the
         leaving was a death care has seen revoked (assistance undid the leaving with it)."""
-        left_on, cause = date.fromisoformat(str(event.data["left_on"])), rules.ended_by(event.type, event.id)
-        if self._leaving_was_a_revoked_death(event.data["resident_id"], left_on):
+        case_id = event.data.get("case_id")
+        left_on, cause = date.fromisoformat(str(event.data["left_on"])), rules.ended_by(event.type, event.id, case_id)
+        if case_id and self._leaving_was_a_revoked_death(case_id):
             self.audit.record(SYSTEM, "voucher.end", f"household-{event.data['household_id']}", "death_revoked",
                               reason=cause, ends_on=left_on)
             return

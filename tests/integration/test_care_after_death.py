@@ -469,25 +469,31 @@ def test_a_resumption_overtaking_its_end_leaves_the_voucher_open(care, amqp_uri)
 
 
 def test_a_leaving_by_a_revoked_death_is_undone_whenever_it_comes(care, amqp_uri):
-    """assistance records the deceased leaving the household on the day of death and undoes it on
-    the revocation without an event: what the leaving closed opens with the revocation, and a
-    leaving that arrives after it closes nothing. A leaving on another day stands."""
+    """assistance records the deceased leaving the household on the day of death, naming the case,
+    and undoes it on the revocation without an event: what the leaving closed opens with the
+    revocation, and a leaving that arrives after it closes nothing. A leaving for another reason,
+    even on that day, stands."""
     rpc, engine = care
     approve(amqp_uri, DECEASED, SPOUSE)
     wait_for(lambda: rows(engine, "SELECT count(*) FROM voucher_eligibility")[0][0] == 2, what="the vouchers")
-    publish(amqp_uri, "assistance.member_left", "assistance", {
-        "household_id": "h-1", "resident_id": DECEASED, "left_on": DIED, "reason": "death (funeral case x)"})
+    case_id = str(uuid.uuid4())
+    by_death = {"household_id": "h-1", "resident_id": DECEASED, "left_on": DIED,
+                "reason": f"death (funeral case {case_id})", "case_id": case_id}
+    publish(amqp_uri, "assistance.member_left", "assistance", by_death)
     wait_for(lambda: voucher_ends(engine) == [(DIED,)], what="the leaving")
-    case_id = str(uuid.uuid4())  # the revocation overtakes care's notice: a tombstone, and the leaving undone
+    # the revocation overtakes care's notice: a tombstone, and the leaving undone
     publish(amqp_uri, "death.revoked", "funeral", {"case_id": case_id, "resident_id": DECEASED,
                                                    "date_of_death": DIED, "reason": "another person"})
     wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("revoked",)], what="the tombstone")
     assert voucher_ends(engine) == [(None,)]
     assert rows(engine, f"SELECT ends_on FROM supported_member WHERE resident_id = '{DECEASED}'") == [(None,)]
     # the same leaving again, late: nothing; her leaving on another day: hers ends
-    publish(amqp_uri, "assistance.member_left", "assistance", {
-        "household_id": "h-1", "resident_id": DECEASED, "left_on": DIED, "reason": "death (funeral case x)"})
+    publish(amqp_uri, "assistance.member_left", "assistance", by_death)
     publish(amqp_uri, "assistance.member_left", "assistance", {
         "household_id": "h-1", "resident_id": SPOUSE, "left_on": "2026-06-20", "reason": "moved to her son"})
     wait_for(lambda: handled(engine, "care.on_member_left") == 3, what="both leavings")
     assert voucher_ends(engine) == [(None,)] and voucher_ends(engine, SPOUSE) == [("2026-06-20",)]
+    # he moves out on the very day the death was wrongly reported: that leaving is no death's, it stands
+    publish(amqp_uri, "assistance.member_left", "assistance", {
+        "household_id": "h-1", "resident_id": DECEASED, "left_on": DIED, "reason": "moved to a care home"})
+    wait_for(lambda: voucher_ends(engine) == [(DIED,)], what="the move out")

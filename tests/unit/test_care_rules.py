@@ -245,6 +245,17 @@ def test_an_end_is_undone_only_by_what_undoes_its_own_cause(cause, event_type, c
     assert rules.closed_by(cause, event_type) is closed
 
 
+@pytest.mark.parametrize("cause, case_id, by_that_death", [
+    (rules.ended_by("assistance.member_left", "e-2", "c-1"), "c-1", True),
+    (rules.ended_by("assistance.member_left", "e-2", "c-1"), "c-2", False),   # another death's revocation
+    (rules.ended_by("assistance.member_left", "e-2", "c-12"), "c-1", False),
+    (rules.ended_by("assistance.member_left", "e-2"), "c-1", False),         # a move out, not a death
+    (None, "c-1", False),
+])
+def test_a_leaving_is_undone_only_by_its_own_death_revoked(cause, case_id, by_that_death):
+    assert rules.ended_by_death_case(cause, case_id) is by_that_death
+
+
 # --- assessments and indicators -------------------------------------------------------------------
 
 @pytest.mark.parametrize("assessed, months, until", [
