@@ -78,9 +78,8 @@ class Recoveries:
         over = rules.overpaid_after_death(record.date_of_death,
                                           _live_by_month((l.for_month, l.amount_fen, s) for l, s in links), due)
         months = [m.isoformat() for m in over.months]
-        answered = sorted({(l.for_month.strftime("%Y-%m"), s) for l, s in links if l.cycle_id == cycle_id})
-        failed = [m for m, s in answered if s == "failed"]
-        paid = [m for m, s in answered if s != "failed"]
+        failed = sorted({l.for_month.strftime("%Y-%m") for l, s in links if s == "failed"})
+        paid = sorted({l.for_month.strftime("%Y-%m") for l, s in links if s != "failed" and l.cycle_id == cycle_id})
         row = self.db.execute(select(Overpayment, Recovery).join(Recovery, Recovery.overpayment_id == Overpayment.id)
                               .where(Overpayment.case_id == record.case_id,
                                      Overpayment.entitlement_id == entitlement_id)
@@ -107,7 +106,7 @@ class Recoveries:
         before = _ledger(recovery)
         after = rules.recount_recovery(before, over.amount_fen)
         if over.amount_fen < overpayment.amount_fen:
-            why = f"the bank did not make the payment for {', '.join(failed)}"
+            why = f"the bank did not make the payments for {', '.join(failed)}"
         else:
             why = f"the bank paid {', '.join(paid)} after all"
         note = f"{why}: the overpayment came to {_yuan(over.amount_fen)}, not {_yuan(overpayment.amount_fen)}"

@@ -32,13 +32,13 @@ from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action
 from contracts.partners import BANKS
 from contracts.person import InvalidResidentId, Newborn, ResidentId
 from services.assistance import alerts, payments, rules
-from services.assistance.recoveries import Recoveries
 from services.assistance.dependencies import OK, EconomicCheckSources, Fetched
 from services.assistance.exceptions import (AlreadyApplying, AlreadyMember, ApprovalRefused,
                                             PolicyUnusable, StepRefused, UnknownApplication)
 from services.assistance.models import (Alert, Application, ApplicationTransition, BackPay, CharityReferral,
                                         CheckFetch, DeathRecord, EconomicCheck, Entitlement, Household, LinkedItem,
                                         Member, Overpayment, Payment, PaymentCycle, Recovery)
+from services.assistance.recoveries import Recoveries
 from services.assistance.schemas import (SUMMARY_FIELDS, ApplicationRequestSchema, ApplicationViewSchema,
                                          DecisionRequestSchema, ObjectionRequestSchema, dump, load)
 
