@@ -53,6 +53,8 @@ Rules, stated once:
   and it is paid as arrears by the first later cycle frozen once the holder has an account.
 - Arrears carry the amount and policy version of the payment that failed (what was owed for that
   month) and the holder's bank account as of the new freeze (the old one may be why it failed).
+  A service may say a month is owed less than the payment that failed (`arrears_amount`): then
+  that is what arrears pay, and nothing when it is 0.
 
 Every method takes a SQLAlchemy `Connection` and works inside the caller's transaction: the
 caller commits (the cycle row and its payments commit together or not at all). Time is passed in;
@@ -338,7 +340,8 @@ def _local_settings(conn: Connection, **settings: str | None):
 #   the same, uq_<ledger>_once refuses the row and the whole freeze rolls back: nobody is paid twice.
 #   (ON CONFLICT's speculative insertion costs about 4-10 s more per million rows; bench/PAYMENT_RUN.md.)
 # - Arrears can race: two cycles frozen at once may both find the same failed payment. ON CONFLICT
-#   on the partial unique index skips the one that comes second.
+#   on the partial unique index skips the one that comes second. Their amount is the service's
+#   `arrears_amount` of the failed payment (by default its own amount); 0 fen pays nothing.
 # - The service's SELECTs are inlined as subqueries; PostgreSQL flattens them into the same plan as
 #   the joins written out (measured: bench/payment_run.py is unchanged).
 _FREEZE = """
@@ -346,12 +349,13 @@ WITH arrears AS (
     INSERT INTO {payment} (cycle_id, {payee}{carried}, kind, top_up, for_month, amount_fen,
                            bank_account, policy_version, state, failure_reason)
     SELECT DISTINCT ON (f.{payee}, f.for_month, f.top_up)
-           :cycle_id, f.{payee}{f_carried}, 'arrears', f.top_up, f.for_month, f.amount_fen,
+           :cycle_id, f.{payee}{f_carried}, 'arrears', f.top_up, f.for_month, owed.amount_fen,
            h.bank_account, f.policy_version, 'pending', NULL
     FROM {cycle} c
     JOIN {payment} f ON f.cycle_id = c.id AND f.state = 'failed'
     JOIN ({accounts}) AS h ON h.{holder} = f.{holder} AND h.bank_account IS NOT NULL
-    WHERE c.month < :first AND c.scope = :scope AND ({arrears_due})
+    CROSS JOIN LATERAL (SELECT CAST(({arrears_amount}) AS bigint) AS amount_fen) AS owed
+    WHERE c.month < :first AND c.scope = :scope AND ({arrears_due}) AND owed.amount_fen > 0
       AND NOT EXISTS (SELECT 1 FROM {payment} live
                       WHERE live.{payee} = f.{payee} AND live.for_month = f.for_month
                         AND live.top_up = f.top_up AND live.state <> 'failed')
@@ -522,13 +526,18 @@ class PaymentRun:
     `freeze`. `accounts`: a SELECT of `<holder>` and `bank_account` as they are now (arrears go
     there). `arrears_due`: a condition on the failed payment `f` that says its month is still owed
     (an entitlement ended since, back to before that month, because the payee died, owes nothing
-    for it); every failed payment is owed by default. `back_pay` and `top_up`: optional SELECTs
+    for it); every failed payment is owed by default. `arrears_amount`: an expression on `f` of
+    what is still owed for its month, in fen (default `f.amount_fen`, what the failed payment was
+    for); a service that learnt since that the month is owed less (assistance: a recipient died
+    and the household is due the survivors' amount for months after the death) says so here, and
+    0 pays nothing. `back_pay` and `top_up`: optional SELECTs
     of the same columns plus `for_month` (see the module's docstring). `file_prefix` keeps two
     services' bank files in one folder apart.
     """
 
     def __init__(self, tables: PaymentTables, *, payees: str, accounts: str, back_pay: str | None = None,
-                 top_up: str | None = None, arrears_due: str = "TRUE", file_prefix: str = ""):
+                 top_up: str | None = None, arrears_due: str = "TRUE", arrears_amount: str = "f.amount_fen",
+                 file_prefix: str = ""):
         self.tables = tables
         self.file_prefix = file_prefix
         names = {"payment": tables.name, "cycle": tables.cycle_name, "payee": tables.payee,
@@ -539,7 +548,7 @@ class PaymentRun:
         back = _BACK_PAY.format(**names, back_pay=back_pay) if back_pay else ""
         top = _TOP_UP.format(**names, top_up=top_up) if top_up else ""
         self._freeze = text(_FREEZE.format(**names, payees=payees, accounts=accounts, back_pay=back, top_up=top,
-                                           arrears_due=arrears_due,
+                                           arrears_due=arrears_due, arrears_amount=arrears_amount,
                                            back_pay_union=" UNION ALL SELECT * FROM back_pay" if back_pay else "",
                                            top_up_union=" UNION ALL SELECT * FROM top_up" if top_up else ""))
         self._tally = text(_TALLY.format(**names))

@@ -2,7 +2,7 @@
 household economic check (核对)."""
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from contracts.charity import NEEDS
 from contracts.marriage import Strict
@@ -12,6 +12,9 @@ PROGRAMMES = ("dibao", "dibao_edge", "tekun", "temporary", "disability_living", 
 REGION = validate.Regexp(r"^\d{9}(\d{3})?$", error="must be a 9-digit township or 12-digit village code")
 SELF_CARE_LEVELS = ("full", "partial", "none")  # 全自理 / 半失能 / 全失能: the 特困 care tiers
 RELATIONSHIPS = ("head", "spouse", "child", "parent", "sibling", "grandchild", "other")
+# 追回: how money comes back on an overpayment (or is given up on), and what a recovery can be
+REPAYMENT_METHODS = ("bank_return", "repayment", "write_off")  # 银行退回 / 退款 / 核销
+RECOVERY_STATES = ("open", "recovered", "cancelled")
 
 # 核对: what each source tells, and the department that holds it. A source that fails is reported
 # as failed, never read as "nothing found".
@@ -270,3 +273,83 @@ class HouseholdReferredSchema(Strict):
     coverage = fields.String(required=True, validate=validate.OneOf(["none", "partial"]))
     requested_fen = fields.Integer(required=True, validate=validate.Range(min=1))
     members = fields.List(fields.Nested(ReferredMemberSchema), required=True, validate=validate.Length(min=1))
+
+
+# --- recovery of an overpayment (追回), for the payments office -------------------------------------
+
+class RepaymentRequestSchema(Strict):
+    """Money back on a recovery (the bank returned it, or the family repaid), or an amount written
+    off (核销, with the reason). Never more than what is outstanding."""
+    amount_fen = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_000_000))
+    received_on = fields.Date(required=True, metadata={"description": "the day the money came back (or the write-off was decided)"})
+    method = fields.String(required=True, validate=validate.OneOf(REPAYMENT_METHODS),
+                           metadata={"description": "bank_return (银行退回) | repayment (退款) | write_off (核销)"})
+    reference = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=80),
+                              metadata={"description": "the bank's or the receipt's reference"})
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=2, max=500),
+                           metadata={"description": "required for a write-off: why it is given up"})
+
+    @validates_schema
+    def _reason_for_write_off(self, data, **_):
+        if data.get("method") == "write_off" and not data.get("reason"):
+            raise ValidationError("say why the amount is written off", field_name="reason")
+
+
+class RefundRequestSchema(Strict):
+    """Money recovered that the household is owed back (the death was revoked, or the bank never
+    paid what was recovered), recorded as given back."""
+    amount_fen = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_000_000))
+    paid_on = fields.Date(required=True)
+    reference = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=80))
+
+
+class RecoveryListQuerySchema(Strict):
+    state = fields.String(load_default="open", validate=validate.OneOf([*RECOVERY_STATES, "refund_due", "all"]),
+                          metadata={"description": "open (default) | recovered | cancelled | all | refund_due "
+                                                   "(money recovered that is owed back, whatever the state)"})
+    region_code = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\d{6}(\d{3}(\d{3})?)?$"),
+                                metadata={"description": "narrow the list to a district, township or village "
+                                                         "inside your area"})
+
+
+class RepaymentViewSchema(Strict):
+    repayment_id = fields.String()
+    method = fields.String(metadata={"description": "bank_return | repayment | write_off | refund (given back)"})
+    amount_fen = fields.Integer()
+    received_on = fields.Date(metadata={"description": "for a refund: the day it was paid"})
+    reference = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    recorded_by = fields.String()
+    recorded_at = fields.AwareDateTime()
+
+
+class RecoverySummarySchema(Strict):
+    recovery_id = fields.String()
+    case_id = fields.String(metadata={"description": "the funeral case (身后一件事) that found the overpayment"})
+    household_id = fields.String()
+    region_code = fields.String()
+    entitlement_id = fields.Integer()
+    programme = fields.String()
+    months = fields.List(fields.String(), metadata={"description": "the months after the death paid too much"})
+    state = fields.String(metadata={"description": "open | recovered | cancelled (nothing owed: the death was "
+                                                   "revoked, or the payments counted were never made)"})
+    amount_fen = fields.Integer(metadata={"description": "what the overpayment comes to, as the bank's answers "
+                                                         "now show it"})
+    recovered_fen = fields.Integer(metadata={"description": "money received back (bank returns and repayments)"})
+    written_off_fen = fields.Integer()
+    refunded_fen = fields.Integer(metadata={"description": "money given back to the household"})
+    outstanding_fen = fields.Integer(metadata={"description": "still to recover"})
+    refund_due_fen = fields.Integer(metadata={"description": "recovered beyond what is owed: to give back"})
+    opened_on = fields.Date()
+    closed_on = fields.Date(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class RecoveryViewSchema(RecoverySummarySchema):
+    repayments = fields.List(fields.Nested(RepaymentViewSchema), metadata={"description": "oldest first"})
+
+
+class RecoveryListViewSchema(Strict):
+    recoveries = fields.List(fields.Nested(RecoverySummarySchema))
+    outstanding_fen = fields.Integer(metadata={"description": "the listed recoveries' total still to recover"})
+    refund_due_fen = fields.Integer(metadata={"description": "the listed recoveries' total owed back"})

@@ -2,8 +2,10 @@
 document come, so the two cannot drift apart.
 
 The decorator authenticates the bearer token, checks the role, parses and validates the JSON body
-with the route's contract schema, honours Idempotency-Key on POSTs, and renders the result (or a
-Problem) as JSON. The decorated method receives `(self, actor, body, **path_values)`.
+with the route's contract schema (and the query string with its `query` schema, if it has one),
+honours Idempotency-Key on POSTs, and renders the result (or a Problem) as JSON. The decorated
+method receives `(self, actor, body, **path_values)`, and `query=` the loaded query string when
+the route declares one.
 """
 from __future__ import annotations
 
@@ -28,15 +30,17 @@ class Route:
     response: type[Schema] | None
     status: int
     handler: str
+    query: type[Schema] | None = None  # the query string's parameters
 
 
 ROUTES: list[Route] = []
 
 
-def route(method: str, path: str, *, roles, summary: str, tag: str, body=None, response=None, status=200):
+def route(method: str, path: str, *, roles, summary: str, tag: str, body=None, response=None, status=200,
+          query=None):
     def decorate(fn):
         ROUTES.append(Route(method, path, tuple(roles) if roles is not None else None, summary, tag,
-                            body, response, status, fn.__name__))
+                            body, response, status, fn.__name__, query))
 
         def handler(self, request, **path_values):
             actor = None
@@ -45,9 +49,10 @@ def route(method: str, path: str, *, roles, summary: str, tag: str, body=None, r
                 if actor.role not in roles:
                     raise Forbidden(f"this needs one of the roles {', '.join(roles)}")
             payload = _load_body(request, body) if body is not None else None
+            extra = {"query": _load_query(request, query)} if query is not None else {}
 
             def call():
-                return status, fn(self, actor, payload, **path_values)
+                return status, fn(self, actor, payload, **extra, **path_values)
 
             key = request.headers.get("Idempotency-Key")
             if method == "POST" and key and actor is not None:
@@ -71,6 +76,13 @@ def route(method: str, path: str, *, roles, summary: str, tag: str, body=None, r
 def wire(schema, data: dict) -> dict:
     """Validated request data, back in JSON form for the RPC call (the service validates again)."""
     return schema().dump(data)
+
+
+def _load_query(request, schema: type[Schema]) -> dict:
+    try:
+        return schema().load(request.args.to_dict())
+    except ValidationError as exc:
+        raise InvalidInput("the query has invalid parameters", errors=exc.messages) from None
 
 
 def _load_body(request, schema: type[Schema]) -> dict:

@@ -15,6 +15,7 @@ CYCLES = "/api/v1/assistance/payment-cycles"
 ALERTS = "/api/v1/assistance/alerts"
 HOUSEHOLDS = "/api/v1/assistance/households"
 ENTITLEMENTS = "/api/v1/assistance/entitlements"
+RECOVERIES = "/api/v1/assistance/recoveries"
 
 
 class AssistanceRoutes:
@@ -176,3 +177,29 @@ class AssistanceRoutes:
         return self.assistance.reconcile_bank_results(actor.as_dict(), cycle_id,
                                                       wire(pay.BankResultsRequestSchema, body))
 
+
+    # --- 追回: what was paid after a death, recovered by the payments office ------------------------
+
+    @route("GET", RECOVERIES, roles=STAFF, tag="assistance", query=a.RecoveryListQuerySchema,
+           summary="追回: the area's recoveries of overpayments after a death (open by default), with what is "
+                   "outstanding and what is owed back", response=a.RecoveryListViewSchema)
+    def list_recoveries(self, actor, body, query):
+        return self.assistance.list_recoveries(actor.as_dict(), wire(a.RecoveryListQuerySchema, query))
+
+    @route("GET", RECOVERIES + "/<recovery_id>", roles=STAFF, tag="assistance",
+           summary="A recovery with every repayment, write-off and refund recorded on it",
+           response=a.RecoveryViewSchema)
+    def get_recovery(self, actor, body, recovery_id):
+        return self.assistance.get_recovery(actor.as_dict(), recovery_id)
+
+    @route("POST", RECOVERIES + "/<recovery_id>/repayments", roles=STAFF, tag="assistance", status=201,
+           summary="Record money back on a recovery (bank_return, repayment) or a write-off with its reason; "
+                   "never more than is outstanding", body=a.RepaymentRequestSchema, response=a.RecoveryViewSchema)
+    def record_recovery_repayment(self, actor, body, recovery_id):
+        return self.assistance.record_repayment(actor.as_dict(), recovery_id, wire(a.RepaymentRequestSchema, body))
+
+    @route("POST", RECOVERIES + "/<recovery_id>/refunds", roles=STAFF, tag="assistance", status=201,
+           summary="Record money recovered that was owed back (a revoked death, a payment the bank never made) "
+                   "as given back", body=a.RefundRequestSchema, response=a.RecoveryViewSchema)
+    def record_recovery_refund(self, actor, body, recovery_id):
+        return self.assistance.record_refund(actor.as_dict(), recovery_id, wire(a.RefundRequestSchema, body))

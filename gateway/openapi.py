@@ -38,6 +38,9 @@ def openapi_document() -> dict:
             operation["security"] = [{"bearer": []}]
             operation["description"] = f"Roles: {', '.join(r.roles)}."
             operation["responses"].update({"401": problem, "403": problem})
+        if r.query is not None:  # the marshmallow plugin makes one parameter of each field
+            operation.setdefault("parameters", []).append({"in": "query", "schema": r.query})
+            operation["responses"]["400"] = problem
         if r.method == "POST":
             operation.setdefault("parameters", []).append({
                 "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},

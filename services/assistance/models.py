@@ -3,7 +3,8 @@ household economic checks (核对) with one row per subject per source per fetch
 and monthly payment cycles. Money is integer fen."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+                        text)
 from sqlalchemy.orm import declarative_base
 
 from chassis.payment_runs import PaymentTables
@@ -216,17 +217,52 @@ class Overpayment(Base):
     recorded_at = Column(UtcDateTime, nullable=False)
 
 
+class AfterDeathPayment(Base):
+    """A payment for a month after a death, as the death found it (any state), with what the
+    month is still due after the death (0: the benefit ended; the survivors' amount otherwise).
+    The overpayment is recounted from these payments' states as the bank answers, and a failed
+    one is paid again as arrears only for what the month is due (payments.py)."""
+    __tablename__ = "after_death_payment"
+    id = Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
+    case_id = Column(String(36), nullable=False)
+    entitlement_id = Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=False)
+    payment_id = Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=False, index=True)
+    cycle_id = Column(String(20), nullable=False, index=True)
+    for_month = Column(Date, nullable=False)
+    amount_fen = Column(Fen, nullable=False)
+    due_fen = Column(Fen, nullable=False)
+    __table_args__ = (UniqueConstraint("case_id", "payment_id", name="uq_after_death_payment"),)
+
+
 class Recovery(Base):
-    """追回: the recovery of an overpayment, for the payments office to pursue."""
+    """追回: the recovery of an overpayment, for the payments office to pursue (rules.RecoveryLedger)."""
     __tablename__ = "recovery"
     id = Column(String(36), primary_key=True)
     overpayment_id = Column(String(36), ForeignKey("overpayment.id"), nullable=False, unique=True)
-    amount_fen = Column(Fen, nullable=False)
-    recovered_fen = Column(Fen, nullable=False, default=0)
-    state = Column(String(12), nullable=False)  # open | recovered | cancelled (the death was revoked)
+    amount_fen = Column(Fen, nullable=False)  # the overpayment's amount as the bank's answers show it
+    recovered_fen = Column(Fen, nullable=False, default=0)  # money received back
+    written_off_fen = Column(Fen, nullable=False, default=0, server_default=text("0"))  # 核销
+    refunded_fen = Column(Fen, nullable=False, default=0, server_default=text("0"))  # given back to the household
+    # open | recovered | cancelled (nothing owed: the death was revoked, or what was counted was never paid)
+    state = Column(String(12), nullable=False)
     opened_on = Column(Date, nullable=False)
     closed_on = Column(Date)
     note = Column(Text)
+
+
+class Repayment(Base):
+    """Each entry on a recovery, never edited: money back (bank_return, repayment), an amount
+    written off (write_off, with the reason), or money given back to the household (refund)."""
+    __tablename__ = "repayment"
+    id = Column(String(36), primary_key=True)
+    recovery_id = Column(String(36), ForeignKey("recovery.id"), nullable=False, index=True)
+    method = Column(String(12), nullable=False)  # bank_return | repayment | write_off | refund
+    amount_fen = Column(Fen, nullable=False)
+    received_on = Column(Date, nullable=False)  # a refund: the day it was paid
+    reference = Column(String(80))
+    reason = Column(Text)
+    recorded_by = Column(String(80), nullable=False)
+    recorded_at = Column(UtcDateTime, nullable=False)
 
 
 class BackPay(Base):

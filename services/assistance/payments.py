@@ -8,6 +8,11 @@ are entitlements, paid to their household's bank account:
 - The amount is the entitlement's monthly amount and its policy version, as they are at the freeze.
 - A failed payment is paid again as arrears only for a month the entitlement still covers: one
   ended since, back to a date before that month (the recipient died), owes nothing for it.
+- A failed payment a death found for a month after it (models.AfterDeathPayment, while the death
+  stands) is paid again only for what the month is still due after the death: the survivors'
+  recomputed amount, less whatever else is live for the month; nothing when the benefit ended
+  with the death. The deceased's share of a month after the death is never paid again. A revoked
+  death lifts this: the month is owed in full again (and its back pay counted it so).
 - 补发: a death revoked as made in error leaves back pay (models.BackPay, state "due"), month by
   month what was owed less what was paid. The next cycle pays each such month's difference as a
   top-up beside the month's own payment, to the household's bank account now, with the
@@ -44,7 +49,13 @@ RUN = PaymentRun(PAYMENT_TABLES, payees="""
     WHERE b.state = 'due'""",
     accounts="SELECT id AS household_id, bank_account FROM household",
     arrears_due="""EXISTS (SELECT 1 FROM entitlement e WHERE e.id = f.entitlement_id
-        AND (e.ends_on IS NULL OR e.ends_on >= f.for_month OR e.gradual_exit_until >= f.for_month))""")
+        AND (e.ends_on IS NULL OR e.ends_on >= f.for_month OR e.gradual_exit_until >= f.for_month))""",
+    arrears_amount="""COALESCE((
+        SELECT GREATEST(0, l.due_fen - (SELECT coalesce(sum(o.amount_fen), 0) FROM payment o
+                                        WHERE o.entitlement_id = f.entitlement_id AND o.for_month = f.for_month
+                                          AND o.state <> 'failed'))
+        FROM after_death_payment l JOIN death_record d ON d.case_id = l.case_id AND d.state = 'applied'
+        WHERE l.payment_id = f.id ORDER BY l.due_fen LIMIT 1), f.amount_fen)""")
 
 # Back pay whose every month owing something has a paid top-up is paid (after a reconciliation).
 MARK_BACK_PAY_PAID = text("""

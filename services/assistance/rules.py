@@ -26,7 +26,7 @@ from decimal import Decimal
 from fractions import Fraction
 from types import MappingProxyType
 
-from contracts.assistance import SELF_CARE_LEVELS
+from contracts.assistance import RECOVERY_STATES, REPAYMENT_METHODS, SELF_CARE_LEVELS
 from contracts.person import AGE_OF_MAJORITY, Newborn, ResidentId
 
 __all__ = [
@@ -38,6 +38,8 @@ __all__ = [
     "dibao_edge_eligible", "gradual_exit", "household_income", "monthly_from_yearly_fen", "notice_ends",
     "round_half_up_fen", "split_single_person_households", "tekun_benefit", "temporary_assistance",
     "transition", "first_month_after", "Overpaid", "overpaid_after_death", "BackPayMonth", "back_pay_after_revocation",
+    "RECOVERY_STATES", "REPAYMENT_METHODS", "CASH_METHODS", "RecoveryLedger", "RecoveryRefused", "record_repayment",
+    "record_refund", "recount_recovery", "cancel_recovery",
 ]
 
 INCREMENT_CATEGORIES = ("aged_80_plus", "minor", "seriously_ill", "severely_disabled", "pregnant")
@@ -750,3 +752,128 @@ def back_pay_after_revocation(died_on: date, cycle_months: Iterable[date], paid_
     first = first_month_after(died_on)
     return tuple(BackPayMonth(m, owed_fen, paid_by_month.get(m, 0)) for m in sorted(set(cycle_months))
                  if m >= first and (paid_until is None or paid_until >= m) and paid_by_month.get(m, 0) < owed_fen)
+
+
+# --- 追回: recovering an overpayment ----------------------------------------------------------------
+# A recovery is owed the overpayment's amount. Money comes back (a bank return, a repayment) or an
+# amount is written off (核销) until nothing is outstanding: the recovery is then `recovered`. The
+# amount itself follows the bank: a payment the overpayment counted that the bank did not make
+# (failed) is no overpayment, so the amount is recounted (`recount_recovery`), and it may drop to
+# what came back already (recovered) or to nothing (cancelled). A revoked death cancels the
+# recovery: nothing is owed. Money received beyond what is owed is owed back to the household
+# (`refund_due_fen`) until a refund is recorded. A write-off is never given back: it was no money.
+
+CASH_METHODS = ("bank_return", "repayment")
+
+
+class RecoveryRefused(ValueError):
+    """The recovery cannot take this entry: `field` names what is wrong, `reason` says why, and
+    `conflict` is True when the recovery's state (not the request) is the obstacle."""
+
+    def __init__(self, field: str, reason: str, conflict: bool = False) -> None:
+        super().__init__(reason)
+        self.field, self.reason, self.conflict = field, reason, conflict
+
+
+@dataclass(frozen=True)
+class RecoveryLedger:
+    state: str               # open | recovered | cancelled
+    amount_fen: int          # what the overpayment comes to now
+    recovered_fen: int = 0   # money received back, all time
+    written_off_fen: int = 0
+    refunded_fen: int = 0    # money given back, all time
+
+    def __post_init__(self) -> None:
+        if self.state not in RECOVERY_STATES:
+            raise InvalidInput(f"a recovery is {', '.join(RECOVERY_STATES)}, not {self.state!r}")
+        for name in ("amount_fen", "recovered_fen", "written_off_fen", "refunded_fen"):
+            _non_negative_int(getattr(self, name), name)
+        if self.refunded_fen > self.recovered_fen:
+            raise InvalidInput("more was given back than was ever received")
+
+    @property
+    def owed_fen(self) -> int:
+        """What the household owes in all: nothing once cancelled."""
+        return 0 if self.state == "cancelled" else self.amount_fen
+
+    @property
+    def kept_fen(self) -> int:
+        """Money received and not given back."""
+        return self.recovered_fen - self.refunded_fen
+
+    @property
+    def outstanding_fen(self) -> int:
+        return max(0, self.owed_fen - self.kept_fen - self.written_off_fen)
+
+    @property
+    def refund_due_fen(self) -> int:
+        return max(0, self.kept_fen - self.owed_fen)
+
+
+def _amount(amount_fen: object, field: str = "amount_fen") -> int:
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
+        raise RecoveryRefused(field, "a whole number of fen greater than 0")
+    return amount_fen
+
+
+def _settled(ledger: RecoveryLedger) -> RecoveryLedger:
+    """The state the balance leads to, for a recovery that is not cancelled by a revocation:
+    nothing owed → cancelled; nothing outstanding → recovered; otherwise open."""
+    if ledger.amount_fen == 0:
+        state = "cancelled"
+    elif ledger.amount_fen <= ledger.kept_fen + ledger.written_off_fen:
+        state = "recovered"
+    else:
+        state = "open"
+    return RecoveryLedger(state, ledger.amount_fen, ledger.recovered_fen, ledger.written_off_fen,
+                          ledger.refunded_fen)
+
+
+def record_repayment(ledger: RecoveryLedger, method: str, amount_fen: int, reason: str | None = None) -> RecoveryLedger:
+    """Money back (bank_return, repayment) or an amount written off (write_off, with a reason), on
+    an open recovery, never more than is outstanding; the recovery is `recovered` once nothing is."""
+    if method not in REPAYMENT_METHODS:
+        raise RecoveryRefused("method", f"one of {', '.join(REPAYMENT_METHODS)}")
+    amount_fen = _amount(amount_fen)
+    if method == "write_off" and not (reason or "").strip():
+        raise RecoveryRefused("reason", "a write-off says why the amount is given up")
+    if ledger.state != "open":
+        raise RecoveryRefused("recovery", f"the recovery is {ledger.state}: nothing is outstanding", conflict=True)
+    if amount_fen > ledger.outstanding_fen:
+        raise RecoveryRefused("amount_fen", f"{_yuan(amount_fen)} is more than the {_yuan(ledger.outstanding_fen)} "
+                                            f"outstanding")
+    if method == "write_off":
+        after = RecoveryLedger(ledger.state, ledger.amount_fen, ledger.recovered_fen,
+                               ledger.written_off_fen + amount_fen, ledger.refunded_fen)
+    else:
+        after = RecoveryLedger(ledger.state, ledger.amount_fen, ledger.recovered_fen + amount_fen,
+                               ledger.written_off_fen, ledger.refunded_fen)
+    return _settled(after)
+
+
+def record_refund(ledger: RecoveryLedger, amount_fen: int) -> RecoveryLedger:
+    """Money given back to the household, never more than is owed back; the state stays."""
+    amount_fen = _amount(amount_fen)
+    if ledger.refund_due_fen == 0:
+        raise RecoveryRefused("recovery", "nothing recovered is owed back", conflict=True)
+    if amount_fen > ledger.refund_due_fen:
+        raise RecoveryRefused("amount_fen", f"{_yuan(amount_fen)} is more than the {_yuan(ledger.refund_due_fen)} "
+                                            f"owed back")
+    return RecoveryLedger(ledger.state, ledger.amount_fen, ledger.recovered_fen, ledger.written_off_fen,
+                          ledger.refunded_fen + amount_fen)
+
+
+def recount_recovery(ledger: RecoveryLedger, amount_fen: int) -> RecoveryLedger:
+    """The overpayment recounted from what the bank says was paid: the recovery is owed the new
+    amount; it closes as recovered when that is no more than came back (and written off), as
+    cancelled when it is nothing, and opens again when the amount grows past what came back (the
+    bank paid after all). Anything received beyond the new amount is owed back (refund_due_fen)."""
+    _non_negative_int(amount_fen, "amount_fen")
+    return _settled(RecoveryLedger(ledger.state, amount_fen, ledger.recovered_fen, ledger.written_off_fen,
+                                   ledger.refunded_fen))
+
+
+def cancel_recovery(ledger: RecoveryLedger) -> RecoveryLedger:
+    """The death was revoked: nothing is owed, whatever the state; what came back is owed back."""
+    return RecoveryLedger("cancelled", ledger.amount_fen, ledger.recovered_fen, ledger.written_off_fen,
+                          ledger.refunded_fen)

@@ -38,6 +38,7 @@ from services.assistance.exceptions import (AlreadyApplying, AlreadyMember, Appr
 from services.assistance.models import (Alert, Application, ApplicationTransition, BackPay, CharityReferral,
                                         CheckFetch, DeathRecord, EconomicCheck, Entitlement, Household, LinkedItem,
                                         Member, Overpayment, Payment, PaymentCycle, Recovery)
+from services.assistance.recoveries import Recoveries
 from services.assistance.schemas import (SUMMARY_FIELDS, ApplicationRequestSchema, ApplicationViewSchema,
                                          DecisionRequestSchema, ObjectionRequestSchema, dump, load)
 
@@ -77,7 +78,7 @@ class Benefit:
     decided_by: str | None = None      # 临时救助: "township" for urgent cases under the threshold
 
 
-class AssistanceService(Operable):
+class AssistanceService(Recoveries, Operable):
     name = "assistance"
 
     db = Database()
@@ -916,7 +917,7 @@ class AssistanceService(Operable):
                             f"from the next cycle")
             if why:
                 said.append(why)
-            paid = self._paid_by_month(entitlement.id)
+            paid = self._link_after_death_payments(case_id, entitlement.id, died_on, after)
             over = rules.overpaid_after_death(died_on, paid, after)
             if over.amount_fen:
                 overpayment = Overpayment(id=str(uuid.uuid4()), case_id=case_id, household_id=household.id,
@@ -925,8 +926,7 @@ class AssistanceService(Operable):
                                           recorded_at=self.clock.now())
                 self.db.add(overpayment)
                 self.db.flush()
-                self.db.add(Recovery(id=str(uuid.uuid4()), overpayment_id=overpayment.id, amount_fen=over.amount_fen,
-                                     recovered_fen=0, state="open", opened_on=today))
+                self._open_recovery(overpayment)
                 change["overpayment_fen"] = over.amount_fen
                 said.append(f"overpayment of {_yuan(over.amount_fen)} for "
                             f"{', '.join(m.strftime('%Y-%m') for m in over.months)} recorded for recovery")
@@ -1019,12 +1019,7 @@ class AssistanceService(Operable):
                     said.append(f"{entitlement.programme} resumed at {_yuan(benefit['before_fen'])} a month")
                 self.audit.record(SYSTEM, "entitlement.death_revoked", f"household-{household.id}", "resumed",
                                   reason=data["reason"], entitlement_id=entitlement.id, back_pay_fen=owed)
-        for recovery in self.db.execute(select(Recovery).join(Overpayment, Overpayment.id == Recovery.overpayment_id)
-                                        .where(Overpayment.case_id == record.case_id, Recovery.state == "open")
-                                        .with_for_update()).scalars():
-            recovery.state, recovery.closed_on = "cancelled", today
-            recovery.note = f"the death was revoked: {data['reason']}"
-            said.append(f"recovery of {_yuan(recovery.amount_fen)} cancelled")
+        self._cancel_recoveries_for_revocation(record, data["reason"], said)
         record.state, record.reversed_at = "reversed", self.clock.now()
         self._report_death_step(record.case_id, "reversed", "; ".join(said))
 
@@ -1057,8 +1052,8 @@ class AssistanceService(Operable):
                 "households": record.changes,
                 "overpayments": [{"household_id": o.household_id, "entitlement_id": o.entitlement_id,
                                   "programme": o.programme, "months": o.months, "amount_fen": o.amount_fen,
-                                  "recovery": {"state": r.state, "amount_fen": r.amount_fen,
-                                               "recovered_fen": r.recovered_fen, "note": r.note}}
+                                  "recovery": self._recovery_summary(r),
+                                  "payments": self._after_death_payments_view(record.case_id, o.entitlement_id)}
                                  for o, r in overpayments],
                 "back_pay": [{"household_id": b.household_id, "entitlement_id": b.entitlement_id, "months": b.months,
                               "amount_fen": b.amount_fen, "state": b.state,
@@ -1112,7 +1107,9 @@ class AssistanceService(Operable):
     def reconcile_bank_results(self, actor, cycle_id, request):
         """The bank's answers (paid / failed with reason), from the bank itself (partner `banks`)
         or uploaded by the payments office. Re-applying an answer changes nothing; contradictions
-        are refused and listed; failed payments are paid again as arrears next cycle."""
+        are refused and listed; failed payments are paid again as arrears next cycle (a month after
+        a death only for what it is still due). A payment a death counted as overpaid that the bank
+        did not make is taken off the overpayment and its recovery (recoveries.py)."""
         actor, data = Actor.from_dict(actor), load(BankResultsRequestSchema, request)
         if not (actor.role == "partner" and actor.id == BANKS):
             _require_payments_office(actor)
@@ -1121,6 +1118,8 @@ class AssistanceService(Operable):
                 (r["payment_id"], r["status"], r["reason"]) for r in data["results"]])
             if summary.paid:  # a paid top-up may settle a revoked death's back pay
                 self.db.connection().execute(payments.MARK_BACK_PAY_PAID)
+        if summary.paid or summary.failed:  # a payment a death counted may not have been made (recoveries.py)
+            self._recount_after_bank_results(actor, cycle_id)
         self.audit.record(actor, "payment_cycle.reconcile", f"payment-cycle-{cycle_id}", summary.state,
                           paid=summary.paid, failed=summary.failed, conflicts=len(summary.conflicts))
         return dump(ReconcileViewSchema, summary.view())

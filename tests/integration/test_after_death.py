@@ -168,7 +168,14 @@ def test_one_death_reported_twice_completes_every_step(system, manual_clock):
     (over,) = settled["overpayments"]
     assert over["months"] == ["2026-06-01"]  # May, the month of death, was due in full
     assert over["amount_fen"] == story["paid"]["2026-06-01"] - after_fen
-    assert over["recovery"] == {"state": "open", "amount_fen": over["amount_fen"], "recovered_fen": 0, "note": None}
+    recovery = dict(over["recovery"])
+    assert recovery.pop("recovery_id")
+    assert recovery == {"state": "open", "amount_fen": over["amount_fen"], "recovered_fen": 0, "written_off_fen": 0,
+                        "refunded_fen": 0, "outstanding_fen": over["amount_fen"], "refund_due_fen": 0, "note": None}
+    # the payment it counted: June's, paid before the notice, and what June is still due after the death
+    (june,) = over["payments"]
+    assert (june["for_month"], june["amount_fen"], june["state"], june["due_fen"]) == (
+        "2026-06-01", story["paid"]["2026-06-01"], "paid", after_fen)
 
     # marriage: the spouse reads widowed since the date of death
     status = ok(sys_.call("GET", f"/api/v1/marriage/marital-status/{spouse}", REGISTRAR))

@@ -445,6 +445,33 @@ def test_failed_payments_are_paid_as_arrears_in_the_next_cycle_exactly_once(engi
     assert set(paid.values()) == {1}  # every May payment that went through, went through once
 
 
+def test_a_month_after_a_death_is_paid_again_only_for_what_it_is_still_due(engine):
+    """Deaths (on 20 April) found May's payments of 3 (its benefit recomputed for the survivors to
+    123.45 yuan), 50 (it ended: nothing due) and 120 (a death revoked since), which then failed.
+    June's arrears pay 3 only what May is still due, 50 nothing, and 120 in full again, like any
+    failed payment without a death (232, 273)."""
+    sent(engine)
+    reconcile_all(engine, "2026-05", FAILING)
+    with engine.begin() as conn:
+        ids = ids_by_entitlement(conn, "2026-05")
+        for entitlement, state, due in ((3, "applied", 12345), (50, "applied", 0), (120, "reversed", 0)):
+            conn.execute(text(
+                "INSERT INTO death_record (case_id, resident_id, date_of_death, state, changes, recorded_at) "
+                "VALUES (:case, '330602194103010011', '2026-04-20', :state, '[]', now())"),
+                {"case": f"case-{entitlement}", "state": state})
+            conn.execute(text(
+                "INSERT INTO after_death_payment (case_id, entitlement_id, payment_id, cycle_id, for_month, "
+                "amount_fen, due_fen) VALUES (:case, :e, :p, '2026-05', :m, :a, :due)"),
+                {"case": f"case-{entitlement}", "e": entitlement, "p": ids[entitlement], "m": MAY,
+                 "a": amount_of(entitlement), "due": due})
+    june = sent(engine, JUNE)
+    with engine.connect() as conn:
+        arrears = dict(conn.execute(text("SELECT entitlement_id, amount_fen FROM payment "
+                                         "WHERE cycle_id = '2026-06' AND kind = 'arrears'")).all())
+    assert arrears == {3: 12345, 120: amount_of(120), 232: amount_of(232), 273: amount_of(273)}
+    assert (june.arrears, june.arrears_fen) == (4, sum(arrears.values()))
+
+
 def test_two_cycles_frozen_at_once_do_not_both_pay_the_same_arrears(green, engine):
     sent(engine)
     reconcile_all(engine, "2026-05", FAILING)

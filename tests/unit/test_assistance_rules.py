@@ -703,3 +703,136 @@ def test_back_pay_stops_where_the_benefit_would_have_ended(paid_until, expected)
     months = rules.back_pay_after_revocation(date(2026, 5, 20), [JUNE, JULY, AUGUST], {JUNE: 80000}, 80000,
                                              paid_until=paid_until)
     assert [(m.month, m.owed_fen, m.paid_fen) for m in months] == expected
+
+
+# --- 追回: a recovery's ledger ------------------------------------------------------------------------
+
+L = rules.RecoveryLedger
+
+
+@pytest.mark.parametrize("ledger, outstanding, refund_due", [
+    (L("open", 10000), 10000, 0),
+    (L("open", 10000, recovered_fen=4000), 6000, 0),
+    (L("open", 10000, recovered_fen=4000, written_off_fen=1000), 5000, 0),
+    (L("recovered", 10000, recovered_fen=10000), 0, 0),
+    # the amount came down below what came back: the difference is owed back
+    (L("recovered", 3000, recovered_fen=5000), 0, 2000),
+    (L("recovered", 3000, recovered_fen=5000, refunded_fen=2000), 0, 0),
+    # a write-off is never given back: it was no money
+    (L("recovered", 3000, recovered_fen=2000, written_off_fen=5000), 0, 0),
+    # cancelled (the death revoked): nothing owed, every fen kept is owed back
+    (L("cancelled", 10000, recovered_fen=4000), 0, 4000),
+    (L("cancelled", 10000, recovered_fen=4000, refunded_fen=1500), 0, 2500),
+    (L("cancelled", 10000, written_off_fen=4000), 0, 0),
+])
+def test_a_recovery_ledger_knows_what_is_outstanding_and_owed_back(ledger, outstanding, refund_due):
+    assert (ledger.outstanding_fen, ledger.refund_due_fen) == (outstanding, refund_due)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"state": "closed", "amount_fen": 1}, {"state": "open", "amount_fen": -1},
+    {"state": "open", "amount_fen": 1, "recovered_fen": 1.5}, {"state": "open", "amount_fen": True},
+    {"state": "open", "amount_fen": 100, "recovered_fen": 10, "refunded_fen": 11},
+])
+def test_a_recovery_ledger_refuses_nonsense(kwargs):
+    with pytest.raises(InvalidInput):
+        L(**kwargs)
+
+
+@pytest.mark.parametrize("ledger, method, amount, reason, expected", [
+    (L("open", 10000), "repayment", 4000, None, L("open", 10000, recovered_fen=4000)),
+    (L("open", 10000), "bank_return", 10000, None, L("recovered", 10000, recovered_fen=10000)),
+    (L("open", 10000, recovered_fen=6000), "write_off", 4000, "the estate has nothing",
+     L("recovered", 10000, recovered_fen=6000, written_off_fen=4000)),
+    (L("open", 10000, recovered_fen=6000), "write_off", 1000, "hardship",
+     L("open", 10000, recovered_fen=6000, written_off_fen=1000)),
+    # what was given back comes off what was kept
+    (L("open", 10000, recovered_fen=6000, refunded_fen=2000), "repayment", 6000, None,
+     L("recovered", 10000, recovered_fen=12000, refunded_fen=2000)),
+])
+def test_a_repayment_moves_the_ledger_and_closes_it_when_nothing_is_outstanding(ledger, method, amount, reason,
+                                                                                  expected):
+    assert rules.record_repayment(ledger, method, amount, reason) == expected
+
+
+@pytest.mark.parametrize("ledger, method, amount, reason, field, conflict", [
+    (L("open", 10000), "repayment", 10001, None, "amount_fen", False),
+    (L("open", 10000, recovered_fen=9000), "bank_return", 1001, None, "amount_fen", False),
+    (L("open", 10000, written_off_fen=9000), "write_off", 1001, "x", "amount_fen", False),
+    (L("open", 10000), "repayment", 0, None, "amount_fen", False),
+    (L("open", 10000), "repayment", -5, None, "amount_fen", False),
+    (L("open", 10000), "repayment", 10.0, None, "amount_fen", False),
+    (L("open", 10000), "write_off", 100, None, "reason", False),
+    (L("open", 10000), "write_off", 100, "  ", "reason", False),
+    (L("open", 10000), "cash", 100, None, "method", False),
+    (L("recovered", 10000, recovered_fen=10000), "repayment", 1, None, "recovery", True),
+    (L("cancelled", 10000), "repayment", 1, None, "recovery", True),
+])
+def test_a_repayment_is_refused_with_the_field_and_the_reason(ledger, method, amount, reason, field, conflict):
+    with pytest.raises(rules.RecoveryRefused) as refused:
+        rules.record_repayment(ledger, method, amount, reason)
+    assert (refused.value.field, refused.value.conflict) == (field, conflict)
+    assert refused.value.reason
+
+
+@pytest.mark.parametrize("ledger, amount, expected", [
+    # a counted payment the bank did not make: the amount comes down, the recovery stays open
+    (L("open", 20000, recovered_fen=5000), 15000, L("open", 15000, recovered_fen=5000)),
+    # down to what came back already: recovered
+    (L("open", 20000, recovered_fen=10000), 10000, L("recovered", 10000, recovered_fen=10000)),
+    (L("open", 20000, recovered_fen=6000, written_off_fen=4000), 10000,
+     L("recovered", 10000, recovered_fen=6000, written_off_fen=4000)),
+    # below it: recovered, and the difference is owed back
+    (L("open", 20000, recovered_fen=10000), 7000, L("recovered", 7000, recovered_fen=10000)),
+    # to nothing: cancelled (what came back is owed back)
+    (L("open", 10000), 0, L("cancelled", 0)),
+    (L("open", 10000, recovered_fen=3000), 0, L("cancelled", 0, recovered_fen=3000)),
+    # the bank paid after all: the amount grows, a closed recovery opens again
+    (L("recovered", 10000, recovered_fen=10000), 15000, L("open", 15000, recovered_fen=10000)),
+    (L("cancelled", 0, recovered_fen=3000), 10000, L("open", 10000, recovered_fen=3000)),
+    (L("open", 10000), 10000, L("open", 10000)),
+])
+def test_a_recount_follows_the_bank(ledger, amount, expected):
+    recounted = rules.recount_recovery(ledger, amount)
+    assert recounted == expected
+    if amount < ledger.amount_fen and expected.state != "open":
+        assert recounted.refund_due_fen == max(0, ledger.kept_fen - amount)
+
+
+def test_a_recount_refuses_a_negative_amount():
+    with pytest.raises(InvalidInput):
+        rules.recount_recovery(L("open", 100), -1)
+
+
+@pytest.mark.parametrize("ledger, refund_due", [
+    (L("open", 10000), 0), (L("open", 10000, recovered_fen=4000), 4000),
+    (L("recovered", 10000, recovered_fen=10000), 10000),
+    (L("recovered", 10000, recovered_fen=6000, written_off_fen=4000), 6000),
+    (L("cancelled", 0, recovered_fen=3000), 3000),
+])
+def test_a_revoked_death_cancels_whatever_the_state_and_owes_back_what_came_back(ledger, refund_due):
+    cancelled = rules.cancel_recovery(ledger)
+    assert (cancelled.state, cancelled.outstanding_fen, cancelled.refund_due_fen) == ("cancelled", 0, refund_due)
+    assert cancelled.amount_fen == ledger.amount_fen  # what was claimed stays on record
+
+
+@pytest.mark.parametrize("ledger, amount, expected, field", [
+    (L("cancelled", 10000, recovered_fen=4000), 4000, L("cancelled", 10000, recovered_fen=4000, refunded_fen=4000),
+     None),
+    (L("cancelled", 10000, recovered_fen=4000), 1000, L("cancelled", 10000, recovered_fen=4000, refunded_fen=1000),
+     None),
+    (L("recovered", 3000, recovered_fen=5000), 2000, L("recovered", 3000, recovered_fen=5000, refunded_fen=2000),
+     None),
+    (L("cancelled", 10000, recovered_fen=4000), 4001, None, "amount_fen"),
+    (L("cancelled", 10000, recovered_fen=4000), 0, None, "amount_fen"),
+    (L("open", 10000, recovered_fen=4000), 1, None, "recovery"),
+    (L("cancelled", 10000, recovered_fen=4000, refunded_fen=4000), 1, None, "recovery"),
+])
+def test_a_refund_gives_back_no_more_than_is_owed_back(ledger, amount, expected, field):
+    if field is None:
+        assert rules.record_refund(ledger, amount) == expected
+    else:
+        with pytest.raises(rules.RecoveryRefused) as refused:
+            rules.record_refund(ledger, amount)
+        assert refused.value.field == field
+        assert refused.value.conflict is (field == "recovery")

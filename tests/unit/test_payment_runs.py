@@ -66,3 +66,12 @@ def test_only_a_run_that_owes_top_ups_freezes_them():
     assert "top_up AS (" in str(assistance_payments.RUN._freeze)  # a revoked death's back pay
     assert "top_up AS (" not in str(care_payments.RUN._freeze)  # care pays back whole months (back_pay)
     assert "back_pay AS (" in str(care_payments.RUN._freeze)
+
+
+def test_arrears_pay_what_the_service_says_is_still_owed():
+    # assistance: a month after a death is owed only what the survivors are due
+    assert "FROM after_death_payment l" in str(assistance_payments.RUN._freeze)
+    # by default what the failed payment was for; and 0 fen pays nothing either way
+    care = str(care_payments.RUN._freeze)
+    assert "SELECT CAST((f.amount_fen) AS bigint) AS amount_fen) AS owed" in care
+    assert "owed.amount_fen > 0" in care

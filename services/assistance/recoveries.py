@@ -1,0 +1,309 @@
+"""追回: recovering what was paid for months after a death. A mixin of the assistance service
+(nameko finds inherited entrypoints), kept apart from the death handling that opens recoveries
+and from the payment run whose answers recount them. The rules are rules.RecoveryLedger & co.
+
+- A death links every payment it finds for a month after it (AfterDeathPayment, whatever the
+  payment's state), with what the month is still due after the death; the overpayment is what
+  the live ones (pending or paid) come to beyond that (rules.overpaid_after_death).
+- The bank's answers recount it (`_recount_after_bank_results`, after a reconciliation that
+  changed something): a counted payment the bank did not make (failed) is no overpayment; one
+  it paid after all (failed → paid) is one again. The recovery follows (rules.recount_recovery).
+  The count is made from the payments' states, so the same answers twice change nothing.
+- The payments office records what comes back, what is written off, and what is given back;
+  each entry is a Repayment row and an audit row.
+- A revoked death cancels its recoveries, open or recovered: what came back is owed back
+  (`refund_due_fen`), visible in the list (`state=refund_due`) until a refund is recorded.
+"""
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import date
+
+from sqlalchemy import case, select
+
+from chassis import SYSTEM, Actor, Conflict, Forbidden, InvalidInput, NotFound, Refused, rpc
+from chassis.regions import region_prefix, require_region_code
+from contracts.assistance import (RecoveryListQuerySchema, RecoveryListViewSchema, RecoveryViewSchema,
+                                  RefundRequestSchema, RepaymentRequestSchema)
+from services.assistance import rules
+from services.assistance.models import (AfterDeathPayment, DeathRecord, Entitlement, Household, Overpayment, Payment,
+                                        Recovery, Repayment)
+from services.assistance.schemas import dump, load
+
+
+class Recoveries:
+    """追回, mixed into the assistance service (which declares db, audit, clock)."""
+
+    # --- what a death finds, and what the bank's answers change ------------------------------
+
+    def _link_after_death_payments(self, case_id: str, entitlement_id: int, died_on: date,
+                                   due_fen: int) -> dict[date, int]:
+        """Every payment of the entitlement for a month after the month of death, as the death
+        finds it, kept with what the month is due now (`due_fen`); returns what the live ones
+        (handed to the bank or paid) pay per month."""
+        payments = self.db.execute(select(Payment).where(
+            Payment.entitlement_id == entitlement_id, Payment.for_month >= rules.first_month_after(died_on))
+            .order_by(Payment.id)).scalars().all()
+        for p in payments:
+            self.db.add(AfterDeathPayment(case_id=case_id, entitlement_id=entitlement_id, payment_id=p.id,
+                                          cycle_id=p.cycle_id, for_month=p.for_month, amount_fen=p.amount_fen,
+                                          due_fen=due_fen))
+        return _live_by_month((p.for_month, p.amount_fen, p.state) for p in payments)
+
+    def _open_recovery(self, overpayment: Overpayment, note: str | None = None) -> Recovery:
+        recovery = Recovery(id=str(uuid.uuid4()), overpayment_id=overpayment.id, amount_fen=overpayment.amount_fen,
+                            recovered_fen=0, written_off_fen=0, refunded_fen=0, state="open",
+                            opened_on=self.clock.today(), note=note)
+        self.db.add(recovery)
+        return recovery
+
+    def _recount_after_bank_results(self, actor: Actor, cycle_id: str) -> None:
+        """After the bank's answers for `cycle_id` changed something: every overpayment that
+        counted a payment of the cycle, for a death that stands, is counted again from the
+        payments' states now. A count that comes out as recorded changes nothing (a re-sent file)."""
+        keys = self.db.execute(select(AfterDeathPayment.case_id, AfterDeathPayment.entitlement_id).where(
+            AfterDeathPayment.cycle_id == cycle_id).distinct()).all()
+        for case_id, entitlement_id in sorted(keys):
+            record = self.db.get(DeathRecord, case_id, with_for_update=True)  # a revocation waits, or wins
+            if record is not None and record.state == "applied":
+                self._recount_overpayment(actor, record, entitlement_id, cycle_id)
+
+    def _recount_overpayment(self, actor: Actor, record: DeathRecord, entitlement_id: int, cycle_id: str) -> None:
+        links = self.db.execute(select(AfterDeathPayment, Payment.state).join(
+            Payment, Payment.id == AfterDeathPayment.payment_id).where(
+            AfterDeathPayment.case_id == record.case_id, AfterDeathPayment.entitlement_id == entitlement_id)
+            .order_by(AfterDeathPayment.payment_id)).all()
+        due = min(link.due_fen for link, _ in links)
+        over = rules.overpaid_after_death(record.date_of_death,
+                                          _live_by_month((l.for_month, l.amount_fen, s) for l, s in links), due)
+        months = [m.isoformat() for m in over.months]
+        failed = sorted({l.for_month.strftime("%Y-%m") for l, s in links if s == "failed"})
+        paid = sorted({l.for_month.strftime("%Y-%m") for l, s in links if s != "failed" and l.cycle_id == cycle_id})
+        row = self.db.execute(select(Overpayment, Recovery).join(Recovery, Recovery.overpayment_id == Overpayment.id)
+                              .where(Overpayment.case_id == record.case_id,
+                                     Overpayment.entitlement_id == entitlement_id)
+                              .with_for_update().execution_options(populate_existing=True)).first()
+        if row is None:
+            if not over.amount_fen:
+                return
+            entitlement = self.db.get(Entitlement, entitlement_id)
+            overpayment = Overpayment(id=str(uuid.uuid4()), case_id=record.case_id,
+                                      household_id=entitlement.household_id, entitlement_id=entitlement_id,
+                                      programme=entitlement.programme, months=months, amount_fen=over.amount_fen,
+                                      recorded_at=self.clock.now())
+            self.db.add(overpayment)
+            self.db.flush()
+            note = f"the bank paid {', '.join(paid)} after all: overpaid after the death"
+            recovery = self._open_recovery(overpayment, note)
+            self.db.flush()
+            self.audit.record(actor, "recovery.recount", f"recovery-{recovery.id}", "open", reason=note,
+                              cycle_id=cycle_id, before_fen=0, after_fen=over.amount_fen, months=months)
+            return
+        overpayment, recovery = row
+        if overpayment.amount_fen == over.amount_fen and list(overpayment.months) == months:
+            return
+        before = _ledger(recovery)
+        after = rules.recount_recovery(before, over.amount_fen)
+        if over.amount_fen < overpayment.amount_fen:
+            why = f"the bank did not make the payments for {', '.join(failed)}"
+        else:
+            why = f"the bank paid {', '.join(paid)} after all"
+        note = f"{why}: the overpayment came to {_yuan(over.amount_fen)}, not {_yuan(overpayment.amount_fen)}"
+        if after.state == "cancelled":
+            note = f"nothing to recover: {note}"
+        elif after.state == "recovered":
+            note = f"recovered: {note}, which came back already"
+        if after.refund_due_fen > before.refund_due_fen:
+            note += f"; {_yuan(after.refund_due_fen)} received is owed back to the household"
+        overpayment.amount_fen, overpayment.months = over.amount_fen, months
+        self._apply(recovery, after, note)
+        self.audit.record(actor, "recovery.recount", f"recovery-{recovery.id}", after.state, reason=note,
+                          cycle_id=cycle_id, before_fen=before.amount_fen, after_fen=after.amount_fen, months=months,
+                          refund_due_fen=after.refund_due_fen)
+
+    def _cancel_recoveries_for_revocation(self, record: DeathRecord, reason: str, said: list) -> None:
+        """The death was revoked: its recoveries, open or recovered, are cancelled; what came back
+        is owed back to the household (a recovery cancelled before, by its count, keeps what it owes back)."""
+        for recovery in self.db.execute(select(Recovery).join(Overpayment, Overpayment.id == Recovery.overpayment_id)
+                                        .where(Overpayment.case_id == record.case_id,
+                                               Recovery.state.in_(("open", "recovered")))
+                                        .order_by(Recovery.id).with_for_update()).scalars():
+            before = _ledger(recovery)
+            after = rules.cancel_recovery(before)
+            note = f"the death was revoked: {reason}"
+            if after.refund_due_fen:
+                note += f"; {_yuan(after.refund_due_fen)} recovered is owed back to the household"
+            self._apply(recovery, after, note)
+            said.append(f"recovery of {_yuan(recovery.amount_fen)} cancelled"
+                        + (f", {_yuan(after.refund_due_fen)} recovered to be given back" if after.refund_due_fen else ""))
+            self.audit.record(SYSTEM, "recovery.cancel", f"recovery-{recovery.id}", "cancelled", reason=note,
+                              case_id=record.case_id, refund_due_fen=after.refund_due_fen)
+
+    def _apply(self, recovery: Recovery, ledger: rules.RecoveryLedger, note: str | None) -> None:
+        """The ledger onto the row: closed today when it closes, open again without a closing day."""
+        was = recovery.state
+        recovery.state, recovery.amount_fen = ledger.state, ledger.amount_fen
+        recovery.recovered_fen, recovery.written_off_fen = ledger.recovered_fen, ledger.written_off_fen
+        recovery.refunded_fen = ledger.refunded_fen
+        if ledger.state == "open":
+            recovery.closed_on = None
+        elif was == "open" or ledger.state != was:
+            recovery.closed_on = self.clock.today()
+        if note is not None:
+            recovery.note = note
+
+    # --- the payments office -------------------------------------------------------------------
+
+    @rpc
+    def record_repayment(self, actor, recovery_id, request):
+        """Money back on a recovery (bank_return, repayment) or an amount written off (write_off,
+        with the reason); never more than is outstanding. Staff of the household's area."""
+        actor, data = Actor.from_dict(actor), load(RepaymentRequestSchema, request)
+        recovery, overpayment, region = self._recovery(actor, recovery_id, for_update=True)
+        self._not_in_the_future(data["received_on"], "received_on")
+        subject = f"recovery-{recovery.id}"
+        try:
+            after = rules.record_repayment(_ledger(recovery), data["method"], data["amount_fen"], data["reason"])
+        except rules.RecoveryRefused as exc:
+            self._refuse(actor, "recovery.repayment", subject, exc, method=data["method"], amount_fen=data["amount_fen"])
+        self.db.add(Repayment(id=str(uuid.uuid4()), recovery_id=recovery.id, method=data["method"],
+                              amount_fen=data["amount_fen"], received_on=data["received_on"],
+                              reference=data["reference"], reason=data["reason"], recorded_by=actor.id,
+                              recorded_at=self.clock.now()))
+        note = None
+        if after.state == "recovered":
+            note = f"recovered in full: {_yuan(after.recovered_fen)} came back" + (
+                f", {_yuan(after.written_off_fen)} written off" if after.written_off_fen else "")
+        self._apply(recovery, after, note)
+        self.db.flush()
+        self.audit.record(actor, "recovery.repayment", subject, after.state, reason=data["reason"],
+                          method=data["method"], amount_fen=data["amount_fen"], received_on=data["received_on"],
+                          reference=data["reference"], outstanding_fen=after.outstanding_fen)
+        return self._recovery_view(recovery, overpayment, region)
+
+    @rpc
+    def record_refund(self, actor, recovery_id, request):
+        """Money recovered that is owed back (the death was revoked, or the bank never paid what was
+        recovered), given back to the household; never more than is owed back."""
+        actor, data = Actor.from_dict(actor), load(RefundRequestSchema, request)
+        recovery, overpayment, region = self._recovery(actor, recovery_id, for_update=True)
+        self._not_in_the_future(data["paid_on"], "paid_on")
+        subject = f"recovery-{recovery.id}"
+        try:
+            after = rules.record_refund(_ledger(recovery), data["amount_fen"])
+        except rules.RecoveryRefused as exc:
+            self._refuse(actor, "recovery.refund", subject, exc, amount_fen=data["amount_fen"])
+        self.db.add(Repayment(id=str(uuid.uuid4()), recovery_id=recovery.id, method="refund",
+                              amount_fen=data["amount_fen"], received_on=data["paid_on"],
+                              reference=data["reference"], recorded_by=actor.id, recorded_at=self.clock.now()))
+        self._apply(recovery, after, None)
+        self.db.flush()
+        self.audit.record(actor, "recovery.refund", subject, recovery.state, amount_fen=data["amount_fen"],
+                          paid_on=data["paid_on"], reference=data["reference"], refund_due_fen=after.refund_due_fen)
+        return self._recovery_view(recovery, overpayment, region)
+
+    @rpc
+    def get_recovery(self, actor, recovery_id):
+        actor = Actor.from_dict(actor)
+        return self._recovery_view(*self._recovery(actor, recovery_id))
+
+    @rpc
+    def list_recoveries(self, actor, query=None):
+        """The area's recoveries for the payments office, oldest first, in a state (open by
+        default; `refund_due`: those owing money back), with what is outstanding and owed back."""
+        actor, data = Actor.from_dict(actor), load(RecoveryListQuerySchema, query or {})
+        statement = (select(Recovery, Overpayment, Household.region_code)
+                     .join(Overpayment, Overpayment.id == Recovery.overpayment_id)
+                     .join(Household, Household.id == Overpayment.household_id)
+                     .where(actor.in_area(Household.region_code, "recoveries")))
+        if data["region_code"]:
+            narrowed = require_region_code(data["region_code"])
+            if not actor.covers(narrowed):
+                raise Forbidden(f"{narrowed} is outside your area {actor.area}")
+            statement = statement.where(Household.region_code.startswith(region_prefix(narrowed), autoescape=True))
+        if data["state"] == "refund_due":
+            owed = case((Recovery.state == "cancelled", 0), else_=Recovery.amount_fen)
+            statement = statement.where(Recovery.recovered_fen - Recovery.refunded_fen > owed)
+        elif data["state"] != "all":
+            statement = statement.where(Recovery.state == data["state"])
+        rows = self.db.execute(statement.order_by(Recovery.opened_on, Recovery.id)).all()
+        views = [self._recovery_view(r, o, region, entries=False) for r, o, region in rows]
+        return dump(RecoveryListViewSchema, {
+            "recoveries": views, "outstanding_fen": sum(v["outstanding_fen"] for v in views),
+            "refund_due_fen": sum(v["refund_due_fen"] for v in views)})
+
+    def _recovery(self, actor: Actor, recovery_id, for_update: bool = False) -> tuple[Recovery, Overpayment, str]:
+        statement = select(Recovery).where(Recovery.id == str(recovery_id))
+        if for_update:
+            statement = statement.with_for_update().execution_options(populate_existing=True)
+        recovery = self.db.execute(statement).scalar_one_or_none()
+        if recovery is None:
+            raise NotFound(f"no recovery {recovery_id}")
+        overpayment = self.db.get(Overpayment, recovery.overpayment_id)
+        region = self.db.get(Household, overpayment.household_id).region_code
+        actor.require_staff_in(region)
+        return recovery, overpayment, region
+
+    def _not_in_the_future(self, day: date, field: str) -> None:
+        if day > self.clock.today():
+            raise InvalidInput(f"{field} is in the future", errors={field: ["not after today"]})
+
+    def _refuse(self, actor: Actor, action: str, subject: str, exc: rules.RecoveryRefused, **details):
+        self.audit.record_refusal(actor, action, subject, exc.reason, field=exc.field, **details)
+        problem = Conflict if exc.conflict else Refused
+        raise problem(exc.reason, errors={exc.field: [exc.reason]}) from None
+
+    def _recovery_view(self, recovery: Recovery, overpayment: Overpayment, region: str, entries: bool = True) -> dict:
+        ledger = _ledger(recovery)
+        view = {
+            "recovery_id": recovery.id, "case_id": overpayment.case_id, "household_id": overpayment.household_id,
+            "region_code": region, "entitlement_id": overpayment.entitlement_id, "programme": overpayment.programme,
+            "months": overpayment.months, "state": recovery.state, "amount_fen": recovery.amount_fen,
+            "recovered_fen": recovery.recovered_fen, "written_off_fen": recovery.written_off_fen,
+            "refunded_fen": recovery.refunded_fen, "outstanding_fen": ledger.outstanding_fen,
+            "refund_due_fen": ledger.refund_due_fen, "opened_on": recovery.opened_on,
+            "closed_on": recovery.closed_on, "note": recovery.note}
+        if not entries:
+            return view
+        view["repayments"] = [{
+            "repayment_id": r.id, "method": r.method, "amount_fen": r.amount_fen, "received_on": r.received_on,
+            "reference": r.reference, "reason": r.reason, "recorded_by": r.recorded_by, "recorded_at": r.recorded_at}
+            for r in self.db.execute(select(Repayment).where(Repayment.recovery_id == recovery.id)
+                                     .order_by(Repayment.recorded_at, Repayment.id)).scalars()]
+        return dump(RecoveryViewSchema, view)
+
+    def _recovery_summary(self, recovery: Recovery) -> dict:
+        """A recovery as the after-death view shows it."""
+        ledger = _ledger(recovery)
+        return {"recovery_id": recovery.id, "state": recovery.state, "amount_fen": recovery.amount_fen,
+                "recovered_fen": recovery.recovered_fen, "written_off_fen": recovery.written_off_fen,
+                "refunded_fen": recovery.refunded_fen, "outstanding_fen": ledger.outstanding_fen,
+                "refund_due_fen": ledger.refund_due_fen, "note": recovery.note}
+
+    def _after_death_payments_view(self, case_id: str, entitlement_id: int) -> list[dict]:
+        """The payments a death counted for months after it, with their state now."""
+        return [{"payment_id": link.payment_id, "cycle_id": link.cycle_id, "for_month": link.for_month.isoformat(),
+                 "amount_fen": link.amount_fen, "state": state, "due_fen": link.due_fen}
+                for link, state in self.db.execute(select(AfterDeathPayment, Payment.state).join(
+                    Payment, Payment.id == AfterDeathPayment.payment_id).where(
+                    AfterDeathPayment.case_id == case_id, AfterDeathPayment.entitlement_id == entitlement_id)
+                    .order_by(AfterDeathPayment.for_month, AfterDeathPayment.payment_id)).all()]
+
+
+def _ledger(recovery: Recovery) -> rules.RecoveryLedger:
+    return rules.RecoveryLedger(recovery.state, recovery.amount_fen, recovery.recovered_fen,
+                                recovery.written_off_fen or 0, recovery.refunded_fen or 0)
+
+
+def _live_by_month(payments) -> dict[date, int]:
+    """(month, amount, state) → what the live payments (pending or paid) pay per month."""
+    paid: dict[date, int] = defaultdict(int)
+    for month, amount, state in payments:
+        if state != "failed":
+            paid[month] += int(amount)
+    return dict(paid)
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d} yuan"
