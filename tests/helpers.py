@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import time
 
+from amqp.exceptions import NotFound
 from kombu import Connection
 
 
@@ -38,6 +39,11 @@ def get_messages(amqp_uri: str, queue: str, ack: bool = True) -> list:
 
 
 def queue_depth(amqp_uri: str, queue: str) -> int:
+    """Messages ready on the queue; 0 while nobody has declared it yet (each relay declares the
+    topology before its first publish, so a test that polls early can find no queue at all)."""
     with Connection(amqp_uri) as conn:
-        _, depth, _ = conn.channel().queue_declare(queue, passive=True)
+        try:
+            _, depth, _ = conn.channel().queue_declare(queue, passive=True)
+        except NotFound:
+            return 0
     return depth
