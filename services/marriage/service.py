@@ -532,4 +532,3 @@ class MarriageService(Operable):
             raise UnknownRecord("no valid marriage certificate with that number",
                                 errors={"certificate_number": ["unknown or void"]})
         return self.db.get(Marriage, certificate.marriage_id)
-
