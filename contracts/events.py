@@ -16,7 +16,7 @@ from contracts.care import (CreditsRequestedSchema, OrderCancelledSchema, OrderC
                             OrderRequestedSchema)
 from contracts.charity import CreditsAnsweredSchema, ReferralAnsweredSchema, ServiceRecordedSchema
 from contracts.envelope import Envelope, InvalidEvent
-from contracts.funeral import DeathNotifiedSchema, DeathRevokedSchema
+from contracts.funeral import DeathDateCorrectedSchema, DeathNotifiedSchema, DeathRevokedSchema
 from contracts.marriage import (CertificateReissuedSchema, DivorceRegisteredSchema,
                                 MarriageRegisteredSchema, Strict)
 from contracts.matters import MATTER_TYPES, REPORTABLE_STEP_STATES
@@ -146,6 +146,9 @@ EVENTS: dict[str, EventType] = {e.name: e for e in (
               "A death registered as a funeral case (once per deceased); opens 身后一件事."),
     EventType("death.revoked", frozenset({"funeral"}), DeathRevokedSchema,
               "A death notification made in error was revoked; every step of 身后一件事 is reversed."),
+    EventType("death.date_corrected", frozenset({"funeral"}), DeathDateCorrectedSchema,
+              "A clerk confirmed another date of death than the one notified (the notices disagreed); every "
+              "step of 身后一件事 taken with the old date is taken again with the confirmed one."),
 )}
 
 

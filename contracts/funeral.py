@@ -162,26 +162,62 @@ class DeathRevokedSchema(Strict):
     reason = fields.String(required=True)
 
 
-# --- how every participant takes the two events ------------------------------------------------
+class DeathDateCorrectedSchema(Strict):
+    """The notices of a case disagreed on the date of death and a clerk confirmed another date than
+    the one `death.notified` carried: every step taken with the old date is taken again with this
+    one. Published only when the confirmed date differs from the date the steps stand on."""
+    case_id = fields.String(required=True)
+    resident_id = ResidentIdField(required=True)
+    date_of_death = fields.Date(required=True, metadata={"description": "the date the clerk confirmed"})
+    previous_date_of_death = fields.Date(required=True, metadata={"description": "the date the steps were taken "
+                                                                                 "with until now"})
+    reason = fields.String(required=True, metadata={"description": "the clerk's reason (not for partners)"})
+
+
+# --- how every participant takes the three events ----------------------------------------------
 
 class OnDeath(Enum):
-    """What a participant of 身后一件事 does with `death.notified` or `death.revoked`, given what it
-    recorded of the case. Each keeps its own record (state applied | not_applicable | reversed |
-    revoked); the protocol is the same for all, so it is decided here, once."""
-    STOP = "stop"              # the first notice: stop what the death stops, record applied or not_applicable
+    """What a participant of 身后一件事 does with `death.notified`, `death.revoked` or
+    `death.date_corrected`, given what it recorded of the case. Each keeps its own record (state
+    applied | not_applicable | reversed | revoked); the protocol is the same for all, so it is
+    decided here, once."""
+    STOP = "stop"              # the first notice, or a corrected date where nothing was stopped yet: stop what
+    #                            the death stops as of the event's date, record applied or not_applicable
     RESTORE = "restore"        # a revocation of what was applied: restore it, record reversed
     CLOSE = "close"            # a revocation where nothing was applied: record reversed, nothing to report
     TOMBSTONE = "tombstone"    # a revocation that overtook its notice: record revoked, report not_applicable
-    IGNORE = "ignore"          # a notice again, a notice after its revocation, a revocation again
+    RESTATE = "restate"        # a corrected date of what was applied: undo what the old date did and stop again
+    #                            as of the new one, in one transaction; the record takes the new date
+    IGNORE = "ignore"          # a notice again, a notice after its revocation, a revocation again, a
+    #                            correction of a revoked death
 
 
 REVOKED_BEFORE_NOTICE = "revoked before the notice was handled"
 
 
-def after_death_action(event_type: str, recorded_state: str | None) -> OnDeath:
+def after_death_action(event_type: str, recorded_state: str | None, recorded_date=None, event_date=None) -> OnDeath:
+    """`recorded_date`, `event_date` (dates or ISO strings): the date the participant's record
+    stands on and the event's; a correction to the date already recorded is a copy of one handled
+    before (under another id) and changes nothing."""
     if event_type == "death.notified":
         return OnDeath.STOP if recorded_state is None else OnDeath.IGNORE
+    if event_type == "death.date_corrected":
+        if recorded_state is not None and recorded_date is not None and str(recorded_date) == str(event_date):
+            return OnDeath.IGNORE
+        # nothing recorded: the correction overtook its notice, so stop with the confirmed date (the
+        # late notice then finds the record and is ignored); not_applicable: the new date may find
+        # something the old one did not (the record is rewritten with the new date)
+        return {None: OnDeath.STOP, "not_applicable": OnDeath.STOP,
+                "applied": OnDeath.RESTATE}.get(recorded_state, OnDeath.IGNORE)
     if event_type != "death.revoked":
         raise ValueError(f"not an after-death event: {event_type}")
     return {None: OnDeath.TOMBSTONE, "applied": OnDeath.RESTORE,
             "not_applicable": OnDeath.CLOSE}.get(recorded_state, OnDeath.IGNORE)
+
+
+def step_reason(event_type: str, data: dict, said: str) -> str:
+    """The reason a participant reports its step with: after `death.date_corrected` it is led by
+    the correction, so the step says which date it now stands on."""
+    if event_type != "death.date_corrected":
+        return said
+    return f"date of death corrected from {data['previous_date_of_death']} to {data['date_of_death']}: {said}"

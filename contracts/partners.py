@@ -29,10 +29,12 @@ class Partner:
 
 # What a department needs to grant a 救助一件事 linked item: who, where, which programme, from when.
 _APPROVAL_FIELDS = ("application_id", "household_id", "programme", "starts_on", "region_code", "members")
-# What a department needs to act on a death (身后一件事), and to undo it when the notice is revoked;
-# not the clerk's free-text reason for the revocation, which may name other people.
+# What a department needs to act on a death (身后一件事), to undo it when the notice is revoked, and
+# to take it again with the date a clerk confirmed; not the clerk's free-text reason for the
+# revocation or the correction, which may name other people.
 _DEATH_FIELDS = ("case_id", "resident_id", "name", "date_of_death")
 _REVOKED_FIELDS = ("case_id", "resident_id", "date_of_death")
+_CORRECTED_FIELDS = ("case_id", "resident_id", "date_of_death", "previous_date_of_death")
 
 PARTNERS: dict[str, Partner] = {p.code: p for p in (
     Partner("health", "卫健 health commission", {
@@ -49,6 +51,7 @@ PARTNERS: dict[str, Partner] = {p.code: p for p in (
         "marriage.certificate_reissued": ("registration_id", "old_certificate_number", "certificate_number"),
         "death.notified": _DEATH_FIELDS,   # 户口注销
         "death.revoked": _REVOKED_FIELDS,
+        "death.date_corrected": _CORRECTED_FIELDS,
     }, may_query_marital_status=True),
     Partner("medical_insurance", "医保 medical insurance", {
         "birth.notified": ("birth_id", "child", "mother_resident_id"),
@@ -58,6 +61,7 @@ PARTNERS: dict[str, Partner] = {p.code: p for p in (
         "assistance.entitlement_resumed": ("household_id", "programme", "resumed_from"),
         "death.notified": _DEATH_FIELDS,   # 医保账户注销
         "death.revoked": _REVOKED_FIELDS,
+        "death.date_corrected": _CORRECTED_FIELDS,
     }),
     # The paying bank (社会化发放) receives payment batches as files, not events, and reports each
     # payment's outcome through the partner API.
@@ -76,6 +80,7 @@ PARTNERS: dict[str, Partner] = {p.code: p for p in (
         "assistance.approved": _APPROVAL_FIELDS,
         "death.notified": _DEATH_FIELDS,
         "death.revoked": _REVOKED_FIELDS,
+        "death.date_corrected": _CORRECTED_FIELDS,
     }),
     *(Partner(code, title, {"assistance.approved": _APPROVAL_FIELDS}) for code, title in (
         ("education", "教育 education (教育救助)"),

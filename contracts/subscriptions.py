@@ -30,10 +30,11 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "charity.on_credits_requested": ("care.credits_requested",),
     "charity.on_order_cancelled": ("care.order_cancelled",),
     "assistance.on_charity_answer": ("charity.referral_answered",),
-    # 身后一件事: one queue per service for the notice and its revocation, so they arrive in order
-    "assistance.on_death": ("death.notified", "death.revoked"),
-    "care.on_death": ("death.notified", "death.revoked"),
-    "marriage.on_death": ("death.notified", "death.revoked"),
+    # 身后一件事: one queue per service for the notice, its revocation and a corrected date of death,
+    # so they arrive in order
+    "assistance.on_death": ("death.notified", "death.revoked", "death.date_corrected"),
+    "care.on_death": ("death.notified", "death.revoked", "death.date_corrected"),
+    "marriage.on_death": ("death.notified", "death.revoked", "death.date_corrected"),
     "partner_feed.on_entitled_event": tuple(sorted({t for p in PARTNERS.values() for t in p.entitlements})),
 }
 

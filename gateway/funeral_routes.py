@@ -45,7 +45,8 @@ class FuneralRoutes:
         return {"cases": self.funeral.date_conflicts(actor.as_dict())}
 
     @route("POST", CASES + "/<case_id>/date-of-death", roles=STAFF, tag="funeral",
-           summary="Confirm the date of death of a case whose notices disagree",
+           summary="Confirm the date of death of a case whose notices disagree; another date than the notified "
+                   "one is sent on (death.date_corrected) and every step is taken again with it",
            body=f.DateResolutionSchema, response=f.CaseViewSchema)
     def resolve_date_of_death(self, actor, body, case_id):
         return self.funeral.resolve_date(actor.as_dict(), case_id, wire(f.DateResolutionSchema, body))

@@ -35,13 +35,17 @@ STEP_FOR = {
     ("police", "birth.notified"): "newborn_hukou",
     ("medical_insurance", "birth.notified"): "newborn_medical_insurance",
     # 身后一件事: cancel the hukou, stop the pension and pay survivors' benefits, close the account;
-    # on a revocation, undo it and report the step reversed
+    # on a revocation, undo it and report the step reversed; on a corrected date of death, take it
+    # again with that date and report the step done again (the progress view keeps its first word)
     ("police", "death.notified"): "hukou_cancellation",
     ("human_resources", "death.notified"): "pension_and_survivors",
     ("medical_insurance", "death.notified"): "medical_insurance_closure",
     ("police", "death.revoked"): "hukou_cancellation",
     ("human_resources", "death.revoked"): "pension_and_survivors",
     ("medical_insurance", "death.revoked"): "medical_insurance_closure",
+    ("police", "death.date_corrected"): "hukou_cancellation",
+    ("human_resources", "death.date_corrected"): "pension_and_survivors",
+    ("medical_insurance", "death.date_corrected"): "medical_insurance_closure",
 }
 REVERSING = frozenset({"death.revoked"})
 

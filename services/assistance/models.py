@@ -266,7 +266,8 @@ class Repayment(Base):
 
 
 class BackPay(Base):
-    """补发: what a revoked death stopped, owed back month by month."""
+    """补发: what a revoked death (or a date of death corrected to a later day) stopped, owed back
+    month by month."""
     __tablename__ = "back_pay"
     id = Column(String(36), primary_key=True)
     case_id = Column(String(36), nullable=False, index=True)
@@ -274,7 +275,8 @@ class BackPay(Base):
     entitlement_id = Column(BigInteger().with_variant(Integer(), "sqlite"), nullable=False)
     months = Column(JSON, nullable=False)  # [{"month": "2026-07-01", "owed_fen": .., "paid_fen": ..}]
     amount_fen = Column(Fen, nullable=False)
-    # due | paid: the payment run pays each month's difference as a top-up (payments.py) and a
-    # reconciliation marks the record paid once every month's top-up is paid
+    # due | paid | superseded: the payment run pays each month's difference as a top-up (payments.py)
+    # and a reconciliation marks the record paid once every month's top-up is paid; a corrected
+    # date of death (or a revocation after one) supersedes what is still due and owes it afresh
     state = Column(String(12), nullable=False)
     recorded_at = Column(UtcDateTime, nullable=False)

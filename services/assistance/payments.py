@@ -13,9 +13,10 @@ are entitlements, paid to their household's bank account:
   recomputed amount, less whatever else is live for the month; nothing when the benefit ended
   with the death. The deceased's share of a month after the death is never paid again. A revoked
   death lifts this: the month is owed in full again (and its back pay counted it so).
-- 补发: a death revoked as made in error leaves back pay (models.BackPay, state "due"), month by
-  month what was owed less what was paid. The next cycle pays each such month's difference as a
-  top-up beside the month's own payment, to the household's bank account now, with the
+- 补发: a death revoked as made in error, or its date corrected to a later day, leaves back pay
+  (models.BackPay, state "due"), month by month what was owed less what was paid. The next cycle
+  pays each such month's difference as a top-up beside the month's own payment, to the
+  household's bank account now, with the
   entitlement's policy version (restored with its amount); once per entitlement and month
   (chassis.payment_runs), however many cycles are frozen or back-pay records name the month.
   `MARK_BACK_PAY_PAID` closes a record once every month of it has a paid top-up.

@@ -20,7 +20,7 @@ import uuid
 from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import case, select
+from sqlalchemy import case, delete, select
 
 from chassis import SYSTEM, Actor, Conflict, Forbidden, InvalidInput, NotFound, Refused, rpc
 from chassis.regions import region_prefix, require_region_code
@@ -50,6 +50,59 @@ class Recoveries:
                                           cycle_id=p.cycle_id, for_month=p.for_month, amount_fen=p.amount_fen,
                                           due_fen=due_fen))
         return _live_by_month((p.for_month, p.amount_fen, p.state) for p in payments)
+
+    def _record_overpayment(self, case_id: str, household_id: str, entitlement: Entitlement, over: rules.Overpaid,
+                            said: list) -> None:
+        """What a death finds paid for months after it: an overpayment with its recovery. Found
+        again after a corrected date of death (death.date_corrected): the one recorded with the old
+        date is recounted instead, so a case has one recovery per benefit, and what came back,
+        was written off or given back counts against the new amount (never recovered twice)."""
+        months = [m.isoformat() for m in over.months]
+        row = self.db.execute(select(Overpayment, Recovery).join(Recovery, Recovery.overpayment_id == Overpayment.id)
+                              .where(Overpayment.case_id == case_id, Overpayment.entitlement_id == entitlement.id)
+                              .with_for_update().execution_options(populate_existing=True)).first()
+        if row is not None:
+            self._recount_for_corrected_date(*row, over.amount_fen, months, said)
+        elif over.amount_fen:
+            overpayment = Overpayment(id=str(uuid.uuid4()), case_id=case_id, household_id=household_id,
+                                      entitlement_id=entitlement.id, programme=entitlement.programme, months=months,
+                                      amount_fen=over.amount_fen, recorded_at=self.clock.now())
+            self.db.add(overpayment)
+            self.db.flush()
+            self._open_recovery(overpayment)
+            said.append(f"overpayment of {_yuan(over.amount_fen)} for {_months(months)} recorded for recovery")
+
+    def _recount_unreached(self, case_id: str, reached: set, said: list) -> None:
+        """After a corrected date of death: the overpayments of benefits the new date does not stop
+        (paid for no day after it) come to nothing."""
+        for overpayment, recovery in self.db.execute(
+                select(Overpayment, Recovery).join(Recovery, Recovery.overpayment_id == Overpayment.id)
+                .where(Overpayment.case_id == case_id, Overpayment.entitlement_id.not_in(reached))
+                .order_by(Overpayment.id).with_for_update()).all():
+            self._recount_for_corrected_date(overpayment, recovery, 0, [], said)
+
+    def _recount_for_corrected_date(self, overpayment: Overpayment, recovery: Recovery, amount_fen: int,
+                                    months: list[str], said: list) -> None:
+        if overpayment.amount_fen == amount_fen and list(overpayment.months) == months:
+            return
+        before = _ledger(recovery)
+        after = rules.recount_recovery(before, amount_fen)
+        note = (f"the date of death was corrected: the overpayment came to {_yuan(amount_fen)} for "
+                f"{_months(months)}, not {_yuan(overpayment.amount_fen)} for {_months(overpayment.months)}")
+        if after.refund_due_fen > before.refund_due_fen:
+            note += f"; {_yuan(after.refund_due_fen)} received is owed back to the household"
+        self.audit.record(SYSTEM, "recovery.recount", f"recovery-{recovery.id}", after.state, reason=note,
+                          case_id=overpayment.case_id, before_fen=overpayment.amount_fen, after_fen=amount_fen,
+                          months=months, refund_due_fen=after.refund_due_fen)
+        overpayment.amount_fen, overpayment.months = amount_fen, months
+        self._apply(recovery, after, note)
+        said.append(f"overpayment recounted: {_yuan(amount_fen)} for {_months(months)}, recovery {after.state}"
+                    + (f", {_yuan(after.refund_due_fen)} to be given back" if after.refund_due_fen else ""))
+
+    def _unlink_after_death_payments(self, case_id: str) -> None:
+        """A corrected date of death: the payments the old date found are let go; the stop with the
+        new date finds those after it (and arrears follow the new links, payments.py)."""
+        self.db.execute(delete(AfterDeathPayment).where(AfterDeathPayment.case_id == case_id))
 
     def _open_recovery(self, overpayment: Overpayment, note: str | None = None) -> Recovery:
         recovery = Recovery(id=str(uuid.uuid4()), overpayment_id=overpayment.id, amount_fen=overpayment.amount_fen,
@@ -307,3 +360,8 @@ def _live_by_month(payments) -> dict[date, int]:
 
 def _yuan(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d} yuan"
+
+
+def _months(months) -> str:
+    """["2026-06-01", ...] as "2026-06, ..." (or "no month")."""
+    return ", ".join(m[:7] for m in months) or "no month"

@@ -28,7 +28,7 @@ from contracts.assistance import (CHECK_SOURCES, PROGRAMMES, AlertResolutionSche
                                   ReferralViewSchema, ReviewRequestSchema)
 from contracts.payments import (BankBatchViewSchema, BankResultsRequestSchema, PaymentCycleRequestSchema,
                                 PaymentCycleViewSchema, PaymentViewSchema, ReconcileViewSchema)
-from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action
+from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, step_reason
 from contracts.partners import BANKS
 from contracts.person import InvalidResidentId, Newborn, ResidentId
 from services.assistance import alerts, payments, rules
@@ -843,20 +843,29 @@ class AssistanceService(Recoveries, Operable):
 
     # --- 身后一件事: a death stops every benefit of the deceased ---------------------------------------
 
-    @handle_event("death.notified", "death.revoked")
+    @handle_event("death.notified", "death.revoked", "death.date_corrected")
     def on_death(self, event):
         """death.notified: the deceased leaves every recipient household as of the date of death;
         a benefit left with nobody (or no one it is for) ends that day, the others are recomputed
         for the survivors from the next cycle; what was already paid for months after the death is
         recorded as an overpayment with its recovery. death.revoked: all of it undone, with back
-        pay for what the stop withheld. Either way the step of 身后一件事 is reported."""
+        pay for what the stop withheld. death.date_corrected: undone as of the old date and done
+        again as of the confirmed one, in one transaction: back pay for the months the new date
+        makes due that the stop withheld, the old overpayment's recovery superseded by the new
+        date's. Each time the step of 身后一件事 is reported."""
         data = event.data
         record = self.db.get(DeathRecord, data["case_id"], with_for_update=True)
-        action = after_death_action(event.type, record.state if record else None)
+        action = after_death_action(event.type, record.state if record else None,
+                                    record.date_of_death if record else None, data["date_of_death"])
         if action is OnDeath.STOP:
-            self._stop_benefits_for_death(data)
+            self._stop_benefits_for_death(event, record)
         elif action is OnDeath.RESTORE:
             self._undo_death(event, record)
+        elif action is OnDeath.RESTATE:
+            corrected_to = date.fromisoformat(str(data["date_of_death"]))
+            said = self._restore_benefits(record, f"the date of death was corrected to {corrected_to}", data["reason"],
+                                          until=corrected_to)
+            self._stop_benefits_for_death(event, record, said)
         elif action is OnDeath.CLOSE:
             record.state = "reversed"
         elif action is OnDeath.TOMBSTONE:  # the late notice will find this and change nothing
@@ -866,16 +875,27 @@ class AssistanceService(Recoveries, Operable):
             # say so, or the step stays pending and the matter revoking
             self._report_death_step(data["case_id"], "not_applicable", REVOKED_BEFORE_NOTICE)
 
-    def _stop_benefits_for_death(self, data: dict) -> None:
+    def _stop_benefits_for_death(self, event, record: DeathRecord | None = None, said: list | None = None) -> None:
+        """Stop as of the event's date. `record`: the one a corrected date finds, rewritten with the
+        new date; `said`: what undoing the old date did, to report with the rest."""
+        data, said = event.data, list(said or ())
         died_on = date.fromisoformat(str(data["date_of_death"]))
-        changes, said = [], []
+        changes = []
         for household in self._recipient_households({data["resident_id"]}, paying_after=died_on):
             changes.append(self._stop_for_death(household, data["resident_id"], died_on, data["case_id"], said))
-        self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"], date_of_death=died_on,
-                                state="applied" if changes else "not_applicable", changes=changes,
-                                recorded_at=self.clock.now()))
+        if record is None:
+            record = DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"], recorded_at=self.clock.now())
+            self.db.add(record)
+        else:  # a correction: an overpayment of a benefit the new date no longer reaches owes nothing
+            self._recount_unreached(data["case_id"], {b["entitlement_id"] for c in changes for b in c["benefits"]},
+                                    said)
+        record.date_of_death, record.changes = died_on, changes
+        record.state = "applied" if changes else "not_applicable"
+        if not changes:
+            said.append("the deceased received no assistance" if event.type == "death.notified"
+                        else f"no assistance is paid for after {died_on}")
         self._report_death_step(data["case_id"], "done" if changes else "not_applicable",
-                                "; ".join(said) if changes else "the deceased received no assistance")
+                                step_reason(event.type, data, "; ".join(said)))
 
     def _stop_for_death(self, household: Household, resident_id: str, died_on: date, case_id: str,
                         said: list) -> dict:
@@ -919,17 +939,9 @@ class AssistanceService(Recoveries, Operable):
                 said.append(why)
             paid = self._link_after_death_payments(case_id, entitlement.id, died_on, after)
             over = rules.overpaid_after_death(died_on, paid, after)
+            self._record_overpayment(case_id, household.id, entitlement, over, said)
             if over.amount_fen:
-                overpayment = Overpayment(id=str(uuid.uuid4()), case_id=case_id, household_id=household.id,
-                                          entitlement_id=entitlement.id, programme=entitlement.programme,
-                                          months=[m.isoformat() for m in over.months], amount_fen=over.amount_fen,
-                                          recorded_at=self.clock.now())
-                self.db.add(overpayment)
-                self.db.flush()
-                self._open_recovery(overpayment)
                 change["overpayment_fen"] = over.amount_fen
-                said.append(f"overpayment of {_yuan(over.amount_fen)} for "
-                            f"{', '.join(m.strftime('%Y-%m') for m in over.months)} recorded for recovery")
             self.audit.record(SYSTEM, "entitlement.death", f"household-{household.id}",
                               "ended" if ended else "recomputed", reason=f"death (funeral case {case_id})",
                               entitlement_id=entitlement.id, before_fen=before, after_fen=after,
@@ -973,8 +985,35 @@ class AssistanceService(Recoveries, Operable):
         return paid
 
     def _undo_death(self, event, record: DeathRecord) -> None:
-        data = event.data
+        said = self._restore_benefits(record, "the death was revoked", event.data["reason"])
+        record.state, record.reversed_at = "reversed", self.clock.now()
+        self._report_death_step(record.case_id, "reversed", "; ".join(said))
+
+    def _restore_benefits(self, record: DeathRecord, cause: str, reason: str, until: date | None = None) -> list[str]:
+        """Undo what the record says the death stopped, with back pay for the months after the
+        month of death whose cycle paid less than the benefit owed, and the open recoveries of its
+        overpayments cancelled (recoveries.py); returns what was done, in words. `until`: a
+        corrected date of death, to be stopped again as of it in the same transaction: back pay
+        only for the months up to it (the later ones are after the death still); the recoveries
+        are left to the stop, which recounts each against the payments after the new date; and a
+        benefit the new date ends again is not announced as resumed (only its new end is: the
+        departments, and care, see the end move, never a benefit running on for a dead person).
+        Back pay still due from an earlier correction is superseded and owed again here, so no
+        month is owed twice."""
         said, today = [], self.clock.today()
+
+        def ends_again(entitlement: Entitlement) -> bool:
+            """Paid after the corrected date with nobody left but the deceased: the stop that follows
+            ends it as of that date (`_amount_without`)."""
+            paid_until = _paid_until(entitlement)
+            alone = len(self._current_members(entitlement.household_id)) == 1
+            return alone and (paid_until is None or paid_until > until)
+        earlier = {}  # entitlement: the first month an unpaid back pay of this case named
+        for back in self.db.execute(select(BackPay).where(BackPay.case_id == record.case_id, BackPay.state == "due")
+                                    .with_for_update()).scalars():
+            back.state = "superseded"
+            first = min(date.fromisoformat(m["month"]) for m in back.months)
+            earlier[back.entitlement_id] = min(first, earlier.get(back.entitlement_id, first))
         for change in record.changes:
             household = self._household(change["household_id"], for_update=True)
             member = self.db.get(Member, change["member_id"])
@@ -997,15 +1036,23 @@ class AssistanceService(Recoveries, Operable):
                     entitlement.next_review_on = self._next_review(household.region_code, today,
                                                                    entitlement.programme)
                 before = _date(benefit["ends_on_before"])
-                if benefit["ended"] and (before is None or before > record.date_of_death):
-                    # the death announced the end (assistance.entitlement_ended): announce it is undone
+                if benefit["ended"] and (before is None or before > record.date_of_death) \
+                        and not (until is not None and ends_again(entitlement)):
+                    # the death announced the end (assistance.entitlement_ended): announce it is undone,
+                    # unless the corrected date ends it again at once: then its new end is announced
                     self.outbox.record("assistance.entitlement_resumed", f"household-{household.id}", {
                         "household_id": household.id, "programme": entitlement.programme,
-                        "resumed_from": record.date_of_death, "reason": "the death was revoked"})
+                        "resumed_from": record.date_of_death, "reason": cause})
+                paid_until = _paid_until(entitlement)
+                if until is not None:
+                    paid_until = until if paid_until is None else min(paid_until, until)
+                since = record.date_of_death
+                if entitlement.id in earlier:
+                    since = min(since, earlier[entitlement.id] - timedelta(days=1))
                 months = rules.back_pay_after_revocation(
-                    record.date_of_death, self.db.execute(select(PaymentCycle.month)).scalars(),
+                    since, self.db.execute(select(PaymentCycle.month)).scalars(),
                     self._paid_by_month(entitlement.id, with_arrears_due=True), benefit["before_fen"],
-                    paid_until=_paid_until(entitlement))
+                    paid_until=paid_until)
                 owed = sum(m.back_fen for m in months)
                 if owed:
                     self.db.add(BackPay(id=str(uuid.uuid4()), case_id=record.case_id, household_id=household.id,
@@ -1015,13 +1062,16 @@ class AssistanceService(Recoveries, Operable):
                                         recorded_at=self.clock.now()))
                     said.append(f"{entitlement.programme} resumed at {_yuan(benefit['before_fen'])} a month, back pay "
                                 f"{_yuan(owed)} for {', '.join(m.month.strftime('%Y-%m') for m in months)}")
-                else:
+                elif until is None:
                     said.append(f"{entitlement.programme} resumed at {_yuan(benefit['before_fen'])} a month")
-                self.audit.record(SYSTEM, "entitlement.death_revoked", f"household-{household.id}", "resumed",
-                                  reason=data["reason"], entitlement_id=entitlement.id, back_pay_fen=owed)
-        self._cancel_recoveries_for_revocation(record, data["reason"], said)
-        record.state, record.reversed_at = "reversed", self.clock.now()
-        self._report_death_step(record.case_id, "reversed", "; ".join(said))
+                action = "entitlement.death_revoked" if until is None else "entitlement.death_restated"
+                self.audit.record(SYSTEM, action, f"household-{household.id}", "resumed", reason=f"{cause}: {reason}",
+                                  entitlement_id=entitlement.id, back_pay_fen=owed)
+        if until is None:
+            self._cancel_recoveries_for_revocation(record, reason, said)
+        else:  # the stop that follows finds the payments after the new date, and recounts the recoveries
+            self._unlink_after_death_payments(record.case_id)
+        return said
 
     def _report_death_step(self, case_id: str, state: str, reason: str) -> None:
         self.outbox.report_step(f"death-case-{case_id}", "after_death", "benefits_stopped", state, reason)

@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import select
 
 from chassis import SYSTEM, Actor, Forbidden, NotFound, handle_event, rpc
-from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action
+from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, step_reason
 from services.care import rules
 from services.care.exceptions import UnknownElder
 from services.care.models import (Admission, AllowanceEnrolment, Child, ChildReview, DeathRecord, Elder, FamilyBed,
@@ -21,21 +21,28 @@ class AfterDeath:
     of the date of death (the enrolment's `ended_on`: the monthly payment run pays no month after
     it), home-care vouchers end, open service orders are cancelled, the institution or family bed
     is freed, and a child whose last caregiver this was gets a review; on `death.revoked` all of it
-    is restored except the cancelled orders (the service is ordered again). The step of the
-    matter is reported either way. What assistance's own reaction to the death closed here is
-    undone by its events: the benefit's end by `assistance.entitlement_resumed` (service.py), the
-    deceased's leaving of the household, which assistance undoes silently, with the revocation
-    (`_undo_leaving_by_death`)."""
+    is restored except the cancelled orders (the service is ordered again); on
+    `death.date_corrected` what the old date ended is restored and ended again as of the confirmed
+    date (the allowance's months between the two dates paid back, or listed as paid after the end),
+    while the cancelled orders and the child's review stand. The step of the matter is reported
+    each time. What assistance's own reaction to the death closed here is undone by its events:
+    the benefit's end by `assistance.entitlement_resumed` (service.py), the deceased's leaving of
+    the household, which assistance undoes silently, with the revocation (`_undo_leaving_by_death`)."""
 
-    @handle_event("death.notified", "death.revoked")
+    @handle_event("death.notified", "death.revoked", "death.date_corrected")
     def on_death(self, event):
         data = event.data
         record = self.db.get(DeathRecord, data["case_id"], with_for_update=True)
-        action = after_death_action(event.type, record.state if record else None)
+        action = after_death_action(event.type, record.state if record else None,
+                                    record.date_of_death if record else None, data["date_of_death"])
         if action is OnDeath.STOP:
-            self._stop_care_for_death(data)
+            self._stop_care_for_death(event, record)
         elif action is OnDeath.RESTORE:
             self._restore_after_death(event, record)
+        elif action is OnDeath.RESTATE:  # one transaction: restored as of the old date, stopped as of the new
+            self._undo_care(record, f"date of death corrected: {data['reason']}",
+                            correcting=date.fromisoformat(str(data["date_of_death"])))
+            self._stop_care_for_death(event, record, cancelled_before=record.changes["orders"])
         elif action is OnDeath.CLOSE:
             record.state = "reversed"
             self._undo_leaving_by_death(record.resident_id, record.case_id)
@@ -47,16 +54,25 @@ class AfterDeath:
             # say so, or the step stays pending and the matter revoking
             self._report_care_step(data["case_id"], "not_applicable", REVOKED_BEFORE_NOTICE)
 
-    def _stop_care_for_death(self, data: dict) -> None:
+    def _stop_care_for_death(self, event, record: DeathRecord | None = None, cancelled_before: list = ()) -> None:
+        """Stop as of the event's date. `record`: the one a corrected date finds (rewritten with the
+        new date); `cancelled_before`: the orders the old date cancelled, which stay cancelled."""
+        data = event.data
         died_on = date.fromisoformat(str(data["date_of_death"]))
         changes, said = self._stop_after_death(data["resident_id"], died_on, data["case_id"])
+        if cancelled_before:
+            changes["orders"] = [*cancelled_before, *changes["orders"]]
+            said.append(f"{len(cancelled_before)} order(s) cancelled for the death stay cancelled")
         applied = any(changes[k] for k in ("allowance", "vouchers", "orders", "admission", "family_bed",
                                            "child_reviews"))
-        self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"], date_of_death=died_on,
-                                state="applied" if applied or changes["elder"] else "not_applicable",
-                                changes=changes, recorded_at=self.clock.now()))
+        if record is None:
+            record = DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"], recorded_at=self.clock.now())
+            self.db.add(record)
+        record.date_of_death, record.changes = died_on, changes
+        record.state = "applied" if applied or changes["elder"] else "not_applicable"
+        said = said if applied else ["no allowance, voucher, order, bed or child in care's records"]
         self._report_care_step(data["case_id"], "done" if applied else "not_applicable",
-                               "; ".join(said) if applied else "no allowance, voucher, order, bed or child in care's records")
+                               step_reason(event.type, data, "; ".join(said)))
 
     def _stop_after_death(self, resident_id: str, died_on: date, case_id: str) -> tuple[dict, list]:
         changes = {"elder": False, "allowance": False, "vouchers": [], "orders": [], "admission": None,
@@ -102,7 +118,14 @@ class AfterDeath:
             bed.closed_on, changes["family_bed"] = died_on, True
             said.append("family care bed closed")
         today = self.clock.today()
+        # a child reviewed for this death already (its date corrected since) keeps that review
+        reviewed = {r.child_resident_id: r.id for r in self.db.execute(
+            select(ChildReview).where(ChildReview.case_id == case_id)).scalars()}
         for child in self.db.execute(select(Child).where(Child.guardian_resident_id == resident_id)).scalars():
+            if child.resident_id in reviewed:
+                changes["child_reviews"].append(reviewed[child.resident_id])
+                said.append(f"child-welfare review of {child.name} stands")
+                continue
             days = self.policy.resolve("care.follow_up_days", child.village_code, today)
             review = ChildReview(id=str(uuid.uuid4()), child_resident_id=child.resident_id,
                                  village_code=child.village_code, case_id=case_id, state="open", raised_on=today,
@@ -116,11 +139,22 @@ class AfterDeath:
 
     def _restore_after_death(self, event, record: DeathRecord) -> None:
         data = event.data
+        said = self._undo_care(record, f"death revoked: {data['reason']}")
+        record.state, record.reversed_at = "reversed", self.clock.now()
+        self.audit.record(SYSTEM, "care.death_revoked", f"death-case-{record.case_id}", "restored",
+                          reason=data["reason"])
+        self._report_care_step(record.case_id, "reversed", "; ".join(said) or "nothing to restore")
+
+    def _undo_care(self, record: DeathRecord, why: str, correcting: date | None = None) -> list[str]:
+        """Undo what the record says the death stopped. `correcting`: the corrected date of the same
+        death, stopped again as of it at once in the same transaction, so the bed is taken back
+        whether or not another is free (it is freed again), the child's review is not withdrawn,
+        and what assistance's events closed on the old date end on the new one."""
         changes, said = record.changes, []
         if changes["elder"]:
             self.db.get(Elder, record.resident_id, with_for_update=True).deceased_on = None
         if changes["allowance"]:
-            self._resume_allowance(SYSTEM, record.resident_id, f"death revoked: {data['reason']}")
+            self._resume_allowance(SYSTEM, record.resident_id, why)
             said.append("old-age allowance restored; the months it missed are paid back by the next cycle")
         for voucher in changes["vouchers"]:
             held = self.db.get(VoucherEligibility, (record.resident_id, voucher["programme"]), with_for_update=True)
@@ -130,7 +164,7 @@ class AfterDeath:
         if changes["admission"]:
             admission = self.db.get(Admission, changes["admission"], with_for_update=True)
             institution = self.db.get(Institution, admission.institution, with_for_update=True)
-            if self._beds_free(institution, admission.bed_type) > 0:
+            if correcting or self._beds_free(institution, admission.bed_type) > 0:
                 admission.discharged_on, admission.discharge_reason = None, None
                 said.append(f"bed at {admission.institution} given back")
             else:
@@ -138,18 +172,18 @@ class AfterDeath:
         if changes["family_bed"]:
             self.db.get(FamilyBed, record.resident_id, with_for_update=True).closed_on = None
             said.append("family care bed reopened")
-        for review_id in changes["child_reviews"]:
+        for review_id in () if correcting else changes["child_reviews"]:
             review = self.db.get(ChildReview, review_id, with_for_update=True)
             if review.state == "open":
                 review.state = "withdrawn"
-        for programme in self._undo_leaving_by_death(record.resident_id, record.case_id):
-            said.append(f"{programme} home-care voucher restored")
+        if correcting:
+            self._move_assistance_ends(record.resident_id, record.case_id, record.date_of_death, correcting)
+        else:
+            for programme in self._undo_leaving_by_death(record.resident_id, record.case_id):
+                said.append(f"{programme} home-care voucher restored")
         if changes["orders"]:
             said.append(f"{len(changes['orders'])} cancelled order(s) stay cancelled: order the service again")
-        record.state, record.reversed_at = "reversed", self.clock.now()
-        self.audit.record(SYSTEM, "care.death_revoked", f"death-case-{record.case_id}", "restored",
-                          reason=data["reason"])
-        self._report_care_step(record.case_id, "reversed", "; ".join(said) or "nothing to restore")
+        return said
 
     def _undo_leaving_by_death(self, resident_id: str, case_id: str) -> list[str]:
         """assistance records the deceased leaving their household on the day of death
@@ -172,6 +206,20 @@ class AfterDeath:
         """A leaving by a death that care has seen revoked (assistance has undone it since)."""
         record = self.db.get(DeathRecord, case_id)
         return record is not None and record.state in ("reversed", "revoked")
+
+    def _move_assistance_ends(self, resident_id: str, case_id: str, died_on: date, corrected_to: date) -> None:
+        """A corrected date of death: what assistance's reaction to the death closed here on the old
+        day (the deceased leaving the household by this death, the benefit ending with them) ends
+        on the new day, its cause kept, so that a revocation later undoes it as it would have.
+        assistance announces the new leaving and end too, but those close only what is open; this
+        moves what is closed, whichever comes first."""
+        for table in (SupportedMember, VoucherEligibility):
+            for held in self.db.execute(select(table).where(
+                    table.resident_id == resident_id, table.ends_on == died_on).with_for_update()).scalars():
+                left = rules.closed_by(held.ended_by, "assistance.member_left") and \
+                    rules.ended_by_death_case(held.ended_by, case_id)
+                if left or rules.closed_by(held.ended_by, "assistance.entitlement_ended"):
+                    held.ends_on = corrected_to
 
     def _report_care_step(self, case_id: str, state: str, reason: str) -> None:
         # the outbox takes the matter id from the event being handled

@@ -6,7 +6,9 @@ the police, a funeral home, or the family; whichever comes first opens the case 
 publishes `death.notified` once. Later notices of the same person join the case; one that gives
 another date of death flags the case for a clerk (never a guess). The other services and the
 partner departments each react to `death.notified` and report their own step; a revocation by an
-authorised clerk publishes `death.revoked`, and each of them reverses what it did.
+authorised clerk publishes `death.revoked`, and each of them reverses what it did; a date of death
+a clerk confirms in place of the notified one publishes `death.date_corrected`, and each of them
+takes its step again with that date.
 """
 from __future__ import annotations
 
@@ -125,9 +127,11 @@ class FuneralService(Operable):
 
     @rpc
     def resolve_date(self, actor, case_id, request):
-        """A clerk confirms the date of death after checking the documents. The steps taken stand on
-        the date they were taken with; a confirmed date that differs is recorded and audited for the
-        owners to act on (a correction event is not part of this slice)."""
+        """A clerk confirms the date of death after checking the documents. A confirmed date that
+        differs from the one the case was notified with (the date every step stands on) is sent on
+        as `death.date_corrected`, committed with the decision: each participant takes its step
+        again with the confirmed date. The same date confirmed sends nothing; nor does a revoked
+        case's, since no step of it stands."""
         actor, data = Actor.from_dict(actor), load(DateResolutionSchema, request)
         case = self._case(actor, case_id, for_update=True)
         reported = self._reported_dates(case)
@@ -139,10 +143,16 @@ class FuneralService(Operable):
         self.db.add(DateReview(id=str(uuid.uuid4()), case_id=case.id, reported_dates=[d.isoformat() for d in reported],
                                confirmed=data["date_of_death"], reason=data["reason"], decided_by=actor.id,
                                decided_at=self.clock.now()))
-        changed = data["date_of_death"] != case.date_of_death
+        previous, subject = case.date_of_death, f"death-case-{case.id}"
+        changed = data["date_of_death"] != previous
         case.date_conflict, case.date_of_death = False, data["date_of_death"]
-        self.audit.record(actor, "death.resolve_date", f"death-case-{case.id}", "confirmed", reason=data["reason"],
-                          confirmed=data["date_of_death"], changed=changed)
+        if changed and case.state != "revoked":
+            self.outbox.record("death.date_corrected", subject, {
+                "case_id": case.id, "resident_id": case.resident_id, "date_of_death": case.date_of_death,
+                "previous_date_of_death": previous, "reason": data["reason"]}, matter_id=case.matter_id)
+            self.log.warning("funeral.date_corrected", case_id=case.id)
+        self.audit.record(actor, "death.resolve_date", subject, "confirmed", reason=data["reason"],
+                          confirmed=data["date_of_death"], previous=previous, changed=changed)
         return self._case_view(case)
 
     # --- the funeral case ------------------------------------------------------------------------

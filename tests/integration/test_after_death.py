@@ -7,16 +7,20 @@ overpayment for recovery. A second walk revokes a death notified in error and ch
 step is undone, with back pay equal to what the stop withheld, paid once by the next cycle."""
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timezone
 
+import eventlet
+from kombu import Connection, Exchange, Producer
 from sqlalchemy import create_engine, insert, text
 
 from chassis.clock import LOCAL_ZONE
 from chassis.tables import policy_parameters
+from chassis.topology import EVENTS_EXCHANGE
 from contracts.partners import PARTNERS
 from contracts.person import compose_resident_id
 from infra.partner_data import PartnerData
-from tests.helpers import wait_for
+from tests.helpers import queue_depth, wait_for
 from tests.system import system  # noqa: F401  (fixture)
 
 TOWNSHIP, DISTRICT = "330602001", "330602"
@@ -196,6 +200,7 @@ def test_one_death_reported_twice_completes_every_step(system, manual_clock):
     assert refused.status_code == 400  # only a date some notice gave
     ok(sys_.call("POST", f"/api/v1/funeral/cases/{case_id}/date-of-death", FUNERAL_HOME,
                  json={"date_of_death": "2026-05-20", "reason": "the hospital's certificate is the record"}))
+    assert not outbox(sys_, "funeral", "death.date_corrected")  # the date every step stands on: nothing to send
     scheduled = datetime(2026, 5, 23, 9, tzinfo=LOCAL_ZONE).isoformat()
     booked = ok(sys_.call("POST", f"/api/v1/funeral/cases/{case_id}/bookings", FUNERAL_HOME, json={
         "kind": "cremation", "scheduled_at": scheduled, "funeral_home": "绍兴市殡仪馆"}))
@@ -304,6 +309,133 @@ def test_revocation_restores_everything_with_back_pay(system, manual_clock):
                  if p["for_month"] == "2026-07-01" and p["state"] == "paid"]
     assert sorted(july_paid) == [("regular", after_fen), ("top_up", withheld)]
     assert sum(fen for _, fen in july_paid) == story["before_fen"]
+
+
+def outbox(sys_, service: str, event_type: str) -> list[dict]:
+    """The envelopes `service` recorded of `event_type`, in order."""
+    engine = create_engine(sys_.databases[service])
+    with engine.connect() as conn:
+        bodies = conn.execute(text("SELECT body FROM outbox WHERE event_type = :t AND exchange = :x ORDER BY id"),
+                              {"t": event_type, "x": EVENTS_EXCHANGE}).scalars().all()
+    engine.dispose()
+    return bodies
+
+
+def republish(sys_, envelope: dict) -> None:
+    """The event as the relay published it, once more (a redelivery: the same id)."""
+    with Connection(sys_.amqp_uri) as conn:
+        Producer(conn.channel()).publish(envelope, exchange=Exchange(EVENTS_EXCHANGE, type="topic"),
+                                         routing_key=envelope["type"], serializer="json")
+
+
+CORRECTED_STEPS = (("assistance", "benefits_stopped"), ("care", "care_stopped"), ("marriage", "marriage_ended"))
+
+
+def test_a_corrected_date_of_death_is_taken_again_by_every_step(system, manual_clock):
+    """The spouse applies on 10 June giving 2 June as the date of death; every step is taken with
+    it (June, the month of death, due in full: nothing overpaid). The hospital's certificate the
+    next day says 20 May, and the clerk confirms 20 May: assistance now finds June paid for after
+    the death (the overpayment, for recovery), care ends the allowance and the voucher on 20 May,
+    the spouse is widowed since 20 May; each participant reports its step again naming the
+    correction. Each effect is there once, the correction redelivered and copied notwithstanding."""
+    sys_ = system(simulator=True, assistance=PartnerData(), care=True, funeral=True, simulated_partners=DEPARTMENTS)
+    story = a_married_dibao_elder(sys_, manual_clock)
+    elder, spouse = story["elder"], story["spouse"]
+    wrong = date(2026, 6, 2)
+    manual_clock.set_local_date(date(2026, 6, 10))
+    case = ok(sys_.call("POST", "/api/v1/funeral/deaths", ("citizen", spouse),
+                        json={**notice(elder, wrong, None), "informant_relationship": "spouse"}))
+    case_id, matter_id = case["case_id"], case["matter_id"]
+    wait_for(lambda: internal_steps_done(sys_, matter_id), timeout=40, what="the automatic steps")
+    after_fen = entitlement(sys_, story["household_id"])["monthly_amount_fen"]
+    stopped = ok(sys_.call("GET", f"/api/v1/after-death/{case_id}/assistance", APPROVER))
+    assert (stopped["date_of_death"], stopped["overpayments"]) == (wrong.isoformat(), [])
+    assert ok(sys_.call("GET", f"/api/v1/after-death/{case_id}/care", CASEWORKER))["allowance_ended_on"] == "2026-06-02"
+    assert ok(sys_.call("GET", f"/api/v1/marriage/marital-status/{spouse}", REGISTRAR))["since"] == "2026-06-02"
+
+    # the hospital's certificate gives another date: flagged; the clerk confirms it
+    manual_clock.set_local_date(date(2026, 6, 11))
+    certificate = ok(sys_.call("POST", "/api/v1/partner/deaths", ("partner", "health"),
+                               json=notice(elder, DIED, "D3306-002")))
+    assert (certificate["date_conflict"], certificate["date_of_death"]) == (True, "2026-06-02")
+    confirmed = ok(sys_.call("POST", f"/api/v1/funeral/cases/{case_id}/date-of-death", FUNERAL_HOME,
+                             json={"date_of_death": DIED.isoformat(), "reason": "the hospital's certificate"}))
+    assert (confirmed["date_of_death"], confirmed["date_conflict"]) == (DIED.isoformat(), False)
+    (correction,) = outbox(sys_, "funeral", "death.date_corrected")
+    assert correction["matter_id"] == matter_id and correction["data"] == {
+        "case_id": case_id, "resident_id": elder, "date_of_death": "2026-05-20",
+        "previous_date_of_death": "2026-06-02", "reason": "the hospital's certificate"}
+
+    def reports():
+        return {service: [r["data"] for r in outbox(sys_, service, "matter.step_reported") if r["data"]["step"] == step]
+                for service, step in CORRECTED_STEPS}
+
+    def every_step_restated():
+        return all(len(said) == 2 for said in reports().values())
+    wait_for(every_step_restated, timeout=40, what="every step taken again with the confirmed date")
+
+    def effects():
+        """Everything the three services now say of the death."""
+        household = ok(sys_.call("GET", f"/api/v1/assistance/households/{story['household_id']}", CASEWORKER))
+        return {"assistance": ok(sys_.call("GET", f"/api/v1/after-death/{case_id}/assistance", APPROVER)),
+                "left_on": [m["left_on"] for m in household["members"] if m["resident_id"] == elder],
+                "entitlement": entitlement(sys_, story["household_id"]),
+                "payments": ok(sys_.call("GET", f"/api/v1/assistance/households/{story['household_id']}/payments",
+                                         CASEWORKER))["payments"],
+                "care": ok(sys_.call("GET", f"/api/v1/after-death/{case_id}/care", CASEWORKER)),
+                "order": ok(sys_.call("GET", f"/api/v1/care/orders/{story['order_id']}", CASEWORKER))["state"],
+                "marital_status": ok(sys_.call("GET", f"/api/v1/marriage/marital-status/{spouse}", REGISTRAR)),
+                "reports": reports(),
+                "member_left": [e["data"] for e in outbox(sys_, "assistance", "assistance.member_left")]}
+
+    now = effects()
+    # assistance: the deceased left on 20 May; the survivor's amount stands; June was paid for two
+    # after the month of death: the overpayment, recorded once, open for recovery
+    settled = now["assistance"]
+    assert settled["date_of_death"] == DIED.isoformat() and now["left_on"] == [DIED.isoformat()]
+    assert now["entitlement"]["monthly_amount_fen"] == after_fen and now["entitlement"]["ends_on"] is None
+    (over,) = settled["overpayments"]
+    assert over["months"] == ["2026-06-01"] and over["amount_fen"] == story["paid"]["2026-06-01"] - after_fen
+    assert (over["recovery"]["state"], over["recovery"]["amount_fen"]) == ("open", over["amount_fen"])
+    assert settled["back_pay"] == []  # nothing was withheld for a month the new date makes due
+    # care: the allowance and the voucher end on 20 May, the cancelled order stays cancelled, once
+    care = now["care"]
+    assert (care["state"], care["date_of_death"], care["allowance_ended_on"]) == ("applied", DIED.isoformat(),
+                                                                                   DIED.isoformat())
+    assert care["vouchers"] == [{"programme": "dibao", "ends_on": "2026-05-20"}]
+    assert care["changes"]["orders"] == [story["order_id"]] and now["order"] == "cancelled"
+    # marriage: the spouse is widowed since 20 May
+    assert now["marital_status"] == {"status": "widowed", "since": "2026-05-20"}
+    # each step reported again, done, naming the correction; the matter keeps the first word of each
+    for service, step in CORRECTED_STEPS:
+        first, again = now["reports"][service]
+        assert (first["step"], first["state"], again["step"], again["state"]) == (step, "done", step, "done")
+        assert again["reason"].startswith("date of death corrected from 2026-06-02 to 2026-05-20: ")
+        assert "2026-06-02" not in again["reason"].split(": ", 1)[1], again["reason"]
+    view = matter(sys_, matter_id)
+    assert view["state"] == "in_progress" and steps_of(view)["benefits_stopped"] == "done"
+    # the departments entitled to the death received the correction, once each
+    wait_for(lambda: sorted(code for code, kind, _ in sys_.simulator.received if kind == "death.date_corrected")
+             == sorted(AFTER_DEATH_PARTNERS), timeout=20, what="the departments' copies")
+
+    # the correction again, under its own id (a redelivery) and under a new one (a copy): no
+    # effect twice, no report again
+    republish(sys_, correction)
+    copy = {**correction, "id": str(uuid.uuid4())}
+    republish(sys_, copy)
+
+    def copy_handled(service):
+        engine = create_engine(sys_.databases[service])
+        with engine.connect() as conn:
+            found = conn.execute(text("SELECT count(*) FROM inbox WHERE consumer = :c AND event_id = :i"),
+                                 {"c": f"{service}.on_death", "i": copy["id"]}).scalar()
+        engine.dispose()
+        return found == 1
+    wait_for(lambda: all(copy_handled(s) for s, _ in CORRECTED_STEPS), timeout=20, what="the copies handled")
+    wait_for(lambda: all(queue_depth(sys_.amqp_uri, f"{s}.on_death") == 0 for s, _ in CORRECTED_STEPS),
+             timeout=20, what="the redeliveries taken")
+    eventlet.sleep(0.5)
+    assert effects() == now
 
 
 def test_steps_past_their_deadline_are_flagged(system, manual_clock):

@@ -497,3 +497,228 @@ def test_a_leaving_by_a_revoked_death_is_undone_whenever_it_comes(care, amqp_uri
     publish(amqp_uri, "assistance.member_left", "assistance", {
         "household_id": "h-1", "resident_id": DECEASED, "left_on": DIED, "reason": "moved to a care home"})
     wait_for(lambda: voucher_ends(engine) == [(DIED,)], what="the move out")
+
+
+# --- a date of death corrected by the clerk (death.date_corrected) -------------------------------------
+
+def corrected(case_id, to, previous, resident_id=DECEASED):
+    return {"case_id": case_id, "resident_id": resident_id, "date_of_death": to, "previous_date_of_death": previous,
+            "reason": "the hospital's certificate is the record"}
+
+
+def step_reports(engine, step):
+    return [r.body["data"] for r in rows(engine, "SELECT body FROM outbox WHERE event_type = 'matter.step_reported' "
+                                                 "ORDER BY id") if r.body["data"]["step"] == step]
+
+
+def again_and_copied(amqp_uri, engine, consumer, body) -> None:
+    """The correction delivered again under its own id, and a copy under a new one; both handled."""
+    publish(amqp_uri, body["type"], body["source"], body["data"], event_id=body["id"])
+    copy = publish(amqp_uri, body["type"], body["source"], body["data"])
+    wait_for(lambda: rows(engine, f"SELECT count(*) FROM inbox WHERE consumer = '{consumer}' "
+                                  f"AND event_id = '{copy['id']}'")[0][0] == 1, what="the copy")
+
+
+def test_a_later_corrected_date_owes_back_pay_for_the_months_it_makes_due_once(make_database, base_config,
+                                                                                start_service, manual_clock,
+                                                                                amqp_uri, tmp_path):
+    """The one-person 特困 household, May paid; the death notified as 20 May stops June and July
+    (frozen with nothing for the person). The clerk corrects it to 5 July: June and July were due,
+    owed back in full; then, the documents read again, to 10 June: only June is owed (what was
+    still due of the first correction is superseded, not paid as well). August's cycle pays June
+    once, and nothing for August; the correction delivered again and copied changes nothing."""
+    engine = start_assistance(make_database, base_config, start_service, tmp_path)
+    manual_clock.set_local_date(date(2026, 6, 3))
+    one_person_household(engine, (("2026-05-01", "paid"),))
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", {**death(case_id), "date_of_death": "2026-05-20"})
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="the stop")
+    assert rows(engine, "SELECT ends_on::text FROM entitlement") == [("2026-05-20",)]
+    assert rpc_freeze(amqp_uri, "2026-06-01")["payments"] == 0
+    manual_clock.set_local_date(date(2026, 7, 1))
+    assert rpc_freeze(amqp_uri, "2026-07-01")["payments"] == 0
+
+    manual_clock.set_local_date(date(2026, 7, 8))
+    publish(amqp_uri, "death.date_corrected", "funeral", corrected(case_id, "2026-07-05", "2026-05-20"))
+    wait_for(lambda: rows(engine, "SELECT date_of_death::text FROM death_record") == [("2026-07-05",)],
+             what="the first correction")
+    assert rows(engine, "SELECT ends_on::text FROM entitlement") == [("2026-07-05",)]
+    assert rows(engine, "SELECT state, amount_fen, months FROM back_pay") == [("due", 221000, [
+        {"month": "2026-06-01", "owed_fen": 110500, "paid_fen": 0},
+        {"month": "2026-07-01", "owed_fen": 110500, "paid_fen": 0}])]
+    assert not rows(engine, "SELECT 1 FROM overpayment")
+    again = publish(amqp_uri, "death.date_corrected", "funeral", corrected(case_id, "2026-06-10", "2026-07-05"))
+    wait_for(lambda: rows(engine, "SELECT date_of_death::text FROM death_record") == [("2026-06-10",)],
+             what="the second correction")
+    assert rows(engine, "SELECT ends_on::text FROM entitlement") == [("2026-06-10",)]
+    assert rows(engine, "SELECT state, amount_fen, months FROM back_pay ORDER BY recorded_at") == [
+        ("superseded", 221000, [{"month": "2026-06-01", "owed_fen": 110500, "paid_fen": 0},
+                                {"month": "2026-07-01", "owed_fen": 110500, "paid_fen": 0}]),
+        ("due", 110500, [{"month": "2026-06-01", "owed_fen": 110500, "paid_fen": 0}])]
+    assert not rows(engine, "SELECT 1 FROM overpayment")  # July was paid nothing
+    # the departments hear the end move, never the benefit run on for a dead person
+    events = [(r.body["type"], r.body["data"].get("ends_on") or r.body["data"]["resumed_from"]) for r in rows(
+        engine, "SELECT body FROM outbox WHERE event_type LIKE 'assistance.entitlement_%' ORDER BY id")]
+    assert events == [("assistance.entitlement_ended", "2026-05-20"), ("assistance.entitlement_ended", "2026-07-05"),
+                      ("assistance.entitlement_ended", "2026-06-10")]
+    assert [r.body["data"]["left_on"] for r in rows(
+        engine, "SELECT body FROM outbox WHERE event_type = 'assistance.member_left' ORDER BY id")] == [
+        "2026-05-20", "2026-07-05", "2026-06-10"]
+    reports = step_reports(engine, "benefits_stopped")
+    assert [r["state"] for r in reports] == ["done", "done", "done"]
+    assert reports[2]["reason"].startswith("date of death corrected from 2026-07-05 to 2026-06-10: ")
+    assert "back pay 1105.00 yuan for 2026-06" in reports[2]["reason"], reports[2]["reason"]
+
+    again_and_copied(amqp_uri, engine, "assistance.on_death", again)
+    assert len(step_reports(engine, "benefits_stopped")) == 3
+    assert rows(engine, "SELECT count(*) FROM back_pay WHERE state = 'due'") == [(1,)]
+    manual_clock.set_local_date(date(2026, 8, 1))
+    august = rpc_freeze(amqp_uri, "2026-08-01")
+    assert (august["regular"], august["top_up"], august["top_up_fen"]) == (0, 1, 110500)  # June, once
+    assert rpc_freeze(amqp_uri, "2026-08-01")["created"] is False
+    manual_clock.set_local_date(date(2026, 9, 1))
+    assert rpc_freeze(amqp_uri, "2026-09-01")["payments"] == 0
+    assert rows(engine, "SELECT for_month::text, amount_fen FROM payment WHERE top_up") == [("2026-06-01", 110500)]
+    engine.dispose()
+
+
+def test_a_corrected_date_recounts_the_overpayment_and_its_recovery_once(make_database, base_config, start_service,
+                                                                          manual_clock, amqp_uri, tmp_path):
+    """Paid through August; the death notified as 2 June makes July and August overpaid. Corrected
+    to 20 May, June was paid for nobody too: the one recovery is recounted to the three months.
+    The household repays two months; the date is corrected again, to 3 July: only August was
+    overpaid, so the recovery is recovered and the month repaid beyond it is owed back. One
+    overpayment and one recovery all along: nothing is recovered twice."""
+    engine = start_assistance(make_database, base_config, start_service, tmp_path)
+    manual_clock.set_local_date(date(2026, 8, 3))
+    one_person_household(engine, (("2026-05-01", "paid"), ("2026-06-01", "paid"), ("2026-07-01", "paid"),
+                                  ("2026-08-01", "pending")))
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="the stop")
+    assert rows(engine, "SELECT months, amount_fen FROM overpayment") == [(["2026-07-01", "2026-08-01"], 221000)]
+    body = publish(amqp_uri, "death.date_corrected", "funeral", corrected(case_id, "2026-05-20", DIED))
+    wait_for(lambda: rows(engine, "SELECT date_of_death::text FROM death_record") == [("2026-05-20",)],
+             what="the correction")
+    again_and_copied(amqp_uri, engine, "assistance.on_death", body)
+
+    def recovery():
+        return rows(engine, "SELECT o.months, o.amount_fen, r.state, r.amount_fen, r.recovered_fen FROM overpayment o "
+                            "JOIN recovery r ON r.overpayment_id = o.id")
+    assert recovery() == [(["2026-06-01", "2026-07-01", "2026-08-01"], 331500, "open", 331500, 0)]
+    assert rows(engine, "SELECT note FROM recovery")[0][0].startswith(
+        "the date of death was corrected: the overpayment came to 3315.00 yuan for 2026-06, 2026-07, 2026-08, "
+        "not 2210.00 yuan for 2026-07, 2026-08")
+    assert rows(engine, "SELECT for_month::text FROM after_death_payment ORDER BY for_month") == [
+        ("2026-06-01",), ("2026-07-01",), ("2026-08-01",)]  # the payments the new date finds after it
+    assert rows(engine, "SELECT ends_on::text FROM entitlement") == [("2026-05-20",)]
+    assert rows(engine, "SELECT left_on::text FROM member") == [("2026-05-20",)]
+    assert not rows(engine, "SELECT 1 FROM back_pay")
+    reports = step_reports(engine, "benefits_stopped")
+    assert [r["state"] for r in reports] == ["done", "done"]
+    assert reports[1]["reason"].startswith(f"date of death corrected from {DIED} to 2026-05-20: ")
+    assert "overpayment recounted: 3315.00 yuan for 2026-06, 2026-07, 2026-08, recovery open" in reports[1]["reason"]
+
+    (recovery_id,) = rows(engine, "SELECT id FROM recovery")[0]
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as proxy:
+        proxy.assistance.record_repayment(CLERK, recovery_id, {"amount_fen": 221000, "received_on": "2026-08-03",
+                                                               "method": "repayment", "reference": "R-1"})
+    publish(amqp_uri, "death.date_corrected", "funeral", corrected(case_id, "2026-07-03", "2026-05-20"))
+    wait_for(lambda: rows(engine, "SELECT date_of_death::text FROM death_record") == [("2026-07-03",)],
+             what="the second correction")
+    assert recovery() == [(["2026-08-01"], 110500, "recovered", 110500, 221000)]
+    assert "1105.00 yuan received is owed back to the household" in rows(engine, "SELECT note FROM recovery")[0][0]
+    # June, now before the death, was paid in full: no back pay; July is the month of death
+    assert not rows(engine, "SELECT 1 FROM back_pay")
+    assert rows(engine, "SELECT ends_on::text FROM entitlement") == [("2026-07-03",)]
+    engine.dispose()
+
+
+def test_a_corrected_date_moves_every_end_in_care_and_pays_the_allowance_back_once(care, manual_clock, amqp_uri):
+    """The death notified as 2 June frees the bed (taken by someone else since), ends the
+    allowance (July frozen without the person) and raises the grandchild's review. Corrected to
+    5 July: the stay ends on 5 July, the allowance too (July is paid back by August's cycle, once),
+    and the review stands, not raised twice."""
+    rpc, engine = care
+    bureau = {"id": "allowance-office", "role": "clerk", "area": "330602"}
+    other = compose_resident_id("330602", date(1940, 4, 4), 91)
+    manual_clock.set_local_date(date(2026, 6, 1))
+    rpc.import_people(ADMIN, {"people": [{"resident_id": DECEASED, "name": "周老", "region_code": TOWNSHIP,
+                                          "bank_account": "6217000000000000071"}]})
+    assert rpc.run_allowance_job(ADMIN)["enrolled"] == 1
+    june = rpc.freeze_allowance_cycle(bureau, {"region_code": "330602", "month": "2026-06-01"})
+    rpc.register_institution(CLERK, {"code": "YC-HOME", "name": "越城福利院", "ownership": "public",
+                                     "region_code": TOWNSHIP, "beds": {"ordinary": 0, "nursing": 1, "dementia": 0}})
+    admission = rpc.admit(CLERK, {"resident_id": DECEASED, "institution": "YC-HOME", "bed_type": "nursing",
+                                  "admitted_on": "2026-03-01"})
+    rpc.register_child(CLERK, {"resident_id": GRANDCHILD, "name": "周小", "category": "de_facto_unsupported",
+                               "placement": "community", "village_code": VILLAGE, "household": "三组 2 号",
+                               "guardian": "祖父", "guardian_resident_id": DECEASED})
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="care's reaction")
+    (review,) = rpc.after_death(CLERK, case_id)["child_reviews"]
+    # the freed bed is given to someone else
+    assert rpc.admit(CLERK, {"resident_id": other, "institution": "YC-HOME", "bed_type": "nursing",
+                             "admitted_on": "2026-06-20"})["beds_free"] == 0
+    manual_clock.set_local_date(date(2026, 7, 1))
+    assert rpc.freeze_allowance_cycle(bureau, {"region_code": "330602", "month": "2026-07-01"})["payments"] == 0
+
+    manual_clock.set_local_date(date(2026, 7, 8))
+    body = publish(amqp_uri, "death.date_corrected", "funeral", corrected(case_id, "2026-07-05", DIED))
+    wait_for(lambda: rows(engine, "SELECT date_of_death::text FROM death_record") == [("2026-07-05",)],
+             what="the correction")
+    again_and_copied(amqp_uri, engine, "care.on_death", body)
+    restated = rpc.after_death(CLERK, case_id)
+    assert (restated["state"], restated["date_of_death"], restated["allowance_ended_on"]) == (
+        "applied", "2026-07-05", "2026-07-05")
+    assert restated["child_reviews"] == [review]  # the same review, open, once
+    assert restated["changes"]["admission"] == admission["admission_id"]
+    assert rows(engine, "SELECT resident_id, discharged_on::text FROM admission ORDER BY admitted_on") == [
+        (DECEASED, "2026-07-05"), (other, None)]
+    assert rows(engine, "SELECT deceased_on::text FROM elder WHERE resident_id = :p".replace(":p", f"'{DECEASED}'")) \
+        == [("2026-07-05",)]
+    reports = step_reports(engine, "care_stopped")
+    assert [r["state"] for r in reports] == ["done", "done"]
+    assert reports[1]["reason"].startswith(f"date of death corrected from {DIED} to 2026-07-05: ")
+    assert "child-welfare review of 周小 stands" in reports[1]["reason"]
+    # July, now the month of death, is paid back once; August is not paid
+    manual_clock.set_local_date(date(2026, 8, 1))
+    august = rpc.freeze_allowance_cycle(bureau, {"region_code": "330602", "month": "2026-08-01"})
+    assert (august["regular"], august["back_pay"], august["back_pay_fen"]) == (0, 1, june["total_fen"])
+    manual_clock.set_local_date(date(2026, 9, 1))
+    assert rpc.freeze_allowance_cycle(bureau, {"region_code": "330602", "month": "2026-09-01"})["payments"] == 0
+    assert rows(engine, f"SELECT for_month::text, kind FROM allowance_payment WHERE resident_id = '{DECEASED}' "
+                        "ORDER BY for_month") == [("2026-06-01", "regular"), ("2026-07-01", "back_pay")]
+
+
+def test_a_corrected_date_moves_the_voucher_and_the_support_and_a_revocation_still_reopens_them(
+        care_and_assistance, amqp_uri, manual_clock):
+    """The 低保 person living alone, dead on 2 June by the notice: the benefit ends, the voucher and
+    the support close. The date corrected to 20 May: assistance ends the benefit on 20 May instead
+    (announced as a new end, not as a resumption: care never sees a dead person's support run on),
+    and care's voucher and support end on 20 May. A revocation afterwards still reopens them."""
+    rpc, engine, assistance = care_and_assistance
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: handled(engine, "care.on_entitlement_ended") == handled(engine, "care.on_member_left") == 1
+             and rows(engine, "SELECT state FROM death_record") == [("applied",)], what="the stop")
+    body = publish(amqp_uri, "death.date_corrected", "funeral", corrected(case_id, "2026-05-20", DIED))
+    wait_for(lambda: handled(engine, "care.on_entitlement_ended") == handled(engine, "care.on_member_left") == 2
+             and rows(engine, "SELECT date_of_death::text FROM death_record") == [("2026-05-20",)]
+             and rows(assistance, "SELECT date_of_death::text FROM death_record") == [("2026-05-20",)],
+             what="both corrections and assistance's events")
+    again_and_copied(amqp_uri, engine, "care.on_death", body)
+    assert not rows(assistance, "SELECT 1 FROM outbox WHERE event_type = 'assistance.entitlement_resumed'")
+    assert rows(assistance, "SELECT ends_on::text FROM entitlement") == [("2026-05-20",)]
+    assert voucher_ends(engine) == [("2026-05-20",)]
+    assert rows(engine, "SELECT ends_on::text FROM supported_member") == [("2026-05-20",)]
+    assert rpc.after_death(CLERK, case_id)["vouchers"] == [{"programme": "dibao", "ends_on": "2026-05-20"}]
+
+    publish(amqp_uri, "death.revoked", "funeral", {"case_id": case_id, "resident_id": DECEASED,
+                                                   "date_of_death": "2026-05-20", "reason": "another person"})
+    wait_for(lambda: handled(engine, "care.on_entitlement_resumed") == 1
+             and rows(engine, "SELECT state FROM death_record") == [("reversed",)], what="the revocation")
+    wait_for(lambda: rows(engine, "SELECT ends_on FROM supported_member") == [(None,)], what="the support reopened")
+    assert voucher_ends(engine) == [(None,)]
+    assert rows(assistance, "SELECT ends_on FROM entitlement") == [(None,)]

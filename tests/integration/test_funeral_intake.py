@@ -79,6 +79,31 @@ def test_intake_refuses_what_it_must(funeral):
     assert refused({"id": "c", "role": "clerk", "area": "330603"}, notice(None)) == 403  # outside the area
 
 
+def test_a_confirmed_date_is_sent_on_only_when_it_corrects_the_notified_one(funeral):
+    """The police give another date than the hospital: the clerk's confirmation of the police's
+    date publishes death.date_corrected once, with both dates; confirming the notified date, or a
+    date for a revoked case, publishes nothing."""
+    proxy, engine = funeral
+    case = proxy.funeral.notify_death(HEALTH, notice("D-7"))
+    assert proxy.funeral.notify_death(POLICE, notice("GA-7", died="2026-05-22"))["date_conflict"] is True
+    view = proxy.funeral.resolve_date(APPROVER, case["case_id"], {"date_of_death": "2026-05-22", "reason": "autopsy"})
+    assert (view["date_of_death"], view["date_conflict"]) == ("2026-05-22", False)
+    (correction,) = [r.body for r in rows(engine, "SELECT body FROM outbox WHERE event_type = 'death.date_corrected'")]
+    assert correction["matter_id"] == case["matter_id"] and correction["data"] == {
+        "case_id": case["case_id"], "resident_id": DECEASED, "date_of_death": "2026-05-22",
+        "previous_date_of_death": "2026-05-20", "reason": "autopsy"}
+    # a third notice disagrees again; the clerk keeps the date the steps now stand on
+    proxy.funeral.notify_death(HEALTH, notice("D-8", died="2026-05-20"))
+    proxy.funeral.resolve_date(APPROVER, case["case_id"], {"date_of_death": "2026-05-22", "reason": "autopsy"})
+    # another death, revoked while its dates were in dispute
+    other = compose_resident_id(DISTRICT, date(1939, 9, 9), 13)
+    revoked = proxy.funeral.notify_death(HEALTH, notice("D-9", resident_id=other))
+    proxy.funeral.notify_death(POLICE, notice("GA-9", died="2026-05-21", resident_id=other))
+    proxy.funeral.revoke(APPROVER, revoked["case_id"], {"reason": "another person"})
+    proxy.funeral.resolve_date(APPROVER, revoked["case_id"], {"date_of_death": "2026-05-21", "reason": "police"})
+    assert rows(engine, "SELECT count(*) FROM outbox WHERE event_type = 'death.date_corrected'")[0][0] == 1
+
+
 def test_a_death_revoked_in_error_can_be_notified_again(funeral):
     """The revoked case stands aside: the person's real death, later, is a case and a matter of
     its own; the revoked certificate sent again is still the revoked case."""
@@ -125,4 +150,70 @@ def test_a_revocation_overtaking_its_notice_leaves_the_marriage_alone(make_datab
     # matter leave "revoking" (a step left pending would keep it there for ever)
     assert sorted((r.body["subject"], r.body["data"]["state"]) for r in reports) == sorted(
         [(f"death-case-{case_id}", "not_applicable"), (f"death-case-{other}", "not_applicable")])
+    engine.dispose()
+
+
+def test_a_corrected_date_moves_the_end_of_the_marriage(make_database, base_config, start_service, manual_clock,
+                                                         amqp_uri):
+    """The death notified as 20 May ends the marriage; the widow marries again on 5 June; the clerk
+    corrects the date to 8 June: the first marriage ended on 8 June (the second is left as it is,
+    and the step says the registrar must review it). Another couple's correction overtakes its own
+    notice: the marriage ends on the corrected date and the late notice changes nothing."""
+    url = make_database("marriage")
+    upgrade("services/marriage", url)
+    start_service(MarriageService, {**base_config, "DATABASE_URL": url,
+                                    "E_CERTIFICATE_KEY": "test-e-certificate-signing-key"})
+    engine = create_engine(url)
+    registrar = {"id": "r", "role": "clerk", "area": DISTRICT}
+    wife = compose_resident_id(DISTRICT, date(1950, 1, 1), 42)
+    suitor = compose_resident_id(DISTRICT, date(1948, 2, 2), 61)
+    husband2 = compose_resident_id(DISTRICT, date(1945, 3, 3), 71)
+    wife2 = compose_resident_id(DISTRICT, date(1947, 4, 4), 82)
+
+    def couple(a, b):
+        return {"office_code": DISTRICT, "declared_not_close_relatives": True,
+                "party_a": {"resident_id": a, "name": "甲"}, "party_b": {"resident_id": b, "name": "乙"}}
+
+    def reports(case_id):
+        return [r.body["data"] for r in rows(engine, "SELECT body FROM outbox "
+                                                     "WHERE event_type = 'matter.step_reported' ORDER BY id")
+                if r.body["subject"] == f"death-case-{case_id}"]
+
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as proxy:
+        manual_clock.set_local_date(date(2026, 5, 1))
+        first = proxy.marriage.register_marriage(registrar, couple(DECEASED, wife))
+        proxy.marriage.register_marriage(registrar, couple(husband2, wife2))
+        manual_clock.set_local_date(date(2026, 5, 25))
+        case_id, other = str(uuid.uuid4()), str(uuid.uuid4())
+        publish(amqp_uri, "death.notified", "funeral", {"case_id": case_id, "resident_id": DECEASED, "name": "赵老",
+                                                        "date_of_death": "2026-05-20", "region_code": TOWNSHIP,
+                                                        "source": "hospital"})
+        wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="the end")
+        manual_clock.set_local_date(date(2026, 6, 5))
+        proxy.marriage.register_marriage(registrar, couple(suitor, wife))
+        manual_clock.set_local_date(date(2026, 6, 10))
+        publish(amqp_uri, "death.date_corrected", "funeral", {
+            "case_id": case_id, "resident_id": DECEASED, "date_of_death": "2026-06-08",
+            "previous_date_of_death": "2026-05-20", "reason": "the police report"})
+        wait_for(lambda: len(reports(case_id)) == 2, what="the step reported again")
+        assert rows(engine, f"SELECT state, ended_on::text FROM marriage WHERE id = '{first['registration_id']}'") == [
+            ("ended_by_death", "2026-06-08")]
+        assert proxy.marriage.marital_status(registrar, wife) == {"status": "married", "since": "2026-06-05"}
+        done, again = reports(case_id)
+        assert (done["state"], again["state"]) == ("done", "done")
+        assert again["reason"].startswith("date of death corrected from 2026-05-20 to 2026-06-08: ")
+        assert "married again on 2026-06-05" in again["reason"] and "review" in again["reason"]
+
+        # the correction before its notice: ended on the corrected date; the notice then ignored
+        publish(amqp_uri, "death.date_corrected", "funeral", {
+            "case_id": other, "resident_id": husband2, "date_of_death": "2026-06-01",
+            "previous_date_of_death": "2026-05-30", "reason": "the hospital's certificate"})
+        wait_for(lambda: len(reports(other)) == 1, what="the overtaking correction")
+        publish(amqp_uri, "death.notified", "funeral", {"case_id": other, "resident_id": husband2, "name": "孙老",
+                                                        "date_of_death": "2026-05-30", "region_code": TOWNSHIP,
+                                                        "source": "family"})
+        wait_for(lambda: rows(engine, "SELECT count(*) FROM inbox WHERE consumer = 'marriage.on_death'")[0][0] == 4,
+                 what="the late notice")
+        assert proxy.marriage.marital_status(registrar, wife2) == {"status": "widowed", "since": "2026-06-01"}
+        assert [r["state"] for r in reports(other)] == ["done"]
     engine.dispose()

@@ -62,6 +62,17 @@ def test_departments_get_a_revocation_without_the_clerks_reason():
             "case_id": "c-1", "resident_id": HUSBAND, "date_of_death": "2026-05-20"}
 
 
+def test_departments_entitled_to_a_death_get_its_corrected_date_without_the_clerks_reason():
+    corrected = {"case_id": "c-1", "resident_id": HUSBAND, "date_of_death": "2026-05-21",
+                 "previous_date_of_death": "2026-05-20", "reason": "the funeral home's record, per 王五's statement"}
+    notified = {code for code, p in PARTNERS.items() if "death.notified" in p.entitlements}
+    assert notified == {code for code, p in PARTNERS.items() if "death.date_corrected" in p.entitlements}
+    for code in notified:
+        assert project_for_partner(corrected, PARTNERS[code].entitlements["death.date_corrected"]) == {
+            "case_id": "c-1", "resident_id": HUSBAND, "date_of_death": "2026-05-21",
+            "previous_date_of_death": "2026-05-20"}
+
+
 def test_projection_does_not_leak_siblings_and_does_not_alias_source():
     out = project_for_partner(DATA, ("party_a.resident_id",))
     assert "phone" not in out["party_a"] and "name" not in out["party_a"]

@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from contracts.funeral import OnDeath, after_death_action
+from contracts.funeral import OnDeath, after_death_action, step_reason
 from services.funeral import rules
 
 REWARDS = {"tree": 500000, "lawn": 500000, "flower_bed": 500000, "sea": 1200000, "niche": 200000}
@@ -153,9 +153,41 @@ def test_indicators(deaths, cremated, burials, eco, cremation_rate, eco_rate):
     ("death.revoked", "not_applicable", OnDeath.CLOSE),
     ("death.revoked", "reversed", OnDeath.IGNORE),          # the revocation twice
     ("death.revoked", "revoked", OnDeath.IGNORE),
+    ("death.date_corrected", "applied", OnDeath.RESTATE),         # undo the old date, stop as of the new
+    ("death.date_corrected", "not_applicable", OnDeath.STOP),     # the new date may find what the old did not
+    ("death.date_corrected", None, OnDeath.STOP),                 # it overtook its notice: the late notice is ignored
+    ("death.date_corrected", "reversed", OnDeath.IGNORE),         # the death was revoked: nothing stands to correct
+    ("death.date_corrected", "revoked", OnDeath.IGNORE),
 ])
 def test_after_death_protocol(event_type, recorded, action):
     assert after_death_action(event_type, recorded) is action
+    # the dates matter to a correction only: these all find the record on another date
+    assert after_death_action(event_type, recorded, date(2026, 5, 20), date(2026, 5, 21)) is action
+
+
+@pytest.mark.parametrize("recorded, recorded_on, corrected_to, action", [
+    ("applied", date(2026, 5, 21), date(2026, 5, 21), OnDeath.IGNORE),         # a copy of a correction handled
+    ("applied", "2026-05-21", "2026-05-21", OnDeath.IGNORE),                   # as the wire carries them
+    ("not_applicable", date(2026, 5, 21), date(2026, 5, 21), OnDeath.IGNORE),
+    ("applied", date(2026, 5, 20), date(2026, 5, 21), OnDeath.RESTATE),
+    ("applied", date(2026, 5, 20), "2026-05-21", OnDeath.RESTATE),
+    ("not_applicable", date(2026, 5, 20), date(2026, 5, 21), OnDeath.STOP),
+    (None, None, date(2026, 5, 21), OnDeath.STOP),
+    ("reversed", date(2026, 5, 20), date(2026, 5, 21), OnDeath.IGNORE),
+])
+def test_a_correction_to_the_date_already_recorded_changes_nothing(recorded, recorded_on, corrected_to, action):
+    assert after_death_action("death.date_corrected", recorded, recorded_on, corrected_to) is action
+
+
+@pytest.mark.parametrize("event_type, said, reason", [
+    ("death.notified", "allowance ended", "allowance ended"),
+    ("death.revoked", "restored", "restored"),
+    ("death.date_corrected", "allowance ended on 2026-05-21",
+     "date of death corrected from 2026-05-20 to 2026-05-21: allowance ended on 2026-05-21"),
+])
+def test_a_step_reported_after_a_correction_names_it(event_type, said, reason):
+    data = {"date_of_death": "2026-05-21", "previous_date_of_death": "2026-05-20"}
+    assert step_reason(event_type, data, said) == reason
 
 
 def test_after_death_protocol_takes_only_its_events():
