@@ -50,7 +50,6 @@ eventlet.monkey_patch()
 import argparse  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
-import traceback  # noqa: E402
 from collections import Counter  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from datetime import date, datetime, timezone  # noqa: E402
@@ -61,7 +60,7 @@ from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 from sqlalchemy import create_engine, event, insert, text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
-from bench.machine import CpuMeter, CpuUse, database_names, machine_facts  # noqa: E402
+from bench.machine import CpuMeter, CpuUse, database_names, machine_facts, on_scratch, show  # noqa: E402
 from chassis.clock import manual_clock  # noqa: E402
 from chassis.logs import configure_logging  # noqa: E402
 from chassis.migrations import upgrade  # noqa: E402
@@ -306,23 +305,11 @@ def main(argv=None) -> int:
     facts = machine_facts()
     print(f"charity detection over {args.organisations:,} organisations, {args.repeats} repeat(s); "
           f"load average {facts['load average at start']}", flush=True)
-    scratch = Scratch(prefix="bench")
-    repeats, seeded, ok = [], {}, True
-    try:
-        repeats, seeded = measure(args.organisations, args.repeats, scratch)
-    except Exception:
-        traceback.print_exc()
-        ok = False
-    finally:
-        failures = scratch.close()
-        if failures:
-            print("could not drop:", failures, file=sys.stderr)
-            ok = False
+    measured, ok = on_scratch(lambda scratch, out: out.append(measure(args.organisations, args.repeats, scratch)))
+    repeats, seeded = measured[0] if measured else ([], {})
     if repeats:
         text_report = report(repeats, seeded)
-        print()
-        print(text_report)
-        print("\nchecks passed:", *(f"  {c}" for c in repeats[-1].checks), sep="\n")
+        show(text_report, repeats[-1].checks)
         if args.write and ok:
             write_results(args.output, args.label, text_report, repeats, facts, args)
     return 0 if ok else 1

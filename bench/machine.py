@@ -5,14 +5,16 @@ import os
 import platform
 import resource
 import subprocess
+import sys
 import time
+import traceback
 from dataclasses import dataclass
 from importlib.metadata import version
 
 import psycopg2
 from kombu import Connection
 
-from infra.scratch import AMQP_HOST, PG_ADMIN_DSN
+from infra.scratch import AMQP_HOST, PG_ADMIN_DSN, Scratch
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -158,3 +160,28 @@ class CpuMeter:
 
 def database_names(*urls: str) -> tuple[str, ...]:
     return tuple(url.rsplit("/", 1)[1] for url in urls)
+
+
+def on_scratch(work) -> tuple[list, bool]:
+    """Run `work(scratch, results)` on throwaway databases and vhosts, dropped afterwards whatever
+    happens; what it appended to `results` survives a failure part-way. Returns the results and
+    whether all went well (no exception, everything dropped)."""
+    scratch, results, ok = Scratch(prefix="bench"), [], True
+    try:
+        work(scratch, results)
+    except Exception:
+        traceback.print_exc()
+        ok = False
+    finally:
+        failures = scratch.close()
+        if failures:
+            print("could not drop:", failures, file=sys.stderr)
+            ok = False
+    return results, ok
+
+
+def show(text_report: str, checks) -> None:
+    """Print a benchmark's report and the checks its last measurement passed."""
+    print()
+    print(text_report)
+    print("\nchecks passed:", *(f"  {c}" for c in checks), sep="\n")

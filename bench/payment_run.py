@@ -29,14 +29,13 @@ import statistics
 import sys
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from bench.machine import CpuMeter, machine_facts
+from bench.machine import CpuMeter, machine_facts, on_scratch, show
 from infra.scratch import Scratch
 from chassis.migrations import upgrade
 from services.assistance.payments import (cycle_summary, freeze_cycle, mark_sent, reconcile,
@@ -262,28 +261,18 @@ def main(argv=None) -> int:
     facts = machine_facts()
     print(f"payment run over {args.recipients:,} recipients, {args.rounds} round(s); "
           f"load average {facts['load average at start']}", flush=True)
-    scratch = Scratch(prefix="bench")
-    rounds: list[Round] = []
-    ok = True
-    try:
+
+    def all_rounds(scratch: Scratch, rounds: list) -> None:
         for number in range(1, args.rounds + 1):
             rounds.append(one_round(number, args.recipients, scratch))
             failures = scratch.close()  # each round on a fresh database; free the disk now
             if failures:
                 print("could not drop:", failures, file=sys.stderr)
-    except Exception:
-        traceback.print_exc()
-        ok = False
-    finally:
-        failures = scratch.close()
-        if failures:
-            print("could not drop:", failures, file=sys.stderr)
-            ok = False
+
+    rounds, ok = on_scratch(all_rounds)
     if rounds:
         text_report = report(rounds, args.recipients)
-        print()
-        print(text_report)
-        print("\nchecks passed:", *(f"  {c}" for c in rounds[-1].checks), sep="\n")
+        show(text_report, rounds[-1].checks)
         if args.write and ok:
             write_results(text_report, rounds, facts, args)
     return 0 if ok else 1
