@@ -6,9 +6,9 @@ from itertools import permutations
 import pytest
 
 from contracts.matters import MARRIAGE_BIRTH_HUKOU, REPORTABLE_STEP_STATES, REVERSED, TERMINAL_STEP_STATES
-from gateway.progress_rules import (MatterNotYetRevoked, Report, ReportRefused, StepNotStarted, StepState, apply_report, check_report,
-                                    completed_at, fold_reports, history, is_overdue, joint_handling, matter_state,
-                                    opened_steps, start_phase)
+from gateway.progress_rules import (MatterNotYetRevoked, Report, ReportRefused, StepNotStarted, StepState,
+                                    apply_report, check_report, completed_at, fold_reports, history, is_overdue,
+                                    joint_handling, matter_state, opened_steps, start_phase)
 
 MT = MARRIAGE_BIRTH_HUKOU
 OPENED = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
