@@ -8,16 +8,30 @@ from contracts.marriage import Strict
 from contracts.matters import REPORTABLE_STEP_STATES, STEP_STATES
 
 
+class StepHistoryEntrySchema(Strict):
+    state = fields.String(validate=validate.OneOf(sorted(REPORTABLE_STEP_STATES)))
+    reason = fields.String(allow_none=True)
+    reported_at = fields.AwareDateTime(metadata={"description": "the time of the report's event"})
+    applied = fields.Boolean(metadata={"description": "false: set aside, as a word that may not follow the one "
+                                                      "before it (e.g. an outcome reported after a reversal)"})
+
+
 class StepViewSchema(Strict):
     step = fields.String()
     title = fields.String()
     owner = fields.String()
-    state = fields.String(validate=validate.OneOf(STEP_STATES))
+    state = fields.String(validate=validate.OneOf(STEP_STATES),
+                          metadata={"description": "the owner's latest report (by the time of its event), or "
+                                                   "not_started / pending before the first"})
     started_at = fields.AwareDateTime(allow_none=True)
     deadline = fields.AwareDateTime(allow_none=True)
-    reported_at = fields.AwareDateTime(allow_none=True)
+    reported_at = fields.AwareDateTime(allow_none=True, metadata={"description": "the time of the report `state` "
+                                                                                 "and `reason` come from"})
     reason = fields.String(allow_none=True)
     overdue = fields.Boolean()
+    history = fields.List(fields.Nested(StepHistoryEntrySchema), metadata={
+        "description": "the owner's other reports of this step, oldest first: those the current one replaced "
+                       "(e.g. the outcome with a date of death since corrected) and any set aside"})
 
 
 class MatterViewSchema(Strict):

@@ -29,6 +29,10 @@ def kind_of(matter: Matter, rows: list[MatterStep]) -> MatterType:
     return MatterType(base.name, base.title, base.opened_by, steps)
 
 
+def as_report(row: StepReport) -> rules.Report:
+    return rules.Report(row.state, row.reported_at, row.reason, row.id)
+
+
 def save_step(row: MatterStep, state: rules.StepState) -> None:
     row.state, row.started_at, row.deadline = state.state, state.started_at, state.deadline
     row.reported_at, row.reason = state.reported_at, state.reason
@@ -70,9 +74,10 @@ class ProgressService:
                 save_step(row, state)
         else:
             self._report(matter, rows, event)
-        if rules.matter_state([step_state(r) for r in rows], matter.revoked_at is not None) == "completed" \
-                and matter.completed_at is None:
-            matter.completed_at = event.time
+        # complete (or not) by the steps' current words: a step reported again may change them
+        matter.completed_at = rules.completed_at(
+            matter.completed_at, rules.matter_state([step_state(r) for r in rows], matter.revoked_at is not None),
+            event.time)
 
     def _open(self, event):
         if self.db.get(Matter, event.matter_id) is not None:
@@ -98,21 +103,29 @@ class ProgressService:
         if row is None:
             self.log.warning("progress.unknown_step", step=data["step"])
             return
+        report = StepReport(event_id=event.id, matter_id=matter.id, step=data["step"], state=data["state"],
+                            reported_by=data["reported_by"], reported_at=event.time, reason=data.get("reason"),
+                            applied="refused")
+        self.db.add(report)
         # Only the step's owner closes it: a service for itself, the gateway for a partner.
-        entitled = data["reported_by"] == row.owner and event.source in (row.owner, "gateway")
-        if entitled:
-            # a report ahead of its phase raises StepNotStarted: the chassis retries it later
-            # and a reversal ahead of the revocation raises MatterNotYetRevoked, retried likewise
-            new_state, applied = rules.apply_report(step_state(row), data["state"], event.time, data.get("reason"),
-                                                    revoked=matter.revoked_at is not None)
-            save_step(row, new_state)
-        else:
-            applied = False
+        if not (data["reported_by"] == row.owner and event.source in (row.owner, "gateway")):
             self.log.warning("progress.report_not_entitled", step=row.step, owner=row.owner,
                              source=event.source, reported_by=data["reported_by"])
-        self.db.add(StepReport(event_id=event.id, matter_id=matter.id, step=data["step"], state=data["state"],
-                               reported_by=data["reported_by"], reported_at=event.time, reason=data.get("reason"),
-                               applied="yes" if applied else ("ignored" if entitled else "refused")))
+            return
+        report.applied = "yes"
+        self.db.flush()
+        # The step is folded afresh from every report of its owner, by event time: a report that
+        # arrives late takes its place in the history and does not overwrite a newer one. A report
+        # ahead of its phase raises StepNotStarted, a reversal ahead of the revocation
+        # MatterNotYetRevoked: the chassis retries either later (nothing of it is kept meanwhile).
+        reports = list(self.db.execute(select(StepReport).where(
+            StepReport.matter_id == matter.id, StepReport.step == row.step, StepReport.applied != "refused")
+            .order_by(StepReport.reported_at, StepReport.id)).scalars())
+        current, applied = rules.fold_reports(step_state(row), [as_report(r) for r in reports],
+                                              revoked=matter.revoked_at is not None)
+        save_step(row, current)
+        for stored, took_effect in zip(reports, applied):
+            stored.applied = "yes" if took_effect else "ignored"
 
     @timer(interval=60)
     def count_overdue(self):

@@ -1,11 +1,15 @@
 """How a matter's progress folds out of its events: pure functions, table-tested.
 
 A step is `not_started` until its phase starts (at opening, or on the event named by the step's
-`starts_on`), then `pending` with a deadline, then closed by its owner's first report (`done`,
-`rejected`, `not_applicable`). Later reports for a closed step are journaled but change nothing:
-the first word of the owner stands, as in an append-only action log. The one exception is a
-revoked matter (a death notified in error): its owners then report their steps `reversed`, and the
-matter reads `revoking` until no step is left done or pending, then `revoked`.
+`starts_on`), then `pending` with a deadline, then closed by its owner's report (`done`,
+`rejected`, `not_applicable`). Its owner may report it again: a corrected date of death has
+assistance, care and marriage take their steps again and say so, and a revoked matter (a death
+notified in error) has its owners report their steps `reversed`. Every report is kept; the step
+reads as its owner's latest word, by the time of the report's event, whatever order the reports
+arrive in (`fold_reports`): an older report arriving late goes into the step's history and
+changes nothing. Not every word may follow every other (`FOLLOWS`): a report that may not is kept
+in the history but set aside. A revoked matter reads `revoking` until no step is left done or
+pending, then `revoked`.
 """
 from __future__ import annotations
 
@@ -13,6 +17,23 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from contracts.matters import REVERSED, TERMINAL_STEP_STATES, MatterType
+
+# The words a newer report of a step's owner may bring after the step's current one.
+# - pending: any outcome; a reversal too (nothing done, nothing left to do) once the matter is revoked.
+# - done and not applicable: said again (with a new reason: what a corrected date of death changed),
+#   or changed into each other (the corrected date finds something to do where the old one found
+#   nothing, or the other way round), or reversed once the matter is revoked.
+# - rejected: said again only. A refusal is answered by a new application, not by a later `done`
+#   of the same step (联办率 counts a rejected step as a second application); a finished step is
+#   never refused afterwards either.
+# - reversed: said again only. The matter was made in error; nothing it did stands any more.
+FOLLOWS: dict[str, frozenset[str]] = {
+    "pending": frozenset({"done", "rejected", "not_applicable", REVERSED}),
+    "done": frozenset({"done", "not_applicable", REVERSED}),
+    "not_applicable": frozenset({"done", "not_applicable", REVERSED}),
+    "rejected": frozenset({"rejected", REVERSED}),
+    REVERSED: frozenset({REVERSED}),
+}
 
 
 @dataclass(frozen=True)
@@ -24,6 +45,16 @@ class StepState:
     deadline: datetime | None = None
     reported_at: datetime | None = None
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """One report of a step by its owner: `at` is its event's time; `seq` the order it arrived in,
+    which decides only between reports of the same time."""
+    state: str
+    at: datetime
+    reason: str | None = None
+    seq: int = 0
 
 
 class ReportRefused(Exception):
@@ -45,24 +76,28 @@ def start_phase(matter_type: MatterType, steps: list[StepState], event_type: str
             for st in steps]
 
 
-def check_report(step: StepState, reporter: str, state: str, revoked: bool = False) -> bool:
-    """Whether `reporter` may report `state` now; False means 'already said exactly that'.
+def may_follow(current: str, reported: str) -> bool:
+    """Whether a newer report of `reported` may take the place of a step's `current` word."""
+    return reported in FOLLOWS.get(current, frozenset())
 
-    Raises ReportRefused for another owner's step or a closed step. A step not started yet is
-    accepted: the partner may have received the starting event before the progress view did.
-    A reversal is accepted only once the matter is revoked, for a step not yet reversed.
+
+def check_report(step: StepState, reporter: str, state: str, revoked: bool = False,
+                 reason: str | None = None) -> bool:
+    """Whether `reporter` may report `state` (with `reason`) now; False means 'already said exactly that'.
+
+    Raises ReportRefused for another owner's step, a reversal before the revocation, or a word that
+    may not follow the step's current one (`FOLLOWS`). A step not started yet is accepted: the
+    partner may have received the starting event before the progress view did.
     """
     if reporter != step.owner:
         raise ReportRefused(f"step {step.step} belongs to {step.owner}")
-    if state == REVERSED:
-        if not revoked:
-            raise ReportRefused(f"the matter is not revoked: step {step.step} has nothing to reverse")
-        return step.state != REVERSED
-    if step.state == REVERSED:
-        raise ReportRefused(f"step {step.step} is already reversed")
-    if step.state in TERMINAL_STEP_STATES:
-        if step.state == state:
-            return False
+    if state == REVERSED and not revoked:
+        raise ReportRefused(f"the matter is not revoked: step {step.step} has nothing to reverse")
+    if step.state == "not_started":
+        return True
+    if (step.state, step.reason) == (state, reason):
+        return False
+    if not may_follow(step.state, state):
         raise ReportRefused(f"step {step.step} is already {step.state}")
     return True
 
@@ -77,20 +112,42 @@ class MatterNotYetRevoked(Exception):
 
 def apply_report(step: StepState, state: str, at: datetime, reason: str | None,
                  revoked: bool = False) -> tuple[StepState, bool]:
-    """The step after a report, and whether the report changed it."""
-    if state == REVERSED:
-        if not revoked:
-            raise MatterNotYetRevoked(f"step {step.step} reported reversed before its matter was revoked")
-        if step.state == REVERSED:
-            return step, False
-        return replace(step, state=REVERSED, reported_at=at, reason=reason), True
-    if step.state == REVERSED:
-        return step, False  # a late outcome of a step already undone changes nothing
+    """The step after one newer report of its owner, and whether the report took effect (False:
+    set aside, as a word that may not follow the step's current one)."""
+    if state == REVERSED and not revoked:
+        raise MatterNotYetRevoked(f"step {step.step} reported reversed before its matter was revoked")
     if step.state == "not_started":
         raise StepNotStarted(f"step {step.step} has not started yet")
-    if step.state in TERMINAL_STEP_STATES:
+    if not may_follow(step.state, state):
         return step, False
     return replace(step, state=state, reported_at=at, reason=reason), True
+
+
+def fold_reports(step: StepState, reports: list[Report], revoked: bool = False) -> tuple[StepState, tuple[bool, ...]]:
+    """The step as every report of its owner leaves it, and for each report (in the order given)
+    whether it took effect. `step`: the step as its phase started it (its reports are folded
+    afresh, so whatever it says of them is ignored). The reports are taken by event time (then by
+    arrival), so the latest report that may follow the one before stands, however late it arrived.
+    """
+    if step.state == "not_started":
+        if reports:
+            raise StepNotStarted(f"step {step.step} has not started yet")
+        return step, ()
+    current = replace(step, state="pending", reported_at=None, reason=None)
+    applied = [False] * len(reports)
+    for i in sorted(range(len(reports)), key=lambda i: (reports[i].at, reports[i].seq)):
+        report = reports[i]
+        current, applied[i] = apply_report(current, report.state, report.at, report.reason, revoked)
+    return current, tuple(applied)
+
+
+def history(reports: list[Report], applied: list[bool]) -> tuple[list[Report], list[bool]]:
+    """A step's reports other than the one it reads as now (the last that took effect), in order of
+    event time, with whether each took effect."""
+    order = sorted(range(len(reports)), key=lambda i: (reports[i].at, reports[i].seq))
+    current = next((i for i in reversed(order) if applied[i]), None)
+    kept = [i for i in order if i != current]
+    return [reports[i] for i in kept], [applied[i] for i in kept]
 
 
 def matter_state(steps: list[StepState], revoked: bool = False) -> str:
@@ -104,6 +161,14 @@ def matter_state(steps: list[StepState], revoked: bool = False) -> str:
     if "not_started" in states:
         return "waiting"  # e.g. the marriage half is done and the birth has not happened yet
     return "completed"
+
+
+def completed_at(previous: datetime | None, state: str, at: datetime) -> datetime | None:
+    """When the matter completed: the first time it read `completed` since it last did not; None
+    while it does not (a matter's state follows its steps' current words)."""
+    if state != "completed":
+        return None
+    return previous or at
 
 
 def is_overdue(step: StepState, now: datetime) -> bool:

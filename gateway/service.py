@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from chassis import (Clock, Database, Forbidden, InvalidInput, Logger, NotFound, Operable, Outbox,
                      ServiceRpc, WorkerMetrics, http, json_response)
@@ -21,9 +21,9 @@ from gateway.charity_routes import CharityRoutes
 from gateway.funeral_routes import FuneralRoutes
 from gateway.auth import Authenticator
 from gateway.idempotency import Idempotency
-from gateway.models import BirthNotice, Matter, MatterStep, MatterSubject
+from gateway.models import BirthNotice, Matter, MatterStep, MatterSubject, StepReport
 from gateway.openapi import openapi_document
-from gateway.progress import step_state
+from gateway.progress import as_report, step_state
 
 CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
 ANYONE = (CITIZEN, CLERK, PARTNER, ADMIN)
@@ -60,7 +60,7 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         return {"matters": [self._matter_view(self.db.get(Matter, i)) for i in ids]}
 
     @route("GET", "/api/v1/matters/<matter_id>", roles=(CITIZEN, CLERK, ADMIN), tag="matters",
-           summary="Where is my matter: every step, its owner, state, deadline and overdue flag",
+           summary="Where is my matter: every step, its owner, state, deadline, overdue flag and earlier reports",
            response=MatterViewSchema)
     def get_matter(self, actor, body, matter_id):
         matter = self._matter(matter_id)
@@ -79,24 +79,39 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         return matter
 
     def _matter_view(self, matter: Matter, owner: str | None = None) -> dict:
-        # One statement, one snapshot: the matter row and its steps cannot disagree.
-        joined = self.db.execute(select(Matter.completed_at, Matter.revoked_at, MatterStep)
-                                 .join(MatterStep, MatterStep.matter_id == Matter.id)
-                                 .where(Matter.id == matter.id)).all()
+        # One statement, one snapshot: the matter row, its steps and their reports cannot disagree.
+        joined = self.db.execute(
+            select(Matter.completed_at, Matter.revoked_at, MatterStep, StepReport)
+            .join(MatterStep, MatterStep.matter_id == Matter.id)
+            .outerjoin(StepReport, and_(StepReport.matter_id == MatterStep.matter_id,
+                                        StepReport.step == MatterStep.step, StepReport.applied != "refused"))
+            .where(Matter.id == matter.id)).all()
         completed_at, revoked_at = (joined[0][0], joined[0][1]) if joined else (None, None)
-        rows = sorted((step for _, _, step in joined), key=lambda r: r.position)
+        rows = sorted({step.step: step for _, _, step, _ in joined}.values(), key=lambda r: r.position)
+        reports: dict[str, list[StepReport]] = {}
+        for _, _, step, report in joined:
+            if report is not None:
+                reports.setdefault(step.step, []).append(report)
         kind = matter_type(matter.matter_type)
         states = [step_state(row) for row in rows]
         titles = {row.step: row.title for row in rows}
         now = self.clock.now()
         steps = [{"step": st.step, "title": titles[st.step], "owner": st.owner, "state": st.state,
                   "started_at": st.started_at, "deadline": st.deadline, "reported_at": st.reported_at,
-                  "reason": st.reason, "overdue": rules.is_overdue(st, now)}
+                  "reason": st.reason, "overdue": rules.is_overdue(st, now),
+                  "history": self._step_history(reports.get(st.step, []))}
                  for st in states if owner is None or st.owner == owner]
         return MatterViewSchema().dump({
             "matter_id": matter.id, "matter_type": kind.name, "title": kind.title,
             "state": rules.matter_state(states, revoked_at is not None), "opened_at": matter.opened_at,
             "completed_at": completed_at, "revoked_at": revoked_at, "steps": steps})
+
+    @staticmethod
+    def _step_history(reports: list[StepReport]) -> list[dict]:
+        """The owner's reports of a step but the one it reads as now, oldest first."""
+        earlier, applied = rules.history([as_report(r) for r in reports], [r.applied == "yes" for r in reports])
+        return [{"state": r.state, "reason": r.reason, "reported_at": r.at, "applied": took_effect}
+                for r, took_effect in zip(earlier, applied)]
 
     @route("GET", "/api/v1/statistics/joint-handling/<matter_type_name>", roles=(CLERK, ADMIN), tag="matters",
            summary="联办率: share of the area's decided matters of this type granted without a second application",
@@ -130,7 +145,7 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         return view
 
     @route("POST", "/api/v1/partner/matters/<matter_id>/steps/<step>", roles=(PARTNER,), tag="partners",
-           summary="Report the outcome of your step (done, rejected with a reason, not applicable)",
+           summary="Report the outcome of your step (done, rejected with a reason, not applicable), or report it again",
            body=StepReportRequestSchema, response=StepReportAcceptedSchema, status=202)
     def report_step(self, actor, body, matter_id, step):
         matter = self._matter(matter_id)
@@ -138,7 +153,8 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         if row is None:
             raise NotFound(f"matter {matter_id} has no step {step}")
         try:
-            fresh = rules.check_report(step_state(row), actor.id, body["state"], matter.revoked_at is not None)
+            fresh = rules.check_report(step_state(row), actor.id, body["state"], matter.revoked_at is not None,
+                                       body["reason"])
         except rules.ReportRefused as exc:
             raise (Forbidden if row.owner != actor.id else Conflict)(exc.reason) from None
         event_id = None

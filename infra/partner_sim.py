@@ -36,7 +36,8 @@ STEP_FOR = {
     ("medical_insurance", "birth.notified"): "newborn_medical_insurance",
     # 身后一件事: cancel the hukou, stop the pension and pay survivors' benefits, close the account;
     # on a revocation, undo it and report the step reversed; on a corrected date of death, take it
-    # again with that date and report the step done again (the progress view keeps its first word)
+    # again with that date and report the step done again, saying so (the progress view shows the
+    # latest report, the first in the step's history)
     ("police", "death.notified"): "hukou_cancellation",
     ("human_resources", "death.notified"): "pension_and_survivors",
     ("medical_insurance", "death.notified"): "medical_insurance_closure",
@@ -48,6 +49,14 @@ STEP_FOR = {
     ("medical_insurance", "death.date_corrected"): "medical_insurance_closure",
 }
 REVERSING = frozenset({"death.revoked"})
+
+
+def reason_for(event: dict) -> str | None:
+    """What a department says with its step: a corrected date of death names the correction."""
+    if event["type"] == "death.date_corrected":
+        data = event["data"]
+        return f"date of death corrected from {data['previous_date_of_death']} to {data['date_of_death']}"
+    return None
 
 
 class PartnerSimulator:
@@ -71,7 +80,8 @@ class PartnerSimulator:
             return True
         step = STEP_FOR.get((code, event["type"]))
         if step is not None:
-            return self.report_step(code, event, step, "reversed" if event["type"] in REVERSING else None)
+            return self.report_step(code, event, step, "reversed" if event["type"] in REVERSING else None,
+                                    reason_for(event))
         # 救助一件事: the linked items are data, so ask the matter which steps are ours
         view = self.http.get(f"{self.gateway}/api/v1/partner/matters/{event['matter_id']}", timeout=10,
                              headers={"Authorization": f"Bearer {self.tokens[code]}"})
@@ -101,9 +111,12 @@ class PartnerSimulator:
         self.reported.append(("care_providers", order_id, "delivered"))
         return True
 
-    def report_step(self, code: str, event: dict, step: str, state: str | None = None) -> bool:
+    def report_step(self, code: str, event: dict, step: str, state: str | None = None,
+                    reason: str | None = None) -> bool:
         rejected = f"{code}:{step}" in self.rejections
         body = {"state": "rejected", "reason": "simulated rejection"} if rejected else {"state": state or "done"}
+        if reason is not None and not rejected:
+            body["reason"] = reason
         response = self.http.post(
             f"{self.gateway}/api/v1/partner/matters/{event['matter_id']}/steps/{step}", json=body, timeout=10,
             headers={"Authorization": f"Bearer {self.tokens[code]}", "Idempotency-Key": f"{event['id']}:{step}"})

@@ -259,7 +259,12 @@ def test_revocation_restores_everything_with_back_pay(system, manual_clock):
                               "care_stopped": "reversed", "marriage_ended": "reversed",
                               "hukou_cancellation": "reversed", "pension_and_survivors": "reversed",
                               "medical_insurance_closure": "reversed"}
-    assert view["revoked_at"] is not None
+    assert view["revoked_at"] is not None and view["completed_at"] is None
+    # each reversed step shows what it undid: its done report, before the reversal
+    for step in view["steps"]:
+        if step["state"] == "reversed":
+            assert [(h["state"], h["applied"]) for h in step["history"]] == [("done", True)], step
+            assert step["history"][0]["reported_at"] < step["reported_at"], step
 
     # assistance: back in the household at the old amount; back pay equals what the stop withheld
     # (July's difference; June was paid in full), and June's recovery is cancelled
@@ -329,6 +334,9 @@ def republish(sys_, envelope: dict) -> None:
 
 
 CORRECTED_STEPS = (("assistance", "benefits_stopped"), ("care", "care_stopped"), ("marriage", "marriage_ended"))
+CORRECTED_FROM = "date of death corrected from 2026-06-02 to 2026-05-20"
+RESTATED_STEPS = ("benefits_stopped", "care_stopped", "marriage_ended", "hukou_cancellation", "pension_and_survivors",
+                  "medical_insurance_closure")
 
 
 def test_a_corrected_date_of_death_is_taken_again_by_every_step(system, manual_clock):
@@ -337,7 +345,8 @@ def test_a_corrected_date_of_death_is_taken_again_by_every_step(system, manual_c
     next day says 20 May, and the clerk confirms 20 May: assistance now finds June paid for after
     the death (the overpayment, for recovery), care ends the allowance and the voucher on 20 May,
     the spouse is widowed since 20 May; each participant reports its step again naming the
-    correction. Each effect is there once, the correction redelivered and copied notwithstanding."""
+    correction, and the matter shows each step's latest report with the first in its history.
+    Each effect is there once, the correction redelivered and copied notwithstanding."""
     sys_ = system(simulator=True, assistance=PartnerData(), care=True, funeral=True, simulated_partners=DEPARTMENTS)
     story = a_married_dibao_elder(sys_, manual_clock)
     elder, spouse = story["elder"], story["spouse"]
@@ -374,6 +383,13 @@ def test_a_corrected_date_of_death_is_taken_again_by_every_step(system, manual_c
         return all(len(said) == 2 for said in reports().values())
     wait_for(every_step_restated, timeout=40, what="every step taken again with the confirmed date")
 
+    def view_restated():
+        """The matter once every step, the departments' too, reads as its report naming the correction."""
+        view = matter(sys_, matter_id)
+        return view and all((s["reason"] or "").startswith(CORRECTED_FROM) for s in view["steps"]
+                            if s["step"] in RESTATED_STEPS) and view
+    view = wait_for(view_restated, timeout=40, what="the matter reading the corrected date")
+
     def effects():
         """Everything the three services now say of the death."""
         household = ok(sys_.call("GET", f"/api/v1/assistance/households/{story['household_id']}", CASEWORKER))
@@ -386,6 +402,7 @@ def test_a_corrected_date_of_death_is_taken_again_by_every_step(system, manual_c
                 "order": ok(sys_.call("GET", f"/api/v1/care/orders/{story['order_id']}", CASEWORKER))["state"],
                 "marital_status": ok(sys_.call("GET", f"/api/v1/marriage/marital-status/{spouse}", REGISTRAR)),
                 "reports": reports(),
+                "matter": matter(sys_, matter_id),
                 "member_left": [e["data"] for e in outbox(sys_, "assistance", "assistance.member_left")]}
 
     now = effects()
@@ -406,14 +423,28 @@ def test_a_corrected_date_of_death_is_taken_again_by_every_step(system, manual_c
     assert care["changes"]["orders"] == [story["order_id"]] and now["order"] == "cancelled"
     # marriage: the spouse is widowed since 20 May
     assert now["marital_status"] == {"status": "widowed", "since": "2026-05-20"}
-    # each step reported again, done, naming the correction; the matter keeps the first word of each
+    # each step reported again, done, naming the correction; the matter reads as the latest report
+    # of each, the first one (with the old date) in the step's history
+    steps = {s["step"]: s for s in view["steps"]}
     for service, step in CORRECTED_STEPS:
         first, again = now["reports"][service]
         assert (first["step"], first["state"], again["step"], again["state"]) == (step, "done", step, "done")
-        assert again["reason"].startswith("date of death corrected from 2026-06-02 to 2026-05-20: ")
+        assert again["reason"].startswith(CORRECTED_FROM + ": ")
         assert "2026-06-02" not in again["reason"].split(": ", 1)[1], again["reason"]
-    view = matter(sys_, matter_id)
-    assert view["state"] == "in_progress" and steps_of(view)["benefits_stopped"] == "done"
+        shown = steps[step]
+        assert (shown["state"], shown["reason"]) == ("done", again["reason"]), step
+        (earlier,) = shown["history"]
+        assert (earlier["state"], earlier["reason"], earlier["applied"]) == ("done", first["reason"], True), step
+        assert earlier["reported_at"] < shown["reported_at"], step
+    assert "2026-05-20" in steps["marriage_ended"]["reason"].split(": ", 1)[1]
+    assert "2026-06-02" in steps["marriage_ended"]["history"][0]["reason"]
+    # the departments said it again through the partner API: the same, their first word (no reason) before
+    for step in ("hukou_cancellation", "pension_and_survivors", "medical_insurance_closure"):
+        assert (steps[step]["state"], steps[step]["reason"]) == ("done", CORRECTED_FROM), step
+        assert [(h["state"], h["reason"]) for h in steps[step]["history"]] == [("done", None)], step
+    untouched = steps["cremation_certificate"]
+    assert (untouched["state"], untouched["history"]) == ("pending", [])
+    assert view["state"] == "in_progress" and view["completed_at"] is None
     # the departments entitled to the death received the correction, once each
     wait_for(lambda: sorted(code for code, kind, _ in sys_.simulator.received if kind == "death.date_corrected")
              == sorted(AFTER_DEATH_PARTNERS), timeout=20, what="the departments' copies")

@@ -37,6 +37,13 @@ def test_openapi_is_generated_from_the_contracts(system):
     schema = document["components"]["schemas"][schema_ref.rsplit("/", 1)[-1]]
     assert "declared_not_close_relatives" in schema["required"]
     assert "/api/v1/partner/matters/{matter_id}/steps/{step}" in document["paths"]
+    # a step shows its latest report, with the owner's other reports in its history
+    schemas = document["components"]["schemas"]
+    step_view = schemas["StepView"]["properties"]
+    assert {"state", "reason", "reported_at", "overdue", "history"} <= set(step_view)
+    assert step_view["history"]["type"] == "array"
+    entry = schemas[step_view["history"]["items"]["$ref"].rsplit("/", 1)[-1]]["properties"]
+    assert set(entry) == {"state", "reason", "reported_at", "applied"}
 
 
 def test_health_and_metrics_of_every_process(system):

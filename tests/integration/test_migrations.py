@@ -1,4 +1,6 @@
 """Each service's alembic history builds exactly the tables its models declare, and goes back down."""
+from datetime import datetime, timezone
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -78,3 +80,45 @@ def test_assistance_0009_keeps_the_payments_deaths_already_recorded_found(make_d
     assert [tuple(map(str, link)) for link in links] == [
         ("case-1", "7", "2", "2026-06", "2026-06-01", "60000", "40000")]
     assert {"written_off_fen", "refunded_fen"} <= recovery_columns
+
+
+def test_gateway_0005_has_restated_steps_read_as_their_latest_report(make_database):
+    """Before 0005 a step kept its owner's first word, the later reports set aside ('ignored'): the
+    revision folds those steps again, so a step restated after a corrected date of death reads as
+    the restatement; a word that may not follow (done after a rejection) stays set aside."""
+    url = make_database("migrations")
+    upgrade("gateway", url, "0004")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO matter (id, matter_type, region_code, opened_at, opened_by) VALUES "
+                          "('m-1', 'after_death', '330602', '2026-06-10 10:00+08', 'funeral')"))
+        conn.execute(text(
+            "INSERT INTO matter_step (matter_id, step, position, owner, title, deadline_days, state, started_at, "
+            "deadline, reported_at, reason) VALUES "
+            "('m-1', 'benefits_stopped', 1, 'assistance', 't', 5, 'done', '2026-06-10 10:00+08', "
+            "'2026-06-15 10:00+08', '2026-06-10 10:01+08', 'as of 2026-06-02'), "
+            "('m-1', 'hukou_cancellation', 4, 'police', 't', 10, 'rejected', '2026-06-10 10:00+08', "
+            "'2026-06-20 10:00+08', '2026-06-10 11:00+08', 'address'), "
+            "('m-1', 'care_stopped', 2, 'care', 't', 5, 'pending', '2026-06-10 10:00+08', "
+            "'2026-06-15 10:00+08', NULL, NULL)"))
+        conn.execute(text(
+            "INSERT INTO step_report (event_id, matter_id, step, state, reported_by, reported_at, reason, applied) "
+            "VALUES ('e-1', 'm-1', 'benefits_stopped', 'done', 'assistance', '2026-06-10 10:01+08', "
+            "'as of 2026-06-02', 'yes'), "
+            "('e-2', 'm-1', 'benefits_stopped', 'done', 'assistance', '2026-06-11 10:01+08', "
+            "'corrected to 2026-05-20', 'ignored'), "
+            "('e-3', 'm-1', 'benefits_stopped', 'rejected', 'police', '2026-06-12 10:01+08', 'not mine', 'refused'), "
+            "('e-4', 'm-1', 'hukou_cancellation', 'rejected', 'police', '2026-06-10 11:00+08', 'address', 'yes'), "
+            "('e-5', 'm-1', 'hukou_cancellation', 'done', 'police', '2026-06-11 11:00+08', NULL, 'ignored')"))
+    upgrade("gateway", url)
+    with engine.connect() as conn:
+        steps = {row.step: (row.state, row.reason) for row in conn.execute(text(
+            "SELECT step, state, reason FROM matter_step WHERE matter_id = 'm-1'"))}
+        applied = dict(conn.execute(text("SELECT event_id, applied FROM step_report")).all())
+        restated_at = conn.execute(text(
+            "SELECT reported_at FROM matter_step WHERE step = 'benefits_stopped'")).scalar()
+    engine.dispose()
+    assert steps == {"benefits_stopped": ("done", "corrected to 2026-05-20"),
+                     "hukou_cancellation": ("rejected", "address"), "care_stopped": ("pending", None)}
+    assert restated_at == datetime(2026, 6, 11, 2, 1, tzinfo=timezone.utc)
+    assert applied == {"e-1": "yes", "e-2": "yes", "e-3": "refused", "e-4": "yes", "e-5": "ignored"}

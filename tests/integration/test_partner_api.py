@@ -1,7 +1,12 @@
-"""Partners report only their own started steps; overdue steps are flagged."""
-from datetime import date, timedelta
+"""Partners report only their own started steps, and may say a step's outcome again; the view
+shows each step's latest report by event time with the ones before; overdue steps are flagged."""
+import uuid
+from datetime import date, datetime, timedelta, timezone
 
-from tests.helpers import wait_for
+from kombu import Connection, Exchange, Producer
+
+from chassis.topology import EVENTS_EXCHANGE
+from tests.helpers import queue_depth, wait_for
 from tests.integration.test_marriage_one_matter import CLERK, OFFICE, couple, matter_view, slot, steps_of
 from tests.system import system  # noqa: F401  (fixture)
 
@@ -39,10 +44,78 @@ def test_partner_reports_are_checked_against_ownership_and_state(system, manual_
     assert rejected.status_code == 202, rejected.text
     view = wait_for(lambda: (v := matter_view(sys_, matter_id, citizen)) and v["state"] == "needs_attention" and v)
     hukou = next(s for s in view["steps"] if s["step"] == "hukou_update")
-    assert hukou["state"] == "rejected" and hukou["reason"] == "户籍地址待核实"
-    # the first word of the owner stands
+    assert hukou["state"] == "rejected" and hukou["reason"] == "户籍地址待核实" and hukou["history"] == []
+    first_at = hukou["reported_at"]
+
+    # the same word again: nothing new to say, no report
+    same = sys_.call("POST", f"{steps}/hukou_update", ("partner", "police"),
+                     json={"state": "rejected", "reason": "户籍地址待核实"})
+    assert same.status_code == 202 and same.json()["event_id"] is None
+    # the rejection said again with another reason: the step reads as the latest, the first kept
+    manual_clock.advance(hours=2)
+    restated = sys_.call("POST", f"{steps}/hukou_update", ("partner", "police"),
+                         json={"state": "rejected", "reason": "户籍地址待核实: 房产证明缺失"})
+    assert restated.status_code == 202 and restated.json()["event_id"]
+    hukou = wait_for(lambda: (s := next(s for s in matter_view(sys_, matter_id, citizen)["steps"]
+                                        if s["step"] == "hukou_update"))["history"] and s, what="the restatement")
+    assert (hukou["state"], hukou["reason"]) == ("rejected", "户籍地址待核实: 房产证明缺失")
+    assert datetime.fromisoformat(hukou["reported_at"]) - datetime.fromisoformat(first_at) == timedelta(hours=2)
+    assert hukou["history"] == [{"state": "rejected", "reason": "户籍地址待核实", "reported_at": first_at,
+                                 "applied": True}]
+    # a rejection is not turned into done afterwards (a second application is a new matter)
     changed_mind = sys_.call("POST", f"{steps}/hukou_update", ("partner", "police"), json={"state": "done"})
-    assert changed_mind.status_code == 409
+    assert changed_mind.status_code == 409 and "already rejected" in changed_mind.json()["detail"]
+    # the partner sees its own step with its history too
+    partner_view = sys_.call("GET", f"/api/v1/partner/matters/{matter_id}", ("partner", "police")).json()
+    assert [s["history"] for s in partner_view["steps"] if s["step"] == "hukou_update"] == [hukou["history"]]
+
+
+def publish(amqp_uri: str, envelope: dict) -> None:
+    with Connection(amqp_uri) as conn:
+        Producer(conn.channel()).publish(envelope, exchange=Exchange(EVENTS_EXCHANGE, type="topic"),
+                                         routing_key=envelope["type"], serializer="json")
+
+
+def test_reports_are_folded_by_event_time_whatever_order_they_arrive_in(system, manual_clock):
+    """police reports its step through the broker (as the gateway relays a partner's report): the
+    newer report first, the older one late, then the newer one delivered again. The step reads as
+    the newer; the older is in its history, once; the redelivery changes nothing."""
+    manual_clock.set_local_date(TODAY)
+    sys_ = system()
+    matter_id, citizen = open_and_register(sys_)
+    older_at = datetime(2026, 7, 1, 6, tzinfo=timezone.utc)
+    newer_at = older_at + timedelta(hours=3)
+
+    def report(at: datetime, reason: str) -> dict:
+        return {"id": str(uuid.uuid4()), "type": "matter.step_reported", "source": "gateway",
+                "time": at.isoformat(), "subject": f"matter-{matter_id}", "matter_id": matter_id,
+                "correlation_id": None, "causation_id": None, "schema_version": 1,
+                "data": {"matter_type": "marriage_birth_hukou", "step": "hukou_update", "state": "done",
+                         "reason": reason, "reported_by": "police"}}
+
+    def hukou():
+        return next(s for s in matter_view(sys_, matter_id, citizen)["steps"] if s["step"] == "hukou_update")
+
+    newer, older = report(newer_at, "户口已迁入 (corrected address)"), report(older_at, "户口已迁入")
+    publish(sys_.amqp_uri, newer)
+    wait_for(lambda: hukou()["state"] == "done", what="the newer report")
+    publish(sys_.amqp_uri, older)
+    step = wait_for(lambda: (s := hukou())["history"] and s, what="the older report, late")
+    assert (step["state"], step["reason"]) == ("done", "户口已迁入 (corrected address)")
+    assert datetime.fromisoformat(step["reported_at"]) == newer_at
+    assert [(h["state"], h["reason"], datetime.fromisoformat(h["reported_at"]), h["applied"])
+            for h in step["history"]] == [("done", "户口已迁入", older_at, True)]
+
+    publish(sys_.amqp_uri, newer)  # delivered again: the same event ids
+    publish(sys_.amqp_uri, older)
+    # a report of another step behind them in the queue: once it shows, the redeliveries were taken
+    marker = report(newer_at, "生育登记已办")
+    marker["data"].update(step="planned_birth_registration", reported_by="health")
+    publish(sys_.amqp_uri, marker)
+    wait_for(lambda: steps_of(matter_view(sys_, matter_id, citizen))["planned_birth_registration"] == "done",
+             what="the report behind the redeliveries")
+    wait_for(lambda: queue_depth(sys_.amqp_uri, "progress.on_matter_event") == 0, what="the queue drained")
+    assert hukou() == step
 
 
 def test_overdue_partner_steps_are_flagged(system, manual_clock):

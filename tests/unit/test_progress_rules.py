@@ -1,11 +1,13 @@
 """How a matter's progress folds out of its events (gateway.progress_rules), by tables."""
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from itertools import permutations
 
 import pytest
 
-from contracts.matters import MARRIAGE_BIRTH_HUKOU, TERMINAL_STEP_STATES
-from gateway.progress_rules import (ReportRefused, StepNotStarted, StepState, apply_report, check_report, is_overdue,
+from contracts.matters import MARRIAGE_BIRTH_HUKOU, REPORTABLE_STEP_STATES, REVERSED, TERMINAL_STEP_STATES
+from gateway.progress_rules import (MatterNotYetRevoked, Report, ReportRefused, StepNotStarted, StepState,
+                                    apply_report, check_report, completed_at, fold_reports, history, is_overdue,
                                     joint_handling, matter_state, opened_steps, start_phase)
 
 MT = MARRIAGE_BIRTH_HUKOU
@@ -26,12 +28,12 @@ def pending(step="hukou_update", owner="police", deadline=OPENED + timedelta(day
     return StepState(step, owner, "pending", OPENED, deadline)
 
 
-def in_state(state, step="hukou_update", owner="police"):
+def in_state(state, step="hukou_update", owner="police", reason=None):
     if state == "not_started":
         return StepState(step, owner, "not_started")
     if state == "pending":
         return pending(step, owner)
-    return replace(pending(step, owner), state=state, reported_at=LATER)
+    return replace(pending(step, owner), state=state, reported_at=LATER, reason=reason)
 
 
 # --- opened_steps --------------------------------------------------------------------------------
@@ -110,12 +112,27 @@ def test_second_birth_event_does_not_move_deadlines():
     pytest.param(in_state("done"), "police", "done", False, id="done-again"),
     pytest.param(in_state("rejected"), "police", "rejected", False, id="rejected-again"),
     pytest.param(in_state("not_applicable"), "police", "not_applicable", False, id="not-applicable-again"),
+    # said again with something new to say (a corrected date of death): a report of its own
+    pytest.param(in_state("done", reason="as of 2026-06-02"), "police", "done", True, id="done-again-new-reason"),
+    pytest.param(in_state("done"), "police", "not_applicable", True, id="done-then-not-applicable"),
+    pytest.param(in_state("not_applicable"), "police", "done", True, id="not-applicable-then-done"),
     # the partner may be ahead of the progress view (it got the starting event first): accepted,
     # and the projection applies it once the phase has started
     pytest.param(in_state("not_started", "newborn_hukou"), "police", "done", True, id="not-started-yet"),
 ])
 def test_check_report_allowed(step, reporter, state, expected):
-    assert check_report(step, reporter, state) is expected
+    reason = "as of 2026-05-20" if expected and step.state == state else None
+    assert check_report(step, reporter, state, reason=reason) is expected
+
+
+@pytest.mark.parametrize("step, reason, expected", [
+    pytest.param(in_state("done", reason="as of 2026-06-02"), "as of 2026-06-02", False, id="same-reason"),
+    pytest.param(in_state("done", reason="as of 2026-06-02"), "as of 2026-05-20", True, id="new-reason"),
+    pytest.param(in_state("done", reason="as of 2026-06-02"), None, True, id="reason-dropped"),
+    pytest.param(in_state("done"), "as of 2026-05-20", True, id="reason-given"),
+])
+def test_check_report_the_same_outcome_again_is_fresh_only_with_another_reason(step, reason, expected):
+    assert check_report(step, "police", "done", reason=reason) is expected
 
 
 @pytest.mark.parametrize("step, reporter, state, fragment", [
@@ -123,10 +140,12 @@ def test_check_report_allowed(step, reporter, state, expected):
     pytest.param(in_state("pending"), "marriage", "done", "belongs to police", id="internal-service-not-owner"),
     pytest.param(in_state("done"), "health", "done", "belongs to police", id="other-owner-on-closed-step"),
     pytest.param(in_state("done"), "police", "rejected", "already done", id="done-then-rejected"),
-    pytest.param(in_state("done"), "police", "not_applicable", "already done", id="done-then-not-applicable"),
+    pytest.param(in_state("not_applicable"), "police", "rejected", "already not_applicable",
+                 id="not-applicable-then-rejected"),
     pytest.param(in_state("rejected"), "police", "done", "already rejected", id="rejected-then-done"),
-    pytest.param(in_state("not_applicable"), "police", "done", "already not_applicable",
-                 id="not-applicable-then-done"),
+    pytest.param(in_state("rejected"), "police", "not_applicable", "already rejected",
+                 id="rejected-then-not-applicable"),
+    pytest.param(in_state("pending"), "police", "reversed", "not revoked", id="reversal-before-revocation"),
 ])
 def test_check_report_refused(step, reporter, state, fragment):
     with pytest.raises(ReportRefused) as caught:
@@ -153,18 +172,171 @@ def test_first_report_closes_the_step(state, reason):
     assert (step.started_at, step.deadline) == (in_state("pending").started_at, in_state("pending").deadline)
 
 
+# Which word of a step's owner may follow which (a newer report, in a revoked matter so that a
+# reversal may be reported at all): True takes the place of the current word, False is set aside.
+FOLLOWS_TABLE = {
+    # current            done   rejected  not_applicable  reversed
+    "pending":          (True,  True,     True,           True),
+    "done":             (True,  False,    True,           True),
+    "not_applicable":   (True,  False,    True,           True),
+    "rejected":         (False, True,     False,          True),
+    "reversed":         (False, False,    False,          True),
+}
+REPORTED = ("done", "rejected", "not_applicable", "reversed")
+
+
+@pytest.mark.parametrize("current, reported, follows", [
+    pytest.param(current, reported, row[i], id=f"{current}-then-{reported}")
+    for current, row in FOLLOWS_TABLE.items() for i, reported in enumerate(REPORTED)])
+def test_which_report_may_follow_which(current, reported, follows):
+    before = in_state(current, reason="first word")
+    after, changed = apply_report(before, reported, LATER + timedelta(days=1), "second word", revoked=True)
+    assert changed is follows
+    if follows:
+        assert (after.state, after.reason, after.reported_at) == (reported, "second word", LATER + timedelta(days=1))
+        assert (after.started_at, after.deadline) == (before.started_at, before.deadline)
+    else:
+        assert after == before
+
+
+def test_the_follows_table_covers_every_reportable_state():
+    from gateway.progress_rules import FOLLOWS
+    assert set(FOLLOWS) == set(FOLLOWS_TABLE) and set(REPORTED) == set(REPORTABLE_STEP_STATES)
+
+
+@pytest.mark.parametrize("first, second", [
+    pytest.param("done", "done", id="done-restated"),
+    pytest.param("not_applicable", "done", id="not-applicable-then-done"),
+    pytest.param("done", "not_applicable", id="done-then-not-applicable"),
+    pytest.param("rejected", "rejected", id="rejected-restated"),
+])
+def test_an_outcome_reported_again_replaces_the_first(first, second):
+    closed, _ = apply_report(in_state("pending"), first, LATER, "as of 2026-06-02")
+    again, changed = apply_report(closed, second, LATER + timedelta(days=1), "corrected to 2026-05-20")
+    assert changed is True
+    assert (again.state, again.reason, again.reported_at) == (second, "corrected to 2026-05-20",
+                                                              LATER + timedelta(days=1))
+
+
 @pytest.mark.parametrize("first, second", [
     pytest.param("done", "rejected", id="done-then-rejected"),
-    pytest.param("done", "done", id="done-then-done"),
     pytest.param("rejected", "done", id="rejected-then-done"),
-    pytest.param("not_applicable", "done", id="not-applicable-then-done"),
+    pytest.param("not_applicable", "rejected", id="not-applicable-then-rejected"),
 ])
-def test_later_reports_are_ignored(first, second):
+def test_a_report_that_may_not_follow_is_set_aside(first, second):
     closed, _ = apply_report(in_state("pending"), first, LATER, "first word")
     again, changed = apply_report(closed, second, LATER + timedelta(days=1), "second word")
     assert changed is False
-    assert again == closed
     assert (again.state, again.reason, again.reported_at) == (first, "first word", LATER)
+
+
+# --- fold_reports: every report of a step, by event time, whatever order they arrive in -----------
+
+T1, T2, T3 = LATER, LATER + timedelta(days=1), LATER + timedelta(days=2)
+FIRST = Report("done", T1, "stopped as of 2026-06-02", seq=1)
+CORRECTED = Report("done", T2, "date of death corrected from 2026-06-02 to 2026-05-20: stopped as of 2026-05-20",
+                   seq=2)
+REVERSAL = Report("reversed", T3, "resumed", seq=3)
+
+
+def fold(*reports, revoked=False, step=None):
+    return fold_reports(step or pending(), list(reports), revoked=revoked)
+
+
+def test_no_report_leaves_the_step_pending():
+    assert fold() == (pending(), ())
+
+
+def test_a_step_reads_as_its_latest_report():
+    step, applied = fold(FIRST, CORRECTED)
+    assert (step.state, step.reason, step.reported_at) == ("done", CORRECTED.reason, T2)
+    assert applied == (True, True)
+
+
+def test_an_older_report_arriving_late_does_not_overwrite_a_newer_one():
+    late = replace(FIRST, seq=9)  # arrived after the correction's report
+    step, applied = fold(CORRECTED, late)
+    assert (step.state, step.reason, step.reported_at) == ("done", CORRECTED.reason, T2)
+    assert applied == (True, True)  # in its place, before the correction
+
+
+@pytest.mark.parametrize("arrival", list(permutations(range(3))), ids=lambda a: "-".join(map(str, a)))
+def test_every_arrival_order_folds_to_the_same_step(arrival):
+    reports = [FIRST, CORRECTED, REVERSAL]
+    arrived = [replace(reports[i], seq=n) for n, i in enumerate(arrival)]
+    step, applied = fold(*arrived, revoked=True)
+    assert (step.state, step.reason, step.reported_at) == ("reversed", "resumed", T3)
+    assert applied == (True, True, True)
+
+
+def test_a_late_older_report_can_set_aside_a_newer_one_it_may_not_precede():
+    """done at T1 (arriving late) and rejected at T2: in event order the rejection follows a done
+    step, which it may not, so the step reads done, however the reports arrived."""
+    rejected = Report("rejected", T2, "documents missing", seq=1)
+    step, applied = fold(rejected, replace(FIRST, seq=2))
+    assert (step.state, step.reported_at) == ("done", T1)
+    assert applied == (False, True)
+
+
+def test_an_outcome_after_the_reversal_is_set_aside():
+    late_outcome = Report("done", T3 + SECOND, "restated", seq=4)
+    step, applied = fold(FIRST, REVERSAL, late_outcome, revoked=True)
+    assert (step.state, step.reason) == (REVERSED, "resumed")
+    assert applied == (True, True, False)
+
+
+def test_reports_of_the_same_time_follow_their_arrival():
+    a, b = Report("done", T1, "a", seq=1), Report("done", T1, "b", seq=2)
+    assert fold(b, a)[0].reason == "b"
+    assert fold(replace(a, seq=3), b)[0].reason == "a"
+
+
+def test_a_fold_starts_afresh_from_the_started_step():
+    """Whatever the step said before, the fold takes it as its phase started it."""
+    stale = replace(pending(), state="done", reported_at=T1, reason="stale")
+    step, _ = fold(CORRECTED, step=stale)
+    assert (step.state, step.reason, step.started_at, step.deadline) == (
+        "done", CORRECTED.reason, pending().started_at, pending().deadline)
+    assert fold(step=stale)[0] == pending()
+
+
+def test_a_fold_of_a_step_not_started_waits():
+    with pytest.raises(StepNotStarted):
+        fold(FIRST, step=in_state("not_started", "newborn_hukou"))
+    assert fold(step=in_state("not_started", "newborn_hukou")) == (in_state("not_started", "newborn_hukou"), ())
+
+
+def test_a_fold_with_a_reversal_before_the_revocation_waits():
+    with pytest.raises(MatterNotYetRevoked):
+        fold(FIRST, REVERSAL, revoked=False)
+
+
+@pytest.mark.parametrize("reports, applied, expected", [
+    pytest.param([], [], [], id="no-report"),
+    pytest.param([FIRST], [True], [], id="only-the-current"),
+    pytest.param([FIRST, CORRECTED], [True, True], [(FIRST, True)], id="the-replaced-first"),
+    pytest.param([CORRECTED, FIRST], [True, True], [(FIRST, True)], id="by-event-time-not-arrival"),
+    pytest.param([FIRST, REVERSAL, Report("done", T3 + SECOND, "late", seq=4)], [True, True, False],
+                 [(FIRST, True), (Report("done", T3 + SECOND, "late", seq=4), False)], id="set-aside-after-current"),
+    pytest.param([Report("rejected", T1, "x", seq=1)], [False], [(Report("rejected", T1, "x", seq=1), False)],
+                 id="nothing-took-effect"),
+])
+def test_history_is_every_report_but_the_current_one(reports, applied, expected):
+    earlier, took_effect = history(reports, applied)
+    assert list(zip(earlier, took_effect)) == expected
+
+
+# --- completed_at ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("previous, state, expected", [
+    pytest.param(None, "completed", T2, id="completes-now"),
+    pytest.param(T1, "completed", T1, id="stays-completed-since"),
+    pytest.param(T1, "in_progress", None, id="no-longer-completed"),
+    pytest.param(T1, "revoked", None, id="revoked"),
+    pytest.param(None, "waiting", None, id="not-yet"),
+])
+def test_completed_at_follows_the_matter_state(previous, state, expected):
+    assert completed_at(previous, state, T2) == expected
 
 
 # --- matter_state --------------------------------------------------------------------------------
@@ -228,8 +400,7 @@ def test_joint_handling_rate_counts_only_decided_matters(matters, expected):
 
 # --- revocation (身后一件事 made in error): steps reported reversed --------------------------------
 
-from contracts.matters import AFTER_DEATH, REVERSED  # noqa: E402
-from gateway.progress_rules import MatterNotYetRevoked  # noqa: E402
+from contracts.matters import AFTER_DEATH  # noqa: E402
 
 
 def test_after_death_opens_every_step_pending_and_names_its_revocation():
@@ -251,10 +422,11 @@ def test_a_reversal_before_the_revocation_waits():
         apply_report(in_state("done"), REVERSED, LATER, None, revoked=False)
 
 
-def test_a_second_reversal_or_a_late_outcome_changes_nothing():
+def test_a_late_outcome_of_a_reversed_step_changes_nothing_and_a_second_reversal_restates_it():
     reversed_ = in_state(REVERSED)
-    assert apply_report(reversed_, REVERSED, LATER + SECOND, "again", revoked=True) == (reversed_, False)
     assert apply_report(reversed_, "done", LATER + SECOND, None, revoked=True) == (reversed_, False)
+    assert apply_report(reversed_, REVERSED, LATER + SECOND, "again", revoked=True) == (
+        replace(reversed_, reported_at=LATER + SECOND, reason="again"), True)
 
 
 @pytest.mark.parametrize("states, state", [
