@@ -172,6 +172,9 @@ class DeathDateCorrectedSchema(Strict):
     previous_date_of_death = fields.Date(required=True, metadata={"description": "the date the steps were taken "
                                                                                  "with until now"})
     reason = fields.String(required=True, metadata={"description": "the clerk's reason (not for partners)"})
+    revision = fields.Integer(required=True, validate=validate.Range(min=1),
+                              metadata={"description": "the case's corrections in order (1, 2, …): a correction "
+                                                       "older than the one a participant stands on is stale"})
 
 
 # --- how every participant takes the three events ----------------------------------------------
@@ -195,14 +198,16 @@ class OnDeath(Enum):
 REVOKED_BEFORE_NOTICE = "revoked before the notice was handled"
 
 
-def after_death_action(event_type: str, recorded_state: str | None, recorded_date=None, event_date=None) -> OnDeath:
-    """`recorded_date`, `event_date` (dates or ISO strings): the date the participant's record
-    stands on and the event's; a correction to the date already recorded is a copy of one handled
-    before (under another id) and changes nothing."""
+def after_death_action(event_type: str, recorded_state: str | None, recorded_revision: int = 0,
+                       event_revision: int = 0) -> OnDeath:
+    """`recorded_revision`: the correction of the date the participant's record stands on (0: the
+    notice's date); `event_revision`: the correction the event carries. A correction no newer than
+    the recorded one is a copy, or one that waited in retry while a later one was handled: stale,
+    it changes nothing."""
     if event_type == "death.notified":
         return OnDeath.STOP if recorded_state is None else OnDeath.IGNORE
     if event_type == "death.date_corrected":
-        if recorded_state is not None and recorded_date is not None and str(recorded_date) == str(event_date):
+        if recorded_state is not None and event_revision <= (recorded_revision or 0):
             return OnDeath.IGNORE
         # nothing recorded: the correction overtook its notice, so stop with the confirmed date (the
         # late notice then finds the record and is ignored); not_applicable: the new date may find
@@ -213,6 +218,11 @@ def after_death_action(event_type: str, recorded_state: str | None, recorded_dat
         raise ValueError(f"not an after-death event: {event_type}")
     return {None: OnDeath.TOMBSTONE, "applied": OnDeath.RESTORE,
             "not_applicable": OnDeath.CLOSE}.get(recorded_state, OnDeath.IGNORE)
+
+
+def date_revision(event_type: str, data: dict) -> int:
+    """The correction of the date an event's step stands on: 0 for the notice's date."""
+    return int(data.get("revision") or 0) if event_type == "death.date_corrected" else 0
 
 
 def step_reason(event_type: str, data: dict, said: str) -> str:

@@ -34,7 +34,7 @@ _APPROVAL_FIELDS = ("application_id", "household_id", "programme", "starts_on", 
 # revocation or the correction, which may name other people.
 _DEATH_FIELDS = ("case_id", "resident_id", "name", "date_of_death")
 _REVOKED_FIELDS = ("case_id", "resident_id", "date_of_death")
-_CORRECTED_FIELDS = ("case_id", "resident_id", "date_of_death", "previous_date_of_death")
+_CORRECTED_FIELDS = ("case_id", "resident_id", "date_of_death", "previous_date_of_death", "revision")
 
 PARTNERS: dict[str, Partner] = {p.code: p for p in (
     Partner("health", "卫健 health commission", {

@@ -28,7 +28,7 @@ from contracts.assistance import (CHECK_SOURCES, PROGRAMMES, AlertResolutionSche
                                   ReferralViewSchema, ReviewRequestSchema)
 from contracts.payments import (BankBatchViewSchema, BankResultsRequestSchema, PaymentCycleRequestSchema,
                                 PaymentCycleViewSchema, PaymentViewSchema, ReconcileViewSchema)
-from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, step_reason
+from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, date_revision, step_reason
 from contracts.partners import BANKS
 from contracts.person import InvalidResidentId, Newborn, ResidentId
 from services.assistance import alerts, payments, rules
@@ -855,8 +855,9 @@ class AssistanceService(Recoveries, Operable):
         date's. Each time the step of 身后一件事 is reported."""
         data = event.data
         record = self.db.get(DeathRecord, data["case_id"], with_for_update=True)
+        revision = date_revision(event.type, data)
         action = after_death_action(event.type, record.state if record else None,
-                                    record.date_of_death if record else None, data["date_of_death"])
+                                    record.date_revision if record else 0, revision)
         if action is OnDeath.STOP:
             self._stop_benefits_for_death(event, record)
         elif action is OnDeath.RESTORE:
@@ -874,6 +875,8 @@ class AssistanceService(Recoveries, Operable):
                                     changes=[], recorded_at=self.clock.now(), reversed_at=self.clock.now()))
             # say so, or the step stays pending and the matter revoking
             self._report_death_step(data["case_id"], "not_applicable", REVOKED_BEFORE_NOTICE)
+        if action in (OnDeath.STOP, OnDeath.RESTATE):  # the record stands on this event's date now
+            self.db.get(DeathRecord, data["case_id"]).date_revision = revision
 
     def _stop_benefits_for_death(self, event, record: DeathRecord | None = None, said: list | None = None) -> None:
         """Stop as of the event's date. `record`: the one a corrected date finds, rewritten with the

@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import select
 
 from chassis import SYSTEM, Actor, Forbidden, NotFound, handle_event, rpc
-from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, step_reason
+from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, date_revision, step_reason
 from services.care import rules
 from services.care.exceptions import UnknownElder
 from services.care.models import (Admission, AllowanceEnrolment, Child, ChildReview, DeathRecord, Elder, FamilyBed,
@@ -33,8 +33,9 @@ class AfterDeath:
     def on_death(self, event):
         data = event.data
         record = self.db.get(DeathRecord, data["case_id"], with_for_update=True)
+        revision = date_revision(event.type, data)
         action = after_death_action(event.type, record.state if record else None,
-                                    record.date_of_death if record else None, data["date_of_death"])
+                                    record.date_revision if record else 0, revision)
         if action is OnDeath.STOP:
             self._stop_care_for_death(event, record)
         elif action is OnDeath.RESTORE:
@@ -53,6 +54,8 @@ class AfterDeath:
                                     changes={}, recorded_at=self.clock.now(), reversed_at=self.clock.now()))
             # say so, or the step stays pending and the matter revoking
             self._report_care_step(data["case_id"], "not_applicable", REVOKED_BEFORE_NOTICE)
+        if action in (OnDeath.STOP, OnDeath.RESTATE):  # the record stands on this event's date now
+            self.db.get(DeathRecord, data["case_id"]).date_revision = revision
 
     def _stop_care_for_death(self, event, record: DeathRecord | None = None, cancelled_before: list = ()) -> None:
         """Stop as of the event's date. `record`: the one a corrected date finds (rewritten with the

@@ -147,9 +147,14 @@ class FuneralService(Operable):
         changed = data["date_of_death"] != previous
         case.date_conflict, case.date_of_death = False, data["date_of_death"]
         if changed and case.state != "revoked":
+            # the case's decisions so far, this one included: taken under the case's lock, so each
+            # correction's number is above every earlier one's
+            revision = self.db.execute(select(func.count()).select_from(DateReview)
+                                       .where(DateReview.case_id == case.id)).scalar_one()
             self.outbox.record("death.date_corrected", subject, {
                 "case_id": case.id, "resident_id": case.resident_id, "date_of_death": case.date_of_death,
-                "previous_date_of_death": previous, "reason": data["reason"]}, matter_id=case.matter_id)
+                "previous_date_of_death": previous, "reason": data["reason"], "revision": revision},
+                matter_id=case.matter_id)
             self.log.warning("funeral.date_corrected", case_id=case.id)
         self.audit.record(actor, "death.resolve_date", subject, "confirmed", reason=data["reason"],
                           confirmed=data["date_of_death"], previous=previous, changed=changed)

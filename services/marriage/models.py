@@ -103,6 +103,8 @@ class DeathRecord(Base):
     case_id = Column(String(36), primary_key=True)
     resident_id = Column(String(18), nullable=False, index=True)
     date_of_death = Column(Date, nullable=False)
+    # which correction of the date it stands on (0: the notice's): an older correction is stale
+    date_revision = Column(Integer, nullable=False, default=0, server_default="0")
     marriage_id = Column(String(36), ForeignKey("marriage.id"))  # None: the deceased was not married
     state = Column(String(20), nullable=False)  # applied | not_applicable | reversed | revoked
     recorded_at = Column(UtcDateTime, nullable=False)

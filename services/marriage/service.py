@@ -14,7 +14,7 @@ from chassis import (Actor, Audit, Clock, Database, Forbidden, InvalidInput, Log
 from chassis.audit import SYSTEM
 from chassis.clock import LOCAL_ZONE
 from chassis.db import dialect_insert
-from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, step_reason
+from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, date_revision, step_reason
 from contracts.partners import PARTNERS
 from contracts.person import ResidentId, mask
 from services.marriage import rules
@@ -379,8 +379,9 @@ class MarriageService(Operable):
         marriage ended by death on the confirmed date instead. Reports the matter's step."""
         data = event.data
         record = self.db.get(DeathRecord, data["case_id"], with_for_update=True)
+        revision = date_revision(event.type, data)
         action = after_death_action(event.type, record.state if record else None,
-                                    record.date_of_death if record else None, data["date_of_death"])
+                                    record.date_revision if record else 0, revision)
         if action is OnDeath.STOP:
             self._end_marriage_by_death(event, record)
         elif action is OnDeath.RESTORE:
@@ -395,6 +396,8 @@ class MarriageService(Operable):
                                     state="revoked", recorded_at=self.clock.now()))
             # say so, or the step stays pending and the matter revoking
             self._report_death_step(data["case_id"], "not_applicable", REVOKED_BEFORE_NOTICE)
+        if action in (OnDeath.STOP, OnDeath.RESTATE):  # the record stands on this event's date now
+            self.db.get(DeathRecord, data["case_id"]).date_revision = revision
 
     def _end_marriage_by_death(self, event, record: DeathRecord | None = None) -> None:
         """`record`: the not_applicable record a corrected date finds, rewritten with that date."""

@@ -373,7 +373,7 @@ def test_a_corrected_date_of_death_is_taken_again_by_every_step(system, manual_c
     (correction,) = outbox(sys_, "funeral", "death.date_corrected")
     assert correction["matter_id"] == matter_id and correction["data"] == {
         "case_id": case_id, "resident_id": elder, "date_of_death": "2026-05-20",
-        "previous_date_of_death": "2026-06-02", "reason": "the hospital's certificate"}
+        "previous_date_of_death": "2026-06-02", "reason": "the hospital's certificate", "revision": 1}
 
     def reports():
         return {service: [r["data"] for r in outbox(sys_, service, "matter.step_reported") if r["data"]["step"] == step]

@@ -501,9 +501,9 @@ def test_a_leaving_by_a_revoked_death_is_undone_whenever_it_comes(care, amqp_uri
 
 # --- a date of death corrected by the clerk (death.date_corrected) -------------------------------------
 
-def corrected(case_id, to, previous, resident_id=DECEASED):
+def corrected(case_id, to, previous, resident_id=DECEASED, revision=1):
     return {"case_id": case_id, "resident_id": resident_id, "date_of_death": to, "previous_date_of_death": previous,
-            "reason": "the hospital's certificate is the record"}
+            "reason": "the hospital's certificate is the record", "revision": revision}
 
 
 def step_reports(engine, step):
@@ -547,7 +547,8 @@ def test_a_later_corrected_date_owes_back_pay_for_the_months_it_makes_due_once(m
         {"month": "2026-06-01", "owed_fen": 110500, "paid_fen": 0},
         {"month": "2026-07-01", "owed_fen": 110500, "paid_fen": 0}])]
     assert not rows(engine, "SELECT 1 FROM overpayment")
-    again = publish(amqp_uri, "death.date_corrected", "funeral", corrected(case_id, "2026-06-10", "2026-07-05"))
+    again = publish(amqp_uri, "death.date_corrected", "funeral",
+                    corrected(case_id, "2026-06-10", "2026-07-05", revision=2))
     wait_for(lambda: rows(engine, "SELECT date_of_death::text FROM death_record") == [("2026-06-10",)],
              what="the second correction")
     assert rows(engine, "SELECT ends_on::text FROM entitlement") == [("2026-06-10",)]
@@ -572,6 +573,13 @@ def test_a_later_corrected_date_owes_back_pay_for_the_months_it_makes_due_once(m
     again_and_copied(amqp_uri, engine, "assistance.on_death", again)
     assert len(step_reports(engine, "benefits_stopped")) == 3
     assert rows(engine, "SELECT count(*) FROM back_pay WHERE state = 'due'") == [(1,)]
+    # the first correction again, as if it had waited in retry while the second was handled: stale
+    stale = publish(amqp_uri, "death.date_corrected", "funeral", corrected(case_id, "2026-07-05", "2026-05-20"))
+    wait_for(lambda: rows(engine, "SELECT count(*) FROM inbox WHERE consumer = 'assistance.on_death' "
+                                  f"AND event_id = '{stale['id']}'")[0][0] == 1, what="the stale correction")
+    assert rows(engine, "SELECT date_of_death::text, date_revision FROM death_record") == [("2026-06-10", 2)]
+    assert rows(engine, "SELECT ends_on::text FROM entitlement") == [("2026-06-10",)]
+    assert len(step_reports(engine, "benefits_stopped")) == 3
     manual_clock.set_local_date(date(2026, 8, 1))
     august = rpc_freeze(amqp_uri, "2026-08-01")
     assert (august["regular"], august["top_up"], august["top_up_fen"]) == (0, 1, 110500)  # June, once
@@ -623,7 +631,7 @@ def test_a_corrected_date_recounts_the_overpayment_and_its_recovery_once(make_da
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as proxy:
         proxy.assistance.record_repayment(CLERK, recovery_id, {"amount_fen": 221000, "received_on": "2026-08-03",
                                                                "method": "repayment", "reference": "R-1"})
-    publish(amqp_uri, "death.date_corrected", "funeral", corrected(case_id, "2026-07-03", "2026-05-20"))
+    publish(amqp_uri, "death.date_corrected", "funeral", corrected(case_id, "2026-07-03", "2026-05-20", revision=2))
     wait_for(lambda: rows(engine, "SELECT date_of_death::text FROM death_record") == [("2026-07-03",)],
              what="the second correction")
     assert recovery() == [(["2026-08-01"], 110500, "recovered", 110500, 221000)]

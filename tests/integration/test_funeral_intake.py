@@ -91,7 +91,7 @@ def test_a_confirmed_date_is_sent_on_only_when_it_corrects_the_notified_one(fune
     (correction,) = [r.body for r in rows(engine, "SELECT body FROM outbox WHERE event_type = 'death.date_corrected'")]
     assert correction["matter_id"] == case["matter_id"] and correction["data"] == {
         "case_id": case["case_id"], "resident_id": DECEASED, "date_of_death": "2026-05-22",
-        "previous_date_of_death": "2026-05-20", "reason": "autopsy"}
+        "previous_date_of_death": "2026-05-20", "reason": "autopsy", "revision": 1}
     # a third notice disagrees again; the clerk keeps the date the steps now stand on
     proxy.funeral.notify_death(HEALTH, notice("D-8", died="2026-05-20"))
     proxy.funeral.resolve_date(APPROVER, case["case_id"], {"date_of_death": "2026-05-22", "reason": "autopsy"})
@@ -194,7 +194,7 @@ def test_a_corrected_date_moves_the_end_of_the_marriage(make_database, base_conf
         manual_clock.set_local_date(date(2026, 6, 10))
         publish(amqp_uri, "death.date_corrected", "funeral", {
             "case_id": case_id, "resident_id": DECEASED, "date_of_death": "2026-06-08",
-            "previous_date_of_death": "2026-05-20", "reason": "the police report"})
+            "previous_date_of_death": "2026-05-20", "reason": "the police report", "revision": 1})
         wait_for(lambda: len(reports(case_id)) == 2, what="the step reported again")
         assert rows(engine, f"SELECT state, ended_on::text FROM marriage WHERE id = '{first['registration_id']}'") == [
             ("ended_by_death", "2026-06-08")]
@@ -207,7 +207,7 @@ def test_a_corrected_date_moves_the_end_of_the_marriage(make_database, base_conf
         # the correction before its notice: ended on the corrected date; the notice then ignored
         publish(amqp_uri, "death.date_corrected", "funeral", {
             "case_id": other, "resident_id": husband2, "date_of_death": "2026-06-01",
-            "previous_date_of_death": "2026-05-30", "reason": "the hospital's certificate"})
+            "previous_date_of_death": "2026-05-30", "reason": "the hospital's certificate", "revision": 1})
         wait_for(lambda: len(reports(other)) == 1, what="the overtaking correction")
         publish(amqp_uri, "death.notified", "funeral", {"case_id": other, "resident_id": husband2, "name": "孙老",
                                                         "date_of_death": "2026-05-30", "region_code": TOWNSHIP,

@@ -64,13 +64,14 @@ def test_departments_get_a_revocation_without_the_clerks_reason():
 
 def test_departments_entitled_to_a_death_get_its_corrected_date_without_the_clerks_reason():
     corrected = {"case_id": "c-1", "resident_id": HUSBAND, "date_of_death": "2026-05-21",
-                 "previous_date_of_death": "2026-05-20", "reason": "the funeral home's record, per 王五's statement"}
+                 "previous_date_of_death": "2026-05-20", "reason": "the funeral home's record, per 王五's statement",
+                 "revision": 1}
     notified = {code for code, p in PARTNERS.items() if "death.notified" in p.entitlements}
     assert notified == {code for code, p in PARTNERS.items() if "death.date_corrected" in p.entitlements}
     for code in notified:
         assert project_for_partner(corrected, PARTNERS[code].entitlements["death.date_corrected"]) == {
             "case_id": "c-1", "resident_id": HUSBAND, "date_of_death": "2026-05-21",
-            "previous_date_of_death": "2026-05-20"}
+            "previous_date_of_death": "2026-05-20", "revision": 1}
 
 
 def test_projection_does_not_leak_siblings_and_does_not_alias_source():

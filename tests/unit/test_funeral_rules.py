@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from contracts.funeral import OnDeath, after_death_action, step_reason
+from contracts.funeral import OnDeath, after_death_action, date_revision, step_reason
 from services.funeral import rules
 
 REWARDS = {"tree": 500000, "lawn": 500000, "flower_bed": 500000, "sea": 1200000, "niche": 200000}
@@ -160,23 +160,33 @@ def test_indicators(deaths, cremated, burials, eco, cremation_rate, eco_rate):
     ("death.date_corrected", "revoked", OnDeath.IGNORE),
 ])
 def test_after_death_protocol(event_type, recorded, action):
-    assert after_death_action(event_type, recorded) is action
-    # the dates matter to a correction only: these all find the record on another date
-    assert after_death_action(event_type, recorded, date(2026, 5, 20), date(2026, 5, 21)) is action
+    # a correction here is newer than the one the record stands on (the notice's date, 0)
+    assert after_death_action(event_type, recorded, 0, 1 if event_type == "death.date_corrected" else 0) is action
 
 
-@pytest.mark.parametrize("recorded, recorded_on, corrected_to, action", [
-    ("applied", date(2026, 5, 21), date(2026, 5, 21), OnDeath.IGNORE),         # a copy of a correction handled
-    ("applied", "2026-05-21", "2026-05-21", OnDeath.IGNORE),                   # as the wire carries them
-    ("not_applicable", date(2026, 5, 21), date(2026, 5, 21), OnDeath.IGNORE),
-    ("applied", date(2026, 5, 20), date(2026, 5, 21), OnDeath.RESTATE),
-    ("applied", date(2026, 5, 20), "2026-05-21", OnDeath.RESTATE),
-    ("not_applicable", date(2026, 5, 20), date(2026, 5, 21), OnDeath.STOP),
-    (None, None, date(2026, 5, 21), OnDeath.STOP),
-    ("reversed", date(2026, 5, 20), date(2026, 5, 21), OnDeath.IGNORE),
+@pytest.mark.parametrize("recorded, recorded_revision, event_revision, action", [
+    ("applied", 1, 1, OnDeath.IGNORE),          # a copy of the correction handled (under another id)
+    ("not_applicable", 1, 1, OnDeath.IGNORE),
+    ("applied", 2, 1, OnDeath.IGNORE),          # the first correction waited in retry while the second was handled
+    ("applied", 1, 2, OnDeath.RESTATE),         # the second correction after the first
+    ("applied", 0, 2, OnDeath.RESTATE),         # the first was lost to nothing: the second still applies
+    ("not_applicable", 2, 1, OnDeath.IGNORE),
+    ("not_applicable", 0, 1, OnDeath.STOP),
+    (None, 0, 1, OnDeath.STOP),                 # it overtook its notice
+    ("reversed", 0, 2, OnDeath.IGNORE),
 ])
-def test_a_correction_to_the_date_already_recorded_changes_nothing(recorded, recorded_on, corrected_to, action):
-    assert after_death_action("death.date_corrected", recorded, recorded_on, corrected_to) is action
+def test_a_correction_no_newer_than_the_recorded_one_is_stale(recorded, recorded_revision, event_revision,
+                                                               action):
+    assert after_death_action("death.date_corrected", recorded, recorded_revision, event_revision) is action
+
+
+@pytest.mark.parametrize("event_type, data, revision", [
+    ("death.notified", {"date_of_death": "2026-05-21"}, 0),
+    ("death.revoked", {"date_of_death": "2026-05-21"}, 0),
+    ("death.date_corrected", {"date_of_death": "2026-05-21", "revision": 3}, 3),
+])
+def test_the_date_an_event_stands_on_is_numbered(event_type, data, revision):
+    assert date_revision(event_type, data) == revision
 
 
 @pytest.mark.parametrize("event_type, said, reason", [
