@@ -889,7 +889,8 @@ class AssistanceService(Recoveries, Operable):
         touched = _entitlements_of(record.changes)  # what the old date stopped, on a correction
         # standing as of the new date while it stops: its overpayments are counted beside the others'
         record.date_of_death, record.state = died_on, "applied"
-        changes, later = [], self._deceased_recorded_after(record)
+        # a death recorded now is the last; a corrected one keeps its place among the household's deaths
+        changes, later = [], self._deceased_recorded_after(record) if correction else {}
         for household in self._recipient_households({data["resident_id"]}, paying_after=died_on):
             changes.append(self._stop_for_death(household, data["resident_id"], died_on, case_id, said,
                                                 later.get(household.id, [])))
@@ -909,7 +910,7 @@ class AssistanceService(Recoveries, Operable):
 
     def _deceased_recorded_after(self, record: DeathRecord) -> dict[str, list[Member]]:
         """Per household, the members who left by a death that stands and was recorded after this
-        one: only when this one's date is corrected (or it is stopped late, after a correction)."""
+        one (in the order the overpayments are counted in: recoveries.py), for a corrected date."""
         later: dict[str, list[Member]] = {}
         for other in self.db.execute(select(DeathRecord).where(
                 DeathRecord.state == "applied", DeathRecord.case_id != record.case_id,
