@@ -111,8 +111,7 @@ class Recoveries:
                 elif over.amount_fen:
                     entitlement = self.db.get(Entitlement, entitlement_id)
                     note = f"{cause}: {_yuan(over.amount_fen)} for {_months(months)} was overpaid after this death"
-                    overpayment, recovery = self._new_overpayment(other, entitlement.household_id, entitlement,
-                                                                  over, note)
+                    _, recovery = self._new_overpayment(other, entitlement.household_id, entitlement, over, note)
                     self.audit.record(SYSTEM, "recovery.recount", f"recovery-{recovery.id}", "open", reason=note,
                                       case_id=other, before_fen=0, after_fen=over.amount_fen, months=months)
                     said.append(f"overpayment of {_yuan(over.amount_fen)} for {_months(months)} recorded for "
