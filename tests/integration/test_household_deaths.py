@@ -100,8 +100,8 @@ def test_two_deaths_ask_back_each_share_once_as_the_bank_answers_and_a_date_move
     assert overpaid(sys_, wife)[:3] == ([JULY], p2 - p1, "open")  # not p3 - p1: his share is his death's
     assert recoveries(sys_)["outstanding_fen"] == p3 - p1
     # both counted the one July payment, each with what it left due
-    assert [(p["payment_id"], p["state"], p["due_fen"]) for p in after_death(sys_, wife)["overpayments"][0]["payments"]] \
-        == [(july_payment, "pending", p1)]
+    (wife_over,) = after_death(sys_, wife)["overpayments"]
+    assert [(p["payment_id"], p["state"], p["due_fen"]) for p in wife_over["payments"]] == [(july_payment, "pending", p1)]
     assert after_death(sys_, head)["overpayments"][0]["payments"][0]["due_fen"] == p2
 
     # the bank did not pay July: neither death overpaid anything
