@@ -222,6 +222,8 @@ class Overpayment(Base):
 class AfterDeathPayment(Base):
     """A payment for a month after a death, as the death found it (any state), with what the
     month is still due after the death (0: the benefit ended; the survivors' amount otherwise).
+    Another death of the household counts the month only up to the lowest due the deaths recorded
+    before it left (rules.overpaid_after_deaths).
     The overpayment is recounted from these payments' states as the bank answers, and a failed
     one is paid again as arrears only for what the month is due (payments.py)."""
     __tablename__ = "after_death_payment"

@@ -5,6 +5,11 @@ and from the payment run whose answers recount them. The rules are rules.Recover
 - A death links every payment it finds for a month after it (AfterDeathPayment, whatever the
   payment's state), with what the month is still due after the death; the overpayment is what
   the live ones (pending or paid) come to beyond that (rules.overpaid_after_death).
+- Two deaths (or more) of one household's benefit share its payments: the deaths that stand are
+  counted together, in the order they were recorded, each month only up to what the deaths before
+  it left due (rules.overpaid_after_deaths), so the household never repays a share twice. Whatever
+  moves one of them (a death recorded, its date corrected, its revocation, the bank's answers)
+  counts them all again, and the others' recoveries follow (`_recount_other_deaths`).
 - The bank's answers recount it (`_recount_after_bank_results`, after a reconciliation that
   changed something): a counted payment the bank did not make (failed) is no overpayment; one
   it paid after all (failed → paid) is one again. The recovery follows (rules.recount_recovery).
@@ -37,11 +42,9 @@ class Recoveries:
 
     # --- what a death finds, and what the bank's answers change ------------------------------
 
-    def _link_after_death_payments(self, case_id: str, entitlement_id: int, died_on: date,
-                                   due_fen: int) -> dict[date, int]:
+    def _link_after_death_payments(self, case_id: str, entitlement_id: int, died_on: date, due_fen: int) -> None:
         """Every payment of the entitlement for a month after the month of death, as the death
-        finds it, kept with what the month is due now (`due_fen`); returns what the live ones
-        (handed to the bank or paid) pay per month."""
+        finds it, kept with what the month is due now (`due_fen`)."""
         payments = self.db.execute(select(Payment).where(
             Payment.entitlement_id == entitlement_id, Payment.for_month >= rules.first_month_after(died_on))
             .order_by(Payment.id)).scalars().all()
@@ -49,7 +52,33 @@ class Recoveries:
             self.db.add(AfterDeathPayment(case_id=case_id, entitlement_id=entitlement_id, payment_id=p.id,
                                           cycle_id=p.cycle_id, for_month=p.for_month, amount_fen=p.amount_fen,
                                           due_fen=due_fen))
-        return _live_by_month((p.for_month, p.amount_fen, p.state) for p in payments)
+
+    def _counted_overpayments(self, entitlement_id: int) -> list[tuple[str, rules.Overpaid, list]]:
+        """The overpayment of every death that stands (applied) and found payments of the
+        entitlement, in the order the deaths were recorded, from the payments' states now
+        (rules.overpaid_after_deaths: a month counts for each death only up to what the deaths
+        before it left due); each with the payments it found, as (link, state)."""
+        found: dict[str, list] = {}
+        died: dict[str, date] = {}
+        for link, state, died_on in self.db.execute(
+                select(AfterDeathPayment, Payment.state, DeathRecord.date_of_death)
+                .join(Payment, Payment.id == AfterDeathPayment.payment_id)
+                .join(DeathRecord, DeathRecord.case_id == AfterDeathPayment.case_id)
+                .where(AfterDeathPayment.entitlement_id == entitlement_id, DeathRecord.state == "applied")
+                .order_by(DeathRecord.recorded_at, DeathRecord.case_id, AfterDeathPayment.payment_id)).all():
+            found.setdefault(link.case_id, []).append((link, state))
+            died[link.case_id] = died_on
+        overpaid = rules.overpaid_after_deaths(
+            rules.FoundAfterDeath(died[case_id], min(link.due_fen for link, _ in links),
+                                  _live_by_month((link.for_month, link.amount_fen, state) for link, state in links),
+                                  frozenset(link.for_month for link, _ in links))
+            for case_id, links in found.items())
+        return [(case_id, over, links) for (case_id, links), over in zip(found.items(), overpaid)]
+
+    def _overpaid(self, case_id: str, entitlement_id: int) -> rules.Overpaid:
+        """What the death in `case_id` (applied) finds overpaid of the entitlement, beside the others."""
+        return next((over for case, over, _ in self._counted_overpayments(entitlement_id) if case == case_id),
+                    rules.Overpaid((), 0))
 
     def _record_overpayment(self, case_id: str, household_id: str, entitlement: Entitlement, over: rules.Overpaid,
                             said: list) -> None:
@@ -58,19 +87,53 @@ class Recoveries:
         date is recounted instead, so a case has one recovery per benefit, and what came back,
         was written off or given back counts against the new amount (never recovered twice)."""
         months = [m.isoformat() for m in over.months]
-        row = self.db.execute(select(Overpayment, Recovery).join(Recovery, Recovery.overpayment_id == Overpayment.id)
-                              .where(Overpayment.case_id == case_id, Overpayment.entitlement_id == entitlement.id)
-                              .with_for_update().execution_options(populate_existing=True)).first()
+        row = self._overpayment_row(case_id, entitlement.id)
         if row is not None:
-            self._recount_for_corrected_date(*row, over.amount_fen, months, said)
+            self._recount_with_cause(*row, over.amount_fen, months, "the date of death was corrected", said)
         elif over.amount_fen:
-            overpayment = Overpayment(id=str(uuid.uuid4()), case_id=case_id, household_id=household_id,
-                                      entitlement_id=entitlement.id, programme=entitlement.programme, months=months,
-                                      amount_fen=over.amount_fen, recorded_at=self.clock.now())
-            self.db.add(overpayment)
-            self.db.flush()
-            self._open_recovery(overpayment)
+            self._new_overpayment(case_id, household_id, entitlement, over)
             said.append(f"overpayment of {_yuan(over.amount_fen)} for {_months(months)} recorded for recovery")
+
+    def _recount_other_deaths(self, case_id: str, entitlement_ids, cause: str, said: list) -> None:
+        """The death in `case_id` was recorded, its date corrected, or it was revoked: the other
+        deaths of the same benefits that stand are counted again beside it (what a month was still
+        due before each depends on the deaths before it), and their recoveries follow; `cause`
+        says why, in their notes."""
+        for entitlement_id in sorted(entitlement_ids):
+            for other, over, _ in self._counted_overpayments(entitlement_id):
+                if other == case_id:
+                    continue
+                months = [m.isoformat() for m in over.months]
+                row = self._overpayment_row(other, entitlement_id)
+                if row is not None:
+                    self._recount_with_cause(*row, over.amount_fen, months, cause, said,
+                                             whose=f"the overpayment of funeral case {other}")
+                elif over.amount_fen:
+                    entitlement = self.db.get(Entitlement, entitlement_id)
+                    note = f"{cause}: {_yuan(over.amount_fen)} for {_months(months)} was overpaid after this death"
+                    _, recovery = self._new_overpayment(other, entitlement.household_id, entitlement, over, note)
+                    self.audit.record(SYSTEM, "recovery.recount", f"recovery-{recovery.id}", "open", reason=note,
+                                      case_id=other, before_fen=0, after_fen=over.amount_fen, months=months)
+                    said.append(f"overpayment of {_yuan(over.amount_fen)} for {_months(months)} recorded for "
+                                f"funeral case {other}")
+
+    def _overpayment_row(self, case_id: str, entitlement_id: int):
+        """The case's overpayment of the entitlement with its recovery, locked (or None)."""
+        return self.db.execute(select(Overpayment, Recovery).join(Recovery, Recovery.overpayment_id == Overpayment.id)
+                               .where(Overpayment.case_id == case_id, Overpayment.entitlement_id == entitlement_id)
+                               .with_for_update().execution_options(populate_existing=True)).first()
+
+    def _new_overpayment(self, case_id: str, household_id: str, entitlement: Entitlement, over: rules.Overpaid,
+                         note: str | None = None) -> tuple[Overpayment, Recovery]:
+        overpayment = Overpayment(id=str(uuid.uuid4()), case_id=case_id, household_id=household_id,
+                                  entitlement_id=entitlement.id, programme=entitlement.programme,
+                                  months=[m.isoformat() for m in over.months], amount_fen=over.amount_fen,
+                                  recorded_at=self.clock.now())
+        self.db.add(overpayment)
+        self.db.flush()
+        recovery = self._open_recovery(overpayment, note)
+        self.db.flush()
+        return overpayment, recovery
 
     def _recount_unreached(self, case_id: str, reached: set, said: list) -> None:
         """After a corrected date of death: the overpayments of benefits the new date does not stop
@@ -79,15 +142,18 @@ class Recoveries:
                 select(Overpayment, Recovery).join(Recovery, Recovery.overpayment_id == Overpayment.id)
                 .where(Overpayment.case_id == case_id, Overpayment.entitlement_id.not_in(reached))
                 .order_by(Overpayment.id).with_for_update()).all():
-            self._recount_for_corrected_date(overpayment, recovery, 0, [], said)
+            self._recount_with_cause(overpayment, recovery, 0, [], "the date of death was corrected", said)
 
-    def _recount_for_corrected_date(self, overpayment: Overpayment, recovery: Recovery, amount_fen: int,
-                                    months: list[str], said: list) -> None:
+    def _recount_with_cause(self, overpayment: Overpayment, recovery: Recovery, amount_fen: int, months: list[str],
+                            cause: str, said: list, whose: str = "overpayment") -> None:
+        """The overpayment comes to `amount_fen` for `months` now, because of `cause` (a corrected
+        date, another death of the household): the recovery follows, and what came back beyond the
+        new amount is owed back."""
         if overpayment.amount_fen == amount_fen and list(overpayment.months) == months:
             return
         before = _ledger(recovery)
         after = rules.recount_recovery(before, amount_fen)
-        note = (f"the date of death was corrected: the overpayment came to {_yuan(amount_fen)} for "
+        note = (f"{cause}: the overpayment came to {_yuan(amount_fen)} for "
                 f"{_months(months)}, not {_yuan(overpayment.amount_fen)} for {_months(overpayment.months)}")
         if after.refund_due_fen > before.refund_due_fen:
             note += f"; {_yuan(after.refund_due_fen)} received is owed back to the household"
@@ -96,7 +162,7 @@ class Recoveries:
                           months=months, refund_due_fen=after.refund_due_fen)
         overpayment.amount_fen, overpayment.months = amount_fen, months
         self._apply(recovery, after, note)
-        said.append(f"overpayment recounted: {_yuan(amount_fen)} for {_months(months)}, recovery {after.state}"
+        said.append(f"{whose} recounted: {_yuan(amount_fen)} for {_months(months)}, recovery {after.state}"
                     + (f", {_yuan(after.refund_due_fen)} to be given back" if after.refund_due_fen else ""))
 
     def _unlink_after_death_payments(self, case_id: str) -> None:
@@ -112,44 +178,35 @@ class Recoveries:
         return recovery
 
     def _recount_after_bank_results(self, actor: Actor, cycle_id: str) -> None:
-        """After the bank's answers for `cycle_id` changed something: every overpayment that
-        counted a payment of the cycle, for a death that stands, is counted again from the
-        payments' states now. A count that comes out as recorded changes nothing (a re-sent file)."""
-        keys = self.db.execute(select(AfterDeathPayment.case_id, AfterDeathPayment.entitlement_id).where(
-            AfterDeathPayment.cycle_id == cycle_id).distinct()).all()
-        for case_id, entitlement_id in sorted(keys):
-            record = self.db.get(DeathRecord, case_id, with_for_update=True)  # a revocation waits, or wins
-            if record is not None and record.state == "applied":
-                self._recount_overpayment(actor, record, entitlement_id, cycle_id)
+        """After the bank's answers for `cycle_id` changed something: the overpayments of every
+        benefit a payment of the cycle was counted for, of the deaths that stand, are counted again
+        from the payments' states now (all of a benefit's deaths together: each counts a month only
+        up to what the deaths before it left due). A count that comes out as recorded changes
+        nothing (a re-sent file)."""
+        entitlement_ids = sorted(set(self.db.execute(select(AfterDeathPayment.entitlement_id).where(
+            AfterDeathPayment.cycle_id == cycle_id)).scalars()))
+        if not entitlement_ids:
+            return
+        # every death that counted a payment of these benefits, in one order: a revocation waits, or wins
+        self.db.execute(select(DeathRecord.case_id).where(DeathRecord.case_id.in_(
+            select(AfterDeathPayment.case_id).where(AfterDeathPayment.entitlement_id.in_(entitlement_ids))))
+            .order_by(DeathRecord.case_id).with_for_update()).all()
+        for entitlement_id in entitlement_ids:
+            for case_id, over, links in self._counted_overpayments(entitlement_id):
+                self._recount_overpayment(actor, case_id, entitlement_id, cycle_id, over, links)
 
-    def _recount_overpayment(self, actor: Actor, record: DeathRecord, entitlement_id: int, cycle_id: str) -> None:
-        links = self.db.execute(select(AfterDeathPayment, Payment.state).join(
-            Payment, Payment.id == AfterDeathPayment.payment_id).where(
-            AfterDeathPayment.case_id == record.case_id, AfterDeathPayment.entitlement_id == entitlement_id)
-            .order_by(AfterDeathPayment.payment_id)).all()
-        due = min(link.due_fen for link, _ in links)
-        over = rules.overpaid_after_death(record.date_of_death,
-                                          _live_by_month((l.for_month, l.amount_fen, s) for l, s in links), due)
+    def _recount_overpayment(self, actor: Actor, case_id: str, entitlement_id: int, cycle_id: str,
+                             over: rules.Overpaid, links: list) -> None:
         months = [m.isoformat() for m in over.months]
         failed = sorted({l.for_month.strftime("%Y-%m") for l, s in links if s == "failed"})
         paid = sorted({l.for_month.strftime("%Y-%m") for l, s in links if s != "failed" and l.cycle_id == cycle_id})
-        row = self.db.execute(select(Overpayment, Recovery).join(Recovery, Recovery.overpayment_id == Overpayment.id)
-                              .where(Overpayment.case_id == record.case_id,
-                                     Overpayment.entitlement_id == entitlement_id)
-                              .with_for_update().execution_options(populate_existing=True)).first()
+        row = self._overpayment_row(case_id, entitlement_id)
         if row is None:
             if not over.amount_fen:
                 return
             entitlement = self.db.get(Entitlement, entitlement_id)
-            overpayment = Overpayment(id=str(uuid.uuid4()), case_id=record.case_id,
-                                      household_id=entitlement.household_id, entitlement_id=entitlement_id,
-                                      programme=entitlement.programme, months=months, amount_fen=over.amount_fen,
-                                      recorded_at=self.clock.now())
-            self.db.add(overpayment)
-            self.db.flush()
             note = f"the bank paid {', '.join(paid)} after all: overpaid after the death"
-            recovery = self._open_recovery(overpayment, note)
-            self.db.flush()
+            _, recovery = self._new_overpayment(case_id, entitlement.household_id, entitlement, over, note)
             self.audit.record(actor, "recovery.recount", f"recovery-{recovery.id}", "open", reason=note,
                               cycle_id=cycle_id, before_fen=0, after_fen=over.amount_fen, months=months)
             return

@@ -37,7 +37,8 @@ __all__ = [
     "assets_within_limits", "as_multiplier", "as_ratio", "decision_due", "dibao_benefit", "next_review",
     "dibao_edge_eligible", "gradual_exit", "household_income", "monthly_from_yearly_fen", "notice_ends",
     "round_half_up_fen", "split_single_person_households", "tekun_benefit", "temporary_assistance",
-    "transition", "first_month_after", "Overpaid", "overpaid_after_death", "BackPayMonth", "back_pay_after_revocation",
+    "transition", "first_month_after", "Overpaid", "overpaid_after_death", "FoundAfterDeath", "overpaid_after_deaths",
+    "BackPayMonth", "back_pay_after_revocation",
     "RECOVERY_STATES", "REPAYMENT_METHODS", "CASH_METHODS", "RecoveryLedger", "RecoveryRefused", "record_repayment",
     "record_refund", "recount_recovery", "cancel_recovery",
 ]
@@ -722,14 +723,50 @@ class Overpaid:
     amount_fen: int
 
 
-def overpaid_after_death(died_on: date, paid_by_month: Mapping[date, int], due_after_fen: int) -> Overpaid:
+def overpaid_after_death(died_on: date, paid_by_month: Mapping[date, int], due_after_fen: int,
+                         due_before_by_month: Mapping[date, int] | None = None) -> Overpaid:
     """What was paid for months after the month of death beyond what the household was still due
-    (0 when the benefit ended with the death; the recomputed amount when others remain)."""
-    if due_after_fen < 0:
+    (0 when the benefit ended with the death; the recomputed amount when others remain).
+    `due_before_by_month`: what a month was still due before this death, where another death of the
+    household left less than was paid (overpaid_after_deaths): the month counts only up to that, since
+    the rest is the other death's overpayment, not to be asked back twice. A month it does not name
+    counts what was paid."""
+    due_before = due_before_by_month or {}
+    if due_after_fen < 0 or any(fen < 0 for fen in due_before.values()):
         raise InvalidInput("the amount due after the death is whole fen ≥ 0")
     first = first_month_after(died_on)
-    months = tuple(sorted(m for m, paid in paid_by_month.items() if m >= first and paid > due_after_fen))
-    return Overpaid(months, sum(paid_by_month[m] - due_after_fen for m in months))
+    counted = {m: min(paid, due_before.get(m, paid)) for m, paid in paid_by_month.items() if m >= first}
+    months = tuple(sorted(m for m, fen in counted.items() if fen > due_after_fen))
+    return Overpaid(months, sum(counted[m] - due_after_fen for m in months))
+
+
+@dataclass(frozen=True)
+class FoundAfterDeath:
+    """What one death found of a benefit: the months after it with a payment (`months`: paid,
+    handed to the bank or failed), what the live ones pay (`paid_by_month`), and what the benefit is
+    still due a month after the death (`due_after_fen`)."""
+    died_on: date
+    due_after_fen: int
+    paid_by_month: Mapping[date, int]
+    months: frozenset[date] = frozenset()  # besides those of paid_by_month
+
+
+def overpaid_after_deaths(deaths: Iterable[FoundAfterDeath]) -> tuple[Overpaid, ...]:
+    """The overpayments of the deaths of one household's benefit that stand, in the order they were
+    recorded: each counts a month only up to the lowest amount the deaths before it left due for the
+    month (overpaid_after_death's `due_before_by_month`). What the household owes for a month in all
+    is then what was paid beyond the lowest amount any of them left due, in whatever order they come
+    (for the payments they all found): the first death asks back its share, the next what is left
+    beyond its own due, and so on; no payment is counted twice."""
+    left_due: dict[date, int] = {}
+    overpaid = []
+    for death in deaths:
+        overpaid.append(overpaid_after_death(death.died_on, death.paid_by_month, death.due_after_fen, left_due))
+        first = first_month_after(death.died_on)
+        for month in set(death.months) | set(death.paid_by_month):
+            if month >= first:
+                left_due[month] = min(death.due_after_fen, left_due.get(month, death.due_after_fen))
+    return tuple(overpaid)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 
 from chassis import (SYSTEM, Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, NotFound, Operable,
                      Outbox, Policy, Problem, WorkerMetrics, handle_event, rpc)
@@ -880,28 +880,55 @@ class AssistanceService(Recoveries, Operable):
 
     def _stop_benefits_for_death(self, event, record: DeathRecord | None = None, said: list | None = None) -> None:
         """Stop as of the event's date. `record`: the one a corrected date finds, rewritten with the
-        new date; `said`: what undoing the old date did, to report with the rest."""
+        new date; `said`: what undoing the old date did, to report with the rest. The household's
+        other deaths of the same benefits are counted again beside this one (recoveries.py)."""
         data, said = event.data, list(said or ())
         died_on = date.fromisoformat(str(data["date_of_death"]))
-        changes = []
-        for household in self._recipient_households({data["resident_id"]}, paying_after=died_on):
-            changes.append(self._stop_for_death(household, data["resident_id"], died_on, data["case_id"], said))
+        case_id, correction = data["case_id"], record is not None
         if record is None:
-            record = DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"], recorded_at=self.clock.now())
+            record = DeathRecord(case_id=case_id, resident_id=data["resident_id"], recorded_at=self.clock.now(),
+                                 changes=[])
             self.db.add(record)
-        else:  # a correction: an overpayment of a benefit the new date no longer reaches owes nothing
-            self._recount_unreached(data["case_id"], {b["entitlement_id"] for c in changes for b in c["benefits"]},
-                                    said)
-        record.date_of_death, record.changes = died_on, changes
+        touched = _entitlements_of(record.changes)  # what the old date stopped, on a correction
+        # standing as of the new date while it stops: its overpayments are counted beside the others'
+        record.date_of_death, record.state = died_on, "applied"
+        # a death recorded now is the last; a corrected one keeps its place among the household's deaths
+        changes, later = [], self._deceased_recorded_after(record) if correction else {}
+        for household in self._recipient_households({data["resident_id"]}, paying_after=died_on):
+            changes.append(self._stop_for_death(household, data["resident_id"], died_on, case_id, said,
+                                                later.get(household.id, [])))
+        if correction:  # an overpayment of a benefit the new date no longer reaches owes nothing
+            self._recount_unreached(case_id, _entitlements_of(changes), said)
+        record.changes = changes
         record.state = "applied" if changes else "not_applicable"
+        cause = (f"the date of another death in the household was corrected to {died_on} (funeral case {case_id})"
+                 if event.type == "death.date_corrected" else
+                 f"another death in the household was recorded (funeral case {case_id}, {died_on})")
+        self._recount_other_deaths(case_id, touched | _entitlements_of(changes), cause, said)
         if not changes:
             said.append("the deceased received no assistance" if event.type == "death.notified"
                         else f"no assistance is paid for after {died_on}")
-        self._report_death_step(data["case_id"], "done" if changes else "not_applicable",
+        self._report_death_step(case_id, "done" if changes else "not_applicable",
                                 step_reason(event.type, data, "; ".join(said)))
 
+    def _deceased_recorded_after(self, record: DeathRecord) -> dict[str, list[Member]]:
+        """Per household, the members who left by a death that stands and was recorded after this
+        one (in the order the overpayments are counted in: recoveries.py), for a corrected date."""
+        later: dict[str, list[Member]] = {}
+        for other in self.db.execute(select(DeathRecord).where(
+                DeathRecord.state == "applied", DeathRecord.case_id != record.case_id,
+                tuple_(DeathRecord.recorded_at, DeathRecord.case_id) > tuple_(record.recorded_at, record.case_id))
+                .order_by(DeathRecord.recorded_at, DeathRecord.case_id)).scalars():
+            for change in other.changes:
+                later.setdefault(change["household_id"], []).append(self.db.get(Member, change["member_id"]))
+        return later
+
     def _stop_for_death(self, household: Household, resident_id: str, died_on: date, case_id: str,
-                        said: list) -> dict:
+                        said: list, later: list[Member] = ()) -> dict:
+        """`later`: members of the household who left by deaths recorded after this one (a corrected
+        date): what a month after this death is still due is counted with them, as it was when this
+        death was first recorded, so that the deaths' overpayments keep each its share (the
+        benefit's own amount is the survivors' now)."""
         members = self._current_members(household.id)
         deceased = next(m for m in members if m.resident_id == resident_id)
         survivors = [m for m in members if m is not deceased]
@@ -914,6 +941,8 @@ class AssistanceService(Recoveries, Operable):
                 .order_by(Entitlement.id).with_for_update()).scalars():
             before = entitlement.monthly_amount_fen
             after, why = self._amount_without(entitlement, survivors, household.region_code, today)
+            due = self._amount_without(entitlement, survivors + list(later), household.region_code, today)[0] \
+                if later else after
             ended = after == 0
             change = {"entitlement_id": entitlement.id, "programme": entitlement.programme, "before_fen": before,
                       "after_fen": after, "ended": ended, "ends_on_before": _iso(entitlement.ends_on),
@@ -940,8 +969,8 @@ class AssistanceService(Recoveries, Operable):
                             f"from the next cycle")
             if why:
                 said.append(why)
-            paid = self._link_after_death_payments(case_id, entitlement.id, died_on, after)
-            over = rules.overpaid_after_death(died_on, paid, after)
+            self._link_after_death_payments(case_id, entitlement.id, died_on, due)
+            over = self._overpaid(case_id, entitlement.id)  # beside the household's other deaths
             self._record_overpayment(case_id, household.id, entitlement, over, said)
             if over.amount_fen:
                 change["overpayment_fen"] = over.amount_fen
@@ -988,8 +1017,12 @@ class AssistanceService(Recoveries, Operable):
         return paid
 
     def _undo_death(self, event, record: DeathRecord) -> None:
+        """The death revoked: what it stopped restored, its recoveries cancelled, and the household's
+        other deaths of the same benefits counted again without it (recoveries.py)."""
         said = self._restore_benefits(record, "the death was revoked", event.data["reason"])
         record.state, record.reversed_at = "reversed", self.clock.now()
+        self._recount_other_deaths(record.case_id, _entitlements_of(record.changes),
+                                   f"another death in the household was revoked (funeral case {record.case_id})", said)
         self._report_death_step(record.case_id, "reversed", "; ".join(said))
 
     def _restore_benefits(self, record: DeathRecord, cause: str, reason: str, until: date | None = None) -> list[str]:
@@ -1422,6 +1455,11 @@ def _paid_until(entitlement: Entitlement) -> date | None:
     if entitlement.ends_on is None:
         return None
     return max(entitlement.ends_on, entitlement.gradual_exit_until or entitlement.ends_on)
+
+
+def _entitlements_of(changes: list) -> set[int]:
+    """The benefits a death record's changes name."""
+    return {benefit["entitlement_id"] for change in changes for benefit in change["benefits"]}
 
 
 def _iso(day: date | None) -> str | None:

@@ -651,7 +651,7 @@ def test_first_month_after_the_death(died, first):
     assert rules.first_month_after(died) == first
 
 
-MAY, JUNE, JULY = date(2026, 5, 1), date(2026, 6, 1), date(2026, 7, 1)
+MAY, JUNE, JULY, AUGUST = date(2026, 5, 1), date(2026, 6, 1), date(2026, 7, 1), date(2026, 8, 1)
 
 
 @pytest.mark.parametrize("died, paid, due_after, months, amount", [
@@ -673,6 +673,73 @@ def test_overpaid_after_death(died, paid, due_after, months, amount):
 def test_overpaid_refuses_a_negative_due():
     with pytest.raises(rules.InvalidInput):
         rules.overpaid_after_death(date(2026, 5, 20), {}, -1)
+    with pytest.raises(rules.InvalidInput):
+        rules.overpaid_after_death(date(2026, 5, 20), {JUNE: 100}, 0, {JUNE: -1})
+
+
+@pytest.mark.parametrize("paid, due_after, due_before, months, amount", [
+    # another death left July due at 1300 yuan: July counts only that, June (before it) all it paid
+    ({JUNE: 180000, JULY: 180000}, 70000, {JULY: 130000}, (JUNE, JULY), 110000 + 60000),
+    # the other death left no more due than this one does: nothing of the month is this death's
+    ({JUNE: 180000}, 70000, {JUNE: 70000}, (), 0),
+    ({JUNE: 180000}, 70000, {JUNE: 50000}, (), 0),
+    # the other death left more due than was paid (the survivors are due more): what was paid counts
+    ({JUNE: 100000}, 70000, {JUNE: 150000}, (JUNE,), 30000),
+    # a month before this death is none of its business, whatever another left due
+    ({MAY: 180000, JUNE: 180000}, 0, {MAY: 0, JUNE: 130000}, (JUNE,), 130000),
+])
+def test_overpaid_counts_a_month_only_up_to_what_it_was_still_due(paid, due_after, due_before, months, amount):
+    assert rules.overpaid_after_death(date(2026, 5, 20), paid, due_after, due_before) == rules.Overpaid(months,
+                                                                                                       amount)
+
+
+P3, P2, P1 = 180000, 130000, 70000  # a household of three, two, one (低保, the same standard)
+F = rules.FoundAfterDeath
+
+
+@pytest.mark.parametrize("deaths, expected", [
+    # two of three die in June, July paid for three before either was notified: the first death asks
+    # back P3 - P2, the second P2 - P1 (not P3 - P1 again): P3 - P1 in all
+    ([F(date(2026, 6, 10), P2, {JULY: P3}), F(date(2026, 6, 20), P1, {JULY: P3})],
+     [((JULY,), P3 - P2), ((JULY,), P2 - P1)]),
+    # one of them stands alone (the other revoked): it asks back all of it
+    ([F(date(2026, 6, 20), P1, {JULY: P3})], [((JULY,), P3 - P1)]),
+    # the second to be recorded left more due than the first (its due was counted with the first
+    # gone already): the first asks back all, the second nothing; still P3 - P1 in all
+    ([F(date(2026, 6, 20), P1, {JULY: P3}), F(date(2026, 6, 10), P2, {JULY: P3})],
+     [((JULY,), P3 - P1), ((), 0)]),
+    # the first died in May: June is its own (P3 - P2); July both share
+    ([F(date(2026, 5, 20), P2, {JUNE: P3, JULY: P3}), F(date(2026, 6, 20), P1, {JULY: P3})],
+     [((JUNE, JULY), 2 * (P3 - P2)), ((JULY,), P2 - P1)]),
+    # the second death ended the benefit: it asks back all the first left due
+    ([F(date(2026, 6, 10), P2, {JULY: P3}), F(date(2026, 6, 20), 0, {JULY: P3})],
+     [((JULY,), P3 - P2), ((JULY,), P2)]),
+    # the bank did not pay July's payment the first found (failed); the second found July paid again
+    # as arrears at what the first left due: only the second's share was overpaid
+    ([F(date(2026, 6, 10), P2, {}, frozenset({JULY})), F(date(2026, 6, 20), P1, {JULY: P2})],
+     [((), 0), ((JULY,), P2 - P1)]),
+    # August, frozen after the first death at the amount it left, was found by the second alone
+    ([F(date(2026, 6, 10), P2, {JULY: P3}), F(date(2026, 6, 20), P1, {JULY: P3, AUGUST: P2})],
+     [((JULY,), P3 - P2), ((JULY, AUGUST), 2 * (P2 - P1))]),
+    # June is the month of the second death, due in full for it: only the first asks June back
+    ([F(date(2026, 5, 20), P2, {JUNE: P3}), F(date(2026, 6, 20), P1, {JUNE: P3})],
+     [((JUNE,), P3 - P2), ((), 0)]),
+])
+def test_overpaid_after_deaths_of_one_household(deaths, expected):
+    assert rules.overpaid_after_deaths(deaths) == tuple(rules.Overpaid(m, a) for m, a in expected)
+
+
+@pytest.mark.parametrize("dues", [(P2, P1, 0), (P1, P2, 30000), (P2, P2, P2), (200000, P1, P2)])
+def test_overpaid_after_deaths_asks_back_each_fen_once_in_any_order(dues):
+    """Whatever order the deaths are counted in, a month's overpayments come to what was paid
+    beyond the lowest amount any of them left due (each month is counted on its own)."""
+    paid = {JUNE: P3, JULY: P3, AUGUST: P2}
+    for order in itertools.permutations(dues):
+        whole = rules.overpaid_after_deaths([F(date(2026, 5, 31), due, paid) for due in order])
+        assert sum(o.amount_fen for o in whole) == sum(max(0, fen - min(dues)) for fen in paid.values()), order
+        for month, fen in paid.items():
+            alone = rules.overpaid_after_deaths([F(date(2026, 5, 31), due, {month: fen}) for due in order])
+            assert sum(o.amount_fen for o in alone) == max(0, fen - min(dues)), (order, month)
 
 
 @pytest.mark.parametrize("cycles, paid, owed, expected", [
@@ -688,8 +755,6 @@ def test_back_pay_after_revocation(cycles, paid, owed, expected):
     assert [(m.month, m.owed_fen, m.paid_fen) for m in months] == expected
     assert sum(m.back_fen for m in months) == sum(o - p for _, o, p in expected)
 
-
-AUGUST = date(2026, 8, 1)
 
 
 @pytest.mark.parametrize("paid_until, expected", [

@@ -1,0 +1,174 @@
+"""Two deaths in one 低保 household, through the gateway, against the real broker and PostgreSQL.
+
+A household of three (P3 a month) loses two members in June; July was paid for three before either
+death was notified. The first death leaves the survivors due P2, the second P1: the first death asks
+back P3 - P2, the second P2 - P1, never P3 - P1 again (the household would repay the first one's
+share twice). The shares hold as the bank answers, as either date of death is corrected, and when
+one of the deaths is revoked the other is counted again without it.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from contracts.person import compose_resident_id
+from infra.partner_data import PartnerData
+from tests.helpers import wait_for
+from tests.integration.test_assistance_recoveries import (APPROVER, CASEWORKER, answer, approved, audit_rows,
+                                                          freeze_and_send, ok, pay_month, recoveries, recovery, repay)
+from tests.system import system  # noqa: F401  (fixture)
+
+TOWNSHIP, DISTRICT = "330602001", "330602"
+FUNERAL_HOME = ("clerk", "funeral-home-01", DISTRICT)
+HEAD = compose_resident_id(DISTRICT, date(1972, 3, 1), 31)
+SPOUSE = compose_resident_id(DISTRICT, date(1974, 1, 2), 42)
+SON = compose_resident_id(DISTRICT, date(2000, 9, 9), 51)
+NAMES = {HEAD: "赵大山", SPOUSE: "钱小梅", SON: "赵小川"}
+JULY = "2026-07-01"
+
+
+def a_household_of_three(sys_, clock) -> tuple[str, int]:
+    decision = approved(sys_, clock, [
+        {"resident_id": HEAD, "name": NAMES[HEAD], "relationship": "head", "monthly_income_fen": 20000},
+        {"resident_id": SPOUSE, "name": NAMES[SPOUSE], "relationship": "spouse", "monthly_income_fen": 10000},
+        {"resident_id": SON, "name": NAMES[SON], "relationship": "child", "monthly_income_fen": 0}])
+    return decision["household_id"], decision["monthly_amount_fen"]
+
+
+def no_deposits() -> PartnerData:
+    return PartnerData(facts={("bank_deposits", p): {"deposits_fen": 0} for p in NAMES})
+
+
+def notice(resident_id: str, died: date, reference: str) -> dict:
+    return {"deceased": {"resident_id": resident_id, "name": NAMES[resident_id]}, "date_of_death": died.isoformat(),
+            "region_code": TOWNSHIP, "reference": reference, "place_of_death": "绍兴市人民医院"}
+
+
+def after_death(sys_, case_id: str) -> dict | None:
+    response = sys_.call("GET", f"/api/v1/after-death/{case_id}/assistance", APPROVER)
+    return response.json() if response.status_code == 200 else None
+
+
+def notify(sys_, clock, day: date, resident_id: str, died: date, reference: str) -> str:
+    """The hospital reports the death; assistance has handled it when this returns."""
+    clock.set_local_date(day)
+    case = ok(sys_.call("POST", "/api/v1/partner/deaths", ("partner", "health"),
+                        json=notice(resident_id, died, reference)))
+    wait_for(lambda: after_death(sys_, case["case_id"]), timeout=30, what="assistance's handling of the death")
+    return case["case_id"]
+
+
+def correct(sys_, clock, day: date, case_id: str, resident_id: str, to: date, reference: str) -> None:
+    """The police report another date, the clerk confirms it: assistance restates the death."""
+    clock.set_local_date(day)
+    flagged = ok(sys_.call("POST", "/api/v1/partner/deaths", ("partner", "police"),
+                           json=notice(resident_id, to, reference)))
+    assert (flagged["case_id"], flagged["date_conflict"]) == (case_id, True)
+    ok(sys_.call("POST", f"/api/v1/funeral/cases/{case_id}/date-of-death", FUNERAL_HOME,
+                 json={"date_of_death": to.isoformat(), "reason": "the police register"}))
+    wait_for(lambda: after_death(sys_, case_id)["date_of_death"] == to.isoformat(), timeout=30,
+             what="assistance's handling of the corrected date")
+
+
+def amount_now(sys_, household_id: str) -> int:
+    (only,) = ok(sys_.call("GET", f"/api/v1/assistance/households/{household_id}", CASEWORKER))["entitlements"]
+    return only["monthly_amount_fen"]
+
+
+def overpaid(sys_, case_id: str) -> tuple[list[str], int, str, str]:
+    """The death's overpayment: months, amount, its recovery's state and id."""
+    (over,) = after_death(sys_, case_id)["overpayments"]
+    return over["months"], over["amount_fen"], over["recovery"]["state"], over["recovery"]["recovery_id"]
+
+
+def test_two_deaths_ask_back_each_share_once_as_the_bank_answers_and_a_date_moves(system, manual_clock):
+    """July is with the bank when the head (10 June) and his wife (20 June) are reported dead. The
+    bank says July failed: nothing is overpaid; then that it paid after all: each share again, once.
+    The wife's date is corrected to 5 July: July was hers in full, so only his share of July is
+    asked back."""
+    sys_ = system(assistance=no_deposits(), funeral=True)
+    household_id, p3 = a_household_of_three(sys_, manual_clock)
+    pay_month(sys_, manual_clock, date(2026, 5, 10))
+    pay_month(sys_, manual_clock, date(2026, 6, 1))
+    july, (july_payment,) = freeze_and_send(sys_, manual_clock, date(2026, 7, 1))
+
+    head = notify(sys_, manual_clock, date(2026, 7, 6), HEAD, date(2026, 6, 10), "D3306-501")
+    p2 = amount_now(sys_, household_id)
+    wife = notify(sys_, manual_clock, date(2026, 7, 8), SPOUSE, date(2026, 6, 20), "D3306-502")
+    p1 = amount_now(sys_, household_id)
+    assert p3 > p2 > p1 > 0
+    assert overpaid(sys_, head)[:3] == ([JULY], p3 - p2, "open")
+    assert overpaid(sys_, wife)[:3] == ([JULY], p2 - p1, "open")  # not p3 - p1: his share is his death's
+    assert recoveries(sys_)["outstanding_fen"] == p3 - p1
+    # both counted the one July payment, each with what it left due
+    (wife_over,) = after_death(sys_, wife)["overpayments"]
+    assert [(p["payment_id"], p["state"], p["due_fen"]) for p in wife_over["payments"]] == [(july_payment, "pending", p1)]
+    assert after_death(sys_, head)["overpayments"][0]["payments"][0]["due_fen"] == p2
+
+    # the bank did not pay July: neither death overpaid anything
+    manual_clock.set_local_date(date(2026, 7, 10))
+    answer(sys_, july["cycle_id"], [july_payment], "failed", "account frozen")
+    assert [overpaid(sys_, case)[1:3] for case in (head, wife)] == [(0, "cancelled"), (0, "cancelled")]
+    assert recoveries(sys_)["outstanding_fen"] == 0
+    # it paid after all: each share is owed again, once
+    manual_clock.set_local_date(date(2026, 7, 12))
+    assert answer(sys_, july["cycle_id"], [july_payment], "paid")["paid"] == 1
+    assert overpaid(sys_, head)[:3] == ([JULY], p3 - p2, "open")
+    assert overpaid(sys_, wife)[:3] == ([JULY], p2 - p1, "open")
+    assert recoveries(sys_)["outstanding_fen"] == p3 - p1
+    wife_recovery = overpaid(sys_, wife)[3]
+    assert [(r.details["before_fen"], r.details["after_fen"]) for r in audit_rows(
+        sys_, "recovery.recount", f"recovery-{wife_recovery}")] == [(p2 - p1, 0), (0, p2 - p1)]
+
+    # the wife died on 5 July, not 20 June: July was due for two (her and the son), only the head's
+    # share of it was overpaid; hers comes to nothing, his stays
+    correct(sys_, manual_clock, date(2026, 7, 14), wife, SPOUSE, date(2026, 7, 5), "GA-502")
+    assert overpaid(sys_, wife)[1:3] == (0, "cancelled")
+    assert overpaid(sys_, head)[:3] == ([JULY], p3 - p2, "open")
+    assert recoveries(sys_)["outstanding_fen"] == p3 - p2
+    assert amount_now(sys_, household_id) == p1
+    august, _ = freeze_and_send(sys_, manual_clock, date(2026, 8, 1))
+    assert (august["regular"], august["total_fen"], august["arrears"]) == (1, p1, 0)
+
+
+def test_a_corrected_date_and_a_revocation_count_the_other_death_again(system, manual_clock):
+    """July was paid for three; the head (10 June) and his wife (20 June) are reported dead, each
+    death asks back its share, and the wife's share is repaid. The head's date is corrected to 20
+    May: June was overpaid by his share too; hers stays as it was. Then the head's death is revoked
+    (a mistake): his recovery is cancelled, and hers is counted again without it: all of July beyond
+    the son's amount, P3 - P1, what she repaid counting toward it."""
+    sys_ = system(assistance=no_deposits(), funeral=True)
+    household_id, p3 = a_household_of_three(sys_, manual_clock)
+    for day in (date(2026, 5, 10), date(2026, 6, 1), date(2026, 7, 1)):
+        pay_month(sys_, manual_clock, day)
+    head = notify(sys_, manual_clock, date(2026, 7, 6), HEAD, date(2026, 6, 10), "D3306-601")
+    p2 = amount_now(sys_, household_id)
+    wife = notify(sys_, manual_clock, date(2026, 7, 8), SPOUSE, date(2026, 6, 20), "D3306-602")
+    p1 = amount_now(sys_, household_id)
+    assert p3 > p2 > p1 > 0
+    assert overpaid(sys_, head)[:3] == ([JULY], p3 - p2, "open")
+    months, amount, _, wife_recovery = overpaid(sys_, wife)
+    assert (months, amount) == ([JULY], p2 - p1)
+    manual_clock.set_local_date(date(2026, 7, 9))
+    assert ok(repay(sys_, wife_recovery, amount_fen=p2 - p1, method="repayment", received_on="2026-07-09"),
+              201)["state"] == "recovered"
+
+    # the head died on 20 May: June, paid for three, was due for two; July as before
+    correct(sys_, manual_clock, date(2026, 7, 10), head, HEAD, date(2026, 5, 20), "GA-601")
+    assert overpaid(sys_, head)[:3] == (["2026-06-01", JULY], 2 * (p3 - p2), "open")
+    assert overpaid(sys_, wife)[1:3] == (p2 - p1, "recovered")  # unchanged: her share of July
+    assert recoveries(sys_)["outstanding_fen"] == 2 * (p3 - p2)
+    assert amount_now(sys_, household_id) == p1
+
+    # the head's death is revoked: nothing is owed for it; the wife's death alone made July paid
+    # beyond what the son is due by P3 - P1, of which P2 - P1 came back already
+    manual_clock.set_local_date(date(2026, 7, 12))
+    ok(sys_.call("POST", f"/api/v1/funeral/cases/{head}/revocation", APPROVER,
+                 json={"reason": "the hospital reported the wrong person"}))
+    wait_for(lambda: after_death(sys_, head)["state"] == "reversed", timeout=30, what="the revocation in assistance")
+    assert overpaid(sys_, head)[1:3] == (2 * (p3 - p2), "cancelled")
+    assert overpaid(sys_, wife)[:3] == ([JULY], p3 - p1, "open")
+    again = recovery(sys_, wife_recovery)
+    assert (again["amount_fen"], again["recovered_fen"], again["outstanding_fen"], again["refund_due_fen"]) == (
+        p3 - p1, p2 - p1, p3 - p2, 0)
+    assert f"another death in the household was revoked (funeral case {head})" in again["note"]
+    assert recoveries(sys_)["outstanding_fen"] == p3 - p2
