@@ -268,9 +268,14 @@ class Recoveries:
     @rpc
     def record_repayment(self, actor, recovery_id, request):
         """Money back on a recovery (bank_return, repayment) or an amount written off (write_off,
-        with the reason); never more than is outstanding. Staff of the household's area."""
+        with the reason); never more than is outstanding. Staff of the household's area; a
+        write-off (核销) forgoes public money, so only the district bureau or the payments office
+        (admin) decides one, not a township."""
         actor, data = Actor.from_dict(actor), load(RepaymentRequestSchema, request)
         recovery, overpayment, region = self._recovery(actor, recovery_id, for_update=True)
+        if data["method"] == "write_off" and actor.role != "admin" and len(actor.area or "") != 6:
+            raise Forbidden("a write-off is decided by the district bureau or the payments office",
+                            errors={"method": ["write_off: for the district bureau or the payments office"]})
         self._not_in_the_future(data["received_on"], "received_on")
         subject = f"recovery-{recovery.id}"
         try:
