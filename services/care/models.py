@@ -255,6 +255,7 @@ class EmergencyCall(Base):
     id = Column(String(36), primary_key=True)
     device_id = Column(String(60), nullable=False)
     device_call_id = Column(String(60), nullable=False)
+    platform = Column(String(60))  # the platform (token `org`) that reported it; None: taken before platforms were
     resident_id = Column(String(18), nullable=False, index=True)
     region_code = Column(String(12), nullable=False, index=True)
     kind = Column(String(16), nullable=False)

@@ -667,6 +667,11 @@ class CareService(AfterDeath, Operable):
         if not (actor.role == "partner" and actor.id == CARE_DEVICES):
             raise Forbidden("calls come from the wearable-device platforms")
         person = ResidentId.parse(data["resident_id"])
+        known = self.db.execute(select(EmergencyCall).where(
+            EmergencyCall.device_id == data["device_id"], EmergencyCall.device_call_id == data["call_id"])).scalar()
+        if known is not None and known.platform == actor.org and known.resident_id == person.number:
+            # taken already (and perhaps answered): the same call, even if the device was retired since
+            return self._call_view(known)
         raised_on = data["raised_at"].astimezone(LOCAL_ZONE).date()
         refusal = rules.call_refusal([_registration(r) for r in self._device_registrations(data["device_id"])],
                                      actor.org, person.number, raised_on)
@@ -675,12 +680,10 @@ class CareService(AfterDeath, Operable):
                                       member=str(person), call_id=data["call_id"], raised_on=raised_on)
             self.log.warning("emergency.call_refused", device_id=data["device_id"], reason=refusal.reason)
             raise CallRefused(refusal.detail, errors={refusal.field: [refusal.reason]})
-        known = self.db.execute(select(EmergencyCall).where(
-            EmergencyCall.device_id == data["device_id"], EmergencyCall.device_call_id == data["call_id"])).scalar()
-        if known is not None:
+        if known is not None:  # the device's platform, for its person, before this platform took it over
             return self._call_view(known)
         call = EmergencyCall(id=str(uuid.uuid4()), device_id=data["device_id"], device_call_id=data["call_id"],
-                             resident_id=person.number, region_code=self._region_of(person.number),
+                             platform=actor.org, resident_id=person.number, region_code=self._region_of(person.number),
                              kind=data["kind"], state="received", raised_at=data["raised_at"])
         # two copies of one call racing: the unique key lets one commit; the other worker fails and
         # the platform's retry then finds the first

@@ -336,6 +336,15 @@ def test_a_call_is_refused_unless_the_operating_platform_raises_it_for_the_regis
     # a call of his raised before the watch went back, sent late by the platform, is still his
     assert rpc.receive_call(WATCHES, {**call, "call_id": "c-3"})["state"] == "received"
     assert rows(engine, "SELECT count(*) FROM emergency_call")[0][0] == 2
+    # her call on the 21st is taken; the watch is reported lost and retired from that very day:
+    # the platform sending the call again gets the same call, another platform still nothing
+    manual_clock.set_local_date(date(2026, 6, 22))
+    hers = {**call, "call_id": "c-5", "resident_id": NEIGHBOUR, "raised_at": "2026-06-21T10:00:00+08:00"}
+    taken = rpc.receive_call(WATCHES, hers)
+    rpc.retire_device(CLERK, "watch-0042", {"retired_on": "2026-06-21", "reason": "lost"})
+    assert rpc.receive_call(WATCHES, hers)["emergency_call_id"] == taken["emergency_call_id"]
+    assert "device_id" in refused(rpc, OTHER_PLATFORM, hers).errors
+    assert rows(engine, "SELECT count(*) FROM emergency_call")[0][0] == 3
 
 
 def test_devices_are_registered_by_staff_of_the_persons_area_one_person_at_a_time(care):
