@@ -362,14 +362,16 @@ def call_refusal(registrations: Iterable[Registration], platform: str | None, re
     return None
 
 
-def registration_conflict(registrations: Iterable[Registration], wanted: Registration) -> str | None:
+def registration_conflict(registrations: Iterable[Registration], wanted: Registration,
+                          dated: bool = True) -> str | None:
     """Whether a device may be registered as `wanted`: None, "same" (it is already, as wanted: the
     registration sent again), or why not (a device serves one person at a time, and another only
-    from the day it was retired)."""
+    from the day it was retired). `dated`: the request named its day; one that did not (it took
+    today's) is the same as a registration in service to that person on that platform from any day."""
     for existing in registrations:
         if existing.retired_on is None:
-            if (existing.resident_id, existing.platform, existing.registered_on) == (
-                    wanted.resident_id, wanted.platform, wanted.registered_on):
+            if (existing.resident_id, existing.platform) == (wanted.resident_id, wanted.platform) and (
+                    not dated or existing.registered_on == wanted.registered_on):
                 return "same"
             return "the device is registered and in service: retire it first"
         if existing.retired_on > wanted.registered_on:

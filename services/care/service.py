@@ -595,7 +595,8 @@ class CareService(AfterDeath, Operable):
                                errors={"registered_on": ["in the future"]})
         known = self._device_registrations(data["device_id"], for_update=True)
         wanted = rules.Registration(data["platform"], person.number, registered_on)
-        conflict = rules.registration_conflict([_registration(r) for r in known], wanted)
+        conflict = rules.registration_conflict([_registration(r) for r in known], wanted,
+                                               dated=data["registered_on"] is not None)
         if conflict == "same":
             return self._device_view(next(r for r in known if r.retired_on is None))
         if conflict:

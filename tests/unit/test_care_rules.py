@@ -379,6 +379,16 @@ def test_a_device_serves_one_person_at_a_time(registrations, wanted, conflict):
     assert found == conflict if conflict in (None, "same") else conflict in found
 
 
+@pytest.mark.parametrize("wanted, conflict", [
+    (rules.Registration("p", "A", date(2026, 6, 2)), "same"),       # sent again the next day, no day named
+    (rules.Registration("p", "B", date(2026, 6, 2)), "retire"),
+    (rules.Registration("q", "A", date(2026, 6, 2)), "retire"),
+])
+def test_a_registration_sent_again_without_its_day_is_the_same(wanted, conflict):
+    found = rules.registration_conflict([rules.Registration("p", "A", date(2026, 6, 1))], wanted, dated=False)
+    assert found == conflict if conflict == "same" else conflict in found
+
+
 @pytest.mark.parametrize("registered, retired, retire_on, refusal", [
     (date(2026, 6, 1), None, date(2026, 6, 10), None),
     (date(2026, 6, 1), None, date(2026, 6, 1), None),            # returned the day it was handed over
