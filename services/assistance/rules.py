@@ -38,7 +38,7 @@ __all__ = [
     "dibao_edge_eligible", "gradual_exit", "household_income", "monthly_from_yearly_fen", "notice_ends",
     "round_half_up_fen", "split_single_person_households", "tekun_benefit", "temporary_assistance",
     "transition", "first_month_after", "Overpaid", "overpaid_after_death", "FoundAfterDeath", "overpaid_after_deaths",
-    "BackPayMonth", "back_pay_after_revocation",
+    "BackPayMonth", "back_pay_after_revocation", "OtherDeath", "gone_after_revocation",
     "RECOVERY_STATES", "REPAYMENT_METHODS", "CASH_METHODS", "RecoveryLedger", "RecoveryRefused", "record_repayment",
     "record_refund", "recount_recovery", "cancel_recovery",
 ]
@@ -781,14 +781,39 @@ class BackPayMonth:
 
 
 def back_pay_after_revocation(died_on: date, cycle_months: Iterable[date], paid_by_month: Mapping[date, int],
-                              owed_fen: int, paid_until: date | None = None) -> tuple[BackPayMonth, ...]:
+                              owed_fen: int, paid_until: date | None = None,
+                              owed_by_month: Mapping[date, int] | None = None) -> tuple[BackPayMonth, ...]:
     """A death revoked as made in error: for every month after the month of death whose payment
     cycle ran, what the benefit would have paid (`owed_fen`, the amount before the death) less what
     was paid; months paid in full (before the notice stopped them) owe nothing, nor months after
-    the benefit would have ended anyway (`paid_until`, its end or 渐退; None: open-ended)."""
+    the benefit would have ended anyway (`paid_until`, its end or 渐退; None: open-ended).
+    `owed_by_month`: months the household was due another amount for (another death of the
+    household that stands: gone_after_revocation); the others are owed `owed_fen`."""
     first = first_month_after(died_on)
-    return tuple(BackPayMonth(m, owed_fen, paid_by_month.get(m, 0)) for m in sorted(set(cycle_months))
-                 if m >= first and (paid_until is None or paid_until >= m) and paid_by_month.get(m, 0) < owed_fen)
+    owed = {m: (owed_by_month or {}).get(m, owed_fen) for m in set(cycle_months)}
+    return tuple(BackPayMonth(m, owed[m], paid_by_month.get(m, 0)) for m in sorted(owed)
+                 if m >= first and (paid_until is None or paid_until >= m) and paid_by_month.get(m, 0) < owed[m])
+
+
+@dataclass(frozen=True)
+class OtherDeath:
+    """Another death in the household that touched a benefit whose death is being revoked."""
+    member_id: int
+    died_on: date
+    stands: bool          # not revoked: the member is gone from the month after the death
+    counted_before: bool  # the member was gone when the revoked death was recorded: its before amount is without them
+
+
+def gone_after_revocation(others: Iterable[OtherDeath], month: date | None = None) -> frozenset[int] | None:
+    """Once a death is revoked, which members the benefit is due without for `month` (None: from now
+    on, every death that stands): the members of the other deaths that stand and reach the month.
+    None when they are exactly those the revoked death's amount before it was counted without:
+    that amount (and its policy version) is then what is owed, as with a death alone in its
+    household. Otherwise the benefit is due for the members alive in the month, recomputed."""
+    others = tuple(others)
+    gone = frozenset(d.member_id for d in others
+                     if d.stands and (month is None or first_month_after(d.died_on) <= month))
+    return None if gone == frozenset(d.member_id for d in others if d.counted_before) else gone
 
 
 # --- 追回: recovering an overpayment ----------------------------------------------------------------

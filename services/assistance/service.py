@@ -1085,10 +1085,12 @@ class AssistanceService(Recoveries, Operable):
                 since = record.date_of_death
                 if entitlement.id in earlier:
                     since = min(since, earlier[entitlement.id] - timedelta(days=1))
+                cycle_months = list(self.db.execute(select(PaymentCycle.month)).scalars())
+                owed_by_month, resumed_fen = self._owed_beside_other_deaths(
+                    record, household, entitlement, benefit, cycle_months, from_now_on=until is None, said=said)
                 months = rules.back_pay_after_revocation(
-                    since, self.db.execute(select(PaymentCycle.month)).scalars(),
-                    self._paid_by_month(entitlement.id, with_arrears_due=True), benefit["before_fen"],
-                    paid_until=paid_until)
+                    since, cycle_months, self._paid_by_month(entitlement.id, with_arrears_due=True),
+                    benefit["before_fen"], paid_until=paid_until, owed_by_month=owed_by_month)
                 owed = sum(m.back_fen for m in months)
                 if owed:
                     self.db.add(BackPay(id=str(uuid.uuid4()), case_id=record.case_id, household_id=household.id,
@@ -1096,10 +1098,10 @@ class AssistanceService(Recoveries, Operable):
                                         months=[{"month": m.month.isoformat(), "owed_fen": m.owed_fen,
                                                  "paid_fen": m.paid_fen} for m in months],
                                         recorded_at=self.clock.now()))
-                    said.append(f"{entitlement.programme} resumed at {_yuan(benefit['before_fen'])} a month, back pay "
+                    said.append(f"{entitlement.programme} resumed at {_yuan(resumed_fen)} a month, back pay "
                                 f"{_yuan(owed)} for {', '.join(m.month.strftime('%Y-%m') for m in months)}")
                 elif until is None:
-                    said.append(f"{entitlement.programme} resumed at {_yuan(benefit['before_fen'])} a month")
+                    said.append(f"{entitlement.programme} resumed at {_yuan(resumed_fen)} a month")
                 action = "entitlement.death_revoked" if until is None else "entitlement.death_restated"
                 self.audit.record(SYSTEM, action, f"household-{household.id}", "resumed", reason=f"{cause}: {reason}",
                                   entitlement_id=entitlement.id, back_pay_fen=owed)
@@ -1108,6 +1110,57 @@ class AssistanceService(Recoveries, Operable):
         else:  # the stop that follows finds the payments after the new date, and recounts the recoveries
             self._unlink_after_death_payments(record.case_id)
         return said
+
+    def _owed_beside_other_deaths(self, record: DeathRecord, household: Household, entitlement: Entitlement,
+                                  benefit: dict, cycle_months: list[date], from_now_on: bool,
+                                  said: list) -> tuple[dict[date, int], int]:
+        """For a benefit whose death (`record`) is being undone, with its amount and policy version
+        set back to before the death: what the household is due for each payment cycle's month that
+        another death of the household that stands reaches differently from the amount before this
+        death (rules.gone_after_revocation), recomputed for the members alive in the month; and,
+        `from_now_on` (a revocation), the benefit's amount from now on, set on it (with its policy
+        version) when the deaths that stand make it another than the amount before. A death alone
+        in its household changes nothing here: the amount before it is owed, as before."""
+        others, members = [], {}
+        for other in self.db.execute(select(DeathRecord).where(
+                DeathRecord.case_id != record.case_id, DeathRecord.state.in_(("applied", "reversed")))).scalars():
+            for change in other.changes:
+                if change["household_id"] != household.id or entitlement.id not in {
+                        b["entitlement_id"] for b in change["benefits"]}:
+                    continue
+                stands = other.state == "applied"
+                recorded_before = (other.recorded_at, other.case_id) < (record.recorded_at, record.case_id)
+                gone_then = stands or (other.reversed_at is not None and other.reversed_at > record.recorded_at)
+                others.append(rules.OtherDeath(change["member_id"], other.date_of_death, stands,
+                                               recorded_before and gone_then))
+                if stands:
+                    members[change["member_id"]] = self.db.get(Member, change["member_id"])
+        if not others:
+            return {}, benefit["before_fen"]
+        for member in self._current_members(household.id):
+            members[member.id] = member
+        today, due = self.clock.today(), {}
+
+        def due_without(gone: frozenset[int]) -> tuple[int, str | None]:
+            if gone not in due:
+                alive = sorted((m for i, m in members.items() if i not in gone), key=lambda m: (m.joined_on, m.id))
+                due[gone] = self._amount_without(entitlement, alive, household.region_code, today)
+            return due[gone]
+        owed_by_month = {}
+        for month in cycle_months:
+            gone = rules.gone_after_revocation(others, month)
+            if gone is not None:
+                owed_by_month[month] = due_without(gone)[0]
+        entitlement.policy_version = benefit["policy_version_before"]  # `_amount_without` sets its own
+        gone = rules.gone_after_revocation(others) if from_now_on else None
+        if gone is None:
+            return owed_by_month, benefit["before_fen"]
+        due.pop(gone, None)  # computed again last, so the policy version is the amount's
+        amount, why = due_without(gone)
+        entitlement.monthly_amount_fen = amount
+        if why:
+            said.append(why)
+        return owed_by_month, amount
 
     def _report_death_step(self, case_id: str, state: str, reason: str) -> None:
         self.outbox.report_step(f"death-case-{case_id}", "after_death", "benefits_stopped", state, reason)

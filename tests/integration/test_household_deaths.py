@@ -172,3 +172,72 @@ def test_a_corrected_date_and_a_revocation_count_the_other_death_again(system, m
         p3 - p1, p2 - p1, p3 - p2, 0)
     assert f"another death in the household was revoked (funeral case {head})" in again["note"]
     assert recoveries(sys_)["outstanding_fen"] == p3 - p2
+
+
+def revoke(sys_, clock, day: date, case_id: str) -> dict:
+    clock.set_local_date(day)
+    ok(sys_.call("POST", f"/api/v1/funeral/cases/{case_id}/revocation", APPROVER,
+                 json={"reason": "the hospital reported the wrong person"}))
+    return wait_for(lambda: (v := after_death(sys_, case_id)) and v["state"] == "reversed" and v, timeout=30,
+                    what="the revocation in assistance")
+
+
+def back_pay_months(view: dict) -> list[tuple[str, int, int]]:
+    (back,) = view["back_pay"]
+    assert back["amount_fen"] == sum(m["owed_fen"] - m["paid_fen"] for m in back["months"])
+    return [(m["month"], m["owed_fen"], m["paid_fen"]) for m in back["months"]]
+
+
+def test_revoking_the_first_of_two_deaths_leaves_the_second_standing(system, manual_clock):
+    """The head dies on 20 May (reported at once: P2 for his wife and son from June), his wife on
+    20 June (P1 for the son from July); June, July and August are paid so. The head's death is
+    revoked on 5 August: his wife's still stands, so the household is the head and the son, due
+    their own amount Q from now on (not P3, the amount for three before his death), and the back
+    pay is P3 for June (all three were alive) but Q for July and August."""
+    sys_ = system(assistance=no_deposits(), funeral=True)
+    household_id, p3 = a_household_of_three(sys_, manual_clock)
+    pay_month(sys_, manual_clock, date(2026, 5, 10))
+    head = notify(sys_, manual_clock, date(2026, 5, 25), HEAD, date(2026, 5, 20), "D3306-701")
+    p2 = amount_now(sys_, household_id)
+    pay_month(sys_, manual_clock, date(2026, 6, 1))
+    notify(sys_, manual_clock, date(2026, 6, 25), SPOUSE, date(2026, 6, 20), "D3306-702")
+    p1 = amount_now(sys_, household_id)
+    assert p3 > p2 > p1 > 0
+    pay_month(sys_, manual_clock, date(2026, 7, 1))
+    pay_month(sys_, manual_clock, date(2026, 8, 1))
+
+    view = revoke(sys_, manual_clock, date(2026, 8, 5), head)
+    q = amount_now(sys_, household_id)
+    # the head earns 100 yuan a month more than his wife: the two of them are due that much less
+    assert q == p2 - 10000 and q not in (p3, p1)
+    assert back_pay_months(view) == [("2026-06-01", p3, p2), ("2026-07-01", q, p1), ("2026-08-01", q, p1)]
+    household = ok(sys_.call("GET", f"/api/v1/assistance/households/{household_id}", CASEWORKER))
+    assert sorted(m["resident_id"] for m in household["members"] if m["left_on"] is None) == sorted([HEAD, SON])
+    # September pays Q, and the back pay beside it
+    september = pay_month(sys_, manual_clock, date(2026, 9, 1))
+    assert september["total_fen"] == q + (p3 - p2) + 2 * (q - p1)
+    assert amount_now(sys_, household_id) == q
+
+
+def test_revoking_a_death_recorded_after_a_later_one_owes_the_months_between_for_all(system, manual_clock):
+    """The wife dies on 20 May but is reported only in July; the head dies on 5 June and is reported
+    on 8 June, before June's cycle is frozen (10 June): June is paid P2, for the wife and son. Her
+    death, recorded second, counted her amount before it (P2) without the head. It is revoked: the
+    head's death stands, so from now on, and for July and August, the household is due P2 (her
+    amount before); but June was due for all three (the head was alive in June): owed at P3."""
+    sys_ = system(assistance=no_deposits(), funeral=True)
+    household_id, p3 = a_household_of_three(sys_, manual_clock)
+    pay_month(sys_, manual_clock, date(2026, 5, 10))
+    notify(sys_, manual_clock, date(2026, 6, 8), HEAD, date(2026, 6, 5), "D3306-801")
+    p2 = amount_now(sys_, household_id)
+    pay_month(sys_, manual_clock, date(2026, 6, 10))  # June's cycle, frozen late
+    pay_month(sys_, manual_clock, date(2026, 7, 1))
+    wife = notify(sys_, manual_clock, date(2026, 7, 3), SPOUSE, date(2026, 5, 20), "D3306-802")
+    p1 = amount_now(sys_, household_id)
+    assert p3 > p2 > p1 > 0
+    pay_month(sys_, manual_clock, date(2026, 8, 1))
+
+    view = revoke(sys_, manual_clock, date(2026, 8, 5), wife)
+    assert amount_now(sys_, household_id) == p2
+    assert back_pay_months(view) == [("2026-06-01", p3, p2), ("2026-08-01", p2, p1)]
+    assert [o["recovery"]["state"] for o in view["overpayments"]] == ["cancelled"]

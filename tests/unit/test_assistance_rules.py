@@ -770,6 +770,45 @@ def test_back_pay_stops_where_the_benefit_would_have_ended(paid_until, expected)
     assert [(m.month, m.owed_fen, m.paid_fen) for m in months] == expected
 
 
+def test_back_pay_owes_another_amount_for_the_months_another_death_reaches():
+    months = rules.back_pay_after_revocation(date(2026, 5, 20), [JUNE, JULY, AUGUST], {JUNE: P2, JULY: P1}, P3,
+                                             owed_by_month={JULY: P2, AUGUST: P2})
+    assert [(m.month, m.owed_fen, m.paid_fen) for m in months] == [(JUNE, P3, P2), (JULY, P2, P1), (AUGUST, P2, 0)]
+
+
+D = rules.OtherDeath
+SEPTEMBER = date(2026, 9, 1)
+
+
+@pytest.mark.parametrize("others, by_month, from_now_on", [
+    # alone in its household: the amount before the death, every month and from now on
+    ([], {JUNE: None, JULY: None}, None),
+    # the other death was revoked before this one was recorded: nothing changes either
+    ([D(2, date(2026, 5, 25), stands=False, counted_before=False)], {JUNE: None, JULY: None}, None),
+    # A (revoked, recorded first, died 20 May) and B (died 10 June, recorded later, stands):
+    # June at A's amount before (three alive), July on without B
+    ([D(2, date(2026, 6, 10), stands=True, counted_before=False)], {JUNE: None, JULY: frozenset({2}),
+                                                                    AUGUST: frozenset({2})}, frozenset({2})),
+    # B revoked, A recorded before it stands and died earlier: B's own amount before (without A)
+    ([D(1, date(2026, 5, 1), stands=True, counted_before=True)], {JUNE: None, JULY: None}, None),
+    # ... A recorded before B but died after B: the months before A's death are due with A too
+    ([D(1, date(2026, 6, 15), stands=True, counted_before=True)], {JUNE: frozenset(), JULY: None}, None),
+    # A was recorded before B and revoked since: B's amount before counted A gone, A is back now
+    ([D(1, date(2026, 5, 1), stands=False, counted_before=True)], {JUNE: frozenset(), JULY: frozenset()},
+     frozenset()),
+    # three deaths: one counted before (died 1 May), one after (died 10 July)
+    ([D(1, date(2026, 5, 1), stands=True, counted_before=True), D(3, date(2026, 7, 10), stands=True,
+                                                                  counted_before=False)],
+     {JUNE: None, JULY: None, AUGUST: frozenset({1, 3}), SEPTEMBER: frozenset({1, 3})}, frozenset({1, 3})),
+])
+def test_gone_after_revocation(others, by_month, from_now_on):
+    """A revoked death's benefit is owed, for a month, what the household is due with the members
+    alive in it given the deaths that stand; None: the revoked death's amount before it."""
+    for month, gone in by_month.items():
+        assert rules.gone_after_revocation(others, month) == gone, month
+    assert rules.gone_after_revocation(others) == from_now_on
+
+
 # --- 追回: a recovery's ledger ------------------------------------------------------------------------
 
 L = rules.RecoveryLedger
