@@ -92,7 +92,7 @@ class Recoveries:
             self._recount_with_cause(*row, over.amount_fen, months, "the date of death was corrected", said)
         elif over.amount_fen:
             self._new_overpayment(case_id, household_id, entitlement, over)
-            said.append(f"overpayment of {_yuan(over.amount_fen)} for {_months(months)} recorded for recovery")
+            said.append(f"overpayment of {rules.yuan(over.amount_fen)} for {_months(months)} recorded for recovery")
 
     def _recount_other_deaths(self, case_id: str, entitlement_ids, cause: str, said: list) -> None:
         """The death in `case_id` was recorded, its date corrected, or it was revoked: the other
@@ -110,11 +110,11 @@ class Recoveries:
                                              whose=f"the overpayment of funeral case {other}")
                 elif over.amount_fen:
                     entitlement = self.db.get(Entitlement, entitlement_id)
-                    note = f"{cause}: {_yuan(over.amount_fen)} for {_months(months)} was overpaid after this death"
+                    note = f"{cause}: {rules.yuan(over.amount_fen)} for {_months(months)} was overpaid after this death"
                     _, recovery = self._new_overpayment(other, entitlement.household_id, entitlement, over, note)
                     self.audit.record(SYSTEM, "recovery.recount", f"recovery-{recovery.id}", "open", reason=note,
                                       case_id=other, before_fen=0, after_fen=over.amount_fen, months=months)
-                    said.append(f"overpayment of {_yuan(over.amount_fen)} for {_months(months)} recorded for "
+                    said.append(f"overpayment of {rules.yuan(over.amount_fen)} for {_months(months)} recorded for "
                                 f"funeral case {other}")
 
     def _overpayment_row(self, case_id: str, entitlement_id: int):
@@ -153,17 +153,17 @@ class Recoveries:
             return
         before = _ledger(recovery)
         after = rules.recount_recovery(before, amount_fen)
-        note = (f"{cause}: the overpayment came to {_yuan(amount_fen)} for "
-                f"{_months(months)}, not {_yuan(overpayment.amount_fen)} for {_months(overpayment.months)}")
+        note = (f"{cause}: the overpayment came to {rules.yuan(amount_fen)} for "
+                f"{_months(months)}, not {rules.yuan(overpayment.amount_fen)} for {_months(overpayment.months)}")
         if after.refund_due_fen > before.refund_due_fen:
-            note += f"; {_yuan(after.refund_due_fen)} received is owed back to the household"
+            note += f"; {rules.yuan(after.refund_due_fen)} received is owed back to the household"
         self.audit.record(SYSTEM, "recovery.recount", f"recovery-{recovery.id}", after.state, reason=note,
                           case_id=overpayment.case_id, before_fen=overpayment.amount_fen, after_fen=amount_fen,
                           months=months, refund_due_fen=after.refund_due_fen)
         overpayment.amount_fen, overpayment.months = amount_fen, months
         self._apply(recovery, after, note)
-        said.append(f"{whose} recounted: {_yuan(amount_fen)} for {_months(months)}, recovery {after.state}"
-                    + (f", {_yuan(after.refund_due_fen)} to be given back" if after.refund_due_fen else ""))
+        said.append(f"{whose} recounted: {rules.yuan(amount_fen)} for {_months(months)}, recovery {after.state}"
+                    + (f", {rules.yuan(after.refund_due_fen)} to be given back" if after.refund_due_fen else ""))
 
     def _unlink_after_death_payments(self, case_id: str) -> None:
         """A corrected date of death: the payments the old date found are let go; the stop with the
@@ -219,13 +219,13 @@ class Recoveries:
             why = f"the bank did not make the payments for {', '.join(failed)}"
         else:
             why = f"the bank paid {', '.join(paid)} after all"
-        note = f"{why}: the overpayment came to {_yuan(over.amount_fen)}, not {_yuan(overpayment.amount_fen)}"
+        note = f"{why}: the overpayment came to {rules.yuan(over.amount_fen)}, not {rules.yuan(overpayment.amount_fen)}"
         if after.state == "cancelled":
             note = f"nothing to recover: {note}"
         elif after.state == "recovered":
             note = f"recovered: {note}, which came back already"
         if after.refund_due_fen > before.refund_due_fen:
-            note += f"; {_yuan(after.refund_due_fen)} received is owed back to the household"
+            note += f"; {rules.yuan(after.refund_due_fen)} received is owed back to the household"
         overpayment.amount_fen, overpayment.months = over.amount_fen, months
         self._apply(recovery, after, note)
         self.audit.record(actor, "recovery.recount", f"recovery-{recovery.id}", after.state, reason=note,
@@ -243,10 +243,10 @@ class Recoveries:
             after = rules.cancel_recovery(before)
             note = f"the death was revoked: {reason}"
             if after.refund_due_fen:
-                note += f"; {_yuan(after.refund_due_fen)} recovered is owed back to the household"
+                note += f"; {rules.yuan(after.refund_due_fen)} recovered is owed back to the household"
             self._apply(recovery, after, note)
-            said.append(f"recovery of {_yuan(recovery.amount_fen)} cancelled"
-                        + (f", {_yuan(after.refund_due_fen)} recovered to be given back" if after.refund_due_fen else ""))
+            said.append(f"recovery of {rules.yuan(recovery.amount_fen)} cancelled"
+                        + (f", {rules.yuan(after.refund_due_fen)} recovered to be given back" if after.refund_due_fen else ""))
             self.audit.record(SYSTEM, "recovery.cancel", f"recovery-{recovery.id}", "cancelled", reason=note,
                               case_id=record.case_id, refund_due_fen=after.refund_due_fen)
 
@@ -288,8 +288,8 @@ class Recoveries:
                               recorded_at=self.clock.now()))
         note = None
         if after.state == "recovered":
-            note = f"recovered in full: {_yuan(after.recovered_fen)} came back" + (
-                f", {_yuan(after.written_off_fen)} written off" if after.written_off_fen else "")
+            note = f"recovered in full: {rules.yuan(after.recovered_fen)} came back" + (
+                f", {rules.yuan(after.written_off_fen)} written off" if after.written_off_fen else "")
         self._apply(recovery, after, note)
         self.db.flush()
         self.audit.record(actor, "recovery.repayment", subject, after.state, reason=data["reason"],
@@ -418,10 +418,6 @@ def _live_by_month(payments) -> dict[date, int]:
         if state != "failed":
             paid[month] += int(amount)
     return dict(paid)
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d} yuan"
 
 
 def _months(months) -> str:

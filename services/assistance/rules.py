@@ -113,7 +113,8 @@ def monthly_from_yearly_fen(yearly_fen: int) -> int:
     return round_half_up_fen(Fraction(yearly_fen, 12))
 
 
-def _yuan(fen: int) -> str:
+def yuan(fen: int) -> str:
+    """Fen as yuan for people to read: 110500 → "1105.00 yuan"."""
     sign = "-" if fen < 0 else ""
     return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d} yuan"
 
@@ -137,8 +138,8 @@ def _times(ratio: Fraction) -> str:
 def _exact_fen(amount: Fraction) -> str:
     """Exact amount in yuan when whole fen, else rounded with the exact fen value alongside."""
     if amount.denominator == 1:
-        return _yuan(amount.numerator)
-    return f"about {_yuan(round_half_up_fen(amount))} (exactly {_number(amount)} fen)"
+        return yuan(amount.numerator)
+    return f"about {yuan(round_half_up_fen(amount))} (exactly {_number(amount)} fen)"
 
 
 def _non_negative_int(value: object, what: str) -> int:
@@ -306,12 +307,12 @@ def _income(members: tuple[Member, ...], numbers: Iterable[int], policy: Assista
         total += net
         if cost:
             floored = " (floored at 0)" if cost > income else ""
-            reasons.append(f"{_who(index, member)}: income {_yuan(income)} − necessary employment costs "
-                           f"(就业成本) {_yuan(cost)} = {_yuan(net)}{floored}")
+            reasons.append(f"{_who(index, member)}: income {yuan(income)} − necessary employment costs "
+                           f"(就业成本) {yuan(cost)} = {yuan(net)}{floored}")
         else:
-            reasons.append(f"{_who(index, member)}: income {_yuan(income)}")
+            reasons.append(f"{_who(index, member)}: income {yuan(income)}")
     exact = Fraction(total, len(members))
-    reasons.append(f"per-capita monthly income: {_yuan(total)} ÷ {len(members)} = {_exact_fen(exact)}")
+    reasons.append(f"per-capita monthly income: {yuan(total)} ÷ {len(members)} = {_exact_fen(exact)}")
     return HouseholdIncome(per_capita_fen=round_half_up_fen(exact), per_capita_exact=exact,
                            total_net_fen=total, members_counted=len(members), reasons=tuple(reasons),
                            version=policy.version)
@@ -369,7 +370,7 @@ def _increments(unit: tuple[Member, ...], numbers: list[int], on: date,
         for category, amount in paid:
             total += amount
             lines.append(f"{_who(index, member)}: 分类施保 increment {category} "
-                         f"{_times(policy.increments[category])} standard = {_yuan(amount)}")
+                         f"{_times(policy.increments[category])} standard = {yuan(amount)}")
     return total, lines
 
 
@@ -381,7 +382,7 @@ def dibao_benefit(members: Iterable[Member], on: date, policy: AssistancePolicy)
     disabled or pregnant. The gap is exact (standard × members − Σ net income): no rounding."""
     members = tuple(members)
     standard = policy.dibao_standard_monthly_fen
-    reasons = [f"低保 standard {_yuan(standard)} per person per month (policy {policy.version})"]
+    reasons = [f"低保 standard {yuan(standard)} per person per month (policy {policy.version})"]
     results: list[DibaoUnit] = []
     for numbers in _split(members):
         unit = tuple(members[i - 1] for i in numbers)
@@ -395,19 +396,19 @@ def dibao_benefit(members: Iterable[Member], on: date, policy: AssistancePolicy)
         if eligible:
             gap = standard * len(unit) - income.total_net_fen
             reasons.append(f"  eligible: per-capita income {_exact_fen(income.per_capita_exact)} is below "
-                           f"the standard {_yuan(standard)}; gap ({_yuan(standard)} − per-capita income) × "
-                           f"{len(unit)} = {_yuan(gap)}")
+                           f"the standard {yuan(standard)}; gap ({yuan(standard)} − per-capita income) × "
+                           f"{len(unit)} = {yuan(gap)}")
             increments, lines = _increments(unit, numbers, on, policy)
             reasons.extend(f"  {line}" for line in lines)
         else:
             gap, increments = 0, 0
             reasons.append(f"  not eligible: per-capita income {_exact_fen(income.per_capita_exact)} is not "
-                           f"below the standard {_yuan(standard)}")
+                           f"below the standard {yuan(standard)}")
         results.append(DibaoUnit(members=unit, single_person_listing=single, income=income,
                                  eligible=eligible, gap_fen=gap, increments_fen=increments,
                                  monthly_fen=gap + increments))
     total = sum(u.monthly_fen for u in results)
-    reasons.append(f"monthly 低保 benefit: {_yuan(total)}")
+    reasons.append(f"monthly 低保 benefit: {yuan(total)}")
     return DibaoBenefit(eligible=any(u.eligible for u in results), monthly_fen=total,
                         units=tuple(results), reasons=tuple(reasons), version=policy.version)
 
@@ -432,15 +433,15 @@ def dibao_edge_eligible(members: Iterable[Member], policy: AssistancePolicy) -> 
     if per_capita < standard:
         eligible = False
         reasons.append(f"not 低保边缘: per-capita income {_exact_fen(per_capita)} is below the 低保 "
-                       f"standard {_yuan(standard)} (低保-eligible instead)")
+                       f"standard {yuan(standard)} (低保-eligible instead)")
     elif per_capita <= line:
         eligible = True
         reasons.append(f"低保边缘: per-capita income {_exact_fen(per_capita)} is at most "
-                       f"{_times(policy.edge_ratio)} the standard {_yuan(standard)} = {_exact_fen(line)}")
+                       f"{_times(policy.edge_ratio)} the standard {yuan(standard)} = {_exact_fen(line)}")
     else:
         eligible = False
         reasons.append(f"not 低保边缘: per-capita income {_exact_fen(per_capita)} is above "
-                       f"{_times(policy.edge_ratio)} the standard {_yuan(standard)} = {_exact_fen(line)}")
+                       f"{_times(policy.edge_ratio)} the standard {yuan(standard)} = {_exact_fen(line)}")
     reasons.append(f"policy {policy.version}")
     return EdgeEligibility(eligible=eligible, per_capita_fen=income.per_capita_fen,
                            line_fen=round_half_up_fen(line), reasons=tuple(reasons), version=policy.version)
@@ -460,8 +461,8 @@ def assets_within_limits(holdings_fen: Mapping[str, int], members_counted: int,
         limit = policy.asset_limits[kind] * members_counted
         ok = held <= limit
         within = within and ok
-        reasons.append(f"{kind}: {_yuan(held)} {'within' if ok else 'above'} the limit "
-                       f"{_yuan(policy.asset_limits[kind])} × {members_counted} = {_yuan(limit)} "
+        reasons.append(f"{kind}: {yuan(held)} {'within' if ok else 'above'} the limit "
+                       f"{yuan(policy.asset_limits[kind])} × {members_counted} = {yuan(limit)} "
                        f"(policy {policy.version})")
     return within, tuple(reasons)
 
@@ -489,9 +490,9 @@ def tekun_benefit(self_care: str, policy: AssistancePolicy) -> TekunBenefit:
     rounded = "" if exact.denominator == 1 else f" (rounded up from {_number(exact)} fen)"
     reasons = (
         f"basic living (基本生活标准): {_times(policy.tekun_basic_ratio)} the 低保 standard "
-        f"{_yuan(standard)} = {_yuan(basic)}{rounded}",
-        f"care (照料护理标准) for self-care ability {self_care!r}: {_yuan(care)}",
-        f"monthly 特困 support: {_yuan(basic + care)} (policy {policy.version})",
+        f"{yuan(standard)} = {yuan(basic)}{rounded}",
+        f"care (照料护理标准) for self-care ability {self_care!r}: {yuan(care)}",
+        f"monthly 特困 support: {yuan(basic + care)} (policy {policy.version})",
     )
     return TekunBenefit(basic_fen=basic, care_fen=care, monthly_fen=basic + care, reasons=reasons,
                         version=policy.version)
@@ -526,17 +527,17 @@ def temporary_assistance(grade: str, requested_fen: int, urgent: bool,
     amount = min(requested_fen, cap)
     threshold = policy.township_direct_threshold_fen
     township = urgent and amount < threshold
-    reasons = [f"grade {grade}: cap {_times(times)} the monthly 低保 standard {_yuan(standard)} = {_yuan(cap)} "
+    reasons = [f"grade {grade}: cap {_times(times)} the monthly 低保 standard {yuan(standard)} = {yuan(cap)} "
                f"(caps range {_times(policy.temporary_cap_multiplier_min)}–"
                f"{_times(policy.temporary_cap_multiplier_max)})"]
     if requested_fen > cap:
-        reasons.append(f"requested {_yuan(requested_fen)} is above the cap: {_yuan(amount)} granted")
+        reasons.append(f"requested {yuan(requested_fen)} is above the cap: {yuan(amount)} granted")
     else:
-        reasons.append(f"requested {_yuan(requested_fen)} is within the cap: granted in full")
+        reasons.append(f"requested {yuan(requested_fen)} is within the cap: granted in full")
     if township:
-        reasons.append(f"urgent (急难) and below {_yuan(threshold)}: decided by the township directly")
+        reasons.append(f"urgent (急难) and below {yuan(threshold)}: decided by the township directly")
     elif urgent:
-        reasons.append(f"urgent (急难) but not below {_yuan(threshold)}: decided by the district")
+        reasons.append(f"urgent (急难) but not below {yuan(threshold)}: decided by the district")
     else:
         reasons.append("not urgent: decided by the district")
     reasons.append(f"policy {policy.version}")
@@ -597,7 +598,7 @@ def gradual_exit(previous_benefit_fen: int, income_now_above_standard: bool, exi
     later = _months_later(exit_starts, months)
     ends = later - timedelta(days=1) if later.day == exit_starts.day else later
     return GradualExit(True, previous, months, exit_starts, ends, (
-        f"income rose above the standard: the previous benefit {_yuan(previous)} continues for the "
+        f"income rose above the standard: the previous benefit {yuan(previous)} continues for the "
         f"gradual-exit period (渐退期) of {months} months, {exit_starts.isoformat()} to {ends.isoformat()}",
         f"policy {policy.version}"), policy.version)
 
@@ -902,7 +903,7 @@ def record_repayment(ledger: RecoveryLedger, method: str, amount_fen: int, reaso
     if ledger.state != "open":
         raise RecoveryRefused("recovery", f"the recovery is {ledger.state}: nothing is outstanding", conflict=True)
     if amount_fen > ledger.outstanding_fen:
-        raise RecoveryRefused("amount_fen", f"{_yuan(amount_fen)} is more than the {_yuan(ledger.outstanding_fen)} "
+        raise RecoveryRefused("amount_fen", f"{yuan(amount_fen)} is more than the {yuan(ledger.outstanding_fen)} "
                                             f"outstanding")
     if method == "write_off":
         after = RecoveryLedger(ledger.state, ledger.amount_fen, ledger.recovered_fen,
@@ -919,7 +920,7 @@ def record_refund(ledger: RecoveryLedger, amount_fen: int) -> RecoveryLedger:
     if ledger.refund_due_fen == 0:
         raise RecoveryRefused("recovery", "nothing recovered is owed back", conflict=True)
     if amount_fen > ledger.refund_due_fen:
-        raise RecoveryRefused("amount_fen", f"{_yuan(amount_fen)} is more than the {_yuan(ledger.refund_due_fen)} "
+        raise RecoveryRefused("amount_fen", f"{yuan(amount_fen)} is more than the {yuan(ledger.refund_due_fen)} "
                                             f"owed back")
     return RecoveryLedger(ledger.state, ledger.amount_fen, ledger.recovered_fen, ledger.written_off_fen,
                           ledger.refunded_fen + amount_fen)

@@ -395,8 +395,8 @@ class AssistanceService(Recoveries, Operable):
         per_person = int(amount.value)
         total = per_person * len(disabled)
         return Benefit(True, total, (
-            f"{application.programme}: {_yuan(per_person)} per month × {len(disabled)} severely disabled "
-            f"member(s) = {_yuan(total)}", f"policy {amount.version}"), version)
+            f"{application.programme}: {rules.yuan(per_person)} per month × {len(disabled)} severely disabled "
+            f"member(s) = {rules.yuan(total)}", f"policy {amount.version}"), version)
 
     def _with_assets(self, application: Application, policy: rules.AssistancePolicy, benefit: Benefit) -> Benefit:
         """Means-tested programmes: the household's assets, from the attached (latest complete)
@@ -723,7 +723,7 @@ class AssistanceService(Recoveries, Operable):
             self.audit.record(SYSTEM, "entitlement.recompute", f"household-{household.id}", "recomputed",
                               reason=cause, policy_version=policy.version,
                               before_fen=before, after_fen=result.monthly_fen)
-            said.append(f"低保 recomputed from {_yuan(before)} to {_yuan(result.monthly_fen)} a month")
+            said.append(f"低保 recomputed from {rules.yuan(before)} to {rules.yuan(result.monthly_fen)} a month")
         return "; ".join(said)
 
     def _raise_alert(self, household: Household, event, outcome: str) -> None:
@@ -965,7 +965,7 @@ class AssistanceService(Recoveries, Operable):
                 entitlement.next_review_on = None
             elif after != before:
                 entitlement.monthly_amount_fen = after
-                said.append(f"{entitlement.programme} recomputed from {_yuan(before)} to {_yuan(after)} a month "
+                said.append(f"{entitlement.programme} recomputed from {rules.yuan(before)} to {rules.yuan(after)} a month "
                             f"from the next cycle")
             if why:
                 said.append(why)
@@ -1098,10 +1098,10 @@ class AssistanceService(Recoveries, Operable):
                                         months=[{"month": m.month.isoformat(), "owed_fen": m.owed_fen,
                                                  "paid_fen": m.paid_fen} for m in months],
                                         recorded_at=self.clock.now()))
-                    said.append(f"{entitlement.programme} resumed at {_yuan(resumed_fen)} a month, back pay "
-                                f"{_yuan(owed)} for {', '.join(m.month.strftime('%Y-%m') for m in months)}")
+                    said.append(f"{entitlement.programme} resumed at {rules.yuan(resumed_fen)} a month, back pay "
+                                f"{rules.yuan(owed)} for {', '.join(m.month.strftime('%Y-%m') for m in months)}")
                 elif until is None:
-                    said.append(f"{entitlement.programme} resumed at {_yuan(resumed_fen)} a month")
+                    said.append(f"{entitlement.programme} resumed at {rules.yuan(resumed_fen)} a month")
                 action = "entitlement.death_revoked" if until is None else "entitlement.death_restated"
                 self.audit.record(SYSTEM, action, f"household-{household.id}", "resumed", reason=f"{cause}: {reason}",
                                   entitlement_id=entitlement.id, back_pay_fen=owed)
@@ -1492,10 +1492,6 @@ def _subject(application: Application) -> str:
 
 def _masked(resident_id: str) -> str:
     return str(ResidentId.parse(resident_id))
-
-
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d} yuan"
 
 
 def _paid_after(day: date):
