@@ -36,7 +36,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from datetime import date, datetime, timedelta, timezone  # noqa: E402
+from datetime import UTC, date, datetime, timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import requests  # noqa: E402
@@ -119,7 +119,7 @@ def seed(urls: dict, count: int, today: date) -> date:
     this_month = today.replace(day=1)
     last_month = (this_month - timedelta(days=1)).replace(day=1)
     died = last_month.replace(day=11)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     engines = {name: create_engine(urls[name]) for name in ("assistance", "care", "marriage")}
     with Session(engines["assistance"]) as s_a, Session(engines["care"]) as s_c, Session(engines["marriage"]) as s_m:
         for i in range(count):
@@ -300,7 +300,7 @@ def report(result: Result) -> str:
     cpu = result.cpu
     lines = [
         "# 身后一件事 latency (bench/after_death.py)", "",
-        f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on this machine: "
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on this machine: "
         f"{', '.join(f'{k} {v}' for k, v in machine_facts().items() if k in KEEP_FACTS)}.", "",
         f"Offered **{result.rate:g} deaths/s** open-loop for {result.seconds:g} s ({result.offered} deaths); "
         f"polled every {result.poll * 1000:.0f} ms; {len(done)} of {result.offered} completed; "

@@ -52,7 +52,7 @@ import statistics  # noqa: E402
 import sys  # noqa: E402
 from collections import Counter  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from datetime import date, datetime, timezone  # noqa: E402
+from datetime import UTC, date, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from nameko.containers import ServiceContainer  # noqa: E402
@@ -202,7 +202,7 @@ def seed(engine, n: int) -> None:
     with engine.begin() as conn:
         conn.execute(insert(policy_parameters).values(
             region_code=KEQIAO, name="charity.dormant_after_missing_reports", effective_from=date(2021, 1, 1),
-            value=KEQIAO_DORMANT_AFTER, source="bench", recorded_at=datetime.now(timezone.utc), recorded_by="bench"))
+            value=KEQIAO_DORMANT_AFTER, source="bench", recorded_at=datetime.now(UTC), recorded_by="bench"))
         for statement in SEED:
             conn.execute(text(statement), {"n": n})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -284,7 +284,7 @@ def write_results(path: Path, label: str, text_report: str, repeats: list[Repeat
     machine = "\n".join(f"- {k}: {v}" for k, v in facts.items() if k in KEEP_FACTS)
     command = (f".venv/bin/python -m bench.charity_detection --organisations {args.organisations} "
                f"--repeats {args.repeats} --write" + (f' --label "{label}"' if label != LABEL else ""))
-    block = (f"{begin}\n### Results: {label}\n\nMeasured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with "
+    block = (f"{begin}\n### Results: {label}\n\nMeasured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with "
              f"`{command}`.\n\n{text_report}\n\nMachine:\n{machine}\n\n"
              "Checks that passed (last repeat):\n" + "\n".join(f"- {c}" for c in repeats[-1].checks) + f"\n{end}")
     path.write_text(head + block + tail)

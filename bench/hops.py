@@ -38,7 +38,6 @@ from sqlalchemy.orm import declarative_base
 from sqlalchemy.pool import NullPool
 
 from bench.machine import CpuMeter, CpuUse, database_names
-from infra.scratch import PG_ADMIN_DSN
 from chassis import Database, Outbox, handle_event
 from chassis.entrypoints import CommitFirst
 from chassis.metrics import EVENT_BATCH_SIZE
@@ -46,6 +45,7 @@ from chassis.migrations import chassis_triggers_sql
 from chassis.tables import chassis_metadata
 from contracts.events import EVENTS, EventType
 from contracts.subscriptions import SUBSCRIPTIONS
+from infra.scratch import PG_ADMIN_DSN
 
 PG_ADMIN_URL = PG_ADMIN_DSN.replace("postgresql://", "postgresql+psycopg2://")
 FACT_RECORDED = "bench.fact_recorded"

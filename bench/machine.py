@@ -10,6 +10,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from importlib.metadata import version
+from pathlib import Path
 
 import psycopg2
 from kombu import Connection
@@ -29,14 +30,14 @@ def _run(*cmd: str) -> str:
 def machine_facts() -> dict[str, str]:
     facts = {
         "nproc": _run("nproc"),
-        "cpu": next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+        "cpu": next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                      if line.startswith("model name")), platform.processor() or "unknown"),
-        "memory": next((line.split(":", 1)[1].strip() for line in open("/proc/meminfo")
+        "memory": next((line.split(":", 1)[1].strip() for line in Path("/proc/meminfo").read_text().splitlines()
                         if line.startswith("MemTotal")), "unknown"),
         "kernel": platform.release(),
         "python --version": _run("python", "--version") or "unknown",
         "bench interpreter": f"Python {platform.python_version()} (.venv)",
-        "load average at start": " ".join(open("/proc/loadavg").read().split()[:3]),
+        "load average at start": " ".join(Path("/proc/loadavg").read_text().split()[:3]),
     }
     try:
         with Connection(f"amqp://{AMQP_HOST}/") as conn:
@@ -53,7 +54,7 @@ def machine_facts() -> dict[str, str]:
             cur.execute("SELECT version()")
             facts["PostgreSQL"] = cur.fetchone()[0]
             cur.execute("SELECT current_setting('synchronous_commit'), current_setting('fsync')")
-            facts["PostgreSQL settings"] = "synchronous_commit=%s, fsync=%s" % cur.fetchone()
+            facts["PostgreSQL settings"] = "synchronous_commit={}, fsync={}".format(*cur.fetchone())
         finally:
             conn.close()
     except Exception as exc:
@@ -73,7 +74,7 @@ def machine_facts() -> dict[str, str]:
 
 def _machine_jiffies() -> tuple[int, int]:
     """(busy, total) jiffies over all cores since boot."""
-    fields = [int(v) for v in open("/proc/stat").readline().split()[1:]]
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
     total = sum(fields[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
     return total - idle, total
@@ -87,11 +88,11 @@ def _process_ticks(names: tuple[str, ...], keep=None) -> dict[int, int]:
         if not pid.isdigit():
             continue
         try:
-            raw = open(f"/proc/{pid}/stat").read()
+            raw = Path(f"/proc/{pid}/stat").read_text()
             name = raw[raw.index("(") + 1:raw.rindex(")")]
             if name not in names:
                 continue
-            if keep is not None and not keep(open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")):
+            if keep is not None and not keep(Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")):
                 continue
         except OSError:  # the process ended meanwhile
             continue

@@ -30,22 +30,21 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
 from bench.machine import CpuMeter, machine_facts, on_scratch, show
-from infra.scratch import Scratch
 from chassis.migrations import upgrade
-from services.assistance.payments import (cycle_summary, freeze_cycle, mark_sent, reconcile,
-                                          write_bank_file)
+from infra.scratch import Scratch
+from services.assistance.payments import cycle_summary, freeze_cycle, mark_sent, reconcile, write_bank_file
 
 HERE = Path(__file__).resolve().parent
 TARGET_S = 30.0
 MONTH = date(2026, 5, 1)
 NEXT = date(2026, 6, 1)
-NOW = datetime(2026, 4, 28, 1, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 4, 28, 1, 0, tzinfo=UTC)
 FAIL_EVERY = 100  # 1% of the answers are "failed"
 
 
@@ -86,7 +85,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def backend_cpu(pid: int) -> float:
     """CPU seconds used so far by one PostgreSQL backend (it runs on this machine)."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
@@ -182,7 +181,7 @@ def one_round(number: int, n: int, scratch: Scratch) -> Round:
         failed_ids = [pid for k, (pid, _) in enumerate(ids) if k % FAIL_EVERY == 0]
         failed_fen = sum(fen for k, (_, fen) in enumerate(ids) if k % FAIL_EVERY == 0)
         del ids
-        result = timed(rnd, "reconcile", engine, lambda conn: reconcile(conn, "2026-05", answers))
+        result = timed(rnd, "reconcile", engine, lambda conn, answers=answers: reconcile(conn, "2026-05", answers))
         check(rnd, "reconciled (paid, failed, conflicts, pending, state)",
               (result.paid, result.failed, len(result.conflicts), result.pending, result.state),
               (n - len(failed_ids), len(failed_ids), 0, 0, "reconciled"))
@@ -294,7 +293,7 @@ def write_results(text_report: str, rounds: list[Round], facts: dict, args) -> N
     machine = "\n".join(f"- {k}: {v}" for k, v in facts.items() if k not in ("RabbitMQ", "packages"))
     pg = ", ".join(f"{k}={v}" for k, v in settings().items())
     command = f".venv/bin/python -m bench.payment_run --recipients {args.recipients} --rounds {args.rounds} --write"
-    block = (f"{begin}\n### Results: {label}\n\nMeasured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC with "
+    block = (f"{begin}\n### Results: {label}\n\nMeasured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with "
              f"`{command}`.\n\n{text_report}\n\nMachine:\n{machine}\n- PostgreSQL server settings: {pg}\n"
              f"- set by freeze_cycle and reconcile for their own statements: work_mem=256MB, jit=off (SET LOCAL)\n\n"
              "Checks that passed (last round):\n" + "\n".join(f"- {c}" for c in rounds[-1].checks) + f"\n{end}")

@@ -45,7 +45,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 from dataclasses import asdict, dataclass  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import eventlet.hubs  # noqa: E402
@@ -53,8 +53,8 @@ import greenlet  # noqa: E402
 
 from bench import e2e, hops  # noqa: E402
 from bench.machine import CpuUse, machine_facts  # noqa: E402
-from infra.scratch import Scratch  # noqa: E402
 from chassis.logs import configure_logging  # noqa: E402
+from infra.scratch import Scratch  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TARGET_RATIO = 0.5
@@ -160,8 +160,8 @@ class Bench:
 
     def run(self):
         for k in range(1, self.p.rounds + 1):
-            self._phase(f"(a) bare nameko hop, round {k}/{self.p.rounds}", lambda: self.run_bare(k))
-            self._phase(f"(b) chassis hop, round {k}/{self.p.rounds}", lambda: self.run_chassis(k))
+            self._phase(f"(a) bare nameko hop, round {k}/{self.p.rounds}", lambda k=k: self.run_bare(k))
+            self._phase(f"(b) chassis hop, round {k}/{self.p.rounds}", lambda k=k: self.run_chassis(k))
         self._phase("(b) chassis hop, one stage at a time", self.run_stages)
         self._phase("(c) marriage one-matter end to end", self.run_e2e)
 
@@ -411,7 +411,7 @@ def main(argv=None) -> int:
     os.chdir(HERE.parent)
 
     params = Params.quick() if args.quick else Params.full()
-    started, clock = datetime.now(timezone.utc), time.monotonic()
+    started, clock = datetime.now(UTC), time.monotonic()
     facts = machine_facts()
     bench = Bench(params)
     try:

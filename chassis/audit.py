@@ -34,7 +34,7 @@ class Actor:
     org: str | None = None
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Actor":
+    def from_dict(cls, data: dict) -> Actor:
         return cls(id=str(data["id"]), role=str(data["role"]), area=data.get("area"), org=data.get("org"))
 
     @property
@@ -101,9 +101,9 @@ class AuditTrail:
         details = entry.details
         if actor.org:  # which provider of a shared partner code acted
             details = {**details, "actor_org": actor.org}
-        return dict(at=self._clock.now(), actor_id=actor.id, actor_role=actor.role, actor_area=actor.area,
-                    action=action, subject=entry.subject, outcome=entry.outcome, reason=entry.reason,
-                    policy_version=entry.policy_version, details=_json_ready(details) or None)
+        return {"at": self._clock.now(), "actor_id": actor.id, "actor_role": actor.role, "actor_area": actor.area,
+                "action": action, "subject": entry.subject, "outcome": entry.outcome, "reason": entry.reason,
+                "policy_version": entry.policy_version, "details": _json_ready(details) or None}
 
     def record(self, actor: Actor, action: str, subject: str, outcome: str, reason: str | None = None,
                policy_version: str | None = None, **details) -> None:

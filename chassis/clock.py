@@ -6,7 +6,7 @@ is the date in Asia/Shanghai, not UTC. Config `CLOCK: manual` swaps in the proce
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from nameko.extensions import DependencyProvider
@@ -18,7 +18,7 @@ LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def today(self) -> date:
         return self.now().astimezone(LOCAL_ZONE).date()
@@ -28,7 +28,7 @@ class ManualClock(SystemClock):
     """A clock that stands still until moved; starts at the real time."""
 
     def __init__(self, at: datetime | None = None):
-        self._now = at or datetime.now(timezone.utc)
+        self._now = at or datetime.now(UTC)
 
     def now(self) -> datetime:
         return self._now

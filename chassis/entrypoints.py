@@ -16,15 +16,15 @@ import json
 import re
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from eventlet.event import Event
 from kombu.utils import json as kombu_json
-from sqlalchemy import bindparam
-from sqlalchemy.exc import IntegrityError
 from nameko.rpc import Rpc as NamekoRpc
 from nameko.web.handlers import HttpRequestHandler
+from sqlalchemy import bindparam
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -135,7 +135,7 @@ class Rpc(CommitFirst, NamekoRpc):
             for database in self.databases:
                 session = database.open_session(worker_ctx)
                 if session is not None and session.wrote:
-                    now = datetime.now(timezone.utc)
+                    now = datetime.now(UTC)
                     session.execute(_RECORD, {
                         "request_id": request_id, "entrypoint": f"{self.container.service_name}.{self.method_name}",
                         "reply": kombu_json.dumps(result), "handled_at": now})

@@ -27,7 +27,7 @@ class Problem(Exception):
         # nameko serialises exc.args; keep them in the constructor's order so it can rebuild us.
         super().__init__(detail, self.errors, self.status, self.title, self.code)
 
-    def canonical(self) -> "Problem":
+    def canonical(self) -> Problem:
         """The base class with the same content: what travels over RPC."""
         return Problem(self.detail, self.errors, self.status, self.title, self.code)
 

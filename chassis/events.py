@@ -22,11 +22,10 @@ from __future__ import annotations
 import functools
 import json
 from collections import deque
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import eventlet
 import structlog
-
 from nameko.amqp.publish import Publisher
 from nameko.messaging import Consumer, QueueConsumer
 
@@ -178,7 +177,7 @@ class EventHandler(CommitFirst, Consumer):
     def _park(self, message, reason: str, error: str, attempts: int | None = None):
         self.log.error("event.dead_lettered", reason=reason, error=error)
         headers = {REASON_HEADER: reason, ERROR_HEADER: mask_resident_ids(error)[:4000],
-                   FAILED_AT_HEADER: datetime.now(timezone.utc).isoformat()}
+                   FAILED_AT_HEADER: datetime.now(UTC).isoformat()}
         if attempts is not None:
             headers[ATTEMPTS_HEADER] = attempts
         if self._republish(message, dead_queue_name(self.queue.name), headers):
@@ -213,7 +212,7 @@ def handle_event(*event_types: str, **kwargs):
         def each_once(service, events):
             consumer = f"{service.name}.{consumer_method}"
             claimed = claim(session_of(service), consumer, [event.id for event in events],
-                            datetime.now(timezone.utc))
+                            datetime.now(UTC))
             for event in events:
                 with structlog.contextvars.bound_contextvars(
                         event_id=event.id, correlation_id=event.correlation_id or event.id,

@@ -1,7 +1,7 @@
 """The inbox: a consumer handles an event once, however often the broker delivers it."""
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
@@ -11,7 +11,7 @@ from chassis.types import UtcDateTime
 __all__ = ["claim"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _claim_statement(rows: int):
     # Plain SQL on purpose: `insert(...).on_conflict_do_nothing()` has no cache key in SQLAlchemy
     # and was compiled again for every call (a third of a consumer's CPU, bench/PROFILE.md). One

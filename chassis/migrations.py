@@ -72,8 +72,8 @@ def create_chassis_tables() -> None:
     A later change to chassis.tables adds a `create_chassis_tables_v2` here, called from a new
     revision of each service, so old revisions keep meaning what they meant.
     """
-    from alembic import op
     import sqlalchemy as sa
+    from alembic import op
 
     op.create_table('audit_log',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -131,8 +131,8 @@ def create_chassis_tables() -> None:
 
 def create_chassis_tables_v2() -> None:
     """Version 2: the command log (chassis.entrypoints.Rpc answers a redelivered command from it)."""
-    from alembic import op
     import sqlalchemy as sa
+    from alembic import op
 
     op.create_table('command_log',
     sa.Column('request_id', sa.String(length=64), nullable=False),
@@ -150,8 +150,8 @@ def drop_chassis_tables_v2() -> None:
 
 
 def drop_chassis_tables() -> None:
-    from alembic import op
     import sqlalchemy as sa
+    from alembic import op
 
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS outbox_inserted ON outbox")

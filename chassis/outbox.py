@@ -8,10 +8,10 @@ committed rows and marks them sent only after the broker confirms them.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
-from typing import Callable
 
 import eventlet
 from nameko.extensions import DependencyProvider
@@ -23,9 +23,9 @@ from chassis.db import Database, make_engine
 from chassis.relay import OutboxRelay
 from chassis.tables import outbox
 from chassis.topology import EVENTS_EXCHANGE
-from contracts.subscriptions import PARTNER_EXCHANGE
 from contracts.envelope import Envelope, InvalidEvent, new_event_id
 from contracts.events import event_type, validate_envelope
+from contracts.subscriptions import PARTNER_EXCHANGE
 
 __all__ = ["Outbox", "OutboxWriter", "caused_by"]
 

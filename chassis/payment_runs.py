@@ -71,15 +71,28 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import (BigInteger, Boolean, Column, Date, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint, text)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.engine import Connection
 
 from chassis.errors import Conflict, InvalidInput, Unavailable
@@ -236,8 +249,8 @@ def create_payment_run_tables(name: str, payee, carried=()) -> None:
     """Version 1 of a payment ledger's tables, from a service's alembic revision: `payee` and
     `carried` are `sa.Column`s as the revision wants them. A later change to PaymentTables adds a
     `create_payment_run_tables_v2` here, so old revisions keep meaning what they meant."""
-    from alembic import op
     import sqlalchemy as sa
+    from alembic import op
 
     op.create_table(f"{name}_cycle",
     sa.Column('id', sa.String(length=20), nullable=False),
@@ -272,8 +285,8 @@ def add_payment_top_ups(name: str, payee: str) -> None:
     """Version 2 of a payment ledger's tables, from a service's alembic revision: the `top_up`
     column, and uq_<ledger>_once over (payee, for_month, top_up) so that a month paid short can
     have its difference paid beside its ordinary payment."""
-    from alembic import op
     import sqlalchemy as sa
+    from alembic import op
 
     op.add_column(name, sa.Column('top_up', sa.Boolean(), server_default=sa.text('false'), nullable=False))
     op.drop_index(f"uq_{name}_once", table_name=name)
@@ -283,8 +296,8 @@ def add_payment_top_ups(name: str, payee: str) -> None:
 
 def drop_payment_top_ups(name: str, payee: str) -> None:
     """Back to version 1: top-ups are deleted first (version 1 has no room for them)."""
-    from alembic import op
     import sqlalchemy as sa
+    from alembic import op
 
     op.execute(f"DELETE FROM {_identifier(name)} WHERE top_up")
     op.drop_index(f"uq_{name}_once", table_name=name)

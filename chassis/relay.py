@@ -9,10 +9,11 @@ PostgreSQL NOTIFY wakes the relay as soon as a writer commits; otherwise it poll
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import amqp
 import eventlet
@@ -55,10 +56,8 @@ class ConfirmingPublisher:
 
     def close(self):
         if self._connection is not None:
-            try:
+            with contextlib.suppress(Exception):  # a connection already broken has nothing to release
                 self._connection.release()
-            except Exception:
-                pass
         self._connection = self._channel = None
 
     def _settle(self, delivery_tag, multiple, error):
@@ -172,7 +171,7 @@ class OutboxRelay:
                 sent = [r.id for r in rows if outcome[r.event_id] is None]
                 if sent:
                     conn.execute(update(outbox).where(outbox.c.id.in_(sent))
-                                 .values(sent_at=datetime.now(timezone.utc)))
+                                 .values(sent_at=datetime.now(UTC)))
                 for row in rows:
                     error = outcome[row.event_id]
                     if error is None:
@@ -208,7 +207,7 @@ class OutboxRelay:
                 while not self._stopped:
                     try:
                         trampoline(pg, read=True, timeout=5.0, timeout_exc=socket.timeout)
-                    except socket.timeout:
+                    except TimeoutError:
                         continue
                     pg.poll()
                     if pg.notifies:

@@ -10,8 +10,20 @@
 """
 from __future__ import annotations
 
-from sqlalchemy import (JSON, BigInteger, Column, Date, Index, Integer, MetaData,
-                        String, Table, Text, UniqueConstraint, text)
+from sqlalchemy import (
+                        JSON,
+                        BigInteger,
+                        Column,
+                        Date,
+                        Index,
+                        Integer,
+                        MetaData,
+                        String,
+                        Table,
+                        Text,
+                        UniqueConstraint,
+                        text,
+)
 
 from chassis.types import UtcDateTime
 

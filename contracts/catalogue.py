@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from marshmallow import fields
 
@@ -61,9 +62,10 @@ def embedded(text: str) -> str:
 
 
 def write(path: str) -> None:
-    text = open(path, encoding="utf-8").read()
+    file = Path(path)
+    text = file.read_text(encoding="utf-8")
     start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    open(path, "w", encoding="utf-8").write(text[:start] + "\n" + render() + text[end:])
+    file.write_text(text[:start] + "\n" + render() + text[end:], encoding="utf-8")
 
 
 if __name__ == "__main__":

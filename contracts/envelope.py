@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
@@ -44,7 +44,7 @@ class Envelope:
     def to_json(self) -> dict:
         # by hand: dataclasses.asdict deep-copies `data` recursively, which costs more than the rest
         return {"id": self.id, "type": self.type, "source": self.source,
-                "time": self.time.astimezone(timezone.utc).isoformat(), "subject": self.subject,
+                "time": self.time.astimezone(UTC).isoformat(), "subject": self.subject,
                 "data": self.data, "matter_id": self.matter_id, "correlation_id": self.correlation_id,
                 "causation_id": self.causation_id, "schema_version": self.schema_version}
 

@@ -10,15 +10,18 @@ from dataclasses import dataclass
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from contracts.assistance import (AssistanceApprovedSchema, EntitlementEndedSchema, EntitlementResumedSchema,
-                                  HouseholdReferredSchema, MemberLeftSchema)
-from contracts.care import (CreditsRequestedSchema, OrderCancelledSchema, OrderConfirmedSchema,
-                            OrderRequestedSchema)
+from contracts.assistance import (
+    AssistanceApprovedSchema,
+    EntitlementEndedSchema,
+    EntitlementResumedSchema,
+    HouseholdReferredSchema,
+    MemberLeftSchema,
+)
+from contracts.care import CreditsRequestedSchema, OrderCancelledSchema, OrderConfirmedSchema, OrderRequestedSchema
 from contracts.charity import CreditsAnsweredSchema, ReferralAnsweredSchema, ServiceRecordedSchema
 from contracts.envelope import Envelope, InvalidEvent
 from contracts.funeral import DeathDateCorrectedSchema, DeathNotifiedSchema, DeathRevokedSchema
-from contracts.marriage import (CertificateReissuedSchema, DivorceRegisteredSchema,
-                                MarriageRegisteredSchema, Strict)
+from contracts.marriage import CertificateReissuedSchema, DivorceRegisteredSchema, MarriageRegisteredSchema, Strict
 from contracts.matters import MATTER_TYPES, REPORTABLE_STEP_STATES
 from contracts.person import ResidentIdField
 

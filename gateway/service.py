@@ -5,21 +5,40 @@ import uuid
 
 from sqlalchemy import and_, select
 
-from chassis import (Clock, Database, Forbidden, InvalidInput, Logger, NotFound, Operable, Outbox,
-                     ServiceRpc, WorkerMetrics, http, json_response)
+from chassis import (
+    Clock,
+    Database,
+    Forbidden,
+    InvalidInput,
+    Logger,
+    NotFound,
+    Operable,
+    Outbox,
+    ServiceRpc,
+    WorkerMetrics,
+    http,
+    json_response,
+)
 from chassis.errors import Conflict
+from chassis.regions import region_prefix
 from contracts import marriage as m
 from contracts.matters import MATTER_TYPES, matter_type
-from chassis.regions import region_prefix
-from contracts.progress import (BirthAcceptedSchema, BirthNotificationRequestSchema, JointHandlingSchema, MatterListSchema,
-                                MatterViewSchema, StepReportAcceptedSchema, StepReportRequestSchema)
+from contracts.progress import (
+    BirthAcceptedSchema,
+    BirthNotificationRequestSchema,
+    JointHandlingSchema,
+    MatterListSchema,
+    MatterViewSchema,
+    StepReportAcceptedSchema,
+    StepReportRequestSchema,
+)
 from gateway import progress_rules as rules
 from gateway.api import route, wire
 from gateway.assistance_routes import AssistanceRoutes
+from gateway.auth import Authenticator
 from gateway.care_routes import CareRoutes
 from gateway.charity_routes import CharityRoutes
 from gateway.funeral_routes import FuneralRoutes
-from gateway.auth import Authenticator
 from gateway.idempotency import Idempotency
 from gateway.models import BirthNotice, Matter, MatterStep, MatterSubject, StepReport
 from gateway.openapi import openapi_document

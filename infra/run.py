@@ -133,7 +133,7 @@ class Processes:
         for _, process in reversed(self.children):
             if process.poll() is None:
                 process.terminate()
-        for name, process in reversed(self.children):
+        for _, process in reversed(self.children):
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -70,7 +70,7 @@ class BrokerAdmin:
         except OSError:
             return False
 
-    def ensure(self) -> "BrokerAdmin":
+    def ensure(self) -> BrokerAdmin:
         """Start the broker if nothing listens, then enable the management plugin if its API does
         not answer (one CLI call each, then never)."""
         if self.reachable():

@@ -12,6 +12,7 @@ import eventlet  # noqa: E402
 eventlet.monkey_patch()  # before anything imports socket or threading for real
 
 import socket  # noqa: E402
+from datetime import UTC  # noqa: E402
 
 import pytest  # noqa: E402
 from nameko.containers import ServiceContainer  # noqa: E402
@@ -75,8 +76,9 @@ def start_service(scratch):  # after scratch, so containers stop before their vh
 
 @pytest.fixture
 def manual_clock():
+    from datetime import datetime
+
     from chassis.clock import manual_clock
-    from datetime import datetime, timezone
     saved = manual_clock.now()
     yield manual_clock
-    manual_clock.set(max(saved, datetime.now(timezone.utc)))
+    manual_clock.set(max(saved, datetime.now(UTC)))

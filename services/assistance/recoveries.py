@@ -29,11 +29,24 @@ from sqlalchemy import case, delete, select
 
 from chassis import SYSTEM, Actor, Conflict, Forbidden, InvalidInput, NotFound, Refused, rpc
 from chassis.regions import region_prefix, require_region_code
-from contracts.assistance import (RecoveryListQuerySchema, RecoveryListViewSchema, RecoveryViewSchema,
-                                  RefundRequestSchema, RepaymentRequestSchema)
+from contracts.assistance import (
+    RecoveryListQuerySchema,
+    RecoveryListViewSchema,
+    RecoveryViewSchema,
+    RefundRequestSchema,
+    RepaymentRequestSchema,
+)
 from services.assistance import rules
-from services.assistance.models import (AfterDeathPayment, DeathRecord, Entitlement, Household, Overpayment, Payment,
-                                        Recovery, Repayment)
+from services.assistance.models import (
+    AfterDeathPayment,
+    DeathRecord,
+    Entitlement,
+    Household,
+    Overpayment,
+    Payment,
+    Recovery,
+    Repayment,
+)
 from services.assistance.schemas import dump, load
 
 
@@ -198,8 +211,8 @@ class Recoveries:
     def _recount_overpayment(self, actor: Actor, case_id: str, entitlement_id: int, cycle_id: str,
                              over: rules.Overpaid, links: list) -> None:
         months = [m.isoformat() for m in over.months]
-        failed = sorted({l.for_month.strftime("%Y-%m") for l, s in links if s == "failed"})
-        paid = sorted({l.for_month.strftime("%Y-%m") for l, s in links if s != "failed" and l.cycle_id == cycle_id})
+        failed = sorted({link.for_month.strftime("%Y-%m") for link, s in links if s == "failed"})
+        paid = sorted({link.for_month.strftime("%Y-%m") for link, s in links if s != "failed" and link.cycle_id == cycle_id})
         row = self._overpayment_row(case_id, entitlement_id)
         if row is None:
             if not over.amount_fen:

@@ -69,7 +69,7 @@ Ratio = int | str | Decimal | Fraction
 
 
 def _exact(value: Ratio, what: str, int_scale: int) -> Fraction:
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise InvalidInput(f"{what} must be exact (an integer, a Fraction, a Decimal or a decimal "
                            f"string), not {type(value).__name__} {value!r}")
     try:

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from chassis.schemas import dump, load  # noqa: F401  (the one way, re-exported for the service)
-from contracts.assistance import (ApplicationRequestSchema, ApplicationViewSchema,  # noqa: F401
-                                  DecisionRequestSchema, ObjectionRequestSchema)
-
+from contracts.assistance import (  # noqa: F401
+                                  ApplicationRequestSchema,
+                                  ApplicationViewSchema,
+                                  DecisionRequestSchema,
+                                  ObjectionRequestSchema,
+)
 
 # A list shows the application without its journal, check report and explanation.
 SUMMARY_FIELDS = tuple(name for name in ApplicationViewSchema().fields

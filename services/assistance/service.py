@@ -16,31 +16,93 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select, tuple_
 
-from chassis import (SYSTEM, Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, NotFound, Operable,
-                     Outbox, Policy, Problem, WorkerMetrics, handle_event, rpc)
+from chassis import (
+    SYSTEM,
+    Actor,
+    Audit,
+    Clock,
+    Database,
+    Forbidden,
+    InvalidInput,
+    Logger,
+    NotFound,
+    Operable,
+    Outbox,
+    Policy,
+    Problem,
+    WorkerMetrics,
+    handle_event,
+    rpc,
+)
 from chassis.clock import LOCAL_ZONE
 from chassis.payment_runs import BankFiles, as_problems
 from chassis.tables import audit_log
-from contracts.assistance import (CHECK_SOURCES, PROGRAMMES, AlertResolutionSchema, AlertViewSchema,
-                                  EntitlementViewSchema, ExitRequestSchema, HouseholdViewSchema,
-                                  MemberIdentificationSchema, MemberJoinsSchema, MemberLeavesSchema,
-                                  PolicyVersionRequestSchema, PolicyVersionViewSchema, ReferralRequestSchema,
-                                  ReferralViewSchema, ReviewRequestSchema)
-from contracts.payments import (BankBatchViewSchema, BankResultsRequestSchema, PaymentCycleRequestSchema,
-                                PaymentCycleViewSchema, PaymentViewSchema, ReconcileViewSchema)
+from contracts.assistance import (
+    CHECK_SOURCES,
+    PROGRAMMES,
+    AlertResolutionSchema,
+    AlertViewSchema,
+    EntitlementViewSchema,
+    ExitRequestSchema,
+    HouseholdViewSchema,
+    MemberIdentificationSchema,
+    MemberJoinsSchema,
+    MemberLeavesSchema,
+    PolicyVersionRequestSchema,
+    PolicyVersionViewSchema,
+    ReferralRequestSchema,
+    ReferralViewSchema,
+    ReviewRequestSchema,
+)
 from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, date_revision, step_reason
 from contracts.partners import BANKS
+from contracts.payments import (
+    BankBatchViewSchema,
+    BankResultsRequestSchema,
+    PaymentCycleRequestSchema,
+    PaymentCycleViewSchema,
+    PaymentViewSchema,
+    ReconcileViewSchema,
+)
 from contracts.person import InvalidResidentId, Newborn, ResidentId
 from services.assistance import alerts, payments, rules
 from services.assistance.dependencies import OK, EconomicCheckSources, Fetched
-from services.assistance.exceptions import (AlreadyApplying, AlreadyMember, ApprovalRefused,
-                                            PolicyUnusable, StepRefused, UnknownApplication)
-from services.assistance.models import (Alert, Application, ApplicationTransition, BackPay, CharityReferral,
-                                        CheckFetch, DeathRecord, EconomicCheck, Entitlement, Household, LinkedItem,
-                                        Member, Overpayment, Payment, PaymentCycle, Recovery)
+from services.assistance.exceptions import (
+    AlreadyApplying,
+    AlreadyMember,
+    ApprovalRefused,
+    PolicyUnusable,
+    StepRefused,
+    UnknownApplication,
+)
+from services.assistance.models import (
+    Alert,
+    Application,
+    ApplicationTransition,
+    BackPay,
+    CharityReferral,
+    CheckFetch,
+    DeathRecord,
+    EconomicCheck,
+    Entitlement,
+    Household,
+    LinkedItem,
+    Member,
+    Overpayment,
+    Payment,
+    PaymentCycle,
+    Recovery,
+)
 from services.assistance.recoveries import Recoveries
-from services.assistance.schemas import (SUMMARY_FIELDS, ApplicationRequestSchema, ApplicationViewSchema,
-                                         DecisionRequestSchema, ObjectionRequestSchema, dump, load)
+from services.assistance.schemas import (
+    SUMMARY_FIELDS,
+    ApplicationRequestSchema,
+    ApplicationViewSchema,
+    DecisionRequestSchema,
+    ObjectionRequestSchema,
+    dump,
+    load,
+)
 
 STAFF = ("clerk", "admin")
 MATTER_TYPE = "assistance_linked_items"

@@ -12,8 +12,19 @@ from chassis import SYSTEM, Actor, Forbidden, NotFound, handle_event, rpc
 from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, date_revision, step_reason
 from services.care import rules
 from services.care.exceptions import UnknownElder
-from services.care.models import (Admission, AllowanceEnrolment, Child, ChildReview, DeathRecord, Elder, FamilyBed,
-                                  Institution, ServiceOrder, SupportedMember, VoucherEligibility)
+from services.care.models import (
+    Admission,
+    AllowanceEnrolment,
+    Child,
+    ChildReview,
+    DeathRecord,
+    Elder,
+    FamilyBed,
+    Institution,
+    ServiceOrder,
+    SupportedMember,
+    VoucherEligibility,
+)
 
 
 class AfterDeath:

@@ -26,11 +26,25 @@ from dataclasses import asdict
 from datetime import date
 
 from nameko.timer import timer
-
 from sqlalchemy import func, select, text, update
 
-from chassis import (SYSTEM, Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, NotFound, Operable,
-                     Outbox, Policy, WorkerMetrics, handle_event, rpc)
+from chassis import (
+    SYSTEM,
+    Actor,
+    Audit,
+    Clock,
+    Database,
+    Forbidden,
+    InvalidInput,
+    Logger,
+    NotFound,
+    Operable,
+    Outbox,
+    Policy,
+    WorkerMetrics,
+    handle_event,
+    rpc,
+)
 from chassis.clock import LOCAL_ZONE
 from chassis.db import dialect_insert
 from chassis.errors import Conflict, Unavailable
@@ -42,23 +56,66 @@ from contracts.person import AGE_OF_MAJORITY, InvalidResidentId, ResidentId, age
 from services.care import payments, rules
 from services.care.after_death import AfterDeath
 from services.care.exceptions import CallRefused, OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
-from services.care.models import (Admission, AllowanceEnrolment, AllowanceJobRun, AllowancePayment, Assessment, Child,
-                                  ChildDirector, DeviceRegistration, Elder, EmergencyCall, EntitlementEnd, FamilyBed,
-                                  Institution, Screening, ServiceOrder, SupportedMember, VoucherDrawdown,
-                                  VoucherEligibility)
-from services.care.schemas import (AdmissionRequestSchema, AdmissionViewSchema, AllowanceCycleRequestSchema,
-                                   AllowanceEndSchema, AllowanceJobViewSchema, BankBatchViewSchema,
-                                   BankResultsRequestSchema, PaymentCycleViewSchema, PaymentViewSchema,
-                                   ReconcileViewSchema,
-                                   AssessmentRequestSchema, AssessmentViewSchema, CallClosureSchema,
-                                   ChildDirectorRequestSchema, ChildRequestSchema, ChildViewSchema,
-                                   DeviceRegistrationSchema, DeviceRetirementSchema, DeviceViewSchema,
-                                   DischargeRequestSchema, DispatchSchema, ElderImportSchema, ElderViewSchema,
-                                   EmergencyCallSchema, EmergencyCallViewSchema, FamilyBedRequestSchema,
-                                   FamilyBedViewSchema, ImportViewSchema, IndicatorsViewSchema,
-                                   InstitutionRequestSchema, InstitutionViewSchema, OrderCancellationSchema,
-                                   OrderRequestSchema, OrderViewSchema, ScreeningRequestSchema, VoucherViewSchema,
-                                   dump, load)
+from services.care.models import (
+    Admission,
+    AllowanceEnrolment,
+    AllowanceJobRun,
+    AllowancePayment,
+    Assessment,
+    Child,
+    ChildDirector,
+    DeviceRegistration,
+    Elder,
+    EmergencyCall,
+    EntitlementEnd,
+    FamilyBed,
+    Institution,
+    Screening,
+    ServiceOrder,
+    SupportedMember,
+    VoucherDrawdown,
+    VoucherEligibility,
+)
+from services.care.schemas import (
+    AdmissionRequestSchema,
+    AdmissionViewSchema,
+    AllowanceCycleRequestSchema,
+    AllowanceEndSchema,
+    AllowanceJobViewSchema,
+    AssessmentRequestSchema,
+    AssessmentViewSchema,
+    BankBatchViewSchema,
+    BankResultsRequestSchema,
+    CallClosureSchema,
+    ChildDirectorRequestSchema,
+    ChildRequestSchema,
+    ChildViewSchema,
+    DeviceRegistrationSchema,
+    DeviceRetirementSchema,
+    DeviceViewSchema,
+    DischargeRequestSchema,
+    DispatchSchema,
+    ElderImportSchema,
+    ElderViewSchema,
+    EmergencyCallSchema,
+    EmergencyCallViewSchema,
+    FamilyBedRequestSchema,
+    FamilyBedViewSchema,
+    ImportViewSchema,
+    IndicatorsViewSchema,
+    InstitutionRequestSchema,
+    InstitutionViewSchema,
+    OrderCancellationSchema,
+    OrderRequestSchema,
+    OrderViewSchema,
+    PaymentCycleViewSchema,
+    PaymentViewSchema,
+    ReconcileViewSchema,
+    ScreeningRequestSchema,
+    VoucherViewSchema,
+    dump,
+    load,
+)
 
 STAFF = ("clerk", "admin")
 

@@ -24,27 +24,83 @@ from datetime import date, timedelta
 from nameko.timer import timer
 from sqlalchemy import String, Text, cast, column, func, select, update, values
 
-from chassis import (SYSTEM, Actor, Audit, AuditEntry, Clock, Database, Forbidden, InvalidInput, Logger, NotFound,
-                     Operable, Outbox, Policy, WorkerMetrics, handle_event, rpc)
+from chassis import (
+    SYSTEM,
+    Actor,
+    Audit,
+    AuditEntry,
+    Clock,
+    Database,
+    Forbidden,
+    InvalidInput,
+    Logger,
+    NotFound,
+    Operable,
+    Outbox,
+    Policy,
+    WorkerMetrics,
+    handle_event,
+    rpc,
+)
 from chassis.db import dialect_insert
 from chassis.regions import region_covers, region_prefix, require_region_code
 from contracts.partners import CARE_PROVIDERS
 from contracts.person import InvalidResidentId, ResidentId
 from services.charity import rules
-from services.charity.exceptions import (Conflict, DonationRefused, KeyReused, NotQualified, PolicyUnusable,
-                                         RedemptionRefused, Refused, SpendingRefused, UnknownCampaign,
-                                         UnknownOrganisation)
-from services.charity.models import (AidRecipient, AnnualReport, Campaign, DetectionRun, Donation, LotteryAllocation,
-                                     Organisation, OrganisationChange, Referral, RegionPopulation, ServiceRecord,
-                                     Spending, TimeBankEntry, Volunteer)
-from services.charity.schemas import (AnnualReportSchema, CampaignRequestSchema, CampaignViewSchema,
-                                      CancellationSchema, DetectionJobViewSchema, DisclosureViewSchema,
-                                      DonationRequestSchema, DonationViewSchema, GradeRequestSchema,
-                                      LotteryAllocationSchema, LotteryReportSchema, OrganisationChangeSchema,
-                                      OrganisationRequestSchema, OrganisationViewSchema, PopulationSchema,
-                                      RedemptionRequestSchema, RedemptionViewSchema, ServiceRecordRequestSchema,
-                                      SpendingRequestSchema, StatisticsViewSchema, VolunteerRequestSchema,
-                                      VolunteerViewSchema, dump, load)
+from services.charity.exceptions import (
+    Conflict,
+    DonationRefused,
+    KeyReused,
+    NotQualified,
+    PolicyUnusable,
+    RedemptionRefused,
+    Refused,
+    SpendingRefused,
+    UnknownCampaign,
+    UnknownOrganisation,
+)
+from services.charity.models import (
+    AidRecipient,
+    AnnualReport,
+    Campaign,
+    DetectionRun,
+    Donation,
+    LotteryAllocation,
+    Organisation,
+    OrganisationChange,
+    Referral,
+    RegionPopulation,
+    ServiceRecord,
+    Spending,
+    TimeBankEntry,
+    Volunteer,
+)
+from services.charity.schemas import (
+    AnnualReportSchema,
+    CampaignRequestSchema,
+    CampaignViewSchema,
+    CancellationSchema,
+    DetectionJobViewSchema,
+    DisclosureViewSchema,
+    DonationRequestSchema,
+    DonationViewSchema,
+    GradeRequestSchema,
+    LotteryAllocationSchema,
+    LotteryReportSchema,
+    OrganisationChangeSchema,
+    OrganisationRequestSchema,
+    OrganisationViewSchema,
+    PopulationSchema,
+    RedemptionRequestSchema,
+    RedemptionViewSchema,
+    ServiceRecordRequestSchema,
+    SpendingRequestSchema,
+    StatisticsViewSchema,
+    VolunteerRequestSchema,
+    VolunteerViewSchema,
+    dump,
+    load,
+)
 
 
 class CharityService(Operable):

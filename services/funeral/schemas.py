@@ -2,8 +2,16 @@
 from __future__ import annotations
 
 from chassis.schemas import dump, load  # noqa: F401  (the one way, re-exported for the service)
-from contracts.funeral import (BookingRequestSchema, BurialRequestSchema, CaseViewSchema,  # noqa: F401
-                               CremationRequestSchema, DateResolutionSchema, DeathNoticeReceiptSchema,
+from contracts.funeral import (  # noqa: F401
+                               BookingRequestSchema,
+                               BurialRequestSchema,
+                               CaseViewSchema,
+                               CremationRequestSchema,
+                               DateResolutionSchema,
+                               DeathNoticeReceiptSchema,
                                DeathNoticeSchema,
-                               FuneralIndicatorsSchema, NicheBatchSchema, NicheInventorySchema,
-                               RevocationRequestSchema)
+                               FuneralIndicatorsSchema,
+                               NicheBatchSchema,
+                               NicheInventorySchema,
+                               RevocationRequestSchema,
+)

@@ -16,8 +16,20 @@ import uuid
 
 from sqlalchemy import func, select, text
 
-from chassis import (Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, Operable, Outbox, Policy,
-                     WorkerMetrics, rpc)
+from chassis import (
+    Actor,
+    Audit,
+    Clock,
+    Database,
+    Forbidden,
+    InvalidInput,
+    Logger,
+    Operable,
+    Outbox,
+    Policy,
+    WorkerMetrics,
+    rpc,
+)
 from chassis.audit import STAFF_ROLES
 from chassis.db import dialect_insert
 from chassis.errors import Conflict
@@ -25,13 +37,22 @@ from chassis.regions import region_prefix, require_region_code
 from contracts.person import ResidentId
 from services.funeral import rules
 from services.funeral.exceptions import CaseStepRefused, PolicyUnusable, UnknownCase
-from services.funeral.models import (Booking, Burial, CertificateSerial, DateReview, DeathCase, DeathNotice,
-                                     Niche)
-from services.funeral.schemas import (BookingRequestSchema, BurialRequestSchema, CaseViewSchema,
-                                      CremationRequestSchema, DateResolutionSchema, DeathNoticeReceiptSchema,
-                                      DeathNoticeSchema,
-                                      FuneralIndicatorsSchema, NicheBatchSchema, NicheInventorySchema,
-                                      RevocationRequestSchema, dump, load)
+from services.funeral.models import Booking, Burial, CertificateSerial, DateReview, DeathCase, DeathNotice, Niche
+from services.funeral.schemas import (
+    BookingRequestSchema,
+    BurialRequestSchema,
+    CaseViewSchema,
+    CremationRequestSchema,
+    DateResolutionSchema,
+    DeathNoticeReceiptSchema,
+    DeathNoticeSchema,
+    FuneralIndicatorsSchema,
+    NicheBatchSchema,
+    NicheInventorySchema,
+    RevocationRequestSchema,
+    dump,
+    load,
+)
 
 MATTER_TYPE = "after_death"
 STEP = "cremation_certificate"

@@ -2,8 +2,16 @@
 from __future__ import annotations
 
 from chassis.schemas import dump, load  # noqa: F401  (the one way, re-exported for the service)
-from contracts.marriage import (AppointmentRequestSchema, AppointmentSchema,  # noqa: F401
-                                CertificateVerificationSchema, DivorceDecisionSchema,
-                                DivorceRequestSchema, DivorceSchema, MaritalStatusSchema,
-                                OneMatterApplicationSchema, RegistrationRequestSchema,
-                                RegistrationSchema, ReissueRequestSchema)
+from contracts.marriage import (  # noqa: F401
+                                AppointmentRequestSchema,
+                                AppointmentSchema,
+                                CertificateVerificationSchema,
+                                DivorceDecisionSchema,
+                                DivorceRequestSchema,
+                                DivorceSchema,
+                                MaritalStatusSchema,
+                                OneMatterApplicationSchema,
+                                RegistrationRequestSchema,
+                                RegistrationSchema,
+                                ReissueRequestSchema,
+)

@@ -9,8 +9,21 @@ from nameko.timer import timer
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from chassis import (Actor, Audit, Clock, Database, Forbidden, InvalidInput, Logger, Operable,
-                     Outbox, Policy, WorkerMetrics, handle_event, rpc)
+from chassis import (
+    Actor,
+    Audit,
+    Clock,
+    Database,
+    Forbidden,
+    InvalidInput,
+    Logger,
+    Operable,
+    Outbox,
+    Policy,
+    WorkerMetrics,
+    handle_event,
+    rpc,
+)
 from chassis.audit import SYSTEM
 from chassis.clock import LOCAL_ZONE
 from chassis.db import dialect_insert
@@ -19,15 +32,38 @@ from contracts.partners import PARTNERS
 from contracts.person import ResidentId, mask
 from services.marriage import rules
 from services.marriage.dependencies import ECertificates
-from services.marriage.exceptions import (AlreadyMarried, DivorceStepRefused, RegistrationRefused,
-                                          SlotUnavailable, UnknownRecord)
-from services.marriage.models import (Appointment, Certificate, CertificateSerial, DeathRecord, Divorce,
-                                      Marriage, Office, Spouse)
-from services.marriage.schemas import (AppointmentRequestSchema, AppointmentSchema,
-                                       CertificateVerificationSchema, DivorceDecisionSchema,
-                                       DivorceRequestSchema, DivorceSchema, MaritalStatusSchema,
-                                       OneMatterApplicationSchema, RegistrationRequestSchema,
-                                       RegistrationSchema, ReissueRequestSchema, dump, load)
+from services.marriage.exceptions import (
+    AlreadyMarried,
+    DivorceStepRefused,
+    RegistrationRefused,
+    SlotUnavailable,
+    UnknownRecord,
+)
+from services.marriage.models import (
+    Appointment,
+    Certificate,
+    CertificateSerial,
+    DeathRecord,
+    Divorce,
+    Marriage,
+    Office,
+    Spouse,
+)
+from services.marriage.schemas import (
+    AppointmentRequestSchema,
+    AppointmentSchema,
+    CertificateVerificationSchema,
+    DivorceDecisionSchema,
+    DivorceRequestSchema,
+    DivorceSchema,
+    MaritalStatusSchema,
+    OneMatterApplicationSchema,
+    RegistrationRequestSchema,
+    RegistrationSchema,
+    ReissueRequestSchema,
+    dump,
+    load,
+)
 
 STAFF = ("clerk", "admin")
 LAW_PARAMETERS = ("marriage.minimum_age.male", "marriage.minimum_age.female",

@@ -8,7 +8,8 @@ step is undone, with back pay equal to what the stop withheld, paid once by the 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import eventlet
 from kombu import Connection, Exchange, Producer
@@ -21,7 +22,6 @@ from contracts.partners import PARTNERS
 from contracts.person import compose_resident_id
 from infra.partner_data import PartnerData
 from tests.helpers import queue_depth, wait_for
-from tests.system import system  # noqa: F401  (fixture)
 
 TOWNSHIP, DISTRICT = "330602001", "330602"
 CASEWORKER = ("clerk", "caseworker-01", TOWNSHIP)
@@ -41,7 +41,7 @@ def pin_standard(url: str):
     with engine.begin() as conn:
         conn.execute(insert(policy_parameters).values(
             region_code=DISTRICT, name="assistance.dibao_standard_monthly_fen", effective_from=date(2026, 1, 1),
-            value=85000, source="test: 850元/月 for 2026", recorded_at=datetime.now(timezone.utc),
+            value=85000, source="test: 850元/月 for 2026", recorded_at=datetime.now(UTC),
             recorded_by="test"))
     engine.dispose()
 
@@ -56,7 +56,7 @@ def pay_month(sys_, clock, day: date):
     clock.set_local_date(day)
     cycle = ok(sys_.call("POST", "/api/v1/assistance/payment-cycles", ADMIN, json={"month": day.isoformat()}))
     batch = ok(sys_.call("POST", f"/api/v1/assistance/payment-cycles/{cycle['cycle_id']}/bank-batch", ADMIN))
-    ids = [int(line.split(",")[0]) for line in open(batch["file"]).read().splitlines()[1:]]
+    ids = [int(line.split(",")[0]) for line in Path(batch["file"]).read_text().splitlines()[1:]]
     ok(sys_.call("POST", f"/api/v1/assistance/payment-cycles/{cycle['cycle_id']}/bank-results", ("partner", "banks"),
                  json={"results": [{"payment_id": i, "status": "paid"} for i in ids]}))
     return cycle

@@ -6,7 +6,7 @@ answer. The rules' arithmetic is tested in tests/unit; here every hop is the rea
 from __future__ import annotations
 
 import csv
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import create_engine, insert
 
@@ -14,7 +14,6 @@ from chassis.tables import policy_parameters
 from contracts.person import compose_resident_id
 from infra.partner_data import PartnerData
 from tests.helpers import wait_for
-from tests.system import system  # noqa: F401  (fixture)
 
 TOWNSHIP, DISTRICT = "330602001", "330602"
 CASEWORKER = ("clerk", "caseworker-01", TOWNSHIP)
@@ -30,7 +29,7 @@ def pin_standard(url: str):
     with engine.begin() as conn:
         conn.execute(insert(policy_parameters).values(
             region_code=DISTRICT, name="assistance.dibao_standard_monthly_fen", effective_from=date(2026, 1, 1),
-            value=85000, source="test: 850元/月 for 2026", recorded_at=datetime.now(timezone.utc),
+            value=85000, source="test: 850元/月 for 2026", recorded_at=datetime.now(UTC),
             recorded_by="test"))
     engine.dispose()
 

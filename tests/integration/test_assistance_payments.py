@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import tempfile
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import eventlet
 import psycopg2.extensions
@@ -23,13 +23,20 @@ from sqlalchemy.exc import IntegrityError
 
 from chassis.migrations import upgrade
 from chassis.payment_runs import NO_BANK_ACCOUNT, CycleStateError, UnsupportedDatabase
-from services.assistance.payments import (MARK_BACK_PAY_PAID, bank_batch, cycle_summary, freeze_cycle, mark_sent,
-                                          reconcile, write_bank_file)
+from services.assistance.payments import (
+    MARK_BACK_PAY_PAID,
+    bank_batch,
+    cycle_summary,
+    freeze_cycle,
+    mark_sent,
+    reconcile,
+    write_bank_file,
+)
 from tests.helpers import wait_for
 
 MAY, JUNE, JULY = date(2026, 5, 1), date(2026, 6, 1), date(2026, 7, 1)
-NOW = datetime(2026, 4, 28, 2, 0, tzinfo=timezone.utc)
-LATER = datetime(2026, 5, 28, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 4, 28, 2, 0, tzinfo=UTC)
+LATER = datetime(2026, 5, 28, 2, 0, tzinfo=UTC)
 
 # (first id, last id, starts_on, ends_on, gradual_exit_until, amount rule, paid in May?)
 # Entitlement i belongs to household i. Households 291-300 have no bank account.
@@ -592,8 +599,7 @@ def test_a_second_live_top_up_for_a_month_is_refused(engine):
     with engine.begin() as conn:
         owe_back_pay(conn, 5, [(MAY, amount_of(5) + 1000, amount_of(5))])
     frozen(engine, JUNE)
-    with pytest.raises(IntegrityError, match="uq_payment_once"):
-        with engine.begin() as conn:
-            conn.execute(text("INSERT INTO payment (cycle_id, entitlement_id, household_id, kind, top_up, for_month, "
-                              "amount_fen, bank_account, policy_version, state) VALUES ('2026-06', 5, 'h-5', "
-                              "'top_up', true, '2026-05-01', 1000, 'x', 'v', 'pending')"))
+    with pytest.raises(IntegrityError, match="uq_payment_once"), engine.begin() as conn:
+        conn.execute(text("INSERT INTO payment (cycle_id, entitlement_id, household_id, kind, top_up, for_month, "
+                          "amount_fen, bank_account, policy_version, state) VALUES ('2026-06', 5, 'h-5', "
+                          "'top_up', true, '2026-05-01', 1000, 'x', 'v', 'pending')"))

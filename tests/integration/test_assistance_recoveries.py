@@ -21,7 +21,6 @@ from contracts.person import compose_resident_id
 from infra.partner_data import PartnerData
 from tests.helpers import wait_for
 from tests.integration.test_after_death import pin_standard
-from tests.system import system  # noqa: F401  (fixture)
 
 TOWNSHIP, OTHER_TOWNSHIP, DISTRICT = "330602001", "330602002", "330602"
 CASEWORKER = ("clerk", "caseworker-01", TOWNSHIP)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from kombu import Connection, Exchange, Producer
@@ -106,7 +106,7 @@ def assistance(make_database, base_config, start_service, manual_clock, amqp_uri
         upgrade("services/assistance", url)
         engine = create_engine(url)
         engines.append(engine)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with engine.begin() as conn:  # test fixtures beside the migration's seeds
             conn.execute(insert(policy_parameters), [
                 {"region_code": DISTRICT, "name": "assistance.dibao_standard_monthly_fen",
@@ -446,7 +446,7 @@ def test_temporary_assistance_is_a_capped_one_off(assistance, manual_clock):
 def publish(amqp_uri: str, event_type: str, source: str, data: dict) -> dict:
     """Another service's event, as its relay would publish it (the same envelope, twice if asked)."""
     body = {"id": str(uuid.uuid4()), "type": event_type, "source": source,
-            "time": datetime.now(timezone.utc).isoformat(), "subject": f"{source}-test", "matter_id": None,
+            "time": datetime.now(UTC).isoformat(), "subject": f"{source}-test", "matter_id": None,
             "correlation_id": None, "causation_id": None, "schema_version": 1, "data": data}
     with Connection(amqp_uri) as conn:
         Producer(conn.channel()).publish(body, exchange=Exchange(EVENTS_EXCHANGE, type="topic"),

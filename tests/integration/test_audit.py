@@ -1,7 +1,7 @@
 """The audit trail on PostgreSQL: `record_many` (set-based changes) writes the rows `record` writes."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
@@ -14,7 +14,7 @@ from chassis.tables import audit_log, chassis_metadata
 def test_record_many_writes_what_record_writes(make_database):
     engine = create_engine(make_database("audit"))
     chassis_metadata.create_all(engine)
-    clock = ManualClock(datetime(2026, 6, 10, 2, 0, tzinfo=timezone.utc))
+    clock = ManualClock(datetime(2026, 6, 10, 2, 0, tzinfo=UTC))
     provider = Actor(id="care_providers", role="partner", org="provider-01")
     try:
         with Session(engine) as session:

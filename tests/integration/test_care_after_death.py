@@ -5,7 +5,7 @@ with the death, so everything paid for later months is the overpayment."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from kombu import Connection, Producer
@@ -15,7 +15,6 @@ from sqlalchemy import create_engine, text
 from chassis.migrations import upgrade
 from contracts.person import compose_resident_id
 from services.assistance.service import AssistanceService
-from tests.care import care  # noqa: F401  (fixture)
 from tests.helpers import queue_depth, wait_for
 from tests.integration.test_care_orders import as_provider, publish
 
@@ -101,7 +100,7 @@ def one_person_household(engine, payments, programme="tekun") -> None:
     (month, state) payments."""
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO household (id, region_code, address, bank_account, created_at) "
-                          "VALUES ('h-1', :r, '一号', '6228', :now)"), {"r": TOWNSHIP, "now": datetime.now(timezone.utc)})
+                          "VALUES ('h-1', :r, '一号', '6228', :now)"), {"r": TOWNSHIP, "now": datetime.now(UTC)})
         conn.execute(text("INSERT INTO member (id, household_id, resident_id, name, relationship, monthly_income_fen, "
                           "employment_cost_fen, seriously_ill, severely_disabled, pregnant, single_person_listing, "
                           "joined_on) VALUES ('m-1', 'h-1', :p, '周老', 'head', 0, 0, false, false, false, false, "
@@ -313,7 +312,7 @@ def approve(amqp_uri, *members, programme="dibao", household="h-1"):
 def publish_to(amqp_uri, queue, event_type, source, data):
     """One consumer's copy only: as if the others' copies were still waiting in retry."""
     body = {"id": str(uuid.uuid4()), "type": event_type, "source": source,
-            "time": datetime.now(timezone.utc).isoformat(), "subject": f"{source}-test", "matter_id": None,
+            "time": datetime.now(UTC).isoformat(), "subject": f"{source}-test", "matter_id": None,
             "correlation_id": None, "causation_id": None, "schema_version": 1, "data": data}
     with Connection(amqp_uri) as conn:
         Producer(conn.channel()).publish(body, exchange="", routing_key=queue, serializer="json")

@@ -11,8 +11,6 @@ from sqlalchemy import text
 from chassis.errors import Problem
 from contracts.person import compose_resident_id
 from services.care import rules
-from tests.care import care  # noqa: F401  (fixture)
-from tests.system import system  # noqa: F401  (fixture)
 
 ADMIN = {"id": "ops", "role": "admin"}
 TOWNSHIP = "330602001"

@@ -9,8 +9,6 @@ import pytest
 
 from chassis.errors import Problem
 from contracts.person import compose_resident_id
-from tests.care import care  # noqa: F401  (fixture)
-from tests.system import system  # noqa: F401  (fixture)
 
 YUECHENG_VILLAGE = "330602001001"   # Shaoxing, Yuecheng
 FUYANG_VILLAGE = "330111001002"     # Hangzhou, Fuyang

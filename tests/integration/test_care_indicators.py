@@ -8,8 +8,6 @@ import pytest
 
 from chassis.errors import Problem
 from contracts.person import compose_resident_id
-from tests.care import care  # noqa: F401  (fixture)
-from tests.system import system  # noqa: F401  (fixture)
 
 ADMIN = {"id": "ops", "role": "admin"}
 DISTRICT = "330602"

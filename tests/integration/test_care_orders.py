@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import jwt
 import pytest
@@ -17,8 +17,7 @@ from chassis.errors import Problem
 from chassis.topology import EVENTS_EXCHANGE
 from contracts.person import compose_resident_id
 from tests.helpers import queue_depth, wait_for
-from tests.care import care  # noqa: F401  (fixture)
-from tests.system import SECRET, system  # noqa: F401  (fixture)
+from tests.system import SECRET
 
 TOWNSHIP = "330602001"
 CLERK = {"id": "caseworker-01", "role": "clerk", "area": TOWNSHIP}
@@ -38,7 +37,7 @@ CITIZEN = {"id": ELDER, "role": "citizen"}
 
 def publish(amqp_uri: str, event_type: str, source: str, data: dict, event_id: str | None = None) -> dict:
     body = {"id": event_id or str(uuid.uuid4()), "type": event_type, "source": source,
-            "time": datetime.now(timezone.utc).isoformat(), "subject": f"{source}-test", "matter_id": None,
+            "time": datetime.now(UTC).isoformat(), "subject": f"{source}-test", "matter_id": None,
             "correlation_id": None, "causation_id": None, "schema_version": 1, "data": data}
     with Connection(amqp_uri) as conn:
         Producer(conn.channel()).publish(body, exchange=Exchange(EVENTS_EXCHANGE, type="topic"),
@@ -181,9 +180,8 @@ def test_a_provider_acts_only_on_its_own_orders(system, manual_clock):
     answer = sys_.session.get(sys_.url + path, headers={"Authorization": f"Bearer {unnamed}"}, timeout=10)
     assert answer.status_code == 401 and "org" in answer.json()["detail"]
     # the RPC behind the gateway refuses one as well (defence in depth)
-    with ClusterRpcProxy({"AMQP_URI": sys_.amqp_uri}) as proxy:
-        with pytest.raises(Problem) as refused:
-            proxy.care.get_order({"id": "care_providers", "role": "partner"}, order["order_id"])
+    with ClusterRpcProxy({"AMQP_URI": sys_.amqp_uri}) as proxy, pytest.raises(Problem) as refused:
+        proxy.care.get_order({"id": "care_providers", "role": "partner"}, order["order_id"])
     assert refused.value.status == 403
     engine = create_engine(sys_.databases["care"])
     with engine.connect() as conn:  # the audit row says which provider acted
@@ -268,7 +266,7 @@ def test_an_emergency_call_is_dispatched_and_its_response_time_measured(care, ma
     register_people(rpc)
     rpc.register_device(CLERK, {"device_id": "watch-0042", "resident_id": ELDER, "platform": "yc-watch",
                                 "registered_on": "2026-06-01"})
-    manual_clock.set(datetime(2026, 6, 10, 8, 0, tzinfo=timezone.utc))
+    manual_clock.set(datetime(2026, 6, 10, 8, 0, tzinfo=UTC))
     call = {"device_id": "watch-0042", "call_id": "c-77", "resident_id": ELDER, "kind": "fall",
             "raised_at": "2026-06-10T08:00:00+00:00"}
     first = rpc.receive_call(WATCHES, call)
@@ -282,9 +280,9 @@ def test_an_emergency_call_is_dispatched_and_its_response_time_measured(care, ma
     with pytest.raises(Problem) as early:
         rpc.arrive_call(PROVIDER, call_id)
     assert early.value.status == 409
-    manual_clock.set(datetime(2026, 6, 10, 8, 2, tzinfo=timezone.utc))
+    manual_clock.set(datetime(2026, 6, 10, 8, 2, tzinfo=UTC))
     assert rpc.dispatch_call(CLERK, call_id, {"responder": "网格员 小陈"})["state"] == "dispatched"
-    manual_clock.set(datetime(2026, 6, 10, 8, 11, 30, tzinfo=timezone.utc))
+    manual_clock.set(datetime(2026, 6, 10, 8, 11, 30, tzinfo=UTC))
     arrived = rpc.arrive_call(PROVIDER, call_id)
     assert (arrived["state"], arrived["response_seconds"]) == ("arrived", 690)
     closed = rpc.close_call(CLERK, call_id, {"outcome": "bruised wrist; family informed"})

@@ -14,11 +14,8 @@ from sqlalchemy import create_engine, text
 
 from chassis.errors import Problem
 from contracts.person import compose_resident_id
-from tests.care import care  # noqa: F401  (fixture)
-from tests.charity import charity  # noqa: F401  (fixture)
 from tests.helpers import queue_depth, wait_for
 from tests.integration.test_care_orders import approve_tekun, publish
-from tests.system import system  # noqa: F401  (fixture)
 
 TOWNSHIP = "330602001"
 CLERK = {"id": "caseworker-01", "role": "clerk", "area": TOWNSHIP}

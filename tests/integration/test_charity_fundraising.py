@@ -9,9 +9,7 @@ from datetime import date
 from sqlalchemy import create_engine
 
 from contracts.person import compose_resident_id
-from tests.charity import (DISTRICT, DISTRICT_CLERK, charity, count, org_request,  # noqa: F401  (fixture)
-                           qualified_charity)
-from tests.system import system  # noqa: F401  (fixture)
+from tests.charity import DISTRICT, DISTRICT_CLERK, count, org_request, qualified_charity
 
 CLERK = ("clerk", "social-org-office", DISTRICT)
 ADMIN = ("admin", "ops")

@@ -4,7 +4,7 @@ idempotent), cancellation, organisations per 10,000 residents and the lottery-fu
 remaining charity routes through the gateway."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import event, insert, text
@@ -13,9 +13,8 @@ from sqlalchemy.engine import Engine
 from chassis.errors import Problem
 from chassis.tables import policy_parameters
 from contracts.person import compose_resident_id
-from tests.charity import ADMIN, DISTRICT, DISTRICT_CLERK, TOWNSHIP, charity, count, org_request  # noqa: F401
+from tests.charity import ADMIN, DISTRICT, DISTRICT_CLERK, TOWNSHIP, count, org_request
 from tests.helpers import wait_for
-from tests.system import system  # noqa: F401  (fixture)
 
 TOWNSHIP_CLERK = {"id": "township-01", "role": "clerk", "area": TOWNSHIP}
 ELSEWHERE = {"id": "keqiao-01", "role": "clerk", "area": "330603"}
@@ -117,7 +116,7 @@ def test_detection_applies_each_regions_policy_resolved_once_per_region(charity,
     with engine.begin() as conn:
         conn.execute(insert(policy_parameters).values(
             region_code=KEQIAO, name="charity.dormant_after_missing_reports", effective_from=date(2021, 1, 1),
-            value=4, source="test", recorded_at=datetime.now(timezone.utc), recorded_by="test"))
+            value=4, source="test", recorded_at=datetime.now(UTC), recorded_by="test"))
     manual_clock.set_local_date(date(2023, 6, 15))  # the 2022 reports are in: everybody is active
     regions = {1: DISTRICT, 2: DISTRICT, 3: TOWNSHIP, 4: KEQIAO, 5: KEQIAO, 6: KEQIAO}
     orgs = {}

@@ -5,7 +5,7 @@ need referred again is declined (helped once), and a redelivered referral has on
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from kombu import Connection, Exchange, Producer
 from sqlalchemy import create_engine, text
@@ -13,10 +13,8 @@ from sqlalchemy import create_engine, text
 from chassis.topology import EVENTS_EXCHANGE
 from contracts.person import compose_resident_id
 from infra.partner_data import PartnerData
-from tests.charity import (ADMIN, DISTRICT, TOWNSHIP, charity, count, org_request,  # noqa: F401  (fixture)
-                           qualified_charity)
+from tests.charity import ADMIN, DISTRICT, TOWNSHIP, count, org_request, qualified_charity
 from tests.helpers import queue_depth, wait_for
-from tests.system import system  # noqa: F401  (fixture)
 
 CLERK = ("clerk", "social-org-office", DISTRICT)
 CASEWORKER = ("clerk", "caseworker-01", TOWNSHIP)
@@ -112,7 +110,7 @@ def test_a_referral_is_matched_aided_and_reported_back_over_the_broker(system, m
     with Connection(sys_.amqp_uri) as conn:
         producer = Producer(conn.channel())
         for event_id in (body["id"], body["id"], copy_id):  # the same event twice, then a copy
-            producer.publish({**body, "id": event_id, "time": datetime.now(timezone.utc).isoformat()},
+            producer.publish({**body, "id": event_id, "time": datetime.now(UTC).isoformat()},
                              exchange=Exchange(EVENTS_EXCHANGE, type="topic"), routing_key=body["type"],
                              serializer="json")
     # an empty queue only says the deliveries were handed out; the copy's inbox row says it was handled
@@ -138,7 +136,7 @@ def test_a_referral_is_matched_aided_and_reported_back_over_the_broker(system, m
 
 def referral_event(referral_id: str, household_id: str, resident_id: str, requested_fen: int) -> dict:
     return {"id": str(uuid.uuid4()), "type": "assistance.household_referred", "source": "assistance",
-            "time": datetime.now(timezone.utc).isoformat(), "subject": f"household-{household_id}",
+            "time": datetime.now(UTC).isoformat(), "subject": f"household-{household_id}",
             "matter_id": None, "correlation_id": None, "causation_id": None, "schema_version": 1,
             "data": {"referral_id": referral_id, "household_id": household_id, "region_code": TOWNSHIP,
                      "need": "medical", "coverage": "none", "requested_fen": requested_fen,
@@ -175,7 +173,7 @@ def test_two_referrals_of_one_person_at_once_are_aided_once(charity, amqp_uri):
             producer.publish(referral_event(referral_id, f"household-{n}", HEAD, 1_000_000),
                              exchange=Exchange(EVENTS_EXCHANGE, type="topic"),
                              routing_key="assistance.household_referred", serializer="json")
-            wait_for(lambda: waiting_on_locks() == n, what=f"worker {n} waiting for the campaigns")
+            wait_for(lambda n=n: waiting_on_locks() == n, what=f"worker {n} waiting for the campaigns")
         holder.rollback()
 
     wait_for(lambda: count(engine, "referral") == 2, what="both referrals answered")

@@ -3,7 +3,7 @@ recorded once per service-point record, credited once however often its event ar
 redeemed for care once per key, by care itself or a care provider."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from kombu import Connection, Exchange, Producer
@@ -12,7 +12,7 @@ from sqlalchemy import text
 from chassis.errors import Problem
 from chassis.topology import EVENTS_EXCHANGE
 from contracts.person import compose_resident_id
-from tests.charity import DISTRICT, TOWNSHIP, charity, count  # noqa: F401  (fixture)
+from tests.charity import DISTRICT, TOWNSHIP, count
 from tests.helpers import queue_depth, wait_for
 
 CLERK = {"id": "volunteer-station-01", "role": "clerk", "area": TOWNSHIP}
@@ -59,7 +59,7 @@ def test_hours_are_credited_once_and_redeemed_once(charity, amqp_uri):
     with Connection(amqp_uri) as conn:
         producer = Producer(conn.channel())
         for body in (*bodies, *bodies, {**bodies[0], "id": copy_id}):
-            producer.publish({**body, "time": datetime.now(timezone.utc).isoformat()},
+            producer.publish({**body, "time": datetime.now(UTC).isoformat()},
                              exchange=Exchange(EVENTS_EXCHANGE, type="topic"), routing_key=body["type"],
                              serializer="json")
     # an empty queue only says the deliveries were handed out; the copy's inbox row says it was handled

@@ -3,10 +3,11 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from kombu import Connection, Exchange, Producer
+from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import create_engine, func, select, text, update
 
@@ -58,7 +59,7 @@ def publish_raw(amqp_uri, body: dict, routing_key="probe.happened"):
 
 def envelope(n, **overrides):
     body = {"id": str(uuid.uuid4()), "type": "probe.happened", "source": "prober",
-            "time": datetime.now(timezone.utc).isoformat(), "subject": f"thing-{n}",
+            "time": datetime.now(UTC).isoformat(), "subject": f"thing-{n}",
             "matter_id": None, "correlation_id": None, "causation_id": None, "schema_version": 1,
             "data": {"n": n, "fail_times": 0}}
     body.update(overrides)
@@ -70,7 +71,7 @@ def test_state_change_and_event_commit_together(probes, amqp_uri):
     start()
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as cluster:
         assert cluster.prober.happen(1) == 1
-        with pytest.raises(Exception):
+        with pytest.raises(RemoteError, match="RuntimeError"):
             cluster.prober.happen(2, roll_back=True)
     wait_for(lambda: effects(engines["consumer"], 1) == 1, what="the event's effect")
     wait_for(lambda: count(engines["prober"], "SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0)
@@ -135,7 +136,7 @@ def test_only_commands_are_logged_and_old_replies_are_forgotten(probes, amqp_uri
     start, urls, engines = probes
     with engines["prober"].begin() as conn:  # a reply from long ago
         conn.execute(command_log.insert().values(request_id="old", entrypoint="prober.happen", reply="1",
-                                                 handled_at=datetime.now(timezone.utc) - timedelta(days=8)))
+                                                 handled_at=datetime.now(UTC) - timedelta(days=8)))
     start(consumer=False)
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as cluster:
         assert cluster.prober.things() == 0

@@ -4,7 +4,7 @@ from datetime import date
 import requests
 
 from tests.helpers import wait_for
-from tests.system import person, system  # noqa: F401  (fixture)
+from tests.system import person
 
 
 def test_unauthenticated_and_wrong_role_get_problems(system):
@@ -54,7 +54,7 @@ def test_health_and_metrics_of_every_process(system):
     assert set(ready["checks"].values()) == {"ok"}
     sys_.call("GET", "/api/v1/marriage/certificates/J330602-2026-999999/verification", ("admin", "ops"))
     for url in (sys_.url, sys_.marriage_url):
-        wait_for(lambda: requests.get(url + "/health/ready").status_code == 200, what=f"{url} ready")
+        wait_for(lambda url=url: requests.get(url + "/health/ready").status_code == 200, what=f"{url} ready")
         metrics = requests.get(url + "/metrics").text
         samples = {line.split("{")[0].split(" ")[0] for line in metrics.splitlines() if line and not line.startswith("#")}
         for name in ("tongban_entrypoint_calls_total", "tongban_entrypoint_latency_seconds_bucket",

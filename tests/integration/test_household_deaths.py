@@ -13,9 +13,19 @@ from datetime import date
 from contracts.person import compose_resident_id
 from infra.partner_data import PartnerData
 from tests.helpers import wait_for
-from tests.integration.test_assistance_recoveries import (APPROVER, CASEWORKER, answer, approved, audit_rows,
-                                                          freeze_and_send, ok, pay_month, recoveries, recovery, repay)
-from tests.system import system  # noqa: F401  (fixture)
+from tests.integration.test_assistance_recoveries import (
+    APPROVER,
+    CASEWORKER,
+    answer,
+    approved,
+    audit_rows,
+    freeze_and_send,
+    ok,
+    pay_month,
+    recoveries,
+    recovery,
+    repay,
+)
 
 TOWNSHIP, DISTRICT = "330602001", "330602"
 FUNERAL_HOME = ("clerk", "funeral-home-01", DISTRICT)

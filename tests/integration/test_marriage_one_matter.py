@@ -5,7 +5,7 @@ from sqlalchemy import create_engine, text
 
 from chassis.clock import LOCAL_ZONE
 from tests.helpers import get_messages, queue_depth, wait_for
-from tests.system import person, system  # noqa: F401  (fixture)
+from tests.system import person
 
 OFFICE = "330602"
 CLERK = ("clerk", "registrar-01", OFFICE)

@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta
 
 from chassis.clock import LOCAL_ZONE
 from tests.integration.test_marriage_one_matter import CLERK, OFFICE, couple
-from tests.system import person, system  # noqa: F401  (fixture)
+from tests.system import person
 
 TODAY = date(2026, 6, 1)
 

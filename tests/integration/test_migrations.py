@@ -1,5 +1,5 @@
 """Each service's alembic history builds exactly the tables its models declare, and goes back down."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -120,5 +120,5 @@ def test_gateway_0005_has_restated_steps_read_as_their_latest_report(make_databa
     engine.dispose()
     assert steps == {"benefits_stopped": ("done", "corrected to 2026-05-20"),
                      "hukou_cancellation": ("rejected", "address"), "care_stopped": ("pending", None)}
-    assert restated_at == datetime(2026, 6, 11, 2, 1, tzinfo=timezone.utc)
+    assert restated_at == datetime(2026, 6, 11, 2, 1, tzinfo=UTC)
     assert applied == {"e-1": "yes", "e-2": "yes", "e-3": "refused", "e-4": "yes", "e-5": "ignored"}

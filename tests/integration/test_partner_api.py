@@ -1,14 +1,13 @@
 """Partners report only their own started steps, and may say a step's outcome again; the view
 shows each step's latest report by event time with the ones before; overdue steps are flagged."""
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from kombu import Connection, Exchange, Producer
 
 from chassis.topology import EVENTS_EXCHANGE
 from tests.helpers import queue_depth, wait_for
 from tests.integration.test_marriage_one_matter import CLERK, OFFICE, couple, matter_view, slot, steps_of
-from tests.system import system  # noqa: F401  (fixture)
 
 TODAY = date(2026, 7, 1)
 
@@ -83,7 +82,7 @@ def test_reports_are_folded_by_event_time_whatever_order_they_arrive_in(system, 
     manual_clock.set_local_date(TODAY)
     sys_ = system()
     matter_id, citizen = open_and_register(sys_)
-    older_at = datetime(2026, 7, 1, 6, tzinfo=timezone.utc)
+    older_at = datetime(2026, 7, 1, 6, tzinfo=UTC)
     newer_at = older_at + timedelta(hours=3)
 
     def report(at: datetime, reason: str) -> dict:

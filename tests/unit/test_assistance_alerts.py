@@ -3,8 +3,14 @@ from datetime import date
 
 import pytest
 
-from services.assistance.alerts import (ALERT_STATES, ALERT_TRANSITIONS, SIGNALS, AlertRefused,
-                                        alert_transition, visit_due)
+from services.assistance.alerts import (
+    ALERT_STATES,
+    ALERT_TRANSITIONS,
+    SIGNALS,
+    AlertRefused,
+    alert_transition,
+    visit_due,
+)
 
 
 @pytest.mark.parametrize("state, action, expected", [

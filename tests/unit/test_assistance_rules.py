@@ -11,13 +11,31 @@ import pytest
 
 from contracts.person import ResidentId, compose_resident_id
 from services.assistance import rules
-from services.assistance.rules import (ACTIONS, OPEN_STATES, STATES, TRANSITIONS, AssistancePolicy,
-                                       IllegalTransition, InvalidInput, Member, as_multiplier, as_ratio,
-                                       assets_within_limits, decision_due, dibao_benefit,
-                                       dibao_edge_eligible, gradual_exit, household_income,
-                                       monthly_from_yearly_fen, notice_ends, round_half_up_fen,
-                                       split_single_person_households, tekun_benefit,
-                                       temporary_assistance, transition)
+from services.assistance.rules import (
+    ACTIONS,
+    OPEN_STATES,
+    STATES,
+    TRANSITIONS,
+    AssistancePolicy,
+    IllegalTransition,
+    InvalidInput,
+    Member,
+    as_multiplier,
+    as_ratio,
+    assets_within_limits,
+    decision_due,
+    dibao_benefit,
+    dibao_edge_eligible,
+    gradual_exit,
+    household_income,
+    monthly_from_yearly_fen,
+    notice_ends,
+    round_half_up_fen,
+    split_single_person_households,
+    tekun_benefit,
+    temporary_assistance,
+    transition,
+)
 
 # Shaoxing 2020 (seed-000): 850 yuan/month; other figures as in the policy migration's seed values.
 POLICY = AssistancePolicy(

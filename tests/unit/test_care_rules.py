@@ -1,5 +1,5 @@
 """The old-age allowance rules, in memory, by tables of cases."""
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 import pytest
 
@@ -403,8 +403,8 @@ def test_retiring_a_device(registered, retired, retire_on, refusal):
 
 
 def test_response_seconds():
-    from datetime import datetime, timezone
-    called = datetime(2026, 6, 10, 8, 0, tzinfo=timezone.utc)
+    from datetime import datetime
+    called = datetime(2026, 6, 10, 8, 0, tzinfo=UTC)
     assert rules.response_seconds(called, None) is None
     assert rules.response_seconds(called, called + timedelta(minutes=12, seconds=5)) == 725
     with pytest.raises(rules.InvalidInput):

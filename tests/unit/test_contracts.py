@@ -1,7 +1,7 @@
 """The published language: partner projections, catalogue consistency, envelope validation."""
 import uuid
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from marshmallow import fields
@@ -15,7 +15,7 @@ from contracts.subscriptions import SUBSCRIPTIONS
 
 HUSBAND = compose_resident_id("330602", date(1995, 6, 1), 101)
 WIFE = compose_resident_id("330602", date(1997, 8, 9), 102)
-AT = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 # --- project_for_partner ---------------------------------------------------------------------------
 

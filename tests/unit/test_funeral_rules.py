@@ -79,7 +79,7 @@ def test_eco_burial_reward_is_capped_per_case(form, cap, reward):
 
 
 def test_eco_forms_are_the_five_of_the_brief():
-    assert rules.ECO_FORMS == {"tree", "lawn", "flower_bed", "sea", "niche"}
+    assert {"tree", "lawn", "flower_bed", "sea", "niche"} == rules.ECO_FORMS
 
 
 @pytest.mark.parametrize("rewards, cap", [({"tree": -5}, 100), ({"tree": 5}, -1), ({"tree": 5}, True)])

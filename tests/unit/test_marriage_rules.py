@@ -5,9 +5,20 @@ from datetime import date, timedelta
 import pytest
 
 from contracts.person import ResidentId, compose_resident_id
-from services.marriage.rules import (Divorce, IllegalTransition, MarriageLaw, Party, Refusal,
-                                     certificate_number, check_marriage, effective_state, lapse,
-                                     receive_divorce, register, withdraw)
+from services.marriage.rules import (
+    Divorce,
+    IllegalTransition,
+    MarriageLaw,
+    Party,
+    Refusal,
+    certificate_number,
+    check_marriage,
+    effective_state,
+    lapse,
+    receive_divorce,
+    register,
+    withdraw,
+)
 
 LAW = MarriageLaw(minimum_age_male=22, minimum_age_female=20, cooling_off_days=30,
                   certificate_window_days=30, version="marriage-law@2021-01-01")
@@ -117,8 +128,8 @@ WINDOW_ENDS = date(2026, 4, 1)        # 30 more days counted from 3 March
 
 
 def test_receive_counts_the_periods_from_the_next_day():
-    assert OPEN == Divorce(received_on=RECEIVED, state="cooling_off", cooling_off_ends=COOLING_OFF_ENDS,
-                           certificate_window_ends=WINDOW_ENDS, closed_on=None)
+    assert Divorce(received_on=RECEIVED, state="cooling_off", cooling_off_ends=COOLING_OFF_ENDS,
+                           certificate_window_ends=WINDOW_ENDS, closed_on=None) == OPEN
 
 
 def test_periods_come_from_the_law_parameters():

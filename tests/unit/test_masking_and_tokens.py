@@ -6,8 +6,7 @@ import jwt
 import pytest
 
 from chassis.audit import SYSTEM, Actor
-from chassis.errors import (Conflict, Forbidden, InvalidInput, NotFound, Problem, Refused, Unauthorized,
-                            Unavailable)
+from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem, Refused, Unauthorized, Unavailable
 from chassis.logs import mask_resident_ids
 from contracts.person import compose_resident_id
 from gateway.auth import ROLES, authenticate, issue_token

@@ -1,18 +1,32 @@
 """How a matter's progress folds out of its events (gateway.progress_rules), by tables."""
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import permutations
 
 import pytest
 
 from contracts.matters import MARRIAGE_BIRTH_HUKOU, REPORTABLE_STEP_STATES, REVERSED, TERMINAL_STEP_STATES
-from gateway.progress_rules import (MatterNotYetRevoked, Report, ReportRefused, StepNotStarted, StepState,
-                                    apply_report, check_report, completed_at, fold_reports, history, is_overdue,
-                                    joint_handling, matter_state, opened_steps, start_phase)
+from gateway.progress_rules import (
+    MatterNotYetRevoked,
+    Report,
+    ReportRefused,
+    StepNotStarted,
+    StepState,
+    apply_report,
+    check_report,
+    completed_at,
+    fold_reports,
+    history,
+    is_overdue,
+    joint_handling,
+    matter_state,
+    opened_steps,
+    start_phase,
+)
 
 MT = MARRIAGE_BIRTH_HUKOU
-OPENED = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
-BORN = datetime(2026, 12, 24, 14, 0, tzinfo=timezone.utc)
+OPENED = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+BORN = datetime(2026, 12, 24, 14, 0, tzinfo=UTC)
 LATER = BORN + timedelta(hours=5)
 SECOND = timedelta(seconds=1)
 

@@ -2,8 +2,14 @@
 import pytest
 
 from chassis.errors import InvalidInput
-from chassis.regions import (NATIONAL, is_region_code, region_ancestors, region_covers, region_prefix,
-                             require_region_code)
+from chassis.regions import (
+    NATIONAL,
+    is_region_code,
+    region_ancestors,
+    region_covers,
+    region_prefix,
+    require_region_code,
+)
 
 
 @pytest.mark.parametrize("code, expected", [

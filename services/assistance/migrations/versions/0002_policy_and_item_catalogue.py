@@ -7,7 +7,7 @@ bureau replaces them with its own versions (policy is data: add a version, never
 Revision ID: 0002
 Revises: 0001
 """
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -89,7 +89,7 @@ def upgrade():
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("code"),
     )
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     op.bulk_insert(policy_parameters, [
         {"region_code": region, "name": name, "effective_from": start, "value": value, "source": source,
          "recorded_at": now, "recorded_by": "migration assistance 0002"}

@@ -5,7 +5,7 @@ certificate until the hukou gives them a resident ID
 Revision ID: 0003
 Revises: 0002
 """
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -60,7 +60,7 @@ def upgrade() -> None:
     op.create_index("ix_entitlement_next_review_on", "entitlement", ["next_review_on"])
     op.bulk_insert(policy_parameters, [{
         "region_code": region, "name": name, "effective_from": effective_from, "value": value, "source": source,
-        "recorded_at": datetime(2026, 11, 29, tzinfo=timezone.utc), "recorded_by": "migration assistance 0003"}
+        "recorded_at": datetime(2026, 11, 29, tzinfo=UTC), "recorded_by": "migration assistance 0003"}
         for region, name, effective_from, value, source in SEEDS])
 
 

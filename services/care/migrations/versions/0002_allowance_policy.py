@@ -7,7 +7,7 @@ The documents say the allowance covers everyone aged 80 and over (seed-001: "高
 Revision ID: 0002
 Revises: 0001
 """
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from alembic import op
 
@@ -29,7 +29,7 @@ POLICY = [
 
 
 def upgrade():
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     op.bulk_insert(policy_parameters, [
         {"region_code": NATIONAL, "name": name, "effective_from": FROM, "value": value, "source": source,
          "recorded_at": now, "recorded_by": "migration care 0002"} for name, value, source in POLICY])

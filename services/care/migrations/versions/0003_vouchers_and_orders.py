@@ -3,7 +3,7 @@
 Revision ID: 0003
 Revises: 0002
 """
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -68,7 +68,7 @@ def upgrade():
         sa.PrimaryKeyConstraint("order_id"),
     )
     op.create_index("ix_voucher_drawdown_person_month", "voucher_drawdown", ["resident_id", "month"])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     op.bulk_insert(policy_parameters, [
         {"region_code": NATIONAL, "name": name, "effective_from": date(2021, 1, 1), "value": value,
          "source": source, "recorded_at": now, "recorded_by": "migration care 0003"} for name, value, source in POLICY])

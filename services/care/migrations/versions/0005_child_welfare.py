@@ -4,7 +4,7 @@ the orphans' basic living allowance by region and date
 Revision ID: 0005
 Revises: 0004
 """
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -70,7 +70,7 @@ def upgrade():
         sa.Column("appointed_on", sa.Date(), nullable=False),
         sa.PrimaryKeyConstraint("village_code"),
     )
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     op.bulk_insert(policy_parameters, [
         {"region_code": region, "name": name, "effective_from": effective_from, "value": value, "source": source,
          "recorded_at": now, "recorded_by": "migration care 0005"}

@@ -4,7 +4,7 @@ time bank's answer; the minutes each service costs as policy
 Revision ID: 0013
 Revises: 0012
 """
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -31,7 +31,7 @@ def upgrade():
                                              server_default="voucher"))
     op.add_column("service_order", sa.Column("credit_minutes", sa.Integer(), nullable=True))
     op.add_column("service_order", sa.Column("credits_state", sa.String(length=10), nullable=True))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     op.bulk_insert(policy_parameters, [
         {"region_code": region, "name": name, "effective_from": effective, "value": value, "source": source,
          "recorded_at": now, "recorded_by": "migration care 0013"}

@@ -7,8 +7,12 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from chassis.migrations import (create_chassis_tables, create_chassis_tables_v2, drop_chassis_tables,
-                                drop_chassis_tables_v2)
+from chassis.migrations import (
+    create_chassis_tables,
+    create_chassis_tables_v2,
+    drop_chassis_tables,
+    drop_chassis_tables_v2,
+)
 from chassis.types import UtcDateTime
 
 revision = "0001"

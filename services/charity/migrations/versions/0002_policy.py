@@ -8,7 +8,7 @@ bureau adds its own versions (policy is data: add a version, never edit one).
 Revision ID: 0002
 Revises: 0001
 """
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from alembic import op
 
@@ -55,7 +55,7 @@ POLICY = [
 
 
 def upgrade():
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     op.bulk_insert(policy_parameters, [
         {"region_code": region, "name": name, "effective_from": effective, "value": value, "source": source,
          "recorded_at": now, "recorded_by": "migration charity 0002"}

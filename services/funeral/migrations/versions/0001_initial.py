@@ -8,13 +8,17 @@ amount per form: those rows are marked "assumed" so a bureau adds its own versio
 Revision ID: 0001
 Revises:
 """
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from alembic import op
 
-from chassis.migrations import (create_chassis_tables, create_chassis_tables_v2, drop_chassis_tables,
-                                drop_chassis_tables_v2)
+from chassis.migrations import (
+    create_chassis_tables,
+    create_chassis_tables_v2,
+    drop_chassis_tables,
+    drop_chassis_tables_v2,
+)
 from chassis.regions import NATIONAL
 from chassis.tables import policy_parameters
 from chassis.types import UtcDateTime
@@ -141,7 +145,7 @@ def upgrade():
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_date_review_case_id", "date_review", ["case_id"])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     op.bulk_insert(policy_parameters, [
         {"region_code": region, "name": name, "effective_from": FROM, "value": value, "source": source,
          "recorded_at": now, "recorded_by": "migration funeral 0001"} for region, name, value, source in POLICY])

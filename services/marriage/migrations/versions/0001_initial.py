@@ -1,14 +1,13 @@
 """marriage registry, appointments, divorces, certificates; chassis tables
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 08:06:38.452176
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from chassis.migrations import create_chassis_tables, drop_chassis_tables
-
 
 revision = '0001'
 down_revision = None

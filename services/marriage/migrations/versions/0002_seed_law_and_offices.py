@@ -3,7 +3,7 @@
 Revision ID: 0002
 Revises: 0001
 """
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -36,7 +36,7 @@ office = sa.table("office", sa.column("code"), sa.column("name"), sa.column("slo
 
 
 def upgrade():
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     op.bulk_insert(policy_parameters, [
         {"region_code": NATIONAL, "name": name, "effective_from": CIVIL_CODE, "value": value, "source": source,
          "recorded_at": now, "recorded_by": "migration 0002"} for name, value, source in LAW])
