@@ -23,6 +23,7 @@ simulator and the partner API). Read at the polling interval's resolution. Any n
 step not `done`, a timeout or a dead letter is an error. Results go to bench/AFTER_DEATH.md with
 --write.
 """
+
 import warnings
 
 warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")
@@ -103,14 +104,17 @@ class Result:
 
 def free_port() -> int:
     import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 def people(i: int) -> tuple[str, str]:
-    return (compose_resident_id(DISTRICT, date(1941, 1, 1) + timedelta(days=i % 300), 11 + 2 * (i // 300)),
-            compose_resident_id(DISTRICT, date(1946, 1, 1) + timedelta(days=i % 300), 500 + 2 * (i // 300)))
+    return (
+        compose_resident_id(DISTRICT, date(1941, 1, 1) + timedelta(days=i % 300), 11 + 2 * (i // 300)),
+        compose_resident_id(DISTRICT, date(1946, 1, 1) + timedelta(days=i % 300), 500 + 2 * (i // 300)),
+    )
 
 
 def seed(urls: dict, count: int, today: date) -> date:
@@ -125,38 +129,129 @@ def seed(urls: dict, count: int, today: date) -> date:
         for i in range(count):
             elder, spouse = people(i)
             household = str(uuid.uuid4())
-            s_a.add(a.Household(id=household, region_code=TOWNSHIP, address="越城区", bank_account=f"62284800{i:08d}",
-                                created_at=now))
+            s_a.add(
+                a.Household(
+                    id=household,
+                    region_code=TOWNSHIP,
+                    address="越城区",
+                    bank_account=f"62284800{i:08d}",
+                    created_at=now,
+                )
+            )
             s_a.flush()
-            s_a.add_all([
-                a.Member(id=str(uuid.uuid4()), household_id=household, resident_id=elder, name="陈老伯",
-                         relationship="head", monthly_income_fen=30000, joined_on=date(2026, 1, 1)),
-                a.Member(id=str(uuid.uuid4()), household_id=household, resident_id=spouse, name="林阿婆",
-                         relationship="spouse", monthly_income_fen=20000, joined_on=date(2026, 1, 1))])
-            entitlement = a.Entitlement(household_id=household, programme="dibao", monthly_amount_fen=150000,
-                                        starts_on=date(2026, 1, 1), policy_version="bench")
+            s_a.add_all(
+                [
+                    a.Member(
+                        id=str(uuid.uuid4()),
+                        household_id=household,
+                        resident_id=elder,
+                        name="陈老伯",
+                        relationship="head",
+                        monthly_income_fen=30000,
+                        joined_on=date(2026, 1, 1),
+                    ),
+                    a.Member(
+                        id=str(uuid.uuid4()),
+                        household_id=household,
+                        resident_id=spouse,
+                        name="林阿婆",
+                        relationship="spouse",
+                        monthly_income_fen=20000,
+                        joined_on=date(2026, 1, 1),
+                    ),
+                ]
+            )
+            entitlement = a.Entitlement(
+                household_id=household,
+                programme="dibao",
+                monthly_amount_fen=150000,
+                starts_on=date(2026, 1, 1),
+                policy_version="bench",
+            )
             s_a.add(entitlement)
             s_a.flush()
-            s_a.add_all([a.Payment(cycle_id=f"{month:%Y-%m}", entitlement_id=entitlement.id, household_id=household,
-                                   kind="regular", for_month=month, amount_fen=150000, bank_account="x",
-                                   policy_version="bench", state="paid") for month in (last_month, this_month)])
-            s_c.add(c.Elder(resident_id=elder, name="陈老伯", region_code=TOWNSHIP, birth_date=date(1941, 1, 1),
-                            sex="male", registered_on=date(2026, 1, 1), recorded_at=now))
-            s_c.add(c.AllowanceEnrolment(resident_id=elder, region_code=TOWNSHIP, starts_month=date(2026, 1, 1),
-                                         enrolled_on=date(2026, 1, 1), policy_version="bench"))
-            s_c.add(c.VoucherEligibility(resident_id=elder, programme="dibao", household_id=household,
-                                         region_code=TOWNSHIP, monthly_fen=30000, starts_on=date(2026, 1, 1),
-                                         policy_version="bench"))
-            s_c.add(c.ServiceOrder(id=str(uuid.uuid4()), resident_id=elder, region_code=TOWNSHIP, service="meals",
-                                   provider="bench-meals", price_fen=3000, for_month=this_month, state="requested",
-                                   requested_by="bench", requested_at=now, updated_at=now))
+            s_a.add_all(
+                [
+                    a.Payment(
+                        cycle_id=f"{month:%Y-%m}",
+                        entitlement_id=entitlement.id,
+                        household_id=household,
+                        kind="regular",
+                        for_month=month,
+                        amount_fen=150000,
+                        bank_account="x",
+                        policy_version="bench",
+                        state="paid",
+                    )
+                    for month in (last_month, this_month)
+                ]
+            )
+            s_c.add(
+                c.Elder(
+                    resident_id=elder,
+                    name="陈老伯",
+                    region_code=TOWNSHIP,
+                    birth_date=date(1941, 1, 1),
+                    sex="male",
+                    registered_on=date(2026, 1, 1),
+                    recorded_at=now,
+                )
+            )
+            s_c.add(
+                c.AllowanceEnrolment(
+                    resident_id=elder,
+                    region_code=TOWNSHIP,
+                    starts_month=date(2026, 1, 1),
+                    enrolled_on=date(2026, 1, 1),
+                    policy_version="bench",
+                )
+            )
+            s_c.add(
+                c.VoucherEligibility(
+                    resident_id=elder,
+                    programme="dibao",
+                    household_id=household,
+                    region_code=TOWNSHIP,
+                    monthly_fen=30000,
+                    starts_on=date(2026, 1, 1),
+                    policy_version="bench",
+                )
+            )
+            s_c.add(
+                c.ServiceOrder(
+                    id=str(uuid.uuid4()),
+                    resident_id=elder,
+                    region_code=TOWNSHIP,
+                    service="meals",
+                    provider="bench-meals",
+                    price_fen=3000,
+                    for_month=this_month,
+                    state="requested",
+                    requested_by="bench",
+                    requested_at=now,
+                    updated_at=now,
+                )
+            )
             marriage = str(uuid.uuid4())
-            s_m.add(m.Marriage(id=marriage, office_code=DISTRICT, registered_on=date(1968, 5, 1), party_a_id=elder,
-                               party_a_name="陈老伯", party_b_id=spouse, party_b_name="林阿婆", state="registered",
-                               new_style_wedding_notice_given=True, policy_version="bench", registered_by="bench"))
+            s_m.add(
+                m.Marriage(
+                    id=marriage,
+                    office_code=DISTRICT,
+                    registered_on=date(1968, 5, 1),
+                    party_a_id=elder,
+                    party_a_name="陈老伯",
+                    party_b_id=spouse,
+                    party_b_name="林阿婆",
+                    state="registered",
+                    new_style_wedding_notice_given=True,
+                    policy_version="bench",
+                    registered_by="bench",
+                )
+            )
             s_m.flush()
-            s_m.add_all([m.Spouse(resident_id=elder, marriage_id=marriage),
-                         m.Spouse(resident_id=spouse, marriage_id=marriage)])
+            s_m.add_all(
+                [m.Spouse(resident_id=elder, marriage_id=marriage), m.Spouse(resident_id=spouse, marriage_id=marriage)]
+            )
         s_a.commit()
         s_c.commit()
         s_m.commit()
@@ -176,16 +271,27 @@ class System:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         for cls, config in (
-                (AssistanceService, {"DATABASE_URL": urls["assistance"], "BANK_FILES_DIR": "/tmp/bench-bank-files",
-                                     "CHECK_SOURCES_URL": f"http://127.0.0.1:{data_port}"}),
-                (CareService, {"DATABASE_URL": urls["care"]}),
-                (MarriageService, {"DATABASE_URL": urls["marriage"],
-                                   "E_CERTIFICATE_KEY": "bench-e-certificate-signing-key"}),
-                (FuneralService, {"DATABASE_URL": urls["funeral"]}),
-                (ProgressService, {"DATABASE_URL": urls["gateway"]}),
-                (PartnerFeedService, {"DATABASE_URL": urls["gateway"]}),
-                (GatewayService, {"DATABASE_URL": urls["gateway"], "AUTH_SECRET": SECRET,
-                                  "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"})):
+            (
+                AssistanceService,
+                {
+                    "DATABASE_URL": urls["assistance"],
+                    "BANK_FILES_DIR": "/tmp/bench-bank-files",
+                    "CHECK_SOURCES_URL": f"http://127.0.0.1:{data_port}",
+                },
+            ),
+            (CareService, {"DATABASE_URL": urls["care"]}),
+            (
+                MarriageService,
+                {"DATABASE_URL": urls["marriage"], "E_CERTIFICATE_KEY": "bench-e-certificate-signing-key"},
+            ),
+            (FuneralService, {"DATABASE_URL": urls["funeral"]}),
+            (ProgressService, {"DATABASE_URL": urls["gateway"]}),
+            (PartnerFeedService, {"DATABASE_URL": urls["gateway"]}),
+            (
+                GatewayService,
+                {"DATABASE_URL": urls["gateway"], "AUTH_SECRET": SECRET, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"},
+            ),
+        ):
             if "WEB_SERVER_ADDRESS" not in config:
                 config["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{free_port()}"
             container = ServiceContainer(cls, {**common, **config})
@@ -224,9 +330,17 @@ def run_death(url: str, i: int, died: date, poll: float, timeout: float, errors:
 
     with requests.Session() as http:
         try:
-            answer = http.post(url + "/api/v1/partner/deaths", timeout=20, headers=health, json={
-                "deceased": {"resident_id": elder, "name": "陈老伯"}, "date_of_death": died.isoformat(),
-                "region_code": TOWNSHIP, "reference": f"D-{i}"})
+            answer = http.post(
+                url + "/api/v1/partner/deaths",
+                timeout=20,
+                headers=health,
+                json={
+                    "deceased": {"resident_id": elder, "name": "陈老伯"},
+                    "date_of_death": died.isoformat(),
+                    "region_code": TOWNSHIP,
+                    "reference": f"D-{i}",
+                },
+            )
             timing.notify_s = time.perf_counter() - timing.started
             if answer.status_code != 202:
                 return fail(f"notify: {answer.status_code} {answer.text[:200]}")
@@ -294,30 +408,41 @@ def measure(rate: float, seconds: float, poll: float, warmup: int) -> Result:
 
 def report(result: Result) -> str:
     def row(name, attr):
-        return (f"| {name} | {result.pct(attr, 50):.0f} | {result.pct(attr, 95):.0f} | "
-                f"{result.pct(attr, 99):.0f} |")
+        return f"| {name} | {result.pct(attr, 50):.0f} | {result.pct(attr, 95):.0f} | {result.pct(attr, 99):.0f} |"
+
     done = [t for t in result.timings if t.automatic_s is not None]
     cpu = result.cpu
     lines = [
-        "# 身后一件事 latency (bench/after_death.py)", "",
+        "# 身后一件事 latency (bench/after_death.py)",
+        "",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on this machine: "
-        f"{', '.join(f'{k} {v}' for k, v in machine_facts().items() if k in KEEP_FACTS)}.", "",
+        f"{', '.join(f'{k} {v}' for k, v in machine_facts().items() if k in KEEP_FACTS)}.",
+        "",
         f"Offered **{result.rate:g} deaths/s** open-loop for {result.seconds:g} s ({result.offered} deaths); "
         f"polled every {result.poll * 1000:.0f} ms; {len(done)} of {result.offered} completed; "
-        f"**{len(result.errors)} errors**; {result.dead_letters} dead letters.", "",
-        "| from the notification POST to … (ms) | p50 | p95 | p99 |", "| --- | --- | --- | --- |",
+        f"**{len(result.errors)} errors**; {result.dead_letters} dead letters.",
+        "",
+        "| from the notification POST to … (ms) | p50 | p95 | p99 |",
+        "| --- | --- | --- | --- |",
         row("its 202 answer", "notify_s"),
         row("**every internal step done** (assistance, care, marriage)", "internal_s"),
-        row("every automatic step done (also police, human resources, medical insurance)", "automatic_s"), "",
+        row("every automatic step done (also police, human resources, medical insurance)", "automatic_s"),
+        "",
     ]
     if cpu is not None:
-        lines += [f"CPU over the run: this process {cpu.bench_process:.1f} s, PostgreSQL {cpu.postgres:.1f} s, "
-                  f"RabbitMQ {cpu.rabbitmq:.1f} s in {cpu.wall:.1f} s of wall clock (2 cores).", ""]
-    lines += ["Each death is one `death.notified` fanned out to three services and three partner queues, six "
-              "`matter.step_reported` events folded by the progress view, an overpayment recorded per household "
-              "(its second month paid after the death), the allowance ended, a voucher ended, an order cancelled "
-              "and a marriage ended. The funeral's own step (the cremation certificate) is a human act and is not "
-              "in the figures.", ""]
+        lines += [
+            f"CPU over the run: this process {cpu.bench_process:.1f} s, PostgreSQL {cpu.postgres:.1f} s, "
+            f"RabbitMQ {cpu.rabbitmq:.1f} s in {cpu.wall:.1f} s of wall clock (2 cores).",
+            "",
+        ]
+    lines += [
+        "Each death is one `death.notified` fanned out to three services and three partner queues, six "
+        "`matter.step_reported` events folded by the progress view, an overpayment recorded per household "
+        "(its second month paid after the death), the allowance ended, a voucher ended, an order cancelled "
+        "and a marriage ended. The funeral's own step (the cremation certificate) is a human act and is not "
+        "in the figures.",
+        "",
+    ]
     if result.errors:
         lines += ["Errors (first 10):", ""] + [f"- {e}" for e in result.errors[:10]] + [""]
     return "\n".join(lines)

@@ -39,6 +39,7 @@ issued during the call (the outbox relay's polls not counted). `--write` replace
 configuration's block in bench/CHARITY_DETECTION.md (`--output`, `--label` to keep results of
 other code apart).
 """
+
 import warnings
 
 warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")
@@ -111,8 +112,11 @@ RESET = [  # the seeded states back, for the next repeat
        FROM bench_seed s WHERE s.id = o.id""",
     "DELETE FROM detection_run",
 ]
-RUNS = (("first run, every state stale", BEFORE_DEADLINE), ("day after the deadline", AFTER_DEADLINE),
-        ("again, nothing changes", AFTER_DEADLINE))
+RUNS = (
+    ("first run, every state stale", BEFORE_DEADLINE),
+    ("day after the deadline", AFTER_DEADLINE),
+    ("again, nothing changes", AFTER_DEADLINE),
+)
 
 
 @dataclass
@@ -144,10 +148,13 @@ def expected_state(region_code: str, registered_on: date, years: list[int], on: 
 def states(engine) -> dict[str, tuple]:
     """Every organisation's (state, state_since), and its region, registration and report years."""
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT o.id, o.state, o.state_since, o.region_code, o.registered_on, "
-            "       coalesce(array_agg(r.year) FILTER (WHERE r.year IS NOT NULL), '{}') "
-            "FROM organisation o LEFT JOIN annual_report r ON r.organisation_id = o.id GROUP BY o.id")).all()
+        rows = conn.execute(
+            text(
+                "SELECT o.id, o.state, o.state_since, o.region_code, o.registered_on, "
+                "       coalesce(array_agg(r.year) FILTER (WHERE r.year IS NOT NULL), '{}') "
+                "FROM organisation o LEFT JOIN annual_report r ON r.organisation_id = o.id GROUP BY o.id"
+            )
+        ).all()
     return {row[0]: tuple(row[1:]) for row in rows}
 
 
@@ -184,25 +191,42 @@ def timed_run(rpc, engine, dbname: str, counter: StatementCount, rep: Repeat, na
         cpu, counter.counting = meter.stop(), False
     after = states(engine)
     run = Run(name, on, answer["changed"], cpu, counter.count)
-    print(f"  {name:<30} changed {run.changed:>6,}  {cpu.wall:6.2f} s wall  {cpu.bench_process:6.2f} s CPU here  "
-          f"{cpu.postgres:6.2f} s PostgreSQL  {cpu.machine:6.2f} s machine  {run.statements:>7,} statements",
-          flush=True)
+    print(
+        f"  {name:<30} changed {run.changed:>6,}  {cpu.wall:6.2f} s wall  {cpu.bench_process:6.2f} s CPU here  "
+        f"{cpu.postgres:6.2f} s PostgreSQL  {cpu.machine:6.2f} s machine  {run.statements:>7,} statements",
+        flush=True,
+    )
     moved = [oid for oid in after if after[oid][0] != before[oid][0]]
     check(rep, f"{name}: changed = states that differ from before the run", run.changed, len(moved))
     check(rep, f"{name}: changed = audit rows written", audit_rows(engine) - audited, run.changed)
-    wrong = [oid for oid, (state, _, region, registered, years) in after.items() if state != "cancelled"
-             and state != expected_state(region, registered, sorted(years), on)]
+    wrong = [
+        oid
+        for oid, (state, _, region, registered, years) in after.items()
+        if state != "cancelled" and state != expected_state(region, registered, sorted(years), on)
+    ]
     check(rep, f"{name}: organisations whose state is not what rules.organisation_status gives", len(wrong), 0)
-    check(rep, f"{name}: changed organisations whose state_since is not the run's day",
-          sum(after[oid][1] != on for oid in moved), 0)
+    check(
+        rep,
+        f"{name}: changed organisations whose state_since is not the run's day",
+        sum(after[oid][1] != on for oid in moved),
+        0,
+    )
     return run
 
 
 def seed(engine, n: int) -> None:
     with engine.begin() as conn:
-        conn.execute(insert(policy_parameters).values(
-            region_code=KEQIAO, name="charity.dormant_after_missing_reports", effective_from=date(2021, 1, 1),
-            value=KEQIAO_DORMANT_AFTER, source="bench", recorded_at=datetime.now(UTC), recorded_by="bench"))
+        conn.execute(
+            insert(policy_parameters).values(
+                region_code=KEQIAO,
+                name="charity.dormant_after_missing_reports",
+                effective_from=date(2021, 1, 1),
+                value=KEQIAO_DORMANT_AFTER,
+                source="bench",
+                recorded_at=datetime.now(UTC),
+                recorded_by="bench",
+            )
+        )
         for statement in SEED:
             conn.execute(text(statement), {"n": n})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -214,17 +238,22 @@ def measure(n: int, repeats: int, scratch: Scratch) -> tuple[list[Repeat], dict]
     url, amqp_uri = scratch.database("charity"), scratch.vhost("charity")
     upgrade(ROOT / "services" / "charity", url)
     engine = create_engine(url)
-    container = ServiceContainer(CharityService, {
-        "AMQP_URI": amqp_uri, "DATABASE_URL": url, "CLOCK": "manual", "LOG_LEVEL": "WARNING", "max_workers": 4})
+    container = ServiceContainer(
+        CharityService,
+        {"AMQP_URI": amqp_uri, "DATABASE_URL": url, "CLOCK": "manual", "LOG_LEVEL": "WARNING", "max_workers": 4},
+    )
     counter = StatementCount()
     try:
         seed(engine, n)
         with engine.connect() as conn:
-            seeded = {"organisations": conn.execute(text("SELECT count(*) FROM organisation")).scalar_one(),
-                      "cancelled": conn.execute(text(
-                          "SELECT count(*) FROM organisation WHERE state = 'cancelled'")).scalar_one(),
-                      "annual reports": conn.execute(text("SELECT count(*) FROM annual_report")).scalar_one(),
-                      "regions": conn.execute(text("SELECT count(DISTINCT region_code) FROM organisation")).scalar_one()}
+            seeded = {
+                "organisations": conn.execute(text("SELECT count(*) FROM organisation")).scalar_one(),
+                "cancelled": conn.execute(
+                    text("SELECT count(*) FROM organisation WHERE state = 'cancelled'")
+                ).scalar_one(),
+                "annual reports": conn.execute(text("SELECT count(*) FROM annual_report")).scalar_one(),
+                "regions": conn.execute(text("SELECT count(DISTINCT region_code) FROM organisation")).scalar_one(),
+            }
         print(f"seeded {seeded}", flush=True)
         container.start()
         done: list[Repeat] = []
@@ -240,8 +269,10 @@ def measure(n: int, repeats: int, scratch: Scratch) -> tuple[list[Repeat], dict]
                     rep.runs.append(timed_run(proxy.charity, engine, database_names(url)[0], counter, rep, name, on))
                 check(rep, "the last run changed nothing", rep.runs[-1].changed, 0)
                 after = states(engine)
-                rep.checks.append("states after the runs: " + ", ".join(
-                    f"{state} {k:,}" for state, k in sorted(Counter(v[0] for v in after.values()).items())))
+                rep.checks.append(
+                    "states after the runs: "
+                    + ", ".join(f"{state} {k:,}" for state, k in sorted(Counter(v[0] for v in after.values()).items()))
+                )
                 done.append(rep)
         return done, seeded
     finally:
@@ -254,12 +285,15 @@ def measure(n: int, repeats: int, scratch: Scratch) -> tuple[list[Repeat], dict]
 
 
 def report(repeats: list[Repeat], seeded: dict) -> str:
-    lines = [f"organisations: {seeded['organisations']:,} ({seeded['cancelled']:,} of them cancelled) in "
-             f"{seeded['regions']} regions, {seeded['annual reports']:,} annual reports; repeats: {len(repeats)} "
-             "(median, then each repeat)", "",
-             "| run | changed | wall s, median | wall s, each | CPU s here (service + client) | "
-             "CPU s PostgreSQL | CPU s machine | SQL statements |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"organisations: {seeded['organisations']:,} ({seeded['cancelled']:,} of them cancelled) in "
+        f"{seeded['regions']} regions, {seeded['annual reports']:,} annual reports; repeats: {len(repeats)} "
+        "(median, then each repeat)",
+        "",
+        "| run | changed | wall s, median | wall s, each | CPU s here (service + client) | "
+        "CPU s PostgreSQL | CPU s machine | SQL statements |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for k, (name, on) in enumerate(RUNS):
         runs = [rep.runs[k] for rep in repeats]
         lines.append(
@@ -268,7 +302,8 @@ def report(repeats: list[Repeat], seeded: dict) -> str:
             f"{', '.join(f'{r.cpu.bench_process:.2f}' for r in runs)} | "
             f"{', '.join(f'{r.cpu.postgres:.2f}' for r in runs)} | "
             f"{', '.join(f'{r.cpu.machine:.1f}' for r in runs)} | "
-            f"{', '.join(f'{r.statements:,}' for r in runs)} |")
+            f"{', '.join(f'{r.statements:,}' for r in runs)} |"
+        )
     return "\n".join(lines)
 
 
@@ -282,11 +317,15 @@ def write_results(path: Path, label: str, text_report: str, repeats: list[Repeat
     else:
         head, tail = body.rstrip("\n") + "\n\n", "\n"
     machine = "\n".join(f"- {k}: {v}" for k, v in facts.items() if k in KEEP_FACTS)
-    command = (f".venv/bin/python -m bench.charity_detection --organisations {args.organisations} "
-               f"--repeats {args.repeats} --write" + (f' --label "{label}"' if label != LABEL else ""))
-    block = (f"{begin}\n### Results: {label}\n\nMeasured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with "
-             f"`{command}`.\n\n{text_report}\n\nMachine:\n{machine}\n\n"
-             "Checks that passed (last repeat):\n" + "\n".join(f"- {c}" for c in repeats[-1].checks) + f"\n{end}")
+    command = (
+        f".venv/bin/python -m bench.charity_detection --organisations {args.organisations} "
+        f"--repeats {args.repeats} --write" + (f' --label "{label}"' if label != LABEL else "")
+    )
+    block = (
+        f"{begin}\n### Results: {label}\n\nMeasured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with "
+        f"`{command}`.\n\n{text_report}\n\nMachine:\n{machine}\n\n"
+        "Checks that passed (last repeat):\n" + "\n".join(f"- {c}" for c in repeats[-1].checks) + f"\n{end}"
+    )
     path.write_text(head + block + tail)
     print(f"wrote {path}")
 
@@ -303,8 +342,11 @@ def main(argv=None) -> int:
         parser.error("--organisations must be at least 100 and --repeats at least 1")
     configure_logging("WARNING")
     facts = machine_facts()
-    print(f"charity detection over {args.organisations:,} organisations, {args.repeats} repeat(s); "
-          f"load average {facts['load average at start']}", flush=True)
+    print(
+        f"charity detection over {args.organisations:,} organisations, {args.repeats} repeat(s); "
+        f"load average {facts['load average at start']}",
+        flush=True,
+    )
     measured, ok = on_scratch(lambda scratch, out: out.append(measure(args.organisations, args.repeats, scratch)))
     repeats, seeded = measured[0] if measured else ([], {})
     if repeats:

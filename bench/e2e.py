@@ -16,6 +16,7 @@ through the partner API and the progress projection, and is read at the polling 
 resolution. Every response that is not 2xx counts as an error, including a 404 while the progress
 view has not yet seen a matter it was just told about.
 """
+
 from __future__ import annotations
 
 import socket
@@ -109,10 +110,8 @@ class Couple:
 
 def couple(i: int, today: date) -> Couple:
     """Distinct, valid, adult parties (born in the 1980s/90s) and a future slot of their own."""
-    husband = {"resident_id": compose_resident_id("330602", date(1985, 1, 1) + timedelta(days=i), 11),
-               "name": "张伟"}
-    wife = {"resident_id": compose_resident_id("330602", date(1992, 1, 1) + timedelta(days=i), 20),
-            "name": "李娜"}
+    husband = {"resident_id": compose_resident_id("330602", date(1985, 1, 1) + timedelta(days=i), 11), "name": "张伟"}
+    wife = {"resident_id": compose_resident_id("330602", date(1992, 1, 1) + timedelta(days=i), 20), "name": "李娜"}
     office = OFFICES[i % len(OFFICES)]
     n = i // len(OFFICES)  # one couple per slot and office: never near the 4-couple limit
     day = today + timedelta(days=FIRST_DAY_AHEAD + n // SLOTS_PER_DAY)
@@ -132,12 +131,26 @@ class System:
         self.url = f"http://127.0.0.1:{port}"
         self.marriage_url = f"http://127.0.0.1:{free_port()}"
         configs = [
-            (MarriageService, {**common, "DATABASE_URL": marriage_db, "E_CERTIFICATE_KEY": "bench-e-certificate-signing-key",
-                               "WEB_SERVER_ADDRESS": self.marriage_url[len("http://"):]}),
+            (
+                MarriageService,
+                {
+                    **common,
+                    "DATABASE_URL": marriage_db,
+                    "E_CERTIFICATE_KEY": "bench-e-certificate-signing-key",
+                    "WEB_SERVER_ADDRESS": self.marriage_url[len("http://") :],
+                },
+            ),
             (ProgressService, {**common, "DATABASE_URL": gateway_db}),
             (PartnerFeedService, {**common, "DATABASE_URL": gateway_db}),
-            (GatewayService, {**common, "DATABASE_URL": gateway_db, "AUTH_SECRET": SECRET,
-                              "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"}),
+            (
+                GatewayService,
+                {
+                    **common,
+                    "DATABASE_URL": gateway_db,
+                    "AUTH_SECRET": SECRET,
+                    "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+                },
+            ),
         ]
         for cls, config in configs:
             container = ServiceContainer(cls, config)
@@ -180,19 +193,30 @@ def run_matter(url: str, c: Couple, poll_interval: float, timeout: float, errors
 
     with requests.Session() as http:
         try:
-            applied = http.post(url + "/api/v1/matters/marriage-birth-hukou", timeout=20, json={
-                "office_code": c.office, "slot_start": c.slot_start, "party_a": c.husband, "party_b": c.wife},
-                headers={**citizen, "Idempotency-Key": str(uuid.uuid4())})
+            applied = http.post(
+                url + "/api/v1/matters/marriage-birth-hukou",
+                timeout=20,
+                json={"office_code": c.office, "slot_start": c.slot_start, "party_a": c.husband, "party_b": c.wife},
+                headers={**citizen, "Idempotency-Key": str(uuid.uuid4())},
+            )
             timing.apply_s = time.perf_counter() - timing.started
             if applied.status_code != 201:
                 return fail("apply:", applied)
             matter_id = applied.json()["matter_id"]
 
             began = time.perf_counter()
-            registered = http.post(url + "/api/v1/marriage/registrations", timeout=20, json={
-                "office_code": c.office, "party_a": c.husband, "party_b": c.wife,
-                "declared_not_close_relatives": True, "matter_id": matter_id},
-                headers={**clerk, "Idempotency-Key": str(uuid.uuid4())})
+            registered = http.post(
+                url + "/api/v1/marriage/registrations",
+                timeout=20,
+                json={
+                    "office_code": c.office,
+                    "party_a": c.husband,
+                    "party_b": c.wife,
+                    "declared_not_close_relatives": True,
+                    "matter_id": matter_id,
+                },
+                headers={**clerk, "Idempotency-Key": str(uuid.uuid4())},
+            )
             timing.register_s = time.perf_counter() - began
             if registered.status_code != 201:
                 return fail("register:", registered)
@@ -214,8 +238,16 @@ def run_matter(url: str, c: Couple, poll_interval: float, timeout: float, errors
             return fail(f"request failed: {exc!r}")
 
 
-def measure_e2e(amqp_uri: str, marriage_db: str, gateway_db: str, rate: float, duration: float,
-                poll_interval: float, warmup: int, containers: list) -> E2EResult:
+def measure_e2e(
+    amqp_uri: str,
+    marriage_db: str,
+    gateway_db: str,
+    rate: float,
+    duration: float,
+    poll_interval: float,
+    warmup: int,
+    containers: list,
+) -> E2EResult:
     result = E2EResult(rate, duration, poll_interval)
     system = System(amqp_uri, marriage_db, gateway_db, containers)
     try:
@@ -237,8 +269,9 @@ def measure_e2e(amqp_uri: str, marriage_db: str, gateway_db: str, rate: float, d
             delay = t0 + k / rate - time.perf_counter()
             if delay > 0:
                 eventlet.sleep(delay)
-            threads.append(pool.spawn(run_matter, system.url, couple(warmup + k, today), poll_interval, 30,
-                                      result.errors))
+            threads.append(
+                pool.spawn(run_matter, system.url, couple(warmup + k, today), poll_interval, 30, result.errors)
+            )
         result.timings = [t.wait() for t in threads]
         result.cpu = meter.stop()
         try:

@@ -19,6 +19,7 @@ neither side pays for RPC or HTTP, and the two numbers differ only by what each 
     INSERT, so (b) measures the chassis rather than the ORM: a service's `db.add(...)` flush costs
     about 1 ms more CPU per row on this machine (bench/PROFILE.md).
 """
+
 from __future__ import annotations
 
 import threading
@@ -53,6 +54,7 @@ CONSUMER_QUEUE = "bench_consumer.on_fact"
 
 
 # --- driving a worker pool ---------------------------------------------------------------------
+
 
 class Trigger(Entrypoint):
     """Runs the decorated method in a worker of the service's pool and waits for its result."""
@@ -100,6 +102,7 @@ def drive(container: ServiceContainer, method: str, numbers, concurrency: int) -
 
 # --- (a) bare nameko ---------------------------------------------------------------------------
 
+
 class Tally:
     """What the bare consumer saw: how many events, when the target was reached, each event's lag."""
 
@@ -146,6 +149,7 @@ Base = declarative_base()
 
 class Fact(Base):
     """The producer's state change."""
+
     __tablename__ = "bench_fact"
     id = Column(Integer, primary_key=True)
     n = Column(Integer, nullable=False)
@@ -153,6 +157,7 @@ class Fact(Base):
 
 class Effect(Base):
     """The consumer's row for each handled fact (no unique key: the inbox alone deduplicates)."""
+
     __tablename__ = "bench_effect"
     id = Column(Integer, primary_key=True)
     event_id = Column(String(36), nullable=False)
@@ -169,8 +174,7 @@ class FactData(Schema):
 
 
 def register_contract():
-    EVENTS[FACT_RECORDED] = EventType(FACT_RECORDED, frozenset({ChassisProducer.name}), FactData,
-                                      "benchmark fact")
+    EVENTS[FACT_RECORDED] = EventType(FACT_RECORDED, frozenset({ChassisProducer.name}), FactData, "benchmark fact")
     SUBSCRIPTIONS[CONSUMER_QUEUE] = (FACT_RECORDED,)
 
 
@@ -213,6 +217,7 @@ class ChassisConsumer:
 
 # --- the measurements ------------------------------------------------------------------------------
 
+
 @dataclass
 class HopResult:
     name: str
@@ -252,8 +257,9 @@ def _wait(predicate, timeout: float, interval: float = 0.02) -> bool:
     return True
 
 
-def measure_bare(amqp_uri: str, events: int, warmup: int, concurrency: int, max_workers: int,
-                 timeout: float, containers: list) -> HopResult:
+def measure_bare(
+    amqp_uri: str, events: int, warmup: int, concurrency: int, max_workers: int, timeout: float, containers: list
+) -> HopResult:
     result = HopResult("a: bare nameko", events)
     config = {"AMQP_URI": amqp_uri, "max_workers": max_workers}
     for cls in (BareConsumer, BareProducer):  # the consumer first: its queue must exist
@@ -299,7 +305,11 @@ class ChassisRig:
     def __init__(self, amqp_uri: str, producer_db: str, consumer_db: str, max_workers: int, containers: list):
         for url in (producer_db, consumer_db):
             create_schema(url)
-        self.amqp_uri, self.urls, self.containers = amqp_uri, {"producer": producer_db, "consumer": consumer_db}, containers
+        self.amqp_uri, self.urls, self.containers = (
+            amqp_uri,
+            {"producer": producer_db, "consumer": consumer_db},
+            containers,
+        )
         self.base = {"AMQP_URI": amqp_uri, "max_workers": max_workers, "LOG_LEVEL": "WARNING"}
         # one kept connection each: polling must not cost a PostgreSQL backend per look
         self.watch = {k: create_engine(v, pool_size=1, max_overflow=1) for k, v in self.urls.items()}
@@ -330,7 +340,10 @@ class ChassisRig:
         eventlet.sleep(0.5)  # a duplicate still on its way would show up now
         checks = {
             "effect rows": (self.handled(), total),
-            "distinct events handled": (self.scalar("consumer", "SELECT count(DISTINCT event_id) FROM bench_effect"), total),
+            "distinct events handled": (
+                self.scalar("consumer", "SELECT count(DISTINCT event_id) FROM bench_effect"),
+                total,
+            ),
             "inbox rows": (self.scalar("consumer", "SELECT count(*) FROM inbox"), total),
             "unsent outbox rows": (self.unsent(), 0),
             "dead letters": (queue_depth(self.amqp_uri, f"{CONSUMER_QUEUE}.dead"), 0),
@@ -339,8 +352,10 @@ class ChassisRig:
 
     def lags_ms(self, from_n: int) -> list[float]:
         with self.watch["consumer"].connect() as conn:
-            return [1000 * v for v in conn.execute(
-                text("SELECT lag FROM bench_effect WHERE n >= :n"), {"n": from_n}).scalars()]
+            return [
+                1000 * v
+                for v in conn.execute(text("SELECT lag FROM bench_effect WHERE n >= :n"), {"n": from_n}).scalars()
+            ]
 
     def close(self):
         for engine in self.watch.values():
@@ -349,12 +364,25 @@ class ChassisRig:
 
 def consumer_batches() -> float:
     """How many workers the chassis consumer has run so far (its batch-size histogram's count)."""
-    return next(sample.value for metric in EVENT_BATCH_SIZE.collect() for sample in metric.samples
-                if sample.name.endswith("_count") and sample.labels["queue"] == CONSUMER_QUEUE)
+    return next(
+        sample.value
+        for metric in EVENT_BATCH_SIZE.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_count") and sample.labels["queue"] == CONSUMER_QUEUE
+    )
 
 
-def measure_chassis(amqp_uri: str, producer_db: str, consumer_db: str, events: int, warmup: int,
-                    concurrency: int, max_workers: int, timeout: float, containers: list) -> HopResult:
+def measure_chassis(
+    amqp_uri: str,
+    producer_db: str,
+    consumer_db: str,
+    events: int,
+    warmup: int,
+    concurrency: int,
+    max_workers: int,
+    timeout: float,
+    containers: list,
+) -> HopResult:
     result = HopResult("b: chassis", events)
     rig = ChassisRig(amqp_uri, producer_db, consumer_db, max_workers, containers)
     try:
@@ -399,8 +427,16 @@ class StageResult:
         return self.events / self.seconds if self.seconds else None
 
 
-def measure_chassis_stages(amqp_uri: str, producer_db: str, consumer_db: str, events: int, concurrency: int,
-                           max_workers: int, timeout: float, containers: list) -> tuple[list[StageResult], list[str]]:
+def measure_chassis_stages(
+    amqp_uri: str,
+    producer_db: str,
+    consumer_db: str,
+    events: int,
+    concurrency: int,
+    max_workers: int,
+    timeout: float,
+    containers: list,
+) -> tuple[list[StageResult], list[str]]:
     """(b) again, one stage at a time, so each stage's rate and CPU cost can be read on its own:
 
     1. commit: the producer commits `events` facts with its relay switched off;
@@ -410,8 +446,9 @@ def measure_chassis_stages(amqp_uri: str, producer_db: str, consumer_db: str, ev
     Stages 2 and 3 start their service while a table they need is locked, and the clock starts
     when the lock is released, so their start-up (topology, connections) is not timed.
     """
-    stages = [StageResult(name, events) for name in ("1 commit (relay off)", "2 relay the backlog",
-                                                     "3 consume the queue")]
+    stages = [
+        StageResult(name, events) for name in ("1 commit (relay off)", "2 relay the backlog", "3 consume the queue")
+    ]
     failures: list[str] = []
     rig = ChassisRig(amqp_uri, producer_db, consumer_db, max_workers, containers)
 
@@ -432,7 +469,7 @@ def measure_chassis_stages(amqp_uri: str, producer_db: str, consumer_db: str, ev
             holding = conn.begin()
             conn.execute(text(f"LOCK TABLE {table} IN EXCLUSIVE MODE"))  # reads pass, writes and FOR UPDATE wait
             rig.start(cls)
-            waiting = ("SELECT count(*) FROM pg_stat_activity WHERE datname = :db AND wait_event_type = 'Lock'")
+            waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = :db AND wait_event_type = 'Lock'"
             if not _wait(lambda: rig.scalar("other", waiting, db=database) > 0, timeout):
                 failures.append(f"stage {stage.name!r}: the service never reached the locked table")
                 return False
@@ -445,16 +482,18 @@ def measure_chassis_stages(amqp_uri: str, producer_db: str, consumer_db: str, ev
         with rig.watch["producer"].begin() as conn:
             conn.execute(text("DELETE FROM outbox"))
         failed: list[Exception] = []
-        if not timed(stages[0], lambda: failed.extend(drive(silent, "record", range(events), concurrency)),
-                     lambda: True):
+        if not timed(
+            stages[0], lambda: failed.extend(drive(silent, "record", range(events), concurrency)), lambda: True
+        ):
             return stages, failures
         if failed:
             failures.append(f"{len(failed)} commits failed, e.g. {failed[0]!r}")
         silent.stop()
         if not start_behind_lock(stages[1], ChassisProducer, "producer", "outbox", lambda: rig.unsent() == 0):
             return stages, failures
-        if not start_behind_lock(stages[2], ChassisConsumer, "consumer", "bench_effect",
-                                 lambda: rig.handled() >= events):
+        if not start_behind_lock(
+            stages[2], ChassisConsumer, "consumer", "bench_effect", lambda: rig.handled() >= events
+        ):
             return stages, failures
         failures += rig.check_exactly_once(events)
         return stages, failures

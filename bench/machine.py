@@ -1,4 +1,5 @@
 """What the machine is, and where its CPU went during a measurement (Linux /proc)."""
+
 from __future__ import annotations
 
 import os
@@ -30,10 +31,22 @@ def _run(*cmd: str) -> str:
 def machine_facts() -> dict[str, str]:
     facts = {
         "nproc": _run("nproc"),
-        "cpu": next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name")), platform.processor() or "unknown"),
-        "memory": next((line.split(":", 1)[1].strip() for line in Path("/proc/meminfo").read_text().splitlines()
-                        if line.startswith("MemTotal")), "unknown"),
+        "cpu": next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor() or "unknown",
+        ),
+        "memory": next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")
+            ),
+            "unknown",
+        ),
         "kernel": platform.release(),
         "python --version": _run("python", "--version") or "unknown",
         "bench interpreter": f"Python {platform.python_version()} (.venv)",
@@ -43,8 +56,9 @@ def machine_facts() -> dict[str, str]:
         with Connection(f"amqp://{AMQP_HOST}/") as conn:
             conn.connect()
             props = conn.connection.server_properties
-            facts["RabbitMQ"] = f"{props.get('product', 'RabbitMQ')} {props.get('version', '?')} " \
-                                f"({props.get('platform', '?')})"
+            facts["RabbitMQ"] = (
+                f"{props.get('product', 'RabbitMQ')} {props.get('version', '?')} ({props.get('platform', '?')})"
+            )
     except Exception as exc:
         facts["RabbitMQ"] = f"unknown ({exc!r})"
     try:
@@ -60,17 +74,20 @@ def machine_facts() -> dict[str, str]:
     except Exception as exc:
         facts["PostgreSQL"] = f"unknown ({exc!r})"
     head = _run("git", "log", "-1", "--format=%h %cI %s")
-    changed = [line.split(None, 1)[-1] for line in
-               _run("git", "status", "--porcelain", "--untracked-files=no").splitlines()]
+    changed = [
+        line.split(None, 1)[-1] for line in _run("git", "status", "--porcelain", "--untracked-files=no").splitlines()
+    ]
     dirty = [path for path in changed if not path.startswith("bench/")]
     facts["code"] = f"git {head}" + (f"; uncommitted changes in {', '.join(dirty)}" if dirty else "")
-    facts["packages"] = ", ".join(f"{p} {version(p)}" for p in
-                                  ("nameko", "eventlet", "kombu", "amqp", "SQLAlchemy", "psycopg2-binary",
-                                   "marshmallow"))
+    facts["packages"] = ", ".join(
+        f"{p} {version(p)}"
+        for p in ("nameko", "eventlet", "kombu", "amqp", "SQLAlchemy", "psycopg2-binary", "marshmallow")
+    )
     return facts
 
 
 # --- CPU accounting --------------------------------------------------------------------------------
+
 
 def _machine_jiffies() -> tuple[int, int]:
     """(busy, total) jiffies over all cores since boot."""
@@ -89,14 +106,14 @@ def _process_ticks(names: tuple[str, ...], keep=None) -> dict[int, int]:
             continue
         try:
             raw = Path(f"/proc/{pid}/stat").read_text()
-            name = raw[raw.index("(") + 1:raw.rindex(")")]
+            name = raw[raw.index("(") + 1 : raw.rindex(")")]
             if name not in names:
                 continue
             if keep is not None and not keep(Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")):
                 continue
         except OSError:  # the process ended meanwhile
             continue
-        rest = raw[raw.rindex(")") + 2:].split()
+        rest = raw[raw.rindex(")") + 2 :].split()
         out[int(pid)] = int(rest[11]) + int(rest[12])  # fields 14 and 15 of stat
     return out
 
@@ -104,11 +121,13 @@ def _process_ticks(names: tuple[str, ...], keep=None) -> dict[int, int]:
 def _ours_or_shared(databases: tuple[str, ...]):
     """PostgreSQL processes that work for us: the backends of our databases, and the server's own
     processes (WAL writer, checkpointer …) that work for everyone; not other databases' backends."""
+
     def keep(cmdline: str) -> bool:
         if any(f" {db} " in cmdline or cmdline.endswith(f" {db}") for db in databases):
             return True
         serves_a_client = "(" in cmdline or "autovacuum worker" in cmdline or "parallel worker" in cmdline
         return not serves_a_client
+
     return keep
 
 
@@ -120,6 +139,7 @@ def _self_cpu() -> float:
 @dataclass
 class CpuUse:
     """CPU seconds spent during a measurement, by whom; and its wall-clock length."""
+
     wall: float
     bench_process: float  # this Python process: every service, the relay, the load generator
     postgres: float  # PostgreSQL processes (see CpuMeter); a backend that exited meanwhile is missed
@@ -131,13 +151,15 @@ class CpuUse:
         return max(0.0, self.machine - self.bench_process - self.postgres - self.rabbitmq)
 
     def per_event_ms(self, events: int) -> dict[str, float]:
-        return {k: 1000 * getattr(self, k) / events
-                for k in ("bench_process", "postgres", "rabbitmq", "other", "machine")}
+        return {
+            k: 1000 * getattr(self, k) / events for k in ("bench_process", "postgres", "rabbitmq", "other", "machine")
+        }
 
 
 class CpuMeter:
     """CPU used from now until `stop()`. With `databases`, PostgreSQL's figure counts only the
     backends of those databases (and the server's own processes); without, every PostgreSQL process."""
+
     PG, MQ = ("postgres",), ("beam.smp",)
 
     def __init__(self, databases: tuple[str, ...] | None = None):
@@ -155,8 +177,13 @@ class CpuMeter:
         def delta(before: dict, names, keep=None) -> float:
             return sum(t - before.get(pid, 0) for pid, t in _process_ticks(names, keep).items()) / TICK
 
-        return CpuUse(wall=wall, bench_process=me, postgres=delta(self.pg, self.PG, self.keep_pg),
-                      rabbitmq=delta(self.mq, self.MQ), machine=(_machine_jiffies()[0] - self.busy) / TICK)
+        return CpuUse(
+            wall=wall,
+            bench_process=me,
+            postgres=delta(self.pg, self.PG, self.keep_pg),
+            rabbitmq=delta(self.mq, self.MQ),
+            machine=(_machine_jiffies()[0] - self.busy) / TICK,
+        )
 
 
 def database_names(*urls: str) -> tuple[str, ...]:

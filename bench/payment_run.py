@@ -21,6 +21,7 @@ Every step's result is checked against totals computed here from the generator's
 steps 2-6 on R fresh databases and reports each round and the median. Target: freeze + batch for
 1,000,000 recipients under 30 s on this 2-core machine. `--write` rewrites bench/PAYMENT_RUN.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -121,10 +122,12 @@ def timed(rnd: Round, name: str, engine, step):
     rnd.steps[name] = use.wall
     rnd.backend_cpu[name] = cpu
     rnd.machine_cpu[name] = use.machine
-    print(f"  {name:<28} {use.wall:7.2f} s wall, {cpu:6.2f} s CPU in its PostgreSQL backend, "
-          f"{use.machine:6.2f} s CPU on the machine (2 cores)", flush=True)
+    print(
+        f"  {name:<28} {use.wall:7.2f} s wall, {cpu:6.2f} s CPU in its PostgreSQL backend, "
+        f"{use.machine:6.2f} s CPU on the machine (2 cores)",
+        flush=True,
+    )
     return result
-
 
 
 def one_round(number: int, n: int, scratch: Scratch) -> Round:
@@ -152,18 +155,25 @@ def one_round(number: int, n: int, scratch: Scratch) -> Round:
         check(rnd, "total fen frozen", summary.total_fen, want_total)
         check(rnd, "payments to the bank", (summary.to_bank, summary.to_bank_fen), (n, want_total))
         with engine.connect() as conn:
-            stored = conn.execute(text("SELECT payments, total_fen, state FROM payment_cycle WHERE id = '2026-05'")).one()
-            in_exit = conn.execute(text(
-                "SELECT count(*) FROM payment p JOIN entitlement e ON e.id = p.entitlement_id "
-                "WHERE p.cycle_id = '2026-05' AND e.ends_on < '2026-05-01'")).scalar_one()
+            stored = conn.execute(
+                text("SELECT payments, total_fen, state FROM payment_cycle WHERE id = '2026-05'")
+            ).one()
+            in_exit = conn.execute(
+                text(
+                    "SELECT count(*) FROM payment p JOIN entitlement e ON e.id = p.entitlement_id "
+                    "WHERE p.cycle_id = '2026-05' AND e.ends_on < '2026-05-01'"
+                )
+            ).scalar_one()
         check(rnd, "cycle row (payments, total, state)", tuple(stored), (n, want_total, "frozen"))
         check(rnd, "paid in gradual exit", in_exit, gradual)
 
         with tempfile.NamedTemporaryFile("w+", suffix=".csv") as bank_file:
+
             def batch(conn):
                 rows = write_bank_file(conn, summary.cycle_id, bank_file)
                 mark_sent(conn, summary.cycle_id)
                 return rows
+
             rows, fen = timed(rnd, "bank batch", engine, batch)
             bank_file.flush()
             check(rnd, "bank file control totals", (rows, fen), (n, want_total))
@@ -176,30 +186,44 @@ def one_round(number: int, n: int, scratch: Scratch) -> Round:
 
         with engine.connect() as conn:
             ids = conn.execute(text("SELECT id, amount_fen FROM payment WHERE cycle_id = '2026-05' ORDER BY id")).all()
-        answers = [(pid, "failed", "account closed") if k % FAIL_EVERY == 0 else (pid, "paid", None)
-                   for k, (pid, _) in enumerate(ids)]
+        answers = [
+            (pid, "failed", "account closed") if k % FAIL_EVERY == 0 else (pid, "paid", None)
+            for k, (pid, _) in enumerate(ids)
+        ]
         failed_ids = [pid for k, (pid, _) in enumerate(ids) if k % FAIL_EVERY == 0]
         failed_fen = sum(fen for k, (_, fen) in enumerate(ids) if k % FAIL_EVERY == 0)
         del ids
         result = timed(rnd, "reconcile", engine, lambda conn, answers=answers: reconcile(conn, "2026-05", answers))
-        check(rnd, "reconciled (paid, failed, conflicts, pending, state)",
-              (result.paid, result.failed, len(result.conflicts), result.pending, result.state),
-              (n - len(failed_ids), len(failed_ids), 0, 0, "reconciled"))
+        check(
+            rnd,
+            "reconciled (paid, failed, conflicts, pending, state)",
+            (result.paid, result.failed, len(result.conflicts), result.pending, result.state),
+            (n - len(failed_ids), len(failed_ids), 0, 0, "reconciled"),
+        )
         del answers
 
         want_next_regular = n  # the gradual exits run to September, so all N are paid in June too,
         starting_in_june = (n // 100 + 1) // 2  # and the tekun entitlements that start on 1 June
         nxt = timed(rnd, "freeze next (with arrears)", engine, lambda conn: freeze_cycle(conn, NEXT, NOW))
-        check(rnd, "next cycle (regular, arrears, arrears fen)", (nxt.regular, nxt.arrears, nxt.arrears_fen),
-              (want_next_regular + starting_in_june, len(failed_ids), failed_fen))
+        check(
+            rnd,
+            "next cycle (regular, arrears, arrears fen)",
+            (nxt.regular, nxt.arrears, nxt.arrears_fen),
+            (want_next_regular + starting_in_june, len(failed_ids), failed_fen),
+        )
         check(rnd, "next cycle total fen", nxt.total_fen, want_total + starting_in_june * 99900 + failed_fen)
 
         again = timed(rnd, "freeze again (idempotent)", engine, lambda conn: freeze_cycle(conn, MONTH, NOW))
-        check(rnd, "re-run inserts nothing (created, payments, total)",
-              (again.created, again.payments, again.total_fen), (False, n, want_total))
+        check(
+            rnd,
+            "re-run inserts nothing (created, payments, total)",
+            (again.created, again.payments, again.total_fen),
+            (False, n, want_total),
+        )
         with engine.connect() as conn:
-            count = conn.execute(text("SELECT count(*) FROM payment WHERE for_month = '2026-05-01' "
-                                      "AND state <> 'failed'")).scalar_one()
+            count = conn.execute(
+                text("SELECT count(*) FROM payment WHERE for_month = '2026-05-01' AND state <> 'failed'")
+            ).scalar_one()
             reloaded = cycle_summary(conn, "2026-05")
         check(rnd, "live May payments after everything", count, n)
         check(rnd, "May cycle after reconcile (state, pending)", (reloaded.state, reloaded.to_bank), ("reconciled", 0))
@@ -212,12 +236,21 @@ def settings() -> dict[str, str]:
     import psycopg2
 
     from infra.scratch import PG_ADMIN_DSN
+
     conn = psycopg2.connect(PG_ADMIN_DSN)
     try:
         cur = conn.cursor()
         out = {}
-        for name in ("shared_buffers", "work_mem", "maintenance_work_mem", "max_wal_size",
-                     "synchronous_commit", "wal_level", "checkpoint_timeout", "jit"):
+        for name in (
+            "shared_buffers",
+            "work_mem",
+            "maintenance_work_mem",
+            "max_wal_size",
+            "synchronous_commit",
+            "wal_level",
+            "checkpoint_timeout",
+            "jit",
+        ):
             cur.execute("SELECT current_setting(%s)", (name,))
             out[name] = cur.fetchone()[0]
         return out
@@ -230,7 +263,9 @@ def report(rounds: list[Round], n: int) -> str:
     med = {name: statistics.median(r.steps[name] for r in rounds) for name in names}
     fb = statistics.median(r.freeze_and_batch for r in rounds)
     lines = [f"recipients: {n:,}; rounds: {len(rounds)} (median, then each round)", ""]
-    lines.append("| step | wall s, median | wall s, each round | backend CPU s, each round | machine CPU s, each round |")
+    lines.append(
+        "| step | wall s, median | wall s, each round | backend CPU s, each round | machine CPU s, each round |"
+    )
     lines.append("|---|---|---|---|---|")
     for name in names:
         each = ", ".join(f"{r.steps[name]:.2f}" for r in rounds)
@@ -243,9 +278,13 @@ def report(rounds: list[Round], n: int) -> str:
     total = statistics.median(sum(r.steps.values()) for r in rounds)
     lines.append(f"| all steps | {total:.2f} | | | |")
     under = sum(1 for r in rounds if r.freeze_and_batch < TARGET_S)
-    lines += ["", f"target: freeze + bank batch < {TARGET_S:.0f} s -> "
-              + ("met" if fb < TARGET_S else "NOT met") + f" by the median; rounds under it: {under} of {len(rounds)}",
-              f"generation (not timed): {statistics.median(r.generate_s for r in rounds):.1f} s"]
+    lines += [
+        "",
+        f"target: freeze + bank batch < {TARGET_S:.0f} s -> "
+        + ("met" if fb < TARGET_S else "NOT met")
+        + f" by the median; rounds under it: {under} of {len(rounds)}",
+        f"generation (not timed): {statistics.median(r.generate_s for r in rounds):.1f} s",
+    ]
     return "\n".join(lines)
 
 
@@ -258,8 +297,11 @@ def main(argv=None) -> int:
     if args.recipients < 100:
         parser.error("--recipients must be at least 100")
     facts = machine_facts()
-    print(f"payment run over {args.recipients:,} recipients, {args.rounds} round(s); "
-          f"load average {facts['load average at start']}", flush=True)
+    print(
+        f"payment run over {args.recipients:,} recipients, {args.rounds} round(s); "
+        f"load average {facts['load average at start']}",
+        flush=True,
+    )
 
     def all_rounds(scratch: Scratch, rounds: list) -> None:
         for number in range(1, args.rounds + 1):
@@ -293,10 +335,12 @@ def write_results(text_report: str, rounds: list[Round], facts: dict, args) -> N
     machine = "\n".join(f"- {k}: {v}" for k, v in facts.items() if k not in ("RabbitMQ", "packages"))
     pg = ", ".join(f"{k}={v}" for k, v in settings().items())
     command = f".venv/bin/python -m bench.payment_run --recipients {args.recipients} --rounds {args.rounds} --write"
-    block = (f"{begin}\n### Results: {label}\n\nMeasured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with "
-             f"`{command}`.\n\n{text_report}\n\nMachine:\n{machine}\n- PostgreSQL server settings: {pg}\n"
-             f"- set by freeze_cycle and reconcile for their own statements: work_mem=256MB, jit=off (SET LOCAL)\n\n"
-             "Checks that passed (last round):\n" + "\n".join(f"- {c}" for c in rounds[-1].checks) + f"\n{end}")
+    block = (
+        f"{begin}\n### Results: {label}\n\nMeasured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with "
+        f"`{command}`.\n\n{text_report}\n\nMachine:\n{machine}\n- PostgreSQL server settings: {pg}\n"
+        f"- set by freeze_cycle and reconcile for their own statements: work_mem=256MB, jit=off (SET LOCAL)\n\n"
+        "Checks that passed (last round):\n" + "\n".join(f"- {c}" for c in rounds[-1].checks) + f"\n{end}"
+    )
     path.write_text(head + block + tail)
     print(f"wrote {path}")
 

@@ -29,6 +29,7 @@ RabbitMQ over each measured window.
 Exit status: 0 when every measurement ran and passed its checks (e2e errors = 0); 1 otherwise.
 Missing the b/a target is reported, not turned into a failure.
 """
+
 import warnings
 
 warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")  # the message starts with a newline
@@ -76,13 +77,35 @@ class Params:
 
     @classmethod
     def full(cls):
-        return cls("full", events=5000, warmup_events=200, concurrency=10, max_workers=10, rounds=2,
-                   stage_events=1000, e2e_rate=2.0, e2e_seconds=30, e2e_poll=0.05, e2e_warmup=3)
+        return cls(
+            "full",
+            events=5000,
+            warmup_events=200,
+            concurrency=10,
+            max_workers=10,
+            rounds=2,
+            stage_events=1000,
+            e2e_rate=2.0,
+            e2e_seconds=30,
+            e2e_poll=0.05,
+            e2e_warmup=3,
+        )
 
     @classmethod
     def quick(cls):
-        return cls("quick", events=500, warmup_events=50, concurrency=10, max_workers=10, rounds=1,
-                   stage_events=200, e2e_rate=2.0, e2e_seconds=10, e2e_poll=0.05, e2e_warmup=2)
+        return cls(
+            "quick",
+            events=500,
+            warmup_events=50,
+            concurrency=10,
+            max_workers=10,
+            rounds=1,
+            stage_events=200,
+            e2e_rate=2.0,
+            e2e_seconds=10,
+            e2e_poll=0.05,
+            e2e_warmup=2,
+        )
 
     def hop_timeout(self, kind: str) -> float:
         return max(30.0, self.events / 50) if kind == "a" else max(60.0, self.events / 25)
@@ -126,17 +149,31 @@ class Bench:
         self.containers.clear()
 
     def run_bare(self, k: int):
-        result = hops.measure_bare(self.scratch.vhost(f"a{k}"), self.p.events, self.p.warmup_events,
-                                   self.p.concurrency, self.p.max_workers, self.p.hop_timeout("a"), self.containers)
+        result = hops.measure_bare(
+            self.scratch.vhost(f"a{k}"),
+            self.p.events,
+            self.p.warmup_events,
+            self.p.concurrency,
+            self.p.max_workers,
+            self.p.hop_timeout("a"),
+            self.containers,
+        )
         self.bare.append(result)
 
     def run_chassis(self, k: int):
         hops.register_contract()
         try:
             result = hops.measure_chassis(
-                self.scratch.vhost(f"b{k}"), self.scratch.database(f"b{k}_producer"),
-                self.scratch.database(f"b{k}_consumer"), self.p.events, self.p.warmup_events,
-                self.p.concurrency, self.p.max_workers, self.p.hop_timeout("b"), self.containers)
+                self.scratch.vhost(f"b{k}"),
+                self.scratch.database(f"b{k}_producer"),
+                self.scratch.database(f"b{k}_consumer"),
+                self.p.events,
+                self.p.warmup_events,
+                self.p.concurrency,
+                self.p.max_workers,
+                self.p.hop_timeout("b"),
+                self.containers,
+            )
             self.chassis.append(result)
         finally:
             self._stop_services()
@@ -146,17 +183,30 @@ class Bench:
         hops.register_contract()
         try:
             self.stages, self.stage_failures = hops.measure_chassis_stages(
-                self.scratch.vhost("stages"), self.scratch.database("stages_producer"),
-                self.scratch.database("stages_consumer"), self.p.stage_events, self.p.concurrency,
-                self.p.max_workers, self.p.hop_timeout("b"), self.containers)
+                self.scratch.vhost("stages"),
+                self.scratch.database("stages_producer"),
+                self.scratch.database("stages_consumer"),
+                self.p.stage_events,
+                self.p.concurrency,
+                self.p.max_workers,
+                self.p.hop_timeout("b"),
+                self.containers,
+            )
         finally:
             self._stop_services()
             hops.unregister_contract()
 
     def run_e2e(self):
-        self.e2e = e2e.measure_e2e(self.scratch.vhost("e2e"), self.scratch.database("marriage"),
-                                   self.scratch.database("gateway"), self.p.e2e_rate, self.p.e2e_seconds,
-                                   self.p.e2e_poll, self.p.e2e_warmup, self.containers)
+        self.e2e = e2e.measure_e2e(
+            self.scratch.vhost("e2e"),
+            self.scratch.database("marriage"),
+            self.scratch.database("gateway"),
+            self.p.e2e_rate,
+            self.p.e2e_seconds,
+            self.p.e2e_poll,
+            self.p.e2e_warmup,
+            self.containers,
+        )
 
     def run(self):
         for k in range(1, self.p.rounds + 1):
@@ -194,6 +244,7 @@ class Bench:
 
 # --- report ---------------------------------------------------------------------------------------
 
+
 def _f(value, fmt="{:.0f}", none="—") -> str:
     return none if value is None else fmt.format(value)
 
@@ -202,8 +253,13 @@ def _cpu_cells(cpu: CpuUse | None, events: int) -> list[str]:
     if cpu is None:
         return ["—"] * 5
     per = cpu.per_event_ms(events)
-    return [f"{100 * cpu.bench_process / cpu.wall:.0f} %", f"{per['bench_process']:.2f}", f"{per['postgres']:.2f}",
-            f"{per['rabbitmq']:.2f}", f"{cpu.machine / cpu.wall:.2f} (other: {cpu.other / cpu.wall:.2f})"]
+    return [
+        f"{100 * cpu.bench_process / cpu.wall:.0f} %",
+        f"{per['bench_process']:.2f}",
+        f"{per['postgres']:.2f}",
+        f"{per['rabbitmq']:.2f}",
+        f"{cpu.machine / cpu.wall:.2f} (other: {cpu.other / cpu.wall:.2f})",
+    ]
 
 
 def render(bench: Bench, facts: dict, started: datetime, elapsed: float) -> str:
@@ -232,7 +288,7 @@ def render(bench: Bench, facts: dict, started: datetime, elapsed: float) -> str:
     c = bench.e2e
     if c is not None:
         lines += [
-            f"| (c) first POST → matter \"waiting\", p50 / p95 / p99 | **{_f(c.pct('waiting_s', 50))} / "
+            f'| (c) first POST → matter "waiting", p50 / p95 / p99 | **{_f(c.pct("waiting_s", 50))} / '
             f"{_f(c.pct('waiting_s', 95))} / {_f(c.pct('waiting_s', 99))} ms** ({len(c.done())} matters) |",
             f"| (c) offered / achieved start rate / completion rate | {p.e2e_rate:g} / "
             f"{_f(c.achieved_start_rate, '{:.2f}')} / {_f(c.completion_rate, '{:.2f}')} matters/s |",
@@ -242,64 +298,99 @@ def render(bench: Bench, facts: dict, started: datetime, elapsed: float) -> str:
     lines += [f"- {problem}" for problem in bench.problems]
     busy = contention(bench)
     if busy:
-        lines += ["", "Other work on the machine was busy during some windows (cores used by processes that are "
-                  "not this benchmark, its databases or the broker): " + "; ".join(busy) + ". Those figures are "
-                  "lower than the machine can do alone."]
+        lines += [
+            "",
+            "Other work on the machine was busy during some windows (cores used by processes that are "
+            "not this benchmark, its databases or the broker): " + "; ".join(busy) + ". Those figures are "
+            "lower than the machine can do alone.",
+        ]
 
-    lines += ["", "## (a) and (b) by round", "",
-              "| round | hop | events | events/s | produce phase events/s | event lag p50 / p99 ms "
-              "| events per consumer worker "
-              "| bench process CPU busy | CPU ms/event: bench process | PostgreSQL | RabbitMQ | machine cores busy |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "## (a) and (b) by round",
+        "",
+        "| round | hop | events | events/s | produce phase events/s | event lag p50 / p99 ms "
+        "| events per consumer worker "
+        "| bench process CPU busy | CPU ms/event: bench process | PostgreSQL | RabbitMQ | machine cores busy |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for k in range(p.rounds):
         for results in (bench.bare, bench.chassis):
             if k < len(results):
                 r = results[k]
-                lines.append(f"| {k + 1} | {r.name} | {r.events} | {_f(r.rate)} | {_f(r.produce_rate)} | "
-                             f"{_f(r.lag_p50_ms)} / {_f(r.lag_p99_ms)} | "
-                             f"{'1' if r.mean_batch is None else f'{r.mean_batch:.1f}'} | "
-                             + " | ".join(_cpu_cells(r.cpu, r.events))
-                             + " |")
-    lines += ["", "\"Produce phase\" is the time until the last dispatch (a) or commit (b) returned; event lag "
-              "is from the event's creation to its handler. CPU ms/event divides each party's CPU seconds "
-              "over the window by N. PostgreSQL counts the backends of this run's databases and the server's own "
-              "processes (a backend that exited during the window is missed); RabbitMQ is the whole broker, "
-              "other users of it included; \"other\" is CPU used on the machine by anything else (other work "
-              "running at the same time)."]
+                lines.append(
+                    f"| {k + 1} | {r.name} | {r.events} | {_f(r.rate)} | {_f(r.produce_rate)} | "
+                    f"{_f(r.lag_p50_ms)} / {_f(r.lag_p99_ms)} | "
+                    f"{'1' if r.mean_batch is None else f'{r.mean_batch:.1f}'} | "
+                    + " | ".join(_cpu_cells(r.cpu, r.events))
+                    + " |"
+                )
+    lines += [
+        "",
+        '"Produce phase" is the time until the last dispatch (a) or commit (b) returned; event lag '
+        "is from the event's creation to its handler. CPU ms/event divides each party's CPU seconds "
+        "over the window by N. PostgreSQL counts the backends of this run's databases and the server's own "
+        "processes (a backend that exited during the window is missed); RabbitMQ is the whole broker, "
+        'other users of it included; "other" is CPU used on the machine by anything else (other work '
+        "running at the same time).",
+    ]
     lines += limits(bench)
 
-    lines += ["", "## (b) one stage at a time", "",
-              f"The same chassis pieces, {p.stage_events} facts, each stage alone (nothing else running in the "
-              "process).", "",
-              "| stage | events/s | bench process CPU busy | CPU ms/event: bench process | PostgreSQL | RabbitMQ "
-              "| machine cores busy |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "## (b) one stage at a time",
+        "",
+        f"The same chassis pieces, {p.stage_events} facts, each stage alone (nothing else running in the process).",
+        "",
+        "| stage | events/s | bench process CPU busy | CPU ms/event: bench process | PostgreSQL | RabbitMQ "
+        "| machine cores busy |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for s in bench.stages:
         lines.append(f"| {s.name} | {_f(s.rate)} | " + " | ".join(_cpu_cells(s.cpu, s.events)) + " |")
     if bench.stages and all(s.seconds for s in bench.stages):
         serial = sum(s.seconds for s in bench.stages)
         cpu = sum(s.cpu.bench_process for s in bench.stages)
-        lines += ["", f"Stages one after another: {p.stage_events / serial:.0f} events/s; this process spent "
-                  f"{1000 * cpu / p.stage_events:.2f} ms of CPU per fact over the three stages, so one core "
-                  f"running all three cannot exceed ≈ {p.stage_events / cpu:.0f} facts/s."]
+        lines += [
+            "",
+            f"Stages one after another: {p.stage_events / serial:.0f} events/s; this process spent "
+            f"{1000 * cpu / p.stage_events:.2f} ms of CPU per fact over the three stages, so one core "
+            f"running all three cannot exceed ≈ {p.stage_events / cpu:.0f} facts/s.",
+        ]
 
     if c is not None:
-        lines += ["", "## (c) latency detail", "",
-                  "| latency | p50 ms | p95 ms | p99 ms | max ms |", "| --- | --- | --- | --- | --- |"]
-        for label, attr in (("first POST → \"waiting\"", "waiting_s"),
-                            ("POST /api/v1/matters/marriage-birth-hukou", "apply_s"),
-                            ("POST /api/v1/marriage/registrations", "register_s")):
-            lines.append(f"| {label} | {_f(c.pct(attr, 50))} | {_f(c.pct(attr, 95))} | {_f(c.pct(attr, 99))} "
-                         f"| {_f(c.pct(attr, 100))} |")
+        lines += [
+            "",
+            "## (c) latency detail",
+            "",
+            "| latency | p50 ms | p95 ms | p99 ms | max ms |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for label, attr in (
+            ('first POST → "waiting"', "waiting_s"),
+            ("POST /api/v1/matters/marriage-birth-hukou", "apply_s"),
+            ("POST /api/v1/marriage/registrations", "register_s"),
+        ):
+            lines.append(
+                f"| {label} | {_f(c.pct(attr, 50))} | {_f(c.pct(attr, 95))} | {_f(c.pct(attr, 99))} "
+                f"| {_f(c.pct(attr, 100))} |"
+            )
         polls = [t.polls for t in c.timings]
-        lines += ["", f"{c.offered} matters offered over {p.e2e_seconds:g} s; {len(c.done())} reached \"waiting\"; "
-                  f"GETs per matter: median {_f(statistics.median(polls) if polls else None)}; "
-                  f"dead letters afterwards: {c.dead_letters}. Percentiles are nearest-rank: with fewer than 100 "
-                  "samples p99 is the highest value. \"waiting\" is seen at the polling interval "
-                  f"({1000 * p.e2e_poll:.0f} ms), so that latency reads up to one interval late."]
+        lines += [
+            "",
+            f'{c.offered} matters offered over {p.e2e_seconds:g} s; {len(c.done())} reached "waiting"; '
+            f"GETs per matter: median {_f(statistics.median(polls) if polls else None)}; "
+            f"dead letters afterwards: {c.dead_letters}. Percentiles are nearest-rank: with fewer than 100 "
+            'samples p99 is the highest value. "waiting" is seen at the polling interval '
+            f"({1000 * p.e2e_poll:.0f} ms), so that latency reads up to one interval late.",
+        ]
         if c.cpu:
             cpu = c.cpu
-            lines += ["", f"During (c) this process used {100 * cpu.bench_process / cpu.wall:.0f} % of one core, "
-                      f"the machine {cpu.machine / cpu.wall:.2f} cores."]
+            lines += [
+                "",
+                f"During (c) this process used {100 * cpu.bench_process / cpu.wall:.0f} % of one core, "
+                f"the machine {cpu.machine / cpu.wall:.2f} cores.",
+            ]
         if c.errors:
             lines += ["", "Errors:", ""] + [f"- {e}" for e in c.errors[:20]]
 
@@ -319,8 +410,12 @@ def render(bench: Bench, facts: dict, started: datetime, elapsed: float) -> str:
     ]
     lines += ["", "## Machine", "", "| fact | value |", "| --- | --- |"]
     lines += [f"| {k} | {v} |" for k, v in facts.items()]
-    lines += ["", "Other work on the machine (other people's tests, builds) shares the two cores; the CPU "
-              "columns above show how much of the machine was busy with something else during each window.", ""]
+    lines += [
+        "",
+        "Other work on the machine (other people's tests, builds) shares the two cores; the CPU "
+        "columns above show how much of the machine was busy with something else during each window.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -328,13 +423,17 @@ CONTENTION_CORES = 0.25  # other work above this during a window is called out i
 
 
 def contention(bench: Bench) -> list[str]:
-    windows = [(f"{r.name} round {k + 1}", r.cpu) for results in (bench.bare, bench.chassis)
-               for k, r in enumerate(results)]
+    windows = [
+        (f"{r.name} round {k + 1}", r.cpu) for results in (bench.bare, bench.chassis) for k, r in enumerate(results)
+    ]
     windows += [(f"stage {s.name}", s.cpu) for s in bench.stages]
     if bench.e2e is not None:
         windows.append(("(c)", bench.e2e.cpu))
-    return [f"{name}: {cpu.other / cpu.wall:.2f}" for name, cpu in windows
-            if cpu is not None and cpu.other / cpu.wall > CONTENTION_CORES]
+    return [
+        f"{name}: {cpu.other / cpu.wall:.2f}"
+        for name, cpu in windows
+        if cpu is not None and cpu.other / cpu.wall > CONTENTION_CORES
+    ]
 
 
 def _median_cpu(results, attr: str) -> float | None:
@@ -352,32 +451,40 @@ def limits(bench: Bench) -> list[str]:
     busy = statistics.median(100 * r.cpu.bench_process / r.cpu.wall for r in bench.chassis if r.cpu)
     total_a, total_b = sum(a.values()), sum(b.values())
     cores = os.cpu_count() or 1
-    return ["", "### What limits (b)", "",
-            f"During (b) this process was {busy:.0f} % busy (100 % = one core, all a Python process under "
-            f"eventlet can use): the hop is CPU-bound. Per fact it spent {b['bench_process']:.2f} ms of CPU "
-            f"against {a['bench_process']:.2f} ms per bare event, {b['bench_process'] / a['bench_process']:.1f}× "
-            f"as much; PostgreSQL added {b['postgres']:.2f} ms and RabbitMQ {b['rabbitmq']:.2f} ms per fact "
-            f"({a['rabbitmq']:.2f} ms per bare event). Counting all three, a fact costs {total_b:.1f} ms of CPU "
-            f"and a bare event {total_a:.1f} ms, so on this {cores}-core machine b/a stays near "
-            f"{total_a / total_b:.2f} however the services are spread over processes (at most "
-            f"≈ {cores * 1000 / total_b:.0f} facts/s with every core busy), unless the per-fact cost falls. "
-            "The stage table below splits the process's share between producer, relay and consumer; "
-            "bench/PROFILE.md has a py-spy profile of the producer and consumer stages."]
+    return [
+        "",
+        "### What limits (b)",
+        "",
+        f"During (b) this process was {busy:.0f} % busy (100 % = one core, all a Python process under "
+        f"eventlet can use): the hop is CPU-bound. Per fact it spent {b['bench_process']:.2f} ms of CPU "
+        f"against {a['bench_process']:.2f} ms per bare event, {b['bench_process'] / a['bench_process']:.1f}× "
+        f"as much; PostgreSQL added {b['postgres']:.2f} ms and RabbitMQ {b['rabbitmq']:.2f} ms per fact "
+        f"({a['rabbitmq']:.2f} ms per bare event). Counting all three, a fact costs {total_b:.1f} ms of CPU "
+        f"and a bare event {total_a:.1f} ms, so on this {cores}-core machine b/a stays near "
+        f"{total_a / total_b:.2f} however the services are spread over processes (at most "
+        f"≈ {cores * 1000 / total_b:.0f} facts/s with every core busy), unless the per-fact cost falls. "
+        "The stage table below splits the process's share between producer, relay and consumer; "
+        "bench/PROFILE.md has a py-spy profile of the producer and consumer stages.",
+    ]
 
 
 def summary(bench: Bench) -> str:
     a, b = bench.rate(bench.bare), bench.rate(bench.chassis)
-    out = [f"(a) bare nameko hop: {_f(a)} events/s   rounds: {[round(r.rate or 0) for r in bench.bare]}",
-           f"(b) chassis hop:     {_f(b)} events/s   rounds: {[round(r.rate or 0) for r in bench.chassis]}",
-           f"b/a = {_f(b / a if a and b else None, '{:.2f}')} (target >= {TARGET_RATIO})"]
+    out = [
+        f"(a) bare nameko hop: {_f(a)} events/s   rounds: {[round(r.rate or 0) for r in bench.bare]}",
+        f"(b) chassis hop:     {_f(b)} events/s   rounds: {[round(r.rate or 0) for r in bench.chassis]}",
+        f"b/a = {_f(b / a if a and b else None, '{:.2f}')} (target >= {TARGET_RATIO})",
+    ]
     for s in bench.stages:
         out.append(f"    stage {s.name}: {_f(s.rate)} events/s")
     c = bench.e2e
     if c is not None:
-        out.append(f"(c) first POST -> waiting p50/p95/p99: {_f(c.pct('waiting_s', 50))}/{_f(c.pct('waiting_s', 95))}/"
-                   f"{_f(c.pct('waiting_s', 99))} ms; apply p50 {_f(c.pct('apply_s', 50))} ms, register p50 "
-                   f"{_f(c.pct('register_s', 50))} ms; achieved {_f(c.achieved_start_rate, '{:.2f}')} matters/s; "
-                   f"errors {len(c.errors)}")
+        out.append(
+            f"(c) first POST -> waiting p50/p95/p99: {_f(c.pct('waiting_s', 50))}/{_f(c.pct('waiting_s', 95))}/"
+            f"{_f(c.pct('waiting_s', 99))} ms; apply p50 {_f(c.pct('apply_s', 50))} ms, register p50 "
+            f"{_f(c.pct('register_s', 50))} ms; achieved {_f(c.achieved_start_rate, '{:.2f}')} matters/s; "
+            f"errors {len(c.errors)}"
+        )
     busy = contention(bench)
     if busy:
         out.append("note: other work on the machine (cores) during " + "; ".join(busy))

@@ -1,21 +1,22 @@
 """The tongban microservice chassis: infrastructure every service declares, no domain logic.
 
-    class MarriageService(Operable):
-        name = "marriage"
-        db = Database()
-        outbox = Outbox()
-        audit = Audit()
-        policy = Policy()
-        clock = Clock()
-        log = Logger()
-        metrics = WorkerMetrics()
+class MarriageService(Operable):
+    name = "marriage"
+    db = Database()
+    outbox = Outbox()
+    audit = Audit()
+    policy = Policy()
+    clock = Clock()
+    log = Logger()
+    metrics = WorkerMetrics()
 
-        @rpc
-        def register(self, request, actor): ...
+    @rpc
+    def register(self, request, actor): ...
 
-        @handle_event("death.notified")
-        def on_death(self, event): ...
+    @handle_event("death.notified")
+    def on_death(self, event): ...
 """
+
 from chassis.audit import SYSTEM, Actor, Audit, AuditEntry
 from chassis.clock import Clock
 from chassis.db import Database
@@ -29,6 +30,28 @@ from chassis.outbox import Outbox
 from chassis.policy import Policy
 from chassis.remote import ServiceRpc
 
-__all__ = ["Actor", "Audit", "AuditEntry", "SYSTEM", "Clock", "Database", "http", "json_response", "rpc",
-           "Conflict", "Forbidden", "InvalidInput", "NotFound", "Problem", "Refused", "Unauthorized",
-           "handle_event", "Logger", "WorkerMetrics", "Operable", "Outbox", "Policy", "ServiceRpc"]
+__all__ = [
+    "Actor",
+    "Audit",
+    "AuditEntry",
+    "SYSTEM",
+    "Clock",
+    "Database",
+    "http",
+    "json_response",
+    "rpc",
+    "Conflict",
+    "Forbidden",
+    "InvalidInput",
+    "NotFound",
+    "Problem",
+    "Refused",
+    "Unauthorized",
+    "handle_event",
+    "Logger",
+    "WorkerMetrics",
+    "Operable",
+    "Outbox",
+    "Policy",
+    "ServiceRpc",
+]

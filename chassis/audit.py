@@ -3,6 +3,7 @@
 Rows are written in the worker's transaction, so a decision and its audit row commit together;
 the table is append-only (a PostgreSQL trigger refuses UPDATE and DELETE, see migrations).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -83,6 +84,7 @@ def _json_ready(value):
 @dataclass(frozen=True)
 class AuditEntry:
     """One row of `AuditTrail.record_many`: what `record` takes after the actor and the action."""
+
     subject: str
     outcome: str
     reason: str | None = None
@@ -101,15 +103,35 @@ class AuditTrail:
         details = entry.details
         if actor.org:  # which provider of a shared partner code acted
             details = {**details, "actor_org": actor.org}
-        return {"at": self._clock.now(), "actor_id": actor.id, "actor_role": actor.role, "actor_area": actor.area,
-                "action": action, "subject": entry.subject, "outcome": entry.outcome, "reason": entry.reason,
-                "policy_version": entry.policy_version, "details": _json_ready(details) or None}
+        return {
+            "at": self._clock.now(),
+            "actor_id": actor.id,
+            "actor_role": actor.role,
+            "actor_area": actor.area,
+            "action": action,
+            "subject": entry.subject,
+            "outcome": entry.outcome,
+            "reason": entry.reason,
+            "policy_version": entry.policy_version,
+            "details": _json_ready(details) or None,
+        }
 
-    def record(self, actor: Actor, action: str, subject: str, outcome: str, reason: str | None = None,
-               policy_version: str | None = None, **details) -> None:
+    def record(
+        self,
+        actor: Actor,
+        action: str,
+        subject: str,
+        outcome: str,
+        reason: str | None = None,
+        policy_version: str | None = None,
+        **details,
+    ) -> None:
         """In the worker's transaction: the row commits with the change it explains."""
-        self._session().execute(insert(audit_log).values(
-            self._values(actor, action, AuditEntry(subject, outcome, reason, policy_version, details))))
+        self._session().execute(
+            insert(audit_log).values(
+                self._values(actor, action, AuditEntry(subject, outcome, reason, policy_version, details))
+            )
+        )
 
     def record_many(self, actor: Actor, action: str, entries: Iterable[AuditEntry]) -> int:
         """`record` for a set-based change: one row per entry, inserted together (an executemany
@@ -119,12 +141,16 @@ class AuditTrail:
             self._session().execute(insert(audit_log), rows)
         return len(rows)
 
-    def record_refusal(self, actor: Actor, action: str, subject: str, reason: str,
-                       policy_version: str | None = None, **details) -> None:
+    def record_refusal(
+        self, actor: Actor, action: str, subject: str, reason: str, policy_version: str | None = None, **details
+    ) -> None:
         """In a transaction of its own: a refusal changes nothing, yet why it was refused is kept."""
         with self._engine.begin() as conn:
-            conn.execute(insert(audit_log).values(
-                self._values(actor, action, AuditEntry(subject, "refused", reason, policy_version, details))))
+            conn.execute(
+                insert(audit_log).values(
+                    self._values(actor, action, AuditEntry(subject, "refused", reason, policy_version, details))
+                )
+            )
 
 
 class Audit(DependencyProvider):

@@ -4,6 +4,7 @@ Legal periods (cooling-off days, 20 working days) run on the local calendar of C
 is the date in Asia/Shanghai, not UTC. Config `CLOCK: manual` swaps in the process-wide
 `manual_clock`, which tests move across a birthday or a cooling-off period.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta

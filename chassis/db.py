@@ -5,6 +5,7 @@ nameko hands a worker's result to its entrypoint (which acks the message or send
 are not yet durable. The chassis entrypoints therefore call `Database.settle` first
 (chassis.entrypoints.CommitFirst); `worker_result` only settles workers nobody settled (timers).
 """
+
 from __future__ import annotations
 
 import sys
@@ -21,6 +22,7 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
     if url.startswith("postgresql"):
         # psycopg2 is a C driver: without this every query would block the whole eventlet hub.
         from psycogreen.eventlet import patch_psycopg
+
         patch_psycopg()
         # No pre-ping: it costs a round trip on every checkout. A connection the server dropped
         # fails its worker once (events are retried, HTTP answers 503) and is then replaced.
@@ -82,8 +84,7 @@ class Database(DependencyProvider):
 
     def setup(self):
         config = self.container.config
-        self.engine = make_engine(config[self.url_key],
-                                  pool_size=int(config.get("max_workers", 10)))
+        self.engine = make_engine(config[self.url_key], pool_size=int(config.get("max_workers", 10)))
 
     def stop(self):
         self.engine.dispose()

@@ -6,6 +6,7 @@
 Replaying moves each message from `<queue>.dead` back to `<queue>` with its attempt count reset;
 the consumer's inbox makes a replay of something already handled harmless.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,15 @@ def parked(amqp_uri: str, queue: str) -> list[dict]:
             held.append(message.delivery_tag)
             headers = message.headers or {}
             body = json.loads(message.body)
-            out.append({"event_id": body.get("id"), "type": body.get("type"), "reason": headers.get(REASON_HEADER),
-                        "error": headers.get(ERROR_HEADER), "attempts": headers.get(ATTEMPTS_HEADER)})
+            out.append(
+                {
+                    "event_id": body.get("id"),
+                    "type": body.get("type"),
+                    "reason": headers.get(REASON_HEADER),
+                    "error": headers.get(ERROR_HEADER),
+                    "attempts": headers.get(ATTEMPTS_HEADER),
+                }
+            )
         for tag in held:
             channel.basic_reject(tag, requeue=True)
     return out
@@ -45,12 +53,22 @@ def replay(amqp_uri: str, queue: str, limit: int | None = None) -> int:
             message = channel.basic_get(dead_queue_name(queue), no_ack=False)
             if message is None:
                 break
-            headers = {k: v for k, v in (message.headers or {}).items()
-                       if k not in (ATTEMPTS_HEADER, REASON_HEADER, ERROR_HEADER) and not k.startswith("x-death")}
+            headers = {
+                k: v
+                for k, v in (message.headers or {}).items()
+                if k not in (ATTEMPTS_HEADER, REASON_HEADER, ERROR_HEADER) and not k.startswith("x-death")
+            }
             producer = conn.Producer(channel)
-            producer.publish(message.body, exchange="", routing_key=queue, headers=headers,
-                             content_type=message.content_type, content_encoding=message.content_encoding,
-                             delivery_mode=2, message_id=message.properties.get("message_id"))
+            producer.publish(
+                message.body,
+                exchange="",
+                routing_key=queue,
+                headers=headers,
+                content_type=message.content_type,
+                content_encoding=message.content_encoding,
+                delivery_mode=2,
+                message_id=message.properties.get("message_id"),
+            )
             channel.basic_ack(message.delivery_tag)  # only after the broker confirmed the copy
             moved += 1
     return moved

@@ -10,6 +10,7 @@ the command log, in the same transaction, keyed by the request's correlation id;
 request whose id is there gets that reply and does not run again (nothing twice). Queries change
 nothing and leave no row.
 """
+
 from __future__ import annotations
 
 import json
@@ -74,14 +75,19 @@ def duplicate_as_conflict(exc_info):
         columns = [c.split(".")[-1].strip() for c in str(orig).split(":", 1)[1].split(",")]
     else:
         return exc_info
-    conflict = Conflict("another request recorded the same thing a moment ago; read it before trying again",
-                        errors={column: ["already recorded"] for column in columns})
+    conflict = Conflict(
+        "another request recorded the same thing a moment ago; read it before trying again",
+        errors={column: ["already recorded"] for column in columns},
+    )
     return Conflict, conflict, exc_info[2]
 
 
 _RECORD = command_log.insert()
-_RECORDED = command_log.select().with_only_columns(command_log.c.reply).where(
-    command_log.c.request_id == bindparam("request_id"))
+_RECORDED = (
+    command_log.select()
+    .with_only_columns(command_log.c.reply)
+    .where(command_log.c.request_id == bindparam("request_id"))
+)
 _FORGET = command_log.delete().where(command_log.c.handled_at < bindparam("before"))
 # A request comes back within minutes of its worker's death (when the broker notices the lost
 # connection), so a week of replies is ample; older rows are deleted at most once an hour.
@@ -104,7 +110,8 @@ class Rpc(CommitFirst, NamekoRpc):
             reply = self._recorded_reply(request_id)
             if reply is not None:
                 get_logger(service=self.container.service_name, entrypoint=self.method_name).warning(
-                    "rpc.redelivered_command_answered_from_log", request_id=request_id)
+                    "rpc.redelivered_command_answered_from_log", request_id=request_id
+                )
                 self.rpc_consumer.handle_result(message, kombu_json.loads(reply), None)
                 return
         super().handle_message(body, message)
@@ -136,9 +143,15 @@ class Rpc(CommitFirst, NamekoRpc):
                 session = database.open_session(worker_ctx)
                 if session is not None and session.wrote:
                     now = datetime.now(UTC)
-                    session.execute(_RECORD, {
-                        "request_id": request_id, "entrypoint": f"{self.container.service_name}.{self.method_name}",
-                        "reply": kombu_json.dumps(result), "handled_at": now})
+                    session.execute(
+                        _RECORD,
+                        {
+                            "request_id": request_id,
+                            "entrypoint": f"{self.container.service_name}.{self.method_name}",
+                            "reply": kombu_json.dumps(result),
+                            "handled_at": now,
+                        },
+                    )
                     if now >= _NEXT_PURGE.get(database.engine.url, now):
                         days = float(self.container.config.get("COMMAND_LOG_DAYS", DEFAULT_COMMAND_LOG_DAYS))
                         session.execute(_FORGET, {"before": now - timedelta(days=days)})
@@ -150,13 +163,15 @@ class Rpc(CommitFirst, NamekoRpc):
 
 
 def json_response(status: int, body, headers: dict | None = None) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
-                    headers=headers, mimetype="application/json")
+    return Response(
+        json.dumps(body, ensure_ascii=False, default=str), status=status, headers=headers, mimetype="application/json"
+    )
 
 
 def problem_response(problem: Problem, instance: str | None = None) -> Response:
-    return Response(json.dumps(problem.as_json(instance), ensure_ascii=False), status=problem.status,
-                    mimetype=PROBLEM_JSON)
+    return Response(
+        json.dumps(problem.as_json(instance), ensure_ascii=False), status=problem.status, mimetype=PROBLEM_JSON
+    )
 
 
 class HttpEntrypoint(CommitFirst, HttpRequestHandler):
@@ -171,8 +186,13 @@ class HttpEntrypoint(CommitFirst, HttpRequestHandler):
             args, kwargs = self.get_entrypoint_parameters(request)
             self.check_signature(args, kwargs)
             event = Event()
-            self.container.spawn_worker(self, args, kwargs, context_data={"correlation_id": correlation_id},
-                                        handle_result=partial(self.handle_result, event))
+            self.container.spawn_worker(
+                self,
+                args,
+                kwargs,
+                context_data={"correlation_id": correlation_id},
+                handle_result=partial(self.handle_result, event),
+            )
             response = self.response_from_result(event.wait())
         except Exception as exc:
             response = self.response_from_exception(exc, request.path)

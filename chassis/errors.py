@@ -4,12 +4,23 @@ A service raises a `Problem` subclass; the chassis RPC entrypoint sends it to th
 `Problem` (registered for deserialisation, so the gateway receives the same class back) and the
 chassis HTTP entrypoint renders it as `application/problem+json` with the field errors.
 """
+
 from __future__ import annotations
 
 from nameko.exceptions import deserialize_to_instance
 
-__all__ = ["Problem", "InvalidInput", "Refused", "NotFound", "Conflict", "Forbidden", "OutsideArea", "PolicyUnusable",
-           "Unauthorized", "Unavailable"]
+__all__ = [
+    "Problem",
+    "InvalidInput",
+    "Refused",
+    "NotFound",
+    "Conflict",
+    "Forbidden",
+    "OutsideArea",
+    "PolicyUnusable",
+    "Unauthorized",
+    "Unavailable",
+]
 
 
 @deserialize_to_instance
@@ -17,8 +28,14 @@ class Problem(Exception):
     status = 500
     title = "Internal error"
 
-    def __init__(self, detail: str, errors: dict | None = None, status: int | None = None,
-                 title: str | None = None, code: str | None = None):
+    def __init__(
+        self,
+        detail: str,
+        errors: dict | None = None,
+        status: int | None = None,
+        title: str | None = None,
+        code: str | None = None,
+    ):
         self.detail = detail
         self.errors = errors or {}
         self.status = int(status or type(self).status)  # nameko sends exception args as strings
@@ -32,8 +49,12 @@ class Problem(Exception):
         return Problem(self.detail, self.errors, self.status, self.title, self.code)
 
     def as_json(self, instance: str | None = None) -> dict:
-        body = {"type": f"https://tongban.example/problems/{self.code}", "title": self.title,
-                "status": self.status, "detail": self.detail}
+        body = {
+            "type": f"https://tongban.example/problems/{self.code}",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
         if self.errors:
             body["errors"] = self.errors
         if instance:
@@ -50,6 +71,7 @@ class InvalidInput(Problem):
 
 class Refused(Problem):
     """Well-formed, but the rules say no (under age, already married …)."""
+
     status, title = 422, "Refused by the rules"
 
 
@@ -75,9 +97,11 @@ class Unavailable(Problem):
 
 class OutsideArea(Forbidden):
     """Staff act only in the region they are scoped to (and below it)."""
+
     title = "Outside your area"
 
 
 class PolicyUnusable(Problem):
     """The policy parameters in force cannot be used by the rules: a data problem for the bureau."""
+
     status, title = 500, "Policy parameters unusable"

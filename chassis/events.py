@@ -17,6 +17,7 @@ arrived while the previous worker was being dispatched. If any event of a batch 
 is rolled back and each of its events is handled again alone, so one bad event is retried or
 parked by itself and never takes its neighbours with it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -61,8 +62,11 @@ class EventQueueConsumer(QueueConsumer):
     @property
     def prefetch_count(self):
         config = self.container.config
-        return int(config.get("EVENT_PREFETCH", self.container.max_workers
-                              * int(config.get("EVENT_BATCH_MAX", DEFAULT_BATCH_MAX))))
+        return int(
+            config.get(
+                "EVENT_PREFETCH", self.container.max_workers * int(config.get("EVENT_BATCH_MAX", DEFAULT_BATCH_MAX))
+            )
+        )
 
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)
@@ -92,7 +96,8 @@ class EventHandler(CommitFirst, Consumer):
         if declared is None or set(declared) != set(self.event_types):
             raise RuntimeError(
                 f"{self.consumer} handles {sorted(self.event_types)} but contracts.subscriptions "
-                f"declares {declared}; add it there so the topology binds its queue up front")
+                f"declares {declared}; add it there so the topology binds its queue up front"
+            )
         config = self.container.config
         self.retry_delays_ms = tuple(int(d) for d in config.get("EVENT_RETRY_DELAYS_MS", DEFAULT_RETRY_DELAYS_MS))
         self.queue = declare_consumer(config["AMQP_URI"], self.consumer, self.event_types, self.retry_delays_ms)
@@ -130,12 +135,16 @@ class EventHandler(CommitFirst, Consumer):
             while self._waiting:
                 batch = self._next_batch()
                 envelopes = [envelope for envelope, _, _ in batch]
-                context = {} if len(batch) > 1 else {
-                    "correlation_id": envelopes[0].correlation_id or envelopes[0].id}
+                context = {} if len(batch) > 1 else {"correlation_id": envelopes[0].correlation_id or envelopes[0].id}
                 EVENT_BATCH_SIZE.labels(self.queue.name).observe(len(batch))
                 try:
-                    self.container.spawn_worker(self, (envelopes,), {}, context_data=context,
-                                                handle_result=functools.partial(self.handle_result, batch))
+                    self.container.spawn_worker(
+                        self,
+                        (envelopes,),
+                        {},
+                        context_data=context,
+                        handle_result=functools.partial(self.handle_result, batch),
+                    )
                 except Exception:  # container shutting down: let the broker give them to someone else
                     for _, message, _ in batch:
                         self.queue_consumer.requeue_message(message)
@@ -157,8 +166,11 @@ class EventHandler(CommitFirst, Consumer):
                 self.queue_consumer.ack_message(message)
             return
         if len(batch) > 1:  # rolled back together; find the culprit by handling each alone
-            self.log.info("event.batch_replayed_alone", events=len(batch),
-                          error=mask_resident_ids(f"{exc_info[0].__name__}: {exc_info[1]}"))
+            self.log.info(
+                "event.batch_replayed_alone",
+                events=len(batch),
+                error=mask_resident_ids(f"{exc_info[0].__name__}: {exc_info[1]}"),
+            )
             self._waiting.extendleft((envelope, message, True) for envelope, message, _ in reversed(batch))
             self.container.spawn_managed_thread(self._dispatch, identifier=f"{self.consumer}.dispatch")
             return
@@ -168,16 +180,20 @@ class EventHandler(CommitFirst, Consumer):
         if attempts <= len(self.retry_delays_ms):
             delay = self.retry_delays_ms[attempts - 1]
             self.log.warning("event.retry_scheduled", attempts=attempts, delay_ms=delay, error=error)
-            if self._republish(message, retry_queue_name(self.queue.name, delay),
-                               {ATTEMPTS_HEADER: attempts, ERROR_HEADER: error}):
+            if self._republish(
+                message, retry_queue_name(self.queue.name, delay), {ATTEMPTS_HEADER: attempts, ERROR_HEADER: error}
+            ):
                 EVENT_RETRIES.labels(self.queue.name).inc()
         else:
             self._park(message, "handler_failed", error, attempts)
 
     def _park(self, message, reason: str, error: str, attempts: int | None = None):
         self.log.error("event.dead_lettered", reason=reason, error=error)
-        headers = {REASON_HEADER: reason, ERROR_HEADER: mask_resident_ids(error)[:4000],
-                   FAILED_AT_HEADER: datetime.now(UTC).isoformat()}
+        headers = {
+            REASON_HEADER: reason,
+            ERROR_HEADER: mask_resident_ids(error)[:4000],
+            FAILED_AT_HEADER: datetime.now(UTC).isoformat(),
+        }
         if attempts is not None:
             headers[ATTEMPTS_HEADER] = attempts
         if self._republish(message, dead_queue_name(self.queue.name), headers):
@@ -187,11 +203,15 @@ class EventHandler(CommitFirst, Consumer):
         """Copy the message to one of our side queues, then ack it; on failure requeue it."""
         try:
             self.publisher.publish(
-                message.body, exchange="", routing_key=queue_name, serializer=None,
+                message.body,
+                exchange="",
+                routing_key=queue_name,
+                serializer=None,
                 content_type=message.content_type or "application/json",
                 content_encoding=message.content_encoding or "utf-8",
                 headers={**(message.headers or {}), **headers},
-                message_id=message.properties.get("message_id"))
+                message_id=message.properties.get("message_id"),
+            )
         except Exception as exc:
             self.log.error("event.republish_failed", queue=queue_name, error=repr(exc))
             self.queue_consumer.requeue_message(message)
@@ -205,23 +225,25 @@ def handle_event(*event_types: str, **kwargs):
 
     The worker gets a batch; the body still sees one event at a time, with that event as the
     cause of whatever it records in the outbox and its ids bound to its log lines."""
+
     def decorate(fn):
         consumer_method = fn.__name__
 
         @functools.wraps(fn)
         def each_once(service, events):
             consumer = f"{service.name}.{consumer_method}"
-            claimed = claim(session_of(service), consumer, [event.id for event in events],
-                            datetime.now(UTC))
+            claimed = claim(session_of(service), consumer, [event.id for event in events], datetime.now(UTC))
             for event in events:
                 with structlog.contextvars.bound_contextvars(
-                        event_id=event.id, correlation_id=event.correlation_id or event.id,
-                        matter_id=event.matter_id):
+                    event_id=event.id, correlation_id=event.correlation_id or event.id, matter_id=event.matter_id
+                ):
                     if event.id not in claimed:
                         get_logger(consumer=consumer).info("event.duplicate_skipped")
                         continue
                     claimed.discard(event.id)  # the same event twice in one batch: once
                     with caused_by(event):
                         fn(service, event)
+
         return EventHandler.decorator(*event_types, **kwargs)(each_once)
+
     return decorate

@@ -1,4 +1,5 @@
 """The inbox: a consumer handles an event once, however often the broker delivers it."""
+
 from __future__ import annotations
 
 from functools import cache
@@ -18,8 +19,9 @@ def _claim_statement(rows: int):
     # statement per batch size, one round trip per batch. PostgreSQL and SQLite (3.35+) both know
     # ON CONFLICT DO NOTHING … RETURNING.
     values = ", ".join(f"(:consumer, :e{i}, :at)" for i in range(rows))
-    return text(f"INSERT INTO inbox (consumer, event_id, handled_at) VALUES {values} "
-                "ON CONFLICT DO NOTHING RETURNING event_id").bindparams(bindparam("at", type_=UtcDateTime()))
+    return text(
+        f"INSERT INTO inbox (consumer, event_id, handled_at) VALUES {values} ON CONFLICT DO NOTHING RETURNING event_id"
+    ).bindparams(bindparam("at", type_=UtcDateTime()))
 
 
 def claim(session: Session, consumer: str, event_ids: list[str], at) -> set[str]:

@@ -4,6 +4,7 @@
 correlation id and matter id. Every line, including nameko's and other libraries' stdlib logging,
 passes through `mask_resident_ids`, so a full ID number never reaches a log file.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,11 @@ class _JsonFormatter(logging.Formatter):
     """Library log lines (nameko, kombu …) as JSON too, masked like ours."""
 
     def format(self, record):
-        line = {"level": record.levelname.lower(), "logger": record.name,
-                "event": mask_resident_ids(record.getMessage())}
+        line = {
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": mask_resident_ids(record.getMessage()),
+        }
         if record.exc_info:
             line["exception"] = mask_resident_ids(self.formatException(record.exc_info))
         return json.dumps(line, ensure_ascii=False)

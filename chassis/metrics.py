@@ -3,6 +3,7 @@
 One registry per process; names are the operations team's vocabulary: calls by entrypoint and
 outcome, latency, outbox backlog and the age of its oldest unsent event, retries and dead letters.
 """
+
 from __future__ import annotations
 
 import time
@@ -12,27 +13,41 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from chassis.errors import Problem
 
-__all__ = ["WorkerMetrics", "CALLS", "LATENCY", "OUTBOX_BACKLOG", "OUTBOX_OLDEST_AGE",
-           "EVENTS_PUBLISHED", "EVENT_RETRIES", "EVENT_BATCH_SIZE", "DEAD_LETTERS", "DEAD_LETTER_DEPTH"]
+__all__ = [
+    "WorkerMetrics",
+    "CALLS",
+    "LATENCY",
+    "OUTBOX_BACKLOG",
+    "OUTBOX_OLDEST_AGE",
+    "EVENTS_PUBLISHED",
+    "EVENT_RETRIES",
+    "EVENT_BATCH_SIZE",
+    "DEAD_LETTERS",
+    "DEAD_LETTER_DEPTH",
+]
 
-CALLS = Counter("tongban_entrypoint_calls_total", "Requests and events handled",
-                ["service", "entrypoint", "kind", "outcome"])
-LATENCY = Histogram("tongban_entrypoint_latency_seconds", "Time to handle a request or event",
-                    ["service", "entrypoint", "kind"],
-                    buckets=(.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+CALLS = Counter(
+    "tongban_entrypoint_calls_total", "Requests and events handled", ["service", "entrypoint", "kind", "outcome"]
+)
+LATENCY = Histogram(
+    "tongban_entrypoint_latency_seconds",
+    "Time to handle a request or event",
+    ["service", "entrypoint", "kind"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 OUTBOX_BACKLOG = Gauge("tongban_outbox_backlog", "Events committed but not yet published", ["service"])
-OUTBOX_OLDEST_AGE = Gauge("tongban_outbox_oldest_unsent_age_seconds",
-                          "Age of the oldest unpublished event (0 when none)", ["service"])
-EVENTS_PUBLISHED = Counter("tongban_events_published_total", "Events confirmed by the broker",
-                           ["service", "event_type"])
-EVENT_RETRIES = Counter("tongban_event_retries_total", "Handler failures sent back for a delayed retry",
-                        ["queue"])
-EVENT_BATCH_SIZE = Histogram("tongban_event_batch_size", "Events handled together by one worker",
-                             ["queue"], buckets=(1, 2, 5, 10, 20, 50, 100))
-DEAD_LETTERS = Counter("tongban_dead_letters_total", "Events parked in a dead-letter queue",
-                       ["queue", "reason"])
-DEAD_LETTER_DEPTH = Gauge("tongban_dead_letter_queue_messages", "Messages waiting in a dead-letter queue",
-                          ["queue"])
+OUTBOX_OLDEST_AGE = Gauge(
+    "tongban_outbox_oldest_unsent_age_seconds", "Age of the oldest unpublished event (0 when none)", ["service"]
+)
+EVENTS_PUBLISHED = Counter(
+    "tongban_events_published_total", "Events confirmed by the broker", ["service", "event_type"]
+)
+EVENT_RETRIES = Counter("tongban_event_retries_total", "Handler failures sent back for a delayed retry", ["queue"])
+EVENT_BATCH_SIZE = Histogram(
+    "tongban_event_batch_size", "Events handled together by one worker", ["queue"], buckets=(1, 2, 5, 10, 20, 50, 100)
+)
+DEAD_LETTERS = Counter("tongban_dead_letters_total", "Events parked in a dead-letter queue", ["queue", "reason"])
+DEAD_LETTER_DEPTH = Gauge("tongban_dead_letter_queue_messages", "Messages waiting in a dead-letter queue", ["queue"])
 
 
 def entrypoint_kind(entrypoint) -> str:
@@ -54,8 +69,7 @@ class WorkerMetrics(DependencyProvider):
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         started = self._started.pop(worker_ctx, None)
-        labels = (worker_ctx.service_name, worker_ctx.entrypoint.method_name,
-                  entrypoint_kind(worker_ctx.entrypoint))
+        labels = (worker_ctx.service_name, worker_ctx.entrypoint.method_name, entrypoint_kind(worker_ctx.entrypoint))
         # an event worker handles a batch: count each event, each having waited for all of it
         handled = len(worker_ctx.args[0]) if labels[2] == "event" and worker_ctx.args else 1
         if exc_info is None:

@@ -4,6 +4,7 @@ Each service keeps its revisions in `<service>/migrations/versions`; its env.py 
 `run_env(Base.metadata)`. The chassis tables (outbox, inbox, audit, policy) are part of every
 service's target metadata, and `protect_audit_log` makes the audit table append-only.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +15,14 @@ from alembic.config import Config
 from chassis.relay import NOTIFY_CHANNEL
 from chassis.tables import chassis_metadata
 
-__all__ = ["upgrade", "run_env", "alembic_config", "create_chassis_tables", "drop_chassis_tables",
-           "chassis_triggers_sql"]
+__all__ = [
+    "upgrade",
+    "run_env",
+    "alembic_config",
+    "create_chassis_tables",
+    "drop_chassis_tables",
+    "chassis_triggers_sql",
+]
 
 
 def alembic_config(service_dir: str | Path, url: str) -> Config:
@@ -42,8 +49,9 @@ def run_env(service_metadata) -> None:
         return
     engine = create_engine(url)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target,
-                          render_as_batch=connection.dialect.name == "sqlite")
+        context.configure(
+            connection=connection, target_metadata=target, render_as_batch=connection.dialect.name == "sqlite"
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
@@ -75,54 +83,65 @@ def create_chassis_tables() -> None:
     import sqlalchemy as sa
     from alembic import op
 
-    op.create_table('audit_log',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('actor_id', sa.String(length=80), nullable=False),
-    sa.Column('actor_role', sa.String(length=40), nullable=False),
-    sa.Column('actor_area', sa.String(length=12), nullable=True),
-    sa.Column('action', sa.String(length=80), nullable=False),
-    sa.Column('subject', sa.String(length=120), nullable=False),
-    sa.Column('outcome', sa.String(length=40), nullable=False),
-    sa.Column('reason', sa.Text(), nullable=True),
-    sa.Column('policy_version', sa.Text(), nullable=True),
-    sa.Column('details', sa.JSON(), nullable=True),
-    sa.PrimaryKeyConstraint('id')
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor_id", sa.String(length=80), nullable=False),
+        sa.Column("actor_role", sa.String(length=40), nullable=False),
+        sa.Column("actor_area", sa.String(length=12), nullable=True),
+        sa.Column("action", sa.String(length=80), nullable=False),
+        sa.Column("subject", sa.String(length=120), nullable=False),
+        sa.Column("outcome", sa.String(length=40), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("policy_version", sa.Text(), nullable=True),
+        sa.Column("details", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index('ix_audit_subject', 'audit_log', ['subject'], unique=False)
-    op.create_table('inbox',
-    sa.Column('consumer', sa.String(length=160), nullable=False),
-    sa.Column('event_id', sa.String(length=36), nullable=False),
-    sa.Column('handled_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('consumer', 'event_id')
+    op.create_index("ix_audit_subject", "audit_log", ["subject"], unique=False)
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String(length=160), nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id"),
     )
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.String(length=36), nullable=False),
-    sa.Column('event_type', sa.String(length=120), nullable=False),
-    sa.Column('exchange', sa.String(length=80), nullable=False),
-    sa.Column('routing_key', sa.String(length=160), nullable=False),
-    sa.Column('body', sa.JSON(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('attempts', sa.Integer(), server_default=sa.text('0'), nullable=False),
-    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('last_error', sa.Text(), nullable=True),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('event_id')
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("event_id", sa.String(length=36), nullable=False),
+        sa.Column("event_type", sa.String(length=120), nullable=False),
+        sa.Column("exchange", sa.String(length=80), nullable=False),
+        sa.Column("routing_key", sa.String(length=160), nullable=False),
+        sa.Column("body", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("event_id"),
     )
-    op.create_index('ix_outbox_unsent', 'outbox', ['id'], unique=False, postgresql_where=sa.text('sent_at IS NULL'), sqlite_where=sa.text('sent_at IS NULL'))
-    op.create_table('policy_parameters',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('region_code', sa.String(length=12), nullable=False),
-    sa.Column('name', sa.String(length=120), nullable=False),
-    sa.Column('effective_from', sa.Date(), nullable=False),
-    sa.Column('value', sa.JSON(), nullable=False),
-    sa.Column('source', sa.Text(), nullable=False),
-    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('recorded_by', sa.String(length=80), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('region_code', 'name', 'effective_from', name='uq_policy_version')
+    op.create_index(
+        "ix_outbox_unsent",
+        "outbox",
+        ["id"],
+        unique=False,
+        postgresql_where=sa.text("sent_at IS NULL"),
+        sqlite_where=sa.text("sent_at IS NULL"),
+    )
+    op.create_table(
+        "policy_parameters",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("region_code", sa.String(length=12), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("effective_from", sa.Date(), nullable=False),
+        sa.Column("value", sa.JSON(), nullable=False),
+        sa.Column("source", sa.Text(), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("recorded_by", sa.String(length=80), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("region_code", "name", "effective_from", name="uq_policy_version"),
     )
     if op.get_bind().dialect.name == "postgresql":
         for statement in chassis_triggers_sql():
@@ -134,19 +153,20 @@ def create_chassis_tables_v2() -> None:
     import sqlalchemy as sa
     from alembic import op
 
-    op.create_table('command_log',
-    sa.Column('request_id', sa.String(length=64), nullable=False),
-    sa.Column('entrypoint', sa.String(length=160), nullable=False),
-    sa.Column('reply', sa.Text(), nullable=False),
-    sa.Column('handled_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('request_id')
+    op.create_table(
+        "command_log",
+        sa.Column("request_id", sa.String(length=64), nullable=False),
+        sa.Column("entrypoint", sa.String(length=160), nullable=False),
+        sa.Column("reply", sa.Text(), nullable=False),
+        sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("request_id"),
     )
 
 
 def drop_chassis_tables_v2() -> None:
     from alembic import op
 
-    op.drop_table('command_log')
+    op.drop_table("command_log")
 
 
 def drop_chassis_tables() -> None:
@@ -158,9 +178,14 @@ def drop_chassis_tables() -> None:
         op.execute("DROP FUNCTION IF EXISTS outbox_notify()")
         op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
         op.execute("DROP FUNCTION IF EXISTS audit_log_is_append_only()")
-    op.drop_table('policy_parameters')
-    op.drop_index('ix_outbox_unsent', table_name='outbox', postgresql_where=sa.text('sent_at IS NULL'), sqlite_where=sa.text('sent_at IS NULL'))
-    op.drop_table('outbox')
-    op.drop_table('inbox')
-    op.drop_index('ix_audit_subject', table_name='audit_log')
-    op.drop_table('audit_log')
+    op.drop_table("policy_parameters")
+    op.drop_index(
+        "ix_outbox_unsent",
+        table_name="outbox",
+        postgresql_where=sa.text("sent_at IS NULL"),
+        sqlite_where=sa.text("sent_at IS NULL"),
+    )
+    op.drop_table("outbox")
+    op.drop_table("inbox")
+    op.drop_index("ix_audit_subject", table_name="audit_log")
+    op.drop_table("audit_log")

@@ -3,6 +3,7 @@
 A service that owns the process's HTTP port inherits `Operable`; readiness asks every dependency
 that can tell (database reachable, outbox relay healthy) and the broker.
 """
+
 from __future__ import annotations
 
 from kombu import Connection
@@ -68,11 +69,11 @@ class Operable:
     def health_ready(self, request):
         checks = self.readiness()
         ready = all(v == "ok" for v in checks.values())
-        return json_response(200 if ready else 503, {"status": "ready" if ready else "not ready",
-                                                     "checks": checks})
+        return json_response(200 if ready else 503, {"status": "ready" if ready else "not ready", "checks": checks})
 
     @http("GET", "/metrics")
     def prometheus_metrics(self, request):
         self.readiness()  # refreshes the dead-letter depth gauges
-        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST.split(";")[0],
-                        headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return Response(
+            generate_latest(), mimetype=CONTENT_TYPE_LATEST.split(";")[0], headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )

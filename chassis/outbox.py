@@ -5,6 +5,7 @@ catalogue and inserts it beside the state change; nothing reaches the broker unl
 transaction commits. The provider also runs this service's relay (chassis.relay), which publishes
 committed rows and marks them sent only after the broker confirms them.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -64,8 +65,12 @@ class OutboxWriter:
             raise InvalidEvent({"data": {key: ["unknown field"] for key in sorted(unknown)}})
         event_id = new_event_id()
         envelope = Envelope(
-            id=event_id, type=type_name, source=self._source, time=self._clock.now(),
-            subject=subject, data=event_type(type_name).validator.dump(data),
+            id=event_id,
+            type=type_name,
+            source=self._source,
+            time=self._clock.now(),
+            subject=subject,
+            data=event_type(type_name).validator.dump(data),
             matter_id=matter_id or (cause.matter_id if cause else None),
             correlation_id=(cause.correlation_id or cause.id) if cause else (self._correlation_id or event_id),
             causation_id=cause.id if cause else None,
@@ -75,8 +80,15 @@ class OutboxWriter:
         self._insert(envelope.id, envelope.type, EVENTS_EXCHANGE, envelope.type, envelope.to_json())
         return envelope
 
-    def report_step(self, subject: str, matter_type: str, step: str, state: str, reason: str | None = None,
-                    matter_id: str | None = None) -> Envelope:
+    def report_step(
+        self,
+        subject: str,
+        matter_type: str,
+        step: str,
+        state: str,
+        reason: str | None = None,
+        matter_id: str | None = None,
+    ) -> Envelope:
         """This service's step of a one-matter (一件事) reached `state`: the event the progress view
         folds. The matter is the handled event's unless named; a long reason is cut to what the
         contract keeps (500 characters)."""
@@ -91,14 +103,27 @@ class OutboxWriter:
         The copy keeps the event's id, so the partner can deduplicate by it.
         """
         copy = replace(event, data=data).to_json()
-        self._insert(str(uuid.uuid5(uuid.UUID(event.id), partner_code)), event.type,
-                     PARTNER_EXCHANGE, f"{partner_code}.{event.type}", copy)
+        self._insert(
+            str(uuid.uuid5(uuid.UUID(event.id), partner_code)),
+            event.type,
+            PARTNER_EXCHANGE,
+            f"{partner_code}.{event.type}",
+            copy,
+        )
 
     def _insert(self, message_id, type_name, exchange, routing_key, body):
         # on PostgreSQL a trigger NOTIFYs the relay when this commits (chassis.migrations)
-        self._session().execute(_INSERT, {
-            "event_id": message_id, "event_type": type_name, "exchange": exchange,
-            "routing_key": routing_key, "body": body, "created_at": self._clock.now()})
+        self._session().execute(
+            _INSERT,
+            {
+                "event_id": message_id,
+                "event_type": type_name,
+                "exchange": exchange,
+                "routing_key": routing_key,
+                "body": body,
+                "created_at": self._clock.now(),
+            },
+        )
 
 
 class Outbox(DependencyProvider):
@@ -122,10 +147,15 @@ class Outbox(DependencyProvider):
         if relay is None:
             config = self.container.config
             engine = make_engine(self.relay_key[1], pool_size=2)  # the relay's own: it outlives any one container
-            relay = OutboxRelay(lambda: engine, config["AMQP_URI"], self.container.service_name,
-                                clock=self.clock, batch_size=int(config.get("OUTBOX_BATCH", 200)),
-                                poll_interval=float(config.get("OUTBOX_POLL_INTERVAL", 0.5)),
-                                linger=float(config.get("OUTBOX_LINGER", 0.01)))
+            relay = OutboxRelay(
+                lambda: engine,
+                config["AMQP_URI"],
+                self.container.service_name,
+                clock=self.clock,
+                batch_size=int(config.get("OUTBOX_BATCH", 200)),
+                poll_interval=float(config.get("OUTBOX_POLL_INTERVAL", 0.5)),
+                linger=float(config.get("OUTBOX_LINGER", 0.01)),
+            )
             eventlet.spawn(relay.run)
         _RELAYS[self.relay_key] = (relay, users + 1)
 
@@ -145,8 +175,12 @@ class Outbox(DependencyProvider):
         return _RELAYS.get(self.relay_key, (None, 0))[0] if self.relay_key else None
 
     def get_dependency(self, worker_ctx):
-        return OutboxWriter(lambda: self.database.session_for(worker_ctx), self.container.service_name, self.clock,
-                            worker_ctx.context_data.get("correlation_id"))
+        return OutboxWriter(
+            lambda: self.database.session_for(worker_ctx),
+            self.container.service_name,
+            self.clock,
+            worker_ctx.context_data.get("correlation_id"),
+        )
 
     def check_ready(self) -> None:
         if self.relay and not self.relay.healthy:

@@ -64,6 +64,7 @@ PostgreSQL only (the production database): ON CONFLICT on a partial unique index
 COPY, temporary tables and `set_config` are used as they are. Every method raises
 UnsupportedDatabase on another dialect.
 """
+
 from __future__ import annotations
 
 import csv
@@ -98,10 +99,24 @@ from sqlalchemy.engine import Connection
 from chassis.errors import Conflict, InvalidInput, Unavailable
 from chassis.types import UtcDateTime
 
-__all__ = ["PaymentTables", "PaymentRun", "CycleSummary", "ReconcileSummary", "CycleStateError",
-           "UnsupportedDatabase", "NO_BANK_ACCOUNT", "BANK_FILE_HEADER", "cycle_id_of", "BankFiles",
-           "create_payment_run_tables", "drop_payment_run_tables", "add_payment_top_ups", "drop_payment_top_ups",
-           "CycleNotReady", "as_problems"]
+__all__ = [
+    "PaymentTables",
+    "PaymentRun",
+    "CycleSummary",
+    "ReconcileSummary",
+    "CycleStateError",
+    "UnsupportedDatabase",
+    "NO_BANK_ACCOUNT",
+    "BANK_FILE_HEADER",
+    "cycle_id_of",
+    "BankFiles",
+    "create_payment_run_tables",
+    "drop_payment_run_tables",
+    "add_payment_top_ups",
+    "drop_payment_top_ups",
+    "CycleNotReady",
+    "as_problems",
+]
 
 NO_BANK_ACCOUNT = "no bank account"
 BANK_FILE_HEADER = ("payment_id", "bank_account", "amount_fen")
@@ -124,6 +139,7 @@ class CycleStateError(Exception):
 
 class CycleNotReady(Conflict):
     """A payment cycle that is missing, or not in the state the step needs (send before reconcile)."""
+
     title = "Payment cycle not ready for this step"
 
 
@@ -176,8 +192,7 @@ class ReconcileSummary:
     def view(self) -> dict:
         """As contracts.payments.ReconcileViewSchema shows it (conflicts named, not positional)."""
         view = asdict(self)
-        view["conflicts"] = [{"payment_id": i, "recorded": was, "reported": said}
-                             for i, was, said in self.conflicts]
+        view["conflicts"] = [{"payment_id": i, "recorded": was, "reported": said} for i, was, said in self.conflicts]
         return view
 
 
@@ -196,8 +211,9 @@ class PaymentTables:
     `holder`: the payment column whose bank account arrears are paid to (default: the payee).
     """
 
-    def __init__(self, metadata: MetaData, name: str, payee: Column, carried: Iterable[Column] = (),
-                 holder: str | None = None):
+    def __init__(
+        self, metadata: MetaData, name: str, payee: Column, carried: Iterable[Column] = (), holder: str | None = None
+    ):
         carried = list(carried)
         self.name = _identifier(name)
         self.cycle_name = f"{name}_cycle"
@@ -207,7 +223,8 @@ class PaymentTables:
         if self.holder not in (self.payee, *self.carried):
             raise ValueError(f"the holder {self.holder!r} must be the payee or a carried column")
         self.cycle = Table(
-            self.cycle_name, metadata,
+            self.cycle_name,
+            metadata,
             Column("id", String(20), primary_key=True),  # "2026-05", or with a scope "330602-2026-05"
             Column("month", Date, nullable=False),  # first day of the month paid
             Column("state", String(20), nullable=False),  # frozen | sent | reconciled
@@ -221,10 +238,12 @@ class PaymentTables:
         # cycle row, and nothing deletes either; checked row by row they cost half of a 1M-row run
         # (bench/PAYMENT_RUN.md).
         self.payment = Table(
-            name, metadata,
+            name,
+            metadata,
             Column("id", _Id, primary_key=True, autoincrement=True),
             Column("cycle_id", String(20), nullable=False),
-            payee, *carried,
+            payee,
+            *carried,
             # regular | arrears (a failed payment paid again) | back_pay (a month frozen without the payee)
             # | top_up (the difference owed for a month paid short)
             Column("kind", String(10), nullable=False),
@@ -239,8 +258,15 @@ class PaymentTables:
             # Pays nobody twice: one live (pending or paid) ordinary payment and at most one live
             # top-up per payee and month, whatever the cycle; a failed one may be paid again as
             # arrears in a later cycle.
-            Index(f"uq_{name}_once", self.payee, "for_month", "top_up", unique=True,
-                  postgresql_where=text("state <> 'failed'"), sqlite_where=text("state <> 'failed'")),
+            Index(
+                f"uq_{name}_once",
+                self.payee,
+                "for_month",
+                "top_up",
+                unique=True,
+                postgresql_where=text("state <> 'failed'"),
+                sqlite_where=text("state <> 'failed'"),
+            ),
             Index(f"ix_{name}_cycle_state", "cycle_id", "state"),
         )
 
@@ -252,33 +278,42 @@ def create_payment_run_tables(name: str, payee, carried=()) -> None:
     import sqlalchemy as sa
     from alembic import op
 
-    op.create_table(f"{name}_cycle",
-    sa.Column('id', sa.String(length=20), nullable=False),
-    sa.Column('month', sa.Date(), nullable=False),
-    sa.Column('state', sa.String(length=20), nullable=False),
-    sa.Column('frozen_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('payments', sa.Integer(), nullable=False),
-    sa.Column('total_fen', sa.BigInteger(), nullable=False),
-    sa.Column('scope', sa.String(length=12), server_default=sa.text("''"), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('scope', 'month', name=f"uq_{name}_cycle_month")
+    op.create_table(
+        f"{name}_cycle",
+        sa.Column("id", sa.String(length=20), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("frozen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("payments", sa.Integer(), nullable=False),
+        sa.Column("total_fen", sa.BigInteger(), nullable=False),
+        sa.Column("scope", sa.String(length=12), server_default=sa.text("''"), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("scope", "month", name=f"uq_{name}_cycle_month"),
     )
-    op.create_table(name,
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('cycle_id', sa.String(length=20), nullable=False),
-    payee, *carried,
-    sa.Column('kind', sa.String(length=10), nullable=False),
-    sa.Column('for_month', sa.Date(), nullable=False),
-    sa.Column('amount_fen', sa.BigInteger(), nullable=False),
-    sa.Column('bank_account', sa.String(length=40), nullable=True),
-    sa.Column('policy_version', sa.Text(), nullable=False),
-    sa.Column('state', sa.String(length=10), nullable=False),
-    sa.Column('failure_reason', sa.Text(), nullable=True),
-    sa.PrimaryKeyConstraint('id')
+    op.create_table(
+        name,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("cycle_id", sa.String(length=20), nullable=False),
+        payee,
+        *carried,
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("for_month", sa.Date(), nullable=False),
+        sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+        sa.Column("bank_account", sa.String(length=40), nullable=True),
+        sa.Column("policy_version", sa.Text(), nullable=False),
+        sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("failure_reason", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(f"ix_{name}_cycle_state", name, ['cycle_id', 'state'], unique=False)
-    op.create_index(f"uq_{name}_once", name, [payee.name, 'for_month'], unique=True,
-                    postgresql_where=sa.text("state <> 'failed'"), sqlite_where=sa.text("state <> 'failed'"))
+    op.create_index(f"ix_{name}_cycle_state", name, ["cycle_id", "state"], unique=False)
+    op.create_index(
+        f"uq_{name}_once",
+        name,
+        [payee.name, "for_month"],
+        unique=True,
+        postgresql_where=sa.text("state <> 'failed'"),
+        sqlite_where=sa.text("state <> 'failed'"),
+    )
 
 
 def add_payment_top_ups(name: str, payee: str) -> None:
@@ -288,10 +323,16 @@ def add_payment_top_ups(name: str, payee: str) -> None:
     import sqlalchemy as sa
     from alembic import op
 
-    op.add_column(name, sa.Column('top_up', sa.Boolean(), server_default=sa.text('false'), nullable=False))
+    op.add_column(name, sa.Column("top_up", sa.Boolean(), server_default=sa.text("false"), nullable=False))
     op.drop_index(f"uq_{name}_once", table_name=name)
-    op.create_index(f"uq_{name}_once", name, [payee, 'for_month', 'top_up'], unique=True,
-                    postgresql_where=sa.text("state <> 'failed'"), sqlite_where=sa.text("state <> 'failed'"))
+    op.create_index(
+        f"uq_{name}_once",
+        name,
+        [payee, "for_month", "top_up"],
+        unique=True,
+        postgresql_where=sa.text("state <> 'failed'"),
+        sqlite_where=sa.text("state <> 'failed'"),
+    )
 
 
 def drop_payment_top_ups(name: str, payee: str) -> None:
@@ -301,9 +342,15 @@ def drop_payment_top_ups(name: str, payee: str) -> None:
 
     op.execute(f"DELETE FROM {_identifier(name)} WHERE top_up")
     op.drop_index(f"uq_{name}_once", table_name=name)
-    op.create_index(f"uq_{name}_once", name, [payee, 'for_month'], unique=True,
-                    postgresql_where=sa.text("state <> 'failed'"), sqlite_where=sa.text("state <> 'failed'"))
-    op.drop_column(name, 'top_up')
+    op.create_index(
+        f"uq_{name}_once",
+        name,
+        [payee, "for_month"],
+        unique=True,
+        postgresql_where=sa.text("state <> 'failed'"),
+        sqlite_where=sa.text("state <> 'failed'"),
+    )
+    op.drop_column(name, "top_up")
 
 
 def drop_payment_run_tables(name: str) -> None:
@@ -492,9 +539,24 @@ SELECT 'unknown', NULL, NULL, payment_id, 1 FROM bank_answer WHERE NOT known
 
 def _summary(cycle_row, created: bool, tally: Iterable) -> CycleSummary:
     """`tally`: (kind, state, recorded without a bank account, count, fen) groups of the cycle."""
-    counts = dict.fromkeys(("payments", "total_fen", "regular", "arrears", "arrears_fen", "back_pay", "back_pay_fen",
-                            "top_up", "top_up_fen", "to_bank", "to_bank_fen", "without_account",
-                            "without_account_fen"), 0)
+    counts = dict.fromkeys(
+        (
+            "payments",
+            "total_fen",
+            "regular",
+            "arrears",
+            "arrears_fen",
+            "back_pay",
+            "back_pay_fen",
+            "top_up",
+            "top_up_fen",
+            "to_bank",
+            "to_bank_fen",
+            "without_account",
+            "without_account_fen",
+        ),
+        0,
+    )
     for kind, state, no_account, n, fen in tally:
         counts["payments"] += n
         counts["total_fen"] += fen
@@ -507,8 +569,14 @@ def _summary(cycle_row, created: bool, tally: Iterable) -> CycleSummary:
         elif kind != "arrears" and state == "failed" and no_account:
             counts["without_account"] += n
             counts["without_account_fen"] += fen
-    return CycleSummary(cycle_id=cycle_row.id, month=cycle_row.month, state=cycle_row.state,
-                        created=created, scope=cycle_row.scope, **counts)
+    return CycleSummary(
+        cycle_id=cycle_row.id,
+        month=cycle_row.month,
+        state=cycle_row.state,
+        created=created,
+        scope=cycle_row.scope,
+        **counts,
+    )
 
 
 class _TextSink:
@@ -525,6 +593,7 @@ def _raw_cursor(conn: Connection):
     if conn.dialect.driver != "psycopg2":
         return None
     import psycopg2.extensions
+
     if psycopg2.extensions.get_wait_callback() is not None:
         return None
     return conn.connection.dbapi_connection.cursor()
@@ -548,22 +617,45 @@ class PaymentRun:
     services' bank files in one folder apart.
     """
 
-    def __init__(self, tables: PaymentTables, *, payees: str, accounts: str, back_pay: str | None = None,
-                 top_up: str | None = None, arrears_due: str = "TRUE", arrears_amount: str = "f.amount_fen",
-                 file_prefix: str = ""):
+    def __init__(
+        self,
+        tables: PaymentTables,
+        *,
+        payees: str,
+        accounts: str,
+        back_pay: str | None = None,
+        top_up: str | None = None,
+        arrears_due: str = "TRUE",
+        arrears_amount: str = "f.amount_fen",
+        file_prefix: str = "",
+    ):
         self.tables = tables
         self.file_prefix = file_prefix
-        names = {"payment": tables.name, "cycle": tables.cycle_name, "payee": tables.payee,
-                 "holder": tables.holder, "carried": "".join(f", {c}" for c in tables.carried),
-                 "f_carried": "".join(f", f.{c}" for c in tables.carried),
-                 "s_carried": "".join(f", s.{c}" for c in tables.carried)}
+        names = {
+            "payment": tables.name,
+            "cycle": tables.cycle_name,
+            "payee": tables.payee,
+            "holder": tables.holder,
+            "carried": "".join(f", {c}" for c in tables.carried),
+            "f_carried": "".join(f", f.{c}" for c in tables.carried),
+            "s_carried": "".join(f", s.{c}" for c in tables.carried),
+        }
         self._names = names
         back = _BACK_PAY.format(**names, back_pay=back_pay) if back_pay else ""
         top = _TOP_UP.format(**names, top_up=top_up) if top_up else ""
-        self._freeze = text(_FREEZE.format(**names, payees=payees, accounts=accounts, back_pay=back, top_up=top,
-                                           arrears_due=arrears_due, arrears_amount=arrears_amount,
-                                           back_pay_union=" UNION ALL SELECT * FROM back_pay" if back_pay else "",
-                                           top_up_union=" UNION ALL SELECT * FROM top_up" if top_up else ""))
+        self._freeze = text(
+            _FREEZE.format(
+                **names,
+                payees=payees,
+                accounts=accounts,
+                back_pay=back,
+                top_up=top,
+                arrears_due=arrears_due,
+                arrears_amount=arrears_amount,
+                back_pay_union=" UNION ALL SELECT * FROM back_pay" if back_pay else "",
+                top_up_union=" UNION ALL SELECT * FROM top_up" if top_up else "",
+            )
+        )
         self._tally = text(_TALLY.format(**names))
         self._classify = text(_CLASSIFY.format(**names))
         self._repaid = text(_REPAID.format(**names))
@@ -572,8 +664,17 @@ class PaymentRun:
     def file_name(self, cycle_id: str) -> str:
         return f"{self.file_prefix}{cycle_id}.csv"
 
-    def freeze(self, conn: Connection, month: date, now: datetime, *, scope: str = "", params: dict | None = None,
-               work_mem: str | None = DEFAULT_WORK_MEM, jit: str | None = DEFAULT_JIT) -> CycleSummary:
+    def freeze(
+        self,
+        conn: Connection,
+        month: date,
+        now: datetime,
+        *,
+        scope: str = "",
+        params: dict | None = None,
+        work_mem: str | None = DEFAULT_WORK_MEM,
+        jit: str | None = DEFAULT_JIT,
+    ) -> CycleSummary:
         """Freeze the payment cycle of `month` (any day of it) and `scope` at `now`; idempotent.
 
         Creates the cycle and its payments when the month has no cycle of that scope yet; otherwise
@@ -587,21 +688,39 @@ class PaymentRun:
             raise ValueError("now must be an aware datetime")
         first, last = _month_bounds(month)
         cycle_id = cycle_id_of(first, scope)
-        created = conn.execute(text(
-            f"INSERT INTO {self.tables.cycle_name} (id, scope, month, state, frozen_at, payments, total_fen) "
-            "VALUES (:id, :scope, :month, 'frozen', :now, 0, 0) ON CONFLICT DO NOTHING RETURNING id"),
-            {"id": cycle_id, "scope": scope, "month": first, "now": now}).first() is not None
+        created = (
+            conn.execute(
+                text(
+                    f"INSERT INTO {self.tables.cycle_name} (id, scope, month, state, frozen_at, payments, total_fen) "
+                    "VALUES (:id, :scope, :month, 'frozen', :now, 0, 0) ON CONFLICT DO NOTHING RETURNING id"
+                ),
+                {"id": cycle_id, "scope": scope, "month": first, "now": now},
+            ).first()
+            is not None
+        )
         if not created:
             return self.summary(conn, cycle_id)
         with _local_settings(conn, work_mem=work_mem, jit=jit):
-            rows = conn.execute(self._freeze, {**(params or {}), "cycle_id": cycle_id, "first": first, "last": last,
-                                               "scope": scope, "no_account": NO_BANK_ACCOUNT}).all()
-        tally = [(kind, state, kind != "arrears" and state == "failed", n, fen)
-                 for kind, state, n, fen in rows]
+            rows = conn.execute(
+                self._freeze,
+                {
+                    **(params or {}),
+                    "cycle_id": cycle_id,
+                    "first": first,
+                    "last": last,
+                    "scope": scope,
+                    "no_account": NO_BANK_ACCOUNT,
+                },
+            ).all()
+        tally = [(kind, state, kind != "arrears" and state == "failed", n, fen) for kind, state, n, fen in rows]
         payments, total = sum(r[3] for r in tally), sum(r[4] for r in tally)
-        cycle = conn.execute(text(
-            f"UPDATE {self.tables.cycle_name} SET payments = :n, total_fen = :fen WHERE id = :id "
-            "RETURNING id, month, state, scope"), {"n": payments, "fen": total, "id": cycle_id}).one()
+        cycle = conn.execute(
+            text(
+                f"UPDATE {self.tables.cycle_name} SET payments = :n, total_fen = :fen WHERE id = :id "
+                "RETURNING id, month, state, scope"
+            ),
+            {"n": payments, "fen": total, "id": cycle_id},
+        ).one()
         return _summary(cycle, True, tally)
 
     def summary(self, conn: Connection, cycle_id: str) -> CycleSummary:
@@ -609,8 +728,9 @@ class PaymentRun:
 
         `to_bank` counts the payments still pending (after reconciliation: none)."""
         _require_postgresql(conn)
-        cycle = conn.execute(text(f"SELECT id, month, state, scope FROM {self.tables.cycle_name} WHERE id = :id"),
-                             {"id": cycle_id}).first()
+        cycle = conn.execute(
+            text(f"SELECT id, month, state, scope FROM {self.tables.cycle_name} WHERE id = :id"), {"id": cycle_id}
+        ).first()
         if cycle is None:
             raise CycleStateError(f"no payment cycle {cycle_id}")
         tally = conn.execute(self._tally, {"cycle_id": cycle_id, "no_account": NO_BANK_ACCOUNT}).all()
@@ -619,16 +739,19 @@ class PaymentRun:
     def scope_of(self, conn: Connection, cycle_id: str) -> str:
         """The cycle's scope (who may work on it is the service's business); CycleStateError if none."""
         _require_postgresql(conn)
-        scope = conn.execute(text(f"SELECT scope FROM {self.tables.cycle_name} WHERE id = :id"),
-                             {"id": cycle_id}).scalar()
+        scope = conn.execute(
+            text(f"SELECT scope FROM {self.tables.cycle_name} WHERE id = :id"), {"id": cycle_id}
+        ).scalar()
         if scope is None:
             raise CycleStateError(f"no payment cycle {cycle_id}")
         return scope
 
     def _cycle_state(self, conn: Connection, cycle_id: str, lock: str = "") -> str:
         """The cycle's state; `lock` "UPDATE" or "SHARE" locks its row until the caller's commit."""
-        state = conn.execute(text(f"SELECT state FROM {self.tables.cycle_name} WHERE id = :id"
-                                  + (f" FOR {lock}" if lock else "")), {"id": cycle_id}).scalar()
+        state = conn.execute(
+            text(f"SELECT state FROM {self.tables.cycle_name} WHERE id = :id" + (f" FOR {lock}" if lock else "")),
+            {"id": cycle_id},
+        ).scalar()
         if state is None:
             raise CycleStateError(f"no payment cycle {cycle_id}")
         return state
@@ -643,8 +766,11 @@ class PaymentRun:
         _require_postgresql(conn)
         self._cycle_state(conn, cycle_id)
         # per statement: Connection.execution_options() would change the caller's connection for good
-        result = conn.execute(text(self._batch(":cycle_id")), {"cycle_id": cycle_id},
-                              execution_options={"stream_results": True, "yield_per": chunk})
+        result = conn.execute(
+            text(self._batch(":cycle_id")),
+            {"cycle_id": cycle_id},
+            execution_options={"stream_results": True, "yield_per": chunk},
+        )
         return (tuple(row) for row in result)
 
     def write_bank_file(self, conn: Connection, cycle_id: str, out: IO[str]) -> tuple[int, int]:
@@ -655,9 +781,13 @@ class PaymentRun:
         a reconciliation cannot change the pending set between the totals and the file."""
         _require_postgresql(conn)
         self._cycle_state(conn, cycle_id, lock="SHARE")
-        count, total = conn.execute(text(
-            f"SELECT count(*), coalesce(sum(amount_fen), 0)::bigint FROM {self.tables.name} "
-            "WHERE cycle_id = :cycle_id AND state = 'pending'"), {"cycle_id": cycle_id}).one()
+        count, total = conn.execute(
+            text(
+                f"SELECT count(*), coalesce(sum(amount_fen), 0)::bigint FROM {self.tables.name} "
+                "WHERE cycle_id = :cycle_id AND state = 'pending'"
+            ),
+            {"cycle_id": cycle_id},
+        ).one()
         cursor = _raw_cursor(conn)
         if cursor is not None:
             sink = out if isinstance(out, io.TextIOBase) else _TextSink(out)  # psycopg2 writes bytes else
@@ -669,8 +799,11 @@ class PaymentRun:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(BANK_FILE_HEADER)
             written = 0
-            for chunk in conn.execute(text(self._batch(":cycle_id")), {"cycle_id": cycle_id},
-                                      execution_options={"stream_results": True, "yield_per": 10_000}).partitions():
+            for chunk in conn.execute(
+                text(self._batch(":cycle_id")),
+                {"cycle_id": cycle_id},
+                execution_options={"stream_results": True, "yield_per": 10_000},
+            ).partitions():
                 writer.writerows(chunk)
                 written += len(chunk)
         if written != count:
@@ -690,13 +823,19 @@ class PaymentRun:
         _require_postgresql(conn)
         state = self._cycle_state(conn, cycle_id, lock="UPDATE")
         if state == "frozen":
-            conn.execute(text(f"UPDATE {self.tables.cycle_name} SET state = 'sent' WHERE id = :id"),
-                         {"id": cycle_id})
+            conn.execute(text(f"UPDATE {self.tables.cycle_name} SET state = 'sent' WHERE id = :id"), {"id": cycle_id})
             return "sent"
         return state
 
-    def reconcile(self, conn: Connection, cycle_id: str, results: Iterable[tuple[int, str, str | None]], *,
-                  work_mem: str | None = DEFAULT_WORK_MEM, jit: str | None = DEFAULT_JIT) -> ReconcileSummary:
+    def reconcile(
+        self,
+        conn: Connection,
+        cycle_id: str,
+        results: Iterable[tuple[int, str, str | None]],
+        *,
+        work_mem: str | None = DEFAULT_WORK_MEM,
+        jit: str | None = DEFAULT_JIT,
+    ) -> ReconcileSummary:
         """Apply the bank's answers for a sent cycle: (payment id, "paid" | "failed", reason or None).
 
         Idempotent: an answer that repeats what is recorded changes nothing (`unchanged`). Refused and
@@ -729,23 +868,36 @@ class PaymentRun:
                 conflicts.append((payment_id, recorded, reported))
             else:
                 unknown.append(payment_id)
-        pending = conn.execute(text(
-            f"SELECT count(*) FROM {self.tables.name} WHERE cycle_id = :id AND state = 'pending'"),
-            {"id": cycle_id}).scalar_one()
+        pending = conn.execute(
+            text(f"SELECT count(*) FROM {self.tables.name} WHERE cycle_id = :id AND state = 'pending'"),
+            {"id": cycle_id},
+        ).scalar_one()
         if pending == 0 and state != "reconciled":
-            conn.execute(text(f"UPDATE {self.tables.cycle_name} SET state = 'reconciled' WHERE id = :id"),
-                         {"id": cycle_id})
+            conn.execute(
+                text(f"UPDATE {self.tables.cycle_name} SET state = 'reconciled' WHERE id = :id"), {"id": cycle_id}
+            )
             state = "reconciled"
-        return ReconcileSummary(cycle_id=cycle_id, paid=changed.get("paid", 0), failed=changed.get("failed", 0),
-                                unchanged=unchanged, conflicts=sorted(conflicts), unknown=sorted(unknown),
-                                pending=pending, state=state)
+        return ReconcileSummary(
+            cycle_id=cycle_id,
+            paid=changed.get("paid", 0),
+            failed=changed.get("failed", 0),
+            unchanged=unchanged,
+            conflicts=sorted(conflicts),
+            unknown=sorted(unknown),
+            pending=pending,
+            state=state,
+        )
 
 
 def _load_results(conn: Connection, results: list[tuple[int, str, str | None]]) -> None:
     """The answers into the temporary table bank_result (COPY when the driver allows it)."""
     conn.execute(text("DROP TABLE IF EXISTS pg_temp.bank_result, pg_temp.bank_answer"))
-    conn.execute(text("CREATE TEMPORARY TABLE bank_result "
-                      "(payment_id bigint NOT NULL, status text NOT NULL, reason text) ON COMMIT DROP"))
+    conn.execute(
+        text(
+            "CREATE TEMPORARY TABLE bank_result "
+            "(payment_id bigint NOT NULL, status text NOT NULL, reason text) ON COMMIT DROP"
+        )
+    )
     cursor = _raw_cursor(conn)
     if cursor is not None:
         buffer = io.StringIO()
@@ -755,12 +907,16 @@ def _load_results(conn: Connection, results: list[tuple[int, str, str | None]]) 
             cursor.copy_expert("COPY bank_result FROM STDIN WITH (FORMAT csv)", buffer)
     else:
         ids, statuses, reasons = (list(column) for column in zip(*results)) if results else ([], [], [])
-        conn.execute(text(
-            "INSERT INTO bank_result SELECT * FROM unnest(CAST(:ids AS bigint[]), "
-            "CAST(:statuses AS text[]), CAST(:reasons AS text[]))"),
-            {"ids": ids, "statuses": statuses, "reasons": reasons})
-    bad = conn.execute(text("SELECT payment_id, status FROM bank_result "
-                            "WHERE status NOT IN ('paid', 'failed') LIMIT 5")).all()
+        conn.execute(
+            text(
+                "INSERT INTO bank_result SELECT * FROM unnest(CAST(:ids AS bigint[]), "
+                "CAST(:statuses AS text[]), CAST(:reasons AS text[]))"
+            ),
+            {"ids": ids, "statuses": statuses, "reasons": reasons},
+        )
+    bad = conn.execute(
+        text("SELECT payment_id, status FROM bank_result WHERE status NOT IN ('paid', 'failed') LIMIT 5")
+    ).all()
     if bad:
         raise ValueError(f"bank results must be 'paid' or 'failed': {bad}")
     conn.execute(text("ANALYZE bank_result"))  # temporary tables have no autovacuum: plan on facts

@@ -5,6 +5,7 @@ in force wins (village → township → district → city → province → natio
 it the latest `effective_from` on or before the date. Every decision keeps the returned
 `version` string, so it can always be said which figure it used.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from chassis.regions import NATIONAL, region_ancestors
 from chassis.tables import policy_parameters
 
 __all__ = ["NATIONAL", "region_ancestors", "PolicyValue", "PolicyBook", "Policy"]
+
 
 @dataclass(frozen=True)
 class PolicyValue:
@@ -43,28 +45,46 @@ class PolicyBook:
         session: Session = self._session()
         chain = region_ancestors(region_code)
         rows = session.execute(
-            select(policy_parameters.c.region_code, policy_parameters.c.value,
-                   policy_parameters.c.effective_from)
-            .where(policy_parameters.c.name == name,
-                   policy_parameters.c.region_code.in_(chain),
-                   policy_parameters.c.effective_from <= on)).all()
+            select(
+                policy_parameters.c.region_code, policy_parameters.c.value, policy_parameters.c.effective_from
+            ).where(
+                policy_parameters.c.name == name,
+                policy_parameters.c.region_code.in_(chain),
+                policy_parameters.c.effective_from <= on,
+            )
+        ).all()
         if not rows:
             raise NotFound(f"no policy parameter {name!r} in force for region {region_code} on {on}")
         best = min(rows, key=lambda r: (chain.index(r.region_code), -r.effective_from.toordinal()))
         return PolicyValue(name, best.value, best.region_code, best.effective_from)
 
-    def add(self, name: str, region_code: str, effective_from: date, value, source: str,
-            recorded_by: str) -> PolicyValue:
+    def add(
+        self, name: str, region_code: str, effective_from: date, value, source: str, recorded_by: str
+    ) -> PolicyValue:
         session: Session = self._session()
-        exists = session.execute(select(policy_parameters.c.id).where(
-            policy_parameters.c.name == name, policy_parameters.c.region_code == region_code,
-            policy_parameters.c.effective_from == effective_from)).first()
+        exists = session.execute(
+            select(policy_parameters.c.id).where(
+                policy_parameters.c.name == name,
+                policy_parameters.c.region_code == region_code,
+                policy_parameters.c.effective_from == effective_from,
+            )
+        ).first()
         if exists:
-            raise Conflict(f"{name} for {region_code} from {effective_from} already exists; "
-                           "versions are never edited, add one with a later date")
-        session.execute(insert(policy_parameters).values(
-            name=name, region_code=region_code, effective_from=effective_from, value=value,
-            source=source, recorded_at=self._clock.now(), recorded_by=recorded_by))
+            raise Conflict(
+                f"{name} for {region_code} from {effective_from} already exists; "
+                "versions are never edited, add one with a later date"
+            )
+        session.execute(
+            insert(policy_parameters).values(
+                name=name,
+                region_code=region_code,
+                effective_from=effective_from,
+                value=value,
+                source=source,
+                recorded_at=self._clock.now(),
+                recorded_by=recorded_by,
+            )
+        )
         return PolicyValue(name, value, region_code, effective_from)
 
 

@@ -3,6 +3,7 @@
 Six digits name province (XX0000), city (XXXX00) and district (XXXXXX); a township adds three
 digits, a village three more. Staff are scoped to a region and see everything below it.
 """
+
 from __future__ import annotations
 
 from chassis.errors import InvalidInput

@@ -7,6 +7,7 @@ process after restart, or of a replica) publishes them again; consumers' inboxes
 duplicate. Unroutable or nacked rows stay unsent with the error recorded and are retried.
 PostgreSQL NOTIFY wakes the relay as soon as a writer commits; otherwise it polls.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -84,10 +85,17 @@ class ConfirmingPublisher:
             self._pending, self._outcome = {}, {}
             for message_id, exchange, routing_key, body in messages:
                 self._channel.basic_publish(
-                    amqp.Message(json.dumps(body, ensure_ascii=False).encode(),
-                                 content_type="application/json", content_encoding="utf-8",
-                                 delivery_mode=2, message_id=message_id),
-                    exchange=exchange, routing_key=routing_key, mandatory=True)
+                    amqp.Message(
+                        json.dumps(body, ensure_ascii=False).encode(),
+                        content_type="application/json",
+                        content_encoding="utf-8",
+                        delivery_mode=2,
+                        message_id=message_id,
+                    ),
+                    exchange=exchange,
+                    routing_key=routing_key,
+                    mandatory=True,
+                )
                 # the broker numbers confirms 1, 2, … per channel in publish order
                 self._pending[self._next_tag] = message_id
                 self._next_tag += 1
@@ -100,8 +108,17 @@ class ConfirmingPublisher:
 
 
 class OutboxRelay:
-    def __init__(self, engine_factory, amqp_uri: str, service: str, clock, batch_size: int = 200,
-                 poll_interval: float = 0.5, linger: float = 0.01, gauge_interval: float = 1.0):
+    def __init__(
+        self,
+        engine_factory,
+        amqp_uri: str,
+        service: str,
+        clock,
+        batch_size: int = 200,
+        poll_interval: float = 0.5,
+        linger: float = 0.01,
+        gauge_interval: float = 1.0,
+    ):
         self.engine_factory = engine_factory
         self.amqp_uri = amqp_uri
         self.service = service
@@ -158,20 +175,27 @@ class OutboxRelay:
         with engine.begin() as conn:
             now = self.clock.now()
             rows = conn.execute(
-                select(outbox.c.id, outbox.c.event_id, outbox.c.event_type, outbox.c.exchange,
-                       outbox.c.routing_key, outbox.c.body, outbox.c.attempts)
-                .where(outbox.c.sent_at.is_(None),
-                       or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now))
+                select(
+                    outbox.c.id,
+                    outbox.c.event_id,
+                    outbox.c.event_type,
+                    outbox.c.exchange,
+                    outbox.c.routing_key,
+                    outbox.c.body,
+                    outbox.c.attempts,
+                )
+                .where(
+                    outbox.c.sent_at.is_(None), or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now)
+                )
                 .order_by(outbox.c.id)
                 .limit(self.batch_size)
-                .with_for_update(skip_locked=True)).all()
+                .with_for_update(skip_locked=True)
+            ).all()
             if rows:
-                outcome = self.publisher.publish_batch(
-                    [(r.event_id, r.exchange, r.routing_key, r.body) for r in rows])
+                outcome = self.publisher.publish_batch([(r.event_id, r.exchange, r.routing_key, r.body) for r in rows])
                 sent = [r.id for r in rows if outcome[r.event_id] is None]
                 if sent:
-                    conn.execute(update(outbox).where(outbox.c.id.in_(sent))
-                                 .values(sent_at=datetime.now(UTC)))
+                    conn.execute(update(outbox).where(outbox.c.id.in_(sent)).values(sent_at=datetime.now(UTC)))
                 for row in rows:
                     error = outcome[row.event_id]
                     if error is None:
@@ -179,24 +203,38 @@ class OutboxRelay:
                     else:
                         # kept (an event is never dropped), tried again after a growing pause;
                         # the backlog and oldest-age gauges show it to operations
-                        pause = timedelta(seconds=min(2 ** row.attempts, MAX_REFUSED_PAUSE_SECONDS))
-                        self.log.error("outbox.publish_refused", event_id=row.event_id,
-                                       event_type=row.event_type, error=error, retry_in=pause.total_seconds())
-                        conn.execute(update(outbox).where(outbox.c.id == row.id).values(
-                            attempts=outbox.c.attempts + 1, last_error=mask_resident_ids(error),
-                            next_attempt_at=now + pause))
+                        pause = timedelta(seconds=min(2**row.attempts, MAX_REFUSED_PAUSE_SECONDS))
+                        self.log.error(
+                            "outbox.publish_refused",
+                            event_id=row.event_id,
+                            event_type=row.event_type,
+                            error=error,
+                            retry_in=pause.total_seconds(),
+                        )
+                        conn.execute(
+                            update(outbox)
+                            .where(outbox.c.id == row.id)
+                            .values(
+                                attempts=outbox.c.attempts + 1,
+                                last_error=mask_resident_ids(error),
+                                next_attempt_at=now + pause,
+                            )
+                        )
             if time.monotonic() - self._gauged_at >= self.gauge_interval:  # not on every pass
                 self._gauged_at = time.monotonic()
-                backlog, oldest = conn.execute(select(func.count(), func.min(outbox.c.created_at))
-                                               .where(outbox.c.sent_at.is_(None))).one()
+                backlog, oldest = conn.execute(
+                    select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.sent_at.is_(None))
+                ).one()
                 OUTBOX_BACKLOG.labels(self.service).set(backlog)
                 OUTBOX_OLDEST_AGE.labels(self.service).set(
-                    max(0.0, (self.clock.now() - oldest).total_seconds()) if oldest else 0.0)
+                    max(0.0, (self.clock.now() - oldest).total_seconds()) if oldest else 0.0
+                )
         return len(rows)
 
     def _listen(self, engine):
         """Wake the relay on NOTIFY; reconnects if the database goes away."""
         from eventlet.hubs import trampoline
+
         while not self._stopped:
             try:
                 raw = engine.raw_connection()

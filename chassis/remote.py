@@ -2,6 +2,7 @@
 
 nameko's service-to-service RpcProxy waits forever; an HTTP client should get a 503 instead.
 """
+
 from __future__ import annotations
 
 import eventlet
@@ -25,6 +26,7 @@ class _TimedProxy:
                     return remote(*args, **kwargs)
             except eventlet.Timeout:
                 raise Unavailable(f"the {self._service} service did not answer within {self._timeout:g} s") from None
+
         return call
 
 

@@ -1,5 +1,6 @@
 """Loading requests and dumping answers with a contract's marshmallow schema, the same way in every
 service: every field error comes back to the client at once, as a 400 that names the fields."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError

@@ -8,21 +8,22 @@
   request the broker delivers again (its worker died after the commit, before the ack) is
   answered from here instead of running twice.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import (
-                        JSON,
-                        BigInteger,
-                        Column,
-                        Date,
-                        Index,
-                        Integer,
-                        MetaData,
-                        String,
-                        Table,
-                        Text,
-                        UniqueConstraint,
-                        text,
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
 )
 
 from chassis.types import UtcDateTime
@@ -35,7 +36,8 @@ chassis_metadata = MetaData()
 _Id = BigInteger().with_variant(Integer(), "sqlite")
 
 outbox = Table(
-    "outbox", chassis_metadata,
+    "outbox",
+    chassis_metadata,
     Column("id", _Id, primary_key=True, autoincrement=True),
     # the AMQP message id: the event's id, or for a partner's filtered copy an id derived from it
     Column("event_id", String(36), nullable=False, unique=True),
@@ -48,19 +50,20 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("next_attempt_at", UtcDateTime),  # after a refusal (unroutable, nacked): not before this
     Column("last_error", Text),
-    Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL"),
-          sqlite_where=text("sent_at IS NULL")),
+    Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL"), sqlite_where=text("sent_at IS NULL")),
 )
 
 inbox = Table(
-    "inbox", chassis_metadata,
+    "inbox",
+    chassis_metadata,
     Column("consumer", String(160), primary_key=True),
     Column("event_id", String(36), primary_key=True),
     Column("handled_at", UtcDateTime, nullable=False),
 )
 
 audit_log = Table(
-    "audit_log", chassis_metadata,
+    "audit_log",
+    chassis_metadata,
     Column("id", _Id, primary_key=True, autoincrement=True),
     Column("at", UtcDateTime, nullable=False),
     Column("actor_id", String(80), nullable=False),
@@ -76,7 +79,8 @@ audit_log = Table(
 )
 
 policy_parameters = Table(
-    "policy_parameters", chassis_metadata,
+    "policy_parameters",
+    chassis_metadata,
     Column("id", _Id, primary_key=True, autoincrement=True),
     Column("region_code", String(12), nullable=False),  # "000000" = national
     Column("name", String(120), nullable=False),
@@ -89,7 +93,8 @@ policy_parameters = Table(
 )
 
 command_log = Table(
-    "command_log", chassis_metadata,
+    "command_log",
+    chassis_metadata,
     Column("request_id", String(64), primary_key=True),  # the RPC request's correlation id
     Column("entrypoint", String(160), nullable=False),
     Column("reply", Text, nullable=False),  # as nameko serialised it (JSON)

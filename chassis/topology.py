@@ -10,6 +10,7 @@
 Quorum queues count redeliveries; `x-delivery-limit` parks a message that keeps crashing its
 consumer process in `.dead` instead of looping (at-least-once dead-lettering, RabbitMQ ≥ 3.10).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -19,9 +20,18 @@ from kombu import Connection, Exchange, Queue, binding
 from contracts.partners import PARTNERS
 from contracts.subscriptions import PARTNER_EXCHANGE, SUBSCRIPTIONS, partner_queue
 
-__all__ = ["EVENTS_EXCHANGE", "events_exchange", "partners_exchange", "consumer_queue",
-           "retry_queue_name", "dead_queue_name", "declare_topology", "declare_consumer", "supports_quorum",
-           "partner_queues"]
+__all__ = [
+    "EVENTS_EXCHANGE",
+    "events_exchange",
+    "partners_exchange",
+    "consumer_queue",
+    "retry_queue_name",
+    "dead_queue_name",
+    "declare_topology",
+    "declare_consumer",
+    "supports_quorum",
+    "partner_queues",
+]
 
 EVENTS_EXCHANGE = "tongban.events"
 events_exchange = Exchange(EVENTS_EXCHANGE, type="topic", durable=True)
@@ -62,14 +72,24 @@ def _durable_arguments(queue: str, quorum: bool) -> dict:
 
 
 def consumer_queue(name: str, event_types, quorum: bool) -> Queue:
-    return Queue(name, bindings=[binding(events_exchange, routing_key=t) for t in event_types],
-                 durable=True, queue_arguments=_durable_arguments(name, quorum))
+    return Queue(
+        name,
+        bindings=[binding(events_exchange, routing_key=t) for t in event_types],
+        durable=True,
+        queue_arguments=_durable_arguments(name, quorum),
+    )
 
 
 def partner_queues(quorum: bool) -> list[Queue]:
-    return [Queue(partner_queue(code), bindings=[binding(partners_exchange, routing_key=f"{code}.#")],
-                  durable=True, queue_arguments=_durable_arguments(partner_queue(code), quorum))
-            for code in PARTNERS]
+    return [
+        Queue(
+            partner_queue(code),
+            bindings=[binding(partners_exchange, routing_key=f"{code}.#")],
+            durable=True,
+            queue_arguments=_durable_arguments(partner_queue(code), quorum),
+        )
+        for code in PARTNERS
+    ]
 
 
 def _dead_queue(name: str, quorum: bool) -> Queue:
@@ -79,9 +99,18 @@ def _dead_queue(name: str, quorum: bool) -> Queue:
 def _retry_queues(name: str, delays_ms) -> list[Queue]:
     """One classic queue per delay: everything in it waits the same time, then expires back into
     the consumer queue (per-message TTLs in one queue only expire at its head)."""
-    return [Queue(retry_queue_name(name, delay), durable=True, queue_arguments={
-        "x-message-ttl": int(delay), "x-dead-letter-exchange": "", "x-dead-letter-routing-key": name})
-        for delay in delays_ms]
+    return [
+        Queue(
+            retry_queue_name(name, delay),
+            durable=True,
+            queue_arguments={
+                "x-message-ttl": int(delay),
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": name,
+            },
+        )
+        for delay in delays_ms
+    ]
 
 
 def all_queues(quorum: bool) -> list[Queue]:

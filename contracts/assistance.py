@@ -1,5 +1,6 @@
 """Social assistance's published language: events, request schemas, and the data sources of the
 household economic check (核对)."""
+
 from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
@@ -19,15 +20,15 @@ RECOVERY_STATES = ("open", "recovered", "cancelled")
 # 核对: what each source tells, and the department that holds it. A source that fails is reported
 # as failed, never read as "nothing found".
 CHECK_SOURCES = {
-    "social_insurance": "human_resources",   # 社保: pensions, wages paid in
-    "vehicles": "police",                     # 车管
-    "bank_deposits": "banks",                 # 银行
-    "real_estate": "housing",                 # 房管
-    "tax": "tax",                             # 税务
-    "deaths": "funeral",                      # 殡葬
-    "hukou": "police",                        # 公安 户籍
-    "business": "market_regulation",          # 市场监管
-    "housing_fund": "housing_fund",           # 公积金
+    "social_insurance": "human_resources",  # 社保: pensions, wages paid in
+    "vehicles": "police",  # 车管
+    "bank_deposits": "banks",  # 银行
+    "real_estate": "housing",  # 房管
+    "tax": "tax",  # 税务
+    "deaths": "funeral",  # 殡葬
+    "hukou": "police",  # 公安 户籍
+    "business": "market_regulation",  # 市场监管
+    "housing_fund": "housing_fund",  # 公积金
 }
 
 
@@ -54,14 +55,27 @@ class ApplicationRequestSchema(Strict):
 class DecisionRequestSchema(Strict):
     """The decision, with what some programmes need to compute the amount (the service says which
     programme needs which): self-care ability for 特困; grade, amount asked for and urgency for 临时救助."""
+
     decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
     reason = fields.String(required=True, validate=validate.Length(min=2, max=1000))
-    self_care = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(SELF_CARE_LEVELS),
-                              metadata={"description": "特困: self-care ability (full 全自理 / partial 半失能 / none 全失能)"})
-    grade = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=10),
-                          metadata={"description": "临时救助: the grade (分档) of the policy"})
-    requested_fen = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1),
-                                   metadata={"description": "临时救助: the amount asked for, in fen"})
+    self_care = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(SELF_CARE_LEVELS),
+        metadata={"description": "特困: self-care ability (full 全自理 / partial 半失能 / none 全失能)"},
+    )
+    grade = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=10),
+        metadata={"description": "临时救助: the grade (分档) of the policy"},
+    )
+    requested_fen = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1),
+        metadata={"description": "临时救助: the amount asked for, in fen"},
+    )
     urgent = fields.Boolean(load_default=False, metadata={"description": "临时救助: 急难 case"})
 
 
@@ -90,6 +104,7 @@ class ApplicationViewSchema(Strict):
 
 
 # --- households, exits, re-checks (复核) and policy versions --------------------------------------
+
 
 class MemberJoinsSchema(MemberSchema):
     joined_on = fields.Date(required=True, metadata={"description": "e.g. the newborn's hukou registration"})
@@ -141,21 +156,30 @@ class ExitRequestSchema(Strict):
     ends_on = fields.Date(required=True, metadata={"description": "the last day of the entitlement"})
     reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
     income_rose_above_standard = fields.Boolean(
-        load_default=False, metadata={"description": "leaving because income rose: the gradual exit (渐退期) applies"})
+        load_default=False, metadata={"description": "leaving because income rose: the gradual exit (渐退期) applies"}
+    )
 
 
 class ReviewRequestSchema(Strict):
-    reason = fields.String(required=True, validate=validate.Length(min=2, max=500),
-                           metadata={"description": "what the re-check found; to end the benefit use the exit"})
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=2, max=500),
+        metadata={"description": "what the re-check found; to end the benefit use the exit"},
+    )
 
 
 class PolicyVersionRequestSchema(Strict):
     name = fields.String(required=True, validate=validate.Regexp(r"^(assistance|calendar)\.[a-z_]+$"))
     region_code = fields.String(required=True, validate=validate.Regexp(r"^(\d{6}|\d{9}|\d{12})$"))
     effective_from = fields.Date(required=True)
-    value = fields.Raw(required=True, metadata={"description": "number, ratio string, or mapping, as the parameter takes"})
-    source = fields.String(required=True, validate=validate.Length(min=3, max=500),
-                           metadata={"description": "the document the figure comes from"})
+    value = fields.Raw(
+        required=True, metadata={"description": "number, ratio string, or mapping, as the parameter takes"}
+    )
+    source = fields.String(
+        required=True,
+        validate=validate.Length(min=3, max=500),
+        metadata={"description": "the document the figure comes from"},
+    )
 
 
 class PolicyVersionViewSchema(Strict):
@@ -167,6 +191,7 @@ class PolicyVersionViewSchema(Strict):
 
 
 # --- proactive discovery (主动发现) ----------------------------------------------------------------
+
 
 class AlertViewSchema(Strict):
     alert_id = fields.String()
@@ -189,11 +214,15 @@ class AlertResolutionSchema(Strict):
 
 # --- events --------------------------------------------------------------------------------------
 
+
 class HouseholdMemberSchema(Strict):
     resident_id = ResidentIdField(required=True)
     name = fields.String(required=True)
-    severely_disabled = fields.Boolean(load_default=False, dump_default=False,
-                                       metadata={"description": "重度残疾: care's home-care vouchers follow it"})
+    severely_disabled = fields.Boolean(
+        load_default=False,
+        dump_default=False,
+        metadata={"description": "重度残疾: care's home-care vouchers follow it"},
+    )
 
 
 class AssistanceApprovedSchema(Strict):
@@ -210,13 +239,19 @@ class AssistanceApprovedSchema(Strict):
 class MemberLeftSchema(Strict):
     """A member left a household that receives assistance (divorce, moving out): whatever followed
     from the household's benefit for that person ends with it."""
+
     household_id = fields.String(required=True)
     resident_id = ResidentIdField(required=True)
     left_on = fields.Date(required=True)
     reason = fields.String(required=True)
-    case_id = fields.String(load_default=None, allow_none=True,
-                            metadata={"description": "the funeral case, when the member left by death (身后一件事): "
-                                                     "a revocation of that case undoes the leaving"})
+    case_id = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "the funeral case, when the member left by death (身后一件事): "
+            "a revocation of that case undoes the leaving"
+        },
+    )
 
 
 class EntitlementEndedSchema(Strict):
@@ -235,13 +270,21 @@ class EntitlementResumedSchema(Strict):
 
 # --- the assistance–charity link (政府救助与慈善救助衔接) -------------------------------------------------
 
+
 class ReferralRequestSchema(Strict):
     """A caseworker refers a household to charity for a need government aid leaves uncovered."""
+
     need = fields.String(required=True, validate=validate.OneOf(NEEDS))
-    coverage = fields.String(required=True, validate=validate.OneOf(["none", "partial"]),
-                             metadata={"description": "government aid covers none or part of the need"})
-    requested_fen = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_000_000),
-                                   metadata={"description": "the gap left, in fen"})
+    coverage = fields.String(
+        required=True,
+        validate=validate.OneOf(["none", "partial"]),
+        metadata={"description": "government aid covers none or part of the need"},
+    )
+    requested_fen = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=10_000_000_000),
+        metadata={"description": "the gap left, in fen"},
+    )
     reason = fields.String(required=True, validate=validate.Length(min=2, max=1000))
 
 
@@ -261,11 +304,13 @@ class ReferralViewSchema(Strict):
 
 class ReferredMemberSchema(Strict):
     """Who the household is, as much as charity needs to help each person once for a need: no name."""
+
     resident_id = ResidentIdField(required=True)
 
 
 class HouseholdReferredSchema(Strict):
     """Event: a household referred to charity; charity answers with `charity.referral_answered`."""
+
     referral_id = fields.String(required=True)
     household_id = fields.String(required=True)
     region_code = fields.String(required=True, validate=REGION)
@@ -277,17 +322,32 @@ class HouseholdReferredSchema(Strict):
 
 # --- recovery of an overpayment (追回), for the payments office -------------------------------------
 
+
 class RepaymentRequestSchema(Strict):
     """Money back on a recovery (the bank returned it, or the family repaid), or an amount written
     off (核销, with the reason). Never more than what is outstanding."""
+
     amount_fen = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_000_000))
-    received_on = fields.Date(required=True, metadata={"description": "the day the money came back (or the write-off was decided)"})
-    method = fields.String(required=True, validate=validate.OneOf(REPAYMENT_METHODS),
-                           metadata={"description": "bank_return (银行退回) | repayment (退款) | write_off (核销)"})
-    reference = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=80),
-                              metadata={"description": "the bank's or the receipt's reference"})
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=2, max=500),
-                           metadata={"description": "required for a write-off: why it is given up"})
+    received_on = fields.Date(
+        required=True, metadata={"description": "the day the money came back (or the write-off was decided)"}
+    )
+    method = fields.String(
+        required=True,
+        validate=validate.OneOf(REPAYMENT_METHODS),
+        metadata={"description": "bank_return (银行退回) | repayment (退款) | write_off (核销)"},
+    )
+    reference = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=80),
+        metadata={"description": "the bank's or the receipt's reference"},
+    )
+    reason = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=2, max=500),
+        metadata={"description": "required for a write-off: why it is given up"},
+    )
 
     @validates_schema
     def _reason_for_write_off(self, data, **_):
@@ -298,18 +358,27 @@ class RepaymentRequestSchema(Strict):
 class RefundRequestSchema(Strict):
     """Money recovered that the household is owed back (the death was revoked, or the bank never
     paid what was recovered), recorded as given back."""
+
     amount_fen = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_000_000))
     paid_on = fields.Date(required=True)
     reference = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=80))
 
 
 class RecoveryListQuerySchema(Strict):
-    state = fields.String(load_default="open", validate=validate.OneOf([*RECOVERY_STATES, "refund_due", "all"]),
-                          metadata={"description": "open (default) | recovered | cancelled | all | refund_due "
-                                                   "(money recovered that is owed back, whatever the state)"})
-    region_code = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\d{6}(\d{3}(\d{3})?)?$"),
-                                metadata={"description": "narrow the list to a district, township or village "
-                                                         "inside your area"})
+    state = fields.String(
+        load_default="open",
+        validate=validate.OneOf([*RECOVERY_STATES, "refund_due", "all"]),
+        metadata={
+            "description": "open (default) | recovered | cancelled | all | refund_due "
+            "(money recovered that is owed back, whatever the state)"
+        },
+    )
+    region_code = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^\d{6}(\d{3}(\d{3})?)?$"),
+        metadata={"description": "narrow the list to a district, township or village inside your area"},
+    )
 
 
 class RepaymentViewSchema(Strict):
@@ -331,10 +400,15 @@ class RecoverySummarySchema(Strict):
     entitlement_id = fields.Integer()
     programme = fields.String()
     months = fields.List(fields.String(), metadata={"description": "the months after the death paid too much"})
-    state = fields.String(metadata={"description": "open | recovered | cancelled (nothing owed: the death was "
-                                                   "revoked, or the payments counted were never made)"})
-    amount_fen = fields.Integer(metadata={"description": "what the overpayment comes to, as the bank's answers "
-                                                         "now show it"})
+    state = fields.String(
+        metadata={
+            "description": "open | recovered | cancelled (nothing owed: the death was "
+            "revoked, or the payments counted were never made)"
+        }
+    )
+    amount_fen = fields.Integer(
+        metadata={"description": "what the overpayment comes to, as the bank's answers now show it"}
+    )
     recovered_fen = fields.Integer(metadata={"description": "money received back (bank returns and repayments)"})
     written_off_fen = fields.Integer()
     refunded_fen = fields.Integer(metadata={"description": "money given back to the household"})

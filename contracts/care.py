@@ -1,5 +1,6 @@
 """Elderly care's published language: request and view schemas of the registry and the old-age
 allowance (高龄津贴)."""
+
 from __future__ import annotations
 
 from marshmallow import fields, validate
@@ -15,15 +16,18 @@ class PersonRecordSchema(Strict):
     resident_id = ResidentIdField(required=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=60))
     region_code = fields.String(required=True, validate=REGION)
-    bank_account = fields.String(validate=validate.Regexp(r"^\d{8,40}$", error="8 to 40 digits"),
-                                 metadata={"description": "the account (社保卡) the old-age allowance is paid to; "
-                                                          "left out: the one on record stays"})
+    bank_account = fields.String(
+        validate=validate.Regexp(r"^\d{8,40}$", error="8 to 40 digits"),
+        metadata={
+            "description": "the account (社保卡) the old-age allowance is paid to; left out: the one on record stays"
+        },
+    )
 
 
 class ElderImportSchema(Strict):
     """A batch from the population registry (户籍人口); age and sex come from the ID numbers."""
-    people = fields.List(fields.Nested(PersonRecordSchema), required=True,
-                         validate=validate.Length(min=1, max=10_000))
+
+    people = fields.List(fields.Nested(PersonRecordSchema), required=True, validate=validate.Length(min=1, max=10_000))
 
 
 class AllowanceViewSchema(Strict):
@@ -38,14 +42,20 @@ class AllowanceViewSchema(Strict):
 class AllowanceEndSchema(Strict):
     """End a person's old-age allowance as of a day (a move out of the city; the after-death flow
     ends it with the date of death). Months after that day's month are no longer paid."""
+
     ended_on = fields.Date(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
 
 
 class AllowanceCycleRequestSchema(PaymentCycleRequestSchema):
     """One district's cycle of the old-age allowance for a month (each district bureau pays its own)."""
-    region_code = fields.String(required=True, validate=validate.Regexp(
-        r"^\d{4}(?!00)\d{2}$", error="must be a district's 6-digit code (not a city's, ending in 00)"))
+
+    region_code = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^\d{4}(?!00)\d{2}$", error="must be a district's 6-digit code (not a city's, ending in 00)"
+        ),
+    )
 
 
 class ElderViewSchema(Strict):
@@ -69,8 +79,11 @@ class AllowanceJobViewSchema(Strict):
     enrolled = fields.Integer(metadata={"description": "enrolled by this run"})
     enrolled_today = fields.Integer(metadata={"description": "enrolled by every run of the day"})
     runs_today = fields.Integer()
-    vouchers_granted = fields.Integer(metadata={
-        "description": "home-care vouchers granted by this run to members of supported households who reached the age"})
+    vouchers_granted = fields.Integer(
+        metadata={
+            "description": "home-care vouchers granted by this run to members of supported households who reached the age"
+        }
+    )
 
 
 # --- home and community care: service orders drawn on government vouchers ----------------------
@@ -85,12 +98,18 @@ CREDITS_OUTCOMES = ("redeemed", "refused", "returned")
 class OrderRequestSchema(Strict):
     resident_id = ResidentIdField(required=True, metadata={"description": "the person served"})
     service = fields.String(required=True, validate=validate.OneOf(SERVICE_TYPES))
-    provider = fields.String(required=True, validate=validate.Length(min=2, max=60),
-                             metadata={"description": "the provider's code"})
+    provider = fields.String(
+        required=True, validate=validate.Length(min=2, max=60), metadata={"description": "the provider's code"}
+    )
     price_fen = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_00))
-    payment = fields.String(load_default="voucher", validate=validate.OneOf(PAYMENTS), metadata={
-        "description": "voucher: the month's voucher budget pays, the person the rest; time_bank: the person's "
-                       "time-bank credits (时间银行) pay the whole service, in the minutes policy sets for it"})
+    payment = fields.String(
+        load_default="voucher",
+        validate=validate.OneOf(PAYMENTS),
+        metadata={
+            "description": "voucher: the month's voucher budget pays, the person the rest; time_bank: the person's "
+            "time-bank credits (时间银行) pay the whole service, in the minutes policy sets for it"
+        },
+    )
 
 
 class OrderCancellationSchema(Strict):
@@ -109,9 +128,13 @@ class OrderViewSchema(Strict):
     copay_fen = fields.Integer(allow_none=True, metadata={"description": "paid by the person"})
     payment = fields.String(metadata={"description": " | ".join(PAYMENTS)})
     credit_minutes = fields.Integer(allow_none=True, metadata={"description": "time-bank minutes the order costs"})
-    credits_state = fields.String(allow_none=True, metadata={
-        "description": "time_bank only: pending (charity is asked) | redeemed (funded: the provider may accept) | "
-                       "refused (the order was cancelled) | returned (cancelled, the credits given back)"})
+    credits_state = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "time_bank only: pending (charity is asked) | redeemed (funded: the provider may accept) | "
+            "refused (the order was cancelled) | returned (cancelled, the credits given back)"
+        },
+    )
     cancel_reason = fields.String(allow_none=True)
 
 
@@ -126,6 +149,7 @@ class VoucherViewSchema(Strict):
 
 class OrderRequestedSchema(Strict):
     """Event: what a provider needs to serve the order (minimal: no ID number)."""
+
     order_id = fields.String(required=True)
     service = fields.String(required=True, validate=validate.OneOf(SERVICE_TYPES))
     provider = fields.String(required=True)
@@ -135,6 +159,7 @@ class OrderRequestedSchema(Strict):
 
 class CreditsRequestedSchema(Strict):
     """Event: care asks the time bank to pay an order with the person's own credits."""
+
     order_id = fields.String(required=True)
     resident_id = ResidentIdField(required=True, metadata={"description": "the person served, whose credits pay"})
     service = fields.String(required=True, validate=validate.OneOf(SERVICE_TYPES))
@@ -143,6 +168,7 @@ class CreditsRequestedSchema(Strict):
 
 class OrderCancelledSchema(Strict):
     """Event: an order was cancelled before delivery (by a party, or because its credits were refused)."""
+
     order_id = fields.String(required=True)
     resident_id = ResidentIdField(required=True)
     payment = fields.String(required=True, validate=validate.OneOf(PAYMENTS))
@@ -166,8 +192,11 @@ OWNERSHIPS = ("public", "public_private", "private")  # 公办 / 公建民营 / 
 class AssessmentRequestSchema(Strict):
     resident_id = ResidentIdField(required=True)
     level = fields.String(required=True, validate=validate.OneOf(ABILITY_LEVELS))
-    assessor = fields.String(required=True, validate=validate.Length(min=2, max=80),
-                             metadata={"description": "the certified assessor or assessing agency"})
+    assessor = fields.String(
+        required=True,
+        validate=validate.Length(min=2, max=80),
+        metadata={"description": "the certified assessor or assessing agency"},
+    )
     assessed_on = fields.Date(required=True)
 
 
@@ -183,7 +212,9 @@ class AssessmentViewSchema(Strict):
 class BedsSchema(Strict):
     ordinary = fields.Integer(required=True, validate=validate.Range(min=0))
     nursing = fields.Integer(required=True, validate=validate.Range(min=0), metadata={"description": "护理型床位"})
-    dementia = fields.Integer(required=True, validate=validate.Range(min=0), metadata={"description": "认知障碍照护床位"})
+    dementia = fields.Integer(
+        required=True, validate=validate.Range(min=0), metadata={"description": "认知障碍照护床位"}
+    )
 
 
 class InstitutionRequestSchema(Strict):
@@ -208,7 +239,8 @@ class IndicatorsViewSchema(Strict):
     beds = fields.Integer()
     nursing_bed_ratio = fields.Float(allow_none=True, metadata={"description": "nursing beds / all beds"})
     public_dementia_bed_ratio = fields.Float(
-        allow_none=True, metadata={"description": "dementia beds / all beds, in public institutions"})
+        allow_none=True, metadata={"description": "dementia beds / all beds, in public institutions"}
+    )
     beds_per_10k_elderly = fields.Float(allow_none=True)
     family_beds = fields.Integer(metadata={"description": "家庭养老床位 open in the region"})
 
@@ -228,11 +260,15 @@ class ChildRequestSchema(Strict):
     category = fields.String(required=True, validate=validate.OneOf(CHILD_CATEGORIES))
     placement = fields.String(required=True, validate=validate.OneOf(PLACEMENTS))
     village_code = fields.String(required=True, validate=VILLAGE)
-    household = fields.String(required=True, validate=validate.Length(min=1, max=120),
-                              metadata={"description": "the household the child lives in (户): address or name"})
+    household = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=120),
+        metadata={"description": "the household the child lives in (户): address or name"},
+    )
     guardian = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=60))
-    guardian_resident_id = ResidentIdField(load_default=None, allow_none=True,
-                                           metadata={"description": "the caregiver: their death raises a review"})
+    guardian_resident_id = ResidentIdField(
+        load_default=None, allow_none=True, metadata={"description": "the caregiver: their death raises a review"}
+    )
 
 
 class ScreeningRequestSchema(Strict):
@@ -271,7 +307,8 @@ class AdmissionRequestSchema(Strict):
     bed_type = fields.String(required=True, validate=validate.OneOf(BED_TYPES))
     admitted_on = fields.Date(required=True)
     concentrated_support = fields.Boolean(
-        load_default=False, metadata={"description": "集中供养: a 特困 person placed at public expense"})
+        load_default=False, metadata={"description": "集中供养: a 特困 person placed at public expense"}
+    )
 
 
 class DischargeRequestSchema(Strict):
@@ -294,25 +331,37 @@ class AdmissionViewSchema(Strict):
 
 CALL_KINDS = ("sos", "fall", "health_alarm")
 DEVICE_ID = validate.Length(min=4, max=60)
-PLATFORM = validate.Regexp(r"^[a-z0-9][a-z0-9_-]{1,59}$",
-                           error="a platform code: 2 to 60 lower-case letters, digits, - or _")
+PLATFORM = validate.Regexp(
+    r"^[a-z0-9][a-z0-9_-]{1,59}$", error="a platform code: 2 to 60 lower-case letters, digits, - or _"
+)
 
 
 class DeviceRegistrationSchema(Strict):
     """A wearable device (智能手环, 一键呼叫) handed to a person, registered by the bureau's staff of
     the person's area: only calls from the platform that operates it, for this person, are taken."""
-    device_id = fields.String(required=True, validate=DEVICE_ID,
-                              metadata={"description": "the device's id as its platform reports it in calls"})
+
+    device_id = fields.String(
+        required=True,
+        validate=DEVICE_ID,
+        metadata={"description": "the device's id as its platform reports it in calls"},
+    )
     resident_id = ResidentIdField(required=True)
-    platform = fields.String(required=True, validate=PLATFORM, metadata={
-        "description": "the wearable-device platform operating the device: the `org` its tokens name"})
-    registered_on = fields.Date(load_default=None, allow_none=True, metadata={
-        "description": "the day it was handed over (default today): calls raised before it are refused"})
+    platform = fields.String(
+        required=True,
+        validate=PLATFORM,
+        metadata={"description": "the wearable-device platform operating the device: the `org` its tokens name"},
+    )
+    registered_on = fields.Date(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the day it was handed over (default today): calls raised before it are refused"},
+    )
 
 
 class DeviceRetirementSchema(Strict):
-    retired_on = fields.Date(required=True, metadata={
-        "description": "the day it left service: calls raised on or after it are refused"})
+    retired_on = fields.Date(
+        required=True, metadata={"description": "the day it left service: calls raised on or after it are refused"}
+    )
     reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
 
 
@@ -332,6 +381,7 @@ class EmergencyCallSchema(Strict):
     is recognised. Taken only from the platform operating the device (its token's `org`), for the
     person the device is registered to on the day the call was raised; anything else is refused
     (403) and nothing is recorded."""
+
     device_id = fields.String(required=True, validate=DEVICE_ID)
     call_id = fields.String(required=True, validate=validate.Length(min=1, max=60))
     resident_id = ResidentIdField(required=True)
@@ -362,9 +412,13 @@ class EmergencyCallViewSchema(Strict):
 
 class FamilyBedRequestSchema(Strict):
     """家庭养老床位: an institution's professional care brought into the home of a disabled person."""
+
     resident_id = ResidentIdField(required=True)
-    institution = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9-]{2,40}$"),
-                                metadata={"description": "the institution that runs the bed"})
+    institution = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9-]{2,40}$"),
+        metadata={"description": "the institution that runs the bed"},
+    )
     established_on = fields.Date(required=True)
 
 

@@ -1,8 +1,9 @@
 """The events catalogue as Markdown, generated from `contracts` (the README embeds it).
 
-    python -m contracts.catalogue            # print it
-    python -m contracts.catalogue --write README.md   # refresh the README's copy
+python -m contracts.catalogue            # print it
+python -m contracts.catalogue --write README.md   # refresh the README's copy
 """
+
 from __future__ import annotations
 
 import sys
@@ -25,40 +26,65 @@ def _type(field) -> str:
     if isinstance(field, fields.List):
         return f"[{_type(field.inner)}]"
     name = type(field).__name__
-    return {"ResidentIdField": "resident ID (GB 11643)", "AwareDateTime": "datetime (with zone)"}.get(name, name.lower())
+    return {"ResidentIdField": "resident ID (GB 11643)", "AwareDateTime": "datetime (with zone)"}.get(
+        name, name.lower()
+    )
 
 
 def render() -> str:
-    out = ["### Events", "",
-           "Every event travels in one envelope: `id` (UUID), `type`, `source`, `time`, `subject`, `matter_id`, "
-           "`correlation_id`, `causation_id`, `schema_version`, `data`. Routing key = `type` on exchange "
-           "`tongban.events`.", ""]
+    out = [
+        "### Events",
+        "",
+        "Every event travels in one envelope: `id` (UUID), `type`, `source`, `time`, `subject`, `matter_id`, "
+        "`correlation_id`, `causation_id`, `schema_version`, `data`. Routing key = `type` on exchange "
+        "`tongban.events`.",
+        "",
+    ]
     for event in EVENTS.values():
         consumers = sorted(q for q, types in SUBSCRIPTIONS.items() if event.name in types)
         partners = sorted(p.code for p in PARTNERS.values() if event.name in p.entitlements)
-        out += [f"#### `{event.name}` (v{event.version})", "", event.description, "",
-                f"Published by: {', '.join(sorted(event.publishers))}. Consumed by: "
-                f"{', '.join(consumers) or '—'}. Partners: {', '.join(partners) or '—'}.", "",
-                "| field | type | required |", "| --- | --- | --- |"]
+        out += [
+            f"#### `{event.name}` (v{event.version})",
+            "",
+            event.description,
+            "",
+            f"Published by: {', '.join(sorted(event.publishers))}. Consumed by: "
+            f"{', '.join(consumers) or '—'}. Partners: {', '.join(partners) or '—'}.",
+            "",
+            "| field | type | required |",
+            "| --- | --- | --- |",
+        ]
         for name, field in event.schema().fields.items():
             out.append(f"| `{name}` | {_type(field)} | {'yes' if field.required else 'no'} |")
         out.append("")
-    out += ["### Partner entitlements (minimal disclosure)", "", "| partner | event | fields delivered |", "| --- | --- | --- |"]
+    out += [
+        "### Partner entitlements (minimal disclosure)",
+        "",
+        "| partner | event | fields delivered |",
+        "| --- | --- | --- |",
+    ]
     for partner in PARTNERS.values():
         for event_type, paths in partner.entitlements.items():
             out.append(f"| {partner.code} ({partner.title}) | `{event_type}` | {', '.join(f'`{p}`' for p in paths)} |")
     out += ["", "### One-matter types", ""]
     for kind in MATTER_TYPES.values():
-        out += [f"#### `{kind.name}`: {kind.title}", "", "| step | owner | deadline | starts on |", "| --- | --- | --- | --- |"]
+        out += [
+            f"#### `{kind.name}`: {kind.title}",
+            "",
+            "| step | owner | deadline | starts on |",
+            "| --- | --- | --- | --- |",
+        ]
         for step in kind.steps:
-            out.append(f"| `{step.name}` ({step.title}) | {step.owner} | {step.deadline_days} days | "
-                       f"{step.starts_on or 'opening'} |")
+            out.append(
+                f"| `{step.name}` ({step.title}) | {step.owner} | {step.deadline_days} days | "
+                f"{step.starts_on or 'opening'} |"
+            )
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 
 def embedded(text: str) -> str:
-    return text[text.index(BEGIN) + len(BEGIN):text.index(END)].strip("\n") + "\n"
+    return text[text.index(BEGIN) + len(BEGIN) : text.index(END)].strip("\n") + "\n"
 
 
 def write(path: str) -> None:

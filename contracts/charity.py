@@ -1,6 +1,7 @@
 """Charity's published language (慈善, 社会组织, 志愿, 福彩): request and view schemas of social
 organisations, charity fundraising, volunteers and the time bank, welfare-lottery funds, and the
 events of the assistance–charity link. Money is integer fen; volunteer time is whole minutes."""
+
 from __future__ import annotations
 
 from marshmallow import fields, validate
@@ -19,26 +20,39 @@ GRADES = ("1A", "2A", "3A", "4A", "5A")  # 社会组织评估等级
 NEEDS = ("living", "medical", "education", "housing", "disaster", "elderly_care", "disability")
 # what a referral asks help for, and what a campaign or fund serves
 CAMPAIGN_KINDS = ("campaign", "fund")  # a time-bound public campaign, or a standing 慈善救助基金
-LOTTERY_PURPOSES = ("elderly_care", "disability", "orphans", "poverty_relief", "social_work",
-                    "social_organisations", "other")  # 养老 / 助残 / 救孤 / 济困 / 社会工作 / 社会组织 / 其他
+LOTTERY_PURPOSES = (
+    "elderly_care",
+    "disability",
+    "orphans",
+    "poverty_relief",
+    "social_work",
+    "social_organisations",
+    "other",
+)  # 养老 / 助残 / 救孤 / 济困 / 社会工作 / 社会组织 / 其他
 
 
 # --- social organisations (社会组织) -----------------------------------------------------------------
 
+
 class OrganisationRequestSchema(Strict):
-    credit_code = fields.String(required=True, validate=validate.Regexp(r"^[0-9A-HJ-NPQRTUWXY]{18}$"),
-                                metadata={"description": "统一社会信用代码 (18 characters)"})
+    credit_code = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[0-9A-HJ-NPQRTUWXY]{18}$"),
+        metadata={"description": "统一社会信用代码 (18 characters)"},
+    )
     name = fields.String(required=True, validate=validate.Length(min=2, max=120))
     kind = fields.String(required=True, validate=validate.OneOf(ORGANISATION_KINDS))
     registration = fields.String(load_default="registered", validate=validate.OneOf(REGISTRATIONS))
-    region_code = fields.String(required=True, validate=REGION,
-                                metadata={"description": "the registering authority's area"})
+    region_code = fields.String(
+        required=True, validate=REGION, metadata={"description": "the registering authority's area"}
+    )
     legal_representative = fields.String(required=True, validate=validate.Length(min=1, max=60))
     registered_on = fields.Date(required=True)
 
 
 class OrganisationChangeSchema(Strict):
     """变更登记: the fields that change, with the reason."""
+
     name = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=2, max=120))
     legal_representative = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=60))
     reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
@@ -46,12 +60,14 @@ class OrganisationChangeSchema(Strict):
 
 class CancellationSchema(Strict):
     """注销登记."""
+
     cancelled_on = fields.Date(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
 
 
 class AnnualReportSchema(Strict):
     """年度报告 (年检/年报) for a completed year."""
+
     year = fields.Integer(required=True, validate=validate.Range(min=1990, max=2100))
     income_fen = fields.Integer(required=True, validate=validate.Range(min=0))
     expenditure_fen = fields.Integer(required=True, validate=validate.Range(min=0))
@@ -59,6 +75,7 @@ class AnnualReportSchema(Strict):
 
 class GradeRequestSchema(Strict):
     """等级评估: the grade an evaluation gave, valid for the policy's years."""
+
     grade = fields.String(required=True, validate=validate.OneOf(GRADES))
     graded_on = fields.Date(required=True)
 
@@ -91,6 +108,7 @@ class DetectionJobViewSchema(Strict):
 
 class PopulationSchema(Strict):
     """Resident population of a region (统计部门), the denominator of 每万人社会组织数."""
+
     region_code = fields.String(required=True, validate=REGION)
     year = fields.Integer(required=True, validate=validate.Range(min=1990, max=2100))
     residents = fields.Integer(required=True, validate=validate.Range(min=1))
@@ -98,13 +116,19 @@ class PopulationSchema(Strict):
 
 # --- charity organisations, fundraising, donations, spending -----------------------------------------
 
+
 class CampaignRequestSchema(Strict):
     """A fundraising plan (募捐方案): what for, where, how much, when."""
+
     organisation_id = fields.String(required=True)
     title = fields.String(required=True, validate=validate.Length(min=2, max=200))
     kind = fields.String(load_default="campaign", validate=validate.OneOf(CAMPAIGN_KINDS))
-    needs = fields.List(fields.String(validate=validate.OneOf(NEEDS)), required=True,
-                        validate=validate.Length(min=1), metadata={"description": "what the money may aid"})
+    needs = fields.List(
+        fields.String(validate=validate.OneOf(NEEDS)),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"description": "what the money may aid"},
+    )
     region_code = fields.String(required=True, validate=REGION, metadata={"description": "where it aids"})
     target_fen = fields.Integer(required=True, validate=FEN)
     starts_on = fields.Date(required=True)
@@ -129,11 +153,17 @@ class CampaignViewSchema(Strict):
 
 
 class DonationRequestSchema(Strict):
-    request_id = fields.String(required=True, validate=validate.Length(min=4, max=80),
-                               metadata={"description": "the payment channel's transaction id: sent again, "
-                                                        "it is the same donation"})
-    donor_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=120),
-                               metadata={"description": "none: anonymous; never disclosed"})
+    request_id = fields.String(
+        required=True,
+        validate=validate.Length(min=4, max=80),
+        metadata={"description": "the payment channel's transaction id: sent again, it is the same donation"},
+    )
+    donor_name = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=120),
+        metadata={"description": "none: anonymous; never disclosed"},
+    )
     donor_kind = fields.String(load_default="individual", validate=validate.OneOf(["individual", "enterprise"]))
     amount_fen = fields.Integer(required=True, validate=FEN)
 
@@ -148,6 +178,7 @@ class DonationViewSchema(Strict):
 
 class SpendingRequestSchema(Strict):
     """What a campaign's money was used for (募用分离: recorded apart from the donations)."""
+
     request_id = fields.String(required=True, validate=validate.Length(min=4, max=80))
     amount_fen = fields.Integer(required=True, validate=FEN)
     purpose = fields.String(required=True, validate=validate.Length(min=2, max=300))
@@ -157,6 +188,7 @@ class SpendingRequestSchema(Strict):
 
 class DisclosureViewSchema(Strict):
     """阳光慈善: what anyone may see of a campaign; no donor, no beneficiary is named."""
+
     campaign_id = fields.String()
     title = fields.String()
     organisation = fields.String()
@@ -173,6 +205,7 @@ class DisclosureViewSchema(Strict):
 
 
 # --- volunteers and the time bank (时间银行) ------------------------------------------------------------
+
 
 class VolunteerRequestSchema(Strict):
     resident_id = ResidentIdField(required=True)
@@ -191,9 +224,11 @@ class VolunteerViewSchema(Strict):
 
 
 class ServiceRecordRequestSchema(Strict):
-    request_id = fields.String(required=True, validate=validate.Length(min=4, max=80),
-                               metadata={"description": "the service point's record id: sent again, "
-                                                        "it is the same record"})
+    request_id = fields.String(
+        required=True,
+        validate=validate.Length(min=4, max=80),
+        metadata={"description": "the service point's record id: sent again, it is the same record"},
+    )
     activity = fields.String(required=True, validate=validate.Length(min=2, max=200))
     served_on = fields.Date(required=True)
     minutes = fields.Integer(required=True, validate=validate.Range(min=1, max=24 * 60))
@@ -201,9 +236,12 @@ class ServiceRecordRequestSchema(Strict):
 
 class RedemptionRequestSchema(Strict):
     """Time-bank credits redeemed for care (by care, a care provider, or a caseworker)."""
-    redemption_key = fields.String(required=True, validate=validate.Length(min=4, max=80),
-                                   metadata={"description": "the caller's key, e.g. care-order-<id>: "
-                                                            "sent again, it is the same redemption"})
+
+    redemption_key = fields.String(
+        required=True,
+        validate=validate.Length(min=4, max=80),
+        metadata={"description": "the caller's key, e.g. care-order-<id>: sent again, it is the same redemption"},
+    )
     resident_id = ResidentIdField(required=True, metadata={"description": "the volunteer whose credits pay"})
     minutes = fields.Integer(required=True, validate=validate.Range(min=1, max=100_000))
     purpose = fields.String(required=True, validate=validate.Length(min=2, max=200))
@@ -217,9 +255,13 @@ class RedemptionViewSchema(Strict):
 
 # --- welfare-lottery public-welfare funds (福彩公益金) ----------------------------------------------------
 
+
 class LotteryAllocationSchema(Strict):
-    reference = fields.String(required=True, validate=validate.Length(min=2, max=80),
-                              metadata={"description": "the allocation document's number: sent again, the same"})
+    reference = fields.String(
+        required=True,
+        validate=validate.Length(min=2, max=80),
+        metadata={"description": "the allocation document's number: sent again, the same"},
+    )
     region_code = fields.String(required=True, validate=REGION)
     year = fields.Integer(required=True, validate=validate.Range(min=1990, max=2100))
     purpose = fields.String(required=True, validate=validate.OneOf(LOTTERY_PURPOSES))
@@ -246,8 +288,9 @@ class StatisticsViewSchema(Strict):
     organisations_per_10k = fields.Float(allow_none=True)
     registered_per_10k = fields.Float(allow_none=True)
     target_per_10k = fields.Float(allow_none=True, metadata={"description": "registered and filed (policy)"})
-    registered_target_per_10k = fields.Float(allow_none=True, metadata={
-        "description": "registered only, where the plan sets one (policy)"})
+    registered_target_per_10k = fields.Float(
+        allow_none=True, metadata={"description": "registered only, where the plan sets one (policy)"}
+    )
     graded_ratio = fields.Float(allow_none=True, metadata={"description": "等级社会组织覆盖率"})
     abnormal = fields.Integer()
     dormant = fields.Integer()
@@ -263,8 +306,10 @@ class StatisticsViewSchema(Strict):
 
 # --- events (assistance's referral is in contracts.assistance) --------------------------------------------
 
+
 class ReferralAnsweredSchema(Strict):
     """Charity's answer: aided (in full or in part) from a campaign or fund, or declined with why."""
+
     referral_id = fields.String(required=True)
     household_id = fields.String(required=True)
     need = fields.String(required=True, validate=validate.OneOf(NEEDS))
@@ -277,6 +322,7 @@ class ReferralAnsweredSchema(Strict):
 
 class ServiceRecordedSchema(Strict):
     """A volunteer's service hours were recorded; the time bank credits them."""
+
     record_id = fields.String(required=True)
     volunteer_id = fields.String(required=True)
     minutes = fields.Integer(required=True, validate=validate.Range(min=1))
@@ -286,6 +332,7 @@ class ServiceRecordedSchema(Strict):
 class CreditsAnsweredSchema(Strict):
     """The time bank's answer to care about an order's credits: redeemed (debited once per order),
     refused with the reason (nothing debited), or returned (credited back on the order's cancellation)."""
+
     order_id = fields.String(required=True)
     outcome = fields.String(required=True, validate=validate.OneOf(["redeemed", "refused", "returned"]))
     minutes = fields.Integer(required=True, validate=validate.Range(min=0))

@@ -4,6 +4,7 @@ An event is a fact in the past tense. The envelope carries what every consumer n
 deduplicate and trace it; `data` carries the fact itself and is validated against the schema the
 catalogue (`contracts.events`) registers for the event type.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -43,10 +44,18 @@ class Envelope:
 
     def to_json(self) -> dict:
         # by hand: dataclasses.asdict deep-copies `data` recursively, which costs more than the rest
-        return {"id": self.id, "type": self.type, "source": self.source,
-                "time": self.time.astimezone(UTC).isoformat(), "subject": self.subject,
-                "data": self.data, "matter_id": self.matter_id, "correlation_id": self.correlation_id,
-                "causation_id": self.causation_id, "schema_version": self.schema_version}
+        return {
+            "id": self.id,
+            "type": self.type,
+            "source": self.source,
+            "time": self.time.astimezone(UTC).isoformat(),
+            "subject": self.subject,
+            "data": self.data,
+            "matter_id": self.matter_id,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+            "schema_version": self.schema_version,
+        }
 
 
 class _EventTime(fields.AwareDateTime):

@@ -4,6 +4,7 @@ Publishing and consuming both validate against this table (chassis.events), so a
 or an event from the wrong source never reaches a consumer. The README's catalogue is generated
 from here (`python -m contracts.catalogue`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,12 +39,23 @@ class StepSpecSchema(Strict):
 
 class MatterOpenedSchema(Strict):
     matter_type = fields.String(required=True, validate=validate.OneOf(sorted(MATTER_TYPES)))
-    steps = fields.List(fields.Nested(StepSpecSchema), load_default=None, allow_none=True,
-                        metadata={"description": "the steps, for matter types whose steps are data"})
-    subjects = fields.List(ResidentIdField(), required=True, validate=validate.Length(min=1),
-                           metadata={"description": "the citizens the matter is about (who may see it)"})
-    region_code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}(\d{3}(\d{3})?)?$"),
-                                metadata={"description": "where the matter is handled (staff of that area see it)"})
+    steps = fields.List(
+        fields.Nested(StepSpecSchema),
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the steps, for matter types whose steps are data"},
+    )
+    subjects = fields.List(
+        ResidentIdField(),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"description": "the citizens the matter is about (who may see it)"},
+    )
+    region_code = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^\d{6}(\d{3}(\d{3})?)?$"),
+        metadata={"description": "where the matter is handled (staff of that area see it)"},
+    )
     opened_on_behalf_of = fields.String(load_default=None, allow_none=True)
 
     @validates_schema
@@ -102,57 +114,143 @@ class EventType:
 _VALIDATORS: dict[str, Schema] = {}
 
 
-EVENTS: dict[str, EventType] = {e.name: e for e in (
-    EventType("matter.opened", frozenset({"marriage", "assistance", "funeral"}), MatterOpenedSchema,
-              "A one-matter (一件事) was opened; its steps come from contracts.matters."),
-    EventType("matter.step_reported", frozenset({"marriage", "assistance", "care", "funeral", "gateway"}),
-              StepReportedSchema,
-              "An owner reports the outcome of its step of a matter (gateway: on behalf of a partner)."),
-    EventType("marriage.registered", frozenset({"marriage"}), MarriageRegisteredSchema,
-              "A marriage was registered and its certificate (and e-certificate) issued."),
-    EventType("marriage.divorce_registered", frozenset({"marriage"}), DivorceRegisteredSchema,
-              "A divorce by agreement was registered after the cooling-off period (离婚冷静期)."),
-    EventType("marriage.certificate_reissued", frozenset({"marriage"}), CertificateReissuedSchema,
-              "A certificate was re-issued (补领); the old number is void."),
-    EventType("assistance.approved", frozenset({"assistance"}), AssistanceApprovedSchema,
-              "A household was approved for a programme; opens 救助一件事 with the linked subsidy items."),
-    EventType("assistance.member_left", frozenset({"assistance"}), MemberLeftSchema,
-              "A member left a household that receives assistance; what followed from it for them ends."),
-    EventType("assistance.entitlement_ended", frozenset({"assistance"}), EntitlementEndedSchema,
-              "A household's benefit under a programme ended (exit, death, re-check)."),
-    EventType("assistance.entitlement_resumed", frozenset({"assistance"}), EntitlementResumedSchema,
-              "A benefit ended by a death runs on: the death was revoked as notified in error."),
-    EventType("assistance.household_referred", frozenset({"assistance"}), HouseholdReferredSchema,
-              "A caseworker referred a household to charity for a need government aid does not cover, or "
-              "covers only in part (政府救助与慈善救助衔接)."),
-    EventType("care.order_requested", frozenset({"care"}), OrderRequestedSchema,
-              "A home-care service was ordered for an elderly person; the provider accepts and delivers it "
-              "(an order paid with time-bank credits: once the time bank has redeemed them)."),
-    EventType("care.credits_requested", frozenset({"care"}), CreditsRequestedSchema,
-              "An order is to be paid with the person's time-bank credits (时间银行); charity debits them once "
-              "per order and answers."),
-    EventType("care.order_cancelled", frozenset({"care"}), OrderCancelledSchema,
-              "A home-care order was cancelled before delivery; credits redeemed for it go back."),
-    EventType("care.order_confirmed", frozenset({"care"}), OrderConfirmedSchema,
-              "The person served confirmed a delivered home-care service; the voucher budget pays for it."),
-    EventType("charity.referral_answered", frozenset({"charity"}), ReferralAnsweredSchema,
-              "Charity matched a referred household to a campaign or fund and aided it, or declined with the "
-              "reason; assistance records it on the household (一户一条救助链)."),
-    EventType("charity.service_recorded", frozenset({"charity"}), ServiceRecordedSchema,
-              "A volunteer's service time was recorded; the time bank (时间银行) credits it once."),
-    EventType("charity.credits_answered", frozenset({"charity"}), CreditsAnsweredSchema,
-              "The time bank redeemed an order's credits, refused them with the reason, or returned them "
-              "after the order's cancellation; care funds or cancels the order."),
-    EventType("birth.notified", frozenset({"gateway"}), BirthNotifiedSchema,
-              "A hospital's birth certificate, reported by the health department (partner API)."),
-    EventType("death.notified", frozenset({"funeral"}), DeathNotifiedSchema,
-              "A death registered as a funeral case (once per deceased); opens 身后一件事."),
-    EventType("death.revoked", frozenset({"funeral"}), DeathRevokedSchema,
-              "A death notification made in error was revoked; every step of 身后一件事 is reversed."),
-    EventType("death.date_corrected", frozenset({"funeral"}), DeathDateCorrectedSchema,
-              "A clerk confirmed another date of death than the one notified (the notices disagreed); every "
-              "step of 身后一件事 taken with the old date is taken again with the confirmed one."),
-)}
+EVENTS: dict[str, EventType] = {
+    e.name: e
+    for e in (
+        EventType(
+            "matter.opened",
+            frozenset({"marriage", "assistance", "funeral"}),
+            MatterOpenedSchema,
+            "A one-matter (一件事) was opened; its steps come from contracts.matters.",
+        ),
+        EventType(
+            "matter.step_reported",
+            frozenset({"marriage", "assistance", "care", "funeral", "gateway"}),
+            StepReportedSchema,
+            "An owner reports the outcome of its step of a matter (gateway: on behalf of a partner).",
+        ),
+        EventType(
+            "marriage.registered",
+            frozenset({"marriage"}),
+            MarriageRegisteredSchema,
+            "A marriage was registered and its certificate (and e-certificate) issued.",
+        ),
+        EventType(
+            "marriage.divorce_registered",
+            frozenset({"marriage"}),
+            DivorceRegisteredSchema,
+            "A divorce by agreement was registered after the cooling-off period (离婚冷静期).",
+        ),
+        EventType(
+            "marriage.certificate_reissued",
+            frozenset({"marriage"}),
+            CertificateReissuedSchema,
+            "A certificate was re-issued (补领); the old number is void.",
+        ),
+        EventType(
+            "assistance.approved",
+            frozenset({"assistance"}),
+            AssistanceApprovedSchema,
+            "A household was approved for a programme; opens 救助一件事 with the linked subsidy items.",
+        ),
+        EventType(
+            "assistance.member_left",
+            frozenset({"assistance"}),
+            MemberLeftSchema,
+            "A member left a household that receives assistance; what followed from it for them ends.",
+        ),
+        EventType(
+            "assistance.entitlement_ended",
+            frozenset({"assistance"}),
+            EntitlementEndedSchema,
+            "A household's benefit under a programme ended (exit, death, re-check).",
+        ),
+        EventType(
+            "assistance.entitlement_resumed",
+            frozenset({"assistance"}),
+            EntitlementResumedSchema,
+            "A benefit ended by a death runs on: the death was revoked as notified in error.",
+        ),
+        EventType(
+            "assistance.household_referred",
+            frozenset({"assistance"}),
+            HouseholdReferredSchema,
+            "A caseworker referred a household to charity for a need government aid does not cover, or "
+            "covers only in part (政府救助与慈善救助衔接).",
+        ),
+        EventType(
+            "care.order_requested",
+            frozenset({"care"}),
+            OrderRequestedSchema,
+            "A home-care service was ordered for an elderly person; the provider accepts and delivers it "
+            "(an order paid with time-bank credits: once the time bank has redeemed them).",
+        ),
+        EventType(
+            "care.credits_requested",
+            frozenset({"care"}),
+            CreditsRequestedSchema,
+            "An order is to be paid with the person's time-bank credits (时间银行); charity debits them once "
+            "per order and answers.",
+        ),
+        EventType(
+            "care.order_cancelled",
+            frozenset({"care"}),
+            OrderCancelledSchema,
+            "A home-care order was cancelled before delivery; credits redeemed for it go back.",
+        ),
+        EventType(
+            "care.order_confirmed",
+            frozenset({"care"}),
+            OrderConfirmedSchema,
+            "The person served confirmed a delivered home-care service; the voucher budget pays for it.",
+        ),
+        EventType(
+            "charity.referral_answered",
+            frozenset({"charity"}),
+            ReferralAnsweredSchema,
+            "Charity matched a referred household to a campaign or fund and aided it, or declined with the "
+            "reason; assistance records it on the household (一户一条救助链).",
+        ),
+        EventType(
+            "charity.service_recorded",
+            frozenset({"charity"}),
+            ServiceRecordedSchema,
+            "A volunteer's service time was recorded; the time bank (时间银行) credits it once.",
+        ),
+        EventType(
+            "charity.credits_answered",
+            frozenset({"charity"}),
+            CreditsAnsweredSchema,
+            "The time bank redeemed an order's credits, refused them with the reason, or returned them "
+            "after the order's cancellation; care funds or cancels the order.",
+        ),
+        EventType(
+            "birth.notified",
+            frozenset({"gateway"}),
+            BirthNotifiedSchema,
+            "A hospital's birth certificate, reported by the health department (partner API).",
+        ),
+        EventType(
+            "death.notified",
+            frozenset({"funeral"}),
+            DeathNotifiedSchema,
+            "A death registered as a funeral case (once per deceased); opens 身后一件事.",
+        ),
+        EventType(
+            "death.revoked",
+            frozenset({"funeral"}),
+            DeathRevokedSchema,
+            "A death notification made in error was revoked; every step of 身后一件事 is reversed.",
+        ),
+        EventType(
+            "death.date_corrected",
+            frozenset({"funeral"}),
+            DeathDateCorrectedSchema,
+            "A clerk confirmed another date of death than the one notified (the notices disagreed); every "
+            "step of 身后一件事 taken with the old date is taken again with the confirmed one.",
+        ),
+    )
+}
 
 
 def event_type(name: str) -> EventType:

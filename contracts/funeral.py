@@ -1,6 +1,7 @@
 """Funeral affairs' (殡葬) published language: death notices from every source, the funeral case
 (bookings, the basic-services fee waiver, eco-burial with its reward, niches, the cremation
 certificate), revocation, the region's indicators, and the after-death (身后一件事) events."""
+
 from __future__ import annotations
 
 from enum import Enum
@@ -25,17 +26,25 @@ class DeceasedSchema(Strict):
 
 class DeathNoticeSchema(Strict):
     """One notification of a death; whoever sends it, several of one death make one case."""
+
     deceased = fields.Nested(DeceasedSchema, required=True)
     date_of_death = fields.Date(required=True)
-    region_code = fields.String(required=True, validate=REGION,
-                                metadata={"description": "where the deceased lived: the case is handled there"})
-    reference = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=2, max=60),
-                              metadata={"description": "the death certificate or report number (required from "
-                                                       "hospitals and police)"})
+    region_code = fields.String(
+        required=True, validate=REGION, metadata={"description": "where the deceased lived: the case is handled there"}
+    )
+    reference = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=2, max=60),
+        metadata={"description": "the death certificate or report number (required from hospitals and police)"},
+    )
     place_of_death = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    informant_relationship = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=30),
-                                           metadata={"description": "family applications: who the applicant was to "
-                                                                    "the deceased"})
+    informant_relationship = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=30),
+        metadata={"description": "family applications: who the applicant was to the deceased"},
+    )
 
 
 class NoticeViewSchema(Strict):
@@ -110,6 +119,7 @@ class CaseViewSchema(Strict):
 class DeathNoticeReceiptSchema(Strict):
     """What a partner or the family is told of its notice: the case and matter it opened or
     joined. The case itself (other sources' notices, bookings, burial) is for staff."""
+
     case_id = fields.String()
     matter_id = fields.String()
     state = fields.String(metadata={"description": "open | cremated | revoked"})
@@ -119,8 +129,11 @@ class DeathNoticeReceiptSchema(Strict):
 
 
 class NicheBatchSchema(Strict):
-    facility = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9-]{2,40}$"),
-                             metadata={"description": "the columbarium (骨灰堂)"})
+    facility = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9-]{2,40}$"),
+        metadata={"description": "the columbarium (骨灰堂)"},
+    )
     region_code = fields.String(required=True, validate=REGION)
     count = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000))
 
@@ -144,8 +157,10 @@ class FuneralIndicatorsSchema(Strict):
 
 # --- events ----------------------------------------------------------------------------------------
 
+
 class DeathNotifiedSchema(Strict):
     """A death registered as a funeral case: once per deceased, however many notices came."""
+
     case_id = fields.String(required=True)
     resident_id = ResidentIdField(required=True)
     name = fields.String(required=True)
@@ -156,6 +171,7 @@ class DeathNotifiedSchema(Strict):
 
 class DeathRevokedSchema(Strict):
     """A death notification made in error, revoked by an authorised clerk: reverse every step."""
+
     case_id = fields.String(required=True)
     resident_id = ResidentIdField(required=True)
     date_of_death = fields.Date(required=True, metadata={"description": "the date the steps were taken with"})
@@ -166,40 +182,50 @@ class DeathDateCorrectedSchema(Strict):
     """The notices of a case disagreed on the date of death and a clerk confirmed another date than
     the one `death.notified` carried: every step taken with the old date is taken again with this
     one. Published only when the confirmed date differs from the date the steps stand on."""
+
     case_id = fields.String(required=True)
     resident_id = ResidentIdField(required=True)
     date_of_death = fields.Date(required=True, metadata={"description": "the date the clerk confirmed"})
-    previous_date_of_death = fields.Date(required=True, metadata={"description": "the date the steps were taken "
-                                                                                 "with until now"})
+    previous_date_of_death = fields.Date(
+        required=True, metadata={"description": "the date the steps were taken with until now"}
+    )
     reason = fields.String(required=True, metadata={"description": "the clerk's reason (not for partners)"})
-    revision = fields.Integer(required=True, validate=validate.Range(min=1),
-                              metadata={"description": "the case's corrections in order (1, 2, …): a correction "
-                                                       "older than the one a participant stands on is stale"})
+    revision = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1),
+        metadata={
+            "description": "the case's corrections in order (1, 2, …): a correction "
+            "older than the one a participant stands on is stale"
+        },
+    )
 
 
 # --- how every participant takes the three events ----------------------------------------------
+
 
 class OnDeath(Enum):
     """What a participant of 身后一件事 does with `death.notified`, `death.revoked` or
     `death.date_corrected`, given what it recorded of the case. Each keeps its own record (state
     applied | not_applicable | reversed | revoked); the protocol is the same for all, so it is
     decided here, once."""
-    STOP = "stop"              # the first notice, or a corrected date where nothing was stopped yet: stop what
+
+    STOP = "stop"  # the first notice, or a corrected date where nothing was stopped yet: stop what
     #                            the death stops as of the event's date, record applied or not_applicable
-    RESTORE = "restore"        # a revocation of what was applied: restore it, record reversed
-    CLOSE = "close"            # a revocation where nothing was applied: record reversed, nothing to report
-    TOMBSTONE = "tombstone"    # a revocation that overtook its notice: record revoked, report not_applicable
-    RESTATE = "restate"        # a corrected date of what was applied: undo what the old date did and stop again
+    RESTORE = "restore"  # a revocation of what was applied: restore it, record reversed
+    CLOSE = "close"  # a revocation where nothing was applied: record reversed, nothing to report
+    TOMBSTONE = "tombstone"  # a revocation that overtook its notice: record revoked, report not_applicable
+    RESTATE = "restate"  # a corrected date of what was applied: undo what the old date did and stop again
     #                            as of the new one, in one transaction; the record takes the new date
-    IGNORE = "ignore"          # a notice again, a notice after its revocation, a revocation again, a
+    IGNORE = "ignore"  # a notice again, a notice after its revocation, a revocation again, a
     #                            correction of a revoked death
 
 
 REVOKED_BEFORE_NOTICE = "revoked before the notice was handled"
 
 
-def after_death_action(event_type: str, recorded_state: str | None, recorded_revision: int = 0,
-                       event_revision: int = 0) -> OnDeath:
+def after_death_action(
+    event_type: str, recorded_state: str | None, recorded_revision: int = 0, event_revision: int = 0
+) -> OnDeath:
     """`recorded_revision`: the correction of the date the participant's record stands on (0: the
     notice's date); `event_revision`: the correction the event carries. A correction no newer than
     the recorded one is a copy, or one that waited in retry while a later one was handled: stale,
@@ -212,12 +238,14 @@ def after_death_action(event_type: str, recorded_state: str | None, recorded_rev
         # nothing recorded: the correction overtook its notice, so stop with the confirmed date (the
         # late notice then finds the record and is ignored); not_applicable: the new date may find
         # something the old one did not (the record is rewritten with the new date)
-        return {None: OnDeath.STOP, "not_applicable": OnDeath.STOP,
-                "applied": OnDeath.RESTATE}.get(recorded_state, OnDeath.IGNORE)
+        return {None: OnDeath.STOP, "not_applicable": OnDeath.STOP, "applied": OnDeath.RESTATE}.get(
+            recorded_state, OnDeath.IGNORE
+        )
     if event_type != "death.revoked":
         raise ValueError(f"not an after-death event: {event_type}")
-    return {None: OnDeath.TOMBSTONE, "applied": OnDeath.RESTORE,
-            "not_applicable": OnDeath.CLOSE}.get(recorded_state, OnDeath.IGNORE)
+    return {None: OnDeath.TOMBSTONE, "applied": OnDeath.RESTORE, "not_applicable": OnDeath.CLOSE}.get(
+        recorded_state, OnDeath.IGNORE
+    )
 
 
 def date_revision(event_type: str, data: dict) -> int:

@@ -1,4 +1,5 @@
 """The marriage registry's published language: its event payloads and RPC/HTTP request schemas."""
+
 from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
@@ -22,6 +23,7 @@ class PartySchema(Strict):
 
 # --- requests ---------------------------------------------------------------------------------
 
+
 class AppointmentRequestSchema(Strict):
     office_code = fields.String(required=True, validate=OFFICE_CODE)
     slot_start = fields.AwareDateTime(required=True, metadata={"description": "start of a booked slot"})
@@ -32,8 +34,7 @@ class AppointmentRequestSchema(Strict):
 class OneMatterApplicationSchema(AppointmentRequestSchema):
     """结婚生育户口一件事: one application opens the matter and books the registration."""
 
-    matter_type = fields.String(load_default="marriage_birth_hukou",
-                                validate=validate.OneOf(["marriage_birth_hukou"]))
+    matter_type = fields.String(load_default="marriage_birth_hukou", validate=validate.OneOf(["marriage_birth_hukou"]))
 
 
 class RegistrationRequestSchema(Strict):
@@ -41,10 +42,12 @@ class RegistrationRequestSchema(Strict):
     party_a = fields.Nested(PartySchema, required=True)
     party_b = fields.Nested(PartySchema, required=True)
     declared_not_close_relatives = fields.Boolean(
-        required=True, metadata={"description": "both parties' signed declaration (Civil Code art. 1048)"})
+        required=True, metadata={"description": "both parties' signed declaration (Civil Code art. 1048)"}
+    )
     matter_id = fields.String(load_default=None, allow_none=True)
     new_style_wedding_notice_given = fields.Boolean(
-        load_default=True, metadata={"description": "婚事新办告知书 handed to the couple"})
+        load_default=True, metadata={"description": "婚事新办告知书 handed to the couple"}
+    )
 
 
 class DivorceRequestSchema(Strict):
@@ -64,6 +67,7 @@ class ReissueRequestSchema(Strict):
 
 # --- responses ---------------------------------------------------------------------------------
 
+
 class AppointmentSchema(Strict):
     appointment_id = fields.String()
     office_code = fields.String()
@@ -79,8 +83,9 @@ class RegistrationSchema(Strict):
     office_code = fields.String()
     matter_id = fields.String(allow_none=True)
     state = fields.String()
-    e_certificate = fields.Nested("ECertificateSchema", allow_none=True,
-                                  metadata={"description": "电子证照: signed certificate (none once void)"})
+    e_certificate = fields.Nested(
+        "ECertificateSchema", allow_none=True, metadata={"description": "电子证照: signed certificate (none once void)"}
+    )
 
 
 class DivorceSchema(Strict):
@@ -107,6 +112,7 @@ class CertificateVerificationSchema(Strict):
 
 
 # --- events --------------------------------------------------------------------------------------
+
 
 class MarriageRegisteredSchema(Strict):
     registration_id = fields.String(required=True)

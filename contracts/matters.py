@@ -5,12 +5,21 @@ A matter is choreographed, not orchestrated: each owner reports its own step wit
 a phase starts when the matter opens or when the event named by `starts_on` arrives (a birth
 starts the second half of 结婚生育户口一件事).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Step", "MatterType", "MATTER_TYPES", "matter_type", "STEP_STATES", "TERMINAL_STEP_STATES",
-           "REPORTABLE_STEP_STATES", "REVERSED"]
+__all__ = [
+    "Step",
+    "MatterType",
+    "MATTER_TYPES",
+    "matter_type",
+    "STEP_STATES",
+    "TERMINAL_STEP_STATES",
+    "REPORTABLE_STEP_STATES",
+    "REVERSED",
+]
 
 # pending: started, waiting for its owner; the rest are reports an owner can make.
 REVERSED = "reversed"  # the owner undid its step after the matter was revoked (身后一件事 made in error)
@@ -32,6 +41,7 @@ class Step:
 class MatterType:
     """A kind of matter. Its steps are fixed here, or (`steps_from_event`) come with each
     `matter.opened` event, when they are data of the opening service (the 14 linked items)."""
+
     name: str
     title: str
     opened_by: str
@@ -58,10 +68,14 @@ MARRIAGE_BIRTH_HUKOU = MatterType(
         Step("marriage_registration", "marriage", "婚姻登记 marriage registered, e-certificate issued", 30),
         Step("planned_birth_registration", "health", "生育登记 planned-birth registration", 5),
         Step("hukou_update", "police", "户口迁移/变更 household registration updated", 10),
-        Step("newborn_hukou", "police", "新生儿落户 newborn household registration", 10,
-             starts_on="birth.notified"),
-        Step("newborn_medical_insurance", "medical_insurance", "新生儿参保 newborn medical insurance", 10,
-             starts_on="birth.notified"),
+        Step("newborn_hukou", "police", "新生儿落户 newborn household registration", 10, starts_on="birth.notified"),
+        Step(
+            "newborn_medical_insurance",
+            "medical_insurance",
+            "新生儿参保 newborn medical insurance",
+            10,
+            starts_on="birth.notified",
+        ),
     ),
 )
 
@@ -85,20 +99,32 @@ AFTER_DEATH = MatterType(
     opened_by="funeral",
     steps=(
         Step("cremation_certificate", "funeral", "火化证明 cremation and its certificate", 15),
-        Step("benefits_stopped", "assistance",
-             "停发救助金 benefits stopped as of the date of death, household recomputed, overpayment recorded", 5),
-        Step("care_stopped", "care",
-             "停发高龄津贴和养老服务补贴 allowance and vouchers stopped, orders cancelled, bed freed", 5),
+        Step(
+            "benefits_stopped",
+            "assistance",
+            "停发救助金 benefits stopped as of the date of death, household recomputed, overpayment recorded",
+            5,
+        ),
+        Step(
+            "care_stopped",
+            "care",
+            "停发高龄津贴和养老服务补贴 allowance and vouchers stopped, orders cancelled, bed freed",
+            5,
+        ),
         Step("marriage_ended", "marriage", "婚姻关系因死亡终止 marriage recorded as ended by death", 5),
         Step("hukou_cancellation", "police", "户口注销 household registration cancelled", 10),
-        Step("pension_and_survivors", "human_resources", "停发养老金、发放遗属待遇 pension stopped, survivors' benefits", 10),
+        Step(
+            "pension_and_survivors",
+            "human_resources",
+            "停发养老金、发放遗属待遇 pension stopped, survivors' benefits",
+            10,
+        ),
         Step("medical_insurance_closure", "medical_insurance", "医保账户注销 medical-insurance account closed", 10),
     ),
     revoked_on="death.revoked",
 )
 
-MATTER_TYPES: dict[str, MatterType] = {t.name: t for t in (MARRIAGE_BIRTH_HUKOU, ASSISTANCE_LINKED_ITEMS,
-                                                           AFTER_DEATH)}
+MATTER_TYPES: dict[str, MatterType] = {t.name: t for t in (MARRIAGE_BIRTH_HUKOU, ASSISTANCE_LINKED_ITEMS, AFTER_DEATH)}
 
 
 def matter_type(name: str) -> MatterType:

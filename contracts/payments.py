@@ -1,5 +1,6 @@
 """The payment run's published language (社会化发放), the same for every paying service: a cycle
 frozen for a month, its bank batch, the bank's answers and their reconciliation."""
+
 from __future__ import annotations
 
 from marshmallow import fields, validate
@@ -41,7 +42,7 @@ class BankBatchViewSchema(Strict):
 
 
 class BankResultSchema(Strict):
-    payment_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2 ** 63 - 1))
+    payment_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**63 - 1))
     status = fields.String(required=True, validate=validate.OneOf(["paid", "failed"]))
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
 

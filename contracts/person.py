@@ -5,6 +5,7 @@ whose parity gives sex, and an ISO 7064 MOD 11-2 check character (0-9 or X).
 Full numbers never go into logs: `str()` and `repr()` of a ResidentId, and `mask()`, give the
 masked form.
 """
+
 from __future__ import annotations
 
 import re
@@ -107,6 +108,7 @@ class Newborn:
     """A child known by the birth certificate (出生医学证明) until the hukou registration gives a
     resident ID number. Answers what a household's rules ask of a person (`number` to tell people
     apart, `age_on`), so a birth can count in a household before the ID exists."""
+
     birth_certificate_number: str
     birth_date: date
 

@@ -1,4 +1,5 @@
 """The HTTP contract of matter progress and of partner reports (gateway API)."""
+
 from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
@@ -12,38 +13,53 @@ class StepHistoryEntrySchema(Strict):
     state = fields.String(validate=validate.OneOf(sorted(REPORTABLE_STEP_STATES)))
     reason = fields.String(allow_none=True)
     reported_at = fields.AwareDateTime(metadata={"description": "the time of the report's event"})
-    applied = fields.Boolean(metadata={"description": "false: set aside, as a word that may not follow the one "
-                                                      "before it (e.g. an outcome reported after a reversal)"})
+    applied = fields.Boolean(
+        metadata={
+            "description": "false: set aside, as a word that may not follow the one "
+            "before it (e.g. an outcome reported after a reversal)"
+        }
+    )
 
 
 class StepViewSchema(Strict):
     step = fields.String()
     title = fields.String()
     owner = fields.String()
-    state = fields.String(validate=validate.OneOf(STEP_STATES),
-                          metadata={"description": "the owner's latest report (by the time of its event), or "
-                                                   "not_started / pending before the first"})
+    state = fields.String(
+        validate=validate.OneOf(STEP_STATES),
+        metadata={
+            "description": "the owner's latest report (by the time of its event), or "
+            "not_started / pending before the first"
+        },
+    )
     started_at = fields.AwareDateTime(allow_none=True)
     deadline = fields.AwareDateTime(allow_none=True)
-    reported_at = fields.AwareDateTime(allow_none=True, metadata={"description": "the time of the report `state` "
-                                                                                 "and `reason` come from"})
+    reported_at = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "the time of the report `state` and `reason` come from"}
+    )
     reason = fields.String(allow_none=True)
     overdue = fields.Boolean()
-    history = fields.List(fields.Nested(StepHistoryEntrySchema), metadata={
-        "description": "the owner's other reports of this step, oldest first: those the current one replaced "
-                       "(e.g. the outcome with a date of death since corrected) and any set aside"})
+    history = fields.List(
+        fields.Nested(StepHistoryEntrySchema),
+        metadata={
+            "description": "the owner's other reports of this step, oldest first: those the current one replaced "
+            "(e.g. the outcome with a date of death since corrected) and any set aside"
+        },
+    )
 
 
 class MatterViewSchema(Strict):
     matter_id = fields.String()
     matter_type = fields.String()
     title = fields.String()
-    state = fields.String(validate=validate.OneOf(["in_progress", "waiting", "needs_attention", "completed",
-                                                   "revoking", "revoked"]))
+    state = fields.String(
+        validate=validate.OneOf(["in_progress", "waiting", "needs_attention", "completed", "revoking", "revoked"])
+    )
     opened_at = fields.AwareDateTime()
     completed_at = fields.AwareDateTime(allow_none=True)
-    revoked_at = fields.AwareDateTime(allow_none=True, metadata={"description": "the matter was revoked (made in "
-                                                                               "error); its steps are reversed"})
+    revoked_at = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "the matter was revoked (made in error); its steps are reversed"}
+    )
     steps = fields.List(fields.Nested(StepViewSchema))
 
 
@@ -52,8 +68,11 @@ class MatterListSchema(Strict):
 
 
 class StepReportRequestSchema(Strict):
-    state = fields.String(required=True, validate=validate.OneOf(sorted(REPORTABLE_STEP_STATES)),
-                          metadata={"description": "reversed: undone after the matter was revoked"})
+    state = fields.String(
+        required=True,
+        validate=validate.OneOf(sorted(REPORTABLE_STEP_STATES)),
+        metadata={"description": "reversed: undone after the matter was revoked"},
+    )
     reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
 
     @validates_schema
@@ -70,8 +89,9 @@ class StepReportAcceptedSchema(Strict):
 
 
 class BirthNotificationRequestSchema(BirthFactsSchema):
-    matter_id = fields.String(load_default=None, allow_none=True,
-                              metadata={"description": "the parents' 结婚生育户口一件事, if known"})
+    matter_id = fields.String(
+        load_default=None, allow_none=True, metadata={"description": "the parents' 结婚生育户口一件事, if known"}
+    )
 
 
 class BirthAcceptedSchema(Strict):

@@ -5,6 +5,7 @@ so no event is dropped for want of a bound queue even if a consumer has never st
 (`chassis.handle_event`) refuses to start unless its queue and event types are listed here.
 Queue names are `<service>.<handler method>`; partner queues are `partner.<code>`.
 """
+
 from __future__ import annotations
 
 from contracts.partners import PARTNERS

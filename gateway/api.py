@@ -7,6 +7,7 @@ honours Idempotency-Key on POSTs, and renders the result (or a Problem) as JSON.
 method receives `(self, actor, body, **path_values)`, and `query=` the loaded query string when
 the route declares one.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,11 +37,22 @@ class Route:
 ROUTES: list[Route] = []
 
 
-def route(method: str, path: str, *, roles, summary: str, tag: str, body=None, response=None, status=200,
-          query=None):
+def route(method: str, path: str, *, roles, summary: str, tag: str, body=None, response=None, status=200, query=None):
     def decorate(fn):
-        ROUTES.append(Route(method, path, tuple(roles) if roles is not None else None, summary, tag,
-                            body, response, status, fn.__name__, query))
+        ROUTES.append(
+            Route(
+                method,
+                path,
+                tuple(roles) if roles is not None else None,
+                summary,
+                tag,
+                body,
+                response,
+                status,
+                fn.__name__,
+                query,
+            )
+        )
 
         def handler(self, request, **path_values):
             actor = None
@@ -58,18 +70,27 @@ def route(method: str, path: str, *, roles, summary: str, tag: str, body=None, r
             if method == "POST" and key and actor is not None:
                 raw = request.get_json(silent=True)
                 answer, result, replayed = self.idempotency.run(
-                    actor.principal, key, request_hash(method, request.path, raw), call)
+                    actor.principal, key, request_hash(method, request.path, raw), call
+                )
             else:
                 (answer, result), replayed = call(), False
             headers = {"Idempotent-Replayed": "true"} if replayed else None
             if answer >= 400:
-                return problem_response(Problem(result.get("detail", ""), result.get("errors"), answer,
-                                                result.get("title"), result.get("type", "").rsplit("/", 1)[-1]))
+                return problem_response(
+                    Problem(
+                        result.get("detail", ""),
+                        result.get("errors"),
+                        answer,
+                        result.get("title"),
+                        result.get("type", "").rsplit("/", 1)[-1],
+                    )
+                )
             return json_response(answer, result, headers)
 
         handler.__name__ = fn.__name__
         handler.__doc__ = fn.__doc__
         return http(method, path)(handler)
+
     return decorate
 
 

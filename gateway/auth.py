@@ -7,6 +7,7 @@ a staff id, or a partner department code), `role`, `area` (staff: the division c
 `org` (partners whose organisations act apart, contracts.partners `organisations`: which one, e.g.
 the home-care provider's code; required for them, refused for anyone else).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,15 @@ DEV_SECRET = "dev-only-secret-change-me"  # what `make run` uses when AUTH_SECRE
 ALGORITHM = "HS256"
 
 
-def issue_token(secret: str, subject: str, role: str, area: str | None = None, ttl_seconds: int = 3600,
-                now: float | None = None, org: str | None = None) -> str:
+def issue_token(
+    secret: str,
+    subject: str,
+    role: str,
+    area: str | None = None,
+    ttl_seconds: int = 3600,
+    now: float | None = None,
+    org: str | None = None,
+) -> str:
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
     if role == "citizen":
@@ -59,8 +67,7 @@ def authenticate(authorization: str | None, secret: str) -> Actor:
     if scheme.lower() != "bearer" or not token:  # the scheme is case-insensitive (RFC 7235)
         raise Unauthorized("send 'Authorization: Bearer <token>'")
     try:
-        claims = jwt.decode(token.strip(), secret, algorithms=[ALGORITHM],
-                            options={"require": ["sub", "role", "exp"]})
+        claims = jwt.decode(token.strip(), secret, algorithms=[ALGORITHM], options={"require": ["sub", "role", "exp"]})
     except jwt.ExpiredSignatureError:
         raise Unauthorized("the token has expired") from None
     except jwt.InvalidTokenError as exc:
@@ -95,8 +102,11 @@ def main(argv=None):
     parser.add_argument("role", choices=ROLES)
     parser.add_argument("subject", help="resident ID number, staff id, or partner code")
     parser.add_argument("--area", help="division code a clerk serves")
-    parser.add_argument("--org", help="the organisation acting under a partner code (a home-care provider's or a "
-                                      "wearable-device platform's code)")
+    parser.add_argument(
+        "--org",
+        help="the organisation acting under a partner code (a home-care provider's or a "
+        "wearable-device platform's code)",
+    )
     parser.add_argument("--ttl", type=int, default=8 * 3600)
     args = parser.parse_args(argv)
     secret = os.environ.get("AUTH_SECRET", DEV_SECRET)

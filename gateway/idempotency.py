@@ -4,6 +4,7 @@ The key is claimed in a transaction of its own (so a concurrent duplicate sees i
 answer is stored in the worker's transaction, so it commits together with whatever the request
 wrote; a failed request releases the key so the client can try again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -61,36 +62,55 @@ class IdempotencyKeys:
         now = self._clock.now()
         try:
             with self._engine.begin() as conn:
-                conn.execute(IdempotencyRecord.__table__.insert().values(
-                    principal=principal, key=key, request_hash=fingerprint, created_at=now))
+                conn.execute(
+                    IdempotencyRecord.__table__.insert().values(
+                        principal=principal, key=key, request_hash=fingerprint, created_at=now
+                    )
+                )
             return None
         except IntegrityError:
             pass
         with self._engine.begin() as conn:
-            row = conn.execute(select(IdempotencyRecord.__table__).where(
-                IdempotencyRecord.principal == principal, IdempotencyRecord.key == key).with_for_update()).one()
+            row = conn.execute(
+                select(IdempotencyRecord.__table__)
+                .where(IdempotencyRecord.principal == principal, IdempotencyRecord.key == key)
+                .with_for_update()
+            ).one()
             if row.request_hash != fingerprint:
-                raise Refused("this Idempotency-Key was used for a different request",
-                              errors={"Idempotency-Key": ["reused with another method, path or body"]})
+                raise Refused(
+                    "this Idempotency-Key was used for a different request",
+                    errors={"Idempotency-Key": ["reused with another method, path or body"]},
+                )
             if row.status is not None:
                 return row.status, row.response
             if now - row.created_at < ABANDONED_AFTER:
                 raise Conflict("a request with this Idempotency-Key is still being handled; retry shortly")
-            conn.execute(IdempotencyRecord.__table__.update().where(
-                IdempotencyRecord.principal == principal, IdempotencyRecord.key == key).values(created_at=now))
+            conn.execute(
+                IdempotencyRecord.__table__.update()
+                .where(IdempotencyRecord.principal == principal, IdempotencyRecord.key == key)
+                .values(created_at=now)
+            )
             return None
 
     def _release(self, principal, key):
         with self._engine.begin() as conn:
-            conn.execute(delete(IdempotencyRecord).where(IdempotencyRecord.principal == principal,
-                                                         IdempotencyRecord.key == key))
+            conn.execute(
+                delete(IdempotencyRecord).where(IdempotencyRecord.principal == principal, IdempotencyRecord.key == key)
+            )
 
     def _store_separately(self, principal, key, fingerprint, status, body):
         """A refused request changed nothing; its answer is still the answer to a retry."""
         with self._engine.begin() as conn:
-            conn.execute(IdempotencyRecord.__table__.insert().values(
-                principal=principal, key=key, request_hash=fingerprint, status=status, response=body,
-                created_at=self._clock.now()))
+            conn.execute(
+                IdempotencyRecord.__table__.insert().values(
+                    principal=principal,
+                    key=key,
+                    request_hash=fingerprint,
+                    status=status,
+                    response=body,
+                    created_at=self._clock.now(),
+                )
+            )
 
 
 class Idempotency(DependencyProvider):

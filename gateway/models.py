@@ -1,4 +1,5 @@
 """The gateway's own tables: idempotency records and the matter-progress projection."""
+
 from __future__ import annotations
 
 from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Text
@@ -11,6 +12,7 @@ Base = declarative_base()
 
 class IdempotencyRecord(Base):
     """A POST's answer kept under its Idempotency-Key, so a retried request is answered, not redone."""
+
     __tablename__ = "idempotency_record"
     principal = Column(String(80), primary_key=True)
     key = Column(String(120), primary_key=True)
@@ -22,6 +24,7 @@ class IdempotencyRecord(Base):
 
 class Matter(Base):
     """Projection of a one-matter (一件事): folded from the steps' reports, never edited by hand."""
+
     __tablename__ = "matter"
     id = Column(String(36), primary_key=True)
     matter_type = Column(String(60), nullable=False)
@@ -34,6 +37,7 @@ class Matter(Base):
 
 class MatterSubject(Base):
     """Citizens a matter is about: the ones who may see it."""
+
     __tablename__ = "matter_subject"
     matter_id = Column(String(36), ForeignKey("matter.id"), primary_key=True)
     resident_id = Column(String(18), primary_key=True, index=True)
@@ -57,6 +61,7 @@ class MatterStep(Base):
 
 class StepReport(Base):
     """Every report received, kept even when it does not change the step (the matter's journal)."""
+
     __tablename__ = "step_report"
     id = Column(Integer, primary_key=True, autoincrement=True)
     event_id = Column(String(36), nullable=False, unique=True)
@@ -71,6 +76,7 @@ class StepReport(Base):
 
 class BirthNotice(Base):
     """A hospital birth certificate seen once: a repeated notification answers with the first."""
+
     __tablename__ = "birth_notice"
     hospital = Column(String(120), primary_key=True)
     birth_certificate_number = Column(String(40), primary_key=True)

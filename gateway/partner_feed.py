@@ -1,5 +1,6 @@
 """The partner feed: each partner department receives only its entitled events, only the fields it
 needs (contracts.partners), on its own durable queue `partner.<code>`."""
+
 from __future__ import annotations
 
 from chassis import Database, Logger, Outbox, WorkerMetrics, handle_event

@@ -3,6 +3,7 @@
 Not an orchestrator: it commands nobody, it only listens. The gateway reads its tables to answer
 "where is my matter"; a timer counts overdue steps for the operations team.
 """
+
 from __future__ import annotations
 
 from nameko.timer import timer
@@ -24,8 +25,9 @@ def step_state(row: MatterStep) -> rules.StepState:
 def kind_of(matter: Matter, rows: list[MatterStep]) -> MatterType:
     """The matter's type with the steps it was opened with (fixed, or data from its event)."""
     base = matter_type(matter.matter_type)
-    steps = tuple(Step(r.step, r.owner, r.title, r.deadline_days, r.starts_on)
-                  for r in sorted(rows, key=lambda r: r.position))
+    steps = tuple(
+        Step(r.step, r.owner, r.title, r.deadline_days, r.starts_on) for r in sorted(rows, key=lambda r: r.position)
+    )
     return MatterType(base.name, base.title, base.opened_by, steps)
 
 
@@ -61,8 +63,14 @@ class ProgressService:
         matter = self.db.get(Matter, event.matter_id)
         if matter is None:
             raise MatterNotYetKnown(f"matter {event.matter_id} not opened yet")
-        rows = list(self.db.execute(select(MatterStep).where(MatterStep.matter_id == matter.id)
-                                    .order_by(MatterStep.position).with_for_update()).scalars())
+        rows = list(
+            self.db.execute(
+                select(MatterStep)
+                .where(MatterStep.matter_id == matter.id)
+                .order_by(MatterStep.position)
+                .with_for_update()
+            ).scalars()
+        )
         kind = kind_of(matter, rows)
         if event.type == matter_type(matter.matter_type).revoked_on:
             if matter.revoked_at is None:
@@ -76,24 +84,46 @@ class ProgressService:
             self._report(matter, rows, event)
         # complete (or not) by the steps' current words: a step reported again may change them
         matter.completed_at = rules.completed_at(
-            matter.completed_at, rules.matter_state([step_state(r) for r in rows], matter.revoked_at is not None),
-            event.time)
+            matter.completed_at,
+            rules.matter_state([step_state(r) for r in rows], matter.revoked_at is not None),
+            event.time,
+        )
 
     def _open(self, event):
         if self.db.get(Matter, event.matter_id) is not None:
             return
         kind = matter_type(event.data["matter_type"])
         if kind.steps_from_event:
-            kind = MatterType(kind.name, kind.title, kind.opened_by,
-                              tuple(Step(s["name"], s["owner"], s["title"], s["deadline_days"], s.get("starts_on"))
-                                    for s in event.data["steps"]))
-        self.db.add(Matter(id=event.matter_id, matter_type=kind.name, region_code=event.data["region_code"],
-                           opened_at=event.time, opened_by=event.source))
+            kind = MatterType(
+                kind.name,
+                kind.title,
+                kind.opened_by,
+                tuple(
+                    Step(s["name"], s["owner"], s["title"], s["deadline_days"], s.get("starts_on"))
+                    for s in event.data["steps"]
+                ),
+            )
+        self.db.add(
+            Matter(
+                id=event.matter_id,
+                matter_type=kind.name,
+                region_code=event.data["region_code"],
+                opened_at=event.time,
+                opened_by=event.source,
+            )
+        )
         self.db.flush()
         self.db.add_all([MatterSubject(matter_id=event.matter_id, resident_id=r) for r in set(event.data["subjects"])])
         for position, (spec, state) in enumerate(zip(kind.steps, rules.opened_steps(kind, event.time))):
-            row = MatterStep(matter_id=event.matter_id, step=spec.name, position=position, owner=spec.owner,
-                             title=spec.title, deadline_days=spec.deadline_days, starts_on=spec.starts_on)
+            row = MatterStep(
+                matter_id=event.matter_id,
+                step=spec.name,
+                position=position,
+                owner=spec.owner,
+                title=spec.title,
+                deadline_days=spec.deadline_days,
+                starts_on=spec.starts_on,
+            )
             save_step(row, state)
             self.db.add(row)
 
@@ -103,14 +133,26 @@ class ProgressService:
         if row is None:
             self.log.warning("progress.unknown_step", step=data["step"])
             return
-        report = StepReport(event_id=event.id, matter_id=matter.id, step=data["step"], state=data["state"],
-                            reported_by=data["reported_by"], reported_at=event.time, reason=data.get("reason"),
-                            applied="refused")
+        report = StepReport(
+            event_id=event.id,
+            matter_id=matter.id,
+            step=data["step"],
+            state=data["state"],
+            reported_by=data["reported_by"],
+            reported_at=event.time,
+            reason=data.get("reason"),
+            applied="refused",
+        )
         self.db.add(report)
         # Only the step's owner closes it: a service for itself, the gateway for a partner.
         if not (data["reported_by"] == row.owner and event.source in (row.owner, "gateway")):
-            self.log.warning("progress.report_not_entitled", step=row.step, owner=row.owner,
-                             source=event.source, reported_by=data["reported_by"])
+            self.log.warning(
+                "progress.report_not_entitled",
+                step=row.step,
+                owner=row.owner,
+                source=event.source,
+                reported_by=data["reported_by"],
+            )
             return
         report.applied = "yes"
         self.db.flush()
@@ -118,11 +160,16 @@ class ProgressService:
         # arrives late takes its place in the history and does not overwrite a newer one. A report
         # ahead of its phase raises StepNotStarted, a reversal ahead of the revocation
         # MatterNotYetRevoked: the chassis retries either later (nothing of it is kept meanwhile).
-        reports = list(self.db.execute(select(StepReport).where(
-            StepReport.matter_id == matter.id, StepReport.step == row.step, StepReport.applied != "refused")
-            .order_by(StepReport.reported_at, StepReport.id)).scalars())
-        current, applied = rules.fold_reports(step_state(row), [as_report(r) for r in reports],
-                                              revoked=matter.revoked_at is not None)
+        reports = list(
+            self.db.execute(
+                select(StepReport)
+                .where(StepReport.matter_id == matter.id, StepReport.step == row.step, StepReport.applied != "refused")
+                .order_by(StepReport.reported_at, StepReport.id)
+            ).scalars()
+        )
+        current, applied = rules.fold_reports(
+            step_state(row), [as_report(r) for r in reports], revoked=matter.revoked_at is not None
+        )
         save_step(row, current)
         for stored, took_effect in zip(reports, applied):
             stored.applied = "yes" if took_effect else "ignored"
@@ -130,8 +177,13 @@ class ProgressService:
     @timer(interval=60)
     def count_overdue(self):
         now = self.clock.now()
-        counts = dict(self.db.execute(select(MatterStep.owner, func.count()).where(
-            MatterStep.state == "pending", MatterStep.deadline < now).group_by(MatterStep.owner)).all())
+        counts = dict(
+            self.db.execute(
+                select(MatterStep.owner, func.count())
+                .where(MatterStep.state == "pending", MatterStep.deadline < now)
+                .group_by(MatterStep.owner)
+            ).all()
+        )
         owners = {owner for (owner,) in self.db.execute(select(MatterStep.owner).distinct())}
         for owner in owners:
             OVERDUE.labels(owner).set(counts.get(owner, 0))

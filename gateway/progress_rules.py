@@ -11,6 +11,7 @@ changes nothing. Not every word may follow every other (`FOLLOWS`): a report tha
 in the history but set aside. A revoked matter reads `revoking` until no step is left done or
 pending, then `revoked`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -51,6 +52,7 @@ class StepState:
 class Report:
     """One report of a step by its owner: `at` is its event's time; `seq` the order it arrived in,
     which decides only between reports of the same time."""
+
     state: str
     at: datetime
     reason: str | None = None
@@ -64,16 +66,22 @@ class ReportRefused(Exception):
 
 
 def opened_steps(matter_type: MatterType, at: datetime) -> list[StepState]:
-    return [StepState(s.name, s.owner, "pending", at, at + timedelta(days=s.deadline_days))
-            if s.starts_on is None else StepState(s.name, s.owner, "not_started")
-            for s in matter_type.steps]
+    return [
+        StepState(s.name, s.owner, "pending", at, at + timedelta(days=s.deadline_days))
+        if s.starts_on is None
+        else StepState(s.name, s.owner, "not_started")
+        for s in matter_type.steps
+    ]
 
 
 def start_phase(matter_type: MatterType, steps: list[StepState], event_type: str, at: datetime) -> list[StepState]:
     starting = {s.name: s for s in matter_type.steps_started_by(event_type)}
-    return [replace(st, state="pending", started_at=at, deadline=at + timedelta(days=starting[st.step].deadline_days))
-            if st.step in starting and st.state == "not_started" else st
-            for st in steps]
+    return [
+        replace(st, state="pending", started_at=at, deadline=at + timedelta(days=starting[st.step].deadline_days))
+        if st.step in starting and st.state == "not_started"
+        else st
+        for st in steps
+    ]
 
 
 def may_follow(current: str, reported: str) -> bool:
@@ -81,8 +89,7 @@ def may_follow(current: str, reported: str) -> bool:
     return reported in FOLLOWS.get(current, frozenset())
 
 
-def check_report(step: StepState, reporter: str, state: str, revoked: bool = False,
-                 reason: str | None = None) -> bool:
+def check_report(step: StepState, reporter: str, state: str, revoked: bool = False, reason: str | None = None) -> bool:
     """Whether `reporter` may report `state` (with `reason`) now; False means 'already said exactly that'.
 
     Raises ReportRefused for another owner's step, a reversal before the revocation, or a word that
@@ -110,8 +117,9 @@ class MatterNotYetRevoked(Exception):
     """A reversal arrived before the revocation that allows it; the consumer retries it later."""
 
 
-def apply_report(step: StepState, state: str, at: datetime, reason: str | None,
-                 revoked: bool = False) -> tuple[StepState, bool]:
+def apply_report(
+    step: StepState, state: str, at: datetime, reason: str | None, revoked: bool = False
+) -> tuple[StepState, bool]:
     """The step after one newer report of its owner, and whether the report took effect (False:
     set aside, as a word that may not follow the step's current one)."""
     if state == REVERSED and not revoked:
@@ -179,6 +187,7 @@ def is_overdue(step: StepState, now: datetime) -> bool:
 class JointHandling:
     """联办率: of the matters whose every step has an outcome, the share granted entirely without a
     second application (no step rejected). Matters still open are counted apart, not as failures."""
+
     matters: int
     decided: int
     all_granted: int

@@ -1,4 +1,5 @@
 """The gateway: the HTTP edge for citizens, caseworkers and partner departments (/api/v1)."""
+
 from __future__ import annotations
 
 import uuid
@@ -66,21 +67,38 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
 
     # --- 一件事: matters ------------------------------------------------------------------------
 
-    @route("POST", "/api/v1/matters/marriage-birth-hukou", roles=(CITIZEN, CLERK), tag="matters",
-           summary="Apply once for 结婚生育户口一件事 (books the registration, opens the matter)",
-           body=m.OneMatterApplicationSchema, status=201)
+    @route(
+        "POST",
+        "/api/v1/matters/marriage-birth-hukou",
+        roles=(CITIZEN, CLERK),
+        tag="matters",
+        summary="Apply once for 结婚生育户口一件事 (books the registration, opens the matter)",
+        body=m.OneMatterApplicationSchema,
+        status=201,
+    )
     def apply_marriage_birth_hukou(self, actor, body):
         return self.marriage.open_marriage_matter(actor.as_dict(), wire(m.OneMatterApplicationSchema, body))
 
-    @route("GET", "/api/v1/matters", roles=(CITIZEN,), tag="matters",
-           summary="The calling citizen's matters, each with every step", response=MatterListSchema)
+    @route(
+        "GET",
+        "/api/v1/matters",
+        roles=(CITIZEN,),
+        tag="matters",
+        summary="The calling citizen's matters, each with every step",
+        response=MatterListSchema,
+    )
     def my_matters(self, actor, body):
         ids = self.db.execute(select(MatterSubject.matter_id).where(MatterSubject.resident_id == actor.id)).scalars()
         return {"matters": [self._matter_view(self.db.get(Matter, i)) for i in ids]}
 
-    @route("GET", "/api/v1/matters/<matter_id>", roles=(CITIZEN, CLERK, ADMIN), tag="matters",
-           summary="Where is my matter: every step, its owner, state, deadline, overdue flag and earlier reports",
-           response=MatterViewSchema)
+    @route(
+        "GET",
+        "/api/v1/matters/<matter_id>",
+        roles=(CITIZEN, CLERK, ADMIN),
+        tag="matters",
+        summary="Where is my matter: every step, its owner, state, deadline, overdue flag and earlier reports",
+        response=MatterViewSchema,
+    )
     def get_matter(self, actor, body, matter_id):
         matter = self._matter(matter_id)
         if actor.role == CITIZEN:
@@ -102,9 +120,16 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         joined = self.db.execute(
             select(Matter.completed_at, Matter.revoked_at, MatterStep, StepReport)
             .join(MatterStep, MatterStep.matter_id == Matter.id)
-            .outerjoin(StepReport, and_(StepReport.matter_id == MatterStep.matter_id,
-                                        StepReport.step == MatterStep.step, StepReport.applied != "refused"))
-            .where(Matter.id == matter.id)).all()
+            .outerjoin(
+                StepReport,
+                and_(
+                    StepReport.matter_id == MatterStep.matter_id,
+                    StepReport.step == MatterStep.step,
+                    StepReport.applied != "refused",
+                ),
+            )
+            .where(Matter.id == matter.id)
+        ).all()
         completed_at, revoked_at = (joined[0][0], joined[0][1]) if joined else (None, None)
         rows = sorted({step.step: step for _, _, step, _ in joined}.values(), key=lambda r: r.position)
         reports: dict[str, list[StepReport]] = {}
@@ -115,32 +140,61 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         states = [step_state(row) for row in rows]
         titles = {row.step: row.title for row in rows}
         now = self.clock.now()
-        steps = [{"step": st.step, "title": titles[st.step], "owner": st.owner, "state": st.state,
-                  "started_at": st.started_at, "deadline": st.deadline, "reported_at": st.reported_at,
-                  "reason": st.reason, "overdue": rules.is_overdue(st, now),
-                  "history": self._step_history(reports.get(st.step, []))}
-                 for st in states if owner is None or st.owner == owner]
-        return MatterViewSchema().dump({
-            "matter_id": matter.id, "matter_type": kind.name, "title": kind.title,
-            "state": rules.matter_state(states, revoked_at is not None), "opened_at": matter.opened_at,
-            "completed_at": completed_at, "revoked_at": revoked_at, "steps": steps})
+        steps = [
+            {
+                "step": st.step,
+                "title": titles[st.step],
+                "owner": st.owner,
+                "state": st.state,
+                "started_at": st.started_at,
+                "deadline": st.deadline,
+                "reported_at": st.reported_at,
+                "reason": st.reason,
+                "overdue": rules.is_overdue(st, now),
+                "history": self._step_history(reports.get(st.step, [])),
+            }
+            for st in states
+            if owner is None or st.owner == owner
+        ]
+        return MatterViewSchema().dump(
+            {
+                "matter_id": matter.id,
+                "matter_type": kind.name,
+                "title": kind.title,
+                "state": rules.matter_state(states, revoked_at is not None),
+                "opened_at": matter.opened_at,
+                "completed_at": completed_at,
+                "revoked_at": revoked_at,
+                "steps": steps,
+            }
+        )
 
     @staticmethod
     def _step_history(reports: list[StepReport]) -> list[dict]:
         """The owner's reports of a step but the one it reads as now, oldest first."""
         earlier, applied = rules.history([as_report(r) for r in reports], [r.applied == "yes" for r in reports])
-        return [{"state": r.state, "reason": r.reason, "reported_at": r.at, "applied": took_effect}
-                for r, took_effect in zip(earlier, applied)]
+        return [
+            {"state": r.state, "reason": r.reason, "reported_at": r.at, "applied": took_effect}
+            for r, took_effect in zip(earlier, applied)
+        ]
 
-    @route("GET", "/api/v1/statistics/joint-handling/<matter_type_name>", roles=(CLERK, ADMIN), tag="matters",
-           summary="联办率: share of the area's decided matters of this type granted without a second application",
-           response=JointHandlingSchema)
+    @route(
+        "GET",
+        "/api/v1/statistics/joint-handling/<matter_type_name>",
+        roles=(CLERK, ADMIN),
+        tag="matters",
+        summary="联办率: share of the area's decided matters of this type granted without a second application",
+        response=JointHandlingSchema,
+    )
     def joint_handling_rate(self, actor, body, matter_type_name):
         if matter_type_name not in MATTER_TYPES:
             raise NotFound(f"no matter type {matter_type_name}")
         kind = matter_type(matter_type_name)
-        query = (select(MatterStep.matter_id, MatterStep.state).join(Matter, Matter.id == MatterStep.matter_id)
-                 .where(Matter.matter_type == kind.name))
+        query = (
+            select(MatterStep.matter_id, MatterStep.state)
+            .join(Matter, Matter.id == MatterStep.matter_id)
+            .where(Matter.matter_type == kind.name)
+        )
         if actor.role == CLERK:
             if not actor.area:
                 raise Forbidden("a caseworker without an area sees no statistics")
@@ -149,43 +203,79 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         for matter_id, state in self.db.execute(query):
             by_matter.setdefault(matter_id, []).append(state)
         result = rules.joint_handling(list(by_matter.values()))
-        return {"matter_type": kind.name, "region_code": actor.area, "matters": result.matters,
-                "decided": result.decided, "all_granted": result.all_granted, "in_progress": result.in_progress,
-                "rate": result.rate}
+        return {
+            "matter_type": kind.name,
+            "region_code": actor.area,
+            "matters": result.matters,
+            "decided": result.decided,
+            "all_granted": result.all_granted,
+            "in_progress": result.in_progress,
+            "rate": result.rate,
+        }
 
     # --- partner departments ----------------------------------------------------------------
 
-    @route("GET", "/api/v1/partner/matters/<matter_id>", roles=(PARTNER,), tag="partners",
-           summary="A matter as a partner sees it: only the partner's own steps", response=MatterViewSchema)
+    @route(
+        "GET",
+        "/api/v1/partner/matters/<matter_id>",
+        roles=(PARTNER,),
+        tag="partners",
+        summary="A matter as a partner sees it: only the partner's own steps",
+        response=MatterViewSchema,
+    )
     def partner_matter(self, actor, body, matter_id):
         view = self._matter_view(self._matter(matter_id), owner=actor.id)
         if not view["steps"]:
             raise NotFound(f"no step of yours in matter {matter_id}")
         return view
 
-    @route("POST", "/api/v1/partner/matters/<matter_id>/steps/<step>", roles=(PARTNER,), tag="partners",
-           summary="Report the outcome of your step (done, rejected with a reason, not applicable), or report it again",
-           body=StepReportRequestSchema, response=StepReportAcceptedSchema, status=202)
+    @route(
+        "POST",
+        "/api/v1/partner/matters/<matter_id>/steps/<step>",
+        roles=(PARTNER,),
+        tag="partners",
+        summary="Report the outcome of your step (done, rejected with a reason, not applicable), or report it again",
+        body=StepReportRequestSchema,
+        response=StepReportAcceptedSchema,
+        status=202,
+    )
     def report_step(self, actor, body, matter_id, step):
         matter = self._matter(matter_id)
         row = self.db.get(MatterStep, (matter_id, step))
         if row is None:
             raise NotFound(f"matter {matter_id} has no step {step}")
         try:
-            fresh = rules.check_report(step_state(row), actor.id, body["state"], matter.revoked_at is not None,
-                                       body["reason"])
+            fresh = rules.check_report(
+                step_state(row), actor.id, body["state"], matter.revoked_at is not None, body["reason"]
+            )
         except rules.ReportRefused as exc:
             raise (Forbidden if row.owner != actor.id else Conflict)(exc.reason) from None
         event_id = None
         if fresh:
-            event_id = self.outbox.record("matter.step_reported", f"matter-{matter_id}", {
-                "matter_type": matter.matter_type, "step": step, "state": body["state"],
-                "reason": body["reason"], "reported_by": actor.id}, matter_id=matter_id).id
+            event_id = self.outbox.record(
+                "matter.step_reported",
+                f"matter-{matter_id}",
+                {
+                    "matter_type": matter.matter_type,
+                    "step": step,
+                    "state": body["state"],
+                    "reason": body["reason"],
+                    "reported_by": actor.id,
+                },
+                matter_id=matter_id,
+            ).id
         return {"matter_id": matter_id, "step": step, "state": body["state"], "event_id": event_id}
 
-    @route("POST", "/api/v1/partner/births", roles=(PARTNER,), tag="partners",
-           summary="A hospital birth certificate (health department): starts the newborn steps",
-           body=BirthNotificationRequestSchema, response=BirthAcceptedSchema, status=202)
+    @route(
+        "POST",
+        "/api/v1/partner/births",
+        roles=(PARTNER,),
+        tag="partners",
+        summary="A hospital birth certificate (health department): starts the newborn steps",
+        body=BirthNotificationRequestSchema,
+        response=BirthAcceptedSchema,
+        status=202,
+    )
     def notify_birth(self, actor, body):
         if actor.id != "health":
             raise Forbidden("births are notified by the health department")
@@ -197,89 +287,180 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         matter_id = body.pop("matter_id")
         if matter_id is None:
             matter_id = self._parents_matter(mother)
-        elif self.db.get(MatterSubject, (matter_id, mother)) is None or \
-                self._matter(matter_id).matter_type != "marriage_birth_hukou":
-            raise InvalidInput("the matter is not this mother's 结婚生育户口一件事",
-                               errors={"matter_id": ["no marriage-birth-hukou matter of this mother has this id"]})
+        elif (
+            self.db.get(MatterSubject, (matter_id, mother)) is None
+            or self._matter(matter_id).matter_type != "marriage_birth_hukou"
+        ):
+            raise InvalidInput(
+                "the matter is not this mother's 结婚生育户口一件事",
+                errors={"matter_id": ["no marriage-birth-hukou matter of this mother has this id"]},
+            )
         birth_id = str(uuid.uuid4())
-        event = self.outbox.record("birth.notified", f"birth-{birth_id}", {**body, "birth_id": birth_id},
-                                   matter_id=matter_id)
-        self.db.add(BirthNotice(hospital=body["hospital"], birth_certificate_number=certificate,
-                                birth_id=birth_id, matter_id=matter_id, event_id=event.id))
+        event = self.outbox.record(
+            "birth.notified", f"birth-{birth_id}", {**body, "birth_id": birth_id}, matter_id=matter_id
+        )
+        self.db.add(
+            BirthNotice(
+                hospital=body["hospital"],
+                birth_certificate_number=certificate,
+                birth_id=birth_id,
+                matter_id=matter_id,
+                event_id=event.id,
+            )
+        )
         return {"birth_id": birth_id, "matter_id": matter_id, "event_id": event.id}
 
     def _parents_matter(self, mother_id: str) -> str | None:
         """The mother's 结婚生育户口一件事 still waiting for its birth half, if she has one."""
-        return self.db.execute(
-            select(MatterStep.matter_id).join(MatterSubject, MatterSubject.matter_id == MatterStep.matter_id)
-            .where(MatterSubject.resident_id == mother_id, MatterStep.step == "newborn_hukou",
-                   MatterStep.state == "not_started")).scalars().first()
+        return (
+            self.db.execute(
+                select(MatterStep.matter_id)
+                .join(MatterSubject, MatterSubject.matter_id == MatterStep.matter_id)
+                .where(
+                    MatterSubject.resident_id == mother_id,
+                    MatterStep.step == "newborn_hukou",
+                    MatterStep.state == "not_started",
+                )
+            )
+            .scalars()
+            .first()
+        )
 
     # --- marriage registry ------------------------------------------------------------------
 
-    @route("POST", "/api/v1/marriage/appointments", roles=(CITIZEN, CLERK, ADMIN), tag="marriage",
-           summary="Book a registration appointment at an office", body=m.AppointmentRequestSchema,
-           response=m.AppointmentSchema, status=201)
+    @route(
+        "POST",
+        "/api/v1/marriage/appointments",
+        roles=(CITIZEN, CLERK, ADMIN),
+        tag="marriage",
+        summary="Book a registration appointment at an office",
+        body=m.AppointmentRequestSchema,
+        response=m.AppointmentSchema,
+        status=201,
+    )
     def book_appointment(self, actor, body):
         return self.marriage.book_appointment(actor.as_dict(), wire(m.AppointmentRequestSchema, body))
 
-    @route("POST", "/api/v1/marriage/registrations", roles=(CLERK, ADMIN), tag="marriage",
-           summary="Register a marriage (registrar); refusals say which party and why",
-           body=m.RegistrationRequestSchema, response=m.RegistrationSchema, status=201)
+    @route(
+        "POST",
+        "/api/v1/marriage/registrations",
+        roles=(CLERK, ADMIN),
+        tag="marriage",
+        summary="Register a marriage (registrar); refusals say which party and why",
+        body=m.RegistrationRequestSchema,
+        response=m.RegistrationSchema,
+        status=201,
+    )
     def register_marriage(self, actor, body):
         return self.marriage.register_marriage(actor.as_dict(), wire(m.RegistrationRequestSchema, body))
 
-    @route("GET", "/api/v1/marriage/registrations/<registration_id>", roles=(CITIZEN, CLERK, ADMIN),
-           tag="marriage", summary="A registration with its e-certificate", response=m.RegistrationSchema)
+    @route(
+        "GET",
+        "/api/v1/marriage/registrations/<registration_id>",
+        roles=(CITIZEN, CLERK, ADMIN),
+        tag="marriage",
+        summary="A registration with its e-certificate",
+        response=m.RegistrationSchema,
+    )
     def get_registration(self, actor, body, registration_id):
         return self.marriage.get_registration(actor.as_dict(), registration_id)
 
-    @route("POST", "/api/v1/marriage/divorces", roles=(CLERK, ADMIN), tag="marriage",
-           summary="Receive a divorce-by-agreement application; starts the 30-day cooling-off period",
-           body=m.DivorceRequestSchema, response=m.DivorceSchema, status=201)
+    @route(
+        "POST",
+        "/api/v1/marriage/divorces",
+        roles=(CLERK, ADMIN),
+        tag="marriage",
+        summary="Receive a divorce-by-agreement application; starts the 30-day cooling-off period",
+        body=m.DivorceRequestSchema,
+        response=m.DivorceSchema,
+        status=201,
+    )
     def apply_divorce(self, actor, body):
         return self.marriage.apply_divorce(actor.as_dict(), wire(m.DivorceRequestSchema, body))
 
-    @route("GET", "/api/v1/marriage/divorces/<divorce_id>", roles=(CLERK, ADMIN), tag="marriage",
-           summary="A divorce application and its deadlines", response=m.DivorceSchema)
+    @route(
+        "GET",
+        "/api/v1/marriage/divorces/<divorce_id>",
+        roles=(CLERK, ADMIN),
+        tag="marriage",
+        summary="A divorce application and its deadlines",
+        response=m.DivorceSchema,
+    )
     def get_divorce(self, actor, body, divorce_id):
         return self.marriage.get_divorce(actor.as_dict(), divorce_id)
 
-    @route("POST", "/api/v1/marriage/divorces/<divorce_id>/withdrawal", roles=(CLERK, ADMIN), tag="marriage",
-           summary="A party withdraws during the cooling-off period", body=m.DivorceDecisionSchema,
-           response=m.DivorceSchema)
+    @route(
+        "POST",
+        "/api/v1/marriage/divorces/<divorce_id>/withdrawal",
+        roles=(CLERK, ADMIN),
+        tag="marriage",
+        summary="A party withdraws during the cooling-off period",
+        body=m.DivorceDecisionSchema,
+        response=m.DivorceSchema,
+    )
     def withdraw_divorce(self, actor, body, divorce_id):
         return self.marriage.withdraw_divorce(actor.as_dict(), divorce_id, wire(m.DivorceDecisionSchema, body))
 
-    @route("POST", "/api/v1/marriage/divorces/<divorce_id>/registration", roles=(CLERK, ADMIN), tag="marriage",
-           summary="Both parties apply for the divorce certificate within the 30 days after cooling-off",
-           body=m.DivorceDecisionSchema, response=m.DivorceSchema)
+    @route(
+        "POST",
+        "/api/v1/marriage/divorces/<divorce_id>/registration",
+        roles=(CLERK, ADMIN),
+        tag="marriage",
+        summary="Both parties apply for the divorce certificate within the 30 days after cooling-off",
+        body=m.DivorceDecisionSchema,
+        response=m.DivorceSchema,
+    )
     def register_divorce(self, actor, body, divorce_id):
         return self.marriage.register_divorce(actor.as_dict(), divorce_id, wire(m.DivorceDecisionSchema, body))
 
-    @route("POST", "/api/v1/marriage/certificate-reissues", roles=(CLERK, ADMIN), tag="marriage",
-           summary="Re-issue a lost certificate (补领); the old number becomes void",
-           body=m.ReissueRequestSchema, response=m.RegistrationSchema, status=201)
+    @route(
+        "POST",
+        "/api/v1/marriage/certificate-reissues",
+        roles=(CLERK, ADMIN),
+        tag="marriage",
+        summary="Re-issue a lost certificate (补领); the old number becomes void",
+        body=m.ReissueRequestSchema,
+        response=m.RegistrationSchema,
+        status=201,
+    )
     def reissue_certificate(self, actor, body):
         return self.marriage.reissue_certificate(actor.as_dict(), wire(m.ReissueRequestSchema, body))
 
-    @route("GET", "/api/v1/marriage/certificates/<number>/verification", roles=ANYONE, tag="marriage",
-           summary="Is this certificate number valid?", response=m.CertificateVerificationSchema)
+    @route(
+        "GET",
+        "/api/v1/marriage/certificates/<number>/verification",
+        roles=ANYONE,
+        tag="marriage",
+        summary="Is this certificate number valid?",
+        response=m.CertificateVerificationSchema,
+    )
     def verify_certificate(self, actor, body, number):
         return self.marriage.verify_certificate(number)
 
-    @route("POST", "/api/v1/marriage/certificates/verification", roles=ANYONE, tag="marriage",
-           summary="Verify an electronic certificate's signature and current validity",
-           body=m.ECertificateSchema, response=m.CertificateVerificationSchema)
+    @route(
+        "POST",
+        "/api/v1/marriage/certificates/verification",
+        roles=ANYONE,
+        tag="marriage",
+        summary="Verify an electronic certificate's signature and current validity",
+        body=m.ECertificateSchema,
+        response=m.CertificateVerificationSchema,
+    )
     def verify_e_certificate(self, actor, body):
         number = body["document"].get("certificate_number")
         if not isinstance(number, str) or not 8 <= len(number) <= 40:
-            raise InvalidInput("the document has no certificate number",
-                               errors={"document": ["certificate_number missing"]})
+            raise InvalidInput(
+                "the document has no certificate number", errors={"document": ["certificate_number missing"]}
+            )
         return self.marriage.verify_certificate(number, wire(m.ECertificateSchema, body))
 
-    @route("GET", "/api/v1/marriage/marital-status/<resident_id>", roles=ANYONE, tag="marriage",
-           summary="Marital status (minimal disclosure): the person, registry staff, entitled partners",
-           response=m.MaritalStatusSchema)
+    @route(
+        "GET",
+        "/api/v1/marriage/marital-status/<resident_id>",
+        roles=ANYONE,
+        tag="marriage",
+        summary="Marital status (minimal disclosure): the person, registry staff, entitled partners",
+        response=m.MaritalStatusSchema,
+    )
     def marital_status(self, actor, body, resident_id):
         return self.marriage.marital_status(actor.as_dict(), resident_id)

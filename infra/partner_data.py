@@ -4,6 +4,7 @@ Each department answers `GET /sources/<source>/<resident id>` with what it holds
 (JSON), the way a real data-sharing gateway would. The answers are deterministic per person, can be
 pinned per person for tests (`facts`), and a source can be made slow to exercise timeouts.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,8 +37,7 @@ def default_facts(source: str, resident_id: str) -> dict:
 
 
 class PartnerData:
-    def __init__(self, facts: dict | None = None, slow_sources=(), slow_seconds: float = 10.0,
-                 failing_sources=()):
+    def __init__(self, facts: dict | None = None, slow_sources=(), slow_seconds: float = 10.0, failing_sources=()):
         self.facts = facts or {}  # (source, resident id) -> answer
         self.slow_sources, self.slow_seconds = set(slow_sources), slow_seconds
         self.failing_sources = set(failing_sources)

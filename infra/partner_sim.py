@@ -9,6 +9,7 @@ Idempotency-Key), so a redelivered event is reported once. As the hospital, it c
     python -m infra.partner_sim run [--gateway URL] [--reject police:hukou_update]
     python -m infra.partner_sim birth --mother ID --father ID --name 小明 --sex male
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,14 +61,18 @@ def reason_for(event: dict) -> str | None:
 
 
 class PartnerSimulator:
-    def __init__(self, amqp_uri: str, gateway: str, secret: str, rejections: set[str] = frozenset(),
-                 partners=tuple(PARTNERS)):
+    def __init__(
+        self, amqp_uri: str, gateway: str, secret: str, rejections: set[str] = frozenset(), partners=tuple(PARTNERS)
+    ):
         self.amqp_uri, self.gateway, self.rejections = amqp_uri, gateway.rstrip("/"), set(rejections)
         self.partners = partners
         self.secret = secret
         # partners whose organisations act apart get a token per organisation (`provider_token`)
-        self.tokens = {code: issue_token(secret, code, "partner", ttl_seconds=30 * 24 * 3600) for code in partners
-                       if not PARTNERS[code].organisations}
+        self.tokens = {
+            code: issue_token(secret, code, "partner", ttl_seconds=30 * 24 * 3600)
+            for code in partners
+            if not PARTNERS[code].organisations
+        }
         self.http = requests.Session()
         self.reported: list[tuple[str, str, str]] = []  # (partner, matter, step), for demos and tests
         self.received: list[tuple[str, str, str]] = []  # (partner, event type, event id) of every message acked
@@ -80,11 +85,15 @@ class PartnerSimulator:
             return True
         step = STEP_FOR.get((code, event["type"]))
         if step is not None:
-            return self.report_step(code, event, step, "reversed" if event["type"] in REVERSING else None,
-                                    reason_for(event))
+            return self.report_step(
+                code, event, step, "reversed" if event["type"] in REVERSING else None, reason_for(event)
+            )
         # 救助一件事: the linked items are data, so ask the matter which steps are ours
-        view = self.http.get(f"{self.gateway}/api/v1/partner/matters/{event['matter_id']}", timeout=10,
-                             headers={"Authorization": f"Bearer {self.tokens[code]}"})
+        view = self.http.get(
+            f"{self.gateway}/api/v1/partner/matters/{event['matter_id']}",
+            timeout=10,
+            headers={"Authorization": f"Bearer {self.tokens[code]}"},
+        )
         if view.status_code == 404:
             return False  # the progress view has not seen the matter yet
         pending = [s["step"] for s in view.json()["steps"] if s["state"] == "pending"]
@@ -95,15 +104,19 @@ class PartnerSimulator:
         """The token of one home-care provider: it acts on its own orders only."""
         key = f"care_providers/{provider}"
         if key not in self.tokens:
-            self.tokens[key] = issue_token(self.secret, "care_providers", "partner", ttl_seconds=30 * 24 * 3600,
-                                           org=provider)
+            self.tokens[key] = issue_token(
+                self.secret, "care_providers", "partner", ttl_seconds=30 * 24 * 3600, org=provider
+            )
         return self.tokens[key]
 
     def serve_order(self, order_id: str, provider: str) -> bool:
         """As the order's home-care provider: accept it and deliver it (the person then confirms)."""
         for step in ("acceptance", "delivery"):
-            response = self.http.post(f"{self.gateway}/api/v1/care/orders/{order_id}/{step}", timeout=10,
-                                      headers={"Authorization": f"Bearer {self.provider_token(provider)}"})
+            response = self.http.post(
+                f"{self.gateway}/api/v1/care/orders/{order_id}/{step}",
+                timeout=10,
+                headers={"Authorization": f"Bearer {self.provider_token(provider)}"},
+            )
             if response.status_code == 409:
                 continue  # done before this redelivery
             if response.status_code != 200:
@@ -112,18 +125,23 @@ class PartnerSimulator:
         self.reported.append(("care_providers", order_id, "delivered"))
         return True
 
-    def report_step(self, code: str, event: dict, step: str, state: str | None = None,
-                    reason: str | None = None) -> bool:
+    def report_step(
+        self, code: str, event: dict, step: str, state: str | None = None, reason: str | None = None
+    ) -> bool:
         rejected = f"{code}:{step}" in self.rejections
         body = {"state": "rejected", "reason": "simulated rejection"} if rejected else {"state": state or "done"}
         if reason is not None and not rejected:
             body["reason"] = reason
         response = self.http.post(
-            f"{self.gateway}/api/v1/partner/matters/{event['matter_id']}/steps/{step}", json=body, timeout=10,
-            headers={"Authorization": f"Bearer {self.tokens[code]}", "Idempotency-Key": f"{event['id']}:{step}"})
+            f"{self.gateway}/api/v1/partner/matters/{event['matter_id']}/steps/{step}",
+            json=body,
+            timeout=10,
+            headers={"Authorization": f"Bearer {self.tokens[code]}", "Idempotency-Key": f"{event['id']}:{step}"},
+        )
         if response.status_code in (200, 202) or (response.status_code == 409 and "already" in response.text):
-            self.reported.append((code, event["matter_id"], step) if state is None
-                                 else (code, event["matter_id"], f"{step}:{state}"))
+            self.reported.append(
+                (code, event["matter_id"], step) if state is None else (code, event["matter_id"], f"{step}:{state}")
+            )
             return True
         if response.status_code == 404 or (response.status_code == 409 and "not revoked" in response.text):
             return False  # the projection has not seen the matter (or its revocation) yet: try again later
@@ -159,14 +177,34 @@ class PartnerSimulator:
                     time.sleep(0.05)
 
 
-def notify_birth(gateway: str, secret: str, mother: str, father: str | None, name: str, sex: str,
-                 born: date, matter_id: str | None = None) -> dict:
+def notify_birth(
+    gateway: str,
+    secret: str,
+    mother: str,
+    father: str | None,
+    name: str,
+    sex: str,
+    born: date,
+    matter_id: str | None = None,
+) -> dict:
     token = issue_token(secret, "health", "partner")
-    response = requests.post(f"{gateway.rstrip('/')}/api/v1/partner/births", timeout=10, json={
-        "child": {"name": name, "birth_date": born.isoformat(), "sex": sex,
-                  "birth_certificate_number": f"O{uuid.uuid4().hex[:10].upper()}"},
-        "mother_resident_id": mother, "father_resident_id": father, "hospital": "市妇幼保健院",
-        "matter_id": matter_id}, headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())})
+    response = requests.post(
+        f"{gateway.rstrip('/')}/api/v1/partner/births",
+        timeout=10,
+        json={
+            "child": {
+                "name": name,
+                "birth_date": born.isoformat(),
+                "sex": sex,
+                "birth_certificate_number": f"O{uuid.uuid4().hex[:10].upper()}",
+            },
+            "mother_resident_id": mother,
+            "father_resident_id": father,
+            "hospital": "市妇幼保健院",
+            "matter_id": matter_id,
+        },
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
+    )
     response.raise_for_status()
     return response.json()
 
@@ -178,8 +216,12 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run")
     run.add_argument("--reject", action="append", default=[], help="partner:step to answer 'rejected'")
-    run.add_argument("--data-port", type=int, default=int(os.environ.get("PARTNER_DATA_PORT", "8200")),
-                     help="where the departments answer economic-check queries")
+    run.add_argument(
+        "--data-port",
+        type=int,
+        default=int(os.environ.get("PARTNER_DATA_PORT", "8200")),
+        help="where the departments answer economic-check queries",
+    )
     run.add_argument("--slow-source", action="append", default=[], help="a 核对 source that never answers in time")
     birth = sub.add_parser("birth")
     birth.add_argument("--mother", required=True)
@@ -195,8 +237,14 @@ def main(argv=None):
         print(f"partner simulator: {', '.join(PARTNERS)}; data sources on :{args.data_port}", flush=True)
         PartnerSimulator(args.amqp, args.gateway, secret, set(args.reject)).run()
     else:
-        print(json.dumps(notify_birth(args.gateway, secret, args.mother, args.father, args.name, args.sex,
-                                      args.born, args.matter), ensure_ascii=False))
+        print(
+            json.dumps(
+                notify_birth(
+                    args.gateway, secret, args.mother, args.father, args.name, args.sex, args.born, args.matter
+                ),
+                ensure_ascii=False,
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ simulator (which also answers the assistance service's economic-check queries).
 PostgreSQL (one database per service) is used when reachable at $TONGBAN_PG (default
 postgresql://postgres@127.0.0.1:5432/postgres); otherwise SQLite files under var/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,14 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = {"marriage": "services/marriage", "assistance": "services/assistance", "care": "services/care",
-            "charity": "services/charity", "funeral": "services/funeral", "gateway": "gateway"}
+SERVICES = {
+    "marriage": "services/marriage",
+    "assistance": "services/assistance",
+    "care": "services/care",
+    "charity": "services/charity",
+    "funeral": "services/funeral",
+    "gateway": "gateway",
+}
 
 
 def say(message: str) -> None:
@@ -44,13 +51,17 @@ def ensure_rabbitmq(amqp_uri: str) -> None:
     host, port = url.hostname or "127.0.0.1", url.port or 5672
     if reachable(host, port):
         return
-    server = shutil.which("rabbitmq-server") or ("/usr/sbin/rabbitmq-server" if Path("/usr/sbin/rabbitmq-server").exists() else None)
+    server = shutil.which("rabbitmq-server") or (
+        "/usr/sbin/rabbitmq-server" if Path("/usr/sbin/rabbitmq-server").exists() else None
+    )
     if server is None or host not in ("127.0.0.1", "localhost"):
-        sys.exit(f"RabbitMQ is not reachable at {host}:{port} and is not installed here.\n"
-                 "Install it and run this again:\n"
-                 "  Debian/Ubuntu: sudo apt-get install -y rabbitmq-server\n"
-                 "  macOS:         brew install rabbitmq && brew services start rabbitmq\n"
-                 "or point AMQP_URI at a running broker (RabbitMQ >= 3.10 for quorum queues).")
+        sys.exit(
+            f"RabbitMQ is not reachable at {host}:{port} and is not installed here.\n"
+            "Install it and run this again:\n"
+            "  Debian/Ubuntu: sudo apt-get install -y rabbitmq-server\n"
+            "  macOS:         brew install rabbitmq && brew services start rabbitmq\n"
+            "or point AMQP_URI at a running broker (RabbitMQ >= 3.10 for quorum queues)."
+        )
     say("RabbitMQ is installed but stopped: starting it (rabbitmq-server -detached)")
     subprocess.run([server, "-detached"], check=False)
     for _ in range(120):
@@ -64,6 +75,7 @@ def database_urls(prefix: str) -> dict[str, str]:
     admin = os.environ.get("TONGBAN_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
     try:
         import psycopg2
+
         conn = psycopg2.connect(admin, connect_timeout=3)
     except Exception as exc:
         (ROOT / "var").mkdir(exist_ok=True)
@@ -87,12 +99,13 @@ def drop_databases(urls: dict[str, str]) -> None:
     conn = None
     if any(url.startswith("postgresql") for url in urls.values()):
         import psycopg2
+
         conn = psycopg2.connect(os.environ.get("TONGBAN_PG", "postgresql://postgres@127.0.0.1:5432/postgres"))
         conn.autocommit = True
     for url in urls.values():
         if url.startswith("sqlite:///"):
             for suffix in ("", "-wal", "-shm"):
-                Path(url[len("sqlite:///"):] + suffix).unlink(missing_ok=True)
+                Path(url[len("sqlite:///") :] + suffix).unlink(missing_ok=True)
         elif url.startswith("postgresql"):
             conn.cursor().execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
     if conn is not None:
@@ -101,6 +114,7 @@ def drop_databases(urls: dict[str, str]) -> None:
 
 def wait_ready(url: str, timeout: float = 60.0) -> None:
     import requests
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -187,19 +201,48 @@ def main(argv=None) -> int:
 
     signal.signal(signal.SIGTERM, shutdown)
     try:
-        processes.start("marriage", [nameko, "run", "--config", "infra/config/marriage.yaml",
-                                     "services.marriage.service:MarriageService"], env)
-        processes.start("assistance", [nameko, "run", "--config", "infra/config/assistance.yaml",
-                                       "services.assistance.service:AssistanceService"], env)
-        processes.start("care", [nameko, "run", "--config", "infra/config/care.yaml",
-                                 "services.care.service:CareService"], env)
-        processes.start("charity", [nameko, "run", "--config", "infra/config/charity.yaml",
-                                    "services.charity.service:CharityService"], env)
-        processes.start("funeral", [nameko, "run", "--config", "infra/config/funeral.yaml",
-                                    "services.funeral.service:FuneralService"], env)
-        processes.start("gateway", [nameko, "run", "--config", "infra/config/gateway.yaml",
-                                    "gateway.service:GatewayService", "gateway.progress:ProgressService",
-                                    "gateway.partner_feed:PartnerFeedService"], env)
+        processes.start(
+            "marriage",
+            [nameko, "run", "--config", "infra/config/marriage.yaml", "services.marriage.service:MarriageService"],
+            env,
+        )
+        processes.start(
+            "assistance",
+            [
+                nameko,
+                "run",
+                "--config",
+                "infra/config/assistance.yaml",
+                "services.assistance.service:AssistanceService",
+            ],
+            env,
+        )
+        processes.start(
+            "care", [nameko, "run", "--config", "infra/config/care.yaml", "services.care.service:CareService"], env
+        )
+        processes.start(
+            "charity",
+            [nameko, "run", "--config", "infra/config/charity.yaml", "services.charity.service:CharityService"],
+            env,
+        )
+        processes.start(
+            "funeral",
+            [nameko, "run", "--config", "infra/config/funeral.yaml", "services.funeral.service:FuneralService"],
+            env,
+        )
+        processes.start(
+            "gateway",
+            [
+                nameko,
+                "run",
+                "--config",
+                "infra/config/gateway.yaml",
+                "gateway.service:GatewayService",
+                "gateway.progress:ProgressService",
+                "gateway.partner_feed:PartnerFeedService",
+            ],
+            env,
+        )
         gateway_url = f"http://{env['GATEWAY_HTTP']}"
         wait_ready(f"{gateway_url}/health/ready")
         wait_ready(f"http://{env['MARRIAGE_HTTP']}/health/ready")
@@ -207,12 +250,17 @@ def main(argv=None) -> int:
         wait_ready(f"http://{env['CARE_HTTP']}/health/ready")
         wait_ready(f"http://{env['CHARITY_HTTP']}/health/ready")
         wait_ready(f"http://{env['FUNERAL_HTTP']}/health/ready")
-        processes.start("partner-simulator", [sys.executable, "-m", "infra.partner_sim", "--gateway", gateway_url,
-                                              "--amqp", env["AMQP_URI"], "run"], env)
-        say(f"ready: API {gateway_url}/api/v1 (OpenAPI at /api/v1/openapi.json), "
+        processes.start(
+            "partner-simulator",
+            [sys.executable, "-m", "infra.partner_sim", "--gateway", gateway_url, "--amqp", env["AMQP_URI"], "run"],
+            env,
+        )
+        say(
+            f"ready: API {gateway_url}/api/v1 (OpenAPI at /api/v1/openapi.json), "
             f"metrics {gateway_url}/metrics and /metrics of marriage {env['MARRIAGE_HTTP']}, "
             f"assistance {env['ASSISTANCE_HTTP']}, care {env['CARE_HTTP']}, charity {env['CHARITY_HTTP']}, "
-            f"funeral {env['FUNERAL_HTTP']}")
+            f"funeral {env['FUNERAL_HTTP']}"
+        )
         if args.smoke:
             smoke(gateway_url, env["AUTH_SECRET"])
             return 0
@@ -245,19 +293,34 @@ def smoke(gateway_url: str, secret: str) -> None:
     clerk = {"Authorization": f"Bearer {issue_token(secret, 'registrar-01', 'clerk', area='330602')}"}
     day = datetime.now(LOCAL_ZONE).date() + timedelta(days=3 + seq % 20)
     slot = datetime(day.year, day.month, day.day, 9 + seq % 8, 30 * (seq % 2), tzinfo=LOCAL_ZONE)
-    response = requests.post(f"{gateway_url}/api/v1/matters/marriage-birth-hukou", headers=citizen, timeout=10, json={
-        "office_code": "330602", "slot_start": slot.isoformat(), "party_a": husband, "party_b": wife})
+    response = requests.post(
+        f"{gateway_url}/api/v1/matters/marriage-birth-hukou",
+        headers=citizen,
+        timeout=10,
+        json={"office_code": "330602", "slot_start": slot.isoformat(), "party_a": husband, "party_b": wife},
+    )
     response.raise_for_status()
     matter_id = response.json()["matter_id"]
     say(f"smoke: matter {matter_id} opened")
-    response = requests.post(f"{gateway_url}/api/v1/marriage/registrations", headers=clerk, timeout=10, json={
-        "office_code": "330602", "party_a": husband, "party_b": wife, "declared_not_close_relatives": True,
-        "matter_id": matter_id})
+    response = requests.post(
+        f"{gateway_url}/api/v1/marriage/registrations",
+        headers=clerk,
+        timeout=10,
+        json={
+            "office_code": "330602",
+            "party_a": husband,
+            "party_b": wife,
+            "declared_not_close_relatives": True,
+            "matter_id": matter_id,
+        },
+    )
     response.raise_for_status()
     say(f"smoke: marriage registered, certificate {response.json()['certificate_number']}")
 
     def state():
-        return requests.get(f"{gateway_url}/api/v1/matters/{matter_id}", headers=citizen, timeout=10).json().get("state")
+        return (
+            requests.get(f"{gateway_url}/api/v1/matters/{matter_id}", headers=citizen, timeout=10).json().get("state")
+        )
 
     wait_until(lambda: state() == "waiting", "the health and police steps")
     notify_birth(gateway_url, secret, wife["resident_id"], husband["resident_id"], "王小满", "female", date.today())

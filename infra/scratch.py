@@ -13,6 +13,7 @@ AMQP port: a broker restarted by hand in a working session dies with that sessio
 found none (every test waited minutes for it, and the run timed out). If the broker still cannot be
 had, the first error is kept and every later test fails at once with it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -79,8 +80,7 @@ class BrokerAdmin:
         if self.reachable():
             return self
         plugins = shutil.which("rabbitmq-plugins") or "/usr/sbin/rabbitmq-plugins"
-        subprocess.run([plugins, "-q", "enable", "rabbitmq_management"], check=True,
-                       capture_output=True, timeout=120)
+        subprocess.run([plugins, "-q", "enable", "rabbitmq_management"], check=True, capture_output=True, timeout=120)
         deadline = time.monotonic() + 60
         while not self.reachable():
             if time.monotonic() > deadline:
@@ -91,8 +91,11 @@ class BrokerAdmin:
     def add_vhost(self, vhost: str):
         name = urllib.parse.quote(vhost, safe="")
         self._call("PUT", f"/api/vhosts/{name}", {})
-        self._call("PUT", f"/api/permissions/{name}/{urllib.parse.quote(self.user, safe='')}",
-                   {"configure": ".*", "write": ".*", "read": ".*"})
+        self._call(
+            "PUT",
+            f"/api/permissions/{name}/{urllib.parse.quote(self.user, safe='')}",
+            {"configure": ".*", "write": ".*", "read": ".*"},
+        )
 
     def delete_vhost(self, vhost: str):
         try:
@@ -120,8 +123,7 @@ def ensure_listening(address: tuple[str, int], start: list[str], wait: float) ->
     """Run `start` if nothing listens on `address`, then wait until something does."""
     if listening(address):
         return
-    logging.getLogger(__name__).warning("nothing listens on %s:%s; starting it with %s",
-                                        *address, " ".join(start))
+    logging.getLogger(__name__).warning("nothing listens on %s:%s; starting it with %s", *address, " ".join(start))
     subprocess.run(start, check=True, capture_output=True, timeout=wait)
     deadline = time.monotonic() + wait
     while not listening(address, timeout=1):

@@ -1,5 +1,6 @@
 """The care service on its own fresh database and the test's vhost: `care` yields (rpc, engine),
 the clock set to 10 June 2026; bank files go to the test's temporary folder."""
+
 from __future__ import annotations
 
 from datetime import date

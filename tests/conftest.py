@@ -3,6 +3,7 @@
 Tests talk to the real broker and database on this machine (127.0.0.1:5672, :5432) and clean up
 after themselves (see `infra.scratch`).
 """
+
 import warnings
 
 warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
@@ -79,6 +80,7 @@ def manual_clock():
     from datetime import datetime
 
     from chassis.clock import manual_clock
+
     saved = manual_clock.now()
     yield manual_clock
     manual_clock.set(max(saved, datetime.now(UTC)))

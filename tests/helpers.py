@@ -1,4 +1,5 @@
 """Small test helpers: read a queue like a partner, wait for a condition."""
+
 from __future__ import annotations
 
 import json

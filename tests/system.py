@@ -1,5 +1,6 @@
 """The whole system in one test process: marriage, gateway (edge, progress, partner feed) and,
 when asked, assistance with its partner data sources, care, charity, funeral, and the partner simulator, each on its own fresh database and the test's own vhost."""
+
 from __future__ import annotations
 
 import itertools
@@ -69,9 +70,15 @@ def person(birth: date, sex: str, division: str = "330602", seq: int | None = No
 
 @pytest.fixture
 def system(make_database, base_config, start_service, manual_clock, tmp_path):
-    def boot(simulator: bool = False, assistance: PartnerData | None = None, care: bool = False,
-             charity: bool = False, funeral: bool = False, simulated_partners: tuple | None = None,
-             **overrides) -> System:
+    def boot(
+        simulator: bool = False,
+        assistance: PartnerData | None = None,
+        care: bool = False,
+        charity: bool = False,
+        funeral: bool = False,
+        simulated_partners: tuple | None = None,
+        **overrides,
+    ) -> System:
         """`assistance`: also run the assistance service, its 核对 sources answered by this PartnerData
         (one-second timeout per fetch). `simulated_partners`: the departments the simulator plays
         (default every one)."""
@@ -83,41 +90,77 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path):
         if care:
             urls["care"] = make_database("care")
             upgrade("services/care", urls["care"])
-            start_service(CareService, {**common, "DATABASE_URL": urls["care"],
-                                        "BANK_FILES_DIR": str(tmp_path / "bank-files"),
-                                        "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"})
+            start_service(
+                CareService,
+                {
+                    **common,
+                    "DATABASE_URL": urls["care"],
+                    "BANK_FILES_DIR": str(tmp_path / "bank-files"),
+                    "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
+                },
+            )
         if charity:
             urls["charity"] = make_database("charity")
             upgrade("services/charity", urls["charity"])
-            start_service(CharityService, {**common, "DATABASE_URL": urls["charity"],
-                                           "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"})
+            start_service(
+                CharityService,
+                {**common, "DATABASE_URL": urls["charity"], "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"},
+            )
         if funeral:
             urls["funeral"] = make_database("funeral")
             upgrade("services/funeral", urls["funeral"])
-            start_service(FuneralService, {**common, "DATABASE_URL": urls["funeral"],
-                                           "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"})
+            start_service(
+                FuneralService,
+                {**common, "DATABASE_URL": urls["funeral"], "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"},
+            )
         if assistance is not None:
             urls["assistance"] = make_database("assistance")
             upgrade("services/assistance", urls["assistance"])
             data_port = free_port()
             servers.append(serve(assistance, data_port))
-            start_service(AssistanceService, {
-                **common, "DATABASE_URL": urls["assistance"], "CHECK_SOURCES_URL": f"http://127.0.0.1:{data_port}",
-                "CHECK_TIMEOUT_SECONDS": 1, "BANK_FILES_DIR": str(tmp_path / "bank-files"),
-                "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"})
+            start_service(
+                AssistanceService,
+                {
+                    **common,
+                    "DATABASE_URL": urls["assistance"],
+                    "CHECK_SOURCES_URL": f"http://127.0.0.1:{data_port}",
+                    "CHECK_TIMEOUT_SECONDS": 1,
+                    "BANK_FILES_DIR": str(tmp_path / "bank-files"),
+                    "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
+                },
+            )
         marriage_port = free_port()
-        start_service(MarriageService, {**common, "DATABASE_URL": urls["marriage"],
-                                        "WEB_SERVER_ADDRESS": f"127.0.0.1:{marriage_port}",
-                                        "E_CERTIFICATE_KEY": "test-e-certificate-signing-key"})
+        start_service(
+            MarriageService,
+            {
+                **common,
+                "DATABASE_URL": urls["marriage"],
+                "WEB_SERVER_ADDRESS": f"127.0.0.1:{marriage_port}",
+                "E_CERTIFICATE_KEY": "test-e-certificate-signing-key",
+            },
+        )
         for cls in (ProgressService, PartnerFeedService):
             start_service(cls, {**common, "DATABASE_URL": urls["gateway"]})
-        start_service(GatewayService, {**common, "DATABASE_URL": urls["gateway"], "AUTH_SECRET": SECRET,
-                                       "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"})
-        built = System(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{marriage_port}", common["AMQP_URI"], urls,
-                       partner_data=assistance)
+        start_service(
+            GatewayService,
+            {
+                **common,
+                "DATABASE_URL": urls["gateway"],
+                "AUTH_SECRET": SECRET,
+                "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+            },
+        )
+        built = System(
+            f"http://127.0.0.1:{port}",
+            f"http://127.0.0.1:{marriage_port}",
+            common["AMQP_URI"],
+            urls,
+            partner_data=assistance,
+        )
         if simulator:
-            built.simulator = PartnerSimulator(common["AMQP_URI"], built.url, SECRET,
-                                               partners=simulated_partners or tuple(PARTNERS))
+            built.simulator = PartnerSimulator(
+                common["AMQP_URI"], built.url, SECRET, partners=simulated_partners or tuple(PARTNERS)
+            )
             thread = eventlet.spawn(built.simulator.run)
             stops.append(thread)
         return built

@@ -4,21 +4,23 @@ the risk alert it raises. Pure: no I/O; the service moves data in and out.
 An alert is a caseworker's task to visit and review a household: open → acknowledged (someone took
 it) → resolved (with what was done); an open alert may also be resolved at once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
 from types import MappingProxyType
 
-__all__ = ["ALERT_STATES", "ALERT_TRANSITIONS", "AlertRefused", "alert_transition", "Signal", "SIGNALS",
-           "visit_due"]
+__all__ = ["ALERT_STATES", "ALERT_TRANSITIONS", "AlertRefused", "alert_transition", "Signal", "SIGNALS", "visit_due"]
 
 ALERT_STATES = ("open", "acknowledged", "resolved")
-ALERT_TRANSITIONS = MappingProxyType({
-    ("open", "acknowledge"): "acknowledged",
-    ("open", "resolve"): "resolved",
-    ("acknowledged", "resolve"): "resolved",
-})
+ALERT_TRANSITIONS = MappingProxyType(
+    {
+        ("open", "acknowledge"): "acknowledged",
+        ("open", "resolve"): "resolved",
+        ("acknowledged", "resolve"): "resolved",
+    }
+)
 
 
 class AlertRefused(ValueError):
@@ -40,21 +42,24 @@ def alert_transition(state: str, action: str) -> str:
 
 @dataclass(frozen=True)
 class Signal:
-    kind: str      # the alert's kind
-    what: str      # what the caseworker is asked to do
+    kind: str  # the alert's kind
+    what: str  # what the caseworker is asked to do
 
 
 # Which event raises which alert for a household that receives assistance.
-SIGNALS = MappingProxyType({
-    "birth.notified": Signal(
-        "birth_in_household",
-        "a child was born to a member: visit, and record the child's resident ID once the hukou is "
-        "registered"),
-    "marriage.divorce_registered": Signal(
-        "household_changed",
-        "a member's divorce changed the household: check the recomputed entitlement and the departing "
-        "member's own situation"),
-})
+SIGNALS = MappingProxyType(
+    {
+        "birth.notified": Signal(
+            "birth_in_household",
+            "a child was born to a member: visit, and record the child's resident ID once the hukou is registered",
+        ),
+        "marriage.divorce_registered": Signal(
+            "household_changed",
+            "a member's divorce changed the household: check the recomputed entitlement and the departing "
+            "member's own situation",
+        ),
+    }
+)
 
 
 def visit_due(raised_on: date, visit_days: int) -> date:

@@ -15,6 +15,7 @@ Config:
   source from an earlier check.
 - `CHECK_CONCURRENCY` (default 20): fetches in flight at once.
 """
+
 from __future__ import annotations
 
 import time
@@ -39,11 +40,11 @@ OK, FAILED, TIMEOUT = "ok", "failed", "timeout"
 class Fetched:
     resident_id: str
     source: str
-    status: str            # ok | failed | timeout
+    status: str  # ok | failed | timeout
     fetched_at: datetime
     latency_ms: int
-    result: dict | None    # the source's answer, only when ok
-    error: str | None      # why not, when failed or timed out (resident IDs masked)
+    result: dict | None  # the source's answer, only when ok
+    error: str | None  # why not, when failed or timed out (resident IDs masked)
 
 
 class CheckSources:
@@ -74,8 +75,11 @@ class CheckSources:
         status, result, error = FAILED, None, None
         deadline = eventlet.Timeout(self.timeout)  # the whole fetch, however the bytes trickle in
         try:
-            response = session.get(f"{self.base_url}/sources/{source}/{resident_id}",
-                                   timeout=self.timeout, headers={"Accept": "application/json"})
+            response = session.get(
+                f"{self.base_url}/sources/{source}/{resident_id}",
+                timeout=self.timeout,
+                headers={"Accept": "application/json"},
+            )
             if response.status_code != 200:
                 error = f"HTTP {response.status_code}: {response.text[:200]}"
             else:
@@ -96,9 +100,15 @@ class CheckSources:
             error = f"{type(exc).__name__}: {exc}"
         finally:
             deadline.cancel()
-        return Fetched(resident_id=resident_id, source=source, status=status, fetched_at=fetched_at,
-                       latency_ms=int((time.monotonic() - started) * 1000), result=result,
-                       error=mask_resident_ids(error)[:1000] if error else None)
+        return Fetched(
+            resident_id=resident_id,
+            source=source,
+            status=status,
+            fetched_at=fetched_at,
+            latency_ms=int((time.monotonic() - started) * 1000),
+            result=result,
+            error=mask_resident_ids(error)[:1000] if error else None,
+        )
 
 
 class EconomicCheckSources(DependencyProvider):
@@ -111,10 +121,16 @@ class EconomicCheckSources(DependencyProvider):
         unknown = set(failure_policy) - set(CHECK_SOURCES)
         bad = {s: m for s, m in failure_policy.items() if m not in FAILURE_MODES}
         if unknown or bad:
-            raise ValueError(f"CHECK_FAILURE_POLICY: unknown sources {sorted(unknown)}, "
-                             f"modes other than {FAILURE_MODES}: {bad}")
-        self.client = CheckSources(base_url, float(config.get("CHECK_TIMEOUT_SECONDS", 3)), failure_policy,
-                                   clock_for(config), int(config.get("CHECK_CONCURRENCY", 20)))
+            raise ValueError(
+                f"CHECK_FAILURE_POLICY: unknown sources {sorted(unknown)}, modes other than {FAILURE_MODES}: {bad}"
+            )
+        self.client = CheckSources(
+            base_url,
+            float(config.get("CHECK_TIMEOUT_SECONDS", 3)),
+            failure_policy,
+            clock_for(config),
+            int(config.get("CHECK_CONCURRENCY", 20)),
+        )
 
     def get_dependency(self, worker_ctx):
         return self.client

@@ -1,9 +1,11 @@
 """How social assistance says no: each a chassis Problem, so the gateway renders RFC 7807."""
+
 from chassis.errors import Conflict, NotFound, OutsideArea, PolicyUnusable, Refused  # noqa: F401  (re-exported)
 
 
 class StepRefused(Conflict):
     """The application's state machine (rules.transition) does not allow the move."""
+
     title = "Not allowed at this point of the application"
 
 
@@ -17,6 +19,7 @@ class AlreadyMember(Conflict):
 
 class ApprovalRefused(Refused):
     """Well-formed, but the entitlement rules say the household does not qualify."""
+
     title = "Approval refused by the entitlement rules"
 
 

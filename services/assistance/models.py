@@ -1,6 +1,7 @@
 """Social assistance (社会救助) tables: households and members, applications and their journal,
 household economic checks (核对) with one row per subject per source per fetch, entitlements,
 and monthly payment cycles. Money is integer fen."""
+
 from __future__ import annotations
 
 from sqlalchemy import (
@@ -28,6 +29,7 @@ Fen = BigInteger
 
 class Household(Base):
     """户: the unit of means-tested assistance (一户一档)."""
+
     __tablename__ = "household"
     id = Column(String(36), primary_key=True)
     region_code = Column(String(12), nullable=False, index=True)  # village/community or township
@@ -81,6 +83,7 @@ class Application(Base):
 
 class ApplicationTransition(Base):
     """The application's journal: every move, who made it, why (append-only)."""
+
     __tablename__ = "application_transition"
     id = Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
     application_id = Column(String(36), ForeignKey("application.id"), nullable=False, index=True)
@@ -95,6 +98,7 @@ class ApplicationTransition(Base):
 
 class EconomicCheck(Base):
     """核对: one run of queries to the partner data sources for every member of a household."""
+
     __tablename__ = "economic_check"
     id = Column(String(36), primary_key=True)
     application_id = Column(String(36), ForeignKey("application.id"), nullable=False, index=True)
@@ -105,6 +109,7 @@ class EconomicCheck(Base):
 
 class CheckFetch(Base):
     """One subject, one source, one fetch: what came back, or that it failed (never 'nothing')."""
+
     __tablename__ = "check_fetch"
     id = Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
     check_id = Column(String(36), ForeignKey("economic_check.id"), nullable=False, index=True)
@@ -119,6 +124,7 @@ class CheckFetch(Base):
 
 class Entitlement(Base):
     """An active benefit of a household under a programme: what the monthly run pays."""
+
     __tablename__ = "entitlement"
     id = Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
     household_id = Column(String(36), ForeignKey("household.id"), nullable=False, index=True)
@@ -137,13 +143,17 @@ class Entitlement(Base):
 # 社会化发放: the monthly payment run's ledger (chassis.payment_runs); what it pays is an entitlement,
 # to its household's bank account.
 PAYMENT_TABLES = PaymentTables(
-    Base.metadata, "payment",
+    Base.metadata,
+    "payment",
     payee=Column("entitlement_id", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
-    carried=[Column("household_id", String(36), nullable=False)], holder="household_id")
+    carried=[Column("household_id", String(36), nullable=False)],
+    holder="household_id",
+)
 
 
 class PaymentCycle(Base):
     """One month's payment run, frozen when created: re-running it pays nobody twice."""
+
     __table__ = PAYMENT_TABLES.cycle
 
 
@@ -154,6 +164,7 @@ class Payment(Base):
 class LinkedItem(Base):
     """救助一件事: a subsidy item granted with an approval, and the department that grants it.
     The catalogue is data: a region adds or retires items without a release."""
+
     __tablename__ = "linked_item"
     code = Column(String(40), primary_key=True)
     title = Column(String(200), nullable=False)
@@ -165,6 +176,7 @@ class LinkedItem(Base):
 
 class Alert(Base):
     """主动发现: a risk alert and visit task for the household's caseworkers, raised by a signal."""
+
     __tablename__ = "alert"
     id = Column(String(36), primary_key=True)
     kind = Column(String(40), nullable=False)
@@ -186,6 +198,7 @@ class Alert(Base):
 class CharityReferral(Base):
     """A household referred to charity for a need its aid does not cover (or covers in part), and
     charity's answer: with the entitlements, the household's one chain of assistance."""
+
     __tablename__ = "charity_referral"
     id = Column(String(36), primary_key=True)
     household_id = Column(String(36), ForeignKey("household.id"), nullable=False, index=True)
@@ -205,6 +218,7 @@ class CharityReferral(Base):
 class DeathRecord(Base):
     """身后一件事: what assistance did on a death (to report it, and to undo it on revocation). A
     revocation that overtakes its notice leaves a `revoked` row, so the late notice is ignored."""
+
     __tablename__ = "death_record"
     case_id = Column(String(36), primary_key=True)
     resident_id = Column(String(18), nullable=False, index=True)
@@ -220,6 +234,7 @@ class DeathRecord(Base):
 class Overpayment(Base):
     """Benefit paid for months after a death (Tell Us Once's lesson: payments made before the
     notice arrived are recorded, never silently written off)."""
+
     __tablename__ = "overpayment"
     id = Column(String(36), primary_key=True)
     case_id = Column(String(36), nullable=False, index=True)
@@ -238,6 +253,7 @@ class AfterDeathPayment(Base):
     before it left (rules.overpaid_after_deaths).
     The overpayment is recounted from these payments' states as the bank answers, and a failed
     one is paid again as arrears only for what the month is due (payments.py)."""
+
     __tablename__ = "after_death_payment"
     id = Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
     case_id = Column(String(36), nullable=False)
@@ -252,6 +268,7 @@ class AfterDeathPayment(Base):
 
 class Recovery(Base):
     """追回: the recovery of an overpayment, for the payments office to pursue (rules.RecoveryLedger)."""
+
     __tablename__ = "recovery"
     id = Column(String(36), primary_key=True)
     overpayment_id = Column(String(36), ForeignKey("overpayment.id"), nullable=False, unique=True)
@@ -269,6 +286,7 @@ class Recovery(Base):
 class Repayment(Base):
     """Each entry on a recovery, never edited: money back (bank_return, repayment), an amount
     written off (write_off, with the reason), or money given back to the household (refund)."""
+
     __tablename__ = "repayment"
     id = Column(String(36), primary_key=True)
     recovery_id = Column(String(36), ForeignKey("recovery.id"), nullable=False, index=True)
@@ -284,6 +302,7 @@ class Repayment(Base):
 class BackPay(Base):
     """补发: what a revoked death (or a date of death corrected to a later day) stopped, owed back
     month by month."""
+
     __tablename__ = "back_pay"
     id = Column(String(36), primary_key=True)
     case_id = Column(String(36), nullable=False, index=True)

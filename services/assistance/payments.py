@@ -21,6 +21,7 @@ are entitlements, paid to their household's bank account:
   (chassis.payment_runs), however many cycles are frozen or back-pay records name the month.
   `MARK_BACK_PAY_PAID` closes a record once every month of it has a paid top-up.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import text
@@ -28,10 +29,21 @@ from sqlalchemy import text
 from chassis.payment_runs import PaymentRun
 from services.assistance.models import PAYMENT_TABLES
 
-__all__ = ["RUN", "MARK_BACK_PAY_PAID", "freeze_cycle", "cycle_summary", "bank_batch", "write_bank_file",
-           "claim_for_sending", "mark_sent", "reconcile"]
+__all__ = [
+    "RUN",
+    "MARK_BACK_PAY_PAID",
+    "freeze_cycle",
+    "cycle_summary",
+    "bank_batch",
+    "write_bank_file",
+    "claim_for_sending",
+    "mark_sent",
+    "reconcile",
+]
 
-RUN = PaymentRun(PAYMENT_TABLES, payees="""
+RUN = PaymentRun(
+    PAYMENT_TABLES,
+    payees="""
     SELECT e.id AS entitlement_id, e.household_id, e.monthly_amount_fen AS amount_fen, h.bank_account,
            e.policy_version
     FROM entitlement e
@@ -56,7 +68,8 @@ RUN = PaymentRun(PAYMENT_TABLES, payees="""
                                         WHERE o.entitlement_id = f.entitlement_id AND o.for_month = f.for_month
                                           AND o.state <> 'failed'))
         FROM after_death_payment l JOIN death_record d ON d.case_id = l.case_id AND d.state = 'applied'
-        WHERE l.payment_id = f.id ORDER BY l.due_fen LIMIT 1), f.amount_fen)""")
+        WHERE l.payment_id = f.id ORDER BY l.due_fen LIMIT 1), f.amount_fen)""",
+)
 
 # Back pay whose every month owing something has a paid top-up is paid (after a reconciliation).
 MARK_BACK_PAY_PAID = text("""

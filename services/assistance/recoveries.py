@@ -19,6 +19,7 @@ and from the payment run whose answers recount them. The rules are rules.Recover
 - A revoked death cancels its recoveries, open or recovered: what came back is owed back
   (`refund_due_fen`), visible in the list (`state=refund_due`) until a refund is recorded.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -58,13 +59,27 @@ class Recoveries:
     def _link_after_death_payments(self, case_id: str, entitlement_id: int, died_on: date, due_fen: int) -> None:
         """Every payment of the entitlement for a month after the month of death, as the death
         finds it, kept with what the month is due now (`due_fen`)."""
-        payments = self.db.execute(select(Payment).where(
-            Payment.entitlement_id == entitlement_id, Payment.for_month >= rules.first_month_after(died_on))
-            .order_by(Payment.id)).scalars().all()
+        payments = (
+            self.db.execute(
+                select(Payment)
+                .where(Payment.entitlement_id == entitlement_id, Payment.for_month >= rules.first_month_after(died_on))
+                .order_by(Payment.id)
+            )
+            .scalars()
+            .all()
+        )
         for p in payments:
-            self.db.add(AfterDeathPayment(case_id=case_id, entitlement_id=entitlement_id, payment_id=p.id,
-                                          cycle_id=p.cycle_id, for_month=p.for_month, amount_fen=p.amount_fen,
-                                          due_fen=due_fen))
+            self.db.add(
+                AfterDeathPayment(
+                    case_id=case_id,
+                    entitlement_id=entitlement_id,
+                    payment_id=p.id,
+                    cycle_id=p.cycle_id,
+                    for_month=p.for_month,
+                    amount_fen=p.amount_fen,
+                    due_fen=due_fen,
+                )
+            )
 
     def _counted_overpayments(self, entitlement_id: int) -> list[tuple[str, rules.Overpaid, list]]:
         """The overpayment of every death that stands (applied) and found payments of the
@@ -74,27 +89,35 @@ class Recoveries:
         found: dict[str, list] = {}
         died: dict[str, date] = {}
         for link, state, died_on in self.db.execute(
-                select(AfterDeathPayment, Payment.state, DeathRecord.date_of_death)
-                .join(Payment, Payment.id == AfterDeathPayment.payment_id)
-                .join(DeathRecord, DeathRecord.case_id == AfterDeathPayment.case_id)
-                .where(AfterDeathPayment.entitlement_id == entitlement_id, DeathRecord.state == "applied")
-                .order_by(DeathRecord.recorded_at, DeathRecord.case_id, AfterDeathPayment.payment_id)).all():
+            select(AfterDeathPayment, Payment.state, DeathRecord.date_of_death)
+            .join(Payment, Payment.id == AfterDeathPayment.payment_id)
+            .join(DeathRecord, DeathRecord.case_id == AfterDeathPayment.case_id)
+            .where(AfterDeathPayment.entitlement_id == entitlement_id, DeathRecord.state == "applied")
+            .order_by(DeathRecord.recorded_at, DeathRecord.case_id, AfterDeathPayment.payment_id)
+        ).all():
             found.setdefault(link.case_id, []).append((link, state))
             died[link.case_id] = died_on
         overpaid = rules.overpaid_after_deaths(
-            rules.FoundAfterDeath(died[case_id], min(link.due_fen for link, _ in links),
-                                  _live_by_month((link.for_month, link.amount_fen, state) for link, state in links),
-                                  frozenset(link.for_month for link, _ in links))
-            for case_id, links in found.items())
+            rules.FoundAfterDeath(
+                died[case_id],
+                min(link.due_fen for link, _ in links),
+                _live_by_month((link.for_month, link.amount_fen, state) for link, state in links),
+                frozenset(link.for_month for link, _ in links),
+            )
+            for case_id, links in found.items()
+        )
         return [(case_id, over, links) for (case_id, links), over in zip(found.items(), overpaid)]
 
     def _overpaid(self, case_id: str, entitlement_id: int) -> rules.Overpaid:
         """What the death in `case_id` (applied) finds overpaid of the entitlement, beside the others."""
-        return next((over for case, over, _ in self._counted_overpayments(entitlement_id) if case == case_id),
-                    rules.Overpaid((), 0))
+        return next(
+            (over for case, over, _ in self._counted_overpayments(entitlement_id) if case == case_id),
+            rules.Overpaid((), 0),
+        )
 
-    def _record_overpayment(self, case_id: str, household_id: str, entitlement: Entitlement, over: rules.Overpaid,
-                            said: list) -> None:
+    def _record_overpayment(
+        self, case_id: str, household_id: str, entitlement: Entitlement, over: rules.Overpaid, said: list
+    ) -> None:
         """What a death finds paid for months after it: an overpayment with its recovery. Found
         again after a corrected date of death (death.date_corrected): the one recorded with the old
         date is recounted instead, so a case has one recovery per benefit, and what came back,
@@ -119,29 +142,52 @@ class Recoveries:
                 months = [m.isoformat() for m in over.months]
                 row = self._overpayment_row(other, entitlement_id)
                 if row is not None:
-                    self._recount_with_cause(*row, over.amount_fen, months, cause, said,
-                                             whose=f"the overpayment of funeral case {other}")
+                    self._recount_with_cause(
+                        *row, over.amount_fen, months, cause, said, whose=f"the overpayment of funeral case {other}"
+                    )
                 elif over.amount_fen:
                     entitlement = self.db.get(Entitlement, entitlement_id)
                     note = f"{cause}: {rules.yuan(over.amount_fen)} for {_months(months)} was overpaid after this death"
                     _, recovery = self._new_overpayment(other, entitlement.household_id, entitlement, over, note)
-                    self.audit.record(SYSTEM, "recovery.recount", f"recovery-{recovery.id}", "open", reason=note,
-                                      case_id=other, before_fen=0, after_fen=over.amount_fen, months=months)
-                    said.append(f"overpayment of {rules.yuan(over.amount_fen)} for {_months(months)} recorded for "
-                                f"funeral case {other}")
+                    self.audit.record(
+                        SYSTEM,
+                        "recovery.recount",
+                        f"recovery-{recovery.id}",
+                        "open",
+                        reason=note,
+                        case_id=other,
+                        before_fen=0,
+                        after_fen=over.amount_fen,
+                        months=months,
+                    )
+                    said.append(
+                        f"overpayment of {rules.yuan(over.amount_fen)} for {_months(months)} recorded for "
+                        f"funeral case {other}"
+                    )
 
     def _overpayment_row(self, case_id: str, entitlement_id: int):
         """The case's overpayment of the entitlement with its recovery, locked (or None)."""
-        return self.db.execute(select(Overpayment, Recovery).join(Recovery, Recovery.overpayment_id == Overpayment.id)
-                               .where(Overpayment.case_id == case_id, Overpayment.entitlement_id == entitlement_id)
-                               .with_for_update().execution_options(populate_existing=True)).first()
+        return self.db.execute(
+            select(Overpayment, Recovery)
+            .join(Recovery, Recovery.overpayment_id == Overpayment.id)
+            .where(Overpayment.case_id == case_id, Overpayment.entitlement_id == entitlement_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).first()
 
-    def _new_overpayment(self, case_id: str, household_id: str, entitlement: Entitlement, over: rules.Overpaid,
-                         note: str | None = None) -> tuple[Overpayment, Recovery]:
-        overpayment = Overpayment(id=str(uuid.uuid4()), case_id=case_id, household_id=household_id,
-                                  entitlement_id=entitlement.id, programme=entitlement.programme,
-                                  months=[m.isoformat() for m in over.months], amount_fen=over.amount_fen,
-                                  recorded_at=self.clock.now())
+    def _new_overpayment(
+        self, case_id: str, household_id: str, entitlement: Entitlement, over: rules.Overpaid, note: str | None = None
+    ) -> tuple[Overpayment, Recovery]:
+        overpayment = Overpayment(
+            id=str(uuid.uuid4()),
+            case_id=case_id,
+            household_id=household_id,
+            entitlement_id=entitlement.id,
+            programme=entitlement.programme,
+            months=[m.isoformat() for m in over.months],
+            amount_fen=over.amount_fen,
+            recorded_at=self.clock.now(),
+        )
         self.db.add(overpayment)
         self.db.flush()
         recovery = self._open_recovery(overpayment, note)
@@ -152,13 +198,24 @@ class Recoveries:
         """After a corrected date of death: the overpayments of benefits the new date does not stop
         (paid for no day after it) come to nothing."""
         for overpayment, recovery in self.db.execute(
-                select(Overpayment, Recovery).join(Recovery, Recovery.overpayment_id == Overpayment.id)
-                .where(Overpayment.case_id == case_id, Overpayment.entitlement_id.not_in(reached))
-                .order_by(Overpayment.id).with_for_update()).all():
+            select(Overpayment, Recovery)
+            .join(Recovery, Recovery.overpayment_id == Overpayment.id)
+            .where(Overpayment.case_id == case_id, Overpayment.entitlement_id.not_in(reached))
+            .order_by(Overpayment.id)
+            .with_for_update()
+        ).all():
             self._recount_with_cause(overpayment, recovery, 0, [], "the date of death was corrected", said)
 
-    def _recount_with_cause(self, overpayment: Overpayment, recovery: Recovery, amount_fen: int, months: list[str],
-                            cause: str, said: list, whose: str = "overpayment") -> None:
+    def _recount_with_cause(
+        self,
+        overpayment: Overpayment,
+        recovery: Recovery,
+        amount_fen: int,
+        months: list[str],
+        cause: str,
+        said: list,
+        whose: str = "overpayment",
+    ) -> None:
         """The overpayment comes to `amount_fen` for `months` now, because of `cause` (a corrected
         date, another death of the household): the recovery follows, and what came back beyond the
         new amount is owed back."""
@@ -166,17 +223,30 @@ class Recoveries:
             return
         before = _ledger(recovery)
         after = rules.recount_recovery(before, amount_fen)
-        note = (f"{cause}: the overpayment came to {rules.yuan(amount_fen)} for "
-                f"{_months(months)}, not {rules.yuan(overpayment.amount_fen)} for {_months(overpayment.months)}")
+        note = (
+            f"{cause}: the overpayment came to {rules.yuan(amount_fen)} for "
+            f"{_months(months)}, not {rules.yuan(overpayment.amount_fen)} for {_months(overpayment.months)}"
+        )
         if after.refund_due_fen > before.refund_due_fen:
             note += f"; {rules.yuan(after.refund_due_fen)} received is owed back to the household"
-        self.audit.record(SYSTEM, "recovery.recount", f"recovery-{recovery.id}", after.state, reason=note,
-                          case_id=overpayment.case_id, before_fen=overpayment.amount_fen, after_fen=amount_fen,
-                          months=months, refund_due_fen=after.refund_due_fen)
+        self.audit.record(
+            SYSTEM,
+            "recovery.recount",
+            f"recovery-{recovery.id}",
+            after.state,
+            reason=note,
+            case_id=overpayment.case_id,
+            before_fen=overpayment.amount_fen,
+            after_fen=amount_fen,
+            months=months,
+            refund_due_fen=after.refund_due_fen,
+        )
         overpayment.amount_fen, overpayment.months = amount_fen, months
         self._apply(recovery, after, note)
-        said.append(f"{whose} recounted: {rules.yuan(amount_fen)} for {_months(months)}, recovery {after.state}"
-                    + (f", {rules.yuan(after.refund_due_fen)} to be given back" if after.refund_due_fen else ""))
+        said.append(
+            f"{whose} recounted: {rules.yuan(amount_fen)} for {_months(months)}, recovery {after.state}"
+            + (f", {rules.yuan(after.refund_due_fen)} to be given back" if after.refund_due_fen else "")
+        )
 
     def _unlink_after_death_payments(self, case_id: str) -> None:
         """A corrected date of death: the payments the old date found are let go; the stop with the
@@ -184,9 +254,17 @@ class Recoveries:
         self.db.execute(delete(AfterDeathPayment).where(AfterDeathPayment.case_id == case_id))
 
     def _open_recovery(self, overpayment: Overpayment, note: str | None = None) -> Recovery:
-        recovery = Recovery(id=str(uuid.uuid4()), overpayment_id=overpayment.id, amount_fen=overpayment.amount_fen,
-                            recovered_fen=0, written_off_fen=0, refunded_fen=0, state="open",
-                            opened_on=self.clock.today(), note=note)
+        recovery = Recovery(
+            id=str(uuid.uuid4()),
+            overpayment_id=overpayment.id,
+            amount_fen=overpayment.amount_fen,
+            recovered_fen=0,
+            written_off_fen=0,
+            refunded_fen=0,
+            state="open",
+            opened_on=self.clock.today(),
+            note=note,
+        )
         self.db.add(recovery)
         return recovery
 
@@ -196,23 +274,38 @@ class Recoveries:
         from the payments' states now (all of a benefit's deaths together: each counts a month only
         up to what the deaths before it left due). A count that comes out as recorded changes
         nothing (a re-sent file)."""
-        entitlement_ids = sorted(set(self.db.execute(select(AfterDeathPayment.entitlement_id).where(
-            AfterDeathPayment.cycle_id == cycle_id)).scalars()))
+        entitlement_ids = sorted(
+            set(
+                self.db.execute(
+                    select(AfterDeathPayment.entitlement_id).where(AfterDeathPayment.cycle_id == cycle_id)
+                ).scalars()
+            )
+        )
         if not entitlement_ids:
             return
         # every death that counted a payment of these benefits, in one order: a revocation waits, or wins
-        self.db.execute(select(DeathRecord.case_id).where(DeathRecord.case_id.in_(
-            select(AfterDeathPayment.case_id).where(AfterDeathPayment.entitlement_id.in_(entitlement_ids))))
-            .order_by(DeathRecord.case_id).with_for_update()).all()
+        self.db.execute(
+            select(DeathRecord.case_id)
+            .where(
+                DeathRecord.case_id.in_(
+                    select(AfterDeathPayment.case_id).where(AfterDeathPayment.entitlement_id.in_(entitlement_ids))
+                )
+            )
+            .order_by(DeathRecord.case_id)
+            .with_for_update()
+        ).all()
         for entitlement_id in entitlement_ids:
             for case_id, over, links in self._counted_overpayments(entitlement_id):
                 self._recount_overpayment(actor, case_id, entitlement_id, cycle_id, over, links)
 
-    def _recount_overpayment(self, actor: Actor, case_id: str, entitlement_id: int, cycle_id: str,
-                             over: rules.Overpaid, links: list) -> None:
+    def _recount_overpayment(
+        self, actor: Actor, case_id: str, entitlement_id: int, cycle_id: str, over: rules.Overpaid, links: list
+    ) -> None:
         months = [m.isoformat() for m in over.months]
         failed = sorted({link.for_month.strftime("%Y-%m") for link, s in links if s == "failed"})
-        paid = sorted({link.for_month.strftime("%Y-%m") for link, s in links if s != "failed" and link.cycle_id == cycle_id})
+        paid = sorted(
+            {link.for_month.strftime("%Y-%m") for link, s in links if s != "failed" and link.cycle_id == cycle_id}
+        )
         row = self._overpayment_row(case_id, entitlement_id)
         if row is None:
             if not over.amount_fen:
@@ -220,8 +313,17 @@ class Recoveries:
             entitlement = self.db.get(Entitlement, entitlement_id)
             note = f"the bank paid {', '.join(paid)} after all: overpaid after the death"
             _, recovery = self._new_overpayment(case_id, entitlement.household_id, entitlement, over, note)
-            self.audit.record(actor, "recovery.recount", f"recovery-{recovery.id}", "open", reason=note,
-                              cycle_id=cycle_id, before_fen=0, after_fen=over.amount_fen, months=months)
+            self.audit.record(
+                actor,
+                "recovery.recount",
+                f"recovery-{recovery.id}",
+                "open",
+                reason=note,
+                cycle_id=cycle_id,
+                before_fen=0,
+                after_fen=over.amount_fen,
+                months=months,
+            )
             return
         overpayment, recovery = row
         if overpayment.amount_fen == over.amount_fen and list(overpayment.months) == months:
@@ -241,27 +343,48 @@ class Recoveries:
             note += f"; {rules.yuan(after.refund_due_fen)} received is owed back to the household"
         overpayment.amount_fen, overpayment.months = over.amount_fen, months
         self._apply(recovery, after, note)
-        self.audit.record(actor, "recovery.recount", f"recovery-{recovery.id}", after.state, reason=note,
-                          cycle_id=cycle_id, before_fen=before.amount_fen, after_fen=after.amount_fen, months=months,
-                          refund_due_fen=after.refund_due_fen)
+        self.audit.record(
+            actor,
+            "recovery.recount",
+            f"recovery-{recovery.id}",
+            after.state,
+            reason=note,
+            cycle_id=cycle_id,
+            before_fen=before.amount_fen,
+            after_fen=after.amount_fen,
+            months=months,
+            refund_due_fen=after.refund_due_fen,
+        )
 
     def _cancel_recoveries_for_revocation(self, record: DeathRecord, reason: str, said: list) -> None:
         """The death was revoked: its recoveries, open or recovered, are cancelled; what came back
         is owed back to the household (a recovery cancelled before, by its count, keeps what it owes back)."""
-        for recovery in self.db.execute(select(Recovery).join(Overpayment, Overpayment.id == Recovery.overpayment_id)
-                                        .where(Overpayment.case_id == record.case_id,
-                                               Recovery.state.in_(("open", "recovered")))
-                                        .order_by(Recovery.id).with_for_update()).scalars():
+        for recovery in self.db.execute(
+            select(Recovery)
+            .join(Overpayment, Overpayment.id == Recovery.overpayment_id)
+            .where(Overpayment.case_id == record.case_id, Recovery.state.in_(("open", "recovered")))
+            .order_by(Recovery.id)
+            .with_for_update()
+        ).scalars():
             before = _ledger(recovery)
             after = rules.cancel_recovery(before)
             note = f"the death was revoked: {reason}"
             if after.refund_due_fen:
                 note += f"; {rules.yuan(after.refund_due_fen)} recovered is owed back to the household"
             self._apply(recovery, after, note)
-            said.append(f"recovery of {rules.yuan(recovery.amount_fen)} cancelled"
-                        + (f", {rules.yuan(after.refund_due_fen)} recovered to be given back" if after.refund_due_fen else ""))
-            self.audit.record(SYSTEM, "recovery.cancel", f"recovery-{recovery.id}", "cancelled", reason=note,
-                              case_id=record.case_id, refund_due_fen=after.refund_due_fen)
+            said.append(
+                f"recovery of {rules.yuan(recovery.amount_fen)} cancelled"
+                + (f", {rules.yuan(after.refund_due_fen)} recovered to be given back" if after.refund_due_fen else "")
+            )
+            self.audit.record(
+                SYSTEM,
+                "recovery.cancel",
+                f"recovery-{recovery.id}",
+                "cancelled",
+                reason=note,
+                case_id=record.case_id,
+                refund_due_fen=after.refund_due_fen,
+            )
 
     def _apply(self, recovery: Recovery, ledger: rules.RecoveryLedger, note: str | None) -> None:
         """The ledger onto the row: closed today when it closes, open again without a closing day."""
@@ -287,27 +410,50 @@ class Recoveries:
         actor, data = Actor.from_dict(actor), load(RepaymentRequestSchema, request)
         recovery, overpayment, region = self._recovery(actor, recovery_id, for_update=True)
         if data["method"] == "write_off" and actor.role != "admin" and len(actor.area or "") != 6:
-            raise Forbidden("a write-off is decided by the district bureau or the payments office",
-                            errors={"method": ["write_off: for the district bureau or the payments office"]})
+            raise Forbidden(
+                "a write-off is decided by the district bureau or the payments office",
+                errors={"method": ["write_off: for the district bureau or the payments office"]},
+            )
         self._not_in_the_future(data["received_on"], "received_on")
         subject = f"recovery-{recovery.id}"
         try:
             after = rules.record_repayment(_ledger(recovery), data["method"], data["amount_fen"], data["reason"])
         except rules.RecoveryRefused as exc:
-            self._refuse(actor, "recovery.repayment", subject, exc, method=data["method"], amount_fen=data["amount_fen"])
-        self.db.add(Repayment(id=str(uuid.uuid4()), recovery_id=recovery.id, method=data["method"],
-                              amount_fen=data["amount_fen"], received_on=data["received_on"],
-                              reference=data["reference"], reason=data["reason"], recorded_by=actor.id,
-                              recorded_at=self.clock.now()))
+            self._refuse(
+                actor, "recovery.repayment", subject, exc, method=data["method"], amount_fen=data["amount_fen"]
+            )
+        self.db.add(
+            Repayment(
+                id=str(uuid.uuid4()),
+                recovery_id=recovery.id,
+                method=data["method"],
+                amount_fen=data["amount_fen"],
+                received_on=data["received_on"],
+                reference=data["reference"],
+                reason=data["reason"],
+                recorded_by=actor.id,
+                recorded_at=self.clock.now(),
+            )
+        )
         note = None
         if after.state == "recovered":
             note = f"recovered in full: {rules.yuan(after.recovered_fen)} came back" + (
-                f", {rules.yuan(after.written_off_fen)} written off" if after.written_off_fen else "")
+                f", {rules.yuan(after.written_off_fen)} written off" if after.written_off_fen else ""
+            )
         self._apply(recovery, after, note)
         self.db.flush()
-        self.audit.record(actor, "recovery.repayment", subject, after.state, reason=data["reason"],
-                          method=data["method"], amount_fen=data["amount_fen"], received_on=data["received_on"],
-                          reference=data["reference"], outstanding_fen=after.outstanding_fen)
+        self.audit.record(
+            actor,
+            "recovery.repayment",
+            subject,
+            after.state,
+            reason=data["reason"],
+            method=data["method"],
+            amount_fen=data["amount_fen"],
+            received_on=data["received_on"],
+            reference=data["reference"],
+            outstanding_fen=after.outstanding_fen,
+        )
         return self._recovery_view(recovery, overpayment, region)
 
     @rpc
@@ -322,13 +468,30 @@ class Recoveries:
             after = rules.record_refund(_ledger(recovery), data["amount_fen"])
         except rules.RecoveryRefused as exc:
             self._refuse(actor, "recovery.refund", subject, exc, amount_fen=data["amount_fen"])
-        self.db.add(Repayment(id=str(uuid.uuid4()), recovery_id=recovery.id, method="refund",
-                              amount_fen=data["amount_fen"], received_on=data["paid_on"],
-                              reference=data["reference"], recorded_by=actor.id, recorded_at=self.clock.now()))
+        self.db.add(
+            Repayment(
+                id=str(uuid.uuid4()),
+                recovery_id=recovery.id,
+                method="refund",
+                amount_fen=data["amount_fen"],
+                received_on=data["paid_on"],
+                reference=data["reference"],
+                recorded_by=actor.id,
+                recorded_at=self.clock.now(),
+            )
+        )
         self._apply(recovery, after, None)
         self.db.flush()
-        self.audit.record(actor, "recovery.refund", subject, recovery.state, amount_fen=data["amount_fen"],
-                          paid_on=data["paid_on"], reference=data["reference"], refund_due_fen=after.refund_due_fen)
+        self.audit.record(
+            actor,
+            "recovery.refund",
+            subject,
+            recovery.state,
+            amount_fen=data["amount_fen"],
+            paid_on=data["paid_on"],
+            reference=data["reference"],
+            refund_due_fen=after.refund_due_fen,
+        )
         return self._recovery_view(recovery, overpayment, region)
 
     @rpc
@@ -341,10 +504,12 @@ class Recoveries:
         """The area's recoveries for the payments office, oldest first, in a state (open by
         default; `refund_due`: those owing money back), with what is outstanding and owed back."""
         actor, data = Actor.from_dict(actor), load(RecoveryListQuerySchema, query or {})
-        statement = (select(Recovery, Overpayment, Household.region_code)
-                     .join(Overpayment, Overpayment.id == Recovery.overpayment_id)
-                     .join(Household, Household.id == Overpayment.household_id)
-                     .where(actor.in_area(Household.region_code, "recoveries")))
+        statement = (
+            select(Recovery, Overpayment, Household.region_code)
+            .join(Overpayment, Overpayment.id == Recovery.overpayment_id)
+            .join(Household, Household.id == Overpayment.household_id)
+            .where(actor.in_area(Household.region_code, "recoveries"))
+        )
         if data["region_code"]:
             narrowed = require_region_code(data["region_code"])
             if not actor.covers(narrowed):
@@ -357,9 +522,14 @@ class Recoveries:
             statement = statement.where(Recovery.state == data["state"])
         rows = self.db.execute(statement.order_by(Recovery.opened_on, Recovery.id)).all()
         views = [self._recovery_view(r, o, region, entries=False) for r, o, region in rows]
-        return dump(RecoveryListViewSchema, {
-            "recoveries": views, "outstanding_fen": sum(v["outstanding_fen"] for v in views),
-            "refund_due_fen": sum(v["refund_due_fen"] for v in views)})
+        return dump(
+            RecoveryListViewSchema,
+            {
+                "recoveries": views,
+                "outstanding_fen": sum(v["outstanding_fen"] for v in views),
+                "refund_due_fen": sum(v["refund_due_fen"] for v in views),
+            },
+        )
 
     def _recovery(self, actor: Actor, recovery_id, for_update: bool = False) -> tuple[Recovery, Overpayment, str]:
         statement = select(Recovery).where(Recovery.id == str(recovery_id))
@@ -385,43 +555,88 @@ class Recoveries:
     def _recovery_view(self, recovery: Recovery, overpayment: Overpayment, region: str, entries: bool = True) -> dict:
         ledger = _ledger(recovery)
         view = {
-            "recovery_id": recovery.id, "case_id": overpayment.case_id, "household_id": overpayment.household_id,
-            "region_code": region, "entitlement_id": overpayment.entitlement_id, "programme": overpayment.programme,
-            "months": overpayment.months, "state": recovery.state, "amount_fen": recovery.amount_fen,
-            "recovered_fen": recovery.recovered_fen, "written_off_fen": recovery.written_off_fen,
-            "refunded_fen": recovery.refunded_fen, "outstanding_fen": ledger.outstanding_fen,
-            "refund_due_fen": ledger.refund_due_fen, "opened_on": recovery.opened_on,
-            "closed_on": recovery.closed_on, "note": recovery.note}
+            "recovery_id": recovery.id,
+            "case_id": overpayment.case_id,
+            "household_id": overpayment.household_id,
+            "region_code": region,
+            "entitlement_id": overpayment.entitlement_id,
+            "programme": overpayment.programme,
+            "months": overpayment.months,
+            "state": recovery.state,
+            "amount_fen": recovery.amount_fen,
+            "recovered_fen": recovery.recovered_fen,
+            "written_off_fen": recovery.written_off_fen,
+            "refunded_fen": recovery.refunded_fen,
+            "outstanding_fen": ledger.outstanding_fen,
+            "refund_due_fen": ledger.refund_due_fen,
+            "opened_on": recovery.opened_on,
+            "closed_on": recovery.closed_on,
+            "note": recovery.note,
+        }
         if not entries:
             return view
-        view["repayments"] = [{
-            "repayment_id": r.id, "method": r.method, "amount_fen": r.amount_fen, "received_on": r.received_on,
-            "reference": r.reference, "reason": r.reason, "recorded_by": r.recorded_by, "recorded_at": r.recorded_at}
-            for r in self.db.execute(select(Repayment).where(Repayment.recovery_id == recovery.id)
-                                     .order_by(Repayment.recorded_at, Repayment.id)).scalars()]
+        view["repayments"] = [
+            {
+                "repayment_id": r.id,
+                "method": r.method,
+                "amount_fen": r.amount_fen,
+                "received_on": r.received_on,
+                "reference": r.reference,
+                "reason": r.reason,
+                "recorded_by": r.recorded_by,
+                "recorded_at": r.recorded_at,
+            }
+            for r in self.db.execute(
+                select(Repayment)
+                .where(Repayment.recovery_id == recovery.id)
+                .order_by(Repayment.recorded_at, Repayment.id)
+            ).scalars()
+        ]
         return dump(RecoveryViewSchema, view)
 
     def _recovery_summary(self, recovery: Recovery) -> dict:
         """A recovery as the after-death view shows it."""
         ledger = _ledger(recovery)
-        return {"recovery_id": recovery.id, "state": recovery.state, "amount_fen": recovery.amount_fen,
-                "recovered_fen": recovery.recovered_fen, "written_off_fen": recovery.written_off_fen,
-                "refunded_fen": recovery.refunded_fen, "outstanding_fen": ledger.outstanding_fen,
-                "refund_due_fen": ledger.refund_due_fen, "note": recovery.note}
+        return {
+            "recovery_id": recovery.id,
+            "state": recovery.state,
+            "amount_fen": recovery.amount_fen,
+            "recovered_fen": recovery.recovered_fen,
+            "written_off_fen": recovery.written_off_fen,
+            "refunded_fen": recovery.refunded_fen,
+            "outstanding_fen": ledger.outstanding_fen,
+            "refund_due_fen": ledger.refund_due_fen,
+            "note": recovery.note,
+        }
 
     def _after_death_payments_view(self, case_id: str, entitlement_id: int) -> list[dict]:
         """The payments a death counted for months after it, with their state now."""
-        return [{"payment_id": link.payment_id, "cycle_id": link.cycle_id, "for_month": link.for_month.isoformat(),
-                 "amount_fen": link.amount_fen, "state": state, "due_fen": link.due_fen}
-                for link, state in self.db.execute(select(AfterDeathPayment, Payment.state).join(
-                    Payment, Payment.id == AfterDeathPayment.payment_id).where(
-                    AfterDeathPayment.case_id == case_id, AfterDeathPayment.entitlement_id == entitlement_id)
-                    .order_by(AfterDeathPayment.for_month, AfterDeathPayment.payment_id)).all()]
+        return [
+            {
+                "payment_id": link.payment_id,
+                "cycle_id": link.cycle_id,
+                "for_month": link.for_month.isoformat(),
+                "amount_fen": link.amount_fen,
+                "state": state,
+                "due_fen": link.due_fen,
+            }
+            for link, state in self.db.execute(
+                select(AfterDeathPayment, Payment.state)
+                .join(Payment, Payment.id == AfterDeathPayment.payment_id)
+                .where(AfterDeathPayment.case_id == case_id, AfterDeathPayment.entitlement_id == entitlement_id)
+                .order_by(AfterDeathPayment.for_month, AfterDeathPayment.payment_id)
+            ).all()
+        ]
 
 
 def _ledger(recovery: Recovery) -> rules.RecoveryLedger:
-    return rules.RecoveryLedger(recovery.state, recovery.amount_fen, recovery.recovered_fen,
-                                recovery.written_off_fen or 0, recovery.refunded_fen or 0)
+    return rules.RecoveryLedger(
+        recovery.state,
+        recovery.amount_fen,
+        recovery.recovered_fen,
+        recovery.written_off_fen or 0,
+        recovery.refunded_fen or 0,
+    )
 
 
 def _live_by_month(payments) -> dict[date, int]:

@@ -16,6 +16,7 @@ two-level approval; Fuyang (seed-001) employment-cost deduction, 单人户, 临�
 urban 低保 standard, 20 working days; Jiaxing (seed-002) 渐退期 one year; national rules 低保边缘
 ≤ 1.5× the standard and 公示.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -30,21 +31,69 @@ from contracts.assistance import RECOVERY_STATES, REPAYMENT_METHODS, SELF_CARE_L
 from contracts.person import AGE_OF_MAJORITY, Newborn, ResidentId
 
 __all__ = [
-    "ACCEPTED", "APPROVED", "CHECKED", "IN_NOTICE", "OPEN_STATES", "REJECTED", "STATES", "SUBMITTED",
-    "WITHDRAWN", "ACTIONS", "APPROVAL_LEVELS", "INCREMENT_CATEGORIES", "SELF_CARE_LEVELS", "TRANSITIONS",
-    "AssistancePolicy", "DibaoBenefit", "DibaoUnit", "EdgeEligibility", "GradualExit", "HouseholdIncome",
-    "IllegalTransition", "InvalidInput", "Member", "TekunBenefit", "TemporaryAssistance",
-    "assets_within_limits", "as_multiplier", "as_ratio", "decision_due", "dibao_benefit", "next_review",
-    "dibao_edge_eligible", "gradual_exit", "household_income", "monthly_from_yearly_fen", "notice_ends",
-    "round_half_up_fen", "split_single_person_households", "tekun_benefit", "temporary_assistance",
-    "transition", "first_month_after", "Overpaid", "overpaid_after_death", "FoundAfterDeath", "overpaid_after_deaths",
-    "BackPayMonth", "back_pay_after_revocation", "OtherDeath", "gone_after_revocation",
-    "RECOVERY_STATES", "REPAYMENT_METHODS", "CASH_METHODS", "RecoveryLedger", "RecoveryRefused", "record_repayment",
-    "record_refund", "recount_recovery", "cancel_recovery",
+    "ACCEPTED",
+    "APPROVED",
+    "CHECKED",
+    "IN_NOTICE",
+    "OPEN_STATES",
+    "REJECTED",
+    "STATES",
+    "SUBMITTED",
+    "WITHDRAWN",
+    "ACTIONS",
+    "APPROVAL_LEVELS",
+    "INCREMENT_CATEGORIES",
+    "SELF_CARE_LEVELS",
+    "TRANSITIONS",
+    "AssistancePolicy",
+    "DibaoBenefit",
+    "DibaoUnit",
+    "EdgeEligibility",
+    "GradualExit",
+    "HouseholdIncome",
+    "IllegalTransition",
+    "InvalidInput",
+    "Member",
+    "TekunBenefit",
+    "TemporaryAssistance",
+    "assets_within_limits",
+    "as_multiplier",
+    "as_ratio",
+    "decision_due",
+    "dibao_benefit",
+    "next_review",
+    "dibao_edge_eligible",
+    "gradual_exit",
+    "household_income",
+    "monthly_from_yearly_fen",
+    "notice_ends",
+    "round_half_up_fen",
+    "split_single_person_households",
+    "tekun_benefit",
+    "temporary_assistance",
+    "transition",
+    "first_month_after",
+    "Overpaid",
+    "overpaid_after_death",
+    "FoundAfterDeath",
+    "overpaid_after_deaths",
+    "BackPayMonth",
+    "back_pay_after_revocation",
+    "OtherDeath",
+    "gone_after_revocation",
+    "RECOVERY_STATES",
+    "REPAYMENT_METHODS",
+    "CASH_METHODS",
+    "RecoveryLedger",
+    "RecoveryRefused",
+    "record_repayment",
+    "record_refund",
+    "recount_recovery",
+    "cancel_recovery",
 ]
 
 INCREMENT_CATEGORIES = ("aged_80_plus", "minor", "seriously_ill", "severely_disabled", "pregnant")
-APPROVAL_LEVELS = ("township", "district")      # 乡镇(街道) / 区(县)民政局
+APPROVAL_LEVELS = ("township", "district")  # 乡镇(街道) / 区(县)民政局
 
 
 class InvalidInput(ValueError):
@@ -70,8 +119,10 @@ Ratio = int | str | Decimal | Fraction
 
 def _exact(value: Ratio, what: str, int_scale: int) -> Fraction:
     if isinstance(value, bool | float):
-        raise InvalidInput(f"{what} must be exact (an integer, a Fraction, a Decimal or a decimal "
-                           f"string), not {type(value).__name__} {value!r}")
+        raise InvalidInput(
+            f"{what} must be exact (an integer, a Fraction, a Decimal or a decimal "
+            f"string), not {type(value).__name__} {value!r}"
+        )
     try:
         if isinstance(value, int):
             return Fraction(value, int_scale)
@@ -79,8 +130,9 @@ def _exact(value: Ratio, what: str, int_scale: int) -> Fraction:
             return Fraction(value)
     except (ValueError, ZeroDivisionError, OverflowError):
         raise InvalidInput(f"{what} {value!r} is not a finite number") from None
-    raise InvalidInput(f"{what} must be an integer, a Fraction, a Decimal or a decimal string, "
-                       f"not {type(value).__name__}")
+    raise InvalidInput(
+        f"{what} must be an integer, a Fraction, a Decimal or a decimal string, not {type(value).__name__}"
+    )
 
 
 def as_ratio(value: Ratio, what: str = "ratio") -> Fraction:
@@ -152,29 +204,30 @@ def _non_negative_int(value: object, what: str) -> int:
 
 # --- policy ------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class AssistancePolicy:
     """One resolved version of the assistance parameters. Ratios and multipliers are normalised to
     `Fraction`, mappings to read-only copies, when the policy is built; bad values raise `InvalidInput`."""
 
     version: str
-    dibao_standard_monthly_fen: int              # 低保标准, per person per month
-    edge_ratio: Ratio                            # 低保边缘: income line as a ratio of the standard (1.5)
-    tekun_basic_ratio: Ratio                     # 特困基本生活标准 ≥ this × 低保标准 (1.3)
-    tekun_care_monthly_fen: Mapping[str, int]    # 照料护理标准 by self-care: full / partial / none
-    increments: Mapping[str, Ratio]              # 分类施保: monthly increment per member, share of standard
-    temporary_cap_multiplier_min: Ratio          # 临时救助: lowest cap, times the monthly standard (2)
-    temporary_cap_multiplier_max: Ratio          # highest cap (10)
-    temporary_grades: Mapping[str, Ratio]        # 分类分档: grade → cap as a multiple of the standard
-    township_direct_threshold_fen: int           # 急难 under this is decided by the township (2000 yuan)
-    gradual_exit_months: int                     # 渐退期 (12 in Jiaxing)
-    asset_limits: Mapping[str, int]              # per person, fen, by kind of asset (e.g. "deposits")
-    decision_working_days: int                   # 低保/特困 decision within this many working days (20)
-    notice_days: int                             # 公示期
-    approval_level: str                          # "district", or "township" where delegated (委托下放)
-    stack_increments: bool = False               # False: a member in several groups gets the highest (就高)
-    aged_from_age: int = 80                      # "aged_80_plus" from this birthday on
-    adult_from_age: int = AGE_OF_MAJORITY        # "minor" until this birthday
+    dibao_standard_monthly_fen: int  # 低保标准, per person per month
+    edge_ratio: Ratio  # 低保边缘: income line as a ratio of the standard (1.5)
+    tekun_basic_ratio: Ratio  # 特困基本生活标准 ≥ this × 低保标准 (1.3)
+    tekun_care_monthly_fen: Mapping[str, int]  # 照料护理标准 by self-care: full / partial / none
+    increments: Mapping[str, Ratio]  # 分类施保: monthly increment per member, share of standard
+    temporary_cap_multiplier_min: Ratio  # 临时救助: lowest cap, times the monthly standard (2)
+    temporary_cap_multiplier_max: Ratio  # highest cap (10)
+    temporary_grades: Mapping[str, Ratio]  # 分类分档: grade → cap as a multiple of the standard
+    township_direct_threshold_fen: int  # 急难 under this is decided by the township (2000 yuan)
+    gradual_exit_months: int  # 渐退期 (12 in Jiaxing)
+    asset_limits: Mapping[str, int]  # per person, fen, by kind of asset (e.g. "deposits")
+    decision_working_days: int  # 低保/特困 decision within this many working days (20)
+    notice_days: int  # 公示期
+    approval_level: str  # "district", or "township" where delegated (委托下放)
+    stack_increments: bool = False  # False: a member in several groups gets the highest (就高)
+    aged_from_age: int = 80  # "aged_80_plus" from this birthday on
+    adult_from_age: int = AGE_OF_MAJORITY  # "minor" until this birthday
 
     def __post_init__(self) -> None:
         def put(name: str, value: object) -> None:  # normalise a field of this frozen instance
@@ -187,14 +240,19 @@ class AssistancePolicy:
         put("edge_ratio", as_ratio(self.edge_ratio, "edge_ratio"))
         put("tekun_basic_ratio", as_ratio(self.tekun_basic_ratio, "tekun_basic_ratio"))
         if self.edge_ratio < 1:
-            raise InvalidInput(f"edge_ratio {self.edge_ratio} is below 1: the 低保边缘 line would be "
-                               f"under the standard")
+            raise InvalidInput(
+                f"edge_ratio {self.edge_ratio} is below 1: the 低保边缘 line would be under the standard"
+            )
         if self.tekun_basic_ratio <= 0:
             raise InvalidInput("tekun_basic_ratio must be positive")
         if set(self.tekun_care_monthly_fen) != set(SELF_CARE_LEVELS):
             raise InvalidInput(f"tekun_care_monthly_fen needs exactly {', '.join(SELF_CARE_LEVELS)}")
-        put("tekun_care_monthly_fen", MappingProxyType(
-            {k: _non_negative_int(v, f"care standard {k!r}") for k, v in self.tekun_care_monthly_fen.items()}))
+        put(
+            "tekun_care_monthly_fen",
+            MappingProxyType(
+                {k: _non_negative_int(v, f"care standard {k!r}") for k, v in self.tekun_care_monthly_fen.items()}
+            ),
+        )
         unknown = set(self.increments) - set(INCREMENT_CATEGORIES)
         if unknown:
             raise InvalidInput(f"unknown increment categories: {', '.join(sorted(unknown))}")
@@ -213,13 +271,14 @@ class AssistancePolicy:
         grades = {k: as_multiplier(v, f"grade {k!r}") for k, v in self.temporary_grades.items()}
         for grade, times in grades.items():
             if not low <= times <= high:
-                raise InvalidInput(f"grade {grade!r} caps at {times}× the standard, outside "
-                                   f"{low}×–{high}×")
+                raise InvalidInput(f"grade {grade!r} caps at {times}× the standard, outside {low}×–{high}×")
         put("temporary_grades", MappingProxyType(grades))
         _non_negative_int(self.township_direct_threshold_fen, "township_direct_threshold_fen")
         _non_negative_int(self.gradual_exit_months, "gradual_exit_months")
-        put("asset_limits", MappingProxyType(
-            {k: _non_negative_int(v, f"asset limit {k!r}") for k, v in self.asset_limits.items()}))
+        put(
+            "asset_limits",
+            MappingProxyType({k: _non_negative_int(v, f"asset limit {k!r}") for k, v in self.asset_limits.items()}),
+        )
         if _non_negative_int(self.decision_working_days, "decision_working_days") == 0:
             raise InvalidInput("decision_working_days must be positive")
         _non_negative_int(self.notice_days, "notice_days")
@@ -231,22 +290,23 @@ class AssistancePolicy:
 
 # --- household income ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Member:
     resident_id: ResidentId | Newborn  # a newborn counts from birth, before the hukou gives an ID
     monthly_income_fen: int
-    employment_cost_fen: int = 0       # 必要的就业成本, deducted from this member's income (Fuyang)
-    seriously_ill: bool = False        # 重病患者
-    severely_disabled: bool = False    # 重度残疾人
-    pregnant: bool = False             # 孕产妇
+    employment_cost_fen: int = 0  # 必要的就业成本, deducted from this member's income (Fuyang)
+    seriously_ill: bool = False  # 重病患者
+    severely_disabled: bool = False  # 重度残疾人
+    pregnant: bool = False  # 孕产妇
     single_person_listing: bool = False  # 单人户: assessed and paid as a household of one
 
 
 @dataclass(frozen=True)
 class HouseholdIncome:
-    per_capita_fen: int            # rounded half up, for display; eligibility uses `per_capita_exact`
+    per_capita_fen: int  # rounded half up, for display; eligibility uses `per_capita_exact`
     per_capita_exact: Fraction
-    total_net_fen: int             # Σ max(income − employment costs, 0)
+    total_net_fen: int  # Σ max(income − employment costs, 0)
     members_counted: int
     reasons: tuple[str, ...]
     version: str
@@ -279,8 +339,10 @@ def _split(members: tuple[Member, ...]) -> list[list[int]]:
     _check_members(members)
     for index, member in enumerate(members, 1):
         if member.single_person_listing and not (member.seriously_ill or member.severely_disabled):
-            raise InvalidInput(f"{_who(index, member)} is listed as a single-person household (单人户) "
-                               f"but is neither seriously ill nor severely disabled")
+            raise InvalidInput(
+                f"{_who(index, member)} is listed as a single-person household (单人户) "
+                f"but is neither seriously ill nor severely disabled"
+            )
     rest = [i for i, m in enumerate(members, 1) if not m.single_person_listing]
     alone = [[i] for i, m in enumerate(members, 1) if m.single_person_listing]
     return ([rest] if rest else []) + alone
@@ -307,35 +369,44 @@ def _income(members: tuple[Member, ...], numbers: Iterable[int], policy: Assista
         total += net
         if cost:
             floored = " (floored at 0)" if cost > income else ""
-            reasons.append(f"{_who(index, member)}: income {yuan(income)} − necessary employment costs "
-                           f"(就业成本) {yuan(cost)} = {yuan(net)}{floored}")
+            reasons.append(
+                f"{_who(index, member)}: income {yuan(income)} − necessary employment costs "
+                f"(就业成本) {yuan(cost)} = {yuan(net)}{floored}"
+            )
         else:
             reasons.append(f"{_who(index, member)}: income {yuan(income)}")
     exact = Fraction(total, len(members))
     reasons.append(f"per-capita monthly income: {yuan(total)} ÷ {len(members)} = {_exact_fen(exact)}")
-    return HouseholdIncome(per_capita_fen=round_half_up_fen(exact), per_capita_exact=exact,
-                           total_net_fen=total, members_counted=len(members), reasons=tuple(reasons),
-                           version=policy.version)
+    return HouseholdIncome(
+        per_capita_fen=round_half_up_fen(exact),
+        per_capita_exact=exact,
+        total_net_fen=total,
+        members_counted=len(members),
+        reasons=tuple(reasons),
+        version=policy.version,
+    )
 
 
 # --- 低保 -----------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class DibaoUnit:
     """One assessed unit: the household, or a 单人户 member alone."""
+
     members: tuple[Member, ...]
     single_person_listing: bool
     income: HouseholdIncome
     eligible: bool
-    gap_fen: int         # (standard − per-capita income) × members = standard × members − Σ net income
+    gap_fen: int  # (standard − per-capita income) × members = standard × members − Σ net income
     increments_fen: int  # 分类施保, only when eligible
     monthly_fen: int
 
 
 @dataclass(frozen=True)
 class DibaoBenefit:
-    eligible: bool       # any unit eligible
-    monthly_fen: int     # Σ over the units
+    eligible: bool  # any unit eligible
+    monthly_fen: int  # Σ over the units
     units: tuple[DibaoUnit, ...]
     reasons: tuple[str, ...]
     version: str
@@ -353,24 +424,32 @@ def _member_categories(member: Member, on: date, policy: AssistancePolicy) -> li
     return [c for c in INCREMENT_CATEGORIES if flags[c]]
 
 
-def _increments(unit: tuple[Member, ...], numbers: list[int], on: date,
-                policy: AssistancePolicy) -> tuple[int, list[str]]:
+def _increments(
+    unit: tuple[Member, ...], numbers: list[int], on: date, policy: AssistancePolicy
+) -> tuple[int, list[str]]:
     standard = policy.dibao_standard_monthly_fen
     total, lines = 0, []
     for index, member in zip(numbers, unit):
-        paid = [(c, round_half_up_fen(policy.increments[c] * standard))
-                for c in _member_categories(member, on, policy) if policy.increments.get(c)]
+        paid = [
+            (c, round_half_up_fen(policy.increments[c] * standard))
+            for c in _member_categories(member, on, policy)
+            if policy.increments.get(c)
+        ]
         if not paid:
             continue
         if not policy.stack_increments and len(paid) > 1:
             best = max(paid, key=lambda p: p[1])
-            lines.append(f"{_who(index, member)} is in {', '.join(c for c, _ in paid)}: the highest "
-                         f"increment applies (就高, not cumulative)")
+            lines.append(
+                f"{_who(index, member)} is in {', '.join(c for c, _ in paid)}: the highest "
+                f"increment applies (就高, not cumulative)"
+            )
             paid = [best]
         for category, amount in paid:
             total += amount
-            lines.append(f"{_who(index, member)}: 分类施保 increment {category} "
-                         f"{_times(policy.increments[category])} standard = {yuan(amount)}")
+            lines.append(
+                f"{_who(index, member)}: 分类施保 increment {category} "
+                f"{_times(policy.increments[category])} standard = {yuan(amount)}"
+            )
     return total, lines
 
 
@@ -387,37 +466,53 @@ def dibao_benefit(members: Iterable[Member], on: date, policy: AssistancePolicy)
     for numbers in _split(members):
         unit = tuple(members[i - 1] for i in numbers)
         single = unit[0].single_person_listing
-        label = f"single-person household (单人户) of member {numbers[0]}" if single else \
-            f"household of {len(unit)}"
+        label = f"single-person household (单人户) of member {numbers[0]}" if single else f"household of {len(unit)}"
         income = _income(unit, numbers, policy)
         reasons.append(f"{label}:")
         reasons.extend(f"  {line}" for line in income.reasons)
         eligible = income.per_capita_exact < standard
         if eligible:
             gap = standard * len(unit) - income.total_net_fen
-            reasons.append(f"  eligible: per-capita income {_exact_fen(income.per_capita_exact)} is below "
-                           f"the standard {yuan(standard)}; gap ({yuan(standard)} − per-capita income) × "
-                           f"{len(unit)} = {yuan(gap)}")
+            reasons.append(
+                f"  eligible: per-capita income {_exact_fen(income.per_capita_exact)} is below "
+                f"the standard {yuan(standard)}; gap ({yuan(standard)} − per-capita income) × "
+                f"{len(unit)} = {yuan(gap)}"
+            )
             increments, lines = _increments(unit, numbers, on, policy)
             reasons.extend(f"  {line}" for line in lines)
         else:
             gap, increments = 0, 0
-            reasons.append(f"  not eligible: per-capita income {_exact_fen(income.per_capita_exact)} is not "
-                           f"below the standard {yuan(standard)}")
-        results.append(DibaoUnit(members=unit, single_person_listing=single, income=income,
-                                 eligible=eligible, gap_fen=gap, increments_fen=increments,
-                                 monthly_fen=gap + increments))
+            reasons.append(
+                f"  not eligible: per-capita income {_exact_fen(income.per_capita_exact)} is not "
+                f"below the standard {yuan(standard)}"
+            )
+        results.append(
+            DibaoUnit(
+                members=unit,
+                single_person_listing=single,
+                income=income,
+                eligible=eligible,
+                gap_fen=gap,
+                increments_fen=increments,
+                monthly_fen=gap + increments,
+            )
+        )
     total = sum(u.monthly_fen for u in results)
     reasons.append(f"monthly 低保 benefit: {yuan(total)}")
-    return DibaoBenefit(eligible=any(u.eligible for u in results), monthly_fen=total,
-                        units=tuple(results), reasons=tuple(reasons), version=policy.version)
+    return DibaoBenefit(
+        eligible=any(u.eligible for u in results),
+        monthly_fen=total,
+        units=tuple(results),
+        reasons=tuple(reasons),
+        version=policy.version,
+    )
 
 
 @dataclass(frozen=True)
 class EdgeEligibility:
     eligible: bool
     per_capita_fen: int
-    line_fen: int        # edge_ratio × standard, rounded half up, for display; the test is exact
+    line_fen: int  # edge_ratio × standard, rounded half up, for display; the test is exact
     reasons: tuple[str, ...]
     version: str
 
@@ -432,23 +527,35 @@ def dibao_edge_eligible(members: Iterable[Member], policy: AssistancePolicy) -> 
     reasons = list(income.reasons)
     if per_capita < standard:
         eligible = False
-        reasons.append(f"not 低保边缘: per-capita income {_exact_fen(per_capita)} is below the 低保 "
-                       f"standard {yuan(standard)} (低保-eligible instead)")
+        reasons.append(
+            f"not 低保边缘: per-capita income {_exact_fen(per_capita)} is below the 低保 "
+            f"standard {yuan(standard)} (低保-eligible instead)"
+        )
     elif per_capita <= line:
         eligible = True
-        reasons.append(f"低保边缘: per-capita income {_exact_fen(per_capita)} is at most "
-                       f"{_times(policy.edge_ratio)} the standard {yuan(standard)} = {_exact_fen(line)}")
+        reasons.append(
+            f"低保边缘: per-capita income {_exact_fen(per_capita)} is at most "
+            f"{_times(policy.edge_ratio)} the standard {yuan(standard)} = {_exact_fen(line)}"
+        )
     else:
         eligible = False
-        reasons.append(f"not 低保边缘: per-capita income {_exact_fen(per_capita)} is above "
-                       f"{_times(policy.edge_ratio)} the standard {yuan(standard)} = {_exact_fen(line)}")
+        reasons.append(
+            f"not 低保边缘: per-capita income {_exact_fen(per_capita)} is above "
+            f"{_times(policy.edge_ratio)} the standard {yuan(standard)} = {_exact_fen(line)}"
+        )
     reasons.append(f"policy {policy.version}")
-    return EdgeEligibility(eligible=eligible, per_capita_fen=income.per_capita_fen,
-                           line_fen=round_half_up_fen(line), reasons=tuple(reasons), version=policy.version)
+    return EdgeEligibility(
+        eligible=eligible,
+        per_capita_fen=income.per_capita_fen,
+        line_fen=round_half_up_fen(line),
+        reasons=tuple(reasons),
+        version=policy.version,
+    )
 
 
-def assets_within_limits(holdings_fen: Mapping[str, int], members_counted: int,
-                         policy: AssistancePolicy) -> tuple[bool, tuple[str, ...]]:
+def assets_within_limits(
+    holdings_fen: Mapping[str, int], members_counted: int, policy: AssistancePolicy
+) -> tuple[bool, tuple[str, ...]]:
     """Household assets against the per-person limits: holding ≤ limit × members (at the limit is
     within). A kind of asset without a limit in the policy is refused, not ignored."""
     if members_counted < 1:
@@ -461,18 +568,21 @@ def assets_within_limits(holdings_fen: Mapping[str, int], members_counted: int,
         limit = policy.asset_limits[kind] * members_counted
         ok = held <= limit
         within = within and ok
-        reasons.append(f"{kind}: {yuan(held)} {'within' if ok else 'above'} the limit "
-                       f"{yuan(policy.asset_limits[kind])} × {members_counted} = {yuan(limit)} "
-                       f"(policy {policy.version})")
+        reasons.append(
+            f"{kind}: {yuan(held)} {'within' if ok else 'above'} the limit "
+            f"{yuan(policy.asset_limits[kind])} × {members_counted} = {yuan(limit)} "
+            f"(policy {policy.version})"
+        )
     return within, tuple(reasons)
 
 
 # --- 特困 ------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class TekunBenefit:
-    basic_fen: int   # 基本生活标准
-    care_fen: int    # 照料护理标准
+    basic_fen: int  # 基本生活标准
+    care_fen: int  # 照料护理标准
     monthly_fen: int
     reasons: tuple[str, ...]
     version: str
@@ -494,11 +604,13 @@ def tekun_benefit(self_care: str, policy: AssistancePolicy) -> TekunBenefit:
         f"care (照料护理标准) for self-care ability {self_care!r}: {yuan(care)}",
         f"monthly 特困 support: {yuan(basic + care)} (policy {policy.version})",
     )
-    return TekunBenefit(basic_fen=basic, care_fen=care, monthly_fen=basic + care, reasons=reasons,
-                        version=policy.version)
+    return TekunBenefit(
+        basic_fen=basic, care_fen=care, monthly_fen=basic + care, reasons=reasons, version=policy.version
+    )
 
 
 # --- 临时救助 --------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TemporaryAssistance:
@@ -510,15 +622,15 @@ class TemporaryAssistance:
     version: str
 
 
-def temporary_assistance(grade: str, requested_fen: int, urgent: bool,
-                         policy: AssistancePolicy) -> TemporaryAssistance:
+def temporary_assistance(grade: str, requested_fen: int, urgent: bool, policy: AssistancePolicy) -> TemporaryAssistance:
     """临时救助 (分类分档): the amount requested, capped at the grade's multiple of the monthly 低保
     standard (and never above the maximum multiple). An urgent case (急难) whose amount is below the
     township threshold is decided by the township directly; at the threshold or above, or when not
     urgent, by the district. The standard is the policy's (urban) 低保 standard."""
     if grade not in policy.temporary_grades:
-        raise InvalidInput(f"unknown temporary-assistance grade {grade!r}; the policy has "
-                           f"{', '.join(sorted(policy.temporary_grades))}")
+        raise InvalidInput(
+            f"unknown temporary-assistance grade {grade!r}; the policy has {', '.join(sorted(policy.temporary_grades))}"
+        )
     if _non_negative_int(requested_fen, "the amount requested") == 0:
         raise InvalidInput("the amount requested must be positive")
     standard = policy.dibao_standard_monthly_fen
@@ -527,9 +639,11 @@ def temporary_assistance(grade: str, requested_fen: int, urgent: bool,
     amount = min(requested_fen, cap)
     threshold = policy.township_direct_threshold_fen
     township = urgent and amount < threshold
-    reasons = [f"grade {grade}: cap {_times(times)} the monthly 低保 standard {yuan(standard)} = {yuan(cap)} "
-               f"(caps range {_times(policy.temporary_cap_multiplier_min)}–"
-               f"{_times(policy.temporary_cap_multiplier_max)})"]
+    reasons = [
+        f"grade {grade}: cap {_times(times)} the monthly 低保 standard {yuan(standard)} = {yuan(cap)} "
+        f"(caps range {_times(policy.temporary_cap_multiplier_min)}–"
+        f"{_times(policy.temporary_cap_multiplier_max)})"
+    ]
     if requested_fen > cap:
         reasons.append(f"requested {yuan(requested_fen)} is above the cap: {yuan(amount)} granted")
     else:
@@ -541,12 +655,18 @@ def temporary_assistance(grade: str, requested_fen: int, urgent: bool,
     else:
         reasons.append("not urgent: decided by the district")
     reasons.append(f"policy {policy.version}")
-    return TemporaryAssistance(amount_fen=amount, cap_fen=cap, capped=requested_fen > cap,
-                               decided_by="township" if township else "district",
-                               reasons=tuple(reasons), version=policy.version)
+    return TemporaryAssistance(
+        amount_fen=amount,
+        cap_fen=cap,
+        capped=requested_fen > cap,
+        decided_by="township" if township else "district",
+        reasons=tuple(reasons),
+        version=policy.version,
+    )
 
 
 # --- 渐退期 ----------------------------------------------------------------------------------------
+
 
 def _months_later(start: date, months: int) -> date:
     """The same day `months` later; the month's last day when that month is shorter."""
@@ -569,10 +689,10 @@ def next_review(on: date, review_months: Mapping, programme: str) -> date | None
 @dataclass(frozen=True)
 class GradualExit:
     applies: bool
-    monthly_fen: int        # the previous benefit, continued
+    monthly_fen: int  # the previous benefit, continued
     months: int
-    starts: date | None     # first day of the period
-    ends: date | None       # last day of the period, inclusive
+    starts: date | None  # first day of the period
+    ends: date | None  # last day of the period, inclusive
     reasons: tuple[str, ...]
     version: str
 
@@ -580,8 +700,9 @@ class GradualExit:
         return self.applies and self.starts <= on <= self.ends
 
 
-def gradual_exit(previous_benefit_fen: int, income_now_above_standard: bool, exit_starts: date,
-                 policy: AssistancePolicy) -> GradualExit:
+def gradual_exit(
+    previous_benefit_fen: int, income_now_above_standard: bool, exit_starts: date, policy: AssistancePolicy
+) -> GradualExit:
     """渐退期: a household leaving 低保 because its income rose above the standard keeps its previous
     benefit for `gradual_exit_months`, from `exit_starts` up to the day before the same day N months
     later (the last day of that month when it has no such day). Leaving for any other reason, or a
@@ -589,24 +710,51 @@ def gradual_exit(previous_benefit_fen: int, income_now_above_standard: bool, exi
     previous = _non_negative_int(previous_benefit_fen, "the previous benefit")
     months = policy.gradual_exit_months
     if not income_now_above_standard:
-        return GradualExit(False, 0, 0, None, None, (
-            "no gradual exit (渐退期): the household is not leaving because its income rose above the standard",
-            f"policy {policy.version}"), policy.version)
+        return GradualExit(
+            False,
+            0,
+            0,
+            None,
+            None,
+            (
+                "no gradual exit (渐退期): the household is not leaving because its income rose above the standard",
+                f"policy {policy.version}",
+            ),
+            policy.version,
+        )
     if months == 0:
-        return GradualExit(False, 0, 0, None, None, (
-            f"no gradual exit (渐退期): the policy {policy.version} sets 0 months",), policy.version)
+        return GradualExit(
+            False,
+            0,
+            0,
+            None,
+            None,
+            (f"no gradual exit (渐退期): the policy {policy.version} sets 0 months",),
+            policy.version,
+        )
     later = _months_later(exit_starts, months)
     ends = later - timedelta(days=1) if later.day == exit_starts.day else later
-    return GradualExit(True, previous, months, exit_starts, ends, (
-        f"income rose above the standard: the previous benefit {yuan(previous)} continues for the "
-        f"gradual-exit period (渐退期) of {months} months, {exit_starts.isoformat()} to {ends.isoformat()}",
-        f"policy {policy.version}"), policy.version)
+    return GradualExit(
+        True,
+        previous,
+        months,
+        exit_starts,
+        ends,
+        (
+            f"income rose above the standard: the previous benefit {yuan(previous)} continues for the "
+            f"gradual-exit period (渐退期) of {months} months, {exit_starts.isoformat()} to {ends.isoformat()}",
+            f"policy {policy.version}",
+        ),
+        policy.version,
+    )
 
 
 # --- time limits ---------------------------------------------------------------------------------
 
-def decision_due(accepted_on: date, working_days: int, holidays: frozenset[date],
-                 makeup_workdays: frozenset[date]) -> date:
+
+def decision_due(
+    accepted_on: date, working_days: int, holidays: frozenset[date], makeup_workdays: frozenset[date]
+) -> date:
     """The last day for the decision: the `working_days`-th working day after acceptance (the day
     of acceptance is not counted). Working days are Monday to Friday, except listed public
     holidays, plus listed make-up working weekend days (调休)."""
@@ -635,34 +783,43 @@ def notice_ends(published_on: date, notice_days: int) -> date:
 # --- the application ------------------------------------------------------------------------------
 
 SUBMITTED = "submitted"  # 申请
-ACCEPTED = "accepted"    # 受理 by the township
-CHECKED = "checked"      # 审核: home visit done, household economic check (核对) report attached
+ACCEPTED = "accepted"  # 受理 by the township
+CHECKED = "checked"  # 审核: home visit done, household economic check (核对) report attached
 IN_NOTICE = "in_notice"  # 公示
-APPROVED = "approved"    # 审批/确认 granted (payment is the payment side's business)
-REJECTED = "rejected"    # 不予批准
+APPROVED = "approved"  # 审批/确认 granted (payment is the payment side's business)
+REJECTED = "rejected"  # 不予批准
 WITHDRAWN = "withdrawn"  # 撤回 by the applicant
 
 STATES = (SUBMITTED, ACCEPTED, CHECKED, IN_NOTICE, APPROVED, REJECTED, WITHDRAWN)
 OPEN_STATES = (SUBMITTED, ACCEPTED, CHECKED, IN_NOTICE)
 ACTIONS = ("accept", "attach_check", "publish_notice", "objection", "approve", "reject", "withdraw")
 
-TRANSITIONS: Mapping[tuple[str, str], str] = MappingProxyType({
-    (SUBMITTED, "accept"): ACCEPTED,
-    (ACCEPTED, "attach_check"): CHECKED,
-    (CHECKED, "attach_check"): CHECKED,       # re-review: a fresh check report replaces the old one
-    (CHECKED, "publish_notice"): IN_NOTICE,
-    (CHECKED, "reject"): REJECTED,            # review finds the household ineligible: no notice needed
-    (IN_NOTICE, "objection"): CHECKED,        # 异议: back to review
-    (IN_NOTICE, "approve"): APPROVED,
-    (IN_NOTICE, "reject"): REJECTED,
-    **{(state, "withdraw"): WITHDRAWN for state in OPEN_STATES},
-})
+TRANSITIONS: Mapping[tuple[str, str], str] = MappingProxyType(
+    {
+        (SUBMITTED, "accept"): ACCEPTED,
+        (ACCEPTED, "attach_check"): CHECKED,
+        (CHECKED, "attach_check"): CHECKED,  # re-review: a fresh check report replaces the old one
+        (CHECKED, "publish_notice"): IN_NOTICE,
+        (CHECKED, "reject"): REJECTED,  # review finds the household ineligible: no notice needed
+        (IN_NOTICE, "objection"): CHECKED,  # 异议: back to review
+        (IN_NOTICE, "approve"): APPROVED,
+        (IN_NOTICE, "reject"): REJECTED,
+        **{(state, "withdraw"): WITHDRAWN for state in OPEN_STATES},
+    }
+)
 
 _DECISIONS = ("approve", "reject")
 
 
-def transition(state: str, action: str, *, on: date | None = None, notice_ends_on: date | None = None,
-               acting_level: str | None = None, approval_level: str | None = None) -> str:
+def transition(
+    state: str,
+    action: str,
+    *,
+    on: date | None = None,
+    notice_ends_on: date | None = None,
+    acting_level: str | None = None,
+    approval_level: str | None = None,
+) -> str:
     """The state after `action`, or `IllegalTransition` saying why not.
 
     Besides the table: an objection needs `on` within the notice (on ≤ `notice_ends_on`); approving
@@ -679,33 +836,46 @@ def transition(state: str, action: str, *, on: date | None = None, notice_ends_o
     new_state = TRANSITIONS.get((state, action))
     if new_state is None:
         allowed = sorted(a for (s, a) in TRANSITIONS if s == state)
-        raise IllegalTransition(f"an application that is {state.replace('_', ' ')} cannot be "
-                                f"{_past(action)}; allowed: {', '.join(allowed)}")
+        raise IllegalTransition(
+            f"an application that is {state.replace('_', ' ')} cannot be {_past(action)}; allowed: {', '.join(allowed)}"
+        )
     if action in _DECISIONS:
         if acting_level not in APPROVAL_LEVELS or approval_level not in APPROVAL_LEVELS:
-            raise InvalidInput(f"{action} needs acting_level and approval_level, each one of "
-                               f"{', '.join(APPROVAL_LEVELS)}")
+            raise InvalidInput(
+                f"{action} needs acting_level and approval_level, each one of {', '.join(APPROVAL_LEVELS)}"
+            )
         if acting_level != approval_level:
-            delegated = "is delegated to the township" if approval_level == "township" else \
-                "is not delegated to the township"
-            raise IllegalTransition(f"approval {delegated}: the {acting_level} cannot {action}; "
-                                    f"the {approval_level} decides")
+            delegated = (
+                "is delegated to the township" if approval_level == "township" else "is not delegated to the township"
+            )
+            raise IllegalTransition(
+                f"approval {delegated}: the {acting_level} cannot {action}; the {approval_level} decides"
+            )
     if state == IN_NOTICE and action in _DECISIONS + ("objection",):
         if on is None or notice_ends_on is None:
             raise InvalidInput(f"{action} during or after the notice needs on and notice_ends_on")
         if action == "objection" and on > notice_ends_on:
-            raise IllegalTransition(f"the notice (公示) ended on {notice_ends_on.isoformat()}; objections "
-                                    f"were possible until then")
+            raise IllegalTransition(
+                f"the notice (公示) ended on {notice_ends_on.isoformat()}; objections were possible until then"
+            )
         if action in _DECISIONS and on <= notice_ends_on:
-            raise IllegalTransition(f"the notice (公示) runs until {notice_ends_on.isoformat()}; a decision "
-                                    f"can be made from {(notice_ends_on + timedelta(days=1)).isoformat()}")
+            raise IllegalTransition(
+                f"the notice (公示) runs until {notice_ends_on.isoformat()}; a decision "
+                f"can be made from {(notice_ends_on + timedelta(days=1)).isoformat()}"
+            )
     return new_state
 
 
 def _past(action: str) -> str:
-    return {"accept": "accepted", "attach_check": "given a check report", "publish_notice": "put on notice",
-            "objection": "objected to", "approve": "approved", "reject": "rejected",
-            "withdraw": "withdrawn"}[action]
+    return {
+        "accept": "accepted",
+        "attach_check": "given a check report",
+        "publish_notice": "put on notice",
+        "objection": "objected to",
+        "approve": "approved",
+        "reject": "rejected",
+        "withdraw": "withdrawn",
+    }[action]
 
 
 # --- after a death (身后一件事) ----------------------------------------------------------------------
@@ -724,8 +894,12 @@ class Overpaid:
     amount_fen: int
 
 
-def overpaid_after_death(died_on: date, paid_by_month: Mapping[date, int], due_after_fen: int,
-                         due_before_by_month: Mapping[date, int] | None = None) -> Overpaid:
+def overpaid_after_death(
+    died_on: date,
+    paid_by_month: Mapping[date, int],
+    due_after_fen: int,
+    due_before_by_month: Mapping[date, int] | None = None,
+) -> Overpaid:
     """What was paid for months after the month of death beyond what the household was still due
     (0 when the benefit ended with the death; the recomputed amount when others remain).
     `due_before_by_month`: what a month was still due before this death, where another death of the
@@ -746,6 +920,7 @@ class FoundAfterDeath:
     """What one death found of a benefit: the months after it with a payment (`months`: paid,
     handed to the bank or failed), what the live ones pay (`paid_by_month`), and what the benefit is
     still due a month after the death (`due_after_fen`)."""
+
     died_on: date
     due_after_fen: int
     paid_by_month: Mapping[date, int]
@@ -781,9 +956,14 @@ class BackPayMonth:
         return self.owed_fen - self.paid_fen
 
 
-def back_pay_after_revocation(died_on: date, cycle_months: Iterable[date], paid_by_month: Mapping[date, int],
-                              owed_fen: int, paid_until: date | None = None,
-                              owed_by_month: Mapping[date, int] | None = None) -> tuple[BackPayMonth, ...]:
+def back_pay_after_revocation(
+    died_on: date,
+    cycle_months: Iterable[date],
+    paid_by_month: Mapping[date, int],
+    owed_fen: int,
+    paid_until: date | None = None,
+    owed_by_month: Mapping[date, int] | None = None,
+) -> tuple[BackPayMonth, ...]:
     """A death revoked as made in error: for every month after the month of death whose payment
     cycle ran, what the benefit would have paid (`owed_fen`, the amount before the death) less what
     was paid; months paid in full (before the notice stopped them) owe nothing, nor months after
@@ -792,16 +972,20 @@ def back_pay_after_revocation(died_on: date, cycle_months: Iterable[date], paid_
     household that stands: gone_after_revocation); the others are owed `owed_fen`."""
     first = first_month_after(died_on)
     owed = {m: (owed_by_month or {}).get(m, owed_fen) for m in set(cycle_months)}
-    return tuple(BackPayMonth(m, owed[m], paid_by_month.get(m, 0)) for m in sorted(owed)
-                 if m >= first and (paid_until is None or paid_until >= m) and paid_by_month.get(m, 0) < owed[m])
+    return tuple(
+        BackPayMonth(m, owed[m], paid_by_month.get(m, 0))
+        for m in sorted(owed)
+        if m >= first and (paid_until is None or paid_until >= m) and paid_by_month.get(m, 0) < owed[m]
+    )
 
 
 @dataclass(frozen=True)
 class OtherDeath:
     """Another death in the household that touched a benefit whose death is being revoked."""
+
     member_id: int
     died_on: date
-    stands: bool          # not revoked: the member is gone from the month after the death
+    stands: bool  # not revoked: the member is gone from the month after the death
     counted_before: bool  # the member was gone when the revoked death was recorded: its before amount is without them
 
 
@@ -812,8 +996,9 @@ def gone_after_revocation(others: Iterable[OtherDeath], month: date | None = Non
     that amount (and its policy version) is then what is owed, as with a death alone in its
     household. Otherwise the benefit is due for the members alive in the month, recomputed."""
     others = tuple(others)
-    gone = frozenset(d.member_id for d in others
-                     if d.stands and (month is None or first_month_after(d.died_on) <= month))
+    gone = frozenset(
+        d.member_id for d in others if d.stands and (month is None or first_month_after(d.died_on) <= month)
+    )
     return None if gone == frozenset(d.member_id for d in others if d.counted_before) else gone
 
 
@@ -840,11 +1025,11 @@ class RecoveryRefused(ValueError):
 
 @dataclass(frozen=True)
 class RecoveryLedger:
-    state: str               # open | recovered | cancelled
-    amount_fen: int          # what the overpayment comes to now
-    recovered_fen: int = 0   # money received back, all time
+    state: str  # open | recovered | cancelled
+    amount_fen: int  # what the overpayment comes to now
+    recovered_fen: int = 0  # money received back, all time
     written_off_fen: int = 0
-    refunded_fen: int = 0    # money given back, all time
+    refunded_fen: int = 0  # money given back, all time
 
     def __post_init__(self) -> None:
         if self.state not in RECOVERY_STATES:
@@ -888,8 +1073,7 @@ def _settled(ledger: RecoveryLedger) -> RecoveryLedger:
         state = "recovered"
     else:
         state = "open"
-    return RecoveryLedger(state, ledger.amount_fen, ledger.recovered_fen, ledger.written_off_fen,
-                          ledger.refunded_fen)
+    return RecoveryLedger(state, ledger.amount_fen, ledger.recovered_fen, ledger.written_off_fen, ledger.refunded_fen)
 
 
 def record_repayment(ledger: RecoveryLedger, method: str, amount_fen: int, reason: str | None = None) -> RecoveryLedger:
@@ -903,14 +1087,25 @@ def record_repayment(ledger: RecoveryLedger, method: str, amount_fen: int, reaso
     if ledger.state != "open":
         raise RecoveryRefused("recovery", f"the recovery is {ledger.state}: nothing is outstanding", conflict=True)
     if amount_fen > ledger.outstanding_fen:
-        raise RecoveryRefused("amount_fen", f"{yuan(amount_fen)} is more than the {yuan(ledger.outstanding_fen)} "
-                                            f"outstanding")
+        raise RecoveryRefused(
+            "amount_fen", f"{yuan(amount_fen)} is more than the {yuan(ledger.outstanding_fen)} outstanding"
+        )
     if method == "write_off":
-        after = RecoveryLedger(ledger.state, ledger.amount_fen, ledger.recovered_fen,
-                               ledger.written_off_fen + amount_fen, ledger.refunded_fen)
+        after = RecoveryLedger(
+            ledger.state,
+            ledger.amount_fen,
+            ledger.recovered_fen,
+            ledger.written_off_fen + amount_fen,
+            ledger.refunded_fen,
+        )
     else:
-        after = RecoveryLedger(ledger.state, ledger.amount_fen, ledger.recovered_fen + amount_fen,
-                               ledger.written_off_fen, ledger.refunded_fen)
+        after = RecoveryLedger(
+            ledger.state,
+            ledger.amount_fen,
+            ledger.recovered_fen + amount_fen,
+            ledger.written_off_fen,
+            ledger.refunded_fen,
+        )
     return _settled(after)
 
 
@@ -920,10 +1115,12 @@ def record_refund(ledger: RecoveryLedger, amount_fen: int) -> RecoveryLedger:
     if ledger.refund_due_fen == 0:
         raise RecoveryRefused("recovery", "nothing recovered is owed back", conflict=True)
     if amount_fen > ledger.refund_due_fen:
-        raise RecoveryRefused("amount_fen", f"{yuan(amount_fen)} is more than the {yuan(ledger.refund_due_fen)} "
-                                            f"owed back")
-    return RecoveryLedger(ledger.state, ledger.amount_fen, ledger.recovered_fen, ledger.written_off_fen,
-                          ledger.refunded_fen + amount_fen)
+        raise RecoveryRefused(
+            "amount_fen", f"{yuan(amount_fen)} is more than the {yuan(ledger.refund_due_fen)} owed back"
+        )
+    return RecoveryLedger(
+        ledger.state, ledger.amount_fen, ledger.recovered_fen, ledger.written_off_fen, ledger.refunded_fen + amount_fen
+    )
 
 
 def recount_recovery(ledger: RecoveryLedger, amount_fen: int) -> RecoveryLedger:
@@ -932,11 +1129,13 @@ def recount_recovery(ledger: RecoveryLedger, amount_fen: int) -> RecoveryLedger:
     cancelled when it is nothing, and opens again when the amount grows past what came back (the
     bank paid after all). Anything received beyond the new amount is owed back (refund_due_fen)."""
     _non_negative_int(amount_fen, "amount_fen")
-    return _settled(RecoveryLedger(ledger.state, amount_fen, ledger.recovered_fen, ledger.written_off_fen,
-                                   ledger.refunded_fen))
+    return _settled(
+        RecoveryLedger(ledger.state, amount_fen, ledger.recovered_fen, ledger.written_off_fen, ledger.refunded_fen)
+    )
 
 
 def cancel_recovery(ledger: RecoveryLedger) -> RecoveryLedger:
     """The death was revoked: nothing is owed, whatever the state; what came back is owed back."""
-    return RecoveryLedger("cancelled", ledger.amount_fen, ledger.recovered_fen, ledger.written_off_fen,
-                          ledger.refunded_fen)
+    return RecoveryLedger(
+        "cancelled", ledger.amount_fen, ledger.recovered_fen, ledger.written_off_fen, ledger.refunded_fen
+    )

@@ -1,6 +1,7 @@
 """身后一件事 in care: what a death stops, and what a revocation restores. A mixin of the care
 service (nameko finds inherited entrypoints), kept apart from the allowance, voucher and order
 code it acts on."""
+
 from __future__ import annotations
 
 import uuid
@@ -45,24 +46,36 @@ class AfterDeath:
         data = event.data
         record = self.db.get(DeathRecord, data["case_id"], with_for_update=True)
         revision = date_revision(event.type, data)
-        action = after_death_action(event.type, record.state if record else None,
-                                    record.date_revision if record else 0, revision)
+        action = after_death_action(
+            event.type, record.state if record else None, record.date_revision if record else 0, revision
+        )
         if action is OnDeath.STOP:
             self._stop_care_for_death(event, record)
         elif action is OnDeath.RESTORE:
             self._restore_after_death(event, record)
         elif action is OnDeath.RESTATE:  # one transaction: restored as of the old date, stopped as of the new
-            self._undo_care(record, f"date of death corrected: {data['reason']}",
-                            correcting=date.fromisoformat(str(data["date_of_death"])))
+            self._undo_care(
+                record,
+                f"date of death corrected: {data['reason']}",
+                correcting=date.fromisoformat(str(data["date_of_death"])),
+            )
             self._stop_care_for_death(event, record, cancelled_before=record.changes["orders"])
         elif action is OnDeath.CLOSE:
             record.state = "reversed"
             self._undo_leaving_by_death(record.resident_id, record.case_id)
         elif action is OnDeath.TOMBSTONE:  # the late notice will find this and change nothing
             self._undo_leaving_by_death(data["resident_id"], data["case_id"])
-            self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"],
-                                    date_of_death=date.fromisoformat(str(data["date_of_death"])), state="revoked",
-                                    changes={}, recorded_at=self.clock.now(), reversed_at=self.clock.now()))
+            self.db.add(
+                DeathRecord(
+                    case_id=data["case_id"],
+                    resident_id=data["resident_id"],
+                    date_of_death=date.fromisoformat(str(data["date_of_death"])),
+                    state="revoked",
+                    changes={},
+                    recorded_at=self.clock.now(),
+                    reversed_at=self.clock.now(),
+                )
+            )
             # say so, or the step stays pending and the matter revoking
             self._report_care_step(data["case_id"], "not_applicable", REVOKED_BEFORE_NOTICE)
         if action in (OnDeath.STOP, OnDeath.RESTATE):  # the record stands on this event's date now
@@ -77,20 +90,29 @@ class AfterDeath:
         if cancelled_before:
             changes["orders"] = [*cancelled_before, *changes["orders"]]
             said.append(f"{len(cancelled_before)} order(s) cancelled for the death stay cancelled")
-        applied = any(changes[k] for k in ("allowance", "vouchers", "orders", "admission", "family_bed",
-                                           "child_reviews"))
+        applied = any(
+            changes[k] for k in ("allowance", "vouchers", "orders", "admission", "family_bed", "child_reviews")
+        )
         if record is None:
             record = DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"], recorded_at=self.clock.now())
             self.db.add(record)
         record.date_of_death, record.changes = died_on, changes
         record.state = "applied" if applied or changes["elder"] else "not_applicable"
         said = said if applied else ["no allowance, voucher, order, bed or child in care's records"]
-        self._report_care_step(data["case_id"], "done" if applied else "not_applicable",
-                               step_reason(event.type, data, "; ".join(said)))
+        self._report_care_step(
+            data["case_id"], "done" if applied else "not_applicable", step_reason(event.type, data, "; ".join(said))
+        )
 
     def _stop_after_death(self, resident_id: str, died_on: date, case_id: str) -> tuple[dict, list]:
-        changes = {"elder": False, "allowance": False, "vouchers": [], "orders": [], "admission": None,
-                   "family_bed": False, "child_reviews": []}
+        changes = {
+            "elder": False,
+            "allowance": False,
+            "vouchers": [],
+            "orders": [],
+            "admission": None,
+            "family_bed": False,
+            "child_reviews": [],
+        }
         said, why = [], f"death (funeral case {case_id})"
         elder = self.db.get(Elder, resident_id, with_for_update=True)
         if elder is not None and elder.deceased_on is None:
@@ -101,19 +123,29 @@ class AfterDeath:
             changes["allowance"] = True
             said.append(f"old-age allowance ended on {died_on}")
             if ended["paid_after_end"]:
-                said.append("allowance already paid for " + ", ".join(
-                    p["for_month"][:7] for p in ended["paid_after_end"]) + ": to stop at the bank or recover")
+                said.append(
+                    "allowance already paid for "
+                    + ", ".join(p["for_month"][:7] for p in ended["paid_after_end"])
+                    + ": to stop at the bank or recover"
+                )
         for held in self._grants(resident_id, for_update=True):
             if held.ends_on is None or held.ends_on >= died_on:
                 # ended that very day already: by assistance's reaction to the same death
                 before = None if held.ends_on in (None, died_on) else held.ends_on.isoformat()
-                changes["vouchers"].append({"programme": held.programme, "ends_on_before": before,
-                                            "ended_by_before": held.ended_by if before else None})
+                changes["vouchers"].append(
+                    {
+                        "programme": held.programme,
+                        "ends_on_before": before,
+                        "ended_by_before": held.ended_by if before else None,
+                    }
+                )
                 held.ends_on, held.ended_by = died_on, why
                 said.append(f"{held.programme} home-care voucher ended")
-        for order in self.db.execute(select(ServiceOrder).where(
-                ServiceOrder.resident_id == resident_id, ServiceOrder.state.in_(("requested", "accepted")))
-                .with_for_update()).scalars():
+        for order in self.db.execute(
+            select(ServiceOrder)
+            .where(ServiceOrder.resident_id == resident_id, ServiceOrder.state.in_(("requested", "accepted")))
+            .with_for_update()
+        ).scalars():
             order.state = rules.order_transition(order.state, "cancel", "person")
             order.cancel_reason, order.updated_at = why, self.clock.now()
             self._cancelled(order)  # credits redeemed for it go back to the time bank
@@ -121,8 +153,11 @@ class AfterDeath:
             self.audit.record(SYSTEM, "order.cancel", f"order-{order.id}", order.state, reason=why)
         if changes["orders"]:
             said.append(f"{len(changes['orders'])} open service order(s) cancelled")
-        admission = self.db.execute(select(Admission).where(
-            Admission.resident_id == resident_id, Admission.discharged_on.is_(None)).with_for_update()).scalar()
+        admission = self.db.execute(
+            select(Admission)
+            .where(Admission.resident_id == resident_id, Admission.discharged_on.is_(None))
+            .with_for_update()
+        ).scalar()
         if admission is not None:
             admission.discharged_on, admission.discharge_reason = max(died_on, admission.admitted_on), why
             changes["admission"] = admission.id
@@ -133,18 +168,26 @@ class AfterDeath:
             said.append("family care bed closed")
         today = self.clock.today()
         # a child reviewed for this death already (its date corrected since) keeps that review
-        reviewed = {r.child_resident_id: r.id for r in self.db.execute(
-            select(ChildReview).where(ChildReview.case_id == case_id)).scalars()}
+        reviewed = {
+            r.child_resident_id: r.id
+            for r in self.db.execute(select(ChildReview).where(ChildReview.case_id == case_id)).scalars()
+        }
         for child in self.db.execute(select(Child).where(Child.guardian_resident_id == resident_id)).scalars():
             if child.resident_id in reviewed:
                 changes["child_reviews"].append(reviewed[child.resident_id])
                 said.append(f"child-welfare review of {child.name} stands")
                 continue
             days = self.policy.resolve("care.follow_up_days", child.village_code, today)
-            review = ChildReview(id=str(uuid.uuid4()), child_resident_id=child.resident_id,
-                                 village_code=child.village_code, case_id=case_id, state="open", raised_on=today,
-                                 reason=f"the child's caregiver died on {died_on}: review who cares for the child",
-                                 due=rules.follow_up_due(today, "red", days.value))
+            review = ChildReview(
+                id=str(uuid.uuid4()),
+                child_resident_id=child.resident_id,
+                village_code=child.village_code,
+                case_id=case_id,
+                state="open",
+                raised_on=today,
+                reason=f"the child's caregiver died on {died_on}: review who cares for the child",
+                due=rules.follow_up_due(today, "red", days.value),
+            )
             self.db.add(review)
             changes["child_reviews"].append(review.id)
             said.append(f"child-welfare review raised for {child.name}, due {review.due}")
@@ -155,8 +198,9 @@ class AfterDeath:
         data = event.data
         said = self._undo_care(record, f"death revoked: {data['reason']}")
         record.state, record.reversed_at = "reversed", self.clock.now()
-        self.audit.record(SYSTEM, "care.death_revoked", f"death-case-{record.case_id}", "restored",
-                          reason=data["reason"])
+        self.audit.record(
+            SYSTEM, "care.death_revoked", f"death-case-{record.case_id}", "restored", reason=data["reason"]
+        )
         self._report_care_step(record.case_id, "reversed", "; ".join(said) or "nothing to restore")
 
     def _undo_care(self, record: DeathRecord, why: str, correcting: date | None = None) -> list[str]:
@@ -207,10 +251,12 @@ class AfterDeath:
         (`_leaving_was_a_revoked_death`). The programmes whose voucher opened again."""
         reopened = []
         for table in (SupportedMember, VoucherEligibility):
-            for held in self.db.execute(select(table).where(
-                    table.resident_id == resident_id, table.ended_by.is_not(None)).with_for_update()).scalars():
-                if rules.closed_by(held.ended_by, "assistance.member_left") and \
-                        rules.ended_by_death_case(held.ended_by, case_id):
+            for held in self.db.execute(
+                select(table).where(table.resident_id == resident_id, table.ended_by.is_not(None)).with_for_update()
+            ).scalars():
+                if rules.closed_by(held.ended_by, "assistance.member_left") and rules.ended_by_death_case(
+                    held.ended_by, case_id
+                ):
                     held.ends_on, held.ended_by = None, None
                     if table is VoucherEligibility:
                         reopened.append(held.programme)
@@ -228,10 +274,12 @@ class AfterDeath:
         assistance announces the new leaving and end too, but those close only what is open; this
         moves what is closed, whichever comes first."""
         for table in (SupportedMember, VoucherEligibility):
-            for held in self.db.execute(select(table).where(
-                    table.resident_id == resident_id, table.ends_on == died_on).with_for_update()).scalars():
-                left = rules.closed_by(held.ended_by, "assistance.member_left") and \
-                    rules.ended_by_death_case(held.ended_by, case_id)
+            for held in self.db.execute(
+                select(table).where(table.resident_id == resident_id, table.ends_on == died_on).with_for_update()
+            ).scalars():
+                left = rules.closed_by(held.ended_by, "assistance.member_left") and rules.ended_by_death_case(
+                    held.ended_by, case_id
+                )
                 if left or rules.closed_by(held.ended_by, "assistance.entitlement_ended"):
                     held.ends_on = corrected_to
 
@@ -253,15 +301,25 @@ class AfterDeath:
         else:
             actor.require_staff_in(region)
         enrolment = self.db.get(AllowanceEnrolment, record.resident_id)
-        reviews = self.db.execute(select(ChildReview).where(ChildReview.case_id == record.case_id)
-                                  .order_by(ChildReview.raised_on, ChildReview.id)).scalars()
-        return {"case_id": record.case_id, "state": record.state, "date_of_death": record.date_of_death.isoformat(),
-                "changes": record.changes,
-                "allowance_ended_on": _iso(enrolment.ended_on) if enrolment else None,
-                "vouchers": [{"programme": g.programme, "ends_on": _iso(g.ends_on)}
-                             for g in self._grants(record.resident_id)],
-                "child_reviews": [{"child_resident_id": r.child_resident_id, "state": r.state, "due": _iso(r.due),
-                                   "reason": r.reason} for r in reviews]}
+        reviews = self.db.execute(
+            select(ChildReview)
+            .where(ChildReview.case_id == record.case_id)
+            .order_by(ChildReview.raised_on, ChildReview.id)
+        ).scalars()
+        return {
+            "case_id": record.case_id,
+            "state": record.state,
+            "date_of_death": record.date_of_death.isoformat(),
+            "changes": record.changes,
+            "allowance_ended_on": _iso(enrolment.ended_on) if enrolment else None,
+            "vouchers": [
+                {"programme": g.programme, "ends_on": _iso(g.ends_on)} for g in self._grants(record.resident_id)
+            ],
+            "child_reviews": [
+                {"child_resident_id": r.child_resident_id, "state": r.state, "due": _iso(r.due), "reason": r.reason}
+                for r in reviews
+            ],
+        }
 
     def _region_or_none(self, resident_id: str) -> str | None:
         try:

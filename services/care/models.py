@@ -1,5 +1,6 @@
 """Care (养老) tables: the elderly registry fed from person data, and old-age allowance
 enrolments granted without an application. Money is integer fen."""
+
 from __future__ import annotations
 
 from sqlalchemy import JSON, Boolean, Column, Date, Index, Integer, String, Text, UniqueConstraint, text
@@ -13,6 +14,7 @@ Base = declarative_base()
 
 class Elder(Base):
     """A person of the registry; age and sex come from the resident ID number."""
+
     __tablename__ = "elder"
     resident_id = Column(String(18), primary_key=True)
     name = Column(String(60), nullable=False)
@@ -28,11 +30,12 @@ class Elder(Base):
 class AllowanceEnrolment(Base):
     """高龄津贴: one enrolment per person, made by the daily job on the qualifying birthday, paid
     every month from `starts_month` through the month of `ended_on` (rules.allowance_paid_in)."""
+
     __tablename__ = "allowance_enrolment"
     resident_id = Column(String(18), primary_key=True)  # once per person, however often the job runs
     region_code = Column(String(12), nullable=False, index=True)
     starts_month = Column(Date, nullable=False)  # the first month paid
-    enrolled_on = Column(Date, nullable=False)   # the job's day (later than the birthday after downtime)
+    enrolled_on = Column(Date, nullable=False)  # the job's day (later than the birthday after downtime)
     policy_version = Column(Text, nullable=False)
     # The last day of entitlement (a date of death, a move out of the city), set only through
     # CareService.end_allowance; None while the enrolment lasts. Its month is still paid in full.
@@ -44,8 +47,9 @@ class AllowanceEnrolment(Base):
 
 # The old-age allowance's monthly payment run (chassis.payment_runs): one cycle per paying district
 # and month; what is paid is a person's enrolment, to their own bank account.
-ALLOWANCE_PAYMENTS = PaymentTables(Base.metadata, "allowance_payment",
-                                   payee=Column("resident_id", String(18), nullable=False))
+ALLOWANCE_PAYMENTS = PaymentTables(
+    Base.metadata, "allowance_payment", payee=Column("resident_id", String(18), nullable=False)
+)
 
 
 class AllowancePaymentCycle(Base):
@@ -58,10 +62,11 @@ class AllowancePayment(Base):
 
 class AllowanceJobRun(Base):
     """One row per day the enrolment job ran: what operations read to see it is alive."""
+
     __tablename__ = "allowance_job_run"
     run_on = Column(Date, primary_key=True)
-    runs = Column(Integer, nullable=False)        # how often it ran that day (it is idempotent)
-    enrolled = Column(Integer, nullable=False)    # enrolments made that day
+    runs = Column(Integer, nullable=False)  # how often it ran that day (it is idempotent)
+    enrolled = Column(Integer, nullable=False)  # enrolments made that day
     last_run_at = Column(UtcDateTime, nullable=False)
 
 
@@ -69,6 +74,7 @@ class VoucherEligibility(Base):
     """养老服务补贴: a government-paid monthly home-care budget, from assistance's approval of the
     person's household (特困, 低保), never re-entered by hand. One row per programme: a person
     entitled through two gets the larger budget while either lasts."""
+
     __tablename__ = "voucher_eligibility"
     resident_id = Column(String(18), primary_key=True)
     programme = Column(String(30), primary_key=True)
@@ -87,6 +93,7 @@ class SupportedMember(Base):
     """A member of a household assistance supports (from its events), whatever their age: the daily
     job grants the home-care voucher to those who reach the policy's age later, as approval would
     have had they been old enough then. Ended with the household's benefit or the member's leaving."""
+
     __tablename__ = "supported_member"
     resident_id = Column(String(18), primary_key=True)
     programme = Column(String(30), primary_key=True)
@@ -106,6 +113,7 @@ class EntitlementEnd(Base):
     waiting in retry may be overtaken by its resumption: then `resumed` is ahead of `ended` and the
     end, when it comes, closes nothing. The row is also the lock that makes an end and its
     resumption take turns."""
+
     __tablename__ = "entitlement_end"
     household_id = Column(String(36), primary_key=True)
     programme = Column(String(30), primary_key=True)
@@ -119,6 +127,7 @@ class ServiceOrder(Base):
     """A home-care service order: requested → accepted → delivered → confirmed (or cancelled).
     Paid by the voucher budget, or by the person's time-bank credits: then charity's answer moves
     `credits_state` (pending → redeemed | refused, returned after a cancellation)."""
+
     __tablename__ = "service_order"
     id = Column(String(36), primary_key=True)
     resident_id = Column(String(18), nullable=False, index=True)
@@ -140,6 +149,7 @@ class ServiceOrder(Base):
 class VoucherDrawdown(Base):
     """What a confirmed order drew on the budget: one row per order, however often the
     confirmation event arrives."""
+
     __tablename__ = "voucher_drawdown"
     order_id = Column(String(36), primary_key=True)
     resident_id = Column(String(18), nullable=False)
@@ -152,6 +162,7 @@ class VoucherDrawdown(Base):
 
 class Assessment(Base):
     """能力评估: one assessment of a person's ability, valid until re-assessment is due."""
+
     __tablename__ = "assessment"
     id = Column(String(36), primary_key=True)
     resident_id = Column(String(18), nullable=False, index=True)
@@ -166,6 +177,7 @@ class Assessment(Base):
 
 class Institution(Base):
     """养老机构 with its beds by type (capacity; admissions are a later slice)."""
+
     __tablename__ = "institution"
     code = Column(String(40), primary_key=True)
     name = Column(String(120), nullable=False)
@@ -179,10 +191,11 @@ class Institution(Base):
 
 class Child(Base):
     """儿童福利: a child the welfare system follows, located to village, household and child."""
+
     __tablename__ = "child"
     resident_id = Column(String(18), primary_key=True)
     name = Column(String(60), nullable=False)
-    category = Column(String(24), nullable=False)   # orphan | de_facto_unsupported | distressed | left_behind
+    category = Column(String(24), nullable=False)  # orphan | de_facto_unsupported | distressed | left_behind
     placement = Column(String(12), nullable=False)  # institution | community
     village_code = Column(String(12), nullable=False, index=True)
     household = Column(String(120), nullable=False)
@@ -195,6 +208,7 @@ class Child(Base):
 
 class Screening(Base):
     """困境儿童 screening with its colour (四色管理) and the follow-up it calls for."""
+
     __tablename__ = "screening"
     id = Column(String(36), primary_key=True)
     resident_id = Column(String(18), nullable=False, index=True)
@@ -209,6 +223,7 @@ class Screening(Base):
 
 class ChildDirector(Base):
     """儿童主任: one per village (community)."""
+
     __tablename__ = "child_director"
     village_code = Column(String(12), primary_key=True)
     name = Column(String(60), nullable=False)
@@ -218,6 +233,7 @@ class ChildDirector(Base):
 
 class Admission(Base):
     """A stay in an institution, on a bed of a type; 集中供养 placements are flagged."""
+
     __tablename__ = "admission"
     id = Column(String(36), primary_key=True)
     resident_id = Column(String(18), nullable=False, index=True)
@@ -234,6 +250,7 @@ class DeviceRegistration(Base):
     by one platform (`platform`: the `org` of that platform's tokens) from `registered_on` until
     the day before `retired_on`. A device is registered to one person at a time (the partial unique
     index) and again, to someone else, only from the day it was retired."""
+
     __tablename__ = "device_registration"
     id = Column(String(36), primary_key=True)
     device_id = Column(String(60), nullable=False, index=True)
@@ -245,12 +262,20 @@ class DeviceRegistration(Base):
     retire_reason = Column(Text)
     registered_by = Column(String(80), nullable=False)
     recorded_at = Column(UtcDateTime, nullable=False)
-    __table_args__ = (Index("uq_device_registration_in_service", "device_id", unique=True,
-                            postgresql_where=text("retired_on IS NULL"), sqlite_where=text("retired_on IS NULL")),)
+    __table_args__ = (
+        Index(
+            "uq_device_registration_in_service",
+            "device_id",
+            unique=True,
+            postgresql_where=text("retired_on IS NULL"),
+            sqlite_where=text("retired_on IS NULL"),
+        ),
+    )
 
 
 class EmergencyCall(Base):
     """紧急呼叫 from a wearable device: received → dispatched → arrived → closed."""
+
     __tablename__ = "emergency_call"
     id = Column(String(36), primary_key=True)
     device_id = Column(String(60), nullable=False)
@@ -271,6 +296,7 @@ class EmergencyCall(Base):
 
 class FamilyBed(Base):
     """家庭养老床位: one per person, run by an institution, for someone assessed as disabled."""
+
     __tablename__ = "family_bed"
     resident_id = Column(String(18), primary_key=True)
     institution = Column(String(40), nullable=False, index=True)
@@ -283,6 +309,7 @@ class FamilyBed(Base):
 class DeathRecord(Base):
     """身后一件事: what care stopped on a death, kept to report the step and to restore it all on a
     revocation. A revocation that overtakes its notice leaves a `revoked` row."""
+
     __tablename__ = "death_record"
     case_id = Column(String(36), primary_key=True)
     resident_id = Column(String(18), nullable=False, index=True)
@@ -297,6 +324,7 @@ class DeathRecord(Base):
 
 class ChildReview(Base):
     """A child whose last caregiver died: child welfare reviews the child's care (监护评估)."""
+
     __tablename__ = "child_review"
     id = Column(String(36), primary_key=True)
     child_resident_id = Column(String(18), nullable=False, index=True)

@@ -17,6 +17,7 @@ The payees are enrolments, paid to the person's own bank account (elder.bank_acc
   undone (a revoked death), for the months after the end it missed (`back_pay_after`). A month
   that has any payment of the person is never paid back (chassis.payment_runs).
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -44,13 +45,15 @@ _MISSED = """JOIN allowance_payment_cycle c ON c.scope = :scope AND c.month < :f
 
 _BIRTHDAY = rules.birthday_sql("e.birth_date", "b.low")
 
-RUN = PaymentRun(ALLOWANCE_PAYMENTS, payees=f"""
+RUN = PaymentRun(
+    ALLOWANCE_PAYMENTS,
+    payees=f"""
     WITH {_BANDS}
     SELECT DISTINCT ON (a.resident_id) a.resident_id, b.amount_fen, e.bank_account, b.policy_version
     FROM allowance_enrolment a
     JOIN elder e ON e.resident_id = a.resident_id
     JOIN band b ON b.region_code = e.region_code AND b.month = :first AND {_BIRTHDAY} <= :last
-    WHERE {_PAID_IN.format(m=':first')}
+    WHERE {_PAID_IN.format(m=":first")}
     ORDER BY a.resident_id, b.low DESC""",
     back_pay=f"""
     WITH {_BANDS}
@@ -61,30 +64,35 @@ RUN = PaymentRun(ALLOWANCE_PAYMENTS, payees=f"""
     {_MISSED}
     JOIN band b ON b.region_code = e.region_code AND b.month = c.month
          AND {_BIRTHDAY} <= CAST(c.month + interval '1 month' - interval '1 day' AS date)
-    WHERE {_PAID_IN.format(m='c.month')}
+    WHERE {_PAID_IN.format(m="c.month")}
     ORDER BY a.resident_id, c.month, b.low DESC""",
-    accounts="SELECT resident_id, bank_account FROM elder", file_prefix="care-allowance-",
+    accounts="SELECT resident_id, bank_account FROM elder",
+    file_prefix="care-allowance-",
     # a failed month is paid again only while the enrolment still covered it (not after a death)
     arrears_due="""EXISTS (SELECT 1 FROM allowance_enrolment a WHERE a.resident_id = f.resident_id
-        AND (a.ended_on IS NULL OR a.ended_on >= f.for_month))""")
+        AND (a.ended_on IS NULL OR a.ended_on >= f.for_month))""",
+)
 
 # The (region, month) pairs whose bands the freeze needs: this month's payees', and back pay's.
 REGION_MONTHS = f"""
 SELECT DISTINCT e.region_code, CAST(:first AS date) AS month
 FROM allowance_enrolment a JOIN elder e ON e.resident_id = a.resident_id
-WHERE {_PAID_IN.format(m=':first')}
+WHERE {_PAID_IN.format(m=":first")}
 UNION
 SELECT DISTINCT e.region_code, c.month
 FROM allowance_enrolment a JOIN elder e ON e.resident_id = a.resident_id
 {_MISSED}
-WHERE {_PAID_IN.format(m='c.month')}
+WHERE {_PAID_IN.format(m="c.month")}
 ORDER BY 1, 2
 """
 
 
 def bands(policies: dict[tuple[str, date], rules.AllowancePolicy]) -> dict[str, list]:
     """The SELECTs' parameters: the bands of every (region, month), as five parallel arrays."""
-    rows = [(region, month, low, fen, policy.version)
-            for (region, month), policy in sorted(policies.items()) for low, fen in sorted(policy.bands_fen.items())]
+    rows = [
+        (region, month, low, fen, policy.version)
+        for (region, month), policy in sorted(policies.items())
+        for low, fen in sorted(policy.bands_fen.items())
+    ]
     columns = [list(column) for column in zip(*rows)] if rows else [[], [], [], [], []]
     return dict(zip(("band_regions", "band_months", "band_lows", "band_fen", "band_versions"), columns))

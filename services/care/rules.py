@@ -5,6 +5,7 @@ A birthday is reached the way `contracts.person.age_on` counts age: someone born
 turns a year older on 1 March in a year without one. The payment-run SQL computes birthdays with
 the same formula (`birthday_sql`), and a test holds the two together.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -14,15 +15,45 @@ from types import MappingProxyType
 
 from contracts.person import AGE_OF_MAJORITY, age_on
 
-__all__ = ["DISABLED_LEVELS", "CALL_TRANSITIONS", "call_transition", "response_seconds", "Registration",
-           "CallRefusal", "call_refusal", "registration_conflict", "retirement_refusal",
-           "child_allowance_fen", "follow_up_due", "Indicators", "indicators", "assessment_valid_until",
-           "ORDER_TRANSITIONS", "OrderRefused", "order_transition", "VoucherSplit", "split_voucher",
-           "CreditsMove", "credits_answered", "order_credit_minutes",
-           "voucher_monthly_fen", "ended_by", "closed_by", "end_stands",
-           "resumption_finds_its_end", "AllowancePolicy", "InvalidInput", "birthday",
-           "latest_birth_date_qualifying", "allowance_start_month", "monthly_allowance_fen", "START_RULES",
-           "birthday_sql", "allowance_paid_in", "paying_district"]
+__all__ = [
+    "DISABLED_LEVELS",
+    "CALL_TRANSITIONS",
+    "call_transition",
+    "response_seconds",
+    "Registration",
+    "CallRefusal",
+    "call_refusal",
+    "registration_conflict",
+    "retirement_refusal",
+    "child_allowance_fen",
+    "follow_up_due",
+    "Indicators",
+    "indicators",
+    "assessment_valid_until",
+    "ORDER_TRANSITIONS",
+    "OrderRefused",
+    "order_transition",
+    "VoucherSplit",
+    "split_voucher",
+    "CreditsMove",
+    "credits_answered",
+    "order_credit_minutes",
+    "voucher_monthly_fen",
+    "ended_by",
+    "closed_by",
+    "end_stands",
+    "resumption_finds_its_end",
+    "AllowancePolicy",
+    "InvalidInput",
+    "birthday",
+    "latest_birth_date_qualifying",
+    "allowance_start_month",
+    "monthly_allowance_fen",
+    "START_RULES",
+    "birthday_sql",
+    "allowance_paid_in",
+    "paying_district",
+]
 
 START_RULES = ("birthday_month", "next_month")  # from the month of the birthday, or the month after
 
@@ -36,8 +67,8 @@ class InvalidInput(ValueError):
 @dataclass(frozen=True)
 class AllowancePolicy:
     version: str
-    qualifying_age: int          # 80 everywhere in the source documents
-    start: str                   # one of START_RULES
+    qualifying_age: int  # 80 everywhere in the source documents
+    start: str  # one of START_RULES
     bands_fen: Mapping[int, int]  # lowest age of the band -> monthly amount in fen
     in_force_from: date | None = None  # when the scheme began: nobody is paid for months before it
 
@@ -104,27 +135,30 @@ def allowance_paid_in(starts_month: date, ended_on: date | None, month: date) ->
 def paying_district(region_code: str) -> str:
     """The district (county) whose bureau pays the allowance: payment cycles are per district, so
     no two cycles of a month can pay the same person. A city or province is not one."""
-    if not (isinstance(region_code, str) and region_code.isdigit() and len(region_code) == 6) \
-            or region_code.endswith("00"):
+    if not (isinstance(region_code, str) and region_code.isdigit() and len(region_code) == 6) or region_code.endswith(
+        "00"
+    ):
         raise InvalidInput("the allowance is paid by a district (6-digit code not ending in 00)")
     return region_code
 
 
 def birthday_sql(birth_column: str, years_param: str) -> str:
     """The same birthday as `birthday`, in PostgreSQL (for set-based jobs)."""
-    return (f"(({birth_column} - 1) + make_interval(years => {years_param}))::date + 1")
+    return f"(({birth_column} - 1) + make_interval(years => {years_param}))::date + 1"
 
 
 # --- home-care orders and government vouchers -----------------------------------------------------
 
-ORDER_TRANSITIONS = MappingProxyType({
-    # (state, action) -> (new state, who may)
-    ("requested", "accept"): ("accepted", "provider"),
-    ("accepted", "deliver"): ("delivered", "provider"),
-    ("delivered", "confirm"): ("confirmed", "person"),   # the person served, family or caseworker
-    ("requested", "cancel"): ("cancelled", "either"),
-    ("accepted", "cancel"): ("cancelled", "either"),
-})
+ORDER_TRANSITIONS = MappingProxyType(
+    {
+        # (state, action) -> (new state, who may)
+        ("requested", "accept"): ("accepted", "provider"),
+        ("accepted", "deliver"): ("delivered", "provider"),
+        ("delivered", "confirm"): ("confirmed", "person"),  # the person served, family or caseworker
+        ("requested", "cancel"): ("cancelled", "either"),
+        ("accepted", "cancel"): ("cancelled", "either"),
+    }
+)
 
 
 class OrderRefused(ValueError):
@@ -140,21 +174,25 @@ def order_transition(state: str, action: str, by: str, credits_state: str | None
     time bank has redeemed them: the provider serves funded orders only."""
     move = ORDER_TRANSITIONS.get((state, action))
     if move is None:
-        raise OrderRefused(f"an order that is {state} cannot be {action}ed" if action != "cancel"
-                           else f"an order that is {state} can no longer be cancelled")
+        raise OrderRefused(
+            f"an order that is {state} cannot be {action}ed"
+            if action != "cancel"
+            else f"an order that is {state} can no longer be cancelled"
+        )
     new_state, who = move
     if who not in ("either", by):
         raise OrderRefused(f"only the {who} may {action} an order")
     if action == "accept" and credits_state not in (None, "redeemed"):
-        raise OrderRefused("the order is paid with time-bank credits, which the time bank has not redeemed "
-                           f"(credits {credits_state})")
+        raise OrderRefused(
+            f"the order is paid with time-bank credits, which the time bank has not redeemed (credits {credits_state})"
+        )
     return new_state
 
 
 @dataclass(frozen=True)
 class CreditsMove:
-    credits_state: str        # what the order's credits are now
-    order_state: str          # what the order is now
+    credits_state: str  # what the order's credits are now
+    order_state: str  # what the order is now
     cancel_reason: str | None  # set when the answer cancels the order
     ask_return: bool = False  # credits redeemed for an order cancelled meanwhile: say the cancellation again
 
@@ -194,7 +232,7 @@ def order_credit_minutes(service: str, minutes_by_service: Mapping[str, int]) ->
 @dataclass(frozen=True)
 class VoucherSplit:
     voucher_fen: int  # drawn on the month's government voucher budget
-    copay_fen: int    # paid by the person
+    copay_fen: int  # paid by the person
 
 
 def split_voucher(price_fen: int, left_fen: int) -> VoucherSplit:
@@ -205,8 +243,9 @@ def split_voucher(price_fen: int, left_fen: int) -> VoucherSplit:
     return VoucherSplit(voucher, price_fen - voucher)
 
 
-def voucher_monthly_fen(programme: str, age: int, min_age: int, by_programme: Mapping[str, int],
-                        severely_disabled: bool = False) -> int:
+def voucher_monthly_fen(
+    programme: str, age: int, min_age: int, by_programme: Mapping[str, int], severely_disabled: bool = False
+) -> int:
     """The monthly voucher budget of a person whose household a programme supports: the elderly
     (`min_age` and over) and the severely disabled of any age; 0 for anyone else, or a programme
     without vouchers."""
@@ -283,14 +322,31 @@ def _ratio(numerator: int, denominator: int, scale: int = 1) -> float | None:
     return round(numerator * scale / denominator, 4) if denominator else None
 
 
-def indicators(*, aged_70_plus: int, assessed_70_plus: int, elderly: int, beds: int, nursing_beds: int,
-               public_beds: int, public_dementia_beds: int) -> Indicators:
+def indicators(
+    *,
+    aged_70_plus: int,
+    assessed_70_plus: int,
+    elderly: int,
+    beds: int,
+    nursing_beds: int,
+    public_beds: int,
+    public_dementia_beds: int,
+) -> Indicators:
     counts = (aged_70_plus, assessed_70_plus, elderly, beds, nursing_beds, public_beds, public_dementia_beds)
-    if any(c < 0 for c in counts) or assessed_70_plus > aged_70_plus or nursing_beds > beds \
-            or public_dementia_beds > public_beds or public_beds > beds:
+    if (
+        any(c < 0 for c in counts)
+        or assessed_70_plus > aged_70_plus
+        or nursing_beds > beds
+        or public_dementia_beds > public_beds
+        or public_beds > beds
+    ):
         raise InvalidInput("the counts contradict each other")
-    return Indicators(_ratio(assessed_70_plus, aged_70_plus), _ratio(nursing_beds, beds),
-                      _ratio(public_dementia_beds, public_beds), _ratio(beds, elderly, 10_000))
+    return Indicators(
+        _ratio(assessed_70_plus, aged_70_plus),
+        _ratio(nursing_beds, beds),
+        _ratio(public_dementia_beds, public_beds),
+        _ratio(beds, elderly, 10_000),
+    )
 
 
 # --- child welfare ------------------------------------------------------------------------------------
@@ -319,10 +375,12 @@ def follow_up_due(screened_on: date, level: str, days_by_level: Mapping[str, int
 
 # --- emergency calls ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Registration:
     """A device registered to a person, operated by a platform, in service from `registered_on`
     until the day before `retired_on`."""
+
     platform: str
     resident_id: str
     registered_on: date
@@ -335,35 +393,44 @@ class Registration:
 @dataclass(frozen=True)
 class CallRefusal:
     """Why a device platform may not raise this call: the problem's detail, and the field at fault."""
+
     detail: str
     field: str
     reason: str
 
 
-def call_refusal(registrations: Iterable[Registration], platform: str | None, resident_id: str,
-                 raised_on: date) -> CallRefusal | None:
+def call_refusal(
+    registrations: Iterable[Registration], platform: str | None, resident_id: str, raised_on: date
+) -> CallRefusal | None:
     """A call is taken only from the platform operating the device, for the person it is registered
     to, on the day the call was raised; None when it is. Another platform learns no more than that
     the device is not one of its own."""
     if not platform:
-        return CallRefusal("a device platform's token names the platform (claim 'org')", "platform",
-                           "no platform named")
+        return CallRefusal(
+            "a device platform's token names the platform (claim 'org')", "platform", "no platform named"
+        )
     own = [r for r in registrations if r.platform == platform]
     in_force = next((r for r in own if r.in_force_on(raised_on)), None)
     if in_force is None:
         if not own:
-            return CallRefusal("the device is not registered to your platform", "device_id",
-                               "not a registered device of your platform")
-        return CallRefusal(f"the device was not in service on {raised_on}", "device_id",
-                           f"not in service on {raised_on} (registered from, or retired on, another day)")
+            return CallRefusal(
+                "the device is not registered to your platform", "device_id", "not a registered device of your platform"
+            )
+        return CallRefusal(
+            f"the device was not in service on {raised_on}",
+            "device_id",
+            f"not in service on {raised_on} (registered from, or retired on, another day)",
+        )
     if in_force.resident_id != resident_id:
-        return CallRefusal("the device is registered to another person", "resident_id",
-                           "not the person the device is registered to")
+        return CallRefusal(
+            "the device is registered to another person", "resident_id", "not the person the device is registered to"
+        )
     return None
 
 
-def registration_conflict(registrations: Iterable[Registration], wanted: Registration,
-                          dated: bool = True) -> str | None:
+def registration_conflict(
+    registrations: Iterable[Registration], wanted: Registration, dated: bool = True
+) -> str | None:
     """Whether a device may be registered as `wanted`: None, "same" (it is already, as wanted: the
     registration sent again), or why not (a device serves one person at a time, and another only
     from the day it was retired). `dated`: the request named its day; one that did not (it took
@@ -371,7 +438,8 @@ def registration_conflict(registrations: Iterable[Registration], wanted: Registr
     for existing in registrations:
         if existing.retired_on is None:
             if (existing.resident_id, existing.platform) == (wanted.resident_id, wanted.platform) and (
-                    not dated or existing.registered_on == wanted.registered_on):
+                not dated or existing.registered_on == wanted.registered_on
+            ):
                 return "same"
             return "the device is registered and in service: retire it first"
         if existing.retired_on > wanted.registered_on:
@@ -390,12 +458,14 @@ def retirement_refusal(registered_on: date, retired_on: date | None, retire_on: 
     return None
 
 
-CALL_TRANSITIONS = MappingProxyType({
-    ("received", "dispatch"): "dispatched",
-    ("dispatched", "arrive"): "arrived",
-    ("arrived", "close"): "closed",
-    ("received", "close"): "closed",   # a false alarm, cleared by phone
-})
+CALL_TRANSITIONS = MappingProxyType(
+    {
+        ("received", "dispatch"): "dispatched",
+        ("dispatched", "arrive"): "arrived",
+        ("arrived", "close"): "closed",
+        ("received", "close"): "closed",  # a false alarm, cleared by phone
+    }
+)
 
 
 def call_transition(state: str, action: str) -> str:

@@ -19,6 +19,7 @@ month of downtime) is caught up by the next run with the right start months, and
 enrols nobody twice. The allowance is paid monthly by each district through the chassis payment
 run (services/care/payments.py says what it pays); an enrolment ends only through `_end_allowance`.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -126,7 +127,7 @@ STAFF = ("clerk", "admin")
 _ENROL = text(f"""
 INSERT INTO allowance_enrolment (resident_id, region_code, starts_month, enrolled_on, policy_version)
 SELECT e.resident_id, e.region_code,
-       GREATEST((date_trunc('month', {rules.birthday_sql('e.birth_date', ':age')})
+       GREATEST((date_trunc('month', {rules.birthday_sql("e.birth_date", ":age")})
                  + CASE WHEN :start = 'next_month' THEN interval '1 month' ELSE interval '0' END)::date,
                 date_trunc('month', e.registered_on)::date, date_trunc('month', CAST(:policy_from AS date))::date),
        :today, :version
@@ -161,22 +162,42 @@ class CareService(AfterDeath, Operable):
         rows = {}
         for person in data["people"]:  # a batch may name a person twice: the last record wins
             parsed = ResidentId.parse(person["resident_id"])
-            rows[parsed.number] = {"resident_id": parsed.number, "name": person["name"],
-                                   "region_code": person["region_code"], "birth_date": parsed.birth_date,
-                                   "sex": parsed.sex, "registered_on": self.clock.today(), "recorded_at": now,
-                                   "bank_account": person.get("bank_account")}
+            rows[parsed.number] = {
+                "resident_id": parsed.number,
+                "name": person["name"],
+                "region_code": person["region_code"],
+                "birth_date": parsed.birth_date,
+                "sex": parsed.sex,
+                "registered_on": self.clock.today(),
+                "recorded_at": now,
+                "bank_account": person.get("bank_account"),
+            }
         known = set(self.db.execute(select(Elder.resident_id).where(Elder.resident_id.in_(rows))).scalars())
         statement = dialect_insert(self.db, Elder.__table__)
-        self.db.execute(statement.on_conflict_do_update(
-            index_elements=["resident_id"],
-            set_={"name": statement.excluded.name, "region_code": statement.excluded.region_code,
-                  "recorded_at": statement.excluded.recorded_at,
-                  "bank_account": func.coalesce(statement.excluded.bank_account, Elder.bank_account)}),
-            list(rows.values()))
-        self.audit.record(actor, "registry.import", "elder-registry", "imported", received=len(data["people"]),
-                          added=len(rows) - len(known), updated=len(known))
-        return dump(ImportViewSchema, {"received": len(data["people"]), "added": len(rows) - len(known),
-                                       "updated": len(known)})
+        self.db.execute(
+            statement.on_conflict_do_update(
+                index_elements=["resident_id"],
+                set_={
+                    "name": statement.excluded.name,
+                    "region_code": statement.excluded.region_code,
+                    "recorded_at": statement.excluded.recorded_at,
+                    "bank_account": func.coalesce(statement.excluded.bank_account, Elder.bank_account),
+                },
+            ),
+            list(rows.values()),
+        )
+        self.audit.record(
+            actor,
+            "registry.import",
+            "elder-registry",
+            "imported",
+            received=len(data["people"]),
+            added=len(rows) - len(known),
+            updated=len(known),
+        )
+        return dump(
+            ImportViewSchema, {"received": len(data["people"]), "added": len(rows) - len(known), "updated": len(known)}
+        )
 
     @rpc
     def get_elder(self, actor, resident_id):
@@ -191,14 +212,26 @@ class CareService(AfterDeath, Operable):
         if enrolment is not None:
             policy = self._allowance_policy(elder.region_code, today)
             paid = rules.allowance_paid_in(enrolment.starts_month, enrolment.ended_on, today)
-            allowance = {"starts_month": enrolment.starts_month, "enrolled_on": enrolment.enrolled_on,
-                         "policy_version": enrolment.policy_version, "ended_on": enrolment.ended_on,
-                         "end_reason": enrolment.end_reason,
-                         "monthly_fen": rules.monthly_allowance_fen(elder.birth_date, today, policy) if paid else 0}
-        return dump(ElderViewSchema, {
-            "resident_id": elder.resident_id, "name": elder.name, "region_code": elder.region_code,
-            "birth_date": elder.birth_date, "sex": elder.sex, "age": age_on(elder.birth_date, today),
-            "allowance": allowance})
+            allowance = {
+                "starts_month": enrolment.starts_month,
+                "enrolled_on": enrolment.enrolled_on,
+                "policy_version": enrolment.policy_version,
+                "ended_on": enrolment.ended_on,
+                "end_reason": enrolment.end_reason,
+                "monthly_fen": rules.monthly_allowance_fen(elder.birth_date, today, policy) if paid else 0,
+            }
+        return dump(
+            ElderViewSchema,
+            {
+                "resident_id": elder.resident_id,
+                "name": elder.name,
+                "region_code": elder.region_code,
+                "birth_date": elder.birth_date,
+                "sex": elder.sex,
+                "age": age_on(elder.birth_date, today),
+                "allowance": allowance,
+            },
+        )
 
     # --- the old-age allowance, without application -----------------------------------------------
 
@@ -220,42 +253,71 @@ class CareService(AfterDeath, Operable):
 
     def _enrol(self, actor: Actor) -> dict:
         if self.db.bind.dialect.name != "postgresql":
-            raise Unavailable("the allowance job is set-based PostgreSQL; this process runs on "
-                              f"{self.db.bind.dialect.name}")
+            raise Unavailable(
+                f"the allowance job is set-based PostgreSQL; this process runs on {self.db.bind.dialect.name}"
+            )
         today = self.clock.today()
         enrolled = 0
         for region in self.db.execute(select(Elder.region_code).distinct().order_by(Elder.region_code)).scalars():
             policy = self._allowance_policy(region, today)
             cutoff = rules.latest_birth_date_qualifying(today, policy.qualifying_age)
-            enrolled += self.db.execute(_ENROL, {
-                "region": region, "cutoff": cutoff, "age": policy.qualifying_age, "start": policy.start,
-                "today": today, "version": policy.version, "policy_from": policy.in_force_from}).rowcount
+            enrolled += self.db.execute(
+                _ENROL,
+                {
+                    "region": region,
+                    "cutoff": cutoff,
+                    "age": policy.qualifying_age,
+                    "start": policy.start,
+                    "today": today,
+                    "version": policy.version,
+                    "policy_from": policy.in_force_from,
+                },
+            ).rowcount
         # an upsert: two processes running the job at once both count, neither fails
         insert = dialect_insert(self.db, AllowanceJobRun.__table__)
-        runs, enrolled_today = self.db.execute(insert.values(
-            run_on=today, runs=1, enrolled=enrolled, last_run_at=self.clock.now()).on_conflict_do_update(
-            index_elements=["run_on"], set_={"runs": AllowanceJobRun.runs + 1,
-                                             "enrolled": AllowanceJobRun.enrolled + enrolled,
-                                             "last_run_at": insert.excluded.last_run_at})
-            .returning(AllowanceJobRun.runs, AllowanceJobRun.enrolled)).one()
+        runs, enrolled_today = self.db.execute(
+            insert.values(run_on=today, runs=1, enrolled=enrolled, last_run_at=self.clock.now())
+            .on_conflict_do_update(
+                index_elements=["run_on"],
+                set_={
+                    "runs": AllowanceJobRun.runs + 1,
+                    "enrolled": AllowanceJobRun.enrolled + enrolled,
+                    "last_run_at": insert.excluded.last_run_at,
+                },
+            )
+            .returning(AllowanceJobRun.runs, AllowanceJobRun.enrolled)
+        ).one()
         if enrolled:
-            self.audit.record(actor, "allowance.enrol", "old-age-allowance", "enrolled", enrolled=enrolled,
-                              run_on=today)
+            self.audit.record(
+                actor, "allowance.enrol", "old-age-allowance", "enrolled", enrolled=enrolled, run_on=today
+            )
             self.log.info("allowance.enrolled", enrolled=enrolled)
         vouchers = self._grant_vouchers_at_age(actor, today)
-        return dump(AllowanceJobViewSchema, {"run_on": today, "enrolled": enrolled,
-                                             "enrolled_today": enrolled_today, "runs_today": runs,
-                                             "vouchers_granted": vouchers})
+        return dump(
+            AllowanceJobViewSchema,
+            {
+                "run_on": today,
+                "enrolled": enrolled,
+                "enrolled_today": enrolled_today,
+                "runs_today": runs,
+                "vouchers_granted": vouchers,
+            },
+        )
 
     def _grant_vouchers_at_age(self, actor: Actor, today: date) -> int:
         """养老服务补贴 for members of supported households who reached the voucher age after their
         household's approval (which grants only those old enough then), if still supported on the
         birthday: from the birthday (or the support's start, if later) to the support's end. Idempotent: a person with a voucher row under the
         programme (granted, or ended since) gets nothing here, and two runs at once insert once."""
-        missing = (select(SupportedMember)
-                   .outerjoin(VoucherEligibility, (VoucherEligibility.resident_id == SupportedMember.resident_id)
-                              & (VoucherEligibility.programme == SupportedMember.programme))
-                   .where(VoucherEligibility.resident_id.is_(None)))
+        missing = (
+            select(SupportedMember)
+            .outerjoin(
+                VoucherEligibility,
+                (VoucherEligibility.resident_id == SupportedMember.resident_id)
+                & (VoucherEligibility.programme == SupportedMember.programme),
+            )
+            .where(VoucherEligibility.resident_id.is_(None))
+        )
         granted = 0
         regions = self.db.execute(select(missing.subquery().c.region_code).distinct()).scalars().all()
         for region in sorted(regions):
@@ -264,52 +326,85 @@ class CareService(AfterDeath, Operable):
             version = f"{min_age.version};{amounts.version}"
             cutoff = rules.latest_birth_date_qualifying(today, min_age.value)
             # still supported on the birthday (the job may run days after it, after downtime)
-            supported_then = text(f"supported_member.ends_on >= "
-                                  f"{rules.birthday_sql('supported_member.birth_date', ':age')}").bindparams(
-                age=min_age.value)
-            for member in self.db.execute(missing.where(
-                    SupportedMember.region_code == region, SupportedMember.birth_date <= cutoff,
-                    SupportedMember.ends_on.is_(None) | supported_then)).scalars():
+            supported_then = text(
+                f"supported_member.ends_on >= {rules.birthday_sql('supported_member.birth_date', ':age')}"
+            ).bindparams(age=min_age.value)
+            for member in self.db.execute(
+                missing.where(
+                    SupportedMember.region_code == region,
+                    SupportedMember.birth_date <= cutoff,
+                    SupportedMember.ends_on.is_(None) | supported_then,
+                )
+            ).scalars():
                 try:
-                    monthly = rules.voucher_monthly_fen(member.programme, age_on(member.birth_date, today),
-                                                        min_age.value, amounts.value)
+                    monthly = rules.voucher_monthly_fen(
+                        member.programme, age_on(member.birth_date, today), min_age.value, amounts.value
+                    )
                 except rules.InvalidInput as exc:
                     raise PolicyUnusable(exc.reason) from None
                 if monthly == 0:
                     continue
                 starts_on = max(member.starts_on, rules.birthday(member.birth_date, min_age.value))
-                inserted = self.db.execute(dialect_insert(self.db, VoucherEligibility.__table__).values(
-                    resident_id=member.resident_id, programme=member.programme, household_id=member.household_id,
-                    region_code=member.region_code, monthly_fen=monthly, starts_on=starts_on, ends_on=member.ends_on,
-                    ended_by=member.ended_by, policy_version=version).on_conflict_do_nothing()).rowcount
+                inserted = self.db.execute(
+                    dialect_insert(self.db, VoucherEligibility.__table__)
+                    .values(
+                        resident_id=member.resident_id,
+                        programme=member.programme,
+                        household_id=member.household_id,
+                        region_code=member.region_code,
+                        monthly_fen=monthly,
+                        starts_on=starts_on,
+                        ends_on=member.ends_on,
+                        ended_by=member.ended_by,
+                        policy_version=version,
+                    )
+                    .on_conflict_do_nothing()
+                ).rowcount
                 if inserted:
                     granted += 1
-                    self.audit.record(actor, "voucher.grant", f"household-{member.household_id}", "granted",
-                                      reason=f"reached {min_age.value}", policy_version=version,
-                                      member=str(ResidentId.parse(member.resident_id)), monthly_fen=monthly,
-                                      programme=member.programme, starts_on=starts_on)
+                    self.audit.record(
+                        actor,
+                        "voucher.grant",
+                        f"household-{member.household_id}",
+                        "granted",
+                        reason=f"reached {min_age.value}",
+                        policy_version=version,
+                        member=str(ResidentId.parse(member.resident_id)),
+                        monthly_fen=monthly,
+                        programme=member.programme,
+                        starts_on=starts_on,
+                    )
         return granted
 
     def _scheme_start(self, region_code: str):
         """When the allowance began for the region: the first version of its qualifying age."""
         chain = region_ancestors(region_code)
-        return self.db.execute(select(func.min(policy_parameters.c.effective_from)).where(
-            policy_parameters.c.name == "care.allowance_qualifying_age",
-            policy_parameters.c.region_code.in_(chain))).scalar_one()
+        return self.db.execute(
+            select(func.min(policy_parameters.c.effective_from)).where(
+                policy_parameters.c.name == "care.allowance_qualifying_age", policy_parameters.c.region_code.in_(chain)
+            )
+        ).scalar_one()
 
     def _allowance_policy(self, region_code: str, on) -> rules.AllowancePolicy:
-        names = {"qualifying_age": "care.allowance_qualifying_age", "start": "care.allowance_start",
-                 "bands_fen": "care.allowance_bands_fen"}
+        names = {
+            "qualifying_age": "care.allowance_qualifying_age",
+            "start": "care.allowance_start",
+            "bands_fen": "care.allowance_bands_fen",
+        }
         values = {field: self.policy.resolve(name, region_code, on) for field, name in names.items()}
         try:
             bands = {int(age): fen for age, fen in values["bands_fen"].value.items()}
-            return rules.AllowancePolicy(version=";".join(v.version for v in values.values()),
-                                         qualifying_age=values["qualifying_age"].value,
-                                         start=values["start"].value, bands_fen=bands,
-                                         in_force_from=self._scheme_start(region_code))
+            return rules.AllowancePolicy(
+                version=";".join(v.version for v in values.values()),
+                qualifying_age=values["qualifying_age"].value,
+                start=values["start"].value,
+                bands_fen=bands,
+                in_force_from=self._scheme_start(region_code),
+            )
         except (rules.InvalidInput, AttributeError, ValueError) as exc:
-            raise PolicyUnusable(f"the old-age allowance policy for {region_code} on {on} is unusable: "
-                                 f"{getattr(exc, 'reason', exc)}") from None
+            raise PolicyUnusable(
+                f"the old-age allowance policy for {region_code} on {on} is unusable: {getattr(exc, 'reason', exc)}"
+            ) from None
 
     # --- the allowance's end ------------------------------------------------------------------------
 
@@ -340,13 +435,30 @@ class CareService(AfterDeath, Operable):
         if (enrolment.ended_on, enrolment.end_reason) != (ended_on, reason):
             previous = enrolment.ended_on
             enrolment.ended_on, enrolment.end_reason = ended_on, reason
-            self.audit.record(actor, "allowance.end", f"elder-{ResidentId.parse(resident_id)}", "ended",
-                              reason=reason, ended_on=ended_on, previously_ended_on=previous)
-        after = self.db.execute(select(AllowancePayment).where(
-            AllowancePayment.resident_id == resident_id, AllowancePayment.state != "failed",
-            AllowancePayment.for_month > ended_on).order_by(AllowancePayment.for_month)).scalars()
-        return {"resident_id": resident_id, "ended_on": ended_on.isoformat(), "reason": reason,
-                "paid_after_end": [_payment_view(p) for p in after]}
+            self.audit.record(
+                actor,
+                "allowance.end",
+                f"elder-{ResidentId.parse(resident_id)}",
+                "ended",
+                reason=reason,
+                ended_on=ended_on,
+                previously_ended_on=previous,
+            )
+        after = self.db.execute(
+            select(AllowancePayment)
+            .where(
+                AllowancePayment.resident_id == resident_id,
+                AllowancePayment.state != "failed",
+                AllowancePayment.for_month > ended_on,
+            )
+            .order_by(AllowancePayment.for_month)
+        ).scalars()
+        return {
+            "resident_id": resident_id,
+            "ended_on": ended_on.isoformat(),
+            "reason": reason,
+            "paid_after_end": [_payment_view(p) for p in after],
+        }
 
     def _resume_allowance(self, actor: Actor, resident_id: str, reason: str) -> None:
         """An ended enrolment runs on (the end was wrong: a revoked death); the next cycle pays back
@@ -356,8 +468,14 @@ class CareService(AfterDeath, Operable):
             previous = enrolment.ended_on
             enrolment.ended_on, enrolment.end_reason = None, None
             enrolment.back_pay_after = min(previous, enrolment.back_pay_after or previous)
-            self.audit.record(actor, "allowance.resume", f"elder-{ResidentId.parse(resident_id)}", "resumed",
-                              reason=reason, previously_ended_on=previous)
+            self.audit.record(
+                actor,
+                "allowance.resume",
+                f"elder-{ResidentId.parse(resident_id)}",
+                "resumed",
+                reason=reason,
+                previously_ended_on=previous,
+            )
 
     # --- the allowance's monthly payment run (社会化发放) -------------------------------------------
     # One cycle per district and month, run by staff of the district (its bureau) or admins; the set-
@@ -382,9 +500,14 @@ class CareService(AfterDeath, Operable):
         bands = payments.bands({(region, month): self._allowance_policy(region, month) for region, month in pairs})
         with as_problems():
             summary = payments.RUN.freeze(conn, first, self.clock.now(), scope=district, params={**where, **bands})
-        self.audit.record(actor, "allowance_cycle.freeze", f"allowance-cycle-{summary.cycle_id}",
-                          "frozen" if summary.created else "already_frozen",
-                          payments=summary.payments, total_fen=summary.total_fen)
+        self.audit.record(
+            actor,
+            "allowance_cycle.freeze",
+            f"allowance-cycle-{summary.cycle_id}",
+            "frozen" if summary.created else "already_frozen",
+            payments=summary.payments,
+            total_fen=summary.total_fen,
+        )
         return dump(PaymentCycleViewSchema, asdict(summary))
 
     @rpc
@@ -402,13 +525,23 @@ class CareService(AfterDeath, Operable):
         conn = self.db.connection()
         with as_problems():
             payments.RUN.claim_for_sending(conn, cycle_id)
-            path, (rows, total) = self.bank_files(payments.RUN.file_name(cycle_id),
-                                                  lambda out: payments.RUN.write_bank_file(conn, cycle_id, out))
+            path, (rows, total) = self.bank_files(
+                payments.RUN.file_name(cycle_id), lambda out: payments.RUN.write_bank_file(conn, cycle_id, out)
+            )
             state = payments.RUN.mark_sent(conn, cycle_id)
-        self.audit.record(actor, "allowance_cycle.send", f"allowance-cycle-{cycle_id}", state,
-                          rows=rows, total_fen=total, file=path.name)
-        return dump(BankBatchViewSchema, {"cycle_id": cycle_id, "file": str(path), "rows": rows,
-                                          "total_fen": total, "state": state})
+        self.audit.record(
+            actor,
+            "allowance_cycle.send",
+            f"allowance-cycle-{cycle_id}",
+            state,
+            rows=rows,
+            total_fen=total,
+            file=path.name,
+        )
+        return dump(
+            BankBatchViewSchema,
+            {"cycle_id": cycle_id, "file": str(path), "rows": rows, "total_fen": total, "state": state},
+        )
 
     @rpc
     def reconcile_allowance_results(self, actor, cycle_id, request):
@@ -418,10 +551,18 @@ class CareService(AfterDeath, Operable):
         if not (actor.role == "partner" and actor.id == BANKS):
             self._require_cycle_staff(actor, cycle_id)
         with as_problems():
-            summary = payments.RUN.reconcile(self.db.connection(), cycle_id, [
-                (r["payment_id"], r["status"], r["reason"]) for r in data["results"]])
-        self.audit.record(actor, "allowance_cycle.reconcile", f"allowance-cycle-{cycle_id}", summary.state,
-                          paid=summary.paid, failed=summary.failed, conflicts=len(summary.conflicts))
+            summary = payments.RUN.reconcile(
+                self.db.connection(), cycle_id, [(r["payment_id"], r["status"], r["reason"]) for r in data["results"]]
+            )
+        self.audit.record(
+            actor,
+            "allowance_cycle.reconcile",
+            f"allowance-cycle-{cycle_id}",
+            summary.state,
+            paid=summary.paid,
+            failed=summary.failed,
+            conflicts=len(summary.conflicts),
+        )
         return dump(ReconcileViewSchema, summary.view())
 
     @rpc
@@ -432,8 +573,11 @@ class CareService(AfterDeath, Operable):
         if elder is None:
             raise UnknownElder("no such person in the elderly registry")
         self._require_reader(actor, elder.resident_id, elder.region_code)
-        rows = self.db.execute(select(AllowancePayment).where(AllowancePayment.resident_id == elder.resident_id)
-                               .order_by(AllowancePayment.for_month.desc(), AllowancePayment.id.desc())).scalars()
+        rows = self.db.execute(
+            select(AllowancePayment)
+            .where(AllowancePayment.resident_id == elder.resident_id)
+            .order_by(AllowancePayment.for_month.desc(), AllowancePayment.id.desc())
+        ).scalars()
         return [_payment_view(p) for p in rows]
 
     @staticmethod
@@ -466,16 +610,32 @@ class CareService(AfterDeath, Operable):
             valid_until = rules.assessment_valid_until(data["assessed_on"], months.value)
         except rules.InvalidInput as exc:
             raise PolicyUnusable(exc.reason) from None
-        assessment = Assessment(id=str(uuid.uuid4()), resident_id=elder.resident_id, region_code=elder.region_code,
-                                level=data["level"], assessor=data["assessor"], assessed_on=data["assessed_on"],
-                                valid_until=valid_until, recorded_by=actor.id, policy_version=months.version)
+        assessment = Assessment(
+            id=str(uuid.uuid4()),
+            resident_id=elder.resident_id,
+            region_code=elder.region_code,
+            level=data["level"],
+            assessor=data["assessor"],
+            assessed_on=data["assessed_on"],
+            valid_until=valid_until,
+            recorded_by=actor.id,
+            policy_version=months.version,
+        )
         self.db.add(assessment)
-        self.audit.record(actor, "assessment.record", f"assessment-{assessment.id}", data["level"],
-                          policy_version=months.version)
-        return dump(AssessmentViewSchema, {
-            "assessment_id": assessment.id, "resident_id": assessment.resident_id, "level": assessment.level,
-            "assessor": assessment.assessor, "assessed_on": assessment.assessed_on,
-            "valid_until": assessment.valid_until})
+        self.audit.record(
+            actor, "assessment.record", f"assessment-{assessment.id}", data["level"], policy_version=months.version
+        )
+        return dump(
+            AssessmentViewSchema,
+            {
+                "assessment_id": assessment.id,
+                "resident_id": assessment.resident_id,
+                "level": assessment.level,
+                "assessor": assessment.assessor,
+                "assessed_on": assessment.assessed_on,
+                "valid_until": assessment.valid_until,
+            },
+        )
 
     @rpc
     def register_institution(self, actor, request):
@@ -489,13 +649,18 @@ class CareService(AfterDeath, Operable):
         elif not actor.covers(institution.region_code):
             raise OutsideArea(f"institution {data['code']} is registered outside your area")
         institution.name, institution.ownership, institution.region_code = (
-            data["name"], data["ownership"], data["region_code"])
+            data["name"],
+            data["ownership"],
+            data["region_code"],
+        )
         beds = data["beds"]
         institution.ordinary_beds, institution.nursing_beds, institution.dementia_beds = (
-            beds["ordinary"], beds["nursing"], beds["dementia"])
+            beds["ordinary"],
+            beds["nursing"],
+            beds["dementia"],
+        )
         institution.updated_at = self.clock.now()
-        self.audit.record(actor, "institution.register", f"institution-{institution.code}", "registered",
-                          beds=beds)
+        self.audit.record(actor, "institution.register", f"institution-{institution.code}", "registered", beds=beds)
         return dump(InstitutionViewSchema, {**data})
 
     @rpc
@@ -509,30 +674,58 @@ class CareService(AfterDeath, Operable):
         born_60 = rules.latest_birth_date_qualifying(today, 60)
         born_70 = rules.latest_birth_date_qualifying(today, 70)
         living = (Elder.region_code.startswith(prefix, autoescape=True), Elder.deceased_on.is_(None))
-        elderly, aged_70 = self.db.execute(select(
-            func.count().filter(Elder.birth_date <= born_60), func.count().filter(Elder.birth_date <= born_70))
-            .where(*living)).one()
-        assessed_70 = self.db.execute(select(func.count(func.distinct(Assessment.resident_id)))
-                                      .join(Elder, Elder.resident_id == Assessment.resident_id)
-                                      .where(*living, Elder.birth_date <= born_70, Assessment.assessed_on <= today,
-                                             Assessment.valid_until >= today)).scalar_one()
+        elderly, aged_70 = self.db.execute(
+            select(
+                func.count().filter(Elder.birth_date <= born_60), func.count().filter(Elder.birth_date <= born_70)
+            ).where(*living)
+        ).one()
+        assessed_70 = self.db.execute(
+            select(func.count(func.distinct(Assessment.resident_id)))
+            .join(Elder, Elder.resident_id == Assessment.resident_id)
+            .where(
+                *living, Elder.birth_date <= born_70, Assessment.assessed_on <= today, Assessment.valid_until >= today
+            )
+        ).scalar_one()
         all_beds = Institution.ordinary_beds + Institution.nursing_beds + Institution.dementia_beds
         public = Institution.ownership == "public"
-        beds, nursing, public_beds, public_dementia = self.db.execute(select(
-            func.coalesce(func.sum(all_beds), 0), func.coalesce(func.sum(Institution.nursing_beds), 0),
-            func.coalesce(func.sum(all_beds).filter(public), 0),
-            func.coalesce(func.sum(Institution.dementia_beds).filter(public), 0))
-            .where(Institution.region_code.startswith(prefix, autoescape=True))).one()
-        family_beds = self.db.execute(select(func.count()).select_from(FamilyBed).where(
-            FamilyBed.region_code.startswith(prefix, autoescape=True), FamilyBed.closed_on.is_(None))).scalar_one()
-        result = rules.indicators(aged_70_plus=aged_70, assessed_70_plus=assessed_70, elderly=elderly, beds=beds,
-                                  nursing_beds=nursing, public_beds=public_beds, public_dementia_beds=public_dementia)
-        return dump(IndicatorsViewSchema, {
-            "region_code": region_code, "on": today, "elderly": elderly, "aged_70_plus": aged_70,
-            "assessed_70_plus": assessed_70, "assessment_coverage_70_plus": result.assessment_coverage_70_plus,
-            "beds": beds, "nursing_bed_ratio": result.nursing_bed_ratio,
-            "public_dementia_bed_ratio": result.public_dementia_bed_ratio,
-            "beds_per_10k_elderly": result.beds_per_10k_elderly, "family_beds": family_beds})
+        beds, nursing, public_beds, public_dementia = self.db.execute(
+            select(
+                func.coalesce(func.sum(all_beds), 0),
+                func.coalesce(func.sum(Institution.nursing_beds), 0),
+                func.coalesce(func.sum(all_beds).filter(public), 0),
+                func.coalesce(func.sum(Institution.dementia_beds).filter(public), 0),
+            ).where(Institution.region_code.startswith(prefix, autoescape=True))
+        ).one()
+        family_beds = self.db.execute(
+            select(func.count())
+            .select_from(FamilyBed)
+            .where(FamilyBed.region_code.startswith(prefix, autoescape=True), FamilyBed.closed_on.is_(None))
+        ).scalar_one()
+        result = rules.indicators(
+            aged_70_plus=aged_70,
+            assessed_70_plus=assessed_70,
+            elderly=elderly,
+            beds=beds,
+            nursing_beds=nursing,
+            public_beds=public_beds,
+            public_dementia_beds=public_dementia,
+        )
+        return dump(
+            IndicatorsViewSchema,
+            {
+                "region_code": region_code,
+                "on": today,
+                "elderly": elderly,
+                "aged_70_plus": aged_70,
+                "assessed_70_plus": assessed_70,
+                "assessment_coverage_70_plus": result.assessment_coverage_70_plus,
+                "beds": beds,
+                "nursing_bed_ratio": result.nursing_bed_ratio,
+                "public_dementia_bed_ratio": result.public_dementia_bed_ratio,
+                "beds_per_10k_elderly": result.beds_per_10k_elderly,
+                "family_beds": family_beds,
+            },
+        )
 
     # --- family care beds (家庭养老床位) ---------------------------------------------------------------
 
@@ -548,12 +741,19 @@ class CareService(AfterDeath, Operable):
         if self.db.get(Institution, data["institution"]) is None:
             raise NotFound(f"no institution {data['institution']}", errors={"institution": ["unknown"]})
         on = data["established_on"]
-        assessment = self.db.execute(select(Assessment).where(
-            Assessment.resident_id == elder.resident_id, Assessment.assessed_on <= on, Assessment.valid_until >= on)
-            .order_by(Assessment.assessed_on.desc()).limit(1)).scalar()
+        assessment = self.db.execute(
+            select(Assessment)
+            .where(
+                Assessment.resident_id == elder.resident_id, Assessment.assessed_on <= on, Assessment.valid_until >= on
+            )
+            .order_by(Assessment.assessed_on.desc())
+            .limit(1)
+        ).scalar()
         if assessment is None or assessment.level not in rules.DISABLED_LEVELS:
-            raise InvalidInput("a family care bed needs a valid assessment of moderate disability or more",
-                               errors={"resident_id": ["no qualifying assessment on that day"]})
+            raise InvalidInput(
+                "a family care bed needs a valid assessment of moderate disability or more",
+                errors={"resident_id": ["no qualifying assessment on that day"]},
+            )
         bed = self.db.get(FamilyBed, elder.resident_id, with_for_update=True)
         if bed is not None and bed.closed_on is None:
             raise Conflict("the person has a family care bed already")
@@ -562,11 +762,19 @@ class CareService(AfterDeath, Operable):
             self.db.add(bed)
         bed.institution, bed.region_code, bed.established_on = data["institution"], elder.region_code, on
         bed.closed_on, bed.assessed_level = None, assessment.level
-        self.audit.record(actor, "family_bed.establish", f"institution-{bed.institution}", "established",
-                          assessment_id=assessment.id)
-        return dump(FamilyBedViewSchema, {"resident_id": bed.resident_id, "institution": bed.institution,
-                                          "established_on": bed.established_on, "closed_on": None,
-                                          "assessed_level": bed.assessed_level})
+        self.audit.record(
+            actor, "family_bed.establish", f"institution-{bed.institution}", "established", assessment_id=assessment.id
+        )
+        return dump(
+            FamilyBedViewSchema,
+            {
+                "resident_id": bed.resident_id,
+                "institution": bed.institution,
+                "established_on": bed.established_on,
+                "closed_on": None,
+                "assessed_level": bed.assessed_level,
+            },
+        )
 
     # --- admissions to institutions -------------------------------------------------------------
 
@@ -581,25 +789,41 @@ class CareService(AfterDeath, Operable):
             raise NotFound(f"no institution {data['institution']}")
         actor.require_staff_in(institution.region_code)
         person = ResidentId.parse(data["resident_id"])
-        if self.db.execute(select(Admission.id).where(Admission.resident_id == person.number,
-                                                      Admission.discharged_on.is_(None))).first():
+        if self.db.execute(
+            select(Admission.id).where(Admission.resident_id == person.number, Admission.discharged_on.is_(None))
+        ).first():
             raise Conflict("the person is in an institution already: discharge them first")
         if data["concentrated_support"] and not any(
-                g.programme == "tekun" and _active(g, data["admitted_on"].replace(day=1))
-                for g in self._grants(person.number)):
-            raise InvalidInput("集中供养 is for people with 特困 support", errors={
-                "concentrated_support": ["no 特困 support recorded for this person"]})
+            g.programme == "tekun" and _active(g, data["admitted_on"].replace(day=1))
+            for g in self._grants(person.number)
+        ):
+            raise InvalidInput(
+                "集中供养 is for people with 特困 support",
+                errors={"concentrated_support": ["no 特困 support recorded for this person"]},
+            )
         free = self._beds_free(institution, data["bed_type"])
         if free < 1:
-            raise Conflict(f"no {data['bed_type']} bed is free at {institution.code}",
-                           errors={"bed_type": ["none free"]})
-        admission = Admission(id=str(uuid.uuid4()), resident_id=person.number, institution=institution.code,
-                              bed_type=data["bed_type"], admitted_on=data["admitted_on"],
-                              concentrated_support=data["concentrated_support"])
+            raise Conflict(
+                f"no {data['bed_type']} bed is free at {institution.code}", errors={"bed_type": ["none free"]}
+            )
+        admission = Admission(
+            id=str(uuid.uuid4()),
+            resident_id=person.number,
+            institution=institution.code,
+            bed_type=data["bed_type"],
+            admitted_on=data["admitted_on"],
+            concentrated_support=data["concentrated_support"],
+        )
         self.db.add(admission)
-        self.audit.record(actor, "institution.admit", f"institution-{institution.code}", "admitted",
-                          admission_id=admission.id, bed_type=admission.bed_type,
-                          concentrated_support=admission.concentrated_support)
+        self.audit.record(
+            actor,
+            "institution.admit",
+            f"institution-{institution.code}",
+            "admitted",
+            admission_id=admission.id,
+            bed_type=admission.bed_type,
+            concentrated_support=admission.concentrated_support,
+        )
         return self._admission_view(admission, free - 1)
 
     @rpc
@@ -613,26 +837,48 @@ class CareService(AfterDeath, Operable):
         if admission.discharged_on is not None:
             raise Conflict(f"discharged on {admission.discharged_on} already")
         if data["discharged_on"] < admission.admitted_on:
-            raise InvalidInput("a discharge cannot come before the admission",
-                               errors={"discharged_on": [f"before {admission.admitted_on}"]})
+            raise InvalidInput(
+                "a discharge cannot come before the admission",
+                errors={"discharged_on": [f"before {admission.admitted_on}"]},
+            )
         admission.discharged_on, admission.discharge_reason = data["discharged_on"], data["reason"]
-        self.audit.record(actor, "institution.discharge", f"institution-{institution.code}", "discharged",
-                          reason=data["reason"], admission_id=admission.id)
+        self.audit.record(
+            actor,
+            "institution.discharge",
+            f"institution-{institution.code}",
+            "discharged",
+            reason=data["reason"],
+            admission_id=admission.id,
+        )
         return self._admission_view(admission, self._beds_free(institution, admission.bed_type))
 
     def _beds_free(self, institution: Institution, bed_type: str) -> int:
-        taken = self.db.execute(select(func.count()).select_from(Admission).where(
-            Admission.institution == institution.code, Admission.bed_type == bed_type,
-            Admission.discharged_on.is_(None))).scalar_one()
+        taken = self.db.execute(
+            select(func.count())
+            .select_from(Admission)
+            .where(
+                Admission.institution == institution.code,
+                Admission.bed_type == bed_type,
+                Admission.discharged_on.is_(None),
+            )
+        ).scalar_one()
         return getattr(institution, f"{bed_type}_beds") - taken
 
     @staticmethod
     def _admission_view(admission: Admission, beds_free: int) -> dict:
-        return dump(AdmissionViewSchema, {
-            "admission_id": admission.id, "resident_id": admission.resident_id, "institution": admission.institution,
-            "bed_type": admission.bed_type, "admitted_on": admission.admitted_on,
-            "discharged_on": admission.discharged_on, "concentrated_support": admission.concentrated_support,
-            "beds_free": beds_free})
+        return dump(
+            AdmissionViewSchema,
+            {
+                "admission_id": admission.id,
+                "resident_id": admission.resident_id,
+                "institution": admission.institution,
+                "bed_type": admission.bed_type,
+                "admitted_on": admission.admitted_on,
+                "discharged_on": admission.discharged_on,
+                "concentrated_support": admission.concentrated_support,
+                "beds_free": beds_free,
+            },
+        )
 
     # --- emergency calls from wearable devices (紧急呼叫) -------------------------------------------
 
@@ -648,24 +894,37 @@ class CareService(AfterDeath, Operable):
         today = self.clock.today()
         registered_on = data["registered_on"] or today
         if registered_on > today:
-            raise InvalidInput("a device is registered once handed over",
-                               errors={"registered_on": ["in the future"]})
+            raise InvalidInput("a device is registered once handed over", errors={"registered_on": ["in the future"]})
         known = self._device_registrations(data["device_id"], for_update=True)
         wanted = rules.Registration(data["platform"], person.number, registered_on)
-        conflict = rules.registration_conflict([_registration(r) for r in known], wanted,
-                                               dated=data["registered_on"] is not None)
+        conflict = rules.registration_conflict(
+            [_registration(r) for r in known], wanted, dated=data["registered_on"] is not None
+        )
         if conflict == "same":
             return self._device_view(next(r for r in known if r.retired_on is None))
         if conflict:
             raise Conflict(conflict, errors={"device_id": [conflict]})
         registration = DeviceRegistration(
-            id=str(uuid.uuid4()), device_id=data["device_id"], resident_id=person.number, region_code=region,
-            platform=data["platform"], registered_on=registered_on, registered_by=actor.id,
-            recorded_at=self.clock.now())
+            id=str(uuid.uuid4()),
+            device_id=data["device_id"],
+            resident_id=person.number,
+            region_code=region,
+            platform=data["platform"],
+            registered_on=registered_on,
+            registered_by=actor.id,
+            recorded_at=self.clock.now(),
+        )
         # two registrations of one device racing: the partial unique index lets one commit (409)
         self.db.add(registration)
-        self.audit.record(actor, "device.register", f"device-{registration.device_id}", "registered",
-                          member=str(person), platform=registration.platform, registered_on=registered_on)
+        self.audit.record(
+            actor,
+            "device.register",
+            f"device-{registration.device_id}",
+            "registered",
+            member=str(person),
+            platform=registration.platform,
+            registered_on=registered_on,
+        )
         return self._device_view(registration)
 
     @rpc
@@ -675,17 +934,25 @@ class CareService(AfterDeath, Operable):
         actor, data = Actor.from_dict(actor), load(DeviceRetirementSchema, request)
         registration = self._latest_registration(device_id, for_update=True)
         actor.require_staff_in(registration.region_code)
-        refusal = rules.retirement_refusal(registration.registered_on, registration.retired_on, data["retired_on"],
-                                           self.clock.today())
+        refusal = rules.retirement_refusal(
+            registration.registered_on, registration.retired_on, data["retired_on"], self.clock.today()
+        )
         if refusal == "same":
             return self._device_view(registration)
         if refusal:
             problem = Conflict if registration.retired_on is not None else InvalidInput
-            raise problem(f"the device cannot be retired on {data['retired_on']}: {refusal}",
-                          errors={"retired_on": [refusal]})
+            raise problem(
+                f"the device cannot be retired on {data['retired_on']}: {refusal}", errors={"retired_on": [refusal]}
+            )
         registration.retired_on, registration.retire_reason = data["retired_on"], data["reason"]
-        self.audit.record(actor, "device.retire", f"device-{registration.device_id}", "retired",
-                          reason=data["reason"], retired_on=data["retired_on"])
+        self.audit.record(
+            actor,
+            "device.retire",
+            f"device-{registration.device_id}",
+            "retired",
+            reason=data["reason"],
+            retired_on=data["retired_on"],
+        )
         return self._device_view(registration)
 
     @rpc
@@ -697,8 +964,11 @@ class CareService(AfterDeath, Operable):
         return self._device_view(registration)
 
     def _device_registrations(self, device_id: str, for_update: bool = False) -> list[DeviceRegistration]:
-        query = select(DeviceRegistration).where(DeviceRegistration.device_id == device_id) \
+        query = (
+            select(DeviceRegistration)
+            .where(DeviceRegistration.device_id == device_id)
             .order_by(DeviceRegistration.registered_on.desc(), DeviceRegistration.recorded_at.desc())
+        )
         return list(self.db.execute(query.with_for_update() if for_update else query).scalars())
 
     def _latest_registration(self, device_id: str, for_update: bool = False) -> DeviceRegistration:
@@ -709,11 +979,19 @@ class CareService(AfterDeath, Operable):
 
     @staticmethod
     def _device_view(registration: DeviceRegistration) -> dict:
-        return dump(DeviceViewSchema, {
-            "registration_id": registration.id, "device_id": registration.device_id,
-            "resident_id": registration.resident_id, "platform": registration.platform,
-            "region_code": registration.region_code, "registered_on": registration.registered_on,
-            "retired_on": registration.retired_on, "retire_reason": registration.retire_reason})
+        return dump(
+            DeviceViewSchema,
+            {
+                "registration_id": registration.id,
+                "device_id": registration.device_id,
+                "resident_id": registration.resident_id,
+                "platform": registration.platform,
+                "region_code": registration.region_code,
+                "registered_on": registration.registered_on,
+                "retired_on": registration.retired_on,
+                "retire_reason": registration.retire_reason,
+            },
+        )
 
     @rpc
     def receive_call(self, actor, request):
@@ -725,24 +1003,46 @@ class CareService(AfterDeath, Operable):
         if not (actor.role == "partner" and actor.id == CARE_DEVICES):
             raise Forbidden("calls come from the wearable-device platforms")
         person = ResidentId.parse(data["resident_id"])
-        known = self.db.execute(select(EmergencyCall).where(
-            EmergencyCall.device_id == data["device_id"], EmergencyCall.device_call_id == data["call_id"])).scalar()
+        known = self.db.execute(
+            select(EmergencyCall).where(
+                EmergencyCall.device_id == data["device_id"], EmergencyCall.device_call_id == data["call_id"]
+            )
+        ).scalar()
         if known is not None and known.platform == actor.org and known.resident_id == person.number:
             # taken already (and perhaps answered): the same call, even if the device was retired since
             return self._call_view(known)
         raised_on = data["raised_at"].astimezone(LOCAL_ZONE).date()
-        refusal = rules.call_refusal([_registration(r) for r in self._device_registrations(data["device_id"])],
-                                     actor.org, person.number, raised_on)
+        refusal = rules.call_refusal(
+            [_registration(r) for r in self._device_registrations(data["device_id"])],
+            actor.org,
+            person.number,
+            raised_on,
+        )
         if refusal is not None:
-            self.audit.record_refusal(actor, "emergency.call", f"device-{data['device_id']}", refusal.reason,
-                                      member=str(person), call_id=data["call_id"], raised_on=raised_on)
+            self.audit.record_refusal(
+                actor,
+                "emergency.call",
+                f"device-{data['device_id']}",
+                refusal.reason,
+                member=str(person),
+                call_id=data["call_id"],
+                raised_on=raised_on,
+            )
             self.log.warning("emergency.call_refused", device_id=data["device_id"], reason=refusal.reason)
             raise CallRefused(refusal.detail, errors={refusal.field: [refusal.reason]})
         if known is not None:  # the device's platform, for its person, before this platform took it over
             return self._call_view(known)
-        call = EmergencyCall(id=str(uuid.uuid4()), device_id=data["device_id"], device_call_id=data["call_id"],
-                             platform=actor.org, resident_id=person.number, region_code=self._region_of(person.number),
-                             kind=data["kind"], state="received", raised_at=data["raised_at"])
+        call = EmergencyCall(
+            id=str(uuid.uuid4()),
+            device_id=data["device_id"],
+            device_call_id=data["call_id"],
+            platform=actor.org,
+            resident_id=person.number,
+            region_code=self._region_of(person.number),
+            kind=data["kind"],
+            state="received",
+            raised_at=data["raised_at"],
+        )
         # two copies of one call racing: the unique key lets one commit; the other worker fails and
         # the platform's retry then finds the first
         self.db.add(call)
@@ -793,11 +1093,21 @@ class CareService(AfterDeath, Operable):
 
     @staticmethod
     def _call_view(call: EmergencyCall) -> dict:
-        return dump(EmergencyCallViewSchema, {
-            "emergency_call_id": call.id, "kind": call.kind, "region_code": call.region_code, "state": call.state,
-            "raised_at": call.raised_at, "dispatched_at": call.dispatched_at, "arrived_at": call.arrived_at,
-            "responder": call.responder, "response_seconds": rules.response_seconds(call.raised_at, call.arrived_at),
-            "outcome": call.outcome})
+        return dump(
+            EmergencyCallViewSchema,
+            {
+                "emergency_call_id": call.id,
+                "kind": call.kind,
+                "region_code": call.region_code,
+                "state": call.state,
+                "raised_at": call.raised_at,
+                "dispatched_at": call.dispatched_at,
+                "arrived_at": call.arrived_at,
+                "responder": call.responder,
+                "response_seconds": rules.response_seconds(call.raised_at, call.arrived_at),
+                "outcome": call.outcome,
+            },
+        )
 
     # --- child welfare (儿童福利) --------------------------------------------------------------------
 
@@ -816,8 +1126,7 @@ class CareService(AfterDeath, Operable):
             self.db.add(child)
         elif not actor.covers(child.village_code):
             raise OutsideArea("the child is followed outside your area")
-        for field in ("name", "category", "placement", "village_code", "household", "guardian",
-                      "guardian_resident_id"):
+        for field in ("name", "category", "placement", "village_code", "household", "guardian", "guardian_resident_id"):
             setattr(child, field, data[field])
         child.registered_by, child.updated_at = actor.id, self.clock.now()
         self.audit.record(actor, "child.register", f"child-{person}", data["category"])
@@ -841,25 +1150,44 @@ class CareService(AfterDeath, Operable):
             due = rules.follow_up_due(data["screened_on"], data["level"], days.value)
         except (rules.InvalidInput, AttributeError) as exc:
             raise PolicyUnusable(getattr(exc, "reason", str(exc))) from None
-        screening = Screening(id=str(uuid.uuid4()), resident_id=child.resident_id, village_code=child.village_code,
-                              level=data["level"], findings=data["findings"], screened_on=data["screened_on"],
-                              follow_up_due=due, screened_by=actor.id)
+        screening = Screening(
+            id=str(uuid.uuid4()),
+            resident_id=child.resident_id,
+            village_code=child.village_code,
+            level=data["level"],
+            findings=data["findings"],
+            screened_on=data["screened_on"],
+            follow_up_due=due,
+            screened_by=actor.id,
+        )
         self.db.add(screening)
-        self.audit.record(actor, "child.screen", f"screening-{screening.id}", data["level"],
-                          policy_version=days.version)
+        self.audit.record(
+            actor, "child.screen", f"screening-{screening.id}", data["level"], policy_version=days.version
+        )
         return {**self._child_view(child), "screening_id": screening.id}
 
     @rpc
     def follow_ups(self, actor):
         """The area's open follow-ups, the most overdue first."""
         actor = Actor.from_dict(actor)
-        query = select(Screening, Child.name).join(Child, Child.resident_id == Screening.resident_id) \
+        query = (
+            select(Screening, Child.name)
+            .join(Child, Child.resident_id == Screening.resident_id)
             .where(Screening.followed_up_on.is_(None), actor.in_area(Screening.village_code, "follow-ups"))
+        )
         today = self.clock.today()
-        return [{"screening_id": s.id, "resident_id": s.resident_id, "name": name, "level": s.level,
-                 "village_code": s.village_code, "follow_up_due": s.follow_up_due.isoformat(),
-                 "overdue": s.follow_up_due < today}
-                for s, name in self.db.execute(query.order_by(Screening.follow_up_due, Screening.id))]
+        return [
+            {
+                "screening_id": s.id,
+                "resident_id": s.resident_id,
+                "name": name,
+                "level": s.level,
+                "village_code": s.village_code,
+                "follow_up_due": s.follow_up_due.isoformat(),
+                "overdue": s.follow_up_due < today,
+            }
+            for s, name in self.db.execute(query.order_by(Screening.follow_up_due, Screening.id))
+        ]
 
     @rpc
     def record_follow_up(self, actor, screening_id):
@@ -885,8 +1213,9 @@ class CareService(AfterDeath, Operable):
             director = ChildDirector(village_code=data["village_code"])
             self.db.add(director)
         director.name, director.phone, director.appointed_on = data["name"], data["phone"], self.clock.today()
-        self.audit.record(actor, "child_director.appoint", f"village-{data['village_code']}", "appointed",
-                          replaced=previous)
+        self.audit.record(
+            actor, "child_director.appoint", f"village-{data['village_code']}", "appointed", replaced=previous
+        )
         return {"village_code": director.village_code, "name": director.name, "replaced": previous}
 
     @rpc
@@ -896,8 +1225,9 @@ class CareService(AfterDeath, Operable):
         if not is_region_code(village_code) or len(village_code) != 12:
             raise InvalidInput("not a village code", errors={"village_code": ["12 digits"]})
         actor.require_staff_in(village_code)
-        children = self.db.execute(select(Child).where(Child.village_code == village_code)
-                                   .order_by(Child.household, Child.name)).scalars()
+        children = self.db.execute(
+            select(Child).where(Child.village_code == village_code).order_by(Child.household, Child.name)
+        ).scalars()
         return [self._child_view(c) for c in children]
 
     def _child(self, actor: Actor, resident_id: str, for_update: bool = False) -> Child:
@@ -915,16 +1245,30 @@ class CareService(AfterDeath, Operable):
             monthly = rules.child_allowance_fen(child.category, child.placement, age, amounts.value)
         except (rules.InvalidInput, AttributeError) as exc:
             raise PolicyUnusable(getattr(exc, "reason", str(exc))) from None
-        latest = self.db.execute(select(Screening).where(Screening.resident_id == child.resident_id)
-                                 .order_by(Screening.screened_on.desc(), Screening.id.desc()).limit(1)).scalar()
+        latest = self.db.execute(
+            select(Screening)
+            .where(Screening.resident_id == child.resident_id)
+            .order_by(Screening.screened_on.desc(), Screening.id.desc())
+            .limit(1)
+        ).scalar()
         director = self.db.get(ChildDirector, child.village_code)
-        return dump(ChildViewSchema, {
-            "resident_id": child.resident_id, "name": child.name, "age": age, "category": child.category,
-            "placement": child.placement, "village_code": child.village_code, "household": child.household,
-            "guardian": child.guardian, "monthly_allowance_fen": monthly,
-            "risk_level": latest.level if latest else None,
-            "follow_up_due": latest.follow_up_due if latest and latest.followed_up_on is None else None,
-            "child_director": director.name if director else None})
+        return dump(
+            ChildViewSchema,
+            {
+                "resident_id": child.resident_id,
+                "name": child.name,
+                "age": age,
+                "category": child.category,
+                "placement": child.placement,
+                "village_code": child.village_code,
+                "household": child.household,
+                "guardian": child.guardian,
+                "monthly_allowance_fen": monthly,
+                "risk_level": latest.level if latest else None,
+                "follow_up_due": latest.follow_up_due if latest and latest.followed_up_on is None else None,
+                "child_director": director.name if director else None,
+            },
+        )
 
     # --- home-care vouchers, from assistance's decisions ----------------------------------------
 
@@ -941,8 +1285,13 @@ class CareService(AfterDeath, Operable):
             person = ResidentId.parse(member["resident_id"])
             self._support(person, data, on)
             try:
-                monthly = rules.voucher_monthly_fen(data["programme"], person.age_on(on), min_age.value, amounts.value,
-                                                    member.get("severely_disabled", False))
+                monthly = rules.voucher_monthly_fen(
+                    data["programme"],
+                    person.age_on(on),
+                    min_age.value,
+                    amounts.value,
+                    member.get("severely_disabled", False),
+                )
             except rules.InvalidInput as exc:
                 raise PolicyUnusable(exc.reason) from None
             if monthly == 0:
@@ -954,9 +1303,17 @@ class CareService(AfterDeath, Operable):
             held.household_id, held.region_code = data["household_id"], data["region_code"]
             held.monthly_fen, held.starts_on, held.ends_on, held.policy_version = monthly, on, None, version
             held.ended_by = None
-            self.audit.record(SYSTEM, "voucher.grant", f"household-{data['household_id']}", "granted",
-                              reason=f"{event.type} {event.id}", policy_version=version, member=str(person),
-                              monthly_fen=monthly, programme=data["programme"])
+            self.audit.record(
+                SYSTEM,
+                "voucher.grant",
+                f"household-{data['household_id']}",
+                "granted",
+                reason=f"{event.type} {event.id}",
+                policy_version=version,
+                member=str(person),
+                monthly_fen=monthly,
+                programme=data["programme"],
+            )
 
     def _support(self, person: ResidentId, data: dict, on: date) -> None:
         """Remember the member, old enough or not: the daily job grants the voucher at the age."""
@@ -965,7 +1322,10 @@ class CareService(AfterDeath, Operable):
             supported = SupportedMember(resident_id=person.number, programme=data["programme"])
             self.db.add(supported)
         supported.household_id, supported.region_code, supported.birth_date = (
-            data["household_id"], data["region_code"], person.birth_date)
+            data["household_id"],
+            data["region_code"],
+            person.birth_date,
+        )
         supported.starts_on, supported.ends_on, supported.policy_version = on, None, data["policy_version"]
         supported.ended_by = None
 
@@ -976,21 +1336,39 @@ class CareService(AfterDeath, Operable):
         data, ends_on = event.data, date.fromisoformat(str(event.data["ends_on"]))
         ended, resumed = self._count_benefit_end(data, ends_on, "ended")
         if not rules.end_stands(ended, resumed):  # its resumption came first: the benefit runs on
-            self.audit.record(SYSTEM, "voucher.end", f"household-{data['household_id']}", "already_resumed",
-                              reason=f"{event.type} {event.id}", ends_on=ends_on, programme=data["programme"])
+            self.audit.record(
+                SYSTEM,
+                "voucher.end",
+                f"household-{data['household_id']}",
+                "already_resumed",
+                reason=f"{event.type} {event.id}",
+                ends_on=ends_on,
+                programme=data["programme"],
+            )
             return
         cause = rules.ended_by(event.type, event.id)
-        self.db.execute(update(SupportedMember).where(
-            SupportedMember.household_id == data["household_id"],
-            SupportedMember.programme == data["programme"], SupportedMember.ends_on.is_(None))
-            .values(ends_on=ends_on, ended_by=cause))
-        for held in self.db.execute(select(VoucherEligibility).where(
+        self.db.execute(
+            update(SupportedMember)
+            .where(
+                SupportedMember.household_id == data["household_id"],
+                SupportedMember.programme == data["programme"],
+                SupportedMember.ends_on.is_(None),
+            )
+            .values(ends_on=ends_on, ended_by=cause)
+        )
+        for held in self.db.execute(
+            select(VoucherEligibility)
+            .where(
                 VoucherEligibility.household_id == data["household_id"],
                 VoucherEligibility.programme == data["programme"],
-                VoucherEligibility.ends_on.is_(None)).with_for_update()).scalars():
+                VoucherEligibility.ends_on.is_(None),
+            )
+            .with_for_update()
+        ).scalars():
             held.ends_on, held.ended_by = ends_on, cause
-            self.audit.record(SYSTEM, "voucher.end", f"household-{held.household_id}", "ended",
-                              reason=cause, ends_on=ends_on)
+            self.audit.record(
+                SYSTEM, "voucher.end", f"household-{held.household_id}", "ended", reason=cause, ends_on=ends_on
+            )
 
     @handle_event("assistance.entitlement_resumed")
     def on_entitlement_resumed(self, event):
@@ -1002,33 +1380,63 @@ class CareService(AfterDeath, Operable):
         data, day = event.data, date.fromisoformat(str(event.data["resumed_from"]))
         ended, resumed = self._count_benefit_end(data, day, "resumed")
         if not rules.resumption_finds_its_end(ended, resumed):
-            self.audit.record(SYSTEM, "voucher.resume", f"household-{data['household_id']}", "ahead_of_its_end",
-                              reason=f"{event.type} {event.id}", resumed_from=day, programme=data["programme"])
+            self.audit.record(
+                SYSTEM,
+                "voucher.resume",
+                f"household-{data['household_id']}",
+                "ahead_of_its_end",
+                reason=f"{event.type} {event.id}",
+                resumed_from=day,
+                programme=data["programme"],
+            )
             return
         for table in (SupportedMember, VoucherEligibility):
-            for held in self.db.execute(select(table).where(
-                    table.household_id == data["household_id"], table.programme == data["programme"],
-                    table.ends_on == day).with_for_update()).scalars():
+            for held in self.db.execute(
+                select(table)
+                .where(
+                    table.household_id == data["household_id"],
+                    table.programme == data["programme"],
+                    table.ends_on == day,
+                )
+                .with_for_update()
+            ).scalars():
                 if not rules.closed_by(held.ended_by, "assistance.entitlement_ended"):
                     continue  # closed since for another reason: that reason's to undo, if ever
                 held.ends_on, held.ended_by = None, None
                 if table is VoucherEligibility:
-                    self.audit.record(SYSTEM, "voucher.resume", f"household-{held.household_id}", "resumed",
-                                      reason=f"{event.type} {event.id}", programme=held.programme,
-                                      member=str(ResidentId.parse(held.resident_id)), was_ended_on=day,
-                                      cause=data["reason"])
+                    self.audit.record(
+                        SYSTEM,
+                        "voucher.resume",
+                        f"household-{held.household_id}",
+                        "resumed",
+                        reason=f"{event.type} {event.id}",
+                        programme=held.programme,
+                        member=str(ResidentId.parse(held.resident_id)),
+                        was_ended_on=day,
+                        cause=data["reason"],
+                    )
 
     def _count_benefit_end(self, data: dict, day: date, column: str) -> tuple[int, int]:
         """Count an end or a resumption of the household's benefit on the day; the row's lock has an
         end and its resumption take turns. Returns (ends, resumptions) of the day, this one included."""
         insert = dialect_insert(self.db, EntitlementEnd.__table__)
-        return tuple(self.db.execute(insert.values(
-            household_id=data["household_id"], programme=data["programme"], ends_on=day,
-            ended=int(column == "ended"), resumed=int(column == "resumed"), updated_at=self.clock.now())
-            .on_conflict_do_update(index_elements=["household_id", "programme", "ends_on"],
-                                   set_={column: getattr(EntitlementEnd, column) + 1,
-                                         "updated_at": insert.excluded.updated_at})
-            .returning(EntitlementEnd.ended, EntitlementEnd.resumed)).one())
+        return tuple(
+            self.db.execute(
+                insert.values(
+                    household_id=data["household_id"],
+                    programme=data["programme"],
+                    ends_on=day,
+                    ended=int(column == "ended"),
+                    resumed=int(column == "resumed"),
+                    updated_at=self.clock.now(),
+                )
+                .on_conflict_do_update(
+                    index_elements=["household_id", "programme", "ends_on"],
+                    set_={column: getattr(EntitlementEnd, column) + 1, "updated_at": insert.excluded.updated_at},
+                )
+                .returning(EntitlementEnd.ended, EntitlementEnd.resumed)
+            ).one()
+        )
 
     @handle_event("assistance.member_left")
     def on_member_left(self, event):
@@ -1037,20 +1445,37 @@ class CareService(AfterDeath, Operable):
         case_id = event.data.get("case_id")
         left_on, cause = date.fromisoformat(str(event.data["left_on"])), rules.ended_by(event.type, event.id, case_id)
         if case_id and self._leaving_was_a_revoked_death(case_id):
-            self.audit.record(SYSTEM, "voucher.end", f"household-{event.data['household_id']}", "death_revoked",
-                              reason=cause, ends_on=left_on)
+            self.audit.record(
+                SYSTEM,
+                "voucher.end",
+                f"household-{event.data['household_id']}",
+                "death_revoked",
+                reason=cause,
+                ends_on=left_on,
+            )
             return
-        self.db.execute(update(SupportedMember).where(
-            SupportedMember.resident_id == event.data["resident_id"],
-            SupportedMember.household_id == event.data["household_id"], SupportedMember.ends_on.is_(None))
-            .values(ends_on=left_on, ended_by=cause))
-        for held in self.db.execute(select(VoucherEligibility).where(
+        self.db.execute(
+            update(SupportedMember)
+            .where(
+                SupportedMember.resident_id == event.data["resident_id"],
+                SupportedMember.household_id == event.data["household_id"],
+                SupportedMember.ends_on.is_(None),
+            )
+            .values(ends_on=left_on, ended_by=cause)
+        )
+        for held in self.db.execute(
+            select(VoucherEligibility)
+            .where(
                 VoucherEligibility.resident_id == event.data["resident_id"],
                 VoucherEligibility.household_id == event.data["household_id"],
-                VoucherEligibility.ends_on.is_(None)).with_for_update()).scalars():
+                VoucherEligibility.ends_on.is_(None),
+            )
+            .with_for_update()
+        ).scalars():
             held.ends_on, held.ended_by = left_on, cause
-            self.audit.record(SYSTEM, "voucher.end", f"household-{held.household_id}", "ended",
-                              reason=cause, ends_on=left_on)
+            self.audit.record(
+                SYSTEM, "voucher.end", f"household-{held.household_id}", "ended", reason=cause, ends_on=left_on
+            )
 
     @rpc
     def voucher_balance(self, actor, resident_id):
@@ -1064,13 +1489,24 @@ class CareService(AfterDeath, Operable):
         best = _budget(grants, month)
         used = self._used(person.number, month)
         monthly = best.monthly_fen if best else 0
-        return dump(VoucherViewSchema, {"resident_id": person.number,
-                                        "programme": (best or grants[0]).programme, "monthly_fen": monthly,
-                                        "month": month, "used_fen": used, "left_fen": max(monthly - used, 0)})
+        return dump(
+            VoucherViewSchema,
+            {
+                "resident_id": person.number,
+                "programme": (best or grants[0]).programme,
+                "monthly_fen": monthly,
+                "month": month,
+                "used_fen": used,
+                "left_fen": max(monthly - used, 0),
+            },
+        )
 
     def _grants(self, resident_id: str, for_update: bool = False) -> list[VoucherEligibility]:
-        query = select(VoucherEligibility).where(VoucherEligibility.resident_id == resident_id) \
+        query = (
+            select(VoucherEligibility)
+            .where(VoucherEligibility.resident_id == resident_id)
             .order_by(VoucherEligibility.programme)
+        )
         return list(self.db.execute(query.with_for_update() if for_update else query).scalars())
 
     # --- home-care service orders ------------------------------------------------------------------
@@ -1086,10 +1522,20 @@ class CareService(AfterDeath, Operable):
         else:
             actor.require_staff_in(region)
         now = self.clock.now()
-        order = ServiceOrder(id=str(uuid.uuid4()), resident_id=person.number, region_code=region,
-                             service=data["service"], provider=data["provider"], price_fen=data["price_fen"],
-                             for_month=self.clock.today().replace(day=1), state="requested",
-                             requested_by=actor.id, requested_at=now, updated_at=now, payment=data["payment"])
+        order = ServiceOrder(
+            id=str(uuid.uuid4()),
+            resident_id=person.number,
+            region_code=region,
+            service=data["service"],
+            provider=data["provider"],
+            price_fen=data["price_fen"],
+            for_month=self.clock.today().replace(day=1),
+            state="requested",
+            requested_by=actor.id,
+            requested_at=now,
+            updated_at=now,
+            payment=data["payment"],
+        )
         version = None
         if order.payment == "time_bank":
             # charity debits the credits from this event, after this transaction commits; the
@@ -1100,22 +1546,44 @@ class CareService(AfterDeath, Operable):
             except rules.InvalidInput as exc:
                 raise PolicyUnusable(exc.reason) from None
             order.credits_state, version = "pending", minutes.version
-            self.outbox.record("care.credits_requested", f"order-{order.id}", {
-                "order_id": order.id, "resident_id": order.resident_id, "service": order.service,
-                "minutes": order.credit_minutes})
+            self.outbox.record(
+                "care.credits_requested",
+                f"order-{order.id}",
+                {
+                    "order_id": order.id,
+                    "resident_id": order.resident_id,
+                    "service": order.service,
+                    "minutes": order.credit_minutes,
+                },
+            )
         else:
             self._offer(order)
         self.db.add(order)
-        self.audit.record(actor, "order.request", f"order-{order.id}", "requested", policy_version=version,
-                          payment=order.payment, credit_minutes=order.credit_minutes)
+        self.audit.record(
+            actor,
+            "order.request",
+            f"order-{order.id}",
+            "requested",
+            policy_version=version,
+            payment=order.payment,
+            credit_minutes=order.credit_minutes,
+        )
         return self._order_view(order)
 
     def _offer(self, order: ServiceOrder) -> None:
         """Tell the provider of an order it may serve: at once if the voucher pays, once funded
         if credits pay (a provider never hears of an order it could not accept)."""
-        self.outbox.record("care.order_requested", f"order-{order.id}", {
-            "order_id": order.id, "service": order.service, "provider": order.provider,
-            "region_code": order.region_code, "price_fen": order.price_fen})
+        self.outbox.record(
+            "care.order_requested",
+            f"order-{order.id}",
+            {
+                "order_id": order.id,
+                "service": order.service,
+                "provider": order.provider,
+                "region_code": order.region_code,
+                "price_fen": order.price_fen,
+            },
+        )
 
     @rpc
     def accept_order(self, actor, order_id):
@@ -1131,9 +1599,16 @@ class CareService(AfterDeath, Operable):
         actor = Actor.from_dict(actor)
         view = self._order_step(actor, order_id, "confirm")
         order = self.db.get(ServiceOrder, order_id)
-        self.outbox.record("care.order_confirmed", f"order-{order.id}", {
-            "order_id": order.id, "resident_id": order.resident_id, "price_fen": order.price_fen,
-            "for_month": order.for_month})
+        self.outbox.record(
+            "care.order_confirmed",
+            f"order-{order.id}",
+            {
+                "order_id": order.id,
+                "resident_id": order.resident_id,
+                "price_fen": order.price_fen,
+                "for_month": order.for_month,
+            },
+        )
         return view
 
     @rpc
@@ -1147,9 +1622,16 @@ class CareService(AfterDeath, Operable):
 
     def _cancelled(self, order: ServiceOrder) -> None:
         """Say so: the time bank gives back credits redeemed for the order (charity.on_order_cancelled)."""
-        self.outbox.record("care.order_cancelled", f"order-{order.id}", {
-            "order_id": order.id, "resident_id": order.resident_id, "payment": order.payment,
-            "reason": order.cancel_reason})
+        self.outbox.record(
+            "care.order_cancelled",
+            f"order-{order.id}",
+            {
+                "order_id": order.id,
+                "resident_id": order.resident_id,
+                "payment": order.payment,
+                "reason": order.cancel_reason,
+            },
+        )
 
     @handle_event("charity.credits_answered")
     def on_credits_answered(self, event):
@@ -1167,8 +1649,15 @@ class CareService(AfterDeath, Operable):
             return
         order.credits_state, order.state = move.credits_state, move.order_state
         order.updated_at = self.clock.now()
-        self.audit.record(SYSTEM, f"order.credits_{data['outcome']}", f"order-{order.id}", order.state,
-                          reason=data["reason"], minutes=data["minutes"], cause=f"{event.type} {event.id}")
+        self.audit.record(
+            SYSTEM,
+            f"order.credits_{data['outcome']}",
+            f"order-{order.id}",
+            order.state,
+            reason=data["reason"],
+            minutes=data["minutes"],
+            cause=f"{event.type} {event.id}",
+        )
         if move.cancel_reason:
             order.cancel_reason = move.cancel_reason
             self._cancelled(order)
@@ -1201,9 +1690,16 @@ class CareService(AfterDeath, Operable):
         best = _budget(self._grants(data["resident_id"], for_update=True), month)
         left = max(best.monthly_fen - self._used(data["resident_id"], month), 0) if best else 0
         split = rules.split_voucher(data["price_fen"], left)
-        self.db.add(VoucherDrawdown(order_id=data["order_id"], resident_id=data["resident_id"], month=month,
-                                    voucher_fen=split.voucher_fen, copay_fen=split.copay_fen,
-                                    drawn_at=self.clock.now()))
+        self.db.add(
+            VoucherDrawdown(
+                order_id=data["order_id"],
+                resident_id=data["resident_id"],
+                month=month,
+                voucher_fen=split.voucher_fen,
+                copay_fen=split.copay_fen,
+                drawn_at=self.clock.now(),
+            )
+        )
 
     def _order_step(self, actor: Actor, order_id: str, action: str) -> dict:
         order = self._order(order_id)
@@ -1235,17 +1731,31 @@ class CareService(AfterDeath, Operable):
 
     def _order_view(self, order: ServiceOrder) -> dict:
         drawn = self.db.get(VoucherDrawdown, order.id)
-        return dump(OrderViewSchema, {
-            "order_id": order.id, "resident_id": order.resident_id, "service": order.service,
-            "provider": order.provider, "price_fen": order.price_fen, "state": order.state,
-            "for_month": order.for_month, "voucher_fen": drawn.voucher_fen if drawn else None,
-            "copay_fen": drawn.copay_fen if drawn else None, "payment": order.payment,
-            "credit_minutes": order.credit_minutes, "credits_state": order.credits_state,
-            "cancel_reason": order.cancel_reason})
+        return dump(
+            OrderViewSchema,
+            {
+                "order_id": order.id,
+                "resident_id": order.resident_id,
+                "service": order.service,
+                "provider": order.provider,
+                "price_fen": order.price_fen,
+                "state": order.state,
+                "for_month": order.for_month,
+                "voucher_fen": drawn.voucher_fen if drawn else None,
+                "copay_fen": drawn.copay_fen if drawn else None,
+                "payment": order.payment,
+                "credit_minutes": order.credit_minutes,
+                "credits_state": order.credits_state,
+                "cancel_reason": order.cancel_reason,
+            },
+        )
 
     def _used(self, resident_id: str, month: date) -> int:
-        return self.db.execute(select(func.coalesce(func.sum(VoucherDrawdown.voucher_fen), 0)).where(
-            VoucherDrawdown.resident_id == resident_id, VoucherDrawdown.month == month)).scalar_one()
+        return self.db.execute(
+            select(func.coalesce(func.sum(VoucherDrawdown.voucher_fen), 0)).where(
+                VoucherDrawdown.resident_id == resident_id, VoucherDrawdown.month == month
+            )
+        ).scalar_one()
 
     def _region_of(self, resident_id: str) -> str:
         grants = self._grants(resident_id)
@@ -1280,9 +1790,18 @@ def _registration(row: DeviceRegistration) -> rules.Registration:
 
 
 def _payment_view(payment: AllowancePayment) -> dict:
-    return dump(PaymentViewSchema, {
-        "payment_id": payment.id, "cycle_id": payment.cycle_id, "for_month": payment.for_month, "kind": payment.kind,
-        "amount_fen": payment.amount_fen, "state": payment.state, "failure_reason": payment.failure_reason})
+    return dump(
+        PaymentViewSchema,
+        {
+            "payment_id": payment.id,
+            "cycle_id": payment.cycle_id,
+            "for_month": payment.for_month,
+            "kind": payment.kind,
+            "amount_fen": payment.amount_fen,
+            "state": payment.state,
+            "failure_reason": payment.failure_reason,
+        },
+    )
 
 
 def _active(held: VoucherEligibility, month: date) -> bool:

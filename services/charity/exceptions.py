@@ -1,4 +1,5 @@
 """How charity says no: chassis Problems, rendered by the gateway as RFC 7807."""
+
 from chassis.errors import Conflict, NotFound, OutsideArea, PolicyUnusable, Refused  # noqa: F401  (re-exported)
 
 
@@ -12,6 +13,7 @@ class UnknownCampaign(NotFound):
 
 class NotQualified(Refused):
     """公开募捐资格 refused, or a plan filed without it."""
+
     title = "Public fundraising not allowed"
 
 
@@ -29,4 +31,5 @@ class RedemptionRefused(Refused):
 
 class KeyReused(Conflict):
     """An idempotency key (request id, redemption key, reference) sent again with other content."""
+
     title = "This key was used for a different request"

@@ -2,6 +2,7 @@
 campaigns with donations and spending kept in separate ledgers (募用分离); aid given on assistance's
 referrals; volunteers, their service records and the time-bank ledger; welfare-lottery
 allocations. Money is integer fen, volunteer time whole minutes."""
+
 from __future__ import annotations
 
 from sqlalchemy import JSON, BigInteger, Column, Date, Index, Integer, String, Text, UniqueConstraint
@@ -16,6 +17,7 @@ Fen = BigInteger
 class Organisation(Base):
     """社会组织: a social group, social service institution or foundation, registered (登记) or
     filed (备案) with the bureau of its area."""
+
     __tablename__ = "organisation"
     id = Column(String(36), primary_key=True)
     credit_code = Column(String(18), nullable=False, unique=True)  # 统一社会信用代码
@@ -39,6 +41,7 @@ class Organisation(Base):
 
 class OrganisationChange(Base):
     """变更登记: one row per field changed, with the value before and after."""
+
     __tablename__ = "organisation_change"
     id = Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
     organisation_id = Column(String(36), nullable=False, index=True)
@@ -52,6 +55,7 @@ class OrganisationChange(Base):
 
 class AnnualReport(Base):
     """年度报告: one per organisation and completed year."""
+
     __tablename__ = "annual_report"
     organisation_id = Column(String(36), primary_key=True)
     year = Column(Integer, primary_key=True)
@@ -62,6 +66,7 @@ class AnnualReport(Base):
 
 class DetectionRun(Base):
     """One row per day the abnormal/dormant detection ran (it is idempotent)."""
+
     __tablename__ = "detection_run"
     run_on = Column(Date, primary_key=True)
     runs = Column(Integer, nullable=False)
@@ -71,6 +76,7 @@ class DetectionRun(Base):
 
 class RegionPopulation(Base):
     """Resident population (常住人口) of a region in a year: the denominator of 每万人社会组织数."""
+
     __tablename__ = "region_population"
     region_code = Column(String(12), primary_key=True)
     year = Column(Integer, primary_key=True)
@@ -80,6 +86,7 @@ class RegionPopulation(Base):
 class Campaign(Base):
     """A public fundraising campaign or standing fund (慈善救助基金) with its plan (募捐方案);
     it takes donations only once the plan is filed (备案)."""
+
     __tablename__ = "campaign"
     id = Column(String(36), primary_key=True)
     organisation_id = Column(String(36), nullable=False, index=True)
@@ -97,6 +104,7 @@ class Campaign(Base):
 
 class Donation(Base):
     """A donation with its receipt (捐赠票据); the channel's request id makes a resend the same one."""
+
     __tablename__ = "donation"
     id = Column(String(36), primary_key=True)
     campaign_id = Column(String(36), nullable=False, index=True)
@@ -112,6 +120,7 @@ class Donation(Base):
 class Spending(Base):
     """What a campaign's money paid for, kept apart from the donations (募用分离). Aid given on a
     referral is spending too, with its referral."""
+
     __tablename__ = "spending"
     id = Column(String(36), primary_key=True)
     campaign_id = Column(String(36), nullable=False, index=True)
@@ -127,6 +136,7 @@ class Spending(Base):
 
 class Referral(Base):
     """A household assistance referred, and charity's answer: one row per referral."""
+
     __tablename__ = "referral"
     id = Column(String(36), primary_key=True)  # assistance's referral id
     household_id = Column(String(36), nullable=False, index=True)
@@ -142,6 +152,7 @@ class Referral(Base):
 
 class AidRecipient(Base):
     """Who an aid reached, by need: nobody is helped twice for the same need."""
+
     __tablename__ = "aid_recipient"
     referral_id = Column(String(36), primary_key=True)
     resident_id = Column(String(18), primary_key=True)
@@ -152,6 +163,7 @@ class AidRecipient(Base):
 
 class Volunteer(Base):
     """志愿者, registered by real name."""
+
     __tablename__ = "volunteer"
     id = Column(String(36), primary_key=True)
     resident_id = Column(String(18), nullable=False, unique=True)
@@ -162,6 +174,7 @@ class Volunteer(Base):
 
 class ServiceRecord(Base):
     """志愿服务记录: the service point's request id makes a resend the same record."""
+
     __tablename__ = "service_record"
     id = Column(String(36), primary_key=True)
     volunteer_id = Column(String(36), nullable=False, index=True)
@@ -176,6 +189,7 @@ class ServiceRecord(Base):
 class TimeBankEntry(Base):
     """时间银行 ledger: a credit per service record, a debit per redemption, a return per cancelled
     order paid with credits, each once."""
+
     __tablename__ = "time_bank_entry"
     id = Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
     volunteer_id = Column(String(36), nullable=False, index=True)
@@ -191,6 +205,7 @@ class TimeBankEntry(Base):
 
 class LotteryAllocation(Base):
     """福彩公益金 allocated by purpose and region; the document's reference makes a resend the same."""
+
     __tablename__ = "lottery_allocation"
     reference = Column(String(80), primary_key=True)
     region_code = Column(String(12), nullable=False, index=True)

@@ -4,6 +4,7 @@ donations, how a referral from assistance is matched, the time bank, and the lot
 for elderly care. Pure: no I/O, table-tested (tests/unit/test_charity_rules.py). Every threshold
 comes in as an argument: the service reads it from policy parameters.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -12,11 +13,32 @@ from datetime import date
 
 from contracts.charity import GRADES
 
-__all__ = ["InvalidInput", "grade_at_least", "grade_valid_until", "years_registered",
-           "OrganisationStatus", "organisation_status", "report_year_refusal", "QualificationFacts",
-           "qualification_refusals", "filing_refusals", "donation_refusals", "spending_refusal",
-           "Candidate", "Match", "match_referral", "time_credit_minutes", "redemption_refusal", "CreditsAnswer",
-           "order_credits_answer", "order_credits_to_return", "LotteryShare", "lottery_share", "per_10k", "ratio"]
+__all__ = [
+    "InvalidInput",
+    "grade_at_least",
+    "grade_valid_until",
+    "years_registered",
+    "OrganisationStatus",
+    "organisation_status",
+    "report_year_refusal",
+    "QualificationFacts",
+    "qualification_refusals",
+    "filing_refusals",
+    "donation_refusals",
+    "spending_refusal",
+    "Candidate",
+    "Match",
+    "match_referral",
+    "time_credit_minutes",
+    "redemption_refusal",
+    "CreditsAnswer",
+    "order_credits_answer",
+    "order_credits_to_return",
+    "LotteryShare",
+    "lottery_share",
+    "per_10k",
+    "ratio",
+]
 
 
 class InvalidInput(ValueError):
@@ -58,9 +80,10 @@ def years_registered(registered_on: date, on: date) -> int:
 
 # --- annual reports, abnormal and dormant organisations (异常, 僵尸) -----------------------------------
 
+
 @dataclass(frozen=True)
 class OrganisationStatus:
-    state: str              # active | abnormal | dormant
+    state: str  # active | abnormal | dormant
     missing_years: tuple[int, ...]
     reason: str | None
 
@@ -69,12 +92,12 @@ def _reports_due(registered_on: date, today: date, deadline: tuple[int, int]) ->
     """The years whose annual report is due by today: every year from the year of registration
     whose deadline (month, day of the following year) has passed."""
     month, day = deadline
-    return [year for year in range(registered_on.year, today.year)
-            if today > date(year + 1, month, day)]
+    return [year for year in range(registered_on.year, today.year) if today > date(year + 1, month, day)]
 
 
-def organisation_status(registered_on: date, report_years: Iterable[int], today: date, deadline,
-                        abnormal_after, dormant_after) -> OrganisationStatus:
+def organisation_status(
+    registered_on: date, report_years: Iterable[int], today: date, deadline, abnormal_after, dormant_after
+) -> OrganisationStatus:
     """The state the annual reports give: dormant (僵尸) when the latest `dormant_after` reports
     due are all missing, abnormal (异常名录) when the latest `abnormal_after` are, else active.
     A late report brings the organisation back. `deadline` is "MM-DD" of the following year."""
@@ -96,11 +119,13 @@ def organisation_status(registered_on: date, report_years: Iterable[int], today:
             break
         run += 1
     if run >= dormant_after:
-        return OrganisationStatus("dormant", missing, f"no annual report for {run} years "
-                                                      f"({', '.join(map(str, due[-run:]))})")
+        return OrganisationStatus(
+            "dormant", missing, f"no annual report for {run} years ({', '.join(map(str, due[-run:]))})"
+        )
     if run >= abnormal_after:
-        return OrganisationStatus("abnormal", missing, f"annual report for {due[-1]} missing "
-                                                       f"after the deadline {month:02d}-{day:02d}")
+        return OrganisationStatus(
+            "abnormal", missing, f"annual report for {due[-1]} missing after the deadline {month:02d}-{day:02d}"
+        )
     return OrganisationStatus("active", missing, None)
 
 
@@ -117,13 +142,14 @@ def report_year_refusal(year: int, registered_on: date, today: date, reported: I
 
 # --- charity organisations and public fundraising (慈善法) ----------------------------------------------
 
+
 @dataclass(frozen=True)
 class QualificationFacts:
     state: str
-    registration: str          # registered | filed
+    registration: str  # registered | filed
     registered_on: date
     charity_recognised: bool
-    grade: str | None          # the grade in force (None: none, or expired)
+    grade: str | None  # the grade in force (None: none, or expired)
 
 
 def qualification_refusals(facts: QualificationFacts, today: date, min_years, min_grade: str | None) -> list[str]:
@@ -133,8 +159,10 @@ def qualification_refusals(facts: QualificationFacts, today: date, min_years, mi
     years = _whole(min_years, "the years of registration required", 0)
     reasons = []
     if facts.state != "active":
-        reasons.append(f"the organisation is {facts.state}" + (
-            " (异常名录)" if facts.state == "abnormal" else " (僵尸)" if facts.state == "dormant" else ""))
+        reasons.append(
+            f"the organisation is {facts.state}"
+            + (" (异常名录)" if facts.state == "abnormal" else " (僵尸)" if facts.state == "dormant" else "")
+        )
     if facts.registration != "registered":
         reasons.append("a filed (备案) organisation is not a registered legal person")
     if not facts.charity_recognised:
@@ -147,13 +175,15 @@ def qualification_refusals(facts: QualificationFacts, today: date, min_years, mi
     return reasons
 
 
-def filing_refusals(*, qualified: bool, state: str, campaign_state: str, starts_on: date, ends_on: date | None,
-                    kind: str, today: date) -> dict[str, list[str]]:
+def filing_refusals(
+    *, qualified: bool, state: str, campaign_state: str, starts_on: date, ends_on: date | None, kind: str, today: date
+) -> dict[str, list[str]]:
     """募捐方案备案: by a qualified, active organisation, before the campaign starts, once."""
     errors: dict[str, list[str]] = {}
     if not qualified:
         errors.setdefault("organisation_id", []).append(
-            "the organisation has no public-fundraising qualification (公开募捐资格)")
+            "the organisation has no public-fundraising qualification (公开募捐资格)"
+        )
     if state != "active":
         errors.setdefault("organisation_id", []).append(f"the organisation is {state}")
     if campaign_state != "draft":
@@ -167,8 +197,9 @@ def filing_refusals(*, qualified: bool, state: str, campaign_state: str, starts_
     return errors
 
 
-def donation_refusals(*, campaign_state: str, organisation_state: str, starts_on: date, ends_on: date | None,
-                      today: date) -> dict[str, list[str]]:
+def donation_refusals(
+    *, campaign_state: str, organisation_state: str, starts_on: date, ends_on: date | None, today: date
+) -> dict[str, list[str]]:
     """A campaign takes donations only once its plan is filed, while it runs, for an active
     organisation."""
     reasons = []
@@ -193,26 +224,28 @@ def spending_refusal(amount_fen: int, raised_fen: int, spent_fen: int) -> str | 
 
 # --- the assistance–charity link ------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Candidate:
     campaign_id: str
     organisation: str
-    kind: str               # campaign | fund
+    kind: str  # campaign | fund
     needs: tuple[str, ...]
-    region_code: str        # where it aids: the household's region or one above it
+    region_code: str  # where it aids: the household's region or one above it
     balance_fen: int
 
 
 @dataclass(frozen=True)
 class Match:
-    outcome: str            # aided | declined
+    outcome: str  # aided | declined
     campaign: Candidate | None
     amount_fen: int
     reason: str
 
 
-def match_referral(need: str, region_code: str, requested_fen: int, candidates: Iterable[Candidate],
-                   aided_before: str | None = None) -> Match:
+def match_referral(
+    need: str, region_code: str, requested_fen: int, candidates: Iterable[Candidate], aided_before: str | None = None
+) -> Match:
     """One household, one chain of assistance: a need already aided (`aided_before` says when and
     by whom) is declined; otherwise the most local campaign or fund for the need that can pay the
     whole gap pays it, else the one holding most pays what it holds (partial aid). The candidates
@@ -227,15 +260,19 @@ def match_referral(need: str, region_code: str, requested_fen: int, candidates: 
     full = [c for c in usable if c.balance_fen >= requested_fen]
     if full:
         # the most local first, a standing fund before a campaign, then the fullest
-        best = max(full, key=lambda c: (len(c.region_code.rstrip("0")), c.kind == "fund", c.balance_fen,
-                                        c.campaign_id))
+        best = max(full, key=lambda c: (len(c.region_code.rstrip("0")), c.kind == "fund", c.balance_fen, c.campaign_id))
         return Match("aided", best, requested_fen, f"aided in full from {best.organisation}")
     best = max(usable, key=lambda c: (c.balance_fen, c.campaign_id))
-    return Match("aided", best, best.balance_fen,
-                 f"aided in part ({best.balance_fen} of {requested_fen} fen) from {best.organisation}")
+    return Match(
+        "aided",
+        best,
+        best.balance_fen,
+        f"aided in part ({best.balance_fen} of {requested_fen} fen) from {best.organisation}",
+    )
 
 
 # --- volunteers and the time bank (时间银行) ---------------------------------------------------------
+
 
 def time_credit_minutes(served_minutes: int, credit_percent) -> int:
     """时间银行: the minutes a service banks at the policy's whole percentage, rounded down."""
@@ -255,11 +292,12 @@ def redemption_refusal(balance_minutes: int, minutes: int) -> str | None:
 class CreditsAnswer:
     outcome: str  # "redeemed" | "refused"
     reason: str
-    debit: bool   # whether to debit now (never twice for one order)
+    debit: bool  # whether to debit now (never twice for one order)
 
 
-def order_credits_answer(volunteer: bool, balance_minutes: int, minutes: int, redeemed_already: bool,
-                         order_cancelled: bool) -> CreditsAnswer:
+def order_credits_answer(
+    volunteer: bool, balance_minutes: int, minutes: int, redeemed_already: bool, order_cancelled: bool
+) -> CreditsAnswer:
     """Care asks to pay an order with the person's own credits (care.credits_requested).
 
     Once per order: an order redeemed already is answered again but not debited again (the
@@ -271,8 +309,7 @@ def order_credits_answer(volunteer: bool, balance_minutes: int, minutes: int, re
     if order_cancelled:
         return CreditsAnswer("refused", "the order was cancelled before its credits were redeemed", debit=False)
     if not volunteer:
-        return CreditsAnswer("refused", "the person has no time-bank account (not a registered volunteer)",
-                             debit=False)
+        return CreditsAnswer("refused", "the person has no time-bank account (not a registered volunteer)", debit=False)
     refusal = redemption_refusal(balance_minutes, minutes)
     if refusal:
         return CreditsAnswer("refused", f"insufficient credits: {refusal}", debit=False)
@@ -291,6 +328,7 @@ def order_credits_to_return(redeemed_minutes: int | None, returned_already: bool
 
 
 # --- welfare-lottery funds and indicators -----------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class LotteryShare:

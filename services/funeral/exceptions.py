@@ -1,4 +1,5 @@
 """How funeral says no: chassis Problems, rendered by the gateway as RFC 7807."""
+
 from chassis.errors import Conflict, NotFound, OutsideArea, PolicyUnusable  # noqa: F401  (re-exported)
 
 
@@ -8,4 +9,5 @@ class UnknownCase(NotFound):
 
 class CaseStepRefused(Conflict):
     """The case's state (rules.may_cremate, rules.may_revoke) does not allow the step."""
+
     title = "Not allowed at this point of the case"

@@ -1,6 +1,7 @@
 """Funeral (殡葬) tables: one case per deceased with every notice that reported the death,
 bookings with their fees and waivers, the burial choice and its reward, the niche inventory, and
 cremation certificates. Money is integer fen."""
+
 from __future__ import annotations
 
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Index, Integer, String, Text, UniqueConstraint, text
@@ -16,9 +17,17 @@ class DeathCase(Base):
     """One death, one case, one matter: the unique index on the deceased's standing case makes two
     notices that race end in the same case. A case revoked as made in error stands aside, so the
     person's real death, later, opens a case of its own."""
+
     __tablename__ = "death_case"
-    __table_args__ = (Index("uq_death_case_standing", "resident_id", unique=True,
-                            postgresql_where=text("state <> 'revoked'"), sqlite_where=text("state <> 'revoked'")),)
+    __table_args__ = (
+        Index(
+            "uq_death_case_standing",
+            "resident_id",
+            unique=True,
+            postgresql_where=text("state <> 'revoked'"),
+            sqlite_where=text("state <> 'revoked'"),
+        ),
+    )
     id = Column(String(36), primary_key=True)
     resident_id = Column(String(18), nullable=False)
     matter_id = Column(String(36), nullable=False, unique=True)
@@ -38,6 +47,7 @@ class DeathCase(Base):
 class DeathNotice(Base):
     """Every notification received, kept as it came; a resent one (same source and reference) is
     recognised."""
+
     __tablename__ = "death_notice"
     id = Column(String(36), primary_key=True)
     case_id = Column(String(36), nullable=False, index=True)
@@ -53,6 +63,7 @@ class DeathNotice(Base):
 
 class Booking(Base):
     """遗体接运 / 火化 booked at a funeral home, with the fee and the 惠民殡葬 waiver of the day."""
+
     __tablename__ = "booking"
     id = Column(String(36), primary_key=True)
     case_id = Column(String(36), nullable=False, index=True)
@@ -68,6 +79,7 @@ class Booking(Base):
 
 class Burial(Base):
     """The family's burial choice; eco forms (节地生态安葬) earn the region's reward."""
+
     __tablename__ = "burial"
     case_id = Column(String(36), primary_key=True)
     region_code = Column(String(12), nullable=False, index=True)
@@ -81,6 +93,7 @@ class Burial(Base):
 
 class Niche(Base):
     """骨灰安放格位: one place in a columbarium, free or allocated to a case."""
+
     __tablename__ = "niche"
     id = Column(Integer, primary_key=True, autoincrement=True)
     facility = Column(String(40), nullable=False)
@@ -99,6 +112,7 @@ class CertificateSerial(Base):
 
 class DateReview(Base):
     """A clerk's decision on conflicting dates of death."""
+
     __tablename__ = "date_review"
     id = Column(String(36), primary_key=True)
     case_id = Column(String(36), nullable=False, index=True)

@@ -3,15 +3,30 @@ agree, the basic-services fee waiver (惠民殡葬), the eco-burial reward, the 
 number, revocation, and the region's indicators. Pure: no I/O, table-tested
 (tests/unit/test_funeral_rules.py).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
-__all__ = ["InvalidInput", "Refused", "ECO_FORMS", "REQUIRES_REFERENCE", "source_of", "check_date_of_death",
-           "dates_agree", "FeeWaiver", "fee_waiver", "eco_burial_reward", "certificate_number", "may_revoke",
-           "may_cremate", "Indicators", "indicators"]
+__all__ = [
+    "InvalidInput",
+    "Refused",
+    "ECO_FORMS",
+    "REQUIRES_REFERENCE",
+    "source_of",
+    "check_date_of_death",
+    "dates_agree",
+    "FeeWaiver",
+    "fee_waiver",
+    "eco_burial_reward",
+    "certificate_number",
+    "may_revoke",
+    "may_cremate",
+    "Indicators",
+    "indicators",
+]
 
 ECO_FORMS = frozenset({"tree", "lawn", "flower_bed", "sea", "niche"})  # 节地生态安葬
 REQUIRES_REFERENCE = frozenset({"hospital", "police"})  # a certificate or report always has a number
@@ -100,8 +115,9 @@ def certificate_number(region_code: str, year: int, serial: int) -> str:
     return f"H{region_code[:6]}-{year:04d}-{serial:06d}"
 
 
-def may_cremate(state: str, has_cremation_booking: bool, date_conflict: bool, cremated_on: date,
-                date_of_death: date) -> None:
+def may_cremate(
+    state: str, has_cremation_booking: bool, date_conflict: bool, cremated_on: date, date_of_death: date
+) -> None:
     if state != "open":
         raise Refused(f"the case is {state}")
     if date_conflict:
@@ -129,5 +145,6 @@ class Indicators:
 
 def indicators(deaths: int, cremated: int, burials: int, eco_burials: int) -> Indicators:
     """火化率 = cremated / deaths; 节地生态安葬率 = eco-burials / burials chosen (None without data)."""
-    return Indicators(round(cremated / deaths, 4) if deaths else None,
-                      round(eco_burials / burials, 4) if burials else None)
+    return Indicators(
+        round(cremated / deaths, 4) if deaths else None, round(eco_burials / burials, 4) if burials else None
+    )

@@ -10,6 +10,7 @@ authorised clerk publishes `death.revoked`, and each of them reverses what it di
 a clerk confirms in place of the notified one publishes `death.date_corrected`, and each of them
 takes its step again with that date.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -83,8 +84,10 @@ class FuneralService(Operable):
         if actor.role == "clerk":
             actor.require_staff_in(data["region_code"])
         if source in rules.REQUIRES_REFERENCE and not data["reference"]:
-            raise InvalidInput("a death certificate or report has a number",
-                               errors={"reference": ["required from hospitals and police"]})
+            raise InvalidInput(
+                "a death certificate or report has a number",
+                errors={"reference": ["required from hospitals and police"]},
+            )
         person = ResidentId.parse(data["deceased"]["resident_id"])
         if actor.role == "citizen" and actor.id == person.number:
             raise Forbidden("a family member applies, not the deceased")
@@ -93,45 +96,93 @@ class FuneralService(Operable):
         except rules.InvalidInput as exc:
             raise InvalidInput(exc.reason, errors={"date_of_death": [exc.reason]}) from None
         if data["reference"]:
-            known = self.db.execute(select(DeathNotice).where(
-                DeathNotice.source == source, DeathNotice.reference == data["reference"])).scalar()
+            known = self.db.execute(
+                select(DeathNotice).where(DeathNotice.source == source, DeathNotice.reference == data["reference"])
+            ).scalar()
             if known is not None:  # the same certificate sent again: the same answer
                 return self._notice_answer(actor, self._case_by_id(known.case_id), duplicate=True)
         now = self.clock.now()
         # two notices of one death racing: the unique standing case lets one insert, the other finds
         # it; a case revoked as made in error does not stand, so a later real death opens its own
-        opened = self.db.execute(dialect_insert(self.db, DeathCase.__table__).values(
-            resident_id=person.number, id=str(uuid.uuid4()), matter_id=str(uuid.uuid4()),
-            name=data["deceased"]["name"], region_code=data["region_code"], date_of_death=data["date_of_death"],
-            date_conflict=False, state="open", opened_at=now)
-            .on_conflict_do_nothing(index_elements=["resident_id"], index_where=text("state <> 'revoked'"))).rowcount
-        case = self.db.execute(select(DeathCase).where(DeathCase.resident_id == person.number,
-                                                       DeathCase.state != "revoked")
-                               .with_for_update().execution_options(populate_existing=True)).scalar_one()
+        opened = self.db.execute(
+            dialect_insert(self.db, DeathCase.__table__)
+            .values(
+                resident_id=person.number,
+                id=str(uuid.uuid4()),
+                matter_id=str(uuid.uuid4()),
+                name=data["deceased"]["name"],
+                region_code=data["region_code"],
+                date_of_death=data["date_of_death"],
+                date_conflict=False,
+                state="open",
+                opened_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["resident_id"], index_where=text("state <> 'revoked'"))
+        ).rowcount
+        case = self.db.execute(
+            select(DeathCase)
+            .where(DeathCase.resident_id == person.number, DeathCase.state != "revoked")
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one()
         # the same certificate sent twice at once: the unique reference lets one in, the other is a repeat
-        added = self.db.execute(dialect_insert(self.db, DeathNotice.__table__).values(
-            id=str(uuid.uuid4()), case_id=case.id, source=source, reference=data["reference"],
-            date_of_death=data["date_of_death"], place_of_death=data["place_of_death"], reported_by=actor.id,
-            informant_relationship=data["informant_relationship"], received_at=now)
-            .on_conflict_do_nothing(index_elements=["source", "reference"])).rowcount
+        added = self.db.execute(
+            dialect_insert(self.db, DeathNotice.__table__)
+            .values(
+                id=str(uuid.uuid4()),
+                case_id=case.id,
+                source=source,
+                reference=data["reference"],
+                date_of_death=data["date_of_death"],
+                place_of_death=data["place_of_death"],
+                reported_by=actor.id,
+                informant_relationship=data["informant_relationship"],
+                received_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["source", "reference"])
+        ).rowcount
         if not added:
             return self._notice_answer(actor, case, duplicate=True)
         subject = f"death-case-{case.id}"
         if opened:
             subjects = [person.number] + ([actor.id] if actor.role == "citizen" else [])
-            self.outbox.record("matter.opened", subject, {
-                "matter_type": MATTER_TYPE, "subjects": subjects, "region_code": case.region_code,
-                "opened_on_behalf_of": None if actor.role == "citizen" else actor.id}, matter_id=case.matter_id)
-            self.outbox.record("death.notified", subject, {
-                "case_id": case.id, "resident_id": person.number, "name": case.name,
-                "date_of_death": case.date_of_death, "region_code": case.region_code, "source": source},
-                matter_id=case.matter_id)
+            self.outbox.record(
+                "matter.opened",
+                subject,
+                {
+                    "matter_type": MATTER_TYPE,
+                    "subjects": subjects,
+                    "region_code": case.region_code,
+                    "opened_on_behalf_of": None if actor.role == "citizen" else actor.id,
+                },
+                matter_id=case.matter_id,
+            )
+            self.outbox.record(
+                "death.notified",
+                subject,
+                {
+                    "case_id": case.id,
+                    "resident_id": person.number,
+                    "name": case.name,
+                    "date_of_death": case.date_of_death,
+                    "region_code": case.region_code,
+                    "source": source,
+                },
+                matter_id=case.matter_id,
+            )
             self.audit.record(actor, "death.notify", subject, "opened", source=source, matter_id=case.matter_id)
             self.log.info("funeral.case_opened", case_id=case.id, source=source)
         elif not rules.dates_agree(case.date_of_death, data["date_of_death"]):
             case.date_conflict = True
-            self.audit.record(actor, "death.notify", subject, "date_conflict", source=source,
-                              case_date=case.date_of_death, reported_date=data["date_of_death"])
+            self.audit.record(
+                actor,
+                "death.notify",
+                subject,
+                "date_conflict",
+                source=source,
+                case_date=case.date_of_death,
+                reported_date=data["date_of_death"],
+            )
             self.log.warning("funeral.date_conflict", case_id=case.id, source=source)
         else:
             self.audit.record(actor, "death.notify", subject, "joined", source=source)
@@ -141,9 +192,11 @@ class FuneralService(Operable):
     def date_conflicts(self, actor):
         """The area's cases whose notices disagree on the date of death, oldest first."""
         actor = Actor.from_dict(actor)
-        cases = self.db.execute(select(DeathCase).where(
-            DeathCase.date_conflict.is_(True), actor.in_area(DeathCase.region_code, "date conflicts"))
-            .order_by(DeathCase.opened_at)).scalars()
+        cases = self.db.execute(
+            select(DeathCase)
+            .where(DeathCase.date_conflict.is_(True), actor.in_area(DeathCase.region_code, "date conflicts"))
+            .order_by(DeathCase.opened_at)
+        ).scalars()
         return [self._case_view(c) for c in cases]
 
     @rpc
@@ -159,26 +212,54 @@ class FuneralService(Operable):
         if not case.date_conflict:
             raise CaseStepRefused("the notices of this case agree on the date of death")
         if data["date_of_death"] not in reported:
-            raise InvalidInput("confirm one of the dates the notices gave",
-                               errors={"date_of_death": [f"one of {', '.join(d.isoformat() for d in reported)}"]})
-        self.db.add(DateReview(id=str(uuid.uuid4()), case_id=case.id, reported_dates=[d.isoformat() for d in reported],
-                               confirmed=data["date_of_death"], reason=data["reason"], decided_by=actor.id,
-                               decided_at=self.clock.now()))
+            raise InvalidInput(
+                "confirm one of the dates the notices gave",
+                errors={"date_of_death": [f"one of {', '.join(d.isoformat() for d in reported)}"]},
+            )
+        self.db.add(
+            DateReview(
+                id=str(uuid.uuid4()),
+                case_id=case.id,
+                reported_dates=[d.isoformat() for d in reported],
+                confirmed=data["date_of_death"],
+                reason=data["reason"],
+                decided_by=actor.id,
+                decided_at=self.clock.now(),
+            )
+        )
         previous, subject = case.date_of_death, f"death-case-{case.id}"
         changed = data["date_of_death"] != previous
         case.date_conflict, case.date_of_death = False, data["date_of_death"]
         if changed and case.state != "revoked":
             # the case's decisions so far, this one included: taken under the case's lock, so each
             # correction's number is above every earlier one's
-            revision = self.db.execute(select(func.count()).select_from(DateReview)
-                                       .where(DateReview.case_id == case.id)).scalar_one()
-            self.outbox.record("death.date_corrected", subject, {
-                "case_id": case.id, "resident_id": case.resident_id, "date_of_death": case.date_of_death,
-                "previous_date_of_death": previous, "reason": data["reason"], "revision": revision},
-                matter_id=case.matter_id)
+            revision = self.db.execute(
+                select(func.count()).select_from(DateReview).where(DateReview.case_id == case.id)
+            ).scalar_one()
+            self.outbox.record(
+                "death.date_corrected",
+                subject,
+                {
+                    "case_id": case.id,
+                    "resident_id": case.resident_id,
+                    "date_of_death": case.date_of_death,
+                    "previous_date_of_death": previous,
+                    "reason": data["reason"],
+                    "revision": revision,
+                },
+                matter_id=case.matter_id,
+            )
             self.log.warning("funeral.date_corrected", case_id=case.id)
-        self.audit.record(actor, "death.resolve_date", subject, "confirmed", reason=data["reason"],
-                          confirmed=data["date_of_death"], previous=previous, changed=changed)
+        self.audit.record(
+            actor,
+            "death.resolve_date",
+            subject,
+            "confirmed",
+            reason=data["reason"],
+            confirmed=data["date_of_death"],
+            previous=previous,
+            changed=changed,
+        )
         return self._case_view(case)
 
     # --- the funeral case ------------------------------------------------------------------------
@@ -205,12 +286,27 @@ class FuneralService(Operable):
         except (rules.InvalidInput, AttributeError, TypeError) as exc:
             raise PolicyUnusable(getattr(exc, "reason", str(exc))) from None
         version = f"{fees.version};{waived.version}"
-        booking = Booking(id=str(uuid.uuid4()), case_id=case.id, kind=data["kind"], scheduled_at=data["scheduled_at"],
-                          funeral_home=data["funeral_home"], fee_fen=waiver.fee_fen, waived_fen=waiver.waived_fen,
-                          policy_version=version, booked_by=actor.id)
+        booking = Booking(
+            id=str(uuid.uuid4()),
+            case_id=case.id,
+            kind=data["kind"],
+            scheduled_at=data["scheduled_at"],
+            funeral_home=data["funeral_home"],
+            fee_fen=waiver.fee_fen,
+            waived_fen=waiver.waived_fen,
+            policy_version=version,
+            booked_by=actor.id,
+        )
         self.db.add(booking)
-        self.audit.record(actor, "funeral.book", f"death-case-{case.id}", data["kind"], policy_version=version,
-                          fee_fen=waiver.fee_fen, waived_fen=waiver.waived_fen)
+        self.audit.record(
+            actor,
+            "funeral.book",
+            f"death-case-{case.id}",
+            data["kind"],
+            policy_version=version,
+            fee_fen=waiver.fee_fen,
+            waived_fen=waiver.waived_fen,
+        )
         return self._case_view(case)
 
     @rpc
@@ -232,19 +328,41 @@ class FuneralService(Operable):
             raise PolicyUnusable(getattr(exc, "reason", str(exc))) from None
         niche_id = None
         if data["form"] == "niche":
-            niche = self.db.execute(select(Niche).where(
-                Niche.case_id.is_(None), Niche.region_code.startswith(region_prefix(case.region_code[:6]),
-                                                                       autoescape=True))
-                .order_by(Niche.id).limit(1).with_for_update(skip_locked=True)).scalar()
+            niche = self.db.execute(
+                select(Niche)
+                .where(
+                    Niche.case_id.is_(None),
+                    Niche.region_code.startswith(region_prefix(case.region_code[:6]), autoescape=True),
+                )
+                .order_by(Niche.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).scalar()
             if niche is None:
                 raise Conflict("no niche is free in the region", errors={"form": ["no free niche"]})
             niche.case_id, niche_id = case.id, niche.id
         version = f"{rewards.version};{cap.version}"
-        self.db.add(Burial(case_id=case.id, region_code=case.region_code, form=data["form"],
-                           eco=data["form"] in rules.ECO_FORMS, reward_fen=reward, niche_id=niche_id,
-                           chosen_on=today, policy_version=version))
-        self.audit.record(actor, "funeral.burial", f"death-case-{case.id}", data["form"], policy_version=version,
-                          reward_fen=reward, niche_id=niche_id)
+        self.db.add(
+            Burial(
+                case_id=case.id,
+                region_code=case.region_code,
+                form=data["form"],
+                eco=data["form"] in rules.ECO_FORMS,
+                reward_fen=reward,
+                niche_id=niche_id,
+                chosen_on=today,
+                policy_version=version,
+            )
+        )
+        self.audit.record(
+            actor,
+            "funeral.burial",
+            f"death-case-{case.id}",
+            data["form"],
+            policy_version=version,
+            reward_fen=reward,
+            niche_id=niche_id,
+        )
         return self._case_view(case)
 
     @rpc
@@ -253,8 +371,10 @@ class FuneralService(Operable):
         matter is done."""
         actor, data = Actor.from_dict(actor), load(CremationRequestSchema, request)
         case = self._case(actor, case_id, for_update=True)
-        booked = self.db.execute(select(Booking.id).where(Booking.case_id == case.id,
-                                                          Booking.kind == "cremation")).first() is not None
+        booked = (
+            self.db.execute(select(Booking.id).where(Booking.case_id == case.id, Booking.kind == "cremation")).first()
+            is not None
+        )
         try:
             rules.may_cremate(case.state, booked, case.date_conflict, data["cremated_on"], case.date_of_death)
         except rules.Refused as exc:
@@ -265,16 +385,27 @@ class FuneralService(Operable):
             raise InvalidInput("a cremation is recorded once it took place", errors={"cremated_on": ["in the future"]})
         district, year = case.region_code[:6], data["cremated_on"].year
         table = CertificateSerial.__table__
-        serial = self.db.execute(dialect_insert(self.db, table).values(region_code=district, year=year, last_serial=1)
-                                 .on_conflict_do_update(index_elements=["region_code", "year"],
-                                                        set_={"last_serial": table.c.last_serial + 1})
-                                 .returning(table.c.last_serial)).scalar_one()
+        serial = self.db.execute(
+            dialect_insert(self.db, table)
+            .values(region_code=district, year=year, last_serial=1)
+            .on_conflict_do_update(
+                index_elements=["region_code", "year"], set_={"last_serial": table.c.last_serial + 1}
+            )
+            .returning(table.c.last_serial)
+        ).scalar_one()
         case.state, case.cremated_on = "cremated", data["cremated_on"]
         case.cremation_certificate = rules.certificate_number(district, year, serial)
-        self.outbox.report_step(f"death-case-{case.id}", MATTER_TYPE, STEP, "done",
-                                f"火化证明 {case.cremation_certificate}", matter_id=case.matter_id)
-        self.audit.record(actor, "funeral.cremation", f"death-case-{case.id}", "cremated",
-                          certificate=case.cremation_certificate)
+        self.outbox.report_step(
+            f"death-case-{case.id}",
+            MATTER_TYPE,
+            STEP,
+            "done",
+            f"火化证明 {case.cremation_certificate}",
+            matter_id=case.matter_id,
+        )
+        self.audit.record(
+            actor, "funeral.cremation", f"death-case-{case.id}", "cremated", certificate=case.cremation_certificate
+        )
         return self._case_view(case)
 
     # --- revocation ------------------------------------------------------------------------------
@@ -293,18 +424,31 @@ class FuneralService(Operable):
             self.audit.record_refusal(actor, "death.revoke", f"death-case-{case.id}", exc.reason)
             raise CaseStepRefused(exc.reason) from None
         case.state, case.revoked_at, case.revoked_by, case.revoked_reason = (
-            "revoked", self.clock.now(), actor.id, data["reason"])
+            "revoked",
+            self.clock.now(),
+            actor.id,
+            data["reason"],
+        )
         burial = self.db.get(Burial, case.id)
         if burial is not None and burial.niche_id is not None:
             self.db.get(Niche, burial.niche_id).case_id = None  # the niche is free again
             burial.niche_id = None
         subject = f"death-case-{case.id}"
-        self.outbox.record("death.revoked", subject, {
-            "case_id": case.id, "resident_id": case.resident_id, "date_of_death": case.date_of_death,
-            "reason": data["reason"]}, matter_id=case.matter_id)
+        self.outbox.record(
+            "death.revoked",
+            subject,
+            {
+                "case_id": case.id,
+                "resident_id": case.resident_id,
+                "date_of_death": case.date_of_death,
+                "reason": data["reason"],
+            },
+            matter_id=case.matter_id,
+        )
         # funeral's own step had not happened (no cremation): nothing of it remains to do
-        self.outbox.report_step(subject, MATTER_TYPE, STEP, "not_applicable", f"revoked: {data['reason']}",
-                                matter_id=case.matter_id)
+        self.outbox.report_step(
+            subject, MATTER_TYPE, STEP, "not_applicable", f"revoked: {data['reason']}", matter_id=case.matter_id
+        )
         self.audit.record(actor, "death.revoke", subject, "revoked", reason=data["reason"])
         self.log.warning("funeral.revoked", case_id=case.id)
         return self._case_view(case)
@@ -316,10 +460,15 @@ class FuneralService(Operable):
         """骨灰安放格位 added to a columbarium's inventory."""
         actor, data = Actor.from_dict(actor), load(NicheBatchSchema, request)
         actor.require_staff_in(data["region_code"])
-        last = self.db.execute(select(func.coalesce(func.max(Niche.position), 0))
-                               .where(Niche.facility == data["facility"])).scalar_one()
-        self.db.add_all([Niche(facility=data["facility"], region_code=data["region_code"], position=last + i + 1)
-                         for i in range(data["count"])])
+        last = self.db.execute(
+            select(func.coalesce(func.max(Niche.position), 0)).where(Niche.facility == data["facility"])
+        ).scalar_one()
+        self.db.add_all(
+            [
+                Niche(facility=data["facility"], region_code=data["region_code"], position=last + i + 1)
+                for i in range(data["count"])
+            ]
+        )
         self.audit.record(actor, "niche.add", f"facility-{data['facility']}", "added", count=data["count"])
         return self._inventory(data["region_code"])
 
@@ -332,13 +481,19 @@ class FuneralService(Operable):
 
     def _inventory(self, region_code: str) -> dict:
         self.db.flush()
-        rows = self.db.execute(select(Niche.facility, func.count(), func.count(Niche.case_id)).where(
-            Niche.region_code.startswith(region_prefix(region_code), autoescape=True))
-            .group_by(Niche.facility).order_by(Niche.facility)).all()
-        facilities = [{"facility": f, "total": total, "allocated": taken, "free": total - taken}
-                      for f, total, taken in rows]
-        return dump(NicheInventorySchema, {"region_code": region_code, "facilities": facilities,
-                                           "free": sum(f["free"] for f in facilities)})
+        rows = self.db.execute(
+            select(Niche.facility, func.count(), func.count(Niche.case_id))
+            .where(Niche.region_code.startswith(region_prefix(region_code), autoescape=True))
+            .group_by(Niche.facility)
+            .order_by(Niche.facility)
+        ).all()
+        facilities = [
+            {"facility": f, "total": total, "allocated": taken, "free": total - taken} for f, total, taken in rows
+        ]
+        return dump(
+            NicheInventorySchema,
+            {"region_code": region_code, "facilities": facilities, "free": sum(f["free"] for f in facilities)},
+        )
 
     @rpc
     def indicators(self, actor, region_code):
@@ -347,17 +502,32 @@ class FuneralService(Operable):
         require_region_code(region_code)
         actor.require_staff_in(region_code)
         within = DeathCase.region_code.startswith(region_prefix(region_code), autoescape=True)
-        deaths, cremated = self.db.execute(select(
-            func.count(), func.count().filter(DeathCase.state == "cremated"))
-            .where(within, DeathCase.state != "revoked")).one()
-        burials, eco, rewards = self.db.execute(select(
-            func.count(), func.count().filter(Burial.eco.is_(True)), func.coalesce(func.sum(Burial.reward_fen), 0))
-            .join(DeathCase, DeathCase.id == Burial.case_id).where(within, DeathCase.state != "revoked")).one()
+        deaths, cremated = self.db.execute(
+            select(func.count(), func.count().filter(DeathCase.state == "cremated")).where(
+                within, DeathCase.state != "revoked"
+            )
+        ).one()
+        burials, eco, rewards = self.db.execute(
+            select(
+                func.count(), func.count().filter(Burial.eco.is_(True)), func.coalesce(func.sum(Burial.reward_fen), 0)
+            )
+            .join(DeathCase, DeathCase.id == Burial.case_id)
+            .where(within, DeathCase.state != "revoked")
+        ).one()
         rates = rules.indicators(deaths, cremated, burials, eco)
-        return dump(FuneralIndicatorsSchema, {
-            "region_code": region_code, "deaths": deaths, "cremated": cremated, "cremation_rate": rates.cremation_rate,
-            "burials": burials, "eco_burials": eco, "eco_burial_rate": rates.eco_burial_rate,
-            "rewards_fen": int(rewards)})
+        return dump(
+            FuneralIndicatorsSchema,
+            {
+                "region_code": region_code,
+                "deaths": deaths,
+                "cremated": cremated,
+                "cremation_rate": rates.cremation_rate,
+                "burials": burials,
+                "eco_burials": eco,
+                "eco_burial_rate": rates.eco_burial_rate,
+                "rewards_fen": int(rewards),
+            },
+        )
 
     # --- shared ----------------------------------------------------------------------------------
 
@@ -376,8 +546,9 @@ class FuneralService(Operable):
         return case
 
     def _reported_dates(self, case: DeathCase) -> list:
-        return sorted(set(self.db.execute(select(DeathNotice.date_of_death)
-                                          .where(DeathNotice.case_id == case.id)).scalars()))
+        return sorted(
+            set(self.db.execute(select(DeathNotice.date_of_death).where(DeathNotice.case_id == case.id)).scalars())
+        )
 
     def _notice_answer(self, actor: Actor, case: DeathCase, duplicate: bool) -> dict:
         """Staff see the case; a partner or the family only the receipt of its notice, since the
@@ -385,32 +556,81 @@ class FuneralService(Operable):
         if actor.role in STAFF_ROLES:
             return self._case_view(case, duplicate=duplicate)
         self.db.flush()
-        return dump(DeathNoticeReceiptSchema, {
-            "case_id": case.id, "matter_id": case.matter_id, "state": case.state,
-            "date_of_death": case.date_of_death, "date_conflict": case.date_conflict, "duplicate": duplicate})
+        return dump(
+            DeathNoticeReceiptSchema,
+            {
+                "case_id": case.id,
+                "matter_id": case.matter_id,
+                "state": case.state,
+                "date_of_death": case.date_of_death,
+                "date_conflict": case.date_conflict,
+                "duplicate": duplicate,
+            },
+        )
 
     def _case_view(self, case: DeathCase, duplicate: bool = False) -> dict:
         self.db.flush()
-        notices = self.db.execute(select(DeathNotice).where(DeathNotice.case_id == case.id)
-                                  .order_by(DeathNotice.received_at, DeathNotice.id)).scalars().all()
-        bookings = self.db.execute(select(Booking).where(Booking.case_id == case.id)
-                                   .order_by(Booking.kind)).scalars().all()
+        notices = (
+            self.db.execute(
+                select(DeathNotice)
+                .where(DeathNotice.case_id == case.id)
+                .order_by(DeathNotice.received_at, DeathNotice.id)
+            )
+            .scalars()
+            .all()
+        )
+        bookings = (
+            self.db.execute(select(Booking).where(Booking.case_id == case.id).order_by(Booking.kind)).scalars().all()
+        )
         burial = self.db.get(Burial, case.id)
         niche = self.db.get(Niche, burial.niche_id) if burial is not None and burial.niche_id else None
-        return dump(CaseViewSchema, {
-            "case_id": case.id, "matter_id": case.matter_id, "resident_id": case.resident_id, "name": case.name,
-            "region_code": case.region_code, "date_of_death": case.date_of_death, "state": case.state,
-            "date_conflict": case.date_conflict, "reported_dates": sorted({n.date_of_death for n in notices}),
-            "duplicate": duplicate,
-            "notices": [{"source": n.source, "reference": n.reference, "date_of_death": n.date_of_death,
-                         "received_at": n.received_at} for n in notices],
-            "bookings": [{"booking_id": b.id, "kind": b.kind, "scheduled_at": b.scheduled_at,
-                          "funeral_home": b.funeral_home, "fee_fen": b.fee_fen, "waived_fen": b.waived_fen,
-                          "policy_version": b.policy_version} for b in bookings],
-            "burial": None if burial is None else {
-                "form": burial.form, "eco": burial.eco, "reward_fen": burial.reward_fen,
-                "niche": f"{niche.facility}#{niche.position}" if niche else None,
-                "policy_version": burial.policy_version},
-            "fees_fen": sum(b.fee_fen for b in bookings), "waived_fen": sum(b.waived_fen for b in bookings),
-            "cremation_certificate": case.cremation_certificate, "cremated_on": case.cremated_on,
-            "revoked_reason": case.revoked_reason})
+        return dump(
+            CaseViewSchema,
+            {
+                "case_id": case.id,
+                "matter_id": case.matter_id,
+                "resident_id": case.resident_id,
+                "name": case.name,
+                "region_code": case.region_code,
+                "date_of_death": case.date_of_death,
+                "state": case.state,
+                "date_conflict": case.date_conflict,
+                "reported_dates": sorted({n.date_of_death for n in notices}),
+                "duplicate": duplicate,
+                "notices": [
+                    {
+                        "source": n.source,
+                        "reference": n.reference,
+                        "date_of_death": n.date_of_death,
+                        "received_at": n.received_at,
+                    }
+                    for n in notices
+                ],
+                "bookings": [
+                    {
+                        "booking_id": b.id,
+                        "kind": b.kind,
+                        "scheduled_at": b.scheduled_at,
+                        "funeral_home": b.funeral_home,
+                        "fee_fen": b.fee_fen,
+                        "waived_fen": b.waived_fen,
+                        "policy_version": b.policy_version,
+                    }
+                    for b in bookings
+                ],
+                "burial": None
+                if burial is None
+                else {
+                    "form": burial.form,
+                    "eco": burial.eco,
+                    "reward_fen": burial.reward_fen,
+                    "niche": f"{niche.facility}#{niche.position}" if niche else None,
+                    "policy_version": burial.policy_version,
+                },
+                "fees_fen": sum(b.fee_fen for b in bookings),
+                "waived_fen": sum(b.waived_fen for b in bookings),
+                "cremation_certificate": case.cremation_certificate,
+                "cremated_on": case.cremated_on,
+                "revoked_reason": case.revoked_reason,
+            },
+        )

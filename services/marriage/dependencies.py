@@ -1,4 +1,5 @@
 """Dependencies of the marriage service beyond the chassis: the e-certificate signer."""
+
 from __future__ import annotations
 
 import base64
@@ -38,8 +39,7 @@ class ECertificates(DependencyProvider):
         config = self.container.config
         if len(config.get("E_CERTIFICATE_KEY") or "") < 16:  # fail closed: no well-known default key
             raise ConfigurationError("E_CERTIFICATE_KEY must be set to at least 16 characters")
-        self.signer = CertificateSigner(config["E_CERTIFICATE_KEY"].encode(),
-                                        config.get("E_CERTIFICATE_KEY_ID", "dev"))
+        self.signer = CertificateSigner(config["E_CERTIFICATE_KEY"].encode(), config.get("E_CERTIFICATE_KEY_ID", "dev"))
 
     def get_dependency(self, worker_ctx):
         return self.signer

@@ -1,4 +1,5 @@
 """How the marriage registry says no: each a chassis Problem, so the gateway renders RFC 7807."""
+
 from chassis.errors import Conflict, NotFound, OutsideArea, Refused  # noqa: F401  (re-exported)
 
 

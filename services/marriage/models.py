@@ -1,6 +1,7 @@
 """The marriage registry's tables (婚姻登记档案). Resident ID numbers are stored in full here, in the
 registry's own database; events carry them only where a consumer needs them (contracts), partners
 get only their entitled fields, and logs mask them."""
+
 from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Text
@@ -13,6 +14,7 @@ Base = declarative_base()
 
 class Office(Base):
     """A registration office (婚姻登记处) and how many couples one appointment slot takes."""
+
     __tablename__ = "office"
     code = Column(String(6), primary_key=True)  # division code of the district it serves
     name = Column(String(120), nullable=False)
@@ -56,6 +58,7 @@ class Marriage(Base):
 class Spouse(Base):
     """One row per person currently married: the primary key is what makes bigamy (重婚)
     impossible even when two registrations for the same person race."""
+
     __tablename__ = "spouse"
     resident_id = Column(String(18), primary_key=True)
     marriage_id = Column(String(36), ForeignKey("marriage.id"), nullable=False)
@@ -63,6 +66,7 @@ class Spouse(Base):
 
 class Divorce(Base):
     """A divorce by agreement (协议离婚) and its cooling-off period (离婚冷静期)."""
+
     __tablename__ = "divorce"
     id = Column(String(36), primary_key=True)
     marriage_id = Column(String(36), ForeignKey("marriage.id"), nullable=False, index=True)
@@ -78,6 +82,7 @@ class Divorce(Base):
 
 class Certificate(Base):
     """Every certificate number ever issued; a re-issue voids the number it replaces."""
+
     __tablename__ = "certificate"
     number = Column(String(40), primary_key=True)
     kind = Column(String(20), nullable=False)  # marriage | divorce | reissue
@@ -99,6 +104,7 @@ class CertificateSerial(Base):
 class DeathRecord(Base):
     """身后一件事: the marriage a death ended, kept to restore it if the death is revoked. A
     revocation that overtakes its notice leaves a `revoked` row."""
+
     __tablename__ = "death_record"
     case_id = Column(String(36), primary_key=True)
     resident_id = Column(String(18), nullable=False, index=True)

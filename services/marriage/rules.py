@@ -9,6 +9,7 @@ generations (the registrar relies on the parties' signed declaration); art. 1077
 agreement with a cooling-off period (冷静期) and a certificate window after which the application
 is deemed withdrawn (视为撤回); art. 201 periods are counted from the day after the event.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,10 +19,23 @@ from datetime import date, timedelta
 from contracts.person import ResidentId
 
 __all__ = [
-    "CERTIFICATE_PREFIXES", "COOLING_OFF", "DEEMED_WITHDRAWN", "REGISTERED", "WITHDRAWN",
-    "Divorce", "IllegalTransition", "MarriageLaw", "Party", "Refusal",
-    "certificate_number", "check_marriage", "effective_state", "lapse", "receive_divorce",
-    "register", "withdraw",
+    "CERTIFICATE_PREFIXES",
+    "COOLING_OFF",
+    "DEEMED_WITHDRAWN",
+    "REGISTERED",
+    "WITHDRAWN",
+    "Divorce",
+    "IllegalTransition",
+    "MarriageLaw",
+    "Party",
+    "Refusal",
+    "certificate_number",
+    "check_marriage",
+    "effective_state",
+    "lapse",
+    "receive_divorce",
+    "register",
+    "withdraw",
 ]
 
 
@@ -49,6 +63,7 @@ class Refusal:
 
 # --- marriage ------------------------------------------------------------------------------------
 
+
 def _reaches_age(birth: date, years: int) -> date:
     """The day someone born on `birth` turns `years` (29 February → 1 March in non-leap years)."""
     try:
@@ -57,19 +72,20 @@ def _reaches_age(birth: date, years: int) -> date:
         return date(birth.year + years, 3, 1)
 
 
-def check_marriage(party_a: Party, party_b: Party, declared_not_close_relatives: bool,
-                   on: date, law: MarriageLaw) -> list[Refusal]:
+def check_marriage(
+    party_a: Party, party_b: Party, declared_not_close_relatives: bool, on: date, law: MarriageLaw
+) -> list[Refusal]:
     """Every reason the couple cannot marry on `on`; an empty list means they may register.
 
     Reasons never contain the ID numbers themselves, so they are safe to log and audit.
     """
     refusals: list[Refusal] = []
     if party_a.resident_id.number == party_b.resident_id.number:
-        refusals.append(Refusal("party_b.resident_id", "same_person",
-                                "both parties have the same resident ID number"))
+        refusals.append(Refusal("party_b.resident_id", "same_person", "both parties have the same resident ID number"))
     elif party_a.resident_id.sex == party_b.resident_id.sex:  # same person is same sex too: say it once
-        refusals.append(Refusal("party_b.resident_id", "same_sex",
-                                "a marriage is registered between one man and one woman"))
+        refusals.append(
+            Refusal("party_b.resident_id", "same_sex", "a marriage is registered between one man and one woman")
+        )
     for key, label, party in (("party_a", "party A", party_a), ("party_b", "party B", party_b)):
         field = f"{key}.resident_id"
         person = party.resident_id
@@ -77,25 +93,34 @@ def check_marriage(party_a: Party, party_b: Party, declared_not_close_relatives:
         minimum = law.minimum_age_male if is_man else law.minimum_age_female
         if person.age_on(on) < minimum:
             reaches = _reaches_age(person.birth_date, minimum)
-            refusals.append(Refusal(field, "under_age",
-                                    f"a {'man' if is_man else 'woman'} must be at least {minimum} "
-                                    f"to marry; {label} reaches {minimum} on "
-                                    f"{reaches.isoformat()}"))
+            refusals.append(
+                Refusal(
+                    field,
+                    "under_age",
+                    f"a {'man' if is_man else 'woman'} must be at least {minimum} "
+                    f"to marry; {label} reaches {minimum} on "
+                    f"{reaches.isoformat()}",
+                )
+            )
         if party.marital_status == "married":  # 重婚
-            refusals.append(Refusal(field, "already_married",
-                                    f"{label} is currently married"))
+            refusals.append(Refusal(field, "already_married", f"{label} is currently married"))
     if not declared_not_close_relatives:
-        refusals.append(Refusal("declared_not_close_relatives", "close_relatives_not_declared",
-                                "both parties must declare that they are not lineal relatives or "
-                                "collateral relatives within three generations"))
+        refusals.append(
+            Refusal(
+                "declared_not_close_relatives",
+                "close_relatives_not_declared",
+                "both parties must declare that they are not lineal relatives or "
+                "collateral relatives within three generations",
+            )
+        )
     return refusals
 
 
 # --- divorce by agreement (协议离婚) -------------------------------------------------------------
 
-COOLING_OFF = "cooling_off"            # open: 冷静期, then the certificate window
-WITHDRAWN = "withdrawn"                # a party withdrew during the cooling-off period
-REGISTERED = "registered"              # divorce certificate issued
+COOLING_OFF = "cooling_off"  # open: 冷静期, then the certificate window
+WITHDRAWN = "withdrawn"  # a party withdrew during the cooling-off period
+REGISTERED = "registered"  # divorce certificate issued
 DEEMED_WITHDRAWN = "deemed_withdrawn"  # 视为撤回: nobody completed it within the window
 
 
@@ -111,7 +136,7 @@ class IllegalTransition(Exception):
 class Divorce:
     received_on: date
     state: str
-    cooling_off_ends: date         # last day a party may withdraw
+    cooling_off_ends: date  # last day a party may withdraw
     certificate_window_ends: date  # last day both may apply for the certificate
     closed_on: date | None = None
 
@@ -119,8 +144,12 @@ class Divorce:
 def receive_divorce(received_on: date, law: MarriageLaw) -> Divorce:
     # Counted from the next day (art. 201): N days after day 0 end on day N, inclusive.
     cooling_off_ends = received_on + timedelta(days=law.cooling_off_days)
-    return Divorce(received_on=received_on, state=COOLING_OFF, cooling_off_ends=cooling_off_ends,
-                   certificate_window_ends=cooling_off_ends + timedelta(days=law.certificate_window_days))
+    return Divorce(
+        received_on=received_on,
+        state=COOLING_OFF,
+        cooling_off_ends=cooling_off_ends,
+        certificate_window_ends=cooling_off_ends + timedelta(days=law.certificate_window_days),
+    )
 
 
 def _require_open(d: Divorce, on: date) -> None:
@@ -134,8 +163,9 @@ def withdraw(d: Divorce, on: date) -> Divorce:
     """Either party withdraws during the cooling-off period (冷静期)."""
     _require_open(d, on)
     if on > d.cooling_off_ends:
-        raise IllegalTransition(f"the cooling-off period ended on {d.cooling_off_ends}; the application "
-                                f"can no longer be withdrawn")
+        raise IllegalTransition(
+            f"the cooling-off period ended on {d.cooling_off_ends}; the application can no longer be withdrawn"
+        )
     return replace(d, state=WITHDRAWN, closed_on=on)
 
 
@@ -143,11 +173,15 @@ def register(d: Divorce, on: date, both_present: bool) -> Divorce:
     """Issue the divorce certificate: after the cooling-off period, within the window, both in person."""
     _require_open(d, on)
     if on <= d.cooling_off_ends:
-        raise IllegalTransition(f"the cooling-off period ends on {d.cooling_off_ends}; the certificate "
-                                f"can be applied for from {d.cooling_off_ends + timedelta(days=1)}")
+        raise IllegalTransition(
+            f"the cooling-off period ends on {d.cooling_off_ends}; the certificate "
+            f"can be applied for from {d.cooling_off_ends + timedelta(days=1)}"
+        )
     if on > d.certificate_window_ends:
-        raise IllegalTransition(f"the certificate could be applied for until {d.certificate_window_ends}; "
-                                f"the application is deemed withdrawn")
+        raise IllegalTransition(
+            f"the certificate could be applied for until {d.certificate_window_ends}; "
+            f"the application is deemed withdrawn"
+        )
     if not both_present:
         raise IllegalTransition("both parties must apply for the certificate in person")
     return replace(d, state=REGISTERED, closed_on=on)

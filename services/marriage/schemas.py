@@ -1,17 +1,18 @@
 """Loading requests and dumping answers: the shapes come from `contracts.marriage`."""
+
 from __future__ import annotations
 
 from chassis.schemas import dump, load  # noqa: F401  (the one way, re-exported for the service)
 from contracts.marriage import (  # noqa: F401
-                                AppointmentRequestSchema,
-                                AppointmentSchema,
-                                CertificateVerificationSchema,
-                                DivorceDecisionSchema,
-                                DivorceRequestSchema,
-                                DivorceSchema,
-                                MaritalStatusSchema,
-                                OneMatterApplicationSchema,
-                                RegistrationRequestSchema,
-                                RegistrationSchema,
-                                ReissueRequestSchema,
+    AppointmentRequestSchema,
+    AppointmentSchema,
+    CertificateVerificationSchema,
+    DivorceDecisionSchema,
+    DivorceRequestSchema,
+    DivorceSchema,
+    MaritalStatusSchema,
+    OneMatterApplicationSchema,
+    RegistrationRequestSchema,
+    RegistrationSchema,
+    ReissueRequestSchema,
 )

@@ -1,5 +1,6 @@
 """Marriage registration (婚姻登记): entrypoints only move data between the wire, the rules
 (`rules.py`) and the database; every change commits with its events and its audit row."""
+
 from __future__ import annotations
 
 import uuid
@@ -66,8 +67,12 @@ from services.marriage.schemas import (
 )
 
 STAFF = ("clerk", "admin")
-LAW_PARAMETERS = ("marriage.minimum_age.male", "marriage.minimum_age.female",
-                  "divorce.cooling_off_days", "divorce.certificate_window_days")
+LAW_PARAMETERS = (
+    "marriage.minimum_age.male",
+    "marriage.minimum_age.female",
+    "divorce.cooling_off_days",
+    "divorce.certificate_window_days",
+)
 
 
 class MarriageService(Operable):
@@ -95,22 +100,39 @@ class MarriageService(Operable):
         actor, data = Actor.from_dict(actor), load(OneMatterApplicationSchema, request)
         matter_id = str(uuid.uuid4())
         appointment = self._book(actor, data, matter_id)
-        self.outbox.record("matter.opened", f"appointment-{appointment.id}", {
-            "matter_type": data["matter_type"],
-            "subjects": [data["party_a"]["resident_id"], data["party_b"]["resident_id"]],
-            "region_code": data["office_code"],
-            "opened_on_behalf_of": actor.id if actor.role != "citizen" else None,
-        }, matter_id=matter_id)
-        self.audit.record(actor, "matter.open", f"matter-{matter_id}", "opened",
-                          matter_type=data["matter_type"], appointment_id=appointment.id)
+        self.outbox.record(
+            "matter.opened",
+            f"appointment-{appointment.id}",
+            {
+                "matter_type": data["matter_type"],
+                "subjects": [data["party_a"]["resident_id"], data["party_b"]["resident_id"]],
+                "region_code": data["office_code"],
+                "opened_on_behalf_of": actor.id if actor.role != "citizen" else None,
+            },
+            matter_id=matter_id,
+        )
+        self.audit.record(
+            actor,
+            "matter.open",
+            f"matter-{matter_id}",
+            "opened",
+            matter_type=data["matter_type"],
+            appointment_id=appointment.id,
+        )
         return {"matter_id": matter_id, "appointment": self._appointment_view(appointment)}
 
     @staticmethod
     def _appointment_view(appointment: Appointment) -> dict:
-        return dump(AppointmentSchema, {
-            "appointment_id": appointment.id, "office_code": appointment.office_code,
-            "slot_start": appointment.slot_start, "state": appointment.state,
-            "matter_id": appointment.matter_id})
+        return dump(
+            AppointmentSchema,
+            {
+                "appointment_id": appointment.id,
+                "office_code": appointment.office_code,
+                "slot_start": appointment.slot_start,
+                "state": appointment.state,
+                "matter_id": appointment.matter_id,
+            },
+        )
 
     def _book(self, actor: Actor, data: dict, matter_id) -> Appointment:
         a, b = data["party_a"], data["party_b"]
@@ -118,35 +140,60 @@ class MarriageService(Operable):
             raise Forbidden("a citizen can only book for a couple they are part of")
         if actor.role != "citizen":
             actor.require_staff_in(data["office_code"])
-        office = self.db.execute(select(Office).where(Office.code == data["office_code"])
-                                 .with_for_update()).scalar_one_or_none()  # serialises one office's bookings
+        office = self.db.execute(
+            select(Office).where(Office.code == data["office_code"]).with_for_update()
+        ).scalar_one_or_none()  # serialises one office's bookings
         if office is None:
-            raise UnknownRecord(f"no registration office {data['office_code']}",
-                                errors={"office_code": ["unknown office"]})
+            raise UnknownRecord(
+                f"no registration office {data['office_code']}", errors={"office_code": ["unknown office"]}
+            )
         slot = data["slot_start"]
         if slot <= self.clock.now():
             raise InvalidInput("the slot has already begun", errors={"slot_start": ["must be in the future"]})
         if (slot.minute % office.slot_minutes) or slot.second or slot.microsecond:
-            raise InvalidInput("not a slot start", errors={"slot_start": [
-                f"slots start every {office.slot_minutes} minutes on the hour"]})
-        self._refuse_if_ineligible(actor, data, declared_not_close_relatives=True,
-                                   on=slot.astimezone(LOCAL_ZONE).date(), action="appointment.book")
-        booked = select(func.count()).select_from(Appointment).where(
-            Appointment.office_code == office.code, Appointment.slot_start == slot,
-            Appointment.state == "booked")
+            raise InvalidInput(
+                "not a slot start",
+                errors={"slot_start": [f"slots start every {office.slot_minutes} minutes on the hour"]},
+            )
+        self._refuse_if_ineligible(
+            actor,
+            data,
+            declared_not_close_relatives=True,
+            on=slot.astimezone(LOCAL_ZONE).date(),
+            action="appointment.book",
+        )
+        booked = (
+            select(func.count())
+            .select_from(Appointment)
+            .where(
+                Appointment.office_code == office.code, Appointment.slot_start == slot, Appointment.state == "booked"
+            )
+        )
         if self.db.execute(booked).scalar() >= office.slot_capacity:
             raise SlotUnavailable(f"the slot at {slot.isoformat()} is full", errors={"slot_start": ["full"]})
         parties = (a["resident_id"], b["resident_id"])
-        clash = self.db.execute(select(Appointment.id).where(
-            Appointment.state == "booked", Appointment.slot_start > self.clock.now(),
-            Appointment.party_a_id.in_(parties) | Appointment.party_b_id.in_(parties))).first()
+        clash = self.db.execute(
+            select(Appointment.id).where(
+                Appointment.state == "booked",
+                Appointment.slot_start > self.clock.now(),
+                Appointment.party_a_id.in_(parties) | Appointment.party_b_id.in_(parties),
+            )
+        ).first()
         if clash:
             raise SlotUnavailable("a party already has a booked appointment; cancel it first")
         appointment = Appointment(
-            id=str(uuid.uuid4()), office_code=office.code, slot_start=slot,
-            party_a_id=a["resident_id"], party_a_name=a["name"], party_b_id=b["resident_id"],
-            party_b_name=b["name"], state="booked", matter_id=matter_id,
-            booked_at=self.clock.now(), booked_by=actor.id)
+            id=str(uuid.uuid4()),
+            office_code=office.code,
+            slot_start=slot,
+            party_a_id=a["resident_id"],
+            party_a_name=a["name"],
+            party_b_id=b["resident_id"],
+            party_b_name=b["name"],
+            state="booked",
+            matter_id=matter_id,
+            booked_at=self.clock.now(),
+            booked_by=actor.id,
+        )
         self.db.add(appointment)
         return appointment
 
@@ -157,46 +204,88 @@ class MarriageService(Operable):
         actor, data = Actor.from_dict(actor), load(RegistrationRequestSchema, request)
         actor.require_staff_in(data["office_code"])
         today = self.clock.today()
-        law = self._refuse_if_ineligible(actor, data, data["declared_not_close_relatives"], today,
-                                         action="marriage.register")
+        law = self._refuse_if_ineligible(
+            actor, data, data["declared_not_close_relatives"], today, action="marriage.register"
+        )
         a, b = data["party_a"], data["party_b"]
         matter_id = data["matter_id"]
         if matter_id:
             self._use_appointment(matter_id, {a["resident_id"], b["resident_id"]})
         else:  # a walk-in couple that had booked: their booking is used, not left to block them
-            for booked in self.db.execute(select(Appointment).where(
-                    Appointment.state == "booked", Appointment.party_a_id.in_([a["resident_id"], b["resident_id"]]),
-                    Appointment.party_b_id.in_([a["resident_id"], b["resident_id"]]))).scalars():
+            for booked in self.db.execute(
+                select(Appointment).where(
+                    Appointment.state == "booked",
+                    Appointment.party_a_id.in_([a["resident_id"], b["resident_id"]]),
+                    Appointment.party_b_id.in_([a["resident_id"], b["resident_id"]]),
+                )
+            ).scalars():
                 booked.state = "used"
         marriage = Marriage(
-            id=str(uuid.uuid4()), office_code=data["office_code"], registered_on=today,
-            party_a_id=a["resident_id"], party_a_name=a["name"], party_b_id=b["resident_id"],
-            party_b_name=b["name"], state="registered", matter_id=matter_id,
+            id=str(uuid.uuid4()),
+            office_code=data["office_code"],
+            registered_on=today,
+            party_a_id=a["resident_id"],
+            party_a_name=a["name"],
+            party_b_id=b["resident_id"],
+            party_b_name=b["name"],
+            state="registered",
+            matter_id=matter_id,
             new_style_wedding_notice_given=data["new_style_wedding_notice_given"],
-            policy_version=law.version, registered_by=actor.id)
+            policy_version=law.version,
+            registered_by=actor.id,
+        )
         self.db.add(marriage)
         self.db.flush()
         try:
             with self.db.begin_nested():
-                self.db.add_all([Spouse(resident_id=a["resident_id"], marriage_id=marriage.id),
-                                 Spouse(resident_id=b["resident_id"], marriage_id=marriage.id)])
+                self.db.add_all(
+                    [
+                        Spouse(resident_id=a["resident_id"], marriage_id=marriage.id),
+                        Spouse(resident_id=b["resident_id"], marriage_id=marriage.id),
+                    ]
+                )
         except IntegrityError:  # a concurrent registration married one of them first
-            self.audit.record_refusal(actor, "marriage.register", f"office-{data['office_code']}",
-                                      "already_married: a concurrent registration came first",
-                                      policy_version=law.version)
+            self.audit.record_refusal(
+                actor,
+                "marriage.register",
+                f"office-{data['office_code']}",
+                "already_married: a concurrent registration came first",
+                policy_version=law.version,
+            )
             raise AlreadyMarried("a party was registered as married a moment ago") from None
         number = self._issue_certificate("marriage", marriage, today)
-        self.outbox.record("marriage.registered", f"marriage-{marriage.id}", {
-            "registration_id": marriage.id, "certificate_number": number, "registered_on": today,
-            "office_code": marriage.office_code, "party_a": a, "party_b": b}, matter_id=matter_id)
+        self.outbox.record(
+            "marriage.registered",
+            f"marriage-{marriage.id}",
+            {
+                "registration_id": marriage.id,
+                "certificate_number": number,
+                "registered_on": today,
+                "office_code": marriage.office_code,
+                "party_a": a,
+                "party_b": b,
+            },
+            matter_id=matter_id,
+        )
         if matter_id:
-            self.outbox.report_step(f"marriage-{marriage.id}", "marriage_birth_hukou", "marriage_registration",
-                                    "done", matter_id=matter_id)
-        self.audit.record(actor, "marriage.register", f"marriage-{marriage.id}", "registered",
-                          policy_version=law.version, certificate_number=number)
+            self.outbox.report_step(
+                f"marriage-{marriage.id}", "marriage_birth_hukou", "marriage_registration", "done", matter_id=matter_id
+            )
+        self.audit.record(
+            actor,
+            "marriage.register",
+            f"marriage-{marriage.id}",
+            "registered",
+            policy_version=law.version,
+            certificate_number=number,
+        )
         # the parties' numbers are masked by the chassis on the way out
-        self.log.info("marriage.registered", registration_id=marriage.id, certificate_number=number,
-                      parties=[a["resident_id"], b["resident_id"]])
+        self.log.info(
+            "marriage.registered",
+            registration_id=marriage.id,
+            certificate_number=number,
+            parties=[a["resident_id"], b["resident_id"]],
+        )
         return self._registration(marriage, number)
 
     @rpc
@@ -208,31 +297,51 @@ class MarriageService(Operable):
                 raise Forbidden("not your registration")
         else:
             actor.require_staff_in(marriage.office_code)
-        certificate = self.db.execute(select(Certificate.number).where(
-            Certificate.marriage_id == marriage.id, Certificate.state == "valid",
-            Certificate.kind != "divorce")).scalar()
+        certificate = self.db.execute(
+            select(Certificate.number).where(
+                Certificate.marriage_id == marriage.id, Certificate.state == "valid", Certificate.kind != "divorce"
+            )
+        ).scalar()
         return self._registration(marriage, certificate)
 
     def _registration(self, marriage: Marriage, number: str | None) -> dict:
-        document = {"certificate_number": number, "kind": "marriage", "issued_on": marriage.registered_on.isoformat(),
-                    "office_code": marriage.office_code,
-                    "holders": [{"name": marriage.party_a_name, "resident_id": mask(marriage.party_a_id)},
-                                {"name": marriage.party_b_name, "resident_id": mask(marriage.party_b_id)}]}
-        return dump(RegistrationSchema, {
-            "registration_id": marriage.id, "certificate_number": number,
-            "registered_on": marriage.registered_on, "office_code": marriage.office_code,
-            "matter_id": marriage.matter_id, "state": marriage.state,
-            "e_certificate": self.certificates.sign(document) if number else None})
+        document = {
+            "certificate_number": number,
+            "kind": "marriage",
+            "issued_on": marriage.registered_on.isoformat(),
+            "office_code": marriage.office_code,
+            "holders": [
+                {"name": marriage.party_a_name, "resident_id": mask(marriage.party_a_id)},
+                {"name": marriage.party_b_name, "resident_id": mask(marriage.party_b_id)},
+            ],
+        }
+        return dump(
+            RegistrationSchema,
+            {
+                "registration_id": marriage.id,
+                "certificate_number": number,
+                "registered_on": marriage.registered_on,
+                "office_code": marriage.office_code,
+                "matter_id": marriage.matter_id,
+                "state": marriage.state,
+                "e_certificate": self.certificates.sign(document) if number else None,
+            },
+        )
 
     def _use_appointment(self, matter_id: str, parties: set):
-        appointment = self.db.execute(select(Appointment).where(
-            Appointment.matter_id == matter_id).with_for_update()).scalar_one_or_none()
+        appointment = self.db.execute(
+            select(Appointment).where(Appointment.matter_id == matter_id).with_for_update()
+        ).scalar_one_or_none()
         if appointment is None or {appointment.party_a_id, appointment.party_b_id} != parties:
-            raise InvalidInput("the matter does not belong to this couple",
-                               errors={"matter_id": ["no application of these two parties has this matter id"]})
+            raise InvalidInput(
+                "the matter does not belong to this couple",
+                errors={"matter_id": ["no application of these two parties has this matter id"]},
+            )
         if appointment.state != "booked":
-            raise InvalidInput("the matter's registration is already done",
-                               errors={"matter_id": [f"its appointment is {appointment.state}"]})
+            raise InvalidInput(
+                "the matter's registration is already done",
+                errors={"matter_id": [f"its appointment is {appointment.state}"]},
+            )
         appointment.state = "used"
 
     # --- divorce by agreement (协议离婚) -------------------------------------------------------
@@ -246,19 +355,32 @@ class MarriageService(Operable):
         self.db.execute(select(Marriage.id).where(Marriage.id == marriage.id).with_for_update())
         if marriage.state != "registered":
             raise DivorceStepRefused(f"the marriage is {marriage.state}")
-        open_divorce = self.db.execute(select(Divorce.id).where(
-            Divorce.marriage_id == marriage.id, Divorce.state == "cooling_off")).first()
+        open_divorce = self.db.execute(
+            select(Divorce.id).where(Divorce.marriage_id == marriage.id, Divorce.state == "cooling_off")
+        ).first()
         if open_divorce:
             raise DivorceStepRefused(f"divorce application {open_divorce.id} is already open")
         law = self._law(data["office_code"], self.clock.today())
         state = rules.receive_divorce(self.clock.today(), law)
-        divorce = Divorce(id=str(uuid.uuid4()), marriage_id=marriage.id, office_code=data["office_code"],
-                          received_on=state.received_on, cooling_off_ends=state.cooling_off_ends,
-                          certificate_window_ends=state.certificate_window_ends, state=state.state,
-                          policy_version=law.version)
+        divorce = Divorce(
+            id=str(uuid.uuid4()),
+            marriage_id=marriage.id,
+            office_code=data["office_code"],
+            received_on=state.received_on,
+            cooling_off_ends=state.cooling_off_ends,
+            certificate_window_ends=state.certificate_window_ends,
+            state=state.state,
+            policy_version=law.version,
+        )
         self.db.add(divorce)
-        self.audit.record(actor, "divorce.apply", f"divorce-{divorce.id}", state.state,
-                          policy_version=law.version, cooling_off_ends=state.cooling_off_ends.isoformat())
+        self.audit.record(
+            actor,
+            "divorce.apply",
+            f"divorce-{divorce.id}",
+            state.state,
+            policy_version=law.version,
+            cooling_off_ends=state.cooling_off_ends.isoformat(),
+        )
         return self._divorce_view(divorce, None)
 
     @rpc
@@ -275,20 +397,31 @@ class MarriageService(Operable):
     def register_divorce(self, actor, divorce_id, request):
         actor, data = Actor.from_dict(actor), load(DivorceDecisionSchema, request)
         divorce, marriage = self._divorce_for_update(actor, divorce_id)
-        moved = self._move(actor, divorce, lambda d, on: rules.register(d, on, data["both_present"]),
-                           "divorce.register")
+        moved = self._move(
+            actor, divorce, lambda d, on: rules.register(d, on, data["both_present"]), "divorce.register"
+        )
         marriage.state, marriage.ended_on = "divorced", moved.closed_on
         for spouse in self.db.execute(select(Spouse).where(Spouse.marriage_id == marriage.id)).scalars():
             self.db.delete(spouse)
         number = self._issue_certificate("divorce", marriage, moved.closed_on, divorce_id=divorce.id)
-        for certificate in self.db.execute(select(Certificate).where(
-                Certificate.marriage_id == marriage.id, Certificate.kind != "divorce",
-                Certificate.state == "valid")).scalars():
+        for certificate in self.db.execute(
+            select(Certificate).where(
+                Certificate.marriage_id == marriage.id, Certificate.kind != "divorce", Certificate.state == "valid"
+            )
+        ).scalars():
             certificate.state, certificate.void_reason = "void", f"marriage dissolved by divorce {number}"
-        self.outbox.record("marriage.divorce_registered", f"divorce-{divorce.id}", {
-            "divorce_id": divorce.id, "registration_id": marriage.id, "certificate_number": number,
-            "registered_on": moved.closed_on, "party_a": {"resident_id": marriage.party_a_id},
-            "party_b": {"resident_id": marriage.party_b_id}})
+        self.outbox.record(
+            "marriage.divorce_registered",
+            f"divorce-{divorce.id}",
+            {
+                "divorce_id": divorce.id,
+                "registration_id": marriage.id,
+                "certificate_number": number,
+                "registered_on": moved.closed_on,
+                "party_a": {"resident_id": marriage.party_a_id},
+                "party_b": {"resident_id": marriage.party_b_id},
+            },
+        )
         return self._divorce_view(divorce, number, moved)
 
     @rpc
@@ -305,19 +438,25 @@ class MarriageService(Operable):
     def lapse_divorces(self):
         """视为撤回: applications nobody completed within the certificate window lapse."""
         today = self.clock.today()
-        for divorce in self.db.execute(select(Divorce).where(
-                Divorce.state == "cooling_off", Divorce.certificate_window_ends < today)).scalars():
+        for divorce in self.db.execute(
+            select(Divorce).where(Divorce.state == "cooling_off", Divorce.certificate_window_ends < today)
+        ).scalars():
             lapsed = rules.lapse(self._rule_state(divorce), today)
             divorce.state, divorce.closed_on = lapsed.state, lapsed.closed_on
-            self.audit.record(SYSTEM, "divorce.lapse", f"divorce-{divorce.id}", lapsed.state,
-                              policy_version=divorce.policy_version)
+            self.audit.record(
+                SYSTEM, "divorce.lapse", f"divorce-{divorce.id}", lapsed.state, policy_version=divorce.policy_version
+            )
 
     def _divorce_for_update(self, actor, divorce_id):
-        divorce = self.db.execute(select(Divorce).where(Divorce.id == divorce_id).with_for_update()).scalar_one_or_none()
+        divorce = self.db.execute(
+            select(Divorce).where(Divorce.id == divorce_id).with_for_update()
+        ).scalar_one_or_none()
         if divorce is None:
             raise UnknownRecord(f"no divorce application {divorce_id}")
         actor.require_staff_in(divorce.office_code)
-        marriage = self.db.execute(select(Marriage).where(Marriage.id == divorce.marriage_id).with_for_update()).scalar_one()
+        marriage = self.db.execute(
+            select(Marriage).where(Marriage.id == divorce.marriage_id).with_for_update()
+        ).scalar_one()
         if marriage.state != "registered" and divorce.state == "cooling_off":
             raise DivorceStepRefused(f"the marriage is already {marriage.state}")
         return divorce, marriage
@@ -327,30 +466,43 @@ class MarriageService(Operable):
         try:
             moved = transition(self._rule_state(divorce), today)
         except rules.IllegalTransition as exc:
-            self.audit.record_refusal(actor, action, f"divorce-{divorce.id}", exc.reason,
-                                      policy_version=divorce.policy_version)
+            self.audit.record_refusal(
+                actor, action, f"divorce-{divorce.id}", exc.reason, policy_version=divorce.policy_version
+            )
             raise DivorceStepRefused(exc.reason) from None
         divorce.state, divorce.closed_on = moved.state, moved.closed_on
-        self.audit.record(actor, action, f"divorce-{divorce.id}", moved.state,
-                          policy_version=divorce.policy_version)
+        self.audit.record(actor, action, f"divorce-{divorce.id}", moved.state, policy_version=divorce.policy_version)
         return moved
 
     @staticmethod
     def _rule_state(divorce: Divorce) -> rules.Divorce:
-        return rules.Divorce(received_on=divorce.received_on, state=divorce.state,
-                             cooling_off_ends=divorce.cooling_off_ends,
-                             certificate_window_ends=divorce.certificate_window_ends,
-                             closed_on=divorce.closed_on)
+        return rules.Divorce(
+            received_on=divorce.received_on,
+            state=divorce.state,
+            cooling_off_ends=divorce.cooling_off_ends,
+            certificate_window_ends=divorce.certificate_window_ends,
+            closed_on=divorce.closed_on,
+        )
 
     def _divorce_view(self, divorce: Divorce, number, moved: rules.Divorce | None = None) -> dict:
         state = rules.effective_state(moved or self._rule_state(divorce), self.clock.today())
-        marriage_number = self.db.execute(select(Certificate.number).where(
-            Certificate.marriage_id == divorce.marriage_id, Certificate.kind != "divorce")
-            .order_by(Certificate.issued_on.desc())).scalar()
-        return dump(DivorceSchema, {
-            "divorce_id": divorce.id, "marriage_certificate_number": marriage_number, "state": state,
-            "received_on": divorce.received_on, "cooling_off_ends": divorce.cooling_off_ends,
-            "certificate_window_ends": divorce.certificate_window_ends, "certificate_number": number})
+        marriage_number = self.db.execute(
+            select(Certificate.number)
+            .where(Certificate.marriage_id == divorce.marriage_id, Certificate.kind != "divorce")
+            .order_by(Certificate.issued_on.desc())
+        ).scalar()
+        return dump(
+            DivorceSchema,
+            {
+                "divorce_id": divorce.id,
+                "marriage_certificate_number": marriage_number,
+                "state": state,
+                "received_on": divorce.received_on,
+                "cooling_off_ends": divorce.cooling_off_ends,
+                "certificate_window_ends": divorce.certificate_window_ends,
+                "certificate_number": number,
+            },
+        )
 
     # --- certificates ----------------------------------------------------------------------
 
@@ -358,11 +510,11 @@ class MarriageService(Operable):
     def reissue_certificate(self, actor, request):
         """补领: a new number for a lost certificate; the old one becomes void."""
         actor, data = Actor.from_dict(actor), load(ReissueRequestSchema, request)
-        old = self.db.execute(select(Certificate).where(Certificate.number == data["certificate_number"])
-                              .with_for_update()).scalar_one_or_none()
+        old = self.db.execute(
+            select(Certificate).where(Certificate.number == data["certificate_number"]).with_for_update()
+        ).scalar_one_or_none()
         if old is None or old.kind == "divorce":
-            raise UnknownRecord("no marriage certificate with that number",
-                                errors={"certificate_number": ["unknown"]})
+            raise UnknownRecord("no marriage certificate with that number", errors={"certificate_number": ["unknown"]})
         marriage = self.db.get(Marriage, old.marriage_id)
         actor.require_staff_in(marriage.office_code)
         if data["requested_by"] not in (marriage.party_a_id, marriage.party_b_id):
@@ -371,10 +523,19 @@ class MarriageService(Operable):
             raise DivorceStepRefused("only the valid certificate of a current marriage can be re-issued")
         number = self._issue_certificate("reissue", marriage, self.clock.today())
         old.state, old.void_reason = "void", f"re-issued as {number}"
-        self.outbox.record("marriage.certificate_reissued", f"marriage-{marriage.id}", {
-            "registration_id": marriage.id, "old_certificate_number": old.number, "certificate_number": number})
-        self.audit.record(actor, "certificate.reissue", f"marriage-{marriage.id}", "reissued",
-                          old_number=old.number, new_number=number)
+        self.outbox.record(
+            "marriage.certificate_reissued",
+            f"marriage-{marriage.id}",
+            {"registration_id": marriage.id, "old_certificate_number": old.number, "certificate_number": number},
+        )
+        self.audit.record(
+            actor,
+            "certificate.reissue",
+            f"marriage-{marriage.id}",
+            "reissued",
+            old_number=old.number,
+            new_number=number,
+        )
         return self._registration(marriage, number)
 
     @rpc
@@ -384,25 +545,35 @@ class MarriageService(Operable):
         if certificate is None:
             result["reason"] = "no certificate has this number"
         elif e_certificate is not None and not (
-                self.certificates.verify(e_certificate)
-                and e_certificate.get("document", {}).get("certificate_number") == number):
+            self.certificates.verify(e_certificate)
+            and e_certificate.get("document", {}).get("certificate_number") == number
+        ):
             result["reason"] = "the electronic certificate's signature does not match"
         else:
-            result.update(kind=certificate.kind, registered_on=certificate.issued_on,
-                          valid=certificate.state == "valid",
-                          reason=None if certificate.state == "valid" else certificate.void_reason)
+            result.update(
+                kind=certificate.kind,
+                registered_on=certificate.issued_on,
+                valid=certificate.state == "valid",
+                reason=None if certificate.state == "valid" else certificate.void_reason,
+            )
         return dump(CertificateVerificationSchema, result)
 
     def _issue_certificate(self, kind: str, marriage: Marriage, on: date, divorce_id=None) -> str:
         table = CertificateSerial.__table__
         upsert = dialect_insert(self.db, table).values(
-            office_code=marriage.office_code, year=on.year, kind=kind, last_serial=1)
-        serial = self.db.execute(upsert.on_conflict_do_update(
-            index_elements=["office_code", "year", "kind"],
-            set_={"last_serial": table.c.last_serial + 1}).returning(table.c.last_serial)).scalar_one()
+            office_code=marriage.office_code, year=on.year, kind=kind, last_serial=1
+        )
+        serial = self.db.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["office_code", "year", "kind"], set_={"last_serial": table.c.last_serial + 1}
+            ).returning(table.c.last_serial)
+        ).scalar_one()
         number = rules.certificate_number(kind, marriage.office_code, on.year, serial)
-        self.db.add(Certificate(number=number, kind=kind, marriage_id=marriage.id, divorce_id=divorce_id,
-                                issued_on=on, state="valid"))
+        self.db.add(
+            Certificate(
+                number=number, kind=kind, marriage_id=marriage.id, divorce_id=divorce_id, issued_on=on, state="valid"
+            )
+        )
         return number
 
     # --- 身后一件事: a marriage ended by death --------------------------------------------------
@@ -416,8 +587,9 @@ class MarriageService(Operable):
         data = event.data
         record = self.db.get(DeathRecord, data["case_id"], with_for_update=True)
         revision = date_revision(event.type, data)
-        action = after_death_action(event.type, record.state if record else None,
-                                    record.date_revision if record else 0, revision)
+        action = after_death_action(
+            event.type, record.state if record else None, record.date_revision if record else 0, revision
+        )
         if action is OnDeath.STOP:
             self._end_marriage_by_death(event, record)
         elif action is OnDeath.RESTORE:
@@ -427,9 +599,15 @@ class MarriageService(Operable):
         elif action is OnDeath.CLOSE:
             record.state = "reversed"
         elif action is OnDeath.TOMBSTONE:  # the late notice will find this and change nothing
-            self.db.add(DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"],
-                                    date_of_death=date.fromisoformat(str(data["date_of_death"])),
-                                    state="revoked", recorded_at=self.clock.now()))
+            self.db.add(
+                DeathRecord(
+                    case_id=data["case_id"],
+                    resident_id=data["resident_id"],
+                    date_of_death=date.fromisoformat(str(data["date_of_death"])),
+                    state="revoked",
+                    recorded_at=self.clock.now(),
+                )
+            )
             # say so, or the step stays pending and the matter revoking
             self._report_death_step(data["case_id"], "not_applicable", REVOKED_BEFORE_NOTICE)
         if action in (OnDeath.STOP, OnDeath.RESTATE):  # the record stands on this event's date now
@@ -447,8 +625,9 @@ class MarriageService(Operable):
         record.date_of_death, record.marriage_id = died_on, marriage.id if marriage else None
         record.state = "applied" if marriage else "not_applicable"
         if marriage is None:
-            self._report_death_step(data["case_id"], "not_applicable",
-                                    step_reason(event.type, data, "the deceased was not married"))
+            self._report_death_step(
+                data["case_id"], "not_applicable", step_reason(event.type, data, "the deceased was not married")
+            )
             return
         said = self._ended_by_death(event, marriage, died_on)
         self._report_death_step(data["case_id"], "done", step_reason(event.type, data, said))
@@ -463,15 +642,28 @@ class MarriageService(Operable):
         previous, record.date_of_death = marriage.ended_on, died_on
         said = [self._ended_by_death(event, marriage, died_on)]
         survivor = marriage.party_b_id if marriage.party_a_id == record.resident_id else marriage.party_a_id
-        since = self.db.execute(select(Marriage.registered_on).where(
-            Marriage.id != marriage.id, (Marriage.party_a_id == survivor) | (Marriage.party_b_id == survivor),
-            Marriage.registered_on >= previous, Marriage.registered_on < died_on)
-            .order_by(Marriage.registered_on)).scalars().first()
+        since = (
+            self.db.execute(
+                select(Marriage.registered_on)
+                .where(
+                    Marriage.id != marriage.id,
+                    (Marriage.party_a_id == survivor) | (Marriage.party_b_id == survivor),
+                    Marriage.registered_on >= previous,
+                    Marriage.registered_on < died_on,
+                )
+                .order_by(Marriage.registered_on)
+            )
+            .scalars()
+            .first()
+        )
         if since is not None:  # married again while widowed by the old date, before the confirmed one
-            said.append(f"the surviving spouse married again on {since}, before the corrected date of death: "
-                        f"for the registrar to review")
-            self.audit.record(SYSTEM, "marriage.death_date_corrected", f"marriage-{marriage.id}", "needs_review",
-                              reason=said[-1])
+            said.append(
+                f"the surviving spouse married again on {since}, before the corrected date of death: "
+                f"for the registrar to review"
+            )
+            self.audit.record(
+                SYSTEM, "marriage.death_date_corrected", f"marriage-{marriage.id}", "needs_review", reason=said[-1]
+            )
         self._report_death_step(record.case_id, "done", step_reason(event.type, data, "; ".join(said)))
 
     def _ended_by_death(self, event, marriage: Marriage, died_on: date) -> str:
@@ -480,8 +672,14 @@ class MarriageService(Operable):
         marriage.state, marriage.ended_on = "ended_by_death", died_on
         for row in self.db.execute(select(Spouse).where(Spouse.marriage_id == marriage.id)).scalars():
             self.db.delete(row)
-        self.audit.record(SYSTEM, "marriage.end_by_death", f"marriage-{marriage.id}", "ended_by_death",
-                          reason=f"{event.type} {event.id}", ended_on=died_on)
+        self.audit.record(
+            SYSTEM,
+            "marriage.end_by_death",
+            f"marriage-{marriage.id}",
+            "ended_by_death",
+            reason=f"{event.type} {event.id}",
+            ended_on=died_on,
+        )
         return f"marriage {marriage.id} ended by death on {died_on}"
 
     def _restore_marriage(self, event, record: DeathRecord) -> None:
@@ -491,13 +689,16 @@ class MarriageService(Operable):
         parties = (marriage.party_a_id, marriage.party_b_id)
         if self.db.execute(select(Spouse.resident_id).where(Spouse.resident_id.in_(parties))).first():
             reason = "the surviving spouse has married again: the earlier marriage cannot be restored"
-            self.audit.record(SYSTEM, "marriage.death_revoked", f"marriage-{marriage.id}", "not_restored", reason=reason)
+            self.audit.record(
+                SYSTEM, "marriage.death_revoked", f"marriage-{marriage.id}", "not_restored", reason=reason
+            )
             self._report_death_step(record.case_id, "reversed", reason)
             return
         marriage.state, marriage.ended_on = "registered", None
         self.db.add_all([Spouse(resident_id=p, marriage_id=marriage.id) for p in parties])
-        self.audit.record(SYSTEM, "marriage.death_revoked", f"marriage-{marriage.id}", "registered",
-                          reason=event.data["reason"])
+        self.audit.record(
+            SYSTEM, "marriage.death_revoked", f"marriage-{marriage.id}", "registered", reason=event.data["reason"]
+        )
         self._report_death_step(record.case_id, "reversed", f"marriage {marriage.id} restored")
 
     def _report_death_step(self, case_id: str, state: str, reason: str) -> None:
@@ -511,10 +712,18 @@ class MarriageService(Operable):
         try:
             person = ResidentId.parse(resident_id)
         except ValueError as exc:
-            raise InvalidInput("invalid resident ID number", errors={"resident_id": [getattr(exc, "reason", str(exc))]}) from None
-        entitled = (actor.role in STAFF or (actor.role == "citizen" and actor.id == person.number)
-                    or (actor.role == "partner" and PARTNERS.get(actor.id) is not None
-                        and PARTNERS[actor.id].may_query_marital_status))
+            raise InvalidInput(
+                "invalid resident ID number", errors={"resident_id": [getattr(exc, "reason", str(exc))]}
+            ) from None
+        entitled = (
+            actor.role in STAFF
+            or (actor.role == "citizen" and actor.id == person.number)
+            or (
+                actor.role == "partner"
+                and PARTNERS.get(actor.id) is not None
+                and PARTNERS[actor.id].may_query_marital_status
+            )
+        )
         if not entitled:
             raise Forbidden("not entitled to query marital status")
         status, since = self._status_of(person.number)
@@ -525,9 +734,18 @@ class MarriageService(Operable):
         spouse = self.db.get(Spouse, resident_id)
         if spouse is not None:
             return "married", self.db.get(Marriage, spouse.marriage_id).registered_on
-        ended = self.db.execute(select(Marriage).where(
-            (Marriage.party_a_id == resident_id) | (Marriage.party_b_id == resident_id),
-            Marriage.state != "registered").order_by(Marriage.ended_on.desc())).scalars().first()
+        ended = (
+            self.db.execute(
+                select(Marriage)
+                .where(
+                    (Marriage.party_a_id == resident_id) | (Marriage.party_b_id == resident_id),
+                    Marriage.state != "registered",
+                )
+                .order_by(Marriage.ended_on.desc())
+            )
+            .scalars()
+            .first()
+        )
         if ended is None:
             return "unmarried", None
         return ("widowed" if ended.state == "ended_by_death" else "divorced"), ended.ended_on
@@ -536,28 +754,39 @@ class MarriageService(Operable):
 
     def _law(self, region_code: str, on: date) -> rules.MarriageLaw:
         values = [self.policy.resolve(name, region_code, on) for name in LAW_PARAMETERS]
-        return rules.MarriageLaw(*(int(v.value) for v in values),
-                                 version=";".join(v.version for v in values))
+        return rules.MarriageLaw(*(int(v.value) for v in values), version=";".join(v.version for v in values))
 
-    def _refuse_if_ineligible(self, actor: Actor, data: dict, declared_not_close_relatives: bool,
-                              on: date, action: str) -> rules.MarriageLaw:
+    def _refuse_if_ineligible(
+        self, actor: Actor, data: dict, declared_not_close_relatives: bool, on: date, action: str
+    ) -> rules.MarriageLaw:
         law = self._law(data["office_code"], on)
-        parties = [rules.Party(ResidentId.parse(p["resident_id"]), self._status_of(p["resident_id"])[0])
-                   for p in (data["party_a"], data["party_b"])]
+        parties = [
+            rules.Party(ResidentId.parse(p["resident_id"]), self._status_of(p["resident_id"])[0])
+            for p in (data["party_a"], data["party_b"])
+        ]
         refusals = rules.check_marriage(parties[0], parties[1], declared_not_close_relatives, on, law)
         if refusals:
             errors: dict = {}
             for refusal in refusals:
                 errors.setdefault(refusal.field, []).append(refusal.reason)
             reason = "; ".join(f"{r.code}: {r.reason}" for r in refusals)
-            self.audit.record_refusal(actor, action, f"office-{data['office_code']}", reason,
-                                      policy_version=law.version, codes=[r.code for r in refusals])
+            self.audit.record_refusal(
+                actor,
+                action,
+                f"office-{data['office_code']}",
+                reason,
+                policy_version=law.version,
+                codes=[r.code for r in refusals],
+            )
             self.log.info("marriage.refused", codes=[r.code for r in refusals])
-            raise RegistrationRefused("the marriage cannot be registered", errors=errors,
-                                      code="already_married" if any(r.code == "already_married" for r in refusals)
-                                      else "registration_refused")
+            raise RegistrationRefused(
+                "the marriage cannot be registered",
+                errors=errors,
+                code="already_married"
+                if any(r.code == "already_married" for r in refusals)
+                else "registration_refused",
+            )
         return law
-
 
     def _marriage(self, registration_id) -> Marriage:
         marriage = self.db.get(Marriage, registration_id)
@@ -568,6 +797,7 @@ class MarriageService(Operable):
     def _marriage_by_certificate(self, number) -> Marriage:
         certificate = self.db.get(Certificate, number)
         if certificate is None or certificate.kind == "divorce" or certificate.state != "valid":
-            raise UnknownRecord("no valid marriage certificate with that number",
-                                errors={"certificate_number": ["unknown or void"]})
+            raise UnknownRecord(
+                "no valid marriage certificate with that number", errors={"certificate_number": ["unknown or void"]}
+            )
         return self.db.get(Marriage, certificate.marriage_id)

@@ -6,6 +6,7 @@ switched off, prints "committed" and waits to be killed (the crash test kills it
 the first command it commits is never answered nor acked: it prints "committed" and waits to be
 killed, as a process dying between its commit and its ack would.
 """
+
 from __future__ import annotations
 
 import sys
@@ -31,6 +32,7 @@ class Thing(Base):
 
 class Effect(Base):
     """No unique key on purpose: only the inbox stands between a duplicate and a second row."""
+
     __tablename__ = "effect"
     id = Column(Integer, primary_key=True)
     event_id = Column(String(36), nullable=False)
@@ -39,6 +41,7 @@ class Effect(Base):
 
 class Claim(Base):
     """A unique key two requests may race for."""
+
     __tablename__ = "claim"
     id = Column(Integer, primary_key=True)
     key = Column(String(40), nullable=False, unique=True)
@@ -92,6 +95,7 @@ class Prober:
     def claim(self, key, linger=0.0):
         """Insert the key, then hold the transaction open `linger` seconds before the commit."""
         import eventlet
+
         self.db.add(Claim(key=key))
         self.db.flush()
         eventlet.sleep(linger)
@@ -122,12 +126,13 @@ class ProbeConsumer:
 
 def _commit_then_wait(db_url: str, amqp_uri: str, n: int):
     import eventlet
+
     eventlet.monkey_patch()
     from nameko.containers import ServiceContainer
     from nameko.standalone.rpc import ClusterRpcProxy
+
     register_contract()
-    container = ServiceContainer(Prober, {"AMQP_URI": amqp_uri, "DATABASE_URL": db_url,
-                                          "OUTBOX_RELAY": False})
+    container = ServiceContainer(Prober, {"AMQP_URI": amqp_uri, "DATABASE_URL": db_url, "OUTBOX_RELAY": False})
     container.start()
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as cluster:
         cluster.prober.happen(n)
@@ -142,9 +147,11 @@ def _commit_then_wait(db_url: str, amqp_uri: str, n: int):
 
 def _serve_and_die_after_commit(db_url: str, amqp_uri: str):
     import eventlet
+
     eventlet.monkey_patch()
     from nameko.containers import ServiceContainer
     from nameko.rpc import RpcConsumer
+
     register_contract()
 
     def commit_then_hang(consumer, message, result, exc_info):  # called after the commit
@@ -152,8 +159,7 @@ def _serve_and_die_after_commit(db_url: str, amqp_uri: str):
         eventlet.sleep(600)
 
     RpcConsumer.handle_result = commit_then_hang
-    container = ServiceContainer(Prober, {"AMQP_URI": amqp_uri, "DATABASE_URL": db_url,
-                                          "OUTBOX_RELAY": False})
+    container = ServiceContainer(Prober, {"AMQP_URI": amqp_uri, "DATABASE_URL": db_url, "OUTBOX_RELAY": False})
     container.start()
     print("serving", flush=True)
     eventlet.sleep(600)

@@ -5,6 +5,7 @@ the police both report the death on 10 June (one case, one matter); a funeral ho
 another date is flagged for a clerk. Every participant reports its step; assistance records June's
 overpayment for recovery. A second walk revokes a death notified in error and checks that every
 step is undone, with back pay equal to what the stop withheld, paid once by the next cycle."""
+
 from __future__ import annotations
 
 import uuid
@@ -39,10 +40,17 @@ AFTER_DEATH_PARTNERS = {"police", "human_resources", "medical_insurance"}
 def pin_standard(url: str):
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(insert(policy_parameters).values(
-            region_code=DISTRICT, name="assistance.dibao_standard_monthly_fen", effective_from=date(2026, 1, 1),
-            value=85000, source="test: 850元/月 for 2026", recorded_at=datetime.now(UTC),
-            recorded_by="test"))
+        conn.execute(
+            insert(policy_parameters).values(
+                region_code=DISTRICT,
+                name="assistance.dibao_standard_monthly_fen",
+                effective_from=date(2026, 1, 1),
+                value=85000,
+                source="test: 850元/月 for 2026",
+                recorded_at=datetime.now(UTC),
+                recorded_by="test",
+            )
+        )
     engine.dispose()
 
 
@@ -57,8 +65,14 @@ def pay_month(sys_, clock, day: date):
     cycle = ok(sys_.call("POST", "/api/v1/assistance/payment-cycles", ADMIN, json={"month": day.isoformat()}))
     batch = ok(sys_.call("POST", f"/api/v1/assistance/payment-cycles/{cycle['cycle_id']}/bank-batch", ADMIN))
     ids = [int(line.split(",")[0]) for line in Path(batch["file"]).read_text().splitlines()[1:]]
-    ok(sys_.call("POST", f"/api/v1/assistance/payment-cycles/{cycle['cycle_id']}/bank-results", ("partner", "banks"),
-                 json={"results": [{"payment_id": i, "status": "paid"} for i in ids]}))
+    ok(
+        sys_.call(
+            "POST",
+            f"/api/v1/assistance/payment-cycles/{cycle['cycle_id']}/bank-results",
+            ("partner", "banks"),
+            json={"results": [{"payment_id": i, "status": "paid"} for i in ids]},
+        )
+    )
     return cycle
 
 
@@ -66,14 +80,26 @@ def a_married_dibao_elder(sys_, clock) -> dict:
     """The household of the story, up to June's payment: approved for 低保, married, enrolled for the
     old-age allowance, a voucher budget, an open order; May and June paid."""
     pin_standard(sys_.databases["assistance"])
-    elder = compose_resident_id(DISTRICT, date(1941, 3, 1), 11)   # 85 in 2026
+    elder = compose_resident_id(DISTRICT, date(1941, 3, 1), 11)  # 85 in 2026
     spouse = compose_resident_id(DISTRICT, date(1946, 1, 2), 22)  # 80
     clock.set_local_date(date(2026, 4, 27))
-    application = ok(sys_.call("POST", "/api/v1/assistance/applications", CASEWORKER, json={
-        "programme": "dibao", "region_code": TOWNSHIP, "address": "越城区府山街道 8 号",
-        "bank_account": "6228480000000008", "members": [
-            {"resident_id": elder, "name": "陈老伯", "relationship": "head", "monthly_income_fen": 30000},
-            {"resident_id": spouse, "name": "林阿婆", "relationship": "spouse", "monthly_income_fen": 20000}]}))
+    application = ok(
+        sys_.call(
+            "POST",
+            "/api/v1/assistance/applications",
+            CASEWORKER,
+            json={
+                "programme": "dibao",
+                "region_code": TOWNSHIP,
+                "address": "越城区府山街道 8 号",
+                "bank_account": "6228480000000008",
+                "members": [
+                    {"resident_id": elder, "name": "陈老伯", "relationship": "head", "monthly_income_fen": 30000},
+                    {"resident_id": spouse, "name": "林阿婆", "relationship": "spouse", "monthly_income_fen": 20000},
+                ],
+            },
+        )
+    )
     path = f"/api/v1/assistance/applications/{application['application_id']}"
     ok(sys_.call("POST", path + "/acceptance", CASEWORKER))
     assert ok(sys_.call("POST", path + "/economic-check", CASEWORKER))["state"] == "checked"
@@ -81,31 +107,71 @@ def a_married_dibao_elder(sys_, clock) -> dict:
     ok(sys_.call("POST", path + "/notice", CASEWORKER))
     clock.set_local_date(date(2026, 5, 6))
     approved = ok(sys_.call("POST", path + "/decision", APPROVER, json={"decision": "approve", "reason": "below"}))
-    ok(sys_.call("POST", "/api/v1/marriage/registrations", REGISTRAR, json={
-        "office_code": DISTRICT, "declared_not_close_relatives": True,
-        "party_a": {"resident_id": elder, "name": "陈老伯"}, "party_b": {"resident_id": spouse, "name": "林阿婆"}}))
-    ok(sys_.call("POST", "/api/v1/care/elders/import", ADMIN, json={"people": [
-        {"resident_id": elder, "name": "陈老伯", "region_code": TOWNSHIP},
-        {"resident_id": spouse, "name": "林阿婆", "region_code": TOWNSHIP}]}))
+    ok(
+        sys_.call(
+            "POST",
+            "/api/v1/marriage/registrations",
+            REGISTRAR,
+            json={
+                "office_code": DISTRICT,
+                "declared_not_close_relatives": True,
+                "party_a": {"resident_id": elder, "name": "陈老伯"},
+                "party_b": {"resident_id": spouse, "name": "林阿婆"},
+            },
+        )
+    )
+    ok(
+        sys_.call(
+            "POST",
+            "/api/v1/care/elders/import",
+            ADMIN,
+            json={
+                "people": [
+                    {"resident_id": elder, "name": "陈老伯", "region_code": TOWNSHIP},
+                    {"resident_id": spouse, "name": "林阿婆", "region_code": TOWNSHIP},
+                ]
+            },
+        )
+    )
     assert ok(sys_.call("POST", "/api/v1/care/allowance-job", ADMIN))["enrolled"] == 2
-    wait_for(lambda: sys_.call("GET", f"/api/v1/care/vouchers/{elder}", CASEWORKER).status_code == 200,
-             timeout=20, what="the voucher from assistance's approval")
+    wait_for(
+        lambda: sys_.call("GET", f"/api/v1/care/vouchers/{elder}", CASEWORKER).status_code == 200,
+        timeout=20,
+        what="the voucher from assistance's approval",
+    )
     pay_month(sys_, clock, date(2026, 5, 10))
     clock.set_local_date(date(2026, 5, 12))
-    order = ok(sys_.call("POST", "/api/v1/care/orders", CASEWORKER, json={
-        "resident_id": elder, "service": "meals", "provider": "yuecheng-meals", "price_fen": 3000}))
+    order = ok(
+        sys_.call(
+            "POST",
+            "/api/v1/care/orders",
+            CASEWORKER,
+            json={"resident_id": elder, "service": "meals", "provider": "yuecheng-meals", "price_fen": 3000},
+        )
+    )
     pay_month(sys_, clock, date(2026, 6, 1))
     household_id = approved["household_id"]
     payments = ok(sys_.call("GET", f"/api/v1/assistance/households/{household_id}/payments", CASEWORKER))["payments"]
     paid = {p["for_month"]: p["amount_fen"] for p in payments if p["state"] == "paid"}
     assert set(paid) == {"2026-05-01", "2026-06-01"}
-    return {"elder": elder, "spouse": spouse, "household_id": household_id, "order_id": order["order_id"],
-            "paid": paid, "before_fen": approved["monthly_amount_fen"]}
+    return {
+        "elder": elder,
+        "spouse": spouse,
+        "household_id": household_id,
+        "order_id": order["order_id"],
+        "paid": paid,
+        "before_fen": approved["monthly_amount_fen"],
+    }
 
 
 def notice(elder: str, day: date, reference: str | None) -> dict:
-    return {"deceased": {"resident_id": elder, "name": "陈老伯"}, "date_of_death": day.isoformat(),
-            "region_code": TOWNSHIP, "reference": reference, "place_of_death": "绍兴市人民医院"}
+    return {
+        "deceased": {"resident_id": elder, "name": "陈老伯"},
+        "date_of_death": day.isoformat(),
+        "region_code": TOWNSHIP,
+        "reference": reference,
+        "place_of_death": "绍兴市人民医院",
+    }
 
 
 def matter(sys_, matter_id):
@@ -117,8 +183,14 @@ def steps_of(view) -> dict:
     return {s["step"]: s["state"] for s in view["steps"]}
 
 
-AUTOMATIC_STEPS = ("benefits_stopped", "care_stopped", "marriage_ended", "hukou_cancellation",
-                   "pension_and_survivors", "medical_insurance_closure")
+AUTOMATIC_STEPS = (
+    "benefits_stopped",
+    "care_stopped",
+    "marriage_ended",
+    "hukou_cancellation",
+    "pension_and_survivors",
+    "medical_insurance_closure",
+)
 
 
 def internal_steps_done(sys_, matter_id):
@@ -138,11 +210,15 @@ def test_one_death_reported_twice_completes_every_step(system, manual_clock):
     manual_clock.set_local_date(date(2026, 6, 10))
 
     # the hospital (through health) and the police report the same death: one case, one matter
-    first = ok(sys_.call("POST", "/api/v1/partner/deaths", ("partner", "health"), json=notice(elder, DIED, "D3306-001")))
+    first = ok(
+        sys_.call("POST", "/api/v1/partner/deaths", ("partner", "health"), json=notice(elder, DIED, "D3306-001"))
+    )
     second = ok(sys_.call("POST", "/api/v1/partner/deaths", ("partner", "police"), json=notice(elder, DIED, "GA-77")))
     assert (first["duplicate"], second["duplicate"]) == (False, True)
     assert second["case_id"] == first["case_id"] and second["matter_id"] == first["matter_id"]
-    resent = ok(sys_.call("POST", "/api/v1/partner/deaths", ("partner", "health"), json=notice(elder, DIED, "D3306-001")))
+    resent = ok(
+        sys_.call("POST", "/api/v1/partner/deaths", ("partner", "health"), json=notice(elder, DIED, "D3306-001"))
+    )
     assert resent["case_id"] == first["case_id"] and resent["duplicate"] is True  # the same certificate again
     # a partner learns which case its notice made or joined, not the others' notices (minimal disclosure)
     assert "notices" not in resent and "resident_id" not in resent
@@ -151,7 +227,9 @@ def test_one_death_reported_twice_completes_every_step(system, manual_clock):
     case_id, matter_id = first["case_id"], first["matter_id"]
 
     # a funeral home gives another date: flagged for a clerk, never guessed
-    conflicting = ok(sys_.call("POST", "/api/v1/funeral/deaths", FUNERAL_HOME, json=notice(elder, date(2026, 5, 21), None)))
+    conflicting = ok(
+        sys_.call("POST", "/api/v1/funeral/deaths", FUNERAL_HOME, json=notice(elder, date(2026, 5, 21), None))
+    )
     assert conflicting["date_conflict"] is True and conflicting["date_of_death"] == DIED.isoformat()
     queue = ok(sys_.call("GET", "/api/v1/funeral/date-conflicts", FUNERAL_HOME))["cases"]
     assert [c["case_id"] for c in queue] == [case_id]
@@ -174,12 +252,24 @@ def test_one_death_reported_twice_completes_every_step(system, manual_clock):
     assert over["amount_fen"] == story["paid"]["2026-06-01"] - after_fen
     recovery = dict(over["recovery"])
     assert recovery.pop("recovery_id")
-    assert recovery == {"state": "open", "amount_fen": over["amount_fen"], "recovered_fen": 0, "written_off_fen": 0,
-                        "refunded_fen": 0, "outstanding_fen": over["amount_fen"], "refund_due_fen": 0, "note": None}
+    assert recovery == {
+        "state": "open",
+        "amount_fen": over["amount_fen"],
+        "recovered_fen": 0,
+        "written_off_fen": 0,
+        "refunded_fen": 0,
+        "outstanding_fen": over["amount_fen"],
+        "refund_due_fen": 0,
+        "note": None,
+    }
     # the payment it counted: June's, paid before the notice, and what June is still due after the death
     (june,) = over["payments"]
     assert (june["for_month"], june["amount_fen"], june["state"], june["due_fen"]) == (
-        "2026-06-01", story["paid"]["2026-06-01"], "paid", after_fen)
+        "2026-06-01",
+        story["paid"]["2026-06-01"],
+        "paid",
+        after_fen,
+    )
 
     # marriage: the spouse reads widowed since the date of death
     status = ok(sys_.call("GET", f"/api/v1/marriage/marital-status/{spouse}", REGISTRAR))
@@ -195,26 +285,59 @@ def test_one_death_reported_twice_completes_every_step(system, manual_clock):
 
     # the clerk confirms the date; the cremation is booked (惠民殡葬: the basic fee waived), an eco
     # burial chosen, the certificate issued: the matter completes
-    refused = sys_.call("POST", f"/api/v1/funeral/cases/{case_id}/date-of-death", FUNERAL_HOME,
-                        json={"date_of_death": "2026-05-25", "reason": "?"})
+    refused = sys_.call(
+        "POST",
+        f"/api/v1/funeral/cases/{case_id}/date-of-death",
+        FUNERAL_HOME,
+        json={"date_of_death": "2026-05-25", "reason": "?"},
+    )
     assert refused.status_code == 400  # only a date some notice gave
-    ok(sys_.call("POST", f"/api/v1/funeral/cases/{case_id}/date-of-death", FUNERAL_HOME,
-                 json={"date_of_death": "2026-05-20", "reason": "the hospital's certificate is the record"}))
+    ok(
+        sys_.call(
+            "POST",
+            f"/api/v1/funeral/cases/{case_id}/date-of-death",
+            FUNERAL_HOME,
+            json={"date_of_death": "2026-05-20", "reason": "the hospital's certificate is the record"},
+        )
+    )
     assert not outbox(sys_, "funeral", "death.date_corrected")  # the date every step stands on: nothing to send
     scheduled = datetime(2026, 5, 23, 9, tzinfo=LOCAL_ZONE).isoformat()
-    booked = ok(sys_.call("POST", f"/api/v1/funeral/cases/{case_id}/bookings", FUNERAL_HOME, json={
-        "kind": "cremation", "scheduled_at": scheduled, "funeral_home": "绍兴市殡仪馆"}))
+    booked = ok(
+        sys_.call(
+            "POST",
+            f"/api/v1/funeral/cases/{case_id}/bookings",
+            FUNERAL_HOME,
+            json={"kind": "cremation", "scheduled_at": scheduled, "funeral_home": "绍兴市殡仪馆"},
+        )
+    )
     assert booked["fees_fen"] == booked["waived_fen"] == 40000
-    ok(sys_.call("POST", "/api/v1/funeral/niches", FUNERAL_HOME, json={"facility": "YC-01", "region_code": DISTRICT,
-                                                                      "count": 2}))
+    ok(
+        sys_.call(
+            "POST",
+            "/api/v1/funeral/niches",
+            FUNERAL_HOME,
+            json={"facility": "YC-01", "region_code": DISTRICT, "count": 2},
+        )
+    )
     burial = ok(sys_.call("POST", f"/api/v1/funeral/cases/{case_id}/burial", FUNERAL_HOME, json={"form": "niche"}))
-    assert burial["burial"] == {"form": "niche", "eco": True, "reward_fen": 200000, "niche": "YC-01#1",
-                                "policy_version": burial["burial"]["policy_version"]}
-    cremated = ok(sys_.call("POST", f"/api/v1/funeral/cases/{case_id}/cremation", FUNERAL_HOME,
-                            json={"cremated_on": "2026-05-23"}))
+    assert burial["burial"] == {
+        "form": "niche",
+        "eco": True,
+        "reward_fen": 200000,
+        "niche": "YC-01#1",
+        "policy_version": burial["burial"]["policy_version"],
+    }
+    cremated = ok(
+        sys_.call(
+            "POST", f"/api/v1/funeral/cases/{case_id}/cremation", FUNERAL_HOME, json={"cremated_on": "2026-05-23"}
+        )
+    )
     assert cremated["cremation_certificate"] == "H330602-2026-000001"
-    done = wait_for(lambda: (v := matter(sys_, matter_id)) and v["state"] == "completed" and v, timeout=20,
-                    what="the matter completed")
+    done = wait_for(
+        lambda: (v := matter(sys_, matter_id)) and v["state"] == "completed" and v,
+        timeout=20,
+        what="the matter completed",
+    )
     assert set(steps_of(done).values()) == {"done"} and len(done["steps"]) == 7
     assert {s["owner"] for s in done["steps"]} == {"funeral", "assistance", "care", "marriage", *AFTER_DEATH_PARTNERS}
     assert all(s["reason"] for s in done["steps"] if s["owner"] in ("assistance", "care", "marriage"))
@@ -226,7 +349,9 @@ def test_one_death_reported_twice_completes_every_step(system, manual_clock):
     deaths = [(code, event_id) for code, kind, event_id in sys_.simulator.received if kind == "death.notified"]
     assert sorted(code for code, _ in deaths) == sorted(AFTER_DEATH_PARTNERS)
     assert len({event_id for _, event_id in deaths}) == 1
-    revoke_late = sys_.call("POST", f"/api/v1/funeral/cases/{case_id}/revocation", APPROVER, json={"reason": "a mistake"})
+    revoke_late = sys_.call(
+        "POST", f"/api/v1/funeral/cases/{case_id}/revocation", APPROVER, json={"reason": "a mistake"}
+    )
     assert revoke_late.status_code == 409  # cremated: the death was real
 
 
@@ -236,8 +361,14 @@ def test_revocation_restores_everything_with_back_pay(system, manual_clock):
     elder, spouse = story["elder"], story["spouse"]
     manual_clock.set_local_date(date(2026, 6, 10))
     family = ("citizen", spouse)
-    case = ok(sys_.call("POST", "/api/v1/funeral/deaths", family, json={**notice(elder, DIED, None),
-                                                                        "informant_relationship": "spouse"}))
+    case = ok(
+        sys_.call(
+            "POST",
+            "/api/v1/funeral/deaths",
+            family,
+            json={**notice(elder, DIED, None), "informant_relationship": "spouse"},
+        )
+    )
     case_id, matter_id = case["case_id"], case["matter_id"]
     wait_for(lambda: internal_steps_done(sys_, matter_id), timeout=40, what="the automatic steps")
     # the spouse sees the matter she applied for
@@ -248,17 +379,31 @@ def test_revocation_restores_everything_with_back_pay(system, manual_clock):
     assert july["total_fen"] == after_fen
 
     manual_clock.set_local_date(date(2026, 7, 6))
-    township = sys_.call("POST", f"/api/v1/funeral/cases/{case_id}/revocation", CASEWORKER, json={"reason": "a mistake"})
+    township = sys_.call(
+        "POST", f"/api/v1/funeral/cases/{case_id}/revocation", CASEWORKER, json={"reason": "a mistake"}
+    )
     assert township.status_code == 403  # a district bureau revokes, not a township
-    revoked = ok(sys_.call("POST", f"/api/v1/funeral/cases/{case_id}/revocation", APPROVER,
-                           json={"reason": "the hospital reported the wrong person"}))
+    revoked = ok(
+        sys_.call(
+            "POST",
+            f"/api/v1/funeral/cases/{case_id}/revocation",
+            APPROVER,
+            json={"reason": "the hospital reported the wrong person"},
+        )
+    )
     assert revoked["state"] == "revoked"
-    view = wait_for(lambda: (v := matter(sys_, matter_id)) and v["state"] == "revoked" and v, timeout=40,
-                    what="every step reversed")
-    assert steps_of(view) == {"cremation_certificate": "not_applicable", "benefits_stopped": "reversed",
-                              "care_stopped": "reversed", "marriage_ended": "reversed",
-                              "hukou_cancellation": "reversed", "pension_and_survivors": "reversed",
-                              "medical_insurance_closure": "reversed"}
+    view = wait_for(
+        lambda: (v := matter(sys_, matter_id)) and v["state"] == "revoked" and v, timeout=40, what="every step reversed"
+    )
+    assert steps_of(view) == {
+        "cremation_certificate": "not_applicable",
+        "benefits_stopped": "reversed",
+        "care_stopped": "reversed",
+        "marriage_ended": "reversed",
+        "hukou_cancellation": "reversed",
+        "pension_and_survivors": "reversed",
+        "medical_insurance_closure": "reversed",
+    }
     assert view["revoked_at"] is not None and view["completed_at"] is None
     # each reversed step shows what it undid: its done report, before the reversal
     for step in view["steps"]:
@@ -275,7 +420,8 @@ def test_revocation_restores_everything_with_back_pay(system, manual_clock):
     (back,) = settled["back_pay"]
     withheld = story["before_fen"] - july["total_fen"]
     assert back["amount_fen"] == withheld and back["months"] == [
-        {"month": "2026-07-01", "owed_fen": story["before_fen"], "paid_fen": after_fen}]
+        {"month": "2026-07-01", "owed_fen": story["before_fen"], "paid_fen": after_fen}
+    ]
     assert (back["state"], back["payments"]) == ("due", [])
     assert [o["recovery"]["state"] for o in settled["overpayments"]] == ["cancelled"]
     # marriage restored, allowance and voucher restored
@@ -306,12 +452,19 @@ def test_revocation_restores_everything_with_back_pay(system, manual_clock):
     (top_up,) = back["payments"]
     assert back["state"] == "paid"
     assert (top_up["cycle_id"], top_up["kind"], top_up["for_month"], top_up["amount_fen"], top_up["state"]) == (
-        "2026-08", "top_up", "2026-07-01", withheld, "paid")
+        "2026-08",
+        "top_up",
+        "2026-07-01",
+        withheld,
+        "paid",
+    )
     # July is paid what the benefit owed for it, in two payments: the survivor's amount and the top-up
-    payments = ok(sys_.call("GET", f"/api/v1/assistance/households/{story['household_id']}/payments",
-                            CASEWORKER))["payments"]
-    july_paid = [(p["kind"], p["amount_fen"]) for p in payments
-                 if p["for_month"] == "2026-07-01" and p["state"] == "paid"]
+    payments = ok(sys_.call("GET", f"/api/v1/assistance/households/{story['household_id']}/payments", CASEWORKER))[
+        "payments"
+    ]
+    july_paid = [
+        (p["kind"], p["amount_fen"]) for p in payments if p["for_month"] == "2026-07-01" and p["state"] == "paid"
+    ]
     assert sorted(july_paid) == [("regular", after_fen), ("top_up", withheld)]
     assert sum(fen for _, fen in july_paid) == story["before_fen"]
 
@@ -320,8 +473,14 @@ def outbox(sys_, service: str, event_type: str) -> list[dict]:
     """The envelopes `service` recorded of `event_type`, in order."""
     engine = create_engine(sys_.databases[service])
     with engine.connect() as conn:
-        bodies = conn.execute(text("SELECT body FROM outbox WHERE event_type = :t AND exchange = :x ORDER BY id"),
-                              {"t": event_type, "x": EVENTS_EXCHANGE}).scalars().all()
+        bodies = (
+            conn.execute(
+                text("SELECT body FROM outbox WHERE event_type = :t AND exchange = :x ORDER BY id"),
+                {"t": event_type, "x": EVENTS_EXCHANGE},
+            )
+            .scalars()
+            .all()
+        )
     engine.dispose()
     return bodies
 
@@ -329,14 +488,21 @@ def outbox(sys_, service: str, event_type: str) -> list[dict]:
 def republish(sys_, envelope: dict) -> None:
     """The event as the relay published it, once more (a redelivery: the same id)."""
     with Connection(sys_.amqp_uri) as conn:
-        Producer(conn.channel()).publish(envelope, exchange=Exchange(EVENTS_EXCHANGE, type="topic"),
-                                         routing_key=envelope["type"], serializer="json")
+        Producer(conn.channel()).publish(
+            envelope, exchange=Exchange(EVENTS_EXCHANGE, type="topic"), routing_key=envelope["type"], serializer="json"
+        )
 
 
 CORRECTED_STEPS = (("assistance", "benefits_stopped"), ("care", "care_stopped"), ("marriage", "marriage_ended"))
 CORRECTED_FROM = "date of death corrected from 2026-06-02 to 2026-05-20"
-RESTATED_STEPS = ("benefits_stopped", "care_stopped", "marriage_ended", "hukou_cancellation", "pension_and_survivors",
-                  "medical_insurance_closure")
+RESTATED_STEPS = (
+    "benefits_stopped",
+    "care_stopped",
+    "marriage_ended",
+    "hukou_cancellation",
+    "pension_and_survivors",
+    "medical_insurance_closure",
+)
 
 
 def test_a_corrected_date_of_death_is_taken_again_by_every_step(system, manual_clock):
@@ -352,8 +518,14 @@ def test_a_corrected_date_of_death_is_taken_again_by_every_step(system, manual_c
     elder, spouse = story["elder"], story["spouse"]
     wrong = date(2026, 6, 2)
     manual_clock.set_local_date(date(2026, 6, 10))
-    case = ok(sys_.call("POST", "/api/v1/funeral/deaths", ("citizen", spouse),
-                        json={**notice(elder, wrong, None), "informant_relationship": "spouse"}))
+    case = ok(
+        sys_.call(
+            "POST",
+            "/api/v1/funeral/deaths",
+            ("citizen", spouse),
+            json={**notice(elder, wrong, None), "informant_relationship": "spouse"},
+        )
+    )
     case_id, matter_id = case["case_id"], case["matter_id"]
     wait_for(lambda: internal_steps_done(sys_, matter_id), timeout=40, what="the automatic steps")
     after_fen = entitlement(sys_, story["household_id"])["monthly_amount_fen"]
@@ -364,46 +536,70 @@ def test_a_corrected_date_of_death_is_taken_again_by_every_step(system, manual_c
 
     # the hospital's certificate gives another date: flagged; the clerk confirms it
     manual_clock.set_local_date(date(2026, 6, 11))
-    certificate = ok(sys_.call("POST", "/api/v1/partner/deaths", ("partner", "health"),
-                               json=notice(elder, DIED, "D3306-002")))
+    certificate = ok(
+        sys_.call("POST", "/api/v1/partner/deaths", ("partner", "health"), json=notice(elder, DIED, "D3306-002"))
+    )
     assert (certificate["date_conflict"], certificate["date_of_death"]) == (True, "2026-06-02")
-    confirmed = ok(sys_.call("POST", f"/api/v1/funeral/cases/{case_id}/date-of-death", FUNERAL_HOME,
-                             json={"date_of_death": DIED.isoformat(), "reason": "the hospital's certificate"}))
+    confirmed = ok(
+        sys_.call(
+            "POST",
+            f"/api/v1/funeral/cases/{case_id}/date-of-death",
+            FUNERAL_HOME,
+            json={"date_of_death": DIED.isoformat(), "reason": "the hospital's certificate"},
+        )
+    )
     assert (confirmed["date_of_death"], confirmed["date_conflict"]) == (DIED.isoformat(), False)
     (correction,) = outbox(sys_, "funeral", "death.date_corrected")
     assert correction["matter_id"] == matter_id and correction["data"] == {
-        "case_id": case_id, "resident_id": elder, "date_of_death": "2026-05-20",
-        "previous_date_of_death": "2026-06-02", "reason": "the hospital's certificate", "revision": 1}
+        "case_id": case_id,
+        "resident_id": elder,
+        "date_of_death": "2026-05-20",
+        "previous_date_of_death": "2026-06-02",
+        "reason": "the hospital's certificate",
+        "revision": 1,
+    }
 
     def reports():
-        return {service: [r["data"] for r in outbox(sys_, service, "matter.step_reported") if r["data"]["step"] == step]
-                for service, step in CORRECTED_STEPS}
+        return {
+            service: [r["data"] for r in outbox(sys_, service, "matter.step_reported") if r["data"]["step"] == step]
+            for service, step in CORRECTED_STEPS
+        }
 
     def every_step_restated():
         return all(len(said) == 2 for said in reports().values())
+
     wait_for(every_step_restated, timeout=40, what="every step taken again with the confirmed date")
 
     def view_restated():
         """The matter once every step, the departments' too, reads as its report naming the correction."""
         view = matter(sys_, matter_id)
-        return view and all((s["reason"] or "").startswith(CORRECTED_FROM) for s in view["steps"]
-                            if s["step"] in RESTATED_STEPS) and view
+        return (
+            view
+            and all(
+                (s["reason"] or "").startswith(CORRECTED_FROM) for s in view["steps"] if s["step"] in RESTATED_STEPS
+            )
+            and view
+        )
+
     view = wait_for(view_restated, timeout=40, what="the matter reading the corrected date")
 
     def effects():
         """Everything the three services now say of the death."""
         household = ok(sys_.call("GET", f"/api/v1/assistance/households/{story['household_id']}", CASEWORKER))
-        return {"assistance": ok(sys_.call("GET", f"/api/v1/after-death/{case_id}/assistance", APPROVER)),
-                "left_on": [m["left_on"] for m in household["members"] if m["resident_id"] == elder],
-                "entitlement": entitlement(sys_, story["household_id"]),
-                "payments": ok(sys_.call("GET", f"/api/v1/assistance/households/{story['household_id']}/payments",
-                                         CASEWORKER))["payments"],
-                "care": ok(sys_.call("GET", f"/api/v1/after-death/{case_id}/care", CASEWORKER)),
-                "order": ok(sys_.call("GET", f"/api/v1/care/orders/{story['order_id']}", CASEWORKER))["state"],
-                "marital_status": ok(sys_.call("GET", f"/api/v1/marriage/marital-status/{spouse}", REGISTRAR)),
-                "reports": reports(),
-                "matter": matter(sys_, matter_id),
-                "member_left": [e["data"] for e in outbox(sys_, "assistance", "assistance.member_left")]}
+        return {
+            "assistance": ok(sys_.call("GET", f"/api/v1/after-death/{case_id}/assistance", APPROVER)),
+            "left_on": [m["left_on"] for m in household["members"] if m["resident_id"] == elder],
+            "entitlement": entitlement(sys_, story["household_id"]),
+            "payments": ok(
+                sys_.call("GET", f"/api/v1/assistance/households/{story['household_id']}/payments", CASEWORKER)
+            )["payments"],
+            "care": ok(sys_.call("GET", f"/api/v1/after-death/{case_id}/care", CASEWORKER)),
+            "order": ok(sys_.call("GET", f"/api/v1/care/orders/{story['order_id']}", CASEWORKER))["state"],
+            "marital_status": ok(sys_.call("GET", f"/api/v1/marriage/marital-status/{spouse}", REGISTRAR)),
+            "reports": reports(),
+            "matter": matter(sys_, matter_id),
+            "member_left": [e["data"] for e in outbox(sys_, "assistance", "assistance.member_left")],
+        }
 
     now = effects()
     # assistance: the deceased left on 20 May; the survivor's amount stands; June was paid for two
@@ -417,8 +613,11 @@ def test_a_corrected_date_of_death_is_taken_again_by_every_step(system, manual_c
     assert settled["back_pay"] == []  # nothing was withheld for a month the new date makes due
     # care: the allowance and the voucher end on 20 May, the cancelled order stays cancelled, once
     care = now["care"]
-    assert (care["state"], care["date_of_death"], care["allowance_ended_on"]) == ("applied", DIED.isoformat(),
-                                                                                   DIED.isoformat())
+    assert (care["state"], care["date_of_death"], care["allowance_ended_on"]) == (
+        "applied",
+        DIED.isoformat(),
+        DIED.isoformat(),
+    )
     assert care["vouchers"] == [{"programme": "dibao", "ends_on": "2026-05-20"}]
     assert care["changes"]["orders"] == [story["order_id"]] and now["order"] == "cancelled"
     # marriage: the spouse is widowed since 20 May
@@ -446,8 +645,14 @@ def test_a_corrected_date_of_death_is_taken_again_by_every_step(system, manual_c
     assert (untouched["state"], untouched["history"]) == ("pending", [])
     assert view["state"] == "in_progress" and view["completed_at"] is None
     # the departments entitled to the death received the correction, once each
-    wait_for(lambda: sorted(code for code, kind, _ in sys_.simulator.received if kind == "death.date_corrected")
-             == sorted(AFTER_DEATH_PARTNERS), timeout=20, what="the departments' copies")
+    wait_for(
+        lambda: (
+            sorted(code for code, kind, _ in sys_.simulator.received if kind == "death.date_corrected")
+            == sorted(AFTER_DEATH_PARTNERS)
+        ),
+        timeout=20,
+        what="the departments' copies",
+    )
 
     # the correction again, under its own id (a redelivery) and under a new one (a copy): no
     # effect twice, no report again
@@ -458,13 +663,19 @@ def test_a_corrected_date_of_death_is_taken_again_by_every_step(system, manual_c
     def copy_handled(service):
         engine = create_engine(sys_.databases[service])
         with engine.connect() as conn:
-            found = conn.execute(text("SELECT count(*) FROM inbox WHERE consumer = :c AND event_id = :i"),
-                                 {"c": f"{service}.on_death", "i": copy["id"]}).scalar()
+            found = conn.execute(
+                text("SELECT count(*) FROM inbox WHERE consumer = :c AND event_id = :i"),
+                {"c": f"{service}.on_death", "i": copy["id"]},
+            ).scalar()
         engine.dispose()
         return found == 1
+
     wait_for(lambda: all(copy_handled(s) for s, _ in CORRECTED_STEPS), timeout=20, what="the copies handled")
-    wait_for(lambda: all(queue_depth(sys_.amqp_uri, f"{s}.on_death") == 0 for s, _ in CORRECTED_STEPS),
-             timeout=20, what="the redeliveries taken")
+    wait_for(
+        lambda: all(queue_depth(sys_.amqp_uri, f"{s}.on_death") == 0 for s, _ in CORRECTED_STEPS),
+        timeout=20,
+        what="the redeliveries taken",
+    )
     eventlet.sleep(0.5)
     assert effects() == now
 
@@ -478,13 +689,21 @@ def test_steps_past_their_deadline_are_flagged(system, manual_clock):
     case = ok(sys_.call("POST", "/api/v1/partner/deaths", ("partner", "health"), json=notice(elder, DIED, "D-9")))
     wait_for(lambda: matter(sys_, case["matter_id"]), timeout=20, what="the matter")
     # marriage runs in every system: it has no marriage of this person and says so
-    view = wait_for(lambda: (v := matter(sys_, case["matter_id"])) and steps_of(v)["marriage_ended"] != "pending"
-                    and v, timeout=20, what="marriage's report")
+    view = wait_for(
+        lambda: (v := matter(sys_, case["matter_id"])) and steps_of(v)["marriage_ended"] != "pending" and v,
+        timeout=20,
+        what="marriage's report",
+    )
     assert steps_of(view)["marriage_ended"] == "not_applicable"
     assert not any(s["overdue"] for s in view["steps"])
     manual_clock.set_local_date(date(2026, 6, 21))
     late = matter(sys_, case["matter_id"])
     overdue = {s["step"] for s in late["steps"] if s["overdue"]}
-    assert overdue == {"benefits_stopped", "care_stopped", "hukou_cancellation", "pension_and_survivors",
-                       "medical_insurance_closure"}  # the funeral's 15 days are not over yet
+    assert overdue == {
+        "benefits_stopped",
+        "care_stopped",
+        "hukou_cancellation",
+        "pension_and_survivors",
+        "medical_insurance_closure",
+    }  # the funeral's 15 days are not over yet
     assert late["state"] == "in_progress"

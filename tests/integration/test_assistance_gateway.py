@@ -3,6 +3,7 @@ acceptance, the household economic check against the partner data sources with o
 out, public notice, approval, 救助一件事 fanned out to the partner departments (the simulator
 reports their items) and shown by the progress view, then the month's payment run with the bank's
 answer. The rules' arithmetic is tested in tests/unit; here every hop is the real one."""
+
 from __future__ import annotations
 
 import csv
@@ -27,10 +28,17 @@ def pin_standard(url: str):
     """Yuecheng's 低保 standard pinned at 850 yuan a month for 2026 (beside the migration's seeds)."""
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(insert(policy_parameters).values(
-            region_code=DISTRICT, name="assistance.dibao_standard_monthly_fen", effective_from=date(2026, 1, 1),
-            value=85000, source="test: 850元/月 for 2026", recorded_at=datetime.now(UTC),
-            recorded_by="test"))
+        conn.execute(
+            insert(policy_parameters).values(
+                region_code=DISTRICT,
+                name="assistance.dibao_standard_monthly_fen",
+                effective_from=date(2026, 1, 1),
+                value=85000,
+                source="test: 850元/月 for 2026",
+                recorded_at=datetime.now(UTC),
+                recorded_by="test",
+            )
+        )
     engine.dispose()
 
 
@@ -40,8 +48,13 @@ def members() -> list[dict]:
     child = compose_resident_id(DISTRICT, date(2012, 9, 1), 103)
     return [
         {"resident_id": head, "name": "王建国", "relationship": "head", "monthly_income_fen": 60000},
-        {"resident_id": spouse, "name": "李秀英", "relationship": "spouse", "monthly_income_fen": 20000,
-         "seriously_ill": True},
+        {
+            "resident_id": spouse,
+            "name": "李秀英",
+            "relationship": "spouse",
+            "monthly_income_fen": 20000,
+            "seriously_ill": True,
+        },
         {"resident_id": child, "name": "王小明", "relationship": "child", "monthly_income_fen": 0},
     ]
 
@@ -56,15 +69,32 @@ def test_dibao_from_submission_to_first_payment_through_the_gateway(system, manu
     citizen = ("citizen", household[0]["resident_id"])
     manual_clock.set_local_date(date(2026, 4, 27))
 
-    bad = sys_.call("POST", "/api/v1/assistance/applications", citizen, json={
-        "programme": "dibao", "region_code": TOWNSHIP, "address": "越城区府山街道 1 号",
-        "members": [{**household[0], "resident_id": household[0]["resident_id"][:-1] + "0"}]})
+    bad = sys_.call(
+        "POST",
+        "/api/v1/assistance/applications",
+        citizen,
+        json={
+            "programme": "dibao",
+            "region_code": TOWNSHIP,
+            "address": "越城区府山街道 1 号",
+            "members": [{**household[0], "resident_id": household[0]["resident_id"][:-1] + "0"}],
+        },
+    )
     assert bad.status_code == 400 and bad.headers["Content-Type"] == "application/problem+json"
     assert "resident_id" in bad.json()["errors"]["members"]["0"]
 
-    applied = sys_.call("POST", "/api/v1/assistance/applications", citizen, json={
-        "programme": "dibao", "region_code": TOWNSHIP, "address": "越城区府山街道 1 号",
-        "bank_account": "6228480000000001", "members": household})
+    applied = sys_.call(
+        "POST",
+        "/api/v1/assistance/applications",
+        citizen,
+        json={
+            "programme": "dibao",
+            "region_code": TOWNSHIP,
+            "address": "越城区府山街道 1 号",
+            "bank_account": "6228480000000001",
+            "members": household,
+        },
+    )
     assert applied.status_code == 201, applied.text
     app_id = applied.json()["application_id"]
     path = f"/api/v1/assistance/applications/{app_id}"
@@ -86,8 +116,9 @@ def test_dibao_from_submission_to_first_payment_through_the_gateway(system, manu
     manual_clock.set_local_date(date(2026, 5, 6))
     refused = sys_.call("POST", path + "/decision", CASEWORKER, json={"decision": "approve", "reason": "ok"})
     assert refused.status_code == 409  # approval is the district's, not delegated to the township
-    approved = sys_.call("POST", path + "/decision", APPROVER,
-                         json={"decision": "approve", "reason": "income below the standard"})
+    approved = sys_.call(
+        "POST", path + "/decision", APPROVER, json={"decision": "approve", "reason": "income below the standard"}
+    )
     assert approved.status_code == 200, approved.text
     approved = approved.json()
     assert approved["state"] == "approved" and approved["monthly_amount_fen"] == 200500
@@ -99,6 +130,7 @@ def test_dibao_from_submission_to_first_payment_through_the_gateway(system, manu
     def all_items_done():
         view = sys_.call("GET", matter_path, citizen)
         return view.status_code == 200 and view.json()["state"] == "completed" and view.json()
+
     matter = wait_for(all_items_done, timeout=30, what="every linked item reported")
     assert len(matter["steps"]) == ITEMS and {s["state"] for s in matter["steps"]} == {"done"}
     owners = {s["step"]: s["owner"] for s in matter["steps"]}
@@ -113,10 +145,16 @@ def test_dibao_from_submission_to_first_payment_through_the_gateway(system, manu
     assert frozen.status_code == 201, frozen.text
     assert (frozen.json()["payments"], frozen.json()["total_fen"], frozen.json()["created"]) == (1, 200500, True)
     cycle = frozen.json()["cycle_id"]
-    assert sys_.call("POST", "/api/v1/assistance/payment-cycles", CASEWORKER,
-                     json={"month": "2026-05-01"}).status_code == 403  # the payments office runs it
-    early = sys_.call("POST", f"/api/v1/assistance/payment-cycles/{cycle}/bank-results", BANK,
-                      json={"results": [{"payment_id": 1, "status": "paid"}]})
+    assert (
+        sys_.call("POST", "/api/v1/assistance/payment-cycles", CASEWORKER, json={"month": "2026-05-01"}).status_code
+        == 403
+    )  # the payments office runs it
+    early = sys_.call(
+        "POST",
+        f"/api/v1/assistance/payment-cycles/{cycle}/bank-results",
+        BANK,
+        json={"results": [{"payment_id": 1, "status": "paid"}]},
+    )
     assert early.status_code == 409  # nothing was sent to the bank yet
     batch = sys_.call("POST", f"/api/v1/assistance/payment-cycles/{cycle}/bank-batch", PAYMENTS_OFFICE).json()
     assert (batch["rows"], batch["total_fen"], batch["state"]) == (1, 200500, "sent")

@@ -6,6 +6,7 @@ The fixture households and entitlements are inserted set-based (generate_series)
 expected treatment is written down next to them; the expectations are computed here in Python
 from that table, not with the module's SQL.
 """
+
 from __future__ import annotations
 
 import csv
@@ -66,20 +67,24 @@ def paid_in_may() -> set[int]:
 
 
 def seed(conn) -> None:
-    conn.execute(text("""
+    conn.execute(
+        text("""
         INSERT INTO household (id, region_code, address, bank_account, created_at)
         SELECT 'h-' || i, '330602001001', 'No. ' || i || ' Jiefang Road',
                CASE WHEN i > 290 THEN NULL ELSE '6228' || lpad(i::text, 15, '0') END,
                timestamptz '2025-01-01 00:00+00'
-        FROM generate_series(1, 300) AS i"""))
+        FROM generate_series(1, 300) AS i""")
+    )
     for lo, hi, starts, ends, exit_until, rule, _ in GROUPS:
-        conn.execute(text(f"""
+        conn.execute(
+            text(f"""
             INSERT INTO entitlement (id, household_id, programme, monthly_amount_fen, starts_on,
                                      ends_on, gradual_exit_until, policy_version)
             SELECT i, 'h-' || i, 'dibao', {rule}, CAST(:starts AS date), CAST(:ends AS date),
                    CAST(:exit_until AS date), 'zj-330602-2026-01'
             FROM generate_series(:lo, :hi) AS i"""),
-            {"lo": lo, "hi": hi, "starts": starts, "ends": ends, "exit_until": exit_until})
+            {"lo": lo, "hi": hi, "starts": starts, "ends": ends, "exit_until": exit_until},
+        )
     conn.execute(text("SELECT setval(pg_get_serial_sequence('entitlement', 'id'), 1000)"))
 
 
@@ -118,9 +123,13 @@ def driver_mode(request):
 
 def payments_of(conn, cycle_id: str) -> dict[int, tuple]:
     """entitlement id -> (kind, for_month, amount, bank account, policy version, state, reason)."""
-    rows = conn.execute(text(
-        "SELECT entitlement_id, kind, for_month, amount_fen, bank_account, policy_version, state, "
-        "failure_reason FROM payment WHERE cycle_id = :c"), {"c": cycle_id}).all()
+    rows = conn.execute(
+        text(
+            "SELECT entitlement_id, kind, for_month, amount_fen, bank_account, policy_version, state, "
+            "failure_reason FROM payment WHERE cycle_id = :c"
+        ),
+        {"c": cycle_id},
+    ).all()
     out = {}
     for row in rows:
         assert row[0] not in out, f"entitlement {row[0]} twice in {cycle_id}"
@@ -141,11 +150,11 @@ def sent(engine, month=MAY):
 
 
 def ids_by_entitlement(conn, cycle_id: str) -> dict[int, int]:
-    return dict(conn.execute(text("SELECT entitlement_id, id FROM payment WHERE cycle_id = :c"),
-                             {"c": cycle_id}).all())
+    return dict(conn.execute(text("SELECT entitlement_id, id FROM payment WHERE cycle_id = :c"), {"c": cycle_id}).all())
 
 
 # --- freezing ---------------------------------------------------------------------------------------
+
 
 def test_the_cycle_pays_exactly_the_active_entitlements_with_the_right_total(engine):
     summary = frozen(engine)
@@ -174,8 +183,12 @@ def test_the_cycle_pays_exactly_the_active_entitlements_with_the_right_total(eng
 def test_freezing_the_same_month_twice_inserts_nothing_and_keeps_the_snapshot(engine):
     first = frozen(engine)
     with engine.begin() as conn:  # a household that becomes eligible after the freeze
-        conn.execute(text("INSERT INTO entitlement (household_id, programme, monthly_amount_fen, starts_on, "
-                          "policy_version) VALUES ('h-205', 'tekun', 90000, '2026-05-10', 'v2')"))
+        conn.execute(
+            text(
+                "INSERT INTO entitlement (household_id, programme, monthly_amount_fen, starts_on, "
+                "policy_version) VALUES ('h-205', 'tekun', 90000, '2026-05-10', 'v2')"
+            )
+        )
     second = frozen(engine, now=LATER)
     assert second.created is False
     assert (second.payments, second.total_fen, second.regular) == (first.payments, first.total_fen, first.regular)
@@ -195,9 +208,12 @@ def test_two_concurrent_freezes_of_one_month_pay_nobody_twice(green, engine):
 
         def second_is_waiting():
             with engine.connect() as probe:
-                return probe.execute(text(
-                    "SELECT wait_event_type = 'Lock' FROM pg_stat_activity "
-                    "WHERE application_name = 'second-freeze'")).scalar()
+                return probe.execute(
+                    text(
+                        "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE application_name = 'second-freeze'"
+                    )
+                ).scalar()
+
         wait_for(second_is_waiting, timeout=10, what="the second freeze to wait for the first")
         first.commit()
         two = other.wait()
@@ -213,10 +229,15 @@ def test_the_frozen_amounts_do_not_follow_later_edits(engine):
     with engine.connect() as conn:
         before = payments_of(conn, "2026-05")
     with engine.begin() as conn:
-        conn.execute(text("UPDATE entitlement SET monthly_amount_fen = monthly_amount_fen + 5000, "
-                          "policy_version = 'zj-330602-2026-07'"))
-        conn.execute(text("UPDATE household SET bank_account = '9999' || right(bank_account, 15) "
-                          "WHERE bank_account IS NOT NULL"))
+        conn.execute(
+            text(
+                "UPDATE entitlement SET monthly_amount_fen = monthly_amount_fen + 5000, "
+                "policy_version = 'zj-330602-2026-07'"
+            )
+        )
+        conn.execute(
+            text("UPDATE household SET bank_account = '9999' || right(bank_account, 15) WHERE bank_account IS NOT NULL")
+        )
         conn.execute(text("UPDATE entitlement SET ends_on = '2026-04-30' WHERE id <= 100"))
     again = frozen(engine, now=LATER)
     with engine.connect() as conn:
@@ -230,11 +251,16 @@ def test_the_frozen_amounts_do_not_follow_later_edits(engine):
 
 def test_a_regular_payment_that_would_pay_a_month_twice_rolls_the_freeze_back(engine):
     with engine.begin() as conn:  # a stray live payment for entitlement 7, June (not through a cycle run)
-        conn.execute(text("INSERT INTO payment_cycle VALUES ('manual-1', '2026-06-15', 'sent', :now, 1, 30070)"),
-                     {"now": NOW})
-        conn.execute(text("INSERT INTO payment (cycle_id, entitlement_id, household_id, kind, for_month, "
-                          "amount_fen, bank_account, policy_version, state) VALUES ('manual-1', 7, 'h-7', "
-                          "'regular', '2026-06-01', 30070, 'x', 'v', 'pending')"))
+        conn.execute(
+            text("INSERT INTO payment_cycle VALUES ('manual-1', '2026-06-15', 'sent', :now, 1, 30070)"), {"now": NOW}
+        )
+        conn.execute(
+            text(
+                "INSERT INTO payment (cycle_id, entitlement_id, household_id, kind, for_month, "
+                "amount_fen, bank_account, policy_version, state) VALUES ('manual-1', 7, 'h-7', "
+                "'regular', '2026-06-01', 30070, 'x', 'v', 'pending')"
+            )
+        )
     with pytest.raises(IntegrityError, match="uq_payment_once"):
         frozen(engine, JUNE)
     with engine.connect() as conn:
@@ -252,6 +278,7 @@ def test_freeze_wants_an_aware_time_and_postgresql(engine, tmp_path):
 
 
 # --- the bank batch ------------------------------------------------------------------------------
+
 
 def test_the_bank_file_holds_the_pending_payments_and_its_control_totals(driver_mode, engine):
     summary = frozen(engine)
@@ -286,22 +313,34 @@ def test_the_bank_file_can_be_a_temporary_file(driver_mode, engine):
 
 # --- reconciliation -----------------------------------------------------------------------------
 
-FAILING = {3: "account closed", 50: "name mismatch", 120: "account frozen", 232: "account closed",
-           273: "no such account"}
+FAILING = {
+    3: "account closed",
+    50: "name mismatch",
+    120: "account frozen",
+    232: "account closed",
+    273: "no such account",
+}
 
 
 def answers_for(conn, cycle_id: str, failing: dict[int, str], kind: str | None = None):
     """The bank's answers for every pending payment of the cycle: the payments of the entitlements
     in `failing` (of `kind`, if given) failed with the reason given, the others were paid."""
-    pending = conn.execute(text("SELECT id, entitlement_id, kind FROM payment "
-                                "WHERE cycle_id = :c AND state = 'pending'"), {"c": cycle_id}).all()
-    return [(pid, "failed", failing[e]) if e in failing and kind in (None, k) else (pid, "paid", None)
-            for pid, e, k in pending]
+    pending = conn.execute(
+        text("SELECT id, entitlement_id, kind FROM payment WHERE cycle_id = :c AND state = 'pending'"), {"c": cycle_id}
+    ).all()
+    return [
+        (pid, "failed", failing[e]) if e in failing and kind in (None, k) else (pid, "paid", None)
+        for pid, e, k in pending
+    ]
 
 
 def states(conn, cycle_id: str) -> dict[int, tuple[str, str | None]]:
-    return {e: (s, r) for e, s, r in conn.execute(text(
-        "SELECT entitlement_id, state, failure_reason FROM payment WHERE cycle_id = :c"), {"c": cycle_id})}
+    return {
+        e: (s, r)
+        for e, s, r in conn.execute(
+            text("SELECT entitlement_id, state, failure_reason FROM payment WHERE cycle_id = :c"), {"c": cycle_id}
+        )
+    }
 
 
 def test_reconcile_marks_paid_and_failed_and_reapplying_changes_nothing(driver_mode, engine):
@@ -334,10 +373,14 @@ def test_reconcile_refuses_paid_to_failed_and_reports_contradictions_and_strange
         ids = ids_by_entitlement(conn, "2026-05")
     with engine.begin() as conn:
         reconcile(conn, "2026-05", [(ids[1], "paid", None), (ids[2], "paid", None)])
-    answers = [(ids[1], "failed", "account closed"),  # paid -> failed: refused
-               (ids[4], "paid", None), (ids[4], "failed", "?"),  # contradicts itself
-               (ids[5], "paid", None), (ids[5], "paid", None),  # said twice: one answer
-               (999_999, "paid", None)]  # no such payment
+    answers = [
+        (ids[1], "failed", "account closed"),  # paid -> failed: refused
+        (ids[4], "paid", None),
+        (ids[4], "failed", "?"),  # contradicts itself
+        (ids[5], "paid", None),
+        (ids[5], "paid", None),  # said twice: one answer
+        (999_999, "paid", None),
+    ]  # no such payment
     with engine.begin() as conn:
         result = reconcile(conn, "2026-05", answers)
     assert result.conflicts == sorted([(ids[1], "paid", "failed"), (ids[4], "pending", "paid and failed")])
@@ -395,12 +438,16 @@ def test_a_failed_payment_the_bank_paid_after_all_is_paid_unless_its_month_was_p
     july = frozen(engine, JULY)
     with engine.connect() as conn:
         assert states(conn, "2026-05")[50] == ("paid", None)
-        july_arrears = conn.execute(text("SELECT entitlement_id FROM payment WHERE cycle_id = '2026-07' "
-                                         "AND kind = 'arrears'")).scalars().all()
+        july_arrears = (
+            conn.execute(text("SELECT entitlement_id FROM payment WHERE cycle_id = '2026-07' AND kind = 'arrears'"))
+            .scalars()
+            .all()
+        )
     assert july.arrears == 0 and july_arrears == []  # May is paid for 50: nothing owed
 
 
 # --- arrears ------------------------------------------------------------------------------------------
+
 
 def reconcile_all(engine, cycle_id: str, failing: dict[int, str], kind: str | None = None):
     with engine.connect() as conn:
@@ -422,8 +469,12 @@ def test_failed_payments_are_paid_as_arrears_in_the_next_cycle_exactly_once(engi
     owed = set(FAILING) | {291, 292}
     paid_in_june = paid_in_may() - {276, 277, 278, 279, 280} | set(range(261, 271))  # ends 1 May; starts 1 June
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT entitlement_id, kind, for_month, amount_fen, bank_account, state "
-                                 "FROM payment WHERE cycle_id = '2026-06'")).all()
+        rows = conn.execute(
+            text(
+                "SELECT entitlement_id, kind, for_month, amount_fen, bank_account, state "
+                "FROM payment WHERE cycle_id = '2026-06'"
+            )
+        ).all()
     arrears = {r[0]: r for r in rows if r[1] == "arrears"}
     regular = {r[0]: r for r in rows if r[1] == "regular"}
     assert set(arrears) == owed
@@ -440,11 +491,17 @@ def test_failed_payments_are_paid_as_arrears_in_the_next_cycle_exactly_once(engi
 
     july = frozen(engine, JULY)
     with engine.connect() as conn:
-        july_arrears = conn.execute(text("SELECT entitlement_id, for_month FROM payment "
-                                         "WHERE cycle_id = '2026-07' AND kind = 'arrears'")).all()
-        paid = dict(conn.execute(text(
-            "SELECT entitlement_id, count(*) FROM payment WHERE for_month = '2026-05-01' AND state = 'paid' "
-            "GROUP BY entitlement_id")).all())
+        july_arrears = conn.execute(
+            text("SELECT entitlement_id, for_month FROM payment WHERE cycle_id = '2026-07' AND kind = 'arrears'")
+        ).all()
+        paid = dict(
+            conn.execute(
+                text(
+                    "SELECT entitlement_id, count(*) FROM payment WHERE for_month = '2026-05-01' AND state = 'paid' "
+                    "GROUP BY entitlement_id"
+                )
+            ).all()
+        )
     # 120 failed twice for May (its regular and its arrears) and is owed once; June's regular 120 was paid
     assert sorted(july_arrears) == [(120, MAY)]
     assert july.arrears == 1
@@ -462,19 +519,34 @@ def test_a_month_after_a_death_is_paid_again_only_for_what_it_is_still_due(engin
     with engine.begin() as conn:
         ids = ids_by_entitlement(conn, "2026-05")
         for entitlement, state, due in ((3, "applied", 12345), (50, "applied", 0), (120, "reversed", 0)):
-            conn.execute(text(
-                "INSERT INTO death_record (case_id, resident_id, date_of_death, state, changes, recorded_at) "
-                "VALUES (:case, '330602194103010011', '2026-04-20', :state, '[]', now())"),
-                {"case": f"case-{entitlement}", "state": state})
-            conn.execute(text(
-                "INSERT INTO after_death_payment (case_id, entitlement_id, payment_id, cycle_id, for_month, "
-                "amount_fen, due_fen) VALUES (:case, :e, :p, '2026-05', :m, :a, :due)"),
-                {"case": f"case-{entitlement}", "e": entitlement, "p": ids[entitlement], "m": MAY,
-                 "a": amount_of(entitlement), "due": due})
+            conn.execute(
+                text(
+                    "INSERT INTO death_record (case_id, resident_id, date_of_death, state, changes, recorded_at) "
+                    "VALUES (:case, '330602194103010011', '2026-04-20', :state, '[]', now())"
+                ),
+                {"case": f"case-{entitlement}", "state": state},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO after_death_payment (case_id, entitlement_id, payment_id, cycle_id, for_month, "
+                    "amount_fen, due_fen) VALUES (:case, :e, :p, '2026-05', :m, :a, :due)"
+                ),
+                {
+                    "case": f"case-{entitlement}",
+                    "e": entitlement,
+                    "p": ids[entitlement],
+                    "m": MAY,
+                    "a": amount_of(entitlement),
+                    "due": due,
+                },
+            )
     june = sent(engine, JUNE)
     with engine.connect() as conn:
-        arrears = dict(conn.execute(text("SELECT entitlement_id, amount_fen FROM payment "
-                                         "WHERE cycle_id = '2026-06' AND kind = 'arrears'")).all())
+        arrears = dict(
+            conn.execute(
+                text("SELECT entitlement_id, amount_fen FROM payment WHERE cycle_id = '2026-06' AND kind = 'arrears'")
+            ).all()
+        )
     assert arrears == {3: 12345, 120: amount_of(120), 232: amount_of(232), 273: amount_of(273)}
     assert (june.arrears, june.arrears_fen) == (4, sum(arrears.values()))
 
@@ -490,15 +562,18 @@ def test_two_cycles_frozen_at_once_do_not_both_pay_the_same_arrears(green, engin
 
         def july_is_waiting():
             with engine.connect() as probe:
-                return probe.execute(text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity "
-                                          "WHERE application_name = 'july-freeze'")).scalar()
+                return probe.execute(
+                    text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE application_name = 'july-freeze'")
+                ).scalar()
+
         wait_for(july_is_waiting, timeout=10, what="July's freeze to wait for June's arrears")
         june.commit()
         in_july = other.wait()
     assert (in_june.arrears, in_july.arrears) == (len(FAILING), 0)
     with engine.connect() as conn:
-        live = conn.execute(text("SELECT count(*) FROM payment WHERE for_month = '2026-05-01' "
-                                 "AND kind = 'arrears'")).scalar_one()
+        live = conn.execute(
+            text("SELECT count(*) FROM payment WHERE for_month = '2026-05-01' AND kind = 'arrears'")
+        ).scalar_one()
         stored = cycle_summary(conn, "2026-07")
     assert live == len(FAILING)
     assert (stored.arrears, stored.payments) == (0, in_july.payments)
@@ -506,20 +581,33 @@ def test_two_cycles_frozen_at_once_do_not_both_pay_the_same_arrears(green, engin
 
 # --- back pay (补发): a revoked death's difference, paid as a top-up beside the month's payment ----------
 
+
 def owe_back_pay(conn, entitlement_id: int, months: list[tuple[date, int, int]], state: str = "due") -> None:
     """A back-pay record as a revoked death leaves it: per month (month, owed, paid)."""
-    conn.execute(text(
-        "INSERT INTO back_pay (id, case_id, household_id, entitlement_id, months, amount_fen, state, recorded_at) "
-        "VALUES (:id, 'case-1', :h, :e, CAST(:months AS json), :fen, :state, :now)"),
-        {"id": f"bp-{entitlement_id}-{state}-{len(months)}-{months[0][0]}-{months[0][1]}", "h": f"h-{entitlement_id}",
-         "e": entitlement_id, "state": state, "now": NOW, "fen": sum(o - p for _, o, p in months),
-         "months": json.dumps([{"month": m.isoformat(), "owed_fen": o, "paid_fen": p} for m, o, p in months])})
+    conn.execute(
+        text(
+            "INSERT INTO back_pay (id, case_id, household_id, entitlement_id, months, amount_fen, state, recorded_at) "
+            "VALUES (:id, 'case-1', :h, :e, CAST(:months AS json), :fen, :state, :now)"
+        ),
+        {
+            "id": f"bp-{entitlement_id}-{state}-{len(months)}-{months[0][0]}-{months[0][1]}",
+            "h": f"h-{entitlement_id}",
+            "e": entitlement_id,
+            "state": state,
+            "now": NOW,
+            "fen": sum(o - p for _, o, p in months),
+            "months": json.dumps([{"month": m.isoformat(), "owed_fen": o, "paid_fen": p} for m, o, p in months]),
+        },
+    )
 
 
 def live_per_month(conn) -> set[int]:
     """How many live payments each (entitlement, month, top-up or not) has: never more than one."""
-    return set(conn.execute(text("SELECT count(*) FROM payment WHERE state <> 'failed' "
-                                 "GROUP BY entitlement_id, for_month, top_up")).scalars())
+    return set(
+        conn.execute(
+            text("SELECT count(*) FROM payment WHERE state <> 'failed' GROUP BY entitlement_id, for_month, top_up")
+        ).scalars()
+    )
 
 
 def back_pay_states(conn) -> dict[int, str]:
@@ -530,11 +618,16 @@ def back_pay_states(conn) -> dict[int, str]:
 def answer(engine, cycle_id: str, failing: set[tuple[int, str]]):
     """Every pending payment of the cycle paid, but those of (entitlement, kind) in `failing`."""
     with engine.connect() as conn:
-        pending = conn.execute(text("SELECT id, entitlement_id, kind FROM payment "
-                                    "WHERE cycle_id = :c AND state = 'pending'"), {"c": cycle_id}).all()
+        pending = conn.execute(
+            text("SELECT id, entitlement_id, kind FROM payment WHERE cycle_id = :c AND state = 'pending'"),
+            {"c": cycle_id},
+        ).all()
     with engine.begin() as conn:
-        return reconcile(conn, cycle_id, [(i, "failed", "account frozen") if (e, k) in failing else (i, "paid", None)
-                                          for i, e, k in pending])
+        return reconcile(
+            conn,
+            cycle_id,
+            [(i, "failed", "account frozen") if (e, k) in failing else (i, "paid", None) for i, e, k in pending],
+        )
 
 
 def test_back_pay_is_paid_once_as_a_top_up_and_a_failed_one_as_arrears(engine):
@@ -556,13 +649,19 @@ def test_back_pay_is_paid_once_as_a_top_up_and_a_failed_one_as_arrears(engine):
     assert (june.without_account, june.without_account_fen) == (11, sum(map(amount_of, NO_ACCOUNT)) + 300)
     assert frozen(engine, JUNE, LATER).payments == june.payments  # freezing again pays nothing twice
     with engine.connect() as conn:
-        top_ups = conn.execute(text("SELECT entitlement_id, for_month, amount_fen, bank_account, state FROM payment "
-                                    "WHERE cycle_id = '2026-06' AND kind = 'top_up' AND top_up "
-                                    "ORDER BY entitlement_id")).all()
-        assert top_ups == [(5, MAY, 1000, "6228" + "5".zfill(15), "pending"),
-                           (7, MAY, 500, "6228" + "7".zfill(15), "pending"),
-                           (9, MAY, 200, "6228" + "9".zfill(15), "pending"),
-                           (291, MAY, 300, None, "failed")]
+        top_ups = conn.execute(
+            text(
+                "SELECT entitlement_id, for_month, amount_fen, bank_account, state FROM payment "
+                "WHERE cycle_id = '2026-06' AND kind = 'top_up' AND top_up "
+                "ORDER BY entitlement_id"
+            )
+        ).all()
+        assert top_ups == [
+            (5, MAY, 1000, "6228" + "5".zfill(15), "pending"),
+            (7, MAY, 500, "6228" + "7".zfill(15), "pending"),
+            (9, MAY, 200, "6228" + "9".zfill(15), "pending"),
+            (291, MAY, 300, None, "failed"),
+        ]
         assert live_per_month(conn) == {1}
     # 5's top-up paid; 7's and 9's (and 9's arrears) fail at the bank
     answer(engine, "2026-06", {(7, "top_up"), (9, "top_up"), (9, "arrears")})
@@ -574,22 +673,42 @@ def test_back_pay_is_paid_once_as_a_top_up_and_a_failed_one_as_arrears(engine):
     july = sent(engine, JULY)
     assert july.top_up == 0  # every month owed has its top-up: the failed ones come back as arrears
     with engine.connect() as conn:
-        arrears = conn.execute(text("SELECT entitlement_id, for_month, amount_fen, top_up FROM payment "
-                                    "WHERE cycle_id = '2026-07' AND kind = 'arrears' "
-                                    "ORDER BY entitlement_id, for_month, top_up")).all()
-    assert arrears == [(7, MAY, 500, True), (9, MAY, amount_of(9), False), (9, MAY, 200, True),
-                       (291, MAY, amount_of(291), False), (291, MAY, 300, True), (291, JUNE, amount_of(291), False)]
+        arrears = conn.execute(
+            text(
+                "SELECT entitlement_id, for_month, amount_fen, top_up FROM payment "
+                "WHERE cycle_id = '2026-07' AND kind = 'arrears' "
+                "ORDER BY entitlement_id, for_month, top_up"
+            )
+        ).all()
+    assert arrears == [
+        (7, MAY, 500, True),
+        (9, MAY, amount_of(9), False),
+        (9, MAY, 200, True),
+        (291, MAY, amount_of(291), False),
+        (291, MAY, 300, True),
+        (291, JUNE, amount_of(291), False),
+    ]
     answer(engine, "2026-07", set())
     with engine.begin() as conn:
         conn.execute(MARK_BACK_PAY_PAID)
         assert set(back_pay_states(conn).values()) == {"paid"}
         assert live_per_month(conn) == {1}
-        paid_for_may = dict(conn.execute(text(
-            "SELECT entitlement_id, sum(amount_fen) FROM payment WHERE for_month = '2026-05-01' AND state = 'paid' "
-            "AND entitlement_id IN (5, 7, 8, 9, 291) GROUP BY entitlement_id")).all())
+        paid_for_may = dict(
+            conn.execute(
+                text(
+                    "SELECT entitlement_id, sum(amount_fen) FROM payment WHERE for_month = '2026-05-01' AND state = 'paid' "
+                    "AND entitlement_id IN (5, 7, 8, 9, 291) GROUP BY entitlement_id"
+                )
+            ).all()
+        )
     # each month paid what was owed: the ordinary payment and the difference, once
-    assert paid_for_may == {5: amount_of(5) + 1000, 7: amount_of(7) + 500, 8: amount_of(8),
-                            9: amount_of(9) + 200, 291: amount_of(291) + 300}
+    assert paid_for_may == {
+        5: amount_of(5) + 1000,
+        7: amount_of(7) + 500,
+        8: amount_of(8),
+        9: amount_of(9) + 200,
+        291: amount_of(291) + 300,
+    }
     assert frozen(engine, date(2026, 8, 1)).top_up == 0
 
 
@@ -600,6 +719,10 @@ def test_a_second_live_top_up_for_a_month_is_refused(engine):
         owe_back_pay(conn, 5, [(MAY, amount_of(5) + 1000, amount_of(5))])
     frozen(engine, JUNE)
     with pytest.raises(IntegrityError, match="uq_payment_once"), engine.begin() as conn:
-        conn.execute(text("INSERT INTO payment (cycle_id, entitlement_id, household_id, kind, top_up, for_month, "
-                          "amount_fen, bank_account, policy_version, state) VALUES ('2026-06', 5, 'h-5', "
-                          "'top_up', true, '2026-05-01', 1000, 'x', 'v', 'pending')"))
+        conn.execute(
+            text(
+                "INSERT INTO payment (cycle_id, entitlement_id, household_id, kind, top_up, for_month, "
+                "amount_fen, bank_account, policy_version, state) VALUES ('2026-06', 5, 'h-5', "
+                "'top_up', true, '2026-05-01', 1000, 'x', 'v', 'pending')"
+            )
+        )

@@ -11,6 +11,7 @@ revocation move the recovery.
 - A revoked death cancels its recoveries, and money recovered from a person who is alive is owed
   back until a refund is recorded.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -55,9 +56,20 @@ def approved(sys_, clock, members: list[dict]) -> dict:
     """A 低保 household approved on 6 May 2026 at the 2026 standard (850 yuan)."""
     pin_standard(sys_.databases["assistance"])
     clock.set_local_date(date(2026, 4, 27))
-    application = ok(sys_.call("POST", "/api/v1/assistance/applications", CASEWORKER, json={
-        "programme": "dibao", "region_code": TOWNSHIP, "address": "越城区府山街道 8 号",
-        "bank_account": "6228480000000008", "members": members}))
+    application = ok(
+        sys_.call(
+            "POST",
+            "/api/v1/assistance/applications",
+            CASEWORKER,
+            json={
+                "programme": "dibao",
+                "region_code": TOWNSHIP,
+                "address": "越城区府山街道 8 号",
+                "bank_account": "6228480000000008",
+                "members": members,
+            },
+        )
+    )
     path = f"/api/v1/assistance/applications/{application['application_id']}"
     ok(sys_.call("POST", path + "/acceptance", CASEWORKER))
     assert ok(sys_.call("POST", path + "/economic-check", CASEWORKER))["state"] == "checked"
@@ -76,8 +88,14 @@ def freeze_and_send(sys_, clock, day: date) -> tuple[dict, list[int]]:
 
 
 def answer(sys_, cycle_id: str, ids: list[int], status: str, reason: str | None = None) -> dict:
-    return ok(sys_.call("POST", f"{CYCLES}/{cycle_id}/bank-results", BANK, json={
-        "results": [{"payment_id": i, "status": status, "reason": reason} for i in ids]}))
+    return ok(
+        sys_.call(
+            "POST",
+            f"{CYCLES}/{cycle_id}/bank-results",
+            BANK,
+            json={"results": [{"payment_id": i, "status": status, "reason": reason} for i in ids]},
+        )
+    )
 
 
 def pay_month(sys_, clock, day: date) -> dict:
@@ -89,11 +107,25 @@ def pay_month(sys_, clock, day: date) -> dict:
 def notify_death(sys_, clock, day: date, reference: str) -> str:
     """The hospital reports the death (on `DIED`); assistance has handled it when this returns."""
     clock.set_local_date(day)
-    case = ok(sys_.call("POST", "/api/v1/partner/deaths", ("partner", "health"), json={
-        "deceased": {"resident_id": ELDER, "name": "陈老伯"}, "date_of_death": DIED.isoformat(),
-        "region_code": TOWNSHIP, "reference": reference, "place_of_death": "绍兴市人民医院"}))
-    wait_for(lambda: sys_.call("GET", f"/api/v1/after-death/{case['case_id']}/assistance", APPROVER).status_code == 200,
-             timeout=30, what="assistance's handling of the death")
+    case = ok(
+        sys_.call(
+            "POST",
+            "/api/v1/partner/deaths",
+            ("partner", "health"),
+            json={
+                "deceased": {"resident_id": ELDER, "name": "陈老伯"},
+                "date_of_death": DIED.isoformat(),
+                "region_code": TOWNSHIP,
+                "reference": reference,
+                "place_of_death": "绍兴市人民医院",
+            },
+        )
+    )
+    wait_for(
+        lambda: sys_.call("GET", f"/api/v1/after-death/{case['case_id']}/assistance", APPROVER).status_code == 200,
+        timeout=30,
+        what="assistance's handling of the death",
+    )
     return case["case_id"]
 
 
@@ -114,8 +146,10 @@ def repay(sys_, recovery_id: str, as_=CASEWORKER, headers=None, **body):
 def audit_rows(sys_, action: str, subject: str) -> list:
     engine = create_engine(sys_.databases["assistance"])
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT outcome, details FROM audit_log WHERE action = :a AND subject = :s "
-                                 "ORDER BY id"), {"a": action, "s": subject}).all()
+        rows = conn.execute(
+            text("SELECT outcome, details FROM audit_log WHERE action = :a AND subject = :s ORDER BY id"),
+            {"a": action, "s": subject},
+        ).all()
     engine.dispose()
     return rows
 
@@ -131,9 +165,14 @@ def test_a_payment_the_bank_did_not_make_is_not_recovered_nor_paid_again_for_the
     the bank then says July failed (his account was closed): July is no overpayment, the recovery
     comes down to what came back and closes; August pays July again, at her amount only."""
     sys_ = system(assistance=no_deposits(), funeral=True)
-    decision = approved(sys_, manual_clock, [
-        {"resident_id": ELDER, "name": "陈老伯", "relationship": "head", "monthly_income_fen": 30000},
-        {"resident_id": SPOUSE, "name": "林阿婆", "relationship": "spouse", "monthly_income_fen": 20000}])
+    decision = approved(
+        sys_,
+        manual_clock,
+        [
+            {"resident_id": ELDER, "name": "陈老伯", "relationship": "head", "monthly_income_fen": 30000},
+            {"resident_id": SPOUSE, "name": "林阿婆", "relationship": "spouse", "monthly_income_fen": 20000},
+        ],
+    )
     household_id, before = decision["household_id"], decision["monthly_amount_fen"]
     pay_month(sys_, manual_clock, date(2026, 5, 10))
     pay_month(sys_, manual_clock, date(2026, 6, 1))
@@ -147,7 +186,11 @@ def test_a_payment_the_bank_did_not_make_is_not_recovered_nor_paid_again_for_the
     listed = recoveries(sys_)
     (open_one,) = listed["recoveries"]
     assert (open_one["state"], open_one["amount_fen"], open_one["outstanding_fen"], open_one["months"]) == (
-        "open", 2 * share, 2 * share, ["2026-06-01", "2026-07-01"])
+        "open",
+        2 * share,
+        2 * share,
+        ["2026-06-01", "2026-07-01"],
+    )
     assert (open_one["case_id"], open_one["household_id"], open_one["region_code"]) == (case_id, household_id, TOWNSHIP)
     assert listed["outstanding_fen"] == 2 * share
     recovery_id = open_one["recovery_id"]
@@ -164,33 +207,47 @@ def test_a_payment_the_bank_did_not_make_is_not_recovered_nor_paid_again_for_the
     assert (returned["state"], returned["recovered_fen"], returned["outstanding_fen"]) == ("open", share, share)
     (entry,) = returned["repayments"]
     assert (entry["method"], entry["amount_fen"], entry["reference"], entry["recorded_by"]) == (
-        "bank_return", share, "BR-2026-0712", "caseworker-01")
+        "bank_return",
+        share,
+        "BR-2026-0712",
+        "caseworker-01",
+    )
     # refusals name the field and the reason, and change nothing
-    assert "outstanding" in problem(repay(sys_, recovery_id, amount_fen=share + 1, method="repayment"), 422,
-                                    "amount_fen")
+    assert "outstanding" in problem(
+        repay(sys_, recovery_id, amount_fen=share + 1, method="repayment"), 422, "amount_fen"
+    )
     problem(repay(sys_, recovery_id, amount_fen=100, method="write_off"), 400, "reason")
     problem(repay(sys_, recovery_id, amount_fen=0, method="repayment"), 400, "amount_fen")
     problem(repay(sys_, recovery_id, amount_fen=100, method="cash"), 400, "method")
-    problem(repay(sys_, recovery_id, amount_fen=100, method="repayment", received_on="2026-07-13"), 400,
-            "received_on")
+    problem(repay(sys_, recovery_id, amount_fen=100, method="repayment", received_on="2026-07-13"), 400, "received_on")
     assert recovery(sys_, recovery_id)["recovered_fen"] == share
     assert [outcome for outcome, _ in audit_rows(sys_, "recovery.repayment", f"recovery-{recovery_id}")] == [
-        "open", "refused"]
+        "open",
+        "refused",
+    ]
 
     # the bank: July's payment failed, the account of the deceased was closed
     manual_clock.set_local_date(date(2026, 7, 15))
     reconciled = answer(sys_, july["cycle_id"], [july_payment], "failed", "account closed")
     assert (reconciled["failed"], reconciled["state"]) == (1, "reconciled")
     closed = recovery(sys_, recovery_id)
-    assert (closed["state"], closed["amount_fen"], closed["recovered_fen"], closed["outstanding_fen"],
-            closed["refund_due_fen"], closed["months"], closed["closed_on"]) == (
-        "recovered", share, share, 0, 0, ["2026-06-01"], "2026-07-15")
+    assert (
+        closed["state"],
+        closed["amount_fen"],
+        closed["recovered_fen"],
+        closed["outstanding_fen"],
+        closed["refund_due_fen"],
+        closed["months"],
+        closed["closed_on"],
+    ) == ("recovered", share, share, 0, 0, ["2026-06-01"], "2026-07-15")
     assert "2026-07" in closed["note"]
     settled = ok(sys_.call("GET", f"/api/v1/after-death/{case_id}/assistance", APPROVER))
     (over,) = settled["overpayments"]
     assert over["amount_fen"] == share and over["recovery"]["state"] == "recovered"
-    assert [(p["for_month"], p["state"]) for p in over["payments"]] == [("2026-06-01", "paid"),
-                                                                         ("2026-07-01", "failed")]
+    assert [(p["for_month"], p["state"]) for p in over["payments"]] == [
+        ("2026-06-01", "paid"),
+        ("2026-07-01", "failed"),
+    ]
 
     # the same file again: nothing changes, nothing is taken off twice
     again = answer(sys_, july["cycle_id"], [july_payment], "failed", "account closed")
@@ -212,20 +269,26 @@ def test_a_payment_the_bank_did_not_make_is_not_recovered_nor_paid_again_for_the
     august, _ = freeze_and_send(sys_, manual_clock, date(2026, 8, 1))
     assert (august["arrears"], august["arrears_fen"]) == (1, after)
     assert (august["regular"], august["total_fen"]) == (1, 2 * after)
-    assert household_payments(sys_, household_id, "2026-07-01") == [("arrears", after, "pending"),
-                                                                    ("regular", before, "failed")]
+    assert household_payments(sys_, household_id, "2026-07-01") == [
+        ("arrears", after, "pending"),
+        ("regular", before, "failed"),
+    ]
     assert recovery(sys_, recovery_id)["amount_fen"] == share  # arrears at her amount overpay nothing
 
 
 def test_a_recovery_the_bank_leaves_nothing_of_is_cancelled_and_opens_again_if_the_bank_paid_after_all(
-        system, manual_clock):
+    system, manual_clock
+):
     """He lived alone; June was handed to the bank when his death (20 May) was notified on 10 June:
     June is overpaid in full. The family repays 100 yuan (a retried request is one entry). The bank
     says June failed: nothing is owed, the 100 yuan are owed back, and no cycle pays June again.
     Then the bank says it paid June after all: the recovery opens again for the rest."""
     sys_ = system(assistance=no_deposits(), funeral=True)
-    decision = approved(sys_, manual_clock, [
-        {"resident_id": ELDER, "name": "陈老伯", "relationship": "head", "monthly_income_fen": 30000}])
+    decision = approved(
+        sys_,
+        manual_clock,
+        [{"resident_id": ELDER, "name": "陈老伯", "relationship": "head", "monthly_income_fen": 30000}],
+    )
     household_id, amount = decision["household_id"], decision["monthly_amount_fen"]
     pay_month(sys_, manual_clock, date(2026, 5, 10))
     june, (june_payment,) = freeze_and_send(sys_, manual_clock, date(2026, 6, 1))
@@ -236,10 +299,24 @@ def test_a_recovery_the_bank_leaves_nothing_of_is_cancelled_and_opens_again_if_t
 
     manual_clock.set_local_date(date(2026, 6, 12))
     key = {"Idempotency-Key": "repayment-receipt-0612"}
-    first = repay(sys_, recovery_id, headers=key, amount_fen=10000, method="repayment", received_on="2026-06-12",
-                  reference="R-0612")
-    second = repay(sys_, recovery_id, headers=key, amount_fen=10000, method="repayment", received_on="2026-06-12",
-                   reference="R-0612")
+    first = repay(
+        sys_,
+        recovery_id,
+        headers=key,
+        amount_fen=10000,
+        method="repayment",
+        received_on="2026-06-12",
+        reference="R-0612",
+    )
+    second = repay(
+        sys_,
+        recovery_id,
+        headers=key,
+        amount_fen=10000,
+        method="repayment",
+        received_on="2026-06-12",
+        reference="R-0612",
+    )
     assert (first.status_code, second.status_code) == (201, 201)
     assert second.headers.get("Idempotent-Replayed") == "true" and second.json() == first.json()
     assert [e["amount_fen"] for e in recovery(sys_, recovery_id)["repayments"]] == [10000]
@@ -249,8 +326,14 @@ def test_a_recovery_the_bank_leaves_nothing_of_is_cancelled_and_opens_again_if_t
     manual_clock.set_local_date(date(2026, 6, 15))
     answer(sys_, june["cycle_id"], [june_payment], "failed", "account closed")
     nothing = recovery(sys_, recovery_id)
-    assert (nothing["state"], nothing["amount_fen"], nothing["outstanding_fen"], nothing["refund_due_fen"],
-            nothing["months"], nothing["closed_on"]) == ("cancelled", 0, 0, 10000, [], "2026-06-15")
+    assert (
+        nothing["state"],
+        nothing["amount_fen"],
+        nothing["outstanding_fen"],
+        nothing["refund_due_fen"],
+        nothing["months"],
+        nothing["closed_on"],
+    ) == ("cancelled", 0, 0, 10000, [], "2026-06-15")
     assert nothing["note"].startswith("nothing to recover") and "owed back" in nothing["note"]
     owing = recoveries(sys_, state="refund_due")
     assert [r["recovery_id"] for r in owing["recoveries"]] == [recovery_id] and owing["refund_due_fen"] == 10000
@@ -264,21 +347,57 @@ def test_a_recovery_the_bank_leaves_nothing_of_is_cancelled_and_opens_again_if_t
     corrected = answer(sys_, june["cycle_id"], [june_payment], "paid")
     assert (corrected["paid"], corrected["conflicts"]) == (1, [])
     reopened = recovery(sys_, recovery_id)
-    assert (reopened["state"], reopened["amount_fen"], reopened["outstanding_fen"], reopened["refund_due_fen"],
-            reopened["months"], reopened["closed_on"]) == ("open", amount, amount - 10000, 0, ["2026-06-01"], None)
+    assert (
+        reopened["state"],
+        reopened["amount_fen"],
+        reopened["outstanding_fen"],
+        reopened["refund_due_fen"],
+        reopened["months"],
+        reopened["closed_on"],
+    ) == ("open", amount, amount - 10000, 0, ["2026-06-01"], None)
     assert "after all" in reopened["note"]
     assert [outcome for outcome, _ in audit_rows(sys_, "recovery.recount", f"recovery-{recovery_id}")] == [
-        "cancelled", "open"]
+        "cancelled",
+        "open",
+    ]
     # the rest is written off, with the reason, by the district bureau: a township may not
-    problem(repay(sys_, recovery_id, amount_fen=amount - 10000, method="write_off", received_on="2026-06-20",
-                  reason="the estate has nothing left"), 403, "method")
-    written = ok(repay(sys_, recovery_id, as_=APPROVER, amount_fen=amount - 10000, method="write_off",
-                       received_on="2026-06-20", reason="the estate has nothing left"), 201)
+    problem(
+        repay(
+            sys_,
+            recovery_id,
+            amount_fen=amount - 10000,
+            method="write_off",
+            received_on="2026-06-20",
+            reason="the estate has nothing left",
+        ),
+        403,
+        "method",
+    )
+    written = ok(
+        repay(
+            sys_,
+            recovery_id,
+            as_=APPROVER,
+            amount_fen=amount - 10000,
+            method="write_off",
+            received_on="2026-06-20",
+            reason="the estate has nothing left",
+        ),
+        201,
+    )
     assert (written["state"], written["written_off_fen"], written["outstanding_fen"], written["closed_on"]) == (
-        "recovered", amount - 10000, 0, "2026-06-20")
+        "recovered",
+        amount - 10000,
+        0,
+        "2026-06-20",
+    )
     assert household_payments(sys_, household_id, "2026-06-01") == [("regular", amount, "paid")]
-    assert ok(sys_.call("GET", f"/api/v1/after-death/{case_id}/assistance", APPROVER))["overpayments"][0][
-        "recovery"]["state"] == "recovered"
+    assert (
+        ok(sys_.call("GET", f"/api/v1/after-death/{case_id}/assistance", APPROVER))["overpayments"][0]["recovery"][
+            "state"
+        ]
+        == "recovered"
+    )
 
 
 def test_a_revoked_death_owes_back_what_was_recovered(system, manual_clock):
@@ -286,8 +405,11 @@ def test_a_revoked_death_owes_back_what_was_recovered(system, manual_clock):
     wrong: the revocation cancels the recovery, the money is owed back, and the payments office
     records the refund; no more than is owed back."""
     sys_ = system(assistance=no_deposits(), funeral=True)
-    decision = approved(sys_, manual_clock, [
-        {"resident_id": ELDER, "name": "陈老伯", "relationship": "head", "monthly_income_fen": 30000}])
+    decision = approved(
+        sys_,
+        manual_clock,
+        [{"resident_id": ELDER, "name": "陈老伯", "relationship": "head", "monthly_income_fen": 30000}],
+    )
     household_id, amount = decision["household_id"], decision["monthly_amount_fen"]
     pay_month(sys_, manual_clock, date(2026, 5, 10))
     pay_month(sys_, manual_clock, date(2026, 6, 1))
@@ -297,18 +419,34 @@ def test_a_revoked_death_owes_back_what_was_recovered(system, manual_clock):
     manual_clock.set_local_date(date(2026, 6, 12))
     repaid = ok(repay(sys_, recovery_id, amount_fen=amount, method="repayment", received_on="2026-06-12"), 201)
     assert (repaid["state"], repaid["outstanding_fen"]) == ("recovered", 0)
-    refused = sys_.call("POST", f"{RECOVERIES}/{recovery_id}/refunds", CASEWORKER,
-                        json={"amount_fen": 100, "paid_on": "2026-06-12"})
+    refused = sys_.call(
+        "POST", f"{RECOVERIES}/{recovery_id}/refunds", CASEWORKER, json={"amount_fen": 100, "paid_on": "2026-06-12"}
+    )
     assert "owed back" in problem(refused, 409, "recovery")
 
     manual_clock.set_local_date(date(2026, 6, 20))
-    ok(sys_.call("POST", f"/api/v1/funeral/cases/{case_id}/revocation", APPROVER,
-                 json={"reason": "the hospital reported the wrong person"}))
-    wait_for(lambda: ok(sys_.call("GET", f"/api/v1/after-death/{case_id}/assistance", APPROVER))["state"] == "reversed",
-             timeout=30, what="the revocation in assistance")
+    ok(
+        sys_.call(
+            "POST",
+            f"/api/v1/funeral/cases/{case_id}/revocation",
+            APPROVER,
+            json={"reason": "the hospital reported the wrong person"},
+        )
+    )
+    wait_for(
+        lambda: ok(sys_.call("GET", f"/api/v1/after-death/{case_id}/assistance", APPROVER))["state"] == "reversed",
+        timeout=30,
+        what="the revocation in assistance",
+    )
     cancelled = recovery(sys_, recovery_id)
-    assert (cancelled["state"], cancelled["amount_fen"], cancelled["recovered_fen"], cancelled["outstanding_fen"],
-            cancelled["refund_due_fen"], cancelled["closed_on"]) == ("cancelled", amount, amount, 0, amount, "2026-06-20")
+    assert (
+        cancelled["state"],
+        cancelled["amount_fen"],
+        cancelled["recovered_fen"],
+        cancelled["outstanding_fen"],
+        cancelled["refund_due_fen"],
+        cancelled["closed_on"],
+    ) == ("cancelled", amount, amount, 0, amount, "2026-06-20")
     assert "revoked" in cancelled["note"] and "owed back" in cancelled["note"]
     owing = recoveries(sys_, state="refund_due")
     assert [r["recovery_id"] for r in owing["recoveries"]] == [recovery_id] and owing["refund_due_fen"] == amount
@@ -319,11 +457,18 @@ def test_a_revoked_death_owes_back_what_was_recovered(system, manual_clock):
     assert settled["back_pay"] == [] and settled["overpayments"][0]["recovery"]["refund_due_fen"] == amount
 
     refunds = f"{RECOVERIES}/{recovery_id}/refunds"
-    assert "owed back" in problem(sys_.call("POST", refunds, CASEWORKER, json={
-        "amount_fen": amount + 1, "paid_on": "2026-06-20"}), 422, "amount_fen")
+    assert "owed back" in problem(
+        sys_.call("POST", refunds, CASEWORKER, json={"amount_fen": amount + 1, "paid_on": "2026-06-20"}),
+        422,
+        "amount_fen",
+    )
     assert sys_.call("POST", refunds, STRANGER, json={"amount_fen": amount, "paid_on": "2026-06-20"}).status_code == 403
-    given = ok(sys_.call("POST", refunds, CASEWORKER, json={"amount_fen": amount, "paid_on": "2026-06-20",
-                                                            "reference": "TK-0620"}), 201)
+    given = ok(
+        sys_.call(
+            "POST", refunds, CASEWORKER, json={"amount_fen": amount, "paid_on": "2026-06-20", "reference": "TK-0620"}
+        ),
+        201,
+    )
     assert (given["state"], given["refunded_fen"], given["refund_due_fen"]) == ("cancelled", amount, 0)
     assert [(e["method"], e["amount_fen"]) for e in given["repayments"]] == [("repayment", amount), ("refund", amount)]
     assert recoveries(sys_, state="refund_due")["recoveries"] == []

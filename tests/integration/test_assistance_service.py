@@ -1,6 +1,7 @@
 """The assistance service over RPC: a 低保 application in Shaoxing from submission to approval, with
 the household economic check (核对) against the partner data simulator (one source timing out),
 public notice and objection, approval levels and areas, 救助一件事 events, and the time limit."""
+
 from __future__ import annotations
 
 import time
@@ -25,20 +26,31 @@ from services.assistance.service import AssistanceService
 from tests.conftest import free_port
 from tests.helpers import queue_depth, wait_for
 
-TOWNSHIP = "330602001"                      # a street of Yuecheng district, Shaoxing
+TOWNSHIP = "330602001"  # a street of Yuecheng district, Shaoxing
 DISTRICT = "330602"
 TOWNSHIP_CLERK = {"id": "caseworker-01", "role": "clerk", "area": TOWNSHIP}
 DISTRICT_CLERK = {"id": "approver-01", "role": "clerk", "area": DISTRICT}
 OTHER_DISTRICT_CLERK = {"id": "approver-99", "role": "clerk", "area": "330603"}
-ACCEPTED_ON = date(2026, 4, 27)             # a Monday; 1, 4 and 5 May 2026 are public holidays
-STANDARD = 85000                            # 850 yuan per person per month, pinned for 2026 below
-DEPOSITS = 1_000_000                        # 10,000 yuan per member (the limit is 50,000 per person)
-DIBAO_ITEMS = {"medical_assistance", "education_assistance", "housing_assistance", "employment_assistance",
-               "water_discount", "electricity_discount", "gas_discount", "price_subsidy", "legal_aid",
-               "funeral_fee_waiver", "holiday_subsidy", "telecom_discount", "cable_tv_discount",
-               "public_transport_discount"}
-EDGE_ITEMS = {"medical_assistance", "education_assistance", "housing_assistance", "employment_assistance",
-              "legal_aid"}
+ACCEPTED_ON = date(2026, 4, 27)  # a Monday; 1, 4 and 5 May 2026 are public holidays
+STANDARD = 85000  # 850 yuan per person per month, pinned for 2026 below
+DEPOSITS = 1_000_000  # 10,000 yuan per member (the limit is 50,000 per person)
+DIBAO_ITEMS = {
+    "medical_assistance",
+    "education_assistance",
+    "housing_assistance",
+    "employment_assistance",
+    "water_discount",
+    "electricity_discount",
+    "gas_discount",
+    "price_subsidy",
+    "legal_aid",
+    "funeral_fee_waiver",
+    "holiday_subsidy",
+    "telecom_discount",
+    "cable_tv_discount",
+    "public_transport_discount",
+}
+EDGE_ITEMS = {"medical_assistance", "education_assistance", "housing_assistance", "employment_assistance", "legal_aid"}
 
 _sequence = iter(range(100, 998, 2))
 
@@ -52,15 +64,25 @@ def household(incomes=(60000, 20000, 0)) -> list[dict]:
     head, spouse, child = person(date(1970, 3, 1)), person(date(1972, 5, 5), "female"), person(date(2012, 9, 1))
     return [
         {"resident_id": head, "name": "王建国", "relationship": "head", "monthly_income_fen": incomes[0]},
-        {"resident_id": spouse, "name": "李秀英", "relationship": "spouse", "monthly_income_fen": incomes[1],
-         "seriously_ill": True},
+        {
+            "resident_id": spouse,
+            "name": "李秀英",
+            "relationship": "spouse",
+            "monthly_income_fen": incomes[1],
+            "seriously_ill": True,
+        },
         {"resident_id": child, "name": "王小明", "relationship": "child", "monthly_income_fen": incomes[2]},
     ]
 
 
 def application(members, programme="dibao", region=TOWNSHIP) -> dict:
-    return {"programme": programme, "region_code": region, "address": "越城区府山街道 1 号",
-            "bank_account": "6228480000000001", "members": members}
+    return {
+        "programme": programme,
+        "region_code": region,
+        "address": "越城区府山街道 1 号",
+        "bank_account": "6228480000000001",
+        "members": members,
+    }
 
 
 def citizen(members) -> dict:
@@ -70,14 +92,28 @@ def citizen(members) -> dict:
 def policy_for_test() -> rules.AssistancePolicy:
     """The figures the service resolves for 330602001 in 2026 (seeds + the test's pinned standard)."""
     return rules.AssistancePolicy(
-        version="test", dibao_standard_monthly_fen=STANDARD, edge_ratio="1.5", tekun_basic_ratio="1.3",
+        version="test",
+        dibao_standard_monthly_fen=STANDARD,
+        edge_ratio="1.5",
+        tekun_basic_ratio="1.3",
         tekun_care_monthly_fen={"full": 20000, "partial": 60000, "none": 120000},
-        increments={"aged_80_plus": "0.1", "minor": "0.1", "seriously_ill": "0.2", "severely_disabled": "0.2",
-                    "pregnant": "0.1"},
-        temporary_cap_multiplier_min=2, temporary_cap_multiplier_max=10,
-        temporary_grades={"A": 2, "B": 4, "C": 6, "D": 8, "E": 10}, township_direct_threshold_fen=200000,
-        gradual_exit_months=12, asset_limits={"deposits": 5000000}, decision_working_days=20, notice_days=7,
-        approval_level="district")
+        increments={
+            "aged_80_plus": "0.1",
+            "minor": "0.1",
+            "seriously_ill": "0.2",
+            "severely_disabled": "0.2",
+            "pregnant": "0.1",
+        },
+        temporary_cap_multiplier_min=2,
+        temporary_cap_multiplier_max=10,
+        temporary_grades={"A": 2, "B": 4, "C": 6, "D": 8, "E": 10},
+        township_direct_threshold_fen=200000,
+        gradual_exit_months=12,
+        asset_limits={"deposits": 5000000},
+        decision_working_days=20,
+        notice_days=7,
+        approval_level="district",
+    )
 
 
 @dataclass
@@ -91,8 +127,9 @@ class Assistance:
             return conn.execute(text(sql), params).all()
 
     def events(self, event_type: str) -> list[dict]:
-        return [row.body for row in self.rows(
-            "SELECT body FROM outbox WHERE event_type = :t ORDER BY id", t=event_type)]
+        return [
+            row.body for row in self.rows("SELECT body FROM outbox WHERE event_type = :t ORDER BY id", t=event_type)
+        ]
 
 
 @pytest.fixture
@@ -108,23 +145,52 @@ def assistance(make_database, base_config, start_service, manual_clock, amqp_uri
         engines.append(engine)
         now = datetime.now(UTC)
         with engine.begin() as conn:  # test fixtures beside the migration's seeds
-            conn.execute(insert(policy_parameters), [
-                {"region_code": DISTRICT, "name": "assistance.dibao_standard_monthly_fen",
-                 "effective_from": date(2026, 1, 1), "value": STANDARD,
-                 "source": "test: Yuecheng pinned at 850元/月 for 2026", "recorded_at": now, "recorded_by": "test"},
-                {"region_code": "330600", "name": "assistance.disability_living_monthly_fen",
-                 "effective_from": date(2026, 1, 1), "value": 33000, "source": "test", "recorded_at": now,
-                 "recorded_by": "test"},
-                {"region_code": "330600", "name": "assistance.disability_care_monthly_fen",
-                 "effective_from": date(2026, 1, 1), "value": 25000, "source": "test", "recorded_at": now,
-                 "recorded_by": "test"},
-            ])
+            conn.execute(
+                insert(policy_parameters),
+                [
+                    {
+                        "region_code": DISTRICT,
+                        "name": "assistance.dibao_standard_monthly_fen",
+                        "effective_from": date(2026, 1, 1),
+                        "value": STANDARD,
+                        "source": "test: Yuecheng pinned at 850元/月 for 2026",
+                        "recorded_at": now,
+                        "recorded_by": "test",
+                    },
+                    {
+                        "region_code": "330600",
+                        "name": "assistance.disability_living_monthly_fen",
+                        "effective_from": date(2026, 1, 1),
+                        "value": 33000,
+                        "source": "test",
+                        "recorded_at": now,
+                        "recorded_by": "test",
+                    },
+                    {
+                        "region_code": "330600",
+                        "name": "assistance.disability_care_monthly_fen",
+                        "effective_from": date(2026, 1, 1),
+                        "value": 25000,
+                        "source": "test",
+                        "recorded_at": now,
+                        "recorded_by": "test",
+                    },
+                ],
+            )
         partner = PartnerData(slow_sources={"real_estate"}, slow_seconds=5)
         port = free_port()
         servers.append(serve(partner, port))
-        start_service(AssistanceService, {
-            **base_config, "DATABASE_URL": url, "CHECK_SOURCES_URL": f"http://127.0.0.1:{port}",
-            "CHECK_TIMEOUT_SECONDS": 1, "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", **config})
+        start_service(
+            AssistanceService,
+            {
+                **base_config,
+                "DATABASE_URL": url,
+                "CHECK_SOURCES_URL": f"http://127.0.0.1:{port}",
+                "CHECK_TIMEOUT_SECONDS": 1,
+                "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
+                **config,
+            },
+        )
         proxy = ClusterRpcProxy({"AMQP_URI": amqp_uri})
         proxies.append(proxy)
         return Assistance(proxy.start().assistance, engine, partner)
@@ -166,6 +232,7 @@ def through_notice(svc: Assistance, clock, members, programme="dibao") -> dict:
 
 # --- the whole 低保 application ------------------------------------------------------------------
 
+
 def test_dibao_application_from_submission_to_approval(assistance, manual_clock):
     svc = assistance()
     members = household()
@@ -192,8 +259,11 @@ def test_dibao_application_from_submission_to_approval(assistance, manual_clock)
     for member in report["members"]:
         estate = member["sources"]["real_estate"]
         assert estate["status"] == "timeout" and estate["findings"] is None and "1 s" in estate["error"]
-        assert member["sources"]["bank_deposits"] == {**member["sources"]["bank_deposits"], "status": "ok",
-                                                      "findings": {"deposits_fen": DEPOSITS}}
+        assert member["sources"]["bank_deposits"] == {
+            **member["sources"]["bank_deposits"],
+            "status": "ok",
+            "findings": {"deposits_fen": DEPOSITS},
+        }
     assert {f["source"] for f in report["failed"]} == {"real_estate"} and len(report["failed"]) == 3
     assert elapsed < 2.9, f"27 fetches with 3 one-second timeouts took {elapsed:.1f} s: not concurrent"
     rows = svc.rows("SELECT source, status, latency_ms, result, error FROM check_fetch")
@@ -241,9 +311,16 @@ def test_dibao_application_from_submission_to_approval(assistance, manual_clock)
     assert {r.actor_id for r in refusals} == {"approver-01", "caseworker-01"}
 
     approved = svc.rpc.decide(DISTRICT_CLERK, app_id, approve)
-    expected = rules.dibao_benefit([rules.Member(ResidentId.parse(m["resident_id"]), m["monthly_income_fen"],
-                                                 seriously_ill=m.get("seriously_ill", False)) for m in members],
-                                   date(2026, 5, 14), policy_for_test())
+    expected = rules.dibao_benefit(
+        [
+            rules.Member(
+                ResidentId.parse(m["resident_id"]), m["monthly_income_fen"], seriously_ill=m.get("seriously_ill", False)
+            )
+            for m in members
+        ],
+        date(2026, 5, 14),
+        policy_for_test(),
+    )
     # (850 × 3 − 600 − 200) + 20% for the seriously ill spouse + 10% for the child = 2005.00 yuan
     assert approved["monthly_amount_fen"] == expected.monthly_fen == 200500
     assert approved["state"] == "approved" and approved["decided_on"] == "2026-05-14"
@@ -251,11 +328,23 @@ def test_dibao_application_from_submission_to_approval(assistance, manual_clock)
     assert "000000/calendar" not in approved["policy_version"]
     assert any("2005.00 yuan" in line for line in approved["explanation"])
     assert [j["action"] for j in approved["journal"]] == [
-        "apply", "accept", "attach_check", "publish_notice", "objection", "publish_notice", "approve"]
+        "apply",
+        "accept",
+        "attach_check",
+        "publish_notice",
+        "objection",
+        "publish_notice",
+        "approve",
+    ]
 
     (entitlement,) = svc.rows("SELECT * FROM entitlement")
-    assert (entitlement.programme, entitlement.monthly_amount_fen, entitlement.starts_on, entitlement.ends_on,
-            entitlement.application_id) == ("dibao", 200500, date(2026, 5, 14), None, app_id)
+    assert (
+        entitlement.programme,
+        entitlement.monthly_amount_fen,
+        entitlement.starts_on,
+        entitlement.ends_on,
+        entitlement.application_id,
+    ) == ("dibao", 200500, date(2026, 5, 14), None, app_id)
     assert entitlement.policy_version == approved["policy_version"]
 
     (event,) = svc.events("assistance.approved")
@@ -272,10 +361,15 @@ def test_dibao_application_from_submission_to_approval(assistance, manual_clock)
     assert (funeral["owner"], funeral["deadline_days"]) == ("assistance", 1)
     reported = svc.events("matter.step_reported")
     assert {r["data"]["step"] for r in reported} == {"funeral_fee_waiver", "holiday_subsidy"}
-    assert all(r["data"]["state"] == "done" and r["data"]["reported_by"] == "assistance"
-               and r["matter_id"] == approved["matter_id"] for r in reported)
-    (audit,) = svc.rows("SELECT policy_version, details FROM audit_log "
-                        "WHERE action = 'assistance.approve' AND outcome = 'approved'")
+    assert all(
+        r["data"]["state"] == "done"
+        and r["data"]["reported_by"] == "assistance"
+        and r["matter_id"] == approved["matter_id"]
+        for r in reported
+    )
+    (audit,) = svc.rows(
+        "SELECT policy_version, details FROM audit_log WHERE action = 'assistance.approve' AND outcome = 'approved'"
+    )
     assert audit.policy_version == approved["policy_version"] and audit.details["monthly_amount_fen"] == 200500
 
     # the household sees its application; a stranger does not
@@ -310,10 +404,14 @@ def test_decision_due_and_overdue_queue(assistance, manual_clock):
     manual_clock.set_local_date(ACCEPTED_ON)
     app_id = svc.rpc.apply(citizen(members), application(members))["application_id"]
     accepted = svc.rpc.accept(TOWNSHIP_CLERK, app_id)
-    holidays = {date.fromisoformat(d) for d in svc.rows(
-        "SELECT value FROM policy_parameters WHERE name = 'calendar.holidays'")[0].value}
-    makeups = {date.fromisoformat(d) for d in svc.rows(
-        "SELECT value FROM policy_parameters WHERE name = 'calendar.makeup_workdays'")[0].value}
+    holidays = {
+        date.fromisoformat(d)
+        for d in svc.rows("SELECT value FROM policy_parameters WHERE name = 'calendar.holidays'")[0].value
+    }
+    makeups = {
+        date.fromisoformat(d)
+        for d in svc.rows("SELECT value FROM policy_parameters WHERE name = 'calendar.makeup_workdays'")[0].value
+    }
     due = rules.decision_due(ACCEPTED_ON, 20, frozenset(holidays), frozenset(makeups))
     assert accepted["decision_due"] == due.isoformat() == "2026-05-28"
     assert accepted["overdue"] is False
@@ -332,6 +430,7 @@ def test_decision_due_and_overdue_queue(assistance, manual_clock):
 
 
 # --- the check's failure policy ---------------------------------------------------------------------
+
 
 def test_last_known_answer_completes_a_check_and_the_report_says_so(assistance, manual_clock):
     svc = assistance(CHECK_FAILURE_POLICY={"real_estate": "last_known"})
@@ -390,6 +489,7 @@ def test_a_failing_source_is_failed_not_nothing_found(assistance, manual_clock):
 
 # --- decisions by programme -------------------------------------------------------------------------
 
+
 def test_income_above_the_standard_is_refused_with_the_rules_reasons(assistance, manual_clock):
     svc = assistance()
     members = household(incomes=(200000, 70000, 0))  # 900 yuan per capita: above 850
@@ -434,8 +534,9 @@ def test_temporary_assistance_is_a_capped_one_off(assistance, manual_clock):
     app_id = through_notice(svc, manual_clock, members, programme="temporary")["application_id"]
     missing = refused(svc.rpc.decide, DISTRICT_CLERK, app_id, {"decision": "approve", "reason": "medical bill"})
     assert missing.status == 400 and "grade" in missing.errors
-    approved = svc.rpc.decide(DISTRICT_CLERK, app_id, {"decision": "approve", "reason": "medical bill",
-                                                      "grade": "B", "requested_fen": 500000})
+    approved = svc.rpc.decide(
+        DISTRICT_CLERK, app_id, {"decision": "approve", "reason": "medical bill", "grade": "B", "requested_fen": 500000}
+    )
     assert approved["monthly_amount_fen"] == 4 * STANDARD  # capped at 4× the standard
     (entitlement,) = svc.rows("SELECT starts_on, ends_on FROM entitlement")
     assert (entitlement.starts_on, entitlement.ends_on) == (date(2026, 5, 6), date(2026, 5, 31))
@@ -443,19 +544,29 @@ def test_temporary_assistance_is_a_capped_one_off(assistance, manual_clock):
 
 # --- reactions to other services' events, and proactive discovery --------------------------------
 
+
 def publish(amqp_uri: str, event_type: str, source: str, data: dict) -> dict:
     """Another service's event, as its relay would publish it (the same envelope, twice if asked)."""
-    body = {"id": str(uuid.uuid4()), "type": event_type, "source": source,
-            "time": datetime.now(UTC).isoformat(), "subject": f"{source}-test", "matter_id": None,
-            "correlation_id": None, "causation_id": None, "schema_version": 1, "data": data}
+    body = {
+        "id": str(uuid.uuid4()),
+        "type": event_type,
+        "source": source,
+        "time": datetime.now(UTC).isoformat(),
+        "subject": f"{source}-test",
+        "matter_id": None,
+        "correlation_id": None,
+        "causation_id": None,
+        "schema_version": 1,
+        "data": data,
+    }
     with Connection(amqp_uri) as conn:
-        Producer(conn.channel()).publish(body, exchange=Exchange(EVENTS_EXCHANGE, type="topic"),
-                                         routing_key=event_type, serializer="json")
+        Producer(conn.channel()).publish(
+            body, exchange=Exchange(EVENTS_EXCHANGE, type="topic"), routing_key=event_type, serializer="json"
+        )
     return body
 
 
-def test_a_divorce_splits_the_household_recomputes_once_and_raises_a_visit_task(assistance, manual_clock,
-                                                                                 amqp_uri):
+def test_a_divorce_splits_the_household_recomputes_once_and_raises_a_visit_task(assistance, manual_clock, amqp_uri):
     svc = assistance()
     members = household()
     app_id = through_notice(svc, manual_clock, members)["application_id"]
@@ -464,14 +575,22 @@ def test_a_divorce_splits_the_household_recomputes_once_and_raises_a_visit_task(
     assert approved["monthly_amount_fen"] == 200500
 
     manual_clock.set_local_date(date(2026, 7, 1))
-    divorce = {"divorce_id": "d-1", "registration_id": "r-1", "certificate_number": "L330602-2026-000001",
-               "registered_on": "2026-06-30", "party_a": {"resident_id": members[0]["resident_id"]},
-               "party_b": {"resident_id": members[1]["resident_id"]}}
+    divorce = {
+        "divorce_id": "d-1",
+        "registration_id": "r-1",
+        "certificate_number": "L330602-2026-000001",
+        "registered_on": "2026-06-30",
+        "party_a": {"resident_id": members[0]["resident_id"]},
+        "party_b": {"resident_id": members[1]["resident_id"]},
+    }
     event = publish(amqp_uri, "marriage.divorce_registered", "marriage", divorce)
     wait_for(lambda: svc.rows("SELECT count(*) AS n FROM alert")[0].n == 1, what="the visit task")
     # the ill spouse left: (850 × 2 − 600) + 10% of 850 for the child = 1185.00 yuan
-    expected = rules.dibao_benefit([rules.Member(ResidentId.parse(m["resident_id"]), m["monthly_income_fen"])
-                                    for m in (members[0], members[2])], date(2026, 7, 1), policy_for_test())
+    expected = rules.dibao_benefit(
+        [rules.Member(ResidentId.parse(m["resident_id"]), m["monthly_income_fen"]) for m in (members[0], members[2])],
+        date(2026, 7, 1),
+        policy_for_test(),
+    )
     assert svc.rows("SELECT monthly_amount_fen AS fen FROM entitlement")[0].fen == expected.monthly_fen == 118500
     (left,) = svc.rows("SELECT resident_id, left_on, left_reason FROM member WHERE left_on IS NOT NULL")
     assert (left.resident_id, left.left_on) == (members[1]["resident_id"], date(2026, 6, 30))
@@ -481,8 +600,9 @@ def test_a_divorce_splits_the_household_recomputes_once_and_raises_a_visit_task(
 
     # the same event again (a redelivery): no second member change, no second alert
     with Connection(amqp_uri) as conn:
-        Producer(conn.channel()).publish(event, exchange=Exchange(EVENTS_EXCHANGE, type="topic"),
-                                         routing_key=event["type"], serializer="json")
+        Producer(conn.channel()).publish(
+            event, exchange=Exchange(EVENTS_EXCHANGE, type="topic"), routing_key=event["type"], serializer="json"
+        )
     wait_for(lambda: queue_depth(amqp_uri, "assistance.on_divorce") == 0)
     time.sleep(0.5)
     assert svc.rows("SELECT count(*) AS n FROM alert")[0].n == 1
@@ -509,25 +629,55 @@ def test_a_birth_to_a_recipient_adds_the_child_recomputes_and_raises_a_task(assi
     approved = approved_household(svc, manual_clock, members)
     manual_clock.set_local_date(date(2026, 6, 5))
     child = {"name": "王小宝", "birth_date": "2026-06-02", "sex": "male", "birth_certificate_number": "O2026060201"}
-    publish(amqp_uri, "birth.notified", "gateway", {
-        "child": {**child, "birth_certificate_number": "O2026060299"},
-        "mother_resident_id": person(date(1995, 1, 1), "female"), "hospital": "市妇幼保健院",
-        "birth_id": "b-0"})  # not a recipient: nothing happens
-    birth = {"child": child, "mother_resident_id": members[1]["resident_id"],
-             "father_resident_id": members[0]["resident_id"], "hospital": "市妇幼保健院", "birth_id": "b-1"}
+    publish(
+        amqp_uri,
+        "birth.notified",
+        "gateway",
+        {
+            "child": {**child, "birth_certificate_number": "O2026060299"},
+            "mother_resident_id": person(date(1995, 1, 1), "female"),
+            "hospital": "市妇幼保健院",
+            "birth_id": "b-0",
+        },
+    )  # not a recipient: nothing happens
+    birth = {
+        "child": child,
+        "mother_resident_id": members[1]["resident_id"],
+        "father_resident_id": members[0]["resident_id"],
+        "hospital": "市妇幼保健院",
+        "birth_id": "b-1",
+    }
     publish(amqp_uri, "birth.notified", "gateway", birth)
     publish(amqp_uri, "birth.notified", "gateway", birth)  # the hospital reported it twice: one child
-    wait_for(lambda: queue_depth(amqp_uri, "assistance.on_birth") == 0
-             and svc.rows("SELECT count(*) AS n FROM alert")[0].n >= 1, what="the birth handled")
+    wait_for(
+        lambda: (
+            queue_depth(amqp_uri, "assistance.on_birth") == 0 and svc.rows("SELECT count(*) AS n FROM alert")[0].n >= 1
+        ),
+        what="the birth handled",
+    )
     time.sleep(0.3)
     view = svc.rpc.get_household(TOWNSHIP_CLERK, approved["household_id"])
     (newborn,) = [m for m in view["members"] if m["resident_id"] is None]
     assert (newborn["name"], newborn["birth_certificate_number"], newborn["joined_on"]) == (
-        "王小宝", "O2026060201", "2026-06-02")
+        "王小宝",
+        "O2026060201",
+        "2026-06-02",
+    )
     expected = rules.dibao_benefit(
-        [*(rules.Member(ResidentId.parse(m["resident_id"]), m["monthly_income_fen"],
-                        seriously_ill=m.get("seriously_ill", False)) for m in members),
-         rules.Member(Newborn("O2026060201", date(2026, 6, 2)), 0)], date(2026, 6, 5), policy_for_test())
+        [
+            *(
+                rules.Member(
+                    ResidentId.parse(m["resident_id"]),
+                    m["monthly_income_fen"],
+                    seriously_ill=m.get("seriously_ill", False),
+                )
+                for m in members
+            ),
+            rules.Member(Newborn("O2026060201", date(2026, 6, 2)), 0),
+        ],
+        date(2026, 6, 5),
+        policy_for_test(),
+    )
     assert view["entitlements"][0]["monthly_amount_fen"] == expected.monthly_fen > 200500
     (alert,) = svc.rpc.list_alerts(DISTRICT_CLERK)
     assert alert["kind"] == "birth_in_household" and "joined the household on 2026-06-02" in alert["reason"]
@@ -535,21 +685,45 @@ def test_a_birth_to_a_recipient_adds_the_child_recomputes_and_raises_a_task(assi
     # the hukou registration gives the child an ID; the caseworker records it on the newborn,
     # not as a second child
     child_id = person(date(2026, 6, 2))
-    twice = refused(svc.rpc.add_member, TOWNSHIP_CLERK, approved["household_id"], {
-        "resident_id": child_id, "name": "王小宝", "relationship": "child", "monthly_income_fen": 0,
-        "joined_on": "2026-06-02"})
+    twice = refused(
+        svc.rpc.add_member,
+        TOWNSHIP_CLERK,
+        approved["household_id"],
+        {
+            "resident_id": child_id,
+            "name": "王小宝",
+            "relationship": "child",
+            "monthly_income_fen": 0,
+            "joined_on": "2026-06-02",
+        },
+    )
     assert twice.status == 409 and newborn["member_id"] in twice.detail
-    wrong = refused(svc.rpc.identify_member, TOWNSHIP_CLERK, approved["household_id"], newborn["member_id"],
-                    {"resident_id": person(date(2026, 6, 3))})
+    wrong = refused(
+        svc.rpc.identify_member,
+        TOWNSHIP_CLERK,
+        approved["household_id"],
+        newborn["member_id"],
+        {"resident_id": person(date(2026, 6, 3))},
+    )
     assert wrong.status == 400 and "resident_id" in wrong.errors
-    identified = svc.rpc.identify_member(TOWNSHIP_CLERK, approved["household_id"], newborn["member_id"],
-                                         {"resident_id": child_id})
+    identified = svc.rpc.identify_member(
+        TOWNSHIP_CLERK, approved["household_id"], newborn["member_id"], {"resident_id": child_id}
+    )
     assert next(m for m in identified["members"] if m["member_id"] == newborn["member_id"])["resident_id"] == child_id
-    assert refused(svc.rpc.identify_member, TOWNSHIP_CLERK, approved["household_id"], newborn["member_id"],
-                   {"resident_id": child_id}).status == 409
+    assert (
+        refused(
+            svc.rpc.identify_member,
+            TOWNSHIP_CLERK,
+            approved["household_id"],
+            newborn["member_id"],
+            {"resident_id": child_id},
+        ).status
+        == 409
+    )
 
 
 # --- household changes, re-checks (复核), exit, policy versions ----------------------------------
+
 
 def approved_household(svc, clock, members) -> dict:
     app_id = through_notice(svc, clock, members)["application_id"]
@@ -566,28 +740,55 @@ def test_members_join_and_leave_with_the_benefit_recomputed(assistance, manual_c
     assert entitlement["next_review_on"] == "2027-05-14"  # 复核 a year on (seeded interval)
 
     manual_clock.set_local_date(date(2026, 6, 20))
-    baby = {"resident_id": person(date(2026, 6, 2)), "name": "王小宝", "relationship": "child",
-            "monthly_income_fen": 0, "joined_on": "2026-06-15"}
+    baby = {
+        "resident_id": person(date(2026, 6, 2)),
+        "name": "王小宝",
+        "relationship": "child",
+        "monthly_income_fen": 0,
+        "joined_on": "2026-06-15",
+    }
     joined = svc.rpc.add_member(TOWNSHIP_CLERK, household_id, baby)
     expected = rules.dibao_benefit(
-        [rules.Member(ResidentId.parse(m["resident_id"]), m["monthly_income_fen"],
-                      seriously_ill=m.get("seriously_ill", False)) for m in [*members, baby]],
-        date(2026, 6, 20), policy_for_test())
+        [
+            rules.Member(
+                ResidentId.parse(m["resident_id"]), m["monthly_income_fen"], seriously_ill=m.get("seriously_ill", False)
+            )
+            for m in [*members, baby]
+        ],
+        date(2026, 6, 20),
+        policy_for_test(),
+    )
     assert joined["entitlements"][0]["monthly_amount_fen"] == expected.monthly_fen
     assert any("recomputed from 2005.00 yuan" in c for c in joined["changes"])
     assert refused(svc.rpc.add_member, TOWNSHIP_CLERK, household_id, baby).status == 409
-    assert refused(svc.rpc.add_member, OTHER_DISTRICT_CLERK, household_id,
-                   {**baby, "resident_id": person(date(2026, 6, 3))}).status == 403
+    assert (
+        refused(
+            svc.rpc.add_member, OTHER_DISTRICT_CLERK, household_id, {**baby, "resident_id": person(date(2026, 6, 3))}
+        ).status
+        == 403
+    )
     bad = refused(svc.rpc.add_member, TOWNSHIP_CLERK, household_id, {**baby, "resident_id": "330602202606020000"})
     assert bad.status == 400 and "resident_id" in bad.errors
 
     spouse = next(m for m in joined["members"] if m["relationship"] == "spouse")
-    left = svc.rpc.member_leaves(TOWNSHIP_CLERK, household_id, spouse["member_id"],
-                                 {"left_on": "2026-06-30", "reason": "moved to her parents' household"})
+    left = svc.rpc.member_leaves(
+        TOWNSHIP_CLERK,
+        household_id,
+        spouse["member_id"],
+        {"left_on": "2026-06-30", "reason": "moved to her parents' household"},
+    )
     assert next(m for m in left["members"] if m["member_id"] == spouse["member_id"])["left_on"] == "2026-06-30"
     assert left["entitlements"][0]["monthly_amount_fen"] < expected.monthly_fen
-    assert refused(svc.rpc.member_leaves, TOWNSHIP_CLERK, household_id, spouse["member_id"],
-                   {"left_on": "2026-07-01", "reason": "again"}).status == 404
+    assert (
+        refused(
+            svc.rpc.member_leaves,
+            TOWNSHIP_CLERK,
+            household_id,
+            spouse["member_id"],
+            {"left_on": "2026-07-01", "reason": "again"},
+        ).status
+        == 404
+    )
     assert svc.rows("SELECT count(*) AS n FROM audit_log WHERE action = 'entitlement.recompute'")[0].n == 2
 
 
@@ -605,16 +806,30 @@ def test_re_checks_fall_due_and_are_rescheduled_and_an_exit_keeps_the_gradual_pe
     assert svc.rpc.reviews_due(TOWNSHIP_CLERK) == []
 
     # income rose above the standard: the benefit ends, and continues through the 12-month 渐退期
-    ended = svc.rpc.exit_entitlement(TOWNSHIP_CLERK, due["entitlement_id"], {
-        "ends_on": "2027-05-31", "reason": "the head found work", "income_rose_above_standard": True})
+    ended = svc.rpc.exit_entitlement(
+        TOWNSHIP_CLERK,
+        due["entitlement_id"],
+        {"ends_on": "2027-05-31", "reason": "the head found work", "income_rose_above_standard": True},
+    )
     (entitlement,) = ended["entitlements"]
     assert (entitlement["ends_on"], entitlement["gradual_exit_until"]) == ("2027-05-31", "2028-05-31")
     assert entitlement["next_review_on"] is None and any("渐退期" in c for c in ended["changes"])
     (event,) = svc.events("assistance.entitlement_ended")
-    assert event["data"] == {"household_id": household_id, "programme": "dibao", "ends_on": "2027-05-31",
-                             "reason": "the head found work"}
-    assert refused(svc.rpc.exit_entitlement, TOWNSHIP_CLERK, due["entitlement_id"], {
-        "ends_on": "2027-06-30", "reason": "again"}).status == 409
+    assert event["data"] == {
+        "household_id": household_id,
+        "programme": "dibao",
+        "ends_on": "2027-05-31",
+        "reason": "the head found work",
+    }
+    assert (
+        refused(
+            svc.rpc.exit_entitlement,
+            TOWNSHIP_CLERK,
+            due["entitlement_id"],
+            {"ends_on": "2027-06-30", "reason": "again"},
+        ).status
+        == 409
+    )
     assert refused(svc.rpc.record_review, TOWNSHIP_CLERK, due["entitlement_id"], {"reason": "x" * 3}).status == 409
     assert refused(svc.rpc.record_review, TOWNSHIP_CLERK, "abc", {"reason": "typo"}).status == 404
 
@@ -622,31 +837,57 @@ def test_re_checks_fall_due_and_are_rescheduled_and_an_exit_keeps_the_gradual_pe
 def test_policy_versions_are_added_never_edited_and_must_be_usable(assistance, manual_clock):
     svc = assistance()
     admin = {"id": "policy-office", "role": "admin"}
-    version = {"name": "assistance.review_months", "region_code": DISTRICT, "effective_from": "2027-01-01",
-               "value": {"dibao": 6, "dibao_edge": 12, "tekun": 12}, "source": "区民政局 2026-12 通知"}
+    version = {
+        "name": "assistance.review_months",
+        "region_code": DISTRICT,
+        "effective_from": "2027-01-01",
+        "value": {"dibao": 6, "dibao_edge": 12, "tekun": 12},
+        "source": "区民政局 2026-12 通知",
+    }
     added = svc.rpc.add_policy_version(admin, version)
     assert added["version"] == f"{DISTRICT}/assistance.review_months@2027-01-01"
-    assert refused(svc.rpc.add_policy_version, admin, version).status == 409          # never an edit
+    assert refused(svc.rpc.add_policy_version, admin, version).status == 409  # never an edit
     assert refused(svc.rpc.add_policy_version, TOWNSHIP_CLERK, version).status == 403
-    unusable = refused(svc.rpc.add_policy_version, admin, {**version, "effective_from": "2027-02-01",
-                                                           "value": {"dibao": 0}})
+    unusable = refused(
+        svc.rpc.add_policy_version, admin, {**version, "effective_from": "2027-02-01", "value": {"dibao": 0}}
+    )
     assert unusable.status == 400 and "whole number of months" in unusable.detail
-    bad_ratio = refused(svc.rpc.add_policy_version, admin, {
-        "name": "assistance.edge_ratio", "region_code": DISTRICT, "effective_from": "2027-01-01",
-        "value": "one and a half", "source": "typo"})
+    bad_ratio = refused(
+        svc.rpc.add_policy_version,
+        admin,
+        {
+            "name": "assistance.edge_ratio",
+            "region_code": DISTRICT,
+            "effective_from": "2027-01-01",
+            "value": "one and a half",
+            "source": "typo",
+        },
+    )
     assert bad_ratio.status == 400
     unknown = refused(svc.rpc.add_policy_version, admin, {**version, "name": "assistance.free_money"})
     assert unknown.status == 400
-    one_bad_programme = refused(svc.rpc.add_policy_version, admin, {**version, "effective_from": "2027-03-01",
-                                                                    "value": {"dibao": 6, "tekun": 0}})
+    one_bad_programme = refused(
+        svc.rpc.add_policy_version,
+        admin,
+        {**version, "effective_from": "2027-03-01", "value": {"dibao": 6, "tekun": 0}},
+    )
     assert one_bad_programme.status == 400
-    not_a_mapping = refused(svc.rpc.add_policy_version, admin, {**version, "effective_from": "2027-03-01",
-                                                                "value": 12})
+    not_a_mapping = refused(svc.rpc.add_policy_version, admin, {**version, "effective_from": "2027-03-01", "value": 12})
     assert not_a_mapping.status == 400
-    bad_day = refused(svc.rpc.add_policy_version, admin, {
-        "name": "calendar.holidays", "region_code": DISTRICT, "effective_from": "2027-01-01",
-        "value": ["2027-02-30"], "source": "typo"})
+    bad_day = refused(
+        svc.rpc.add_policy_version,
+        admin,
+        {
+            "name": "calendar.holidays",
+            "region_code": DISTRICT,
+            "effective_from": "2027-01-01",
+            "value": ["2027-02-30"],
+            "source": "typo",
+        },
+    )
     assert bad_day.status == 400
-    names = svc.rows("SELECT name, effective_from FROM policy_parameters WHERE region_code = :r AND "
-                     "effective_from >= '2027-01-01'", r=DISTRICT)
+    names = svc.rows(
+        "SELECT name, effective_from FROM policy_parameters WHERE region_code = :r AND effective_from >= '2027-01-01'",
+        r=DISTRICT,
+    )
     assert [(n.name, n.effective_from) for n in names] == [("assistance.review_months", date(2027, 1, 1))]

@@ -1,4 +1,5 @@
 """The audit trail on PostgreSQL: `record_many` (set-based changes) writes the rows `record` writes."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -20,18 +21,43 @@ def test_record_many_writes_what_record_writes(make_database):
         with Session(engine) as session:
             trail = AuditTrail(lambda: session, engine, clock)
             for actor in (SYSTEM, provider):
-                trail.record(actor, "organisation.state", "organisation-1", "dormant", reason="no report",
-                             policy_version="000000/x@2021-01-01", before="active", missing_years=[2024, 2025],
-                             on=date(2026, 6, 10))
+                trail.record(
+                    actor,
+                    "organisation.state",
+                    "organisation-1",
+                    "dormant",
+                    reason="no report",
+                    policy_version="000000/x@2021-01-01",
+                    before="active",
+                    missing_years=[2024, 2025],
+                    on=date(2026, 6, 10),
+                )
                 trail.record(actor, "organisation.state", "organisation-2", "active")
-                assert trail.record_many(actor, "organisation.state", [
-                    AuditEntry("organisation-1", "dormant", "no report", "000000/x@2021-01-01",
-                               {"before": "active", "missing_years": [2024, 2025], "on": date(2026, 6, 10)}),
-                    AuditEntry("organisation-2", "active")]) == 2
+                assert (
+                    trail.record_many(
+                        actor,
+                        "organisation.state",
+                        [
+                            AuditEntry(
+                                "organisation-1",
+                                "dormant",
+                                "no report",
+                                "000000/x@2021-01-01",
+                                {"before": "active", "missing_years": [2024, 2025], "on": date(2026, 6, 10)},
+                            ),
+                            AuditEntry("organisation-2", "active"),
+                        ],
+                    )
+                    == 2
+                )
             assert trail.record_many(SYSTEM, "organisation.state", []) == 0
             session.commit()
-            rows = [tuple(row) for row in session.execute(
-                select(*(c for c in audit_log.c if c.name != "id")).order_by(audit_log.c.id)).all()]
+            rows = [
+                tuple(row)
+                for row in session.execute(
+                    select(*(c for c in audit_log.c if c.name != "id")).order_by(audit_log.c.id)
+                ).all()
+            ]
         assert len(rows) == 8
         assert rows[0:2] == rows[2:4] and rows[4:6] == rows[6:8]
         assert rows[0][-1] == {"before": "active", "missing_years": [2024, 2025], "on": "2026-06-10"}

@@ -1,6 +1,7 @@
 """The old-age allowance (高龄津贴) granted without an application, against the real broker and
 PostgreSQL: the clock moves across an 80th birthday and across downtime, the job runs twice, and
 each person is enrolled once, from the right month."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -24,19 +25,20 @@ def someone(born: date, seq: int, region: str = TOWNSHIP) -> dict:
 
 def enrolments(engine) -> dict:
     with engine.connect() as conn:
-        return {r.resident_id: (r.starts_month, r.enrolled_on) for r in conn.execute(text(
-            "SELECT resident_id, starts_month, enrolled_on FROM allowance_enrolment"))}
+        return {
+            r.resident_id: (r.starts_month, r.enrolled_on)
+            for r in conn.execute(text("SELECT resident_id, starts_month, enrolled_on FROM allowance_enrolment"))
+        }
 
 
 def test_the_80th_birthday_enrols_once_from_the_right_month_across_downtime(care, manual_clock):
     rpc, engine = care
-    june = someone(date(1946, 6, 15), 11)      # turns 80 on 15 June 2026
-    july = someone(date(1946, 7, 10), 21)      # turns 80 during the downtime below
-    older = someone(date(1936, 3, 3), 31)      # 90 already: enrolled by the first run, from when it joined
-    young = someone(date(1950, 1, 1), 41)      # 76: nothing
+    june = someone(date(1946, 6, 15), 11)  # turns 80 on 15 June 2026
+    july = someone(date(1946, 7, 10), 21)  # turns 80 during the downtime below
+    older = someone(date(1936, 3, 3), 31)  # 90 already: enrolled by the first run, from when it joined
+    young = someone(date(1950, 1, 1), 41)  # 76: nothing
     manual_clock.set_local_date(date(2026, 6, 1))  # the registry is fed
-    assert rpc.import_people(ADMIN, {"people": [june, july, older, young]}) == {
-        "received": 4, "added": 4, "updated": 0}
+    assert rpc.import_people(ADMIN, {"people": [june, july, older, young]}) == {"received": 4, "added": 4, "updated": 0}
 
     manual_clock.set_local_date(date(2026, 6, 14))
     first = rpc.run_allowance_job(ADMIN)
@@ -46,7 +48,7 @@ def test_the_80th_birthday_enrols_once_from_the_right_month_across_downtime(care
 
     manual_clock.set_local_date(date(2026, 6, 15))  # the birthday
     assert rpc.run_allowance_job(ADMIN)["enrolled"] == 1
-    again = rpc.run_allowance_job(ADMIN)            # twice the same day: nobody twice
+    again = rpc.run_allowance_job(ADMIN)  # twice the same day: nobody twice
     assert (again["enrolled"], again["enrolled_today"], again["runs_today"]) == (0, 1, 2)
     assert enrolments(engine)[june["resident_id"]] == (date(2026, 6, 1), date(2026, 6, 15))
 
@@ -80,8 +82,9 @@ def test_the_sql_birthday_is_the_rules_birthday(care):
     with engine.connect() as conn:
         for born in cases:
             for years in (80, 81, 90):
-                sql = conn.execute(text(f"SELECT {rules.birthday_sql(':born', ':years')}"),
-                                   {"born": born, "years": years}).scalar()
+                sql = conn.execute(
+                    text(f"SELECT {rules.birthday_sql(':born', ':years')}"), {"born": born, "years": years}
+                ).scalar()
                 assert sql == rules.birthday(born, years), (born, years)
 
 
@@ -89,11 +92,15 @@ def test_a_leap_day_baby_qualifies_on_the_first_of_march_in_a_common_year(care, 
     rpc, engine = care
     policy_age = 81  # a region whose allowance starts at 81, so the birthday falls in 2025 (common)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO policy_parameters (region_code, name, effective_from, value, source, "
-                          "recorded_at, recorded_by) VALUES ('330602', 'care.allowance_qualifying_age', "
-                          "'2021-01-01', CAST(:v AS JSON), 'test', now(), 'test'), ('330602', "
-                          "'care.allowance_bands_fen', '2021-01-01', CAST(:b AS JSON), 'test', now(), 'test')"),
-                     {"v": str(policy_age), "b": '{"81": 6000}'})
+        conn.execute(
+            text(
+                "INSERT INTO policy_parameters (region_code, name, effective_from, value, source, "
+                "recorded_at, recorded_by) VALUES ('330602', 'care.allowance_qualifying_age', "
+                "'2021-01-01', CAST(:v AS JSON), 'test', now(), 'test'), ('330602', "
+                "'care.allowance_bands_fen', '2021-01-01', CAST(:b AS JSON), 'test', now(), 'test')"
+            ),
+            {"v": str(policy_age), "b": '{"81": 6000}'},
+        )
     leap = someone(date(1944, 2, 29), 51)
     manual_clock.set_local_date(date(2025, 1, 10))
     rpc.import_people(ADMIN, {"people": [leap]})
@@ -106,8 +113,10 @@ def test_a_leap_day_baby_qualifies_on_the_first_of_march_in_a_common_year(care, 
 
 def test_only_admins_feed_the_registry_and_start_the_job(care):
     rpc, _ = care
-    for call in (lambda: rpc.import_people(CLERK, {"people": [someone(date(1940, 1, 1), 61)]}),
-                 lambda: rpc.run_allowance_job(CLERK)):
+    for call in (
+        lambda: rpc.import_people(CLERK, {"people": [someone(date(1940, 1, 1), 61)]}),
+        lambda: rpc.run_allowance_job(CLERK),
+    ):
         with pytest.raises(Problem) as refused:
             call()
         assert refused.value.status == 403
@@ -129,6 +138,7 @@ def test_the_registry_and_the_allowance_through_the_gateway(system, manual_clock
     assert sys_.call("POST", "/api/v1/care/allowance-job", ("clerk", "c-1", TOWNSHIP)).status_code == 403
     own = sys_.call("GET", f"/api/v1/care/elders/{person['resident_id']}", ("citizen", person["resident_id"]))
     assert own.status_code == 200 and own.json()["allowance"]["starts_month"] == "2026-06-01"
-    other = sys_.call("GET", f"/api/v1/care/elders/{person['resident_id']}",
-                      ("citizen", someone(date(1950, 1, 1), 81)["resident_id"]))
+    other = sys_.call(
+        "GET", f"/api/v1/care/elders/{person['resident_id']}", ("citizen", someone(date(1950, 1, 1), 81)["resident_id"])
+    )
     assert other.status_code == 403

@@ -1,6 +1,7 @@
 """Volunteers and the time bank (时间银行) against the real broker and PostgreSQL: service time is
 recorded once per service-point record, credited once however often its event arrives, and
 redeemed for care once per key, by care itself or a care provider."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -16,9 +17,9 @@ from tests.charity import DISTRICT, TOWNSHIP, count
 from tests.helpers import queue_depth, wait_for
 
 CLERK = {"id": "volunteer-station-01", "role": "clerk", "area": TOWNSHIP}
-CARE = {"id": "care", "role": "system"}                    # the care service calling by RPC
+CARE = {"id": "care", "role": "system"}  # the care service calling by RPC
 PROVIDER = {"id": "care_providers", "role": "partner"}
-VOLUNTEER = compose_resident_id(DISTRICT, date(1958, 4, 4), 51)   # a younger-old volunteer (低龄老人)
+VOLUNTEER = compose_resident_id(DISTRICT, date(1958, 4, 4), 51)  # a younger-old volunteer (低龄老人)
 
 
 def credits(engine) -> list:
@@ -28,8 +29,13 @@ def credits(engine) -> list:
 
 def handled(engine, event_id: str) -> bool:
     with engine.connect() as conn:
-        return conn.execute(text("SELECT count(*) FROM inbox WHERE consumer = 'charity.on_service_recorded' "
-                                 "AND event_id = :e"), {"e": event_id}).scalar_one() == 1
+        return (
+            conn.execute(
+                text("SELECT count(*) FROM inbox WHERE consumer = 'charity.on_service_recorded' AND event_id = :e"),
+                {"e": event_id},
+            ).scalar_one()
+            == 1
+        )
 
 
 def test_hours_are_credited_once_and_redeemed_once(charity, amqp_uri):
@@ -52,16 +58,22 @@ def test_hours_are_credited_once_and_redeemed_once(charity, amqp_uri):
 
     # the same events delivered again, and the first once more under a new id: credited once
     with engine.connect() as conn:
-        bodies = conn.execute(text("SELECT body FROM outbox WHERE event_type = 'charity.service_recorded' "
-                                   "ORDER BY id")).scalars().all()
+        bodies = (
+            conn.execute(text("SELECT body FROM outbox WHERE event_type = 'charity.service_recorded' ORDER BY id"))
+            .scalars()
+            .all()
+        )
     assert len(bodies) == 2
     copy_id = "00000000-0000-4000-8000-000000000001"
     with Connection(amqp_uri) as conn:
         producer = Producer(conn.channel())
         for body in (*bodies, *bodies, {**bodies[0], "id": copy_id}):
-            producer.publish({**body, "time": datetime.now(UTC).isoformat()},
-                             exchange=Exchange(EVENTS_EXCHANGE, type="topic"), routing_key=body["type"],
-                             serializer="json")
+            producer.publish(
+                {**body, "time": datetime.now(UTC).isoformat()},
+                exchange=Exchange(EVENTS_EXCHANGE, type="topic"),
+                routing_key=body["type"],
+                serializer="json",
+            )
     # an empty queue only says the deliveries were handed out; the copy's inbox row says it was handled
     wait_for(lambda: queue_depth(amqp_uri, "charity.on_service_recorded") == 0, what="redeliveries consumed")
     wait_for(lambda: handled(engine, copy_id), timeout=30, what="the copy handled")
@@ -71,11 +83,18 @@ def test_hours_are_credited_once_and_redeemed_once(charity, amqp_uri):
 
     # care redeems an hour for the volunteer's own home care; retried with its key, once
     redeem = {"redemption_key": "care-order-42", "resident_id": VOLUNTEER, "minutes": 60, "purpose": "助浴服务"}
-    assert rpc.redeem_time_credits(CARE, redeem) == {"redemption_key": "care-order-42", "minutes": 60,
-                                                     "credit_minutes": 180}
+    assert rpc.redeem_time_credits(CARE, redeem) == {
+        "redemption_key": "care-order-42",
+        "minutes": 60,
+        "credit_minutes": 180,
+    }
     assert rpc.redeem_time_credits(CARE, redeem)["credit_minutes"] == 180
-    assert rpc.redeem_time_credits(PROVIDER, {**redeem, "redemption_key": "provider-9-17", "minutes": 120})[
-        "credit_minutes"] == 60
+    assert (
+        rpc.redeem_time_credits(PROVIDER, {**redeem, "redemption_key": "provider-9-17", "minutes": 120})[
+            "credit_minutes"
+        ]
+        == 60
+    )
     with pytest.raises(Problem) as short:
         rpc.redeem_time_credits(CARE, {**redeem, "redemption_key": "care-order-43", "minutes": 61})
     assert short.value.status == 422 and "holds 60 minutes" in short.value.errors["minutes"][0]

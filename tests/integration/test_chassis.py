@@ -1,4 +1,5 @@
 """The chassis guarantees, proved against the real broker and PostgreSQL."""
+
 import os
 import subprocess
 import sys
@@ -53,15 +54,24 @@ def effects(engine, n):
 
 def publish_raw(amqp_uri, body: dict, routing_key="probe.happened"):
     with Connection(amqp_uri) as conn:
-        Producer(conn.channel()).publish(body, exchange=Exchange(EVENTS_EXCHANGE, type="topic"),
-                                         routing_key=routing_key, serializer="json")
+        Producer(conn.channel()).publish(
+            body, exchange=Exchange(EVENTS_EXCHANGE, type="topic"), routing_key=routing_key, serializer="json"
+        )
 
 
 def envelope(n, **overrides):
-    body = {"id": str(uuid.uuid4()), "type": "probe.happened", "source": "prober",
-            "time": datetime.now(UTC).isoformat(), "subject": f"thing-{n}",
-            "matter_id": None, "correlation_id": None, "causation_id": None, "schema_version": 1,
-            "data": {"n": n, "fail_times": 0}}
+    body = {
+        "id": str(uuid.uuid4()),
+        "type": "probe.happened",
+        "source": "prober",
+        "time": datetime.now(UTC).isoformat(),
+        "subject": f"thing-{n}",
+        "matter_id": None,
+        "correlation_id": None,
+        "causation_id": None,
+        "schema_version": 1,
+        "data": {"n": n, "fail_times": 0},
+    }
     body.update(overrides)
     return body
 
@@ -85,9 +95,12 @@ def test_event_survives_kill_9_between_commit_and_publish(probes, amqp_uri):
     start, urls, engines = probes
     start(prober=False)
     # A real process commits the state change and its event, and is killed before any relay runs.
-    proc = subprocess.Popen([sys.executable, "-m", "tests.integration.probe", "commit",
-                             urls["prober"], amqp_uri, "7"], stdout=subprocess.PIPE, text=True,
-                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.probe", "commit", urls["prober"], amqp_uri, "7"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    )
     try:
         assert proc.stdout.readline().strip() == "committed"
     finally:
@@ -113,9 +126,12 @@ def test_command_redelivered_after_a_crash_runs_once(probes, amqp_uri):
     """The broker delivers an RPC request again when its worker died after committing but before
     acking; the command log answers it with the first reply instead of running it twice."""
     start, urls, engines = probes
-    proc = subprocess.Popen([sys.executable, "-m", "tests.integration.probe", "serve-and-die",
-                             urls["prober"], amqp_uri], stdout=subprocess.PIPE, text=True,
-                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.probe", "serve-and-die", urls["prober"], amqp_uri],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    )
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=30) as cluster:
         try:
             assert proc.stdout.readline().strip() == "serving"
@@ -135,8 +151,14 @@ def test_command_redelivered_after_a_crash_runs_once(probes, amqp_uri):
 def test_only_commands_are_logged_and_old_replies_are_forgotten(probes, amqp_uri):
     start, urls, engines = probes
     with engines["prober"].begin() as conn:  # a reply from long ago
-        conn.execute(command_log.insert().values(request_id="old", entrypoint="prober.happen", reply="1",
-                                                 handled_at=datetime.now(UTC) - timedelta(days=8)))
+        conn.execute(
+            command_log.insert().values(
+                request_id="old",
+                entrypoint="prober.happen",
+                reply="1",
+                handled_at=datetime.now(UTC) - timedelta(days=8),
+            )
+        )
     start(consumer=False)
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as cluster:
         assert cluster.prober.things() == 0
@@ -144,8 +166,9 @@ def test_only_commands_are_logged_and_old_replies_are_forgotten(probes, amqp_uri
         assert cluster.prober.happen(12) == 12
         assert cluster.prober.things() == 1
     with engines["prober"].connect() as conn:
-        assert conn.execute(select(command_log.c.entrypoint, command_log.c.reply)
-                            .where(command_log.c.request_id != "old")).all() == [("prober.happen", "12")]
+        assert conn.execute(
+            select(command_log.c.entrypoint, command_log.c.reply).where(command_log.c.request_id != "old")
+        ).all() == [("prober.happen", "12")]
     assert count(engines["prober"], "SELECT count(*) FROM command_log WHERE request_id = 'old'") == 0
 
 
@@ -210,6 +233,7 @@ def test_failing_handler_is_dead_lettered_after_bounded_retries(probes, amqp_uri
 
     # operations fix the cause and replay the dead letter: handled once, queue drained
     from chassis.deadletters import parked, replay
+
     publish_raw(amqp_uri, body)  # park it again (we consumed the first copy above)
     wait_for(lambda: queue_depth(amqp_uri, f"{QUEUE}.dead") == 1, what="the dead letter again")
     assert [p["reason"] for p in parked(amqp_uri, QUEUE)] == ["handler_failed"]
@@ -225,6 +249,7 @@ def test_a_batch_with_a_failing_event_is_handled_alone_each(probes, amqp_uri):
     retried and parked by itself, and each recorded event names its own cause."""
     from chassis.metrics import CALLS
     from chassis.topology import declare_consumer
+
     start, urls, engines = probes
     declare_consumer(amqp_uri, QUEUE, ("probe.happened",), (50, 100))  # as the consumer will
     good = [envelope(n, data={"n": n, "fail_times": 0, "echo": True}) for n in range(100, 130)]
@@ -249,15 +274,20 @@ def test_a_batch_with_a_failing_event_is_handled_alone_each(probes, amqp_uri):
         echoes = [body for (body,) in conn.execute(select(outbox.c.body))]
     assert len(echoes) == 30
     assert {echo["data"]["n"]: echo["causation_id"] for echo in echoes} == {
-        cause["data"]["n"]: cause["id"] for cause in good}
+        cause["data"]["n"]: cause["id"] for cause in good
+    }
 
 
-@pytest.mark.parametrize("bad, field", [
-    ({"data": {"fail_times": 0}}, "n"),
-    ({"source": "somebody-else"}, "source"),
-    ({"id": "not-a-uuid"}, "id"),
-    ({"schema_version": 9}, "schema_version"),
-], ids=["data-missing-field", "wrong-publisher", "bad-id", "unknown-version"])
+@pytest.mark.parametrize(
+    "bad, field",
+    [
+        ({"data": {"fail_times": 0}}, "n"),
+        ({"source": "somebody-else"}, "source"),
+        ({"id": "not-a-uuid"}, "id"),
+        ({"schema_version": 9}, "schema_version"),
+    ],
+    ids=["data-missing-field", "wrong-publisher", "bad-id", "unknown-version"],
+)
 def test_invalid_event_is_dead_lettered_with_its_reason(probes, amqp_uri, bad, field):
     start, urls, engines = probes
     start(prober=False)
@@ -273,9 +303,13 @@ def test_undecodable_message_is_dead_lettered_not_lost(probes, amqp_uri):
     start, urls, engines = probes
     start(prober=False)
     with Connection(amqp_uri) as conn:
-        Producer(conn.channel()).publish(b"{not json", exchange=Exchange(EVENTS_EXCHANGE, type="topic"),
-                                         routing_key="probe.happened", content_type="application/json",
-                                         content_encoding="utf-8")
+        Producer(conn.channel()).publish(
+            b"{not json",
+            exchange=Exchange(EVENTS_EXCHANGE, type="topic"),
+            routing_key="probe.happened",
+            content_type="application/json",
+            content_encoding="utf-8",
+        )
     wait_for(lambda: queue_depth(amqp_uri, f"{QUEUE}.dead") == 1, what="the undecodable message parked")
     headers = _dead_headers(amqp_uri)
     assert headers["x-tongban-reason"] == "undecodable"
@@ -294,16 +328,20 @@ def test_unroutable_event_stays_in_the_outbox(probes, amqp_uri):
     start(consumer=False)
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as cluster:
         cluster.prober.happen(51, event_type="probe.unheard")
-    wait_for(lambda: count(engines["prober"], "SELECT count(*) FROM outbox WHERE attempts > 0") == 1,
-             what="the relay to record the refusal")
+    wait_for(
+        lambda: count(engines["prober"], "SELECT count(*) FROM outbox WHERE attempts > 0") == 1,
+        what="the relay to record the refusal",
+    )
     with engines["prober"].connect() as conn:
-        row = conn.execute(select(outbox.c.sent_at, outbox.c.last_error, outbox.c.attempts,
-                                  outbox.c.next_attempt_at)).one()
+        row = conn.execute(
+            select(outbox.c.sent_at, outbox.c.last_error, outbox.c.attempts, outbox.c.next_attempt_at)
+        ).one()
     assert row.sent_at is None
     assert "unroutable" in row.last_error
     # kept, and tried again later with a growing pause, not in a tight loop
     assert row.next_attempt_at is not None
     import time
+
     time.sleep(1.5)
     with engines["prober"].connect() as conn:
         attempts = conn.execute(select(outbox.c.attempts)).scalar()

@@ -2,6 +2,7 @@
 reporting one death at the same moment make one case, one matter and one `death.notified`; the
 intake refuses what it must; a revocation that overtakes its own notice leaves the marriage as it
 was; a deceased who had nothing in a service gets "not applicable"."""
+
 from __future__ import annotations
 
 import uuid
@@ -28,8 +29,12 @@ DECEASED = compose_resident_id(DISTRICT, date(1940, 7, 7), 31)
 
 
 def notice(reference, died="2026-05-20", resident_id=DECEASED):
-    return {"deceased": {"resident_id": resident_id, "name": "赵老"}, "date_of_death": died,
-            "region_code": TOWNSHIP, "reference": reference}
+    return {
+        "deceased": {"resident_id": resident_id, "name": "赵老"},
+        "date_of_death": died,
+        "region_code": TOWNSHIP,
+        "reference": reference,
+    }
 
 
 def rows(engine, sql):
@@ -52,16 +57,21 @@ def funeral(make_database, base_config, start_service, manual_clock, amqp_uri):
 def test_two_sources_at_once_make_one_case_and_one_notification(funeral):
     proxy, engine = funeral
     # all three requests in flight before any answer: the service's workers take them at once
-    pending = [proxy.funeral.notify_death.call_async(actor, body)
-               for actor, body in ((HEALTH, notice("D-1")), (POLICE, notice("GA-1")), (HEALTH, notice("D-1")))]
+    pending = [
+        proxy.funeral.notify_death.call_async(actor, body)
+        for actor, body in ((HEALTH, notice("D-1")), (POLICE, notice("GA-1")), (HEALTH, notice("D-1")))
+    ]
     answers = [reply.result() for reply in pending]
     assert len({a["case_id"] for a in answers}) == 1 and len({a["matter_id"] for a in answers}) == 1
     assert sorted(a["duplicate"] for a in answers) == [False, True, True]
     # the partners are told the case and matter, not what the other source reported
-    assert {frozenset(a) for a in answers} == {frozenset({"case_id", "matter_id", "state", "date_of_death",
-                                                          "date_conflict", "duplicate"})}
+    assert {frozenset(a) for a in answers} == {
+        frozenset({"case_id", "matter_id", "state", "date_of_death", "date_conflict", "duplicate"})
+    }
     assert rows(engine, "SELECT event_type, count(*) FROM outbox GROUP BY 1 ORDER BY 1") == [
-        ("death.notified", 1), ("matter.opened", 1)]
+        ("death.notified", 1),
+        ("matter.opened", 1),
+    ]
     assert rows(engine, "SELECT count(*) FROM death_notice")[0][0] == 2  # the resent certificate is one notice
 
 
@@ -75,7 +85,7 @@ def test_intake_refuses_what_it_must(funeral):
 
     assert refused({"id": DECEASED, "role": "citizen"}, notice(None)) == 403  # the deceased does not apply
     assert refused({"id": "banks", "role": "partner"}, notice("B-1")) == 403
-    assert refused(HEALTH, notice("D-2", died="2026-06-11")) == 400          # in the future
+    assert refused(HEALTH, notice("D-2", died="2026-06-11")) == 400  # in the future
     assert refused({"id": "c", "role": "clerk", "area": "330603"}, notice(None)) == 403  # outside the area
 
 
@@ -90,8 +100,13 @@ def test_a_confirmed_date_is_sent_on_only_when_it_corrects_the_notified_one(fune
     assert (view["date_of_death"], view["date_conflict"]) == ("2026-05-22", False)
     (correction,) = [r.body for r in rows(engine, "SELECT body FROM outbox WHERE event_type = 'death.date_corrected'")]
     assert correction["matter_id"] == case["matter_id"] and correction["data"] == {
-        "case_id": case["case_id"], "resident_id": DECEASED, "date_of_death": "2026-05-22",
-        "previous_date_of_death": "2026-05-20", "reason": "autopsy", "revision": 1}
+        "case_id": case["case_id"],
+        "resident_id": DECEASED,
+        "date_of_death": "2026-05-22",
+        "previous_date_of_death": "2026-05-20",
+        "reason": "autopsy",
+        "revision": 1,
+    }
     # a third notice disagrees again; the clerk keeps the date the steps now stand on
     proxy.funeral.notify_death(HEALTH, notice("D-8", died="2026-05-20"))
     proxy.funeral.resolve_date(APPROVER, case["case_id"], {"date_of_death": "2026-05-22", "reason": "autopsy"})
@@ -115,27 +130,44 @@ def test_a_death_revoked_in_error_can_be_notified_again(funeral):
     assert real["duplicate"] is False
     assert (real["case_id"], real["matter_id"]) != (wrong["case_id"], wrong["matter_id"])
     assert rows(engine, f"SELECT state FROM death_case WHERE resident_id = '{DECEASED}' ORDER BY opened_at") == [
-        ("revoked",), ("open",)]
+        ("revoked",),
+        ("open",),
+    ]
     assert rows(engine, "SELECT count(*) FROM outbox WHERE event_type = 'death.notified'")[0][0] == 2
 
 
-def test_a_revocation_overtaking_its_notice_leaves_the_marriage_alone(make_database, base_config, start_service,
-                                                                         manual_clock, amqp_uri):
+def test_a_revocation_overtaking_its_notice_leaves_the_marriage_alone(
+    make_database, base_config, start_service, manual_clock, amqp_uri
+):
     url = make_database("marriage")
     upgrade("services/marriage", url)
-    start_service(MarriageService, {**base_config, "DATABASE_URL": url, "E_CERTIFICATE_KEY": "test-e-certificate-signing-key"})
+    start_service(
+        MarriageService, {**base_config, "DATABASE_URL": url, "E_CERTIFICATE_KEY": "test-e-certificate-signing-key"}
+    )
     manual_clock.set_local_date(date(2026, 6, 10))
     engine = create_engine(url)
     wife = compose_resident_id(DISTRICT, date(1950, 1, 1), 42)
     single = compose_resident_id(DISTRICT, date(1951, 1, 1), 53)
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as proxy:
-        proxy.marriage.register_marriage({"id": "r", "role": "clerk", "area": DISTRICT}, {
-            "office_code": DISTRICT, "declared_not_close_relatives": True,
-            "party_a": {"resident_id": DECEASED, "name": "赵老"}, "party_b": {"resident_id": wife, "name": "钱氏"}})
+        proxy.marriage.register_marriage(
+            {"id": "r", "role": "clerk", "area": DISTRICT},
+            {
+                "office_code": DISTRICT,
+                "declared_not_close_relatives": True,
+                "party_a": {"resident_id": DECEASED, "name": "赵老"},
+                "party_b": {"resident_id": wife, "name": "钱氏"},
+            },
+        )
         case_id = str(uuid.uuid4())
         revoked = {"case_id": case_id, "resident_id": DECEASED, "date_of_death": "2026-05-20", "reason": "error"}
-        notified = {"case_id": case_id, "resident_id": DECEASED, "name": "赵老", "date_of_death": "2026-05-20",
-                    "region_code": TOWNSHIP, "source": "hospital"}
+        notified = {
+            "case_id": case_id,
+            "resident_id": DECEASED,
+            "name": "赵老",
+            "date_of_death": "2026-05-20",
+            "region_code": TOWNSHIP,
+            "source": "hospital",
+        }
         publish(amqp_uri, "death.revoked", "funeral", revoked)
         wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("revoked",)], what="the tombstone")
         publish(amqp_uri, "death.notified", "funeral", notified)
@@ -144,25 +176,30 @@ def test_a_revocation_overtaking_its_notice_leaves_the_marriage_alone(make_datab
         publish(amqp_uri, "death.notified", "funeral", {**notified, "case_id": other, "resident_id": single})
         wait_for(lambda: len(rows(engine, "SELECT 1 FROM death_record")) == 2, what="the second death")
         eventlet.sleep(0.5)  # let the late notice be handled (or not)
-        assert proxy.marriage.marital_status({"id": "r", "role": "clerk", "area": DISTRICT}, wife)["status"] == "married"
+        assert (
+            proxy.marriage.marital_status({"id": "r", "role": "clerk", "area": DISTRICT}, wife)["status"] == "married"
+        )
     reports = rows(engine, "SELECT body FROM outbox WHERE event_type = 'matter.step_reported'")
     # both not applicable: the overtaken notice changed nothing, and saying so lets the revoked
     # matter leave "revoking" (a step left pending would keep it there for ever)
     assert sorted((r.body["subject"], r.body["data"]["state"]) for r in reports) == sorted(
-        [(f"death-case-{case_id}", "not_applicable"), (f"death-case-{other}", "not_applicable")])
+        [(f"death-case-{case_id}", "not_applicable"), (f"death-case-{other}", "not_applicable")]
+    )
     engine.dispose()
 
 
-def test_a_corrected_date_moves_the_end_of_the_marriage(make_database, base_config, start_service, manual_clock,
-                                                         amqp_uri):
+def test_a_corrected_date_moves_the_end_of_the_marriage(
+    make_database, base_config, start_service, manual_clock, amqp_uri
+):
     """The death notified as 20 May ends the marriage; the widow marries again on 5 June; the clerk
     corrects the date to 8 June: the first marriage ended on 8 June (the second is left as it is,
     and the step says the registrar must review it). Another couple's correction overtakes its own
     notice: the marriage ends on the corrected date and the late notice changes nothing."""
     url = make_database("marriage")
     upgrade("services/marriage", url)
-    start_service(MarriageService, {**base_config, "DATABASE_URL": url,
-                                    "E_CERTIFICATE_KEY": "test-e-certificate-signing-key"})
+    start_service(
+        MarriageService, {**base_config, "DATABASE_URL": url, "E_CERTIFICATE_KEY": "test-e-certificate-signing-key"}
+    )
     engine = create_engine(url)
     registrar = {"id": "r", "role": "clerk", "area": DISTRICT}
     wife = compose_resident_id(DISTRICT, date(1950, 1, 1), 42)
@@ -171,13 +208,19 @@ def test_a_corrected_date_moves_the_end_of_the_marriage(make_database, base_conf
     wife2 = compose_resident_id(DISTRICT, date(1947, 4, 4), 82)
 
     def couple(a, b):
-        return {"office_code": DISTRICT, "declared_not_close_relatives": True,
-                "party_a": {"resident_id": a, "name": "甲"}, "party_b": {"resident_id": b, "name": "乙"}}
+        return {
+            "office_code": DISTRICT,
+            "declared_not_close_relatives": True,
+            "party_a": {"resident_id": a, "name": "甲"},
+            "party_b": {"resident_id": b, "name": "乙"},
+        }
 
     def reports(case_id):
-        return [r.body["data"] for r in rows(engine, "SELECT body FROM outbox "
-                                                     "WHERE event_type = 'matter.step_reported' ORDER BY id")
-                if r.body["subject"] == f"death-case-{case_id}"]
+        return [
+            r.body["data"]
+            for r in rows(engine, "SELECT body FROM outbox WHERE event_type = 'matter.step_reported' ORDER BY id")
+            if r.body["subject"] == f"death-case-{case_id}"
+        ]
 
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as proxy:
         manual_clock.set_local_date(date(2026, 5, 1))
@@ -185,19 +228,40 @@ def test_a_corrected_date_moves_the_end_of_the_marriage(make_database, base_conf
         proxy.marriage.register_marriage(registrar, couple(husband2, wife2))
         manual_clock.set_local_date(date(2026, 5, 25))
         case_id, other = str(uuid.uuid4()), str(uuid.uuid4())
-        publish(amqp_uri, "death.notified", "funeral", {"case_id": case_id, "resident_id": DECEASED, "name": "赵老",
-                                                        "date_of_death": "2026-05-20", "region_code": TOWNSHIP,
-                                                        "source": "hospital"})
+        publish(
+            amqp_uri,
+            "death.notified",
+            "funeral",
+            {
+                "case_id": case_id,
+                "resident_id": DECEASED,
+                "name": "赵老",
+                "date_of_death": "2026-05-20",
+                "region_code": TOWNSHIP,
+                "source": "hospital",
+            },
+        )
         wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="the end")
         manual_clock.set_local_date(date(2026, 6, 5))
         proxy.marriage.register_marriage(registrar, couple(suitor, wife))
         manual_clock.set_local_date(date(2026, 6, 10))
-        publish(amqp_uri, "death.date_corrected", "funeral", {
-            "case_id": case_id, "resident_id": DECEASED, "date_of_death": "2026-06-08",
-            "previous_date_of_death": "2026-05-20", "reason": "the police report", "revision": 1})
+        publish(
+            amqp_uri,
+            "death.date_corrected",
+            "funeral",
+            {
+                "case_id": case_id,
+                "resident_id": DECEASED,
+                "date_of_death": "2026-06-08",
+                "previous_date_of_death": "2026-05-20",
+                "reason": "the police report",
+                "revision": 1,
+            },
+        )
         wait_for(lambda: len(reports(case_id)) == 2, what="the step reported again")
         assert rows(engine, f"SELECT state, ended_on::text FROM marriage WHERE id = '{first['registration_id']}'") == [
-            ("ended_by_death", "2026-06-08")]
+            ("ended_by_death", "2026-06-08")
+        ]
         assert proxy.marriage.marital_status(registrar, wife) == {"status": "married", "since": "2026-06-05"}
         done, again = reports(case_id)
         assert (done["state"], again["state"]) == ("done", "done")
@@ -205,15 +269,37 @@ def test_a_corrected_date_moves_the_end_of_the_marriage(make_database, base_conf
         assert "married again on 2026-06-05" in again["reason"] and "review" in again["reason"]
 
         # the correction before its notice: ended on the corrected date; the notice then ignored
-        publish(amqp_uri, "death.date_corrected", "funeral", {
-            "case_id": other, "resident_id": husband2, "date_of_death": "2026-06-01",
-            "previous_date_of_death": "2026-05-30", "reason": "the hospital's certificate", "revision": 1})
+        publish(
+            amqp_uri,
+            "death.date_corrected",
+            "funeral",
+            {
+                "case_id": other,
+                "resident_id": husband2,
+                "date_of_death": "2026-06-01",
+                "previous_date_of_death": "2026-05-30",
+                "reason": "the hospital's certificate",
+                "revision": 1,
+            },
+        )
         wait_for(lambda: len(reports(other)) == 1, what="the overtaking correction")
-        publish(amqp_uri, "death.notified", "funeral", {"case_id": other, "resident_id": husband2, "name": "孙老",
-                                                        "date_of_death": "2026-05-30", "region_code": TOWNSHIP,
-                                                        "source": "family"})
-        wait_for(lambda: rows(engine, "SELECT count(*) FROM inbox WHERE consumer = 'marriage.on_death'")[0][0] == 4,
-                 what="the late notice")
+        publish(
+            amqp_uri,
+            "death.notified",
+            "funeral",
+            {
+                "case_id": other,
+                "resident_id": husband2,
+                "name": "孙老",
+                "date_of_death": "2026-05-30",
+                "region_code": TOWNSHIP,
+                "source": "family",
+            },
+        )
+        wait_for(
+            lambda: rows(engine, "SELECT count(*) FROM inbox WHERE consumer = 'marriage.on_death'")[0][0] == 4,
+            what="the late notice",
+        )
         assert proxy.marriage.marital_status(registrar, wife2) == {"status": "widowed", "since": "2026-06-01"}
         assert [r["state"] for r in reports(other)] == ["done"]
     engine.dispose()

@@ -1,4 +1,5 @@
 """The HTTP edge: authentication, roles, problems, OpenAPI, health and metrics of every process."""
+
 from datetime import date
 
 import requests
@@ -16,14 +17,24 @@ def test_unauthenticated_and_wrong_role_get_problems(system):
     citizen = ("citizen", person(date(1990, 1, 1), "male"))
     forbidden = sys_.call("POST", "/api/v1/marriage/registrations", citizen, json={})
     assert forbidden.status_code == 403
-    clerk_elsewhere = sys_.call("POST", "/api/v1/marriage/registrations", ("clerk", "c-9", "330111"), json={
-        "office_code": "330602", "declared_not_close_relatives": True,
-        "party_a": {"resident_id": person(date(1990, 1, 1), "male"), "name": "甲"},
-        "party_b": {"resident_id": person(date(1992, 1, 1), "female"), "name": "乙"}})
+    clerk_elsewhere = sys_.call(
+        "POST",
+        "/api/v1/marriage/registrations",
+        ("clerk", "c-9", "330111"),
+        json={
+            "office_code": "330602",
+            "declared_not_close_relatives": True,
+            "party_a": {"resident_id": person(date(1990, 1, 1), "male"), "name": "甲"},
+            "party_b": {"resident_id": person(date(1992, 1, 1), "female"), "name": "乙"},
+        },
+    )
     assert clerk_elsewhere.status_code == 403
     assert "outside your area" in clerk_elsewhere.json()["detail"]
-    not_json = requests.post(sys_.url + "/api/v1/marriage/registrations", data="{oops",
-                             headers={"Authorization": f"Bearer {sys_.token('clerk', 'c-1', '330602')}"})
+    not_json = requests.post(
+        sys_.url + "/api/v1/marriage/registrations",
+        data="{oops",
+        headers={"Authorization": f"Bearer {sys_.token('clerk', 'c-1', '330602')}"},
+    )
     assert not_json.status_code == 400
     assert "JSON" in not_json.json()["detail"]
 
@@ -48,18 +59,25 @@ def test_openapi_is_generated_from_the_contracts(system):
 
 def test_health_and_metrics_of_every_process(system):
     sys_ = system()
-    ready = wait_for(lambda: (r := requests.get(sys_.url + "/health/ready")).status_code == 200 and r.json(),
-                     what="readiness")
+    ready = wait_for(
+        lambda: (r := requests.get(sys_.url + "/health/ready")).status_code == 200 and r.json(), what="readiness"
+    )
     assert set(ready["checks"]) == {"db", "outbox", "broker"}
     assert set(ready["checks"].values()) == {"ok"}
     sys_.call("GET", "/api/v1/marriage/certificates/J330602-2026-999999/verification", ("admin", "ops"))
     for url in (sys_.url, sys_.marriage_url):
         wait_for(lambda url=url: requests.get(url + "/health/ready").status_code == 200, what=f"{url} ready")
         metrics = requests.get(url + "/metrics").text
-        samples = {line.split("{")[0].split(" ")[0] for line in metrics.splitlines() if line and not line.startswith("#")}
-        for name in ("tongban_entrypoint_calls_total", "tongban_entrypoint_latency_seconds_bucket",
-                     "tongban_outbox_backlog", "tongban_outbox_oldest_unsent_age_seconds",
-                     "tongban_dead_letter_queue_messages"):
+        samples = {
+            line.split("{")[0].split(" ")[0] for line in metrics.splitlines() if line and not line.startswith("#")
+        }
+        for name in (
+            "tongban_entrypoint_calls_total",
+            "tongban_entrypoint_latency_seconds_bucket",
+            "tongban_outbox_backlog",
+            "tongban_outbox_oldest_unsent_age_seconds",
+            "tongban_dead_letter_queue_messages",
+        ):
             assert name in samples, (url, name)
         assert "# TYPE tongban_dead_letters_total counter" in metrics  # counted when something is parked
     assert 'service="gateway"' in requests.get(sys_.url + "/metrics").text

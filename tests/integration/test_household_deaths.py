@@ -6,6 +6,7 @@ back P3 - P2, the second P2 - P1, never P3 - P1 again (the household would repay
 share twice). The shares hold as the bank answers, as either date of death is corrected, and when
 one of the deaths is revoked the other is counted again without it.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -37,10 +38,15 @@ JULY = "2026-07-01"
 
 
 def a_household_of_three(sys_, clock) -> tuple[str, int]:
-    decision = approved(sys_, clock, [
-        {"resident_id": HEAD, "name": NAMES[HEAD], "relationship": "head", "monthly_income_fen": 20000},
-        {"resident_id": SPOUSE, "name": NAMES[SPOUSE], "relationship": "spouse", "monthly_income_fen": 10000},
-        {"resident_id": SON, "name": NAMES[SON], "relationship": "child", "monthly_income_fen": 0}])
+    decision = approved(
+        sys_,
+        clock,
+        [
+            {"resident_id": HEAD, "name": NAMES[HEAD], "relationship": "head", "monthly_income_fen": 20000},
+            {"resident_id": SPOUSE, "name": NAMES[SPOUSE], "relationship": "spouse", "monthly_income_fen": 10000},
+            {"resident_id": SON, "name": NAMES[SON], "relationship": "child", "monthly_income_fen": 0},
+        ],
+    )
     return decision["household_id"], decision["monthly_amount_fen"]
 
 
@@ -49,8 +55,13 @@ def no_deposits() -> PartnerData:
 
 
 def notice(resident_id: str, died: date, reference: str) -> dict:
-    return {"deceased": {"resident_id": resident_id, "name": NAMES[resident_id]}, "date_of_death": died.isoformat(),
-            "region_code": TOWNSHIP, "reference": reference, "place_of_death": "绍兴市人民医院"}
+    return {
+        "deceased": {"resident_id": resident_id, "name": NAMES[resident_id]},
+        "date_of_death": died.isoformat(),
+        "region_code": TOWNSHIP,
+        "reference": reference,
+        "place_of_death": "绍兴市人民医院",
+    }
 
 
 def after_death(sys_, case_id: str) -> dict | None:
@@ -61,8 +72,9 @@ def after_death(sys_, case_id: str) -> dict | None:
 def notify(sys_, clock, day: date, resident_id: str, died: date, reference: str) -> str:
     """The hospital reports the death; assistance has handled it when this returns."""
     clock.set_local_date(day)
-    case = ok(sys_.call("POST", "/api/v1/partner/deaths", ("partner", "health"),
-                        json=notice(resident_id, died, reference)))
+    case = ok(
+        sys_.call("POST", "/api/v1/partner/deaths", ("partner", "health"), json=notice(resident_id, died, reference))
+    )
     wait_for(lambda: after_death(sys_, case["case_id"]), timeout=30, what="assistance's handling of the death")
     return case["case_id"]
 
@@ -70,13 +82,23 @@ def notify(sys_, clock, day: date, resident_id: str, died: date, reference: str)
 def correct(sys_, clock, day: date, case_id: str, resident_id: str, to: date, reference: str) -> None:
     """The police report another date, the clerk confirms it: assistance restates the death."""
     clock.set_local_date(day)
-    flagged = ok(sys_.call("POST", "/api/v1/partner/deaths", ("partner", "police"),
-                           json=notice(resident_id, to, reference)))
+    flagged = ok(
+        sys_.call("POST", "/api/v1/partner/deaths", ("partner", "police"), json=notice(resident_id, to, reference))
+    )
     assert (flagged["case_id"], flagged["date_conflict"]) == (case_id, True)
-    ok(sys_.call("POST", f"/api/v1/funeral/cases/{case_id}/date-of-death", FUNERAL_HOME,
-                 json={"date_of_death": to.isoformat(), "reason": "the police register"}))
-    wait_for(lambda: after_death(sys_, case_id)["date_of_death"] == to.isoformat(), timeout=30,
-             what="assistance's handling of the corrected date")
+    ok(
+        sys_.call(
+            "POST",
+            f"/api/v1/funeral/cases/{case_id}/date-of-death",
+            FUNERAL_HOME,
+            json={"date_of_death": to.isoformat(), "reason": "the police register"},
+        )
+    )
+    wait_for(
+        lambda: after_death(sys_, case_id)["date_of_death"] == to.isoformat(),
+        timeout=30,
+        what="assistance's handling of the corrected date",
+    )
 
 
 def amount_now(sys_, household_id: str) -> int:
@@ -111,7 +133,9 @@ def test_two_deaths_ask_back_each_share_once_as_the_bank_answers_and_a_date_move
     assert recoveries(sys_)["outstanding_fen"] == p3 - p1
     # both counted the one July payment, each with what it left due
     (wife_over,) = after_death(sys_, wife)["overpayments"]
-    assert [(p["payment_id"], p["state"], p["due_fen"]) for p in wife_over["payments"]] == [(july_payment, "pending", p1)]
+    assert [(p["payment_id"], p["state"], p["due_fen"]) for p in wife_over["payments"]] == [
+        (july_payment, "pending", p1)
+    ]
     assert after_death(sys_, head)["overpayments"][0]["payments"][0]["due_fen"] == p2
 
     # the bank did not pay July: neither death overpaid anything
@@ -126,8 +150,10 @@ def test_two_deaths_ask_back_each_share_once_as_the_bank_answers_and_a_date_move
     assert overpaid(sys_, wife)[:3] == ([JULY], p2 - p1, "open")
     assert recoveries(sys_)["outstanding_fen"] == p3 - p1
     wife_recovery = overpaid(sys_, wife)[3]
-    assert [(r.details["before_fen"], r.details["after_fen"]) for r in audit_rows(
-        sys_, "recovery.recount", f"recovery-{wife_recovery}")] == [(p2 - p1, 0), (0, p2 - p1)]
+    assert [
+        (r.details["before_fen"], r.details["after_fen"])
+        for r in audit_rows(sys_, "recovery.recount", f"recovery-{wife_recovery}")
+    ] == [(p2 - p1, 0), (0, p2 - p1)]
 
     # the wife died on 5 July, not 20 June: July was due for two (her and the son), only the head's
     # share of it was overpaid; hers comes to nothing, his stays
@@ -159,8 +185,10 @@ def test_a_corrected_date_and_a_revocation_count_the_other_death_again(system, m
     months, amount, _, wife_recovery = overpaid(sys_, wife)
     assert (months, amount) == ([JULY], p2 - p1)
     manual_clock.set_local_date(date(2026, 7, 9))
-    assert ok(repay(sys_, wife_recovery, amount_fen=p2 - p1, method="repayment", received_on="2026-07-09"),
-              201)["state"] == "recovered"
+    assert (
+        ok(repay(sys_, wife_recovery, amount_fen=p2 - p1, method="repayment", received_on="2026-07-09"), 201)["state"]
+        == "recovered"
+    )
 
     # the head died on 20 May: June, paid for three, was due for two; July as before
     correct(sys_, manual_clock, date(2026, 7, 10), head, HEAD, date(2026, 5, 20), "GA-601")
@@ -172,24 +200,43 @@ def test_a_corrected_date_and_a_revocation_count_the_other_death_again(system, m
     # the head's death is revoked: nothing is owed for it; the wife's death alone made July paid
     # beyond what the son is due by P3 - P1, of which P2 - P1 came back already
     manual_clock.set_local_date(date(2026, 7, 12))
-    ok(sys_.call("POST", f"/api/v1/funeral/cases/{head}/revocation", APPROVER,
-                 json={"reason": "the hospital reported the wrong person"}))
+    ok(
+        sys_.call(
+            "POST",
+            f"/api/v1/funeral/cases/{head}/revocation",
+            APPROVER,
+            json={"reason": "the hospital reported the wrong person"},
+        )
+    )
     wait_for(lambda: after_death(sys_, head)["state"] == "reversed", timeout=30, what="the revocation in assistance")
     assert overpaid(sys_, head)[1:3] == (2 * (p3 - p2), "cancelled")
     assert overpaid(sys_, wife)[:3] == ([JULY], p3 - p1, "open")
     again = recovery(sys_, wife_recovery)
     assert (again["amount_fen"], again["recovered_fen"], again["outstanding_fen"], again["refund_due_fen"]) == (
-        p3 - p1, p2 - p1, p3 - p2, 0)
+        p3 - p1,
+        p2 - p1,
+        p3 - p2,
+        0,
+    )
     assert f"another death in the household was revoked (funeral case {head})" in again["note"]
     assert recoveries(sys_)["outstanding_fen"] == p3 - p2
 
 
 def revoke(sys_, clock, day: date, case_id: str) -> dict:
     clock.set_local_date(day)
-    ok(sys_.call("POST", f"/api/v1/funeral/cases/{case_id}/revocation", APPROVER,
-                 json={"reason": "the hospital reported the wrong person"}))
-    return wait_for(lambda: (v := after_death(sys_, case_id)) and v["state"] == "reversed" and v, timeout=30,
-                    what="the revocation in assistance")
+    ok(
+        sys_.call(
+            "POST",
+            f"/api/v1/funeral/cases/{case_id}/revocation",
+            APPROVER,
+            json={"reason": "the hospital reported the wrong person"},
+        )
+    )
+    return wait_for(
+        lambda: (v := after_death(sys_, case_id)) and v["state"] == "reversed" and v,
+        timeout=30,
+        what="the revocation in assistance",
+    )
 
 
 def back_pay_months(view: dict) -> list[tuple[str, int, int]]:

@@ -1,4 +1,5 @@
 """结婚生育户口一件事 end to end: gateway → marriage → broker → partners → progress view."""
+
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import create_engine, text
@@ -17,8 +18,10 @@ def slot(day: date, hour=9) -> str:
 
 
 def couple():
-    return ({"resident_id": person(date(1996, 3, 1), "male"), "name": "张伟"},
-            {"resident_id": person(date(1998, 6, 15), "female"), "name": "李娜"})
+    return (
+        {"resident_id": person(date(1996, 3, 1), "male"), "name": "张伟"},
+        {"resident_id": person(date(1998, 6, 15), "female"), "name": "李娜"},
+    )
 
 
 def matter_view(sys_, matter_id, who):
@@ -36,50 +39,95 @@ def test_marriage_one_matter_reaches_all_steps_done(system, manual_clock):
     husband, wife = couple()
     citizen = ("citizen", husband["resident_id"])
 
-    applied = sys_.call("POST", "/api/v1/matters/marriage-birth-hukou", citizen, json={
-        "office_code": OFFICE, "slot_start": slot(TODAY + timedelta(days=1)), "party_a": husband, "party_b": wife})
+    applied = sys_.call(
+        "POST",
+        "/api/v1/matters/marriage-birth-hukou",
+        citizen,
+        json={
+            "office_code": OFFICE,
+            "slot_start": slot(TODAY + timedelta(days=1)),
+            "party_a": husband,
+            "party_b": wife,
+        },
+    )
     assert applied.status_code == 201, applied.text
     matter_id = applied.json()["matter_id"]
 
     opened = wait_for(lambda: matter_view(sys_, matter_id, citizen), what="the matter in the progress view")
-    assert steps_of(opened) == {"marriage_registration": "pending", "planned_birth_registration": "pending",
-                                "hukou_update": "pending", "newborn_hukou": "not_started",
-                                "newborn_medical_insurance": "not_started"}
+    assert steps_of(opened) == {
+        "marriage_registration": "pending",
+        "planned_birth_registration": "pending",
+        "hukou_update": "pending",
+        "newborn_hukou": "not_started",
+        "newborn_medical_insurance": "not_started",
+    }
     assert opened["state"] == "in_progress"
     assert all(s["deadline"] for s in opened["steps"] if s["state"] == "pending")
 
     manual_clock.set_local_date(TODAY + timedelta(days=1))
-    registered = sys_.call("POST", "/api/v1/marriage/registrations", CLERK, json={
-        "office_code": OFFICE, "party_a": husband, "party_b": wife, "declared_not_close_relatives": True,
-        "matter_id": matter_id})
+    registered = sys_.call(
+        "POST",
+        "/api/v1/marriage/registrations",
+        CLERK,
+        json={
+            "office_code": OFFICE,
+            "party_a": husband,
+            "party_b": wife,
+            "declared_not_close_relatives": True,
+            "matter_id": matter_id,
+        },
+    )
     assert registered.status_code == 201, registered.text
     certificate = registered.json()["certificate_number"]
     assert certificate == "J330602-2026-000001"
 
     # health and police (the simulator) receive marriage.registered and report their steps
-    first_half = wait_for(lambda: (v := matter_view(sys_, matter_id, citizen)) and v["state"] == "waiting" and v,
-                          timeout=20, what="the first half of the matter")
+    first_half = wait_for(
+        lambda: (v := matter_view(sys_, matter_id, citizen)) and v["state"] == "waiting" and v,
+        timeout=20,
+        what="the first half of the matter",
+    )
     assert steps_of(first_half)["planned_birth_registration"] == "done"
     assert steps_of(first_half)["hukou_update"] == "done"
     assert steps_of(first_half)["marriage_registration"] == "done"
 
     # the hospital's birth certificate starts the second half
-    born = sys_.call("POST", "/api/v1/partner/births", ("partner", "health"), json={
-        "child": {"name": "张小宝", "birth_date": "2027-03-02", "sex": "female", "birth_certificate_number": "O330602001"},
-        "mother_resident_id": wife["resident_id"], "father_resident_id": husband["resident_id"],
-        "hospital": "绍兴市妇幼保健院"})
+    born = sys_.call(
+        "POST",
+        "/api/v1/partner/births",
+        ("partner", "health"),
+        json={
+            "child": {
+                "name": "张小宝",
+                "birth_date": "2027-03-02",
+                "sex": "female",
+                "birth_certificate_number": "O330602001",
+            },
+            "mother_resident_id": wife["resident_id"],
+            "father_resident_id": husband["resident_id"],
+            "hospital": "绍兴市妇幼保健院",
+        },
+    )
     assert born.status_code == 202, born.text
     assert born.json()["matter_id"] == matter_id
 
-    done = wait_for(lambda: (v := matter_view(sys_, matter_id, citizen)) and v["state"] == "completed" and v,
-                    timeout=20, what="every step done")
+    done = wait_for(
+        lambda: (v := matter_view(sys_, matter_id, citizen)) and v["state"] == "completed" and v,
+        timeout=20,
+        what="every step done",
+    )
     assert set(steps_of(done).values()) == {"done"}
     assert done["completed_at"] is not None, done
     assert not any(s["overdue"] for s in done["steps"])
     # each partner reported each of its steps exactly once
-    assert sorted(sys_.simulator.reported) == sorted([
-        ("health", matter_id, "planned_birth_registration"), ("police", matter_id, "hukou_update"),
-        ("police", matter_id, "newborn_hukou"), ("medical_insurance", matter_id, "newborn_medical_insurance")])
+    assert sorted(sys_.simulator.reported) == sorted(
+        [
+            ("health", matter_id, "planned_birth_registration"),
+            ("police", matter_id, "hukou_update"),
+            ("police", matter_id, "newborn_hukou"),
+            ("medical_insurance", matter_id, "newborn_medical_insurance"),
+        ]
+    )
 
     # the wife sees the same matter; a stranger does not even learn it exists
     assert matter_view(sys_, matter_id, ("citizen", wife["resident_id"]))["state"] == "completed"
@@ -94,13 +142,29 @@ def test_partner_queue_receives_only_its_entitled_events_and_fields(system, manu
     manual_clock.set_local_date(TODAY)
     sys_ = system()
     husband, wife = couple()
-    registered = sys_.call("POST", "/api/v1/marriage/registrations", CLERK, json={
-        "office_code": OFFICE, "party_a": husband, "party_b": wife, "declared_not_close_relatives": True})
+    registered = sys_.call(
+        "POST",
+        "/api/v1/marriage/registrations",
+        CLERK,
+        json={"office_code": OFFICE, "party_a": husband, "party_b": wife, "declared_not_close_relatives": True},
+    )
     assert registered.status_code == 201, registered.text
-    born = sys_.call("POST", "/api/v1/partner/births", ("partner", "health"), json={
-        "child": {"name": "张小宝", "birth_date": "2026-05-10", "sex": "male", "birth_certificate_number": "O330602002"},
-        "mother_resident_id": wife["resident_id"], "father_resident_id": husband["resident_id"],
-        "hospital": "绍兴市人民医院"})
+    born = sys_.call(
+        "POST",
+        "/api/v1/partner/births",
+        ("partner", "health"),
+        json={
+            "child": {
+                "name": "张小宝",
+                "birth_date": "2026-05-10",
+                "sex": "male",
+                "birth_certificate_number": "O330602002",
+            },
+            "mother_resident_id": wife["resident_id"],
+            "father_resident_id": husband["resident_id"],
+            "hospital": "绍兴市人民医院",
+        },
+    )
     assert born.status_code == 202, born.text
 
     def delivered(code, n):
@@ -125,6 +189,7 @@ def test_partner_queue_receives_only_its_entitled_events_and_fields(system, manu
 def eventlet_settle(seconds=0.5):
     """Give the relay time to publish anything still on its way, so 'only' is meaningful."""
     import time
+
     time.sleep(seconds)
 
 
@@ -134,10 +199,16 @@ def test_registration_refusals_are_clear_and_change_nothing(system, manual_clock
     husband, wife = couple()
 
     def register(a, b, **extra):
-        return sys_.call("POST", "/api/v1/marriage/registrations", CLERK, json={
-            "office_code": OFFICE, "party_a": a, "party_b": b, "declared_not_close_relatives": True, **extra})
+        return sys_.call(
+            "POST",
+            "/api/v1/marriage/registrations",
+            CLERK,
+            json={"office_code": OFFICE, "party_a": a, "party_b": b, "declared_not_close_relatives": True, **extra},
+        )
 
-    bad_id = dict(husband, resident_id=husband["resident_id"][:-1] + ("0" if husband["resident_id"][-1] != "0" else "1"))
+    bad_id = dict(
+        husband, resident_id=husband["resident_id"][:-1] + ("0" if husband["resident_id"][-1] != "0" else "1")
+    )
     response = register(bad_id, wife)
     assert response.status_code == 400
     assert response.headers["Content-Type"] == "application/problem+json"
@@ -179,11 +250,19 @@ def test_divorce_cooling_off_boundaries_through_the_gateway(system, manual_clock
     manual_clock.set_local_date(received)
     sys_ = system()
     husband, wife = couple()
-    registered = sys_.call("POST", "/api/v1/marriage/registrations", CLERK, json={
-        "office_code": OFFICE, "party_a": husband, "party_b": wife, "declared_not_close_relatives": True}).json()
+    registered = sys_.call(
+        "POST",
+        "/api/v1/marriage/registrations",
+        CLERK,
+        json={"office_code": OFFICE, "party_a": husband, "party_b": wife, "declared_not_close_relatives": True},
+    ).json()
 
-    applied = sys_.call("POST", "/api/v1/marriage/divorces", CLERK, json={
-        "certificate_number": registered["certificate_number"], "office_code": OFFICE})
+    applied = sys_.call(
+        "POST",
+        "/api/v1/marriage/divorces",
+        CLERK,
+        json={"certificate_number": registered["certificate_number"], "office_code": OFFICE},
+    )
     assert applied.status_code == 201, applied.text
     divorce = applied.json()
     assert divorce["cooling_off_ends"] == "2026-03-31"
@@ -202,8 +281,9 @@ def test_divorce_cooling_off_boundaries_through_the_gateway(system, manual_clock
     assert done.status_code == 200, done.text
     assert done.json()["state"] == "registered"
     assert done.json()["certificate_number"].startswith("L330602-2026-")
-    status = sys_.call("GET", f"/api/v1/marriage/marital-status/{husband['resident_id']}",
-                       ("citizen", husband["resident_id"])).json()
+    status = sys_.call(
+        "GET", f"/api/v1/marriage/marital-status/{husband['resident_id']}", ("citizen", husband["resident_id"])
+    ).json()
     assert status == {"status": "divorced", "since": "2026-04-01"}
 
 
@@ -217,7 +297,12 @@ def test_idempotency_key_replays_the_first_answer(system, manual_clock):
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
     assert again.headers.get("Idempotent-Replayed") == "true"
-    other = sys_.call("POST", "/api/v1/marriage/registrations", CLERK, json={**request, "declared_not_close_relatives": False},
-                      headers={"Idempotency-Key": "k-1"})
+    other = sys_.call(
+        "POST",
+        "/api/v1/marriage/registrations",
+        CLERK,
+        json={**request, "declared_not_close_relatives": False},
+        headers={"Idempotency-Key": "k-1"},
+    )
     assert other.status_code == 422
     assert "Idempotency-Key" in other.json()["errors"]

@@ -1,5 +1,6 @@
 """Partners report only their own started steps, and may say a step's outcome again; the view
 shows each step's latest report by event time with the ones before; overdue steps are flagged."""
+
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -15,11 +16,25 @@ TODAY = date(2026, 7, 1)
 def open_and_register(sys_):
     a, b = couple()
     citizen = ("citizen", a["resident_id"])
-    matter_id = sys_.call("POST", "/api/v1/matters/marriage-birth-hukou", citizen, json={
-        "office_code": OFFICE, "slot_start": slot(TODAY + timedelta(days=1)), "party_a": a, "party_b": b}).json()["matter_id"]
+    matter_id = sys_.call(
+        "POST",
+        "/api/v1/matters/marriage-birth-hukou",
+        citizen,
+        json={"office_code": OFFICE, "slot_start": slot(TODAY + timedelta(days=1)), "party_a": a, "party_b": b},
+    ).json()["matter_id"]
     wait_for(lambda: matter_view(sys_, matter_id, citizen), what="the matter")
-    registered = sys_.call("POST", "/api/v1/marriage/registrations", CLERK, json={
-        "office_code": OFFICE, "party_a": a, "party_b": b, "declared_not_close_relatives": True, "matter_id": matter_id})
+    registered = sys_.call(
+        "POST",
+        "/api/v1/marriage/registrations",
+        CLERK,
+        json={
+            "office_code": OFFICE,
+            "party_a": a,
+            "party_b": b,
+            "declared_not_close_relatives": True,
+            "matter_id": matter_id,
+        },
+    )
     assert registered.status_code == 201, registered.text
     wait_for(lambda: steps_of(matter_view(sys_, matter_id, citizen))["marriage_registration"] == "done")
     return matter_id, citizen
@@ -38,8 +53,9 @@ def test_partner_reports_are_checked_against_ownership_and_state(system, manual_
     assert no_reason.status_code == 400 and "reason" in no_reason.json()["errors"]
     assert sys_.call("POST", f"{steps}/no_such_step", ("partner", "police"), json={"state": "done"}).status_code == 404
 
-    rejected = sys_.call("POST", f"{steps}/hukou_update", ("partner", "police"),
-                         json={"state": "rejected", "reason": "户籍地址待核实"})
+    rejected = sys_.call(
+        "POST", f"{steps}/hukou_update", ("partner", "police"), json={"state": "rejected", "reason": "户籍地址待核实"}
+    )
     assert rejected.status_code == 202, rejected.text
     view = wait_for(lambda: (v := matter_view(sys_, matter_id, citizen)) and v["state"] == "needs_attention" and v)
     hukou = next(s for s in view["steps"] if s["step"] == "hukou_update")
@@ -47,20 +63,33 @@ def test_partner_reports_are_checked_against_ownership_and_state(system, manual_
     first_at = hukou["reported_at"]
 
     # the same word again: nothing new to say, no report
-    same = sys_.call("POST", f"{steps}/hukou_update", ("partner", "police"),
-                     json={"state": "rejected", "reason": "户籍地址待核实"})
+    same = sys_.call(
+        "POST", f"{steps}/hukou_update", ("partner", "police"), json={"state": "rejected", "reason": "户籍地址待核实"}
+    )
     assert same.status_code == 202 and same.json()["event_id"] is None
     # the rejection said again with another reason: the step reads as the latest, the first kept
     manual_clock.advance(hours=2)
-    restated = sys_.call("POST", f"{steps}/hukou_update", ("partner", "police"),
-                         json={"state": "rejected", "reason": "户籍地址待核实: 房产证明缺失"})
+    restated = sys_.call(
+        "POST",
+        f"{steps}/hukou_update",
+        ("partner", "police"),
+        json={"state": "rejected", "reason": "户籍地址待核实: 房产证明缺失"},
+    )
     assert restated.status_code == 202 and restated.json()["event_id"]
-    hukou = wait_for(lambda: (s := next(s for s in matter_view(sys_, matter_id, citizen)["steps"]
-                                        if s["step"] == "hukou_update"))["history"] and s, what="the restatement")
+    hukou = wait_for(
+        lambda: (
+            (s := next(s for s in matter_view(sys_, matter_id, citizen)["steps"] if s["step"] == "hukou_update"))[
+                "history"
+            ]
+            and s
+        ),
+        what="the restatement",
+    )
     assert (hukou["state"], hukou["reason"]) == ("rejected", "户籍地址待核实: 房产证明缺失")
     assert datetime.fromisoformat(hukou["reported_at"]) - datetime.fromisoformat(first_at) == timedelta(hours=2)
-    assert hukou["history"] == [{"state": "rejected", "reason": "户籍地址待核实", "reported_at": first_at,
-                                 "applied": True}]
+    assert hukou["history"] == [
+        {"state": "rejected", "reason": "户籍地址待核实", "reported_at": first_at, "applied": True}
+    ]
     # a rejection is not turned into done afterwards (a second application is a new matter)
     changed_mind = sys_.call("POST", f"{steps}/hukou_update", ("partner", "police"), json={"state": "done"})
     assert changed_mind.status_code == 409 and "already rejected" in changed_mind.json()["detail"]
@@ -71,8 +100,9 @@ def test_partner_reports_are_checked_against_ownership_and_state(system, manual_
 
 def publish(amqp_uri: str, envelope: dict) -> None:
     with Connection(amqp_uri) as conn:
-        Producer(conn.channel()).publish(envelope, exchange=Exchange(EVENTS_EXCHANGE, type="topic"),
-                                         routing_key=envelope["type"], serializer="json")
+        Producer(conn.channel()).publish(
+            envelope, exchange=Exchange(EVENTS_EXCHANGE, type="topic"), routing_key=envelope["type"], serializer="json"
+        )
 
 
 def test_reports_are_folded_by_event_time_whatever_order_they_arrive_in(system, manual_clock):
@@ -86,11 +116,24 @@ def test_reports_are_folded_by_event_time_whatever_order_they_arrive_in(system, 
     newer_at = older_at + timedelta(hours=3)
 
     def report(at: datetime, reason: str) -> dict:
-        return {"id": str(uuid.uuid4()), "type": "matter.step_reported", "source": "gateway",
-                "time": at.isoformat(), "subject": f"matter-{matter_id}", "matter_id": matter_id,
-                "correlation_id": None, "causation_id": None, "schema_version": 1,
-                "data": {"matter_type": "marriage_birth_hukou", "step": "hukou_update", "state": "done",
-                         "reason": reason, "reported_by": "police"}}
+        return {
+            "id": str(uuid.uuid4()),
+            "type": "matter.step_reported",
+            "source": "gateway",
+            "time": at.isoformat(),
+            "subject": f"matter-{matter_id}",
+            "matter_id": matter_id,
+            "correlation_id": None,
+            "causation_id": None,
+            "schema_version": 1,
+            "data": {
+                "matter_type": "marriage_birth_hukou",
+                "step": "hukou_update",
+                "state": "done",
+                "reason": reason,
+                "reported_by": "police",
+            },
+        }
 
     def hukou():
         return next(s for s in matter_view(sys_, matter_id, citizen)["steps"] if s["step"] == "hukou_update")
@@ -102,8 +145,9 @@ def test_reports_are_folded_by_event_time_whatever_order_they_arrive_in(system, 
     step = wait_for(lambda: (s := hukou())["history"] and s, what="the older report, late")
     assert (step["state"], step["reason"]) == ("done", "户口已迁入 (corrected address)")
     assert datetime.fromisoformat(step["reported_at"]) == newer_at
-    assert [(h["state"], h["reason"], datetime.fromisoformat(h["reported_at"]), h["applied"])
-            for h in step["history"]] == [("done", "户口已迁入", older_at, True)]
+    assert [
+        (h["state"], h["reason"], datetime.fromisoformat(h["reported_at"]), h["applied"]) for h in step["history"]
+    ] == [("done", "户口已迁入", older_at, True)]
 
     publish(sys_.amqp_uri, newer)  # delivered again: the same event ids
     publish(sys_.amqp_uri, older)
@@ -111,8 +155,10 @@ def test_reports_are_folded_by_event_time_whatever_order_they_arrive_in(system, 
     marker = report(newer_at, "生育登记已办")
     marker["data"].update(step="planned_birth_registration", reported_by="health")
     publish(sys_.amqp_uri, marker)
-    wait_for(lambda: steps_of(matter_view(sys_, matter_id, citizen))["planned_birth_registration"] == "done",
-             what="the report behind the redeliveries")
+    wait_for(
+        lambda: steps_of(matter_view(sys_, matter_id, citizen))["planned_birth_registration"] == "done",
+        what="the report behind the redeliveries",
+    )
     wait_for(lambda: queue_depth(sys_.amqp_uri, "progress.on_matter_event") == 0, what="the queue drained")
     assert hukou() == step
 

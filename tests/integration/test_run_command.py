@@ -1,5 +1,6 @@
 """The README's run command really starts the system: `python -m infra.run --smoke` boots every
 process (marriage, assistance, care, charity, funeral, gateway, partner simulator) and walks one matter through the HTTP API."""
+
 import os
 import re
 import subprocess
@@ -17,17 +18,31 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize("database", ["postgresql", "sqlite"])
 def test_run_command_boots_everything_and_completes_a_matter(amqp_uri, database):
     prefix = f"test_run_{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "AMQP_URI": amqp_uri, "GATEWAY_HTTP": f"127.0.0.1:{free_port()}",
-           "MARRIAGE_HTTP": f"127.0.0.1:{free_port()}", "ASSISTANCE_HTTP": f"127.0.0.1:{free_port()}",
-           "CARE_HTTP": f"127.0.0.1:{free_port()}", "CHARITY_HTTP": f"127.0.0.1:{free_port()}",
-           "FUNERAL_HTTP": f"127.0.0.1:{free_port()}",
-           "PARTNER_DATA_PORT": str(free_port()), "TONGBAN_DB_PREFIX": prefix,
-           "TONGBAN_SMOKE_DROP_DATABASES": "1", "LOG_LEVEL": "INFO"}
+    env = {
+        **os.environ,
+        "AMQP_URI": amqp_uri,
+        "GATEWAY_HTTP": f"127.0.0.1:{free_port()}",
+        "MARRIAGE_HTTP": f"127.0.0.1:{free_port()}",
+        "ASSISTANCE_HTTP": f"127.0.0.1:{free_port()}",
+        "CARE_HTTP": f"127.0.0.1:{free_port()}",
+        "CHARITY_HTTP": f"127.0.0.1:{free_port()}",
+        "FUNERAL_HTTP": f"127.0.0.1:{free_port()}",
+        "PARTNER_DATA_PORT": str(free_port()),
+        "TONGBAN_DB_PREFIX": prefix,
+        "TONGBAN_SMOKE_DROP_DATABASES": "1",
+        "LOG_LEVEL": "INFO",
+    }
     if database == "sqlite":  # no PostgreSQL reachable: the embedded default under var/
         env["TONGBAN_PG"] = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
     try:
-        result = subprocess.run([sys.executable, "-m", "infra.run", "--smoke"], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=240)
+        result = subprocess.run(
+            [sys.executable, "-m", "infra.run", "--smoke"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
     finally:
         for leftover in (ROOT / "var").glob(f"{prefix}_*"):
             leftover.unlink()

@@ -1,4 +1,5 @@
 """The risk alert's life and the signals that raise one, in memory."""
+
 from datetime import date
 
 import pytest
@@ -13,21 +14,27 @@ from services.assistance.alerts import (
 )
 
 
-@pytest.mark.parametrize("state, action, expected", [
-    ("open", "acknowledge", "acknowledged"),
-    ("open", "resolve", "resolved"),
-    ("acknowledged", "resolve", "resolved"),
-])
+@pytest.mark.parametrize(
+    "state, action, expected",
+    [
+        ("open", "acknowledge", "acknowledged"),
+        ("open", "resolve", "resolved"),
+        ("acknowledged", "resolve", "resolved"),
+    ],
+)
 def test_allowed_moves(state, action, expected):
     assert alert_transition(state, action) == expected
 
 
-@pytest.mark.parametrize("state, action, reason", [
-    ("acknowledged", "acknowledge", "already acknowledged"),
-    ("resolved", "acknowledge", "already resolved"),
-    ("resolved", "resolve", "already resolved"),
-    ("open", "reopen", "cannot reopen an alert that is open"),
-])
+@pytest.mark.parametrize(
+    "state, action, reason",
+    [
+        ("acknowledged", "acknowledge", "already acknowledged"),
+        ("resolved", "acknowledge", "already resolved"),
+        ("resolved", "resolve", "already resolved"),
+        ("open", "reopen", "cannot reopen an alert that is open"),
+    ],
+)
 def test_refused_moves_say_why(state, action, reason):
     with pytest.raises(AlertRefused, match=reason):
         alert_transition(state, action)
@@ -44,11 +51,14 @@ def test_signals_name_a_kind_and_a_task():
     assert all(s.what for s in SIGNALS.values())
 
 
-@pytest.mark.parametrize("raised, days, due", [
-    (date(2026, 5, 30), 7, date(2026, 6, 6)),
-    (date(2026, 12, 28), 7, date(2027, 1, 4)),
-    (date(2026, 5, 1), 0, date(2026, 5, 1)),
-])
+@pytest.mark.parametrize(
+    "raised, days, due",
+    [
+        (date(2026, 5, 30), 7, date(2026, 6, 6)),
+        (date(2026, 12, 28), 7, date(2027, 1, 4)),
+        (date(2026, 5, 1), 0, date(2026, 5, 1)),
+    ],
+)
 def test_visit_due(raised, days, due):
     assert visit_due(raised, days) == due
 

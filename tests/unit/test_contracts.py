@@ -1,4 +1,5 @@
 """The published language: partner projections, catalogue consistency, envelope validation."""
+
 import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -30,48 +31,82 @@ DATA = {
 }
 
 
-@pytest.mark.parametrize("paths, expected", [
-    pytest.param((), {}, id="nothing-listed"),
-    pytest.param(("registration_id",), {"registration_id": "r-1"}, id="one-top-level"),
-    pytest.param(("party_a.resident_id",), {"party_a": {"resident_id": HUSBAND}}, id="one-nested"),
-    pytest.param(("party_a.resident_id", "party_a.name"), {"party_a": {"resident_id": HUSBAND, "name": "张三"}},
-                 id="two-nested-same-parent"),
-    pytest.param(("party_a.resident_id", "party_b.resident_id"),
-                 {"party_a": {"resident_id": HUSBAND}, "party_b": {"resident_id": WIFE}}, id="nested-two-parents"),
-    pytest.param(("child",), {"child": {"name": "张小", "sex": "male"}}, id="whole-subtree"),
-    pytest.param(("no_such_field",), {}, id="missing-top-level-skipped"),
-    pytest.param(("party_a.no_such",), {}, id="missing-leaf-skipped"),
-    pytest.param(("no_such.resident_id",), {}, id="missing-parent-skipped"),
-    pytest.param(("registration_id.deeper",), {}, id="path-through-a-scalar-skipped"),
-    pytest.param(("registration_id", "missing", "party_b.name"),
-                 {"registration_id": "r-1", "party_b": {"name": "李四"}}, id="missing-among-present"),
-    pytest.param(PARTNERS["health"].entitlements["marriage.registered"],
-                 {"registration_id": "r-1", "registered_on": "2026-03-02",
-                  "party_a": {"resident_id": HUSBAND, "name": "张三"},
-                  "party_b": {"resident_id": WIFE, "name": "李四"}}, id="health-entitlement"),
-])
+@pytest.mark.parametrize(
+    "paths, expected",
+    [
+        pytest.param((), {}, id="nothing-listed"),
+        pytest.param(("registration_id",), {"registration_id": "r-1"}, id="one-top-level"),
+        pytest.param(("party_a.resident_id",), {"party_a": {"resident_id": HUSBAND}}, id="one-nested"),
+        pytest.param(
+            ("party_a.resident_id", "party_a.name"),
+            {"party_a": {"resident_id": HUSBAND, "name": "张三"}},
+            id="two-nested-same-parent",
+        ),
+        pytest.param(
+            ("party_a.resident_id", "party_b.resident_id"),
+            {"party_a": {"resident_id": HUSBAND}, "party_b": {"resident_id": WIFE}},
+            id="nested-two-parents",
+        ),
+        pytest.param(("child",), {"child": {"name": "张小", "sex": "male"}}, id="whole-subtree"),
+        pytest.param(("no_such_field",), {}, id="missing-top-level-skipped"),
+        pytest.param(("party_a.no_such",), {}, id="missing-leaf-skipped"),
+        pytest.param(("no_such.resident_id",), {}, id="missing-parent-skipped"),
+        pytest.param(("registration_id.deeper",), {}, id="path-through-a-scalar-skipped"),
+        pytest.param(
+            ("registration_id", "missing", "party_b.name"),
+            {"registration_id": "r-1", "party_b": {"name": "李四"}},
+            id="missing-among-present",
+        ),
+        pytest.param(
+            PARTNERS["health"].entitlements["marriage.registered"],
+            {
+                "registration_id": "r-1",
+                "registered_on": "2026-03-02",
+                "party_a": {"resident_id": HUSBAND, "name": "张三"},
+                "party_b": {"resident_id": WIFE, "name": "李四"},
+            },
+            id="health-entitlement",
+        ),
+    ],
+)
 def test_project_for_partner(paths, expected):
     assert project_for_partner(DATA, paths) == expected
 
 
 def test_departments_get_a_revocation_without_the_clerks_reason():
-    revoked = {"case_id": "c-1", "resident_id": HUSBAND, "date_of_death": "2026-05-20",
-               "reason": "the hospital confused him with 王五 of the same ward"}
+    revoked = {
+        "case_id": "c-1",
+        "resident_id": HUSBAND,
+        "date_of_death": "2026-05-20",
+        "reason": "the hospital confused him with 王五 of the same ward",
+    }
     for code in ("police", "human_resources", "medical_insurance"):
         assert project_for_partner(revoked, PARTNERS[code].entitlements["death.revoked"]) == {
-            "case_id": "c-1", "resident_id": HUSBAND, "date_of_death": "2026-05-20"}
+            "case_id": "c-1",
+            "resident_id": HUSBAND,
+            "date_of_death": "2026-05-20",
+        }
 
 
 def test_departments_entitled_to_a_death_get_its_corrected_date_without_the_clerks_reason():
-    corrected = {"case_id": "c-1", "resident_id": HUSBAND, "date_of_death": "2026-05-21",
-                 "previous_date_of_death": "2026-05-20", "reason": "the funeral home's record, per 王五's statement",
-                 "revision": 1}
+    corrected = {
+        "case_id": "c-1",
+        "resident_id": HUSBAND,
+        "date_of_death": "2026-05-21",
+        "previous_date_of_death": "2026-05-20",
+        "reason": "the funeral home's record, per 王五's statement",
+        "revision": 1,
+    }
     notified = {code for code, p in PARTNERS.items() if "death.notified" in p.entitlements}
     assert notified == {code for code, p in PARTNERS.items() if "death.date_corrected" in p.entitlements}
     for code in notified:
         assert project_for_partner(corrected, PARTNERS[code].entitlements["death.date_corrected"]) == {
-            "case_id": "c-1", "resident_id": HUSBAND, "date_of_death": "2026-05-21",
-            "previous_date_of_death": "2026-05-20", "revision": 1}
+            "case_id": "c-1",
+            "resident_id": HUSBAND,
+            "date_of_death": "2026-05-21",
+            "previous_date_of_death": "2026-05-20",
+            "revision": 1,
+        }
 
 
 def test_projection_does_not_leak_siblings_and_does_not_alias_source():
@@ -83,12 +118,14 @@ def test_projection_does_not_leak_siblings_and_does_not_alias_source():
 
 # --- catalogue consistency ---------------------------------------------------------------------------
 
-ENTITLEMENTS = [(code, event_type, paths) for code, p in PARTNERS.items()
-                for event_type, paths in p.entitlements.items()]
+ENTITLEMENTS = [
+    (code, event_type, paths) for code, p in PARTNERS.items() for event_type, paths in p.entitlements.items()
+]
 
 
-@pytest.mark.parametrize("code, event_type, paths", [
-    pytest.param(c, t, ps, id=f"{c}-{t}") for c, t, ps in ENTITLEMENTS])
+@pytest.mark.parametrize(
+    "code, event_type, paths", [pytest.param(c, t, ps, id=f"{c}-{t}") for c, t, ps in ENTITLEMENTS]
+)
 def test_entitled_event_types_and_fields_exist(code, event_type, paths):
     assert event_type in EVENTS
     schema_fields = EVENTS[event_type].schema().fields
@@ -96,8 +133,9 @@ def test_entitled_event_types_and_fields_exist(code, event_type, paths):
         assert path.split(".")[0] in schema_fields, path
 
 
-@pytest.mark.parametrize("code, event_type, paths", [
-    pytest.param(c, t, ps, id=f"{c}-{t}") for c, t, ps in ENTITLEMENTS])
+@pytest.mark.parametrize(
+    "code, event_type, paths", [pytest.param(c, t, ps, id=f"{c}-{t}") for c, t, ps in ENTITLEMENTS]
+)
 def test_entitled_nested_paths_exist(code, event_type, paths):
     for path in paths:
         schema_fields = EVENTS[event_type].schema().fields
@@ -118,8 +156,7 @@ def test_step_owner_is_partner_or_publisher(matter, step):
     assert step.owner in PARTNERS or step.owner in PUBLISHERS
 
 
-@pytest.mark.parametrize("matter, step", [pytest.param(m, s, id=f"{m}-{s.name}")
-                                          for m, s in STEPS if s.starts_on])
+@pytest.mark.parametrize("matter, step", [pytest.param(m, s, id=f"{m}-{s.name}") for m, s in STEPS if s.starts_on])
 def test_phase_starting_events_exist_and_reach_progress(matter, step):
     assert step.starts_on in EVENTS
     assert step.starts_on in SUBSCRIPTIONS["progress.on_matter_event"]
@@ -130,8 +167,9 @@ def test_matter_opener_may_publish_matter_opened(name):
     assert MATTER_TYPES[name].opened_by in EVENTS["matter.opened"].publishers
 
 
-@pytest.mark.parametrize("queue, event_type", [
-    pytest.param(q, t, id=f"{q}-{t}") for q, ts in SUBSCRIPTIONS.items() for t in ts])
+@pytest.mark.parametrize(
+    "queue, event_type", [pytest.param(q, t, id=f"{q}-{t}") for q, ts in SUBSCRIPTIONS.items() for t in ts]
+)
 def test_subscribed_event_types_exist(queue, event_type):
     assert event_type in EVENTS
 
@@ -141,6 +179,7 @@ def test_partner_feed_subscribes_to_every_entitled_event():
 
 
 # --- validate_envelope -------------------------------------------------------------------------------
+
 
 def marriage_data(**overrides):
     data = {
@@ -155,8 +194,9 @@ def marriage_data(**overrides):
     return data
 
 
-GOOD = Envelope(id=str(uuid.uuid4()), type="marriage.registered", source="marriage", time=AT,
-                subject="r-1", data=marriage_data())
+GOOD = Envelope(
+    id=str(uuid.uuid4()), type="marriage.registered", source="marriage", time=AT, subject="r-1", data=marriage_data()
+)
 
 
 def test_good_marriage_registered_envelope_passes():
@@ -164,26 +204,39 @@ def test_good_marriage_registered_envelope_passes():
 
 
 def test_lowercase_x_check_char_is_accepted():
-    with_x = next(c for c in (compose_resident_id("330602", date(1990, 1, 1), n) for n in range(1000))
-                  if c.endswith("X"))
+    with_x = next(
+        c for c in (compose_resident_id("330602", date(1990, 1, 1), n) for n in range(1000)) if c.endswith("X")
+    )
     env = replace(GOOD, data=marriage_data(party_a={"resident_id": with_x.lower(), "name": "张三"}))
     assert validate_envelope(env) is None
 
 
-@pytest.mark.parametrize("envelope, key", [
-    pytest.param(replace(GOOD, source="gateway"), "source", id="wrong-publisher"),
-    pytest.param(replace(GOOD, source="health"), "source", id="partner-as-publisher"),
-    pytest.param(replace(GOOD, schema_version=2), "schema_version", id="schema-version-2"),
-    pytest.param(replace(GOOD, schema_version=0), "schema_version", id="schema-version-0"),
-    pytest.param(replace(GOOD, type="marriage.annulled"), "type", id="unknown-type"),
-    pytest.param(replace(GOOD, data=marriage_data(office_code="3306")), "data", id="bad-office-code"),
-    pytest.param(replace(GOOD, data=marriage_data(registered_on="not-a-date")), "data", id="bad-date"),
-    pytest.param(replace(GOOD, data=marriage_data(party_b={"resident_id": HUSBAND[:-1] + (
-        "0" if HUSBAND[-1] != "0" else "1"), "name": "李四"})), "data", id="bad-check-char"),
-    pytest.param(replace(GOOD, data=marriage_data(extra_field="leak")), "data", id="unknown-data-field"),
-    pytest.param(replace(GOOD, data={k: v for k, v in marriage_data().items() if k != "party_a"}), "data",
-                 id="missing-party"),
-])
+@pytest.mark.parametrize(
+    "envelope, key",
+    [
+        pytest.param(replace(GOOD, source="gateway"), "source", id="wrong-publisher"),
+        pytest.param(replace(GOOD, source="health"), "source", id="partner-as-publisher"),
+        pytest.param(replace(GOOD, schema_version=2), "schema_version", id="schema-version-2"),
+        pytest.param(replace(GOOD, schema_version=0), "schema_version", id="schema-version-0"),
+        pytest.param(replace(GOOD, type="marriage.annulled"), "type", id="unknown-type"),
+        pytest.param(replace(GOOD, data=marriage_data(office_code="3306")), "data", id="bad-office-code"),
+        pytest.param(replace(GOOD, data=marriage_data(registered_on="not-a-date")), "data", id="bad-date"),
+        pytest.param(
+            replace(
+                GOOD,
+                data=marriage_data(
+                    party_b={"resident_id": HUSBAND[:-1] + ("0" if HUSBAND[-1] != "0" else "1"), "name": "李四"}
+                ),
+            ),
+            "data",
+            id="bad-check-char",
+        ),
+        pytest.param(replace(GOOD, data=marriage_data(extra_field="leak")), "data", id="unknown-data-field"),
+        pytest.param(
+            replace(GOOD, data={k: v for k, v in marriage_data().items() if k != "party_a"}), "data", id="missing-party"
+        ),
+    ],
+)
 def test_validate_envelope_rejects(envelope, key):
     with pytest.raises(InvalidEvent) as caught:
         validate_envelope(envelope)
@@ -193,8 +246,15 @@ def test_validate_envelope_rejects(envelope, key):
 # --- EnvelopeSchema.load_envelope --------------------------------------------------------------------
 
 EVENT_ID = str(uuid.uuid4())
-BODY = {"id": EVENT_ID, "type": "marriage.registered", "source": "marriage", "time": "2026-03-02T10:00:00+00:00",
-        "subject": "r-1", "schema_version": 1, "data": marriage_data()}
+BODY = {
+    "id": EVENT_ID,
+    "type": "marriage.registered",
+    "source": "marriage",
+    "time": "2026-03-02T10:00:00+00:00",
+    "subject": "r-1",
+    "schema_version": 1,
+    "data": marriage_data(),
+}
 
 
 def test_load_envelope_round_trip():
@@ -205,21 +265,29 @@ def test_load_envelope_round_trip():
 
 def test_load_envelope_good_body():
     env = EnvelopeSchema().load_envelope(BODY)
-    assert (env.id, env.type, env.source, env.time, env.matter_id) == (EVENT_ID, "marriage.registered",
-                                                                       "marriage", AT, None)
+    assert (env.id, env.type, env.source, env.time, env.matter_id) == (
+        EVENT_ID,
+        "marriage.registered",
+        "marriage",
+        AT,
+        None,
+    )
 
 
-@pytest.mark.parametrize("body, key", [
-    pytest.param([BODY], "_schema", id="list-body"),
-    pytest.param("{}", "_schema", id="string-body"),
-    pytest.param(None, "_schema", id="none-body"),
-    pytest.param({**BODY, "secret": "x"}, "secret", id="unknown-key"),
-    pytest.param({**BODY, "time": "2026-03-02T10:00:00"}, "time", id="naive-datetime"),
-    pytest.param({**BODY, "id": "not-a-uuid"}, "id", id="non-uuid-id"),
-    pytest.param({k: v for k, v in BODY.items() if k != "subject"}, "subject", id="missing-subject"),
-    pytest.param({**BODY, "schema_version": 0}, "schema_version", id="schema-version-0"),
-    pytest.param({**BODY, "data": "not-a-dict"}, "data", id="data-not-a-dict"),
-])
+@pytest.mark.parametrize(
+    "body, key",
+    [
+        pytest.param([BODY], "_schema", id="list-body"),
+        pytest.param("{}", "_schema", id="string-body"),
+        pytest.param(None, "_schema", id="none-body"),
+        pytest.param({**BODY, "secret": "x"}, "secret", id="unknown-key"),
+        pytest.param({**BODY, "time": "2026-03-02T10:00:00"}, "time", id="naive-datetime"),
+        pytest.param({**BODY, "id": "not-a-uuid"}, "id", id="non-uuid-id"),
+        pytest.param({k: v for k, v in BODY.items() if k != "subject"}, "subject", id="missing-subject"),
+        pytest.param({**BODY, "schema_version": 0}, "schema_version", id="schema-version-0"),
+        pytest.param({**BODY, "data": "not-a-dict"}, "data", id="data-not-a-dict"),
+    ],
+)
 def test_load_envelope_rejects(body, key):
     with pytest.raises(InvalidEvent) as caught:
         EnvelopeSchema().load_envelope(body)

@@ -1,4 +1,5 @@
 """Marriage registration rules and the divorce-by-agreement state machine, by tables."""
+
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -20,8 +21,13 @@ from services.marriage.rules import (
     withdraw,
 )
 
-LAW = MarriageLaw(minimum_age_male=22, minimum_age_female=20, cooling_off_days=30,
-                  certificate_window_days=30, version="marriage-law@2021-01-01")
+LAW = MarriageLaw(
+    minimum_age_male=22,
+    minimum_age_female=20,
+    cooling_off_days=30,
+    certificate_window_days=30,
+    version="marriage-law@2021-01-01",
+)
 ON = date(2026, 3, 2)
 DAY = timedelta(days=1)
 
@@ -44,38 +50,66 @@ def codes(refusals: list[Refusal]) -> list[tuple[str, str]]:
 
 # --- marriage ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("party_a, party_b", [
-    pytest.param(man(), woman(), id="man-and-woman"),
-    pytest.param(woman(), man(), id="woman-as-party-a"),
-    pytest.param(man(birth=date(2004, 3, 2)), woman(), id="man-22-today"),
-    pytest.param(man(), woman(birth=date(2006, 3, 2)), id="woman-20-today"),
-    pytest.param(man("divorced"), woman(), id="man-divorced"),
-    pytest.param(man(), woman("widowed"), id="woman-widowed"),
-    pytest.param(man("widowed"), woman("divorced"), id="both-previously-married"),
-])
+
+@pytest.mark.parametrize(
+    "party_a, party_b",
+    [
+        pytest.param(man(), woman(), id="man-and-woman"),
+        pytest.param(woman(), man(), id="woman-as-party-a"),
+        pytest.param(man(birth=date(2004, 3, 2)), woman(), id="man-22-today"),
+        pytest.param(man(), woman(birth=date(2006, 3, 2)), id="woman-20-today"),
+        pytest.param(man("divorced"), woman(), id="man-divorced"),
+        pytest.param(man(), woman("widowed"), id="woman-widowed"),
+        pytest.param(man("widowed"), woman("divorced"), id="both-previously-married"),
+    ],
+)
 def test_may_register(party_a, party_b):
     assert check_marriage(party_a, party_b, True, ON, LAW) == []
 
 
-@pytest.mark.parametrize("party_a, party_b, expected", [
-    pytest.param(man(birth=date(2004, 3, 3)), woman(), [("party_a.resident_id", "under_age")],
-                 id="man-one-day-short-of-22"),
-    pytest.param(man(), woman(birth=date(2006, 3, 3)), [("party_b.resident_id", "under_age")],
-                 id="woman-one-day-short-of-20"),
-    pytest.param(woman(birth=date(2006, 3, 3)), man(), [("party_a.resident_id", "under_age")],
-                 id="under-age-woman-as-party-a"),
-    pytest.param(man("married"), woman(), [("party_a.resident_id", "already_married")], id="man-married"),
-    pytest.param(man(), woman("married"), [("party_b.resident_id", "already_married")], id="woman-married"),
-    pytest.param(man(), man(), [("party_b.resident_id", "same_person")], id="same-person"),
-    pytest.param(man(), Party(person(date(1996, 1, 1), "male"), "unmarried"),
-                 [("party_b.resident_id", "same_sex")], id="two-men"),
-    pytest.param(woman(), Party(person(date(1996, 1, 1), "female"), "unmarried"),
-                 [("party_b.resident_id", "same_sex")], id="two-women"),
-    pytest.param(man("married", birth=date(2010, 1, 1)), woman("married", birth=date(2010, 1, 1)),
-                 [("party_a.resident_id", "under_age"), ("party_a.resident_id", "already_married"),
-                  ("party_b.resident_id", "under_age"), ("party_b.resident_id", "already_married")],
-                 id="both-under-age-and-married"),
-])
+@pytest.mark.parametrize(
+    "party_a, party_b, expected",
+    [
+        pytest.param(
+            man(birth=date(2004, 3, 3)), woman(), [("party_a.resident_id", "under_age")], id="man-one-day-short-of-22"
+        ),
+        pytest.param(
+            man(), woman(birth=date(2006, 3, 3)), [("party_b.resident_id", "under_age")], id="woman-one-day-short-of-20"
+        ),
+        pytest.param(
+            woman(birth=date(2006, 3, 3)),
+            man(),
+            [("party_a.resident_id", "under_age")],
+            id="under-age-woman-as-party-a",
+        ),
+        pytest.param(man("married"), woman(), [("party_a.resident_id", "already_married")], id="man-married"),
+        pytest.param(man(), woman("married"), [("party_b.resident_id", "already_married")], id="woman-married"),
+        pytest.param(man(), man(), [("party_b.resident_id", "same_person")], id="same-person"),
+        pytest.param(
+            man(),
+            Party(person(date(1996, 1, 1), "male"), "unmarried"),
+            [("party_b.resident_id", "same_sex")],
+            id="two-men",
+        ),
+        pytest.param(
+            woman(),
+            Party(person(date(1996, 1, 1), "female"), "unmarried"),
+            [("party_b.resident_id", "same_sex")],
+            id="two-women",
+        ),
+        pytest.param(
+            man("married", birth=date(2010, 1, 1)),
+            woman("married", birth=date(2010, 1, 1)),
+            [
+                ("party_a.resident_id", "under_age"),
+                ("party_a.resident_id", "already_married"),
+                ("party_b.resident_id", "under_age"),
+                ("party_b.resident_id", "already_married"),
+            ],
+            id="both-under-age-and-married",
+        ),
+    ],
+)
 def test_refusals(party_a, party_b, expected):
     assert codes(check_marriage(party_a, party_b, True, ON, LAW)) == expected
 
@@ -97,14 +131,29 @@ def test_all_refusals_are_returned_at_once():
     ]
 
 
-@pytest.mark.parametrize("party_a, party_b, reason", [
-    pytest.param(man(birth=date(2004, 3, 3)), woman(), "a man must be at least 22 to marry; party A reaches 22 on "
-                 "2026-03-03", id="man"),
-    pytest.param(man(), woman(birth=date(2008, 2, 29)), "a woman must be at least 20 to marry; party B reaches 20 "
-                 "on 2028-02-29", id="woman-leap-day-in-leap-year"),
-    pytest.param(man(birth=date(2004, 2, 29)), woman(), "a man must be at least 22 to marry; party A reaches 22 on "
-                 "2026-03-01", id="man-leap-day-non-leap-year"),
-])
+@pytest.mark.parametrize(
+    "party_a, party_b, reason",
+    [
+        pytest.param(
+            man(birth=date(2004, 3, 3)),
+            woman(),
+            "a man must be at least 22 to marry; party A reaches 22 on 2026-03-03",
+            id="man",
+        ),
+        pytest.param(
+            man(),
+            woman(birth=date(2008, 2, 29)),
+            "a woman must be at least 20 to marry; party B reaches 20 on 2028-02-29",
+            id="woman-leap-day-in-leap-year",
+        ),
+        pytest.param(
+            man(birth=date(2004, 2, 29)),
+            woman(),
+            "a man must be at least 22 to marry; party A reaches 22 on 2026-03-01",
+            id="man-leap-day-non-leap-year",
+        ),
+    ],
+)
 def test_under_age_reason_names_the_minimum_and_the_day_it_is_reached(party_a, party_b, reason):
     on = date(2026, 2, 28)
     (refusal,) = check_marriage(party_a, party_b, True, on, LAW)
@@ -123,13 +172,21 @@ def test_minimum_ages_come_from_the_law_parameters():
 
 RECEIVED = date(2026, 1, 31)
 OPEN = receive_divorce(RECEIVED, LAW)
-COOLING_OFF_ENDS = date(2026, 3, 2)   # 30 days counted from 1 February
-WINDOW_ENDS = date(2026, 4, 1)        # 30 more days counted from 3 March
+COOLING_OFF_ENDS = date(2026, 3, 2)  # 30 days counted from 1 February
+WINDOW_ENDS = date(2026, 4, 1)  # 30 more days counted from 3 March
 
 
 def test_receive_counts_the_periods_from_the_next_day():
-    assert Divorce(received_on=RECEIVED, state="cooling_off", cooling_off_ends=COOLING_OFF_ENDS,
-                           certificate_window_ends=WINDOW_ENDS, closed_on=None) == OPEN
+    assert (
+        Divorce(
+            received_on=RECEIVED,
+            state="cooling_off",
+            cooling_off_ends=COOLING_OFF_ENDS,
+            certificate_window_ends=WINDOW_ENDS,
+            closed_on=None,
+        )
+        == OPEN
+    )
 
 
 def test_periods_come_from_the_law_parameters():
@@ -137,44 +194,66 @@ def test_periods_come_from_the_law_parameters():
     assert (d.cooling_off_ends, d.certificate_window_ends) == (date(2026, 2, 10), date(2026, 2, 15))
 
 
-@pytest.mark.parametrize("on", [
-    pytest.param(RECEIVED, id="day-0"),
-    pytest.param(RECEIVED + DAY, id="day-1"),
-    pytest.param(COOLING_OFF_ENDS, id="last-day-of-cooling-off"),
-])
+@pytest.mark.parametrize(
+    "on",
+    [
+        pytest.param(RECEIVED, id="day-0"),
+        pytest.param(RECEIVED + DAY, id="day-1"),
+        pytest.param(COOLING_OFF_ENDS, id="last-day-of-cooling-off"),
+    ],
+)
 def test_withdraw_during_cooling_off(on):
     assert withdraw(OPEN, on) == replace(OPEN, state="withdrawn", closed_on=on)
 
 
-@pytest.mark.parametrize("on", [
-    pytest.param(COOLING_OFF_ENDS + DAY, id="day-after-cooling-off"),
-    pytest.param(WINDOW_ENDS, id="last-day-of-window"),
-    pytest.param(WINDOW_ENDS + DAY, id="after-window"),
-])
+@pytest.mark.parametrize(
+    "on",
+    [
+        pytest.param(COOLING_OFF_ENDS + DAY, id="day-after-cooling-off"),
+        pytest.param(WINDOW_ENDS, id="last-day-of-window"),
+        pytest.param(WINDOW_ENDS + DAY, id="after-window"),
+    ],
+)
 def test_withdraw_after_cooling_off_is_refused(on):
     with pytest.raises(IllegalTransition) as caught:
         withdraw(OPEN, on)
-    assert caught.value.reason == "the cooling-off period ended on 2026-03-02; the application can no longer " \
-                                  "be withdrawn"
+    assert (
+        caught.value.reason == "the cooling-off period ended on 2026-03-02; the application can no longer be withdrawn"
+    )
 
 
-@pytest.mark.parametrize("on", [
-    pytest.param(COOLING_OFF_ENDS + DAY, id="first-day-of-window"),
-    pytest.param(date(2026, 3, 15), id="mid-window"),
-    pytest.param(WINDOW_ENDS, id="last-day-of-window"),
-])
+@pytest.mark.parametrize(
+    "on",
+    [
+        pytest.param(COOLING_OFF_ENDS + DAY, id="first-day-of-window"),
+        pytest.param(date(2026, 3, 15), id="mid-window"),
+        pytest.param(WINDOW_ENDS, id="last-day-of-window"),
+    ],
+)
 def test_register_in_the_certificate_window(on):
     assert register(OPEN, on, both_present=True) == replace(OPEN, state="registered", closed_on=on)
 
 
-@pytest.mark.parametrize("on, reason", [
-    pytest.param(RECEIVED, "the cooling-off period ends on 2026-03-02; the certificate can be applied for from "
-                 "2026-03-03", id="day-0"),
-    pytest.param(COOLING_OFF_ENDS, "the cooling-off period ends on 2026-03-02; the certificate can be applied "
-                 "for from 2026-03-03", id="last-day-of-cooling-off"),
-    pytest.param(WINDOW_ENDS + DAY, "the certificate could be applied for until 2026-04-01; the application is "
-                 "deemed withdrawn", id="day-after-window"),
-])
+@pytest.mark.parametrize(
+    "on, reason",
+    [
+        pytest.param(
+            RECEIVED,
+            "the cooling-off period ends on 2026-03-02; the certificate can be applied for from 2026-03-03",
+            id="day-0",
+        ),
+        pytest.param(
+            COOLING_OFF_ENDS,
+            "the cooling-off period ends on 2026-03-02; the certificate can be applied for from 2026-03-03",
+            id="last-day-of-cooling-off",
+        ),
+        pytest.param(
+            WINDOW_ENDS + DAY,
+            "the certificate could be applied for until 2026-04-01; the application is deemed withdrawn",
+            id="day-after-window",
+        ),
+    ],
+)
 def test_register_outside_the_window_is_refused(on, reason):
     with pytest.raises(IllegalTransition) as caught:
         register(OPEN, on, both_present=True)
@@ -193,13 +272,16 @@ def test_nothing_happens_before_the_application_was_received():
     assert caught.value.reason == "the application was only received on 2026-01-31"
 
 
-@pytest.mark.parametrize("on, state, closed_on", [
-    pytest.param(RECEIVED, "cooling_off", None, id="day-0"),
-    pytest.param(COOLING_OFF_ENDS + DAY, "cooling_off", None, id="in-window"),
-    pytest.param(WINDOW_ENDS, "cooling_off", None, id="last-day-of-window"),
-    pytest.param(WINDOW_ENDS + DAY, "deemed_withdrawn", WINDOW_ENDS + DAY, id="day-after-window"),
-    pytest.param(WINDOW_ENDS + 100 * DAY, "deemed_withdrawn", WINDOW_ENDS + DAY, id="applied-late"),
-])
+@pytest.mark.parametrize(
+    "on, state, closed_on",
+    [
+        pytest.param(RECEIVED, "cooling_off", None, id="day-0"),
+        pytest.param(COOLING_OFF_ENDS + DAY, "cooling_off", None, id="in-window"),
+        pytest.param(WINDOW_ENDS, "cooling_off", None, id="last-day-of-window"),
+        pytest.param(WINDOW_ENDS + DAY, "deemed_withdrawn", WINDOW_ENDS + DAY, id="day-after-window"),
+        pytest.param(WINDOW_ENDS + 100 * DAY, "deemed_withdrawn", WINDOW_ENDS + DAY, id="applied-late"),
+    ],
+)
 def test_lapse(on, state, closed_on):
     lapsed = lapse(OPEN, on)
     assert (lapsed.state, lapsed.closed_on) == (state, closed_on)
@@ -212,16 +294,20 @@ DEEMED_WITHDRAWN = lapse(OPEN, WINDOW_ENDS + DAY)
 CLOSED = [
     pytest.param(WITHDRAWN, "the application was closed on 2026-02-01 (withdrawn)", id="withdrawn"),
     pytest.param(REGISTERED, "the application was closed on 2026-03-03 (registered)", id="registered"),
-    pytest.param(DEEMED_WITHDRAWN, "the application was closed on 2026-04-02 (deemed withdrawn)",
-                 id="deemed-withdrawn"),
+    pytest.param(
+        DEEMED_WITHDRAWN, "the application was closed on 2026-04-02 (deemed withdrawn)", id="deemed-withdrawn"
+    ),
 ]
 
 
 @pytest.mark.parametrize("closed, reason", CLOSED)
-@pytest.mark.parametrize("move", [
-    pytest.param(lambda d: withdraw(d, RECEIVED + 2 * DAY), id="withdraw"),
-    pytest.param(lambda d: register(d, COOLING_OFF_ENDS + 2 * DAY, both_present=True), id="register"),
-])
+@pytest.mark.parametrize(
+    "move",
+    [
+        pytest.param(lambda d: withdraw(d, RECEIVED + 2 * DAY), id="withdraw"),
+        pytest.param(lambda d: register(d, COOLING_OFF_ENDS + 2 * DAY, both_present=True), id="register"),
+    ],
+)
 def test_closed_applications_cannot_move(move, closed, reason):
     with pytest.raises(IllegalTransition) as caught:
         move(closed)
@@ -236,23 +322,30 @@ def test_closed_applications_do_not_lapse(closed):
 
 # --- certificate numbers -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, office, year, serial, number", [
-    pytest.param("marriage", "330602", 2026, 123, "J330602-2026-000123", id="marriage"),
-    pytest.param("divorce", "330602", 2026, 1, "L330602-2026-000001", id="divorce"),
-    pytest.param("reissue", "330781", 2025, 999_999, "BJ330781-2025-999999", id="reissue-max-serial"),
-])
+
+@pytest.mark.parametrize(
+    "kind, office, year, serial, number",
+    [
+        pytest.param("marriage", "330602", 2026, 123, "J330602-2026-000123", id="marriage"),
+        pytest.param("divorce", "330602", 2026, 1, "L330602-2026-000001", id="divorce"),
+        pytest.param("reissue", "330781", 2025, 999_999, "BJ330781-2025-999999", id="reissue-max-serial"),
+    ],
+)
 def test_certificate_number(kind, office, year, serial, number):
     assert certificate_number(kind, office, year, serial) == number
 
 
-@pytest.mark.parametrize("kind, office, serial, message", [
-    pytest.param("marriage", "33060", 1, "office code must be 6 digits", id="office-5-digits"),
-    pytest.param("marriage", "3306021", 1, "office code must be 6 digits", id="office-7-digits"),
-    pytest.param("marriage", "33O602", 1, "office code must be 6 digits", id="office-letter"),
-    pytest.param("adoption", "330602", 1, "unknown certificate kind 'adoption'", id="unknown-kind"),
-    pytest.param("marriage", "330602", 0, "serial must be between 1 and 999999", id="serial-0"),
-    pytest.param("marriage", "330602", 1_000_000, "serial must be between 1 and 999999", id="serial-too-big"),
-])
+@pytest.mark.parametrize(
+    "kind, office, serial, message",
+    [
+        pytest.param("marriage", "33060", 1, "office code must be 6 digits", id="office-5-digits"),
+        pytest.param("marriage", "3306021", 1, "office code must be 6 digits", id="office-7-digits"),
+        pytest.param("marriage", "33O602", 1, "office code must be 6 digits", id="office-letter"),
+        pytest.param("adoption", "330602", 1, "unknown certificate kind 'adoption'", id="unknown-kind"),
+        pytest.param("marriage", "330602", 0, "serial must be between 1 and 999999", id="serial-0"),
+        pytest.param("marriage", "330602", 1_000_000, "serial must be between 1 and 999999", id="serial-too-big"),
+    ],
+)
 def test_certificate_number_rejects_bad_parts(kind, office, serial, message):
     with pytest.raises(ValueError) as caught:
         certificate_number(kind, office, 2026, serial)

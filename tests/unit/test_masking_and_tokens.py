@@ -1,4 +1,5 @@
 """Log masking, bearer tokens, actor scoping and problem round trips, by tables."""
+
 import time
 from datetime import date
 
@@ -12,8 +13,7 @@ from contracts.person import compose_resident_id
 from gateway.auth import ROLES, authenticate, issue_token
 
 ID = compose_resident_id("330602", date(1990, 1, 1), 123)
-ID_X = next(c for c in (compose_resident_id("330602", date(1990, 1, 1), n) for n in range(1000))
-            if c.endswith("X"))
+ID_X = next(c for c in (compose_resident_id("330602", date(1990, 1, 1), n) for n in range(1000)) if c.endswith("X"))
 ID_2 = compose_resident_id("110101", date(1985, 12, 31), 456)
 SECRET = "unit-test-secret"
 
@@ -24,23 +24,31 @@ def masked(number: str) -> str:
 
 # --- mask_resident_ids -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, expected", [
-    pytest.param(ID, masked(ID), id="bare-id"),
-    pytest.param(f"citizen {ID} applied", f"citizen {masked(ID)} applied", id="inside-sentence"),
-    pytest.param(f"身份证号{ID}已登记", f"身份证号{masked(ID)}已登记", id="between-chinese-characters"),
-    pytest.param(f"id={ID},", f"id={masked(ID)},", id="between-punctuation"),
-    pytest.param(f"party {ID_X} ok", f"party {masked(ID_X)} ok", id="check-char-X"),
-    pytest.param(f"party {ID_X.lower()} ok", f"party {masked(ID_X.lower())} ok", id="check-char-lowercase-x"),
-    pytest.param(f"{ID} and {ID_2}; again {ID_X}", f"{masked(ID)} and {masked(ID_2)}; again {masked(ID_X)}",
-                 id="several-in-one-string"),
-    pytest.param(f'{{"a": "{ID}", "b": "{ID_2}"}}', f'{{"a": "{masked(ID)}", "b": "{masked(ID_2)}"}}',
-                 id="json-values"),
-    pytest.param("order 1234567890123456789 shipped", "order 1234567890123456789 shipped", id="19-digit-run"),
-    pytest.param("order 12345678901234567 shipped", "order 12345678901234567 shipped", id="17-digit-run"),
-    pytest.param(f"{ID}9", f"{ID}9", id="id-followed-by-digit"),
-    pytest.param(f"9{ID}", f"9{ID}", id="id-preceded-by-digit"),
-    pytest.param("nothing to see", "nothing to see", id="no-digits"),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        pytest.param(ID, masked(ID), id="bare-id"),
+        pytest.param(f"citizen {ID} applied", f"citizen {masked(ID)} applied", id="inside-sentence"),
+        pytest.param(f"身份证号{ID}已登记", f"身份证号{masked(ID)}已登记", id="between-chinese-characters"),
+        pytest.param(f"id={ID},", f"id={masked(ID)},", id="between-punctuation"),
+        pytest.param(f"party {ID_X} ok", f"party {masked(ID_X)} ok", id="check-char-X"),
+        pytest.param(f"party {ID_X.lower()} ok", f"party {masked(ID_X.lower())} ok", id="check-char-lowercase-x"),
+        pytest.param(
+            f"{ID} and {ID_2}; again {ID_X}",
+            f"{masked(ID)} and {masked(ID_2)}; again {masked(ID_X)}",
+            id="several-in-one-string",
+        ),
+        pytest.param(
+            f'{{"a": "{ID}", "b": "{ID_2}"}}', f'{{"a": "{masked(ID)}", "b": "{masked(ID_2)}"}}', id="json-values"
+        ),
+        pytest.param("order 1234567890123456789 shipped", "order 1234567890123456789 shipped", id="19-digit-run"),
+        pytest.param("order 12345678901234567 shipped", "order 12345678901234567 shipped", id="17-digit-run"),
+        pytest.param(f"{ID}9", f"{ID}9", id="id-followed-by-digit"),
+        pytest.param(f"9{ID}", f"9{ID}", id="id-preceded-by-digit"),
+        pytest.param("nothing to see", "nothing to see", id="no-digits"),
+    ],
+)
 def test_mask_resident_ids(text, expected):
     assert mask_resident_ids(text) == expected
 
@@ -54,17 +62,22 @@ def test_masked_text_hides_birth_date(number):
 
 # --- issue_token / authenticate ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("subject, role, area, expected", [
-    pytest.param(ID, "citizen", None, Actor(ID, "citizen"), id="citizen"),
-    pytest.param(ID_X.lower(), "citizen", None, Actor(ID_X, "citizen"), id="citizen-lowercase-x-normalised"),
-    pytest.param("clerk-7", "clerk", "330602", Actor("clerk-7", "clerk", "330602"), id="clerk-with-area"),
-    pytest.param("clerk-8", "clerk", None, Actor("clerk-8", "clerk"), id="clerk-without-area"),
-    pytest.param("police", "partner", None, Actor("police", "partner"), id="partner-police"),
-    pytest.param("health", "partner", None, Actor("health", "partner"), id="partner-health"),
-    pytest.param("medical_insurance", "partner", None, Actor("medical_insurance", "partner"),
-                 id="partner-medical-insurance"),
-    pytest.param("root", "admin", None, Actor("root", "admin"), id="admin"),
-])
+
+@pytest.mark.parametrize(
+    "subject, role, area, expected",
+    [
+        pytest.param(ID, "citizen", None, Actor(ID, "citizen"), id="citizen"),
+        pytest.param(ID_X.lower(), "citizen", None, Actor(ID_X, "citizen"), id="citizen-lowercase-x-normalised"),
+        pytest.param("clerk-7", "clerk", "330602", Actor("clerk-7", "clerk", "330602"), id="clerk-with-area"),
+        pytest.param("clerk-8", "clerk", None, Actor("clerk-8", "clerk"), id="clerk-without-area"),
+        pytest.param("police", "partner", None, Actor("police", "partner"), id="partner-police"),
+        pytest.param("health", "partner", None, Actor("health", "partner"), id="partner-health"),
+        pytest.param(
+            "medical_insurance", "partner", None, Actor("medical_insurance", "partner"), id="partner-medical-insurance"
+        ),
+        pytest.param("root", "admin", None, Actor("root", "admin"), id="admin"),
+    ],
+)
 def test_token_round_trip(subject, role, area, expected):
     token = issue_token(SECRET, subject, role, area=area)
     assert authenticate(f"Bearer {token}", SECRET) == expected
@@ -78,18 +91,23 @@ def test_a_home_care_providers_token_names_the_provider():
     assert Actor.from_dict(actor.as_dict()) == actor  # what travels over RPC keeps the provider
 
 
-@pytest.mark.parametrize("subject, role, org", [
-    pytest.param("care_providers", "partner", None, id="provider-unnamed"),
-    pytest.param("care_providers", "partner", "x", id="provider-name-too-short"),
-    pytest.param("police", "partner", "station-1", id="org-for-a-partner-without-organisations"),
-    pytest.param("clerk-7", "clerk", "p-1", id="org-for-staff"),
-])
+@pytest.mark.parametrize(
+    "subject, role, org",
+    [
+        pytest.param("care_providers", "partner", None, id="provider-unnamed"),
+        pytest.param("care_providers", "partner", "x", id="provider-name-too-short"),
+        pytest.param("police", "partner", "station-1", id="org-for-a-partner-without-organisations"),
+        pytest.param("clerk-7", "clerk", "p-1", id="org-for-staff"),
+    ],
+)
 def test_org_claims_are_refused_where_they_do_not_belong(subject, role, org):
     with pytest.raises(ValueError, match="org"):
         issue_token(SECRET, subject, role, org=org)
     with pytest.raises(Unauthorized, match="org"):
-        authenticate(_forged({"sub": subject, "role": role, "exp": int(time.time()) + 600,
-                              **({"org": org} if org else {})}), SECRET)
+        authenticate(
+            _forged({"sub": subject, "role": role, "exp": int(time.time()) + 600, **({"org": org} if org else {})}),
+            SECRET,
+        )
 
 
 def test_every_role_round_trips():
@@ -113,38 +131,46 @@ def _tampered(token, part=2):
 NOW = time.time()
 
 
-@pytest.mark.parametrize("authorization", [
-    pytest.param("Bearer " + issue_token(SECRET, "clerk-7", "clerk", now=NOW - 7200, ttl_seconds=3600),
-                 id="expired-an-hour-ago"),
-    pytest.param("Bearer " + issue_token(SECRET, "clerk-7", "clerk", ttl_seconds=-10), id="negative-ttl"),
-    pytest.param("Bearer " + issue_token("another-secret", "clerk-7", "clerk"), id="wrong-secret"),
-    pytest.param(issue_token(SECRET, "clerk-7", "clerk"), id="missing-bearer-prefix"),
-    pytest.param("Token " + issue_token(SECRET, "clerk-7", "clerk"), id="other-scheme"),
-    pytest.param(None, id="no-header"),
-    pytest.param("", id="empty-header"),
-    pytest.param("Bearer ", id="bearer-without-token"),
-    pytest.param("Bearer not.a.jwt", id="garbage-token"),
-    pytest.param("Bearer " + _tampered(issue_token(SECRET, "clerk-7", "clerk")), id="tampered-signature"),
-    pytest.param("Bearer " + _tampered(issue_token(SECRET, "clerk-7", "clerk"), part=1), id="tampered-claims"),
-    pytest.param(_forged({"sub": "x", "role": "superuser", "exp": int(NOW) + 600}), id="unknown-role"),
-    pytest.param(_forged({"role": "admin", "exp": int(NOW) + 600}), id="no-sub"),
-    pytest.param(_forged({"sub": "x", "role": "admin"}), id="no-exp"),
-    pytest.param(_forged({"sub": "x", "exp": int(NOW) + 600}), id="no-role"),
-])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        pytest.param(
+            "Bearer " + issue_token(SECRET, "clerk-7", "clerk", now=NOW - 7200, ttl_seconds=3600),
+            id="expired-an-hour-ago",
+        ),
+        pytest.param("Bearer " + issue_token(SECRET, "clerk-7", "clerk", ttl_seconds=-10), id="negative-ttl"),
+        pytest.param("Bearer " + issue_token("another-secret", "clerk-7", "clerk"), id="wrong-secret"),
+        pytest.param(issue_token(SECRET, "clerk-7", "clerk"), id="missing-bearer-prefix"),
+        pytest.param("Token " + issue_token(SECRET, "clerk-7", "clerk"), id="other-scheme"),
+        pytest.param(None, id="no-header"),
+        pytest.param("", id="empty-header"),
+        pytest.param("Bearer ", id="bearer-without-token"),
+        pytest.param("Bearer not.a.jwt", id="garbage-token"),
+        pytest.param("Bearer " + _tampered(issue_token(SECRET, "clerk-7", "clerk")), id="tampered-signature"),
+        pytest.param("Bearer " + _tampered(issue_token(SECRET, "clerk-7", "clerk"), part=1), id="tampered-claims"),
+        pytest.param(_forged({"sub": "x", "role": "superuser", "exp": int(NOW) + 600}), id="unknown-role"),
+        pytest.param(_forged({"role": "admin", "exp": int(NOW) + 600}), id="no-sub"),
+        pytest.param(_forged({"sub": "x", "role": "admin"}), id="no-exp"),
+        pytest.param(_forged({"sub": "x", "exp": int(NOW) + 600}), id="no-role"),
+    ],
+)
 def test_authenticate_refuses(authorization):
     with pytest.raises(Unauthorized) as caught:
         authenticate(authorization, SECRET)
     assert caught.value.status == 401
 
 
-@pytest.mark.parametrize("subject, role", [
-    pytest.param(ID[:-1] + ("0" if ID[-1] != "0" else "1"), "citizen", id="citizen-bad-check-char"),
-    pytest.param(ID[:17], "citizen", id="citizen-17-chars"),
-    pytest.param("clerk-7", "citizen", id="citizen-not-an-id"),
-    pytest.param("tax", "partner", id="unknown-partner"),
-    pytest.param("POLICE", "partner", id="partner-code-case"),
-    pytest.param("root", "superuser", id="unknown-role"),
-])
+@pytest.mark.parametrize(
+    "subject, role",
+    [
+        pytest.param(ID[:-1] + ("0" if ID[-1] != "0" else "1"), "citizen", id="citizen-bad-check-char"),
+        pytest.param(ID[:17], "citizen", id="citizen-17-chars"),
+        pytest.param("clerk-7", "citizen", id="citizen-not-an-id"),
+        pytest.param("tax", "partner", id="unknown-partner"),
+        pytest.param("POLICE", "partner", id="partner-code-case"),
+        pytest.param("root", "superuser", id="unknown-role"),
+    ],
+)
 def test_issue_token_refuses(subject, role):
     with pytest.raises(ValueError):
         issue_token(SECRET, subject, role)
@@ -152,41 +178,49 @@ def test_issue_token_refuses(subject, role):
 
 # --- Actor.covers --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("actor, region, expected", [
-    pytest.param(Actor("root", "admin"), "330602001001", True, id="admin-anywhere"),
-    pytest.param(Actor("root", "admin"), "110101", True, id="admin-other-province"),
-    pytest.param(SYSTEM, "330602", True, id="system-anywhere"),
-    pytest.param(Actor("c", "clerk", "330602"), "330602", True, id="clerk-own-district"),
-    pytest.param(Actor("c", "clerk", "330602"), "330602001", True, id="clerk-township-inside"),
-    pytest.param(Actor("c", "clerk", "330600"), "330602001001", True, id="city-clerk-village-inside"),
-    pytest.param(Actor("c", "clerk", "330602"), "330603", False, id="clerk-sibling-district"),
-    pytest.param(Actor("c", "clerk", "330602"), "330600", False, id="clerk-parent-city"),
-    pytest.param(Actor("c", "clerk", "330602001"), "330602002", False, id="township-clerk-sibling-township"),
-    pytest.param(Actor("c", "clerk", None), "330602", False, id="clerk-no-area"),
-    pytest.param(Actor("c", "clerk", ""), "330602", False, id="clerk-empty-area"),
-    pytest.param(Actor(ID, "citizen"), "330602", False, id="citizen"),
-    pytest.param(Actor("police", "partner"), "330602", False, id="partner"),
-])
+
+@pytest.mark.parametrize(
+    "actor, region, expected",
+    [
+        pytest.param(Actor("root", "admin"), "330602001001", True, id="admin-anywhere"),
+        pytest.param(Actor("root", "admin"), "110101", True, id="admin-other-province"),
+        pytest.param(SYSTEM, "330602", True, id="system-anywhere"),
+        pytest.param(Actor("c", "clerk", "330602"), "330602", True, id="clerk-own-district"),
+        pytest.param(Actor("c", "clerk", "330602"), "330602001", True, id="clerk-township-inside"),
+        pytest.param(Actor("c", "clerk", "330600"), "330602001001", True, id="city-clerk-village-inside"),
+        pytest.param(Actor("c", "clerk", "330602"), "330603", False, id="clerk-sibling-district"),
+        pytest.param(Actor("c", "clerk", "330602"), "330600", False, id="clerk-parent-city"),
+        pytest.param(Actor("c", "clerk", "330602001"), "330602002", False, id="township-clerk-sibling-township"),
+        pytest.param(Actor("c", "clerk", None), "330602", False, id="clerk-no-area"),
+        pytest.param(Actor("c", "clerk", ""), "330602", False, id="clerk-empty-area"),
+        pytest.param(Actor(ID, "citizen"), "330602", False, id="citizen"),
+        pytest.param(Actor("police", "partner"), "330602", False, id="partner"),
+    ],
+)
 def test_actor_covers(actor, region, expected):
     assert actor.covers(region) is expected
 
 
 # --- Problem round trip --------------------------------------------------------------------------------
 
+
 def _as_nameko_sends(args):
     return [str(a) if isinstance(a, int) else a for a in args]
 
 
-@pytest.mark.parametrize("problem, status, title", [
-    pytest.param(InvalidInput("x", {"f": ["bad"]}), 400, "Invalid input", id="invalid-input"),
-    pytest.param(Unauthorized("x"), 401, "Unauthorized", id="unauthorized"),
-    pytest.param(Forbidden("x"), 403, "Forbidden", id="forbidden"),
-    pytest.param(NotFound("x"), 404, "Not found", id="not-found"),
-    pytest.param(Conflict("x"), 409, "Conflict with the current state", id="conflict"),
-    pytest.param(Refused("x", code="under_age"), 422, "Refused by the rules", id="refused-with-code"),
-    pytest.param(Unavailable("x"), 503, "Temporarily unavailable", id="unavailable"),
-    pytest.param(Problem("x"), 500, "Internal error", id="base"),
-])
+@pytest.mark.parametrize(
+    "problem, status, title",
+    [
+        pytest.param(InvalidInput("x", {"f": ["bad"]}), 400, "Invalid input", id="invalid-input"),
+        pytest.param(Unauthorized("x"), 401, "Unauthorized", id="unauthorized"),
+        pytest.param(Forbidden("x"), 403, "Forbidden", id="forbidden"),
+        pytest.param(NotFound("x"), 404, "Not found", id="not-found"),
+        pytest.param(Conflict("x"), 409, "Conflict with the current state", id="conflict"),
+        pytest.param(Refused("x", code="under_age"), 422, "Refused by the rules", id="refused-with-code"),
+        pytest.param(Unavailable("x"), 503, "Temporarily unavailable", id="unavailable"),
+        pytest.param(Problem("x"), 500, "Internal error", id="base"),
+    ],
+)
 @pytest.mark.parametrize("stringify", [False, True], ids=["args-as-is", "args-as-strings"])
 def test_problem_round_trip(problem, status, title, stringify):
     args = problem.canonical().args
@@ -202,17 +236,27 @@ def test_invalid_input_round_trip_as_json():
     args = _as_nameko_sends(InvalidInput("x", {"f": ["bad"]}).canonical().args)
     assert "400" in args  # the simulation did turn the status into a string
     body = Problem(*args).as_json()
-    assert body == {"type": "https://tongban.example/problems/InvalidInput", "title": "Invalid input",
-                    "status": 400, "detail": "x", "errors": {"f": ["bad"]}}
+    assert body == {
+        "type": "https://tongban.example/problems/InvalidInput",
+        "title": "Invalid input",
+        "status": 400,
+        "detail": "x",
+        "errors": {"f": ["bad"]},
+    }
 
 
-@pytest.mark.parametrize("problem, instance, expected_keys", [
-    pytest.param(NotFound("gone"), None, {"type", "title", "status", "detail"}, id="no-errors-no-instance"),
-    pytest.param(NotFound("gone"), "/api/v1/matters/1", {"type", "title", "status", "detail", "instance"},
-                 id="with-instance"),
-    pytest.param(InvalidInput("x", {"f": ["bad"]}), None, {"type", "title", "status", "detail", "errors"},
-                 id="with-errors"),
-])
+@pytest.mark.parametrize(
+    "problem, instance, expected_keys",
+    [
+        pytest.param(NotFound("gone"), None, {"type", "title", "status", "detail"}, id="no-errors-no-instance"),
+        pytest.param(
+            NotFound("gone"), "/api/v1/matters/1", {"type", "title", "status", "detail", "instance"}, id="with-instance"
+        ),
+        pytest.param(
+            InvalidInput("x", {"f": ["bad"]}), None, {"type", "title", "status", "detail", "errors"}, id="with-errors"
+        ),
+    ],
+)
 def test_problem_as_json_keys(problem, instance, expected_keys):
     assert set(problem.as_json(instance)) == expected_keys
 

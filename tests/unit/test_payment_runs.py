@@ -2,6 +2,7 @@
 index names, a cycle's id says its scope and month, care's bands become the SELECT's arrays, and a
 cycle's summary counts top-ups (补发) apart.
 (The run itself is proved on PostgreSQL: test_assistance_payments.py, test_care_allowance_payments.py.)"""
+
 from datetime import date
 from types import SimpleNamespace
 
@@ -33,10 +34,14 @@ def test_the_holder_is_the_payee_or_a_carried_column_and_names_are_plain():
         PaymentTables(MetaData(), "payment; drop table x", payee=Column("e", BigInteger))
 
 
-@pytest.mark.parametrize("month, scope, cycle_id", [
-    (date(2026, 5, 1), "", "2026-05"), (date(2026, 5, 31), "", "2026-05"),
-    (date(2026, 12, 3), "330602", "330602-2026-12"),
-])
+@pytest.mark.parametrize(
+    "month, scope, cycle_id",
+    [
+        (date(2026, 5, 1), "", "2026-05"),
+        (date(2026, 5, 31), "", "2026-05"),
+        (date(2026, 12, 3), "330602", "330602-2026-12"),
+    ],
+)
 def test_cycle_ids(month, scope, cycle_id):
     assert cycle_id_of(month, scope) == cycle_id
 
@@ -45,17 +50,34 @@ def test_care_bands_become_parallel_arrays_in_order():
     june, july = date(2026, 6, 1), date(2026, 7, 1)
     policy = AllowancePolicy("v1", 80, "birthday_month", {90: 10000, 80: 5000})
     arrays = care_payments.bands({("330602001001", july): policy, ("330602001001", june): policy})
-    assert arrays == {"band_regions": ["330602001001"] * 4, "band_months": [june, june, july, july],
-                      "band_lows": [80, 90, 80, 90], "band_fen": [5000, 10000, 5000, 10000],
-                      "band_versions": ["v1"] * 4}
-    assert care_payments.bands({}) == {"band_regions": [], "band_months": [], "band_lows": [], "band_fen": [],
-                                       "band_versions": []}
+    assert arrays == {
+        "band_regions": ["330602001001"] * 4,
+        "band_months": [june, june, july, july],
+        "band_lows": [80, 90, 80, 90],
+        "band_fen": [5000, 10000, 5000, 10000],
+        "band_versions": ["v1"] * 4,
+    }
+    assert care_payments.bands({}) == {
+        "band_regions": [],
+        "band_months": [],
+        "band_lows": [],
+        "band_fen": [],
+        "band_versions": [],
+    }
 
 
 def test_a_cycle_summary_counts_top_ups_apart_and_a_top_up_without_account_as_such():
     cycle = SimpleNamespace(id="2026-08", month=date(2026, 8, 1), state="frozen", scope="")
-    summary = _summary(cycle, True, [("regular", "pending", False, 10, 100_000), ("top_up", "pending", False, 2, 900),
-                                     ("top_up", "failed", True, 1, 300), ("arrears", "pending", False, 1, 5_000)])
+    summary = _summary(
+        cycle,
+        True,
+        [
+            ("regular", "pending", False, 10, 100_000),
+            ("top_up", "pending", False, 2, 900),
+            ("top_up", "failed", True, 1, 300),
+            ("arrears", "pending", False, 1, 5_000),
+        ],
+    )
     assert (summary.top_up, summary.top_up_fen) == (3, 1_200)
     assert (summary.regular, summary.arrears, summary.payments, summary.total_fen) == (10, 1, 14, 106_200)
     assert (summary.without_account, summary.without_account_fen) == (1, 300)

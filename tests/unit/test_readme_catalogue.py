@@ -1,4 +1,5 @@
 """The README's events catalogue is generated from contracts, never hand-edited."""
+
 from pathlib import Path
 
 from contracts.catalogue import embedded, render

@@ -1,4 +1,5 @@
 """The test harness brings up a broker that is not running, and fails fast when it cannot."""
+
 import subprocess
 import sys
 
@@ -12,8 +13,11 @@ def test_nothing_listening_runs_the_start_command_and_waits_for_the_port():
     address = ("127.0.0.1", free_port())
     assert not scratch.listening(address)
     # Like `rabbitmq-server -detached`: the command returns at once, the server comes up later.
-    start = ["sh", "-c", f"sleep 1; exec {sys.executable} -m http.server {address[1]} "
-                         f"--bind 127.0.0.1 >/dev/null 2>&1 &"]
+    start = [
+        "sh",
+        "-c",
+        f"sleep 1; exec {sys.executable} -m http.server {address[1]} --bind 127.0.0.1 >/dev/null 2>&1 &",
+    ]
     try:
         scratch.ensure_listening(address, start, wait=30)
         assert scratch.listening(address)
@@ -23,9 +27,11 @@ def test_nothing_listening_runs_the_start_command_and_waits_for_the_port():
 
 def test_something_listening_is_left_alone():
     address = ("127.0.0.1", free_port())
-    server = subprocess.Popen([sys.executable, "-m", "http.server", str(address[1]),
-                               "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(address[1]), "--bind", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         scratch.ensure_listening(address, ["sh", "-c", "exit 0"], wait=30)  # waits for the server
         scratch.ensure_listening(address, ["false"], wait=1)  # would raise if it were run

@@ -5,6 +5,7 @@ hospital notification is one birth.
 Revision ID: 0002
 Revises: 0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 

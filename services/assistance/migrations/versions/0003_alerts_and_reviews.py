@@ -5,6 +5,7 @@ certificate until the hukou gives them a resident ID
 Revision ID: 0003
 Revises: 0002
 """
+
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -19,12 +20,21 @@ branch_labels = None
 depends_on = None
 
 SEEDS = [
-    ("000000", "assistance.alert_visit_days", date(2021, 1, 1), 7,
-     "assumed: a caseworker visits a household within 7 days of a risk signal (replace with the local rule)"),
-    ("000000", "assistance.review_months", date(2021, 1, 1),
-     {"dibao": 12, "dibao_edge": 12, "tekun": 12, "disability_living": 12, "disability_care": 12},
-     "national 《最低生活保障审核确认办法》: households with stable income re-checked yearly, others every "
-     "six months; 12 assumed for every programme until a region adds its own version"),
+    (
+        "000000",
+        "assistance.alert_visit_days",
+        date(2021, 1, 1),
+        7,
+        "assumed: a caseworker visits a household within 7 days of a risk signal (replace with the local rule)",
+    ),
+    (
+        "000000",
+        "assistance.review_months",
+        date(2021, 1, 1),
+        {"dibao": 12, "dibao_edge": 12, "tekun": 12, "disability_living": 12, "disability_care": 12},
+        "national 《最低生活保障审核确认办法》: households with stable income re-checked yearly, others every "
+        "six months; 12 assumed for every programme until a region adds its own version",
+    ),
 ]
 
 
@@ -58,10 +68,21 @@ def upgrade() -> None:
         batch.add_column(sa.Column("birth_certificate_number", sa.String(length=40), nullable=True))
         batch.add_column(sa.Column("birth_date", sa.Date(), nullable=True))
     op.create_index("ix_entitlement_next_review_on", "entitlement", ["next_review_on"])
-    op.bulk_insert(policy_parameters, [{
-        "region_code": region, "name": name, "effective_from": effective_from, "value": value, "source": source,
-        "recorded_at": datetime(2026, 11, 29, tzinfo=UTC), "recorded_by": "migration assistance 0003"}
-        for region, name, effective_from, value, source in SEEDS])
+    op.bulk_insert(
+        policy_parameters,
+        [
+            {
+                "region_code": region,
+                "name": name,
+                "effective_from": effective_from,
+                "value": value,
+                "source": source,
+                "recorded_at": datetime(2026, 11, 29, tzinfo=UTC),
+                "recorded_by": "migration assistance 0003",
+            }
+            for region, name, effective_from, value, source in SEEDS
+        ],
+    )
 
 
 def downgrade() -> None:

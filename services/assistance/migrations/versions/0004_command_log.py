@@ -3,6 +3,7 @@
 Revision ID: 0004
 Revises: 0003
 """
+
 from chassis.migrations import create_chassis_tables_v2, drop_chassis_tables_v2
 
 revision = "0004"

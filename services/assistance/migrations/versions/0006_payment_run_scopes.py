@@ -4,6 +4,7 @@ scope (assistance's is always '', one city-wide cycle a month), unique by scope 
 Revision ID: 0006
 Revises: 0005
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -4,6 +4,7 @@ and back pay after a revocation
 Revision ID: 0007
 Revises: 0006
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -4,6 +4,7 @@ death's back pay), paid beside the month's ordinary payment (chassis.payment_run
 Revision ID: 0008
 Revises: 0007
 """
+
 from chassis.payment_runs import add_payment_top_ups, drop_payment_top_ups
 
 revision = "0008"

@@ -5,6 +5,7 @@ overpayment, and arrears pay such a month only what it is still due), each entry
 Revision ID: 0009
 Revises: 0008
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -51,10 +52,10 @@ def upgrade():
     )
     op.create_index("ix_after_death_payment_payment_id", "after_death_payment", ["payment_id"])
     op.create_index("ix_after_death_payment_cycle_id", "after_death_payment", ["cycle_id"])
-    op.add_column("recovery", sa.Column("written_off_fen", sa.BigInteger(), server_default=sa.text("0"),
-                                        nullable=False))
-    op.add_column("recovery", sa.Column("refunded_fen", sa.BigInteger(), server_default=sa.text("0"),
-                                        nullable=False))
+    op.add_column(
+        "recovery", sa.Column("written_off_fen", sa.BigInteger(), server_default=sa.text("0"), nullable=False)
+    )
+    op.add_column("recovery", sa.Column("refunded_fen", sa.BigInteger(), server_default=sa.text("0"), nullable=False))
     op.create_table(
         "repayment",
         sa.Column("id", sa.String(length=36), nullable=False),

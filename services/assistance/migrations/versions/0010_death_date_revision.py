@@ -4,6 +4,7 @@ that waited in retry while a later one was handled is recognised as stale
 Revision ID: 0010
 Revises: 0009
 """
+
 import sqlalchemy as sa
 from alembic import op
 

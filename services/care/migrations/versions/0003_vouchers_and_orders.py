@@ -3,6 +3,7 @@
 Revision ID: 0003
 Revises: 0002
 """
+
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -19,8 +20,11 @@ depends_on = None
 
 POLICY = [
     ("care.voucher_min_age", 60, "seed notes: 特困, 低保 elderly get government-paid home-care services; 60 = 老年人"),
-    ("care.voucher_monthly_fen", {"tekun": 60000, "dibao": 30000},
-     "assumed: 600 / 300 yuan a month of home-care services (the documents give no amounts)"),
+    (
+        "care.voucher_monthly_fen",
+        {"tekun": 60000, "dibao": 30000},
+        "assumed: 600 / 300 yuan a month of home-care services (the documents give no amounts)",
+    ),
 ]
 
 
@@ -69,9 +73,21 @@ def upgrade():
     )
     op.create_index("ix_voucher_drawdown_person_month", "voucher_drawdown", ["resident_id", "month"])
     now = datetime.now(UTC)
-    op.bulk_insert(policy_parameters, [
-        {"region_code": NATIONAL, "name": name, "effective_from": date(2021, 1, 1), "value": value,
-         "source": source, "recorded_at": now, "recorded_by": "migration care 0003"} for name, value, source in POLICY])
+    op.bulk_insert(
+        policy_parameters,
+        [
+            {
+                "region_code": NATIONAL,
+                "name": name,
+                "effective_from": date(2021, 1, 1),
+                "value": value,
+                "source": source,
+                "recorded_at": now,
+                "recorded_by": "migration care 0003",
+            }
+            for name, value, source in POLICY
+        ],
+    )
 
 
 def downgrade():

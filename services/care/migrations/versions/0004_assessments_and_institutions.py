@@ -3,6 +3,7 @@
 Revision ID: 0004
 Revises: 0003
 """
+
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -47,10 +48,20 @@ def upgrade():
         sa.PrimaryKeyConstraint("code"),
     )
     op.create_index("ix_institution_region_code", "institution", ["region_code"])
-    op.bulk_insert(policy_parameters, [{
-        "region_code": NATIONAL, "name": "care.assessment_valid_months", "effective_from": date(2021, 1, 1),
-        "value": 12, "source": "assumed: re-assessment every 12 months (replace with the local rule)",
-        "recorded_at": datetime.now(UTC), "recorded_by": "migration care 0004"}])
+    op.bulk_insert(
+        policy_parameters,
+        [
+            {
+                "region_code": NATIONAL,
+                "name": "care.assessment_valid_months",
+                "effective_from": date(2021, 1, 1),
+                "value": 12,
+                "source": "assumed: re-assessment every 12 months (replace with the local rule)",
+                "recorded_at": datetime.now(UTC),
+                "recorded_by": "migration care 0004",
+            }
+        ],
+    )
 
 
 def downgrade():

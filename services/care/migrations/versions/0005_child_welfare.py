@@ -4,6 +4,7 @@ the orphans' basic living allowance by region and date
 Revision ID: 0005
 Revises: 0004
 """
+
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -20,14 +21,34 @@ depends_on = None
 
 SHAOXING, FUYANG = "330600", "330111"
 POLICY = [
-    (SHAOXING, "care.child_allowance_fen", date(2020, 1, 1), {"institution": 204000, "community": 163500},
-     "seed-000: 福利机构养育孤儿每人每月2040元, 社会散居孤儿每人每月1635元 (2020, 市区)"),
-    (FUYANG, "care.child_allowance_fen", date(2020, 1, 1), {"institution": 145000, "community": 105000},
-     "BRIEF 3.2 (Fuyang 1450 / 1050); seed-001: 散居孤儿 from 600 to 1050 yuan a month"),
-    (NATIONAL, "care.child_allowance_fen", date(2021, 1, 1), {"institution": 0, "community": 0},
-     "assumed: no amount where the region has not set one (add the region's version)"),
-    (NATIONAL, "care.follow_up_days", date(2021, 1, 1), {"red": 1, "orange": 3, "yellow": 7, "green": 30},
-     "assumed: 四色管理 follow-up within 1 / 3 / 7 / 30 days (replace with the local rule)"),
+    (
+        SHAOXING,
+        "care.child_allowance_fen",
+        date(2020, 1, 1),
+        {"institution": 204000, "community": 163500},
+        "seed-000: 福利机构养育孤儿每人每月2040元, 社会散居孤儿每人每月1635元 (2020, 市区)",
+    ),
+    (
+        FUYANG,
+        "care.child_allowance_fen",
+        date(2020, 1, 1),
+        {"institution": 145000, "community": 105000},
+        "BRIEF 3.2 (Fuyang 1450 / 1050); seed-001: 散居孤儿 from 600 to 1050 yuan a month",
+    ),
+    (
+        NATIONAL,
+        "care.child_allowance_fen",
+        date(2021, 1, 1),
+        {"institution": 0, "community": 0},
+        "assumed: no amount where the region has not set one (add the region's version)",
+    ),
+    (
+        NATIONAL,
+        "care.follow_up_days",
+        date(2021, 1, 1),
+        {"red": 1, "orange": 3, "yellow": 7, "green": 30},
+        "assumed: 四色管理 follow-up within 1 / 3 / 7 / 30 days (replace with the local rule)",
+    ),
 ]
 
 
@@ -71,10 +92,21 @@ def upgrade():
         sa.PrimaryKeyConstraint("village_code"),
     )
     now = datetime.now(UTC)
-    op.bulk_insert(policy_parameters, [
-        {"region_code": region, "name": name, "effective_from": effective_from, "value": value, "source": source,
-         "recorded_at": now, "recorded_by": "migration care 0005"}
-        for region, name, effective_from, value, source in POLICY])
+    op.bulk_insert(
+        policy_parameters,
+        [
+            {
+                "region_code": region,
+                "name": name,
+                "effective_from": effective_from,
+                "value": value,
+                "source": source,
+                "recorded_at": now,
+                "recorded_by": "migration care 0005",
+            }
+            for region, name, effective_from, value, source in POLICY
+        ],
+    )
 
 
 def downgrade():

@@ -3,6 +3,7 @@
 Revision ID: 0009
 Revises: 0008
 """
+
 from chassis.migrations import create_chassis_tables_v2, drop_chassis_tables_v2
 
 revision = "0009"

@@ -4,6 +4,7 @@ person is paid to, and why an enrolment ended
 Revision ID: 0010
 Revises: 0009
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -4,6 +4,7 @@ voucher to those who reach the voucher age after their household's approval
 Revision ID: 0011
 Revises: 0010
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -4,6 +4,7 @@ last caregiver died, and the caregiver's ID on the child
 Revision ID: 0012
 Revises: 0011
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -4,6 +4,7 @@ ledger of chassis.payment_runs (version 2); the allowance pays none yet
 Revision ID: 0015
 Revises: 0014
 """
+
 from chassis.payment_runs import add_payment_top_ups, drop_payment_top_ups
 
 revision = "0015"

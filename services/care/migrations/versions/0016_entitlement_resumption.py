@@ -8,6 +8,7 @@ an end reopens nothing (as before), care's own death step still restores what it
 Revision ID: 0016
 Revises: 0015
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -4,6 +4,7 @@ taken only from that platform, for that person, while the registration is in for
 Revision ID: 0017
 Revises: 0016
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -33,8 +34,14 @@ def upgrade():
     op.create_index("ix_device_registration_device_id", "device_registration", ["device_id"])
     op.create_index("ix_device_registration_resident_id", "device_registration", ["resident_id"])
     op.create_index("ix_device_registration_region_code", "device_registration", ["region_code"])
-    op.create_index("uq_device_registration_in_service", "device_registration", ["device_id"], unique=True,
-                    postgresql_where=sa.text("retired_on IS NULL"), sqlite_where=sa.text("retired_on IS NULL"))
+    op.create_index(
+        "uq_device_registration_in_service",
+        "device_registration",
+        ["device_id"],
+        unique=True,
+        postgresql_where=sa.text("retired_on IS NULL"),
+        sqlite_where=sa.text("retired_on IS NULL"),
+    )
 
 
 def downgrade():

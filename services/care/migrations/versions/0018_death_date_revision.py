@@ -4,6 +4,7 @@ that waited in retry while a later one was handled is recognised as stale
 Revision ID: 0018
 Revises: 0017
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -4,6 +4,7 @@ the same call even after its device was retired
 Revision ID: 0019
 Revises: 0018
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -8,6 +8,7 @@ amount per form: those rows are marked "assumed" so a bureau adds its own versio
 Revision ID: 0001
 Revises:
 """
+
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -31,17 +32,26 @@ depends_on = None
 FROM = date(2021, 1, 1)
 SHAOXING = "330600"
 POLICY = [
-    (NATIONAL, "funeral.basic_service_fees_fen", {"transport": 30000, "cremation": 40000},
-     "assumed: 300 / 400 yuan for transport of the remains and cremation (the documents give no fees)"),
-    (NATIONAL, "funeral.fee_waiver_kinds", ["transport", "cremation"],
-     "assumed: 惠民殡葬 waives the basic services (seed-001/002 say the policy is in force, not its items)"),
-    (NATIONAL, "funeral.eco_burial_reward_fen",
-     {"tree": 500000, "lawn": 500000, "flower_bed": 500000, "sea": 1000000, "niche": 200000},
-     "assumed: amounts per form (the documents give only the ceiling)"),
-    (NATIONAL, "funeral.eco_burial_reward_cap_fen", 1000000,
-     "assumed: Shaoxing's ceiling taken as the default"),
-    (SHAOXING, "funeral.eco_burial_reward_cap_fen", 1000000,
-     "seed-000: 生态安葬奖励政策, 奖励标准提高到最高每例1万元"),
+    (
+        NATIONAL,
+        "funeral.basic_service_fees_fen",
+        {"transport": 30000, "cremation": 40000},
+        "assumed: 300 / 400 yuan for transport of the remains and cremation (the documents give no fees)",
+    ),
+    (
+        NATIONAL,
+        "funeral.fee_waiver_kinds",
+        ["transport", "cremation"],
+        "assumed: 惠民殡葬 waives the basic services (seed-001/002 say the policy is in force, not its items)",
+    ),
+    (
+        NATIONAL,
+        "funeral.eco_burial_reward_fen",
+        {"tree": 500000, "lawn": 500000, "flower_bed": 500000, "sea": 1000000, "niche": 200000},
+        "assumed: amounts per form (the documents give only the ceiling)",
+    ),
+    (NATIONAL, "funeral.eco_burial_reward_cap_fen", 1000000, "assumed: Shaoxing's ceiling taken as the default"),
+    (SHAOXING, "funeral.eco_burial_reward_cap_fen", 1000000, "seed-000: 生态安葬奖励政策, 奖励标准提高到最高每例1万元"),
 ]
 
 
@@ -69,8 +79,14 @@ def upgrade():
         sa.UniqueConstraint("cremation_certificate"),
     )
     op.create_index("ix_death_case_region_code", "death_case", ["region_code"])
-    op.create_index("uq_death_case_standing", "death_case", ["resident_id"], unique=True,
-                    postgresql_where=sa.text("state <> 'revoked'"), sqlite_where=sa.text("state <> 'revoked'"))
+    op.create_index(
+        "uq_death_case_standing",
+        "death_case",
+        ["resident_id"],
+        unique=True,
+        postgresql_where=sa.text("state <> 'revoked'"),
+        sqlite_where=sa.text("state <> 'revoked'"),
+    )
     op.create_table(
         "death_notice",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -146,9 +162,21 @@ def upgrade():
     )
     op.create_index("ix_date_review_case_id", "date_review", ["case_id"])
     now = datetime.now(UTC)
-    op.bulk_insert(policy_parameters, [
-        {"region_code": region, "name": name, "effective_from": FROM, "value": value, "source": source,
-         "recorded_at": now, "recorded_by": "migration funeral 0001"} for region, name, value, source in POLICY])
+    op.bulk_insert(
+        policy_parameters,
+        [
+            {
+                "region_code": region,
+                "name": name,
+                "effective_from": FROM,
+                "value": value,
+                "source": source,
+                "recorded_at": now,
+                "recorded_by": "migration funeral 0001",
+            }
+            for region, name, value, source in POLICY
+        ],
+    )
 
 
 def downgrade():

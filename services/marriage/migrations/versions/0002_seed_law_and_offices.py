@@ -3,6 +3,7 @@
 Revision ID: 0002
 Revises: 0001
 """
+
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -31,15 +32,26 @@ OFFICES = [
     ("330481", "海宁市婚姻登记处", 30, 4),
 ]
 
-office = sa.table("office", sa.column("code"), sa.column("name"), sa.column("slot_minutes"),
-                  sa.column("slot_capacity"))
+office = sa.table("office", sa.column("code"), sa.column("name"), sa.column("slot_minutes"), sa.column("slot_capacity"))
 
 
 def upgrade():
     now = datetime.now(UTC)
-    op.bulk_insert(policy_parameters, [
-        {"region_code": NATIONAL, "name": name, "effective_from": CIVIL_CODE, "value": value, "source": source,
-         "recorded_at": now, "recorded_by": "migration 0002"} for name, value, source in LAW])
+    op.bulk_insert(
+        policy_parameters,
+        [
+            {
+                "region_code": NATIONAL,
+                "name": name,
+                "effective_from": CIVIL_CODE,
+                "value": value,
+                "source": source,
+                "recorded_at": now,
+                "recorded_by": "migration 0002",
+            }
+            for name, value, source in LAW
+        ],
+    )
     op.bulk_insert(office, [{"code": c, "name": n, "slot_minutes": m, "slot_capacity": k} for c, n, m, k in OFFICES])
 
 

@@ -4,6 +4,7 @@ that waited in retry while a later one was handled is recognised as stale
 Revision ID: 0005
 Revises: 0004
 """
+
 import sqlalchemy as sa
 from alembic import op
 
