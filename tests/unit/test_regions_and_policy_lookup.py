@@ -5,10 +5,13 @@ import pytest
 from chassis.errors import InvalidInput
 from chassis.regions import (
     NATIONAL,
+    division_name,
+    is_known_division,
     is_region_code,
     region_ancestors,
     region_covers,
     region_prefix,
+    require_known_division,
     require_region_code,
 )
 
@@ -50,6 +53,40 @@ def test_a_region_code_from_a_caller(code, valid):
         with pytest.raises(InvalidInput) as refused:
             require_region_code(code)
         assert refused.value.errors == {"region_code": ["6, 9 or 12 digits"]}
+
+
+@pytest.mark.parametrize(
+    "code, name",
+    [
+        pytest.param("330602", "越城区", id="shaoxing-yuecheng"),
+        pytest.param("330111", "富阳区", id="hangzhou-fuyang"),
+        pytest.param("330600", "绍兴市", id="a-city"),
+        pytest.param("330000", "浙江省", id="a-province"),
+        pytest.param("110105", "朝阳区", id="beijing-chaoyang"),
+        pytest.param("320214", "新吴区", id="wuxi-xinwu"),
+        pytest.param("330602001", "越城区", id="a-township-lies-in-its-district"),
+        pytest.param("330602001001", "越城区", id="a-village-lies-in-its-district"),
+        pytest.param("330699", None, id="no-such-district"),
+        pytest.param("330183", None, id="fuyang-city-before-2015-is-gone"),
+        pytest.param("990000", None, id="no-such-province"),
+        pytest.param("000000", None, id="national-is-not-a-place"),
+        pytest.param("33060", None, id="too-short"),
+        pytest.param(330602, None, id="not-a-string"),
+    ],
+)
+def test_division_codes_are_checked_against_gb_t_2260(code, name):
+    assert division_name(code) == name
+    assert is_known_division(code) is (name is not None)
+
+
+def test_an_unknown_division_is_refused_naming_the_field():
+    assert require_known_division("110105", "office_code") == "110105"
+    with pytest.raises(InvalidInput) as unknown:
+        require_known_division("330699", "office_code")
+    assert unknown.value.errors == {"office_code": ["330699 is not a division in GB/T 2260"]}
+    with pytest.raises(InvalidInput) as malformed:
+        require_known_division("3306x2")
+    assert malformed.value.errors == {"region_code": ["6, 9 or 12 digits"]}
 
 
 @pytest.mark.parametrize(
