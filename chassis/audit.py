@@ -47,7 +47,9 @@ class Actor:
         """Whether the actor may act in `region_code` (admins everywhere, staff in their area)."""
         if self.role in ("admin", "system"):
             return True
-        return self.role == "clerk" and bool(self.area) and region_covers(self.area, region_code)
+        if self.role != "clerk" or not self.area:
+            return False
+        return region_covers(self.area, region_code)
 
     def require_staff_in(self, region_code: str) -> None:
         """Refuse anyone but staff (clerks, admins) acting in `region_code`."""
@@ -61,7 +63,9 @@ class Actor:
         Refuses anyone else, and a clerk without an area."""
         if self.role not in STAFF_ROLES or (self.role == "clerk" and not self.area):
             raise Forbidden(f"only staff with an area see {what}")
-        return column.startswith(region_prefix(self.area), autoescape=True) if self.role == "clerk" else true()
+        if self.role != "clerk" or self.area is None:
+            return true()
+        return column.startswith(region_prefix(self.area), autoescape=True)
 
     def as_dict(self) -> dict:
         return {"id": self.id, "role": self.role, "area": self.area, "org": self.org}

@@ -41,11 +41,13 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
 
 def dialect_insert(session: Session, table):
     """An INSERT that knows ON CONFLICT, for the two databases we run on."""
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 class WorkerSession(Session):
@@ -79,7 +81,7 @@ def session_of(service) -> Session:
 class Database(DependencyProvider):
     def __init__(self, url_key: str = "DATABASE_URL"):
         self.url_key = url_key
-        self.engine: Engine | None = None
+        self.engine: Engine  # made in setup()
         self._sessions: dict = {}
 
     def setup(self):

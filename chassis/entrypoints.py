@@ -19,6 +19,7 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from eventlet.event import Event
 from kombu.utils import json as kombu_json
@@ -40,7 +41,11 @@ PROBLEM_JSON = "application/problem+json"
 
 
 class CommitFirst:
-    """Settle every Database of the service, then let the entrypoint ack or reply."""
+    """Settle every Database of the service, then let the entrypoint ack or reply.
+
+    A mixin in front of a nameko entrypoint class, which provides `container` and `handle_result`."""
+
+    container: Any
 
     def handle_result(self, carrier, worker_ctx, result, exc_info):
         for provider in self.container.dependencies:
@@ -49,7 +54,7 @@ class CommitFirst:
         if exc_info is not None:
             result = None
             exc_info = self.settled_failure(exc_info)
-        return super().handle_result(carrier, worker_ctx, result, exc_info)
+        return super().handle_result(carrier, worker_ctx, result, exc_info)  # type: ignore[misc]
 
     def settled_failure(self, exc_info):
         """What the caller is told of a failed, rolled-back worker (event handlers: the failure
@@ -69,7 +74,7 @@ def duplicate_as_conflict(exc_info):
         return exc_info
     orig = exc.orig
     if getattr(orig, "pgcode", None) == "23505":
-        match = _KEY_COLUMNS.search(getattr(orig.diag, "message_detail", None) or "")
+        match = _KEY_COLUMNS.search(getattr(getattr(orig, "diag", None), "message_detail", None) or "")
         columns = [c.strip() for c in match.group(1).split(",")] if match else []
     elif "UNIQUE constraint failed" in str(orig):  # the embedded SQLite default
         columns = [c.split(".")[-1].strip() for c in str(orig).split(":", 1)[1].split(",")]

@@ -189,7 +189,7 @@ class EventHandler(CommitFirst, Consumer):
 
     def _park(self, message, reason: str, error: str, attempts: int | None = None):
         self.log.error("event.dead_lettered", reason=reason, error=error)
-        headers = {
+        headers: dict[str, str | int] = {
             REASON_HEADER: reason,
             ERROR_HEADER: mask_resident_ids(error)[:4000],
             FAILED_AT_HEADER: datetime.now(UTC).isoformat(),

@@ -42,6 +42,8 @@ def run_env(service_metadata) -> None:
 
     target = [chassis_metadata, service_metadata]
     url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("alembic's sqlalchemy.url is not set (chassis.migrations.upgrade sets it)")
     if context.is_offline_mode():
         context.configure(url=url, target_metadata=target, literal_binds=True)
         with context.begin_transaction():

@@ -596,7 +596,8 @@ def _raw_cursor(conn: Connection):
 
     if psycopg2.extensions.get_wait_callback() is not None:
         return None
-    return conn.connection.dbapi_connection.cursor()
+    raw = conn.connection.dbapi_connection
+    return None if raw is None else raw.cursor()
 
 
 class PaymentRun:
@@ -849,14 +850,12 @@ class PaymentRun:
         state = self._cycle_state(conn, cycle_id, lock="UPDATE")
         if state not in ("sent", "reconciled"):
             raise CycleStateError(f"cycle {cycle_id} is {state}: send its batch before reconciling")
-        if not isinstance(results, (list, tuple)):
-            results = list(results)
         with _local_settings(conn, work_mem=work_mem, jit=jit):
-            _load_results(conn, results)
+            _load_results(conn, list(results))
             conn.execute(self._classify, {"cycle_id": cycle_id})
             conn.execute(text("ANALYZE bank_answer"))
             conn.execute(self._repaid)
-            changed = dict(conn.execute(self._apply, {"cycle_id": cycle_id}).all())
+            changed: dict[str, int] = {row[0]: row[1] for row in conn.execute(self._apply, {"cycle_id": cycle_id})}
             outcomes = conn.execute(_OUTCOMES).all()
         conn.execute(text("DROP TABLE IF EXISTS pg_temp.bank_result, pg_temp.bank_answer"))
         unchanged = 0

@@ -15,6 +15,7 @@ import json
 import socket
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import amqp
 import eventlet
@@ -40,20 +41,24 @@ class ConfirmingPublisher:
         self.amqp_uri = amqp_uri
         self.confirm_timeout = confirm_timeout
         self._connection: Connection | None = None
-        self._channel = None
+        self._channel: Any = None
+        self._next_tag = 1
+        self._pending: dict[int, str] = {}  # delivery tag -> message id, awaiting its confirm
+        self._outcome: dict[str, str | None] = {}  # message id -> error (None: confirmed and routed)
 
-    def _open(self):
-        if self._channel is not None:
-            return
-        self._connection = Connection(self.amqp_uri, heartbeat=0)
-        self._connection.connect()
-        raw = self._connection.connection
-        channel = raw.channel()
+    def _open(self) -> tuple[Connection, Any]:
+        """The connection and its confirming channel, opened on first use and after a failure."""
+        if self._connection is not None and self._channel is not None:
+            return self._connection, self._channel
+        connection = self._connection = Connection(self.amqp_uri, heartbeat=0)
+        connection.connect()
+        channel = connection.connection.channel()
         channel.confirm_select()
         channel.events["basic_ack"].add(self._on_ack)
         channel.events["basic_nack"].add(self._on_nack)
         channel.events["basic_return"].add(self._on_return)
         self._channel, self._next_tag, self._pending, self._outcome = channel, 1, {}, {}
+        return connection, channel
 
     def close(self):
         if self._connection is not None:
@@ -81,10 +86,10 @@ class ConfirmingPublisher:
     def publish_batch(self, messages) -> dict[str, str | None]:
         """messages: (message_id, exchange, routing_key, body dict). Returns message_id -> error or None."""
         try:
-            self._open()
+            connection, channel = self._open()
             self._pending, self._outcome = {}, {}
             for message_id, exchange, routing_key, body in messages:
-                self._channel.basic_publish(
+                channel.basic_publish(
                     amqp.Message(
                         json.dumps(body, ensure_ascii=False).encode(),
                         content_type="application/json",
@@ -100,7 +105,7 @@ class ConfirmingPublisher:
                 self._pending[self._next_tag] = message_id
                 self._next_tag += 1
             while self._pending:
-                self._connection.connection.drain_events(timeout=self.confirm_timeout)
+                connection.connection.drain_events(timeout=self.confirm_timeout)
             return {message[0]: self._outcome.get(message[0]) for message in messages}
         except BaseException:
             self.close()  # the tag count is only right on a fresh channel

@@ -14,7 +14,7 @@ def load(schema: type[Schema], payload) -> dict:
     try:
         return schema().load(payload or {})
     except ValidationError as exc:
-        raise InvalidInput("the request has invalid fields", errors=exc.messages) from None
+        raise InvalidInput("the request has invalid fields", errors=exc.normalized_messages()) from None
 
 
 def dump(schema: type[Schema], obj, only=None) -> dict:

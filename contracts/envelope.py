@@ -97,6 +97,6 @@ class EnvelopeSchema(Schema):
         try:
             loaded = self.load(body)
         except ValidationError as exc:
-            raise InvalidEvent(exc.messages) from exc
+            raise InvalidEvent(exc.normalized_messages()) from exc
         loaded["id"] = str(loaded["id"])
         return Envelope(**loaded)

@@ -164,7 +164,7 @@ def project_for_partner(data: dict, paths: tuple[str, ...]) -> dict:
     out: dict = {}
     for path in paths:
         *parents, leaf = path.split(".")
-        source = data
+        source: object = data
         for key in parents:
             source = source.get(key) if isinstance(source, dict) else None
         if not isinstance(source, dict) or leaf not in source:

@@ -208,17 +208,18 @@ def _non_negative_int(value: object, what: str) -> int:
 @dataclass(frozen=True)
 class AssistancePolicy:
     """One resolved version of the assistance parameters. Ratios and multipliers are normalised to
-    `Fraction`, mappings to read-only copies, when the policy is built; bad values raise `InvalidInput`."""
+    `Fraction`, mappings to read-only copies, when the policy is built; bad values raise `InvalidInput`.
+    (The ratio fields are typed as what they hold once built; they may be given as any `Ratio`.)"""
 
     version: str
     dibao_standard_monthly_fen: int  # 低保标准, per person per month
-    edge_ratio: Ratio  # 低保边缘: income line as a ratio of the standard (1.5)
-    tekun_basic_ratio: Ratio  # 特困基本生活标准 ≥ this × 低保标准 (1.3)
+    edge_ratio: Fraction  # 低保边缘: income line as a ratio of the standard (1.5)
+    tekun_basic_ratio: Fraction  # 特困基本生活标准 ≥ this × 低保标准 (1.3)
     tekun_care_monthly_fen: Mapping[str, int]  # 照料护理标准 by self-care: full / partial / none
-    increments: Mapping[str, Ratio]  # 分类施保: monthly increment per member, share of standard
-    temporary_cap_multiplier_min: Ratio  # 临时救助: lowest cap, times the monthly standard (2)
-    temporary_cap_multiplier_max: Ratio  # highest cap (10)
-    temporary_grades: Mapping[str, Ratio]  # 分类分档: grade → cap as a multiple of the standard
+    increments: Mapping[str, Fraction]  # 分类施保: monthly increment per member, share of standard
+    temporary_cap_multiplier_min: Fraction  # 临时救助: lowest cap, times the monthly standard (2)
+    temporary_cap_multiplier_max: Fraction  # highest cap (10)
+    temporary_grades: Mapping[str, Fraction]  # 分类分档: grade → cap as a multiple of the standard
     township_direct_threshold_fen: int  # 急难 under this is decided by the township (2000 yuan)
     gradual_exit_months: int  # 渐退期 (12 in Jiaxing)
     asset_limits: Mapping[str, int]  # per person, fen, by kind of asset (e.g. "deposits")
@@ -697,7 +698,7 @@ class GradualExit:
     version: str
 
     def is_in_gradual_exit(self, on: date) -> bool:
-        return self.applies and self.starts <= on <= self.ends
+        return self.applies and self.starts is not None and self.ends is not None and self.starts <= on <= self.ends
 
 
 def gradual_exit(

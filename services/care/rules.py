@@ -264,14 +264,14 @@ def ended_by(event_type: str, event_id: str, case_id: str | None = None) -> str:
 
 
 def ended_by_death_case(cause: str | None, case_id: str) -> bool:
-    return bool(cause) and cause.endswith(f" death-case-{case_id}")
+    return cause is not None and cause.endswith(f" death-case-{case_id}")
 
 
 def closed_by(cause: str | None, event_type: str) -> bool:
     """Was this end made by an event of this type (`assistance.entitlement_ended`: the household's
     benefit ended), and not by something since (a member leaving, the person's own death step, a
     new approval reopening it)?"""
-    return bool(cause) and cause.split(" ", 1)[0] == event_type
+    return cause is not None and cause.split(" ", 1)[0] == event_type
 
 
 def end_stands(ended: int, resumed: int) -> bool:
