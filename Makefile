@@ -2,8 +2,11 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# The pure tier must not need a broker or a database: point the harness at closed ports.
+NO_SERVICES := TONGBAN_TEST_PG=postgresql://postgres@127.0.0.1:9/postgres TONGBAN_TEST_AMQP=guest:guest@127.0.0.1:9 \
+	TONGBAN_TEST_BROKER_ADMIN=http://127.0.0.1:9 TONGBAN_TEST_BROKER_START=false
 
-.PHONY: install run test smoke bench catalogue lint
+.PHONY: install run test test-unit test-integration lint smoke bench catalogue
 
 install: $(VENV)/.installed
 
@@ -16,8 +19,22 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 run: install
 	$(PY) -m infra.run
 
-test: install
-	$(PY) -m pytest
+# Everything: lint and types, the pure tier, then the integration tier in two processes.
+test: lint test-unit test-integration
+
+# The pure tier: rules, contracts, schemas, the generated documents. No broker, no database.
+test-unit: install
+	$(NO_SERVICES) $(PY) -m pytest -q tests/unit
+
+# Against this machine's RabbitMQ and PostgreSQL; ends by checking the broker still answers.
+test-integration: install
+	$(PY) -m tests.parallel tests/integration
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 smoke: install
 	$(PY) -m infra.run --smoke
@@ -27,6 +44,3 @@ bench: install
 
 catalogue: install
 	$(PY) -m contracts.catalogue --write README.md
-
-lint: install
-	$(VENV)/bin/lint-imports

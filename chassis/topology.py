@@ -9,11 +9,16 @@
 
 Quorum queues count redeliveries; `x-delivery-limit` parks a message that keeps crashing its
 consumer process in `.dead` instead of looping (at-least-once dead-lettering, RabbitMQ ≥ 3.10).
+Every deployment uses them. `TONGBAN_QUEUE_TYPE=classic` declares classic queues instead, for the
+test harness only: each test declares the whole topology in a vhost of its own, and 150 Raft groups
+a test, made and deleted, is what wore the test broker down (tests/conftest.py).
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 from kombu import Connection, Exchange, Queue, binding
 
@@ -49,9 +54,18 @@ def dead_queue_name(queue: str) -> str:
     return f"{queue}.dead"
 
 
-@lru_cache(maxsize=8)
 def supports_quorum(amqp_uri: str) -> bool:
-    with Connection(amqp_uri) as conn:
+    """Whether the topology's queues are quorum queues: the broker can (≥ 3.10) and the harness
+    has not asked for classic ones."""
+    if os.environ.get("TONGBAN_QUEUE_TYPE", "quorum") == "classic":
+        return False
+    url = urlsplit(amqp_uri)  # the version is the broker's, whatever the vhost
+    return _broker_has_quorum(f"{url.scheme}://{url.netloc}/")
+
+
+@lru_cache(maxsize=8)
+def _broker_has_quorum(broker_uri: str) -> bool:
+    with Connection(broker_uri) as conn:
         conn.connect()
         version = conn.connection.server_properties.get("version", "0")
     major, minor = (int(p) for p in str(version).split(".")[:2])

@@ -2,7 +2,9 @@
 
 Each department answers `GET /sources/<source>/<resident id>` with what it holds about the person
 (JSON), the way a real data-sharing gateway would. The answers are deterministic per person, can be
-pinned per person for tests (`facts`), and a source can be made slow to exercise timeouts.
+pinned per person for tests (`facts`), and a source can be stalled to exercise timeouts: a query to
+a source in `slow_sources` gets no answer until the source is taken out of that set (or
+`slow_seconds` pass), so a test heals it at a moment of its choosing instead of racing a timer.
 """
 
 from __future__ import annotations
@@ -37,11 +39,12 @@ def default_facts(source: str, resident_id: str) -> dict:
 
 
 class PartnerData:
-    def __init__(self, facts: dict | None = None, slow_sources=(), slow_seconds: float = 10.0, failing_sources=()):
+    def __init__(self, facts: dict | None = None, slow_sources=(), slow_seconds: float = 300.0, failing_sources=()):
         self.facts = facts or {}  # (source, resident id) -> answer
         self.slow_sources, self.slow_seconds = set(slow_sources), slow_seconds
         self.failing_sources = set(failing_sources)
         self.queries: list[tuple[str, str]] = []  # what was asked, for tests and demos
+        self.stalled_now = self.most_stalled_at_once = 0  # queries held by stalled sources
         self.urls = Map([Rule("/sources/<source>/<resident_id>", endpoint="source")])
 
     def __call__(self, environ, start_response):
@@ -61,7 +64,12 @@ class PartnerData:
             return _json(400, {"error": exc.reason})
         self.queries.append((source, resident_id))
         if source in self.slow_sources:
-            time.sleep(self.slow_seconds)
+            self.stalled_now += 1
+            self.most_stalled_at_once = max(self.most_stalled_at_once, self.stalled_now)
+            stalled_until = time.monotonic() + self.slow_seconds
+            while source in self.slow_sources and time.monotonic() < stalled_until:
+                time.sleep(0.05)
+            self.stalled_now -= 1
         if source in self.failing_sources:
             return _json(503, {"error": "source unavailable"})
         return _json(200, self.facts.get((source, resident_id), default_facts(source, resident_id)))
@@ -72,7 +80,15 @@ def _json(status: int, body: dict) -> Response:
 
 
 def serve(app: PartnerData, port: int, host: str = "127.0.0.1"):
-    """Serve in a background thread (green under eventlet); `.shutdown()` stops it."""
+    """Serve in a background thread (green under eventlet); `.shutdown()` stops it and lets every
+    stalled query go."""
     server = make_server(host, port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    stop = server.shutdown
+
+    def shutdown():
+        app.slow_sources.clear()
+        stop()
+
+    server.shutdown = shutdown
     return server

@@ -19,6 +19,7 @@ behind once it is called again.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -192,10 +193,8 @@ def kill_node(node: Node, sig: int = signal.SIGKILL) -> None:
     """Kill one node's Erlang VM (a crash, for fault tests); its data directory stays."""
     pid_file = node.home / "pid"
     if pid_file.exists():
-        try:
+        with contextlib.suppress(ValueError, ProcessLookupError):
             os.kill(int(pid_file.read_text().strip()), sig)
-        except (ValueError, ProcessLookupError):
-            pass
 
 
 def restart_node(node: Node) -> None:

@@ -112,7 +112,7 @@ def drop_databases(urls: dict[str, str]) -> None:
         conn.close()
 
 
-def wait_ready(url: str, timeout: float = 60.0) -> None:
+def wait_ready(url: str, timeout: float = 120.0) -> None:
     import requests
 
     deadline = time.monotonic() + timeout
@@ -328,7 +328,7 @@ def smoke(gateway_url: str, secret: str) -> None:
     say("smoke: matter completed, every step done")
 
 
-def wait_until(predicate, what: str, timeout: float = 30.0) -> None:
+def wait_until(predicate, what: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

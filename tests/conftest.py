@@ -1,7 +1,16 @@
 """Fixtures that give every test its own PostgreSQL database and RabbitMQ vhost.
 
 Tests talk to the real broker and database on this machine (127.0.0.1:5672, :5432) and clean up
-after themselves (see `infra.scratch`).
+after themselves (see `infra.scratch`). The harness is light on the broker and patient with a busy
+machine:
+
+- the topology's queues are classic queues, except in tests marked `quorum` (those about what only
+  quorum queues do: delivery limits, at-least-once dead-lettering): a quorum queue is a Raft group
+  with its own log, and a test declares about 150 of them;
+- containers are killed together at the end of a test, not one after another (each waits up to a
+  second for its consumer loop to notice);
+- `TONGBAN_TEST_SHARD=k/n` runs every n-th test from the k-th, so `tests/parallel.py` can run n
+  pytest processes side by side; each shard takes its HTTP ports from its own range.
 """
 
 import warnings
@@ -12,6 +21,7 @@ import eventlet  # noqa: E402
 
 eventlet.monkey_patch()  # before anything imports socket or threading for real
 
+import os  # noqa: E402
 import socket  # noqa: E402
 from datetime import UTC  # noqa: E402
 
@@ -19,6 +29,33 @@ import pytest  # noqa: E402
 from nameko.containers import ServiceContainer  # noqa: E402
 
 from infra.scratch import Scratch  # noqa: E402
+from tests.helpers import close_broker_connections  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "quorum: the test's topology uses quorum queues, as production does")
+
+
+def _shard() -> tuple[int, int]:
+    """(k, n) of TONGBAN_TEST_SHARD=k/n: this process runs the tests at positions k, k+n, … (from 0)."""
+    k, _, n = (os.environ.get("TONGBAN_TEST_SHARD") or "0/1").partition("/")
+    return int(k), int(n)
+
+
+def pytest_collection_modifyitems(config, items):
+    k, n = _shard()
+    if n > 1:
+        kept = [item for position, item in enumerate(items) if position % n == k]
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
+
+
+@pytest.fixture(autouse=True)
+def queue_type(request, monkeypatch):
+    """Classic queues unless the test is about quorum queues (chassis.topology reads this)."""
+    kind = "quorum" if request.node.get_closest_marker("quorum") else "classic"
+    monkeypatch.setenv("TONGBAN_QUEUE_TYPE", kind)
+    return kind
 
 
 @pytest.fixture
@@ -26,6 +63,7 @@ def scratch():
     """This test's throwaway databases and vhosts, deleted after it."""
     made = Scratch(prefix="test")
     yield made
+    close_broker_connections()
     made.close()
 
 
@@ -41,10 +79,26 @@ def amqp_uri(scratch):
     return scratch.vhost()
 
 
+_PORTS_PER_SHARD = 2500  # below the ephemeral range (32768-), so no outgoing connection takes one
+_next_port: dict[int, int] = {}
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, from this shard's own range (20000 + 2500 k …), so two shards
+    never hand out the same one."""
+    k, _ = _shard()
+    low = 20000 + k * _PORTS_PER_SHARD
+    for _ in range(_PORTS_PER_SHARD):
+        port = _next_port.get(k, low)
+        _next_port[k] = low + (port + 1 - low) % _PORTS_PER_SHARD
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {low}-{low + _PORTS_PER_SHARD - 1}")
 
 
 @pytest.fixture
@@ -61,7 +115,7 @@ def base_config(amqp_uri):
 
 @pytest.fixture
 def start_service(scratch):  # after scratch, so containers stop before their vhost goes
-    """Run service classes in containers in this process; kill them after the test."""
+    """Run service classes in containers in this process; kill them after the test, together."""
     containers = []
 
     def start(cls, config):
@@ -71,8 +125,10 @@ def start_service(scratch):  # after scratch, so containers stop before their vh
         return container
 
     yield start
-    for container in reversed(containers):
-        container.kill()
+    pool = eventlet.GreenPool()
+    for container in containers:
+        pool.spawn_n(container.kill)
+    pool.waitall()
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from services.charity.service import CharityService
 from services.funeral.service import FuneralService
 from services.marriage.service import MarriageService
 from tests.conftest import free_port
+from tests.helpers import CHECK_TIMEOUT_SECONDS, PATIENCE
 
 SECRET = "test-secret-for-tokens-only"
 
@@ -47,7 +48,7 @@ class System:
     def call(self, method: str, path: str, as_: tuple, json=None, headers=None) -> requests.Response:
         role, subject, *area_and_org = as_  # (role, subject[, area[, org]])
         all_headers = {"Authorization": f"Bearer {self.token(role, subject, *area_and_org)}", **(headers or {})}
-        return self.session.request(method, self.url + path, json=json, headers=all_headers, timeout=20)
+        return self.session.request(method, self.url + path, json=json, headers=all_headers, timeout=PATIENCE)
 
 
 _sequences: dict[tuple, itertools.cycle] = {}
@@ -124,7 +125,7 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path):
                     **common,
                     "DATABASE_URL": urls["assistance"],
                     "CHECK_SOURCES_URL": f"http://127.0.0.1:{data_port}",
-                    "CHECK_TIMEOUT_SECONDS": 1,
+                    "CHECK_TIMEOUT_SECONDS": CHECK_TIMEOUT_SECONDS,
                     "BANK_FILES_DIR": str(tmp_path / "bank-files"),
                     "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
                 },

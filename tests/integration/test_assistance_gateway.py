@@ -60,7 +60,7 @@ def members() -> list[dict]:
 
 
 def test_dibao_from_submission_to_first_payment_through_the_gateway(system, manual_clock):
-    data = PartnerData(slow_sources={"real_estate"}, slow_seconds=3)
+    data = PartnerData(slow_sources={"real_estate"})
     sys_ = system(simulator=True, assistance=data)
     pin_standard(sys_.databases["assistance"])
     household = members()

@@ -24,7 +24,7 @@ from infra.partner_data import PartnerData, serve
 from services.assistance import rules
 from services.assistance.service import AssistanceService
 from tests.conftest import free_port
-from tests.helpers import queue_depth, wait_for
+from tests.helpers import CHECK_TIMEOUT_SECONDS, queue_depth, wait_for
 
 TOWNSHIP = "330602001"  # a street of Yuecheng district, Shaoxing
 DISTRICT = "330602"
@@ -135,7 +135,7 @@ class Assistance:
 @pytest.fixture
 def assistance(make_database, base_config, start_service, manual_clock, amqp_uri):
     """Boot AssistanceService on a fresh database; the partner data simulator answers the check
-    with `real_estate` slow (5 s against a 1 s timeout) unless the test heals it."""
+    with `real_estate` stalled (it times out) unless the test heals it."""
     servers, engines, proxies = [], [], []
 
     def boot(**config) -> Assistance:
@@ -177,7 +177,7 @@ def assistance(make_database, base_config, start_service, manual_clock, amqp_uri
                     },
                 ],
             )
-        partner = PartnerData(slow_sources={"real_estate"}, slow_seconds=5)
+        partner = PartnerData(slow_sources={"real_estate"})
         port = free_port()
         servers.append(serve(partner, port))
         start_service(
@@ -186,7 +186,7 @@ def assistance(make_database, base_config, start_service, manual_clock, amqp_uri
                 **base_config,
                 "DATABASE_URL": url,
                 "CHECK_SOURCES_URL": f"http://127.0.0.1:{port}",
-                "CHECK_TIMEOUT_SECONDS": 1,
+                "CHECK_TIMEOUT_SECONDS": CHECK_TIMEOUT_SECONDS,
                 "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
                 **config,
             },
@@ -250,27 +250,27 @@ def test_dibao_application_from_submission_to_approval(assistance, manual_clock)
     assert accepted["decision_due"] == "2026-05-28"
 
     # 核对, first with the real-estate registry too slow: the check is kept but incomplete
-    began = time.monotonic()
     first = svc.rpc.run_economic_check(TOWNSHIP_CLERK, app_id)
-    elapsed = time.monotonic() - began
     assert first["state"] == "accepted"
     report = first["economic_check"]
     assert report["complete"] is False and report["all_sources_answered"] is False
     for member in report["members"]:
         estate = member["sources"]["real_estate"]
-        assert estate["status"] == "timeout" and estate["findings"] is None and "1 s" in estate["error"]
+        assert estate["status"] == "timeout" and estate["findings"] is None
+        assert estate["error"] == f"no answer within {CHECK_TIMEOUT_SECONDS} s"
         assert member["sources"]["bank_deposits"] == {
             **member["sources"]["bank_deposits"],
             "status": "ok",
             "findings": {"deposits_fen": DEPOSITS},
         }
     assert {f["source"] for f in report["failed"]} == {"real_estate"} and len(report["failed"]) == 3
-    assert elapsed < 2.9, f"27 fetches with 3 one-second timeouts took {elapsed:.1f} s: not concurrent"
+    # the fetches run side by side: the three to the stalled registry were waiting at the same time
+    assert svc.partner.most_stalled_at_once == 3
     rows = svc.rows("SELECT source, status, latency_ms, result, error FROM check_fetch")
     assert len(rows) == 3 * len(CHECK_SOURCES)
     timeouts = [r for r in rows if r.status == "timeout"]
     assert len(timeouts) == 3 and all(r.source == "real_estate" and r.result is None and r.error for r in timeouts)
-    assert all(900 <= r.latency_ms < 4000 for r in timeouts)
+    assert all(r.latency_ms >= CHECK_TIMEOUT_SECONDS * 1000 * 0.95 for r in timeouts)  # held to the deadline
     assert svc.rows("SELECT complete FROM economic_check")[0].complete is False
 
     # the registry is healthy again: the check is complete and the application checked

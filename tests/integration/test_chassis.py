@@ -19,6 +19,9 @@ from tests.integration import probe
 
 QUEUE = "probe_consumer.on_probe"
 
+# the chassis's guarantees are proved on the queues production runs: quorum queues
+pytestmark = pytest.mark.quorum
+
 
 @pytest.fixture
 def probes(make_database, base_config, start_service):
