@@ -376,12 +376,9 @@ def compose_environment(name: str, process: Process) -> dict:
             db = process.database
             env[variable] = f"postgresql+psycopg2://{db}:${{{db.upper()}_DB_PASSWORD:?}}@postgres:5432/tongban_{db}"
         elif variable == "AMQP_URI":
-            # one broker user per process; the nodes are listed for failover (kombu's `;` form)
+            # one broker user per process, through the load balancer in front of the three nodes
             user = name.replace("-", "_")
-            env[variable] = ";".join(
-                f"amqp://{user}:${{{user.upper()}_BROKER_PASSWORD:?}}@{node}:5672/tongban"
-                for node in COMPOSE_BROKER_NODES
-            )
+            env[variable] = f"amqp://{user}:${{{user.upper()}_BROKER_PASSWORD:?}}@broker:5672/tongban"
         elif variable in SECRET_VARIABLES:
             if variable == "AUTH_SECRET" and not needs_auth(process):
                 continue
@@ -484,6 +481,13 @@ def compose_file() -> dict:
         "networks": ["backend"],
     }
     broker_ready = {node: {"condition": "service_healthy"} for node in COMPOSE_BROKER_NODES}
+    services["broker"] = {
+        "image": "haproxy:3.2.4",
+        "volumes": ["./infra/deploy/haproxy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro"],
+        "depends_on": broker_ready,
+        "restart": "unless-stopped",
+        "networks": ["backend"],
+    }
     services["broker-users"] = {
         "image": "rabbitmq:4.1.4-management",
         "entrypoint": ["/bin/sh", "/tongban/broker-users.sh"],
@@ -505,10 +509,11 @@ def compose_file() -> dict:
         "image": "${TONGBAN_IMAGE:-tongban:latest}",
         "build": {"context": ".", "dockerfile": "Dockerfile"},
         "command": ["topology"],
-        "environment": {
-            "AMQP_URI": f"amqp://topology:${{TOPOLOGY_BROKER_PASSWORD:?}}@{COMPOSE_BROKER_NODES[0]}:5672/tongban"
+        "environment": {"AMQP_URI": "amqp://topology:${TOPOLOGY_BROKER_PASSWORD:?}@broker:5672/tongban"},
+        "depends_on": {
+            "broker-users": {"condition": "service_completed_successfully"},
+            "broker": {"condition": "service_started"},
         },
-        "depends_on": {"broker-users": {"condition": "service_completed_successfully"}},
         "networks": ["backend"],
     }
     for db in MIGRATIONS:

@@ -418,6 +418,11 @@ def test_compose_runs_a_three_node_broker_postgresql_every_process_and_monitorin
     conf = (ROOT / "infra/deploy/rabbitmq/rabbitmq.conf").read_text()
     for node in nodes:
         assert f"= rabbit@{node}\n" in conf
+    # one address for the three nodes: a TCP load balancer that drops a node that stops answering
+    haproxy = (ROOT / "infra/deploy/haproxy/haproxy.cfg").read_text()
+    for node in nodes:
+        assert re.search(rf"^\s+server {node} {node}:5672 check", haproxy, re.M)
+    assert services["broker"]["image"].startswith("haproxy:")
     assert services["postgres"]["image"].startswith("postgres:")
     assert services["prometheus"]["image"].startswith("prom/prometheus:")
     assert services["grafana"]["image"].startswith("grafana/grafana:")
@@ -431,6 +436,7 @@ def test_compose_runs_a_three_node_broker_postgresql_every_process_and_monitorin
             rf"names: \[[^\]]*\b{re.escape(name)}\b[^\]]*\]\n\s+type: A\n\s+port: {default_port(process)}", prometheus
         )
         env = service["environment"]
+        assert "@broker:5672/tongban" in env["AMQP_URI"]
         assert set(env) <= set(config_variables(process.config)), set(env) - set(config_variables(process.config))
         for variable in CREDENTIALS & set(env):
             assert re.search(r"\$\{[A-Z_]+:\?", env[variable]), (name, variable)  # from the operator, required
