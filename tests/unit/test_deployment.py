@@ -489,3 +489,15 @@ def test_dockerfile_builds_one_pinned_non_root_image_whose_command_picks_the_pro
     assert needed <= set(copied) | {"services", "gateway"} and {"services", "gateway"} <= set(copied)
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".venv" in ignored and "tests" in ignored
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_tongban_pods_meet_the_restricted_pod_security_standard(overlay):
+    for workload, container in tongban_containers(overlay):
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"] == deploy.UID
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["automountServiceAccountToken"] is False
+        security = container["securityContext"]
+        assert security["allowPrivilegeEscalation"] is False and security["capabilities"] == {"drop": ["ALL"]}
+        assert security["readOnlyRootFilesystem"] is True
