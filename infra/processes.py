@@ -91,9 +91,12 @@ _VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)(?::([^}]*))?\}")
 
 
 def config_variables(config: str) -> dict[str, str | None]:
-    """The environment variables a nameko config file reads, with their defaults (None: required)."""
-    text = (ROOT / config).read_text(encoding="utf-8")
-    return {m.group(1): m.group(2) for m in _VARIABLE.finditer(text)}
+    """The environment variables a nameko config file reads, with their defaults (None: required):
+    the `${VAR:default}` in its values (its comments say nothing)."""
+    import yaml
+
+    values = yaml.safe_load((ROOT / config).read_text(encoding="utf-8")).values()
+    return {m.group(1): m.group(2) for v in values if isinstance(v, str) for m in _VARIABLE.finditer(v)}
 
 
 def default_port(process: Process) -> int:

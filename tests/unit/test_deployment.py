@@ -249,6 +249,18 @@ def test_ports_and_probes_follow_the_configs(overlay):
         assert service["spec"]["selector"].items() <= workload["spec"]["template"]["metadata"]["labels"].items()
 
 
+def test_the_variables_a_config_reads_are_those_of_its_values():
+    # the configs' first lines say "${VAR:default} comes from the environment": a comment
+    assert config_variables("infra/config/marriage.yaml") == {
+        "AMQP_URI": "amqp://guest:guest@127.0.0.1:5672/",
+        "MARRIAGE_DATABASE_URL": "sqlite:///var/marriage.db",
+        "MARRIAGE_HTTP": "127.0.0.1:8101",
+        "E_CERTIFICATE_KEY": None,
+        "E_CERTIFICATE_KEY_ID": "dev",
+        "LOG_LEVEL": "INFO",
+    }
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_variable_set_is_one_the_config_reads(overlay):
     config_maps = {c["metadata"]["name"]: c["data"] for c in of_kind(overlay, "ConfigMap")}
