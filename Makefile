@@ -6,14 +6,16 @@ PY := $(VENV)/bin/python
 NO_SERVICES := TONGBAN_TEST_PG=postgresql://postgres@127.0.0.1:9/postgres TONGBAN_TEST_AMQP=guest:guest@127.0.0.1:9 \
 	TONGBAN_TEST_BROKER_ADMIN=http://127.0.0.1:9 TONGBAN_TEST_BROKER_START=false
 
-.PHONY: install run test test-unit test-integration lint smoke bench catalogue
+.PHONY: install run test test-unit test-integration lint smoke bench catalogue deploy-files
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt tests/deployment/package-lock.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11+ is required")'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@command -v npm >/dev/null || { echo "npm (Node.js) is needed for the deployment checks: apt-get install nodejs npm"; exit 1; }
+	cd tests/deployment && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 run: install
@@ -44,3 +46,7 @@ bench: install
 
 catalogue: install
 	$(PY) -m contracts.catalogue --write README.md
+
+# The generated deployment files (infra/k8s/base/processes.yaml, compose.yaml) from infra/processes.py.
+deploy-files: install
+	$(PY) -m infra.deploy --write

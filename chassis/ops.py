@@ -11,13 +11,14 @@ from nameko.extensions import DependencyProvider
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.wrappers import Response
 
+from chassis.db import Database
 from chassis.entrypoints import http, json_response
 from chassis.metrics import DEAD_LETTER_DEPTH
 from chassis.topology import dead_queue_name
 from contracts.partners import PARTNERS
 from contracts.subscriptions import SUBSCRIPTIONS, partner_queue
 
-__all__ = ["Operable", "Readiness"]
+__all__ = ["Operable", "ProcessHealth", "Readiness"]
 
 
 class Readiness(DependencyProvider):
@@ -77,3 +78,14 @@ class Operable:
         return Response(
             generate_latest(), mimetype=CONTENT_TYPE_LATEST.split(";")[0], headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
+
+
+class ProcessHealth(Operable):
+    """`/health/*` and `/metrics` for a process whose services serve no HTTP of their own (the
+    progress projection, the partner feed), run beside them: `nameko run ... chassis.ops:ProcessHealth`.
+    Ready when the process's database and the broker answer; `/metrics` is the process's registry,
+    so the consumers' counters and the relay's gauges are there too."""
+
+    name = "ops"
+
+    db = Database()
