@@ -22,6 +22,7 @@ import eventlet  # noqa: E402
 eventlet.monkey_patch()  # before anything imports socket or threading for real
 
 import os  # noqa: E402
+import random  # noqa: E402
 import socket  # noqa: E402
 from datetime import UTC  # noqa: E402
 
@@ -85,11 +86,12 @@ _next_port: dict[int, int] = {}
 
 def free_port() -> int:
     """A port nothing listens on, from this shard's own range (20000 + 2500 k …), so two shards
-    never hand out the same one."""
+    never hand out the same one; each process starts at a random place in it, so other test runs
+    on the machine at the same time rarely meet it."""
     k, _ = _shard()
     low = 20000 + k * _PORTS_PER_SHARD
     for _ in range(_PORTS_PER_SHARD):
-        port = _next_port.get(k, low)
+        port = _next_port.get(k) or low + random.randrange(_PORTS_PER_SHARD)
         _next_port[k] = low + (port + 1 - low) % _PORTS_PER_SHARD
         with socket.socket() as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
