@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError
 
-from chassis.errors import InvalidInput
+from chassis.errors import MalformedRequest
 
 __all__ = ["load", "dump"]
 
@@ -14,7 +14,7 @@ def load(schema: type[Schema], payload) -> dict:
     try:
         return schema().load(payload or {})
     except ValidationError as exc:
-        raise InvalidInput("the request has invalid fields", errors=exc.messages) from None
+        raise MalformedRequest("the request has invalid fields", errors=exc.messages) from None
 
 
 def dump(schema: type[Schema], obj, only=None) -> dict:

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError
+from marshmallow.fields import String as _String
 
 __all__ = ["InvalidResidentId", "ResidentId", "ResidentIdField", "compose_resident_id", "mask"]
 
@@ -123,8 +124,19 @@ class Newborn:
         return f"newborn {self.birth_certificate_number[:2]}****"
 
 
-class ResidentIdField(fields.String):
-    """Marshmallow field: loads the normalised number string, or fails with the reason."""
+class ResidentIdField(_String):
+    """Marshmallow field: loads the normalised number string, or fails with the reason. The
+    OpenAPI document names its format, `resident-id` (GB 11643: 17 digits and a check character,
+    0-9 or X): no pattern can say the check character or the birth date, so none is given."""
+
+    def __init__(self, *args, **kwargs):
+        metadata = {
+            "format": "resident-id",
+            "description": "GB 11643 resident ID number: 6-digit division, 8-digit birth date, 3-digit "
+            "sequence, ISO 7064 MOD 11-2 check character (0-9 or X)",
+            **(kwargs.pop("metadata", None) or {}),
+        }
+        super().__init__(*args, metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)

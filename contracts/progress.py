@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, validate, validates_schema
 
+from contracts import fields
 from contracts.events import BirthFactsSchema
 from contracts.marriage import Strict
 from contracts.matters import REPORTABLE_STEP_STATES, STEP_STATES

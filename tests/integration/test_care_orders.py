@@ -332,7 +332,7 @@ def test_admissions_take_free_beds_and_concentrated_support_needs_tekun(care, am
     }
     with pytest.raises(Problem) as no_tekun:
         rpc.admit(CLERK, refused)
-    assert no_tekun.value.status == 400
+    assert no_tekun.value.status == 422
     placed = rpc.admit(CLERK, {**refused, "resident_id": ELDER})
     assert (placed["concentrated_support"], placed["beds_free"]) == (True, 0)
     with pytest.raises(Problem) as full:
@@ -478,7 +478,7 @@ def test_devices_are_registered_by_staff_of_the_persons_area_one_person_at_a_tim
         assert in_service.value.status == 409 and "device_id" in in_service.value.errors
     with pytest.raises(Problem) as future:
         rpc.register_device(CLERK, {**device, "device_id": "watch-0043", "registered_on": "2026-06-11"})
-    assert future.value.status == 400
+    assert future.value.status == 422
     with pytest.raises(Problem) as unknown:
         rpc.register_device(
             CLERK,

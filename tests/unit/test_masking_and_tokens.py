@@ -7,7 +7,17 @@ import jwt
 import pytest
 
 from chassis.audit import SYSTEM, Actor
-from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem, Refused, Unauthorized, Unavailable
+from chassis.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    MalformedRequest,
+    NotFound,
+    Problem,
+    Refused,
+    Unauthorized,
+    Unavailable,
+)
 from chassis.logs import mask_resident_ids
 from contracts.person import compose_resident_id
 from gateway.auth import ROLES, authenticate, issue_token
@@ -211,7 +221,8 @@ def _as_nameko_sends(args):
 @pytest.mark.parametrize(
     "problem, status, title",
     [
-        pytest.param(InvalidInput("x", {"f": ["bad"]}), 400, "Invalid input", id="invalid-input"),
+        pytest.param(MalformedRequest("x", {"f": ["bad"]}), 400, "Malformed request", id="malformed-request"),
+        pytest.param(InvalidInput("x", {"f": ["bad"]}), 422, "Invalid input", id="invalid-input"),
         pytest.param(Unauthorized("x"), 401, "Unauthorized", id="unauthorized"),
         pytest.param(Forbidden("x"), 403, "Forbidden", id="forbidden"),
         pytest.param(NotFound("x"), 404, "Not found", id="not-found"),
@@ -234,12 +245,12 @@ def test_problem_round_trip(problem, status, title, stringify):
 
 def test_invalid_input_round_trip_as_json():
     args = _as_nameko_sends(InvalidInput("x", {"f": ["bad"]}).canonical().args)
-    assert "400" in args  # the simulation did turn the status into a string
+    assert "422" in args  # the simulation did turn the status into a string
     body = Problem(*args).as_json()
     assert body == {
         "type": "https://tongban.example/problems/InvalidInput",
         "title": "Invalid input",
-        "status": 400,
+        "status": 422,
         "detail": "x",
         "errors": {"f": ["bad"]},
     }
