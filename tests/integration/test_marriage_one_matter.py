@@ -99,7 +99,7 @@ def test_marriage_one_matter_reaches_all_steps_done(system, manual_clock):
         json={
             "child": {
                 "name": "张小宝",
-                "birth_date": "2027-03-02",
+                "birth_date": str(TODAY + timedelta(days=1)),  # the day the clock stands on
                 "sex": "female",
                 "birth_certificate_number": "O330602001",
             },
