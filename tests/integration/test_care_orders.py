@@ -8,7 +8,6 @@ import time
 import uuid
 from datetime import UTC, date, datetime
 
-import jwt
 import pytest
 from kombu import Connection, Exchange, Producer
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -18,7 +17,7 @@ from chassis.errors import Problem
 from chassis.topology import EVENTS_EXCHANGE
 from contracts.person import compose_resident_id
 from tests.helpers import queue_depth, wait_for
-from tests.system import SECRET
+from tests.system import ISSUER
 
 TOWNSHIP = "330602001"
 CLERK = {"id": "caseworker-01", "role": "clerk", "area": TOWNSHIP}
@@ -230,8 +229,15 @@ def test_a_provider_acts_only_on_its_own_orders(system, manual_clock):
     assert accepted.status_code == 200 and accepted.json()["state"] == "accepted"
     assert sys_.call("GET", path, mine).json()["resident_id"] is None
     # a provider's token must say which provider it is
-    unnamed = jwt.encode(
-        {"sub": "care_providers", "role": "partner", "exp": int(time.time()) + 60}, SECRET, algorithm="HS256"
+    unnamed = ISSUER.sign(
+        {
+            "iss": ISSUER.issuer,
+            "aud": ISSUER.audience,
+            "sub": "care_providers",
+            "role": "partner",
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 60,
+        }
     )
     answer = sys_.session.get(sys_.url + path, headers={"Authorization": f"Bearer {unnamed}"}, timeout=10)
     assert answer.status_code == 401 and "org" in answer.json()["detail"]

@@ -1,14 +1,19 @@
 """The HTTP edge holds (issue 12): malformed input is a 4xx problem naming the field, never a server
 error; the national office registry; a birth certificate names one birth; the loser of a
-registration race is told which party."""
+registration race is told which party; tokens from an identity provider whose keys rotate."""
 
+import json
+import threading
 import uuid
 from datetime import date, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import eventlet
 import psycopg2
 from sqlalchemy.engine import make_url
 
+from gateway.auth import Issuer, issue_token
+from tests.conftest import free_port
 from tests.helpers import wait_for
 from tests.system import person
 
@@ -210,3 +215,55 @@ def test_the_loser_of_a_registration_race_is_told_which_party(system):
     assert answer.json()["errors"] == {
         "party_a.resident_id": ["registered as married by another registration a moment ago"]
     }
+
+
+class _Jwks(BaseHTTPRequestHandler):
+    """The identity provider's JWKS endpoint, served by a plain http.server."""
+
+    published: dict = {"keys": []}
+
+    def do_GET(self):
+        body = json.dumps(self.published).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_tokens_are_verified_against_the_identity_providers_rotating_keys(system, manual_clock):
+    old, new, stranger = Issuer.generate(), Issuer.generate(), Issuer.generate()
+    _Jwks.published = old.jwks()
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Jwks)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        s = system(
+            AUTH_JWKS=f"http://127.0.0.1:{port}/.well-known/jwks.json",
+            AUTH_ISSUER=old.issuer,
+            AUTH_AUDIENCE=old.audience,
+            AUTH_KEY_GRACE_SECONDS=600,
+            AUTH_JWKS_COOLDOWN_SECONDS=0,
+        )
+
+        def status(issuer, role="clerk", subject="registrar-01", **claims):
+            token = issue_token(issuer, subject, role, area="330602", **claims)
+            headers = {"Authorization": f"Bearer {token}"}
+            return s.session.get(s.url + "/api/v1/marriage/offices", headers=headers, timeout=10).status_code
+
+        assert status(old) == 200
+        assert status(stranger) == 401  # a key the provider does not publish
+        _Jwks.published = new.jwks()  # the provider rotates: the old key leaves its JWKS
+        assert status(new) == 200  # an unknown key id reads the JWKS again
+        assert status(old) == 200  # the rotated-out key, within its grace period
+        manual_clock.advance(seconds=601)
+        assert status(old) == 401  # after it
+        assert status(new) == 200
+        assert status(new, ttl_seconds=8 * 3600) == 401  # staff tokens are short-lived
+        assert status(new, role="partner", subject="health", ttl_seconds=8 * 3600) == 200
+    finally:
+        server.shutdown()
