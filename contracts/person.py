@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from marshmallow import ValidationError
 from marshmallow.fields import String as _String
@@ -144,3 +144,23 @@ class ResidentIdField(_String):
             return ResidentId.parse(text).number
         except InvalidResidentId as exc:
             raise ValidationError(exc.reason) from None
+
+
+def main(argv=None) -> None:
+    """`python -m contracts.person male 1995`: a made-up, valid number for a demo (a random day of
+    that year, a random sequence of that sex, division 330602 unless another is given)."""
+    import argparse
+    import random
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("sex", choices=["male", "female"])
+    parser.add_argument("year", type=int)
+    parser.add_argument("--division", default="330602")
+    args = parser.parse_args(argv)
+    born = date(args.year, 1, 1) + timedelta(days=random.randrange(365))
+    sequence = random.randrange(0, 999, 2) + (1 if args.sex == "male" else 0)
+    print(compose_resident_id(args.division, born, sequence))
+
+
+if __name__ == "__main__":
+    main()
