@@ -205,6 +205,10 @@ class ProblemWsgiApp(WsgiApp):
                 raise RequestEntityTooLarge(f"the request body is larger than {self.max_request_bytes} bytes")
             adapter = self.url_map.bind_to_environ(environ)
             provider, values = adapter.match()
+            if values:  # a parameter's route, unless a route of this very path takes other methods
+                allowed = _allowed(adapter, request.path, adapter.allowed_methods(request.path))
+                if request.method not in allowed:
+                    raise MethodNotAllowed(valid_methods=allowed)
         except MethodNotAllowed as exc:
             exc.valid_methods = _allowed(adapter, request.path, exc.valid_methods or [])
             return http_problem(exc, request.path)(environ, start_response)

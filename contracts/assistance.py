@@ -175,7 +175,8 @@ class PolicyVersionRequestSchema(Strict):
     region_code = fields.String(required=True, validate=validate.Regexp(r"^(\d{6}|\d{9}|\d{12})$"))
     effective_from = fields.Date(required=True)
     value = fields.Raw(
-        required=True, metadata={"description": "number, ratio string, or mapping, as the parameter takes"}
+        required=True,
+        metadata={"description": "number, ratio string, or mapping, as the parameter takes", **fields.JSON_VALUE},
     )
     source = fields.String(
         required=True,
@@ -354,7 +355,7 @@ class RepaymentRequestSchema(Strict):
     @validates_schema
     def _reason_for_write_off(self, data, **_):
         if data.get("method") == "write_off" and not data.get("reason"):
-            raise ValidationError("say why the amount is written off", field_name="reason")
+            raise ValidationError(fields.RuleMessage("say why the amount is written off"), field_name="reason")
 
 
 class RefundRequestSchema(Strict):

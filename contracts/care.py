@@ -293,6 +293,10 @@ class ChildViewSchema(Strict):
     child_director = fields.String(allow_none=True, metadata={"description": "the village's 儿童主任"})
 
 
+class ScreeningRecordedSchema(ChildViewSchema):
+    screening_id = fields.String()
+
+
 class ChildDirectorRequestSchema(Strict):
     village_code = fields.String(required=True, validate=VILLAGE)
     name = fields.String(required=True, validate=validate.Length(min=1, max=60))

@@ -24,6 +24,7 @@ from marshmallow.fields import Date as _Date
 from marshmallow.fields import Float as _Float
 from marshmallow.fields import Integer as _Integer
 from marshmallow.fields import List as _List
+from marshmallow.fields import Raw as _Raw
 from marshmallow.fields import String as _String
 
 INT32 = (-(2**31), 2**31 - 1)  # sqlalchemy Integer: PostgreSQL integer
@@ -41,6 +42,11 @@ DATETIME_PATTERN = (
     "T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )
 DIVISION_PATTERN = "^[0-9]{6}([0-9]{3}){0,2}$"
+
+
+class RuleMessage(str):
+    """A field's refusal by a rule the document cannot state (a resident ID's check character): the
+    value has the documented shape, so the loaders answer 422, not 400."""
 
 
 class Printable(validate.Validator):
@@ -203,6 +209,35 @@ class List(_List):
         if not _bounded(validators):
             validators.append(validate.Length(max=DEFAULT_MAX_ITEMS))
         super().__init__(*args, validate=validators, **kwargs)
+
+
+class Raw(_Raw):
+    """Any JSON value, its strings (and keys) without control characters, never null unless
+    allowed: what a JSON column keeps (PostgreSQL refuses \\u0000 in one)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        def walk(item):
+            if isinstance(item, str):
+                Printable()(item)
+            elif isinstance(item, dict):
+                for key, inner in item.items():
+                    walk(key)
+                    walk(inner)
+            elif isinstance(item, list):
+                for inner in item:
+                    walk(inner)
+
+        walk(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+JSON_VALUE = {  # how the document shows a Raw value: a number, a string or a mapping, never null
+    "anyOf": [
+        {"type": "number"},
+        {"type": "string", "maxLength": DEFAULT_MAX_LENGTH, "pattern": PRINTABLE},
+        {"type": "object"},
+    ]
+}
 
 
 class DivisionCode(String):

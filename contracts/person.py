@@ -12,8 +12,10 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from marshmallow import ValidationError
+from marshmallow import ValidationError, validate
 from marshmallow.fields import String as _String
+
+from contracts.fields import Pattern, RuleMessage
 
 __all__ = ["InvalidResidentId", "ResidentId", "ResidentIdField", "compose_resident_id", "mask"]
 
@@ -124,12 +126,17 @@ class Newborn:
         return f"newborn {self.birth_certificate_number[:2]}****"
 
 
+_SHAPES = ("must be 18 characters", "must be 17 digits followed by a digit or X")
+
+
 class ResidentIdField(_String):
     """Marshmallow field: loads the normalised number string, or fails with the reason. The
-    OpenAPI document names its format, `resident-id` (GB 11643: 17 digits and a check character,
-    0-9 or X): no pattern can say the check character or the birth date, so none is given."""
+    OpenAPI document gives its shape (18 characters, the pattern) and names its format,
+    `resident-id`; what no pattern can say (a real birth date, the check character) is refused as
+    a rule (RuleMessage: 422), the shape as malformed (400)."""
 
     def __init__(self, *args, **kwargs):
+        kwargs["validate"] = [validate.Length(equal=18), Pattern(r"^[0-9]{17}[0-9Xx]$")]
         metadata = {
             "format": "resident-id",
             "description": "GB 11643 resident ID number: 6-digit division, 8-digit birth date, 3-digit "
@@ -143,7 +150,7 @@ class ResidentIdField(_String):
         try:
             return ResidentId.parse(text).number
         except InvalidResidentId as exc:
-            raise ValidationError(exc.reason) from None
+            raise ValidationError(exc.reason if exc.reason in _SHAPES else RuleMessage(exc.reason)) from None
 
 
 def main(argv=None) -> None:

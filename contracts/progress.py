@@ -79,7 +79,7 @@ class StepReportRequestSchema(Strict):
     @validates_schema
     def _reason_for_rejection(self, data, **_):
         if data["state"] == "rejected" and not data.get("reason"):
-            raise ValidationError("say why the step was rejected", field_name="reason")
+            raise ValidationError(fields.RuleMessage("say why the step was rejected"), field_name="reason")
 
 
 class StepReportAcceptedSchema(Strict):

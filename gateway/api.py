@@ -19,6 +19,7 @@ from marshmallow import Schema, ValidationError, validate
 
 from chassis.entrypoints import http, json_response, problem_response
 from chassis.errors import Forbidden, MalformedRequest, Problem
+from chassis.schemas import refusal
 from contracts import fields
 from contracts.person import ResidentIdField
 from gateway.idempotency import request_hash
@@ -163,7 +164,7 @@ def _load_path(values: dict) -> dict:
         except ValidationError as exc:
             errors[name] = exc.messages
     if errors:
-        raise MalformedRequest("the path has invalid parameters", errors=errors)
+        raise refusal(ValidationError(errors), "the path has invalid parameters")
     return loaded
 
 
@@ -171,7 +172,7 @@ def _load_query(request, schema: type[Schema]) -> dict:
     try:
         return schema().load(request.args.to_dict())
     except ValidationError as exc:
-        raise MalformedRequest("the query has invalid parameters", errors=exc.messages) from None
+        raise refusal(exc, "the query has invalid parameters") from None
 
 
 def _no_constant(name):
@@ -188,4 +189,4 @@ def _load_body(request, schema: type[Schema]) -> dict:
     try:
         return schema().load(raw)
     except ValidationError as exc:
-        raise MalformedRequest("the request has invalid fields", errors=exc.messages) from None
+        raise refusal(exc, "the request has invalid fields") from None

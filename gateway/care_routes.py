@@ -417,7 +417,7 @@ class CareRoutes:
         tag="care",
         summary="Record a screening with its colour (四色管理); the follow-up falls due by policy",
         body=c.ScreeningRequestSchema,
-        response=c.ChildViewSchema,
+        response=c.ScreeningRecordedSchema,
     )
     def screen_child(self, actor, body, resident_id):
         return self.care.screen_child(actor.as_dict(), resident_id, wire(c.ScreeningRequestSchema, body))

@@ -768,7 +768,7 @@ def test_members_join_and_leave_with_the_benefit_recomputed(assistance, manual_c
         == 403
     )
     bad = refused(svc.rpc.add_member, TOWNSHIP_CLERK, household_id, {**baby, "resident_id": "330602202606020000"})
-    assert bad.status == 400 and "resident_id" in bad.errors
+    assert bad.status == 422 and "resident_id" in bad.errors
 
     spouse = next(m for m in joined["members"] if m["relationship"] == "spouse")
     left = svc.rpc.member_leaves(

@@ -122,7 +122,7 @@ def test_only_admins_feed_the_registry_and_start_the_job(care):
         assert refused.value.status == 403
     with pytest.raises(Problem) as bad:
         rpc.import_people(ADMIN, {"people": [{**someone(date(1940, 1, 1), 61), "resident_id": "330602194001010000"}]})
-    assert bad.value.status == 400
+    assert bad.value.status == 422
 
 
 def test_the_registry_and_the_allowance_through_the_gateway(system, manual_clock):

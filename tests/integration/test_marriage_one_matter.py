@@ -210,7 +210,7 @@ def test_registration_refusals_are_clear_and_change_nothing(system, manual_clock
         husband, resident_id=husband["resident_id"][:-1] + ("0" if husband["resident_id"][-1] != "0" else "1")
     )
     response = register(bad_id, wife)
-    assert response.status_code == 400
+    assert response.status_code == 422  # the shape is right, the check character is not
     assert response.headers["Content-Type"] == "application/problem+json"
     assert "party_a" in response.json()["errors"]
     assert "check" in str(response.json()["errors"]["party_a"]).lower()

@@ -123,4 +123,4 @@ def test_marital_status_is_disclosed_only_to_the_entitled(system, manual_clock):
     assert sys_.call("GET", path, ("partner", "health")).status_code == 403
     assert sys_.call("GET", path, ("citizen", b["resident_id"])).status_code == 403
     bad = sys_.call("GET", "/api/v1/marriage/marital-status/330602199001011234", CLERK)
-    assert bad.status_code == 400 and "resident_id" in bad.json()["errors"]
+    assert bad.status_code == 422 and "resident_id" in bad.json()["errors"]
