@@ -135,8 +135,10 @@ def openapi_document() -> dict:
         openapi_version="3.0.3",
         info={
             "description": "通办: the civil-affairs bureau's HTTP API for citizens, caseworkers "
-            "and partner departments. Errors are RFC 7807 problems (application/problem+json). Bearer "
-            "tokens are JWTs signed by the bureau's identity provider (ES256 or RS256, keys in its JWKS)."
+            "and partner departments. Errors are RFC 7807 problems (application/problem+json): 400 when "
+            "a request breaks this document, 422 when it is well formed but refused by the rules or the "
+            "records. Bearer tokens are JWTs signed by the bureau's identity provider (ES256 or RS256, keys "
+            "in its JWKS); staff tokens live at most 15 minutes."
         },
         plugins=[plugin],
     )

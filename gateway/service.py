@@ -283,6 +283,17 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         body=BirthNotificationRequestSchema,
         response=BirthAcceptedSchema,
         status=202,
+        example={
+            "child": {
+                "name": "王小满",
+                "birth_date": "2026-09-01",
+                "sex": "female",
+                "birth_certificate_number": "O330602777",
+            },
+            "mother_resident_id": "33060219970808002X",
+            "father_resident_id": "330602199504010011",
+            "hospital": "绍兴市妇幼保健院",
+        },
     )
     def notify_birth(self, actor, body):
         if actor.id != "health":
@@ -356,6 +367,7 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         summary="Add a registration office at a GB/T 2260 division to the national registry, or change its slots",
         body=m.OfficeRequestSchema,
         response=m.OfficeSchema,
+        example={"name": "北京市东城区婚姻登记处", "slot_minutes": 30, "slot_capacity": 6},
     )
     def put_office(self, actor, body, office_code):
         return self.marriage.put_office(actor.as_dict(), office_code, wire(m.OfficeRequestSchema, body))
@@ -405,6 +417,12 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         body=m.RegistrationRequestSchema,
         response=m.RegistrationSchema,
         status=201,
+        example={
+            "office_code": "330602",
+            "declared_not_close_relatives": True,
+            "party_a": {"resident_id": "330602199504010011", "name": "王刚"},
+            "party_b": {"resident_id": "33060219970808002X", "name": "周敏"},
+        },
     )
     def register_marriage(self, actor, body):
         return self.marriage.register_marriage(actor.as_dict(), wire(m.RegistrationRequestSchema, body))

@@ -95,3 +95,18 @@ def test_identifying_fields_carry_their_patterns():
         assert resident_id["format"] == "resident-id" and resident_id["type"] == "string"
     assert all(leaf.get("pattern") for leaf in by_name["office_code"])
     assert all(leaf.get("pattern") for leaf in by_name["region_code"])
+
+
+def test_the_documents_examples_are_what_the_edge_accepts_and_answers():
+    import jsonschema
+
+    from gateway.openapi import PROBLEM
+
+    examples = [r for r in ROUTES if r.example is not None]
+    assert len(examples) >= 4
+    for route in examples:
+        route.body().load(route.example)  # raises if the example would be refused as malformed
+    for _, _, op in OPERATIONS:
+        for status, response in op["responses"].items():
+            if not status.startswith("2"):
+                jsonschema.validate(response["content"]["application/problem+json"]["example"], PROBLEM)
