@@ -231,10 +231,11 @@ class Raw(_Raw):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-JSON_VALUE = {  # how the document shows a Raw value: a number, a string or a mapping, never null
+JSON_VALUE = {  # how the document shows a Raw value: a number, a string, a list or a mapping, never null
     "anyOf": [
         {"type": "number"},
         {"type": "string", "maxLength": DEFAULT_MAX_LENGTH, "pattern": PRINTABLE},
+        {"type": "array", "maxItems": DEFAULT_MAX_ITEMS, "items": {}},
         {"type": "object"},
     ]
 }

@@ -865,15 +865,15 @@ def test_policy_versions_are_added_never_edited_and_must_be_usable(assistance, m
     )
     assert bad_ratio.status == 422
     unknown = refused(svc.rpc.add_policy_version, admin, {**version, "name": "assistance.free_money"})
-    assert unknown.status == 400
+    assert unknown.status == 422
     one_bad_programme = refused(
         svc.rpc.add_policy_version,
         admin,
         {**version, "effective_from": "2027-03-01", "value": {"dibao": 6, "tekun": 0}},
     )
-    assert one_bad_programme.status == 400
+    assert one_bad_programme.status == 422
     not_a_mapping = refused(svc.rpc.add_policy_version, admin, {**version, "effective_from": "2027-03-01", "value": 12})
-    assert not_a_mapping.status == 400
+    assert not_a_mapping.status == 422
     bad_day = refused(
         svc.rpc.add_policy_version,
         admin,
@@ -885,7 +885,7 @@ def test_policy_versions_are_added_never_edited_and_must_be_usable(assistance, m
             "source": "typo",
         },
     )
-    assert bad_day.status == 400
+    assert bad_day.status == 422
     names = svc.rows(
         "SELECT name, effective_from FROM policy_parameters WHERE region_code = :r AND effective_from >= '2027-01-01'",
         r=DISTRICT,
