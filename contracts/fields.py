@@ -227,7 +227,13 @@ class Raw(_Raw):
                 for inner in item:
                     walk(inner)
 
-        walk(value)
+        try:
+            walk(value)
+        except ValidationError:
+            if isinstance(value, str):  # the document's pattern says so: malformed
+                raise
+            # inside a list or mapping, which the document cannot constrain: a rule's refusal
+            raise ValidationError(RuleMessage(Printable.error)) from None
         return super()._deserialize(value, attr, data, **kwargs)
 
 
