@@ -140,11 +140,14 @@ class DevIssuer:
 
     def current(self) -> Issuer:
         if not self.key_file.exists():
-            self.rotate()
+            return self.rotate()
         stored = json.loads(self.key_file.read_text())
         jwk = stored["keys"][0]
         key = ECAlgorithm.from_jwk(json.dumps(jwk))
-        return Issuer(jwk["kid"], key, stored["issuer"], stored["audience"])
+        issuer = Issuer(jwk["kid"], key, stored["issuer"], stored["audience"])
+        if not self.jwks_file.exists():  # published again, or the gateway would trust nothing
+            self.jwks_file.write_text(json.dumps(issuer.jwks()))
+        return issuer
 
     def rotate(self) -> Issuer:
         """A new signing key; the old one leaves the JWKS at once (the gateway's grace period lets
