@@ -33,7 +33,9 @@ import eventlet  # noqa: E402
 eventlet.monkey_patch()
 
 import argparse  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
@@ -53,7 +55,7 @@ from chassis.migrations import upgrade  # noqa: E402
 from chassis.topology import dead_queue_name  # noqa: E402
 from contracts.person import compose_resident_id  # noqa: E402
 from contracts.subscriptions import SUBSCRIPTIONS  # noqa: E402
-from gateway.auth import issue_token  # noqa: E402
+from gateway.auth import Issuer, issue_token  # noqa: E402
 from gateway.partner_feed import PartnerFeedService  # noqa: E402
 from gateway.progress import ProgressService  # noqa: E402
 from gateway.service import GatewayService  # noqa: E402
@@ -69,7 +71,8 @@ from services.marriage import models as m  # noqa: E402
 from services.marriage.service import MarriageService  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "bench-token-secret-not-for-production"
+ISSUER = Issuer.generate()  # the benchmark's own identity provider
+JWKS_FILE = Path(tempfile.gettempdir()) / f"tongban-bench-jwks-{os.getpid()}.json"
 TOWNSHIP, DISTRICT = "330602001", "330602"
 INTERNAL = ("benefits_stopped", "care_stopped", "marriage_ended")
 DEPARTMENTS = ("hukou_cancellation", "pension_and_survivors", "medical_insurance_closure")
@@ -289,7 +292,11 @@ class System:
             (PartnerFeedService, {"DATABASE_URL": urls["gateway"]}),
             (
                 GatewayService,
-                {"DATABASE_URL": urls["gateway"], "AUTH_SECRET": SECRET, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"},
+                {
+                    "DATABASE_URL": urls["gateway"],
+                    **ISSUER.gateway_config(JWKS_FILE),
+                    "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+                },
             ),
         ):
             if "WEB_SERVER_ADDRESS" not in config:
@@ -298,7 +305,7 @@ class System:
             containers.append(container)
             container.start()
         self.amqp_uri = amqp_uri
-        self.simulator = PartnerSimulator(amqp_uri, self.url, SECRET, partners=PARTNERS)
+        self.simulator = PartnerSimulator(amqp_uri, self.url, ISSUER, partners=PARTNERS)
         self.thread = eventlet.spawn(self.simulator.run)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -319,8 +326,8 @@ class System:
 
 def run_death(url: str, i: int, died: date, poll: float, timeout: float, errors: list) -> Timing:
     elder, _ = people(i)
-    health = {"Authorization": f"Bearer {issue_token(SECRET, 'health', 'partner')}"}
-    clerk = {"Authorization": f"Bearer {issue_token(SECRET, 'funeral-01', 'clerk', DISTRICT)}"}
+    health = {"Authorization": f"Bearer {issue_token(ISSUER, 'health', 'partner')}"}
+    clerk = {"Authorization": f"Bearer {issue_token(ISSUER, 'funeral-01', 'clerk', DISTRICT)}"}
     timing = Timing(started=time.perf_counter())
 
     def fail(what: str) -> Timing:

@@ -19,7 +19,9 @@ view has not yet seen a matter it was just told about.
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -37,7 +39,7 @@ from chassis.migrations import upgrade
 from chassis.topology import dead_queue_name
 from contracts.person import compose_resident_id
 from contracts.subscriptions import SUBSCRIPTIONS
-from gateway.auth import issue_token
+from gateway.auth import Issuer, issue_token
 from gateway.partner_feed import PartnerFeedService
 from gateway.progress import ProgressService
 from gateway.service import GatewayService
@@ -45,7 +47,8 @@ from infra.partner_sim import PartnerSimulator
 from services.marriage.service import MarriageService
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "bench-token-secret-not-for-production"
+ISSUER = Issuer.generate()  # the benchmark's own identity provider
+JWKS_FILE = Path(tempfile.gettempdir()) / f"tongban-bench-jwks-{os.getpid()}.json"
 # The offices seeded by services/marriage/migrations/versions/0002 (30-minute slots, 4 couples each).
 OFFICES = ("330602", "330603", "330604", "330111", "330481")
 SLOTS_PER_DAY = 16  # 09:00 … 16:30
@@ -147,7 +150,7 @@ class System:
                 {
                     **common,
                     "DATABASE_URL": gateway_db,
-                    "AUTH_SECRET": SECRET,
+                    **ISSUER.gateway_config(JWKS_FILE),
                     "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
                 },
             ),
@@ -156,7 +159,7 @@ class System:
             container = ServiceContainer(cls, config)
             containers.append(container)
             container.start()
-        self.simulator = PartnerSimulator(amqp_uri, self.url, SECRET, partners=("health", "police"))
+        self.simulator = PartnerSimulator(amqp_uri, self.url, ISSUER, partners=("health", "police"))
         self.simulator_thread = eventlet.spawn(self.simulator.run)
         self.amqp_uri = amqp_uri
 
@@ -181,8 +184,8 @@ class System:
 
 
 def run_matter(url: str, c: Couple, poll_interval: float, timeout: float, errors: list) -> MatterTiming:
-    citizen = {"Authorization": f"Bearer {issue_token(SECRET, c.husband['resident_id'], 'citizen')}"}
-    clerk = {"Authorization": f"Bearer {issue_token(SECRET, f'registrar-{c.office}', 'clerk', c.office)}"}
+    citizen = {"Authorization": f"Bearer {issue_token(ISSUER, c.husband['resident_id'], 'citizen')}"}
+    clerk = {"Authorization": f"Bearer {issue_token(ISSUER, f'registrar-{c.office}', 'clerk', c.office)}"}
     timing = MatterTiming(started=time.perf_counter())
 
     def fail(what: str, response=None) -> MatterTiming:

@@ -25,10 +25,11 @@ from eventlet.event import Event
 from kombu.utils import json as kombu_json
 from nameko.rpc import Rpc as NamekoRpc
 from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
 from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
-from werkzeug.exceptions import HTTPException
-from werkzeug.wrappers import Response
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.wrappers import Request, Response
 
 from chassis.db import Database
 from chassis.errors import Conflict, Problem
@@ -179,7 +180,69 @@ def problem_response(problem: Problem, instance: str | None = None) -> Response:
     )
 
 
+# The largest request body any HTTP entrypoint reads (config MAX_REQUEST_BYTES): a bank's results
+# file for a month's payment run is the largest legitimate one, far below it.
+DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def http_problem(exc: HTTPException, path: str | None = None) -> Response:
+    """werkzeug's own refusals (no such route, wrong method, body too large) as RFC 7807 problems;
+    a 405 keeps its Allow header."""
+    response = problem_response(Problem(exc.description or exc.name, status=exc.code, title=exc.name), path)
+    for name, value in exc.get_headers():
+        if name.lower() == "allow":
+            response.headers["Allow"] = value
+    return response
+
+
+class ProblemWsgiApp(WsgiApp):
+    """nameko's WSGI app, refusing oversized bodies before routing and answering routing failures
+    (404, 405) as problems instead of werkzeug's HTML pages."""
+
+    def __init__(self, server, max_request_bytes: int):
+        super().__init__(server)
+        self.max_request_bytes = max_request_bytes
+
+    def __call__(self, environ, start_response):
+        request = Request(environ, shallow=True)
+        try:
+            if request.content_length is not None and request.content_length > self.max_request_bytes:
+                raise RequestEntityTooLarge(f"the request body is larger than {self.max_request_bytes} bytes")
+            adapter = self.url_map.bind_to_environ(environ)
+            provider, values = adapter.match()
+            if values:  # a parameter's route, unless a route of this very path takes other methods
+                allowed = _allowed(adapter, request.path, adapter.allowed_methods(request.path))
+                if request.method not in allowed:
+                    raise MethodNotAllowed(valid_methods=allowed)
+        except MethodNotAllowed as exc:
+            exc.valid_methods = _allowed(adapter, request.path, list(exc.valid_methods or []))
+            return http_problem(exc, request.path)(environ, start_response)
+        except HTTPException as exc:
+            return http_problem(exc, request.path)(environ, start_response)
+        request.max_content_length = self.max_request_bytes  # a chunked body is cut off at the limit too
+        request.path_values = values  # type: ignore[attr-defined]  # read by HttpEntrypoint
+        return provider.handle_request(request)(environ, start_response)
+
+
+def _allowed(adapter, path: str, methods: list[str]) -> list[str]:
+    """The methods of the most specific routes of `path`: /care/elders/import is a route of its
+    own (POST), not the person "import" of /care/elders/<resident_id> (GET)."""
+    by_rule: dict[int, list[str]] = {}
+    for method in methods:
+        rule, _ = adapter.match(path, method=method, return_rule=True)
+        by_rule.setdefault(len(rule.arguments), []).append(method)
+    return by_rule[min(by_rule)] if by_rule else methods
+
+
+class ProblemWebServer(WebServer):
+    def get_wsgi_app(self):
+        limit = int(self.container.config.get("MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES))
+        return ProblemWsgiApp(self, limit)
+
+
 class HttpEntrypoint(CommitFirst, HttpRequestHandler):
+    server = ProblemWebServer()
+
     def __init__(self, method, url, **kwargs):
         kwargs.setdefault("expected_exceptions", Problem)
         super().__init__(method, url, **kwargs)
@@ -211,7 +274,7 @@ class HttpEntrypoint(CommitFirst, HttpRequestHandler):
         if isinstance(exc, Problem):
             return problem_response(exc, path)
         if isinstance(exc, HTTPException):
-            return problem_response(Problem(exc.description or exc.name, status=exc.code, title=exc.name), path)
+            return http_problem(exc, path)
         get_logger(component="http").error("http.unhandled_error", error=repr(exc), path=path)
         # never leak internals to a client; the log has the details
         return problem_response(Problem("an internal error occurred; it has been logged"), path)

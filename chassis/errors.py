@@ -12,6 +12,7 @@ from nameko.exceptions import deserialize_to_instance
 __all__ = [
     "Problem",
     "InvalidInput",
+    "MalformedRequest",
     "Refused",
     "NotFound",
     "Conflict",
@@ -66,7 +67,18 @@ class Problem(Exception):
 
 
 class InvalidInput(Problem):
-    status, title = 400, "Invalid input"
+    """Well-formed by the published schema, but its content cannot be acted on (a slot already
+    begun, a matter that is not this couple's, a division that does not exist): 422. What the
+    schema itself refuses is a `MalformedRequest`, so a 400 always means "outside the document"."""
+
+    status, title = 422, "Invalid input"
+
+
+class MalformedRequest(InvalidInput):
+    """The request does not match the published schema (a missing or unknown field, a wrong type,
+    a bound or pattern broken, a body that is not JSON)."""
+
+    status, title = 400, "Malformed request"
 
 
 class Refused(Problem):

@@ -96,7 +96,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from chassis.errors import Conflict, InvalidInput, Unavailable
+from chassis.errors import Conflict, InvalidInput, NotFound, Unavailable
 from chassis.types import UtcDateTime
 
 __all__ = [
@@ -137,6 +137,10 @@ class CycleStateError(Exception):
     """The cycle is missing, or not in a state that allows the step asked for."""
 
 
+class UnknownCycle(CycleStateError):
+    """No cycle has this id: a 404 to the caller, not a conflict."""
+
+
 class CycleNotReady(Conflict):
     """A payment cycle that is missing, or not in the state the step needs (send before reconcile)."""
 
@@ -148,6 +152,8 @@ def as_problems():
     """The run says no with plain exceptions; a service's entrypoints want Problems on the wire."""
     try:
         yield
+    except UnknownCycle as exc:
+        raise NotFound(str(exc)) from None
     except CycleStateError as exc:
         raise CycleNotReady(str(exc)) from None
     except UnsupportedDatabase as exc:
@@ -733,7 +739,7 @@ class PaymentRun:
             text(f"SELECT id, month, state, scope FROM {self.tables.cycle_name} WHERE id = :id"), {"id": cycle_id}
         ).first()
         if cycle is None:
-            raise CycleStateError(f"no payment cycle {cycle_id}")
+            raise UnknownCycle(f"no payment cycle {cycle_id}")
         tally = conn.execute(self._tally, {"cycle_id": cycle_id, "no_account": NO_BANK_ACCOUNT}).all()
         return _summary(cycle, False, tally)
 
@@ -744,7 +750,7 @@ class PaymentRun:
             text(f"SELECT scope FROM {self.tables.cycle_name} WHERE id = :id"), {"id": cycle_id}
         ).scalar()
         if scope is None:
-            raise CycleStateError(f"no payment cycle {cycle_id}")
+            raise UnknownCycle(f"no payment cycle {cycle_id}")
         return scope
 
     def _cycle_state(self, conn: Connection, cycle_id: str, lock: str = "") -> str:
@@ -754,7 +760,7 @@ class PaymentRun:
             {"id": cycle_id},
         ).scalar()
         if state is None:
-            raise CycleStateError(f"no payment cycle {cycle_id}")
+            raise UnknownCycle(f"no payment cycle {cycle_id}")
         return state
 
     def _batch(self, cycle_id_sql: str) -> str:

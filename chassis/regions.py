@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from chassis.errors import InvalidInput
+from chassis.errors import InvalidInput, MalformedRequest
 
 __all__ = [
     "NATIONAL",
@@ -37,7 +37,7 @@ def is_region_code(code) -> bool:
 def require_region_code(code) -> str:
     """A division code from a caller (a path, an argument), or a 400 naming region_code."""
     if not is_region_code(code):
-        raise InvalidInput("not a division code", errors={"region_code": ["6, 9 or 12 digits"]})
+        raise MalformedRequest("not a division code", errors={"region_code": ["6, 9 or 12 digits"]})
     return code
 
 
@@ -65,7 +65,7 @@ def is_known_division(code) -> bool:
 def require_known_division(code, field: str = "region_code") -> str:
     """A division code that names a real place, or a 400 naming `field`."""
     if not is_region_code(code):
-        raise InvalidInput("not a division code", errors={field: ["6, 9 or 12 digits"]})
+        raise MalformedRequest("not a division code", errors={field: ["6, 9 or 12 digits"]})
     if not is_known_division(code):
         raise InvalidInput("no such division", errors={field: [f"{code[:6]} is not a division in GB/T 2260"]})
     return code

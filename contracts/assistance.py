@@ -3,10 +3,12 @@ household economic check (核对)."""
 
 from __future__ import annotations
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, validate, validates_schema
 
+from contracts import fields
 from contracts.charity import NEEDS
 from contracts.marriage import Strict
+from contracts.payments import PaymentViewSchema
 from contracts.person import ResidentIdField
 
 PROGRAMMES = ("dibao", "dibao_edge", "tekun", "temporary", "disability_living", "disability_care")
@@ -36,8 +38,8 @@ class MemberSchema(Strict):
     resident_id = ResidentIdField(required=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=60))
     relationship = fields.String(required=True, validate=validate.OneOf(RELATIONSHIPS))
-    monthly_income_fen = fields.Integer(required=True, validate=validate.Range(min=0))
-    employment_cost_fen = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    monthly_income_fen = fields.Fen(required=True, validate=validate.Range(min=0))
+    employment_cost_fen = fields.Fen(load_default=0, validate=validate.Range(min=0))
     seriously_ill = fields.Boolean(load_default=False)
     severely_disabled = fields.Boolean(load_default=False)
     pregnant = fields.Boolean(load_default=False)
@@ -70,7 +72,7 @@ class DecisionRequestSchema(Strict):
         validate=validate.Length(min=1, max=10),
         metadata={"description": "临时救助: the grade (分档) of the policy"},
     )
-    requested_fen = fields.Integer(
+    requested_fen = fields.Fen(
         load_default=None,
         allow_none=True,
         validate=validate.Range(min=1),
@@ -95,7 +97,7 @@ class ApplicationViewSchema(Strict):
     notice_ends = fields.Date(allow_none=True)
     decided_on = fields.Date(allow_none=True)
     decision_reason = fields.String(allow_none=True)
-    monthly_amount_fen = fields.Integer(allow_none=True)
+    monthly_amount_fen = fields.Fen(allow_none=True)
     explanation = fields.List(fields.String())
     policy_version = fields.String(allow_none=True)
     matter_id = fields.String(allow_none=True)
@@ -125,7 +127,7 @@ class MemberViewSchema(Strict):
     birth_certificate_number = fields.String(allow_none=True)
     name = fields.String()
     relationship = fields.String()
-    monthly_income_fen = fields.Integer()
+    monthly_income_fen = fields.Fen()
     joined_on = fields.Date()
     left_on = fields.Date(allow_none=True)
     left_reason = fields.String(allow_none=True)
@@ -134,7 +136,7 @@ class MemberViewSchema(Strict):
 class EntitlementViewSchema(Strict):
     entitlement_id = fields.Integer()
     programme = fields.String()
-    monthly_amount_fen = fields.Integer()
+    monthly_amount_fen = fields.Fen()
     starts_on = fields.Date()
     ends_on = fields.Date(allow_none=True)
     gradual_exit_until = fields.Date(allow_none=True, metadata={"description": "渐退期: paid until this day"})
@@ -173,7 +175,8 @@ class PolicyVersionRequestSchema(Strict):
     region_code = fields.String(required=True, validate=validate.Regexp(r"^(\d{6}|\d{9}|\d{12})$"))
     effective_from = fields.Date(required=True)
     value = fields.Raw(
-        required=True, metadata={"description": "number, ratio string, or mapping, as the parameter takes"}
+        required=True,
+        metadata={"description": "number, ratio string, or mapping, as the parameter takes", **fields.JSON_VALUE},
     )
     source = fields.String(
         required=True,
@@ -229,7 +232,7 @@ class AssistanceApprovedSchema(Strict):
     application_id = fields.String(required=True)
     household_id = fields.String(required=True)
     programme = fields.String(required=True, validate=validate.OneOf(PROGRAMMES))
-    monthly_amount_fen = fields.Integer(required=True, validate=validate.Range(min=0))
+    monthly_amount_fen = fields.Fen(required=True, validate=validate.Range(min=0))
     starts_on = fields.Date(required=True)
     region_code = fields.String(required=True, validate=REGION)
     members = fields.List(fields.Nested(HouseholdMemberSchema), required=True)
@@ -280,7 +283,7 @@ class ReferralRequestSchema(Strict):
         validate=validate.OneOf(["none", "partial"]),
         metadata={"description": "government aid covers none or part of the need"},
     )
-    requested_fen = fields.Integer(
+    requested_fen = fields.Fen(
         required=True,
         validate=validate.Range(min=1, max=10_000_000_000),
         metadata={"description": "the gap left, in fen"},
@@ -293,10 +296,10 @@ class ReferralViewSchema(Strict):
     household_id = fields.String()
     need = fields.String()
     coverage = fields.String()
-    requested_fen = fields.Integer()
+    requested_fen = fields.Fen()
     state = fields.String(metadata={"description": "referred | aided | declined"})
     referred_at = fields.AwareDateTime()
-    aid_fen = fields.Integer(allow_none=True, metadata={"description": "what charity gave"})
+    aid_fen = fields.Fen(allow_none=True, metadata={"description": "what charity gave"})
     campaign_id = fields.String(allow_none=True)
     organisation = fields.String(allow_none=True)
     answer = fields.String(allow_none=True, metadata={"description": "charity's reason"})
@@ -316,7 +319,7 @@ class HouseholdReferredSchema(Strict):
     region_code = fields.String(required=True, validate=REGION)
     need = fields.String(required=True, validate=validate.OneOf(NEEDS))
     coverage = fields.String(required=True, validate=validate.OneOf(["none", "partial"]))
-    requested_fen = fields.Integer(required=True, validate=validate.Range(min=1))
+    requested_fen = fields.Fen(required=True, validate=validate.Range(min=1))
     members = fields.List(fields.Nested(ReferredMemberSchema), required=True, validate=validate.Length(min=1))
 
 
@@ -327,7 +330,7 @@ class RepaymentRequestSchema(Strict):
     """Money back on a recovery (the bank returned it, or the family repaid), or an amount written
     off (核销, with the reason). Never more than what is outstanding."""
 
-    amount_fen = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_000_000))
+    amount_fen = fields.Fen(required=True, validate=validate.Range(min=1, max=10_000_000_000))
     received_on = fields.Date(
         required=True, metadata={"description": "the day the money came back (or the write-off was decided)"}
     )
@@ -352,14 +355,14 @@ class RepaymentRequestSchema(Strict):
     @validates_schema
     def _reason_for_write_off(self, data, **_):
         if data.get("method") == "write_off" and not data.get("reason"):
-            raise ValidationError("say why the amount is written off", field_name="reason")
+            raise ValidationError(fields.RuleMessage("say why the amount is written off"), field_name="reason")
 
 
 class RefundRequestSchema(Strict):
     """Money recovered that the household is owed back (the death was revoked, or the bank never
     paid what was recovered), recorded as given back."""
 
-    amount_fen = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_000_000))
+    amount_fen = fields.Fen(required=True, validate=validate.Range(min=1, max=10_000_000_000))
     paid_on = fields.Date(required=True)
     reference = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=80))
 
@@ -384,7 +387,7 @@ class RecoveryListQuerySchema(Strict):
 class RepaymentViewSchema(Strict):
     repayment_id = fields.String()
     method = fields.String(metadata={"description": "bank_return | repayment | write_off | refund (given back)"})
-    amount_fen = fields.Integer()
+    amount_fen = fields.Fen()
     received_on = fields.Date(metadata={"description": "for a refund: the day it was paid"})
     reference = fields.String(allow_none=True)
     reason = fields.String(allow_none=True)
@@ -406,14 +409,14 @@ class RecoverySummarySchema(Strict):
             "revoked, or the payments counted were never made)"
         }
     )
-    amount_fen = fields.Integer(
+    amount_fen = fields.Fen(
         metadata={"description": "what the overpayment comes to, as the bank's answers now show it"}
     )
-    recovered_fen = fields.Integer(metadata={"description": "money received back (bank returns and repayments)"})
-    written_off_fen = fields.Integer()
-    refunded_fen = fields.Integer(metadata={"description": "money given back to the household"})
-    outstanding_fen = fields.Integer(metadata={"description": "still to recover"})
-    refund_due_fen = fields.Integer(metadata={"description": "recovered beyond what is owed: to give back"})
+    recovered_fen = fields.Fen(metadata={"description": "money received back (bank returns and repayments)"})
+    written_off_fen = fields.Fen()
+    refunded_fen = fields.Fen(metadata={"description": "money given back to the household"})
+    outstanding_fen = fields.Fen(metadata={"description": "still to recover"})
+    refund_due_fen = fields.Fen(metadata={"description": "recovered beyond what is owed: to give back"})
     opened_on = fields.Date()
     closed_on = fields.Date(allow_none=True)
     note = fields.String(allow_none=True)
@@ -425,5 +428,44 @@ class RecoveryViewSchema(RecoverySummarySchema):
 
 class RecoveryListViewSchema(Strict):
     recoveries = fields.List(fields.Nested(RecoverySummarySchema))
-    outstanding_fen = fields.Integer(metadata={"description": "the listed recoveries' total still to recover"})
-    refund_due_fen = fields.Integer(metadata={"description": "the listed recoveries' total owed back"})
+    outstanding_fen = fields.Fen(metadata={"description": "the listed recoveries' total still to recover"})
+    refund_due_fen = fields.Fen(metadata={"description": "the listed recoveries' total owed back"})
+
+
+# --- answers the gateway wraps in an envelope (lists) ---------------------------------------------
+
+
+class ApplicationListSchema(Strict):
+    applications = fields.List(fields.Nested(ApplicationViewSchema))
+
+
+class ReviewDueSchema(EntitlementViewSchema):
+    household_id = fields.String()
+    region_code = fields.String()
+
+
+class ReviewsDueSchema(Strict):
+    entitlements = fields.List(fields.Nested(ReviewDueSchema))
+
+
+class AlertListSchema(Strict):
+    alerts = fields.List(fields.Nested(AlertViewSchema))
+
+
+class ReferralListSchema(Strict):
+    referrals = fields.List(fields.Nested(ReferralViewSchema))
+
+
+class HouseholdPaymentsSchema(Strict):
+    payments = fields.List(fields.Nested(PaymentViewSchema))
+
+
+class AfterDeathAssistanceSchema(Strict):
+    """身后一件事 in assistance: what the death changed in its households, overpayments, back pay."""
+
+    case_id = fields.String()
+    state = fields.String()
+    date_of_death = fields.Date()
+    households = fields.Raw(metadata={"description": "the households' changes, as recorded"})
+    overpayments = fields.List(fields.Dict(), metadata={"description": "benefits paid after the death, to recover"})
+    back_pay = fields.List(fields.Dict(), metadata={"description": "benefits paid back after a revocation"})

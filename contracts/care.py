@@ -3,10 +3,11 @@ allowance (高龄津贴)."""
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from marshmallow import validate
 
+from contracts import fields
 from contracts.marriage import Strict
-from contracts.payments import PaymentCycleRequestSchema
+from contracts.payments import PaymentCycleRequestSchema, PaymentViewSchema
 from contracts.person import ResidentIdField
 
 REGION = validate.Regexp(r"^\d{6}(\d{3}(\d{3})?)?$", error="must be a 6, 9 or 12-digit division code")
@@ -34,7 +35,7 @@ class AllowanceViewSchema(Strict):
     starts_month = fields.Date()
     enrolled_on = fields.Date()
     policy_version = fields.String()
-    monthly_fen = fields.Integer(metadata={"description": "this month's amount by age band (0 once ended)"})
+    monthly_fen = fields.Fen(metadata={"description": "this month's amount by age band (0 once ended)"})
     ended_on = fields.Date(allow_none=True, metadata={"description": "the last day of entitlement; its month is paid"})
     end_reason = fields.String(allow_none=True)
 
@@ -101,7 +102,7 @@ class OrderRequestSchema(Strict):
     provider = fields.String(
         required=True, validate=validate.Length(min=2, max=60), metadata={"description": "the provider's code"}
     )
-    price_fen = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_00))
+    price_fen = fields.Fen(required=True, validate=validate.Range(min=1, max=10_000_00))
     payment = fields.String(
         load_default="voucher",
         validate=validate.OneOf(PAYMENTS),
@@ -121,11 +122,11 @@ class OrderViewSchema(Strict):
     resident_id = fields.String(allow_none=True, metadata={"description": "not shown to providers"})
     service = fields.String()
     provider = fields.String()
-    price_fen = fields.Integer()
+    price_fen = fields.Fen()
     state = fields.String(metadata={"description": "requested | accepted | delivered | confirmed | cancelled"})
     for_month = fields.Date()
-    voucher_fen = fields.Integer(allow_none=True, metadata={"description": "drawn on the voucher budget"})
-    copay_fen = fields.Integer(allow_none=True, metadata={"description": "paid by the person"})
+    voucher_fen = fields.Fen(allow_none=True, metadata={"description": "drawn on the voucher budget"})
+    copay_fen = fields.Fen(allow_none=True, metadata={"description": "paid by the person"})
     payment = fields.String(metadata={"description": " | ".join(PAYMENTS)})
     credit_minutes = fields.Integer(allow_none=True, metadata={"description": "time-bank minutes the order costs"})
     credits_state = fields.String(
@@ -141,10 +142,10 @@ class OrderViewSchema(Strict):
 class VoucherViewSchema(Strict):
     resident_id = fields.String()
     programme = fields.String()
-    monthly_fen = fields.Integer()
+    monthly_fen = fields.Fen()
     month = fields.Date()
-    used_fen = fields.Integer()
-    left_fen = fields.Integer()
+    used_fen = fields.Fen()
+    left_fen = fields.Fen()
 
 
 class OrderRequestedSchema(Strict):
@@ -154,7 +155,7 @@ class OrderRequestedSchema(Strict):
     service = fields.String(required=True, validate=validate.OneOf(SERVICE_TYPES))
     provider = fields.String(required=True)
     region_code = fields.String(required=True)
-    price_fen = fields.Integer(required=True)
+    price_fen = fields.Fen(required=True)
 
 
 class CreditsRequestedSchema(Strict):
@@ -178,7 +179,7 @@ class OrderCancelledSchema(Strict):
 class OrderConfirmedSchema(Strict):
     order_id = fields.String(required=True)
     resident_id = ResidentIdField(required=True)
-    price_fen = fields.Integer(required=True, validate=validate.Range(min=1))
+    price_fen = fields.Fen(required=True, validate=validate.Range(min=1))
     for_month = fields.Date(required=True)
 
 
@@ -286,10 +287,14 @@ class ChildViewSchema(Strict):
     village_code = fields.String()
     household = fields.String()
     guardian = fields.String(allow_none=True)
-    monthly_allowance_fen = fields.Integer(metadata={"description": "basic living allowance this month (0: none)"})
+    monthly_allowance_fen = fields.Fen(metadata={"description": "basic living allowance this month (0: none)"})
     risk_level = fields.String(allow_none=True)
     follow_up_due = fields.Date(allow_none=True)
     child_director = fields.String(allow_none=True, metadata={"description": "the village's 儿童主任"})
+
+
+class ScreeningRecordedSchema(ChildViewSchema):
+    screening_id = fields.String()
 
 
 class ChildDirectorRequestSchema(Strict):
@@ -428,3 +433,64 @@ class FamilyBedViewSchema(Strict):
     established_on = fields.Date()
     closed_on = fields.Date(allow_none=True)
     assessed_level = fields.String(metadata={"description": "the assessment that qualified the person"})
+
+
+# --- answers the gateway wraps in an envelope (lists), and hand-built ones ------------------------
+
+
+class AllowanceEndedSchema(Strict):
+    resident_id = fields.String()
+    ended_on = fields.Date()
+    reason = fields.String()
+    paid_after_end = fields.List(
+        fields.Nested(PaymentViewSchema), metadata={"description": "frozen payments for months after the end"}
+    )
+
+
+class AllowancePaymentsSchema(Strict):
+    payments = fields.List(fields.Nested(PaymentViewSchema))
+
+
+class EmergencyCallListSchema(Strict):
+    calls = fields.List(fields.Nested(EmergencyCallViewSchema))
+
+
+class FollowUpSchema(Strict):
+    screening_id = fields.String()
+    resident_id = fields.String()
+    name = fields.String()
+    level = fields.String()
+    village_code = fields.String()
+    follow_up_due = fields.Date()
+    overdue = fields.Boolean()
+
+
+class FollowUpListSchema(Strict):
+    follow_ups = fields.List(fields.Nested(FollowUpSchema))
+
+
+class FollowUpRecordedSchema(Strict):
+    screening_id = fields.String()
+    followed_up_on = fields.Date()
+
+
+class ChildDirectorSchema(Strict):
+    village_code = fields.String()
+    name = fields.String()
+    replaced = fields.String(allow_none=True, metadata={"description": "the director before, if any"})
+
+
+class VillageChildrenSchema(Strict):
+    children = fields.List(fields.Nested(ChildViewSchema))
+
+
+class AfterDeathCareSchema(Strict):
+    """身后一件事 in care: the allowance, vouchers and child reviews a death stopped or raised."""
+
+    case_id = fields.String()
+    state = fields.String()
+    date_of_death = fields.Date()
+    changes = fields.Raw(metadata={"description": "what was stopped, cancelled or freed, as recorded"})
+    allowance_ended_on = fields.Date(allow_none=True)
+    vouchers = fields.List(fields.Dict())
+    child_reviews = fields.List(fields.Dict())

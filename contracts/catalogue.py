@@ -26,9 +26,11 @@ def _type(field) -> str:
     if isinstance(field, fields.List):
         return f"[{_type(field.inner)}]"
     name = type(field).__name__
-    return {"ResidentIdField": "resident ID (GB 11643)", "AwareDateTime": "datetime (with zone)"}.get(
-        name, name.lower()
-    )
+    return {
+        "ResidentIdField": "resident ID (GB 11643)",
+        "AwareDateTime": "datetime (with zone)",
+        "Fen": "integer (fen)",
+    }.get(name, name.lower())
 
 
 def render() -> str:

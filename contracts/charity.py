@@ -4,8 +4,9 @@ events of the assistance–charity link. Money is integer fen; volunteer time is
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from marshmallow import validate
 
+from contracts import fields
 from contracts.marriage import Strict
 from contracts.person import ResidentIdField
 
@@ -69,8 +70,8 @@ class AnnualReportSchema(Strict):
     """年度报告 (年检/年报) for a completed year."""
 
     year = fields.Integer(required=True, validate=validate.Range(min=1990, max=2100))
-    income_fen = fields.Integer(required=True, validate=validate.Range(min=0))
-    expenditure_fen = fields.Integer(required=True, validate=validate.Range(min=0))
+    income_fen = fields.Fen(required=True, validate=validate.Range(min=0))
+    expenditure_fen = fields.Fen(required=True, validate=validate.Range(min=0))
 
 
 class GradeRequestSchema(Strict):
@@ -130,7 +131,7 @@ class CampaignRequestSchema(Strict):
         metadata={"description": "what the money may aid"},
     )
     region_code = fields.String(required=True, validate=REGION, metadata={"description": "where it aids"})
-    target_fen = fields.Integer(required=True, validate=FEN)
+    target_fen = fields.Fen(required=True, validate=FEN)
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(load_default=None, allow_none=True, metadata={"description": "none for a standing fund"})
 
@@ -142,14 +143,14 @@ class CampaignViewSchema(Strict):
     kind = fields.String()
     needs = fields.List(fields.String())
     region_code = fields.String()
-    target_fen = fields.Integer()
+    target_fen = fields.Fen()
     starts_on = fields.Date()
     ends_on = fields.Date(allow_none=True)
     state = fields.String(metadata={"description": "draft | filed (募捐方案已备案)"})
     filed_on = fields.Date(allow_none=True)
-    raised_fen = fields.Integer()
-    spent_fen = fields.Integer()
-    balance_fen = fields.Integer()
+    raised_fen = fields.Fen()
+    spent_fen = fields.Fen()
+    balance_fen = fields.Fen()
 
 
 class DonationRequestSchema(Strict):
@@ -165,13 +166,13 @@ class DonationRequestSchema(Strict):
         metadata={"description": "none: anonymous; never disclosed"},
     )
     donor_kind = fields.String(load_default="individual", validate=validate.OneOf(["individual", "enterprise"]))
-    amount_fen = fields.Integer(required=True, validate=FEN)
+    amount_fen = fields.Fen(required=True, validate=FEN)
 
 
 class DonationViewSchema(Strict):
     donation_id = fields.String()
     campaign_id = fields.String()
-    amount_fen = fields.Integer()
+    amount_fen = fields.Fen()
     receipt_number = fields.String(metadata={"description": "捐赠票据 number"})
     received_on = fields.Date()
 
@@ -180,7 +181,7 @@ class SpendingRequestSchema(Strict):
     """What a campaign's money was used for (募用分离: recorded apart from the donations)."""
 
     request_id = fields.String(required=True, validate=validate.Length(min=4, max=80))
-    amount_fen = fields.Integer(required=True, validate=FEN)
+    amount_fen = fields.Fen(required=True, validate=FEN)
     purpose = fields.String(required=True, validate=validate.Length(min=2, max=300))
     beneficiaries = fields.Integer(required=True, validate=validate.Range(min=0))
     spent_on = fields.Date(required=True)
@@ -195,13 +196,13 @@ class DisclosureViewSchema(Strict):
     filed_on = fields.Date(allow_none=True)
     starts_on = fields.Date()
     ends_on = fields.Date(allow_none=True)
-    target_fen = fields.Integer()
-    raised_fen = fields.Integer()
+    target_fen = fields.Fen()
+    raised_fen = fields.Fen()
     donations = fields.Integer()
-    spent_fen = fields.Integer()
-    aid_fen = fields.Integer(metadata={"description": "of the spending: aid to households referred by assistance"})
+    spent_fen = fields.Fen()
+    aid_fen = fields.Fen(metadata={"description": "of the spending: aid to households referred by assistance"})
     beneficiaries = fields.Integer(metadata={"description": "people reached (a count only)"})
-    balance_fen = fields.Integer()
+    balance_fen = fields.Fen()
 
 
 # --- volunteers and the time bank (时间银行) ------------------------------------------------------------
@@ -265,14 +266,14 @@ class LotteryAllocationSchema(Strict):
     region_code = fields.String(required=True, validate=REGION)
     year = fields.Integer(required=True, validate=validate.Range(min=1990, max=2100))
     purpose = fields.String(required=True, validate=validate.OneOf(LOTTERY_PURPOSES))
-    amount_fen = fields.Integer(required=True, validate=FEN)
+    amount_fen = fields.Fen(required=True, validate=FEN)
 
 
 class LotteryReportSchema(Strict):
     region_code = fields.String()
     year = fields.Integer()
-    total_fen = fields.Integer()
-    by_purpose_fen = fields.Dict(keys=fields.String(), values=fields.Integer())
+    total_fen = fields.Fen()
+    by_purpose_fen = fields.Dict(keys=fields.String(), values=fields.Fen())
     elderly_care_ratio = fields.Float(allow_none=True)
     minimum_ratio = fields.Float(allow_none=True, metadata={"description": "the rule in force (policy)"})
     met = fields.Boolean(allow_none=True)
@@ -296,8 +297,8 @@ class StatisticsViewSchema(Strict):
     dormant = fields.Integer()
     charities = fields.Integer()
     fundraising_qualified = fields.Integer()
-    raised_fen = fields.Integer()
-    spent_fen = fields.Integer()
+    raised_fen = fields.Fen()
+    spent_fen = fields.Fen()
     referrals_aided = fields.Integer()
     volunteers = fields.Integer()
     service_minutes = fields.Integer()
@@ -314,7 +315,7 @@ class ReferralAnsweredSchema(Strict):
     household_id = fields.String(required=True)
     need = fields.String(required=True, validate=validate.OneOf(NEEDS))
     outcome = fields.String(required=True, validate=validate.OneOf(["aided", "declined"]))
-    amount_fen = fields.Integer(required=True, validate=validate.Range(min=0))
+    amount_fen = fields.Fen(required=True, validate=validate.Range(min=0))
     campaign_id = fields.String(load_default=None, allow_none=True)
     organisation = fields.String(load_default=None, allow_none=True)
     reason = fields.String(required=True)

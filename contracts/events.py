@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, validate, validates_schema
 
+from contracts import fields
 from contracts.assistance import (
     AssistanceApprovedSchema,
     EntitlementEndedSchema,
@@ -79,7 +80,11 @@ class ChildSchema(Strict):
     name = fields.String(required=True, validate=validate.Length(min=1, max=60))
     birth_date = fields.Date(required=True)
     sex = fields.String(required=True, validate=validate.OneOf(["male", "female"]))
-    birth_certificate_number = fields.String(required=True, validate=validate.Length(min=4, max=40))
+    birth_certificate_number = fields.String(
+        required=True,
+        validate=[validate.Length(min=4, max=40), validate.Regexp(r"^[A-Za-z0-9]+$", error="letters and digits")],
+        metadata={"description": "出生医学证明编号: one birth in the whole country"},
+    )
 
 
 class BirthFactsSchema(Strict):

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from enum import Enum
 
-from marshmallow import fields, validate
+from marshmallow import validate
 
+from contracts import fields
 from contracts.marriage import Strict
 from contracts.person import ResidentIdField
 
@@ -65,8 +66,8 @@ class BookingViewSchema(Strict):
     kind = fields.String()
     scheduled_at = fields.AwareDateTime()
     funeral_home = fields.String()
-    fee_fen = fields.Integer()
-    waived_fen = fields.Integer(metadata={"description": "惠民殡葬: the basic-services fee waived by region policy"})
+    fee_fen = fields.Fen()
+    waived_fen = fields.Fen(metadata={"description": "惠民殡葬: the basic-services fee waived by region policy"})
     policy_version = fields.String()
 
 
@@ -77,7 +78,7 @@ class BurialRequestSchema(Strict):
 class BurialViewSchema(Strict):
     form = fields.String()
     eco = fields.Boolean(metadata={"description": "节地生态安葬"})
-    reward_fen = fields.Integer(metadata={"description": "生态安葬奖励, by region policy, capped per case"})
+    reward_fen = fields.Fen(metadata={"description": "生态安葬奖励, by region policy, capped per case"})
     niche = fields.String(allow_none=True, metadata={"description": "the niche allocated (form niche)"})
     policy_version = fields.String()
 
@@ -109,8 +110,8 @@ class CaseViewSchema(Strict):
     notices = fields.List(fields.Nested(NoticeViewSchema))
     bookings = fields.List(fields.Nested(BookingViewSchema))
     burial = fields.Nested(BurialViewSchema, allow_none=True)
-    fees_fen = fields.Integer()
-    waived_fen = fields.Integer()
+    fees_fen = fields.Fen()
+    waived_fen = fields.Fen()
     cremation_certificate = fields.String(allow_none=True)
     cremated_on = fields.Date(allow_none=True)
     revoked_reason = fields.String(allow_none=True)
@@ -152,7 +153,7 @@ class FuneralIndicatorsSchema(Strict):
     burials = fields.Integer(metadata={"description": "cases whose burial form is chosen"})
     eco_burials = fields.Integer()
     eco_burial_rate = fields.Float(allow_none=True, metadata={"description": "节地生态安葬率: eco / chosen"})
-    rewards_fen = fields.Integer()
+    rewards_fen = fields.Fen()
 
 
 # --- events ----------------------------------------------------------------------------------------
@@ -259,3 +260,7 @@ def step_reason(event_type: str, data: dict, said: str) -> str:
     if event_type != "death.date_corrected":
         return said
     return f"date of death corrected from {data['previous_date_of_death']} to {data['date_of_death']}: {said}"
+
+
+class CaseListSchema(Strict):
+    cases = fields.List(fields.Nested(CaseViewSchema))

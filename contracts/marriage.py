@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, validate
 
+from contracts import fields
 from contracts.person import ResidentIdField
 
 OFFICE_CODE = validate.Regexp(r"^\d{6}$", error="must be a 6-digit administrative division code")
@@ -65,7 +66,36 @@ class ReissueRequestSchema(Strict):
     requested_by = ResidentIdField(required=True)
 
 
+class OfficeRequestSchema(Strict):
+    """A registration office (婚姻登记处) of the national registry, at a GB/T 2260 division, and its
+    appointment slots: every `slot_minutes` from the hour, `slot_capacity` couples each."""
+
+    name = fields.Text(required=True, min=2, max=120)
+    slot_minutes = fields.Integer(
+        required=True, validate=validate.OneOf([10, 15, 20, 30, 60]), metadata={"description": "a slot's length"}
+    )
+    slot_capacity = fields.Integer(
+        required=True, validate=validate.Range(min=1, max=100), metadata={"description": "couples per slot"}
+    )
+
+
+class OfficeQuerySchema(Strict):
+    region_code = fields.DivisionCode(load_default=None, metadata={"description": "offices within this region"})
+
+
 # --- responses ---------------------------------------------------------------------------------
+
+
+class OfficeSchema(Strict):
+    office_code = fields.String()
+    name = fields.String()
+    division = fields.String(metadata={"description": "the GB/T 2260 division it serves"})
+    slot_minutes = fields.Integer()
+    slot_capacity = fields.Integer()
+
+
+class OfficeListSchema(Strict):
+    offices = fields.List(fields.Nested(OfficeSchema))
 
 
 class AppointmentSchema(Strict):
@@ -74,6 +104,11 @@ class AppointmentSchema(Strict):
     slot_start = fields.AwareDateTime()
     state = fields.String()
     matter_id = fields.String(allow_none=True)
+
+
+class OneMatterOpenedSchema(Strict):
+    matter_id = fields.String()
+    appointment = fields.Nested(AppointmentSchema)
 
 
 class RegistrationSchema(Strict):

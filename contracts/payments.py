@@ -3,8 +3,9 @@ frozen for a month, its bank batch, the bank's answers and their reconciliation.
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from marshmallow import validate
 
+from contracts import fields
 from contracts.marriage import Strict
 
 
@@ -19,25 +20,25 @@ class PaymentCycleViewSchema(Strict):
     state = fields.String(metadata={"description": "frozen | sent | reconciled"})
     created = fields.Boolean(metadata={"description": "false when the month was already frozen"})
     payments = fields.Integer()
-    total_fen = fields.Integer()
+    total_fen = fields.Fen()
     regular = fields.Integer()
     arrears = fields.Integer(metadata={"description": "failed payments of earlier cycles paid again"})
-    arrears_fen = fields.Integer()
+    arrears_fen = fields.Fen()
     back_pay = fields.Integer(metadata={"description": "earlier months frozen without the payee, paid now"})
-    back_pay_fen = fields.Integer()
+    back_pay_fen = fields.Fen()
     top_up = fields.Integer(metadata={"description": "earlier months paid short, their difference paid now (补发)"})
-    top_up_fen = fields.Integer()
+    top_up_fen = fields.Fen()
     to_bank = fields.Integer()
-    to_bank_fen = fields.Integer()
+    to_bank_fen = fields.Fen()
     without_account = fields.Integer()
-    without_account_fen = fields.Integer()
+    without_account_fen = fields.Fen()
 
 
 class BankBatchViewSchema(Strict):
     cycle_id = fields.String()
     file = fields.String(metadata={"description": "the CSV handed to the bank (payment_id,bank_account,amount_fen)"})
     rows = fields.Integer()
-    total_fen = fields.Integer()
+    total_fen = fields.Fen()
     state = fields.String()
 
 
@@ -67,6 +68,6 @@ class PaymentViewSchema(Strict):
     cycle_id = fields.String()
     for_month = fields.Date()
     kind = fields.String(metadata={"description": "regular | arrears | back_pay | top_up"})
-    amount_fen = fields.Integer()
+    amount_fen = fields.Fen()
     state = fields.String()
     failure_reason = fields.String(allow_none=True)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, validate
+from marshmallow.fields import String as _String
+
+from contracts.fields import Pattern, RuleMessage
 
 __all__ = ["InvalidResidentId", "ResidentId", "ResidentIdField", "compose_resident_id", "mask"]
 
@@ -123,12 +126,48 @@ class Newborn:
         return f"newborn {self.birth_certificate_number[:2]}****"
 
 
-class ResidentIdField(fields.String):
-    """Marshmallow field: loads the normalised number string, or fails with the reason."""
+_SHAPES = ("must be 18 characters", "must be 17 digits followed by a digit or X")
+
+
+class ResidentIdField(_String):
+    """Marshmallow field: loads the normalised number string, or fails with the reason. The
+    OpenAPI document gives its shape (18 characters, the pattern) and names its format,
+    `resident-id`; what no pattern can say (a real birth date, the check character) is refused as
+    a rule (RuleMessage: 422), the shape as malformed (400)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["validate"] = [validate.Length(equal=18), Pattern(r"^[0-9]{17}[0-9Xx]$")]
+        metadata = {
+            "format": "resident-id",
+            "description": "GB 11643 resident ID number: 6-digit division, 8-digit birth date, 3-digit "
+            "sequence, ISO 7064 MOD 11-2 check character (0-9 or X)",
+            **(kwargs.pop("metadata", None) or {}),
+        }
+        super().__init__(*args, metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         try:
             return ResidentId.parse(text).number
         except InvalidResidentId as exc:
-            raise ValidationError(exc.reason) from None
+            raise ValidationError(exc.reason if exc.reason in _SHAPES else RuleMessage(exc.reason)) from None
+
+
+def main(argv=None) -> None:
+    """`python -m contracts.person male 1995`: a made-up, valid number for a demo (a random day of
+    that year, a random sequence of that sex, division 330602 unless another is given)."""
+    import argparse
+    import random
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("sex", choices=["male", "female"])
+    parser.add_argument("year", type=int)
+    parser.add_argument("--division", default="330602")
+    args = parser.parse_args(argv)
+    born = date(args.year, 1, 1) + timedelta(days=random.randrange(365))
+    sequence = random.randrange(0, 999, 2) + (1 if args.sex == "male" else 0)
+    print(compose_resident_id(args.division, born, sequence))
+
+
+if __name__ == "__main__":
+    main()

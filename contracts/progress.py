@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, validate, validates_schema
 
+from contracts import fields
 from contracts.events import BirthFactsSchema
 from contracts.marriage import Strict
 from contracts.matters import REPORTABLE_STEP_STATES, STEP_STATES
@@ -78,7 +79,7 @@ class StepReportRequestSchema(Strict):
     @validates_schema
     def _reason_for_rejection(self, data, **_):
         if data["state"] == "rejected" and not data.get("reason"):
-            raise ValidationError("say why the step was rejected", field_name="reason")
+            raise ValidationError(fields.RuleMessage("say why the step was rejected"), field_name="reason")
 
 
 class StepReportAcceptedSchema(Strict):

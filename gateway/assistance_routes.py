@@ -44,6 +44,7 @@ class AssistanceRoutes:
         roles=STAFF,
         tag="assistance",
         summary="The caseworker's queue: applications of their area, the most urgent first",
+        response=a.ApplicationListSchema,
     )
     def assistance_queue(self, actor, body):
         return {"applications": self.assistance.list_applications(actor.as_dict())}
@@ -54,6 +55,7 @@ class AssistanceRoutes:
         roles=STAFF,
         tag="assistance",
         summary="Open applications of the area past their 20-working-day decision date",
+        response=a.ApplicationListSchema,
     )
     def assistance_overdue(self, actor, body):
         return {"applications": self.assistance.list_applications(actor.as_dict(), overdue_only=True)}
@@ -194,6 +196,7 @@ class AssistanceRoutes:
         roles=STAFF,
         tag="assistance",
         summary="复核: the area's entitlements whose periodic re-check is due within 30 days",
+        response=a.ReviewsDueSchema,
     )
     def reviews_due(self, actor, body):
         return {"entitlements": self.assistance.reviews_due(actor.as_dict())}
@@ -229,6 +232,7 @@ class AssistanceRoutes:
         roles=STAFF,
         tag="assistance",
         summary="主动发现: the area's open risk alerts and visit tasks, the most urgent visit first",
+        response=a.AlertListSchema,
     )
     def assistance_alerts(self, actor, body):
         return {"alerts": self.assistance.list_alerts(actor.as_dict())}
@@ -275,6 +279,7 @@ class AssistanceRoutes:
         roles=(CITIZEN, CLERK, ADMIN),
         tag="assistance",
         summary="The household's referrals to charity, with charity's aid or reason (一户一条救助链)",
+        response=a.ReferralListSchema,
     )
     def household_charity_referrals(self, actor, body, household_id):
         return {"referrals": self.assistance.household_referrals(actor.as_dict(), household_id)}
@@ -285,6 +290,7 @@ class AssistanceRoutes:
         roles=(CITIZEN, CLERK, ADMIN),
         tag="assistance",
         summary="A household's payments, newest month first",
+        response=a.HouseholdPaymentsSchema,
     )
     def household_payments(self, actor, body, household_id):
         return {"payments": self.assistance.household_payments(actor.as_dict(), household_id)}

@@ -65,6 +65,7 @@ class CareRoutes:
         summary="End a person's old-age allowance as of a day (its month is still paid); lists what cycles "
         "frozen before already hold for later months",
         body=c.AllowanceEndSchema,
+        response=c.AllowanceEndedSchema,
     )
     def end_allowance(self, actor, body, resident_id):
         return self.care.end_allowance(actor.as_dict(), resident_id, wire(c.AllowanceEndSchema, body))
@@ -75,6 +76,7 @@ class CareRoutes:
         roles=(CITIZEN, CLERK, ADMIN),
         tag="care",
         summary="A person's old-age allowance payments, newest month first",
+        response=c.AllowancePaymentsSchema,
     )
     def allowance_payments(self, actor, body, resident_id):
         return {"payments": self.care.allowance_payments(actor.as_dict(), resident_id)}
@@ -342,6 +344,7 @@ class CareRoutes:
         roles=(CLERK, PARTNER, ADMIN),
         tag="care",
         summary="Emergency calls not yet closed, oldest first (the area's, or all for the providers)",
+        response=c.EmergencyCallListSchema,
     )
     def open_emergency_calls(self, actor, body):
         return {"calls": self.care.open_calls(actor.as_dict())}
@@ -414,7 +417,7 @@ class CareRoutes:
         tag="care",
         summary="Record a screening with its colour (四色管理); the follow-up falls due by policy",
         body=c.ScreeningRequestSchema,
-        response=c.ChildViewSchema,
+        response=c.ScreeningRecordedSchema,
     )
     def screen_child(self, actor, body, resident_id):
         return self.care.screen_child(actor.as_dict(), resident_id, wire(c.ScreeningRequestSchema, body))
@@ -425,6 +428,7 @@ class CareRoutes:
         roles=(CLERK, ADMIN),
         tag="care",
         summary="The area's open follow-ups of screened children, the most overdue first",
+        response=c.FollowUpListSchema,
     )
     def child_follow_ups(self, actor, body):
         return {"follow_ups": self.care.follow_ups(actor.as_dict())}
@@ -435,6 +439,7 @@ class CareRoutes:
         roles=(CLERK, ADMIN),
         tag="care",
         summary="Record that the follow-up took place",
+        response=c.FollowUpRecordedSchema,
     )
     def record_follow_up(self, actor, body, screening_id):
         return self.care.record_follow_up(actor.as_dict(), screening_id)
@@ -446,6 +451,7 @@ class CareRoutes:
         tag="care",
         summary="Appoint a village's child director (儿童主任); one per village",
         body=c.ChildDirectorRequestSchema,
+        response=c.ChildDirectorSchema,
     )
     def appoint_child_director(self, actor, body):
         return self.care.appoint_child_director(actor.as_dict(), wire(c.ChildDirectorRequestSchema, body))
@@ -456,6 +462,7 @@ class CareRoutes:
         roles=(CLERK, ADMIN),
         tag="care",
         summary="Every child followed in a village, by household",
+        response=c.VillageChildrenSchema,
     )
     def village_children(self, actor, body, village_code):
         return {"children": self.care.village_children(actor.as_dict(), village_code)}

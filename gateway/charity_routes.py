@@ -138,6 +138,7 @@ class CharityRoutes:
         tag="charity",
         summary="A region's resident population for a year (denominator of organisations per 10,000)",
         body=c.PopulationSchema,
+        response=c.PopulationSchema,
     )
     def set_population(self, actor, body):
         return self.charity.set_population(actor.as_dict(), wire(c.PopulationSchema, body))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from chassis import ServiceRpc
 from contracts import funeral as f
+from contracts.assistance import AfterDeathAssistanceSchema
+from contracts.care import AfterDeathCareSchema
 from gateway.api import route, wire
 
 CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
@@ -66,6 +68,7 @@ class FuneralRoutes:
         roles=STAFF,
         tag="funeral",
         summary="The area's cases whose notices disagree on the date of death (a clerk decides)",
+        response=f.CaseListSchema,
     )
     def funeral_date_conflicts(self, actor, body):
         return {"cases": self.funeral.date_conflicts(actor.as_dict())}
@@ -173,6 +176,7 @@ class FuneralRoutes:
         roles=STAFF,
         tag="funeral",
         summary="身后一件事 in assistance: benefits stopped or recomputed, overpayments and their recovery, back pay",
+        response=AfterDeathAssistanceSchema,
     )
     def after_death_assistance(self, actor, body, case_id):
         return self.assistance.after_death(actor.as_dict(), case_id)
@@ -183,6 +187,7 @@ class FuneralRoutes:
         roles=STAFF,
         tag="funeral",
         summary="身后一件事 in care: allowance, vouchers, orders, beds and child reviews, stopped or restored",
+        response=AfterDeathCareSchema,
     )
     def after_death_care(self, actor, body, case_id):
         return self.care.after_death(actor.as_dict(), case_id)

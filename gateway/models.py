@@ -75,11 +75,13 @@ class StepReport(Base):
 
 
 class BirthNotice(Base):
-    """A hospital birth certificate seen once: a repeated notification answers with the first."""
+    """A hospital birth certificate seen once: a repeated notification with the same facts answers
+    with the first; the same number with other facts is refused (it names another birth)."""
 
     __tablename__ = "birth_notice"
     hospital = Column(String(120), primary_key=True)
-    birth_certificate_number = Column(String(40), primary_key=True)
+    birth_certificate_number = Column(String(40), primary_key=True, unique=True)
+    facts = Column(JSON)  # the first notice's child, parents and hospital (none before revision 0006)
     birth_id = Column(String(36), nullable=False, unique=True)
     matter_id = Column(String(36))
     event_id = Column(String(36), nullable=False)

@@ -203,3 +203,24 @@ def joint_handling(matters: list[list[str]]) -> JointHandling:
     decided = [states for states in matters if set(states) <= TERMINAL_STEP_STATES]
     granted = sum(1 for states in decided if "rejected" not in states)
     return JointHandling(len(matters), len(decided), granted, len(matters) - len(decided))
+
+
+def differing_facts(first: dict | None, again: dict, first_hospital: str) -> list[str]:
+    """Which facts of a birth notice differ from the first notice of the same certificate number,
+    as the request's field names (`child.name`, `mother_resident_id` …), the number itself first
+    when any do. A notice kept before its facts were (`first` None) is compared by hospital."""
+    if first is None:
+        first = {**again, "hospital": first_hospital} if again.get("hospital") == first_hospital else {}
+
+    def flat(facts: dict, prefix: str = "") -> dict:
+        out = {}
+        for key, value in facts.items():
+            if isinstance(value, dict):
+                out.update(flat(value, f"{prefix}{key}."))
+            else:
+                out[f"{prefix}{key}"] = value
+        return out
+
+    before, now = flat(first), flat(again)
+    differing = sorted(key for key in before.keys() | now.keys() if before.get(key) != now.get(key))
+    return ["child.birth_certificate_number", *differing] if differing else []

@@ -23,6 +23,7 @@ from chassis import (
 from chassis.errors import Conflict
 from chassis.regions import region_prefix
 from contracts import marriage as m
+from contracts.events import BirthFactsSchema
 from contracts.matters import MATTER_TYPES, matter_type
 from contracts.progress import (
     BirthAcceptedSchema,
@@ -74,7 +75,14 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         tag="matters",
         summary="Apply once for 结婚生育户口一件事 (books the registration, opens the matter)",
         body=m.OneMatterApplicationSchema,
+        response=m.OneMatterOpenedSchema,
         status=201,
+        example={
+            "office_code": "330602",
+            "slot_start": "2027-03-01T09:30:00+08:00",
+            "party_a": {"resident_id": "330602199504010011", "name": "王刚"},
+            "party_b": {"resident_id": "33060219970808002X", "name": "周敏"},
+        },
     )
     def apply_marriage_birth_hukou(self, actor, body):
         return self.marriage.open_marriage_matter(actor.as_dict(), wire(m.OneMatterApplicationSchema, body))
@@ -275,13 +283,35 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         body=BirthNotificationRequestSchema,
         response=BirthAcceptedSchema,
         status=202,
+        example={
+            "child": {
+                "name": "王小满",
+                "birth_date": "2026-09-01",
+                "sex": "female",
+                "birth_certificate_number": "O330602777",
+            },
+            "mother_resident_id": "33060219970808002X",
+            "father_resident_id": "330602199504010011",
+            "hospital": "绍兴市妇幼保健院",
+        },
     )
     def notify_birth(self, actor, body):
         if actor.id != "health":
             raise Forbidden("births are notified by the health department")
         certificate = body["child"]["birth_certificate_number"]
-        seen = self.db.get(BirthNotice, (body["hospital"], certificate))
-        if seen is not None:  # the same certificate again (another source, a retry): one birth
+        if body["child"]["birth_date"] > self.clock.today():
+            raise InvalidInput("a birth is notified after it happened", errors={"child.birth_date": ["after today"]})
+        facts = wire(BirthFactsSchema, body)
+        seen = self.db.execute(
+            select(BirthNotice).where(BirthNotice.birth_certificate_number == certificate).with_for_update()
+        ).scalar_one_or_none()
+        if seen is not None:  # the same certificate again (another source, a retry): one birth, if it is
+            differing = rules.differing_facts(seen.facts, facts, seen.hospital)
+            if differing:
+                raise Conflict(
+                    "this birth certificate number was notified for another birth",
+                    errors={field: ["differs from the certificate's first notice"] for field in differing},
+                )
             return {"birth_id": seen.birth_id, "matter_id": seen.matter_id, "event_id": seen.event_id}
         mother = body["mother_resident_id"]
         matter_id = body.pop("matter_id")
@@ -303,6 +333,7 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
             BirthNotice(
                 hospital=body["hospital"],
                 birth_certificate_number=certificate,
+                facts=facts,
                 birth_id=birth_id,
                 matter_id=matter_id,
                 event_id=event.id,
@@ -329,6 +360,42 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
     # --- marriage registry ------------------------------------------------------------------
 
     @route(
+        "PUT",
+        "/api/v1/marriage/offices/<office_code>",
+        roles=(ADMIN,),
+        tag="marriage",
+        summary="Add a registration office at a GB/T 2260 division to the national registry, or change its slots",
+        body=m.OfficeRequestSchema,
+        response=m.OfficeSchema,
+        example={"name": "北京市东城区婚姻登记处", "slot_minutes": 30, "slot_capacity": 6},
+    )
+    def put_office(self, actor, body, office_code):
+        return self.marriage.put_office(actor.as_dict(), office_code, wire(m.OfficeRequestSchema, body))
+
+    @route(
+        "GET",
+        "/api/v1/marriage/offices",
+        roles=ANYONE,
+        tag="marriage",
+        summary="The registration offices (跨省通办: a couple registers at any), optionally within a region",
+        query=m.OfficeQuerySchema,
+        response=m.OfficeListSchema,
+    )
+    def list_offices(self, actor, body, query):
+        return self.marriage.list_offices(query.get("region_code"))
+
+    @route(
+        "GET",
+        "/api/v1/marriage/offices/<office_code>",
+        roles=ANYONE,
+        tag="marriage",
+        summary="A registration office and its appointment slots",
+        response=m.OfficeSchema,
+    )
+    def get_office(self, actor, body, office_code):
+        return self.marriage.get_office(office_code)
+
+    @route(
         "POST",
         "/api/v1/marriage/appointments",
         roles=(CITIZEN, CLERK, ADMIN),
@@ -350,6 +417,12 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         body=m.RegistrationRequestSchema,
         response=m.RegistrationSchema,
         status=201,
+        example={
+            "office_code": "330602",
+            "declared_not_close_relatives": True,
+            "party_a": {"resident_id": "330602199504010011", "name": "王刚"},
+            "party_b": {"resident_id": "33060219970808002X", "name": "周敏"},
+        },
     )
     def register_marriage(self, actor, body):
         return self.marriage.register_marriage(actor.as_dict(), wire(m.RegistrationRequestSchema, body))

@@ -31,7 +31,7 @@ POSTGRES = "tongban-pg"  # the CloudNativePG Cluster (infra/k8s/base/postgres.ya
 PART_OF = {"app.kubernetes.io/part-of": "tongban"}
 # what a process's config reads that is a credential, and where it comes from: Secrets made
 # outside the repository (docs/deployment.md), one per process or database, never a value here
-SECRET_VARIABLES = {"AMQP_URI", "AUTH_SECRET", "E_CERTIFICATE_KEY"}
+SECRET_VARIABLES = {"AMQP_URI", "E_CERTIFICATE_KEY"}
 # directories a process writes to (the root filesystem is read-only)
 BANK_FILES = {"assistance", "care"}
 QUEUE_LENGTH_TARGET = "50"  # messages waiting per instance before KEDA adds one
@@ -77,8 +77,6 @@ def environment(name: str, process: Process) -> list[dict]:
         elif variable == "AMQP_URI":
             env.append(secret_env(variable, f"tongban-{name}-broker", "uri"))
         elif variable in SECRET_VARIABLES:
-            if variable == "AUTH_SECRET" and not needs_auth(process):
-                continue  # only the HTTP edge checks tokens
             env.append(secret_env(variable, f"tongban-{name}-keys", variable.lower().replace("_", "-")))
         elif variable.endswith("_DATABASE_URL") or variable.endswith("_HTTP"):
             continue  # another process's
@@ -380,8 +378,6 @@ def compose_environment(name: str, process: Process) -> dict:
             user = name.replace("-", "_")
             env[variable] = f"amqp://{user}:${{{user.upper()}_BROKER_PASSWORD:?}}@broker:5672/tongban"
         elif variable in SECRET_VARIABLES:
-            if variable == "AUTH_SECRET" and not needs_auth(process):
-                continue
             env[variable] = f"${{{variable}:?}}"
         elif variable.endswith("_DATABASE_URL") or variable.endswith("_HTTP"):
             continue

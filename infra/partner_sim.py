@@ -26,7 +26,7 @@ from kombu import Connection
 from chassis.topology import declare_topology
 from contracts.partners import PARTNERS
 from contracts.subscriptions import partner_queue
-from gateway.auth import DEV_SECRET, issue_token
+from gateway.auth import dev_issuer, issue_token
 from infra.partner_data import PartnerData, serve
 
 # What each department does when it receives an event: which of its matter steps it completes.
@@ -231,7 +231,7 @@ def main(argv=None):
     birth.add_argument("--born", type=date.fromisoformat, default=date.today())
     birth.add_argument("--matter")
     args = parser.parse_args(argv)
-    secret = os.environ.get("AUTH_SECRET", DEV_SECRET)
+    secret = dev_issuer()  # the signing key of `make run`'s local issuer
     if args.command == "run":
         serve(PartnerData(slow_sources=args.slow_source), args.data_port)
         print(f"partner simulator: {', '.join(PARTNERS)}; data sources on :{args.data_port}", flush=True)

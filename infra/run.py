@@ -177,12 +177,15 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(ROOT))
     from chassis.migrations import upgrade
     from chassis.topology import declare_topology
-    from gateway.auth import DEV_SECRET
+    from gateway.auth import DEV_JWKS_FILE, dev_issuer
 
-    for name, dev_value in (("AUTH_SECRET", DEV_SECRET), ("E_CERTIFICATE_KEY", "dev-only-e-certificate-signing-key")):
-        if not env.get(name):
-            env[name] = dev_value
-            say(f"{name} not set: using a development value (never in production)")
+    if not env.get("E_CERTIFICATE_KEY"):
+        env["E_CERTIFICATE_KEY"] = "dev-only-e-certificate-signing-key"
+        say("E_CERTIFICATE_KEY not set: using a development value (never in production)")
+    if not env.get("AUTH_JWKS"):  # no identity provider named: the local development issuer signs
+        issuer = dev_issuer()
+        env["AUTH_JWKS"], env["AUTH_ISSUER"], env["AUTH_AUDIENCE"] = str(DEV_JWKS_FILE), issuer.issuer, issuer.audience
+        say(f"AUTH_JWKS not set: tokens come from the local development issuer ({DEV_JWKS_FILE.parent})")
 
     urls = database_urls(prefix)
     for name, path in SERVICES.items():
@@ -262,7 +265,7 @@ def main(argv=None) -> int:
             f"funeral {env['FUNERAL_HTTP']}"
         )
         if args.smoke:
-            smoke(gateway_url, env["AUTH_SECRET"])
+            smoke(gateway_url, dev_issuer())
             return 0
         while (gone := processes.exited()) is None:
             time.sleep(1)
@@ -277,7 +280,7 @@ def main(argv=None) -> int:
             drop_databases(urls)
 
 
-def smoke(gateway_url: str, secret: str) -> None:
+def smoke(gateway_url: str, issuer) -> None:
     """The README walk-through, in Python: apply, register, partners answer, birth, all done."""
     import requests
 
@@ -289,8 +292,8 @@ def smoke(gateway_url: str, secret: str) -> None:
     seq = int(time.time()) % 400 * 2
     husband = {"resident_id": compose_resident_id("330602", date(1995, 4, 1), seq + 1), "name": "王刚"}
     wife = {"resident_id": compose_resident_id("330602", date(1997, 8, 8), seq + 2), "name": "周敏"}
-    citizen = {"Authorization": f"Bearer {issue_token(secret, husband['resident_id'], 'citizen')}"}
-    clerk = {"Authorization": f"Bearer {issue_token(secret, 'registrar-01', 'clerk', area='330602')}"}
+    citizen = {"Authorization": f"Bearer {issue_token(issuer, husband['resident_id'], 'citizen')}"}
+    clerk = {"Authorization": f"Bearer {issue_token(issuer, 'registrar-01', 'clerk', area='330602')}"}
     day = datetime.now(LOCAL_ZONE).date() + timedelta(days=3 + seq % 20)
     slot = datetime(day.year, day.month, day.day, 9 + seq % 8, 30 * (seq % 2), tzinfo=LOCAL_ZONE)
     response = requests.post(
@@ -323,7 +326,7 @@ def smoke(gateway_url: str, secret: str) -> None:
         )
 
     wait_until(lambda: state() == "waiting", "the health and police steps")
-    notify_birth(gateway_url, secret, wife["resident_id"], husband["resident_id"], "王小满", "female", date.today())
+    notify_birth(gateway_url, issuer, wife["resident_id"], husband["resident_id"], "王小满", "female", date.today())
     wait_until(lambda: state() == "completed", "the newborn steps")
     say("smoke: matter completed, every step done")
 

@@ -15,7 +15,7 @@ import requests
 from chassis.migrations import upgrade
 from contracts.partners import PARTNERS
 from contracts.person import compose_resident_id
-from gateway.auth import issue_token
+from gateway.auth import Issuer, issue_token
 from gateway.partner_feed import PartnerFeedService
 from gateway.progress import ProgressService
 from gateway.service import GatewayService
@@ -29,7 +29,9 @@ from services.marriage.service import MarriageService
 from tests.conftest import free_port
 from tests.helpers import CHECK_TIMEOUT_SECONDS, PATIENCE
 
-SECRET = "test-secret-for-tokens-only"
+# The identity provider of the tests: one ES256 key, its public JWKS written for each system booted.
+# Tests mint their tokens through `System.token()` / `System.call()`, and nowhere else.
+ISSUER = Issuer.generate()
 
 
 @dataclass
@@ -43,7 +45,7 @@ class System:
     session: requests.Session = field(default_factory=requests.Session)
 
     def token(self, role: str, subject: str, area: str | None = None, org: str | None = None) -> str:
-        return issue_token(SECRET, subject, role, area, org=org)
+        return issue_token(ISSUER, subject, role, area, org=org)
 
     def call(self, method: str, path: str, as_: tuple, json=None, headers=None) -> requests.Response:
         role, subject, *area_and_org = as_  # (role, subject[, area[, org]])
@@ -147,8 +149,9 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path):
             {
                 **common,
                 "DATABASE_URL": urls["gateway"],
-                "AUTH_SECRET": SECRET,
+                **ISSUER.gateway_config(tmp_path / f"jwks-{port}.json"),
                 "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+                **overrides,
             },
         )
         built = System(
@@ -160,7 +163,7 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path):
         )
         if simulator:
             built.simulator = PartnerSimulator(
-                common["AMQP_URI"], built.url, SECRET, partners=simulated_partners or tuple(PARTNERS)
+                common["AMQP_URI"], built.url, ISSUER, partners=simulated_partners or tuple(PARTNERS)
             )
             thread = eventlet.spawn(built.simulator.run)
             stops.append(thread)

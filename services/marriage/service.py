@@ -28,6 +28,7 @@ from chassis import (
 from chassis.audit import SYSTEM
 from chassis.clock import LOCAL_ZONE
 from chassis.db import dialect_insert
+from chassis.regions import division_name, region_prefix, require_known_division
 from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, date_revision, step_reason
 from contracts.partners import PARTNERS
 from contracts.person import ResidentId, mask
@@ -58,6 +59,9 @@ from services.marriage.schemas import (
     DivorceRequestSchema,
     DivorceSchema,
     MaritalStatusSchema,
+    OfficeListSchema,
+    OfficeRequestSchema,
+    OfficeSchema,
     OneMatterApplicationSchema,
     RegistrationRequestSchema,
     RegistrationSchema,
@@ -86,6 +90,72 @@ class MarriageService(Operable):
     log = Logger()
     metrics = WorkerMetrics()
     certificates = ECertificates()
+
+    # --- the national registry of offices (跨省通办: a couple registers at any of them) ------------
+
+    @rpc
+    def put_office(self, actor, office_code, request):
+        """Add an office at a GB/T 2260 division, or change its name and slots (admins)."""
+        actor, data = Actor.from_dict(actor), load(OfficeRequestSchema, request)
+        if actor.role != "admin":
+            raise Forbidden("only administrators keep the registry of offices")
+        require_known_division(office_code, "office_code")
+        office = self.db.get(Office, office_code, with_for_update=True)
+        created = office is None
+        if created:
+            office = Office(code=office_code)
+            self.db.add(office)
+        office.name, office.slot_minutes, office.slot_capacity = (
+            data["name"],
+            data["slot_minutes"],
+            data["slot_capacity"],
+        )
+        self.audit.record(
+            actor,
+            "office.add" if created else "office.change",
+            f"office-{office_code}",
+            "added" if created else "changed",
+            slot_minutes=office.slot_minutes,
+            slot_capacity=office.slot_capacity,
+        )
+        return self._office_view(office)
+
+    @rpc
+    def list_offices(self, region_code=None):
+        query = select(Office).order_by(Office.code)
+        if region_code:
+            query = query.where(Office.code.startswith(region_prefix(region_code), autoescape=True))
+        return dump(OfficeListSchema, {"offices": [self._office_view(o) for o in self.db.execute(query).scalars()]})
+
+    @rpc
+    def get_office(self, office_code):
+        office = self.db.get(Office, office_code)
+        if office is None:
+            raise UnknownRecord(f"no registration office {office_code}")
+        return self._office_view(office)
+
+    @staticmethod
+    def _office_view(office: Office) -> dict:
+        return dump(
+            OfficeSchema,
+            {
+                "office_code": office.code,
+                "name": office.name,
+                "division": division_name(office.code),
+                "slot_minutes": office.slot_minutes,
+                "slot_capacity": office.slot_capacity,
+            },
+        )
+
+    def _office(self, office_code: str, for_update: bool = False) -> Office:
+        """The office named in a request, or a 422 naming `office_code`."""
+        office = self.db.get(Office, office_code, with_for_update=for_update)
+        if office is None:
+            raise InvalidInput(
+                f"no registration office {office_code}",
+                errors={"office_code": ["no office of the national registry has this code"]},
+            )
+        return office
 
     # --- appointments and the one-matter application ----------------------------------------
 
@@ -140,13 +210,7 @@ class MarriageService(Operable):
             raise Forbidden("a citizen can only book for a couple they are part of")
         if actor.role != "citizen":
             actor.require_staff_in(data["office_code"])
-        office = self.db.execute(
-            select(Office).where(Office.code == data["office_code"]).with_for_update()
-        ).scalar_one_or_none()  # serialises one office's bookings
-        if office is None:
-            raise UnknownRecord(
-                f"no registration office {data['office_code']}", errors={"office_code": ["unknown office"]}
-            )
+        office = self._office(data["office_code"], for_update=True)  # serialises one office's bookings
         slot = data["slot_start"]
         if slot <= self.clock.now():
             raise InvalidInput("the slot has already begun", errors={"slot_start": ["must be in the future"]})
@@ -203,6 +267,7 @@ class MarriageService(Operable):
     def register_marriage(self, actor, request):
         actor, data = Actor.from_dict(actor), load(RegistrationRequestSchema, request)
         actor.require_staff_in(data["office_code"])
+        self._office(data["office_code"])
         today = self.clock.today()
         law = self._refuse_if_ineligible(
             actor, data, data["declared_not_close_relatives"], today, action="marriage.register"
@@ -252,7 +317,20 @@ class MarriageService(Operable):
                 "already_married: a concurrent registration came first",
                 policy_version=law.version,
             )
-            raise AlreadyMarried("a party was registered as married a moment ago") from None
+            raced = set(
+                self.db.execute(
+                    select(Spouse.resident_id).where(Spouse.resident_id.in_([a["resident_id"], b["resident_id"]]))
+                ).scalars()
+            )  # the winner has committed: its rows are visible to this statement
+            named = [f"{side}.resident_id" for side, p in (("party_a", a), ("party_b", b)) if p["resident_id"] in raced]
+            raise AlreadyMarried(
+                "a party was registered as married a moment ago",
+                errors={
+                    field: ["registered as married by another registration a moment ago"]
+                    for field in named or ("party_a.resident_id", "party_b.resident_id")
+                },
+                code="already_married",
+            ) from None
         number = self._issue_certificate("marriage", marriage, today)
         self.outbox.record(
             "marriage.registered",
@@ -350,6 +428,7 @@ class MarriageService(Operable):
     def apply_divorce(self, actor, request):
         actor, data = Actor.from_dict(actor), load(DivorceRequestSchema, request)
         actor.require_staff_in(data["office_code"])
+        self._office(data["office_code"])
         marriage = self._marriage_by_certificate(data["certificate_number"])
         # serialise applications for one marriage: two clerks double-submitting open one divorce
         self.db.execute(select(Marriage.id).where(Marriage.id == marriage.id).with_for_update())

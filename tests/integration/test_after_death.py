@@ -223,7 +223,7 @@ def test_one_death_reported_twice_completes_every_step(system, manual_clock):
     # a partner learns which case its notice made or joined, not the others' notices (minimal disclosure)
     assert "notices" not in resent and "resident_id" not in resent
     no_number = sys_.call("POST", "/api/v1/partner/deaths", ("partner", "police"), json=notice(elder, DIED, None))
-    assert no_number.status_code == 400 and "reference" in no_number.json()["errors"]
+    assert no_number.status_code == 422 and "reference" in no_number.json()["errors"]
     case_id, matter_id = first["case_id"], first["matter_id"]
 
     # a funeral home gives another date: flagged for a clerk, never guessed

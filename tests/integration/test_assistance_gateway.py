@@ -80,7 +80,7 @@ def test_dibao_from_submission_to_first_payment_through_the_gateway(system, manu
             "members": [{**household[0], "resident_id": household[0]["resident_id"][:-1] + "0"}],
         },
     )
-    assert bad.status_code == 400 and bad.headers["Content-Type"] == "application/problem+json"
+    assert bad.status_code == 422 and bad.headers["Content-Type"] == "application/problem+json"
     assert "resident_id" in bad.json()["errors"]["members"]["0"]
 
     applied = sys_.call(

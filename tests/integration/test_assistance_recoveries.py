@@ -216,10 +216,10 @@ def test_a_payment_the_bank_did_not_make_is_not_recovered_nor_paid_again_for_the
     assert "outstanding" in problem(
         repay(sys_, recovery_id, amount_fen=share + 1, method="repayment"), 422, "amount_fen"
     )
-    problem(repay(sys_, recovery_id, amount_fen=100, method="write_off"), 400, "reason")
+    problem(repay(sys_, recovery_id, amount_fen=100, method="write_off"), 422, "reason")
     problem(repay(sys_, recovery_id, amount_fen=0, method="repayment"), 400, "amount_fen")
     problem(repay(sys_, recovery_id, amount_fen=100, method="cash"), 400, "method")
-    problem(repay(sys_, recovery_id, amount_fen=100, method="repayment", received_on="2026-07-13"), 400, "received_on")
+    problem(repay(sys_, recovery_id, amount_fen=100, method="repayment", received_on="2026-07-13"), 422, "received_on")
     assert recovery(sys_, recovery_id)["recovered_fen"] == share
     assert [outcome for outcome, _ in audit_rows(sys_, "recovery.repayment", f"recovery-{recovery_id}")] == [
         "open",

@@ -533,7 +533,7 @@ def test_temporary_assistance_is_a_capped_one_off(assistance, manual_clock):
     members = household()
     app_id = through_notice(svc, manual_clock, members, programme="temporary")["application_id"]
     missing = refused(svc.rpc.decide, DISTRICT_CLERK, app_id, {"decision": "approve", "reason": "medical bill"})
-    assert missing.status == 400 and "grade" in missing.errors
+    assert missing.status == 422 and "grade" in missing.errors
     approved = svc.rpc.decide(
         DISTRICT_CLERK, app_id, {"decision": "approve", "reason": "medical bill", "grade": "B", "requested_fen": 500000}
     )
@@ -705,7 +705,7 @@ def test_a_birth_to_a_recipient_adds_the_child_recomputes_and_raises_a_task(assi
         newborn["member_id"],
         {"resident_id": person(date(2026, 6, 3))},
     )
-    assert wrong.status == 400 and "resident_id" in wrong.errors
+    assert wrong.status == 422 and "resident_id" in wrong.errors
     identified = svc.rpc.identify_member(
         TOWNSHIP_CLERK, approved["household_id"], newborn["member_id"], {"resident_id": child_id}
     )
@@ -768,7 +768,7 @@ def test_members_join_and_leave_with_the_benefit_recomputed(assistance, manual_c
         == 403
     )
     bad = refused(svc.rpc.add_member, TOWNSHIP_CLERK, household_id, {**baby, "resident_id": "330602202606020000"})
-    assert bad.status == 400 and "resident_id" in bad.errors
+    assert bad.status == 422 and "resident_id" in bad.errors
 
     spouse = next(m for m in joined["members"] if m["relationship"] == "spouse")
     left = svc.rpc.member_leaves(
@@ -800,7 +800,7 @@ def test_re_checks_fall_due_and_are_rescheduled_and_an_exit_keeps_the_gradual_pe
     (due,) = svc.rpc.reviews_due(TOWNSHIP_CLERK)
     assert (due["household_id"], due["next_review_on"]) == (household_id, "2027-05-14")
     assert svc.rpc.reviews_due(OTHER_DISTRICT_CLERK) == []
-    assert refused(svc.rpc.reviews_due, TOWNSHIP_CLERK, "soon").status == 400
+    assert refused(svc.rpc.reviews_due, TOWNSHIP_CLERK, "soon").status == 422
     reviewed = svc.rpc.record_review(TOWNSHIP_CLERK, due["entitlement_id"], {"reason": "visited; unchanged"})
     assert reviewed["entitlements"][0]["next_review_on"] == "2028-04-20"
     assert svc.rpc.reviews_due(TOWNSHIP_CLERK) == []
@@ -851,7 +851,7 @@ def test_policy_versions_are_added_never_edited_and_must_be_usable(assistance, m
     unusable = refused(
         svc.rpc.add_policy_version, admin, {**version, "effective_from": "2027-02-01", "value": {"dibao": 0}}
     )
-    assert unusable.status == 400 and "whole number of months" in unusable.detail
+    assert unusable.status == 422 and "whole number of months" in unusable.detail
     bad_ratio = refused(
         svc.rpc.add_policy_version,
         admin,
@@ -863,17 +863,17 @@ def test_policy_versions_are_added_never_edited_and_must_be_usable(assistance, m
             "source": "typo",
         },
     )
-    assert bad_ratio.status == 400
+    assert bad_ratio.status == 422
     unknown = refused(svc.rpc.add_policy_version, admin, {**version, "name": "assistance.free_money"})
-    assert unknown.status == 400
+    assert unknown.status == 422
     one_bad_programme = refused(
         svc.rpc.add_policy_version,
         admin,
         {**version, "effective_from": "2027-03-01", "value": {"dibao": 6, "tekun": 0}},
     )
-    assert one_bad_programme.status == 400
+    assert one_bad_programme.status == 422
     not_a_mapping = refused(svc.rpc.add_policy_version, admin, {**version, "effective_from": "2027-03-01", "value": 12})
-    assert not_a_mapping.status == 400
+    assert not_a_mapping.status == 422
     bad_day = refused(
         svc.rpc.add_policy_version,
         admin,
@@ -885,7 +885,7 @@ def test_policy_versions_are_added_never_edited_and_must_be_usable(assistance, m
             "source": "typo",
         },
     )
-    assert bad_day.status == 400
+    assert bad_day.status == 422
     names = svc.rows(
         "SELECT name, effective_from FROM policy_parameters WHERE region_code = :r AND effective_from >= '2027-01-01'",
         r=DISTRICT,

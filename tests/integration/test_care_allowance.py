@@ -73,7 +73,7 @@ def test_the_80th_birthday_enrols_once_from_the_right_month_across_downtime(care
     assert outside.value.status == 403
     with pytest.raises(Problem) as bad:
         rpc.get_elder(CLERK, june["resident_id"][:-1] + ("0" if june["resident_id"][-1] != "0" else "1"))
-    assert bad.value.status == 400 and "resident_id" in bad.value.errors
+    assert bad.value.status == 422 and "resident_id" in bad.value.errors
 
 
 def test_the_sql_birthday_is_the_rules_birthday(care):
@@ -122,7 +122,7 @@ def test_only_admins_feed_the_registry_and_start_the_job(care):
         assert refused.value.status == 403
     with pytest.raises(Problem) as bad:
         rpc.import_people(ADMIN, {"people": [{**someone(date(1940, 1, 1), 61), "resident_id": "330602194001010000"}]})
-    assert bad.value.status == 400
+    assert bad.value.status == 422
 
 
 def test_the_registry_and_the_allowance_through_the_gateway(system, manual_clock):

@@ -69,7 +69,7 @@ def test_allowance_by_region_and_placement(care):
             SHAOXING_CLERK,
             child("330602", date(2000, 1, 1), 21, YUECHENG_VILLAGE, category="orphan", placement="community"),
         )
-    assert adult.value.status == 400
+    assert adult.value.status == 422
     # located to village, household and child
     left_behind = rpc.village_children(FUYANG_CLERK, FUYANG_VILLAGE)
     assert [(c["household"], c["category"]) for c in left_behind].count(("三组 12 号", "left_behind")) == 1

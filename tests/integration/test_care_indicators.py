@@ -90,7 +90,7 @@ def test_assessments_are_validated(care):
         {"resident_id": elder["resident_id"], "level": "severe", "assessor": "评估员 01", "assessed_on": "2026-06-01"},
     )
     assert assessment["valid_until"] == "2027-05-31"
-    for bad in ({"level": "tired"}, {"assessed_on": "2026-06-11"}):
+    for bad, status in (({"level": "tired"}, 400), ({"assessed_on": "2026-06-11"}, 422)):  # no level, the future
         with pytest.raises(Problem) as refused:
             rpc.record_assessment(
                 CLERK,
@@ -102,7 +102,7 @@ def test_assessments_are_validated(care):
                     **bad,
                 },
             )
-        assert refused.value.status == 400
+        assert refused.value.status == status
     with pytest.raises(Problem) as unknown:
         rpc.record_assessment(
             CLERK,
@@ -181,7 +181,7 @@ def test_a_family_care_bed_needs_a_disability_assessment(care):
     bed = {"resident_id": elder["resident_id"], "institution": "inst-F", "established_on": "2026-06-01"}
     assert rpc.establish_family_bed(CLERK, bed)["assessed_level"] == "severe"
     for refused, status in (
-        ({**bed, "resident_id": fit["resident_id"]}, 400),  # only mildly disabled
+        ({**bed, "resident_id": fit["resident_id"]}, 422),  # only mildly disabled
         (bed, 409),  # one bed per person
         ({**bed, "institution": "nowhere"}, 404),
     ):

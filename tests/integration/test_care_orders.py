@@ -8,7 +8,6 @@ import time
 import uuid
 from datetime import UTC, date, datetime
 
-import jwt
 import pytest
 from kombu import Connection, Exchange, Producer
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -18,7 +17,7 @@ from chassis.errors import Problem
 from chassis.topology import EVENTS_EXCHANGE
 from contracts.person import compose_resident_id
 from tests.helpers import queue_depth, wait_for
-from tests.system import SECRET
+from tests.system import ISSUER
 
 TOWNSHIP = "330602001"
 CLERK = {"id": "caseworker-01", "role": "clerk", "area": TOWNSHIP}
@@ -230,8 +229,15 @@ def test_a_provider_acts_only_on_its_own_orders(system, manual_clock):
     assert accepted.status_code == 200 and accepted.json()["state"] == "accepted"
     assert sys_.call("GET", path, mine).json()["resident_id"] is None
     # a provider's token must say which provider it is
-    unnamed = jwt.encode(
-        {"sub": "care_providers", "role": "partner", "exp": int(time.time()) + 60}, SECRET, algorithm="HS256"
+    unnamed = ISSUER.sign(
+        {
+            "iss": ISSUER.issuer,
+            "aud": ISSUER.audience,
+            "sub": "care_providers",
+            "role": "partner",
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 60,
+        }
     )
     answer = sys_.session.get(sys_.url + path, headers={"Authorization": f"Bearer {unnamed}"}, timeout=10)
     assert answer.status_code == 401 and "org" in answer.json()["detail"]
@@ -332,7 +338,7 @@ def test_admissions_take_free_beds_and_concentrated_support_needs_tekun(care, am
     }
     with pytest.raises(Problem) as no_tekun:
         rpc.admit(CLERK, refused)
-    assert no_tekun.value.status == 400
+    assert no_tekun.value.status == 422
     placed = rpc.admit(CLERK, {**refused, "resident_id": ELDER})
     assert (placed["concentrated_support"], placed["beds_free"]) == (True, 0)
     with pytest.raises(Problem) as full:
@@ -478,7 +484,7 @@ def test_devices_are_registered_by_staff_of_the_persons_area_one_person_at_a_tim
         assert in_service.value.status == 409 and "device_id" in in_service.value.errors
     with pytest.raises(Problem) as future:
         rpc.register_device(CLERK, {**device, "device_id": "watch-0043", "registered_on": "2026-06-11"})
-    assert future.value.status == 400
+    assert future.value.status == 422
     with pytest.raises(Problem) as unknown:
         rpc.register_device(
             CLERK,

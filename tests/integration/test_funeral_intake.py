@@ -85,7 +85,7 @@ def test_intake_refuses_what_it_must(funeral):
 
     assert refused({"id": DECEASED, "role": "citizen"}, notice(None)) == 403  # the deceased does not apply
     assert refused({"id": "banks", "role": "partner"}, notice("B-1")) == 403
-    assert refused(HEALTH, notice("D-2", died="2026-06-11")) == 400  # in the future
+    assert refused(HEALTH, notice("D-2", died="2026-06-11")) == 422  # in the future
     assert refused({"id": "c", "role": "clerk", "area": "330603"}, notice(None)) == 403  # outside the area
 
 

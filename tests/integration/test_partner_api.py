@@ -50,7 +50,7 @@ def test_partner_reports_are_checked_against_ownership_and_state(system, manual_
     # ahead of its phase (no birth yet): accepted, applied by the projection once the phase starts
     assert sys_.call("POST", f"{steps}/newborn_hukou", ("partner", "police"), json={"state": "done"}).status_code == 202
     no_reason = sys_.call("POST", f"{steps}/hukou_update", ("partner", "police"), json={"state": "rejected"})
-    assert no_reason.status_code == 400 and "reason" in no_reason.json()["errors"]
+    assert no_reason.status_code == 422 and "reason" in no_reason.json()["errors"]
     assert sys_.call("POST", f"{steps}/no_such_step", ("partner", "police"), json={"state": "done"}).status_code == 404
 
     rejected = sys_.call(

@@ -39,7 +39,7 @@ OVERLAYS = ["infra/k8s/base", "infra/k8s/overlays/production"]
 KUBERNETES_VERSION = "1.33"  # the oldest minor the manifests must apply to
 CUSTOM_GROUPS = ("rabbitmq.com/", "postgresql.cnpg.io/", "keda.sh/")
 NODE_CHECKS = ROOT / "tests/deployment"
-CREDENTIALS = {"AMQP_URI", "AUTH_SECRET", "E_CERTIFICATE_KEY", *(database_url_env(d) for d in MIGRATIONS)}
+CREDENTIALS = {"AMQP_URI", "E_CERTIFICATE_KEY", *(database_url_env(d) for d in MIGRATIONS)}
 
 
 @cache
@@ -275,8 +275,7 @@ def test_every_variable_set_is_one_the_config_reads(overlay):
         assert set(names) <= set(read), set(names) - set(read)
         assert database_url_env(process.database) in names and "AMQP_URI" in names
         # what the config requires (no default) and the process's services check is there
-        required = {"AUTH_SECRET"} if deploy.needs_auth(process) else set()
-        required |= {v for v, default in read.items() if default is None and v != "AUTH_SECRET"}
+        required = {v for v, default in read.items() if default is None}
         assert required <= set(names)
         for entry in container["env"]:
             ref = entry.get("valueFrom", {}).get("configMapKeyRef")

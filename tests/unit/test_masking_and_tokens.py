@@ -1,5 +1,6 @@
 """Log masking, bearer tokens, actor scoping and problem round trips, by tables."""
 
+import json
 import time
 from datetime import date
 
@@ -7,15 +8,24 @@ import jwt
 import pytest
 
 from chassis.audit import SYSTEM, Actor
-from chassis.errors import Conflict, Forbidden, InvalidInput, NotFound, Problem, Refused, Unauthorized, Unavailable
+from chassis.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    MalformedRequest,
+    NotFound,
+    Problem,
+    Refused,
+    Unauthorized,
+    Unavailable,
+)
 from chassis.logs import mask_resident_ids
 from contracts.person import compose_resident_id
-from gateway.auth import ROLES, authenticate, issue_token
+from gateway.auth import ROLES, DevIssuer, Issuer, KeySet, authenticate, issue_token
 
 ID = compose_resident_id("330602", date(1990, 1, 1), 123)
 ID_X = next(c for c in (compose_resident_id("330602", date(1990, 1, 1), n) for n in range(1000)) if c.endswith("X"))
 ID_2 = compose_resident_id("110101", date(1985, 12, 31), 456)
-SECRET = "unit-test-secret"
 
 
 def masked(number: str) -> str:
@@ -62,6 +72,20 @@ def test_masked_text_hides_birth_date(number):
 
 # --- issue_token / authenticate ------------------------------------------------------------------------
 
+ISSUER = Issuer.generate()
+STRANGER = Issuer.generate()  # a key the identity provider does not publish
+
+
+@pytest.fixture
+def keys(tmp_path):
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(ISSUER.jwks()))
+    return KeySet(str(jwks))
+
+
+def _authenticate(authorization, keys):
+    return authenticate(authorization, keys, ISSUER.issuer, ISSUER.audience)
+
 
 @pytest.mark.parametrize(
     "subject, role, area, expected",
@@ -78,14 +102,15 @@ def test_masked_text_hides_birth_date(number):
         pytest.param("root", "admin", None, Actor("root", "admin"), id="admin"),
     ],
 )
-def test_token_round_trip(subject, role, area, expected):
-    token = issue_token(SECRET, subject, role, area=area)
-    assert authenticate(f"Bearer {token}", SECRET) == expected
+def test_token_round_trip(keys, subject, role, area, expected):
+    token = issue_token(ISSUER, subject, role, area=area)
+    assert jwt.get_unverified_header(token)["alg"] == "ES256"
+    assert _authenticate(f"Bearer {token}", keys) == expected
 
 
-def test_a_home_care_providers_token_names_the_provider():
-    token = issue_token(SECRET, "care_providers", "partner", org="yuecheng-meals")
-    actor = authenticate(f"Bearer {token}", SECRET)
+def test_a_home_care_providers_token_names_the_provider(keys):
+    token = issue_token(ISSUER, "care_providers", "partner", org="yuecheng-meals")
+    actor = _authenticate(f"Bearer {token}", keys)
     assert actor == Actor("care_providers", "partner", org="yuecheng-meals")
     assert actor.principal == "care_providers/yuecheng-meals" and Actor("police", "partner").principal == "police"
     assert Actor.from_dict(actor.as_dict()) == actor  # what travels over RPC keeps the provider
@@ -100,25 +125,33 @@ def test_a_home_care_providers_token_names_the_provider():
         pytest.param("clerk-7", "clerk", "p-1", id="org-for-staff"),
     ],
 )
-def test_org_claims_are_refused_where_they_do_not_belong(subject, role, org):
+def test_org_claims_are_refused_where_they_do_not_belong(keys, subject, role, org):
     with pytest.raises(ValueError, match="org"):
-        issue_token(SECRET, subject, role, org=org)
+        issue_token(ISSUER, subject, role, org=org)
     with pytest.raises(Unauthorized, match="org"):
-        authenticate(
-            _forged({"sub": subject, "role": role, "exp": int(time.time()) + 600, **({"org": org} if org else {})}),
-            SECRET,
-        )
+        _authenticate(_forged({"sub": subject, "role": role, **({"org": org} if org else {})}), keys)
 
 
-def test_every_role_round_trips():
+def test_every_role_round_trips(keys):
     subjects = {"citizen": ID, "partner": "police"}
     for role in ROLES:
-        actor = authenticate(f"Bearer {issue_token(SECRET, subjects.get(role, 'someone'), role)}", SECRET)
+        actor = _authenticate(f"Bearer {issue_token(ISSUER, subjects.get(role, 'someone'), role)}", keys)
         assert actor.role == role
 
 
-def _forged(claims, secret=SECRET):
-    return "Bearer " + jwt.encode(claims, secret, algorithm="HS256")
+NOW = time.time()
+
+
+def _forged(claims, issuer=ISSUER, **header):
+    """A token with exactly these claims over the usual ones (None removes one)."""
+    base = {
+        "iss": issuer.issuer,
+        "aud": issuer.audience,
+        "iat": int(NOW),
+        "exp": int(NOW) + 600,
+    }
+    merged = {k: v for k, v in {**base, **claims}.items() if v is not None}
+    return "Bearer " + jwt.encode(merged, issuer.key, algorithm="ES256", headers={"kid": issuer.kid, **header})
 
 
 def _tampered(token, part=2):
@@ -128,36 +161,94 @@ def _tampered(token, part=2):
     return ".".join(parts)
 
 
-NOW = time.time()
-
-
 @pytest.mark.parametrize(
     "authorization",
     [
         pytest.param(
-            "Bearer " + issue_token(SECRET, "clerk-7", "clerk", now=NOW - 7200, ttl_seconds=3600),
-            id="expired-an-hour-ago",
+            "Bearer " + issue_token(ISSUER, "clerk-7", "clerk", now=NOW - 7200, ttl_seconds=600),
+            id="expired-two-hours-ago",
         ),
-        pytest.param("Bearer " + issue_token(SECRET, "clerk-7", "clerk", ttl_seconds=-10), id="negative-ttl"),
-        pytest.param("Bearer " + issue_token("another-secret", "clerk-7", "clerk"), id="wrong-secret"),
-        pytest.param(issue_token(SECRET, "clerk-7", "clerk"), id="missing-bearer-prefix"),
-        pytest.param("Token " + issue_token(SECRET, "clerk-7", "clerk"), id="other-scheme"),
+        pytest.param("Bearer " + issue_token(ISSUER, "clerk-7", "clerk", ttl_seconds=-10), id="negative-ttl"),
+        pytest.param("Bearer " + issue_token(STRANGER, "clerk-7", "clerk"), id="key-not-in-the-jwks"),
+        pytest.param(
+            _forged({"sub": "clerk-7", "role": "clerk"}, STRANGER, kid=ISSUER.kid), id="other-key-under-a-known-kid"
+        ),
+        pytest.param(
+            "Bearer " + jwt.encode({"sub": "x", "role": "admin", "exp": int(NOW) + 60}, "k" * 32, algorithm="HS256"),
+            id="hs256-shared-secret",
+        ),
+        pytest.param(
+            "Bearer " + jwt.encode({"sub": "x", "role": "admin", "exp": int(NOW) + 60}, None, algorithm="none"),
+            id="alg-none",
+        ),
+        pytest.param(issue_token(ISSUER, "clerk-7", "clerk"), id="missing-bearer-prefix"),
+        pytest.param("Token " + issue_token(ISSUER, "clerk-7", "clerk"), id="other-scheme"),
         pytest.param(None, id="no-header"),
         pytest.param("", id="empty-header"),
         pytest.param("Bearer ", id="bearer-without-token"),
         pytest.param("Bearer not.a.jwt", id="garbage-token"),
-        pytest.param("Bearer " + _tampered(issue_token(SECRET, "clerk-7", "clerk")), id="tampered-signature"),
-        pytest.param("Bearer " + _tampered(issue_token(SECRET, "clerk-7", "clerk"), part=1), id="tampered-claims"),
-        pytest.param(_forged({"sub": "x", "role": "superuser", "exp": int(NOW) + 600}), id="unknown-role"),
-        pytest.param(_forged({"role": "admin", "exp": int(NOW) + 600}), id="no-sub"),
-        pytest.param(_forged({"sub": "x", "role": "admin"}), id="no-exp"),
-        pytest.param(_forged({"sub": "x", "exp": int(NOW) + 600}), id="no-role"),
+        pytest.param("Bearer " + _tampered(issue_token(ISSUER, "clerk-7", "clerk")), id="tampered-signature"),
+        pytest.param("Bearer " + _tampered(issue_token(ISSUER, "clerk-7", "clerk"), part=1), id="tampered-claims"),
+        pytest.param(_forged({"sub": "x", "role": "superuser"}), id="unknown-role"),
+        pytest.param(_forged({"role": "admin"}), id="no-sub"),
+        pytest.param(_forged({"sub": "x", "role": "admin", "exp": None}), id="no-exp"),
+        pytest.param(_forged({"sub": "x"}), id="no-role"),
+        pytest.param(_forged({"sub": "x", "role": "admin", "iss": "https://elsewhere.example"}), id="other-issuer"),
+        pytest.param(_forged({"sub": "x", "role": "admin", "aud": "another-service"}), id="other-audience"),
+        pytest.param(_forged({"sub": "x", "role": "admin", "aud": None}), id="no-audience"),
+        pytest.param(
+            "Bearer " + issue_token(ISSUER, "clerk-7", "clerk", ttl_seconds=8 * 3600), id="staff-token-of-8-hours"
+        ),
     ],
 )
-def test_authenticate_refuses(authorization):
+def test_authenticate_refuses(keys, authorization):
     with pytest.raises(Unauthorized) as caught:
-        authenticate(authorization, SECRET)
+        _authenticate(authorization, keys)
     assert caught.value.status == 401
+
+
+def test_a_rotated_out_key_is_trusted_for_its_grace_period_only(tmp_path):
+    """The provider rotates: the new key signs from now on; the old key's tokens pass while the grace
+    lasts after the key left the JWKS, and are refused after it."""
+    clock = {"now": NOW}
+    jwks = tmp_path / "jwks.json"
+    old, new = Issuer.generate(), Issuer.generate()
+    jwks.write_text(json.dumps(old.jwks()))
+    keys = KeySet(str(jwks), now=lambda: clock["now"], refresh_seconds=60, cooldown_seconds=5, grace_seconds=900)
+
+    def who(issuer):
+        token = issue_token(issuer, "clerk-7", "clerk", area="330602")
+        return authenticate(f"Bearer {token}", keys, old.issuer, old.audience).id
+
+    assert who(old) == "clerk-7"
+    jwks.write_text(json.dumps(new.jwks()))  # rotated: the old key is no longer published
+    clock["now"] += 6  # past the cooldown: an unknown kid reads the JWKS again at once
+    assert who(new) == "clerk-7"
+    assert who(old) == "clerk-7"  # in its grace period (it was last seen 6 s ago)
+    clock["now"] += 890
+    assert who(old) == "clerk-7"
+    clock["now"] += 20  # 916 s since the old key was last seen
+    with pytest.raises(Unauthorized, match="rotated out"):
+        who(old)
+    assert who(new) == "clerk-7"
+    with pytest.raises(Unauthorized, match="does not publish"):
+        who(Issuer.generate())
+
+
+def test_an_unreadable_jwks_keeps_the_keys_it_had(tmp_path):
+    clock = {"now": NOW}
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(ISSUER.jwks()))
+    keys = KeySet(str(jwks), now=lambda: clock["now"], refresh_seconds=60)
+    token = "Bearer " + issue_token(ISSUER, "root", "admin")
+    assert _authenticate(token, keys).id == "root"
+    jwks.write_text("{not json")
+    clock["now"] += 61
+    assert _authenticate(token, keys).id == "root"
+    empty = KeySet(str(tmp_path / "missing.json"))
+    with pytest.raises(Problem) as unavailable:
+        _authenticate(token, empty)
+    assert unavailable.value.status == 503
 
 
 @pytest.mark.parametrize(
@@ -173,7 +264,17 @@ def test_authenticate_refuses(authorization):
 )
 def test_issue_token_refuses(subject, role):
     with pytest.raises(ValueError):
-        issue_token(SECRET, subject, role)
+        issue_token(ISSUER, subject, role)
+
+
+def test_the_dev_issuer_rotates_its_key(tmp_path):
+    dev = DevIssuer(tmp_path / "keys.json", tmp_path / "jwks.json")
+    first = dev.current()
+    assert dev.current().kid == first.kid  # kept across calls (and processes)
+    second = dev.rotate()
+    published = json.loads((tmp_path / "jwks.json").read_text())
+    assert [k["kid"] for k in published["keys"]] == [second.kid] and "d" not in published["keys"][0]
+    assert dev.current().kid == second.kid
 
 
 # --- Actor.covers --------------------------------------------------------------------------------------
@@ -211,7 +312,8 @@ def _as_nameko_sends(args):
 @pytest.mark.parametrize(
     "problem, status, title",
     [
-        pytest.param(InvalidInput("x", {"f": ["bad"]}), 400, "Invalid input", id="invalid-input"),
+        pytest.param(MalformedRequest("x", {"f": ["bad"]}), 400, "Malformed request", id="malformed-request"),
+        pytest.param(InvalidInput("x", {"f": ["bad"]}), 422, "Invalid input", id="invalid-input"),
         pytest.param(Unauthorized("x"), 401, "Unauthorized", id="unauthorized"),
         pytest.param(Forbidden("x"), 403, "Forbidden", id="forbidden"),
         pytest.param(NotFound("x"), 404, "Not found", id="not-found"),
@@ -234,12 +336,12 @@ def test_problem_round_trip(problem, status, title, stringify):
 
 def test_invalid_input_round_trip_as_json():
     args = _as_nameko_sends(InvalidInput("x", {"f": ["bad"]}).canonical().args)
-    assert "400" in args  # the simulation did turn the status into a string
+    assert "422" in args  # the simulation did turn the status into a string
     body = Problem(*args).as_json()
     assert body == {
         "type": "https://tongban.example/problems/InvalidInput",
         "title": "Invalid input",
-        "status": 400,
+        "status": 422,
         "detail": "x",
         "errors": {"f": ["bad"]},
     }
