@@ -16,11 +16,13 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+import structlog
 from eventlet.event import Event
 from kombu.utils import json as kombu_json
 from nameko.rpc import Rpc as NamekoRpc
@@ -33,12 +35,39 @@ from werkzeug.wrappers import Request, Response
 
 from chassis.db import Database
 from chassis.errors import Conflict, Problem
-from chassis.logs import get_logger
+from chassis.logs import bind_ids, get_logger
 from chassis.tables import command_log
 
-__all__ = ["CommitFirst", "rpc", "http", "problem_response", "json_response"]
+__all__ = ["CommitFirst", "rpc", "http", "problem_response", "json_response", "request_id_of"]
 
 PROBLEM_JSON = "application/problem+json"
+# A caller's X-Request-Id is kept when it is a plausible id (it is logged and echoed), else replaced.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_REQUEST_ID_KEY = "tongban.request_id"
+
+
+def request_id_of(environ) -> str:
+    """The request's id: the caller's X-Request-Id (or X-Correlation-Id) if well formed, else a
+    new one; decided once per request and kept in its WSGI environ."""
+    if _REQUEST_ID_KEY not in environ:
+        given = environ.get("HTTP_X_REQUEST_ID") or environ.get("HTTP_X_CORRELATION_ID") or ""
+        environ[_REQUEST_ID_KEY] = given if _REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
+    return environ[_REQUEST_ID_KEY]
+
+
+def with_request_id(response: Response, request_id: str) -> Response:
+    """Echo the id in the headers and in the body of a problem document (every one carries it)."""
+    response.headers["X-Request-Id"] = request_id
+    response.headers["X-Correlation-Id"] = request_id
+    if response.mimetype == PROBLEM_JSON and not response.is_streamed:
+        try:
+            body = json.loads(response.get_data())
+        except ValueError:
+            return response
+        if isinstance(body, dict) and "request_id" not in body:
+            body["request_id"] = request_id
+            response.set_data(json.dumps(body, ensure_ascii=False))
+    return response
 
 
 class CommitFirst:
@@ -205,6 +234,7 @@ class ProblemWsgiApp(WsgiApp):
 
     def __call__(self, environ, start_response):
         request = Request(environ, shallow=True)
+        request_id = request_id_of(environ)
         try:
             if request.content_length is not None and request.content_length > self.max_request_bytes:
                 raise RequestEntityTooLarge(f"the request body is larger than {self.max_request_bytes} bytes")
@@ -216,9 +246,9 @@ class ProblemWsgiApp(WsgiApp):
                     raise MethodNotAllowed(valid_methods=allowed)
         except MethodNotAllowed as exc:
             exc.valid_methods = _allowed(adapter, request.path, list(exc.valid_methods or []))
-            return http_problem(exc, request.path)(environ, start_response)
+            return with_request_id(http_problem(exc, request.path), request_id)(environ, start_response)
         except HTTPException as exc:
-            return http_problem(exc, request.path)(environ, start_response)
+            return with_request_id(http_problem(exc, request.path), request_id)(environ, start_response)
         request.max_content_length = self.max_request_bytes  # a chunked body is cut off at the limit too
         request.path_values = values  # type: ignore[attr-defined]  # read by HttpEntrypoint
         return provider.handle_request(request)(environ, start_response)
@@ -249,7 +279,15 @@ class HttpEntrypoint(CommitFirst, HttpRequestHandler):
 
     def handle_request(self, request):
         request.shallow = False
-        correlation_id = request.headers.get("X-Correlation-Id") or str(uuid.uuid4())
+        request_id = request_id_of(request.environ)
+        started = time.perf_counter()
+        structlog.contextvars.clear_contextvars()  # a kept-alive connection's greenlet serves many
+        bind_ids(
+            request_id=request_id,
+            correlation_id=request_id,
+            matter_id=(getattr(request, "path_values", None) or {}).get("matter_id"),
+            service=self.container.service_name,
+        )
         try:
             args, kwargs = self.get_entrypoint_parameters(request)
             self.check_signature(args, kwargs)
@@ -258,13 +296,22 @@ class HttpEntrypoint(CommitFirst, HttpRequestHandler):
                 self,
                 args,
                 kwargs,
-                context_data={"correlation_id": correlation_id},
+                context_data={"correlation_id": request_id, "request_id": request_id},
                 handle_result=partial(self.handle_result, event),
             )
             response = self.response_from_result(event.wait())
         except Exception as exc:
             response = self.response_from_exception(exc, request.path)
-        response.headers["X-Correlation-Id"] = correlation_id
+        response = with_request_id(response, request_id)
+        if not request.path.startswith(("/health/", "/metrics")):  # the probes' lines are noise
+            get_logger().info(
+                "http.request",
+                method=request.method,
+                path=request.path,
+                status=response.status_code,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+        structlog.contextvars.clear_contextvars()
         return response
 
     def settled_failure(self, exc_info):
@@ -275,7 +322,8 @@ class HttpEntrypoint(CommitFirst, HttpRequestHandler):
             return problem_response(exc, path)
         if isinstance(exc, HTTPException):
             return http_problem(exc, path)
-        get_logger(component="http").error("http.unhandled_error", error=repr(exc), path=path)
+        # the worker's failure was logged once, with its traceback (nameko's worker.failed line)
+        get_logger().error("http.unhandled_error", error=repr(exc), path=path)
         # never leak internals to a client; the log has the details
         return problem_response(Problem("an internal error occurred; it has been logged"), path)
 

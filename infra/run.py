@@ -171,6 +171,9 @@ def main(argv=None) -> int:
     env.setdefault("CHECK_SOURCES_URL", f"http://127.0.0.1:{env['PARTNER_DATA_PORT']}")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("PYTHONWARNINGS", "ignore:Eventlet is deprecated")  # nameko issue #785
+    # the banner starts with a newline, which a PYTHONWARNINGS filter cannot match; this variable is
+    # the only thing eventlet reads it for (eventlet/__init__.py): no banner at every start
+    env.setdefault("EVENTLET_TESTS", "1")
     prefix = env.get("TONGBAN_DB_PREFIX", "tongban")
     ensure_rabbitmq(env["AMQP_URI"])
 
