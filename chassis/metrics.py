@@ -24,6 +24,19 @@ __all__ = [
     "EVENT_BATCH_SIZE",
     "DEAD_LETTERS",
     "DEAD_LETTER_DEPTH",
+    "QUEUE_MESSAGES",
+    "QUEUE_CONSUMERS",
+    "QUEUE_OLDEST_AGE",
+    "QUEUE_WATCH_OWNER",
+    "BROKER_UP",
+    "STEPS_OVERDUE",
+    "MATTERS_OPENED",
+    "MATTERS_COMPLETED",
+    "MATTER_COMPLETION",
+    "PAYMENT_RUN_STEPS",
+    "PAYMENT_RUN_SECONDS",
+    "PAYMENT_RUN_PAYMENTS",
+    "queue_kind",
 ]
 
 CALLS = Counter(
@@ -47,7 +60,61 @@ EVENT_BATCH_SIZE = Histogram(
     "tongban_event_batch_size", "Events handled together by one worker", ["queue"], buckets=(1, 2, 5, 10, 20, 50, 100)
 )
 DEAD_LETTERS = Counter("tongban_dead_letters_total", "Events parked in a dead-letter queue", ["queue", "reason"])
+# The queue watch (chassis.ops.OpsWatch) sets these in one process of the system only, so a sum()
+# over every scrape target counts each queue once.
 DEAD_LETTER_DEPTH = Gauge("tongban_dead_letter_queue_messages", "Messages waiting in a dead-letter queue", ["queue"])
+QUEUE_MESSAGES = Gauge(
+    "tongban_queue_messages", "Messages ready in a queue of the topology", ["vhost", "queue", "kind"]
+)
+QUEUE_CONSUMERS = Gauge("tongban_queue_consumers", "Consumers of a queue of the topology", ["vhost", "queue", "kind"])
+QUEUE_OLDEST_AGE = Gauge(
+    "tongban_queue_oldest_message_age_seconds",
+    "How long the queue's head has waited: since it last was empty or moved (dead letters: since parked)",
+    ["vhost", "queue", "kind"],
+)
+QUEUE_WATCH_OWNER = Gauge(
+    "tongban_queue_watch_owner", "1 in the one process that watches the queues and the matters' steps", ["service"]
+)
+BROKER_UP = Gauge(
+    "tongban_broker_up", "1 when this process's last AMQP handshake with the broker succeeded", ["service"]
+)
+# What only the application knows.
+STEPS_OVERDUE = Gauge(
+    "tongban_matter_steps_overdue", "Pending matter steps past their deadline", ["matter_type", "owner"]
+)
+MATTERS_OPENED = Counter("tongban_matters_opened_total", "One-matters opened", ["matter_type"])
+MATTERS_COMPLETED = Counter("tongban_matters_completed_total", "One-matters completed", ["matter_type"])
+MATTER_COMPLETION = Histogram(
+    "tongban_matter_completion_seconds",
+    "From a matter's opening to its last step done (event time)",
+    ["matter_type"],
+    buckets=(60, 600, 3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 15 * 86400, 30 * 86400, 90 * 86400),
+)
+PAYMENT_RUN_STEPS = Counter(
+    "tongban_payment_run_steps_total",
+    "Steps of payment runs (freeze, send, reconcile) by outcome",
+    ["run", "step", "outcome"],
+)
+PAYMENT_RUN_SECONDS = Histogram(
+    "tongban_payment_run_step_seconds",
+    "Time a payment run's step took",
+    ["run", "step"],
+    buckets=(0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900),
+)
+PAYMENT_RUN_PAYMENTS = Counter(
+    "tongban_payment_run_payments_total", "Payments the bank answered, by answer", ["run", "outcome"]
+)
+
+
+def queue_kind(name: str) -> str:
+    """service | partner | retry | dead, from the topology's names (chassis.topology)."""
+    if name.endswith(".dead"):
+        return "dead"
+    if ".retry." in name:
+        return "retry"
+    if name.startswith("partner."):
+        return "partner"
+    return "service"
 
 
 def entrypoint_kind(entrypoint) -> str:

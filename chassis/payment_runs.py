@@ -68,10 +68,12 @@ UnsupportedDatabase on another dialect.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -96,7 +98,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from chassis.errors import Conflict, InvalidInput, NotFound, Unavailable
+from chassis.errors import Conflict, InvalidInput, NotFound, Problem, Unavailable
+from chassis.metrics import PAYMENT_RUN_PAYMENTS, PAYMENT_RUN_SECONDS, PAYMENT_RUN_STEPS
 from chassis.types import UtcDateTime
 
 __all__ = [
@@ -606,6 +609,34 @@ def _raw_cursor(conn: Connection):
     return None if raw is None else raw.cursor()
 
 
+_RUN_STEPS = ("freeze", "send", "reconcile")
+
+
+def _measured(step: str):
+    """Count a run's step by outcome (ok; refused: a state or rule said no; failed: anything else,
+    what the operations team is alerted to) and time it."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def measured(self, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                result = fn(self, *args, **kwargs)
+            except (CycleStateError, Problem, ValueError):
+                PAYMENT_RUN_STEPS.labels(self.tables.name, step, "refused").inc()
+                raise
+            except Exception:
+                PAYMENT_RUN_STEPS.labels(self.tables.name, step, "failed").inc()
+                raise
+            PAYMENT_RUN_STEPS.labels(self.tables.name, step, "ok").inc()
+            PAYMENT_RUN_SECONDS.labels(self.tables.name, step).observe(time.perf_counter() - started)
+            return result
+
+        return measured
+
+    return decorate
+
+
 class PaymentRun:
     """One service's payment run over its `PaymentTables`.
 
@@ -638,6 +669,12 @@ class PaymentRun:
     ):
         self.tables = tables
         self.file_prefix = file_prefix
+        for step in _RUN_STEPS:  # every series exists from the start, at 0
+            for outcome in ("ok", "refused", "failed"):
+                PAYMENT_RUN_STEPS.labels(tables.name, step, outcome)
+            PAYMENT_RUN_SECONDS.labels(tables.name, step)
+        for outcome in ("paid", "failed"):
+            PAYMENT_RUN_PAYMENTS.labels(tables.name, outcome)
         names = {
             "payment": tables.name,
             "cycle": tables.cycle_name,
@@ -671,6 +708,7 @@ class PaymentRun:
     def file_name(self, cycle_id: str) -> str:
         return f"{self.file_prefix}{cycle_id}.csv"
 
+    @_measured("freeze")
     def freeze(
         self,
         conn: Connection,
@@ -825,6 +863,7 @@ class PaymentRun:
         if state != "frozen":
             raise CycleStateError(f"cycle {cycle_id} is {state}: its batch went to the bank already")
 
+    @_measured("send")
     def mark_sent(self, conn: Connection, cycle_id: str) -> str:
         """frozen -> sent (the batch went to the bank). Idempotent; returns the cycle's state."""
         _require_postgresql(conn)
@@ -834,6 +873,7 @@ class PaymentRun:
             return "sent"
         return state
 
+    @_measured("reconcile")
     def reconcile(
         self,
         conn: Connection,
@@ -882,6 +922,8 @@ class PaymentRun:
                 text(f"UPDATE {self.tables.cycle_name} SET state = 'reconciled' WHERE id = :id"), {"id": cycle_id}
             )
             state = "reconciled"
+        PAYMENT_RUN_PAYMENTS.labels(self.tables.name, "paid").inc(changed.get("paid", 0))
+        PAYMENT_RUN_PAYMENTS.labels(self.tables.name, "failed").inc(changed.get("failed", 0))
         return ReconcileSummary(
             cycle_id=cycle_id,
             paid=changed.get("paid", 0),

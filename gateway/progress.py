@@ -6,16 +6,29 @@ Not an orchestrator: it commands nobody, it only listens. The gateway reads its 
 
 from __future__ import annotations
 
-from nameko.timer import timer
-from prometheus_client import Gauge
 from sqlalchemy import func, select
 
 from chassis import Clock, Database, Logger, WorkerMetrics, handle_event
+from chassis.metrics import MATTER_COMPLETION, MATTERS_COMPLETED, MATTERS_OPENED, STEPS_OVERDUE
+from chassis.ops import OpsWatch
 from contracts.matters import MatterType, Step, matter_type
 from gateway import progress_rules as rules
 from gateway.models import Matter, MatterStep, MatterSubject, StepReport
 
-OVERDUE = Gauge("tongban_matter_steps_overdue", "Pending matter steps past their deadline", ["owner"])
+
+def count_overdue(conn, now) -> None:
+    """Pending steps past their deadline, by matter type and owner (every pair known, 0 included)."""
+    pairs = select(Matter.matter_type, MatterStep.owner).join(Matter, Matter.id == MatterStep.matter_id)
+    counts = {
+        (t, o): n
+        for t, o, n in conn.execute(
+            pairs.add_columns(func.count())
+            .where(MatterStep.state == "pending", MatterStep.deadline < now)
+            .group_by(Matter.matter_type, MatterStep.owner)
+        ).all()
+    }
+    for matter_type_, owner in conn.execute(pairs.distinct()).all():
+        STEPS_OVERDUE.labels(matter_type_, owner).set(counts.get((matter_type_, owner), 0))
 
 
 def step_state(row: MatterStep) -> rules.StepState:
@@ -51,6 +64,8 @@ class ProgressService:
     clock = Clock()
     log = Logger()
     metrics = WorkerMetrics()
+    # the queue watch of the whole system, and the overdue steps: one gateway replica exports them
+    ops_watch = OpsWatch(counts=(count_overdue,), gauges=(STEPS_OVERDUE,))
 
     @handle_event("matter.opened", "matter.step_reported", "birth.notified", "death.revoked")
     def on_matter_event(self, event):
@@ -83,11 +98,17 @@ class ProgressService:
         else:
             self._report(matter, rows, event)
         # complete (or not) by the steps' current words: a step reported again may change them
+        was_completed = matter.completed_at
         matter.completed_at = rules.completed_at(
             matter.completed_at,
             rules.matter_state([step_state(r) for r in rows], matter.revoked_at is not None),
             event.time,
         )
+        if was_completed is None and matter.completed_at is not None:
+            MATTERS_COMPLETED.labels(matter.matter_type).inc()
+            MATTER_COMPLETION.labels(matter.matter_type).observe(
+                max(0.0, (matter.completed_at - matter.opened_at).total_seconds())
+            )
 
     def _open(self, event):
         if self.db.get(Matter, event.matter_id) is not None:
@@ -113,6 +134,7 @@ class ProgressService:
             )
         )
         self.db.flush()
+        MATTERS_OPENED.labels(kind.name).inc()
         self.db.add_all([MatterSubject(matter_id=event.matter_id, resident_id=r) for r in set(event.data["subjects"])])
         for position, (spec, state) in enumerate(zip(kind.steps, rules.opened_steps(kind, event.time))):
             row = MatterStep(
@@ -173,17 +195,3 @@ class ProgressService:
         save_step(row, current)
         for stored, took_effect in zip(reports, applied):
             stored.applied = "yes" if took_effect else "ignored"
-
-    @timer(interval=60)
-    def count_overdue(self):
-        now = self.clock.now()
-        counts = dict(
-            self.db.execute(
-                select(MatterStep.owner, func.count())
-                .where(MatterStep.state == "pending", MatterStep.deadline < now)
-                .group_by(MatterStep.owner)
-            ).all()
-        )
-        owners = {owner for (owner,) in self.db.execute(select(MatterStep.owner).distinct())}
-        for owner in owners:
-            OVERDUE.labels(owner).set(counts.get(owner, 0))

@@ -22,6 +22,7 @@ from datetime import date
 
 import requests
 from kombu import Connection
+from prometheus_client import Counter, start_http_server
 
 from chassis.topology import declare_topology
 from contracts.partners import PARTNERS
@@ -50,6 +51,14 @@ STEP_FOR = {
     ("medical_insurance", "death.date_corrected"): "medical_insurance_closure",
 }
 REVERSING = frozenset({"death.revoked"})
+
+
+# the simulated departments' side of the partner queues, on the simulator's own /metrics
+SIM_MESSAGES = Counter(
+    "tongban_partner_sim_messages_total",
+    "Partner-queue messages the simulator took, by what became of them",
+    ["partner", "outcome"],  # reported (acked) | requeued
+)
 
 
 def reason_for(event: dict) -> str | None:
@@ -136,7 +145,12 @@ class PartnerSimulator:
             f"{self.gateway}/api/v1/partner/matters/{event['matter_id']}/steps/{step}",
             json=body,
             timeout=10,
-            headers={"Authorization": f"Bearer {self.tokens[code]}", "Idempotency-Key": f"{event['id']}:{step}"},
+            headers={
+                "Authorization": f"Bearer {self.tokens[code]}",
+                "Idempotency-Key": f"{event['id']}:{step}",
+                # the report is logged under the event's correlation id: one id follows the matter
+                "X-Request-Id": event.get("correlation_id") or event["id"],
+            },
         )
         if response.status_code in (200, 202) or (response.status_code == 409 and "already" in response.text):
             self.reported.append(
@@ -167,6 +181,7 @@ class PartnerSimulator:
                     except requests.RequestException as exc:
                         print(f"[{code}] gateway unreachable: {exc}", file=sys.stderr)
                         ok = False
+                    SIM_MESSAGES.labels(code, "reported" if ok else "requeued").inc()
                     if ok:
                         self.received.append((code, event["type"], event["id"]))
                         channel.basic_ack(message.delivery_tag)
@@ -222,6 +237,12 @@ def main(argv=None):
         default=int(os.environ.get("PARTNER_DATA_PORT", "8200")),
         help="where the departments answer economic-check queries",
     )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(os.environ.get("PARTNER_SIM_METRICS_PORT", "8201")),
+        help="where /metrics is served (0: nowhere)",
+    )
     run.add_argument("--slow-source", action="append", default=[], help="a 核对 source that never answers in time")
     birth = sub.add_parser("birth")
     birth.add_argument("--mother", required=True)
@@ -234,6 +255,11 @@ def main(argv=None):
     secret = dev_issuer()  # the signing key of `make run`'s local issuer
     if args.command == "run":
         serve(PartnerData(slow_sources=args.slow_source), args.data_port)
+        if args.metrics_port:
+            for code in PARTNERS:
+                for outcome in ("reported", "requeued"):
+                    SIM_MESSAGES.labels(code, outcome)
+            start_http_server(args.metrics_port, addr="127.0.0.1")
         print(f"partner simulator: {', '.join(PARTNERS)}; data sources on :{args.data_port}", flush=True)
         PartnerSimulator(args.amqp, args.gateway, secret, set(args.reject)).run()
     else:

@@ -12,6 +12,7 @@ postgresql://postgres@127.0.0.1:5432/postgres); otherwise SQLite files under var
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -132,26 +133,49 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+STOP_GRACE_SECONDS = 8.0  # SIGTERM to SIGKILL: all gone within 10 s (docs/operations.md)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """The child gets SIGTERM if this process dies without stopping it (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class Processes:
+    """The children, each in a session of its own: a terminal's Ctrl-C reaches only this process,
+    which stops them all the same way as on SIGTERM."""
+
     def __init__(self):
         self.children: list[tuple[str, subprocess.Popen]] = []
 
     def start(self, name: str, args: list[str], env: dict) -> None:
-        self.children.append((name, subprocess.Popen(args, cwd=ROOT, env=env)))
-        say(f"started {name} (pid {self.children[-1][1].pid})")
+        child = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+        self.children.append((name, child))
+        say(f"started {name} (pid {child.pid})")
 
     def exited(self):
         return next(((n, p.returncode) for n, p in self.children if p.poll() is not None), None)
 
-    def stop(self) -> None:
-        for _, process in reversed(self.children):
+    def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """SIGTERM to every child at once (nameko lets its workers in flight finish; a message not
+        acked yet goes back to its queue), then SIGKILL whatever is left after `grace` seconds."""
+        for _, process in self.children:
             if process.poll() is None:
                 process.terminate()
-        for _, process in reversed(self.children):
+        deadline = time.monotonic() + grace
+        for name, process in self.children:
             try:
-                process.wait(timeout=15)
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                process.kill()
+                say(f"{name} (pid {process.pid}) still running after {grace:.0f} s: killed")
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 def main(argv=None) -> int:
@@ -168,12 +192,14 @@ def main(argv=None) -> int:
     env.setdefault("CHARITY_HTTP", "127.0.0.1:8104")
     env.setdefault("FUNERAL_HTTP", "127.0.0.1:8105")
     env.setdefault("PARTNER_DATA_PORT", "8200")
+    env.setdefault("PARTNER_SIM_METRICS_PORT", "8201")
     env.setdefault("CHECK_SOURCES_URL", f"http://127.0.0.1:{env['PARTNER_DATA_PORT']}")
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("PYTHONWARNINGS", "ignore:Eventlet is deprecated")  # nameko issue #785
     # the banner starts with a newline, which a PYTHONWARNINGS filter cannot match; this variable is
     # the only thing eventlet reads it for (eventlet/__init__.py): no banner at every start
     env.setdefault("EVENTLET_TESTS", "1")
+    os.environ.setdefault("EVENTLET_TESTS", env["EVENTLET_TESTS"])  # this process imports nameko below
     prefix = env.get("TONGBAN_DB_PREFIX", "tongban")
     ensure_rabbitmq(env["AMQP_URI"])
 
@@ -203,9 +229,13 @@ def main(argv=None) -> int:
     processes = Processes()
 
     def shutdown(*_):
+        # once: a second signal while the children stop must not cut the stopping short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
     try:
         processes.start(
             "marriage",
@@ -265,7 +295,7 @@ def main(argv=None) -> int:
             f"ready: API {gateway_url}/api/v1 (OpenAPI at /api/v1/openapi.json), "
             f"metrics {gateway_url}/metrics and /metrics of marriage {env['MARRIAGE_HTTP']}, "
             f"assistance {env['ASSISTANCE_HTTP']}, care {env['CARE_HTTP']}, charity {env['CHARITY_HTTP']}, "
-            f"funeral {env['FUNERAL_HTTP']}"
+            f"funeral {env['FUNERAL_HTTP']}, partner simulator 127.0.0.1:{env['PARTNER_SIM_METRICS_PORT']}"
         )
         if args.smoke:
             smoke(gateway_url, dev_issuer())

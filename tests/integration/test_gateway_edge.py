@@ -76,7 +76,7 @@ def test_health_and_metrics_of_every_process(system):
             "tongban_entrypoint_latency_seconds_bucket",
             "tongban_outbox_backlog",
             "tongban_outbox_oldest_unsent_age_seconds",
-            "tongban_dead_letter_queue_messages",
+            "tongban_broker_up",
         ):
             assert name in samples, (url, name)
         assert "# TYPE tongban_dead_letters_total counter" in metrics  # counted when something is parked
