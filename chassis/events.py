@@ -107,6 +107,9 @@ class EventHandler(CommitFirst, Consumer):
         self.batch_max = int(config.get("EVENT_BATCH_MAX", DEFAULT_BATCH_MAX))
         self._waiting: deque = deque()  # (envelope, message, replay alone?)
         self._dispatching = False
+        for reason in ("invalid_event", "undecodable", "handler_failed"):  # exported at 0 from the start
+            DEAD_LETTERS.labels(self.queue.name, reason)
+        EVENT_RETRIES.labels(self.queue.name)
         super().setup()
 
     def handle_message(self, body, message):
