@@ -326,7 +326,7 @@ def main(argv=None) -> int:
     files = rendered()
     if args.write:
         FOLDER.mkdir(exist_ok=True)
-        for stale in set(p.name for p in FOLDER.glob("*.json")) - set(files):
+        for stale in {p.name for p in FOLDER.glob("*.json")} - set(files):
             (FOLDER / stale).unlink()
         for name, text in files.items():
             (FOLDER / name).write_text(text, encoding="utf-8")
