@@ -72,10 +72,17 @@ class Readiness(DependencyProvider):
 
     def _check_broker(self):
         """A full AMQP handshake and a channel, within the timeout, whatever the socket does."""
-        timeout = eventlet.Timeout(self.timeout, TimeoutError(f"no AMQP handshake within {self.timeout:g} s"))
-        with timeout, Connection(self.container.config["AMQP_URI"], connect_timeout=self.timeout) as conn:
-            conn.connect()
-            conn.channel()
+        url = urlsplit(self.container.config["AMQP_URI"])
+        hung = TimeoutError(f"no AMQP handshake from {url.hostname}:{url.port or 5672} within {self.timeout:g} s")
+        try:
+            with (
+                eventlet.Timeout(self.timeout, hung),
+                Connection(self.container.config["AMQP_URI"], connect_timeout=self.timeout) as conn,
+            ):
+                conn.connect()
+                conn.channel()
+        except TimeoutError as exc:  # the socket's own timeout says only "timed out"
+            raise hung from exc
 
 
 def _run(probe) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 import uuid
 from datetime import date
@@ -24,6 +23,7 @@ import requests
 from kombu import Connection
 from prometheus_client import Counter, start_http_server
 
+from chassis.logs import get_logger
 from chassis.topology import declare_topology
 from contracts.partners import PARTNERS
 from contracts.subscriptions import partner_queue
@@ -53,6 +53,7 @@ STEP_FOR = {
 REVERSING = frozenset({"death.revoked"})
 
 
+LOG = get_logger(service="partner-simulator")
 # the simulated departments' side of the partner queues, on the simulator's own /metrics
 SIM_MESSAGES = Counter(
     "tongban_partner_sim_messages_total",
@@ -129,7 +130,7 @@ class PartnerSimulator:
             if response.status_code == 409:
                 continue  # done before this redelivery
             if response.status_code != 200:
-                print(f"[care_providers] {step} of {order_id} failed: {response.status_code}", file=sys.stderr)
+                LOG.warning("partner_sim.order_step_failed", step=step, order_id=order_id, status=response.status_code)
                 return response.status_code < 500
         self.reported.append(("care_providers", order_id, "delivered"))
         return True
@@ -159,7 +160,9 @@ class PartnerSimulator:
             return True
         if response.status_code == 404 or (response.status_code == 409 and "not revoked" in response.text):
             return False  # the projection has not seen the matter (or its revocation) yet: try again later
-        print(f"[{code}] report of {step} failed: {response.status_code} {response.text}", file=sys.stderr)
+        LOG.warning(
+            "partner_sim.report_failed", partner=code, step=step, status=response.status_code, body=response.text
+        )
         return response.status_code < 500  # a 4xx will not get better by retrying
 
     def run(self, stop_after: float | None = None):
@@ -179,7 +182,7 @@ class PartnerSimulator:
                     try:
                         ok = self.report(code, event)
                     except requests.RequestException as exc:
-                        print(f"[{code}] gateway unreachable: {exc}", file=sys.stderr)
+                        LOG.warning("partner_sim.gateway_unreachable", partner=code, error=repr(exc))
                         ok = False
                     SIM_MESSAGES.labels(code, "reported" if ok else "requeued").inc()
                     if ok:
