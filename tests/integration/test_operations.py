@@ -290,7 +290,7 @@ def _exported_by_the_code(prometheus: str) -> set[str]:
     import services.marriage.service  # noqa: F401
 
     names = set(REGISTRY._names_to_collectors)
-    broker = {item["__name__"] for item in _query(prometheus, '{job="rabbitmq"}')}
+    broker = {item["metric"]["__name__"] for item in _query(prometheus, 'group by (__name__) ({job="rabbitmq"})')}
     return {n for n in names if n.startswith("tongban_")} | broker
 
 
