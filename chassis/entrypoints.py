@@ -296,7 +296,16 @@ class HttpEntrypoint(CommitFirst, HttpRequestHandler):
                 self,
                 args,
                 kwargs,
-                context_data={"correlation_id": request_id, "request_id": request_id},
+                # what travels with every RPC the worker makes (nameko's context headers)
+                context_data={
+                    key: value
+                    for key, value in (
+                        ("correlation_id", request_id),
+                        ("request_id", request_id),
+                        ("matter_id", (getattr(request, "path_values", None) or {}).get("matter_id")),
+                    )
+                    if value
+                },
                 handle_result=partial(self.handle_result, event),
             )
             response = self.response_from_result(event.wait())

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from chassis.clock import clock_for
 from chassis.db import Database, make_engine
+from chassis.logs import bind_ids
 from chassis.relay import OutboxRelay
 from chassis.tables import outbox
 from chassis.topology import EVENTS_EXCHANGE
@@ -77,6 +78,8 @@ class OutboxWriter:
             schema_version=event_type(type_name).version,
         )
         validate_envelope(envelope)  # a wrong event is a bug here, not the consumer's problem
+        if envelope.matter_id:  # the worker's later lines name the matter it just recorded for
+            bind_ids(matter_id=envelope.matter_id)
         self._insert(envelope.id, envelope.type, EVENTS_EXCHANGE, envelope.type, envelope.to_json())
         return envelope
 
