@@ -29,6 +29,10 @@ PROBLEM = {
         "detail": {"type": "string"},
         "instance": {"type": "string"},
         "errors": {"type": "object", "description": "field → list of reasons (nested for nested fields)"},
+        "request_id": {
+            "type": "string",
+            "description": "the request's X-Request-Id (the caller's, or one made for it): quote it to the operators",
+        },
     },
 }
 

@@ -167,10 +167,12 @@ class Processes:
         for _, process in self.children:
             if process.poll() is None:
                 process.terminate()
-        deadline = time.monotonic() + grace
+        started = time.monotonic()
+        deadline = started + grace
         for name, process in self.children:
             try:
                 process.wait(timeout=max(0.0, deadline - time.monotonic()))
+                say(f"{name} stopped ({time.monotonic() - started:.1f} s)")
             except subprocess.TimeoutExpired:
                 say(f"{name} (pid {process.pid}) still running after {grace:.0f} s: killed")
                 with contextlib.suppress(ProcessLookupError):
