@@ -93,6 +93,10 @@ def _from_library(_logger, _name, event_dict):
             event_dict["event"] = "worker.refused"
             event_dict["level"] = "info"
             event_dict.pop("exc_info", None)
+        elif type(exc).__name__ == "RemoteError":
+            # the callee's failure: its traceback is in the callee's log, under the same correlation id
+            event_dict["event"] = "worker.failed_remotely"
+            event_dict.pop("exc_info", None)
         else:
             event_dict["event"] = "worker.failed"  # once, with its traceback
     return event_dict
@@ -200,7 +204,8 @@ class Logger(DependencyProvider):
 
     def worker_setup(self, worker_ctx):
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(**worker_bindings(worker_ctx))
+        # a worker nobody asked for (a timer's) starts its own correlation: its call id
+        structlog.contextvars.bind_contextvars(**{"correlation_id": worker_ctx.call_id, **worker_bindings(worker_ctx)})
 
     def worker_teardown(self, worker_ctx):
         structlog.contextvars.clear_contextvars()

@@ -100,3 +100,34 @@ def test_warnings_are_lines_too_and_the_eventlet_banner_is_dropped(lines):
 def test_the_process_is_named_by_its_config():
     assert logs.process_name(["/x/nameko", "run", "--config", "infra/config/care.yaml", "a:B"]) == "care"
     assert sys.modules["chassis.logs"]._PROCESS["pid"] > 0
+
+
+def test_a_remote_failure_is_logged_by_the_caller_without_a_second_traceback(lines):
+    from nameko.exceptions import RemoteError
+
+    try:
+        raise RemoteError("ProgrammingError", "relation does not exist")
+    except RemoteError as exc:
+        logging.getLogger("nameko.containers").exception("error handling worker %s: %s", "<ctx>", exc)
+    (line,) = lines()
+    assert line["event"] == "worker.failed_remotely" and line["level"] == "error"
+    assert "exception" not in line
+
+
+def test_a_worker_without_a_correlation_starts_its_own():
+    from types import SimpleNamespace
+
+    worker = SimpleNamespace(
+        service_name="care",
+        entrypoint=SimpleNamespace(method_name="enrol_hourly"),
+        call_id="care.enrol_hourly.abc",
+        context_data={},
+    )
+    logs.Logger().worker_setup(worker)
+    try:
+        assert structlog.contextvars.get_contextvars()["correlation_id"] == "care.enrol_hourly.abc"
+        worker.context_data = {"correlation_id": "req-1"}
+        logs.Logger().worker_setup(worker)
+        assert structlog.contextvars.get_contextvars()["correlation_id"] == "req-1"
+    finally:
+        structlog.contextvars.clear_contextvars()
