@@ -59,7 +59,7 @@ from gateway.auth import Issuer, issue_token  # noqa: E402
 from gateway.partner_feed import PartnerFeedService  # noqa: E402
 from gateway.progress import ProgressService  # noqa: E402
 from gateway.service import GatewayService  # noqa: E402
-from infra.partner_data import PartnerData, serve  # noqa: E402
+from infra.partner_data import DEV_SOURCE_TOKEN, PartnerData, serve  # noqa: E402
 from infra.partner_sim import PartnerSimulator  # noqa: E402
 from infra.scratch import Scratch  # noqa: E402
 from services.assistance import models as a  # noqa: E402
@@ -280,6 +280,7 @@ class System:
                     "DATABASE_URL": urls["assistance"],
                     "BANK_FILES_DIR": "/tmp/bench-bank-files",
                     "CHECK_SOURCES_URL": f"http://127.0.0.1:{data_port}",
+                    "CHECK_SOURCES_TOKEN": DEV_SOURCE_TOKEN,
                 },
             ),
             (CareService, {"DATABASE_URL": urls["care"]}),

@@ -15,8 +15,7 @@ from chassis.db import Database
 from chassis.entrypoints import http, json_response
 from chassis.metrics import DEAD_LETTER_DEPTH
 from chassis.topology import dead_queue_name
-from contracts.partners import PARTNERS
-from contracts.subscriptions import SUBSCRIPTIONS, partner_queue
+from contracts.subscriptions import SUBSCRIPTIONS
 
 __all__ = ["Operable", "ProcessHealth", "Readiness"]
 
@@ -41,7 +40,7 @@ class Readiness(DependencyProvider):
             conn.connect()
             channel = conn.channel()
             # every consumer's dead letters, whichever process runs it: any process can answer
-            for queue in [*SUBSCRIPTIONS, *(partner_queue(code) for code in PARTNERS)]:
+            for queue in SUBSCRIPTIONS:  # partner queues are on the partner vhost (infra.partners)
                 dead = dead_queue_name(queue)
                 try:
                     _, depth, _ = channel.queue_declare(dead, passive=True)

@@ -112,6 +112,27 @@ def drop_databases(urls: dict[str, str]) -> None:
         conn.close()
 
 
+def provision_partners(env: dict) -> None:
+    """The partner vhost, the feed's account, and a broker identity for every department and
+    organisation the simulator plays (infra.partners); the simulator reads them from
+    $PARTNER_CREDENTIALS (var/partners.json, readable by its owner only)."""
+    from infra.partner_data import DEV_SOURCE_TOKEN
+    from infra.partner_sim import simulated_identities
+    from infra.partners import broker_from, save_credentials
+
+    vhost = env.setdefault("PARTNER_VHOST", "tongban-partners")
+    broker = broker_from(env["AMQP_URI"], env.get("RABBIT_ADMIN_URL", "http://127.0.0.1:15672"), vhost)
+    feed = broker.setup()
+    env["PARTNER_AMQP_URI"] = feed["uri"]
+    made = {name: broker.provision(code, organisation) for name, (code, organisation) in simulated_identities().items()}
+    credentials = Path(env.setdefault("PARTNER_CREDENTIALS", str(ROOT / "var" / "partners.json")))
+    save_credentials(credentials, made)
+    say(f"partner vhost {vhost}: the feed's account and {len(made)} partner identities ({credentials})")
+    if not env.get("CHECK_SOURCES_TOKEN"):
+        env["CHECK_SOURCES_TOKEN"] = DEV_SOURCE_TOKEN
+        say("CHECK_SOURCES_TOKEN not set: using the simulated sources' development token")
+
+
 def wait_ready(url: str, timeout: float = 120.0) -> None:
     import requests
 
@@ -194,7 +215,8 @@ def main(argv=None) -> int:
     for name in SERVICES:
         env[f"{name.upper()}_DATABASE_URL"] = urls[name]
     declare_topology(env["AMQP_URI"])
-    say("broker topology declared (exchanges, consumer, retry, dead-letter and partner queues)")
+    say("broker topology declared (exchanges, consumer, retry and dead-letter queues)")
+    provision_partners(env)
 
     nameko = str(Path(sys.executable).parent / "nameko")
     processes = Processes()
@@ -255,7 +277,7 @@ def main(argv=None) -> int:
         wait_ready(f"http://{env['FUNERAL_HTTP']}/health/ready")
         processes.start(
             "partner-simulator",
-            [sys.executable, "-m", "infra.partner_sim", "--gateway", gateway_url, "--amqp", env["AMQP_URI"], "run"],
+            [sys.executable, "-m", "infra.partner_sim", "--gateway", gateway_url, "run"],
             env,
         )
         say(
