@@ -74,6 +74,15 @@ def simulated_identities(partners=tuple(PARTNERS)) -> dict[str, tuple[str, str |
     return out
 
 
+def provision_simulated(broker, partners=tuple(PARTNERS)) -> dict[str, str]:
+    """Provision every identity the simulator plays on `broker` (an infra.partners.PartnerBroker);
+    returns {identity: AMQP URI}, what PartnerSimulator takes."""
+    return {
+        name: broker.provision(code, organisation)["uri"]
+        for name, (code, organisation) in simulated_identities(partners).items()
+    }
+
+
 def reason_for(event: dict) -> str | None:
     """What a department says with its step: a corrected date of death names the correction."""
     if event["type"] == "death.date_corrected":

@@ -193,6 +193,11 @@ def broker_from(amqp_uri: str, admin_url: str, vhost: str, host: str | None = No
     )
 
 
+def broker_for_vhost(admin_uri: str, admin_url: str) -> PartnerBroker:
+    """The partner vhost that `admin_uri` (an administrator's URI, e.g. a scratch vhost) names."""
+    return broker_from(admin_uri, admin_url, unquote(urlsplit(admin_uri).path.lstrip("/")))
+
+
 def save_credentials(path: Path, made: dict) -> None:
     """Merge `made` (identity -> credentials) into the JSON file, readable by its owner only."""
     saved = json.loads(path.read_text()) if path.exists() else {}

@@ -20,8 +20,8 @@ from gateway.partner_feed import PartnerFeedService
 from gateway.progress import ProgressService
 from gateway.service import GatewayService
 from infra.partner_data import DEV_SOURCE_TOKEN, PartnerData, serve
-from infra.partner_sim import PartnerSimulator, simulated_identities
-from infra.partners import PartnerBroker, broker_from
+from infra.partner_sim import PartnerSimulator, provision_simulated
+from infra.partners import PartnerBroker, broker_for_vhost
 from infra.scratch import BROKER_ADMIN_URL
 from services.assistance.service import AssistanceService
 from services.care.service import CareService
@@ -91,7 +91,7 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path, sc
         (default every one)."""
         # the partner-facing vhost: its topology and the feed's account, as `make run` has them
         partner_admin_uri = scratch.vhost("partners")
-        partners = broker_from(partner_admin_uri, BROKER_ADMIN_URL, partner_admin_uri.rsplit("/", 1)[1])
+        partners = broker_for_vhost(partner_admin_uri, BROKER_ADMIN_URL)
         brokers.append(partners)
         feed = partners.setup()
         urls = {"marriage": make_database("marriage"), "gateway": make_database("gateway")}
@@ -176,10 +176,7 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path, sc
         )
         if simulator:
             # each department and provider the simulator plays logs in with its own identity
-            identities = {
-                name: partners.provision(code, organisation)["uri"]
-                for name, (code, organisation) in simulated_identities(simulated_partners or tuple(PARTNERS)).items()
-            }
+            identities = provision_simulated(partners, simulated_partners or tuple(PARTNERS))
             built.simulator = PartnerSimulator(identities, built.url, ISSUER)
             thread = eventlet.spawn(built.simulator.run)
             stops.append((built.simulator, thread))
