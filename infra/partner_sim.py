@@ -29,6 +29,7 @@ from pathlib import Path
 import requests
 from kombu import Connection, Consumer, Queue
 
+from chassis.logs import mask_resident_ids
 from contracts.partners import PARTNERS
 from contracts.subscriptions import partner_queue
 from gateway.auth import dev_issuer, issue_token
@@ -188,7 +189,10 @@ class PartnerSimulator:
             return True
         if response.status_code == 404 or (response.status_code == 409 and "not revoked" in response.text):
             return False  # the projection has not seen the matter (or its revocation) yet: try again later
-        print(f"[{code}] report of {step} failed: {response.status_code} {response.text}", file=sys.stderr)
+        print(
+            f"[{code}] report of {step} failed: {response.status_code} {mask_resident_ids(response.text)}",
+            file=sys.stderr,
+        )
         return response.status_code < 500  # a 4xx will not get better by retrying
 
     def run(self, stop_after: float | None = None):
@@ -236,7 +240,7 @@ class PartnerSimulator:
                 try:
                     ok = self.report(code, event)
                 except requests.RequestException as exc:
-                    print(f"[{code}] gateway unreachable: {exc}", file=sys.stderr)
+                    print(f"[{code}] gateway unreachable: {mask_resident_ids(str(exc))}", file=sys.stderr)
                     ok = False
                 if ok:
                     self.received.append((code, event["type"], event["id"]))

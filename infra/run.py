@@ -120,9 +120,19 @@ def provision_partners(env: dict) -> None:
     from infra.partner_sim import simulated_identities
     from infra.partners import broker_from, save_credentials
 
-    vhost = env.setdefault("PARTNER_VHOST", "tongban-partners")
-    broker = broker_from(env["AMQP_URI"], env.get("RABBIT_ADMIN_URL", "http://127.0.0.1:15672"), vhost)
-    feed = broker.setup()
+    services_vhost = urlparse(env["AMQP_URI"]).path.lstrip("/")
+    # beside the services' vhost: `tongban-partners` next to `/` or `tongban`, `<vhost>-partners` otherwise
+    default = "tongban-partners" if services_vhost in ("", "%2F", "tongban") else f"{services_vhost}-partners"
+    vhost = env.setdefault("PARTNER_VHOST", default)
+    admin_url = env.get("RABBIT_ADMIN_URL", "http://127.0.0.1:15672")
+    broker = broker_from(env["AMQP_URI"], admin_url, vhost)
+    try:
+        feed = broker.setup()
+    except OSError as exc:  # urllib's URLError is one
+        sys.exit(
+            f"RabbitMQ's management API is not reachable at {admin_url} ({exc}); partners' identities are "
+            "made through it.\nEnable it (rabbitmq-plugins enable rabbitmq_management) or set RABBIT_ADMIN_URL."
+        )
     env["PARTNER_AMQP_URI"] = feed["uri"]
     made = {name: broker.provision(code, organisation) for name, (code, organisation) in simulated_identities().items()}
     credentials = Path(env.setdefault("PARTNER_CREDENTIALS", str(ROOT / "var" / "partners.json")))
