@@ -55,6 +55,14 @@ def identity(code: str, organisation: str | None = None) -> str:
     return code if organisation is None else f"{code}/{organisation}"
 
 
+def partner_permissions(code: str, organisation: str | None = None) -> tuple[str, str, str]:
+    """(configure, write, read) of a partner's user: nothing, nothing, its own queue."""
+    return "^$", "^$", f"^{re.escape(partner_queue(code, organisation))}$"
+
+
+FEED_PERMISSIONS = ("^$", f"^{re.escape(PARTNER_EXCHANGE)}$", "^$")  # publish to the partner exchange only
+
+
 class PartnerBroker:
     """The partner vhost, administered through the management API (and one AMQP connection as the
     administrator, to declare its topology)."""
@@ -96,7 +104,7 @@ class PartnerBroker:
         declare_partner_topology(self.admin_uri())
         user, password = self.user_name(FEED), feed_password or secrets.token_urlsafe(24)
         self._call("PUT", f"/api/users/{quote(user, safe='')}", {"password": password, "tags": ""})
-        self._set_permissions(user, "^$", f"^{re.escape(PARTNER_EXCHANGE)}$", "^$")
+        self._set_permissions(user, *FEED_PERMISSIONS)
         return {"user": user, "password": password, "vhost": self.vhost, "uri": self.uri(user, password)}
 
     def provision(self, code: str, organisation: str | None = None, password: str | None = None) -> dict:
@@ -114,7 +122,7 @@ class PartnerBroker:
             declare_partner_topology(self.admin_uri(), {code: [organisation]}, departments=False)
         user, password = self.user_name(code, organisation), password or secrets.token_urlsafe(24)
         self._call("PUT", f"/api/users/{quote(user, safe='')}", {"password": password, "tags": ""})
-        self._set_permissions(user, "^$", "^$", f"^{re.escape(queue)}$")
+        self._set_permissions(user, *partner_permissions(code, organisation))
         return {
             "identity": identity(code, organisation),
             "user": user,
