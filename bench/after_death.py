@@ -59,9 +59,10 @@ from gateway.auth import Issuer, issue_token  # noqa: E402
 from gateway.partner_feed import PartnerFeedService  # noqa: E402
 from gateway.progress import ProgressService  # noqa: E402
 from gateway.service import GatewayService  # noqa: E402
-from infra.partner_data import PartnerData, serve  # noqa: E402
-from infra.partner_sim import PartnerSimulator  # noqa: E402
-from infra.scratch import Scratch  # noqa: E402
+from infra.partner_data import DEV_SOURCE_TOKEN, PartnerData, serve  # noqa: E402
+from infra.partner_sim import PartnerSimulator, provision_simulated  # noqa: E402
+from infra.partners import broker_for_vhost  # noqa: E402
+from infra.scratch import BROKER_ADMIN_URL, Scratch  # noqa: E402
 from services.assistance import models as a  # noqa: E402
 from services.assistance.service import AssistanceService  # noqa: E402
 from services.care import models as c  # noqa: E402
@@ -264,11 +265,13 @@ def seed(urls: dict, count: int, today: date) -> date:
 
 
 class System:
-    def __init__(self, amqp_uri: str, urls: dict, containers: list, servers: list):
+    def __init__(self, amqp_uri: str, urls: dict, containers: list, servers: list, partner_admin_uri: str):
         for name in ("assistance", "care", "marriage", "funeral"):
             upgrade(ROOT / "services" / name, urls[name])
         upgrade(ROOT / "gateway", urls["gateway"])
-        common = {"AMQP_URI": amqp_uri, "LOG_LEVEL": "WARNING", "max_workers": 10}
+        self.partners = broker_for_vhost(partner_admin_uri, BROKER_ADMIN_URL)
+        feed = self.partners.setup()
+        common = {"AMQP_URI": amqp_uri, "PARTNER_AMQP_URI": feed["uri"], "LOG_LEVEL": "WARNING", "max_workers": 10}
         data_port = free_port()
         servers.append(serve(PartnerData(), data_port))
         port = free_port()
@@ -280,6 +283,7 @@ class System:
                     "DATABASE_URL": urls["assistance"],
                     "BANK_FILES_DIR": "/tmp/bench-bank-files",
                     "CHECK_SOURCES_URL": f"http://127.0.0.1:{data_port}",
+                    "CHECK_SOURCES_TOKEN": DEV_SOURCE_TOKEN,
                 },
             ),
             (CareService, {"DATABASE_URL": urls["care"]}),
@@ -305,7 +309,7 @@ class System:
             containers.append(container)
             container.start()
         self.amqp_uri = amqp_uri
-        self.simulator = PartnerSimulator(amqp_uri, self.url, ISSUER, partners=PARTNERS)
+        self.simulator = PartnerSimulator(provision_simulated(self.partners, PARTNERS), self.url, ISSUER)
         self.thread = eventlet.spawn(self.simulator.run)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -381,7 +385,7 @@ def measure(rate: float, seconds: float, poll: float, warmup: int) -> Result:
     try:
         amqp_uri = scratch.vhost()
         urls = {name: scratch.database(name) for name in ("assistance", "care", "marriage", "funeral", "gateway")}
-        system = System(amqp_uri, urls, containers, servers)
+        system = System(amqp_uri, urls, containers, servers, scratch.vhost("partners"))
         system.wait_ready()
         died = seed(urls, warmup + result.offered, datetime.now(LOCAL_ZONE).date())
         warm_errors: list = []
@@ -401,7 +405,9 @@ def measure(rate: float, seconds: float, poll: float, warmup: int) -> Result:
         result.dead_letters = system.dead_letters()
         if result.dead_letters:
             result.errors.append(f"{result.dead_letters} event(s) dead-lettered")
-        system.thread.kill()
+        system.simulator.stop()
+        system.thread.wait()
+        system.partners.delete_users()
         return result
     finally:
         for container in reversed(containers):

@@ -43,7 +43,9 @@ from gateway.auth import Issuer, issue_token
 from gateway.partner_feed import PartnerFeedService
 from gateway.progress import ProgressService
 from gateway.service import GatewayService
-from infra.partner_sim import PartnerSimulator
+from infra.partner_sim import PartnerSimulator, provision_simulated
+from infra.partners import broker_for_vhost
+from infra.scratch import BROKER_ADMIN_URL
 from services.marriage.service import MarriageService
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,10 +128,21 @@ def couple(i: int, today: date) -> Couple:
 class System:
     """The whole system in this process, on the scratch databases and vhost given."""
 
-    def __init__(self, amqp_uri: str, marriage_db: str, gateway_db: str, containers: list):
+    def __init__(
+        self,
+        amqp_uri: str,
+        marriage_db: str,
+        gateway_db: str,
+        containers: list,
+        partner_admin_uri: str,
+        simulated: tuple = ("health", "police"),
+    ):
         upgrade(ROOT / "services" / "marriage", marriage_db)
         upgrade(ROOT / "gateway", gateway_db)
-        common = {"AMQP_URI": amqp_uri, "LOG_LEVEL": "WARNING", "max_workers": 10}
+        # the partner vhost as `make run` has it: the feed's account, each department's own login
+        self.partners = broker_for_vhost(partner_admin_uri, BROKER_ADMIN_URL)
+        feed = self.partners.setup()
+        common = {"AMQP_URI": amqp_uri, "PARTNER_AMQP_URI": feed["uri"], "LOG_LEVEL": "WARNING", "max_workers": 10}
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.marriage_url = f"http://127.0.0.1:{free_port()}"
@@ -159,8 +172,8 @@ class System:
             container = ServiceContainer(cls, config)
             containers.append(container)
             container.start()
-        self.simulator = PartnerSimulator(amqp_uri, self.url, ISSUER, partners=("health", "police"))
-        self.simulator_thread = eventlet.spawn(self.simulator.run)
+        self.simulator = PartnerSimulator(provision_simulated(self.partners, simulated), self.url, ISSUER)
+        self.simulator_thread = eventlet.spawn(self.simulator.run) if simulated else None
         self.amqp_uri = amqp_uri
 
     def wait_ready(self, timeout: float = 30.0) -> None:
@@ -177,7 +190,10 @@ class System:
                 eventlet.sleep(0.1)
 
     def stop(self) -> None:
-        self.simulator_thread.kill()
+        if self.simulator_thread is not None:
+            self.simulator.stop()
+            self.simulator_thread.wait()
+        self.partners.delete_users()
 
     def dead_letters(self) -> int:
         return sum(queue_depth(self.amqp_uri, dead_queue_name(q)) for q in SUBSCRIPTIONS)
@@ -250,9 +266,10 @@ def measure_e2e(
     poll_interval: float,
     warmup: int,
     containers: list,
+    partner_admin_uri: str,
 ) -> E2EResult:
     result = E2EResult(rate, duration, poll_interval)
-    system = System(amqp_uri, marriage_db, gateway_db, containers)
+    system = System(amqp_uri, marriage_db, gateway_db, containers, partner_admin_uri)
     try:
         system.wait_ready()
         today = datetime.now(LOCAL_ZONE).date()

@@ -206,6 +206,7 @@ class Bench:
             self.p.e2e_poll,
             self.p.e2e_warmup,
             self.containers,
+            self.scratch.vhost("e2e-partners"),
         )
 
     def run(self):

@@ -27,7 +27,7 @@ from chassis.tables import outbox
 from chassis.topology import EVENTS_EXCHANGE
 from contracts.envelope import Envelope, InvalidEvent, new_event_id
 from contracts.events import event_type, validate_envelope
-from contracts.subscriptions import PARTNER_EXCHANGE
+from contracts.subscriptions import PARTNER_EXCHANGE, partner_routing_key
 
 __all__ = ["Outbox", "OutboxWriter", "caused_by"]
 
@@ -100,17 +100,25 @@ class OutboxWriter:
             data["reason"] = reason[:500]
         return self.record("matter.step_reported", subject, data, matter_id=matter_id)
 
-    def forward_to_partner(self, partner_code: str, event: Envelope, data: dict) -> None:
-        """Queue a filtered copy of `event` for one partner department (minimal disclosure).
+    def forward_to_partner(
+        self, partner_code: str, event: Envelope, data: dict, organisation: str | None = None
+    ) -> None:
+        """Queue a filtered copy of `event` for one partner department (minimal disclosure), or
+        for one organisation under its code. The row is published to the partner-facing vhost by
+        the partner feed's own relay (gateway.partner_feed), never by this service's.
 
         The copy keeps the event's id, so the partner can deduplicate by it.
         """
         copy = replace(event, data=data).to_json()
         self._insert(
-            str(uuid.uuid5(uuid.UUID(event.id), partner_code)),
+            str(
+                uuid.uuid5(
+                    uuid.UUID(event.id), partner_code if organisation is None else f"{partner_code}/{organisation}"
+                )
+            ),
             event.type,
             PARTNER_EXCHANGE,
-            f"{partner_code}.{event.type}",
+            partner_routing_key(partner_code, organisation, event.type),
             copy,
         )
 
@@ -158,6 +166,7 @@ class Outbox(DependencyProvider):
                 batch_size=int(config.get("OUTBOX_BATCH", 200)),
                 poll_interval=float(config.get("OUTBOX_POLL_INTERVAL", 0.5)),
                 linger=float(config.get("OUTBOX_LINGER", 0.01)),
+                except_exchanges=(PARTNER_EXCHANGE,),  # the partner feed's relay publishes those
             )
             eventlet.spawn(relay.run)
         _RELAYS[self.relay_key] = (relay, users + 1)

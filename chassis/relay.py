@@ -21,7 +21,7 @@ import amqp
 import eventlet
 from eventlet.event import Event
 from kombu import Connection
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select, true, update
 
 from chassis.logs import get_logger, mask_resident_ids
 from chassis.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
@@ -123,7 +123,13 @@ class OutboxRelay:
         poll_interval: float = 0.5,
         linger: float = 0.01,
         gauge_interval: float = 1.0,
+        only_exchanges: tuple[str, ...] | None = None,
+        except_exchanges: tuple[str, ...] = (),
+        declare: bool = True,
     ):
+        """`only_exchanges` / `except_exchanges`: the rows this relay publishes, by their exchange
+        (the partner feed's rows go to another broker vhost, by a relay of their own);
+        `declare=False`: the broker's topology is someone else's (an account that may only publish)."""
         self.engine_factory = engine_factory
         self.amqp_uri = amqp_uri
         self.service = service
@@ -132,6 +138,7 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.linger = linger
         self.gauge_interval = gauge_interval
+        self.only_exchanges, self.except_exchanges, self.declare = only_exchanges, tuple(except_exchanges), declare
         self._gauged_at = float("-inf")
         self.publisher = ConfirmingPublisher(amqp_uri)
         self.log = get_logger(service=service, component="outbox-relay")
@@ -156,7 +163,7 @@ class OutboxRelay:
         while not self._stopped:
             self._wake = Event()  # a NOTIFY arriving while we publish still wakes the next wait
             try:
-                if not declared:  # a broker that is down at start-up is waited for, like later
+                if not declared and self.declare:  # a broker that is down at start-up is waited for, like later
                     declare_topology(self.amqp_uri)
                     declared = True
                 published = self.relay_once()
@@ -175,6 +182,14 @@ class OutboxRelay:
         self.publisher.close()
         self.engine_factory().dispose()
 
+    def _mine(self):
+        """The condition on outbox rows that are this relay's to publish."""
+        if self.only_exchanges is not None:
+            return outbox.c.exchange.in_(self.only_exchanges)
+        if self.except_exchanges:
+            return outbox.c.exchange.not_in(self.except_exchanges)
+        return true()
+
     def relay_once(self) -> int:
         engine = self.engine_factory()
         with engine.begin() as conn:
@@ -190,7 +205,9 @@ class OutboxRelay:
                     outbox.c.attempts,
                 )
                 .where(
-                    outbox.c.sent_at.is_(None), or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now)
+                    self._mine(),
+                    outbox.c.sent_at.is_(None),
+                    or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now),
                 )
                 .order_by(outbox.c.id)
                 .limit(self.batch_size)
@@ -228,7 +245,7 @@ class OutboxRelay:
             if time.monotonic() - self._gauged_at >= self.gauge_interval:  # not on every pass
                 self._gauged_at = time.monotonic()
                 backlog, oldest = conn.execute(
-                    select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.sent_at.is_(None))
+                    select(func.count(), func.min(outbox.c.created_at)).where(self._mine(), outbox.c.sent_at.is_(None))
                 ).one()
                 OUTBOX_BACKLOG.labels(self.service).set(backlog)
                 OUTBOX_OLDEST_AGE.labels(self.service).set(

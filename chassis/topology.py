@@ -4,8 +4,12 @@
 - one quorum queue per consumer, `<service>.<handler>`, bound to its event types; beside it
   `<queue>.retry.<delay>ms` (classic queues whose messages expire back into the consumer queue:
   the backoff) and `<queue>.dead` (the dead-letter queue, with the reason in the headers).
-- `tongban.partners` (topic): filtered copies for partner departments, routing key
-  `<partner>.<event type>`, each partner on its own quorum queue `partner.<code>`.
+- on the partner-facing vhost (another one: partners never see the services' vhost),
+  `tongban.partners` (topic): filtered copies for partner departments, routing key
+  `<partner>.<event type>`, each partner on its own quorum queue `partner.<code>` (and each
+  organisation of a code whose organisations act apart on `partner.<code>.<organisation>`, routing
+  key `<partner>.<organisation>.<event type>`). Declared by `infra.partners` (the partners'
+  provisioning), with the broker's administrator: the partner feed may only publish there.
 
 Quorum queues count redeliveries; `x-delivery-limit` parks a message that keeps crashing its
 consumer process in `.dead` instead of looping (at-least-once dead-lettering, RabbitMQ ≥ 3.10).
@@ -36,6 +40,8 @@ __all__ = [
     "declare_consumer",
     "supports_quorum",
     "partner_queues",
+    "partner_queue_spec",
+    "declare_partner_topology",
 ]
 
 EVENTS_EXCHANGE = "tongban.events"
@@ -94,16 +100,44 @@ def consumer_queue(name: str, event_types, quorum: bool) -> Queue:
     )
 
 
-def partner_queues(quorum: bool) -> list[Queue]:
-    return [
-        Queue(
-            partner_queue(code),
-            bindings=[binding(partners_exchange, routing_key=f"{code}.#")],
-            durable=True,
-            queue_arguments=_durable_arguments(partner_queue(code), quorum),
-        )
-        for code in PARTNERS
-    ]
+def partner_queue_spec(code: str, organisation: str | None, quorum: bool) -> Queue:
+    """The queue of one partner (or one organisation under its code) on the partner vhost."""
+    name = partner_queue(code, organisation)
+    prefix = code if organisation is None else f"{code}.{organisation}"
+    return Queue(
+        name,
+        bindings=[binding(partners_exchange, routing_key=f"{prefix}.#")],
+        durable=True,
+        queue_arguments=_durable_arguments(name, quorum),
+    )
+
+
+def partner_queues(quorum: bool, organisations: dict | None = None, departments: bool = True) -> list[Queue]:
+    """Every partner's queue: one per code (unless not `departments`), and for a code whose
+    organisations act apart one per organisation named in `organisations` ({code: [organisation, …]})
+    and none for the code."""
+    organisations = organisations or {}
+    out = []
+    for code, partner in PARTNERS.items():
+        if partner.organisations:
+            out += [partner_queue_spec(code, org, quorum) for org in organisations.get(code, ())]
+        elif departments:
+            out.append(partner_queue_spec(code, None, quorum))
+    return out
+
+
+def declare_partner_topology(admin_uri: str, organisations: dict | None = None, departments: bool = True) -> list[str]:
+    """Declare the partner exchange and the partners' queues (with their dead-letter queues) on the
+    partner vhost `admin_uri` names, as an account that may configure it; return the queue names."""
+    quorum = supports_quorum(admin_uri)
+    queues = partner_queues(quorum, organisations, departments)
+    with Connection(admin_uri) as conn:
+        channel = conn.channel()
+        partners_exchange(channel).declare()
+        for queue in queues:
+            queue(channel).declare()
+            _dead_queue(queue.name, quorum)(channel).declare()
+    return [q.name for q in queues]
 
 
 def _dead_queue(name: str, quorum: bool) -> Queue:
@@ -129,7 +163,6 @@ def _retry_queues(name: str, delays_ms) -> list[Queue]:
 
 def all_queues(quorum: bool) -> list[Queue]:
     queues = [consumer_queue(name, types, quorum) for name, types in SUBSCRIPTIONS.items()]
-    queues += partner_queues(quorum)
     # retry queues are declared by each consumer at start-up: their delays are its configuration
     return queues + [_dead_queue(queue.name, quorum) for queue in queues]
 
@@ -151,8 +184,7 @@ def declare_topology(amqp_uri: str) -> list[str]:
     quorum = supports_quorum(amqp_uri)
     with Connection(amqp_uri) as conn:
         channel = conn.channel()
-        for exchange in (events_exchange, partners_exchange):
-            exchange(channel).declare()
+        events_exchange(channel).declare()
         queues = all_queues(quorum)
         for queue in queues:
             queue(channel).declare()

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from contracts.partners import PARTNERS
 
-__all__ = ["SUBSCRIPTIONS", "partner_queue", "PARTNER_EXCHANGE"]
+__all__ = ["SUBSCRIPTIONS", "partner_queue", "partner_routing_key", "PARTNER_EXCHANGE", "PARTNER_VHOST"]
 
 # Partner deliveries are filtered copies published by the partner feed to this exchange with
-# routing key `<partner code>.<event type>`.
+# routing key `<partner code>.<event type>` (`<code>.<organisation>.<event type>` for a code whose
+# organisations act apart). The exchange and the partner queues live on a vhost of their own, the
+# partner-facing one (infra.partners); the services' vhost holds none of them.
 PARTNER_EXCHANGE = "tongban.partners"
+PARTNER_VHOST = "tongban-partners"  # the default; a deployment names its own (PARTNER_AMQP_URI)
 
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "progress.on_matter_event": ("matter.opened", "matter.step_reported", "birth.notified", "death.revoked"),
@@ -40,5 +43,10 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def partner_queue(code: str) -> str:
-    return f"partner.{code}"
+def partner_queue(code: str, organisation: str | None = None) -> str:
+    """`partner.<code>`, or `partner.<code>.<organisation>` for one organisation under a code."""
+    return f"partner.{code}" if organisation is None else f"partner.{code}.{organisation}"
+
+
+def partner_routing_key(code: str, organisation: str | None, event_type: str) -> str:
+    return f"{code}.{event_type}" if organisation is None else f"{code}.{organisation}.{event_type}"

@@ -31,7 +31,7 @@ POSTGRES = "tongban-pg"  # the CloudNativePG Cluster (infra/k8s/base/postgres.ya
 PART_OF = {"app.kubernetes.io/part-of": "tongban"}
 # what a process's config reads that is a credential, and where it comes from: Secrets made
 # outside the repository (docs/deployment.md), one per process or database, never a value here
-SECRET_VARIABLES = {"AMQP_URI", "E_CERTIFICATE_KEY"}
+SECRET_VARIABLES = {"AMQP_URI", "E_CERTIFICATE_KEY", "PARTNER_AMQP_URI", "CHECK_SOURCES_TOKEN"}
 # directories a process writes to (the root filesystem is read-only)
 BANK_FILES = {"assistance", "care"}
 QUEUE_LENGTH_TARGET = "50"  # messages waiting per instance before KEDA adds one

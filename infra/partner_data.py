@@ -1,7 +1,10 @@
 """Partner data sources for the household economic check (核对), as the simulator serves them.
 
-Each department answers `GET /sources/<source>/<resident id>` with what it holds about the person
-(JSON), the way a real data-sharing gateway would. The answers are deterministic per person, can be
+Each department answers `POST /sources/<source>` with body `{"resident_id": "…"}` and what it holds
+about the person (JSON), the way a real data-sharing gateway would. The resident ID travels in the
+body, never in the URL (URLs end up in access logs, proxies' and the source's own); every request
+must carry the bureau's bearer token for that source (`tokens`), else 401. Every URL requested is
+kept in `requested_urls`, so a test can check that none holds an ID number. The answers are deterministic per person, can be
 pinned per person for tests (`facts`), and a source can be stalled to exercise timeouts: a query to
 a source in `slow_sources` gets no answer until the source is taken out of that set (or
 `slow_seconds` pass), so a test heals it at a moment of its choosing instead of racing a timer.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 
@@ -20,6 +24,11 @@ from werkzeug.wrappers import Request, Response
 
 from contracts.assistance import CHECK_SOURCES
 from contracts.person import InvalidResidentId, ResidentId
+
+# The bureau's credential at each source in `make run` and the tests; a deployment sets its own
+# (assistance config CHECK_SOURCES_TOKENS / CHECK_SOURCES_TOKEN).
+DEV_SOURCE_TOKEN = "dev-only-check-sources-token"
+_ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")  # what a full resident ID number looks like
 
 
 def default_facts(source: str, resident_id: str) -> dict:
@@ -39,25 +48,50 @@ def default_facts(source: str, resident_id: str) -> dict:
 
 
 class PartnerData:
-    def __init__(self, facts: dict | None = None, slow_sources=(), slow_seconds: float = 300.0, failing_sources=()):
+    def __init__(
+        self,
+        facts: dict | None = None,
+        slow_sources=(),
+        slow_seconds: float = 300.0,
+        failing_sources=(),
+        tokens: dict | None = None,
+    ):
         self.facts = facts or {}  # (source, resident id) -> answer
+        self.tokens = tokens or dict.fromkeys(CHECK_SOURCES, DEV_SOURCE_TOKEN)  # source -> bearer token
+        self.requested_urls: list[str] = []  # every URL asked for, answered or not
+        self.refused = 0  # requests without the source's token
         self.slow_sources, self.slow_seconds = set(slow_sources), slow_seconds
         self.failing_sources = set(failing_sources)
         self.queries: list[tuple[str, str]] = []  # what was asked, for tests and demos
         self.stalled_now = self.most_stalled_at_once = 0  # queries held by stalled sources
-        self.urls = Map([Rule("/sources/<source>/<resident_id>", endpoint="source")])
+        self.urls = Map([Rule("/sources/<source>", endpoint="source", methods=["POST"])])
+
+    def urls_with_resident_ids(self) -> list[str]:
+        """Requested URLs that hold anything shaped like a full resident ID (percent-decoded)."""
+        from urllib.parse import unquote
+
+        return [url for url in self.requested_urls if _ID_LIKE.search(unquote(url))]
 
     def __call__(self, environ, start_response):
         request = Request(environ)
+        self.requested_urls.append(request.url)
         try:
             _, args = self.urls.bind_to_environ(environ).match()
         except Exception:
             return Response("not found", status=404)(environ, start_response)
-        return self.answer(request, args["source"], args["resident_id"])(environ, start_response)
+        return self.answer(request, args["source"])(environ, start_response)
 
-    def answer(self, request, source: str, resident_id: str) -> Response:
+    def answer(self, request, source: str) -> Response:
         if source not in CHECK_SOURCES:
             return _json(404, {"error": f"no source {source}"})
+        expected = self.tokens.get(source)
+        if not expected or request.headers.get("Authorization") != f"Bearer {expected}":
+            self.refused += 1
+            return _json(401, {"error": "the bureau's token for this source is required"})
+        body = request.get_json(silent=True)
+        resident_id = body.get("resident_id") if isinstance(body, dict) else None
+        if not isinstance(resident_id, str):
+            return _json(400, {"error": 'body must be {"resident_id": …}'})
         try:
             ResidentId.parse(resident_id)
         except InvalidResidentId as exc:

@@ -2,29 +2,34 @@
 medical insurance 医保, the 救助一件事 departments, home-care providers) over the same protocols a
 real one uses.
 
-It reads its entitled events from its own durable queue `partner.<code>` (AMQP, manual ack) and
-reports its step back through the gateway's partner API (HTTPS + bearer token, with the event id as
+It is an outside client: each department (and each home-care provider) logs in to the partner
+vhost with its own broker identity (infra.partners), consumes its own queue `partner.<code>`
+(`partner.<code>.<organisation>`) with a prefetch and manual acks, and reports its step back through the gateway's partner API (HTTPS + bearer token, with the event id as
 Idempotency-Key), so a redelivered event is reported once. As the hospital, it can also notify a birth.
 
-    python -m infra.partner_sim run [--gateway URL] [--reject police:hukou_update]
+    python -m infra.partner_sim run --credentials var/partners.json [--gateway URL] [--reject police:hukou_update]
     python -m infra.partner_sim birth --mother ID --father ID --name 小明 --sex male
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import queue as stdlib_queue
+import threading
 import time
 import uuid
+import zlib
 from datetime import date
+from pathlib import Path
 
 import requests
-from kombu import Connection
+from kombu import Connection, Consumer, Queue
 from prometheus_client import Counter, start_http_server
 
 from chassis.logs import get_logger
-from chassis.topology import declare_topology
 from contracts.partners import PARTNERS
 from contracts.subscriptions import partner_queue
 from gateway.auth import dev_issuer, issue_token
@@ -51,6 +56,32 @@ STEP_FOR = {
     ("medical_insurance", "death.date_corrected"): "medical_insurance_closure",
 }
 REVERSING = frozenset({"death.revoked"})
+# The organisations the simulator plays under codes whose organisations act apart (`make run`
+# provisions an identity for each).
+SIMULATED_ORGANISATIONS = {
+    "care_providers": ("yuecheng-meals", "yuecheng-care", "p-1", "p-2"),
+    "care_devices": ("yc-watch",),
+}
+
+
+def simulated_identities(partners=tuple(PARTNERS)) -> dict[str, tuple[str, str | None]]:
+    """{identity: (code, organisation)} of every department and organisation the simulator plays."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for code in partners:
+        if PARTNERS[code].organisations:
+            out.update({f"{code}/{org}": (code, org) for org in SIMULATED_ORGANISATIONS.get(code, ())})
+        else:
+            out[code] = (code, None)
+    return out
+
+
+def provision_simulated(broker, partners=tuple(PARTNERS)) -> dict[str, str]:
+    """Provision every identity the simulator plays on `broker` (an infra.partners.PartnerBroker);
+    returns {identity: AMQP URI}, what PartnerSimulator takes."""
+    return {
+        name: broker.provision(code, organisation)["uri"]
+        for name, (code, organisation) in simulated_identities(partners).items()
+    }
 
 
 LOG = get_logger(service="partner-simulator")
@@ -71,19 +102,31 @@ def reason_for(event: dict) -> str | None:
 
 
 class PartnerSimulator:
+    """`identities`: {identity: AMQP URI}, each a partner's own login on the partner vhost
+    (`police`, `care_providers/p-1`; what `python -m infra.partners provision` hands out)."""
+
     def __init__(
-        self, amqp_uri: str, gateway: str, secret: str, rejections: set[str] = frozenset(), partners=tuple(PARTNERS)
+        self,
+        identities: dict[str, str],
+        gateway: str,
+        secret: str,
+        rejections: set[str] = frozenset(),
+        prefetch: int = 50,
+        workers: int = 8,
     ):
-        self.amqp_uri, self.gateway, self.rejections = amqp_uri, gateway.rstrip("/"), set(rejections)
+        self.identities, self.gateway, self.rejections = dict(identities), gateway.rstrip("/"), set(rejections)
+        partners = tuple(dict.fromkeys(name.partition("/")[0] for name in self.identities))
         self.partners = partners
         self.secret = secret
+        self.prefetch, self.workers = prefetch, workers
+        self._stop = threading.Event()
         # partners whose organisations act apart get a token per organisation (`provider_token`)
         self.tokens = {
             code: issue_token(secret, code, "partner", ttl_seconds=30 * 24 * 3600)
             for code in partners
             if not PARTNERS[code].organisations
         }
-        self.http = requests.Session()
+        self.http = requests.Session()  # requests' Session is shared by the workers (thread-safe enough for this)
         self.reported: list[tuple[str, str, str]] = []  # (partner, matter, step), for demos and tests
         self.received: list[tuple[str, str, str]] = []  # (partner, event type, event id) of every message acked
 
@@ -166,33 +209,94 @@ class PartnerSimulator:
         return response.status_code < 500  # a 4xx will not get better by retrying
 
     def run(self, stop_after: float | None = None):
-        declare_topology(self.amqp_uri)
-        started = time.monotonic()
-        with Connection(self.amqp_uri) as conn:
-            channel = conn.channel()
-            channel.basic_qos(0, 10, False)
-            while stop_after is None or time.monotonic() - started < stop_after:
-                idle = True
-                for code in self.partners:
-                    message = channel.basic_get(partner_queue(code), no_ack=False)
-                    if message is None:
-                        continue
-                    idle = False
-                    event = json.loads(message.body)
-                    try:
-                        ok = self.report(code, event)
-                    except requests.RequestException as exc:
-                        LOG.warning("partner_sim.gateway_unreachable", partner=code, error=repr(exc))
-                        ok = False
-                    SIM_MESSAGES.labels(code, "reported" if ok else "requeued").inc()
-                    if ok:
-                        self.received.append((code, event["type"], event["id"]))
-                        channel.basic_ack(message.delivery_tag)
-                    else:
-                        channel.basic_reject(message.delivery_tag, requeue=True)
-                        time.sleep(0.2)
-                if idle:
-                    time.sleep(0.05)
+        """Consume every identity's queue (a thread each) until `stop()` or `stop_after` seconds."""
+        self._stop.clear()
+        threads = [
+            threading.Thread(target=self._consume, args=(name, uri), daemon=True, name=f"partner-{name}")
+            for name, uri in self.identities.items()
+        ]
+        for thread in threads:
+            thread.start()
+        self._stop.wait(stop_after)
+        self._stop.set()
+        for thread in threads:
+            thread.join(timeout=10)
+
+    def stop(self):
+        self._stop.set()
+
+    def _consume(self, name: str, uri: str):
+        """One partner's own login: basic.consume with a prefetch, a pool of workers answering (the
+        events of one subject by one worker, in order), acks from the connection's own thread."""
+        code, _, organisation = name.partition("/")
+        queue = partner_queue(code, organisation or None)
+        while not self._stop.is_set():
+            try:
+                with Connection(uri, heartbeat=30) as conn:
+                    self._serve_queue(conn, code, queue)
+            except Exception as exc:  # broker away, credentials rotated: log in again
+                if self._stop.is_set():
+                    return
+                LOG.warning("partner_sim.connection_lost", identity=name, error=repr(exc))
+                self._stop.wait(1.0)
+
+    def _serve_queue(self, conn, code: str, queue: str):
+        done: stdlib_queue.Queue = stdlib_queue.Queue()  # (delivery tag, ok)
+        lanes = [stdlib_queue.Queue() for _ in range(self.workers)]
+
+        def work(lane):
+            while True:
+                item = lane.get()
+                if item is None:
+                    return
+                tag, event = item
+                try:
+                    ok = self.report(code, event)
+                except requests.RequestException as exc:
+                    LOG.warning("partner_sim.gateway_unreachable", partner=code, error=repr(exc))
+                    ok = False
+                SIM_MESSAGES.labels(code, "reported" if ok else "requeued").inc()
+                if ok:
+                    self.received.append((code, event["type"], event["id"]))
+                else:
+                    time.sleep(0.2)  # not yet (the projection is behind): try again in a moment
+                done.put((tag, ok))
+
+        workers = [threading.Thread(target=work, args=(lane,), daemon=True) for lane in lanes]
+        for worker in workers:
+            worker.start()
+
+        def on_message(body, message):
+            event = json.loads(body) if isinstance(body, (str, bytes)) else body
+            lane = zlib.crc32((event.get("subject") or event["id"]).encode()) % len(lanes)
+            lanes[lane].put((message.delivery_tag, event))
+
+        channel = conn.channel()
+        try:
+            consumer = Consumer(
+                channel,
+                queues=[Queue(queue, no_declare=True)],  # it may not declare: the broker says so
+                callbacks=[on_message],
+                prefetch_count=self.prefetch,
+                accept=["json"],
+                no_ack=False,
+            )
+            with consumer:
+                while not self._stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        conn.drain_events(timeout=0.05)
+                    while True:
+                        try:
+                            tag, ok = done.get_nowait()
+                        except stdlib_queue.Empty:
+                            break
+                        if ok:
+                            channel.basic_ack(tag)
+                        else:
+                            channel.basic_reject(tag, requeue=True)
+        finally:
+            for lane in lanes:
+                lane.put(None)
 
 
 def notify_birth(
@@ -230,9 +334,14 @@ def notify_birth(
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gateway", default=os.environ.get("GATEWAY_URL", "http://127.0.0.1:8000"))
-    parser.add_argument("--amqp", default=os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run")
+    run.add_argument(
+        "--credentials",
+        type=Path,
+        default=Path(os.environ.get("PARTNER_CREDENTIALS", "var/partners.json")),
+        help="the partners' broker identities (python -m infra.partners provision --credentials FILE)",
+    )
     run.add_argument("--reject", action="append", default=[], help="partner:step to answer 'rejected'")
     run.add_argument(
         "--data-port",
@@ -258,13 +367,15 @@ def main(argv=None):
     secret = dev_issuer()  # the signing key of `make run`'s local issuer
     if args.command == "run":
         serve(PartnerData(slow_sources=args.slow_source), args.data_port)
+        saved = json.loads(args.credentials.read_text())
+        identities = {name: entry["uri"] for name, entry in saved.items() if name.partition("/")[0] in PARTNERS}
         if args.metrics_port:
-            for code in PARTNERS:
+            for name in identities:
                 for outcome in ("reported", "requeued"):
-                    SIM_MESSAGES.labels(code, outcome)
+                    SIM_MESSAGES.labels(name.partition("/")[0], outcome)
             start_http_server(args.metrics_port, addr="127.0.0.1")
-        print(f"partner simulator: {', '.join(PARTNERS)}; data sources on :{args.data_port}", flush=True)
-        PartnerSimulator(args.amqp, args.gateway, secret, set(args.reject)).run()
+        print(f"partner simulator: {', '.join(identities)}; data sources on :{args.data_port}", flush=True)
+        PartnerSimulator(identities, args.gateway, secret, set(args.reject)).run()
     else:
         print(
             json.dumps(

@@ -113,6 +113,37 @@ def drop_databases(urls: dict[str, str]) -> None:
         conn.close()
 
 
+def provision_partners(env: dict) -> None:
+    """The partner vhost, the feed's account, and a broker identity for every department and
+    organisation the simulator plays (infra.partners); the simulator reads them from
+    $PARTNER_CREDENTIALS (var/partners.json, readable by its owner only)."""
+    from infra.partner_data import DEV_SOURCE_TOKEN
+    from infra.partner_sim import simulated_identities
+    from infra.partners import broker_from, save_credentials
+
+    services_vhost = urlparse(env["AMQP_URI"]).path.lstrip("/")
+    # beside the services' vhost: `tongban-partners` next to `/` or `tongban`, `<vhost>-partners` otherwise
+    default = "tongban-partners" if services_vhost in ("", "%2F", "tongban") else f"{services_vhost}-partners"
+    vhost = env.setdefault("PARTNER_VHOST", default)
+    admin_url = env.get("RABBIT_ADMIN_URL", "http://127.0.0.1:15672")
+    broker = broker_from(env["AMQP_URI"], admin_url, vhost)
+    try:
+        feed = broker.setup()
+    except OSError as exc:  # urllib's URLError is one
+        sys.exit(
+            f"RabbitMQ's management API is not reachable at {admin_url} ({exc}); partners' identities are "
+            "made through it.\nEnable it (rabbitmq-plugins enable rabbitmq_management) or set RABBIT_ADMIN_URL."
+        )
+    env["PARTNER_AMQP_URI"] = feed["uri"]
+    made = {name: broker.provision(code, organisation) for name, (code, organisation) in simulated_identities().items()}
+    credentials = Path(env.setdefault("PARTNER_CREDENTIALS", str(ROOT / "var" / "partners.json")))
+    save_credentials(credentials, made)
+    say(f"partner vhost {vhost}: the feed's account and {len(made)} partner identities ({credentials})")
+    if not env.get("CHECK_SOURCES_TOKEN"):
+        env["CHECK_SOURCES_TOKEN"] = DEV_SOURCE_TOKEN
+        say("CHECK_SOURCES_TOKEN not set: using the simulated sources' development token")
+
+
 def wait_ready(url: str, timeout: float = 120.0) -> None:
     import requests
 
@@ -225,7 +256,8 @@ def main(argv=None) -> int:
     for name in SERVICES:
         env[f"{name.upper()}_DATABASE_URL"] = urls[name]
     declare_topology(env["AMQP_URI"])
-    say("broker topology declared (exchanges, consumer, retry, dead-letter and partner queues)")
+    say("broker topology declared (exchanges, consumer, retry and dead-letter queues)")
+    provision_partners(env)
 
     nameko = str(Path(sys.executable).parent / "nameko")
     processes = Processes()
@@ -290,7 +322,7 @@ def main(argv=None) -> int:
         wait_ready(f"http://{env['FUNERAL_HTTP']}/health/ready")
         processes.start(
             "partner-simulator",
-            [sys.executable, "-m", "infra.partner_sim", "--gateway", gateway_url, "--amqp", env["AMQP_URI"], "run"],
+            [sys.executable, "-m", "infra.partner_sim", "--gateway", gateway_url, "run"],
             env,
         )
         say(

@@ -19,8 +19,10 @@ from gateway.auth import Issuer, issue_token
 from gateway.partner_feed import PartnerFeedService
 from gateway.progress import ProgressService
 from gateway.service import GatewayService
-from infra.partner_data import PartnerData, serve
-from infra.partner_sim import PartnerSimulator
+from infra.partner_data import DEV_SOURCE_TOKEN, PartnerData, serve
+from infra.partner_sim import PartnerSimulator, provision_simulated
+from infra.partners import PartnerBroker, broker_for_vhost
+from infra.scratch import BROKER_ADMIN_URL
 from services.assistance.service import AssistanceService
 from services.care.service import CareService
 from services.charity.service import CharityService
@@ -40,6 +42,8 @@ class System:
     marriage_url: str
     amqp_uri: str
     databases: dict
+    partner_amqp_uri: str  # the partner vhost, as the broker's administrator (for the test's own reads)
+    partners: PartnerBroker  # provisions partners' identities on it
     simulator: PartnerSimulator | None = None
     partner_data: PartnerData | None = None  # the departments' 核对 sources, with assistance
     session: requests.Session = field(default_factory=requests.Session)
@@ -72,7 +76,7 @@ def person(birth: date, sex: str, division: str = "330602", seq: int | None = No
 
 
 @pytest.fixture
-def system(make_database, base_config, start_service, manual_clock, tmp_path):
+def system(make_database, base_config, start_service, manual_clock, tmp_path, scratch):
     def boot(
         simulator: bool = False,
         assistance: PartnerData | None = None,
@@ -85,11 +89,16 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path):
         """`assistance`: also run the assistance service, its 核对 sources answered by this PartnerData
         (one-second timeout per fetch). `simulated_partners`: the departments the simulator plays
         (default every one)."""
+        # the partner-facing vhost: its topology and the feed's account, as `make run` has them
+        partner_admin_uri = scratch.vhost("partners")
+        partners = broker_for_vhost(partner_admin_uri, BROKER_ADMIN_URL)
+        brokers.append(partners)
+        feed = partners.setup()
         urls = {"marriage": make_database("marriage"), "gateway": make_database("gateway")}
         upgrade("services/marriage", urls["marriage"])
         upgrade("gateway", urls["gateway"])
         port = free_port()
-        common = {**base_config, **overrides}
+        common = {**base_config, "PARTNER_AMQP_URI": feed["uri"], **overrides}
         if care:
             urls["care"] = make_database("care")
             upgrade("services/care", urls["care"])
@@ -121,12 +130,14 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path):
             upgrade("services/assistance", urls["assistance"])
             data_port = free_port()
             servers.append(serve(assistance, data_port))
+            sources.append(assistance)
             start_service(
                 AssistanceService,
                 {
                     **common,
                     "DATABASE_URL": urls["assistance"],
                     "CHECK_SOURCES_URL": f"http://127.0.0.1:{data_port}",
+                    "CHECK_SOURCES_TOKEN": DEV_SOURCE_TOKEN,
                     "CHECK_TIMEOUT_SECONDS": CHECK_TIMEOUT_SECONDS,
                     "BANK_FILES_DIR": str(tmp_path / "bank-files"),
                     "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
@@ -159,20 +170,29 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path):
             f"http://127.0.0.1:{marriage_port}",
             common["AMQP_URI"],
             urls,
+            partner_admin_uri,
+            partners,
             partner_data=assistance,
         )
         if simulator:
-            built.simulator = PartnerSimulator(
-                common["AMQP_URI"], built.url, ISSUER, partners=simulated_partners or tuple(PARTNERS)
-            )
+            # each department and provider the simulator plays logs in with its own identity
+            identities = provision_simulated(partners, simulated_partners or tuple(PARTNERS))
+            built.simulator = PartnerSimulator(identities, built.url, ISSUER)
             thread = eventlet.spawn(built.simulator.run)
-            stops.append(thread)
+            stops.append((built.simulator, thread))
         return built
 
     stops: list = []
     servers: list = []
+    brokers: list[PartnerBroker] = []
+    sources: list[PartnerData] = []
     yield boot
-    for thread in stops:
-        thread.kill()
+    for simulator, thread in stops:
+        simulator.stop()
+        thread.wait()
     for server in servers:
         server.shutdown()
+    for data in sources:  # across every test with sources: no URL the system requested holds an ID
+        assert data.urls_with_resident_ids() == [], "a resident ID in a URL requested of a data source"
+    for broker in brokers:  # users are the broker's, not the vhost's: they outlive it unless deleted
+        broker.delete_users()

@@ -1,14 +1,17 @@
 """Dependencies of the assistance service beyond the chassis: the partner data sources of the
 household economic check (核对).
 
-Every partner department answers `GET {CHECK_SOURCES_URL}/sources/<source>/<resident id>` with
-what it holds about the person (JSON). A check asks every source about every member at once
+Every partner department answers `POST {CHECK_SOURCES_URL}/sources/<source>` with body
+`{"resident_id": …}` and what it holds about the person (JSON). The ID travels in the body, never in
+a URL; every request carries the bureau's bearer token for that source. A check asks every source about every member at once
 (a green thread per fetch), each fetch with its own hard deadline (`CHECK_TIMEOUT_SECONDS`), and
 returns one `Fetched` per subject per source: ok with the answer, or failed / timeout with the
 error. Nothing is ever turned into an empty answer: a source that did not answer is a failure.
 
 Config:
 - `CHECK_SOURCES_URL`: base URL of the data-sharing gateway (the partner simulator in tests).
+- `CHECK_SOURCES_TOKENS`: `{source: bearer token}`, the bureau's credential at each source;
+  `CHECK_SOURCES_TOKEN`: one token for every source not listed there. One of them is required.
 - `CHECK_TIMEOUT_SECONDS` (default 3): per fetch, connect and answer included.
 - `CHECK_FAILURE_POLICY` (default "fail" for every source): `{source: "fail" | "last_known"}`;
   "last_known" lets a check count as complete with the subject's last successful fetch of that
@@ -18,6 +21,7 @@ Config:
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,8 +54,17 @@ class Fetched:
 class CheckSources:
     """The worker's client for the partner data sources."""
 
-    def __init__(self, base_url: str, timeout: float, failure_policy: dict, clock, concurrency: int = 20):
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float,
+        failure_policy: dict,
+        clock,
+        concurrency: int = 20,
+        tokens: dict | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
+        self.tokens = dict(tokens or {})  # source -> bearer token
         self.timeout = timeout
         self.failure_policy = dict(failure_policy)
         self.clock = clock
@@ -75,10 +88,11 @@ class CheckSources:
         status, result, error = FAILED, None, None
         deadline = eventlet.Timeout(self.timeout)  # the whole fetch, however the bytes trickle in
         try:
-            response = session.get(
-                f"{self.base_url}/sources/{source}/{resident_id}",
+            response = session.post(
+                f"{self.base_url}/sources/{source}",
+                json={"resident_id": resident_id},
                 timeout=self.timeout,
-                headers={"Accept": "application/json"},
+                headers={"Accept": "application/json", "Authorization": f"Bearer {self.tokens.get(source, '')}"},
             )
             if response.status_code != 200:
                 error = f"HTTP {response.status_code}: {response.text[:200]}"
@@ -124,12 +138,20 @@ class EconomicCheckSources(DependencyProvider):
             raise ValueError(
                 f"CHECK_FAILURE_POLICY: unknown sources {sorted(unknown)}, modes other than {FAILURE_MODES}: {bad}"
             )
+        tokens = config.get("CHECK_SOURCES_TOKENS") or {}
+        tokens = dict(json.loads(tokens) if isinstance(tokens, str) else tokens)  # from the environment: JSON
+        if config.get("CHECK_SOURCES_TOKEN"):
+            tokens = {source: tokens.get(source, config["CHECK_SOURCES_TOKEN"]) for source in CHECK_SOURCES}
+        missing = [source for source in CHECK_SOURCES if not tokens.get(source)]
+        if missing:
+            raise ValueError(f"config CHECK_SOURCES_TOKENS / CHECK_SOURCES_TOKEN: no token for {missing}")
         self.client = CheckSources(
             base_url,
             float(config.get("CHECK_TIMEOUT_SECONDS", 3)),
             failure_policy,
             clock_for(config),
             int(config.get("CHECK_CONCURRENCY", 20)),
+            tokens,
         )
 
     def get_dependency(self, worker_ctx):

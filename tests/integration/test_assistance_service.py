@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pytest
+import requests
 from kombu import Connection, Exchange, Producer
 from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import create_engine, insert, text
@@ -24,7 +25,7 @@ from infra.partner_data import PartnerData, serve
 from services.assistance import rules
 from services.assistance.service import AssistanceService
 from tests.conftest import free_port
-from tests.helpers import CHECK_TIMEOUT_SECONDS, queue_depth, wait_for
+from tests.helpers import CHECK_TIMEOUT_SECONDS, PATIENCE, queue_depth, wait_for
 
 TOWNSHIP = "330602001"  # a street of Yuecheng district, Shaoxing
 DISTRICT = "330602"
@@ -50,6 +51,8 @@ DIBAO_ITEMS = {
     "cable_tv_discount",
     "public_transport_discount",
 }
+# the bureau's credential at each source, one per source (the data-sharing gateway refuses others)
+SOURCE_TOKENS = {source: f"token-for-{source}" for source in CHECK_SOURCES}
 EDGE_ITEMS = {"medical_assistance", "education_assistance", "housing_assistance", "employment_assistance", "legal_aid"}
 
 _sequence = iter(range(100, 998, 2))
@@ -136,7 +139,7 @@ class Assistance:
 def assistance(make_database, base_config, start_service, manual_clock, amqp_uri):
     """Boot AssistanceService on a fresh database; the partner data simulator answers the check
     with `real_estate` stalled (it times out) unless the test heals it."""
-    servers, engines, proxies = [], [], []
+    servers, engines, proxies, sources = [], [], [], []
 
     def boot(**config) -> Assistance:
         url = make_database("assistance")
@@ -177,15 +180,17 @@ def assistance(make_database, base_config, start_service, manual_clock, amqp_uri
                     },
                 ],
             )
-        partner = PartnerData(slow_sources={"real_estate"})
+        partner = PartnerData(slow_sources={"real_estate"}, tokens=SOURCE_TOKENS)
         port = free_port()
         servers.append(serve(partner, port))
+        sources.append(partner)
         start_service(
             AssistanceService,
             {
                 **base_config,
                 "DATABASE_URL": url,
                 "CHECK_SOURCES_URL": f"http://127.0.0.1:{port}",
+                "CHECK_SOURCES_TOKENS": SOURCE_TOKENS,
                 "CHECK_TIMEOUT_SECONDS": CHECK_TIMEOUT_SECONDS,
                 "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
                 **config,
@@ -200,6 +205,8 @@ def assistance(make_database, base_config, start_service, manual_clock, amqp_uri
         proxy.stop()
     for server in servers:
         server.shutdown()
+    for data in sources:  # whatever the test did: no URL requested of a source held an ID number
+        assert data.urls_with_resident_ids() == [], "a resident ID in a URL requested of a data source"
     for engine in engines:
         engine.dispose()
 
@@ -228,6 +235,27 @@ def through_notice(svc: Assistance, clock, members, programme="dibao") -> dict:
     assert published["notice_ends"] == "2026-05-05"
     clock.set_local_date(date(2026, 5, 6))
     return published
+
+
+# --- the data path of 核对 ---------------------------------------------------------------------------
+
+
+def test_the_check_asks_with_the_id_in_the_body_and_the_source_token(assistance, manual_clock):
+    svc = assistance()
+    members = household()
+    through_notice(svc, manual_clock, members)
+    asked = {(source, resident_id) for source, resident_id in svc.partner.queries}
+    assert {resident_id for _, resident_id in asked} == {m["resident_id"] for m in members}
+    assert {source for source, _ in asked} >= {"bank_deposits", "real_estate"}
+    assert svc.partner.refused == 0  # every request carried that source's own token
+    assert len(svc.partner.requested_urls) >= len(asked)
+    assert svc.partner.urls_with_resident_ids() == []  # the IDs travelled in the bodies
+    # a request without the bureau's token, or with another source's, is refused by the source
+    source_url = svc.partner.requested_urls[0].rsplit("/", 1)[0]
+    body = {"resident_id": members[0]["resident_id"]}
+    assert requests.post(f"{source_url}/tax", json=body, timeout=PATIENCE).status_code == 401
+    wrong = {"Authorization": f"Bearer {SOURCE_TOKENS['vehicles']}"}
+    assert requests.post(f"{source_url}/tax", json=body, headers=wrong, timeout=PATIENCE).status_code == 401
 
 
 # --- the whole 低保 application ------------------------------------------------------------------

@@ -195,6 +195,7 @@ def start_assistance(make_database, base_config, start_service, tmp_path):
             **base_config,
             "DATABASE_URL": url,
             "CHECK_SOURCES_URL": "http://127.0.0.1:9",
+            "CHECK_SOURCES_TOKEN": "unused: nothing answers there",
             "BANK_FILES_DIR": str(tmp_path),
         },
     )
@@ -411,6 +412,7 @@ def test_a_death_and_its_revocation_waiting_together_end_as_if_nothing_happened(
             **base_config,
             "DATABASE_URL": url,
             "CHECK_SOURCES_URL": "http://127.0.0.1:9",
+            "CHECK_SOURCES_TOKEN": "unused: nothing answers there",
             "BANK_FILES_DIR": str(tmp_path),
         },
     )

@@ -170,16 +170,21 @@ def test_partner_queue_receives_only_its_entitled_events_and_fields(system, manu
     def delivered(code, n):
         # wait on the depth, not by peeking: each peek is a redelivery, and a quorum queue parks a
         # message after DELIVERY_LIMIT of them (a slow machine polls that often)
-        wait_for(lambda: queue_depth(sys_.amqp_uri, f"partner.{code}") >= n, what=f"{n} message(s) on partner.{code}")
-        return get_messages(sys_.amqp_uri, f"partner.{code}", ack=False)
+        # (partner queues are on the partner vhost, read here as its administrator)
+        wait_for(
+            lambda: queue_depth(sys_.partner_amqp_uri, f"partner.{code}") >= n, what=f"{n} message(s) on partner.{code}"
+        )
+        return get_messages(sys_.partner_amqp_uri, f"partner.{code}", ack=False)
 
     police = delivered("police", 2)
     health = delivered("health", 1)
     insurance = delivered("medical_insurance", 1)
     eventlet_settle()
     assert sorted(b["type"] for _, b in police) == ["birth.notified", "marriage.registered"]
-    assert [b["type"] for _, b in get_messages(sys_.amqp_uri, "partner.health")] == ["marriage.registered"]
-    assert [b["type"] for _, b in get_messages(sys_.amqp_uri, "partner.medical_insurance")] == ["birth.notified"]
+    assert [b["type"] for _, b in get_messages(sys_.partner_amqp_uri, "partner.health")] == ["marriage.registered"]
+    assert [b["type"] for _, b in get_messages(sys_.partner_amqp_uri, "partner.medical_insurance")] == [
+        "birth.notified"
+    ]
     # minimal disclosure: only the entitled fields travel
     assert set(health[0][1]["data"]) == {"registration_id", "registered_on", "party_a", "party_b"}
     assert "certificate_number" not in health[0][1]["data"]
