@@ -103,7 +103,8 @@ class DeliveryLogSchema(Strict):
 
 
 class LogQuerySchema(Strict):
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    # a query string is text: the digits, read as a number by the route
+    limit = fields.String(load_default="100", validate=[validate.Length(max=4), fields.Pattern(r"^[1-9][0-9]{0,3}$")])
 
 
 class ReplayRequestSchema(Strict):

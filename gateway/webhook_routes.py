@@ -202,7 +202,7 @@ class WebhookRoutes:
         response=w.DeliveryLogSchema,
     )
     def webhook_deliveries(self, actor, body, endpoint_id, query):
-        return self._delivery_log(self._own_endpoint(actor, endpoint_id), query["limit"])
+        return self._delivery_log(self._own_endpoint(actor, endpoint_id), int(query["limit"]))
 
     @route(
         "POST",
@@ -257,7 +257,7 @@ class WebhookRoutes:
         endpoint = self.db.get(WebhookEndpoint, endpoint_id)
         if endpoint is None:
             raise NotFound(f"no webhook endpoint {endpoint_id}")
-        return self._delivery_log(endpoint, query["limit"])
+        return self._delivery_log(endpoint, int(query["limit"]))
 
     @route(
         "GET",
