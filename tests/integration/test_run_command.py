@@ -28,6 +28,8 @@ def test_run_command_boots_everything_and_completes_a_matter(amqp_uri, database)
         "CHARITY_HTTP": f"127.0.0.1:{free_port()}",
         "FUNERAL_HTTP": f"127.0.0.1:{free_port()}",
         "PARTNER_DATA_PORT": str(free_port()),
+        "WEBHOOKS_HTTP": f"127.0.0.1:{free_port()}",
+        "WEBHOOK_SIM_PORT": str(free_port()),
         "TONGBAN_DB_PREFIX": prefix,
         "TONGBAN_SMOKE_DROP_DATABASES": "1",
         "LOG_LEVEL": "INFO",
@@ -49,6 +51,7 @@ def test_run_command_boots_everything_and_completes_a_matter(amqp_uri, database)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "smoke: marriage registered, certificate J330602-" in result.stdout
     assert "smoke: matter completed, every step done" in result.stdout
+    assert "smoke: human_resources takes its events by signed webhook" in result.stdout
     assert ("using SQLite files under var/" in result.stdout) == (database == "sqlite")
     # the processes logged the registration, and no full resident ID number reached any log line
     output = result.stdout + result.stderr
