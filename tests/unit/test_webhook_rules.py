@@ -120,3 +120,28 @@ def test_after_a_rotation_both_secrets_verify():
         Webhook(secret).verify(
             body, {"webhook-id": "msg_2", "webhook-timestamp": str(stamp), "webhook-signature": header}
         )
+
+
+def test_the_readme_verification_snippet_works_as_written():
+    """README "Webhooks": the few lines a department writes accept a signed delivery once, and refuse a forged one."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- webhook-verify:start -->\n```python\n(.*?)```\n<!-- webhook-verify:end -->", readme, re.S)
+    assert found, "README.md has no verification snippet between its markers"
+    secret, handled = rules.new_secret(), []
+    scope = {"SECRET": secret, "seen": set(), "handle": lambda *args: handled.append(args)}
+    exec(found.group(1), scope)
+    body, stamp = b'{"case_id":"c-9"}', int(time.time())
+    headers = {
+        "webhook-id": "msg_9",
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": rules.sign(secret, "msg_9", stamp, body),
+        "ce-type": "death.notified",
+        "ce-matterid": "m-1",
+    }
+    assert scope["receive"](body, headers) == 204
+    assert scope["receive"](body, headers) == 204  # again: not handled twice
+    assert handled == [("death.notified", "m-1", {"case_id": "c-9"})]
+    assert scope["receive"](b'{"case_id":"c-10"}', headers) == 400
