@@ -26,6 +26,7 @@ from contracts.funeral import DeathDateCorrectedSchema, DeathNotifiedSchema, Dea
 from contracts.marriage import CertificateReissuedSchema, DivorceRegisteredSchema, MarriageRegisteredSchema, Strict
 from contracts.matters import MATTER_TYPES, REPORTABLE_STEP_STATES
 from contracts.person import ResidentIdField
+from contracts.webhooks import EndpointDisabledSchema
 
 __all__ = ["EventType", "EVENTS", "event_type", "validate_data", "validate_envelope"]
 
@@ -253,6 +254,13 @@ EVENTS: dict[str, EventType] = {
             DeathDateCorrectedSchema,
             "A clerk confirmed another date of death than the one notified (the notices disagreed); every "
             "step of 身后一件事 taken with the old date is taken again with the confirmed one.",
+        ),
+        EventType(
+            "webhook.endpoint_disabled",
+            frozenset({"webhooks"}),
+            EndpointDisabledSchema,
+            "A partner's webhook endpoint failed every delivery for 24 hours and was disabled; its deliveries "
+            "wait until the partner resumes it (operations are told, the partner sees it on the endpoint).",
         ),
     )
 }

@@ -40,6 +40,9 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "care.on_death": ("death.notified", "death.revoked", "death.date_corrected"),
     "marriage.on_death": ("death.notified", "death.revoked", "death.date_corrected"),
     "partner_feed.on_entitled_event": tuple(sorted({t for p in PARTNERS.values() for t in p.entitlements})),
+    # the webhook intake (gateway.webhooks): the deliveries of every registered endpoint, in order
+    "webhooks.on_entitled_event": tuple(sorted({t for p in PARTNERS.values() for t in p.entitlements})),
+    "webhooks.on_endpoint_disabled": ("webhook.endpoint_disabled",),
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import declarative_base
 
 from chassis.types import UtcDateTime
@@ -85,3 +85,94 @@ class BirthNotice(Base):
     birth_id = Column(String(36), nullable=False, unique=True)
     matter_id = Column(String(36))
     event_id = Column(String(36), nullable=False)
+
+
+# --- signed webhooks (gateway.webhooks, gateway.webhook_routes) ---------------------------------
+
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class WebhookEndpoint(Base):
+    """A partner's HTTPS endpoint and the event types delivered to it."""
+
+    __tablename__ = "webhook_endpoint"
+    id = Column(String(36), primary_key=True)
+    partner = Column(String(40), nullable=False, index=True)
+    organisation = Column(String(80))  # under a code whose organisations act apart: only its own events
+    url = Column(String(500), nullable=False)
+    description = Column(String(200))
+    event_types = Column(JSON, nullable=False)  # approved: delivered
+    pending_event_types = Column(JSON, nullable=False)  # asked for, awaiting an administrator
+    secret = Column(String(80), nullable=False)
+    previous_secret = Column(String(80))  # still signs beside the new one until previous_secret_until
+    previous_secret_until = Column(UtcDateTime)
+    state = Column(String(12), nullable=False)  # active | paused | disabled
+    created_at = Column(UtcDateTime, nullable=False)
+    disabled_at = Column(UtcDateTime)
+    disabled_reason = Column(Text)
+
+
+class WebhookGrant(Base):
+    """An event type an administrator approved for a partner's webhooks."""
+
+    __tablename__ = "webhook_grant"
+    partner = Column(String(40), primary_key=True)
+    event_type = Column(String(120), primary_key=True)
+    granted_at = Column(UtcDateTime, nullable=False)
+    granted_by = Column(String(80), nullable=False)
+
+
+class WebhookApproval(Base):
+    """A partner's request to widen its webhooks beyond the types approved for it."""
+
+    __tablename__ = "webhook_approval"
+    id = Column(String(36), primary_key=True)
+    partner = Column(String(40), nullable=False, index=True)
+    endpoint_id = Column(String(36), nullable=False)
+    event_types = Column(JSON, nullable=False)
+    state = Column(String(12), nullable=False)  # pending | approved | refused
+    requested_at = Column(UtcDateTime, nullable=False)
+    decided_at = Column(UtcDateTime)
+    decided_by = Column(String(80))
+
+
+class WebhookMessage(Base):
+    """The webhook outbox: one row per (event, endpoint), written in the transaction that consumed
+    the event; the delivering process sends it until a 2xx, always with the same webhook-id."""
+
+    __tablename__ = "webhook_message"
+    id = Column(_BigId, primary_key=True, autoincrement=True)
+    endpoint_id = Column(String(36), nullable=False)
+    partner = Column(String(40), nullable=False)
+    webhook_id = Column(String(36), nullable=False, unique=True)
+    event_id = Column(String(36), nullable=False)
+    event_type = Column(String(120), nullable=False)
+    source = Column(String(40), nullable=False)
+    subject = Column(String(160), nullable=False)
+    matter_id = Column(String(36))
+    event_time = Column(UtcDateTime, nullable=False)  # the event's commit at its producer
+    created_at = Column(UtcDateTime, nullable=False)
+    data = Column(JSON, nullable=False)  # projected to the partner's entitled fields
+    state = Column(String(12), nullable=False)  # pending | delivered | abandoned
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(UtcDateTime, nullable=False)
+    failing_since = Column(UtcDateTime)
+    delivered_at = Column(UtcDateTime)
+    last_status = Column(Integer)
+    last_error = Column(Text)
+
+
+class WebhookAttempt(Base):
+    """The delivery log: every attempt, its HTTP status and latency."""
+
+    __tablename__ = "webhook_attempt"
+    id = Column(_BigId, primary_key=True, autoincrement=True)
+    endpoint_id = Column(String(36), nullable=False, index=True)
+    webhook_id = Column(String(36), nullable=False)
+    event_type = Column(String(120), nullable=False)
+    attempt = Column(Integer, nullable=False)
+    at = Column(UtcDateTime, nullable=False)
+    status = Column(Integer)
+    latency_ms = Column(Integer, nullable=False)
+    outcome = Column(String(20), nullable=False)
+    error = Column(Text)

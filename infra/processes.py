@@ -75,6 +75,15 @@ PROCESSES: dict[str, Process] = {
         "partner_feed",
         rpc=False,
     ),
+    # signed webhooks: the intake writes the webhook outbox, the delivering loop sends it
+    "webhooks": Process(
+        "infra/config/webhooks.yaml",
+        ("gateway.webhooks:WebhooksService", "chassis.ops:ProcessHealth"),
+        "gateway",
+        "WEBHOOKS_HTTP",
+        "webhooks",
+        rpc=False,
+    ),
 }
 
 # where each database's migrations live (chassis.migrations.upgrade)

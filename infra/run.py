@@ -1,6 +1,7 @@
 """Run the whole system on this machine: broker check, databases, migrations, topology, then the
-marriage, assistance, care, charity and funeral services, the gateway (edge + progress + partner feed) and the partner
-simulator (which also answers the assistance service's economic-check queries).
+marriage, assistance, care, charity and funeral services, the gateway (edge + progress + partner feed), the webhooks
+process (signed webhook deliveries), the partner simulator (which also answers the assistance service's economic-check
+queries) and the webhook simulator (人社, taking its events by signed webhook).
 
     python -m infra.run            # until Ctrl-C
     python -m infra.run --smoke    # start, walk one 结婚生育户口一件事 through the HTTP API, stop
@@ -224,6 +225,9 @@ def main(argv=None) -> int:
     env.setdefault("CARE_HTTP", "127.0.0.1:8103")
     env.setdefault("CHARITY_HTTP", "127.0.0.1:8104")
     env.setdefault("FUNERAL_HTTP", "127.0.0.1:8105")
+    env.setdefault("WEBHOOKS_HTTP", "127.0.0.1:8106")
+    env.setdefault("WEBHOOK_SIM_PORT", "8210")
+    env.setdefault("WEBHOOK_ALLOW_HTTP_LOOPBACK", "true")  # the simulated department listens on loopback
     env.setdefault("PARTNER_DATA_PORT", "8200")
     env.setdefault("PARTNER_SIM_METRICS_PORT", "8201")
     env.setdefault("CHECK_SOURCES_URL", f"http://127.0.0.1:{env['PARTNER_DATA_PORT']}")
@@ -313,8 +317,21 @@ def main(argv=None) -> int:
             ],
             env,
         )
+        processes.start(
+            "webhooks",
+            [
+                nameko,
+                "run",
+                "--config",
+                "infra/config/webhooks.yaml",
+                "gateway.webhooks:WebhooksService",
+                "chassis.ops:ProcessHealth",
+            ],
+            env,
+        )
         gateway_url = f"http://{env['GATEWAY_HTTP']}"
         wait_ready(f"{gateway_url}/health/ready")
+        wait_ready(f"http://{env['WEBHOOKS_HTTP']}/health/ready")
         wait_ready(f"http://{env['MARRIAGE_HTTP']}/health/ready")
         wait_ready(f"http://{env['ASSISTANCE_HTTP']}/health/ready")
         wait_ready(f"http://{env['CARE_HTTP']}/health/ready")
@@ -325,11 +342,18 @@ def main(argv=None) -> int:
             [sys.executable, "-m", "infra.partner_sim", "--gateway", gateway_url, "run"],
             env,
         )
+        processes.start(  # 人社 takes its events by signed webhook
+            "webhook-simulator",
+            [sys.executable, "-m", "infra.webhook_sim", "--gateway", gateway_url, "--port", env["WEBHOOK_SIM_PORT"]],
+            env,
+        )
         say(
-            f"ready: API {gateway_url}/api/v1 (OpenAPI at /api/v1/openapi.json), "
+            f"ready: API {gateway_url}/api/v1 (OpenAPI at /api/v1/openapi.json, AsyncAPI at /api/v1/asyncapi.json "
+            "and /api/v1/partners/<code>/asyncapi.json), "
             f"metrics {gateway_url}/metrics and /metrics of marriage {env['MARRIAGE_HTTP']}, "
             f"assistance {env['ASSISTANCE_HTTP']}, care {env['CARE_HTTP']}, charity {env['CHARITY_HTTP']}, "
-            f"funeral {env['FUNERAL_HTTP']}, partner simulator 127.0.0.1:{env['PARTNER_SIM_METRICS_PORT']}"
+            f"funeral {env['FUNERAL_HTTP']}, webhooks {env['WEBHOOKS_HTTP']}, "
+            f"partner simulator 127.0.0.1:{env['PARTNER_SIM_METRICS_PORT']}"
         )
         if args.smoke:
             smoke(gateway_url, dev_issuer())
@@ -396,6 +420,14 @@ def smoke(gateway_url: str, issuer) -> None:
     notify_birth(gateway_url, issuer, wife["resident_id"], husband["resident_id"], "王小满", "female", date.today())
     wait_until(lambda: state() == "completed", "the newborn steps")
     say("smoke: matter completed, every step done")
+    operator = {"Authorization": f"Bearer {issue_token(issuer, 'dev-operator', 'admin')}"}
+
+    def webhook_department() -> bool:
+        endpoints = requests.get(f"{gateway_url}/api/v1/webhooks/endpoints", headers=operator, timeout=10).json()
+        return any(e["partner"] == "human_resources" and e["event_types"] for e in endpoints["endpoints"])
+
+    wait_until(webhook_department, "the webhook simulator's endpoint")
+    say("smoke: human_resources takes its events by signed webhook")
 
 
 def wait_until(predicate, what: str, timeout: float = 120.0) -> None:

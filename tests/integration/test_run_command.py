@@ -34,6 +34,8 @@ def test_run_command_boots_everything_and_completes_a_matter(amqp_uri, scratch, 
         "CHARITY_HTTP": f"127.0.0.1:{free_port()}",
         "FUNERAL_HTTP": f"127.0.0.1:{free_port()}",
         "PARTNER_DATA_PORT": str(free_port()),
+        "WEBHOOKS_HTTP": f"127.0.0.1:{free_port()}",
+        "WEBHOOK_SIM_PORT": str(free_port()),
         "TONGBAN_DB_PREFIX": prefix,
         "TONGBAN_PG": os.environ.get("TONGBAN_PG", PG_ADMIN_DSN),  # the harness's PostgreSQL, not the machine's
         "TONGBAN_SMOKE_DROP_DATABASES": "1",
@@ -57,6 +59,7 @@ def test_run_command_boots_everything_and_completes_a_matter(amqp_uri, scratch, 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "smoke: marriage registered, certificate J330602-" in result.stdout
     assert "smoke: matter completed, every step done" in result.stdout
+    assert "smoke: human_resources takes its events by signed webhook" in result.stdout
     assert ("using SQLite files under var/" in result.stdout) == (database == "sqlite")
     # the partners were given identities of their own on the partner vhost, and used them
     assert f"partner vhost {partner_vhost}: the feed's account and" in result.stdout
