@@ -4,6 +4,11 @@ simulator (which also answers the assistance service's economic-check queries).
 
     python -m infra.run            # until Ctrl-C
     python -m infra.run --smoke    # start, walk one 结婚生育户口一件事 through the HTTP API, stop
+    python -m infra.run --instances 3                 # three of every service (`make run INSTANCES=3`)
+    python -m infra.run --instances 2,gateway=3,care=1  # a default count and per-service counts
+
+N instances of a service compete for its queues (RPC and events) and share its database; instance
+k (from 0) listens on its HTTP port + k * $INSTANCE_PORT_STEP (default 1000).
 
 PostgreSQL (one database per service) is used when reachable at $TONGBAN_PG (default
 postgresql://postgres@127.0.0.1:5432/postgres); otherwise SQLite files under var/.
@@ -132,13 +137,48 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# the variable each scalable process takes its HTTP address from (instance k: its port + k * step)
+HTTP_ENV = {name: f"{name.upper()}_HTTP" for name in SERVICES}
+
+
+def parse_instances(spec: str) -> dict[str, int]:
+    """ "3" -> 3 of every service; "2,gateway=3" -> 3 gateways, 2 of the rest. Key "*": the default."""
+    counts: dict[str, int] = {"*": 1}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, _, count = part.rpartition("=")
+        if name and name not in SERVICES:
+            raise argparse.ArgumentTypeError(f"unknown service {name!r} (one of {', '.join(SERVICES)})")
+        if not count.isdigit() or int(count) < 1:
+            raise argparse.ArgumentTypeError(f"an instance count is a positive whole number, not {count!r}")
+        counts[name or "*"] = int(count)
+    return counts
+
+
+def instance_addresses(address: str, count: int, step: int) -> list[str]:
+    host, _, port = address.rpartition(":")
+    return [f"{host}:{int(port) + k * step}" for k in range(count)]
+
+
 class Processes:
-    def __init__(self):
+    def __init__(self, instances: dict[str, int] | None = None, port_step: int = 1000):
         self.children: list[tuple[str, subprocess.Popen]] = []
+        self.instances = instances or {"*": 1}
+        self.port_step = port_step
+
+    def count(self, name: str) -> int:
+        return self.instances.get(name, self.instances["*"]) if name in HTTP_ENV else 1
+
+    def addresses(self, name: str, env: dict) -> list[str]:
+        return instance_addresses(env[HTTP_ENV[name]], self.count(name), self.port_step)
 
     def start(self, name: str, args: list[str], env: dict) -> None:
-        self.children.append((name, subprocess.Popen(args, cwd=ROOT, env=env)))
-        say(f"started {name} (pid {self.children[-1][1].pid})")
+        for k in range(self.count(name)):
+            own = dict(env)
+            label = name
+            if self.count(name) > 1:
+                own[HTTP_ENV[name]], label = self.addresses(name, env)[k], f"{name}-{k}"
+            self.children.append((label, subprocess.Popen(args, cwd=ROOT, env=own)))
+            say(f"started {label} (pid {self.children[-1][1].pid})")
 
     def exited(self):
         return next(((n, p.returncode) for n, p in self.children if p.poll() is not None), None)
@@ -157,6 +197,12 @@ class Processes:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="walk one matter through, then stop")
+    parser.add_argument(
+        "--instances",
+        type=parse_instances,
+        default=parse_instances(os.environ.get("INSTANCES", "1")),
+        help='instances of each service: "3", or "2,gateway=3" (default $INSTANCES or 1)',
+    )
     args = parser.parse_args(argv)
 
     env = dict(os.environ)
@@ -197,7 +243,7 @@ def main(argv=None) -> int:
     say("broker topology declared (exchanges, consumer, retry, dead-letter and partner queues)")
 
     nameko = str(Path(sys.executable).parent / "nameko")
-    processes = Processes()
+    processes = Processes(args.instances, int(env.get("INSTANCE_PORT_STEP", "1000")))
 
     def shutdown(*_):
         raise KeyboardInterrupt
@@ -247,12 +293,9 @@ def main(argv=None) -> int:
             env,
         )
         gateway_url = f"http://{env['GATEWAY_HTTP']}"
-        wait_ready(f"{gateway_url}/health/ready")
-        wait_ready(f"http://{env['MARRIAGE_HTTP']}/health/ready")
-        wait_ready(f"http://{env['ASSISTANCE_HTTP']}/health/ready")
-        wait_ready(f"http://{env['CARE_HTTP']}/health/ready")
-        wait_ready(f"http://{env['CHARITY_HTTP']}/health/ready")
-        wait_ready(f"http://{env['FUNERAL_HTTP']}/health/ready")
+        for name in SERVICES:  # every instance of every service
+            for address in processes.addresses(name, env):
+                wait_ready(f"http://{address}/health/ready")
         processes.start(
             "partner-simulator",
             [sys.executable, "-m", "infra.partner_sim", "--gateway", gateway_url, "--amqp", env["AMQP_URI"], "run"],
