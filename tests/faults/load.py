@@ -325,10 +325,11 @@ def ledger(bed, load: Load) -> dict:
                 lost_to_consumers[f"{consumer}:{event_type}"] += len(missing)
     # partners: every filtered copy queued for a partner was acked by it; a copy acked twice was
     # delivered twice (absorbed by the step report's Idempotency-Key), never applied twice
+    # (a copy keeps its event's id in the body; its message id is derived from it per partner)
     forwarded = {
-        (routing_key.split(".", 1)[0], event_id)
-        for event_id, routing_key in _rows(
-            bed.urls["gateway"], "SELECT event_id, routing_key FROM outbox WHERE exchange = :x", x=PARTNER_EXCHANGE
+        (routing_key.split(".", 1)[0], body["id"])
+        for body, routing_key in _rows(
+            bed.urls["gateway"], "SELECT body, routing_key FROM outbox WHERE exchange = :x", x=PARTNER_EXCHANGE
         )
     }
     acked = Counter((code, event_id) for code, _, event_id in bed.simulator.received)
