@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 NO_SERVICES := TONGBAN_TEST_PG=postgresql://postgres@127.0.0.1:9/postgres TONGBAN_TEST_AMQP=guest:guest@127.0.0.1:9 \
 	TONGBAN_TEST_BROKER_ADMIN=http://127.0.0.1:9 TONGBAN_TEST_BROKER_START=false
 
-.PHONY: install run test test-unit test-integration lint smoke bench catalogue deploy-files
+.PHONY: install run test test-unit test-integration test-faults lint smoke bench catalogue deploy-files
 
 install: $(VENV)/.installed
 
@@ -18,8 +18,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt tests/deployment/packa
 	cd tests/deployment && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# INSTANCES=3 (or "2,gateway=3"): that many of every service, competing for their queues.
+INSTANCES ?= 1
 run: install
-	$(PY) -m infra.run
+	$(PY) -m infra.run --instances $(INSTANCES)
 
 # Everything: lint and types, the pure tier, then the integration tier in two processes.
 test: lint test-unit test-integration
@@ -31,6 +33,13 @@ test-unit: install
 # Against this machine's RabbitMQ and PostgreSQL; ends by checking the broker still answers.
 test-integration: install
 	$(PY) -m tests.parallel tests/integration
+
+# The fault suite (tests/faults): the system with three of every service on a private three-node
+# broker cluster and a scratch PostgreSQL, under load, with processes, nodes and connections killed.
+# FAULTS_PROFILE=long for longer loads and more faults per case.
+FAULTS_PROFILE ?= short
+test-faults: install
+	FAULTS_PROFILE=$(FAULTS_PROFILE) $(PY) -m pytest -q -p no:randomly tests/faults
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -22,6 +22,8 @@ __all__ = [
     "create_chassis_tables",
     "drop_chassis_tables",
     "chassis_triggers_sql",
+    "create_chassis_tables_v3",
+    "drop_chassis_tables_v3",
 ]
 
 
@@ -169,6 +171,28 @@ def drop_chassis_tables_v2() -> None:
     from alembic import op
 
     op.drop_table("command_log")
+
+
+def create_chassis_tables_v3() -> None:
+    """Version 3: the job leases (chassis.lease: a scheduled job runs once per period across instances)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        "job_leases",
+        sa.Column("job", sa.String(length=120), nullable=False),
+        sa.Column("period_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("holder", sa.String(length=120), nullable=False),
+        sa.Column("taken_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("runs", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("job"),
+    )
+
+
+def drop_chassis_tables_v3() -> None:
+    from alembic import op
+
+    op.drop_table("job_leases")
 
 
 def drop_chassis_tables() -> None:

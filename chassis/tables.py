@@ -7,6 +7,8 @@
 - command_log: the reply to each RPC command that changed something, kept with the change, so a
   request the broker delivers again (its worker died after the commit, before the ack) is
   answered from here instead of running twice.
+- job_leases: which period each scheduled job last ran for (chassis.lease), so N instances run an
+  hourly job once an hour between them.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from sqlalchemy import (
 
 from chassis.types import UtcDateTime
 
-__all__ = ["chassis_metadata", "outbox", "inbox", "audit_log", "policy_parameters", "command_log"]
+__all__ = ["chassis_metadata", "outbox", "inbox", "audit_log", "policy_parameters", "command_log", "job_leases"]
 
 chassis_metadata = MetaData()
 
@@ -99,4 +101,14 @@ command_log = Table(
     Column("entrypoint", String(160), nullable=False),
     Column("reply", Text, nullable=False),  # as nameko serialised it (JSON)
     Column("handled_at", UtcDateTime, nullable=False),
+)
+
+job_leases = Table(
+    "job_leases",
+    chassis_metadata,
+    Column("job", String(120), primary_key=True),
+    Column("period_start", UtcDateTime, nullable=False),  # the period it last ran for
+    Column("holder", String(120), nullable=False),  # host:pid of the instance that ran it
+    Column("taken_at", UtcDateTime, nullable=False),
+    Column("runs", Integer, nullable=False),  # every run ever: one per period, never two
 )

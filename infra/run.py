@@ -5,6 +5,11 @@ queries) and the webhook simulator (人社, taking its events by signed webhook)
 
     python -m infra.run            # until Ctrl-C
     python -m infra.run --smoke    # start, walk one 结婚生育户口一件事 through the HTTP API, stop
+    python -m infra.run --instances 3                 # three of every service (`make run INSTANCES=3`)
+    python -m infra.run --instances 2,gateway=3,care=1  # a default count and per-service counts
+
+N instances of a service compete for its queues (RPC and events) and share its database; instance
+k (from 0) listens on its HTTP port + k * $INSTANCE_PORT_STEP (default 1000).
 
 PostgreSQL (one database per service) is used when reachable at $TONGBAN_PG (default
 postgresql://postgres@127.0.0.1:5432/postgres); otherwise SQLite files under var/.
@@ -178,17 +183,52 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         pass
 
 
+# the variable each scalable process takes its HTTP address from (instance k: its port + k * step)
+HTTP_ENV = {name: f"{name.upper()}_HTTP" for name in SERVICES}
+
+
+def parse_instances(spec: str) -> dict[str, int]:
+    """ "3" -> 3 of every service; "2,gateway=3" -> 3 gateways, 2 of the rest. Key "*": the default."""
+    counts: dict[str, int] = {"*": 1}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, _, count = part.rpartition("=")
+        if name and name not in SERVICES:
+            raise argparse.ArgumentTypeError(f"unknown service {name!r} (one of {', '.join(SERVICES)})")
+        if not count.isdigit() or int(count) < 1:
+            raise argparse.ArgumentTypeError(f"an instance count is a positive whole number, not {count!r}")
+        counts[name or "*"] = int(count)
+    return counts
+
+
+def instance_addresses(address: str, count: int, step: int) -> list[str]:
+    host, _, port = address.rpartition(":")
+    return [f"{host}:{int(port) + k * step}" for k in range(count)]
+
+
 class Processes:
     """The children, each in a session of its own: a terminal's Ctrl-C reaches only this process,
     which stops them all the same way as on SIGTERM."""
 
-    def __init__(self):
+    def __init__(self, instances: dict[str, int] | None = None, port_step: int = 1000):
         self.children: list[tuple[str, subprocess.Popen]] = []
+        self.instances = instances or {"*": 1}
+        self.port_step = port_step
+
+    def count(self, name: str) -> int:
+        return self.instances.get(name, self.instances["*"]) if name in HTTP_ENV else 1
+
+    def addresses(self, name: str, env: dict) -> list[str]:
+        return instance_addresses(env[HTTP_ENV[name]], self.count(name), self.port_step)
 
     def start(self, name: str, args: list[str], env: dict) -> None:
-        child = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True, preexec_fn=_die_with_parent)
-        self.children.append((name, child))
-        say(f"started {name} (pid {child.pid})")
+        for k in range(self.count(name)):
+            own = dict(env)
+            label = name
+            if self.count(name) > 1:
+                own[HTTP_ENV[name]], label = self.addresses(name, env)[k], f"{name}-{k}"
+            child = subprocess.Popen(args, cwd=ROOT, env=own, start_new_session=True, preexec_fn=_die_with_parent)
+            self.children.append((label, child))
+            say(f"started {label} (pid {child.pid})")
 
     def exited(self):
         return next(((n, p.returncode) for n, p in self.children if p.poll() is not None), None)
@@ -215,6 +255,12 @@ class Processes:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="walk one matter through, then stop")
+    parser.add_argument(
+        "--instances",
+        type=parse_instances,
+        default=parse_instances(os.environ.get("INSTANCES", "1")),
+        help='instances of each service: "3", or "2,gateway=3" (default $INSTANCES or 1)',
+    )
     args = parser.parse_args(argv)
 
     env = dict(os.environ)
@@ -264,7 +310,7 @@ def main(argv=None) -> int:
     provision_partners(env)
 
     nameko = str(Path(sys.executable).parent / "nameko")
-    processes = Processes()
+    processes = Processes(args.instances, int(env.get("INSTANCE_PORT_STEP", "1000")))
 
     def shutdown(*_):
         # once: a second signal while the children stop must not cut the stopping short
@@ -330,13 +376,10 @@ def main(argv=None) -> int:
             env,
         )
         gateway_url = f"http://{env['GATEWAY_HTTP']}"
-        wait_ready(f"{gateway_url}/health/ready")
+        for name in SERVICES:  # every instance of every service
+            for address in processes.addresses(name, env):
+                wait_ready(f"http://{address}/health/ready")
         wait_ready(f"http://{env['WEBHOOKS_HTTP']}/health/ready")
-        wait_ready(f"http://{env['MARRIAGE_HTTP']}/health/ready")
-        wait_ready(f"http://{env['ASSISTANCE_HTTP']}/health/ready")
-        wait_ready(f"http://{env['CARE_HTTP']}/health/ready")
-        wait_ready(f"http://{env['CHARITY_HTTP']}/health/ready")
-        wait_ready(f"http://{env['FUNERAL_HTTP']}/health/ready")
         processes.start(
             "partner-simulator",
             [sys.executable, "-m", "infra.partner_sim", "--gateway", gateway_url, "run"],

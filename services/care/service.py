@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 
-from nameko.timer import timer
 from sqlalchemy import func, select, text, update
 
 from chassis import (
@@ -49,6 +48,7 @@ from chassis import (
 from chassis.clock import LOCAL_ZONE
 from chassis.db import dialect_insert
 from chassis.errors import Conflict, Unavailable
+from chassis.lease import Lease, job_timer
 from chassis.payment_runs import BankFiles, as_problems
 from chassis.regions import is_region_code, region_ancestors, region_prefix, require_region_code
 from chassis.tables import policy_parameters
@@ -145,6 +145,7 @@ class CareService(AfterDeath, Operable):
     audit = Audit()
     policy = Policy()
     clock = Clock()
+    lease = Lease()  # the hourly job: once an hour across instances
     log = Logger()
     metrics = WorkerMetrics()
     bank_files = BankFiles()
@@ -235,9 +236,11 @@ class CareService(AfterDeath, Operable):
 
     # --- the old-age allowance, without application -----------------------------------------------
 
-    @timer(interval=3600)
+    @job_timer(interval=3600)
     def enrol_hourly(self):
         """Hourly, so a process that was down at midnight catches up within the hour."""
+        if not self.lease.take("care.allowance_enrolment", timedelta(hours=1)):
+            return  # another instance ran it this hour, or is running it
         try:
             self._enrol(SYSTEM)
         except Unavailable as exc:  # the embedded SQLite default: say so, do not fail every hour

@@ -22,7 +22,6 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 
-from nameko.timer import timer
 from sqlalchemy import String, Text, cast, column, func, select, update, values
 
 from chassis import (
@@ -44,6 +43,7 @@ from chassis import (
     rpc,
 )
 from chassis.db import dialect_insert
+from chassis.lease import Lease, job_timer
 from chassis.regions import region_covers, region_prefix, require_region_code
 from contracts.partners import CARE_PROVIDERS
 from contracts.person import InvalidResidentId, ResidentId
@@ -112,6 +112,7 @@ class CharityService(Operable):
     audit = Audit()
     policy = Policy()
     clock = Clock()
+    lease = Lease()  # the hourly job: once an hour across instances
     log = Logger()
     metrics = WorkerMetrics()
 
@@ -242,10 +243,12 @@ class CharityService(Operable):
 
     # --- abnormal and dormant organisations: the daily job ---------------------------------------------
 
-    @timer(interval=3600)
+    @job_timer(interval=3600)
     def detect_hourly(self):
         """Hourly, so a process that was down at midnight catches up within the hour; the state is
         derived from the reports, so running it again changes nothing."""
+        if not self.lease.take("charity.organisation_detection", timedelta(hours=1)):
+            return  # another instance ran it this hour, or is running it
         self._detect(SYSTEM)
 
     @rpc

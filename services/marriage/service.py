@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
-from nameko.timer import timer
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -28,6 +27,7 @@ from chassis import (
 from chassis.audit import SYSTEM
 from chassis.clock import LOCAL_ZONE
 from chassis.db import dialect_insert
+from chassis.lease import Lease, job_timer
 from chassis.regions import division_name, region_prefix, require_known_division
 from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, date_revision, step_reason
 from contracts.partners import PARTNERS
@@ -87,6 +87,7 @@ class MarriageService(Operable):
     audit = Audit()
     policy = Policy()
     clock = Clock()
+    lease = Lease()  # the hourly job: once an hour across instances
     log = Logger()
     metrics = WorkerMetrics()
     certificates = ECertificates()
@@ -513,9 +514,11 @@ class MarriageService(Operable):
         number = self.db.execute(select(Certificate.number).where(Certificate.divorce_id == divorce.id)).scalar()
         return self._divorce_view(divorce, number)
 
-    @timer(interval=3600)
+    @job_timer(interval=3600)
     def lapse_divorces(self):
         """视为撤回: applications nobody completed within the certificate window lapse."""
+        if not self.lease.take("marriage.divorce_lapse", timedelta(hours=1)):
+            return  # another instance ran it this hour, or is running it
         today = self.clock.today()
         for divorce in self.db.execute(
             select(Divorce).where(Divorce.state == "cooling_off", Divorce.certificate_window_ends < today)

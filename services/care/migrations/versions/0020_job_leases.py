@@ -1,0 +1,20 @@
+"""chassis job leases: a scheduled job runs once per period across this service's instances
+
+Revision ID: 0020
+Revises: 0019
+"""
+
+from chassis.migrations import create_chassis_tables_v3, drop_chassis_tables_v3
+
+revision = "0020"
+down_revision = "0019"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    create_chassis_tables_v3()
+
+
+def downgrade():
+    drop_chassis_tables_v3()

@@ -1,0 +1,367 @@
+"""The fault suite's test bed: the whole system as real processes, N instances of every kind, on a
+private RabbitMQ cluster and the suite's own scratch PostgreSQL, reached through the suite's TCP
+proxies, so any piece can be killed, restarted, slowed or cut while load runs.
+
+- Broker: three `rabbitmq-server` nodes of our own (infra.rabbit_nodes), quorum queues replicated
+  across them; `$TONGBAN_FAULTS_RABBIT=name:base_port` reuses a cluster already started, else the
+  suite starts `faults` on $TONGBAN_FAULTS_RABBIT_PORT (default 5745) and stops it at the end.
+  Every process reaches the cluster through one TcpProxy (round robin over the live nodes).
+- PostgreSQL: a scratch cluster made with initdb/pg_ctl on $TONGBAN_FAULTS_PG_PORT (default 5447),
+  never the machine's server; it can be restarted (`pg.restart()`) and its backends terminated.
+- Processes: every kind of infra.processes (each service, progress, partner feed, the gateway),
+  `instances` of each, started with `nameko run` as a deployment would; `kill(kind)` sends SIGKILL
+  to a random instance and `restart_dead()` starts it again on the same port.
+- Partners: the partner simulator (infra.partner_sim) and the economic-check sources
+  (infra.partner_data) run in this process; the simulator's `received` list is every message a
+  partner acked, so the suite can tell lost from duplicated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import eventlet
+import psycopg2
+import requests
+
+from chassis.migrations import upgrade
+from contracts.partners import PARTNERS
+from infra import rabbit_nodes
+from infra.partner_data import PartnerData, serve
+from infra.partner_sim import PartnerSimulator
+from infra.processes import PROCESSES
+from infra.scratch import BrokerAdmin
+from tests.faults.proxy import TcpProxy
+from tests.helpers import wait_for
+from tests.system import ISSUER
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_BIN = Path(os.environ.get("TONGBAN_PG_BIN", "/usr/lib/postgresql/15/bin"))
+DATABASES = {
+    "marriage": "services/marriage",
+    "assistance": "services/assistance",
+    "care": "services/care",
+    "charity": "services/charity",
+    "funeral": "services/funeral",
+    "gateway": "gateway",
+}
+
+
+def argv(kind: str) -> list[str]:
+    """The process's command, with this interpreter's nameko (the venv's)."""
+    return [str(Path(sys.executable).parent / "nameko"), *PROCESSES[kind].argv()[1:]]
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    """initdb and pg_ctl refuse to run as root: run them as the postgres user then."""
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+class ScratchPostgres:
+    """A PostgreSQL cluster of the suite's own (initdb + pg_ctl), on its own port and directory."""
+
+    def __init__(self, port: int, directory: Path):
+        self.port, self.directory = port, directory
+        self.dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def start(self) -> None:
+        self.stop()
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        self.directory.parent.chmod(0o777)
+        subprocess.run(
+            _as_postgres([str(PG_BIN / "initdb"), "-D", str(self.directory), "-U", "postgres", "--auth=trust"]),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        self._pg_ctl("start")
+
+    def _pg_ctl(self, *args: str) -> None:
+        options = f"-p {self.port} -k /tmp -c max_connections=400 -c fsync=off -c listen_addresses=127.0.0.1"
+        subprocess.run(
+            _as_postgres(
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(self.directory),
+                    "-l",
+                    f"{self.directory}.log",
+                    "-o",
+                    options,
+                    "-w",
+                    *args,
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=180,
+        )
+
+    def restart(self) -> None:
+        """An immediate stop (no checkpoint, every connection cut: a crash as clients see it), then start."""
+        self._pg_ctl("-m", "immediate", "restart")
+
+    def stop(self) -> None:
+        if (self.directory / "PG_VERSION").exists():
+            with contextlib.suppress(subprocess.SubprocessError):
+                self._pg_ctl("-m", "immediate", "stop")
+        shutil.rmtree(self.directory, ignore_errors=True)
+        Path(f"{self.directory}.log").unlink(missing_ok=True)
+
+    def admin(self):
+        conn = psycopg2.connect(self.dsn, connect_timeout=5)
+        conn.autocommit = True
+        return conn
+
+    def terminate_backends(self, databases: list[str]) -> int:
+        """pg_terminate_backend of every connection to these databases: how many were dropped."""
+        with contextlib.closing(self.admin()) as conn:
+            cur = conn.cursor()
+            cur.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = ANY(%s)", (databases,)
+            )
+            return cur.fetchone()[0]
+
+
+@dataclass
+class Instance:
+    kind: str
+    index: int
+    http: str
+    env: dict
+    process: subprocess.Popen | None = None
+    kills: int = 0
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def ready(self) -> bool:
+        try:
+            return requests.get(f"http://{self.http}/health/ready", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+
+@dataclass
+class Bed:
+    instances: int = 3
+    nodes: list = field(default_factory=list)
+    owns_cluster: bool = False
+    pg: ScratchPostgres | None = None
+    broker: TcpProxy | None = None
+    gateway: TcpProxy | None = None
+    vhost: str = ""
+    urls: dict = field(default_factory=dict)
+    running: list[Instance] = field(default_factory=list)
+    simulator: PartnerSimulator | None = None
+    threads: list = field(default_factory=list)
+    servers: list = field(default_factory=list)
+    log_dir: Path = ROOT / "var" / "faults"
+
+    # --- the cluster and the database: once per suite -------------------------------------------
+
+    def start_infrastructure(self) -> None:
+        reuse = os.environ.get("TONGBAN_FAULTS_RABBIT")
+        if reuse:
+            name, base = reuse.split(":")
+            self.nodes = rabbit_nodes.nodes(name, 3, int(base))
+        else:
+            self.nodes = rabbit_nodes.start("faults", 3, int(os.environ.get("TONGBAN_FAULTS_RABBIT_PORT", "5745")))
+            self.owns_cluster = True
+        self.pg = ScratchPostgres(
+            int(os.environ.get("TONGBAN_FAULTS_PG_PORT", "5447")), Path("/tmp/tongban-faults-pg/db")
+        )
+        self.pg.start()
+        self.broker = TcpProxy([("127.0.0.1", n.amqp_port) for n in self.nodes])
+
+    def stop_infrastructure(self) -> None:
+        if self.broker:
+            self.broker.close()
+        if self.pg:
+            self.pg.stop()
+        if self.owns_cluster and self.nodes:
+            rabbit_nodes.stop(self.nodes[0].cluster)
+
+    @property
+    def admin(self) -> BrokerAdmin:
+        live = next(n for n in self.nodes if rabbit_nodes._admin_ready(n))
+        return BrokerAdmin(live.admin_url, "guest:guest")
+
+    @property
+    def amqp_uri(self) -> str:
+        return f"amqp://guest:guest@{self.broker.address}/{urllib.parse.quote(self.vhost, safe='')}"
+
+    # --- the system: once per case ----------------------------------------------------------------
+
+    def start_system(self, case: str, http_base: int) -> None:
+        self.vhost = f"faults-{case}-{os.getpid()}"
+        self.admin.add_vhost(self.vhost)
+        with contextlib.closing(self.pg.admin()) as conn:
+            for name in DATABASES:
+                db = f"faults_{case}_{name}"
+                conn.cursor().execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+                conn.cursor().execute(f'CREATE DATABASE "{db}"')
+                self.urls[name] = f"postgresql+psycopg2://postgres@127.0.0.1:{self.pg.port}/{db}"
+                upgrade(ROOT / DATABASES[name], self.urls[name])
+        data_port = http_base + 99
+        self.servers.append(serve(PartnerData(), data_port))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{case}.log", "ab")  # noqa: SIM115 - kept open for the processes' lifetime
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PYTHONWARNINGS": "ignore",
+            "AMQP_URI": self.amqp_uri,
+            "TONGBAN_QUEUE_TYPE": "quorum",
+            "E_CERTIFICATE_KEY": "faults-e-certificate-key",
+            "CHECK_SOURCES_URL": f"http://127.0.0.1:{data_port}",
+            "JOB_TICK_SECONDS": "1",
+            "LOG_LEVEL": "WARNING",
+            "BANK_FILES_DIR": str(self.log_dir / f"{case}-bank-files"),
+            **ISSUER.gateway_config(self.log_dir / f"{case}-jwks.json"),
+            **{f"{name.upper()}_DATABASE_URL": url for name, url in self.urls.items()},
+        }
+        env = {k: str(v) for k, v in env.items()}
+        port = http_base
+        for kind, process in PROCESSES.items():
+            for k in range(self.instances):
+                own = {**env, process.http_env: f"127.0.0.1:{port}"}
+                instance = Instance(kind, k, f"127.0.0.1:{port}", own)
+                instance.process = subprocess.Popen(argv(kind), cwd=ROOT, env=own, stdout=log, stderr=log)
+                self.running.append(instance)
+                port += 1
+        self._log = log
+        wait_for(lambda: all(i.ready() for i in self.running), timeout=300, what="every instance ready")
+        self.gateway = TcpProxy(
+            [("127.0.0.1", int(i.http.rsplit(":", 1)[1])) for i in self.running if i.kind == "gateway"]
+        )
+        self.simulator = PartnerSimulator(self.amqp_uri, self.url, ISSUER, partners=tuple(PARTNERS))
+        self.threads.append(eventlet.spawn(self._simulate))
+
+    def _simulate(self):
+        while True:  # the broker may go away under it: a partner reconnects and carries on
+            try:
+                self.simulator.run()
+            except Exception as exc:
+                print(f"partner simulator reconnecting after {exc!r}", file=sys.stderr)
+                eventlet.sleep(0.5)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.gateway.address}"
+
+    def stop_system(self) -> None:
+        for instance in self.running:  # first, so none outlives a failed start
+            if instance.alive():
+                instance.process.send_signal(signal.SIGTERM)
+        for thread in self.threads:
+            thread.kill()
+        self.threads.clear()
+        for server in self.servers:
+            server.shutdown()
+        self.servers.clear()
+        for instance in self.running:
+            if instance.alive():
+                instance.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for instance in self.running:  # a process that has not stopped within 15 s in all is killed
+            if instance.process is not None:
+                try:
+                    instance.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    instance.process.kill()
+                    instance.process.wait()
+        self.running.clear()
+        if self.gateway:
+            self.gateway.close()
+            self.gateway = None
+        if getattr(self, "_log", None):
+            self._log.close()
+        with contextlib.suppress(Exception):
+            self.admin.delete_vhost(self.vhost)
+
+    # --- faults -------------------------------------------------------------------------------
+
+    def kill(self, kind: str | None = None, rng: random.Random | None = None) -> Instance:
+        """kill -9 of one running instance (of `kind`, or of any kind)."""
+        rng = rng or random
+        candidates = [i for i in self.running if i.alive() and (kind is None or i.kind == kind)]
+        victim = rng.choice(candidates)
+        victim.process.send_signal(signal.SIGKILL)
+        victim.process.wait()
+        victim.kills += 1
+        return victim
+
+    def restart_dead(self) -> list[Instance]:
+        dead = [i for i in self.running if not i.alive()]
+        for instance in dead:
+            instance.process = subprocess.Popen(
+                PROCESSES[instance.kind].argv(), cwd=ROOT, env=instance.env, stdout=self._log, stderr=self._log
+            )
+        return dead
+
+    def wait_all_ready(self) -> None:
+        wait_for(lambda: all(i.alive() and i.ready() for i in self.running), timeout=300, what="every instance ready")
+
+    def kill_node(self, index: int) -> None:
+        rabbit_nodes.kill_node(self.nodes[index])
+        wait_for(lambda: not rabbit_nodes._listening(self.nodes[index].amqp_port), what="the node gone")
+
+    def restart_node(self, index: int) -> None:
+        rabbit_nodes.restart_node(self.nodes[index])
+        wait_for(
+            lambda: len(rabbit_nodes.running_nodes(self.nodes[index])) == len(self.nodes),
+            timeout=300,
+            what="the node back in its cluster",
+        )
+
+    def queues(self) -> list[dict]:
+        admin = self.admin
+        request = urllib.request.Request(
+            f"{admin.url}/api/queues/{urllib.parse.quote(self.vhost, safe='')}?columns=name,messages,type,leader,members",
+            headers=admin.headers,
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+    def move_leader(self, queue: str) -> tuple[str, str]:
+        """Move a quorum queue's leader: its replica on the leader's node is removed (a new leader
+        is elected among the others) and added back as a follower. Returns (old, new) leader."""
+        leader = next(q for q in self.queues() if q["name"] == queue)["leader"]
+        node = next(n for n in self.nodes if n.name != leader and rabbit_nodes._listening(n.amqp_port))
+        for command in ("delete_member", "add_member"):
+            subprocess.run(
+                [
+                    str(rabbit_nodes.RABBIT_BIN / "rabbitmq-queues"),
+                    "-n",
+                    node.name,
+                    command,
+                    "--vhost",
+                    self.vhost,
+                    queue,
+                    leader,
+                ],
+                env=node.env(),
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
+            if command == "delete_member":
+                wait_for(
+                    lambda: next(q for q in self.queues() if q["name"] == queue).get("leader") not in (None, leader),
+                    what="a new leader elected",
+                )
+        return leader, next(q for q in self.queues() if q["name"] == queue)["leader"]

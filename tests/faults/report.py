@@ -1,0 +1,34 @@
+"""`python -m tests.faults.report`: the README's fault table from var/faults/results.jsonl (the
+last row of each case), as markdown."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parents[2] / "var" / "faults" / "results.jsonl"
+
+
+def table(rows: list[dict]) -> str:
+    latest = {row["case"]: row for row in rows}
+    lines = [
+        "| case | load | faults injected | matters (completed) | events (handled) | payments | lost | duplicated |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in latest.values():
+        faults = "; ".join(row["faults"]) or "none"
+        lost = row["stuck"] + row["unsent"] + sum(row["lost_to_consumers"].values()) + row["lost_to_partners"]
+        twice = row["steps_twice"] + row["births_twice"] + row["marriages_twice"] + row["paid_twice"]
+        lines.append(
+            f"| {row['case']} | {row['load']}, {row['instances']} instances of each process | {faults} | "
+            f"{row['matters']} ({row['completed']}) | {row['events']} ({row['handled']} consumer deliveries, "
+            f"{row['partner_copies']} partner copies) | {row['payments']} of {row['payments_expected']} | {lost} | "
+            f"{twice} (redelivered and absorbed: {row['redelivered_to_partners']}) |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS
+    print(table([json.loads(line) for line in path.read_text().splitlines() if line.strip()]))

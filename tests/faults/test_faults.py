@@ -1,0 +1,139 @@
+"""Fault cases (Jepsen style): the system with three instances of every process on a three-node
+broker cluster, a steady load of one-matters and a payment cycle, one kind of fault injected at
+random moments; at the end every count must balance (tests/faults/load.py) and the row is written
+to var/faults/results.jsonl for the README's table.
+
+    make test-faults                      # the short profile
+    make test-faults FAULTS_PROFILE=long  # longer load, more faults
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from datetime import datetime
+
+import eventlet
+import pytest
+
+from chassis.clock import LOCAL_ZONE
+from infra.processes import PROCESSES
+from tests.faults.bed import ROOT, Bed
+from tests.faults.load import Load, assert_balanced, ledger
+
+PROFILE = os.environ.get("FAULTS_PROFILE", "short")
+SECONDS, RATE, ELDERS, FAULTS = {"short": (60, 0.5, 20, 3), "long": (300, 1.0, 200, 10)}[PROFILE]
+SECONDS = int(os.environ.get("FAULTS_SECONDS", SECONDS))
+SEED = int(os.environ.get("FAULTS_SEED", str(int(time.time()) % 10_000)))
+
+
+def kill_processes(bed: Bed, rng: random.Random, faults: list) -> None:
+    """kill -9 of an instance of every kind, in random order at random moments; restarted a while after."""
+    kinds = list(PROCESSES) * max(1, FAULTS // 3)
+    rng.shuffle(kinds)
+    for kind in kinds:
+        eventlet.sleep(rng.uniform(1, SECONDS / len(kinds)))
+        victim = bed.kill(kind, rng)
+        faults.append(f"kill -9 {victim.kind}-{victim.index}")
+        eventlet.sleep(rng.uniform(1, 4))
+        bed.restart_dead()
+
+
+def kill_broker_node(bed: Bed, rng: random.Random, faults: list) -> None:
+    """One broker node killed (SIGKILL of its VM) and restarted; then a quorum queue's leader moved."""
+    for _ in range(max(1, FAULTS // 3)):
+        eventlet.sleep(rng.uniform(3, SECONDS / 3))
+        index = rng.randrange(len(bed.nodes))
+        bed.kill_node(index)
+        faults.append(f"kill -9 broker node {index}")
+        eventlet.sleep(rng.uniform(5, 10))
+        bed.restart_node(index)
+    eventlet.sleep(rng.uniform(1, 5))
+    old, new = bed.move_leader("marriage.on_death")
+    faults.append(f"leader of marriage.on_death moved {old} -> {new}")
+
+
+def drop_connections(bed: Bed, rng: random.Random, faults: list) -> None:
+    """pg_terminate_backend of every connection to the services' databases, several times."""
+    databases = [url.rsplit("/", 1)[1] for url in bed.urls.values()]
+    for _ in range(FAULTS):
+        eventlet.sleep(rng.uniform(2, SECONDS / FAULTS))
+        dropped = bed.pg.terminate_backends(databases)
+        faults.append(f"pg_terminate_backend x{dropped}")
+
+
+def restart_postgres(bed: Bed, rng: random.Random, faults: list) -> None:
+    """The scratch PostgreSQL restarted (immediate stop: a crash as its clients see it)."""
+    for _ in range(max(1, FAULTS // 3)):
+        eventlet.sleep(rng.uniform(3, SECONDS / 2))
+        bed.pg.restart()
+        faults.append("PostgreSQL restarted (immediate)")
+
+
+def broker_network(bed: Bed, rng: random.Random, faults: list) -> None:
+    """The network to the broker slowed (every chunk delayed), then cut (connections dropped, new ones refused)."""
+    for _ in range(max(1, FAULTS // 3)):
+        eventlet.sleep(rng.uniform(2, SECONDS / 4))
+        bed.broker.slow(0.05)
+        faults.append("broker network +50 ms per chunk")
+        eventlet.sleep(rng.uniform(3, 8))
+        bed.broker.heal()
+        eventlet.sleep(rng.uniform(1, 4))
+        bed.broker.cut()
+        faults.append("broker network cut")
+        eventlet.sleep(rng.uniform(3, 8))
+        bed.broker.heal()
+
+
+def no_fault(bed: Bed, rng: random.Random, faults: list) -> None:
+    """The same load with nothing broken: the baseline row of the table."""
+    eventlet.sleep(SECONDS)
+
+
+CASES = {
+    "baseline": no_fault,
+    "kill9_processes": kill_processes,
+    "broker_node": kill_broker_node,
+    "pg_terminate": drop_connections,
+    "pg_restart": restart_postgres,
+    "broker_network": broker_network,
+}
+
+
+@pytest.mark.quorum  # the production topology: quorum queues, replicated on the three nodes
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_fault_case(bed, case):
+    rng = random.Random(f"{SEED}-{case}")
+    started_hour = datetime.now(LOCAL_ZONE).replace(minute=0, second=0, microsecond=0)
+    load = Load(bed.url, RATE, seed=rng.randrange(1, 900))
+    load.start(SECONDS, ELDERS)
+    faults: list[str] = []
+    nemesis = eventlet.spawn(CASES[case], bed, rng, faults)
+    begun = time.monotonic()
+    nemesis.wait()
+    bed.restart_dead()
+    bed.broker.heal()
+    load.finish()
+    bed.wait_all_ready()
+    book = ledger(bed, load)
+    row = {
+        "case": case,
+        "profile": PROFILE,
+        "seed": SEED,
+        "date": datetime.now(LOCAL_ZONE).isoformat(timespec="minutes"),
+        "load": f"{RATE:g} matters/s for {SECONDS} s + one payment cycle of {ELDERS}",
+        "instances": bed.instances,
+        "faults": faults,
+        "seconds": round(time.monotonic() - begun),
+        **{k: v for k, v in book.items() if k != "stuck"},
+        "stuck": len(book["stuck"]),
+    }
+    out = ROOT / "var" / "faults"
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "results.jsonl", "a") as handle:
+        handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    print(json.dumps(row, ensure_ascii=False, default=str))
+    assert_balanced(book, started_hour)
+    assert len(book["job_runs"]) == 3  # the three hourly jobs all ran (once an hour)
