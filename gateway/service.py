@@ -537,3 +537,63 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
     )
     def marital_status(self, actor, body, resident_id):
         return self.marriage.marital_status(actor.as_dict(), resident_id)
+
+    # --- adoption registry (收养登记) -----------------------------------------------------------
+
+    @route(
+        "POST",
+        "/api/v1/marriage/adoptions",
+        roles=(CLERK, ADMIN),
+        tag="marriage",
+        summary="Register an adoption (收养登记); refusals name the field and the article",
+        body=m.AdoptionRequestSchema,
+        response=m.AdoptionSchema,
+        status=201,
+        example={
+            "office_code": "330602",
+            "adopters": [
+                {
+                    "resident_id": "330602198603021002",
+                    "name": "周敏",
+                    "children": 0,
+                    "able_to_raise": True,
+                    "medically_unfit": False,
+                    "unfavourable_record": False,
+                }
+            ],
+            "adoptee": {"resident_id": "330602202205012003", "name": "周小安", "category": "parents_unknown"},
+            "placer": {
+                "kind": "institution",
+                "name": "绍兴市儿童福利院",
+                "institution_code": "SX-CW-01",
+                "consents": True,
+            },
+        },
+    )
+    def register_adoption(self, actor, body):
+        return self.marriage.register_adoption(actor.as_dict(), wire(m.AdoptionRequestSchema, body))
+
+    @route(
+        "GET",
+        "/api/v1/marriage/adoptions/<adoption_id>",
+        roles=(CLERK, ADMIN),
+        tag="marriage",
+        summary="An adoption registration",
+        response=m.AdoptionSchema,
+    )
+    def get_adoption(self, actor, body, adoption_id):
+        return self.marriage.get_adoption(actor.as_dict(), adoption_id)
+
+    @route(
+        "POST",
+        "/api/v1/marriage/adoptions/<adoption_id>/dissolution",
+        roles=(CLERK, ADMIN),
+        tag="marriage",
+        summary="Dissolve an adoption by agreement (解除收养关系登记)",
+        body=m.AdoptionDissolutionRequestSchema,
+        response=m.AdoptionSchema,
+    )
+    def dissolve_adoption(self, actor, body, adoption_id):
+        return self.marriage.dissolve_adoption(
+            actor.as_dict(), adoption_id, wire(m.AdoptionDissolutionRequestSchema, body)
+        )

@@ -64,6 +64,7 @@ from services.care.models import (
     AllowancePayment,
     Assessment,
     Child,
+    ChildAdoption,
     ChildDirector,
     DeviceRegistration,
     Elder,
@@ -1268,6 +1269,35 @@ class CareService(AfterDeath, Operable):
                 "follow_up_due": latest.follow_up_due if latest and latest.followed_up_on is None else None,
                 "child_director": director.name if director else None,
             },
+        )
+
+    @handle_event("adoption.registered")
+    def on_adoption_registered(self, event):
+        """收养登记 of a child a welfare institution raised: child welfare records where the child
+        went and from when (an adoption by a family, not from an institution, is not care's)."""
+        data = event.data
+        if not data.get("institution_code"):
+            return
+        child = data["adoptee"]
+        adopted_on = date.fromisoformat(str(data["registered_on"]))
+        self.db.add(
+            ChildAdoption(
+                adoption_id=data["adoption_id"],
+                child_resident_id=child["resident_id"],
+                institution_code=data["institution_code"],
+                adopted_on=adopted_on,
+                recorded_at=self.clock.now(),
+            )
+        )
+        followed = self.db.get(Child, child["resident_id"], with_for_update=True)
+        self.audit.record(
+            SYSTEM,
+            "child.adopted",
+            f"adoption-{data['adoption_id']}",
+            "recorded",
+            institution_code=data["institution_code"],
+            adopted_on=adopted_on.isoformat(),
+            followed_by_child_welfare=followed is not None,
         )
 
     # --- home-care vouchers, from assistance's decisions ----------------------------------------
