@@ -113,6 +113,7 @@ class OneMatterOpenedSchema(Strict):
 
 class RegistrationSchema(Strict):
     registration_id = fields.String()
+    back_entered = fields.Boolean(metadata={"description": "entered afterwards from historical evidence (补录)"})
     certificate_number = fields.String()
     registered_on = fields.Date()
     office_code = fields.String()
@@ -282,3 +283,44 @@ class AdoptionDissolvedSchema(Strict):
     adopters = fields.List(fields.Nested(PartySchema(only=("resident_id",))), required=True)
     adoptee = fields.Nested(PartySchema(only=("resident_id",)), required=True)
     institution_code = fields.String(load_default=None, allow_none=True)
+
+
+# --- back-entry of historical records (补录) -------------------------------------------------------
+
+EVIDENCE_KINDS = ("archive_file", "certificate", "court_judgment", "other")
+
+
+class EvidenceSchema(Strict):
+    kind = fields.String(required=True, validate=validate.OneOf(EVIDENCE_KINDS))
+    reference = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=120),
+        metadata={"description": "where the evidence is kept: the archive file number, the judgment's number"},
+    )
+    description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class BackEntryRequestSchema(Strict):
+    office_code = fields.String(
+        required=True, validate=OFFICE_CODE, metadata={"description": "the office whose archive holds the record"}
+    )
+    party_a = fields.Nested(PartySchema, required=True)
+    party_b = fields.Nested(PartySchema, required=True)
+    married_on = fields.Date(required=True)
+    certificate_number = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "the number on the historical marriage certificate, if it has one"},
+    )
+    divorced_on = fields.Date(load_default=None, allow_none=True, metadata={"description": "if it ended in divorce"})
+    divorce_certificate_number = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=40)
+    )
+    evidence = fields.Nested(EvidenceSchema, required=True)
+
+
+class BackEnteredDivorceRequestSchema(Strict):
+    divorced_on = fields.Date(required=True)
+    certificate_number = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=40))
+    evidence = fields.Nested(EvidenceSchema, required=True)

@@ -597,3 +597,41 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         return self.marriage.dissolve_adoption(
             actor.as_dict(), adoption_id, wire(m.AdoptionDissolutionRequestSchema, body)
         )
+
+    # --- back-entry of historical records (补录) -----------------------------------------------
+
+    @route(
+        "POST",
+        "/api/v1/marriage/back-entries",
+        roles=(CLERK, ADMIN),
+        tag="marriage",
+        summary="Enter a historical marriage (and its divorce) from its evidence (补录); it counts in the bigamy check",
+        body=m.BackEntryRequestSchema,
+        response=m.RegistrationSchema,
+        status=201,
+        example={
+            "office_code": "330602",
+            "party_a": {"resident_id": "330602196002011010", "name": "王建国"},
+            "party_b": {"resident_id": "330602196207011022", "name": "李秀英"},
+            "married_on": "1985-10-01",
+            "certificate_number": "越婚字第85-1123号",
+            "evidence": {"kind": "archive_file", "reference": "越城区档案馆 婚-1985-0412"},
+        },
+    )
+    def back_enter_marriage(self, actor, body):
+        return self.marriage.back_enter_marriage(actor.as_dict(), wire(m.BackEntryRequestSchema, body))
+
+    @route(
+        "POST",
+        "/api/v1/marriage/registrations/<registration_id>/back-entered-divorce",
+        roles=(CLERK, ADMIN),
+        tag="marriage",
+        summary="Enter the historical divorce of a marriage in the registry from its evidence (补录)",
+        body=m.BackEnteredDivorceRequestSchema,
+        response=m.RegistrationSchema,
+        status=201,
+    )
+    def back_enter_divorce(self, actor, body, registration_id):
+        return self.marriage.back_enter_divorce(
+            actor.as_dict(), registration_id, wire(m.BackEnteredDivorceRequestSchema, body)
+        )

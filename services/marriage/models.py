@@ -4,7 +4,7 @@ get only their entitled fields, and logs mask them."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import declarative_base
 
 from chassis.types import UtcDateTime
@@ -53,6 +53,9 @@ class Marriage(Base):
     new_style_wedding_notice_given = Column(Boolean, nullable=False)  # 婚事新办告知书
     policy_version = Column(Text, nullable=False)
     registered_by = Column(String(80), nullable=False)
+    # 补录: entered afterwards from historical evidence (what it is and where it is kept)
+    back_entered = Column(Boolean, nullable=False, default=False, server_default=false())
+    evidence = Column(JSON)
 
 
 class Spouse(Base):

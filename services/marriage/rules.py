@@ -32,10 +32,14 @@ __all__ = [
     "IllegalTransition",
     "MarriageLaw",
     "Party",
+    "REGISTRY_EPOCH",
     "Refusal",
+    "Span",
     "certificate_number",
     "check_adoption",
     "check_adoption_dissolution",
+    "check_back_entered_divorce",
+    "check_back_entry",
     "check_marriage",
     "effective_state",
     "exempt_from_counts",
@@ -421,3 +425,80 @@ def check_adoption_dissolution(
             )
         )
     return refusals
+
+
+# --- back-entry of historical records (婚姻历史数据补录) ------------------------------------------
+#
+# A registrar enters a marriage registered before the registry existed, or its divorce, from the
+# evidence (the archive file, the old certificate, a court's judgment). The law of the day is not
+# re-applied (the minimum ages were 20 and 18 until 1981); what is checked is that the record can
+# be true, and that it does not make anyone married twice at once (重婚): a back-entered marriage
+# counts in the bigamy check like any other.
+
+REGISTRY_EPOCH = date(1949, 10, 1)  # 新中国成立以来: the earliest record entered
+
+
+@dataclass(frozen=True)
+class Span:
+    """A marriage of a party already in the registry: from `start`, until `end` (None: standing)."""
+
+    field: str  # the request field of the party it belongs to
+    start: date
+    end: date | None
+
+
+def _overlaps(start: date, end: date | None, other: Span) -> bool:
+    # a marriage ended on day D and another registered on D do not overlap (divorced, then married)
+    return (end is None or other.start < end) and (other.end is None or start < other.end)
+
+
+def check_back_entry(
+    party_a: ResidentId,
+    party_b: ResidentId,
+    married_on: date,
+    divorced_on: date | None,
+    today: date,
+    others: list[Span],
+) -> list[Refusal]:
+    """Every reason the historical marriage (and its divorce, if given) cannot be entered."""
+    refusals: list[Refusal] = []
+    if party_a.number == party_b.number:
+        refusals.append(Refusal("party_b.resident_id", "same_person", "both parties have the same resident ID number"))
+    elif party_a.sex == party_b.sex:
+        refusals.append(
+            Refusal("party_b.resident_id", "same_sex", "a marriage is registered between one man and one woman")
+        )
+    if married_on < REGISTRY_EPOCH:
+        refusals.append(Refusal("married_on", "before_epoch", f"records are entered from {REGISTRY_EPOCH}"))
+    if married_on > today:
+        refusals.append(Refusal("married_on", "in_future", "a historical record cannot be dated after today"))
+    for key, person in (("party_a", party_a), ("party_b", party_b)):
+        if married_on <= person.birth_date:
+            refusals.append(Refusal(f"{key}.resident_id", "born_after", "born after the marriage date"))
+    if divorced_on is not None:
+        if divorced_on <= married_on:
+            refusals.append(Refusal("divorced_on", "before_marriage", "the divorce must follow the marriage"))
+        elif divorced_on > today:
+            refusals.append(Refusal("divorced_on", "in_future", "a historical record cannot be dated after today"))
+    for other in others:
+        if _overlaps(married_on, divorced_on, other):
+            until = f"until {other.end}" if other.end else "and still is"
+            refusals.append(
+                Refusal(
+                    other.field,
+                    "already_married",
+                    f"married to someone else from {other.start} {until}: the record would make a bigamous marriage",
+                )
+            )
+    return refusals
+
+
+def check_back_entered_divorce(married_on: date, state: str, divorced_on: date, today: date) -> list[Refusal]:
+    """A historical divorce of a marriage the registry holds as standing."""
+    if state != "registered":
+        return [Refusal("registration_id", "not_standing", f"the marriage is {state.replace('_', ' ')}")]
+    if divorced_on <= married_on:
+        return [Refusal("divorced_on", "before_marriage", "the divorce must follow the marriage")]
+    if divorced_on > today:
+        return [Refusal("divorced_on", "in_future", "a historical record cannot be dated after today")]
+    return []

@@ -9,6 +9,8 @@ from contracts.marriage import (  # noqa: F401
     AdoptionSchema,
     AppointmentRequestSchema,
     AppointmentSchema,
+    BackEnteredDivorceRequestSchema,
+    BackEntryRequestSchema,
     CertificateVerificationSchema,
     DivorceDecisionSchema,
     DivorceRequestSchema,
