@@ -317,10 +317,7 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         matter_id = body.pop("matter_id")
         if matter_id is None:
             matter_id = self._parents_matter(mother)
-        elif (
-            self.db.get(MatterSubject, (matter_id, mother)) is None
-            or self._matter(matter_id).matter_type != "marriage_birth_hukou"
-        ):
+        elif matter_id not in self.marriage.birth_matters(mother):
             raise InvalidInput(
                 "the matter is not this mother's 结婚生育户口一件事",
                 errors={"matter_id": ["no marriage-birth-hukou matter of this mother has this id"]},
@@ -342,20 +339,13 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         return {"birth_id": birth_id, "matter_id": matter_id, "event_id": event.id}
 
     def _parents_matter(self, mother_id: str) -> str | None:
-        """The mother's 结婚生育户口一件事 still waiting for its birth half, if she has one."""
-        return (
-            self.db.execute(
-                select(MatterStep.matter_id)
-                .join(MatterSubject, MatterSubject.matter_id == MatterStep.matter_id)
-                .where(
-                    MatterSubject.resident_id == mother_id,
-                    MatterStep.step == "newborn_hukou",
-                    MatterStep.state == "not_started",
-                )
-            )
-            .scalars()
-            .first()
-        )
+        """The mother's 结婚生育户口一件事 still waiting for its birth half, if she has one. The
+        marriage registry, which opened it, names her matters (whether or not the progress view has
+        seen them yet); one a birth was linked to already is not waiting any more."""
+        for matter_id in self.marriage.birth_matters(mother_id):
+            if self.db.execute(select(BirthNotice.birth_id).where(BirthNotice.matter_id == matter_id)).first() is None:
+                return matter_id
+        return None
 
     # --- marriage registry ------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ class System:
     databases: dict
     simulator: PartnerSimulator | None = None
     partner_data: PartnerData | None = None  # the departments' 核对 sources, with assistance
+    start_progress: object = None  # with progress=False: starts the progress projection later
     session: requests.Session = field(default_factory=requests.Session)
 
     def token(self, role: str, subject: str, area: str | None = None, org: str | None = None) -> str:
@@ -80,11 +81,13 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path):
         charity: bool = False,
         funeral: bool = False,
         simulated_partners: tuple | None = None,
+        progress: bool = True,
         **overrides,
     ) -> System:
         """`assistance`: also run the assistance service, its 核对 sources answered by this PartnerData
         (one-second timeout per fetch). `simulated_partners`: the departments the simulator plays
-        (default every one)."""
+        (default every one). `progress=False`: the progress projection is not started until the
+        test calls `start_progress()` (its queue fills meanwhile)."""
         urls = {"marriage": make_database("marriage"), "gateway": make_database("gateway")}
         upgrade("services/marriage", urls["marriage"])
         upgrade("gateway", urls["gateway"])
@@ -142,8 +145,13 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path):
                 "E_CERTIFICATE_KEY": "test-e-certificate-signing-key",
             },
         )
-        for cls in (ProgressService, PartnerFeedService):
-            start_service(cls, {**common, "DATABASE_URL": urls["gateway"]})
+
+        def start_progress():
+            return start_service(ProgressService, {**common, "DATABASE_URL": urls["gateway"]})
+
+        if progress:
+            start_progress()
+        start_service(PartnerFeedService, {**common, "DATABASE_URL": urls["gateway"]})
         start_service(
             GatewayService,
             {
@@ -160,6 +168,7 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path):
             common["AMQP_URI"],
             urls,
             partner_data=assistance,
+            start_progress=None if progress else start_progress,
         )
         if simulator:
             built.simulator = PartnerSimulator(

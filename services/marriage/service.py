@@ -440,6 +440,28 @@ class MarriageService(Operable):
             )
         appointment.state = "used"
 
+    @rpc
+    def birth_matters(self, resident_id):
+        """The 结婚生育户口一件事 matters a parent is a party to, the latest first: those of their
+        registered marriages, then of their booked appointments. The registry opened them, so the
+        answer does not wait for the progress view to have seen them."""
+        party = (Marriage.party_a_id == resident_id) | (Marriage.party_b_id == resident_id)
+        married = self.db.execute(
+            select(Marriage.matter_id)
+            .where(party, Marriage.matter_id.is_not(None), Marriage.state == "registered")
+            .order_by(Marriage.registered_on.desc())
+        ).scalars()
+        booked = self.db.execute(
+            select(Appointment.matter_id)
+            .where(
+                (Appointment.party_a_id == resident_id) | (Appointment.party_b_id == resident_id),
+                Appointment.matter_id.is_not(None),
+                Appointment.state == "booked",
+            )
+            .order_by(Appointment.booked_at.desc())
+        ).scalars()
+        return list(dict.fromkeys([*married, *booked]))
+
     # --- divorce by agreement (协议离婚) -------------------------------------------------------
 
     @rpc
