@@ -44,6 +44,7 @@ from chassis import (
     rpc,
 )
 from chassis.db import dialect_insert
+from chassis.policy import PolicyMissing
 from chassis.regions import region_covers, region_prefix, require_region_code
 from contracts.partners import CARE_PROVIDERS
 from contracts.person import InvalidResidentId, ResidentId
@@ -1157,7 +1158,7 @@ class CharityService(Operable):
         """A parameter that may have no version for the region (then the indicator is not judged)."""
         try:
             return self.policy.resolve(name, region_code, on)
-        except NotFound:
+        except PolicyMissing:
             return None
 
     def _org(self, organisation_id, for_update: bool = False, staff: Actor | None = None) -> Organisation:
