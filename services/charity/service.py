@@ -429,6 +429,10 @@ class CharityService(Operable):
         self._refuse_if_cancelled(org)
         if data["ends_on"] is not None and data["ends_on"] < data["starts_on"]:
             raise InvalidInput("a campaign ends after it starts", errors={"ends_on": ["before the start"]})
+        outside = rules.campaign_region_refusal(org.region_code, data["region_code"])
+        if outside:
+            self.audit.record_refusal(actor, "campaign.create", _org_subject(org), outside)
+            raise InvalidInput("the campaign aids outside its organisation's area", errors={"region_code": [outside]})
         campaign = Campaign(
             id=str(uuid.uuid4()),
             state="draft",
