@@ -17,11 +17,27 @@ from sqlalchemy.orm import Session
 
 from chassis.clock import clock_for
 from chassis.db import Database
-from chassis.errors import Conflict, NotFound
+from chassis.errors import Conflict, InvalidInput
 from chassis.regions import NATIONAL, region_ancestors
 from chassis.tables import policy_parameters
 
-__all__ = ["NATIONAL", "region_ancestors", "PolicyValue", "PolicyBook", "Policy"]
+__all__ = ["NATIONAL", "region_ancestors", "PolicyMissing", "PolicyValue", "PolicyBook", "Policy"]
+
+
+class PolicyMissing(InvalidInput):
+    """No version of a policy parameter is in force for the region on the day: the request is
+    refused (422, naming the field that gave the region and the policy), never decided by a
+    default. There is no national row of nothing to fall back on."""
+
+    title = "No policy in force for the region"
+
+    @classmethod
+    def of(cls, name: str, region_code: str, on: date, field: str) -> PolicyMissing:
+        return cls(
+            f"no policy {name!r} in force for region {region_code} on {on}",
+            errors={field: [f"{region_code} has no policy {name} in force on {on}"]},
+            code="no_policy",
+        )
 
 
 @dataclass(frozen=True)
@@ -41,7 +57,9 @@ class PolicyBook:
         self._session = session_getter
         self._clock = clock
 
-    def resolve(self, name: str, region_code: str, on: date) -> PolicyValue:
+    def resolve(self, name: str, region_code: str, on: date, field: str = "region_code") -> PolicyValue:
+        """The version in force; `field`: the request field the region came from, named when
+        there is none (PolicyMissing)."""
         session: Session = self._session()
         chain = region_ancestors(region_code)
         rows = session.execute(
@@ -54,7 +72,7 @@ class PolicyBook:
             )
         ).all()
         if not rows:
-            raise NotFound(f"no policy parameter {name!r} in force for region {region_code} on {on}")
+            raise PolicyMissing.of(name, region_code, on, field)
         best = min(rows, key=lambda r: (chain.index(r.region_code), -r.effective_from.toordinal()))
         return PolicyValue(name, best.value, best.region_code, best.effective_from)
 

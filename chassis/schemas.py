@@ -1,21 +1,46 @@
 """Loading requests and dumping answers with a contract's marshmallow schema, the same way in every
-service: every field error comes back to the client at once, as a 400 that names the fields."""
+service: every field error comes back to the client at once, as a 400 that names the fields.
+
+A division code a request names (`region_code`, `village_code`, at any depth) must be a real
+place: its district is in GB/T 2260 (chassis.regions), or it is the national code. An unknown one
+is a 422 naming the field, before anything is looked up or stored."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError
 
 from chassis.errors import InvalidInput, MalformedRequest
+from chassis.regions import NATIONAL, is_known_division, is_region_code
 from contracts.fields import RuleMessage
 
-__all__ = ["load", "dump", "refusal"]
+__all__ = ["load", "dump", "refusal", "DIVISION_FIELDS"]
+
+DIVISION_FIELDS = ("region_code", "village_code")
 
 
 def load(schema: type[Schema], payload) -> dict:
     try:
-        return schema().load(payload or {})
+        data = schema().load(payload or {})
     except ValidationError as exc:
         raise refusal(exc, "the request has invalid fields") from None
+    unknown = dict(_unknown_divisions(data, ""))
+    if unknown:
+        raise InvalidInput("no such division", errors=unknown)
+    return data
+
+
+def _unknown_divisions(data, prefix: str):
+    if isinstance(data, dict):
+        for key, value in data.items():
+            path = f"{prefix}{key}"
+            if key in DIVISION_FIELDS and is_region_code(value) and value != NATIONAL:
+                if not is_known_division(value):
+                    yield path, [f"{value[:6]} is not a division in GB/T 2260"]
+            else:
+                yield from _unknown_divisions(value, path + ".")
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _unknown_divisions(value, f"{prefix[:-1]}[{index}]." if prefix else f"[{index}].")
 
 
 def refusal(exc: ValidationError, detail: str) -> InvalidInput:

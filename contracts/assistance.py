@@ -469,3 +469,69 @@ class AfterDeathAssistanceSchema(Strict):
     households = fields.Raw(metadata={"description": "the households' changes, as recorded"})
     overpayments = fields.List(fields.Dict(), metadata={"description": "benefits paid after the death, to recover"})
     back_pay = fields.List(fields.Dict(), metadata={"description": "benefits paid back after a revocation"})
+
+
+# --- 救助一件事: the linked-item catalogue (data, managed by administrators) -----------------------
+
+ITEM_CODE = validate.Regexp(r"^[a-z][a-z0-9_]{1,39}$", error="lower-case letters, digits and _")
+
+
+class LinkedItemRequestSchema(Strict):
+    """A subsidy item granted with an approval (救助一件事), the department that owns it (its step's
+    reporter: a partner department's code, or assistance itself) and the programmes that grant it."""
+
+    title = fields.Text(required=True, min=2, max=200)
+    owner = fields.String(
+        required=True,
+        validate=validate.Length(min=2, max=40),
+        metadata={"description": "the owning department: a partner code (contracts.partners) or assistance"},
+    )
+    deadline_days = fields.Integer(required=True, validate=validate.Range(min=1, max=366))
+    programmes = fields.List(
+        fields.String(validate=validate.OneOf(PROGRAMMES)), required=True, validate=validate.Length(min=1)
+    )
+    reason = fields.Text(load_default=None, allow_none=True, max=500, metadata={"description": "why (audited)"})
+
+
+class NewLinkedItemRequestSchema(LinkedItemRequestSchema):
+    code = fields.String(required=True, validate=ITEM_CODE)
+
+
+class LinkedItemRetirementSchema(Strict):
+    reason = fields.Text(required=True, min=2, max=500)
+
+
+class LinkedItemVersionSchema(Strict):
+    version = fields.Integer()
+    title = fields.String()
+    owner = fields.String()
+    deadline_days = fields.Integer()
+    programmes = fields.List(fields.String())
+    active = fields.Boolean()
+    recorded_at = fields.AwareDateTime()
+    recorded_by = fields.String()
+    reason = fields.String(allow_none=True)
+
+
+class LinkedItemViewSchema(Strict):
+    code = fields.String()
+    title = fields.String()
+    owner = fields.String()
+    owner_title = fields.String(allow_none=True, metadata={"description": "the owning department's name"})
+    deadline_days = fields.Integer()
+    programmes = fields.List(fields.String())
+    active = fields.Boolean()
+    version = fields.Integer()
+    versions = fields.List(
+        fields.Nested(LinkedItemVersionSchema), metadata={"description": "every version, oldest first"}
+    )
+
+
+class LinkedItemListSchema(Strict):
+    items = fields.List(fields.Nested(LinkedItemViewSchema))
+
+
+class LinkedItemQuerySchema(Strict):
+    include_retired = fields.String(
+        load_default="false", validate=validate.OneOf(["true", "false"]), metadata={"description": "retired ones too"}
+    )

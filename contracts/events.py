@@ -23,7 +23,14 @@ from contracts.care import CreditsRequestedSchema, OrderCancelledSchema, OrderCo
 from contracts.charity import CreditsAnsweredSchema, ReferralAnsweredSchema, ServiceRecordedSchema
 from contracts.envelope import Envelope, InvalidEvent
 from contracts.funeral import DeathDateCorrectedSchema, DeathNotifiedSchema, DeathRevokedSchema
-from contracts.marriage import CertificateReissuedSchema, DivorceRegisteredSchema, MarriageRegisteredSchema, Strict
+from contracts.marriage import (
+    AdoptionDissolvedSchema,
+    AdoptionRegisteredSchema,
+    CertificateReissuedSchema,
+    DivorceRegisteredSchema,
+    MarriageRegisteredSchema,
+    Strict,
+)
 from contracts.matters import MATTER_TYPES, REPORTABLE_STEP_STATES
 from contracts.person import ResidentIdField
 from contracts.webhooks import EndpointDisabledSchema
@@ -152,6 +159,19 @@ EVENTS: dict[str, EventType] = {
             frozenset({"marriage"}),
             CertificateReissuedSchema,
             "A certificate was re-issued (补领); the old number is void.",
+        ),
+        EventType(
+            "adoption.registered",
+            frozenset({"marriage"}),
+            AdoptionRegisteredSchema,
+            "An adoption was registered (收养登记) and its certificate issued; the adoption stands from that day "
+            "(hukou: police; a child raised by a welfare institution: care).",
+        ),
+        EventType(
+            "adoption.dissolved",
+            frozenset({"marriage"}),
+            AdoptionDissolvedSchema,
+            "An adoption was dissolved by agreement (解除收养关系登记).",
         ),
         EventType(
             "assistance.approved",

@@ -84,6 +84,9 @@ PARTNERS: dict[str, Partner] = {
                 "birth.notified": ("birth_id", "child", "mother_resident_id", "father_resident_id"),
                 # household registers record the certificate in force
                 "marriage.certificate_reissued": ("registration_id", "old_certificate_number", "certificate_number"),
+                # 收养: the child's hukou moves to the adopters'; back when the adoption is dissolved
+                "adoption.registered": ("adoption_id", "registered_on", "adopters", "adoptee"),
+                "adoption.dissolved": ("adoption_id", "dissolved_on", "adopters", "adoptee"),
                 "death.notified": _DEATH_FIELDS,  # 户口注销
                 "death.revoked": _REVOKED_FIELDS,
                 "death.date_corrected": _CORRECTED_FIELDS,

@@ -29,6 +29,7 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "care.on_member_left": ("assistance.member_left",),
     "care.on_order_confirmed": ("care.order_confirmed",),
     "care.on_credits_answered": ("charity.credits_answered",),
+    "care.on_adoption_registered": ("adoption.registered",),
     "charity.on_household_referred": ("assistance.household_referred",),
     "charity.on_service_recorded": ("charity.service_recorded",),
     "charity.on_credits_requested": ("care.credits_requested",),

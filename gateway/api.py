@@ -43,6 +43,7 @@ PATH_FIELDS = {
     "step": _code(r"^[a-z_]{1,60}$", "not a step name", 60),
     "matter_type_name": _code(r"^[a-z_]{1,60}$", "not a matter type", 60),
     "code": _code(r"^[A-Za-z0-9-]{2,40}$", "not a code", 40),
+    "item_code": _code(r"^[a-z][a-z0-9_]{1,39}$", "not a linked item code", 40),
 }
 
 

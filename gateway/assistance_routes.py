@@ -397,3 +397,62 @@ class AssistanceRoutes:
     )
     def record_recovery_refund(self, actor, body, recovery_id):
         return self.assistance.record_refund(actor.as_dict(), recovery_id, wire(a.RefundRequestSchema, body))
+
+    # --- 救助一件事: the linked-item catalogue -----------------------------------------------------
+
+    @route(
+        "GET",
+        "/api/v1/assistance/linked-items",
+        roles=STAFF,
+        tag="assistance",
+        summary="The catalogue of 救助一件事 linked items, each with its owning department and versions",
+        query=a.LinkedItemQuerySchema,
+        response=a.LinkedItemListSchema,
+    )
+    def list_linked_items(self, actor, body, query):
+        return self.assistance.list_linked_items(actor.as_dict(), query.get("include_retired") == "true")
+
+    @route(
+        "POST",
+        "/api/v1/assistance/linked-items",
+        roles=(ADMIN,),
+        tag="assistance",
+        status=201,
+        summary="Add a linked item (admins): approvals of its programmes grant it from now on",
+        body=a.NewLinkedItemRequestSchema,
+        response=a.LinkedItemViewSchema,
+        example={
+            "code": "heating_subsidy",
+            "title": "取暖补贴 heating subsidy",
+            "owner": "assistance",
+            "deadline_days": 10,
+            "programmes": ["dibao", "tekun"],
+            "reason": "the district adds a winter heating subsidy",
+        },
+    )
+    def add_linked_item(self, actor, body):
+        return self.assistance.add_linked_item(actor.as_dict(), wire(a.NewLinkedItemRequestSchema, body))
+
+    @route(
+        "PUT",
+        "/api/v1/assistance/linked-items/<item_code>",
+        roles=(ADMIN,),
+        tag="assistance",
+        summary="Change a linked item (admins): a new version; the earlier ones are kept",
+        body=a.LinkedItemRequestSchema,
+        response=a.LinkedItemViewSchema,
+    )
+    def change_linked_item(self, actor, body, item_code):
+        return self.assistance.change_linked_item(actor.as_dict(), item_code, wire(a.LinkedItemRequestSchema, body))
+
+    @route(
+        "POST",
+        "/api/v1/assistance/linked-items/<item_code>/retirement",
+        roles=(ADMIN,),
+        tag="assistance",
+        summary="Retire a linked item (admins): approvals no longer grant it",
+        body=a.LinkedItemRetirementSchema,
+        response=a.LinkedItemViewSchema,
+    )
+    def retire_linked_item(self, actor, body, item_code):
+        return self.assistance.retire_linked_item(actor.as_dict(), item_code, wire(a.LinkedItemRetirementSchema, body))

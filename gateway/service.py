@@ -318,10 +318,7 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         matter_id = body.pop("matter_id")
         if matter_id is None:
             matter_id = self._parents_matter(mother)
-        elif (
-            self.db.get(MatterSubject, (matter_id, mother)) is None
-            or self._matter(matter_id).matter_type != "marriage_birth_hukou"
-        ):
+        elif matter_id not in self.marriage.birth_matters(mother):
             raise InvalidInput(
                 "the matter is not this mother's 结婚生育户口一件事",
                 errors={"matter_id": ["no marriage-birth-hukou matter of this mother has this id"]},
@@ -343,20 +340,13 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         return {"birth_id": birth_id, "matter_id": matter_id, "event_id": event.id}
 
     def _parents_matter(self, mother_id: str) -> str | None:
-        """The mother's 结婚生育户口一件事 still waiting for its birth half, if she has one."""
-        return (
-            self.db.execute(
-                select(MatterStep.matter_id)
-                .join(MatterSubject, MatterSubject.matter_id == MatterStep.matter_id)
-                .where(
-                    MatterSubject.resident_id == mother_id,
-                    MatterStep.step == "newborn_hukou",
-                    MatterStep.state == "not_started",
-                )
-            )
-            .scalars()
-            .first()
-        )
+        """The mother's 结婚生育户口一件事 still waiting for its birth half, if she has one. The
+        marriage registry, which opened it, names her matters (whether or not the progress view has
+        seen them yet); one a birth was linked to already is not waiting any more."""
+        for matter_id in self.marriage.birth_matters(mother_id):
+            if self.db.execute(select(BirthNotice.birth_id).where(BirthNotice.matter_id == matter_id)).first() is None:
+                return matter_id
+        return None
 
     # --- marriage registry ------------------------------------------------------------------
 
@@ -538,3 +528,101 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
     )
     def marital_status(self, actor, body, resident_id):
         return self.marriage.marital_status(actor.as_dict(), resident_id)
+
+    # --- adoption registry (收养登记) -----------------------------------------------------------
+
+    @route(
+        "POST",
+        "/api/v1/marriage/adoptions",
+        roles=(CLERK, ADMIN),
+        tag="marriage",
+        summary="Register an adoption (收养登记); refusals name the field and the article",
+        body=m.AdoptionRequestSchema,
+        response=m.AdoptionSchema,
+        status=201,
+        example={
+            "office_code": "330602",
+            "adopters": [
+                {
+                    "resident_id": "330602198603021002",
+                    "name": "周敏",
+                    "children": 0,
+                    "able_to_raise": True,
+                    "medically_unfit": False,
+                    "unfavourable_record": False,
+                }
+            ],
+            "adoptee": {"resident_id": "330602202205012003", "name": "周小安", "category": "parents_unknown"},
+            "placer": {
+                "kind": "institution",
+                "name": "绍兴市儿童福利院",
+                "institution_code": "SX-CW-01",
+                "consents": True,
+            },
+        },
+    )
+    def register_adoption(self, actor, body):
+        return self.marriage.register_adoption(actor.as_dict(), wire(m.AdoptionRequestSchema, body))
+
+    @route(
+        "GET",
+        "/api/v1/marriage/adoptions/<adoption_id>",
+        roles=(CLERK, ADMIN),
+        tag="marriage",
+        summary="An adoption registration",
+        response=m.AdoptionSchema,
+    )
+    def get_adoption(self, actor, body, adoption_id):
+        return self.marriage.get_adoption(actor.as_dict(), adoption_id)
+
+    @route(
+        "POST",
+        "/api/v1/marriage/adoptions/<adoption_id>/dissolution",
+        roles=(CLERK, ADMIN),
+        tag="marriage",
+        summary="Dissolve an adoption by agreement (解除收养关系登记)",
+        body=m.AdoptionDissolutionRequestSchema,
+        response=m.AdoptionSchema,
+    )
+    def dissolve_adoption(self, actor, body, adoption_id):
+        return self.marriage.dissolve_adoption(
+            actor.as_dict(), adoption_id, wire(m.AdoptionDissolutionRequestSchema, body)
+        )
+
+    # --- back-entry of historical records (补录) -----------------------------------------------
+
+    @route(
+        "POST",
+        "/api/v1/marriage/back-entries",
+        roles=(CLERK, ADMIN),
+        tag="marriage",
+        summary="Enter a historical marriage (and its divorce) from its evidence (补录); it counts in the bigamy check",
+        body=m.BackEntryRequestSchema,
+        response=m.RegistrationSchema,
+        status=201,
+        example={
+            "office_code": "330602",
+            "party_a": {"resident_id": "330602196002011010", "name": "王建国"},
+            "party_b": {"resident_id": "330602196207011022", "name": "李秀英"},
+            "married_on": "1985-10-01",
+            "certificate_number": "越婚字第85-1123号",
+            "evidence": {"kind": "archive_file", "reference": "越城区档案馆 婚-1985-0412"},
+        },
+    )
+    def back_enter_marriage(self, actor, body):
+        return self.marriage.back_enter_marriage(actor.as_dict(), wire(m.BackEntryRequestSchema, body))
+
+    @route(
+        "POST",
+        "/api/v1/marriage/registrations/<registration_id>/back-entered-divorce",
+        roles=(CLERK, ADMIN),
+        tag="marriage",
+        summary="Enter the historical divorce of a marriage in the registry from its evidence (补录)",
+        body=m.BackEnteredDivorceRequestSchema,
+        response=m.RegistrationSchema,
+        status=201,
+    )
+    def back_enter_divorce(self, actor, body, registration_id):
+        return self.marriage.back_enter_divorce(
+            actor.as_dict(), registration_id, wire(m.BackEnteredDivorceRequestSchema, body)
+        )

@@ -46,6 +46,7 @@ class System:
     partners: PartnerBroker  # provisions partners' identities on it
     simulator: PartnerSimulator | None = None
     partner_data: PartnerData | None = None  # the departments' 核对 sources, with assistance
+    start_progress: object = None  # with progress=False: starts the progress projection later
     session: requests.Session = field(default_factory=requests.Session)
 
     def token(self, role: str, subject: str, area: str | None = None, org: str | None = None) -> str:
@@ -84,11 +85,13 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path, sc
         charity: bool = False,
         funeral: bool = False,
         simulated_partners: tuple | None = None,
+        progress: bool = True,
         **overrides,
     ) -> System:
         """`assistance`: also run the assistance service, its 核对 sources answered by this PartnerData
         (one-second timeout per fetch). `simulated_partners`: the departments the simulator plays
-        (default every one)."""
+        (default every one). `progress=False`: the progress projection is not started until the
+        test calls `start_progress()` (its queue fills meanwhile)."""
         # the partner-facing vhost: its topology and the feed's account, as `make run` has them
         partner_admin_uri = scratch.vhost("partners")
         partners = broker_for_vhost(partner_admin_uri, BROKER_ADMIN_URL)
@@ -153,8 +156,13 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path, sc
                 "E_CERTIFICATE_KEY": "test-e-certificate-signing-key",
             },
         )
-        for cls in (ProgressService, PartnerFeedService):
-            start_service(cls, {**common, "DATABASE_URL": urls["gateway"]})
+
+        def start_progress():
+            return start_service(ProgressService, {**common, "DATABASE_URL": urls["gateway"]})
+
+        if progress:
+            start_progress()
+        start_service(PartnerFeedService, {**common, "DATABASE_URL": urls["gateway"]})
         start_service(
             GatewayService,
             {
@@ -173,6 +181,7 @@ def system(make_database, base_config, start_service, manual_clock, tmp_path, sc
             partner_admin_uri,
             partners,
             partner_data=assistance,
+            start_progress=None if progress else start_progress,
         )
         if simulator:
             # each department and provider the simulator plays logs in with its own identity

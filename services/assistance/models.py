@@ -172,6 +172,7 @@ class LinkedItem(Base):
     deadline_days = Column(Integer, nullable=False)
     programmes = Column(JSON, nullable=False)  # the programmes whose approval grants it
     active = Column(Boolean, nullable=False, default=True)
+    version = Column(Integer, nullable=False, default=1, server_default="1")  # the current one
 
 
 class Alert(Base):
@@ -315,3 +316,20 @@ class BackPay(Base):
     # date of death (or a revocation after one) supersedes what is still due and owes it afresh
     state = Column(String(12), nullable=False)
     recorded_at = Column(UtcDateTime, nullable=False)
+
+
+class LinkedItemVersion(Base):
+    """Every version of a linked item, as added, changed or retired (never edited): what an
+    approval granted on a day can always be told."""
+
+    __tablename__ = "linked_item_version"
+    code = Column(String(40), ForeignKey("linked_item.code"), primary_key=True)
+    version = Column(Integer, primary_key=True)
+    title = Column(String(200), nullable=False)
+    owner = Column(String(40), nullable=False)
+    deadline_days = Column(Integer, nullable=False)
+    programmes = Column(JSON, nullable=False)
+    active = Column(Boolean, nullable=False)
+    recorded_at = Column(UtcDateTime, nullable=False)
+    recorded_by = Column(String(80), nullable=False)
+    reason = Column(Text)

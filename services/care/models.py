@@ -334,3 +334,15 @@ class ChildReview(Base):
     state = Column(String(12), nullable=False)  # open | done | withdrawn (the death was revoked)
     raised_on = Column(Date, nullable=False)
     due = Column(Date, nullable=False)
+
+
+class ChildAdoption(Base):
+    """A child a welfare institution raised was adopted (收养登记, from marriage's event): child
+    welfare keeps where the child went, and from when."""
+
+    __tablename__ = "child_adoption"
+    adoption_id = Column(String(36), primary_key=True)
+    child_resident_id = Column(String(18), nullable=False, index=True)
+    institution_code = Column(String(40), nullable=False)
+    adopted_on = Column(Date, nullable=False)
+    recorded_at = Column(UtcDateTime, nullable=False)

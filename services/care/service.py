@@ -64,6 +64,7 @@ from services.care.models import (
     AllowancePayment,
     Assessment,
     Child,
+    ChildAdoption,
     ChildDirector,
     DeviceRegistration,
     Elder,
@@ -1123,6 +1124,8 @@ class CareService(AfterDeath, Operable):
         person = ResidentId.parse(data["resident_id"])
         if person.age_on(self.clock.today()) >= AGE_OF_MAJORITY:
             raise InvalidInput("an adult is not followed by child welfare", errors={"resident_id": ["aged 18 or over"]})
+        if data["category"] in rules.ALLOWANCE_CATEGORIES:  # the region's allowance, or a 422 naming village_code
+            self.policy.resolve("care.child_allowance_fen", data["village_code"], self.clock.today(), "village_code")
         child = self.db.get(Child, person.number, with_for_update=True)
         if child is None:
             child = Child(resident_id=person.number, birth_date=person.birth_date)
@@ -1148,7 +1151,7 @@ class CareService(AfterDeath, Operable):
         child = self._child(actor, resident_id, for_update=True)
         if data["screened_on"] > self.clock.today():
             raise InvalidInput("a screening cannot be in the future", errors={"screened_on": ["in the future"]})
-        days = self.policy.resolve("care.follow_up_days", child.village_code, data["screened_on"])
+        days = self.policy.resolve("care.follow_up_days", child.village_code, data["screened_on"], "village_code")
         try:
             due = rules.follow_up_due(data["screened_on"], data["level"], days.value)
         except (rules.InvalidInput, AttributeError) as exc:
@@ -1243,9 +1246,14 @@ class CareService(AfterDeath, Operable):
     def _child_view(self, child: Child) -> dict:
         today = self.clock.today()
         age = age_on(child.birth_date, today)
-        amounts = self.policy.resolve("care.child_allowance_fen", child.village_code, today)
+        entitled = child.category in rules.ALLOWANCE_CATEGORIES  # others have none, wherever they live
+        amounts = (
+            self.policy.resolve("care.child_allowance_fen", child.village_code, today, "village_code").value
+            if entitled
+            else {}
+        )
         try:
-            monthly = rules.child_allowance_fen(child.category, child.placement, age, amounts.value)
+            monthly = rules.child_allowance_fen(child.category, child.placement, age, amounts)
         except (rules.InvalidInput, AttributeError) as exc:
             raise PolicyUnusable(getattr(exc, "reason", str(exc))) from None
         latest = self.db.execute(
@@ -1271,6 +1279,35 @@ class CareService(AfterDeath, Operable):
                 "follow_up_due": latest.follow_up_due if latest and latest.followed_up_on is None else None,
                 "child_director": director.name if director else None,
             },
+        )
+
+    @handle_event("adoption.registered")
+    def on_adoption_registered(self, event):
+        """收养登记 of a child a welfare institution raised: child welfare records where the child
+        went and from when (an adoption by a family, not from an institution, is not care's)."""
+        data = event.data
+        if not data.get("institution_code"):
+            return
+        child = data["adoptee"]
+        adopted_on = date.fromisoformat(str(data["registered_on"]))
+        self.db.add(
+            ChildAdoption(
+                adoption_id=data["adoption_id"],
+                child_resident_id=child["resident_id"],
+                institution_code=data["institution_code"],
+                adopted_on=adopted_on,
+                recorded_at=self.clock.now(),
+            )
+        )
+        followed = self.db.get(Child, child["resident_id"], with_for_update=True)
+        self.audit.record(
+            SYSTEM,
+            "child.adopted",
+            f"adoption-{data['adoption_id']}",
+            "recorded",
+            institution_code=data["institution_code"],
+            adopted_on=adopted_on.isoformat(),
+            followed_by_child_welfare=followed is not None,
         )
 
     # --- home-care vouchers, from assistance's decisions ----------------------------------------

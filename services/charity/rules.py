@@ -361,3 +361,19 @@ def per_10k(count: int, residents: int | None) -> float | None:
 
 def ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
+
+
+def campaign_region_refusal(organisation_region: str, campaign_region: str) -> str | None:
+    """Where a campaign may aid: within the area of the organisation (the division of the bureau it
+    is registered with, 慈善法 art. 23: 在其登记的民政部门管辖区域内); None when it is."""
+    area = organisation_region
+    if len(area) == 6:  # a city (XXXX00) or province (XX0000) covers every code that starts like it
+        area = area[:4] if area.endswith("00") else area
+        area = area[:2] if area.endswith("00") else area
+        area = "" if area == "00" else area  # 000000: an organisation registered with the ministry
+    if campaign_region.startswith(area):
+        return None
+    return (
+        f"the organisation is registered in {organisation_region}; a campaign aids within that area, "
+        f"not in {campaign_region}"
+    )

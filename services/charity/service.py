@@ -44,6 +44,7 @@ from chassis import (
 )
 from chassis.db import dialect_insert
 from chassis.lease import Lease, job_timer
+from chassis.policy import PolicyMissing
 from chassis.regions import region_covers, region_prefix, require_region_code
 from contracts.partners import CARE_PROVIDERS
 from contracts.person import InvalidResidentId, ResidentId
@@ -431,6 +432,10 @@ class CharityService(Operable):
         self._refuse_if_cancelled(org)
         if data["ends_on"] is not None and data["ends_on"] < data["starts_on"]:
             raise InvalidInput("a campaign ends after it starts", errors={"ends_on": ["before the start"]})
+        outside = rules.campaign_region_refusal(org.region_code, data["region_code"])
+        if outside:
+            self.audit.record_refusal(actor, "campaign.create", _org_subject(org), outside)
+            raise InvalidInput("the campaign aids outside its organisation's area", errors={"region_code": [outside]})
         campaign = Campaign(
             id=str(uuid.uuid4()),
             state="draft",
@@ -1160,7 +1165,7 @@ class CharityService(Operable):
         """A parameter that may have no version for the region (then the indicator is not judged)."""
         try:
             return self.policy.resolve(name, region_code, on)
-        except NotFound:
+        except PolicyMissing:
             return None
 
     def _org(self, organisation_id, for_update: bool = False, staff: Actor | None = None) -> Organisation:

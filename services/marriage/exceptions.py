@@ -21,3 +21,7 @@ class DivorceStepRefused(Conflict):
 
 class UnknownRecord(NotFound):
     title = "No such record"
+
+
+class AdoptionRefused(Refused):
+    title = "Adoption registration refused"

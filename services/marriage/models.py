@@ -4,7 +4,7 @@ get only their entitled fields, and logs mask them."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Column, Date, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import declarative_base
 
 from chassis.types import UtcDateTime
@@ -53,6 +53,9 @@ class Marriage(Base):
     new_style_wedding_notice_given = Column(Boolean, nullable=False)  # 婚事新办告知书
     policy_version = Column(Text, nullable=False)
     registered_by = Column(String(80), nullable=False)
+    # 补录: entered afterwards from historical evidence (what it is and where it is kept)
+    back_entered = Column(Boolean, nullable=False, default=False, server_default=false())
+    evidence = Column(JSON)
 
 
 class Spouse(Base):
@@ -114,3 +117,39 @@ class DeathRecord(Base):
     marriage_id = Column(String(36), ForeignKey("marriage.id"))  # None: the deceased was not married
     state = Column(String(20), nullable=False)  # applied | not_applicable | reversed | revoked
     recorded_at = Column(UtcDateTime, nullable=False)
+
+
+class Adoption(Base):
+    """收养登记: one adoption of one child by one adopter or a married couple, from the day of its
+    registration (Civil Code art. 1105), until dissolved by agreement (art. 1114-1116)."""
+
+    __tablename__ = "adoption"
+    id = Column(String(36), primary_key=True)
+    office_code = Column(String(6), ForeignKey("office.code"), nullable=False)
+    registered_on = Column(Date, nullable=False)
+    adopter_a_id = Column(String(18), nullable=False, index=True)
+    adopter_a_name = Column(String(60), nullable=False)
+    adopter_b_id = Column(String(18), index=True)  # the spouse adopting together, if any
+    adopter_b_name = Column(String(60))
+    adoptee_id = Column(String(18), nullable=False, index=True)
+    adoptee_name = Column(String(60), nullable=False)
+    adoptee_birth_date = Column(Date, nullable=False)
+    category = Column(String(24), nullable=False)  # orphan | parents_unknown | parents_in_difficulty
+    placer_kind = Column(String(12), nullable=False)  # guardian | institution | parents
+    placer_name = Column(String(120), nullable=False)
+    institution_code = Column(String(40))
+    certificate_number = Column(String(40), nullable=False, unique=True)
+    state = Column(String(12), nullable=False)  # registered | dissolved
+    dissolved_on = Column(Date)
+    dissolution_certificate_number = Column(String(40), unique=True)
+    policy_version = Column(Text, nullable=False)
+    registered_by = Column(String(80), nullable=False)
+    __table_args__ = (
+        Index(
+            "uq_adoption_standing",
+            "adoptee_id",
+            unique=True,
+            postgresql_where=text("state = 'registered'"),
+            sqlite_where=text("state = 'registered'"),
+        ),
+    )

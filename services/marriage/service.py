@@ -13,6 +13,7 @@ from chassis import (
     Actor,
     Audit,
     Clock,
+    Conflict,
     Database,
     Forbidden,
     InvalidInput,
@@ -35,6 +36,7 @@ from contracts.person import ResidentId, mask
 from services.marriage import rules
 from services.marriage.dependencies import ECertificates
 from services.marriage.exceptions import (
+    AdoptionRefused,
     AlreadyMarried,
     DivorceStepRefused,
     RegistrationRefused,
@@ -42,6 +44,7 @@ from services.marriage.exceptions import (
     UnknownRecord,
 )
 from services.marriage.models import (
+    Adoption,
     Appointment,
     Certificate,
     CertificateSerial,
@@ -52,8 +55,13 @@ from services.marriage.models import (
     Spouse,
 )
 from services.marriage.schemas import (
+    AdoptionDissolutionRequestSchema,
+    AdoptionRequestSchema,
+    AdoptionSchema,
     AppointmentRequestSchema,
     AppointmentSchema,
+    BackEnteredDivorceRequestSchema,
+    BackEntryRequestSchema,
     CertificateVerificationSchema,
     DivorceDecisionSchema,
     DivorceRequestSchema,
@@ -76,6 +84,15 @@ LAW_PARAMETERS = (
     "marriage.minimum_age.female",
     "divorce.cooling_off_days",
     "divorce.certificate_window_days",
+)
+ADOPTION_LAW = (  # in the order of rules.AdoptionLaw
+    "adoption.adopter_min_age",
+    "adoption.adult_age",
+    "adoption.consent_age",
+    "adoption.single_opposite_sex_age_gap",
+    "adoption.max_existing_children",
+    "adoption.max_adoptees_childless",
+    "adoption.max_adoptees_with_child",
 )
 
 
@@ -398,6 +415,7 @@ class MarriageService(Operable):
             RegistrationSchema,
             {
                 "registration_id": marriage.id,
+                "back_entered": bool(marriage.back_entered),
                 "certificate_number": number,
                 "registered_on": marriage.registered_on,
                 "office_code": marriage.office_code,
@@ -422,6 +440,28 @@ class MarriageService(Operable):
                 errors={"matter_id": [f"its appointment is {appointment.state}"]},
             )
         appointment.state = "used"
+
+    @rpc
+    def birth_matters(self, resident_id):
+        """The 结婚生育户口一件事 matters a parent is a party to, the latest first: those of their
+        registered marriages, then of their booked appointments. The registry opened them, so the
+        answer does not wait for the progress view to have seen them."""
+        party = (Marriage.party_a_id == resident_id) | (Marriage.party_b_id == resident_id)
+        married = self.db.execute(
+            select(Marriage.matter_id)
+            .where(party, Marriage.matter_id.is_not(None), Marriage.state == "registered")
+            .order_by(Marriage.registered_on.desc())
+        ).scalars()
+        booked = self.db.execute(
+            select(Appointment.matter_id)
+            .where(
+                (Appointment.party_a_id == resident_id) | (Appointment.party_b_id == resident_id),
+                Appointment.matter_id.is_not(None),
+                Appointment.state == "booked",
+            )
+            .order_by(Appointment.booked_at.desc())
+        ).scalars()
+        return list(dict.fromkeys([*married, *booked]))
 
     # --- divorce by agreement (协议离婚) -------------------------------------------------------
 
@@ -657,6 +697,413 @@ class MarriageService(Operable):
             )
         )
         return number
+
+    # --- back-entry of historical records (补录) ------------------------------------------------
+
+    @rpc
+    def back_enter_marriage(self, actor, request):
+        """补录: a registrar enters a marriage registered before the registry (and its divorce, if
+        it ended so) from its evidence. Marked back-entered, audited with the evidence; a standing
+        one makes its parties married (the bigamy check counts it), and any marriage it would
+        overlap is refused."""
+        actor, data = Actor.from_dict(actor), load(BackEntryRequestSchema, request)
+        actor.require_staff_in(data["office_code"])
+        self._office(data["office_code"])
+        a, b = data["party_a"], data["party_b"]
+        married_on, divorced_on = data["married_on"], data["divorced_on"]
+        if divorced_on is None and data["divorce_certificate_number"]:
+            raise InvalidInput(
+                "a divorce certificate without a divorce date",
+                errors={"divorced_on": ["required with its certificate"]},
+            )
+        others = [
+            rules.Span(
+                f"{key}.resident_id", other.registered_on, other.ended_on if other.state != "registered" else None
+            )
+            for key, party in (("party_a", a), ("party_b", b))
+            for other in self._marriages_of(party["resident_id"])
+        ]
+        refusals = rules.check_back_entry(
+            ResidentId.parse(a["resident_id"]),
+            ResidentId.parse(b["resident_id"]),
+            married_on,
+            divorced_on,
+            self.clock.today(),
+            others,
+        )
+        if refusals:
+            self._refuse(
+                actor,
+                "marriage.back_enter",
+                f"office-{data['office_code']}",
+                refusals,
+                "back-entry",
+                RegistrationRefused,
+            )
+        for field, number in (
+            ("certificate_number", data["certificate_number"]),
+            ("divorce_certificate_number", data["divorce_certificate_number"]),
+        ):
+            if number and self.db.get(Certificate, number) is not None:
+                raise Conflict(
+                    "the certificate number is in the registry already", errors={field: ["already recorded"]}
+                )
+        standing = divorced_on is None
+        marriage = Marriage(
+            id=str(uuid.uuid4()),
+            office_code=data["office_code"],
+            registered_on=married_on,
+            party_a_id=a["resident_id"],
+            party_a_name=a["name"],
+            party_b_id=b["resident_id"],
+            party_b_name=b["name"],
+            state="registered" if standing else "divorced",
+            ended_on=divorced_on,
+            new_style_wedding_notice_given=False,
+            policy_version="back-entry: the law of the day, not re-applied",
+            registered_by=actor.id,
+            back_entered=True,
+            evidence=data["evidence"],
+        )
+        self.db.add(marriage)
+        self.db.flush()
+        if standing:
+            self._marry(actor, marriage, "marriage.back_enter")
+        if data["certificate_number"]:
+            self.db.add(
+                Certificate(
+                    number=data["certificate_number"],
+                    kind="marriage",
+                    marriage_id=marriage.id,
+                    issued_on=married_on,
+                    state="valid" if standing else "void",
+                    void_reason=None if standing else f"marriage dissolved by divorce on {divorced_on} (back-entered)",
+                )
+            )
+        if data["divorce_certificate_number"]:
+            self.db.add(
+                Certificate(
+                    number=data["divorce_certificate_number"],
+                    kind="divorce",
+                    marriage_id=marriage.id,
+                    issued_on=divorced_on,
+                    state="valid",
+                )
+            )
+        self.audit.record(
+            actor,
+            "marriage.back_enter",
+            f"marriage-{marriage.id}",
+            marriage.state,
+            back_entered=True,
+            evidence_kind=data["evidence"]["kind"],
+            evidence_reference=data["evidence"]["reference"],
+            married_on=married_on.isoformat(),
+            divorced_on=divorced_on.isoformat() if divorced_on else None,
+        )
+        return self._registration(marriage, data["certificate_number"] if standing else None)
+
+    @rpc
+    def back_enter_divorce(self, actor, registration_id, request):
+        """补录 of a historical divorce of a marriage the registry holds as standing."""
+        actor, data = Actor.from_dict(actor), load(BackEnteredDivorceRequestSchema, request)
+        marriage = self.db.get(Marriage, registration_id, with_for_update=True)
+        if marriage is None:
+            raise UnknownRecord(f"no marriage registration {registration_id}")
+        actor.require_staff_in(marriage.office_code)
+        refusals = rules.check_back_entered_divorce(
+            marriage.registered_on, marriage.state, data["divorced_on"], self.clock.today()
+        )
+        if refusals:
+            self._refuse(
+                actor, "divorce.back_enter", f"marriage-{marriage.id}", refusals, "back-entry", RegistrationRefused
+            )
+        number = data["certificate_number"]
+        if number and self.db.get(Certificate, number) is not None:
+            raise Conflict(
+                "the certificate number is in the registry already", errors={"certificate_number": ["already recorded"]}
+            )
+        marriage.state, marriage.ended_on = "divorced", data["divorced_on"]
+        for spouse in self.db.execute(select(Spouse).where(Spouse.marriage_id == marriage.id)).scalars():
+            self.db.delete(spouse)
+        for certificate in self.db.execute(
+            select(Certificate).where(
+                Certificate.marriage_id == marriage.id, Certificate.kind != "divorce", Certificate.state == "valid"
+            )
+        ).scalars():
+            certificate.state = "void"
+            certificate.void_reason = f"marriage dissolved by divorce on {data['divorced_on']} (back-entered)"
+        if number:
+            self.db.add(
+                Certificate(
+                    number=number, kind="divorce", marriage_id=marriage.id, issued_on=data["divorced_on"], state="valid"
+                )
+            )
+        self.audit.record(
+            actor,
+            "divorce.back_enter",
+            f"marriage-{marriage.id}",
+            "divorced",
+            back_entered=True,
+            evidence_kind=data["evidence"]["kind"],
+            evidence_reference=data["evidence"]["reference"],
+            divorced_on=data["divorced_on"].isoformat(),
+        )
+        return self._registration(marriage, None)
+
+    def _marriages_of(self, resident_id: str) -> list[Marriage]:
+        return list(
+            self.db.execute(
+                select(Marriage).where((Marriage.party_a_id == resident_id) | (Marriage.party_b_id == resident_id))
+            ).scalars()
+        )
+
+    def _marry(self, actor: Actor, marriage: Marriage, action: str) -> None:
+        """The spouses' rows, whose primary key makes a second standing marriage impossible even
+        when two registrations race."""
+        parties = [marriage.party_a_id, marriage.party_b_id]
+        try:
+            with self.db.begin_nested():
+                self.db.add_all([Spouse(resident_id=p, marriage_id=marriage.id) for p in parties])
+        except IntegrityError:
+            self.audit.record_refusal(
+                actor, action, f"office-{marriage.office_code}", "already_married: a concurrent registration came first"
+            )
+            raise AlreadyMarried(
+                "a party was registered as married a moment ago",
+                errors={
+                    f: ["registered as married a moment ago"] for f in ("party_a.resident_id", "party_b.resident_id")
+                },
+                code="already_married",
+            ) from None
+
+    # --- adoption registration (收养登记) --------------------------------------------------------
+
+    @rpc
+    def register_adoption(self, actor, request):
+        """收养登记 (Civil Code art. 1093-1105): the conditions checked by the rules, the adoption
+        stands from today with its certificate; police (hukou) and, for a child an institution
+        raised, care hear of it by event."""
+        actor, data = Actor.from_dict(actor), load(AdoptionRequestSchema, request)
+        actor.require_staff_in(data["office_code"])
+        self._office(data["office_code"])
+        today = self.clock.today()
+        law = self._adoption_law(data["office_code"], today)
+        child, placer = data["adoptee"], data["placer"]
+        from_institution = placer["kind"] == "institution"
+        if from_institution and not placer["institution_code"]:
+            raise InvalidInput(
+                "the institution is not named", errors={"placer.institution_code": ["required when an institution"]}
+            )
+        # one standing adoption per child; the lock serialises two clerks registering the same child
+        self.db.execute(select(Office.code).where(Office.code == data["office_code"]).with_for_update())
+        adopters = [self._adopter(a) for a in data["adopters"]]
+        spouses = [self.db.get(Spouse, a["resident_id"]) for a in data["adopters"]]
+        married_to_each_other = (
+            len(spouses) == 2 and None not in spouses and spouses[0].marriage_id == spouses[1].marriage_id
+        )
+        adoptee = rules.Adoptee(
+            ResidentId.parse(child["resident_id"]),
+            child["category"],
+            child["disabled"],
+            from_institution,
+            child["consents"],
+        )
+        refusals = rules.check_adoption(adopters, married_to_each_other, adoptee, placer["consents"], today, law)
+        standing = self.db.execute(
+            select(Adoption.id).where(Adoption.adoptee_id == child["resident_id"], Adoption.state == "registered")
+        ).first()
+        if standing:
+            refusals.append(
+                rules.Refusal("adoptee.resident_id", "already_adopted", "the child's adoption is registered already")
+            )
+        if refusals:
+            self._refuse(actor, "adoption.register", f"office-{data['office_code']}", refusals, law.version)
+        first, second = data["adopters"][0], (data["adopters"][1:] or [None])[0]
+        adoption = Adoption(
+            id=str(uuid.uuid4()),
+            office_code=data["office_code"],
+            registered_on=today,
+            adopter_a_id=first["resident_id"],
+            adopter_a_name=first["name"],
+            adopter_b_id=second["resident_id"] if second else None,
+            adopter_b_name=second["name"] if second else None,
+            adoptee_id=child["resident_id"],
+            adoptee_name=child["name"],
+            adoptee_birth_date=adoptee.resident_id.birth_date,
+            category=child["category"],
+            placer_kind=placer["kind"],
+            placer_name=placer["name"],
+            institution_code=placer["institution_code"] if from_institution else None,
+            certificate_number=self._numbered("adoption", data["office_code"], today),
+            state="registered",
+            policy_version=law.version,
+            registered_by=actor.id,
+        )
+        self.db.add(adoption)
+        self.outbox.record(
+            "adoption.registered",
+            f"adoption-{adoption.id}",
+            {
+                "adoption_id": adoption.id,
+                "certificate_number": adoption.certificate_number,
+                "registered_on": today,
+                "office_code": adoption.office_code,
+                "adopters": self._adopter_parties(adoption),
+                "adoptee": {
+                    "resident_id": adoption.adoptee_id,
+                    "name": adoption.adoptee_name,
+                    "birth_date": adoption.adoptee_birth_date,
+                },
+                "institution_code": adoption.institution_code,
+            },
+        )
+        self.audit.record(
+            actor,
+            "adoption.register",
+            f"adoption-{adoption.id}",
+            "registered",
+            policy_version=law.version,
+            certificate_number=adoption.certificate_number,
+            placer_kind=adoption.placer_kind,
+        )
+        return self._adoption_view(adoption)
+
+    @rpc
+    def get_adoption(self, actor, adoption_id):
+        actor = Actor.from_dict(actor)
+        adoption = self._adoption(adoption_id)
+        actor.require_staff_in(adoption.office_code)
+        return self._adoption_view(adoption)
+
+    @rpc
+    def dissolve_adoption(self, actor, adoption_id, request):
+        """解除收养关系登记 by agreement (art. 1114-1116)."""
+        actor, data = Actor.from_dict(actor), load(AdoptionDissolutionRequestSchema, request)
+        actor.require_staff_in(data["office_code"])
+        self._office(data["office_code"])
+        adoption = self._adoption(adoption_id, for_update=True)
+        if adoption.state != "registered":
+            raise DivorceStepRefused(f"the adoption was dissolved on {adoption.dissolved_on}")
+        today = self.clock.today()
+        law = self._adoption_law(data["office_code"], today)
+        refusals = rules.check_adoption_dissolution(
+            adoption.adoptee_birth_date,
+            data["adopters_agree"],
+            data["placer_agrees"],
+            data["adoptee_consents"],
+            today,
+            law,
+        )
+        if refusals:
+            self._refuse(actor, "adoption.dissolve", f"adoption-{adoption.id}", refusals, law.version)
+        adoption.state, adoption.dissolved_on = "dissolved", today
+        adoption.dissolution_certificate_number = self._numbered("adoption_dissolution", data["office_code"], today)
+        self.outbox.record(
+            "adoption.dissolved",
+            f"adoption-{adoption.id}",
+            {
+                "adoption_id": adoption.id,
+                "certificate_number": adoption.dissolution_certificate_number,
+                "dissolved_on": today,
+                "adopters": [{"resident_id": p["resident_id"]} for p in self._adopter_parties(adoption)],
+                "adoptee": {"resident_id": adoption.adoptee_id},
+                "institution_code": adoption.institution_code,
+            },
+        )
+        self.audit.record(
+            actor,
+            "adoption.dissolve",
+            f"adoption-{adoption.id}",
+            "dissolved",
+            policy_version=law.version,
+            certificate_number=adoption.dissolution_certificate_number,
+        )
+        return self._adoption_view(adoption)
+
+    def _adopter(self, data: dict) -> rules.Adopter:
+        """An adopter as the rules see them: the registry adds what it knows (their marriage, the
+        adoptions registered to them) to what they declared."""
+        number = data["resident_id"]
+        adopted = self.db.execute(
+            select(func.count())
+            .select_from(Adoption)
+            .where(
+                (Adoption.adopter_a_id == number) | (Adoption.adopter_b_id == number),
+                Adoption.state == "registered",
+            )
+        ).scalar()
+        return rules.Adopter(
+            ResidentId.parse(number),
+            children=max(data["children"], adopted),
+            adopted=adopted,
+            able_to_raise=data["able_to_raise"],
+            medically_unfit=data["medically_unfit"],
+            unfavourable_record=data["unfavourable_record"],
+            married=self.db.get(Spouse, number) is not None,
+        )
+
+    @staticmethod
+    def _adopter_parties(adoption: Adoption) -> list[dict]:
+        parties = [{"resident_id": adoption.adopter_a_id, "name": adoption.adopter_a_name}]
+        if adoption.adopter_b_id:
+            parties.append({"resident_id": adoption.adopter_b_id, "name": adoption.adopter_b_name})
+        return parties
+
+    def _adoption(self, adoption_id, for_update: bool = False) -> Adoption:
+        adoption = self.db.get(Adoption, adoption_id, with_for_update=for_update)
+        if adoption is None:
+            raise UnknownRecord(f"no adoption registration {adoption_id}")
+        return adoption
+
+    def _adoption_view(self, adoption: Adoption) -> dict:
+        return dump(
+            AdoptionSchema,
+            {
+                "adoption_id": adoption.id,
+                "certificate_number": adoption.certificate_number,
+                "registered_on": adoption.registered_on,
+                "office_code": adoption.office_code,
+                "adopters": [
+                    {"name": p["name"], "resident_id": mask(p["resident_id"])} for p in self._adopter_parties(adoption)
+                ],
+                "adoptee": {"name": adoption.adoptee_name, "resident_id": mask(adoption.adoptee_id)},
+                "institution_code": adoption.institution_code,
+                "state": adoption.state,
+                "dissolved_on": adoption.dissolved_on,
+                "dissolution_certificate_number": adoption.dissolution_certificate_number,
+                "policy_version": adoption.policy_version,
+            },
+        )
+
+    def _adoption_law(self, region_code: str, on: date) -> rules.AdoptionLaw:
+        values = [self.policy.resolve(name, region_code, on) for name in ADOPTION_LAW]
+        return rules.AdoptionLaw(*(int(v.value) for v in values), version=";".join(v.version for v in values))
+
+    def _refuse(self, actor: Actor, action: str, target: str, refusals: list, version: str, exc=AdoptionRefused):
+        """A 422 naming every field a rule refused, audited first."""
+        errors: dict = {}
+        for refusal in refusals:
+            errors.setdefault(refusal.field, []).append(refusal.reason)
+        self.audit.record_refusal(
+            actor,
+            action,
+            target,
+            "; ".join(f"{r.code}: {r.reason}" for r in refusals),
+            policy_version=version,
+            codes=[r.code for r in refusals],
+        )
+        raise exc(f"refused: {refusals[0].reason}", errors=errors, code=refusals[0].code)
+
+    def _numbered(self, kind: str, office_code: str, on: date) -> str:
+        table = CertificateSerial.__table__
+        upsert = dialect_insert(self.db, table).values(office_code=office_code, year=on.year, kind=kind, last_serial=1)
+        serial = self.db.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["office_code", "year", "kind"], set_={"last_serial": table.c.last_serial + 1}
+            ).returning(table.c.last_serial)
+        ).scalar_one()
+        return rules.certificate_number(kind, office_code, on.year, serial)
 
     # --- 身后一件事: a marriage ended by death --------------------------------------------------
 

@@ -149,3 +149,37 @@ def test_child_welfare_through_the_gateway(system, manual_clock):
     queue = sys_.call("GET", "/api/v1/care/follow-ups", clerk).json()["follow_ups"]
     assert [q["level"] for q in queue] == ["orange"]
     assert sys_.call("GET", "/api/v1/care/follow-ups", ("citizen", record["resident_id"])).status_code == 403
+
+
+def test_a_region_without_an_allowance_and_an_unknown_division_are_refused_and_nothing_is_stored(system, manual_clock):
+    """An orphan in a real region without an allowance figure of its own (Jiaxing's Nanhu) was
+    registered with 0 fen a month from a national row of 0; a village in a district that does not
+    exist was accepted. Each is a 422 naming village_code now, and no child is stored."""
+    sys_ = system(care=True)
+    manual_clock.set_local_date(date(2026, 6, 10))
+    nanhu = ("clerk", "cw-jx", "330402")
+    record = child("330402", date(2015, 4, 1), 61, "330402001001", category="orphan", placement="community")
+    unpaid = sys_.call("POST", "/api/v1/care/children", nanhu, json=record)
+    assert unpaid.status_code == 422, unpaid.text
+    assert "care.child_allowance_fen" in unpaid.json()["errors"]["village_code"][0]
+    assert "care.child_allowance_fen" in unpaid.json()["detail"]
+    # a left-behind child there has no allowance anywhere: followed, with none
+    left_behind = {**record, "resident_id": compose_resident_id("330402", date(2016, 4, 1), 63)}
+    left_behind.update(category="left_behind")
+    followed = sys_.call("POST", "/api/v1/care/children", nanhu, json=left_behind)
+    assert followed.status_code == 200 and followed.json()["monthly_allowance_fen"] == 0, followed.text
+
+    nowhere = ("clerk", "cw-x", "339999")
+    unknown = {**record, "resident_id": compose_resident_id("330602", date(2015, 4, 1), 65)}
+    unknown.update(village_code="339999001001")
+    refused = sys_.call("POST", "/api/v1/care/children", nowhere, json=unknown)
+    assert refused.status_code == 422, refused.text
+    assert "GB/T 2260" in refused.json()["errors"]["village_code"][0]
+
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(sys_.databases["care"])
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT resident_id FROM child")).scalars().all()
+    engine.dispose()
+    assert stored == [left_behind["resident_id"]]

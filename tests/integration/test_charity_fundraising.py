@@ -29,8 +29,9 @@ def test_no_donation_before_filing_and_no_filing_without_qualification(system, m
     sys_ = system(charity=True)
     engine = create_engine(sys_.databases["charity"])
     manual_clock.set_local_date(date(2026, 6, 10))
-    # registered in 2025: recognised as a charity, but not two years registered, so not qualified
-    young = sys_.call("POST", ORGS, CLERK, json=org_request(1, "2025-03-01")).json()["organisation_id"]
+    # registered in September 2025: recognised as a charity, but not a year registered (the 2023
+    # amendment's 依法登记满一年), so not qualified
+    young = sys_.call("POST", ORGS, CLERK, json=org_request(1, "2025-09-01")).json()["organisation_id"]
     for year in (2025,):
         assert (
             sys_.call(
@@ -45,7 +46,7 @@ def test_no_donation_before_filing_and_no_filing_without_qualification(system, m
         sys_.call("POST", f"{ORGS}/{young}/charity-recognition", CLERK).json()["charity_recognised_on"] == "2026-06-10"
     )
     refused = sys_.call("POST", f"{ORGS}/{young}/fundraising-qualification", CLERK)
-    problem(refused, 422, "organisation_id", "registered 1 year(s); the law asks 2 (依法登记满2年)")
+    problem(refused, 422, "organisation_id", "registered 0 year(s); the law asks 1 (依法登记满1年)")
     problem(refused, 422, "organisation_id", "evaluation grade none; 3A or better is required")
 
     campaign = sys_.call(

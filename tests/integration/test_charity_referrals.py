@@ -245,9 +245,11 @@ def test_two_referrals_of_one_person_at_once_are_aided_once(charity, amqp_uri):
     """Two referrals of the same person for the same need, handled by two workers at the same
     time: the second reads whether the person was aided only once it holds the campaigns, so it
     sees the first's aid and declines. The fund that pays is a national one (区划 000000), which
-    covers every household; a fuller fund of another district covers none of this one's."""
+    covers every household; a fuller fund of another district covers none of this one's. Both are
+    a national organisation's (registered with the ministry, 区划 000000): a campaign aids only
+    within its organisation's area."""
     rpc, engine = charity
-    org = qualified_charity(rpc)
+    org = qualified_charity(rpc, actor=ADMIN, region="000000")
 
     def fund(region: str, fen: int) -> str:
         campaign = rpc.create_campaign(

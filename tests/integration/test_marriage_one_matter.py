@@ -311,3 +311,64 @@ def test_idempotency_key_replays_the_first_answer(system, manual_clock):
     )
     assert other.status_code == 422
     assert "Idempotency-Key" in other.json()["errors"]
+
+
+def test_a_birth_notified_while_the_progress_projection_is_stopped_is_linked_once_it_runs(system, manual_clock):
+    """The matter a birth belongs to does not depend on what the progress view has seen: the
+    marriage registry, the matter's owner, knows the couple's matter."""
+    manual_clock.set_local_date(TODAY)
+    sys_ = system(progress=False)
+    husband, wife = couple()
+    citizen = ("citizen", husband["resident_id"])
+    applied = sys_.call(
+        "POST",
+        "/api/v1/matters/marriage-birth-hukou",
+        citizen,
+        json={
+            "office_code": OFFICE,
+            "slot_start": slot(TODAY + timedelta(days=1)),
+            "party_a": husband,
+            "party_b": wife,
+        },
+    )
+    assert applied.status_code == 201, applied.text
+    matter_id = applied.json()["matter_id"]
+    manual_clock.set_local_date(TODAY + timedelta(days=1))
+    registered = sys_.call(
+        "POST",
+        "/api/v1/marriage/registrations",
+        CLERK,
+        json={
+            "office_code": OFFICE,
+            "party_a": husband,
+            "party_b": wife,
+            "declared_not_close_relatives": True,
+            "matter_id": matter_id,
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    assert matter_view(sys_, matter_id, citizen) is None  # the projection has seen nothing
+    notice = {
+        "child": {
+            "name": "张小满",
+            "birth_date": str(TODAY + timedelta(days=1)),
+            "sex": "male",
+            "birth_certificate_number": "O330602901",
+        },
+        "mother_resident_id": wife["resident_id"],
+        "father_resident_id": husband["resident_id"],
+        "hospital": "绍兴市妇幼保健院",
+    }
+    born = sys_.call("POST", "/api/v1/partner/births", ("partner", "health"), json=notice)
+    assert born.status_code == 202, born.text
+    assert born.json()["matter_id"] == matter_id
+    # a second child of the same mother, later, is not this matter's birth
+    second = {**notice, "child": {**notice["child"], "birth_certificate_number": "O330602902"}}
+    assert sys_.call("POST", "/api/v1/partner/births", ("partner", "health"), json=second).json()["matter_id"] is None
+
+    sys_.start_progress()
+    linked = wait_for(
+        lambda: (v := matter_view(sys_, matter_id, citizen)) and steps_of(v)["newborn_hukou"] == "pending" and v,
+        what="the newborn steps started by the birth",
+    )
+    assert steps_of(linked)["newborn_medical_insurance"] == "pending"

@@ -283,3 +283,31 @@ def test_lottery_policy_and_amounts_must_be_usable():
 def test_per_10k_and_ratio():
     assert rules.per_10k(46, 10_000) == 46.0 and rules.per_10k(23, 5_000_000) == 0.05
     assert rules.per_10k(5, None) is None and rules.ratio(1, 3) == 0.3333 and rules.ratio(1, 0) is None
+
+
+@pytest.mark.parametrize(
+    "organisation, campaign, inside",
+    [
+        ("330602", "330602", True),
+        ("330602", "330602001", True),
+        ("330602", "330602001002", True),
+        ("330602", "330603", False),  # the next district
+        ("330602", "330600", False),  # the whole city is wider than a district's organisation
+        ("330600", "330603001", True),  # a city's organisation aids in any of its districts
+        ("330600", "330100", False),
+        ("330000", "330602", True),  # the province's
+        ("330000", "320100", False),
+        ("330602001", "330602001001", True),
+        ("330602001", "330602002", False),
+        ("000000", "330603", True),  # registered with the ministry: the whole country
+        ("000000", "000000", True),
+        ("330602", "000000", False),
+    ],
+)
+def test_a_campaign_aids_within_its_organisations_area(organisation, campaign, inside):
+    from services.charity.rules import campaign_region_refusal
+
+    refusal = campaign_region_refusal(organisation, campaign)
+    assert (refusal is None) == inside
+    if not inside:
+        assert organisation in refusal and campaign in refusal

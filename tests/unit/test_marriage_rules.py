@@ -341,7 +341,7 @@ def test_certificate_number(kind, office, year, serial, number):
         pytest.param("marriage", "33060", 1, "office code must be 6 digits", id="office-5-digits"),
         pytest.param("marriage", "3306021", 1, "office code must be 6 digits", id="office-7-digits"),
         pytest.param("marriage", "33O602", 1, "office code must be 6 digits", id="office-letter"),
-        pytest.param("adoption", "330602", 1, "unknown certificate kind 'adoption'", id="unknown-kind"),
+        pytest.param("guardianship", "330602", 1, "unknown certificate kind 'guardianship'", id="unknown-kind"),
         pytest.param("marriage", "330602", 0, "serial must be between 1 and 999999", id="serial-0"),
         pytest.param("marriage", "330602", 1_000_000, "serial must be between 1 and 999999", id="serial-too-big"),
     ],

@@ -151,3 +151,39 @@ def test_every_ancestor_covers_the_code(code):
     assert len(chain) == len(set(chain))
     for ancestor in chain:
         assert region_covers(ancestor, code), ancestor
+
+
+def test_a_request_naming_an_unknown_division_is_refused_at_load_naming_the_field():
+    from marshmallow import Schema, fields
+
+    from chassis.schemas import load
+
+    class Place(Schema):
+        village_code = fields.String()
+
+    class Request(Schema):
+        region_code = fields.String()
+        places = fields.List(fields.Nested(Place))
+        note = fields.String()
+
+    assert load(Request, {"region_code": "330602", "note": "999999"}) == {"region_code": "330602", "note": "999999"}
+    assert load(Request, {"region_code": "000000"}) == {"region_code": "000000"}  # the whole country
+    with pytest.raises(InvalidInput) as caught:
+        load(
+            Request,
+            {"region_code": "339999", "places": [{"village_code": "330602001001"}, {"village_code": "110199001001"}]},
+        )
+    assert caught.value.status == 422
+    assert set(caught.value.errors) == {"region_code", "places[1].village_code"}
+    assert "GB/T 2260" in caught.value.errors["region_code"][0]
+
+
+def test_a_missing_policy_is_a_422_naming_the_field_and_the_policy():
+    from datetime import date
+
+    from chassis.policy import PolicyMissing
+
+    problem = PolicyMissing.of("care.child_allowance_fen", "330402001001", date(2026, 6, 10), "village_code")
+    assert problem.status == 422 and problem.code == "no_policy"
+    assert "care.child_allowance_fen" in problem.errors["village_code"][0]
+    assert "care.child_allowance_fen" in problem.detail
