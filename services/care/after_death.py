@@ -169,13 +169,29 @@ class AfterDeath:
         today = self.clock.today()
         # a child reviewed for this death already (its date corrected since) keeps that review
         reviewed = {
-            r.child_resident_id: r.id
-            for r in self.db.execute(select(ChildReview).where(ChildReview.case_id == case_id)).scalars()
+            r.child_resident_id: r
+            for r in self.db.execute(
+                select(ChildReview).where(ChildReview.case_id == case_id).with_for_update()
+            ).scalars()
         }
         for child in self.db.execute(select(Child).where(Child.guardian_resident_id == resident_id)).scalars():
             if child.resident_id in reviewed:
-                changes["child_reviews"].append(reviewed[child.resident_id])
+                standing = reviewed[child.resident_id]
+                changes["child_reviews"].append(standing.id)
                 said.append(f"child-welfare review of {child.name} stands")
+                # its text names the date of death: the confirmed one now, not the one corrected
+                reason = rules.child_review_reason(died_on)
+                if standing.reason != reason:
+                    self.audit.record(
+                        SYSTEM,
+                        "child.review_restated",
+                        f"child-review-{standing.id}",
+                        standing.state,
+                        reason=f"date of death corrected (funeral case {case_id})",
+                        before=standing.reason,
+                        after=reason,
+                    )
+                    standing.reason = reason
                 continue
             days = self.policy.resolve("care.follow_up_days", child.village_code, today)
             review = ChildReview(
@@ -185,7 +201,7 @@ class AfterDeath:
                 case_id=case_id,
                 state="open",
                 raised_on=today,
-                reason=f"the child's caregiver died on {died_on}: review who cares for the child",
+                reason=rules.child_review_reason(died_on),
                 due=rules.follow_up_due(today, "red", days.value),
             )
             self.db.add(review)

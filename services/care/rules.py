@@ -365,6 +365,12 @@ def child_allowance_fen(category: str, placement: str, age: int, by_placement: M
     return amount
 
 
+def child_review_reason(died_on: date) -> str:
+    """The text of the review raised when a child's caregiver dies; restated when the date of
+    death is corrected, so it never names a date the record no longer holds."""
+    return f"the child's caregiver died on {died_on.isoformat()}: review who cares for the child"
+
+
 def follow_up_due(screened_on: date, level: str, days_by_level: Mapping[str, int]) -> date:
     """四色管理: the more urgent the colour, the sooner someone follows up."""
     days = days_by_level.get(level)

@@ -1087,3 +1087,37 @@ def test_a_corrected_date_moves_the_voucher_and_the_support_and_a_revocation_sti
     wait_for(lambda: rows(engine, "SELECT ends_on FROM supported_member") == [(None,)], what="the support reopened")
     assert voucher_ends(engine) == [(None,)]
     assert rows(assistance, "SELECT ends_on FROM entitlement") == [(None,)]
+
+
+def test_a_corrected_date_rewrites_the_child_review_with_the_confirmed_date(care, amqp_uri):
+    """The caregiver's death raises the child's review, whose text names the date of death. The
+    date is corrected: the review stands (once), and its text names the confirmed date, not the old
+    one (failed before issue 18: the review kept "died on 2026-06-02" after the correction)."""
+    rpc, engine = care
+    rpc.register_child(
+        CLERK,
+        {
+            "resident_id": GRANDCHILD,
+            "name": "周小",
+            "category": "de_facto_unsupported",
+            "placement": "community",
+            "village_code": VILLAGE,
+            "household": "三组 2 号",
+            "guardian": "祖父",
+            "guardian_resident_id": DECEASED,
+        },
+    )
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="care's reaction")
+    assert rows(engine, "SELECT reason FROM child_review") == [
+        (f"the child's caregiver died on {DIED}: review who cares for the child",)
+    ]
+    publish(amqp_uri, "death.date_corrected", "funeral", corrected(case_id, "2026-06-05", DIED))
+    wait_for(
+        lambda: rows(engine, "SELECT date_of_death::text FROM death_record") == [("2026-06-05",)], what="the correction"
+    )
+    assert rows(engine, "SELECT state, reason FROM child_review") == [
+        ("open", "the child's caregiver died on 2026-06-05: review who cares for the child")
+    ]
+    assert rows(engine, "SELECT count(*) FROM audit_log WHERE action = 'child.review_restated'") == [(1,)]
