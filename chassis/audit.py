@@ -23,6 +23,10 @@ __all__ = ["Actor", "Audit", "AuditEntry", "SYSTEM"]
 
 
 STAFF_ROLES = ("clerk", "admin")
+# roles scoped to an area (the division code they serve); funeral-home staff are not STAFF_ROLES:
+# only the funeral service lets them act, on what a funeral home does (services/funeral)
+AREA_ROLES = ("clerk", "funeral_home")
+FUNERAL_HOME = "funeral_home"
 
 
 @dataclass(frozen=True)
@@ -47,13 +51,13 @@ class Actor:
         """Whether the actor may act in `region_code` (admins everywhere, staff in their area)."""
         if self.role in ("admin", "system"):
             return True
-        if self.role != "clerk" or not self.area:
+        if self.role not in AREA_ROLES or not self.area:
             return False
         return region_covers(self.area, region_code)
 
-    def require_staff_in(self, region_code: str) -> None:
-        """Refuse anyone but staff (clerks, admins) acting in `region_code`."""
-        if self.role not in STAFF_ROLES:
+    def require_staff_in(self, region_code: str, also: tuple[str, ...] = ()) -> None:
+        """Refuse anyone but staff (clerks, admins, and the roles in `also`) acting in `region_code`."""
+        if self.role not in STAFF_ROLES + also:
             raise Forbidden("only staff (clerks and admins) can do this")
         if not self.covers(region_code):
             raise OutsideArea(f"{region_code} is outside your area {self.area}")

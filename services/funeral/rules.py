@@ -56,7 +56,7 @@ def source_of(role: str, subject: str) -> str:
         if subject == "police":
             return "police"
         raise Refused(f"partner {subject} does not notify deaths")
-    if role in ("clerk", "admin"):
+    if role in ("clerk", "funeral_home", "admin"):
         return "funeral_home"
     if role == "citizen":
         return "family"

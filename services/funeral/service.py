@@ -31,7 +31,7 @@ from chassis import (
     WorkerMetrics,
     rpc,
 )
-from chassis.audit import STAFF_ROLES
+from chassis.audit import AREA_ROLES, FUNERAL_HOME, STAFF_ROLES
 from chassis.db import dialect_insert
 from chassis.errors import Conflict
 from chassis.regions import region_prefix, require_region_code
@@ -81,8 +81,8 @@ class FuneralService(Operable):
             source = rules.source_of(actor.role, actor.id)
         except rules.Refused as exc:
             raise Forbidden(exc.reason) from None
-        if actor.role == "clerk":
-            actor.require_staff_in(data["region_code"])
+        if actor.role in AREA_ROLES:
+            actor.require_staff_in(data["region_code"], also=(FUNERAL_HOME,))
         if source in rules.REQUIRES_REFERENCE and not data["reference"]:
             raise InvalidInput(
                 "a death certificate or report has a number",
@@ -266,14 +266,14 @@ class FuneralService(Operable):
 
     @rpc
     def get_case(self, actor, case_id):
-        return self._case_view(self._case(Actor.from_dict(actor), case_id))
+        return self._case_view(self._case(Actor.from_dict(actor), case_id, funeral_home=True))
 
     @rpc
     def book(self, actor, case_id, request):
         """Transport or cremation at a funeral home, with the fee and the 惠民殡葬 waiver of the
         region's policy on the day."""
         actor, data = Actor.from_dict(actor), load(BookingRequestSchema, request)
-        case = self._case(actor, case_id, for_update=True)
+        case = self._case(actor, case_id, for_update=True, funeral_home=True)
         if case.state != "open":
             raise CaseStepRefused(f"the case is {case.state}")
         if self.db.execute(select(Booking.id).where(Booking.case_id == case.id, Booking.kind == data["kind"])).first():
@@ -314,7 +314,7 @@ class FuneralService(Operable):
         """The burial form; an eco form earns the region's reward (capped per case), a niche is
         allocated from the region's inventory."""
         actor, data = Actor.from_dict(actor), load(BurialRequestSchema, request)
-        case = self._case(actor, case_id, for_update=True)
+        case = self._case(actor, case_id, for_update=True, funeral_home=True)
         if case.state == "revoked":
             raise CaseStepRefused("the case is revoked")
         if self.db.get(Burial, case.id) is not None:
@@ -370,7 +370,7 @@ class FuneralService(Operable):
         """The cremation took place: the certificate (火化证明) is issued and funeral's step of the
         matter is done."""
         actor, data = Actor.from_dict(actor), load(CremationRequestSchema, request)
-        case = self._case(actor, case_id, for_update=True)
+        case = self._case(actor, case_id, for_update=True, funeral_home=True)
         booked = (
             self.db.execute(select(Booking.id).where(Booking.case_id == case.id, Booking.kind == "cremation")).first()
             is not None
@@ -415,6 +415,10 @@ class FuneralService(Operable):
         """A notification made in error: an authorised clerk (a district bureau's, or an admin)
         revokes it; every participant reverses its step on `death.revoked`."""
         actor, data = Actor.from_dict(actor), load(RevocationRequestSchema, request)
+        if actor.role == FUNERAL_HOME:  # they take the notice and the body; the bureau decides
+            reason = "funeral-home staff do not revoke a death: a district bureau does"
+            self.audit.record_refusal(actor, "death.revoke", f"death-case-{case_id}", reason)
+            raise Forbidden(reason)
         case = self._case(actor, case_id, for_update=True)
         if actor.role != "admin" and len(actor.area or "") != 6:
             raise Forbidden("a revocation is decided by a district bureau (or the city), not a township")
@@ -459,7 +463,7 @@ class FuneralService(Operable):
     def add_niches(self, actor, request):
         """骨灰安放格位 added to a columbarium's inventory."""
         actor, data = Actor.from_dict(actor), load(NicheBatchSchema, request)
-        actor.require_staff_in(data["region_code"])
+        actor.require_staff_in(data["region_code"], also=(FUNERAL_HOME,))
         last = self.db.execute(
             select(func.coalesce(func.max(Niche.position), 0)).where(Niche.facility == data["facility"])
         ).scalar_one()
@@ -476,7 +480,7 @@ class FuneralService(Operable):
     def niche_inventory(self, actor, region_code):
         actor = Actor.from_dict(actor)
         require_region_code(region_code)
-        actor.require_staff_in(region_code)
+        actor.require_staff_in(region_code, also=(FUNERAL_HOME,))
         return self._inventory(region_code)
 
     def _inventory(self, region_code: str) -> dict:
@@ -540,9 +544,11 @@ class FuneralService(Operable):
             raise UnknownCase(f"no funeral case {case_id}")
         return case
 
-    def _case(self, actor: Actor, case_id: str, for_update: bool = False) -> DeathCase:
+    def _case(self, actor: Actor, case_id: str, for_update: bool = False, funeral_home: bool = False) -> DeathCase:
+        """The case, for staff of its area; `funeral_home`: funeral-home staff too (what a funeral
+        home does: bookings, burial, cremation; never a revocation or the date of death)."""
         case = self._case_by_id(case_id, for_update)
-        actor.require_staff_in(case.region_code)
+        actor.require_staff_in(case.region_code, also=(FUNERAL_HOME,) if funeral_home else ())
         return case
 
     def _reported_dates(self, case: DeathCase) -> list:
@@ -553,7 +559,7 @@ class FuneralService(Operable):
     def _notice_answer(self, actor: Actor, case: DeathCase, duplicate: bool) -> dict:
         """Staff see the case; a partner or the family only the receipt of its notice, since the
         case holds other sources' notices and the family's arrangements (minimal disclosure)."""
-        if actor.role in STAFF_ROLES:
+        if actor.role in (*STAFF_ROLES, FUNERAL_HOME):
             return self._case_view(case, duplicate=duplicate)
         self.db.flush()
         return dump(

@@ -303,3 +303,63 @@ def test_a_corrected_date_moves_the_end_of_the_marriage(
         assert proxy.marriage.marital_status(registrar, wife2) == {"status": "widowed", "since": "2026-06-01"}
         assert [r["state"] for r in reports(other)] == ["done"]
     engine.dispose()
+
+
+def test_funeral_home_staff_take_the_notice_but_cannot_revoke_the_death(system):
+    """Funeral-home staff have a role of their own (funeral_home, scoped to their district): they
+    notify a death and see its case, but neither revoke it nor confirm its date, at the gateway or
+    at the service; a district clerk still revokes (failed before issue 18: funeral-home staff were
+    district clerks, and no such role could be issued)."""
+    sys_ = system(funeral=True)
+    home = ("funeral_home", "funeral-home-01", DISTRICT)
+    answer = sys_.call("POST", "/api/v1/funeral/deaths", home, json=notice(None))
+    assert answer.status_code == 202, answer.text
+    case_id = answer.json()["case_id"]
+    seen = sys_.call("GET", f"/api/v1/funeral/cases/{case_id}", home)
+    assert (seen.status_code, seen.json()["state"]) == (200, "open")
+    refused = sys_.call(
+        "POST", f"/api/v1/funeral/cases/{case_id}/revocation", home, json={"reason": "the family asked"}
+    )
+    assert refused.status_code == 403, refused.text
+    moved = sys_.call(
+        "POST",
+        f"/api/v1/funeral/cases/{case_id}/date-of-death",
+        home,
+        json={"date_of_death": "2026-05-19", "reason": "the family says so"},
+    )
+    assert moved.status_code == 403, moved.text
+    # nor at the service, whoever calls it
+    with (
+        ClusterRpcProxy({"AMQP_URI": sys_.amqp_uri}) as proxy,
+        pytest.raises(Problem, match="funeral-home staff do not revoke"),
+    ):
+        proxy.funeral.revoke(
+            {"id": "funeral-home-01", "role": "funeral_home", "area": DISTRICT},
+            case_id,
+            {"reason": "the family asked for it"},
+        )
+    engine = create_engine(sys_.databases["funeral"])
+    assert rows(engine, f"SELECT state FROM death_case WHERE id = '{case_id}'") == [("open",)]
+    assert rows(engine, "SELECT actor_role, action, outcome FROM audit_log WHERE outcome = 'refused'") == [
+        ("funeral_home", "death.revoke", "refused")
+    ]
+    engine.dispose()
+    # the district bureau revokes
+    revoked = sys_.call(
+        "POST",
+        f"/api/v1/funeral/cases/{case_id}/revocation",
+        ("clerk", "approver-01", DISTRICT),
+        json={"reason": "the wrong person"},
+    )
+    assert (revoked.status_code, revoked.json()["state"]) == (200, "revoked")
+
+
+def test_a_funeral_home_token_outside_its_district_sees_no_case(system):
+    sys_ = system(funeral=True)
+    answer = sys_.call("POST", "/api/v1/funeral/deaths", ("funeral_home", "fh-01", DISTRICT), json=notice(None))
+    case_id = answer.json()["case_id"]
+    elsewhere = sys_.call("GET", f"/api/v1/funeral/cases/{case_id}", ("funeral_home", "fh-02", "330603"))
+    assert elsewhere.status_code == 403, elsewhere.text
+    # and a funeral-home token is no clerk's: the clerks' queue of date conflicts refuses it
+    queue = sys_.call("GET", "/api/v1/funeral/date-conflicts", ("funeral_home", "fh-01", DISTRICT))
+    assert queue.status_code == 403, queue.text

@@ -17,6 +17,7 @@ FEES = {"transport": 30000, "cremation": 40000}
         ("partner", "health", "hospital"),
         ("partner", "police", "police"),
         ("clerk", "funeral-home-01", "funeral_home"),
+        ("funeral_home", "funeral-home-01", "funeral_home"),
         ("admin", "bureau", "funeral_home"),
         ("citizen", "330602194103010011", "family"),
     ],
