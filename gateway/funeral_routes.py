@@ -90,6 +90,19 @@ class FuneralRoutes:
 
     @route(
         "POST",
+        CASES + "/<case_id>/confirmation",
+        roles=STAFF,
+        tag="funeral",
+        summary="Confirm a family's death notice held for verification (policy funeral.family_notice), by its "
+        "deadline: 身后一件事 starts",
+        body=f.ConfirmationRequestSchema,
+        response=f.CaseViewSchema,
+    )
+    def confirm_death_notice(self, actor, body, case_id):
+        return self.funeral.confirm_notice(actor.as_dict(), case_id, wire(f.ConfirmationRequestSchema, body))
+
+    @route(
+        "POST",
         CASES + "/<case_id>/bookings",
         roles=FUNERAL_STAFF,
         tag="funeral",

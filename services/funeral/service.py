@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import uuid
 
+from nameko.timer import timer
 from sqlalchemy import func, select, text
 
 from chassis import (
+    SYSTEM,
     Actor,
     Audit,
     Clock,
@@ -43,6 +45,7 @@ from services.funeral.schemas import (
     BookingRequestSchema,
     BurialRequestSchema,
     CaseViewSchema,
+    ConfirmationRequestSchema,
     CremationRequestSchema,
     DateResolutionSchema,
     DeathNoticeReceiptSchema,
@@ -157,21 +160,44 @@ class FuneralService(Operable):
                 },
                 matter_id=case.matter_id,
             )
-            self.outbox.record(
-                "death.notified",
+            today = self.clock.today()
+            policy = self.policy.resolve("funeral.family_notice", case.region_code, today)
+            try:
+                hold = rules.family_notice_hold(source, policy.value, today)
+            except rules.InvalidInput as exc:
+                raise PolicyUnusable(f"{policy.version}: {exc.reason}") from None
+            if hold is None:
+                case.verification = "verified"
+                self._send_notified(case, source)
+            else:  # nothing is done on it until a hospital or police notice or a clerk confirms it
+                case.verification, case.verify_by = "awaiting", hold
+            self.audit.record(
+                actor,
+                "death.notify",
                 subject,
-                {
-                    "case_id": case.id,
-                    "resident_id": person.number,
-                    "name": case.name,
-                    "date_of_death": case.date_of_death,
-                    "region_code": case.region_code,
-                    "source": source,
-                },
+                "opened" if hold is None else "held",
+                policy_version=policy.version,
+                source=source,
                 matter_id=case.matter_id,
+                verify_by=hold,
             )
-            self.audit.record(actor, "death.notify", subject, "opened", source=source, matter_id=case.matter_id)
-            self.log.info("funeral.case_opened", case_id=case.id, source=source)
+            self.log.info("funeral.case_opened", case_id=case.id, source=source, held=hold is not None)
+        elif case.verification != "verified" and source in rules.OFFICIAL_SOURCES and case.state == "open":
+            # a certificate or report verifies the family's notice; its date is the one acted on,
+            # since the family's was never acted on
+            case.verification = rules.verification_after(case.verification, case.verify_by, source, self.clock.today())
+            family_date, case.date_of_death = case.date_of_death, data["date_of_death"]
+            self._send_notified(case, source)
+            self.audit.record(
+                actor,
+                "death.verify",
+                subject,
+                "verified",
+                source=source,
+                family_date=family_date,
+                date_of_death=case.date_of_death,
+            )
+            self.log.info("funeral.verified", case_id=case.id, source=source)
         elif not rules.dates_agree(case.date_of_death, data["date_of_death"]):
             case.date_conflict = True
             self.audit.record(
@@ -187,6 +213,78 @@ class FuneralService(Operable):
         else:
             self.audit.record(actor, "death.notify", subject, "joined", source=source)
         return self._notice_answer(actor, case, duplicate=not opened)
+
+    def _send_notified(self, case: DeathCase, source: str) -> None:
+        """`death.notified`: every participant takes its step of 身后一件事 on it."""
+        self.outbox.record(
+            "death.notified",
+            f"death-case-{case.id}",
+            {
+                "case_id": case.id,
+                "resident_id": case.resident_id,
+                "name": case.name,
+                "date_of_death": case.date_of_death,
+                "region_code": case.region_code,
+                "source": source,
+            },
+            matter_id=case.matter_id,
+        )
+
+    @rpc
+    def confirm_notice(self, actor, case_id, request):
+        """A clerk of the area confirms a family's notice held for verification (the death
+        certificate seen, a visit), by the policy's deadline: `death.notified` is sent on."""
+        actor, data = Actor.from_dict(actor), load(ConfirmationRequestSchema, request)
+        case = self._case(actor, case_id, for_update=True)
+        subject = f"death-case-{case.id}"
+        try:
+            if case.state == "revoked":
+                raise rules.Refused("the case is revoked")
+            case.verification = rules.verification_after(case.verification, case.verify_by, "clerk", self.clock.today())
+        except rules.Refused as exc:
+            self.audit.record_refusal(actor, "death.confirm", subject, exc.reason)
+            raise CaseStepRefused(exc.reason) from None
+        self._send_notified(case, "family")
+        self.audit.record(actor, "death.confirm", subject, "verified", reason=data["reason"])
+        return self._case_view(case)
+
+    @timer(interval=3600)
+    def lapse_unverified_job(self):
+        self._lapse_unverified()
+
+    @rpc
+    def lapse_unverified(self, actor):
+        """The held family notices not confirmed by their day lapse (idempotent; also hourly):
+        nothing was done on them, and a clerk can no longer confirm them (a hospital or police
+        notice still verifies the death). Admins only. How many lapsed."""
+        actor = Actor.from_dict(actor)
+        if actor.role != "admin":
+            raise Forbidden("only an admin runs the lapse of unverified notices")
+        return {"lapsed": self._lapse_unverified()}
+
+    def _lapse_unverified(self) -> int:
+        today = self.clock.today()
+        held = (
+            self.db.execute(
+                select(DeathCase)
+                .where(DeathCase.verification == "awaiting", DeathCase.verify_by < today)
+                .order_by(DeathCase.id)
+                .with_for_update(skip_locked=True)
+            )
+            .scalars()
+            .all()
+        )
+        for case in held:
+            if rules.lapses(case.verification, case.verify_by, today):
+                case.verification = "lapsed"
+                self.audit.record(
+                    SYSTEM,
+                    "death.lapse",
+                    f"death-case-{case.id}",
+                    "lapsed",
+                    reason=f"a family's notice not confirmed by {case.verify_by}",
+                )
+        return len(held)
 
     @rpc
     def date_conflicts(self, actor):
@@ -230,7 +328,8 @@ class FuneralService(Operable):
         previous, subject = case.date_of_death, f"death-case-{case.id}"
         changed = data["date_of_death"] != previous
         case.date_conflict, case.date_of_death = False, data["date_of_death"]
-        if changed and case.state != "revoked":
+        # a held family notice was never acted on: its date is simply the case's now
+        if changed and case.state != "revoked" and case.verification == "verified":
             # the case's decisions so far, this one included: taken under the case's lock, so each
             # correction's number is above every earlier one's
             revision = self.db.execute(
@@ -638,5 +737,7 @@ class FuneralService(Operable):
                 "cremation_certificate": case.cremation_certificate,
                 "cremated_on": case.cremated_on,
                 "revoked_reason": case.revoked_reason,
+                "verification": case.verification or "verified",
+                "verify_by": case.verify_by,
             },
         )

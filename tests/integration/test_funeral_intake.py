@@ -363,3 +363,88 @@ def test_a_funeral_home_token_outside_its_district_sees_no_case(system):
     # and a funeral-home token is no clerk's: the clerks' queue of date conflicts refuses it
     queue = sys_.call("GET", "/api/v1/funeral/date-conflicts", ("funeral_home", "fh-01", DISTRICT))
     assert queue.status_code == 403, queue.text
+
+
+FAMILY = {"id": compose_resident_id(DISTRICT, date(1968, 2, 2), 44), "role": "citizen"}
+
+
+def hold_family_notices(engine, days=3, region=DISTRICT):
+    """The district's version of funeral.family_notice: a family's notice waits for confirmation."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO policy_parameters (region_code, name, effective_from, value, source, recorded_at,"
+                " recorded_by) VALUES (:r, 'funeral.family_notice', '2026-01-01', CAST(:v AS json), 'test',"
+                " now(), 'test')"
+            ),
+            {"r": region, "v": f'{{"mode": "hold", "confirm_within_days": {days}}}'},
+        )
+
+
+def notified(engine):
+    return [
+        r.body["data"]["date_of_death"]
+        for r in rows(engine, "SELECT body FROM outbox WHERE event_type = 'death.notified' ORDER BY id")
+    ]
+
+
+def test_a_family_notice_held_by_policy_waits_for_the_hospital(funeral):
+    """Where the district holds family notices (funeral.family_notice: hold, 3 days), the family's
+    notice opens the case and the matter but nothing is done on it: no death.notified until the
+    hospital's certificate comes, and then with the certificate's date (failed before issue 18:
+    the family's notice was sent on at once, unverified)."""
+    proxy, engine = funeral
+    hold_family_notices(engine)
+    receipt = proxy.funeral.notify_death(FAMILY, {**notice(None, died="2026-06-08"), "informant_relationship": "son"})
+    case_id = receipt["case_id"]
+    assert notified(engine) == []
+    assert rows(engine, "SELECT event_type FROM outbox ORDER BY id") == [("matter.opened",)]
+    case = proxy.funeral.get_case(APPROVER, case_id)
+    assert (case["verification"], case["verify_by"]) == ("awaiting", "2026-06-13")
+    assert rows(engine, "SELECT outcome, policy_version FROM audit_log WHERE action = 'death.notify'") == [
+        ("held", f"{DISTRICT}/funeral.family_notice@2026-01-01")
+    ]
+    # the hospital's certificate verifies it, with its own date
+    proxy.funeral.notify_death(HEALTH, notice("D-900", died="2026-06-07"))
+    assert notified(engine) == ["2026-06-07"]
+    case = proxy.funeral.get_case(APPROVER, case_id)
+    assert (case["verification"], case["date_of_death"], case["date_conflict"]) == ("verified", "2026-06-07", False)
+    # the police report later joins, and sends nothing again
+    proxy.funeral.notify_death(POLICE, notice("GA-900", died="2026-06-07"))
+    assert notified(engine) == ["2026-06-07"]
+
+
+def test_a_held_family_notice_is_confirmed_by_a_clerk_within_the_days_or_lapses(funeral, manual_clock):
+    proxy, engine = funeral
+    hold_family_notices(engine, days=3)
+    first = proxy.funeral.notify_death(FAMILY, notice(None, died="2026-06-08"))["case_id"]
+    other = compose_resident_id(DISTRICT, date(1939, 3, 3), 55)
+    second = proxy.funeral.notify_death(FAMILY, notice(None, died="2026-06-09", resident_id=other))["case_id"]
+    # funeral-home staff cannot confirm; a clerk of the area can, by the deadline
+    with pytest.raises(Problem):
+        proxy.funeral.confirm_notice(
+            {"id": "fh-01", "role": "funeral_home", "area": DISTRICT}, first, {"reason": "the certificate"}
+        )
+    manual_clock.set_local_date(date(2026, 6, 13))
+    confirmed = proxy.funeral.confirm_notice(APPROVER, first, {"reason": "the certificate seen at the office"})
+    assert confirmed["verification"] == "verified"
+    assert notified(engine) == ["2026-06-08"]
+    with pytest.raises(Problem, match="verified already"):
+        proxy.funeral.confirm_notice(APPROVER, first, {"reason": "again"})
+    # the other is not confirmed by 13 June: it lapses, and a clerk can no longer confirm it
+    manual_clock.set_local_date(date(2026, 6, 14))
+    assert proxy.funeral.lapse_unverified({"id": "ops", "role": "admin"}) == {"lapsed": 1}
+    assert proxy.funeral.lapse_unverified({"id": "ops", "role": "admin"}) == {"lapsed": 0}
+    assert proxy.funeral.get_case(APPROVER, second)["verification"] == "lapsed"
+    with pytest.raises(Problem, match="not confirmed by 2026-06-13"):
+        proxy.funeral.confirm_notice(APPROVER, second, {"reason": "late"})
+    assert notified(engine) == ["2026-06-08"]
+    # a police report still verifies the death
+    proxy.funeral.notify_death(POLICE, notice("GA-901", died="2026-06-09", resident_id=other))
+    assert notified(engine) == ["2026-06-08", "2026-06-09"]
+
+
+def test_where_the_policy_acts_at_once_a_family_notice_is_sent_on(funeral):
+    proxy, engine = funeral
+    proxy.funeral.notify_death(FAMILY, notice(None, died="2026-06-08"))
+    assert notified(engine) == ["2026-06-08"]
