@@ -258,6 +258,7 @@ def test_the_variables_a_config_reads_are_those_of_its_values():
         "E_CERTIFICATE_KEY": None,
         "E_CERTIFICATE_KEY_ID": "dev",
         "LOG_LEVEL": "INFO",
+        "AUDIT_CHECKPOINTS": "var/audit-checkpoints",
     }
 
 
