@@ -45,12 +45,13 @@ from gateway.idempotency import Idempotency
 from gateway.models import BirthNotice, Matter, MatterStep, MatterSubject, StepReport
 from gateway.openapi import openapi_document
 from gateway.progress import as_report, step_state
+from gateway.reads import PersonReads
 
 CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
 ANYONE = (CITIZEN, CLERK, PARTNER, ADMIN)
 
 
-class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes, Operable):
+class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes, PersonReads, Operable):
     name = "gateway"
 
     auth = Authenticator()
