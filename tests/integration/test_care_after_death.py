@@ -1240,3 +1240,45 @@ def test_the_allowance_paid_after_the_death_is_recorded_for_recovery(care, manua
     wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("reversed",)], what="the revocation")
     recovery = rpc.after_death(BUREAU, case_id)["allowance_recovery"]
     assert (recovery["state"], recovery["note"]) == ("cancelled", "the death was revoked: another person")
+
+
+def test_assistance_withholds_a_payment_frozen_but_not_sent_when_the_death_arrives(
+    make_database, base_config, start_service, manual_clock, amqp_uri, tmp_path
+):
+    """The one-person household's August is frozen (10 August's cycle, not yet sent) when the death
+    (2 June) arrives: August leaves the batch (failed: withheld), so nothing goes to the bank for a
+    month after the death and nothing is to recover for it; the death is revoked: August is paid
+    as arrears, once, and owed no back pay beside (failed before issue 18: August went to the bank
+    and was recorded for recovery)."""
+    engine = start_assistance(make_database, base_config, start_service, tmp_path)
+    manual_clock.set_local_date(date(2026, 8, 3))
+    one_person_household(engine, (("2026-07-01", "paid"), ("2026-08-01", "pending")))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE payment_cycle SET state = 'frozen' WHERE id = '2026-08'"))
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="assistance's reaction")
+    assert rows(engine, "SELECT for_month::text, state, failure_reason FROM payment ORDER BY for_month") == [
+        ("2026-07-01", "paid", None),
+        ("2026-08-01", "failed", f"withheld: death (funeral case {case_id})"),
+    ]
+    # July was paid after the death (June): that is the overpayment; August is not
+    assert rows(engine, "SELECT months, amount_fen FROM overpayment") == [(["2026-07-01"], 110500)]
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as proxy:
+        sent = proxy.assistance.send_bank_batch(ADMIN, "2026-08")
+    assert (sent["rows"], sent["total_fen"]) == (0, 0)
+    assert "withheld from the batch not yet sent" in step_reports(engine, "benefits_stopped")[0]["reason"]
+
+    manual_clock.set_local_date(date(2026, 8, 20))
+    publish(
+        amqp_uri,
+        "death.revoked",
+        "funeral",
+        {"case_id": case_id, "resident_id": DECEASED, "date_of_death": DIED, "reason": "another person"},
+    )
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("reversed",)], what="the revocation")
+    assert rows(engine, "SELECT months FROM back_pay") == []  # August is paid as arrears, not twice
+    manual_clock.set_local_date(date(2026, 9, 1))
+    september = rpc_freeze(amqp_uri, "2026-09-01")
+    assert (september["regular"], september["arrears"], september["arrears_fen"]) == (1, 1, 110500)
+    engine.dispose()
