@@ -20,10 +20,13 @@ __all__ = [
     "run_env",
     "alembic_config",
     "create_chassis_tables",
-    "drop_chassis_tables",
-    "chassis_triggers_sql",
     "create_chassis_tables_v3",
+    "drop_chassis_tables",
     "drop_chassis_tables_v3",
+    "grant_service_role",
+    "chassis_triggers_sql",
+    "create_chassis_tables_v4",
+    "drop_chassis_tables_v4",
 ]
 
 
@@ -34,8 +37,58 @@ def alembic_config(service_dir: str | Path, url: str) -> Config:
     return config
 
 
-def upgrade(service_dir: str | Path, url: str, revision: str = "head") -> None:
+def upgrade(service_dir: str | Path, url: str, revision: str = "head", service_role: str | None = None) -> None:
+    """Migrate as the database's owner, then grant the services' role (`service_role`, default
+    env TONGBAN_DB_SERVICE_ROLE or "tongban_service", if it exists) what a service needs: every
+    table read and written, except the audit (audit_log, audit_seal), which it may only read and
+    append to. Not being the owner, it can neither drop nor disable their triggers."""
     command.upgrade(alembic_config(service_dir, url), revision)
+    grant_service_role(url, service_role)
+
+
+SERVICE_ROLE = "tongban_service"
+APPEND_ONLY = ("audit_log", "audit_seal")
+
+
+def service_role_name(role: str | None = None) -> str:
+    import os
+
+    return role or os.environ.get("TONGBAN_DB_SERVICE_ROLE") or SERVICE_ROLE
+
+
+def grant_service_role(url: str, role: str | None = None) -> bool:
+    """The grants of `upgrade` (idempotent). False when the role does not exist or the database is
+    not PostgreSQL (nothing to grant)."""
+    from sqlalchemy import create_engine, text
+
+    role = service_role_name(role)
+    engine = create_engine(url)
+    try:
+        if engine.dialect.name != "postgresql":
+            return False
+        with engine.begin() as conn:
+            if not conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first():
+                return False
+            quoted = conn.dialect.identifier_preparer.quote(role)
+            database = conn.dialect.identifier_preparer.quote(
+                str(conn.execute(text("SELECT current_database()")).scalar())
+            )
+            for statement in (
+                f"GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {quoted}",
+                f"GRANT USAGE ON SCHEMA public TO {quoted}",
+                f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}",
+                f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {quoted}",
+                f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON alembic_version FROM {quoted}",
+                *(
+                    f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {table} FROM {quoted}"
+                    for table in APPEND_ONLY
+                    if conn.execute(text("SELECT to_regclass(:t)"), {"t": table}).scalar()
+                ),
+            ):
+                conn.execute(text(statement))
+        return True
+    finally:
+        engine.dispose()
 
 
 def run_env(service_metadata) -> None:
@@ -167,14 +220,74 @@ def create_chassis_tables_v2() -> None:
     )
 
 
+def create_chassis_tables_v3() -> None:
+    """Version 3: the tamper-evident audit (chassis.audit seal / verify). audit_log gets the
+    inserting transaction's id (a trigger sets it, whatever the insert says, so no row can be
+    slipped in behind the seal); audit_seal holds the hash chain, append-only like audit_log.
+    Rows recorded before are chained first, in id order (txid 0)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.add_column("audit_log", sa.Column("txid", sa.BigInteger(), nullable=True))
+    op.create_table(
+        "audit_seal",
+        sa.Column("position", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("audit_id", sa.BigInteger(), nullable=False),
+        sa.Column("txid", sa.BigInteger(), nullable=False),
+        sa.Column("chain_hash", sa.String(length=64), nullable=False),
+        sa.Column("sealed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("position"),
+        sa.UniqueConstraint("audit_id"),
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in audit_chain_sql():
+            op.execute(statement)
+
+
+def audit_chain_sql() -> list[str]:
+    """PostgreSQL: audit_log's rows take their transaction's id; audit_seal is append-only. The
+    old rows' txid is 0; the append-only trigger is set aside for that one statement only."""
+    return [
+        "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only",
+        "UPDATE audit_log SET txid = 0",
+        "ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only",
+        """CREATE OR REPLACE FUNCTION audit_log_txid() RETURNS trigger AS $$
+           BEGIN NEW.txid := txid_current(); RETURN NEW; END $$ LANGUAGE plpgsql""",
+        """CREATE TRIGGER audit_log_txid BEFORE INSERT ON audit_log
+           FOR EACH ROW EXECUTE FUNCTION audit_log_txid()""",
+        """CREATE OR REPLACE FUNCTION audit_seal_is_append_only() RETURNS trigger AS $$
+           BEGIN RAISE EXCEPTION 'audit_seal is append-only'; END $$ LANGUAGE plpgsql""",
+        """CREATE TRIGGER audit_seal_append_only BEFORE UPDATE OR DELETE ON audit_seal
+           FOR EACH ROW EXECUTE FUNCTION audit_seal_is_append_only()""",
+        """CREATE TRIGGER audit_seal_no_truncate BEFORE TRUNCATE ON audit_seal
+           FOR EACH STATEMENT EXECUTE FUNCTION audit_seal_is_append_only()""",
+        """CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+           FOR EACH STATEMENT EXECUTE FUNCTION audit_log_is_append_only()""",
+    ]
+
+
+def drop_chassis_tables_v3() -> None:
+    from alembic import op
+
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log")
+        op.execute("DROP TRIGGER IF EXISTS audit_log_txid ON audit_log")
+        op.execute("DROP FUNCTION IF EXISTS audit_log_txid()")
+    op.drop_table("audit_seal")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS audit_seal_is_append_only()")
+    with op.batch_alter_table("audit_log") as batch:
+        batch.drop_column("txid")
+
+
 def drop_chassis_tables_v2() -> None:
     from alembic import op
 
     op.drop_table("command_log")
 
 
-def create_chassis_tables_v3() -> None:
-    """Version 3: the job leases (chassis.lease: a scheduled job runs once per period across instances)."""
+def create_chassis_tables_v4() -> None:
+    """Version 4: the job leases (chassis.lease: a scheduled job runs once per period across instances)."""
     import sqlalchemy as sa
     from alembic import op
 
@@ -189,7 +302,7 @@ def create_chassis_tables_v3() -> None:
     )
 
 
-def drop_chassis_tables_v3() -> None:
+def drop_chassis_tables_v4() -> None:
     from alembic import op
 
     op.drop_table("job_leases")

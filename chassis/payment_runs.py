@@ -40,6 +40,8 @@ creates the chassis tables.
   `run.write_bank_file(conn, cycle_id, out)` writes them as CSV (COPY when the driver allows it);
   `run.claim_for_sending` refuses a second batch; `run.mark_sent(conn, cycle_id)` moves the cycle
   to "sent". `BankFiles` is the folder the bank collects batches from.
+- `run.withhold(conn, payee, from_month, reason)` takes a payee's pending payments out of the
+  batches of cycles frozen but not yet sent (a death): recorded failed with the reason.
 - `run.reconcile(conn, cycle_id, results)` applies the bank's answers (payment id, "paid" |
   "failed", reason) with one UPDATE ... FROM over a temporary table. Re-applying the same answers
   changes nothing; a paid payment never becomes failed (reported as a conflict); once no payment
@@ -862,6 +864,41 @@ class PaymentRun:
         state = self._cycle_state(conn, cycle_id, lock="UPDATE")
         if state != "frozen":
             raise CycleStateError(f"cycle {cycle_id} is {state}: its batch went to the bank already")
+
+    def withhold(self, conn: Connection, payee, from_month: date, reason: str) -> list[tuple[int, str, date, int]]:
+        """The payee is not entitled from `from_month` on (a death): its pending payments of those
+        months in cycles frozen but not yet sent are taken out of their batches, recorded `failed`
+        with `reason` (so the month is paid again as arrears only if the service's `arrears_due`
+        says it is owed again, e.g. after a revoked death). Payments already with the bank are
+        left as they are (to recall, or recover). The cycles are locked first: a batch being sent
+        at the same moment is written either with the payment (then it is left) or without it.
+        Returns (payment id, cycle id, for_month, amount) of what was withheld."""
+        _require_postgresql(conn)
+        payment, cycle = self.tables.name, self.tables.cycle_name
+        frozen = (
+            conn.execute(
+                text(
+                    f"SELECT c.id FROM {cycle} c WHERE c.state = 'frozen' AND c.id IN "
+                    f"(SELECT cycle_id FROM {payment} WHERE {self.tables.payee} = :payee AND for_month >= :from_month "
+                    "AND state = 'pending') ORDER BY c.id FOR UPDATE"
+                ),
+                {"payee": payee, "from_month": from_month},
+            )
+            .scalars()
+            .all()
+        )
+        if not frozen:
+            return []
+        rows = conn.execute(
+            text(
+                f"UPDATE {payment} p SET state = 'failed', failure_reason = :reason "
+                f"FROM {cycle} c WHERE c.id = p.cycle_id AND c.state = 'frozen' AND p.cycle_id = ANY(:cycles) "
+                f"AND p.{self.tables.payee} = :payee AND p.for_month >= :from_month AND p.state = 'pending' "
+                "RETURNING p.id, p.cycle_id, p.for_month, p.amount_fen"
+            ),
+            {"payee": payee, "from_month": from_month, "reason": reason, "cycles": list(frozen)},
+        ).all()
+        return sorted((int(r.id), r.cycle_id, r.for_month, int(r.amount_fen)) for r in rows)
 
     @_measured("send")
     def mark_sent(self, conn: Connection, cycle_id: str) -> str:

@@ -30,7 +30,16 @@ from sqlalchemy import (
 
 from chassis.types import UtcDateTime
 
-__all__ = ["chassis_metadata", "outbox", "inbox", "audit_log", "policy_parameters", "command_log", "job_leases"]
+__all__ = [
+    "chassis_metadata",
+    "outbox",
+    "inbox",
+    "audit_log",
+    "audit_seal",
+    "policy_parameters",
+    "command_log",
+    "job_leases",
+]
 
 chassis_metadata = MetaData()
 
@@ -77,7 +86,23 @@ audit_log = Table(
     Column("reason", Text),
     Column("policy_version", Text),
     Column("details", JSON),
+    # the inserting transaction (txid_current(), set by a trigger whatever the insert says): the
+    # seal chains rows in (txid, id) order, and seals only transactions that have all ended
+    Column("txid", BigInteger),
     Index("ix_audit_subject", "subject"),
+)
+
+# The hash chain over audit_log (chassis.audit seal / verify): one row per audit row, in chain
+# order, each hash covering the one before it; append-only like audit_log, and its head is
+# copied to a checkpoint file outside the database at every seal.
+audit_seal = Table(
+    "audit_seal",
+    chassis_metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("audit_id", BigInteger, nullable=False, unique=True),
+    Column("txid", BigInteger, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    Column("sealed_at", UtcDateTime, nullable=False),
 )
 
 policy_parameters = Table(

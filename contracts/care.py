@@ -443,7 +443,12 @@ class AllowanceEndedSchema(Strict):
     ended_on = fields.Date()
     reason = fields.String()
     paid_after_end = fields.List(
-        fields.Nested(PaymentViewSchema), metadata={"description": "frozen payments for months after the end"}
+        fields.Nested(PaymentViewSchema),
+        metadata={"description": "payments with the bank (or paid) for months after the end: to recall or recover"},
+    )
+    withheld = fields.List(
+        fields.Nested(PaymentViewSchema),
+        metadata={"description": "payments of cycles not yet sent for months after the end: taken out of the batch"},
     )
 
 
@@ -492,5 +497,9 @@ class AfterDeathCareSchema(Strict):
     date_of_death = fields.Date()
     changes = fields.Raw(metadata={"description": "what was stopped, cancelled or freed, as recorded"})
     allowance_ended_on = fields.Date(allow_none=True)
+    allowance_recovery = fields.Dict(
+        allow_none=True,
+        metadata={"description": "追回: the allowance paid for months after the death (months, amount_fen, state)"},
+    )
     vouchers = fields.List(fields.Dict())
     child_reviews = fields.List(fields.Dict())

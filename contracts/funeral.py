@@ -96,6 +96,16 @@ class RevocationRequestSchema(Strict):
     reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
 
 
+class ConfirmationRequestSchema(Strict):
+    """A clerk confirms a family's death notice held for verification (policy funeral.family_notice)."""
+
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=2, max=500),
+        metadata={"description": "what the clerk checked (e.g. the death certificate seen at the office)"},
+    )
+
+
 class CaseViewSchema(Strict):
     case_id = fields.String()
     matter_id = fields.String()
@@ -115,6 +125,13 @@ class CaseViewSchema(Strict):
     cremation_certificate = fields.String(allow_none=True)
     cremated_on = fields.Date(allow_none=True)
     revoked_reason = fields.String(allow_none=True)
+    verification = fields.String(
+        metadata={
+            "description": "verified (acted on) | awaiting (a family's notice held for a hospital or police "
+            "notice or a clerk's confirmation) | lapsed (not confirmed by verify_by)"
+        }
+    )
+    verify_by = fields.Date(allow_none=True)
 
 
 class DeathNoticeReceiptSchema(Strict):

@@ -133,6 +133,8 @@ def route(
             else:
                 (answer, result), replayed = call(), False
             headers = {"Idempotent-Replayed": "true"} if replayed else None
+            if answer < 400 and hasattr(self, "_record_person_read"):  # gateway/reads.py
+                self._record_person_read(actor, method, path, path_values)
             if answer >= 400:
                 return problem_response(
                     Problem(

@@ -43,11 +43,13 @@ from chassis.logs import get_logger
 from contracts.partners import PARTNERS
 from contracts.person import ResidentId
 
-ROLES = ("citizen", "clerk", "partner", "admin")
-STAFF = ("clerk", "admin")
+# funeral_home: staff of a funeral home (殡仪馆), scoped to their district like a clerk, who take
+# notices, bookings, burials and cremations, but neither revoke a death nor confirm its date
+ROLES = ("citizen", "clerk", "funeral_home", "partner", "admin")
+STAFF = ("clerk", "funeral_home", "admin")
 ALGORITHMS = ["ES256", "RS256"]  # never HS256 or none: the gateway holds no signing secret
 STAFF_MAX_TTL = 15 * 60
-DEFAULT_TTL = {"citizen": 3600, "clerk": 10 * 60, "admin": 10 * 60, "partner": 3600}
+DEFAULT_TTL = {"citizen": 3600, "clerk": 10 * 60, "funeral_home": 10 * 60, "admin": 10 * 60, "partner": 3600}
 DEV_ISSUER = "https://tongban.example/dev-issuer"
 AUDIENCE = "tongban-gateway"
 ROOT = Path(__file__).resolve().parent.parent
@@ -285,7 +287,7 @@ def main(argv=None):
     )
     parser.add_argument("role", choices=(*ROLES, "rotate"))
     parser.add_argument("subject", nargs="?", help="resident ID number, staff id, or partner code")
-    parser.add_argument("--area", help="division code a clerk serves")
+    parser.add_argument("--area", help="division code a clerk (or funeral-home staff) serves")
     parser.add_argument(
         "--org",
         help="the organisation acting under a partner code (a home-care provider's or a "

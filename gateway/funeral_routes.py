@@ -14,7 +14,9 @@ from contracts.care import AfterDeathCareSchema
 from gateway.api import route, wire
 
 CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
+FUNERAL_HOME = "funeral_home"  # funeral-home staff: what a funeral home does, never a revocation
 STAFF = (CLERK, ADMIN)
+FUNERAL_STAFF = (CLERK, FUNERAL_HOME, ADMIN)
 CASES = "/api/v1/funeral/cases"
 
 
@@ -40,7 +42,7 @@ class FuneralRoutes:
     @route(
         "POST",
         "/api/v1/funeral/deaths",
-        roles=(CITIZEN, CLERK, ADMIN),
+        roles=(CITIZEN, CLERK, FUNERAL_HOME, ADMIN),
         tag="funeral",
         status=202,
         summary="A death notified by the family (身后一件事 applied for once; answered with the receipt) or by "
@@ -54,7 +56,7 @@ class FuneralRoutes:
     @route(
         "GET",
         CASES + "/<case_id>",
-        roles=STAFF,
+        roles=FUNERAL_STAFF,
         tag="funeral",
         summary="A funeral case: its notices, bookings, fees and waiver, burial, certificate",
         response=f.CaseViewSchema,
@@ -88,8 +90,21 @@ class FuneralRoutes:
 
     @route(
         "POST",
-        CASES + "/<case_id>/bookings",
+        CASES + "/<case_id>/confirmation",
         roles=STAFF,
+        tag="funeral",
+        summary="Confirm a family's death notice held for verification (policy funeral.family_notice), by its "
+        "deadline: 身后一件事 starts",
+        body=f.ConfirmationRequestSchema,
+        response=f.CaseViewSchema,
+    )
+    def confirm_death_notice(self, actor, body, case_id):
+        return self.funeral.confirm_notice(actor.as_dict(), case_id, wire(f.ConfirmationRequestSchema, body))
+
+    @route(
+        "POST",
+        CASES + "/<case_id>/bookings",
+        roles=FUNERAL_STAFF,
         tag="funeral",
         status=201,
         summary="Book transport or cremation; the basic-services fee waiver (惠民殡葬) applies by region policy",
@@ -102,7 +117,7 @@ class FuneralRoutes:
     @route(
         "POST",
         CASES + "/<case_id>/burial",
-        roles=STAFF,
+        roles=FUNERAL_STAFF,
         tag="funeral",
         summary="The burial form (tree, lawn, flower bed, sea, niche: 节地生态安葬 with its reward; or traditional)",
         body=f.BurialRequestSchema,
@@ -114,7 +129,7 @@ class FuneralRoutes:
     @route(
         "POST",
         CASES + "/<case_id>/cremation",
-        roles=STAFF,
+        roles=FUNERAL_STAFF,
         tag="funeral",
         summary="The cremation took place: the certificate (火化证明) is issued",
         body=f.CremationRequestSchema,
@@ -138,7 +153,7 @@ class FuneralRoutes:
     @route(
         "POST",
         "/api/v1/funeral/niches",
-        roles=STAFF,
+        roles=FUNERAL_STAFF,
         tag="funeral",
         status=201,
         summary="Add niches (骨灰安放格位) of a columbarium to the inventory",
@@ -151,7 +166,7 @@ class FuneralRoutes:
     @route(
         "GET",
         "/api/v1/funeral/niches/<region_code>",
-        roles=STAFF,
+        roles=FUNERAL_STAFF,
         tag="funeral",
         summary="The region's niches: total, allocated, free by columbarium",
         response=f.NicheInventorySchema,

@@ -45,13 +45,14 @@ from gateway.idempotency import Idempotency
 from gateway.models import BirthNotice, Matter, MatterStep, MatterSubject, StepReport
 from gateway.openapi import openapi_document
 from gateway.progress import as_report, step_state
+from gateway.reads import PersonReads
 from gateway.webhook_routes import WebhookRoutes
 
 CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
 ANYONE = (CITIZEN, CLERK, PARTNER, ADMIN)
 
 
-class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes, WebhookRoutes, Operable):
+class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes, WebhookRoutes, PersonReads, Operable):
     name = "gateway"
 
     auth = Authenticator()

@@ -17,6 +17,7 @@ had, the first error is kept and every later test fails at once with it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ import urllib.request
 import uuid
 
 import psycopg2
+import psycopg2.errors
 
 PG_ADMIN_DSN = os.environ.get("TONGBAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_HOST = os.environ.get("TONGBAN_TEST_AMQP", "guest:guest@127.0.0.1:5672")
@@ -43,6 +45,38 @@ def pg_admin():
     conn = psycopg2.connect(PG_ADMIN_DSN)
     conn.autocommit = True
     return conn
+
+
+# The role the services connect with (chassis.migrations grants it what a service needs, the
+# audit only to read and append): made once on the test server; its password is the harness's own.
+SERVICE_ROLE = os.environ.get("TONGBAN_DB_SERVICE_ROLE", "tongban_service")
+SERVICE_PASSWORD = os.environ.get("TONGBAN_DB_SERVICE_PASSWORD", "tongban-service-test")
+_service_role_made = False
+
+
+def ensure_service_role() -> None:
+    """The services' database role on the test server (LOGIN, no ownership of anything)."""
+    global _service_role_made
+    if _service_role_made:
+        return
+    conn = pg_admin()
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (SERVICE_ROLE,))
+        if cursor.fetchone() is None:
+            # another test process may make it at the same moment
+            with contextlib.suppress(psycopg2.errors.DuplicateObject):
+                cursor.execute(f'CREATE ROLE "{SERVICE_ROLE}" LOGIN PASSWORD %s', (SERVICE_PASSWORD,))
+    finally:
+        conn.close()
+    _service_role_made = True
+
+
+def as_service_role(url: str) -> str:
+    """The same database's URL, connecting as the services' role."""
+    scheme, rest = url.split("://", 1)
+    host_and_path = rest.split("@", 1)[-1]
+    return f"{scheme}://{SERVICE_ROLE}:{urllib.parse.quote(SERVICE_PASSWORD, safe='')}@{host_and_path}"
 
 
 def sqlalchemy_url(database: str) -> str:
@@ -169,6 +203,7 @@ class Scratch:
         """A fresh, empty database; returns its SQLAlchemy URL."""
         name = f"{self.prefix}_{label}_{len(self.databases)}"
         self.databases.append(name)
+        ensure_service_role()
         conn = pg_admin()
         try:
             conn.cursor().execute(f'CREATE DATABASE "{name}"')

@@ -1630,6 +1630,25 @@ class AssistanceService(Recoveries, Operable):
                 )
             if why:
                 said.append(why)
+            # a cycle frozen but not yet sent holds the month at the old amount: out of its batch;
+            # arrears pay what the month is still due after the death (payments.py), or nothing
+            withheld = payments.RUN.withhold(
+                self.db.connection(),
+                entitlement.id,
+                rules.first_month_after(died_on),
+                f"withheld: death (funeral case {case_id})",
+            )
+            if withheld:
+                months = ", ".join(m.strftime("%Y-%m") for _, _, m, _ in withheld)
+                said.append(f"{entitlement.programme} for {months} withheld from the batch not yet sent")
+                self.audit.record(
+                    SYSTEM,
+                    "payment.withhold",
+                    f"household-{household.id}",
+                    "withheld",
+                    reason=f"death (funeral case {case_id})",
+                    payments=[{"payment_id": i, "cycle_id": c, "for_month": m} for i, c, m, _ in withheld],
+                )
             self._link_after_death_payments(case_id, entitlement.id, died_on, due)
             over = self._overpaid(case_id, entitlement.id)  # beside the household's other deaths
             self._record_overpayment(case_id, household.id, entitlement, over, said)

@@ -16,6 +16,8 @@ from services.care.exceptions import UnknownElder
 from services.care.models import (
     Admission,
     AllowanceEnrolment,
+    AllowancePayment,
+    AllowanceRecovery,
     Child,
     ChildReview,
     DeathRecord,
@@ -122,12 +124,16 @@ class AfterDeath:
             ended = self._end_allowance(SYSTEM, resident_id, died_on, why)
             changes["allowance"] = True
             said.append(f"old-age allowance ended on {died_on}")
-            if ended["paid_after_end"]:
+            if ended["withheld"]:
                 said.append(
-                    "allowance already paid for "
-                    + ", ".join(p["for_month"][:7] for p in ended["paid_after_end"])
-                    + ": to stop at the bank or recover"
+                    "allowance for "
+                    + ", ".join(p["for_month"][:7] for p in ended["withheld"])
+                    + " withheld from the batch not yet sent"
                 )
+        if enrolment is not None:
+            said.extend(
+                self._count_allowance_recovery(case_id, resident_id, died_on, "the date of death was corrected")
+            )
         for held in self._grants(resident_id, for_update=True):
             if held.ends_on is None or held.ends_on >= died_on:
                 # ended that very day already: by assistance's reaction to the same death
@@ -169,13 +175,29 @@ class AfterDeath:
         today = self.clock.today()
         # a child reviewed for this death already (its date corrected since) keeps that review
         reviewed = {
-            r.child_resident_id: r.id
-            for r in self.db.execute(select(ChildReview).where(ChildReview.case_id == case_id)).scalars()
+            r.child_resident_id: r
+            for r in self.db.execute(
+                select(ChildReview).where(ChildReview.case_id == case_id).with_for_update()
+            ).scalars()
         }
         for child in self.db.execute(select(Child).where(Child.guardian_resident_id == resident_id)).scalars():
             if child.resident_id in reviewed:
-                changes["child_reviews"].append(reviewed[child.resident_id])
+                standing = reviewed[child.resident_id]
+                changes["child_reviews"].append(standing.id)
                 said.append(f"child-welfare review of {child.name} stands")
+                # its text names the date of death: the confirmed one now, not the one corrected
+                reason = rules.child_review_reason(died_on)
+                if standing.reason != reason:
+                    self.audit.record(
+                        SYSTEM,
+                        "child.review_restated",
+                        f"child-review-{standing.id}",
+                        standing.state,
+                        reason=f"date of death corrected (funeral case {case_id})",
+                        before=standing.reason,
+                        after=reason,
+                    )
+                    standing.reason = reason
                 continue
             days = self.policy.resolve("care.follow_up_days", child.village_code, today)
             review = ChildReview(
@@ -185,7 +207,7 @@ class AfterDeath:
                 case_id=case_id,
                 state="open",
                 raised_on=today,
-                reason=f"the child's caregiver died on {died_on}: review who cares for the child",
+                reason=rules.child_review_reason(died_on),
                 due=rules.follow_up_due(today, "red", days.value),
             )
             self.db.add(review)
@@ -197,11 +219,104 @@ class AfterDeath:
     def _restore_after_death(self, event, record: DeathRecord) -> None:
         data = event.data
         said = self._undo_care(record, f"death revoked: {data['reason']}")
+        said.extend(self._cancel_allowance_recovery(record.case_id, f"the death was revoked: {data['reason']}"))
         record.state, record.reversed_at = "reversed", self.clock.now()
         self.audit.record(
             SYSTEM, "care.death_revoked", f"death-case-{record.case_id}", "restored", reason=data["reason"]
         )
         self._report_care_step(record.case_id, "reversed", "; ".join(said) or "nothing to restore")
+
+    # --- 追回 of the allowance paid for months after the death ------------------------------------
+
+    def _count_allowance_recovery(self, case_id: str, resident_id: str, died_on: date, cause: str) -> list[str]:
+        """The allowance paid, or with the bank, for months after the month of death
+        (rules.allowance_paid_after_death) is recorded for recovery, once per death; counted again
+        (with `cause` in its note) when the date moves or the bank answers. What it says."""
+        found = self.db.execute(
+            select(AllowancePayment.for_month, AllowancePayment.amount_fen, AllowancePayment.state)
+            .where(
+                AllowancePayment.resident_id == resident_id,
+                AllowancePayment.for_month >= rules.first_month_after(died_on),
+            )
+            .execution_options(populate_existing=True)
+        ).all()
+        over = rules.allowance_paid_after_death(died_on, found)
+        months = [m.isoformat() for m in over.months]
+        shown = ", ".join(m[:7] for m in months) or "no month"
+        recovery = self.db.get(AllowanceRecovery, case_id, with_for_update=True)
+        today = self.clock.today()
+        if recovery is None:
+            if not over.amount_fen:
+                return []
+            recovery = AllowanceRecovery(
+                case_id=case_id,
+                resident_id=resident_id,
+                months=months,
+                amount_fen=over.amount_fen,
+                state="open",
+                opened_on=today,
+                note=f"old-age allowance paid for {shown} after the death on {died_on}",
+            )
+            self.db.add(recovery)
+            self.audit.record(
+                SYSTEM,
+                "allowance.recovery",
+                f"allowance-recovery-{case_id}",
+                "open",
+                reason=recovery.note,
+                amount_fen=over.amount_fen,
+                months=months,
+            )
+            return [f"allowance of {_yuan(over.amount_fen)} paid for {shown} recorded for recovery"]
+        state = "open" if over.amount_fen else "cancelled"
+        if (recovery.amount_fen, list(recovery.months), recovery.state) == (over.amount_fen, months, state):
+            return []
+        if recovery.state == "cancelled" and not over.amount_fen:
+            return []
+        before = recovery.amount_fen
+        recovery.amount_fen, recovery.months, recovery.state = over.amount_fen, months, state
+        recovery.closed_on = None if state == "open" else today
+        recovery.note = f"{cause}: {_yuan(over.amount_fen)} for {shown}, not {_yuan(before)}"
+        self.audit.record(
+            SYSTEM,
+            "allowance.recovery_recount",
+            f"allowance-recovery-{case_id}",
+            state,
+            reason=recovery.note,
+            before_fen=before,
+            after_fen=over.amount_fen,
+            months=months,
+        )
+        return [f"allowance recovery recounted: {_yuan(over.amount_fen)} for {shown}, {state}"]
+
+    def _cancel_allowance_recovery(self, case_id: str, reason: str) -> list[str]:
+        recovery = self.db.get(AllowanceRecovery, case_id, with_for_update=True)
+        if recovery is None or recovery.state == "cancelled":
+            return []
+        recovery.state, recovery.closed_on, recovery.note = "cancelled", self.clock.today(), reason
+        self.audit.record(
+            SYSTEM, "allowance.recovery_cancel", f"allowance-recovery-{case_id}", "cancelled", reason=reason
+        )
+        return [f"allowance recovery of {_yuan(recovery.amount_fen)} cancelled"]
+
+    def _recount_allowance_recoveries(self, cycle_id: str) -> None:
+        """After the bank's answers for `cycle_id`: the recoveries of the deaths that stand, of the
+        people the cycle paid, counted again from the payments' states (a failed one is no
+        overpayment; the same answers twice change nothing)."""
+        for record in self.db.execute(
+            select(DeathRecord)
+            .where(
+                DeathRecord.state == "applied",
+                DeathRecord.resident_id.in_(
+                    select(AllowancePayment.resident_id).where(AllowancePayment.cycle_id == cycle_id)
+                ),
+            )
+            .order_by(DeathRecord.case_id)
+            .with_for_update()
+        ).scalars():
+            self._count_allowance_recovery(
+                record.case_id, record.resident_id, record.date_of_death, f"the bank's answers for {cycle_id}"
+            )
 
     def _undo_care(self, record: DeathRecord, why: str, correcting: date | None = None) -> list[str]:
         """Undo what the record says the death stopped. `correcting`: the corrected date of the same
@@ -312,6 +427,7 @@ class AfterDeath:
             "date_of_death": record.date_of_death.isoformat(),
             "changes": record.changes,
             "allowance_ended_on": _iso(enrolment.ended_on) if enrolment else None,
+            "allowance_recovery": self._allowance_recovery_view(record.case_id),
             "vouchers": [
                 {"programme": g.programme, "ends_on": _iso(g.ends_on)} for g in self._grants(record.resident_id)
             ],
@@ -321,11 +437,28 @@ class AfterDeath:
             ],
         }
 
+    def _allowance_recovery_view(self, case_id: str) -> dict | None:
+        recovery = self.db.get(AllowanceRecovery, case_id)
+        if recovery is None:
+            return None
+        return {
+            "months": list(recovery.months),
+            "amount_fen": recovery.amount_fen,
+            "state": recovery.state,
+            "opened_on": recovery.opened_on.isoformat(),
+            "closed_on": _iso(recovery.closed_on),
+            "note": recovery.note,
+        }
+
     def _region_or_none(self, resident_id: str) -> str | None:
         try:
             return self._region_of(resident_id)
         except UnknownElder:
             return None
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d} yuan"
 
 
 def _iso(day: date | None) -> str | None:

@@ -3,7 +3,7 @@ enrolments granted without an application. Money is integer fen."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Date, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import declarative_base
 
 from chassis.payment_runs import PaymentTables
@@ -320,6 +320,23 @@ class DeathRecord(Base):
     changes = Column(JSON, nullable=False)
     recorded_at = Column(UtcDateTime, nullable=False)
     reversed_at = Column(UtcDateTime)
+
+
+class AllowanceRecovery(Base):
+    """追回 of the old-age allowance: what was paid (or is with the bank) for months after a death,
+    one per death (funeral case), recounted when its date is corrected or the bank answers
+    (rules.allowance_paid_after_death), cancelled when the death is revoked. Payments of cycles not
+    yet sent are withheld instead (chassis.payment_runs withhold), and never counted here."""
+
+    __tablename__ = "allowance_recovery"
+    case_id = Column(String(36), primary_key=True)
+    resident_id = Column(String(18), nullable=False, index=True)
+    months = Column(JSON, nullable=False)  # ["2026-07-01", ...]
+    amount_fen = Column(BigInteger, nullable=False)
+    state = Column(String(12), nullable=False)  # open | cancelled
+    opened_on = Column(Date, nullable=False)
+    closed_on = Column(Date)
+    note = Column(Text)
 
 
 class ChildReview(Base):

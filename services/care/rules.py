@@ -365,6 +365,33 @@ def child_allowance_fen(category: str, placement: str, age: int, by_placement: M
     return amount
 
 
+def first_month_after(day: date) -> date:
+    """The first day of the month after `day`'s month: the first month an allowance ended on
+    `day` does not pay (its own month is paid in full)."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+@dataclass(frozen=True)
+class AllowanceOverpaid:
+    months: tuple[date, ...]
+    amount_fen: int
+
+
+def allowance_paid_after_death(died_on: date, payments) -> AllowanceOverpaid:
+    """What the allowance paid (or has with the bank) for months after the month of death: the
+    live payments (pending or paid; not failed, withheld or never sent) of later months, as
+    (for_month, amount_fen, state). The month of death is the deceased's in full."""
+    first = first_month_after(died_on)
+    live = [(m, a) for m, a, state in payments if m >= first and state != "failed"]
+    return AllowanceOverpaid(tuple(sorted({m for m, _ in live})), sum(int(a) for _, a in live))
+
+
+def child_review_reason(died_on: date) -> str:
+    """The text of the review raised when a child's caregiver dies; restated when the date of
+    death is corrected, so it never names a date the record no longer holds."""
+    return f"the child's caregiver died on {died_on.isoformat()}: review who cares for the child"
+
+
 def follow_up_due(screened_on: date, level: str, days_by_level: Mapping[str, int]) -> date:
     """四色管理: the more urgent the colour, the sooner someone follows up."""
     days = days_by_level.get(level)

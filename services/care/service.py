@@ -448,20 +448,36 @@ class CareService(AfterDeath, Operable):
                 ended_on=ended_on,
                 previously_ended_on=previous,
             )
-        after = self.db.execute(
-            select(AllowancePayment)
-            .where(
-                AllowancePayment.resident_id == resident_id,
-                AllowancePayment.state != "failed",
-                AllowancePayment.for_month > ended_on,
+        # what cycles frozen but not yet sent hold for later months leaves their batches
+        withheld = payments.RUN.withhold(
+            self.db.connection(), resident_id, rules.first_month_after(ended_on), f"withheld: {reason}"
+        )
+        if withheld:
+            self.audit.record(
+                actor,
+                "allowance.withhold",
+                f"elder-{ResidentId.parse(resident_id)}",
+                "withheld",
+                reason=reason,
+                payments=[{"payment_id": i, "cycle_id": c, "for_month": m, "amount_fen": a} for i, c, m, a in withheld],
             )
-            .order_by(AllowancePayment.for_month)
-        ).scalars()
+        ids = [i for i, *_ in withheld]
+        later = (
+            self.db.execute(
+                select(AllowancePayment)
+                .where(AllowancePayment.resident_id == resident_id, AllowancePayment.for_month > ended_on)
+                .order_by(AllowancePayment.for_month, AllowancePayment.id)
+                .execution_options(populate_existing=True)
+            )
+            .scalars()
+            .all()
+        )
         return {
             "resident_id": resident_id,
             "ended_on": ended_on.isoformat(),
             "reason": reason,
-            "paid_after_end": [_payment_view(p) for p in after],
+            "paid_after_end": [_payment_view(p) for p in later if p.state != "failed"],
+            "withheld": [_payment_view(p) for p in later if p.id in ids],
         }
 
     def _resume_allowance(self, actor: Actor, resident_id: str, reason: str) -> None:
@@ -558,6 +574,7 @@ class CareService(AfterDeath, Operable):
             summary = payments.RUN.reconcile(
                 self.db.connection(), cycle_id, [(r["payment_id"], r["status"], r["reason"]) for r in data["results"]]
             )
+        self._recount_allowance_recoveries(cycle_id)  # a payment the bank did not make is no overpayment
         self.audit.record(
             actor,
             "allowance_cycle.reconcile",

@@ -42,6 +42,10 @@ class DeathCase(Base):
     revoked_at = Column(UtcDateTime)
     revoked_by = Column(String(80))
     revoked_reason = Column(Text)
+    # verified: acted on (death.notified sent) | awaiting: a family's notice held until a hospital
+    # or police notice or a clerk confirms it, by `verify_by` | lapsed: not confirmed in time
+    verification = Column(String(12), nullable=False, default="verified", server_default="verified")
+    verify_by = Column(Date)
 
 
 class DeathNotice(Base):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 __all__ = [
     "InvalidInput",
@@ -56,7 +56,7 @@ def source_of(role: str, subject: str) -> str:
         if subject == "police":
             return "police"
         raise Refused(f"partner {subject} does not notify deaths")
-    if role in ("clerk", "admin"):
+    if role in ("clerk", "funeral_home", "admin"):
         return "funeral_home"
     if role == "citizen":
         return "family"
@@ -148,3 +148,44 @@ def indicators(deaths: int, cremated: int, burials: int, eco_burials: int) -> In
     return Indicators(
         round(cremated / deaths, 4) if deaths else None, round(eco_burials / burials, 4) if burials else None
     )
+
+
+# --- a family's notice: acted on at once, or held for confirmation (policy funeral.family_notice) ---
+
+OFFICIAL_SOURCES = frozenset({"hospital", "police"})  # a notice that verifies a held family notice
+FAMILY_NOTICE_MODES = ("at_once", "hold")
+
+
+def family_notice_hold(source: str, policy: Mapping, today: date) -> date | None:
+    """The day by which a family's notice must be confirmed (by a hospital or police notice, or a
+    clerk) before anything is done on it; None when it is acted on at once (any other source, or
+    the policy's mode `at_once`)."""
+    mode = policy.get("mode")
+    if mode not in FAMILY_NOTICE_MODES:
+        raise InvalidInput(f"funeral.family_notice mode must be one of {', '.join(FAMILY_NOTICE_MODES)}")
+    if source != "family" or mode == "at_once":
+        return None
+    days = policy.get("confirm_within_days")
+    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+        raise InvalidInput("funeral.family_notice confirm_within_days must be whole days ≥ 1 when held")
+    return today + timedelta(days=days)
+
+
+def verification_after(verification: str, verify_by: date | None, by: str, today: date) -> str:
+    """What a held case becomes when `by` (a source: hospital, police; or "clerk") confirms it on
+    `today`: "verified", or Refused. A hospital or police notice verifies it whenever it comes (the
+    death is certified); a clerk only by the deadline, after which it has lapsed."""
+    if verification == "verified":
+        raise Refused("the death is verified already")
+    if by in OFFICIAL_SOURCES:
+        return "verified"
+    if by != "clerk":
+        raise Refused(f"a {by} notice does not verify a family's notice")
+    if verification == "lapsed" or (verify_by is not None and today > verify_by):
+        raise Refused(f"the family's notice was not confirmed by {verify_by}: a hospital or police notice is needed")
+    return "verified"
+
+
+def lapses(verification: str, verify_by: date | None, today: date) -> bool:
+    """A held family notice not confirmed by its day has lapsed."""
+    return verification == "awaiting" and verify_by is not None and today > verify_by

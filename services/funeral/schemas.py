@@ -7,6 +7,7 @@ from contracts.funeral import (  # noqa: F401
     BookingRequestSchema,
     BurialRequestSchema,
     CaseViewSchema,
+    ConfirmationRequestSchema,
     CremationRequestSchema,
     DateResolutionSchema,
     DeathNoticeReceiptSchema,

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import uuid
 
+from nameko.timer import timer
 from sqlalchemy import func, select, text
 
 from chassis import (
+    SYSTEM,
     Actor,
     Audit,
     Clock,
@@ -31,7 +33,7 @@ from chassis import (
     WorkerMetrics,
     rpc,
 )
-from chassis.audit import STAFF_ROLES
+from chassis.audit import AREA_ROLES, FUNERAL_HOME, STAFF_ROLES
 from chassis.db import dialect_insert
 from chassis.errors import Conflict
 from chassis.regions import region_prefix, require_region_code
@@ -43,6 +45,7 @@ from services.funeral.schemas import (
     BookingRequestSchema,
     BurialRequestSchema,
     CaseViewSchema,
+    ConfirmationRequestSchema,
     CremationRequestSchema,
     DateResolutionSchema,
     DeathNoticeReceiptSchema,
@@ -81,8 +84,8 @@ class FuneralService(Operable):
             source = rules.source_of(actor.role, actor.id)
         except rules.Refused as exc:
             raise Forbidden(exc.reason) from None
-        if actor.role == "clerk":
-            actor.require_staff_in(data["region_code"])
+        if actor.role in AREA_ROLES:
+            actor.require_staff_in(data["region_code"], also=(FUNERAL_HOME,))
         if source in rules.REQUIRES_REFERENCE and not data["reference"]:
             raise InvalidInput(
                 "a death certificate or report has a number",
@@ -157,21 +160,44 @@ class FuneralService(Operable):
                 },
                 matter_id=case.matter_id,
             )
-            self.outbox.record(
-                "death.notified",
+            today = self.clock.today()
+            policy = self.policy.resolve("funeral.family_notice", case.region_code, today)
+            try:
+                hold = rules.family_notice_hold(source, policy.value, today)
+            except rules.InvalidInput as exc:
+                raise PolicyUnusable(f"{policy.version}: {exc.reason}") from None
+            if hold is None:
+                case.verification = "verified"
+                self._send_notified(case, source)
+            else:  # nothing is done on it until a hospital or police notice or a clerk confirms it
+                case.verification, case.verify_by = "awaiting", hold
+            self.audit.record(
+                actor,
+                "death.notify",
                 subject,
-                {
-                    "case_id": case.id,
-                    "resident_id": person.number,
-                    "name": case.name,
-                    "date_of_death": case.date_of_death,
-                    "region_code": case.region_code,
-                    "source": source,
-                },
+                "opened" if hold is None else "held",
+                policy_version=policy.version,
+                source=source,
                 matter_id=case.matter_id,
+                verify_by=hold,
             )
-            self.audit.record(actor, "death.notify", subject, "opened", source=source, matter_id=case.matter_id)
-            self.log.info("funeral.case_opened", case_id=case.id, source=source)
+            self.log.info("funeral.case_opened", case_id=case.id, source=source, held=hold is not None)
+        elif case.verification != "verified" and source in rules.OFFICIAL_SOURCES and case.state == "open":
+            # a certificate or report verifies the family's notice; its date is the one acted on,
+            # since the family's was never acted on
+            case.verification = rules.verification_after(case.verification, case.verify_by, source, self.clock.today())
+            family_date, case.date_of_death = case.date_of_death, data["date_of_death"]
+            self._send_notified(case, source)
+            self.audit.record(
+                actor,
+                "death.verify",
+                subject,
+                "verified",
+                source=source,
+                family_date=family_date,
+                date_of_death=case.date_of_death,
+            )
+            self.log.info("funeral.verified", case_id=case.id, source=source)
         elif not rules.dates_agree(case.date_of_death, data["date_of_death"]):
             case.date_conflict = True
             self.audit.record(
@@ -187,6 +213,78 @@ class FuneralService(Operable):
         else:
             self.audit.record(actor, "death.notify", subject, "joined", source=source)
         return self._notice_answer(actor, case, duplicate=not opened)
+
+    def _send_notified(self, case: DeathCase, source: str) -> None:
+        """`death.notified`: every participant takes its step of 身后一件事 on it."""
+        self.outbox.record(
+            "death.notified",
+            f"death-case-{case.id}",
+            {
+                "case_id": case.id,
+                "resident_id": case.resident_id,
+                "name": case.name,
+                "date_of_death": case.date_of_death,
+                "region_code": case.region_code,
+                "source": source,
+            },
+            matter_id=case.matter_id,
+        )
+
+    @rpc
+    def confirm_notice(self, actor, case_id, request):
+        """A clerk of the area confirms a family's notice held for verification (the death
+        certificate seen, a visit), by the policy's deadline: `death.notified` is sent on."""
+        actor, data = Actor.from_dict(actor), load(ConfirmationRequestSchema, request)
+        case = self._case(actor, case_id, for_update=True)
+        subject = f"death-case-{case.id}"
+        try:
+            if case.state == "revoked":
+                raise rules.Refused("the case is revoked")
+            case.verification = rules.verification_after(case.verification, case.verify_by, "clerk", self.clock.today())
+        except rules.Refused as exc:
+            self.audit.record_refusal(actor, "death.confirm", subject, exc.reason)
+            raise CaseStepRefused(exc.reason) from None
+        self._send_notified(case, "family")
+        self.audit.record(actor, "death.confirm", subject, "verified", reason=data["reason"])
+        return self._case_view(case)
+
+    @timer(interval=3600)
+    def lapse_unverified_job(self):
+        self._lapse_unverified()
+
+    @rpc
+    def lapse_unverified(self, actor):
+        """The held family notices not confirmed by their day lapse (idempotent; also hourly):
+        nothing was done on them, and a clerk can no longer confirm them (a hospital or police
+        notice still verifies the death). Admins only. How many lapsed."""
+        actor = Actor.from_dict(actor)
+        if actor.role != "admin":
+            raise Forbidden("only an admin runs the lapse of unverified notices")
+        return {"lapsed": self._lapse_unverified()}
+
+    def _lapse_unverified(self) -> int:
+        today = self.clock.today()
+        held = (
+            self.db.execute(
+                select(DeathCase)
+                .where(DeathCase.verification == "awaiting", DeathCase.verify_by < today)
+                .order_by(DeathCase.id)
+                .with_for_update(skip_locked=True)
+            )
+            .scalars()
+            .all()
+        )
+        for case in held:
+            if rules.lapses(case.verification, case.verify_by, today):
+                case.verification = "lapsed"
+                self.audit.record(
+                    SYSTEM,
+                    "death.lapse",
+                    f"death-case-{case.id}",
+                    "lapsed",
+                    reason=f"a family's notice not confirmed by {case.verify_by}",
+                )
+        return len(held)
 
     @rpc
     def date_conflicts(self, actor):
@@ -230,7 +328,8 @@ class FuneralService(Operable):
         previous, subject = case.date_of_death, f"death-case-{case.id}"
         changed = data["date_of_death"] != previous
         case.date_conflict, case.date_of_death = False, data["date_of_death"]
-        if changed and case.state != "revoked":
+        # a held family notice was never acted on: its date is simply the case's now
+        if changed and case.state != "revoked" and case.verification == "verified":
             # the case's decisions so far, this one included: taken under the case's lock, so each
             # correction's number is above every earlier one's
             revision = self.db.execute(
@@ -266,14 +365,14 @@ class FuneralService(Operable):
 
     @rpc
     def get_case(self, actor, case_id):
-        return self._case_view(self._case(Actor.from_dict(actor), case_id))
+        return self._case_view(self._case(Actor.from_dict(actor), case_id, funeral_home=True))
 
     @rpc
     def book(self, actor, case_id, request):
         """Transport or cremation at a funeral home, with the fee and the 惠民殡葬 waiver of the
         region's policy on the day."""
         actor, data = Actor.from_dict(actor), load(BookingRequestSchema, request)
-        case = self._case(actor, case_id, for_update=True)
+        case = self._case(actor, case_id, for_update=True, funeral_home=True)
         if case.state != "open":
             raise CaseStepRefused(f"the case is {case.state}")
         if self.db.execute(select(Booking.id).where(Booking.case_id == case.id, Booking.kind == data["kind"])).first():
@@ -314,7 +413,7 @@ class FuneralService(Operable):
         """The burial form; an eco form earns the region's reward (capped per case), a niche is
         allocated from the region's inventory."""
         actor, data = Actor.from_dict(actor), load(BurialRequestSchema, request)
-        case = self._case(actor, case_id, for_update=True)
+        case = self._case(actor, case_id, for_update=True, funeral_home=True)
         if case.state == "revoked":
             raise CaseStepRefused("the case is revoked")
         if self.db.get(Burial, case.id) is not None:
@@ -370,7 +469,7 @@ class FuneralService(Operable):
         """The cremation took place: the certificate (火化证明) is issued and funeral's step of the
         matter is done."""
         actor, data = Actor.from_dict(actor), load(CremationRequestSchema, request)
-        case = self._case(actor, case_id, for_update=True)
+        case = self._case(actor, case_id, for_update=True, funeral_home=True)
         booked = (
             self.db.execute(select(Booking.id).where(Booking.case_id == case.id, Booking.kind == "cremation")).first()
             is not None
@@ -415,6 +514,10 @@ class FuneralService(Operable):
         """A notification made in error: an authorised clerk (a district bureau's, or an admin)
         revokes it; every participant reverses its step on `death.revoked`."""
         actor, data = Actor.from_dict(actor), load(RevocationRequestSchema, request)
+        if actor.role == FUNERAL_HOME:  # they take the notice and the body; the bureau decides
+            reason = "funeral-home staff do not revoke a death: a district bureau does"
+            self.audit.record_refusal(actor, "death.revoke", f"death-case-{case_id}", reason)
+            raise Forbidden(reason)
         case = self._case(actor, case_id, for_update=True)
         if actor.role != "admin" and len(actor.area or "") != 6:
             raise Forbidden("a revocation is decided by a district bureau (or the city), not a township")
@@ -459,7 +562,7 @@ class FuneralService(Operable):
     def add_niches(self, actor, request):
         """骨灰安放格位 added to a columbarium's inventory."""
         actor, data = Actor.from_dict(actor), load(NicheBatchSchema, request)
-        actor.require_staff_in(data["region_code"])
+        actor.require_staff_in(data["region_code"], also=(FUNERAL_HOME,))
         last = self.db.execute(
             select(func.coalesce(func.max(Niche.position), 0)).where(Niche.facility == data["facility"])
         ).scalar_one()
@@ -476,7 +579,7 @@ class FuneralService(Operable):
     def niche_inventory(self, actor, region_code):
         actor = Actor.from_dict(actor)
         require_region_code(region_code)
-        actor.require_staff_in(region_code)
+        actor.require_staff_in(region_code, also=(FUNERAL_HOME,))
         return self._inventory(region_code)
 
     def _inventory(self, region_code: str) -> dict:
@@ -540,9 +643,11 @@ class FuneralService(Operable):
             raise UnknownCase(f"no funeral case {case_id}")
         return case
 
-    def _case(self, actor: Actor, case_id: str, for_update: bool = False) -> DeathCase:
+    def _case(self, actor: Actor, case_id: str, for_update: bool = False, funeral_home: bool = False) -> DeathCase:
+        """The case, for staff of its area; `funeral_home`: funeral-home staff too (what a funeral
+        home does: bookings, burial, cremation; never a revocation or the date of death)."""
         case = self._case_by_id(case_id, for_update)
-        actor.require_staff_in(case.region_code)
+        actor.require_staff_in(case.region_code, also=(FUNERAL_HOME,) if funeral_home else ())
         return case
 
     def _reported_dates(self, case: DeathCase) -> list:
@@ -553,7 +658,7 @@ class FuneralService(Operable):
     def _notice_answer(self, actor: Actor, case: DeathCase, duplicate: bool) -> dict:
         """Staff see the case; a partner or the family only the receipt of its notice, since the
         case holds other sources' notices and the family's arrangements (minimal disclosure)."""
-        if actor.role in STAFF_ROLES:
+        if actor.role in (*STAFF_ROLES, FUNERAL_HOME):
             return self._case_view(case, duplicate=duplicate)
         self.db.flush()
         return dump(
@@ -632,5 +737,7 @@ class FuneralService(Operable):
                 "cremation_certificate": case.cremation_certificate,
                 "cremated_on": case.cremated_on,
                 "revoked_reason": case.revoked_reason,
+                "verification": case.verification or "verified",
+                "verify_by": case.verify_by,
             },
         )

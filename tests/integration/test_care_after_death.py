@@ -1015,7 +1015,10 @@ def test_a_corrected_date_moves_every_end_in_care_and_pays_the_allowance_back_on
         "2026-07-05",
         "2026-07-05",
     )
-    assert restated["child_reviews"] == [review]  # the same review, open, once
+    # the same review, open, once; its text names the confirmed date
+    assert restated["child_reviews"] == [
+        {**review, "reason": "the child's caregiver died on 2026-07-05: review who cares for the child"}
+    ]
     assert restated["changes"]["admission"] == admission["admission_id"]
     assert rows(engine, "SELECT resident_id, discharged_on::text FROM admission ORDER BY admitted_on") == [
         (DECEASED, "2026-07-05"),
@@ -1089,3 +1092,195 @@ def test_a_corrected_date_moves_the_voucher_and_the_support_and_a_revocation_sti
     wait_for(lambda: rows(engine, "SELECT ends_on FROM supported_member") == [(None,)], what="the support reopened")
     assert voucher_ends(engine) == [(None,)]
     assert rows(assistance, "SELECT ends_on FROM entitlement") == [(None,)]
+
+
+def test_a_corrected_date_rewrites_the_child_review_with_the_confirmed_date(care, amqp_uri):
+    """The caregiver's death raises the child's review, whose text names the date of death. The
+    date is corrected: the review stands (once), and its text names the confirmed date, not the old
+    one (failed before issue 18: the review kept "died on 2026-06-02" after the correction)."""
+    rpc, engine = care
+    rpc.register_child(
+        CLERK,
+        {
+            "resident_id": GRANDCHILD,
+            "name": "周小",
+            "category": "de_facto_unsupported",
+            "placement": "community",
+            "village_code": VILLAGE,
+            "household": "三组 2 号",
+            "guardian": "祖父",
+            "guardian_resident_id": DECEASED,
+        },
+    )
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="care's reaction")
+    assert rows(engine, "SELECT reason FROM child_review") == [
+        (f"the child's caregiver died on {DIED}: review who cares for the child",)
+    ]
+    publish(amqp_uri, "death.date_corrected", "funeral", corrected(case_id, "2026-06-05", DIED))
+    wait_for(
+        lambda: rows(engine, "SELECT date_of_death::text FROM death_record") == [("2026-06-05",)], what="the correction"
+    )
+    assert rows(engine, "SELECT state, reason FROM child_review") == [
+        ("open", "the child's caregiver died on 2026-06-05: review who cares for the child")
+    ]
+    assert rows(engine, "SELECT count(*) FROM audit_log WHERE action = 'child.review_restated'") == [(1,)]
+
+
+BUREAU = {"id": "allowance-office", "role": "clerk", "area": "330602"}
+
+
+def an_enrolled_elder(rpc, manual_clock):
+    manual_clock.set_local_date(date(2026, 6, 1))
+    rpc.import_people(
+        ADMIN,
+        {
+            "people": [
+                {
+                    "resident_id": DECEASED,
+                    "name": "周老",
+                    "region_code": TOWNSHIP,
+                    "bank_account": "6217000000000000071",
+                }
+            ]
+        },
+    )
+    assert rpc.run_allowance_job(ADMIN)["enrolled"] == 1
+    return rpc.freeze_allowance_cycle(BUREAU, {"region_code": "330602", "month": "2026-06-01"})
+
+
+def payments_of(engine):
+    return rows(
+        engine,
+        f"SELECT for_month::text, kind, state, failure_reason FROM allowance_payment WHERE resident_id = '{DECEASED}'"
+        " ORDER BY for_month, id",
+    )
+
+
+def revoked(case_id):
+    return {"case_id": case_id, "resident_id": DECEASED, "date_of_death": DIED, "reason": "another person"}
+
+
+def test_a_death_withholds_the_allowance_from_a_batch_frozen_but_not_sent(care, manual_clock, amqp_uri):
+    """July's cycle is frozen on 1 July, with the person, and not yet sent when their death (2
+    June) arrives on 3 July: July's payment leaves the batch (failed: withheld), so the bank is
+    never asked to pay it, and no recovery is needed. The death is revoked: August pays July as
+    arrears, once (failed before issue 18: July went to the bank with the batch)."""
+    rpc, engine = care
+    june = an_enrolled_elder(rpc, manual_clock)
+    manual_clock.set_local_date(date(2026, 7, 1))
+    july = rpc.freeze_allowance_cycle(BUREAU, {"region_code": "330602", "month": "2026-07-01"})
+    assert july["payments"] == 1
+    manual_clock.set_local_date(date(2026, 7, 3))
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="care's reaction")
+    assert payments_of(engine) == [
+        ("2026-06-01", "regular", "pending", None),
+        ("2026-07-01", "regular", "failed", f"withheld: death (funeral case {case_id})"),
+    ]
+    sent = rpc.send_allowance_batch(BUREAU, july["cycle_id"])
+    assert (sent["rows"], sent["total_fen"]) == (0, 0)
+    view = rpc.after_death(BUREAU, case_id)
+    assert view["allowance_recovery"] is None  # nothing went out for a month after the death
+    (report,) = step_reports(engine, "care_stopped")
+    assert "allowance for 2026-07 withheld from the batch not yet sent" in report["reason"]
+
+    publish(amqp_uri, "death.revoked", "funeral", revoked(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("reversed",)], what="the revocation")
+    manual_clock.set_local_date(date(2026, 8, 1))
+    august = rpc.freeze_allowance_cycle(BUREAU, {"region_code": "330602", "month": "2026-08-01"})
+    assert (august["regular"], august["arrears"], august["arrears_fen"]) == (1, 1, june["total_fen"])
+
+
+def test_the_allowance_paid_after_the_death_is_recorded_for_recovery(care, manual_clock, amqp_uri):
+    """July's batch is with the bank when the death (2 June) arrives: July is recorded for
+    recovery (追回), as assistance records its own. The bank says July failed: nothing to recover;
+    that it paid after all: owed again; the death is revoked: cancelled (failed before issue 18:
+    care only said "to stop at the bank or recover", with no record)."""
+    rpc, engine = care
+    an_enrolled_elder(rpc, manual_clock)
+    manual_clock.set_local_date(date(2026, 7, 1))
+    july = rpc.freeze_allowance_cycle(BUREAU, {"region_code": "330602", "month": "2026-07-01"})
+    rpc.send_allowance_batch(BUREAU, july["cycle_id"])
+    (payment_id,) = [
+        r[0] for r in rows(engine, f"SELECT id FROM allowance_payment WHERE cycle_id = '{july['cycle_id']}'")
+    ]
+    manual_clock.set_local_date(date(2026, 7, 3))
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="care's reaction")
+    recovery = rpc.after_death(BUREAU, case_id)["allowance_recovery"]
+    assert (recovery["months"], recovery["amount_fen"], recovery["state"]) == (
+        ["2026-07-01"],
+        july["total_fen"],
+        "open",
+    )
+    assert payments_of(engine)[1][2] == "pending"  # with the bank: recovered, not withheld
+
+    bank = {"id": "banks", "role": "partner"}
+    rpc.reconcile_allowance_results(
+        bank, july["cycle_id"], {"results": [{"payment_id": payment_id, "status": "failed", "reason": "closed"}]}
+    )
+    recovery = rpc.after_death(BUREAU, case_id)["allowance_recovery"]
+    assert (recovery["amount_fen"], recovery["state"]) == (0, "cancelled")
+    rpc.reconcile_allowance_results(bank, july["cycle_id"], {"results": [{"payment_id": payment_id, "status": "paid"}]})
+    recovery = rpc.after_death(BUREAU, case_id)["allowance_recovery"]
+    assert (recovery["amount_fen"], recovery["state"]) == (july["total_fen"], "open")
+    # the same answer again changes nothing
+    rpc.reconcile_allowance_results(bank, july["cycle_id"], {"results": [{"payment_id": payment_id, "status": "paid"}]})
+    assert rows(
+        engine, "SELECT action, outcome FROM audit_log WHERE subject LIKE 'allowance-recovery-%' ORDER BY id"
+    ) == [
+        ("allowance.recovery", "open"),
+        ("allowance.recovery_recount", "cancelled"),
+        ("allowance.recovery_recount", "open"),
+    ]
+
+    publish(amqp_uri, "death.revoked", "funeral", revoked(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("reversed",)], what="the revocation")
+    recovery = rpc.after_death(BUREAU, case_id)["allowance_recovery"]
+    assert (recovery["state"], recovery["note"]) == ("cancelled", "the death was revoked: another person")
+
+
+def test_assistance_withholds_a_payment_frozen_but_not_sent_when_the_death_arrives(
+    make_database, base_config, start_service, manual_clock, amqp_uri, tmp_path
+):
+    """The one-person household's August is frozen (10 August's cycle, not yet sent) when the death
+    (2 June) arrives: August leaves the batch (failed: withheld), so nothing goes to the bank for a
+    month after the death and nothing is to recover for it; the death is revoked: August is paid
+    as arrears, once, and owed no back pay beside (failed before issue 18: August went to the bank
+    and was recorded for recovery)."""
+    engine = start_assistance(make_database, base_config, start_service, tmp_path)
+    manual_clock.set_local_date(date(2026, 8, 3))
+    one_person_household(engine, (("2026-07-01", "paid"), ("2026-08-01", "pending")))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE payment_cycle SET state = 'frozen' WHERE id = '2026-08'"))
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="assistance's reaction")
+    assert rows(engine, "SELECT for_month::text, state, failure_reason FROM payment ORDER BY for_month") == [
+        ("2026-07-01", "paid", None),
+        ("2026-08-01", "failed", f"withheld: death (funeral case {case_id})"),
+    ]
+    # July was paid after the death (June): that is the overpayment; August is not
+    assert rows(engine, "SELECT months, amount_fen FROM overpayment") == [(["2026-07-01"], 110500)]
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as proxy:
+        sent = proxy.assistance.send_bank_batch(ADMIN, "2026-08")
+    assert (sent["rows"], sent["total_fen"]) == (0, 0)
+    assert "withheld from the batch not yet sent" in step_reports(engine, "benefits_stopped")[0]["reason"]
+
+    manual_clock.set_local_date(date(2026, 8, 20))
+    publish(
+        amqp_uri,
+        "death.revoked",
+        "funeral",
+        {"case_id": case_id, "resident_id": DECEASED, "date_of_death": DIED, "reason": "another person"},
+    )
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("reversed",)], what="the revocation")
+    assert rows(engine, "SELECT months FROM back_pay") == []  # August is paid as arrears, not twice
+    manual_clock.set_local_date(date(2026, 9, 1))
+    september = rpc_freeze(amqp_uri, "2026-09-01")
+    assert (september["regular"], september["arrears"], september["arrears_fen"]) == (1, 1, 110500)
+    engine.dispose()

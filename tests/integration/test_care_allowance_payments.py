@@ -201,15 +201,16 @@ def test_the_allowance_is_paid_monthly_by_band_once_from_a_frozen_snapshot(care,
     assert rpc.freeze_allowance_cycle(ADMIN, {"region_code": DISTRICT, "month": "2026-07-31"})["payments"] == 8
 
     # August: nobody is paid twice for June, ENDING is not paid; an end recorded after a freeze
-    # shows what that cycle already holds for the months after it
+    # takes what that cycle (not yet sent) holds for the months after it out of its batch
     manual_clock.set_local_date(date(2026, 8, 1))
     august = rpc.freeze_allowance_cycle(BUREAU, {"region_code": DISTRICT, "month": "2026-08-01"})
     got = payments(engine, august["cycle_id"])
     assert ENDING["resident_id"] not in got and (august["arrears"], august["back_pay"]) == (0, 0)
     assert set(got) == {p["resident_id"] for p in (TURNS_80, TURNS_90, HUNDRED, NO_ACCOUNT, LATE)}
     late = rpc.end_allowance(BUREAU, TURNS_90["resident_id"], {"ended_on": "2026-07-31", "reason": "moved away"})
-    assert [(p["for_month"], p["amount_fen"], p["state"]) for p in late["paid_after_end"]] == [
-        ("2026-08-01", 10000, "pending")
+    assert late["paid_after_end"] == []
+    assert [(p["for_month"], p["amount_fen"], p["state"], p["failure_reason"]) for p in late["withheld"]] == [
+        ("2026-08-01", 10000, "failed", "withheld: moved away")
     ]
     with engine.connect() as conn:
         live_june = conn.execute(

@@ -303,3 +303,148 @@ def test_a_corrected_date_moves_the_end_of_the_marriage(
         assert proxy.marriage.marital_status(registrar, wife2) == {"status": "widowed", "since": "2026-06-01"}
         assert [r["state"] for r in reports(other)] == ["done"]
     engine.dispose()
+
+
+def test_funeral_home_staff_take_the_notice_but_cannot_revoke_the_death(system):
+    """Funeral-home staff have a role of their own (funeral_home, scoped to their district): they
+    notify a death and see its case, but neither revoke it nor confirm its date, at the gateway or
+    at the service; a district clerk still revokes (failed before issue 18: funeral-home staff were
+    district clerks, and no such role could be issued)."""
+    sys_ = system(funeral=True)
+    home = ("funeral_home", "funeral-home-01", DISTRICT)
+    answer = sys_.call("POST", "/api/v1/funeral/deaths", home, json=notice(None))
+    assert answer.status_code == 202, answer.text
+    case_id = answer.json()["case_id"]
+    seen = sys_.call("GET", f"/api/v1/funeral/cases/{case_id}", home)
+    assert (seen.status_code, seen.json()["state"]) == (200, "open")
+    refused = sys_.call(
+        "POST", f"/api/v1/funeral/cases/{case_id}/revocation", home, json={"reason": "the family asked"}
+    )
+    assert refused.status_code == 403, refused.text
+    moved = sys_.call(
+        "POST",
+        f"/api/v1/funeral/cases/{case_id}/date-of-death",
+        home,
+        json={"date_of_death": "2026-05-19", "reason": "the family says so"},
+    )
+    assert moved.status_code == 403, moved.text
+    # nor at the service, whoever calls it
+    with (
+        ClusterRpcProxy({"AMQP_URI": sys_.amqp_uri}) as proxy,
+        pytest.raises(Problem, match="funeral-home staff do not revoke"),
+    ):
+        proxy.funeral.revoke(
+            {"id": "funeral-home-01", "role": "funeral_home", "area": DISTRICT},
+            case_id,
+            {"reason": "the family asked for it"},
+        )
+    engine = create_engine(sys_.databases["funeral"])
+    assert rows(engine, f"SELECT state FROM death_case WHERE id = '{case_id}'") == [("open",)]
+    assert rows(engine, "SELECT actor_role, action, outcome FROM audit_log WHERE outcome = 'refused'") == [
+        ("funeral_home", "death.revoke", "refused")
+    ]
+    engine.dispose()
+    # the district bureau revokes
+    revoked = sys_.call(
+        "POST",
+        f"/api/v1/funeral/cases/{case_id}/revocation",
+        ("clerk", "approver-01", DISTRICT),
+        json={"reason": "the wrong person"},
+    )
+    assert (revoked.status_code, revoked.json()["state"]) == (200, "revoked")
+
+
+def test_a_funeral_home_token_outside_its_district_sees_no_case(system):
+    sys_ = system(funeral=True)
+    answer = sys_.call("POST", "/api/v1/funeral/deaths", ("funeral_home", "fh-01", DISTRICT), json=notice(None))
+    case_id = answer.json()["case_id"]
+    elsewhere = sys_.call("GET", f"/api/v1/funeral/cases/{case_id}", ("funeral_home", "fh-02", "330603"))
+    assert elsewhere.status_code == 403, elsewhere.text
+    # and a funeral-home token is no clerk's: the clerks' queue of date conflicts refuses it
+    queue = sys_.call("GET", "/api/v1/funeral/date-conflicts", ("funeral_home", "fh-01", DISTRICT))
+    assert queue.status_code == 403, queue.text
+
+
+FAMILY = {"id": compose_resident_id(DISTRICT, date(1968, 2, 2), 44), "role": "citizen"}
+
+
+def hold_family_notices(engine, days=3, region=DISTRICT):
+    """The district's version of funeral.family_notice: a family's notice waits for confirmation."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO policy_parameters (region_code, name, effective_from, value, source, recorded_at,"
+                " recorded_by) VALUES (:r, 'funeral.family_notice', '2026-01-01', CAST(:v AS json), 'test',"
+                " now(), 'test')"
+            ),
+            {"r": region, "v": f'{{"mode": "hold", "confirm_within_days": {days}}}'},
+        )
+
+
+def notified(engine):
+    return [
+        r.body["data"]["date_of_death"]
+        for r in rows(engine, "SELECT body FROM outbox WHERE event_type = 'death.notified' ORDER BY id")
+    ]
+
+
+def test_a_family_notice_held_by_policy_waits_for_the_hospital(funeral):
+    """Where the district holds family notices (funeral.family_notice: hold, 3 days), the family's
+    notice opens the case and the matter but nothing is done on it: no death.notified until the
+    hospital's certificate comes, and then with the certificate's date (failed before issue 18:
+    the family's notice was sent on at once, unverified)."""
+    proxy, engine = funeral
+    hold_family_notices(engine)
+    receipt = proxy.funeral.notify_death(FAMILY, {**notice(None, died="2026-06-08"), "informant_relationship": "son"})
+    case_id = receipt["case_id"]
+    assert notified(engine) == []
+    assert rows(engine, "SELECT event_type FROM outbox ORDER BY id") == [("matter.opened",)]
+    case = proxy.funeral.get_case(APPROVER, case_id)
+    assert (case["verification"], case["verify_by"]) == ("awaiting", "2026-06-13")
+    assert rows(engine, "SELECT outcome, policy_version FROM audit_log WHERE action = 'death.notify'") == [
+        ("held", f"{DISTRICT}/funeral.family_notice@2026-01-01")
+    ]
+    # the hospital's certificate verifies it, with its own date
+    proxy.funeral.notify_death(HEALTH, notice("D-900", died="2026-06-07"))
+    assert notified(engine) == ["2026-06-07"]
+    case = proxy.funeral.get_case(APPROVER, case_id)
+    assert (case["verification"], case["date_of_death"], case["date_conflict"]) == ("verified", "2026-06-07", False)
+    # the police report later joins, and sends nothing again
+    proxy.funeral.notify_death(POLICE, notice("GA-900", died="2026-06-07"))
+    assert notified(engine) == ["2026-06-07"]
+
+
+def test_a_held_family_notice_is_confirmed_by_a_clerk_within_the_days_or_lapses(funeral, manual_clock):
+    proxy, engine = funeral
+    hold_family_notices(engine, days=3)
+    first = proxy.funeral.notify_death(FAMILY, notice(None, died="2026-06-08"))["case_id"]
+    other = compose_resident_id(DISTRICT, date(1939, 3, 3), 55)
+    second = proxy.funeral.notify_death(FAMILY, notice(None, died="2026-06-09", resident_id=other))["case_id"]
+    # funeral-home staff cannot confirm; a clerk of the area can, by the deadline
+    with pytest.raises(Problem):
+        proxy.funeral.confirm_notice(
+            {"id": "fh-01", "role": "funeral_home", "area": DISTRICT}, first, {"reason": "the certificate"}
+        )
+    manual_clock.set_local_date(date(2026, 6, 13))
+    confirmed = proxy.funeral.confirm_notice(APPROVER, first, {"reason": "the certificate seen at the office"})
+    assert confirmed["verification"] == "verified"
+    assert notified(engine) == ["2026-06-08"]
+    with pytest.raises(Problem, match="verified already"):
+        proxy.funeral.confirm_notice(APPROVER, first, {"reason": "again"})
+    # the other is not confirmed by 13 June: it lapses, and a clerk can no longer confirm it
+    manual_clock.set_local_date(date(2026, 6, 14))
+    assert proxy.funeral.lapse_unverified({"id": "ops", "role": "admin"}) == {"lapsed": 1}
+    assert proxy.funeral.lapse_unverified({"id": "ops", "role": "admin"}) == {"lapsed": 0}
+    assert proxy.funeral.get_case(APPROVER, second)["verification"] == "lapsed"
+    with pytest.raises(Problem, match="not confirmed by 2026-06-13"):
+        proxy.funeral.confirm_notice(APPROVER, second, {"reason": "late"})
+    assert notified(engine) == ["2026-06-08"]
+    # a police report still verifies the death
+    proxy.funeral.notify_death(POLICE, notice("GA-901", died="2026-06-09", resident_id=other))
+    assert notified(engine) == ["2026-06-08", "2026-06-09"]
+
+
+def test_where_the_policy_acts_at_once_a_family_notice_is_sent_on(funeral):
+    proxy, engine = funeral
+    proxy.funeral.notify_death(FAMILY, notice(None, died="2026-06-08"))
+    assert notified(engine) == ["2026-06-08"]

@@ -539,3 +539,33 @@ def test_response_seconds():
 def test_the_severely_disabled_get_vouchers_at_any_age():
     assert rules.voucher_monthly_fen("dibao", 35, 60, {"dibao": 30000}, severely_disabled=True) == 30000
     assert rules.voucher_monthly_fen("dibao", 35, 60, {"dibao": 30000}) == 0
+
+
+@pytest.mark.parametrize(
+    "day, first",
+    [
+        (date(2026, 6, 2), date(2026, 7, 1)),
+        (date(2026, 6, 30), date(2026, 7, 1)),
+        (date(2026, 12, 31), date(2027, 1, 1)),
+        (date(2026, 2, 1), date(2026, 3, 1)),
+    ],
+)
+def test_the_first_month_an_end_does_not_pay(day, first):
+    assert rules.first_month_after(day) == first
+
+
+JUNE, JULY, AUGUST = date(2026, 6, 1), date(2026, 7, 1), date(2026, 8, 1)
+
+
+@pytest.mark.parametrize(
+    "payments, months, amount",
+    [
+        ([(JUNE, 20000, "paid")], (), 0),  # the month of death is the deceased's in full
+        ([(JULY, 20000, "paid"), (AUGUST, 20000, "pending")], (JULY, AUGUST), 40000),
+        ([(JULY, 20000, "failed")], (), 0),  # withheld or not made by the bank
+        ([(JULY, 20000, "paid"), (JULY, 5000, "pending")], (JULY,), 25000),  # a back pay beside it
+        ([], (), 0),
+    ],
+)
+def test_what_the_allowance_paid_after_a_death(payments, months, amount):
+    assert rules.allowance_paid_after_death(date(2026, 6, 2), payments) == rules.AllowanceOverpaid(months, amount)

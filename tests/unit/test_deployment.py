@@ -259,6 +259,7 @@ def test_the_variables_a_config_reads_are_those_of_its_values():
         "E_CERTIFICATE_KEY_ID": "dev",
         "LOG_LEVEL": "INFO",
         "JOB_TICK_SECONDS": "3600",
+        "AUDIT_CHECKPOINTS": "var/audit-checkpoints",
     }
 
 

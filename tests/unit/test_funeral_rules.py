@@ -17,6 +17,7 @@ FEES = {"transport": 30000, "cremation": 40000}
         ("partner", "health", "hospital"),
         ("partner", "police", "police"),
         ("clerk", "funeral-home-01", "funeral_home"),
+        ("funeral_home", "funeral-home-01", "funeral_home"),
         ("admin", "bureau", "funeral_home"),
         ("citizen", "330602194103010011", "family"),
     ],
@@ -242,3 +243,61 @@ def test_a_step_reported_after_a_correction_names_it(event_type, said, reason):
 def test_after_death_protocol_takes_only_its_events():
     with pytest.raises(ValueError):
         after_death_action("death.cremated", None)
+
+
+HOLD = {"mode": "hold", "confirm_within_days": 3}
+
+
+@pytest.mark.parametrize(
+    "source, policy, expected",
+    [
+        ("family", HOLD, date(2026, 6, 13)),
+        ("family", {"mode": "hold", "confirm_within_days": 1}, date(2026, 6, 11)),
+        ("family", {"mode": "at_once", "confirm_within_days": 0}, None),
+        ("hospital", HOLD, None),
+        ("police", HOLD, None),
+        ("funeral_home", HOLD, None),
+    ],
+)
+def test_a_family_notice_is_held_by_policy(source, policy, expected):
+    assert rules.family_notice_hold(source, policy, date(2026, 6, 10)) == expected
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [{"mode": "later"}, {"mode": "hold", "confirm_within_days": 0}, {"mode": "hold", "confirm_within_days": True}],
+)
+def test_an_unusable_family_notice_policy_is_refused(policy):
+    with pytest.raises(rules.InvalidInput):
+        rules.family_notice_hold("family", policy, date(2026, 6, 10))
+
+
+BY = date(2026, 6, 13)
+
+
+@pytest.mark.parametrize(
+    "verification, by, today, expected",
+    [
+        ("awaiting", "clerk", BY, "verified"),  # on the last day
+        ("awaiting", "clerk", date(2026, 6, 14), None),  # a day late
+        ("lapsed", "clerk", date(2026, 6, 12), None),
+        ("awaiting", "hospital", date(2026, 7, 1), "verified"),
+        ("lapsed", "police", date(2026, 7, 1), "verified"),
+        ("verified", "hospital", BY, None),
+        ("awaiting", "funeral_home", BY, None),
+    ],
+)
+def test_what_verifies_a_held_family_notice(verification, by, today, expected):
+    if expected is None:
+        with pytest.raises(rules.Refused):
+            rules.verification_after(verification, BY, by, today)
+    else:
+        assert rules.verification_after(verification, BY, by, today) == expected
+
+
+@pytest.mark.parametrize(
+    "verification, today, expected",
+    [("awaiting", BY, False), ("awaiting", date(2026, 6, 14), True), ("lapsed", date(2026, 6, 14), False)],
+)
+def test_a_held_notice_lapses_after_its_day(verification, today, expected):
+    assert rules.lapses(verification, BY, today) is expected

@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0002
 """
 
-from chassis.migrations import create_chassis_tables_v3, drop_chassis_tables_v3
+from chassis.migrations import create_chassis_tables_v4, drop_chassis_tables_v4
 
 revision = "0003"
 down_revision = "0002"
@@ -13,8 +13,8 @@ depends_on = None
 
 
 def upgrade():
-    create_chassis_tables_v3()
+    create_chassis_tables_v4()
 
 
 def downgrade():
-    drop_chassis_tables_v3()
+    drop_chassis_tables_v4()

@@ -4,7 +4,7 @@ Revision ID: 0006
 Revises: 0005
 """
 
-from chassis.migrations import create_chassis_tables_v3, drop_chassis_tables_v3
+from chassis.migrations import create_chassis_tables_v4, drop_chassis_tables_v4
 
 revision = "0006"
 down_revision = "0005"
@@ -13,8 +13,8 @@ depends_on = None
 
 
 def upgrade():
-    create_chassis_tables_v3()
+    create_chassis_tables_v4()
 
 
 def downgrade():
-    drop_chassis_tables_v3()
+    drop_chassis_tables_v4()

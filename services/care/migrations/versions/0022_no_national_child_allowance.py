@@ -5,8 +5,8 @@ allowance of its own, so an orphan in such a region was registered with 0 fen a 
 the lookup finds nothing and the request is refused naming `village_code` and the policy; the
 bureau adds the region's version.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 """
 
 from datetime import UTC, date, datetime
@@ -16,8 +16,8 @@ from alembic import op
 from chassis.regions import NATIONAL
 from chassis.tables import policy_parameters
 
-revision = "0021"
-down_revision = "0020"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """收养登记: the adoption register, and the Civil Code's ages and counts for it as policy
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 from datetime import UTC, date, datetime
@@ -12,8 +12,8 @@ from alembic import op
 from chassis.regions import NATIONAL
 from chassis.tables import policy_parameters
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

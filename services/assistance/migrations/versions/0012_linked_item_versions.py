@@ -1,7 +1,7 @@
 """救助一件事: the linked-item catalogue managed as versions (add, change as a new version, retire)
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 from datetime import UTC, datetime
@@ -11,8 +11,8 @@ from alembic import op
 
 from chassis.types import UtcDateTime
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -6,8 +6,8 @@
 (a decision is always judged by the law of its day). The seed notes do not give the amendment's text:
 the one-year figure is the amendment's as published; the bureau verifies it against the gazette.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from datetime import UTC, date, datetime
@@ -17,8 +17,8 @@ from alembic import op
 from chassis.regions import NATIONAL
 from chassis.tables import policy_parameters
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
