@@ -41,7 +41,7 @@ from chassis.metrics import (
     QUEUE_WATCH_OWNER,
     queue_kind,
 )
-from chassis.topology import all_queues, retry_queue_name
+from chassis.topology import all_queues, partner_queues, retry_queue_name
 from contracts.subscriptions import SUBSCRIPTIONS
 
 __all__ = ["Operable", "ProcessHealth", "Readiness", "OpsWatch", "QueueAges", "topology_queue_names"]
@@ -96,11 +96,18 @@ def _run(probe) -> str:
 
 
 def topology_queue_names(retry_delays_ms) -> list[str]:
-    """Every queue of the topology: consumer and partner queues, their dead-letter queues and the
-    consumers' retry queues (at the delays this process is configured with, the system's)."""
+    """Every queue of the services' vhost: consumer queues, their dead-letter queues and their
+    retry queues (at the delays this process is configured with, the system's)."""
     names = [queue.name for queue in all_queues(quorum=False)]
     names += [retry_queue_name(name, int(d)) for name in SUBSCRIPTIONS for d in retry_delays_ms]
     return sorted(names)
+
+
+def partner_queue_names(organisations: dict | None = None) -> list[str]:
+    """Every queue of the partner vhost: each department's, each named organisation's
+    ({code: [organisation, …]}), and their dead-letter queues."""
+    names = [queue.name for queue in partner_queues(quorum=False, organisations=organisations)]
+    return sorted(names + [f"{name}.dead" for name in names])
 
 
 class QueueAges:
@@ -139,6 +146,9 @@ class OpsWatch(DependencyProvider):
         self.interval = float(config.get("OPS_WATCH_SECONDS", DEFAULT_OPS_WATCH_SECONDS))
         self.amqp_uri = config["AMQP_URI"]
         self.vhost = unquote(urlsplit(self.amqp_uri).path.lstrip("/")) or "/"
+        # the partner vhost's queues are watched too, through the partner feed's account
+        self.partner_amqp_uri = config.get("PARTNER_AMQP_URI")
+        self.partner_organisations = config.get("PARTNER_ORGANISATIONS") or {}
         self.retry_delays = config.get("EVENT_RETRY_DELAYS_MS") or (1_000, 5_000, 30_000, 120_000)
         self.clock = clock_for(config)
         self.log = get_logger(service=self.container.service_name, component="ops-watch")
@@ -223,17 +233,23 @@ class OpsWatch(DependencyProvider):
             gauge.clear()
 
     def watch_queues(self) -> None:
-        with Connection(self.amqp_uri, connect_timeout=5) as conn:
+        self._watch(self.amqp_uri, self.vhost, topology_queue_names(self.retry_delays))
+        if self.partner_amqp_uri:
+            vhost = unquote(urlsplit(self.partner_amqp_uri).path.lstrip("/")) or "/"
+            self._watch(self.partner_amqp_uri, vhost, partner_queue_names(self.partner_organisations))
+
+    def _watch(self, amqp_uri: str, vhost: str, names: list[str]) -> None:
+        with Connection(amqp_uri, connect_timeout=5) as conn:
             conn.connect()
             channel = conn.channel()
-            for name in topology_queue_names(self.retry_delays):
+            for name in names:
                 try:
                     _, depth, consumers = channel.queue_declare(name, passive=True)
                 except QueueNotFound:  # not declared yet (its consumer has not started)
                     channel = conn.channel()
                     continue
                 kind = queue_kind(name)
-                labels = (self.vhost, name, kind)
+                labels = (vhost, name, kind)
                 QUEUE_MESSAGES.labels(*labels).set(depth)
                 QUEUE_CONSUMERS.labels(*labels).set(consumers)
                 QUEUE_OLDEST_AGE.labels(*labels).set(self.ages.observe(name, depth))

@@ -2,7 +2,7 @@
 how long a queue's head has waited, from successive looks at its depth."""
 
 from chassis.metrics import queue_kind
-from chassis.ops import QueueAges, topology_queue_names
+from chassis.ops import QueueAges, partner_queue_names, topology_queue_names
 from contracts.partners import PARTNERS
 from contracts.subscriptions import SUBSCRIPTIONS
 
@@ -20,8 +20,17 @@ def test_the_watch_names_every_queue_of_the_topology():
     names = set(topology_queue_names((1000, 5000)))
     for consumer in SUBSCRIPTIONS:
         assert {consumer, f"{consumer}.dead", f"{consumer}.retry.1000ms", f"{consumer}.retry.5000ms"} <= names
-    for code in PARTNERS:
-        assert {f"partner.{code}", f"partner.{code}.dead"} <= names
+    assert not any(name.startswith("partner.") for name in names)  # those are on the partner vhost
+
+
+def test_the_watch_names_every_partner_queue_of_the_partner_vhost():
+    names = set(partner_queue_names({"care_providers": ["p-1", "p-2"]}))
+    for code, partner in PARTNERS.items():
+        if partner.organisations:
+            assert f"partner.{code}" not in names
+        else:
+            assert {f"partner.{code}", f"partner.{code}.dead"} <= names
+    assert {"partner.care_providers.p-1", "partner.care_providers.p-2.dead"} <= names
 
 
 class Clock:
