@@ -172,13 +172,16 @@ class OpsWatch(DependencyProvider):
             self._thread.kill()  # it only ever waits or looks: nothing to finish
         self._release()
 
+    def kill(self):
+        self.stop()
+
     def _loop(self):
         while not self._stopped:
+            eventlet.sleep(self.interval)  # first look after one interval: start-up is busy enough
             try:
                 self.round()
             except Exception as exc:
                 self.log.warning("ops_watch.round_failed", error=repr(exc))
-            eventlet.sleep(self.interval)
 
     def round(self) -> bool:
         """One look; True when this process is the owner and exported."""
