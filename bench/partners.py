@@ -27,6 +27,7 @@ eventlet.monkey_patch()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import logging  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
@@ -130,6 +131,63 @@ def measure_delivery(scratch: Scratch, rate: float, seconds: float, containers: 
         system.stop()
 
 
+def measure_simulator_alone(scratch: Scratch, messages: int) -> dict:
+    """The simulator by itself: `messages` marriage.registered copies each for health and police
+    waiting on their queues, the partner API a stub that answers 200 at once; how fast do the
+    two departments' logins drain them (consume, report, ack)?"""
+    from kombu import Connection, Exchange, Producer
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Response
+
+    from infra.partner_sim import PartnerSimulator, provision_simulated
+    from infra.partners import broker_for_vhost
+    from infra.scratch import BROKER_ADMIN_URL
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the stub's access log: a line per report
+    admin_uri = scratch.vhost("simulator")
+    broker = broker_for_vhost(admin_uri, BROKER_ADMIN_URL)
+    broker.setup()
+    server = make_server(
+        "127.0.0.1",
+        0,
+        lambda environ, start: Response("{}", mimetype="application/json")(environ, start),
+        threaded=True,
+    )
+    eventlet.spawn(server.serve_forever)
+    try:
+        with Connection(admin_uri) as conn:
+            producer = Producer(conn.channel())
+            exchange = Exchange("tongban.partners", type="topic")
+            for i in range(messages):
+                for code in ("health", "police"):
+                    producer.publish(
+                        {
+                            "id": str(uuid.uuid4()),
+                            "type": "marriage.registered",
+                            "subject": f"registration-{i}",
+                            "matter_id": str(uuid.uuid4()),
+                            "data": {},
+                        },
+                        exchange=exchange,
+                        routing_key=f"{code}.marriage.registered",
+                        serializer="json",
+                    )
+        simulator = PartnerSimulator(
+            provision_simulated(broker, ("health", "police")), f"http://127.0.0.1:{server.server_port}", e2e.ISSUER
+        )
+        started = time.perf_counter()
+        thread = eventlet.spawn(simulator.run)
+        while len(simulator.received) < 2 * messages and time.perf_counter() - started < 300:
+            eventlet.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        simulator.stop()
+        thread.wait()
+        return {"messages": 2 * messages, "handled": len(simulator.received), "seconds": elapsed}
+    finally:
+        server.shutdown()
+        broker.delete_users()
+
+
 def measure_matters(scratch: Scratch, rate: float, seconds: float, poll: float, containers: list) -> e2e.E2EResult:
     return e2e.measure_e2e(
         scratch.vhost("matters"),
@@ -158,6 +216,8 @@ def main(argv=None) -> int:
         default=0.25,
         help="seconds between a citizen's GETs of a matter (at 50 matters/s, 0.05 would be 1,000 GETs/s)",
     )
+    parser.add_argument("--simulator-only", action="store_true", help="only (3)")
+    parser.add_argument("--simulator-messages", type=int, default=1000, help="per department, for (3)")
     parser.add_argument("--out", type=Path, default=HERE / "PARTNERS.md")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
@@ -174,6 +234,10 @@ def main(argv=None) -> int:
         containers.clear()
 
     try:
+        alone = measure_simulator_alone(scratch, args.simulator_messages)
+        if args.simulator_only:
+            print(alone)
+            return 0
         delivery = measure_delivery(scratch, args.rate, args.seconds, containers)
         kill_all()
         matters = measure_matters(scratch, args.rate, args.seconds, args.poll, containers)
@@ -206,6 +270,15 @@ def main(argv=None) -> int:
         f"| {matters.offered} | {args.rate:g} | {len(matters.done())} | {len(matters.errors)} | "
         f"{fmt(matters.pct('waiting_s', 50))} | {fmt(matters.pct('waiting_s', 99))} | "
         f"{'–' if matters.completion_rate is None else f'{matters.completion_rate:.1f}'} |",
+        "",
+    ]
+    lines += [
+        "## (3) The simulator alone: health and police drain their queues against a stub partner API",
+        "",
+        "| messages | handled | seconds | messages/s |",
+        "|---|---|---|---|",
+        f"| {alone['messages']} | {alone['handled']} | {alone['seconds']:.1f} | "
+        f"{alone['handled'] / alone['seconds']:.0f} |",
         "",
     ]
     if delivery["first_errors"] or matters.errors or matters.failures:

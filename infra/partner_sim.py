@@ -28,6 +28,7 @@ from pathlib import Path
 import requests
 from kombu import Connection, Consumer, Queue
 from prometheus_client import Counter, start_http_server
+from requests.adapters import HTTPAdapter
 
 from chassis.logs import get_logger
 from contracts.partners import PARTNERS
@@ -126,7 +127,10 @@ class PartnerSimulator:
             for code in partners
             if not PARTNERS[code].organisations
         }
-        self.http = requests.Session()  # requests' Session is shared by the workers (thread-safe enough for this)
+        self.http = requests.Session()  # shared by every login's workers: a connection each in its pool
+        adapter = HTTPAdapter(pool_maxsize=max(10, workers * len(self.identities)))
+        self.http.mount("http://", adapter)
+        self.http.mount("https://", adapter)
         self.reported: list[tuple[str, str, str]] = []  # (partner, matter, step), for demos and tests
         self.received: list[tuple[str, str, str]] = []  # (partner, event type, event id) of every message acked
 

@@ -224,9 +224,11 @@ def main(argv=None) -> int:
     parser.add_argument("--host", help="host:port partners connect to (default: that of --amqp)")
     parser.add_argument("--credentials", type=Path, help="also write what was made into this JSON file")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("setup")
+    setup = sub.add_parser("setup")
+    setup.add_argument("--credentials", type=Path, default=argparse.SUPPRESS)  # before or after the command
     for name in ("provision", "rotate", "revoke"):
         command = sub.add_parser(name)
+        command.add_argument("--credentials", type=Path, default=argparse.SUPPRESS)
         command.add_argument("code", choices=sorted(PARTNERS))
         command.add_argument("--org", help="the organisation, for a code whose organisations act apart")
         if name == "revoke":
