@@ -98,6 +98,9 @@ class Deliverer:
         self.wall_clock, self.draw = wall_clock, draw
         self.pool = eventlet.GreenPool(concurrency)
         self.http = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=concurrency, pool_maxsize=concurrency)
+        self.http.mount("https://", adapter)
+        self.http.mount("http://", adapter)  # loopback endpoints, development and tests
         self.log = get_logger(service="webhooks", component="webhook-delivery")
         self._gauged_at = float("-inf")
 
@@ -162,21 +165,36 @@ class Deliverer:
         with self.engine.begin() as conn:
             now = self.clock.now()
             rows = self.due(conn, now)
+            delivered: dict[int, list[int]] = {}  # HTTP status -> rows: one UPDATE each, not one a row
+            attempts = []
             for row, status, error, latency_ms in self.pool.imap(lambda r: self.send(r, now), rows):
-                self._record(conn, row, status, error, latency_ms)
+                attempts.append(self._record(conn, row, status, error, latency_ms, delivered))
+            recorded_at = self.clock.now()
+            for status, ids in delivered.items():
+                conn.execute(
+                    update(_M)
+                    .where(_M.c.id.in_(ids))
+                    .values(
+                        state="delivered",
+                        attempts=_M.c.attempts + 1,
+                        delivered_at=recorded_at,
+                        last_status=status,
+                        last_error=None,
+                    )
+                )
+            if attempts:
+                conn.execute(insert(_A), attempts)  # the delivery log, one multi-row INSERT
             self._gauges(conn)
         return len(rows)
 
-    def _record(self, conn, row, status, error, latency_ms):
+    def _record(self, conn, row, status, error, latency_ms, delivered: dict) -> dict:
+        """The attempt's row for the delivery log; a failure's consequences written now, a success's
+        collected in `delivered` (status -> row ids)."""
         now = self.clock.now()
         attempt = row.attempts + 1
         if error is None:
             outcome = "delivered"
-            conn.execute(
-                update(_M)
-                .where(_M.c.id == row.id)
-                .values(state="delivered", attempts=attempt, delivered_at=now, last_status=status, last_error=None)
-            )
+            delivered.setdefault(status, []).append(row.id)
             DELIVERY_SECONDS.labels(row.partner).observe(max(0.0, (now - row.event_time).total_seconds()))
         else:
             error = mask_resident_ids(error)
@@ -203,19 +221,17 @@ class Deliverer:
                     )
                 )
         DELIVERIES.labels(row.partner, outcome).inc()
-        conn.execute(
-            insert(_A).values(
-                endpoint_id=row.endpoint_id,
-                webhook_id=row.webhook_id,
-                event_type=row.event_type,
-                attempt=attempt,
-                at=now,
-                status=status,
-                latency_ms=latency_ms,
-                outcome=outcome,
-                error=error,
-            )
-        )
+        return {
+            "endpoint_id": row.endpoint_id,
+            "webhook_id": row.webhook_id,
+            "event_type": row.event_type,
+            "attempt": attempt,
+            "at": now,
+            "status": status,
+            "latency_ms": latency_ms,
+            "outcome": outcome,
+            "error": error,
+        }
 
     def _disable(self, conn, row, failing_since, error, now):
         changed = conn.execute(
@@ -334,7 +350,10 @@ class WebhooksService:
 
     @handle_event(*SUBSCRIPTIONS["webhooks.on_entitled_event"])
     def on_entitled_event(self, event: Envelope):
-        endpoints = self.db.execute(select(WebhookEndpoint)).scalars().all()
+        # read once per worker (a batch of events shares its transaction), not once an event
+        endpoints = self.db.info.get("webhook_endpoints")
+        if endpoints is None:
+            endpoints = self.db.info["webhook_endpoints"] = self.db.execute(select(WebhookEndpoint)).scalars().all()
         now = self.clock.now()
         for endpoint in endpoints:
             fields = PARTNERS[endpoint.partner].entitlements.get(event.type)
