@@ -102,7 +102,6 @@ class Deliverer:
         self.http.mount("https://", adapter)
         self.http.mount("http://", adapter)  # loopback endpoints, development and tests
         self.log = get_logger(service="webhooks", component="webhook-delivery")
-        self._gauged_at = float("-inf")
 
     def due(self, conn, now: datetime):
         """The pending rows due now that are the earliest pending of their endpoint and subject."""
@@ -184,7 +183,6 @@ class Deliverer:
                 )
             if attempts:
                 conn.execute(insert(_A), attempts)  # the delivery log, one multi-row INSERT
-            self._gauges(conn)
         return len(rows)
 
     def _record(self, conn, row, status, error, latency_ms, delivered: dict) -> dict:
@@ -262,10 +260,12 @@ class Deliverer:
             },
         )
 
-    def _gauges(self, conn, interval: float = 1.0):
-        if time.monotonic() - self._gauged_at < interval:
-            return
-        self._gauged_at = time.monotonic()
+    def gauges(self) -> None:
+        """Backlog, oldest pending and disabled endpoints per partner, from one snapshot."""
+        with self.engine.connect() as conn:
+            self._gauges(conn)
+
+    def _gauges(self, conn) -> None:
         pending = conn.execute(
             select(_M.c.partner, func.count(), func.min(_M.c.event_time))
             .join(_E, _E.c.id == _M.c.endpoint_id)
@@ -287,7 +287,9 @@ class Deliverer:
 
 
 class WebhookDelivery(DependencyProvider):
-    """Runs the Deliverer in the service's process, polling `WEBHOOK_POLL_INTERVAL` seconds when idle."""
+    """Runs the Deliverer in the service's process: `WEBHOOK_LOOPS` passes at a time (each its own
+    transaction; `SKIP LOCKED` keeps them apart and one person's next event waits for the one
+    before it, whichever pass holds it), each polling `WEBHOOK_POLL_INTERVAL` seconds when idle."""
 
     def setup(self):
         config = self.container.config
@@ -296,18 +298,21 @@ class WebhookDelivery(DependencyProvider):
         self.deliverer = None
         self._stopped = False
         self.healthy, self.last_error = True, None
+        self.loops = int(config.get("WEBHOOK_LOOPS", 4))
         if self.enabled:
             self.deliverer = Deliverer(
-                make_engine(config["DATABASE_URL"], pool_size=2),
+                make_engine(config["DATABASE_URL"], pool_size=self.loops + 1),
                 clock_for(config),
-                batch_size=int(config.get("WEBHOOK_BATCH", 100)),
+                batch_size=int(config.get("WEBHOOK_BATCH", 50)),
                 concurrency=int(config.get("WEBHOOK_CONCURRENCY", 20)),
                 timeout=float(config.get("WEBHOOK_TIMEOUT_SECONDS", 10)),
             )
 
     def start(self):
         if self.deliverer is not None:
-            self.container.spawn_managed_thread(self._run, identifier="webhook-delivery")
+            for n in range(self.loops):
+                self.container.spawn_managed_thread(self._run, identifier=f"webhook-delivery-{n}")
+            self.container.spawn_managed_thread(self._gauge, identifier="webhook-gauges")
 
     def stop(self):
         self._stopped = True
@@ -328,6 +333,14 @@ class WebhookDelivery(DependencyProvider):
                 continue
             if sent < self.deliverer.batch_size:
                 eventlet.sleep(self.poll_interval)
+
+    def _gauge(self, interval: float = 1.0):
+        while not self._stopped:
+            try:
+                self.deliverer.gauges()
+            except Exception as exc:  # the database away: the next try tells
+                self.deliverer.log.warning("webhook.gauges_failed", error=repr(exc))
+            eventlet.sleep(interval)
 
     def check_ready(self):
         if not self.healthy:
