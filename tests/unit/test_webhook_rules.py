@@ -26,6 +26,9 @@ from gateway import webhook_rules as rules
         ("https:///nohost", False, False),
         ("https://hr.example.gov.cn/hooks#frag", False, False),
         ("hr.example.gov.cn/hooks", False, False),
+        ("https://[::1/hooks", True, False),  # not a URL: refused, not a crash
+        ("https://hr.example.gov.cn:99999/hooks", False, False),
+        ("https://hr.example.gov.cn/a b", False, False),
     ],
 )
 def test_endpoint_urls(url, loopback_allowed, ok):
