@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from kombu import Connection, Exchange, Queue, binding
 
 from contracts.partners import PARTNERS
-from contracts.subscriptions import PARTNER_EXCHANGE, SUBSCRIPTIONS, partner_queue
+from contracts.subscriptions import IN_ORDER, PARTNER_EXCHANGE, SUBSCRIPTIONS, partner_queue
 
 __all__ = [
     "EVENTS_EXCHANGE",
@@ -92,11 +92,14 @@ def _durable_arguments(queue: str, quorum: bool) -> dict:
 
 
 def consumer_queue(name: str, event_types, quorum: bool) -> Queue:
+    arguments = _durable_arguments(name, quorum)
+    if name in IN_ORDER:
+        arguments["x-single-active-consumer"] = True
     return Queue(
         name,
         bindings=[binding(events_exchange, routing_key=t) for t in event_types],
         durable=True,
-        queue_arguments=_durable_arguments(name, quorum),
+        queue_arguments=arguments,
     )
 
 

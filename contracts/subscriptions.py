@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contracts.partners import PARTNERS
 
-__all__ = ["SUBSCRIPTIONS", "partner_queue", "partner_routing_key", "PARTNER_EXCHANGE", "PARTNER_VHOST"]
+__all__ = ["SUBSCRIPTIONS", "IN_ORDER", "partner_queue", "partner_routing_key", "PARTNER_EXCHANGE", "PARTNER_VHOST"]
 
 # Partner deliveries are filtered copies published by the partner feed to this exchange with
 # routing key `<partner code>.<event type>` (`<code>.<organisation>.<event type>` for a code whose
@@ -45,6 +45,11 @@ SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
     "webhooks.on_entitled_event": tuple(sorted({t for p in PARTNERS.values() for t in p.entitlements})),
     "webhooks.on_endpoint_disabled": ("webhook.endpoint_disabled",),
 }
+
+# Queues one consumer takes at a time (RabbitMQ's single active consumer; the other replicas stand
+# by), so their events are handled in the order they arrived however many replicas run: the
+# webhook intake writes one person's events, and so delivers them, in that order.
+IN_ORDER = frozenset({"webhooks.on_entitled_event"})
 
 
 def partner_queue(code: str, organisation: str | None = None) -> str:

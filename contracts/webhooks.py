@@ -55,13 +55,7 @@ class EndpointRequestSchema(Strict):
 
 
 class EndpointChangeSchema(Strict):
-    state = fields.String(
-        load_default=None,
-        allow_none=True,
-        validate=validate.OneOf(("active", "paused")),
-        metadata={"description": "pause or resume (a disabled endpoint resumes too)"},
-    )
-    event_types = _event_types(load_default=None, allow_none=True)
+    event_types = _event_types(required=True, metadata={"description": "the endpoint's types from now on"})
 
 
 class EndpointSchema(Strict):

@@ -40,8 +40,9 @@ __all__ = [
 
 VERSION = "1.0.0"
 SERVICES_VHOST = "/"
-# the partner-facing vhost each department's own broker user reads its queue on (issue 11, item 1)
-PARTNER_VHOST = "partners"
+# the partner-facing vhost each department's own broker user reads its queue on (issue 11, item 1):
+# the default of contracts.subscriptions.PARTNER_VHOST on branch issue-11a (import it once merged)
+PARTNER_VHOST = "tongban-partners"
 BROKER_HOST = "broker.tongban.example:5671"
 
 # what a string field's example tries, in order: the first its validators take
@@ -417,7 +418,13 @@ def _partner(code: str) -> dict:
         )
         amqp_refs[amqp_id] = {"$ref": f"#/components/messages/{amqp_id}"}
         webhook_refs[webhook_id] = {"$ref": f"#/components/messages/{webhook_id}"}
-    queue = partner_queue(code)
+    # a code whose organisations act apart: each organisation its own queue `partner.<code>.<organisation>`
+    queue = partner_queue(code) + (".{organisation}" if partner.organisations else "")
+    parameters = (
+        {"organisation": {"description": "your organisation under this code (your token's `org`)"}}
+        if partner.organisations
+        else None
+    )
     document = {
         "asyncapi": "3.0.0",
         "info": _info(
@@ -447,6 +454,7 @@ def _partner(code: str) -> dict:
         "channels": {
             "queue": {
                 "address": queue,
+                **({"parameters": parameters} if parameters else {}),
                 "description": f"your durable queue, fed from the exchange `{PARTNER_EXCHANGE}`",
                 "servers": [{"$ref": "#/servers/broker"}],
                 "messages": amqp_refs,

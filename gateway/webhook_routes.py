@@ -122,8 +122,6 @@ class WebhookRoutes:
     )
     def change_webhook_event_types(self, actor, body, endpoint_id):
         endpoint = self._own_endpoint(actor, endpoint_id)
-        if not body["event_types"]:
-            raise InvalidInput("name the event types", errors={"event_types": ["required"]})
         split = self._split(endpoint.partner, body["event_types"])
         endpoint.event_types = list(split.approved)
         endpoint.pending_event_types = list(split.pending)

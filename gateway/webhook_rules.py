@@ -55,14 +55,20 @@ def _loopback(host: str) -> bool:
 
 def check_url(url: str, allow_http_loopback: bool) -> str:
     """The URL as kept, or UrlRefused with the reason."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port  # both parse (a bad port or IPv6 literal raises)
+    except ValueError:
+        raise UrlRefused("not a URL") from None
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise UrlRefused("an endpoint URL has no spaces or control characters")
+    if parts.scheme not in ("https", "http") or not host:
         raise UrlRefused("an endpoint is an absolute https:// URL")
     if parts.username or parts.password:
         raise UrlRefused("credentials do not belong in the URL (the signature authenticates us)")
     if parts.fragment:
         raise UrlRefused("an endpoint URL has no fragment")
-    if parts.scheme == "http" and not (allow_http_loopback and _loopback(parts.hostname)):
+    if parts.scheme == "http" and not (allow_http_loopback and _loopback(host)):
         raise UrlRefused("https is required (http:// only to a loopback address in development)")
     return url
 

@@ -98,8 +98,10 @@ class Deliverer:
         self.wall_clock, self.draw = wall_clock, draw
         self.pool = eventlet.GreenPool(concurrency)
         self.http = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=concurrency, pool_maxsize=concurrency)
+        self.http.mount("https://", adapter)
+        self.http.mount("http://", adapter)  # loopback endpoints, development and tests
         self.log = get_logger(service="webhooks", component="webhook-delivery")
-        self._gauged_at = float("-inf")
 
     def due(self, conn, now: datetime):
         """The pending rows due now that are the earliest pending of their endpoint and subject."""
@@ -162,21 +164,35 @@ class Deliverer:
         with self.engine.begin() as conn:
             now = self.clock.now()
             rows = self.due(conn, now)
+            delivered: dict[int, list[int]] = {}  # HTTP status -> rows: one UPDATE each, not one a row
+            attempts = []
             for row, status, error, latency_ms in self.pool.imap(lambda r: self.send(r, now), rows):
-                self._record(conn, row, status, error, latency_ms)
-            self._gauges(conn)
+                attempts.append(self._record(conn, row, status, error, latency_ms, delivered))
+            recorded_at = self.clock.now()
+            for status, ids in delivered.items():
+                conn.execute(
+                    update(_M)
+                    .where(_M.c.id.in_(ids))
+                    .values(
+                        state="delivered",
+                        attempts=_M.c.attempts + 1,
+                        delivered_at=recorded_at,
+                        last_status=status,
+                        last_error=None,
+                    )
+                )
+            if attempts:
+                conn.execute(insert(_A), attempts)  # the delivery log, one multi-row INSERT
         return len(rows)
 
-    def _record(self, conn, row, status, error, latency_ms):
+    def _record(self, conn, row, status, error, latency_ms, delivered: dict) -> dict:
+        """The attempt's row for the delivery log; a failure's consequences written now, a success's
+        collected in `delivered` (status -> row ids)."""
         now = self.clock.now()
         attempt = row.attempts + 1
         if error is None:
             outcome = "delivered"
-            conn.execute(
-                update(_M)
-                .where(_M.c.id == row.id)
-                .values(state="delivered", attempts=attempt, delivered_at=now, last_status=status, last_error=None)
-            )
+            delivered.setdefault(status, []).append(row.id)
             DELIVERY_SECONDS.labels(row.partner).observe(max(0.0, (now - row.event_time).total_seconds()))
         else:
             error = mask_resident_ids(error)
@@ -203,19 +219,17 @@ class Deliverer:
                     )
                 )
         DELIVERIES.labels(row.partner, outcome).inc()
-        conn.execute(
-            insert(_A).values(
-                endpoint_id=row.endpoint_id,
-                webhook_id=row.webhook_id,
-                event_type=row.event_type,
-                attempt=attempt,
-                at=now,
-                status=status,
-                latency_ms=latency_ms,
-                outcome=outcome,
-                error=error,
-            )
-        )
+        return {
+            "endpoint_id": row.endpoint_id,
+            "webhook_id": row.webhook_id,
+            "event_type": row.event_type,
+            "attempt": attempt,
+            "at": now,
+            "status": status,
+            "latency_ms": latency_ms,
+            "outcome": outcome,
+            "error": error,
+        }
 
     def _disable(self, conn, row, failing_since, error, now):
         changed = conn.execute(
@@ -246,10 +260,12 @@ class Deliverer:
             },
         )
 
-    def _gauges(self, conn, interval: float = 1.0):
-        if time.monotonic() - self._gauged_at < interval:
-            return
-        self._gauged_at = time.monotonic()
+    def gauges(self) -> None:
+        """Backlog, oldest pending and disabled endpoints per partner, from one snapshot."""
+        with self.engine.connect() as conn:
+            self._gauges(conn)
+
+    def _gauges(self, conn) -> None:
         pending = conn.execute(
             select(_M.c.partner, func.count(), func.min(_M.c.event_time))
             .join(_E, _E.c.id == _M.c.endpoint_id)
@@ -271,7 +287,9 @@ class Deliverer:
 
 
 class WebhookDelivery(DependencyProvider):
-    """Runs the Deliverer in the service's process, polling `WEBHOOK_POLL_INTERVAL` seconds when idle."""
+    """Runs the Deliverer in the service's process: `WEBHOOK_LOOPS` passes at a time (each its own
+    transaction; `SKIP LOCKED` keeps them apart and one person's next event waits for the one
+    before it, whichever pass holds it), each polling `WEBHOOK_POLL_INTERVAL` seconds when idle."""
 
     def setup(self):
         config = self.container.config
@@ -280,18 +298,21 @@ class WebhookDelivery(DependencyProvider):
         self.deliverer = None
         self._stopped = False
         self.healthy, self.last_error = True, None
+        self.loops = int(config.get("WEBHOOK_LOOPS", 4))
         if self.enabled:
             self.deliverer = Deliverer(
-                make_engine(config["DATABASE_URL"], pool_size=2),
+                make_engine(config["DATABASE_URL"], pool_size=self.loops + 1),
                 clock_for(config),
-                batch_size=int(config.get("WEBHOOK_BATCH", 100)),
+                batch_size=int(config.get("WEBHOOK_BATCH", 50)),
                 concurrency=int(config.get("WEBHOOK_CONCURRENCY", 20)),
                 timeout=float(config.get("WEBHOOK_TIMEOUT_SECONDS", 10)),
             )
 
     def start(self):
         if self.deliverer is not None:
-            self.container.spawn_managed_thread(self._run, identifier="webhook-delivery")
+            for n in range(self.loops):
+                self.container.spawn_managed_thread(self._run, identifier=f"webhook-delivery-{n}")
+            self.container.spawn_managed_thread(self._gauge, identifier="webhook-gauges")
 
     def stop(self):
         self._stopped = True
@@ -312,6 +333,14 @@ class WebhookDelivery(DependencyProvider):
                 continue
             if sent < self.deliverer.batch_size:
                 eventlet.sleep(self.poll_interval)
+
+    def _gauge(self, interval: float = 1.0):
+        while not self._stopped:
+            try:
+                self.deliverer.gauges()
+            except Exception as exc:  # the database away: the next try tells
+                self.deliverer.log.warning("webhook.gauges_failed", error=repr(exc))
+            eventlet.sleep(interval)
 
     def check_ready(self):
         if not self.healthy:
@@ -334,7 +363,10 @@ class WebhooksService:
 
     @handle_event(*SUBSCRIPTIONS["webhooks.on_entitled_event"])
     def on_entitled_event(self, event: Envelope):
-        endpoints = self.db.execute(select(WebhookEndpoint)).scalars().all()
+        # read once per worker (a batch of events shares its transaction), not once an event
+        endpoints = self.db.info.get("webhook_endpoints")
+        if endpoints is None:
+            endpoints = self.db.info["webhook_endpoints"] = self.db.execute(select(WebhookEndpoint)).scalars().all()
         now = self.clock.now()
         for endpoint in endpoints:
             fields = PARTNERS[endpoint.partner].entitlements.get(event.type)

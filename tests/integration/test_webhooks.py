@@ -373,6 +373,38 @@ def test_registration_signed_deliveries_in_order_and_the_endpoint_lifecycle(webh
     assert {h["webhook-id"] for h, _ in receiver.raw[before:]} <= set(receiver.processed)
     assert len(receiver.processed) == 8  # processed once each by webhook-id
 
+    # widening an endpoint beyond the approved set waits for an administrator; refused, nothing changes
+    wider = sys_.call(
+        "PUT",
+        f"{endpoints}/{endpoint['endpoint_id']}/event-types",
+        "partner",
+        "police",
+        {"event_types": [*DEATH_TYPES, "death.date_corrected"]},
+    )
+    assert wider.status_code == 200, wider.text
+    assert (wider.json()["event_types"], wider.json()["pending_event_types"]) == (DEATH_TYPES, ["death.date_corrected"])
+    (asked,) = [
+        a
+        for a in sys_.call("GET", "/api/v1/webhooks/approvals", "admin", "ops-01").json()["approvals"]
+        if a["state"] == "pending"
+    ]
+    no = sys_.call("POST", f"/api/v1/webhooks/approvals/{asked['approval_id']}", "admin", "ops-01", {"approve": False})
+    assert no.json()["state"] == "refused"
+    view = sys_.endpoint("police", endpoint["endpoint_id"])
+    assert (view["event_types"], view["pending_event_types"]) == (DEATH_TYPES, [])
+    again = sys_.call(
+        "POST", f"/api/v1/webhooks/approvals/{asked['approval_id']}", "admin", "ops-01", {"approve": True}
+    )
+    assert again.status_code == 422  # decided once
+    beyond = sys_.call(
+        "PUT",
+        f"{endpoints}/{endpoint['endpoint_id']}/event-types",
+        "partner",
+        "police",
+        {"event_types": ["care.order_requested"]},
+    )
+    assert beyond.status_code == 422  # not entitled at all
+
 
 def test_the_receiver_down_for_hours_gets_every_delivery_once_it_is_back(webhooks, receiver, manual_clock):
     sys_ = webhooks()
@@ -422,7 +454,8 @@ def test_an_endpoint_failing_for_24_hours_is_disabled_and_ops_are_told(webhooks,
     assert "24 hours" in view["disabled_reason"] and view["disabled_at"]
     assert sys_.log("human_resources", endpoint["endpoint_id"])[0]["outcome"] == "abandoned"
     wait_for(lambda: metric("tongban_webhook_endpoints_disabled", partner="human_resources") == 1, what="the gauge")
-    assert metric("tongban_webhook_backlog", partner="human_resources") == 0  # a disabled endpoint's is not backlog
+    # a disabled endpoint's deliveries are not backlog
+    wait_for(lambda: metric("tongban_webhook_backlog", partner="human_resources") == 0, what="no backlog")
 
     def told():  # the event went through the broker to operations' consumer, which audited it
         with sys_.engine.connect() as conn:

@@ -74,9 +74,11 @@ def test_a_partner_document_lists_exactly_its_entitled_messages_and_fields(code)
     assert set(messages) == {f"{t}.{channel}" for t in entitlements for channel in ("amqp", "webhook")}
     assert {m["name"] for m in messages.values()} == set(entitlements)
     queue = document["channels"]["queue"]
-    assert queue["address"] == partner_queue(code)
+    address = partner_queue(code) + (".{organisation}" if PARTNERS[code].organisations else "")
+    assert queue["address"] == address
+    assert ("parameters" in queue) == PARTNERS[code].organisations
     assert queue["bindings"]["amqp"]["queue"] == {
-        "name": partner_queue(code),
+        "name": address,
         "durable": True,
         "exclusive": False,
         "autoDelete": False,

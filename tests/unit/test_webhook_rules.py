@@ -26,6 +26,9 @@ from gateway import webhook_rules as rules
         ("https:///nohost", False, False),
         ("https://hr.example.gov.cn/hooks#frag", False, False),
         ("hr.example.gov.cn/hooks", False, False),
+        ("https://[::1/hooks", True, False),  # not a URL: refused, not a crash
+        ("https://hr.example.gov.cn:99999/hooks", False, False),
+        ("https://hr.example.gov.cn/a b", False, False),
     ],
 )
 def test_endpoint_urls(url, loopback_allowed, ok):
@@ -145,3 +148,18 @@ def test_the_readme_verification_snippet_works_as_written():
     assert scope["receive"](body, headers) == 204  # again: not handled twice
     assert handled == [("death.notified", "m-1", {"case_id": "c-9"})]
     assert scope["receive"](b'{"case_id":"c-10"}', headers) == 400
+
+
+def test_the_webhook_intake_queue_has_one_active_consumer_whatever_the_replicas():
+    """One person's events reach the webhook outbox in the order they arrived: RabbitMQ gives the
+    intake queue to one consumer at a time (the other replicas stand by)."""
+    from chassis.topology import consumer_queue
+    from contracts.subscriptions import SUBSCRIPTIONS
+
+    for quorum in (True, False):
+        intake = consumer_queue("webhooks.on_entitled_event", SUBSCRIPTIONS["webhooks.on_entitled_event"], quorum)
+        assert intake.queue_arguments["x-single-active-consumer"] is True
+        other = consumer_queue(
+            "partner_feed.on_entitled_event", SUBSCRIPTIONS["partner_feed.on_entitled_event"], quorum
+        )
+        assert "x-single-active-consumer" not in other.queue_arguments
