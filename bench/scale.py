@@ -12,7 +12,7 @@ Results are appended to bench/SCALE.md with the date and the load.
     python -m bench.scale [--rate 1.0] [--seconds 60] [--instances 1,2,3] [--nodes 3,1]
 
 The clusters are private: three nodes on $TONGBAN_FAULTS_RABBIT_PORT (default 5745) and one on that
-+ 5; PostgreSQL on $TONGBAN_FAULTS_PG_PORT (default 5447); HTTP from 8600.
++ 5; PostgreSQL on $TONGBAN_FAULTS_PG_PORT (default 5447); HTTP from $TONGBAN_BENCH_HTTP_BASE (8600).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ RESULTS = Path(__file__).resolve().parent / "SCALE.md"
 
 
 def measure(bed: Bed, rate: float, seconds: float, label: str) -> dict:
-    bed.start_system(label, 8600)
+    bed.start_system(label, int(os.environ.get("TONGBAN_BENCH_HTTP_BASE", "8600")))
     try:
         load = Load(bed.url, rate, seed=7)
         started: dict[int, float] = {}

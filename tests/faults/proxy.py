@@ -24,6 +24,7 @@ class TcpProxy:
         self.refusing = False
         self.connections: set[socket.socket] = set()
         self.accepted = 0
+        self._closed = False
         self.server = eventlet.listen((host, 0), backlog=512)
         self.port = self.server.getsockname()[1]
         self._thread = eventlet.spawn(self._serve)
@@ -37,15 +38,15 @@ class TcpProxy:
 
     def cut(self) -> None:
         self.refusing = True
-        for sock in list(self.connections):
+        for sock in list(self.connections):  # shut down, not closed: each is closed by its own reader
             with contextlib.suppress(OSError):
-                sock.close()
-        self.connections.clear()
+                sock.shutdown(socket.SHUT_RDWR)
 
     def heal(self) -> None:
         self.refusing, self.delay = False, 0.0
 
     def close(self) -> None:
+        self._closed = True
         self.cut()
         self._thread.kill()
         self.server.close()
@@ -55,7 +56,10 @@ class TcpProxy:
             try:
                 client, _ = self.server.accept()
             except OSError:
-                return
+                if self._closed:
+                    return
+                eventlet.sleep(0.05)
+                continue
             if self.refusing:
                 client.close()
                 continue
@@ -89,7 +93,10 @@ class TcpProxy:
         except Exception:
             pass
         finally:
-            for sock in (source, sink):
-                self.connections.discard(sock)
-                with contextlib.suppress(OSError):
-                    sock.close()
+            # the other direction's reader sees its end and closes that socket: a socket closed
+            # under another green thread's read leaves the hub a stale listener on a reused fd
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_RDWR)
+            self.connections.discard(source)
+            with contextlib.suppress(OSError):
+                source.close()

@@ -13,16 +13,16 @@ RESULTS = Path(__file__).resolve().parents[2] / "var" / "faults" / "results.json
 def table(rows: list[dict]) -> str:
     latest = {row["case"]: row for row in rows}
     lines = [
-        "| case | load | faults injected | matters (completed) | events (handled) | payments | lost | duplicated |",
+        "| case | load | faults injected | matters (completed; stuck) | events (handled) | payments | lost | duplicated |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in latest.values():
         faults = "; ".join(row["faults"]) or "none"
-        lost = row["stuck"] + row["unsent"] + sum(row["lost_to_consumers"].values()) + row["lost_to_partners"]
+        lost = row["unsent"] + sum(row["lost_to_consumers"].values()) + row["lost_to_partners"]
         twice = row["steps_twice"] + row["births_twice"] + row["marriages_twice"] + row["paid_twice"]
         lines.append(
             f"| {row['case']} | {row['load']}, {row['instances']} instances of each process | {faults} | "
-            f"{row['matters']} ({row['completed']}) | {row['events']} ({row['handled']} consumer deliveries, "
+            f"{row['matters']} ({row['completed']}; {row['stuck']}) | {row['events']} ({row['handled']} consumer deliveries, "
             f"{row['partner_copies']} partner copies) | {row['payments']} of {row['payments_expected']} | {lost} | "
             f"{twice} (redelivered and absorbed: {row['redelivered_to_partners']}) |"
         )
