@@ -114,7 +114,9 @@ class OneMatterOpenedSchema(Strict):
 class RegistrationSchema(Strict):
     registration_id = fields.String()
     back_entered = fields.Boolean(metadata={"description": "entered afterwards from historical evidence (补录)"})
-    certificate_number = fields.String()
+    certificate_number = fields.String(
+        allow_none=True, metadata={"description": "the valid certificate; none once void, or for a record without one"}
+    )
     registered_on = fields.Date()
     office_code = fields.String()
     matter_id = fields.String(allow_none=True)
