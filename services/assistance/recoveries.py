@@ -59,11 +59,16 @@ class Recoveries:
     def _link_after_death_payments(self, case_id: str, entitlement_id: int, died_on: date, due_fen: int) -> None:
         """Every payment of the entitlement for a month after the month of death, as the death
         finds it, kept with what the month is due now (`due_fen`)."""
+        # FOR SHARE: a reconciliation changing these payments now is waited for, so the count below
+        # reads the states it leaves (and one that comes after waits for this death, then
+        # recounts it with its links: `_recount_after_bank_results`)
         payments = (
             self.db.execute(
                 select(Payment)
                 .where(Payment.entitlement_id == entitlement_id, Payment.for_month >= rules.first_month_after(died_on))
                 .order_by(Payment.id)
+                .with_for_update(read=True)
+                .execution_options(populate_existing=True)
             )
             .scalars()
             .all()
