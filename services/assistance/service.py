@@ -1661,6 +1661,12 @@ class AssistanceService(Recoveries, Operable):
                 owed_by_month, resumed_fen = self._owed_beside_other_deaths(
                     record, household, entitlement, benefit, cycle_months, from_now_on=until is None, said=said
                 )
+                if (
+                    until is None
+                    and resumed_fen > 0
+                    and self._reopen_ended_by_other_death(record, household, entitlement, cause, said)
+                ):
+                    paid_until = _paid_until(entitlement)  # runs on: owed for every month since
                 months = rules.back_pay_after_revocation(
                     since,
                     cycle_months,
@@ -1707,6 +1713,51 @@ class AssistanceService(Recoveries, Operable):
         else:  # the stop that follows finds the payments after the new date, and recounts the recoveries
             self._unlink_after_death_payments(record.case_id)
         return said
+
+    def _reopen_ended_by_other_death(
+        self, record: DeathRecord, household: Household, entitlement: Entitlement, cause: str, said: list
+    ) -> bool:
+        """The death in `record` is revoked and someone is due the benefit again (its amount beside
+        the deaths that stand is above 0), but another death that stands ended it, because nobody
+        was left then but the person now alive again: the benefit runs on, what that death
+        overwrote set back, and the departments told it is resumed. Whether it reopened."""
+        if entitlement.ends_on is None:
+            return False
+        for other in self.db.execute(
+            select(DeathRecord)
+            .where(DeathRecord.case_id != record.case_id, DeathRecord.state == "applied")
+            .order_by(DeathRecord.recorded_at, DeathRecord.case_id)
+        ).scalars():
+            if entitlement.exit_reason != f"death (funeral case {other.case_id})":
+                continue
+            for change in other.changes:
+                for benefit in change["benefits"]:
+                    if benefit["entitlement_id"] != entitlement.id or not benefit["ended"]:
+                        continue
+                    entitlement.ends_on = _date(benefit["ends_on_before"])
+                    entitlement.gradual_exit_until = _date(benefit.get("gradual_exit_until_before"))
+                    entitlement.exit_reason = benefit.get("exit_reason_before")
+                    entitlement.next_review_on = (
+                        _date(benefit.get("next_review_on_before"))
+                        if entitlement.ends_on is not None
+                        else self._next_review(household.region_code, self.clock.today(), entitlement.programme)
+                    )
+                    self.outbox.record(
+                        "assistance.entitlement_resumed",
+                        f"household-{household.id}",
+                        {
+                            "household_id": household.id,
+                            "programme": entitlement.programme,
+                            "resumed_from": other.date_of_death,
+                            "reason": f"{cause}: the death of funeral case {other.case_id} left someone after all",
+                        },
+                    )
+                    said.append(
+                        f"{entitlement.programme}, ended by the death of funeral case {other.case_id} with nobody "
+                        "left, runs on"
+                    )
+                    return True
+        return False
 
     def _owed_beside_other_deaths(
         self,
