@@ -1797,27 +1797,40 @@ class AssistanceService(Recoveries, Operable):
                     members[change["member_id"]] = self.db.get(Member, change["member_id"])
         if not others:
             return {}, benefit["before_fen"]
-        for member in self._current_members(household.id):
-            members[member.id] = member
+        died = set(members)  # gone by a death that stands: whether in a month is the deaths' to say
+        # every member the household had: one born (joined) or gone (left) since counts only for the
+        # months they were in it, a month they were in for any part in full (as the run pays it)
+        for member in self.db.execute(
+            select(Member).where(Member.household_id == household.id).order_by(Member.joined_on, Member.id)
+        ).scalars():
+            if member.id not in died:
+                members[member.id] = member
         today, due = self.clock.today(), {}
 
-        def due_without(gone: frozenset[int]) -> tuple[int, str | None]:
-            if gone not in due:
-                alive = sorted((m for i, m in members.items() if i not in gone), key=lambda m: (m.joined_on, m.id))
-                due[gone] = self._amount_without(entitlement, alive, household.region_code, today)
-            return due[gone]
+        def present(member: Member, month: date | None) -> bool:
+            if month is None:  # from now on: the members now
+                return member.id in died or member.left_on is None
+            last = rules.first_month_after(month) - timedelta(days=1)
+            return member.joined_on <= last and (member.id in died or member.left_on is None or member.left_on >= month)
+
+        def due_without(gone: frozenset[int], month: date | None) -> tuple[int, str | None]:
+            alive_ids = frozenset(i for i, m in members.items() if i not in gone and present(m, month))
+            if alive_ids not in due:
+                alive = sorted((members[i] for i in alive_ids), key=lambda m: (m.joined_on, m.id))
+                due[alive_ids] = self._amount_without(entitlement, alive, household.region_code, today)
+            return due[alive_ids]
 
         owed_by_month = {}
         for month in cycle_months:
             gone = rules.gone_after_revocation(others, month)
             if gone is not None:
-                owed_by_month[month] = due_without(gone)[0]
+                owed_by_month[month] = due_without(gone, month)[0]
         entitlement.policy_version = benefit["policy_version_before"]  # `_amount_without` sets its own
         gone = rules.gone_after_revocation(others) if from_now_on else None
         if gone is None:
             return owed_by_month, benefit["before_fen"]
-        due.pop(gone, None)  # computed again last, so the policy version is the amount's
-        amount, why = due_without(gone)
+        due.clear()  # computed again last, so the policy version is the amount's
+        amount, why = due_without(gone, None)
         entitlement.monthly_amount_fen = amount
         if why:
             said.append(why)
