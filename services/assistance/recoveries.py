@@ -59,11 +59,16 @@ class Recoveries:
     def _link_after_death_payments(self, case_id: str, entitlement_id: int, died_on: date, due_fen: int) -> None:
         """Every payment of the entitlement for a month after the month of death, as the death
         finds it, kept with what the month is due now (`due_fen`)."""
+        # FOR SHARE: a reconciliation changing these payments now is waited for, so the count below
+        # reads the states it leaves (and one that comes after waits for this death, then
+        # recounts it with its links: `_recount_after_bank_results`)
         payments = (
             self.db.execute(
                 select(Payment)
                 .where(Payment.entitlement_id == entitlement_id, Payment.for_month >= rules.first_month_after(died_on))
                 .order_by(Payment.id)
+                .with_for_update(read=True)
+                .execution_options(populate_existing=True)
             )
             .scalars()
             .all()
@@ -398,6 +403,52 @@ class Recoveries:
             recovery.closed_on = self.clock.today()
         if note is not None:
             recovery.note = note
+
+    # --- once: the recoveries opened before the recount existed ---------------------------------
+
+    ONE_OFF_RECOUNT = "recounted once: opened before recoveries were recounted from the payments' states"
+
+    @rpc
+    def recount_recoveries(self, actor):
+        """A one-off command (admins; `python -m services.assistance.recount_once`): every death
+        that stands and found payments is counted again as the recount counts it now (all of a
+        benefit's deaths together, from the payments' states), and its recovery follows with the
+        reason in its note and an audit row; what came back beyond the new amount is owed back.
+        Recoveries opened before the recount existed were counted otherwise and are recounted
+        only when something moves them; this moves them all once. Running it again changes nothing."""
+        actor = Actor.from_dict(actor)
+        if actor.role != "admin":
+            raise Forbidden("the one-off recount of recoveries is for an admin")
+        entitlement_ids = sorted(set(self.db.execute(select(AfterDeathPayment.entitlement_id)).scalars()))
+        # every death that counted a payment, in one order (a revocation waits, or wins), as the bank's answers do
+        self.db.execute(
+            select(DeathRecord.case_id)
+            .where(DeathRecord.case_id.in_(select(AfterDeathPayment.case_id)))
+            .order_by(DeathRecord.case_id)
+            .with_for_update()
+        ).all()
+        said: list[str] = []
+        for entitlement_id in entitlement_ids:
+            for case_id, over, _ in self._counted_overpayments(entitlement_id):
+                row = self._overpayment_row(case_id, entitlement_id)
+                months = [m.isoformat() for m in over.months]
+                if row is not None:
+                    self._recount_with_cause(
+                        *row, over.amount_fen, months, self.ONE_OFF_RECOUNT, said, whose=f"funeral case {case_id}"
+                    )
+                elif over.amount_fen:
+                    entitlement = self.db.get(Entitlement, entitlement_id)
+                    note = f"{self.ONE_OFF_RECOUNT}: {rules.yuan(over.amount_fen)} for {_months(months)}"
+                    _, recovery = self._new_overpayment(case_id, entitlement.household_id, entitlement, over, note)
+                    self.audit.record(
+                        SYSTEM, "recovery.recount", f"recovery-{recovery.id}", "open", reason=note, case_id=case_id,
+                        before_fen=0, after_fen=over.amount_fen, months=months,
+                    )  # fmt: skip
+                    said.append(f"funeral case {case_id}: overpayment of {rules.yuan(over.amount_fen)} recorded")
+        self.audit.record(
+            actor, "recovery.recount_once", "recoveries", "done", entitlements=len(entitlement_ids), changed=said
+        )
+        return {"entitlements": len(entitlement_ids), "recounted": len(said), "changes": said}
 
     # --- the payments office -------------------------------------------------------------------
 

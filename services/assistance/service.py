@@ -1801,6 +1801,12 @@ class AssistanceService(Recoveries, Operable):
                 owed_by_month, resumed_fen = self._owed_beside_other_deaths(
                     record, household, entitlement, benefit, cycle_months, from_now_on=until is None, said=said
                 )
+                if (
+                    until is None
+                    and resumed_fen > 0
+                    and self._reopen_ended_by_other_death(record, household, entitlement, cause, said)
+                ):
+                    paid_until = _paid_until(entitlement)  # runs on: owed for every month since
                 months = rules.back_pay_after_revocation(
                     since,
                     cycle_months,
@@ -1848,6 +1854,51 @@ class AssistanceService(Recoveries, Operable):
             self._unlink_after_death_payments(record.case_id)
         return said
 
+    def _reopen_ended_by_other_death(
+        self, record: DeathRecord, household: Household, entitlement: Entitlement, cause: str, said: list
+    ) -> bool:
+        """The death in `record` is revoked and someone is due the benefit again (its amount beside
+        the deaths that stand is above 0), but another death that stands ended it, because nobody
+        was left then but the person now alive again: the benefit runs on, what that death
+        overwrote set back, and the departments told it is resumed. Whether it reopened."""
+        if entitlement.ends_on is None:
+            return False
+        for other in self.db.execute(
+            select(DeathRecord)
+            .where(DeathRecord.case_id != record.case_id, DeathRecord.state == "applied")
+            .order_by(DeathRecord.recorded_at, DeathRecord.case_id)
+        ).scalars():
+            if entitlement.exit_reason != f"death (funeral case {other.case_id})":
+                continue
+            for change in other.changes:
+                for benefit in change["benefits"]:
+                    if benefit["entitlement_id"] != entitlement.id or not benefit["ended"]:
+                        continue
+                    entitlement.ends_on = _date(benefit["ends_on_before"])
+                    entitlement.gradual_exit_until = _date(benefit.get("gradual_exit_until_before"))
+                    entitlement.exit_reason = benefit.get("exit_reason_before")
+                    entitlement.next_review_on = (
+                        _date(benefit.get("next_review_on_before"))
+                        if entitlement.ends_on is not None
+                        else self._next_review(household.region_code, self.clock.today(), entitlement.programme)
+                    )
+                    self.outbox.record(
+                        "assistance.entitlement_resumed",
+                        f"household-{household.id}",
+                        {
+                            "household_id": household.id,
+                            "programme": entitlement.programme,
+                            "resumed_from": other.date_of_death,
+                            "reason": f"{cause}: the death of funeral case {other.case_id} left someone after all",
+                        },
+                    )
+                    said.append(
+                        f"{entitlement.programme}, ended by the death of funeral case {other.case_id} with nobody "
+                        "left, runs on"
+                    )
+                    return True
+        return False
+
     def _owed_beside_other_deaths(
         self,
         record: DeathRecord,
@@ -1886,27 +1937,40 @@ class AssistanceService(Recoveries, Operable):
                     members[change["member_id"]] = self.db.get(Member, change["member_id"])
         if not others:
             return {}, benefit["before_fen"]
-        for member in self._current_members(household.id):
-            members[member.id] = member
+        died = set(members)  # gone by a death that stands: whether in a month is the deaths' to say
+        # every member the household had: one born (joined) or gone (left) since counts only for the
+        # months they were in it, a month they were in for any part in full (as the run pays it)
+        for member in self.db.execute(
+            select(Member).where(Member.household_id == household.id).order_by(Member.joined_on, Member.id)
+        ).scalars():
+            if member.id not in died:
+                members[member.id] = member
         today, due = self.clock.today(), {}
 
-        def due_without(gone: frozenset[int]) -> tuple[int, str | None]:
-            if gone not in due:
-                alive = sorted((m for i, m in members.items() if i not in gone), key=lambda m: (m.joined_on, m.id))
-                due[gone] = self._amount_without(entitlement, alive, household.region_code, today)
-            return due[gone]
+        def present(member: Member, month: date | None) -> bool:
+            if month is None:  # from now on: the members now
+                return member.id in died or member.left_on is None
+            last = rules.first_month_after(month) - timedelta(days=1)
+            return member.joined_on <= last and (member.id in died or member.left_on is None or member.left_on >= month)
+
+        def due_without(gone: frozenset[int], month: date | None) -> tuple[int, str | None]:
+            alive_ids = frozenset(i for i, m in members.items() if i not in gone and present(m, month))
+            if alive_ids not in due:
+                alive = sorted((members[i] for i in alive_ids), key=lambda m: (m.joined_on, m.id))
+                due[alive_ids] = self._amount_without(entitlement, alive, household.region_code, today)
+            return due[alive_ids]
 
         owed_by_month = {}
         for month in cycle_months:
             gone = rules.gone_after_revocation(others, month)
             if gone is not None:
-                owed_by_month[month] = due_without(gone)[0]
+                owed_by_month[month] = due_without(gone, month)[0]
         entitlement.policy_version = benefit["policy_version_before"]  # `_amount_without` sets its own
         gone = rules.gone_after_revocation(others) if from_now_on else None
         if gone is None:
             return owed_by_month, benefit["before_fen"]
-        due.pop(gone, None)  # computed again last, so the policy version is the amount's
-        amount, why = due_without(gone)
+        due.clear()  # computed again last, so the policy version is the amount's
+        amount, why = due_without(gone, None)
         entitlement.monthly_amount_fen = amount
         if why:
             said.append(why)

@@ -5,6 +5,9 @@ with the death, so everything paid for later months is the overpayment."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import uuid
 from datetime import UTC, date, datetime
 
@@ -1283,4 +1286,77 @@ def test_assistance_withholds_a_payment_frozen_but_not_sent_when_the_death_arriv
     manual_clock.set_local_date(date(2026, 9, 1))
     september = rpc_freeze(amqp_uri, "2026-09-01")
     assert (september["regular"], september["arrears"], september["arrears_fen"]) == (1, 1, 110500)
+    engine.dispose()
+
+
+def test_the_one_off_command_recounts_recoveries_opened_before_the_recount(
+    make_database, base_config, start_service, manual_clock, amqp_uri, tmp_path
+):
+    """A recovery opened before recoveries were recounted from the payments' states counted
+    August, which the bank never made (as the code of the day did), and nothing since moved it.
+    The one-off command counts it again as the recount does: July only; running it again changes
+    nothing (failed before issue 18: there was no such command, and the recovery stayed at both
+    months)."""
+    engine = start_assistance(make_database, base_config, start_service, tmp_path)
+    manual_clock.set_local_date(date(2026, 8, 20))
+    one_person_household(engine, (("2026-07-01", "paid"), ("2026-08-01", "failed")))
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="assistance's reaction")
+    # as it was recorded before the recount: August counted though it failed
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE overpayment SET amount_fen = 221000, months = CAST(:m AS json)"),
+            {"m": json.dumps(["2026-07-01", "2026-08-01"])},
+        )
+        conn.execute(text("UPDATE recovery SET amount_fen = 221000"))
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-m", "services.assistance.recount_once", "--amqp", amqp_uri],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["recounted"] == 1
+    assert rows(engine, "SELECT months, amount_fen FROM overpayment") == [(["2026-07-01"], 110500)]
+    (recovery,) = rows(engine, "SELECT state, amount_fen, note FROM recovery")
+    assert (recovery.state, recovery.amount_fen) == ("open", 110500)
+    assert recovery.note.startswith("recounted once: opened before recoveries were recounted")
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri}) as proxy:
+        assert proxy.assistance.recount_recoveries(ADMIN)["recounted"] == 0  # once is enough
+    assert rows(engine, "SELECT count(*) FROM audit_log WHERE action = 'recovery.recount_once'") == [(2,)]
+    engine.dispose()
+
+
+def test_a_death_handled_during_a_reconciliation_counts_the_payments_it_leaves(
+    make_database, base_config, start_service, manual_clock, amqp_uri, tmp_path
+):
+    """The bank's answer that August failed is being applied (its transaction open, not yet
+    committed) when the death (2 June) is handled: the death waits for it and counts August as
+    failed, so only July is to recover (failed before issue 18: the death read August's old state,
+    pending, and counted it; the reconciliation's recount never saw the death's links)."""
+    engine = start_assistance(make_database, base_config, start_service, tmp_path)
+    manual_clock.set_local_date(date(2026, 8, 20))
+    one_person_household(engine, (("2026-07-01", "paid"), ("2026-08-01", "pending")))
+    reconciliation = engine.connect()
+    in_flight = reconciliation.begin()
+    reconciliation.execute(
+        text("UPDATE payment SET state = 'failed', failure_reason = 'account closed' WHERE for_month = '2026-08-01'")
+    )
+    case_id = str(uuid.uuid4())
+    publish(amqp_uri, "death.notified", "funeral", death(case_id))
+
+    def handled_or_waiting():
+        waiting = rows(
+            engine,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )[0][0]
+        return waiting > 0 or rows(engine, "SELECT state FROM death_record") == [("applied",)]
+
+    wait_for(handled_or_waiting, what="the death handled, or waiting for the reconciliation")
+    in_flight.commit()
+    reconciliation.close()
+    wait_for(lambda: rows(engine, "SELECT state FROM death_record") == [("applied",)], what="assistance's reaction")
+    assert rows(engine, "SELECT months, amount_fen FROM overpayment") == [(["2026-07-01"], 110500)]
+    assert rows(engine, "SELECT state, amount_fen FROM recovery") == [("open", 110500)]
     engine.dispose()

@@ -15,8 +15,10 @@ from contracts.person import compose_resident_id
 from infra.partner_data import PartnerData
 from tests.helpers import wait_for
 from tests.integration.test_assistance_recoveries import (
+    ADMIN,
     APPROVER,
     CASEWORKER,
+    CYCLES,
     answer,
     approved,
     audit_rows,
@@ -298,3 +300,84 @@ def test_revoking_a_death_recorded_after_a_later_one_owes_the_months_between_for
     assert amount_now(sys_, household_id) == p2
     assert back_pay_months(view) == [("2026-06-01", p3, p2), ("2026-08-01", p2, p1)]
     assert [o["recovery"]["state"] for o in view["overpayments"]] == ["cancelled"]
+
+
+def test_revoking_the_first_death_reopens_the_benefit_the_second_ended(system, manual_clock):
+    """A household of two: the head dies on 20 May (his wife alone is due P1 from June), his wife
+    on 20 June, which ends the benefit (nobody is left). The head's death is revoked on 5 August:
+    he is alive, the survivor of his wife's death, so the benefit runs on for him, at his own
+    amount Q, and the months it was stopped are owed (failed before issue 18: the benefit stayed
+    ended with the wife's death, though the head was alive)."""
+    sys_ = system(assistance=no_deposits(), funeral=True)
+    decision = approved(
+        sys_,
+        manual_clock,
+        [
+            {"resident_id": HEAD, "name": NAMES[HEAD], "relationship": "head", "monthly_income_fen": 20000},
+            {"resident_id": SPOUSE, "name": NAMES[SPOUSE], "relationship": "spouse", "monthly_income_fen": 10000},
+        ],
+    )
+    household_id, p2 = decision["household_id"], decision["monthly_amount_fen"]
+    pay_month(sys_, manual_clock, date(2026, 5, 10))
+    head = notify(sys_, manual_clock, date(2026, 5, 25), HEAD, date(2026, 5, 20), "D3306-901")
+    p1 = amount_now(sys_, household_id)
+    pay_month(sys_, manual_clock, date(2026, 6, 1))
+    notify(sys_, manual_clock, date(2026, 6, 25), SPOUSE, date(2026, 6, 20), "D3306-902")
+    (ended,) = ok(sys_.call("GET", f"/api/v1/assistance/households/{household_id}", CASEWORKER))["entitlements"]
+    assert ended["ends_on"] == "2026-06-20"
+    for day in (date(2026, 7, 1), date(2026, 8, 1)):  # nothing to pay: the benefit ended
+        manual_clock.set_local_date(day)
+        assert ok(sys_.call("POST", CYCLES, ADMIN, json={"month": day.isoformat()}))["payments"] == 0
+
+    view = revoke(sys_, manual_clock, date(2026, 8, 5), head)
+    (benefit,) = ok(sys_.call("GET", f"/api/v1/assistance/households/{household_id}", CASEWORKER))["entitlements"]
+    q = benefit["monthly_amount_fen"]
+    assert benefit["ends_on"] is None
+    assert q == p1 - 10000  # the head earns 100 yuan a month more than his wife
+    assert back_pay_months(view) == [("2026-06-01", p2, p1), ("2026-07-01", q, 0), ("2026-08-01", q, 0)]
+    september = pay_month(sys_, manual_clock, date(2026, 9, 1))
+    assert september["regular"] == 1 and september["total_fen"] == q + (p2 - p1) + 2 * q
+
+
+def test_a_member_born_between_the_death_and_its_revocation_counts_from_the_month_born(system, manual_clock):
+    """As in test_revoking_the_first_of_two_deaths_leaves_the_second_standing, with a grandchild
+    born into the household on 3 August, before the head's death is revoked on 5 August: July is
+    owed for the head and the son (Q), August for the three of them (as from now on), not the
+    newborn for every month (failed before issue 18: July was owed for
+    the newborn too)."""
+    sys_ = system(assistance=no_deposits(), funeral=True)
+    household_id, p3 = a_household_of_three(sys_, manual_clock)
+    pay_month(sys_, manual_clock, date(2026, 5, 10))
+    head = notify(sys_, manual_clock, date(2026, 5, 25), HEAD, date(2026, 5, 20), "D3306-951")
+    p2 = amount_now(sys_, household_id)
+    pay_month(sys_, manual_clock, date(2026, 6, 1))
+    notify(sys_, manual_clock, date(2026, 6, 25), SPOUSE, date(2026, 6, 20), "D3306-952")
+    p1 = amount_now(sys_, household_id)
+    pay_month(sys_, manual_clock, date(2026, 7, 1))
+    pay_month(sys_, manual_clock, date(2026, 8, 1))
+    manual_clock.set_local_date(date(2026, 8, 3))
+    baby = compose_resident_id(DISTRICT, date(2026, 7, 28), 61)
+    ok(
+        sys_.call(
+            "POST",
+            f"/api/v1/assistance/households/{household_id}/members",
+            CASEWORKER,
+            json={
+                "resident_id": baby,
+                "name": "赵小宝",
+                "relationship": "grandchild",
+                "monthly_income_fen": 0,
+                "joined_on": "2026-08-03",
+            },
+        ),
+        201,
+    )
+    view = revoke(sys_, manual_clock, date(2026, 8, 5), head)
+    q = p2 - 10000  # the head and the son, as in the test above
+    months = back_pay_months(view)
+    assert months[0] == ("2026-06-01", p3, p2)
+    assert p3 > p2 > p1 > 0
+    assert months[1] == ("2026-07-01", q, p1)  # the newborn is not owed for July
+    three = amount_now(sys_, household_id)  # the head, the son and the newborn, from now on
+    assert three > q and three not in (p3, p2)
+    assert months[2][:2] == ("2026-08-01", three)  # nor left out of August
