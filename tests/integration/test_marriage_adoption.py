@@ -60,8 +60,8 @@ def test_an_adoption_from_an_institution_reaches_police_and_care(system, manual_
     assert adoption["state"] == "registered" and adoption["institution_code"] == "SX-CW-01"
     assert "adoption.adopter_min_age" in adoption["policy_version"]
 
-    wait_for(lambda: queue_depth(sys_.amqp_uri, "partner.police") >= 1, what="the adoption on partner.police")
-    [(_, police)] = get_messages(sys_.amqp_uri, "partner.police")
+    wait_for(lambda: queue_depth(sys_.partner_amqp_uri, "partner.police") >= 1, what="the adoption on partner.police")
+    [(_, police)] = get_messages(sys_.partner_amqp_uri, "partner.police")
     assert police["type"] == "adoption.registered"
     # minimal disclosure: who adopted whom, from when; not the placer or the certificate
     assert set(police["data"]) == {"adoption_id", "registered_on", "adopters", "adoptee"}
@@ -90,8 +90,10 @@ def test_an_adoption_from_an_institution_reaches_police_and_care(system, manual_
     assert dissolved.status_code == 200, dissolved.text
     assert dissolved.json()["state"] == "dissolved"
     assert dissolved.json()["dissolution_certificate_number"].startswith("JS330602-2026-")
-    wait_for(lambda: queue_depth(sys_.amqp_uri, "partner.police") >= 1, what="the dissolution on partner.police")
-    assert [b["type"] for _, b in get_messages(sys_.amqp_uri, "partner.police")] == ["adoption.dissolved"]
+    wait_for(
+        lambda: queue_depth(sys_.partner_amqp_uri, "partner.police") >= 1, what="the dissolution on partner.police"
+    )
+    assert [b["type"] for _, b in get_messages(sys_.partner_amqp_uri, "partner.police")] == ["adoption.dissolved"]
 
 
 def test_an_adoption_within_a_family_is_not_cares(system, manual_clock):
@@ -101,7 +103,7 @@ def test_an_adoption_within_a_family_is_not_cares(system, manual_clock):
     body = request([adopter()], placer=placer, category="parents_in_difficulty")
     registered = sys_.call("POST", "/api/v1/marriage/adoptions", CLERK, json=body)
     assert registered.status_code == 201, registered.text
-    wait_for(lambda: queue_depth(sys_.amqp_uri, "partner.police") >= 1, what="the adoption on partner.police")
+    wait_for(lambda: queue_depth(sys_.partner_amqp_uri, "partner.police") >= 1, what="the adoption on partner.police")
     # care consumed it (its queue drained) and recorded nothing
     wait_for(lambda: queue_depth(sys_.amqp_uri, "care.on_adoption_registered") == 0, what="care's queue drained")
     wait_for(

@@ -108,13 +108,21 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def running(amqp_uri, tmp_path):
+def running(amqp_uri, scratch, tmp_path):
+    from infra.partners import broker_from
     from infra.run import SERVICES, drop_databases
+    from infra.scratch import BROKER_ADMIN_URL
 
     prefix = f"test_ops_{uuid.uuid4().hex[:8]}"
+    partner_vhost = f"{amqp_uri.rsplit('/', 1)[1]}-partners"  # what infra.run provisions beside it
+    scratch.vhosts.append(partner_vhost)  # deleted with the test's own
     env = {
         **os.environ,
         "AMQP_URI": amqp_uri,
+        "RABBIT_ADMIN_URL": BROKER_ADMIN_URL,
+        "PARTNER_CREDENTIALS": str(tmp_path / "partners.json"),
+        "WEBHOOKS_HTTP": f"127.0.0.1:{free_port()}",
+        "WEBHOOK_SIM_PORT": str(free_port()),
         "GATEWAY_HTTP": f"127.0.0.1:{free_port()}",
         "MARRIAGE_HTTP": f"127.0.0.1:{free_port()}",
         "ASSISTANCE_HTTP": f"127.0.0.1:{free_port()}",
@@ -136,6 +144,7 @@ def running(amqp_uri, tmp_path):
             system.stop()
         base = env["TONGBAN_PG"].rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://")
         drop_databases({name: f"{base}/{prefix}_{name}" for name in SERVICES})
+        broker_from(amqp_uri, BROKER_ADMIN_URL, partner_vhost).delete_users()
 
 
 # --- walking one-matters through the HTTP API, as infra.run's smoke does ---------------------
@@ -219,7 +228,15 @@ def _prometheus(running: Running, tmp_path: Path) -> tuple[subprocess.Popen, str
     env = running.env
     targets = [
         env[k]
-        for k in ("GATEWAY_HTTP", "MARRIAGE_HTTP", "ASSISTANCE_HTTP", "CARE_HTTP", "CHARITY_HTTP", "FUNERAL_HTTP")
+        for k in (
+            "GATEWAY_HTTP",
+            "MARRIAGE_HTTP",
+            "ASSISTANCE_HTTP",
+            "CARE_HTTP",
+            "CHARITY_HTTP",
+            "FUNERAL_HTTP",
+            "WEBHOOKS_HTTP",
+        )
     ] + [f"127.0.0.1:{env['PARTNER_SIM_METRICS_PORT']}"]
     jobs = [{"job_name": "tongban", "static_configs": [{"targets": targets}]}]
     if _broker_metrics_answer():

@@ -30,7 +30,10 @@ def upgrade():
     op.add_column("death_case", sa.Column("verification", sa.String(length=12), nullable=True))
     op.add_column("death_case", sa.Column("verify_by", sa.Date(), nullable=True))
     op.execute("UPDATE death_case SET verification = 'verified'")
-    op.alter_column("death_case", "verification", nullable=False, server_default="verified")
+    with op.batch_alter_table("death_case") as batch:  # SQLite (make run without PostgreSQL) alters by copy
+        batch.alter_column(
+            "verification", existing_type=sa.String(length=12), nullable=False, server_default="verified"
+        )
     op.bulk_insert(
         policy_parameters,
         [
@@ -49,5 +52,6 @@ def upgrade():
 
 def downgrade():
     op.execute(sa.delete(policy_parameters).where(policy_parameters.c.name == NAME))
-    op.drop_column("death_case", "verify_by")
-    op.drop_column("death_case", "verification")
+    with op.batch_alter_table("death_case") as batch:
+        batch.drop_column("verify_by")
+        batch.drop_column("verification")
