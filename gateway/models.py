@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import declarative_base
 
 from chassis.types import UtcDateTime
@@ -141,6 +141,17 @@ class WebhookMessage(Base):
     the event; the delivering process sends it until a 2xx, always with the same webhook-id."""
 
     __tablename__ = "webhook_message"
+    __table_args__ = (
+        # the deliverer's questions: what is due, is an earlier one of this person still pending, a replay's range
+        Index(
+            "ix_webhook_message_pending",
+            "next_attempt_at",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+        Index("ix_webhook_message_subject", "endpoint_id", "subject", "state"),
+        Index("ix_webhook_message_committed", "endpoint_id", "event_time"),
+    )
     id = Column(_BigId, primary_key=True, autoincrement=True)
     endpoint_id = Column(String(36), nullable=False)
     partner = Column(String(40), nullable=False)
@@ -154,7 +165,7 @@ class WebhookMessage(Base):
     created_at = Column(UtcDateTime, nullable=False)
     data = Column(JSON, nullable=False)  # projected to the partner's entitled fields
     state = Column(String(12), nullable=False)  # pending | delivered | abandoned
-    attempts = Column(Integer, nullable=False, default=0)
+    attempts = Column(Integer, nullable=False, default=0, server_default=text("0"))
     next_attempt_at = Column(UtcDateTime, nullable=False)
     failing_since = Column(UtcDateTime)
     delivered_at = Column(UtcDateTime)
