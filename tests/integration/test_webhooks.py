@@ -519,13 +519,14 @@ def test_killed_mid_delivery_every_entitled_event_arrives_and_is_processed_once(
     process = start_delivering_process(sys_, amqp_uri)
     try:
         publish(amqp_uri, *entitled[:6], not_entitled[0], *entitled[6:], not_entitled[1])
-        wait_for(receiver.in_hand.is_set, what="a delivery in hand")
+        # the delivering process boots first (imports, nameko, its consumer): slow on a busy machine
+        wait_for(receiver.in_hand.is_set, timeout=3 * PATIENCE, what="a delivery in hand")
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=PATIENCE)
         receiver.hold = None
         receiver.release.set()
         process = start_delivering_process(sys_, amqp_uri)
-        wait_for(lambda: len(receiver.processed) == len(entitled), what="every entitled event")
+        wait_for(lambda: len(receiver.processed) == len(entitled), timeout=3 * PATIENCE, what="every entitled event")
         wait_for(lambda: sys_.pending() == 0, what="nothing left pending")
     finally:
         process.kill()
