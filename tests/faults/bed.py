@@ -308,7 +308,7 @@ class Bed:
         dead = [i for i in self.running if not i.alive()]
         for instance in dead:
             instance.process = subprocess.Popen(
-                PROCESSES[instance.kind].argv(), cwd=ROOT, env=instance.env, stdout=self._log, stderr=self._log
+                argv(instance.kind), cwd=ROOT, env=instance.env, stdout=self._log, stderr=self._log
             )
         return dead
 
