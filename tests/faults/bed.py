@@ -243,7 +243,7 @@ class Bed:
                 self.running.append(instance)
                 port += 1
         self._log = log
-        wait_for(lambda: all(i.ready() for i in self.running), timeout=300, what="every instance ready")
+        wait_for(lambda: all(i.ready() for i in self.running), timeout=600, what="every instance ready")
         self.gateway = TcpProxy(
             [("127.0.0.1", int(i.http.rsplit(":", 1)[1])) for i in self.running if i.kind == "gateway"]
         )
@@ -308,12 +308,12 @@ class Bed:
         dead = [i for i in self.running if not i.alive()]
         for instance in dead:
             instance.process = subprocess.Popen(
-                PROCESSES[instance.kind].argv(), cwd=ROOT, env=instance.env, stdout=self._log, stderr=self._log
+                argv(instance.kind), cwd=ROOT, env=instance.env, stdout=self._log, stderr=self._log
             )
         return dead
 
     def wait_all_ready(self) -> None:
-        wait_for(lambda: all(i.alive() and i.ready() for i in self.running), timeout=300, what="every instance ready")
+        wait_for(lambda: all(i.alive() and i.ready() for i in self.running), timeout=600, what="every instance ready")
 
     def kill_node(self, index: int) -> None:
         rabbit_nodes.kill_node(self.nodes[index])
