@@ -27,10 +27,12 @@ NAME = "funeral.family_notice"
 
 def upgrade():
     # verified: acted on | awaiting: a family's notice held for confirmation | lapsed: not confirmed in time
-    op.add_column("death_case", sa.Column("verification", sa.String(length=12), nullable=True))
+    # the cases there are were all acted on: verified
+    op.add_column(
+        "death_case",
+        sa.Column("verification", sa.String(length=12), nullable=False, server_default="verified"),
+    )
     op.add_column("death_case", sa.Column("verify_by", sa.Date(), nullable=True))
-    op.execute("UPDATE death_case SET verification = 'verified'")
-    op.alter_column("death_case", "verification", nullable=False, server_default="verified")
     op.bulk_insert(
         policy_parameters,
         [
@@ -49,5 +51,6 @@ def upgrade():
 
 def downgrade():
     op.execute(sa.delete(policy_parameters).where(policy_parameters.c.name == NAME))
-    op.drop_column("death_case", "verify_by")
-    op.drop_column("death_case", "verification")
+    with op.batch_alter_table("death_case") as batch:
+        batch.drop_column("verify_by")
+        batch.drop_column("verification")
