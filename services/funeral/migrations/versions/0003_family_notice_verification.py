@@ -27,13 +27,12 @@ NAME = "funeral.family_notice"
 
 def upgrade():
     # verified: acted on | awaiting: a family's notice held for confirmation | lapsed: not confirmed in time
-    op.add_column("death_case", sa.Column("verification", sa.String(length=12), nullable=True))
+    # the cases there are were all acted on: verified
+    op.add_column(
+        "death_case",
+        sa.Column("verification", sa.String(length=12), nullable=False, server_default="verified"),
+    )
     op.add_column("death_case", sa.Column("verify_by", sa.Date(), nullable=True))
-    op.execute("UPDATE death_case SET verification = 'verified'")
-    with op.batch_alter_table("death_case") as batch:  # SQLite (make run without PostgreSQL) alters by copy
-        batch.alter_column(
-            "verification", existing_type=sa.String(length=12), nullable=False, server_default="verified"
-        )
     op.bulk_insert(
         policy_parameters,
         [
