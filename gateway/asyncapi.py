@@ -26,7 +26,7 @@ from marshmallow import validate
 from contracts.events import EVENTS
 from contracts.partners import PARTNERS, project_for_partner
 from contracts.person import ResidentIdField, compose_resident_id
-from contracts.subscriptions import PARTNER_EXCHANGE, partner_queue
+from contracts.subscriptions import PARTNER_EXCHANGE, PARTNER_VHOST, partner_queue
 
 __all__ = [
     "asyncapi_document",
@@ -41,8 +41,6 @@ __all__ = [
 VERSION = "1.0.0"
 SERVICES_VHOST = "/"
 # the partner-facing vhost each department's own broker user reads its queue on (issue 11, item 1):
-# the default of contracts.subscriptions.PARTNER_VHOST on branch issue-11a (import it once merged)
-PARTNER_VHOST = "tongban-partners"
 BROKER_HOST = "broker.tongban.example:5671"
 
 # what a string field's example tries, in order: the first its validators take
