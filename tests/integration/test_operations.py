@@ -189,18 +189,27 @@ class Walker:
 
     def register(self, seq: int, matter_id: str) -> None:
         husband, wife = _couple(seq)
-        response = requests.post(
-            f"{self.gateway}/api/v1/marriage/registrations",
-            headers={**self.clerk, "Idempotency-Key": f"register-{seq}"},
-            timeout=30,
-            json={
-                "office_code": "330602",
-                "party_a": husband,
-                "party_b": wife,
-                "declared_not_close_relatives": True,
-                "matter_id": matter_id,
-            },
-        )
+
+        def attempt():
+            response = requests.post(
+                f"{self.gateway}/api/v1/marriage/registrations",
+                headers={**self.clerk, "Idempotency-Key": f"register-{seq}"},
+                timeout=30,
+                json={
+                    "office_code": "330602",
+                    "party_a": husband,
+                    "party_b": wife,
+                    "declared_not_close_relatives": True,
+                    "matter_id": matter_id,
+                },
+            )
+            # a request cut by the stop left its key in hand: the gateway says retry shortly, as a
+            # client does, until the key is released (gateway.idempotency.ABANDONED_AFTER)
+            if response.status_code == 409 and "still being handled" in response.text:
+                return None
+            return (response,)  # a tuple: a 4xx Response is falsy
+
+        (response,) = wait_for(attempt, timeout=180, interval=1.0, what=f"registration {seq} taken")
         assert response.status_code in (201, 409, 422), response.text
         assert response.status_code == 201 or "already" in response.text, response.text
 
