@@ -54,7 +54,7 @@ bench: install
 	$(PY) -m bench.run
 
 catalogue: install
-	$(PY) -m contracts.catalogue --write README.md
+	$(PY) -m contracts.catalogue --write docs/events.md
 
 # The generated deployment files (infra/k8s/base/processes.yaml, compose.yaml) from infra/processes.py.
 deploy-files: install

@@ -1,7 +1,7 @@
-"""The events catalogue as Markdown, generated from `contracts` (the README embeds it).
+"""The events catalogue as Markdown, generated from `contracts` (docs/events.md embeds it).
 
 python -m contracts.catalogue            # print it
-python -m contracts.catalogue --write README.md   # refresh the README's copy
+python -m contracts.catalogue --write docs/events.md   # refresh the docs' copy (make catalogue)
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The events catalogue: every event type, who may publish it, and the schema of its data.
 
 Publishing and consuming both validate against this table (chassis.events), so a typo in a field
-or an event from the wrong source never reaches a consumer. The README's catalogue is generated
+or an event from the wrong source never reaches a consumer. The catalogue in docs/events.md is generated
 from here (`python -m contracts.catalogue`).
 """
 

@@ -1,4 +1,4 @@
-"""AsyncAPI 3.0 documents, generated from `contracts` (the source of the README's catalogue).
+"""AsyncAPI 3.0 documents, generated from `contracts` (the source of docs/events.md).
 
 - `asyncapi_document()`: the whole catalogue: every event type on the events exchange
   `tongban.events` (routing key = type), its envelope and data schema and an example.
@@ -338,7 +338,7 @@ def _catalogue() -> dict:
         "asyncapi": "3.0.0",
         "info": _info(
             "tongban events catalogue",
-            "Every event the services publish, generated from contracts (the README's catalogue comes from the "
+            "Every event the services publish, generated from contracts (docs/events.md comes from the "
             "same source). Each travels in one envelope on the topic exchange `tongban.events`, routing key = "
             "its type. Partner departments receive filtered copies: see /api/v1/partners/<code>/asyncapi.json.",
         ),

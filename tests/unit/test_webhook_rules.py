@@ -126,13 +126,13 @@ def test_after_a_rotation_both_secrets_verify():
 
 
 def test_the_readme_verification_snippet_works_as_written():
-    """README "Webhooks": the few lines a department writes accept a signed delivery once, and refuse a forged one."""
+    """docs/partners.md "Webhooks": the few lines a department writes accept a signed delivery once, and refuse a forged one."""
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    found = re.search(r"<!-- webhook-verify:start -->\n```python\n(.*?)```\n<!-- webhook-verify:end -->", readme, re.S)
-    assert found, "README.md has no verification snippet between its markers"
+    page = (Path(__file__).resolve().parents[2] / "docs" / "partners.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- webhook-verify:start -->\n```python\n(.*?)```\n<!-- webhook-verify:end -->", page, re.S)
+    assert found, "docs/partners.md has no verification snippet between its markers"
     secret, handled = rules.new_secret(), []
     scope = {"SECRET": secret, "seen": set(), "handle": lambda *args: handled.append(args)}
     exec(found.group(1), scope)

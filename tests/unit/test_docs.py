@@ -1,0 +1,62 @@
+"""The README is a front door and docs/ holds the reference: every relative link in them resolves (to a
+file, and to a heading where it names one), the README stays short, and the generated parts are the
+generated ones."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from contracts.catalogue import embedded, render
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
+FENCE = re.compile(r"^```.*?^```", re.S | re.M)
+CODE = re.compile(r"`[^`\n]*`")
+
+
+def anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped (letters of any script kept), spaces to '-'."""
+    text = CODE.sub(lambda m: m.group(0).strip("`"), heading.strip()).lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    return {anchor(h) for h in re.findall(r"^#{1,6} (.+)$", text, re.M)}
+
+
+def links(page: Path) -> list[str]:
+    text = CODE.sub("", FENCE.sub("", page.read_text(encoding="utf-8")))
+    return [target for target in LINK.findall(text) if not re.match(r"[a-z]+:", target)]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_resolves(page):
+    broken = []
+    for target in links(page):
+        path, _, fragment = target.partition("#")
+        file = (page.parent / path).resolve() if path else page
+        if not file.exists():
+            broken.append(f"{target}: no such file")
+        elif fragment and (file.suffix != ".md" or fragment not in anchors(file)):
+            broken.append(f"{target}: no such heading in {file.relative_to(ROOT)}")
+    assert not broken, broken
+
+
+def test_the_link_check_sees_links_and_anchors():
+    """The check above could pass by finding nothing: the README links every docs page it is the door to."""
+    found = links(ROOT / "README.md")
+    assert "docs/partners.md#webhooks" in found and "docs/events.md" in found
+    assert anchor("Recovering an overpayment (追回)") == "recovering-an-overpayment-追回"
+    assert anchor("`matter.opened` (v1)") == "matteropened-v1"
+
+
+def test_the_readme_fits_on_two_screens():
+    assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 120
+
+
+def test_the_events_page_is_the_generated_catalogue():
+    page = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")
+    assert embedded(page) == render(), "run: make catalogue"
