@@ -40,15 +40,13 @@ from chassis.errors import Forbidden, OutsideArea
 from chassis.logs import get_logger
 from chassis.regions import region_covers, region_prefix
 from chassis.tables import audit_log
+from contracts.roles import ADMIN, AREA_ROLES, CLERK, STAFF, SYSTEM_ROLE
 
 __all__ = ["Actor", "Audit", "AuditEntry", "SYSTEM", "seal", "verify", "Verification"]
 
 
-STAFF_ROLES = ("clerk", "admin")
-# roles scoped to an area (the division code they serve); funeral-home staff are not STAFF_ROLES:
-# only the funeral service lets them act, on what a funeral home does (services/funeral)
-AREA_ROLES = ("clerk", "funeral_home")
-FUNERAL_HOME = "funeral_home"
+# The roles are contracts.roles'. Funeral-home staff are scoped to an area but are not STAFF: only the
+# funeral service lets them act, on what a funeral home does (services/funeral).
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,7 @@ class Actor:
 
     def covers(self, region_code: str) -> bool:
         """Whether the actor may act in `region_code` (admins everywhere, staff in their area)."""
-        if self.role in ("admin", "system"):
+        if self.role in (ADMIN, SYSTEM_ROLE):
             return True
         if self.role not in AREA_ROLES or not self.area:
             return False
@@ -79,7 +77,7 @@ class Actor:
 
     def require_staff_in(self, region_code: str, also: tuple[str, ...] = ()) -> None:
         """Refuse anyone but staff (clerks, admins, and the roles in `also`) acting in `region_code`."""
-        if self.role not in STAFF_ROLES + also:
+        if self.role not in STAFF + also:
             raise Forbidden("only staff (clerks and admins) can do this")
         if not self.covers(region_code):
             raise OutsideArea(f"{region_code} is outside your area {self.area}")
@@ -87,9 +85,9 @@ class Actor:
     def in_area(self, column, what: str = "work queues"):
         """A staff work queue's filter on a region column: clerks see their area, admins all.
         Refuses anyone else, and a clerk without an area."""
-        if self.role not in STAFF_ROLES or (self.role == "clerk" and not self.area):
+        if self.role not in STAFF or (self.role == CLERK and not self.area):
             raise Forbidden(f"only staff with an area see {what}")
-        if self.role != "clerk" or self.area is None:
+        if self.role != CLERK or self.area is None:
             return true()
         return column.startswith(region_prefix(self.area), autoescape=True)
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 from chassis import ServiceRpc
 from contracts import assistance as a
 from contracts import payments as pay
+from contracts.roles import ADMIN, CITIZEN, CLERK, PARTNER, STAFF
 from gateway.api import route, wire
 
-CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
-STAFF = (CLERK, ADMIN)
 APPLICATIONS = "/api/v1/assistance/applications"
 CYCLES = "/api/v1/assistance/payment-cycles"
 ALERTS = "/api/v1/assistance/alerts"

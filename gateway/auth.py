@@ -42,14 +42,13 @@ from chassis.errors import Unauthorized, Unavailable
 from chassis.logs import get_logger
 from contracts.partners import PARTNERS
 from contracts.person import ResidentId
+from contracts.roles import ADMIN, CITIZEN, CLERK, EMPLOYEES, FUNERAL_HOME, PARTNER, ROLES
 
 # funeral_home: staff of a funeral home (殡仪馆), scoped to their district like a clerk, who take
 # notices, bookings, burials and cremations, but neither revoke a death nor confirm its date
-ROLES = ("citizen", "clerk", "funeral_home", "partner", "admin")
-STAFF = ("clerk", "funeral_home", "admin")
 ALGORITHMS = ["ES256", "RS256"]  # never HS256 or none: the gateway holds no signing secret
 STAFF_MAX_TTL = 15 * 60
-DEFAULT_TTL = {"citizen": 3600, "clerk": 10 * 60, "funeral_home": 10 * 60, "admin": 10 * 60, "partner": 3600}
+DEFAULT_TTL = {CITIZEN: 3600, CLERK: 10 * 60, FUNERAL_HOME: 10 * 60, ADMIN: 10 * 60, PARTNER: 3600}
 DEV_ISSUER = "https://tongban.example/dev-issuer"
 AUDIENCE = "tongban-gateway"
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,9 +99,9 @@ def issue_token(
     """A token as the identity provider would issue it."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
-    if role == "citizen":
+    if role == CITIZEN:
         subject = ResidentId.parse(subject).number
-    if role == "partner" and subject not in PARTNERS:
+    if role == PARTNER and subject not in PARTNERS:
         raise ValueError(f"unknown partner {subject!r}; known: {sorted(PARTNERS)}")
     _check_org(role, subject, org, ValueError)
     issued = int(now if now is not None else time.time())
@@ -125,7 +124,7 @@ def issue_token(
 
 def _check_org(role: str, subject: str, org, error) -> None:
     """A partner whose organisations act apart names one; nobody else names any."""
-    needed = role == "partner" and subject in PARTNERS and PARTNERS[subject].organisations
+    needed = role == PARTNER and subject in PARTNERS and PARTNERS[subject].organisations
     if needed and not (isinstance(org, str) and 2 <= len(org) <= 60):
         raise error(f"a {subject} token names the organisation acting (claim 'org')")
     if not needed and org is not None:
@@ -250,7 +249,7 @@ def authenticate(authorization: str | None, keys: KeySet, issuer: str, audience:
         raise Unauthorized(f"invalid token: {exc}") from None
     if claims["role"] not in ROLES:
         raise Unauthorized(f"unknown role {claims['role']!r}")
-    if claims["role"] in STAFF and claims["exp"] - claims["iat"] > STAFF_MAX_TTL:
+    if claims["role"] in EMPLOYEES and claims["exp"] - claims["iat"] > STAFF_MAX_TTL:
         raise Unauthorized(f"staff tokens live at most {STAFF_MAX_TTL // 60} minutes")
     _check_org(claims["role"], claims["sub"], claims.get("org"), Unauthorized)
     return Actor(id=claims["sub"], role=claims["role"], area=claims.get("area"), org=claims.get("org"))

@@ -7,9 +7,9 @@ from __future__ import annotations
 from chassis import ServiceRpc
 from contracts import care as c
 from contracts import payments as pay
+from contracts.roles import ADMIN, CITIZEN, CLERK, PARTNER
 from gateway.api import route, wire
 
-CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
 ELDERS = "/api/v1/care/elders"
 ORDERS = "/api/v1/care/orders"
 CHILDREN = "/api/v1/care/children"

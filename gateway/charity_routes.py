@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from chassis import ServiceRpc
 from contracts import charity as c
+from contracts.roles import ADMIN, CITIZEN, CLERK, PARTNER, STAFF
 from gateway.api import route, wire
 
-CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
-STAFF = (CLERK, ADMIN)
 ORGS = "/api/v1/charity/organisations"
 CAMPAIGNS = "/api/v1/charity/campaigns"
 VOLUNTEERS = "/api/v1/charity/volunteers"

@@ -11,12 +11,9 @@ from chassis import ServiceRpc
 from contracts import funeral as f
 from contracts.assistance import AfterDeathAssistanceSchema
 from contracts.care import AfterDeathCareSchema
+from contracts.roles import ADMIN, CITIZEN, CLERK, EMPLOYEES, FUNERAL_HOME, PARTNER, STAFF
 from gateway.api import route, wire
 
-CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
-FUNERAL_HOME = "funeral_home"  # funeral-home staff: what a funeral home does, never a revocation
-STAFF = (CLERK, ADMIN)
-FUNERAL_STAFF = (CLERK, FUNERAL_HOME, ADMIN)
 CASES = "/api/v1/funeral/cases"
 
 
@@ -56,7 +53,7 @@ class FuneralRoutes:
     @route(
         "GET",
         CASES + "/<case_id>",
-        roles=FUNERAL_STAFF,
+        roles=EMPLOYEES,
         tag="funeral",
         summary="A funeral case: its notices, bookings, fees and waiver, burial, certificate",
         response=f.CaseViewSchema,
@@ -104,7 +101,7 @@ class FuneralRoutes:
     @route(
         "POST",
         CASES + "/<case_id>/bookings",
-        roles=FUNERAL_STAFF,
+        roles=EMPLOYEES,
         tag="funeral",
         status=201,
         summary="Book transport or cremation; the basic-services fee waiver (惠民殡葬) applies by region policy",
@@ -117,7 +114,7 @@ class FuneralRoutes:
     @route(
         "POST",
         CASES + "/<case_id>/burial",
-        roles=FUNERAL_STAFF,
+        roles=EMPLOYEES,
         tag="funeral",
         summary="The burial form (tree, lawn, flower bed, sea, niche: 节地生态安葬 with its reward; or traditional)",
         body=f.BurialRequestSchema,
@@ -129,7 +126,7 @@ class FuneralRoutes:
     @route(
         "POST",
         CASES + "/<case_id>/cremation",
-        roles=FUNERAL_STAFF,
+        roles=EMPLOYEES,
         tag="funeral",
         summary="The cremation took place: the certificate (火化证明) is issued",
         body=f.CremationRequestSchema,
@@ -153,7 +150,7 @@ class FuneralRoutes:
     @route(
         "POST",
         "/api/v1/funeral/niches",
-        roles=FUNERAL_STAFF,
+        roles=EMPLOYEES,
         tag="funeral",
         status=201,
         summary="Add niches (骨灰安放格位) of a columbarium to the inventory",
@@ -166,7 +163,7 @@ class FuneralRoutes:
     @route(
         "GET",
         "/api/v1/funeral/niches/<region_code>",
-        roles=FUNERAL_STAFF,
+        roles=EMPLOYEES,
         tag="funeral",
         summary="The region's niches: total, allocated, free by columbarium",
         response=f.NicheInventorySchema,

@@ -34,6 +34,7 @@ from contracts.progress import (
     StepReportAcceptedSchema,
     StepReportRequestSchema,
 )
+from contracts.roles import ADMIN, ANYONE, CITIZEN, CLERK, PARTNER
 from gateway import progress_rules as rules
 from gateway.api import route, wire
 from gateway.assistance_routes import AssistanceRoutes
@@ -47,9 +48,6 @@ from gateway.openapi import openapi_document
 from gateway.progress import as_report, step_state
 from gateway.reads import PersonReads
 from gateway.webhook_routes import WebhookRoutes
-
-CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
-ANYONE = (CITIZEN, CLERK, PARTNER, ADMIN)
 
 
 class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes, WebhookRoutes, PersonReads, Operable):

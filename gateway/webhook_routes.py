@@ -18,12 +18,12 @@ from sqlalchemy import delete, func, select, update
 from chassis import Forbidden, InvalidInput, NotFound, http, json_response
 from contracts import webhooks as w
 from contracts.partners import PARTNERS
+from contracts.roles import ADMIN, PARTNER
 from gateway import webhook_rules as rules
 from gateway.api import route
 from gateway.asyncapi import asyncapi_document, partner_asyncapi_document
 from gateway.models import WebhookApproval, WebhookAttempt, WebhookEndpoint, WebhookGrant, WebhookMessage
 
-PARTNER, ADMIN = "partner", "admin"
 ENDPOINTS = "/api/v1/partner/webhooks/endpoints"
 OPS = "/api/v1/webhooks"
 SECRET_OVERLAP = timedelta(hours=24)

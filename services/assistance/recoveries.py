@@ -37,6 +37,7 @@ from contracts.assistance import (
     RefundRequestSchema,
     RepaymentRequestSchema,
 )
+from contracts.roles import ADMIN
 from services.assistance import rules
 from services.assistance.models import (
     AfterDeathPayment,
@@ -417,7 +418,7 @@ class Recoveries:
         Recoveries opened before the recount existed were counted otherwise and are recounted
         only when something moves them; this moves them all once. Running it again changes nothing."""
         actor = Actor.from_dict(actor)
-        if actor.role != "admin":
+        if actor.role != ADMIN:
             raise Forbidden("the one-off recount of recoveries is for an admin")
         entitlement_ids = sorted(set(self.db.execute(select(AfterDeathPayment.entitlement_id)).scalars()))
         # every death that counted a payment, in one order (a revocation waits, or wins), as the bank's answers do
@@ -460,7 +461,7 @@ class Recoveries:
         (admin) decides one, not a township."""
         actor, data = Actor.from_dict(actor), load(RepaymentRequestSchema, request)
         recovery, overpayment, region = self._recovery(actor, recovery_id, for_update=True)
-        if data["method"] == "write_off" and actor.role != "admin" and len(actor.area or "") != 6:
+        if data["method"] == "write_off" and actor.role != ADMIN and len(actor.area or "") != 6:
             raise Forbidden(
                 "a write-off is decided by the district bureau or the payments office",
                 errors={"method": ["write_off: for the district bureau or the payments office"]},

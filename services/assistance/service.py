@@ -71,6 +71,7 @@ from contracts.payments import (
     ReconcileViewSchema,
 )
 from contracts.person import InvalidResidentId, Newborn, ResidentId
+from contracts.roles import ADMIN, CITIZEN, PARTNER, STAFF
 from services.assistance import alerts, payments, rules
 from services.assistance.dependencies import OK, EconomicCheckSources, Fetched
 from services.assistance.exceptions import (
@@ -111,7 +112,6 @@ from services.assistance.schemas import (
     load,
 )
 
-STAFF = ("clerk", "admin")
 MATTER_TYPE = "assistance_linked_items"
 MEANS_TESTED = ("dibao", "dibao_edge", "tekun")  # the household's assets are checked against the limits
 DISABILITY_PARAMETERS = {
@@ -177,7 +177,7 @@ class AssistanceService(Recoveries, Operable):
         actor, data = Actor.from_dict(actor), load(ApplicationRequestSchema, request)
         today, now = self.clock.today(), self.clock.now()
         resident_ids = [m["resident_id"] for m in data["members"]]
-        if actor.role == "citizen":
+        if actor.role == CITIZEN:
             if actor.id not in resident_ids:
                 raise Forbidden("a citizen can only apply for a household they are a member of")
             channel = "online"
@@ -934,7 +934,7 @@ class AssistanceService(Recoveries, Operable):
     @rpc
     def list_linked_items(self, actor, include_retired=False):
         actor = Actor.from_dict(actor)
-        if actor.role not in ("clerk", "admin"):
+        if actor.role not in STAFF:
             raise Forbidden("the catalogue is read by staff")
         query = select(LinkedItem).order_by(LinkedItem.code)
         if not include_retired:
@@ -1020,7 +1020,7 @@ class AssistanceService(Recoveries, Operable):
 
     @staticmethod
     def _require_catalogue_admin(actor: Actor) -> None:
-        if actor.role != "admin":
+        if actor.role != ADMIN:
             raise Forbidden("only the bureau's administrators keep the catalogue of linked items")
 
     def _require_owner(self, owner: str) -> None:
@@ -1070,7 +1070,7 @@ class AssistanceService(Recoveries, Operable):
         """A new version of a parameter (never an edit). Refused, and nothing kept, when the policy
         it makes for the region on its date would not be usable by the rules."""
         actor, data = Actor.from_dict(actor), load(PolicyVersionRequestSchema, request)
-        if actor.role != "admin":
+        if actor.role != ADMIN:
             raise Forbidden("only the bureau's policy office (admin) adds policy versions")
         known = {
             *POLICY_PARAMETERS.values(),
@@ -2114,7 +2114,7 @@ class AssistanceService(Recoveries, Operable):
         a death only for what it is still due). A payment a death counted as overpaid that the bank
         did not make is taken off the overpayment and its recovery (recoveries.py)."""
         actor, data = Actor.from_dict(actor), load(BankResultsRequestSchema, request)
-        if not (actor.role == "partner" and actor.id == BANKS):
+        if not (actor.role == PARTNER and actor.id == BANKS):
             _require_payments_office(actor)
         with as_problems():
             summary = payments.reconcile(
@@ -2164,7 +2164,7 @@ class AssistanceService(Recoveries, Operable):
 
     def _require_household_reader(self, actor: Actor, household_id: str, region_code: str) -> None:
         """A household's records are shown to its members and to the caseworkers of its area."""
-        if actor.role == "citizen":  # a current member: someone who left no longer reads the others' data
+        if actor.role == CITIZEN:  # a current member: someone who left no longer reads the others' data
             if (
                 self.db.execute(
                     select(Member.id).where(
@@ -2443,7 +2443,7 @@ def _entitlement_view(entitlement: Entitlement) -> dict:
 
 def _require_payments_office(actor: Actor) -> None:
     """The payment run is city-wide: the bureau's payments office (admin) runs it, not a township."""
-    if actor.role != "admin":
+    if actor.role != ADMIN:
         raise Forbidden("only the bureau's payments office (admin) runs payment cycles")
 
 

@@ -54,6 +54,7 @@ from chassis.regions import is_region_code, region_ancestors, region_prefix, req
 from chassis.tables import policy_parameters
 from contracts.partners import BANKS, CARE_DEVICES, CARE_PROVIDERS
 from contracts.person import AGE_OF_MAJORITY, InvalidResidentId, ResidentId, age_on
+from contracts.roles import ADMIN, CITIZEN, PARTNER
 from services.care import payments, rules
 from services.care.after_death import AfterDeath
 from services.care.exceptions import CallRefused, OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
@@ -119,8 +120,6 @@ from services.care.schemas import (
     load,
 )
 
-STAFF = ("clerk", "admin")
-
 # One statement per region: everyone of the region born on or before the cutoff (old enough
 # today) and not yet enrolled, from the month of their qualifying birthday (or the next), but never
 # before the allowance's policy was in force nor before the person joined the city's registry (no
@@ -158,7 +157,7 @@ class CareService(AfterDeath, Operable):
         """A batch from the population registry: new people are added, known ones updated (name,
         residence); birth date and sex always come from the ID number."""
         actor, data = Actor.from_dict(actor), load(ElderImportSchema, request)
-        if actor.role != "admin":
+        if actor.role != ADMIN:
             raise Forbidden("the registry is fed by the bureau's data office (admin)")
         now = self.clock.now()
         rows = {}
@@ -251,7 +250,7 @@ class CareService(AfterDeath, Operable):
     def run_allowance_job(self, actor):
         """The same job on demand (operations after an outage, tests)."""
         actor = Actor.from_dict(actor)
-        if actor.role != "admin":
+        if actor.role != ADMIN:
             raise Forbidden("only operations (admin) start the job by hand")
         return self._enrol(actor)
 
@@ -568,7 +567,7 @@ class CareService(AfterDeath, Operable):
         """The bank's answers, from the bank (partner `banks`) or the district's staff. Re-applying
         changes nothing; contradictions are refused and listed; failures are paid again as arrears."""
         actor, data = Actor.from_dict(actor), load(BankResultsRequestSchema, request)
-        if not (actor.role == "partner" and actor.id == BANKS):
+        if not (actor.role == PARTNER and actor.id == BANKS):
             self._require_cycle_staff(actor, cycle_id)
         with as_problems():
             summary = payments.RUN.reconcile(
@@ -1021,7 +1020,7 @@ class CareService(AfterDeath, Operable):
         registered to on the day the call was raised: otherwise 403, nothing recorded but the
         refusal in the audit trail."""
         actor, data = Actor.from_dict(actor), load(EmergencyCallSchema, request)
-        if not (actor.role == "partner" and actor.id == CARE_DEVICES):
+        if not (actor.role == PARTNER and actor.id == CARE_DEVICES):
             raise Forbidden("calls come from the wearable-device platforms")
         person = ResidentId.parse(data["resident_id"])
         known = self.db.execute(
@@ -1075,7 +1074,7 @@ class CareService(AfterDeath, Operable):
         """The area's calls not yet closed, oldest first."""
         actor = Actor.from_dict(actor)
         query = select(EmergencyCall).where(EmergencyCall.state != "closed")
-        if not (actor.role == "partner" and actor.id == CARE_PROVIDERS):  # the responding providers see every call
+        if not (actor.role == PARTNER and actor.id == CARE_PROVIDERS):  # the responding providers see every call
             query = query.where(actor.in_area(EmergencyCall.region_code, "emergency calls"))
         return [self._call_view(c) for c in self.db.execute(query.order_by(EmergencyCall.raised_at)).scalars()]
 
@@ -1103,7 +1102,7 @@ class CareService(AfterDeath, Operable):
         call = self.db.get(EmergencyCall, call_id, with_for_update=True)
         if call is None:
             raise NotFound(f"no emergency call {call_id}")
-        if not (actor.role == "partner" and actor.id == CARE_PROVIDERS):
+        if not (actor.role == PARTNER and actor.id == CARE_PROVIDERS):
             actor.require_staff_in(call.region_code)
         try:
             call.state = rules.call_transition(call.state, action)
@@ -1573,7 +1572,7 @@ class CareService(AfterDeath, Operable):
         actor, data = Actor.from_dict(actor), load(OrderRequestSchema, request)
         person = ResidentId.parse(data["resident_id"])
         region = self._region_of(person.number)
-        if actor.role == "citizen":
+        if actor.role == CITIZEN:
             if actor.id != person.number:
                 raise Forbidden("a citizen orders for themselves (a caseworker may order on their behalf)")
         else:
@@ -1727,7 +1726,7 @@ class CareService(AfterDeath, Operable):
     def get_order(self, actor, order_id):
         actor = Actor.from_dict(actor)
         order = self._order(order_id, for_update=False)
-        if actor.role == "partner":
+        if actor.role == PARTNER:
             _require_order_provider(actor, order)
             return {**self._order_view(order), "resident_id": None}  # minimal disclosure, as in the event
         self._require_reader(actor, order.resident_id, order.region_code)
@@ -1760,10 +1759,10 @@ class CareService(AfterDeath, Operable):
 
     def _order_step(self, actor: Actor, order_id: str, action: str) -> dict:
         order = self._order(order_id)
-        if actor.role == "partner":
+        if actor.role == PARTNER:
             _require_order_provider(actor, order)
             by = "provider"
-        elif actor.role == "citizen":
+        elif actor.role == CITIZEN:
             if actor.id != order.resident_id:
                 raise Forbidden("not your order")
             by = "person"
@@ -1824,7 +1823,7 @@ class CareService(AfterDeath, Operable):
         raise UnknownElder("the person is neither in the elderly registry nor entitled to home-care vouchers")
 
     def _require_reader(self, actor: Actor, resident_id: str, region_code: str) -> None:
-        if actor.role == "citizen":
+        if actor.role == CITIZEN:
             if actor.id != resident_id:
                 raise Forbidden("a citizen sees only their own records")
         else:

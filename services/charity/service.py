@@ -48,6 +48,7 @@ from chassis.policy import PolicyMissing
 from chassis.regions import region_covers, region_prefix, require_region_code
 from contracts.partners import CARE_PROVIDERS
 from contracts.person import InvalidResidentId, ResidentId
+from contracts.roles import ADMIN, CITIZEN, PARTNER, SYSTEM_ROLE
 from services.charity import rules
 from services.charity.exceptions import (
     Conflict,
@@ -255,7 +256,7 @@ class CharityService(Operable):
     @rpc
     def run_detection_job(self, actor):
         actor = Actor.from_dict(actor)
-        if actor.role != "admin":
+        if actor.role != ADMIN:
             raise Forbidden("only operations (admin) start the job by hand")
         return self._detect(actor)
 
@@ -489,7 +490,7 @@ class CharityService(Operable):
         campaign = self._campaign(campaign_id)
         # the organisation's row orders its receipts (and serialises its donations)
         org = self._org(campaign.organisation_id, for_update=True)
-        if actor.role != "citizen":
+        if actor.role != CITIZEN:
             actor.require_staff_in(org.region_code)
         known = self.db.execute(
             select(Donation).where(Donation.campaign_id == campaign.id, Donation.request_id == data["request_id"])
@@ -751,7 +752,7 @@ class CharityService(Operable):
     def get_volunteer(self, actor, resident_id):
         actor = Actor.from_dict(actor)
         volunteer = self._volunteer(resident_id)
-        if actor.role == "citizen":
+        if actor.role == CITIZEN:
             if actor.id != volunteer.resident_id:
                 raise Forbidden("a citizen sees only their own volunteer record")
         else:
@@ -835,7 +836,7 @@ class CharityService(Operable):
         actor, data = Actor.from_dict(actor), load(RedemptionRequestSchema, request)
         volunteer = self._volunteer(data["resident_id"], for_update=True)
         if not (
-            (actor.role == "system" and actor.id == "care") or (actor.role == "partner" and actor.id == CARE_PROVIDERS)
+            (actor.role == SYSTEM_ROLE and actor.id == "care") or (actor.role == PARTNER and actor.id == CARE_PROVIDERS)
         ):
             actor.require_staff_in(volunteer.region_code)
         known = self.db.execute(select(TimeBankEntry).where(TimeBankEntry.key == data["redemption_key"])).scalar()
@@ -1074,7 +1075,7 @@ class CharityService(Operable):
     def set_population(self, actor, request):
         """The region's resident population for a year (from the statistics bureau)."""
         actor, data = Actor.from_dict(actor), load(PopulationSchema, request)
-        if actor.role != "admin":
+        if actor.role != ADMIN:
             raise Forbidden("population figures are entered by the bureau's data office (admin)")
         row = self.db.get(RegionPopulation, (data["region_code"], data["year"]), with_for_update=True)
         if row is None:

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from contracts.roles import CITIZEN, EMPLOYEES, PARTNER
+
 __all__ = [
     "InvalidInput",
     "Refused",
@@ -50,15 +52,15 @@ def source_of(role: str, subject: str) -> str:
     """Who a notice comes from, by the caller: the health department reports hospitals' death
     certificates (死亡医学证明), the police their death reports, staff (funeral homes, civil
     affairs) what they learn, a citizen their family member's death."""
-    if role == "partner":
+    if role == PARTNER:
         if subject == "health":
             return "hospital"
         if subject == "police":
             return "police"
         raise Refused(f"partner {subject} does not notify deaths")
-    if role in ("clerk", "funeral_home", "admin"):
+    if role in EMPLOYEES:
         return "funeral_home"
-    if role == "citizen":
+    if role == CITIZEN:
         return "family"
     raise Refused(f"role {role} does not notify deaths")
 

@@ -33,11 +33,11 @@ from chassis import (
     WorkerMetrics,
     rpc,
 )
-from chassis.audit import AREA_ROLES, FUNERAL_HOME, STAFF_ROLES
 from chassis.db import dialect_insert
 from chassis.errors import Conflict
 from chassis.regions import region_prefix, require_region_code
 from contracts.person import ResidentId
+from contracts.roles import ADMIN, AREA_ROLES, CITIZEN, EMPLOYEES, FUNERAL_HOME
 from services.funeral import rules
 from services.funeral.exceptions import CaseStepRefused, PolicyUnusable, UnknownCase
 from services.funeral.models import Booking, Burial, CertificateSerial, DateReview, DeathCase, DeathNotice, Niche
@@ -92,7 +92,7 @@ class FuneralService(Operable):
                 errors={"reference": ["required from hospitals and police"]},
             )
         person = ResidentId.parse(data["deceased"]["resident_id"])
-        if actor.role == "citizen" and actor.id == person.number:
+        if actor.role == CITIZEN and actor.id == person.number:
             raise Forbidden("a family member applies, not the deceased")
         try:
             rules.check_date_of_death(data["date_of_death"], person.birth_date, self.clock.today())
@@ -148,7 +148,7 @@ class FuneralService(Operable):
             return self._notice_answer(actor, case, duplicate=True)
         subject = f"death-case-{case.id}"
         if opened:
-            subjects = [person.number] + ([actor.id] if actor.role == "citizen" else [])
+            subjects = [person.number] + ([actor.id] if actor.role == CITIZEN else [])
             self.outbox.record(
                 "matter.opened",
                 subject,
@@ -156,7 +156,7 @@ class FuneralService(Operable):
                     "matter_type": MATTER_TYPE,
                     "subjects": subjects,
                     "region_code": case.region_code,
-                    "opened_on_behalf_of": None if actor.role == "citizen" else actor.id,
+                    "opened_on_behalf_of": None if actor.role == CITIZEN else actor.id,
                 },
                 matter_id=case.matter_id,
             )
@@ -258,7 +258,7 @@ class FuneralService(Operable):
         nothing was done on them, and a clerk can no longer confirm them (a hospital or police
         notice still verifies the death). Admins only. How many lapsed."""
         actor = Actor.from_dict(actor)
-        if actor.role != "admin":
+        if actor.role != ADMIN:
             raise Forbidden("only an admin runs the lapse of unverified notices")
         return {"lapsed": self._lapse_unverified()}
 
@@ -519,7 +519,7 @@ class FuneralService(Operable):
             self.audit.record_refusal(actor, "death.revoke", f"death-case-{case_id}", reason)
             raise Forbidden(reason)
         case = self._case(actor, case_id, for_update=True)
-        if actor.role != "admin" and len(actor.area or "") != 6:
+        if actor.role != ADMIN and len(actor.area or "") != 6:
             raise Forbidden("a revocation is decided by a district bureau (or the city), not a township")
         try:
             rules.may_revoke(case.state)
@@ -658,7 +658,7 @@ class FuneralService(Operable):
     def _notice_answer(self, actor: Actor, case: DeathCase, duplicate: bool) -> dict:
         """Staff see the case; a partner or the family only the receipt of its notice, since the
         case holds other sources' notices and the family's arrangements (minimal disclosure)."""
-        if actor.role in (*STAFF_ROLES, FUNERAL_HOME):
+        if actor.role in EMPLOYEES:
             return self._case_view(case, duplicate=duplicate)
         self.db.flush()
         return dump(

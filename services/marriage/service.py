@@ -33,6 +33,7 @@ from chassis.regions import division_name, region_prefix, require_known_division
 from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, date_revision, step_reason
 from contracts.partners import PARTNERS
 from contracts.person import ResidentId, mask
+from contracts.roles import ADMIN, CITIZEN, PARTNER, STAFF
 from services.marriage import rules
 from services.marriage.dependencies import ECertificates
 from services.marriage.exceptions import (
@@ -78,7 +79,6 @@ from services.marriage.schemas import (
     load,
 )
 
-STAFF = ("clerk", "admin")
 LAW_PARAMETERS = (
     "marriage.minimum_age.male",
     "marriage.minimum_age.female",
@@ -115,7 +115,7 @@ class MarriageService(Operable):
     def put_office(self, actor, office_code, request):
         """Add an office at a GB/T 2260 division, or change its name and slots (admins)."""
         actor, data = Actor.from_dict(actor), load(OfficeRequestSchema, request)
-        if actor.role != "admin":
+        if actor.role != ADMIN:
             raise Forbidden("only administrators keep the registry of offices")
         require_known_division(office_code, "office_code")
         office = self.db.get(Office, office_code, with_for_update=True)
@@ -195,7 +195,7 @@ class MarriageService(Operable):
                 "matter_type": data["matter_type"],
                 "subjects": [data["party_a"]["resident_id"], data["party_b"]["resident_id"]],
                 "region_code": data["office_code"],
-                "opened_on_behalf_of": actor.id if actor.role != "citizen" else None,
+                "opened_on_behalf_of": actor.id if actor.role != CITIZEN else None,
             },
             matter_id=matter_id,
         )
@@ -224,9 +224,9 @@ class MarriageService(Operable):
 
     def _book(self, actor: Actor, data: dict, matter_id) -> Appointment:
         a, b = data["party_a"], data["party_b"]
-        if actor.role == "citizen" and actor.id not in (a["resident_id"], b["resident_id"]):
+        if actor.role == CITIZEN and actor.id not in (a["resident_id"], b["resident_id"]):
             raise Forbidden("a citizen can only book for a couple they are part of")
-        if actor.role != "citizen":
+        if actor.role != CITIZEN:
             actor.require_staff_in(data["office_code"])
         office = self._office(data["office_code"], for_update=True)  # serialises one office's bookings
         slot = data["slot_start"]
@@ -388,7 +388,7 @@ class MarriageService(Operable):
     def get_registration(self, actor, registration_id):
         actor = Actor.from_dict(actor)
         marriage = self._marriage(registration_id)
-        if actor.role == "citizen":
+        if actor.role == CITIZEN:
             if actor.id not in (marriage.party_a_id, marriage.party_b_id):
                 raise Forbidden("not your registration")
         else:
@@ -1246,9 +1246,9 @@ class MarriageService(Operable):
             ) from None
         entitled = (
             actor.role in STAFF
-            or (actor.role == "citizen" and actor.id == person.number)
+            or (actor.role == CITIZEN and actor.id == person.number)
             or (
-                actor.role == "partner"
+                actor.role == PARTNER
                 and PARTNERS.get(actor.id) is not None
                 and PARTNERS[actor.id].may_query_marital_status
             )
