@@ -7,7 +7,12 @@ chassis HTTP entrypoint renders it as `application/problem+json` with the field 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 from nameko.exceptions import deserialize_to_instance
+
+from contracts.refusals import RuleError
 
 __all__ = [
     "Problem",
@@ -21,6 +26,7 @@ __all__ = [
     "PolicyUnusable",
     "Unauthorized",
     "Unavailable",
+    "refusals_as",
 ]
 
 
@@ -117,3 +123,38 @@ class PolicyUnusable(Problem):
     """The policy parameters in force cannot be used by the rules: a data problem for the bureau."""
 
     status, title = 500, "Policy parameters unusable"
+
+
+@contextmanager
+def refusals_as(
+    problem: type[Problem],
+    *,
+    field: str | None = None,
+    detail: str = "{reason}",
+    also: tuple[type[Exception], ...] = (),
+    audit: Callable[[RuleError], None] | None = None,
+    on_conflict: type[Problem] | None = None,
+    kind: type[RuleError] = RuleError,
+    **kwargs,
+) -> Iterator[None]:
+    """The one place a rule's error (`contracts.refusals.RuleError`) becomes a Problem:
+
+        with refusals_as(OrderStepRefused, audit=lambda refusal: self.audit.record_refusal(...)):
+            order.state = rules.order_transition(order.state, action, by)
+
+    `problem` is raised with `detail` (`{reason}` is the rule's sentence) and, when a field is named
+    (`field=`, or the rule's own `field`), the reason as that field's error; `audit` is told first;
+    `on_conflict`, when given, is raised instead for a refusal the state of a record caused
+    (`RuleError.conflict`); `also` are other exceptions to treat alike (a policy value of the wrong
+    type); `kind` narrows it to one member of the family (the others pass through); `kwargs` go to
+    the Problem (`code=`)."""
+    try:
+        yield
+    except (kind, *also) as exc:
+        refusal = exc if isinstance(exc, RuleError) else RuleError(str(exc))
+        if audit is not None:
+            audit(refusal)
+        name = field or refusal.field
+        errors = {name: [refusal.reason]} if name else None
+        raised = on_conflict if on_conflict is not None and refusal.conflict else problem
+        raise raised(detail.format(reason=refusal.reason), errors=errors, **kwargs) from None

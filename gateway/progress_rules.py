@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from contracts.matters import REVERSED, TERMINAL_STEP_STATES, MatterType
+from contracts.refusals import RuleRefused
 
 # The words a newer report of a step's owner may bring after the step's current one.
 # - pending: any outcome; a reversal too (nothing done, nothing left to do) once the matter is revoked.
@@ -59,12 +60,6 @@ class Report:
     seq: int = 0
 
 
-class ReportRefused(Exception):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
 def opened_steps(matter_type: MatterType, at: datetime) -> list[StepState]:
     return [
         StepState(s.name, s.owner, "pending", at, at + timedelta(days=s.deadline_days))
@@ -92,20 +87,20 @@ def may_follow(current: str, reported: str) -> bool:
 def check_report(step: StepState, reporter: str, state: str, revoked: bool = False, reason: str | None = None) -> bool:
     """Whether `reporter` may report `state` (with `reason`) now; False means 'already said exactly that'.
 
-    Raises ReportRefused for another owner's step, a reversal before the revocation, or a word that
+    Raises RuleRefused for another owner's step, a reversal before the revocation, or a word that
     may not follow the step's current one (`FOLLOWS`). A step not started yet is accepted: the
     partner may have received the starting event before the progress view did.
     """
     if reporter != step.owner:
-        raise ReportRefused(f"step {step.step} belongs to {step.owner}")
+        raise RuleRefused(f"step {step.step} belongs to {step.owner}")
     if state == REVERSED and not revoked:
-        raise ReportRefused(f"the matter is not revoked: step {step.step} has nothing to reverse")
+        raise RuleRefused(f"the matter is not revoked: step {step.step} has nothing to reverse")
     if step.state == "not_started":
         return True
     if (step.state, step.reason) == (state, reason):
         return False
     if not may_follow(step.state, state):
-        raise ReportRefused(f"step {step.step} is already {step.state}")
+        raise RuleRefused(f"step {step.step} is already {step.state}")
     return True
 
 

@@ -20,7 +20,7 @@ from chassis import (
     http,
     json_response,
 )
-from chassis.errors import Conflict
+from chassis.errors import Conflict, refusals_as
 from chassis.regions import region_prefix
 from contracts import marriage as m
 from contracts.events import BirthFactsSchema
@@ -252,12 +252,10 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
         row = self.db.get(MatterStep, (matter_id, step))
         if row is None:
             raise NotFound(f"matter {matter_id} has no step {step}")
-        try:
+        with refusals_as(Forbidden if row.owner != actor.id else Conflict):
             fresh = rules.check_report(
                 step_state(row), actor.id, body["state"], matter.revoked_at is not None, body["reason"]
             )
-        except rules.ReportRefused as exc:
-            raise (Forbidden if row.owner != actor.id else Conflict)(exc.reason) from None
         event_id = None
         if fresh:
             event_id = self.outbox.record(

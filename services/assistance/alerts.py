@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from types import MappingProxyType
 
-__all__ = ["ALERT_STATES", "ALERT_TRANSITIONS", "AlertRefused", "alert_transition", "Signal", "SIGNALS", "visit_due"]
+from contracts.refusals import RuleRefused
+
+__all__ = ["ALERT_STATES", "ALERT_TRANSITIONS", "alert_transition", "Signal", "SIGNALS", "visit_due"]
 
 ALERT_STATES = ("open", "acknowledged", "resolved")
 ALERT_TRANSITIONS = MappingProxyType(
@@ -23,21 +25,15 @@ ALERT_TRANSITIONS = MappingProxyType(
 )
 
 
-class AlertRefused(ValueError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def alert_transition(state: str, action: str) -> str:
     try:
         return ALERT_TRANSITIONS[(state, action)]
     except KeyError:
         if state == "resolved":
-            raise AlertRefused("the alert is already resolved") from None
+            raise RuleRefused("the alert is already resolved") from None
         if (state, action) == ("acknowledged", "acknowledge"):
-            raise AlertRefused("the alert is already acknowledged") from None
-        raise AlertRefused(f"cannot {action} an alert that is {state}") from None
+            raise RuleRefused("the alert is already acknowledged") from None
+        raise RuleRefused(f"cannot {action} an alert that is {state}") from None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from datetime import date
 from sqlalchemy import case, delete, select
 
 from chassis import SYSTEM, Actor, Conflict, Forbidden, InvalidInput, NotFound, Refused, rpc
+from chassis.errors import refusals_as
 from chassis.regions import region_prefix, require_region_code
 from contracts.assistance import (
     RecoveryListQuerySchema,
@@ -37,6 +38,7 @@ from contracts.assistance import (
     RefundRequestSchema,
     RepaymentRequestSchema,
 )
+from contracts.refusals import RuleError
 from contracts.roles import ADMIN
 from services.assistance import rules
 from services.assistance.models import (
@@ -468,12 +470,14 @@ class Recoveries:
             )
         self._not_in_the_future(data["received_on"], "received_on")
         subject = f"recovery-{recovery.id}"
-        try:
+        with refusals_as(
+            Refused,
+            on_conflict=Conflict,
+            audit=lambda refusal: self._refused(
+                refusal, actor, "recovery.repayment", subject, method=data["method"], amount_fen=data["amount_fen"]
+            ),
+        ):
             after = rules.record_repayment(_ledger(recovery), data["method"], data["amount_fen"], data["reason"])
-        except rules.RecoveryRefused as exc:
-            self._refuse(
-                actor, "recovery.repayment", subject, exc, method=data["method"], amount_fen=data["amount_fen"]
-            )
         self.db.add(
             Repayment(
                 id=str(uuid.uuid4()),
@@ -516,10 +520,14 @@ class Recoveries:
         recovery, overpayment, region = self._recovery(actor, recovery_id, for_update=True)
         self._not_in_the_future(data["paid_on"], "paid_on")
         subject = f"recovery-{recovery.id}"
-        try:
+        with refusals_as(
+            Refused,
+            on_conflict=Conflict,
+            audit=lambda refusal: self._refused(
+                refusal, actor, "recovery.refund", subject, amount_fen=data["amount_fen"]
+            ),
+        ):
             after = rules.record_refund(_ledger(recovery), data["amount_fen"])
-        except rules.RecoveryRefused as exc:
-            self._refuse(actor, "recovery.refund", subject, exc, amount_fen=data["amount_fen"])
         self.db.add(
             Repayment(
                 id=str(uuid.uuid4()),
@@ -599,10 +607,8 @@ class Recoveries:
         if day > self.clock.today():
             raise InvalidInput(f"{field} is in the future", errors={field: ["not after today"]})
 
-    def _refuse(self, actor: Actor, action: str, subject: str, exc: rules.RecoveryRefused, **details):
-        self.audit.record_refusal(actor, action, subject, exc.reason, field=exc.field, **details)
-        problem = Conflict if exc.conflict else Refused
-        raise problem(exc.reason, errors={exc.field: [exc.reason]}) from None
+    def _refused(self, refusal: RuleError, actor: Actor, action: str, subject: str, **details):
+        self.audit.record_refusal(actor, action, subject, refusal.reason, field=refusal.field, **details)
 
     def _recovery_view(self, recovery: Recovery, overpayment: Overpayment, region: str, entries: bool = True) -> dict:
         ledger = _ledger(recovery)

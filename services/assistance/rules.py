@@ -29,6 +29,7 @@ from types import MappingProxyType
 
 from contracts.assistance import RECOVERY_STATES, REPAYMENT_METHODS, SELF_CARE_LEVELS
 from contracts.person import AGE_OF_MAJORITY, Newborn, ResidentId
+from contracts.refusals import InvalidRuleInput, RuleRefused
 
 __all__ = [
     "ACCEPTED",
@@ -51,8 +52,6 @@ __all__ = [
     "EdgeEligibility",
     "GradualExit",
     "HouseholdIncome",
-    "IllegalTransition",
-    "InvalidInput",
     "Member",
     "TekunBenefit",
     "TemporaryAssistance",
@@ -85,7 +84,6 @@ __all__ = [
     "REPAYMENT_METHODS",
     "CASH_METHODS",
     "RecoveryLedger",
-    "RecoveryRefused",
     "record_repayment",
     "record_refund",
     "recount_recovery",
@@ -96,22 +94,6 @@ INCREMENT_CATEGORIES = ("aged_80_plus", "minor", "seriously_ill", "severely_disa
 APPROVAL_LEVELS = ("township", "district")  # 乡镇(街道) / 区(县)民政局
 
 
-class InvalidInput(ValueError):
-    """A policy, household or argument the rules cannot work with; `reason` says why, in a sentence."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class IllegalTransition(Exception):
-    """The requested move of an application is not allowed; `reason` says why, in a sentence."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 # --- exact numbers ---------------------------------------------------------------------------------
 
 Ratio = int | str | Decimal | Fraction
@@ -119,7 +101,7 @@ Ratio = int | str | Decimal | Fraction
 
 def _exact(value: Ratio, what: str, int_scale: int) -> Fraction:
     if isinstance(value, bool | float):
-        raise InvalidInput(
+        raise InvalidRuleInput(
             f"{what} must be exact (an integer, a Fraction, a Decimal or a decimal "
             f"string), not {type(value).__name__} {value!r}"
         )
@@ -129,8 +111,8 @@ def _exact(value: Ratio, what: str, int_scale: int) -> Fraction:
         if isinstance(value, (Fraction, Decimal, str)):
             return Fraction(value)
     except (ValueError, ZeroDivisionError, OverflowError):
-        raise InvalidInput(f"{what} {value!r} is not a finite number") from None
-    raise InvalidInput(
+        raise InvalidRuleInput(f"{what} {value!r} is not a finite number") from None
+    raise InvalidRuleInput(
         f"{what} must be an integer, a Fraction, a Decimal or a decimal string, not {type(value).__name__}"
     )
 
@@ -196,9 +178,9 @@ def _exact_fen(amount: Fraction) -> str:
 
 def _non_negative_int(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{what} must be a whole number of fen or days, not {value!r}")
+        raise InvalidRuleInput(f"{what} must be a whole number of fen or days, not {value!r}")
     if value < 0:
-        raise InvalidInput(f"{what} must not be negative, got {value}")
+        raise InvalidRuleInput(f"{what} must not be negative, got {value}")
     return value
 
 
@@ -208,7 +190,7 @@ def _non_negative_int(value: object, what: str) -> int:
 @dataclass(frozen=True)
 class AssistancePolicy:
     """One resolved version of the assistance parameters. Ratios and multipliers are normalised to
-    `Fraction`, mappings to read-only copies, when the policy is built; bad values raise `InvalidInput`.
+    `Fraction`, mappings to read-only copies, when the policy is built; bad values raise `InvalidRuleInput`.
     (The ratio fields are typed as what they hold once built; they may be given as any `Ratio`.)"""
 
     version: str
@@ -235,19 +217,19 @@ class AssistancePolicy:
             object.__setattr__(self, name, value)
 
         if not self.version:
-            raise InvalidInput("a policy needs a version")
+            raise InvalidRuleInput("a policy needs a version")
         if _non_negative_int(self.dibao_standard_monthly_fen, "the 低保 standard") == 0:
-            raise InvalidInput("the 低保 standard must be positive")
+            raise InvalidRuleInput("the 低保 standard must be positive")
         put("edge_ratio", as_ratio(self.edge_ratio, "edge_ratio"))
         put("tekun_basic_ratio", as_ratio(self.tekun_basic_ratio, "tekun_basic_ratio"))
         if self.edge_ratio < 1:
-            raise InvalidInput(
+            raise InvalidRuleInput(
                 f"edge_ratio {self.edge_ratio} is below 1: the 低保边缘 line would be under the standard"
             )
         if self.tekun_basic_ratio <= 0:
-            raise InvalidInput("tekun_basic_ratio must be positive")
+            raise InvalidRuleInput("tekun_basic_ratio must be positive")
         if set(self.tekun_care_monthly_fen) != set(SELF_CARE_LEVELS):
-            raise InvalidInput(f"tekun_care_monthly_fen needs exactly {', '.join(SELF_CARE_LEVELS)}")
+            raise InvalidRuleInput(f"tekun_care_monthly_fen needs exactly {', '.join(SELF_CARE_LEVELS)}")
         put(
             "tekun_care_monthly_fen",
             MappingProxyType(
@@ -256,23 +238,23 @@ class AssistancePolicy:
         )
         unknown = set(self.increments) - set(INCREMENT_CATEGORIES)
         if unknown:
-            raise InvalidInput(f"unknown increment categories: {', '.join(sorted(unknown))}")
+            raise InvalidRuleInput(f"unknown increment categories: {', '.join(sorted(unknown))}")
         increments = {k: as_ratio(v, f"increment {k!r}") for k, v in self.increments.items()}
         if any(v < 0 for v in increments.values()):
-            raise InvalidInput("increments must not be negative")
+            raise InvalidRuleInput("increments must not be negative")
         put("increments", MappingProxyType(increments))
         low = as_multiplier(self.temporary_cap_multiplier_min, "temporary_cap_multiplier_min")
         high = as_multiplier(self.temporary_cap_multiplier_max, "temporary_cap_multiplier_max")
         if not 0 < low <= high:
-            raise InvalidInput(f"temporary caps must satisfy 0 < min ({low}) ≤ max ({high})")
+            raise InvalidRuleInput(f"temporary caps must satisfy 0 < min ({low}) ≤ max ({high})")
         put("temporary_cap_multiplier_min", low)
         put("temporary_cap_multiplier_max", high)
         if not self.temporary_grades:
-            raise InvalidInput("temporary_grades needs at least one grade")
+            raise InvalidRuleInput("temporary_grades needs at least one grade")
         grades = {k: as_multiplier(v, f"grade {k!r}") for k, v in self.temporary_grades.items()}
         for grade, times in grades.items():
             if not low <= times <= high:
-                raise InvalidInput(f"grade {grade!r} caps at {times}× the standard, outside {low}×–{high}×")
+                raise InvalidRuleInput(f"grade {grade!r} caps at {times}× the standard, outside {low}×–{high}×")
         put("temporary_grades", MappingProxyType(grades))
         _non_negative_int(self.township_direct_threshold_fen, "township_direct_threshold_fen")
         _non_negative_int(self.gradual_exit_months, "gradual_exit_months")
@@ -281,12 +263,12 @@ class AssistancePolicy:
             MappingProxyType({k: _non_negative_int(v, f"asset limit {k!r}") for k, v in self.asset_limits.items()}),
         )
         if _non_negative_int(self.decision_working_days, "decision_working_days") == 0:
-            raise InvalidInput("decision_working_days must be positive")
+            raise InvalidRuleInput("decision_working_days must be positive")
         _non_negative_int(self.notice_days, "notice_days")
         if self.approval_level not in APPROVAL_LEVELS:
-            raise InvalidInput(f"approval_level must be one of {', '.join(APPROVAL_LEVELS)}")
+            raise InvalidRuleInput(f"approval_level must be one of {', '.join(APPROVAL_LEVELS)}")
         if not 0 < self.adult_from_age <= self.aged_from_age:
-            raise InvalidInput("ages must satisfy 0 < adult_from_age ≤ aged_from_age")
+            raise InvalidRuleInput("ages must satisfy 0 < adult_from_age ≤ aged_from_age")
 
 
 # --- household income ------------------------------------------------------------------------------
@@ -319,11 +301,11 @@ def _who(index: int, member: Member) -> str:
 
 def _check_members(members: tuple[Member, ...]) -> None:
     if not members:
-        raise InvalidInput("a household needs at least one member")
+        raise InvalidRuleInput("a household needs at least one member")
     seen: set[str] = set()
     for index, member in enumerate(members, 1):
         if member.resident_id.number in seen:
-            raise InvalidInput(f"{_who(index, member)} appears twice in the household")
+            raise InvalidRuleInput(f"{_who(index, member)} appears twice in the household")
         seen.add(member.resident_id.number)
 
 
@@ -340,7 +322,7 @@ def _split(members: tuple[Member, ...]) -> list[list[int]]:
     _check_members(members)
     for index, member in enumerate(members, 1):
         if member.single_person_listing and not (member.seriously_ill or member.severely_disabled):
-            raise InvalidInput(
+            raise InvalidRuleInput(
                 f"{_who(index, member)} is listed as a single-person household (单人户) "
                 f"but is neither seriously ill nor severely disabled"
             )
@@ -560,11 +542,11 @@ def assets_within_limits(
     """Household assets against the per-person limits: holding ≤ limit × members (at the limit is
     within). A kind of asset without a limit in the policy is refused, not ignored."""
     if members_counted < 1:
-        raise InvalidInput("a household needs at least one member")
+        raise InvalidRuleInput("a household needs at least one member")
     within, reasons = True, []
     for kind, held in holdings_fen.items():
         if kind not in policy.asset_limits:
-            raise InvalidInput(f"the policy has no limit for assets of kind {kind!r}")
+            raise InvalidRuleInput(f"the policy has no limit for assets of kind {kind!r}")
         held = _non_negative_int(held, f"holding {kind!r}")
         limit = policy.asset_limits[kind] * members_counted
         ok = held <= limit
@@ -593,7 +575,7 @@ def tekun_benefit(self_care: str, policy: AssistancePolicy) -> TekunBenefit:
     """特困供养: basic living = tekun_basic_ratio × the 低保 standard, rounded *up* to the fen (it must
     not fall below the ratio), plus the care standard for the person's self-care ability."""
     if self_care not in SELF_CARE_LEVELS:
-        raise InvalidInput(f"self-care ability must be one of {', '.join(SELF_CARE_LEVELS)}, not {self_care!r}")
+        raise InvalidRuleInput(f"self-care ability must be one of {', '.join(SELF_CARE_LEVELS)}, not {self_care!r}")
     standard = policy.dibao_standard_monthly_fen
     exact = policy.tekun_basic_ratio * standard
     basic = _ceil_fen(exact)
@@ -629,11 +611,11 @@ def temporary_assistance(grade: str, requested_fen: int, urgent: bool, policy: A
     township threshold is decided by the township directly; at the threshold or above, or when not
     urgent, by the district. The standard is the policy's (urban) 低保 standard."""
     if grade not in policy.temporary_grades:
-        raise InvalidInput(
+        raise InvalidRuleInput(
             f"unknown temporary-assistance grade {grade!r}; the policy has {', '.join(sorted(policy.temporary_grades))}"
         )
     if _non_negative_int(requested_fen, "the amount requested") == 0:
-        raise InvalidInput("the amount requested must be positive")
+        raise InvalidRuleInput("the amount requested must be positive")
     standard = policy.dibao_standard_monthly_fen
     times = min(policy.temporary_grades[grade], policy.temporary_cap_multiplier_max)
     cap = round_half_up_fen(times * standard)
@@ -683,7 +665,7 @@ def next_review(on: date, review_months: Mapping, programme: str) -> date | None
     if months is None:
         return None
     if not isinstance(months, int) or isinstance(months, bool) or months < 1:
-        raise InvalidInput(f"the re-check interval of {programme} must be a whole number of months ≥ 1")
+        raise InvalidRuleInput(f"the re-check interval of {programme} must be a whole number of months ≥ 1")
     return _months_later(on, months)
 
 
@@ -760,13 +742,13 @@ def decision_due(
     of acceptance is not counted). Working days are Monday to Friday, except listed public
     holidays, plus listed make-up working weekend days (调休)."""
     if isinstance(working_days, bool) or not isinstance(working_days, int) or working_days < 1:
-        raise InvalidInput(f"working_days must be a positive whole number, not {working_days!r}")
+        raise InvalidRuleInput(f"working_days must be a positive whole number, not {working_days!r}")
     clash = holidays & makeup_workdays
     if clash:
-        raise InvalidInput(f"{min(clash).isoformat()} is listed both as a holiday and as a make-up working day")
+        raise InvalidRuleInput(f"{min(clash).isoformat()} is listed both as a holiday and as a make-up working day")
     weekday_makeups = sorted(d for d in makeup_workdays if d.weekday() < 5)
     if weekday_makeups:
-        raise InvalidInput(f"make-up working day {weekday_makeups[0].isoformat()} is not a Saturday or Sunday")
+        raise InvalidRuleInput(f"make-up working day {weekday_makeups[0].isoformat()} is not a Saturday or Sunday")
     day, counted = accepted_on, 0
     while counted < working_days:
         day += timedelta(days=1)
@@ -821,46 +803,44 @@ def transition(
     acting_level: str | None = None,
     approval_level: str | None = None,
 ) -> str:
-    """The state after `action`, or `IllegalTransition` saying why not.
+    """The state after `action`, or `RuleRefused` saying why not.
 
     Besides the table: an objection needs `on` within the notice (on ≤ `notice_ends_on`); approving
     or rejecting needs `acting_level` equal to the policy's `approval_level` (the township decides
     only where approval is delegated to it, and then the district does not), and, from the notice,
     `on` after the notice has ended. Unknown states or actions, and missing arguments, are
-    programming errors (`InvalidInput`)."""
+    programming errors (`InvalidRuleInput`)."""
     if state not in STATES:
-        raise InvalidInput(f"unknown application state {state!r}")
+        raise InvalidRuleInput(f"unknown application state {state!r}")
     if action not in ACTIONS:
-        raise InvalidInput(f"unknown action {action!r}")
+        raise InvalidRuleInput(f"unknown action {action!r}")
     if state not in OPEN_STATES:
-        raise IllegalTransition(f"the application is already {state}; it cannot be {_past(action)}")
+        raise RuleRefused(f"the application is already {state}; it cannot be {_past(action)}")
     new_state = TRANSITIONS.get((state, action))
     if new_state is None:
         allowed = sorted(a for (s, a) in TRANSITIONS if s == state)
-        raise IllegalTransition(
+        raise RuleRefused(
             f"an application that is {state.replace('_', ' ')} cannot be {_past(action)}; allowed: {', '.join(allowed)}"
         )
     if action in _DECISIONS:
         if acting_level not in APPROVAL_LEVELS or approval_level not in APPROVAL_LEVELS:
-            raise InvalidInput(
+            raise InvalidRuleInput(
                 f"{action} needs acting_level and approval_level, each one of {', '.join(APPROVAL_LEVELS)}"
             )
         if acting_level != approval_level:
             delegated = (
                 "is delegated to the township" if approval_level == "township" else "is not delegated to the township"
             )
-            raise IllegalTransition(
-                f"approval {delegated}: the {acting_level} cannot {action}; the {approval_level} decides"
-            )
+            raise RuleRefused(f"approval {delegated}: the {acting_level} cannot {action}; the {approval_level} decides")
     if state == IN_NOTICE and action in _DECISIONS + ("objection",):
         if on is None or notice_ends_on is None:
-            raise InvalidInput(f"{action} during or after the notice needs on and notice_ends_on")
+            raise InvalidRuleInput(f"{action} during or after the notice needs on and notice_ends_on")
         if action == "objection" and on > notice_ends_on:
-            raise IllegalTransition(
+            raise RuleRefused(
                 f"the notice (公示) ended on {notice_ends_on.isoformat()}; objections were possible until then"
             )
         if action in _DECISIONS and on <= notice_ends_on:
-            raise IllegalTransition(
+            raise RuleRefused(
                 f"the notice (公示) runs until {notice_ends_on.isoformat()}; a decision "
                 f"can be made from {(notice_ends_on + timedelta(days=1)).isoformat()}"
             )
@@ -909,7 +889,7 @@ def overpaid_after_death(
     counts what was paid."""
     due_before = due_before_by_month or {}
     if due_after_fen < 0 or any(fen < 0 for fen in due_before.values()):
-        raise InvalidInput("the amount due after the death is whole fen ≥ 0")
+        raise InvalidRuleInput("the amount due after the death is whole fen ≥ 0")
     first = first_month_after(died_on)
     counted = {m: min(paid, due_before.get(m, paid)) for m, paid in paid_by_month.items() if m >= first}
     months = tuple(sorted(m for m, fen in counted.items() if fen > due_after_fen))
@@ -1015,15 +995,6 @@ def gone_after_revocation(others: Iterable[OtherDeath], month: date | None = Non
 CASH_METHODS = ("bank_return", "repayment")
 
 
-class RecoveryRefused(ValueError):
-    """The recovery cannot take this entry: `field` names what is wrong, `reason` says why, and
-    `conflict` is True when the recovery's state (not the request) is the obstacle."""
-
-    def __init__(self, field: str, reason: str, conflict: bool = False) -> None:
-        super().__init__(reason)
-        self.field, self.reason, self.conflict = field, reason, conflict
-
-
 @dataclass(frozen=True)
 class RecoveryLedger:
     state: str  # open | recovered | cancelled
@@ -1034,11 +1005,11 @@ class RecoveryLedger:
 
     def __post_init__(self) -> None:
         if self.state not in RECOVERY_STATES:
-            raise InvalidInput(f"a recovery is {', '.join(RECOVERY_STATES)}, not {self.state!r}")
+            raise InvalidRuleInput(f"a recovery is {', '.join(RECOVERY_STATES)}, not {self.state!r}")
         for name in ("amount_fen", "recovered_fen", "written_off_fen", "refunded_fen"):
             _non_negative_int(getattr(self, name), name)
         if self.refunded_fen > self.recovered_fen:
-            raise InvalidInput("more was given back than was ever received")
+            raise InvalidRuleInput("more was given back than was ever received")
 
     @property
     def owed_fen(self) -> int:
@@ -1061,7 +1032,7 @@ class RecoveryLedger:
 
 def _amount(amount_fen: object, field: str = "amount_fen") -> int:
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
-        raise RecoveryRefused(field, "a whole number of fen greater than 0")
+        raise RuleRefused("a whole number of fen greater than 0", field=field)
     return amount_fen
 
 
@@ -1081,15 +1052,15 @@ def record_repayment(ledger: RecoveryLedger, method: str, amount_fen: int, reaso
     """Money back (bank_return, repayment) or an amount written off (write_off, with a reason), on
     an open recovery, never more than is outstanding; the recovery is `recovered` once nothing is."""
     if method not in REPAYMENT_METHODS:
-        raise RecoveryRefused("method", f"one of {', '.join(REPAYMENT_METHODS)}")
+        raise RuleRefused(f"one of {', '.join(REPAYMENT_METHODS)}", field="method")
     amount_fen = _amount(amount_fen)
     if method == "write_off" and not (reason or "").strip():
-        raise RecoveryRefused("reason", "a write-off says why the amount is given up")
+        raise RuleRefused("a write-off says why the amount is given up", field="reason")
     if ledger.state != "open":
-        raise RecoveryRefused("recovery", f"the recovery is {ledger.state}: nothing is outstanding", conflict=True)
+        raise RuleRefused(f"the recovery is {ledger.state}: nothing is outstanding", field="recovery", conflict=True)
     if amount_fen > ledger.outstanding_fen:
-        raise RecoveryRefused(
-            "amount_fen", f"{yuan(amount_fen)} is more than the {yuan(ledger.outstanding_fen)} outstanding"
+        raise RuleRefused(
+            f"{yuan(amount_fen)} is more than the {yuan(ledger.outstanding_fen)} outstanding", field="amount_fen"
         )
     if method == "write_off":
         after = RecoveryLedger(
@@ -1114,10 +1085,10 @@ def record_refund(ledger: RecoveryLedger, amount_fen: int) -> RecoveryLedger:
     """Money given back to the household, never more than is owed back; the state stays."""
     amount_fen = _amount(amount_fen)
     if ledger.refund_due_fen == 0:
-        raise RecoveryRefused("recovery", "nothing recovered is owed back", conflict=True)
+        raise RuleRefused("nothing recovered is owed back", field="recovery", conflict=True)
     if amount_fen > ledger.refund_due_fen:
-        raise RecoveryRefused(
-            "amount_fen", f"{yuan(amount_fen)} is more than the {yuan(ledger.refund_due_fen)} owed back"
+        raise RuleRefused(
+            f"{yuan(amount_fen)} is more than the {yuan(ledger.refund_due_fen)} owed back", field="amount_fen"
         )
     return RecoveryLedger(
         ledger.state, ledger.amount_fen, ledger.recovered_fen, ledger.written_off_fen, ledger.refunded_fen + amount_fen

@@ -37,6 +37,7 @@ from chassis import (
     rpc,
 )
 from chassis.clock import LOCAL_ZONE
+from chassis.errors import refusals_as
 from chassis.payment_runs import BankFiles, as_problems
 from chassis.tables import audit_log
 from contracts.assistance import (
@@ -71,6 +72,7 @@ from contracts.payments import (
     ReconcileViewSchema,
 )
 from contracts.person import InvalidResidentId, Newborn, ResidentId
+from contracts.refusals import InvalidRuleInput
 from contracts.roles import ADMIN, CITIZEN, PARTNER, STAFF
 from services.assistance import alerts, payments, rules
 from services.assistance.dependencies import OK, EconomicCheckSources, Fetched
@@ -258,10 +260,8 @@ class AssistanceService(Recoveries, Operable):
         new_state = self._next_state(actor, application, "accept")
         days = self.policy.resolve("assistance.decision_working_days", application.region_code, today)
         holidays, makeups, calendar_versions = self._calendar(application.region_code, today)
-        try:
+        with refusals_as(PolicyUnusable, detail="the working-day calendar in force is unusable: {reason}"):
             due = rules.decision_due(today, int(days.value), holidays, makeups)
-        except rules.InvalidInput as exc:
-            raise PolicyUnusable(f"the working-day calendar in force is unusable: {exc.reason}") from None
         application.accepted_on, application.decision_due = today, due
         self._move(
             actor,
@@ -465,7 +465,7 @@ class AssistanceService(Recoveries, Operable):
                 )
                 within, reasons = rules.assets_within_limits({"deposits": deposits}, counted, policy)
                 assets = {"within_limits": within, "reasons": list(reasons), "policy_version": policy.version}
-            except (Problem, rules.InvalidInput) as exc:
+            except (Problem, InvalidRuleInput) as exc:
                 assets["reasons"] = [getattr(exc, "detail", None) or getattr(exc, "reason", str(exc))]
         all_answered = all(r.status == OK for r in rows)
         return {
@@ -579,7 +579,7 @@ class AssistanceService(Recoveries, Operable):
         self, application: Application, members: list[Member], policy: rules.AssistancePolicy, data: dict, on: date
     ) -> Benefit:
         programme, version = application.programme, policy.version
-        try:
+        with refusals_as(InvalidInput):
             household = [_rule_member(m) for m in members]
             if programme == "dibao":
                 result = rules.dibao_benefit(household, on, policy)
@@ -605,8 +605,6 @@ class AssistanceService(Recoveries, Operable):
                 )
             else:
                 return self._disability_benefit(application, members, on, version)
-        except rules.InvalidInput as exc:
-            raise InvalidInput(exc.reason) from None
         if programme in MEANS_TESTED and benefit.eligible:
             benefit = self._with_assets(application, policy, benefit)
         return benefit
@@ -876,12 +874,10 @@ class AssistanceService(Recoveries, Operable):
         return self._household_view(household, [f"re-checked on {today}; next re-check {entitlement.next_review_on}"])
 
     def _next_review(self, region_code: str, on: date, programme: str) -> date | None:
-        try:
+        with refusals_as(PolicyUnusable):
             return rules.next_review(
                 on, self.policy.resolve("assistance.review_months", region_code, on).value, programme
             )
-        except rules.InvalidInput as exc:
-            raise PolicyUnusable(exc.reason) from None
 
     def _household(self, household_id: str, for_update: bool = False) -> Household:
         household = self.db.get(Household, household_id, with_for_update=for_update)
@@ -1335,11 +1331,14 @@ class AssistanceService(Recoveries, Operable):
         return alert
 
     def _alert_move(self, actor: Actor, alert: Alert, action: str) -> str:
-        try:
+        with refusals_as(
+            StepRefused,
+            code="illegal_transition",
+            audit=lambda refusal: self.audit.record_refusal(
+                actor, f"alert.{action}", f"alert-{alert.id}", refusal.reason
+            ),
+        ):
             return alerts.alert_transition(alert.state, action)
-        except alerts.AlertRefused as exc:
-            self.audit.record_refusal(actor, f"alert.{action}", f"alert-{alert.id}", exc.reason)
-            raise StepRefused(exc.reason, code="illegal_transition") from None
 
     def _alert_view(self, alert: Alert) -> dict:
         return dump(
@@ -2268,7 +2267,9 @@ class AssistanceService(Recoveries, Operable):
         values = {field: self.policy.resolve(name, region_code, on) for field, name in POLICY_PARAMETERS.items()}
         raw = {field: v.value for field, v in values.items()}
         grades = raw["temporary_grades"] or {}
-        try:
+        with refusals_as(
+            PolicyUnusable, detail=f"the assistance policy in force for {region_code} on {on} is unusable: {{reason}}"
+        ):
             multipliers = [rules.as_multiplier(g, "grade") for g in grades.values()]
             return rules.AssistancePolicy(
                 version=";".join(v.version for v in values.values()),
@@ -2288,10 +2289,6 @@ class AssistanceService(Recoveries, Operable):
                 notice_days=raw["notice_days"],
                 approval_level=raw["approval_level"],
             )
-        except rules.InvalidInput as exc:
-            raise PolicyUnusable(
-                f"the assistance policy in force for {region_code} on {on} is unusable: {exc.reason}"
-            ) from None
 
     def _calendar(self, region_code: str, on: date) -> tuple[frozenset, frozenset, list[str]]:
         """Public holidays and make-up working days (调休) in force on `on`, and those of the next
@@ -2327,18 +2324,19 @@ class AssistanceService(Recoveries, Operable):
         self, actor: Actor, application: Application, action: str, policy_version: str | None = None, **conditions
     ) -> str:
         """The state `action` leads to, or a 409 with the rules' reason (and the refusal audited)."""
-        try:
-            return rules.transition(application.state, action, **conditions)
-        except rules.IllegalTransition as exc:
-            self.audit.record_refusal(
+        with refusals_as(
+            StepRefused,
+            code="illegal_transition",
+            audit=lambda refusal: self.audit.record_refusal(
                 actor,
                 f"assistance.{action}",
                 _subject(application),
-                exc.reason,
+                refusal.reason,
                 policy_version=policy_version,
                 state=application.state,
-            )
-            raise StepRefused(exc.reason, code="illegal_transition") from None
+            ),
+        ):
+            return rules.transition(application.state, action, **conditions)
 
     def _move(
         self,
@@ -2387,10 +2385,8 @@ class AssistanceService(Recoveries, Operable):
                 errors[str(index)] = {"resident_id": [exc.reason]}
         if errors:
             raise InvalidInput("the request has invalid fields", errors={"members": errors})
-        try:
+        with refusals_as(InvalidInput, field="members"):
             rules.split_single_person_households(_rule_member(m) for m in members)
-        except rules.InvalidInput as exc:
-            raise InvalidInput(exc.reason, errors={"members": [exc.reason]}) from None
 
     def _refuse_if_already_applying(self, programme: str, resident_ids: list[str]) -> None:
         open_one = self.db.execute(

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from types import MappingProxyType
 
 from contracts.person import AGE_OF_MAJORITY, age_on
+from contracts.refusals import InvalidRuleInput, RuleRefused
 
 __all__ = [
     "DISABLED_LEVELS",
@@ -31,7 +32,6 @@ __all__ = [
     "indicators",
     "assessment_valid_until",
     "ORDER_TRANSITIONS",
-    "OrderRefused",
     "order_transition",
     "VoucherSplit",
     "split_voucher",
@@ -44,7 +44,6 @@ __all__ = [
     "end_stands",
     "resumption_finds_its_end",
     "AllowancePolicy",
-    "InvalidInput",
     "birthday",
     "latest_birth_date_qualifying",
     "allowance_start_month",
@@ -58,12 +57,6 @@ __all__ = [
 START_RULES = ("birthday_month", "next_month")  # from the month of the birthday, or the month after
 
 
-class InvalidInput(ValueError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 @dataclass(frozen=True)
 class AllowancePolicy:
     version: str
@@ -74,13 +67,13 @@ class AllowancePolicy:
 
     def __post_init__(self):
         if not isinstance(self.qualifying_age, int) or not 60 <= self.qualifying_age <= 120:
-            raise InvalidInput("the qualifying age must be a whole number of years between 60 and 120")
+            raise InvalidRuleInput("the qualifying age must be a whole number of years between 60 and 120")
         if self.start not in START_RULES:
-            raise InvalidInput(f"the start rule must be one of {', '.join(START_RULES)}")
+            raise InvalidRuleInput(f"the start rule must be one of {', '.join(START_RULES)}")
         if not self.bands_fen or min(self.bands_fen) != self.qualifying_age:
-            raise InvalidInput("the age bands must start at the qualifying age")
+            raise InvalidRuleInput("the age bands must start at the qualifying age")
         if any(not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in self.bands_fen.values()):
-            raise InvalidInput("band amounts are whole fen ≥ 0")
+            raise InvalidRuleInput("band amounts are whole fen ≥ 0")
 
 
 def birthday(birth_date: date, years: int) -> date:
@@ -138,7 +131,7 @@ def paying_district(region_code: str) -> str:
     if not (isinstance(region_code, str) and region_code.isdigit() and len(region_code) == 6) or region_code.endswith(
         "00"
     ):
-        raise InvalidInput("the allowance is paid by a district (6-digit code not ending in 00)")
+        raise InvalidRuleInput("the allowance is paid by a district (6-digit code not ending in 00)")
     return region_code
 
 
@@ -161,29 +154,23 @@ ORDER_TRANSITIONS = MappingProxyType(
 )
 
 
-class OrderRefused(ValueError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def order_transition(state: str, action: str, by: str, credits_state: str | None = None) -> str:
-    """The order's state after `action` by `by` ("provider" or "person"), or OrderRefused.
+    """The order's state after `action` by `by` ("provider" or "person"), or RuleRefused.
 
     An order paid with time-bank credits (`credits_state` not None) is accepted only once the
     time bank has redeemed them: the provider serves funded orders only."""
     move = ORDER_TRANSITIONS.get((state, action))
     if move is None:
-        raise OrderRefused(
+        raise RuleRefused(
             f"an order that is {state} cannot be {action}ed"
             if action != "cancel"
             else f"an order that is {state} can no longer be cancelled"
         )
     new_state, who = move
     if who not in ("either", by):
-        raise OrderRefused(f"only the {who} may {action} an order")
+        raise RuleRefused(f"only the {who} may {action} an order")
     if action == "accept" and credits_state not in (None, "redeemed"):
-        raise OrderRefused(
+        raise RuleRefused(
             f"the order is paid with time-bank credits, which the time bank has not redeemed (credits {credits_state})"
         )
     return new_state
@@ -205,7 +192,7 @@ def credits_answered(order_state: str, credits_state: str, outcome: str, reason:
     (nothing was debited); "returned" (the credits given back after a cancellation) is final. Any
     other answer changes nothing. Credits redeemed for an order cancelled meanwhile are asked back."""
     if outcome not in ("redeemed", "refused", "returned"):
-        raise InvalidInput(f"unknown time-bank answer {outcome!r}")
+        raise InvalidRuleInput(f"unknown time-bank answer {outcome!r}")
     if outcome == "returned":
         return CreditsMove("returned", order_state, None)
     if credits_state != "pending":
@@ -223,9 +210,9 @@ def order_credit_minutes(service: str, minutes_by_service: Mapping[str, int]) ->
     """The time-bank minutes a service costs (policy: care.time_bank_minutes, by service type)."""
     minutes = minutes_by_service.get(service)
     if minutes is None:
-        raise InvalidInput(f"the policy sets no time-bank minutes for {service}")
+        raise InvalidRuleInput(f"the policy sets no time-bank minutes for {service}")
     if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
-        raise InvalidInput("time-bank minutes are whole minutes ≥ 1")
+        raise InvalidRuleInput("time-bank minutes are whole minutes ≥ 1")
     return minutes
 
 
@@ -238,7 +225,7 @@ class VoucherSplit:
 def split_voucher(price_fen: int, left_fen: int) -> VoucherSplit:
     """The budget pays what it still can; the rest is the person's."""
     if price_fen < 1 or left_fen < 0:
-        raise InvalidInput("a price is at least 1 fen and a budget never below 0")
+        raise InvalidRuleInput("a price is at least 1 fen and a budget never below 0")
     voucher = min(price_fen, left_fen)
     return VoucherSplit(voucher, price_fen - voucher)
 
@@ -253,7 +240,7 @@ def voucher_monthly_fen(
         return 0
     amount = by_programme.get(programme, 0)
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
-        raise InvalidInput(f"the voucher amount of {programme} must be whole fen ≥ 0")
+        raise InvalidRuleInput(f"the voucher amount of {programme} must be whole fen ≥ 0")
     return amount
 
 
@@ -291,7 +278,7 @@ def resumption_finds_its_end(ended: int, resumed: int) -> bool:
 
 def _counts(ended: int, resumed: int) -> None:
     if min(ended, resumed) < 0 or max(ended, resumed) < 1:
-        raise InvalidInput("ends and resumptions are counted from 0, and the one being handled is counted")
+        raise InvalidRuleInput("ends and resumptions are counted from 0, and the one being handled is counted")
 
 
 # --- ability assessments and indicators -------------------------------------------------------------
@@ -302,7 +289,7 @@ DISABLED_LEVELS = ("moderate", "severe", "complete")  # 中度, 重度, 完全�
 def assessment_valid_until(assessed_on: date, valid_months: int) -> date:
     """The last day an assessment counts: re-assessment is due the same day `valid_months` later."""
     if not isinstance(valid_months, int) or isinstance(valid_months, bool) or valid_months < 1:
-        raise InvalidInput("an assessment's validity is a whole number of months ≥ 1")
+        raise InvalidRuleInput("an assessment's validity is a whole number of months ≥ 1")
     index = assessed_on.month - 1 + valid_months
     year, month = assessed_on.year + index // 12, index % 12 + 1
     days_in_month = ((date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)).day
@@ -340,7 +327,7 @@ def indicators(
         or public_dementia_beds > public_beds
         or public_beds > beds
     ):
-        raise InvalidInput("the counts contradict each other")
+        raise InvalidRuleInput("the counts contradict each other")
     return Indicators(
         _ratio(assessed_70_plus, aged_70_plus),
         _ratio(nursing_beds, beds),
@@ -361,7 +348,7 @@ def child_allowance_fen(category: str, placement: str, age: int, by_placement: M
         return 0
     amount = by_placement.get(placement)
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
-        raise InvalidInput(f"the child allowance for {placement} must be whole fen ≥ 0")
+        raise InvalidRuleInput(f"the child allowance for {placement} must be whole fen ≥ 0")
     return amount
 
 
@@ -396,7 +383,7 @@ def follow_up_due(screened_on: date, level: str, days_by_level: Mapping[str, int
     """四色管理: the more urgent the colour, the sooner someone follows up."""
     days = days_by_level.get(level)
     if not isinstance(days, int) or isinstance(days, bool) or days < 0:
-        raise InvalidInput(f"the follow-up time of {level} must be whole days ≥ 0")
+        raise InvalidRuleInput(f"the follow-up time of {level} must be whole days ≥ 0")
     return screened_on + timedelta(days=days)
 
 
@@ -499,7 +486,7 @@ def call_transition(state: str, action: str) -> str:
     try:
         return CALL_TRANSITIONS[(state, action)]
     except KeyError:
-        raise OrderRefused(f"a call that is {state} cannot take '{action}'") from None
+        raise RuleRefused(f"a call that is {state} cannot take '{action}'") from None
 
 
 def response_seconds(raised_at, arrived_at) -> int | None:
@@ -508,5 +495,5 @@ def response_seconds(raised_at, arrived_at) -> int | None:
         return None
     seconds = int((arrived_at - raised_at).total_seconds())
     if seconds < 0:
-        raise InvalidInput("an arrival cannot come before the call")
+        raise InvalidRuleInput("an arrival cannot come before the call")
     return seconds

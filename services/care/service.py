@@ -47,7 +47,7 @@ from chassis import (
 )
 from chassis.clock import LOCAL_ZONE
 from chassis.db import dialect_insert
-from chassis.errors import Conflict, Unavailable
+from chassis.errors import Conflict, Unavailable, refusals_as
 from chassis.lease import Lease, job_timer
 from chassis.payment_runs import BankFiles, as_problems
 from chassis.regions import is_region_code, region_ancestors, region_prefix, require_region_code
@@ -339,12 +339,10 @@ class CareService(AfterDeath, Operable):
                     SupportedMember.ends_on.is_(None) | supported_then,
                 )
             ).scalars():
-                try:
+                with refusals_as(PolicyUnusable):
                     monthly = rules.voucher_monthly_fen(
                         member.programme, age_on(member.birth_date, today), min_age.value, amounts.value
                     )
-                except rules.InvalidInput as exc:
-                    raise PolicyUnusable(exc.reason) from None
                 if monthly == 0:
                     continue
                 starts_on = max(member.starts_on, rules.birthday(member.birth_date, min_age.value))
@@ -395,7 +393,11 @@ class CareService(AfterDeath, Operable):
             "bands_fen": "care.allowance_bands_fen",
         }
         values = {field: self.policy.resolve(name, region_code, on) for field, name in names.items()}
-        try:
+        with refusals_as(
+            PolicyUnusable,
+            detail=f"the old-age allowance policy for {region_code} on {on} is unusable: {{reason}}",
+            also=(AttributeError, ValueError),
+        ):
             bands = {int(age): fen for age, fen in values["bands_fen"].value.items()}
             return rules.AllowancePolicy(
                 version=";".join(v.version for v in values.values()),
@@ -404,10 +406,6 @@ class CareService(AfterDeath, Operable):
                 bands_fen=bands,
                 in_force_from=self._scheme_start(region_code),
             )
-        except (rules.InvalidInput, AttributeError, ValueError) as exc:
-            raise PolicyUnusable(
-                f"the old-age allowance policy for {region_code} on {on} is unusable: {getattr(exc, 'reason', exc)}"
-            ) from None
 
     # --- the allowance's end ------------------------------------------------------------------------
 
@@ -602,10 +600,8 @@ class CareService(AfterDeath, Operable):
 
     @staticmethod
     def _paying_district(region_code: str) -> str:
-        try:
+        with refusals_as(InvalidInput, field="region_code"):
             return rules.paying_district(region_code)
-        except rules.InvalidInput as exc:
-            raise InvalidInput(exc.reason, errors={"region_code": [exc.reason]}) from None
 
     def _require_cycle_staff(self, actor: Actor, cycle_id: str) -> None:
         """A cycle is its district's: staff whose area covers the district (or admins)."""
@@ -626,10 +622,8 @@ class CareService(AfterDeath, Operable):
         if data["assessed_on"] > self.clock.today():
             raise InvalidInput("an assessment cannot be in the future", errors={"assessed_on": ["in the future"]})
         months = self.policy.resolve("care.assessment_valid_months", elder.region_code, data["assessed_on"])
-        try:
+        with refusals_as(PolicyUnusable):
             valid_until = rules.assessment_valid_until(data["assessed_on"], months.value)
-        except rules.InvalidInput as exc:
-            raise PolicyUnusable(exc.reason) from None
         assessment = Assessment(
             id=str(uuid.uuid4()),
             resident_id=elder.resident_id,
@@ -1104,10 +1098,8 @@ class CareService(AfterDeath, Operable):
             raise NotFound(f"no emergency call {call_id}")
         if not (actor.role == PARTNER and actor.id == CARE_PROVIDERS):
             actor.require_staff_in(call.region_code)
-        try:
+        with refusals_as(Conflict):
             call.state = rules.call_transition(call.state, action)
-        except rules.OrderRefused as exc:
-            raise Conflict(exc.reason) from None
         self.audit.record(actor, f"emergency.{action}", f"emergency-call-{call.id}", call.state)
         return call
 
@@ -1168,10 +1160,8 @@ class CareService(AfterDeath, Operable):
         if data["screened_on"] > self.clock.today():
             raise InvalidInput("a screening cannot be in the future", errors={"screened_on": ["in the future"]})
         days = self.policy.resolve("care.follow_up_days", child.village_code, data["screened_on"], "village_code")
-        try:
+        with refusals_as(PolicyUnusable, also=(AttributeError,)):
             due = rules.follow_up_due(data["screened_on"], data["level"], days.value)
-        except (rules.InvalidInput, AttributeError) as exc:
-            raise PolicyUnusable(getattr(exc, "reason", str(exc))) from None
         screening = Screening(
             id=str(uuid.uuid4()),
             resident_id=child.resident_id,
@@ -1268,10 +1258,8 @@ class CareService(AfterDeath, Operable):
             if entitled
             else {}
         )
-        try:
+        with refusals_as(PolicyUnusable, also=(AttributeError,)):
             monthly = rules.child_allowance_fen(child.category, child.placement, age, amounts)
-        except (rules.InvalidInput, AttributeError) as exc:
-            raise PolicyUnusable(getattr(exc, "reason", str(exc))) from None
         latest = self.db.execute(
             select(Screening)
             .where(Screening.resident_id == child.resident_id)
@@ -1340,7 +1328,7 @@ class CareService(AfterDeath, Operable):
         for member in data["members"]:
             person = ResidentId.parse(member["resident_id"])
             self._support(person, data, on)
-            try:
+            with refusals_as(PolicyUnusable):
                 monthly = rules.voucher_monthly_fen(
                     data["programme"],
                     person.age_on(on),
@@ -1348,8 +1336,6 @@ class CareService(AfterDeath, Operable):
                     amounts.value,
                     member.get("severely_disabled", False),
                 )
-            except rules.InvalidInput as exc:
-                raise PolicyUnusable(exc.reason) from None
             if monthly == 0:
                 continue
             held = self.db.get(VoucherEligibility, (person.number, data["programme"]), with_for_update=True)
@@ -1597,10 +1583,8 @@ class CareService(AfterDeath, Operable):
             # charity debits the credits from this event, after this transaction commits; the
             # provider accepts only once its answer has funded the order (on_credits_answered)
             minutes = self.policy.resolve("care.time_bank_minutes", region, self.clock.today())
-            try:
+            with refusals_as(PolicyUnusable):
                 order.credit_minutes = rules.order_credit_minutes(order.service, minutes.value)
-            except rules.InvalidInput as exc:
-                raise PolicyUnusable(exc.reason) from None
             order.credits_state, version = "pending", minutes.version
             self.outbox.record(
                 "care.credits_requested",
@@ -1697,10 +1681,8 @@ class CareService(AfterDeath, Operable):
         order = self.db.get(ServiceOrder, data["order_id"], with_for_update=True)
         if order is None or order.payment != "time_bank":
             raise NotFound(f"no order {data['order_id']} paid with time-bank credits")  # retried, then parked
-        try:
+        with refusals_as(PolicyUnusable):
             move = rules.credits_answered(order.state, order.credits_state, data["outcome"], data["reason"])
-        except rules.InvalidInput as exc:
-            raise PolicyUnusable(exc.reason) from None
         if (move.credits_state, move.order_state) == (order.credits_state, order.state):
             return
         order.credits_state, order.state = move.credits_state, move.order_state
@@ -1769,11 +1751,13 @@ class CareService(AfterDeath, Operable):
         else:
             actor.require_staff_in(order.region_code)
             by = "person"  # a caseworker acts for the person served
-        try:
+        with refusals_as(
+            OrderStepRefused,
+            audit=lambda refusal: self.audit.record_refusal(
+                actor, f"order.{action}", f"order-{order.id}", refusal.reason, state=order.state
+            ),
+        ):
             order.state = rules.order_transition(order.state, action, by, order.credits_state)
-        except rules.OrderRefused as exc:
-            self.audit.record_refusal(actor, f"order.{action}", f"order-{order.id}", exc.reason, state=order.state)
-            raise OrderStepRefused(exc.reason) from None
         order.updated_at = self.clock.now()
         self.audit.record(actor, f"order.{action}", f"order-{order.id}", order.state)
         view = self._order_view(order)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from contracts.charity import GRADES
+from contracts.refusals import InvalidRuleInput
 
 __all__ = [
-    "InvalidInput",
     "grade_at_least",
     "grade_valid_until",
     "years_registered",
@@ -41,21 +41,15 @@ __all__ = [
 ]
 
 
-class InvalidInput(ValueError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def _whole(value, what: str, minimum: int = 0) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise InvalidInput(f"{what} must be a whole number ≥ {minimum}")
+        raise InvalidRuleInput(f"{what} must be a whole number ≥ {minimum}")
     return value
 
 
 def grade_at_least(grade: str | None, minimum: str) -> bool:
     if minimum not in GRADES:
-        raise InvalidInput(f"a minimum grade is one of {', '.join(GRADES)}")
+        raise InvalidRuleInput(f"a minimum grade is one of {', '.join(GRADES)}")
     return grade in GRADES and GRADES.index(grade) >= GRADES.index(minimum)
 
 
@@ -105,11 +99,11 @@ def organisation_status(
         month, day = (int(p) for p in str(deadline).split("-"))
         date(2001, month, day)
     except ValueError:
-        raise InvalidInput("the annual-report deadline is a month and day, MM-DD") from None
+        raise InvalidRuleInput("the annual-report deadline is a month and day, MM-DD") from None
     abnormal_after = _whole(abnormal_after, "the missing reports that make an organisation abnormal", 1)
     dormant_after = _whole(dormant_after, "the missing reports that make an organisation dormant", 1)
     if dormant_after < abnormal_after:
-        raise InvalidInput("an organisation is abnormal before it is dormant")
+        raise InvalidRuleInput("an organisation is abnormal before it is dormant")
     reported = set(report_years)
     due = _reports_due(registered_on, today, (month, day))
     missing = tuple(y for y in due if y not in reported)
@@ -251,7 +245,7 @@ def match_referral(
     whole gap pays it, else the one holding most pays what it holds (partial aid). The candidates
     are the open campaigns and funds whose region covers the household's (the service knows regions)."""
     if requested_fen < 1:
-        raise InvalidInput("a referral asks for at least 1 fen")
+        raise InvalidRuleInput("a referral asks for at least 1 fen")
     if aided_before:
         return Match("declined", None, 0, f"aided already for {need}: {aided_before}")
     usable = [c for c in candidates if need in c.needs and c.balance_fen > 0]
@@ -323,7 +317,7 @@ def order_credits_to_return(redeemed_minutes: int | None, returned_already: bool
     if returned_already:
         return None
     if redeemed_minutes is not None and (not isinstance(redeemed_minutes, int) or redeemed_minutes < 1):
-        raise InvalidInput("a redemption is whole minutes ≥ 1")
+        raise InvalidRuleInput("a redemption is whole minutes ≥ 1")
     return redeemed_minutes or 0
 
 
@@ -346,7 +340,7 @@ def lottery_share(by_purpose: Mapping[str, int], minimum_ratio) -> LotteryShare:
     total = sum(by_purpose.values())
     elderly = by_purpose.get("elderly_care", 0)
     if minimum_ratio is not None and (isinstance(minimum_ratio, bool) or not 0 <= minimum_ratio <= 1):
-        raise InvalidInput("the minimum ratio is between 0 and 1")
+        raise InvalidRuleInput("the minimum ratio is between 0 and 1")
     if not total:
         return LotteryShare(0, 0, None, None)
     share = elderly / total

@@ -43,6 +43,7 @@ from chassis import (
     rpc,
 )
 from chassis.db import dialect_insert
+from chassis.errors import refusals_as
 from chassis.lease import Lease, job_timer
 from chassis.policy import PolicyMissing
 from chassis.regions import region_covers, region_prefix, require_region_code
@@ -227,10 +228,8 @@ class CharityService(Operable):
         if data["graded_on"] > self.clock.today():
             raise InvalidInput("an evaluation cannot be in the future", errors={"graded_on": ["in the future"]})
         years = self.policy.resolve("charity.grade_valid_years", org.region_code, data["graded_on"])
-        try:
+        with refusals_as(PolicyUnusable):
             valid_until = rules.grade_valid_until(data["graded_on"], years.value)
-        except rules.InvalidInput as exc:
-            raise PolicyUnusable(exc.reason) from None
         org.grade, org.graded_on, org.grade_valid_until = data["grade"], data["graded_on"], valid_until
         org.updated_at = self.clock.now()
         self.audit.record(
@@ -306,10 +305,8 @@ class CharityService(Operable):
                         self.policy.resolve(name, row.region_code, today) for name in _DETECTION_POLICY
                     )
                 years = [int(year) for year in row.years.split(",")] if row.years else []
-                try:
+                with refusals_as(PolicyUnusable):
                     status = rules.organisation_status(row.registered_on, years, today, *(p.value for p in params))
-                except rules.InvalidInput as exc:
-                    raise PolicyUnusable(exc.reason) from None
                 if status.state != row.state:
                     found.append((row, status, params))
             return found
@@ -397,7 +394,7 @@ class CharityService(Operable):
         years = self.policy.resolve("charity.fundraising_min_registered_years", org.region_code, today)
         grade = self.policy.resolve("charity.fundraising_min_grade", org.region_code, today)
         version = f"{years.version};{grade.version}"
-        try:
+        with refusals_as(PolicyUnusable):
             reasons = rules.qualification_refusals(
                 rules.QualificationFacts(
                     org.state,
@@ -410,8 +407,6 @@ class CharityService(Operable):
                 years.value,
                 grade.value,
             )
-        except rules.InvalidInput as exc:
-            raise PolicyUnusable(exc.reason) from None
         if reasons:
             self.audit.record_refusal(
                 actor, "charity.qualify", _org_subject(org), "; ".join(reasons), policy_version=version
@@ -812,10 +807,8 @@ class CharityService(Operable):
         served_on = date.fromisoformat(str(data["served_on"]))
         volunteer = self.db.get(Volunteer, data["volunteer_id"], with_for_update=True)
         rate = self.policy.resolve("charity.time_bank_credit_percent", volunteer.region_code, served_on)
-        try:
+        with refusals_as(PolicyUnusable):
             credit = rules.time_credit_minutes(data["minutes"], rate.value)
-        except rules.InvalidInput as exc:
-            raise PolicyUnusable(exc.reason) from None
         self.db.add(
             TimeBankEntry(
                 volunteer_id=volunteer.id,
@@ -1051,10 +1044,8 @@ class CharityService(Operable):
         )
         by_purpose = {k: int(v) for k, v in by_purpose.items()}
         minimum = self._optional_policy("charity.lottery_elderly_min_ratio", region_code, date(year, 12, 31))
-        try:
+        with refusals_as(PolicyUnusable):
             share = rules.lottery_share(by_purpose, minimum.value if minimum else None)
-        except rules.InvalidInput as exc:
-            raise PolicyUnusable(exc.reason) from None
         return dump(
             LotteryReportSchema,
             {

@@ -10,11 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from contracts.refusals import InvalidRuleInput, RuleRefused
 from contracts.roles import CITIZEN, EMPLOYEES, PARTNER
 
 __all__ = [
-    "InvalidInput",
-    "Refused",
     "ECO_FORMS",
     "REQUIRES_REFERENCE",
     "source_of",
@@ -34,20 +33,6 @@ ECO_FORMS = frozenset({"tree", "lawn", "flower_bed", "sea", "niche"})  # 节地�
 REQUIRES_REFERENCE = frozenset({"hospital", "police"})  # a certificate or report always has a number
 
 
-class InvalidInput(ValueError):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class Refused(ValueError):
-    """Well-formed, but not allowed in the case's state."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def source_of(role: str, subject: str) -> str:
     """Who a notice comes from, by the caller: the health department reports hospitals' death
     certificates (死亡医学证明), the police their death reports, staff (funeral homes, civil
@@ -57,19 +42,19 @@ def source_of(role: str, subject: str) -> str:
             return "hospital"
         if subject == "police":
             return "police"
-        raise Refused(f"partner {subject} does not notify deaths")
+        raise RuleRefused(f"partner {subject} does not notify deaths")
     if role in EMPLOYEES:
         return "funeral_home"
     if role == CITIZEN:
         return "family"
-    raise Refused(f"role {role} does not notify deaths")
+    raise RuleRefused(f"role {role} does not notify deaths")
 
 
 def check_date_of_death(date_of_death: date, birth_date: date, today: date) -> None:
     if date_of_death > today:
-        raise InvalidInput("the date of death is in the future")
+        raise InvalidRuleInput("the date of death is in the future")
     if date_of_death < birth_date:
-        raise InvalidInput("the date of death is before the person's birth")
+        raise InvalidRuleInput("the date of death is before the person's birth")
 
 
 def dates_agree(case_date: date, reported: date) -> bool:
@@ -90,10 +75,10 @@ class FeeWaiver:
 def fee_waiver(kind: str, fees_fen: Mapping[str, int], waived_kinds) -> FeeWaiver:
     """惠民殡葬: a basic service the region's policy lists is free; the rest is paid at its fee."""
     if kind not in fees_fen:
-        raise InvalidInput(f"the region's policy has no fee for {kind}")
+        raise InvalidRuleInput(f"the region's policy has no fee for {kind}")
     fee = fees_fen[kind]
     if not isinstance(fee, int) or isinstance(fee, bool) or fee < 0:
-        raise InvalidInput(f"the fee for {kind} must be whole fen ≥ 0")
+        raise InvalidRuleInput(f"the fee for {kind} must be whole fen ≥ 0")
     return FeeWaiver(fee, fee if kind in set(waived_kinds) else 0)
 
 
@@ -101,19 +86,19 @@ def eco_burial_reward(form: str, rewards_fen: Mapping[str, int], cap_fen: int) -
     """生态安葬奖励: the region's amount for the form, never above the per-case cap (Shaoxing:
     up to 10,000 yuan a case); a traditional grave earns nothing."""
     if not isinstance(cap_fen, int) or isinstance(cap_fen, bool) or cap_fen < 0:
-        raise InvalidInput("the reward cap must be whole fen ≥ 0")
+        raise InvalidRuleInput("the reward cap must be whole fen ≥ 0")
     if form not in ECO_FORMS:
         return 0
     amount = rewards_fen.get(form, 0)
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
-        raise InvalidInput(f"the reward for {form} must be whole fen ≥ 0")
+        raise InvalidRuleInput(f"the reward for {form} must be whole fen ≥ 0")
     return min(amount, cap_fen)
 
 
 def certificate_number(region_code: str, year: int, serial: int) -> str:
     """火化证明 number: H<district>-<year>-<serial>."""
     if serial < 1 or serial > 999_999:
-        raise InvalidInput("the serial must be between 1 and 999999")
+        raise InvalidRuleInput("the serial must be between 1 and 999999")
     return f"H{region_code[:6]}-{year:04d}-{serial:06d}"
 
 
@@ -121,22 +106,22 @@ def may_cremate(
     state: str, has_cremation_booking: bool, date_conflict: bool, cremated_on: date, date_of_death: date
 ) -> None:
     if state != "open":
-        raise Refused(f"the case is {state}")
+        raise RuleRefused(f"the case is {state}")
     if date_conflict:
-        raise Refused("the notices disagree on the date of death: a clerk must confirm it first")
+        raise RuleRefused("the notices disagree on the date of death: a clerk must confirm it first")
     if not has_cremation_booking:
-        raise Refused("book the cremation first")
+        raise RuleRefused("book the cremation first")
     if cremated_on < date_of_death:
-        raise InvalidInput("a cremation cannot come before the death")
+        raise InvalidRuleInput("a cremation cannot come before the death")
 
 
 def may_revoke(state: str) -> None:
     """A notification made in error can be revoked while nothing irreversible happened: not after
     the cremation (the death was real), not twice."""
     if state == "cremated":
-        raise Refused("the deceased was cremated: the death cannot be revoked")
+        raise RuleRefused("the deceased was cremated: the death cannot be revoked")
     if state == "revoked":
-        raise Refused("the case is revoked already")
+        raise RuleRefused("the case is revoked already")
 
 
 @dataclass(frozen=True)
@@ -164,27 +149,29 @@ def family_notice_hold(source: str, policy: Mapping, today: date) -> date | None
     the policy's mode `at_once`)."""
     mode = policy.get("mode")
     if mode not in FAMILY_NOTICE_MODES:
-        raise InvalidInput(f"funeral.family_notice mode must be one of {', '.join(FAMILY_NOTICE_MODES)}")
+        raise InvalidRuleInput(f"funeral.family_notice mode must be one of {', '.join(FAMILY_NOTICE_MODES)}")
     if source != "family" or mode == "at_once":
         return None
     days = policy.get("confirm_within_days")
     if not isinstance(days, int) or isinstance(days, bool) or days < 1:
-        raise InvalidInput("funeral.family_notice confirm_within_days must be whole days ≥ 1 when held")
+        raise InvalidRuleInput("funeral.family_notice confirm_within_days must be whole days ≥ 1 when held")
     return today + timedelta(days=days)
 
 
 def verification_after(verification: str, verify_by: date | None, by: str, today: date) -> str:
     """What a held case becomes when `by` (a source: hospital, police; or "clerk") confirms it on
-    `today`: "verified", or Refused. A hospital or police notice verifies it whenever it comes (the
+    `today`: "verified", or RuleRefused. A hospital or police notice verifies it whenever it comes (the
     death is certified); a clerk only by the deadline, after which it has lapsed."""
     if verification == "verified":
-        raise Refused("the death is verified already")
+        raise RuleRefused("the death is verified already")
     if by in OFFICIAL_SOURCES:
         return "verified"
     if by != "clerk":
-        raise Refused(f"a {by} notice does not verify a family's notice")
+        raise RuleRefused(f"a {by} notice does not verify a family's notice")
     if verification == "lapsed" or (verify_by is not None and today > verify_by):
-        raise Refused(f"the family's notice was not confirmed by {verify_by}: a hospital or police notice is needed")
+        raise RuleRefused(
+            f"the family's notice was not confirmed by {verify_by}: a hospital or police notice is needed"
+        )
     return "verified"
 
 

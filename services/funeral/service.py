@@ -34,9 +34,10 @@ from chassis import (
     rpc,
 )
 from chassis.db import dialect_insert
-from chassis.errors import Conflict
+from chassis.errors import Conflict, refusals_as
 from chassis.regions import region_prefix, require_region_code
 from contracts.person import ResidentId
+from contracts.refusals import InvalidRuleInput, RuleRefused
 from contracts.roles import ADMIN, AREA_ROLES, CITIZEN, EMPLOYEES, FUNERAL_HOME
 from services.funeral import rules
 from services.funeral.exceptions import CaseStepRefused, PolicyUnusable, UnknownCase
@@ -80,10 +81,8 @@ class FuneralService(Operable):
         """One notice of a death. The first opens the case and the matter; a repeat of the same
         notice (same source and reference) or another source's notice of the same person joins it."""
         actor, data = Actor.from_dict(actor), load(DeathNoticeSchema, request)
-        try:
+        with refusals_as(Forbidden):
             source = rules.source_of(actor.role, actor.id)
-        except rules.Refused as exc:
-            raise Forbidden(exc.reason) from None
         if actor.role in AREA_ROLES:
             actor.require_staff_in(data["region_code"], also=(FUNERAL_HOME,))
         if source in rules.REQUIRES_REFERENCE and not data["reference"]:
@@ -94,10 +93,8 @@ class FuneralService(Operable):
         person = ResidentId.parse(data["deceased"]["resident_id"])
         if actor.role == CITIZEN and actor.id == person.number:
             raise Forbidden("a family member applies, not the deceased")
-        try:
+        with refusals_as(InvalidInput, field="date_of_death"):
             rules.check_date_of_death(data["date_of_death"], person.birth_date, self.clock.today())
-        except rules.InvalidInput as exc:
-            raise InvalidInput(exc.reason, errors={"date_of_death": [exc.reason]}) from None
         if data["reference"]:
             known = self.db.execute(
                 select(DeathNotice).where(DeathNotice.source == source, DeathNotice.reference == data["reference"])
@@ -162,10 +159,8 @@ class FuneralService(Operable):
             )
             today = self.clock.today()
             policy = self.policy.resolve("funeral.family_notice", case.region_code, today)
-            try:
+            with refusals_as(PolicyUnusable, detail=f"{policy.version}: {{reason}}"):
                 hold = rules.family_notice_hold(source, policy.value, today)
-            except rules.InvalidInput as exc:
-                raise PolicyUnusable(f"{policy.version}: {exc.reason}") from None
             if hold is None:
                 case.verification = "verified"
                 self._send_notified(case, source)
@@ -237,13 +232,13 @@ class FuneralService(Operable):
         actor, data = Actor.from_dict(actor), load(ConfirmationRequestSchema, request)
         case = self._case(actor, case_id, for_update=True)
         subject = f"death-case-{case.id}"
-        try:
+        with refusals_as(
+            CaseStepRefused,
+            audit=lambda refusal: self.audit.record_refusal(actor, "death.confirm", subject, refusal.reason),
+        ):
             if case.state == "revoked":
-                raise rules.Refused("the case is revoked")
+                raise RuleRefused("the case is revoked")
             case.verification = rules.verification_after(case.verification, case.verify_by, "clerk", self.clock.today())
-        except rules.Refused as exc:
-            self.audit.record_refusal(actor, "death.confirm", subject, exc.reason)
-            raise CaseStepRefused(exc.reason) from None
         self._send_notified(case, "family")
         self.audit.record(actor, "death.confirm", subject, "verified", reason=data["reason"])
         return self._case_view(case)
@@ -380,10 +375,11 @@ class FuneralService(Operable):
         today = self.clock.today()
         fees = self.policy.resolve("funeral.basic_service_fees_fen", case.region_code, today)
         waived = self.policy.resolve("funeral.fee_waiver_kinds", case.region_code, today)
-        try:
+        with refusals_as(
+            PolicyUnusable,
+            also=(AttributeError, TypeError),
+        ):
             waiver = rules.fee_waiver(data["kind"], fees.value, waived.value)
-        except (rules.InvalidInput, AttributeError, TypeError) as exc:
-            raise PolicyUnusable(getattr(exc, "reason", str(exc))) from None
         version = f"{fees.version};{waived.version}"
         booking = Booking(
             id=str(uuid.uuid4()),
@@ -421,10 +417,8 @@ class FuneralService(Operable):
         today = self.clock.today()
         rewards = self.policy.resolve("funeral.eco_burial_reward_fen", case.region_code, today)
         cap = self.policy.resolve("funeral.eco_burial_reward_cap_fen", case.region_code, today)
-        try:
+        with refusals_as(PolicyUnusable, also=(AttributeError,)):
             reward = rules.eco_burial_reward(data["form"], rewards.value, cap.value)
-        except (rules.InvalidInput, AttributeError) as exc:
-            raise PolicyUnusable(getattr(exc, "reason", str(exc))) from None
         niche_id = None
         if data["form"] == "niche":
             niche = self.db.execute(
@@ -474,12 +468,11 @@ class FuneralService(Operable):
             self.db.execute(select(Booking.id).where(Booking.case_id == case.id, Booking.kind == "cremation")).first()
             is not None
         )
-        try:
+        with (
+            refusals_as(CaseStepRefused, kind=RuleRefused),
+            refusals_as(InvalidInput, field="cremated_on", kind=InvalidRuleInput),
+        ):
             rules.may_cremate(case.state, booked, case.date_conflict, data["cremated_on"], case.date_of_death)
-        except rules.Refused as exc:
-            raise CaseStepRefused(exc.reason) from None
-        except rules.InvalidInput as exc:
-            raise InvalidInput(exc.reason, errors={"cremated_on": [exc.reason]}) from None
         if data["cremated_on"] > self.clock.today():
             raise InvalidInput("a cremation is recorded once it took place", errors={"cremated_on": ["in the future"]})
         district, year = case.region_code[:6], data["cremated_on"].year
@@ -521,11 +514,13 @@ class FuneralService(Operable):
         case = self._case(actor, case_id, for_update=True)
         if actor.role != ADMIN and len(actor.area or "") != 6:
             raise Forbidden("a revocation is decided by a district bureau (or the city), not a township")
-        try:
+        with refusals_as(
+            CaseStepRefused,
+            audit=lambda refusal: self.audit.record_refusal(
+                actor, "death.revoke", f"death-case-{case.id}", refusal.reason
+            ),
+        ):
             rules.may_revoke(case.state)
-        except rules.Refused as exc:
-            self.audit.record_refusal(actor, "death.revoke", f"death-case-{case.id}", exc.reason)
-            raise CaseStepRefused(exc.reason) from None
         case.state, case.revoked_at, case.revoked_by, case.revoked_reason = (
             "revoked",
             self.clock.now(),

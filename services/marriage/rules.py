@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from contracts.person import ResidentId, age_on
+from contracts.refusals import RuleRefused
 
 __all__ = [
     "ADOPTEE_CATEGORIES",
@@ -29,7 +30,6 @@ __all__ = [
     "Adopter",
     "AdoptionLaw",
     "Divorce",
-    "IllegalTransition",
     "MarriageLaw",
     "Party",
     "REGISTRY_EPOCH",
@@ -135,14 +135,6 @@ REGISTERED = "registered"  # divorce certificate issued
 DEEMED_WITHDRAWN = "deemed_withdrawn"  # 视为撤回: nobody completed it within the window
 
 
-class IllegalTransition(Exception):
-    """The requested move is not allowed on that day; `reason` says why, in a sentence."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 @dataclass(frozen=True)
 class Divorce:
     received_on: date
@@ -165,16 +157,16 @@ def receive_divorce(received_on: date, law: MarriageLaw) -> Divorce:
 
 def _require_open(d: Divorce, on: date) -> None:
     if d.state != COOLING_OFF:
-        raise IllegalTransition(f"the application was closed on {d.closed_on} ({d.state.replace('_', ' ')})")
+        raise RuleRefused(f"the application was closed on {d.closed_on} ({d.state.replace('_', ' ')})")
     if on < d.received_on:
-        raise IllegalTransition(f"the application was only received on {d.received_on}")
+        raise RuleRefused(f"the application was only received on {d.received_on}")
 
 
 def withdraw(d: Divorce, on: date) -> Divorce:
     """Either party withdraws during the cooling-off period (冷静期)."""
     _require_open(d, on)
     if on > d.cooling_off_ends:
-        raise IllegalTransition(
+        raise RuleRefused(
             f"the cooling-off period ended on {d.cooling_off_ends}; the application can no longer be withdrawn"
         )
     return replace(d, state=WITHDRAWN, closed_on=on)
@@ -184,17 +176,17 @@ def register(d: Divorce, on: date, both_present: bool) -> Divorce:
     """Issue the divorce certificate: after the cooling-off period, within the window, both in person."""
     _require_open(d, on)
     if on <= d.cooling_off_ends:
-        raise IllegalTransition(
+        raise RuleRefused(
             f"the cooling-off period ends on {d.cooling_off_ends}; the certificate "
             f"can be applied for from {d.cooling_off_ends + timedelta(days=1)}"
         )
     if on > d.certificate_window_ends:
-        raise IllegalTransition(
+        raise RuleRefused(
             f"the certificate could be applied for until {d.certificate_window_ends}; "
             f"the application is deemed withdrawn"
         )
     if not both_present:
-        raise IllegalTransition("both parties must apply for the certificate in person")
+        raise RuleRefused("both parties must apply for the certificate in person")
     return replace(d, state=REGISTERED, closed_on=on)
 
 

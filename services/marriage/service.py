@@ -28,6 +28,7 @@ from chassis import (
 from chassis.audit import SYSTEM
 from chassis.clock import LOCAL_ZONE
 from chassis.db import dialect_insert
+from chassis.errors import refusals_as
 from chassis.lease import Lease, job_timer
 from chassis.regions import division_name, region_prefix, require_known_division
 from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, date_revision, step_reason
@@ -585,13 +586,13 @@ class MarriageService(Operable):
 
     def _move(self, actor, divorce: Divorce, transition, action: str) -> rules.Divorce:
         today = self.clock.today()
-        try:
+        with refusals_as(
+            DivorceStepRefused,
+            audit=lambda refusal: self.audit.record_refusal(
+                actor, action, f"divorce-{divorce.id}", refusal.reason, policy_version=divorce.policy_version
+            ),
+        ):
             moved = transition(self._rule_state(divorce), today)
-        except rules.IllegalTransition as exc:
-            self.audit.record_refusal(
-                actor, action, f"divorce-{divorce.id}", exc.reason, policy_version=divorce.policy_version
-            )
-            raise DivorceStepRefused(exc.reason) from None
         divorce.state, divorce.closed_on = moved.state, moved.closed_on
         self.audit.record(actor, action, f"divorce-{divorce.id}", moved.state, policy_version=divorce.policy_version)
         return moved

@@ -4,11 +4,11 @@ from datetime import date
 
 import pytest
 
+from contracts.refusals import RuleRefused
 from services.assistance.alerts import (
     ALERT_STATES,
     ALERT_TRANSITIONS,
     SIGNALS,
-    AlertRefused,
     alert_transition,
     visit_due,
 )
@@ -36,7 +36,7 @@ def test_allowed_moves(state, action, expected):
     ],
 )
 def test_refused_moves_say_why(state, action, reason):
-    with pytest.raises(AlertRefused, match=reason):
+    with pytest.raises(RuleRefused, match=reason):
         alert_transition(state, action)
 
 

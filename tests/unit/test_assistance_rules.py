@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from contracts.person import ResidentId, compose_resident_id
+from contracts.refusals import InvalidRuleInput, RuleRefused
 from services.assistance import rules
 from services.assistance.rules import (
     ACTIONS,
@@ -18,8 +19,6 @@ from services.assistance.rules import (
     STATES,
     TRANSITIONS,
     AssistancePolicy,
-    IllegalTransition,
-    InvalidInput,
     Member,
     as_multiplier,
     as_ratio,
@@ -144,7 +143,7 @@ def test_int_multiplier_is_whole_times_but_int_ratio_is_per_mille():
     ],
 )
 def test_inexact_ratios_refused(value):
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         as_ratio(value)
 
 
@@ -170,7 +169,7 @@ def test_inexact_ratios_refused(value):
     ],
 )
 def test_invalid_policy_refused(changes):
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(InvalidRuleInput) as caught:
         replace(POLICY, **changes)
     assert caught.value.reason
 
@@ -247,7 +246,7 @@ def test_income_reasons_name_the_figures_and_mask_the_ids():
     ],
 )
 def test_invalid_household_refused(members):
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         household_income(members, POLICY)
 
 
@@ -276,15 +275,15 @@ def test_split_single_person_households(flags, expected):
 
 def test_same_person_twice_refused():
     twin = member()
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(InvalidRuleInput) as caught:
         split_single_person_households([twin, member(), twin])
     assert "member 3" in caught.value.reason
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         dibao_benefit([twin, twin], ON, POLICY)
 
 
 def test_single_person_listing_needs_illness_or_disability():
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(InvalidRuleInput) as caught:
         split_single_person_households([member(), member(single_person_listing=True, pregnant=True)])
     assert "单人户" in caught.value.reason
 
@@ -467,7 +466,7 @@ def test_assets_within_limits(held, members, within):
 
 
 def test_asset_kind_without_a_limit_refused():
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         assets_within_limits({"vehicles": 1}, 1, POLICY)
 
 
@@ -494,7 +493,7 @@ def test_tekun_benefit(standard, ratio, self_care, basic, care):
 
 
 def test_tekun_unknown_self_care_refused():
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         tekun_benefit("mostly", POLICY)
 
 
@@ -544,7 +543,7 @@ def test_fractional_grade_cap_rounds_half_up():
     ],
 )
 def test_temporary_assistance_invalid(grade, requested):
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         temporary_assistance(grade, requested, True, POLICY)
 
 
@@ -585,7 +584,7 @@ def test_no_gradual_exit(above, months):
 def test_gradual_exit_reasons_and_validation():
     exit_ = gradual_exit(95000, True, date(2026, 3, 1), POLICY)
     assert "950.00 yuan" in joined(exit_.reasons) and "2027-02-28" in joined(exit_.reasons)
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         gradual_exit(-1, True, date(2026, 3, 1), POLICY)
 
 
@@ -626,7 +625,7 @@ def test_decision_due(accepted, days, holidays, makeups, due):
     ],
 )
 def test_decision_due_invalid(days, holidays, makeups):
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         decision_due(date(2026, 9, 30), days, holidays, makeups)
 
 
@@ -664,7 +663,7 @@ def test_legal_transitions(state, action, expected):
     "state, action", [pytest.param(s, a, id=f"{s}-{a}") for s in STATES for a in ACTIONS if (s, a) not in TRANSITIONS]
 )
 def test_illegal_transitions(state, action):
-    with pytest.raises(IllegalTransition) as caught:
+    with pytest.raises(RuleRefused) as caught:
         transition(state, action, **kwargs_for(state, action))
     assert state.replace("_", " ") in caught.value.reason
 
@@ -712,7 +711,7 @@ def test_withdraw_from_every_open_state(state):
     ],
 )
 def test_guarded_transitions_in_notice(action, kwargs, message):
-    with pytest.raises(IllegalTransition) as caught:
+    with pytest.raises(RuleRefused) as caught:
         transition("in_notice", action, **kwargs)
     assert message in caught.value.reason
 
@@ -721,7 +720,7 @@ def test_township_approves_where_delegated():
     delegated = {**DECIDE, "acting_level": "township", "approval_level": "township"}
     assert transition("in_notice", "approve", **delegated) == "approved"
     assert transition("checked", "reject", acting_level="township", approval_level="township") == "rejected"
-    with pytest.raises(IllegalTransition):
+    with pytest.raises(RuleRefused):
         transition("checked", "reject", acting_level="township", approval_level="district")
 
 
@@ -743,7 +742,7 @@ def test_township_approves_where_delegated():
     ],
 )
 def test_transition_programming_errors(state, action, kwargs):
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         transition(state, action, **kwargs)
 
 
@@ -776,6 +775,7 @@ def test_rules_import_only_the_standard_library_and_the_contracts():
         "types",
         "contracts.person",
         "contracts.assistance",
+        "contracts.refusals",
     }, imported
 
 
@@ -801,7 +801,7 @@ def test_a_programme_without_an_interval_has_no_review():
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "12", True])
 def test_a_bad_interval_is_refused(bad):
-    with pytest.raises(rules.InvalidInput, match="whole number of months"):
+    with pytest.raises(InvalidRuleInput, match="whole number of months"):
         rules.next_review(date(2026, 5, 14), {"dibao": bad}, "dibao")
 
 
@@ -844,9 +844,9 @@ def test_overpaid_after_death(died, paid, due_after, months, amount):
 
 
 def test_overpaid_refuses_a_negative_due():
-    with pytest.raises(rules.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.overpaid_after_death(date(2026, 5, 20), {}, -1)
-    with pytest.raises(rules.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.overpaid_after_death(date(2026, 5, 20), {JUNE: 100}, 0, {JUNE: -1})
 
 
@@ -1054,7 +1054,7 @@ def test_a_recovery_ledger_knows_what_is_outstanding_and_owed_back(ledger, outst
     ],
 )
 def test_a_recovery_ledger_refuses_nonsense(kwargs):
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         L(**kwargs)
 
 
@@ -1110,7 +1110,7 @@ def test_a_repayment_moves_the_ledger_and_closes_it_when_nothing_is_outstanding(
     ],
 )
 def test_a_repayment_is_refused_with_the_field_and_the_reason(ledger, method, amount, reason, field, conflict):
-    with pytest.raises(rules.RecoveryRefused) as refused:
+    with pytest.raises(RuleRefused) as refused:
         rules.record_repayment(ledger, method, amount, reason)
     assert (refused.value.field, refused.value.conflict) == (field, conflict)
     assert refused.value.reason
@@ -1147,7 +1147,7 @@ def test_a_recount_follows_the_bank(ledger, amount, expected):
 
 
 def test_a_recount_refuses_a_negative_amount():
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.recount_recovery(L("open", 100), -1)
 
 
@@ -1198,7 +1198,7 @@ def test_a_refund_gives_back_no_more_than_is_owed_back(ledger, amount, expected,
     if field is None:
         assert rules.record_refund(ledger, amount) == expected
     else:
-        with pytest.raises(rules.RecoveryRefused) as refused:
+        with pytest.raises(RuleRefused) as refused:
             rules.record_refund(ledger, amount)
         assert refused.value.field == field
         assert refused.value.conflict is (field == "recovery")

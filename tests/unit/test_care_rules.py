@@ -5,6 +5,7 @@ from datetime import UTC, date, timedelta
 import pytest
 
 from contracts.person import age_on
+from contracts.refusals import InvalidRuleInput, RuleRefused
 from services.care import rules
 
 POLICY = rules.AllowancePolicy(
@@ -109,7 +110,7 @@ def test_the_allowance_is_paid_by_a_district(code, ok):
     if ok:
         assert rules.paying_district(code) == code
     else:
-        with pytest.raises(rules.InvalidInput, match="district"):
+        with pytest.raises(InvalidRuleInput, match="district"):
             rules.paying_district(code)
 
 
@@ -125,7 +126,7 @@ def test_the_allowance_is_paid_by_a_district(code, ok):
 )
 def test_unusable_policies_are_refused(kwargs, reason):
     values = {"version": "x", "qualifying_age": 80, "start": "birthday_month", "bands_fen": {80: 5000}, **kwargs}
-    with pytest.raises(rules.InvalidInput, match=reason):
+    with pytest.raises(InvalidRuleInput, match=reason):
         rules.AllowancePolicy(**values)
 
 
@@ -158,7 +159,7 @@ def test_order_moves(state, action, by, expected):
     ],
 )
 def test_order_refusals_say_why(state, action, by, reason):
-    with pytest.raises(rules.OrderRefused, match=reason):
+    with pytest.raises(RuleRefused, match=reason):
         rules.order_transition(state, action, by)
 
 
@@ -176,7 +177,7 @@ def test_a_provider_accepts_only_funded_credit_orders(credits, accepted):
     if accepted:
         assert rules.order_transition("requested", "accept", "provider", credits) == "accepted"
     else:
-        with pytest.raises(rules.OrderRefused, match="not redeemed"):
+        with pytest.raises(RuleRefused, match="not redeemed"):
             rules.order_transition("requested", "accept", "provider", credits)
 
 
@@ -207,7 +208,7 @@ def test_the_time_banks_answer(order, credits, outcome, expected):
 
 
 def test_an_unknown_answer_is_refused():
-    with pytest.raises(rules.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.credits_answered("requested", "pending", "maybe", "")
 
 
@@ -226,7 +227,7 @@ def test_the_minutes_a_service_costs(service, table, minutes):
     if isinstance(minutes, int):
         assert rules.order_credit_minutes(service, table) == minutes
     else:
-        with pytest.raises(rules.InvalidInput, match=minutes):
+        with pytest.raises(InvalidRuleInput, match=minutes):
             rules.order_credit_minutes(service, table)
 
 
@@ -287,9 +288,9 @@ def test_a_resumption_finds_its_end_when_it_came(ended, resumed, finds):
 
 @pytest.mark.parametrize("ended, resumed", [(0, 0), (-1, 1), (1, -1)])
 def test_counts_of_ends_include_the_one_handled(ended, resumed):
-    with pytest.raises(rules.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.end_stands(ended, resumed)
-    with pytest.raises(rules.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.resumption_finds_its_end(ended, resumed)
 
 
@@ -379,7 +380,7 @@ def test_contradicting_counts_are_refused(bad):
         "public_dementia_beds": 30,
         **bad,
     }
-    with pytest.raises(rules.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.indicators(**counts)
 
 
@@ -418,9 +419,9 @@ def test_follow_up_by_colour(level, due):
 
 
 def test_unusable_child_policies_are_refused():
-    with pytest.raises(rules.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.child_allowance_fen("orphan", "institution", 5, {"community": 1})
-    with pytest.raises(rules.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.follow_up_due(date(2026, 6, 10), "red", {"red": -1})
 
 
@@ -442,7 +443,7 @@ def test_call_moves(state, action, expected):
 
 @pytest.mark.parametrize("state, action", [("received", "arrive"), ("closed", "dispatch"), ("dispatched", "close")])
 def test_call_refusals(state, action):
-    with pytest.raises(rules.OrderRefused, match=f"{state} cannot take"):
+    with pytest.raises(RuleRefused, match=f"{state} cannot take"):
         rules.call_transition(state, action)
 
 
@@ -532,7 +533,7 @@ def test_response_seconds():
     called = datetime(2026, 6, 10, 8, 0, tzinfo=UTC)
     assert rules.response_seconds(called, None) is None
     assert rules.response_seconds(called, called + timedelta(minutes=12, seconds=5)) == 725
-    with pytest.raises(rules.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.response_seconds(called, called - timedelta(seconds=1))
 
 

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from contracts.refusals import InvalidRuleInput
 from services.charity import rules
 
 DEADLINE = "05-31"
@@ -40,7 +41,7 @@ def test_organisation_status_from_annual_reports(registered, reports, today, sta
     ],
 )
 def test_unusable_detection_policy_is_refused(args, reason):
-    with pytest.raises(rules.InvalidInput, match=reason):
+    with pytest.raises(InvalidRuleInput, match=reason):
         rules.organisation_status(date(2020, 1, 1), set(), date(2026, 1, 1), *args)
 
 
@@ -77,9 +78,9 @@ def test_grade_validity_and_order():
     assert rules.grade_valid_until(date(2021, 7, 1), 5) == date(2026, 6, 30)
     assert rules.grade_at_least("4A", "3A") and rules.grade_at_least("3A", "3A")
     assert not rules.grade_at_least("2A", "3A") and not rules.grade_at_least(None, "1A")
-    with pytest.raises(rules.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.grade_at_least("3A", "6A")
-    with pytest.raises(rules.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.grade_valid_until(date(2021, 1, 1), 0)
 
 
@@ -216,7 +217,7 @@ def test_time_credit_at_the_policy_rate(served, percent, credit):
 
 @pytest.mark.parametrize("percent", [-1, 1.5, True, "100", None])
 def test_an_unusable_time_credit_rate_is_refused(percent):
-    with pytest.raises(rules.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.time_credit_minutes(60, percent)
 
 
@@ -274,9 +275,9 @@ def test_lottery_share_for_elderly_care(by_purpose, minimum, ratio, met):
 
 
 def test_lottery_policy_and_amounts_must_be_usable():
-    with pytest.raises(rules.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.lottery_share({"elderly_care": 1.5}, 0.55)
-    with pytest.raises(rules.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.lottery_share({"elderly_care": 1}, 55)
 
 

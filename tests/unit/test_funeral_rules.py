@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 
 from contracts.funeral import OnDeath, after_death_action, date_revision, step_reason
+from contracts.refusals import InvalidRuleInput, RuleRefused
 from services.funeral import rules
 
 REWARDS = {"tree": 500000, "lawn": 500000, "flower_bed": 500000, "sea": 1200000, "niche": 200000}
@@ -28,7 +29,7 @@ def test_source_of_the_notice(role, subject, source):
 
 @pytest.mark.parametrize("role, subject", [("partner", "banks"), ("partner", "medical_insurance"), ("system", "x")])
 def test_others_do_not_notify_deaths(role, subject):
-    with pytest.raises(rules.Refused):
+    with pytest.raises(RuleRefused):
         rules.source_of(role, subject)
 
 
@@ -46,7 +47,7 @@ def test_date_of_death_is_plausible(died, born, today, fine):
     if fine:
         rules.check_date_of_death(died, born, today)
     else:
-        with pytest.raises(rules.InvalidInput):
+        with pytest.raises(InvalidRuleInput):
             rules.check_date_of_death(died, born, today)
 
 
@@ -76,7 +77,7 @@ def test_fee_waiver_by_policy(kind, waived_kinds, fee, waived, payable):
 
 @pytest.mark.parametrize("fees", [{"transport": 30000}, {"cremation": -1}, {"cremation": 1.5}, {"cremation": True}])
 def test_fee_waiver_refuses_unusable_policy(fees):
-    with pytest.raises(rules.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.fee_waiver("cremation", fees, ["cremation"])
 
 
@@ -101,7 +102,7 @@ def test_eco_forms_are_the_five_of_the_brief():
 
 @pytest.mark.parametrize("rewards, cap", [({"tree": -5}, 100), ({"tree": 5}, -1), ({"tree": 5}, True)])
 def test_eco_burial_reward_refuses_unusable_policy(rewards, cap):
-    with pytest.raises(rules.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.eco_burial_reward("tree", rewards, cap)
 
 
@@ -118,7 +119,7 @@ def test_certificate_number(region, year, serial, number):
 
 @pytest.mark.parametrize("serial", [0, 1_000_000])
 def test_certificate_serial_out_of_range(serial):
-    with pytest.raises(rules.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.certificate_number("330602", 2026, serial)
 
 
@@ -130,11 +131,11 @@ DIED = date(2026, 5, 20)
     [
         ("open", True, False, date(2026, 5, 23), None),
         ("open", True, False, DIED, None),
-        ("open", False, False, date(2026, 5, 23), rules.Refused),  # no cremation booked
-        ("open", True, True, date(2026, 5, 23), rules.Refused),  # the date is in dispute
-        ("cremated", True, False, date(2026, 5, 23), rules.Refused),
-        ("revoked", True, False, date(2026, 5, 23), rules.Refused),
-        ("open", True, False, date(2026, 5, 19), rules.InvalidInput),  # before the death
+        ("open", False, False, date(2026, 5, 23), RuleRefused),  # no cremation booked
+        ("open", True, True, date(2026, 5, 23), RuleRefused),  # the date is in dispute
+        ("cremated", True, False, date(2026, 5, 23), RuleRefused),
+        ("revoked", True, False, date(2026, 5, 23), RuleRefused),
+        ("open", True, False, date(2026, 5, 19), InvalidRuleInput),  # before the death
     ],
 )
 def test_may_cremate(state, booked, conflict, on, error):
@@ -150,7 +151,7 @@ def test_may_revoke(state, allowed):
     if allowed:
         rules.may_revoke(state)
     else:
-        with pytest.raises(rules.Refused):
+        with pytest.raises(RuleRefused):
             rules.may_revoke(state)
 
 
@@ -268,7 +269,7 @@ def test_a_family_notice_is_held_by_policy(source, policy, expected):
     [{"mode": "later"}, {"mode": "hold", "confirm_within_days": 0}, {"mode": "hold", "confirm_within_days": True}],
 )
 def test_an_unusable_family_notice_policy_is_refused(policy):
-    with pytest.raises(rules.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         rules.family_notice_hold("family", policy, date(2026, 6, 10))
 
 
@@ -289,7 +290,7 @@ BY = date(2026, 6, 13)
 )
 def test_what_verifies_a_held_family_notice(verification, by, today, expected):
     if expected is None:
-        with pytest.raises(rules.Refused):
+        with pytest.raises(RuleRefused):
             rules.verification_after(verification, BY, by, today)
     else:
         assert rules.verification_after(verification, BY, by, today) == expected

@@ -6,9 +6,9 @@ from datetime import date, timedelta
 import pytest
 
 from contracts.person import ResidentId, compose_resident_id
+from contracts.refusals import RuleRefused
 from services.marriage.rules import (
     Divorce,
-    IllegalTransition,
     MarriageLaw,
     Party,
     Refusal,
@@ -215,7 +215,7 @@ def test_withdraw_during_cooling_off(on):
     ],
 )
 def test_withdraw_after_cooling_off_is_refused(on):
-    with pytest.raises(IllegalTransition) as caught:
+    with pytest.raises(RuleRefused) as caught:
         withdraw(OPEN, on)
     assert (
         caught.value.reason == "the cooling-off period ended on 2026-03-02; the application can no longer be withdrawn"
@@ -255,19 +255,19 @@ def test_register_in_the_certificate_window(on):
     ],
 )
 def test_register_outside_the_window_is_refused(on, reason):
-    with pytest.raises(IllegalTransition) as caught:
+    with pytest.raises(RuleRefused) as caught:
         register(OPEN, on, both_present=True)
     assert caught.value.reason == reason
 
 
 def test_register_needs_both_parties_in_person():
-    with pytest.raises(IllegalTransition) as caught:
+    with pytest.raises(RuleRefused) as caught:
         register(OPEN, COOLING_OFF_ENDS + DAY, both_present=False)
     assert caught.value.reason == "both parties must apply for the certificate in person"
 
 
 def test_nothing_happens_before_the_application_was_received():
-    with pytest.raises(IllegalTransition) as caught:
+    with pytest.raises(RuleRefused) as caught:
         withdraw(OPEN, RECEIVED - DAY)
     assert caught.value.reason == "the application was only received on 2026-01-31"
 
@@ -309,7 +309,7 @@ CLOSED = [
     ],
 )
 def test_closed_applications_cannot_move(move, closed, reason):
-    with pytest.raises(IllegalTransition) as caught:
+    with pytest.raises(RuleRefused) as caught:
         move(closed)
     assert caught.value.reason == reason
 

@@ -7,10 +7,10 @@ from itertools import permutations
 import pytest
 
 from contracts.matters import MARRIAGE_BIRTH_HUKOU, REPORTABLE_STEP_STATES, REVERSED, TERMINAL_STEP_STATES
+from contracts.refusals import RuleRefused
 from gateway.progress_rules import (
     MatterNotYetRevoked,
     Report,
-    ReportRefused,
     StepNotStarted,
     StepState,
     apply_report,
@@ -192,7 +192,7 @@ def test_check_report_the_same_outcome_again_is_fresh_only_with_another_reason(s
     ],
 )
 def test_check_report_refused(step, reporter, state, fragment):
-    with pytest.raises(ReportRefused) as caught:
+    with pytest.raises(RuleRefused) as caught:
         check_report(step, reporter, state)
     assert fragment in caught.value.reason
 
@@ -560,12 +560,12 @@ def test_matter_state_unrevoked_is_unchanged():
 )
 def test_check_report_of_a_reversal(state, revoked, fresh, refused):
     if refused:
-        with pytest.raises(ReportRefused):
+        with pytest.raises(RuleRefused):
             check_report(in_state(state), "police", REVERSED, revoked)
     else:
         assert check_report(in_state(state), "police", REVERSED, revoked) is fresh
 
 
 def test_check_report_refuses_an_outcome_for_a_reversed_step():
-    with pytest.raises(ReportRefused):
+    with pytest.raises(RuleRefused):
         check_report(in_state(REVERSED), "police", "done", True)
