@@ -26,6 +26,7 @@ tick. On SQLite (one process, the embedded default) there is no advisory lock; t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import socket
@@ -39,7 +40,7 @@ from chassis.clock import clock_for
 from chassis.db import Database, dialect_insert
 from chassis.tables import job_leases
 
-__all__ = ["Lease", "JobLease", "job_timer", "period_start", "lock_key"]
+__all__ = ["Lease", "JobLease", "job_timer", "leased_job", "period_start", "lock_key"]
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -113,3 +114,19 @@ class JobTimer(Timer):
 
 
 job_timer = JobTimer.decorator
+
+
+def leased_job(job: str, every: timedelta = timedelta(hours=1)):
+    """A timer entrypoint (`job_timer`, ticking every `every`) whose method runs only when this
+    instance takes `job`'s lease for the current period (the service declares `lease = Lease()`)."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def tick(self):
+            if not self.lease.take(job, every):
+                return None  # another instance ran it this period, or is running it now
+            return method(self)
+
+        return job_timer(interval=every.total_seconds())(tick)
+
+    return decorate

@@ -48,7 +48,7 @@ from chassis import (
 from chassis.clock import LOCAL_ZONE
 from chassis.db import dialect_insert
 from chassis.errors import Conflict, Unavailable, refusals_as
-from chassis.lease import Lease, job_timer
+from chassis.lease import Lease, leased_job
 from chassis.payment_runs import BankFiles, as_problems
 from chassis.regions import is_region_code, region_ancestors, region_prefix, require_region_code
 from chassis.tables import policy_parameters
@@ -236,11 +236,9 @@ class CareService(AfterDeath, Operable):
 
     # --- the old-age allowance, without application -----------------------------------------------
 
-    @job_timer(interval=3600)
+    @leased_job("care.allowance_enrolment", every=timedelta(hours=1))
     def enrol_hourly(self):
         """Hourly, so a process that was down at midnight catches up within the hour."""
-        if not self.lease.take("care.allowance_enrolment", timedelta(hours=1)):
-            return  # another instance ran it this hour, or is running it
         try:
             self._enrol(SYSTEM)
         except Unavailable as exc:  # the embedded SQLite default: say so, do not fail every hour

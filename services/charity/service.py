@@ -44,7 +44,7 @@ from chassis import (
 )
 from chassis.db import dialect_insert
 from chassis.errors import refusals_as
-from chassis.lease import Lease, job_timer
+from chassis.lease import Lease, leased_job
 from chassis.policy import PolicyMissing
 from chassis.regions import region_covers, region_prefix, require_region_code
 from contracts.partners import CARE_PROVIDERS
@@ -244,12 +244,10 @@ class CharityService(Operable):
 
     # --- abnormal and dormant organisations: the daily job ---------------------------------------------
 
-    @job_timer(interval=3600)
+    @leased_job("charity.organisation_detection", every=timedelta(hours=1))
     def detect_hourly(self):
         """Hourly, so a process that was down at midnight catches up within the hour; the state is
         derived from the reports, so running it again changes nothing."""
-        if not self.lease.take("charity.organisation_detection", timedelta(hours=1)):
-            return  # another instance ran it this hour, or is running it
         self._detect(SYSTEM)
 
     @rpc

@@ -29,7 +29,7 @@ from chassis.audit import SYSTEM
 from chassis.clock import LOCAL_ZONE
 from chassis.db import dialect_insert
 from chassis.errors import refusals_as
-from chassis.lease import Lease, job_timer
+from chassis.lease import Lease, leased_job
 from chassis.regions import division_name, region_prefix, require_known_division
 from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, date_revision, step_reason
 from contracts.partners import PARTNERS
@@ -555,11 +555,9 @@ class MarriageService(Operable):
         number = self.db.execute(select(Certificate.number).where(Certificate.divorce_id == divorce.id)).scalar()
         return self._divorce_view(divorce, number)
 
-    @job_timer(interval=3600)
+    @leased_job("marriage.divorce_lapse", every=timedelta(hours=1))
     def lapse_divorces(self):
         """视为撤回: applications nobody completed within the certificate window lapse."""
-        if not self.lease.take("marriage.divorce_lapse", timedelta(hours=1)):
-            return  # another instance ran it this hour, or is running it
         today = self.clock.today()
         for divorce in self.db.execute(
             select(Divorce).where(Divorce.state == "cooling_off", Divorce.certificate_window_ends < today)

@@ -28,3 +28,29 @@ def test_lock_keys_are_stable_signed_64_bit_and_differ_by_job():
     assert key == lock_key("care.allowance_enrolment")
     assert -(2**63) <= key < 2**63
     assert key != lock_key("charity.organisation_detection")
+
+
+def test_a_leased_job_runs_only_when_this_instance_takes_the_period():
+    from nameko.timer import Timer
+
+    from chassis.lease import JobTimer, leased_job
+
+    class Job:
+        def __init__(self, granted):
+            self.granted, self.asked, self.ran = granted, [], 0
+            self.lease = self
+
+        def take(self, job, period):
+            self.asked.append((job, period))
+            return self.granted
+
+        @leased_job("marriage.divorce_lapse", every=HOUR)
+        def lapse(self):
+            self.ran += 1
+            return "lapsed"
+
+    (timer,) = Job.lapse.nameko_entrypoints
+    assert isinstance(timer, JobTimer) and isinstance(timer, Timer) and timer.interval == 3600
+    granted, refused = Job(True), Job(False)
+    assert (granted.lapse(), granted.ran, granted.asked) == ("lapsed", 1, [("marriage.divorce_lapse", HOUR)])
+    assert (refused.lapse(), refused.ran) == (None, 0)
