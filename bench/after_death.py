@@ -47,8 +47,8 @@ from nameko.containers import ServiceContainer  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from bench.hops import percentile, queue_depth  # noqa: E402
-from bench.machine import CpuMeter, CpuUse, database_names, machine_facts  # noqa: E402
+from bench.hops import queue_depth  # noqa: E402
+from bench.machine import CpuMeter, CpuUse, cpu_lines, database_names, error_lines, percentile_cells, publish, run_stamp  # noqa: E402
 from chassis.clock import LOCAL_ZONE  # noqa: E402
 from chassis.logs import configure_logging  # noqa: E402
 from chassis.migrations import upgrade  # noqa: E402
@@ -78,7 +78,6 @@ TOWNSHIP, DISTRICT = "330602001", "330602"
 INTERNAL = ("benefits_stopped", "care_stopped", "marriage_ended")
 DEPARTMENTS = ("hukou_cancellation", "pension_and_survivors", "medical_insurance_closure")
 PARTNERS = ("police", "human_resources", "medical_insurance")
-KEEP_FACTS = ("nproc", "cpu", "load average at start", "RabbitMQ", "packages")
 
 
 @dataclass
@@ -101,9 +100,8 @@ class Result:
     dead_letters: int = 0
     cpu: CpuUse | None = None
 
-    def pct(self, attr: str, p: float):
-        value = percentile([getattr(t, attr) for t in self.timings if getattr(t, attr) is not None], p)
-        return None if value is None else value * 1000
+    def ms(self, attr: str) -> list[float]:
+        return [getattr(t, attr) * 1000 for t in self.timings if getattr(t, attr) is not None]
 
 
 def free_port() -> int:
@@ -421,15 +419,14 @@ def measure(rate: float, seconds: float, poll: float, warmup: int) -> Result:
 
 def report(result: Result) -> str:
     def row(name, attr):
-        return f"| {name} | {result.pct(attr, 50):.0f} | {result.pct(attr, 95):.0f} | {result.pct(attr, 99):.0f} |"
+        return f"| {name} | {percentile_cells(result.ms(attr))} |"
 
     done = [t for t in result.timings if t.automatic_s is not None]
     cpu = result.cpu
     lines = [
         "# 身后一件事 latency (bench/after_death.py)",
         "",
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on this machine: "
-        f"{', '.join(f'{k} {v}' for k, v in machine_facts().items() if k in KEEP_FACTS)}.",
+        run_stamp(),
         "",
         f"Offered **{result.rate:g} deaths/s** open-loop for {result.seconds:g} s ({result.offered} deaths); "
         f"polled every {result.poll * 1000:.0f} ms; {len(done)} of {result.offered} completed; "
@@ -442,12 +439,7 @@ def report(result: Result) -> str:
         row("every automatic step done (also police, human resources, medical insurance)", "automatic_s"),
         "",
     ]
-    if cpu is not None:
-        lines += [
-            f"CPU over the run: this process {cpu.bench_process:.1f} s, PostgreSQL {cpu.postgres:.1f} s, "
-            f"RabbitMQ {cpu.rabbitmq:.1f} s in {cpu.wall:.1f} s of wall clock (2 cores).",
-            "",
-        ]
+    lines += cpu_lines(cpu)
     lines += [
         "Each death is one `death.notified` fanned out to three services and three partner queues, six "
         "`matter.step_reported` events folded by the progress view, an overpayment recorded per household "
@@ -456,8 +448,7 @@ def report(result: Result) -> str:
         "in the figures.",
         "",
     ]
-    if result.errors:
-        lines += ["Errors (first 10):", ""] + [f"- {e}" for e in result.errors[:10]] + [""]
+    lines += error_lines(result.errors)
     return "\n".join(lines)
 
 
@@ -471,11 +462,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     configure_logging("WARNING")
     result = measure(args.rate, args.seconds, args.poll, args.warmup)
-    text = report(result)
-    print(text)
-    if args.write:
-        (ROOT / "bench" / "AFTER_DEATH.md").write_text(text, encoding="utf-8")
-    return 0 if not result.errors else 1
+    return publish(report(result), result.errors, ROOT / "bench" / "AFTER_DEATH.md" if args.write else None)
 
 
 if __name__ == "__main__":

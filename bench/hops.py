@@ -38,7 +38,7 @@ from sqlalchemy import Column, Float, Integer, String, create_engine, text
 from sqlalchemy.orm import declarative_base
 from sqlalchemy.pool import NullPool
 
-from bench.machine import CpuMeter, CpuUse, database_names
+from bench.machine import CpuMeter, CpuUse, database_names, percentile
 from chassis import Database, Outbox, handle_event
 from chassis.entrypoints import CommitFirst
 from chassis.metrics import EVENT_BATCH_SIZE
@@ -237,15 +237,6 @@ class HopResult:
     @property
     def produce_rate(self) -> float | None:
         return self.events / self.produce_seconds if self.produce_seconds else None
-
-
-def percentile(values, p: float) -> float | None:
-    """Nearest-rank percentile (p in 0..100) of a non-empty sequence."""
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    rank = max(1, -(-len(ordered) * p // 100))  # ceil(n * p / 100), at least 1
-    return ordered[int(rank) - 1]
 
 
 def _wait(predicate, timeout: float, interval: float = 0.02) -> bool:

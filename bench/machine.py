@@ -10,6 +10,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
@@ -213,3 +214,51 @@ def show(text_report: str, checks) -> None:
     print()
     print(text_report)
     print("\nchecks passed:", *(f"  {c}" for c in checks), sep="\n")
+
+
+# --- what every latency report says the same way ---------------------------------------------------
+
+REPORT_FACTS = ("nproc", "cpu", "load average at start", "RabbitMQ", "packages")
+
+
+def percentile(values, p: float) -> float | None:
+    """Nearest-rank percentile (p in 0..100) of a non-empty sequence."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    rank = max(1, -(-len(ordered) * p // 100))  # ceil(n * p / 100), at least 1
+    return ordered[int(rank) - 1]
+
+
+def run_stamp(keep: tuple[str, ...] = REPORT_FACTS) -> str:
+    """The report's first line: when, and the facts of the machine it ran on."""
+    facts = ", ".join(f"{k} {v}" for k, v in machine_facts().items() if k in keep)
+    return f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on this machine: {facts}."
+
+
+def percentile_cells(values, ps=(50, 95, 99)) -> str:
+    """p50 | p95 | p99 of `values` as table cells, whole numbers ("—" for none)."""
+    cells = (percentile(values, p) for p in ps)
+    return " | ".join("—" if v is None else f"{v:.0f}" for v in cells)
+
+
+def cpu_lines(cpu: CpuUse | None) -> list[str]:
+    if cpu is None:
+        return []
+    return [
+        f"CPU over the run: this process {cpu.bench_process:.1f} s, PostgreSQL {cpu.postgres:.1f} s, "
+        f"RabbitMQ {cpu.rabbitmq:.1f} s in {cpu.wall:.1f} s of wall clock (2 cores).",
+        "",
+    ]
+
+
+def error_lines(errors: list) -> list[str]:
+    return ["Errors (first 10):", ""] + [f"- {e}" for e in errors[:10]] + [""] if errors else []
+
+
+def publish(text: str, errors: list, path: Path | None) -> int:
+    """Print the report, write it to `path` when asked; the exit status says whether anything failed."""
+    print(text)
+    if path is not None:
+        path.write_text(text, encoding="utf-8")
+    return 0 if not errors else 1

@@ -30,7 +30,7 @@ import threading  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
-from datetime import UTC, date, datetime  # noqa: E402
+from datetime import date  # noqa: E402
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -39,8 +39,7 @@ from nameko.containers import ServiceContainer  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from standardwebhooks import Webhook  # noqa: E402
 
-from bench.hops import percentile  # noqa: E402
-from bench.machine import CpuMeter, database_names, machine_facts  # noqa: E402
+from bench.machine import CpuMeter, cpu_lines, database_names, error_lines, percentile_cells, publish, run_stamp  # noqa: E402
 from chassis.clock import system_clock  # noqa: E402
 from chassis.db import make_engine  # noqa: E402
 from chassis.logs import configure_logging  # noqa: E402
@@ -57,7 +56,6 @@ from gateway.webhooks import WebhooksService  # noqa: E402
 from infra.scratch import Scratch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-KEEP_FACTS = ("nproc", "cpu", "load average at start", "RabbitMQ", "packages")
 
 
 @dataclass
@@ -223,10 +221,6 @@ def measure(rate: float, seconds: float) -> Result:
 def report(result: Result) -> str:
     ms = [1000 * x for x in result.latencies]
 
-    def pct(p, values=ms):
-        value = percentile(values, p)
-        return f"{value:.0f}" if value is not None else "—"
-
     intake = [1000 * x for x in result.to_intake]
     delivery = [1000 * x for x in result.to_delivery]
 
@@ -234,8 +228,7 @@ def report(result: Result) -> str:
     lines = [
         "# Signed webhook delivery (bench/webhooks.py)",
         "",
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on this machine: "
-        f"{', '.join(f'{k} {v}' for k, v in machine_facts().items() if k in KEEP_FACTS)}.",
+        run_stamp(),
         "",
         f"Offered **{result.rate:g} events/s** open-loop for {result.seconds:g} s ({result.offered} events, "
         f"a `death.notified` and its `death.revoked` per person) to one police endpoint; {result.received} "
@@ -244,19 +237,12 @@ def report(result: Result) -> str:
         "| from the event's commit to its verified receipt (ms) | p50 | p95 | p99 |",
         "| --- | --- | --- | --- |",
         f"| producer outbox → relay → broker → webhook intake (outbox row) → delivery → receiver verified | "
-        f"{pct(50)} | {pct(95)} | {pct(99)} |",
-        f"| of which: commit → the intake's webhook outbox row | {pct(50, intake)} | {pct(95, intake)} | {pct(99, intake)} |",
-        f"| of which: the outbox row → the endpoint's 2xx | {pct(50, delivery)} | {pct(95, delivery)} | {pct(99, delivery)} |",
+        f"{percentile_cells(ms)} |",
+        f"| of which: commit → the intake's webhook outbox row | {percentile_cells(intake)} |",
+        f"| of which: the outbox row → the endpoint's 2xx | {percentile_cells(delivery)} |",
         "",
     ]
-    if cpu is not None:
-        lines += [
-            f"CPU over the run: this process {cpu.bench_process:.1f} s, PostgreSQL {cpu.postgres:.1f} s, "
-            f"RabbitMQ {cpu.rabbitmq:.1f} s in {cpu.wall:.1f} s of wall clock (2 cores).",
-            "",
-        ]
-    if result.errors:
-        lines += ["Errors (first 10):", ""] + [f"- {e}" for e in result.errors[:10]] + [""]
+    lines += cpu_lines(cpu) + error_lines(result.errors)
     return "\n".join(lines)
 
 
@@ -268,11 +254,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     configure_logging("WARNING")
     result = measure(args.rate, args.seconds)
-    text = report(result)
-    print(text)
-    if args.write:
-        (ROOT / "bench" / "WEBHOOKS.md").write_text(text, encoding="utf-8")
-    return 0 if not result.errors else 1
+    return publish(report(result), result.errors, ROOT / "bench" / "WEBHOOKS.md" if args.write else None)
 
 
 if __name__ == "__main__":
