@@ -34,7 +34,7 @@ from contracts.progress import (
     StepReportAcceptedSchema,
     StepReportRequestSchema,
 )
-from contracts.roles import ADMIN, ANYONE, CITIZEN, CLERK, PARTNER
+from contracts.roles import ADMIN, ANYONE, CITIZEN, CLERK, PARTNER, STAFF
 from gateway import progress_rules as rules
 from gateway.api import route, wire
 from gateway.assistance_routes import AssistanceRoutes
@@ -48,6 +48,12 @@ from gateway.openapi import openapi_document
 from gateway.progress import as_report, step_state
 from gateway.reads import PersonReads
 from gateway.webhook_routes import WebhookRoutes
+
+
+def marriage_route(method: str, path: str, roles: tuple[str, ...] = STAFF, **kwargs):
+    """A route of the marriage registry (/api/v1/marriage…), for the bureau's staff unless `roles` says
+    otherwise: registrations, divorces and adoptions declare only what is their own."""
+    return route(method, "/api/v1/marriage" + path, roles=roles, tag="marriage", **kwargs)
 
 
 class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes, WebhookRoutes, PersonReads, Operable):
@@ -347,11 +353,10 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
 
     # --- marriage registry ------------------------------------------------------------------
 
-    @route(
+    @marriage_route(
         "PUT",
-        "/api/v1/marriage/offices/<office_code>",
+        "/offices/<office_code>",
         roles=(ADMIN,),
-        tag="marriage",
         summary="Add a registration office at a GB/T 2260 division to the national registry, or change its slots",
         body=m.OfficeRequestSchema,
         response=m.OfficeSchema,
@@ -360,11 +365,10 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
     def put_office(self, actor, body, office_code):
         return self.marriage.put_office(actor.as_dict(), office_code, wire(m.OfficeRequestSchema, body))
 
-    @route(
+    @marriage_route(
         "GET",
-        "/api/v1/marriage/offices",
+        "/offices",
         roles=ANYONE,
-        tag="marriage",
         summary="The registration offices (跨省通办: a couple registers at any), optionally within a region",
         query=m.OfficeQuerySchema,
         response=m.OfficeListSchema,
@@ -372,22 +376,20 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
     def list_offices(self, actor, body, query):
         return self.marriage.list_offices(query.get("region_code"))
 
-    @route(
+    @marriage_route(
         "GET",
-        "/api/v1/marriage/offices/<office_code>",
+        "/offices/<office_code>",
         roles=ANYONE,
-        tag="marriage",
         summary="A registration office and its appointment slots",
         response=m.OfficeSchema,
     )
     def get_office(self, actor, body, office_code):
         return self.marriage.get_office(office_code)
 
-    @route(
+    @marriage_route(
         "POST",
-        "/api/v1/marriage/appointments",
+        "/appointments",
         roles=(CITIZEN, CLERK, ADMIN),
-        tag="marriage",
         summary="Book a registration appointment at an office",
         body=m.AppointmentRequestSchema,
         response=m.AppointmentSchema,
@@ -396,11 +398,9 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
     def book_appointment(self, actor, body):
         return self.marriage.book_appointment(actor.as_dict(), wire(m.AppointmentRequestSchema, body))
 
-    @route(
+    @marriage_route(
         "POST",
-        "/api/v1/marriage/registrations",
-        roles=(CLERK, ADMIN),
-        tag="marriage",
+        "/registrations",
         summary="Register a marriage (registrar); refusals say which party and why",
         body=m.RegistrationRequestSchema,
         response=m.RegistrationSchema,
@@ -415,22 +415,19 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
     def register_marriage(self, actor, body):
         return self.marriage.register_marriage(actor.as_dict(), wire(m.RegistrationRequestSchema, body))
 
-    @route(
+    @marriage_route(
         "GET",
-        "/api/v1/marriage/registrations/<registration_id>",
+        "/registrations/<registration_id>",
         roles=(CITIZEN, CLERK, ADMIN),
-        tag="marriage",
         summary="A registration with its e-certificate",
         response=m.RegistrationSchema,
     )
     def get_registration(self, actor, body, registration_id):
         return self.marriage.get_registration(actor.as_dict(), registration_id)
 
-    @route(
+    @marriage_route(
         "POST",
-        "/api/v1/marriage/divorces",
-        roles=(CLERK, ADMIN),
-        tag="marriage",
+        "/divorces",
         summary="Receive a divorce-by-agreement application; starts the 30-day cooling-off period",
         body=m.DivorceRequestSchema,
         response=m.DivorceSchema,
@@ -439,22 +436,18 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
     def apply_divorce(self, actor, body):
         return self.marriage.apply_divorce(actor.as_dict(), wire(m.DivorceRequestSchema, body))
 
-    @route(
+    @marriage_route(
         "GET",
-        "/api/v1/marriage/divorces/<divorce_id>",
-        roles=(CLERK, ADMIN),
-        tag="marriage",
+        "/divorces/<divorce_id>",
         summary="A divorce application and its deadlines",
         response=m.DivorceSchema,
     )
     def get_divorce(self, actor, body, divorce_id):
         return self.marriage.get_divorce(actor.as_dict(), divorce_id)
 
-    @route(
+    @marriage_route(
         "POST",
-        "/api/v1/marriage/divorces/<divorce_id>/withdrawal",
-        roles=(CLERK, ADMIN),
-        tag="marriage",
+        "/divorces/<divorce_id>/withdrawal",
         summary="A party withdraws during the cooling-off period",
         body=m.DivorceDecisionSchema,
         response=m.DivorceSchema,
@@ -462,11 +455,9 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
     def withdraw_divorce(self, actor, body, divorce_id):
         return self.marriage.withdraw_divorce(actor.as_dict(), divorce_id, wire(m.DivorceDecisionSchema, body))
 
-    @route(
+    @marriage_route(
         "POST",
-        "/api/v1/marriage/divorces/<divorce_id>/registration",
-        roles=(CLERK, ADMIN),
-        tag="marriage",
+        "/divorces/<divorce_id>/registration",
         summary="Both parties apply for the divorce certificate within the 30 days after cooling-off",
         body=m.DivorceDecisionSchema,
         response=m.DivorceSchema,
@@ -474,11 +465,9 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
     def register_divorce(self, actor, body, divorce_id):
         return self.marriage.register_divorce(actor.as_dict(), divorce_id, wire(m.DivorceDecisionSchema, body))
 
-    @route(
+    @marriage_route(
         "POST",
-        "/api/v1/marriage/certificate-reissues",
-        roles=(CLERK, ADMIN),
-        tag="marriage",
+        "/certificate-reissues",
         summary="Re-issue a lost certificate (补领); the old number becomes void",
         body=m.ReissueRequestSchema,
         response=m.RegistrationSchema,
@@ -487,22 +476,20 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
     def reissue_certificate(self, actor, body):
         return self.marriage.reissue_certificate(actor.as_dict(), wire(m.ReissueRequestSchema, body))
 
-    @route(
+    @marriage_route(
         "GET",
-        "/api/v1/marriage/certificates/<number>/verification",
+        "/certificates/<number>/verification",
         roles=ANYONE,
-        tag="marriage",
         summary="Is this certificate number valid?",
         response=m.CertificateVerificationSchema,
     )
     def verify_certificate(self, actor, body, number):
         return self.marriage.verify_certificate(number)
 
-    @route(
+    @marriage_route(
         "POST",
-        "/api/v1/marriage/certificates/verification",
+        "/certificates/verification",
         roles=ANYONE,
-        tag="marriage",
         summary="Verify an electronic certificate's signature and current validity",
         body=m.ECertificateSchema,
         response=m.CertificateVerificationSchema,
@@ -515,11 +502,10 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
             )
         return self.marriage.verify_certificate(number, wire(m.ECertificateSchema, body))
 
-    @route(
+    @marriage_route(
         "GET",
-        "/api/v1/marriage/marital-status/<resident_id>",
+        "/marital-status/<resident_id>",
         roles=ANYONE,
-        tag="marriage",
         summary="Marital status (minimal disclosure): the person, registry staff, entitled partners",
         response=m.MaritalStatusSchema,
     )
@@ -528,11 +514,9 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
 
     # --- adoption registry (收养登记) -----------------------------------------------------------
 
-    @route(
+    @marriage_route(
         "POST",
-        "/api/v1/marriage/adoptions",
-        roles=(CLERK, ADMIN),
-        tag="marriage",
+        "/adoptions",
         summary="Register an adoption (收养登记); refusals name the field and the article",
         body=m.AdoptionRequestSchema,
         response=m.AdoptionSchema,
@@ -561,22 +545,18 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
     def register_adoption(self, actor, body):
         return self.marriage.register_adoption(actor.as_dict(), wire(m.AdoptionRequestSchema, body))
 
-    @route(
+    @marriage_route(
         "GET",
-        "/api/v1/marriage/adoptions/<adoption_id>",
-        roles=(CLERK, ADMIN),
-        tag="marriage",
+        "/adoptions/<adoption_id>",
         summary="An adoption registration",
         response=m.AdoptionSchema,
     )
     def get_adoption(self, actor, body, adoption_id):
         return self.marriage.get_adoption(actor.as_dict(), adoption_id)
 
-    @route(
+    @marriage_route(
         "POST",
-        "/api/v1/marriage/adoptions/<adoption_id>/dissolution",
-        roles=(CLERK, ADMIN),
-        tag="marriage",
+        "/adoptions/<adoption_id>/dissolution",
         summary="Dissolve an adoption by agreement (解除收养关系登记)",
         body=m.AdoptionDissolutionRequestSchema,
         response=m.AdoptionSchema,
@@ -588,11 +568,9 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
 
     # --- back-entry of historical records (补录) -----------------------------------------------
 
-    @route(
+    @marriage_route(
         "POST",
-        "/api/v1/marriage/back-entries",
-        roles=(CLERK, ADMIN),
-        tag="marriage",
+        "/back-entries",
         summary="Enter a historical marriage (and its divorce) from its evidence (补录); it counts in the bigamy check",
         body=m.BackEntryRequestSchema,
         response=m.RegistrationSchema,
@@ -609,11 +587,9 @@ class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes,
     def back_enter_marriage(self, actor, body):
         return self.marriage.back_enter_marriage(actor.as_dict(), wire(m.BackEntryRequestSchema, body))
 
-    @route(
+    @marriage_route(
         "POST",
-        "/api/v1/marriage/registrations/<registration_id>/back-entered-divorce",
-        roles=(CLERK, ADMIN),
-        tag="marriage",
+        "/registrations/<registration_id>/back-entered-divorce",
         summary="Enter the historical divorce of a marriage in the registry from its evidence (补录)",
         body=m.BackEnteredDivorceRequestSchema,
         response=m.RegistrationSchema,

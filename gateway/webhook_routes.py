@@ -9,6 +9,7 @@ admin role) read every endpoint and log and decide the widening requests.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import timedelta
 
@@ -27,6 +28,23 @@ from gateway.models import WebhookApproval, WebhookAttempt, WebhookEndpoint, Web
 ENDPOINTS = "/api/v1/partner/webhooks/endpoints"
 OPS = "/api/v1/webhooks"
 SECRET_OVERLAP = timedelta(hours=24)
+
+
+def endpoint_route(method: str, suffix: str, **kwargs):
+    """A route on one of the calling partner's endpoints (ENDPOINTS/<endpoint_id>…). The handler is
+    given the endpoint, loaded and authorised once by `_own_endpoint` (anyone but a partner is refused;
+    another partner's endpoint is a 404)."""
+
+    def decorate(handler):
+        @functools.wraps(handler)
+        def on_own_endpoint(self, actor, body, endpoint_id, **rest):
+            return handler(self, actor, body, self._own_endpoint(actor, endpoint_id), **rest)
+
+        return route(method, f"{ENDPOINTS}/<endpoint_id>{suffix}", roles=(PARTNER,), tag="webhooks", **kwargs)(
+            on_own_endpoint
+        )
+
+    return decorate
 
 
 def _truthy(value) -> bool:
@@ -100,58 +118,47 @@ class WebhookRoutes:
             ]
         }
 
-    @route(
+    @endpoint_route(
         "GET",
-        ENDPOINTS + "/<endpoint_id>",
-        roles=(PARTNER,),
-        tag="webhooks",
+        "",
         summary="One of your webhook endpoints (a disabled one says why)",
         response=w.EndpointSchema,
     )
-    def get_webhook_endpoint(self, actor, body, endpoint_id):
-        return self._endpoint_view(self._own_endpoint(actor, endpoint_id))
+    def get_webhook_endpoint(self, actor, body, endpoint):
+        return self._endpoint_view(endpoint)
 
-    @route(
+    @endpoint_route(
         "PUT",
-        ENDPOINTS + "/<endpoint_id>/event-types",
-        roles=(PARTNER,),
-        tag="webhooks",
+        "/event-types",
         summary="Change an endpoint's event types (types not yet approved for you wait for an administrator)",
         body=w.EndpointChangeSchema,
         response=w.EndpointSchema,
     )
-    def change_webhook_event_types(self, actor, body, endpoint_id):
-        endpoint = self._own_endpoint(actor, endpoint_id)
+    def change_webhook_event_types(self, actor, body, endpoint):
         split = self._split(endpoint.partner, body["event_types"])
         endpoint.event_types = list(split.approved)
         endpoint.pending_event_types = list(split.pending)
         self._ask_approval(endpoint, split.pending)
         return self._endpoint_view(endpoint)
 
-    @route(
+    @endpoint_route(
         "POST",
-        ENDPOINTS + "/<endpoint_id>/pause",
-        roles=(PARTNER,),
-        tag="webhooks",
+        "/pause",
         summary="Pause deliveries (they are kept and sent on resume)",
         response=w.EndpointSchema,
     )
-    def pause_webhook_endpoint(self, actor, body, endpoint_id):
-        endpoint = self._own_endpoint(actor, endpoint_id)
+    def pause_webhook_endpoint(self, actor, body, endpoint):
         if endpoint.state == "active":
             endpoint.state = "paused"
         return self._endpoint_view(endpoint)
 
-    @route(
+    @endpoint_route(
         "POST",
-        ENDPOINTS + "/<endpoint_id>/resume",
-        roles=(PARTNER,),
-        tag="webhooks",
+        "/resume",
         summary="Resume a paused or disabled endpoint: what waits is sent now, with 24 hours again to succeed",
         response=w.EndpointSchema,
     )
-    def resume_webhook_endpoint(self, actor, body, endpoint_id):
-        endpoint = self._own_endpoint(actor, endpoint_id)
+    def resume_webhook_endpoint(self, actor, body, endpoint):
         endpoint.state, endpoint.disabled_at, endpoint.disabled_reason = "active", None, None
         self.db.execute(
             update(WebhookMessage)
@@ -160,60 +167,49 @@ class WebhookRoutes:
         )
         return self._endpoint_view(endpoint)
 
-    @route(
+    @endpoint_route(
         "POST",
-        ENDPOINTS + "/<endpoint_id>/secret",
-        roles=(PARTNER,),
-        tag="webhooks",
+        "/secret",
         summary="Rotate the signing secret (deliveries carry signatures by both for 24 hours)",
         response=w.EndpointSecretSchema,
     )
-    def rotate_webhook_secret(self, actor, body, endpoint_id):
-        endpoint = self._own_endpoint(actor, endpoint_id)
+    def rotate_webhook_secret(self, actor, body, endpoint):
         endpoint.previous_secret, endpoint.secret = endpoint.secret, rules.new_secret()
         endpoint.previous_secret_until = self.clock.now() + SECRET_OVERLAP
         return {**self._endpoint_view(endpoint), "secret": endpoint.secret}
 
-    @route(
+    @endpoint_route(
         "DELETE",
-        ENDPOINTS + "/<endpoint_id>",
-        roles=(PARTNER,),
-        tag="webhooks",
+        "",
         summary="Delete an endpoint; what it had not received is not sent",
         response=w.EndpointSchema,
     )
-    def delete_webhook_endpoint(self, actor, body, endpoint_id):
-        endpoint = self._own_endpoint(actor, endpoint_id)
+    def delete_webhook_endpoint(self, actor, body, endpoint):
         view = self._endpoint_view(endpoint)
         self.db.execute(delete(WebhookMessage).where(WebhookMessage.endpoint_id == endpoint.id))
         self.db.execute(delete(WebhookAttempt).where(WebhookAttempt.endpoint_id == endpoint.id))
         self.db.delete(endpoint)
         return view
 
-    @route(
+    @endpoint_route(
         "GET",
-        ENDPOINTS + "/<endpoint_id>/deliveries",
-        roles=(PARTNER,),
-        tag="webhooks",
+        "/deliveries",
         summary="The endpoint's delivery log: every attempt, its status and latency, newest first",
         query=w.LogQuerySchema,
         response=w.DeliveryLogSchema,
     )
-    def webhook_deliveries(self, actor, body, endpoint_id, query):
-        return self._delivery_log(self._own_endpoint(actor, endpoint_id), int(query["limit"]))
+    def webhook_deliveries(self, actor, body, endpoint, query):
+        return self._delivery_log(endpoint, int(query["limit"]))
 
-    @route(
+    @endpoint_route(
         "POST",
-        ENDPOINTS + "/<endpoint_id>/replay",
-        roles=(PARTNER,),
-        tag="webhooks",
+        "/replay",
         status=202,
         summary="Send again every event of a time range this endpoint was sent (same webhook-id)",
         body=w.ReplayRequestSchema,
         response=w.ReplayAcceptedSchema,
     )
-    def replay_webhooks(self, actor, body, endpoint_id):
-        endpoint = self._own_endpoint(actor, endpoint_id)
+    def replay_webhooks(self, actor, body, endpoint):
         if body["until"] <= body["since"]:
             raise InvalidInput("the range ends before it starts", errors={"until": ["not after since"]})
         replayed = self.db.execute(
