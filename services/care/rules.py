@@ -8,15 +8,19 @@ the same formula (`birthday_sql`), and a test holds the two together.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from types import MappingProxyType
+from typing import Protocol, TypeVar
 
 from contracts.person import AGE_OF_MAJORITY, age_on
 from contracts.refusals import InvalidRuleInput, RuleRefused
 
 __all__ = [
+    "VoucherGrant",
+    "budget_grant",
+    "voucher_in_force",
     "DISABLED_LEVELS",
     "CALL_TRANSITIONS",
     "call_transition",
@@ -141,6 +145,32 @@ def birthday_sql(birth_column: str, years_param: str) -> str:
 
 
 # --- home-care orders and government vouchers -----------------------------------------------------
+
+
+class VoucherGrant(Protocol):
+    """A home-care voucher grant as the rules read it (the care service's VoucherEligibility)."""
+
+    @property
+    def starts_on(self) -> date: ...
+    @property
+    def ends_on(self) -> date | None: ...
+    @property
+    def monthly_fen(self) -> int: ...
+
+
+Grant = TypeVar("Grant", bound=VoucherGrant)
+
+
+def voucher_in_force(held: VoucherGrant, month: date) -> bool:
+    """Whether a grant is in force in `month` (its first day): from its start's month to its end."""
+    return held.starts_on.replace(day=1) <= month and (held.ends_on is None or held.ends_on >= month)
+
+
+def budget_grant(grants: Sequence[Grant], month: date) -> Grant | None:
+    """The grant that sets the month's budget: the largest of those in force."""
+    active = [g for g in grants if voucher_in_force(g, month)]
+    return max(active, key=lambda g: g.monthly_fen) if active else None
+
 
 ORDER_TRANSITIONS = MappingProxyType(
     {

@@ -1,5 +1,6 @@
 """The old-age allowance rules, in memory, by tables of cases."""
 
+from dataclasses import dataclass
 from datetime import UTC, date, timedelta
 
 import pytest
@@ -570,3 +571,37 @@ JUNE, JULY, AUGUST = date(2026, 6, 1), date(2026, 7, 1), date(2026, 8, 1)
 )
 def test_what_the_allowance_paid_after_a_death(payments, months, amount):
     assert rules.allowance_paid_after_death(date(2026, 6, 2), payments) == rules.AllowanceOverpaid(months, amount)
+
+
+# --- the month's voucher budget (moved from the service) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Grant:
+    starts_on: date
+    ends_on: date | None
+    monthly_fen: int
+
+
+@pytest.mark.parametrize(
+    "grant, month, in_force",
+    [
+        pytest.param(Grant(date(2026, 3, 15), None, 1), date(2026, 3, 1), True, id="from-its-start-month"),
+        pytest.param(Grant(date(2026, 3, 15), None, 1), date(2026, 2, 1), False, id="not-before"),
+        pytest.param(Grant(date(2026, 1, 1), date(2026, 3, 1), 1), date(2026, 3, 1), True, id="to-its-end"),
+        pytest.param(Grant(date(2026, 1, 1), date(2026, 2, 28), 1), date(2026, 3, 1), False, id="not-after"),
+    ],
+)
+def test_a_voucher_is_in_force_from_its_start_month_to_its_end(grant, month, in_force):
+    assert rules.voucher_in_force(grant, month) is in_force
+
+
+def test_the_budget_is_the_largest_grant_in_force():
+    small, large, ended = (
+        Grant(date(2026, 1, 1), None, 20000),
+        Grant(date(2026, 2, 1), None, 40000),
+        Grant(date(2025, 1, 1), date(2025, 12, 31), 90000),
+    )
+    assert rules.budget_grant([small, large, ended], date(2026, 3, 1)) is large
+    assert rules.budget_grant([small, large, ended], date(2026, 1, 1)) is small
+    assert rules.budget_grant([ended], date(2026, 3, 1)) is None
