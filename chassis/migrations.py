@@ -27,6 +27,8 @@ __all__ = [
     "chassis_triggers_sql",
     "create_chassis_tables_v4",
     "drop_chassis_tables_v4",
+    "add_indicator_targets",
+    "remove_indicator_targets",
 ]
 
 
@@ -328,3 +330,38 @@ def drop_chassis_tables() -> None:
     op.drop_table("inbox")
     op.drop_index("ix_audit_subject", table_name="audit_log")
     op.drop_table("audit_log")
+
+
+def add_indicator_targets(rows, recorded_by: str) -> None:
+    """Targets of the indicators (chassis.indicators) as policy versions: rows of (region, name,
+    effective_from, target, comparison, source); `name` without its `indicator.` prefix."""
+    from datetime import UTC, datetime
+
+    from alembic import op
+
+    from chassis.tables import policy_parameters
+
+    now = datetime.now(UTC)
+    op.bulk_insert(
+        policy_parameters,
+        [
+            {
+                "region_code": region,
+                "name": f"indicator.{name}",
+                "effective_from": effective,
+                "value": {"target": target, "comparison": comparison},
+                "source": source,
+                "recorded_at": now,
+                "recorded_by": recorded_by,
+            }
+            for region, name, effective, target, comparison, source in rows
+        ],
+    )
+
+
+def remove_indicator_targets(recorded_by: str) -> None:
+    from alembic import op
+
+    from chassis.tables import policy_parameters
+
+    op.execute(policy_parameters.delete().where(policy_parameters.c.recorded_by == recorded_by))

@@ -42,6 +42,7 @@ from gateway.care_routes import CareRoutes
 from gateway.charity_routes import CharityRoutes
 from gateway.funeral_routes import FuneralRoutes
 from gateway.idempotency import Idempotency
+from gateway.indicator_routes import IndicatorRoutes
 from gateway.models import BirthNotice, Matter, MatterStep, MatterSubject, StepReport
 from gateway.openapi import openapi_document
 from gateway.progress import as_report, step_state
@@ -52,7 +53,16 @@ CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
 ANYONE = (CITIZEN, CLERK, PARTNER, ADMIN)
 
 
-class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes, WebhookRoutes, PersonReads, Operable):
+class GatewayService(
+    AssistanceRoutes,
+    CareRoutes,
+    CharityRoutes,
+    FuneralRoutes,
+    IndicatorRoutes,
+    WebhookRoutes,
+    PersonReads,
+    Operable,
+):
     name = "gateway"
 
     auth = Authenticator()

@@ -81,6 +81,7 @@ from services.assistance.exceptions import (
     StepRefused,
     UnknownApplication,
 )
+from services.assistance.indicators import Indicators
 from services.assistance.models import (
     Alert,
     Application,
@@ -156,7 +157,7 @@ class Benefit:
     decided_by: str | None = None  # 临时救助: "township" for urgent cases under the threshold
 
 
-class AssistanceService(Recoveries, Operable):
+class AssistanceService(Recoveries, Indicators, Operable):
     name = "assistance"
 
     db = Database()

@@ -57,6 +57,7 @@ from contracts.person import AGE_OF_MAJORITY, InvalidResidentId, ResidentId, age
 from services.care import payments, rules
 from services.care.after_death import AfterDeath
 from services.care.exceptions import CallRefused, OrderStepRefused, OutsideArea, PolicyUnusable, UnknownElder
+from services.care.indicators import Indicators
 from services.care.models import (
     Admission,
     AllowanceEnrolment,
@@ -138,7 +139,7 @@ ON CONFLICT (resident_id) DO NOTHING
 """)
 
 
-class CareService(AfterDeath, Operable):
+class CareService(AfterDeath, Indicators, Operable):
     name = "care"
 
     db = Database()

@@ -61,6 +61,7 @@ from services.charity.exceptions import (
     UnknownCampaign,
     UnknownOrganisation,
 )
+from services.charity.indicators import Indicators
 from services.charity.models import (
     AidRecipient,
     AnnualReport,
@@ -105,7 +106,7 @@ from services.charity.schemas import (
 )
 
 
-class CharityService(Operable):
+class CharityService(Indicators, Operable):
     name = "charity"
 
     db = Database()

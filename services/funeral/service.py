@@ -40,6 +40,7 @@ from chassis.regions import region_prefix, require_region_code
 from contracts.person import ResidentId
 from services.funeral import rules
 from services.funeral.exceptions import CaseStepRefused, PolicyUnusable, UnknownCase
+from services.funeral.indicators import Indicators
 from services.funeral.models import Booking, Burial, CertificateSerial, DateReview, DeathCase, DeathNotice, Niche
 from services.funeral.schemas import (
     BookingRequestSchema,
@@ -62,7 +63,7 @@ MATTER_TYPE = "after_death"
 STEP = "cremation_certificate"
 
 
-class FuneralService(Operable):
+class FuneralService(Indicators, Operable):
     name = "funeral"
 
     db = Database()
