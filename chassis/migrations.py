@@ -24,9 +24,13 @@ __all__ = [
     "drop_chassis_tables",
     "drop_chassis_tables_v3",
     "grant_service_role",
+    "ensure_service_role",
+    "service_role_url",
     "chassis_triggers_sql",
     "create_chassis_tables_v4",
     "drop_chassis_tables_v4",
+    "add_indicator_targets",
+    "remove_indicator_targets",
 ]
 
 
@@ -54,6 +58,38 @@ def service_role_name(role: str | None = None) -> str:
     import os
 
     return role or os.environ.get("TONGBAN_DB_SERVICE_ROLE") or SERVICE_ROLE
+
+
+def ensure_service_role(admin_dsn: str, password: str, role: str | None = None) -> str:
+    """The services' role on the server of `admin_dsn` (LOGIN, owning nothing), made if missing; an
+    existing one keeps its password (another deployment on the server may use it). Its name."""
+    import contextlib
+
+    import psycopg2
+
+    role = service_role_name(role)
+    conn = psycopg2.connect(admin_dsn)
+    conn.autocommit = True
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+        if cursor.fetchone() is None:
+            # another process may make it at the same moment
+            with contextlib.suppress(psycopg2.errors.DuplicateObject):
+                quoted = role.replace('"', '""')
+                cursor.execute(f'CREATE ROLE "{quoted}" LOGIN PASSWORD %s', (password,))
+    finally:
+        conn.close()
+    return role
+
+
+def service_role_url(url: str, password: str, role: str | None = None) -> str:
+    """The same database's URL, connecting as the services' role."""
+    from urllib.parse import quote
+
+    scheme, rest = url.split("://", 1)
+    host_and_path = rest.split("@", 1)[-1]
+    return f"{scheme}://{quote(service_role_name(role), safe='')}:{quote(password, safe='')}@{host_and_path}"
 
 
 def grant_service_role(url: str, role: str | None = None) -> bool:
@@ -328,3 +364,38 @@ def drop_chassis_tables() -> None:
     op.drop_table("inbox")
     op.drop_index("ix_audit_subject", table_name="audit_log")
     op.drop_table("audit_log")
+
+
+def add_indicator_targets(rows, recorded_by: str) -> None:
+    """Targets of the indicators (chassis.indicators) as policy versions: rows of (region, name,
+    effective_from, target, comparison, source); `name` without its `indicator.` prefix."""
+    from datetime import UTC, datetime
+
+    from alembic import op
+
+    from chassis.tables import policy_parameters
+
+    now = datetime.now(UTC)
+    op.bulk_insert(
+        policy_parameters,
+        [
+            {
+                "region_code": region,
+                "name": f"indicator.{name}",
+                "effective_from": effective,
+                "value": {"target": target, "comparison": comparison},
+                "source": source,
+                "recorded_at": now,
+                "recorded_by": recorded_by,
+            }
+            for region, name, effective, target, comparison, source in rows
+        ],
+    )
+
+
+def remove_indicator_targets(recorded_by: str) -> None:
+    from alembic import op
+
+    from chassis.tables import policy_parameters
+
+    op.execute(policy_parameters.delete().where(policy_parameters.c.recorded_by == recorded_by))

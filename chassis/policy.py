@@ -46,6 +46,7 @@ class PolicyValue:
     value: object
     region_code: str
     effective_from: date
+    source: str | None = None  # where the figure comes from (a document, a law, "assumed")
 
     @property
     def version(self) -> str:
@@ -64,7 +65,10 @@ class PolicyBook:
         chain = region_ancestors(region_code)
         rows = session.execute(
             select(
-                policy_parameters.c.region_code, policy_parameters.c.value, policy_parameters.c.effective_from
+                policy_parameters.c.region_code,
+                policy_parameters.c.value,
+                policy_parameters.c.effective_from,
+                policy_parameters.c.source,
             ).where(
                 policy_parameters.c.name == name,
                 policy_parameters.c.region_code.in_(chain),
@@ -74,7 +78,7 @@ class PolicyBook:
         if not rows:
             raise PolicyMissing.of(name, region_code, on, field)
         best = min(rows, key=lambda r: (chain.index(r.region_code), -r.effective_from.toordinal()))
-        return PolicyValue(name, best.value, best.region_code, best.effective_from)
+        return PolicyValue(name, best.value, best.region_code, best.effective_from, best.source)
 
     def add(
         self, name: str, region_code: str, effective_from: date, value, source: str, recorded_by: str
@@ -103,7 +107,7 @@ class PolicyBook:
                 recorded_by=recorded_by,
             )
         )
-        return PolicyValue(name, value, region_code, effective_from)
+        return PolicyValue(name, value, region_code, effective_from, source)
 
 
 class Policy(DependencyProvider):

@@ -43,6 +43,7 @@ from gateway.care_routes import CareRoutes
 from gateway.charity_routes import CharityRoutes
 from gateway.funeral_routes import FuneralRoutes
 from gateway.idempotency import Idempotency
+from gateway.indicator_routes import IndicatorRoutes
 from gateway.models import BirthNotice, Matter, MatterStep, MatterSubject, StepReport
 from gateway.openapi import openapi_document
 from gateway.progress import as_report, step_state
@@ -56,7 +57,16 @@ def marriage_route(method: str, path: str, roles: tuple[str, ...] = STAFF, **kwa
     return route(method, "/api/v1/marriage" + path, roles=roles, tag="marriage", **kwargs)
 
 
-class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes, WebhookRoutes, PersonReads, Operable):
+class GatewayService(
+    AssistanceRoutes,
+    CareRoutes,
+    CharityRoutes,
+    FuneralRoutes,
+    IndicatorRoutes,
+    WebhookRoutes,
+    PersonReads,
+    Operable,
+):
     name = "gateway"
 
     auth = Authenticator()

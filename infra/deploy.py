@@ -73,7 +73,8 @@ def environment(name: str, process: Process) -> list[dict]:
         if variable == process.http_env:
             env.append({"name": variable, "value": f"0.0.0.0:{default_port(process)}"})
         elif variable == database_url_env(process.database):
-            env.append(secret_env(variable, f"tongban-{process.database}-db", "url"))
+            # the services' role of its database (owns nothing; the audit only read and appended to)
+            env.append(secret_env(variable, f"tongban-{process.database}-db-service", "url"))
         elif variable == "AMQP_URI":
             env.append(secret_env(variable, f"tongban-{name}-broker", "uri"))
         elif variable in SECRET_VARIABLES:
@@ -85,6 +86,12 @@ def environment(name: str, process: Process) -> list[dict]:
                 {"name": variable, "valueFrom": {"configMapKeyRef": {"name": f"tongban-{name}", "key": variable}}}
             )
     return env
+
+
+def service_role(database: str) -> str:
+    """The role a database's processes connect as: migrations run as the owner (`<database>`) and
+    grant it what a service needs (chassis.migrations.grant_service_role)."""
+    return f"{database}_service"
 
 
 def needs_auth(process: Process) -> bool:
@@ -325,7 +332,10 @@ def deploy_steps() -> list[dict]:
         job(
             f"migrate-{database}",
             ["migrate", database],
-            [secret_env(database_url_env(database), f"tongban-{database}-db", "url")],
+            [
+                secret_env(database_url_env(database), f"tongban-{database}-db", "url"),  # as the owner
+                {"name": "TONGBAN_DB_SERVICE_ROLE", "value": service_role(database)},  # granted by the migration
+            ],
         )
         for database in MIGRATIONS
     ]
@@ -372,7 +382,10 @@ def compose_environment(name: str, process: Process) -> dict:
             env[variable] = f"0.0.0.0:{default_port(process)}"
         elif variable == database_url_env(process.database):
             db = process.database
-            env[variable] = f"postgresql+psycopg2://{db}:${{{db.upper()}_DB_PASSWORD:?}}@postgres:5432/tongban_{db}"
+            env[variable] = (
+                f"postgresql+psycopg2://{service_role(db)}:${{{db.upper()}_DB_SERVICE_PASSWORD:?}}"
+                f"@postgres:5432/tongban_{db}"
+            )
         elif variable == "AMQP_URI":
             # one broker user per process, through the load balancer in front of the three nodes
             user = name.replace("-", "_")
@@ -460,8 +473,10 @@ def compose_file() -> dict:
         "image": "postgres:17.6-bookworm",
         "environment": {
             "POSTGRES_PASSWORD": "${POSTGRES_PASSWORD:?}",
-            # read by infra/deploy/postgres/init-databases.sh: one role and database per service
+            # read by infra/deploy/postgres/init-databases.sh: one database per service, its owner
+            # (the migrations') and the role its processes connect as
             **{f"{db.upper()}_DB_PASSWORD": f"${{{db.upper()}_DB_PASSWORD:?}}" for db in MIGRATIONS},
+            **{f"{db.upper()}_DB_SERVICE_PASSWORD": f"${{{db.upper()}_DB_SERVICE_PASSWORD:?}}" for db in MIGRATIONS},
         },
         "volumes": [
             "./infra/deploy/postgres/init-databases.sh:/docker-entrypoint-initdb.d/10-tongban.sh:ro",
@@ -520,7 +535,8 @@ def compose_file() -> dict:
             "environment": {
                 database_url_env(
                     db
-                ): f"postgresql+psycopg2://{db}:${{{db.upper()}_DB_PASSWORD:?}}@postgres:5432/tongban_{db}"
+                ): f"postgresql+psycopg2://{db}:${{{db.upper()}_DB_PASSWORD:?}}@postgres:5432/tongban_{db}",
+                "TONGBAN_DB_SERVICE_ROLE": service_role(db),
             },
             "depends_on": {"postgres": {"condition": "service_healthy"}},
             "networks": ["backend"],

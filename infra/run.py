@@ -78,8 +78,14 @@ def ensure_rabbitmq(amqp_uri: str) -> None:
     sys.exit("RabbitMQ did not come up within 60 s; see its log under /var/log/rabbitmq/")
 
 
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+# the services' role's password when $TONGBAN_DB_SERVICE_PASSWORD does not give one: a local
+# development value, like the development token issuer's (a deployment sets its own)
+DEV_SERVICE_PASSWORD = "tongban-service-dev"
+
+
 def database_urls(prefix: str) -> dict[str, str]:
-    admin = os.environ.get("TONGBAN_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    admin = os.environ.get("TONGBAN_PG", DEFAULT_PG)
     try:
         import psycopg2
 
@@ -107,7 +113,7 @@ def drop_databases(urls: dict[str, str]) -> None:
     if any(url.startswith("postgresql") for url in urls.values()):
         import psycopg2
 
-        conn = psycopg2.connect(os.environ.get("TONGBAN_PG", "postgresql://postgres@127.0.0.1:5432/postgres"))
+        conn = psycopg2.connect(os.environ.get("TONGBAN_PG", DEFAULT_PG))
         conn.autocommit = True
     for url in urls.values():
         if url.startswith("sqlite:///"):
@@ -287,7 +293,7 @@ def main(argv=None) -> int:
     ensure_rabbitmq(env["AMQP_URI"])
 
     sys.path.insert(0, str(ROOT))
-    from chassis.migrations import upgrade
+    from chassis.migrations import ensure_service_role, service_role_url, upgrade
     from chassis.topology import declare_topology
     from gateway.auth import DEV_JWKS_FILE, dev_issuer
 
@@ -300,11 +306,21 @@ def main(argv=None) -> int:
         say(f"AUTH_JWKS not set: tokens come from the local development issuer ({DEV_JWKS_FILE.parent})")
 
     urls = database_urls(prefix)
+    service_urls = dict(urls)
+    if any(url.startswith("postgresql") for url in urls.values()):
+        # migrations run as the owner; the services connect as a role that owns nothing, may read
+        # and write their tables but only read and append to the audit (chassis.migrations)
+        password = env.get("TONGBAN_DB_SERVICE_PASSWORD") or DEV_SERVICE_PASSWORD
+        role = ensure_service_role(
+            os.environ.get("TONGBAN_PG", DEFAULT_PG), password, env.get("TONGBAN_DB_SERVICE_ROLE")
+        )
+        service_urls = {name: service_role_url(url, password, role) for name, url in urls.items()}
+        say(f"the services connect as database role {role}; migrations run as the databases' owner")
     for name, path in SERVICES.items():
-        upgrade(ROOT / path, urls[name])
+        upgrade(ROOT / path, urls[name], service_role=env.get("TONGBAN_DB_SERVICE_ROLE"))
         say(f"{name} database migrated: {urls[name].split('@')[-1]}")
     for name in SERVICES:
-        env[f"{name.upper()}_DATABASE_URL"] = urls[name]
+        env[f"{name.upper()}_DATABASE_URL"] = service_urls[name]
     declare_topology(env["AMQP_URI"])
     say("broker topology declared (exchanges, consumer, retry and dead-letter queues)")
     provision_partners(env)

@@ -17,7 +17,6 @@ had, the first error is kept and every later test fails at once with it.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
 import os
@@ -32,6 +31,9 @@ import uuid
 
 import psycopg2
 import psycopg2.errors
+
+from chassis.migrations import ensure_service_role as chassis_ensure_service_role
+from chassis.migrations import service_role_url
 
 PG_ADMIN_DSN = os.environ.get("TONGBAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_HOST = os.environ.get("TONGBAN_TEST_AMQP", "guest:guest@127.0.0.1:5672")
@@ -57,26 +59,14 @@ _service_role_made = False
 def ensure_service_role() -> None:
     """The services' database role on the test server (LOGIN, no ownership of anything)."""
     global _service_role_made
-    if _service_role_made:
-        return
-    conn = pg_admin()
-    try:
-        cursor = conn.cursor()
-        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (SERVICE_ROLE,))
-        if cursor.fetchone() is None:
-            # another test process may make it at the same moment
-            with contextlib.suppress(psycopg2.errors.DuplicateObject):
-                cursor.execute(f'CREATE ROLE "{SERVICE_ROLE}" LOGIN PASSWORD %s', (SERVICE_PASSWORD,))
-    finally:
-        conn.close()
-    _service_role_made = True
+    if not _service_role_made:
+        chassis_ensure_service_role(PG_ADMIN_DSN, SERVICE_PASSWORD, SERVICE_ROLE)
+        _service_role_made = True
 
 
 def as_service_role(url: str) -> str:
     """The same database's URL, connecting as the services' role."""
-    scheme, rest = url.split("://", 1)
-    host_and_path = rest.split("@", 1)[-1]
-    return f"{scheme}://{SERVICE_ROLE}:{urllib.parse.quote(SERVICE_PASSWORD, safe='')}@{host_and_path}"
+    return service_role_url(url, SERVICE_PASSWORD, SERVICE_ROLE)
 
 
 def sqlalchemy_url(database: str) -> str:

@@ -7,7 +7,10 @@ and from the payment run whose answers recount them. The rules are rules.Recover
   the live ones (pending or paid) come to beyond that (rules.overpaid_after_death).
 - Two deaths (or more) of one household's benefit share its payments: the deaths that stand are
   counted together, in the order they were recorded, each month only up to what the deaths before
-  it left due (rules.overpaid_after_deaths), so the household never repays a share twice. Whatever
+  it left due (rules.overpaid_after_deaths), so the household never repays a share twice. What a
+  month is due after a death is counted for the members in the household for it
+  (rules.in_household_for_month): one gone by a death recorded earlier but dated later is due for
+  the month they died in, whatever order the deaths are handled or corrected in. Whatever
   moves one of them (a death recorded, its date corrected, its revocation, the bank's answers)
   counts them all again, and the others' recoveries follow (`_recount_other_deaths`).
 - The bank's answers recount it (`_recount_after_bank_results`, after a reconciliation that
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy import case, delete, select
@@ -59,9 +63,11 @@ class Recoveries:
 
     # --- what a death finds, and what the bank's answers change ------------------------------
 
-    def _link_after_death_payments(self, case_id: str, entitlement_id: int, died_on: date, due_fen: int) -> None:
+    def _link_after_death_payments(
+        self, case_id: str, entitlement_id: int, died_on: date, due_in: Callable[[date], int]
+    ) -> None:
         """Every payment of the entitlement for a month after the month of death, as the death
-        finds it, kept with what the month is due now (`due_fen`)."""
+        finds it, kept with what its month is still due (`due_in(month)`)."""
         # FOR SHARE: a reconciliation changing these payments now is waited for, so the count below
         # reads the states it leaves (and one that comes after waits for this death, then
         # recounts it with its links: `_recount_after_bank_results`)
@@ -85,7 +91,7 @@ class Recoveries:
                     cycle_id=p.cycle_id,
                     for_month=p.for_month,
                     amount_fen=p.amount_fen,
-                    due_fen=due_fen,
+                    due_fen=due_in(p.for_month),
                 )
             )
 
@@ -111,6 +117,7 @@ class Recoveries:
                 min(link.due_fen for link, _ in links),
                 _live_by_month((link.for_month, link.amount_fen, state) for link, state in links),
                 frozenset(link.for_month for link, _ in links),
+                _due_by_month(links),
             )
             for case_id, links in found.items()
         )
@@ -709,3 +716,11 @@ def _live_by_month(payments) -> dict[date, int]:
 def _months(months) -> str:
     """["2026-06-01", ...] as "2026-06, ..." (or "no month")."""
     return ", ".join(m[:7] for m in months) or "no month"
+
+
+def _due_by_month(links) -> dict[date, int]:
+    """What each month a death found is still due after it (its links of one month agree)."""
+    due: dict[date, int] = {}
+    for link, _ in links:
+        due[link.for_month] = min(link.due_fen, due.get(link.for_month, link.due_fen))
+    return due

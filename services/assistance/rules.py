@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -32,6 +32,10 @@ from contracts.person import AGE_OF_MAJORITY, Newborn, ResidentId
 from contracts.refusals import InvalidRuleInput, RuleRefused
 
 __all__ = [
+    "in_household_for_month",
+    "yearly_standard_yuan",
+    "working_days_between",
+    "mean_decision_working_days",
     "ACCEPTED",
     "APPROVED",
     "CHECKED",
@@ -869,6 +873,12 @@ def first_month_after(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
+def in_household_for_month(joined_on: date, left_on: date | None, month: date) -> bool:
+    """Whether a member counts for `month` (its first day): in the household for any part of it,
+    which the run pays in full (born by its last day, gone on its first day or later)."""
+    return joined_on < first_month_after(month) and (left_on is None or left_on >= month)
+
+
 @dataclass(frozen=True)
 class Overpaid:
     months: tuple[date, ...]  # the months after the death paid beyond what was due
@@ -880,20 +890,23 @@ def overpaid_after_death(
     paid_by_month: Mapping[date, int],
     due_after_fen: int,
     due_before_by_month: Mapping[date, int] | None = None,
+    due_after_by_month: Mapping[date, int] | None = None,
 ) -> Overpaid:
     """What was paid for months after the month of death beyond what the household was still due
     (0 when the benefit ended with the death; the recomputed amount when others remain).
     `due_before_by_month`: what a month was still due before this death, where another death of the
     household left less than was paid (overpaid_after_deaths): the month counts only up to that, since
     the rest is the other death's overpayment, not to be asked back twice. A month it does not name
-    counts what was paid."""
-    due_before = due_before_by_month or {}
-    if due_after_fen < 0 or any(fen < 0 for fen in due_before.values()):
+    counts what was paid. `due_after_by_month`: a month due another amount after the death than
+    `due_after_fen` (a member still in the household for it, gone since by a death dated later)."""
+    due_before, due_after = due_before_by_month or {}, due_after_by_month or {}
+    if due_after_fen < 0 or any(fen < 0 for fen in (*due_before.values(), *due_after.values())):
         raise InvalidRuleInput("the amount due after the death is whole fen ≥ 0")
     first = first_month_after(died_on)
     counted = {m: min(paid, due_before.get(m, paid)) for m, paid in paid_by_month.items() if m >= first}
-    months = tuple(sorted(m for m, fen in counted.items() if fen > due_after_fen))
-    return Overpaid(months, sum(counted[m] - due_after_fen for m in months))
+    owed = {m: due_after.get(m, due_after_fen) for m in counted}
+    months = tuple(sorted(m for m, fen in counted.items() if fen > owed[m]))
+    return Overpaid(months, sum(counted[m] - owed[m] for m in months))
 
 
 @dataclass(frozen=True)
@@ -906,6 +919,10 @@ class FoundAfterDeath:
     due_after_fen: int
     paid_by_month: Mapping[date, int]
     months: frozenset[date] = frozenset()  # besides those of paid_by_month
+    due_after_by_month: Mapping[date, int] = field(default_factory=dict)  # months due otherwise
+
+    def due_in(self, month: date) -> int:
+        return self.due_after_by_month.get(month, self.due_after_fen)
 
 
 def overpaid_after_deaths(deaths: Iterable[FoundAfterDeath]) -> tuple[Overpaid, ...]:
@@ -918,11 +935,15 @@ def overpaid_after_deaths(deaths: Iterable[FoundAfterDeath]) -> tuple[Overpaid, 
     left_due: dict[date, int] = {}
     overpaid = []
     for death in deaths:
-        overpaid.append(overpaid_after_death(death.died_on, death.paid_by_month, death.due_after_fen, left_due))
+        overpaid.append(
+            overpaid_after_death(
+                death.died_on, death.paid_by_month, death.due_after_fen, left_due, death.due_after_by_month
+            )
+        )
         first = first_month_after(death.died_on)
         for month in set(death.months) | set(death.paid_by_month):
             if month >= first:
-                left_due[month] = min(death.due_after_fen, left_due.get(month, death.due_after_fen))
+                left_due[month] = min(death.due_in(month), left_due.get(month, death.due_in(month)))
     return tuple(overpaid)
 
 
@@ -1111,3 +1132,34 @@ def cancel_recovery(ledger: RecoveryLedger) -> RecoveryLedger:
     return RecoveryLedger(
         "cancelled", ledger.amount_fen, ledger.recovered_fen, ledger.written_off_fen, ledger.refunded_fen
     )
+
+
+# --- indicators (BRIEF §5): the arithmetic of assistance's figures ---------------------------------
+
+
+def yearly_standard_yuan(monthly_fen: int) -> float:
+    """The 低保 standard as the documents state it (元/人.年) from the monthly figure kept in fen:
+    630元/月 is 7,560元/人.年."""
+    return _non_negative_int(monthly_fen, "the 低保 standard") * 12 / 100
+
+
+def working_days_between(start: date, end: date, holidays: frozenset[date], makeup_workdays: frozenset[date]) -> int:
+    """Working days after `start` up to and including `end` (decided the day after a Friday
+    application: 0 on a Saturday, 1 on Monday), on the calendar decision_due counts with."""
+    if end < start:
+        raise InvalidRuleInput(f"a decision on {end.isoformat()} comes before its application on {start.isoformat()}")
+    day, counted = start, 0
+    while day < end:
+        day += timedelta(days=1)
+        if day in makeup_workdays or (day.weekday() < 5 and day not in holidays):
+            counted += 1
+    return counted
+
+
+def mean_decision_working_days(
+    pairs: Iterable[tuple[date, date]], holidays: frozenset[date], makeup_workdays: frozenset[date]
+) -> float | None:
+    """Application to decision (申请 → 审批) in working days, the mean over the decisions, to two
+    places; None when nothing was decided."""
+    days = [working_days_between(applied, decided, holidays, makeup_workdays) for applied, decided in pairs]
+    return round(sum(days) / len(days), 2) if days else None

@@ -84,6 +84,7 @@ from services.assistance.exceptions import (
     StepRefused,
     UnknownApplication,
 )
+from services.assistance.indicators import Indicators
 from services.assistance.models import (
     Alert,
     Application,
@@ -158,7 +159,7 @@ class Benefit:
     decided_by: str | None = None  # 临时救助: "township" for urgent cases under the threshold
 
 
-class AssistanceService(Recoveries, Operable):
+class AssistanceService(Recoveries, Indicators, Operable):
     name = "assistance"
 
     db = Database()
@@ -1567,10 +1568,15 @@ class AssistanceService(Recoveries, Operable):
         """`later`: members of the household who left by deaths recorded after this one (a corrected
         date): what a month after this death is still due is counted with them, as it was when this
         death was first recorded, so that the deaths' overpayments keep each its share (the
-        benefit's own amount is the survivors' now)."""
+        benefit's own amount is the survivors' now). Every other member counts for the months they
+        were in the household: one gone by a death recorded before this one but dated after it
+        (deaths handled out of date order, or a corrected date) is still due for the month they
+        died in, which the run pays in full; one born since, from the month born."""
         members = self._current_members(household.id)
         deceased = next(m for m in members if m.resident_id == resident_id)
         survivors = [m for m in members if m is not deceased]
+        everyone = [m for m in self._members_ever(household.id) if m.id != deceased.id]
+        later_ids = {m.id for m in later}
         deceased.left_on, deceased.left_reason = died_on, f"death (funeral case {case_id})"
         self._member_left(household, deceased, case_id)
         today = self.clock.today()
@@ -1583,11 +1589,20 @@ class AssistanceService(Recoveries, Operable):
         ).scalars():
             before = entitlement.monthly_amount_fen
             after, why = self._amount_without(entitlement, survivors, household.region_code, today)
-            due = (
-                self._amount_without(entitlement, survivors + list(later), household.region_code, today)[0]
-                if later
-                else after
-            )
+            due_by_members: dict[frozenset, int] = {}
+
+            def due_in(month: date, entitlement=entitlement, cache=due_by_members) -> int:
+                """What `month` (after the death) is still due: for the members in it then."""
+                counted = [
+                    m
+                    for m in everyone
+                    if m.id in later_ids or rules.in_household_for_month(m.joined_on, m.left_on, month)
+                ]
+                key = frozenset(m.id for m in counted)
+                if key not in cache:
+                    cache[key] = self._amount_without(entitlement, counted, household.region_code, today)[0]
+                return cache[key]
+
             ended = after == 0
             change = {
                 "entitlement_id": entitlement.id,
@@ -1622,7 +1637,6 @@ class AssistanceService(Recoveries, Operable):
                 entitlement.exit_reason = f"death (funeral case {case_id})"
                 entitlement.next_review_on = None
             elif after != before:
-                entitlement.monthly_amount_fen = after
                 said.append(
                     f"{entitlement.programme} recomputed from {rules.yuan(before)} to {rules.yuan(after)} a month "
                     f"from the next cycle"
@@ -1648,7 +1662,11 @@ class AssistanceService(Recoveries, Operable):
                     reason=f"death (funeral case {case_id})",
                     payments=[{"payment_id": i, "cycle_id": c, "for_month": m} for i, c, m, _ in withheld],
                 )
-            self._link_after_death_payments(case_id, entitlement.id, died_on, due)
+            # the months' dues are counted with the amount before the death (what a household whose
+            # members in a month may no longer qualify keeps until re-checked), then it changes
+            self._link_after_death_payments(case_id, entitlement.id, died_on, due_in)
+            if not ended:
+                entitlement.monthly_amount_fen = after
             over = self._overpaid(case_id, entitlement.id)  # beside the household's other deaths
             self._record_overpayment(case_id, household.id, entitlement, over, said)
             if over.amount_fen:
@@ -1949,8 +1967,7 @@ class AssistanceService(Recoveries, Operable):
         def present(member: Member, month: date | None) -> bool:
             if month is None:  # from now on: the members now
                 return member.id in died or member.left_on is None
-            last = rules.first_month_after(month) - timedelta(days=1)
-            return member.joined_on <= last and (member.id in died or member.left_on is None or member.left_on >= month)
+            return rules.in_household_for_month(member.joined_on, None if member.id in died else member.left_on, month)
 
         def due_without(gone: frozenset[int], month: date | None) -> tuple[int, str | None]:
             alive_ids = frozenset(i for i, m in members.items() if i not in gone and present(m, month))
@@ -2310,6 +2327,14 @@ class AssistanceService(Recoveries, Operable):
         if application is None:
             raise UnknownApplication(f"no application {application_id}")
         return application
+
+    def _members_ever(self, household_id: str) -> list[Member]:
+        """Every member the household had, gone or not, in the order the rules number them."""
+        return list(
+            self.db.execute(
+                select(Member).where(Member.household_id == household_id).order_by(Member.joined_on, Member.id)
+            ).scalars()
+        )
 
     def _current_members(self, household_id: str) -> list[Member]:
         return list(

@@ -21,6 +21,8 @@ __all__ = [
     "VoucherGrant",
     "budget_grant",
     "voucher_in_force",
+    "RegionFigures",
+    "region_figures",
     "DISABLED_LEVELS",
     "CALL_TRANSITIONS",
     "call_transition",
@@ -363,6 +365,33 @@ def indicators(
         _ratio(nursing_beds, beds),
         _ratio(public_dementia_beds, public_beds),
         _ratio(beds, elderly, 10_000),
+    )
+
+
+@dataclass(frozen=True)
+class RegionFigures:
+    """care's figures for the indicators in one place (BRIEF §5, seed-000 表1 rows 1 and 2)."""
+
+    assessment_coverage_70_plus: float | None  # assessed in validity / living people aged 70+
+    nursing_bed_ratio: float | None  # 护理型床位占比: nursing beds / all institutional beds
+    dementia_beds_per_10k_elderly: float | None  # 每万老年人口认知障碍床位: per 10,000 people aged 60+
+
+
+def region_figures(
+    *, elderly: int, aged_70_plus: int, assessed_70_plus: int, beds: int, nursing_beds: int, dementia_beds: int
+) -> RegionFigures:
+    counts = (elderly, aged_70_plus, assessed_70_plus, beds, nursing_beds, dementia_beds)
+    if (
+        any(c < 0 for c in counts)
+        or assessed_70_plus > aged_70_plus
+        or aged_70_plus > elderly
+        or nursing_beds + dementia_beds > beds
+    ):
+        raise InvalidRuleInput("the counts contradict each other")
+    return RegionFigures(
+        _ratio(assessed_70_plus, aged_70_plus),
+        _ratio(nursing_beds, beds),
+        _ratio(dementia_beds, elderly, 10_000),
     )
 
 

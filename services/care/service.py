@@ -36,6 +36,7 @@ from services.care.children import ChildWelfare
 from services.care.emergency import EmergencyCalls
 from services.care.exceptions import UnknownElder
 from services.care.home_care import HomeCare
+from services.care.indicators import Indicators
 from services.care.institutions import Institutions
 from services.care.models import (
     AllowanceEnrolment,
@@ -50,7 +51,7 @@ from services.care.schemas import (
 )
 
 
-class CareService(Allowance, Institutions, EmergencyCalls, ChildWelfare, HomeCare, AfterDeath, Operable):
+class CareService(Allowance, Institutions, EmergencyCalls, ChildWelfare, HomeCare, AfterDeath, Indicators, Operable):
     name = "care"
 
     db = Database()

@@ -63,6 +63,7 @@ from services.charity.exceptions import (
     UnknownCampaign,
     UnknownOrganisation,
 )
+from services.charity.indicators import Indicators
 from services.charity.models import (
     AidRecipient,
     AnnualReport,
@@ -107,7 +108,7 @@ from services.charity.schemas import (
 )
 
 
-class CharityService(Operable):
+class CharityService(Indicators, Operable):
     name = "charity"
 
     db = Database()

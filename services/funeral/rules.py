@@ -27,6 +27,7 @@ __all__ = [
     "may_cremate",
     "Indicators",
     "indicators",
+    "eco_burial_rate",
 ]
 
 ECO_FORMS = frozenset({"tree", "lawn", "flower_bed", "sea", "niche"})  # 节地生态安葬
@@ -132,9 +133,14 @@ class Indicators:
 
 def indicators(deaths: int, cremated: int, burials: int, eco_burials: int) -> Indicators:
     """火化率 = cremated / deaths; 节地生态安葬率 = eco-burials / burials chosen (None without data)."""
-    return Indicators(
-        round(cremated / deaths, 4) if deaths else None, round(eco_burials / burials, 4) if burials else None
-    )
+    return Indicators(round(cremated / deaths, 4) if deaths else None, eco_burial_rate(burials, eco_burials))
+
+
+def eco_burial_rate(burials: int, eco_burials: int) -> float | None:
+    """节地生态安葬率: eco-burials among the burials chosen, to four places; None without any."""
+    if burials < 0 or not 0 <= eco_burials <= burials:
+        raise InvalidRuleInput("the burial counts contradict each other")
+    return round(eco_burials / burials, 4) if burials else None
 
 
 # --- a family's notice: acted on at once, or held for confirmation (policy funeral.family_notice) ---

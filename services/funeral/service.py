@@ -41,6 +41,7 @@ from contracts.refusals import InvalidRuleInput, RuleRefused
 from contracts.roles import ADMIN, AREA_ROLES, CITIZEN, EMPLOYEES, FUNERAL_HOME
 from services.funeral import rules
 from services.funeral.exceptions import CaseStepRefused, PolicyUnusable, UnknownCase
+from services.funeral.indicators import Indicators
 from services.funeral.models import Booking, Burial, CertificateSerial, DateReview, DeathCase, DeathNotice, Niche
 from services.funeral.schemas import (
     BookingRequestSchema,
@@ -63,7 +64,7 @@ MATTER_TYPE = "after_death"
 STEP = "cremation_certificate"
 
 
-class FuneralService(Operable):
+class FuneralService(Indicators, Operable):
     name = "funeral"
 
     db = Database()

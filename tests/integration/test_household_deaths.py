@@ -381,3 +381,56 @@ def test_a_member_born_between_the_death_and_its_revocation_counts_from_the_mont
     three = amount_now(sys_, household_id)  # the head, the son and the newborn, from now on
     assert three > q and three not in (p3, p2)
     assert months[2][:2] == ("2026-08-01", three)  # nor left out of August
+
+
+# The household of three at 850元/月 (pin_standard): the 低保 gap is the standard times the members
+# less their incomes (head 200元, wife 100元, son nothing).
+ALL_THREE, HEAD_AND_SON, WIFE_AND_SON, SON_ALONE = 225_000, 150_000, 160_000, 85_000
+
+
+def test_deaths_handled_out_of_date_order_count_each_month_with_whoever_it_was_due_for(system, manual_clock):
+    """May, June and July were paid for three. The wife's death (10 June) is handled first, the
+    head's (20 May) after it. June was due for the wife and the son (she died in June: her month
+    is paid in full), July for the son alone: what was overpaid is June's ALL_THREE - WIFE_AND_SON
+    and July's ALL_THREE - SON_ALONE, never June counted as if she had been gone already."""
+    sys_ = system(assistance=no_deposits(), funeral=True)
+    household_id, p3 = a_household_of_three(sys_, manual_clock)
+    for day in (date(2026, 5, 10), date(2026, 6, 1), date(2026, 7, 1)):
+        pay_month(sys_, manual_clock, day)
+    wife = notify(sys_, manual_clock, date(2026, 7, 6), SPOUSE, date(2026, 6, 10), "D3306-901")
+    assert (p3, amount_now(sys_, household_id)) == (ALL_THREE, HEAD_AND_SON)
+    head = notify(sys_, manual_clock, date(2026, 7, 8), HEAD, date(2026, 5, 20), "D3306-902")
+    assert amount_now(sys_, household_id) == SON_ALONE
+    # her death, handled first, asks back July beyond the head and son
+    assert overpaid(sys_, wife)[:3] == ([JULY], ALL_THREE - HEAD_AND_SON, "open")
+    # his: June beyond the wife and son, and what July still held beyond the son
+    assert overpaid(sys_, head)[:3] == (
+        ["2026-06-01", JULY],
+        (ALL_THREE - WIFE_AND_SON) + (HEAD_AND_SON - SON_ALONE),
+        "open",
+    )
+    assert recoveries(sys_)["outstanding_fen"] == (ALL_THREE - WIFE_AND_SON) + (ALL_THREE - SON_ALONE)
+
+
+def test_a_correction_moving_the_later_recorded_death_first_counts_june_with_the_head(system, manual_clock):
+    """The head (10 June) is recorded first, the wife (20 June) second; her date is then corrected
+    to 20 May, before his. June was due for the head and the son (he died in June), July for the
+    son: her June counts beyond HEAD_AND_SON, not beyond the son alone."""
+    sys_ = system(assistance=no_deposits(), funeral=True)
+    household_id, _ = a_household_of_three(sys_, manual_clock)
+    for day in (date(2026, 5, 10), date(2026, 6, 1), date(2026, 7, 1)):
+        pay_month(sys_, manual_clock, day)
+    head = notify(sys_, manual_clock, date(2026, 7, 6), HEAD, date(2026, 6, 10), "D3306-911")
+    wife = notify(sys_, manual_clock, date(2026, 7, 8), SPOUSE, date(2026, 6, 20), "D3306-912")
+    assert amount_now(sys_, household_id) == SON_ALONE
+    assert overpaid(sys_, head)[:3] == ([JULY], ALL_THREE - WIFE_AND_SON, "open")
+    assert overpaid(sys_, wife)[:3] == ([JULY], WIFE_AND_SON - SON_ALONE, "open")
+
+    correct(sys_, manual_clock, date(2026, 7, 10), wife, SPOUSE, date(2026, 5, 20), "GA-912")
+    assert overpaid(sys_, head)[:3] == ([JULY], ALL_THREE - WIFE_AND_SON, "open")  # his share as it was
+    assert overpaid(sys_, wife)[:3] == (
+        ["2026-06-01", JULY],
+        (ALL_THREE - HEAD_AND_SON) + (WIFE_AND_SON - SON_ALONE),
+        "open",
+    )
+    assert recoveries(sys_)["outstanding_fen"] == (ALL_THREE - HEAD_AND_SON) + (ALL_THREE - SON_ALONE)

@@ -915,6 +915,42 @@ def test_overpaid_after_deaths_of_one_household(deaths, expected):
     assert rules.overpaid_after_deaths(deaths) == tuple(rules.Overpaid(m, a) for m, a in expected)
 
 
+@pytest.mark.parametrize(
+    "deaths, expected",
+    [
+        # handled out of date order: the wife (10 June) first, the head (20 May) second. June was due
+        # for the wife and the son (her month paid in full: P2W), July for the son: June is the
+        # head's P3 - P2W, July shared, P3 - P1 in all
+        (
+            [
+                F(date(2026, 6, 10), P2, {JULY: P3}),
+                F(date(2026, 5, 20), P1, {JUNE: P3, JULY: P3}, due_after_by_month={JUNE: 140000}),
+            ],
+            [((JULY,), P3 - P2), ((JUNE, JULY), (P3 - 140000) + (P2 - P1))],
+        ),
+        # a month due more than was paid owes nothing for it
+        ([F(date(2026, 5, 20), P1, {JUNE: P2, JULY: P3}, due_after_by_month={JUNE: P3})], [((JULY,), P3 - P1)]),
+    ],
+)
+def test_a_month_is_due_for_whoever_was_in_the_household_then(deaths, expected):
+    assert rules.overpaid_after_deaths(deaths) == tuple(rules.Overpaid(m, a) for m, a in expected)
+
+
+@pytest.mark.parametrize(
+    "joined, left, month, counted",
+    [
+        (date(2020, 1, 1), None, JUNE, True),
+        (date(2020, 1, 1), date(2026, 6, 10), JUNE, True),  # died in June: June is paid in full
+        (date(2020, 1, 1), date(2026, 6, 1), JUNE, True),  # gone on its first day: still in it
+        (date(2020, 1, 1), date(2026, 5, 31), JUNE, False),
+        (date(2026, 6, 30), None, JUNE, True),  # born on its last day
+        (date(2026, 7, 1), None, JUNE, False),  # born after it
+    ],
+)
+def test_who_counts_for_a_month(joined, left, month, counted):
+    assert rules.in_household_for_month(joined, left, month) is counted
+
+
 @pytest.mark.parametrize("dues", [(P2, P1, 0), (P1, P2, 30000), (P2, P2, P2), (200000, P1, P2)])
 def test_overpaid_after_deaths_asks_back_each_fen_once_in_any_order(dues):
     """Whatever order the deaths are counted in, a month's overpayments come to what was paid

@@ -269,7 +269,12 @@ def test_every_variable_set_is_one_the_config_reads(overlay):
     for workload, container in tongban_containers(overlay):
         names = [e["name"] for e in container.get("env", [])]
         if workload["kind"] == "Job":
-            allowed = {"AMQP_URI"} if container["args"] == ["topology"] else {database_url_env(container["args"][1])}
+            # a migration reads its database's URL, and the role it grants (chassis.migrations.upgrade)
+            allowed = (
+                {"AMQP_URI"}
+                if container["args"] == ["topology"]
+                else {database_url_env(container["args"][1]), "TONGBAN_DB_SERVICE_ROLE"}
+            )
             assert set(names) == allowed
             continue
         process = process_of(container)
@@ -375,16 +380,25 @@ def test_one_database_per_service_each_role_only_into_its_own(overlay):
             databases[f"tongban_{db}"]["owner"] == db and databases[f"tongban_{db}"]["cluster"]["name"] == "tongban-pg"
         )
         assert roles[db]["login"] and roles[db]["passwordSecret"]["name"] == f"tongban-{db}-db"
-        assert f"hostssl tongban_{db} {db} all scram-sha-256" in hba
+        # the role the processes connect as, owning nothing (the migration grants it its rights)
+        service = roles[f"{db}_service"]
+        assert service["login"] and service["passwordSecret"]["name"] == f"tongban-{db}-db-service"
+        assert f"hostssl tongban_{db} {db},{db}_service all scram-sha-256" in hba
     reject = [line for line in hba if line.endswith(" reject")]
-    assert reject and set(reject[0].split()[2].split(",")) == set(MIGRATIONS)
+    assert reject and set(reject[0].split()[2].split(",")) == set(MIGRATIONS) | {f"{db}_service" for db in MIGRATIONS}
     assert hba.index(reject[0]) == len(hba) - 1  # after every role's own line
-    # the processes read their database URL from the same Secret the role's password is in
-    for _workload, container in tongban_containers(overlay):
-        for entry in container.get("env", []):
-            if entry["name"].endswith("_DATABASE_URL"):
-                db = entry["name"].removesuffix("_DATABASE_URL").lower()
-                assert entry["valueFrom"]["secretKeyRef"] == {"name": f"tongban-{db}-db", "key": "url"}
+    # the processes read their database URL from the services' role's Secret; a migration from the
+    # owner's, and grants the services' role
+    for workload, container in tongban_containers(overlay):
+        env = {entry["name"]: entry for entry in container.get("env", [])}
+        for name, entry in env.items():
+            if name.endswith("_DATABASE_URL"):
+                db = name.removesuffix("_DATABASE_URL").lower()
+                migration = workload["kind"] == "Job"
+                secret = f"tongban-{db}-db" if migration else f"tongban-{db}-db-service"
+                assert entry["valueFrom"]["secretKeyRef"] == {"name": secret, "key": "url"}, workload["metadata"]
+                if migration:
+                    assert env["TONGBAN_DB_SERVICE_ROLE"]["value"] == f"{db}_service"
     assert cluster["spec"]["instances"] >= 2
 
 
@@ -456,6 +470,13 @@ def test_compose_runs_a_three_node_broker_postgresql_every_process_and_monitorin
         assert {f"migrate-{process.database}", "topology"} <= set(service["depends_on"])
     for db in MIGRATIONS:
         assert services[f"migrate-{db}"]["command"] == ["migrate", db]
+        # migrations as the owner, granting the role the processes connect as
+        migration = services[f"migrate-{db}"]["environment"]
+        assert migration[f"{db.upper()}_DATABASE_URL"].startswith(f"postgresql+psycopg2://{db}:")
+        assert migration["TONGBAN_DB_SERVICE_ROLE"] == f"{db}_service"
+    for name, process in PROCESSES.items():
+        url = services[name]["environment"].get(f"{process.database.upper()}_DATABASE_URL")
+        assert url is None or url.startswith(f"postgresql+psycopg2://{process.database}_service:"), (name, url)
     for service in services.values():
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
