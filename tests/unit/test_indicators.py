@@ -10,6 +10,7 @@ import pytest
 from chassis.errors import InvalidInput
 from chassis.indicators import Target, indicator, judge, year_to_date
 from chassis.policy import PolicyValue
+from contracts.refusals import InvalidRuleInput
 from services.assistance import rules as assistance
 from services.care import rules as care
 from services.funeral import rules as funeral
@@ -115,7 +116,7 @@ def test_the_mean_decision_time():
     pairs = [(date(2026, 3, 2), date(2026, 3, 30)), (date(2026, 3, 6), date(2026, 3, 9))]
     assert assistance.mean_decision_working_days(pairs, frozenset(), frozenset()) == 10.5
     assert assistance.mean_decision_working_days([], frozenset(), frozenset()) is None
-    with pytest.raises(assistance.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         assistance.working_days_between(date(2026, 3, 9), date(2026, 3, 6), frozenset(), frozenset())
 
 
@@ -160,7 +161,7 @@ def test_care_figures(figures, expected):
     ],
 )
 def test_care_counts_that_contradict_each_other(contradicting):
-    with pytest.raises(care.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         care.region_figures(**contradicting)
 
 
@@ -176,5 +177,5 @@ def test_the_eco_burial_rate(burials, eco, rate):
 
 @pytest.mark.parametrize(("burials", "eco"), [(3, 4), (-1, 0), (2, -1)])
 def test_burial_counts_that_contradict_each_other(burials, eco):
-    with pytest.raises(funeral.InvalidInput):
+    with pytest.raises(InvalidRuleInput):
         funeral.eco_burial_rate(burials, eco)
