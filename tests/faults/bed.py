@@ -169,6 +169,7 @@ class Bed:
     threads: list = field(default_factory=list)
     servers: list = field(default_factory=list)
     log_dir: Path = ROOT / "var" / "faults"
+    boot_failures: list[str] = field(default_factory=list)  # instances that exited before ready
 
     # --- the cluster and the database: once per suite -------------------------------------------
 
@@ -207,6 +208,7 @@ class Bed:
 
     def start_system(self, case: str, http_base: int) -> None:
         self.vhost = f"faults-{case}-{os.getpid()}"
+        self.boot_failures.clear()
         self.admin.add_vhost(self.vhost)
         with contextlib.closing(self.pg.admin()) as conn:
             for name in DATABASES:
@@ -327,7 +329,11 @@ class Bed:
         waiting = list(self.running)
 
         def ready():
-            waiting[:] = [i for i in waiting if not (i.alive() and i.ready())]
+            for instance in waiting:
+                if not instance.alive():  # it exited while booting: started again, as a supervisor would
+                    self.boot_failures.append(f"{instance.kind}-{instance.index} exited {instance.process.returncode}")
+            self.restart_dead()
+            waiting[:] = [i for i in waiting if not i.ready()]
             return not waiting
 
         wait_for(ready, timeout=600, interval=0.5, what="every instance ready")

@@ -153,7 +153,9 @@ def test_fault_case(bed, case):
         "seconds": round(time.monotonic() - begun),
         **{k: v for k, v in book.items() if k != "stuck"},
         "stuck": len(book["stuck"]),
+        "stuck_examples": book["stuck"][:3],
         "failures": failures,
+        "boot_failures": list(bed.boot_failures),
     }
     out = ROOT / "var" / "faults"
     out.mkdir(parents=True, exist_ok=True)
