@@ -231,6 +231,9 @@ class Bed:
             "CHECK_SOURCES_URL": f"http://127.0.0.1:{data_port}",
             "JOB_TICK_SECONDS": "1",
             "LOG_LEVEL": "WARNING",
+            # every address is 127.0.0.1: without eventlet's green DNS (dnspython) each of the 27
+            # processes boots on about 0.6 s less CPU
+            "EVENTLET_NO_GREENDNS": "yes",
             "BANK_FILES_DIR": str(self.log_dir / f"{case}-bank-files"),
             **ISSUER.gateway_config(self.log_dir / f"{case}-jwks.json"),
             **{f"{name.upper()}_DATABASE_URL": url for name, url in self.urls.items()},
