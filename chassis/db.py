@@ -26,7 +26,9 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         patch_psycopg()
         # No pre-ping: it costs a round trip on every checkout. A connection the server dropped
         # fails its worker once (events are retried, HTTP answers 503) and is then replaced.
-        return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+        # Overflow of twice the pool: a worker running a named command holds its lock on a second
+        # connection (chassis.entrypoints.Rpc), beside the relay's and the timers' own.
+        return create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, pool_recycle=1800)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")

@@ -9,10 +9,17 @@ ack has its request delivered again. `rpc` keeps the reply of every call that ch
 the command log, in the same transaction, keyed by the request's correlation id; a redelivered
 request whose id is there gets that reply and does not run again (nothing twice). Queries change
 nothing and leave no row.
+
+A named command (chassis.remote.commands_named: the gateway's, under an Idempotency-Key) is kept
+under its command id instead, which a caller's repetition carries again: every delivery of it is
+looked up, so a repetition after the caller gave up waiting gets the first reply. While one
+delivery runs it holds a PostgreSQL advisory lock on the id; another delivery meanwhile is answered
+409 `COMMAND_IN_PROGRESS` at once, so the two never run side by side.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -28,14 +35,15 @@ from kombu.utils import json as kombu_json
 from nameko.rpc import Rpc as NamekoRpc
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
-from sqlalchemy import bindparam
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from chassis.db import Database
 from chassis.errors import Conflict, Problem
 from chassis.logs import bind_ids, get_logger
+from chassis.remote import COMMAND_ID, COMMAND_IN_PROGRESS
 from chassis.tables import command_log
 
 __all__ = ["CommitFirst", "rpc", "http", "problem_response", "json_response", "request_id_of"]
@@ -130,40 +138,125 @@ DEFAULT_COMMAND_LOG_DAYS = 7
 _NEXT_PURGE: dict = {}  # database url -> when the old replies are next deleted
 
 
+_COMMAND_HEADER = f"nameko.{COMMAND_ID}"
+
+
+def command_lock_key(command_id: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a named command (the same in every process)."""
+    return int.from_bytes(hashlib.sha256(f"tongban.command:{command_id}".encode()).digest()[:8], "big", signed=True)
+
+
 class Rpc(CommitFirst, NamekoRpc):
     def __init__(self, **kwargs):
         kwargs.setdefault("expected_exceptions", Problem)
         super().__init__(**kwargs)
+        self._held: dict[int, Any] = {}  # id(message) -> the connection holding its command's lock
 
     @property
     def databases(self) -> list[Database]:
         return [provider for provider in self.container.dependencies if isinstance(provider, Database)]
 
-    def handle_message(self, body, message):
-        request_id = message.properties.get("correlation_id")
-        if request_id and message.delivery_info.get("redelivered"):
-            reply = self._recorded_reply(request_id)
-            if reply is not None:
-                get_logger(service=self.container.service_name, entrypoint=self.method_name).warning(
-                    "rpc.redelivered_command_answered_from_log", request_id=request_id
-                )
-                self.rpc_consumer.handle_result(message, kombu_json.loads(reply), None)
-                return
-        super().handle_message(body, message)
+    def unpack_message_headers(self, message):
+        # a command id names this call only: it must not travel on with the calls this worker makes
+        context = super().unpack_message_headers(message)
+        context.pop(COMMAND_ID, None)
+        return context
 
-    def _recorded_reply(self, request_id: str) -> str | None:
-        for database in self.databases:
-            with database.engine.connect() as conn:
-                reply = conn.execute(_RECORDED, {"request_id": request_id}).scalar()
+    def handle_message(self, body, message):
+        command_id = (message.headers or {}).get(_COMMAND_HEADER)
+        request_id = command_id or message.properties.get("correlation_id")
+        try:
+            if command_id and not self._hold(command_id, message):
+                self._answer(message, problem=self._in_progress())
+                return
+            if request_id and (command_id or message.delivery_info.get("redelivered")):
+                reply = self._recorded_reply(request_id, self._held.get(id(message), (None,))[0])
+                if reply is not None:
+                    get_logger(service=self.container.service_name, entrypoint=self.method_name).warning(
+                        "rpc.repeated_command_answered_from_log", request_id=request_id
+                    )
+                    self._answer(message, result=kombu_json.loads(reply))
+                    return
+        except DBAPIError:
+            # the database is away (restarted, the connection dropped): the command cannot be
+            # looked up, so it is not run; the caller hears 503 and asks again
+            self._answer(message, problem=Problem("the service's database is unavailable; retry shortly", status=503))
+            return
+        try:
+            super().handle_message(body, message)
+        except BaseException:
+            self._let_go(message)
+            raise
+
+    @staticmethod
+    def _in_progress() -> Problem:
+        return Problem(
+            "this command is being handled by another delivery of it; ask again shortly",
+            status=409,
+            title="Command in progress",
+            code=COMMAND_IN_PROGRESS,
+        )
+
+    def _answer(self, message, result=None, problem: Problem | None = None) -> None:
+        """Reply without running the worker (and let go of the command's lock, if held)."""
+        try:
+            self.rpc_consumer.handle_result(message, result, None if problem is None else (Problem, problem, None))
+        finally:
+            self._let_go(message)
+
+    def _hold(self, command_id: str, message) -> bool:
+        """Take the command's lock for this delivery (False: another delivery holds it)."""
+        database = next(iter(self.databases), None)
+        if database is None or database.engine.dialect.name != "postgresql":
+            return True  # one process on SQLite (the embedded default): nothing runs beside it
+        conn = database.engine.connect()
+        try:
+            taken = conn.execute(select(func.pg_try_advisory_lock(command_lock_key(command_id)))).scalar()
+            conn.commit()
+        except BaseException:
+            conn.close()
+            raise
+        if not taken:
+            conn.close()
+            return False
+        self._held[id(message)] = (conn, command_id)
+        return True
+
+    def _let_go(self, message) -> None:
+        held = self._held.pop(id(message), None)
+        if held is None:
+            return
+        conn, command_id = held
+        try:
+            conn.execute(select(func.pg_advisory_unlock(command_lock_key(command_id))))
+            conn.commit()
+        except Exception:
+            conn.invalidate()  # never back to the pool still holding the lock (a gone backend holds none)
+        finally:
+            conn.close()
+
+    def _recorded_reply(self, request_id: str, held=None) -> str | None:
+        """`held`: the connection holding the command's lock, on the first database (asked on it,
+        so a delivery needs no second connection of the pool)."""
+        for n, database in enumerate(self.databases):
+            if n == 0 and held is not None:
+                reply = held.execute(_RECORDED, {"request_id": request_id}).scalar()
+                held.commit()
+            else:
+                with database.engine.connect() as conn:
+                    reply = conn.execute(_RECORDED, {"request_id": request_id}).scalar()
             if reply is not None:
                 return reply
         return None
 
     def handle_result(self, message, worker_ctx, result, exc_info):
-        request_id = message.properties.get("correlation_id")
+        request_id = (message.headers or {}).get(_COMMAND_HEADER) or message.properties.get("correlation_id")
         if exc_info is None and request_id:
             exc_info = self._record_reply(worker_ctx, request_id, result)
-        return super().handle_result(message, worker_ctx, result, exc_info)
+        try:
+            return super().handle_result(message, worker_ctx, result, exc_info)
+        finally:
+            self._let_go(message)  # after the commit and the reply: a repetition now finds the row
 
     def settled_failure(self, exc_info):
         exc_info = duplicate_as_conflict(exc_info)

@@ -3,6 +3,13 @@
 The key is claimed in a transaction of its own (so a concurrent duplicate sees it at once); the
 answer is stored in the worker's transaction, so it commits together with whatever the request
 wrote; a failed request releases the key so the client can try again.
+
+A request whose service did not answer in time (503) may still be committed by the service a
+moment later, so its claim is kept, given up: the client's retry takes it over at once and runs
+the request again, and its RPCs carry the same command ids as the first's
+(chassis.remote.commands_named, from the principal and the key), so the service answers each from
+its command log with the first reply instead of acting again, or, while the first is still
+running, "in progress", which the client gets as 409 "retry shortly" (the claim given up again).
 """
 
 from __future__ import annotations
@@ -18,9 +25,11 @@ from sqlalchemy.exc import IntegrityError
 from chassis.clock import clock_for
 from chassis.db import Database
 from chassis.errors import Conflict, Problem, Refused
+from chassis.remote import COMMAND_IN_PROGRESS, command_base, commands_named
 from gateway.models import IdempotencyRecord
 
-# A claim older than this whose request never finished (the gateway died) may be taken over.
+# A claim older than this whose request never finished (the gateway died) may be taken over; a
+# claim whose request gave up waiting for its service is dated this far back at once.
 ABANDONED_AFTER = timedelta(seconds=60)
 
 
@@ -29,9 +38,12 @@ def request_hash(method: str, path: str, body) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+STILL_BEING_HANDLED = "a request with this Idempotency-Key is still being handled; retry shortly"
+
+
 class IdempotencyKeys:
-    def __init__(self, engine, session_getter, clock):
-        self._engine, self._session, self._clock = engine, session_getter, clock
+    def __init__(self, engine, session_getter, clock, worker_ctx):
+        self._engine, self._session, self._clock, self._worker_ctx = engine, session_getter, clock, worker_ctx
 
     def run(self, principal: str, key: str, fingerprint: str, action):
         """Run `action() -> (status, body)` once per (principal, key); replay its answer after."""
@@ -41,15 +53,20 @@ class IdempotencyKeys:
         if replay is not None:
             return replay[0], replay[1], True
         try:
-            status, body = action()
+            with commands_named(self._worker_ctx, command_base(principal, key)):
+                status, body = action()
         except Problem as problem:
+            if problem.code == COMMAND_IN_PROGRESS:
+                self._give_up(principal, key)
+                raise Conflict(STILL_BEING_HANDLED) from None
             if problem.status < 500:
                 self._release(principal, key)
                 self._store_separately(principal, key, fingerprint, problem.status, problem.as_json())
-            elif problem.status != 503:
+            elif problem.status == 503:
+                # the service did not answer in time and may still act: the retry asks it again
+                self._give_up(principal, key)
+            else:
                 self._release(principal, key)
-            # 503: the service did not answer in time and may still act; the claim stays, so a retry
-            # gets 409 until it is abandoned (ABANDONED_AFTER) rather than acting a second time
             raise
         except Exception:
             self._release(principal, key)
@@ -84,13 +101,27 @@ class IdempotencyKeys:
             if row.status is not None:
                 return row.status, row.response
             if now - row.created_at < ABANDONED_AFTER:
-                raise Conflict("a request with this Idempotency-Key is still being handled; retry shortly")
+                raise Conflict(STILL_BEING_HANDLED)
             conn.execute(
                 IdempotencyRecord.__table__.update()
                 .where(IdempotencyRecord.principal == principal, IdempotencyRecord.key == key)
                 .values(created_at=now)
             )
             return None
+
+    def _give_up(self, principal, key):
+        """Keep the claim (its request's outcome is not known yet) but let the next retry take it
+        over at once, as it would a claim abandoned by a gateway that died."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                IdempotencyRecord.__table__.update()
+                .where(
+                    IdempotencyRecord.principal == principal,
+                    IdempotencyRecord.key == key,
+                    IdempotencyRecord.status.is_(None),
+                )
+                .values(created_at=self._clock.now() - ABANDONED_AFTER)
+            )
 
     def _release(self, principal, key):
         with self._engine.begin() as conn:
@@ -119,4 +150,6 @@ class Idempotency(DependencyProvider):
         self.clock = clock_for(self.container.config)
 
     def get_dependency(self, worker_ctx):
-        return IdempotencyKeys(self.database.engine, lambda: self.database.session_for(worker_ctx), self.clock)
+        return IdempotencyKeys(
+            self.database.engine, lambda: self.database.session_for(worker_ctx), self.clock, worker_ctx
+        )

@@ -10,11 +10,27 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parents[2] / "var" / "faults" / "results.jsonl"
 
 
+def verdict(row: dict, lost: int, twice: int) -> str:
+    """yes, or what kept the run from balancing (tests/faults/load.py assert_balanced)."""
+    why = [*row.get("failures", [])]
+    if row["stuck"]:
+        why.append(f"{row['stuck']} matters stuck")
+    if lost:
+        why.append(f"{lost} lost")
+    if twice:
+        why.append(f"{twice} twice")
+    if (row["payments"], row["paid_twice"], row["unpaid"]) != (row["payments_expected"], 0, 0):
+        why.append("payments do not balance")
+    if row["dead_letters"]:
+        why.append(f"dead letters {row['dead_letters']}")
+    return "yes" if not why else "no: " + "; ".join(why)
+
+
 def table(rows: list[dict]) -> str:
     latest = {row["case"]: row for row in rows}
     lines = [
-        "| case | load | faults injected | matters (completed; stuck) | events (handled) | payments | lost | duplicated |",
-        "|---|---|---|---|---|---|---|---|",
+        "| case | load | faults injected | matters (completed; stuck) | events (handled) | payments | lost | duplicated | balanced |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in latest.values():
         faults = "; ".join(row["faults"]) or "none"
@@ -24,7 +40,7 @@ def table(rows: list[dict]) -> str:
             f"| {row['case']} | {row['load']}, {row['instances']} instances of each process | {faults} | "
             f"{row['matters']} ({row['completed']}; {row['stuck']}) | {row['events']} ({row['handled']} consumer deliveries, "
             f"{row['partner_copies']} partner copies) | {row['payments']} of {row['payments_expected']} | {lost} | "
-            f"{twice} (redelivered and absorbed: {row['redelivered_to_partners']}) |"
+            f"{twice} (redelivered and absorbed: {row['redelivered_to_partners']}) | {verdict(row, lost, twice)} |"
         )
     return "\n".join(lines)
 

@@ -313,6 +313,63 @@ def test_idempotency_key_replays_the_first_answer(system, manual_clock):
     assert "Idempotency-Key" in other.json()["errors"]
 
 
+def test_a_registration_whose_service_answered_too_late_is_answered_on_retry_with_its_first_answer(
+    system, manual_clock
+):
+    """The gateway gives up on the marriage service (503) while the service is still committing the
+    registration; the client's retry under the same Idempotency-Key is told to wait while it runs,
+    and then gets the registration it made, not a refusal of a second one."""
+    from chassis.db import make_engine
+    from gateway.idempotency import ABANDONED_AFTER
+
+    manual_clock.set_local_date(TODAY)
+    sys_ = system(RPC_TIMEOUT_SECONDS="2")
+    husband, wife = couple()
+    request = {"office_code": OFFICE, "party_a": husband, "party_b": wife, "declared_not_close_relatives": True}
+
+    def post():
+        return sys_.call(
+            "POST", "/api/v1/marriage/registrations", CLERK, json=request, headers={"Idempotency-Key": "slow-1"}
+        )
+
+    marriage_db = make_engine(sys_.databases["marriage"])  # green, as the services' own
+    holder = marriage_db.connect()
+    held = holder.begin()
+    holder.execute(text("LOCK TABLE marriage IN EXCLUSIVE MODE"))  # the service's insert waits for it
+    try:
+        timed_out = post()
+        assert timed_out.status_code == 503, timed_out.text
+        meanwhile = post()
+        assert meanwhile.status_code == 409, meanwhile.text
+        assert "still being handled" in meanwhile.json()["detail"]
+    finally:
+        held.rollback()
+        holder.close()
+
+    def registered():
+        with marriage_db.connect() as conn:
+            return conn.execute(text("SELECT id FROM marriage")).scalars().all()
+
+    # the first request commits once the table is free; a patient client retries past any claim
+    (first_id,) = wait_for(registered, what="the timed-out registration committed")
+
+    def answered():
+        response = post()
+        if response.status_code in (409, 503):  # told to retry (shortly), as a client is
+            manual_clock.advance(seconds=ABANDONED_AFTER.total_seconds() + 1)
+            return None
+        return (response,)
+
+    (retried,) = wait_for(answered, what="the retry answered")
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["registration_id"] == first_id
+    assert registered() == [first_id]
+    again = post()
+    assert again.status_code == 201 and again.json() == retried.json()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    marriage_db.dispose()
+
+
 def test_a_birth_notified_while_the_progress_projection_is_stopped_is_linked_once_it_runs(system, manual_clock):
     """The matter a birth belongs to does not depend on what the progress view has seen: the
     marriage registry, the matter's owner, knows the couple's matter."""
