@@ -628,31 +628,34 @@ class Deployed:
         }
 
 
-def queued_messages(amqp_uri: str) -> int:
-    """Messages in every queue of the vhost (ready + unacked), from the management API."""
+def queued_messages(amqp_uri: str) -> dict[str, int]:
+    """Messages (ready + unacked) of every queue of the vhost that holds any, from the management API."""
     import base64
     import urllib.request
 
     vhost = urlsplit(amqp_uri).path.lstrip("/")
     token = base64.b64encode(AMQP_HOST.split("@")[0].encode()).decode()
     request = urllib.request.Request(
-        f"{BROKER_ADMIN_URL.rstrip('/')}/api/queues/{quote(vhost, safe='')}?columns=messages",
+        f"{BROKER_ADMIN_URL.rstrip('/')}/api/queues/{quote(vhost, safe='')}?columns=name,messages",
         headers={"Authorization": f"Basic {token}"},
     )
     with urllib.request.urlopen(request, timeout=10) as answer:
-        return sum(q.get("messages") or 0 for q in json.load(answer))
+        return {q["name"]: q["messages"] for q in json.load(answer) if q.get("messages")}
 
 
 def drain(topology: Topology, label: str, result: Deployed) -> None:
-    """Wait for the services' queues to empty, so one step's backlog does not land on the next."""
+    """Wait for the queues to empty, so one step's backlog does not land on the next; a dead
+    letter never drains, and is a failure of the step."""
     started = time.monotonic()
     while True:
-        left = queued_messages(topology.amqp_uri) + queued_messages(f"amqp://x/{topology.partner_vhost}")
-        if left == 0:
-            result.drained.append(f"{label}: {time.monotonic() - started:.0f} s")
-            return
-        if time.monotonic() - started > DRAIN_TIMEOUT_S:
-            result.drained.append(f"{label}: {left} messages still queued after {DRAIN_TIMEOUT_S:.0f} s")
+        queued = queued_messages(topology.amqp_uri) | queued_messages(f"amqp://x/{topology.partner_vhost}")
+        dead = {name: n for name, n in queued.items() if name.endswith(".dead")}
+        live = {name: n for name, n in queued.items() if name not in dead}
+        waited = time.monotonic() - started
+        if not live or waited > DRAIN_TIMEOUT_S:
+            result.drained.append(f"{label}: {waited:.0f} s" + (f", still queued: {live}" if live else ""))
+            if dead:
+                result.failures.append(f"after {label}: dead letters {dead}")
             return
         eventlet.sleep(1.0)
 
