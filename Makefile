@@ -50,7 +50,11 @@ lint: install
 smoke: install
 	$(PY) -m infra.run --smoke
 
+# The deployed-topology part reads with wrk (Debian: apt-get install wrk) and profiles with py-spy
+# (requirements-dev.txt). Point it at a broker and PostgreSQL of its own with TONGBAN_TEST_AMQP,
+# TONGBAN_TEST_BROKER_ADMIN and TONGBAN_TEST_PG (as the tests); HTTP ports from $BENCH_HTTP_BASE (31000).
 bench: install
+	@command -v wrk >/dev/null || { echo "wrk is needed for the read benchmark: apt-get install wrk"; exit 1; }
 	$(PY) -m bench.run
 
 catalogue: install

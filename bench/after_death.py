@@ -47,6 +47,7 @@ from nameko.containers import ServiceContainer  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench.e2e import poll_delay  # noqa: E402
 from bench.hops import queue_depth  # noqa: E402
 from bench.machine import CpuMeter, CpuUse, cpu_lines, database_names, error_lines, percentile_cells, publish, run_stamp  # noqa: E402
 from chassis.clock import LOCAL_ZONE  # noqa: E402
@@ -326,10 +327,12 @@ class System:
         return sum(queue_depth(self.amqp_uri, dead_queue_name(q)) for q in SUBSCRIPTIONS)
 
 
-def run_death(url: str, i: int, died: date, poll: float, timeout: float, errors: list) -> Timing:
+def run_death(
+    url: str, i: int, died: date, poll: float, timeout: float, errors: list, issuer: Issuer = ISSUER
+) -> Timing:
     elder, _ = people(i)
-    health = {"Authorization": f"Bearer {issue_token(ISSUER, 'health', 'partner')}"}
-    clerk = {"Authorization": f"Bearer {issue_token(ISSUER, 'funeral-01', 'clerk', DISTRICT)}"}
+    health = {"Authorization": f"Bearer {issue_token(issuer, 'health', 'partner')}"}
+    clerk = {"Authorization": f"Bearer {issue_token(issuer, 'funeral-01', 'clerk', DISTRICT)}"}
     timing = Timing(started=time.perf_counter())
 
     def fail(what: str) -> Timing:
@@ -370,7 +373,7 @@ def run_death(url: str, i: int, died: date, poll: float, timeout: float, errors:
                     errors.append(f"poll: {view.status_code}")
                 if elapsed > timeout:
                     return fail(f"not done within {timeout:g} s")
-                eventlet.sleep(poll)
+                eventlet.sleep(poll_delay(poll, elapsed))
         except Exception as exc:
             return fail(f"request failed: {exc!r}")
 

@@ -12,13 +12,16 @@ import sys
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 __all__ = ["Database", "WorkerSession", "make_engine", "session_of", "dialect_insert"]
 
 
-def make_engine(url: str, pool_size: int = 10) -> Engine:
+def make_engine(url: str, pool_size: int = 10, autocommit: bool = False) -> Engine:
+    """`autocommit`: every connection of the pool stays in autocommit (WorkerSession.read), so none
+    is switched and reset at each checkout, which costs psycopg2 a round trip on every checkin."""
+    more = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     if url.startswith("postgresql"):
         # psycopg2 is a C driver: without this every query would block the whole eventlet hub.
         from psycogreen.eventlet import patch_psycopg
@@ -28,8 +31,8 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         # fails its worker once (events are retried, HTTP answers 503) and is then replaced.
         # Overflow of twice the pool: a worker running a named command holds its lock on a second
         # connection (chassis.entrypoints.Rpc), beside the relay's and the timers' own.
-        return create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, pool_recycle=1800)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        return create_engine(url, pool_size=pool_size, max_overflow=2 * pool_size, pool_recycle=1800, **more)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **more)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn, _record):
@@ -60,6 +63,17 @@ class WorkerSession(Session):
     def wrote(self) -> bool:
         return self.info.get("wrote", False)
 
+    def read(self, statement, params: dict | None = None) -> list:
+        """The rows of one read-only statement, outside the worker's transaction, on a pooled
+        connection in autocommit: no BEGIN and no COMMIT, so the read is one round trip, and the
+        statement is its own snapshot. For reads that need nothing else of the transaction (the
+        HTTP edge's hot reads); anything that writes, or reads twice and must agree, uses the session."""
+        bind = self.info.get("reads") or self.get_bind()
+        if isinstance(bind, Connection):  # a session bound to a connection: that one
+            return list(bind.execute(statement, params or {}).all())
+        with bind.connect() as conn:
+            return list(conn.execute(statement, params or {}).all())
+
 
 @event.listens_for(WorkerSession, "after_flush")
 def _flushed(session, _flush_context):
@@ -89,9 +103,13 @@ class Database(DependencyProvider):
     def setup(self):
         config = self.container.config
         self.engine = make_engine(config[self.url_key], pool_size=int(config.get("max_workers", 10)))
+        # a pool of its own for WorkerSession.read (opened on first use: a service that never reads
+        # this way holds no connection for it)
+        self.reads = make_engine(config[self.url_key], pool_size=int(config.get("max_workers", 10)), autocommit=True)
 
     def stop(self):
         self.engine.dispose()
+        self.reads.dispose()
 
     def get_dependency(self, worker_ctx):
         return self.session_for(worker_ctx)
@@ -100,6 +118,7 @@ class Database(DependencyProvider):
         session = self._sessions.get(worker_ctx)
         if session is None:
             session = self._sessions[worker_ctx] = WorkerSession(self.engine, expire_on_commit=False)
+            session.info["reads"] = self.reads
         return session
 
     def open_session(self, worker_ctx) -> WorkerSession | None:

@@ -7,6 +7,8 @@ is a 422 naming the field, before anything is looked up or stored."""
 
 from __future__ import annotations
 
+import functools
+
 from marshmallow import Schema, ValidationError
 
 from chassis.errors import InvalidInput, MalformedRequest
@@ -62,5 +64,13 @@ def refusal(exc: ValidationError, detail: str) -> InvalidInput:
     return MalformedRequest(detail, errors=exc.normalized_messages())
 
 
+@functools.cache
+def _dumper(schema: type[Schema], only: tuple | None) -> Schema:
+    return schema(only=only)
+
+
 def dump(schema: type[Schema], obj, only=None) -> dict:
-    return schema(only=only).dump(obj)
+    """`schema(only=only).dump(obj)`, with one schema instance per (schema, only): building a
+    marshmallow schema (its fields, nested schemas) costs more than dumping a small object with it,
+    and dumping leaves the instance as it was."""
+    return _dumper(schema, None if only is None else tuple(only)).dump(obj)

@@ -227,10 +227,18 @@ class KeySet:
 
 
 def authenticate(authorization: str | None, keys: KeySet, issuer: str, audience: str) -> Actor:
+    return verify(bearer_token(authorization), keys, issuer, audience)[0]
+
+
+def bearer_token(authorization: str | None) -> str:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token:  # the scheme is case-insensitive (RFC 7235)
         raise Unauthorized("send 'Authorization: Bearer <token>'")
-    token = token.strip()
+    return token.strip()
+
+
+def verify(token: str, keys: KeySet, issuer: str, audience: str) -> tuple[Actor, float, str | None]:
+    """The token's actor, when it expires (seconds) and the id of the key that signed it."""
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") not in ALGORITHMS:
@@ -252,7 +260,36 @@ def authenticate(authorization: str | None, keys: KeySet, issuer: str, audience:
     if claims["role"] in EMPLOYEES and claims["exp"] - claims["iat"] > STAFF_MAX_TTL:
         raise Unauthorized(f"staff tokens live at most {STAFF_MAX_TTL // 60} minutes")
     _check_org(claims["role"], claims["sub"], claims.get("org"), Unauthorized)
-    return Actor(id=claims["sub"], role=claims["role"], area=claims.get("area"), org=claims.get("org"))
+    actor = Actor(id=claims["sub"], role=claims["role"], area=claims.get("area"), org=claims.get("org"))
+    return actor, float(claims["exp"]), header.get("kid")
+
+
+class VerifiedTokens:
+    """Tokens already verified, by their exact text, so a client's next request with the same token
+    costs a dictionary look-up instead of a signature check. A hit still answers only while the
+    token has not expired (by the real time, as PyJWT checks it) and its key is still trusted (`KeySet.key`: a key
+    rotated out past its grace, or never published, refuses it as before); nothing else in a
+    verification depends on the time. At most `size` tokens are kept, the oldest dropped first."""
+
+    def __init__(self, keys: KeySet, issuer: str, audience: str, size: int = 10_000, now=time.time):
+        """`now`: the time PyJWT checks `exp` against (the real time), in seconds."""
+        self.keys, self.issuer, self.audience, self.size, self.now = keys, issuer, audience, size, now
+        self._verified: dict[str, tuple[Actor, float, str | None]] = {}
+
+    def __call__(self, authorization: str | None) -> Actor:
+        token = bearer_token(authorization)
+        hit = self._verified.get(token)
+        if hit is not None:
+            actor, expires, kid = hit
+            if self.now() < expires:  # PyJWT's own test: expired once now >= exp
+                self.keys.key(kid)  # raises Unauthorized for a key no longer trusted
+                return actor
+            del self._verified[token]
+        actor, expires, kid = verify(token, self.keys, self.issuer, self.audience)
+        if len(self._verified) >= self.size:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[token] = (actor, expires, kid)
+        return actor
 
 
 class Authenticator(DependencyProvider):
@@ -275,9 +312,10 @@ class Authenticator(DependencyProvider):
         )
         self.issuer = config.get("AUTH_ISSUER") or DEV_ISSUER
         self.audience = config.get("AUTH_AUDIENCE") or AUDIENCE
+        self.verified = VerifiedTokens(self.keys, self.issuer, self.audience)
 
     def get_dependency(self, worker_ctx):
-        return lambda authorization: authenticate(authorization, self.keys, self.issuer, self.audience)
+        return self.verified
 
 
 def main(argv=None):

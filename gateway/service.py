@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, exists, select
 
 from chassis import (
     Clock,
@@ -22,6 +22,7 @@ from chassis import (
 )
 from chassis.errors import Conflict, refusals_as
 from chassis.regions import region_prefix
+from chassis.schemas import dump
 from contracts import marriage as m
 from contracts.events import BirthFactsSchema
 from contracts.matters import MATTER_TYPES, matter_type
@@ -46,7 +47,7 @@ from gateway.idempotency import Idempotency
 from gateway.indicator_routes import IndicatorRoutes
 from gateway.models import BirthNotice, Matter, MatterStep, MatterSubject, StepReport
 from gateway.openapi import openapi_document
-from gateway.progress import as_report, step_state
+from gateway.progress import step_state
 from gateway.reads import PersonReads
 from gateway.webhook_routes import WebhookRoutes
 
@@ -55,6 +56,47 @@ def marriage_route(method: str, path: str, roles: tuple[str, ...] = STAFF, **kwa
     """A route of the marriage registry (/api/v1/marriage…), for the bureau's staff unless `roles` says
     otherwise: registrations, divorces and adoptions declare only what is their own."""
     return route(method, "/api/v1/marriage" + path, roles=roles, tag="marriage", **kwargs)
+
+# "Where is my matter", as one set-based statement built once (SQLAlchemy compiles it once): the
+# matter, its steps and their applied or ignored reports; a citizen's form also requires them to be
+# one of the matter's subjects.
+MATTER_VIEW = (
+    select(
+        Matter.matter_type,
+        Matter.region_code,
+        Matter.opened_at,
+        Matter.completed_at,
+        Matter.revoked_at,
+        MatterStep.step,
+        MatterStep.position,
+        MatterStep.owner,
+        MatterStep.title,
+        MatterStep.state,
+        MatterStep.started_at,
+        MatterStep.deadline,
+        MatterStep.reported_at,
+        MatterStep.reason,
+        StepReport.id.label("report_id"),
+        StepReport.state.label("report_state"),
+        StepReport.reported_at.label("report_at"),
+        StepReport.reason.label("report_reason"),
+        StepReport.applied,
+    )
+    .select_from(Matter)
+    .outerjoin(MatterStep, MatterStep.matter_id == Matter.id)
+    .outerjoin(
+        StepReport,
+        and_(
+            StepReport.matter_id == MatterStep.matter_id,
+            StepReport.step == MatterStep.step,
+            StepReport.applied != "refused",
+        ),
+    )
+    .where(Matter.id == bindparam("matter_id"))
+)
+MATTER_VIEW_OF_SUBJECT = MATTER_VIEW.where(
+    exists().where(MatterSubject.matter_id == Matter.id, MatterSubject.resident_id == bindparam("resident_id"))
+)
 
 
 class GatewayService(
@@ -113,7 +155,7 @@ class GatewayService(
     )
     def my_matters(self, actor, body):
         ids = self.db.execute(select(MatterSubject.matter_id).where(MatterSubject.resident_id == actor.id)).scalars()
-        return {"matters": [self._matter_view(self.db.get(Matter, i)) for i in ids]}
+        return {"matters": [view for _, view in filter(None, (self._matter_view(i) for i in ids))]}
 
     @route(
         "GET",
@@ -124,14 +166,15 @@ class GatewayService(
         response=MatterViewSchema,
     )
     def get_matter(self, actor, body, matter_id):
-        matter = self._matter(matter_id)
-        if actor.role == CITIZEN:
-            subject = self.db.get(MatterSubject, (matter_id, actor.id))
-            if subject is None:
-                raise NotFound(f"no matter {matter_id}")  # not 403: do not confirm it exists
-        elif not actor.covers(matter.region_code):
+        # a citizen's read names them as a subject in the statement itself: one round trip, and a
+        # matter that is not theirs looks like one that does not exist (404, not 403)
+        found = self._matter_view(matter_id, subject=actor.id if actor.role == CITIZEN else None)
+        if found is None:
+            raise NotFound(f"no matter {matter_id}")
+        region_code, view = found
+        if actor.role != CITIZEN and not actor.covers(region_code):
             raise Forbidden(f"matter {matter_id} is outside your area")
-        return self._matter_view(matter)
+        return view
 
     def _matter(self, matter_id) -> Matter:
         matter = self.db.get(Matter, matter_id)
@@ -139,64 +182,62 @@ class GatewayService(
             raise NotFound(f"no matter {matter_id}")
         return matter
 
-    def _matter_view(self, matter: Matter, owner: str | None = None) -> dict:
-        # One statement, one snapshot: the matter row, its steps and their reports cannot disagree.
-        joined = self.db.execute(
-            select(Matter.completed_at, Matter.revoked_at, MatterStep, StepReport)
-            .join(MatterStep, MatterStep.matter_id == Matter.id)
-            .outerjoin(
-                StepReport,
-                and_(
-                    StepReport.matter_id == MatterStep.matter_id,
-                    StepReport.step == MatterStep.step,
-                    StepReport.applied != "refused",
-                ),
-            )
-            .where(Matter.id == matter.id)
-        ).all()
-        completed_at, revoked_at = (joined[0][0], joined[0][1]) if joined else (None, None)
-        rows = sorted({step.step: step for _, _, step, _ in joined}.values(), key=lambda r: r.position)
-        reports: dict[str, list[StepReport]] = {}
-        for _, _, step, report in joined:
-            if report is not None:
-                reports.setdefault(step.step, []).append(report)
-        kind = matter_type(matter.matter_type)
-        states = [step_state(row) for row in rows]
-        titles = {row.step: row.title for row in rows}
-        now = self.clock.now()
-        steps = [
-            {
-                "step": st.step,
-                "title": titles[st.step],
-                "owner": st.owner,
-                "state": st.state,
-                "started_at": st.started_at,
-                "deadline": st.deadline,
-                "reported_at": st.reported_at,
-                "reason": st.reason,
-                "overdue": rules.is_overdue(st, now),
-                "history": self._step_history(reports.get(st.step, [])),
-            }
-            for st in states
-            if owner is None or st.owner == owner
+    def _matter_view(self, matter_id: str, owner: str | None = None, subject: str | None = None):
+        """(region code, the view) of the matter, or None if there is none (or `subject` is not one
+        of its citizens). One statement, one snapshot, outside the worker's transaction: the matter
+        row, its steps and their reports cannot disagree, and the read is a single round trip."""
+        if subject is None:
+            joined = self.db.read(MATTER_VIEW, {"matter_id": matter_id})
+        else:
+            joined = self.db.read(MATTER_VIEW_OF_SUBJECT, {"matter_id": matter_id, "resident_id": subject})
+        if not joined:
+            return None
+        head = joined[0]
+        steps: dict[str, tuple] = {}  # step -> (its row, its reports)
+        for row in joined:
+            if row.step is not None:
+                steps.setdefault(row.step, (row, []))[1].extend([row] if row.report_id is not None else [])
+        ordered = sorted(steps.values(), key=lambda entry: entry[0].position)
+        states = [
+            rules.StepState(r.step, r.owner, r.state, r.started_at, r.deadline, r.reported_at, r.reason)
+            for r, _ in ordered
         ]
-        return MatterViewSchema().dump(
-            {
-                "matter_id": matter.id,
-                "matter_type": kind.name,
-                "title": kind.title,
-                "state": rules.matter_state(states, revoked_at is not None),
-                "opened_at": matter.opened_at,
-                "completed_at": completed_at,
-                "revoked_at": revoked_at,
-                "steps": steps,
-            }
-        )
+        kind = matter_type(head.matter_type)
+        now = self.clock.now()
+        view = {
+            "matter_id": matter_id,
+            "matter_type": kind.name,
+            "title": kind.title,
+            "state": rules.matter_state(states, head.revoked_at is not None),
+            "opened_at": head.opened_at,
+            "completed_at": head.completed_at,
+            "revoked_at": head.revoked_at,
+            "steps": [
+                {
+                    "step": st.step,
+                    "title": row.title,
+                    "owner": st.owner,
+                    "state": st.state,
+                    "started_at": st.started_at,
+                    "deadline": st.deadline,
+                    "reported_at": st.reported_at,
+                    "reason": st.reason,
+                    "overdue": rules.is_overdue(st, now),
+                    "history": self._step_history(
+                        [rules.Report(r.report_state, r.report_at, r.report_reason, r.report_id) for r in reports],
+                        [r.applied == "yes" for r in reports],
+                    ),
+                }
+                for st, (row, reports) in zip(states, ordered)
+                if owner is None or st.owner == owner
+            ],
+        }
+        return head.region_code, dump(MatterViewSchema, view)
 
     @staticmethod
-    def _step_history(reports: list[StepReport]) -> list[dict]:
+    def _step_history(reports: list[rules.Report], applied_flags: list[bool]) -> list[dict]:
         """The owner's reports of a step but the one it reads as now, oldest first."""
-        earlier, applied = rules.history([as_report(r) for r in reports], [r.applied == "yes" for r in reports])
+        earlier, applied = rules.history(reports, applied_flags)
         return [
             {"state": r.state, "reason": r.reason, "reported_at": r.at, "applied": took_effect}
             for r, took_effect in zip(earlier, applied)
@@ -248,7 +289,10 @@ class GatewayService(
         response=MatterViewSchema,
     )
     def partner_matter(self, actor, body, matter_id):
-        view = self._matter_view(self._matter(matter_id), owner=actor.id)
+        found = self._matter_view(matter_id, owner=actor.id)
+        if found is None:
+            raise NotFound(f"no matter {matter_id}")
+        view = found[1]
         if not view["steps"]:
             raise NotFound(f"no step of yours in matter {matter_id}")
         return view

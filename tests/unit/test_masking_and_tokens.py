@@ -21,7 +21,8 @@ from chassis.errors import (
 )
 from chassis.logs import mask_resident_ids
 from contracts.person import compose_resident_id
-from gateway.auth import ROLES, DevIssuer, Issuer, KeySet, authenticate, issue_token
+from gateway import auth as auth_module
+from gateway.auth import ROLES, DevIssuer, Issuer, KeySet, VerifiedTokens, authenticate, issue_token, verify
 
 ID = compose_resident_id("330602", date(1990, 1, 1), 123)
 ID_X = next(c for c in (compose_resident_id("330602", date(1990, 1, 1), n) for n in range(1000)) if c.endswith("X"))
@@ -233,6 +234,44 @@ def test_a_rotated_out_key_is_trusted_for_its_grace_period_only(tmp_path):
     assert who(new) == "clerk-7"
     with pytest.raises(Unauthorized, match="does not publish"):
         who(Issuer.generate())
+
+
+def test_a_verified_token_is_remembered_only_while_it_and_its_key_are_good(tmp_path, monkeypatch):
+    """The gateway's cache of verified tokens: the same token again is not verified again, but an
+    expired one is, and a key rotated out past its grace refuses a remembered token too."""
+    clock = {"now": NOW}
+    jwks = tmp_path / "jwks.json"
+    old, new = Issuer.generate(), Issuer.generate()
+    jwks.write_text(json.dumps(old.jwks()))
+    keys = KeySet(str(jwks), now=lambda: clock["now"], refresh_seconds=60, cooldown_seconds=5, grace_seconds=900)
+    real = {"now": time.time()}
+    verified = VerifiedTokens(keys, old.issuer, old.audience, size=2, now=lambda: real["now"])
+    checks = []
+
+    def counting(token, *args):
+        checks.append(token)
+        return verify(token, *args)
+
+    monkeypatch.setattr(auth_module, "verify", counting)
+    token = issue_token(old, "clerk-7", "clerk", area="330602")
+    assert verified(f"Bearer {token}").id == "clerk-7"
+    assert verified(f"bearer {token}").area == "330602"
+    assert len(checks) == 1  # the second answer came from the cache
+    real["now"] += 10 * 60  # the token's 10 minutes are over: verified afresh (PyJWT decides)
+    verified(f"Bearer {token}")
+    assert len(checks) == 2
+    real["now"] = time.time()
+    with pytest.raises(Unauthorized):
+        verified("Bearer " + token[:-4] + "AAAA")  # never cached on the strength of another token
+    jwks.write_text(json.dumps(new.jwks()))
+    clock["now"] += 61  # the JWKS is read again: the old key is gone, in its grace
+    assert verified(f"Bearer {token}").id == "clerk-7"
+    clock["now"] += 901
+    with pytest.raises(Unauthorized, match="rotated out"):
+        verified(f"Bearer {token}")
+    for subject in ("a-1", "a-2", "a-3"):  # the oldest entries go first
+        verified(f"Bearer {issue_token(new, subject, 'clerk', area='330602')}")
+    assert len(verified._verified) == 2
 
 
 def test_an_unreadable_jwks_keeps_the_keys_it_had(tmp_path):
