@@ -57,6 +57,7 @@ def marriage_route(method: str, path: str, roles: tuple[str, ...] = STAFF, **kwa
     otherwise: registrations, divorces and adoptions declare only what is their own."""
     return route(method, "/api/v1/marriage" + path, roles=roles, tag="marriage", **kwargs)
 
+
 # "Where is my matter", as one set-based statement built once (SQLAlchemy compiles it once): the
 # matter, its steps and their applied or ignored reports; a citizen's form also requires them to be
 # one of the matter's subjects.
