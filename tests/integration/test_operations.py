@@ -111,7 +111,7 @@ def _alive(pid: int) -> bool:
 def running(amqp_uri, scratch, tmp_path):
     from infra.partners import broker_from
     from infra.run import SERVICES, drop_databases
-    from infra.scratch import BROKER_ADMIN_URL
+    from infra.scratch import BROKER_ADMIN_URL, SERVICE_PASSWORD, SERVICE_ROLE
 
     prefix = f"test_ops_{uuid.uuid4().hex[:8]}"
     partner_vhost = f"{amqp_uri.rsplit('/', 1)[1]}-partners"  # what infra.run provisions beside it
@@ -135,6 +135,9 @@ def running(amqp_uri, scratch, tmp_path):
         "TONGBAN_PG": os.environ.get("TONGBAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
         "LOG_LEVEL": "INFO",
         "OPS_WATCH_SECONDS": "1",
+        # the role the services connect as, made on the harness's server with this password
+        "TONGBAN_DB_SERVICE_ROLE": SERVICE_ROLE,
+        "TONGBAN_DB_SERVICE_PASSWORD": SERVICE_PASSWORD,
     }
     system = Running(env, tmp_path)
     try:
