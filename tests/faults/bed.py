@@ -39,7 +39,7 @@ import requests
 from chassis.migrations import upgrade
 from contracts.partners import PARTNERS
 from infra import rabbit_nodes
-from infra.partner_data import PartnerData, serve
+from infra.partner_data import DEV_SOURCE_TOKEN, PartnerData, serve
 from infra.partner_sim import PartnerSimulator
 from infra.processes import PROCESSES
 from infra.scratch import BrokerAdmin
@@ -229,6 +229,7 @@ class Bed:
             "TONGBAN_QUEUE_TYPE": "quorum",
             "E_CERTIFICATE_KEY": "faults-e-certificate-key",
             "CHECK_SOURCES_URL": f"http://127.0.0.1:{data_port}",
+            "CHECK_SOURCES_TOKEN": DEV_SOURCE_TOKEN,  # what the suite's PartnerData accepts
             "JOB_TICK_SECONDS": "1",
             "LOG_LEVEL": "WARNING",
             # every address is 127.0.0.1: without eventlet's green DNS (dnspython) each of the 27
