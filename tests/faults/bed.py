@@ -39,8 +39,9 @@ import requests
 from chassis.migrations import upgrade
 from contracts.partners import PARTNERS
 from infra import rabbit_nodes
-from infra.partner_data import PartnerData, serve
-from infra.partner_sim import PartnerSimulator
+from infra.partner_data import DEV_SOURCE_TOKEN, PartnerData, serve
+from infra.partner_sim import PartnerSimulator, provision_simulated
+from infra.partners import PartnerBroker, broker_from
 from infra.processes import PROCESSES
 from infra.scratch import BrokerAdmin
 from tests.faults.proxy import TcpProxy
@@ -163,6 +164,8 @@ class Bed:
     broker: TcpProxy | None = None
     gateway: TcpProxy | None = None
     vhost: str = ""
+    partner_vhost: str = ""
+    partners: PartnerBroker | None = None
     urls: dict = field(default_factory=dict)
     running: list[Instance] = field(default_factory=list)
     simulator: PartnerSimulator | None = None
@@ -221,14 +224,21 @@ class Bed:
         self.servers.append(serve(PartnerData(), data_port))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{case}.log", "ab")  # noqa: SIM115 - kept open for the processes' lifetime
+        # the partner-facing vhost, as `make run` has it: its topology, the feed's account, and a
+        # login per simulated partner (never the machine's broker, which the config defaults to)
+        self.partner_vhost = f"{self.vhost}-partners"
+        self.partners = broker_from(self.amqp_uri, self.admin.url, self.partner_vhost)
+        feed = self.partners.setup()
         env = {
             **os.environ,
+            "PARTNER_AMQP_URI": feed["uri"],
             "PYTHONPATH": str(ROOT),
             "PYTHONWARNINGS": "ignore",
             "AMQP_URI": self.amqp_uri,
             "TONGBAN_QUEUE_TYPE": "quorum",
             "E_CERTIFICATE_KEY": "faults-e-certificate-key",
             "CHECK_SOURCES_URL": f"http://127.0.0.1:{data_port}",
+            "CHECK_SOURCES_TOKEN": DEV_SOURCE_TOKEN,  # what the suite's PartnerData accepts
             "JOB_TICK_SECONDS": "1",
             "LOG_LEVEL": "WARNING",
             # every address is 127.0.0.1: without eventlet's green DNS (dnspython) each of the 27
@@ -252,7 +262,7 @@ class Bed:
         self.gateway = TcpProxy(
             [("127.0.0.1", int(i.http.rsplit(":", 1)[1])) for i in self.running if i.kind == "gateway"]
         )
-        self.simulator = PartnerSimulator(self.amqp_uri, self.url, ISSUER, partners=tuple(PARTNERS))
+        self.simulator = PartnerSimulator(provision_simulated(self.partners, tuple(PARTNERS)), self.url, ISSUER)
         self.threads.append(eventlet.spawn(self._simulate))
 
     def _simulate(self):
@@ -296,6 +306,8 @@ class Bed:
             self._log.close()
         with contextlib.suppress(Exception):
             self.admin.delete_vhost(self.vhost)
+        with contextlib.suppress(Exception):
+            self.admin.delete_vhost(self.partner_vhost)
 
     # --- faults -------------------------------------------------------------------------------
 
