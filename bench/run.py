@@ -91,11 +91,11 @@ class Params:
             rounds=2,
             stage_events=1000,
             marriage_rates=(5.0, 10.0, 20.0, 50.0),
-            step_seconds=20,
+            step_seconds=12,
             death_rate=20.0,
-            death_seconds=20,
-            wrk_seconds=10,
-            profile_seconds=8,
+            death_seconds=12,
+            wrk_seconds=8,
+            profile_seconds=6,
             poll=0.1,  # 50 matters/s polled every 50 ms would be 1,000 GETs/s from the client alone
         )
 
