@@ -40,6 +40,7 @@ from gateway.assistance_routes import AssistanceRoutes
 from gateway.auth import Authenticator
 from gateway.care_routes import CareRoutes
 from gateway.charity_routes import CharityRoutes
+from gateway.console import ConsoleRoutes
 from gateway.funeral_routes import FuneralRoutes
 from gateway.idempotency import Idempotency
 from gateway.models import BirthNotice, Matter, MatterStep, MatterSubject, StepReport
@@ -47,12 +48,23 @@ from gateway.openapi import openapi_document
 from gateway.progress import as_report, step_state
 from gateway.reads import PersonReads
 from gateway.webhook_routes import WebhookRoutes
+from gateway.work_queue_routes import WorkQueueRoutes
 
 CITIZEN, CLERK, PARTNER, ADMIN = "citizen", "clerk", "partner", "admin"
 ANYONE = (CITIZEN, CLERK, PARTNER, ADMIN)
 
 
-class GatewayService(AssistanceRoutes, CareRoutes, CharityRoutes, FuneralRoutes, WebhookRoutes, PersonReads, Operable):
+class GatewayService(
+    AssistanceRoutes,
+    CareRoutes,
+    CharityRoutes,
+    FuneralRoutes,
+    WebhookRoutes,
+    WorkQueueRoutes,
+    ConsoleRoutes,
+    PersonReads,
+    Operable,
+):
     name = "gateway"
 
     auth = Authenticator()
