@@ -10,12 +10,14 @@ NO_SERVICES := TONGBAN_TEST_PG=postgresql://postgres@127.0.0.1:9/postgres TONGBA
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt tests/deployment/package-lock.json
+$(VENV)/.installed: requirements.txt requirements-dev.txt tests/deployment/package-lock.json gateway/console/package-lock.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11+ is required")'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	@command -v npm >/dev/null || { echo "npm (Node.js) is needed for the deployment checks: apt-get install nodejs npm"; exit 1; }
 	cd tests/deployment && npm ci --no-audit --no-fund --loglevel=error
+	# the console's htmx (served from node_modules by the gateway) and axe-core (the browser tests' check)
+	cd gateway/console && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # INSTANCES=3 (or "2,gateway=3"): that many of every service, competing for their queues.

@@ -187,3 +187,14 @@ class WebhookAttempt(Base):
     latency_ms = Column(Integer, nullable=False)
     outcome = Column(String(20), nullable=False)
     error = Column(Text)
+
+
+class WorkClaim(Base):
+    """A case claimed from a work queue (认领) by one caseworker until they release it."""
+
+    __tablename__ = "work_claim"
+    record_kind = Column(String(40), primary_key=True)  # e.g. assistance_application
+    record_id = Column(String(64), primary_key=True)
+    queue = Column(String(60), nullable=False)
+    claimed_by = Column(String(80), nullable=False, index=True)  # the actor's principal
+    claimed_at = Column(UtcDateTime, nullable=False)

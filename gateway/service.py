@@ -42,6 +42,7 @@ from gateway.assistance_routes import AssistanceRoutes
 from gateway.auth import Authenticator
 from gateway.care_routes import CareRoutes
 from gateway.charity_routes import CharityRoutes
+from gateway.console import ConsoleRoutes
 from gateway.funeral_routes import FuneralRoutes
 from gateway.idempotency import Idempotency
 from gateway.indicator_routes import IndicatorRoutes
@@ -50,6 +51,7 @@ from gateway.openapi import openapi_document
 from gateway.progress import step_state
 from gateway.reads import PersonReads
 from gateway.webhook_routes import WebhookRoutes
+from gateway.work_queue_routes import WorkQueueRoutes
 
 
 def marriage_route(method: str, path: str, roles: tuple[str, ...] = STAFF, **kwargs):
@@ -107,6 +109,8 @@ class GatewayService(
     FuneralRoutes,
     IndicatorRoutes,
     WebhookRoutes,
+    WorkQueueRoutes,
+    ConsoleRoutes,
     PersonReads,
     Operable,
 ):

@@ -295,7 +295,7 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(ROOT))
     from chassis.migrations import ensure_service_role, service_role_url, upgrade
     from chassis.topology import declare_topology
-    from gateway.auth import DEV_JWKS_FILE, dev_issuer
+    from gateway.auth import DEV_JWKS_FILE, DEV_KEY_FILE, dev_issuer
 
     if not env.get("E_CERTIFICATE_KEY"):
         env["E_CERTIFICATE_KEY"] = "dev-only-e-certificate-signing-key"
@@ -304,6 +304,8 @@ def main(argv=None) -> int:
         issuer = dev_issuer()
         env["AUTH_JWKS"], env["AUTH_ISSUER"], env["AUTH_AUDIENCE"] = str(DEV_JWKS_FILE), issuer.issuer, issuer.audience
         say(f"AUTH_JWKS not set: tokens come from the local development issuer ({DEV_JWKS_FILE.parent})")
+        # the console's sign-in page mints with the same issuer: pick a role and an area
+        env.setdefault("CONSOLE_DEV_ISSUER_KEYS", str(DEV_KEY_FILE))
 
     urls = database_urls(prefix)
     service_urls = dict(urls)

@@ -1,0 +1,82 @@
+"""The console's words (zh-CN, the domain's own terms) and how values read on a page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from gateway.work_queues import PROGRAMME_TITLES, STATE_TITLES
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+SIGN_IN_ROLES = {
+    "citizen": "群众（居民身份证号码）",
+    "clerk": "经办人员（工号 + 所属区划）",
+    "admin": "管理人员（工号）",
+}
+APPLICATION_STEPS = {"acceptance": "受理", "economic-check": "核对", "notice": "公示", "decision": "审批"}
+MATTER_STATES = {
+    "in_progress": "办理中",
+    "waiting": "等待中",
+    "completed": "已办结",
+    "revoked": "已撤销",
+    "rejected": "未通过",
+}
+STEP_STATES = {
+    "pending": "待办",
+    "not_started": "未开始",
+    "waiting": "等待前序环节",
+    "in_progress": "办理中",
+    "done": "已完成",
+    "rejected": "未通过",
+    "not_applicable": "不适用",
+    "reversed": "已撤回",
+}
+OWNERS = {
+    "marriage": "婚姻登记机关",
+    "police": "公安（户籍）",
+    "health": "卫生健康",
+    "medical_insurance": "医疗保障",
+    "human_resources": "人力资源社会保障",
+    "assistance": "社会救助",
+    "funeral": "殡葬管理",
+}
+SOURCES = {"status": "状态"}
+CHECK_STATUS = {"ok": "已返回", "timeout": "超时", "error": "失败", "not_found": "无记录"}
+DECISIONS = {"approve": "批准", "reject": "不予批准"}
+RELATIONSHIPS = {"head": "户主", "spouse": "配偶", "child": "子女", "parent": "父母", "other": "其他"}
+programmes, states = PROGRAMME_TITLES, STATE_TITLES
+
+
+def yuan(fen) -> str:
+    """Integer fen as yuan with two decimals (money is never a float on the way)."""
+    if fen is None:
+        return "—"
+    sign, fen = ("-" if fen < 0 else ""), abs(int(fen))
+    return f"{sign}{fen // 100}.{fen % 100:02d} 元"
+
+
+def when(value) -> str:
+    """An ISO instant in Beijing time, to the minute; a date as it is."""
+    if not value:
+        return "—"
+    text = str(value)
+    if "T" not in text:
+        return text
+    return datetime.fromisoformat(text).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
+def refusal(answer) -> str:
+    """What the API said when it refused, in a sentence (its detail, with the fields it named)."""
+    if not isinstance(answer, dict):
+        return "操作未完成。"
+    detail = answer.get("detail") or answer.get("title") or "操作未完成"
+    errors = answer.get("errors") or {}
+    named = "；".join(f"{field}: {reasons}" for field, reasons in list(errors.items())[:5])
+    return f"操作未完成：{detail}" + (f"（{named}）" if named else "")
+
+
+def mask(resident_id: str | None) -> str:
+    """A resident ID as pages show it: never in full."""
+    if not resident_id:
+        return "—"
+    return resident_id[:6] + "********" + resident_id[-4:]

@@ -1,0 +1,356 @@
+"""The console (gateway/console) in Debian's chromium, driven by Playwright, against the real
+system (broker, PostgreSQL, every service the flow needs): a caseworker takes a 低保 application
+from acceptance to the district's approval; a citizen applies for 结婚生育户口一件事 and watches
+it complete; another township's case is not found; a form without its CSRF token is refused; the
+console's actions leave the API's audit rows. Every page is checked with axe-core (no serious or
+critical violation) and photographed into docs/console/ (the README shows them)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+import eventlet
+import pytest
+from jwt.algorithms import ECAlgorithm
+from playwright.sync_api import Page, expect, sync_playwright
+from sqlalchemy import create_engine, text
+
+from infra.partner_data import PartnerData
+from tests.helpers import wait_for
+from tests.integration.test_assistance_gateway import members, pin_standard
+from tests.integration.test_marriage_one_matter import couple, slot
+from tests.system import ISSUER
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "docs" / "console"
+AXE = ROOT / "gateway" / "console" / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM = "/usr/bin/chromium"
+TOWNSHIP, OTHER_TOWNSHIP, DISTRICT = "330602001", "330602002", "330602"
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One chromium for the whole run; each test opens its own contexts (cookie jars)."""
+    playwright = sync_playwright().start()
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    yield chromium
+    # the driver's own stop waits for its child under eventlet's patched subprocess handling and
+    # never returns in this process: the browser is closed and the driver ends with the process
+    # (its pipe closes)
+    with eventlet.Timeout(30, False):
+        chromium.close()
+
+
+def dev_issuer_keys(path: Path) -> str:
+    """The test issuer's key in the development issuer's file format: the console's local sign-in
+    mints with it, as `make run`'s does with var/dev-issuer/keys.json."""
+    private = {**json.loads(ECAlgorithm.to_jwk(ISSUER.key)), "kid": ISSUER.kid, "alg": "ES256"}
+    path.write_text(json.dumps({"issuer": ISSUER.issuer, "audience": ISSUER.audience, "keys": [private]}))
+    return str(path)
+
+
+class Console:
+    """A person at the console: a browser context of their own, signed in through the sign-in page."""
+
+    def __init__(self, browser, base: str, phone: bool = False):
+        self.base = base
+        # CSP forbids inline scripts; axe is injected by the test, so this context lets it in
+        self.context = browser.new_context(bypass_csp=True, viewport=PHONE if phone else None, locale="zh-CN")
+        self.page: Page = self.context.new_page()
+        self.page.set_default_timeout(20_000)
+
+    def open(self, path: str) -> Page:
+        self.page.goto(self.base + path)
+        return self.page
+
+    def sign_in(self, role: str, subject: str, area: str | None = None, shot: str | None = None):
+        page = self.open("/console/sign-in")
+        page.get_by_role("radio", name=re.compile(role_label(role))).check()
+        page.get_by_label("居民身份证号码或工号").fill(subject)
+        if area:
+            page.get_by_label(re.compile("所属区划代码")).fill(area)
+        if shot:
+            check_page(page, shot)
+        page.get_by_role("button", name="登录").click()
+        page.wait_for_load_state()
+
+    def sign_out(self):
+        self.page.get_by_role("button", name="退出登录").click()
+        expect(self.page.get_by_role("heading", name="登录民政办事台")).to_be_visible()
+
+    def close(self):
+        self.context.close()
+
+
+def role_label(role: str) -> str:
+    return {"citizen": "群众", "clerk": "经办人员", "admin": "管理人员"}[role]
+
+
+def check_page(page: Page, name: str) -> None:
+    """axe-core on the page as it stands (no serious or critical violation), then its screenshot."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    bad = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == [], f"axe on {name}: {bad}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def audit_rows(url: str, subject_like: str) -> list[dict]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT action, actor_id, actor_role, actor_area, outcome, reason, policy_version "
+                "FROM audit_log WHERE subject LIKE :s AND actor_role <> 'citizen' ORDER BY id"
+            ),
+            {"s": subject_like},
+        ).mappings()
+        found = [dict(r) for r in rows]
+    engine.dispose()
+    return found
+
+
+def submit_application(sys_, household) -> str:
+    applied = sys_.call(
+        "POST",
+        "/api/v1/assistance/applications",
+        ("citizen", household[0]["resident_id"]),
+        json={
+            "programme": "dibao",
+            "region_code": TOWNSHIP,
+            "address": "越城区府山街道 1 号",
+            "bank_account": "6228480000000001",
+            "members": household,
+        },
+    )
+    assert applied.status_code == 201, applied.text
+    return applied.json()["application_id"]
+
+
+def other_household(seq: int) -> list[dict]:
+    """Another family than members(): its own ID numbers (the same shape)."""
+    from contracts.person import compose_resident_id
+
+    born = [date(1968, 1, 1), date(1969, 2, 2), date(2010, 3, 3)]
+    return [
+        {**m, "resident_id": compose_resident_id(DISTRICT, day, seq + i)}
+        for i, (m, day) in enumerate(zip(members(), born, strict=True))
+    ]
+
+
+def test_a_caseworker_takes_a_dibao_application_to_the_district_approval(system, manual_clock, browser, tmp_path):
+    data = PartnerData()
+    sys_ = system(assistance=data, CONSOLE_DEV_ISSUER_KEYS=dev_issuer_keys(tmp_path / "keys.json"))
+    pin_standard(sys_.databases["assistance"])
+    manual_clock.set_local_date(date(2026, 4, 27))
+    in_console, by_api = members(), other_household(201)
+    for m in in_console + by_api:
+        data.facts[("bank_deposits", m["resident_id"])] = {"deposits_fen": 1_000_000}
+    app_id = submit_application(sys_, in_console)
+    api_id = submit_application(sys_, by_api)
+
+    caseworker = Console(browser, sys_.url)
+    caseworker.sign_in("clerk", "caseworker-01", TOWNSHIP, shot="sign-in")
+    page = caseworker.page
+    expect(page.get_by_role("heading", name="工作队列")).to_be_visible()
+    expect(page.get_by_text("待受理 2")).to_be_visible()  # the queue's counts
+    check_page(page, "queues")
+
+    page.get_by_role("link", name=re.compile("低保申请（乡镇")).click()
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=app_id[:8]))
+    expect(row).to_contain_text("待受理")
+    row.get_by_role("button", name=f"认领 {app_id[:8]}").click()  # htmx: the table comes back, claimed
+    expect(row.get_by_role("button", name=f"释放 {app_id[:8]}")).to_be_visible()
+    expect(row).to_contain_text("caseworker-01")
+    check_page(page, "queue-township")
+
+    # a second caseworker of the township cannot claim the same case
+    second = Console(browser, sys_.url)
+    second.sign_in("clerk", "caseworker-02", TOWNSHIP)
+    second.open("/console/queues/dibao-township?claim=unclaimed")
+    expect(second.page.get_by_role("link", name=app_id[:8])).to_have_count(0)  # not offered
+    claim_api = sys_.call(
+        "POST", f"/api/v1/work-queues/dibao-township/items/{app_id}/claim", ("clerk", "caseworker-02", TOWNSHIP)
+    )
+    assert claim_api.status_code == 409 and "caseworker-01" in claim_api.json()["detail"]
+    second.close()
+
+    page.get_by_role("link", name=app_id[:8]).click()
+    expect(page.get_by_role("heading", name=re.compile("申请"))).to_be_visible()
+    page.get_by_role("button", name="受理").click()
+    expect(page.get_by_role("status")).to_have_text("受理：已完成")
+    expect(page.get_by_text("2026-05-28")).to_be_visible()  # the 20-working-day decision date
+    page.get_by_role("button", name="核对").click()
+    expect(page.get_by_role("status")).to_have_text("核对：已完成")
+    expect(page.get_by_text("核对完成")).to_be_visible()
+    manual_clock.set_local_date(date(2026, 4, 28))
+    page.get_by_role("button", name="公示").click()
+    expect(page.get_by_role("status")).to_have_text("公示：已完成")
+    manual_clock.set_local_date(date(2026, 5, 6))
+    page.reload()
+    page.get_by_label("理由").fill("乡镇意见：收入低于标准")
+    page.get_by_role("button", name="提交审批").click()  # 低保 is approved by the district
+    expect(page.get_by_role("status")).to_contain_text("操作未完成")
+    check_page(page, "application-in-notice")
+    caseworker.sign_out()
+
+    approver = Console(browser, sys_.url)
+    approver.sign_in("clerk", "approver-01", DISTRICT)
+    page = approver.page
+    page.get_by_role("link", name=re.compile("待审批的低保申请")).click()
+    expect(page.get_by_role("link", name=app_id[:8])).to_be_visible()
+    check_page(page, "queue-district")
+    page.get_by_role("link", name=app_id[:8]).click()
+    page.get_by_label("批准", exact=True).check()
+    page.get_by_label("理由").fill("家庭人均收入低于当地低保标准")
+    page.get_by_role("button", name="提交审批").click()
+    expect(page.get_by_role("status")).to_have_text("审批：已完成")
+    expect(page.get_by_text("已批准")).to_be_visible()
+    expect(page.get_by_text("2005.00 元").first).to_be_visible()
+    expect(page.get_by_text("家庭人均收入低于当地低保标准").first).to_be_visible()
+    check_page(page, "application-approved")
+    approver.close()
+
+    # the same steps through the API, by the same people, on the other application
+    manual_clock.set_local_date(date(2026, 4, 27))
+    path = f"/api/v1/assistance/applications/{api_id}"
+    cw, ap = ("clerk", "caseworker-01", TOWNSHIP), ("clerk", "approver-01", DISTRICT)
+    assert sys_.call("POST", f"/api/v1/work-queues/dibao-township/items/{api_id}/claim", cw).status_code == 200
+    for step in ("acceptance", "economic-check"):
+        assert sys_.call("POST", f"{path}/{step}", cw).status_code == 200
+    manual_clock.set_local_date(date(2026, 4, 28))
+    assert sys_.call("POST", f"{path}/notice", cw).status_code == 200
+    manual_clock.set_local_date(date(2026, 5, 6))
+    township = sys_.call(
+        "POST", f"{path}/decision", cw, json={"decision": "approve", "reason": "乡镇意见：收入低于标准"}
+    )
+    assert township.status_code == 409
+    decided = sys_.call(
+        "POST", f"{path}/decision", ap, json={"decision": "approve", "reason": "家庭人均收入低于当地低保标准"}
+    )
+    assert decided.status_code == 200, decided.text
+
+    # the console left exactly the rows the API did: the service's and the gateway's (the claim)
+    for db, subject in (("assistance", "%{}%"), ("gateway", "%{}%")):
+        console_rows = audit_rows(sys_.databases[db], subject.format(app_id))
+        api_rows = audit_rows(sys_.databases[db], subject.format(api_id))
+        assert console_rows, f"no audit rows in {db}"
+        assert console_rows == api_rows, db
+
+
+def test_another_townships_case_is_not_found_and_a_form_without_csrf_is_refused(
+    system, manual_clock, browser, tmp_path
+):
+    data = PartnerData()
+    sys_ = system(assistance=data, CONSOLE_DEV_ISSUER_KEYS=dev_issuer_keys(tmp_path / "keys.json"))
+    pin_standard(sys_.databases["assistance"])
+    manual_clock.set_local_date(date(2026, 4, 27))
+    app_id = submit_application(sys_, members())
+
+    stranger = Console(browser, sys_.url)
+    stranger.sign_in("clerk", "caseworker-09", OTHER_TOWNSHIP)
+    page = stranger.open(f"/console/applications/{app_id}")
+    expect(page.get_by_role("heading", name="未找到")).to_be_visible()
+    check_page(page, "not-found")
+    stranger.open("/console/queues/dibao-township")
+    expect(page.get_by_text("本乡镇暂无待办的低保申请。")).to_be_visible()  # its queue holds nothing of ours
+    stranger.close()
+
+    caseworker = Console(browser, sys_.url)
+    caseworker.sign_in("clerk", "caseworker-01", TOWNSHIP)
+    caseworker.open(f"/console/applications/{app_id}")
+    url = f"{sys_.url}/console/applications/{app_id}/acceptance"
+    refused = caseworker.context.request.post(url, form={"key": "no-csrf-1"})  # the session cookie, no token
+    assert refused.status == 403 and "CSRF" in refused.text()
+    wrong = caseworker.context.request.post(url, form={"key": "no-csrf-2", "csrf_token": "0" * 40})
+    assert wrong.status == 403
+    view = sys_.call("GET", f"/api/v1/assistance/applications/{app_id}", ("clerk", "caseworker-01", TOWNSHIP))
+    assert view.json()["state"] == "submitted"  # nothing ran
+    caseworker.page.route(url, lambda route: route.continue_(post_data="key=k"))  # the browser's form, token stripped
+    caseworker.page.get_by_role("button", name="受理").click()
+    expect(caseworker.page.get_by_role("heading", name="请求被拒绝")).to_be_visible()
+    check_page(caseworker.page, "csrf-refused")
+    caseworker.close()
+
+
+def test_a_citizen_applies_for_the_marriage_one_matter_and_watches_it_complete(system, manual_clock, browser, tmp_path):
+    today = date(2026, 5, 11)
+    manual_clock.set_local_date(today)
+    sys_ = system(simulator=True, CONSOLE_DEV_ISSUER_KEYS=dev_issuer_keys(tmp_path / "keys.json"))
+    husband, wife = couple()
+
+    citizen = Console(browser, sys_.url, phone=True)
+    citizen.sign_in("citizen", husband["resident_id"])
+    page = citizen.page
+    expect(page.get_by_role("heading", name="我的事项")).to_be_visible()
+    check_page(page, "citizen-my-matters-empty")
+    page.get_by_role("link", name="申请结婚生育户口一件事").click()
+    page.get_by_label("婚姻登记处").select_option("330602")
+    page.get_by_label("预约日期").fill(str(today + timedelta(days=1)))
+    page.get_by_label("预约时段（北京时间）").select_option("09:00")
+    page.get_by_label("姓名").first.fill(husband["name"])
+    page.get_by_role("group", name="另一方").get_by_label("姓名").fill(wife["name"])
+    page.get_by_label("居民身份证号码").fill(wife["resident_id"])
+    check_page(page, "citizen-apply-marriage")
+    page.get_by_role("button", name="提交申请").click()
+    page.wait_for_url(re.compile(r"/console/matters/"))
+    matter_id = page.url.rsplit("/", 1)[1]
+    assert slot(today + timedelta(days=1)).startswith(str(today + timedelta(days=1)))
+    # the progress view follows events: the page may first say not found, then shows the matter
+    wait_for(
+        lambda: page.reload() and page.get_by_role("heading", name="结婚生育户口一件事").count() == 1,
+        timeout=20,
+        what="the matter page",
+    )
+    expect(page.locator("[data-state]")).to_have_attribute("data-state", "in_progress")
+    check_page(page, "citizen-matter-in-progress")
+
+    manual_clock.set_local_date(today + timedelta(days=1))
+    registered = sys_.call(
+        "POST",
+        "/api/v1/marriage/registrations",
+        ("clerk", "registrar-01", "330602"),
+        json={
+            "office_code": "330602",
+            "party_a": husband,
+            "party_b": wife,
+            "declared_not_close_relatives": True,
+            "matter_id": matter_id,
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    expect(page.locator("[data-state]")).to_have_attribute("data-state", "waiting", timeout=30_000)  # htmx polls
+    born = sys_.call(
+        "POST",
+        "/api/v1/partner/births",
+        ("partner", "health"),
+        json={
+            "child": {
+                "name": "张小宝",
+                "birth_date": str(today + timedelta(days=1)),
+                "sex": "female",
+                "birth_certificate_number": f"O{husband['resident_id'][-9:-1]}",
+            },
+            "mother_resident_id": wife["resident_id"],
+            "father_resident_id": husband["resident_id"],
+            "hospital": "绍兴市妇幼保健院",
+        },
+    )
+    assert born.status_code == 202, born.text
+    expect(page.locator("[data-state]")).to_have_attribute("data-state", "completed", timeout=30_000)
+    expect(page.locator("li.step.done")).to_have_count(5)
+    check_page(page, "citizen-matter-completed")
+
+    page.get_by_role("link", name="我的事项").click()
+    expect(page.get_by_text("已办结 · 已完成 5/5 个环节")).to_be_visible()
+    check_page(page, "citizen-my-matters")
+    citizen.close()
