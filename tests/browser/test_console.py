@@ -24,12 +24,13 @@ from tests.integration.test_assistance_gateway import members, pin_standard
 from tests.integration.test_marriage_one_matter import couple, slot
 from tests.system import ISSUER
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2]  # not yet in `make test`: see the module's last note
 SHOTS = ROOT / "docs" / "console"
 AXE = ROOT / "gateway" / "console" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = "/usr/bin/chromium"
 TOWNSHIP, OTHER_TOWNSHIP, DISTRICT = "330602001", "330602002", "330602"
 PHONE = {"width": 390, "height": 844}
+expect.set_options(timeout=20_000)  # a page's answer beside a CPU hog takes seconds, not milliseconds
 
 
 @pytest.fixture(scope="session")
@@ -354,3 +355,10 @@ def test_a_citizen_applies_for_the_marriage_one_matter_and_watches_it_complete(s
     expect(page.get_by_text("已办结 · 已完成 5/5 个环节")).to_be_visible()
     check_page(page, "citizen-my-matters")
     citizen.close()
+
+
+# Not yet in `make test` (tests/browser is outside tests/integration, which the integration tier
+# runs): on the day it was written, beside the acceptance run and a CPU hog, the caseworker test
+# reached the queue and failed at the claim button (the table came back unclaimed, no refusal
+# shown: htmx does not swap a 4xx/5xx answer, so the cause is still to be read), and there was no
+# time left to find why. Run: pytest tests/browser with the harness's TONGBAN_TEST_* variables.
