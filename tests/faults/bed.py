@@ -365,10 +365,10 @@ class Bed:
             what="the node back in its cluster",
         )
 
-    def queues(self) -> list[dict]:
+    def queues(self, vhost: str | None = None) -> list[dict]:
         admin = self.admin
         request = urllib.request.Request(
-            f"{admin.url}/api/queues/{urllib.parse.quote(self.vhost, safe='')}?columns=name,messages,type,leader,members",
+            f"{admin.url}/api/queues/{urllib.parse.quote(vhost or self.vhost, safe='')}?columns=name,messages,type,leader,members",
             headers=admin.headers,
         )
         with urllib.request.urlopen(request, timeout=30) as response:

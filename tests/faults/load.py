@@ -365,7 +365,12 @@ def ledger(bed, load: Load) -> dict:
     paid_twice = sum(1 for p in paid.values() if len(p) > 1)
     unpaid = sum(1 for p in paid.values() if [x[2] for x in p] != ["paid"])
     # dead letters: none left, or each one explained (a case lists what it expects)
-    dead = {q["name"]: q.get("messages", 0) for q in bed.queues() if q["name"].endswith(".dead") and q.get("messages")}
+    dead = {
+        q["name"]: q.get("messages", 0)
+        for vhost in (bed.vhost, bed.partner_vhost)  # the partners' queues dead-letter too
+        for q in bed.queues(vhost)
+        if q["name"].endswith(".dead") and q.get("messages")
+    }
     # hourly jobs: one run per hour of the clock across every instance (chassis.lease)
     job_runs = {}
     for name in ("marriage", "care", "charity"):
