@@ -30,7 +30,7 @@ import pytest  # noqa: E402
 from nameko.containers import ServiceContainer  # noqa: E402
 
 from infra.scratch import Scratch  # noqa: E402
-from tests.helpers import close_broker_connections  # noqa: E402
+from tests.helpers import PATIENCE, close_broker_connections  # noqa: E402
 
 
 def pytest_configure(config):
@@ -112,6 +112,9 @@ def base_config(amqp_uri):
         "LOG_LEVEL": "WARNING",
         "max_workers": 10,
         "OUTBOX_POLL_INTERVAL": 0.2,
+        # The gateway's RPC deadline is generous here, below the test client's own, so a busy
+        # machine makes a request slow, never a 503 (a test about the deadline sets its own).
+        "RPC_TIMEOUT_SECONDS": PATIENCE * 0.75,
     }
 
 
