@@ -26,11 +26,13 @@ import requests
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from chassis.logs import get_logger
 from contracts.partners import PARTNERS
 from gateway.auth import dev_issuer, issue_token
 from infra.partner_sim import REVERSING, STEP_FOR, reason_for
 
 ENDPOINTS = "/api/v1/partner/webhooks/endpoints"
+LOG = get_logger(service="webhook-simulator")  # JSON lines, like every process of `make run`
 
 
 class WebhookDepartment:
@@ -86,7 +88,7 @@ class WebhookDepartment:
             data = Webhook(self.secret or "").verify(body, headers)
         except WebhookVerificationError as exc:
             self.refused += 1
-            print(f"[{self.partner} webhook] refused a delivery: {exc}", file=sys.stderr)
+            LOG.warning("webhook_sim.delivery_refused", partner=self.partner, error=str(exc))
             return 400
         webhook_id = headers["webhook-id"]
         with self.lock:
@@ -130,9 +132,14 @@ class WebhookDepartment:
         if response.status_code in (200, 202) or (response.status_code == 409 and "already" in response.text):
             self.reported.append((self.partner, event["matter_id"], step if state == "done" else f"{step}:{state}"))
             return True
-        if response.status_code == 404 or (response.status_code == 409 and "not revoked" in response.text):
+        if response.status_code == 404 or response.status_code == 409:
+            # not yet seen, not yet revoked, or this report still being handled (the delivery came
+            # again while its first report was in flight): deliver it again later
             return False
-        print(f"[{self.partner} webhook] report of {step} failed: {response.status_code}", file=sys.stderr)
+        LOG.warning(
+            "webhook_sim.report_failed", partner=self.partner, step=step, status=response.status_code,
+            detail=response.text[:200],
+        )  # fmt: skip
         return response.status_code < 500
 
     def serve(self) -> WebhookDepartment:
@@ -172,7 +179,7 @@ def main(argv=None) -> int:
         except requests.RequestException as exc:
             if attempt == 59:
                 raise
-            print(f"[{args.partner} webhook] gateway not ready ({type(exc).__name__}); retrying", file=sys.stderr)
+            LOG.info("webhook_sim.gateway_not_ready", partner=args.partner, error=type(exc).__name__)
             time.sleep(1)
     print(
         json.dumps({"webhook_simulator": args.partner, "endpoint": department.endpoint_id, "url": department.url}),
