@@ -289,6 +289,34 @@ class Member:
     single_person_listing: bool = False  # 单人户: assessed and paid as a household of one
 
 
+def member_from(record) -> Member:
+    """A stored member, or one of a request (a dict), as the rules take it."""
+    get = record.get if isinstance(record, dict) else (lambda name: getattr(record, name))
+    person = (
+        ResidentId.parse(get("resident_id"))
+        if get("resident_id")
+        else Newborn(get("birth_certificate_number"), get("birth_date"))
+    )
+    return Member(
+        resident_id=person,
+        monthly_income_fen=get("monthly_income_fen"),
+        employment_cost_fen=get("employment_cost_fen") or 0,
+        seriously_ill=bool(get("seriously_ill")),
+        severely_disabled=bool(get("severely_disabled")),
+        pregnant=bool(get("pregnant")),
+        single_person_listing=bool(get("single_person_listing")),
+    )
+
+
+# the disability subsidies' amounts, by programme: the policy parameter (chassis.policy) of each
+DISABILITY_PARAMETERS = MappingProxyType(
+    {
+        "disability_living": "assistance.disability_living_monthly_fen",  # 困难残疾人生活补贴
+        "disability_care": "assistance.disability_care_monthly_fen",  # 重度残疾人护理补贴
+    }
+)
+
+
 @dataclass(frozen=True)
 class HouseholdIncome:
     per_capita_fen: int  # rounded half up, for display; eligibility uses `per_capita_exact`

@@ -22,7 +22,6 @@ from chassis import (
     Outbox,
     Policy,
     WorkerMetrics,
-    handle_event,
     rpc,
 )
 from chassis.audit import SYSTEM
@@ -31,11 +30,11 @@ from chassis.db import dialect_insert
 from chassis.errors import refusals_as
 from chassis.lease import Lease, leased_job
 from chassis.regions import division_name, region_prefix, require_known_division
-from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, date_revision, step_reason
 from contracts.partners import PARTNERS
 from contracts.person import ResidentId, mask
 from contracts.roles import ADMIN, CITIZEN, PARTNER, STAFF
 from services.marriage import rules
+from services.marriage.after_death import AfterDeath
 from services.marriage.dependencies import ECertificates
 from services.marriage.exceptions import (
     AdoptionRefused,
@@ -50,7 +49,6 @@ from services.marriage.models import (
     Appointment,
     Certificate,
     CertificateSerial,
-    DeathRecord,
     Divorce,
     Marriage,
     Office,
@@ -97,7 +95,7 @@ ADOPTION_LAW = (  # in the order of rules.AdoptionLaw
 )
 
 
-class MarriageService(Operable):
+class MarriageService(AfterDeath, Operable):
     name = "marriage"
 
     db = Database()
@@ -1103,134 +1101,6 @@ class MarriageService(Operable):
             ).returning(table.c.last_serial)
         ).scalar_one()
         return rules.certificate_number(kind, office_code, on.year, serial)
-
-    # --- 身后一件事: a marriage ended by death --------------------------------------------------
-
-    @handle_event("death.notified", "death.revoked", "death.date_corrected")
-    def on_death(self, event):
-        """death.notified: the deceased's marriage ends by death that day, so the spouse reads
-        widowed (丧偶) and may marry again; death.revoked: the marriage is registered again, unless
-        the spouse has married meanwhile (then the step says so); death.date_corrected: the
-        marriage ended by death on the confirmed date instead. Reports the matter's step."""
-        data = event.data
-        record = self.db.get(DeathRecord, data["case_id"], with_for_update=True)
-        revision = date_revision(event.type, data)
-        action = after_death_action(
-            event.type, record.state if record else None, record.date_revision if record else 0, revision
-        )
-        if action is OnDeath.STOP:
-            self._end_marriage_by_death(event, record)
-        elif action is OnDeath.RESTORE:
-            self._restore_marriage(event, record)
-        elif action is OnDeath.RESTATE:
-            self._restate_marriage_end(event, record)
-        elif action is OnDeath.CLOSE:
-            record.state = "reversed"
-        elif action is OnDeath.TOMBSTONE:  # the late notice will find this and change nothing
-            self.db.add(
-                DeathRecord(
-                    case_id=data["case_id"],
-                    resident_id=data["resident_id"],
-                    date_of_death=date.fromisoformat(str(data["date_of_death"])),
-                    state="revoked",
-                    recorded_at=self.clock.now(),
-                )
-            )
-            # say so, or the step stays pending and the matter revoking
-            self._report_death_step(data["case_id"], "not_applicable", REVOKED_BEFORE_NOTICE)
-        if action in (OnDeath.STOP, OnDeath.RESTATE):  # the record stands on this event's date now
-            self.db.get(DeathRecord, data["case_id"]).date_revision = revision
-
-    def _end_marriage_by_death(self, event, record: DeathRecord | None = None) -> None:
-        """`record`: the not_applicable record a corrected date finds, rewritten with that date."""
-        data = event.data
-        died_on = date.fromisoformat(str(data["date_of_death"]))
-        spouse = self.db.get(Spouse, data["resident_id"], with_for_update=True)
-        marriage = self.db.get(Marriage, spouse.marriage_id, with_for_update=True) if spouse else None
-        if record is None:
-            record = DeathRecord(case_id=data["case_id"], resident_id=data["resident_id"], recorded_at=self.clock.now())
-            self.db.add(record)
-        record.date_of_death, record.marriage_id = died_on, marriage.id if marriage else None
-        record.state = "applied" if marriage else "not_applicable"
-        if marriage is None:
-            self._report_death_step(
-                data["case_id"], "not_applicable", step_reason(event.type, data, "the deceased was not married")
-            )
-            return
-        said = self._ended_by_death(event, marriage, died_on)
-        self._report_death_step(data["case_id"], "done", step_reason(event.type, data, said))
-
-    def _restate_marriage_end(self, event, record: DeathRecord) -> None:
-        """A corrected date of death: the marriage the old date ended ended on the new date. Ending
-        it again moves the date (the spouses are apart already), so nothing need be undone first;
-        a restoration would fail once the widowed spouse has married again, which the death allowed."""
-        data = event.data
-        died_on = date.fromisoformat(str(data["date_of_death"]))
-        marriage = self.db.get(Marriage, record.marriage_id, with_for_update=True)
-        previous, record.date_of_death = marriage.ended_on, died_on
-        said = [self._ended_by_death(event, marriage, died_on)]
-        survivor = marriage.party_b_id if marriage.party_a_id == record.resident_id else marriage.party_a_id
-        since = (
-            self.db.execute(
-                select(Marriage.registered_on)
-                .where(
-                    Marriage.id != marriage.id,
-                    (Marriage.party_a_id == survivor) | (Marriage.party_b_id == survivor),
-                    Marriage.registered_on >= previous,
-                    Marriage.registered_on < died_on,
-                )
-                .order_by(Marriage.registered_on)
-            )
-            .scalars()
-            .first()
-        )
-        if since is not None:  # married again while widowed by the old date, before the confirmed one
-            said.append(
-                f"the surviving spouse married again on {since}, before the corrected date of death: "
-                f"for the registrar to review"
-            )
-            self.audit.record(
-                SYSTEM, "marriage.death_date_corrected", f"marriage-{marriage.id}", "needs_review", reason=said[-1]
-            )
-        self._report_death_step(record.case_id, "done", step_reason(event.type, data, "; ".join(said)))
-
-    def _ended_by_death(self, event, marriage: Marriage, died_on: date) -> str:
-        """THE way a marriage ends by death: as of `died_on`, the spouses apart (the survivor reads
-        widowed). Again on an ended marriage: the date moves."""
-        marriage.state, marriage.ended_on = "ended_by_death", died_on
-        for row in self.db.execute(select(Spouse).where(Spouse.marriage_id == marriage.id)).scalars():
-            self.db.delete(row)
-        self.audit.record(
-            SYSTEM,
-            "marriage.end_by_death",
-            f"marriage-{marriage.id}",
-            "ended_by_death",
-            reason=f"{event.type} {event.id}",
-            ended_on=died_on,
-        )
-        return f"marriage {marriage.id} ended by death on {died_on}"
-
-    def _restore_marriage(self, event, record: DeathRecord) -> None:
-        """The marriage is registered again, unless the spouse has married meanwhile."""
-        record.state = "reversed"
-        marriage = self.db.get(Marriage, record.marriage_id, with_for_update=True)
-        parties = (marriage.party_a_id, marriage.party_b_id)
-        if self.db.execute(select(Spouse.resident_id).where(Spouse.resident_id.in_(parties))).first():
-            reason = "the surviving spouse has married again: the earlier marriage cannot be restored"
-            self.audit.record(
-                SYSTEM, "marriage.death_revoked", f"marriage-{marriage.id}", "not_restored", reason=reason
-            )
-            self._report_death_step(record.case_id, "reversed", reason)
-            return
-        marriage.state, marriage.ended_on = "registered", None
-        self.db.add_all([Spouse(resident_id=p, marriage_id=marriage.id) for p in parties])
-        self.audit.record(
-            SYSTEM, "marriage.death_revoked", f"marriage-{marriage.id}", "registered", reason=event.data["reason"]
-        )
-        self._report_death_step(record.case_id, "reversed", f"marriage {marriage.id} restored")
-
-    def _report_death_step(self, case_id: str, state: str, reason: str) -> None:
-        self.outbox.report_step(f"death-case-{case_id}", "after_death", "marriage_ended", state, reason)
 
     # --- marital status (minimal disclosure) -------------------------------------------------
 
