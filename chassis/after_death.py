@@ -37,7 +37,7 @@ DEATH_EVENTS = ("death.notified", "death.revoked", "death.date_corrected")
 class AfterDeathParticipant:
     """Mixed into a service that has `db`, `clock` and `outbox` (nameko finds the inherited handler)."""
 
-    death_record: ClassVar[type]
+    death_record: ClassVar[Any]  # the service's model (a declarative class)
     death_step: ClassVar[str]
     no_death_changes: ClassVar[Any] = None
 

@@ -26,6 +26,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from types import MappingProxyType
+from typing import Any
 
 from contracts.assistance import RECOVERY_STATES, REPAYMENT_METHODS, SELF_CARE_LEVELS
 from contracts.person import AGE_OF_MAJORITY, Newborn, ResidentId
@@ -289,9 +290,12 @@ class Member:
     single_person_listing: bool = False  # 单人户: assessed and paid as a household of one
 
 
-def member_from(record) -> Member:
+def member_from(record: Any) -> Member:
     """A stored member, or one of a request (a dict), as the rules take it."""
-    get = record.get if isinstance(record, dict) else (lambda name: getattr(record, name))
+
+    def get(name: str) -> Any:
+        return record.get(name) if isinstance(record, Mapping) else getattr(record, name)
+
     person = (
         ResidentId.parse(get("resident_id"))
         if get("resident_id")
