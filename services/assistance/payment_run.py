@@ -12,7 +12,6 @@ from chassis import (
     Forbidden,
     rpc,
 )
-from chassis.payment_runs import as_problems
 from contracts.partners import BANKS
 from contracts.payments import (
     BankBatchViewSchema,
@@ -48,43 +47,19 @@ class PaymentRun:
         Idempotent: a month already frozen is returned as it is."""
         actor, data = Actor.from_dict(actor), load(PaymentCycleRequestSchema, request)
         _require_payments_office(actor)
-        with as_problems():
-            summary = payments.freeze_cycle(self.db.connection(), data["month"], self.clock.now())
-        self.audit.record(
-            actor,
-            "payment_cycle.freeze",
-            f"payment-cycle-{summary.cycle_id}",
-            "frozen" if summary.created else "already_frozen",
-            payments=summary.payments,
-            total_fen=summary.total_fen,
-        )
-        return dump(PaymentCycleViewSchema, asdict(summary))
+        return dump(PaymentCycleViewSchema, asdict(self.desk.freeze(actor, data["month"], self.clock.now())))
 
     @rpc
     def get_payment_cycle(self, actor, cycle_id):
         _require_payments_office(Actor.from_dict(actor))
-        with as_problems():
-            return dump(PaymentCycleViewSchema, asdict(payments.cycle_summary(self.db.connection(), cycle_id)))
+        return dump(PaymentCycleViewSchema, asdict(self.desk.summary(cycle_id)))
 
     @rpc
     def send_bank_batch(self, actor, cycle_id):
         """Write the cycle's pending payments for the bank, with control totals; frozen -> sent."""
         actor = Actor.from_dict(actor)
         _require_payments_office(actor)
-        conn = self.db.connection()
-        with as_problems():
-            payments.claim_for_sending(conn, cycle_id)
-            path, (rows, total) = self.bank_files(
-                payments.RUN.file_name(cycle_id), lambda out: payments.write_bank_file(conn, cycle_id, out)
-            )
-            state = payments.mark_sent(conn, cycle_id)
-        self.audit.record(
-            actor, "payment_cycle.send", f"payment-cycle-{cycle_id}", state, rows=rows, total_fen=total, file=path.name
-        )
-        return dump(
-            BankBatchViewSchema,
-            {"cycle_id": cycle_id, "file": str(path), "rows": rows, "total_fen": total, "state": state},
-        )
+        return dump(BankBatchViewSchema, self.desk.send(actor, cycle_id))
 
     @rpc
     def reconcile_bank_results(self, actor, cycle_id, request):
@@ -96,24 +71,14 @@ class PaymentRun:
         actor, data = Actor.from_dict(actor), load(BankResultsRequestSchema, request)
         if not (actor.role == PARTNER and actor.id == BANKS):
             _require_payments_office(actor)
-        with as_problems():
-            summary = payments.reconcile(
-                self.db.connection(), cycle_id, [(r["payment_id"], r["status"], r["reason"]) for r in data["results"]]
-            )
+
+        def settle(summary):
             if summary.paid:  # a paid top-up may settle a revoked death's back pay
                 self.db.connection().execute(payments.MARK_BACK_PAY_PAID)
-        if summary.paid or summary.failed:  # a payment a death counted may not have been made (recoveries.py)
-            self._recount_after_bank_results(actor, cycle_id)
-        self.audit.record(
-            actor,
-            "payment_cycle.reconcile",
-            f"payment-cycle-{cycle_id}",
-            summary.state,
-            paid=summary.paid,
-            failed=summary.failed,
-            conflicts=len(summary.conflicts),
-        )
-        return dump(ReconcileViewSchema, summary.view())
+            if summary.paid or summary.failed:  # a payment a death counted may not have been made
+                self._recount_after_bank_results(actor, cycle_id)
+
+        return dump(ReconcileViewSchema, self.desk.reconcile(actor, cycle_id, data["results"], then=settle).view())
 
     @rpc
     def household_payments(self, actor, household_id):

@@ -29,6 +29,7 @@ from chassis import (
     rpc,
 )
 from chassis.errors import refusals_as
+from chassis.payment_desk import PaymentDesk
 from chassis.payment_runs import BankFiles
 from chassis.tables import audit_log
 from contracts.assistance import (
@@ -38,7 +39,7 @@ from contracts.assistance import (
 )
 from contracts.person import InvalidResidentId, ResidentId
 from contracts.roles import ADMIN
-from services.assistance import rules
+from services.assistance import payments, rules
 from services.assistance.after_death import AfterDeath
 from services.assistance.applications import Applications
 from services.assistance.dependencies import EconomicCheckSources
@@ -95,6 +96,7 @@ class AssistanceService(
     log = Logger()
     metrics = WorkerMetrics()
     bank_files = BankFiles()
+    desk = PaymentDesk(payments.RUN, "payment_cycle")  # the payments office's four steps, audited
     sources = EconomicCheckSources()
 
     # --- policy versions ------------------------------------------------------------------------
