@@ -37,7 +37,7 @@ from contracts.progress import (
 )
 from contracts.roles import ADMIN, ANYONE, CITIZEN, CLERK, PARTNER, STAFF
 from gateway import progress_rules as rules
-from gateway.api import route, wire
+from gateway.api import route
 from gateway.assistance_routes import AssistanceRoutes
 from gateway.auth import Authenticator
 from gateway.care_routes import CareRoutes
@@ -148,7 +148,7 @@ class GatewayService(
         },
     )
     def apply_marriage_birth_hukou(self, actor, body):
-        return self.marriage.open_marriage_matter(actor.as_dict(), wire(m.OneMatterApplicationSchema, body))
+        return self.marriage.open_marriage_matter(actor.as_dict(), body)
 
     @route(
         "GET",
@@ -309,6 +309,7 @@ class GatewayService(
         tag="partners",
         summary="Report the outcome of your step (done, rejected with a reason, not applicable), or report it again",
         body=StepReportRequestSchema,
+        forward=False,
         response=StepReportAcceptedSchema,
         status=202,
     )
@@ -344,6 +345,7 @@ class GatewayService(
         tag="partners",
         summary="A hospital birth certificate (health department): starts the newborn steps",
         body=BirthNotificationRequestSchema,
+        forward=False,
         response=BirthAcceptedSchema,
         status=202,
         example={
@@ -364,7 +366,7 @@ class GatewayService(
         certificate = body["child"]["birth_certificate_number"]
         if body["child"]["birth_date"] > self.clock.today():
             raise InvalidInput("a birth is notified after it happened", errors={"child.birth_date": ["after today"]})
-        facts = wire(BirthFactsSchema, body)
+        facts = BirthFactsSchema().dump(body)
         seen = self.db.execute(
             select(BirthNotice).where(BirthNotice.birth_certificate_number == certificate).with_for_update()
         ).scalar_one_or_none()
@@ -422,7 +424,7 @@ class GatewayService(
         example={"name": "北京市东城区婚姻登记处", "slot_minutes": 30, "slot_capacity": 6},
     )
     def put_office(self, actor, body, office_code):
-        return self.marriage.put_office(actor.as_dict(), office_code, wire(m.OfficeRequestSchema, body))
+        return self.marriage.put_office(actor.as_dict(), office_code, body)
 
     @marriage_route(
         "GET",
@@ -455,7 +457,7 @@ class GatewayService(
         status=201,
     )
     def book_appointment(self, actor, body):
-        return self.marriage.book_appointment(actor.as_dict(), wire(m.AppointmentRequestSchema, body))
+        return self.marriage.book_appointment(actor.as_dict(), body)
 
     @marriage_route(
         "POST",
@@ -472,7 +474,7 @@ class GatewayService(
         },
     )
     def register_marriage(self, actor, body):
-        return self.marriage.register_marriage(actor.as_dict(), wire(m.RegistrationRequestSchema, body))
+        return self.marriage.register_marriage(actor.as_dict(), body)
 
     @marriage_route(
         "GET",
@@ -493,7 +495,7 @@ class GatewayService(
         status=201,
     )
     def apply_divorce(self, actor, body):
-        return self.marriage.apply_divorce(actor.as_dict(), wire(m.DivorceRequestSchema, body))
+        return self.marriage.apply_divorce(actor.as_dict(), body)
 
     @marriage_route(
         "GET",
@@ -512,7 +514,7 @@ class GatewayService(
         response=m.DivorceSchema,
     )
     def withdraw_divorce(self, actor, body, divorce_id):
-        return self.marriage.withdraw_divorce(actor.as_dict(), divorce_id, wire(m.DivorceDecisionSchema, body))
+        return self.marriage.withdraw_divorce(actor.as_dict(), divorce_id, body)
 
     @marriage_route(
         "POST",
@@ -522,7 +524,7 @@ class GatewayService(
         response=m.DivorceSchema,
     )
     def register_divorce(self, actor, body, divorce_id):
-        return self.marriage.register_divorce(actor.as_dict(), divorce_id, wire(m.DivorceDecisionSchema, body))
+        return self.marriage.register_divorce(actor.as_dict(), divorce_id, body)
 
     @marriage_route(
         "POST",
@@ -533,7 +535,7 @@ class GatewayService(
         status=201,
     )
     def reissue_certificate(self, actor, body):
-        return self.marriage.reissue_certificate(actor.as_dict(), wire(m.ReissueRequestSchema, body))
+        return self.marriage.reissue_certificate(actor.as_dict(), body)
 
     @marriage_route(
         "GET",
@@ -559,7 +561,7 @@ class GatewayService(
             raise InvalidInput(
                 "the document has no certificate number", errors={"document": ["certificate_number missing"]}
             )
-        return self.marriage.verify_certificate(number, wire(m.ECertificateSchema, body))
+        return self.marriage.verify_certificate(number, body)
 
     @marriage_route(
         "GET",
@@ -602,7 +604,7 @@ class GatewayService(
         },
     )
     def register_adoption(self, actor, body):
-        return self.marriage.register_adoption(actor.as_dict(), wire(m.AdoptionRequestSchema, body))
+        return self.marriage.register_adoption(actor.as_dict(), body)
 
     @marriage_route(
         "GET",
@@ -621,9 +623,7 @@ class GatewayService(
         response=m.AdoptionSchema,
     )
     def dissolve_adoption(self, actor, body, adoption_id):
-        return self.marriage.dissolve_adoption(
-            actor.as_dict(), adoption_id, wire(m.AdoptionDissolutionRequestSchema, body)
-        )
+        return self.marriage.dissolve_adoption(actor.as_dict(), adoption_id, body)
 
     # --- back-entry of historical records (补录) -----------------------------------------------
 
@@ -644,7 +644,7 @@ class GatewayService(
         },
     )
     def back_enter_marriage(self, actor, body):
-        return self.marriage.back_enter_marriage(actor.as_dict(), wire(m.BackEntryRequestSchema, body))
+        return self.marriage.back_enter_marriage(actor.as_dict(), body)
 
     @marriage_route(
         "POST",
@@ -655,6 +655,4 @@ class GatewayService(
         status=201,
     )
     def back_enter_divorce(self, actor, body, registration_id):
-        return self.marriage.back_enter_divorce(
-            actor.as_dict(), registration_id, wire(m.BackEnteredDivorceRequestSchema, body)
-        )
+        return self.marriage.back_enter_divorce(actor.as_dict(), registration_id, body)
