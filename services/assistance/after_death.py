@@ -246,23 +246,24 @@ class AfterDeath(AfterDeathParticipant):
         self, entitlement: Entitlement, survivors: list[Member], region_code: str, today: date
     ) -> tuple[int, str | None]:
         """The benefit's monthly amount without the deceased (0: it ends), and a note when the
-        survivors' own eligibility needs a caseworker's re-check rather than a change here."""
-        if not survivors or entitlement.programme == "temporary":
-            return 0 if not survivors else entitlement.monthly_amount_fen, None
-        if entitlement.programme == "dibao":
+        survivors' own eligibility needs a caseworker's re-check rather than a change here
+        (rules.amount_without, with the policy it needs)."""
+        programme, policy, per_person = entitlement.programme, None, None
+        if survivors and programme == "dibao":
             policy = self._assistance_policy(region_code, today)
-            result = rules.dibao_benefit([rules.member_from(m) for m in survivors], today, policy)
-            if not result.eligible:
-                return entitlement.monthly_amount_fen, "the survivors may no longer qualify for 低保: re-check them"
-            entitlement.policy_version = policy.version
-            return result.monthly_fen, None
-        if entitlement.programme in rules.DISABILITY_PARAMETERS:
-            per_person = int(
-                self.policy.resolve(rules.DISABILITY_PARAMETERS[entitlement.programme], region_code, today).value
-            )
-            return per_person * sum(1 for m in survivors if m.severely_disabled), None
-        # 特困 and 低保边缘 are the person's own standing: the survivors' is a re-check's to decide
-        return entitlement.monthly_amount_fen, f"{entitlement.programme}: re-check the survivors"
+        elif survivors and programme in rules.DISABILITY_PARAMETERS:
+            per_person = int(self.policy.resolve(rules.DISABILITY_PARAMETERS[programme], region_code, today).value)
+        after = rules.amount_without(
+            programme,
+            entitlement.monthly_amount_fen,
+            [rules.member_from(m) for m in survivors],
+            today,
+            policy,
+            per_person,
+        )
+        if after.policy_version is not None:
+            entitlement.policy_version = after.policy_version
+        return after.monthly_fen, after.note
 
     def _paid_by_month(self, entitlement_id: int, with_arrears_due: bool = False) -> dict:
         """What each month's payments of the entitlement paid out (handed to the bank or paid).

@@ -3,7 +3,6 @@ service (nameko finds inherited entrypoints); what the parts share is in shared.
 
 from __future__ import annotations
 
-import calendar
 import uuid
 from datetime import date
 
@@ -37,8 +36,6 @@ from services.assistance.schemas import (
 )
 from services.assistance.shared import (
     MATTER_TYPE,
-    MEANS_TESTED,
-    Benefit,
     _acting_level,
     _require,
     _subject,
@@ -235,80 +232,42 @@ class Applications:
 
     def _benefit(
         self, application: Application, members: list[Member], policy: rules.AssistancePolicy, data: dict, on: date
-    ) -> Benefit:
-        programme, version = application.programme, policy.version
+    ) -> rules.Benefit:
+        """What the approval grants (rules.benefit), with the disability subsidy's amount in force and,
+        for a means-tested programme, the assets of the latest complete check."""
+        programme = application.programme
+        if programme == "tekun":
+            _require(data, "self_care", "特困 support depends on the self-care ability")
+        elif programme == "temporary":
+            _require(data, "grade", f"one of the policy's grades: {', '.join(sorted(policy.temporary_grades))}")
+            _require(data, "requested_fen", "the amount asked for, in fen")
+        disability = None
+        if programme in rules.DISABILITY_PARAMETERS:
+            amount = self.policy.resolve(rules.DISABILITY_PARAMETERS[programme], application.region_code, on)
+            disability = rules.PolicyAmount(int(amount.value), amount.version)
         with refusals_as(InvalidInput):
-            household = [rules.member_from(m) for m in members]
-            if programme == "dibao":
-                result = rules.dibao_benefit(household, on, policy)
-                benefit = Benefit(result.eligible, result.monthly_fen, result.reasons, version)
-            elif programme == "dibao_edge":
-                result = rules.dibao_edge_eligible(household, policy)
-                benefit = Benefit(result.eligible, 0, result.reasons, version)
-            elif programme == "tekun":
-                _require(data, "self_care", "特困 support depends on the self-care ability")
-                result = rules.tekun_benefit(data["self_care"], policy)
-                benefit = Benefit(True, result.monthly_fen, result.reasons, version)
-            elif programme == "temporary":
-                _require(data, "grade", f"one of the policy's grades: {', '.join(sorted(policy.temporary_grades))}")
-                _require(data, "requested_fen", "the amount asked for, in fen")
-                result = rules.temporary_assistance(data["grade"], data["requested_fen"], data["urgent"], policy)
-                benefit = Benefit(
-                    True,
-                    result.amount_fen,
-                    result.reasons,
-                    version,
-                    ends_on=on.replace(day=calendar.monthrange(on.year, on.month)[1]),
-                    decided_by=result.decided_by,
-                )
-            else:
-                return self._disability_benefit(application, members, on, version)
-        if programme in MEANS_TESTED and benefit.eligible:
-            benefit = self._with_assets(application, policy, benefit)
+            benefit = rules.benefit(
+                programme,
+                [rules.member_from(m) for m in members],
+                on,
+                policy,
+                self_care=data.get("self_care"),
+                grade=data.get("grade"),
+                requested_fen=data.get("requested_fen"),
+                urgent=bool(data.get("urgent")),
+                disability=disability,
+            )
+        if programme in rules.MEANS_TESTED and benefit.eligible:
+            check = self._latest_check(application.id, complete_only=True)
+            if check is None:
+                return rules.with_assets(benefit, None, None, ())
+            assets = self._check_report(check, application, policy)["assets"]
+            return rules.with_assets(benefit, check.id, assets["within_limits"], assets["reasons"])
         return benefit
 
-    def _disability_benefit(self, application: Application, members: list[Member], on: date, version: str) -> Benefit:
-        """困难残疾人生活补贴 / 重度残疾人护理补贴: the policy's monthly amount per member recorded as
-        severely disabled (the household model has no finer disability grade yet)."""
-        amount = self.policy.resolve(rules.DISABILITY_PARAMETERS[application.programme], application.region_code, on)
-        disabled = [m for m in members if m.severely_disabled]
-        version = f"{version};{amount.version}"
-        if not disabled:
-            return Benefit(
-                False, 0, ("no member of the household is recorded as severely disabled", f"policy {version}"), version
-            )
-        per_person = int(amount.value)
-        total = per_person * len(disabled)
-        return Benefit(
-            True,
-            total,
-            (
-                f"{application.programme}: {rules.yuan(per_person)} per month × {len(disabled)} severely disabled "
-                f"member(s) = {rules.yuan(total)}",
-                f"policy {amount.version}",
-            ),
-            version,
-        )
-
-    def _with_assets(self, application: Application, policy: rules.AssistancePolicy, benefit: Benefit) -> Benefit:
-        """Means-tested programmes: the household's assets, from the attached (latest complete)
-        check, must be within the limits of the policy in force today."""
-        check = self._latest_check(application.id, complete_only=True)
-        if check is None:
-            return Benefit(
-                False, 0, (*benefit.reasons, "no complete household economic check (核对) is attached"), benefit.version
-            )
-        assets = self._check_report(check, application, policy)["assets"]
-        if assets["within_limits"] is None:
-            return Benefit(False, 0, (*benefit.reasons, *assets["reasons"]), benefit.version)
-        reasons = (*benefit.reasons, *(f"assets (核对 {check.id}): {r}" for r in assets["reasons"]))
-        if not assets["within_limits"]:
-            return Benefit(False, 0, reasons, benefit.version)
-        return Benefit(
-            benefit.eligible, benefit.monthly_fen, reasons, benefit.version, benefit.ends_on, benefit.decided_by
-        )
-
-    def _grant(self, application: Application, members: list[Member], benefit: Benefit, today: date) -> str | None:
+    def _grant(
+        self, application: Application, members: list[Member], benefit: rules.Benefit, today: date
+    ) -> str | None:
         """The entitlement, `assistance.approved`, and 救助一件事 with the linked items of the
         programme (the items assistance grants itself are reported done at once)."""
         review = None if benefit.ends_on else self._next_review(application.region_code, today, application.programme)

@@ -172,7 +172,7 @@ class EconomicChecks:
             ).all()
         )
         members: dict[str, dict] = {}
-        notes, deposits, deposits_known = [], 0, True
+        answers = []
         for row in rows:
             entry = {
                 "status": row.status,
@@ -183,45 +183,34 @@ class EconomicChecks:
                 "error": row.error,
                 "last_known": None,
             }
-            findings = entry["findings"]
-            if row.status != OK:
-                earlier = stand_ins.get((row.result or {}).get("last_known_fetch_id"))
-                if earlier is not None:
-                    findings = earlier.result
-                    entry["last_known"] = {
-                        "fetched_at": earlier.fetched_at.isoformat(),
-                        "check_id": earlier.check_id,
-                        "findings": earlier.result,
-                    }
-                    notes.append(
-                        f"{row.source} {row.status} for {_masked(row.resident_id)}: the last known answer "
-                        f"of {earlier.fetched_at.astimezone(LOCAL_ZONE).date().isoformat()} was used "
-                        f"(failure policy last_known)"
-                    )
-                else:
-                    notes.append(
-                        f"{row.source} {row.status} for {_masked(row.resident_id)}: not answered, "
-                        f"the check is incomplete"
-                    )
-            if row.source == "bank_deposits":
-                if findings is not None and isinstance(findings.get("deposits_fen"), int):
-                    deposits += findings["deposits_fen"]
-                else:
-                    deposits_known = False
+            findings, stand_in_on = entry["findings"], None
+            earlier = stand_ins.get((row.result or {}).get("last_known_fetch_id")) if row.status != OK else None
+            if earlier is not None:
+                findings, stand_in_on = earlier.result, earlier.fetched_at.astimezone(LOCAL_ZONE).date()
+                entry["last_known"] = {
+                    "fetched_at": earlier.fetched_at.isoformat(),
+                    "check_id": earlier.check_id,
+                    "findings": earlier.result,
+                }
+            answers.append(
+                rules.SourceAnswer(
+                    row.resident_id, _masked(row.resident_id), row.source, row.status, findings, stand_in_on
+                )
+            )
             member = members.setdefault(
                 row.resident_id, {"resident_id": row.resident_id, "name": names.get(row.resident_id), "sources": {}}
             )
             member["sources"][row.source] = entry
-        counted = len(members)
+        totals = rules.check_totals(answers)
         assets: dict = {"within_limits": None, "reasons": [], "policy_version": None}
-        if not deposits_known:
+        if totals.deposits_fen is None:
             assets["reasons"] = ["bank deposits unknown: a bank_deposits fetch failed (not read as no deposits)"]
-        elif counted:
+        elif totals.members:
             try:
                 policy = policy or self._assistance_policy(
                     application.region_code, check.started_at.astimezone(LOCAL_ZONE).date()
                 )
-                within, reasons = rules.assets_within_limits({"deposits": deposits}, counted, policy)
+                within, reasons = rules.assets_within_limits({"deposits": totals.deposits_fen}, totals.members, policy)
                 assets = {"within_limits": within, "reasons": list(reasons), "policy_version": policy.version}
             except (Problem, InvalidRuleInput) as exc:
                 assets["reasons"] = [getattr(exc, "detail", None) or getattr(exc, "reason", str(exc))]
@@ -244,7 +233,7 @@ class EconomicChecks:
                 for r in rows
                 if r.status != OK
             ],
-            "totals": {"members": counted, "deposits_fen": deposits if deposits_known else None},
+            "totals": {"members": totals.members, "deposits_fen": totals.deposits_fen},
             "assets": assets,
-            "notes": notes,
+            "notes": list(totals.notes),
         }

@@ -3,9 +3,6 @@ a benefit computation, and small view and authorisation helpers."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
-
 from chassis import (
     Actor,
     Forbidden,
@@ -26,7 +23,6 @@ from services.assistance.schemas import (
 )
 
 MATTER_TYPE = "assistance_linked_items"
-MEANS_TESTED = ("dibao", "dibao_edge", "tekun")  # the household's assets are checked against the limits
 # rules.AssistancePolicy field → policy parameter (chassis.policy); asset limits and the temporary
 # caps are derived below.
 POLICY_PARAMETERS = {
@@ -51,18 +47,6 @@ ACTION_AUDIT = {
     "approve": "approved",
     "reject": "rejected",
 }
-
-
-@dataclass(frozen=True)
-class Benefit:
-    """What an approval would grant, and why (or why not)."""
-
-    eligible: bool
-    monthly_fen: int
-    reasons: tuple[str, ...]
-    version: str
-    ends_on: date | None = None  # a one-off (临时救助) ends in the month it starts
-    decided_by: str | None = None  # 临时救助: "township" for urgent cases under the threshold
 
 
 def _referral_view(referral: CharityReferral) -> dict:
