@@ -327,7 +327,7 @@ class AfterDeath(AfterDeathParticipant):
             first = min(date.fromisoformat(m["month"]) for m in back.months)
             earlier[back.entitlement_id] = min(first, earlier.get(back.entitlement_id, first))
         for change in record.changes:
-            household = self._household(change["household_id"], for_update=True)
+            household = self._household_by_id(change["household_id"], for_update=True)
             member = self.db.get(Member, change["member_id"])
             member.left_on, member.left_reason = None, None
             for benefit in change["benefits"]:
@@ -559,7 +559,7 @@ class AfterDeath(AfterDeathParticipant):
         if record is None:
             raise NotFound(f"assistance has no record of funeral case {case_id}")
         for change in record.changes:
-            actor.require_staff_in(self._household(change["household_id"]).region_code)
+            actor.require_staff_in(self._household_by_id(change["household_id"]).region_code)
         if not record.changes and actor.role not in STAFF:
             raise Forbidden("for staff")
         overpayments = self.db.execute(

@@ -126,8 +126,7 @@ class Applications:
     def accept(self, actor, application_id):
         """受理: the decision is due within the policy's working days (20), on the region's calendar."""
         actor = Actor.from_dict(actor)
-        application = self._application(application_id, for_update=True)
-        actor.require_staff_in(application.region_code)
+        application = self._application(actor, application_id, for_update=True)
         today = self.clock.today()
         new_state = self._next_state(actor, application, "accept")
         days = self.policy.resolve("assistance.decision_working_days", application.region_code, today)
@@ -152,8 +151,7 @@ class Applications:
     def publish_notice(self, actor, application_id):
         """公示: objections are taken until `notice_ends`; a decision can follow the day after."""
         actor = Actor.from_dict(actor)
-        application = self._application(application_id, for_update=True)
-        actor.require_staff_in(application.region_code)
+        application = self._application(actor, application_id, for_update=True)
         today = self.clock.today()
         new_state = self._next_state(actor, application, "publish_notice")
         days = self.policy.resolve("assistance.notice_days", application.region_code, today)
@@ -173,8 +171,7 @@ class Applications:
     def object(self, actor, application_id, request):
         """异议: the township records an objection received during the notice; back to review."""
         actor, data = Actor.from_dict(actor), load(ObjectionRequestSchema, request)
-        application = self._application(application_id, for_update=True)
-        actor.require_staff_in(application.region_code)
+        application = self._application(actor, application_id, for_update=True)
         new_state = self._next_state(
             actor, application, "objection", on=self.clock.today(), notice_ends_on=application.notice_ends
         )
@@ -189,8 +186,7 @@ class Applications:
         """审批: at the policy's approval level, after the notice; an approval computes the benefit
         with the policy in force today, creates the entitlement and opens 救助一件事."""
         actor, data = Actor.from_dict(actor), load(DecisionRequestSchema, request)
-        application = self._application(application_id, for_update=True)
-        actor.require_staff_in(application.region_code)
+        application = self._application(actor, application_id, for_update=True)
         acting_level = _acting_level(actor)
         today = self.clock.today()
         policy = self._assistance_policy(application.region_code, today)

@@ -40,14 +40,13 @@ class EconomicChecks:
         application to checked; an incomplete one is kept (its report says what failed) and the
         application stays where it is, for the caseworker to run the check again."""
         actor = Actor.from_dict(actor)
-        application = self._application(application_id)
-        actor.require_staff_in(application.region_code)
+        application = self._application(actor, application_id)
         self._next_state(actor, application, "attach_check")  # refuse before asking anyone anything
         members = self._current_members(application.household_id)
         started = self.clock.now()
         # a newborn without a resident ID yet has no records anywhere to check
         fetched = self.sources.fetch_all([m.resident_id for m in members if m.resident_id], list(CHECK_SOURCES))
-        application = self._application(application_id, for_update=True)  # the state may have moved meanwhile
+        application = self._application_by_id(application_id, for_update=True)  # the state may have moved meanwhile
         new_state = self._next_state(actor, application, "attach_check")
         check = self._record_check(application, started, fetched)
         report = self._check_report(check, application)

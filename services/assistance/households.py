@@ -57,7 +57,7 @@ class Households:
     @rpc
     def get_household(self, actor, household_id):
         actor = Actor.from_dict(actor)
-        household = self._household(household_id)
+        household = self._household_by_id(household_id)
         self._require_household_reader(actor, household.id, household.region_code)
         return self._household_view(household)
 
@@ -66,8 +66,7 @@ class Households:
         """A member joins (a newborn once the hukou gives them an ID, a relative moving in); the
         household's 低保 is recomputed at today's policy."""
         actor, data = Actor.from_dict(actor), load(MemberJoinsSchema, request)
-        household = self._household(household_id, for_update=True)
-        actor.require_staff_in(household.region_code)
+        household = self._household(actor, household_id, for_update=True)
         members = self._current_members(household.id)
         if any(m.resident_id == data["resident_id"] for m in members):
             raise AlreadyMember(
@@ -97,8 +96,7 @@ class Households:
     @rpc
     def member_leaves(self, actor, household_id, member_id, request):
         actor, data = Actor.from_dict(actor), load(MemberLeavesSchema, request)
-        household = self._household(household_id, for_update=True)
-        actor.require_staff_in(household.region_code)
+        household = self._household(actor, household_id, for_update=True)
         members = self._current_members(household.id)
         leaving = next((m for m in members if m.id == member_id), None)
         if leaving is None:
@@ -124,8 +122,7 @@ class Households:
         actor, data = Actor.from_dict(actor), load(ExitRequestSchema, request)
         entitlement = self._entitlement(entitlement_id)
         # the household's lock, as every change of its members or benefit takes first
-        household = self._household(entitlement.household_id, for_update=True)
-        actor.require_staff_in(household.region_code)
+        household = self._household(actor, entitlement.household_id, for_update=True)
         if entitlement.ends_on is not None:
             raise StepRefused(f"the entitlement already ended on {entitlement.ends_on}")
         if data["ends_on"] < entitlement.starts_on:
@@ -194,8 +191,7 @@ class Households:
         """A re-check that keeps the benefit: recorded, and the next one scheduled."""
         actor, data = Actor.from_dict(actor), load(ReviewRequestSchema, request)
         entitlement = self._entitlement(entitlement_id)
-        household = self._household(entitlement.household_id)
-        actor.require_staff_in(household.region_code)
+        household = self._household(actor, entitlement.household_id)
         if entitlement.ends_on is not None:
             raise StepRefused(f"the entitlement ended on {entitlement.ends_on}: nothing to re-check")
         today = self.clock.today()
@@ -217,7 +213,13 @@ class Households:
                 on, self.policy.resolve("assistance.review_months", region_code, on).value, programme
             )
 
-    def _household(self, household_id: str, for_update: bool = False) -> Household:
+    def _household(self, actor: Actor, household_id: str, for_update: bool = False) -> Household:
+        """The household, for staff of its area (the one load-and-authorise signature)."""
+        household = self._household_by_id(household_id, for_update)
+        actor.require_staff_in(household.region_code)
+        return household
+
+    def _household_by_id(self, household_id: str, for_update: bool = False) -> Household:
         household = self.db.get(Household, household_id, with_for_update=for_update)
         if household is None:
             raise NotFound(f"no household {household_id}")
@@ -321,8 +323,7 @@ class Households:
     def identify_member(self, actor, household_id, member_id, request):
         """The newborn's resident ID, once the hukou registration gave one."""
         actor, data = Actor.from_dict(actor), load(MemberIdentificationSchema, request)
-        household = self._household(household_id, for_update=True)
-        actor.require_staff_in(household.region_code)
+        household = self._household(actor, household_id, for_update=True)
         member = self.db.get(Member, member_id)
         if member is None or member.household_id != household.id:
             raise NotFound(f"no member {member_id} in household {household_id}")

@@ -84,7 +84,7 @@ class PaymentRun:
     def household_payments(self, actor, household_id):
         """A household's payments, newest month first: for the household itself and its caseworkers."""
         actor = Actor.from_dict(actor)
-        household = self._household(household_id)
+        household = self._household_by_id(household_id)
         self._require_household_reader(actor, household.id, household.region_code)
         rows = self.db.execute(
             select(Payment)

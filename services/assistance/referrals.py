@@ -38,8 +38,7 @@ class CharityReferrals:
         """A caseworker refers the household for a need its aid leaves uncovered; charity answers by
         event (`charity.referral_answered`). One referral per need waits for its answer at a time."""
         actor, data = Actor.from_dict(actor), load(ReferralRequestSchema, request)
-        household = self._household(household_id, for_update=True)
-        actor.require_staff_in(household.region_code)
+        household = self._household(actor, household_id, for_update=True)
         if self.db.execute(
             select(CharityReferral.id).where(
                 CharityReferral.household_id == household.id,
@@ -94,7 +93,7 @@ class CharityReferrals:
     def household_referrals(self, actor, household_id):
         """The household's referrals to charity with charity's answers, oldest first."""
         actor = Actor.from_dict(actor)
-        household = self._household(household_id)
+        household = self._household_by_id(household_id)
         self._require_household_reader(actor, household.id, household.region_code)
         return [
             _referral_view(r)

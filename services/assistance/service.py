@@ -162,7 +162,7 @@ class AssistanceService(
     @rpc
     def get_application(self, actor, application_id):
         actor = Actor.from_dict(actor)
-        application = self._application(application_id)
+        application = self._application_by_id(application_id)
         self._require_household_reader(actor, application.household_id, application.region_code)
         return self._view(application)
 
@@ -283,7 +283,13 @@ class AssistanceService(
                     into.update(date.fromisoformat(d) for d in value.value)
         return frozenset(holidays), frozenset(makeups), versions
 
-    def _application(self, application_id, for_update: bool = False) -> Application:
+    def _application(self, actor: Actor, application_id, for_update: bool = False) -> Application:
+        """The application, for staff of its area (the one load-and-authorise signature)."""
+        application = self._application_by_id(application_id, for_update)
+        actor.require_staff_in(application.region_code)
+        return application
+
+    def _application_by_id(self, application_id, for_update: bool = False) -> Application:
         query = select(Application).where(Application.id == str(application_id))
         if for_update:
             query = query.with_for_update().execution_options(populate_existing=True)

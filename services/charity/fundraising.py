@@ -53,7 +53,7 @@ class Fundraising:
     def recognise_charity(self, actor, organisation_id):
         """慈善组织认定: a registered, active organisation."""
         actor = Actor.from_dict(actor)
-        org = self._org(organisation_id, for_update=True, staff=actor)
+        org = self._org(actor, organisation_id, for_update=True)
         if org.state != "active" or org.registration != "registered":
             reason = f"the organisation is {org.state}" if org.state != "active" else "a filed organisation"
             self.audit.record_refusal(actor, "charity.recognise", _org_subject(org), reason)
@@ -70,7 +70,7 @@ class Fundraising:
     def qualify_fundraising(self, actor, organisation_id):
         """公开募捐资格, with its legal preconditions (policy: years registered, grade)."""
         actor = Actor.from_dict(actor)
-        org = self._org(organisation_id, for_update=True, staff=actor)
+        org = self._org(actor, organisation_id, for_update=True)
         today = self.clock.today()
         years = self.policy.resolve("charity.fundraising_min_registered_years", org.region_code, today)
         grade = self.policy.resolve("charity.fundraising_min_grade", org.region_code, today)
@@ -105,7 +105,7 @@ class Fundraising:
     def create_campaign(self, actor, request):
         """A campaign (or standing fund) with its plan, as a draft: it takes nothing until filed."""
         actor, data = Actor.from_dict(actor), load(CampaignRequestSchema, request)
-        org = self._org(data["organisation_id"], staff=actor)
+        org = self._org(actor, data["organisation_id"])
         self._refuse_if_cancelled(org)
         if data["ends_on"] is not None and data["ends_on"] < data["starts_on"]:
             raise InvalidInput("a campaign ends after it starts", errors={"ends_on": ["before the start"]})
@@ -128,7 +128,7 @@ class Fundraising:
         """募捐方案备案: only a qualified organisation files, before the campaign starts."""
         actor = Actor.from_dict(actor)
         campaign = self._campaign(campaign_id, for_update=True)
-        org = self._org(campaign.organisation_id, for_update=True, staff=actor)
+        org = self._org(actor, campaign.organisation_id, for_update=True)
         today = self.clock.today()
         errors = rules.filing_refusals(
             qualified=org.fundraising_qualified_on is not None,
@@ -156,7 +156,7 @@ class Fundraising:
     def get_campaign(self, actor, campaign_id):
         actor = Actor.from_dict(actor)
         campaign = self._campaign(campaign_id)
-        self._org(campaign.organisation_id, staff=actor)
+        self._org(actor, campaign.organisation_id)
         return self._campaign_view(campaign)
 
     @rpc
@@ -165,7 +165,7 @@ class Fundraising:
         actor, data = Actor.from_dict(actor), load(DonationRequestSchema, request)
         campaign = self._campaign(campaign_id)
         # the organisation's row orders its receipts (and serialises its donations)
-        org = self._org(campaign.organisation_id, for_update=True)
+        org = self._org_by_id(campaign.organisation_id, for_update=True)
         if actor.role != CITIZEN:
             actor.require_staff_in(org.region_code)
         known = self.db.execute(
@@ -222,7 +222,7 @@ class Fundraising:
         """What the money paid for, recorded apart from the donations and never beyond them."""
         actor, data = Actor.from_dict(actor), load(SpendingRequestSchema, request)
         campaign = self._campaign(campaign_id, for_update=True)
-        self._org(campaign.organisation_id, staff=actor)
+        self._org(actor, campaign.organisation_id)
         known = self.db.execute(
             select(Spending).where(Spending.campaign_id == campaign.id, Spending.request_id == data["request_id"])
         ).scalar()

@@ -82,7 +82,7 @@ class SocialOrganisations:
     @rpc
     def get_organisation(self, actor, organisation_id):
         actor = Actor.from_dict(actor)
-        org = self._org(organisation_id)
+        org = self._org_by_id(organisation_id)
         actor.require_staff_in(org.region_code)
         return self._org_view(org)
 
@@ -90,7 +90,7 @@ class SocialOrganisations:
     def change_organisation(self, actor, organisation_id, request):
         """变更登记: each changed field kept with its value before."""
         actor, data = Actor.from_dict(actor), load(OrganisationChangeSchema, request)
-        org = self._org(organisation_id, for_update=True, staff=actor)
+        org = self._org(actor, organisation_id, for_update=True)
         self._refuse_if_cancelled(org)
         changed = {
             f: data[f] for f in ("name", "legal_representative") if data[f] is not None and data[f] != getattr(org, f)
@@ -123,7 +123,7 @@ class SocialOrganisations:
     def cancel_organisation(self, actor, organisation_id, request):
         """注销登记: the organisation, its recognition and qualification end; its campaigns stop."""
         actor, data = Actor.from_dict(actor), load(CancellationSchema, request)
-        org = self._org(organisation_id, for_update=True, staff=actor)
+        org = self._org(actor, organisation_id, for_update=True)
         self._refuse_if_cancelled(org)
         if data["cancelled_on"] < org.registered_on:
             raise InvalidInput(
@@ -139,7 +139,7 @@ class SocialOrganisations:
     def submit_annual_report(self, actor, organisation_id, request):
         """年度报告 for a completed year; a late one brings an abnormal or dormant organisation back."""
         actor, data = Actor.from_dict(actor), load(AnnualReportSchema, request)
-        org = self._org(organisation_id, for_update=True, staff=actor)
+        org = self._org(actor, organisation_id, for_update=True)
         self._refuse_if_cancelled(org)
         today = self.clock.today()
         refusal = rules.report_year_refusal(data["year"], org.registered_on, today, self._report_years(org.id))
@@ -155,7 +155,7 @@ class SocialOrganisations:
     def grade_organisation(self, actor, organisation_id, request):
         """等级评估: the grade (1A–5A) and until when it counts (policy)."""
         actor, data = Actor.from_dict(actor), load(GradeRequestSchema, request)
-        org = self._org(organisation_id, for_update=True, staff=actor)
+        org = self._org(actor, organisation_id, for_update=True)
         self._refuse_if_cancelled(org)
         if data["graded_on"] > self.clock.today():
             raise InvalidInput("an evaluation cannot be in the future", errors={"graded_on": ["in the future"]})

@@ -194,12 +194,17 @@ class CharityService(SocialOrganisations, Fundraising, AssistanceLink, TimeBank,
         except PolicyMissing:
             return None
 
-    def _org(self, organisation_id, for_update: bool = False, staff: Actor | None = None) -> Organisation:
+    def _org(self, actor: Actor, organisation_id, for_update: bool = False) -> Organisation:
+        """The organisation, for staff of its area (the one load-and-authorise signature)."""
+        org = self._org_by_id(organisation_id, for_update)
+        actor.require_staff_in(org.region_code)
+        return org
+
+    def _org_by_id(self, organisation_id, for_update: bool = False) -> Organisation:
+        """The organisation, for what the service does itself (events, jobs) or shows anyone."""
         org = self.db.get(Organisation, str(organisation_id), with_for_update=for_update)
         if org is None:
             raise UnknownOrganisation(f"no organisation {organisation_id}", errors={"organisation_id": ["unknown"]})
-        if staff is not None:
-            staff.require_staff_in(org.region_code)
         return org
 
     @staticmethod
