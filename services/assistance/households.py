@@ -47,7 +47,7 @@ from services.assistance.schemas import (
     load,
 )
 from services.assistance.shared import (
-    _entitlement_view,
+    _entitlement_fields,
 )
 
 
@@ -182,7 +182,11 @@ class Households:
         )
         rows = self.db.execute(query.order_by(Entitlement.next_review_on, Entitlement.id)).all()
         return [
-            {**dump(EntitlementViewSchema, _entitlement_view(e)), "household_id": e.household_id, "region_code": region}
+            {
+                **dump(EntitlementViewSchema, _entitlement_fields(e)),
+                "household_id": e.household_id,
+                "region_code": region,
+            }
             for e, region in rows
         ]
 
@@ -260,7 +264,7 @@ class Households:
                     }
                     for m in members
                 ],
-                "entitlements": [_entitlement_view(e) for e in entitlements],
+                "entitlements": [_entitlement_fields(e) for e in entitlements],
                 "changes": [c for c in changes if c],
             },
         )

@@ -15,6 +15,7 @@ from chassis import (
 )
 from contracts.assistance import (
     ReferralRequestSchema,
+    ReferralViewSchema,
 )
 from services.assistance.exceptions import (
     StepRefused,
@@ -22,12 +23,7 @@ from services.assistance.exceptions import (
 from services.assistance.models import (
     CharityReferral,
 )
-from services.assistance.schemas import (
-    load,
-)
-from services.assistance.shared import (
-    _referral_view,
-)
+from services.assistance.schemas import dump, load
 
 
 class CharityReferrals:
@@ -87,7 +83,7 @@ class CharityReferrals:
             need=referral.need,
             requested_fen=referral.requested_fen,
         )
-        return _referral_view(referral)
+        return self._referral_view(referral)
 
     @rpc
     def household_referrals(self, actor, household_id):
@@ -96,7 +92,7 @@ class CharityReferrals:
         household = self._household_by_id(household_id)
         self._require_household_reader(actor, household.id, household.region_code)
         return [
-            _referral_view(r)
+            self._referral_view(r)
             for r in self.db.execute(
                 select(CharityReferral)
                 .where(CharityReferral.household_id == household.id)
@@ -123,4 +119,22 @@ class CharityReferrals:
             referral_id=referral.id,
             aid_fen=data["amount_fen"],
             cause=f"{event.type} {event.id}",
+        )
+
+    def _referral_view(self, referral: CharityReferral) -> dict:
+        return dump(
+            ReferralViewSchema,
+            {
+                "referral_id": referral.id,
+                "household_id": referral.household_id,
+                "need": referral.need,
+                "coverage": referral.coverage,
+                "requested_fen": referral.requested_fen,
+                "state": referral.state,
+                "referred_at": referral.referred_at,
+                "aid_fen": referral.aid_fen,
+                "campaign_id": referral.campaign_id,
+                "organisation": referral.organisation,
+                "answer": referral.answer,
+            },
         )

@@ -8,18 +8,11 @@ from chassis import (
     Forbidden,
     InvalidInput,
 )
-from contracts.assistance import (
-    ReferralViewSchema,
-)
 from contracts.person import ResidentId
 from contracts.roles import ADMIN
 from services.assistance.models import (
     Application,
-    CharityReferral,
     Entitlement,
-)
-from services.assistance.schemas import (
-    dump,
 )
 
 MATTER_TYPE = "assistance_linked_items"
@@ -49,26 +42,8 @@ ACTION_AUDIT = {
 }
 
 
-def _referral_view(referral: CharityReferral) -> dict:
-    return dump(
-        ReferralViewSchema,
-        {
-            "referral_id": referral.id,
-            "household_id": referral.household_id,
-            "need": referral.need,
-            "coverage": referral.coverage,
-            "requested_fen": referral.requested_fen,
-            "state": referral.state,
-            "referred_at": referral.referred_at,
-            "aid_fen": referral.aid_fen,
-            "campaign_id": referral.campaign_id,
-            "organisation": referral.organisation,
-            "answer": referral.answer,
-        },
-    )
-
-
-def _entitlement_view(entitlement: Entitlement) -> dict:
+def _entitlement_fields(entitlement: Entitlement) -> dict:
+    """An entitlement's fields for EntitlementViewSchema (dumped alone, or nested in a household's view)."""
     return {
         "entitlement_id": entitlement.id,
         "programme": entitlement.programme,

@@ -285,8 +285,7 @@ class CharityService(SocialOrganisations, Fundraising, AssistanceLink, TimeBank,
             },
         )
 
-    @staticmethod
-    def _donation_view(donation: Donation) -> dict:
+    def _donation_view(self, donation: Donation) -> dict:
         return dump(
             DonationViewSchema,
             {

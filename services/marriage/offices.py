@@ -72,8 +72,7 @@ class Offices:
             raise UnknownRecord(f"no registration office {office_code}")
         return self._office_view(office)
 
-    @staticmethod
-    def _office_view(office: Office) -> dict:
+    def _office_view(self, office: Office) -> dict:
         return dump(
             OfficeSchema,
             {

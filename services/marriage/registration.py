@@ -81,8 +81,7 @@ class Registrations:
         )
         return {"matter_id": matter_id, "appointment": self._appointment_view(appointment)}
 
-    @staticmethod
-    def _appointment_view(appointment: Appointment) -> dict:
+    def _appointment_view(self, appointment: Appointment) -> dict:
         return dump(
             AppointmentSchema,
             {
