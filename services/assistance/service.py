@@ -61,6 +61,7 @@ from services.assistance.models import (
 from services.assistance.payment_run import PaymentRun
 from services.assistance.recoveries import Recoveries
 from services.assistance.referrals import CharityReferrals
+from services.assistance.repayments import RecoveryDesk
 from services.assistance.schemas import (
     SUMMARY_FIELDS,
     ApplicationViewSchema,
@@ -83,6 +84,7 @@ class AssistanceService(
     PaymentRun,
     AfterDeath,
     Recoveries,
+    RecoveryDesk,
     Indicators,
     Operable,
 ):
