@@ -58,11 +58,11 @@ class AfterDeath(AfterDeathParticipant):
         )
         self.death_stop(event, record, said)
 
-    def death_stop(self, event, record: DeathRecord | None = None, said: list | None = None) -> None:
+    def death_stop(self, event, record: DeathRecord | None = None, restored: list | None = None) -> None:
         """Stop as of the event's date. `record`: the one a corrected date finds, rewritten with the
-        new date; `said`: what undoing the old date did, to report with the rest. The household's
+        new date; `restored`: what undoing the old date did, to report with the rest. The household's
         other deaths of the same benefits are counted again beside this one (recoveries.py)."""
-        data, said = event.data, list(said or ())
+        data, said = event.data, list(restored or ())
         died_on = date.fromisoformat(str(data["date_of_death"]))
         case_id, correction = data["case_id"], record is not None
         if record is None:
@@ -76,13 +76,13 @@ class AfterDeath(AfterDeathParticipant):
         # a death recorded now is the last; a corrected one keeps its place among the household's deaths
         changes, later = [], self._deceased_recorded_after(record) if correction else {}
         for household in self._recipient_households({data["resident_id"]}, paying_after=died_on):
-            changes.append(
-                self._stop_for_death(
-                    household, data["resident_id"], died_on, case_id, said, later.get(household.id, [])
-                )
+            change, notes = self._stop_for_death(
+                household, data["resident_id"], died_on, case_id, later.get(household.id, [])
             )
+            changes.append(change)
+            said += notes
         if correction:  # an overpayment of a benefit the new date no longer reaches owes nothing
-            self._recount_unreached(case_id, _entitlements_of(changes), said)
+            said += self._recount_unreached(case_id, _entitlements_of(changes))
         record.changes = changes
         record.state = "applied" if changes else "not_applicable"
         cause = (
@@ -90,7 +90,7 @@ class AfterDeath(AfterDeathParticipant):
             if event.type == "death.date_corrected"
             else f"another death in the household was recorded (funeral case {case_id}, {died_on})"
         )
-        self._recount_other_deaths(case_id, touched | _entitlements_of(changes), cause, said)
+        said += self._recount_other_deaths(case_id, touched | _entitlements_of(changes), cause)
         if not changes:
             said.append(
                 "the deceased received no assistance"
@@ -119,15 +119,17 @@ class AfterDeath(AfterDeathParticipant):
         return later
 
     def _stop_for_death(
-        self, household: Household, resident_id: str, died_on: date, case_id: str, said: list, later: list[Member] = ()
-    ) -> dict:
+        self, household: Household, resident_id: str, died_on: date, case_id: str, later: list[Member] = ()
+    ) -> tuple[dict, list[str]]:
         """`later`: members of the household who left by deaths recorded after this one (a corrected
         date): what a month after this death is still due is counted with them, as it was when this
         death was first recorded, so that the deaths' overpayments keep each its share (the
         benefit's own amount is the survivors' now). Every other member counts for the months they
         were in the household: one gone by a death recorded before this one but dated after it
         (deaths handled out of date order, or a corrected date) is still due for the month they
-        died in, which the run pays in full; one born since, from the month born."""
+        died in, which the run pays in full; one born since, from the month born. The household's
+        change for the death record, and what was done, for the step's reason."""
+        said: list[str] = []
         members = self._current_members(household.id)
         deceased = next(m for m in members if m.resident_id == resident_id)
         survivors = [m for m in members if m is not deceased]
@@ -224,7 +226,7 @@ class AfterDeath(AfterDeathParticipant):
             if not ended:
                 entitlement.monthly_amount_fen = after
             over = self._overpaid(case_id, entitlement.id)  # beside the household's other deaths
-            self._record_overpayment(case_id, household.id, entitlement, over, said)
+            said += self._record_overpayment(case_id, household.id, entitlement, over)
             if over.amount_fen:
                 change["overpayment_fen"] = over.amount_fen
             self.audit.record(
@@ -240,7 +242,7 @@ class AfterDeath(AfterDeathParticipant):
                 months=[m.isoformat() for m in over.months],
             )
             benefits.append(change)
-        return {"household_id": household.id, "member_id": deceased.id, "benefits": benefits}
+        return {"household_id": household.id, "member_id": deceased.id, "benefits": benefits}, said
 
     def _amount_without(
         self, entitlement: Entitlement, survivors: list[Member], region_code: str, today: date
@@ -291,11 +293,10 @@ class AfterDeath(AfterDeathParticipant):
         other deaths of the same benefits counted again without it (recoveries.py)."""
         said = self._restore_benefits(record, "the death was revoked", event.data["reason"])
         record.state, record.reversed_at = "reversed", self.clock.now()
-        self._recount_other_deaths(
+        said += self._recount_other_deaths(
             record.case_id,
             _entitlements_of(record.changes),
             f"another death in the household was revoked (funeral case {record.case_id})",
-            said,
         )
         self.report_death_step(record.case_id, "reversed", "; ".join(said))
 
@@ -372,14 +373,17 @@ class AfterDeath(AfterDeathParticipant):
                 if entitlement.id in earlier:
                     since = min(since, earlier[entitlement.id] - timedelta(days=1))
                 cycle_months = list(self.db.execute(select(PaymentCycle.month)).scalars())
-                owed_by_month, resumed_fen = self._owed_beside_other_deaths(
-                    record, household, entitlement, benefit, cycle_months, from_now_on=until is None, said=said
+                owed_by_month, resumed_fen, note = self._owed_beside_other_deaths(
+                    record, household, entitlement, benefit, cycle_months, from_now_on=until is None
                 )
-                if (
-                    until is None
-                    and resumed_fen > 0
-                    and self._reopen_ended_by_other_death(record, household, entitlement, cause, said)
-                ):
+                said += [note] if note else []
+                reopened = (
+                    self._reopen_ended_by_other_death(record, household, entitlement, cause)
+                    if until is None and resumed_fen > 0
+                    else None
+                )
+                if reopened:
+                    said.append(reopened)
                     paid_until = _paid_until(entitlement)  # runs on: owed for every month since
                 months = rules.back_pay_after_revocation(
                     since,
@@ -423,20 +427,20 @@ class AfterDeath(AfterDeathParticipant):
                     back_pay_fen=owed,
                 )
         if until is None:
-            self._cancel_recoveries_for_revocation(record, reason, said)
+            said += self._cancel_recoveries_for_revocation(record, reason)
         else:  # the stop that follows finds the payments after the new date, and recounts the recoveries
             self._unlink_after_death_payments(record.case_id)
         return said
 
     def _reopen_ended_by_other_death(
-        self, record: DeathRecord, household: Household, entitlement: Entitlement, cause: str, said: list
-    ) -> bool:
+        self, record: DeathRecord, household: Household, entitlement: Entitlement, cause: str
+    ) -> str | None:
         """The death in `record` is revoked and someone is due the benefit again (its amount beside
         the deaths that stand is above 0), but another death that stands ended it, because nobody
         was left then but the person now alive again: the benefit runs on, what that death
-        overwrote set back, and the departments told it is resumed. Whether it reopened."""
+        overwrote set back, and the departments told it is resumed. What it says, if it reopened."""
         if entitlement.ends_on is None:
-            return False
+            return None
         for other in self.db.execute(
             select(DeathRecord)
             .where(DeathRecord.case_id != record.case_id, DeathRecord.state == "applied")
@@ -466,12 +470,11 @@ class AfterDeath(AfterDeathParticipant):
                             "reason": f"{cause}: the death of funeral case {other.case_id} left someone after all",
                         },
                     )
-                    said.append(
+                    return (
                         f"{entitlement.programme}, ended by the death of funeral case {other.case_id} with nobody "
                         "left, runs on"
                     )
-                    return True
-        return False
+        return None
 
     def _owed_beside_other_deaths(
         self,
@@ -481,15 +484,15 @@ class AfterDeath(AfterDeathParticipant):
         benefit: dict,
         cycle_months: list[date],
         from_now_on: bool,
-        said: list,
-    ) -> tuple[dict[date, int], int]:
+    ) -> tuple[dict[date, int], int, str | None]:
         """For a benefit whose death (`record`) is being undone, with its amount and policy version
         set back to before the death: what the household is due for each payment cycle's month that
         another death of the household that stands reaches differently from the amount before this
         death (rules.gone_after_revocation), recomputed for the members alive in the month; and,
         `from_now_on` (a revocation), the benefit's amount from now on, set on it (with its policy
         version) when the deaths that stand make it another than the amount before. A death alone
-        in its household changes nothing here: the amount before it is owed, as before."""
+        in its household changes nothing here: the amount before it is owed, as before. With a
+        note when the survivors' standing needs a re-check."""
         others, members = [], {}
         for other in self.db.execute(
             select(DeathRecord).where(
@@ -510,7 +513,7 @@ class AfterDeath(AfterDeathParticipant):
                 if stands:
                     members[change["member_id"]] = self.db.get(Member, change["member_id"])
         if not others:
-            return {}, benefit["before_fen"]
+            return {}, benefit["before_fen"], None
         died = set(members)  # gone by a death that stands: whether in a month is the deaths' to say
         # every member the household had: one born (joined) or gone (left) since counts only for the
         # months they were in it, a month they were in for any part in full (as the run pays it)
@@ -541,13 +544,11 @@ class AfterDeath(AfterDeathParticipant):
         entitlement.policy_version = benefit["policy_version_before"]  # `_amount_without` sets its own
         gone = rules.gone_after_revocation(others) if from_now_on else None
         if gone is None:
-            return owed_by_month, benefit["before_fen"]
+            return owed_by_month, benefit["before_fen"], None
         due.clear()  # computed again last, so the policy version is the amount's
         amount, why = due_without(gone, None)
         entitlement.monthly_amount_fen = amount
-        if why:
-            said.append(why)
-        return owed_by_month, amount
+        return owed_by_month, amount, why
 
     @rpc
     def after_death(self, actor, case_id):

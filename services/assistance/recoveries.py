@@ -118,8 +118,8 @@ class Recoveries:
         )
 
     def _record_overpayment(
-        self, case_id: str, household_id: str, entitlement: Entitlement, over: rules.Overpaid, said: list
-    ) -> None:
+        self, case_id: str, household_id: str, entitlement: Entitlement, over: rules.Overpaid
+    ) -> list[str]:
         """What a death finds paid for months after it: an overpayment with its recovery. Found
         again after a corrected date of death (death.date_corrected): the one recorded with the old
         date is recounted instead, so a case has one recovery per benefit, and what came back,
@@ -127,16 +127,18 @@ class Recoveries:
         months = [m.isoformat() for m in over.months]
         row = self._overpayment_row(case_id, entitlement.id)
         if row is not None:
-            self._recount_with_cause(*row, over.amount_fen, months, "the date of death was corrected", said)
-        elif over.amount_fen:
+            return self._recount_with_cause(*row, over.amount_fen, months, "the date of death was corrected")
+        if over.amount_fen:
             self._new_overpayment(case_id, household_id, entitlement, over)
-            said.append(f"overpayment of {rules.yuan(over.amount_fen)} for {_months(months)} recorded for recovery")
+            return [f"overpayment of {rules.yuan(over.amount_fen)} for {_months(months)} recorded for recovery"]
+        return []
 
-    def _recount_other_deaths(self, case_id: str, entitlement_ids, cause: str, said: list) -> None:
+    def _recount_other_deaths(self, case_id: str, entitlement_ids, cause: str) -> list[str]:
         """The death in `case_id` was recorded, its date corrected, or it was revoked: the other
         deaths of the same benefits that stand are counted again beside it (what a month was still
         due before each depends on the deaths before it), and their recoveries follow; `cause`
-        says why, in their notes."""
+        says why, in their notes. What it did."""
+        said: list[str] = []
         for entitlement_id in sorted(entitlement_ids):
             for other, over, _ in self._counted_overpayments(entitlement_id):
                 if other == case_id:
@@ -144,8 +146,8 @@ class Recoveries:
                 months = [m.isoformat() for m in over.months]
                 row = self._overpayment_row(other, entitlement_id)
                 if row is not None:
-                    self._recount_with_cause(
-                        *row, over.amount_fen, months, cause, said, whose=f"the overpayment of funeral case {other}"
+                    said += self._recount_with_cause(
+                        *row, over.amount_fen, months, cause, whose=f"the overpayment of funeral case {other}"
                     )
                 elif over.amount_fen:
                     entitlement = self.db.get(Entitlement, entitlement_id)
@@ -166,6 +168,7 @@ class Recoveries:
                         f"overpayment of {rules.yuan(over.amount_fen)} for {_months(months)} recorded for "
                         f"funeral case {other}"
                     )
+        return said
 
     def _overpayment_row(self, case_id: str, entitlement_id: int):
         """The case's overpayment of the entitlement with its recovery, locked (or None)."""
@@ -196,9 +199,10 @@ class Recoveries:
         self.db.flush()
         return overpayment, recovery
 
-    def _recount_unreached(self, case_id: str, reached: set, said: list) -> None:
+    def _recount_unreached(self, case_id: str, reached: set) -> list[str]:
         """After a corrected date of death: the overpayments of benefits the new date does not stop
-        (paid for no day after it) come to nothing."""
+        (paid for no day after it) come to nothing. What it did."""
+        said: list[str] = []
         for overpayment, recovery in self.db.execute(
             select(Overpayment, Recovery)
             .join(Recovery, Recovery.overpayment_id == Overpayment.id)
@@ -206,7 +210,8 @@ class Recoveries:
             .order_by(Overpayment.id)
             .with_for_update()
         ).all():
-            self._recount_with_cause(overpayment, recovery, 0, [], "the date of death was corrected", said)
+            said += self._recount_with_cause(overpayment, recovery, 0, [], "the date of death was corrected")
+        return said
 
     def _recount_with_cause(
         self,
@@ -215,14 +220,13 @@ class Recoveries:
         amount_fen: int,
         months: list[str],
         cause: str,
-        said: list,
         whose: str = "overpayment",
-    ) -> None:
+    ) -> list[str]:
         """The overpayment comes to `amount_fen` for `months` now, because of `cause` (a corrected
         date, another death of the household): the recovery follows, and what came back beyond the
         new amount is owed back."""
         if overpayment.amount_fen == amount_fen and list(overpayment.months) == months:
-            return
+            return []
         before = _ledger(recovery)
         after = rules.recount_recovery(before, amount_fen)
         note = (
@@ -245,10 +249,10 @@ class Recoveries:
         )
         overpayment.amount_fen, overpayment.months = amount_fen, months
         self._apply(recovery, after, note)
-        said.append(
+        return [
             f"{whose} recounted: {rules.yuan(amount_fen)} for {_months(months)}, recovery {after.state}"
             + (f", {rules.yuan(after.refund_due_fen)} to be given back" if after.refund_due_fen else "")
-        )
+        ]
 
     def _unlink_after_death_payments(self, case_id: str) -> None:
         """A corrected date of death: the payments the old date found are let go; the stop with the
@@ -358,9 +362,11 @@ class Recoveries:
             refund_due_fen=after.refund_due_fen,
         )
 
-    def _cancel_recoveries_for_revocation(self, record: DeathRecord, reason: str, said: list) -> None:
+    def _cancel_recoveries_for_revocation(self, record: DeathRecord, reason: str) -> list[str]:
         """The death was revoked: its recoveries, open or recovered, are cancelled; what came back
-        is owed back to the household (a recovery cancelled before, by its count, keeps what it owes back)."""
+        is owed back to the household (a recovery cancelled before, by its count, keeps what it owes
+        back). What it did."""
+        said: list[str] = []
         for recovery in self.db.execute(
             select(Recovery)
             .join(Overpayment, Overpayment.id == Recovery.overpayment_id)
@@ -387,6 +393,7 @@ class Recoveries:
                 case_id=record.case_id,
                 refund_due_fen=after.refund_due_fen,
             )
+        return said
 
     def _apply(self, recovery: Recovery, ledger: rules.RecoveryLedger, note: str | None) -> None:
         """The ledger onto the row: closed today when it closes, open again without a closing day."""
@@ -430,8 +437,8 @@ class Recoveries:
                 row = self._overpayment_row(case_id, entitlement_id)
                 months = [m.isoformat() for m in over.months]
                 if row is not None:
-                    self._recount_with_cause(
-                        *row, over.amount_fen, months, self.ONE_OFF_RECOUNT, said, whose=f"funeral case {case_id}"
+                    said += self._recount_with_cause(
+                        *row, over.amount_fen, months, self.ONE_OFF_RECOUNT, whose=f"funeral case {case_id}"
                     )
                 elif over.amount_fen:
                     entitlement = self.db.get(Entitlement, entitlement_id)
