@@ -43,6 +43,8 @@ from services.assistance.shared import (
 
 
 class Applications:
+    """Mixed into the assistance service; uses its db, outbox, audit, policy, clock, log."""
+
     # --- application and acceptance ------------------------------------------------------------
 
     @rpc

@@ -32,6 +32,8 @@ from services.assistance.shared import (
 
 
 class EconomicChecks:
+    """Mixed into the assistance service; uses its db, audit, clock, log, sources."""
+
     # --- household economic check (核对) --------------------------------------------------------
 
     @rpc

@@ -52,6 +52,8 @@ from services.assistance.shared import (
 
 
 class Households:
+    """Mixed into the assistance service; uses its db, outbox, audit, policy, clock."""
+
     # --- households, exits and re-checks (复核) --------------------------------------------------
 
     @rpc

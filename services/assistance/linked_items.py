@@ -32,6 +32,8 @@ from services.assistance.schemas import (
 
 
 class LinkedItems:
+    """Mixed into the assistance service; uses its db, audit, clock."""
+
     # --- 救助一件事: the linked-item catalogue -----------------------------------------------------
 
     @rpc

@@ -37,6 +37,8 @@ from services.assistance.shared import (
 
 
 class PaymentRun:
+    """Mixed into the assistance service; uses its db, clock, desk."""
+
     # --- the monthly payment run (社会化发放) --------------------------------------------------
     # Set-based SQL in chassis.payment_runs, what is paid in payments.py; here only who may, the audit row, and moving data in and out.
 

@@ -27,6 +27,8 @@ from services.assistance.schemas import dump, load
 
 
 class CharityReferrals:
+    """Mixed into the assistance service; uses its db, outbox, audit, clock."""
+
     # --- referrals to charity (政府救助与慈善救助衔接) ------------------------------------------------
 
     @rpc

@@ -24,6 +24,8 @@ from services.charity.models import (
 
 
 class AssistanceLink:
+    """Mixed into the charity service; uses its db, outbox, audit, policy, clock."""
+
     # --- the assistance–charity link (政府救助与慈善救助衔接) ------------------------------------------
 
     @handle_event("assistance.household_referred")

@@ -47,6 +47,8 @@ from services.charity.shared import (
 
 
 class Fundraising:
+    """Mixed into the charity service; uses its db, audit, policy, clock."""
+
     # --- charity organisations and public fundraising ---------------------------------------------------
 
     @rpc

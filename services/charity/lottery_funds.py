@@ -31,6 +31,8 @@ from services.charity.schemas import (
 
 
 class LotteryFunds:
+    """Mixed into the charity service; uses its db, audit, clock."""
+
     # --- welfare-lottery funds (福彩公益金) --------------------------------------------------------------
 
     @rpc

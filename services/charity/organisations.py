@@ -51,6 +51,8 @@ from services.charity.shared import (
 
 
 class SocialOrganisations:
+    """Mixed into the charity service; uses its db, audit, policy, clock, log."""
+
     # --- social organisations (社会组织) ---------------------------------------------------------------
 
     @rpc

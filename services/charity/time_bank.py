@@ -46,6 +46,8 @@ from services.charity.shared import (
 
 
 class TimeBank:
+    """Mixed into the charity service; uses its db, outbox, audit, policy, clock."""
+
     # --- volunteers and the time bank (时间银行) ------------------------------------------------------
 
     @rpc

@@ -32,6 +32,8 @@ from services.funeral.shared import MATTER_TYPE, STEP
 
 
 class FuneralCases:
+    """Mixed into the funeral service; uses its db, outbox, audit, policy, clock, log."""
+
     # --- the funeral case ------------------------------------------------------------------------
 
     @rpc

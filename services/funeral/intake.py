@@ -33,6 +33,8 @@ from services.funeral.shared import MATTER_TYPE
 
 
 class DeathIntake:
+    """Mixed into the funeral service; uses its db, outbox, audit, policy, clock, log."""
+
     # --- death intake, from every source ---------------------------------------------------------
 
     @rpc

@@ -38,6 +38,8 @@ from services.marriage.shared import ADOPTION_LAW
 
 
 class Adoptions:
+    """Mixed into the marriage service; uses its db, outbox, audit, policy, clock."""
+
     # --- adoption registration (收养登记) --------------------------------------------------------
 
     @rpc

@@ -34,6 +34,8 @@ from services.marriage.schemas import (
 
 
 class BackEntry:
+    """Mixed into the marriage service; uses its db, audit, clock."""
+
     # --- back-entry of historical records (补录) ------------------------------------------------
 
     @rpc

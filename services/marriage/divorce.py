@@ -37,6 +37,8 @@ from services.marriage.schemas import (
 
 
 class Divorces:
+    """Mixed into the marriage service; uses its db, outbox, audit, clock."""
+
     # --- divorce by agreement (协议离婚) -------------------------------------------------------
 
     @rpc

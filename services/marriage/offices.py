@@ -29,6 +29,8 @@ from services.marriage.schemas import (
 
 
 class Offices:
+    """Mixed into the marriage service; uses its db, audit."""
+
     # --- the national registry of offices (跨省通办: a couple registers at any of them) ------------
 
     @rpc

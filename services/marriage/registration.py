@@ -47,6 +47,8 @@ from services.marriage.schemas import (
 
 
 class Registrations:
+    """Mixed into the marriage service; uses its db, outbox, audit, clock, log, certificates."""
+
     # --- appointments and the one-matter application ----------------------------------------
 
     @rpc
