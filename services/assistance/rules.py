@@ -93,6 +93,19 @@ __all__ = [
     "record_refund",
     "recount_recovery",
     "cancel_recovery",
+    "Benefit",
+    "PolicyAmount",
+    "benefit",
+    "disability_benefit",
+    "with_assets",
+    "MEANS_TESTED",
+    "DISABILITY_PARAMETERS",
+    "member_from",
+    "AmountAfterDeath",
+    "amount_without",
+    "SourceAnswer",
+    "CheckTotals",
+    "check_totals",
 ]
 
 INCREMENT_CATEGORIES = ("aged_80_plus", "minor", "seriously_ill", "severely_disabled", "pregnant")
@@ -684,9 +697,6 @@ def temporary_assistance(grade: str, requested_fen: int, urgent: bool, policy: A
     )
 
 
-# --- 渐退期 ----------------------------------------------------------------------------------------
-
-
 # --- what an approval grants (审批) --------------------------------------------------------------
 
 MEANS_TESTED = ("dibao", "dibao_edge", "tekun")  # the household's assets are checked against the limits
@@ -783,6 +793,9 @@ def with_assets(benefit: Benefit, check_id: str | None, within_limits: bool | No
     if not within_limits:
         return Benefit(False, 0, noted, benefit.version)
     return Benefit(benefit.eligible, benefit.monthly_fen, noted, benefit.version, benefit.ends_on, benefit.decided_by)
+
+
+# --- 渐退期 ----------------------------------------------------------------------------------------
 
 
 def _months_later(start: date, months: int) -> date:
