@@ -5,6 +5,7 @@ months after a death; the protocol is chassis.after_death's, the same in every s
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import ClassVar
 
@@ -33,6 +34,63 @@ from services.assistance.models import (
     Recovery,
     paid_after,
 )
+
+
+@dataclass(frozen=True)
+class BenefitUndo:
+    """What a death overwrote of one benefit, as its death record keeps it to undo it (an entry of
+    DeathRecord.changes' "benefits"). Version 1, recorded before the undo kept more than the end
+    date; version 2 also keeps the gradual exit, the exit reason and the next review."""
+
+    entitlement_id: int
+    ended: bool
+    before_fen: int
+    ends_on_before: date | None
+    policy_version_before: str | None
+    gradual_exit_until_before: date | None = None
+    exit_reason_before: str | None = None
+    next_review_on_before: date | None = None
+    version: int = 2
+
+    @classmethod
+    def of(cls, entitlement: Entitlement, ended: bool) -> BenefitUndo:
+        """The entitlement as it stands before the death changes it."""
+        return cls(
+            entitlement.id,
+            ended,
+            entitlement.monthly_amount_fen,
+            entitlement.ends_on,
+            entitlement.policy_version,
+            entitlement.gradual_exit_until,
+            entitlement.exit_reason,
+            entitlement.next_review_on,
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "entitlement_id": self.entitlement_id,
+            "before_fen": self.before_fen,
+            "ended": self.ended,
+            "ends_on_before": _iso(self.ends_on_before),
+            "gradual_exit_until_before": _iso(self.gradual_exit_until_before),
+            "exit_reason_before": self.exit_reason_before,
+            "next_review_on_before": _iso(self.next_review_on_before),
+            "policy_version_before": self.policy_version_before,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> BenefitUndo:
+        return cls(
+            data["entitlement_id"],
+            data["ended"],
+            data["before_fen"],
+            _date(data["ends_on_before"]),
+            data.get("policy_version_before"),
+            _date(data.get("gradual_exit_until_before")),
+            data.get("exit_reason_before"),
+            _date(data.get("next_review_on_before")),
+            version=2 if "gradual_exit_until_before" in data else 1,
+        )
 
 
 class AfterDeath(AfterDeathParticipant):
@@ -163,16 +221,9 @@ class AfterDeath(AfterDeathParticipant):
 
             ended = after == 0
             change = {
-                "entitlement_id": entitlement.id,
+                **BenefitUndo.of(entitlement, ended).to_json(),
                 "programme": entitlement.programme,
-                "before_fen": before,
                 "after_fen": after,
-                "ended": ended,
-                "ends_on_before": _iso(entitlement.ends_on),
-                "gradual_exit_until_before": _iso(entitlement.gradual_exit_until),
-                "exit_reason_before": entitlement.exit_reason,
-                "next_review_on_before": _iso(entitlement.next_review_on),
-                "policy_version_before": entitlement.policy_version,
             }
             if ended:
                 if entitlement.ends_on is None or entitlement.ends_on > died_on:
@@ -332,25 +383,26 @@ class AfterDeath(AfterDeathParticipant):
             member = self.db.get(Member, change["member_id"])
             member.left_on, member.left_reason = None, None
             for benefit in change["benefits"]:
-                entitlement = self.db.get(Entitlement, benefit["entitlement_id"], with_for_update=True)
-                entitlement.monthly_amount_fen = benefit["before_fen"]
-                entitlement.policy_version = benefit["policy_version_before"]
-                if benefit["ended"] and "gradual_exit_until_before" in benefit:
-                    entitlement.ends_on = _date(benefit["ends_on_before"])
-                    entitlement.gradual_exit_until = _date(benefit["gradual_exit_until_before"])
-                    entitlement.exit_reason = benefit["exit_reason_before"]
+                undo = BenefitUndo.from_json(benefit)
+                entitlement = self.db.get(Entitlement, undo.entitlement_id, with_for_update=True)
+                entitlement.monthly_amount_fen = undo.before_fen
+                entitlement.policy_version = undo.policy_version_before
+                if undo.ended and undo.version >= 2:
+                    entitlement.ends_on = undo.ends_on_before
+                    entitlement.gradual_exit_until = undo.gradual_exit_until_before
+                    entitlement.exit_reason = undo.exit_reason_before
                     entitlement.next_review_on = (
-                        _date(benefit["next_review_on_before"])
+                        undo.next_review_on_before
                         if entitlement.ends_on is not None
                         else self._next_review(household.region_code, today, entitlement.programme)
                     )
-                elif benefit["ended"]:  # recorded before the death kept what it overwrote
-                    entitlement.ends_on = _date(benefit["ends_on_before"])
+                elif undo.ended:  # version 1 kept only the end date
+                    entitlement.ends_on = undo.ends_on_before
                     entitlement.exit_reason = None
                     entitlement.next_review_on = self._next_review(household.region_code, today, entitlement.programme)
-                before = _date(benefit["ends_on_before"])
+                before = undo.ends_on_before
                 if (
-                    benefit["ended"]
+                    undo.ended
                     and (before is None or before > record.date_of_death)
                     and not (until is not None and ends_again(entitlement))
                 ):
@@ -450,13 +502,14 @@ class AfterDeath(AfterDeathParticipant):
                 continue
             for change in other.changes:
                 for benefit in change["benefits"]:
-                    if benefit["entitlement_id"] != entitlement.id or not benefit["ended"]:
+                    undo = BenefitUndo.from_json(benefit)
+                    if undo.entitlement_id != entitlement.id or not undo.ended:
                         continue
-                    entitlement.ends_on = _date(benefit["ends_on_before"])
-                    entitlement.gradual_exit_until = _date(benefit.get("gradual_exit_until_before"))
-                    entitlement.exit_reason = benefit.get("exit_reason_before")
+                    entitlement.ends_on = undo.ends_on_before
+                    entitlement.gradual_exit_until = undo.gradual_exit_until_before
+                    entitlement.exit_reason = undo.exit_reason_before
                     entitlement.next_review_on = (
-                        _date(benefit.get("next_review_on_before"))
+                        undo.next_review_on_before
                         if entitlement.ends_on is not None
                         else self._next_review(household.region_code, self.clock.today(), entitlement.programme)
                     )
