@@ -84,8 +84,12 @@ def route(
     status=200,
     query=None,
     example=None,
+    forward=True,
 ):
-    """`response`: the schema of the success answer (every route has one, so the document does)."""
+    """`response`: the schema of the success answer (every route has one, so the document does).
+    `body`: the request's schema; the handler gets the body validated and, as most routes pass it
+    on to a service, back in its JSON form (the service validates again). `forward=False`: a route
+    the gateway answers itself gets the loaded values (dates as dates)."""
 
     def decorate(fn):
         if response is None:
@@ -113,7 +117,11 @@ def route(
                 if actor.role not in roles:
                     raise Forbidden(f"this needs one of the roles {', '.join(roles)}")
             path_values = _load_path(path_values)
-            payload = _load_body(request, body) if body is not None else None
+            payload = None
+            if body is not None:
+                payload = _load_body(request, body)
+                if forward:
+                    payload = body().dump(payload)
             extra = {"query": _load_query(request, query)} if query is not None else {}
 
             def call():
@@ -152,11 +160,6 @@ def route(
         return http(method, path)(handler)
 
     return decorate
-
-
-def wire(schema, data: dict) -> dict:
-    """Validated request data, back in JSON form for the RPC call (the service validates again)."""
-    return schema().dump(data)
 
 
 def _load_path(values: dict) -> dict:

@@ -8,7 +8,7 @@ from chassis import ServiceRpc
 from contracts import assistance as a
 from contracts import payments as pay
 from contracts.roles import ADMIN, CITIZEN, CLERK, PARTNER, STAFF
-from gateway.api import route, wire
+from gateway.api import route
 
 APPLICATIONS = "/api/v1/assistance/applications"
 CYCLES = "/api/v1/assistance/payment-cycles"
@@ -35,7 +35,7 @@ class AssistanceRoutes:
         response=a.ApplicationViewSchema,
     )
     def apply_for_assistance(self, actor, body):
-        return self.assistance.apply(actor.as_dict(), wire(a.ApplicationRequestSchema, body))
+        return self.assistance.apply(actor.as_dict(), body)
 
     @route(
         "GET",
@@ -113,7 +113,7 @@ class AssistanceRoutes:
         response=a.ApplicationViewSchema,
     )
     def object_to_assistance(self, actor, body, application_id):
-        return self.assistance.object(actor.as_dict(), application_id, wire(a.ObjectionRequestSchema, body))
+        return self.assistance.object(actor.as_dict(), application_id, body)
 
     @route(
         "POST",
@@ -125,7 +125,7 @@ class AssistanceRoutes:
         response=a.ApplicationViewSchema,
     )
     def decide_assistance(self, actor, body, application_id):
-        return self.assistance.decide(actor.as_dict(), application_id, wire(a.DecisionRequestSchema, body))
+        return self.assistance.decide(actor.as_dict(), application_id, body)
 
     @route(
         "GET",
@@ -149,7 +149,7 @@ class AssistanceRoutes:
         response=a.HouseholdViewSchema,
     )
     def add_household_member(self, actor, body, household_id):
-        return self.assistance.add_member(actor.as_dict(), household_id, wire(a.MemberJoinsSchema, body))
+        return self.assistance.add_member(actor.as_dict(), household_id, body)
 
     @route(
         "POST",
@@ -161,7 +161,7 @@ class AssistanceRoutes:
         response=a.HouseholdViewSchema,
     )
     def household_member_leaves(self, actor, body, household_id, member_id):
-        return self.assistance.member_leaves(actor.as_dict(), household_id, member_id, wire(a.MemberLeavesSchema, body))
+        return self.assistance.member_leaves(actor.as_dict(), household_id, member_id, body)
 
     @route(
         "POST",
@@ -173,9 +173,7 @@ class AssistanceRoutes:
         response=a.HouseholdViewSchema,
     )
     def identify_household_member(self, actor, body, household_id, member_id):
-        return self.assistance.identify_member(
-            actor.as_dict(), household_id, member_id, wire(a.MemberIdentificationSchema, body)
-        )
+        return self.assistance.identify_member(actor.as_dict(), household_id, member_id, body)
 
     @route(
         "POST",
@@ -187,7 +185,7 @@ class AssistanceRoutes:
         response=a.HouseholdViewSchema,
     )
     def exit_entitlement(self, actor, body, entitlement_id):
-        return self.assistance.exit_entitlement(actor.as_dict(), entitlement_id, wire(a.ExitRequestSchema, body))
+        return self.assistance.exit_entitlement(actor.as_dict(), entitlement_id, body)
 
     @route(
         "GET",
@@ -210,7 +208,7 @@ class AssistanceRoutes:
         response=a.HouseholdViewSchema,
     )
     def record_review(self, actor, body, entitlement_id):
-        return self.assistance.record_review(actor.as_dict(), entitlement_id, wire(a.ReviewRequestSchema, body))
+        return self.assistance.record_review(actor.as_dict(), entitlement_id, body)
 
     @route(
         "POST",
@@ -223,7 +221,7 @@ class AssistanceRoutes:
         response=a.PolicyVersionViewSchema,
     )
     def add_policy_version(self, actor, body):
-        return self.assistance.add_policy_version(actor.as_dict(), wire(a.PolicyVersionRequestSchema, body))
+        return self.assistance.add_policy_version(actor.as_dict(), body)
 
     @route(
         "GET",
@@ -257,7 +255,7 @@ class AssistanceRoutes:
         response=a.AlertViewSchema,
     )
     def resolve_alert(self, actor, body, alert_id):
-        return self.assistance.resolve_alert(actor.as_dict(), alert_id, wire(a.AlertResolutionSchema, body))
+        return self.assistance.resolve_alert(actor.as_dict(), alert_id, body)
 
     @route(
         "POST",
@@ -270,7 +268,7 @@ class AssistanceRoutes:
         response=a.ReferralViewSchema,
     )
     def refer_household_to_charity(self, actor, body, household_id):
-        return self.assistance.refer_to_charity(actor.as_dict(), household_id, wire(a.ReferralRequestSchema, body))
+        return self.assistance.refer_to_charity(actor.as_dict(), household_id, body)
 
     @route(
         "GET",
@@ -305,7 +303,7 @@ class AssistanceRoutes:
         response=pay.PaymentCycleViewSchema,
     )
     def freeze_payment_cycle(self, actor, body):
-        return self.assistance.freeze_payment_cycle(actor.as_dict(), wire(pay.PaymentCycleRequestSchema, body))
+        return self.assistance.freeze_payment_cycle(actor.as_dict(), body)
 
     @route(
         "GET",
@@ -339,9 +337,7 @@ class AssistanceRoutes:
         response=pay.ReconcileViewSchema,
     )
     def reconcile_bank_results(self, actor, body, cycle_id):
-        return self.assistance.reconcile_bank_results(
-            actor.as_dict(), cycle_id, wire(pay.BankResultsRequestSchema, body)
-        )
+        return self.assistance.reconcile_bank_results(actor.as_dict(), cycle_id, body)
 
     # --- 追回: what was paid after a death, recovered by the payments office ------------------------
 
@@ -356,7 +352,7 @@ class AssistanceRoutes:
         response=a.RecoveryListViewSchema,
     )
     def list_recoveries(self, actor, body, query):
-        return self.assistance.list_recoveries(actor.as_dict(), wire(a.RecoveryListQuerySchema, query))
+        return self.assistance.list_recoveries(actor.as_dict(), a.RecoveryListQuerySchema().dump(query))
 
     @route(
         "GET",
@@ -381,7 +377,7 @@ class AssistanceRoutes:
         response=a.RecoveryViewSchema,
     )
     def record_recovery_repayment(self, actor, body, recovery_id):
-        return self.assistance.record_repayment(actor.as_dict(), recovery_id, wire(a.RepaymentRequestSchema, body))
+        return self.assistance.record_repayment(actor.as_dict(), recovery_id, body)
 
     @route(
         "POST",
@@ -395,7 +391,7 @@ class AssistanceRoutes:
         response=a.RecoveryViewSchema,
     )
     def record_recovery_refund(self, actor, body, recovery_id):
-        return self.assistance.record_refund(actor.as_dict(), recovery_id, wire(a.RefundRequestSchema, body))
+        return self.assistance.record_refund(actor.as_dict(), recovery_id, body)
 
     # --- 救助一件事: the linked-item catalogue -----------------------------------------------------
 
@@ -430,7 +426,7 @@ class AssistanceRoutes:
         },
     )
     def add_linked_item(self, actor, body):
-        return self.assistance.add_linked_item(actor.as_dict(), wire(a.NewLinkedItemRequestSchema, body))
+        return self.assistance.add_linked_item(actor.as_dict(), body)
 
     @route(
         "PUT",
@@ -442,7 +438,7 @@ class AssistanceRoutes:
         response=a.LinkedItemViewSchema,
     )
     def change_linked_item(self, actor, body, item_code):
-        return self.assistance.change_linked_item(actor.as_dict(), item_code, wire(a.LinkedItemRequestSchema, body))
+        return self.assistance.change_linked_item(actor.as_dict(), item_code, body)
 
     @route(
         "POST",
@@ -454,4 +450,4 @@ class AssistanceRoutes:
         response=a.LinkedItemViewSchema,
     )
     def retire_linked_item(self, actor, body, item_code):
-        return self.assistance.retire_linked_item(actor.as_dict(), item_code, wire(a.LinkedItemRetirementSchema, body))
+        return self.assistance.retire_linked_item(actor.as_dict(), item_code, body)

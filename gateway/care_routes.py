@@ -8,7 +8,7 @@ from chassis import ServiceRpc
 from contracts import care as c
 from contracts import payments as pay
 from contracts.roles import ADMIN, CITIZEN, CLERK, PARTNER
-from gateway.api import route, wire
+from gateway.api import route
 
 ELDERS = "/api/v1/care/elders"
 ORDERS = "/api/v1/care/orders"
@@ -33,7 +33,7 @@ class CareRoutes:
         response=c.ImportViewSchema,
     )
     def import_elders(self, actor, body):
-        return self.care.import_people(actor.as_dict(), wire(c.ElderImportSchema, body))
+        return self.care.import_people(actor.as_dict(), body)
 
     @route(
         "GET",
@@ -68,7 +68,7 @@ class CareRoutes:
         response=c.AllowanceEndedSchema,
     )
     def end_allowance(self, actor, body, resident_id):
-        return self.care.end_allowance(actor.as_dict(), resident_id, wire(c.AllowanceEndSchema, body))
+        return self.care.end_allowance(actor.as_dict(), resident_id, body)
 
     @route(
         "GET",
@@ -93,7 +93,7 @@ class CareRoutes:
         response=pay.PaymentCycleViewSchema,
     )
     def freeze_allowance_cycle(self, actor, body):
-        return self.care.freeze_allowance_cycle(actor.as_dict(), wire(c.AllowanceCycleRequestSchema, body))
+        return self.care.freeze_allowance_cycle(actor.as_dict(), body)
 
     @route(
         "GET",
@@ -127,9 +127,7 @@ class CareRoutes:
         response=pay.ReconcileViewSchema,
     )
     def reconcile_allowance_results(self, actor, body, cycle_id):
-        return self.care.reconcile_allowance_results(
-            actor.as_dict(), cycle_id, wire(pay.BankResultsRequestSchema, body)
-        )
+        return self.care.reconcile_allowance_results(actor.as_dict(), cycle_id, body)
 
     @route(
         "GET",
@@ -154,7 +152,7 @@ class CareRoutes:
         response=c.OrderViewSchema,
     )
     def request_care_order(self, actor, body):
-        return self.care.request_order(actor.as_dict(), wire(c.OrderRequestSchema, body))
+        return self.care.request_order(actor.as_dict(), body)
 
     @route(
         "GET",
@@ -210,7 +208,7 @@ class CareRoutes:
         response=c.OrderViewSchema,
     )
     def cancel_care_order(self, actor, body, order_id):
-        return self.care.cancel_order(actor.as_dict(), order_id, wire(c.OrderCancellationSchema, body))
+        return self.care.cancel_order(actor.as_dict(), order_id, body)
 
     @route(
         "POST",
@@ -223,7 +221,7 @@ class CareRoutes:
         response=c.AssessmentViewSchema,
     )
     def record_assessment(self, actor, body):
-        return self.care.record_assessment(actor.as_dict(), wire(c.AssessmentRequestSchema, body))
+        return self.care.record_assessment(actor.as_dict(), body)
 
     @route(
         "POST",
@@ -235,7 +233,7 @@ class CareRoutes:
         response=c.InstitutionViewSchema,
     )
     def register_institution(self, actor, body):
-        return self.care.register_institution(actor.as_dict(), wire(c.InstitutionRequestSchema, body))
+        return self.care.register_institution(actor.as_dict(), body)
 
     @route(
         "GET",
@@ -260,7 +258,7 @@ class CareRoutes:
         response=c.FamilyBedViewSchema,
     )
     def establish_family_bed(self, actor, body):
-        return self.care.establish_family_bed(actor.as_dict(), wire(c.FamilyBedRequestSchema, body))
+        return self.care.establish_family_bed(actor.as_dict(), body)
 
     @route(
         "POST",
@@ -273,7 +271,7 @@ class CareRoutes:
         response=c.AdmissionViewSchema,
     )
     def admit_to_institution(self, actor, body):
-        return self.care.admit(actor.as_dict(), wire(c.AdmissionRequestSchema, body))
+        return self.care.admit(actor.as_dict(), body)
 
     @route(
         "POST",
@@ -285,7 +283,7 @@ class CareRoutes:
         response=c.AdmissionViewSchema,
     )
     def discharge_from_institution(self, actor, body, admission_id):
-        return self.care.discharge(actor.as_dict(), admission_id, wire(c.DischargeRequestSchema, body))
+        return self.care.discharge(actor.as_dict(), admission_id, body)
 
     @route(
         "POST",
@@ -299,7 +297,7 @@ class CareRoutes:
         response=c.DeviceViewSchema,
     )
     def register_device(self, actor, body):
-        return self.care.register_device(actor.as_dict(), wire(c.DeviceRegistrationSchema, body))
+        return self.care.register_device(actor.as_dict(), body)
 
     @route(
         "GET",
@@ -322,7 +320,7 @@ class CareRoutes:
         response=c.DeviceViewSchema,
     )
     def retire_device(self, actor, body, device_id):
-        return self.care.retire_device(actor.as_dict(), device_id, wire(c.DeviceRetirementSchema, body))
+        return self.care.retire_device(actor.as_dict(), device_id, body)
 
     @route(
         "POST",
@@ -336,7 +334,7 @@ class CareRoutes:
         response=c.EmergencyCallViewSchema,
     )
     def receive_emergency_call(self, actor, body):
-        return self.care.receive_call(actor.as_dict(), wire(c.EmergencyCallSchema, body))
+        return self.care.receive_call(actor.as_dict(), body)
 
     @route(
         "GET",
@@ -359,7 +357,7 @@ class CareRoutes:
         response=c.EmergencyCallViewSchema,
     )
     def dispatch_emergency_call(self, actor, body, call_id):
-        return self.care.dispatch_call(actor.as_dict(), call_id, wire(c.DispatchSchema, body))
+        return self.care.dispatch_call(actor.as_dict(), call_id, body)
 
     @route(
         "POST",
@@ -382,7 +380,7 @@ class CareRoutes:
         response=c.EmergencyCallViewSchema,
     )
     def close_emergency_call(self, actor, body, call_id):
-        return self.care.close_call(actor.as_dict(), call_id, wire(c.CallClosureSchema, body))
+        return self.care.close_call(actor.as_dict(), call_id, body)
 
     # --- child welfare (儿童福利) ---
 
@@ -397,7 +395,7 @@ class CareRoutes:
         response=c.ChildViewSchema,
     )
     def register_child(self, actor, body):
-        return self.care.register_child(actor.as_dict(), wire(c.ChildRequestSchema, body))
+        return self.care.register_child(actor.as_dict(), body)
 
     @route(
         "GET",
@@ -420,7 +418,7 @@ class CareRoutes:
         response=c.ScreeningRecordedSchema,
     )
     def screen_child(self, actor, body, resident_id):
-        return self.care.screen_child(actor.as_dict(), resident_id, wire(c.ScreeningRequestSchema, body))
+        return self.care.screen_child(actor.as_dict(), resident_id, body)
 
     @route(
         "GET",
@@ -454,7 +452,7 @@ class CareRoutes:
         response=c.ChildDirectorSchema,
     )
     def appoint_child_director(self, actor, body):
-        return self.care.appoint_child_director(actor.as_dict(), wire(c.ChildDirectorRequestSchema, body))
+        return self.care.appoint_child_director(actor.as_dict(), body)
 
     @route(
         "GET",

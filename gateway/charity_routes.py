@@ -8,7 +8,7 @@ from __future__ import annotations
 from chassis import ServiceRpc
 from contracts import charity as c
 from contracts.roles import ADMIN, CITIZEN, CLERK, PARTNER, STAFF
-from gateway.api import route, wire
+from gateway.api import route
 
 ORGS = "/api/v1/charity/organisations"
 CAMPAIGNS = "/api/v1/charity/campaigns"
@@ -33,7 +33,7 @@ class CharityRoutes:
         response=c.OrganisationViewSchema,
     )
     def register_organisation(self, actor, body):
-        return self.charity.register_organisation(actor.as_dict(), wire(c.OrganisationRequestSchema, body))
+        return self.charity.register_organisation(actor.as_dict(), body)
 
     @route(
         "GET",
@@ -56,9 +56,7 @@ class CharityRoutes:
         response=c.OrganisationViewSchema,
     )
     def change_organisation(self, actor, body, organisation_id):
-        return self.charity.change_organisation(
-            actor.as_dict(), organisation_id, wire(c.OrganisationChangeSchema, body)
-        )
+        return self.charity.change_organisation(actor.as_dict(), organisation_id, body)
 
     @route(
         "POST",
@@ -70,7 +68,7 @@ class CharityRoutes:
         response=c.OrganisationViewSchema,
     )
     def cancel_organisation(self, actor, body, organisation_id):
-        return self.charity.cancel_organisation(actor.as_dict(), organisation_id, wire(c.CancellationSchema, body))
+        return self.charity.cancel_organisation(actor.as_dict(), organisation_id, body)
 
     @route(
         "POST",
@@ -83,7 +81,7 @@ class CharityRoutes:
         response=c.OrganisationViewSchema,
     )
     def submit_annual_report(self, actor, body, organisation_id):
-        return self.charity.submit_annual_report(actor.as_dict(), organisation_id, wire(c.AnnualReportSchema, body))
+        return self.charity.submit_annual_report(actor.as_dict(), organisation_id, body)
 
     @route(
         "POST",
@@ -95,7 +93,7 @@ class CharityRoutes:
         response=c.OrganisationViewSchema,
     )
     def grade_organisation(self, actor, body, organisation_id):
-        return self.charity.grade_organisation(actor.as_dict(), organisation_id, wire(c.GradeRequestSchema, body))
+        return self.charity.grade_organisation(actor.as_dict(), organisation_id, body)
 
     @route(
         "POST",
@@ -140,7 +138,7 @@ class CharityRoutes:
         response=c.PopulationSchema,
     )
     def set_population(self, actor, body):
-        return self.charity.set_population(actor.as_dict(), wire(c.PopulationSchema, body))
+        return self.charity.set_population(actor.as_dict(), body)
 
     # --- fundraising ---
 
@@ -155,7 +153,7 @@ class CharityRoutes:
         response=c.CampaignViewSchema,
     )
     def create_campaign(self, actor, body):
-        return self.charity.create_campaign(actor.as_dict(), wire(c.CampaignRequestSchema, body))
+        return self.charity.create_campaign(actor.as_dict(), body)
 
     @route(
         "GET",
@@ -190,7 +188,7 @@ class CharityRoutes:
         response=c.DonationViewSchema,
     )
     def donate(self, actor, body, campaign_id):
-        return self.charity.donate(actor.as_dict(), campaign_id, wire(c.DonationRequestSchema, body))
+        return self.charity.donate(actor.as_dict(), campaign_id, body)
 
     @route(
         "POST",
@@ -203,7 +201,7 @@ class CharityRoutes:
         response=c.CampaignViewSchema,
     )
     def record_spending(self, actor, body, campaign_id):
-        return self.charity.record_spending(actor.as_dict(), campaign_id, wire(c.SpendingRequestSchema, body))
+        return self.charity.record_spending(actor.as_dict(), campaign_id, body)
 
     @route(
         "GET",
@@ -229,7 +227,7 @@ class CharityRoutes:
         response=c.VolunteerViewSchema,
     )
     def register_volunteer(self, actor, body):
-        return self.charity.register_volunteer(actor.as_dict(), wire(c.VolunteerRequestSchema, body))
+        return self.charity.register_volunteer(actor.as_dict(), body)
 
     @route(
         "GET",
@@ -253,7 +251,7 @@ class CharityRoutes:
         response=c.VolunteerViewSchema,
     )
     def record_volunteer_service(self, actor, body, resident_id):
-        return self.charity.record_service(actor.as_dict(), resident_id, wire(c.ServiceRecordRequestSchema, body))
+        return self.charity.record_service(actor.as_dict(), resident_id, body)
 
     @route(
         "POST",
@@ -267,7 +265,7 @@ class CharityRoutes:
         response=c.RedemptionViewSchema,
     )
     def redeem_time_credits(self, actor, body):
-        return self.charity.redeem_time_credits(actor.as_dict(), wire(c.RedemptionRequestSchema, body))
+        return self.charity.redeem_time_credits(actor.as_dict(), body)
 
     # --- welfare-lottery funds and statistics ---
 
@@ -282,7 +280,7 @@ class CharityRoutes:
         response=c.LotteryReportSchema,
     )
     def allocate_lottery_funds(self, actor, body):
-        return self.charity.allocate_lottery_funds(actor.as_dict(), wire(c.LotteryAllocationSchema, body))
+        return self.charity.allocate_lottery_funds(actor.as_dict(), body)
 
     @route(
         "GET",

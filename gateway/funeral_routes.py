@@ -12,7 +12,7 @@ from contracts import funeral as f
 from contracts.assistance import AfterDeathAssistanceSchema
 from contracts.care import AfterDeathCareSchema
 from contracts.roles import ADMIN, CITIZEN, CLERK, EMPLOYEES, FUNERAL_HOME, PARTNER, STAFF
-from gateway.api import route, wire
+from gateway.api import route
 
 CASES = "/api/v1/funeral/cases"
 
@@ -34,7 +34,7 @@ class FuneralRoutes:
         response=f.DeathNoticeReceiptSchema,
     )
     def partner_death_notice(self, actor, body):
-        return self.funeral.notify_death(actor.as_dict(), wire(f.DeathNoticeSchema, body))
+        return self.funeral.notify_death(actor.as_dict(), body)
 
     @route(
         "POST",
@@ -48,7 +48,7 @@ class FuneralRoutes:
         response=f.CaseViewSchema,
     )
     def death_notice(self, actor, body):
-        return self.funeral.notify_death(actor.as_dict(), wire(f.DeathNoticeSchema, body))
+        return self.funeral.notify_death(actor.as_dict(), body)
 
     @route(
         "GET",
@@ -83,7 +83,7 @@ class FuneralRoutes:
         response=f.CaseViewSchema,
     )
     def resolve_date_of_death(self, actor, body, case_id):
-        return self.funeral.resolve_date(actor.as_dict(), case_id, wire(f.DateResolutionSchema, body))
+        return self.funeral.resolve_date(actor.as_dict(), case_id, body)
 
     @route(
         "POST",
@@ -96,7 +96,7 @@ class FuneralRoutes:
         response=f.CaseViewSchema,
     )
     def confirm_death_notice(self, actor, body, case_id):
-        return self.funeral.confirm_notice(actor.as_dict(), case_id, wire(f.ConfirmationRequestSchema, body))
+        return self.funeral.confirm_notice(actor.as_dict(), case_id, body)
 
     @route(
         "POST",
@@ -109,7 +109,7 @@ class FuneralRoutes:
         response=f.CaseViewSchema,
     )
     def book_funeral_service(self, actor, body, case_id):
-        return self.funeral.book(actor.as_dict(), case_id, wire(f.BookingRequestSchema, body))
+        return self.funeral.book(actor.as_dict(), case_id, body)
 
     @route(
         "POST",
@@ -121,7 +121,7 @@ class FuneralRoutes:
         response=f.CaseViewSchema,
     )
     def choose_burial(self, actor, body, case_id):
-        return self.funeral.choose_burial(actor.as_dict(), case_id, wire(f.BurialRequestSchema, body))
+        return self.funeral.choose_burial(actor.as_dict(), case_id, body)
 
     @route(
         "POST",
@@ -133,7 +133,7 @@ class FuneralRoutes:
         response=f.CaseViewSchema,
     )
     def record_cremation(self, actor, body, case_id):
-        return self.funeral.record_cremation(actor.as_dict(), case_id, wire(f.CremationRequestSchema, body))
+        return self.funeral.record_cremation(actor.as_dict(), case_id, body)
 
     @route(
         "POST",
@@ -145,7 +145,7 @@ class FuneralRoutes:
         response=f.CaseViewSchema,
     )
     def revoke_death(self, actor, body, case_id):
-        return self.funeral.revoke(actor.as_dict(), case_id, wire(f.RevocationRequestSchema, body))
+        return self.funeral.revoke(actor.as_dict(), case_id, body)
 
     @route(
         "POST",
@@ -158,7 +158,7 @@ class FuneralRoutes:
         response=f.NicheInventorySchema,
     )
     def add_niches(self, actor, body):
-        return self.funeral.add_niches(actor.as_dict(), wire(f.NicheBatchSchema, body))
+        return self.funeral.add_niches(actor.as_dict(), body)
 
     @route(
         "GET",

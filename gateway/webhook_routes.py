@@ -75,6 +75,7 @@ class WebhookRoutes:
         tag="webhooks",
         summary="Register a webhook endpoint for event types within your entitlements (answers its secret once)",
         body=w.EndpointRequestSchema,
+        forward=False,
         response=w.EndpointSecretSchema,
         status=201,
         example={"url": "https://hr.example.gov.cn/tongban/webhooks", "event_types": ["death.notified"]},
@@ -272,6 +273,7 @@ class WebhookRoutes:
         tag="webhooks",
         summary="Approve or refuse a widening: approved types are delivered to the partner's endpoints from now on",
         body=w.ApprovalDecisionSchema,
+        forward=False,
         response=w.ApprovalSchema,
     )
     def decide_webhook_approval(self, actor, body, approval_id):

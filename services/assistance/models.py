@@ -4,6 +4,8 @@ and monthly payment cycles. Money is integer fen."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -333,3 +335,8 @@ class LinkedItemVersion(Base):
     recorded_at = Column(UtcDateTime, nullable=False)
     recorded_by = Column(String(80), nullable=False)
     reason = Column(Text)
+
+
+def paid_after(day: date):
+    """Entitlements the payment run still pays for some day after `day` (payments.py): a query condition."""
+    return (Entitlement.ends_on.is_(None)) | (Entitlement.ends_on > day) | (Entitlement.gradual_exit_until > day)

@@ -30,32 +30,19 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import delete, select
 
-from chassis import SYSTEM, Actor, Conflict, Forbidden, InvalidInput, NotFound, Refused, rpc
-from chassis.errors import refusals_as
-from chassis.regions import region_prefix, require_region_code
-from contracts.assistance import (
-    RecoveryListQuerySchema,
-    RecoveryListViewSchema,
-    RecoveryViewSchema,
-    RefundRequestSchema,
-    RepaymentRequestSchema,
-)
-from contracts.refusals import RuleError
+from chassis import SYSTEM, Actor, Forbidden, rpc
 from contracts.roles import ADMIN
 from services.assistance import rules
 from services.assistance.models import (
     AfterDeathPayment,
     DeathRecord,
     Entitlement,
-    Household,
     Overpayment,
     Payment,
     Recovery,
-    Repayment,
 )
-from services.assistance.schemas import dump, load
 
 
 class Recoveries:
@@ -131,8 +118,8 @@ class Recoveries:
         )
 
     def _record_overpayment(
-        self, case_id: str, household_id: str, entitlement: Entitlement, over: rules.Overpaid, said: list
-    ) -> None:
+        self, case_id: str, household_id: str, entitlement: Entitlement, over: rules.Overpaid
+    ) -> list[str]:
         """What a death finds paid for months after it: an overpayment with its recovery. Found
         again after a corrected date of death (death.date_corrected): the one recorded with the old
         date is recounted instead, so a case has one recovery per benefit, and what came back,
@@ -140,16 +127,18 @@ class Recoveries:
         months = [m.isoformat() for m in over.months]
         row = self._overpayment_row(case_id, entitlement.id)
         if row is not None:
-            self._recount_with_cause(*row, over.amount_fen, months, "the date of death was corrected", said)
-        elif over.amount_fen:
+            return self._recount_with_cause(*row, over.amount_fen, months, "the date of death was corrected")
+        if over.amount_fen:
             self._new_overpayment(case_id, household_id, entitlement, over)
-            said.append(f"overpayment of {rules.yuan(over.amount_fen)} for {_months(months)} recorded for recovery")
+            return [f"overpayment of {rules.yuan(over.amount_fen)} for {_months(months)} recorded for recovery"]
+        return []
 
-    def _recount_other_deaths(self, case_id: str, entitlement_ids, cause: str, said: list) -> None:
+    def _recount_other_deaths(self, case_id: str, entitlement_ids, cause: str) -> list[str]:
         """The death in `case_id` was recorded, its date corrected, or it was revoked: the other
         deaths of the same benefits that stand are counted again beside it (what a month was still
         due before each depends on the deaths before it), and their recoveries follow; `cause`
-        says why, in their notes."""
+        says why, in their notes. What it did."""
+        said: list[str] = []
         for entitlement_id in sorted(entitlement_ids):
             for other, over, _ in self._counted_overpayments(entitlement_id):
                 if other == case_id:
@@ -157,8 +146,8 @@ class Recoveries:
                 months = [m.isoformat() for m in over.months]
                 row = self._overpayment_row(other, entitlement_id)
                 if row is not None:
-                    self._recount_with_cause(
-                        *row, over.amount_fen, months, cause, said, whose=f"the overpayment of funeral case {other}"
+                    said += self._recount_with_cause(
+                        *row, over.amount_fen, months, cause, whose=f"the overpayment of funeral case {other}"
                     )
                 elif over.amount_fen:
                     entitlement = self.db.get(Entitlement, entitlement_id)
@@ -179,6 +168,7 @@ class Recoveries:
                         f"overpayment of {rules.yuan(over.amount_fen)} for {_months(months)} recorded for "
                         f"funeral case {other}"
                     )
+        return said
 
     def _overpayment_row(self, case_id: str, entitlement_id: int):
         """The case's overpayment of the entitlement with its recovery, locked (or None)."""
@@ -209,9 +199,10 @@ class Recoveries:
         self.db.flush()
         return overpayment, recovery
 
-    def _recount_unreached(self, case_id: str, reached: set, said: list) -> None:
+    def _recount_unreached(self, case_id: str, reached: set) -> list[str]:
         """After a corrected date of death: the overpayments of benefits the new date does not stop
-        (paid for no day after it) come to nothing."""
+        (paid for no day after it) come to nothing. What it did."""
+        said: list[str] = []
         for overpayment, recovery in self.db.execute(
             select(Overpayment, Recovery)
             .join(Recovery, Recovery.overpayment_id == Overpayment.id)
@@ -219,7 +210,8 @@ class Recoveries:
             .order_by(Overpayment.id)
             .with_for_update()
         ).all():
-            self._recount_with_cause(overpayment, recovery, 0, [], "the date of death was corrected", said)
+            said += self._recount_with_cause(overpayment, recovery, 0, [], "the date of death was corrected")
+        return said
 
     def _recount_with_cause(
         self,
@@ -228,14 +220,13 @@ class Recoveries:
         amount_fen: int,
         months: list[str],
         cause: str,
-        said: list,
         whose: str = "overpayment",
-    ) -> None:
+    ) -> list[str]:
         """The overpayment comes to `amount_fen` for `months` now, because of `cause` (a corrected
         date, another death of the household): the recovery follows, and what came back beyond the
         new amount is owed back."""
         if overpayment.amount_fen == amount_fen and list(overpayment.months) == months:
-            return
+            return []
         before = _ledger(recovery)
         after = rules.recount_recovery(before, amount_fen)
         note = (
@@ -258,10 +249,10 @@ class Recoveries:
         )
         overpayment.amount_fen, overpayment.months = amount_fen, months
         self._apply(recovery, after, note)
-        said.append(
+        return [
             f"{whose} recounted: {rules.yuan(amount_fen)} for {_months(months)}, recovery {after.state}"
             + (f", {rules.yuan(after.refund_due_fen)} to be given back" if after.refund_due_fen else "")
-        )
+        ]
 
     def _unlink_after_death_payments(self, case_id: str) -> None:
         """A corrected date of death: the payments the old date found are let go; the stop with the
@@ -371,9 +362,11 @@ class Recoveries:
             refund_due_fen=after.refund_due_fen,
         )
 
-    def _cancel_recoveries_for_revocation(self, record: DeathRecord, reason: str, said: list) -> None:
+    def _cancel_recoveries_for_revocation(self, record: DeathRecord, reason: str) -> list[str]:
         """The death was revoked: its recoveries, open or recovered, are cancelled; what came back
-        is owed back to the household (a recovery cancelled before, by its count, keeps what it owes back)."""
+        is owed back to the household (a recovery cancelled before, by its count, keeps what it owes
+        back). What it did."""
+        said: list[str] = []
         for recovery in self.db.execute(
             select(Recovery)
             .join(Overpayment, Overpayment.id == Recovery.overpayment_id)
@@ -400,6 +393,7 @@ class Recoveries:
                 case_id=record.case_id,
                 refund_due_fen=after.refund_due_fen,
             )
+        return said
 
     def _apply(self, recovery: Recovery, ledger: rules.RecoveryLedger, note: str | None) -> None:
         """The ledger onto the row: closed today when it closes, open again without a closing day."""
@@ -443,8 +437,8 @@ class Recoveries:
                 row = self._overpayment_row(case_id, entitlement_id)
                 months = [m.isoformat() for m in over.months]
                 if row is not None:
-                    self._recount_with_cause(
-                        *row, over.amount_fen, months, self.ONE_OFF_RECOUNT, said, whose=f"funeral case {case_id}"
+                    said += self._recount_with_cause(
+                        *row, over.amount_fen, months, self.ONE_OFF_RECOUNT, whose=f"funeral case {case_id}"
                     )
                 elif over.amount_fen:
                     entitlement = self.db.get(Entitlement, entitlement_id)
@@ -459,239 +453,6 @@ class Recoveries:
             actor, "recovery.recount_once", "recoveries", "done", entitlements=len(entitlement_ids), changed=said
         )
         return {"entitlements": len(entitlement_ids), "recounted": len(said), "changes": said}
-
-    # --- the payments office -------------------------------------------------------------------
-
-    @rpc
-    def record_repayment(self, actor, recovery_id, request):
-        """Money back on a recovery (bank_return, repayment) or an amount written off (write_off,
-        with the reason); never more than is outstanding. Staff of the household's area; a
-        write-off (核销) forgoes public money, so only the district bureau or the payments office
-        (admin) decides one, not a township."""
-        actor, data = Actor.from_dict(actor), load(RepaymentRequestSchema, request)
-        recovery, overpayment, region = self._recovery(actor, recovery_id, for_update=True)
-        if data["method"] == "write_off" and actor.role != ADMIN and len(actor.area or "") != 6:
-            raise Forbidden(
-                "a write-off is decided by the district bureau or the payments office",
-                errors={"method": ["write_off: for the district bureau or the payments office"]},
-            )
-        self._not_in_the_future(data["received_on"], "received_on")
-        subject = f"recovery-{recovery.id}"
-        with refusals_as(
-            Refused,
-            on_conflict=Conflict,
-            audit=lambda refusal: self._refused(
-                refusal, actor, "recovery.repayment", subject, method=data["method"], amount_fen=data["amount_fen"]
-            ),
-        ):
-            after = rules.record_repayment(_ledger(recovery), data["method"], data["amount_fen"], data["reason"])
-        self.db.add(
-            Repayment(
-                id=str(uuid.uuid4()),
-                recovery_id=recovery.id,
-                method=data["method"],
-                amount_fen=data["amount_fen"],
-                received_on=data["received_on"],
-                reference=data["reference"],
-                reason=data["reason"],
-                recorded_by=actor.id,
-                recorded_at=self.clock.now(),
-            )
-        )
-        note = None
-        if after.state == "recovered":
-            note = f"recovered in full: {rules.yuan(after.recovered_fen)} came back" + (
-                f", {rules.yuan(after.written_off_fen)} written off" if after.written_off_fen else ""
-            )
-        self._apply(recovery, after, note)
-        self.db.flush()
-        self.audit.record(
-            actor,
-            "recovery.repayment",
-            subject,
-            after.state,
-            reason=data["reason"],
-            method=data["method"],
-            amount_fen=data["amount_fen"],
-            received_on=data["received_on"],
-            reference=data["reference"],
-            outstanding_fen=after.outstanding_fen,
-        )
-        return self._recovery_view(recovery, overpayment, region)
-
-    @rpc
-    def record_refund(self, actor, recovery_id, request):
-        """Money recovered that is owed back (the death was revoked, or the bank never paid what was
-        recovered), given back to the household; never more than is owed back."""
-        actor, data = Actor.from_dict(actor), load(RefundRequestSchema, request)
-        recovery, overpayment, region = self._recovery(actor, recovery_id, for_update=True)
-        self._not_in_the_future(data["paid_on"], "paid_on")
-        subject = f"recovery-{recovery.id}"
-        with refusals_as(
-            Refused,
-            on_conflict=Conflict,
-            audit=lambda refusal: self._refused(
-                refusal, actor, "recovery.refund", subject, amount_fen=data["amount_fen"]
-            ),
-        ):
-            after = rules.record_refund(_ledger(recovery), data["amount_fen"])
-        self.db.add(
-            Repayment(
-                id=str(uuid.uuid4()),
-                recovery_id=recovery.id,
-                method="refund",
-                amount_fen=data["amount_fen"],
-                received_on=data["paid_on"],
-                reference=data["reference"],
-                recorded_by=actor.id,
-                recorded_at=self.clock.now(),
-            )
-        )
-        self._apply(recovery, after, None)
-        self.db.flush()
-        self.audit.record(
-            actor,
-            "recovery.refund",
-            subject,
-            recovery.state,
-            amount_fen=data["amount_fen"],
-            paid_on=data["paid_on"],
-            reference=data["reference"],
-            refund_due_fen=after.refund_due_fen,
-        )
-        return self._recovery_view(recovery, overpayment, region)
-
-    @rpc
-    def get_recovery(self, actor, recovery_id):
-        actor = Actor.from_dict(actor)
-        return self._recovery_view(*self._recovery(actor, recovery_id))
-
-    @rpc
-    def list_recoveries(self, actor, query=None):
-        """The area's recoveries for the payments office, oldest first, in a state (open by
-        default; `refund_due`: those owing money back), with what is outstanding and owed back."""
-        actor, data = Actor.from_dict(actor), load(RecoveryListQuerySchema, query or {})
-        statement = (
-            select(Recovery, Overpayment, Household.region_code)
-            .join(Overpayment, Overpayment.id == Recovery.overpayment_id)
-            .join(Household, Household.id == Overpayment.household_id)
-            .where(actor.in_area(Household.region_code, "recoveries"))
-        )
-        if data["region_code"]:
-            narrowed = require_region_code(data["region_code"])
-            if not actor.covers(narrowed):
-                raise Forbidden(f"{narrowed} is outside your area {actor.area}")
-            statement = statement.where(Household.region_code.startswith(region_prefix(narrowed), autoescape=True))
-        if data["state"] == "refund_due":
-            owed = case((Recovery.state == "cancelled", 0), else_=Recovery.amount_fen)
-            statement = statement.where(Recovery.recovered_fen - Recovery.refunded_fen > owed)
-        elif data["state"] != "all":
-            statement = statement.where(Recovery.state == data["state"])
-        rows = self.db.execute(statement.order_by(Recovery.opened_on, Recovery.id)).all()
-        views = [self._recovery_view(r, o, region, entries=False) for r, o, region in rows]
-        return dump(
-            RecoveryListViewSchema,
-            {
-                "recoveries": views,
-                "outstanding_fen": sum(v["outstanding_fen"] for v in views),
-                "refund_due_fen": sum(v["refund_due_fen"] for v in views),
-            },
-        )
-
-    def _recovery(self, actor: Actor, recovery_id, for_update: bool = False) -> tuple[Recovery, Overpayment, str]:
-        statement = select(Recovery).where(Recovery.id == str(recovery_id))
-        if for_update:
-            statement = statement.with_for_update().execution_options(populate_existing=True)
-        recovery = self.db.execute(statement).scalar_one_or_none()
-        if recovery is None:
-            raise NotFound(f"no recovery {recovery_id}")
-        overpayment = self.db.get(Overpayment, recovery.overpayment_id)
-        region = self.db.get(Household, overpayment.household_id).region_code
-        actor.require_staff_in(region)
-        return recovery, overpayment, region
-
-    def _not_in_the_future(self, day: date, field: str) -> None:
-        if day > self.clock.today():
-            raise InvalidInput(f"{field} is in the future", errors={field: ["not after today"]})
-
-    def _refused(self, refusal: RuleError, actor: Actor, action: str, subject: str, **details):
-        self.audit.record_refusal(actor, action, subject, refusal.reason, field=refusal.field, **details)
-
-    def _recovery_view(self, recovery: Recovery, overpayment: Overpayment, region: str, entries: bool = True) -> dict:
-        ledger = _ledger(recovery)
-        view = {
-            "recovery_id": recovery.id,
-            "case_id": overpayment.case_id,
-            "household_id": overpayment.household_id,
-            "region_code": region,
-            "entitlement_id": overpayment.entitlement_id,
-            "programme": overpayment.programme,
-            "months": overpayment.months,
-            "state": recovery.state,
-            "amount_fen": recovery.amount_fen,
-            "recovered_fen": recovery.recovered_fen,
-            "written_off_fen": recovery.written_off_fen,
-            "refunded_fen": recovery.refunded_fen,
-            "outstanding_fen": ledger.outstanding_fen,
-            "refund_due_fen": ledger.refund_due_fen,
-            "opened_on": recovery.opened_on,
-            "closed_on": recovery.closed_on,
-            "note": recovery.note,
-        }
-        if not entries:
-            return view
-        view["repayments"] = [
-            {
-                "repayment_id": r.id,
-                "method": r.method,
-                "amount_fen": r.amount_fen,
-                "received_on": r.received_on,
-                "reference": r.reference,
-                "reason": r.reason,
-                "recorded_by": r.recorded_by,
-                "recorded_at": r.recorded_at,
-            }
-            for r in self.db.execute(
-                select(Repayment)
-                .where(Repayment.recovery_id == recovery.id)
-                .order_by(Repayment.recorded_at, Repayment.id)
-            ).scalars()
-        ]
-        return dump(RecoveryViewSchema, view)
-
-    def _recovery_summary(self, recovery: Recovery) -> dict:
-        """A recovery as the after-death view shows it."""
-        ledger = _ledger(recovery)
-        return {
-            "recovery_id": recovery.id,
-            "state": recovery.state,
-            "amount_fen": recovery.amount_fen,
-            "recovered_fen": recovery.recovered_fen,
-            "written_off_fen": recovery.written_off_fen,
-            "refunded_fen": recovery.refunded_fen,
-            "outstanding_fen": ledger.outstanding_fen,
-            "refund_due_fen": ledger.refund_due_fen,
-            "note": recovery.note,
-        }
-
-    def _after_death_payments_view(self, case_id: str, entitlement_id: int) -> list[dict]:
-        """The payments a death counted for months after it, with their state now."""
-        return [
-            {
-                "payment_id": link.payment_id,
-                "cycle_id": link.cycle_id,
-                "for_month": link.for_month.isoformat(),
-                "amount_fen": link.amount_fen,
-                "state": state,
-                "due_fen": link.due_fen,
-            }
-            for link, state in self.db.execute(
-                select(AfterDeathPayment, Payment.state)
-                .join(Payment, Payment.id == AfterDeathPayment.payment_id)
-                .where(AfterDeathPayment.case_id == case_id, AfterDeathPayment.entitlement_id == entitlement_id)
-                .order_by(AfterDeathPayment.for_month, AfterDeathPayment.payment_id)
-            ).all()
-        ]
 
 
 def _ledger(recovery: Recovery) -> rules.RecoveryLedger:

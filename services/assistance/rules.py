@@ -26,6 +26,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from types import MappingProxyType
+from typing import Any
 
 from contracts.assistance import RECOVERY_STATES, REPAYMENT_METHODS, SELF_CARE_LEVELS
 from contracts.person import AGE_OF_MAJORITY, Newborn, ResidentId
@@ -92,6 +93,19 @@ __all__ = [
     "record_refund",
     "recount_recovery",
     "cancel_recovery",
+    "Benefit",
+    "PolicyAmount",
+    "benefit",
+    "disability_benefit",
+    "with_assets",
+    "MEANS_TESTED",
+    "DISABILITY_PARAMETERS",
+    "member_from",
+    "AmountAfterDeath",
+    "amount_without",
+    "SourceAnswer",
+    "CheckTotals",
+    "check_totals",
 ]
 
 INCREMENT_CATEGORIES = ("aged_80_plus", "minor", "seriously_ill", "severely_disabled", "pregnant")
@@ -287,6 +301,37 @@ class Member:
     severely_disabled: bool = False  # 重度残疾人
     pregnant: bool = False  # 孕产妇
     single_person_listing: bool = False  # 单人户: assessed and paid as a household of one
+
+
+def member_from(record: Any) -> Member:
+    """A stored member, or one of a request (a dict), as the rules take it."""
+
+    def get(name: str) -> Any:
+        return record.get(name) if isinstance(record, Mapping) else getattr(record, name)
+
+    person = (
+        ResidentId.parse(get("resident_id"))
+        if get("resident_id")
+        else Newborn(get("birth_certificate_number"), get("birth_date"))
+    )
+    return Member(
+        resident_id=person,
+        monthly_income_fen=get("monthly_income_fen"),
+        employment_cost_fen=get("employment_cost_fen") or 0,
+        seriously_ill=bool(get("seriously_ill")),
+        severely_disabled=bool(get("severely_disabled")),
+        pregnant=bool(get("pregnant")),
+        single_person_listing=bool(get("single_person_listing")),
+    )
+
+
+# the disability subsidies' amounts, by programme: the policy parameter (chassis.policy) of each
+DISABILITY_PARAMETERS = MappingProxyType(
+    {
+        "disability_living": "assistance.disability_living_monthly_fen",  # 困难残疾人生活补贴
+        "disability_care": "assistance.disability_care_monthly_fen",  # 重度残疾人护理补贴
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -650,6 +695,104 @@ def temporary_assistance(grade: str, requested_fen: int, urgent: bool, policy: A
         reasons=tuple(reasons),
         version=policy.version,
     )
+
+
+# --- what an approval grants (审批) --------------------------------------------------------------
+
+MEANS_TESTED = ("dibao", "dibao_edge", "tekun")  # the household's assets are checked against the limits
+
+
+@dataclass(frozen=True)
+class Benefit:
+    """What an approval would grant, and why (or why not)."""
+
+    eligible: bool
+    monthly_fen: int
+    reasons: tuple[str, ...]
+    version: str
+    ends_on: date | None = None  # a one-off (临时救助) ends in the month it starts
+    decided_by: str | None = None  # 临时救助: "township" for urgent cases under the threshold
+
+
+@dataclass(frozen=True)
+class PolicyAmount:
+    """One policy parameter's value in fen and its version (a disability subsidy's monthly amount)."""
+
+    fen: int
+    version: str
+
+
+def benefit(
+    programme: str,
+    household: list[Member],
+    on: date,
+    policy: AssistancePolicy,
+    *,
+    self_care: str | None = None,
+    grade: str | None = None,
+    requested_fen: int | None = None,
+    urgent: bool = False,
+    disability: PolicyAmount | None = None,
+) -> Benefit:
+    """The benefit of `programme` for the household on `on` under `policy`, before its assets are
+    checked (`with_assets`). 特困 needs the self-care ability, 临时救助 the grade and the amount
+    asked for (the service makes sure they are given), the disability subsidies their amount."""
+    version = policy.version
+    if programme == "dibao":
+        dibao = dibao_benefit(household, on, policy)
+        return Benefit(dibao.eligible, dibao.monthly_fen, dibao.reasons, version)
+    if programme == "dibao_edge":
+        edge = dibao_edge_eligible(household, policy)
+        return Benefit(edge.eligible, 0, edge.reasons, version)
+    if programme == "tekun":
+        tekun = tekun_benefit(str(self_care), policy)
+        return Benefit(True, tekun.monthly_fen, tekun.reasons, version)
+    if programme == "temporary":
+        one_off = temporary_assistance(str(grade), int(requested_fen or 0), urgent, policy)
+        last_day = on.replace(day=calendar.monthrange(on.year, on.month)[1])
+        return Benefit(
+            True, one_off.amount_fen, one_off.reasons, version, ends_on=last_day, decided_by=one_off.decided_by
+        )
+    if disability is None:
+        raise InvalidRuleInput(f"{programme}: the disability subsidy's amount is needed")
+    return disability_benefit(programme, household, version, disability)
+
+
+def disability_benefit(programme: str, household: list[Member], version: str, amount: PolicyAmount) -> Benefit:
+    """困难残疾人生活补贴 / 重度残疾人护理补贴: the policy's monthly amount per member recorded as
+    severely disabled (the household model has no finer disability grade yet)."""
+    disabled = sum(1 for m in household if m.severely_disabled)
+    version = f"{version};{amount.version}"
+    if not disabled:
+        return Benefit(
+            False, 0, ("no member of the household is recorded as severely disabled", f"policy {version}"), version
+        )
+    total = amount.fen * disabled
+    return Benefit(
+        True,
+        total,
+        (
+            f"{programme}: {yuan(amount.fen)} per month × {disabled} severely disabled member(s) = {yuan(total)}",
+            f"policy {amount.version}",
+        ),
+        version,
+    )
+
+
+def with_assets(benefit: Benefit, check_id: str | None, within_limits: bool | None, reasons: Iterable[str]) -> Benefit:
+    """A means-tested benefit after the household's assets: from the latest complete check
+    (`check_id`; None: none is attached), whose report says whether they are within the policy's
+    limits (None: it cannot say, `reasons` why)."""
+    if check_id is None:
+        return Benefit(
+            False, 0, (*benefit.reasons, "no complete household economic check (核对) is attached"), benefit.version
+        )
+    if within_limits is None:
+        return Benefit(False, 0, (*benefit.reasons, *reasons), benefit.version)
+    noted = (*benefit.reasons, *(f"assets (核对 {check_id}): {r}" for r in reasons))
+    if not within_limits:
+        return Benefit(False, 0, noted, benefit.version)
+    return Benefit(benefit.eligible, benefit.monthly_fen, noted, benefit.version, benefit.ends_on, benefit.decided_by)
 
 
 # --- 渐退期 ----------------------------------------------------------------------------------------
@@ -1163,3 +1306,95 @@ def mean_decision_working_days(
     places; None when nothing was decided."""
     days = [working_days_between(applied, decided, holidays, makeup_workdays) for applied, decided in pairs]
     return round(sum(days) / len(days), 2) if days else None
+
+
+# --- what a benefit comes to without the deceased (身后一件事) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class AmountAfterDeath:
+    monthly_fen: int  # 0: the benefit ends with the death
+    note: str | None = None  # when the survivors' standing needs a caseworker's re-check instead
+    policy_version: str | None = None  # the policy a recomputed amount (低保) stands on
+
+
+def amount_without(
+    programme: str,
+    amount_before_fen: int,
+    survivors: list[Member],
+    on: date,
+    policy: AssistancePolicy | None = None,
+    per_person_fen: int | None = None,
+) -> AmountAfterDeath:
+    """A benefit's monthly amount for the members who survive a death: nothing left with nobody;
+    低保 recomputed for the survivors under `policy` (kept, with a re-check asked for, if they no
+    longer qualify on their own figures); a disability subsidy `per_person_fen` for each severely
+    disabled survivor; a one-off as it was; 特困 and 低保边缘, the person's own standing, as they
+    were until a re-check decides."""
+    if not survivors:
+        return AmountAfterDeath(0)
+    if programme == "temporary":
+        return AmountAfterDeath(amount_before_fen)
+    if programme == "dibao":
+        if policy is None:
+            raise InvalidRuleInput("低保 without the deceased needs the policy in force")
+        recomputed = dibao_benefit(survivors, on, policy)
+        if not recomputed.eligible:
+            return AmountAfterDeath(amount_before_fen, "the survivors may no longer qualify for 低保: re-check them")
+        return AmountAfterDeath(recomputed.monthly_fen, None, policy.version)
+    if programme in DISABILITY_PARAMETERS:
+        if per_person_fen is None:
+            raise InvalidRuleInput(f"{programme} without the deceased needs its amount per person")
+        return AmountAfterDeath(per_person_fen * sum(1 for m in survivors if m.severely_disabled))
+    return AmountAfterDeath(amount_before_fen, f"{programme}: re-check the survivors")
+
+
+# --- the household economic check's totals (核对) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceAnswer:
+    """One fetch of a check as the rules count it: whose (`subject`: the masked ID the notes name),
+    which source, how it went, and the findings it stands on: its own, or those of the earlier
+    answer standing in for it (`stand_in_on`: that answer's day; failure policy last_known)."""
+
+    resident_id: str
+    subject: str
+    source: str
+    status: str  # ok | failed | timeout
+    findings: Mapping | None
+    stand_in_on: date | None = None
+
+
+@dataclass(frozen=True)
+class CheckTotals:
+    members: int
+    deposits_fen: int | None  # None: a bank_deposits fetch has no answer to stand on
+    notes: tuple[str, ...]
+
+
+def check_totals(answers: Iterable[SourceAnswer]) -> CheckTotals:
+    """The members checked, their deposits together (never an unanswered source read as none),
+    and a note for each fetch that did not answer."""
+    members: set[str] = set()
+    notes: list[str] = []
+    deposits, known = 0, True
+    for answer in answers:
+        members.add(answer.resident_id)
+        if answer.status != "ok":
+            if answer.stand_in_on is not None:
+                notes.append(
+                    f"{answer.source} {answer.status} for {answer.subject}: the last known answer "
+                    f"of {answer.stand_in_on.isoformat()} was used (failure policy last_known)"
+                )
+            else:
+                notes.append(
+                    f"{answer.source} {answer.status} for {answer.subject}: not answered, the check is incomplete"
+                )
+        if answer.source == "bank_deposits":
+            found = answer.findings.get("deposits_fen") if answer.findings is not None else None
+            if isinstance(found, int):
+                deposits += found
+            else:
+                known = False
+    return CheckTotals(len(members), deposits if known else None, tuple(notes))

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import ClassVar
 
 from sqlalchemy import select
 
-from chassis import SYSTEM, Actor, Forbidden, NotFound, handle_event, rpc
-from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, date_revision, step_reason
+from chassis import SYSTEM, Actor, Forbidden, NotFound, rpc
+from chassis.after_death import AfterDeathParticipant
+from contracts.funeral import step_reason
 from services.care import rules
 from services.care.exceptions import UnknownElder
 from services.care.models import (
@@ -30,7 +32,7 @@ from services.care.models import (
 )
 
 
-class AfterDeath:
+class AfterDeath(AfterDeathParticipant):
     """身后一件事 in care, mixed into the service: on `death.notified` the old-age allowance ends as
     of the date of death (the enrolment's `ended_on`: the monthly payment run pays no month after
     it), home-care vouchers end, open service orders are cancelled, the institution or family bed
@@ -43,47 +45,27 @@ class AfterDeath:
     the benefit's end by `assistance.entitlement_resumed` (service.py), the deceased's leaving of
     the household, which assistance undoes silently, with the revocation (`_undo_leaving_by_death`)."""
 
-    @handle_event("death.notified", "death.revoked", "death.date_corrected")
-    def on_death(self, event):
-        data = event.data
-        record = self.db.get(DeathRecord, data["case_id"], with_for_update=True)
-        revision = date_revision(event.type, data)
-        action = after_death_action(
-            event.type, record.state if record else None, record.date_revision if record else 0, revision
-        )
-        if action is OnDeath.STOP:
-            self._stop_care_for_death(event, record)
-        elif action is OnDeath.RESTORE:
-            self._restore_after_death(event, record)
-        elif action is OnDeath.RESTATE:  # one transaction: restored as of the old date, stopped as of the new
-            self._undo_care(
-                record,
-                f"date of death corrected: {data['reason']}",
-                correcting=date.fromisoformat(str(data["date_of_death"])),
-            )
-            self._stop_care_for_death(event, record, cancelled_before=record.changes["orders"])
-        elif action is OnDeath.CLOSE:
-            record.state = "reversed"
-            self._undo_leaving_by_death(record.resident_id, record.case_id)
-        elif action is OnDeath.TOMBSTONE:  # the late notice will find this and change nothing
-            self._undo_leaving_by_death(data["resident_id"], data["case_id"])
-            self.db.add(
-                DeathRecord(
-                    case_id=data["case_id"],
-                    resident_id=data["resident_id"],
-                    date_of_death=date.fromisoformat(str(data["date_of_death"])),
-                    state="revoked",
-                    changes={},
-                    recorded_at=self.clock.now(),
-                    reversed_at=self.clock.now(),
-                )
-            )
-            # say so, or the step stays pending and the matter revoking
-            self._report_care_step(data["case_id"], "not_applicable", REVOKED_BEFORE_NOTICE)
-        if action in (OnDeath.STOP, OnDeath.RESTATE):  # the record stands on this event's date now
-            self.db.get(DeathRecord, data["case_id"]).date_revision = revision
+    death_record = DeathRecord
+    death_step = "care_stopped"
+    no_death_changes: ClassVar[dict] = {}
 
-    def _stop_care_for_death(self, event, record: DeathRecord | None = None, cancelled_before: list = ()) -> None:
+    def death_restate(self, event, record: DeathRecord) -> None:
+        """One transaction: restored as of the old date, stopped as of the new."""
+        data = event.data
+        self._undo_care(
+            record,
+            f"date of death corrected: {data['reason']}",
+            correcting=date.fromisoformat(str(data["date_of_death"])),
+        )
+        self.death_stop(event, record, cancelled_before=record.changes["orders"])
+
+    def death_closed(self, record: DeathRecord) -> None:
+        self._undo_leaving_by_death(record.resident_id, record.case_id)
+
+    def death_tombstoned(self, data: dict) -> None:
+        self._undo_leaving_by_death(data["resident_id"], data["case_id"])
+
+    def death_stop(self, event, record: DeathRecord | None = None, cancelled_before: list = ()) -> None:
         """Stop as of the event's date. `record`: the one a corrected date finds (rewritten with the
         new date); `cancelled_before`: the orders the old date cancelled, which stay cancelled."""
         data = event.data
@@ -101,7 +83,7 @@ class AfterDeath:
         record.date_of_death, record.changes = died_on, changes
         record.state = "applied" if applied or changes["elder"] else "not_applicable"
         said = said if applied else ["no allowance, voucher, order, bed or child in care's records"]
-        self._report_care_step(
+        self.report_death_step(
             data["case_id"], "done" if applied else "not_applicable", step_reason(event.type, data, "; ".join(said))
         )
 
@@ -216,7 +198,7 @@ class AfterDeath:
         self.audit.record(SYSTEM, "care.death", f"death-case-{case_id}", "stopped", reason=why, changes=changes)
         return changes, said
 
-    def _restore_after_death(self, event, record: DeathRecord) -> None:
+    def death_restore(self, event, record: DeathRecord) -> None:
         data = event.data
         said = self._undo_care(record, f"death revoked: {data['reason']}")
         said.extend(self._cancel_allowance_recovery(record.case_id, f"the death was revoked: {data['reason']}"))
@@ -224,7 +206,7 @@ class AfterDeath:
         self.audit.record(
             SYSTEM, "care.death_revoked", f"death-case-{record.case_id}", "restored", reason=data["reason"]
         )
-        self._report_care_step(record.case_id, "reversed", "; ".join(said) or "nothing to restore")
+        self.report_death_step(record.case_id, "reversed", "; ".join(said) or "nothing to restore")
 
     # --- 追回 of the allowance paid for months after the death ------------------------------------
 
@@ -397,10 +379,6 @@ class AfterDeath:
                 )
                 if left or rules.closed_by(held.ended_by, "assistance.entitlement_ended"):
                     held.ends_on = corrected_to
-
-    def _report_care_step(self, case_id: str, state: str, reason: str) -> None:
-        # the outbox takes the matter id from the event being handled
-        self.outbox.report_step(f"death-case-{case_id}", "after_death", "care_stopped", state, reason)
 
     @rpc
     def after_death(self, actor, case_id):

@@ -28,7 +28,6 @@ from chassis.clock import LOCAL_ZONE
 from chassis.db import dialect_insert
 from chassis.errors import Unavailable, refusals_as
 from chassis.lease import leased_job
-from chassis.payment_runs import as_problems
 from chassis.regions import region_ancestors, region_prefix
 from chassis.tables import policy_parameters
 from contracts.partners import BANKS
@@ -314,8 +313,8 @@ class Allowance:
             "resident_id": resident_id,
             "ended_on": ended_on.isoformat(),
             "reason": reason,
-            "paid_after_end": [_payment_view(p) for p in later if p.state != "failed"],
-            "withheld": [_payment_view(p) for p in later if p.id in ids],
+            "paid_after_end": [self._payment_view(p) for p in later if p.state != "failed"],
+            "withheld": [self._payment_view(p) for p in later if p.id in ids],
         }
 
     def _resume_allowance(self, actor: Actor, resident_id: str, reason: str) -> None:
@@ -356,50 +355,20 @@ class Allowance:
         # the bands in force for each region paid, in this month and in any month paid back
         pairs = conn.execute(text(payments.REGION_MONTHS), where).all()
         bands = payments.bands({(region, month): self._allowance_policy(region, month) for region, month in pairs})
-        with as_problems():
-            summary = payments.RUN.freeze(conn, first, self.clock.now(), scope=district, params={**where, **bands})
-        self.audit.record(
-            actor,
-            "allowance_cycle.freeze",
-            f"allowance-cycle-{summary.cycle_id}",
-            "frozen" if summary.created else "already_frozen",
-            payments=summary.payments,
-            total_fen=summary.total_fen,
-        )
+        summary = self.desk.freeze(actor, first, self.clock.now(), scope=district, params={**where, **bands})
         return dump(PaymentCycleViewSchema, asdict(summary))
 
     @rpc
     def get_allowance_cycle(self, actor, cycle_id):
-        conn = self.db.connection()
         self._require_cycle_staff(Actor.from_dict(actor), cycle_id)
-        with as_problems():
-            return dump(PaymentCycleViewSchema, asdict(payments.RUN.summary(conn, cycle_id)))
+        return dump(PaymentCycleViewSchema, asdict(self.desk.summary(cycle_id)))
 
     @rpc
     def send_allowance_batch(self, actor, cycle_id):
         """Write the cycle's pending payments for the bank, with control totals; frozen -> sent."""
         actor = Actor.from_dict(actor)
         self._require_cycle_staff(actor, cycle_id)
-        conn = self.db.connection()
-        with as_problems():
-            payments.RUN.claim_for_sending(conn, cycle_id)
-            path, (rows, total) = self.bank_files(
-                payments.RUN.file_name(cycle_id), lambda out: payments.RUN.write_bank_file(conn, cycle_id, out)
-            )
-            state = payments.RUN.mark_sent(conn, cycle_id)
-        self.audit.record(
-            actor,
-            "allowance_cycle.send",
-            f"allowance-cycle-{cycle_id}",
-            state,
-            rows=rows,
-            total_fen=total,
-            file=path.name,
-        )
-        return dump(
-            BankBatchViewSchema,
-            {"cycle_id": cycle_id, "file": str(path), "rows": rows, "total_fen": total, "state": state},
-        )
+        return dump(BankBatchViewSchema, self.desk.send(actor, cycle_id))
 
     @rpc
     def reconcile_allowance_results(self, actor, cycle_id, request):
@@ -408,19 +377,9 @@ class Allowance:
         actor, data = Actor.from_dict(actor), load(BankResultsRequestSchema, request)
         if not (actor.role == PARTNER and actor.id == BANKS):
             self._require_cycle_staff(actor, cycle_id)
-        with as_problems():
-            summary = payments.RUN.reconcile(
-                self.db.connection(), cycle_id, [(r["payment_id"], r["status"], r["reason"]) for r in data["results"]]
-            )
-        self._recount_allowance_recoveries(cycle_id)  # a payment the bank did not make is no overpayment
-        self.audit.record(
-            actor,
-            "allowance_cycle.reconcile",
-            f"allowance-cycle-{cycle_id}",
-            summary.state,
-            paid=summary.paid,
-            failed=summary.failed,
-            conflicts=len(summary.conflicts),
+        # a payment the bank did not make is no overpayment
+        summary = self.desk.reconcile(
+            actor, cycle_id, data["results"], then=lambda _: self._recount_allowance_recoveries(cycle_id)
         )
         return dump(ReconcileViewSchema, summary.view())
 
@@ -437,7 +396,7 @@ class Allowance:
             .where(AllowancePayment.resident_id == elder.resident_id)
             .order_by(AllowancePayment.for_month.desc(), AllowancePayment.id.desc())
         ).scalars()
-        return [_payment_view(p) for p in rows]
+        return [self._payment_view(p) for p in rows]
 
     @staticmethod
     def _paying_district(region_code: str) -> str:
@@ -446,21 +405,18 @@ class Allowance:
 
     def _require_cycle_staff(self, actor: Actor, cycle_id: str) -> None:
         """A cycle is its district's: staff whose area covers the district (or admins)."""
-        with as_problems():
-            scope = payments.RUN.scope_of(self.db.connection(), cycle_id)
-        actor.require_staff_in(scope)
+        actor.require_staff_in(self.desk.scope_of(cycle_id))
 
-
-def _payment_view(payment: AllowancePayment) -> dict:
-    return dump(
-        PaymentViewSchema,
-        {
-            "payment_id": payment.id,
-            "cycle_id": payment.cycle_id,
-            "for_month": payment.for_month,
-            "kind": payment.kind,
-            "amount_fen": payment.amount_fen,
-            "state": payment.state,
-            "failure_reason": payment.failure_reason,
-        },
-    )
+    def _payment_view(self, payment: AllowancePayment) -> dict:
+        return dump(
+            PaymentViewSchema,
+            {
+                "payment_id": payment.id,
+                "cycle_id": payment.cycle_id,
+                "for_month": payment.for_month,
+                "kind": payment.kind,
+                "amount_fen": payment.amount_fen,
+                "state": payment.state,
+                "failure_reason": payment.failure_reason,
+            },
+        )

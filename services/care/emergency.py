@@ -139,8 +139,7 @@ class EmergencyCalls:
             raise NotFound(f"no device {device_id} is registered")
         return next((r for r in known if r.retired_on is None), known[0])
 
-    @staticmethod
-    def _device_view(registration: DeviceRegistration) -> dict:
+    def _device_view(self, registration: DeviceRegistration) -> dict:
         return dump(
             DeviceViewSchema,
             {
@@ -251,8 +250,7 @@ class EmergencyCalls:
         self.audit.record(actor, f"emergency.{action}", f"emergency-call-{call.id}", call.state)
         return call
 
-    @staticmethod
-    def _call_view(call: EmergencyCall) -> dict:
+    def _call_view(self, call: EmergencyCall) -> dict:
         return dump(
             EmergencyCallViewSchema,
             {

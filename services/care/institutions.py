@@ -314,8 +314,7 @@ class Institutions:
         ).scalar_one()
         return getattr(institution, f"{bed_type}_beds") - taken
 
-    @staticmethod
-    def _admission_view(admission: Admission, beds_free: int) -> dict:
+    def _admission_view(self, admission: Admission, beds_free: int) -> dict:
         return dump(
             AdmissionViewSchema,
             {

@@ -26,10 +26,11 @@ from chassis import (
 )
 from chassis.db import dialect_insert
 from chassis.lease import Lease
+from chassis.payment_desk import PaymentDesk
 from chassis.payment_runs import BankFiles
 from contracts.person import InvalidResidentId, ResidentId, age_on
 from contracts.roles import ADMIN, CITIZEN
-from services.care import rules
+from services.care import payments, rules
 from services.care.after_death import AfterDeath
 from services.care.allowance import Allowance
 from services.care.children import ChildWelfare
@@ -63,6 +64,7 @@ class CareService(Allowance, Institutions, EmergencyCalls, ChildWelfare, HomeCar
     log = Logger()
     metrics = WorkerMetrics()
     bank_files = BankFiles()
+    desk = PaymentDesk(payments.RUN, "allowance_cycle")  # the payments office's four steps, audited
 
     # --- the elderly registry -------------------------------------------------------------------
 

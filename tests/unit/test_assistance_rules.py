@@ -773,6 +773,7 @@ def test_rules_import_only_the_standard_library_and_the_contracts():
         "decimal",
         "fractions",
         "types",
+        "typing",
         "contracts.person",
         "contracts.assistance",
         "contracts.refusals",

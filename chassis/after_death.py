@@ -1,0 +1,109 @@
+"""身后一件事: the one participant every service that a death touches mixes in (marriage,
+assistance, care), so the protocol is written once and each service says only what a death
+stops in its own records.
+
+The protocol (contracts.funeral.after_death_action decides it from the service's own record):
+the first notice stops (`death_stop`); a revocation restores what was applied (`death_restore`)
+or closes a record that applied nothing; a corrected date undoes what the old date did and stops
+again as of the new one in one transaction (`death_restate`); a revocation that overtakes its
+notice leaves a `revoked` tombstone, so the late notice changes nothing, and reports the step
+not applicable, or it would stay pending and the matter revoking. Copies, stale corrections and
+notices after a revocation change nothing. The record then stands on the event's revision of the
+date.
+
+A service declares:
+- `death_record`: its model with case_id, resident_id, date_of_death, date_revision, state and
+  recorded_at (`changes` and `reversed_at` if it keeps them);
+- `death_step`: the name of its step of the matter (contracts.matters);
+- `no_death_changes`: what `changes` holds when nothing changed (a tombstone's);
+- the hooks `death_stop(event, record)` (record None on a first notice; the not_applicable
+  record a corrected date finds otherwise), `death_restore(event, record)`,
+  `death_restate(event, record)`, and, if it must, `death_closed(record)` and
+  `death_tombstoned(data)` (both nothing by default).
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+from typing import Any, ClassVar
+
+from chassis.events import handle_event
+from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, date_revision
+
+DEATH_EVENTS = ("death.notified", "death.revoked", "death.date_corrected")
+
+
+class AfterDeathParticipant:
+    """Mixed into a service that has `db`, `clock` and `outbox` (nameko finds the inherited handler)."""
+
+    death_record: ClassVar[Any]  # the service's model (a declarative class)
+    death_step: ClassVar[str]
+    no_death_changes: ClassVar[Any] = None
+
+    # what the services provide (declared here for the type checker only)
+    db: Any
+    clock: Any
+    outbox: Any
+
+    @handle_event(*DEATH_EVENTS)
+    def on_death(self, event):
+        data = event.data
+        record = self.db.get(self.death_record, data["case_id"], with_for_update=True)
+        revision = date_revision(event.type, data)
+        action = after_death_action(
+            event.type, record.state if record else None, record.date_revision if record else 0, revision
+        )
+        if action is OnDeath.STOP:
+            self.death_stop(event, record)
+        elif action is OnDeath.RESTORE:
+            self.death_restore(event, record)
+        elif action is OnDeath.RESTATE:
+            self.death_restate(event, record)
+        elif action is OnDeath.CLOSE:
+            record.state = "reversed"
+            self.death_closed(record)
+        elif action is OnDeath.TOMBSTONE:
+            self.death_tombstoned(data)
+            self.db.add(self._tombstone(data))
+            self.report_death_step(data["case_id"], "not_applicable", REVOKED_BEFORE_NOTICE)
+        if action in (OnDeath.STOP, OnDeath.RESTATE):  # the record stands on this event's date now
+            self.db.get(self.death_record, data["case_id"]).date_revision = revision
+
+    def _tombstone(self, data: dict):
+        columns = self.death_record.__table__.columns
+        now = self.clock.now()
+        extra: dict[str, Any] = {}
+        if "changes" in columns:
+            extra["changes"] = copy.deepcopy(self.no_death_changes)
+        if "reversed_at" in columns:
+            extra["reversed_at"] = now
+        return self.death_record(
+            case_id=data["case_id"],
+            resident_id=data["resident_id"],
+            date_of_death=date.fromisoformat(str(data["date_of_death"])),
+            state="revoked",
+            recorded_at=now,
+            **extra,
+        )
+
+    def report_death_step(self, case_id: str, state: str, reason: str) -> None:
+        # the outbox takes the matter id from the event being handled
+        self.outbox.report_step(f"death-case-{case_id}", "after_death", self.death_step, state, reason)
+
+    # --- the service's hooks ------------------------------------------------------------------
+
+    def death_stop(self, event, record) -> None:
+        raise NotImplementedError
+
+    def death_restore(self, event, record) -> None:
+        raise NotImplementedError
+
+    def death_restate(self, event, record) -> None:
+        raise NotImplementedError
+
+    def death_closed(self, record) -> None:
+        """A revocation of a death that applied nothing here."""
+
+    def death_tombstoned(self, data: dict) -> None:
+        """A revocation that overtook its notice, before its tombstone is written."""
