@@ -286,9 +286,15 @@ class PartnerSimulator:
                 no_ack=False,
             )
             with consumer:
+                beat = time.monotonic()
                 while not self._stop.is_set():
                     with contextlib.suppress(TimeoutError):
                         conn.drain_events(timeout=0.05)
+                    if time.monotonic() - beat >= 1.0:
+                        # kombu sends no heartbeat by itself: without this a quiet minute (no ack
+                        # to send) made the broker close the login about once a minute
+                        conn.heartbeat_check()
+                        beat = time.monotonic()
                     while True:
                         try:
                             tag, ok = done.get_nowait()
