@@ -40,6 +40,7 @@ def endpoint_route(method: str, suffix: str, **kwargs):
         def on_own_endpoint(self, actor, body, endpoint_id, **rest):
             return handler(self, actor, body, self._own_endpoint(actor, endpoint_id), **rest)
 
+        kwargs.setdefault("forward", False)  # the gateway answers these itself, with the loaded values
         return route(method, f"{ENDPOINTS}/<endpoint_id>{suffix}", roles=(PARTNER,), tag="webhooks", **kwargs)(
             on_own_endpoint
         )
