@@ -40,7 +40,7 @@ from chassis.clock import clock_for
 from chassis.db import Database, dialect_insert
 from chassis.tables import job_leases
 
-__all__ = ["Lease", "JobLease", "job_timer", "leased_job", "period_start", "lock_key"]
+__all__ = ["Lease", "JobLease", "job_timer", "leased_job", "period_start", "lock_key", "tally_run"]
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -130,3 +130,23 @@ def leased_job(job: str, every: timedelta = timedelta(hours=1)):
         return job_timer(interval=every.total_seconds())(tick)
 
     return decorate
+
+
+def tally_run(db, table, day, now: datetime, counted: str, count: int) -> tuple[int, int]:
+    """A job's day in its run table (run_on, runs, `counted`, last_run_at): one more run and `count`
+    more of what it does, as an upsert, so two processes running it at once both count and neither
+    fails. The day's runs and total so far."""
+    insert = dialect_insert(db, table)
+    runs, total = db.execute(
+        insert.values(run_on=day, runs=1, last_run_at=now, **{counted: count})
+        .on_conflict_do_update(
+            index_elements=["run_on"],
+            set_={
+                "runs": table.c.runs + 1,
+                counted: table.c[counted] + count,
+                "last_run_at": insert.excluded.last_run_at,
+            },
+        )
+        .returning(table.c.runs, table.c[counted])
+    ).one()
+    return runs, total

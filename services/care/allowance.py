@@ -27,7 +27,7 @@ from chassis import (
 from chassis.clock import LOCAL_ZONE
 from chassis.db import dialect_insert
 from chassis.errors import Unavailable, refusals_as
-from chassis.lease import leased_job
+from chassis.lease import leased_job, tally_run
 from chassis.regions import region_ancestors, region_prefix
 from chassis.tables import policy_parameters
 from contracts.partners import BANKS
@@ -116,20 +116,9 @@ class Allowance:
                     "policy_from": policy.in_force_from,
                 },
             ).rowcount
-        # an upsert: two processes running the job at once both count, neither fails
-        insert = dialect_insert(self.db, AllowanceJobRun.__table__)
-        runs, enrolled_today = self.db.execute(
-            insert.values(run_on=today, runs=1, enrolled=enrolled, last_run_at=self.clock.now())
-            .on_conflict_do_update(
-                index_elements=["run_on"],
-                set_={
-                    "runs": AllowanceJobRun.runs + 1,
-                    "enrolled": AllowanceJobRun.enrolled + enrolled,
-                    "last_run_at": insert.excluded.last_run_at,
-                },
-            )
-            .returning(AllowanceJobRun.runs, AllowanceJobRun.enrolled)
-        ).one()
+        runs, enrolled_today = tally_run(
+            self.db, AllowanceJobRun.__table__, today, self.clock.now(), "enrolled", enrolled
+        )
         if enrolled:
             self.audit.record(
                 actor, "allowance.enrol", "old-age-allowance", "enrolled", enrolled=enrolled, run_on=today

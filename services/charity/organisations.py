@@ -16,9 +16,8 @@ from chassis import (
     InvalidInput,
     rpc,
 )
-from chassis.db import dialect_insert
 from chassis.errors import refusals_as
-from chassis.lease import leased_job
+from chassis.lease import leased_job, tally_run
 from contracts.roles import ADMIN
 from services.charity import rules
 from services.charity.exceptions import (
@@ -194,19 +193,7 @@ class SocialOrganisations:
     def _detect(self, actor: Actor) -> dict:
         today = self.clock.today()
         changed = self._settle_states(actor, today)
-        insert = dialect_insert(self.db, DetectionRun.__table__)
-        runs, changed_today = self.db.execute(
-            insert.values(run_on=today, runs=1, changed=changed, last_run_at=self.clock.now())
-            .on_conflict_do_update(
-                index_elements=["run_on"],
-                set_={
-                    "runs": DetectionRun.runs + 1,
-                    "changed": DetectionRun.changed + changed,
-                    "last_run_at": insert.excluded.last_run_at,
-                },
-            )
-            .returning(DetectionRun.runs, DetectionRun.changed)
-        ).one()
+        runs, changed_today = tally_run(self.db, DetectionRun.__table__, today, self.clock.now(), "changed", changed)
         if changed:
             self.log.info("organisations.state_changed", changed=changed)
         return dump(
