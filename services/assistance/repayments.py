@@ -60,18 +60,8 @@ class RecoveryDesk:
             ),
         ):
             after = rules.record_repayment(_ledger(recovery), data["method"], data["amount_fen"], data["reason"])
-        self.db.add(
-            Repayment(
-                id=str(uuid.uuid4()),
-                recovery_id=recovery.id,
-                method=data["method"],
-                amount_fen=data["amount_fen"],
-                received_on=data["received_on"],
-                reference=data["reference"],
-                reason=data["reason"],
-                recorded_by=actor.id,
-                recorded_at=self.clock.now(),
-            )
+        self._enter(
+            actor, recovery, data["method"], data["amount_fen"], data["received_on"], data["reference"], data["reason"]
         )
         note = None
         if after.state == "recovered":
@@ -110,18 +100,7 @@ class RecoveryDesk:
             ),
         ):
             after = rules.record_refund(_ledger(recovery), data["amount_fen"])
-        self.db.add(
-            Repayment(
-                id=str(uuid.uuid4()),
-                recovery_id=recovery.id,
-                method="refund",
-                amount_fen=data["amount_fen"],
-                received_on=data["paid_on"],
-                reference=data["reference"],
-                recorded_by=actor.id,
-                recorded_at=self.clock.now(),
-            )
-        )
+        self._enter(actor, recovery, "refund", data["amount_fen"], data["paid_on"], data["reference"])
         self._apply(recovery, after, None)
         self.db.flush()
         self.audit.record(
@@ -135,6 +114,22 @@ class RecoveryDesk:
             refund_due_fen=after.refund_due_fen,
         )
         return self._recovery_view(recovery, overpayment, region)
+
+    def _enter(self, actor, recovery, method: str, amount_fen: int, on, reference, reason=None) -> None:
+        """One entry of the payments office's ledger of the recovery (a Repayment row)."""
+        self.db.add(
+            Repayment(
+                id=str(uuid.uuid4()),
+                recovery_id=recovery.id,
+                method=method,
+                amount_fen=amount_fen,
+                received_on=on,
+                reference=reference,
+                reason=reason,
+                recorded_by=actor.id,
+                recorded_at=self.clock.now(),
+            )
+        )
 
     @rpc
     def get_recovery(self, actor, recovery_id):
