@@ -30,6 +30,7 @@ process, the simulator, PostgreSQL, the broker, the machine) are read from /proc
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -38,7 +39,7 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -55,7 +56,8 @@ from infra.partner_data import DEV_SOURCE_TOKEN
 from infra.scratch import Scratch
 from services.care import rules as care_rules
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 ADMIN = {"id": "bench-ops", "role": "admin"}
 LINEAR = 1.15  # growth exponent up to which a doubling reads "linear or better"
 HTTP_BASE = int(os.environ.get("BENCH_HTTP_BASE", "31000"))
@@ -270,7 +272,7 @@ def measure_payment(sizes: tuple[int, ...], scratch: Scratch) -> Series:
 
 
 def generate_elders(engine, n: int, qualifying: int, today: date) -> dict:
-    """The registry: `qualifying` people aged 80 to 99 and alive, 1 % as many aged 80+ and deceased,
+    """The registry: `qualifying` people aged 80 to 100 and alive, 1 % as many aged 80+ and deceased,
     and the rest aged 60 to 79; registered in the city since 2020-2024."""
     cutoff = care_rules.latest_birth_date_qualifying(today, 80)
     deceased = qualifying // 100
@@ -332,6 +334,7 @@ def measure_allowance(sizes, scratch: Scratch, log_dir: Path) -> Series:
                     "CARE_DATABASE_URL": url,
                     "CARE_HTTP": f"127.0.0.1:{CARE_PORT}",
                     "LOG_LEVEL": "WARNING",
+                    "JOB_TICK_SECONDS": "86400",  # the hourly job must not run beside the measured call
                     "BANK_FILES_DIR": str(log_dir / "bank-files"),
                     "AUDIT_CHECKPOINTS": str(log_dir / "audit-checkpoints"),
                 },
@@ -608,19 +611,74 @@ def render(growth: Growth) -> list[str]:
     return lines
 
 
+def _ints(text: str) -> tuple[int, ...]:
+    return tuple(int(v.replace("_", "")) for v in text.split(","))
+
+
+def _pairs(text: str) -> tuple[tuple[int, int], ...]:
+    return tuple((int(a.replace("_", "")), int(b.replace("_", ""))) for a, b in (v.split(":") for v in text.split(",")))
+
+
+def write(growth: Growth, facts: dict, command: str, started: datetime) -> None:
+    """bench/GROWTH.md and GROWTH.json: this script's own run (`make bench` puts the same section
+    into RESULTS.md when it runs (g) itself)."""
+    body = [
+        "# Cost growth (issue 15)",
+        "",
+        f"Written by `{command}` on {started:%Y-%m-%d %H:%M} UTC (finished {datetime.now(UTC):%H:%M} UTC).",
+        "",
+        "| measurement | result |",
+        "| --- | --- |",
+        *[f"| {goal} | {result} — **{verdict}** |" for goal, result, verdict in summary_rows(growth)],
+        *render(growth),
+        "",
+        "## Machine",
+        "",
+        "| fact | value |",
+        "| --- | --- |",
+        *[f"| {k} | {v} |" for k, v in facts.items()],
+        "",
+    ]
+    (HERE / "GROWTH.md").write_text("\n".join(body), encoding="utf-8")
+    (HERE / "GROWTH.json").write_text(
+        json.dumps(
+            {"started": started.isoformat(), "command": command, **growth.as_dict(), "machine": facts},
+            ensure_ascii=False,
+            indent=1,
+            default=str,
+        ),  # fmt: skip
+        encoding="utf-8",
+    )
+
+
 def main(argv=None) -> int:
     import argparse
 
     from bench.machine import machine_facts
 
-    parser = argparse.ArgumentParser(description="(g) cost growth alone; bench.run runs it in `make bench`")
-    parser.add_argument("--quick", action="store_true")
+    parser = argparse.ArgumentParser(description="(g) cost growth alone; `make bench` runs it too")
+    parser.add_argument("--quick", action="store_true", help="small sizes (a minute or two), to check the checks")
     parser.add_argument("--only", choices=("payment", "allowance", "review"), action="append")
+    parser.add_argument("--payment", type=_ints, help="recipients, e.g. 1000000,2000000,4000000")
+    parser.add_argument("--elders", type=_pairs, help="registry:aged80+, e.g. 1250000:100000,2500000:200000")
+    parser.add_argument("--households", type=_ints, help="households due, e.g. 25000,50000,100000")
+    parser.add_argument("--concurrency", type=int, help="CHECK_CONCURRENCY of the assistance process")
+    parser.add_argument("--write", action="store_true", help="write bench/GROWTH.md and GROWTH.json")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
-    print(machine_facts()["load average at start"])
-    growth = measure(Sizes.quick() if args.quick else Sizes(), tuple(args.only or ("payment", "allowance", "review")))
+    sizes = Sizes.quick() if args.quick else Sizes()
+    sizes = Sizes(
+        args.payment or sizes.payment,
+        args.elders or sizes.elders,
+        args.households or sizes.households,
+        args.concurrency or sizes.check_concurrency,
+    )
+    started, facts = datetime.now(UTC), machine_facts()
+    print(f"load average at start: {facts['load average at start']}; sizes {sizes}", flush=True)
+    growth = measure(sizes, tuple(args.only or ("payment", "allowance", "review")))
     print("\n".join(render(growth)))
+    if args.write:
+        write(growth, facts, "python -m bench.growth " + " ".join(sys.argv[1:] if argv is None else argv), started)
     return 1 if growth.failures else 0
 
 
