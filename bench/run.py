@@ -1,4 +1,4 @@
-"""tongban benchmark: `python -m bench.run [--quick] [--only hops|deployed]` measures, writes
+"""tongban benchmark: `python -m bench.run [--quick] [--only hops|deployed|growth]` measures, writes
 bench/RESULTS.md and bench/RESULTS.json (the same figures), prints a summary.
 
 (a) and (b) run in this one process; (d) runs the deployed topology (infra.run: every process of
@@ -18,6 +18,11 @@ machine's), on scratch vhosts and databases that are deleted at the end, even on
     exactly once, no unsent outbox row, no dead letter. The ratio b/a is reported; the target is
     b/a >= 1.0 (issue 15). A staged re-run (commit with the relay off, then relay the backlog, then
     consume it) shows each stage's own rate and CPU cost.
+(g) cost growth (bench/growth.py): the payment run at 1, 2 and 4 million recipients, the old-age
+    allowance enrolment over a registry of 1.25, 2.5 and 5 million (100,000 to 400,000 aged 80+,
+    the care service as its own process) and 动态复核 of 25,000, 50,000 and 100,000 households
+    against every data source (the assistance service and the partner data sources as their own
+    processes), each with its time per size and the growth exponent per doubling.
 (d) the deployed topology (bench/deployed.py): 结婚生育户口一件事 offered open-loop at stepped rates
     (first POST → "waiting"), 身后一件事 (death notice → every internal step done), and wrk reads
     of a matter and of a clerk's work queue against the same gateway process's /health/live, with
@@ -54,7 +59,7 @@ from pathlib import Path  # noqa: E402
 import eventlet.hubs  # noqa: E402
 import greenlet  # noqa: E402
 
-from bench import deployed, e2e, hops  # noqa: E402
+from bench import deployed, e2e, growth, hops  # noqa: E402
 from bench.machine import CpuUse, machine_facts  # noqa: E402
 from chassis.logs import configure_logging  # noqa: E402
 from infra.scratch import Scratch  # noqa: E402
@@ -132,6 +137,7 @@ class Bench:
         self.stages: list[hops.StageResult] = []
         self.stage_failures: list[str] = []
         self.deployed: deployed.Deployed | None = None
+        self.growth: growth.Growth | None = None
         self.problems: list[str] = []  # anything that makes the run a failure
 
     # --- phases --------------------------------------------------------------------------------
@@ -210,6 +216,9 @@ class Bench:
     def run_deployed(self):
         self.deployed = deployed.measure(self.scratch, self.p)
 
+    def run_growth(self):
+        self.growth = growth.measure(growth.Sizes.quick() if self.p.mode == "quick" else growth.Sizes())
+
     def run(self, only: str | None = None):
         if only in (None, "hops"):
             for k in range(1, self.p.rounds + 1):
@@ -218,6 +227,8 @@ class Bench:
             self._phase("(b) chassis hop, one stage at a time", self.run_stages)
         if only in (None, "deployed"):
             self._phase("(d) the deployed topology (infra.run): one-matters and reads", self.run_deployed)
+        if only in (None, "growth"):
+            self._phase("(g) cost growth: payment run, allowance enrolment, 动态复核", self.run_growth)
 
     def close(self):
         self._stop_services()
@@ -235,11 +246,16 @@ class Bench:
             self.problems.append(f"only {only} was run (--only)")
         for r in self.bare + self.chassis:
             self.problems += [f"{r.name}: {f}" for f in r.failures]
-        if only != "deployed" and (len(self.bare) < self.p.rounds or len(self.chassis) < self.p.rounds):
+        if only in (None, "hops") and (len(self.bare) < self.p.rounds or len(self.chassis) < self.p.rounds):
             self.problems.append("not every round of (a)/(b) produced a result")
         self.problems += [f"stages: {f}" for f in self.stage_failures]
+        if self.growth is None:
+            if only in (None, "growth"):
+                self.problems.append("(g) produced no result")
+        else:
+            self.problems += self.growth.failures
         if self.deployed is None:
-            if only != "hops":
+            if only in (None, "deployed"):
                 self.problems.append("(d) produced no result")
         else:
             d = self.deployed
@@ -298,6 +314,10 @@ def render(bench: Bench, facts: dict, started: datetime, elapsed: float) -> str:
         lines += [
             f"| (d) {goal} | {result} — **{'met' if met else 'NOT met'}** |"
             for goal, result, met in deployed.verdicts(bench.deployed)
+        ]
+    if bench.growth is not None:
+        lines += [
+            f"| {goal} | {result} — **{verdict}** |" for goal, result, verdict in growth.summary_rows(bench.growth)
         ]
     lines += ["", f"Run status: {'OK' if not bench.problems else 'FAILED'}"]
     lines += [f"- {problem}" for problem in bench.problems]
@@ -365,6 +385,8 @@ def render(bench: Bench, facts: dict, started: datetime, elapsed: float) -> str:
 
     if bench.deployed is not None:
         lines += deployed.render(bench.deployed, p)
+    if bench.growth is not None:
+        lines += growth.render(bench.growth)
 
     lines += ["", "## Parameters", "", "| parameter | value |", "| --- | --- |"]
     lines += [f"| {k} | {v} |" for k, v in asdict(p).items()]
@@ -454,6 +476,8 @@ def summary(bench: Bench) -> str:
     if bench.deployed is not None:
         out += [f"(d) {goal}: {result} -> {'met' if met else 'NOT met'}" for goal, result, met in
                 deployed.verdicts(bench.deployed)]  # fmt: skip
+    if bench.growth is not None:
+        out += [f"{goal}: {result} -> {verdict}" for goal, result, verdict in growth.summary_rows(bench.growth)]
     busy = contention(bench)
     if busy:
         out.append("note: other work on the machine (cores) during " + "; ".join(busy))
@@ -477,6 +501,7 @@ def write_json(path: Path, bench: Bench, facts: dict, started: datetime) -> None
                 "stages": {s.name: s.rate for s in bench.stages},
             },
             "deployed": bench.deployed.as_dict() if bench.deployed else None,
+            "growth": bench.growth.as_dict() if bench.growth else None,
             "machine": facts,
             "problems": bench.problems,
         },
@@ -503,7 +528,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="small N and a short end-to-end run (< 2 minutes)")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument(
-        "--only", choices=("hops", "deployed"), help="one part (while developing; the results file says which)"
+        "--only",
+        choices=("hops", "deployed", "growth"),
+        help="one part (while developing; the results file says which)",
     )
     args = parser.parse_args(argv)
 

@@ -439,9 +439,20 @@ class ApplicationListSchema(Strict):
     applications = fields.List(fields.Nested(ApplicationViewSchema))
 
 
+class ReviewCheckSchema(Strict):
+    check_id = fields.String()
+    complete = fields.Boolean(metadata={"description": "every member × every source answered"})
+    started_at = fields.DateTime()
+
+
 class ReviewDueSchema(EntitlementViewSchema):
     household_id = fields.String()
     region_code = fields.String()
+    review_check = fields.Nested(
+        ReviewCheckSchema,
+        allow_none=True,
+        metadata={"description": "动态复核: the latest economic check the re-check job made for this review"},
+    )
 
 
 class ReviewsDueSchema(Strict):

@@ -366,6 +366,8 @@ def main(argv=None):
         help="where /metrics is served (0: nowhere)",
     )
     run.add_argument("--slow-source", action="append", default=[], help="a 核对 source that never answers in time")
+    data = sub.add_parser("data", help="only the departments' data sources (核对), no broker (benchmarks)")
+    data.add_argument("--data-port", type=int, default=int(os.environ.get("PARTNER_DATA_PORT", "8200")))
     birth = sub.add_parser("birth")
     birth.add_argument("--mother", required=True)
     birth.add_argument("--father")
@@ -375,7 +377,13 @@ def main(argv=None):
     birth.add_argument("--matter")
     args = parser.parse_args(argv)
     secret = dev_issuer()  # the signing key of `make run`'s local issuer
-    if args.command == "run":
+    if args.command == "data":
+        server = serve(PartnerData(), args.data_port)
+        print(f"partner data sources on :{args.data_port}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+        server.shutdown()
+    elif args.command == "run":
         serve(PartnerData(slow_sources=args.slow_source), args.data_port)
         saved = json.loads(args.credentials.read_text())
         identities = {name: entry["uri"] for name, entry in saved.items() if name.partition("/")[0] in PARTNERS}

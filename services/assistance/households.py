@@ -37,6 +37,7 @@ from services.assistance.exceptions import (
 )
 from services.assistance.models import (
     Alert,
+    EconomicCheck,
     Entitlement,
     Household,
     Member,
@@ -48,6 +49,7 @@ from services.assistance.schemas import (
 )
 from services.assistance.shared import (
     _entitlement_fields,
+    _within_days,
 )
 
 
@@ -168,11 +170,7 @@ class Households:
     def reviews_due(self, actor, within_days=30):
         """复核 work queue: the area's open entitlements whose re-check falls due within the days."""
         actor = Actor.from_dict(actor)
-        if not isinstance(within_days, int) or isinstance(within_days, bool) or not 0 <= within_days <= 366:
-            raise InvalidInput(
-                "within_days is a whole number of days from 0 to 366", errors={"within_days": ["0 to 366"]}
-            )
-        until = self.clock.today() + timedelta(days=within_days)
+        until = self.clock.today() + timedelta(days=_within_days(within_days))
         query = (
             select(Entitlement, Household.region_code)
             .join(Household, Household.id == Entitlement.household_id)
@@ -183,11 +181,20 @@ class Households:
             )
         )
         rows = self.db.execute(query.order_by(Entitlement.next_review_on, Entitlement.id)).all()
+        checks = {}  # the latest check the re-check job made for each entitlement's current review
+        if rows:
+            for check in self.db.execute(
+                select(EconomicCheck)
+                .where(EconomicCheck.entitlement_id.in_([e.id for e, _ in rows]))
+                .order_by(EconomicCheck.started_at)
+            ).scalars():
+                checks[(check.entitlement_id, check.for_review_on)] = check
         return [
             {
                 **dump(EntitlementViewSchema, _entitlement_fields(e)),
                 "household_id": e.household_id,
                 "region_code": region,
+                "review_check": self._review_check_view(checks.get((e.id, e.next_review_on))),
             }
             for e, region in rows
         ]

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     ForeignKey,
@@ -103,10 +104,21 @@ class EconomicCheck(Base):
 
     __tablename__ = "economic_check"
     id = Column(String(36), primary_key=True)
-    application_id = Column(String(36), ForeignKey("application.id"), nullable=False, index=True)
+    application_id = Column(String(36), ForeignKey("application.id"), index=True)  # an application's check, or
+    entitlement_id = Column(
+        BigInteger().with_variant(Integer(), "sqlite"), ForeignKey("entitlement.id")
+    )  # 动态复核: a re-check of an entitlement
+    for_review_on = Column(Date)  # … for the review that fell due on this day (its cycle)
     started_at = Column(UtcDateTime, nullable=False)
     finished_at = Column(UtcDateTime)
     complete = Column(Boolean, nullable=False, default=False)  # False if any source failed
+    __table_args__ = (
+        Index("ix_economic_check_review", "entitlement_id", "for_review_on"),
+        CheckConstraint(
+            "application_id IS NOT NULL OR (entitlement_id IS NOT NULL AND for_review_on IS NOT NULL)",
+            name="ck_economic_check_subject",
+        ),
+    )
 
 
 class CheckFetch(Base):

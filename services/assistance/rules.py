@@ -66,6 +66,7 @@ __all__ = [
     "decision_due",
     "dibao_benefit",
     "next_review",
+    "review_check_complete",
     "dibao_edge_eligible",
     "gradual_exit",
     "household_income",
@@ -796,6 +797,14 @@ def with_assets(benefit: Benefit, check_id: str | None, within_limits: bool | No
 
 
 # --- 渐退期 ----------------------------------------------------------------------------------------
+
+
+def review_check_complete(answered: Iterable[bool]) -> bool:
+    """动态复核: a re-check is complete when it asked somebody (a household with no current member
+    holding a resident ID has nothing to re-check: the caseworker must look) and every member ×
+    source was answered, by the source now or by an earlier answer its failure policy allows."""
+    answers = list(answered)
+    return bool(answers) and all(answers)
 
 
 def _months_later(start: date, months: int) -> date:

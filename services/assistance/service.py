@@ -62,6 +62,7 @@ from services.assistance.payment_run import PaymentRun
 from services.assistance.recoveries import Recoveries
 from services.assistance.referrals import CharityReferrals
 from services.assistance.repayments import RecoveryDesk
+from services.assistance.review_checks import ReviewChecks
 from services.assistance.schemas import (
     SUMMARY_FIELDS,
     ApplicationViewSchema,
@@ -85,6 +86,7 @@ class AssistanceService(
     AfterDeath,
     Recoveries,
     RecoveryDesk,
+    ReviewChecks,
     Indicators,
     Operable,
 ):

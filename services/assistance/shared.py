@@ -86,3 +86,9 @@ def _subject(application: Application) -> str:
 
 def _masked(resident_id: str) -> str:
     return str(ResidentId.parse(resident_id))
+
+
+def _within_days(within_days) -> int:
+    if not isinstance(within_days, int) or isinstance(within_days, bool) or not 0 <= within_days <= 366:
+        raise InvalidInput("within_days is a whole number of days from 0 to 366", errors={"within_days": ["0 to 366"]})
+    return within_days

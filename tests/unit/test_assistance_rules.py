@@ -1239,3 +1239,16 @@ def test_a_refund_gives_back_no_more_than_is_owed_back(ledger, amount, expected,
             rules.record_refund(ledger, amount)
         assert refused.value.field == field
         assert refused.value.conflict is (field == "recovery")
+
+
+@pytest.mark.parametrize(
+    "answered, complete",
+    [
+        ([True] * 18, True),  # two members × nine sources, every one answered
+        ([True] * 17 + [False], False),  # one source did not answer and nothing stood in
+        ([], False),  # nobody to ask (no member with an ID): the caseworker must look
+        (iter([True, True]), True),  # any iterable, read once
+    ],
+)
+def test_a_re_check_is_complete_only_when_somebody_was_asked_and_every_fetch_answered(answered, complete):
+    assert rules.review_check_complete(answered) is complete
