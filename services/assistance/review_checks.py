@@ -9,7 +9,7 @@ import uuid
 from collections import defaultdict
 from datetime import timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, tuple_
 
 from chassis import (
     Actor,
