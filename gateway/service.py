@@ -48,6 +48,7 @@ from gateway.idempotency import Idempotency
 from gateway.indicator_routes import IndicatorRoutes
 from gateway.models import BirthNotice, Matter, MatterStep, MatterSubject, StepReport
 from gateway.openapi import openapi_document
+from gateway.operations_routes import OperationsRoutes
 from gateway.progress import step_state
 from gateway.reads import PersonReads
 from gateway.webhook_routes import WebhookRoutes
@@ -108,6 +109,7 @@ class GatewayService(
     CharityRoutes,
     FuneralRoutes,
     IndicatorRoutes,
+    OperationsRoutes,
     WebhookRoutes,
     WorkQueueRoutes,
     ConsoleRoutes,
