@@ -373,6 +373,8 @@ class ConsoleRoutes:
     @page
     def console_application(self, request, application_id, notice=None, status=200):
         session = self.session(request)
+        if notice is None and request.args.get("done") in words.APPLICATION_STEPS:
+            notice = words.APPLICATION_STEPS[request.args["done"]] + "：已完成"
         code, application = self.api(session, "GET", f"/api/v1/assistance/applications/{application_id}")
         if code in (403, 404, 422):
             return self.not_found(session)
@@ -416,9 +418,10 @@ class ConsoleRoutes:
         )
         if code == 404:
             return self.not_found(session)
-        notice = words.APPLICATION_STEPS[step] + "：已完成" if code < 400 else words.refusal(answer)
+        if code < 400:  # post/redirect/get: reloading the page reads it, never sends the step again
+            return Response(status=303, headers={"Location": f"/console/applications/{application_id}?done={step}"})
         return self.console_application(
-            request, application_id=application_id, notice=notice, status=200 if code < 400 else code
+            request, application_id=application_id, notice=words.refusal(answer), status=code
         )
 
     # --- matters (一件事) -------------------------------------------------------------------------
