@@ -377,7 +377,8 @@ def test_the_payments_office_freezes_sends_and_reconciles_a_month_and_the_family
     system, manual_clock, browser, tmp_path
 ):
     data = PartnerData()
-    sys_ = system(assistance=data, CONSOLE_DEV_ISSUER_KEYS=dev_issuer_keys(tmp_path / "keys.json"))
+    # care too: the citizen's benefits page asks it for their old-age allowance and voucher
+    sys_ = system(assistance=data, care=True, CONSOLE_DEV_ISSUER_KEYS=dev_issuer_keys(tmp_path / "keys.json"))
     pin_standard(sys_.databases["assistance"])
     household = members()
     for m in household:
