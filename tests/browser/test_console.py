@@ -226,6 +226,8 @@ def test_a_caseworker_takes_a_dibao_application_to_the_district_approval(system,
     path = f"/api/v1/assistance/applications/{api_id}"
     cw, ap = ("clerk", "caseworker-01", TOWNSHIP), ("clerk", "approver-01", DISTRICT)
     assert sys_.call("POST", f"/api/v1/work-queues/dibao-township/items/{api_id}/claim", cw).status_code == 200
+    second_api = ("clerk", "caseworker-02", TOWNSHIP)  # as in the console: a second caseworker is refused
+    assert sys_.call("POST", f"/api/v1/work-queues/dibao-township/items/{api_id}/claim", second_api).status_code == 409
     for step in ("acceptance", "economic-check"):
         assert sys_.call("POST", f"{path}/{step}", cw).status_code == 200
     manual_clock.set_local_date(date(2026, 4, 28))
