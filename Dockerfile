@@ -2,6 +2,14 @@
 #   docker run IMAGE marriage | assistance | care | charity | funeral | gateway | progress | partner-feed
 #   docker run IMAGE migrate <database>      docker run IMAGE topology
 # Validated offline by tests/unit/test_deployment.py (no Docker engine on the build machines).
+
+# the console's browser code (htmx, ECharts) from npm, by its lock file; the test tools (axe-core,
+# a dev dependency) stay out of the image
+FROM node:22.12.0-bookworm-slim AS console-assets
+WORKDIR /console
+COPY gateway/console/package.json gateway/console/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11.14-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -21,6 +29,7 @@ COPY chassis/ chassis/
 COPY contracts/ contracts/
 COPY services/ services/
 COPY gateway/ gateway/
+COPY --from=console-assets /console/node_modules gateway/console/node_modules
 COPY infra/__init__.py infra/processes.py infra/
 COPY infra/config/ infra/config/
 

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 NO_SERVICES := TONGBAN_TEST_PG=postgresql://postgres@127.0.0.1:9/postgres TONGBAN_TEST_AMQP=guest:guest@127.0.0.1:9 \
 	TONGBAN_TEST_BROKER_ADMIN=http://127.0.0.1:9 TONGBAN_TEST_BROKER_START=false
 
-.PHONY: install run test test-unit test-integration test-faults lint smoke bench catalogue deploy-files
+.PHONY: install run test test-unit test-integration test-browser test-faults lint smoke bench catalogue deploy-files
 
 install: $(VENV)/.installed
 
@@ -35,6 +35,11 @@ test-unit: install
 # Against this machine's RabbitMQ and PostgreSQL; ends by checking the broker still answers.
 test-integration: install
 	$(PY) -m tests.parallel tests/integration
+
+# The console in Debian's chromium (Playwright), against the same broker and PostgreSQL: one
+# process, one browser for the whole run (tests/browser/test_console.py).
+test-browser: install
+	$(PY) -m pytest -q -p no:randomly tests/browser
 
 # The fault suite (tests/faults): the system with three of every service on a private three-node
 # broker cluster and a scratch PostgreSQL, under load, with processes, nodes and connections killed.

@@ -21,12 +21,16 @@ from chassis.topology import dead_queue_name
 __all__ = ["parked", "replay"]
 
 
-def parked(amqp_uri: str, queue: str) -> list[dict]:
-    """What waits in the queue's dead-letter queue (nothing is removed)."""
-    out, held = [], []
+def parked(amqp_uri: str, queue: str, limit: int | None = None) -> list[dict]:
+    """What waits in the queue's dead-letter queue, the first `limit` of it (nothing is removed)."""
+    out: list[dict] = []
+    held: list[int] = []
     with Connection(amqp_uri) as conn:
         channel = conn.channel()
-        while (message := channel.basic_get(dead_queue_name(queue), no_ack=False)) is not None:
+        while limit is None or len(held) < limit:
+            message = channel.basic_get(dead_queue_name(queue), no_ack=False)
+            if message is None:
+                break
             held.append(message.delivery_tag)
             headers = message.headers or {}
             body = json.loads(message.body)

@@ -23,6 +23,7 @@ from gateway.indicator_routes import IndicatorRoutes
 from gateway.marriage_routes import MarriageRoutes
 from gateway.matter_routes import MatterRoutes
 from gateway.openapi import openapi_document
+from gateway.operations_routes import OperationsRoutes
 from gateway.reads import PersonReads
 from gateway.webhook_routes import WebhookRoutes
 from gateway.work_queue_routes import WorkQueueRoutes
@@ -36,6 +37,7 @@ class GatewayService(
     CharityRoutes,
     FuneralRoutes,
     IndicatorRoutes,
+    OperationsRoutes,
     WebhookRoutes,
     WorkQueueRoutes,
     ConsoleRoutes,

@@ -12,6 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from chassis.errors import Conflict, Forbidden, NotFound
+from chassis.schemas import dump
 from contracts import work_queues as wq
 from gateway import work_queues as rules
 from gateway.api import route
@@ -146,12 +147,12 @@ class WorkQueueRoutes:
             )
         if inserted:
             self.audit.record(actor, "work.claim", f"{queue.record_kind}-{record_id}", "claimed", queue=queue.name)
-        return {
-            "queue": queue.name,
-            "record_id": record_id,
-            "claimed_by": held.claimed_by,
-            "claimed_at": held.claimed_at,
-        }
+        # dumped, not returned raw: with an Idempotency-Key (the console always sends one) the answer
+        # is kept in a JSON column, where a datetime failed the commit and the claim answered 500
+        return dump(
+            wq.WorkClaimSchema,
+            {"queue": queue.name, "record_id": record_id, "claimed_by": held.claimed_by, "claimed_at": held.claimed_at},
+        )
 
     @route(
         "POST",
@@ -172,4 +173,6 @@ class WorkQueueRoutes:
             delete(WorkClaim).where(WorkClaim.record_kind == queue.record_kind, WorkClaim.record_id == record_id)
         )
         self.audit.record(actor, "work.release", f"{queue.record_kind}-{record_id}", "released", queue=queue.name)
-        return {"queue": queue.name, "record_id": record_id, "claimed_by": None, "claimed_at": None}
+        return dump(
+            wq.WorkClaimSchema, {"queue": queue.name, "record_id": record_id, "claimed_by": None, "claimed_at": None}
+        )

@@ -29,7 +29,7 @@ import secrets
 import time
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import jwt
 import requests
@@ -42,6 +42,7 @@ from werkzeug.wrappers import Request, Response
 from chassis.entrypoints import http
 from chassis.errors import Problem
 from gateway.api import ROUTES
+from gateway.assistance_routes import CYCLES
 from gateway.auth import DevIssuer, issue_token
 from gateway.console import words
 
@@ -52,13 +53,16 @@ CSRF_FIELD, CSRF_HEADER = "csrf_token", "X-CSRF-Token"
 # by `make install`) and the console's own stylesheet; nothing else of node_modules is reachable
 ASSETS = {
     "htmx.min.js": HERE / "node_modules" / "htmx.org" / "dist" / "htmx.min.js",
+    "echarts.min.js": HERE / "node_modules" / "echarts" / "dist" / "echarts.common.min.js",
     "console.css": HERE / "static" / "console.css",
+    "console.js": HERE / "static" / "console.js",
+    "charts.js": HERE / "static" / "charts.js",
 }
 TEMPLATES = Environment(
     loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True
 )
 TEMPLATES.globals.update(words=words)
-TEMPLATES.filters.update(yuan=words.yuan, when=words.when)
+TEMPLATES.filters.update(yuan=words.yuan, when=words.when, figure=words.figure)
 _API_MAP: Map | None = None
 
 
@@ -130,9 +134,14 @@ class ConsoleRoutes:
             return problem.status, problem.as_json()
         return response.status_code, json.loads(response.get_data() or b"null")
 
-    def render(self, template: str, status: int = 200, session: Session | None = None, **context) -> Response:
+    def render(
+        self, template: str, status: int = 200, session: Session | None = None, fragment: bool = False, **context
+    ) -> Response:
         html = TEMPLATES.get_template(template).render(session=session, actor=session and session.actor, **context)
-        return Response(html, status=status, mimetype="text/html", headers=_SECURITY_HEADERS)
+        headers = dict(_SECURITY_HEADERS)
+        if fragment:  # console.js swaps a refused fragment (it says why) instead of dropping it
+            headers["X-Console-Fragment"] = "true"
+        return Response(html, status=status, mimetype="text/html", headers=headers)
 
     def not_found(self, session: Session | None) -> Response:
         return self.render(
@@ -195,7 +204,7 @@ class ConsoleRoutes:
     @page
     def console_home(self, request):
         session = self.session(request)
-        where = "/console/me" if session.actor.role == "citizen" else "/console/queues"
+        where = {"citizen": "/console/me", "admin": "/console/payments"}.get(session.actor.role, "/console/queues")
         return Response(status=303, headers={"Location": where})
 
     @http("GET", "/console/sign-in")
@@ -333,6 +342,7 @@ class ConsoleRoutes:
             "queue_table.html" if partial else "queue.html",
             status,
             session,
+            fragment=partial,
             queue=answer,
             filters=filters,
             queue_notice=notice,
@@ -363,6 +373,8 @@ class ConsoleRoutes:
     @page
     def console_application(self, request, application_id, notice=None, status=200):
         session = self.session(request)
+        if notice is None and request.args.get("done") in words.APPLICATION_STEPS:
+            notice = words.APPLICATION_STEPS[request.args["done"]] + "：已完成"
         code, application = self.api(session, "GET", f"/api/v1/assistance/applications/{application_id}")
         if code in (403, 404, 422):
             return self.not_found(session)
@@ -382,6 +394,15 @@ class ConsoleRoutes:
             today=self.clock.today(),
         )
 
+    @http("GET", "/console/applications/lookup")
+    @page
+    def console_application_lookup(self, request):
+        """A citizen's 低保 application by the number on its receipt (the API has no list of a
+        citizen's applications); the application page reads it as the API lets them."""
+        self.session(request)
+        wanted = request.args.get("application", "").strip()
+        return Response(status=303, headers={"Location": f"/console/applications/{quote(wanted, safe='')}"})
+
     @http("POST", "/console/applications/<application_id>/<step>")
     @page
     def console_application_step(self, request, application_id, step):
@@ -397,9 +418,10 @@ class ConsoleRoutes:
         )
         if code == 404:
             return self.not_found(session)
-        notice = words.APPLICATION_STEPS[step] + "：已完成" if code < 400 else words.refusal(answer)
+        if code < 400:  # post/redirect/get: reloading the page reads it, never sends the step again
+            return Response(status=303, headers={"Location": f"/console/applications/{application_id}?done={step}"})
         return self.console_application(
-            request, application_id=application_id, notice=notice, status=200 if code < 400 else code
+            request, application_id=application_id, notice=words.refusal(answer), status=code
         )
 
     # --- matters (一件事) -------------------------------------------------------------------------
@@ -458,6 +480,208 @@ class ConsoleRoutes:
             return self.console_marriage_form(request, error=words.refusal(answer), form=form, status=code)
         return Response(status=303, headers={"Location": f"/console/matters/{answer['matter_id']}"})
 
+    @http("GET", "/console/me/death-report")
+    @page
+    def console_death_form(self, request, error=None, form=None, status=200):
+        session = self.session(request)
+        return self.render(
+            "death_report.html",
+            status,
+            session,
+            error=error,
+            form=form or {},
+            key=secrets.token_urlsafe(12),
+            today=self.clock.today().isoformat(),
+            relationships=words.INFORMANTS,
+        )
+
+    @http("POST", "/console/me/death-report")
+    @page
+    def console_report_death(self, request):
+        """上报死亡: the family's notice of a death, which applies once for 身后一件事 (the funeral
+        service opens the matter, the reporter one of its subjects); the matter page follows it."""
+        session, form = self.posted(request)
+        body = {
+            "deceased": {
+                "resident_id": form.get("resident_id", "").strip().upper(),
+                "name": form.get("name", "").strip(),
+            },
+            "date_of_death": form.get("date_of_death", ""),
+            "region_code": form.get("region_code", "").strip(),
+            "place_of_death": form.get("place_of_death", "").strip() or None,
+            "informant_relationship": form.get("informant_relationship") or None,
+        }
+        code, answer = self.api(session, "POST", "/api/v1/funeral/deaths", body, key=form.get("key"))
+        if code >= 400:
+            return self.console_death_form(request, error=words.refusal(answer), form=form, status=code)
+        return Response(status=303, headers={"Location": f"/console/matters/{answer['matter_id']}"})
+
+    @http("GET", "/console/me/benefits")
+    @page
+    def console_benefits(self, request):
+        """我的待遇: what the API lets a citizen read of their own: the old-age allowance (高龄津贴) and
+        its payments, the home-care voucher (养老服务补贴); a 低保 application by its number."""
+        session = self.session(request)
+        me = session.actor.id
+        elder_code, elder = self.api(session, "GET", f"/api/v1/care/elders/{me}")
+        _, paid = (
+            self.api(session, "GET", f"/api/v1/care/elders/{me}/allowance/payments") if elder_code == 200 else (0, {})
+        )
+        voucher_code, voucher = self.api(session, "GET", f"/api/v1/care/vouchers/{me}")
+        return self.render(
+            "benefits.html",
+            session=session,
+            elder=elder if elder_code == 200 else None,
+            allowance_payments=(paid or {}).get("payments", []) if isinstance(paid, dict) else [],
+            voucher=voucher if voucher_code == 200 else None,
+            application_id=request.args.get("application", "").strip(),
+        )
+
+    # --- the payments office (社会化发放): cycles to freeze, send and reconcile ---------------------
+
+    def _cycle(self, session, cycle_id):
+        code, cycle = self.api(session, "GET", f"{CYCLES}/{cycle_id}")
+        return code, cycle
+
+    @http("GET", "/console/payments")
+    @page
+    def console_payments(self, request):
+        """The payments office's queue: this month, the next and the two before, each with what is
+        to be done (freeze, send to the bank, reconcile). The assistance API has no list of cycles,
+        and a cycle's id is its month (chassis.payment_runs.cycle_id_of), so each month is read by id."""
+        session = self.session(request)
+        first = self.clock.today().replace(day=1)
+        months = [_add_months(first, n) for n in (1, 0, -1, -2)]
+        rows = []
+        for month in months:
+            code, cycle = self._cycle(session, f"{month.year:04d}-{month.month:02d}")
+            if code in (401, 403):
+                return self.render("error.html", 403, session, title="无权办理", detail=words.refusal(cycle))
+            if code not in (200, 404):
+                return self.render("error.html", code, session, title="无法打开发放队列", detail=words.refusal(cycle))
+            rows.append({"month": month, "cycle": cycle if code == 200 else None})
+        return self.render("payments.html", session=session, rows=rows, key=secrets.token_urlsafe(12))
+
+    @http("POST", "/console/payments/cycles")
+    @page
+    def console_freeze_cycle(self, request):
+        """冻结: the month's cycle frozen through the API (a frozen month is answered as it is)."""
+        session, form = self.posted(request)
+        code, answer = self.api(session, "POST", CYCLES, {"month": form.get("month", "")}, key=form.get("key"))
+        if code >= 400:
+            return self.render("error.html", code, session, title="冻结未完成", detail=words.refusal(answer))
+        notice = "已冻结" if answer.get("created") else "该月已冻结，未重复冻结"
+        return self.console_payment_cycle(request, cycle_id=answer["cycle_id"], notice=notice)
+
+    @http("GET", "/console/payments/cycles/<cycle_id>")
+    @page
+    def console_payment_cycle(self, request, cycle_id, notice=None, status=200, result=None, error=None):
+        session = self.session(request)
+        code, cycle = self._cycle(session, cycle_id)
+        if code == 404:
+            return self.not_found(session)
+        if code >= 400:
+            return self.render("error.html", code, session, title="无法打开发放批次", detail=words.refusal(cycle))
+        return self.render(
+            "payment_cycle.html",
+            status,
+            session,
+            cycle=cycle,
+            notice=notice,
+            result=result,
+            error=error,
+            key=secrets.token_urlsafe(12),
+        )
+
+    @http("POST", "/console/payments/cycles/<cycle_id>/bank-batch")
+    @page
+    def console_send_batch(self, request, cycle_id):
+        """发送: the cycle's pending payments handed to the bank (the API writes the batch file)."""
+        session, form = self.posted(request)
+        code, answer = self.api(session, "POST", f"{CYCLES}/{cycle_id}/bank-batch", key=form.get("key"))
+        if code == 404:
+            return self.not_found(session)
+        if code >= 400:
+            return self.console_payment_cycle(request, cycle_id=cycle_id, notice=words.refusal(answer), status=code)
+        notice = f"已发送银行：{answer['rows']} 笔，合计 {words.yuan(answer['total_fen'])}"
+        return self.console_payment_cycle(request, cycle_id=cycle_id, notice=notice)
+
+    @http("POST", "/console/payments/cycles/<cycle_id>/bank-results")
+    @page
+    def console_reconcile(self, request, cycle_id):
+        """对账: the bank's answers, one a line (payment id, paid or failed, the reason of a failure),
+        as the bank's results file has them; the API applies and judges them."""
+        session, form = self.posted(request)
+        results, bad = words.bank_results(form.get("results", ""))
+        if bad or not results:
+            error = f"第 {bad} 行格式有误" if bad else "请至少填写一行银行回盘结果"
+            return self.console_payment_cycle(
+                request, cycle_id=cycle_id, error=error + "（付款编号,paid 或 failed,原因）。", status=422
+            )
+        code, answer = self.api(
+            session, "POST", f"{CYCLES}/{cycle_id}/bank-results", {"results": results}, key=form.get("key")
+        )
+        if code == 404:
+            return self.not_found(session)
+        if code >= 400:
+            return self.console_payment_cycle(request, cycle_id=cycle_id, notice=words.refusal(answer), status=code)
+        return self.console_payment_cycle(request, cycle_id=cycle_id, notice="对账已完成", result=answer)
+
+    # --- indicators (一组数据看态势) ----------------------------------------------------------------
+
+    @http("GET", "/console/indicators")
+    @page
+    def console_indicators(self, request):
+        """The region's indicators on a day, each against its target, from the API's one route (every
+        owner's own figures); the chart (ECharts, charts.js) draws the same numbers the table lists."""
+        session = self.session(request)
+        region = (request.args.get("region") or session.actor.area or "").strip()
+        on = (request.args.get("date") or self.clock.today().isoformat()).strip()
+        figures, error, code = None, None, 200
+        if region:
+            code, answer = self.api(session, "GET", "/api/v1/indicators", query={"region": region, "date": on})
+            if code == 200:
+                figures = answer["indicators"]
+            else:
+                error = words.refusal(answer)
+        return self.render(
+            "indicators.html",
+            code if code >= 400 else 200,
+            session,
+            region=region,
+            on=on,
+            figures=figures,
+            chart=json.dumps(words.chart_of(figures or []), ensure_ascii=False),
+            error=error,
+        )
+
+    # --- operations (运维): dead letters by queue, and replay --------------------------------------
+
+    @http("GET", "/console/operations")
+    @page
+    def console_operations(self, request, notice=None, status=200):
+        session = self.session(request)
+        code, answer = self.api(session, "GET", "/api/v1/operations/dead-letters")
+        if code in (401, 403):
+            return self.render("error.html", 403, session, title="无权查看", detail=words.refusal(answer))
+        if code >= 400:
+            return self.render("error.html", code, session, title="无法读取死信队列", detail=words.refusal(answer))
+        return self.render(
+            "operations.html", status, session, queues=answer["queues"], notice=notice, key=secrets.token_urlsafe(12)
+        )
+
+    @http("POST", "/console/operations/dead-letters/<queue>/replay")
+    @page
+    def console_replay(self, request, queue):
+        """重放: the queue's dead letters moved back to it, through the API (which audits it)."""
+        session, form = self.posted(request)
+        code, answer = self.api(
+            session, "POST", f"/api/v1/operations/dead-letters/{queue}/replay", {}, key=form.get("key")
+        )
+        if code >= 400:
+            return self.console_operations(request, notice=words.refusal(answer), status=code)
+        return self.console_operations(request, notice=f"已重放 {answer['replayed']} 条消息到 {queue}")
+
 
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
@@ -465,6 +689,12 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+
+
+def _add_months(first: date, n: int) -> date:
+    """The first of the month n months after `first` (a first of a month)."""
+    index = first.year * 12 + first.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def _https(request) -> bool:

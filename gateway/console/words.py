@@ -80,3 +80,63 @@ def mask(resident_id: str | None) -> str:
     if not resident_id:
         return "—"
     return resident_id[:6] + "********" + resident_id[-4:]
+
+
+INFORMANTS = {"spouse": "配偶", "child": "子女", "parent": "父母", "sibling": "兄弟姐妹", "other": "其他亲属"}
+CYCLE_STATES = {"frozen": "已冻结，待发送银行", "sent": "已发送，待银行回盘对账", "reconciled": "已对账"}
+PAYMENT_STATES = {"pending": "待发放", "sent": "已发送银行", "paid": "已到账", "failed": "发放失败"}
+OWNER_TITLES = {
+    "gateway": "一件事联办",
+    "assistance": "社会救助",
+    "care": "养老服务",
+    "funeral": "殡葬管理",
+    "charity": "慈善",
+}
+UNITS = {
+    "ratio": "",
+    "per_10k": "每万人",
+    "households": "户",
+    "fen": "元",
+    "yuan/person/year": "元/人/年",
+    "working_days": "个工作日",
+}
+
+
+def bank_results(text: str) -> tuple[list[dict], int]:
+    """The bank's answers as typed or pasted, one a line: `payment id,paid` or `payment id,failed,reason`
+    (commas or tabs). Returns (the answers, 0), or ([], the first malformed line's number): the
+    form's parsing only; what an answer may say is the API's to judge."""
+    results = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [p.strip() for p in line.replace("\t", ",").split(",", 2)]
+        if len(parts) < 2 or not parts[0].isdigit() or parts[1] not in ("paid", "failed"):
+            return [], number
+        results.append(
+            {"payment_id": int(parts[0]), "status": parts[1], "reason": (parts[2] if len(parts) > 2 else "") or None}
+        )
+    return results, 0
+
+
+def figure(value, unit: str) -> str:
+    """An indicator's value as a page reads it: a ratio as a percentage, money in yuan."""
+    if value is None:
+        return "—"
+    if unit == "ratio":
+        return f"{value * 100:.1f}%"
+    if unit == "fen":
+        return yuan(int(value))
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.2f} {UNITS.get(unit, unit)}".strip()
+    return f"{int(value)} {UNITS.get(unit, unit)}".strip()
+
+
+def chart_of(figures: list[dict]) -> dict:
+    """What charts.js draws: the ratio figures (all on one 0-100% axis), now against target."""
+    ratios = [f for f in figures if f.get("unit") == "ratio"]
+    return {
+        "titles": [f["title"] for f in ratios],
+        "now": [None if f["value"] is None else round(f["value"] * 100, 1) for f in ratios],
+        "target": [None if f["target"] is None else round(f["target"] * 100, 1) for f in ratios],
+    }

@@ -166,6 +166,13 @@ def test_a_caseworker_takes_a_dibao_application_to_the_district_approval(system,
     expect(page.get_by_text("待受理 2")).to_be_visible()  # the queue's counts
     check_page(page, "queues")
 
+    # a second caseworker of the township has the same queue open, not yet claimed
+    second = Console(browser, sys_.url)
+    second.sign_in("clerk", "caseworker-02", TOWNSHIP)
+    second.open("/console/queues/dibao-township")
+    stale = second.page.get_by_role("row").filter(has=second.page.get_by_role("link", name=app_id[:8]))
+    expect(stale.get_by_role("button", name=f"认领 {app_id[:8]}")).to_be_visible()
+
     page.get_by_role("link", name=re.compile("低保申请（乡镇")).click()
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=app_id[:8]))
     expect(row).to_contain_text("待受理")
@@ -174,15 +181,14 @@ def test_a_caseworker_takes_a_dibao_application_to_the_district_approval(system,
     expect(row).to_contain_text("caseworker-01")
     check_page(page, "queue-township")
 
-    # a second caseworker of the township cannot claim the same case
-    second = Console(browser, sys_.url)
-    second.sign_in("clerk", "caseworker-02", TOWNSHIP)
+    # the second's click on the stale page is refused (409), and the table they get back says by whom
+    stale.get_by_role("button", name=f"认领 {app_id[:8]}").click()
+    expect(second.page.get_by_role("status")).to_contain_text("already claimed by caseworker-01")
+    expect(stale).to_contain_text("caseworker-01")
+    expect(stale.get_by_role("button")).to_have_count(0)  # nothing to claim or release any more
+    check_page(second.page, "queue-claim-refused")
     second.open("/console/queues/dibao-township?claim=unclaimed")
     expect(second.page.get_by_role("link", name=app_id[:8])).to_have_count(0)  # not offered
-    claim_api = sys_.call(
-        "POST", f"/api/v1/work-queues/dibao-township/items/{app_id}/claim", ("clerk", "caseworker-02", TOWNSHIP)
-    )
-    assert claim_api.status_code == 409 and "caseworker-01" in claim_api.json()["detail"]
     second.close()
 
     page.get_by_role("link", name=app_id[:8]).click()
@@ -226,6 +232,8 @@ def test_a_caseworker_takes_a_dibao_application_to_the_district_approval(system,
     path = f"/api/v1/assistance/applications/{api_id}"
     cw, ap = ("clerk", "caseworker-01", TOWNSHIP), ("clerk", "approver-01", DISTRICT)
     assert sys_.call("POST", f"/api/v1/work-queues/dibao-township/items/{api_id}/claim", cw).status_code == 200
+    second_api = ("clerk", "caseworker-02", TOWNSHIP)  # as in the console: a second caseworker is refused
+    assert sys_.call("POST", f"/api/v1/work-queues/dibao-township/items/{api_id}/claim", second_api).status_code == 409
     for step in ("acceptance", "economic-check"):
         assert sys_.call("POST", f"{path}/{step}", cw).status_code == 200
     manual_clock.set_local_date(date(2026, 4, 28))
@@ -355,6 +363,217 @@ def test_a_citizen_applies_for_the_marriage_one_matter_and_watches_it_complete(s
     expect(page.get_by_text("已办结 · 已完成 5/5 个环节")).to_be_visible()
     check_page(page, "citizen-my-matters")
     citizen.close()
+
+
+def approved_by_api(sys_, manual_clock, household: list[dict]) -> dict:
+    """A 低保 application taken through the API to the district's approval (6 May 2026)."""
+    manual_clock.set_local_date(date(2026, 4, 27))
+    app_id = submit_application(sys_, household)
+    path = f"/api/v1/assistance/applications/{app_id}"
+    cw, ap = ("clerk", "caseworker-01", TOWNSHIP), ("clerk", "approver-01", DISTRICT)
+    for step in ("acceptance", "economic-check"):
+        assert sys_.call("POST", f"{path}/{step}", cw).status_code == 200
+    manual_clock.set_local_date(date(2026, 4, 28))
+    assert sys_.call("POST", f"{path}/notice", cw).status_code == 200
+    manual_clock.set_local_date(date(2026, 5, 6))
+    decided = sys_.call("POST", f"{path}/decision", ap, json={"decision": "approve", "reason": "收入低于标准"})
+    assert decided.status_code == 200, decided.text
+    return decided.json()
+
+
+def test_the_payments_office_freezes_sends_and_reconciles_a_month_and_the_family_sees_it_paid(
+    system, manual_clock, browser, tmp_path
+):
+    data = PartnerData()
+    # care too: the citizen's benefits page asks it for their old-age allowance and voucher
+    sys_ = system(assistance=data, care=True, CONSOLE_DEV_ISSUER_KEYS=dev_issuer_keys(tmp_path / "keys.json"))
+    pin_standard(sys_.databases["assistance"])
+    household = members()
+    for m in household:
+        data.facts[("bank_deposits", m["resident_id"])] = {"deposits_fen": 1_000_000}
+    application = approved_by_api(sys_, manual_clock, household)
+    manual_clock.set_local_date(date(2026, 6, 1))
+
+    office = Console(browser, sys_.url)
+    office.sign_in("admin", "payments-01")
+    page = office.page
+    expect(page.get_by_role("heading", name="社会化发放：待办批次")).to_be_visible()
+    expect(page.get_by_role("row").filter(has_text="2026-06")).to_contain_text("未冻结")
+    check_page(page, "payments-queue")
+    page.get_by_role("button", name="冻结 2026-06").click()
+    expect(page.get_by_role("status")).to_have_text("已冻结")
+    expect(page.locator("[data-state]")).to_have_attribute("data-state", "frozen")
+    check_page(page, "payment-cycle-frozen")
+    page.get_by_role("button", name="发送银行").click()
+    expect(page.get_by_role("status")).to_contain_text("已发送银行：")
+    expect(page.locator("[data-state]")).to_have_attribute("data-state", "sent")
+
+    # the bank's answers, as its results file has them: the payments' ids from the household's payments
+    paid = sys_.call(
+        "GET", f"/api/v1/assistance/households/{application['household_id']}/payments", ("admin", "payments-01")
+    )
+    ids = [p["payment_id"] for p in paid.json()["payments"] if p["cycle_id"] == "2026-06"]
+    assert ids, paid.text
+    expect(page.get_by_role("status")).to_contain_text(f"已发送银行：{len(ids)} 笔")
+    page.get_by_label(re.compile("回盘结果")).fill("not-a-line")
+    page.get_by_role("button", name="对账").click()
+    expect(page.get_by_role("alert").filter(has_text="第 1 行格式有误")).to_be_visible()
+    page.get_by_label(re.compile("回盘结果")).fill("\n".join(f"{i},paid" for i in ids))
+    page.get_by_role("button", name="对账").click()
+    expect(page.get_by_role("status")).to_have_text("对账已完成")
+    expect(page.get_by_text(f"到账 {len(ids)} 笔")).to_be_visible()
+    expect(page.locator("[data-state]")).to_have_attribute("data-state", "reconciled")
+    check_page(page, "payment-cycle-reconciled")
+    office.close()
+
+    # the payments office's console actions are the API's: its audit rows, by the office, in order
+    rows = audit_rows(sys_.databases["assistance"], "payment-cycle-2026-06")
+    assert [(r["action"], r["actor_id"], r["outcome"]) for r in rows] == [
+        ("payment_cycle.freeze", "payments-01", "frozen"),
+        ("payment_cycle.send", "payments-01", "sent"),
+        ("payment_cycle.reconcile", "payments-01", "reconciled"),
+    ]
+
+    # a clerk is not the payments office: the API refuses, and so does the page
+    clerk = Console(browser, sys_.url)
+    clerk.sign_in("clerk", "caseworker-01", TOWNSHIP)
+    clerk.open("/console/payments")
+    expect(clerk.page.get_by_role("heading", name="无权办理")).to_be_visible()
+    clerk.close()
+
+    citizen = Console(browser, sys_.url, phone=True)
+    citizen.sign_in("citizen", household[0]["resident_id"])
+    page = citizen.open("/console/me/benefits")
+    expect(page.get_by_role("heading", name="我的待遇与发放")).to_be_visible()
+    check_page(page, "citizen-benefits")
+    page.get_by_label("申请编号").fill(application["application_id"])
+    page.get_by_role("button", name="查看").click()
+    expect(page.get_by_role("row").filter(has_text="已到账")).to_have_count(len(ids))
+    expect(page.get_by_role("button", name="受理")).to_have_count(0)  # a citizen reads, never acts
+    check_page(page, "citizen-application")
+    citizen.close()
+
+
+def test_a_family_reports_a_death_and_follows_the_after_death_matter(system, manual_clock, browser, tmp_path):
+    from contracts.person import compose_resident_id
+
+    today = date(2026, 5, 11)
+    manual_clock.set_local_date(today)
+    sys_ = system(funeral=True, CONSOLE_DEV_ISSUER_KEYS=dev_issuer_keys(tmp_path / "keys.json"))
+    deceased = compose_resident_id(DISTRICT, date(1938, 2, 3), 31)
+    daughter = compose_resident_id(DISTRICT, date(1966, 7, 8), 42)
+
+    family = Console(browser, sys_.url, phone=True)
+    family.sign_in("citizen", daughter)
+    page = family.open("/console/me/death-report")
+    page.get_by_label("姓名").fill("周老太")
+    page.get_by_label("居民身份证号码").fill(deceased)
+    page.get_by_label("死亡日期").fill(str(today - timedelta(days=1)))
+    page.get_by_label(re.compile("生前居住地区划代码")).fill(TOWNSHIP)
+    page.get_by_label("您与逝者的关系").select_option("child")
+    check_page(page, "citizen-report-death")
+    page.get_by_label("死亡日期").fill(str(today + timedelta(days=1)))  # a death tomorrow: the API refuses
+    page.locator("#date_of_death").evaluate("el => el.removeAttribute('max')")
+    page.get_by_role("button", name="提交上报").click()
+    expect(page.get_by_role("alert").filter(has_text="操作未完成")).to_be_visible()
+    page.get_by_label("死亡日期").fill(str(today - timedelta(days=1)))
+    page.get_by_role("button", name="提交上报").click()
+    page.wait_for_url(re.compile(r"/console/matters/"))
+    wait_for(
+        lambda: page.reload() and page.get_by_role("heading", name=re.compile("身后一件事")).count() == 1,
+        timeout=20,
+        what="the after-death matter page",
+    )
+    expect(page.locator("li.step").first).to_be_visible()
+    check_page(page, "citizen-after-death-matter")
+    page.get_by_role("link", name="我的事项").click()
+    expect(page.get_by_role("link", name=re.compile("身后一件事"))).to_be_visible()
+    family.close()
+
+
+def test_a_district_clerk_reads_the_indicators_against_their_targets(system, manual_clock, browser, tmp_path):
+    manual_clock.set_local_date(date(2026, 6, 30))
+    sys_ = system(
+        assistance=PartnerData(),
+        care=True,
+        charity=True,
+        funeral=True,
+        CONSOLE_DEV_ISSUER_KEYS=dev_issuer_keys(tmp_path / "keys.json"),
+    )
+    clerk = Console(browser, sys_.url)
+    clerk.sign_in("clerk", "statistics-01", DISTRICT)
+    page = clerk.open("/console/indicators")
+    expect(page.get_by_label("区划代码")).to_have_value(DISTRICT)
+    api = sys_.call(
+        "GET", f"/api/v1/indicators?region={DISTRICT}&date=2026-06-30", ("clerk", "statistics-01", DISTRICT)
+    )
+    assert api.status_code == 200, api.text
+    figures = api.json()["indicators"]
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(len(figures))  # every figure the API reports, one row each
+    joint = page.get_by_role("row").filter(has_text="惠民联办率")
+    expect(joint).to_contain_text("不低于 100.0%")  # the seeds' target (seed-000 表1 row 6)
+    expect(page.get_by_role("row").filter(has_text="护理型床位占比")).to_contain_text("不低于 58.0%")
+    expect(page.locator("#chart[data-drawn=true] svg").first).to_be_visible()  # ECharts drew the ratios
+    check_page(page, "indicators")
+    page.get_by_label("区划代码").fill("330522")  # Changxing (Huzhou): outside the clerk's area
+    page.get_by_role("button", name="查看").click()
+    expect(page.get_by_role("alert")).to_contain_text("outside your area")
+    clerk.close()
+
+
+def test_an_admin_sees_dead_letters_with_their_reasons_and_replays_them_audited(
+    system, manual_clock, browser, tmp_path
+):
+    import uuid
+    from datetime import UTC, datetime
+
+    from kombu import Connection, Exchange, Producer
+
+    from chassis.topology import EVENTS_EXCHANGE
+    from tests.helpers import queue_depth
+
+    sys_ = system(CONSOLE_DEV_ISSUER_KEYS=dev_issuer_keys(tmp_path / "keys.json"))
+    queue = "progress.on_matter_event"
+    forged = {  # a matter event from a publisher that does not publish it: the consumer parks it
+        "id": str(uuid.uuid4()),
+        "type": "matter.opened",
+        "source": "somebody-else",
+        "time": datetime.now(UTC).isoformat(),
+        "subject": "matter-x",
+        "matter_id": None,
+        "correlation_id": None,
+        "causation_id": None,
+        "schema_version": 1,
+        "data": {},
+    }
+    with Connection(sys_.amqp_uri) as conn:
+        Producer(conn.channel()).publish(
+            forged, exchange=Exchange(EVENTS_EXCHANGE, type="topic"), routing_key="matter.opened", serializer="json"
+        )
+    wait_for(lambda: queue_depth(sys_.amqp_uri, f"{queue}.dead") == 1, timeout=30, what="the dead letter")
+
+    clerk = Console(browser, sys_.url)
+    clerk.sign_in("clerk", "caseworker-01", TOWNSHIP)
+    clerk.open("/console/operations")
+    expect(clerk.page.get_by_role("heading", name="无权查看")).to_be_visible()  # admins only, as the API
+    clerk.close()
+
+    admin = Console(browser, sys_.url)
+    admin.sign_in("admin", "ops-01")
+    page = admin.open("/console/operations")
+    section = page.get_by_role("region", name=re.compile(queue))
+    expect(section).to_contain_text("invalid_event")
+    expect(section).to_contain_text(forged["id"][:8])
+    check_page(page, "operations-dead-letters")
+    section.get_by_role("button", name=f"重放 {queue}").click()
+    expect(page.get_by_role("status")).to_have_text(f"已重放 1 条消息到 {queue}")
+    admin.close()
+    # the replay is audited: who, which queue, how many
+    rows = audit_rows(sys_.databases["gateway"], f"queue-{queue}")
+    assert [(r["action"], r["actor_id"], r["actor_role"], r["outcome"]) for r in rows] == [
+        ("dead_letters.replay", "ops-01", "admin", "replayed")
+    ]
 
 
 # Not yet in `make test` (tests/browser is outside tests/integration, which the integration tier

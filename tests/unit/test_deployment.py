@@ -498,8 +498,10 @@ def test_dockerfile_builds_one_pinned_non_root_image_whose_command_picks_the_pro
     parser = DockerfileParser(path=str(ROOT / "Dockerfile"))
     instructions = parser.structure
     assert {i["instruction"] for i in instructions} <= KNOWN_INSTRUCTIONS
-    (base,) = [i["value"] for i in instructions if i["instruction"] == "FROM"]
+    *stages, base = [i["value"] for i in instructions if i["instruction"] == "FROM"]
     assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base), base  # a version, not a moving tag
+    # build stages before it (the console's npm assets), each pinned and named
+    built = {re.fullmatch(r"node:\d+\.\d+\.\d+-\w+-slim AS ([a-z-]+)", stage).group(1) for stage in stages}
     users = [i["value"] for i in instructions if i["instruction"] == "USER"]
     assert users and users[-1] not in ("root", "0") and users[-1].split(":")[0] == str(deploy.UID)
     assert [i["instruction"] for i in instructions].index("USER") > max(
@@ -511,7 +513,9 @@ def test_dockerfile_builds_one_pinned_non_root_image_whose_command_picks_the_pro
     assert entrypoint == ["python", "-m", "infra.processes"]
     copied = []
     for instruction in instructions:
-        if instruction["instruction"] == "COPY":
+        if instruction["instruction"] == "COPY" and instruction["value"].startswith("--from="):
+            assert instruction["value"].split()[0].removeprefix("--from=") in built, instruction["value"]
+        elif instruction["instruction"] == "COPY":
             *sources, _ = instruction["value"].split()
             for source in sources:
                 assert (ROOT / source).exists(), source
