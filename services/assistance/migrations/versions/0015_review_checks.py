@@ -21,7 +21,7 @@ def upgrade():
             sa.Column(
                 "entitlement_id",
                 sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-                sa.ForeignKey("entitlement.id"),
+                sa.ForeignKey("entitlement.id", name="fk_economic_check_entitlement"),  # batch mode needs a name
                 nullable=True,
             )
         )
