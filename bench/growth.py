@@ -97,6 +97,7 @@ class Series:
     timed: str  # the step whose growth is the verdict
     points: list[Point] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    judged: bool = True  # False at the quick sizes: fixed costs and noise dominate a second or two
 
     def exponents(self, step: str | None = None) -> list[float | None]:
         step = step or self.timed
@@ -110,6 +111,8 @@ class Series:
         ks = self.exponents()
         if self.failures or len(self.points) < 2 or None in ks:
             return "not measured"
+        if not self.judged:
+            return "not judged (quick sizes)"
         return "linear or better" if max(k for k in ks if k is not None) <= LINEAR else "worse than linear"
 
     def as_dict(self) -> dict:
@@ -548,6 +551,8 @@ def measure(sizes: Sizes, parts=("payment", "allowance", "review")) -> Growth:
         failures = scratch.close()
         if failures:
             growth.series.append(Series("cleanup", "", "", failures=failures))
+    for series in growth.series:
+        series.judged = sizes != Sizes.quick()
     return growth
 
 
