@@ -25,6 +25,7 @@ A service declares:
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from datetime import date
 from typing import Any, ClassVar
 
@@ -45,6 +46,9 @@ class AfterDeathParticipant:
     db: Any
     clock: Any
     outbox: Any
+    death_stop: Callable[..., None]  # the hooks (below): annotations only, each service defines them
+    death_restore: Callable[..., None]
+    death_restate: Callable[..., None]
 
     @handle_event(*DEATH_EVENTS)
     def on_death(self, event):
@@ -92,15 +96,16 @@ class AfterDeathParticipant:
         self.outbox.report_step(f"death-case-{case_id}", "after_death", self.death_step, state, reason)
 
     # --- the service's hooks ------------------------------------------------------------------
+    # death_stop(event, record), death_restore(event, record) and death_restate(event, record) are
+    # the service's own: a class without them is refused when it is defined, not when a death comes.
 
-    def death_stop(self, event, record) -> None:
-        raise NotImplementedError
+    HOOKS = ("death_stop", "death_restore", "death_restate")
 
-    def death_restore(self, event, record) -> None:
-        raise NotImplementedError
-
-    def death_restate(self, event, record) -> None:
-        raise NotImplementedError
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        missing = [hook for hook in cls.HOOKS if not callable(getattr(cls, hook, None))]
+        if missing:
+            raise TypeError(f"{cls.__name__} takes part in 身后一件事 without {', '.join(missing)}")
 
     def death_closed(self, record) -> None:
         """A revocation of a death that applied nothing here."""

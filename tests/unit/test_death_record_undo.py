@@ -50,3 +50,14 @@ def test_the_descriptive_fields_beside_it_do_not_change_what_is_undone():
 def test_the_version_is_read_from_what_the_entry_holds(entry, version, ends_on, gradual):
     undo = BenefitUndo.from_json(entry)
     assert (undo.version, undo.ends_on_before, undo.gradual_exit_until_before) == (version, ends_on, gradual)
+
+
+def test_a_participant_without_its_hooks_is_refused_when_defined():
+    from chassis.after_death import AfterDeathParticipant
+
+    with pytest.raises(TypeError, match="death_restate"):
+
+        class HalfDone(AfterDeathParticipant):
+            def death_stop(self, event, record): ...
+
+            def death_restore(self, event, record): ...
