@@ -5,11 +5,10 @@ months after a death; the protocol is chassis.after_death's, the same in every s
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import ClassVar
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import select, tuple_
 
 from chassis import (
     SYSTEM,
@@ -34,63 +33,7 @@ from services.assistance.models import (
     Recovery,
     paid_after,
 )
-
-
-@dataclass(frozen=True)
-class BenefitUndo:
-    """What a death overwrote of one benefit, as its death record keeps it to undo it (an entry of
-    DeathRecord.changes' "benefits"). Version 1, recorded before the undo kept more than the end
-    date; version 2 also keeps the gradual exit, the exit reason and the next review."""
-
-    entitlement_id: int
-    ended: bool
-    before_fen: int
-    ends_on_before: date | None
-    policy_version_before: str | None
-    gradual_exit_until_before: date | None = None
-    exit_reason_before: str | None = None
-    next_review_on_before: date | None = None
-    version: int = 2
-
-    @classmethod
-    def of(cls, entitlement: Entitlement, ended: bool) -> BenefitUndo:
-        """The entitlement as it stands before the death changes it."""
-        return cls(
-            entitlement.id,
-            ended,
-            entitlement.monthly_amount_fen,
-            entitlement.ends_on,
-            entitlement.policy_version,
-            entitlement.gradual_exit_until,
-            entitlement.exit_reason,
-            entitlement.next_review_on,
-        )
-
-    def to_json(self) -> dict:
-        return {
-            "entitlement_id": self.entitlement_id,
-            "before_fen": self.before_fen,
-            "ended": self.ended,
-            "ends_on_before": _iso(self.ends_on_before),
-            "gradual_exit_until_before": _iso(self.gradual_exit_until_before),
-            "exit_reason_before": self.exit_reason_before,
-            "next_review_on_before": _iso(self.next_review_on_before),
-            "policy_version_before": self.policy_version_before,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> BenefitUndo:
-        return cls(
-            data["entitlement_id"],
-            data["ended"],
-            data["before_fen"],
-            _date(data["ends_on_before"]),
-            data.get("policy_version_before"),
-            _date(data.get("gradual_exit_until_before")),
-            data.get("exit_reason_before"),
-            _date(data.get("next_review_on_before")),
-            version=2 if "gradual_exit_until_before" in data else 1,
-        )
+from services.assistance.payment_run import last_paid_day
 
 
 class AfterDeath(AfterDeathParticipant):
@@ -221,7 +164,7 @@ class AfterDeath(AfterDeathParticipant):
 
             ended = after == 0
             change = {
-                **BenefitUndo.of(entitlement, ended).to_json(),
+                **rules.BenefitUndo.of(entitlement, ended).to_json(),
                 "programme": entitlement.programme,
                 "after_fen": after,
             }
@@ -318,27 +261,6 @@ class AfterDeath(AfterDeathParticipant):
             entitlement.policy_version = after.policy_version
         return after.monthly_fen, after.note
 
-    def _paid_by_month(self, entitlement_id: int, with_arrears_due: bool = False) -> dict:
-        """What each month's payments of the entitlement paid out (handed to the bank or paid).
-        `with_arrears_due`: a month whose only payment failed counts as paid too, since the next
-        cycle pays it again as arrears now that the entitlement covers the month again."""
-        paid = {
-            month: int(fen)
-            for month, fen in self.db.execute(
-                select(Payment.for_month, func.sum(Payment.amount_fen))
-                .where(Payment.entitlement_id == entitlement_id, Payment.state.in_(("pending", "paid")))
-                .group_by(Payment.for_month)
-            ).all()
-        }
-        if with_arrears_due:
-            for month, fen in self.db.execute(
-                select(Payment.for_month, func.max(Payment.amount_fen))
-                .where(Payment.entitlement_id == entitlement_id, Payment.state == "failed")
-                .group_by(Payment.for_month)
-            ).all():
-                paid.setdefault(month, int(fen))
-        return paid
-
     def death_restore(self, event, record: DeathRecord) -> None:
         """The death revoked: what it stopped restored, its recoveries cancelled, and the household's
         other deaths of the same benefits counted again without it (recoveries.py)."""
@@ -367,7 +289,7 @@ class AfterDeath(AfterDeathParticipant):
         def ends_again(entitlement: Entitlement) -> bool:
             """Paid after the corrected date with nobody left but the deceased: the stop that follows
             ends it as of that date (`_amount_without`)."""
-            paid_until = _paid_until(entitlement)
+            paid_until = last_paid_day(entitlement)
             alone = len(self._current_members(entitlement.household_id)) == 1
             return alone and (paid_until is None or paid_until > until)
 
@@ -383,19 +305,12 @@ class AfterDeath(AfterDeathParticipant):
             member = self.db.get(Member, change["member_id"])
             member.left_on, member.left_reason = None, None
             for benefit in change["benefits"]:
-                undo = BenefitUndo.from_json(benefit)
+                undo = rules.BenefitUndo.from_json(benefit)
                 entitlement = self.db.get(Entitlement, undo.entitlement_id, with_for_update=True)
                 entitlement.monthly_amount_fen = undo.before_fen
                 entitlement.policy_version = undo.policy_version_before
                 if undo.ended and undo.version >= 2:
-                    entitlement.ends_on = undo.ends_on_before
-                    entitlement.gradual_exit_until = undo.gradual_exit_until_before
-                    entitlement.exit_reason = undo.exit_reason_before
-                    entitlement.next_review_on = (
-                        undo.next_review_on_before
-                        if entitlement.ends_on is not None
-                        else self._next_review(household.region_code, today, entitlement.programme)
-                    )
+                    self._set_back(entitlement, undo, household.region_code)
                 elif undo.ended:  # version 1 kept only the end date
                     entitlement.ends_on = undo.ends_on_before
                     entitlement.exit_reason = None
@@ -418,7 +333,7 @@ class AfterDeath(AfterDeathParticipant):
                             "reason": cause,
                         },
                     )
-                paid_until = _paid_until(entitlement)
+                paid_until = last_paid_day(entitlement)
                 if until is not None:
                     paid_until = until if paid_until is None else min(paid_until, until)
                 since = record.date_of_death
@@ -436,7 +351,7 @@ class AfterDeath(AfterDeathParticipant):
                 )
                 if reopened:
                     said.append(reopened)
-                    paid_until = _paid_until(entitlement)  # runs on: owed for every month since
+                    paid_until = last_paid_day(entitlement)  # runs on: owed for every month since
                 months = rules.back_pay_after_revocation(
                     since,
                     cycle_months,
@@ -484,6 +399,18 @@ class AfterDeath(AfterDeathParticipant):
             self._unlink_after_death_payments(record.case_id)
         return said
 
+    def _set_back(self, entitlement: Entitlement, undo: rules.BenefitUndo, region_code: str) -> None:
+        """The end a death gave the benefit undone as the record kept it (version 2): with its
+        gradual exit and exit reason, and its next review (a new one if it runs on open-ended)."""
+        entitlement.ends_on = undo.ends_on_before
+        entitlement.gradual_exit_until = undo.gradual_exit_until_before
+        entitlement.exit_reason = undo.exit_reason_before
+        entitlement.next_review_on = (
+            undo.next_review_on_before
+            if entitlement.ends_on is not None
+            else self._next_review(region_code, self.clock.today(), entitlement.programme)
+        )
+
     def _reopen_ended_by_other_death(
         self, record: DeathRecord, household: Household, entitlement: Entitlement, cause: str
     ) -> str | None:
@@ -502,17 +429,10 @@ class AfterDeath(AfterDeathParticipant):
                 continue
             for change in other.changes:
                 for benefit in change["benefits"]:
-                    undo = BenefitUndo.from_json(benefit)
+                    undo = rules.BenefitUndo.from_json(benefit)
                     if undo.entitlement_id != entitlement.id or not undo.ended:
                         continue
-                    entitlement.ends_on = undo.ends_on_before
-                    entitlement.gradual_exit_until = undo.gradual_exit_until_before
-                    entitlement.exit_reason = undo.exit_reason_before
-                    entitlement.next_review_on = (
-                        undo.next_review_on_before
-                        if entitlement.ends_on is not None
-                        else self._next_review(household.region_code, self.clock.today(), entitlement.programme)
-                    )
+                    self._set_back(entitlement, undo, household.region_code)
                     self.outbox.record(
                         "assistance.entitlement_resumed",
                         f"household-{household.id}",
@@ -664,15 +584,7 @@ class AfterDeath(AfterDeathParticipant):
                     "amount_fen": b.amount_fen,
                     "state": b.state,
                     "payments": [
-                        {
-                            "payment_id": p.id,
-                            "cycle_id": p.cycle_id,
-                            "kind": p.kind,
-                            "for_month": p.for_month.isoformat(),
-                            "amount_fen": p.amount_fen,
-                            "state": p.state,
-                            "failure_reason": p.failure_reason,
-                        }
+                        self._payment_view(p)
                         for p in top_ups
                         if p.entitlement_id == b.entitlement_id
                         and p.for_month.isoformat() in {m["month"] for m in b.months}
@@ -683,21 +595,6 @@ class AfterDeath(AfterDeathParticipant):
         }
 
 
-def _paid_until(entitlement: Entitlement) -> date | None:
-    """The last day the payment run pays the entitlement for (None: open-ended)."""
-    if entitlement.ends_on is None:
-        return None
-    return max(entitlement.ends_on, entitlement.gradual_exit_until or entitlement.ends_on)
-
-
 def _entitlements_of(changes: list) -> set[int]:
     """The benefits a death record's changes name."""
     return {benefit["entitlement_id"] for change in changes for benefit in change["benefits"]}
-
-
-def _iso(day: date | None) -> str | None:
-    return day.isoformat() if day else None
-
-
-def _date(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None

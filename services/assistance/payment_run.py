@@ -4,8 +4,9 @@ service (nameko finds inherited entrypoints); what the parts share is in shared.
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from chassis import (
     Actor,
@@ -24,6 +25,7 @@ from contracts.payments import (
 from contracts.roles import CITIZEN, PARTNER
 from services.assistance import payments
 from services.assistance.models import (
+    Entitlement,
     Member,
     Payment,
 )
@@ -93,21 +95,42 @@ class PaymentRun:
             .where(Payment.household_id == household_id)
             .order_by(Payment.for_month.desc(), Payment.id.desc())
         ).scalars()
-        return [
-            dump(
-                PaymentViewSchema,
-                {
-                    "payment_id": p.id,
-                    "cycle_id": p.cycle_id,
-                    "for_month": p.for_month,
-                    "kind": p.kind,
-                    "amount_fen": p.amount_fen,
-                    "state": p.state,
-                    "failure_reason": p.failure_reason,
-                },
-            )
-            for p in rows
-        ]
+        return [self._payment_view(p) for p in rows]
+
+    def _payment_view(self, payment: Payment) -> dict:
+        return dump(
+            PaymentViewSchema,
+            {
+                "payment_id": payment.id,
+                "cycle_id": payment.cycle_id,
+                "for_month": payment.for_month,
+                "kind": payment.kind,
+                "amount_fen": payment.amount_fen,
+                "state": payment.state,
+                "failure_reason": payment.failure_reason,
+            },
+        )
+
+    def _paid_by_month(self, entitlement_id: int, with_arrears_due: bool = False) -> dict:
+        """What each month's payments of the entitlement paid out (handed to the bank or paid).
+        `with_arrears_due`: a month whose only payment failed counts as paid too, since the next
+        cycle pays it again as arrears now that the entitlement covers the month again."""
+        paid = {
+            month: int(fen)
+            for month, fen in self.db.execute(
+                select(Payment.for_month, func.sum(Payment.amount_fen))
+                .where(Payment.entitlement_id == entitlement_id, Payment.state.in_(("pending", "paid")))
+                .group_by(Payment.for_month)
+            ).all()
+        }
+        if with_arrears_due:
+            for month, fen in self.db.execute(
+                select(Payment.for_month, func.max(Payment.amount_fen))
+                .where(Payment.entitlement_id == entitlement_id, Payment.state == "failed")
+                .group_by(Payment.for_month)
+            ).all():
+                paid.setdefault(month, int(fen))
+        return paid
 
     def _require_household_reader(self, actor: Actor, household_id: str, region_code: str) -> None:
         """A household's records are shown to its members and to the caseworkers of its area."""
@@ -123,3 +146,10 @@ class PaymentRun:
                 raise Forbidden("not your household")
         else:
             actor.require_staff_in(region_code)
+
+
+def last_paid_day(entitlement: Entitlement) -> date | None:
+    """The last day the payment run pays the entitlement for (None: open-ended)."""
+    if entitlement.ends_on is None:
+        return None
+    return max(entitlement.ends_on, entitlement.gradual_exit_until or entitlement.ends_on)

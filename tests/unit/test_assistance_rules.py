@@ -1252,3 +1252,19 @@ def test_a_refund_gives_back_no_more_than_is_owed_back(ledger, amount, expected,
 )
 def test_a_re_check_is_complete_only_when_somebody_was_asked_and_every_fetch_answered(answered, complete):
     assert rules.review_check_complete(answered) is complete
+
+
+def test_the_package_gives_every_public_rule_of_its_modules():
+    """Callers say rules.X: a name one of the modules defines but the package leaves out would fail
+    only when a handler first reaches it."""
+    for path in Path(rules.__file__).parent.glob("[!_]*.py"):
+        own = set()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef):
+                own.add(node.name)
+            elif isinstance(node, ast.Assign):
+                own.update(t.id for t in node.targets if isinstance(t, ast.Name))
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                own.add(node.target.id)
+        public = {name for name in own if not name.startswith("_")}
+        assert public <= set(rules.__all__), (path.name, public - set(rules.__all__))

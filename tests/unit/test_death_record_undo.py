@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from services.assistance.after_death import BenefitUndo
+from services.assistance.rules import BenefitUndo
 
 V2 = BenefitUndo(7, True, 85000, None, "p-1", date(2026, 9, 30), "income above the standard", date(2027, 1, 1))
 

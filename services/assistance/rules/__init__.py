@@ -25,6 +25,7 @@ from contracts.assistance import RECOVERY_STATES, REPAYMENT_METHODS, SELF_CARE_L
 
 from .after_death import (
     BackPayMonth,
+    BenefitUndo,
     FoundAfterDeath,
     OtherDeath,
     Overpaid,
@@ -75,7 +76,7 @@ from .household import (
     split_single_person_households,
 )
 from .indicators import mean_decision_working_days, working_days_between, yearly_standard_yuan
-from .numbers import as_multiplier, as_ratio, monthly_from_yearly_fen, round_half_up_fen
+from .numbers import Ratio, as_multiplier, as_ratio, monthly_from_yearly_fen, round_half_up_fen, yuan
 from .policy import APPROVAL_LEVELS, INCREMENT_CATEGORIES, AssistancePolicy
 from .programmes import (
     DibaoBenefit,
@@ -100,6 +101,7 @@ __all__ = [
     "AssistancePolicy",
     "BackPayMonth",
     "Benefit",
+    "BenefitUndo",
     "CASH_METHODS",
     "CHECKED",
     "CheckTotals",
@@ -121,6 +123,7 @@ __all__ = [
     "RECOVERY_STATES",
     "REJECTED",
     "REPAYMENT_METHODS",
+    "Ratio",
     "RecoveryLedger",
     "SELF_CARE_LEVELS",
     "STATES",
@@ -166,4 +169,5 @@ __all__ = [
     "with_assets",
     "working_days_between",
     "yearly_standard_yuan",
+    "yuan",
 ]

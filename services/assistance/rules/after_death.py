@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from contracts.refusals import InvalidRuleInput
 
@@ -147,3 +148,72 @@ def gone_after_revocation(others: Iterable[OtherDeath], month: date | None = Non
         d.member_id for d in others if d.stands and (month is None or first_month_after(d.died_on) <= month)
     )
     return None if gone == frozenset(d.member_id for d in others if d.counted_before) else gone
+
+
+# --- what a death overwrote, to undo it -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BenefitUndo:
+    """What a death overwrote of one benefit, as its death record keeps it to undo it (an entry of
+    DeathRecord.changes' "benefits"). Version 1, recorded before the undo kept more than the end
+    date; version 2 also keeps the gradual exit, the exit reason and the next review."""
+
+    entitlement_id: int
+    ended: bool
+    before_fen: int
+    ends_on_before: date | None
+    policy_version_before: str | None
+    gradual_exit_until_before: date | None = None
+    exit_reason_before: str | None = None
+    next_review_on_before: date | None = None
+    version: int = 2
+
+    @classmethod
+    def of(cls, entitlement: Any, ended: bool) -> BenefitUndo:
+        """The entitlement (the model, or anything with its fields) as it stands before the death
+        changes it."""
+        return cls(
+            entitlement.id,
+            ended,
+            entitlement.monthly_amount_fen,
+            entitlement.ends_on,
+            entitlement.policy_version,
+            entitlement.gradual_exit_until,
+            entitlement.exit_reason,
+            entitlement.next_review_on,
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "entitlement_id": self.entitlement_id,
+            "before_fen": self.before_fen,
+            "ended": self.ended,
+            "ends_on_before": _iso(self.ends_on_before),
+            "gradual_exit_until_before": _iso(self.gradual_exit_until_before),
+            "exit_reason_before": self.exit_reason_before,
+            "next_review_on_before": _iso(self.next_review_on_before),
+            "policy_version_before": self.policy_version_before,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> BenefitUndo:
+        return cls(
+            data["entitlement_id"],
+            data["ended"],
+            data["before_fen"],
+            _date(data["ends_on_before"]),
+            data.get("policy_version_before"),
+            _date(data.get("gradual_exit_until_before")),
+            data.get("exit_reason_before"),
+            _date(data.get("next_review_on_before")),
+            version=2 if "gradual_exit_until_before" in data else 1,
+        )
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
