@@ -73,36 +73,41 @@ import csv
 import functools
 import io
 import os
-import re
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    Date,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
     text,
 )
 from sqlalchemy.engine import Connection
 
-from chassis.errors import Conflict, InvalidInput, NotFound, Problem, Unavailable
+from chassis import payment_sql as sql
+from chassis.errors import Problem
 from chassis.metrics import PAYMENT_RUN_PAYMENTS, PAYMENT_RUN_SECONDS, PAYMENT_RUN_STEPS
-from chassis.types import UtcDateTime
+from chassis.payment_cycles import (
+    CycleNotReady,
+    CycleStateError,
+    CycleSummary,
+    ReconcileSummary,
+    UnknownCycle,
+    UnsupportedDatabase,
+    as_problems,
+    cycle_id_of,
+    cycle_summary,
+)
+from chassis.payment_tables import (
+    PaymentTables,
+    add_payment_top_ups,
+    create_payment_run_tables,
+    drop_payment_run_tables,
+    drop_payment_top_ups,
+)
 
 __all__ = [
     "PaymentTables",
@@ -130,256 +135,10 @@ DEFAULT_WORK_MEM = "256MB"  # for the freeze and reconcile statements only (hash
 # (the time goes to inserting, updating and foreign-key checks, not to evaluating expressions).
 DEFAULT_JIT = "off"
 
-_Id = BigInteger().with_variant(Integer(), "sqlite")
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-class UnsupportedDatabase(Exception):
-    """The payment run's set-based SQL needs PostgreSQL (the embedded SQLite default cannot run it)."""
-
-
-class CycleStateError(Exception):
-    """The cycle is missing, or not in a state that allows the step asked for."""
-
-
-class UnknownCycle(CycleStateError):
-    """No cycle has this id: a 404 to the caller, not a conflict."""
-
-
-class CycleNotReady(Conflict):
-    """A payment cycle that is missing, or not in the state the step needs (send before reconcile)."""
-
-    title = "Payment cycle not ready for this step"
-
-
-@contextmanager
-def as_problems():
-    """The run says no with plain exceptions; a service's entrypoints want Problems on the wire."""
-    try:
-        yield
-    except UnknownCycle as exc:
-        raise NotFound(str(exc)) from None
-    except CycleStateError as exc:
-        raise CycleNotReady(str(exc)) from None
-    except UnsupportedDatabase as exc:
-        raise Unavailable(str(exc)) from None
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
-
-
-@dataclass(frozen=True)
-class CycleSummary:
-    cycle_id: str
-    month: date
-    state: str
-    created: bool  # False when the cycle already existed and nothing was inserted
-    payments: int  # every payment of the cycle (regular, arrears, back pay, whatever their state)
-    total_fen: int
-    regular: int
-    arrears: int
-    arrears_fen: int
-    to_bank: int  # pending at freeze: what the bank batch holds
-    to_bank_fen: int
-    without_account: int  # regular (and back) payments recorded failed because the holder had no account
-    without_account_fen: int
-    scope: str = ""  # the paying region of the cycle; "" for a run with one cycle a month
-    back_pay: int = 0  # months before this one, frozen without the payee, paid now
-    back_pay_fen: int = 0
-    top_up: int = 0  # months before this one paid short, their difference paid now
-    top_up_fen: int = 0
-
-
-@dataclass(frozen=True)
-class ReconcileSummary:
-    cycle_id: str
-    paid: int  # payments moved to paid by this call
-    failed: int  # payments moved to failed by this call
-    unchanged: int  # answers that repeat what is already recorded (a re-applied file)
-    conflicts: list[tuple[int, str, str]] = field(default_factory=list)  # (id, recorded, reported)
-    unknown: list[int] = field(default_factory=list)  # ids that are not payments of this cycle
-    pending: int = 0  # payments of the cycle still waiting for an answer
-    state: str = ""  # the cycle's state afterwards
-
-    def view(self) -> dict:
-        """As contracts.payments.ReconcileViewSchema shows it (conflicts named, not positional)."""
-        view = asdict(self)
-        view["conflicts"] = [{"payment_id": i, "recorded": was, "reported": said} for i, was, said in self.conflicts]
-        return view
-
-
-def _identifier(name: str) -> str:
-    if not _NAME.match(name):
-        raise ValueError(f"not a plain SQL identifier: {name!r}")
-    return name
-
-
-class PaymentTables:
-    """A service's payment ledger: `<name>_cycle` (one row per scope and month) and `<name>` (the
-    payments), declared on the service's own metadata so its models and migrations own them.
-
-    `payee`: the column naming what is paid (one live payment per payee and month); `carried`:
-    columns the service's payee SELECT fills and the payment keeps (assistance: the household);
-    `holder`: the payment column whose bank account arrears are paid to (default: the payee).
-    """
-
-    def __init__(
-        self, metadata: MetaData, name: str, payee: Column, carried: Iterable[Column] = (), holder: str | None = None
-    ):
-        carried = list(carried)
-        self.name = _identifier(name)
-        self.cycle_name = f"{name}_cycle"
-        self.payee = _identifier(payee.name)
-        self.carried = tuple(_identifier(c.name) for c in carried)
-        self.holder = _identifier(holder or payee.name)
-        if self.holder not in (self.payee, *self.carried):
-            raise ValueError(f"the holder {self.holder!r} must be the payee or a carried column")
-        self.cycle = Table(
-            self.cycle_name,
-            metadata,
-            Column("id", String(20), primary_key=True),  # "2026-05", or with a scope "330602-2026-05"
-            Column("month", Date, nullable=False),  # first day of the month paid
-            Column("state", String(20), nullable=False),  # frozen | sent | reconciled
-            Column("frozen_at", UtcDateTime, nullable=False),
-            Column("payments", Integer, nullable=False),
-            Column("total_fen", BigInteger, nullable=False),
-            Column("scope", String(12), nullable=False, server_default=text("''")),
-            UniqueConstraint("scope", "month", name=f"uq_{name}_cycle_month"),
-        )
-        # No foreign keys: only the freeze inserts payments, from the service's SELECT, after the
-        # cycle row, and nothing deletes either; checked row by row they cost half of a 1M-row run
-        # (bench/PAYMENT_RUN.md).
-        self.payment = Table(
-            name,
-            metadata,
-            Column("id", _Id, primary_key=True, autoincrement=True),
-            Column("cycle_id", String(20), nullable=False),
-            payee,
-            *carried,
-            # regular | arrears (a failed payment paid again) | back_pay (a month frozen without the payee)
-            # | top_up (the difference owed for a month paid short)
-            Column("kind", String(10), nullable=False),
-            # a top-up, or the arrears of one: a payment beside the month's ordinary one, not instead
-            Column("top_up", Boolean, nullable=False, server_default=text("false")),
-            Column("for_month", Date, nullable=False),
-            Column("amount_fen", BigInteger, nullable=False),
-            Column("bank_account", String(40)),
-            Column("policy_version", Text, nullable=False),  # frozen with the payment
-            Column("state", String(10), nullable=False),  # pending | paid | failed
-            Column("failure_reason", Text),
-            # Pays nobody twice: one live (pending or paid) ordinary payment and at most one live
-            # top-up per payee and month, whatever the cycle; a failed one may be paid again as
-            # arrears in a later cycle.
-            Index(
-                f"uq_{name}_once",
-                self.payee,
-                "for_month",
-                "top_up",
-                unique=True,
-                postgresql_where=text("state <> 'failed'"),
-                sqlite_where=text("state <> 'failed'"),
-            ),
-            Index(f"ix_{name}_cycle_state", "cycle_id", "state"),
-        )
-
-
-def create_payment_run_tables(name: str, payee, carried=()) -> None:
-    """Version 1 of a payment ledger's tables, from a service's alembic revision: `payee` and
-    `carried` are `sa.Column`s as the revision wants them. A later change to PaymentTables adds a
-    `create_payment_run_tables_v2` here, so old revisions keep meaning what they meant."""
-    import sqlalchemy as sa
-    from alembic import op
-
-    op.create_table(
-        f"{name}_cycle",
-        sa.Column("id", sa.String(length=20), nullable=False),
-        sa.Column("month", sa.Date(), nullable=False),
-        sa.Column("state", sa.String(length=20), nullable=False),
-        sa.Column("frozen_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("payments", sa.Integer(), nullable=False),
-        sa.Column("total_fen", sa.BigInteger(), nullable=False),
-        sa.Column("scope", sa.String(length=12), server_default=sa.text("''"), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("scope", "month", name=f"uq_{name}_cycle_month"),
-    )
-    op.create_table(
-        name,
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
-        sa.Column("cycle_id", sa.String(length=20), nullable=False),
-        payee,
-        *carried,
-        sa.Column("kind", sa.String(length=10), nullable=False),
-        sa.Column("for_month", sa.Date(), nullable=False),
-        sa.Column("amount_fen", sa.BigInteger(), nullable=False),
-        sa.Column("bank_account", sa.String(length=40), nullable=True),
-        sa.Column("policy_version", sa.Text(), nullable=False),
-        sa.Column("state", sa.String(length=10), nullable=False),
-        sa.Column("failure_reason", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-    )
-    op.create_index(f"ix_{name}_cycle_state", name, ["cycle_id", "state"], unique=False)
-    op.create_index(
-        f"uq_{name}_once",
-        name,
-        [payee.name, "for_month"],
-        unique=True,
-        postgresql_where=sa.text("state <> 'failed'"),
-        sqlite_where=sa.text("state <> 'failed'"),
-    )
-
-
-def add_payment_top_ups(name: str, payee: str) -> None:
-    """Version 2 of a payment ledger's tables, from a service's alembic revision: the `top_up`
-    column, and uq_<ledger>_once over (payee, for_month, top_up) so that a month paid short can
-    have its difference paid beside its ordinary payment."""
-    import sqlalchemy as sa
-    from alembic import op
-
-    op.add_column(name, sa.Column("top_up", sa.Boolean(), server_default=sa.text("false"), nullable=False))
-    op.drop_index(f"uq_{name}_once", table_name=name)
-    op.create_index(
-        f"uq_{name}_once",
-        name,
-        [payee, "for_month", "top_up"],
-        unique=True,
-        postgresql_where=sa.text("state <> 'failed'"),
-        sqlite_where=sa.text("state <> 'failed'"),
-    )
-
-
-def drop_payment_top_ups(name: str, payee: str) -> None:
-    """Back to version 1: top-ups are deleted first (version 1 has no room for them)."""
-    import sqlalchemy as sa
-    from alembic import op
-
-    op.execute(f"DELETE FROM {_identifier(name)} WHERE top_up")
-    op.drop_index(f"uq_{name}_once", table_name=name)
-    op.create_index(
-        f"uq_{name}_once",
-        name,
-        [payee, "for_month"],
-        unique=True,
-        postgresql_where=sa.text("state <> 'failed'"),
-        sqlite_where=sa.text("state <> 'failed'"),
-    )
-    op.drop_column(name, "top_up")
-
-
-def drop_payment_run_tables(name: str) -> None:
-    from alembic import op
-
-    op.drop_index(f"uq_{name}_once", table_name=name)
-    op.drop_index(f"ix_{name}_cycle_state", table_name=name)
-    op.drop_table(name)
-    op.drop_table(f"{name}_cycle")
-
 
 def _require_postgresql(conn: Connection) -> None:
     if conn.dialect.name != "postgresql":
         raise UnsupportedDatabase(f"the payment run is PostgreSQL-only, not {conn.dialect.name}")
-
-
-def cycle_id_of(month: date, scope: str = "") -> str:
-    return f"{scope + '-' if scope else ''}{month.year:04d}-{month.month:02d}"
 
 
 def _month_bounds(month: date) -> tuple[date, date]:
@@ -400,194 +159,6 @@ def _local_settings(conn: Connection, **settings: str | None):
     yield  # on an error the transaction is aborted and its rollback undoes the SET LOCAL anyway
     for name, value in previous.items():
         conn.execute(text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
-
-
-# One statement, two (or three) inserts: the regular payments of the month, the arrears of earlier
-# failed payments (and the service's back pay); the frozen values are copied here.
-# - Regular payments need no ON CONFLICT: no payment for this month can exist before its cycle (a
-#   failed payment is only ever paid again for its own, earlier, month), and this statement only
-#   runs in the transaction that created the cycle row, which a concurrent run of the same month
-#   waits for (primary key) and then leaves alone. Should a live payment for the month exist all
-#   the same, uq_<ledger>_once refuses the row and the whole freeze rolls back: nobody is paid twice.
-#   (ON CONFLICT's speculative insertion costs about 4-10 s more per million rows; bench/PAYMENT_RUN.md.)
-# - Arrears can race: two cycles frozen at once may both find the same failed payment. ON CONFLICT
-#   on the partial unique index skips the one that comes second. Their amount is the service's
-#   `arrears_amount` of the failed payment (by default its own amount); 0 fen pays nothing.
-# - The service's SELECTs are inlined as subqueries; PostgreSQL flattens them into the same plan as
-#   the joins written out (measured: bench/payment_run.py is unchanged).
-_FREEZE = """
-WITH arrears AS (
-    INSERT INTO {payment} (cycle_id, {payee}{carried}, kind, top_up, for_month, amount_fen,
-                           bank_account, policy_version, state, failure_reason)
-    SELECT DISTINCT ON (f.{payee}, f.for_month, f.top_up)
-           :cycle_id, f.{payee}{f_carried}, 'arrears', f.top_up, f.for_month, owed.amount_fen,
-           h.bank_account, f.policy_version, 'pending', NULL
-    FROM {cycle} c
-    JOIN {payment} f ON f.cycle_id = c.id AND f.state = 'failed'
-    JOIN ({accounts}) AS h ON h.{holder} = f.{holder} AND h.bank_account IS NOT NULL
-    CROSS JOIN LATERAL (SELECT CAST(({arrears_amount}) AS bigint) AS amount_fen) AS owed
-    WHERE c.month < :first AND c.scope = :scope AND ({arrears_due}) AND owed.amount_fen > 0
-      AND NOT EXISTS (SELECT 1 FROM {payment} live
-                      WHERE live.{payee} = f.{payee} AND live.for_month = f.for_month
-                        AND live.top_up = f.top_up AND live.state <> 'failed')
-    ORDER BY f.{payee}, f.for_month, f.top_up, f.id DESC
-    ON CONFLICT ({payee}, for_month, top_up) WHERE state <> 'failed' DO NOTHING
-    RETURNING kind, state, amount_fen
-), regular AS (
-    INSERT INTO {payment} (cycle_id, {payee}{carried}, kind, for_month, amount_fen,
-                           bank_account, policy_version, state, failure_reason)
-    SELECT :cycle_id, s.{payee}{s_carried}, 'regular', CAST(:first AS date), s.amount_fen,
-           s.bank_account, s.policy_version,
-           CASE WHEN s.bank_account IS NULL THEN 'failed' ELSE 'pending' END,
-           CASE WHEN s.bank_account IS NULL THEN CAST(:no_account AS text) END
-    FROM ({payees}) AS s
-    WHERE s.amount_fen > 0
-    RETURNING kind, state, amount_fen
-){back_pay}{top_up}
-SELECT kind, state, count(*) AS n, coalesce(sum(amount_fen), 0)::bigint AS fen
-FROM (SELECT * FROM arrears UNION ALL SELECT * FROM regular{back_pay_union}{top_up_union}) AS inserted
-GROUP BY kind, state
-"""
-
-# Back pay: months before this one whose cycle (same scope) was frozen without the payee, who
-# became entitled for them later (care: enrolled after that month's freeze). Only months that have
-# a cycle: a month not frozen yet pays the payee in its own regular run. Nothing for a month that
-# has any payment of the payee already, live or failed (a failed one is arrears' business); two
-# cycles frozen at once meet at uq_<ledger>_once (ON CONFLICT), as arrears do.
-_BACK_PAY = """, back_pay AS (
-    INSERT INTO {payment} (cycle_id, {payee}{carried}, kind, for_month, amount_fen,
-                           bank_account, policy_version, state, failure_reason)
-    SELECT :cycle_id, s.{payee}{s_carried}, 'back_pay', s.for_month, s.amount_fen,
-           s.bank_account, s.policy_version,
-           CASE WHEN s.bank_account IS NULL THEN 'failed' ELSE 'pending' END,
-           CASE WHEN s.bank_account IS NULL THEN CAST(:no_account AS text) END
-    FROM ({back_pay}) AS s
-    WHERE s.amount_fen > 0 AND s.for_month < :first
-      AND EXISTS (SELECT 1 FROM {cycle} c WHERE c.scope = :scope AND c.month = s.for_month)
-      AND NOT EXISTS (SELECT 1 FROM {payment} p WHERE p.{payee} = s.{payee} AND p.for_month = s.for_month)
-    ON CONFLICT ({payee}, for_month, top_up) WHERE state <> 'failed' DO NOTHING
-    RETURNING kind, state, amount_fen
-)"""
-
-# Top-ups: months before this one, with a cycle of this scope, that the service paid short and
-# owes the difference for. Once per payee and month: nothing for a month that has a top-up
-# already, live or failed (a failed one is arrears' business); duplicates in the service's SELECT,
-# and two cycles frozen at once, meet at uq_<ledger>_once (ON CONFLICT) on the top-up side of it.
-# The month's ordinary payment is left alone: the top-up is paid beside it.
-_TOP_UP = """, top_up AS (
-    INSERT INTO {payment} (cycle_id, {payee}{carried}, kind, top_up, for_month, amount_fen,
-                           bank_account, policy_version, state, failure_reason)
-    SELECT :cycle_id, s.{payee}{s_carried}, 'top_up', true, s.for_month, s.amount_fen,
-           s.bank_account, s.policy_version,
-           CASE WHEN s.bank_account IS NULL THEN 'failed' ELSE 'pending' END,
-           CASE WHEN s.bank_account IS NULL THEN CAST(:no_account AS text) END
-    FROM ({top_up}) AS s
-    WHERE s.amount_fen > 0 AND s.for_month < :first
-      AND EXISTS (SELECT 1 FROM {cycle} c WHERE c.scope = :scope AND c.month = s.for_month)
-      AND NOT EXISTS (SELECT 1 FROM {payment} p WHERE p.{payee} = s.{payee} AND p.for_month = s.for_month
-                                                  AND p.top_up)
-    ON CONFLICT ({payee}, for_month, top_up) WHERE state <> 'failed' DO NOTHING
-    RETURNING kind, state, amount_fen
-)"""
-
-_TALLY = """
-SELECT kind, state, failure_reason = :no_account AS no_account, count(*) AS n,
-       coalesce(sum(amount_fen), 0)::bigint AS fen
-FROM {payment} WHERE cycle_id = :cycle_id GROUP BY 1, 2, 3
-"""
-
-_BATCH = "SELECT id AS payment_id, bank_account, amount_fen FROM {payment} WHERE cycle_id = {cycle_id} AND state = 'pending' ORDER BY id"
-
-# Each payment's one answer (two different answers for one payment in one call contradict each
-# other), next to what is recorded now; in payment id order, so that the UPDATE below walks the
-# payment table and its indexes in order instead of jumping around (measured on 1M answers: the
-# same UPDATE in hash order took twice as long).
-_CLASSIFY = """
-CREATE TEMPORARY TABLE bank_answer ON COMMIT DROP AS
-SELECT a.payment_id, a.status, a.contradicts, a.reason, p.id IS NOT NULL AS known, p.state,
-       p.{payee} AS payee, p.for_month, p.top_up, false AS repaid
-FROM (SELECT payment_id, min(status) AS status, min(status) <> max(status) AS contradicts,
-             max(reason) AS reason
-      FROM bank_result GROUP BY payment_id) AS a
-LEFT JOIN {payment} p ON p.id = a.payment_id AND p.cycle_id = :cycle_id
-ORDER BY a.payment_id
-"""
-
-# A failed payment the bank now says it paid, whose month was already paid again (arrears): a
-# double payment, for a person to sort out. Few rows, each probing uq_<ledger>_once.
-_REPAID = """
-UPDATE bank_answer a SET repaid = true
-WHERE a.status = 'paid' AND a.state = 'failed' AND NOT a.contradicts
-  AND EXISTS (SELECT 1 FROM {payment} live WHERE live.{payee} = a.payee
-                AND live.for_month = a.for_month AND live.top_up = a.top_up AND live.state <> 'failed')
-"""
-
-# What may change: pending -> paid | failed; failed -> paid while the month has no other live
-# payment (the bank paid after all; if its arrears are live, that is a double payment: a conflict).
-_APPLY = """
-WITH changed AS (
-    UPDATE {payment} p SET state = a.status,
-                           failure_reason = CASE WHEN a.status = 'failed' THEN a.reason END
-    FROM bank_answer a
-    WHERE p.id = a.payment_id AND p.cycle_id = :cycle_id
-      AND a.known AND NOT a.contradicts AND NOT a.repaid
-      AND (p.state = 'pending' OR (p.state = 'failed' AND a.status = 'paid'))
-    RETURNING p.state
-)
-SELECT state, count(*) FROM changed GROUP BY state
-"""
-
-_OUTCOMES = text("""
-SELECT 'unchanged' AS what, NULL AS recorded, NULL AS reported, NULL::bigint AS payment_id, count(*) AS n
-FROM bank_answer WHERE known AND NOT contradicts AND state = status
-UNION ALL
-SELECT 'conflict', state, CASE WHEN contradicts THEN 'paid and failed' ELSE status END, payment_id, 1
-FROM bank_answer WHERE known AND (contradicts OR (state = 'paid' AND status = 'failed') OR repaid)
-UNION ALL
-SELECT 'unknown', NULL, NULL, payment_id, 1 FROM bank_answer WHERE NOT known
-""")
-
-
-def _summary(cycle_row, created: bool, tally: Iterable) -> CycleSummary:
-    """`tally`: (kind, state, recorded without a bank account, count, fen) groups of the cycle."""
-    counts = dict.fromkeys(
-        (
-            "payments",
-            "total_fen",
-            "regular",
-            "arrears",
-            "arrears_fen",
-            "back_pay",
-            "back_pay_fen",
-            "top_up",
-            "top_up_fen",
-            "to_bank",
-            "to_bank_fen",
-            "without_account",
-            "without_account_fen",
-        ),
-        0,
-    )
-    for kind, state, no_account, n, fen in tally:
-        counts["payments"] += n
-        counts["total_fen"] += fen
-        counts[kind] += n
-        if kind != "regular":
-            counts[f"{kind}_fen"] += fen
-        if state == "pending":
-            counts["to_bank"] += n
-            counts["to_bank_fen"] += fen
-        elif kind != "arrears" and state == "failed" and no_account:
-            counts["without_account"] += n
-            counts["without_account_fen"] += fen
-    return CycleSummary(
-        cycle_id=cycle_row.id,
-        month=cycle_row.month,
-        state=cycle_row.state,
-        created=created,
-        scope=cycle_row.scope,
-        **counts,
-    )
 
 
 class _TextSink:
@@ -687,10 +258,10 @@ class PaymentRun:
             "s_carried": "".join(f", s.{c}" for c in tables.carried),
         }
         self._names = names
-        back = _BACK_PAY.format(**names, back_pay=back_pay) if back_pay else ""
-        top = _TOP_UP.format(**names, top_up=top_up) if top_up else ""
+        back = sql.BACK_PAY.format(**names, back_pay=back_pay) if back_pay else ""
+        top = sql.TOP_UP.format(**names, top_up=top_up) if top_up else ""
         self._freeze = text(
-            _FREEZE.format(
+            sql.FREEZE.format(
                 **names,
                 payees=payees,
                 accounts=accounts,
@@ -702,10 +273,10 @@ class PaymentRun:
                 top_up_union=" UNION ALL SELECT * FROM top_up" if top_up else "",
             )
         )
-        self._tally = text(_TALLY.format(**names))
-        self._classify = text(_CLASSIFY.format(**names))
-        self._repaid = text(_REPAID.format(**names))
-        self._apply = text(_APPLY.format(**names))
+        self._tally = text(sql.TALLY.format(**names))
+        self._classify = text(sql.CLASSIFY.format(**names))
+        self._repaid = text(sql.REPAID.format(**names))
+        self._apply = text(sql.APPLY.format(**names))
 
     def file_name(self, cycle_id: str) -> str:
         return f"{self.file_prefix}{cycle_id}.csv"
@@ -768,7 +339,7 @@ class PaymentRun:
             ),
             {"n": payments, "fen": total, "id": cycle_id},
         ).one()
-        return _summary(cycle, True, tally)
+        return cycle_summary(cycle, True, tally)
 
     def summary(self, conn: Connection, cycle_id: str) -> CycleSummary:
         """The cycle's payments as the payment table holds them now (`created` is False).
@@ -781,7 +352,7 @@ class PaymentRun:
         if cycle is None:
             raise UnknownCycle(f"no payment cycle {cycle_id}")
         tally = conn.execute(self._tally, {"cycle_id": cycle_id, "no_account": NO_BANK_ACCOUNT}).all()
-        return _summary(cycle, False, tally)
+        return cycle_summary(cycle, False, tally)
 
     def scope_of(self, conn: Connection, cycle_id: str) -> str:
         """The cycle's scope (who may work on it is the service's business); CycleStateError if none."""
@@ -804,7 +375,7 @@ class PaymentRun:
         return state
 
     def _batch(self, cycle_id_sql: str) -> str:
-        return _BATCH.format(payment=self.tables.name, cycle_id=cycle_id_sql)
+        return sql.BATCH.format(payment=self.tables.name, cycle_id=cycle_id_sql)
 
     def bank_batch(self, conn: Connection, cycle_id: str, *, chunk: int = 10_000) -> Iterator[tuple[int, str, int]]:
         """The cycle's pending payments for the bank, (payment id, bank account, amount in fen), in id
@@ -939,7 +510,7 @@ class PaymentRun:
             conn.execute(text("ANALYZE bank_answer"))
             conn.execute(self._repaid)
             changed: dict[str, int] = {row[0]: row[1] for row in conn.execute(self._apply, {"cycle_id": cycle_id})}
-            outcomes = conn.execute(_OUTCOMES).all()
+            outcomes = conn.execute(sql.OUTCOMES).all()
         conn.execute(text("DROP TABLE IF EXISTS pg_temp.bank_result, pg_temp.bank_answer"))
         unchanged = 0
         conflicts, unknown = [], []

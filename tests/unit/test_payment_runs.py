@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import BigInteger, Column, MetaData, String
 
-from chassis.payment_runs import PaymentTables, _summary, cycle_id_of
+from chassis.payment_cycles import cycle_id_of, cycle_summary
+from chassis.payment_tables import PaymentTables
 from services.assistance import payments as assistance_payments
 from services.care import payments as care_payments
 from services.care.rules import AllowancePolicy
@@ -68,7 +69,7 @@ def test_care_bands_become_parallel_arrays_in_order():
 
 def test_a_cycle_summary_counts_top_ups_apart_and_a_top_up_without_account_as_such():
     cycle = SimpleNamespace(id="2026-08", month=date(2026, 8, 1), state="frozen", scope="")
-    summary = _summary(
+    summary = cycle_summary(
         cycle,
         True,
         [
