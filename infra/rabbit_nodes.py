@@ -157,14 +157,7 @@ def start(cluster: str, count: int, base_port: int) -> list[Node]:
         if busy:
             raise RuntimeError(f"ports {busy} of {node.name} are taken: choose another --base-port")
         _write_files(node, cookie)
-        subprocess.run(
-            [str(RABBIT_BIN / "rabbitmq-server"), "-detached"],
-            env=node.env(),
-            cwd=node.home,
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
+        _start_server(node)
     for node in members:
         wait_until(lambda node=node: _listening(node.amqp_port) and _admin_ready(node), f"{node.name} to boot")
     seed = members[0]
@@ -197,8 +190,8 @@ def kill_node(node: Node, sig: int = signal.SIGKILL) -> None:
             os.kill(int(pid_file.read_text().strip()), sig)
 
 
-def restart_node(node: Node) -> None:
-    """Start a node again on its existing data (after `kill_node`); it rejoins its cluster."""
+def _start_server(node: Node) -> None:
+    """rabbitmq-server, detached, as this node (its own environment, ports and data)."""
     subprocess.run(
         [str(RABBIT_BIN / "rabbitmq-server"), "-detached"],
         env=node.env(),
@@ -207,6 +200,11 @@ def restart_node(node: Node) -> None:
         capture_output=True,
         timeout=60,
     )
+
+
+def restart_node(node: Node) -> None:
+    """Start a node again on its existing data (after `kill_node`); it rejoins its cluster."""
+    _start_server(node)
     wait_until(lambda: _listening(node.amqp_port) and _admin_ready(node), f"{node.name} to restart")
 
 

@@ -30,15 +30,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
+from infra.processes import MIGRATIONS
+
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = {
-    "marriage": "services/marriage",
-    "assistance": "services/assistance",
-    "care": "services/care",
-    "charity": "services/charity",
-    "funeral": "services/funeral",
-    "gateway": "gateway",
-}
+SERVICES = MIGRATIONS  # every process with a database of its own, and where its migrations live
 
 
 def say(message: str) -> None:

@@ -150,20 +150,8 @@ class Recoveries:
                         *row, over.amount_fen, months, cause, whose=f"the overpayment of funeral case {other}"
                     )
                 elif over.amount_fen:
-                    entitlement = self.db.get(Entitlement, entitlement_id)
                     note = f"{cause}: {rules.yuan(over.amount_fen)} for {_months(months)} was overpaid after this death"
-                    _, recovery = self._new_overpayment(other, entitlement.household_id, entitlement, over, note)
-                    self.audit.record(
-                        SYSTEM,
-                        "recovery.recount",
-                        f"recovery-{recovery.id}",
-                        "open",
-                        reason=note,
-                        case_id=other,
-                        before_fen=0,
-                        after_fen=over.amount_fen,
-                        months=months,
-                    )
+                    self._overpayment_found(SYSTEM, other, entitlement_id, over, note, case_id=other)
                     said.append(
                         f"overpayment of {rules.yuan(over.amount_fen)} for {_months(months)} recorded for "
                         f"funeral case {other}"
@@ -179,6 +167,25 @@ class Recoveries:
             .with_for_update()
             .execution_options(populate_existing=True)
         ).first()
+
+    def _overpayment_found(
+        self, actor: Actor, case_id: str, entitlement_id: int, over: rules.Overpaid, note: str, **context
+    ) -> None:
+        """A recount found an overpayment where the case had none: recorded with its recovery, and
+        audited with what prompted it (`context`)."""
+        entitlement = self.db.get(Entitlement, entitlement_id)
+        _, recovery = self._new_overpayment(case_id, entitlement.household_id, entitlement, over, note)
+        self.audit.record(
+            actor,
+            "recovery.recount",
+            f"recovery-{recovery.id}",
+            "open",
+            reason=note,
+            before_fen=0,
+            after_fen=over.amount_fen,
+            months=[m.isoformat() for m in over.months],
+            **context,
+        )
 
     def _new_overpayment(
         self, case_id: str, household_id: str, entitlement: Entitlement, over: rules.Overpaid, note: str | None = None
@@ -316,20 +323,8 @@ class Recoveries:
         if row is None:
             if not over.amount_fen:
                 return
-            entitlement = self.db.get(Entitlement, entitlement_id)
             note = f"the bank paid {', '.join(paid)} after all: overpaid after the death"
-            _, recovery = self._new_overpayment(case_id, entitlement.household_id, entitlement, over, note)
-            self.audit.record(
-                actor,
-                "recovery.recount",
-                f"recovery-{recovery.id}",
-                "open",
-                reason=note,
-                cycle_id=cycle_id,
-                before_fen=0,
-                after_fen=over.amount_fen,
-                months=months,
-            )
+            self._overpayment_found(actor, case_id, entitlement_id, over, note, cycle_id=cycle_id)
             return
         overpayment, recovery = row
         if overpayment.amount_fen == over.amount_fen and list(overpayment.months) == months:
@@ -441,13 +436,8 @@ class Recoveries:
                         *row, over.amount_fen, months, self.ONE_OFF_RECOUNT, whose=f"funeral case {case_id}"
                     )
                 elif over.amount_fen:
-                    entitlement = self.db.get(Entitlement, entitlement_id)
                     note = f"{self.ONE_OFF_RECOUNT}: {rules.yuan(over.amount_fen)} for {_months(months)}"
-                    _, recovery = self._new_overpayment(case_id, entitlement.household_id, entitlement, over, note)
-                    self.audit.record(
-                        SYSTEM, "recovery.recount", f"recovery-{recovery.id}", "open", reason=note, case_id=case_id,
-                        before_fen=0, after_fen=over.amount_fen, months=months,
-                    )  # fmt: skip
+                    self._overpayment_found(SYSTEM, case_id, entitlement_id, over, note, case_id=case_id)
                     said.append(f"funeral case {case_id}: overpayment of {rules.yuan(over.amount_fen)} recorded")
         self.audit.record(
             actor, "recovery.recount_once", "recoveries", "done", entitlements=len(entitlement_ids), changed=said

@@ -9,6 +9,8 @@ beds as last registered, without history, so beds are today's whatever the day a
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func, or_, select
 
 from chassis import rpc
@@ -19,15 +21,9 @@ from services.care.models import Assessment, Elder, Institution
 
 
 class Indicators:
-    @rpc
-    def region_indicators(self, actor, region_code, on):
-        _, region_code, on = indicator_request(actor, region_code, on)
-        prefix = region_prefix(region_code)
-        living = (
-            Elder.region_code.startswith(prefix, autoescape=True),
-            Elder.registered_on <= on,
-            or_(Elder.deceased_on.is_(None), Elder.deceased_on > on),
-        )
+    def _elderly_counts(self, living: tuple, on: date) -> tuple[int, int, int]:
+        """Of the elders `living` selects: those 60 and over on `on`, those 70 and over, and those
+        70 and over with an assessment in force that day (BRIEF §5's ratios are made of these)."""
         born_60 = rules.latest_birth_date_qualifying(on, 60)
         born_70 = rules.latest_birth_date_qualifying(on, 70)
         elderly, aged_70 = self.db.execute(
@@ -40,6 +36,18 @@ class Indicators:
             .join(Elder, Elder.resident_id == Assessment.resident_id)
             .where(*living, Elder.birth_date <= born_70, Assessment.assessed_on <= on, Assessment.valid_until >= on)
         ).scalar_one()
+        return elderly, aged_70, assessed_70
+
+    @rpc
+    def region_indicators(self, actor, region_code, on):
+        _, region_code, on = indicator_request(actor, region_code, on)
+        prefix = region_prefix(region_code)
+        living = (
+            Elder.region_code.startswith(prefix, autoescape=True),
+            Elder.registered_on <= on,
+            or_(Elder.deceased_on.is_(None), Elder.deceased_on > on),
+        )
+        elderly, aged_70, assessed_70 = self._elderly_counts(living, on)
         beds, nursing, dementia = self.db.execute(
             select(
                 func.coalesce(

@@ -121,21 +121,8 @@ class Institutions:
         actor.require_staff_in(region_code)
         today = self.clock.today()
         prefix = region_prefix(region_code)
-        born_60 = rules.latest_birth_date_qualifying(today, 60)
-        born_70 = rules.latest_birth_date_qualifying(today, 70)
         living = (Elder.region_code.startswith(prefix, autoescape=True), Elder.deceased_on.is_(None))
-        elderly, aged_70 = self.db.execute(
-            select(
-                func.count().filter(Elder.birth_date <= born_60), func.count().filter(Elder.birth_date <= born_70)
-            ).where(*living)
-        ).one()
-        assessed_70 = self.db.execute(
-            select(func.count(func.distinct(Assessment.resident_id)))
-            .join(Elder, Elder.resident_id == Assessment.resident_id)
-            .where(
-                *living, Elder.birth_date <= born_70, Assessment.assessed_on <= today, Assessment.valid_until >= today
-            )
-        ).scalar_one()
+        elderly, aged_70, assessed_70 = self._elderly_counts(living, today)  # indicators.py
         all_beds = Institution.ordinary_beds + Institution.nursing_beds + Institution.dementia_beds
         public = Institution.ownership == "public"
         beds, nursing, public_beds, public_dementia = self.db.execute(

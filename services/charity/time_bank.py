@@ -134,14 +134,13 @@ class TimeBank:
         rate = self.policy.resolve("charity.time_bank_credit_percent", volunteer.region_code, served_on)
         with refusals_as(PolicyUnusable):
             credit = rules.time_credit_minutes(data["minutes"], rate.value)
-        self.db.add(
+        self._post(
             TimeBankEntry(
                 volunteer_id=volunteer.id,
                 kind="credit",
                 minutes=credit,
                 key=key,
                 by="time-bank",
-                at=self.clock.now(),
                 purpose=f"service on {served_on} ({rate.version})",
             )
         )
@@ -177,7 +176,7 @@ class TimeBank:
         if refusal:
             self.audit.record_refusal(actor, "time_bank.redeem", f"volunteer-{volunteer.id}", refusal)
             raise RedemptionRefused("the time bank cannot pay this", errors={"minutes": [refusal]})
-        self.db.add(
+        self._post(
             TimeBankEntry(
                 volunteer_id=volunteer.id,
                 kind="redemption",
@@ -185,7 +184,6 @@ class TimeBank:
                 key=data["redemption_key"],
                 purpose=data["purpose"],
                 by=actor.id,
-                at=self.clock.now(),
             )
         )
         self.audit.record(
@@ -225,7 +223,7 @@ class TimeBank:
         )
         subject = f"volunteer-{volunteer.id}" if volunteer else f"order-{data['order_id']}"
         if answer.debit:
-            self.db.add(
+            self._post(
                 TimeBankEntry(
                     volunteer_id=volunteer.id,
                     kind="redemption",
@@ -233,7 +231,6 @@ class TimeBank:
                     key=key,
                     purpose=f"home-care order {data['order_id']} ({data['service']})",
                     by="care",
-                    at=self.clock.now(),
                 )
             )
         if answer.debit or answer.outcome == "refused":  # a request seen before is not audited again
@@ -247,15 +244,11 @@ class TimeBank:
                 order_id=data["order_id"],
                 cause=f"{event.type} {event.id}",
             )
-        self.outbox.record(
-            "charity.credits_answered",
-            f"order-{data['order_id']}",
-            {
-                "order_id": data["order_id"],
-                "outcome": answer.outcome,
-                "minutes": -redeemed.minutes if redeemed else (minutes if answer.debit else 0),
-                "reason": answer.reason,
-            },
+        self._answer_order(
+            data["order_id"],
+            answer.outcome,
+            -redeemed.minutes if redeemed else (minutes if answer.debit else 0),
+            answer.reason,
         )
 
     @handle_event("care.order_cancelled")
@@ -275,7 +268,7 @@ class TimeBank:
         )
         if back is None:
             return
-        self.db.add(
+        self._post(
             TimeBankEntry(
                 volunteer_id=volunteer.id,
                 kind="return",
@@ -283,7 +276,6 @@ class TimeBank:
                 key=f"{key}-return",
                 purpose=f"home-care order {data['order_id']} cancelled: {data['reason']}",
                 by="care",
-                at=self.clock.now(),
             )
         )
         if back:
@@ -296,16 +288,22 @@ class TimeBank:
                 order_id=data["order_id"],
                 cause=f"{event.type} {event.id}",
             )
-            self.outbox.record(
-                "charity.credits_answered",
-                f"order-{data['order_id']}",
-                {
-                    "order_id": data["order_id"],
-                    "outcome": "returned",
-                    "minutes": back,
-                    "reason": f"the order was cancelled: {back} minutes credited back",
-                },
+            self._answer_order(
+                data["order_id"], "returned", back, f"the order was cancelled: {back} minutes credited back"
             )
+
+    def _post(self, entry: TimeBankEntry) -> None:
+        """An entry of the ledger, dated now."""
+        entry.at = self.clock.now()
+        self.db.add(entry)
+
+    def _answer_order(self, order_id: str, outcome: str, minutes: int, reason: str | None) -> None:
+        """Care is told what became of the credits a home-care order asked for (charity.credits_answered)."""
+        self.outbox.record(
+            "charity.credits_answered",
+            f"order-{order_id}",
+            {"order_id": order_id, "outcome": outcome, "minutes": minutes, "reason": reason},
+        )
 
     def _volunteer_of(self, resident_id: str) -> Volunteer | None:
         """The person's time-bank account, locked for the ledger's check-then-write."""
