@@ -17,6 +17,8 @@ from datetime import date, datetime
 from nameko.extensions import DependencyProvider
 
 from chassis.payment_runs import CycleSummary, PaymentRun, ReconcileSummary, as_problems
+from chassis.schemas import dump
+from contracts.payments import PaymentViewSchema
 
 
 class Desk:
@@ -79,6 +81,22 @@ class Desk:
             conflicts=len(summary.conflicts),
         )
         return summary
+
+    @staticmethod
+    def payment_view(payment) -> dict:
+        """One payment of the run's ledger as the household or elder and their caseworkers see it."""
+        return dump(
+            PaymentViewSchema,
+            {
+                "payment_id": payment.id,
+                "cycle_id": payment.cycle_id,
+                "for_month": payment.for_month,
+                "kind": payment.kind,
+                "amount_fen": payment.amount_fen,
+                "state": payment.state,
+                "failure_reason": payment.failure_reason,
+            },
+        )
 
     def scope_of(self, cycle_id: str) -> str:
         with as_problems():

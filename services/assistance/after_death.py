@@ -584,7 +584,7 @@ class AfterDeath(AfterDeathParticipant):
                     "amount_fen": b.amount_fen,
                     "state": b.state,
                     "payments": [
-                        self._payment_view(p)
+                        self.desk.payment_view(p)
                         for p in top_ups
                         if p.entitlement_id == b.entitlement_id
                         and p.for_month.isoformat() in {m["month"] for m in b.months}

@@ -19,7 +19,6 @@ from contracts.payments import (
     BankResultsRequestSchema,
     PaymentCycleRequestSchema,
     PaymentCycleViewSchema,
-    PaymentViewSchema,
     ReconcileViewSchema,
 )
 from contracts.roles import CITIZEN, PARTNER
@@ -95,21 +94,7 @@ class PaymentRun:
             .where(Payment.household_id == household_id)
             .order_by(Payment.for_month.desc(), Payment.id.desc())
         ).scalars()
-        return [self._payment_view(p) for p in rows]
-
-    def _payment_view(self, payment: Payment) -> dict:
-        return dump(
-            PaymentViewSchema,
-            {
-                "payment_id": payment.id,
-                "cycle_id": payment.cycle_id,
-                "for_month": payment.for_month,
-                "kind": payment.kind,
-                "amount_fen": payment.amount_fen,
-                "state": payment.state,
-                "failure_reason": payment.failure_reason,
-            },
-        )
+        return [self.desk.payment_view(p) for p in rows]
 
     def _paid_by_month(self, entitlement_id: int, with_arrears_due: bool = False) -> dict:
         """What each month's payments of the entitlement paid out (handed to the bank or paid).

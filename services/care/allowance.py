@@ -50,7 +50,6 @@ from services.care.schemas import (
     BankBatchViewSchema,
     BankResultsRequestSchema,
     PaymentCycleViewSchema,
-    PaymentViewSchema,
     ReconcileViewSchema,
     dump,
     load,
@@ -302,8 +301,8 @@ class Allowance:
             "resident_id": resident_id,
             "ended_on": ended_on.isoformat(),
             "reason": reason,
-            "paid_after_end": [self._payment_view(p) for p in later if p.state != "failed"],
-            "withheld": [self._payment_view(p) for p in later if p.id in ids],
+            "paid_after_end": [self.desk.payment_view(p) for p in later if p.state != "failed"],
+            "withheld": [self.desk.payment_view(p) for p in later if p.id in ids],
         }
 
     def _resume_allowance(self, actor: Actor, resident_id: str, reason: str) -> None:
@@ -385,7 +384,7 @@ class Allowance:
             .where(AllowancePayment.resident_id == elder.resident_id)
             .order_by(AllowancePayment.for_month.desc(), AllowancePayment.id.desc())
         ).scalars()
-        return [self._payment_view(p) for p in rows]
+        return [self.desk.payment_view(p) for p in rows]
 
     @staticmethod
     def _paying_district(region_code: str) -> str:
@@ -395,17 +394,3 @@ class Allowance:
     def _require_cycle_staff(self, actor: Actor, cycle_id: str) -> None:
         """A cycle is its district's: staff whose area covers the district (or admins)."""
         actor.require_staff_in(self.desk.scope_of(cycle_id))
-
-    def _payment_view(self, payment: AllowancePayment) -> dict:
-        return dump(
-            PaymentViewSchema,
-            {
-                "payment_id": payment.id,
-                "cycle_id": payment.cycle_id,
-                "for_month": payment.for_month,
-                "kind": payment.kind,
-                "amount_fen": payment.amount_fen,
-                "state": payment.state,
-                "failure_reason": payment.failure_reason,
-            },
-        )
