@@ -17,22 +17,49 @@ A service declares:
 - `death_step`: the name of its step of the matter (contracts.matters);
 - `no_death_changes`: what `changes` holds when nothing changed (a tombstone's);
 - the hooks `death_stop(event, record)` (record None on a first notice; the not_applicable
-  record a corrected date finds otherwise), `death_restore(event, record)`,
-  `death_restate(event, record)`, and, if it must, `death_closed(record)` and
-  `death_tombstoned(data)` (both nothing by default).
+  record a corrected date finds otherwise), `death_restore(event, record)` and
+  `death_restate(event, record)`, each returning the `DeathStep` it took, which the participant
+  reports as the service's step of the matter; and, if it must, `death_closed(record)` and
+  `death_tombstoned(data)` (both nothing by default, reporting nothing).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
 
 from chassis.events import handle_event
-from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, date_revision
+from contracts.funeral import REVOKED_BEFORE_NOTICE, OnDeath, after_death_action, date_revision, step_reason
 
 DEATH_EVENTS = ("death.notified", "death.revoked", "death.date_corrected")
+
+
+@dataclass(frozen=True)
+class DeathStep:
+    """What a hook did about a death, as the service's step of the matter is reported: its state
+    and what was done, in words, in the order done (the step's reason joins them)."""
+
+    state: str  # done | not_applicable | reversed
+    notes: tuple[str, ...]
+
+    @classmethod
+    def done(cls, notes: Iterable[str]) -> DeathStep:
+        return cls("done", tuple(notes))
+
+    @classmethod
+    def not_applicable(cls, why: str) -> DeathStep:
+        return cls("not_applicable", (why,))
+
+    @classmethod
+    def reversed(cls, notes: Iterable[str]) -> DeathStep:
+        return cls("reversed", tuple(notes))
+
+    def reason(self, event_type: str, data: dict) -> str:
+        """Led by the correction after death.date_corrected, so the step says which date it is on."""
+        return step_reason(event_type, data, "; ".join(self.notes))
 
 
 class AfterDeathParticipant:
@@ -46,9 +73,9 @@ class AfterDeathParticipant:
     db: Any
     clock: Any
     outbox: Any
-    death_stop: Callable[..., None]  # the hooks (below): annotations only, each service defines them
-    death_restore: Callable[..., None]
-    death_restate: Callable[..., None]
+    death_stop: Callable[..., DeathStep]  # the hooks (below): annotations only, each service defines them
+    death_restore: Callable[..., DeathStep]
+    death_restate: Callable[..., DeathStep]
 
     @handle_event(*DEATH_EVENTS)
     def on_death(self, event):
@@ -58,19 +85,29 @@ class AfterDeathParticipant:
         action = after_death_action(
             event.type, record.state if record else None, record.date_revision if record else 0, revision
         )
+        step = None
         if action is OnDeath.STOP:
-            self.death_stop(event, record)
+            step = self.death_stop(event, record)
         elif action is OnDeath.RESTORE:
-            self.death_restore(event, record)
+            step = self.death_restore(event, record)
         elif action is OnDeath.RESTATE:
-            self.death_restate(event, record)
+            step = self.death_restate(event, record)
         elif action is OnDeath.CLOSE:
             record.state = "reversed"
             self.death_closed(record)
         elif action is OnDeath.TOMBSTONE:
             self.death_tombstoned(data)
             self.db.add(self._tombstone(data))
-            self.report_death_step(data["case_id"], "not_applicable", REVOKED_BEFORE_NOTICE)
+            step = DeathStep.not_applicable(REVOKED_BEFORE_NOTICE)
+        if step is not None:
+            # the outbox takes the matter id from the event being handled
+            self.outbox.report_step(
+                f"death-case-{data['case_id']}",
+                "after_death",
+                self.death_step,
+                step.state,
+                step.reason(event.type, data),
+            )
         if action in (OnDeath.STOP, OnDeath.RESTATE):  # the record stands on this event's date now
             self.db.get(self.death_record, data["case_id"]).date_revision = revision
 
@@ -91,13 +128,10 @@ class AfterDeathParticipant:
             **extra,
         )
 
-    def report_death_step(self, case_id: str, state: str, reason: str) -> None:
-        # the outbox takes the matter id from the event being handled
-        self.outbox.report_step(f"death-case-{case_id}", "after_death", self.death_step, state, reason)
-
     # --- the service's hooks ------------------------------------------------------------------
     # death_stop(event, record), death_restore(event, record) and death_restate(event, record) are
-    # the service's own: a class without them is refused when it is defined, not when a death comes.
+    # the service's own, each returning its DeathStep: a class without them is refused when it is
+    # defined, not when a death comes.
 
     HOOKS = ("death_stop", "death_restore", "death_restate")
 

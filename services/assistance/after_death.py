@@ -17,8 +17,7 @@ from chassis import (
     NotFound,
     rpc,
 )
-from chassis.after_death import AfterDeathParticipant
-from contracts.funeral import step_reason
+from chassis.after_death import AfterDeathParticipant, DeathStep
 from contracts.roles import STAFF
 from services.assistance import payments, rules
 from services.assistance.models import (
@@ -50,20 +49,20 @@ class AfterDeath(AfterDeathParticipant):
     death_step = "benefits_stopped"
     no_death_changes: ClassVar[list] = []
 
-    def death_restate(self, event, record: DeathRecord) -> None:
+    def death_restate(self, event, record: DeathRecord) -> DeathStep:
         """Undone as of the old date and stopped again as of the confirmed one, in one transaction."""
         data = event.data
         corrected_to = date.fromisoformat(str(data["date_of_death"]))
-        said = self._restore_benefits(
+        notes = self._restore_benefits(
             record, f"the date of death was corrected to {corrected_to}", data["reason"], until=corrected_to
         )
-        self.death_stop(event, record, said)
+        return self.death_stop(event, record, notes)
 
-    def death_stop(self, event, record: DeathRecord | None = None, restored: list | None = None) -> None:
+    def death_stop(self, event, record: DeathRecord | None = None, restored: list | None = None) -> DeathStep:
         """Stop as of the event's date. `record`: the one a corrected date finds, rewritten with the
         new date; `restored`: what undoing the old date did, to report with the rest. The household's
         other deaths of the same benefits are counted again beside this one (recoveries.py)."""
-        data, said = event.data, list(restored or ())
+        data, notes = event.data, list(restored or ())
         died_on = date.fromisoformat(str(data["date_of_death"]))
         case_id, correction = data["case_id"], record is not None
         if record is None:
@@ -77,13 +76,13 @@ class AfterDeath(AfterDeathParticipant):
         # a death recorded now is the last; a corrected one keeps its place among the household's deaths
         changes, later = [], self._deceased_recorded_after(record) if correction else {}
         for household in self._recipient_households({data["resident_id"]}, paying_after=died_on):
-            change, notes = self._stop_for_death(
+            change, household_notes = self._stop_for_death(
                 household, data["resident_id"], died_on, case_id, later.get(household.id, [])
             )
             changes.append(change)
-            said += notes
+            notes += household_notes
         if correction:  # an overpayment of a benefit the new date no longer reaches owes nothing
-            said += self._recount_unreached(case_id, _entitlements_of(changes))
+            notes += self._recount_unreached(case_id, _entitlements_of(changes))
         record.changes = changes
         record.state = "applied" if changes else "not_applicable"
         cause = (
@@ -91,16 +90,14 @@ class AfterDeath(AfterDeathParticipant):
             if event.type == "death.date_corrected"
             else f"another death in the household was recorded (funeral case {case_id}, {died_on})"
         )
-        said += self._recount_other_deaths(case_id, touched | _entitlements_of(changes), cause)
+        notes += self._recount_other_deaths(case_id, touched | _entitlements_of(changes), cause)
         if not changes:
-            said.append(
+            notes.append(
                 "the deceased received no assistance"
                 if event.type == "death.notified"
                 else f"no assistance is paid for after {died_on}"
             )
-        self.report_death_step(
-            case_id, "done" if changes else "not_applicable", step_reason(event.type, data, "; ".join(said))
-        )
+        return DeathStep("done" if changes else "not_applicable", tuple(notes))
 
     def _deceased_recorded_after(self, record: DeathRecord) -> dict[str, list[Member]]:
         """Per household, the members who left by a death that stands and was recorded after this
@@ -130,7 +127,7 @@ class AfterDeath(AfterDeathParticipant):
         (deaths handled out of date order, or a corrected date) is still due for the month they
         died in, which the run pays in full; one born since, from the month born. The household's
         change for the death record, and what was done, for the step's reason."""
-        said: list[str] = []
+        notes: list[str] = []
         members = self._current_members(household.id)
         deceased = next(m for m in members if m.resident_id == resident_id)
         survivors = [m for m in members if m is not deceased]
@@ -181,20 +178,20 @@ class AfterDeath(AfterDeathParticipant):
                             "reason": "death of the recipient",
                         },
                     )
-                    said.append(f"{entitlement.programme} ended on {died_on}")
+                    notes.append(f"{entitlement.programme} ended on {died_on}")
                 else:  # ended before the death and paid on under 渐退: the departments know it ended
-                    said.append(f"{entitlement.programme}'s 渐退 stopped on {died_on}")
+                    notes.append(f"{entitlement.programme}'s 渐退 stopped on {died_on}")
                 if entitlement.gradual_exit_until is not None and entitlement.gradual_exit_until > died_on:
                     entitlement.gradual_exit_until = died_on
                 entitlement.exit_reason = f"death (funeral case {case_id})"
                 entitlement.next_review_on = None
             elif after != before:
-                said.append(
+                notes.append(
                     f"{entitlement.programme} recomputed from {rules.yuan(before)} to {rules.yuan(after)} a month "
                     f"from the next cycle"
                 )
             if why:
-                said.append(why)
+                notes.append(why)
             # a cycle frozen but not yet sent holds the month at the old amount: out of its batch;
             # arrears pay what the month is still due after the death (payments.py), or nothing
             withheld = payments.RUN.withhold(
@@ -205,7 +202,7 @@ class AfterDeath(AfterDeathParticipant):
             )
             if withheld:
                 months = ", ".join(m.strftime("%Y-%m") for _, _, m, _ in withheld)
-                said.append(f"{entitlement.programme} for {months} withheld from the batch not yet sent")
+                notes.append(f"{entitlement.programme} for {months} withheld from the batch not yet sent")
                 self.audit.record(
                     SYSTEM,
                     "payment.withhold",
@@ -220,7 +217,7 @@ class AfterDeath(AfterDeathParticipant):
             if not ended:
                 entitlement.monthly_amount_fen = after
             over = self._overpaid(case_id, entitlement.id)  # beside the household's other deaths
-            said += self._record_overpayment(case_id, household.id, entitlement, over)
+            notes += self._record_overpayment(case_id, household.id, entitlement, over)
             if over.amount_fen:
                 change["overpayment_fen"] = over.amount_fen
             self.audit.record(
@@ -236,7 +233,7 @@ class AfterDeath(AfterDeathParticipant):
                 months=[m.isoformat() for m in over.months],
             )
             benefits.append(change)
-        return {"household_id": household.id, "member_id": deceased.id, "benefits": benefits}, said
+        return {"household_id": household.id, "member_id": deceased.id, "benefits": benefits}, notes
 
     def _amount_without(
         self, entitlement: Entitlement, survivors: list[Member], region_code: str, today: date
@@ -261,17 +258,17 @@ class AfterDeath(AfterDeathParticipant):
             entitlement.policy_version = after.policy_version
         return after.monthly_fen, after.note
 
-    def death_restore(self, event, record: DeathRecord) -> None:
+    def death_restore(self, event, record: DeathRecord) -> DeathStep:
         """The death revoked: what it stopped restored, its recoveries cancelled, and the household's
         other deaths of the same benefits counted again without it (recoveries.py)."""
-        said = self._restore_benefits(record, "the death was revoked", event.data["reason"])
+        notes = self._restore_benefits(record, "the death was revoked", event.data["reason"])
         record.state, record.reversed_at = "reversed", self.clock.now()
-        said += self._recount_other_deaths(
+        notes += self._recount_other_deaths(
             record.case_id,
             _entitlements_of(record.changes),
             f"another death in the household was revoked (funeral case {record.case_id})",
         )
-        self.report_death_step(record.case_id, "reversed", "; ".join(said))
+        return DeathStep.reversed(notes)
 
     def _restore_benefits(self, record: DeathRecord, cause: str, reason: str, until: date | None = None) -> list[str]:
         """Undo what the record says the death stopped, with back pay for the months after the
@@ -284,7 +281,7 @@ class AfterDeath(AfterDeathParticipant):
         departments, and care, see the end move, never a benefit running on for a dead person).
         Back pay still due from an earlier correction is superseded and owed again here, so no
         month is owed twice."""
-        said, today = [], self.clock.today()
+        notes, today = [], self.clock.today()
 
         def ends_again(entitlement: Entitlement) -> bool:
             """Paid after the corrected date with nobody left but the deceased: the stop that follows
@@ -343,14 +340,14 @@ class AfterDeath(AfterDeathParticipant):
                 owed_by_month, resumed_fen, note = self._owed_beside_other_deaths(
                     record, household, entitlement, benefit, cycle_months, from_now_on=until is None
                 )
-                said += [note] if note else []
+                notes += [note] if note else []
                 reopened = (
                     self._reopen_ended_by_other_death(record, household, entitlement, cause)
                     if until is None and resumed_fen > 0
                     else None
                 )
                 if reopened:
-                    said.append(reopened)
+                    notes.append(reopened)
                     paid_until = last_paid_day(entitlement)  # runs on: owed for every month since
                 months = rules.back_pay_after_revocation(
                     since,
@@ -377,12 +374,12 @@ class AfterDeath(AfterDeathParticipant):
                             recorded_at=self.clock.now(),
                         )
                     )
-                    said.append(
+                    notes.append(
                         f"{entitlement.programme} resumed at {rules.yuan(resumed_fen)} a month, back pay "
                         f"{rules.yuan(owed)} for {', '.join(m.month.strftime('%Y-%m') for m in months)}"
                     )
                 elif until is None:
-                    said.append(f"{entitlement.programme} resumed at {rules.yuan(resumed_fen)} a month")
+                    notes.append(f"{entitlement.programme} resumed at {rules.yuan(resumed_fen)} a month")
                 action = "entitlement.death_revoked" if until is None else "entitlement.death_restated"
                 self.audit.record(
                     SYSTEM,
@@ -394,10 +391,10 @@ class AfterDeath(AfterDeathParticipant):
                     back_pay_fen=owed,
                 )
         if until is None:
-            said += self._cancel_recoveries_for_revocation(record, reason)
+            notes += self._cancel_recoveries_for_revocation(record, reason)
         else:  # the stop that follows finds the payments after the new date, and recounts the recoveries
             self._unlink_after_death_payments(record.case_id)
-        return said
+        return notes
 
     def _set_back(self, entitlement: Entitlement, undo: rules.BenefitUndo, region_code: str) -> None:
         """The end a death gave the benefit undone as the record kept it (version 2): with its

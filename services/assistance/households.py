@@ -398,7 +398,7 @@ class Households:
     def _recompute(self, household: Household, members: list[Member], cause: str) -> str:
         """The household's open 低保 entitlement at today's policy; returns what happened, in words."""
         today = self.clock.today()
-        said = []
+        notes = []
         for entitlement in self.db.execute(
             select(Entitlement)
             .where(
@@ -411,7 +411,7 @@ class Households:
             policy = self._assistance_policy(household.region_code, today)
             result = rules.dibao_benefit([rules.member_from(m) for m in members], today, policy)
             if not result.eligible:
-                said.append("the household no longer qualifies for 低保 on its own figures: review it for exit")
+                notes.append("the household no longer qualifies for 低保 on its own figures: review it for exit")
                 continue
             before, entitlement.monthly_amount_fen = entitlement.monthly_amount_fen, result.monthly_fen
             entitlement.policy_version = policy.version
@@ -425,8 +425,8 @@ class Households:
                 before_fen=before,
                 after_fen=result.monthly_fen,
             )
-            said.append(f"低保 recomputed from {rules.yuan(before)} to {rules.yuan(result.monthly_fen)} a month")
-        return "; ".join(said)
+            notes.append(f"低保 recomputed from {rules.yuan(before)} to {rules.yuan(result.monthly_fen)} a month")
+        return "; ".join(notes)
 
     def _raise_alert(self, household: Household, event, outcome: str) -> None:
         signal = alerts.SIGNALS[event.type]

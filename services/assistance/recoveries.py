@@ -138,7 +138,7 @@ class Recoveries:
         deaths of the same benefits that stand are counted again beside it (what a month was still
         due before each depends on the deaths before it), and their recoveries follow; `cause`
         says why, in their notes. What it did."""
-        said: list[str] = []
+        notes: list[str] = []
         for entitlement_id in sorted(entitlement_ids):
             for other, over, _ in self._counted_overpayments(entitlement_id):
                 if other == case_id:
@@ -146,17 +146,17 @@ class Recoveries:
                 months = [m.isoformat() for m in over.months]
                 row = self._overpayment_row(other, entitlement_id)
                 if row is not None:
-                    said += self._recount_with_cause(
+                    notes += self._recount_with_cause(
                         *row, over.amount_fen, months, cause, whose=f"the overpayment of funeral case {other}"
                     )
                 elif over.amount_fen:
                     note = f"{cause}: {rules.yuan(over.amount_fen)} for {_months(months)} was overpaid after this death"
                     self._overpayment_found(SYSTEM, other, entitlement_id, over, note, case_id=other)
-                    said.append(
+                    notes.append(
                         f"overpayment of {rules.yuan(over.amount_fen)} for {_months(months)} recorded for "
                         f"funeral case {other}"
                     )
-        return said
+        return notes
 
     def _overpayment_row(self, case_id: str, entitlement_id: int):
         """The case's overpayment of the entitlement with its recovery, locked (or None)."""
@@ -209,7 +209,7 @@ class Recoveries:
     def _recount_unreached(self, case_id: str, reached: set) -> list[str]:
         """After a corrected date of death: the overpayments of benefits the new date does not stop
         (paid for no day after it) come to nothing. What it did."""
-        said: list[str] = []
+        notes: list[str] = []
         for overpayment, recovery in self.db.execute(
             select(Overpayment, Recovery)
             .join(Recovery, Recovery.overpayment_id == Overpayment.id)
@@ -217,8 +217,8 @@ class Recoveries:
             .order_by(Overpayment.id)
             .with_for_update()
         ).all():
-            said += self._recount_with_cause(overpayment, recovery, 0, [], "the date of death was corrected")
-        return said
+            notes += self._recount_with_cause(overpayment, recovery, 0, [], "the date of death was corrected")
+        return notes
 
     def _recount_with_cause(
         self,
@@ -361,7 +361,7 @@ class Recoveries:
         """The death was revoked: its recoveries, open or recovered, are cancelled; what came back
         is owed back to the household (a recovery cancelled before, by its count, keeps what it owes
         back). What it did."""
-        said: list[str] = []
+        notes: list[str] = []
         for recovery in self.db.execute(
             select(Recovery)
             .join(Overpayment, Overpayment.id == Recovery.overpayment_id)
@@ -375,7 +375,7 @@ class Recoveries:
             if after.refund_due_fen:
                 note += f"; {rules.yuan(after.refund_due_fen)} recovered is owed back to the household"
             self._apply(recovery, after, note)
-            said.append(
+            notes.append(
                 f"recovery of {rules.yuan(recovery.amount_fen)} cancelled"
                 + (f", {rules.yuan(after.refund_due_fen)} recovered to be given back" if after.refund_due_fen else "")
             )
@@ -388,7 +388,7 @@ class Recoveries:
                 case_id=record.case_id,
                 refund_due_fen=after.refund_due_fen,
             )
-        return said
+        return notes
 
     def _apply(self, recovery: Recovery, ledger: rules.RecoveryLedger, note: str | None) -> None:
         """The ledger onto the row: closed today when it closes, open again without a closing day."""
@@ -426,23 +426,23 @@ class Recoveries:
             .order_by(DeathRecord.case_id)
             .with_for_update()
         ).all()
-        said: list[str] = []
+        notes: list[str] = []
         for entitlement_id in entitlement_ids:
             for case_id, over, _ in self._counted_overpayments(entitlement_id):
                 row = self._overpayment_row(case_id, entitlement_id)
                 months = [m.isoformat() for m in over.months]
                 if row is not None:
-                    said += self._recount_with_cause(
+                    notes += self._recount_with_cause(
                         *row, over.amount_fen, months, self.ONE_OFF_RECOUNT, whose=f"funeral case {case_id}"
                     )
                 elif over.amount_fen:
                     note = f"{self.ONE_OFF_RECOUNT}: {rules.yuan(over.amount_fen)} for {_months(months)}"
                     self._overpayment_found(SYSTEM, case_id, entitlement_id, over, note, case_id=case_id)
-                    said.append(f"funeral case {case_id}: overpayment of {rules.yuan(over.amount_fen)} recorded")
+                    notes.append(f"funeral case {case_id}: overpayment of {rules.yuan(over.amount_fen)} recorded")
         self.audit.record(
-            actor, "recovery.recount_once", "recoveries", "done", entitlements=len(entitlement_ids), changed=said
+            actor, "recovery.recount_once", "recoveries", "done", entitlements=len(entitlement_ids), changed=notes
         )
-        return {"entitlements": len(entitlement_ids), "recounted": len(said), "changes": said}
+        return {"entitlements": len(entitlement_ids), "recounted": len(notes), "changes": notes}
 
 
 def _ledger(recovery: Recovery) -> rules.RecoveryLedger:

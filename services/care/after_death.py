@@ -11,8 +11,7 @@ from typing import ClassVar
 from sqlalchemy import select
 
 from chassis import SYSTEM, Actor, Forbidden, NotFound, rpc
-from chassis.after_death import AfterDeathParticipant
-from contracts.funeral import step_reason
+from chassis.after_death import AfterDeathParticipant, DeathStep
 from services.care import rules
 from services.care.exceptions import UnknownElder
 from services.care.models import (
@@ -49,7 +48,7 @@ class AfterDeath(AfterDeathParticipant):
     death_step = "care_stopped"
     no_death_changes: ClassVar[dict] = {}
 
-    def death_restate(self, event, record: DeathRecord) -> None:
+    def death_restate(self, event, record: DeathRecord) -> DeathStep:
         """One transaction: restored as of the old date, stopped as of the new."""
         data = event.data
         self._undo_care(
@@ -57,7 +56,7 @@ class AfterDeath(AfterDeathParticipant):
             f"date of death corrected: {data['reason']}",
             correcting=date.fromisoformat(str(data["date_of_death"])),
         )
-        self.death_stop(event, record, cancelled_before=record.changes["orders"])
+        return self.death_stop(event, record, cancelled_before=record.changes["orders"])
 
     def death_closed(self, record: DeathRecord) -> None:
         self._undo_leaving_by_death(record.resident_id, record.case_id)
@@ -65,15 +64,15 @@ class AfterDeath(AfterDeathParticipant):
     def death_tombstoned(self, data: dict) -> None:
         self._undo_leaving_by_death(data["resident_id"], data["case_id"])
 
-    def death_stop(self, event, record: DeathRecord | None = None, cancelled_before: list = ()) -> None:
+    def death_stop(self, event, record: DeathRecord | None = None, cancelled_before: list = ()) -> DeathStep:
         """Stop as of the event's date. `record`: the one a corrected date finds (rewritten with the
         new date); `cancelled_before`: the orders the old date cancelled, which stay cancelled."""
         data = event.data
         died_on = date.fromisoformat(str(data["date_of_death"]))
-        changes, said = self._stop_after_death(data["resident_id"], died_on, data["case_id"])
+        changes, notes = self._stop_after_death(data["resident_id"], died_on, data["case_id"])
         if cancelled_before:
             changes["orders"] = [*cancelled_before, *changes["orders"]]
-            said.append(f"{len(cancelled_before)} order(s) cancelled for the death stay cancelled")
+            notes.append(f"{len(cancelled_before)} order(s) cancelled for the death stay cancelled")
         applied = any(
             changes[k] for k in ("allowance", "vouchers", "orders", "admission", "family_bed", "child_reviews")
         )
@@ -82,10 +81,9 @@ class AfterDeath(AfterDeathParticipant):
             self.db.add(record)
         record.date_of_death, record.changes = died_on, changes
         record.state = "applied" if applied or changes["elder"] else "not_applicable"
-        said = said if applied else ["no allowance, voucher, order, bed or child in care's records"]
-        self.report_death_step(
-            data["case_id"], "done" if applied else "not_applicable", step_reason(event.type, data, "; ".join(said))
-        )
+        if not applied:
+            return DeathStep.not_applicable("no allowance, voucher, order, bed or child in care's records")
+        return DeathStep.done(notes)
 
     def _stop_after_death(self, resident_id: str, died_on: date, case_id: str) -> tuple[dict, list]:
         changes = {
@@ -97,7 +95,7 @@ class AfterDeath(AfterDeathParticipant):
             "family_bed": False,
             "child_reviews": [],
         }
-        said, why = [], f"death (funeral case {case_id})"
+        notes, why = [], f"death (funeral case {case_id})"
         elder = self.db.get(Elder, resident_id, with_for_update=True)
         if elder is not None and elder.deceased_on is None:
             elder.deceased_on, changes["elder"] = died_on, True
@@ -105,15 +103,15 @@ class AfterDeath(AfterDeathParticipant):
         if enrolment is not None and (enrolment.ended_on is None or enrolment.ended_on > died_on):
             ended = self._end_allowance(SYSTEM, resident_id, died_on, why)
             changes["allowance"] = True
-            said.append(f"old-age allowance ended on {died_on}")
+            notes.append(f"old-age allowance ended on {died_on}")
             if ended["withheld"]:
-                said.append(
+                notes.append(
                     "allowance for "
                     + ", ".join(p["for_month"][:7] for p in ended["withheld"])
                     + " withheld from the batch not yet sent"
                 )
         if enrolment is not None:
-            said.extend(
+            notes.extend(
                 self._count_allowance_recovery(case_id, resident_id, died_on, "the date of death was corrected")
             )
         for held in self._grants(resident_id, for_update=True):
@@ -128,7 +126,7 @@ class AfterDeath(AfterDeathParticipant):
                     }
                 )
                 held.ends_on, held.ended_by = died_on, why
-                said.append(f"{held.programme} home-care voucher ended")
+                notes.append(f"{held.programme} home-care voucher ended")
         for order in self.db.execute(
             select(ServiceOrder)
             .where(ServiceOrder.resident_id == resident_id, ServiceOrder.state.in_(("requested", "accepted")))
@@ -140,7 +138,7 @@ class AfterDeath(AfterDeathParticipant):
             changes["orders"].append(order.id)
             self.audit.record(SYSTEM, "order.cancel", f"order-{order.id}", order.state, reason=why)
         if changes["orders"]:
-            said.append(f"{len(changes['orders'])} open service order(s) cancelled")
+            notes.append(f"{len(changes['orders'])} open service order(s) cancelled")
         admission = self.db.execute(
             select(Admission)
             .where(Admission.resident_id == resident_id, Admission.discharged_on.is_(None))
@@ -149,11 +147,11 @@ class AfterDeath(AfterDeathParticipant):
         if admission is not None:
             admission.discharged_on, admission.discharge_reason = max(died_on, admission.admitted_on), why
             changes["admission"] = admission.id
-            said.append(f"bed at {admission.institution} freed")
+            notes.append(f"bed at {admission.institution} freed")
         bed = self.db.get(FamilyBed, resident_id, with_for_update=True)
         if bed is not None and bed.closed_on is None:
             bed.closed_on, changes["family_bed"] = died_on, True
-            said.append("family care bed closed")
+            notes.append("family care bed closed")
         today = self.clock.today()
         # a child reviewed for this death already (its date corrected since) keeps that review
         reviewed = {
@@ -166,7 +164,7 @@ class AfterDeath(AfterDeathParticipant):
             if child.resident_id in reviewed:
                 standing = reviewed[child.resident_id]
                 changes["child_reviews"].append(standing.id)
-                said.append(f"child-welfare review of {child.name} stands")
+                notes.append(f"child-welfare review of {child.name} stands")
                 # its text names the date of death: the confirmed one now, not the one corrected
                 reason = rules.child_review_reason(died_on)
                 if standing.reason != reason:
@@ -194,19 +192,19 @@ class AfterDeath(AfterDeathParticipant):
             )
             self.db.add(review)
             changes["child_reviews"].append(review.id)
-            said.append(f"child-welfare review raised for {child.name}, due {review.due}")
+            notes.append(f"child-welfare review raised for {child.name}, due {review.due}")
         self.audit.record(SYSTEM, "care.death", f"death-case-{case_id}", "stopped", reason=why, changes=changes)
-        return changes, said
+        return changes, notes
 
-    def death_restore(self, event, record: DeathRecord) -> None:
+    def death_restore(self, event, record: DeathRecord) -> DeathStep:
         data = event.data
-        said = self._undo_care(record, f"death revoked: {data['reason']}")
-        said.extend(self._cancel_allowance_recovery(record.case_id, f"the death was revoked: {data['reason']}"))
+        notes = self._undo_care(record, f"death revoked: {data['reason']}")
+        notes.extend(self._cancel_allowance_recovery(record.case_id, f"the death was revoked: {data['reason']}"))
         record.state, record.reversed_at = "reversed", self.clock.now()
         self.audit.record(
             SYSTEM, "care.death_revoked", f"death-case-{record.case_id}", "restored", reason=data["reason"]
         )
-        self.report_death_step(record.case_id, "reversed", "; ".join(said) or "nothing to restore")
+        return DeathStep.reversed(notes or ["nothing to restore"])
 
     # --- 追回 of the allowance paid for months after the death ------------------------------------
 
@@ -305,28 +303,28 @@ class AfterDeath(AfterDeathParticipant):
         death, stopped again as of it at once in the same transaction, so the bed is taken back
         whether or not another is free (it is freed again), the child's review is not withdrawn,
         and what assistance's events closed on the old date end on the new one."""
-        changes, said = record.changes, []
+        changes, notes = record.changes, []
         if changes["elder"]:
             self.db.get(Elder, record.resident_id, with_for_update=True).deceased_on = None
         if changes["allowance"]:
             self._resume_allowance(SYSTEM, record.resident_id, why)
-            said.append("old-age allowance restored; the months it missed are paid back by the next cycle")
+            notes.append("old-age allowance restored; the months it missed are paid back by the next cycle")
         for voucher in changes["vouchers"]:
             held = self.db.get(VoucherEligibility, (record.resident_id, voucher["programme"]), with_for_update=True)
             held.ends_on = date.fromisoformat(voucher["ends_on_before"]) if voucher["ends_on_before"] else None
             held.ended_by = voucher.get("ended_by_before")  # records from before it kept no cause
-            said.append(f"{voucher['programme']} home-care voucher restored")
+            notes.append(f"{voucher['programme']} home-care voucher restored")
         if changes["admission"]:
             admission = self.db.get(Admission, changes["admission"], with_for_update=True)
             institution = self.db.get(Institution, admission.institution, with_for_update=True)
             if correcting or self._beds_free(institution, admission.bed_type) > 0:
                 admission.discharged_on, admission.discharge_reason = None, None
-                said.append(f"bed at {admission.institution} given back")
+                notes.append(f"bed at {admission.institution} given back")
             else:
-                said.append(f"no {admission.bed_type} bed free at {admission.institution}: re-admit when one is")
+                notes.append(f"no {admission.bed_type} bed free at {admission.institution}: re-admit when one is")
         if changes["family_bed"]:
             self.db.get(FamilyBed, record.resident_id, with_for_update=True).closed_on = None
-            said.append("family care bed reopened")
+            notes.append("family care bed reopened")
         for review_id in () if correcting else changes["child_reviews"]:
             review = self.db.get(ChildReview, review_id, with_for_update=True)
             if review.state == "open":
@@ -335,10 +333,10 @@ class AfterDeath(AfterDeathParticipant):
             self._move_assistance_ends(record.resident_id, record.case_id, record.date_of_death, correcting)
         else:
             for programme in self._undo_leaving_by_death(record.resident_id, record.case_id):
-                said.append(f"{programme} home-care voucher restored")
+                notes.append(f"{programme} home-care voucher restored")
         if changes["orders"]:
-            said.append(f"{len(changes['orders'])} cancelled order(s) stay cancelled: order the service again")
-        return said
+            notes.append(f"{len(changes['orders'])} cancelled order(s) stay cancelled: order the service again")
+        return notes
 
     def _undo_leaving_by_death(self, resident_id: str, case_id: str) -> list[str]:
         """assistance records the deceased leaving their household on the day of death

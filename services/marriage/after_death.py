@@ -7,9 +7,8 @@ from datetime import date
 
 from sqlalchemy import select
 
-from chassis.after_death import AfterDeathParticipant
+from chassis.after_death import AfterDeathParticipant, DeathStep
 from chassis.audit import SYSTEM
-from contracts.funeral import step_reason
 from services.marriage.models import DeathRecord, Marriage, Spouse
 
 
@@ -17,12 +16,12 @@ class AfterDeath(AfterDeathParticipant):
     """death.notified: the deceased's marriage ends by death that day, so the spouse reads
     widowed (丧偶) and may marry again; death.revoked: the marriage is registered again, unless
     the spouse has married meanwhile (then the step says so); death.date_corrected: the
-    marriage ended by death on the confirmed date instead. Reports the matter's step."""
+    marriage ended by death on the confirmed date instead. Each hook returns the step it took."""
 
     death_record = DeathRecord
     death_step = "marriage_ended"
 
-    def death_stop(self, event, record: DeathRecord | None = None) -> None:
+    def death_stop(self, event, record: DeathRecord | None = None) -> DeathStep:
         """`record`: the not_applicable record a corrected date finds, rewritten with that date."""
         data = event.data
         died_on = date.fromisoformat(str(data["date_of_death"]))
@@ -34,14 +33,10 @@ class AfterDeath(AfterDeathParticipant):
         record.date_of_death, record.marriage_id = died_on, marriage.id if marriage else None
         record.state = "applied" if marriage else "not_applicable"
         if marriage is None:
-            self.report_death_step(
-                data["case_id"], "not_applicable", step_reason(event.type, data, "the deceased was not married")
-            )
-            return
-        said = self._ended_by_death(event, marriage, died_on)
-        self.report_death_step(data["case_id"], "done", step_reason(event.type, data, said))
+            return DeathStep.not_applicable("the deceased was not married")
+        return DeathStep.done([self._ended_by_death(event, marriage, died_on)])
 
-    def death_restate(self, event, record: DeathRecord) -> None:
+    def death_restate(self, event, record: DeathRecord) -> DeathStep:
         """A corrected date of death: the marriage the old date ended ended on the new date. Ending
         it again moves the date (the spouses are apart already), so nothing need be undone first;
         a restoration would fail once the widowed spouse has married again, which the death allowed."""
@@ -49,7 +44,7 @@ class AfterDeath(AfterDeathParticipant):
         died_on = date.fromisoformat(str(data["date_of_death"]))
         marriage = self.db.get(Marriage, record.marriage_id, with_for_update=True)
         previous, record.date_of_death = marriage.ended_on, died_on
-        said = [self._ended_by_death(event, marriage, died_on)]
+        notes = [self._ended_by_death(event, marriage, died_on)]
         survivor = marriage.party_b_id if marriage.party_a_id == record.resident_id else marriage.party_a_id
         since = (
             self.db.execute(
@@ -66,14 +61,14 @@ class AfterDeath(AfterDeathParticipant):
             .first()
         )
         if since is not None:  # married again while widowed by the old date, before the confirmed one
-            said.append(
+            notes.append(
                 f"the surviving spouse married again on {since}, before the corrected date of death: "
                 f"for the registrar to review"
             )
             self.audit.record(
-                SYSTEM, "marriage.death_date_corrected", f"marriage-{marriage.id}", "needs_review", reason=said[-1]
+                SYSTEM, "marriage.death_date_corrected", f"marriage-{marriage.id}", "needs_review", reason=notes[-1]
             )
-        self.report_death_step(record.case_id, "done", step_reason(event.type, data, "; ".join(said)))
+        return DeathStep.done(notes)
 
     def _ended_by_death(self, event, marriage: Marriage, died_on: date) -> str:
         """THE way a marriage ends by death: as of `died_on`, the spouses apart (the survivor reads
@@ -91,7 +86,7 @@ class AfterDeath(AfterDeathParticipant):
         )
         return f"marriage {marriage.id} ended by death on {died_on}"
 
-    def death_restore(self, event, record: DeathRecord) -> None:
+    def death_restore(self, event, record: DeathRecord) -> DeathStep:
         """The marriage is registered again, unless the spouse has married meanwhile."""
         record.state = "reversed"
         marriage = self.db.get(Marriage, record.marriage_id, with_for_update=True)
@@ -101,11 +96,10 @@ class AfterDeath(AfterDeathParticipant):
             self.audit.record(
                 SYSTEM, "marriage.death_revoked", f"marriage-{marriage.id}", "not_restored", reason=reason
             )
-            self.report_death_step(record.case_id, "reversed", reason)
-            return
+            return DeathStep.reversed([reason])
         marriage.state, marriage.ended_on = "registered", None
         self.db.add_all([Spouse(resident_id=p, marriage_id=marriage.id) for p in parties])
         self.audit.record(
             SYSTEM, "marriage.death_revoked", f"marriage-{marriage.id}", "registered", reason=event.data["reason"]
         )
-        self.report_death_step(record.case_id, "reversed", f"marriage {marriage.id} restored")
+        return DeathStep.reversed([f"marriage {marriage.id} restored"])

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from chassis.after_death import DeathStep
 from services.assistance.rules import BenefitUndo
 
 V2 = BenefitUndo(7, True, 85000, None, "p-1", date(2026, 9, 30), "income above the standard", date(2027, 1, 1))
@@ -61,3 +62,20 @@ def test_a_participant_without_its_hooks_is_refused_when_defined():
             def death_stop(self, event, record): ...
 
             def death_restore(self, event, record): ...
+
+
+@pytest.mark.parametrize(
+    ("step", "event_type", "reason"),
+    [
+        (DeathStep.done(["dibao ended on 2026-05-20", "arrears withheld"]), "death.notified",
+         "dibao ended on 2026-05-20; arrears withheld"),
+        (DeathStep.not_applicable("the deceased was not married"), "death.notified", "the deceased was not married"),
+        (DeathStep.reversed(["marriage m-1 restored"]), "death.revoked", "marriage m-1 restored"),
+        (DeathStep.done(["marriage m-1 ended by death on 2026-05-21"]), "death.date_corrected",
+         "date of death corrected from 2026-05-20 to 2026-05-21: marriage m-1 ended by death on 2026-05-21"),
+    ],
+)  # fmt: skip
+def test_a_death_step_reports_its_notes_in_order_led_by_a_correction(step, event_type, reason):
+    data = {"previous_date_of_death": "2026-05-20", "date_of_death": "2026-05-21"}
+    assert step.reason(event_type, data) == reason
+    assert step.state in ("done", "not_applicable", "reversed")
