@@ -208,6 +208,11 @@ def gradual_exit(
 # --- time limits ---------------------------------------------------------------------------------
 
 
+def is_working_day(day: date, holidays: frozenset[date], makeup_workdays: frozenset[date]) -> bool:
+    """Monday to Friday, except listed public holidays, plus listed make-up weekend days (调休)."""
+    return day in makeup_workdays or (day.weekday() < 5 and day not in holidays)
+
+
 def decision_due(
     accepted_on: date, working_days: int, holidays: frozenset[date], makeup_workdays: frozenset[date]
 ) -> date:
@@ -225,8 +230,7 @@ def decision_due(
     day, counted = accepted_on, 0
     while counted < working_days:
         day += timedelta(days=1)
-        if day in makeup_workdays or (day.weekday() < 5 and day not in holidays):
-            counted += 1
+        counted += is_working_day(day, holidays, makeup_workdays)
     return day
 
 

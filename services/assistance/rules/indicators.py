@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 from contracts.refusals import InvalidRuleInput
 
+from .grants import is_working_day
 from .numbers import _non_negative_int
 
 # --- indicators (BRIEF §5): the arithmetic of assistance's figures ---------------------------------
@@ -26,8 +27,7 @@ def working_days_between(start: date, end: date, holidays: frozenset[date], make
     day, counted = start, 0
     while day < end:
         day += timedelta(days=1)
-        if day in makeup_workdays or (day.weekday() < 5 and day not in holidays):
-            counted += 1
+        counted += is_working_day(day, holidays, makeup_workdays)
     return counted
 
 
