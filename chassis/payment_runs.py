@@ -346,33 +346,31 @@ class PaymentRun:
 
         `to_bank` counts the payments still pending (after reconciliation: none)."""
         _require_postgresql(conn)
-        cycle = conn.execute(
-            text(f"SELECT id, month, state, scope FROM {self.tables.cycle_name} WHERE id = :id"), {"id": cycle_id}
-        ).first()
-        if cycle is None:
-            raise UnknownCycle(f"no payment cycle {cycle_id}")
+        cycle = self._cycle(conn, cycle_id)
         tally = conn.execute(self._tally, {"cycle_id": cycle_id, "no_account": NO_BANK_ACCOUNT}).all()
         return cycle_summary(cycle, False, tally)
 
     def scope_of(self, conn: Connection, cycle_id: str) -> str:
         """The cycle's scope (who may work on it is the service's business); CycleStateError if none."""
         _require_postgresql(conn)
-        scope = conn.execute(
-            text(f"SELECT scope FROM {self.tables.cycle_name} WHERE id = :id"), {"id": cycle_id}
-        ).scalar()
-        if scope is None:
-            raise UnknownCycle(f"no payment cycle {cycle_id}")
-        return scope
+        return self._cycle(conn, cycle_id).scope
 
     def _cycle_state(self, conn: Connection, cycle_id: str, lock: str = "") -> str:
         """The cycle's state; `lock` "UPDATE" or "SHARE" locks its row until the caller's commit."""
-        state = conn.execute(
-            text(f"SELECT state FROM {self.tables.cycle_name} WHERE id = :id" + (f" FOR {lock}" if lock else "")),
+        return self._cycle(conn, cycle_id, lock).state
+
+    def _cycle(self, conn: Connection, cycle_id: str, lock: str = ""):
+        """The cycle's row (id, month, state, scope), locked as `lock` says; UnknownCycle if none."""
+        cycle = conn.execute(
+            text(
+                f"SELECT id, month, state, scope FROM {self.tables.cycle_name} WHERE id = :id"
+                + (f" FOR {lock}" if lock else "")
+            ),
             {"id": cycle_id},
-        ).scalar()
-        if state is None:
+        ).first()
+        if cycle is None:
             raise UnknownCycle(f"no payment cycle {cycle_id}")
-        return state
+        return cycle
 
     def _batch(self, cycle_id_sql: str) -> str:
         return sql.BATCH.format(payment=self.tables.name, cycle_id=cycle_id_sql)
