@@ -30,7 +30,10 @@ AXE = ROOT / "gateway" / "console" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = "/usr/bin/chromium"
 TOWNSHIP, OTHER_TOWNSHIP, DISTRICT = "330602001", "330602002", "330602"
 PHONE = {"width": 390, "height": 844}
-expect.set_options(timeout=20_000)  # a page's answer beside a CPU hog takes seconds, not milliseconds
+# Playwright's waits, short so that a failure reports fast (its own defaults are 30 s, each); a page's
+# answer beside a CPU hog takes seconds, not milliseconds, so not shorter than this
+TIMEOUT_MS = 10_000
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="session")
@@ -39,11 +42,9 @@ def browser():
     playwright = sync_playwright().start()
     chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
     yield chromium
-    # the driver's own stop waits for its child under eventlet's patched subprocess handling and
-    # never returns in this process: the browser is closed and the driver ends with the process
-    # (its pipe closes)
-    with eventlet.Timeout(30, False):
+    with eventlet.Timeout(30, False):  # (conftest.py: why this returns under eventlet)
         chromium.close()
+        playwright.stop()
 
 
 def dev_issuer_keys(path: Path) -> str:
@@ -62,7 +63,8 @@ class Console:
         # CSP forbids inline scripts; axe is injected by the test, so this context lets it in
         self.context = browser.new_context(bypass_csp=True, viewport=PHONE if phone else None, locale="zh-CN")
         self.page: Page = self.context.new_page()
-        self.page.set_default_timeout(20_000)
+        self.context.set_default_timeout(TIMEOUT_MS)
+        self.context.set_default_navigation_timeout(2 * TIMEOUT_MS)
 
     def open(self, path: str) -> Page:
         self.page.goto(self.base + path)
