@@ -22,6 +22,7 @@ only its holder can compute), and a POST without it is refused 403 before anythi
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -35,12 +36,14 @@ import jwt
 import requests
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from nameko.dependency_providers import Config
+from nameko.exceptions import UnknownService
 from werkzeug.routing import Map, Rule
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
 from chassis.entrypoints import http
 from chassis.errors import Problem
+from chassis.logs import get_logger
 from gateway.api import ROUTES
 from gateway.assistance_routes import CYCLES
 from gateway.auth import DevIssuer, issue_token
@@ -92,13 +95,20 @@ class Session:
 
 
 def page(fn):
-    """A page's handler, answering a `Page` raised on the way (sign-in, a refusal) with its response."""
+    """A page's handler, answering a `Page` raised on the way (sign-in, a refusal) with its response,
+    and a fault (a service not running, a bug) with a page that says so, in the page's HTML: the
+    API answers those 500 as JSON, which a browser would show as text. Nothing of the request is
+    kept, as the API's failed worker keeps nothing."""
 
     def run(self, request, **values):
         try:
             return fn(self, request, **values)
         except Page as stop:
             return stop.response
+        except Exception as exc:
+            self.db.rollback()
+            get_logger().error("console.fault", error=repr(exc), path=request.path, exc_info=True)
+            return self.fault(request, exc)
 
     run.__name__ = fn.__name__
     run.__doc__ = fn.__doc__
@@ -129,6 +139,9 @@ class ConsoleRoutes:
         try:
             response = getattr(self, handler)(Request(environ), **values)
         except Problem as problem:
+            # the API's worker would end here and roll back: so does the page, keeping nothing of
+            # the refused call (what the route wrote before refusing) when it answers in words
+            self.db.rollback()
             if problem.status == 401:
                 raise Page(self._to_sign_in("expired")) from None
             return problem.status, problem.as_json()
@@ -147,6 +160,16 @@ class ConsoleRoutes:
         return self.render(
             "error.html", 404, session, title="未找到", detail="没有找到该记录，或该记录不在您的辖区内。"
         )
+
+    def fault(self, request, exc: Exception) -> Response:
+        session = None
+        with contextlib.suppress(Page):  # signed out: the page without the header's session
+            session = self.session(request)
+        if isinstance(exc, UnknownService):
+            detail = "办理该事项的业务服务暂未运行，请稍后重试。"
+            return self.render("error.html", 503, session, title="服务暂不可用", detail=detail)
+        detail = "系统未能完成此操作，已记录错误，请稍后重试。"
+        return self.render("error.html", 500, session, title="系统错误", detail=detail)
 
     def _to_sign_in(self, why: str = "") -> Response:
         response = Response(status=303, headers={"Location": "/console/sign-in" + (f"?why={why}" if why else "")})
