@@ -136,15 +136,19 @@ class ConsoleRoutes:
             data=json.dumps(body) if body is not None else None,
             content_type="application/json" if body is not None else None,
         ).get_environ()
+        # the API's worker that refuses rolls back what its route wrote before refusing; the page
+        # goes on (to say why), so a call that may write runs in a savepoint, undone if refused
+        savepoint = self.db.begin_nested() if method != "GET" else None
         try:
             response = getattr(self, handler)(Request(environ), **values)
         except Problem as problem:
-            # the API's worker would end here and roll back: so does the page, keeping nothing of
-            # the refused call (what the route wrote before refusing) when it answers in words
-            self.db.rollback()
+            if savepoint is not None and savepoint.is_active:
+                savepoint.rollback()
             if problem.status == 401:
                 raise Page(self._to_sign_in("expired")) from None
             return problem.status, problem.as_json()
+        if savepoint is not None and savepoint.is_active:
+            savepoint.commit()
         return response.status_code, json.loads(response.get_data() or b"null")
 
     def render(
