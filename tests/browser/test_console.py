@@ -24,7 +24,7 @@ from tests.integration.test_assistance_gateway import members, pin_standard
 from tests.integration.test_marriage_one_matter import couple, slot
 from tests.system import ISSUER
 
-ROOT = Path(__file__).resolve().parents[2]  # not yet in `make test`: see the module's last note
+ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "console"
 AXE = ROOT / "gateway" / "console" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = "/usr/bin/chromium"
@@ -626,10 +626,3 @@ def test_an_admin_sees_dead_letters_with_their_reasons_and_replays_them_audited(
     assert [(r["action"], r["actor_id"], r["actor_role"], r["outcome"]) for r in rows] == [
         ("dead_letters.replay", "ops-01", "admin", "replayed")
     ]
-
-
-# Not yet in `make test` (tests/browser is outside tests/integration, which the integration tier
-# runs): on the day it was written, beside the acceptance run and a CPU hog, the caseworker test
-# reached the queue and failed at the claim button (the table came back unclaimed, no refusal
-# shown: htmx does not swap a 4xx/5xx answer, so the cause is still to be read), and there was no
-# time left to find why. Run: pytest tests/browser with the harness's TONGBAN_TEST_* variables.
