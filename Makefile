@@ -25,8 +25,9 @@ INSTANCES ?= 1
 run: install
 	$(PY) -m infra.run --instances $(INSTANCES)
 
-# Everything: lint and types, the pure tier, then the integration tier in two processes.
-test: lint test-unit test-integration
+# Everything: lint and types, the pure tier, the integration tier in two processes, then the
+# console in the browser (about two minutes, one process: its own CPU, so its waits stay short).
+test: lint test-unit test-integration test-browser
 
 # The pure tier: rules, contracts, schemas, the generated documents. No broker, no database.
 test-unit: install
@@ -37,7 +38,8 @@ test-integration: install
 	$(PY) -m tests.parallel tests/integration
 
 # The console in Debian's chromium (Playwright), against the same broker and PostgreSQL: one
-# process, one browser for the whole run (tests/browser/test_console.py).
+# process, one browser for the whole run (tests/browser/test_console.py); it rewrites the
+# screenshots in docs/console/.
 test-browser: install
 	$(PY) -m pytest -q -p no:randomly tests/browser
 

@@ -14,6 +14,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 CODE = re.compile(r"`[^`\n]*`")
+IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)|<img [^>]*src=\"([^\"]+)\"")
 
 
 def anchor(heading: str) -> str:
@@ -32,10 +33,17 @@ def links(page: Path) -> list[str]:
     return [target for target in LINK.findall(text) if not re.match(r"[a-z]+:", target)]
 
 
+def images(page: Path) -> list[str]:
+    """The page's images, Markdown's and HTML's (the README sizes its screenshots with <img>)."""
+    text = CODE.sub("", FENCE.sub("", page.read_text(encoding="utf-8")))
+    found = [a or b for a, b in IMAGE.findall(text)]
+    return [target for target in found if not re.match(r"[a-z]+:", target)]
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_relative_link_resolves(page):
     broken = []
-    for target in links(page):
+    for target in links(page) + images(page):
         path, _, fragment = target.partition("#")
         file = (page.parent / path).resolve() if path else page
         if not file.exists():
@@ -43,6 +51,11 @@ def test_every_relative_link_resolves(page):
         elif fragment and (file.suffix != ".md" or fragment not in anchors(file)):
             broken.append(f"{target}: no such heading in {file.relative_to(ROOT)}")
     assert not broken, broken
+
+
+def test_the_image_check_sees_the_readmes_screenshots():
+    """The README's screenshots are seen by the check above (an <img> it missed would pass unseen)."""
+    assert [i for i in images(ROOT / "README.md") if i.startswith("docs/console/")], images(ROOT / "README.md")
 
 
 def test_the_link_check_sees_links_and_anchors():
@@ -60,3 +73,14 @@ def test_the_readme_fits_on_two_screens():
 def test_the_events_page_is_the_generated_catalogue():
     page = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")
     assert embedded(page) == render(), "run: make catalogue"
+
+
+def test_every_screenshot_the_browser_tests_take_is_committed_and_shown():
+    """tests/browser photographs each page into docs/console/: each is there and docs/console.md shows it."""
+    source = (ROOT / "tests" / "browser" / "test_console.py").read_text(encoding="utf-8")
+    shots = re.findall(r'(?:check_page\([^,]+, |shot=)"([^"]+)"', source)
+    assert len(shots) > 20, shots  # the pattern still finds the tests' names
+    shown = set(links(ROOT / "docs" / "console.md"))
+    missing = [s for s in shots if not (ROOT / "docs" / "console" / f"{s}.png").exists()]
+    unshown = [s for s in shots if f"console/{s}.png" not in shown]
+    assert (missing, unshown) == ([], []), (missing, unshown)
