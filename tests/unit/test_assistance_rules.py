@@ -772,6 +772,7 @@ def test_rules_import_only_the_standard_library_and_the_contracts():
         "datetime",
         "decimal",
         "fractions",
+        "itertools",
         "types",
         "typing",
         "contracts.person",

@@ -67,6 +67,7 @@ from .grants import (
     notice_ends,
     review_check_complete,
     with_assets,
+    working_days_after,
 )
 from .household import (
     DISABILITY_PARAMETERS,
@@ -169,6 +170,7 @@ __all__ = [
     "temporary_assistance",
     "transition",
     "with_assets",
+    "working_days_after",
     "working_days_between",
     "yearly_standard_yuan",
     "yuan",

@@ -4,9 +4,10 @@ what a benefit comes to without a deceased member."""
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import islice
 
 from contracts.refusals import InvalidRuleInput
 
@@ -213,6 +214,15 @@ def is_working_day(day: date, holidays: frozenset[date], makeup_workdays: frozen
     return day in makeup_workdays or (day.weekday() < 5 and day not in holidays)
 
 
+def working_days_after(start: date, holidays: frozenset[date], makeup_workdays: frozenset[date]) -> Iterator[date]:
+    """The working days after `start` (not counting it), in order, without end."""
+    day = start
+    while True:
+        day += timedelta(days=1)
+        if is_working_day(day, holidays, makeup_workdays):
+            yield day
+
+
 def decision_due(
     accepted_on: date, working_days: int, holidays: frozenset[date], makeup_workdays: frozenset[date]
 ) -> date:
@@ -227,11 +237,7 @@ def decision_due(
     weekday_makeups = sorted(d for d in makeup_workdays if d.weekday() < 5)
     if weekday_makeups:
         raise InvalidRuleInput(f"make-up working day {weekday_makeups[0].isoformat()} is not a Saturday or Sunday")
-    day, counted = accepted_on, 0
-    while counted < working_days:
-        day += timedelta(days=1)
-        counted += is_working_day(day, holidays, makeup_workdays)
-    return day
+    return next(islice(working_days_after(accepted_on, holidays, makeup_workdays), working_days - 1, None))
 
 
 def notice_ends(published_on: date, notice_days: int) -> date:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
+from itertools import takewhile
 
 from contracts.refusals import InvalidRuleInput
 
-from .grants import is_working_day
+from .grants import working_days_after
 from .numbers import _non_negative_int
 
 # --- indicators (BRIEF §5): the arithmetic of assistance's figures ---------------------------------
@@ -24,11 +25,7 @@ def working_days_between(start: date, end: date, holidays: frozenset[date], make
     application: 0 on a Saturday, 1 on Monday), on the calendar decision_due counts with."""
     if end < start:
         raise InvalidRuleInput(f"a decision on {end.isoformat()} comes before its application on {start.isoformat()}")
-    day, counted = start, 0
-    while day < end:
-        day += timedelta(days=1)
-        counted += is_working_day(day, holidays, makeup_workdays)
-    return counted
+    return sum(1 for _ in takewhile(lambda day: day <= end, working_days_after(start, holidays, makeup_workdays)))
 
 
 def mean_decision_working_days(
