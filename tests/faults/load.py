@@ -31,6 +31,7 @@ from sqlalchemy import create_engine, text
 
 from chassis.clock import LOCAL_ZONE
 from contracts.subscriptions import PARTNER_EXCHANGE, SUBSCRIPTIONS
+from infra.processes import PROCESSES
 from tests.system import ISSUER, person
 
 DISTRICT, TOWNSHIP, VILLAGE = "330602", "330602001", "330602001001"
@@ -42,7 +43,8 @@ BANKS = ("partner", "banks")
 ADMIN = ("admin", "ops")
 BUREAU = ("clerk", "allowance-office", DISTRICT)
 MATTER_PATIENCE = 600.0  # seconds a matter may take under faults before the run counts it as stuck
-CONSUMER_DB = {"progress": "gateway", "partner_feed": "gateway"}
+# whose database each consumer keeps its inbox in: its process's (progress, the partner feed and webhooks: the gateway's)
+CONSUMER_DB = {process.queues_of: process.database for process in PROCESSES.values()}
 
 
 class Stuck(Exception):
