@@ -9,6 +9,7 @@ A record outside the caller's area reads as not found, as every case page answer
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from nameko.exceptions import UnknownService
@@ -38,8 +39,13 @@ class CasePages(ConsoleBase):
             return self.not_found(session)
         if code != 200:
             return self.render("error.html", code, session, title=title, detail=record.get("detail"))
-        found = {name: self._part(session, part)[1] for name, part in parts.items()}
-        return self.render(template, session=session, record=record, **found)
+        found: dict[str, Any] = {}
+        down: set[str] = set()
+        for name, part in parts.items():
+            code, found[name] = self._part(session, part)
+            if code == 503:
+                down.add(name)
+        return self.render(template, session=session, record=record, down=down, **found)
 
     @http("GET", "/console/lookup")
     @page
