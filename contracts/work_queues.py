@@ -32,6 +32,7 @@ class WorkQueueActionSchema(Strict):
 
 class WorkQueueItemSchema(Strict):
     record_id = fields.String()
+    case_id = fields.String(allow_none=True, metadata={"description": "the id of the record's case page"})
     state = fields.String()
     overdue = fields.Boolean()
     working_days_left = fields.Integer(allow_none=True, metadata={"description": "Monday-Friday days to the due date"})
@@ -44,6 +45,8 @@ class WorkQueueSummarySchema(Strict):
     name = fields.String()
     title = fields.String()
     counts = fields.Dict(metadata={"description": "records by state, overdue and claimed"})
+    state_label = fields.String(metadata={"description": "what the queue's states are (状态, 风险颜色)"})
+    available = fields.Boolean(metadata={"description": "false: the service the records come from is not running"})
 
 
 class WorkQueueListSchema(Strict):
@@ -54,6 +57,10 @@ class WorkQueuePageSchema(Strict):
     name = fields.String()
     title = fields.String()
     empty = fields.String()
+    filters = fields.List(fields.String(), metadata={"description": "the filters it offers: state, claim, overdue"})
+    state_label = fields.String()
+    case_page = fields.String(allow_none=True, metadata={"description": "the console's case page of its rows"})
+    case_posted = fields.Boolean(metadata={"description": "the case id is a resident ID: opened by a POST form"})
     columns = fields.List(fields.Nested(WorkQueueColumnSchema))
     counts = fields.Dict()
     total = fields.Integer()

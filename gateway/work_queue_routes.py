@@ -8,6 +8,7 @@ are audited in the gateway's audit log, in the worker's transaction."""
 
 from __future__ import annotations
 
+from nameko.exceptions import UnknownService
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
@@ -20,6 +21,13 @@ from gateway.models import WorkClaim
 
 CLERK, ADMIN = "clerk", "admin"
 QUEUES = "/api/v1/work-queues"
+# a queue's source (the handler of its GET route) -> that route's own RPC: (service, method)
+SOURCES = {
+    "assistance_queue": ("assistance", "list_applications"),  # gateway/assistance_routes.py
+    "reviews_due": ("assistance", "reviews_due"),
+    "funeral_date_conflicts": ("funeral", "date_conflicts"),  # gateway/funeral_routes.py
+    "child_follow_ups": ("care", "follow_ups"),  # gateway/care_routes.py
+}
 
 
 class WorkQueueRoutes:
@@ -34,17 +42,23 @@ class WorkQueueRoutes:
         return queue
 
     def _queue_records(self, actor, queue: rules.WorkQueue) -> list[dict]:
-        # the source route's own RPC (gateway/assistance_routes.py assistance_queue)
-        if queue.source == "assistance_queue":
-            return self.assistance.list_applications(actor.as_dict())
-        raise NotFound(f"the work queue {queue.name} has no source")  # a definition without a source
+        if queue.source not in SOURCES:
+            raise NotFound(f"the work queue {queue.name} has no source")  # a definition without a source
+        service, method = SOURCES[queue.source]
+        return getattr(getattr(self, service), method)(actor.as_dict())
 
     def _claims(self, kind: str) -> dict[str, str]:
         rows = self.db.execute(select(WorkClaim.record_id, WorkClaim.claimed_by).where(WorkClaim.record_kind == kind))
         return dict(rows.all())
 
     def _read_record(self, actor, queue: rules.WorkQueue, record_id: str) -> dict:
-        """The record as `GET` of it shows it to this caller (refused as that route refuses)."""
+        """The record as `GET` of it shows it to this caller (refused as that route refuses); a
+        record without a GET route of its own, as the queue's source shows it to them."""
+        if queue.record_kind != rules.APPLICATION:
+            for record in self._queue_records(actor, queue):
+                if str(record[queue.id_field]) == record_id:
+                    return record
+            raise NotFound(f"no record {record_id} in the work queue {queue.name}")
         record = self.assistance.get_application(actor.as_dict(), record_id)
         if record["state"] not in queue.states:
             raise Conflict(f"the record is {record['state']}: not in the work queue {queue.name} any more")
@@ -55,14 +69,21 @@ class WorkQueueRoutes:
         QUEUES,
         roles=(CLERK, ADMIN),
         tag="work-queues",
-        summary="The caller's work queues (工作队列), each with its counts by state, overdue and claimed",
+        summary="The caller's work queues (工作队列), each with its counts by state, overdue and claimed "
+        "(a queue whose service is not running is listed as not available)",
         response=wq.WorkQueueListSchema,
     )
     def list_work_queues(self, actor, body):
         today, summaries = self.clock.today(), []
         for queue in rules.queues_for(actor.role, actor.area):
-            page = rules.page_of(queue, self._queue_records(actor, queue), self._claims(queue.record_kind), today, "")
-            summaries.append({"name": queue.name, "title": queue.title, "counts": page.counts})
+            summary = {"name": queue.name, "title": queue.title, "state_label": queue.state_label}
+            try:
+                records = self._queue_records(actor, queue)
+            except UnknownService:  # one service down leaves the other queues workable
+                summaries.append({**summary, "available": False, "counts": {}})
+                continue
+            page = rules.page_of(queue, records, self._claims(queue.record_kind), today, "")
+            summaries.append({**summary, "available": True, "counts": page.counts})
         return {"queues": summaries}
 
     @route(
@@ -93,6 +114,10 @@ class WorkQueueRoutes:
             "name": queue.name,
             "title": queue.title,
             "empty": queue.empty,
+            "filters": list(queue.filters),
+            "state_label": queue.state_label,
+            "case_page": queue.case_page,
+            "case_posted": queue.case_posted,
             "columns": [{"field": f, "title": t} for f, t in queue.columns],
             "counts": page.counts,
             "total": page.total,
@@ -100,7 +125,8 @@ class WorkQueueRoutes:
             "pages": page.pages,
             "items": [
                 {
-                    "record_id": item["application_id"],
+                    "record_id": item["record_id"],
+                    "case_id": item["case_id"],
                     "state": item["state"],
                     "overdue": bool(item.get("overdue")),
                     "working_days_left": item["working_days_left"],

@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 PER_PAGE = 20
-APPLICATION = "assistance_application"  # the claimed record's kind
+# the claimed records' kinds (a claim is one per record of a kind)
+APPLICATION = "assistance_application"
+REVIEW = "assistance_review"  # an entitlement whose periodic re-check (复核) is due
+FUNERAL_CASE = "funeral_case"
+FOLLOW_UP = "child_follow_up"  # a screening's follow-up
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,18 @@ class WorkQueue:
     area_digits: int | None = None
     notice_over: bool = False  # only records whose public notice has ended (审批 may follow)
     filters: tuple[str, ...] = field(default=("state", "claim", "overdue"))
+    # what a record of the source is (not every queue holds applications): its id (what a claim
+    # names), the date its working days left count to, the field `states` are of and its label
+    id_field: str = "application_id"
+    due_field: str | None = "decision_due"
+    state_field: str | None = "state"
+    state_label: str = "状态"
+    # the console's case page of a row: its path before the id, and the record field with the id;
+    # `case_posted`: the id is a resident ID, so the row opens the page by a POST form, never by a
+    # URL holding it (URLs are logged and kept in browser history)
+    case_page: str | None = "/console/applications/"
+    case_field: str = "application_id"
+    case_posted: bool = False
 
 
 ACCEPT = Action("acceptance", "受理", ("submitted",))
@@ -85,6 +101,83 @@ QUEUES: dict[str, WorkQueue] = {
             area_digits=6,
             notice_over=True,
         ),
+        WorkQueue(
+            name="assistance-reviews-due",
+            title="待复核的救助（30 日内到期）",
+            roles=("clerk", "admin"),
+            source="reviews_due",
+            record_kind=REVIEW,
+            states=(),
+            columns=(
+                ("household_short", "家庭编号"),
+                ("programme_title", "救助类别"),
+                ("monthly_amount", "月救助金"),
+                ("region_code", "所属区划"),
+                ("next_review_on", "复核日期"),
+                ("working_days_left", "剩余工作日"),
+                ("review_check_title", "动态复核核对"),
+                ("claimed_by", "认领人"),
+            ),
+            actions=(),
+            empty="辖区内 30 日内暂无到期的复核。",
+            filters=("claim", "overdue"),
+            id_field="entitlement_id",
+            due_field="next_review_on",
+            state_field=None,
+            case_page="/console/households/",
+            case_field="household_id",
+        ),
+        WorkQueue(
+            name="funeral-date-conflicts",
+            title="死亡日期不一致的殡葬案件",
+            roles=("clerk", "admin"),
+            source="funeral_date_conflicts",
+            record_kind=FUNERAL_CASE,
+            states=(),
+            columns=(
+                ("short_id", "案件编号"),
+                ("name", "逝者"),
+                ("region_code", "所属区划"),
+                ("reported_dates_text", "各方上报的死亡日期"),
+                ("date_of_death", "案件现用日期"),
+                ("state_title", "案件状态"),
+                ("claimed_by", "认领人"),
+            ),
+            actions=(),
+            empty="辖区内暂无死亡日期不一致的案件。",
+            filters=("claim",),
+            id_field="case_id",
+            due_field=None,
+            state_field=None,
+            case_page="/console/funeral-cases/",
+            case_field="case_id",
+        ),
+        WorkQueue(
+            name="child-follow-ups",
+            title="困境儿童待跟进（四色管理）",
+            roles=("clerk", "admin"),
+            source="child_follow_ups",
+            record_kind=FOLLOW_UP,
+            states=("red", "orange", "yellow", "green"),
+            columns=(
+                ("name", "儿童"),
+                ("resident_id_masked", "身份证号"),
+                ("state_title", "风险颜色"),
+                ("village_code", "村（社区）"),
+                ("follow_up_due", "跟进期限"),
+                ("working_days_left", "剩余工作日"),
+                ("claimed_by", "认领人"),
+            ),
+            actions=(),
+            empty="辖区内暂无待跟进的儿童。",
+            id_field="screening_id",
+            due_field="follow_up_due",
+            state_field="level",
+            state_label="风险颜色",
+            case_page="/console/children",
+            case_field="resident_id",
+            case_posted=True,
+        ),
     )
 }
 
@@ -104,6 +197,9 @@ STATE_TITLES = {
     "rejected": "不予批准",
     "withdrawn": "已撤回",
 }
+LEVEL_TITLES = {"red": "红色", "orange": "橙色", "yellow": "黄色", "green": "绿色"}  # 四色管理
+CASE_STATE_TITLES = {"open": "办理中", "cremated": "已火化", "revoked": "已撤销"}  # a funeral case's
+TITLES = {**STATE_TITLES, **LEVEL_TITLES, **CASE_STATE_TITLES}  # the states' words, in every queue
 
 
 def queues_for(role: str, area: str | None) -> list[WorkQueue]:
@@ -157,20 +253,31 @@ def page_of(
     `claims`: record id -> who claimed it; `claim`: mine / unclaimed / None (all)."""
     held = []
     for record in records:
-        if record.get("state") not in queue.states:
+        kept = record.get(queue.state_field) if queue.state_field else None
+        if queue.states and kept not in queue.states:
             continue
         if queue.notice_over and not (record.get("notice_ends") and str(record["notice_ends"]) < today.isoformat()):
             continue
-        due = date.fromisoformat(record["decision_due"]) if record.get("decision_due") else None
+        due = (
+            date.fromisoformat(str(record[queue.due_field]))
+            if queue.due_field and record.get(queue.due_field)
+            else None
+        )
+        record_id = str(record[queue.id_field])
         held.append(
             {
                 **record,
-                "short_id": record["application_id"][:8],
-                "programme_title": PROGRAMME_TITLES.get(record.get("programme", ""), record.get("programme")),
-                "state_title": STATE_TITLES.get(record["state"], record["state"]),
+                **_derived(record),
+                "record_id": record_id,
+                "state": kept,
+                "short_id": record_id[:8],
+                "state_title": TITLES.get(kept or record.get("state") or "", kept or record.get("state")),
                 "working_days_left": working_days_left(today, due),
-                "claimed_by": claims.get(record["application_id"]),
-                "actions": [a for a in queue.actions if record["state"] in a.states],
+                # the source's own word where it says; else past its due date
+                "overdue": bool(record["overdue"]) if "overdue" in record else due is not None and due < today,
+                "claimed_by": claims.get(record_id),
+                "case_id": record.get(queue.case_field),
+                "actions": [a for a in queue.actions if kept in a.states],
             }
         )
     counts = {s: sum(1 for r in held if r["state"] == s) for s in queue.states}
@@ -189,9 +296,37 @@ def page_of(
             not r.get("overdue"),
             r["working_days_left"] is None,
             r["working_days_left"] if r["working_days_left"] is not None else 0,
-            r["application_id"],
+            r["record_id"],
         )
     )
     pages = max(1, -(-len(chosen) // per_page))
     page = min(max(1, page), pages)
     return Page(chosen[(page - 1) * per_page : page * per_page], len(chosen), counts, page, pages)
+
+
+def mask(resident_id: str | None) -> str:
+    """A resident ID as pages and queues show it: never in full."""
+    if not resident_id:
+        return "—"
+    return resident_id[:6] + "********" + resident_id[-4:]
+
+
+def _derived(record: dict) -> dict:
+    """The words a queue's columns show of a record's raw fields: a programme's title, a masked
+    resident ID, money in yuan, a list of dates, whether the re-check's economic check is done."""
+    out: dict = {}
+    if "programme" in record:
+        out["programme_title"] = PROGRAMME_TITLES.get(record["programme"] or "", record["programme"])
+    if record.get("household_id"):
+        out["household_short"] = str(record["household_id"])[:8]
+    if "resident_id" in record:
+        out["resident_id_masked"] = mask(record["resident_id"])
+    if isinstance(record.get("monthly_amount_fen"), int):
+        fen = record["monthly_amount_fen"]
+        out["monthly_amount"] = f"{fen // 100}.{fen % 100:02d} 元"
+    if isinstance(record.get("reported_dates"), list):
+        out["reported_dates_text"] = "、".join(str(d) for d in record["reported_dates"])
+    if "review_check" in record:
+        check = record["review_check"]
+        out["review_check_title"] = None if check is None else ("已完成" if check.get("complete") else "进行中")
+    return out

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from gateway.console import words
 from gateway.console.base import _add_months, csrf_for
+from gateway.console.cases import CasePages
 from gateway.console.casework import CaseworkPages
 from gateway.console.citizen import CitizenPages
 from gateway.console.office import OfficePages
@@ -31,6 +32,6 @@ from gateway.console.sign_in import SignInPages
 __all__ = ["ConsoleRoutes", "_add_months", "csrf_for", "words"]
 
 
-class ConsoleRoutes(SignInPages, CaseworkPages, CitizenPages, OfficePages):
+class ConsoleRoutes(SignInPages, CaseworkPages, CasePages, CitizenPages, OfficePages):
     """Mixed into the gateway service (which provides auth, clock, db and the API's route handlers);
-    the pages by group: sign_in.py, casework.py, citizen.py, office.py, over base.py's plumbing."""
+    the pages by group: sign_in.py, casework.py, cases.py, citizen.py, office.py, over base.py's plumbing."""

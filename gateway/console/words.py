@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from gateway.work_queues import PROGRAMME_TITLES, STATE_TITLES
+from gateway.work_queues import LEVEL_TITLES, PROGRAMME_TITLES, TITLES
+from gateway.work_queues import mask as mask  # a resident ID as pages show it (queues share it)
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 SIGN_IN_ROLES = {
@@ -44,7 +45,7 @@ SOURCES = {"status": "状态"}
 CHECK_STATUS = {"ok": "已返回", "timeout": "超时", "error": "失败", "not_found": "无记录"}
 DECISIONS = {"approve": "批准", "reject": "不予批准"}
 RELATIONSHIPS = {"head": "户主", "spouse": "配偶", "child": "子女", "parent": "父母", "other": "其他"}
-programmes, states = PROGRAMME_TITLES, STATE_TITLES
+programmes, states, levels = PROGRAMME_TITLES, TITLES, LEVEL_TITLES
 
 
 def yuan(fen) -> str:
@@ -75,13 +76,6 @@ def refusal(answer) -> str:
     return f"操作未完成：{detail}" + (f"（{named}）" if named else "")
 
 
-def mask(resident_id: str | None) -> str:
-    """A resident ID as pages show it: never in full."""
-    if not resident_id:
-        return "—"
-    return resident_id[:6] + "********" + resident_id[-4:]
-
-
 INFORMANTS = {"spouse": "配偶", "child": "子女", "parent": "父母", "sibling": "兄弟姐妹", "other": "其他亲属"}
 CYCLE_STATES = {"frozen": "已冻结，待发送银行", "sent": "已发送，待银行回盘对账", "reconciled": "已对账"}
 PAYMENT_STATES = {"pending": "待发放", "sent": "已发送银行", "paid": "已到账", "failed": "发放失败"}
@@ -92,6 +86,28 @@ OWNER_TITLES = {
     "funeral": "殡葬管理",
     "charity": "慈善",
 }
+ORGANISATION_KINDS = {"social_group": "社会团体", "social_service_institution": "社会服务机构", "foundation": "基金会"}
+REGISTRATIONS = {"registered": "登记", "filed": "备案"}
+ORGANISATION_STATES = {"active": "正常", "abnormal": "异常", "dormant": "僵尸（长期未活动）", "cancelled": "已注销"}
+CHILD_CATEGORIES = {
+    "orphan": "孤儿",
+    "de_facto_unsupported": "事实无人抚养儿童",
+    "distressed": "困境儿童",
+    "left_behind": "留守儿童",
+}
+PLACEMENTS = {"institution": "机构养育", "community": "社会散居"}
+SEXES = {"male": "男", "female": "女"}
+NOTICE_SOURCES = {"hospital": "医院（死亡医学证明）", "police": "公安", "funeral_home": "殡仪馆", "family": "家属"}
+BOOKINGS = {"transport": "遗体接运", "cremation": "遗体火化"}
+BURIALS = {
+    "tree": "树葬",
+    "lawn": "草坪葬",
+    "flower_bed": "花坛葬",
+    "sea": "海葬",
+    "niche": "骨灰堂格位",
+    "traditional": "传统墓葬",
+}
+VERIFICATION = {"verified": "已核实", "awaiting": "待核实", "lapsed": "逾期未核实"}
 UNITS = {
     "ratio": "",
     "per_10k": "每万人",

@@ -19,9 +19,11 @@ from __future__ import annotations
 import faulthandler
 import sys
 
+import eventlet
 import greenlet
 import pytest
 from playwright._impl import _greenlets
+from playwright.sync_api import sync_playwright
 
 from tests.system import system
 
@@ -30,6 +32,7 @@ __all__ = ["system"]
 # a test that makes no progress for this long is stopped with every thread's stack printed
 # (a watchdog thread of faulthandler's own, outside eventlet and Playwright)
 WATCHDOG_SECONDS = 420
+CHROMIUM = "/usr/bin/chromium"
 
 _PARENT = greenlet.greenlet.parent  # the C type's own attribute, read as usual
 
@@ -52,3 +55,14 @@ def watchdog():
     faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True, file=sys.stderr)
     yield
     faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One chromium for the whole run (every module's tests); each test opens its own contexts."""
+    playwright = sync_playwright().start()
+    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    yield chromium
+    with eventlet.Timeout(30, False):  # (above: why this returns under eventlet)
+        chromium.close()
+        playwright.stop()

@@ -12,10 +12,8 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 
-import eventlet
-import pytest
 from jwt.algorithms import ECAlgorithm
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, text
 
 from infra.partner_data import PartnerData
@@ -27,24 +25,12 @@ from tests.system import ISSUER
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "console"
 AXE = ROOT / "gateway" / "console" / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM = "/usr/bin/chromium"
 TOWNSHIP, OTHER_TOWNSHIP, DISTRICT = "330602001", "330602002", "330602"
 PHONE = {"width": 390, "height": 844}
 # Playwright's waits, short so that a failure reports fast (its own defaults are 30 s, each); a page's
 # answer beside a CPU hog takes seconds, not milliseconds, so not shorter than this
 TIMEOUT_MS = 10_000
 expect.set_options(timeout=TIMEOUT_MS)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """One chromium for the whole run; each test opens its own contexts (cookie jars)."""
-    playwright = sync_playwright().start()
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-    yield chromium
-    with eventlet.Timeout(30, False):  # (conftest.py: why this returns under eventlet)
-        chromium.close()
-        playwright.stop()
 
 
 def dev_issuer_keys(path: Path) -> str:
@@ -601,9 +587,16 @@ def test_an_admin_sees_dead_letters_with_their_reasons_and_replays_them_audited(
 
     clerk = Console(browser, sys_.url)
     clerk.sign_in("clerk", "caseworker-01", TOWNSHIP, shot="sign-in-clerk-not-operations")
-    # this system runs no assistance service: the queues page says so, as a page (not the API's JSON 500)
-    expect(clerk.page.get_by_role("heading", name="服务暂不可用")).to_be_visible()
+    # this system runs none of the queues' services: the queues page lists each as not available,
+    # and a queue's page says so, as a page (not the API's JSON 500)
+    township = clerk.page.get_by_role("listitem").filter(
+        has=clerk.page.get_by_role("link", name=re.compile("低保申请"))
+    )
+    expect(township).to_contain_text("暂不可用")
     check_page(clerk.page, "queues-without-the-assistance-service")
+    clerk.open("/console/queues/dibao-township")
+    expect(clerk.page.get_by_role("heading", name="服务暂不可用")).to_be_visible()
+    check_page(clerk.page, "queue-without-the-assistance-service")
     clerk.open("/console/operations")
     expect(clerk.page.get_by_role("heading", name="无权查看")).to_be_visible()  # admins only, as the API
     check_page(clerk.page, "operations-refused-to-a-clerk")

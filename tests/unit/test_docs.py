@@ -77,7 +77,7 @@ def test_the_events_page_is_the_generated_catalogue():
 
 def test_every_screenshot_the_browser_tests_take_is_committed_and_shown():
     """tests/browser photographs each page into docs/console/: each is there and docs/console.md shows it."""
-    source = (ROOT / "tests" / "browser" / "test_console.py").read_text(encoding="utf-8")
+    source = "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "tests" / "browser").glob("test_*.py")))
     shots = re.findall(r'(?:check_page\([^,]+, |shot=)"([^"]+)"', source)
     assert len(shots) > 20, shots  # the pattern still finds the tests' names
     shown = set(links(ROOT / "docs" / "console.md"))
