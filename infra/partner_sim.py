@@ -253,7 +253,7 @@ class PartnerSimulator:
                 item = lane.get()
                 if item is None:
                     return
-                tag, event = item
+                tag, event, deliveries = item
                 try:
                     ok = self.report(code, event)
                 except requests.RequestException as exc:
@@ -263,7 +263,10 @@ class PartnerSimulator:
                 if ok:
                     self.received.append((code, event["type"], event["id"]))
                 else:
-                    time.sleep(0.2)  # not yet (the projection is behind): try again in a moment
+                    # not yet (the projection is behind): back off before handing it back, longer
+                    # each time, as a partner should: the queue parks a copy after its delivery
+                    # limit (chassis.topology), so a fixed short pause gave up after a few seconds
+                    time.sleep(retry_pause(deliveries))
                 done.put((tag, ok))
 
         workers = [threading.Thread(target=work, args=(lane,), daemon=True) for lane in lanes]
@@ -273,7 +276,9 @@ class PartnerSimulator:
         def on_message(body, message):
             event = json.loads(body) if isinstance(body, (str, bytes)) else body
             lane = zlib.crc32((event.get("subject") or event["id"]).encode()) % len(lanes)
-            lanes[lane].put((message.delivery_tag, event))
+            # quorum queues count deliveries in x-delivery-count (absent on the first)
+            deliveries = int((message.headers or {}).get("x-delivery-count") or 0)
+            lanes[lane].put((message.delivery_tag, event, deliveries))
 
         channel = conn.channel()
         try:
@@ -307,6 +312,12 @@ class PartnerSimulator:
         finally:
             for lane in lanes:
                 lane.put(None)
+
+
+def retry_pause(deliveries: int) -> float:
+    """Seconds to wait before handing back a copy delivered `deliveries` times before: 0.2 s,
+    doubling, at most 15 s, so the 20 deliveries a queue allows span about four minutes."""
+    return min(0.2 * 2 ** min(deliveries, 10), 15.0)
 
 
 def notify_birth(

@@ -75,3 +75,20 @@ def test_the_simulator_plays_each_organisation_apart():
     assert identities["police"] == ("police", None)
     assert "care_providers" not in identities  # no login for the code itself: one per provider
     assert identities["care_providers/p-1"] == ("care_providers", "p-1")
+
+
+@pytest.mark.parametrize(
+    ("deliveries", "pause"),
+    [(0, 0.2), (1, 0.4), (3, 1.6), (6, 12.8), (7, 15.0), (19, 15.0), (1000, 15.0)],
+)
+def test_the_simulated_partner_backs_off_longer_each_time_a_copy_comes_back(deliveries, pause):
+    from infra.partner_sim import retry_pause
+
+    assert retry_pause(deliveries) == pytest.approx(pause)
+
+
+def test_the_backoff_outlasts_a_projection_behind_by_minutes_within_the_delivery_limit():
+    from chassis.topology import DELIVERY_LIMIT
+    from infra.partner_sim import retry_pause
+
+    assert 180 <= sum(retry_pause(n) for n in range(DELIVERY_LIMIT)) <= 300
