@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from contracts.person import mask as person_mask
+
 PER_PAGE = 20
 # the claimed records' kinds (a claim is one per record of a kind)
 APPLICATION = "assistance_application"
@@ -305,10 +307,16 @@ def page_of(
 
 
 def mask(resident_id: str | None) -> str:
-    """A resident ID as pages and queues show it: never in full."""
-    if not resident_id:
+    """A resident ID as pages and queues show it: never in full (contracts.person's mask)."""
+    return person_mask(resident_id) if resident_id else "—"
+
+
+def yuan(fen) -> str:
+    """Integer fen as yuan with two decimals (money is never a float on the way)."""
+    if fen is None:
         return "—"
-    return resident_id[:6] + "********" + resident_id[-4:]
+    sign, fen = ("-" if fen < 0 else ""), abs(int(fen))
+    return f"{sign}{fen // 100}.{fen % 100:02d} 元"
 
 
 def _derived(record: dict) -> dict:
@@ -322,8 +330,7 @@ def _derived(record: dict) -> dict:
     if "resident_id" in record:
         out["resident_id_masked"] = mask(record["resident_id"])
     if isinstance(record.get("monthly_amount_fen"), int):
-        fen = record["monthly_amount_fen"]
-        out["monthly_amount"] = f"{fen // 100}.{fen % 100:02d} 元"
+        out["monthly_amount"] = yuan(record["monthly_amount_fen"])
     if isinstance(record.get("reported_dates"), list):
         out["reported_dates_text"] = "、".join(str(d) for d in record["reported_dates"])
     if "review_check" in record:

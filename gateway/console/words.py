@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.work_queues import LEVEL_TITLES, PROGRAMME_TITLES, TITLES
 from gateway.work_queues import mask as mask  # a resident ID as pages show it (queues share it)
+from gateway.work_queues import yuan as yuan  # money as pages show it (queues share it)
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 SIGN_IN_ROLES = {
@@ -46,14 +47,6 @@ CHECK_STATUS = {"ok": "已返回", "timeout": "超时", "error": "失败", "not_
 DECISIONS = {"approve": "批准", "reject": "不予批准"}
 RELATIONSHIPS = {"head": "户主", "spouse": "配偶", "child": "子女", "parent": "父母", "other": "其他"}
 programmes, states, levels = PROGRAMME_TITLES, TITLES, LEVEL_TITLES
-
-
-def yuan(fen) -> str:
-    """Integer fen as yuan with two decimals (money is never a float on the way)."""
-    if fen is None:
-        return "—"
-    sign, fen = ("-" if fen < 0 else ""), abs(int(fen))
-    return f"{sign}{fen // 100}.{fen % 100:02d} 元"
 
 
 def when(value) -> str:
