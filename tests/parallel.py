@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -54,10 +55,17 @@ def broker_answers(amqp_uri: str, within: float = HEALTHY_HANDSHAKE_SECONDS) -> 
     return took <= within, f"{took * 1000:.0f} ms"
 
 
-def _stream(shard: str, process: subprocess.Popen) -> None:
+# pytest's short summary lines (-ra): repeated at the very end, so a log read from its tail (CI
+# keeps only the last part) still names what failed in every shard, not only in the last to finish
+_SUMMARY = re.compile(r"^(FAILED|ERROR) ")
+
+
+def _stream(shard: str, process: subprocess.Popen, summary: list[str]) -> None:
     for line in process.stdout:
         sys.stdout.write(f"[{shard}] {line}")
         sys.stdout.flush()
+        if _SUMMARY.match(line):
+            summary.append(f"[{shard}] {line.rstrip()}")
 
 
 def main(argv=None) -> int:
@@ -66,6 +74,7 @@ def main(argv=None) -> int:
     args, pytest_args = parser.parse_known_args(argv)
     started = time.monotonic()
     processes = []
+    summary: list[str] = []
     for k in range(args.n):
         env = {**os.environ, "TONGBAN_TEST_SHARD": f"{k}/{args.n}"}
         process = subprocess.Popen(
@@ -76,7 +85,7 @@ def main(argv=None) -> int:
             text=True,
             bufsize=1,
         )
-        reader = threading.Thread(target=_stream, args=(f"{k + 1}/{args.n}", process), daemon=True)
+        reader = threading.Thread(target=_stream, args=(f"{k + 1}/{args.n}", process, summary), daemon=True)
         reader.start()
         processes.append((process, reader))
     codes = []
@@ -84,6 +93,8 @@ def main(argv=None) -> int:
         codes.append(process.wait())
         reader.join()
     healthy, detail = broker_answers(f"amqp://{AMQP_HOST}/")
+    for line in summary:
+        print(line, flush=True)
     print(
         f"[tests] {args.n} processes finished in {time.monotonic() - started:.0f} s with exit codes {codes}; "
         f"a new broker connection: {'ok' if healthy else 'FAILED'} ({detail})",
