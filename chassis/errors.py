@@ -101,6 +101,14 @@ class Conflict(Problem):
     status, title = 409, "Conflict with the current state"
 
 
+class NotYet(Conflict):
+    """What the request needs has not happened yet where it is checked (a view behind its events):
+    the same request, retried later, may succeed. So its answer is not kept as the answer to the
+    request's Idempotency-Key (gateway.idempotency), as other refusals are."""
+
+    title = "Not yet"
+
+
 class Forbidden(Problem):
     status, title = 403, "Forbidden"
 

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chassis.clock import clock_for
 from chassis.db import Database
-from chassis.errors import Conflict, Problem, Refused
+from chassis.errors import Conflict, NotYet, Problem, Refused
 from chassis.remote import COMMAND_IN_PROGRESS, command_base, commands_named
 from gateway.models import IdempotencyRecord
 
@@ -59,7 +59,10 @@ class IdempotencyKeys:
             if problem.code == COMMAND_IN_PROGRESS:
                 self._give_up(principal, key)
                 raise Conflict(STILL_BEING_HANDLED) from None
-            if problem.status < 500:
+            if problem.code == NotYet.__name__:
+                # "not yet" (the view behind): a retry must be checked afresh, not told this again
+                self._release(principal, key)
+            elif problem.status < 500:
                 self._release(principal, key)
                 self._store_separately(principal, key, fingerprint, problem.status, problem.as_json())
             elif problem.status == 503:

@@ -14,7 +14,7 @@ from chassis import (
     NotFound,
     ServiceRpc,
 )
-from chassis.errors import Conflict, refusals_as
+from chassis.errors import Conflict, NotYet, refusals_as
 from chassis.regions import region_prefix
 from chassis.schemas import dump
 from contracts import marriage as m
@@ -271,7 +271,10 @@ class MatterRoutes:
         row = self.db.get(MatterStep, (matter_id, step))
         if row is None:
             raise NotFound(f"matter {matter_id} has no step {step}")
-        with refusals_as(Forbidden if row.owner != actor.id else Conflict):
+        with (
+            refusals_as(Forbidden if row.owner != actor.id else Conflict),
+            refusals_as(NotYet, kind=rules.NotRevokedYet),
+        ):
             fresh = rules.check_report(
                 step_state(row), actor.id, body["state"], matter.revoked_at is not None, body["reason"]
             )

@@ -84,6 +84,10 @@ def may_follow(current: str, reported: str) -> bool:
     return reported in FOLLOWS.get(current, frozenset())
 
 
+class NotRevokedYet(RuleRefused):
+    """A reversal reported before the progress view has the revocation: it may just be behind."""
+
+
 def check_report(step: StepState, reporter: str, state: str, revoked: bool = False, reason: str | None = None) -> bool:
     """Whether `reporter` may report `state` (with `reason`) now; False means 'already said exactly that'.
 
@@ -94,7 +98,7 @@ def check_report(step: StepState, reporter: str, state: str, revoked: bool = Fal
     if reporter != step.owner:
         raise RuleRefused(f"step {step.step} belongs to {step.owner}")
     if state == REVERSED and not revoked:
-        raise RuleRefused(f"the matter is not revoked: step {step.step} has nothing to reverse")
+        raise NotRevokedYet(f"the matter is not revoked: step {step.step} has nothing to reverse")
     if step.state == "not_started":
         return True
     if (step.state, step.reason) == (state, reason):

@@ -234,6 +234,8 @@ class Bed:
             "PARTNER_AMQP_URI": feed["uri"],
             "PYTHONPATH": str(ROOT),
             "PYTHONWARNINGS": "ignore",
+            # a process killed with -9 loses what it had buffered: its last log lines are the ones wanted
+            "PYTHONUNBUFFERED": "1",
             "AMQP_URI": self.amqp_uri,
             "TONGBAN_QUEUE_TYPE": "quorum",
             "E_CERTIFICATE_KEY": "faults-e-certificate-key",

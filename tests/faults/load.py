@@ -378,10 +378,29 @@ def ledger(bed, load: Load) -> dict:
     for name in ("marriage", "care", "charity"):
         for job, runs, holder in _rows(bed.urls[name], "SELECT job, runs, holder FROM job_leases"):
             job_runs[job] = (runs, holder)
+    # what the progress view holds of each stuck matter: which step is not where the load waited
+    stuck_views = {
+        o.matter_id: {
+            "revoked": bool(revoked),
+            "steps": dict(
+                _rows(
+                    bed.urls["gateway"],
+                    "SELECT step, state FROM matter_step WHERE matter_id = :m ORDER BY position",
+                    m=o.matter_id,
+                )
+            ),
+        }
+        for o in stuck[:3]
+        if o.matter_id
+        for (revoked,) in _rows(
+            bed.urls["gateway"], "SELECT revoked_at IS NOT NULL FROM matter WHERE id = :m", m=o.matter_id
+        )
+    }
     return {
         "matters": len(outcomes),
         "completed": len(outcomes) - len(stuck),
         "stuck": [(o.kind, o.matter_id, o.error) for o in stuck],
+        "stuck_views": stuck_views,
         "events": sum(len(ids) for ids in published.values()),
         "handled": handled,
         "unsent": unsent,

@@ -378,6 +378,18 @@ def test_revocation_restores_everything_with_back_pay(system, manual_clock):
     july = pay_month(sys_, manual_clock, date(2026, 7, 1))  # July paid at the survivor's amount
     assert july["total_fen"] == after_fen
 
+    # a reversal reported before the revocation is refused as "not yet", and that answer is not
+    # kept for its Idempotency-Key: the same request, once the matter is revoked, is taken (the
+    # fault suite's partner copies were parked after 20 deliveries answered from the stored 409)
+    early_reversal = {
+        "path": f"/api/v1/partner/matters/{matter_id}/steps/hukou_cancellation",
+        "as_": ("partner", "police"),
+        "json": {"state": "reversed"},
+        "headers": {"Idempotency-Key": f"police-early-reversal-{matter_id}"},
+    }
+    early = sys_.call("POST", **early_reversal)
+    assert early.status_code == 409 and "not revoked" in early.json()["detail"], early.text
+
     manual_clock.set_local_date(date(2026, 7, 6))
     township = sys_.call(
         "POST", f"/api/v1/funeral/cases/{case_id}/revocation", CASEWORKER, json={"reason": "a mistake"}
@@ -395,6 +407,10 @@ def test_revocation_restores_everything_with_back_pay(system, manual_clock):
     view = wait_for(
         lambda: (v := matter(sys_, matter_id)) and v["state"] == "revoked" and v, timeout=40, what="every step reversed"
     )
+    # the early request again (the simulated police has reversed the step by now): checked afresh,
+    # so "already said exactly that", not the stored "not revoked"
+    again = sys_.call("POST", **early_reversal)
+    assert again.status_code == 202 and again.json()["event_id"] is None, again.text
     assert steps_of(view) == {
         "cremation_certificate": "not_applicable",
         "benefits_stopped": "reversed",
