@@ -171,7 +171,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-STOP_GRACE_SECONDS = 8.0  # SIGTERM to SIGKILL: all gone within 10 s (docs/operations.md)
+STOP_GRACE_SECONDS = 8.0  # SIGTERM to SIGKILL; all gone about 2 s later (docs/operations.md)
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
