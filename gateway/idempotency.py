@@ -59,8 +59,10 @@ class IdempotencyKeys:
             if problem.code == COMMAND_IN_PROGRESS:
                 self._give_up(principal, key)
                 raise Conflict(STILL_BEING_HANDLED) from None
-            if problem.code == NotYet.__name__:
-                # "not yet" (the view behind): a retry must be checked afresh, not told this again
+            if problem.code == NotYet.__name__ or problem.status == 404:
+                # "not yet" or "not found" (the view behind its events: a partner's report of a
+                # matter it has heard of before the view has): a retry is checked afresh, not told
+                # this again. Either changed nothing, so nothing is answered twice by it.
                 self._release(principal, key)
             elif problem.status < 500:
                 self._release(principal, key)

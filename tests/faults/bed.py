@@ -13,7 +13,11 @@ proxies, so any piece can be killed, restarted, slowed or cut while load runs.
   to a random instance and `restart_dead()` starts it again on the same port.
 - Partners: the partner simulator (infra.partner_sim) and the economic-check sources
   (infra.partner_data) run in this process; the simulator's `received` list is every message a
-  partner acked, so the suite can tell lost from duplicated.
+  partner acked, so the suite can tell lost from duplicated. With `webhook_partner`, that
+  department takes its events by signed webhook instead (infra.webhook_sim, an endpoint served by
+  this process that the suite can take down), as 人社 does in `make run`.
+- Time: every process runs on one shared clock (chassis.clock, `CLOCK: shared:<file>`), the
+  machine's time until the suite moves it (`bed.clock.advance(minutes=5)`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import eventlet
 import psycopg2
 import requests
 
+from chassis.clock import SharedClock
 from chassis.migrations import upgrade
 from contracts.partners import PARTNERS
 from infra import rabbit_nodes
@@ -44,6 +49,7 @@ from infra.partner_sim import PartnerSimulator, provision_simulated
 from infra.partners import PartnerBroker, broker_from
 from infra.processes import PROCESSES
 from infra.scratch import BrokerAdmin
+from infra.webhook_sim import WebhookDepartment
 from tests.faults.proxy import TcpProxy
 from tests.helpers import wait_for
 from tests.system import ISSUER
@@ -155,6 +161,27 @@ class Instance:
             return False
 
 
+class Endpoint(WebhookDepartment):
+    """The webhook department with an endpoint the suite can take down: while `down`, every
+    delivery is answered 503 unread (as a partner's server in maintenance would). Counts the
+    deliveries refused so (`while_down`) and those of a webhook-id it had acted on already (`again`)."""
+
+    down = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.while_down = self.again = 0
+
+    def handle(self, body: bytes, headers: dict) -> int:
+        with self.lock:
+            if self.down:
+                self.while_down += 1
+                return 503
+            if headers.get("webhook-id") in self.handled:
+                self.again += 1
+        return super().handle(body, headers)
+
+
 @dataclass
 class Bed:
     instances: int = 3
@@ -173,6 +200,9 @@ class Bed:
     servers: list = field(default_factory=list)
     log_dir: Path = ROOT / "var" / "faults"
     boot_failures: list[str] = field(default_factory=list)  # instances that exited before ready
+    clock: SharedClock | None = None  # every process's time (chassis.clock)
+    endpoint: Endpoint | None = None  # the webhook partner's, in a case that has one
+    by_amqp: tuple[str, ...] = ()  # the partners the AMQP simulator plays
 
     # --- the cluster and the database: once per suite -------------------------------------------
 
@@ -209,9 +239,13 @@ class Bed:
 
     # --- the system: once per case ----------------------------------------------------------------
 
-    def start_system(self, case: str, http_base: int) -> None:
+    def start_system(self, case: str, http_base: int, webhook_partner: str | None = None) -> None:
         self.vhost = f"faults-{case}-{os.getpid()}"
         self.boot_failures.clear()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        clock_file = self.log_dir / f"{case}-clock"
+        clock_file.unlink(missing_ok=True)  # the machine's time until the case moves it
+        self.clock = SharedClock(clock_file)
         self.admin.add_vhost(self.vhost)
         with contextlib.closing(self.pg.admin()) as conn:
             for name in DATABASES:
@@ -222,7 +256,6 @@ class Bed:
                 upgrade(ROOT / DATABASES[name], self.urls[name])
         data_port = http_base + 99
         self.servers.append(serve(PartnerData(), data_port))
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{case}.log", "ab")  # noqa: SIM115 - kept open for the processes' lifetime
         # the partner-facing vhost, as `make run` has it: its topology, the feed's account, and a
         # login per simulated partner (never the machine's broker, which the config defaults to)
@@ -243,6 +276,8 @@ class Bed:
             "CHECK_SOURCES_TOKEN": DEV_SOURCE_TOKEN,  # what the suite's PartnerData accepts
             "JOB_TICK_SECONDS": "1",
             "LOG_LEVEL": "WARNING",
+            "CLOCK": f"shared:{clock_file}",
+            "WEBHOOK_ALLOW_HTTP_LOOPBACK": "true",  # the suite's endpoint listens on loopback
             # every address is 127.0.0.1: without eventlet's green DNS (dnspython) each of the 27
             # processes boots on about 0.6 s less CPU
             "EVENTLET_NO_GREENDNS": "yes",
@@ -264,8 +299,20 @@ class Bed:
         self.gateway = TcpProxy(
             [("127.0.0.1", int(i.http.rsplit(":", 1)[1])) for i in self.running if i.kind == "gateway"]
         )
-        self.simulator = PartnerSimulator(provision_simulated(self.partners, tuple(PARTNERS)), self.url, ISSUER)
+        self.by_amqp = tuple(code for code in PARTNERS if code != webhook_partner)
+        self.simulator = PartnerSimulator(provision_simulated(self.partners, self.by_amqp), self.url, ISSUER)
         self.threads.append(eventlet.spawn(self._simulate))
+        self.endpoint = None
+        if webhook_partner:
+            self.endpoint = Endpoint(self.url, ISSUER, webhook_partner, port=http_base + 98).serve()
+            wait_for(self._register_endpoint, timeout=120, interval=1.0, what="the webhook endpoint registered")
+
+    def _register_endpoint(self) -> bool:
+        try:
+            self.endpoint.register()
+            return True
+        except requests.RequestException:  # a gateway instance still warming: again
+            return False
 
     def _simulate(self):
         while True:  # the broker may go away under it: a partner reconnects and carries on
@@ -289,6 +336,8 @@ class Bed:
         for server in self.servers:
             server.shutdown()
         self.servers.clear()
+        if self.endpoint:
+            self.endpoint.stop()
         for instance in self.running:
             if instance.alive():
                 instance.process.send_signal(signal.SIGTERM)

@@ -9,6 +9,8 @@ from tests.faults.bed import Bed
 
 PROFILE = os.environ.get("FAULTS_PROFILE", "short")
 INSTANCES = int(os.environ.get("FAULTS_INSTANCES", "3"))
+# the cases in which a department takes its events by signed webhook (its endpoint is what fails)
+WEBHOOK_PARTNER = {"partner_down_an_hour": "human_resources"}
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +25,11 @@ def infrastructure():
 def bed(infrastructure, request):
     case = request.node.callspec.id if hasattr(request.node, "callspec") else request.node.name
     try:
-        infrastructure.start_system(case.replace("-", "_"), int(os.environ.get("TONGBAN_FAULTS_HTTP_BASE", "8600")))
+        infrastructure.start_system(
+            case.replace("-", "_"),
+            int(os.environ.get("TONGBAN_FAULTS_HTTP_BASE", "8600")),
+            webhook_partner=WEBHOOK_PARTNER.get(case),
+        )
         yield infrastructure
     finally:
         infrastructure.stop_system()

@@ -34,13 +34,25 @@ def table(rows: list[dict]) -> str:
     ]
     for row in latest.values():
         faults = "; ".join(row["faults"]) or "none"
-        lost = row["unsent"] + sum(row["lost_to_consumers"].values()) + row["lost_to_partners"]
+        webhook = row.get("webhook") or {}  # a case with a webhook partner (rows before 2026-12-02 have none)
+        lost = (
+            row["unsent"]
+            + sum(row["lost_to_consumers"].values())
+            + row["lost_to_partners"]
+            + sum(webhook.get(k, 0) for k in ("pending", "abandoned", "not_acted_on"))
+        )
         twice = row["steps_twice"] + row["births_twice"] + row["marriages_twice"] + row["paid_twice"]
+        copies = f"{row['partner_copies']} partner copies by AMQP"
+        if webhook:
+            copies += (
+                f", {webhook['messages']} by webhook ({webhook['refused_while_down']} deliveries refused while down)"
+            )
+        absorbed = row["redelivered_to_partners"] + webhook.get("redelivered", 0)
         lines.append(
             f"| {row['case']} | {row['load']}, {row['instances']} instances of each process | {faults} | "
             f"{row['matters']} ({row['completed']}; {row['stuck']}) | {row['events']} ({row['handled']} consumer deliveries, "
-            f"{row['partner_copies']} partner copies) | {row['payments']} of {row['payments_expected']} | {lost} | "
-            f"{twice} (redelivered and absorbed: {row['redelivered_to_partners']}) | {verdict(row, lost, twice)} |"
+            f"{copies}) | {row['payments']} of {row['payments_expected']} | {lost} | "
+            f"{twice} (redelivered and absorbed: {absorbed}) | {verdict(row, lost, twice)} |"
         )
     return "\n".join(lines)
 

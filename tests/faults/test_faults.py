@@ -14,7 +14,7 @@ import json
 import os
 import random
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import eventlet
 import pytest
@@ -22,7 +22,7 @@ import pytest
 from chassis.clock import LOCAL_ZONE
 from infra.processes import PROCESSES
 from tests.faults.bed import ROOT, Bed
-from tests.faults.load import Load, assert_balanced, in_flight, ledger
+from tests.faults.load import Load, assert_balanced, in_flight, ledger, rows
 from tests.helpers import wait_for
 
 PROFILE = os.environ.get("FAULTS_PROFILE", "short")
@@ -91,6 +91,41 @@ def broker_network(bed: Bed, rng: random.Random, faults: list) -> None:
         bed.broker.heal()
 
 
+def partner_down_an_hour(bed: Bed, rng: random.Random, faults: list) -> None:
+    """人社's webhook endpoint down (503 to every delivery) for an hour of the system's clock, moved
+    five minutes at a time; then back, and the clock moved on until every delivery refused in the
+    hour is due again (they back off to an hour between attempts, gateway.webhook_rules)."""
+    eventlet.sleep(rng.uniform(2, SECONDS / 4))
+    bed.endpoint.down = True
+    faults.append(f"{bed.endpoint.partner}'s webhook endpoint down (503)")
+    for _ in range(12):
+        eventlet.sleep(rng.uniform(2, 4))
+        bed.clock.advance(minutes=5)
+    back_at = bed.clock.now()
+    bed.endpoint.down = False
+    faults.append("the clock moved 60 min while it was down; then it answered again")
+    moved = timedelta(0)
+    while True:  # what the outage left pending, when its next attempt is due
+        due = [
+            at
+            for (at,) in rows(
+                bed.urls["gateway"],
+                "SELECT next_attempt_at FROM webhook_message WHERE endpoint_id = :e AND state = 'pending' "
+                "AND failing_since < :back",
+                e=bed.endpoint.endpoint_id,
+                back=back_at,
+            )
+        ]
+        if not due:
+            break
+        wait = min(due) - bed.clock.now()
+        if wait > timedelta(seconds=5):
+            bed.clock.advance(seconds=wait.total_seconds() + 1)
+            moved += wait
+        eventlet.sleep(2)
+    faults.append(f"then on {moved.total_seconds() / 60:.0f} min, until the last refused delivery was due again")
+
+
 def no_fault(bed: Bed, rng: random.Random, faults: list) -> None:
     """The same load with nothing broken: the baseline row of the table."""
     eventlet.sleep(SECONDS)
@@ -117,6 +152,7 @@ CASES = {
     "pg_terminate": drop_connections,
     "pg_restart": restart_postgres,
     "broker_network": broker_network,
+    "partner_down_an_hour": partner_down_an_hour,
 }
 
 
@@ -124,8 +160,8 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
 def test_fault_case(bed, case):
     rng = random.Random(f"{SEED}-{case}")
-    started_hour = datetime.now(LOCAL_ZONE).replace(minute=0, second=0, microsecond=0)
-    load = Load(bed.url, RATE, seed=rng.randrange(1, 900))
+    started_hour = bed.clock.now().astimezone(LOCAL_ZONE).replace(minute=0, second=0, microsecond=0)
+    load = Load(bed.url, RATE, seed=rng.randrange(1, 900), clock=bed.clock)
     load.start(SECONDS, ELDERS)
     faults: list[str] = []
     nemesis = eventlet.spawn(CASES[case], bed, rng, faults)
@@ -164,5 +200,5 @@ def test_fault_case(bed, case):
         handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
     print(json.dumps(row, ensure_ascii=False, default=str))
     assert failures == []
-    assert_balanced(book, started_hour)
+    assert_balanced(book, started_hour, bed.clock.now().astimezone(LOCAL_ZONE))
     assert len(book["job_runs"]) == 3  # the three hourly jobs all ran (once an hour)

@@ -370,6 +370,47 @@ def test_a_registration_whose_service_answered_too_late_is_answered_on_retry_wit
     marriage_db.dispose()
 
 
+def test_a_step_reported_before_the_view_has_its_matter_is_checked_afresh_on_retry(system, manual_clock):
+    """A partner's report that comes before the progress view has the matter is 404, and that
+    answer is not kept for its Idempotency-Key: the same request, once the view has the matter, is
+    taken (the fault suite's police and 人社 copies were parked after 20 deliveries, each answered
+    from a stored 404)."""
+    manual_clock.set_local_date(TODAY)
+    sys_ = system(progress=False)
+    husband, wife = couple()
+    citizen = ("citizen", husband["resident_id"])
+    applied = sys_.call(
+        "POST",
+        "/api/v1/matters/marriage-birth-hukou",
+        citizen,
+        json={
+            "office_code": OFFICE,
+            "slot_start": slot(TODAY + timedelta(days=1)),
+            "party_a": husband,
+            "party_b": wife,
+        },
+    )
+    assert applied.status_code == 201, applied.text
+    matter_id = applied.json()["matter_id"]
+    report = {
+        "path": f"/api/v1/partner/matters/{matter_id}/steps/planned_birth_registration",
+        "as_": ("partner", "health"),
+        "json": {"state": "done"},
+        "headers": {"Idempotency-Key": f"{matter_id}:planned_birth_registration"},
+    }
+    early = sys_.call("POST", **report)
+    assert early.status_code == 404, early.text
+
+    sys_.start_progress()
+    wait_for(lambda: matter_view(sys_, matter_id, citizen), what="the matter in the progress view")
+    again = sys_.call("POST", **report)
+    assert again.status_code == 202 and again.json()["event_id"], again.text
+    wait_for(
+        lambda: steps_of(matter_view(sys_, matter_id, citizen))["planned_birth_registration"] == "done",
+        what="the report applied",
+    )
+
+
 def test_a_birth_notified_while_the_progress_projection_is_stopped_is_linked_once_it_runs(system, manual_clock):
     """The matter a birth belongs to does not depend on what the progress view has seen: the
     marriage registry, the matter's owner, knows the couple's matter."""

@@ -260,6 +260,7 @@ def test_the_variables_a_config_reads_are_those_of_its_values():
         "LOG_LEVEL": "INFO",
         "JOB_TICK_SECONDS": "3600",
         "AUDIT_CHECKPOINTS": "var/audit-checkpoints",
+        "CLOCK": "system",
     }
 
 
