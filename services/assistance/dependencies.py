@@ -16,7 +16,12 @@ Config:
 - `CHECK_FAILURE_POLICY` (default "fail" for every source): `{source: "fail" | "last_known"}`;
   "last_known" lets a check count as complete with the subject's last successful fetch of that
   source from an earlier check.
-- `CHECK_CONCURRENCY` (default 20): fetches in flight at once.
+- `CHECK_CONCURRENCY` (default 20): fetches in flight at once, per check.
+
+The fetches go through one pool of kept-alive connections per process (urllib3), shared by every
+check: a new session and TCP connection per check, through requests, spent two fifths of the
+re-check's CPU on connecting and on requests' own bookkeeping (bench/PROFILE.md). A proxy in the
+environment (HTTPS_PROXY, NO_PROXY) is read once, at start.
 """
 
 from __future__ import annotations
@@ -27,10 +32,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import eventlet
-import requests
+import requests.utils
+import urllib3
 from eventlet.greenpool import GreenPool
 from nameko.extensions import DependencyProvider
-from requests.adapters import HTTPAdapter
+from urllib3.exceptions import HTTPError as TransportError
+from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import TimeoutError as TransportTimeout
 
 from chassis.clock import clock_for
 from chassis.logs import mask_resident_ids
@@ -62,6 +70,7 @@ class CheckSources:
         clock,
         concurrency: int = 20,
         tokens: dict | None = None,
+        connections: int | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.tokens = dict(tokens or {})  # source -> bearer token
@@ -69,6 +78,7 @@ class CheckSources:
         self.failure_policy = dict(failure_policy)
         self.clock = clock
         self.concurrency = concurrency
+        self.http = connection_pool(self.base_url, connections or concurrency)
 
     def policy_for(self, source: str) -> str:
         return self.failure_policy.get(source, "fail")
@@ -78,26 +88,29 @@ class CheckSources:
         jobs = [(resident_id, source) for resident_id in resident_ids for source in sources]
         if not jobs:
             return []
-        with requests.Session() as session:
-            session.mount(self.base_url, HTTPAdapter(pool_connections=1, pool_maxsize=self.concurrency))
-            pool = GreenPool(min(self.concurrency, len(jobs)))
-            return list(pool.imap(lambda job: self._fetch(session, *job), jobs))
+        pool = GreenPool(min(self.concurrency, len(jobs)))
+        return list(pool.imap(lambda job: self._fetch(*job), jobs))
 
-    def _fetch(self, session: requests.Session, resident_id: str, source: str) -> Fetched:
+    def _fetch(self, resident_id: str, source: str) -> Fetched:
         fetched_at, started = self.clock.now(), time.monotonic()
         status, result, error = FAILED, None, None
         deadline = eventlet.Timeout(self.timeout)  # the whole fetch, however the bytes trickle in
         try:
-            response = session.post(
+            response = self.http.request(
+                "POST",
                 f"{self.base_url}/sources/{source}",
-                json={"resident_id": resident_id},
-                timeout=self.timeout,
-                headers={"Accept": "application/json", "Authorization": f"Bearer {self.tokens.get(source, '')}"},
+                body=json.dumps({"resident_id": resident_id}).encode(),
+                headers={
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                    "Authorization": f"Bearer {self.tokens.get(source, '')}",
+                },
+                timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout),
             )
-            if response.status_code != 200:
-                error = f"HTTP {response.status_code}: {response.text[:200]}"
+            if response.status != 200:
+                error = f"HTTP {response.status}: {response.data[:200].decode('utf-8', 'replace')}"
             else:
-                body = response.json()
+                body = json.loads(response.data)
                 if isinstance(body, dict):
                     status, result = OK, body
                 else:
@@ -106,12 +119,14 @@ class CheckSources:
             if exc is not deadline:
                 raise
             status, error = TIMEOUT, f"no answer within {self.timeout:g} s"
-        except requests.Timeout:
-            status, error = TIMEOUT, f"no answer within {self.timeout:g} s"
-        except ValueError as exc:  # invalid JSON
+        except ValueError as exc:  # invalid JSON (or not UTF-8)
             error = f"the answer is not JSON: {exc}"
-        except requests.RequestException as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        except TransportError as exc:
+            cause = exc.reason if isinstance(exc, MaxRetryError) and exc.reason else exc
+            if isinstance(cause, TransportTimeout):
+                status, error = TIMEOUT, f"no answer within {self.timeout:g} s"
+            else:
+                error = f"{type(cause).__name__}: {cause}"
         finally:
             deadline.cancel()
         return Fetched(
@@ -123,6 +138,17 @@ class CheckSources:
             result=result,
             error=mask_resident_ids(error)[:1000] if error else None,
         )
+
+
+def connection_pool(base_url: str, size: int) -> urllib3.PoolManager:
+    """Kept-alive connections to the sources, at most `size` kept per host (more are opened when
+    needed and closed after). A fetch is tried once more if its connection failed before an answer
+    (a kept-alive one the source had just closed), within the same deadline; a source that
+    answers, whatever it answers, is not asked again: that is the check's to report."""
+    once_more = urllib3.Retry(total=1, connect=1, read=1, status=0, redirect=0, allowed_methods=None)
+    options: dict = {"maxsize": size, "block": False, "retries": once_more}
+    proxy = requests.utils.get_environ_proxies(base_url).get(base_url.split(":", 1)[0])
+    return urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
 
 
 class EconomicCheckSources(DependencyProvider):
@@ -152,6 +178,8 @@ class EconomicCheckSources(DependencyProvider):
             clock_for(config),
             int(config.get("CHECK_CONCURRENCY", 20)),
             tokens,
+            # every worker's checks at once share the pool: that many connections are kept
+            connections=int(config.get("CHECK_CONCURRENCY", 20)) * int(config.get("max_workers", 10)),
         )
 
     def get_dependency(self, worker_ctx):
