@@ -330,6 +330,12 @@ class Bed:
         for instance in self.running:  # first, so none outlives a failed start
             if instance.alive():
                 instance.process.send_signal(signal.SIGTERM)
+        if self.simulator:
+            # its consumers are threads of their own: left running, each case's would log in again
+            # to a vhost gone, once a second, for the rest of the run (the suite's process, every
+            # process's broker proxy, spent its CPU on them by the fourth case)
+            self.simulator.stop()
+            self.simulator = None
         for thread in self.threads:
             thread.kill()
         self.threads.clear()
