@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 NO_SERVICES := TONGBAN_TEST_PG=postgresql://postgres@127.0.0.1:9/postgres TONGBAN_TEST_AMQP=guest:guest@127.0.0.1:9 \
 	TONGBAN_TEST_BROKER_ADMIN=http://127.0.0.1:9 TONGBAN_TEST_BROKER_START=false
 
-.PHONY: install run test test-unit test-integration test-browser test-faults lint smoke bench catalogue deploy-files
+.PHONY: install run test test-unit test-integration test-browser test-faults test-faults-short lint smoke bench catalogue deploy-files
 
 install: $(VENV)/.installed
 
@@ -25,9 +25,10 @@ INSTANCES ?= 1
 run: install
 	$(PY) -m infra.run --instances $(INSTANCES)
 
-# Everything: lint and types, the pure tier, the integration tier in two processes, then the
-# console in the browser (about two minutes, one process: its own CPU, so its waits stay short).
-test: lint test-unit test-integration test-browser
+# Everything: lint and types, the pure tier, the integration tier in two processes, the console
+# in the browser (about two minutes, one process: its own CPU, so its waits stay short), then the
+# fault suite's short share (about three minutes).
+test: lint test-unit test-integration test-browser test-faults-short
 
 # The pure tier: rules, contracts, schemas, the generated documents. No broker, no database.
 test-unit: install
@@ -49,6 +50,11 @@ test-browser: install
 FAULTS_PROFILE ?= short
 test-faults: install
 	FAULTS_PROFILE=$(FAULTS_PROFILE) $(PY) -m pytest -q -p no:randomly tests/faults
+
+# The fault suite's share of `make test` (and so of CI): the kill -9 case, every kind of process
+# killed at random moments and restarted, under 30 s of load; the ledger must balance.
+test-faults-short: install
+	FAULTS_SECONDS=30 $(PY) -m pytest -q -p no:randomly tests/faults -k kill9_processes
 
 lint: install
 	$(VENV)/bin/ruff check .

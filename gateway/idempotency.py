@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chassis.clock import clock_for
 from chassis.db import Database
-from chassis.errors import Conflict, NotYet, Problem, Refused
+from chassis.errors import NotYet, Problem, Refused
 from chassis.remote import COMMAND_IN_PROGRESS, command_base, commands_named
 from gateway.models import IdempotencyRecord
 
@@ -58,7 +58,7 @@ class IdempotencyKeys:
         except Problem as problem:
             if problem.code == COMMAND_IN_PROGRESS:
                 self._give_up(principal, key)
-                raise Conflict(STILL_BEING_HANDLED) from None
+                raise NotYet(STILL_BEING_HANDLED) from None
             if problem.code == NotYet.__name__ or problem.status == 404:
                 # "not yet" or "not found" (the view behind its events: a partner's report of a
                 # matter it has heard of before the view has): a retry is checked afresh, not told
@@ -106,7 +106,7 @@ class IdempotencyKeys:
             if row.status is not None:
                 return row.status, row.response
             if now - row.created_at < ABANDONED_AFTER:
-                raise Conflict(STILL_BEING_HANDLED)
+                raise NotYet(STILL_BEING_HANDLED)
             conn.execute(
                 IdempotencyRecord.__table__.update()
                 .where(IdempotencyRecord.principal == principal, IdempotencyRecord.key == key)

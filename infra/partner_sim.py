@@ -94,6 +94,16 @@ SIM_MESSAGES = Counter(
 )
 
 
+def not_yet(response) -> bool:
+    """A 409 whose problem is `NotYet` (chassis.errors): the same report may be taken later."""
+    if response.status_code != 409:
+        return False
+    try:
+        return str(response.json().get("type", "")).endswith("/NotYet")
+    except ValueError:
+        return False
+
+
 def reason_for(event: dict) -> str | None:
     """What a department says with its step: a corrected date of death names the correction."""
     if event["type"] == "death.date_corrected":
@@ -205,8 +215,10 @@ class PartnerSimulator:
                 (code, event["matter_id"], step) if state is None else (code, event["matter_id"], f"{step}:{state}")
             )
             return True
-        if response.status_code == 404 or (response.status_code == 409 and "not revoked" in response.text):
-            return False  # the projection has not seen the matter (or its revocation) yet: try again later
+        if response.status_code == 404 or not_yet(response):
+            # the projection has not seen the matter (or its revocation) yet, or this report is
+            # still being handled (the copy came again while its first report was in flight): later
+            return False
         LOG.warning(
             "partner_sim.report_failed", partner=code, step=step, status=response.status_code, body=response.text
         )

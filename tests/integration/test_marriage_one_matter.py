@@ -342,6 +342,8 @@ def test_a_registration_whose_service_answered_too_late_is_answered_on_retry_wit
         meanwhile = post()
         assert meanwhile.status_code == 409, meanwhile.text
         assert "still being handled" in meanwhile.json()["detail"]
+        # "not yet" by its type, so that a client (a partner's consumer) tries again, not gives up
+        assert meanwhile.json()["type"].endswith("/NotYet")
     finally:
         held.rollback()
         holder.close()
