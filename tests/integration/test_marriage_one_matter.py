@@ -33,16 +33,12 @@ def steps_of(view):
     return {s["step"]: s["state"] for s in view["steps"]}
 
 
-def test_marriage_one_matter_reaches_all_steps_done(system, manual_clock):
-    manual_clock.set_local_date(TODAY)
-    sys_ = system(simulator=True)
-    husband, wife = couple()
-    citizen = ("citizen", husband["resident_id"])
-
+def apply_for_the_matter(sys_, husband, wife) -> str:
+    """The couple applies for 结婚生育户口一件事 with a slot tomorrow: the matter's id."""
     applied = sys_.call(
         "POST",
         "/api/v1/matters/marriage-birth-hukou",
-        citizen,
+        ("citizen", husband["resident_id"]),
         json={
             "office_code": OFFICE,
             "slot_start": slot(TODAY + timedelta(days=1)),
@@ -51,7 +47,16 @@ def test_marriage_one_matter_reaches_all_steps_done(system, manual_clock):
         },
     )
     assert applied.status_code == 201, applied.text
-    matter_id = applied.json()["matter_id"]
+    return applied.json()["matter_id"]
+
+
+def test_marriage_one_matter_reaches_all_steps_done(system, manual_clock):
+    manual_clock.set_local_date(TODAY)
+    sys_ = system(simulator=True)
+    husband, wife = couple()
+    citizen = ("citizen", husband["resident_id"])
+
+    matter_id = apply_for_the_matter(sys_, husband, wife)
 
     opened = wait_for(lambda: matter_view(sys_, matter_id, citizen), what="the matter in the progress view")
     assert steps_of(opened) == {
@@ -381,19 +386,7 @@ def test_a_step_reported_before_the_view_has_its_matter_is_checked_afresh_on_ret
     sys_ = system(progress=False)
     husband, wife = couple()
     citizen = ("citizen", husband["resident_id"])
-    applied = sys_.call(
-        "POST",
-        "/api/v1/matters/marriage-birth-hukou",
-        citizen,
-        json={
-            "office_code": OFFICE,
-            "slot_start": slot(TODAY + timedelta(days=1)),
-            "party_a": husband,
-            "party_b": wife,
-        },
-    )
-    assert applied.status_code == 201, applied.text
-    matter_id = applied.json()["matter_id"]
+    matter_id = apply_for_the_matter(sys_, husband, wife)
     report = {
         "path": f"/api/v1/partner/matters/{matter_id}/steps/planned_birth_registration",
         "as_": ("partner", "health"),
@@ -420,19 +413,7 @@ def test_a_birth_notified_while_the_progress_projection_is_stopped_is_linked_onc
     sys_ = system(progress=False)
     husband, wife = couple()
     citizen = ("citizen", husband["resident_id"])
-    applied = sys_.call(
-        "POST",
-        "/api/v1/matters/marriage-birth-hukou",
-        citizen,
-        json={
-            "office_code": OFFICE,
-            "slot_start": slot(TODAY + timedelta(days=1)),
-            "party_a": husband,
-            "party_b": wife,
-        },
-    )
-    assert applied.status_code == 201, applied.text
-    matter_id = applied.json()["matter_id"]
+    matter_id = apply_for_the_matter(sys_, husband, wife)
     manual_clock.set_local_date(TODAY + timedelta(days=1))
     registered = sys_.call(
         "POST",
