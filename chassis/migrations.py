@@ -74,8 +74,9 @@ def ensure_service_role(admin_dsn: str, password: str, role: str | None = None) 
         cursor = conn.cursor()
         cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
         if cursor.fetchone() is None:
-            # another process may make it at the same moment
-            with contextlib.suppress(psycopg2.errors.DuplicateObject):
+            # another process may make it at the same moment: DuplicateObject, or the catalogue's
+            # unique index when both got past the check above (seen: CI's two shards at once)
+            with contextlib.suppress(psycopg2.errors.DuplicateObject, psycopg2.errors.UniqueViolation):
                 quoted = role.replace('"', '""')
                 cursor.execute(f'CREATE ROLE "{quoted}" LOGIN PASSWORD %s', (password,))
     finally:
