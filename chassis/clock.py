@@ -57,7 +57,7 @@ class ManualClock(SystemClock):
 class SharedClock(SystemClock):
     """The machine's time plus the offset (seconds) written in `path`, read again at most every
     `reread_seconds`: every process given the same file runs on the same moved time. No file is
-    no offset; a file being replaced is never read half written (`move` renames a whole one in)."""
+    no offset; a file being replaced is never read half written (`advance` renames a whole one in)."""
 
     def __init__(self, path: str | Path, reread_seconds: float = 0.5):
         self.path, self.reread_seconds = Path(path), reread_seconds
@@ -77,7 +77,7 @@ class SharedClock(SystemClock):
 
     def advance(self, **delta) -> None:
         """Move every reader of the file on by `delta` (within `reread_seconds`; this one at once)."""
-        self._read_at = float("-inf")
+        self._read_at = float("-inf")  # from the file as it is, not this reader's last look
         moved = self.offset() + timedelta(**delta)
         scratch = self.path.with_name(f".{self.path.name}.{os.getpid()}")
         scratch.write_text(repr(moved.total_seconds()))

@@ -29,7 +29,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from chassis.logs import get_logger
 from contracts.partners import PARTNERS
 from gateway.auth import dev_issuer, issue_token
-from infra.partner_sim import REVERSING, STEP_FOR, reason_for
+from infra.partner_sim import REVERSING, STEP_FOR, not_yet, reason_for
 
 ENDPOINTS = "/api/v1/partner/webhooks/endpoints"
 LOG = get_logger(service="webhook-simulator")  # JSON lines, like every process of `make run`
@@ -132,7 +132,7 @@ class WebhookDepartment:
         if response.status_code in (200, 202) or (response.status_code == 409 and "already" in response.text):
             self.reported.append((self.partner, event["matter_id"], step if state == "done" else f"{step}:{state}"))
             return True
-        if response.status_code == 404 or response.status_code == 409:
+        if response.status_code == 404 or not_yet(response):
             # not yet seen, not yet revoked, or this report still being handled (the delivery came
             # again while its first report was in flight): deliver it again later
             return False
