@@ -32,6 +32,8 @@ CHECK_SOURCES = {
     "business": "market_regulation",  # 市场监管
     "housing_fund": "housing_fund",  # 公积金
 }
+# subjects one request may ask a source about (批量核对): the sources' side of the protocol
+CHECK_BATCH_LIMIT = 500
 
 
 class MemberSchema(Strict):

@@ -1,9 +1,12 @@
 """Partner data sources for the household economic check (核对), as the simulator serves them.
 
-Each department answers `POST /sources/<source>` with body `{"resident_id": "…"}` and what it holds
-about the person (JSON), the way a real data-sharing gateway would. The resident ID travels in the
-body, never in the URL (URLs end up in access logs, proxies' and the source's own); every request
-must carry the bureau's bearer token for that source (`tokens`), else 401. Every URL requested is
+Each department answers `POST /sources/<source>` with body `{"resident_ids": […]}` (1 to
+CHECK_BATCH_LIMIT distinct IDs) and what it holds about each person, the way a real data-sharing
+gateway's batch 核对 would: `{"answers": [{"resident_id": …, "record": {…}}, …]}`, an ID that is not
+a valid resident ID answered `{"resident_id": …, "error": …}` while the rest are answered. The
+resident IDs travel in the body, never in the URL (URLs end up in access logs, proxies' and the
+source's own); every request must carry the bureau's bearer token for that source (`tokens`), else
+401. Every URL requested is
 kept in `requested_urls`, so a test can check that none holds an ID number. The answers are deterministic per person, can be
 pinned per person for tests (`facts`), and a source can be stalled to exercise timeouts: a query to
 a source in `slow_sources` gets no answer until the source is taken out of that set (or
@@ -22,7 +25,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from contracts.assistance import CHECK_SOURCES
+from contracts.assistance import CHECK_BATCH_LIMIT, CHECK_SOURCES
 from contracts.person import InvalidResidentId, ResidentId
 
 # The bureau's credential at each source in `make run` and the tests; a deployment sets its own
@@ -89,24 +92,36 @@ class PartnerData:
             self.refused += 1
             return _json(401, {"error": "the bureau's token for this source is required"})
         body = request.get_json(silent=True)
-        resident_id = body.get("resident_id") if isinstance(body, dict) else None
-        if not isinstance(resident_id, str):
-            return _json(400, {"error": 'body must be {"resident_id": …}'})
-        try:
-            ResidentId.parse(resident_id)
-        except InvalidResidentId as exc:
-            return _json(400, {"error": exc.reason})
-        self.queries.append((source, resident_id))
+        resident_ids = body.get("resident_ids") if isinstance(body, dict) else None
+        if (
+            not isinstance(resident_ids, list)
+            or not 1 <= len(resident_ids) <= CHECK_BATCH_LIMIT
+            or not all(isinstance(r, str) for r in resident_ids)
+            or len(set(resident_ids)) != len(resident_ids)
+        ):
+            return _json(400, {"error": f'body must be {{"resident_ids": [1 to {CHECK_BATCH_LIMIT} distinct IDs]}}'})
+        answers, asked = [], []
+        for resident_id in resident_ids:
+            try:
+                ResidentId.parse(resident_id)
+            except InvalidResidentId as exc:
+                answers.append({"resident_id": resident_id, "error": exc.reason})
+                continue
+            asked.append(resident_id)
+            self.queries.append((source, resident_id))
         if source in self.slow_sources:
-            self.stalled_now += 1
+            self.stalled_now += len(asked)  # subjects held, not requests
             self.most_stalled_at_once = max(self.most_stalled_at_once, self.stalled_now)
             stalled_until = time.monotonic() + self.slow_seconds
             while source in self.slow_sources and time.monotonic() < stalled_until:
                 time.sleep(0.05)
-            self.stalled_now -= 1
+            self.stalled_now -= len(asked)
         if source in self.failing_sources:
             return _json(503, {"error": "source unavailable"})
-        return _json(200, self.facts.get((source, resident_id), default_facts(source, resident_id)))
+        for resident_id in asked:
+            record = self.facts.get((source, resident_id), default_facts(source, resident_id))
+            answers.append({"resident_id": resident_id, "record": record})
+        return _json(200, {"answers": answers})
 
 
 def _json(status: int, body: dict) -> Response:

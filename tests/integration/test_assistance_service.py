@@ -4,10 +4,14 @@ public notice and objection, approval levels and areas, 救助一件事 events, 
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -248,14 +252,77 @@ def test_the_check_asks_with_the_id_in_the_body_and_the_source_token(assistance,
     assert {resident_id for _, resident_id in asked} == {m["resident_id"] for m in members}
     assert {source for source, _ in asked} >= {"bank_deposits", "real_estate"}
     assert svc.partner.refused == 0  # every request carried that source's own token
-    assert len(svc.partner.requested_urls) >= len(asked)
+    # one request per source for the whole household (批量核对), each member asked once
+    assert sorted(url.rsplit("/", 1)[1] for url in svc.partner.requested_urls) == sorted(CHECK_SOURCES)
+    assert len(svc.partner.queries) == len(asked) == len(members) * len(CHECK_SOURCES)
     assert svc.partner.urls_with_resident_ids() == []  # the IDs travelled in the bodies
     # a request without the bureau's token, or with another source's, is refused by the source
     source_url = svc.partner.requested_urls[0].rsplit("/", 1)[0]
-    body = {"resident_id": members[0]["resident_id"]}
+    body = {"resident_ids": [members[0]["resident_id"]]}
     assert requests.post(f"{source_url}/tax", json=body, timeout=PATIENCE).status_code == 401
     wrong = {"Authorization": f"Bearer {SOURCE_TOKENS['vehicles']}"}
     assert requests.post(f"{source_url}/tax", json=body, headers=wrong, timeout=PATIENCE).status_code == 401
+
+
+def test_a_household_larger_than_a_batch_is_asked_in_several_requests(assistance, manual_clock):
+    svc = assistance(CHECK_BATCH_SIZE=2)
+    members = household()
+    through_notice(svc, manual_clock, members)  # complete: every member answered by every source
+    per_source = Counter(url.rsplit("/", 1)[1] for url in svc.partner.requested_urls)
+    assert per_source == dict.fromkeys(CHECK_SOURCES, 2)  # 3 members, 2 to a request
+    assert Counter(svc.partner.queries) == {(s, m["resident_id"]): 1 for s in CHECK_SOURCES for m in members}
+
+
+class PartialSource(BaseHTTPRequestHandler):
+    """A data-sharing gateway that answers a batch imperfectly, served by the standard library: tax
+    leaves out the batch's first subject, vehicles refuses it, housing_fund answers a list instead
+    of the protocol's object; every other source answers every subject."""
+
+    def do_POST(self):
+        asked = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["resident_ids"]
+        source = self.path.rsplit("/", 1)[1]
+        answers = [{"resident_id": r, "record": {}} for r in asked]
+        if source == "tax":
+            answers = answers[1:]
+        elif source == "vehicles":
+            answers[0] = {"resident_id": asked[0], "error": "no record of consent"}
+        body = json.dumps([] if source == "housing_fund" else {"answers": answers}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_subject_a_source_leaves_out_or_refuses_is_that_subjects_failure(assistance, manual_clock):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), PartialSource)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        svc = assistance(CHECK_SOURCES_URL=f"http://127.0.0.1:{server.server_port}")
+        members = household()
+        manual_clock.set_local_date(ACCEPTED_ON)
+        app_id = svc.rpc.apply(citizen(members), application(members))["application_id"]
+        svc.rpc.accept(TOWNSHIP_CLERK, app_id)
+        checked = svc.rpc.run_economic_check(TOWNSHIP_CLERK, app_id)
+    finally:
+        server.shutdown()
+    report = checked["economic_check"]
+    assert checked["state"] == "accepted" and report["complete"] is False
+    failed = {(f["resident_id"], f["source"]) for f in report["failed"]}
+    # the batch's first subject (members are asked in the order of their ids, not as entered)
+    (first,) = {r for r, source in failed if source == "tax"}
+    assert failed == {(first, "tax"), (first, "vehicles")} | {(m["resident_id"], "housing_fund") for m in members}
+    errors = {
+        (r.resident_id, r.source): r.error
+        for r in svc.rows("SELECT resident_id, source, error FROM check_fetch WHERE status = 'failed'")
+    }
+    assert errors[(first, "tax")] == "the source's answer has nothing for this subject"
+    assert errors[(first, "vehicles")] == "the source refused this subject: no record of consent"
+    assert errors[(first, "housing_fund")] == 'the answer is not {"answers": [...]}'
+    assert all(first not in error for error in errors.values())  # no full ID in what is kept
 
 
 # --- the whole 低保 application ------------------------------------------------------------------
