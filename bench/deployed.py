@@ -450,6 +450,7 @@ class WrkResult:
     non_2xx: int = 0
     socket_errors: int = 0
     gateway_cores: float | None = None
+    busiest: str = ""  # the parties that spent the most CPU during the read, in cores
     output: str = ""
 
     def as_dict(self) -> dict:
@@ -531,8 +532,9 @@ class Reads:
             text=True,
             timeout=seconds + 60,
         )
-        cpu = meter.stop()
+        cpu = _fold_cpu(meter.stop())
         result.gateway_cores = cpu.cores(cpu.by_process.get("gateway", 0.0))
+        result.busiest = _top_cpu(cpu, 3)
         return parse_wrk(result, done.stdout + done.stderr)
 
     def measure(self, matters: list[tuple[str, str]], seconds: float) -> list[WrkResult]:
@@ -863,15 +865,15 @@ def render(d: Deployed, p) -> list[str]:
         "### Reads (wrk -t2, the gateway process alone answering)",
         "",
         "| read | connections | requests/s | × /health/live | p50 ms | p99 ms | non-2xx | socket errors "
-        "| gateway process cores |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| gateway process cores | busiest (cores) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in d.reads:
         ratio = d.ratio(r.name, r.connections) if r.name in ("matter", "queue") else None
         lines.append(
             f"| {r.name} | {r.connections} | {_f(r.requests_per_s)} | {_f(ratio, '{:.2f}')} | "
             f"{_f(r.p50_ms, '{:.1f}')} | {_f(r.p99_ms, '{:.1f}')} | {r.non_2xx} | {r.socket_errors} | "
-            f"{_f(r.gateway_cores, '{:.2f}')} |"
+            f"{_f(r.gateway_cores, '{:.2f}')} | {r.busiest} |"
         )
     lines += [
         "",

@@ -75,6 +75,15 @@ from services.assistance.shared import (
     _subject,
 )
 
+# what a work-queue row shows (SUMMARY_FIELDS), read as columns: `_view` takes a row as it takes an entity
+QUEUE_COLUMNS = tuple(
+    getattr(Application, name)
+    for name in (
+        "id", "household_id", "programme", "state", "region_code", "accepted_on", "decision_due",
+        "notice_ends", "decided_on", "decision_reason", "monthly_amount_fen", "policy_version", "matter_id",
+    )
+)  # fmt: skip
+
 
 class AssistanceService(
     Applications,
@@ -175,11 +184,12 @@ class AssistanceService(
         """The caseworker's work queue: applications of their area, the most urgent first."""
         actor = Actor.from_dict(actor)
         today = self.clock.today()
-        query = select(Application).where(actor.in_area(Application.region_code))
+        # the summary's columns only, in one autocommit statement: no entities, no BEGIN / COMMIT
+        query = select(*QUEUE_COLUMNS).where(actor.in_area(Application.region_code))
         if overdue_only:
             query = query.where(Application.state.in_(rules.OPEN_STATES), Application.decision_due < today)
         query = query.order_by(Application.decision_due.asc().nulls_last(), Application.applied_at)
-        return [self._view(a, summary=True) for a in self.db.execute(query).scalars()]
+        return [self._view(row, summary=True) for row in self.db.read(query)]
 
     def _view(self, application: Application, report: dict | None = None, summary: bool = False) -> dict:
         today = self.clock.today()
