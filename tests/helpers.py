@@ -23,6 +23,17 @@ PATIENCE = float(os.environ.get("TONGBAN_TEST_PATIENCE", "60"))
 CHECK_TIMEOUT_SECONDS = 8
 
 
+def reply_json(handler, body) -> None:
+    """Answer a standard-library `BaseHTTPRequestHandler` request with 200 and `body` as JSON (the
+    plain servers that play outside parties in the tests)."""
+    data = json.dumps(body).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 def wait_for(predicate, timeout: float = PATIENCE, interval: float = 0.05, what: str = "condition"):
     """Return the predicate's first truthy value; fail after max(timeout, PATIENCE) seconds."""
     patience = max(timeout, PATIENCE)

@@ -29,7 +29,7 @@ from infra.partner_data import PartnerData, serve
 from services.assistance import rules
 from services.assistance.service import AssistanceService
 from tests.conftest import free_port
-from tests.helpers import CHECK_TIMEOUT_SECONDS, PATIENCE, queue_depth, wait_for
+from tests.helpers import CHECK_TIMEOUT_SECONDS, PATIENCE, queue_depth, reply_json, wait_for
 
 TOWNSHIP = "330602001"  # a street of Yuecheng district, Shaoxing
 DISTRICT = "330602"
@@ -286,12 +286,7 @@ class PartialSource(BaseHTTPRequestHandler):
             answers = answers[1:]
         elif source == "vehicles":
             answers[0] = {"resident_id": asked[0], "error": "no record of consent"}
-        body = json.dumps([] if source == "housing_fund" else {"answers": answers}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply_json(self, [] if source == "housing_fund" else {"answers": answers})
 
     def log_message(self, *args):
         pass

@@ -2,7 +2,6 @@
 error; the national office registry; a birth certificate names one birth; the loser of a
 registration race is told which party; tokens from an identity provider whose keys rotate."""
 
-import json
 import threading
 import uuid
 from datetime import date, timedelta
@@ -14,7 +13,7 @@ from sqlalchemy.engine import make_url
 
 from gateway.auth import Issuer, issue_token
 from tests.conftest import free_port
-from tests.helpers import wait_for
+from tests.helpers import reply_json, wait_for
 from tests.system import person
 
 CLERK = ("clerk", "registrar-01", "330602")
@@ -236,12 +235,7 @@ class _Jwks(BaseHTTPRequestHandler):
     published: dict = {"keys": []}
 
     def do_GET(self):
-        body = json.dumps(self.published).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        reply_json(self, self.published)
 
     def log_message(self, *args):
         pass
