@@ -70,6 +70,8 @@ class Result:
     cpu: object = None
     to_intake: list = field(default_factory=list)  # seconds, commit → webhook outbox row
     to_delivery: list = field(default_factory=list)  # seconds, webhook outbox row → 2xx
+    attempts: dict = field(default_factory=dict)  # the delivery log's outcomes: outcome -> count
+    attempt_errors: list = field(default_factory=list)  # the failed attempts' commonest errors
 
 
 class Receiver:
@@ -197,6 +199,18 @@ def measure(rate: float, seconds: float) -> Result:
                     "FROM webhook_message WHERE delivered_at IS NOT NULL"
                 )
             ).all()
+            result.attempts = dict(
+                conn.execute(text("SELECT outcome, count(*) FROM webhook_attempt GROUP BY outcome")).all()
+            )
+            result.attempt_errors = [
+                f"{n} × {error}"
+                for error, n in conn.execute(
+                    text(
+                        "SELECT left(error, 120), count(*) AS n FROM webhook_attempt WHERE error IS NOT NULL "
+                        "GROUP BY 1 ORDER BY n DESC LIMIT 3"
+                    )
+                )
+            ]
         result.to_intake = [float(a) for a, _ in rows]
         result.to_delivery = [float(b) for _, b in rows]
         result.latencies = list(receiver.seen.values())
@@ -240,6 +254,11 @@ def report(result: Result) -> str:
         f"{percentile_cells(ms)} |",
         f"| of which: commit → the intake's webhook outbox row | {percentile_cells(intake)} |",
         f"| of which: the outbox row → the endpoint's 2xx | {percentile_cells(delivery)} |",
+        "",
+        "Delivery attempts by outcome: "
+        + (", ".join(f"{outcome} {n}" for outcome, n in sorted(result.attempts.items())) or "none")
+        + (f" (the commonest failures: {'; '.join(result.attempt_errors)})" if result.attempt_errors else "")
+        + ".",
         "",
     ]
     lines += cpu_lines(cpu) + error_lines(result.errors)
