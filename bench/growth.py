@@ -17,10 +17,11 @@ is pointed at ($TONGBAN_TEST_PG) and a scratch vhost of its broker.
    within 30 days (one or two members, alternately; as many households again not due), against
    every data source of contracts.assistance.CHECK_SOURCES: the assistance service as its own
    process calls `run_review_checks`, which fetches every current member × every source through
-   the economic check's client (CHECK_CONCURRENCY fetches in flight) from the partner simulator's
-   data sources (`python -m infra.partner_sim data`, its own process) and stores the checks in
-   batches. Checked: every due household got one complete check with one fetch per member per
-   source, nobody else was asked, and a second run asks nobody.
+   the economic check's client (a request per source per CHECK_BATCH_SIZE members,
+   CHECK_CONCURRENCY in flight) from the partner simulator's data sources (`python -m
+   infra.partner_sim data`, its own process) and stores the checks in batches. Checked: every due
+   household got one complete check with one fetch per member per source, nobody else was asked,
+   and a second run asks nobody.
 
 Growth between two sizes is reported as the exponent k of t ∝ n^k (log of the time ratio over
 log of the size ratio): k ≤ 1.15 reads "linear or better" (15 % for the noise of a shared 2-core

@@ -24,7 +24,7 @@ Config:
 
 The requests go through one pool of kept-alive connections per process (urllib3), shared by every
 check. One request per subject per source spent 1.3 ms of the service's CPU per fetch, and the
-re-check of 100,000 households would have made 1.35 million requests (bench/PROFILE.md); a batch
+re-check of 100,000 households would have made 1.35 million requests (docs/bench/benchmarks.md); a batch
 of 100 is 9 requests for 100 people. A proxy in the environment (HTTPS_PROXY, NO_PROXY) is read
 once, at start.
 """

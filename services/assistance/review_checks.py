@@ -46,7 +46,8 @@ class ReviewChecks:
         """动态复核 in bulk (operations, or the bureau's nightly scheduler): every open entitlement whose
         re-check falls due within the days and has no complete check for that review yet gets one:
         every current member × every partner source, through the same client as an application's
-        check (CHECK_CONCURRENCY fetches in flight), stored as an economic check of the entitlement.
+        check (a request per source per CHECK_BATCH_SIZE members, CHECK_CONCURRENCY in flight),
+        stored as an economic check of the entitlement.
         The caseworker's queue (`reviews_due`) shows it; `record_review` or the exit decides.
 
         Works in batches of REVIEW_BATCH entitlements, each committed on its own; a batch's rows are

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from chassis import (
     Actor,
@@ -191,7 +191,7 @@ class AssistanceService(
         query = query.order_by(Application.decision_due.asc().nulls_last(), Application.applied_at)
         return [self._view(row, summary=True) for row in self.db.read(query)]
 
-    def _view(self, application: Application, report: dict | None = None, summary: bool = False) -> dict:
+    def _view(self, application: Application | Row, report: dict | None = None, summary: bool = False) -> dict:
         today = self.clock.today()
         view = {
             "application_id": application.id,
