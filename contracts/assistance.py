@@ -18,6 +18,13 @@ RELATIONSHIPS = ("head", "spouse", "child", "parent", "sibling", "grandchild", "
 # 追回: how money comes back on an overpayment (or is given up on), and what a recovery can be
 REPAYMENT_METHODS = ("bank_return", "repayment", "write_off")  # 银行退回 / 退款 / 核销
 RECOVERY_STATES = ("open", "recovered", "cancelled")
+# 申请 → 受理 → 审核 → 公示 → 审批 (the state machine: services/assistance/rules/application.py)
+APPLICATION_STATES = ("submitted", "accepted", "checked", "in_notice", "approved", "rejected", "withdrawn")
+OPEN_APPLICATION_STATES = APPLICATION_STATES[:4]  # not yet decided or withdrawn
+# a page of the caseworker's queue, and the most one page holds: an area's years of applications
+# never come back in one answer
+QUEUE_PAGE_ROWS = 50
+QUEUE_PAGE_LIMIT = 200
 
 # 核对: what each source tells, and the department that holds it. A source that fails is reported
 # as failed, never read as "nothing found".
@@ -439,6 +446,33 @@ class RecoveryListViewSchema(Strict):
 
 class ApplicationListSchema(Strict):
     applications = fields.List(fields.Nested(ApplicationViewSchema))
+
+
+class ApplicationQuerySchema(Strict):
+    state = fields.String(load_default=None, validate=validate.OneOf(APPLICATION_STATES))
+    # a query string is text: the digits, read as a number by the service; 1 to QUEUE_PAGE_LIMIT,
+    # spelt out in the pattern so the published document says where the bound is
+    limit = fields.String(
+        load_default=str(QUEUE_PAGE_ROWS),
+        validate=[validate.Length(max=3), fields.Pattern(r"^(200|1[0-9]{2}|[1-9][0-9]?)$", error="1 to 200 rows")],
+        metadata={"description": f"rows on the page, 1 to {QUEUE_PAGE_LIMIT} ({QUEUE_PAGE_ROWS} unless given)"},
+    )
+    after = fields.String(
+        load_default=None,
+        validate=[
+            validate.Length(max=36),
+            fields.Pattern(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$", error="an application id"),
+        ],
+        metadata={"description": "the previous page's `next`: the page starts after that application"},
+    )
+
+
+class ApplicationPageSchema(Strict):
+    applications = fields.List(fields.Nested(ApplicationViewSchema))
+    next = fields.String(
+        allow_none=True,
+        metadata={"description": "pass as `after` for the next page; null on the last page"},
+    )
 
 
 class ReviewCheckSchema(Strict):

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 from marshmallow import fields
 
+from contracts.assistance import QUEUE_PAGE_LIMIT, QUEUE_PAGE_ROWS, ApplicationQuerySchema
 from contracts.envelope import Envelope, EnvelopeSchema, InvalidEvent
 from contracts.events import EVENTS, validate_envelope
 from contracts.matters import MATTER_TYPES
@@ -301,3 +302,31 @@ def test_every_event_type_has_somewhere_to_go(event_type):
     consumers = [q for q, types in SUBSCRIPTIONS.items() if event_type in types]
     partners = [p.code for p in PARTNERS.values() if event_type in p.entitlements]
     assert consumers or partners, f"{event_type} has no consumer queue and no entitled partner"
+
+
+# --- a page of the caseworker's queue: the pattern is the contract's limit -------------------------
+
+
+@pytest.mark.parametrize(
+    ("limit", "valid"),
+    [
+        ("1", True),
+        ("9", True),
+        ("10", True),
+        ("99", True),
+        ("100", True),
+        (str(QUEUE_PAGE_ROWS), True),
+        (str(QUEUE_PAGE_LIMIT), True),
+        (str(QUEUE_PAGE_LIMIT + 1), False),
+        ("300", False),
+        ("0", False),
+        ("01", False),
+        ("-1", False),
+        ("1.5", False),
+        ("1000", False),
+        (" 1", False),
+    ],
+)
+def test_a_queue_page_holds_1_to_the_contracts_limit(limit, valid):
+    errors = ApplicationQuerySchema().validate({"limit": limit})
+    assert ("limit" not in errors) is valid, errors

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from types import MappingProxyType
 
+from contracts.assistance import APPLICATION_STATES, OPEN_APPLICATION_STATES
 from contracts.refusals import InvalidRuleInput, RuleRefused
 
 from .policy import APPROVAL_LEVELS
@@ -20,8 +21,8 @@ APPROVED = "approved"  # 审批/确认 granted (payment is the payment side's bu
 REJECTED = "rejected"  # 不予批准
 WITHDRAWN = "withdrawn"  # 撤回 by the applicant
 
-STATES = (SUBMITTED, ACCEPTED, CHECKED, IN_NOTICE, APPROVED, REJECTED, WITHDRAWN)
-OPEN_STATES = (SUBMITTED, ACCEPTED, CHECKED, IN_NOTICE)
+STATES = APPLICATION_STATES  # the names above, in the order the contract publishes them
+OPEN_STATES = OPEN_APPLICATION_STATES  # SUBMITTED, ACCEPTED, CHECKED, IN_NOTICE
 ACTIONS = ("accept", "attach_check", "publish_notice", "objection", "approve", "reject", "withdraw")
 
 TRANSITIONS: Mapping[tuple[str, str], str] = MappingProxyType(
