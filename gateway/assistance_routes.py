@@ -42,11 +42,12 @@ class AssistanceRoutes:
         APPLICATIONS,
         roles=STAFF,
         tag="assistance",
-        summary="The caseworker's queue: applications of their area, the most urgent first",
-        response=a.ApplicationListSchema,
+        query=a.ApplicationQuerySchema,
+        summary="The caseworker's queue: applications of their area, the most urgent first, a page at a time",
+        response=a.ApplicationPageSchema,
     )
-    def assistance_queue(self, actor, body):
-        return {"applications": self.assistance.list_applications(actor.as_dict())}
+    def assistance_queue(self, actor, body, query):
+        return self.assistance.application_page(actor.as_dict(), query)
 
     @route(
         "GET",
@@ -57,7 +58,8 @@ class AssistanceRoutes:
         response=a.ApplicationListSchema,
     )
     def assistance_overdue(self, actor, body):
-        return {"applications": self.assistance.list_applications(actor.as_dict(), overdue_only=True)}
+        open_states = list(a.OPEN_APPLICATION_STATES)
+        return {"applications": self.assistance.list_applications(actor.as_dict(), open_states, overdue_only=True)}
 
     @route(
         "GET",

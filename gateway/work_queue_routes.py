@@ -45,7 +45,10 @@ class WorkQueueRoutes:
         if queue.source not in SOURCES:
             raise NotFound(f"the work queue {queue.name} has no source")  # a definition without a source
         service, method = SOURCES[queue.source]
-        return getattr(getattr(self, service), method)(actor.as_dict())
+        source = getattr(getattr(self, service), method)
+        if queue.record_kind == rules.APPLICATION:  # the queue's open states, not the area's whole history
+            return source(actor.as_dict(), list(queue.states))
+        return source(actor.as_dict())
 
     def _claims(self, kind: str) -> dict[str, str]:
         rows = self.db.execute(select(WorkClaim.record_id, WorkClaim.claimed_by).where(WorkClaim.record_kind == kind))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, and_, or_, select
 
 from chassis import (
     Actor,
@@ -34,6 +34,7 @@ from chassis.payment_runs import BankFiles
 from chassis.tables import audit_log
 from contracts.assistance import (
     PROGRAMMES,
+    ApplicationQuerySchema,
     PolicyVersionRequestSchema,
     PolicyVersionViewSchema,
 )
@@ -83,6 +84,8 @@ QUEUE_COLUMNS = tuple(
         "notice_ends", "decided_on", "decision_reason", "monthly_amount_fen", "policy_version", "matter_id",
     )
 )  # fmt: skip
+# the most urgent first: the nearest decision date, the undated (not yet accepted) last; id breaks ties
+QUEUE_ORDER = (Application.decision_due.asc().nulls_last(), Application.applied_at, Application.id)
 
 
 class AssistanceService(
@@ -180,16 +183,60 @@ class AssistanceService(
         return self._view(application)
 
     @rpc
-    def list_applications(self, actor, overdue_only=False):
-        """The caseworker's work queue: applications of their area, the most urgent first."""
+    def list_applications(self, actor, states, overdue_only=False):
+        """What a work queue draws on: the area's open applications in `states`, the most urgent
+        first. Open only, so it is bounded by the applications in progress, not by the area's
+        history (the paged `application_page` lists any state)."""
         actor = Actor.from_dict(actor)
-        today = self.clock.today()
-        # the summary's columns only, in one autocommit statement: no entities, no BEGIN / COMMIT
-        query = select(*QUEUE_COLUMNS).where(actor.in_area(Application.region_code))
+        if not states or not set(states) <= set(rules.OPEN_STATES):
+            raise InvalidInput("a work queue holds open applications", errors={"states": list(rules.OPEN_STATES)})
+        query = self._queue_query(actor).where(Application.state.in_(states))
         if overdue_only:
-            query = query.where(Application.state.in_(rules.OPEN_STATES), Application.decision_due < today)
-        query = query.order_by(Application.decision_due.asc().nulls_last(), Application.applied_at)
-        return [self._view(row, summary=True) for row in self.db.read(query)]
+            query = query.where(Application.decision_due < self.clock.today())
+        return [self._view(row, summary=True) for row in self.db.read(query.order_by(*QUEUE_ORDER))]
+
+    @rpc
+    def application_page(self, actor, query):
+        """The caseworker's queue a page at a time (ApplicationQuerySchema): the most urgent
+        first, `next` naming where the following page starts (keyset: no offset to scan past)."""
+        actor, query = Actor.from_dict(actor), load(ApplicationQuerySchema, query)
+        limit = int(query["limit"])
+        select_page = self._queue_query(actor)
+        if query.get("state"):
+            select_page = select_page.where(Application.state == query["state"])
+        if query.get("after"):
+            select_page = select_page.where(self._after(actor, query["after"]))
+        rows = self.db.read(select_page.order_by(*QUEUE_ORDER).limit(limit + 1))
+        page = [self._view(row, summary=True) for row in rows[:limit]]
+        return {"applications": page, "next": page[-1]["application_id"] if len(rows) > limit else None}
+
+    @staticmethod
+    def _queue_query(actor: Actor):
+        # the summary's columns only, in one autocommit statement: no entities, no BEGIN / COMMIT
+        return select(*QUEUE_COLUMNS).where(actor.in_area(Application.region_code))
+
+    def _after(self, actor: Actor, application_id: str):
+        """Where a page starts: after the named application of the caller's area in QUEUE_ORDER
+        (decision_due ascending with the undated last, then applied_at, then id)."""
+        key = self.db.read(
+            select(Application.decision_due, Application.applied_at).where(
+                Application.id == application_id, actor.in_area(Application.region_code)
+            )
+        )
+        if not key:
+            raise InvalidInput("`after` names no application of your area", errors={"after": ["no such application"]})
+        due, applied_at = key[0]
+        later = or_(
+            Application.applied_at > applied_at,
+            and_(Application.applied_at == applied_at, Application.id > application_id),
+        )
+        if due is None:
+            return and_(Application.decision_due.is_(None), later)
+        return or_(
+            Application.decision_due > due,
+            Application.decision_due.is_(None),
+            and_(Application.decision_due == due, later),
+        )
 
     def _view(self, application: Application | Row, report: dict | None = None, summary: bool = False) -> dict:
         today = self.clock.today()

@@ -60,6 +60,7 @@ SOURCE_TOKENS = {source: f"token-for-{source}" for source in CHECK_SOURCES}
 EDGE_ITEMS = {"medical_assistance", "education_assistance", "housing_assistance", "employment_assistance", "legal_aid"}
 
 _sequence = iter(range(100, 998, 2))
+OPEN = list(rules.OPEN_STATES)  # what a work queue of every open state draws on
 
 
 def person(birth: date, sex: str = "male") -> str:
@@ -508,15 +509,76 @@ def test_decision_due_and_overdue_queue(assistance, manual_clock):
 
     manual_clock.set_local_date(due)
     assert svc.rpc.get_application(TOWNSHIP_CLERK, app_id)["overdue"] is False
-    assert svc.rpc.list_applications(DISTRICT_CLERK, True) == []
+    assert svc.rpc.list_applications(DISTRICT_CLERK, OPEN, True) == []
     manual_clock.set_local_date(date(2026, 5, 29))
     assert svc.rpc.get_application(TOWNSHIP_CLERK, app_id)["overdue"] is True
-    queue = svc.rpc.list_applications(DISTRICT_CLERK, True)
+    queue = svc.rpc.list_applications(DISTRICT_CLERK, OPEN, True)
     assert [a["application_id"] for a in queue] == [app_id] and queue[0]["overdue"] is True
     assert "journal" not in queue[0]
-    assert svc.rpc.list_applications(OTHER_DISTRICT_CLERK, True) == []
-    assert [a["application_id"] for a in svc.rpc.list_applications(TOWNSHIP_CLERK, False)] == [app_id]
-    assert refused(svc.rpc.list_applications, citizen(members), False).status == 403
+    assert svc.rpc.list_applications(OTHER_DISTRICT_CLERK, OPEN, True) == []
+    assert [a["application_id"] for a in svc.rpc.list_applications(TOWNSHIP_CLERK, OPEN)] == [app_id]
+    assert refused(svc.rpc.list_applications, citizen(members), OPEN).status == 403
+
+
+def test_the_clerks_queue_comes_a_page_at_a_time_most_urgent_first_and_a_work_queue_only_open(assistance, manual_clock):
+    """Seven applications: five accepted on three days (two decision dates shared), two never
+    accepted (no decision date: last), one of those withdrawn. Paged three at a time, the pages
+    join into the whole queue in its order, each application once; `next` is null on the last.
+    What a work queue draws on holds only open applications; a page too large, a cursor of
+    another area or a closed state for a work queue is refused and reads nothing."""
+    svc = assistance()
+    manual_clock.set_local_date(ACCEPTED_ON)
+    households = [household() for _ in range(7)]
+    ids = [svc.rpc.apply(citizen(m), application(m))["application_id"] for m in households]
+    for day, accepted in ((date(2026, 4, 29), ids[0:2]), (ACCEPTED_ON, ids[2:4]), (date(2026, 4, 28), ids[4:5])):
+        manual_clock.set_local_date(day)
+        for app_id in accepted:
+            svc.rpc.accept(TOWNSHIP_CLERK, app_id)
+    with svc.engine.begin() as conn:  # closed, as a decided one is to the queue (no route withdraws yet)
+        conn.execute(text("UPDATE application SET state = 'withdrawn' WHERE id = :i"), {"i": ids[6]})
+
+    whole = svc.rpc.application_page(DISTRICT_CLERK, {"limit": "200"})
+    assert whole["next"] is None and len(whole["applications"]) == 7
+    order = [(a["decision_due"] or "9999", a["application_id"]) for a in whole["applications"]]
+    assert [d for d, _ in order] == sorted(d for d, _ in order)  # nearest decision date first, undated last
+    assert (
+        {i for _, i in order[:2]} == set(ids[2:4])
+        and order[2][1] == ids[4]
+        and {i for _, i in order[5:]}
+        == {
+            ids[5],
+            ids[6],
+        }
+    )
+
+    pages, after = [], None
+    while True:
+        page = svc.rpc.application_page(DISTRICT_CLERK, {"limit": "3", "after": after})
+        pages.append([a["application_id"] for a in page["applications"]])
+        after = page["next"]
+        if after is None:
+            break
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [i for p in pages for i in p] == [a["application_id"] for a in whole["applications"]]
+    assert "journal" not in whole["applications"][0]
+
+    submitted = svc.rpc.application_page(TOWNSHIP_CLERK, {"state": "submitted"})
+    assert [a["application_id"] for a in submitted["applications"]] == [ids[5]]
+    withdrawn = svc.rpc.application_page(TOWNSHIP_CLERK, {"state": "withdrawn"})["applications"]
+    assert [a["application_id"] for a in withdrawn] == [ids[6]]
+    assert {a["application_id"] for a in svc.rpc.list_applications(TOWNSHIP_CLERK, OPEN)} == set(ids[:6])
+    assert [a["application_id"] for a in svc.rpc.list_applications(TOWNSHIP_CLERK, ["submitted"])] == [ids[5]]
+
+    too_many = refused(svc.rpc.application_page, DISTRICT_CLERK, {"limit": "201"})
+    assert too_many.status == 400 and "limit" in too_many.errors
+    assert refused(svc.rpc.application_page, DISTRICT_CLERK, {"limit": "0"}).status == 400
+    assert refused(svc.rpc.application_page, DISTRICT_CLERK, {"after": "x' OR 1=1"}).status == 400
+    elsewhere = refused(svc.rpc.application_page, OTHER_DISTRICT_CLERK, {"after": ids[0]})
+    assert elsewhere.status == 422 and "after" in elsewhere.errors  # the cursor tells nothing of another area
+    assert svc.rpc.application_page(OTHER_DISTRICT_CLERK, {}) == {"applications": [], "next": None}
+    closed = refused(svc.rpc.list_applications, TOWNSHIP_CLERK, ["submitted", "approved"])
+    assert closed.status == 422 and "states" in closed.errors
+    assert refused(svc.rpc.application_page, citizen(households[0]), {}).status == 403
 
 
 # --- the check's failure policy ---------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Work queues and claims (认领) through the API, against the real broker and PostgreSQL: a claim
 is one caseworker's, a second is refused naming the holder, a retried claim (the same
 Idempotency-Key, as the console sends) gets the first answer, another township's caseworker
-finds neither the case nor a way to claim it, and a release lets the next caseworker take it."""
+finds neither the case nor a way to claim it, and a release lets the next caseworker take it.
+The clerk's own list of applications, which the queue stands beside, comes a page at a time and
+refuses a page larger than the contract's limit with the field and why."""
 
 from __future__ import annotations
 
@@ -51,6 +53,11 @@ def test_a_claim_is_one_caseworkers_and_a_retried_claim_gets_the_first_answer(sy
 
     page = sys_.call("GET", QUEUE, FIRST).json()
     assert [(i["record_id"], i["claimed_by"]) for i in page["items"]] == [(app_id, None)]
+    listed = sys_.call("GET", "/api/v1/assistance/applications?limit=1", FIRST).json()
+    assert [a["application_id"] for a in listed["applications"]] == [app_id] and listed["next"] is None
+    for query, field in (("limit=201", "limit"), ("limit=1x", "limit"), ("after=..", "after"), ("state=open", "state")):
+        bad = sys_.call("GET", "/api/v1/assistance/applications?" + query, FIRST)
+        assert bad.status_code == 400 and field in bad.json()["errors"], (query, bad.text)
     assert page["counts"]["submitted"] == 1 and page["counts"]["claimed"] == 0
 
     key = {"Idempotency-Key": "console-claim-1"}
