@@ -94,6 +94,12 @@ class ObjectionRequestSchema(Strict):
     reason = fields.String(required=True, validate=validate.Length(min=2, max=1000))
 
 
+class WithdrawalRequestSchema(Strict):
+    """撤回: why the applicant withdraws, kept in the application's journal."""
+
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=1000))
+
+
 class ApplicationViewSchema(Strict):
     application_id = fields.String()
     household_id = fields.String()

@@ -130,6 +130,18 @@ class AssistanceRoutes:
         return self.assistance.decide(actor.as_dict(), application_id, body)
 
     @route(
+        "POST",
+        APPLICATIONS + "/<application_id>/withdrawal",
+        roles=(CITIZEN, CLERK),
+        tag="assistance",
+        summary="撤回: the applicant withdraws an undecided application (a caseworker may record it for them)",
+        body=a.WithdrawalRequestSchema,
+        response=a.ApplicationViewSchema,
+    )
+    def withdraw_assistance(self, actor, body, application_id):
+        return self.assistance.withdraw(actor.as_dict(), application_id, body)
+
+    @route(
         "GET",
         HOUSEHOLDS + "/<household_id>",
         roles=(CITIZEN, CLERK, ADMIN),

@@ -32,6 +32,7 @@ from services.assistance.schemas import (
     ApplicationRequestSchema,
     DecisionRequestSchema,
     ObjectionRequestSchema,
+    WithdrawalRequestSchema,
     load,
 )
 from services.assistance.shared import (
@@ -179,6 +180,20 @@ class Applications:
         )
         application.notice_ends = None  # a new notice follows the new review
         self._move(actor, application, "objection", new_state, data["reason"])
+        return self._view(application)
+
+    # --- withdrawal ---------------------------------------------------------------------------
+
+    @rpc
+    def withdraw(self, actor, application_id, request):
+        """撤回: a current member of the household withdraws an undecided application, or the
+        caseworker of the area records it for them. It closes the application (a decided one is
+        refused), so the household may apply again."""
+        actor, data = Actor.from_dict(actor), load(WithdrawalRequestSchema, request)
+        application = self._application_by_id(application_id, for_update=True)
+        self._require_household_reader(actor, application.household_id, application.region_code)
+        new_state = self._next_state(actor, application, "withdraw")
+        self._move(actor, application, "withdraw", new_state, data["reason"])
         return self._view(application)
 
     # --- decision -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from contracts.assistance import (  # noqa: F401
     ApplicationViewSchema,
     DecisionRequestSchema,
     ObjectionRequestSchema,
+    WithdrawalRequestSchema,
 )
 
 # A list shows the application without its journal, check report and explanation.

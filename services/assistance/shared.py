@@ -39,6 +39,7 @@ ACTION_AUDIT = {
     "objection": "objected",
     "approve": "approved",
     "reject": "rejected",
+    "withdraw": "withdrawn",
 }
 
 

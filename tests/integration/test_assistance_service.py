@@ -534,8 +534,7 @@ def test_the_clerks_queue_comes_a_page_at_a_time_most_urgent_first_and_a_work_qu
         manual_clock.set_local_date(day)
         for app_id in accepted:
             svc.rpc.accept(TOWNSHIP_CLERK, app_id)
-    with svc.engine.begin() as conn:  # closed, as a decided one is to the queue (no route withdraws yet)
-        conn.execute(text("UPDATE application SET state = 'withdrawn' WHERE id = :i"), {"i": ids[6]})
+    svc.rpc.withdraw(citizen(households[6]), ids[6], {"reason": "不再申请"})  # closed, as a decided one is
 
     whole = svc.rpc.application_page(DISTRICT_CLERK, {"limit": "200"})
     assert whole["next"] is None and len(whole["applications"]) == 7
@@ -579,6 +578,41 @@ def test_the_clerks_queue_comes_a_page_at_a_time_most_urgent_first_and_a_work_qu
     closed = refused(svc.rpc.list_applications, TOWNSHIP_CLERK, ["submitted", "approved"])
     assert closed.status == 422 and "states" in closed.errors
     assert refused(svc.rpc.application_page, citizen(households[0]), {}).status == 403
+
+
+def test_the_applicant_withdraws_an_undecided_application_and_the_household_may_apply_again(assistance, manual_clock):
+    """撤回: any current member of the household, or the area's caseworker for them, while the
+    application is undecided. Another household, another area and an empty reason are refused and
+    change nothing; once withdrawn it is closed (a second withdrawal is a 409), its journal and the
+    audit say who and why, and the household is free to apply again."""
+    svc = assistance()
+    manual_clock.set_local_date(ACCEPTED_ON)
+    members, others = household(), household()
+    app_id = svc.rpc.apply(citizen(members), application(members))["application_id"]
+    svc.rpc.accept(TOWNSHIP_CLERK, app_id)
+    assert refused(svc.rpc.apply, citizen(members), application(members)).status == 409  # still open
+
+    assert refused(svc.rpc.withdraw, citizen(others), app_id, {"reason": "不需要了"}).status == 403
+    assert refused(svc.rpc.withdraw, OTHER_DISTRICT_CLERK, app_id, {"reason": "不需要了"}).status == 403
+    empty = refused(svc.rpc.withdraw, citizen(members), app_id, {"reason": ""})
+    assert empty.status == 400 and "reason" in empty.errors
+    assert svc.rpc.get_application(TOWNSHIP_CLERK, app_id)["state"] == "accepted"
+
+    spouse = {"id": members[1]["resident_id"], "role": "citizen"}
+    withdrawn = svc.rpc.withdraw(spouse, app_id, {"reason": "家庭收入已改善"})
+    assert withdrawn["state"] == "withdrawn"
+    last = withdrawn["journal"][-1]
+    assert (last["from_state"], last["to_state"], last["action"]) == ("accepted", "withdrawn", "withdraw")
+    assert (last["actor_id"], last["reason"]) == (spouse["id"], "家庭收入已改善")
+    again = refused(svc.rpc.withdraw, TOWNSHIP_CLERK, app_id, {"reason": "再撤一次"})
+    assert again.status == 409 and "withdrawn" in again.detail
+    audited = svc.rows(
+        "SELECT count(*) AS n FROM audit_log WHERE action = 'assistance.withdraw' AND outcome = 'withdrawn'"
+    )
+    assert audited[0].n == 1
+
+    reapplied = svc.rpc.apply(citizen(members), application(members))
+    assert reapplied["state"] == "submitted" and reapplied["application_id"] != app_id
 
 
 # --- the check's failure policy ---------------------------------------------------------------------
