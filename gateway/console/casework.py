@@ -102,13 +102,16 @@ class CaseworkPages(ConsoleBase):
     @http("POST", "/console/applications/<application_id>/<step>")
     @page
     def console_application_step(self, request, application_id, step):
-        """受理, 核对, 公示, 审批: the API route of the step, the page shown again with the outcome."""
+        """受理, 核对, 公示, 审批 and the applicant's 撤回: the API route of the step, the page shown
+        again with the outcome (the API decides who may take it)."""
         session, form = self.posted(request)
         if step not in words.APPLICATION_STEPS:
             return self.not_found(session)
         body = None
         if step == "decision":
             body = {"decision": form.get("decision", ""), "reason": form.get("reason", "")}
+        elif step == "withdrawal":
+            body = {"reason": form.get("reason", "")}
         code, answer = self.api(
             session, "POST", f"/api/v1/assistance/applications/{application_id}/{step}", body, key=form.get("key")
         )

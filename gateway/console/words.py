@@ -15,7 +15,13 @@ SIGN_IN_ROLES = {
     "clerk": "经办人员（工号 + 所属区划）",
     "admin": "管理人员（工号）",
 }
-APPLICATION_STEPS = {"acceptance": "受理", "economic-check": "核对", "notice": "公示", "decision": "审批"}
+APPLICATION_STEPS = {
+    "acceptance": "受理",
+    "economic-check": "核对",
+    "notice": "公示",
+    "decision": "审批",
+    "withdrawal": "撤回",  # the applicant's own step
+}
 MATTER_STATES = {
     "in_progress": "办理中",
     "waiting": "等待中",

@@ -310,6 +310,46 @@ def test_another_townships_case_is_not_found_and_a_form_without_csrf_is_refused(
     caseworker.close()
 
 
+def test_a_household_member_withdraws_an_open_application_from_the_phone(system, manual_clock, browser, tmp_path):
+    """撤回 from the application page: the spouse (a member, not the one who applied) sees the
+    form while it is undecided; a reason the API refuses leaves it open with the reason shown; a
+    good one closes it, the form goes, and the caseworker's page offers no step any more."""
+    sys_ = system(assistance=PartnerData(), CONSOLE_DEV_ISSUER_KEYS=dev_issuer_keys(tmp_path / "keys.json"))
+    pin_standard(sys_.databases["assistance"])
+    manual_clock.set_local_date(date(2026, 4, 27))
+    household = members()
+    app_id = submit_application(sys_, household)
+    path = f"/api/v1/assistance/applications/{app_id}"
+
+    spouse = Console(browser, sys_.url, phone=True)
+    spouse.sign_in("citizen", household[1]["resident_id"], None, shot="sign-in-withdrawing-spouse")
+    page = spouse.open(f"/console/applications/{app_id}")
+    expect(page.get_by_role("heading", name="撤回申请")).to_be_visible()
+    check_page(page, "citizen-application-open")
+    page.get_by_label("撤回原因").fill("改")  # one character: the page's own check taken off, the API's stays
+    page.locator("#withdraw-reason").evaluate("el => el.removeAttribute('minlength')")
+    page.get_by_role("button", name="撤回申请").click()
+    expect(page.get_by_role("status").filter(has_text="操作未完成")).to_be_visible()
+    check_page(page, "citizen-withdrawal-refused")
+    assert sys_.call("GET", path, ("clerk", "caseworker-01", TOWNSHIP)).json()["state"] == "submitted"
+
+    page.get_by_label("撤回原因").fill("家庭收入已改善")
+    page.get_by_role("button", name="撤回申请").click()
+    expect(page.get_by_role("status").filter(has_text="撤回：已完成")).to_be_visible()
+    expect(page.get_by_role("button", name="撤回申请")).to_have_count(0)
+    check_page(page, "citizen-application-withdrawn")
+    spouse.close()
+    view = sys_.call("GET", path, ("clerk", "caseworker-01", TOWNSHIP)).json()
+    assert view["state"] == "withdrawn" and view["journal"][-1]["reason"] == "家庭收入已改善"
+
+    caseworker = Console(browser, sys_.url)
+    caseworker.sign_in("clerk", "caseworker-01", TOWNSHIP, shot="sign-in-after-withdrawal")
+    caseworker.open(f"/console/applications/{app_id}")
+    expect(caseworker.page.get_by_role("heading", name="办理", exact=True)).to_have_count(0)
+    check_page(caseworker.page, "application-withdrawn")
+    caseworker.close()
+
+
 def test_a_citizen_applies_for_the_marriage_one_matter_and_watches_it_complete(system, manual_clock, browser, tmp_path):
     today = date(2026, 5, 11)
     manual_clock.set_local_date(today)
