@@ -166,7 +166,13 @@ class Deliverer:
             rows = self.due(conn, now)
             delivered: dict[int, list[int]] = {}  # HTTP status -> rows: one UPDATE each, not one a row
             attempts = []
-            for row, status, error, latency_ms in self.pool.imap(lambda r: self.send(r, now), rows):
+            # spawned on the shared pool: every loop's sends together stay within `concurrency` (the
+            # pool's imap would give each pass a pool of its own: loops × concurrency in flight,
+            # more than the connection pool holds)
+            sends = eventlet.GreenPile(self.pool)
+            for row in rows:
+                sends.spawn(self.send, row, now)
+            for row, status, error, latency_ms in sends:
                 attempts.append(self._record(conn, row, status, error, latency_ms, delivered))
             recorded_at = self.clock.now()
             for status, ids in delivered.items():

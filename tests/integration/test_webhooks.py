@@ -70,6 +70,8 @@ class Receiver:
         self.release = threading.Event()
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
+        self.answer_after = 0.0  # seconds each verified request takes to answer
+        self.in_flight = self.most_in_flight = 0
 
     def verify(self, body: bytes, headers: dict):
         for secret in self.secrets:
@@ -96,6 +98,12 @@ class Receiver:
                 if receiver.hold is not None:
                     receiver.in_hand.set()
                     receiver.release.wait()
+                with receiver.lock:
+                    receiver.in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
+                time.sleep(receiver.answer_after)
+                with receiver.lock:
+                    receiver.in_flight -= 1
                 with receiver.lock:
                     receiver.raw.append((headers, body))
                     webhook_id = headers["webhook-id"]
@@ -178,7 +186,7 @@ class Webhooks:
 
 @pytest.fixture
 def webhooks(make_database, base_config, start_service, tmp_path):
-    def boot(delivering: bool = True) -> Webhooks:
+    def boot(delivering: bool = True, **delivery) -> Webhooks:
         database = make_database("gateway")
         upgrade("gateway", database)
         declare_topology(base_config["AMQP_URI"])
@@ -196,7 +204,7 @@ def webhooks(make_database, base_config, start_service, tmp_path):
         if delivering:
             start_service(
                 WebhooksService,
-                {**base_config, "DATABASE_URL": database, "WEBHOOK_POLL_INTERVAL": 0.05, "max_workers": 1},
+                {**base_config, "DATABASE_URL": database, "WEBHOOK_POLL_INTERVAL": 0.05, "max_workers": 1, **delivery},
             )
         return Webhooks(f"http://127.0.0.1:{port}", base_config["AMQP_URI"], database)
 
@@ -438,6 +446,20 @@ def test_the_receiver_down_for_hours_gets_every_delivery_once_it_is_back(webhook
         assert [t for s, t in receiver.order if s == subject] == DEATH_TYPES
     wait_for(lambda: metric("tongban_webhook_backlog", partner="police") == 0, what="the backlog drained")
     assert metric("tongban_webhook_deliveries_total", partner="police", outcome="delivered") - delivered_before >= 8
+
+
+def test_deliveries_in_flight_stay_within_the_concurrency_across_every_loop(webhooks, receiver, manual_clock):
+    """WEBHOOK_CONCURRENCY bounds the sends of all WEBHOOK_LOOPS passes together: a partner's server
+    gets no more requests at once than that, and the connection pool (sized by it) is never short."""
+    sys_ = webhooks(WEBHOOK_CONCURRENCY=3, WEBHOOK_LOOPS=4, WEBHOOK_BATCH=10)
+    endpoint = sys_.register("police", receiver.url, DEATH_TYPES)
+    receiver.secrets, receiver.answer_after = [endpoint["secret"]], 0.1
+    events = [event for seq in range(20) for event in death(200 + seq, manual_clock.now())]
+    publish(sys_.amqp_uri, *events)
+    wait_for(lambda: len(receiver.processed) == len(events), what="every delivery")
+    assert {got["id"] for got in receiver.processed.values()} == {e["id"] for e in events}
+    assert 1 < receiver.most_in_flight <= 3, receiver.most_in_flight
+    assert len(receiver.raw) == len(events)  # none sent twice
 
 
 def test_an_endpoint_failing_for_24_hours_is_disabled_and_ops_are_told(webhooks, receiver, manual_clock):
