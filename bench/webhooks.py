@@ -87,6 +87,15 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            # a partner's server as one would run it: connections kept alive (HTTP/1.1), so the
+            # deliverer's pool reuses them instead of opening one per delivery
+            protocol_version = "HTTP/1.1"
+
+            def answer(self, status: int) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 headers = {k.lower(): v for k, v in self.headers.items()}
@@ -94,8 +103,7 @@ class Receiver:
                     receiver.webhook.verify(body, headers)
                 except Exception as exc:
                     receiver.failures.append(str(exc))
-                    self.send_response(400)
-                    self.end_headers()
+                    self.answer(400)
                     return
                 latency = time.time() - isoparse(headers["ce-time"]).timestamp()
                 with receiver.lock:
@@ -104,13 +112,15 @@ class Receiver:
                     else:
                         receiver.seen[headers["webhook-id"]] = latency
                         receiver.order.setdefault(headers["ce-subject"], []).append(headers["ce-type"])
-                self.send_response(204)
-                self.end_headers()
+                self.answer(204)
 
             def log_message(self, *args):
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # the standard library's backlog of 5 refused bursts of connections
+
+        server = Server(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return server
