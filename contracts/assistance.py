@@ -90,14 +90,18 @@ class DecisionRequestSchema(Strict):
     urgent = fields.Boolean(load_default=False, metadata={"description": "临时救助: 急难 case"})
 
 
-class ObjectionRequestSchema(Strict):
-    reason = fields.String(required=True, validate=validate.Length(min=2, max=1000))
-
-
-class WithdrawalRequestSchema(Strict):
-    """撤回: why the applicant withdraws, kept in the application's journal."""
+class ReasonOnlySchema(Strict):
+    """A step of an application whose body is only why it is taken, kept in its journal."""
 
     reason = fields.String(required=True, validate=validate.Length(min=2, max=1000))
+
+
+class ObjectionRequestSchema(ReasonOnlySchema):
+    """异议: the objection received during the notice."""
+
+
+class WithdrawalRequestSchema(ReasonOnlySchema):
+    """撤回: why the applicant withdraws."""
 
 
 class ApplicationViewSchema(Strict):
@@ -460,7 +464,11 @@ class ApplicationQuerySchema(Strict):
     # spelt out in the pattern so the published document says where the bound is
     limit = fields.String(
         load_default=str(QUEUE_PAGE_ROWS),
-        validate=[validate.Length(max=3), fields.Pattern(r"^(200|1[0-9]{2}|[1-9][0-9]?)$", error="1 to 200 rows")],
+        validate=[
+            validate.Length(max=3),
+            # 1 to 200 (tests/unit/test_contracts.py holds it to QUEUE_PAGE_LIMIT)
+            fields.Pattern(r"^(200|1[0-9]{2}|[1-9][0-9]?)$", error=f"1 to {QUEUE_PAGE_LIMIT} rows"),
+        ],
         metadata={"description": f"rows on the page, 1 to {QUEUE_PAGE_LIMIT} ({QUEUE_PAGE_ROWS} unless given)"},
     )
     after = fields.String(
