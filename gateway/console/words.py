@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from contracts.assistance import OPEN_APPLICATION_STATES as OPEN_APPLICATION_STATES  # a step may follow
 from gateway.work_queues import LEVEL_TITLES, PROGRAMME_TITLES, TITLES
 from gateway.work_queues import mask as mask  # a resident ID as pages show it (queues share it)
 from gateway.work_queues import yuan as yuan  # money as pages show it (queues share it)

@@ -189,7 +189,8 @@ class AssistanceService(
         history (the paged `application_page` lists any state)."""
         actor = Actor.from_dict(actor)
         if not states or not set(states) <= set(rules.OPEN_STATES):
-            raise InvalidInput("a work queue holds open applications", errors={"states": list(rules.OPEN_STATES)})
+            open_states = ", ".join(rules.OPEN_STATES)
+            raise InvalidInput("a work queue holds open applications", errors={"states": [f"only {open_states}"]})
         query = self._queue_query(actor).where(Application.state.in_(states))
         if overdue_only:
             query = query.where(Application.decision_due < self.clock.today())
